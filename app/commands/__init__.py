@@ -1,0 +1,1 @@
+"""Command-line sub-commands of `python -m app` (one module each, see app/__main__.py)."""

@@ -1,0 +1,71 @@
+"""One exception tree for the whole project.
+
+Every error a user or admin can cause carries a message that says *where* (file, line,
+field) and *what* is wrong, so the CLI and the UI can show it as it is.
+"""
+
+from __future__ import annotations
+
+
+class ShiftError(Exception):
+    """Root of every error Shift Learning raises on purpose."""
+
+
+class PackError(ShiftError):
+    """A content pack (source or built) is unusable."""
+
+
+class PackSourceError(PackError):
+    """An authoring mistake in a pack source folder; names file, line and field."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 field: str | None = None) -> None:
+        self.path = path
+        self.line = line
+        self.field = field
+        where = path or ""
+        if line is not None:
+            where += f":{line}"
+        if field:
+            where += f" [{field}]" if where else f"[{field}]"
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class PackVerifyError(PackError):
+    """A built pack failed verification (signature, hash, path, size, version…)."""
+
+
+class PackInstallError(PackError):
+    """Installing a verified pack failed (disk space, I/O); the previous pack still works."""
+
+
+class StoreError(ShiftError):
+    """The device store cannot do what was asked; stored data is left intact."""
+
+
+class EventError(StoreError):
+    """An event is malformed; the message names the field."""
+
+
+class AuthError(ShiftError):
+    """Wrong PIN, locked profile, bad token."""
+
+
+class SyncError(ShiftError):
+    """Sync with the server failed; nothing acknowledged was lost."""
+
+
+class SyncNetworkError(SyncError):
+    """The server could not be reached or the connection dropped."""
+
+
+class SyncAuthError(SyncError):
+    """The server refused the device token or enrolment code."""
+
+
+class SyncProtocolError(SyncError):
+    """The server answered something the protocol does not allow."""
+
+
+class LearningError(ShiftError):
+    """A learning-engine rule was broken (e.g. no attempts left)."""

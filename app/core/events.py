@@ -1,0 +1,148 @@
+"""The learning-record event envelope shared by the device store, the learning engine
+and the sync server (ARCHITECTURE.md "Learning records: an event log").
+
+An event is a plain JSON-able dict::
+
+    {
+      "id": "3f0c…",                # UUID made on the device (str, canonical form)
+      "learner": "9b1e…",           # learner id (UUID str)
+      "device": "dev-…",            # device id (str)
+      "seq": 42,                    # per-device counter, >= 1, never repeats
+      "at": "2026-11-23T15:38:28.123Z",  # device clock, UTC, ISO 8601 with Z
+      "type": "answer.given",       # one of EVENT_TYPES
+      "pack": "promote-core",       # optional: pack id
+      "pack_version": 3,            # optional: pack version (int)
+      "ref": {"course": "…", "attempt": "…", "question": "…"},  # item ids (str → str)
+      "data": {…}                   # type-specific payload (docs/events.md)
+    }
+
+Validation here is about the envelope; the learning engine owns the meaning of `data`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from app.core.errors import EventError
+
+EVENT_TYPES: frozenset[str] = frozenset({
+    "lesson.opened",
+    "card.viewed",
+    "quiz.started",
+    "answer.given",
+    "quiz.submitted",
+    "course.completed",
+    "review.answered",
+    "selfassessment.started",
+    "selfassessment.rated",
+    "selfassessment.completed",
+    "certificate.received",
+})
+
+REQUIRED_FIELDS = ("id", "learner", "device", "seq", "at", "type")
+OPTIONAL_FIELDS = ("pack", "pack_version", "ref", "data")
+#: Server-side stamp; allowed on events that come back from a pull.
+SERVER_FIELDS = ("received_at",)
+REF_KEYS = frozenset({"course", "lesson", "card", "quiz", "attempt", "question",
+                      "profile", "assessment", "duty", "task", "certificate"})
+MAX_EVENT_BYTES = 16_384
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_AT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+
+
+def new_id() -> str:
+    """A fresh event / learner / attempt id."""
+    return str(uuid.uuid4())
+
+
+def utc_now_iso() -> str:
+    """Current UTC time as the `at` format: millisecond precision, 'Z' suffix."""
+    return format_at(datetime.now(UTC))
+
+
+def format_at(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise EventError("at: datetime must be timezone-aware")
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_at(value: str) -> datetime:
+    """Parse an `at` string into an aware UTC datetime (raises EventError)."""
+    if not isinstance(value, str) or not _AT_RE.match(value):
+        raise EventError(f"at: expected UTC time like 2026-11-23T15:38:28.123Z, got {value!r}")
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise EventError(f"at: {exc}") from None
+
+
+def validate_event(event: Any, *, allow_server_fields: bool = False) -> dict[str, Any]:
+    """Check the envelope of one event and return it unchanged.
+
+    Raises EventError naming the first wrong field.
+    """
+    if not isinstance(event, dict):
+        raise EventError(f"event: expected an object, got {type(event).__name__}")
+    allowed = set(REQUIRED_FIELDS) | set(OPTIONAL_FIELDS)
+    if allow_server_fields:
+        allowed |= set(SERVER_FIELDS)
+    for key in event:
+        if key not in allowed:
+            raise EventError(f"{key}: unknown field")
+    for key in REQUIRED_FIELDS:
+        if key not in event or event[key] is None:
+            raise EventError(f"{key}: missing")
+    try:
+        uuid.UUID(str(event["id"]))
+    except ValueError:
+        raise EventError(f"id: not a UUID: {event['id']!r}") from None
+    for key in ("learner", "device"):
+        if not isinstance(event[key], str) or not _ID_RE.match(event[key]):
+            raise EventError(f"{key}: expected an id string, got {event[key]!r}")
+    seq = event["seq"]
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise EventError(f"seq: expected an integer >= 1, got {seq!r}")
+    parse_at(event["at"])
+    if event["type"] not in EVENT_TYPES:
+        raise EventError(f"type: unknown event type {event['type']!r}; known: "
+                         + ", ".join(sorted(EVENT_TYPES)))
+    if event.get("pack") is not None and (
+            not isinstance(event["pack"], str) or not _ID_RE.match(event["pack"])):
+        raise EventError(f"pack: expected a pack id, got {event['pack']!r}")
+    pv = event.get("pack_version")
+    if pv is not None and (not isinstance(pv, int) or isinstance(pv, bool) or pv < 1):
+        raise EventError(f"pack_version: expected an integer >= 1, got {pv!r}")
+    ref = event.get("ref", {})
+    if not isinstance(ref, dict):
+        raise EventError("ref: expected an object of item ids")
+    for key, value in ref.items():
+        if key not in REF_KEYS:
+            raise EventError(f"ref.{key}: unknown item kind; known: " + ", ".join(sorted(REF_KEYS)))
+        if not isinstance(value, str) or not value or len(value) > 200:
+            raise EventError(f"ref.{key}: expected a non-empty id string")
+    if "data" in event and not isinstance(event["data"], dict):
+        raise EventError("data: expected an object")
+    if len(canonical_json(event)) > MAX_EVENT_BYTES:
+        raise EventError(f"event: larger than {MAX_EVENT_BYTES} bytes")
+    return event
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Stable bytes of a JSON value (sorted keys, no spaces): used to compare two copies
+    of an event with the same id (same id + different content = conflict)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def content_of(event: dict[str, Any]) -> bytes:
+    """Canonical bytes of an event without server stamps (for conflict detection)."""
+    return canonical_json({k: v for k, v in event.items() if k not in SERVER_FIELDS})
+
+
+def order_key(event: dict[str, Any]) -> tuple[str, str, int]:
+    """Total order where "latest wins" matters: (at, device, seq)."""
+    return (event["at"], event["device"], event["seq"])

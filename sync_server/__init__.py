@@ -1,0 +1,1 @@
+"""Shift Learning sync server (FastAPI): enrolment, event sync, packs, admin console."""

@@ -1,0 +1,1 @@
+"""Sub-commands of `python -m sync_server` (one module each with `register(subparsers)`)."""

@@ -1,0 +1,43 @@
+"""Suite-wide fixtures and the skip/require policy of optional test groups.
+
+`browser` and `postgres` tests run when the machine has what they need; otherwise they
+are skipped with the reason and how to enable them. CI sets SHIFT_REQUIRE_BROWSER=1 and
+SHIFT_REQUIRE_POSTGRES=1, which turns such a skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.support.optional import browser_status, postgres_status  # noqa: E402
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    groups = {
+        "browser": (browser_status(), "SHIFT_REQUIRE_BROWSER"),
+        "postgres": (postgres_status(), "SHIFT_REQUIRE_POSTGRES"),
+    }
+    run_slow = bool(os.environ.get("SHIFT_SOAK"))
+    for item in items:
+        if "slow" in item.keywords and not run_slow:
+            item.add_marker(pytest.mark.skip(reason="soak test: run `make soak`"))
+        for marker, ((ok, why), require_env) in groups.items():
+            if marker in item.keywords and not ok:
+                if os.environ.get(require_env):
+                    pytest.exit(f"{marker} tests are required ({require_env}) but cannot run: "
+                                f"{why}", returncode=3)
+                else:
+                    item.add_marker(pytest.mark.skip(reason=f"{marker} tests skipped: {why}"))
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT
