@@ -69,3 +69,7 @@ class SyncProtocolError(SyncError):
 
 class LearningError(ShiftError):
     """A learning-engine rule was broken (e.g. no attempts left)."""
+
+
+class CertificateError(ShiftError):
+    """A certificate cannot be issued or read (bad input, missing key or font)."""
