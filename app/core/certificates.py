@@ -1,0 +1,398 @@
+"""Signed course certificates: Open Badges 3.0-shaped credentials with an Ed25519 proof.
+
+Used on both sides: the sync server signs (``sign_credential``), the device verifies
+offline (``verify_credential``) with nothing but the trusted public keys it already holds.
+Pure: only ``cryptography`` and the standard library.
+
+What is signed (docs/certificates.md) follows the W3C ``eddsa-jcs-2022`` cryptosuite:
+
+1. ``unsecured`` = the credential without its ``proof`` member;
+2. ``proof_config`` = the ``proof`` object without ``proofValue`` (it carries the
+   credential's ``@context``, ``type``, ``cryptosuite``, ``created``,
+   ``verificationMethod`` and ``proofPurpose``);
+3. ``hash_data`` = SHA-256(JCS(proof_config)) ‖ SHA-256(JCS(unsecured)), where JCS is the
+   RFC 8785 JSON Canonicalization Scheme;
+4. ``proofValue`` = ``"z"`` + base58btc(Ed25519 signature over ``hash_data``).
+
+Every member of the credential and of the proof except ``proofValue`` is therefore covered:
+changing, adding or removing any of them makes verification fail.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from app.core.errors import CertificateError
+
+VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+CONTEXTS: list[str] = [VC_CONTEXT, OB_CONTEXT]
+CREDENTIAL_TYPES: list[str] = ["VerifiableCredential", "OpenBadgeCredential"]
+PROOF_TYPE = "DataIntegrityProof"
+CRYPTOSUITE = "eddsa-jcs-2022"
+PROOF_PURPOSE = "assertionMethod"
+#: multicodec prefix of an Ed25519 public key (varint 0xed) used by did:key.
+_ED25519_MULTICODEC = b"\xed\x01"
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_B58_INDEX = {c: i for i, c in enumerate(_B58)}
+_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
+MAX_CREDENTIAL_BYTES = 64 * 1024
+
+
+# --------------------------------------------------------------------------- JCS (RFC 8785)
+
+def canonicalize(value: Any) -> bytes:
+    """RFC 8785 canonical JSON bytes of ``value``.
+
+    Raises CertificateError for values JSON cannot carry (NaN, infinity, non-string keys,
+    lone surrogates, other Python types).
+    """
+    parts: list[str] = []
+    _jcs(value, parts, "$")
+    try:
+        return "".join(parts).encode("utf-8")
+    except UnicodeEncodeError:
+        raise CertificateError("canonical JSON: text contains a lone surrogate") from None
+
+
+def _jcs(value: Any, out: list[str], where: str) -> None:
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        out.append(_number(float(value), where) if abs(value) >= 2**53 else str(value))
+    elif isinstance(value, float):
+        out.append(_number(value, where))
+    elif isinstance(value, str):
+        out.append(_string(value))
+    elif isinstance(value, (list, tuple)):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _jcs(item, out, f"{where}[{i}]")
+        out.append("]")
+    elif isinstance(value, dict):
+        for key in value:
+            if not isinstance(key, str):
+                raise CertificateError(f"canonical JSON: {where}: object key {key!r} is not a string")
+        out.append("{")
+        # RFC 8785 §3.2.3: sort by the UTF-16 code units of the keys.
+        for i, key in enumerate(sorted(value, key=lambda k: k.encode("utf-16-be", "surrogatepass"))):
+            if i:
+                out.append(",")
+            out.append(_string(key))
+            out.append(":")
+            _jcs(value[key], out, f"{where}.{key}")
+        out.append("}")
+    else:
+        raise CertificateError(f"canonical JSON: {where}: {type(value).__name__} is not JSON")
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
+            "\t": "\\t"}
+
+
+def _string(text: str) -> str:
+    chars = ['"']
+    for ch in text:
+        if ch in _ESCAPES:
+            chars.append(_ESCAPES[ch])
+        elif ord(ch) < 0x20:
+            chars.append(f"\\u{ord(ch):04x}")
+        else:
+            chars.append(ch)
+    chars.append('"')
+    return "".join(chars)
+
+
+def _number(value: float, where: str) -> str:
+    """ECMAScript Number.prototype.toString of a double (RFC 8785 §3.2.2.3)."""
+    if not math.isfinite(value):
+        raise CertificateError(f"canonical JSON: {where}: {value!r} is not a JSON number")
+    if value == 0:
+        return "0"
+    sign = "-" if value < 0 else ""
+    # repr() gives the shortest round-trip digits, as ECMAScript does; only the layout differs.
+    parsed = Decimal(repr(abs(value))).as_tuple()
+    s = "".join(map(str, parsed.digits)).rstrip("0")
+    n = int(parsed.exponent) + len(parsed.digits)  # value = 0.s × 10^n
+    k = len(s)
+    if k <= n <= 21:
+        return sign + s + "0" * (n - k)
+    if 0 < n <= 21:
+        return sign + s[:n] + "." + s[n:]
+    if -6 < n <= 0:
+        return sign + "0." + "0" * (-n) + s
+    e = n - 1
+    exp_text = f"e{'+' if e >= 0 else '-'}{abs(e)}"
+    return sign + (s if k == 1 else s[0] + "." + s[1:]) + exp_text
+
+
+# --------------------------------------------------------------------------- keys
+
+def b58encode(data: bytes) -> str:
+    num = int.from_bytes(data, "big")
+    out = []
+    while num:
+        num, rem = divmod(num, 58)
+        out.append(_B58[rem])
+    pad = len(data) - len(data.lstrip(b"\0"))
+    return "1" * pad + "".join(reversed(out))
+
+
+def b58decode(text: str) -> bytes:
+    num = 0
+    for ch in text:
+        if ch not in _B58_INDEX:
+            raise ValueError(f"not base58btc: {ch!r}")
+        num = num * 58 + _B58_INDEX[ch]
+    body = num.to_bytes((num.bit_length() + 7) // 8, "big") if num else b""
+    pad = len(text) - len(text.lstrip("1"))
+    return b"\0" * pad + body
+
+
+def _raw(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """Same key id as pack signatures (docs/pack-format.md): sha256 of the raw key, 16 hex."""
+    return hashlib.sha256(_raw(public_key)).hexdigest()[:16]
+
+
+def did_key(public_key: Ed25519PublicKey) -> str:
+    """``did:key:z6Mk…`` of an Ed25519 public key."""
+    return "did:key:z" + b58encode(_ED25519_MULTICODEC + _raw(public_key))
+
+
+def verification_method(public_key: Ed25519PublicKey) -> str:
+    """The ``proof.verificationMethod`` URL of a key: ``did:key:z6Mk…#z6Mk…``."""
+    did = did_key(public_key)
+    return f"{did}#{did.removeprefix('did:key:')}"
+
+
+def public_key_from_verification_method(value: Any) -> Ed25519PublicKey:
+    """The Ed25519 key a ``did:key`` verification method names (raises ValueError)."""
+    if not isinstance(value, str) or not value.startswith("did:key:z"):
+        raise ValueError("verificationMethod: expected a did:key URL")
+    did, _, fragment = value.partition("#")
+    multibase = did.removeprefix("did:key:")
+    if fragment and fragment != multibase:
+        raise ValueError("verificationMethod: fragment does not match the did:key")
+    decoded = b58decode(multibase[1:])
+    if len(decoded) != 34 or not decoded.startswith(_ED25519_MULTICODEC):
+        raise ValueError("verificationMethod: not an Ed25519 did:key")
+    return Ed25519PublicKey.from_public_bytes(decoded[2:])
+
+
+def coerce_public_key(key: Any) -> Ed25519PublicKey:
+    """Accept the key forms the project uses: an Ed25519PublicKey, 32 raw bytes, PEM
+    (bytes or text), base64 of the raw key, or a did:key string. Raises CertificateError."""
+    if isinstance(key, Ed25519PublicKey):
+        return key
+    for attr in ("public_key", "key"):  # e.g. a small wrapper object with the key inside
+        inner = getattr(key, attr, None)
+        if isinstance(inner, Ed25519PublicKey):
+            return inner
+    try:
+        if isinstance(key, str):
+            text = key.strip()
+            if text.startswith("did:key:"):
+                return public_key_from_verification_method(text)
+            if text.startswith("-----BEGIN"):
+                key = text.encode()
+            else:
+                key = base64.b64decode(text, validate=True)
+        if isinstance(key, (bytes, bytearray)):
+            data = bytes(key)
+            if len(data) == 32:
+                return Ed25519PublicKey.from_public_bytes(data)
+            if data.lstrip().startswith(b"-----BEGIN"):
+                loaded = serialization.load_pem_public_key(data)
+                if isinstance(loaded, Ed25519PublicKey):
+                    return loaded
+                raise CertificateError("public key: PEM is not an Ed25519 key")
+    except CertificateError:
+        raise
+    except ValueError as exc:
+        raise CertificateError(f"public key: unreadable ({exc})") from None
+    raise CertificateError(f"public key: unsupported form {type(key).__name__}")
+
+
+def _trusted_map(trusted_public_keys: Any) -> dict[bytes, Ed25519PublicKey]:
+    """Raw bytes → key for every trusted key (accepts an iterable, one key, or an object
+    exposing ``.keys``/``.public_keys`` like the packs' TrustedKeys)."""
+    source = trusted_public_keys
+    for attr in ("public_keys", "keys_list"):
+        if hasattr(source, attr):
+            source = getattr(source, attr)
+            source = source() if callable(source) else source
+            break
+    if isinstance(source, dict):
+        source = list(source.values())
+    if isinstance(source, (Ed25519PublicKey, bytes, bytearray, str)):
+        source = [source]
+    keys = [coerce_public_key(k) for k in source]
+    return {_raw(k): k for k in keys}
+
+
+# --------------------------------------------------------------------------- sign / verify
+
+def hash_data(unsecured: dict[str, Any], proof_config: dict[str, Any]) -> bytes:
+    """The 64 bytes that are signed (eddsa-jcs-2022 §3.3.4)."""
+    return (hashlib.sha256(canonicalize(proof_config)).digest()
+            + hashlib.sha256(canonicalize(unsecured)).digest())
+
+
+def sign_credential(credential: dict[str, Any], private_key: Ed25519PrivateKey, *,
+                    created: datetime | None = None) -> dict[str, Any]:
+    """Return a copy of ``credential`` with an ``eddsa-jcs-2022`` DataIntegrityProof."""
+    if not isinstance(credential, dict):
+        raise CertificateError("credential: expected an object")
+    if "proof" in credential:
+        raise CertificateError("credential: already has a proof")
+    unsecured = dict(credential)
+    created = created or datetime.now(UTC)
+    if created.tzinfo is None:
+        raise CertificateError("created: datetime must be timezone-aware")
+    proof: dict[str, Any] = {
+        "type": PROOF_TYPE,
+        "cryptosuite": CRYPTOSUITE,
+        "created": created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "verificationMethod": verification_method(private_key.public_key()),
+        "proofPurpose": PROOF_PURPOSE,
+    }
+    if "@context" in unsecured:
+        proof["@context"] = unsecured["@context"]
+    signature = private_key.sign(hash_data(unsecured, proof))
+    proof["proofValue"] = "z" + b58encode(signature)
+    return {**unsecured, "proof": proof}
+
+
+class CertificateStatus(StrEnum):
+    GENUINE = "genuine"          # signature valid, by a trusted key
+    TAMPERED = "tampered"        # well-formed, but the signature does not match the content
+    UNKNOWN_KEY = "unknown_key"  # signed by a key this verifier does not trust
+    MALFORMED = "malformed"      # not a credential this project issues / can check
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    status: CertificateStatus
+    reason: str
+    credential_id: str | None = None
+    key_id: str | None = None
+
+    @property
+    def genuine(self) -> bool:
+        return self.status is CertificateStatus.GENUINE
+
+
+def _malformed(reason: str, cid: str | None = None) -> VerificationResult:
+    return VerificationResult(CertificateStatus.MALFORMED, reason, cid)
+
+
+def check_shape(credential: dict[str, Any]) -> str | None:
+    """First reason the credential is not an OpenBadgeCredential of ours, or None."""
+    if credential.get("@context") != CONTEXTS:
+        return "@context: expected " + ", ".join(CONTEXTS)
+    types = credential.get("type")
+    if not isinstance(types, list) or not all(t in types for t in CREDENTIAL_TYPES):
+        return "type: expected VerifiableCredential and OpenBadgeCredential"
+    cid = credential.get("id")
+    if not isinstance(cid, str) or not cid.startswith("urn:uuid:"):
+        return "id: expected urn:uuid:…"
+    try:
+        uuid.UUID(cid.removeprefix("urn:uuid:"))
+    except ValueError:
+        return "id: not a UUID"
+    issuer = credential.get("issuer")
+    if not isinstance(issuer, dict) or not isinstance(issuer.get("id"), str) \
+            or not isinstance(issuer.get("name"), str):
+        return "issuer: expected a Profile with id and name"
+    valid_from = credential.get("validFrom")
+    if not isinstance(valid_from, str) or not _DATETIME_RE.match(valid_from):
+        return "validFrom: expected an ISO 8601 date-time"
+    subject = credential.get("credentialSubject")
+    if not isinstance(subject, dict) or not isinstance(subject.get("achievement"), dict):
+        return "credentialSubject: expected an AchievementSubject with an achievement"
+    if not isinstance(subject["achievement"].get("name"), str):
+        return "credentialSubject.achievement.name: missing"
+    return None
+
+
+def verify_credential(credential: Any, trusted_public_keys: Any) -> VerificationResult:
+    """Check a signed credential offline. Never raises for bad input: every problem is a
+    result (MALFORMED / UNKNOWN_KEY / TAMPERED) with a one-line reason.
+
+    ``trusted_public_keys``: iterable of keys in any form ``coerce_public_key`` accepts
+    (a bad trusted key is the caller's mistake and raises CertificateError).
+    """
+    trusted = _trusted_map(trusted_public_keys)
+    if not isinstance(credential, dict):
+        return _malformed("credential: expected a JSON object")
+    cid = credential.get("id") if isinstance(credential.get("id"), str) else None
+    try:
+        size = len(canonicalize(credential))
+    except CertificateError as exc:
+        return _malformed(str(exc), cid)
+    if size > MAX_CREDENTIAL_BYTES:
+        return _malformed(f"credential: larger than {MAX_CREDENTIAL_BYTES} bytes", cid)
+    proof = credential.get("proof")
+    if not isinstance(proof, dict):
+        return _malformed("proof: missing", cid)
+    if proof.get("type") != PROOF_TYPE or proof.get("cryptosuite") != CRYPTOSUITE:
+        return _malformed(f"proof: unsupported type/cryptosuite (expected {PROOF_TYPE} "
+                          f"{CRYPTOSUITE})", cid)
+    if proof.get("proofPurpose") != PROOF_PURPOSE:
+        return _malformed(f"proof.proofPurpose: expected {PROOF_PURPOSE}", cid)
+    created = proof.get("created")
+    if not isinstance(created, str) or not _DATETIME_RE.match(created):
+        return _malformed("proof.created: expected an ISO 8601 date-time", cid)
+    if "@context" in proof and proof["@context"] != credential.get("@context"):
+        return _malformed("proof.@context: differs from the credential's @context", cid)
+    value = proof.get("proofValue")
+    try:
+        if not isinstance(value, str) or not value.startswith("z"):
+            raise ValueError("not multibase base58btc")
+        signature = b58decode(value[1:])
+        if len(signature) != 64:
+            raise ValueError("wrong length")
+    except ValueError as exc:
+        return _malformed(f"proof.proofValue: {exc}", cid)
+    try:
+        public_key = public_key_from_verification_method(proof.get("verificationMethod"))
+    except ValueError as exc:
+        return _malformed(str(exc), cid)
+    shape = check_shape(credential)
+    if shape:
+        return _malformed(shape, cid)
+    kid = key_id(public_key)
+    if _raw(public_key) not in trusted:
+        return VerificationResult(CertificateStatus.UNKNOWN_KEY,
+                                  f"signed by key {kid}, which is not trusted", cid, kid)
+    unsecured = {k: v for k, v in credential.items() if k != "proof"}
+    proof_config = {k: v for k, v in proof.items() if k != "proofValue"}
+    try:
+        public_key.verify(signature, hash_data(unsecured, proof_config))
+    except InvalidSignature:
+        return VerificationResult(CertificateStatus.TAMPERED,
+                                  "signature does not match the content", cid, kid)
+    return VerificationResult(CertificateStatus.GENUINE, "signature valid, trusted key", cid, kid)

@@ -1,0 +1,235 @@
+"""Issuing course certificates on the server (docs/certificates.md).
+
+A certificate is an Open Badges 3.0-shaped ``OpenBadgeCredential`` (JSON), signed with the
+server's Ed25519 key by ``app.core.certificates.sign_credential`` — the same module the
+device uses to verify it offline — plus a one-page PDF (``certificates_pdf``).
+
+This module only builds and signs; storing, "exactly once per learner + course" and
+delivery to devices are the repository's and the sync hook's job (``admin/issuing.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from app.core.certificates import CONTEXTS, CREDENTIAL_TYPES, sign_credential
+from app.core.errors import CertificateError
+
+#: Texts of the credential and the PDF per language; other languages fall back to English.
+#: lt and ro were written by the developer and still need a native reviewer (docs).
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Certificate of completion",
+        "awarded_to": "This certifies that",
+        "for_course": "has successfully completed the course",
+        "issued_on": "Issued on",
+        "issuer": "Issuer",
+        "skills": "Skills (ESCO)",
+        "verify": "Verify this certificate",
+        "id": "Certificate ID",
+        "criteria": "Completed every lesson of the course and passed its final quiz "
+                    "(pass mark {pass_mark} %).",
+        "score": "Quiz score",
+    },
+    "lt": {
+        "title": "Baigimo pažymėjimas",
+        "awarded_to": "Šis pažymėjimas liudija, kad",
+        "for_course": "sėkmingai baigė kursą",
+        "issued_on": "Išdavimo data",
+        "issuer": "Išdavė",
+        "skills": "Įgūdžiai (ESCO)",
+        "verify": "Patikrinkite šį pažymėjimą",
+        "id": "Pažymėjimo ID",
+        "criteria": "Išklausytos visos kurso pamokos ir išlaikytas baigiamasis testas "
+                    "(išlaikymo riba – {pass_mark} %).",
+        "score": "Testo rezultatas",
+    },
+    "ro": {
+        "title": "Certificat de absolvire",
+        "awarded_to": "Se certifică faptul că",
+        "for_course": "a absolvit cu succes cursul",
+        "issued_on": "Data emiterii",
+        "issuer": "Emitent",
+        "skills": "Competențe (ESCO)",
+        "verify": "Verificați acest certificat",
+        "id": "ID certificat",
+        "criteria": "A parcurs toate lecțiile cursului și a promovat testul final "
+                    "(prag de promovare {pass_mark} %).",
+        "score": "Scor la test",
+    },
+}
+
+
+def text(language: str, key: str) -> str:
+    return TEXTS.get(language, TEXTS["en"]).get(key, TEXTS["en"][key])
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """The organisation (prison service) that issues certificates."""
+    id: str                 # a URI, e.g. https://learning.example.org/issuer
+    name: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Learner:
+    """A staff member (never a prisoner)."""
+    id: str
+    name: str
+    language: str = "en"
+    staff_number: str | None = None
+
+
+@dataclass(frozen=True)
+class Alignment:
+    uri: str
+    label: str
+
+
+@dataclass(frozen=True)
+class CourseAchievement:
+    """A course as an achievement, already in the learner's language."""
+    pack_id: str
+    course_id: str
+    language: str
+    name: str
+    description: str
+    pass_mark: int
+    skills: tuple[Alignment, ...] = field(default_factory=tuple)
+
+
+def _localized(value: Any, language: str, default_language: str) -> str:
+    if isinstance(value, dict):
+        for lang in (language, default_language, "en"):
+            if isinstance(value.get(lang), str) and value[lang]:
+                return value[lang]
+        for item in value.values():
+            if isinstance(item, str) and item:
+                return item
+    return value if isinstance(value, str) else ""
+
+
+def course_achievement(manifest: dict[str, Any], course_id: str,
+                       language: str) -> CourseAchievement:
+    """Read a course of a pack manifest (docs/pack-format.md §2) in ``language``.
+
+    Skills without an ESCO URI are left out of the alignment (Open Badges requires a
+    targetUrl). Raises CertificateError when the course is not in the manifest.
+    """
+    if not isinstance(manifest, dict):
+        raise CertificateError("manifest: expected an object")
+    default = manifest.get("default_language") or "en"
+    if language not in (manifest.get("languages") or []):
+        language = default
+    courses = [c for c in manifest.get("courses") or [] if isinstance(c, dict)]
+    course = next((c for c in courses if c.get("id") == course_id), None)
+    if course is None:
+        raise CertificateError(f"course {course_id!r}: not in pack {manifest.get('id')!r}")
+    registry = manifest.get("skills") or {}
+    skills: list[Alignment] = []
+    for key in course.get("skills") or []:
+        entry = registry.get(key) if isinstance(registry, dict) else None
+        if isinstance(entry, dict) and isinstance(entry.get("uri"), str) and entry["uri"]:
+            skills.append(Alignment(entry["uri"],
+                                    _localized(entry.get("label"), language, default) or key))
+    pass_mark = course.get("pass_mark")
+    return CourseAchievement(
+        pack_id=str(manifest.get("id")), course_id=course_id, language=language,
+        name=_localized(course.get("title"), language, default) or course_id,
+        description=_localized(course.get("summary"), language, default),
+        pass_mark=pass_mark if isinstance(pass_mark, int) else 0,
+        skills=tuple(skills))
+
+
+def verify_url(public_base_url: str, credential_id: str) -> str:
+    """``{public_base_url}/verify/{uuid}`` for a credential id ``urn:uuid:…`` or a bare UUID."""
+    return f"{public_base_url.rstrip('/')}/verify/{bare_id(credential_id)}"
+
+
+def bare_id(credential_id: str) -> str:
+    """The UUID of a credential id (raises CertificateError if it is none)."""
+    try:
+        return str(uuid.UUID(str(credential_id).removeprefix("urn:uuid:")))
+    except ValueError:
+        raise CertificateError(f"certificate id: not a UUID: {credential_id!r}") from None
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise CertificateError("date: datetime must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _staff_identity(staff_number: str, salt: str) -> dict[str, Any]:
+    """OB 3.0 IdentityObject with the staff number hashed ("sha256$…") and salted, so an
+    employer who knows the number can check it, but the credential does not reveal it."""
+    digest = hashlib.sha256((staff_number + salt).encode()).hexdigest()
+    return {"type": "IdentityObject", "identityType": "identifier", "hashed": True,
+            "identityHash": f"sha256${digest}", "salt": salt}
+
+
+def build_credential(*, credential_id: str, issuer: Issuer, learner: Learner,
+                     achievement: CourseAchievement, public_base_url: str,
+                     valid_from: datetime, awarded_at: str | None = None,
+                     score: int | None = None) -> dict[str, Any]:
+    """The unsigned OpenBadgeCredential (see docs/certificates.md for every field)."""
+    cid = bare_id(credential_id)
+    base = public_base_url.rstrip("/")
+    if not learner.name.strip():
+        raise CertificateError("learner: name is empty")
+    lang = achievement.language
+    profile: dict[str, Any] = {"id": issuer.id, "type": ["Profile"], "name": issuer.name}
+    if issuer.url:
+        profile["url"] = issuer.url
+    identifiers: list[dict[str, Any]] = [
+        {"type": "IdentityObject", "identityType": "name", "hashed": False,
+         "identityHash": learner.name}]
+    if learner.staff_number:
+        identifiers.append(_staff_identity(learner.staff_number, salt=cid[:8]))
+    subject: dict[str, Any] = {
+        "type": ["AchievementSubject"],
+        "identifier": identifiers,
+        "achievement": {
+            "id": f"{base}/achievements/{achievement.pack_id}/{achievement.course_id}",
+            "type": ["Achievement"],
+            "achievementType": "Course",
+            "name": achievement.name,
+            "description": achievement.description or achievement.name,
+            "criteria": {"narrative": text(lang, "criteria").format(
+                pass_mark=achievement.pass_mark)},
+            "inLanguage": lang,
+            "alignment": [
+                {"type": ["Alignment"], "targetName": s.label, "targetUrl": s.uri,
+                 "targetFramework": "ESCO"} for s in achievement.skills],
+        },
+    }
+    with contextlib.suppress(ValueError):
+        subject["id"] = f"urn:uuid:{uuid.UUID(learner.id)}"
+    if score is not None:
+        subject["result"] = [{"type": ["Result"], "value": str(score)}]
+    credential: dict[str, Any] = {
+        "@context": list(CONTEXTS),
+        "type": list(CREDENTIAL_TYPES),
+        "id": f"urn:uuid:{cid}",
+        "name": f"{text(lang, 'title')}: {achievement.name}",
+        "issuer": profile,
+        "validFrom": _iso(valid_from),
+        "credentialSubject": subject,
+    }
+    if awarded_at:
+        credential["awardedDate"] = awarded_at
+    return credential
+
+
+def issue_credential(private_key: Ed25519PrivateKey, **fields: Any) -> dict[str, Any]:
+    """build_credential(**fields), signed; ``proof.created`` = ``valid_from``."""
+    unsigned = build_credential(**fields)
+    return sign_credential(unsigned, private_key, created=fields["valid_from"])
