@@ -1,0 +1,105 @@
+"""The `ref` / `data` payload of each event type (docs/events.md is the prose version).
+
+The envelope is checked by app.core.events.validate_event; this module checks what the
+learning engine and the assessment need inside it. The fold calls `check_payload` and
+ignores (and records) an event that fails, so one bad event from a sync never stops a
+learner's app; the engine calls it on every event it proposes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from app.core.errors import EventError
+
+#: type → ref keys that must be present
+REQUIRED_REF: dict[str, tuple[str, ...]] = {
+    "lesson.opened": ("course", "lesson"),
+    "card.viewed": ("course", "lesson", "card"),
+    "quiz.started": ("course", "attempt"),
+    "answer.given": ("course", "attempt", "question"),
+    "quiz.submitted": ("course", "attempt"),
+    "course.completed": ("course",),
+    "review.answered": ("course", "question"),
+    "selfassessment.started": ("profile", "assessment"),
+    "selfassessment.rated": ("profile", "assessment", "task"),
+    "selfassessment.completed": ("profile", "assessment"),
+    "certificate.received": ("certificate",),
+}
+#: types whose ref ids only make sense inside a pack
+NEEDS_PACK = frozenset(REQUIRED_REF) - {"certificate.received"}
+MAX_SECONDS_PER_CARD = 1800.0
+
+
+def _fail(event: dict[str, Any], field: str, what: str) -> EventError:
+    return EventError(f"{event.get('type')} {event.get('id', '')}: {field}: {what}".replace(
+        "  ", " "))
+
+
+def _number(event: dict[str, Any], data: dict[str, Any], key: str, lo: float, hi: float,
+            *, required: bool = True) -> None:
+    if key not in data:
+        if required:
+            raise _fail(event, f"data.{key}", "missing")
+        return
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _fail(event, f"data.{key}", f"expected a number, got {value!r}")
+    if not lo <= value <= hi:
+        raise _fail(event, f"data.{key}", f"expected {lo:g}–{hi:g}, got {value!r}")
+
+
+def _choice(event: dict[str, Any], data: dict[str, Any]) -> None:
+    choice = data.get("choice")
+    if not isinstance(choice, list) or not choice or len(choice) > 8 or not all(
+            isinstance(c, str) and 0 < len(c) <= 64 for c in choice):
+        raise _fail(event, "data.choice", "expected a list of 1–8 option ids")
+
+
+def check_payload(event: dict[str, Any]) -> None:
+    """Raise EventError naming the first wrong field of `ref`/`data` for the event type."""
+    etype = event.get("type")
+    if etype not in REQUIRED_REF:
+        raise _fail(event, "type", f"not a learning event type: {etype!r}")
+    ref = event.get("ref")
+    if not isinstance(ref, dict):
+        raise _fail(event, "ref", "expected an object")
+    for key in REQUIRED_REF[etype]:
+        value = ref.get(key)
+        if not isinstance(value, str) or not value:
+            raise _fail(event, f"ref.{key}", "missing")
+    if etype in NEEDS_PACK and not isinstance(event.get("pack"), str):
+        raise _fail(event, "pack", "missing")
+    data = event.get("data", {})
+    if not isinstance(data, dict):
+        raise _fail(event, "data", "expected an object")
+    if etype == "card.viewed":
+        if not ref["card"].isdigit() or len(ref["card"]) > 4:
+            raise _fail(event, "ref.card", f"expected a card index, got {ref['card']!r}")
+        _number(event, data, "seconds", 0, 86_400, required=False)
+    elif etype == "quiz.started":
+        seed = data.get("seed")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+            raise _fail(event, "data.seed", f"expected an integer >= 0, got {seed!r}")
+        qs = data.get("questions")
+        if not isinstance(qs, list) or not qs or not all(isinstance(q, str) for q in qs):
+            raise _fail(event, "data.questions", "expected a non-empty list of question ids")
+        if len(set(qs)) != len(qs):
+            raise _fail(event, "data.questions", "duplicate question id")
+    elif etype in ("answer.given", "review.answered"):
+        _choice(event, data)
+        _number(event, data, "score", 0, 1)
+    elif etype == "quiz.submitted":
+        _number(event, data, "score", 0, 100)
+        if not isinstance(data.get("passed"), bool):
+            raise _fail(event, "data.passed", "expected true or false")
+    elif etype == "selfassessment.started":
+        if not isinstance(data.get("role"), str) or not data["role"]:
+            raise _fail(event, "data.role", "missing")
+    elif etype == "selfassessment.rated":
+        level = data.get("level")
+        if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 100:
+            raise _fail(event, "data.level", f"expected an integer scale level, got {level!r}")
+    elif etype == "certificate.received" and not isinstance(data.get("credential"), dict | str):
+        raise _fail(event, "data.credential", "expected the credential (object or string)")

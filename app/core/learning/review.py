@@ -1,0 +1,51 @@
+"""Spaced review with Leitner boxes (rule in docs/learning.md).
+
+A question enters box 1 when it is answered wrongly (in a quiz or in review). A correct
+*review* answer moves it up one box; a wrong answer (quiz or review) sends it back to
+box 1; a correct answer in box 4 retires it. It is due `INTERVAL_DAYS[box]` days after
+the (UTC) day of its last encounter. The box is recomputed from the question's encounters
+sorted by order_key, so the result does not depend on the order events arrived in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+INTERVAL_DAYS: dict[int, int] = {1: 1, 2: 3, 3: 7, 4: 14}
+TOP_BOX = 4
+#: at most this many questions are offered per day ("a short review queue")
+DAILY_LIMIT = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Encounter:
+    key: tuple[str, str, int]  # order_key of the event
+    day: date                  # UTC day of the event
+    correct: bool
+    review: bool               # True for review.answered, False for a quiz answer
+
+
+@dataclass(frozen=True, slots=True)
+class Leitner:
+    box: int | None        # None = not in review (never wrong, or retired)
+    due: date | None
+    retired: bool = False
+
+
+def leitner(encounters: list[Encounter]) -> Leitner:
+    box: int | None = None
+    last: date | None = None
+    retired = False
+    for enc in sorted(encounters, key=lambda e: e.key):
+        if not enc.correct:
+            box, last, retired = 1, enc.day, False
+        elif enc.review and box is not None:
+            last = enc.day
+            if box >= TOP_BOX:
+                box, retired = None, True
+            else:
+                box += 1
+    if box is None or last is None:
+        return Leitner(None, None, retired)
+    return Leitner(box, last + timedelta(days=INTERVAL_DAYS[box]))
