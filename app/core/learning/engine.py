@@ -23,7 +23,7 @@ from app.core.learning.payloads import check_payload
 from app.core.learning.quiz import attempt_order, percent, question_view, score_choice
 from app.core.learning.review import DAILY_LIMIT
 from app.core.learning.state import Attempt, CourseProgress, LearnerState
-from app.core.learning.text import localize
+from app.core.learning.text import Text, localize
 from app.core.learning.views import (
     AttemptScore,
     AttemptView,
@@ -200,8 +200,9 @@ class LearningEngine:
         records = []
         for (pack, course), progress in sorted(self.state.courses.items()):
             info = self.catalog.courses.get((pack, course))
+            # a course of a pack no longer installed keeps its history, titled by its id
             title = localize(info.title, self.language, info.default_language) if info \
-                else localize({course: course}, course, course)
+                else Text(course, self.language, True)
             attempts = []
             for n, a in enumerate(progress.attempts_in_order(), start=1):
                 attempts.append(AttemptScore(a.id, n, a.first_key[0],
@@ -215,7 +216,7 @@ class LearningEngine:
         completed = sorted((r for r in records if r.completed_at), key=lambda r: r.completed_at)
         certs = sorted(self.state.certificates.values(), key=lambda c: (c.at, c.event))
         return MyProgress(completed=tuple(completed), courses=tuple(records),
-                          seconds=sum(r.seconds for r in records), certificates=tuple(certs))
+                          seconds=float(sum(r.seconds for r in records)), certificates=tuple(certs))
 
     def snapshot(self, *, today: date) -> dict[str, Any]:
         """Every view as plain data: what the property tests compare across event orders."""
