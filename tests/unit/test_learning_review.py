@@ -99,7 +99,7 @@ def test_wrong_review_answer_sends_back_to_box_one() -> None:
 
 def test_leitner_is_independent_of_arrival_order() -> None:
     def enc(i: int, correct: bool, review: bool = True) -> Encounter:
-        return Encounter(("2026-11-%02dT00:00:00.000Z" % (i + 1), "d", i),
+        return Encounter((f"2026-11-{i + 1:02d}T00:00:00.000Z", "d", i),
                          date(2026, 11, i + 1), correct, review)
     encs = [enc(0, False, False), enc(2, True), enc(5, True), enc(9, False), enc(11, True)]
     assert leitner(encs) == leitner(list(reversed(encs)))
