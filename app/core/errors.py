@@ -51,6 +51,14 @@ class AuthError(ShiftError):
     """Wrong PIN, locked profile, bad token."""
 
 
+class PinLockedError(AuthError):
+    """Too many wrong PINs: the profile is locked for `wait_seconds` (store profiles)."""
+
+    def __init__(self, message: str, *, wait_seconds: int) -> None:
+        self.wait_seconds = wait_seconds
+        super().__init__(message)
+
+
 class SyncError(ShiftError):
     """Sync with the server failed; nothing acknowledged was lost."""
 
