@@ -1,0 +1,137 @@
+"""Admin pack endpoints: upload (built .pack or zipped source), list, publish, who-has-what.
+
+Uploads are the raw request body (`Content-Type: application/octet-stream`), streamed to
+a temp file while counting bytes against SHIFT_MAX_UPLOAD_BYTES, then verified off the
+event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from starlette.concurrency import run_in_threadpool
+
+from app.core.roles import ROLES, is_role
+from sync_server.api.deps import AdminDep, RepoDep, StateDep, now_iso
+from sync_server.api.models import (
+    SLUG_PATTERN,
+    ErrorBody,
+    InstalledOut,
+    PackVersionOut,
+    PublicationOut,
+    PublishRequest,
+)
+from sync_server.db.repository import PackVersion, Publication
+from sync_server.logs import log
+from sync_server.services import packs as pack_service
+
+logger = logging.getLogger("sync_server.admin_packs")
+router = APIRouter(prefix="/api/v1/admin", tags=["admin packs"],
+                   responses={401: {"model": ErrorBody, "description": "admin token missing/bad"}})
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
+UPLOAD_ERRORS = {413: {"model": ErrorBody}, 409: {"model": ErrorBody},
+                 422: {"model": ErrorBody, "description": "pack failed verification / build"}}
+
+
+def _out(p: PackVersion) -> PackVersionOut:
+    return PackVersionOut(id=p.pack_id, version=p.version, title=json.loads(p.title),
+                          total_bytes=p.total_bytes, uploaded_at=p.uploaded_at,
+                          uploaded_by=p.uploaded_by)
+
+
+def _pub_out(p: Publication) -> PublicationOut:
+    return PublicationOut(id=p.id, pack_id=p.pack_id, version=p.version,
+                          facilities=list(p.facilities), roles=list(p.roles),
+                          published_at=p.published_at, published_by=p.published_by)
+
+
+async def _receive_to_file(request: Request, limit: int, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="upload-", dir=folder)
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(413, f"upload larger than {limit} bytes")
+                fh.write(chunk)
+        if size == 0:
+            raise HTTPException(422, "upload: empty body (send the file as the request body)")
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
+
+
+async def _upload(request: Request, admin_name: str, state: StateDep, source: bool) -> PackVersionOut:
+    tmp_dir = state.settings.data_dir / "tmp"
+    path = await _receive_to_file(request, state.settings.max_upload_bytes, tmp_dir)
+    try:
+        if source:
+            pack = await run_in_threadpool(pack_service.ingest_source_zip, state.repo, state.keyring,
+                                           state.blobs, path, admin_name, tmp_dir)
+        else:
+            pack = await run_in_threadpool(pack_service.ingest_pack_file, state.repo, state.keyring,
+                                           state.blobs, path, admin_name)
+    finally:
+        path.unlink(missing_ok=True)
+    log(logger, logging.INFO, "pack uploaded", pack=pack.pack_id, version=pack.version,
+        admin=admin_name, built_on_server=source)
+    return _out(pack)
+
+
+@router.post("/packs/upload", response_model=PackVersionOut, status_code=201,
+             openapi_extra=UPLOAD_BODY, responses=UPLOAD_ERRORS,
+             summary="Upload a built .pack (verified with the trusted keys)")
+async def upload_pack(request: Request, admin: AdminDep, state: StateDep) -> PackVersionOut:
+    return await _upload(request, admin.name, state, source=False)
+
+
+@router.post("/packs/upload/source", response_model=PackVersionOut, status_code=201,
+             openapi_extra=UPLOAD_BODY, responses=UPLOAD_ERRORS,
+             summary="Upload a zipped pack source folder; built and signed with the server key")
+async def upload_source(request: Request, admin: AdminDep, state: StateDep) -> PackVersionOut:
+    return await _upload(request, admin.name, state, source=True)
+
+
+@router.get("/packs", response_model=list[PackVersionOut], summary="Every uploaded pack version")
+def list_packs(admin: AdminDep, repo: RepoDep) -> list[PackVersionOut]:
+    return [_out(p) for p in repo.list_pack_versions()]
+
+
+@router.post("/packs/{pack_id}/publish", response_model=PublicationOut, status_code=201,
+             responses={404: {"model": ErrorBody}, 400: {"model": ErrorBody}},
+             summary="Publish a pack version to facilities and/or roles (empty = all)")
+def publish(pack_id: Annotated[str, PathParam(pattern=SLUG_PATTERN)], body: PublishRequest,
+            admin: AdminDep, repo: RepoDep) -> PublicationOut:
+    bad = [r for r in body.roles if not is_role(r)]
+    if bad:
+        raise HTTPException(400, f"roles: unknown role(s) {', '.join(bad)}; known: {', '.join(ROLES)}")
+    pub = repo.publish(pack_id, body.version, body.facilities, body.roles, admin.name, now_iso())
+    log(logger, logging.INFO, "pack published", pack=pack_id, version=body.version,
+        facilities=list(pub.facilities), roles=list(pub.roles), admin=admin.name)
+    return _pub_out(pub)
+
+
+@router.get("/publications", response_model=list[PublicationOut])
+def list_publications(admin: AdminDep, repo: RepoDep) -> list[PublicationOut]:
+    return [_pub_out(p) for p in repo.list_publications()]
+
+
+@router.get("/installed", response_model=list[InstalledOut],
+            summary="Pack versions each device reported as installed")
+def installed(admin: AdminDep, repo: RepoDep,
+              facility_id: Annotated[str | None, Query(pattern=SLUG_PATTERN)] = None,
+              ) -> list[InstalledOut]:
+    return [InstalledOut(device_id=i.device_id, facility_id=i.facility_id, pack_id=i.pack_id,
+                         version=i.version, reported_at=i.reported_at)
+            for i in repo.installed_packs(facility_id)]

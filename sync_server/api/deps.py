@@ -1,0 +1,113 @@
+"""FastAPI dependencies shared by every router — also the hook for the admin console.
+
+Extension point: `sync_server.app.create_app` imports `sync_server.admin` and
+`sync_server.certificates` when they exist and calls their `install(app)` function (see
+EXTENSIONS there). Inside their routes they use these dependencies:
+
+    from sync_server.api.deps import get_repo, get_state, require_admin, require_device
+
+`require_admin` accepts `Authorization: Bearer <token>` or the `shift_admin` cookie (same
+token, for the HTML console); tokens come from POST /api/v1/admin/login or
+`login_admin()` below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+
+from app.core.events import format_at
+from sync_server.db.repository import Admin, Device, Repository
+from sync_server.keyring import Keyring
+from sync_server.security import new_token, token_hash, verify_password
+from sync_server.settings import Settings
+
+ADMIN_COOKIE = "shift_admin"
+
+
+@dataclass
+class ServerState:
+    """What one server process holds (app.state.shift)."""
+
+    settings: Settings
+    repo: Repository
+    keyring: Keyring
+    blobs: object  # app.core.packs BlobStore
+
+
+def now_iso() -> str:
+    return format_at(datetime.now(UTC))
+
+
+def get_state(request: Request) -> ServerState:
+    return request.app.state.shift  # type: ignore[no-any-return]
+
+
+def get_repo(request: Request) -> Repository:
+    return get_state(request).repo
+
+
+def get_settings(request: Request) -> Settings:
+    return get_state(request).settings
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail,
+                         headers={"WWW-Authenticate": "Bearer"})
+
+
+def require_device(request: Request) -> Device:
+    """The enrolled, not revoked device that sent `Authorization: Bearer <device token>`."""
+    token = _bearer(request)
+    if token is None:
+        raise _unauthorized("missing device token (Authorization: Bearer …)")
+    device = get_repo(request).device_for_token(token_hash(token))
+    if device is None:
+        raise _unauthorized("unknown device token")
+    if device.revoked:
+        raise _unauthorized("device token revoked; enrol the device again")
+    request.state.device_id = device.id
+    return device
+
+
+def require_admin(request: Request) -> Admin:
+    """The admin whose bearer token (header or `shift_admin` cookie) is valid and unexpired."""
+    token = _bearer(request) or request.cookies.get(ADMIN_COOKIE)
+    if not token:
+        raise _unauthorized("missing admin token (Authorization: Bearer …)")
+    admin = get_repo(request).admin_for_session(token_hash(token), now_iso())
+    if admin is None:
+        raise _unauthorized("unknown or expired admin token; log in again")
+    request.state.admin = admin.name
+    return admin
+
+
+def login_admin(repo: Repository, settings: Settings, name: str, password: str) -> tuple[str, str] | None:
+    """Check a password; on success open a session and return (token, expires_at)."""
+    admin = repo.get_admin_by_name(name)
+    if admin is None or not verify_password(password, admin.password_hash):
+        return None
+    token = new_token("adm")
+    now = datetime.now(UTC)
+    expires = format_at(now + timedelta(seconds=settings.admin_session_ttl_s))
+    repo.create_admin_session(token_hash(token), admin.id, expires, format_at(now))
+    return token, expires
+
+
+RepoDep = Annotated[Repository, Depends(get_repo)]
+StateDep = Annotated[ServerState, Depends(get_state)]
+DeviceDep = Annotated[Device, Depends(require_device)]
+AdminDep = Annotated[Admin, Depends(require_admin)]

@@ -1,0 +1,43 @@
+"""Device enrolment (trade a one-time code for a token) and "who am I"."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, HTTPException, status
+
+from sync_server.api.deps import DeviceDep, RepoDep, now_iso
+from sync_server.api.models import DeviceInfo, EnrolRequest, EnrolResponse, ErrorBody
+from sync_server.errors import EnrolError
+from sync_server.logs import log
+from sync_server.security import code_hash, new_token, token_hash
+
+router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
+logger = logging.getLogger("sync_server.devices")
+
+
+@router.post("/enrol", response_model=EnrolResponse, status_code=201,
+             summary="Trade a one-time enrolment code for a device token",
+             responses={403: {"model": ErrorBody, "description": "code unknown, expired or used"}})
+def enrol(body: EnrolRequest, repo: RepoDep) -> EnrolResponse:
+    token = new_token("dev")
+    try:
+        device = repo.enrol_device(code_hash(body.code), body.device_id, body.name,
+                                   token_hash(token), now_iso())
+    except EnrolError as exc:
+        log(logger, logging.WARNING, "enrolment refused", device=body.device_id, reason=exc.reason)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from None
+    facility = repo.get_facility(device.facility_id)
+    log(logger, logging.INFO, "device enrolled", device=device.id, facility=device.facility_id)
+    return EnrolResponse(device_id=device.id, facility_id=device.facility_id,
+                         facility_name=facility.name if facility else device.facility_id,
+                         token=token)
+
+
+@router.get("/me", response_model=DeviceInfo, summary="The device this token belongs to",
+            responses={401: {"model": ErrorBody}})
+def me(device: DeviceDep, repo: RepoDep) -> DeviceInfo:
+    facility = repo.get_facility(device.facility_id)
+    return DeviceInfo(device_id=device.id, facility_id=device.facility_id,
+                      facility_name=facility.name if facility else device.facility_id,
+                      name=device.name, enrolled_at=device.enrolled_at)

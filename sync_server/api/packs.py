@@ -1,0 +1,106 @@
+"""Device side of pack distribution: catalogue, manifest + signature, blobs.
+
+Blobs are served by sha256 with `ETag: "<sha256>"`; `If-None-Match` gives 304 and
+`Range` gives 206, so an interrupted download resumes. Blob ids must be 64 lowercase hex
+(anything else, e.g. a path, is 422 before the disk is touched).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi.responses import FileResponse
+
+from sync_server.api.deps import DeviceDep, RepoDep, StateDep
+from sync_server.api.models import (
+    SHA256_PATTERN,
+    SLUG_PATTERN,
+    Catalogue,
+    CatalogueEntry,
+    ErrorBody,
+)
+from sync_server.services import packs as pack_service
+
+router = APIRouter(prefix="/api/v1", tags=["packs"],
+                   responses={401: {"model": ErrorBody, "description": "device token missing/bad"}})
+PackIdPath = Annotated[str, Path(pattern=SLUG_PATTERN)]
+VersionPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Sha = Annotated[str, Path(pattern=SHA256_PATTERN, description="sha256 of the blob, 64 hex")]
+
+
+def _etag_matches(request: Request, etag: str) -> bool:
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    tags = [t.strip() for t in header.split(",")]
+    return "*" in tags or etag in tags or f"W/{etag}" in tags
+
+
+@router.get("/packs", response_model=Catalogue,
+            summary="Latest published version of every pack for this device's facility")
+def list_packs(device: DeviceDep, repo: RepoDep,
+               role: Annotated[str | None, Query(pattern=r"^[a-z_]{1,64}$")] = None) -> Catalogue:
+    entries = []
+    for item in pack_service.catalogue(repo, device.facility_id, role):
+        p, pub = item.pack, item.publication
+        base = f"/api/v1/packs/{p.pack_id}/{p.version}"
+        entries.append(CatalogueEntry(id=p.pack_id, version=p.version, title=json.loads(p.title),
+                                      roles=list(pub.roles), total_bytes=p.total_bytes,
+                                      manifest_url=f"{base}/manifest",
+                                      signature_url=f"{base}/signature",
+                                      published_at=pub.published_at))
+    return Catalogue(packs=entries)
+
+
+def _pack_bytes(request: Request, device: DeviceDep, repo: RepoDep, pack_id: str, version: int,
+                which: str) -> Response:
+    if not pack_service.visible_to(repo, device.facility_id, pack_id, version):
+        raise HTTPException(404, f"pack {pack_id} version {version} is not published to this facility")
+    pack = repo.get_pack_version(pack_id, version)
+    if pack is None:
+        raise HTTPException(404, f"pack {pack_id} version {version} does not exist")
+    data = pack.manifest if which == "manifest" else pack.sig
+    etag = '"' + hashlib.sha256(data).hexdigest() + '"'
+    if _etag_matches(request, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    return Response(data, media_type="application/json", headers={"ETag": etag})
+
+
+BYTES_RESPONSE = {200: {"content": {"application/json": {}},
+                        "description": "the exact bytes (verify the signature over them)"},
+                  304: {"description": "unchanged (If-None-Match)"},
+                  404: {"model": ErrorBody}}
+
+
+@router.get("/packs/{pack_id}/{version}/manifest", response_class=Response,
+            responses=BYTES_RESPONSE, summary="manifest.json, exact signed bytes")
+def manifest(request: Request, device: DeviceDep, repo: RepoDep, pack_id: PackIdPath,
+             version: VersionPath) -> Response:
+    return _pack_bytes(request, device, repo, pack_id, version, "manifest")
+
+
+@router.get("/packs/{pack_id}/{version}/signature", response_class=Response,
+            responses=BYTES_RESPONSE, summary="manifest.sig of that version")
+def signature(request: Request, device: DeviceDep, repo: RepoDep, pack_id: PackIdPath,
+              version: VersionPath) -> Response:
+    return _pack_bytes(request, device, repo, pack_id, version, "signature")
+
+
+@router.get("/blobs/{sha256}", response_class=FileResponse,
+            responses={200: {"content": {"application/octet-stream": {}}, "description": "the blob"},
+                       206: {"description": "the requested byte range"},
+                       304: {"description": "unchanged (If-None-Match)"},
+                       404: {"model": ErrorBody}, 416: {"description": "range not satisfiable"}},
+            summary="A content-addressed file; ETag = sha256; supports Range")
+def blob(sha256: Sha, request: Request, device: DeviceDep, state: StateDep) -> Response:
+    etag = f'"{sha256}"'
+    if not state.blobs.has(sha256):  # type: ignore[attr-defined]
+        raise HTTPException(404, f"blob {sha256} not found")
+    if _etag_matches(request, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    path = state.blobs.path(sha256)  # type: ignore[attr-defined]
+    return FileResponse(path, media_type="application/octet-stream",
+                        headers={"ETag": etag, "Cache-Control": "private, max-age=31536000, immutable"})

@@ -1,0 +1,109 @@
+"""The FastAPI application factory.
+
+    create_app(settings=None) -> FastAPI
+
+Zero config: with no settings, SHIFT_* environment variables and defaults apply (SQLite
+file in var/server). The database schema is created / migrated and the signing key made
+on first start. Extensions (admin console, certificates) are mounted when their packages
+exist: each may define `install(app: FastAPI) -> None` (see api/deps.py).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.middleware.gzip import GZipMiddleware
+
+from app.core.errors import PackError, ShiftError
+from sync_server import __version__
+from sync_server.api import admin, devices, health, sync
+from sync_server.api.deps import ServerState
+from sync_server.db import open_repository
+from sync_server.errors import AlreadyExistsError, DatabaseError, EnrolError, NotFoundError
+from sync_server.keyring import load_keyring
+from sync_server.logs import log
+from sync_server.middleware import AccessLogMiddleware, BodyLimitMiddleware
+from sync_server.settings import Settings
+
+logger = logging.getLogger("sync_server")
+EXTENSIONS = ("sync_server.admin", "sync_server.certificates")
+STREAMING_PREFIXES = ("/api/v1/admin/packs/upload",)
+
+DESCRIPTION = """Sync protocol of Shift Learning (docs/sync-protocol.md).
+
+Devices enrol with a one-time code and then send `Authorization: Bearer <device token>`
+on every call. Admin endpoints need `Authorization: Bearer <admin token>` from
+`POST /api/v1/admin/login`. Request bodies may be gzip-compressed
+(`Content-Encoding: gzip`); responses are gzip-compressed when the client accepts it."""
+
+
+def _status_for(exc: ShiftError) -> int:
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, AlreadyExistsError):
+        return 409
+    if isinstance(exc, EnrolError):
+        return 403
+    if isinstance(exc, DatabaseError):
+        return 503
+    if isinstance(exc, PackError):
+        return 422
+    return 400
+
+
+def _install_extensions(app: FastAPI) -> None:
+    for name in EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        install = getattr(module, "install", None)
+        if callable(install):
+            install(app)
+            log(logger, logging.INFO, "extension installed", extension=name)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    repo = open_repository(settings.effective_database_url, pool_size=settings.db_pool_size)
+    keyring = load_keyring(settings)
+    from app.core.packs.blobs import BlobStore
+    state = ServerState(settings=settings, repo=repo, keyring=keyring,
+                        blobs=BlobStore(settings.blob_dir))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log(logger, logging.INFO, "server started", database=repo.dialect,
+            data_dir=str(settings.data_dir), key_id=keyring.key_id, version=__version__)
+        yield
+        repo.close()
+
+    app = FastAPI(title="Shift Learning sync server", version=__version__, description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.shift = state
+
+    @app.exception_handler(ShiftError)
+    async def shift_error(request: Request, exc: ShiftError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=_status_for(exc))
+
+    for router in (health.router, devices.router, sync.router, admin.router):
+        app.include_router(router)
+    from sync_server.api import admin_packs, packs
+    app.include_router(packs.router)
+    app.include_router(admin_packs.router)
+    _install_extensions(app)
+
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes,
+                       max_upload_bytes=settings.max_upload_bytes,
+                       streaming_prefixes=STREAMING_PREFIXES)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(AccessLogMiddleware)
+    return app

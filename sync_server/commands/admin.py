@@ -1,0 +1,67 @@
+"""`python -m sync_server admin create NAME` (+ `passwd NAME`, `list`).
+
+The password is asked on a terminal, or read from SHIFT_ADMIN_PASSWORD, or from the first
+line of stdin with --password-stdin; it is never a command-line argument (that would
+leak into the process list and the shell history).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+
+from sync_server.errors import ServerError
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from sync_server.cli_support import add_db_options
+    p = sub.add_parser("admin", help="manage admin accounts")
+    asub = p.add_subparsers(dest="admin_command", required=True)
+    for name, help_text in (("create", "create an admin"), ("passwd", "set an admin's password")):
+        c = asub.add_parser(name, help=help_text)
+        c.add_argument("name")
+        c.add_argument("--password-stdin", action="store_true",
+                       help="read the password from the first line of stdin")
+        add_db_options(c)
+        c.set_defaults(func=run)
+    ls = asub.add_parser("list", help="list admin names")
+    add_db_options(ls)
+    ls.set_defaults(func=run)
+
+
+def read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    env = os.environ.get("SHIFT_ADMIN_PASSWORD")
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        raise ServerError("no password: use a terminal, SHIFT_ADMIN_PASSWORD or --password-stdin")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        raise ServerError("the passwords differ")
+    return first
+
+
+def run(args: argparse.Namespace) -> int:
+    from sync_server.cli_support import open_repo
+    from sync_server.services import admin as admin_service
+
+    repo = open_repo(args)
+    try:
+        if args.admin_command == "list":
+            for admin in repo.list_admins():
+                print(admin.name)
+            return 0
+        password = read_password(args)
+        if args.admin_command == "create":
+            admin_service.create_admin(repo, args.name, password)
+            print(f"admin {args.name} created")
+        else:
+            admin_service.set_password(repo, args.name, password)
+            print(f"password of {args.name} changed")
+        return 0
+    finally:
+        repo.close()

@@ -1,0 +1,189 @@
+"""The one storage interface of the sync server.
+
+Both implementations (SQLite in sqlite.py, PostgreSQL in postgres.py) share the SQL in
+sql.py and pass the same test suite. Times are ISO-8601 UTC strings in the events'
+`at` format (`2026-11-23T15:38:28.123Z`), which sort correctly as text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+InsertStatus = Literal["stored", "duplicate", "conflict"]
+
+
+@dataclass(frozen=True)
+class Facility:
+    id: str
+    name: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Admin:
+    id: str
+    name: str
+    password_hash: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Device:
+    id: str
+    facility_id: str
+    name: str
+    enrolled_at: str
+    revoked_at: str | None = None
+    last_seen_at: str | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+@dataclass(frozen=True)
+class Learner:
+    id: str
+    staff_number: str
+    facility_id: str
+    role: str
+    language: str
+    display_name: str
+    pin_verifier: str | None
+    updated_at: str
+    rev: int = 0
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    """Outcome of saving a learner profile pushed by a device.
+
+    status: registered (new learner) | updated | unchanged (server copy is as new or
+    newer) | rejected (reason: staff_number_taken, other_facility); `existing_id` is the
+    id already holding the staff number, so the device can tell the learner.
+    """
+
+    id: str
+    status: Literal["registered", "updated", "unchanged", "rejected"]
+    reason: str | None = None
+    existing_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: str
+    learner_id: str
+    device_id: str
+    facility_id: str
+    type: str
+    at: str
+    content: str          # canonical JSON (app.core.events.content_of), no server stamps
+    received_at: str
+    received_from: str    # the device that pushed it
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    seq: int
+    content: str
+    received_at: str
+
+
+@dataclass(frozen=True)
+class PackVersion:
+    pack_id: str
+    version: int
+    manifest: bytes
+    sig: bytes
+    title: str            # JSON object language → title
+    total_bytes: int
+    uploaded_at: str
+    uploaded_by: str
+
+
+@dataclass(frozen=True)
+class Publication:
+    id: int
+    pack_id: str
+    version: int
+    facilities: tuple[str, ...]   # empty = every facility
+    roles: tuple[str, ...]        # empty = every role
+    published_at: str
+    published_by: str
+
+    def reaches(self, facility_id: str) -> bool:
+        return not self.facilities or facility_id in self.facilities
+
+
+@dataclass(frozen=True)
+class InstalledPack:
+    device_id: str
+    facility_id: str
+    pack_id: str
+    version: int
+    reported_at: str
+
+
+@dataclass
+class EventCounts:
+    total: int = 0
+    by_facility: dict[str, int] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Repository(Protocol):
+    """Storage of facilities, admins, devices, learners, events and packs."""
+
+    dialect: str
+
+    def close(self) -> None: ...
+
+    # facilities
+    def create_facility(self, facility_id: str, name: str, now: str) -> Facility: ...
+    def get_facility(self, facility_id: str) -> Facility | None: ...
+    def list_facilities(self) -> list[Facility]: ...
+
+    # admins and their bearer sessions
+    def create_admin(self, admin_id: str, name: str, password_hash: str, now: str) -> Admin: ...
+    def set_admin_password(self, name: str, password_hash: str) -> None: ...
+    def get_admin_by_name(self, name: str) -> Admin | None: ...
+    def list_admins(self) -> list[Admin]: ...
+    def create_admin_session(self, token_hash: str, admin_id: str, expires_at: str,
+                             now: str) -> None: ...
+    def admin_for_session(self, token_hash: str, now: str) -> Admin | None: ...
+    def delete_admin_session(self, token_hash: str) -> None: ...
+
+    # enrolment and devices
+    def create_enrol_code(self, code_hash: str, facility_id: str, expires_at: str,
+                          created_by: str, now: str) -> None: ...
+    def enrol_device(self, code_hash: str, device_id: str, name: str, token_hash: str,
+                     now: str) -> Device: ...
+    def device_for_token(self, token_hash: str) -> Device | None: ...
+    def get_device(self, device_id: str) -> Device | None: ...
+    def list_devices(self, facility_id: str | None = None) -> list[Device]: ...
+    def revoke_device(self, device_id: str, now: str) -> bool: ...
+    def touch_device(self, device_id: str, now: str) -> None: ...
+
+    # learners
+    def get_learner(self, learner_id: str) -> Learner | None: ...
+    def learners_by_ids(self, ids: list[str]) -> dict[str, Learner]: ...
+    def list_learners(self, facility_id: str | None = None) -> list[Learner]: ...
+    def save_profile(self, profile: Learner) -> ProfileResult: ...
+    def profiles_after(self, facility_id: str, after_rev: int, limit: int) -> list[Learner]: ...
+
+    # events
+    def insert_events(self, rows: list[EventRow]) -> dict[str, InsertStatus]: ...
+    def events_after(self, facility_id: str, after_seq: int, limit: int) -> list[StoredEvent]: ...
+    def count_events(self) -> EventCounts: ...
+    def all_event_ids(self) -> list[str]: ...
+
+    # packs
+    def add_pack_version(self, pack: PackVersion) -> None: ...
+    def get_pack_version(self, pack_id: str, version: int) -> PackVersion | None: ...
+    def list_pack_versions(self) -> list[PackVersion]: ...
+    def publish(self, pack_id: str, version: int, facilities: list[str], roles: list[str],
+                by: str, now: str) -> Publication: ...
+    def list_publications(self) -> list[Publication]: ...
+    def report_installed(self, device_id: str, packs: dict[str, int], now: str) -> None: ...
+    def installed_packs(self, facility_id: str | None = None) -> list[InstalledPack]: ...

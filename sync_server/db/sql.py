@@ -1,0 +1,483 @@
+"""SQL shared by the SQLite and PostgreSQL repositories.
+
+Statements are written with `?` placeholders; the PostgreSQL subclass rewrites them to
+`%s`. Dialect differences live in three hooks: `_connect`, `_begin_write` (how writers
+are serialised) and `_is_broken` (drop a dead connection instead of reusing it).
+
+Event cursors are the server-side `seq` column. A pull must never skip a row that
+commits later with a smaller seq, so writers of events and learner revisions are
+serialised: SQLite by its single write lock (BEGIN IMMEDIATE), PostgreSQL by a
+transaction-level advisory lock. Then seq order is commit order across every server
+process that shares the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sync_server.db.repository import (
+    Admin,
+    Device,
+    EventCounts,
+    EventRow,
+    Facility,
+    InsertStatus,
+    InstalledPack,
+    Learner,
+    PackVersion,
+    ProfileResult,
+    Publication,
+    StoredEvent,
+)
+from sync_server.errors import AlreadyExistsError, EnrolError, NotFoundError
+
+LOCK_EVENTS = 7_243_001
+LOCK_LEARNERS = 7_243_002
+
+_DEVICE_COLS = "id, facility_id, name, enrolled_at, revoked_at, last_seen_at"
+_LEARNER_COLS = ("id, staff_number, facility_id, role, language, display_name, pin_verifier, "
+                 "updated_at, rev")
+_PACK_COLS = "pack_id, version, manifest, sig, title, total_bytes, uploaded_at, uploaded_by"
+_PUB_COLS = "id, pack_id, version, facilities, roles, published_at, published_by"
+
+
+def staff_key(staff_number: str) -> str:
+    """Staff numbers are unique per organisation, compared without case or spaces."""
+    return "".join(staff_number.split()).upper()
+
+
+class Pool:
+    """A small blocking connection pool (one connection is used by one thread at a time)."""
+
+    def __init__(self, factory: Any, size: int, is_broken: Any) -> None:
+        self._factory = factory
+        self._is_broken = is_broken
+        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(size)
+        self._all: list[Any] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        self._slots.acquire()
+        conn = None
+        try:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._factory()
+                with self._lock:
+                    self._all.append(conn)
+            yield conn
+        except BaseException as exc:
+            if conn is not None and self._is_broken(conn, exc):
+                self._discard(conn)
+                conn = None
+            raise
+        finally:
+            if conn is not None:
+                self._idle.put(conn)
+            self._slots.release()
+
+    def _discard(self, conn: Any) -> None:
+        with self._lock:
+            if conn in self._all:
+                self._all.remove(conn)
+        with contextlib.suppress(Exception):  # it is already broken
+            conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+
+class SqlRepository:
+    """Repository implementation on a DB-API connection; see module docstring."""
+
+    dialect = "sql"
+    placeholder = "?"
+
+    def __init__(self, pool_size: int) -> None:
+        self._pool = Pool(self._connect, pool_size, self._is_broken)
+        self._migrate()
+
+    # ----- dialect hooks -------------------------------------------------------------
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def _is_broken(self, conn: Any, exc: BaseException) -> bool:
+        return False
+
+    @contextmanager
+    def _write(self, *locks: int) -> Iterator[Any]:
+        """A write transaction; `locks` name the writer groups to serialise."""
+        raise NotImplementedError
+        yield
+
+    def _migrate(self) -> None:
+        raise NotImplementedError
+
+    def _is_unique_violation(self, exc: BaseException) -> bool:
+        raise NotImplementedError
+
+    # ----- helpers -------------------------------------------------------------------
+    def _sql(self, sql: str) -> str:
+        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+
+    @contextmanager
+    def _read(self) -> Iterator[Any]:
+        with self._pool.connection() as conn:
+            cur = conn.cursor()
+            try:
+                yield cur
+            finally:
+                cur.close()
+
+    def _one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+        with self._read() as cur:
+            cur.execute(self._sql(sql), params)
+            return cur.fetchone()
+
+    def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._read() as cur:
+            cur.execute(self._sql(sql), params)
+            return list(cur.fetchall())
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # ----- facilities ------------------------------------------------------------------
+    def create_facility(self, facility_id: str, name: str, now: str) -> Facility:
+        try:
+            with self._write() as cur:
+                cur.execute(self._sql("INSERT INTO facilities (id, name, created_at) VALUES (?, ?, ?)"),
+                            (facility_id, name, now))
+        except Exception as exc:
+            if self._is_unique_violation(exc):
+                raise AlreadyExistsError(f"facility {facility_id!r} already exists") from None
+            raise
+        return Facility(facility_id, name, now)
+
+    def get_facility(self, facility_id: str) -> Facility | None:
+        row = self._one("SELECT id, name, created_at FROM facilities WHERE id = ?", (facility_id,))
+        return Facility(*row) if row else None
+
+    def list_facilities(self) -> list[Facility]:
+        return [Facility(*r) for r in self._all("SELECT id, name, created_at FROM facilities ORDER BY id")]
+
+    # ----- admins ----------------------------------------------------------------------
+    def create_admin(self, admin_id: str, name: str, password_hash: str, now: str) -> Admin:
+        try:
+            with self._write() as cur:
+                cur.execute(self._sql("INSERT INTO admins (id, name, password_hash, created_at) "
+                                      "VALUES (?, ?, ?, ?)"), (admin_id, name, password_hash, now))
+        except Exception as exc:
+            if self._is_unique_violation(exc):
+                raise AlreadyExistsError(f"admin {name!r} already exists") from None
+            raise
+        return Admin(admin_id, name, password_hash, now)
+
+    def set_admin_password(self, name: str, password_hash: str) -> None:
+        with self._write() as cur:
+            cur.execute(self._sql("UPDATE admins SET password_hash = ? WHERE name = ?"),
+                        (password_hash, name))
+            if cur.rowcount == 0:
+                raise NotFoundError(f"admin {name!r} does not exist")
+            # a new password ends every open session of that admin
+            cur.execute(self._sql("DELETE FROM admin_sessions WHERE admin_id IN "
+                                  "(SELECT id FROM admins WHERE name = ?)"), (name,))
+
+    def get_admin_by_name(self, name: str) -> Admin | None:
+        row = self._one("SELECT id, name, password_hash, created_at FROM admins WHERE name = ?", (name,))
+        return Admin(*row) if row else None
+
+    def list_admins(self) -> list[Admin]:
+        return [Admin(*r) for r in
+                self._all("SELECT id, name, password_hash, created_at FROM admins ORDER BY name")]
+
+    def create_admin_session(self, token_hash: str, admin_id: str, expires_at: str, now: str) -> None:
+        with self._write() as cur:
+            cur.execute(self._sql("DELETE FROM admin_sessions WHERE expires_at <= ?"), (now,))
+            cur.execute(self._sql("INSERT INTO admin_sessions (token_hash, admin_id, expires_at, "
+                                  "created_at) VALUES (?, ?, ?, ?)"),
+                        (token_hash, admin_id, expires_at, now))
+
+    def admin_for_session(self, token_hash: str, now: str) -> Admin | None:
+        row = self._one("SELECT a.id, a.name, a.password_hash, a.created_at FROM admin_sessions s "
+                        "JOIN admins a ON a.id = s.admin_id WHERE s.token_hash = ? AND s.expires_at > ?",
+                        (token_hash, now))
+        return Admin(*row) if row else None
+
+    def delete_admin_session(self, token_hash: str) -> None:
+        with self._write() as cur:
+            cur.execute(self._sql("DELETE FROM admin_sessions WHERE token_hash = ?"), (token_hash,))
+
+    # ----- enrolment and devices ---------------------------------------------------------
+    def create_enrol_code(self, code_hash: str, facility_id: str, expires_at: str,
+                          created_by: str, now: str) -> None:
+        if self.get_facility(facility_id) is None:
+            raise NotFoundError(f"facility {facility_id!r} does not exist")
+        with self._write() as cur:
+            cur.execute(self._sql("INSERT INTO enrol_codes (code_hash, facility_id, expires_at, "
+                                  "created_by, created_at) VALUES (?, ?, ?, ?, ?)"),
+                        (code_hash, facility_id, expires_at, created_by, now))
+
+    def enrol_device(self, code_hash: str, device_id: str, name: str, token_hash: str,
+                     now: str) -> Device:
+        """Consume the code and (re-)enrol the device in one transaction.
+
+        Re-enrolling an existing device id (a reinstalled tablet) replaces its token and
+        facility and clears a revocation; the old token stops working at once.
+        """
+        with self._write() as cur:
+            cur.execute(self._sql("SELECT facility_id, expires_at, used_at FROM enrol_codes "
+                                  "WHERE code_hash = ?"), (code_hash,))
+            row = cur.fetchone()
+            if row is None:
+                raise EnrolError("unknown")
+            facility_id, expires_at, used_at = row
+            if used_at is not None:
+                raise EnrolError("already used")
+            if expires_at <= now:
+                raise EnrolError("expired")
+            cur.execute(self._sql("UPDATE enrol_codes SET used_at = ?, used_by = ? "
+                                  "WHERE code_hash = ? AND used_at IS NULL"),
+                        (now, device_id, code_hash))
+            if cur.rowcount != 1:
+                raise EnrolError("already used")
+            cur.execute(self._sql(
+                "INSERT INTO devices (id, facility_id, name, token_hash, enrolled_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET facility_id = excluded.facility_id, "
+                "name = excluded.name, token_hash = excluded.token_hash, "
+                "enrolled_at = excluded.enrolled_at, revoked_at = NULL"),
+                (device_id, facility_id, name, token_hash, now))
+        return Device(device_id, facility_id, name, now)
+
+    def device_for_token(self, token_hash: str) -> Device | None:
+        row = self._one(f"SELECT {_DEVICE_COLS} FROM devices WHERE token_hash = ?", (token_hash,))
+        return Device(*row) if row else None
+
+    def get_device(self, device_id: str) -> Device | None:
+        row = self._one(f"SELECT {_DEVICE_COLS} FROM devices WHERE id = ?", (device_id,))
+        return Device(*row) if row else None
+
+    def list_devices(self, facility_id: str | None = None) -> list[Device]:
+        if facility_id is None:
+            rows = self._all(f"SELECT {_DEVICE_COLS} FROM devices ORDER BY id")
+        else:
+            rows = self._all(f"SELECT {_DEVICE_COLS} FROM devices WHERE facility_id = ? ORDER BY id",
+                             (facility_id,))
+        return [Device(*r) for r in rows]
+
+    def revoke_device(self, device_id: str, now: str) -> bool:
+        with self._write() as cur:
+            cur.execute(self._sql("UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"),
+                        (now, device_id))
+            return cur.rowcount == 1
+
+    def touch_device(self, device_id: str, now: str) -> None:
+        with self._write() as cur:
+            cur.execute(self._sql("UPDATE devices SET last_seen_at = ? WHERE id = ?"), (now, device_id))
+
+    # ----- learners ----------------------------------------------------------------------
+    def get_learner(self, learner_id: str) -> Learner | None:
+        row = self._one(f"SELECT {_LEARNER_COLS} FROM learners WHERE id = ?", (learner_id,))
+        return Learner(*row) if row else None
+
+    def learners_by_ids(self, ids: list[str]) -> dict[str, Learner]:
+        out: dict[str, Learner] = {}
+        unique = sorted(set(ids))
+        for start in range(0, len(unique), 500):
+            part = unique[start:start + 500]
+            marks = ",".join("?" * len(part))
+            for row in self._all(f"SELECT {_LEARNER_COLS} FROM learners WHERE id IN ({marks})",
+                                 tuple(part)):
+                out[row[0]] = Learner(*row)
+        return out
+
+    def list_learners(self, facility_id: str | None = None) -> list[Learner]:
+        if facility_id is None:
+            rows = self._all(f"SELECT {_LEARNER_COLS} FROM learners ORDER BY staff_key")
+        else:
+            rows = self._all(f"SELECT {_LEARNER_COLS} FROM learners WHERE facility_id = ? "
+                             "ORDER BY staff_key", (facility_id,))
+        return [Learner(*r) for r in rows]
+
+    def save_profile(self, profile: Learner) -> ProfileResult:
+        """Register or update a learner (rules in ProfileResult; `rev` is assigned here)."""
+        key = staff_key(profile.staff_number)
+        with self._write(LOCK_LEARNERS) as cur:
+            cur.execute(self._sql(f"SELECT {_LEARNER_COLS} FROM learners WHERE id = ?"), (profile.id,))
+            row = cur.fetchone()
+            existing = Learner(*row) if row else None
+            cur.execute(self._sql("SELECT id FROM learners WHERE staff_key = ?"), (key,))
+            holder = cur.fetchone()
+            if holder is not None and holder[0] != profile.id:
+                return ProfileResult(profile.id, "rejected", "staff_number_taken", holder[0])
+            if existing is not None and existing.facility_id != profile.facility_id:
+                return ProfileResult(profile.id, "rejected", "other_facility")
+            if existing is not None and profile.updated_at <= existing.updated_at:
+                return ProfileResult(profile.id, "unchanged")
+            cur.execute(self._sql("SELECT COALESCE(MAX(rev), 0) + 1 FROM learners"))
+            rev = cur.fetchone()[0]
+            values = (profile.staff_number, key, profile.role, profile.language,
+                      profile.display_name, profile.pin_verifier, profile.updated_at, rev)
+            if existing is None:
+                cur.execute(self._sql(
+                    "INSERT INTO learners (staff_number, staff_key, role, language, display_name, "
+                    "pin_verifier, updated_at, rev, id, facility_id) VALUES (?,?,?,?,?,?,?,?,?,?)"),
+                    (*values, profile.id, profile.facility_id))
+                return ProfileResult(profile.id, "registered")
+            cur.execute(self._sql(
+                "UPDATE learners SET staff_number = ?, staff_key = ?, role = ?, language = ?, "
+                "display_name = ?, pin_verifier = ?, updated_at = ?, rev = ? WHERE id = ?"),
+                (*values, profile.id))
+            return ProfileResult(profile.id, "updated")
+
+    def profiles_after(self, facility_id: str, after_rev: int, limit: int) -> list[Learner]:
+        rows = self._all(f"SELECT {_LEARNER_COLS} FROM learners WHERE facility_id = ? AND rev > ? "
+                         "ORDER BY rev LIMIT ?", (facility_id, after_rev, limit))
+        return [Learner(*r) for r in rows]
+
+    # ----- events ------------------------------------------------------------------------
+    def _existing_contents(self, cur: Any, ids: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            marks = ",".join("?" * len(part))
+            cur.execute(self._sql(f"SELECT id, content FROM events WHERE id IN ({marks})"), tuple(part))
+            found.update(cur.fetchall())
+        return found
+
+    def insert_events(self, rows: list[EventRow]) -> dict[str, InsertStatus]:
+        """Store new events; an id already present is `duplicate` when its content is
+        byte-identical, else `conflict` (the stored copy is never overwritten)."""
+        status: dict[str, InsertStatus] = {}
+        if not rows:
+            return status
+        with self._write(LOCK_EVENTS) as cur:
+            existing = self._existing_contents(cur, sorted({r.id for r in rows}))
+            fresh: list[EventRow] = []
+            for row in rows:
+                have = existing.get(row.id)
+                if have is None:
+                    existing[row.id] = row.content
+                    fresh.append(row)
+                    status[row.id] = "stored"
+                elif row.id not in status:
+                    status[row.id] = "duplicate" if have == row.content else "conflict"
+                # a repeat of an id inside one call keeps the first copy's status (the
+                # sync service compares in-chunk repeats itself before calling this)
+            if fresh:
+                cur.executemany(self._sql(
+                    "INSERT INTO events (id, learner_id, device_id, facility_id, type, at, content, "
+                    "received_at, received_from) VALUES (?,?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT (id) DO NOTHING"),
+                    [(r.id, r.learner_id, r.device_id, r.facility_id, r.type, r.at, r.content,
+                      r.received_at, r.received_from) for r in fresh])
+                if cur.rowcount != len(fresh):
+                    # another writer won a race on some ids: classify them by content
+                    mine = {r.id: r.content for r in fresh}
+                    again = self._existing_contents(cur, sorted(mine))
+                    for eid, content in mine.items():
+                        stored_now = again.get(eid)
+                        if stored_now is not None and stored_now != content:
+                            status[eid] = "conflict"
+        return status
+
+    def events_after(self, facility_id: str, after_seq: int, limit: int) -> list[StoredEvent]:
+        rows = self._all("SELECT seq, content, received_at FROM events WHERE facility_id = ? "
+                         "AND seq > ? ORDER BY seq LIMIT ?", (facility_id, after_seq, limit))
+        return [StoredEvent(int(s), c, r) for s, c, r in rows]
+
+    def count_events(self) -> EventCounts:
+        counts = EventCounts()
+        for fac, n in self._all("SELECT facility_id, COUNT(*) FROM events GROUP BY facility_id"):
+            counts.by_facility[fac] = int(n)
+            counts.total += int(n)
+        return counts
+
+    def all_event_ids(self) -> list[str]:
+        return [r[0] for r in self._all("SELECT id FROM events ORDER BY seq")]
+
+    # ----- packs -------------------------------------------------------------------------
+    @staticmethod
+    def _pack(row: tuple[Any, ...]) -> PackVersion:
+        pid, ver, manifest, sig, title, total, at, by = row
+        return PackVersion(pid, int(ver), bytes(manifest), bytes(sig), title, int(total), at, by)
+
+    @staticmethod
+    def _publication(row: tuple[Any, ...]) -> Publication:
+        pid, pack_id, ver, facs, roles, at, by = row
+        return Publication(int(pid), pack_id, int(ver), tuple(json.loads(facs)),
+                           tuple(json.loads(roles)), at, by)
+
+    def add_pack_version(self, pack: PackVersion) -> None:
+        try:
+            with self._write() as cur:
+                cur.execute(self._sql(f"INSERT INTO packs ({_PACK_COLS}) VALUES (?,?,?,?,?,?,?,?)"),
+                            (pack.pack_id, pack.version, pack.manifest, pack.sig, pack.title,
+                             pack.total_bytes, pack.uploaded_at, pack.uploaded_by))
+        except Exception as exc:
+            if self._is_unique_violation(exc):
+                raise AlreadyExistsError(
+                    f"pack {pack.pack_id!r} version {pack.version} was already uploaded") from None
+            raise
+
+    def get_pack_version(self, pack_id: str, version: int) -> PackVersion | None:
+        row = self._one(f"SELECT {_PACK_COLS} FROM packs WHERE pack_id = ? AND version = ?",
+                        (pack_id, version))
+        return self._pack(row) if row else None
+
+    def list_pack_versions(self) -> list[PackVersion]:
+        return [self._pack(r) for r in
+                self._all(f"SELECT {_PACK_COLS} FROM packs ORDER BY pack_id, version")]
+
+    def publish(self, pack_id: str, version: int, facilities: list[str], roles: list[str],
+                by: str, now: str) -> Publication:
+        if self.get_pack_version(pack_id, version) is None:
+            raise NotFoundError(f"pack {pack_id!r} version {version} was not uploaded")
+        for fac in facilities:
+            if self.get_facility(fac) is None:
+                raise NotFoundError(f"facility {fac!r} does not exist")
+        with self._write() as cur:
+            cur.execute(self._sql("INSERT INTO publications (pack_id, version, facilities, roles, "
+                                  "published_at, published_by) VALUES (?,?,?,?,?,?) RETURNING id"),
+                        (pack_id, version, json.dumps(sorted(set(facilities))),
+                         json.dumps(sorted(set(roles))), now, by))
+            new_id = cur.fetchone()[0]
+        return Publication(int(new_id), pack_id, version, tuple(sorted(set(facilities))),
+                           tuple(sorted(set(roles))), now, by)
+
+    def list_publications(self) -> list[Publication]:
+        return [self._publication(r) for r in
+                self._all(f"SELECT {_PUB_COLS} FROM publications ORDER BY id")]
+
+    def report_installed(self, device_id: str, packs: dict[str, int], now: str) -> None:
+        if not packs:
+            return
+        with self._write() as cur:
+            cur.executemany(self._sql(
+                "INSERT INTO device_packs (device_id, pack_id, version, reported_at) VALUES (?,?,?,?) "
+                "ON CONFLICT (device_id, pack_id) DO UPDATE SET version = excluded.version, "
+                "reported_at = excluded.reported_at"),
+                [(device_id, pid, ver, now) for pid, ver in sorted(packs.items())])
+
+    def installed_packs(self, facility_id: str | None = None) -> list[InstalledPack]:
+        sql = ("SELECT p.device_id, d.facility_id, p.pack_id, p.version, p.reported_at "
+               "FROM device_packs p JOIN devices d ON d.id = p.device_id")
+        if facility_id is None:
+            rows = self._all(sql + " ORDER BY p.device_id, p.pack_id")
+        else:
+            rows = self._all(sql + " WHERE d.facility_id = ? ORDER BY p.device_id, p.pack_id",
+                             (facility_id,))
+        return [InstalledPack(a, b, c, int(d), e) for a, b, c, d, e in rows]

@@ -1,0 +1,1 @@
+"""Server logic behind the routers (no HTTP here)."""

@@ -1,0 +1,157 @@
+"""Push and pull of the sync protocol (docs/sync-protocol.md).
+
+Push: profiles first (so a learner made offline exists before their events), then every
+event is checked — envelope (app.core.events.validate_event), sane `at`, known learner of
+the pushing device's facility — and stored idempotently. The answer names every id as
+stored, duplicate or rejected with a reason; a client drops stored + duplicate ids from
+its outbox.
+
+Pull: events of every learner of the device's facility (so a colleague who used another
+tablet finds their history on this one) and the facility's profiles, each after its own
+cursor, a page at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from app.core.errors import EventError
+from app.core.events import content_of, format_at, parse_at, validate_event
+from app.core.roles import is_role
+from sync_server.db.repository import Device, EventRow, Learner, ProfileResult, Repository
+
+MAX_FUTURE = timedelta(days=1)
+EARLIEST_AT = datetime(2020, 1, 1, tzinfo=UTC)
+MAX_PROFILES_PAGE = 1000
+
+
+@dataclass
+class PushResult:
+    received_at: str
+    stored: list[str] = field(default_factory=list)
+    duplicate: list[str] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    profiles: list[ProfileResult] = field(default_factory=list)
+
+    def reject(self, index: int, event_id: str | None, reason: str, detail: str) -> None:
+        self.rejected.append({"index": index, "id": event_id, "reason": reason, "detail": detail})
+
+
+def save_profiles(repo: Repository, device: Device, profiles: list[dict[str, Any]],
+                  ) -> list[ProfileResult]:
+    out = []
+    for p in profiles:
+        if not is_role(p["role"]):
+            out.append(ProfileResult(p["id"], "rejected", "unknown_role"))
+            continue
+        out.append(repo.save_profile(Learner(
+            id=p["id"].lower(), staff_number=p["staff_number"].strip(),
+            facility_id=device.facility_id, role=p["role"], language=p["language"],
+            display_name=p["display_name"].strip(), pin_verifier=p.get("pin_verifier"),
+            updated_at=p["updated_at"])))
+    return out
+
+
+def push(repo: Repository, device: Device, events: list[dict[str, Any]],
+         profiles: list[dict[str, Any]] | None = None, *, now: datetime | None = None) -> PushResult:
+    moment = now or datetime.now(UTC)
+    result = PushResult(received_at=format_at(moment))
+    if profiles:
+        result.profiles = save_profiles(repo, device, profiles)
+
+    candidates: list[tuple[int, dict[str, Any]]] = []
+    for index, raw in enumerate(events):
+        event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+        event = {k: v for k, v in raw.items() if k != "received_at"}
+        try:
+            validate_event(event)
+            at = parse_at(event["at"])
+        except EventError as exc:
+            result.reject(index, event_id, "bad_schema", str(exc))
+            continue
+        if at > moment + MAX_FUTURE:
+            result.reject(index, event_id, "at_in_future",
+                          f"at: {event['at']} is more than a day ahead of the server clock")
+            continue
+        if at < EARLIEST_AT:
+            result.reject(index, event_id, "at_too_old", f"at: {event['at']} is before 2020")
+            continue
+        candidates.append((index, event))
+
+    learners = repo.learners_by_ids([e["learner"] for _, e in candidates])
+    rows: list[EventRow] = []
+    first: dict[str, tuple[str, int]] = {}     # id → (content, index) of its first copy
+    repeats: list[tuple[int, str, str]] = []   # (index, id, content) of later copies
+    for index, event in candidates:
+        learner = learners.get(event["learner"])
+        if learner is None:
+            result.reject(index, event["id"], "unknown_learner",
+                          f"learner: {event['learner']} is not registered on the server; push "
+                          "the profile first")
+            continue
+        if learner.facility_id != device.facility_id:
+            result.reject(index, event["id"], "other_facility",
+                          "learner: belongs to another facility than this device")
+            continue
+        content = content_of(event).decode("utf-8")
+        if event["id"] in first:
+            repeats.append((index, event["id"], content))
+            continue
+        first[event["id"]] = (content, index)
+        rows.append(EventRow(id=event["id"], learner_id=event["learner"], device_id=event["device"],
+                             facility_id=device.facility_id, type=event["type"], at=event["at"],
+                             content=content, received_at=result.received_at,
+                             received_from=device.id))
+
+    status = repo.insert_events(rows)
+    for row in rows:
+        st = status[row.id]
+        if st == "stored":
+            result.stored.append(row.id)
+        elif st == "duplicate":
+            result.duplicate.append(row.id)
+        else:
+            result.reject(first[row.id][1], row.id, "conflict",
+                          "id: another event with this id and different content is stored")
+    for index, event_id, content in repeats:
+        if content == first[event_id][0] and status[event_id] != "conflict":
+            result.duplicate.append(event_id)
+        else:
+            result.reject(index, event_id, "conflict",
+                          "id: repeated in this chunk with different content")
+    return result
+
+
+def _profile_json(p: Learner) -> dict[str, Any]:
+    return {"id": p.id, "staff_number": p.staff_number, "display_name": p.display_name,
+            "role": p.role, "language": p.language, "pin_verifier": p.pin_verifier,
+            "updated_at": p.updated_at, "facility_id": p.facility_id}
+
+
+def pull_body(repo: Repository, device: Device, events_after: int, profiles_after: int,
+              limit: int) -> bytes:
+    """The pull answer as JSON bytes.
+
+    Stored events are canonical JSON text; they are spliced into the answer with their
+    `received_at` instead of being parsed and re-serialised (a pull page can hold
+    thousands of events).
+    """
+    stored = repo.events_after(device.facility_id, events_after, limit + 1)
+    more = len(stored) > limit
+    stored = stored[:limit]
+    profiles = repo.profiles_after(device.facility_id, profiles_after, MAX_PROFILES_PAGE + 1)
+    more = more or len(profiles) > MAX_PROFILES_PAGE
+    profiles = profiles[:MAX_PROFILES_PAGE]
+    parts = [ev.content[:-1] + ',"received_at":' + json.dumps(ev.received_at) + "}"
+             for ev in stored]
+    head = {
+        "events_cursor": stored[-1].seq if stored else events_after,
+        "profiles": [_profile_json(p) for p in profiles],
+        "profiles_cursor": profiles[-1].rev if profiles else profiles_after,
+        "more": more,
+    }
+    tail = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
+    return ('{"events":[' + ",".join(parts) + "]," + tail[1:]).encode("utf-8")

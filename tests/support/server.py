@@ -1,0 +1,220 @@
+"""A REAL sync server for tests: uvicorn in a subprocess on 127.0.0.1, a free port, a temp
+data dir — plus helpers to seed it (admin, facility, enrolled device, learners).
+
+    from tests.support.server import running_server, seed, enrol_device
+
+    with running_server(tmp_path / "srv") as base_url:          # SQLite in the data dir
+        admin = seed(tmp_path / "srv", facilities={"f1": "Facility 1"})
+        dev = enrol_device(base_url, admin, "f1", "tablet-1")   # → Enrolled(token, …)
+        httpx.get(f"{base_url}/api/v1/devices/me", headers=dev.headers)
+
+`running_server(data_dir, database_url=None, env=None)` yields the base URL and stops
+the server afterwards; `ServerProcess` is the same thing with `.start()`, `.stop()`,
+`.kill()` (SIGKILL, for crash tests) and `.restart()`. The server's JSON log lines are
+in `<data_dir>/server.log`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN_NAME = "admin"
+ADMIN_PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    data_dir: Path
+    database_url: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = 0
+    workers: int = 1
+    startup_timeout: float = 30.0
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self.data_dir) / "server.log"
+
+    def start(self) -> str:
+        Path(self.data_dir).mkdir(parents=True, exist_ok=True)
+        if not self.port:
+            self.port = free_port()
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **self.env}
+        env.pop("SHIFT_DATABASE_URL", None)
+        if self.database_url:
+            env["SHIFT_DATABASE_URL"] = self.database_url
+        cmd = [sys.executable, "-m", "sync_server", "serve", "--host", "127.0.0.1",
+               "--port", str(self.port), "--data-dir", str(self.data_dir)]
+        if self.workers > 1:
+            cmd += ["--workers", str(self.workers)]
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
+        try:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        finally:
+            log.close()
+        self._wait_ready()
+        return self.base_url
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        assert self.proc is not None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"sync server exited with {self.proc.returncode}:\n"
+                                   + self.log_tail())
+            try:
+                if httpx.get(f"{self.base_url}/api/v1/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("sync server did not become ready:\n" + self.log_tail())
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Graceful stop (SIGTERM to the process group), SIGKILL after `timeout`."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def kill(self) -> None:
+        """Crash: SIGKILL the whole process group, no shutdown code runs."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def restart(self) -> str:
+        self.stop()
+        return self.start()
+
+
+@contextmanager
+def running_server(data_dir: Path, database_url: str | None = None,
+                   env: dict[str, str] | None = None, *, workers: int = 1,
+                   port: int = 0) -> Iterator[str]:
+    server = ServerProcess(Path(data_dir), database_url, dict(env or {}), port=port, workers=workers)
+    server.start()
+    try:
+        yield server.base_url
+    finally:
+        server.stop()
+
+
+# ----- seeding ------------------------------------------------------------------------------
+def open_repo(data_dir: Path, database_url: str | None = None) -> Any:
+    """The server's repository, opened from the test process (same database)."""
+    from sync_server.db import open_repository
+    from sync_server.settings import Settings
+    settings = Settings(data_dir=Path(data_dir), database_url=database_url)
+    return open_repository(settings.effective_database_url, pool_size=2)
+
+
+def seed(data_dir: Path, database_url: str | None = None, *,
+         facilities: dict[str, str] | None = None,
+         admin: tuple[str, str] = (ADMIN_NAME, ADMIN_PASSWORD)) -> tuple[str, str]:
+    """Create an admin (if missing) and facilities directly in the database; returns the
+    admin (name, password) for `admin_token`."""
+    from sync_server.services import admin as admin_service
+    from sync_server.services.admin import now_iso
+    repo = open_repo(data_dir, database_url)
+    try:
+        if repo.get_admin_by_name(admin[0]) is None:
+            admin_service.create_admin(repo, admin[0], admin[1])
+        for fid, name in (facilities or {}).items():
+            if repo.get_facility(fid) is None:
+                repo.create_facility(fid, name, now_iso())
+    finally:
+        repo.close()
+    return admin
+
+
+def admin_token(base_url: str, admin: tuple[str, str] = (ADMIN_NAME, ADMIN_PASSWORD)) -> str:
+    r = httpx.post(f"{base_url}/api/v1/admin/login", json={"name": admin[0], "password": admin[1]})
+    r.raise_for_status()
+    return str(r.json()["token"])
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Enrolled:
+    device_id: str
+    facility_id: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.token)
+
+
+def enrol_device(base_url: str, admin_tok: str, facility_id: str, device_id: str | None = None,
+                 name: str = "test tablet") -> Enrolled:
+    """Admin makes a code, the device trades it for a token (both over HTTP)."""
+    r = httpx.post(f"{base_url}/api/v1/admin/enrol-codes", headers=bearer(admin_tok),
+                   json={"facility_id": facility_id})
+    r.raise_for_status()
+    device_id = device_id or f"dev-{uuid.uuid4().hex[:12]}"
+    r = httpx.post(f"{base_url}/api/v1/devices/enrol",
+                   json={"code": r.json()["code"], "device_id": device_id, "name": name})
+    r.raise_for_status()
+    return Enrolled(device_id, facility_id, str(r.json()["token"]))
+
+
+def make_profile(staff_number: str | None = None, *, role: str = "prison_officer",
+                 name: str = "Test Learner", learner_id: str | None = None,
+                 updated_at: str = "2026-01-01T08:00:00.000Z") -> dict[str, Any]:
+    """A learner profile as a device pushes it (a made-up staff member, never a prisoner)."""
+    return {"id": learner_id or str(uuid.uuid4()),
+            "staff_number": staff_number or f"S-{uuid.uuid4().hex[:8]}",
+            "display_name": name, "role": role, "language": "en",
+            "pin_verifier": "scrypt$16384$8$1$c2FsdA==$dmVyaWZpZXI=", "updated_at": updated_at}
+
+
+def make_event(learner: str, device: str, seq: int, *, at: str = "2026-01-01T09:00:00.000Z",
+               type: str = "card.viewed", **extra: Any) -> dict[str, Any]:
+    event = {"id": str(uuid.uuid4()), "learner": learner, "device": device, "seq": seq, "at": at,
+             "type": type, "pack": "promote-core", "pack_version": 1,
+             "ref": {"course": "boundaries", "lesson": "01-why", "card": str(seq % 7)},
+             "data": {}}
+    event.update(extra)
+    return event
