@@ -1,0 +1,557 @@
+"""The device store: event log + outbox, profiles and settings in one data folder.
+
+Layout (all under ``<data_dir>/store/``; docs/store.md has the why and the measurements)::
+
+    store.lock            exclusive lock while a Store is open
+    device.json           the device id, made once
+    journal/NNNNNNNN.log  append journal of local events = the outbox (see journal.py)
+    learners/<key>/NNNNNN.json   per-learner TinyDB segments (see segments.py)
+    outbox.json           ids acknowledged while their journal file still exists + last seq
+    rejected.json         events the server rejected, with the reason
+    profiles.json settings.json secrets.json
+
+Invariants the crash test checks:
+- `append` returns only after its journal line is fsync'd.
+- Every journal file but the last one has been folded into the learner segments; the last
+  one may be partly folded (crash during the fold) and is folded again, deduplicated by
+  id, on open.
+- seq: the next seq is 1 + the highest of `outbox.json` last_seq and every seq in the
+  journal files; last_seq is written before any journal file is deleted, so a seq is
+  never handed out twice, whatever was killed when.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from tinydb import TinyDB
+
+from app.core.errors import EventError, StoreError
+from app.core.events import new_id, order_key, utc_now_iso, validate_event
+from app.core.store.atomic import AtomicJSONStorage, clean_stale_temps
+from app.core.store.journal import Journal, JournalFile
+from app.core.store.lock import DirLock
+from app.core.store.profiles import Profiles
+from app.core.store.segments import LearnerLog, learner_key
+from app.core.store.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Events per journal file; a full journal is folded into the segments (amortised cost).
+JOURNAL_CAPACITY = 128
+#: Events per learner segment; a segment write rewrites at most this many documents.
+SEGMENT_CAPACITY = 256
+MAX_REASON_CHARS = 1000
+
+Event = dict[str, Any]
+Subscriber = Callable[[list[Event]], None]
+
+
+def _detached(value: Any, what: str) -> Any:
+    """A deep copy through JSON: also proves the value can be stored."""
+    try:
+        return json.loads(json.dumps(value, ensure_ascii=False, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise EventError(f"{what}: not storable as JSON ({exc})") from None
+
+
+def _sort_key(event: Event) -> tuple[tuple[str, str, int], str]:
+    return order_key(event), event["id"]
+
+
+class Store:
+    """One device data folder. Methods are thread-safe (one re-entrant lock)."""
+
+    def __init__(self, root: Path, *, journal_capacity: int, segment_capacity: int) -> None:
+        self.root = root
+        self._lock = threading.RLock()
+        self._dir_lock = DirLock(root)
+        self._journal_capacity = journal_capacity
+        self._segment_capacity = segment_capacity
+        self._subscribers: list[Subscriber] = []
+        self._learners: dict[str, LearnerLog] = {}
+        self._pending: OrderedDict[str, int] = OrderedDict()  # outbox: id -> journal number
+        self._journal_ids: dict[int, set[str]] = {}
+        self._done: set[str] = set()      # acknowledged or rejected, journal not yet deleted
+        self._rejected_ids: set[str] = set()
+        self._folded: set[str] = set()    # ids of the current journal already in segments
+        self._index: dict[str, str] | None = None  # every stored id -> learner (lazy)
+        self._next_seq = 1
+        self._closed = True
+        self.device_id = ""
+
+    # ------------------------------------------------------------------ open / close
+    @classmethod
+    def open(cls, data_dir: str | os.PathLike[str], *,
+             journal_capacity: int = JOURNAL_CAPACITY,
+             segment_capacity: int = SEGMENT_CAPACITY) -> Store:
+        """Create or open the store of `data_dir`; repair what a crash left behind."""
+        if journal_capacity < 1 or segment_capacity < 1:
+            raise StoreError("journal_capacity and segment_capacity must be >= 1")
+        root = Path(data_dir) / "store"
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise StoreError(f"{data_dir}: not a folder") from None
+        except OSError as exc:
+            raise StoreError(f"{root}: cannot create the store folder: {exc.strerror}") from exc
+        store = cls(root, journal_capacity=journal_capacity, segment_capacity=segment_capacity)
+        store._dir_lock.acquire()
+        try:
+            store._load()
+        except BaseException:
+            store._release_files()
+            raise
+        store._closed = False
+        return store
+
+    def _load(self) -> None:
+        root = self.root
+        for folder in (root, root / "journal", root / "learners"):
+            folder.mkdir(exist_ok=True)
+            clean_stale_temps(folder)
+        self.device_id = self._load_device_id()
+        self._outbox_storage = AtomicJSONStorage(root / "outbox.json", "outbox")
+        state = self._outbox_storage.read() or {}
+        meta = state.get("meta", {}).get("1", {})
+        last_seq = meta.get("last_seq", 0)
+        if not isinstance(last_seq, int) or last_seq < 0:
+            raise StoreError(f"{root / 'outbox.json'}: meta.last_seq: expected an integer")
+        done = {d.get("id") for d in state.get("done", {}).values() if isinstance(d, dict)}
+        self._rejected_db = TinyDB(root / "rejected.json", storage=AtomicJSONStorage,
+                                   kind="rejected")
+        self._rejected_ids = {r["event"]["id"] for r in self._rejected_db.table("rejected").all()}
+        for folder in sorted((root / "learners").iterdir()):
+            if folder.is_dir():
+                learner = LearnerLog.load(folder, self._segment_capacity)
+                self._learners[learner.learner_id] = learner
+        self._journal = Journal(root / "journal", self._journal_capacity)
+        files = [self._journal.read(n, repair=True) for n in self._journal.numbers()]
+        max_seq = last_seq
+        for jf in files:
+            ids = set()
+            for event in jf.events:
+                ids.add(event["id"])
+                if event.get("device") == self.device_id:
+                    max_seq = max(max_seq, int(event.get("seq", 0)))
+                if event["id"] not in done and event["id"] not in self._rejected_ids:
+                    self._pending[event["id"]] = jf.number
+            self._journal_ids[jf.number] = ids
+        all_journal_ids = set().union(*self._journal_ids.values()) if files else set()
+        self._done = (done | self._rejected_ids) & all_journal_ids
+        self._next_seq = max_seq + 1
+        if files and files[-1].events:
+            # the last journal may be partly folded (crash) or not at all (no close)
+            self._journal.open_for_append(files[-1])
+            self._fold_current(dedupe=True)
+            self._start_journal()
+        elif files:
+            self._journal.open_for_append(files[-1])
+        else:
+            self._start_journal()
+        self._drop_finished_journals()
+        self.profiles = Profiles(root / "profiles.json", self._lock)
+        self.settings = Settings(root / "settings.json", root / "secrets.json", self._lock)
+
+    def _load_device_id(self) -> str:
+        storage = AtomicJSONStorage(self.root / "device.json", "device")
+        tables = storage.read()
+        if tables is None:
+            device_id = "dev-" + uuid.uuid4().hex
+            storage.write({"device": {"1": {"id": device_id, "created_at": utc_now_iso()}}})
+            return device_id
+        doc = tables.get("device", {}).get("1", {})
+        device_id = doc.get("id") if isinstance(doc, dict) else None
+        if not isinstance(device_id, str) or not device_id.startswith("dev-"):
+            raise StoreError(f"{self.root / 'device.json'}: device.id: missing or malformed")
+        return device_id
+
+    def close(self) -> None:
+        """Fold the journal into the segments and release the folder. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                if self._journal.current is not None and self._journal.current.events:
+                    self._fold_current(dedupe=False)
+                    self._start_journal()
+                    self._drop_finished_journals()
+            except StoreError as exc:  # nothing lost: the next open folds the journal
+                log.warning("store close could not fold the journal: %s", exc)
+            finally:
+                self._release_files()
+
+    def _release_files(self) -> None:
+        journal = getattr(self, "_journal", None)
+        if journal is not None:
+            journal.close()
+        for learner in self._learners.values():
+            learner.close()
+        rejected = getattr(self, "_rejected_db", None)
+        if rejected is not None:
+            rejected.close()
+        self._dir_lock.release()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r}, device={self.device_id!r})"
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("the store is closed")
+
+    # ------------------------------------------------------------------ event log
+    def append(self, event_dict: Event) -> str:
+        """Validate, complete (id, seq, at, device) and durably store one local event.
+
+        Returns the event id once the event is on disk (fsync'd). The event enters the
+        outbox. Raises EventError naming the field, or StoreError (disk full, …) with
+        nothing stored.
+        """
+        if not isinstance(event_dict, dict):
+            raise EventError(f"event: expected an object, got {type(event_dict).__name__}")
+        with self._lock:
+            self._check_open()
+            event = _detached(event_dict, "event")
+            if event.get("device") is None:
+                event["device"] = self.device_id
+            elif event["device"] != self.device_id:
+                raise EventError(f"device: an appended event must come from this device "
+                                 f"({self.device_id}), got {event['device']!r}")
+            if event.get("seq") is None:
+                event["seq"] = self._next_seq
+            elif not isinstance(event["seq"], int) or isinstance(event["seq"], bool):
+                raise EventError(f"seq: expected an integer >= 1, got {event['seq']!r}")
+            elif event["seq"] < self._next_seq:
+                raise EventError(f"seq: {event['seq']} was already used on this device "
+                                 f"(leave it out: the store assigns it)")
+            if event.get("at") is None:
+                event["at"] = utc_now_iso()
+            if event.get("id") is None:
+                event["id"] = new_id()
+            validate_event(event)
+            if event.get("id") in self._ensure_index_if(event_dict.get("id") is not None):
+                raise EventError(f"id: {event['id']} is already stored")
+            if self._journal.full:
+                self._fold_current(dedupe=False)
+                self._start_journal()
+                self._drop_finished_journals()
+            self._next_seq = event["seq"] + 1  # burnt even if the write fails: never reused
+            self._journal.append(event)
+            number = self._journal.current.number  # type: ignore[union-attr]
+            self._pending[event["id"]] = number
+            self._journal_ids.setdefault(number, set()).add(event["id"])
+            if self._index is not None:
+                self._index[event["id"]] = event["learner"]
+            copy = _detached(event, "event")
+        self._notify([copy])
+        return copy["id"]
+
+    def events(self, learner_id: str) -> list[Event]:
+        """Every event of one learner (local and merged), ordered by (at, device, seq)."""
+        with self._lock:
+            self._check_open()
+            out: list[Event] = []
+            log_ = self._learners.get(learner_id)
+            if log_ is not None:
+                out.extend(doc["event"] for doc in log_.all_docs())
+            out.extend(_detached(e, "event") for e in self._unfolded()
+                       if e["learner"] == learner_id)
+        out.sort(key=_sort_key)
+        return out
+
+    def outbox(self, limit: int = 500) -> list[Event]:
+        """Local events not yet acknowledged or rejected, oldest first."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise StoreError(f"limit: expected an integer >= 0, got {limit!r}")
+        with self._lock:
+            self._check_open()
+            wanted: list[str] = []
+            for event_id in self._pending:
+                if len(wanted) >= limit:
+                    break
+                wanted.append(event_id)
+            bodies = self._bodies(wanted)
+        return [bodies[i] for i in wanted]
+
+    def acknowledge(self, ids: Iterable[str]) -> int:
+        """The server stored these: they leave the outbox and stay in the history.
+        Unknown or already acknowledged ids are ignored. Returns how many left."""
+        with self._lock:
+            self._check_open()
+            hits = [i for i in dict.fromkeys(self._id_list(ids)) if i in self._pending]
+            if not hits:
+                return 0
+            self._write_outbox_state(self._done | set(hits))
+            self._done.update(hits)
+            for event_id in hits:
+                del self._pending[event_id]
+            self._drop_finished_journals()
+            return len(hits)
+
+    def reject(self, ids_with_reasons: dict[str, str]) -> int:
+        """The server rejected these: they leave the outbox and are kept, with the reason,
+        in `rejected()`. Ids not in the outbox are ignored. Returns how many moved."""
+        if not isinstance(ids_with_reasons, dict):
+            raise StoreError("reject: expected a mapping of event id -> reason")
+        for event_id, reason in ids_with_reasons.items():
+            if not isinstance(reason, str):
+                raise StoreError(f"reject[{event_id!r}]: reason: expected text")
+        with self._lock:
+            self._check_open()
+            hits = [i for i in ids_with_reasons if isinstance(i, str) and i in self._pending]
+            if not hits:
+                return 0
+            bodies = self._bodies(hits)
+            at = utc_now_iso()
+            self._rejected_db.table("rejected").insert_multiple(
+                {"event": bodies[i], "reason": ids_with_reasons[i][:MAX_REASON_CHARS], "at": at}
+                for i in hits)
+            self._rejected_ids.update(hits)
+            self._write_outbox_state(self._done | set(hits))
+            self._done.update(hits)
+            for event_id in hits:
+                del self._pending[event_id]
+            self._drop_finished_journals()
+            return len(hits)
+
+    def rejected(self) -> list[dict[str, Any]]:
+        """Events the server rejected: ``[{"event": {...}, "reason": str, "at": str}]``."""
+        with self._lock:
+            self._check_open()
+            rows = self._rejected_db.table("rejected").all()
+            return [_detached(dict(r), "rejected") for r in rows]
+
+    def merge(self, events: Iterable[Event]) -> int:
+        """Add events pulled from the server: union by id, idempotent, order-independent.
+
+        The whole batch is validated first (EventError names ``events[i].field``); then
+        new events are written to their learners' segments. Merged events never enter the
+        outbox. Returns how many were new.
+        """
+        if isinstance(events, dict) or not isinstance(events, Iterable):
+            raise StoreError("merge: expected a list of events")
+        batch: list[Event] = []
+        for i, raw in enumerate(events):
+            try:
+                event = _detached(raw, "event")
+                validate_event(event, allow_server_fields=True)
+            except EventError as exc:
+                raise EventError(f"events[{i}].{exc}") from None
+            batch.append(event)
+        with self._lock:
+            self._check_open()
+            index = self._ensure_index()
+            fresh: dict[str, Event] = {}
+            for event in batch:
+                if event["id"] not in index and event["id"] not in fresh:
+                    fresh[event["id"]] = event
+            if not fresh:
+                return 0
+            own = [e["seq"] for e in fresh.values() if e["device"] == self.device_id]
+            if own and max(own) >= self._next_seq:
+                # events of this device id made elsewhere (restored backup): skip past them
+                self._next_seq = max(own) + 1
+                self._write_outbox_state(self._done)
+            by_learner: dict[str, list[Event]] = {}
+            for event in fresh.values():
+                by_learner.setdefault(event["learner"], []).append(event)
+            written: list[Event] = []
+            failure: StoreError | None = None
+            try:
+                for learner_id, group in by_learner.items():
+                    self._write_docs(learner_id, [{"event": e, "local": False} for e in group],
+                                     on_written=written.extend)
+            except StoreError as exc:
+                failure = exc
+            for event in written:
+                index[event["id"]] = event["learner"]
+            notify = [_detached(e, "event") for e in written]
+        if notify:
+            self._notify(notify)  # what did get stored is announced, even on failure
+        if failure is not None:
+            raise failure
+        return len(fresh)
+
+    # ------------------------------------------------------------------ queries
+    def learner_ids(self) -> list[str]:
+        """Learners that have events in this store."""
+        with self._lock:
+            self._check_open()
+            ids = set(self._learners) | {e["learner"] for e in self._unfolded()}
+        return sorted(ids)
+
+    def event_count(self, learner_id: str | None = None) -> int:
+        with self._lock:
+            self._check_open()
+            unfolded = self._unfolded()
+            if learner_id is None:
+                return sum(lg.count for lg in self._learners.values()) + len(unfolded)
+            learner = self._learners.get(learner_id)
+            return ((learner.count if learner else 0)
+                    + sum(1 for e in unfolded if e["learner"] == learner_id))
+
+    def outbox_count(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def storage_bytes(self) -> int:
+        """Bytes of every store file on disk."""
+        total = 0
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                with contextlib.suppress(OSError):
+                    total += os.path.getsize(os.path.join(dirpath, name))
+        return total
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call `callback(list_of_new_events)` after each append / merge that stored
+        something (outside the store lock, on the caller's thread). Returns an
+        unsubscribe function. A failing callback is logged, never breaks the write."""
+        if not callable(callback):
+            raise StoreError("subscribe: callback must be callable")
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+        return unsubscribe
+
+    # ------------------------------------------------------------------ internals
+    def _notify(self, events: list[Event]) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            try:
+                callback([dict(e) for e in events])
+            except Exception:  # the events are stored; a broken listener must not undo that
+                log.exception("store subscriber %r failed", callback)
+
+    @staticmethod
+    def _id_list(ids: Iterable[str]) -> list[str]:
+        if isinstance(ids, str | bytes) or not isinstance(ids, Iterable):
+            raise StoreError("ids: expected a list of event ids")
+        return [i for i in ids if isinstance(i, str)]
+
+    def _unfolded(self) -> list[Event]:
+        current = self._journal.current
+        if current is None:
+            return []
+        return [e for e in current.events if e["id"] not in self._folded]
+
+    def _ensure_index_if(self, needed: bool) -> dict[str, str] | set[str]:
+        return self._ensure_index() if needed else set()
+
+    def _ensure_index(self) -> dict[str, str]:
+        """id -> learner of every stored event; read once, then kept up to date."""
+        if self._index is None:
+            index: dict[str, str] = {}
+            for learner_id, learner in self._learners.items():
+                for doc in learner.all_docs():
+                    index[doc["event"]["id"]] = learner_id
+            for event in self._unfolded():
+                index[event["id"]] = event["learner"]
+            self._index = index
+        return self._index
+
+    def _learner_log(self, learner_id: str) -> LearnerLog:
+        learner = self._learners.get(learner_id)
+        if learner is None:
+            folder = self.root / "learners" / learner_key(learner_id)
+            learner = LearnerLog(folder, learner_id, self._segment_capacity)
+            self._learners[learner_id] = learner
+        return learner
+
+    def _write_docs(self, learner_id: str, docs: list[dict[str, Any]],
+                    on_written: Callable[[list[Event]], None]) -> None:
+        learner = self._learner_log(learner_id)
+        rest = docs
+        try:
+            while rest:
+                n = learner.add_chunk(rest)
+                on_written([d["event"] for d in rest[:n]])
+                rest = rest[n:]
+        finally:
+            if not learner.numbers:  # nothing ever written for this learner
+                self._learners.pop(learner_id, None)
+
+    def _fold_current(self, *, dedupe: bool) -> None:
+        """Copy the current journal's events into the learner segments."""
+        current = self._journal.current
+        if current is None:
+            return
+        todo = [e for e in current.events if e["id"] not in self._folded]
+        if dedupe and todo:
+            # after a crash the fold may have been half done: skip what is already there
+            known: set[str] = set()
+            for learner_id in {e["learner"] for e in todo}:
+                learner = self._learners.get(learner_id)
+                if learner is not None:
+                    known.update(doc["event"]["id"] for doc in learner.all_docs())
+            self._folded.update(e["id"] for e in todo if e["id"] in known)
+            todo = [e for e in todo if e["id"] not in known]
+        by_learner: dict[str, list[Event]] = {}
+        for event in todo:
+            by_learner.setdefault(event["learner"], []).append(event)
+        for learner_id, group in by_learner.items():
+            self._write_docs(learner_id, [{"event": e, "local": True} for e in group],
+                             on_written=lambda evs: self._folded.update(e["id"] for e in evs))
+
+    def _start_journal(self) -> None:
+        jf = self._journal.start_new()
+        self._journal_ids.setdefault(jf.number, set())
+        self._folded.clear()
+
+    def _drop_finished_journals(self) -> None:
+        current = self._journal.current.number if self._journal.current else None
+        for number in sorted(self._journal_ids):
+            if number == current:
+                continue
+            ids = self._journal_ids[number]
+            if ids <= self._done:
+                self._journal.delete(number)
+                self._done -= ids
+                del self._journal_ids[number]
+
+    def _write_outbox_state(self, done: set[str]) -> None:
+        self._outbox_storage.write({
+            "meta": {"1": {"last_seq": self._next_seq - 1}},
+            "done": {str(i + 1): {"id": d} for i, d in enumerate(sorted(done))},
+        })
+
+    def _bodies(self, ids: list[str]) -> dict[str, Event]:
+        """Event bodies of outbox ids, read from their journal files."""
+        out: dict[str, Event] = {}
+        wanted = set(ids)
+        numbers = sorted({self._pending[i] for i in ids if i in self._pending})
+        current = self._journal.current
+        for number in numbers:
+            if current is not None and number == current.number:
+                jf: JournalFile = current
+            else:
+                jf = self._journal.read(number)
+            for event in jf.events:
+                if event["id"] in wanted:
+                    out[event["id"]] = _detached(event, "event")
+        missing = wanted - set(out)
+        if missing:
+            raise StoreError(f"outbox: {len(missing)} event(s) missing from the journal files "
+                             f"(e.g. {next(iter(missing))})")
+        return out
