@@ -1,0 +1,237 @@
+"""SelfAssessment: the UI's entry point for rating oneself against a DACUM profile.
+
+Same contract as LearningEngine: reads manifests + a fold, proposes events, never writes
+storage; the Store's subscribers call `apply`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.assessment.gap import GapReport, build_report
+from app.core.assessment.state import AssessmentRecord, AssessmentState
+from app.core.errors import LearningError
+from app.core.events import new_id
+from app.core.learning.catalog import Catalog
+from app.core.learning.payloads import check_payload
+from app.core.learning.state import LearnerState
+from app.core.learning.text import Text, localize
+
+
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    id: str
+    duty: str
+    title: Text
+    skills: tuple[str, ...]
+    expected: int | None        # for the learner's role
+    rating: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DutyView:
+    id: str
+    title: Text
+    tasks: tuple[TaskView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileView:
+    pack: str
+    id: str
+    title: Text
+    description: Text
+    esco_occupation: str
+    isco: str
+    scale: tuple[tuple[int, Text], ...]
+    duties: tuple[DutyView, ...]
+    assessment: str | None       # the assessment whose ratings are shown
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileEntry:
+    pack: str
+    id: str
+    title: Text
+    tasks: int
+    open_assessment: str | None
+    last_completed: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AssessmentResume:
+    assessment: str
+    duty: str
+    task: str
+    index: int                   # 0-based position of the task in chart order
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    events: list[dict[str, Any]]
+    assessment: str
+
+
+class SelfAssessment:
+    def __init__(self, catalog: Catalog | Iterable[dict[str, Any]], *, learner: str, role: str,
+                 language: str, events: Iterable[dict[str, Any]] = (),
+                 learning: LearnerState | None = None) -> None:
+        self.catalog = catalog if isinstance(catalog, Catalog) else Catalog.from_manifests(catalog)
+        self.learner = learner
+        self.role = role
+        self.language = language
+        self.learning = learning
+        self.state = AssessmentState(learner)
+        self.state.apply_many(events)
+
+    def apply(self, event: dict[str, Any]) -> bool:
+        return self.state.apply(event)
+
+    def apply_many(self, events: Iterable[dict[str, Any]]) -> int:
+        return self.state.apply_many(events)
+
+    # -- reading -------------------------------------------------------------------------
+    def _profile(self, pack: str, profile: str) -> dict[str, Any]:
+        found = self.catalog.profiles.get((pack, profile))
+        if found is None:
+            raise LearningError(f"profile {pack}/{profile} is not installed")
+        return found
+
+    def _tasks(self, profile: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """(duty id, task) in chart order, only tasks with an expectation for the role
+        (a role with no expectations on a profile rates every task)."""
+        every = [(d["id"], t) for d in profile["duties"] for t in d.get("tasks", [])]
+        mine = [(d, t) for d, t in every if self.role in (t.get("expected") or {})]
+        return mine or every
+
+    def profiles(self) -> list[ProfileEntry]:
+        """Profiles that list the learner's role, with their assessment status."""
+        out = []
+        for (pack, pid), profile in sorted(self.catalog.profiles.items()):
+            if self.role not in (profile.get("roles") or []):
+                continue
+            records = self.state.of_profile(pack, pid)
+            open_ = [r.id for r in records if r.completed is None]
+            done = sorted((r for r in records if r.completed), key=lambda r: r.completed)
+            out.append(ProfileEntry(pack, pid, self._text(pack, profile.get("title")),
+                                    len(self._tasks(profile)), open_[-1] if open_ else None,
+                                    done[-1].id if done else None))
+        return out
+
+    def _text(self, pack: str, value: Any) -> Text:
+        return localize(value, self.language, self.catalog.default_language(pack))
+
+    def profile(self, pack: str, profile_id: str, assessment: str | None = None) -> ProfileView:
+        profile = self._profile(pack, profile_id)
+        levels = self._record(pack, profile_id, assessment).levels() if assessment else {}
+        duties = []
+        for duty in profile["duties"]:
+            tasks = tuple(TaskView(t["id"], duty["id"], self._text(pack, t.get("title")),
+                                   tuple(t.get("skills", [])),
+                                   (t.get("expected") or {}).get(self.role), levels.get(t["id"]))
+                          for t in duty.get("tasks", []))
+            duties.append(DutyView(duty["id"], self._text(pack, duty.get("title")), tasks))
+        scale = tuple(sorted((int(s["level"]), self._text(pack, s.get("label")))
+                             for s in profile["scale"]))
+        return ProfileView(pack=pack, id=profile_id, title=self._text(pack, profile.get("title")),
+                           description=self._text(pack, profile.get("description")),
+                           esco_occupation=str(profile.get("esco_occupation") or ""),
+                           isco=str(profile.get("isco") or ""), scale=scale,
+                           duties=tuple(duties), assessment=assessment)
+
+    def _record(self, pack: str, profile: str, assessment: str) -> AssessmentRecord:
+        record = self.state.assessments.get(assessment)
+        if record is None or (record.pack, record.profile) != (pack, profile):
+            raise LearningError(f"profile {pack}/{profile}: no assessment {assessment!r}")
+        return record
+
+    def open_assessment(self, pack: str, profile: str) -> str | None:
+        open_ = [r.id for r in self.state.of_profile(pack, profile)
+                 if r.started and r.completed is None]
+        return open_[-1] if open_ else None
+
+    def resume(self, pack: str, profile: str, assessment: str) -> AssessmentResume | None:
+        """First task (chart order) without a rating; None when every task is rated."""
+        levels = self._record(pack, profile, assessment).levels()
+        for i, (duty, task) in enumerate(self._tasks(self._profile(pack, profile))):
+            if task["id"] not in levels:
+                return AssessmentResume(assessment, duty, task["id"], i)
+        return None
+
+    def gap_report(self, pack: str, profile: str, assessment: str | None = None) -> GapReport:
+        """Gap report of `assessment` (default: the latest completed one), compared with
+        the completed assessment of the same profile before it."""
+        prof = self._profile(pack, profile)
+        records = self.state.of_profile(pack, profile)
+        done = sorted((r for r in records if r.completed), key=lambda r: (r.completed, r.id))
+        if assessment is None:
+            if not done:
+                raise LearningError(f"profile {pack}/{profile}: no completed assessment yet")
+            record = done[-1]
+        else:
+            record = self._record(pack, profile, assessment)
+        if record.completed:
+            earlier = [r for r in done if (r.completed, r.id) < (record.completed, record.id)]
+        else:
+            earlier = done
+        previous = (earlier[-1].id, earlier[-1].levels()) if earlier else None
+        completed = set()
+        if self.learning is not None:
+            completed = {k for k, p in self.learning.courses.items() if p.completed}
+        return build_report(self.catalog, pack, prof, record.id, record.role or self.role,
+                            record.levels(), record.completed is not None, self.language,
+                            previous, completed)
+
+    # -- actions -------------------------------------------------------------------------
+    def _event(self, etype: str, pack: str, ref: dict[str, str], data: dict[str, Any]
+               ) -> dict[str, Any]:
+        manifest = self.catalog.packs[pack]
+        event = {"learner": self.learner, "type": etype, "pack": pack,
+                 "pack_version": manifest["version"], "ref": ref, "data": data}
+        check_payload(event)
+        return event
+
+    def start(self, pack: str, profile: str, *, assessment: str | None = None) -> Step:
+        self._profile(pack, profile)
+        current = self.open_assessment(pack, profile)
+        if current is not None:
+            raise LearningError(f"profile {pack}/{profile}: assessment {current} is still "
+                                "open; resume or complete it first")
+        assessment = assessment or new_id()
+        return Step([self._event("selfassessment.started", pack,
+                                 {"profile": profile, "assessment": assessment},
+                                 {"role": self.role, "lang": self.language})], assessment)
+
+    def rate(self, pack: str, profile: str, assessment: str, task: str, level: int) -> Step:
+        prof = self._profile(pack, profile)
+        record = self._record(pack, profile, assessment)
+        if record.completed is not None:
+            raise LearningError(f"assessment {assessment} is completed; start a new one")
+        duty = next((d["id"] for d in prof["duties"] for t in d.get("tasks", [])
+                     if t["id"] == task), None)
+        if duty is None:
+            raise LearningError(f"profile {pack}/{profile} has no task {task!r}")
+        levels = sorted(int(s["level"]) for s in prof["scale"])
+        if isinstance(level, bool) or not isinstance(level, int) or level not in levels:
+            raise LearningError(f"task {task}: level must be one of "
+                                f"{', '.join(map(str, levels))}, got {level!r}")
+        return Step([self._event("selfassessment.rated", pack,
+                                 {"profile": profile, "assessment": assessment, "duty": duty,
+                                  "task": task},
+                                 {"level": level, "min": levels[0], "max": levels[-1]})],
+                    assessment)
+
+    def complete(self, pack: str, profile: str, assessment: str) -> Step:
+        record = self._record(pack, profile, assessment)
+        if record.completed is not None:
+            raise LearningError(f"assessment {assessment} is already completed")
+        missing = self.resume(pack, profile, assessment)
+        if missing is not None:
+            raise LearningError(f"assessment {assessment}: task {missing.task} "
+                                f"(duty {missing.duty}) is not rated yet")
+        return Step([self._event("selfassessment.completed", pack,
+                                 {"profile": profile, "assessment": assessment},
+                                 {"role": record.role or self.role,
+                                  "rated": len(record.ratings)})], assessment)

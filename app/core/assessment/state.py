@@ -1,0 +1,111 @@
+"""AssessmentState: self-assessments as a fold over selfassessment.* events.
+
+Like the learning fold it is order-independent and idempotent: ratings of a task keep
+the latest by (order_key, event id); start and completion keep the earliest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.core.errors import EventError
+from app.core.events import order_key
+from app.core.learning.payloads import check_payload
+
+Key = tuple[str, str, int]
+TYPES = frozenset({"selfassessment.started", "selfassessment.rated",
+                   "selfassessment.completed"})
+
+
+@dataclass(slots=True)
+class Rating:
+    key: Key
+    event: str
+    level: int
+    duty: str | None
+
+
+@dataclass(slots=True)
+class AssessmentRecord:
+    id: str
+    pack: str
+    profile: str
+    role: str | None = None
+    lang: str | None = None
+    started: tuple[Key, str] | None = None
+    ratings: dict[str, Rating] = field(default_factory=dict)
+    completions: dict[str, Key] = field(default_factory=dict)
+
+    @property
+    def completed(self) -> Key | None:
+        return min(self.completions.values()) if self.completions else None
+
+    @property
+    def first_key(self) -> Key:
+        keys = [k for k in (self.started[0] if self.started else None,
+                            *(r.key for r in self.ratings.values()),
+                            *self.completions.values()) if k]
+        return min(keys) if keys else ("", "", 0)
+
+    def levels(self) -> dict[str, int]:
+        return {task: r.level for task, r in self.ratings.items()}
+
+
+class AssessmentState:
+    def __init__(self, learner: str | None = None) -> None:
+        self.learner = learner
+        self.seen: set[str] = set()
+        self.assessments: dict[str, AssessmentRecord] = {}
+        self.ignored: dict[str, str] = {}
+        self.version = 0
+
+    def apply_many(self, events: Any) -> int:
+        return sum(1 for e in events if self.apply(e))
+
+    def apply(self, event: dict[str, Any]) -> bool:
+        event_id = event.get("id") if isinstance(event, dict) else None
+        if not isinstance(event_id, str) or event_id in self.seen:
+            return False
+        etype = event.get("type")
+        if etype not in TYPES:
+            return False
+        self.seen.add(event_id)
+        try:
+            if self.learner is not None and event.get("learner") != self.learner:
+                raise EventError(f"learner: event of {event.get('learner')!r}, "
+                                 f"not of {self.learner!r}")
+            check_payload(event)
+            key = order_key(event)
+        except (EventError, KeyError, TypeError) as exc:
+            self.ignored[event_id] = str(exc)
+            return True
+        ref, data = event["ref"], event.get("data") or {}
+        record = self.assessments.get(ref["assessment"])
+        if record is None:
+            record = AssessmentRecord(ref["assessment"], event["pack"], ref["profile"])
+            self.assessments[record.id] = record
+        elif (record.pack, record.profile) != (event["pack"], ref["profile"]):
+            self.ignored[event_id] = (f"ref.assessment: {record.id} belongs to profile "
+                                      f"{record.pack}/{record.profile}")
+            return True
+        self.version += 1
+        if etype == "selfassessment.started":
+            if record.started is None or (key, event_id) < record.started:
+                record.started = (key, event_id)
+                record.role = data["role"]
+                record.lang = data.get("lang") if isinstance(data.get("lang"), str) else None
+        elif etype == "selfassessment.rated":
+            old = record.ratings.get(ref["task"])
+            if old is None or (key, event_id) > (old.key, old.event):
+                record.ratings[ref["task"]] = Rating(key, event_id, int(data["level"]),
+                                                     ref.get("duty"))
+        else:
+            record.completions[event_id] = key
+        return True
+
+    def of_profile(self, pack: str, profile: str) -> list[AssessmentRecord]:
+        """Assessments of one profile, oldest first."""
+        return sorted((a for a in self.assessments.values()
+                       if (a.pack, a.profile) == (pack, profile)),
+                      key=lambda a: (a.first_key, a.id))
