@@ -1,0 +1,195 @@
+"""The repository contract, run against SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from sync_server.db import open_repository
+from sync_server.db.repository import EventRow, Learner, PackVersion, Repository
+from sync_server.errors import AlreadyExistsError, DatabaseError, EnrolError, NotFoundError
+from tests.support.postgres import database_url  # noqa: F401 - fixture
+
+T0 = "2026-01-01T00:00:00.000Z"
+T1 = "2026-01-02T00:00:00.000Z"
+
+
+@pytest.fixture
+def repo(tmp_path: Path, database_url: str | None) -> Repository:  # noqa: F811
+    r = open_repository(database_url or f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    r.create_facility("f1", "Facility one", T0)
+    r.create_facility("f2", "Facility two", T0)
+    yield r
+    r.close()
+
+
+def learner(fac: str = "f1", staff: str = "S-1", lid: str | None = None,
+            updated: str = T0, **kw: object) -> Learner:
+    base = dict(id=lid or str(uuid.uuid4()), staff_number=staff, facility_id=fac,
+                role="prison_officer", language="en", display_name="A", pin_verifier="v1",
+                updated_at=updated)
+    base.update(kw)
+    return Learner(**base)  # type: ignore[arg-type]
+
+
+def row(eid: str, content: str = "{}", fac: str = "f1", lid: str = "L") -> EventRow:
+    return EventRow(eid, lid, "d1", fac, "card.viewed", T0, content, T1, "d1")
+
+
+def test_schema_is_created_once_and_reopening_keeps_data(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.sqlite3'}"
+    r = open_repository(url)
+    r.create_facility("f1", "One", T0)
+    r.close()
+    r = open_repository(url)
+    assert [f.id for f in r.list_facilities()] == ["f1"]
+    r.close()
+
+
+def test_unsupported_url_is_a_clear_error() -> None:
+    with pytest.raises(DatabaseError, match="unsupported database URL scheme"):
+        open_repository("mysql://x/y")
+
+
+def test_facility_ids_are_unique(repo: Repository) -> None:
+    with pytest.raises(AlreadyExistsError, match="f1"):
+        repo.create_facility("f1", "again", T0)
+    assert repo.get_facility("nope") is None
+
+
+def test_admin_sessions_expire_and_end_with_a_new_password(repo: Repository) -> None:
+    admin = repo.create_admin("a1", "boss", "hash", T0)
+    with pytest.raises(AlreadyExistsError):
+        repo.create_admin("a2", "boss", "hash", T0)
+    repo.create_admin_session("tok", admin.id, T1, T0)
+    assert repo.admin_for_session("tok", T0).name == "boss"
+    assert repo.admin_for_session("tok", T1) is None          # expired at T1
+    assert repo.admin_for_session("other", T0) is None
+    repo.set_admin_password("boss", "hash2")
+    assert repo.admin_for_session("tok", T0) is None          # sessions ended
+    with pytest.raises(NotFoundError):
+        repo.set_admin_password("ghost", "x")
+
+
+def test_enrol_code_is_one_time_and_expires(repo: Repository) -> None:
+    repo.create_enrol_code("c1", "f1", T1, "boss", T0)
+    dev = repo.enrol_device("c1", "d1", "tab", "th1", T0)
+    assert (dev.id, dev.facility_id) == ("d1", "f1")
+    with pytest.raises(EnrolError, match="already used"):
+        repo.enrol_device("c1", "d2", "tab", "th2", T0)
+    repo.create_enrol_code("c2", "f1", T1, "boss", T0)
+    with pytest.raises(EnrolError, match="expired"):
+        repo.enrol_device("c2", "d3", "tab", "th3", T1)
+    with pytest.raises(EnrolError, match="unknown"):
+        repo.enrol_device("zz", "d3", "tab", "th3", T0)
+    with pytest.raises(NotFoundError):
+        repo.create_enrol_code("c3", "ghost", T1, "boss", T0)
+    assert repo.get_device("d3") is None
+
+
+def test_revoke_and_re_enrol_replaces_the_token(repo: Repository) -> None:
+    repo.create_enrol_code("c1", "f1", T1, "boss", T0)
+    repo.enrol_device("c1", "d1", "tab", "th1", T0)
+    assert repo.revoke_device("d1", T0) is True
+    assert repo.revoke_device("d1", T0) is False
+    assert repo.device_for_token("th1").revoked
+    repo.create_enrol_code("c2", "f2", T1, "boss", T0)
+    repo.enrol_device("c2", "d1", "tab", "th2", T0)
+    assert repo.device_for_token("th1") is None
+    again = repo.device_for_token("th2")
+    assert again is not None and not again.revoked and again.facility_id == "f2"
+
+
+def test_profile_rules(repo: Repository) -> None:
+    a = learner(staff="LT 001")
+    assert repo.save_profile(a).status == "registered"
+    # staff numbers compare without case/spaces; the existing id is returned
+    clash = repo.save_profile(learner(staff="lt001"))
+    assert (clash.status, clash.reason, clash.existing_id) == ("rejected", "staff_number_taken", a.id)
+    # same id from another facility's device
+    assert repo.save_profile(learner(fac="f2", staff="LT 001", lid=a.id)).reason == "other_facility"
+    # older or equal copy does not overwrite
+    assert repo.save_profile(learner(staff="LT 001", lid=a.id, display_name="B")).status == "unchanged"
+    newer = learner(staff="LT 001", lid=a.id, updated=T1, pin_verifier="v2")
+    assert repo.save_profile(newer).status == "updated"
+    got = repo.get_learner(a.id)
+    assert got.pin_verifier == "v2" and got.rev == 2
+
+
+def test_profiles_after_is_per_facility_and_ordered(repo: Repository) -> None:
+    ids = []
+    for i in range(5):
+        p = learner(staff=f"S{i}", fac="f1" if i % 2 == 0 else "f2")
+        repo.save_profile(p)
+        ids.append(p.id)
+    f1 = repo.profiles_after("f1", 0, 10)
+    assert [p.id for p in f1] == [ids[0], ids[2], ids[4]]
+    assert [p.id for p in repo.profiles_after("f1", f1[0].rev, 1)] == [ids[2]]
+
+
+def test_insert_events_is_idempotent_and_detects_conflicts(repo: Repository) -> None:
+    assert repo.insert_events([row("e1", "a"), row("e2", "b")]) == {"e1": "stored", "e2": "stored"}
+    st = repo.insert_events([row("e1", "a"), row("e2", "CHANGED"), row("e3", "c"), row("e3", "c")])
+    assert st == {"e1": "duplicate", "e2": "conflict", "e3": "stored"}
+    assert sorted(repo.all_event_ids()) == ["e1", "e2", "e3"]
+    stored = {e.seq: e.content for e in repo.events_after("f1", 0, 10)}
+    assert sorted(stored.values()) == ["a", "b", "c"]          # never overwritten
+
+
+def test_events_after_pages_by_cursor_per_facility(repo: Repository) -> None:
+    repo.insert_events([row(f"e{i}", fac="f1" if i < 7 else "f2") for i in range(10)])
+    page1 = repo.events_after("f1", 0, 4)
+    page2 = repo.events_after("f1", page1[-1].seq, 4)
+    assert len(page1) == 4 and len(page2) == 3
+    assert repo.events_after("f1", page2[-1].seq, 4) == []
+    assert repo.count_events().by_facility == {"f1": 7, "f2": 3}
+
+
+def test_concurrent_writers_store_each_id_exactly_once(repo: Repository) -> None:
+    ids = [f"e{i}" for i in range(300)]
+    results: list[dict[str, str]] = []
+    lock = threading.Lock()
+
+    def worker(offset: int) -> None:
+        mine = ids[offset:] + ids[:offset]
+        for start in range(0, len(mine), 50):
+            st = repo.insert_events([row(e, "same") for e in mine[start:start + 50]])
+            with lock:
+                results.append(st)
+
+    threads = [threading.Thread(target=worker, args=(k * 37,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(repo.all_event_ids()) == sorted(ids)
+    stored = [e for st in results for e, s in st.items() if s == "stored"]
+    assert sorted(stored) == sorted(ids)                       # each stored exactly once
+    assert all(s in ("stored", "duplicate") for st in results for s in st.values())
+
+
+def _pack(pid: str, ver: int) -> PackVersion:
+    return PackVersion(pid, ver, b'{"id":"x"}', b"sig", '{"en":"T"}', 10, T0, "boss")
+
+
+def test_packs_publications_and_installed(repo: Repository) -> None:
+    repo.add_pack_version(_pack("p1", 1))
+    with pytest.raises(AlreadyExistsError):
+        repo.add_pack_version(_pack("p1", 1))
+    with pytest.raises(NotFoundError):
+        repo.publish("p1", 2, [], [], "boss", T0)
+    with pytest.raises(NotFoundError):
+        repo.publish("p1", 1, ["ghost"], [], "boss", T0)
+    pub = repo.publish("p1", 1, ["f1", "f1"], ["prison_officer"], "boss", T0)
+    assert pub.facilities == ("f1",) and pub.reaches("f1") and not pub.reaches("f2")
+    assert repo.get_pack_version("p1", 1).manifest == b'{"id":"x"}'
+    repo.create_enrol_code("c", "f1", T1, "b", T0)
+    repo.enrol_device("c", "d1", "t", "th", T0)
+    repo.report_installed("d1", {"p1": 1}, T0)
+    repo.report_installed("d1", {"p1": 2}, T1)
+    [inst] = repo.installed_packs("f1")
+    assert (inst.pack_id, inst.version, inst.reported_at) == ("p1", 2, T1)
+    assert repo.installed_packs("f2") == []
