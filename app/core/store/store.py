@@ -94,7 +94,10 @@ class Store:
     def open(cls, data_dir: str | os.PathLike[str], *,
              journal_capacity: int = JOURNAL_CAPACITY,
              segment_capacity: int = SEGMENT_CAPACITY) -> Store:
-        """Create or open the store of `data_dir`; repair what a crash left behind."""
+        """Create or open the store of `data_dir`; repair what a crash left behind.
+
+        `segment_capacity` only applies when the folder is new (it is recorded there);
+        `journal_capacity` may differ from one open to the next."""
         if journal_capacity < 1 or segment_capacity < 1:
             raise StoreError("journal_capacity and segment_capacity must be >= 1")
         root = Path(data_dir) / "store"
@@ -167,12 +170,18 @@ class Store:
         tables = storage.read()
         if tables is None:
             device_id = "dev-" + uuid.uuid4().hex
-            storage.write({"device": {"1": {"id": device_id, "created_at": utc_now_iso()}}})
+            storage.write({"device": {"1": {"id": device_id, "created_at": utc_now_iso(),
+                                            "segment_capacity": self._segment_capacity}}})
             return device_id
         doc = tables.get("device", {}).get("1", {})
         device_id = doc.get("id") if isinstance(doc, dict) else None
         if not isinstance(device_id, str) or not device_id.startswith("dev-"):
             raise StoreError(f"{self.root / 'device.json'}: device.id: missing or malformed")
+        # segment size is fixed per data folder: event counts rely on full segments
+        capacity = doc.get("segment_capacity", SEGMENT_CAPACITY)
+        if not isinstance(capacity, int) or capacity < 1:
+            raise StoreError(f"{self.root / 'device.json'}: device.segment_capacity: malformed")
+        self._segment_capacity = capacity
         return device_id
 
     def close(self) -> None:
