@@ -1,8 +1,18 @@
-"""`python -m app install PACKFILE --data-dir DIR --trust PUBFILE` (USB side-load)."""
+"""`python -m app install PACKFILE --data-dir DIR --trust PUBFILE` (USB side-load).
+
+Verifies the pack against the trusted keys and installs it (docs/pack-format.md §3–4).
+Exit 0 with one line saying what is live now, or exit 1 with one line saying why not;
+a refused pack leaves the installed version untouched.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+from app.core.errors import ShiftError
+from app.core.packs import TrustedKeys, install_pack
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -14,4 +24,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError("pack installer lands with issue 2")
+    try:
+        trusted = TrustedKeys.from_files(args.trust)
+        pack = install_pack(Path(args.packfile), Path(args.data_dir), trusted)
+    except ShiftError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: {args.packfile}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"installed {pack.id} version {pack.version} into {args.data_dir}")
+    return 0

@@ -1,0 +1,112 @@
+"""Installed packs on a device (docs/pack-format.md §4), read-only view for the app."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.core.errors import PackError, PackInstallError
+from app.core.packs.blobs import BlobStore
+
+_PACK_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class InstalledPack:
+    id: str
+    version: int
+    manifest: dict[str, Any]
+    dir: Path
+
+    def file_entry(self, path: str) -> dict[str, Any] | None:
+        for f in self.manifest["files"]:
+            if f["path"] == path:
+                return dict(f)
+        return None
+
+
+class PackLibrary:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.packs_dir = self.data_dir / "packs"
+        self.blobs = BlobStore(self.data_dir / "blobs")
+        self._cache: dict[tuple[str, int], InstalledPack] = {}
+
+    def current_version(self, pack_id: str) -> int | None:
+        if not _PACK_ID.match(pack_id):
+            return None
+        current = self.packs_dir / pack_id / "CURRENT"
+        try:
+            text = current.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PackInstallError(f"{current}: cannot be read ({exc})") from None
+        if not text.isdigit():
+            raise PackInstallError(f"{current}: damaged (expected a version number)")
+        return int(text)
+
+    def get(self, pack_id: str) -> InstalledPack | None:
+        version = self.current_version(pack_id)
+        if version is None:
+            return None
+        key = (pack_id, version)
+        if key not in self._cache:
+            folder = self.packs_dir / pack_id / str(version)
+            try:
+                manifest = json.loads((folder / "manifest.json").read_bytes())
+            except (OSError, ValueError) as exc:
+                raise PackInstallError(f"{folder}/manifest.json cannot be read ({exc})") from None
+            self._cache[key] = InstalledPack(pack_id, version, manifest, folder)
+        return self._cache[key]
+
+    def installed(self) -> list[InstalledPack]:
+        if not self.packs_dir.is_dir():
+            return []
+        out = []
+        for d in sorted(self.packs_dir.iterdir()):
+            if d.is_dir() and (d / "CURRENT").is_file():
+                pack = self.get(d.name)
+                if pack is not None:
+                    out.append(pack)
+        return out
+
+    def _require(self, pack_id: str) -> InstalledPack:
+        pack = self.get(pack_id)
+        if pack is None:
+            raise PackError(f"pack {pack_id!r} is not installed")
+        return pack
+
+    def media_path(self, pack_id: str, path: str) -> Path:
+        """File system path of a pack file (image) in the blob store."""
+        pack = self._require(pack_id)
+        entry = pack.file_entry(path)
+        if entry is None:
+            raise PackError(f"pack {pack_id!r} version {pack.version} has no file {path!r}")
+        return self.blobs.path(entry["sha256"])
+
+    def lesson(self, pack_id: str, path: str) -> dict[str, Any]:
+        """A lesson JSON document (pack path from manifest ``lessons[].files[lang]``)."""
+        blob = self.media_path(pack_id, path)
+        try:
+            data = json.loads(blob.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise PackError(f"lesson {path!r} of pack {pack_id!r} cannot be read ({exc})"
+                            ) from None
+        if not isinstance(data, dict):
+            raise PackError(f"lesson {path!r} of pack {pack_id!r} is not a JSON object")
+        return data
+
+    def missing_blobs(self, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+        """File entries whose blob the store lacks: one entry per distinct sha256."""
+        seen: set[str] = set()
+        out = []
+        for f in manifest.get("files", []):
+            sha = f["sha256"]
+            if sha not in seen and not self.blobs.has(sha):
+                seen.add(sha)
+                out.append(dict(f))
+        return out

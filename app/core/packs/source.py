@@ -1,0 +1,436 @@
+"""Read and validate a pack source folder (docs/pack-format.md §1) into a PackSource.
+
+Everything an author can get wrong is reported as a PackSourceError naming the file, the
+line and the field. The result holds the manifest (without ``files``) and the exact bytes
+or source file of every file the built pack will contain; nothing is written here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.core.errors import PackSourceError
+from app.core.packs.fields import ID_RE, LANG_RE, Fields, Languages, unique_ids
+from app.core.packs.lessons import ParsedLesson, PendingLink, parse_lesson
+from app.core.packs.limits import MAX_ENTRY_BYTES
+from app.core.packs.tomldoc import TomlDoc
+
+SOURCE_FORMATS = (1,)
+QUESTION_TYPES = ("multiple", "scenario", "single", "true_false")
+PART_TYPES = ("multiple", "single", "true_false")
+MEDIA_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".svg")
+_MEDIA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SVG_DANGER = re.compile(rb"<script|\bon[a-z]+\s*=|(?:xlink:)?href\s*=\s*[\"']?\s*(?:https?:|//|javascript:|data:)|<foreignObject", re.I)
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The one JSON encoding used for manifest.json and lesson files (sorted, compact, UTF-8)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass
+class PackSource:
+    """A validated pack source: manifest (minus ``files``) and the content of every file."""
+
+    src_dir: Path
+    manifest: dict[str, Any]
+    files: dict[str, bytes | Path]        # pack path -> bytes, or a source file to stream
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return str(self.manifest["id"])
+
+    @property
+    def version(self) -> int:
+        return int(self.manifest["version"])
+
+
+def read_source(src_dir: Path) -> PackSource:
+    return _Reader(Path(src_dir)).read()
+
+
+class _Reader:
+    def __init__(self, src: Path) -> None:
+        self.src = src
+        self.files: dict[str, bytes | Path] = {}
+        self.warnings: list[str] = []
+        self.media: dict[str, str] = {}      # source rel path -> pack path
+        self.skills: dict[str, Any] = {}
+        self.langs: Languages
+
+    def disp(self, rel: str) -> str:
+        return str(self.src / rel)
+
+    def doc(self, rel: str) -> TomlDoc:
+        return TomlDoc.load(self.src / rel, self.disp(rel))
+
+    # ------------------------------------------------------------------------------------
+    def read(self) -> PackSource:
+        if not self.src.is_dir():
+            raise PackSourceError("pack source folder not found", path=str(self.src))
+        self._check_tree()
+        manifest = self._pack_toml()
+        self._skills()
+        manifest["skills"] = self.skills
+        self._media_index()
+        lessons: dict[tuple[str, str, str], ParsedLesson] = {}
+        manifest["courses"] = [self._course(cid, lessons) for cid in manifest["courses"]]
+        self._check_links(lessons, manifest["courses"])
+        manifest["profiles"] = self._profiles()
+        return PackSource(self.src, manifest, dict(sorted(self.files.items())), self.warnings)
+
+    def _check_tree(self) -> None:
+        for p in sorted(self.src.rglob("*")):
+            rel = p.relative_to(self.src).as_posix()
+            if p.is_symlink():
+                raise PackSourceError("symbolic links are not allowed in a pack source",
+                                      path=self.disp(rel))
+
+    def _pack_toml(self) -> dict[str, Any]:
+        doc = self.doc("pack.toml")
+        f = Fields(doc, doc.data, "")
+        f.only(["format", "id", "version", "default_language", "languages",
+                "partial_languages", "machine_translated", "audience_roles", "title",
+                "description", "licence", "authors", "courses"])
+        fmt = f.integer("format")
+        if fmt not in SOURCE_FORMATS:
+            raise f.error("format", f"unsupported source format {fmt}; this builder reads "
+                                    f"format {', '.join(map(str, SOURCE_FORMATS))}")
+        pack_id = f.string("id")
+        if not re.match(r"^[a-z0-9][a-z0-9_-]{0,63}$", pack_id):
+            raise f.error("id", f"{pack_id!r} is not a valid pack id (lowercase letters, "
+                                "digits, '-' and '_', ≤ 64 chars)")
+        version = f.integer("version", lo=1)
+        languages = f.str_list("languages", pattern=LANG_RE, what="language code",
+                               nonempty=True)
+        default = f.string("default_language")
+        if default not in languages:
+            raise f.error("default_language", f"{default!r} is not in languages "
+                                              f"({', '.join(languages)})")
+        partial = f.str_list("partial_languages", required=False)
+        mt = f.str_list("machine_translated", required=False)
+        for key, vals in (("partial_languages", partial), ("machine_translated", mt)):
+            for lang in vals:
+                if lang not in languages:
+                    raise f.error(key, f"{lang!r} is not in languages ({', '.join(languages)})")
+        if default in partial:
+            raise f.error("partial_languages", "the default language cannot be partial")
+        self.langs = Languages(default, languages, partial)
+        f.langs = self.langs
+        return {
+            "format": 1, "id": pack_id, "version": version, "default_language": default,
+            "languages": languages, "partial_languages": partial, "machine_translated": mt,
+            "audience_roles": f.roles("audience_roles"), "title": f.loc("title"),
+            "description": f.loc("description"), "licence": f.string("licence"),
+            "authors": f.str_list("authors", unique=False),
+            "courses": f.id_list("courses"),
+        }
+
+    def _skills(self) -> None:
+        if not (self.src / "skills.toml").exists():
+            return
+        doc = self.doc("skills.toml")
+        top = Fields(doc, doc.data, "", self.langs)
+        top.only(["skills"])
+        if not top.has("skills"):
+            return
+        table = top.sub("skills", top.table["skills"])
+        for key, value in table.table.items():
+            if not ID_RE.match(key):
+                raise table.error(key, f"{key!r} is not a valid skill key")
+            s = table.sub(key, value)
+            s.only(["uri", "label"])
+            self.skills[key] = {"uri": s.esco_uri("uri"), "label": s.loc("label")}
+
+    def _media_index(self) -> None:
+        roots: list[tuple[Path, str]] = [(self.src / "media", "media")]
+        courses = self.src / "courses"
+        if courses.is_dir():
+            roots += [(d / "media", f"media/{d.name}") for d in sorted(courses.iterdir())
+                      if d.is_dir()]
+        for root, prefix in roots:
+            if not root.is_dir():
+                continue
+            for p in sorted(root.rglob("*")):
+                if p.is_dir():
+                    continue
+                rel = p.relative_to(self.src).as_posix()
+                parts = p.relative_to(root).parts
+                if any(part.startswith(".") for part in parts):
+                    continue  # .DS_Store and friends
+                if not all(_MEDIA_NAME.match(part) for part in parts):
+                    raise PackSourceError("media file names may use only letters, digits, "
+                                          "'.', '-' and '_'", path=self.disp(rel))
+                if p.suffix.lower() not in MEDIA_EXTENSIONS:
+                    raise PackSourceError(f"unsupported media type {p.suffix or '(none)'}; "
+                                          f"allowed: {', '.join(MEDIA_EXTENSIONS)}",
+                                          path=self.disp(rel))
+                size = p.stat().st_size
+                if size > MAX_ENTRY_BYTES:
+                    raise PackSourceError(f"file is {size} bytes; the limit is "
+                                          f"{MAX_ENTRY_BYTES}", path=self.disp(rel))
+                if p.suffix.lower() == ".svg":
+                    self._check_svg(p, rel)
+                pack_path = f"{prefix}/{'/'.join(parts)}"
+                if pack_path in self.files:
+                    raise PackSourceError(f"two media files map to {pack_path}",
+                                          path=self.disp(rel))
+                self.media[rel] = pack_path
+                self.files[pack_path] = p
+
+    def _check_svg(self, p: Path, rel: str) -> None:
+        data = p.read_bytes()
+        m = _SVG_DANGER.search(data)
+        if m:
+            line = data[: m.start()].count(b"\n") + 1
+            raise PackSourceError("SVG contains a script, event handler, foreign object or "
+                                  "remote/data reference", path=self.disp(rel), line=line)
+
+    # -- courses ---------------------------------------------------------------------
+    def _course(self, cid: str, lessons: dict[tuple[str, str, str], ParsedLesson]
+                ) -> dict[str, Any]:
+        base = f"courses/{cid}"
+        if not (self.src / base / "course.toml").is_file():
+            raise PackSourceError(f"course {cid!r} is listed in pack.toml but "
+                                  f"{self.disp(base + '/course.toml')} is missing",
+                                  path=self.disp("pack.toml"),
+                                  line=self.doc("pack.toml").line_of("courses"), field="courses")
+        doc = self.doc(f"{base}/course.toml")
+        f = Fields(doc, doc.data, "", self.langs)
+        f.only(["title", "summary", "roles", "skills", "minutes", "pass_mark", "lessons"])
+        course: dict[str, Any] = {
+            "id": cid, "title": f.loc("title"), "summary": f.loc("summary"),
+            "roles": f.roles("roles", required=False, default=None),
+            "skills": self._skill_keys(f, "skills"),
+            "minutes": f.integer("minutes", lo=1, hi=10000),
+            "pass_mark": f.integer("pass_mark", lo=0, hi=100),
+        }
+        stems = f.str_list("lessons", pattern=re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$"),
+                           what="lesson name (file stem without .<lang>.md)", nonempty=True)
+        listed = set()
+        course["lessons"] = []
+        for stem in stems:
+            entry: dict[str, Any] = {"id": stem, "title": {}, "cards": 0, "files": {}}
+            for lang in self.langs.all:
+                rel = f"{base}/{stem}.{lang}.md"
+                listed.add(rel)
+                if not (self.src / rel).is_file():
+                    if lang in self.langs.partial:
+                        continue
+                    raise f.error("lessons", f"lesson {stem!r} has no {lang} file: expected "
+                                             f"{self.disp(rel)}")
+                parsed = self._lesson(rel, cid, stem, lang)
+                lessons[(cid, stem, lang)] = parsed
+                out = f"lessons/{cid}/{stem}.{lang}.json"
+                self.files[out] = canonical_json(parsed.as_json(lang))
+                entry["title"][lang] = parsed.title
+                entry["files"][lang] = out
+                if lang == self.langs.default:
+                    entry["cards"] = len(parsed.cards)
+            course["lessons"].append(entry)
+        for p in sorted((self.src / base).glob("*.md")):
+            rel = p.relative_to(self.src).as_posix()
+            if rel not in listed:
+                self.warnings.append(f"{self.disp(rel)}: not listed in course.toml lessons "
+                                     "(or language not in pack.languages); ignored")
+        course["quiz"] = self._quiz(f"{base}/quiz.toml")
+        return course
+
+    def _skill_keys(self, f: Fields, key: str) -> list[str]:
+        keys = f.id_list(key, required=False)
+        for k in keys:
+            if k not in self.skills:
+                raise f.error(key, f"unknown skill key {k!r}; define it in skills.toml"
+                              + (f" (known: {', '.join(sorted(self.skills))})"
+                                 if self.skills else ""))
+        return keys
+
+    def _lesson(self, rel: str, cid: str, stem: str, lang: str) -> ParsedLesson:
+        raw = (self.src / rel).read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PackSourceError("file is not valid UTF-8", path=self.disp(rel),
+                                  line=raw[: exc.start].count(b"\n") + 1) from None
+        parsed = parse_lesson(text, display=self.disp(rel), src_path=rel, course=cid,
+                              lesson=stem, lang=lang, media_lookup=self.media.get)
+        self.warnings += parsed.warnings
+        return parsed
+
+    def _check_links(self, lessons: dict[tuple[str, str, str], ParsedLesson],
+                     courses: list[dict[str, Any]]) -> None:
+        known = {c["id"]: [entry["id"] for entry in c["lessons"]] for c in courses}
+        for parsed in lessons.values():
+            for link in parsed.links:
+                self._check_link(link, known, lessons)
+
+    def _check_link(self, link: PendingLink, known: dict[str, list[str]],
+                    lessons: dict[tuple[str, str, str], ParsedLesson]) -> None:
+        def fail(msg: str) -> PackSourceError:
+            return PackSourceError(msg, path=link.display, line=link.line)
+
+        if link.course not in known:
+            raise fail(f"broken link: course {link.course!r} is not in this pack")
+        if link.lesson not in known[link.course]:
+            raise fail(f"broken link: lesson {link.lesson!r} is not in course "
+                       f"{link.course!r} (lessons: {', '.join(known[link.course])})")
+        target = lessons.get((link.course, link.lesson, link.lang))
+        if target is None:
+            raise fail(f"broken link: courses/{link.course}/{link.lesson}.{link.lang}.md "
+                       "does not exist")
+        if link.anchor and link.anchor not in target.anchors:
+            raise fail(f"broken link: no card {link.anchor!r} in {link.lesson}.{link.lang}.md "
+                       f"(cards: {', '.join(c['anchor'] for c in target.cards)})")
+
+    # -- quiz ------------------------------------------------------------------------
+    def _quiz(self, rel: str) -> dict[str, Any]:
+        doc = self.doc(rel)
+        f = Fields(doc, doc.data, "", self.langs)
+        f.only(["max_attempts", "draw", "shuffle_questions", "shuffle_options", "questions"])
+        questions = f.tables("questions")
+        seen: dict[str, str] = {}
+        out = [self._question(q, seen, QUESTION_TYPES) for q in questions]
+        draw = f.integer("draw", required=False, default=0, lo=0)
+        if draw > len(out):
+            raise f.error("draw", f"draws {draw} questions but the bank has {len(out)}")
+        return {"max_attempts": f.integer("max_attempts", required=False, default=0, lo=0),
+                "draw": draw,
+                "shuffle_questions": f.boolean("shuffle_questions", required=False,
+                                               default=True),
+                "shuffle_options": f.boolean("shuffle_options", required=False, default=True),
+                "questions": out}
+
+    def _question(self, q: Fields, seen: dict[str, str], types: tuple[str, ...]
+                  ) -> dict[str, Any]:
+        qid = q.ident("id")
+        unique_ids([q], "id", seen)
+        qtype = q.string("type")
+        if qtype not in types:
+            raise q.error("type", f"unknown question type {qtype!r}; known types: "
+                                  f"{', '.join(types)}")
+        common = ["id", "type", "prompt", "explanation"]
+        out: dict[str, Any] = {"id": qid, "type": qtype}
+        if qtype == "scenario":
+            q.only([*common, "case", "parts"])
+            out["case"] = q.loc("case")
+            if q.has("prompt"):
+                out["prompt"] = q.loc("prompt")
+            if q.has("explanation"):
+                out["explanation"] = q.loc("explanation")
+            out["parts"] = [self._question(p, seen, PART_TYPES) for p in q.tables("parts")]
+            return out
+        out["prompt"] = q.loc("prompt")
+        if q.has("explanation"):
+            out["explanation"] = q.loc("explanation")
+        if qtype == "true_false":
+            q.only([*common, "answer", "feedback_true", "feedback_false"])
+            answer = q.boolean("answer")
+            opts = []
+            for value in (True, False):
+                name = "true" if value else "false"
+                opt: dict[str, Any] = {"id": name, "correct": answer is value}
+                fb = q.loc(f"feedback_{name}", required=False)
+                if fb is not None:
+                    opt["feedback"] = fb
+                opts.append(opt)
+            out["options"] = opts
+            return out
+        q.only([*common, "options"])
+        options = q.tables("options")
+        if not 2 <= len(options) <= 8:
+            raise q.error("options", f"a {qtype} question needs 2–8 options, has {len(options)}")
+        unique_ids(options, "id")
+        opts = []
+        for o in options:
+            o.only(["id", "correct", "text", "feedback"])
+            opt = {"id": o.ident("id"), "correct": o.boolean("correct", required=False),
+                   "text": o.loc("text")}
+            fb = o.loc("feedback", required=False)
+            if fb is not None:
+                opt["feedback"] = fb
+            opts.append(opt)
+        n = sum(1 for o in opts if o["correct"])
+        if qtype == "single" and n != 1:
+            raise q.error("options", f"a single-choice question needs exactly one correct "
+                                     f"option, has {n}")
+        if qtype == "multiple" and n < 1:
+            raise q.error("options", "a multiple-choice question needs at least one correct "
+                                     "option")
+        out["options"] = opts
+        return out
+
+    # -- profiles ----------------------------------------------------------------------
+    def _profiles(self) -> list[dict[str, Any]]:
+        folder = self.src / "profiles"
+        if not folder.is_dir():
+            return []
+        return [self._profile(p) for p in sorted(folder.glob("*.toml"))]
+
+    def _profile(self, path: Path) -> dict[str, Any]:
+        rel = path.relative_to(self.src).as_posix()
+        pid = path.stem
+        if not ID_RE.match(pid):
+            raise PackSourceError(f"profile file name {pid!r} is not a valid id",
+                                  path=self.disp(rel))
+        doc = self.doc(rel)
+        f = Fields(doc, doc.data, "", self.langs)
+        f.only(["title", "description", "esco_occupation", "isco", "roles", "not_covered",
+                "scale", "duties"])
+        isco = f.string("isco", required=False, nonempty=False)
+        if isco and not re.match(r"^\d{1,4}$", isco):
+            raise f.error("isco", f"{isco!r} is not an ISCO-08 code (1–4 digits)")
+        roles = f.roles("roles")
+        scale = []
+        levels: list[int] = []
+        for s in f.tables("scale"):
+            s.only(["level", "label"])
+            lvl = s.integer("level", lo=0, hi=10)
+            if levels and lvl <= levels[-1]:
+                raise s.error("level", "scale levels must be listed in increasing order")
+            levels.append(lvl)
+            scale.append({"level": lvl, "label": s.loc("label")})
+        if len(scale) < 2:
+            raise f.error("scale", "a rating scale needs at least two levels")
+        duties = []
+        ids: dict[str, str] = {}
+        for d in f.tables("duties"):
+            d.only(["id", "title", "tasks"])
+            unique_ids([d], "id", ids)
+            tasks = []
+            for t in d.tables("tasks"):
+                t.only(["id", "title", "skills", "expected"])
+                unique_ids([t], "id", ids)
+                tasks.append({"id": t.ident("id"), "title": t.loc("title"),
+                              "skills": self._skill_keys(t, "skills"),
+                              "expected": self._expected(t, roles, levels)})
+            duties.append({"id": d.ident("id"), "title": d.loc("title"), "tasks": tasks})
+        out = {"id": pid, "title": f.loc("title"), "description": f.loc("description",
+                                                                          required=False),
+               "esco_occupation": f.esco_uri("esco_occupation", required=False),
+               "isco": isco, "roles": roles,
+               "not_covered": self._skill_keys(f, "not_covered"),
+               "scale": scale, "duties": duties}
+        if out["description"] is None:
+            del out["description"]
+        return out
+
+    def _expected(self, t: Fields, roles: list[str], levels: list[int]) -> dict[str, int]:
+        if not t.has("expected"):
+            return {}
+        e = t.sub("expected", t.table["expected"])
+        out = {}
+        for role in e.table:
+            if role not in roles:
+                raise e.error(role, f"role {role!r} is not in the profile's roles "
+                                    f"({', '.join(roles)})")
+            lvl = e.integer(role)
+            if lvl not in levels:
+                raise e.error(role, f"level {lvl} is not on the rating scale "
+                                    f"({', '.join(map(str, levels))})")
+            out[role] = lvl
+        return out
