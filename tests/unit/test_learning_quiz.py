@@ -124,7 +124,8 @@ def test_answer_returns_per_option_feedback_and_explanation() -> None:
     assert fb.explanation.text == "a and b"
     event = log.events[-1]
     assert event["type"] == "answer.given" and event["ref"]["question"] == "q2"
-    assert event["data"] == {"choice": ["a", "c"], "score": 0.0, "correct": False}
+    assert event["data"] == {"choice": ["a", "c"], "score": 0.0, "correct": False,
+                             "type": "multiple"}
 
 
 def test_scenario_parts_carry_the_case_and_score_separately() -> None:

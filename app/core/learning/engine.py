@@ -300,7 +300,8 @@ class LearningEngine:
             raise LearningError(f"attempt {attempt_id}: question {question!r} already answered")
         score = score_choice(info.quiz.items[question], list(choice))
         event = self._event("answer.given", info, {"attempt": attempt_id, "question": question},
-                            {"choice": list(choice), "score": score, "correct": score >= 1.0})
+                            {"choice": list(choice), "score": score, "correct": score >= 1.0,
+                             "type": info.quiz.items[question]["type"]})
         view = question_view(info.quiz, question, items.index(question), attempt.seed or 0,
                              self.language, info.default_language, list(choice))
         return Step([event], attempt=attempt_id, feedback=view, score=score)
@@ -333,7 +334,7 @@ class LearningEngine:
         box = self.state.leitner(pack, course, question).box
         event = self._event("review.answered", info, {"question": question},
                             {"choice": list(choice), "score": score, "correct": score >= 1.0,
-                             "box": box or 0})
+                             "type": info.quiz.items[question]["type"], "box": box or 0})
         view = question_view(info.quiz, question, 0, REVIEW_SEED, self.language,
                              info.default_language, list(choice))
         return Step([event], feedback=view, score=score)
