@@ -1,0 +1,85 @@
+"""`python -m app [--data-dir DIR] [--host H] [--port N]` — serve the Flet app (web mode).
+
+The app is served by our own uvicorn process: Flet's FastAPI app (with ``no_cdn``, the
+bundled fonts and our ``assets/index.html`` with the offline guard) mounted at ``/``,
+plus one route of ours, ``/packmedia/<pack>/<path>``, that streams images of installed
+packs from the device data folder. Nothing is fetched from outside 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+ASSETS_DIR = ROOT / "assets"
+DEFAULT_DATA_DIR = ROOT / "var" / "device"
+DEFAULT_PORT = 8550
+log = logging.getLogger("shift.ui")
+
+
+def resolve_data_dir(cli_value: str | None, env: dict[str, str] | None = None) -> Path:
+    """--data-dir, else SHIFT_DATA_DIR, else FLET_APP_STORAGE_DATA (flet build), else var/device."""
+    env = os.environ if env is None else env
+    for value in (cli_value, env.get("SHIFT_DATA_DIR"), env.get("FLET_APP_STORAGE_DATA")):
+        if value:
+            return Path(value).expanduser().resolve()
+    return DEFAULT_DATA_DIR
+
+
+def build_arg_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m app", description="Shift Learning (web mode)")
+    p.add_argument("--data-dir", help="device data folder (env SHIFT_DATA_DIR)")
+    p.add_argument("--host", default=os.environ.get("FLET_SERVER_IP", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("FLET_SERVER_PORT",
+                                                                   DEFAULT_PORT)))
+    return p
+
+
+def create_asgi_app(data_dir: Path) -> Any:
+    """The ASGI app: pack media route + Flet app with no_cdn (used by run_ui and tests)."""
+    import flet_web.fastapi as flet_fastapi
+    from fastapi import HTTPException
+    from fastapi.responses import FileResponse
+
+    from app.core.device import Device
+    from app.ui.shell import make_page_main
+
+    device = Device.open(data_dir)
+    outer = flet_fastapi.FastAPI(on_shutdown=[device.close])
+
+    @outer.get("/packmedia/{pack_id}/{path:path}")
+    def pack_media(pack_id: str, path: str) -> FileResponse:
+        file = device.media_file(pack_id, path)
+        if file is None:
+            raise HTTPException(status_code=404, detail="no such pack file")
+        return FileResponse(file, headers={"Cache-Control": "private, max-age=3600",
+                                           "Cross-Origin-Resource-Policy": "same-origin"})
+
+    outer.mount("/", flet_fastapi.app(
+        make_page_main(device),
+        assets_dir=str(ASSETS_DIR),
+        app_name="Shift Learning",
+        app_short_name="Shift",
+        app_description="Offline courses and self-assessment for prison staff",
+        no_cdn=True,
+    ))
+    outer.state.device = device
+    return outer
+
+
+def run_ui(argv: list[str]) -> int:
+    args = build_arg_parser().parse_args(argv)
+    data_dir = resolve_data_dir(args.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    import uvicorn
+
+    os.environ.setdefault("FLET_WEB_NO_CDN", "1")
+    app = create_asgi_app(data_dir)
+    print(f"Shift Learning app: http://{args.host}:{args.port}/  (data: {data_dir})",
+          flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets-sansio")
+    return 0

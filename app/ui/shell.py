@@ -1,0 +1,113 @@
+"""The per-page controller: routing, rendering, snack bars and the idle-lock ticker.
+
+This is the only module that talks to a live ``ft.Page``; it holds no decisions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import flet as ft
+
+from app.core.device import Device, Session
+from app.core.errors import ShiftError
+from app.core.i18n import UI_LOCALES, flutter_locale
+from app.ui import router
+from app.ui.ctx import ViewContext
+from app.ui.theme import FONTS, build_theme
+
+log = logging.getLogger("shift.ui")
+IDLE_TICK_SECONDS = 1.0
+
+
+class PageController:
+    def __init__(self, page: ft.Page, device: Device) -> None:
+        self.page = page
+        self.device = device
+        self.session: Session = device.new_session()
+        self.route = router.parse(page.route)
+        self._theme_key: tuple[Any, ...] | None = None
+        self._closed = False
+
+    # navigation ---------------------------------------------------------------
+    def go(self, path: str) -> None:
+        """Navigate: render now, then push the path to the browser history."""
+        self.render(path)
+        if self.page.route != self.route.path:
+            self.page.run_task(self.page.push_route, self.route.path)
+
+    def on_route_change(self, e: ft.RouteChangeEvent) -> None:
+        if e.route != self.route.path:
+            self.session.touch()
+            self.render(e.route)
+
+    def on_view_pop(self, _e: Any) -> None:
+        self.go("/home" if self.session.signed_in else "/")
+
+    # rendering ------------------------------------------------------------------
+    def apply_theme(self) -> None:
+        s = self.session
+        key = (s.locale, s.text_size, s.high_contrast)
+        if key == self._theme_key:
+            return
+        self._theme_key = key
+        self.page.theme = build_theme(s.text_size, s.high_contrast)
+        self.page.dark_theme = self.page.theme
+        self.page.theme_mode = ft.ThemeMode.LIGHT
+        lang, region = flutter_locale(s.locale)
+        self.page.locale_configuration = ft.LocaleConfiguration(
+            supported_locales=[ft.Locale(*flutter_locale(c)) for c in UI_LOCALES],
+            current_locale=ft.Locale(lang, region))
+        self.page.title = s.translator.gettext("Shift Learning")
+
+    def render(self, path: str | None = None) -> None:
+        route = router.resolve(path if path is not None else self.route.path,
+                               self.session.signed_in)
+        self.route = route
+        ctx = ViewContext(self.session, go=self.go, refresh=self.render)
+        try:
+            built = router.build(ctx, route)
+        except ShiftError as exc:
+            log.warning("cannot show %s: %s", route.path, exc)
+            ctx.flash(str(exc))
+            self.route = router.resolve("/home", self.session.signed_in)
+            built = router.build(ctx, self.route)
+        self.apply_theme()
+        self.page.views.clear()
+        self.page.views.append(built)
+        for text in ctx.flashes:
+            self.page.show_dialog(ft.SnackBar(ft.Text(text), duration=4000))
+        self.page.update()
+
+    # idle lock ---------------------------------------------------------------------
+    async def idle_ticker(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(IDLE_TICK_SECONDS)
+            try:
+                if self.session.check_idle():
+                    self.render("/")
+                    if self.page.route != "/":
+                        await self.page.push_route("/")
+            except Exception:  # a closed page must not kill the ticker's loop
+                log.exception("idle ticker")
+                return
+
+    def close(self, _e: Any = None) -> None:
+        self._closed = True
+        self.session.lock()
+
+
+def make_page_main(device: Device) -> Callable[[ft.Page], Any]:
+    async def page_main(page: ft.Page) -> None:
+        page.fonts = dict(FONTS)
+        page.padding = 0
+        ctl = PageController(page, device)
+        page.on_route_change = ctl.on_route_change
+        page.on_view_pop = ctl.on_view_pop
+        page.on_close = ctl.close
+        ctl.render(page.route)
+        page.run_task(ctl.idle_ticker)
+    return page_main

@@ -1,0 +1,42 @@
+"""Theme: bundled font, text size and high contrast (pure: settings in, ft.Theme out)."""
+
+from __future__ import annotations
+
+import flet as ft
+
+from app.core.device import TEXT_SCALE
+
+FONTS = {"Body": "fonts/DejaVuSans.ttf", "BodyBold": "fonts/DejaVuSans-Bold.ttf"}
+SEED = "#1F5C99"
+HC_PRIMARY = "#00205B"
+#: Minimum touch target (Material: 48 dp); gloved hands get more where it is cheap.
+TOUCH = 48
+BIG_TOUCH = 64
+
+
+def text_theme(scale: float) -> ft.TextTheme:
+    def s(size: float, bold: bool = False) -> ft.TextStyle:
+        return ft.TextStyle(size=round(size * scale, 1),
+                            font_family="BodyBold" if bold else "Body")
+    return ft.TextTheme(
+        display_small=s(34, True), headline_large=s(30, True), headline_medium=s(26, True),
+        headline_small=s(22, True), title_large=s(21, True), title_medium=s(17, True),
+        title_small=s(15, True), body_large=s(17), body_medium=s(15), body_small=s(13),
+        label_large=s(15, True), label_medium=s(13), label_small=s(12))
+
+
+def build_theme(text_size: str = "normal", high_contrast: bool = False) -> ft.Theme:
+    scale = TEXT_SCALE.get(text_size, 1.0)
+    if high_contrast:
+        scheme = ft.ColorScheme(
+            primary=HC_PRIMARY, on_primary="#FFFFFF", secondary="#000000",
+            on_secondary="#FFFFFF", surface="#FFFFFF", on_surface="#000000",
+            surface_container_highest="#FFFFFF", surface_container="#FFFFFF",
+            surface_container_low="#FFFFFF", on_surface_variant="#000000",
+            outline="#000000", error="#9B0000", on_error="#FFFFFF",
+            primary_container="#FFFF00", on_primary_container="#000000",
+            secondary_container="#FFFF00", on_secondary_container="#000000")
+        return ft.Theme(font_family="Body", color_scheme=scheme, text_theme=text_theme(scale),
+                        visual_density=ft.VisualDensity.COMFORTABLE)
+    return ft.Theme(font_family="Body", color_scheme_seed=SEED, text_theme=text_theme(scale),
+                    visual_density=ft.VisualDensity.COMFORTABLE)

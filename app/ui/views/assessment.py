@@ -1,0 +1,231 @@
+"""Self-assessment (duty by duty, saved on every tap) and the gap report with its chart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flet as ft
+import flet_charts as fch
+
+from app.core.errors import LearningError
+from app.ui.ctx import ViewContext
+from app.ui.router import Route
+from app.ui.views.home import nav_bar
+from app.ui.widgets import (
+    app_bar,
+    big_button,
+    card,
+    fallback_note,
+    handler,
+    lock_action,
+    section_title,
+    view,
+)
+
+EXPECTED_COLOR = ft.Colors.BLUE_GREY_400
+RATED_COLOR = ft.Colors.INDIGO_700
+
+
+def build_assess_list(ctx: ViewContext, route: Route) -> ft.View:
+    _ = ctx._
+    s = ctx.session
+    entries = s.assessment_profiles()
+    controls: list[ft.Control] = [
+        ft.Text(_("Rate yourself task by task against your occupational profile. Every tap "
+                  "is saved; you can stop and continue later."))]
+    if not entries:
+        controls.append(ft.Text(_("No occupational profile for your role on this tablet yet."),
+                                key="no-profiles"))
+    for e in entries:
+        buttons: list[ft.Control] = []
+        label = _("Continue") if e.open_assessment else _("Start a new self-assessment")
+        buttons.append(big_button(label, handler(ctx, lambda e=e: ctx.go(
+            f"/assess/{e.pack}/{e.id}")), icon=ft.Icons.CHECKLIST, key=f"assess-{e.id}",
+            tooltip=label))
+        if e.last_completed:
+            buttons.append(big_button(_("Gap report"), handler(ctx, lambda e=e: ctx.go(
+                f"/gap/{e.pack}/{e.id}")), icon=ft.Icons.BAR_CHART, primary=False,
+                key=f"gap-{e.id}", tooltip=_("Gap report")))
+        controls.append(card(ft.Column([
+            ft.Text(e.title.text, theme_style=ft.TextThemeStyle.TITLE_MEDIUM),
+            ft.Text(ctx.tr.ngettext("{n} task", "{n} tasks", e.tasks).format(n=e.tasks)),
+            ft.Row(buttons, wrap=True, spacing=10)], spacing=8)))
+    return view(route.path, app_bar(ctx, _("Self-assessment"), actions=[lock_action(ctx)]),
+                controls, navigation_bar=nav_bar(ctx, 1))
+
+
+def build_assess(ctx: ViewContext, route: Route) -> ft.View:
+    _ = ctx._
+    s = ctx.session
+    pack, pid = route.params["pack"], route.params["profile"]
+    pv = s.assessment(pack, pid)
+    aid = pv.assessment
+    rated_tasks = {t.id for t in s.assessment_tasks(pv)}
+    duties = [d for d in pv.duties if any(t.id in rated_tasks for t in d.tasks)]
+    if s.view.assess_key != (pack, pid, aid):  # first visit: open at the resume point
+        s.view.assess_key = (pack, pid, aid)
+        resume = s.assessment_resume(pack, pid, aid)
+        s.view.assess_duty = next((i for i, d in enumerate(duties)
+                                   if resume is not None and d.id == resume.duty), 0)
+    index = max(0, min(len(duties) - 1, s.view.assess_duty))
+    duty = duties[index]
+    total = len(rated_tasks)
+    done = sum(1 for d in pv.duties for t in d.tasks if t.id in rated_tasks
+               and t.rating is not None)
+
+    def rate(task: str, level: int) -> None:
+        s.rate(pack, pid, aid, task, level)
+        ctx.refresh()
+
+    def move(step: int) -> None:
+        s.view.assess_duty = max(0, min(len(duties) - 1, index + step))
+        ctx.refresh()
+
+    def finish() -> None:
+        s.complete_assessment(pack, pid, aid)
+        s.view.assess_key = None
+        ctx.go(f"/gap/{pack}/{pid}")
+
+    controls: list[ft.Control] = []
+    if pv.title.fallback:
+        controls.append(fallback_note(ctx, pv.title.lang))
+    controls += [
+        ft.Text(_("Duty {n} of {total}").format(n=index + 1, total=len(duties)),
+                theme_style=ft.TextThemeStyle.LABEL_LARGE, key="duty-position"),
+        ft.ProgressBar(value=done / max(1, total),
+                       semantics_label=_("{done} of {total} tasks rated").format(
+                           done=done, total=total)),
+        ft.Text(duty.title.text, theme_style=ft.TextThemeStyle.HEADLINE_SMALL, key="duty"),
+        ft.Text(_("How well can you do each task today?")),
+    ]
+    for task in duty.tasks:
+        if task.id not in rated_tasks:
+            continue
+        chips = [ft.Chip(label=ft.Text(f"{level} · {label.text}"),
+                         selected=task.rating == level, show_checkmark=True,
+                         on_select=handler(ctx, lambda t=task.id, lv=level: rate(t, lv)),
+                         key=f"rate-{task.id}-{level}", height=48,
+                         tooltip=f"{task.title.text}: {label.text}")
+                 for level, label in pv.scale]
+        controls.append(card(ft.Column([
+            ft.Text(task.title.text, theme_style=ft.TextThemeStyle.TITLE_SMALL),
+            ft.Row(chips, wrap=True, spacing=8, run_spacing=8)], spacing=8),
+            key=f"task-{task.id}"))
+    nav: list[ft.Control] = [
+        big_button(_("Previous duty"), handler(ctx, lambda: move(-1)), icon=ft.Icons.ARROW_BACK,
+                   primary=False, disabled=index == 0, key="prev-duty", expand=True,
+                   tooltip=_("Previous duty"))]
+    if index < len(duties) - 1:
+        nav.append(big_button(_("Next duty"), handler(ctx, lambda: move(1)),
+                              icon=ft.Icons.ARROW_FORWARD, key="next-duty", expand=True,
+                              tooltip=_("Next duty")))
+    else:
+        nav.append(big_button(_("Finish"), handler(ctx, finish), icon=ft.Icons.BAR_CHART,
+                              key="finish-assessment", disabled=done < total, expand=True,
+                              tooltip=_("Finish and see my gap report")))
+    controls.append(ft.Row(nav, spacing=12))
+    if done < total and index == len(duties) - 1:
+        controls.append(ft.Text(ctx.tr.ngettext("{n} task still to rate.",
+                                                "{n} tasks still to rate.",
+                                                total - done).format(n=total - done)))
+    return view(route.path, app_bar(ctx, pv.title.text, back="/assess",
+                                    actions=[lock_action(ctx)]), controls)
+
+
+def gap_chart(ctx: ViewContext, report: Any, max_level: int) -> ft.Control:
+    """Bars per duty: expected level for the role next to the self-rated level."""
+    _ = ctx._
+    groups = []
+    labels = []
+    for i, d in enumerate(report.duties):
+        groups.append(fch.BarChartGroup(x=i, rods=[
+            fch.BarChartRod(to_y=d.expected, width=14, color=EXPECTED_COLOR,
+                            tooltip=_("Expected {level}").format(
+                                level=ctx.tr.format_number(d.expected)),
+                            border_radius=3),
+            fch.BarChartRod(to_y=d.rated, width=14, color=RATED_COLOR,
+                            tooltip=_("You {level}").format(level=ctx.tr.format_number(d.rated)),
+                            border_radius=3)], spacing=4))
+        labels.append(fch.ChartAxisLabel(value=i, label=ft.Text(str(i + 1), size=12)))
+    chart = fch.BarChart(
+        groups=groups, max_y=max_level, min_y=0, height=220, interactive=True,
+        left_axis=fch.ChartAxis(label_size=28, labels=[
+            fch.ChartAxisLabel(value=v, label=ft.Text(str(v), size=12))
+            for v in range(0, max_level + 1)]),
+        bottom_axis=fch.ChartAxis(labels=labels, label_size=24),
+        horizontal_grid_lines=fch.ChartGridLines(interval=1, color=ft.Colors.OUTLINE_VARIANT,
+                                                 width=1),
+        key="gap-chart")
+    legend = ft.Row([
+        ft.Row([ft.Container(width=14, height=14, bgcolor=EXPECTED_COLOR, border_radius=3),
+                ft.Text(_("Expected for your role"))], tight=True),
+        ft.Row([ft.Container(width=14, height=14, bgcolor=RATED_COLOR, border_radius=3),
+                ft.Text(_("Your rating"))], tight=True)], wrap=True, spacing=16)
+    names = ft.Column([ft.Text(f"{i + 1}. {d.title.text}", theme_style=ft.TextThemeStyle.BODY_SMALL)
+                       for i, d in enumerate(report.duties)], spacing=2)
+    summary = "; ".join(_("{duty}: expected {expected}, you {rated}").format(
+        duty=d.title.text, expected=ctx.tr.format_number(d.expected),
+        rated=ctx.tr.format_number(d.rated)) for d in report.duties)
+    return ft.Semantics(ft.Column([chart, legend, names], spacing=8), label=summary,
+                        container=True)
+
+
+TREND_WORDS = {"improved": "↑", "worse": "↓", "same": "="}
+
+
+def build_gap(ctx: ViewContext, route: Route) -> ft.View:
+    _ = ctx._
+    s = ctx.session
+    tr = ctx.tr
+    pack, pid = route.params["pack"], route.params["profile"]
+    try:
+        report = s.gap_report(pack, pid)
+    except LearningError:
+        return view(route.path, app_bar(ctx, _("Gap report"), back="/assess"), [
+            ft.Text(_("Finish a self-assessment first."), key="no-report")])
+    pv = s.assessment(pack, pid, start=False)
+    max_level = max((lv for lv, _label in pv.scale), default=4)
+    controls: list[ft.Control] = [
+        ft.Text(pv.title.text, theme_style=ft.TextThemeStyle.TITLE_MEDIUM),
+        section_title(_("Expected and self-rated level per duty")),
+        gap_chart(ctx, report, max_level)]
+    gaps = [d for d in report.duties if d.gap > 0]
+    if gaps:
+        controls.append(ft.Text(tr.ngettext("{n} duty below the level your role expects.",
+                                            "{n} duties below the level your role expects.",
+                                            len(gaps)).format(n=len(gaps)), key="gap-summary"))
+    else:
+        controls.append(ft.Text(_("You meet the expected level in every duty."),
+                                key="gap-summary"))
+    controls.append(section_title(_("Recommended courses")))
+    if not report.recommendations:
+        controls.append(ft.Text(_("No course to recommend right now.")))
+    for r in report.recommendations[:6]:
+        status = _("Completed") if r.completed else _("Recommended")
+        controls.append(card(ft.Row([
+            ft.Icon(ft.Icons.CHECK_CIRCLE if r.completed else ft.Icons.SCHOOL),
+            ft.Column([ft.Text(r.title.text, theme_style=ft.TextThemeStyle.TITLE_SMALL),
+                       ft.Text(status, theme_style=ft.TextThemeStyle.BODY_SMALL)],
+                      spacing=2, expand=True),
+            ft.Icon(ft.Icons.CHEVRON_RIGHT)]),
+            on_click=handler(ctx, lambda r=r: ctx.go(f"/course/{r.pack}/{r.course}")),
+            key=f"rec-{r.course}", tooltip=_("Open course {course}").format(
+                course=r.title.text)))
+    if report.not_covered:
+        controls.append(ft.Text(_("Not covered by any course yet: {skills}").format(
+            skills=", ".join(k.label.text for k in report.not_covered)),
+            theme_style=ft.TextThemeStyle.BODY_SMALL))
+    if report.previous:
+        controls.append(section_title(_("Compared with your previous assessment")))
+        titles = {d.duty: d.title.text for d in report.duties}
+        for c in report.changes:
+            if c.kind != "duty":
+                continue
+            controls.append(ft.Text(f"{TREND_WORDS.get(c.trend, '')} {titles.get(c.id, c.id)}: "
+                                    f"{tr.format_number(c.before)} → {tr.format_number(c.after)}",
+                                    key=f"change-{c.id}"))
+    controls.append(big_button(_("Start a new self-assessment"), handler(ctx, lambda: ctx.go(
+        f"/assess/{pack}/{pid}")), icon=ft.Icons.REPLAY, primary=False, key="reassess",
+        tooltip=_("Start a new self-assessment")))
+    return view(route.path, app_bar(ctx, _("Gap report"), back="/assess",
+                                    actions=[lock_action(ctx)]), controls)

@@ -1,0 +1,93 @@
+"""Course outline: lessons with their state, the quiz, and where to continue."""
+
+from __future__ import annotations
+
+import flet as ft
+
+from app.ui.ctx import ViewContext
+from app.ui.router import Route
+from app.ui.views.home import resume_path
+from app.ui.widgets import (
+    app_bar,
+    big_button,
+    card,
+    fallback_note,
+    handler,
+    lock_action,
+    section_title,
+    view,
+)
+
+STATE_ICONS = {"not_started": ft.Icons.RADIO_BUTTON_UNCHECKED,
+               "in_progress": ft.Icons.TIMELAPSE, "done": ft.Icons.CHECK_CIRCLE}
+
+
+def build_course(ctx: ViewContext, route: Route) -> ft.View:
+    _ = ctx._
+    tr = ctx.tr
+    pack, cid = route.params["pack"], route.params["course"]
+    o = ctx.session.outline(pack, cid)
+    state_words = {"not_started": _("Not started"), "in_progress": _("In progress"),
+                   "done": _("Done")}
+    controls: list[ft.Control] = []
+    if o.title.fallback:
+        controls.append(fallback_note(ctx, o.title.lang))
+    controls += [ft.Text(o.title.text, theme_style=ft.TextThemeStyle.HEADLINE_SMALL),
+                 ft.Text(o.summary.text),
+                 ft.Text(tr.ngettext("about {n} minute", "about {n} minutes",
+                                     o.minutes).format(n=o.minutes),
+                         theme_style=ft.TextThemeStyle.BODY_SMALL)]
+    if o.completed:
+        controls.append(ft.Row([ft.Icon(ft.Icons.VERIFIED, color=ft.Colors.GREEN_700),
+                                ft.Text(_("Course completed"), weight=ft.FontWeight.BOLD)]))
+    label = _("Start") if o.resume.kind == "lesson" and not any(
+        lesson.state != "not_started" for lesson in o.lessons) else _("Continue")
+    if o.resume.kind == "done":
+        label = _("Read again")
+    controls.append(big_button(label, handler(ctx, lambda: ctx.go(resume_path(o.resume)
+                                                                   if o.resume.kind != "done"
+                                                                   else f"/lesson/{pack}/{cid}/"
+                                                                   f"{o.lessons[0].id}/0")),
+                               icon=ft.Icons.PLAY_ARROW, key="course-continue",
+                               tooltip=label))
+    controls.append(section_title(_("Lessons")))
+    for i, lesson in enumerate(o.lessons, start=1):
+        sub = tr.ngettext("{viewed} of {n} card read", "{viewed} of {n} cards read",
+                          lesson.cards).format(viewed=lesson.viewed, n=lesson.cards)
+        controls.append(card(
+            ft.Row([ft.Icon(STATE_ICONS.get(lesson.state, ft.Icons.CIRCLE_OUTLINED),
+                            tooltip=state_words.get(lesson.state, "")),
+                    ft.Column([ft.Text(f"{i}. {lesson.title.text}",
+                                       theme_style=ft.TextThemeStyle.TITLE_SMALL),
+                               ft.Text(f"{state_words.get(lesson.state, '')} · {sub}",
+                                       theme_style=ft.TextThemeStyle.BODY_SMALL)],
+                              spacing=2, expand=True),
+                    ft.Icon(ft.Icons.CHEVRON_RIGHT)]),
+            on_click=handler(ctx, lambda lesson=lesson: ctx.go(
+                f"/lesson/{pack}/{cid}/{lesson.id}/"
+                f"{lesson.viewed if 0 < lesson.viewed < lesson.cards else 0}")),
+            key=f"lesson-{lesson.id}",
+            tooltip=_("Open lesson {title}").format(title=lesson.title.text)))
+    q = o.quiz
+    if q is not None:
+        controls.append(section_title(_("Quiz")))
+        lines = [tr.ngettext("{n} question", "{n} questions", q.questions).format(n=q.questions),
+                 _("Pass mark {mark}").format(mark=tr.format_percent(q.pass_mark / 100))]
+        if q.best_score is not None:
+            lines.append(_("Best score {score}").format(
+                score=tr.format_percent(q.best_score / 100)))
+        if q.attempts_left is not None:
+            lines.append(tr.ngettext("{n} attempt left", "{n} attempts left",
+                                     q.attempts_left).format(n=q.attempts_left))
+        can_take = q.open_attempt is not None or q.attempts_left is None or q.attempts_left > 0
+        quiz_label = _("Continue quiz") if q.open_attempt else _("Take the quiz")
+        controls.append(card(ft.Column([
+            ft.Text(" · ".join(lines)),
+            ft.Row([ft.Icon(ft.Icons.VERIFIED, color=ft.Colors.GREEN_700),
+                    ft.Text(_("Passed"))]) if q.passed else ft.Container(),
+            big_button(quiz_label, handler(ctx, lambda: ctx.go(f"/quiz/{pack}/{cid}")),
+                       icon=ft.Icons.QUIZ, key="take-quiz", disabled=not can_take,
+                       tooltip=quiz_label, primary=False),
+        ], spacing=8)))
+    return view(route.path, app_bar(ctx, o.title.text, back="/home",
+                                    actions=[lock_action(ctx)]), controls)

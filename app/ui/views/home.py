@@ -1,0 +1,134 @@
+"""Home / library: continue where you left off, my courses, review queue, sync badge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flet as ft
+
+from app.ui.ctx import ViewContext
+from app.ui.router import Route
+from app.ui.widgets import (
+    app_bar,
+    big_button,
+    card,
+    handler,
+    icon_button,
+    lock_action,
+    progress_ring,
+    section_title,
+    view,
+)
+
+
+def resume_path(point: Any) -> str:
+    """The route of a learning ResumePoint."""
+    if point.kind == "lesson" and point.lesson:
+        return f"/lesson/{point.pack}/{point.course}/{point.lesson}/{point.card or 0}"
+    if point.kind == "quiz":
+        return f"/quiz/{point.pack}/{point.course}"
+    return f"/course/{point.pack}/{point.course}"
+
+
+def nav_bar(ctx: ViewContext, selected: int) -> ft.NavigationBar:
+    _ = ctx._
+    targets = ["/home", "/assess", "/progress", "/settings"]
+
+    def change(e: Any) -> None:
+        ctx.act(lambda: ctx.go(targets[int(e.control.selected_index)]))
+    return ft.NavigationBar(
+        selected_index=selected, on_change=change, key="nav",
+        destinations=[
+            ft.NavigationBarDestination(icon=ft.Icons.MENU_BOOK, label=_("Courses"),
+                                        tooltip=_("Courses")),
+            ft.NavigationBarDestination(icon=ft.Icons.CHECKLIST, label=_("Self-assessment"),
+                                        tooltip=_("Self-assessment")),
+            ft.NavigationBarDestination(icon=ft.Icons.INSIGHTS, label=_("My progress"),
+                                        tooltip=_("My progress")),
+            ft.NavigationBarDestination(icon=ft.Icons.SETTINGS, label=_("Settings"),
+                                        tooltip=_("Settings")),
+        ])
+
+
+def sync_badge(ctx: ViewContext) -> ft.Control:
+    _ = ctx._
+    info = ctx.session.sync_status()
+    if info.last_sync is None:
+        when = _("Never synced")
+    else:
+        when = _("Last synced {when}").format(when=ctx.tr.format_datetime(info.last_sync))
+    status = _("Online") if info.online else _("Offline")
+    color = ft.Colors.GREEN_800 if info.online else ft.Colors.BLUE_GREY_700
+    return ft.Container(
+        ft.Row([ft.Icon(ft.Icons.CLOUD_DONE if info.online else ft.Icons.CLOUD_OFF,
+                        color=ft.Colors.WHITE, size=18),
+                ft.Text(f"{status} · {when}", color=ft.Colors.WHITE, size=13)],
+               spacing=6, tight=True),
+        bgcolor=color, border_radius=20, padding=ft.Padding.symmetric(horizontal=12, vertical=6),
+        key="sync-badge", tooltip=f"{status}. {when}")
+
+
+def build_home(ctx: ViewContext, route: Route) -> ft.View:
+    _ = ctx._
+    s = ctx.session
+    lib = s.library()
+    name = s.display_name
+    controls: list[ft.Control] = [
+        ft.Row([ft.Text(_("Hello, {name}").format(name=name),
+                        theme_style=ft.TextThemeStyle.HEADLINE_SMALL, expand=True),
+                sync_badge(ctx)], wrap=True),
+    ]
+    entries = {(c.pack, c.course): c for c in lib.courses}
+    if lib.resume is not None and (lib.resume.pack, lib.resume.course) in entries:
+        entry = entries[(lib.resume.pack, lib.resume.course)]
+        where = s.resume_label(lib.resume)
+        controls.append(card(
+            ft.Column([
+                ft.Row([ft.Icon(ft.Icons.PLAY_CIRCLE_FILL, size=36),
+                        ft.Text(_("Continue where you left off"),
+                                theme_style=ft.TextThemeStyle.TITLE_MEDIUM, expand=True)]),
+                ft.Text(entry.title.text, theme_style=ft.TextThemeStyle.TITLE_LARGE),
+                ft.Text(where),
+                big_button(_("Continue"), handler(ctx, lambda: ctx.go(resume_path(lib.resume))),
+                           icon=ft.Icons.ARROW_FORWARD, key="continue",
+                           tooltip=_("Continue where you left off")),
+            ], spacing=8), highlight=True, key="resume-card"))
+    if lib.review_due:
+        controls.append(card(
+            ft.Row([ft.Icon(ft.Icons.REPLAY, size=30),
+                    ft.Text(ctx.tr.ngettext("{n} question to review",
+                                            "{n} questions to review",
+                                            lib.review_due).format(n=lib.review_due),
+                            expand=True, theme_style=ft.TextThemeStyle.TITLE_MEDIUM),
+                    ft.Icon(ft.Icons.CHEVRON_RIGHT)]),
+            on_click=handler(ctx, lambda: ctx.go("/review")), key="review-card",
+            tooltip=_("Review questions")))
+    controls.append(section_title(_("My courses")))
+    if not lib.courses:
+        controls.append(ft.Text(_("No courses for your role on this tablet yet. They arrive "
+                                  "with the next sync or from a USB stick."), key="no-courses"))
+    for c in lib.courses:
+        sub = ctx.tr.ngettext("{done} of {total} lesson", "{done} of {total} lessons",
+                              c.lessons_total).format(done=c.lessons_done, total=c.lessons_total)
+        if c.completed:
+            sub += " · " + _("Completed")
+        elif c.best_score is not None:
+            sub += " · " + _("Best score {score}").format(
+                score=ctx.tr.format_percent(c.best_score / 100))
+        minutes = ctx.tr.ngettext("about {n} minute", "about {n} minutes",
+                                  c.minutes).format(n=c.minutes)
+        controls.append(card(
+            ft.Row([progress_ring(c.progress, _("Progress of {course}").format(
+                        course=c.title.text)),
+                    ft.Column([ft.Text(c.title.text, theme_style=ft.TextThemeStyle.TITLE_MEDIUM),
+                               ft.Text(sub, theme_style=ft.TextThemeStyle.BODY_SMALL),
+                               ft.Text(minutes, theme_style=ft.TextThemeStyle.BODY_SMALL)],
+                              spacing=2, expand=True),
+                    ft.Icon(ft.Icons.CHEVRON_RIGHT)], spacing=14),
+            on_click=handler(ctx, lambda c=c: ctx.go(f"/course/{c.pack}/{c.course}")),
+            key=f"course-{c.pack}-{c.course}",
+            tooltip=_("Open course {course}").format(course=c.title.text)))
+    actions = [icon_button(ft.Icons.SYNC, _("Sync now"), handler(ctx, lambda: ctx.go("/settings")),
+                           key="sync-shortcut"), lock_action(ctx)]
+    return view(route.path, app_bar(ctx, _("Shift Learning"), actions=actions), controls,
+                navigation_bar=nav_bar(ctx, 0))

@@ -1,0 +1,122 @@
+"""Lesson reader: one card per screen, previous/next, swipe, progress dots, text size."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import flet as ft
+
+from app.core.device import TEXT_SIZES, card_blocks
+from app.ui.ctx import ViewContext
+from app.ui.router import Route
+from app.ui.widgets import (
+    app_bar,
+    big_button,
+    fallback_note,
+    handler,
+    icon_button,
+    lock_action,
+    view,
+)
+
+SWIPE_MIN_VELOCITY = 300.0
+
+
+def media_url(pack: str, path: str) -> str:
+    return f"/packmedia/{quote(pack)}/{quote(path)}"
+
+
+def progress_dots(ctx: ViewContext, index: int, total: int) -> ft.Control:
+    label = ctx._("Card {n} of {total}").format(n=index + 1, total=total)
+    if total > 14:  # too many dots for a phone: a bar says the same
+        return ft.Column([ft.ProgressBar(value=(index + 1) / total, semantics_label=label),
+                          ft.Text(label, theme_style=ft.TextThemeStyle.BODY_SMALL)], spacing=4)
+    dots = [ft.Container(width=12 if i == index else 9, height=12 if i == index else 9,
+                         border_radius=6,
+                         bgcolor=ft.Colors.PRIMARY if i <= index else ft.Colors.OUTLINE_VARIANT)
+            for i in range(total)]
+    return ft.Row([ft.Row(dots, spacing=6, tight=True),
+                   ft.Text(label, theme_style=ft.TextThemeStyle.BODY_SMALL, key="card-position")],
+                  alignment=ft.MainAxisAlignment.SPACE_BETWEEN, wrap=True)
+
+
+def text_size_control(ctx: ViewContext) -> ft.Control:
+    _ = ctx._
+    s = ctx.session
+    i = TEXT_SIZES.index(s.text_size)
+
+    def change(step: int) -> None:
+        s.set_text_size(TEXT_SIZES[max(0, min(len(TEXT_SIZES) - 1, i + step))])
+        ctx.refresh()
+    return ft.Row([
+        icon_button(ft.Icons.TEXT_DECREASE, _("Smaller text"), handler(ctx, lambda: change(-1)),
+                    key="text-smaller", disabled=i == 0),
+        icon_button(ft.Icons.TEXT_INCREASE, _("Larger text"), handler(ctx, lambda: change(1)),
+                    key="text-larger", disabled=i == len(TEXT_SIZES) - 1),
+    ], spacing=0, tight=True)
+
+
+def build_lesson(ctx: ViewContext, route: Route) -> ft.View:
+    _ = ctx._
+    s = ctx.session
+    pack, cid, lid = route.params["pack"], route.params["course"], route.params["lesson"]
+    lv = s.open_lesson(pack, cid, lid)
+    total = len(lv.cards)
+    index = max(0, min(total - 1, int(route.params["card"])))
+    cardv = lv.cards[index]
+    base = f"/lesson/{pack}/{cid}/{lid}"
+
+    def go_prev() -> None:
+        if index > 0:
+            ctx.go(f"{base}/{index - 1}")
+
+    def go_next() -> None:
+        nxt = s.finish_card(pack, cid, lid, index)
+        ctx.go(nxt)
+
+    def on_swipe(e: Any) -> None:
+        v = getattr(e, "primary_velocity", None) or 0.0
+        if v <= -SWIPE_MIN_VELOCITY:
+            ctx.act(go_next)
+        elif v >= SWIPE_MIN_VELOCITY and index > 0:
+            ctx.act(go_prev)
+
+    def on_link(e: Any) -> None:
+        target = s.link_target(pack, str(getattr(e, "data", "") or ""))
+        if target:
+            ctx.act(lambda: ctx.go(target))
+        else:
+            ctx.flash(_("Web links open only on a connected computer: {url}").format(
+                url=getattr(e, "data", "")))
+            ctx.refresh()
+
+    body: list[ft.Control] = []
+    if lv.fallback:
+        body.append(fallback_note(ctx, lv.lang))
+    body.append(progress_dots(ctx, index, total))
+    body.append(ft.Text(cardv.title, theme_style=ft.TextThemeStyle.HEADLINE_SMALL,
+                        key="card-title"))
+    for block in card_blocks(cardv.markdown):
+        if block.kind == "image":
+            body.append(ft.Image(src=media_url(pack, block.path), semantics_label=block.text,
+                                 fit=ft.BoxFit.CONTAIN, border_radius=8,
+                                 error_content=ft.Text(block.text or _("Image not available"))))
+        else:
+            body.append(ft.Markdown(block.text, selectable=False, on_tap_link=on_link,
+                                    extension_set=ft.MarkdownExtensionSet.GITHUB_WEB))
+    last = index == total - 1
+    nav = ft.Row([
+        big_button(_("Previous"), handler(ctx, go_prev), icon=ft.Icons.ARROW_BACK,
+                   primary=False, key="prev", disabled=index == 0, expand=True,
+                   tooltip=_("Previous card")),
+        big_button(_("Finish lesson") if last else _("Next"), handler(ctx, go_next),
+                   icon=ft.Icons.CHECK if last else ft.Icons.ARROW_FORWARD, key="next",
+                   expand=True, tooltip=_("Finish lesson") if last else _("Next card")),
+    ], spacing=12)
+    body.append(nav)
+    swipe = ft.GestureDetector(content=ft.Column(body, spacing=14), on_horizontal_drag_end=on_swipe,
+                               key="swipe")
+    return view(route.path, app_bar(ctx, lv.title, back=f"/course/{pack}/{cid}",
+                                    actions=[text_size_control(ctx), lock_action(ctx)]),
+                [swipe])

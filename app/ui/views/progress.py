@@ -1,0 +1,71 @@
+"""My progress: completed courses, scores, certificates, time spent."""
+
+from __future__ import annotations
+
+import flet as ft
+
+from app.core.errors import ShiftError
+from app.core.events import parse_at
+from app.ui.ctx import ViewContext
+from app.ui.router import Route
+from app.ui.views.home import nav_bar
+from app.ui.widgets import app_bar, card, lock_action, section_title, view
+
+
+def _date(ctx: ViewContext, at: str | None) -> str:
+    if not at:
+        return ""
+    try:
+        return ctx.tr.format_date(parse_at(at))
+    except ShiftError:
+        return at[:10]
+
+
+def build_progress(ctx: ViewContext, route: Route) -> ft.View:
+    _ = ctx._
+    tr = ctx.tr
+    p = ctx.session.my_progress()
+    controls: list[ft.Control] = [
+        ft.Row([
+            card(ft.Column([ft.Text(tr.format_number(len(p.completed)),
+                                    theme_style=ft.TextThemeStyle.HEADLINE_MEDIUM,
+                                    key="completed-count"),
+                            ft.Text(tr.ngettext("course completed", "courses completed",
+                                                len(p.completed)))], spacing=2)),
+            card(ft.Column([ft.Text(tr.format_timedelta(p.seconds) if p.seconds else "–",
+                                    theme_style=ft.TextThemeStyle.HEADLINE_MEDIUM,
+                                    key="time-spent"),
+                            ft.Text(_("time spent reading"))], spacing=2)),
+        ], wrap=True, spacing=12),
+    ]
+    controls.append(section_title(_("Courses")))
+    if not p.courses:
+        controls.append(ft.Text(_("Nothing yet. Open a course to start."), key="no-progress"))
+    for r in p.courses:
+        lines = []
+        if r.completed_at:
+            lines.append(_("Completed on {date}").format(date=_date(ctx, r.completed_at)))
+        else:
+            lines.append(_("In progress"))
+        if r.best_score is not None:
+            lines.append(_("Best score {score}").format(
+                score=tr.format_percent(r.best_score / 100)))
+        if r.attempts:
+            lines.append(tr.ngettext("{n} quiz attempt", "{n} quiz attempts",
+                                     len(r.attempts)).format(n=len(r.attempts)))
+        controls.append(card(ft.Row([
+            ft.Icon(ft.Icons.VERIFIED if r.completed_at else ft.Icons.TIMELAPSE,
+                    color=ft.Colors.GREEN_800 if r.completed_at else None),
+            ft.Column([ft.Text(r.title.text, theme_style=ft.TextThemeStyle.TITLE_SMALL),
+                       ft.Text(" · ".join(lines), theme_style=ft.TextThemeStyle.BODY_SMALL)],
+                      spacing=2, expand=True)]), key=f"record-{r.pack}-{r.course}"))
+    controls.append(section_title(_("Certificates")))
+    if not p.certificates:
+        controls.append(ft.Text(_("Certificates appear here after a sync, once you complete "
+                                  "a course.")))
+    for c in p.certificates:
+        controls.append(card(ft.Row([ft.Icon(ft.Icons.WORKSPACE_PREMIUM),
+                                     ft.Text(f"{c.title or c.course or ''} · {_date(ctx, c.at)}",
+                                             expand=True)])))
+    return view(route.path, app_bar(ctx, _("My progress"), actions=[lock_action(ctx)]),
+                controls, navigation_bar=nav_bar(ctx, 2))

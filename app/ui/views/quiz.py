@@ -1,0 +1,249 @@
+"""Quiz: one question per screen, immediate feedback; results; the review queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flet as ft
+
+from app.ui.ctx import ViewContext
+from app.ui.router import Route
+from app.ui.widgets import (
+    app_bar,
+    big_button,
+    card,
+    fallback_note,
+    handler,
+    lock_action,
+    section_title,
+    view,
+)
+
+
+def option_label(ctx: ViewContext, question: Any, option: Any) -> str:
+    if question.type == "true_false" and option.id in ("true", "false"):
+        return ctx._("True") if option.id == "true" else ctx._("False")
+    return option.text.text
+
+
+def _any_fallback(question: Any) -> str | None:
+    texts = [question.prompt, question.case, question.explanation,
+             *(o.text for o in question.options)]
+    for t in texts:
+        if t is not None and t.fallback:
+            return t.lang
+    return None
+
+
+def question_controls(ctx: ViewContext, q: Any, chosen: list[str],
+                      on_toggle: Any, on_check: Any) -> list[ft.Control]:
+    """The question (unanswered: selectable options + Check; answered: feedback)."""
+    _ = ctx._
+    out: list[ft.Control] = []
+    lang = _any_fallback(q)
+    if lang:
+        out.append(fallback_note(ctx, lang))
+    if q.case is not None and q.case.text:
+        out.append(ft.Container(ft.Markdown(q.case.text), padding=12, border_radius=10,
+                                bgcolor=ft.Colors.SURFACE_CONTAINER_HIGHEST, key="case"))
+    out.append(ft.Text(q.prompt.text, theme_style=ft.TextThemeStyle.TITLE_LARGE,
+                       key="prompt"))
+    if q.type == "multiple" and not q.answered:
+        out.append(ft.Text(_("Choose all that apply."), italic=True))
+    for o in q.options:
+        label = option_label(ctx, q, o)
+        if not q.answered:
+            selected = o.id in chosen
+            icon = (ft.Icons.CHECK_BOX if selected else ft.Icons.CHECK_BOX_OUTLINE_BLANK) \
+                if q.type == "multiple" else \
+                (ft.Icons.RADIO_BUTTON_CHECKED if selected else ft.Icons.RADIO_BUTTON_UNCHECKED)
+            out.append(card(ft.Row([ft.Icon(icon), ft.Text(label, expand=True)]),
+                            on_click=handler(ctx, lambda o=o: on_toggle(o.id)),
+                            key=f"option-{o.id}", highlight=selected, tooltip=label))
+            continue
+        if o.correct:
+            icon, color = ft.Icons.CHECK_CIRCLE, ft.Colors.GREEN_800
+        elif o.chosen:
+            icon, color = ft.Icons.CANCEL, ft.Colors.RED_800
+        else:
+            icon, color = ft.Icons.RADIO_BUTTON_UNCHECKED, ft.Colors.OUTLINE
+        lines: list[ft.Control] = [ft.Text(label, weight=ft.FontWeight.BOLD if o.chosen
+                                           else None)]
+        if o.chosen:
+            lines.append(ft.Text(_("Your answer"), theme_style=ft.TextThemeStyle.LABEL_MEDIUM))
+        if (o.chosen or o.correct) and o.feedback is not None and o.feedback.text:
+            lines.append(ft.Text(o.feedback.text, theme_style=ft.TextThemeStyle.BODY_MEDIUM))
+        out.append(card(ft.Row([ft.Icon(icon, color=color), ft.Column(lines, expand=True,
+                                                                        spacing=4)]),
+                        key=f"option-{o.id}"))
+    if not q.answered:
+        out.append(big_button(_("Check answer"), handler(ctx, on_check), icon=ft.Icons.DONE,
+                              key="check", disabled=not chosen, tooltip=_("Check answer")))
+        return out
+    verdict = _("Correct") if q.correct else (_("Partly correct") if (q.score or 0) > 0
+                                              else _("Not quite"))
+    out.insert(0, ft.Container(
+        ft.Row([ft.Icon(ft.Icons.THUMB_UP if q.correct else ft.Icons.INFO, color=ft.Colors.WHITE),
+                ft.Text(verdict, color=ft.Colors.WHITE, weight=ft.FontWeight.BOLD, size=18)]),
+        bgcolor=ft.Colors.GREEN_800 if q.correct else ft.Colors.DEEP_ORANGE_800,
+        padding=12, border_radius=10, key="verdict"))
+    if q.explanation is not None and q.explanation.text:
+        out.append(ft.Container(ft.Column([
+            ft.Text(_("Explanation"), theme_style=ft.TextThemeStyle.TITLE_SMALL),
+            ft.Markdown(q.explanation.text)], spacing=6),
+            padding=12, border_radius=10, bgcolor=ft.Colors.SECONDARY_CONTAINER,
+            key="explanation"))
+    return out
+
+
+def _toggle(ctx: ViewContext, q: Any, option_id: str) -> None:
+    v = ctx.session.view
+    if q.type == "multiple":
+        v.quiz_choice = [c for c in v.quiz_choice if c != option_id] \
+            if option_id in v.quiz_choice else [*v.quiz_choice, option_id]
+    else:
+        v.quiz_choice = [option_id]
+    ctx.refresh()
+
+
+def build_quiz(ctx: ViewContext, route: Route) -> ft.View:
+    _ = ctx._
+    s = ctx.session
+    pack, cid = route.params["pack"], route.params["course"]
+    att = s.current_attempt(pack, cid)
+    focus = s.view.quiz_focus
+    shown = next((q for q in att.questions if q.id == focus and q.answered), None)
+    if shown is None:
+        s.view.quiz_focus = None
+        shown = att.questions[att.current] if att.current is not None else None
+    total = len(att.questions)
+
+    def finish() -> None:
+        s.view.quiz_focus = None
+        s.submit(pack, cid, att.attempt)
+        ctx.go(f"/results/{pack}/{cid}/{att.attempt}")
+
+    if shown is None:  # every question answered (e.g. resumed): offer the results
+        return view(route.path, app_bar(ctx, _("Quiz"), back=f"/course/{pack}/{cid}"), [
+            ft.Text(_("You answered every question.")),
+            big_button(_("See results"), handler(ctx, finish), icon=ft.Icons.FLAG,
+                       key="see-results", tooltip=_("See results"))])
+
+    def check() -> None:
+        s.answer(pack, cid, att.attempt, shown.id, list(s.view.quiz_choice))
+        s.view.quiz_choice = []
+        s.view.quiz_focus = shown.id
+        ctx.refresh()
+
+    def next_question() -> None:
+        s.view.quiz_focus = None
+        ctx.refresh()
+
+    controls: list[ft.Control] = [
+        ft.Text(_("Question {n} of {total}").format(n=shown.index + 1, total=total),
+                theme_style=ft.TextThemeStyle.LABEL_LARGE, key="question-position"),
+        ft.ProgressBar(value=(shown.index + (1 if shown.answered else 0)) / max(1, total)),
+    ]
+    controls += question_controls(ctx, shown, s.view.quiz_choice,
+                                  lambda oid: _toggle(ctx, shown, oid), check)
+    if shown.answered:
+        remaining = [q for q in att.questions if not q.answered]
+        if remaining:
+            controls.append(big_button(_("Next question"), handler(ctx, next_question),
+                                       icon=ft.Icons.ARROW_FORWARD, key="next-question",
+                                       tooltip=_("Next question")))
+        else:
+            controls.append(big_button(_("See results"), handler(ctx, finish),
+                                       icon=ft.Icons.FLAG, key="see-results",
+                                       tooltip=_("See results")))
+    title = _("Quiz · attempt {n}").format(n=att.number)
+    return view(route.path, app_bar(ctx, title, back=f"/course/{pack}/{cid}",
+                                    actions=[lock_action(ctx)]), controls)
+
+
+def build_results(ctx: ViewContext, route: Route) -> ft.View:
+    _ = ctx._
+    tr = ctx.tr
+    s = ctx.session
+    pack, cid, aid = route.params["pack"], route.params["course"], route.params["attempt"]
+    att = s.attempt(pack, cid, aid)
+    outline = s.outline(pack, cid)
+    quiz = outline.quiz
+    score = att.score if att.score is not None else 0.0
+    pass_mark = quiz.pass_mark if quiz is not None else 0.0
+    passed = att.submitted and score >= pass_mark
+    controls: list[ft.Control] = [
+        ft.Text(outline.title.text, theme_style=ft.TextThemeStyle.TITLE_MEDIUM),
+        ft.Row([ft.Icon(ft.Icons.EMOJI_EVENTS if passed else ft.Icons.SCHOOL, size=48,
+                        color=ft.Colors.GREEN_800 if passed else ft.Colors.DEEP_ORANGE_800),
+                ft.Column([ft.Text(_("Your score: {score}").format(
+                               score=tr.format_percent(score / 100)),
+                               theme_style=ft.TextThemeStyle.HEADLINE_SMALL, key="score"),
+                           ft.Text(_("Passed") if passed else _("Not passed yet"),
+                                   theme_style=ft.TextThemeStyle.TITLE_MEDIUM, key="verdict"),
+                           ft.Text(_("Pass mark {mark}").format(
+                               mark=tr.format_percent(pass_mark / 100)))],
+                          spacing=4, expand=True)]),
+    ]
+    wrong = [q for q in att.questions if not q.correct]
+    if wrong:
+        controls.append(section_title(_("What to review")))
+        for q in wrong:
+            controls.append(card(ft.Column([
+                ft.Text(q.prompt.text, weight=ft.FontWeight.BOLD),
+                ft.Text(q.explanation.text if q.explanation is not None else "",
+                        theme_style=ft.TextThemeStyle.BODY_SMALL)], spacing=4),
+                key=f"review-{q.id}"))
+    else:
+        controls.append(ft.Text(_("Every answer was right. Well done!")))
+    if quiz is not None and not quiz.passed and (quiz.attempts_left is None
+                                                 or quiz.attempts_left > 0):
+        controls.append(big_button(_("Try again"), handler(ctx, lambda: ctx.go(
+            f"/quiz/{pack}/{cid}")), icon=ft.Icons.REPLAY, key="retry",
+            tooltip=_("Try the quiz again")))
+    controls.append(big_button(_("Back to the course"), handler(ctx, lambda: ctx.go(
+        f"/course/{pack}/{cid}")), icon=ft.Icons.MENU_BOOK, primary=False, key="to-course",
+        tooltip=_("Back to the course")))
+    return view(route.path, app_bar(ctx, _("Results"), back=f"/course/{pack}/{cid}",
+                                    actions=[lock_action(ctx)]), controls)
+
+
+def build_review(ctx: ViewContext, route: Route) -> ft.View:
+    _ = ctx._
+    s = ctx.session
+    feedback = s.view.review_feedback
+    controls: list[ft.Control] = []
+    if feedback is not None:
+        controls += question_controls(ctx, feedback, [], lambda _oid: None, lambda: None)
+
+        def next_item() -> None:
+            s.view.review_feedback = None
+            ctx.refresh()
+        controls.append(big_button(_("Next question"), handler(ctx, next_item),
+                                   icon=ft.Icons.ARROW_FORWARD, key="next-question",
+                                   tooltip=_("Next question")))
+    else:
+        queue = s.review_queue()
+        if not queue:
+            controls.append(ft.Text(_("Nothing to review today."), key="review-empty"))
+            controls.append(big_button(_("Back to my courses"), handler(ctx, lambda: ctx.go(
+                "/home")), key="to-home", tooltip=_("Back to my courses")))
+        else:
+            item = queue[0]
+            controls.append(ft.Text(ctx.tr.ngettext("{n} question to review",
+                                                    "{n} questions to review",
+                                                    len(queue)).format(n=len(queue)),
+                                    theme_style=ft.TextThemeStyle.LABEL_LARGE))
+            controls.append(ft.Text(item.course_title.text,
+                                    theme_style=ft.TextThemeStyle.BODY_SMALL))
+            q = item.question
+
+            def check() -> None:
+                step = s.answer_review(item.pack, item.course, q.id, list(s.view.quiz_choice))
+                s.view.quiz_choice = []
+                s.view.review_feedback = step.feedback
+                ctx.refresh()
+            controls += question_controls(ctx, q, s.view.quiz_choice,
+                                          lambda oid: _toggle(ctx, q, oid), check)
+    return view(route.path, app_bar(ctx, _("Review"), back="/home",
+                                    actions=[lock_action(ctx)]), controls)

@@ -1,0 +1,111 @@
+"""Settings: language, text size, high contrast, sync, storage, about + licences."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flet as ft
+
+from app.core.device import TEXT_SIZES
+from app.core.errors import ShiftError
+from app.core.i18n import UI_LOCALES
+from app.core.learning import localize
+from app.ui.ctx import ViewContext
+from app.ui.router import Route
+from app.ui.views.home import nav_bar
+from app.ui.widgets import app_bar, big_button, card, handler, section_title, view
+
+APP_VERSION = "0.1.0"
+
+
+def build_settings(ctx: ViewContext, route: Route) -> ft.View:
+    _ = ctx._
+    tr = ctx.tr
+    s = ctx.session
+    dev = s.device
+    size_words = {"normal": _("Normal"), "large": _("Large"), "larger": _("Larger")}
+
+    def set_lang(e: Any) -> None:
+        ctx.act(lambda: (s.set_language(str(e.control.value)), ctx.refresh()))
+
+    def set_size(size: str) -> None:
+        s.set_text_size(size)
+        ctx.refresh()
+
+    def set_contrast(e: Any) -> None:
+        ctx.act(lambda: (dev.set_setting("high_contrast", bool(e.control.value)), ctx.refresh()))
+
+    lang = ft.Dropdown(label=_("Language"), value=s.locale, key="language", on_select=set_lang,
+                       options=[ft.DropdownOption(key=c, text=tr.language_name(c))
+                                for c in UI_LOCALES], tooltip=_("Language"))
+    sizes = ft.Row([ft.Chip(label=ft.Text(size_words[z]), selected=s.text_size == z,
+                            on_select=handler(ctx, lambda z=z: set_size(z)),
+                            key=f"size-{z}", tooltip=_("Text size: {size}").format(
+                                size=size_words[z]), height=48)
+                    for z in TEXT_SIZES], wrap=True)
+    contrast = ft.Switch(label=_("High contrast"), value=s.high_contrast, on_change=set_contrast,
+                         key="contrast", tooltip=_("High contrast"))
+    controls: list[ft.Control] = [section_title(_("Display")), lang,
+                                  ft.Text(_("Text size")), sizes, contrast]
+
+    # sync -------------------------------------------------------------------------
+    status = s.sync_status()
+    server = ft.TextField(label=_("Server address"), value=status.server_url, key="server-url",
+                          hint_text="https://learning.example.org",
+                          keyboard_type=ft.KeyboardType.URL)
+    code = ft.TextField(label=_("Enrolment code"), key="enrol-code",
+                        value=s.view.form.get("enrol_code", ""))
+    bar = ft.ProgressBar(value=0, visible=False, key="sync-progress")
+    message = ft.Text(s.view.form.get("sync_message", ""), key="sync-message")
+
+    def on_progress(fraction: float, text: str) -> None:
+        bar.visible, bar.value, message.value = True, max(0.0, min(1.0, fraction)), text
+        try:
+            bar.update()
+            message.update()
+        except (AssertionError, RuntimeError):  # not on a live page (unit tests)
+            pass
+
+    def sync() -> None:
+        s.view.form["enrol_code"] = code.value or ""
+        try:
+            url = str(server.value or "").strip()
+            if url != status.server_url:
+                dev.set_setting("server_url", url)
+            dev.sync_now(progress=on_progress)
+            s.view.form["sync_message"] = _("Sync finished.")
+        except ShiftError as exc:
+            if not status.client_installed:
+                s.view.form["sync_message"] = _("Sync client not installed yet.")
+            else:
+                s.view.form["sync_message"] = _("Sync failed: {reason}").format(reason=str(exc))
+        ctx.refresh()
+
+    last = (_("Last synced {when}").format(when=tr.format_datetime(status.last_sync))
+            if status.last_sync else _("Never synced"))
+    controls += [section_title(_("Sync")), ft.Text(last, key="last-sync"), server, code,
+                 big_button(_("Sync now"), handler(ctx, sync), icon=ft.Icons.SYNC,
+                            key="sync-now", tooltip=_("Sync now")), bar, message]
+
+    # storage + about -------------------------------------------------------------------
+    controls += [section_title(_("Storage")),
+                 ft.Text(_("Storage used: {size}").format(size=tr.format_bytes(
+                     dev.storage_bytes())), key="storage")]
+    if s.signed_in:
+        controls.append(ft.Text(_("Locks after {time} without use.").format(
+            time=tr.format_timedelta(dev.idle_lock_seconds)), key="idle-setting"))
+    about: list[ft.Control] = [
+        ft.Text(_("Shift Learning {version}").format(version=APP_VERSION),
+                weight=ft.FontWeight.BOLD),
+        ft.Text(_("Made for the Erasmus+ PROMOTE and WORKPRIS projects. App licence: EUPL-1.2.")),
+        ft.Text(_("Font: DejaVu Sans (Bitstream Vera licence, public domain changes).")),
+        ft.Text(_("Built with Flet and Flutter (Apache 2.0 / BSD licences) and Babel (BSD).")),
+    ]
+    for title, licence, authors in dev.pack_licences():
+        name = localize(title, s.locale, next(iter(title), "en")).text
+        about.append(ft.Text(_("Content “{pack}”: {licence}").format(pack=name, licence=licence)
+                             + (f" — {', '.join(authors)}" if authors else "")))
+    controls += [section_title(_("About and licences")), card(ft.Column(about, spacing=6))]
+    back = "/home" if s.signed_in else "/"
+    return view(route.path, app_bar(ctx, _("Settings"), back=back), controls,
+                navigation_bar=nav_bar(ctx, 3) if s.signed_in else None)

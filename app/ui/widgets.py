@@ -1,0 +1,128 @@
+"""Small building blocks shared by the screens: big buttons, app bars, notes.
+
+Every interactive control gets a tooltip or semantics label (screen readers and the e2e
+tests find controls by these names) and a height of at least 48 px.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import flet as ft
+
+from app.ui.ctx import ViewContext
+from app.ui.theme import BIG_TOUCH, TOUCH
+
+Handler = Callable[[Any], None]
+
+
+def handler(ctx: ViewContext, fn: Callable[[], object]) -> Handler:
+    """An on_click handler that counts as activity and then runs ``fn``."""
+    def on_event(_e: Any = None) -> None:
+        ctx.act(fn)
+    return on_event
+
+
+def big_button(text: str, on_click: Handler | None, *, icon: Any = None,
+               tooltip: str | None = None, primary: bool = True, key: str | None = None,
+               expand: bool | int | None = None, disabled: bool = False) -> ft.Control:
+    style = ft.ButtonStyle(padding=ft.Padding.symmetric(horizontal=20, vertical=12),
+                           shape=ft.RoundedRectangleBorder(radius=12))
+    cls = ft.FilledButton if primary else ft.OutlinedButton
+    return cls(content=text, icon=icon, on_click=on_click, tooltip=tooltip, key=key,
+               height=BIG_TOUCH - 8, style=style, expand=expand, disabled=disabled)
+
+
+def text_button(text: str, on_click: Handler | None, *, icon: Any = None,
+                tooltip: str | None = None, key: str | None = None) -> ft.Control:
+    return ft.TextButton(content=text, icon=icon, on_click=on_click, tooltip=tooltip, key=key,
+                         height=TOUCH)
+
+
+def icon_button(icon: Any, tooltip: str, on_click: Handler | None, *,
+                key: str | None = None, disabled: bool = False) -> ft.IconButton:
+    return ft.IconButton(icon=icon, tooltip=tooltip, on_click=on_click, key=key,
+                         icon_size=28, width=TOUCH + 4, height=TOUCH + 4, disabled=disabled)
+
+
+def app_bar(ctx: ViewContext, title: str, *, back: str | None = None,
+            actions: list[ft.Control] | None = None) -> ft.AppBar:
+    _ = ctx._
+    leading = None
+    if back is not None:
+        leading = icon_button(ft.Icons.ARROW_BACK, _("Back"),
+                              handler(ctx, lambda: ctx.go(back)), key="back")
+    return ft.AppBar(title=ft.Text(title, semantics_label=title, max_lines=2,
+                                   overflow=ft.TextOverflow.ELLIPSIS),
+                     leading=leading, automatically_imply_leading=False,
+                     actions=actions or [], toolbar_height=64)
+
+
+def lock_action(ctx: ViewContext) -> ft.Control:
+    """The "Lock" button on every personal screen: hand the tablet over in one tap."""
+    _ = ctx._
+
+    def lock() -> None:
+        ctx.session.lock()
+        ctx.go("/")
+    return icon_button(ft.Icons.LOCK_OUTLINE, _("Lock and switch learner"),
+                       handler(ctx, lock), key="lock")
+
+
+def fallback_note(ctx: ViewContext, lang: str) -> ft.Control:
+    """The visible note when content is shown in another language than the learner's."""
+    _ = ctx._
+    name = ctx.tr.language_name(lang)
+    text = _("Shown in {language}: not yet translated.").format(language=name)
+    return ft.Container(
+        content=ft.Row([ft.Icon(ft.Icons.TRANSLATE, size=18), ft.Text(text, expand=True)],
+                       spacing=8),
+        padding=ft.Padding.symmetric(horizontal=10, vertical=6), border_radius=8,
+        bgcolor=ft.Colors.AMBER_100, key="fallback-note")
+
+
+def section_title(text: str) -> ft.Text:
+    return ft.Text(text, theme_style=ft.TextThemeStyle.TITLE_MEDIUM)
+
+
+def progress_ring(value: float, label: str, size: int = 48) -> ft.Control:
+    """A ring with the percentage in the middle (progress of a course)."""
+    pct = max(0, min(100, round(value * 100)))
+    return ft.Stack(
+        [ft.ProgressRing(value=max(0.0, min(1.0, value)), width=size, height=size,
+                         stroke_width=5, semantics_label=label, semantics_value=pct),
+         ft.Container(ft.Text(f"{pct}%", size=11, weight=ft.FontWeight.BOLD),
+                      alignment=ft.Alignment.CENTER, width=size, height=size)],
+        width=size, height=size)
+
+
+def card(content: ft.Control, *, on_click: Handler | None = None, key: str | None = None,
+         tooltip: str | None = None, highlight: bool = False) -> ft.Control:
+    box = ft.Container(content=content, padding=16, border_radius=14, on_click=on_click,
+                       tooltip=tooltip, key=key, ink=on_click is not None,
+                       bgcolor=(ft.Colors.PRIMARY_CONTAINER if highlight
+                                else ft.Colors.SURFACE_CONTAINER_LOW),
+                       border=ft.Border.all(1, ft.Colors.OUTLINE_VARIANT))
+    return box
+
+
+def page_column(controls: list[ft.Control], *, max_width: int = 760) -> ft.Control:
+    """Mobile-first: full width on a phone, centred reading width on a tablet/desktop."""
+    return ft.Row([ft.Container(ft.Column(controls, spacing=14,
+                                          horizontal_alignment=ft.CrossAxisAlignment.STRETCH),
+                                expand=True, width=max_width)],
+                  alignment=ft.MainAxisAlignment.CENTER)
+
+
+def view(route: str, appbar: ft.AppBar | None, controls: list[ft.Control], *,
+         scroll: bool = True, navigation_bar: ft.NavigationBar | None = None,
+         max_width: int = 760) -> ft.View:
+    return ft.View(route=route, appbar=appbar, navigation_bar=navigation_bar,
+                   controls=[page_column(controls, max_width=max_width)],
+                   scroll=ft.ScrollMode.AUTO if scroll else None,
+                   padding=ft.Padding.symmetric(horizontal=14, vertical=12))
+
+
+def error_text(text: str, key: str = "error") -> ft.Control:
+    return ft.Text(text, color=ft.Colors.ERROR, key=key, weight=ft.FontWeight.BOLD)
