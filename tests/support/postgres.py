@@ -123,3 +123,12 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
     if request.param == "sqlite":
         return None
     return _fresh_or_skip()
+
+
+#: For module- or class-scoped fixtures: `@pytest.fixture(scope="module", params=BACKENDS)`
+#: then `url = url_for_backend(request.param)`.
+BACKENDS = [pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def url_for_backend(name: str) -> str | None:
+    return None if name == "sqlite" else _fresh_or_skip()
