@@ -1,0 +1,241 @@
+"""Learner profiles: PIN verifiers, lock-out (persisted), push/pull bookkeeping."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.core.errors import AuthError, PinLockedError, StoreError
+from app.core.store import Store
+from app.core.store.pins import make_verifier, parse_verifier, verify
+from app.core.store.profiles import lock_delay
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = Store.open(tmp_path)
+    yield s
+    s.close()
+
+
+def new(store: Store, name: str = "Ana Silva", staff: str = "PO-1001", pin: str = "2468",
+        **kw: Any) -> dict[str, Any]:
+    args = {"role": "prison_officer", "language": "pt"} | kw
+    return store.profiles.create(name, staff, args["role"], args["language"], pin)
+
+
+def test_create_list_get_update(store: Store, tmp_path: Path) -> None:
+    ana = new(store)
+    bo = new(store, "bo Berg", "SW-7", role="social_worker", language="sv")
+    assert set(ana) == {"id", "display_name", "staff_number", "role", "language",
+                        "created_at", "updated_at"}
+    assert [p["display_name"] for p in store.profiles.list()] == ["Ana Silva", "bo Berg"]
+    assert store.profiles.get(bo["id"]) == bo
+    assert store.profiles.get("nope") is None
+    changed = store.profiles.update(ana["id"], display_name="  Ana S. ", language="en")
+    assert changed["display_name"] == "Ana S." and changed["language"] == "en"
+    raw = (tmp_path / "store" / "profiles.json").read_text()
+    assert "2468" not in raw and "scrypt$16384$8$1$" in raw
+    assert all("pin_verifier" not in p for p in store.profiles.list())
+
+
+@pytest.mark.parametrize("field, args", [
+    ("display_name", ("", "S1", "trainer", "en", "1234")),
+    ("display_name", ("x" * 81, "S1", "trainer", "en", "1234")),
+    ("display_name", ("Eve\u202e", "S1", "trainer", "en", "1234")),
+    ("display_name", ("Line\nbreak", "S1", "trainer", "en", "1234")),
+    ("staff_number", ("Eve", "../../x", "trainer", "en", "1234")),
+    ("staff_number", ("Eve", "", "trainer", "en", "1234")),
+    ("role", ("Eve", "S1", "warden", "en", "1234")),
+    ("role", ("Eve", "S1", None, "en", "1234")),
+    ("language", ("Eve", "S1", "trainer", "english", "1234")),
+    ("pin", ("Eve", "S1", "trainer", "en", "123")),
+    ("pin", ("Eve", "S1", "trainer", "en", "123456789")),
+    ("pin", ("Eve", "S1", "trainer", "en", "12a4")),
+    ("pin", ("Eve", "S1", "trainer", "en", "١٢٣٤")),  # Arabic-Indic digits
+    ("pin", ("Eve", "S1", "trainer", "en", 1234)),
+])
+def test_create_rejects_bad_fields_by_name(store: Store, field: str, args: tuple) -> None:
+    with pytest.raises(StoreError, match=f"^{field}"):
+        store.profiles.create(*args)
+    assert store.profiles.list() == []
+
+
+def test_update_refuses_unknown_fields_pins_and_duplicate_staff_numbers(store: Store) -> None:
+    ana, bo = new(store), new(store, "Bo", "PO-2")
+    with pytest.raises(StoreError, match="pin"):
+        store.profiles.update(ana["id"], pin="9999")
+    with pytest.raises(StoreError, match="failed_attempts"):
+        store.profiles.update(ana["id"], failed_attempts=0)
+    with pytest.raises(StoreError, match="staff_number"):
+        store.profiles.update(bo["id"], staff_number="PO-1001")
+    with pytest.raises(StoreError, match="staff_number"):
+        new(store, "Cy", "PO-2")
+    with pytest.raises(StoreError, match="not found"):
+        store.profiles.update("missing", display_name="X")
+
+
+def test_verify_pin_and_growing_persisted_lockout(tmp_path: Path) -> None:
+    clock = Clock()
+    s = Store.open(tmp_path)
+    s.profiles._clock = clock
+    ana = new(s)
+    assert s.profiles.verify_pin(ana["id"], "2468") is True
+    for left in (2, 1):
+        with pytest.raises(AuthError, match=f"{left} more tr") as info:
+            s.profiles.verify_pin(ana["id"], "0000")
+        assert not isinstance(info.value, PinLockedError)
+    with pytest.raises(PinLockedError, match="30 seconds") as info:
+        s.profiles.verify_pin(ana["id"], "0000")
+    assert info.value.wait_seconds == 30
+    # locked: even the right PIN is refused, without a scrypt run
+    with pytest.raises(PinLockedError, match="try again in 30 seconds"):
+        s.profiles.verify_pin(ana["id"], "2468")
+    s.close()
+    # a restart does not reset the lock
+    s = Store.open(tmp_path)
+    s.profiles._clock = clock
+    clock.now += 10
+    with pytest.raises(PinLockedError) as info:
+        s.profiles.verify_pin(ana["id"], "2468")
+    assert info.value.wait_seconds == 20
+    clock.now += 20
+    with pytest.raises(PinLockedError) as info:
+        s.profiles.verify_pin(ana["id"], "1111")
+    assert info.value.wait_seconds == 60  # doubled
+    clock.now += 60
+    assert s.profiles.locked_seconds(ana["id"]) == 0
+    assert s.profiles.verify_pin(ana["id"], "2468") is True
+    for _ in range(2):  # the count was reset by the success
+        with pytest.raises(AuthError):
+            s.profiles.verify_pin(ana["id"], "0000")
+    assert s.profiles.locked_seconds(ana["id"]) == 0
+    s.close()
+
+
+def test_lock_delay_schedule_and_clock_set_back(store: Store) -> None:
+    assert [lock_delay(n) for n in range(1, 8)] == [0, 0, 30, 60, 120, 240, 480]
+    assert lock_delay(50) == 3600
+    clock = Clock()
+    store.profiles._clock = clock
+    ana = new(store)
+    for _ in range(3):
+        with pytest.raises(AuthError):
+            store.profiles.verify_pin(ana["id"], "0000")
+    clock.now -= 10 * 365 * 86400  # the device clock jumps back years
+    assert store.profiles.locked_seconds(ana["id"]) == 3600
+
+
+def test_verify_pin_hostile_input(store: Store) -> None:
+    ana = new(store)
+    with pytest.raises(AuthError, match="unknown profile"):
+        store.profiles.verify_pin("nobody", "2468")
+    with pytest.raises(AuthError, match="unknown profile"):
+        store.profiles.verify_pin(None, "2468")  # type: ignore[arg-type]
+    for bad in (None, "", "24 68", "2468\n", "9" * 5000):
+        with pytest.raises(AuthError):
+            store.profiles.verify_pin(ana["id"], bad)  # type: ignore[arg-type]
+    assert store.profiles.verify_pin(ana["id"], "2468")
+
+
+def test_set_pin(store: Store) -> None:
+    ana = new(store)
+    with pytest.raises(StoreError, match="new PIN"):
+        store.profiles.set_pin(ana["id"], "2468", "12")
+    with pytest.raises(AuthError):
+        store.profiles.set_pin(ana["id"], "9999", "1357")
+    store.profiles.set_pin(ana["id"], "2468", "13579")
+    with pytest.raises(AuthError):
+        store.profiles.verify_pin(ana["id"], "2468")
+    assert store.profiles.verify_pin(ana["id"], "13579")
+
+
+def test_pin_verifier_format_is_portable_and_timed() -> None:
+    start = time.perf_counter()
+    verifier = make_verifier("0042")
+    elapsed = time.perf_counter() - start
+    assert verifier.startswith("scrypt$16384$8$1$")
+    assert verify(verifier, "0042") and not verify(verifier, "0043")
+    assert verify(verifier, "42") is False
+    assert make_verifier("0042") != verifier  # salted
+    assert 0.005 < elapsed < 2.0  # slow on purpose, but usable (≈65 ms here)
+
+
+@pytest.mark.parametrize("bad", [
+    None, 42, "", "plain", "bcrypt$1$2$3$abc$def",
+    "scrypt$16384$8$1$c2FsdHNhbHQ=",                          # missing hash
+    "scrypt$1048576$8$1$c2FsdHNhbHRzYWx0$" + "A" * 44,        # n too big (DoS)
+    "scrypt$1000$8$1$c2FsdHNhbHRzYWx0$" + "A" * 44,           # not a power of two
+    "scrypt$16384$64$1$c2FsdHNhbHRzYWx0$" + "A" * 44,         # r too big
+    "scrypt$16384$8$1$!!!!!!!!$" + "A" * 44,                  # bad base64
+])
+def test_hostile_verifiers_are_refused(bad: Any) -> None:
+    with pytest.raises(StoreError, match="pin_verifier"):
+        parse_verifier(bad)
+
+
+def test_push_and_pull_bookkeeping_with_portable_verifiers(tmp_path: Path) -> None:
+    one = Store.open(tmp_path / "one")
+    ana = new(one)
+    pending = one.profiles.pending_push()
+    assert [p["id"] for p in pending] == [ana["id"]]
+    assert pending[0]["pin_verifier"].startswith("scrypt$")
+    # changed after pending_push handed it out: stays pending after mark_pushed
+    one.profiles.update(ana["id"], display_name="Ana Changed")
+    assert one.profiles.mark_pushed([ana["id"], "unknown"]) == 0
+    pending = one.profiles.pending_push()
+    assert one.profiles.mark_pushed([p["id"] for p in pending]) == 1
+    assert one.profiles.pending_push() == []
+    with pytest.raises(StoreError):
+        one.profiles.mark_pushed("abc")
+    one.close()
+
+    # another tablet pulls the profile (as the server sends it) and Ana signs in there
+    two = Store.open(tmp_path / "two")
+    assert two.profiles.upsert_remote(pending) == 1
+    assert two.profiles.upsert_remote(pending) == 0  # unchanged
+    assert two.profiles.verify_pin(ana["id"], "2468") is True
+    assert two.profiles.pending_push() == []
+    assert two.profiles.get(ana["id"])["display_name"] == "Ana Changed"
+    # a local change newer than the server copy is kept until it is pushed
+    two.profiles.update(ana["id"], display_name="Ana Local")
+    stale = [dict(pending[0], updated_at="2020-01-01T00:00:00.000Z")]
+    assert two.profiles.upsert_remote(stale) == 0
+    assert two.profiles.get(ana["id"])["display_name"] == "Ana Local"
+    newer = [dict(pending[0], display_name="Ana Server", updated_at="2099-01-01T00:00:00.000Z")]
+    assert two.profiles.upsert_remote(newer) == 1
+    assert two.profiles.get(ana["id"])["display_name"] == "Ana Server"
+    two.close()
+
+
+@pytest.mark.parametrize("bad, where", [
+    ({"pin": "1234"}, "pin"),
+    ({"id": "not-a-uuid"}, "id"),
+    ({"id": "3F0C2A9E-0000-4000-8000-000000000000"}, "id"),
+    ({"role": "warden"}, "role"),
+    ({"pin_verifier": "scrypt$2$1$1$AAAAAAAA$" + "A" * 44}, "pin_verifier"),
+    ({"updated_at": "tomorrow"}, "updated_at"),
+    ({"display_name": None}, "display_name"),
+])
+def test_upsert_remote_validates_every_profile(store: Store, bad: dict, where: str) -> None:
+    good = {"id": "3f0c2a9e-0000-4000-8000-000000000000", "display_name": "Remote",
+            "staff_number": "R-1", "role": "trainer", "language": "en",
+            "pin_verifier": make_verifier("1234")}
+    with pytest.raises(StoreError, match=rf"profiles\[1\]\.{where}"):
+        store.profiles.upsert_remote([good, {**good, **bad}])
+    assert store.profiles.list() == []  # all-or-nothing
+    with pytest.raises(StoreError):
+        store.profiles.upsert_remote({"id": "x"})  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match=r"profiles\[0\]"):
+        store.profiles.upsert_remote(["text"])  # type: ignore[list-item]

@@ -1,0 +1,84 @@
+"""Property tests (hypothesis): merge is a set union by id — idempotent and
+order-independent — and never touches the outbox. Real store folders, small segments so
+segment boundaries are crossed."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.core.store import Store
+
+LEARNERS = ["0a000000-0000-4000-8000-00000000000a", "0b000000-0000-4000-8000-00000000000b",
+            "learner:with.odd-chars_1"]
+DEVICES = ["dev-one", "dev-two"]
+
+
+def make_event(n: int) -> dict[str, Any]:
+    """Content is a function of n, so one id always has one content (as on the server)."""
+    return {
+        "id": str(uuid.UUID(int=n + 1, version=4)),
+        "learner": LEARNERS[n % 3],
+        "device": DEVICES[n % 2],
+        "seq": n // 2 + 1,
+        "at": f"2026-01-01T00:{(n * 7) % 60:02d}:{(n * 13) % 60:02d}.{n % 1000:03d}Z",
+        "type": "answer.given",
+        "ref": {"question": f"q{n % 5}"},
+        "data": {"n": n, "text": "ü" * (n % 4)},
+    }
+
+
+batches = st.lists(st.lists(st.integers(0, 60).map(make_event), max_size=25), max_size=5)
+
+
+def merged_state(parts: list[list[dict[str, Any]]]) -> tuple[dict[str, list], list[int]]:
+    with tempfile.TemporaryDirectory() as tmp, Store.open(tmp, segment_capacity=4) as s:
+        counts = [s.merge(part) for part in parts]
+        state = {learner: s.events(learner) for learner in LEARNERS}
+        assert s.outbox() == []
+        # idempotent: everything again changes nothing
+        assert sum(s.merge(part) for part in parts) == 0
+        assert {learner: s.events(learner) for learner in LEARNERS} == state
+    return state, counts
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=batches, data=st.data())
+def test_merge_is_idempotent_and_order_independent(parts: list[list[dict]], data: Any) -> None:
+    state, counts = merged_state(parts)
+    distinct = {e["id"] for part in parts for e in part}
+    assert sum(counts) == len(distinct)
+    assert sum(len(v) for v in state.values()) == len(distinct)
+    # the same events in another order and other batch boundaries give the same store
+    flat = [e for part in parts for e in part]
+    shuffled = data.draw(st.permutations(flat))
+    cut = data.draw(st.integers(0, len(shuffled)))
+    other, _ = merged_state([shuffled[:cut], shuffled[cut:]])
+    assert other == state
+    for learner, events in state.items():
+        assert all(e["learner"] == learner for e in events)
+
+
+@settings(max_examples=25, deadline=None)
+@given(ops=st.lists(st.one_of(st.just("append"), st.just("ack"),
+                              st.integers(0, 60).map(make_event)), max_size=30))
+def test_outbox_holds_exactly_the_unacknowledged_local_events(ops: list[Any]) -> None:
+    with tempfile.TemporaryDirectory() as tmp, \
+            Store.open(tmp, journal_capacity=3, segment_capacity=4) as s:
+        local: list[str] = []
+        acked: set[str] = set()
+        for op in ops:
+            if op == "append":
+                local.append(s.append({"learner": LEARNERS[len(local) % 3],
+                                       "type": "card.viewed"}))
+            elif op == "ack":
+                first = [e["id"] for e in s.outbox(2)]
+                s.acknowledge(first)
+                acked.update(first)
+            else:
+                s.merge([op])
+        assert [e["id"] for e in s.outbox(1000)] == [i for i in local if i not in acked]
