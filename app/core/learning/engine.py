@@ -87,7 +87,7 @@ class LearningEngine:
 
     def _library(self, today: date) -> Library:
         entries = []
-        best: tuple[Any, ResumePoint] | None = None
+        touched = []
         for info in self.courses_for_role():
             progress = self.state.course(info.pack, info.id)
             done = ol.lessons_done(info, progress)
@@ -99,11 +99,16 @@ class LearningEngine:
                 progress=done / len(info.lessons) if info.lessons else 1.0,
                 best_score=progress.best_score, passed=progress.passed,
                 completed=progress.completed is not None))
-            if progress.last is not None and (best is None or progress.last[:2] > best[0]):
-                point = ol.resume_point(info, progress)
-                if point.kind != "done":
-                    best = (progress.last[:2], point)
-        return Library(courses=tuple(entries), resume=best[1] if best else None,
+            if progress.last is not None:
+                touched.append((progress.last[:2], info, progress))
+        # "continue": the most recently touched course that is not completed yet
+        resume = None
+        for _, info, progress in sorted(touched, key=lambda x: x[0], reverse=True):
+            point = ol.resume_point(info, progress)
+            if point.kind != "done":
+                resume = point
+                break
+        return Library(courses=tuple(entries), resume=resume,
                        review_due=len(self._due(today, DAILY_LIMIT)))
 
     def outline(self, pack: str, course: str) -> Outline:

@@ -48,11 +48,12 @@ class Attempt:
     #: earliest quiz.submitted: (order_key, score %, passed)
     submitted: tuple[Key, float, bool] | None = None
 
+    #: earliest order_key of any event of this attempt (kept by the fold)
+    first: Key | None = None
+
     @property
     def first_key(self) -> Key:
-        keys = [k for k in (self.started, *(a.key for a in self.answers.values()),
-                            self.submitted[0] if self.submitted else None) if k]
-        return min(keys) if keys else ("", "", 0)
+        return self.first or ("", "", 0)
 
 
 @dataclass(slots=True)
@@ -163,14 +164,14 @@ class LearnerState:
             course.opened.add(ref["lesson"])
             course.seconds += min(float(data.get("seconds", 0)), MAX_SECONDS_PER_CARD)
         elif etype == "quiz.started":
-            attempt = self._attempt(course, ref["attempt"])
+            attempt = self._attempt(course, ref["attempt"], key)
             if attempt.started is None or key < attempt.started:
                 attempt.started, attempt.seed = key, data["seed"]
                 attempt.questions = list(data["questions"])
                 attempt.lang = data.get("lang") if isinstance(data.get("lang"), str) else None
                 attempt.pack_version = event.get("pack_version")
         elif etype == "answer.given":
-            attempt = self._attempt(course, ref["attempt"])
+            attempt = self._attempt(course, ref["attempt"], key)
             qid = ref["question"]
             old = attempt.answers.get(qid)
             if old is None or (key, event_id) < (old.key, old.event):
@@ -179,7 +180,7 @@ class LearnerState:
             self._encounter(event["pack"], ref["course"], qid,
                             Encounter(key, day, data["score"] >= 1.0, False))
         elif etype == "quiz.submitted":
-            attempt = self._attempt(course, ref["attempt"])
+            attempt = self._attempt(course, ref["attempt"], key)
             if attempt.submitted is None or key < attempt.submitted[0]:
                 attempt.submitted = (key, float(data["score"]), bool(data["passed"]))
         elif etype == "course.completed":
@@ -196,10 +197,12 @@ class LearnerState:
         return progress
 
     @staticmethod
-    def _attempt(course: CourseProgress, attempt_id: str) -> Attempt:
+    def _attempt(course: CourseProgress, attempt_id: str, key: Key) -> Attempt:
         attempt = course.attempts.get(attempt_id)
         if attempt is None:
             attempt = course.attempts[attempt_id] = Attempt(attempt_id)
+        if attempt.first is None or key < attempt.first:
+            attempt.first = key
         return attempt
 
     def _encounter(self, pack: str, course: str, question: str, enc: Encounter) -> None:
