@@ -35,7 +35,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from app.core.errors import CertificateError
+from app.core.errors import CertificateError, PackVerifyError
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
@@ -207,10 +207,6 @@ def coerce_public_key(key: Any) -> Ed25519PublicKey:
     (bytes or text), base64 of the raw key, or a did:key string. Raises CertificateError."""
     if isinstance(key, Ed25519PublicKey):
         return key
-    for attr in ("public_key", "key"):  # e.g. a small wrapper object with the key inside
-        inner = getattr(key, attr, None)
-        if isinstance(inner, Ed25519PublicKey):
-            return inner
     try:
         if isinstance(key, str):
             text = key.strip()
@@ -236,21 +232,41 @@ def coerce_public_key(key: Any) -> Ed25519PublicKey:
     raise CertificateError(f"public key: unsupported form {type(key).__name__}")
 
 
-def _trusted_map(trusted_public_keys: Any) -> dict[bytes, Ed25519PublicKey]:
-    """Raw bytes → key for every trusted key (accepts an iterable, one key, or an object
-    exposing ``.keys``/``.public_keys`` like the packs' TrustedKeys)."""
-    source = trusted_public_keys
-    for attr in ("public_keys", "keys_list"):
-        if hasattr(source, attr):
-            source = getattr(source, attr)
-            source = source() if callable(source) else source
-            break
-    if isinstance(source, dict):
-        source = list(source.values())
-    if isinstance(source, (Ed25519PublicKey, bytes, bytearray, str)):
-        source = [source]
-    keys = [coerce_public_key(k) for k in source]
-    return {_raw(k): k for k in keys}
+class _Trust:
+    """The trusted keys in one shape: raw bytes → key, or a TrustedKeys-like object (the
+    packs' ``app.core.packs.TrustedKeys``: ``kid in trusted`` and
+    ``trusted.verify(kid, signature, data)`` raising on a bad signature)."""
+
+    def __init__(self, trusted_public_keys: Any) -> None:
+        self.registry: Any = None
+        self.keys: dict[bytes, Ed25519PublicKey] = {}
+        source = trusted_public_keys
+        if hasattr(source, "verify") and hasattr(source, "key_ids") and hasattr(source, "__contains__"):
+            self.registry = source
+            return
+        if isinstance(source, dict):
+            source = list(source.values())
+        if isinstance(source, (Ed25519PublicKey, bytes, bytearray, str)):
+            source = [source]
+        for k in source:
+            key = coerce_public_key(k)
+            self.keys[_raw(key)] = key
+
+    def knows(self, public_key: Ed25519PublicKey) -> bool:
+        if self.registry is not None:
+            return key_id(public_key) in self.registry
+        return _raw(public_key) in self.keys
+
+    def valid(self, public_key: Ed25519PublicKey, signature: bytes, data: bytes) -> bool:
+        """Check with the *trusted* copy of the key (not the one named in the proof)."""
+        try:
+            if self.registry is not None:
+                self.registry.verify(key_id(public_key), signature, data)
+            else:
+                self.keys[_raw(public_key)].verify(signature, data)
+        except (InvalidSignature, PackVerifyError):  # TrustedKeys raises PackVerifyError
+            return False
+        return True
 
 
 # --------------------------------------------------------------------------- sign / verify
@@ -345,7 +361,7 @@ def verify_credential(credential: Any, trusted_public_keys: Any) -> Verification
     ``trusted_public_keys``: iterable of keys in any form ``coerce_public_key`` accepts
     (a bad trusted key is the caller's mistake and raises CertificateError).
     """
-    trusted = _trusted_map(trusted_public_keys)
+    trusted = _Trust(trusted_public_keys)
     if not isinstance(credential, dict):
         return _malformed("credential: expected a JSON object")
     cid = credential.get("id") if isinstance(credential.get("id"), str) else None
@@ -385,14 +401,12 @@ def verify_credential(credential: Any, trusted_public_keys: Any) -> Verification
     if shape:
         return _malformed(shape, cid)
     kid = key_id(public_key)
-    if _raw(public_key) not in trusted:
+    if not trusted.knows(public_key):
         return VerificationResult(CertificateStatus.UNKNOWN_KEY,
                                   f"signed by key {kid}, which is not trusted", cid, kid)
     unsecured = {k: v for k, v in credential.items() if k != "proof"}
     proof_config = {k: v for k, v in proof.items() if k != "proofValue"}
-    try:
-        public_key.verify(signature, hash_data(unsecured, proof_config))
-    except InvalidSignature:
+    if not trusted.valid(public_key, signature, hash_data(unsecured, proof_config)):
         return VerificationResult(CertificateStatus.TAMPERED,
                                   "signature does not match the content", cid, kid)
     return VerificationResult(CertificateStatus.GENUINE, "signature valid, trusted key", cid, kid)

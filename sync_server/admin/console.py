@@ -1,0 +1,117 @@
+"""Shared plumbing of the HTML console: templates, session cookie, CSRF, flashes.
+
+Session: the console logs in with the sync server's admin login (``login_admin``) and
+keeps the admin bearer token in the ``shift_admin`` cookie (HttpOnly, SameSite=Strict),
+which ``require_admin`` accepts. CSRF: every POST form carries ``csrf`` =
+SHA-256("csrf:" + session token) — unguessable without the cookie, and checked on every
+POST; the login form uses a double-submit cookie instead (there is no session yet).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from app.core.roles import ROLE_LABELS_EN, ROLES
+from sync_server.api.deps import ADMIN_COOKIE, get_state, require_admin
+from sync_server.db.repository import Admin
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+LOGIN_CSRF_COOKIE = "shift_login_csrf"
+FLASH_COOKIE = "shift_flash"
+
+
+class LoginRequired(Exception):
+    """Raised by ``console_admin``; the app turns it into a redirect to the login page."""
+
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def csrf_for(token: str) -> str:
+    return hashlib.sha256(("csrf:" + token).encode()).hexdigest()
+
+
+def session_token(request: Request) -> str | None:
+    return request.cookies.get(ADMIN_COOKIE)
+
+
+def console_admin(request: Request) -> Admin:
+    """The logged-in admin of a console page, else a redirect to /admin/login."""
+    try:
+        return require_admin(request)
+    except HTTPException:
+        raise LoginRequired(request.url.path) from None
+
+
+async def check_csrf(request: Request) -> dict[str, Any]:
+    """Parse the form of a POST and check its CSRF token (403 if wrong)."""
+    form = await request.form()
+    token = session_token(request) or ""
+    sent = str(form.get("csrf") or "")
+    if not token or not hmac.compare_digest(sent, csrf_for(token)):
+        raise HTTPException(403, "CSRF token missing or wrong: reload the page and try again")
+    return {"form": form}
+
+
+def render(request: Request, name: str, *, admin: Admin | None = None, status_code: int = 200,
+           **context: Any) -> HTMLResponse:
+    token = session_token(request)
+    flashes = []
+    raw = request.cookies.get(FLASH_COOKIE)
+    if raw:
+        try:
+            flashes = [(str(k), str(t)) for k, t in json.loads(raw)][:5]
+        except (ValueError, TypeError):
+            flashes = []
+    response = templates.TemplateResponse(request, name, {
+        "admin": admin, "csrf": csrf_for(token) if token else "", "flashes": flashes,
+        "roles": ROLES, "role_labels": ROLE_LABELS_EN, "pct": pct, **context},
+        status_code=status_code)
+    if raw:
+        response.delete_cookie(FLASH_COOKIE, path="/admin")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def redirect(path: str, *, flash: tuple[str, str] | None = None) -> RedirectResponse:
+    response = RedirectResponse(path, status_code=303)
+    if flash:
+        response.set_cookie(FLASH_COOKIE, json.dumps([list(flash)]), path="/admin",
+                            httponly=True, samesite="strict", max_age=60)
+    return response
+
+
+def set_session(response: Response, request: Request, token: str) -> None:
+    ttl = get_state(request).settings.admin_session_ttl_s
+    response.set_cookie(ADMIN_COOKIE, token, max_age=ttl, path="/", httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https")
+
+
+def new_login_csrf() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def login_redirect(next_path: str) -> RedirectResponse:
+    return RedirectResponse("/admin/login?next=" + quote(next_path, safe="/"), status_code=303)
+
+
+def safe_next(value: str | None) -> str:
+    """Only local console paths (no open redirect)."""
+    if value and value.startswith("/admin") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/admin/"

@@ -1,0 +1,137 @@
+"""Exports: progress as CSV, events as xAPI statements (JSON lines), push to an LRS.
+
+xAPI statements come from ``app.core.learning.xapi.statement(event, *, home_page)``; the
+statement id is the event id, so pushing the same events again is idempotent at the LRS
+(xAPI 1.0.3: an LRS never changes a stored statement; a repeat gets 204 or 409).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from sync_server.admin.learners_csv import csv_safe
+from sync_server.admin.stats import CourseInfo, CourseProgress, LearnerLike
+
+PROGRESS_COLUMNS = ("staff_number", "name", "facility", "role", "pack", "course", "course_title",
+                    "cards_viewed", "quiz_attempts", "best_score", "passed", "completed_at",
+                    "certificate")
+LRS_BATCH = 50
+XAPI_VERSION = "1.0.3"
+
+
+def progress_csv(learners: Sequence[LearnerLike], courses: Sequence[CourseInfo],
+                 progress: dict[tuple[str, str, str], CourseProgress],
+                 certificates: dict[tuple[str, str, str], str]) -> str:
+    """One row per learner × course the learner has any progress in (UTF-8, with BOM so
+    spreadsheet programs open diacritics right; cells safe from formula injection)."""
+    titles = {(c.pack_id, c.course_id): c.title for c in courses}
+    by_id = {learner.id: learner for learner in learners}
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(PROGRESS_COLUMNS)
+    for (learner_id, pack_id, course_id), p in sorted(
+            progress.items(), key=lambda kv: (getattr(by_id.get(kv[0][0]), "staff_number", ""),
+                                              kv[0][1], kv[0][2])):
+        learner = by_id.get(learner_id)
+        if learner is None:
+            continue
+        writer.writerow([csv_safe(v) for v in (
+            learner.staff_number, learner.display_name, learner.facility_id, learner.role,
+            pack_id, course_id, titles.get((pack_id, course_id), course_id), p.cards_viewed,
+            p.attempts, "" if p.best_score is None else p.best_score,
+            "yes" if p.passed else "no", p.completed_at or "",
+            certificates.get((learner_id, pack_id, course_id), ""))])
+    return out.getvalue()
+
+
+def statement_function() -> Callable[..., dict[str, Any]]:
+    """The xAPI mapping of the learning engine (imported late: it is another module's)."""
+    from app.core.learning.xapi import statement
+    return statement
+
+
+def xapi_lines(events: Iterable[dict[str, Any]], home_page: str) -> Iterator[str]:
+    """One JSON statement per line; events the mapping refuses are skipped (counted by
+    the caller through ``xapi_statements``)."""
+    for statement in xapi_statements(events, home_page)[0]:
+        yield json.dumps(statement, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def xapi_statements(events: Iterable[dict[str, Any]], home_page: str
+                    ) -> tuple[list[dict[str, Any]], list[str]]:
+    """(statements, ids of events that could not be mapped, with the reason)."""
+    statement = statement_function()
+    out, skipped = [], []
+    for event in events:
+        try:
+            out.append(statement(event, home_page=home_page))
+        except Exception as exc:  # noqa: BLE001 - one bad event must not stop an export
+            skipped.append(f"{event.get('id')}: {exc}")
+    return out, skipped
+
+
+@dataclass
+class LrsResult:
+    sent: int = 0
+    already: int = 0           # the LRS had them (409 / ids it reported as known)
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def push_to_lrs(statements: Sequence[dict[str, Any]], endpoint: str, *, username: str,
+                password: str, timeout: float = 20.0,
+                client: httpx.Client | None = None) -> LrsResult:
+    """POST statements to ``{endpoint}/statements`` in batches with basic auth.
+
+    A 409 for a batch means some statement ids are already stored; the batch is then
+    re-sent one statement at a time so the new ones still arrive (and repeats count as
+    ``already``). Stops at the first network or auth failure.
+    """
+    url = endpoint.rstrip("/") + "/statements"
+    result = LrsResult()
+    own = client is None
+    http = client or httpx.Client(timeout=timeout)
+    headers = {"X-Experience-API-Version": XAPI_VERSION, "Content-Type": "application/json"}
+    auth = httpx.BasicAuth(username, password)
+
+    def post(batch: Sequence[dict[str, Any]]) -> int:
+        return http.post(url, content=json.dumps(list(batch), ensure_ascii=False).encode(),
+                         headers=headers, auth=auth).status_code
+
+    try:
+        for start in range(0, len(statements), LRS_BATCH):
+            batch = statements[start:start + LRS_BATCH]
+            status = post(batch)
+            if status in (200, 204):
+                result.sent += len(batch)
+                continue
+            if status != 409:
+                result.failed.append(f"statements {start + 1}–{start + len(batch)}: "
+                                     f"LRS answered HTTP {status}")
+                return result
+            for one in batch:
+                single = post([one])
+                if single in (200, 204):
+                    result.sent += 1
+                elif single == 409:
+                    result.already += 1
+                else:
+                    result.failed.append(f"statement {one.get('id')}: LRS answered HTTP {single}")
+                    return result
+    except httpx.HTTPError as exc:
+        result.failed.append(f"LRS unreachable: {type(exc).__name__}: {exc}")
+    finally:
+        if own:
+            http.close()
+    return result

@@ -1,0 +1,157 @@
+"""Learner CSV import: parse and check every row, report errors per row (never half-import
+a bad row). Staff only — the file must not contain data about prisoners.
+
+Format (docs/admin-guide.md): a header row with ``staff_number, name, facility, role``
+and optional ``language``; comma or semicolon separated (Excel in lt/ro locales writes
+semicolons); UTF-8 with or without BOM.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+
+from app.core.roles import ROLES
+
+REQUIRED = ("staff_number", "name", "facility", "role")
+OPTIONAL = ("language",)
+ALIASES = {"display_name": "name", "facility_id": "facility", "staff_no": "staff_number"}
+MAX_ROWS = 10_000
+MAX_BYTES = 2 * 1024 * 1024
+MAX_FIELD = 200
+_STAFF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,63}$")
+_LANG_RE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
+
+
+@dataclass(frozen=True)
+class LearnerRow:
+    line: int
+    staff_number: str
+    name: str
+    facility_id: str
+    role: str
+    language: str
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int            # 1 = the header
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}" + (f" [{self.field}]" if self.field else "") + f": {self.message}"
+
+
+def staff_key(staff_number: str) -> str:
+    return "".join(staff_number.split()).upper()
+
+
+def parse_learners_csv(data: bytes, *, facilities: set[str], default_language: str = "en"
+                       ) -> tuple[list[LearnerRow], list[RowError]]:
+    """Good rows and per-row errors. A row with any error is not in the good rows."""
+    if len(data) > MAX_BYTES:
+        return [], [RowError(0, None, f"file larger than {MAX_BYTES // 1024} KiB")]
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        return [], [RowError(line, None, "not UTF-8 text (save the file as CSV UTF-8)")]
+    if "\0" in text:
+        return [], [RowError(0, None, "binary file, not CSV")]
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return [], [RowError(1, None, "empty file: expected a header row "
+                             + ", ".join(REQUIRED))]
+    except csv.Error as exc:
+        return [], [RowError(1, None, f"unreadable header: {exc}")]
+    columns = [ALIASES.get(h.strip().lower(), h.strip().lower()) for h in header]
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        return [], [RowError(1, c, "column missing from the header") for c in missing]
+    unknown = [c for c in columns if c not in REQUIRED + OPTIONAL]
+    if unknown:
+        return [], [RowError(1, c or "(empty)", "unknown column (allowed: "
+                             + ", ".join(REQUIRED + OPTIONAL) + ")") for c in unknown]
+    rows: list[LearnerRow] = []
+    errors: list[RowError] = []
+    seen: dict[str, int] = {}
+    while True:
+        line = reader.line_num + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append(RowError(line, None, f"unreadable row: {exc}"))
+            break
+        line = reader.line_num
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(rows) + len(errors) >= MAX_ROWS:
+            errors.append(RowError(line, None, f"more than {MAX_ROWS} rows; split the file"))
+            break
+        if len(record) != len(columns):
+            errors.append(RowError(line, None, f"expected {len(columns)} fields, got {len(record)}"))
+            continue
+        values = {c: v.strip() for c, v in zip(columns, record, strict=True)}
+        row_errors = _check(line, values, facilities)
+        key = staff_key(values["staff_number"])
+        if not row_errors and key in seen:
+            row_errors.append(RowError(line, "staff_number",
+                                       f"{values['staff_number']!r} repeats line {seen[key]}"))
+        if row_errors:
+            errors.extend(row_errors)
+            continue
+        seen[key] = line
+        rows.append(LearnerRow(line, values["staff_number"], values["name"], values["facility"],
+                               values["role"], values.get("language") or default_language))
+    return rows, errors
+
+
+def _check(line: int, values: dict[str, str], facilities: set[str]) -> list[RowError]:
+    errors = []
+    for column, value in values.items():
+        if len(value) > MAX_FIELD:
+            errors.append(RowError(line, column, f"longer than {MAX_FIELD} characters"))
+        elif column in REQUIRED and not value:
+            errors.append(RowError(line, column, "empty"))
+        elif any(ord(ch) < 32 for ch in value):
+            errors.append(RowError(line, column, "contains control characters"))
+    if errors:
+        return errors
+    if not _STAFF_RE.match(values["staff_number"]):
+        errors.append(RowError(line, "staff_number", "letters, digits, space . _ / - only "
+                               "(at most 64)"))
+    if values["facility"] not in facilities:
+        errors.append(RowError(line, "facility", f"unknown facility {values['facility']!r}"))
+    if values["role"] not in ROLES:
+        errors.append(RowError(line, "role", f"unknown role {values['role']!r}; known: "
+                               + ", ".join(ROLES)))
+    lang = values.get("language")
+    if lang and not _LANG_RE.match(lang):
+        errors.append(RowError(line, "language", f"not a language code: {lang!r}"))
+    return errors
+
+
+def csv_safe(value: object) -> str:
+    """A cell for an exported CSV: text that a spreadsheet would run as a formula
+    (=, +, -, @, tab, CR at the start) is prefixed with an apostrophe."""
+    text = "" if value is None else str(value)
+    if text and text[0] in "=+-@\t\r" and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,115 @@
+"""Public certificate pages: GET /verify/{id} (HTML for people, JSON for programs) and the
+certificate's files. No login: whoever holds the link (or scans the PDF's QR code) may
+check it; the page shows what the certificate itself shows.
+
+"genuine" here = the stored credential verifies with the server's trusted keys *and* it is
+not revoked. The JSON answer (``Accept: application/json``)::
+
+    {"id": "…", "status": "genuine" | "revoked" | "tampered" | "unknown_key" | "malformed"
+     | "not_found", "genuine": bool, "revoked": bool, "revoked_at": …, "reason": …,
+     "key_id": …, "credential": {…}}
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from app.core.certificates import verify_credential
+from sync_server.admin.console import templates
+from sync_server.admin.state import console_state
+from sync_server.api.deps import get_state
+from sync_server.certificates_pdf import render_pdf
+
+router = APIRouter(include_in_schema=True, tags=["certificates"])
+
+
+def _uuid(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+def check(request: Request, certificate_id: str) -> dict[str, Any]:
+    cid = _uuid(certificate_id)
+    record = console_state(request).certs.get(cid) if cid else None
+    if record is None:
+        return {"id": certificate_id, "status": "not_found", "genuine": False, "revoked": False,
+                "revoked_at": None, "reason": "no certificate with this id was issued here",
+                "key_id": None, "credential": None}
+    result = verify_credential(record.credential, get_state(request).keyring.trusted)
+    revoked = record.revoked
+    status = "revoked" if result.genuine and revoked else result.status.value
+    return {"id": record.id, "status": status, "genuine": result.genuine and not revoked,
+            "revoked": revoked, "revoked_at": record.revoked_at,
+            "reason": record.revoke_reason if revoked else result.reason,
+            "key_id": result.key_id, "credential": record.credential}
+
+
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+@router.get("/verify/{certificate_id}", summary="Is this certificate genuine and unrevoked?",
+            response_model=None)
+def verify_page(request: Request, certificate_id: str) -> Response:
+    answer = check(request, certificate_id)
+    code = 404 if answer["status"] == "not_found" else 200
+    if _wants_json(request):
+        return JSONResponse(answer, status_code=code, headers={"Cache-Control": "no-store"})
+    cred = answer["credential"]
+    headline, explanation, css = {
+        "genuine": ("Genuine certificate", "The signature is valid and the issuer has not "
+                    "revoked this certificate.", "genuine"),
+        "revoked": ("Revoked certificate", "The certificate was issued here but has been "
+                    "revoked by the issuer.", "bad"),
+        "not_found": ("Unknown certificate", "No certificate with this id was issued by this "
+                      "service.", "bad"),
+    }.get(answer["status"], ("Not genuine", "The stored certificate does not match its "
+                             "signature: " + str(answer["reason"]), "bad"))
+    learner = ""
+    if cred:
+        learner = next((i.get("identityHash") for i in cred["credentialSubject"].get(
+            "identifier", []) if i.get("identityType") == "name"), "")
+    issuer_name = cred["issuer"]["name"] if cred else console_state(
+        request).issuer.config.org_name
+    lang = (cred or {}).get("credentialSubject", {}).get("achievement", {}).get("inLanguage", "en")
+    return templates.TemplateResponse(request, "verify.html", {
+        "headline": headline, "explanation": explanation, "verdict_class": css, "cert": cred,
+        "learner_name": learner, "issuer_name": issuer_name, "key_id": answer["key_id"],
+        "revoked_at": answer["revoked_at"], "revoke_reason": answer["reason"],
+        "cid": answer["id"], "lang": lang}, status_code=code,
+        headers={"Cache-Control": "no-store"})
+
+
+@router.get("/certificates/{certificate_id}.json", summary="The signed credential (Open Badges 3.0)")
+def certificate_json(request: Request, certificate_id: str) -> Response:
+    cid = _uuid(certificate_id)
+    record = console_state(request).certs.get(cid) if cid else None
+    if record is None:
+        return JSONResponse({"detail": "no such certificate"}, status_code=404)
+    return JSONResponse(record.credential, media_type="application/ld+json",
+                        headers={"Content-Disposition":
+                                 f'inline; filename="certificate-{record.id}.json"'})
+
+
+@router.get("/certificates/{certificate_id}.pdf", summary="The certificate as a one-page PDF")
+async def certificate_pdf(request: Request, certificate_id: str) -> Response:
+    cid = _uuid(certificate_id)
+    cs = console_state(request)
+    record = cs.certs.get(cid) if cid else None
+    if record is None:
+        return JSONResponse({"detail": "no such certificate"}, status_code=404)
+    base = cs.issuer.base_url(str(request.base_url))
+    achievement_id = record.credential["credentialSubject"]["achievement"].get("id", "")
+    if "/achievements/" in achievement_id:  # the base URL the credential was issued with
+        base = achievement_id.split("/achievements/")[0]
+    pdf = await run_in_threadpool(render_pdf, record.credential, public_base_url=base)
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="certificate-{record.id}.pdf"'})

@@ -1,0 +1,194 @@
+"""Certificates end to end on a real uvicorn server: a pushed course.completed event gives
+exactly one signed certificate per learner + course, it comes back in the pull, verifies
+offline with the server's public key, /verify answers genuine / revoked / tampered /
+unknown, and the PDF is served. Runs on SQLite and (when available) PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import uuid
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.core.certificates import CertificateStatus, verify_credential
+from app.core.packs.keys import TrustedKeys, load_public_key
+from tests.support.postgres import database_url  # noqa: F401 - parametrised fixture
+from tests.support.server import (
+    admin_token,
+    bearer,
+    enrol_device,
+    make_event,
+    make_profile,
+    open_repo,
+    running_server,
+    seed,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "content_packs" / "promote-sample"
+
+
+def zipped_source(folder: Path = SAMPLE) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, f"{folder.name}/{path.relative_to(folder)}")
+    return buf.getvalue()
+
+
+def upload_and_publish(base: str, token: str, facilities: list[str]) -> dict:
+    r = httpx.post(f"{base}/api/v1/admin/packs/upload/source", content=zipped_source(),
+                   headers={**bearer(token), "Content-Type": "application/octet-stream"},
+                   timeout=60)
+    assert r.status_code == 201, r.text
+    pack = r.json()
+    r = httpx.post(f"{base}/api/v1/admin/packs/{pack['id']}/publish", headers=bearer(token),
+                   json={"version": pack["version"], "facilities": facilities, "roles": []})
+    assert r.status_code == 201, r.text
+    return pack
+
+
+def console_login(client: httpx.Client, name: str = "admin",
+                  password: str = "correct horse battery") -> None:
+    page = client.get("/admin/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    r = client.post("/admin/login", data={"csrf": csrf, "name": name, "password": password,
+                                          "next": "/admin/"})
+    assert r.status_code == 303, r.text
+
+
+def page_csrf(client: httpx.Client, path: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
+
+
+def pull_all(base: str, headers: dict) -> list[dict]:
+    events, cursor = [], 0
+    while True:
+        body = httpx.post(f"{base}/api/v1/sync/pull", headers=headers,
+                          json={"events_after": cursor}).json()
+        events += body["events"]
+        cursor = body["events_cursor"]
+        if not body["more"]:
+            return events
+
+
+@pytest.fixture
+def server(tmp_path: Path, database_url: str | None):  # noqa: F811
+    data = tmp_path / "srv"
+    seed(data, database_url, facilities={"f1": "Vilnius", "f2": "Iasi"})
+    with running_server(data, database_url) as base:
+        yield base, data, database_url
+
+
+def test_completion_issues_one_certificate_that_verifies_offline(server) -> None:
+    base, data, db_url = server
+    token = admin_token(base)
+    pack = upload_and_publish(base, token, ["f1"])
+    device = enrol_device(base, token, "f1", "tab-1")
+    learner = make_profile("LT-7", name="Žydrūnė Šėtonaitė")
+    learner["language"] = "lt"
+    done = make_event(learner["id"], "tab-1", 1, type="course.completed",
+                      pack=pack["id"], pack_version=pack["version"],
+                      ref={"course": "boundaries"}, data={"score": 90})
+    r = httpx.post(f"{base}/api/v1/sync/push", headers=device.headers,
+                   json={"profiles": [learner], "events": [done]})
+    assert r.status_code == 200 and r.json()["stored"] == [done["id"]], r.text
+
+    # the same completion again, and a second completion from another tablet: still one
+    again = make_event(learner["id"], "tab-2", 1, type="course.completed", pack=pack["id"],
+                       pack_version=pack["version"], ref={"course": "boundaries"},
+                       at="2026-01-02T09:00:00.000Z")
+    r = httpx.post(f"{base}/api/v1/sync/push", headers=device.headers, json={"events": [done, again]})
+    assert r.status_code == 200, r.text
+
+    received = [e for e in pull_all(base, device.headers) if e["type"] == "certificate.received"]
+    assert len(received) == 1
+    event = received[0]
+    assert event["learner"] == learner["id"] and event["ref"]["course"] == "boundaries"
+    credential = event["data"]["credential"]
+    trusted = TrustedKeys([load_public_key(data / "keys" / "server.key.pub")])
+    result = verify_credential(credential, trusted)
+    assert result.status is CertificateStatus.GENUINE, result
+    achievement = credential["credentialSubject"]["achievement"]
+    assert achievement["name"] == "Profesinių ribų išlaikymas"      # the learner's language
+    assert achievement["inLanguage"] == "lt"
+    assert credential["credentialSubject"]["result"] == [{"type": ["Result"], "value": "90"}]
+    assert credential["issuer"]["id"] == f"{base}/issuer"
+    cid = credential["id"].removeprefix("urn:uuid:")
+
+    # a device of the other facility never sees it
+    other = enrol_device(base, token, "f2", "tab-f2")
+    assert not [e for e in pull_all(base, other.headers) if e["type"] == "certificate.received"]
+
+    answer = httpx.get(f"{base}/verify/{cid}", headers={"Accept": "application/json"}).json()
+    assert answer["status"] == "genuine" and answer["genuine"] is True
+    assert answer["credential"] == credential
+    html = httpx.get(f"{base}/verify/{cid}")
+    assert html.status_code == 200 and "Genuine certificate" in html.text
+    assert "Žydrūnė Šėtonaitė" in html.text
+    pdf = httpx.get(f"{base}/certificates/{cid}.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    assert httpx.get(f"{base}/certificates/{cid}.json").json() == credential
+
+    # revoke in the console → verify says revoked (and not genuine)
+    with httpx.Client(base_url=base) as client:
+        console_login(client)
+        csrf = page_csrf(client, "/admin/certificates")
+        r = client.post(f"/admin/certificates/{cid}/revoke", data={"csrf": csrf, "reason": "issued in error"})
+        assert r.status_code == 303
+        listing = client.get("/admin/certificates").text
+        assert "revoked" in listing and "issued in error" in listing
+    answer = httpx.get(f"{base}/verify/{cid}", headers={"Accept": "application/json"}).json()
+    assert (answer["status"], answer["genuine"], answer["revoked"]) == ("revoked", False, True)
+    assert "Revoked certificate" in httpx.get(f"{base}/verify/{cid}").text
+
+    # someone edits the stored JSON in the database → tampered
+    repo = open_repo(data, db_url)
+    try:
+        from sync_server.admin.certstore import CertificateStore
+        store = CertificateStore(repo)
+        forged = store.get(cid).credential
+        forged["credentialSubject"]["achievement"]["name"] = "Director of everything"
+        with repo._write() as cur:
+            cur.execute(repo._sql("UPDATE certificates SET credential = ?, revoked_at = NULL "
+                                  "WHERE id = ?"), (json.dumps(forged), cid))
+    finally:
+        repo.close()
+    answer = httpx.get(f"{base}/verify/{cid}", headers={"Accept": "application/json"}).json()
+    assert (answer["status"], answer["genuine"]) == ("tampered", False)
+
+
+def test_verify_unknown_or_hostile_ids(server) -> None:
+    base, _, _ = server
+    for bad in ("not-a-uuid", str(uuid.uuid4()), "..%2F..%2Fetc%2Fpasswd", "%00", "x" * 300):
+        check_unknown(base, bad)
+
+
+def check_unknown(base: str, bad: str) -> None:
+    r = httpx.get(f"{base}/verify/{bad}", headers={"Accept": "application/json"})
+    assert r.status_code == 404  # a path that is no id never reaches the route at all
+    assert r.json().get("status", "not_found") == "not_found" and not r.json().get("genuine")
+    assert httpx.get(f"{base}/verify/{bad}").status_code == 404
+    assert httpx.get(f"{base}/certificates/{bad}.pdf").status_code == 404
+
+
+def test_completion_of_unknown_pack_or_learner_issues_nothing(server) -> None:
+    base, _, _ = server
+    token = admin_token(base)
+    device = enrol_device(base, token, "f1", "tab-1")
+    learner = make_profile("LT-8")
+    unknown_pack = make_event(learner["id"], "tab-1", 1, type="course.completed",
+                              pack="no-such-pack", ref={"course": "boundaries"})
+    r = httpx.post(f"{base}/api/v1/sync/push", headers=device.headers,
+                   json={"profiles": [learner], "events": [unknown_pack]})
+    assert r.status_code == 200 and r.json()["stored"] == [unknown_pack["id"]]
+    assert not [e for e in pull_all(base, device.headers) if e["type"] == "certificate.received"]
+    # the server keeps serving syncs after it could not issue
+    assert httpx.post(f"{base}/api/v1/sync/push", headers=device.headers,
+                      json={"events": []}).status_code == 200
