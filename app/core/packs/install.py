@@ -25,6 +25,7 @@ from typing import Any
 
 from app.core.errors import PackInstallError, PackVerifyError
 from app.core.packs.keys import TrustedKeys
+from app.core.packs.lesson_check import MAX_LESSON_BYTES, check_lesson, lesson_shas
 from app.core.packs.library import InstalledPack, PackLibrary
 from app.core.packs.limits import CHUNK, DISK_MARGIN
 from app.core.packs.verify import (
@@ -57,6 +58,7 @@ def install_pack(pack_file: Path, data_dir: Path, trusted: TrustedKeys, *,
                     lib.blobs.put_stream(sha, info.file_size, iter(lambda fh=fh: fh.read(CHUNK),
                                                                    b""),
                                          label=_label(vp, sha))
+            _check_lessons(lib, vp)
             return _commit(lib, vp)
         except BaseException:
             _forget_blobs(lib, written)
@@ -87,6 +89,7 @@ def install_from_blobs(manifest_bytes: bytes, sig_bytes: bytes, data_dir: Path,
             except PackVerifyError:
                 lib.blobs.remove(sha)     # a corrupt blob must be fetched again
                 raise
+        _check_lessons(lib, vp)
         return _commit(lib, vp)
 
 
@@ -111,6 +114,13 @@ def _label(vp: VerifiedPack, sha: str) -> str:
         if f["sha256"] == sha:
             return str(f["path"])
     return sha
+
+
+def _check_lessons(lib: PackLibrary, vp: VerifiedPack) -> None:
+    for sha, path in sorted(lesson_shas(vp.manifest).items()):
+        with lib.blobs.open(sha) as fh:
+            data = fh.read(MAX_LESSON_BYTES + 1)
+        check_lesson(data, path, vp.manifest)
 
 
 def _check_space(lib: PackLibrary, need: int, disk_usage: DiskUsage) -> None:

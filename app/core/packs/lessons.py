@@ -261,7 +261,7 @@ class _Parser:
 
     def _check_rendered(self, md: str, index: int) -> None:
         html = markdown.markdown(md, extensions=["tables", "fenced_code"])
-        scan = _HtmlScan()
+        scan = HtmlScan()
         scan.feed(html)
         for tag in scan.tags - ALLOWED_TAGS:
             raise self.err(f"raw HTML <{tag}> remains in card {index + 1}", None)
@@ -281,7 +281,7 @@ class _Parser:
         return None
 
 
-class _HtmlScan(HTMLParser):
+class HtmlScan(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.tags: set[str] = set()

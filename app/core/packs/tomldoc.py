@@ -39,6 +39,9 @@ class TomlDoc:
             msg = str(exc)
             m = _TOML_LINE.search(msg)
             line = int(m.group(1)) if m else None
+            if "(at end of document)" in msg:
+                line = max(1, len(text.splitlines()))
+                msg = msg.replace("(at end of document)", "at end of file")
             msg = _TOML_LINE.sub("", msg).strip().rstrip(".")
             raise PackSourceError(f"TOML syntax error: {msg}"
                                   + (f" (column {m.group(2)})" if m else ""),

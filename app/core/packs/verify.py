@@ -25,6 +25,7 @@ from zlib import error as ZlibError
 
 from app.core.errors import PackVerifyError
 from app.core.packs.keys import TrustedKeys
+from app.core.packs.lesson_check import check_lesson, lesson_shas
 from app.core.packs.limits import (
     CHUNK,
     MAX_ENTRIES,
@@ -72,10 +73,15 @@ def verify_pack(pack_file: Path, trusted: TrustedKeys, *, installed_version: int
                 check_blobs: bool = True) -> VerifiedPack:
     with open_pack(pack_file, trusted, installed_version=installed_version) as (zf, vp):
         if check_blobs:
+            lessons = lesson_shas(vp.manifest)
             for sha, info in sorted(vp.blob_entries.items()):
                 with open_blob(zf, info) as fh:
-                    for _ in hashed_chunks(fh, sha, info.file_size, _where(vp, sha)):
-                        pass
+                    chunks = hashed_chunks(fh, sha, info.file_size, _where(vp, sha))
+                    if sha in lessons:
+                        check_lesson(b"".join(chunks), lessons[sha], vp.manifest)
+                    else:
+                        for _ in chunks:
+                            pass
         return vp
 
 
