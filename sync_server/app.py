@@ -17,7 +17,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from starlette.middleware.gzip import GZipMiddleware
 
 from app.core.errors import PackError, ShiftError
 from sync_server import __version__
@@ -27,7 +26,7 @@ from sync_server.db import open_repository
 from sync_server.errors import AlreadyExistsError, DatabaseError, EnrolError, NotFoundError
 from sync_server.keyring import load_keyring
 from sync_server.logs import log
-from sync_server.middleware import AccessLogMiddleware, BodyLimitMiddleware
+from sync_server.middleware import AccessLogMiddleware, BodyLimitMiddleware, GZipExceptMiddleware
 from sync_server.settings import Settings
 
 logger = logging.getLogger("sync_server")
@@ -75,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     repo = open_repository(settings.effective_database_url, pool_size=settings.db_pool_size)
     keyring = load_keyring(settings)
-    from app.core.packs.blobs import BlobStore
+    from app.core.packs import BlobStore
     state = ServerState(settings=settings, repo=repo, keyring=keyring,
                         blobs=BlobStore(settings.blob_dir))
 
@@ -104,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes,
                        max_upload_bytes=settings.max_upload_bytes,
                        streaming_prefixes=STREAMING_PREFIXES)
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(GZipExceptMiddleware, minimum_size=1024,
+                       except_prefixes=("/api/v1/blobs/",))
     app.add_middleware(AccessLogMiddleware)
     return app

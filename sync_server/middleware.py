@@ -155,3 +155,22 @@ class AccessLogMiddleware:
             log(access_log, logging.INFO, "request", method=scope["method"], path=scope["path"],
                 status=status, ms=round((time.perf_counter() - start) * 1000, 1),
                 device=state.get("device_id"), admin=state.get("admin"))
+
+
+class GZipExceptMiddleware:
+    """Starlette's GZipMiddleware, except for paths whose bodies must stay byte-exact
+    (blobs: already-compressed media served with Range, where the byte offsets of a 206
+    must refer to the file itself)."""
+
+    def __init__(self, app: ASGIApp, *, minimum_size: int = 1024,
+                 except_prefixes: tuple[str, ...] = ()) -> None:
+        from starlette.middleware.gzip import GZipMiddleware
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=minimum_size)  # type: ignore[arg-type]
+        self.skip = except_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path", "").startswith(self.skip):
+            await self.app(scope, receive, send)
+        else:
+            await self.gzip(scope, receive, send)  # type: ignore[arg-type]

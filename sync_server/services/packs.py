@@ -12,11 +12,12 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.core.errors import PackError, PackVerifyError
+from app.core.errors import PackError
 from app.core.events import format_at
 from sync_server.db.repository import PackVersion, Publication, Repository
 from sync_server.errors import AlreadyExistsError
@@ -41,6 +42,22 @@ def _zip_chunks(zf: zipfile.ZipFile, name: str) -> Iterator[bytes]:
             yield chunk
 
 
+@contextmanager
+def _hide_path(path: Path, label: str) -> Iterator[None]:
+    """Errors name the upload, not the server's temp folder."""
+    try:
+        yield
+    except PackError as exc:
+        message = str(exc).replace(str(path), label)
+        if message == str(exc):
+            raise
+        try:
+            new = type(exc)(message)
+        except TypeError:
+            new = PackError(message)
+        raise new from None
+
+
 def ingest_pack_file(repo: Repository, keyring: Keyring, blobs: Any, pack_file: Path,
                      uploaded_by: str) -> PackVersion:
     """Verify `pack_file` with the trusted keys and store it (blobs + manifest + sig).
@@ -49,9 +66,10 @@ def ingest_pack_file(repo: Repository, keyring: Keyring, blobs: Any, pack_file: 
     Blobs are written hash-checked into the store before the version is recorded, so a
     failure leaves nothing a device could see.
     """
-    from app.core.packs.verify import verify_pack
+    from app.core.packs import verify_pack
 
-    verified = verify_pack(pack_file, keyring.trusted)
+    with _hide_path(pack_file, "upload"):
+        verified = verify_pack(pack_file, keyring.trusted)
     manifest = verified.manifest
     known = [p.version for p in repo.list_pack_versions() if p.pack_id == verified.id]
     if known and verified.version <= max(known):
@@ -90,13 +108,11 @@ def ingest_source_zip(repo: Repository, keyring: Keyring, blobs: Any, zip_file: 
     tmp = Path(tempfile.mkdtemp(prefix="source-", dir=work_dir))
     try:
         src = tmp / "src"
-        try:
+        with _hide_path(zip_file, "source zip"), _hide_path(src, "source"):
             safe_extract_zip(zip_file, src, max_files=SOURCE_MAX_FILES, max_bytes=SOURCE_MAX_BYTES)
-        except zipfile.BadZipFile as exc:
-            raise PackVerifyError(f"source zip: not a zip file ({exc})") from None
-        out = tmp / "out"
-        out.mkdir()
-        built = build_pack(_source_root(src), keyring.private_key, out)
+            out = tmp / "out"
+            out.mkdir()
+            built = build_pack(_source_root(src), keyring.private_key, out)
         return ingest_pack_file(repo, keyring, blobs, Path(built), uploaded_by)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
