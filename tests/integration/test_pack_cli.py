@@ -1,0 +1,110 @@
+"""The command-line contracts of README.md, run as real processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "content_packs" / "promote-sample"
+
+
+def run(*args: str | Path, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", *map(str, args)], cwd=ROOT, text=True,
+                          capture_output=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if ok:
+        assert proc.returncode == 0, proc.stderr
+    else:
+        assert proc.returncode == 1, (proc.stdout, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1, proc.stderr           # one clear line
+        assert lines[0].startswith("error: ")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("cli")
+    key = base / "keys" / "admin.key"
+    run("sync_server", "keygen", key)
+    out = run("sync_server", "pack", "build", SAMPLE, "--key", key, "--out", base / "out")
+    pack = Path(out.stdout.strip().splitlines()[-1])
+    return {"base": base, "key": key, "pub": Path(f"{key}.pub"), "pack": pack}
+
+
+def test_keygen_writes_a_private_and_a_public_key(env: dict[str, Path]) -> None:
+    assert stat.S_IMODE(env["key"].stat().st_mode) == 0o600
+    assert env["pub"].read_text().startswith("-----BEGIN PUBLIC KEY-----")
+    err = run("sync_server", "keygen", env["key"], ok=False)
+    assert "already exists" in err.stderr
+
+
+def test_build_prints_the_pack_path_last(env: dict[str, Path]) -> None:
+    assert env["pack"].is_file() and env["pack"].name == "promote-sample-1.pack"
+    out = run("sync_server", "pack", "build", SAMPLE, "--key", env["key"], "--out",
+              env["base"] / "again", "--version", "5")
+    assert out.stdout.strip().splitlines()[-1].endswith("promote-sample-5.pack")
+
+
+def test_verify_ok_and_refusals(env: dict[str, Path], tmp_path: Path) -> None:
+    out = run("sync_server", "pack", "verify", env["pack"], "--trust", env["pub"])
+    assert "OK promote-sample version 1" in out.stdout and "lessons: 3" in out.stdout
+    other = tmp_path / "other.key"
+    run("sync_server", "keygen", other)
+    err = run("sync_server", "pack", "verify", env["pack"], "--trust", f"{other}.pub", ok=False)
+    assert "unknown key" in err.stderr
+    # several --trust flags: any one of them may have signed
+    run("sync_server", "pack", "verify", env["pack"], "--trust", f"{other}.pub",
+        "--trust", env["pub"])
+    broken = tmp_path / "broken.pack"
+    broken.write_bytes(env["pack"].read_bytes()[:-100])
+    err = run("sync_server", "pack", "verify", broken, "--trust", env["pub"], ok=False)
+    assert "not a readable pack" in err.stderr
+    err = run("sync_server", "pack", "verify", tmp_path / "missing.pack", "--trust", env["pub"],
+              ok=False)
+    assert "file not found" in err.stderr
+
+
+def test_build_error_is_one_line_with_file_and_line(env: dict[str, Path], tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(SAMPLE, src)
+    quiz = src / "courses/boundaries/quiz.toml"
+    quiz.write_text(quiz.read_text().replace('type = "true_false"', 'type = "yes_no"'))
+    err = run("sync_server", "pack", "build", src, "--key", env["key"], "--out", tmp_path / "o",
+              ok=False)
+    assert "quiz.toml:" in err.stderr and "[questions[2].type]" in err.stderr
+    assert "known types: multiple, scenario, single, true_false" in err.stderr
+
+
+def test_install_then_refuse_rollback(env: dict[str, Path], tmp_path: Path) -> None:
+    data = tmp_path / "device"
+    out = run("app", "install", env["pack"], "--data-dir", data, "--trust", env["pub"])
+    assert "installed promote-sample version 1" in out.stdout
+    current = (data / "packs/promote-sample/CURRENT").read_bytes()
+    err = run("app", "install", env["pack"], "--data-dir", data, "--trust", env["pub"], ok=False)
+    assert "rollback refused" in err.stderr
+    assert (data / "packs/promote-sample/CURRENT").read_bytes() == current
+    err = run("app", "install", tmp_path / "nope.pack", "--data-dir", data, "--trust",
+              env["pub"], ok=False)
+    assert "file not found" in err.stderr
+    err = run("app", "install", env["pack"], "--data-dir", data, "--trust",
+              tmp_path / "nokey.pub", ok=False)
+    assert "cannot read key file" in err.stderr
+
+
+def test_make_packs_tool_builds_every_source_with_a_dev_key(tmp_path: Path) -> None:
+    srcs = tmp_path / "content_packs"
+    shutil.copytree(SAMPLE, srcs / "promote-sample")
+    key = tmp_path / "var/dev-keys/dev.key"
+    out = run("tools.build_packs", "--src", srcs, "--out", tmp_path / "var/packs", "--key", key)
+    assert out.stdout.strip().endswith("promote-sample-1.pack")
+    assert key.is_file() and Path(f"{key}.pub").is_file()
+    run("sync_server", "pack", "verify", tmp_path / "var/packs/promote-sample-1.pack", "--trust",
+        f"{key}.pub")

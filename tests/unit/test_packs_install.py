@@ -1,0 +1,230 @@
+"""Installer, installed layout, library, blob store and the network install path."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from app.core.errors import PackError, PackVerifyError, StoreError
+from app.core.packs import (
+    BlobStore,
+    PackLibrary,
+    install_from_blobs,
+    install_pack,
+)
+from tests.unit.test_packs_support import TRUST, build, copy_sample, snapshot
+
+LESSON = "lessons/boundaries/02-warning-signs.en.json"
+IMAGE = "media/boundaries/boundary-zones.png"
+
+
+def _edit_lesson(src: Path, text: str) -> None:
+    p = src / "courses/boundaries/02-warning-signs.en.md"
+    p.write_text(p.read_text(encoding="utf-8") + f"\n{text}\n", encoding="utf-8")
+
+
+def test_install_and_read_back(tmp_path: Path) -> None:
+    src = copy_sample(tmp_path)
+    pack = build(src, tmp_path / "out")
+    data = tmp_path / "data"
+    installed = install_pack(pack, data, TRUST)
+    assert (installed.id, installed.version) == ("promote-sample", 1)
+    assert installed.dir == data / "packs/promote-sample/1"
+    assert (data / "packs/promote-sample/CURRENT").read_text() == "1\n"
+    with zipfile.ZipFile(pack) as zf:
+        assert (installed.dir / "manifest.json").read_bytes() == zf.read("manifest.json")
+        assert (installed.dir / "manifest.sig").read_bytes() == zf.read("manifest.sig")
+    lib = PackLibrary(data)
+    assert [p.id for p in lib.installed()] == ["promote-sample"]
+    assert lib.current_version("promote-sample") == 1
+    assert lib.current_version("other") is None and lib.get("other") is None
+    lesson = lib.lesson("promote-sample", LESSON)
+    assert lesson["title"] == "Warning signs of manipulation"
+    assert [c["anchor"] for c in lesson["cards"]][1] == "small-favours"
+    image = lib.media_path("promote-sample", IMAGE)
+    assert image.read_bytes() == (src / "courses/boundaries/media/boundary-zones.png").read_bytes()
+    assert image.parent.name == image.name[:2]
+    assert lib.missing_blobs(installed.manifest) == []
+    with pytest.raises(PackError, match="has no file 'media/nope.png'"):
+        lib.media_path("promote-sample", "media/nope.png")
+    with pytest.raises(PackError, match="is not installed"):
+        lib.lesson("nope", LESSON)
+
+
+def test_upgrades_keep_current_and_previous_and_collect_old_blobs(tmp_path: Path) -> None:
+    src = copy_sample(tmp_path)
+    data = tmp_path / "data"
+    lib = PackLibrary(data)
+    install_pack(build(src, tmp_path / "o1"), data, TRUST)
+    v1_sha = lib.get("promote-sample").file_entry(LESSON)["sha256"]
+    _edit_lesson(src, "Second edition.")
+    install_pack(build(src, tmp_path / "o2", version=2), data, TRUST)
+    assert lib.blobs.has(v1_sha)                       # version 1 is still the previous one
+    _edit_lesson(src, "Third edition.")
+    v3 = install_pack(build(src, tmp_path / "o3", version=3), data, TRUST)
+    assert sorted(p.name for p in (data / "packs/promote-sample").iterdir()
+                  if p.is_dir()) == ["2", "3"]
+    assert not lib.blobs.has(v1_sha)                   # only version 1 used it
+    assert all(lib.blobs.has(f["sha256"]) for f in v3.manifest["files"])
+    assert "Third edition." in lib.lesson("promote-sample", LESSON)["cards"][-1]["markdown"]
+    # unchanged files are shared: the image blob was written once
+    assert lib.blobs.has(v3.file_entry(IMAGE)["sha256"])
+
+
+def test_delta_install_reads_only_new_blobs(tmp_path: Path) -> None:
+    """A blob already in the store is not taken from the pack (delta for free)."""
+    src = copy_sample(tmp_path)
+    data = tmp_path / "data"
+    install_pack(build(src, tmp_path / "o1"), data, TRUST)
+    _edit_lesson(src, "New.")
+    v2 = build(src, tmp_path / "o2", version=2)
+    lib = PackLibrary(data)
+    new = {f["sha256"] for f in lib.missing_blobs(json.loads(
+        zipfile.ZipFile(v2).read("manifest.json")))}
+    assert len(new) == 1
+    install_pack(v2, data, TRUST)
+    assert lib.current_version("promote-sample") == 2
+
+
+def test_two_packs_side_by_side(tmp_path: Path) -> None:
+    src = copy_sample(tmp_path)
+    data = tmp_path / "data"
+    install_pack(build(src, tmp_path / "a"), data, TRUST)
+    other = copy_sample(tmp_path, "other")
+    toml = other / "pack.toml"
+    toml.write_text(toml.read_text().replace('id = "promote-sample"', 'id = "second"'))
+    install_pack(build(other, tmp_path / "b"), data, TRUST)
+    assert [p.id for p in PackLibrary(data).installed()] == ["promote-sample", "second"]
+
+
+def test_concurrent_installs_of_the_same_version_leave_one_winner(tmp_path: Path) -> None:
+    pack = build(copy_sample(tmp_path), tmp_path / "out")
+    data = tmp_path / "data"
+    results: list[object] = []
+
+    def run() -> None:
+        try:
+            results.append(install_pack(pack, data, TRUST).version)
+        except PackVerifyError as exc:
+            results.append(str(exc))
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(1) == 1
+    assert sum("rollback refused" in str(r) for r in results) == 2
+    assert PackLibrary(data).lesson("promote-sample", LESSON)["lang"] == "en"
+
+
+def test_damaged_current_file_is_reported(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    install_pack(build(copy_sample(tmp_path), tmp_path / "out"), data, TRUST)
+    (data / "packs/promote-sample/CURRENT").write_text("garbage")
+    with pytest.raises(PackError, match="CURRENT: damaged"):
+        PackLibrary(data).current_version("promote-sample")
+
+
+# -- network path -------------------------------------------------------------------------
+def _blobs_into_store(pack: Path, store: BlobStore) -> tuple[bytes, bytes]:
+    with zipfile.ZipFile(pack) as zf:
+        for info in zf.infolist():
+            if info.filename.startswith("blobs/"):
+                with zf.open(info) as fh:
+                    store.put_file(info.filename[6:], info.file_size, fh)
+        return zf.read("manifest.json"), zf.read("manifest.sig")
+
+
+def test_install_from_blobs(tmp_path: Path) -> None:
+    pack = build(copy_sample(tmp_path), tmp_path / "out")
+    data = tmp_path / "data"
+    manifest, sig = _blobs_into_store(pack, BlobStore(data / "blobs"))
+    installed = install_from_blobs(manifest, sig, data, TRUST)
+    assert installed.version == 1
+    assert PackLibrary(data).lesson("promote-sample", LESSON)["title"]
+    with pytest.raises(PackVerifyError, match="rollback refused"):
+        install_from_blobs(manifest, sig, data, TRUST)
+
+
+def test_install_from_blobs_refuses_missing_or_corrupt_blobs(tmp_path: Path) -> None:
+    pack = build(copy_sample(tmp_path), tmp_path / "out")
+    data = tmp_path / "data"
+    store = BlobStore(data / "blobs")
+    manifest, sig = _blobs_into_store(pack, store)
+    sha = next(f["sha256"] for f in json.loads(manifest)["files"] if f["path"] == IMAGE)
+    path = store.path(sha)
+    good = path.read_bytes()
+    path.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    with pytest.raises(PackVerifyError, match="tampered"):
+        install_from_blobs(manifest, sig, data, TRUST)
+    assert not store.has(sha)                              # dropped, to be fetched again
+    assert PackLibrary(data).current_version("promote-sample") is None
+    with pytest.raises(PackVerifyError, match=f"blob for {IMAGE} .* is not in the blob store"):
+        install_from_blobs(manifest, sig, data, TRUST)
+    with pytest.raises(PackVerifyError, match="signature does not match"):
+        install_from_blobs(manifest.replace(b"Keeping", b"Keepinq"), sig, data, TRUST)
+
+
+# -- blob store --------------------------------------------------------------------------
+def test_blob_store_put_and_checks(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs")
+    data = b"hello world" * 1000
+    sha = hashlib.sha256(data).hexdigest()
+    path = store.put_stream(sha, len(data), [data[:5000], data[5000:]])
+    assert path == store.path(sha) and store.has(sha) and list(store) == [sha]
+    with store.open(sha) as fh:
+        assert fh.read() == data
+    other = hashlib.sha256(b"other").hexdigest()
+    with pytest.raises(PackVerifyError, match="tampered"):
+        store.put_stream(other, len(data), [data])
+    with pytest.raises(PackVerifyError, match="larger than"):
+        store.put_stream(other, 3, [b"other"])
+    with pytest.raises(PackVerifyError, match="has 2 bytes, expected 5"):
+        store.put_stream(other, 5, [b"ot"])
+    assert not store.has(other)
+    assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+    with pytest.raises(PackVerifyError, match="invalid blob id"):
+        store.path("../../etc/passwd")
+    with pytest.raises(StoreError, match="not in the store"):
+        store.open(other)
+
+
+def test_blob_store_resumable_partial(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs")
+    data = bytes(range(256)) * 100
+    sha = hashlib.sha256(data).hexdigest()
+    part = store.partial_path(sha)
+    part.write_bytes(data[:1000])
+    with open(part, "ab") as fh:                            # a resumed download appends
+        fh.write(data[1000:])
+    store.commit_partial(sha, len(data))
+    assert store.has(sha) and not part.exists()
+    bad = hashlib.sha256(b"x").hexdigest()
+    store.partial_path(bad).write_bytes(b"y")
+    with pytest.raises(PackVerifyError):
+        store.commit_partial(bad, 1)
+    assert not store.partial_path(bad).exists() and not store.has(bad)
+
+
+def test_failed_install_removes_the_blobs_it_wrote(tmp_path: Path) -> None:
+    from tests.unit.test_packs_support import replace_file, rewrite
+
+    src = copy_sample(tmp_path)
+    data = tmp_path / "data"
+    install_pack(build(src, tmp_path / "o1"), data, TRUST)
+    before = snapshot(data)
+    _edit_lesson(src, "New text.")
+    v2 = build(src, tmp_path / "o2", version=2)
+    bad = rewrite(v2, tmp_path / "bad.pack", lambda es: replace_file(
+        es, "lessons/boundaries/03-what-to-do.en.json",
+        json.dumps({"title": "x", "toc": [], "cards": [{"title": "x", "anchor": "x",
+                                                        "markdown": "<iframe src=x>"}]}).encode()))
+    with pytest.raises(PackVerifyError, match="raw HTML <iframe>"):
+        install_pack(bad, data, TRUST)
+    assert snapshot(data) == before
