@@ -101,7 +101,7 @@ def heat_map(title: str, rows: Sequence[str], columns: Sequence[str],
              values: dict[tuple[int, int], tuple[float, int]], *, max_gap: float = 4.0) -> str:
     """A rows × columns grid; ``values[(r, c)] = (mean gap, number of learners)``."""
     cell_w, cell_h, label_w, top = 92, 30, 260, 70
-    width = label_w + cell_w * max(len(columns), 1) + 10
+    width = max(label_w + cell_w * max(len(columns), 1) + 10, label_w + 5 * 70 + 20)
     height = top + cell_h * max(len(rows), 1) + 40
     out = [f'<svg class="chart" role="img" aria-label="{_e(title)}" viewBox="0 0 {width} {height}" '
            f'width="100%" xmlns="http://www.w3.org/2000/svg"><title>{_e(title)}</title>']

@@ -2,7 +2,7 @@
 
 Session: the console logs in with the sync server's admin login (``login_admin``) and
 keeps the admin bearer token in the ``shift_admin`` cookie (HttpOnly, SameSite=Strict),
-which ``require_admin`` accepts. CSRF: every POST form carries ``csrf`` =
+which the sync server's ``require_admin`` also accepts. CSRF: every POST form carries ``csrf`` =
 SHA-256("csrf:" + session token) — unguessable without the cookie, and checked on every
 POST; the login form uses a double-submit cookie instead (there is no session yet).
 """
@@ -22,8 +22,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from app.core.roles import ROLE_LABELS_EN, ROLES
-from sync_server.api.deps import ADMIN_COOKIE, get_state, require_admin
+from sync_server.api.deps import ADMIN_COOKIE, get_state, now_iso
 from sync_server.db.repository import Admin
+from sync_server.security import token_hash
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -52,10 +53,13 @@ def session_token(request: Request) -> str | None:
 
 def console_admin(request: Request) -> Admin:
     """The logged-in admin of a console page, else a redirect to /admin/login."""
-    try:
-        return require_admin(request)
-    except HTTPException:
-        raise LoginRequired(request.url.path) from None
+    token = session_token(request)
+    admin = get_state(request).repo.admin_for_session(token_hash(token), now_iso()) \
+        if token else None
+    if admin is None:
+        raise LoginRequired(request.url.path)
+    request.state.admin = admin.name
+    return admin
 
 
 async def check_csrf(request: Request) -> dict[str, Any]:
@@ -68,8 +72,9 @@ async def check_csrf(request: Request) -> dict[str, Any]:
     return {"form": form}
 
 
-def render(request: Request, name: str, *, admin: Admin | None = None, status_code: int = 200,
-           **context: Any) -> HTMLResponse:
+def render(request: Request, template: str, *, admin: Admin | None = None,
+           status_code: int = 200, csrf: str | None = None, **context: Any) -> HTMLResponse:
+    """A console page; ``csrf`` overrides the session-derived token (login form)."""
     token = session_token(request)
     flashes = []
     raw = request.cookies.get(FLASH_COOKIE)
@@ -78,8 +83,10 @@ def render(request: Request, name: str, *, admin: Admin | None = None, status_co
             flashes = [(str(k), str(t)) for k, t in json.loads(raw)][:5]
         except (ValueError, TypeError):
             flashes = []
-    response = templates.TemplateResponse(request, name, {
-        "admin": admin, "csrf": csrf_for(token) if token else "", "flashes": flashes,
+    if csrf is None:
+        csrf = csrf_for(token) if token else ""
+    response = templates.TemplateResponse(request, template, {
+        "admin": admin, "csrf": csrf, "flashes": flashes,
         "roles": ROLES, "role_labels": ROLE_LABELS_EN, "pct": pct, **context},
         status_code=status_code)
     if raw:

@@ -52,11 +52,8 @@ _FACILITY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str = "/admin/") -> HTMLResponse:
     token = new_login_csrf()
-    response = render(request, "login.html", title="Log in", next=safe_next(next))
-    # the page's csrf field is the double-submit value, not a session-derived one
-    response.body = response.body.replace(b'name="csrf" value=""',
-                                          f'name="csrf" value="{token}"'.encode())
-    response.headers["content-length"] = str(len(response.body))
+    # the login form's csrf field is a double-submit value (there is no session yet)
+    response = render(request, "login.html", title="Log in", next=safe_next(next), csrf=token)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, path="/admin/login", httponly=True,
                         samesite="strict", max_age=3600)
     return response
@@ -73,12 +70,9 @@ async def login(request: Request) -> Response:
     found = await run_in_threadpool(login_admin, state.repo, state.settings, name, password)
     if found is None:
         log(logger, logging.WARNING, "console login failed", admin=name)
-        response = render(request, "login.html", title="Log in", status_code=401, name=name,
+        response = render(request, "login.html", title="Log in", status_code=401, login_name=name,
                           next=safe_next(str(form.get("next") or "")),
-                          error="Wrong name or password.")
-        response.body = response.body.replace(b'name="csrf" value=""',
-                                              f'name="csrf" value="{cookie}"'.encode())
-        response.headers["content-length"] = str(len(response.body))
+                          error="Wrong name or password.", csrf=cookie)
         return response
     token, _ = found
     response = redirect(safe_next(str(form.get("next") or "")))
@@ -236,7 +230,7 @@ def problems_of(exc: ShiftError) -> list[dict[str, Any]]:
     items = getattr(exc, "problems", None) or getattr(exc, "errors", None)
     if isinstance(items, list) and items and all(isinstance(i, ShiftError) for i in items):
         return [row for item in items for row in problems_of(item)]
-    if isinstance(exc, PackSourceError):
+    if isinstance(exc, PackSourceError) and exc.path:
         message = str(exc)
         where = exc.path or ""
         if exc.line is not None:
@@ -245,8 +239,30 @@ def problems_of(exc: ShiftError) -> list[dict[str, Any]]:
             where += f" [{exc.field}]" if where else f"[{exc.field}]"
         if where and message.startswith(where + ": "):
             message = message[len(where) + 2:]
-        return [{"path": exc.path, "line": exc.line, "field": exc.field, "message": message}]
-    return [{"path": None, "line": None, "field": None, "message": str(exc)}]
+        return [{"path": _relative(exc.path), "line": exc.line, "field": exc.field,
+                 "message": message}]
+    text = _strip_tmp(str(exc))
+    found = _WHERE.match(text)  # "file:line [field]: message" (the server re-words paths)
+    if found:
+        return [{"path": found["path"], "line": int(found["line"]) if found["line"] else None,
+                 "field": found["field"], "message": found["message"]}]
+    return [{"path": None, "line": None, "field": None, "message": text}]
+
+
+_WHERE = re.compile(r"^(?P<path>[^\s:]+\.(?:toml|md|json|png|jpe?g|svg|webp|gif))"
+                    r"(?::(?P<line>\d+))?(?: \[(?P<field>[^\]]+)\])?: (?P<message>.+)$", re.S)
+
+
+_TMP_SRC = re.compile(r"\S*/source-[^/\s]+/src/")
+
+
+def _relative(path: str | None) -> str | None:
+    """A path inside the uploaded zip, without the server's temp folder."""
+    return _TMP_SRC.sub("", path) if path else path
+
+
+def _strip_tmp(text: str) -> str:
+    return _TMP_SRC.sub("", text)
 
 
 @router.post("/packs/upload", response_class=HTMLResponse)

@@ -1,0 +1,357 @@
+"""The HTML console on a real uvicorn server with a real httpx client (no browser):
+login/CSRF, pack upload (good and broken), publish, rollback, enrolment code + QR,
+device revoke, learners (create, CSV import with per-row errors, move), dashboard charts,
+exports (CSV, xAPI lines) and the LRS push against a tiny fake LRS on 127.0.0.1."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import re
+import shutil
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.core.packs.keys import TrustedKeys, load_public_key
+from tests.integration.test_admin_certificates import (
+    SAMPLE,
+    console_login,
+    page_csrf,
+    zipped_source,
+)
+from tests.support.server import (
+    admin_token,
+    bearer,
+    enrol_device,
+    make_event,
+    make_profile,
+    running_server,
+    seed,
+)
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory):
+    data = tmp_path_factory.mktemp("console") / "srv"
+    seed(data, facilities={"f1": "Vilnius", "f2": "Iasi", "f3": "Klaipeda"})
+    with running_server(data) as base:
+        yield base, data
+
+
+@pytest.fixture
+def client(srv):
+    base, _ = srv
+    with httpx.Client(base_url=base, timeout=60) as c:
+        console_login(c)
+        yield c
+
+
+def source_zip_with(tmp_path: Path, edit: dict[str, tuple[str, str]]) -> bytes:
+    """The sample source with text replaced in some files: {relative path: (old, new)}."""
+    folder = tmp_path / "promote-sample"
+    shutil.copytree(SAMPLE, folder)
+    for rel, (old, new) in edit.items():
+        path = folder / rel
+        text = path.read_text(encoding="utf-8")
+        assert old in text, (rel, old)
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return zipped_source(folder)
+
+
+def upload(client: httpx.Client, data: bytes, name: str = "sample.zip", kind: str = "auto"):
+    return client.post("/admin/packs/upload", data={"csrf": page_csrf(client, "/admin/packs"),
+                                                    "kind": kind},
+                       files={"file": (name, data, "application/zip")})
+
+
+# ----------------------------------------------------------------------------- auth
+
+def test_login_logout_and_csrf(srv) -> None:
+    base, _ = srv
+    with httpx.Client(base_url=base) as anon:
+        r = anon.get("/admin/packs")
+        assert r.status_code == 303 and r.headers["location"].startswith("/admin/login?next=/admin/packs")
+        page = anon.get("/admin/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        bad = anon.post("/admin/login", data={"csrf": csrf, "name": "admin", "password": "nope"})
+        assert bad.status_code == 401 and "Wrong name or password" in bad.text
+        assert anon.post("/admin/login", data={"csrf": "forged", "name": "admin",
+                                               "password": "correct horse battery"}).status_code == 403
+        ok = anon.post("/admin/login", data={"csrf": csrf, "name": "admin", "next": "//evil.example/x",
+                                             "password": "correct horse battery"})
+        assert ok.status_code == 303 and ok.headers["location"] == "/admin/"  # no open redirect
+        cookie = ok.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        assert anon.get("/admin/").status_code == 200
+        # a POST without / with a wrong CSRF token is refused
+        assert anon.post("/admin/facilities", data={"id": "x", "name": "X"}).status_code == 403
+        assert anon.post("/admin/facilities", data={"id": "x", "name": "X",
+                                                    "csrf": "0" * 64}).status_code == 403
+        anon.post("/admin/logout", data={"csrf": page_csrf(anon, "/admin/")})
+        assert anon.get("/admin/").status_code == 303
+
+
+# ----------------------------------------------------------------------------- packs
+
+def test_broken_source_shows_file_and_line(client, tmp_path: Path) -> None:
+    data = source_zip_with(tmp_path, {"courses/boundaries/course.toml": ("pass_mark = 70",
+                                                                         "pass_mark = 170")})
+    r = upload(client, data)
+    assert r.status_code == 422
+    assert "The pack was not accepted" in r.text
+    assert "course.toml" in r.text and "pass_mark" in r.text
+    assert re.search(r"<td>\d+</td>", r.text), "the line number is shown"
+    for junk, name in ((b"not a zip at all", "x.pack"), (b"PK\x03\x04garbage", "x.zip")):
+        r = upload(client, junk, name)
+        assert r.status_code == 422 and "The pack was not accepted" in r.text
+    r = client.post("/admin/packs/upload", data={"csrf": page_csrf(client, "/admin/packs")},
+                    files={"file": ("empty.zip", b"", "application/zip")})
+    assert r.status_code == 422 and "empty" in r.text
+
+
+def test_upload_publish_rollback_and_device_catalogue(srv, client, tmp_path: Path) -> None:
+    base, data = srv
+    r = upload(client, zipped_source())
+    assert r.status_code == 303, r.text
+    page = client.get("/admin/packs").text
+    assert "Uploaded promote-sample version 1" in page
+    # v2 with another title
+    v2 = source_zip_with(tmp_path, {"pack.toml": ("version = 1", "version = 2")})
+    assert upload(client, v2).status_code == 303
+    csrf = page_csrf(client, "/admin/packs")
+    r = client.post("/admin/packs/promote-sample/2/publish",
+                    data={"csrf": csrf, "facilities": ["f1"], "roles": ["prison_officer"]})
+    assert r.status_code == 303
+    assert "Published promote-sample v2" in client.get("/admin/packs").text
+
+    token = admin_token(base)
+    device = enrol_device(base, token, "f1", "tab-cat")
+    other = enrol_device(base, token, "f2", "tab-other")
+    cat = httpx.get(f"{base}/api/v1/packs", headers=device.headers).json()["packs"]
+    assert [(p["id"], p["version"]) for p in cat] == [("promote-sample", 2)]
+    assert httpx.get(f"{base}/api/v1/packs", headers=other.headers).json()["packs"] == []
+
+    # roll back to v1 → v3 with v1's content, same audience, signed by the server key
+    r = client.post("/admin/packs/promote-sample/1/rollback", data={"csrf": csrf})
+    assert r.status_code == 303
+    assert "republished as promote-sample v3" in client.get("/admin/packs").text
+    cat = httpx.get(f"{base}/api/v1/packs", headers=device.headers).json()["packs"]
+    assert [(p["id"], p["version"]) for p in cat] == [("promote-sample", 3)]
+    manifest = httpx.get(base + cat[0]["manifest_url"], headers=device.headers).content
+    sig = json.loads(httpx.get(base + cat[0]["signature_url"], headers=device.headers).content)
+    trusted = TrustedKeys([load_public_key(data / "keys" / "server.key.pub")])
+    trusted.verify(sig["key_id"], base64.b64decode(sig["sig"]), manifest)
+    assert json.loads(manifest)["version"] == 3
+    # the device reports what it installed → the console shows it
+    httpx.post(f"{base}/api/v1/sync/pull", headers=device.headers,
+               json={"installed_packs": {"promote-sample": 2}})
+    page = client.get("/admin/packs").text
+    assert "tab-cat" not in page or "test tablet" in page
+    assert 'class="stale">2<' in page  # older than the newest published (3)
+    # hostile publish input
+    bad = client.post("/admin/packs/promote-sample/9/publish", data={"csrf": csrf})
+    assert bad.status_code == 303 and "was not uploaded" in client.get("/admin/packs").text
+    bad = client.post("/admin/packs/promote-sample/1/publish", data={"csrf": csrf, "roles": ["warden"]})
+    assert "Unknown role" in client.get("/admin/packs").text
+
+
+# ----------------------------------------------------------------------------- devices
+
+def test_enrol_code_with_qr_and_revoke(srv, client) -> None:
+    base, _ = srv
+    r = client.post("/admin/devices/enrol-code", data={"csrf": page_csrf(client, "/admin/devices"),
+                                                       "facility": "f2"})
+    assert r.status_code == 200
+    code = re.search(r'id="enrol-code">([A-Z0-9-]+)<', r.text).group(1)
+    assert "<svg" in r.text and "Enrolment code" in r.text
+    enrolled = httpx.post(f"{base}/api/v1/devices/enrol",
+                          json={"code": code, "device_id": "tab-qr", "name": "QR tablet"})
+    assert enrolled.status_code == 201, enrolled.text
+    headers = bearer(enrolled.json()["token"])
+    assert httpx.get(f"{base}/api/v1/devices/me", headers=headers).status_code == 200
+    assert "QR tablet" in client.get("/admin/devices").text
+    r = client.post("/admin/devices/tab-qr/revoke", data={"csrf": page_csrf(client, "/admin/devices")})
+    assert r.status_code == 303
+    assert httpx.get(f"{base}/api/v1/devices/me", headers=headers).status_code == 401
+    assert "revoked" in client.get("/admin/devices").text
+    r = client.post("/admin/devices/enrol-code", data={"csrf": page_csrf(client, "/admin/devices"),
+                                                       "facility": "../f1"})
+    assert r.status_code == 303
+
+
+# ----------------------------------------------------------------------------- learners
+
+def test_learners_create_import_move(client) -> None:
+    csrf = page_csrf(client, "/admin/learners")
+    r = client.post("/admin/learners", data={"csrf": csrf, "staff_number": "LT-100",
+                                             "name": "Ona Onaitė", "facility": "f1",
+                                             "role": "prison_officer", "language": "lt"})
+    assert r.status_code == 303
+    assert "Ona Onaitė" in client.get("/admin/learners").text
+    r = client.post("/admin/learners", data={"csrf": csrf, "staff_number": "LT-100",
+                                             "name": "Someone Else", "facility": "f1",
+                                             "role": "prison_officer", "language": "lt"})
+    assert "already belongs" in client.get("/admin/learners").text
+    r = client.post("/admin/learners", data={"csrf": csrf, "staff_number": "X1", "name": "A",
+                                             "facility": "f1", "role": "inmate", "language": "en"})
+    assert "unknown role" in client.get("/admin/learners").text
+
+    sheet = ("\ufeffstaff_number;name;facility;role;language\n"
+             "RO-1;Ștefan Țăranu;f2;social_worker;ro\n"
+             "RO-2;Ana;nowhere;social_worker;ro\n"
+             "RO-3;Bob;f2;warden;en\n"
+             "LT-100;Dup of existing;f1;prison_officer;lt\n"
+             "RO-1;Dup in file;f2;social_worker;ro\n"
+             ";;f2;trainer;en\n"
+             "RO-4;Maria;f2;psychologist;ro\n").encode("utf-8")
+    r = client.post("/admin/learners/import", data={"csrf": csrf},
+                    files={"file": ("staff.csv", sheet, "text/csv")})
+    assert r.status_code == 422
+    assert "Imported 2 learner(s); 6 row(s) with errors." in r.text
+    for line, text in ((3, "unknown facility"), (4, "unknown role"), (5, "already belongs"),
+                       (6, "repeats line 2"), (7, "empty")):
+        assert re.search(rf"<tr><td>{line}</td><td>[^<]*</td><td>[^<]*{text}", r.text), (line, text)
+    page = client.get("/admin/learners?facility=f2").text
+    assert "Ștefan Țăranu" in page and "Maria" in page and "Bob" not in page
+
+    learner_id = re.search(r'action="/admin/learners/([0-9a-f-]+)/move"', page).group(1)
+    r = client.post(f"/admin/learners/{learner_id}/move", data={"csrf": csrf, "facility": "f1"})
+    assert r.status_code == 303
+    assert learner_id in client.get("/admin/learners?facility=f1").text
+    r = client.post(f"/admin/learners/{learner_id}/move", data={"csrf": csrf, "facility": "nowhere"})
+    assert "does not exist" in client.get("/admin/learners").text
+    binary = client.post("/admin/learners/import", data={"csrf": csrf},
+                         files={"file": ("x.csv", b"\xff\xfe\x00bad", "text/csv")})
+    assert "not UTF-8" in binary.text
+
+
+# ----------------------------------------------------------------------------- reports
+
+class FakeLrs:
+    """A tiny xAPI LRS: POST /statements with basic auth, statements kept by id; a batch
+    with an id it already has is refused whole with 409 (as some LRSs do)."""
+
+    def __init__(self, user: str = "lrs", password: str = "secret") -> None:
+        self.statements: dict[str, dict[str, Any]] = {}
+        self.requests = 0
+        expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        lrs = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                lrs.requests += 1
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                if self.path != "/xapi/statements":
+                    return self._send(404, b"[]")
+                if self.headers.get("authorization") != expected:
+                    return self._send(401, b"{}")
+                if self.headers.get("x-experience-api-version") != "1.0.3":
+                    return self._send(400, b"{}")
+                batch = json.loads(body)
+                if any(s["id"] in lrs.statements for s in batch):
+                    return self._send(409, b"{}")
+                for s in batch:
+                    lrs.statements[s["id"]] = s
+                self._send(200, json.dumps([s["id"] for s in batch]).encode())
+
+            def _send(self, code: int, body: bytes) -> None:
+                self.send_response(code)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/xapi"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_dashboard_exports_and_lrs(srv, client) -> None:
+    base, _ = srv
+    token = admin_token(base)
+    r = httpx.post(f"{base}/api/v1/admin/packs/upload/source", headers={**bearer(token),
+                   "Content-Type": "application/octet-stream"},
+                   content=zipped_source(), timeout=60)
+    version = r.json()["version"] if r.status_code == 201 else max(
+        p["version"] for p in httpx.get(f"{base}/api/v1/admin/packs", headers=bearer(token)).json())
+    httpx.post(f"{base}/api/v1/admin/packs/promote-sample/publish", headers=bearer(token),
+               json={"version": version, "facilities": [], "roles": []})
+    device = enrol_device(base, token, "f3", f"tab-{uuid.uuid4().hex[:6]}")  # f3: only these two
+    dev = device.device_id
+    ann, ben = make_profile(name="Ann Analyst"), make_profile(name="Ben =HYPERLINK(1)")
+    ev = lambda who, seq, type, ref, data, at="2026-03-01T09:00:00.000Z": make_event(  # noqa: E731
+        who["id"], dev, seq, type=type, ref=ref, data=data, at=at, pack="promote-sample",
+        pack_version=version)
+    events = [
+        ev(ann, 1, "card.viewed", {"course": "boundaries", "lesson": "01-why-boundaries", "card": "0"}, {}),
+        ev(ann, 2, "quiz.submitted", {"course": "boundaries", "attempt": "a1"}, {"score": 90, "passed": True}),
+        ev(ann, 3, "course.completed", {"course": "boundaries"}, {"score": 90}),
+        ev(ben, 4, "quiz.submitted", {"course": "boundaries", "attempt": "b1"}, {"score": 40, "passed": False}),
+        ev(ann, 5, "selfassessment.rated", {"profile": "prison-officer", "assessment": "s1", "task": "a1"}, {"level": 1}),
+        ev(ben, 6, "selfassessment.rated", {"profile": "prison-officer", "assessment": "s2", "task": "a1"}, {"level": 3}),
+    ]
+    r = httpx.post(f"{base}/api/v1/sync/push", headers=device.headers,
+                   json={"profiles": [ann, ben], "events": events})
+    assert len(r.json()["stored"]) == len(events), r.text
+
+    page = client.get("/admin/").text
+    assert page.count("<svg") >= 2, "a bar chart and the gap heat map"
+    assert "Keeping professional boundaries" in page
+    assert "Mean self-assessment gap" in page
+    # 2 learners in f3, 1 completed; 2 tried the quiz, 1 passed
+    assert re.search(r"<td>f3</td><td>Prison officer</td>\s*<td>2</td><td>1</td><td>50%</td>\s*"
+                     r"<td>2</td><td>1</td><td>50%</td>", page), page
+    assert "× f3: mean gap +1.00 (2 learners)" in page  # duty a: ((3-1) + (3-3)) / 2
+    assert client.get("/admin/?facility=f2&role=psychologist").status_code == 200
+
+    body = client.get("/admin/exports/progress.csv")
+    assert body.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(body.content.decode("utf-8-sig"))))
+    mine = {r["name"]: r for r in rows if r["course"] == "boundaries"}
+    assert mine["Ann Analyst"]["passed"] == "yes" and mine["Ann Analyst"]["best_score"] == "90"
+    assert mine["Ann Analyst"]["certificate"], "the certificate id is in the export"
+    assert mine["'Ben =HYPERLINK(1)"]["passed"] == "no" if "'Ben =HYPERLINK(1)" in mine else \
+        mine["Ben =HYPERLINK(1)"]["passed"] == "no"
+
+    lines = client.get("/admin/exports/xapi.jsonl").text.splitlines()
+    statements = [json.loads(line) for line in lines]
+    ids = {s["id"] for s in statements}
+    assert {e["id"] for e in events} <= ids
+    assert all("actor" in s and "verb" in s and "object" in s for s in statements)
+
+    lrs = FakeLrs()
+    try:
+        def push(password: str = "secret") -> str:
+            return client.post("/admin/exports/lrs", data={
+                "csrf": page_csrf(client, "/admin/exports"), "endpoint": lrs.url,
+                "username": "lrs", "password": password}).text
+        first = push()
+        assert f"Sent {len(statements)}, already in the LRS 0" in first, first
+        assert set(lrs.statements) == ids
+        second = push()  # idempotent: nothing new, nothing duplicated
+        assert f"Sent 0, already in the LRS {len(statements)}" in second
+        assert len(lrs.statements) == len(ids)
+        wrong = push("wrong")
+        assert "LRS answered HTTP 401" in wrong
+    finally:
+        lrs.close()
+    unreachable = client.post("/admin/exports/lrs", data={
+        "csrf": page_csrf(client, "/admin/exports"), "endpoint": "http://127.0.0.1:9/xapi",
+        "username": "u", "password": "p"})
+    assert unreachable.status_code == 502 and "LRS unreachable" in unreachable.text
