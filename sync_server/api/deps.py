@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.core.events import format_at
 from sync_server.db.repository import Admin, Device, Repository
@@ -69,7 +70,16 @@ def _unauthorized(detail: str) -> HTTPException:
                          headers={"WWW-Authenticate": "Bearer"})
 
 
-def require_device(request: Request) -> Device:
+#: OpenAPI security schemes (the parsing itself is done below, with clear 401 messages).
+device_scheme = HTTPBearer(auto_error=False, scheme_name="deviceToken",
+                           description="Device token from POST /api/v1/devices/enrol")
+admin_scheme = HTTPBearer(auto_error=False, scheme_name="adminToken",
+                          description="Admin token from POST /api/v1/admin/login")
+DeviceCreds = Annotated[HTTPAuthorizationCredentials | None, Security(device_scheme)]
+AdminCreds = Annotated[HTTPAuthorizationCredentials | None, Security(admin_scheme)]
+
+
+def require_device(request: Request, _creds: DeviceCreds) -> Device:
     """The enrolled, not revoked device that sent `Authorization: Bearer <device token>`."""
     token = _bearer(request)
     if token is None:
@@ -83,7 +93,7 @@ def require_device(request: Request) -> Device:
     return device
 
 
-def require_admin(request: Request) -> Admin:
+def require_admin(request: Request, _creds: AdminCreds) -> Admin:
     """The admin whose bearer token (header or `shift_admin` cookie) is valid and unexpired."""
     token = _bearer(request) or request.cookies.get(ADMIN_COOKIE)
     if not token:

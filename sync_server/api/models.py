@@ -12,6 +12,9 @@ UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 AT_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 MAX_CHUNK = 500
+#: Cursors and versions are stored as 64-/32-bit integers; larger values are a 422.
+MAX_CURSOR = 2**62
+MAX_VERSION = 2**31 - 1
 PackId = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 
 
@@ -109,10 +112,10 @@ class PushResponse(BaseModel):
 
 
 class PullRequest(Strict):
-    events_after: int = Field(default=0, ge=0, description="`events_cursor` of the last pull")
-    profiles_after: int = Field(default=0, ge=0, description="`profiles_cursor` of the last pull")
+    events_after: int = Field(default=0, ge=0, le=MAX_CURSOR, description="`events_cursor` of the last pull")
+    profiles_after: int = Field(default=0, ge=0, le=MAX_CURSOR, description="`profiles_cursor` of the last pull")
     limit: int = Field(default=1000, ge=1, le=5000, description="Max events in this page")
-    installed_packs: dict[PackId, Annotated[int, Field(ge=1)]] = Field(default_factory=dict, max_length=1000,
+    installed_packs: dict[PackId, Annotated[int, Field(ge=1, le=MAX_VERSION)]] = Field(default_factory=dict, max_length=1000,
                                             description="pack id → installed version")
 
 
@@ -223,7 +226,7 @@ class PackVersionOut(BaseModel):
 
 
 class PublishRequest(Strict):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
     facilities: list[str] = Field(default_factory=list, max_length=1000,
                                   description="Facility ids; empty = every facility")
     roles: list[str] = Field(default_factory=list, max_length=50,

@@ -8,7 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from sync_server.api.deps import DeviceDep, RepoDep, now_iso
-from sync_server.api.models import ErrorBody, PullRequest, PullResponse, PushRequest, PushResponse
+from sync_server.api.models import (
+    MAX_CURSOR,
+    ErrorBody,
+    PullRequest,
+    PullResponse,
+    PushRequest,
+    PushResponse,
+)
 from sync_server.logs import log
 from sync_server.services import sync as sync_service
 
@@ -38,8 +45,8 @@ def pull_post(body: PullRequest, repo: RepoDep, device: DeviceDep) -> Response:
 @router.get("/pull", response_model=PullResponse, responses=AUTH_ERRORS,
             summary="Same as POST /pull without the installed-packs report")
 def pull_get(repo: RepoDep, device: DeviceDep,
-             events_after: Annotated[int, Query(ge=0)] = 0,
-             profiles_after: Annotated[int, Query(ge=0)] = 0,
+             events_after: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0,
+             profiles_after: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0,
              limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> Response:
     return _pull(repo, device, PullRequest(events_after=events_after,
                                            profiles_after=profiles_after, limit=limit))
