@@ -38,6 +38,7 @@ from app.core.packs import (
     verify_pack,
 )
 from app.core.roles import ROLES
+from tests.support.learning_fixtures import Recorder
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "content_packs" / "promote-core"
@@ -344,6 +345,34 @@ def test_profiles_read_in_every_language_and_role_without_fallback(built: Built)
                 where = f"{p['id']}.{lang}"
                 assert all(not t.fallback and t.text.strip() for t in texts), where
                 assert sum(len(d.tasks) for d in view.duties) >= 28, where
+
+
+@pytest.mark.parametrize("profile_id, role, must_recommend", [
+    ("prison-officer", "prison_officer", set(COURSES)),
+    ("prison-officer", "manager", set(COURSES)),
+    ("reintegration-practitioner", "ngo_staff", {"reintegration"}),
+    ("reintegration-practitioner", "social_worker", {"reintegration", "de-escalation"}),
+])
+def test_a_beginner_gets_courses_recommended_and_uncovered_skills_named(
+        built: Built, profile_id: str, role: str, must_recommend: set[str]) -> None:
+    """Every task rated 0 (never performed): the gap report of the real engine must
+    recommend the pack's courses and name exactly the profile's not_covered skills."""
+    catalog = Catalog.from_manifests([built.manifest])
+    sa = SelfAssessment(catalog, learner="content-test", role=role, language="lt")
+    log = Recorder(sa)
+    assessment = log.add(sa.start(PACK, profile_id)).assessment
+    for duty in sa.profile(PACK, profile_id).duties:
+        for task in duty.tasks:
+            log.add(sa.rate(PACK, profile_id, assessment, task.id, 0))
+    log.add(sa.complete(PACK, profile_id, assessment))
+    report = sa.gap_report(PACK, profile_id)
+    assert report.unrated == () and report.tasks
+    assert all(t.gap == t.expected for t in report.tasks)
+    recommended = {r.course for r in report.recommendations if r.pack == PACK}
+    assert must_recommend <= recommended, recommended
+    assert all(not r.title.fallback for r in report.recommendations)
+    [p] = [p for p in built.manifest["profiles"] if p["id"] == profile_id]
+    assert {s.key for s in report.not_covered} == set(p["not_covered"])
 
 
 # -- hostile: broken copies are caught -----------------------------------------------
