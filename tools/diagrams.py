@@ -195,7 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     for name, (course, draw_fn) in DIAGRAMS.items():
         path = args.out / course / "media" / name
-        size = save_small(draw_fn(), path)
+        try:
+            size = save_small(draw_fn(), path)
+        except OSError as exc:
+            print(f"cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
         verdict = "ok" if size <= MAX_BYTES else f"TOO BIG (limit {MAX_BYTES})"
         print(f"{path}: {size} bytes {verdict}")
         if size > MAX_BYTES:
