@@ -18,6 +18,7 @@ import os
 import re
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -70,7 +71,9 @@ class ProfileFormError(StoreError):
     MESSAGES: dict[str, str] = {
         "name_missing": N_("Enter your name."),
         "name_too_long": N_("The name is too long (60 characters at most)."),
+        "staff_number_missing": N_("Enter your staff number."),
         "staff_number_bad": N_("Staff number: letters, digits and . / - _ only."),
+        "name_bad": N_("The name contains characters that cannot be shown."),
         "role_unknown": N_("Choose your role."),
         "language_unknown": N_("Choose a language."),
         "pin_bad": N_("The PIN must be 4 to 8 digits."),
@@ -97,13 +100,17 @@ def _is_trivial_pin(pin: str) -> bool:
 def validate_new_profile(display_name: object, staff_number: object, role: object,
                          language: object, pin: object, pin_again: object) -> dict[str, str]:
     """Check the "new profile" form; returns the cleaned values or raises ProfileFormError."""
-    name = " ".join(str(display_name or "").split())
+    name = unicodedata.normalize("NFC", " ".join(str(display_name or "").split()))
     if not name:
         raise ProfileFormError("display_name", "name_missing")
-    if len(name) > NAME_MAX or any(ord(c) < 32 for c in name):
+    if len(name) > NAME_MAX:
         raise ProfileFormError("display_name", "name_too_long")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for c in name):
+        raise ProfileFormError("display_name", "name_bad")
     staff = str(staff_number or "").strip()
-    if staff and not STAFF_NUMBER_RE.match(staff):
+    if not staff:
+        raise ProfileFormError("staff_number", "staff_number_missing")
+    if not STAFF_NUMBER_RE.match(staff):
         raise ProfileFormError("staff_number", "staff_number_bad")
     if role not in ROLES:
         raise ProfileFormError("role", "role_unknown")
@@ -208,6 +215,7 @@ class SessionView:
     selected_profile: str | None = None
     form_error: ProfileFormError | None = None
     form: dict[str, str] = field(default_factory=dict)
+    form_message: str = ""
     quiz_choice: list[str] = field(default_factory=list)
     quiz_focus: str | None = None
     review_feedback: Any = None

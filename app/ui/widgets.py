@@ -42,7 +42,9 @@ def text_button(text: str, on_click: Handler | None, *, icon: Any = None,
 
 def icon_button(icon: Any, tooltip: str, on_click: Handler | None, *,
                 key: str | None = None, disabled: bool = False) -> ft.IconButton:
-    return ft.IconButton(icon=icon, tooltip=tooltip, on_click=on_click, key=key,
+    # The tooltip is not exposed as the accessible name on web: the icon's label is.
+    return ft.IconButton(icon=ft.Icon(icon, semantics_label=tooltip), tooltip=tooltip,
+                         on_click=on_click, key=key,
                          icon_size=28, width=TOUCH + 4, height=TOUCH + 4, disabled=disabled)
 
 

@@ -13,6 +13,7 @@ from app.core.learning import localize
 from app.ui.ctx import ViewContext
 from app.ui.router import Route
 from app.ui.views.home import nav_bar
+from app.ui.views.who import choice_chips
 from app.ui.widgets import app_bar, big_button, card, handler, section_title, view
 
 APP_VERSION = "0.1.0"
@@ -25,8 +26,9 @@ def build_settings(ctx: ViewContext, route: Route) -> ft.View:
     dev = s.device
     size_words = {"normal": _("Normal"), "large": _("Large"), "larger": _("Larger")}
 
-    def set_lang(e: Any) -> None:
-        ctx.act(lambda: (s.set_language(str(e.control.value)), ctx.refresh()))
+    def set_lang(code: str) -> None:
+        s.set_language(code)
+        ctx.refresh()
 
     def set_size(size: str) -> None:
         s.set_text_size(size)
@@ -35,9 +37,8 @@ def build_settings(ctx: ViewContext, route: Route) -> ft.View:
     def set_contrast(e: Any) -> None:
         ctx.act(lambda: (dev.set_setting("high_contrast", bool(e.control.value)), ctx.refresh()))
 
-    lang = ft.Dropdown(label=_("Language"), value=s.locale, key="language", on_select=set_lang,
-                       options=[ft.DropdownOption(key=c, text=tr.language_name(c))
-                                for c in UI_LOCALES], tooltip=_("Language"))
+    lang = choice_chips(ctx, [(c, tr.language_name(c)) for c in UI_LOCALES], s.locale,
+                        set_lang, "lang", _("Language"))
     sizes = ft.Row([ft.Chip(label=ft.Text(size_words[z]), selected=s.text_size == z,
                             on_select=handler(ctx, lambda z=z: set_size(z)),
                             key=f"size-{z}", tooltip=_("Text size: {size}").format(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import flet as ft
 
 from app.core.device import ROLE_LABELS, ProfileFormError
+from app.core.errors import ShiftError
 from app.core.i18n import UI_LOCALES
 from app.core.roles import ROLES
 from app.ui.ctx import ViewContext
@@ -93,7 +96,9 @@ def build_pin(ctx: ViewContext, route: Route) -> ft.View:
             keys.append(ft.Container(col=4))
             continue
         if k == "del":
-            btn = ft.IconButton(icon=ft.Icons.BACKSPACE_OUTLINED, tooltip=_("Delete last digit"),
+            btn = ft.IconButton(icon=ft.Icon(ft.Icons.BACKSPACE_OUTLINED,
+                                             semantics_label=_("Delete last digit")),
+                                tooltip=_("Delete last digit"),
                                 on_click=handler(ctx, lambda: press("del")), icon_size=30,
                                 height=BIG_TOUCH + 8, key="pin-del")
         else:
@@ -121,49 +126,75 @@ def build_pin(ctx: ViewContext, route: Route) -> ft.View:
     return view(route.path, app_bar(ctx, _("Sign in"), back="/"), controls, max_width=420)
 
 
+def choice_chips(ctx: ViewContext, options: list[tuple[str, str]], selected: str | None,
+                 on_pick: Any, key: str, label: str) -> ft.Control:
+    """Big single-choice chips (gloved fingers; each chip is a named button)."""
+    chips = [ft.Chip(label=ft.Text(text), selected=value == selected, height=48,
+                     on_select=handler(ctx, lambda v=value: on_pick(v)),
+                     key=f"{key}-{value}", tooltip=f"{label}: {text}")
+             for value, text in options]
+    return ft.Column([ft.Text(label, theme_style=ft.TextThemeStyle.LABEL_LARGE),
+                      ft.Row(chips, wrap=True, spacing=8, run_spacing=8)], spacing=6)
+
+
 def build_new_profile(ctx: ViewContext, route: Route) -> ft.View:
     _ = ctx._
     s = ctx.session
     err = s.view.form_error
     tr = ctx.tr
+    form = s.view.form
 
     def field_error(name: str) -> str | None:
         return err.translated(tr) if err is not None and err.field == name else None
 
-    form = s.view.form
+    def typed(field_name: str) -> Any:
+        def on_change(e: Any) -> None:
+            form[field_name] = str(e.control.value or "")
+        return on_change
+
     name = ft.TextField(label=_("Your name"), key="f-name", max_length=60,
-                        value=form.get("name", ""),
-                        error=field_error("display_name"), autofocus=True)
-    staff = ft.TextField(label=_("Staff number (optional)"), key="f-staff", max_length=32,
-                         value=form.get("staff", ""),
-                         error=field_error("staff_number"))
-    role = ft.Dropdown(label=_("Role"), key="f-role", expand=True, value=form.get("role"),
-                       options=[ft.DropdownOption(key=r, text=_(ROLE_LABELS[r])) for r in ROLES],
-                       error_text=field_error("role"))
-    lang = ft.Dropdown(label=_("Language"), key="f-lang", value=form.get("lang", s.locale), expand=True,
-                       options=[ft.DropdownOption(key=c, text=tr.language_name(c))
-                                for c in UI_LOCALES],
-                       error_text=field_error("language"))
+                        value=form.get("name", ""), error=field_error("display_name"),
+                        on_change=typed("name"))
+    staff = ft.TextField(label=_("Staff number"), key="f-staff", max_length=32,
+                         value=form.get("staff", ""), error=field_error("staff_number"),
+                         on_change=typed("staff"))
     pin = ft.TextField(label=_("PIN (4 to 8 digits)"), key="f-pin", password=True,
                        keyboard_type=ft.KeyboardType.NUMBER, max_length=8,
-                       error=field_error("pin"))
+                       value=form.get("pin", ""), error=field_error("pin"),
+                       on_change=typed("pin"))
     pin2 = ft.TextField(label=_("PIN again"), key="f-pin2", password=True,
                         keyboard_type=ft.KeyboardType.NUMBER, max_length=8,
-                        error=field_error("pin_again"))
+                        value=form.get("pin2", ""), error=field_error("pin_again"),
+                        on_change=typed("pin2"))
+
+    def pick(field_name: str, value: str) -> None:
+        form[field_name] = value
+        ctx.refresh()
+
+    role = choice_chips(ctx, [(r, _(ROLE_LABELS[r])) for r in ROLES], form.get("role"),
+                        lambda v: pick("role", v), "role", _("Role"))
+    lang = choice_chips(ctx, [(c, tr.language_name(c)) for c in UI_LOCALES],
+                        form.get("lang", s.locale), lambda v: pick("lang", v), "lang",
+                        _("Language"))
 
     def create() -> None:
-        s.view.form = {"name": name.value or "", "staff": staff.value or "",
-                       "role": role.value or "", "lang": lang.value or ""}
         try:
-            pid = s.device.create_profile(name.value, staff.value, role.value, lang.value,
-                                          pin.value, pin2.value)
+            pid = s.device.create_profile(form.get("name"), form.get("staff"), form.get("role"),
+                                          form.get("lang", s.locale), form.get("pin"),
+                                          form.get("pin2"))
         except ProfileFormError as exc:
             s.view.form_error = exc
             ctx.refresh()
             return
+        except ShiftError as exc:  # e.g. the staff number is already used on this tablet
+            s.view.form_error = None
+            s.view.form_message = str(exc)
+            ctx.refresh()
+            return
+        typed_pin = str(form.get("pin"))
         s.view.form_error = None
         s.view.form = {}
-        if s.sign_in(pid, str(pin.value)):
+        if s.sign_in(pid, typed_pin):
             ctx.go("/home")
         else:
             ctx.go(f"/pin/{pid}")
@@ -175,6 +206,8 @@ def build_new_profile(ctx: ViewContext, route: Route) -> ft.View:
     ]
     if err is not None:
         controls.append(error_text(err.translated(tr), key="form-error"))
+    elif s.view.form_message:
+        controls.append(error_text(s.view.form_message, key="form-error"))
     controls.append(big_button(_("Create profile"), handler(ctx, create), icon=ft.Icons.CHECK,
                                key="create", tooltip=_("Create profile")))
     return view(route.path, app_bar(ctx, _("New profile"), back="/"), controls, max_width=560)
