@@ -267,3 +267,48 @@ def test_completion_across_tablets_is_proposed_after_merge() -> None:
     assert [(e["type"], e["ref"]["course"]) for e in proposed] == [("course.completed", B)]
     log_b.add(proposed)
     assert b.propose_completions() == []
+
+
+def test_lesson_bodies_are_cached() -> None:
+    calls: list[str] = []
+
+    def loader(pack: str, path: str) -> dict:
+        calls.append(path)
+        return load_lesson(pack, path)
+    engine = make(loader=loader)
+    for _ in range(5):
+        engine.lesson(PACK, B, "01-why")
+    assert calls == ["lessons/boundaries/01-why.en.json"]
+
+
+def test_store_thread_applying_while_ui_reads() -> None:
+    import threading
+
+    source = make()
+    log = Recorder(source, step=timedelta(minutes=1))
+    for _ in range(40):
+        for lesson, cards in (("01-why", 3), ("02-grooming", 2)):
+            for card in range(cards):
+                log.add(source.view_card(PACK, B, lesson, card, seconds=3))
+        attempt = log.add(source.start_quiz(PACK, "reporting", seed=1)).attempt
+        log.add(source.submit(PACK, "reporting", attempt))
+    engine = make()
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            while not done.is_set():
+                engine.library(today=TODAY)
+                engine.outline(PACK, "reporting")
+                engine.my_progress()
+        except BaseException as exc:  # pragma: no cover - the failure being tested for
+            errors.append(exc)
+    done = threading.Event()
+    thread = threading.Thread(target=reader)
+    thread.start()
+    for event in log.events:
+        engine.apply(event)
+    done.set()
+    thread.join()
+    assert errors == []
+    assert engine.snapshot(today=TODAY) == source.snapshot(today=TODAY)

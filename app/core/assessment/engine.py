@@ -6,6 +6,7 @@ storage; the Store's subscribers call `apply`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from app.core.assessment.state import AssessmentRecord, AssessmentState
 from app.core.errors import LearningError
 from app.core.events import new_id
 from app.core.learning.catalog import Catalog
+from app.core.learning.engine import _locked
 from app.core.learning.payloads import check_payload
 from app.core.learning.state import LearnerState
 from app.core.learning.text import Text, localize
@@ -85,10 +87,13 @@ class SelfAssessment:
         self.learning = learning
         self.state = AssessmentState(learner)
         self.state.apply_many(events)
+        self._lock = threading.RLock()
 
+    @_locked
     def apply(self, event: dict[str, Any]) -> bool:
         return self.state.apply(event)
 
+    @_locked
     def apply_many(self, events: Iterable[dict[str, Any]]) -> int:
         return self.state.apply_many(events)
 
@@ -106,6 +111,7 @@ class SelfAssessment:
         mine = [(d, t) for d, t in every if self.role in (t.get("expected") or {})]
         return mine or every
 
+    @_locked
     def profiles(self) -> list[ProfileEntry]:
         """Profiles that list the learner's role, with their assessment status."""
         out = []
@@ -123,6 +129,7 @@ class SelfAssessment:
     def _text(self, pack: str, value: Any) -> Text:
         return localize(value, self.language, self.catalog.default_language(pack))
 
+    @_locked
     def profile(self, pack: str, profile_id: str, assessment: str | None = None) -> ProfileView:
         profile = self._profile(pack, profile_id)
         levels = self._record(pack, profile_id, assessment).levels() if assessment else {}
@@ -147,11 +154,13 @@ class SelfAssessment:
             raise LearningError(f"profile {pack}/{profile}: no assessment {assessment!r}")
         return record
 
+    @_locked
     def open_assessment(self, pack: str, profile: str) -> str | None:
         open_ = [r.id for r in self.state.of_profile(pack, profile)
                  if r.started and r.completed is None]
         return open_[-1] if open_ else None
 
+    @_locked
     def resume(self, pack: str, profile: str, assessment: str) -> AssessmentResume | None:
         """First task (chart order) without a rating; None when every task is rated."""
         levels = self._record(pack, profile, assessment).levels()
@@ -160,6 +169,7 @@ class SelfAssessment:
                 return AssessmentResume(assessment, duty, task["id"], i)
         return None
 
+    @_locked
     def gap_report(self, pack: str, profile: str, assessment: str | None = None) -> GapReport:
         """Gap report of `assessment` (default: the latest completed one), compared with
         the completed assessment of the same profile before it."""
@@ -193,6 +203,7 @@ class SelfAssessment:
         check_payload(event)
         return event
 
+    @_locked
     def start(self, pack: str, profile: str, *, assessment: str | None = None) -> Step:
         self._profile(pack, profile)
         current = self.open_assessment(pack, profile)
@@ -204,6 +215,7 @@ class SelfAssessment:
                                  {"profile": profile, "assessment": assessment},
                                  {"role": self.role, "lang": self.language})], assessment)
 
+    @_locked
     def rate(self, pack: str, profile: str, assessment: str, task: str, level: int) -> Step:
         prof = self._profile(pack, profile)
         record = self._record(pack, profile, assessment)
@@ -223,6 +235,7 @@ class SelfAssessment:
                                  {"level": level, "min": levels[0], "max": levels[-1]})],
                     assessment)
 
+    @_locked
     def complete(self, pack: str, profile: str, assessment: str) -> Step:
         record = self._record(pack, profile, assessment)
         if record.completed is not None:
