@@ -1,0 +1,86 @@
+"""`make i18n`: extract UI strings, update every catalog, compile them (pybabel).
+
+    python -m tools.i18n            extract → update (or init) → compile
+    python -m tools.i18n --check    exit 1 if a catalog has an untranslated or fuzzy entry
+
+Sources: app/ui/** and app/core/device.py (gettext ``_``, ``ngettext``, ``N_``).
+Catalogs: app/locales/<lang>/LC_MESSAGES/messages.po (+ compiled .mo, committed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from babel.messages.frontend import CommandLineInterface
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.core.i18n import DOMAIN, LOCALE_DIR, UI_LOCALES  # noqa: E402
+
+POT = LOCALE_DIR / f"{DOMAIN}.pot"
+SOURCES = [ROOT / "app" / "ui", ROOT / "app" / "core" / "device.py"]
+
+
+def pybabel(*args: str) -> None:
+    CommandLineInterface().run(["pybabel", "-q", *args])
+
+
+def extract() -> None:
+    pybabel("extract", "--no-location", "--sort-output", "-k", "N_", "-k", "_",
+            "--project", "Shift Learning", "--copyright-holder", "PROMOTE / WORKPRIS partners",
+            "-o", str(POT), *[str(s.relative_to(ROOT)) for s in SOURCES])
+
+
+def update() -> None:
+    for lang in UI_LOCALES:
+        po = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+        if po.exists():
+            pybabel("update", "--no-fuzzy-matching", "--ignore-obsolete", "-i", str(POT),
+                    "-d", str(LOCALE_DIR), "-D", DOMAIN, "-l", lang)
+        else:
+            pybabel("init", "-i", str(POT), "-d", str(LOCALE_DIR), "-D", DOMAIN, "-l", lang)
+
+
+def compile_all() -> None:
+    pybabel("compile", "-d", str(LOCALE_DIR), "-D", DOMAIN, "--statistics")
+
+
+def problems(lang: str) -> list[str]:
+    """Untranslated / fuzzy entries of one catalog (English may stay empty: the source
+    strings are English)."""
+    po = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale=lang)
+    out = []
+    for msg in catalog:
+        if not msg.id:
+            continue
+        if msg.fuzzy:
+            out.append(f"{po}: fuzzy: {msg.id!r}")
+        strings = msg.string if isinstance(msg.string, tuple) else (msg.string,)
+        if lang != "en" and not all(strings):
+            out.append(f"{po}: untranslated: {msg.id!r}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.i18n")
+    parser.add_argument("--check", action="store_true", help="only check completeness")
+    args = parser.parse_args(argv)
+    if not args.check:
+        extract()
+        update()
+        compile_all()
+    issues = [p for lang in UI_LOCALES for p in problems(lang)]
+    for line in issues:
+        print(line)
+    print(f"i18n: {len(UI_LOCALES)} catalogs, {len(issues)} problems")
+    return 1 if issues and args.check else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
