@@ -33,8 +33,9 @@ MAX_SECONDS_PER_CARD = 1800.0
 
 
 def _fail(event: dict[str, Any], field: str, what: str) -> EventError:
-    return EventError(f"{event.get('type')} {event.get('id', '')}: {field}: {what}".replace(
-        "  ", " "))
+    """EventError worded like the envelope's: "<type> <id>: <field>: <what>"."""
+    where = " ".join(str(x) for x in (event.get("type"), event.get("id")) if x)
+    return EventError(f"{where}: {field}: {what}")
 
 
 def _number(event: dict[str, Any], data: dict[str, Any], key: str, lo: float, hi: float,
