@@ -281,3 +281,11 @@ def test_lesson_structure_errors(tmp_path: Path, text: str, message: str) -> Non
     src = copy_sample(tmp_path)
     set_lesson(src, text)
     assert re.search(re.escape(message), str(fails(src)))
+
+
+def test_course_roles_default_to_the_pack_audience(tmp_path: Path) -> None:
+    src = copy_sample(tmp_path)
+    edit(src, f"{COURSE}/course.toml", 'roles = ["prison_officer", "reintegration_specialist"]\n',
+         "")
+    course = read_source(src).manifest["courses"][0]
+    assert course["roles"] == ["prison_officer", "reintegration_specialist"]

@@ -61,6 +61,7 @@ class _Reader:
         self.warnings: list[str] = []
         self.media: dict[str, str] = {}      # source rel path -> pack path
         self.skills: dict[str, Any] = {}
+        self.audience: list[str] = []
         self.langs: Languages
 
     def disp(self, rel: str) -> str:
@@ -122,10 +123,11 @@ class _Reader:
             raise f.error("partial_languages", "the default language cannot be partial")
         self.langs = Languages(default, languages, partial)
         f.langs = self.langs
+        self.audience = f.roles("audience_roles")
         return {
             "format": 1, "id": pack_id, "version": version, "default_language": default,
             "languages": languages, "partial_languages": partial, "machine_translated": mt,
-            "audience_roles": f.roles("audience_roles"), "title": f.loc("title"),
+            "audience_roles": self.audience, "title": f.loc("title"),
             "description": f.loc("description"), "licence": f.string("licence"),
             "authors": f.str_list("authors", unique=False),
             "courses": f.id_list("courses"),
@@ -205,7 +207,8 @@ class _Reader:
         f.only(["title", "summary", "roles", "skills", "minutes", "pass_mark", "lessons"])
         course: dict[str, Any] = {
             "id": cid, "title": f.loc("title"), "summary": f.loc("summary"),
-            "roles": f.roles("roles", required=False, default=None),
+            # explicit in the manifest, so readers need not know the default rule
+            "roles": f.roles("roles", required=False, default=self.audience),
             "skills": self._skill_keys(f, "skills"),
             "minutes": f.integer("minutes", lo=1, hi=10000),
             "pass_mark": f.integer("pass_mark", lo=0, hi=100),
