@@ -187,14 +187,14 @@ def main() -> int:
     print(f"  baseline  load events ({base_name}) {base:9.1f} ms   = 1.00")
     if store_load is not None:
         print(f"            load events (json.loads)     {load_json:9.1f} ms   = "
-              f"{load_json / base:.2f} × baseline")
-    print(f"  cold fold (engine from events)         {fold:9.1f} ms   = {fold / base:.2f} × baseline")
+              f"{load_json / base:.3g} × baseline")
+    print(f"  cold fold (engine from events)         {fold:9.1f} ms   = {fold / base:.3g} × baseline")
     print(f"  library + outline, first build         {first_views:9.2f} ms   = "
-          f"{first_views / base:.4f} × baseline")
+          f"{first_views / base:.3g} × baseline")
     print(f"  tap: apply 1 event + library + outline {tap_ms:9.3f} ms   = "
-          f"{tap_ms / base:.4f} × baseline")
+          f"{tap_ms / base:.3g} × baseline")
     print(f"  library + outline, cached              {cached:9.4f} ms   = "
-          f"{cached / base:.5f} × baseline")
+          f"{cached / base:.3g} × baseline")
     ok = first_views <= TARGET_MS and tap_ms <= TARGET_MS
     print(f"  target library + outline ≤ {TARGET_MS:.0f} ms: {'met' if ok else 'NOT met'}")
     return 0 if ok else 1
