@@ -117,7 +117,7 @@ def test_latest_rating_wins_by_order_key_across_tablets() -> None:
     a_tab.apply_many(log_b.events)
     b_tab.apply_many(log_a.events)
     for sa in (a_tab, b_tab):
-        assert sa.state.assessments[a].levels() == {"a1": 3, "a2": 2}
+        assert sa.state.get(PACK, P, a).levels() == {"a1": 3, "a2": 2}
 
 
 def test_gap_report_orders_maps_and_recommends() -> None:

@@ -119,7 +119,7 @@ class SelfAssessment:
             if self.role not in (profile.get("roles") or []):
                 continue
             records = self.state.of_profile(pack, pid)
-            open_ = [r.id for r in records if r.completed is None]
+            open_ = [r.id for r in records if r.started and r.completed is None]
             done = sorted((r for r in records if r.completed), key=lambda r: r.completed)
             out.append(ProfileEntry(pack, pid, self._text(pack, profile.get("title")),
                                     len(self._tasks(profile)), open_[-1] if open_ else None,
@@ -149,8 +149,8 @@ class SelfAssessment:
                            duties=tuple(duties), assessment=assessment)
 
     def _record(self, pack: str, profile: str, assessment: str) -> AssessmentRecord:
-        record = self.state.assessments.get(assessment)
-        if record is None or (record.pack, record.profile) != (pack, profile):
+        record = self.state.get(pack, profile, assessment)
+        if record is None:
             raise LearningError(f"profile {pack}/{profile}: no assessment {assessment!r}")
         return record
 

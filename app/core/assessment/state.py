@@ -56,7 +56,9 @@ class AssessmentState:
     def __init__(self, learner: str | None = None) -> None:
         self.learner = learner
         self.seen: set[str] = set()
-        self.assessments: dict[str, AssessmentRecord] = {}
+        #: (pack, profile, assessment id) → record; keyed by all three so a hostile
+        #: event reusing an id under another profile cannot make the fold order-dependent
+        self.assessments: dict[tuple[str, str, str], AssessmentRecord] = {}
         self.ignored: dict[str, str] = {}
         self.version = 0
 
@@ -81,14 +83,10 @@ class AssessmentState:
             self.ignored[event_id] = str(exc)
             return True
         ref, data = event["ref"], event.get("data") or {}
-        record = self.assessments.get(ref["assessment"])
+        where = (event["pack"], ref["profile"], ref["assessment"])
+        record = self.assessments.get(where)
         if record is None:
-            record = AssessmentRecord(ref["assessment"], event["pack"], ref["profile"])
-            self.assessments[record.id] = record
-        elif (record.pack, record.profile) != (event["pack"], ref["profile"]):
-            self.ignored[event_id] = (f"ref.assessment: {record.id} belongs to profile "
-                                      f"{record.pack}/{record.profile}")
-            return True
+            record = self.assessments[where] = AssessmentRecord(ref["assessment"], *where[:2])
         self.version += 1
         if etype == "selfassessment.started":
             if record.started is None or (key, event_id) < record.started:
@@ -103,6 +101,9 @@ class AssessmentState:
         else:
             record.completions[event_id] = key
         return True
+
+    def get(self, pack: str, profile: str, assessment: str) -> AssessmentRecord | None:
+        return self.assessments.get((pack, profile, assessment))
 
     def of_profile(self, pack: str, profile: str) -> list[AssessmentRecord]:
         """Assessments of one profile, oldest first."""
