@@ -1,0 +1,141 @@
+"""Durable Store.append at 1,000 and 20,000 events of history, as ratios to an fsync'd
+append of the same bytes to a plain file measured in the same run.
+
+Targets (issue 3): store ≤ 3× the plain fsync'd append; 20k figure ≤ 1.5× the 1k figure.
+For comparison: one insert into a plain TinyDB JSONStorage file holding 20k documents.
+
+Rounds interleave the baseline and both stores so that disk-speed drift hits all alike;
+each figure is the median over rounds of the mean time per append (the mean includes the
+amortised journal folds). Runs in well under 2 minutes: `python benchmarks/store_append.py`
+(`--quick` for a smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tinydb import TinyDB  # noqa: E402
+from tinydb.storages import JSONStorage  # noqa: E402
+
+from app.core.store import Store  # noqa: E402
+from app.core.store.journal import encode_record  # noqa: E402
+
+LEARNER = "9b1e0000-0000-4000-8000-000000000001"
+
+
+def make_event(i: int) -> dict:
+    return {"learner": LEARNER, "type": "answer.given", "pack": "promote-core",
+            "pack_version": 3,
+            "ref": {"course": "dynamic-security", "attempt": "a-%d" % (i // 10),
+                    "question": "q%d" % (i % 10)},
+            "data": {"choice": ["b"], "correct": i % 3 == 0, "score": 1, "ms": 5400 + i}}
+
+
+def fill(store: Store, n: int) -> None:
+    for i in range(n):
+        store.append(make_event(i))
+
+
+def time_store(store: Store, n: int, offset: int) -> list[float]:
+    out = []
+    for i in range(n):
+        start = time.perf_counter()
+        store.append(make_event(offset + i))
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def time_plain(fd: int, line: bytes, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        start = time.perf_counter()
+        os.write(fd, line)
+        os.fsync(fd)
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def time_tinydb(path: Path, history: int, n: int) -> list[float]:
+    db = TinyDB(path, storage=JSONStorage)
+    table = db.table("events")
+    table.insert_multiple({"event": make_event(i), "local": True} for i in range(history))
+    out = []
+    for i in range(n):
+        start = time.perf_counter()
+        table.insert({"event": make_event(history + i), "local": True})
+        out.append(time.perf_counter() - start)
+    db.close()
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller run (smoke test)")
+    args = parser.parse_args()
+    small, large = (1_000, 20_000) if not args.quick else (200, 2_000)
+    rounds, per_round = (7, 200) if not args.quick else (2, 50)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parents[1] / "benchmarks"
+                                     if os.access(Path(__file__).parent, os.W_OK) else None
+                                     ) as tmp:
+        root = Path(tmp)
+        s1 = Store.open(root / "s1k")
+        s20 = Store.open(root / "s20k")
+        fill(s1, small)
+        t = time.perf_counter()
+        fill(s20, large)
+        fill_s = time.perf_counter() - t
+        probe = dict(make_event(0), id="3f0c2a9e-0000-4000-8000-000000000000",
+                     device=s1.device_id, seq=123456, at="2026-11-23T15:38:28.123Z")
+        line = encode_record(probe)
+        fd = os.open(root / "plain.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        base, st1, st20 = [], [], []
+        offset = large
+        for _ in range(rounds):
+            base.append(statistics.fmean(time_plain(fd, line, per_round)))
+            st1.append(statistics.fmean(time_store(s1, per_round, offset)))
+            st20.append(statistics.fmean(time_store(s20, per_round, offset)))
+            offset += per_round
+        os.close(fd)
+        s1.close()
+        s20.close()
+        t = time.perf_counter()
+        reopened = Store.open(root / "s20k")
+        open_s = time.perf_counter() - t
+        t = time.perf_counter()
+        history = len(reopened.events(LEARNER))
+        read_s = time.perf_counter() - t
+        outbox_bytes = reopened.storage_bytes()
+        reopened.close()
+        tiny = time_tinydb(root / "tinydb.json", large, 5 if not args.quick else 2)
+
+    b, a1, a20 = (statistics.median(x) for x in (base, st1, st20))
+    tiny_mean = statistics.fmean(tiny)
+    print(f"line size {len(line)} B; {rounds} rounds x {per_round} appends each")
+    print(f"baseline  fsync'd append to a plain file     {b * 1e3:7.3f} ms   1.00x")
+    print(f"Store.append at {small:>6,} events of history  {a1 * 1e3:7.3f} ms  {a1 / b:5.2f}x"
+          f"  (target <= 3x)")
+    print(f"Store.append at {large:>6,} events of history  {a20 * 1e3:7.3f} ms  {a20 / b:5.2f}x"
+          f"  (target <= 3x)")
+    print(f"flatness: {large:,} / {small:,} figure                        {a20 / a1:5.2f}x"
+          f"  (target <= 1.5x)")
+    print(f"plain TinyDB JSONStorage insert at {large:,}     {tiny_mean * 1e3:7.1f} ms "
+          f"{tiny_mean / b:6.0f}x  (for comparison; not crash-safe)")
+    print(f"info: open at {large:,} {open_s * 1e3:.0f} ms, events() of {history:,} "
+          f"{read_s * 1e3:.0f} ms, {outbox_bytes / 1e6:.1f} MB on disk "
+          f"(all unacknowledged), fill {fill_s:.1f} s, total {time.perf_counter() - started:.0f} s")
+    ok = a1 / b <= 3 and a20 / b <= 3 and a20 / a1 <= 1.5
+    print("targets met" if ok else "TARGETS MISSED")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
