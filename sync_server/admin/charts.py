@@ -40,8 +40,7 @@ def grouped_bars(title: str, groups: Sequence[BarGroup], series: Sequence[str], 
     rows = sum(max(len(g.bars), 1) for g in groups)
     height = top + rows * bar_h + len(groups) * gap + 30
     plot_w = width - label_w - 70
-    out = [f'<svg class="chart" role="img" aria-label="{_e(title)}" viewBox="0 0 {width} {height}" '
-           f'width="100%" xmlns="http://www.w3.org/2000/svg"><title>{_e(title)}</title>']
+    out = [_open(title, width, height)]
     # legend
     x = label_w
     for i, name in enumerate(series):
@@ -78,6 +77,13 @@ def grouped_bars(title: str, groups: Sequence[BarGroup], series: Sequence[str], 
     return "".join(out)
 
 
+def _open(title: str, width: int, height: int) -> str:
+    """The <svg> start tag: scales down on a phone, never up past its natural size."""
+    return (f'<svg class="chart" role="img" aria-label="{_e(title)}" viewBox="0 0 {width} '
+            f'{height}" width="100%" style="max-width:{width}px" '
+            f'xmlns="http://www.w3.org/2000/svg"><title>{_e(title)}</title>')
+
+
 def _clip(text: str, length: int) -> str:
     return text if len(text) <= length else text[:length - 1] + "…"
 
@@ -100,11 +106,10 @@ def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> str:
 def heat_map(title: str, rows: Sequence[str], columns: Sequence[str],
              values: dict[tuple[int, int], tuple[float, int]], *, max_gap: float = 4.0) -> str:
     """A rows × columns grid; ``values[(r, c)] = (mean gap, number of learners)``."""
-    cell_w, cell_h, label_w, top = 92, 30, 260, 70
+    cell_w, cell_h, label_w, top = 92, 30, 360, 26
     width = max(label_w + cell_w * max(len(columns), 1) + 10, label_w + 5 * 70 + 20)
     height = top + cell_h * max(len(rows), 1) + 40
-    out = [f'<svg class="chart" role="img" aria-label="{_e(title)}" viewBox="0 0 {width} {height}" '
-           f'width="100%" xmlns="http://www.w3.org/2000/svg"><title>{_e(title)}</title>']
+    out = [_open(title, width, height)]
     for c, name in enumerate(columns):
         cx = label_w + c * cell_w + cell_w / 2
         out.append(f'<text x="{cx:.1f}" y="{top - 10}" font-size="11" text-anchor="middle">'
@@ -112,7 +117,7 @@ def heat_map(title: str, rows: Sequence[str], columns: Sequence[str],
     for r, name in enumerate(rows):
         y = top + r * cell_h
         out.append(f'<text x="{label_w - 8}" y="{y + cell_h / 2 + 4:.1f}" font-size="11" '
-                   f'text-anchor="end">{_e(_clip(name, 40))}</text>')
+                   f'text-anchor="end">{_e(_clip(name, 58))}</text>')
         for c in range(len(columns)):
             gap, n = values.get((r, c), (None, 0))
             x = label_w + c * cell_w

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from app.core.errors import PackError, PackSourceError, ShiftError
-from app.core.roles import is_role
+from app.core.roles import ROLE_LABELS_EN, is_role
 from sync_server.admin import charts, exports, stats
 from sync_server.admin.console import (
     LOGIN_CSRF_COOKIE,
@@ -124,7 +124,7 @@ def dashboard_data(request: Request, facility: str, role: str) -> dict[str, Any]
         mine = [c for c in cells if c.course == course]
         if not mine:
             continue
-        groups = [charts.BarGroup(f"{c.facility_id} · {c.role}", (
+        groups = [charts.BarGroup(f"{c.facility_id} · {ROLE_LABELS_EN.get(c.role, c.role)}", (
             charts.Bar("completion", c.completion_rate, f"{c.completed} of {c.population}"),
             charts.Bar("pass rate", c.pass_rate, f"{c.passed} of {c.tried}")))
             for c in mine]
@@ -608,4 +608,4 @@ async def push_lrs(request: Request) -> Response:
                   status_code=200 if result.ok else 502)
 
 
-__all__ = ["router", "rollback_pack", "enrol_qr_payload"]
+__all__ = ["router", "rollback_pack", "enrol_qr_payload", "problems_of"]

@@ -1,0 +1,156 @@
+"""The admin console in a real browser (Debian's Chromium driven by Playwright), against a
+real sync server on 127.0.0.1. Every request that leaves the loopback is blocked and
+counted, so the test also proves the console needs no internet.
+
+Flow: log in → upload the sample pack as zipped source → publish it to a facility → make
+an enrolment code → a device enrols with it over the API → the pack is in the device's
+catalogue. Screenshots go to test-artifacts/admin-console/.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+
+from tests.integration.test_admin_certificates import zipped_source
+from tests.support.optional import chromium_path
+from tests.support.server import (
+    ADMIN_NAME,
+    ADMIN_PASSWORD,
+    make_event,
+    make_profile,
+    running_server,
+    seed,
+)
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-artifacts" / "admin-console"
+LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
+
+
+@pytest.fixture
+def browser_page(tmp_path: Path):
+    from playwright.sync_api import sync_playwright
+
+    blocked: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), headless=True,
+                                     args=["--no-sandbox", "--disable-dev-shm-usage",
+                                           "--disable-gpu", "--no-first-run"])
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+
+        def guard(route) -> None:  # type: ignore[no-untyped-def]
+            host = urlparse(route.request.url).hostname or ""
+            if route.request.url.startswith(("data:", "blob:")) or host in LOOPBACK:
+                route.continue_()
+            else:
+                blocked.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", guard)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        try:
+            yield page, blocked
+        finally:
+            context.close()
+            browser.close()
+
+
+def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_upload_publish_and_device_catalogue(tmp_path: Path, browser_page) -> None:
+    page, blocked = browser_page
+    data = tmp_path / "srv"
+    seed(data, facilities={"vilnius": "Vilnius prison", "iasi": "Iasi prison"})
+    source = tmp_path / "promote-sample.zip"
+    source.write_bytes(zipped_source())
+    with running_server(data) as base:
+        page.goto(f"{base}/admin/")
+        assert "/admin/login" in page.url
+        page.fill("input[name=name]", ADMIN_NAME)
+        page.fill("input[name=password]", "wrong password")
+        page.click("button:has-text('Log in')")
+        assert page.locator("text=Wrong name or password.").is_visible()
+        page.fill("input[name=password]", ADMIN_PASSWORD)
+        shot(page, "01-login")
+        page.click("button:has-text('Log in')")
+        page.wait_for_url(f"{base}/admin/")
+        assert page.locator("h1", has_text="Dashboard").is_visible()
+
+        page.click("nav >> text=Packs")
+        page.set_input_files("input[name=file]", str(source))
+        page.check("input[name=kind][value=source]")
+        page.click("button:has-text('Upload')")
+        page.wait_for_selector("text=Uploaded promote-sample version 1")
+        row = page.locator("#pack-promote-sample-1")
+        row.locator("input[name=facilities][value=vilnius]").check()
+        row.locator("input[name=roles][value=prison_officer]").check()
+        row.locator("button:has-text('Publish v1')").click()
+        page.wait_for_selector("text=Published promote-sample v1 to vilnius")
+        shot(page, "02-packs-published")
+
+        page.click("nav >> text=Devices")
+        page.select_option("select[name=facility]", "vilnius")
+        page.click("button:has-text('Make a code')")
+        code = page.locator("#enrol-code").inner_text().strip()
+        assert re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}", code), code
+        assert page.locator("figure.qr svg").is_visible()
+        shot(page, "03-enrol-code")
+
+        enrolled = httpx.post(f"{base}/api/v1/devices/enrol",
+                              json={"code": code, "device_id": "tablet-e2e", "name": "Tablet A"})
+        assert enrolled.status_code == 201, enrolled.text
+        headers = {"Authorization": f"Bearer {enrolled.json()['token']}"}
+        catalogue = httpx.get(f"{base}/api/v1/packs", headers=headers).json()["packs"]
+        assert [(p["id"], p["version"]) for p in catalogue] == [("promote-sample", 1)]
+        assert catalogue[0]["roles"] == ["prison_officer"]
+        # the device reports the install; the console shows the device with its version
+        httpx.post(f"{base}/api/v1/sync/pull", headers=headers,
+                   json={"installed_packs": {"promote-sample": 1}})
+        page.click("nav >> text=Devices")
+        assert page.locator("td", has_text="Tablet A").is_visible()
+        assert page.locator("text=promote-sample v1").first.is_visible()
+        shot(page, "04-devices")
+
+        # some learning on the tablet → dashboard charts, a certificate, its check page
+        ann, ben = make_profile(name="Ona Petraitienė"), make_profile(name="Ben Ionescu")
+        ann["language"] = "lt"
+        events = [
+            make_event(ann["id"], "tablet-e2e", 1, type="quiz.submitted",
+                       ref={"course": "boundaries", "attempt": "a1"}, data={"score": 90, "passed": True}),
+            make_event(ann["id"], "tablet-e2e", 2, type="course.completed", ref={"course": "boundaries"}),
+            make_event(ben["id"], "tablet-e2e", 3, type="quiz.submitted",
+                       ref={"course": "boundaries", "attempt": "b1"}, data={"score": 40, "passed": False}),
+            make_event(ann["id"], "tablet-e2e", 4, type="selfassessment.rated",
+                       ref={"profile": "prison-officer", "assessment": "s1", "task": "a1"}, data={"level": 1}),
+            make_event(ben["id"], "tablet-e2e", 5, type="selfassessment.rated",
+                       ref={"profile": "prison-officer", "assessment": "s2", "task": "b1"}, data={"level": 0}),
+        ]
+        for e in events:
+            e["pack"], e["pack_version"] = "promote-sample", 1
+        pushed = httpx.post(f"{base}/api/v1/sync/push", headers=headers,
+                            json={"profiles": [ann, ben], "events": events})
+        assert len(pushed.json()["stored"]) == len(events), pushed.text
+        page.click("nav >> text=Dashboard")
+        assert page.locator("svg.chart").count() == 2
+        assert page.locator("svg.chart >> text=50%").first.is_visible()
+        shot(page, "05-dashboard")
+        page.click("nav >> text=Certificates")
+        page.click("td a:has-text('verify')")
+        page.wait_for_url("**/verify/**")
+        page.wait_for_selector("h1:has-text('Genuine certificate')")
+        assert page.locator("text=Ona Petraitienė").is_visible()
+        shot(page, "05b-verify")
+        page.set_viewport_size({"width": 390, "height": 844})   # a phone
+        page.goto(f"{base}/admin/packs")
+        shot(page, "06-packs-phone")
+    assert blocked == [], f"the console tried to reach the internet: {blocked}"
