@@ -289,3 +289,20 @@ def test_course_roles_default_to_the_pack_audience(tmp_path: Path) -> None:
          "")
     course = read_source(src).manifest["courses"][0]
     assert course["roles"] == ["prison_officer", "reintegration_specialist"]
+
+
+def test_deeply_nested_fields_get_their_own_line(tmp_path: Path) -> None:
+    src = copy_sample(tmp_path)
+    rel = "profiles/prison-officer.toml"
+    edit(src, rel, 'skills = ["reporting"]\n  expected = { prison_officer = 3 }',
+         'skills = ["reporting"]\n  expected = { prison_officer = 9 }')
+    err = fails(src)
+    assert err.field == "duties[1].tasks[0].expected.prison_officer"
+    assert err.line == line_of(src, rel, "prison_officer = 9")
+    src2 = copy_sample(tmp_path, "two")
+    rel2 = f"{COURSE}/quiz.toml"
+    edit(src2, rel2, '    id = "b"\n    correct = true\n    text = { en = "Say no',
+         '    id = "b"\n    correct = "yes"\n    text = { en = "Say no')
+    err = fails(src2)
+    assert err.field == "questions[3].parts[1].options[1].correct"
+    assert err.line == line_of(src2, rel2, 'correct = "yes"')

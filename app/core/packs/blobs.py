@@ -59,11 +59,12 @@ class BlobStore:
                         yield f.name
 
     def put_stream(self, sha: str, size: int, chunks: Iterable[bytes], *,
-                   label: str | None = None) -> Path:
+                   label: str | None = None, sync_dir: bool = True) -> Path:
         """Store a blob from ``chunks``; raises PackVerifyError if size or hash differ.
 
         If the blob is already present the chunks are not consumed. ``label`` (e.g. the
-        file's pack path) names the blob in error messages.
+        file's pack path) names the blob in error messages. ``sync_dir=False`` leaves the
+        fsync of the folder entry to a later ``sync_dirs`` (one per folder, not per blob).
         """
         target = self.path(sha)
         if target.is_file():
@@ -91,7 +92,23 @@ class BlobStore:
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
+        if sync_dir and self.fsync:
+            self.sync_dirs([sha])
         return target
+
+    def sync_dirs(self, shas: Iterable[str]) -> None:
+        """fsync the folders holding these blobs, so their renames survive a power cut."""
+        if not self.fsync:
+            return
+        for folder in sorted({self.path(sha).parent for sha in shas} | {self.root}):
+            try:
+                fd = os.open(folder, os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def put_file(self, sha: str, size: int, fh: BinaryIO) -> Path:
         return self.put_stream(sha, size, iter(lambda: fh.read(CHUNK), b""))
@@ -124,6 +141,7 @@ class BlobStore:
         target = self.path(sha)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(part, target)
+        self.sync_dirs([sha])
         return target
 
     def verify(self, sha: str, size: int) -> None:

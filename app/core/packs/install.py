@@ -57,7 +57,8 @@ def install_pack(pack_file: Path, data_dir: Path, trusted: TrustedKeys, *,
                     written.append(sha)
                     lib.blobs.put_stream(sha, info.file_size, iter(lambda fh=fh: fh.read(CHUNK),
                                                                    b""),
-                                         label=_label(vp, sha))
+                                         label=_label(vp, sha), sync_dir=False)
+            lib.blobs.sync_dirs(written)
             _check_lessons(lib, vp)
             return _commit(lib, vp)
         except BaseException:
