@@ -223,3 +223,28 @@ def test_storage_survives_a_failed_write_without_stale_cache(tmp_path: Path,
     db.table("t").insert({"n": 3})
     assert [d["n"] for d in TinyDB(tmp_path / "t.json", storage=AtomicJSONStorage,
                                    kind="t").table("t").all()] == [1, 3]
+
+
+def test_a_write_that_cannot_be_cut_back_blocks_appends_until_reopen(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = Store.open(tmp_path, journal_capacity=50)
+    ids = [s.append(ev()) for _ in range(3)]
+    full = DiskFull(monkeypatch, partial=True)
+    real_ftruncate = os.ftruncate
+
+    def no_truncate(*_a: Any) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+    monkeypatch.setattr(os, "ftruncate", no_truncate)
+    with pytest.raises(StoreError, match="disk full"):
+        s.append(ev())
+    monkeypatch.setattr(os, "write", full.real)
+    monkeypatch.setattr(os, "ftruncate", real_ftruncate)
+    with pytest.raises(StoreError, match="reopen"):
+        s.append(ev())
+    assert [e["id"] for e in s.events(A)] == ids
+    s.close()
+    with Store.open(tmp_path) as again:  # the half line is cut on open
+        assert [e["id"] for e in again.events(A)] == ids
+        assert [e["id"] for e in again.outbox()] == ids
+        again.append(ev())
+        assert again.event_count(A) == 4

@@ -89,6 +89,9 @@ class Journal:
         self.current: JournalFile | None = None
         self._fd: int | None = None
         self._size = 0
+        #: set when a failed append could not be cut back: appends are refused until the
+        #: store is reopened (opening cuts the torn line)
+        self.broken = False
 
     # -- reading ---------------------------------------------------------------------
     def numbers(self) -> list[int]:
@@ -174,6 +177,9 @@ class Journal:
         """Write one event line and fsync; on failure cut the file back (no torn line)."""
         if self._fd is None or self.current is None:
             raise StoreError("journal is not open")
+        if self.broken:
+            raise StoreError(f"{self.current.path}: a failed write could not be undone; "
+                             "close and reopen the store (nothing stored is lost)")
         line = encode_record(event)
         before = self._size
         try:
@@ -184,9 +190,7 @@ class Journal:
                 os.ftruncate(self._fd, before)
                 os.fsync(self._fd)
             except OSError:
-                # cannot even cut back: refuse further appends until the store is reopened
-                # (reopening cuts the torn line)
-                self.close()
+                self.broken = True
             raise StoreError(describe_os_error(exc, self.current.path, "appending")) from exc
         self._size = before + len(line)
         self.current.events.append(event)

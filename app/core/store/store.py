@@ -256,6 +256,8 @@ class Store:
             validate_event(event)
             if event.get("id") in self._ensure_index_if(event_dict.get("id") is not None):
                 raise EventError(f"id: {event['id']} is already stored")
+            if self._journal.broken:
+                self._journal.append(event)  # raises the "reopen the store" StoreError
             if self._journal.full:
                 self._fold_current(dedupe=False)
                 self._start_journal()
@@ -273,6 +275,8 @@ class Store:
 
     def events(self, learner_id: str) -> list[Event]:
         """Every event of one learner (local and merged), ordered by (at, device, seq)."""
+        if not isinstance(learner_id, str):
+            raise StoreError(f"learner_id: expected text, got {type(learner_id).__name__}")
         with self._lock:
             self._check_open()
             out: list[Event] = []
