@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from app.core.errors import PackError
 from app.core.packs import key_id, load_public_key, write_keypair
 
 
@@ -20,7 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    private, public = write_keypair(Path(args.keyfile), overwrite=args.force)
+    try:
+        private, public = write_keypair(Path(args.keyfile), overwrite=args.force)
+    except OSError as exc:
+        raise PackError(f"{exc.filename or args.keyfile}: cannot write the key "
+                        f"({exc.strerror or exc})") from None
     print(f"key id {key_id(load_public_key(public))}")
     print(f"private key (keep secret, never commit): {private}")
     print(f"public key (give to devices with --trust): {public}")

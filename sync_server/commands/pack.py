@@ -46,7 +46,11 @@ def run_build(args: argparse.Namespace) -> int:
     source = read_source(Path(args.src_dir))
     for warning in source.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    path = build_from_source(source, key, Path(args.out), version=args.version)
+    try:
+        path = build_from_source(source, key, Path(args.out), version=args.version)
+    except OSError as exc:
+        raise PackError(f"{exc.filename or args.out}: cannot write the pack "
+                        f"({exc.strerror or exc})") from None
     print(path)
     return 0
 

@@ -108,3 +108,13 @@ def test_make_packs_tool_builds_every_source_with_a_dev_key(tmp_path: Path) -> N
     assert key.is_file() and Path(f"{key}.pub").is_file()
     run("sync_server", "pack", "verify", tmp_path / "var/packs/promote-sample-1.pack", "--trust",
         f"{key}.pub")
+
+
+def test_unwritable_targets_are_one_line_errors(env: dict[str, Path], tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    err = run("sync_server", "keygen", blocker / "k.key", ok=False)
+    assert "cannot write the key" in err.stderr
+    err = run("sync_server", "pack", "build", SAMPLE, "--key", env["key"], "--out",
+              blocker / "out", ok=False)
+    assert "cannot write the pack" in err.stderr
