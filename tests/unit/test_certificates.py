@@ -372,3 +372,15 @@ def test_any_value_in_any_top_field_gives_a_result_not_an_exception(field: str, 
     proof = dict(make_credential()["proof"])
     proof[field if field in proof else "created"] = value
     assert not verify_credential({**make_credential(), "proof": proof}, [KEY.public_key()]).genuine
+
+
+def test_packs_trusted_keys_are_accepted_and_used_for_the_check() -> None:
+    from app.core.packs.keys import TrustedKeys
+
+    cred = make_credential()
+    assert verify_credential(cred, TrustedKeys([KEY.public_key()])).genuine
+    assert verify_credential(cred, TrustedKeys([OTHER.public_key()])).status is \
+        CertificateStatus.UNKNOWN_KEY
+    bad = copy.deepcopy(cred)
+    bad["name"] = "changed"
+    assert verify_credential(bad, TrustedKeys([KEY.public_key()])).status is CertificateStatus.TAMPERED
