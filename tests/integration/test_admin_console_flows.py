@@ -27,6 +27,7 @@ from tests.integration.test_admin_certificates import (
     page_csrf,
     zipped_source,
 )
+from tests.support.postgres import BACKENDS, url_for_backend
 from tests.support.server import (
     admin_token,
     bearer,
@@ -38,11 +39,13 @@ from tests.support.server import (
 )
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(scope="module", params=BACKENDS)
+def srv(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """One server per database backend for the whole module (tests use distinct data)."""
+    url = url_for_backend(request.param)
     data = tmp_path_factory.mktemp("console") / "srv"
-    seed(data, facilities={"f1": "Vilnius", "f2": "Iasi", "f3": "Klaipeda"})
-    with running_server(data) as base:
+    seed(data, url, facilities={"f1": "Vilnius", "f2": "Iasi", "f3": "Klaipeda"})
+    with running_server(data, url) as base:
         yield base, data
 
 
