@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from sync_server.api.deps import DeviceDep, RepoDep, now_iso
 from sync_server.api.models import (
@@ -16,6 +20,7 @@ from sync_server.api.models import (
     PushRequest,
     PushResponse,
 )
+from sync_server.db.repository import Device, Repository
 from sync_server.logs import log
 from sync_server.services import sync as sync_service
 
@@ -52,16 +57,34 @@ def pull_get(repo: RepoDep, device: DeviceDep,
                                            profiles_after=profiles_after, limit=limit))
 
 
-@router.post("/push", response_model=PushResponse, responses=BODY_ERRORS,
+PUSH_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/PushRequest"}}}}}
+
+
+@router.post("/push", response_model=PushResponse, responses=BODY_ERRORS, openapi_extra=PUSH_BODY,
              summary="Store a chunk of ≤ 500 events (and new/changed profiles) idempotently")
-def push(body: PushRequest, repo: RepoDep, device: DeviceDep) -> PushResponse:
-    result = sync_service.push(repo, device, body.events,
-                               [p.model_dump() for p in body.profiles])
+async def push(request: Request, device: DeviceDep) -> Response:
+    """The body is parsed by pydantic's JSON parser straight from bytes (about twice as fast
+    as json.loads + validation for a 500-event chunk); the work runs in the threadpool."""
+    raw = await request.body()
+    try:
+        body = PushRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+    repo = request.app.state.shift.repo
+    return await run_in_threadpool(_push, repo, device, body)
+
+
+def _push(repo: Repository, device: Device, body: PushRequest) -> Response:
+    result = sync_service.push(repo, device, body.events, [p.model_dump() for p in body.profiles])
     log(logger, logging.INFO, "push", device=device.id, stored=len(result.stored),
         duplicate=len(result.duplicate), rejected=len(result.rejected),
         profiles=len(result.profiles))
-    return PushResponse.model_validate({
+    answer = {
         "stored": result.stored, "duplicate": result.duplicate, "rejected": result.rejected,
-        "received_at": result.received_at,
         "profiles": [{"id": p.id, "status": p.status, "reason": p.reason,
-                      "existing_id": p.existing_id} for p in result.profiles]})
+                      "existing_id": p.existing_id} for p in result.profiles],
+        "received_at": result.received_at}
+    return Response(json.dumps(answer, ensure_ascii=False, separators=(",", ":")),
+                    media_type="application/json")

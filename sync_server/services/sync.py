@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.core.errors import EventError
-from app.core.events import content_of, format_at, parse_at, validate_event
+from app.core.events import canonical_json, format_at, validate_event
 from app.core.roles import is_role
 from sync_server.db.repository import Device, EventRow, Learner, ProfileResult, Repository
 
@@ -62,21 +62,25 @@ def push(repo: Repository, device: Device, events: list[dict[str, Any]],
     if profiles:
         result.profiles = save_profiles(repo, device, profiles)
 
+    # `at` bounds are compared as text: validate_event guarantees the fixed-width form
+    # YYYY-MM-DDTHH:MM:SS…Z, whose first 19 characters sort like the times (to the second).
+    latest = format_at(moment + MAX_FUTURE)[:19]
+    earliest = format_at(EARLIEST_AT)[:19]
     candidates: list[tuple[int, dict[str, Any]]] = []
     for index, raw in enumerate(events):
         event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
-        event = {k: v for k, v in raw.items() if k != "received_at"}
+        event = {k: v for k, v in raw.items() if k != "received_at"} if "received_at" in raw else raw
         try:
             validate_event(event)
-            at = parse_at(event["at"])
         except EventError as exc:
             result.reject(index, event_id, "bad_schema", str(exc))
             continue
-        if at > moment + MAX_FUTURE:
+        at = event["at"][:19]
+        if at > latest:
             result.reject(index, event_id, "at_in_future",
                           f"at: {event['at']} is more than a day ahead of the server clock")
             continue
-        if at < EARLIEST_AT:
+        if at < earliest:
             result.reject(index, event_id, "at_too_old", f"at: {event['at']} is before 2020")
             continue
         candidates.append((index, event))
@@ -96,7 +100,7 @@ def push(repo: Repository, device: Device, events: list[dict[str, Any]],
             result.reject(index, event["id"], "other_facility",
                           "learner: belongs to another facility than this device")
             continue
-        content = content_of(event).decode("utf-8")
+        content = canonical_json(event).decode("utf-8")   # == content_of: no server stamps left
         if event["id"] in first:
             repeats.append((index, event["id"], content))
             continue
