@@ -75,6 +75,11 @@ class SyncProtocolError(SyncError):
     """The server answered something the protocol does not allow."""
 
 
+class SyncTLSError(SyncNetworkError):
+    """The server's TLS certificate is not trusted (set the ``ca_bundle`` setting for a
+    facility server with its own certificate authority)."""
+
+
 class LearningError(ShiftError):
     """A learning-engine rule was broken (e.g. no attempts left)."""
 

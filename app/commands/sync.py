@@ -1,0 +1,86 @@
+"""`python -m app sync --data-dir DIR` and `python -m app enrol CODE --server URL --data-dir DIR`.
+
+`sync` runs one sync (pull, push, pack updates) and prints what moved, one fact a line;
+exit 0 when events and profiles were exchanged and no pack update failed, exit 1 with
+one `error:` line otherwise (nothing acknowledged is lost: the outbox stays as it was).
+`enrol` trades the admin's one-time code for the device token (never printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app.core.errors import ShiftError
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("sync", help="run one sync with the server and print what moved")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--server", help="server URL (stored as server_url)")
+    p.add_argument("--code", help="enrolment code: enrol first (one-time)")
+    p.add_argument("--ca-bundle", help="CA file for a facility server with its own certificate")
+    p.add_argument("--trust", action="append", default=[],
+                   help="add a trusted pack public key file (repeatable)")
+    p.add_argument("--no-packs", action="store_true", help="skip pack updates")
+    p.set_defaults(func=run_sync)
+
+    e = sub.add_parser("enrol", help="enrol this device folder with a one-time code")
+    e.add_argument("code")
+    e.add_argument("--server", required=True)
+    e.add_argument("--data-dir", required=True)
+    e.add_argument("--name", help="name of the tablet shown to the admin")
+    e.add_argument("--ca-bundle")
+    e.set_defaults(func=run_enrol)
+
+
+def _configure(store: object, args: argparse.Namespace) -> None:
+    settings = store.settings  # type: ignore[attr-defined]
+    if getattr(args, "ca_bundle", None):
+        settings.set("ca_bundle", str(Path(args.ca_bundle).resolve()))
+    for keyfile in getattr(args, "trust", []) or []:
+        from app.core.packs import load_public_key  # checks it is a key
+        text = Path(keyfile).read_text(encoding="ascii")
+        load_public_key(text.encode())
+        settings.set("trusted_keys", [*settings.get("trusted_keys"), text])
+    if getattr(args, "server", None):
+        settings.set("server_url", args.server)
+
+
+def run_enrol(args: argparse.Namespace) -> int:
+    from app.core.store import Store
+    from app.sync import SyncClient
+    try:
+        with Store.open(args.data_dir) as store:
+            _configure(store, args)
+            info = SyncClient(store).enrol(args.code, name=args.name)
+    except (ShiftError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"enrolled device {info['device_id']} at {info['facility_name']} "
+          f"({info['facility_id']})")
+    return 0
+
+
+def run_sync(args: argparse.Namespace) -> int:
+    from app.core.packs import PackLibrary
+    from app.core.store import Store
+    from app.sync import SyncClient
+    try:
+        with Store.open(args.data_dir) as store:
+            _configure(store, args)
+            client = SyncClient(store, PackLibrary(Path(args.data_dir)))
+            if args.code:
+                client.enrol(args.code)
+            report = client.sync(packs=not args.no_packs)
+    except (ShiftError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for line in report.lines():
+        print(line)
+    if not report.ok:
+        print("error: a pack update failed (see above); the installed version is unchanged",
+              file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,363 @@
+"""The sync client: enrol a tablet, then one sync = pull, push, pack updates.
+
+Protocol: docs/sync-protocol.md (server side sync_server/api). Why this order:
+
+1. **pull** (POST /api/v1/sync/pull, pages of ≤ 1000 events) — profiles of the facility
+   (PIN verifiers only) are upserted and events of its learners merged (set union by
+   id), so a colleague who started on another tablet resumes here. Both cursors are
+   saved after each page *after* the page is stored: a crash re-pulls a page, and
+   merging it again changes nothing.
+2. **push** (POST /api/v1/sync/push, ≤ 500 per chunk) — profiles made or changed here
+   first, then the outbox oldest first. Only ids the server names as stored or
+   duplicate leave the outbox. Rejected events go to `store.reject` with the reason
+   (kept for an admin, never silently dropped) — except two kinds that are *kept in
+   the outbox* because they can succeed later: the learner's profile is not on the
+   server yet (its push was refused or is pending), and `at_in_future` (the tablet's
+   clock is ahead; the event is accepted once the server's clock catches up).
+   A chunk is idempotent, so a dropped connection is simply retried, and a sync that
+   gave up resumes where the outbox stands.
+3. **packs** (app/sync/packs.py) — catalogue → manifest → missing blobs (Range resume)
+   → verify → atomic install; then the installed versions are reported in one more pull.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from typing import Any
+
+from app.core.errors import (
+    EventError,
+    PackError,
+    ShiftError,
+    StoreError,
+    SyncError,
+    SyncProtocolError,
+)
+from app.core.events import utc_now_iso, validate_event
+from app.core.packs import PackLibrary, TrustedKeys
+from app.sync.backoff import RetryPolicy
+from app.sync.packs import PackUpdater
+from app.sync.report import Progress, SyncReport
+from app.sync.transport import Transport
+
+TOKEN_SECRET = "device_token"
+PROFILES_CURSOR = "sync_profiles_cursor"
+CHUNK = 500                     # server MAX_CHUNK
+PULL_LIMIT = 1000
+PROFILE_FIELDS = ("id", "staff_number", "display_name", "role", "language", "pin_verifier",
+                  "updated_at")
+HOLD_NO_PROFILE = "the learner's profile is not on the server yet"
+HOLD_CLOCK = "at_in_future: the tablet clock is ahead of the server; retried at a later sync"
+
+TransportFactory = Callable[..., Transport]
+
+
+def _int(value: Any, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise SyncProtocolError(f"{what}: expected an integer >= 0, got {value!r}")
+    return value
+
+
+def _list(answer: dict[str, Any], key: str, what: str) -> list[Any]:
+    value = answer.get(key)
+    if not isinstance(value, list):
+        raise SyncProtocolError(f"{what}.{key}: expected a list")
+    return value
+
+
+def _noop(phase: str, done: int, total: int) -> None:
+    return None
+
+
+class SyncClient:
+    """Sync of one device data folder (`store`, and `library` for pack updates)."""
+
+    def __init__(self, store: Any, library: PackLibrary | None = None, *,
+                 retry: RetryPolicy | None = None, chunk_size: int = CHUNK,
+                 pull_limit: int = PULL_LIMIT, timeout: float = 20.0,
+                 disk_usage: Callable[[str], Any] = shutil.disk_usage,
+                 transport_factory: TransportFactory = Transport) -> None:
+        if not 1 <= chunk_size <= CHUNK:
+            raise SyncError(f"chunk_size: expected 1..{CHUNK}, got {chunk_size}")
+        self.store = store
+        self.library = library
+        self.retry = retry or RetryPolicy()
+        self.chunk_size = chunk_size
+        self.pull_limit = pull_limit
+        self.timeout = timeout
+        self.disk_usage = disk_usage
+        self.transport_factory = transport_factory
+
+    # ------------------------------------------------------------------ set-up
+    @property
+    def server_url(self) -> str | None:
+        url = self.store.settings.get("server_url")
+        return url if isinstance(url, str) and url else None
+
+    def enrolled(self) -> bool:
+        return self.server_url is not None and self.store.settings.has_secret(TOKEN_SECRET)
+
+    def transport(self, *, authed: bool = True) -> Transport:
+        url = self.server_url
+        if url is None:
+            raise SyncError("no server address set: enter it in Settings (server_url)")
+        token = self.store.settings.get_secret(TOKEN_SECRET) if authed else None
+        if authed and token is None:
+            raise SyncError("this tablet is not enrolled: enter an enrolment code from the admin")
+        return self.transport_factory(url, token=token, retry=self.retry, timeout=self.timeout,
+                                      ca_bundle=self.store.settings.get("ca_bundle", None))
+
+    def enrol(self, code: str, server_url: str | None = None, *,
+              name: str | None = None) -> dict[str, str]:
+        """Trade a one-time code for a device token (kept as a secret, never printed).
+
+        Returns {device_id, facility_id, facility_name}."""
+        if not isinstance(code, str) or not code.strip() or len(code.strip()) > 64:
+            raise SyncError("enrolment code: expected the 1–64 character code from the admin")
+        if server_url is not None:
+            self.store.settings.set("server_url", server_url.strip())  # validated there
+        device_id = self.store.device_id
+        label = (name or f"tablet {device_id[4:12]}").strip()[:120] or "tablet"
+        with self.transport(authed=False) as t:
+            answer = t.call("POST", "/api/v1/devices/enrol", idempotent=False,
+                            body={"code": code.strip(), "device_id": device_id, "name": label})
+        if not isinstance(answer, dict) or not all(
+                isinstance(answer.get(k), str) and answer.get(k)
+                for k in ("device_id", "facility_id", "token")):
+            raise SyncProtocolError("enrol: the answer lacks device_id, facility_id or token")
+        if answer["device_id"] != device_id:
+            raise SyncProtocolError(f"enrol: the server enrolled {answer['device_id']!r}, "
+                                    f"not this tablet ({device_id})")
+        self.store.settings.set_secret(TOKEN_SECRET, answer["token"])
+        info = {"device_id": device_id, "facility_id": answer["facility_id"],
+                "facility_name": str(answer.get("facility_name") or answer["facility_id"])}
+        self.store.settings.update({"facility_id": info["facility_id"],
+                                    "facility_name": info["facility_name"]})
+        return info
+
+    def forget_enrolment(self) -> None:
+        """Drop the token (e.g. after the admin revoked the tablet)."""
+        self.store.settings.set_secret(TOKEN_SECRET, None)
+
+    # ------------------------------------------------------------------ one sync
+    def sync(self, progress: Progress | None = None, *, packs: bool = True) -> SyncReport:
+        """Pull, push, then (if `packs`) update packs. Raises a SyncError subclass when
+        the events could not be exchanged; pack trouble is reported per pack instead."""
+        report = SyncReport(started_at=utc_now_iso())
+        cb = progress or _noop
+        t0 = time.perf_counter()
+        with self.transport() as t:
+            try:
+                self._pull(t, report, cb)
+                self._push(t, report, cb)
+                self.store.settings.set("last_sync_at", utc_now_iso())
+                if packs and self.library is not None:
+                    self._packs(t, report, cb)
+            finally:
+                report.outbox_left = self.store.outbox_count()
+                report.bytes_sent = t.stats.bytes_sent
+                report.bytes_received = t.stats.bytes_received
+                report.requests = t.stats.requests
+                report.retries = t.stats.retries
+                report.seconds = time.perf_counter() - t0
+                report.finished_at = utc_now_iso()
+        return report
+
+    # ------------------------------------------------------------------ pull
+    def _installed(self) -> dict[str, int]:
+        if self.library is None:
+            return {}
+        try:
+            return {p.id: p.version for p in self.library.installed()}
+        except PackError:
+            return {}
+
+    def _pull(self, t: Transport, report: SyncReport, cb: Progress, *, pages: int | None = None
+              ) -> None:
+        settings = self.store.settings
+        events_after = settings.get("sync_cursor")
+        events_after = events_after if isinstance(events_after, int) else 0
+        profiles_after = settings.get(PROFILES_CURSOR, 0)
+        profiles_after = profiles_after if isinstance(profiles_after, int) else 0
+        installed = self._installed()
+        page = 0
+        cb("pull", 0, 0)
+        while True:
+            page += 1
+            answer = t.call("POST", "/api/v1/sync/pull",
+                            body={"events_after": events_after, "profiles_after": profiles_after,
+                                  "limit": self.pull_limit, "installed_packs": installed})
+            if not isinstance(answer, dict):
+                raise SyncProtocolError("pull: expected a JSON object")
+            events = _list(answer, "events", "pull")
+            profiles = _list(answer, "profiles", "pull")
+            new_events = _int(answer.get("events_cursor"), "pull.events_cursor")
+            new_profiles = _int(answer.get("profiles_cursor"), "pull.profiles_cursor")
+            more = answer.get("more")
+            if not isinstance(more, bool):
+                raise SyncProtocolError("pull.more: expected true or false")
+            if new_events < events_after or new_profiles < profiles_after:
+                raise SyncProtocolError("pull: the server moved a cursor backwards "
+                                        f"({events_after}→{new_events}, "
+                                        f"{profiles_after}→{new_profiles}); was its database "
+                                        "replaced?")
+            self._store_profiles(profiles, report)
+            self._store_events(events, report)
+            settings.update({"sync_cursor": new_events, PROFILES_CURSOR: new_profiles})
+            cb("pull", report.events_pulled, report.events_pulled + (self.pull_limit if more else 0))
+            if not more or (pages is not None and page >= pages):
+                return
+            if (new_events, new_profiles) == (events_after, profiles_after):
+                raise SyncProtocolError("pull: 'more' is true but the cursors did not move")
+            events_after, profiles_after = new_events, new_profiles
+
+    def _store_profiles(self, profiles: list[Any], report: SyncReport) -> None:
+        report.profiles_pulled += len(profiles)
+        usable = [p for p in profiles if isinstance(p, dict) and isinstance(p.get("pin_verifier"), str)]
+        report.profiles_skipped += len(profiles) - len(usable)   # no PIN yet: cannot sign in
+        if not usable:
+            return
+        try:
+            report.profiles_changed += self.store.profiles.upsert_remote(usable)
+            return
+        except StoreError:
+            pass   # one bad profile must not keep the others out: go one by one
+        for profile in usable:
+            try:
+                report.profiles_changed += self.store.profiles.upsert_remote([profile])
+            except StoreError:
+                report.profiles_skipped += 1
+
+    def _store_events(self, events: list[Any], report: SyncReport) -> None:
+        report.events_pulled += len(events)
+        good = []
+        for event in events:
+            try:
+                good.append(validate_event(event, allow_server_fields=True))
+            except EventError:
+                report.events_skipped += 1
+        if good:
+            report.events_merged += self.store.merge(good)
+
+    # ------------------------------------------------------------------ push
+    def _push(self, t: Transport, report: SyncReport, cb: Progress) -> None:
+        store = self.store
+        profiles = [{k: p.get(k) for k in PROFILE_FIELDS} for p in store.profiles.pending_push()]
+        waiting_profiles = {p["id"] for p in profiles}       # not yet stored on the server
+        held: dict[str, str] = {}
+        chunk = self.chunk_size
+        total = store.outbox_count()
+        cb("push", 0, total)
+        while True:
+            batch = [e for e in store.outbox(len(held) + chunk) if e["id"] not in held][:chunk]
+            send = []
+            for event in batch:
+                if event["learner"] in waiting_profiles and not profiles:
+                    held[event["id"]] = HOLD_NO_PROFILE   # its profile push was refused
+                else:
+                    send.append(event)
+            prof_chunk, rest = profiles[:chunk], profiles[chunk:]
+            if not send and not prof_chunk:
+                if batch:
+                    continue
+                break
+            try:
+                answer = t.call("POST", "/api/v1/sync/push",
+                                body={"profiles": prof_chunk, "events": send})
+            except SyncProtocolError as exc:
+                if "HTTP 413" in str(exc) and chunk > 1:
+                    chunk = max(1, chunk // 2)    # body too large for this server: halve
+                    continue
+                raise
+            profiles = rest
+            self._profile_outcomes(answer, prof_chunk, waiting_profiles, report)
+            self._event_outcomes(answer, send, waiting_profiles, held, report)
+            cb("push", report.events_acknowledged + len(report.events_rejected) + len(held), total)
+        report.events_held = held
+
+    def _profile_outcomes(self, answer: Any, sent: list[dict[str, Any]], waiting: set[str],
+                          report: SyncReport) -> None:
+        if not isinstance(answer, dict):
+            raise SyncProtocolError("push: expected a JSON object")
+        outcomes = _list(answer, "profiles", "push") if sent else []
+        ok = []
+        sent_ids = {p["id"] for p in sent}
+        for item in outcomes:
+            if not isinstance(item, dict) or item.get("id") not in sent_ids:
+                continue
+            pid, status = item["id"], item.get("status")
+            if status in ("registered", "updated", "unchanged"):
+                ok.append(pid)
+            else:
+                why = str(item.get("reason") or status)
+                if item.get("existing_id"):
+                    why += f" (staff number held by learner {item['existing_id']})"
+                report.profiles_refused[pid] = why
+        if ok:
+            self.store.profiles.mark_pushed(ok)
+            waiting.difference_update(ok)
+        report.profiles_pushed += len(ok)
+
+    def _event_outcomes(self, answer: dict[str, Any], sent: list[dict[str, Any]],
+                        waiting: set[str], held: dict[str, str], report: SyncReport) -> None:
+        by_id = {e["id"]: e for e in sent}
+        stored = [i for i in _list(answer, "stored", "push") if i in by_id]
+        duplicate = [i for i in _list(answer, "duplicate", "push") if i in by_id]
+        rejected: dict[str, str] = {}
+        for item in _list(answer, "rejected", "push"):
+            if not isinstance(item, dict):
+                raise SyncProtocolError("push.rejected: expected objects")
+            event_id = item.get("id")
+            index = item.get("index")
+            if event_id not in by_id and isinstance(index, int) and 0 <= index < len(sent):
+                event_id = sent[index]["id"]
+            if event_id not in by_id:
+                continue
+            reason = str(item.get("reason") or "rejected")
+            detail = str(item.get("detail") or "")
+            learner = by_id[event_id]["learner"]
+            if reason == "unknown_learner" and learner in waiting:
+                held[event_id] = HOLD_NO_PROFILE
+            elif reason == "at_in_future":
+                held[event_id] = HOLD_CLOCK
+            else:
+                rejected[event_id] = f"{reason}: {detail}" if detail else reason
+        acked = set(stored) | set(duplicate)
+        for event_id in by_id:   # the server must name every id; keep unnamed ones for later
+            if event_id not in acked and event_id not in rejected and event_id not in held:
+                held[event_id] = "the server did not answer for this event"
+        report.events_pushed += len(sent)
+        if acked:
+            report.events_acknowledged += self.store.acknowledge(sorted(acked))
+        report.events_duplicate += len(set(duplicate))
+        if rejected:
+            self.store.reject(rejected)
+            report.events_rejected.update(rejected)
+
+    # ------------------------------------------------------------------ packs
+    def trusted_keys(self) -> TrustedKeys:
+        keys = self.store.settings.get("trusted_keys") or []
+        return TrustedKeys.from_bytes(k.encode() for k in keys)
+
+    def _packs(self, t: Transport, report: SyncReport, cb: Progress) -> None:
+        assert self.library is not None
+        try:
+            trusted = self.trusted_keys()
+        except PackError as exc:
+            report.packs_error = f"trusted_keys: {exc}"
+            return
+        if not len(trusted):
+            report.notes.append("packs: not checked, no trusted pack keys on this tablet "
+                                "(trusted_keys)")
+            return
+        updater = PackUpdater(self.library, trusted, disk_usage=self.disk_usage)
+        try:
+            report.packs.extend(updater.update(t, cb))
+        except SyncError:
+            raise
+        except ShiftError as exc:
+            report.packs_error = str(exc)
+        if any(p.status == "installed" for p in report.packs):
+            self._pull(t, report, cb, pages=1)    # tells the server what is live now

@@ -1,0 +1,85 @@
+"""What one sync moved: returned by SyncClient.sync, printed by `python -m app sync`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+#: progress(phase, done, total): phase is one of PHASES; total may be 0 when unknown.
+Progress = Callable[[str, int, int], None]
+PHASES = ("pull", "push", "packs", "download", "install")
+
+
+@dataclass
+class PackOutcome:
+    id: str
+    version: int
+    status: str              # "installed" | "up_to_date" | "refused" | "failed"
+    detail: str = ""
+    bytes_downloaded: int = 0
+    blobs_downloaded: int = 0
+
+
+@dataclass
+class SyncReport:
+    started_at: str = ""
+    finished_at: str = ""
+    seconds: float = 0.0
+    events_pulled: int = 0            # events in the pull pages
+    events_merged: int = 0            # of those, new on this device
+    events_skipped: int = 0           # malformed events the server sent (not stored)
+    profiles_pulled: int = 0
+    profiles_changed: int = 0
+    profiles_skipped: int = 0         # e.g. a learner without a PIN yet
+    profiles_pushed: int = 0
+    profiles_refused: dict[str, str] = field(default_factory=dict)   # id → reason
+    events_pushed: int = 0
+    events_acknowledged: int = 0      # stored + already had
+    events_duplicate: int = 0
+    events_rejected: dict[str, str] = field(default_factory=dict)    # id → reason
+    events_held: dict[str, str] = field(default_factory=dict)        # id → why kept in outbox
+    outbox_left: int = 0
+    packs: list[PackOutcome] = field(default_factory=list)
+    packs_error: str | None = None    # the pack step as a whole could not run
+    notes: list[str] = field(default_factory=list)
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    requests: int = 0
+    retries: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.packs_error is None and not any(p.status == "failed" for p in self.packs)
+
+    def lines(self) -> list[str]:
+        """Human summary, one fact per line (CLI output)."""
+        out = [f"pulled {self.events_pulled} events ({self.events_merged} new), "
+               f"{self.profiles_pulled} profiles ({self.profiles_changed} changed)",
+               f"pushed {self.events_pushed} events: {self.events_acknowledged} acknowledged "
+               f"({self.events_duplicate} already on the server), "
+               f"{len(self.events_rejected)} rejected, {len(self.events_held)} kept for later; "
+               f"{self.profiles_pushed} profiles",
+               f"outbox: {self.outbox_left} events waiting"]
+        for pid, why in sorted(self.profiles_refused.items()):
+            out.append(f"profile {pid} refused: {why}")
+        reasons: dict[str, int] = {}
+        for why in self.events_rejected.values():
+            reasons[why] = reasons.get(why, 0) + 1
+        for why, n in sorted(reasons.items()):
+            out.append(f"rejected: {n} × {why}")
+        for p in self.packs:
+            extra = f" ({p.detail})" if p.detail else ""
+            size = f", {p.bytes_downloaded} bytes in {p.blobs_downloaded} blobs" \
+                if p.bytes_downloaded else ""
+            out.append(f"pack {p.id} v{p.version}: {p.status}{size}{extra}")
+        if self.packs_error:
+            out.append(f"packs: {self.packs_error}")
+        out.extend(self.notes)
+        out.append(f"{self.requests} requests, {self.bytes_sent} bytes sent, "
+                   f"{self.bytes_received} received, {self.seconds:.2f} s")
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+        return asdict(self)
