@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -105,6 +106,15 @@ def _missing_blob(entries: list[Entry]) -> list[Entry]:
     return entries[:-1]
 
 
+def _nested_scenario(entries: list[Entry]) -> list[Entry]:
+    m = manifest_of(entries)
+    questions = m["courses"][0]["quiz"]["questions"]
+    scenario = next(q for q in questions if q["type"] == "scenario")
+    scenario["parts"].append({"id": "deep", "type": "scenario", "case": {"en": "x"},
+                              "parts": []})
+    return resign(entries, m)
+
+
 HOSTILE: dict[str, tuple[Callable[[list[Entry]], list[Entry]], str]] = {
     "tampered blob": (_tamper_blob, "was tampered with: sha256 does not match"),
     "tampered manifest": (_tamper_manifest, "signature does not match manifest.json"),
@@ -126,6 +136,10 @@ HOSTILE: dict[str, tuple[Callable[[list[Entry]], list[Entry]], str]] = {
     "blob missing": (_missing_blob, "is missing from the pack"),
     "unsafe manifest path": (_unsafe_manifest_path, "unsafe or invalid path"),
     "no signature": (lambda es: [e for e in es if e.name != "manifest.sig"], "no manifest.sig"),
+    "deeply nested signature": (
+        lambda es: [Entry("manifest.sig", b"[" * 4000, zipfile.ZIP_STORED) if e.name == "manifest.sig" else e
+                    for e in es], "manifest.sig is not valid JSON"),
+    "scenario inside a scenario": (_nested_scenario, "unknown question type 'scenario'"),
 }
 
 

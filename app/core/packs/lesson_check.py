@@ -32,7 +32,7 @@ def check_lesson(data: bytes, path: str, manifest: dict[str, Any]) -> None:
                               f"{MAX_LESSON_BYTES}")
     try:
         doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise PackVerifyError(f"lesson {path} is not valid JSON") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("title"), str) \
             or not isinstance(doc.get("cards"), list) or not isinstance(doc.get("toc"), list):

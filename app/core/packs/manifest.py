@@ -18,6 +18,7 @@ ITEM_ID = PACK_ID
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 CLEAN_PATH = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$")
 QUESTION_TYPES = ("multiple", "scenario", "single", "true_false")
+PART_TYPES = ("multiple", "single", "true_false")
 
 
 def _fail(path: str, msg: str) -> PackVerifyError:
@@ -137,16 +138,19 @@ def _course(c: Any, path: str, paths: set[str]) -> None:
         _question(q, f"{path}.quiz.questions[{k}]")
 
 
-def _question(q: Any, path: str) -> None:
+def _question(q: Any, path: str, types: tuple[str, ...] = QUESTION_TYPES) -> None:
     if not isinstance(q, dict):
         raise _fail(path, "must be an object")
     _ident(q, "id", path)
     qtype = _need(q, "type", str, path)
-    if qtype not in QUESTION_TYPES:
+    if qtype not in types:
         raise _fail(f"{path}.type", f"unknown question type {qtype!r}")
     if qtype == "scenario":
-        for i, part in enumerate(_need(q, "parts", list, path)):
-            _question(part, f"{path}.parts[{i}]")
+        parts = _need(q, "parts", list, path)
+        if not parts:
+            raise _fail(f"{path}.parts", "a scenario needs at least one part")
+        for i, part in enumerate(parts):
+            _question(part, f"{path}.parts[{i}]", PART_TYPES)
         return
     opts = _need(q, "options", list, path)
     if not 2 <= len(opts) <= 8 or not all(isinstance(o, dict) and isinstance(o.get("id"), str)

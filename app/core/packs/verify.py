@@ -177,7 +177,7 @@ def check_signature(manifest_bytes: bytes, sig_bytes: bytes, trusted: TrustedKey
     """Step 3; returns the key id that signed."""
     try:
         sig = json.loads(sig_bytes.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise PackVerifyError("manifest.sig is not valid JSON") from None
     if not isinstance(sig, dict) or sig.get("alg") != "ed25519":
         raise PackVerifyError("manifest.sig: unsupported signature algorithm "
@@ -200,6 +200,8 @@ def parse_manifest(manifest_bytes: bytes) -> dict[str, Any]:
         manifest = json.loads(manifest_bytes.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PackVerifyError(f"manifest.json is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise PackVerifyError("manifest.json is nested too deeply") from None
     check_format(manifest)
     check_manifest(manifest)
     return manifest
