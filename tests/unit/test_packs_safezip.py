@@ -30,6 +30,7 @@ def test_extracts_a_zipped_source_folder_that_then_reads(tmp_path: Path) -> None
     ([Entry("a\\evil", b"x")], "backslash"),
     ([Entry("link", b"/etc/passwd", 0, 0o120777)], "symbolic link"),
     ([Entry("a.txt", b"x"), Entry("A.TXT", b"y")], "duplicate entry"),
+    ([Entry("a", b"x"), Entry("a/b", b"y")], "is inside the file 'a'"),
     ([Entry("zeros", b"\0" * 2_000_000)], "zip bomb"),
     ([Entry(f"f{i}", b"x") for i in range(11)], "the limit is 10"),
     ([Entry("big", bytes(range(256)) * 400, zipfile.ZIP_STORED)], "expands to more than"),

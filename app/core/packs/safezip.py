@@ -69,6 +69,12 @@ def safe_extract_zip(zip_path: Path, dest_dir: Path, *, max_files: int = 5000,
                 raise UnsafeZipError(f"zip expands to more than {max_bytes} bytes")
             if parts and not info.is_dir():
                 plan.append((info, PurePosixPath(*parts)))
+        files = {"/".join(rel.parts).lower() for _, rel in plan}
+        for info, rel in plan:
+            for parent in list(rel.parents)[:-1]:
+                if parent.as_posix().lower() in files:
+                    raise UnsafeZipError(f"entry {info.orig_filename[:80]!r} is inside the "
+                                         f"file {parent.as_posix()!r}")
         total = 0
         try:
             for info, rel in plan:
@@ -86,7 +92,7 @@ def safe_extract_zip(zip_path: Path, dest_dir: Path, *, max_files: int = 5000,
                                                  "than declared (zip bomb refused)")
                         dst.write(chunk)
                 out.append(target)
-        except (zipfile.BadZipFile, EOFError, ZlibError, FileExistsError) as exc:
+        except (zipfile.BadZipFile, EOFError, ZlibError, OSError) as exc:
             _clear(dest)
             raise UnsafeZipError(f"{zip_path}: damaged zip ({exc})") from None
         except BaseException:
