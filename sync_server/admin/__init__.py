@@ -27,7 +27,7 @@ PUSH_PATH = "/api/v1/sync/push"
 
 
 def install(app: FastAPI) -> None:
-    from sync_server.admin import pages, verify
+    from sync_server.admin import api, pages, verify
 
     shift = app.state.shift
     certs = CertificateStore(shift.repo)
@@ -39,6 +39,7 @@ def install(app: FastAPI) -> None:
               name="admin_static")
     app.include_router(pages.router)
     app.include_router(verify.router)
+    app.include_router(api.router)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:

@@ -548,9 +548,8 @@ def exports_page(request: Request) -> HTMLResponse:
     return render(request, "exports.html", admin=admin, nav="exports", title="Exports")
 
 
-@router.get("/exports/progress.csv")
-def export_progress(request: Request) -> Response:
-    console_admin(request)
+def progress_response(request: Request) -> Response:
+    """The progress CSV download (also served by the JSON admin API)."""
     repo, cs = get_state(request).repo, console_state(request)
     manifests = [json.loads(p.manifest) for p in repo.list_pack_versions()]
     progress = stats.fold_progress(cs.queries.report_events())
@@ -561,9 +560,8 @@ def export_progress(request: Request) -> Response:
         "Content-Disposition": f'attachment; filename="progress-{stamp}.csv"'})
 
 
-@router.get("/exports/xapi.jsonl")
-def export_xapi(request: Request) -> Response:
-    console_admin(request)
+def xapi_response(request: Request) -> Response:
+    """Every stored event as an xAPI statement, one JSON object per line (streamed)."""
     cs = console_state(request)
     try:
         exports.statement_function()
@@ -579,6 +577,18 @@ def export_xapi(request: Request) -> Response:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     return StreamingResponse(lines(), media_type="application/x-ndjson", headers={
         "Content-Disposition": f'attachment; filename="xapi-{stamp}.jsonl"'})
+
+
+@router.get("/exports/progress.csv")
+def export_progress(request: Request) -> Response:
+    console_admin(request)
+    return progress_response(request)
+
+
+@router.get("/exports/xapi.jsonl")
+def export_xapi(request: Request) -> Response:
+    console_admin(request)
+    return xapi_response(request)
 
 
 @router.post("/exports/lrs", response_class=HTMLResponse)

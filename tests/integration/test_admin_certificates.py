@@ -146,6 +146,15 @@ def test_completion_issues_one_certificate_that_verifies_offline(server) -> None
         assert "revoked" in listing and "issued in error" in listing
     answer = httpx.get(f"{base}/verify/{cid}", headers={"Accept": "application/json"}).json()
     assert (answer["status"], answer["genuine"], answer["revoked"]) == ("revoked", False, True)
+    # the JSON admin API sees it; revoking twice is a 404; no token is a 401
+    listed = httpx.get(f"{base}/api/v1/admin/certificates", headers=bearer(token)).json()
+    assert [(c["id"], c["revoke_reason"]) for c in listed] == [(cid, "issued in error")]
+    again = httpx.post(f"{base}/api/v1/admin/certificates/{cid}/revoke", headers=bearer(token),
+                       json={"reason": "again"})
+    assert again.status_code == 404
+    assert httpx.get(f"{base}/api/v1/admin/certificates").status_code == 401
+    assert httpx.post(f"{base}/api/v1/admin/certificates/{cid}/revoke",
+                      json={"reason": "x"}).status_code == 401
     assert "Revoked certificate" in httpx.get(f"{base}/verify/{cid}").text
 
     # someone edits the stored JSON in the database → tampered

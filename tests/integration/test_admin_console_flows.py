@@ -332,7 +332,12 @@ def test_dashboard_exports_and_lrs(srv, client) -> None:
     assert mine["'Ben =HYPERLINK(1)"]["passed"] == "no" if "'Ben =HYPERLINK(1)" in mine else \
         mine["Ben =HYPERLINK(1)"]["passed"] == "no"
 
+    api_csv = httpx.get(f"{base}/api/v1/admin/exports/progress.csv", headers=bearer(token))
+    assert api_csv.status_code == 200 and "Ann Analyst" in api_csv.content.decode("utf-8-sig")
+    assert httpx.get(f"{base}/api/v1/admin/exports/progress.csv").status_code == 401
+    api_lines = httpx.get(f"{base}/api/v1/admin/exports/xapi.jsonl", headers=bearer(token)).text
     lines = client.get("/admin/exports/xapi.jsonl").text.splitlines()
+    assert len(api_lines.splitlines()) == len(lines)
     statements = [json.loads(line) for line in lines]
     ids = {s["id"] for s in statements}
     assert {e["id"] for e in events} <= ids

@@ -1,0 +1,82 @@
+"""JSON admin API of the certificate and export features (bearer admin token, OpenAPI).
+
+The LRS push is deliberately console-only: an API taking arbitrary URLs would let any
+client with an admin token make the server call any address.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi import Path as PathParam
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from sync_server.admin.pages import progress_response, xapi_response
+from sync_server.admin.state import console_state
+from sync_server.api.deps import AdminDep, now_iso
+from sync_server.logs import log
+
+logger = logging.getLogger("sync_server.console")
+router = APIRouter(prefix="/api/v1/admin", tags=["admin certificates and exports"])
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
+class CertificateOut(BaseModel):
+    id: str
+    learner_id: str
+    pack_id: str
+    pack_version: int
+    course_id: str
+    facility_id: str
+    language: str
+    issued_at: str
+    key_id: str
+    revoked_at: str | None
+    revoke_reason: str | None
+
+
+class RevokeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=200)
+
+
+@router.get("/certificates", response_model=list[CertificateOut],
+            summary="Issued certificates, newest first")
+def list_certificates(request: Request, admin: AdminDep,
+                      facility_id: str | None = None) -> list[CertificateOut]:
+    records = console_state(request).certs.list(facility_id=facility_id)
+    return [CertificateOut(id=r.id, learner_id=r.learner_id, pack_id=r.pack_id,
+                           pack_version=r.pack_version, course_id=r.course_id,
+                           facility_id=r.facility_id, language=r.language,
+                           issued_at=r.issued_at, key_id=r.key_id, revoked_at=r.revoked_at,
+                           revoke_reason=r.revoke_reason) for r in records]
+
+
+@router.post("/certificates/{certificate_id}/revoke", status_code=204,
+             responses={404: {"description": "no such certificate, or already revoked"}},
+             summary="Revoke a certificate (GET /verify/{id} then says revoked)")
+def revoke_certificate(request: Request, admin: AdminDep,
+                       certificate_id: Annotated[str, PathParam(pattern=UUID_PATTERN)],
+                       body: RevokeRequest) -> Response:
+    done = console_state(request).certs.revoke(certificate_id.lower(), by=admin.name,
+                                               reason=body.reason.strip(), now=now_iso())
+    if not done:
+        raise HTTPException(404, "no such certificate, or already revoked")
+    log(logger, logging.INFO, "certificate revoked", admin=admin.name, certificate=certificate_id)
+    return Response(status_code=204)
+
+
+@router.get("/exports/progress.csv", response_class=Response, summary="Progress as CSV",
+            responses={200: {"content": {"text/csv": {}}}})
+def export_progress(request: Request, admin: AdminDep) -> Response:
+    return progress_response(request)
+
+
+@router.get("/exports/xapi.jsonl", response_class=Response,
+            summary="Every event as an xAPI 1.0.3 statement (JSON lines)",
+            responses={200: {"content": {"application/x-ndjson": {}}}})
+def export_xapi(request: Request, admin: AdminDep) -> Response:
+    return xapi_response(request)
