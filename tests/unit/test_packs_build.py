@@ -146,3 +146,24 @@ def test_bad_private_key_and_missing_file(tmp_path: Path) -> None:
         load_private_key(b"garbage")
     with pytest.raises(PackError, match="cannot read key file"):
         load_private_key(tmp_path / "missing.key")
+
+
+def test_build_all_reports_a_broken_source_and_builds_the_others(tmp_path: Path) -> None:
+    from tools.build_packs import build_all
+
+    srcs = tmp_path / "content_packs"
+    copy_sample(srcs, "promote-sample")
+    broken = copy_sample(srcs, "broken")
+    (broken / "pack.toml").write_text("format = 1\nid = \n", encoding="utf-8")
+    key = tmp_path / "keys" / "dev.key"
+    built, errors = build_all(srcs, tmp_path / "out", key)
+    assert [p.name for p in built] == ["promote-sample-1.pack"]
+    assert len(errors) == 1 and "pack.toml:2" in errors[0]
+    assert key.is_file() and Path(f"{key}.pub").is_file()
+    verify_pack(built[0], TrustedKeys.from_files([f"{key}.pub"]))
+
+
+def test_sample_image_is_reproducible_from_its_script() -> None:
+    from tools.make_sample_image import OUT, png_bytes
+
+    assert OUT.read_bytes() == png_bytes()
