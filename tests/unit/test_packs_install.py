@@ -228,3 +228,26 @@ def test_failed_install_removes_the_blobs_it_wrote(tmp_path: Path) -> None:
     with pytest.raises(PackVerifyError, match="raw HTML <iframe>"):
         install_pack(bad, data, TRUST)
     assert snapshot(data) == before
+
+
+def test_large_blobs_are_streamed_not_loaded(tmp_path: Path) -> None:
+    """A 24 MiB media file goes through verify and install with < 8 MiB of Python memory."""
+    import os
+    import tracemalloc
+
+    from app.core.packs import verify_pack
+
+    src = copy_sample(tmp_path)
+    (src / "media").mkdir()
+    (src / "media" / "big.jpg").write_bytes(os.urandom(24 * 1024 * 1024))
+    pack = build(src, tmp_path / "out")
+    tracemalloc.start()
+    try:
+        verify_pack(pack, TRUST)
+        install_pack(pack, tmp_path / "data", TRUST)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024, peak
+    lib = PackLibrary(tmp_path / "data")
+    assert lib.media_path("promote-sample", "media/big.jpg").stat().st_size == 24 * 1024 * 1024
