@@ -17,10 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sync_server.admin.pages import progress_response, xapi_response
 from sync_server.admin.state import console_state
 from sync_server.api.deps import AdminDep, now_iso
+from sync_server.api.models import ErrorBody
 from sync_server.logs import log
 
 logger = logging.getLogger("sync_server.console")
-router = APIRouter(prefix="/api/v1/admin", tags=["admin certificates and exports"])
+router = APIRouter(prefix="/api/v1/admin", tags=["admin certificates and exports"],
+                   responses={401: {"model": ErrorBody, "description": "admin token missing/bad"}})
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
@@ -56,7 +58,8 @@ def list_certificates(request: Request, admin: AdminDep,
 
 
 @router.post("/certificates/{certificate_id}/revoke", status_code=204,
-             responses={404: {"description": "no such certificate, or already revoked"}},
+             responses={404: {"model": ErrorBody,
+                                   "description": "no such certificate, or already revoked"}},
              summary="Revoke a certificate (GET /verify/{id} then says revoked)")
 def revoke_certificate(request: Request, admin: AdminDep,
                        certificate_id: Annotated[str, PathParam(pattern=UUID_PATTERN)],

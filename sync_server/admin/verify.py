@@ -25,7 +25,8 @@ from sync_server.admin.state import console_state
 from sync_server.api.deps import get_state
 from sync_server.certificates_pdf import render_pdf
 
-router = APIRouter(include_in_schema=True, tags=["certificates"])
+NOT_FOUND = {404: {"description": "no certificate with this id was issued here"}}
+router = APIRouter(include_in_schema=True, tags=["certificates"], responses=NOT_FOUND)
 
 
 def _uuid(value: str) -> str | None:
