@@ -44,7 +44,7 @@ n = 0
 while True:
     r = rng.random()
     if r < 0.06:
-        ids = [e["id"] for e in s.outbox(rng.randint(1, 12))]
+        ids = [e["id"] for e in s.outbox(rng.randint(1, 30))]
         out.write("acking %s\n" % " ".join(ids)); out.flush()
         s.acknowledge(ids)
         out.write("acked %s\n" % " ".join(ids)); out.flush()
@@ -160,6 +160,7 @@ def test_sigkill_crash_60_kills(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_soak_1000_kills(tmp_path: Path) -> None:
     kills = int(os.environ.get("SHIFT_SOAK_KILLS", "1000"))
     ledger = run_kills(tmp_path, kills=kills, seed=int(time.time()))

@@ -364,3 +364,24 @@ def test_no_pid_temp_files_left_behind(tmp_path: Path) -> None:
     leftovers = [p for p in (tmp_path / "store").rglob("*") if ".tmp-" in p.name]
     assert leftovers == []
     assert os.path.exists(tmp_path / "store" / "store.lock")
+
+
+def test_seq_survives_a_crash_between_reject_and_outbox_write(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    s = Store.open(tmp_path, journal_capacity=3)
+    ids = [s.append(ev()) for _ in range(5)]
+
+    def crash(*_a: Any) -> None:
+        raise StoreError("simulated crash after rejected.json was written")
+    monkeypatch.setattr(s, "_write_outbox_state", crash)
+    with pytest.raises(StoreError, match="simulated"):
+        s.reject({i: "bad" for i in ids})
+    s._release_files()  # the process dies here
+    s._closed = True
+    monkeypatch.undo()
+    with Store.open(tmp_path, journal_capacity=3) as s2:  # deletes the rejected journals
+        assert s2.outbox() == [] and len(s2.rejected()) == 5
+    with Store.open(tmp_path, journal_capacity=3) as s3:
+        s3.append(ev())
+        seqs = [e["seq"] for e in s3.events(A)]
+        assert seqs == [1, 2, 3, 4, 5, 6]

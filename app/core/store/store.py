@@ -86,6 +86,7 @@ class Store:
         self._folded: set[str] = set()    # ids of the current journal already in segments
         self._index: dict[str, str] | None = None  # every stored id -> learner (lazy)
         self._next_seq = 1
+        self._saved_last_seq = 0  # last_seq as outbox.json has it on disk
         self._closed = True
         self.device_id = ""
 
@@ -129,6 +130,7 @@ class Store:
         last_seq = meta.get("last_seq", 0)
         if not isinstance(last_seq, int) or last_seq < 0:
             raise StoreError(f"{root / 'outbox.json'}: meta.last_seq: expected an integer")
+        self._saved_last_seq = last_seq
         done = {d.get("id") for d in state.get("done", {}).values() if isinstance(d, dict)}
         self._rejected_db = TinyDB(root / "rejected.json", storage=AtomicJSONStorage,
                                    kind="rejected")
@@ -533,21 +535,25 @@ class Store:
         self._folded.clear()
 
     def _drop_finished_journals(self) -> None:
+        """Delete journal files whose events were all acknowledged or rejected."""
         current = self._journal.current.number if self._journal.current else None
-        for number in sorted(self._journal_ids):
-            if number == current:
-                continue
-            ids = self._journal_ids[number]
-            if ids <= self._done:
-                self._journal.delete(number)
-                self._done -= ids
-                del self._journal_ids[number]
+        finished = [n for n in sorted(self._journal_ids)
+                    if n != current and self._journal_ids[n] <= self._done]
+        if not finished:
+            return
+        if self._saved_last_seq < self._next_seq - 1:
+            # the seqs in these files must stay known after they are gone
+            self._write_outbox_state(self._done)
+        for number in finished:
+            self._journal.delete(number)
+            self._done -= self._journal_ids.pop(number)
 
     def _write_outbox_state(self, done: set[str]) -> None:
         self._outbox_storage.write({
             "meta": {"1": {"last_seq": self._next_seq - 1}},
             "done": {str(i + 1): {"id": d} for i, d in enumerate(sorted(done))},
         })
+        self._saved_last_seq = self._next_seq - 1
 
     def _bodies(self, ids: list[str]) -> dict[str, Event]:
         """Event bodies of outbox ids, read from their journal files."""
