@@ -251,3 +251,19 @@ def test_large_blobs_are_streamed_not_loaded(tmp_path: Path) -> None:
     assert peak < 8 * 1024 * 1024, peak
     lib = PackLibrary(tmp_path / "data")
     assert lib.media_path("promote-sample", "media/big.jpg").stat().st_size == 24 * 1024 * 1024
+
+
+def test_verify_manifest_before_downloading_blobs(tmp_path: Path) -> None:
+    from app.core.packs import verify_manifest
+
+    pack = build(copy_sample(tmp_path), tmp_path / "out")
+    with zipfile.ZipFile(pack) as zf:
+        manifest, sig = zf.read("manifest.json"), zf.read("manifest.sig")
+    vp = verify_manifest(manifest, sig, TRUST)
+    assert (vp.id, vp.version) == ("promote-sample", 1)
+    with pytest.raises(PackVerifyError, match="rollback refused"):
+        verify_manifest(manifest, sig, TRUST, installed_version=1)
+    with pytest.raises(PackVerifyError, match="signature does not match"):
+        verify_manifest(manifest + b" ", sig, TRUST)
+    with pytest.raises(PackVerifyError, match="manifest.sig is larger"):
+        verify_manifest(manifest, sig + b" " * 5000, TRUST)

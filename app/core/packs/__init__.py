@@ -20,12 +20,13 @@ from app.core.packs.library import InstalledPack, PackLibrary
 from app.core.packs.limits import FORMAT_VERSION
 from app.core.packs.safezip import UnsafeZipError, safe_extract_zip
 from app.core.packs.source import PackSource, canonical_json, read_source
-from app.core.packs.verify import VerifiedPack, verify_pack
+from app.core.packs.verify import VerifiedPack, verify_manifest, verify_pack
 
 __all__ = [
     "FORMAT_VERSION", "BlobStore", "InstalledPack", "PackLibrary", "PackSource", "TrustedKeys",
     "UnsafeZipError", "VerifiedPack", "build_from_source", "build_pack", "canonical_json",
     "generate_keypair", "install_from_blobs", "install_pack", "key_id", "load_private_key",
-    "load_public_key", "read_source", "safe_extract_zip", "sign_manifest", "verify_pack",
+    "load_public_key", "read_source", "safe_extract_zip", "sign_manifest", "verify_manifest",
+    "verify_pack",
     "write_keypair",
 ]

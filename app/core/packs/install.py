@@ -31,10 +31,9 @@ from app.core.packs.limits import CHUNK, DISK_MARGIN
 from app.core.packs.verify import (
     VerifiedPack,
     check_rollback,
-    check_signature,
     open_blob,
     open_pack,
-    parse_manifest,
+    verify_manifest,
 )
 
 DiskUsage = Callable[[str], Any]   # shutil.disk_usage-like: returns an object with .free
@@ -76,10 +75,8 @@ def install_from_blobs(manifest_bytes: bytes, sig_bytes: bytes, data_dir: Path,
     """
     lib = PackLibrary(data_dir)
     with _locked(lib):
-        kid = check_signature(manifest_bytes, sig_bytes, trusted)
-        manifest = parse_manifest(manifest_bytes)
-        check_rollback(manifest, lib.current_version(manifest["id"]))
-        vp = VerifiedPack(manifest, manifest_bytes, sig_bytes, kid)
+        vp = verify_manifest(manifest_bytes, sig_bytes, trusted)
+        check_rollback(vp.manifest, lib.current_version(vp.id))
         _check_space(lib, len(manifest_bytes) + len(sig_bytes), disk_usage)
         for sha, size in sorted(vp.blob_sizes.items()):
             if not lib.blobs.has(sha):

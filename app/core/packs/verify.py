@@ -85,6 +85,20 @@ def verify_pack(pack_file: Path, trusted: TrustedKeys, *, installed_version: int
         return vp
 
 
+def verify_manifest(manifest_bytes: bytes, sig_bytes: bytes, trusted: TrustedKeys, *,
+                    installed_version: int | None = None) -> VerifiedPack:
+    """Steps 3–5 for a manifest fetched on its own (sync client, before any blob download)."""
+    if len(manifest_bytes) > MAX_MANIFEST_BYTES:
+        raise PackVerifyError(f"manifest.json is {len(manifest_bytes)} bytes; the limit is "
+                              f"{MAX_MANIFEST_BYTES}")
+    if len(sig_bytes) > _MAX_SIG_BYTES:
+        raise PackVerifyError(f"manifest.sig is larger than its limit of {_MAX_SIG_BYTES} bytes")
+    kid = check_signature(manifest_bytes, sig_bytes, trusted)
+    manifest = parse_manifest(manifest_bytes)
+    check_rollback(manifest, installed_version)
+    return VerifiedPack(manifest, manifest_bytes, sig_bytes, kid)
+
+
 @contextmanager
 def open_pack(pack_file: Path, trusted: TrustedKeys, *, installed_version: int | None = None
               ) -> Iterator[tuple[zipfile.ZipFile, VerifiedPack]]:
