@@ -271,9 +271,10 @@ class Store:
             self._journal_ids.setdefault(number, set()).add(event["id"])
             if self._index is not None:
                 self._index[event["id"]] = event["learner"]
-            copy = _detached(event, "event")
-        self._notify([copy])
-        return copy["id"]
+            listeners = bool(self._subscribers)
+        if listeners:
+            self._notify([_detached(event, "event")])
+        return event["id"]
 
     def events(self, learner_id: str) -> list[Event]:
         """Every event of one learner (local and merged), ordered by (at, device, seq)."""
@@ -396,7 +397,7 @@ class Store:
                 failure = exc
             for event in written:
                 index[event["id"]] = event["learner"]
-            notify = [_detached(e, "event") for e in written]
+            notify = list(written) if self._subscribers else []
         if notify:
             self._notify(notify)  # what did get stored is announced, even on failure
         if failure is not None:
@@ -455,7 +456,7 @@ class Store:
             subscribers = list(self._subscribers)
         for callback in subscribers:
             try:
-                callback([dict(e) for e in events])
+                callback([_detached(e, "event") for e in events])
             except Exception:  # the events are stored; a broken listener must not undo that
                 log.exception("store subscriber %r failed", callback)
 
