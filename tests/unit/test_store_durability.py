@@ -248,3 +248,27 @@ def test_a_write_that_cannot_be_cut_back_blocks_appends_until_reopen(
         assert [e["id"] for e in again.outbox()] == ids
         again.append(ev())
         assert again.event_count(A) == 4
+
+
+def test_an_empty_learner_folder_left_by_a_crash_is_harmless(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as s:
+        s.append(ev())
+    empty = tmp_path / "store" / "learners" / ("f" * 32)
+    empty.mkdir()
+    (empty / ".000001.json.tmp-1-aa").write_bytes(b"{")
+    with Store.open(tmp_path) as s:
+        assert s.event_count() == 1 and s.learner_ids() == [A]
+    assert not empty.exists()
+
+
+def test_merge_with_disk_full_on_a_new_learner_folder(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    s = Store.open(tmp_path)
+    full = DiskFull(monkeypatch)
+    with pytest.raises(StoreError, match="disk full"):
+        s.merge([remote(1)])
+    monkeypatch.setattr(os, "write", full.real)
+    assert s.learner_ids() == [] and s.event_count() == 0
+    s.close()
+    with Store.open(tmp_path) as again:
+        assert again.merge([remote(1)]) == 1

@@ -11,6 +11,7 @@ Segment tables: ``meta`` (one document: the learner id) and ``events`` (document
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -46,12 +47,15 @@ class LearnerLog:
         self._db: TinyDB | None = None
 
     @classmethod
-    def load(cls, folder: Path, capacity: int) -> LearnerLog:
-        """Open an existing learner folder (reads only its last segment)."""
+    def load(cls, folder: Path, capacity: int) -> LearnerLog | None:
+        """Open an existing learner folder (reads only its last segment). None for a
+        folder without segments (a crash or full disk right after creating it)."""
         clean_stale_temps(folder)
         numbers = sorted(int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit())
         if not numbers:
-            raise StoreError(f"{folder}: learner folder without segments")
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only succeeds when empty: never deletes data
+            return None
         tables = load_tables(folder / f"{numbers[-1]:06d}.json", KIND) or {}
         meta = next(iter(tables.get("meta", {}).values()), None)
         if not isinstance(meta, dict) or not isinstance(meta.get("learner"), str):

@@ -138,7 +138,8 @@ class Store:
         for folder in sorted((root / "learners").iterdir()):
             if folder.is_dir():
                 learner = LearnerLog.load(folder, self._segment_capacity)
-                self._learners[learner.learner_id] = learner
+                if learner is not None:
+                    self._learners[learner.learner_id] = learner
         self._journal = Journal(root / "journal", self._journal_capacity)
         files = [self._journal.read(n, repair=True) for n in self._journal.numbers()]
         max_seq = last_seq
