@@ -30,6 +30,14 @@ HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 LOGIN_CSRF_COOKIE = "shift_login_csrf"
 FLASH_COOKIE = "shift_flash"
+#: Everything from this server only: a page can never load anything from the internet.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                               "style-src 'self' 'unsafe-inline'; script-src 'self'; "
+                               "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
 class LoginRequired(Exception):
@@ -92,6 +100,7 @@ def render(request: Request, template: str, *, admin: Admin | None = None,
     if raw:
         response.delete_cookie(FLASH_COOKIE, path="/admin")
     response.headers["Cache-Control"] = "no-store"
+    response.headers.update(SECURITY_HEADERS)
     return response
 
 

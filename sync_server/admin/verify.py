@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.core.certificates import verify_credential
-from sync_server.admin.console import templates
+from sync_server.admin.console import SECURITY_HEADERS, templates
 from sync_server.admin.state import console_state
 from sync_server.api.deps import get_state
 from sync_server.certificates_pdf import render_pdf
@@ -86,7 +86,7 @@ def verify_page(request: Request, certificate_id: str) -> Response:
         "learner_name": learner, "issuer_name": issuer_name, "key_id": answer["key_id"],
         "revoked_at": answer["revoked_at"], "revoke_reason": answer["reason"],
         "cid": answer["id"], "lang": lang}, status_code=code,
-        headers={"Cache-Control": "no-store"})
+        headers={"Cache-Control": "no-store", **SECURITY_HEADERS})
 
 
 @router.get("/certificates/{certificate_id}.json", summary="The signed credential (Open Badges 3.0)")

@@ -54,6 +54,9 @@ def browser_page(tmp_path: Path):
 
         context.route("**/*", guard)
         page = context.new_page()
+        # console errors (e.g. a CSP refusal); the 401 of the wrong-password try is expected
+        page.on("console", lambda m: blocked.append(f"console {m.type}: {m.text}")
+                if m.type == "error" and "status of 401" not in m.text else None)
         page.set_default_timeout(20_000)
         try:
             yield page, blocked
@@ -150,7 +153,16 @@ def test_upload_publish_and_device_catalogue(tmp_path: Path, browser_page) -> No
         page.wait_for_selector("h1:has-text('Genuine certificate')")
         assert page.locator("text=Ona Petraitienė").is_visible()
         shot(page, "05b-verify")
+        # revoke the tablet: the confirm dialog comes from the bundled admin.js (CSP: self)
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+        page.goto(f"{base}/admin/devices")
+        page.click("button:has-text('Revoke')")
+        page.wait_for_selector("text=Device revoked.")
+        assert dialogs == ["Revoke this device? It must be enrolled again."]
+        assert httpx.get(f"{base}/api/v1/devices/me", headers=headers).status_code == 401
+
         page.set_viewport_size({"width": 390, "height": 844})   # a phone
         page.goto(f"{base}/admin/packs")
         shot(page, "06-packs-phone")
-    assert blocked == [], f"the console tried to reach the internet: {blocked}"
+    assert blocked == [], f"the console tried to reach the internet or logged errors: {blocked}"

@@ -93,7 +93,9 @@ def test_login_logout_and_csrf(srv) -> None:
         assert ok.status_code == 303 and ok.headers["location"] == "/admin/"  # no open redirect
         cookie = ok.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=strict" in cookie
-        assert anon.get("/admin/").status_code == 200
+        home = anon.get("/admin/")
+        assert home.status_code == 200
+        assert "default-src 'self'" in home.headers["content-security-policy"]
         # a POST without / with a wrong CSRF token is refused
         assert anon.post("/admin/facilities", data={"id": "x", "name": "X"}).status_code == 403
         assert anon.post("/admin/facilities", data={"id": "x", "name": "X",
