@@ -13,7 +13,8 @@ token, for the HTML console); tokens come from POST /api/v1/admin/login or
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -37,6 +38,8 @@ class ServerState:
     repo: Repository
     keyring: Keyring
     blobs: object  # app.core.packs BlobStore
+    #: Concurrent push chunks being processed (see api/sync.py push).
+    work_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
 
 def now_iso() -> str:

@@ -1,0 +1,205 @@
+"""Concurrency benchmark: 200 simulated tablets × 500 events against one real server.
+
+    python benchmarks/server_concurrency.py [--devices 200] [--events 500] [--chunk 500]
+                                            [--spread 0] [--postgres URL|auto|off]
+
+Every device enrols, then syncs once: pull (its facility's events and profiles), then
+push its events (with its learners' profiles) in chunks. Scenarios:
+  burst  – all devices start at the same instant (worst case; always run);
+  spread – with --spread S > 0 also: start times spread uniformly over S seconds
+           (tablets coming online through a shift).
+Checks: every event stored exactly once (0 lost, 0 duplicated). Prints p50/p99 latency of
+push requests and of whole syncs, as ratios to a lone device's sync measured in the same
+run (the baseline). Target (issue 5): p99 < 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from tests.support.server import (  # noqa: E402
+    ServerProcess,
+    admin_token,
+    bearer,
+    make_event,
+    make_profile,
+    open_repo,
+    seed,
+)
+
+FACILITIES = 10
+LEARNERS_PER_DEVICE = 2
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+async def enrol_all(client: httpx.AsyncClient, admin: str, n: int, tag: str) -> list[dict[str, Any]]:
+    async def one(i: int) -> dict[str, Any]:
+        fac = f"f{i % FACILITIES}"
+        r = await client.post("/api/v1/admin/enrol-codes", headers=bearer(admin), json={"facility_id": fac})
+        r.raise_for_status()
+        dev_id = f"{tag}-{i:04d}"
+        r = await client.post("/api/v1/devices/enrol",
+                              json={"code": r.json()["code"], "device_id": dev_id, "name": dev_id})
+        r.raise_for_status()
+        return {"id": dev_id, "headers": bearer(r.json()["token"])}
+
+    sem = asyncio.Semaphore(20)
+
+    async def limited(i: int) -> dict[str, Any]:
+        async with sem:
+            return await one(i)
+
+    return list(await asyncio.gather(*(limited(i) for i in range(n))))
+
+
+def workload(dev: dict[str, Any], n_events: int, chunk: int, tag: str) -> list[dict[str, Any]]:
+    profiles = [make_profile(f"{tag}-{dev['id']}-{k}") for k in range(LEARNERS_PER_DEVICE)]
+    events = [make_event(profiles[i % len(profiles)]["id"], dev["id"], i + 1) for i in range(n_events)]
+    bodies = []
+    for start in range(0, n_events, chunk):
+        body: dict[str, Any] = {"events": events[start:start + chunk]}
+        if start == 0:
+            body["profiles"] = profiles
+        bodies.append({"bytes": json.dumps(body).encode(), "ids": [e["id"] for e in body["events"]]})
+    return bodies
+
+
+async def sync_device(client: httpx.AsyncClient, dev: dict[str, Any], bodies: list[dict[str, Any]],
+                      delay: float, push_lat: list[float], sync_lat: list[float]) -> list[str]:
+    await asyncio.sleep(delay)
+    headers = {**dev["headers"], "Content-Type": "application/json"}
+    start = time.perf_counter()
+    r = await client.post("/api/v1/sync/pull", headers=headers, content=b'{"limit": 1000}')
+    r.raise_for_status()
+    acked: list[str] = []
+    for body in bodies:
+        t0 = time.perf_counter()
+        r = await client.post("/api/v1/sync/push", headers=headers, content=body["bytes"])
+        push_lat.append(time.perf_counter() - t0)
+        r.raise_for_status()
+        answer = r.json()
+        if answer["rejected"]:
+            raise SystemExit(f"unexpected rejections: {answer['rejected'][:3]}")
+        acked += answer["stored"] + answer["duplicate"]
+    sync_lat.append(time.perf_counter() - start)
+    return acked
+
+
+async def scenario(base_url: str, admin: str, args: argparse.Namespace, name: str,
+                   spread: float) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=args.devices + 10, max_keepalive_connections=args.devices + 10)
+    async with httpx.AsyncClient(base_url=base_url, timeout=300, limits=limits) as client:
+        devices = await enrol_all(client, admin, args.devices, name)
+        work = [workload(d, args.events, args.chunk, name) for d in devices]
+        rng = random.Random(7)
+        push_lat: list[float] = []
+        sync_lat: list[float] = []
+        start = time.perf_counter()
+        acked = await asyncio.gather(*(
+            sync_device(client, d, w, rng.uniform(0, spread), push_lat, sync_lat)
+            for d, w in zip(devices, work, strict=True)))
+        wall = time.perf_counter() - start
+    expected = {i for w in work for b in w for i in b["ids"]}
+    return {"name": name, "push": push_lat, "sync": sync_lat, "wall": wall, "expected": expected,
+            "acked": {i for a in acked for i in a}}
+
+
+async def baseline(base_url: str, admin: str, args: argparse.Namespace) -> float:
+    """A lone device syncing the same amount (median of 3): the reference latency."""
+    times = []
+    async with httpx.AsyncClient(base_url=base_url, timeout=300) as client:
+        devices = await enrol_all(client, admin, 3, "solo")
+        for d in devices:
+            lat: list[float] = []
+            sync: list[float] = []
+            await sync_device(client, d, workload(d, args.events, args.chunk, "solo"), 0, lat, sync)
+            times.append(sync[0])
+    return statistics.median(times)
+
+
+def run_backend(label: str, folder: Path, database_url: str | None, args: argparse.Namespace) -> bool:
+    server = ServerProcess(folder / "srv", database_url, env={"SHIFT_LOG_LEVEL": "WARNING"})
+    server.start()
+    ok = True
+    try:
+        seed(server.data_dir, database_url, facilities={f"f{i}": f"Facility {i}" for i in range(FACILITIES)})
+        admin = admin_token(server.base_url)
+        base = asyncio.run(baseline(server.base_url, admin, args))
+        print(f"{label:8s} baseline: one device alone syncs {args.events} events in {base * 1000:.0f} ms")
+        repo = open_repo(server.data_dir, database_url)
+        try:
+            before = repo.count_events().total
+            scenarios = [("burst", 0.0)] + ([("spread", args.spread)] if args.spread > 0 else [])
+            for name, spread in scenarios:
+                res = asyncio.run(scenario(server.base_url, admin, args, name, spread))
+                total = repo.count_events().total
+                ids = repo.all_event_ids()
+                stored_new = total - before
+                before = total
+                lost = len(res["expected"] - set(ids))
+                duplicated = len(ids) - len(set(ids))
+                unacked = len(res["expected"] - res["acked"])
+                p = {k: (pct(res[k], 50), pct(res[k], 99)) for k in ("push", "sync")}
+                print(f"{label:8s} {name:6s}: {args.devices} devices x {args.events} events, "
+                      f"start spread {spread:.0f} s, wall {res['wall']:.1f} s, "
+                      f"{stored_new / res['wall']:,.0f} events/s")
+                print(f"{label:8s} {name:6s}: stored {stored_new} of {len(res['expected'])}, lost {lost}, "
+                      f"duplicated {duplicated}, unacknowledged {unacked}")
+                for k in ("push", "sync"):
+                    p50, p99 = p[k]
+                    print(f"{label:8s} {name:6s}: {k:4s} latency p50 {p50 * 1000:7.0f} ms "
+                          f"({p50 / base:5.1f}x baseline)  p99 {p99 * 1000:7.0f} ms ({p99 / base:5.1f}x)"
+                          f"  target p99 < 1 s: {'MET' if p99 < 1 else 'NOT MET'}")
+                ok &= lost == 0 and duplicated == 0 and unacked == 0 and stored_new == len(res["expected"])
+        finally:
+            repo.close()
+    finally:
+        server.stop()
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--devices", type=int, default=200)
+    ap.add_argument("--events", type=int, default=500, help="events per device")
+    ap.add_argument("--chunk", type=int, default=500, help="events per push (≤ 500)")
+    ap.add_argument("--spread", type=float, default=0.0,
+                    help="also run a scenario with starts spread over this many seconds")
+    ap.add_argument("--postgres", default="auto", help="URL, 'auto' or 'off'")
+    args = ap.parse_args(argv)
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="bench-conc-") as tmp:
+        ok &= run_backend("sqlite", Path(tmp) / "sqlite", None, args)
+        if args.postgres != "off":
+            try:
+                from tests.support.postgres import base_url, fresh_database_url
+                pg = base_url() if args.postgres == "auto" else args.postgres
+                url = fresh_database_url(pg)
+            except Exception as exc:  # noqa: BLE001 - report and go on
+                print(f"postgres skipped: {exc}")
+            else:
+                ok &= run_backend("postgres", Path(tmp) / "pg", url, args)
+    print("exactly-once: " + ("OK (0 lost, 0 duplicated)" if ok else "FAILED"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
