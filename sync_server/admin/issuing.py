@@ -66,7 +66,9 @@ def certificate_event(record: CertificateRecord) -> dict[str, Any]:
         "pack": record.pack_id,
         "pack_version": record.pack_version,
         "ref": {"certificate": record.id, "course": record.course_id},
-        "data": {"credential": record.credential},
+        # title: what the app lists (app.core.learning.state reads data.title)
+        "data": {"credential": record.credential,
+                 "title": record.credential["credentialSubject"]["achievement"]["name"]},
     }
 
 

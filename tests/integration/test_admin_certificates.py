@@ -111,6 +111,13 @@ def test_completion_issues_one_certificate_that_verifies_offline(server) -> None
     assert len(received) == 1
     event = received[0]
     assert event["learner"] == learner["id"] and event["ref"]["course"] == "boundaries"
+    assert event["data"]["title"] == "Profesinių ribų išlaikymas"
+    # the device's learning fold accepts the pulled event as it comes (with received_at)
+    from app.core.learning.state import LearnerState
+    state = LearnerState(learner["id"])
+    assert state.apply(event) and not state.ignored
+    (cert,) = state.certificates.values()
+    assert (cert.course, cert.title) == ("boundaries", "Profesinių ribų išlaikymas")
     credential = event["data"]["credential"]
     trusted = TrustedKeys([load_public_key(data / "keys" / "server.key.pub")])
     result = verify_credential(credential, trusted)
