@@ -25,7 +25,12 @@ from typing import Any
 
 from app.core.errors import PackInstallError, PackVerifyError
 from app.core.packs.keys import TrustedKeys
-from app.core.packs.lesson_check import MAX_LESSON_BYTES, check_lesson, lesson_shas
+from app.core.packs.lesson_check import (
+    MAX_LESSON_BYTES,
+    check_lesson,
+    lesson_shas,
+    media_paths,
+)
 from app.core.packs.library import InstalledPack, PackLibrary
 from app.core.packs.limits import CHUNK, DISK_MARGIN
 from app.core.packs.verify import (
@@ -56,8 +61,8 @@ def install_pack(pack_file: Path, data_dir: Path, trusted: TrustedKeys, *,
                     written.append(sha)
                     lib.blobs.put_stream(sha, info.file_size, iter(lambda fh=fh: fh.read(CHUNK),
                                                                    b""),
-                                         label=_label(vp, sha), sync_dir=False)
-            lib.blobs.sync_dirs(written)
+                                         label=_label(vp, sha), durable=False)
+            lib.blobs.sync(written)             # durable before the switch below
             _check_lessons(lib, vp)
             return _commit(lib, vp)
         except BaseException:
@@ -108,17 +113,15 @@ def _locked(lib: PackLibrary) -> Iterator[None]:
 
 
 def _label(vp: VerifiedPack, sha: str) -> str:
-    for f in vp.manifest["files"]:
-        if f["sha256"] == sha:
-            return str(f["path"])
-    return sha
+    return vp.blob_paths.get(sha, sha)
 
 
 def _check_lessons(lib: PackLibrary, vp: VerifiedPack) -> None:
+    media = media_paths(vp.manifest)
     for sha, path in sorted(lesson_shas(vp.manifest).items()):
         with lib.blobs.open(sha) as fh:
             data = fh.read(MAX_LESSON_BYTES + 1)
-        check_lesson(data, path, vp.manifest)
+        check_lesson(data, path, vp.manifest, media=media)
 
 
 def _check_space(lib: PackLibrary, need: int, disk_usage: DiskUsage) -> None:

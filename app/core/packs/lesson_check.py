@@ -26,7 +26,14 @@ def lesson_shas(manifest: dict[str, Any]) -> dict[str, str]:
             if f["path"].startswith("lessons/") and f["path"].endswith(".json")}
 
 
-def check_lesson(data: bytes, path: str, manifest: dict[str, Any]) -> None:
+def media_paths(manifest: dict[str, Any]) -> set[str]:
+    return {f["path"] for f in manifest["files"] if f["path"].startswith("media/")}
+
+
+def check_lesson(data: bytes, path: str, manifest: dict[str, Any], *,
+                 media: set[str] | None = None) -> None:
+    """Refuse a lesson file with raw HTML, foreign images or links (``media``: precomputed
+    ``media_paths(manifest)`` when checking many lessons)."""
     if len(data) > MAX_LESSON_BYTES:
         raise PackVerifyError(f"lesson {path} is {len(data)} bytes; the limit is "
                               f"{MAX_LESSON_BYTES}")
@@ -37,7 +44,8 @@ def check_lesson(data: bytes, path: str, manifest: dict[str, Any]) -> None:
     if not isinstance(doc, dict) or not isinstance(doc.get("title"), str) \
             or not isinstance(doc.get("cards"), list) or not isinstance(doc.get("toc"), list):
         raise PackVerifyError(f"lesson {path} lacks title, toc or cards")
-    media = {f["path"] for f in manifest["files"] if f["path"].startswith("media/")}
+    if media is None:
+        media = media_paths(manifest)
     for i, card in enumerate(doc["cards"], start=1):
         if not isinstance(card, dict) or not all(isinstance(card.get(k), str)
                                                  for k in ("title", "anchor", "markdown")):

@@ -19,13 +19,14 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import IO, Any
 from zlib import error as ZlibError
 
 from app.core.errors import PackVerifyError
 from app.core.packs.keys import TrustedKeys
-from app.core.packs.lesson_check import check_lesson, lesson_shas
+from app.core.packs.lesson_check import check_lesson, lesson_shas, media_paths
 from app.core.packs.limits import (
     CHUNK,
     MAX_ENTRIES,
@@ -59,10 +60,18 @@ class VerifiedPack:
     def version(self) -> int:
         return int(self.manifest["version"])
 
-    @property
+    @cached_property
     def blob_sizes(self) -> dict[str, int]:
         """sha256 → size of every distinct blob the manifest lists."""
         return {f["sha256"]: f["size"] for f in self.manifest["files"]}
+
+    @cached_property
+    def blob_paths(self) -> dict[str, str]:
+        """sha256 → the first pack path with that content (names blobs in messages)."""
+        out: dict[str, str] = {}
+        for f in self.manifest["files"]:
+            out.setdefault(f["sha256"], f["path"])
+        return out
 
     @property
     def total_bytes(self) -> int:
@@ -74,11 +83,12 @@ def verify_pack(pack_file: Path, trusted: TrustedKeys, *, installed_version: int
     with open_pack(pack_file, trusted, installed_version=installed_version) as (zf, vp):
         if check_blobs:
             lessons = lesson_shas(vp.manifest)
+            media = media_paths(vp.manifest)
             for sha, info in sorted(vp.blob_entries.items()):
                 with open_blob(zf, info) as fh:
                     chunks = hashed_chunks(fh, sha, info.file_size, _where(vp, sha))
                     if sha in lessons:
-                        check_lesson(b"".join(chunks), lessons[sha], vp.manifest)
+                        check_lesson(b"".join(chunks), lessons[sha], vp.manifest, media=media)
                     else:
                         for _ in chunks:
                             pass
@@ -251,10 +261,7 @@ def _match_blobs(infos: dict[str, zipfile.ZipInfo], vp: VerifiedPack
 
 
 def _where(vp: VerifiedPack, sha: str) -> str:
-    for f in vp.manifest["files"]:
-        if f["sha256"] == sha:
-            return str(f["path"])
-    return sha
+    return vp.blob_paths.get(sha, sha)
 
 
 @contextmanager
