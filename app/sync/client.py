@@ -22,9 +22,11 @@ Protocol: docs/sync-protocol.md (server side sync_server/api). Why this order:
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from app.core.errors import (
@@ -46,6 +48,7 @@ TOKEN_SECRET = "device_token"
 PROFILES_CURSOR = "sync_profiles_cursor"
 CHUNK = 500                     # server MAX_CHUNK
 PULL_LIMIT = 1000
+READ_WINDOW = 2000              # outbox events read from the journal at a time
 PROFILE_FIELDS = ("id", "staff_number", "display_name", "role", "language", "pin_verifier",
                   "updated_at")
 HOLD_NO_PROFILE = "the learner's profile is not on the server yet"
@@ -243,39 +246,104 @@ class SyncClient:
 
     # ------------------------------------------------------------------ push
     def _push(self, t: Transport, report: SyncReport, cb: Progress) -> None:
+        """Profiles first (with the first events, synchronously: which events can go
+        depends on the answer), then the outbox with one request in flight while the
+        next chunk is read and the previous one acknowledged (disk and network overlap)."""
         store = self.store
         profiles = [{k: p.get(k) for k in PROFILE_FIELDS} for p in store.profiles.pending_push()]
-        waiting_profiles = {p["id"] for p in profiles}       # not yet stored on the server
+        waiting = {p["id"] for p in profiles}       # profiles not (yet) stored on the server
         held: dict[str, str] = {}
-        chunk = self.chunk_size
+        report.events_held = held
+        self._buffer: list[dict[str, Any]] = []
+        self._seen: set[str] = set()
         total = store.outbox_count()
+        chunk = self.chunk_size
+
+        def tick() -> None:
+            cb("push", report.events_acknowledged + len(report.events_rejected) + len(held),
+               total)
+
         cb("push", 0, total)
+        while profiles:
+            prof_chunk = profiles[:chunk]
+            send = self._next_batch(held, set(), chunk, waiting, hold_waiting=False)
+            try:
+                answer = self._post_push(t, prof_chunk, send)
+            except SyncProtocolError as exc:
+                chunk = self._smaller(exc, chunk)
+                self._unsee(send)
+                continue
+            profiles = profiles[len(prof_chunk):]
+            self._profile_outcomes(answer, prof_chunk, waiting, report)
+            self._event_outcomes(answer, send, waiting, held, report)
+            tick()
+        with ThreadPoolExecutor(1, thread_name_prefix="shift-push") as pool:
+            inflight: tuple[Future[Any], list[dict[str, Any]]] | None = None
+            while True:
+                busy = {e["id"] for e in inflight[1]} if inflight else set()
+                send = self._next_batch(held, busy, chunk, waiting, hold_waiting=True)
+                future = pool.submit(self._post_push, t, [], send) if send else None
+                if inflight is not None:
+                    try:
+                        answer = inflight[0].result()
+                    except SyncProtocolError as exc:
+                        chunk = self._smaller(exc, chunk)
+                        if future is not None:   # its answer is dropped: those events
+                            with contextlib.suppress(SyncError):   # go again (duplicates)
+                                future.result()
+                        self._unsee(inflight[1] + send)
+                        inflight = None
+                        continue
+                    self._event_outcomes(answer, inflight[1], waiting, held, report)
+                    tick()
+                if future is None:
+                    break
+                inflight = (future, send)
+
+    def _unsee(self, events: list[dict[str, Any]]) -> None:
+        """Send these again (their request was refused as too large)."""
+        for event in events:
+            self._seen.discard(event["id"])
+        self._buffer = []
+
+    @staticmethod
+    def _smaller(exc: SyncProtocolError, chunk: int) -> int:
+        if "HTTP 413" in str(exc) and chunk > 1:
+            return max(1, chunk // 2)     # body too large for this server: halve the chunk
+        raise exc
+
+    def _post_push(self, t: Transport, profiles: list[dict[str, Any]],
+                   events: list[dict[str, Any]]) -> Any:
+        answer = t.call("POST", "/api/v1/sync/push", body={"profiles": profiles, "events": events})
+        if not isinstance(answer, dict):
+            raise SyncProtocolError("push: expected a JSON object")
+        return answer
+
+    def _next_batch(self, held: dict[str, str], busy: set[str], chunk: int, waiting: set[str],
+                    *, hold_waiting: bool) -> list[dict[str, Any]]:
+        """The next ≤ `chunk` outbox events not held and not in flight. With
+        `hold_waiting`, events of learners whose profile the server refused are held
+        here instead of being sent to certain rejection.
+
+        The outbox is read READ_WINDOW events at a time into a buffer (reading journal
+        files is the costly part of a push); `_seen` filters what this sync already
+        sent, so events appended meanwhile are picked up by the next refill."""
         while True:
-            batch = [e for e in store.outbox(len(held) + chunk) if e["id"] not in held][:chunk]
+            if not self._buffer:
+                window = self.store.outbox(len(held) + len(busy) + READ_WINDOW)
+                self._buffer = [e for e in window if e["id"] not in self._seen]
+                if not self._buffer:
+                    return []
+            batch, self._buffer = self._buffer[:chunk], self._buffer[chunk:]
             send = []
             for event in batch:
-                if event["learner"] in waiting_profiles and not profiles:
-                    held[event["id"]] = HOLD_NO_PROFILE   # its profile push was refused
+                self._seen.add(event["id"])
+                if hold_waiting and event["learner"] in waiting:
+                    held[event["id"]] = HOLD_NO_PROFILE
                 else:
                     send.append(event)
-            prof_chunk, rest = profiles[:chunk], profiles[chunk:]
-            if not send and not prof_chunk:
-                if batch:
-                    continue
-                break
-            try:
-                answer = t.call("POST", "/api/v1/sync/push",
-                                body={"profiles": prof_chunk, "events": send})
-            except SyncProtocolError as exc:
-                if "HTTP 413" in str(exc) and chunk > 1:
-                    chunk = max(1, chunk // 2)    # body too large for this server: halve
-                    continue
-                raise
-            profiles = rest
-            self._profile_outcomes(answer, prof_chunk, waiting_profiles, report)
-            self._event_outcomes(answer, send, waiting_profiles, held, report)
-            cb("push", report.events_acknowledged + len(report.events_rejected) + len(held), total)
-        report.events_held = held
+            if send:
+                return send
 
     def _profile_outcomes(self, answer: Any, sent: list[dict[str, Any]], waiting: set[str],
                           report: SyncReport) -> None:
