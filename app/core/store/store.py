@@ -134,7 +134,11 @@ class Store:
         done = {d.get("id") for d in state.get("done", {}).values() if isinstance(d, dict)}
         self._rejected_db = TinyDB(root / "rejected.json", storage=AtomicJSONStorage,
                                    kind="rejected")
-        self._rejected_ids = {r["event"]["id"] for r in self._rejected_db.table("rejected").all()}
+        try:
+            self._rejected_ids = {r["event"]["id"]
+                                  for r in self._rejected_db.table("rejected").all()}
+        except (KeyError, TypeError):
+            raise StoreError(f"{root / 'rejected.json'}: rejected.event.id: missing") from None
         for folder in sorted((root / "learners").iterdir()):
             if folder.is_dir():
                 learner = LearnerLog.load(folder, self._segment_capacity)
