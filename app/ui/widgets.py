@@ -91,12 +91,16 @@ def section_title(text: str) -> ft.Text:
 def progress_ring(value: float, label: str, size: int = 48) -> ft.Control:
     """A ring with the percentage in the middle (progress of a course)."""
     pct = max(0, min(100, round(value * 100)))
-    return ft.Stack(
+    # Excluded from semantics: inside a tappable card the ring's "progressbar" role would
+    # replace the card's "button" role; the card's own text says the same in words.
+    ring = ft.Stack(
         [ft.ProgressRing(value=max(0.0, min(1.0, value)), width=size, height=size,
-                         stroke_width=5, semantics_label=label, semantics_value=pct),
+                         stroke_width=5, semantics_label=label, semantics_value=pct,
+                         bgcolor=ft.Colors.OUTLINE_VARIANT),
          ft.Container(ft.Text(f"{pct}%", size=11, weight=ft.FontWeight.BOLD),
                       alignment=ft.Alignment.CENTER, width=size, height=size)],
         width=size, height=size)
+    return ft.Semantics(content=ring, exclude_semantics=True)
 
 
 def card(content: ft.Control, *, on_click: Handler | None = None, key: str | None = None,
@@ -110,11 +114,17 @@ def card(content: ft.Control, *, on_click: Handler | None = None, key: str | Non
 
 
 def page_column(controls: list[ft.Control], *, max_width: int = 760) -> ft.Control:
-    """Mobile-first: full width on a phone, centred reading width on a tablet/desktop."""
-    return ft.Row([ft.Container(ft.Column(controls, spacing=14,
-                                          horizontal_alignment=ft.CrossAxisAlignment.STRETCH),
-                                expand=True, width=max_width)],
-                  alignment=ft.MainAxisAlignment.CENTER)
+    """Mobile-first: full width on a phone, a centred reading column on a tablet/desktop
+    (a ResponsiveRow column; Flet 1.0 has no max-width constraint on containers)."""
+    if max_width <= 420:
+        col = {"xs": 12, "sm": 8, "md": 6, "lg": 5, "xl": 4}
+    elif max_width <= 560:
+        col = {"xs": 12, "sm": 10, "md": 8, "lg": 6, "xl": 5}
+    else:
+        col = {"xs": 12, "md": 11, "lg": 9, "xl": 7}
+    body = ft.Column(controls, spacing=14, horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
+                     col=col)
+    return ft.ResponsiveRow([body], alignment=ft.MainAxisAlignment.CENTER)
 
 
 def view(route: str, appbar: ft.AppBar | None, controls: list[ft.Control], *,

@@ -75,8 +75,9 @@ def build_home(ctx: ViewContext, route: Route) -> ft.View:
     name = s.display_name
     controls: list[ft.Control] = [
         ft.Row([ft.Text(_("Hello, {name}").format(name=name),
-                        theme_style=ft.TextThemeStyle.HEADLINE_SMALL, expand=True),
-                sync_badge(ctx)], wrap=True),
+                        theme_style=ft.TextThemeStyle.HEADLINE_SMALL),
+                sync_badge(ctx)], wrap=True, spacing=12, run_spacing=8,
+               alignment=ft.MainAxisAlignment.SPACE_BETWEEN),
     ]
     entries = {(c.pack, c.course): c for c in lib.courses}
     if lib.resume is not None and (lib.resume.pack, lib.resume.course) in entries:

@@ -28,6 +28,7 @@ from app.ui.widgets import (
 def build_who(ctx: ViewContext, route: Route) -> ft.View:
     _ = ctx._
     s = ctx.session
+    s.view.form, s.view.form_error, s.view.form_message = {}, None, ""
     controls: list[ft.Control] = []
     if s.locked_by_idle:
         controls.append(ft.Container(

@@ -1,0 +1,197 @@
+"""Helpers of the browser tests: a real app server on 127.0.0.1 and a Chromium page in
+which every non-loopback request is blocked (and recorded, so tests can prove none was
+needed)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE_PACK = ROOT / "tests" / "e2e" / "fixtures" / "ui-demo"
+ARTIFACTS = ROOT / "test-artifacts" / "ui"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-default-apps", "--disable-sync",
+                 "--no-first-run", "--disable-features=Translate,OptimizationHints,"
+                 "MediaRouter,DialMediaRouteProvider"]
+LOCAL_PREFIXES = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def install_fixture_packs(data_dir: Path, work: Path, sources: list[Path] | None = None) -> None:
+    """Build the given pack sources with a throw-away key and install them (trusted)."""
+    from app.core.packs import TrustedKeys, build_pack, generate_keypair, install_pack
+
+    priv, pub = generate_keypair()
+    for src in sources or [FIXTURE_PACK]:
+        pack = build_pack(src, priv, work / "packs-out")
+        install_pack(pack, data_dir, TrustedKeys([pub]))
+
+
+@dataclass
+class AppServer:
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+def start_app(data_dir: Path, log: Path, env: dict[str, str] | None = None) -> AppServer:
+    port = free_port()
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    with log.open("wb") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "app", "--data-dir", str(data_dir),
+                                 "--host", "127.0.0.1", "--port", str(port)],
+                                cwd=ROOT, env=full_env, stdout=fh, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app server exited: {log.read_text(errors='replace')}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return AppServer(url, proc, log)
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"app server did not start: {log.read_text(errors='replace')}")
+
+
+@dataclass
+class Browser:
+    page: Any
+    blocked: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+
+    # -- navigation --------------------------------------------------------------
+    def open(self, url: str) -> None:
+        self.page.goto(url)
+        self.page.wait_for_selector("flt-semantics-placeholder", state="attached",
+                                    timeout=30_000)
+        # Turn on Flutter's accessibility tree (the placeholder is 1x1 px off-screen).
+        self.page.locator("flt-semantics-placeholder").dispatch_event("click")
+
+    def button(self, name: str, exact: bool = True) -> Any:
+        return self.page.get_by_role("button", name=name, exact=exact)
+
+    def tap(self, name: str, role: str = "button", exact: bool = True,
+            timeout: float = 15_000) -> None:
+        loc = self.page.get_by_role(role, name=name, exact=exact).first
+        try:
+            loc.wait_for(timeout=timeout)
+            loc.click(timeout=timeout)
+        except Exception:
+            self.failure_shot()
+            raise
+
+    def find(self, text: str, exact: bool = False) -> Any:
+        """Text on screen: a text node, or part of a control's accessible name (Flutter
+        merges a tappable card's texts into one aria-label)."""
+        return self.page.get_by_text(text, exact=exact).or_(
+            self.page.get_by_label(text, exact=exact))
+
+    def tap_card(self, text: str) -> None:
+        """Tap the tappable card whose accessible name contains ``text``."""
+        loc = self.page.get_by_role("button", name=text, exact=False).first
+        try:
+            loc.wait_for(timeout=15_000)
+        except Exception:
+            self.failure_shot()
+            raise
+        loc.click()
+
+    def text(self, text: str, exact: bool = False, timeout: float = 15_000) -> Any:
+        loc = self.find(text, exact=exact).first
+        try:
+            loc.wait_for(timeout=timeout)
+        except Exception:
+            self.failure_shot()
+            raise
+        return loc
+
+    def failure_shot(self) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / "failure.png"))
+        labels = self.page.locator("flt-semantics").evaluate_all(
+            "els => els.map(e => (e.getAttribute('role') || '') + ' | ' + "
+            "(e.getAttribute('aria-label') || '') + ' | ' + (e.innerText || '').slice(0, 80))")
+        (ARTIFACTS / "failure-semantics.txt").write_text("\n".join(labels), encoding="utf-8")
+
+    def has_text(self, text: str) -> bool:
+        return self.find(text).count() > 0
+
+    def type_into(self, label: str, text: str) -> None:
+        """Focus a Flutter text field, then type key by key (Flutter makes its real
+        editing element on focus; keys typed before that are lost)."""
+        self.page.get_by_label(label, exact=True).click()
+        self.page.wait_for_timeout(300)
+        self.page.keyboard.type(text, delay=30)
+        self.page.wait_for_timeout(150)
+
+    def screenshot(self, name: str, sizes: list[tuple[int, int]]) -> list[Path]:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        original = self.page.viewport_size
+        out = []
+        for w, h in sizes:
+            self.page.set_viewport_size({"width": w, "height": h})
+            self.page.wait_for_timeout(700)
+            path = ARTIFACTS / f"{name}-{w}x{h}.png"
+            self.page.screenshot(path=str(path))
+            out.append(path)
+        self.page.set_viewport_size(original)
+        self.page.wait_for_timeout(500)
+        return out
+
+
+@contextmanager
+def chromium(viewport: tuple[int, int] = (800, 1280)) -> Any:
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.optional import chromium_path
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": viewport[0],
+                                                    "height": viewport[1]},
+                                          service_workers="block")
+            page = context.new_page()
+            b = Browser(page)
+
+            def route(r: Any) -> None:
+                url = r.request.url
+                if url.startswith(LOCAL_PREFIXES):
+                    r.continue_()
+                else:
+                    b.blocked.append(url)
+                    r.abort()
+            context.route("**/*", route)
+            page.on("request", lambda req: b.requests.append(req.url))
+            page.on("console", lambda m: b.console_errors.append(m.text)
+                    if m.type == "error" else None)
+            yield b
+        finally:
+            browser.close()
