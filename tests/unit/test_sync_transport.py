@@ -24,6 +24,7 @@ from cryptography.x509.oid import NameOID
 from app.core.errors import (
     PackVerifyError,
     SyncAuthError,
+    SyncError,
     SyncNetworkError,
     SyncProtocolError,
     SyncTLSError,
@@ -374,3 +375,61 @@ def test_manager_offline_and_not_enrolled(tmp_path: Path) -> None:
         manager.sync_now()
         status = manager.wait(5)
         assert status.state == "offline" and "cannot reach" in (status.last_error or "")
+
+
+def test_push_halves_the_chunk_when_the_body_is_too_large(server: FakeServer,
+                                                          tmp_path: Path) -> None:
+    store, client = _client(tmp_path, server.url)
+    try:
+        ids = [store.append({"learner": "learner-x", "type": "card.viewed",
+                             "ref": {"course": "c", "lesson": "l", "card": str(n % 5)}})
+               for n in range(300)]
+        server.route("POST /api/v1/sync/pull", _pull([], 0))
+
+        def push(h: Handler) -> Answer:
+            events = json.loads(h.body)["events"]
+            if len(events) > 80:
+                return js({"detail": "request body larger than the limit"}, 413)
+            return js({"stored": [e["id"] for e in events], "duplicate": [], "rejected": [],
+                       "profiles": []})
+
+        server.route("POST /api/v1/sync/push", push)
+        report = client.sync()
+        assert report.events_acknowledged == 300 and store.outbox_count() == 0
+        sizes = [len(json.loads(x[3])["events"]) for x in server.log if x[1] == "/api/v1/sync/push"]
+        assert sizes[0] == 300 and 250 in sizes and 125 in sizes and 62 in sizes
+        assert sum(s for s in sizes if s <= 80) >= 300
+        assert {e["id"] for e in store.events("learner-x")} == set(ids)
+    finally:
+        store.close()
+
+
+def test_device_facade_hook_runs_a_sync_with_progress(server: FakeServer, tmp_path: Path) -> None:
+    from app.core.device import Device, sync_hook
+    from app.sync import manager_for, sync_now
+
+    assert sync_hook() is sync_now
+    server.route("POST /api/v1/sync/pull", _pull([GOOD_EVENT], 1))
+    server.route("POST /api/v1/sync/push", lambda h: js({"stored": [], "duplicate": [],
+                                                         "rejected": [], "profiles": []}))
+    server.route("POST /api/v1/devices/enrol", lambda h: js(
+        {"device_id": json.loads(h.body)["device_id"], "facility_id": "f1",
+         "facility_name": "One", "token": "dev_from_enrol"}, 201))
+    dev = Device.open(tmp_path / "tablet")
+    try:
+        dev.set_setting("server_url", server.url)
+        assert not dev.sync_status().online
+        with pytest.raises(SyncError, match="not enrolled"):
+            dev.sync_now()
+        seen: list[tuple[float, str]] = []
+        status = sync_now(dev, progress=lambda f, m: seen.append((f, m)), enrol_code="ABC-123")
+        assert status.state == "ok" and dev.store.settings.get_secret("device_token") is not None
+        assert seen[-1] == (1.0, "Sync finished")
+        assert all(0.0 <= f <= 1.0 for f, _ in seen)
+        assert [f for f, _ in seen] == sorted(f for f, _ in seen)      # the bar only moves on
+        assert dev.sync_status().online and dev.sync_status().last_sync is not None
+        assert manager_for(dev) is manager_for(dev)
+        dev.sync_now()                                     # the facade's own call path
+        assert dev.store.event_count() == 1
+    finally:
+        dev.close()
