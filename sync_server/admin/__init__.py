@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sync_server.admin.certstore import CertificateStore
 from sync_server.admin.console import LoginRequired, login_redirect
@@ -24,6 +25,45 @@ from sync_server.admin.state import ConsoleState
 
 logger = logging.getLogger("sync_server.console")
 PUSH_PATH = "/api/v1/sync/push"
+
+
+class IssueAfterPush:
+    """ASGI middleware: after a successful push, issue certificates for new completions
+    *before* the answer goes out, so the device's next pull already carries them. Other
+    requests pass straight through (no buffering, no extra work)."""
+
+    def __init__(self, app: ASGIApp, issuer: CertificateIssuer) -> None:
+        self.app = app
+        self.issuer = issuer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PUSH_PATH:
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            held.append(message)
+
+        try:
+            await self.app(scope, receive, hold)
+        finally:
+            if held and held[0].get("status") == 200:
+                try:
+                    await run_in_threadpool(self.issuer.process, _base_url(scope))
+                except Exception:  # noqa: BLE001 - issuing must never break a sync
+                    logger.exception("certificate issuing failed; retried after the next push")
+            for message in held:
+                await send(message)
+
+
+def _base_url(scope: Scope) -> str:
+    scheme = scope.get("scheme", "http")
+    host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), None)
+    if not host:
+        server = scope.get("server") or ("127.0.0.1", 80)
+        host = f"{server[0]}:{server[1]}"
+    return f"{scheme}://{host}{scope.get('root_path', '')}"
 
 
 def install(app: FastAPI) -> None:
@@ -45,16 +85,12 @@ def install(app: FastAPI) -> None:
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
         return login_redirect(exc.next_path)
 
-    @app.middleware("http")
-    async def _issue_after_push(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response = await call_next(request)
-        if request.method == "POST" and request.url.path == PUSH_PATH \
-                and response.status_code == 200:
-            try:
-                await run_in_threadpool(issuer.process, str(request.base_url))
-            except Exception:  # noqa: BLE001 - issuing must never break a sync
-                logger.exception("certificate issuing failed; retried after the next push")
-        return response
+    app.add_middleware(IssueAfterPush, issuer=issuer)
+    if issuer.config.public_base_url:  # catch up after a crash without waiting for a push
+        try:
+            issuer.process(issuer.config.public_base_url)
+        except Exception:  # noqa: BLE001 - the server must start; retried after a push
+            logger.exception("certificate catch-up at start failed")
 
     @app.get("/admin", include_in_schema=False)
     def _admin_root() -> Response:

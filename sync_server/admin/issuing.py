@@ -80,33 +80,51 @@ class CertificateIssuer:
         self.private_key = private_key
         self.config = config or IssuerConfig.from_env()
         self._lock = threading.Lock()
+        self._dirty = False
 
     def base_url(self, request_base_url: str) -> str:
         return (self.config.public_base_url or request_base_url).rstrip("/")
 
     def process(self, request_base_url: str) -> list[CertificateRecord]:
         """Issue for new completions, then deliver what is undelivered. Returns the new
-        certificates. Safe to run concurrently in several processes."""
+        certificates. Safe to run concurrently in several processes.
+
+        Within one process, pushes that arrive while a scan runs do not queue up behind
+        it: they mark the issuer dirty and the running scan goes round once more."""
+        self._dirty = True
         issued: list[CertificateRecord] = []
-        with self._lock:
-            base = self.base_url(request_base_url)
-            cursor = self.store.cursor()
-            while True:
-                page = self.store.completions_after(cursor)
-                if not page:
-                    break
-                for seq, content in page:
-                    try:
-                        record = self.issue_for(json.loads(content), base)
-                    except (CertificateError, EventError, ValueError, KeyError) as exc:
-                        log.warning("certificate not issued for event at seq %s: %s", seq, exc)
-                        record = None
-                    if record is not None:
-                        issued.append(record)
-                    cursor = seq
-                self.store.advance_cursor(cursor)
-            for record in self.store.undelivered():
-                self.deliver(record)
+        while self._dirty:
+            if not self._lock.acquire(blocking=False):
+                return issued  # the running scan sees _dirty and goes round again
+            try:
+                while self._dirty:
+                    self._dirty = False
+                    issued += self._scan(self.base_url(request_base_url))
+            finally:
+                self._lock.release()
+            # a push that marked us dirty between the last check and the release is
+            # picked up by this loop
+        return issued
+
+    def _scan(self, base: str) -> list[CertificateRecord]:
+        issued: list[CertificateRecord] = []
+        cursor = self.store.cursor()
+        while True:
+            page = self.store.completions_after(cursor)
+            if not page:
+                break
+            for seq, content in page:
+                try:
+                    record = self.issue_for(json.loads(content), base)
+                except (CertificateError, EventError, ValueError, KeyError) as exc:
+                    log.warning("certificate not issued for event at seq %s: %s", seq, exc)
+                    record = None
+                if record is not None:
+                    issued.append(record)
+                cursor = seq
+            self.store.advance_cursor(cursor)
+        for record in self.store.undelivered():
+            self.deliver(record)
         return issued
 
     def _manifest(self, pack_id: str, version: Any) -> tuple[dict[str, Any], int] | None:

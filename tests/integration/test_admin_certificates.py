@@ -208,3 +208,49 @@ def test_completion_of_unknown_pack_or_learner_issues_nothing(server) -> None:
     # the server keeps serving syncs after it could not issue
     assert httpx.post(f"{base}/api/v1/sync/push", headers=device.headers,
                       json={"events": []}).status_code == 200
+
+
+def test_catch_up_at_start_with_public_base_url(tmp_path: Path) -> None:
+    """A completion stored while nothing issued (a crash between store and issue) is
+    issued when the server starts, with the configured public URL and organisation."""
+    from app.core.events import content_of
+    from sync_server.db.repository import EventRow
+    from tests.support.server import ServerProcess
+
+    data = tmp_path / "srv"
+    seed(data, facilities={"f1": "Vilnius"})
+    server = ServerProcess(data)
+    base = server.start()
+    try:
+        token = admin_token(base)
+        upload_and_publish(base, token, ["f1"])
+        device = enrol_device(base, token, "f1", "tab-1")
+        learner = make_profile("LT-9", name="Ona")
+        assert httpx.post(f"{base}/api/v1/sync/push", headers=device.headers,
+                          json={"profiles": [learner]}).status_code == 200
+    finally:
+        server.stop()
+    done = make_event(learner["id"], "tab-1", 1, type="course.completed", pack="promote-sample",
+                      pack_version=1, ref={"course": "boundaries"})
+    repo = open_repo(data)
+    try:
+        repo.insert_events([EventRow(id=done["id"], learner_id=learner["id"], device_id="tab-1",
+                                     facility_id="f1", type=done["type"], at=done["at"],
+                                     content=content_of(done).decode(), received_at=done["at"],
+                                     received_from="tab-1")])
+    finally:
+        repo.close()
+    server.env = {"SHIFT_PUBLIC_BASE_URL": "https://learning.example.org/",
+                  "SHIFT_ORG_NAME": "Kalėjimų departamentas"}
+    base = server.start()
+    try:
+        listed = httpx.get(f"{base}/api/v1/admin/certificates",
+                           headers=bearer(admin_token(base))).json()
+        assert len(listed) == 1
+        credential = httpx.get(f"{base}/certificates/{listed[0]['id']}.json").json()
+        assert credential["issuer"] == {"id": "https://learning.example.org/issuer",
+                                        "type": ["Profile"], "name": "Kalėjimų departamentas"}
+        assert credential["credentialSubject"]["achievement"]["id"].startswith(
+            "https://learning.example.org/achievements/")
+    finally:
+        server.stop()
