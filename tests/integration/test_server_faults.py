@@ -8,9 +8,9 @@ import json
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -33,6 +33,7 @@ class Setup:
     server: ServerProcess
     device: Enrolled
     learner: str
+    facility: str
 
     def chunk(self, n: int, first_seq: int) -> list[dict[str, object]]:
         return [make_event(self.learner, self.device.device_id, first_seq + i) for i in range(n)]
@@ -44,28 +45,42 @@ class Setup:
         return r.json()  # type: ignore[no-any-return]
 
     def stored_ids(self) -> list[str]:
+        """Ids stored for this test's facility, in server order (one row per stored event)."""
         repo = open_repo(self.server.data_dir, self.server.database_url)
         try:
-            return repo.all_event_ids()
+            return [json.loads(e.content)["id"]
+                    for e in repo.events_after(self.facility, 0, 1_000_000)]
         finally:
             repo.close()
 
 
-@pytest.fixture(params=BACKENDS)
-def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[ServerProcess]:
+    """One server per backend for the module; tests that kill it start it again."""
     db = url_for_backend(request.param)
-    server = ServerProcess(tmp_path / "srv", db)
-    server.start()
+    proc = ServerProcess(tmp_path_factory.mktemp("faults") / "srv", db)
+    proc.start()
+    seed(proc.data_dir, db)
     try:
-        seed(server.data_dir, db, facilities={"f1": "One"})
-        dev = enrol_device(server.base_url, admin_token(server.base_url), "f1", "tab-1")
-        p = make_profile()
-        r = httpx.post(server.base_url + "/api/v1/sync/push", headers=dev.headers,
-                       json={"profiles": [p]})
-        assert r.json()["profiles"][0]["status"] == "registered"
-        yield Setup(server, dev, p["id"])
+        yield proc
     finally:
-        server.stop()
+        proc.stop()
+
+
+@pytest.fixture
+def setup(server: ServerProcess) -> Setup:
+    """A fresh facility, tablet and learner for each test (so counts are per test)."""
+    if server.proc is None or server.proc.poll() is not None:
+        server.start()
+    facility = f"f-{uuid.uuid4().hex[:10]}"
+    seed(server.data_dir, server.database_url, facilities={facility: "Faults"})
+    dev = enrol_device(server.base_url, admin_token(server.base_url), facility)
+    p = make_profile()
+    r = httpx.post(server.base_url + "/api/v1/sync/push", headers=dev.headers,
+                   json={"profiles": [p]})
+    assert r.json()["profiles"][0]["status"] == "registered"
+    return Setup(server, dev, p["id"], facility)
 
 
 def _raw_request(s: Setup, body: bytes, send_bytes: int) -> socket.socket:
