@@ -108,14 +108,13 @@ def _manifests(repo: Any) -> list[dict[str, Any]]:
     return out
 
 
-def dashboard_data(request: Request, facility: str, role: str) -> dict[str, Any]:
-    state, cs = get_state(request), console_state(request)
-    repo = state.repo
+def dashboard_data(repo: Any, cs: Any, facility: str, role: str) -> dict[str, Any]:
+    """Everything the dashboard shows, for one facility / role filter ("" = all)."""
     facilities = repo.list_facilities()
     learners = [lr for lr in repo.list_learners()
                 if (not facility or lr.facility_id == facility) and (not role or lr.role == role)]
     manifests = _manifests(repo)
-    events = cs.queries.report_events()
+    events = cs.queries.cached_events()
     progress = stats.fold_progress(events)
     courses = stats.courses_of(manifests)
     cells = stats.course_rates(courses, learners, progress)
@@ -145,7 +144,8 @@ def dashboard_data(request: Request, facility: str, role: str) -> dict[str, Any]
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, facility: str = "", role: str = "") -> HTMLResponse:
     admin = console_admin(request)
-    data = dashboard_data(request, facility, role if is_role(role) else "")
+    data = dashboard_data(get_state(request).repo, console_state(request), facility,
+                          role if is_role(role) else "")
     return render(request, "dashboard.html", admin=admin, nav="dashboard", title="Dashboard",
                   sel_facility=facility, sel_role=role, **data)
 

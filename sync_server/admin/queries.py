@@ -5,6 +5,7 @@ pool through the SqlRepository helpers (``_read``, ``_write``, ``_sql``)."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,11 +13,30 @@ from sync_server.db.sql import LOCK_LEARNERS
 from sync_server.errors import NotFoundError
 
 REPORT_TYPES = ("card.viewed", "quiz.submitted", "course.completed", "selfassessment.rated")
+#: What the dashboard folds (card.viewed, the bulk of all events, only goes into exports).
+DASHBOARD_TYPES = ("quiz.submitted", "course.completed", "selfassessment.rated")
 
 
 class Queries:
     def __init__(self, repo: Any) -> None:
         self.repo = repo
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, ...], tuple[int, list[dict[str, Any]]]] = {}
+
+    def cached_events(self, types: tuple[str, ...] = DASHBOARD_TYPES) -> list[dict[str, Any]]:
+        """Events of ``types``, kept in memory and topped up with the rows stored since the
+        last call (events are immutable and their seq only grows, so nothing else changes).
+        Makes a dashboard reload cost only the new events."""
+        marks = ",".join("?" for _ in types)
+        with self._lock:
+            cursor, events = self._cache.get(types, (0, []))
+            rows = self._all(f"SELECT seq, content FROM events WHERE seq > ? AND type IN ({marks}) "
+                             "ORDER BY seq", (cursor, *types))
+            if rows:
+                events = events + [json.loads(c) for _, c in rows]
+                cursor = int(rows[-1][0])
+                self._cache[types] = (cursor, events)
+            return events
 
     def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self.repo._read() as cur:
