@@ -101,6 +101,11 @@ class PostgresRepository(SqlRepository):
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
             yield cur
 
+    def _renumber_events(self, cur: Any, learner_id: str, facility_id: str) -> None:
+        # an identity column can be set to DEFAULT: the next values of its sequence
+        cur.execute("UPDATE events SET seq = DEFAULT, facility_id = %s WHERE learner_id = %s",
+                    (facility_id, learner_id))
+
     def _is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, pg_errors.UniqueViolation)
 

@@ -343,6 +343,27 @@ class SqlRepository:
                 (*values, profile.id))
             return ProfileResult(profile.id, "updated")
 
+    def move_learner(self, learner_id: str, facility_id: str, now: str) -> None:
+        """Move a learner (and their events) to another facility.
+
+        The profile gets a new revision and every event of the learner a new `seq` at the
+        end of the log, so the new facility's tablets pull the whole history after the
+        cursors they already hold; the old facility's tablets keep what they have.
+        """
+        if self.get_facility(facility_id) is None:
+            raise NotFoundError(f"facility {facility_id!r} does not exist")
+        with self._write(LOCK_EVENTS, LOCK_LEARNERS) as cur:
+            cur.execute(self._sql("SELECT COALESCE(MAX(rev), 0) + 1 FROM learners"))
+            rev = cur.fetchone()[0]
+            cur.execute(self._sql("UPDATE learners SET facility_id = ?, updated_at = ?, rev = ? "
+                                  "WHERE id = ?"), (facility_id, now, rev, learner_id))
+            if cur.rowcount != 1:
+                raise NotFoundError(f"learner {learner_id!r} does not exist")
+            self._renumber_events(cur, learner_id, facility_id)
+
+    def _renumber_events(self, cur: Any, learner_id: str, facility_id: str) -> None:
+        raise NotImplementedError
+
     def profiles_after(self, facility_id: str, after_rev: int, limit: int) -> list[Learner]:
         rows = self._all(f"SELECT {_LEARNER_COLS} FROM learners WHERE facility_id = ? AND rev > ? "
                          "ORDER BY rev LIMIT ?", (facility_id, after_rev, limit))

@@ -103,6 +103,18 @@ class SqliteRepository(SqlRepository):
             finally:
                 cur.close()
 
+    def _renumber_events(self, cur: Any, learner_id: str, facility_id: str) -> None:
+        cur.execute("SELECT seq FROM events WHERE learner_id = ? ORDER BY seq", (learner_id,))
+        old = [r[0] for r in cur.fetchall()]
+        if not old:
+            return
+        cur.execute("SELECT MAX(seq) FROM events")
+        top = cur.fetchone()[0]
+        cur.executemany("UPDATE events SET seq = ?, facility_id = ? WHERE seq = ?",
+                        [(top + i + 1, facility_id, seq) for i, seq in enumerate(old)])
+        cur.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'events'",
+                    (top + len(old),))
+
     def _is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc).upper()
 

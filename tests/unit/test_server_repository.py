@@ -193,3 +193,25 @@ def test_packs_publications_and_installed(repo: Repository) -> None:
     [inst] = repo.installed_packs("f1")
     assert (inst.pack_id, inst.version, inst.reported_at) == ("p1", 2, T1)
     assert repo.installed_packs("f2") == []
+
+
+def test_moving_a_learner_moves_their_history_after_every_cursor(repo: Repository) -> None:
+    a, b = learner(staff="M1"), learner(staff="M2")
+    repo.save_profile(a)
+    repo.save_profile(b)
+    repo.insert_events([row(f"a{i}", lid=a.id) for i in range(3)] + [row("b0", lid=b.id)])
+    repo.insert_events([row("x0", fac="f2", lid="other")])
+    f2_cursor = repo.events_after("f2", 0, 10)[-1].seq
+    f2_profiles = repo.profiles_after("f2", 0, 10)
+    repo.move_learner(a.id, "f2", T1)
+    moved = repo.events_after("f2", f2_cursor, 10)
+    assert sorted(e.content for e in moved) == ["{}"] * 3 and len(moved) == 3
+    assert [p.id for p in repo.profiles_after("f2", max([0] + [p.rev for p in f2_profiles]), 10)] == [a.id]
+    assert [e.seq for e in repo.events_after("f1", 0, 10)] == [4]        # only b's event left
+    repo.insert_events([row("new", fac="f2", lid=a.id)])                 # seq keeps growing
+    seqs = [e.seq for e in repo.events_after("f2", 0, 20)]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs) == 5
+    with pytest.raises(NotFoundError):
+        repo.move_learner(a.id, "ghost", T1)
+    with pytest.raises(NotFoundError):
+        repo.move_learner("nobody", "f1", T1)
