@@ -59,8 +59,9 @@ def build_settings(ctx: ViewContext, route: Route) -> ft.View:
     bar = ft.ProgressBar(value=0, visible=False, key="sync-progress")
     message = ft.Text(s.view.form.get("sync_message", ""), key="sync-message")
 
-    def on_progress(fraction: float, text: str) -> None:
-        bar.visible, bar.value, message.value = True, max(0.0, min(1.0, fraction)), text
+    def on_progress(fraction: float, _text: str) -> None:
+        bar.visible, bar.value = True, max(0.0, min(1.0, fraction))
+        message.value = _("Syncing… {percent}").format(percent=tr.format_percent(bar.value))
         try:
             bar.update()
             message.update()
@@ -72,9 +73,10 @@ def build_settings(ctx: ViewContext, route: Route) -> ft.View:
         try:
             url = str(server.value or "").strip()
             if url != status.server_url:
-                dev.set_setting("server_url", url)
-            dev.sync_now(progress=on_progress)
+                dev.set_setting("server_url", url or None)
+            dev.sync_now(progress=on_progress, enrol_code=code.value or None)
             s.view.form["sync_message"] = _("Sync finished.")
+            s.view.form["enrol_code"] = ""
         except ShiftError as exc:
             if not status.client_installed:
                 s.view.form["sync_message"] = _("Sync client not installed yet.")
