@@ -12,6 +12,8 @@ not revoked. The JSON answer (``Accept: application/json``)::
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from typing import Any
 
@@ -26,6 +28,10 @@ from sync_server.api.deps import get_state
 from sync_server.certificates_pdf import render_pdf
 
 NOT_FOUND = {404: {"description": "no certificate with this id was issued here"}}
+#: Rendering a PDF costs ~0.1–0.3 s of CPU; the public link must not make that a lever
+#: for load, so recent PDFs (≈25 KiB each) are kept, keyed by the credential's content.
+PDF_CACHE_SIZE = 256
+_PDF_CACHE: dict[tuple[str, str, str], bytes] = {}
 router = APIRouter(include_in_schema=True, tags=["certificates"], responses=NOT_FOUND)
 
 
@@ -111,6 +117,13 @@ async def certificate_pdf(request: Request, certificate_id: str) -> Response:
     achievement_id = record.credential["credentialSubject"]["achievement"].get("id", "")
     if "/achievements/" in achievement_id:  # the base URL the credential was issued with
         base = achievement_id.split("/achievements/")[0]
-    pdf = await run_in_threadpool(render_pdf, record.credential, public_base_url=base)
+    key = (record.id, base, hashlib.sha256(json.dumps(record.credential, sort_keys=True)
+                                           .encode()).hexdigest())
+    pdf = _PDF_CACHE.get(key)
+    if pdf is None:
+        pdf = await run_in_threadpool(render_pdf, record.credential, public_base_url=base)
+        _PDF_CACHE[key] = pdf
+        while len(_PDF_CACHE) > PDF_CACHE_SIZE:
+            _PDF_CACHE.pop(next(iter(_PDF_CACHE)))
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="certificate-{record.id}.pdf"'})
