@@ -356,6 +356,70 @@ class Device:
             return hook(self, progress=progress, enrol_code=code)
         return hook(self, progress=progress)
 
+    # profiles ---------------------------------------------------------------
+    def profiles(self) -> list[ProfileTile]:
+        tiles = []
+        for p in self.store.profiles.list():
+            name = str(get_attr_or_key(p, "display_name", "") or "")
+            tiles.append(ProfileTile(id=str(get_attr_or_key(p, "id")), name=name,
+                                     initials=initials(name),
+                                     role=str(get_attr_or_key(p, "role", "") or "")))
+        return sorted(tiles, key=lambda t: t.name.casefold())
+
+    def profile(self, profile_id: str) -> Any:
+        for p in self.store.profiles.list():
+            if str(get_attr_or_key(p, "id")) == profile_id:
+                return p
+        raise AuthError(f"profile {profile_id!r}: not on this device")
+
+    def create_profile(self, display_name: object, staff_number: object, role: object,
+                       language: object, pin: object, pin_again: object) -> str:
+        """Validate the form and create the profile offline; returns the profile id."""
+        clean = validate_new_profile(display_name, staff_number, role, language, pin,
+                                     pin_again)
+        created = self.store.profiles.create(clean["display_name"], clean["staff_number"],
+                                             clean["role"], clean["language"], clean["pin"])
+        pid = created if isinstance(created, str) else get_attr_or_key(created, "id")
+        return str(pid)
+
+    # packs --------------------------------------------------------------------
+    def media_file(self, pack_id: str, path: str) -> Path | None:
+        """The installed file of a pack's media path, or None (unknown pack/path)."""
+        if not re.match(r"^[a-z0-9][a-z0-9_-]{0,63}$", pack_id) or ".." in path.split("/"):
+            return None
+        try:
+            file = self.library.media_path(pack_id, path)
+        except ShiftError:
+            return None
+        return Path(file) if file and Path(file).is_file() else None
+
+    def manifests(self) -> list[dict[str, Any]]:
+        """Manifests of the live version of every installed pack."""
+        out = []
+        for item in self.library.installed():
+            manifest = item if isinstance(item, dict) else get_attr_or_key(item, "manifest")
+            if isinstance(manifest, dict):
+                out.append(manifest)
+        return out
+
+    def catalog(self) -> Any:
+        """The learning Catalog of the installed packs, rebuilt when a pack changes."""
+        from app.core.learning import Catalog
+
+        with self._lock:
+            manifests = self.manifests()
+            key = tuple(sorted((m.get("id"), m.get("version")) for m in manifests))
+            if key != self._catalog_key:
+                self._catalog = Catalog.from_manifests(manifests)
+                self._catalog_key = key
+            return self._catalog
+
+    def load_lesson(self, pack_id: str, path: str) -> dict[str, Any]:
+        body = self.library.lesson(pack_id, path)
+        if not isinstance(body, dict):
+            raise StoreError(f"{pack_id}: {path}: lesson file is not an object")
+        return body
+
     def new_session(self) -> Session:
         return Session(self)
 
