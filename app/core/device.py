@@ -130,7 +130,7 @@ def validate_new_profile(display_name: object, staff_number: object, role: objec
 def initials(name: str) -> str:
     parts = [p for p in name.split() if p[:1].isalpha()]
     if not parts:
-        return (name[:1] or "?").upper()
+        return (name.strip()[:1] or "?").upper()
     return (parts[0][0] + (parts[-1][0] if len(parts) > 1 else "")).upper()
 
 

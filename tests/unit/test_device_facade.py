@@ -1,0 +1,274 @@
+"""app.core.device: the facade the views call — real Store, real installed pack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.core.device import (
+    DEFAULT_IDLE_LOCK_SECONDS,
+    Block,
+    IdleLock,
+    ProfileFormError,
+    card_blocks,
+    clamp_idle_seconds,
+    initials,
+    lesson_link_target,
+    pin_error_message,
+    validate_new_profile,
+    wait_seconds_of,
+)
+from app.core.errors import AuthError, PinLockedError, StoreError, SyncError
+from app.core.i18n import translator
+from tests.e2e.ui_fixtures import PIN, ManualClock, make_device, signed_in
+
+GOOD = ("Ona Petraitytė", "LT-1", "prison_officer", "lt", "2580", "2580")
+
+
+# -- the new-profile form ------------------------------------------------------------
+def test_valid_profile_form_is_cleaned() -> None:
+    clean = validate_new_profile("  Ona   Petraitytė ", " LT-1 ", "prison_officer", "lt",
+                                 "2580", "2580")
+    assert clean == {"display_name": "Ona Petraitytė", "staff_number": "LT-1",
+                     "role": "prison_officer", "language": "lt", "pin": "2580"}
+
+
+@pytest.mark.parametrize(("index", "value", "field", "code"), [
+    (0, "", "display_name", "name_missing"),
+    (0, "   ", "display_name", "name_missing"),
+    (0, None, "display_name", "name_missing"),
+    (0, "x" * 61, "display_name", "name_too_long"),
+    (0, "Ona\u200bP", "display_name", "name_bad"),
+    (0, "Ona\x07", "display_name", "name_bad"),
+    (1, "", "staff_number", "staff_number_missing"),
+    (1, "../../etc", "staff_number", "staff_number_bad"),
+    (1, "<script>", "staff_number", "staff_number_bad"),
+    (2, "warden", "role", "role_unknown"),
+    (2, None, "role", "role_unknown"),
+    (3, "xx", "language", "language_unknown"),
+    (3, "../lt", "language", "language_unknown"),
+    (4, "12a4", "pin", "pin_bad"),
+    (4, "123", "pin", "pin_bad"),
+    (4, "123456789", "pin", "pin_bad"),
+    (4, "1234", "pin", "pin_trivial"),
+    (4, "9999", "pin", "pin_trivial"),
+    (4, "8765", "pin", "pin_trivial"),
+    (5, "2581", "pin_again", "pin_mismatch"),
+])
+def test_bad_profile_form_names_the_field(index: int, value: object, field: str,
+                                          code: str) -> None:
+    args: list[object] = list(GOOD)
+    args[index] = value
+    with pytest.raises(ProfileFormError) as err:
+        validate_new_profile(*args)
+    assert (err.value.field, err.value.code) == (field, code)
+    assert err.value.translated(translator("lt")) != err.value.translated(translator("en"))
+
+
+def test_initials() -> None:
+    assert initials("Ona Petraitytė") == "OP"
+    assert initials("Ion") == "I"
+    assert initials("  ") == "?"
+    assert initials("123") == "1"
+
+
+# -- idle lock and PIN delays (pure, injected clock) -----------------------------------
+def test_idle_lock_counts_from_last_activity() -> None:
+    clock = ManualClock()
+    lock = IdleLock(60, clock)
+    clock.advance(59)
+    assert not lock.expired()
+    lock.touch()
+    clock.advance(59.5)
+    assert not lock.expired() and lock.remaining() == pytest.approx(0.5)
+    clock.advance(0.5)
+    assert lock.expired() and lock.remaining() == 0
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (None, DEFAULT_IDLE_LOCK_SECONDS), ("x", DEFAULT_IDLE_LOCK_SECONDS), (-5, 5), (0, 5),
+    (30, 30), ("45", 45), (10**9, 3600)])
+def test_idle_seconds_are_clamped(value: object, expected: int) -> None:
+    assert clamp_idle_seconds(value) == expected
+
+
+def test_pin_messages() -> None:
+    tr = translator("en")
+    assert pin_error_message(tr, AuthError("wrong PIN; 2 more tries before a 30 second wait")) \
+        == "Wrong PIN. Try again."
+    locked = PinLockedError("locked", wait_seconds=30)
+    assert wait_seconds_of(locked) == 30
+    assert pin_error_message(tr, locked) == "Wrong PIN. Try again in 30 seconds."
+    assert pin_error_message(translator("lt"), PinLockedError("x", wait_seconds=1)) == \
+        "Neteisingas PIN kodas. Bandykite dar kartą po 1 sekundės."
+
+
+# -- card content ------------------------------------------------------------------------
+def test_card_blocks_split_images_and_drop_remote_ones() -> None:
+    md = ("Intro **bold**\n\n![Ladder](media/safety/ladder.png)\n\nMiddle\n\n"
+          "![remote](https://evil.example/x.png) ![up](../../secret.png) "
+          "![abs](/etc/passwd)\n\nEnd")
+    blocks = card_blocks(md)
+    assert blocks[0] == Block("markdown", "Intro **bold**")
+    assert blocks[1] == Block("image", "Ladder", "media/safety/ladder.png")
+    assert [b.kind for b in blocks].count("image") == 1
+    joined = " ".join(b.text for b in blocks)
+    assert "remote" in joined and "https://" not in " ".join(b.path for b in blocks)
+    assert blocks[-1].text.endswith("End")
+    assert card_blocks("") == []
+
+
+def test_lesson_links() -> None:
+    assert lesson_link_target("lesson:safety/02-act#talk-first") == ("safety", "02-act",
+                                                                     "talk-first")
+    assert lesson_link_target("lesson:safety/02-act") == ("safety", "02-act", "")
+    for bad in ("https://example.org", "lesson:../x/y", "lesson:a", "", "javascript:alert(1)"):
+        assert lesson_link_target(bad) is None
+
+
+# -- the device with a real store and pack ----------------------------------------------
+def test_profiles_and_sign_in(tmp_path: Path) -> None:
+    clock = ManualClock()
+    device = make_device(tmp_path, clock)
+    pid = device.create_profile(*GOOD)
+    tiles = device.profiles()
+    assert [(t.id, t.name, t.initials, t.role) for t in tiles] == [
+        (pid, "Ona Petraitytė", "OP", "prison_officer")]
+    with pytest.raises(ProfileFormError):
+        device.create_profile("Ona", "LT-2", "prison_officer", "lt", "1111", "1111")
+    with pytest.raises(StoreError):  # the store refuses a staff number used twice
+        device.create_profile("Ona B", "LT-1", "prison_officer", "lt", "2580", "2580")
+
+    session = device.new_session()
+    assert session.locale == "en"
+    assert not session.sign_in(pid, "0000")
+    assert session.view.pin_error == "Neteisingas PIN kodas. Bandykite dar kartą." or \
+        session.view.pin_error == "Wrong PIN. Try again."
+    assert not session.signed_in
+    assert session.sign_in(pid, "2580")
+    assert session.signed_in and session.locale == "lt"
+    assert session.display_name == "Ona Petraitytė"
+
+
+def test_wrong_pins_make_a_growing_wait(tmp_path: Path) -> None:
+    device = make_device(tmp_path, ManualClock(), packs=False)
+    pid = device.create_profile(*GOOD)
+    session = device.new_session()
+    waits = []
+    for _ in range(6):
+        session.view.pin_wait_until = 0  # the learner waited the time out on the pad
+        session.sign_in(pid, "0000")
+        waits.append(wait_seconds_of(_last_store_error(device, pid)))
+    assert waits[-1] > 0
+    assert waits == sorted(waits)
+    # The pad itself refuses to try while the wait runs, with the number of seconds.
+    session.view.pin_wait_until = device.clock() + 20
+    assert not session.sign_in(pid, "2580")
+    assert "20" in session.view.pin_error
+
+
+def _last_store_error(device: object, pid: str) -> BaseException:
+    try:
+        device.store.profiles.verify_pin(pid, "0000")  # type: ignore[attr-defined]
+    except AuthError as exc:
+        return exc
+    raise AssertionError("a wrong PIN was accepted")
+
+
+def test_idle_lock_forgets_the_learner(tmp_path: Path) -> None:
+    clock = ManualClock()
+    device = make_device(tmp_path, clock)
+    session = signed_in(device)
+    assert session.library().courses
+    session.view.quiz_choice = ["a"]
+    clock.advance(DEFAULT_IDLE_LOCK_SECONDS - 1)
+    assert not session.check_idle()
+    session.touch()
+    clock.advance(DEFAULT_IDLE_LOCK_SECONDS)
+    assert session.check_idle()
+    assert not session.signed_in and session.learner is None and session.engine is None
+    assert session.assess is None and session.view.quiz_choice == []
+    assert session.locked_by_idle
+    with pytest.raises(AuthError):
+        session.library()
+    assert not session.check_idle()  # nothing to lock twice
+
+
+def test_idle_timeout_comes_from_settings_or_env(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    device = make_device(tmp_path, ManualClock(), packs=False)
+    monkeypatch.delenv("SHIFT_IDLE_LOCK_SECONDS", raising=False)
+    assert device.idle_lock_seconds == 180
+    device.set_setting("idle_lock_seconds", 60)
+    assert device.idle_lock_seconds == 60
+    monkeypatch.setenv("SHIFT_IDLE_LOCK_SECONDS", "12")
+    assert device.idle_lock_seconds == 12
+
+
+def test_reading_records_events_and_resumes_at_the_same_card(tmp_path: Path) -> None:
+    clock = ManualClock()
+    device = make_device(tmp_path, clock)
+    session = signed_in(device)
+    pid = session.learner_id
+    lesson = session.open_lesson("ui-demo", "safety", "01-notice")
+    assert len(lesson.cards) == 3
+    clock.advance(42)
+    assert session.finish_card("ui-demo", "safety", "01-notice", 0) == \
+        "/lesson/ui-demo/safety/01-notice/1"
+    events = device.store.events(pid)
+    assert [e["type"] for e in events] == ["lesson.opened", "card.viewed"]
+    assert events[1]["data"]["seconds"] == 42.0
+    session.lock()
+    session = device.new_session()
+    assert session.sign_in(str(pid), PIN)
+    resume = session.library().resume
+    assert (resume.kind, resume.lesson, resume.card) == ("lesson", "01-notice", 1)
+    assert "card 2 of 3" in session.resume_label(resume)
+    # reopening the same lesson does not log lesson.opened again within one visit
+    session.open_lesson("ui-demo", "safety", "01-notice")
+    session.open_lesson("ui-demo", "safety", "01-notice")
+    assert [e["type"] for e in device.store.events(str(pid))].count("lesson.opened") == 2
+    for card in (1, 2):
+        nxt = session.finish_card("ui-demo", "safety", "01-notice", card)
+    assert nxt == "/course/ui-demo/safety"
+    assert session.outline("ui-demo", "safety").lessons[0].state == "done"
+
+
+def test_links_media_and_language(tmp_path: Path) -> None:
+    device = make_device(tmp_path, ManualClock())
+    session = signed_in(device)
+    assert session.link_target("ui-demo", "lesson:safety/02-act#talk-first") == \
+        "/lesson/ui-demo/safety/02-act/1"
+    assert session.link_target("ui-demo", "lesson:safety/nope") is None
+    assert session.link_target("ui-demo", "https://example.org") is None
+    media = device.media_file("ui-demo", "media/safety/ladder.png")
+    assert media is not None and media.read_bytes().startswith(b"\x89PNG")
+    for pack, path in [("ui-demo", "../store/x"), ("ui-demo", "media/../../x"),
+                       ("../ui-demo", "media/safety/ladder.png"), ("nope", "media/x.png"),
+                       ("ui-demo", "media/none.png")]:
+        assert device.media_file(pack, path) is None
+    session.set_language("lt")
+    assert session.locale == "lt"
+    assert session.library().courses[0].title.text == "Saugumas skyriuje"
+    lesson = session.open_lesson("ui-demo", "safety", "02-act")
+    assert lesson.fallback and lesson.lang == "en"  # lt is partial in the fixture pack
+    with pytest.raises(StoreError):
+        session.set_language("xx")
+    assert device.profile(str(session.learner_id))["language"] == "lt"
+
+
+def test_sync_without_a_server_fails_with_a_sync_error(tmp_path: Path) -> None:
+    device = make_device(tmp_path, ManualClock(), packs=False)
+    status = device.sync_status()
+    assert status.last_sync is None and not status.online
+    with pytest.raises(SyncError):
+        device.sync_now()
+
+
+def test_storage_and_licences(tmp_path: Path) -> None:
+    device = make_device(tmp_path, ManualClock())
+    assert device.storage_bytes() > 1000
+    (title, licence, authors), = device.pack_licences()
+    assert title["en"] == "UI demo pack" and licence == "CC BY-SA 4.0"
+    assert authors == ["Shift Learning tests"]
