@@ -370,50 +370,50 @@ class SqlRepository:
         return [Learner(*r) for r in rows]
 
     # ----- events ------------------------------------------------------------------------
-    def _existing_contents(self, cur: Any, ids: list[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
+    def insert_events(self, rows: list[EventRow]) -> dict[str, InsertStatus]:
+        """Store new events; an id already present is `duplicate` when its content is
+        byte-identical, else `conflict` (the stored copy is never overwritten).
+
+        Optimistic: insert everything with ON CONFLICT DO NOTHING and look rows up only
+        when fewer rows were inserted than sent. Event writers are serialised (see the
+        module docstring), so rows with a seq above the pre-insert maximum are this call's.
+        """
+        status: dict[str, InsertStatus] = {}
+        unique: dict[str, EventRow] = {}
+        for row in rows:            # a repeated id inside one call keeps its first copy
+            unique.setdefault(row.id, row)
+        if not unique:
+            return status
+        fresh = list(unique.values())
+        with self._write(LOCK_EVENTS) as cur:
+            cur.execute(self._sql("SELECT COALESCE(MAX(seq), 0) FROM events"))
+            top = int(cur.fetchone()[0])
+            cur.executemany(self._sql(
+                "INSERT INTO events (id, learner_id, device_id, facility_id, type, at, content, "
+                "received_at, received_from) VALUES (?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (id) DO NOTHING"),
+                [(r.id, r.learner_id, r.device_id, r.facility_id, r.type, r.at, r.content,
+                  r.received_at, r.received_from) for r in fresh])
+            if cur.rowcount == len(fresh):
+                return {r.id: "stored" for r in fresh}
+            found = self._stored_rows(cur, sorted(unique))
+        for eid, row in unique.items():
+            seq, content = found[eid]
+            if seq > top:
+                status[eid] = "stored"
+            else:
+                status[eid] = "duplicate" if content == row.content else "conflict"
+        return status
+
+    def _stored_rows(self, cur: Any, ids: list[str]) -> dict[str, tuple[int, str]]:
+        found: dict[str, tuple[int, str]] = {}
         for start in range(0, len(ids), 500):
             part = ids[start:start + 500]
             marks = ",".join("?" * len(part))
-            cur.execute(self._sql(f"SELECT id, content FROM events WHERE id IN ({marks})"), tuple(part))
-            found.update(cur.fetchall())
+            cur.execute(self._sql(f"SELECT id, seq, content FROM events WHERE id IN ({marks})"),
+                        tuple(part))
+            found.update((eid, (int(seq), content)) for eid, seq, content in cur.fetchall())
         return found
-
-    def insert_events(self, rows: list[EventRow]) -> dict[str, InsertStatus]:
-        """Store new events; an id already present is `duplicate` when its content is
-        byte-identical, else `conflict` (the stored copy is never overwritten)."""
-        status: dict[str, InsertStatus] = {}
-        if not rows:
-            return status
-        with self._write(LOCK_EVENTS) as cur:
-            existing = self._existing_contents(cur, sorted({r.id for r in rows}))
-            fresh: list[EventRow] = []
-            for row in rows:
-                have = existing.get(row.id)
-                if have is None:
-                    existing[row.id] = row.content
-                    fresh.append(row)
-                    status[row.id] = "stored"
-                elif row.id not in status:
-                    status[row.id] = "duplicate" if have == row.content else "conflict"
-                # a repeat of an id inside one call keeps the first copy's status (the
-                # sync service compares in-chunk repeats itself before calling this)
-            if fresh:
-                cur.executemany(self._sql(
-                    "INSERT INTO events (id, learner_id, device_id, facility_id, type, at, content, "
-                    "received_at, received_from) VALUES (?,?,?,?,?,?,?,?,?) "
-                    "ON CONFLICT (id) DO NOTHING"),
-                    [(r.id, r.learner_id, r.device_id, r.facility_id, r.type, r.at, r.content,
-                      r.received_at, r.received_from) for r in fresh])
-                if cur.rowcount != len(fresh):
-                    # another writer won a race on some ids: classify them by content
-                    mine = {r.id: r.content for r in fresh}
-                    again = self._existing_contents(cur, sorted(mine))
-                    for eid, content in mine.items():
-                        stored_now = again.get(eid)
-                        if stored_now is not None and stored_now != content:
-                            status[eid] = "conflict"
-        return status
 
     def events_after(self, facility_id: str, after_seq: int, limit: int) -> list[StoredEvent]:
         rows = self._all("SELECT seq, content, received_at FROM events WHERE facility_id = ? "
