@@ -34,6 +34,7 @@ from sync_server.admin.console import (
 )
 from sync_server.admin.learners_csv import parse_learners_csv
 from sync_server.admin.state import console_state
+from sync_server.admin.throttle import LoginThrottle
 from sync_server.api.deps import ADMIN_COOKIE, get_state, login_admin, now_iso
 from sync_server.db.repository import PackVersion
 from sync_server.errors import ServerError
@@ -44,6 +45,7 @@ from sync_server.services import packs as pack_service
 
 logger = logging.getLogger("sync_server.console")
 router = APIRouter(prefix="/admin", include_in_schema=False)
+THROTTLE = LoginThrottle()
 _FACILITY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -67,14 +69,22 @@ async def login(request: Request) -> Response:
     if not cookie or sent != cookie:
         raise HTTPException(403, "login form expired: reload the page and try again")
     state = get_state(request)
+    address = request.client.host if request.client else "?"
+    if THROTTLE.blocked(name, address):
+        log(logger, logging.WARNING, "console login throttled", admin=name)
+        return render(request, "login.html", title="Log in", status_code=429, login_name=name,
+                      next=safe_next(str(form.get("next") or "")), csrf=cookie,
+                      error="Too many failed logins. Wait a few minutes and try again.")
     found = await run_in_threadpool(login_admin, state.repo, state.settings, name, password)
     if found is None:
+        THROTTLE.failed(name, address)
         log(logger, logging.WARNING, "console login failed", admin=name)
         response = render(request, "login.html", title="Log in", status_code=401, login_name=name,
                           next=safe_next(str(form.get("next") or "")),
                           error="Wrong name or password.", csrf=cookie)
         return response
     token, _ = found
+    THROTTLE.succeeded(name)
     response = redirect(safe_next(str(form.get("next") or "")))
     set_session(response, request, token)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/admin/login")
