@@ -43,8 +43,13 @@ class I18nError(ShiftError):
 
 def normalise_locale(code: object) -> str | None:
     """``"lt_LT"``, ``"lt-lt"``, ``"LT"`` → ``"lt"``; anything that is not a language → None."""
-    if not isinstance(code, str) or not code.strip():
+    if not isinstance(code, str) or not code.strip() or len(code) > 64:
         return None
+    return _normalise(code)
+
+
+@lru_cache(maxsize=256)
+def _normalise(code: str) -> str | None:
     raw = code.strip().replace("-", "_")
     try:
         loc = Locale.parse(raw)
