@@ -13,10 +13,18 @@ docs/sync-client.md explains the rules (what is acknowledged, what is kept, resu
 
 from app.sync.backoff import RetryPolicy
 from app.sync.client import SyncClient
-from app.sync.manager import SyncManager, SyncStatus, manager_for, sync_now
+from app.sync.manager import (
+    SyncManager,
+    SyncStatus,
+    manager_for,
+    start_background,
+    stop_background,
+    sync_now,
+)
 from app.sync.packs import PackUpdater
 from app.sync.report import PackOutcome, SyncReport
 from app.sync.transport import TransferStats, Transport
 
 __all__ = ["PackOutcome", "PackUpdater", "RetryPolicy", "SyncClient", "SyncManager",
-           "SyncReport", "SyncStatus", "TransferStats", "Transport", "manager_for", "sync_now"]
+           "SyncReport", "SyncStatus", "TransferStats", "Transport", "manager_for",
+           "start_background", "stop_background", "sync_now"]

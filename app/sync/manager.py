@@ -269,3 +269,19 @@ def sync_now(device: Any, progress: Callable[[float, str], None] | None = None, 
     if progress is not None:
         progress(1.0, "Sync finished")
     return status
+
+
+def start_background(device: Any) -> SyncManager:
+    """Start the probe-and-sync loop of `device` (call once at app start, e.g. right after
+    `Device.open` in app/ui/main.py, through importlib like `sync_hook`); idempotent."""
+    manager = manager_for(device)
+    manager.start()
+    return manager
+
+
+def stop_background(device: Any, timeout: float = 10.0) -> None:
+    """Stop the loop and wait for a running sync (call before `device.close()`)."""
+    with _managers_lock:
+        entry = _managers.get(id(device))
+    if entry is not None and entry[0] is device:
+        entry[1].stop(timeout)

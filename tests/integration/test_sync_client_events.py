@@ -189,6 +189,19 @@ def test_dropped_connection_resumes_without_duplicates(env: ServerEnv, tmp_path:
         report = dev.client.sync()
         assert report.outbox_left == 0 and report.events_acknowledged == 300
         assert _server_event_count(env) == before + 750
+
+        # a pull page cut mid-answer is pulled again; merging it twice changes nothing
+        other = open_device(tmp_path / "b", env, url=None)
+        try:
+            other.store.settings.set("server_url", proxy.url)
+            other.client.retry = RetryPolicy(attempts=3, base=0.01, cap=0.02)
+            proxy.arm("POST /api/v1/sync/pull", after=5_000)
+            report = other.client.sync()
+            assert proxy.cuts == 3 and report.retries >= 1
+            assert other.store.event_count(learner) == 750
+            assert other.client.sync().events_merged == 0
+        finally:
+            other.close()
     finally:
         proxy.close()
         dev.close()

@@ -406,7 +406,7 @@ def test_push_halves_the_chunk_when_the_body_is_too_large(server: FakeServer,
 
 def test_device_facade_hook_runs_a_sync_with_progress(server: FakeServer, tmp_path: Path) -> None:
     from app.core.device import Device, sync_hook
-    from app.sync import manager_for, sync_now
+    from app.sync import manager_for, start_background, stop_background, sync_now
 
     assert sync_hook() is sync_now
     server.route("POST /api/v1/sync/pull", _pull([GOOD_EVENT], 1))
@@ -431,5 +431,17 @@ def test_device_facade_hook_runs_a_sync_with_progress(server: FakeServer, tmp_pa
         assert manager_for(dev) is manager_for(dev)
         dev.sync_now()                                     # the facade's own call path
         assert dev.store.event_count() == 1
+
+        # background loop: probes at once, then syncs because the server answers
+        server.route("GET /api/v1/health", lambda h: js({"status": "ok"}))
+        pulls = len([x for x in server.log if x[1] == "/api/v1/sync/pull"])
+        manager = start_background(dev)
+        assert start_background(dev) is manager            # idempotent
+        deadline = time.monotonic() + 5
+        while len([x for x in server.log if x[1] == "/api/v1/sync/pull"]) == pulls:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        stop_background(dev)
+        assert manager.wait(5).state == "ok" and manager._loop is None
     finally:
         dev.close()
