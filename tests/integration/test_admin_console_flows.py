@@ -57,15 +57,19 @@ def client(srv):
         yield c
 
 
-def source_zip_with(tmp_path: Path, edit: dict[str, tuple[str, str]]) -> bytes:
-    """The sample source with text replaced in some files: {relative path: (old, new)}."""
+def source_zip_with(tmp_path: Path,
+                    edit: dict[str, tuple[str, str] | list[tuple[str, str]]]) -> bytes:
+    """The sample source with text replaced in some files: {relative path: (old, new) or
+    a list of them}."""
     folder = tmp_path / "promote-sample"
     shutil.copytree(SAMPLE, folder)
-    for rel, (old, new) in edit.items():
+    for rel, changes in edit.items():
         path = folder / rel
         text = path.read_text(encoding="utf-8")
-        assert old in text, (rel, old)
-        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+        for old, new in changes if isinstance(changes, list) else [changes]:
+            assert old in text, (rel, old)
+            text = text.replace(old, new, 1)
+        path.write_text(text, encoding="utf-8")
     return zipped_source(folder)
 
 
@@ -129,7 +133,10 @@ def test_upload_publish_rollback_and_device_catalogue(srv, client, tmp_path: Pat
     page = client.get("/admin/packs").text
     assert "Uploaded promote-sample version 1" in page
     # v2 with another title
-    v2 = source_zip_with(tmp_path, {"pack.toml": ("version = 1", "version = 2")})
+    v2 = source_zip_with(tmp_path, {"pack.toml": [
+        ("version = 1", "version = 2"),
+        ('title = { en = "Professional boundaries (sample)"',
+         'title = { en = "Professional boundaries (v2)"')]})
     assert upload(client, v2).status_code == 303
     csrf = page_csrf(client, "/admin/packs")
     r = client.post("/admin/packs/promote-sample/2/publish",
@@ -155,6 +162,13 @@ def test_upload_publish_rollback_and_device_catalogue(srv, client, tmp_path: Pat
     trusted = TrustedKeys([load_public_key(data / "keys" / "server.key.pub")])
     trusted.verify(sig["key_id"], base64.b64decode(sig["sig"]), manifest)
     assert json.loads(manifest)["version"] == 3
+    # a tablet that has v2 installs the rolled-back v3 over the network path
+    device_dir = tmp_path / "tablet"
+    install_catalogue_version(base, device.headers, "promote-sample", 2, device_dir, trusted)
+    installed = install_catalogue_version(base, device.headers, "promote-sample", 3, device_dir,
+                                          trusted)
+    assert installed.version == 3
+    assert installed.manifest["title"]["en"] == "Professional boundaries (sample)"  # v1's
     # the device reports what it installed → the console shows it
     httpx.post(f"{base}/api/v1/sync/pull", headers=device.headers,
                json={"installed_packs": {"promote-sample": 2}})
@@ -166,6 +180,23 @@ def test_upload_publish_rollback_and_device_catalogue(srv, client, tmp_path: Pat
     assert bad.status_code == 303 and "was not uploaded" in client.get("/admin/packs").text
     bad = client.post("/admin/packs/promote-sample/1/publish", data={"csrf": csrf, "roles": ["warden"]})
     assert "Unknown role" in client.get("/admin/packs").text
+
+
+def install_catalogue_version(base: str, headers: dict, pack_id: str, version: int,
+                              data_dir: Path, trusted: TrustedKeys) -> Any:
+    """What the sync client does: manifest + signature, missing blobs, install_from_blobs."""
+    from app.core.packs import BlobStore
+    from app.core.packs.install import install_from_blobs
+
+    manifest = httpx.get(f"{base}/api/v1/packs/{pack_id}/{version}/manifest", headers=headers)
+    sig = httpx.get(f"{base}/api/v1/packs/{pack_id}/{version}/signature", headers=headers)
+    assert manifest.status_code == 200 and sig.status_code == 200, (manifest.text, sig.text)
+    blobs = BlobStore(data_dir / "blobs")
+    for entry in json.loads(manifest.content)["files"]:
+        if not blobs.has(entry["sha256"]):
+            body = httpx.get(f"{base}/api/v1/blobs/{entry['sha256']}", headers=headers).content
+            blobs.put_stream(entry["sha256"], entry["size"], [body])
+    return install_from_blobs(manifest.content, sig.content, data_dir, trusted)
 
 
 # ----------------------------------------------------------------------------- devices
