@@ -1,12 +1,14 @@
 """SQLite repository: the zero-config default (one file in the data dir, WAL mode).
 
-Writers are serialised by a process-wide lock plus BEGIN IMMEDIATE (which also
-serialises several server processes sharing the file), so event `seq` order is commit
-order and pull cursors never skip a row.
+Writers are serialised by a thread lock, then an exclusive `flock` on `<db>.writelock`
+(several server processes, e.g. `serve --workers 2`, queue there instead of polling
+SQLite's busy handler, which sleeps for milliseconds at a time), then BEGIN IMMEDIATE.
+So event `seq` order is commit order and pull cursors never skip a row.
 """
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -74,6 +76,10 @@ class SqliteRepository(SqlRepository):
         except OSError as exc:
             raise DatabaseError(f"{self.path.parent}: cannot create the data folder: {exc}") from None
         self._write_lock = threading.Lock()
+        try:
+            self._lock_file = open(self.path.with_name(self.path.name + ".writelock"), "a+b")  # noqa: SIM115
+        except OSError as exc:
+            raise DatabaseError(f"{self.path}: cannot open the write lock file: {exc}") from None
         super().__init__(pool_size)
 
     def _connect(self) -> sqlite3.Connection:
@@ -91,17 +97,25 @@ class SqliteRepository(SqlRepository):
     @contextmanager
     def _write(self, *locks: int) -> Iterator[Any]:
         with self._write_lock, self._pool.connection() as conn:
-            cur = conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
             try:
-                yield cur
-            except BaseException:
-                conn.rollback()
-                raise
-            else:
-                conn.commit()
+                cur = conn.cursor()
+                cur.execute("BEGIN IMMEDIATE")
+                try:
+                    yield cur
+                except BaseException:
+                    conn.rollback()
+                    raise
+                else:
+                    conn.commit()
+                finally:
+                    cur.close()
             finally:
-                cur.close()
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        super().close()
+        self._lock_file.close()
 
     def _renumber_events(self, cur: Any, learner_id: str, facility_id: str) -> None:
         cur.execute("SELECT seq FROM events WHERE learner_id = ? ORDER BY seq", (learner_id,))
