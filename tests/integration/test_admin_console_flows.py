@@ -13,6 +13,7 @@ import re
 import shutil
 import threading
 import uuid
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,17 @@ def test_broken_source_shows_file_and_line(client, tmp_path: Path) -> None:
     r = client.post("/admin/packs/upload", data={"csrf": page_csrf(client, "/admin/packs")},
                     files={"file": ("empty.zip", b"", "application/zip")})
     assert r.status_code == 422 and "empty" in r.text
+    # zip-slip: an entry that climbs out of the folder is refused, nothing written outside
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("promote-sample/pack.toml", (SAMPLE / "pack.toml").read_text())
+        zf.writestr("../../escaped.txt", "x")
+    r = upload(client, buf.getvalue(), "slip.zip", kind="source")
+    assert r.status_code == 422 and "The pack was not accepted" in r.text
+    assert not list(tmp_path.parent.parent.rglob("escaped.txt"))
+    # a source pack can't claim to be a built one and vice versa
+    r = upload(client, zipped_source(), "sample.pack", kind="pack")
+    assert r.status_code == 422
 
 
 def test_upload_publish_rollback_and_device_catalogue(srv, client, tmp_path: Path) -> None:
