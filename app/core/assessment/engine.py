@@ -6,7 +6,6 @@ storage; the Store's subscribers call `apply`.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -15,8 +14,8 @@ from app.core.assessment.gap import GapReport, build_report
 from app.core.assessment.state import AssessmentRecord, AssessmentState
 from app.core.errors import LearningError
 from app.core.events import new_id
+from app.core.learning.base import FoldingEngine, locked
 from app.core.learning.catalog import Catalog
-from app.core.learning.engine import _locked
 from app.core.learning.payloads import check_payload
 from app.core.learning.state import LearnerState
 from app.core.learning.text import Text, localize
@@ -76,26 +75,14 @@ class Step:
     assessment: str
 
 
-class SelfAssessment:
+class SelfAssessment(FoldingEngine):
     def __init__(self, catalog: Catalog | Iterable[dict[str, Any]], *, learner: str, role: str,
                  language: str, events: Iterable[dict[str, Any]] = (),
                  learning: LearnerState | None = None) -> None:
-        self.catalog = catalog if isinstance(catalog, Catalog) else Catalog.from_manifests(catalog)
-        self.learner = learner
-        self.role = role
-        self.language = language
+        super().__init__(catalog, AssessmentState(learner), learner=learner, role=role,
+                         language=language, events=events)
+        self.state: AssessmentState
         self.learning = learning
-        self.state = AssessmentState(learner)
-        self.state.apply_many(events)
-        self._lock = threading.RLock()
-
-    @_locked
-    def apply(self, event: dict[str, Any]) -> bool:
-        return self.state.apply(event)
-
-    @_locked
-    def apply_many(self, events: Iterable[dict[str, Any]]) -> int:
-        return self.state.apply_many(events)
 
     # -- reading -------------------------------------------------------------------------
     def _profile(self, pack: str, profile: str) -> dict[str, Any]:
@@ -111,7 +98,7 @@ class SelfAssessment:
         mine = [(d, t) for d, t in every if self.role in (t.get("expected") or {})]
         return mine or every
 
-    @_locked
+    @locked
     def profiles(self) -> list[ProfileEntry]:
         """Profiles that list the learner's role, with their assessment status."""
         out = []
@@ -129,7 +116,7 @@ class SelfAssessment:
     def _text(self, pack: str, value: Any) -> Text:
         return localize(value, self.language, self.catalog.default_language(pack))
 
-    @_locked
+    @locked
     def profile(self, pack: str, profile_id: str, assessment: str | None = None) -> ProfileView:
         profile = self._profile(pack, profile_id)
         levels = self._record(pack, profile_id, assessment).levels() if assessment else {}
@@ -154,13 +141,13 @@ class SelfAssessment:
             raise LearningError(f"profile {pack}/{profile}: no assessment {assessment!r}")
         return record
 
-    @_locked
+    @locked
     def open_assessment(self, pack: str, profile: str) -> str | None:
         open_ = [r.id for r in self.state.of_profile(pack, profile)
                  if r.started and r.completed is None]
         return open_[-1] if open_ else None
 
-    @_locked
+    @locked
     def resume(self, pack: str, profile: str, assessment: str) -> AssessmentResume | None:
         """First task (chart order) without a rating; None when every task is rated."""
         levels = self._record(pack, profile, assessment).levels()
@@ -169,7 +156,7 @@ class SelfAssessment:
                 return AssessmentResume(assessment, duty, task["id"], i)
         return None
 
-    @_locked
+    @locked
     def gap_report(self, pack: str, profile: str, assessment: str | None = None) -> GapReport:
         """Gap report of `assessment` (default: the latest completed one), compared with
         the completed assessment of the same profile before it."""
@@ -203,7 +190,7 @@ class SelfAssessment:
         check_payload(event)
         return event
 
-    @_locked
+    @locked
     def start(self, pack: str, profile: str, *, assessment: str | None = None) -> Step:
         self._profile(pack, profile)
         current = self.open_assessment(pack, profile)
@@ -215,7 +202,7 @@ class SelfAssessment:
                                  {"profile": profile, "assessment": assessment},
                                  {"role": self.role, "lang": self.language})], assessment)
 
-    @_locked
+    @locked
     def rate(self, pack: str, profile: str, assessment: str, task: str, level: int) -> Step:
         prof = self._profile(pack, profile)
         record = self._record(pack, profile, assessment)
@@ -235,7 +222,7 @@ class SelfAssessment:
                                  {"level": level, "min": levels[0], "max": levels[-1]})],
                     assessment)
 
-    @_locked
+    @locked
     def complete(self, pack: str, profile: str, assessment: str) -> Step:
         record = self._record(pack, profile, assessment)
         if record.completed is not None:

@@ -9,11 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.core.errors import EventError
-from app.core.events import order_key
-from app.core.learning.payloads import check_payload
+from app.core.learning.fold import EventFold, Key
 
-Key = tuple[str, str, int]
 TYPES = frozenset({"selfassessment.started", "selfassessment.rated",
                    "selfassessment.completed"})
 
@@ -52,42 +49,22 @@ class AssessmentRecord:
         return {task: r.level for task, r in self.ratings.items()}
 
 
-class AssessmentState:
+class AssessmentState(EventFold):
+    types = TYPES
+
     def __init__(self, learner: str | None = None) -> None:
-        self.learner = learner
-        self.seen: set[str] = set()
+        super().__init__(learner)
         #: (pack, profile, assessment id) → record; keyed by all three so a hostile
         #: event reusing an id under another profile cannot make the fold order-dependent
         self.assessments: dict[tuple[str, str, str], AssessmentRecord] = {}
-        self.ignored: dict[str, str] = {}
-        self.version = 0
 
-    def apply_many(self, events: Any) -> int:
-        return sum(1 for e in events if self.apply(e))
-
-    def apply(self, event: dict[str, Any]) -> bool:
-        event_id = event.get("id") if isinstance(event, dict) else None
-        if not isinstance(event_id, str) or event_id in self.seen:
-            return False
-        etype = event.get("type")
-        if etype not in TYPES:
-            return False
-        self.seen.add(event_id)
-        try:
-            if self.learner is not None and event.get("learner") != self.learner:
-                raise EventError(f"learner: event of {event.get('learner')!r}, "
-                                 f"not of {self.learner!r}")
-            check_payload(event)
-            key = order_key(event)
-        except (EventError, KeyError, TypeError) as exc:
-            self.ignored[event_id] = str(exc)
-            return True
+    def _fold(self, event: dict[str, Any], event_id: str, etype: str, key: Key,
+              extra: Any) -> None:
         ref, data = event["ref"], event.get("data") or {}
         where = (event["pack"], ref["profile"], ref["assessment"])
         record = self.assessments.get(where)
         if record is None:
             record = self.assessments[where] = AssessmentRecord(ref["assessment"], *where[:2])
-        self.version += 1
         if etype == "selfassessment.started":
             if record.started is None or (key, event_id) < record.started:
                 record.started = (key, event_id)
@@ -100,7 +77,6 @@ class AssessmentState:
                                                      ref.get("duty"))
         else:
             record.completions[event_id] = key
-        return True
 
     def get(self, pack: str, profile: str, assessment: str) -> AssessmentRecord | None:
         return self.assessments.get((pack, profile, assessment))

@@ -193,20 +193,13 @@ def _quiz(quiz: Any, where: str) -> QuizInfo | None:
     parent: dict[str, str] = {}
     for i, q in enumerate(questions):
         qw = f"{where}: questions[{i}]"
-        _question(q, qw, QUESTION_TYPES)
-        if q["id"] in items:
-            raise PackError(f"{qw}: id: duplicate question id {q['id']!r}")
-        items[q["id"]] = q
+        _add_item(items, q, qw, QUESTION_TYPES)
         if q["type"] == "scenario":
             parts = _req(q, "parts", list, qw)
             if not parts:
                 raise PackError(f"{qw}: parts: a scenario needs at least one part")
             for j, part in enumerate(parts):
-                pw = f"{qw}.parts[{j}]"
-                _question(part, pw, PART_TYPES)
-                if part["id"] in items:
-                    raise PackError(f"{pw}: id: duplicate question id {part['id']!r}")
-                items[part["id"]] = part
+                _add_item(items, part, f"{qw}.parts[{j}]", PART_TYPES)
                 parent[part["id"]] = q["id"]
     max_attempts = _req(quiz, "max_attempts", int, where, 0)
     draw = _req(quiz, "draw", int, where, 0)
@@ -216,6 +209,15 @@ def _quiz(quiz: Any, where: str) -> QuizInfo | None:
                     shuffle_questions=bool(quiz.get("shuffle_questions", True)),
                     shuffle_options=bool(quiz.get("shuffle_options", True)),
                     questions=tuple(questions), items=items, parent=parent)
+
+
+def _add_item(items: dict[str, dict[str, Any]], q: Any, where: str, types: tuple[str, ...]
+              ) -> None:
+    """Check a question (or scenario part) and index it; ids are unique per course."""
+    _question(q, where, types)
+    if q["id"] in items:
+        raise PackError(f"{where}: id: duplicate question id {q['id']!r}")
+    items[q["id"]] = q
 
 
 def _question(q: Any, where: str, types: tuple[str, ...]) -> None:

@@ -9,9 +9,7 @@ version, so a tap costs a dictionary lookup unless something new happened.
 
 from __future__ import annotations
 
-import functools
 import secrets
-import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
@@ -21,6 +19,7 @@ from typing import Any
 from app.core.errors import LearningError, PackError
 from app.core.events import new_id
 from app.core.learning import outline as ol
+from app.core.learning.base import FoldingEngine, locked
 from app.core.learning.catalog import Catalog, CourseInfo
 from app.core.learning.payloads import check_payload
 from app.core.learning.quiz import attempt_order, percent, question_view, score_choice
@@ -49,40 +48,16 @@ REVIEW_SEED = 0
 LESSON_CACHE = 16
 
 
-def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Serialise a public method: the Store may call `apply` from its writer thread
-    while a UI handler builds a view on another."""
-    @functools.wraps(method)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with self._lock:
-            return method(self, *args, **kwargs)
-    return wrapper
-
-
-class LearningEngine:
+class LearningEngine(FoldingEngine):
     def __init__(self, catalog: Catalog | Iterable[dict[str, Any]], *, learner: str,
                  role: str, language: str, load_lesson: LessonLoader,
                  events: Iterable[dict[str, Any]] = ()) -> None:
-        self.catalog = catalog if isinstance(catalog, Catalog) else Catalog.from_manifests(catalog)
-        self.learner = learner
-        self.role = role
-        self.language = language
+        super().__init__(catalog, LearnerState(learner), learner=learner, role=role,
+                         language=language, events=events)
+        self.state: LearnerState
         self.load_lesson = load_lesson
-        self.state = LearnerState(learner)
-        self.state.apply_many(events)
         self._cache: dict[Any, tuple[Any, Any]] = {}
         self._lessons: OrderedDict[tuple[str, int, str], dict[str, Any]] = OrderedDict()
-        self._lock = threading.RLock()
-
-    # -- folding -----------------------------------------------------------------------
-    @_locked
-    def apply(self, event: dict[str, Any]) -> bool:
-        """Store subscriber: fold one new event in (duplicates are ignored)."""
-        return self.state.apply(event)
-
-    @_locked
-    def apply_many(self, events: Iterable[dict[str, Any]]) -> int:
-        return self.state.apply_many(events)
 
     def _cached(self, key: Any, version: Any, build: Callable[[], Any]) -> Any:
         full = (key, self.language, self.role)
@@ -98,7 +73,7 @@ class LearningEngine:
         return sorted((c for c in self.catalog.courses.values() if self.role in c.roles),
                       key=lambda c: (c.pack, c.order))
 
-    @_locked
+    @locked
     def library(self, *, today: date) -> Library:
         """Courses for the learner's role with progress, the resume point and the number
         of review questions due `today`."""
@@ -131,21 +106,21 @@ class LearningEngine:
         return Library(courses=tuple(entries), resume=resume,
                        review_due=len(self._due(today, DAILY_LIMIT)))
 
-    @_locked
+    @locked
     def outline(self, pack: str, course: str) -> Outline:
         info = self.catalog.course(pack, course)
         progress = self.state.course(pack, course)
         return self._cached(("outline", pack, course), progress.version,
                             lambda: ol.outline(info, progress, self.language))
 
-    @_locked
+    @locked
     def resume(self, pack: str | None = None, course: str | None = None) -> ResumePoint | None:
         """Resume point of one course, or (no arguments) of the learner's latest course."""
         if pack is None or course is None:
             return self.library(today=date.min).resume
         return self.outline(pack, course).resume
 
-    @_locked
+    @locked
     def lesson(self, pack: str, course: str, lesson_id: str) -> LessonView:
         """The cards of a lesson in the learner's language (fallback flagged)."""
         info = self.catalog.course(pack, course)
@@ -188,7 +163,7 @@ class LearningEngine:
             self._lessons.move_to_end(key)
         return body
 
-    @_locked
+    @locked
     def attempt(self, pack: str, course: str, attempt_id: str) -> AttemptView:
         info = self.catalog.course(pack, course)
         progress = self.state.course(pack, course)
@@ -208,7 +183,7 @@ class LearningEngine:
                            submitted=attempt.submitted is not None,
                            score=attempt.submitted[1] if attempt.submitted else None)
 
-    @_locked
+    @locked
     def review_queue(self, *, today: date, limit: int = DAILY_LIMIT) -> list[ReviewItem]:
         """Questions due for review on `today` (most overdue first), at most `limit`."""
         out = []
@@ -235,7 +210,7 @@ class LearningEngine:
             return due
         return self._cached(("due", today), self.state.version, build)[:limit]
 
-    @_locked
+    @locked
     def my_progress(self) -> MyProgress:
         return self._cached(("progress",), self.state.version, self._my_progress)
 
@@ -261,7 +236,7 @@ class LearningEngine:
         return MyProgress(completed=tuple(completed), courses=tuple(records),
                           seconds=float(sum(r.seconds for r in records)), certificates=tuple(certs))
 
-    @_locked
+    @locked
     def snapshot(self, *, today: date) -> dict[str, Any]:
         """Every view as plain data: what the property tests compare across event orders."""
         outlines = {f"{c.pack}/{c.id}": asdict(self.outline(c.pack, c.id))
@@ -280,7 +255,7 @@ class LearningEngine:
         check_payload(event)
         return event
 
-    @_locked
+    @locked
     def open_lesson(self, pack: str, course: str, lesson_id: str) -> Step:
         info = self.catalog.course(pack, course)
         if info.lesson(lesson_id) is None:
@@ -288,7 +263,7 @@ class LearningEngine:
         return Step([self._event("lesson.opened", info, {"lesson": lesson_id},
                                  {"lang": self.language})])
 
-    @_locked
+    @locked
     def view_card(self, pack: str, course: str, lesson_id: str, card: int, *,
                   seconds: float = 0.0) -> Step:
         """The learner read `card` and moved on (Next / Finish). Proposes
@@ -310,7 +285,7 @@ class LearningEngine:
         events += self._completion(info, after)
         return Step(events, completed=len(events) > 1)
 
-    @_locked
+    @locked
     def start_quiz(self, pack: str, course: str, *, seed: int | None = None,
                    attempt_id: str | None = None) -> Step:
         """Start a new attempt (draw + shuffle from `seed`, random if not given)."""
@@ -334,7 +309,7 @@ class LearningEngine:
                              "lang": self.language})
         return Step([event], attempt=attempt_id)
 
-    @_locked
+    @locked
     def answer(self, pack: str, course: str, attempt_id: str, question: str,
                choice: Sequence[str]) -> Step:
         """Score one scored item of an open attempt; the Step carries the feedback view."""
@@ -354,7 +329,7 @@ class LearningEngine:
                              self.language, info.default_language, list(choice))
         return Step([event], attempt=attempt_id, feedback=view, score=score)
 
-    @_locked
+    @locked
     def submit(self, pack: str, course: str, attempt_id: str) -> Step:
         """Close an attempt: score % (unanswered items count 0), pass/fail against the
         course pass mark, and course.completed when that finishes the course."""
@@ -373,7 +348,7 @@ class LearningEngine:
         return Step(events, attempt=attempt_id, score=score, passed=passed,
                     completed=len(events) > 1)
 
-    @_locked
+    @locked
     def answer_review(self, pack: str, course: str, question: str,
                       choice: Sequence[str]) -> Step:
         info = self.catalog.course(pack, course)
@@ -389,7 +364,7 @@ class LearningEngine:
                              info.default_language, list(choice))
         return Step([event], feedback=view, score=score)
 
-    @_locked
+    @locked
     def propose_completions(self) -> list[dict[str, Any]]:
         """course.completed events for courses that became complete through events from
         another tablet (e.g. lessons here, quiz there) and have no completion yet."""

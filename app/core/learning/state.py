@@ -13,12 +13,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from app.core.errors import EventError
-from app.core.events import order_key, parse_at
-from app.core.learning.payloads import MAX_SECONDS_PER_CARD, check_payload
+from app.core.learning.fold import EventFold, Key, utc_day
+from app.core.learning.payloads import MAX_SECONDS_PER_CARD
 from app.core.learning.review import Encounter, Leitner, leitner
 
-Key = tuple[str, str, int]
 CourseKey = tuple[str, str]
 LEARNING_TYPES = frozenset({"lesson.opened", "card.viewed", "quiz.started", "answer.given",
                             "quiz.submitted", "course.completed", "review.answered",
@@ -67,9 +65,11 @@ class CourseProgress:
     completions: dict[str, Key] = field(default_factory=dict)
     #: latest position event: (order_key, event id, type, ref)
     last: tuple[Key, str, str, dict[str, str]] | None = None
+    #: time on cards, Σ data.seconds capped per card (kept as `millis` for an exact sum)
     seconds: float = 0.0
     #: bumped on every change, used as a cache key by the views
     version: int = 0
+    millis: int = 0
 
     @property
     def completed(self) -> tuple[str, Key] | None:
@@ -102,47 +102,25 @@ class Certificate:
     title: str | None
 
 
-class LearnerState:
+class LearnerState(EventFold):
     """Fold of one learner's learning events (selfassessment.* are folded by
     app.core.assessment.AssessmentState)."""
 
+    types = LEARNING_TYPES
+
     def __init__(self, learner: str | None = None) -> None:
-        self.learner = learner
-        self.seen: set[str] = set()
+        super().__init__(learner)
         self.courses: dict[CourseKey, CourseProgress] = {}
         self.encounters: dict[tuple[str, str, str], list[Encounter]] = {}
         self._leitner: dict[tuple[str, str, str], Leitner] = {}
         self.certificates: dict[str, Certificate] = {}
-        #: event id → why it was ignored (bad payload, another learner…)
-        self.ignored: dict[str, str] = {}
-        self.version = 0
 
     # -- folding ---------------------------------------------------------------------
-    def apply_many(self, events: Any) -> int:
-        """Apply events; returns how many were new. Order does not matter."""
-        return sum(1 for e in events if self.apply(e))
+    def _admit(self, event: dict[str, Any], etype: str) -> date:
+        return utc_day(event["at"])          # the day of a review encounter; checks `at`
 
-    def apply(self, event: dict[str, Any]) -> bool:
-        """Fold one event in. Returns False for a duplicate or an event that is not a
-        learning event; a malformed one is recorded in `ignored` (never raises)."""
-        event_id = event.get("id") if isinstance(event, dict) else None
-        if not isinstance(event_id, str) or event_id in self.seen:
-            return False
-        etype = event.get("type")
-        if etype not in LEARNING_TYPES:
-            return False
-        self.seen.add(event_id)
-        try:
-            if self.learner is not None and event.get("learner") != self.learner:
-                raise EventError(f"learner: event of {event.get('learner')!r}, "
-                                 f"not of {self.learner!r}")
-            check_payload(event)
-            key = order_key(event)
-            day = parse_at(event["at"]).date()
-        except (EventError, KeyError, TypeError) as exc:
-            self.ignored[event_id] = str(exc)
-            return True
-        self.version += 1
+    def _fold(self, event: dict[str, Any], event_id: str, etype: str, key: Key,
+              day: date) -> None:
         ref = event["ref"]
         if etype == "certificate.received":
             data = event.get("data") or {}
@@ -150,26 +128,31 @@ class LearnerState:
                 id=ref["certificate"], event=event_id, at=event["at"], pack=event.get("pack"),
                 course=ref.get("course"), credential=data.get("credential"),
                 title=data.get("title") if isinstance(data.get("title"), str) else None)
-            return True
-        course = self._course(event["pack"], ref["course"])
+            return
+        pack = event["pack"]
+        course = self.courses.get((pack, ref["course"]))
+        if course is None:
+            course = self.courses[(pack, ref["course"])] = CourseProgress(pack, ref["course"])
         course.version += 1
         data = event.get("data") or {}
-        if etype in POSITION_TYPES and (
-                course.last is None or (key, event_id) > (course.last[0], course.last[1])):
-            course.last = (key, event_id, etype, dict(ref))
-        if etype == "lesson.opened":
+        if etype in POSITION_TYPES:
+            last = course.last
+            if last is None or key > last[0] or (key == last[0] and event_id > last[1]):
+                course.last = (key, event_id, etype, dict(ref))
+        if etype == "card.viewed":
+            lesson = ref["lesson"]
+            viewed = course.viewed.get(lesson)
+            if viewed is None:
+                viewed = course.viewed[lesson] = set()
+            viewed.add(int(ref["card"]))
+            course.opened.add(lesson)
+            seconds = data.get("seconds")
+            if seconds:
+                # integer milliseconds: a float sum would depend on the order of events
+                course.millis += round(min(float(seconds), MAX_SECONDS_PER_CARD) * 1000)
+                course.seconds = course.millis / 1000
+        elif etype == "lesson.opened":
             course.opened.add(ref["lesson"])
-        elif etype == "card.viewed":
-            course.viewed.setdefault(ref["lesson"], set()).add(int(ref["card"]))
-            course.opened.add(ref["lesson"])
-            course.seconds += min(float(data.get("seconds", 0)), MAX_SECONDS_PER_CARD)
-        elif etype == "quiz.started":
-            attempt = self._attempt(course, ref["attempt"], key)
-            if attempt.started is None or key < attempt.started:
-                attempt.started, attempt.seed = key, data["seed"]
-                attempt.questions = list(data["questions"])
-                attempt.lang = data.get("lang") if isinstance(data.get("lang"), str) else None
-                attempt.pack_version = event.get("pack_version")
         elif etype == "answer.given":
             attempt = self._attempt(course, ref["attempt"], key)
             qid = ref["question"]
@@ -177,8 +160,15 @@ class LearnerState:
             if old is None or (key, event_id) < (old.key, old.event):
                 attempt.answers[qid] = Answer(key, event_id, list(data["choice"]),
                                               float(data["score"]))
-            self._encounter(event["pack"], ref["course"], qid,
+            self._encounter(pack, ref["course"], qid,
                             Encounter(key, day, data["score"] >= 1.0, False))
+        elif etype == "quiz.started":
+            attempt = self._attempt(course, ref["attempt"], key)
+            if attempt.started is None or key < attempt.started:
+                attempt.started, attempt.seed = key, data["seed"]
+                attempt.questions = list(data["questions"])
+                attempt.lang = data.get("lang") if isinstance(data.get("lang"), str) else None
+                attempt.pack_version = event.get("pack_version")
         elif etype == "quiz.submitted":
             attempt = self._attempt(course, ref["attempt"], key)
             if attempt.submitted is None or key < attempt.submitted[0]:
@@ -186,9 +176,8 @@ class LearnerState:
         elif etype == "course.completed":
             course.completions[event_id] = key
         elif etype == "review.answered":
-            self._encounter(event["pack"], ref["course"], ref["question"],
+            self._encounter(pack, ref["course"], ref["question"],
                             Encounter(key, day, data["score"] >= 1.0, True))
-        return True
 
     def _course(self, pack: str, course: str) -> CourseProgress:
         progress = self.courses.get((pack, course))

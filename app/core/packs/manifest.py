@@ -21,6 +21,20 @@ QUESTION_TYPES = ("multiple", "scenario", "single", "true_false")
 PART_TYPES = ("multiple", "single", "true_false")
 
 
+class ManifestIdentity:
+    """``id`` and ``version`` of an object holding a (source or built) ``manifest``."""
+
+    manifest: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return str(self.manifest["id"])
+
+    @property
+    def version(self) -> int:
+        return int(self.manifest["version"])
+
+
 def _fail(path: str, msg: str) -> PackVerifyError:
     return PackVerifyError(f"manifest field {path}: {msg}")
 

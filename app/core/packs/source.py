@@ -17,6 +17,7 @@ from app.core.errors import PackSourceError
 from app.core.packs.fields import ID_RE, LANG_RE, Fields, Languages, unique_ids
 from app.core.packs.lessons import ParsedLesson, PendingLink, parse_lesson
 from app.core.packs.limits import MAX_ENTRY_BYTES
+from app.core.packs.manifest import ManifestIdentity
 from app.core.packs.tomldoc import TomlDoc
 
 SOURCE_FORMATS = (1,)
@@ -33,21 +34,13 @@ def canonical_json(obj: Any) -> bytes:
 
 
 @dataclass
-class PackSource:
+class PackSource(ManifestIdentity):
     """A validated pack source: manifest (minus ``files``) and the content of every file."""
 
     src_dir: Path
     manifest: dict[str, Any]
     files: dict[str, bytes | Path]        # pack path -> bytes, or a source file to stream
     warnings: list[str] = field(default_factory=list)
-
-    @property
-    def id(self) -> str:
-        return str(self.manifest["id"])
-
-    @property
-    def version(self) -> int:
-        return int(self.manifest["version"])
 
 
 def read_source(src_dir: Path) -> PackSource:

@@ -35,14 +35,14 @@ from app.core.packs.limits import (
     MAX_RATIO,
     MAX_TOTAL_BYTES,
 )
-from app.core.packs.manifest import check_format, check_manifest
+from app.core.packs.manifest import ManifestIdentity, check_format, check_manifest
 
 _BLOB_NAME = re.compile(r"^blobs/([0-9a-f]{64})$")
 _MAX_SIG_BYTES = 4096
 
 
 @dataclass
-class VerifiedPack:
+class VerifiedPack(ManifestIdentity):
     """A pack whose signature, manifest and structure passed verification."""
 
     manifest: dict[str, Any]
@@ -51,14 +51,6 @@ class VerifiedPack:
     key_id: str
     path: Path | None = None
     blob_entries: dict[str, zipfile.ZipInfo] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        return str(self.manifest["id"])
-
-    @property
-    def version(self) -> int:
-        return int(self.manifest["version"])
 
     @cached_property
     def blob_sizes(self) -> dict[str, int]:

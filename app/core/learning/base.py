@@ -1,0 +1,49 @@
+"""What LearningEngine and SelfAssessment share: the catalogue, who is learning, the fold
+of their events, and the lock that serialises every public method.
+
+Why a lock: the Store calls its subscribers (``apply``) from the thread that appended or
+merged, while a UI handler builds a view on another.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from app.core.learning.catalog import Catalog
+from app.core.learning.fold import EventFold
+
+
+def locked(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a public method of an engine under the engine's lock."""
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
+class FoldingEngine:
+    """Base of the engines: ``catalog``, ``learner``, ``role``, ``language``, ``state``."""
+
+    def __init__(self, catalog: Catalog | Iterable[dict[str, Any]], state: EventFold, *,
+                 learner: str, role: str, language: str,
+                 events: Iterable[dict[str, Any]] = ()) -> None:
+        self.catalog = catalog if isinstance(catalog, Catalog) else Catalog.from_manifests(catalog)
+        self.learner = learner
+        self.role = role
+        self.language = language
+        self.state = state
+        self.state.apply_many(events)
+        self._lock = threading.RLock()
+
+    @locked
+    def apply(self, event: dict[str, Any]) -> bool:
+        """Store subscriber: fold one new event in (duplicates are ignored)."""
+        return self.state.apply(event)
+
+    @locked
+    def apply_many(self, events: Iterable[dict[str, Any]]) -> int:
+        return self.state.apply_many(events)
