@@ -330,6 +330,10 @@ class SyncClient:
         sent, so events appended meanwhile are picked up by the next refill."""
         while True:
             if not self._buffer:
+                # held and in-flight events are still in the outbox: anything beyond them
+                # is new. Counting is free, reading bodies is not.
+                if self.store.outbox_count() <= len(held) + len(busy):
+                    return []
                 window = self.store.outbox(len(held) + len(busy) + READ_WINDOW)
                 self._buffer = [e for e in window if e["id"] not in self._seen]
                 if not self._buffer:
