@@ -385,8 +385,9 @@ class Device:
     # packs --------------------------------------------------------------------
     def media_file(self, pack_id: str, path: str) -> Path | None:
         """The installed file of a pack's media path, or None (unknown pack/path)."""
-        if not re.match(r"^[a-z0-9][a-z0-9_-]{0,63}$", pack_id) or ".." in path.split("/"):
-            return None
+        if not re.match(r"^[a-z0-9][a-z0-9_-]{0,63}$", pack_id) or ".." in path.split("/") \
+                or not path.startswith("media/"):
+            return None  # only pack images are served; lesson files go through the engine
         try:
             file = self.library.media_path(pack_id, path)
         except ShiftError:

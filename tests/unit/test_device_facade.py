@@ -246,7 +246,8 @@ def test_links_media_and_language(tmp_path: Path) -> None:
     assert media is not None and media.read_bytes().startswith(b"\x89PNG")
     for pack, path in [("ui-demo", "../store/x"), ("ui-demo", "media/../../x"),
                        ("../ui-demo", "media/safety/ladder.png"), ("nope", "media/x.png"),
-                       ("ui-demo", "media/none.png")]:
+                       ("ui-demo", "media/none.png"),
+                       ("ui-demo", "lessons/safety/01-notice.en.json")]:
         assert device.media_file(pack, path) is None
     session.set_language("lt")
     assert session.locale == "lt"
