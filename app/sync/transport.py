@@ -6,7 +6,9 @@ Everything httpx can raise is turned into the app.core.errors SyncError tree her
   and jitter (RetryPolicy), then `SyncNetworkError`;
 - certificate not trusted → `SyncTLSError` (never retried: waiting does not fix it);
 - 401 / 403 → `SyncAuthError` (token revoked, code used …);
-- any other 4xx, a body that is not the JSON the protocol promises → `SyncProtocolError`.
+- any other 4xx, a redirect (never followed: the token must not go to another host),
+  a body that does not decode or is not the JSON the protocol promises →
+  `SyncProtocolError`.
 
 The device token is a `Secret`; it is revealed only into the Authorization header of
 the httpx client and is never part of a message, a log line or a repr.
@@ -239,6 +241,10 @@ class Transport:
                     retry += 1
                     continue
                 raise SyncNetworkError(f"{method} {path}: {self._why(exc)}") from None
+            except httpx.HTTPError as exc:      # e.g. a body that does not decode
+                self._count(request, None)
+                raise SyncProtocolError(f"{method} {path}: unreadable answer "
+                                        f"({type(exc).__name__})") from None
             self._count(request, response)
             if response.status_code in RETRY_STATUS and idempotent \
                     and retry + 1 < self.retry.attempts:
@@ -341,6 +347,9 @@ class Transport:
                     continue
                 raise SyncNetworkError(f"GET {path}: {self._why(exc)} after {offset} of "
                                        f"{size} bytes; the next sync resumes there") from None
+            except httpx.HTTPError as exc:
+                raise SyncProtocolError(f"GET {path}: unreadable answer "
+                                        f"({type(exc).__name__})") from None
             received += got_this_try
             self._count(request, response)
             if offset < size:   # clean end of a short body: ask again for the rest

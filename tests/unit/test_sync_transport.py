@@ -445,3 +445,19 @@ def test_device_facade_hook_runs_a_sync_with_progress(server: FakeServer, tmp_pa
         assert manager.wait(5).state == "ok" and manager._loop is None
     finally:
         dev.close()
+
+
+def test_redirects_are_not_followed_and_bad_encodings_refused(server: FakeServer) -> None:
+    elsewhere = FakeServer()
+    elsewhere.route("GET /steal", lambda h: js({"got": h.headers.get("Authorization")}))
+    server.route("GET /moved", lambda h: (302, {"Location": f"{elsewhere.url}/steal"}, b""))
+    server.route("GET /gz", lambda h: (200, {"Content-Encoding": "gzip"}, b"not gzip at all"))
+    try:
+        with Transport(server.url, token=Secret("dev_tok"), retry=policy()[0]) as t:
+            with pytest.raises(SyncProtocolError, match="HTTP 302"):
+                t.call("GET", "/moved")
+            with pytest.raises(SyncProtocolError, match="unreadable answer"):
+                t.call("GET", "/gz")
+        assert elsewhere.log == []              # the token never left for another host
+    finally:
+        elsewhere.close()
