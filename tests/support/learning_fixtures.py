@@ -6,6 +6,9 @@ of the learning engine and anything built on it (UI, store integration).
                             language="lt", load_lesson=load_lesson)
     log = Recorder(engine)                      # stamps id/seq/at/device and applies
     log.add(engine.open_lesson(PACK, "boundaries", "01-why"))
+
+    engine = learning_engine(language="lt")     # the same engine in one call
+    learning, sa = engine_pair(events)          # learning + self-assessment of one learner
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app.core.assessment import SelfAssessment
 from app.core.events import format_at, validate_event
+from app.core.learning import LearningEngine
 
 PACK = "promote-test"
 LEARNER = "learner-1"
@@ -176,6 +181,31 @@ def load_lesson(pack: str, path: str) -> dict[str, Any]:
 
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+def learning_engine(role: str = "prison_officer", language: str = "en", events: Any = (),
+                    manifest: dict[str, Any] | None = None, loader: Any = load_lesson
+                    ) -> LearningEngine:
+    """A LearningEngine of LEARNER on the sample manifest (or ``manifest``)."""
+    return LearningEngine([manifest or sample_manifest()], learner=LEARNER, role=role,
+                          language=language, load_lesson=loader, events=events)
+
+
+def self_assessment(role: str = "prison_officer", language: str = "en", events: Any = (),
+                    learning: Any = None, manifest: dict[str, Any] | None = None
+                    ) -> SelfAssessment:
+    """A SelfAssessment of LEARNER on the sample manifest (``learning``: a LearnerState)."""
+    return SelfAssessment([manifest or sample_manifest()], learner=LEARNER, role=role,
+                          language=language, events=events, learning=learning)
+
+
+def engine_pair(events: Any = (), *, role: str = "prison_officer", language: str = "lt"
+                ) -> tuple[LearningEngine, SelfAssessment]:
+    """Both engines of LEARNER over the same events, the assessment seeing the learning
+    fold (as the app wires them)."""
+    events = list(events)
+    learning = learning_engine(role, language, events)
+    return learning, self_assessment(role, language, events, learning.state)
 
 
 class Recorder:

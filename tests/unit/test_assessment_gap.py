@@ -13,23 +13,10 @@ import pytest
 from app.core.assessment import SelfAssessment
 from app.core.errors import LearningError
 from app.core.events import format_at
-from app.core.learning import LearningEngine
-from tests.support.learning_fixtures import (
-    LEARNER,
-    PACK,
-    START,
-    Recorder,
-    load_lesson,
-    sample_manifest,
-)
+from tests.support.learning_fixtures import LEARNER, PACK, START, Recorder, learning_engine
+from tests.support.learning_fixtures import self_assessment as make
 
 P = "prison-officer"
-
-
-def make(role: str = "prison_officer", language: str = "en", events=(), learning=None
-         ) -> SelfAssessment:
-    return SelfAssessment([sample_manifest()], learner=LEARNER, role=role, language=language,
-                          events=events, learning=learning)
 
 
 def assess(sa: SelfAssessment, log: Recorder, levels: dict[str, int], complete: bool = True
@@ -142,8 +129,7 @@ def test_gap_report_orders_maps_and_recommends() -> None:
 
 
 def test_completed_courses_are_ranked_after_open_ones() -> None:
-    learning = LearningEngine([sample_manifest()], learner=LEARNER, role="prison_officer",
-                              language="en", load_lesson=load_lesson)
+    learning = learning_engine()
     sa = make(learning=learning.state)
     log = Recorder(sa, learning)
     log.add([{"learner": LEARNER, "type": "course.completed", "pack": PACK,

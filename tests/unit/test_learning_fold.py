@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from dataclasses import asdict
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.core.assessment import SelfAssessment
-from app.core.errors import LearningError
-from app.core.events import format_at
+from app.core.errors import EventError, LearningError
+from app.core.events import format_at, parse_at
 from app.core.learning import LearningEngine
-from tests.support.learning_fixtures import (
-    LEARNER,
-    PACK,
-    START,
-    Recorder,
-    load_lesson,
-    sample_manifest,
-)
+from app.core.learning.fold import utc_day
+from tests.support.learning_fixtures import LEARNER, PACK, START, Recorder
+from tests.support.learning_fixtures import engine_pair as engines
 
-MANIFEST = sample_manifest()
 COURSES = ["boundaries", "reporting"]
 LESSONS = {"boundaries": [("01-why", 3), ("02-grooming", 2)], "reporting": [("01-intro", 1)]}
 DAYS = [START.date() + timedelta(days=d) for d in (0, 1, 3, 9, 30)]
@@ -48,13 +43,6 @@ action = st.one_of(
     st.tuples(st.just("assess"), st.lists(st.integers(0, 4), min_size=4, max_size=4)),
 )
 CORRECT = {"q1": ["a"], "q2": ["a", "b"], "q3": ["false"], "q4a": ["b"], "q4b": ["true"]}
-
-
-def engines(events: Any = ()) -> tuple[LearningEngine, SelfAssessment]:
-    learning = LearningEngine([MANIFEST], learner=LEARNER, role="prison_officer",
-                              language="lt", load_lesson=load_lesson, events=events)
-    return learning, SelfAssessment([MANIFEST], learner=LEARNER, role="prison_officer",
-                                    language="lt", events=events, learning=learning.state)
 
 
 def play(actions: list[tuple], device: str, offset: timedelta) -> list[dict[str, Any]]:
@@ -220,3 +208,40 @@ def test_fold_never_raises_on_hostile_payloads(etype, ref, data) -> None:
     learning.snapshot(today=date(2026, 12, 1))
     learning.propose_completions()
     [asdict(p) for p in sa.profiles()]
+
+
+# -- the fold's building blocks --------------------------------------------------------
+at_like = st.one_of(
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                 timezones=st.just(UTC)).map(format_at),
+    st.from_regex(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?Z?\n?\Z"),
+    st.text(max_size=30), st.none(), st.integers())
+
+
+@settings(max_examples=400, deadline=None)
+@given(at=at_like)
+def test_utc_day_accepts_and_rejects_exactly_what_parse_at_does(at: Any) -> None:
+    for _ in range(2):                  # the second call may take the cached fast path
+        try:
+            expected: Any = parse_at(at).date()
+        except EventError as exc:
+            expected = str(exc)
+        try:
+            got: Any = utc_day(at)
+        except EventError as exc:
+            got = str(exc)
+        assert got == expected
+
+
+def test_time_spent_is_exact_whatever_the_order_of_events() -> None:
+    """Fractional seconds are summed exactly (a float sum depends on the order: these five
+    give 1801.3 or 1801.3000000000002)."""
+    learning, _ = engines()
+    log = Recorder(learning)
+    for i, seconds in enumerate([0.1, 0.2, 0.3, 0.7, 4000]):
+        log.add(learning.view_card(PACK, "boundaries", "01-why", i % 3, seconds=seconds))
+    totals = set()
+    for events in itertools.permutations(log.events):
+        learning, _ = engines(events)
+        totals.add(learning.my_progress().seconds)
+    assert totals == {1801.3}

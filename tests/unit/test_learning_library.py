@@ -10,22 +10,15 @@ import pytest
 from app.core.errors import LearningError, PackError
 from app.core.learning import LearningEngine
 from tests.support.learning_fixtures import (
-    LEARNER,
     PACK,
     START,
     Recorder,
     load_lesson,
-    sample_manifest,
 )
+from tests.support.learning_fixtures import learning_engine as make
 
 B = "boundaries"
 TODAY = date(2026, 11, 23)
-
-
-def make(role: str = "prison_officer", language: str = "en", events=(), manifest=None,
-         loader=load_lesson) -> LearningEngine:
-    return LearningEngine([manifest or sample_manifest()], learner=LEARNER, role=role,
-                          language=language, load_lesson=loader, events=events)
 
 
 def read_lesson(engine: LearningEngine, log: Recorder, lesson: str, cards: int,

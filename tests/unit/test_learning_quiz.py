@@ -9,20 +9,13 @@ import pytest
 from app.core.errors import LearningError, PackError
 from app.core.learning import Catalog, LearningEngine
 from app.core.learning.quiz import attempt_order, option_order, percent, score_choice
-from tests.support.learning_fixtures import (
-    LEARNER,
-    PACK,
-    Recorder,
-    load_lesson,
-    sample_manifest,
-)
+from tests.support.learning_fixtures import PACK, Recorder, learning_engine, sample_manifest
 
 B = "boundaries"
 
 
 def make(language: str = "en", manifest: dict | None = None) -> tuple[LearningEngine, Recorder]:
-    engine = LearningEngine([manifest or sample_manifest()], learner=LEARNER,
-                            role="prison_officer", language=language, load_lesson=load_lesson)
+    engine = learning_engine(language=language, manifest=manifest)
     return engine, Recorder(engine)
 
 
@@ -234,8 +227,7 @@ def test_attempt_survives_pack_update_that_removes_a_question() -> None:
     m2 = sample_manifest(version=2)
     m2["courses"][0]["quiz"]["questions"] = [q for q in m2["courses"][0]["quiz"]["questions"]
                                              if q["id"] != "q2"]
-    updated = LearningEngine([m2], learner=LEARNER, role="prison_officer", language="en",
-                             load_lesson=load_lesson, events=log.events)
+    updated = learning_engine(manifest=m2, events=log.events)
     view = updated.attempt(PACK, B, attempt)
     assert "q2" not in [q.id for q in view.questions] and len(view.questions) == 4
 

@@ -17,7 +17,7 @@ from tests.support.learning_fixtures import (
     PACK,
     START,
     Recorder,
-    load_lesson,
+    learning_engine,
     sample_manifest,
 )
 
@@ -26,8 +26,7 @@ DAY0 = START.date()
 
 
 def make(**kw) -> tuple[LearningEngine, Recorder]:
-    engine = LearningEngine([sample_manifest()], learner=LEARNER, role="prison_officer",
-                            language="en", load_lesson=load_lesson)
+    engine = learning_engine()
     return engine, Recorder(engine, **kw)
 
 
@@ -112,8 +111,7 @@ def test_daily_limit_keeps_the_queue_short_most_overdue_first() -> None:
     bank["questions"] = [dict(copy.deepcopy(bank["questions"][0]), id=f"b{i}")
                          for i in range(DAILY_LIMIT + 3)]
     bank["draw"] = 0
-    engine = LearningEngine([m], learner=LEARNER, role="prison_officer", language="en",
-                            load_lesson=load_lesson)
+    engine = learning_engine(manifest=m)
     log = Recorder(engine, step=timedelta(hours=2))
     attempt = log.add(engine.start_quiz(PACK, "reporting", seed=3)).attempt
     order = [q.id for q in engine.attempt(PACK, "reporting", attempt).questions]
@@ -141,8 +139,7 @@ def test_review_ignores_questions_removed_by_a_pack_update() -> None:
     wrong_in_quiz(engine, log, "q2")
     m2 = sample_manifest(version=2)
     m2["courses"][0]["quiz"]["questions"].pop(1)
-    updated = LearningEngine([m2], learner=LEARNER, role="prison_officer", language="en",
-                             load_lesson=load_lesson, events=log.events)
+    updated = learning_engine(manifest=m2, events=log.events)
     assert updated.review_queue(today=DAY0 + timedelta(days=9)) == []
 
 

@@ -9,12 +9,10 @@ from datetime import datetime
 
 import pytest
 
-from app.core.assessment import SelfAssessment
 from app.core.errors import EventError
 from app.core.events import EVENT_TYPES
-from app.core.learning import LearningEngine
 from app.core.learning.xapi import VERBS, statement
-from tests.support.learning_fixtures import LEARNER, PACK, Recorder, load_lesson, sample_manifest
+from tests.support.learning_fixtures import LEARNER, PACK, Recorder, engine_pair
 
 HOME = "https://learn.example.org/"
 B = "boundaries"
@@ -22,10 +20,7 @@ ISO_DURATION = re.compile(r"^P(?:\d+Y)?(?:\d+M)?(?:\d+D)?(?:T(?:\d+H)?(?:\d+M)?(
 
 
 def every_event() -> list[dict]:
-    engine = LearningEngine([sample_manifest()], learner=LEARNER, role="prison_officer",
-                            language="lt", load_lesson=load_lesson)
-    sa = SelfAssessment([sample_manifest()], learner=LEARNER, role="prison_officer",
-                        language="lt")
+    engine, sa = engine_pair()
     log = Recorder(engine, sa)
     log.add(engine.open_lesson(PACK, B, "01-why"))
     for lesson, cards in (("01-why", 3), ("02-grooming", 2)):
