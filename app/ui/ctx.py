@@ -6,11 +6,15 @@ The shell (app/ui/shell.py) makes one per render; unit tests make one with
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from app.core.device import TEXT_SCALE, Session
+from app.core.device import TEXT_SCALE, Flash, Session
+from app.core.errors import ShiftError
 from app.core.i18n import Translator
+
+log = logging.getLogger("shift.ui")
 
 
 @dataclass
@@ -18,7 +22,6 @@ class ViewContext:
     session: Session
     go: Callable[[str], None]
     refresh: Callable[[], None]
-    flashes: list[str] = field(default_factory=list)
 
     @property
     def tr(self) -> Translator:
@@ -31,11 +34,29 @@ class ViewContext:
     def scale(self) -> float:
         return TEXT_SCALE.get(self.session.text_size, 1.0)
 
-    def flash(self, message: str) -> None:
-        """Show a short message (snack bar) after the next render."""
-        self.flashes.append(message)
+    @property
+    def flashes(self) -> list[str]:
+        return [f.text for f in self.session.view.flashes]
+
+    def flash(self, message: str, kind: str = "info") -> None:
+        """Show a short message (snack bar) with the next render."""
+        self.session.view.flashes.append(Flash(message, kind))
 
     def act(self, fn: Callable[[], object]) -> None:
-        """Run a handler's work as user activity (keeps the idle lock away)."""
+        """Run a handler's work as user activity (keeps the idle lock away).
+
+        A refused action (a double tap on "Check answer", a locked session, a full
+        disk…) arrives as a ShiftError: the learner sees its message, nothing breaks.
+        """
+        if not self.session.signed_in and self.session.locked_by_idle:
+            self.session.locked_by_idle = False
         self.session.touch()
-        fn()
+        try:
+            fn()
+        except ShiftError as exc:
+            log.info("action refused: %s", exc)
+            self.flash(str(exc), "error")
+            if not self.session.signed_in:
+                self.go("/")
+            else:
+                self.refresh()

@@ -23,6 +23,18 @@ log = logging.getLogger("shift.ui")
 IDLE_TICK_SECONDS = 1.0
 
 
+def error_view(ctx: ViewContext, path: str) -> ft.View:
+    _ = ctx._
+    home = "/home" if ctx.session.signed_in else "/"
+    return ft.View(route=path, controls=[ft.Column([
+        ft.Icon(ft.Icons.ERROR_OUTLINE, size=48, color=ft.Colors.ERROR),
+        ft.Text(_("Something went wrong on this screen. Your work is saved."),
+                theme_style=ft.TextThemeStyle.TITLE_MEDIUM),
+        ft.FilledButton(content=_("Back to start"), height=56, key="error-home",
+                        on_click=lambda _e: ctx.act(lambda: ctx.go(home)))],
+        spacing=16)], padding=24)
+
+
 class PageController:
     def __init__(self, page: ft.Page, device: Device) -> None:
         self.page = page
@@ -75,11 +87,15 @@ class PageController:
             ctx.flash(str(exc))
             self.route = router.resolve("/home", self.session.signed_in)
             built = router.build(ctx, self.route)
+        except Exception:  # a bug must not leave a blank tablet: say so, offer a way out
+            log.exception("view %s failed", route.path)
+            built = error_view(ctx, route.path)
         self.apply_theme()
         self.page.views.clear()
         self.page.views.append(built)
-        for text in ctx.flashes:
-            self.page.show_dialog(ft.SnackBar(ft.Text(text), duration=4000))
+        flashes, self.session.view.flashes = self.session.view.flashes, []
+        for flash in flashes[-1:]:  # one snack bar at a time; the latest matters
+            self.page.show_dialog(ft.SnackBar(ft.Text(flash.text), duration=5000))
         self.page.update()
 
     # idle lock ---------------------------------------------------------------------

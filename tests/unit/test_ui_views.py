@@ -393,3 +393,26 @@ def test_every_route_builds_a_view(device: Device) -> None:
         for c in controls:
             if isinstance(c, ft.IconButton):
                 assert c.tooltip and isinstance(c.icon, ft.Icon) and c.icon.semantics_label, name
+
+
+def test_a_refused_action_shows_its_reason_instead_of_breaking(device: Device) -> None:
+    session = signed_in(device)
+    view, ctx, rec = build(session, "/quiz/ui-demo/safety")
+    click(by_key(view, "option-b"))
+    click(by_key(view, "check"))
+    session.view.quiz_choice = ["b"]
+    click(by_key(view, "check"))  # a double tap on the old screen's "Check answer"
+    assert "already answered" in ctx.flashes[-1]
+    assert session.signed_in and rec.refreshes == 3
+
+
+def test_error_view_offers_a_way_back(device: Device) -> None:
+    from app.ui.shell import error_view
+    from tests.e2e.ui_fixtures import context
+
+    session = signed_in(device)
+    ctx, rec = context(session)
+    view = error_view(ctx, "/broken")
+    assert "Your work is saved." in all_text(view)
+    click(by_key(view, "error-home"))
+    assert rec.routes == ["/home"]
