@@ -152,11 +152,9 @@ def run_kills(data_dir: Path, kills: int, seed: int) -> Ledger:
 
 
 def test_sigkill_crash_60_kills(tmp_path: Path) -> None:
-    started = time.monotonic()
     ledger = run_kills(tmp_path, kills=60, seed=20261123)
     assert len(ledger.appended) > 100, "the children did too little work to mean anything"
-    assert ledger.acked and ledger.merged
-    assert time.monotonic() - started < 60
+    assert ledger.acked and ledger.merged and ledger.rejected
 
 
 @pytest.mark.slow

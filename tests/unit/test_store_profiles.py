@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -161,15 +160,14 @@ def test_set_pin(store: Store) -> None:
     assert store.profiles.verify_pin(ana["id"], "13579")
 
 
-def test_pin_verifier_format_is_portable_and_timed() -> None:
-    start = time.perf_counter()
+def test_pin_verifier_format_is_portable() -> None:
     verifier = make_verifier("0042")
-    elapsed = time.perf_counter() - start
+    n, r, p, salt, digest = parse_verifier(verifier)
+    assert (n, r, p, len(salt), len(digest)) == (16384, 8, 1, 16, 32)  # ≈ 65 ms here
     assert verifier.startswith("scrypt$16384$8$1$")
     assert verify(verifier, "0042") and not verify(verifier, "0043")
     assert verify(verifier, "42") is False
     assert make_verifier("0042") != verifier  # salted
-    assert 0.005 < elapsed < 2.0  # slow on purpose, but usable (≈65 ms here)
 
 
 @pytest.mark.parametrize("bad", [
