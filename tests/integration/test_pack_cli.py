@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.test_packs_support import Entry, manifest_of, read_entries, rewrite, snapshot
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "content_packs" / "promote-sample"
 
@@ -118,3 +120,37 @@ def test_unwritable_targets_are_one_line_errors(env: dict[str, Path], tmp_path: 
     err = run("sync_server", "pack", "build", SAMPLE, "--key", env["key"], "--out",
               blocker / "out", ok=False)
     assert "cannot write the pack" in err.stderr
+
+
+def test_install_refuses_a_tampered_update_in_one_line_and_keeps_the_live_pack(
+        env: dict[str, Path], tmp_path: Path) -> None:
+    """A USB stick with a forged version 2: exit 1, one line, version 1 stays live."""
+    data = tmp_path / "device"
+    run("app", "install", env["pack"], "--data-dir", data, "--trust", env["pub"])
+    before = snapshot(data)
+    src = tmp_path / "src"
+    shutil.copytree(SAMPLE, src)
+    lesson = src / "courses/boundaries/01-why-boundaries.en.md"
+    lesson.write_text(lesson.read_text(encoding="utf-8") + "\nSecond edition.\n",
+                      encoding="utf-8")
+    out = run("sync_server", "pack", "build", src, "--key", env["key"], "--out",
+              tmp_path / "v2", "--version", "2")
+    v2 = Path(out.stdout.strip().splitlines()[-1])
+    new_blob = "blobs/" + next(f["sha256"] for f in manifest_of(read_entries(v2))["files"]
+                               if f["path"] == "lessons/boundaries/01-why-boundaries.en.json")
+
+    def flip_a_bit(entries: list[Entry]) -> list[Entry]:
+        # a blob the device lacks (blobs it has are not read from the pack at all)
+        blob = next(e for e in entries if e.name == new_blob)
+        data = bytearray(blob.data)
+        data[len(data) // 2] ^= 0x01
+        return [Entry(e.name, bytes(data), e.compress) if e is blob else e for e in entries]
+
+    bad = rewrite(v2, tmp_path / "promote-sample-2.pack", flip_a_bit)
+    err = run("app", "install", bad, "--data-dir", data, "--trust", env["pub"], ok=False)
+    assert "was tampered with" in err.stderr and "Traceback" not in err.stderr
+    err = run("sync_server", "pack", "verify", bad, "--trust", env["pub"], ok=False)
+    assert "was tampered with" in err.stderr
+    assert snapshot(data) == before
+    out = run("app", "install", v2, "--data-dir", data, "--trust", env["pub"])
+    assert "installed promote-sample version 2" in out.stdout

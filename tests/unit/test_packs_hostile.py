@@ -102,6 +102,12 @@ def _extra_blob(entries: list[Entry]) -> list[Entry]:
     return [*entries, Entry("blobs/" + "ab" * 32, b"not listed")]
 
 
+def _oversized_blob(entries: list[Entry]) -> list[Entry]:
+    sha = next(f["sha256"] for f in manifest_of(entries)["files"] if f["path"] == LESSON)
+    return [Entry(e.name, e.data + b"\0" * 4096, e.compress) if e.name == f"blobs/{sha}" else e
+            for e in entries]
+
+
 def _missing_blob(entries: list[Entry]) -> list[Entry]:
     return entries[:-1]
 
@@ -134,6 +140,7 @@ HOSTILE: dict[str, tuple[Callable[[list[Entry]], list[Entry]], str]] = {
     "unexpected entry": (lambda es: [*es, Entry("readme.txt", b"x")], "unexpected entry"),
     "blob not in manifest": (_extra_blob, "is not listed in the manifest"),
     "blob missing": (_missing_blob, "is missing from the pack"),
+    "oversized blob": (_oversized_blob, "the manifest says"),
     "unsafe manifest path": (_unsafe_manifest_path, "unsafe or invalid path"),
     "no signature": (lambda es: [e for e in es if e.name != "manifest.sig"], "no manifest.sig"),
     "deeply nested signature": (
@@ -167,6 +174,19 @@ def test_hostile_pack_is_refused_and_leaves_the_installed_pack_working(
     with pytest.raises(PackVerifyError) as exc2:           # the stand-alone verifier agrees
         verify_pack(bad, TRUST)
     assert message in str(exc2.value)
+
+
+def test_each_hostile_case_is_refused_with_its_own_message(packs: SimpleNamespace,
+                                                           tmp_path: Path) -> None:
+    seen: dict[str, str] = {}
+    for case, (change, _) in sorted(HOSTILE.items()):
+        bad = rewrite(packs.v2, tmp_path / f"{len(seen)}.pack", change)
+        with pytest.raises(PackVerifyError) as exc:
+            verify_pack(bad, TRUST)
+        message = str(exc.value)
+        assert message not in seen, f"{case!r} and {seen.get(message)!r} read the same"
+        seen[message] = case
+    assert len(seen) == len(HOSTILE)
 
 
 def test_unknown_key(packs: SimpleNamespace, device: Path, tmp_path: Path) -> None:
