@@ -37,7 +37,7 @@ from tinydb import TinyDB
 
 from app.core.errors import EventError, StoreError
 from app.core.events import new_id, order_key, utc_now_iso, validate_event
-from app.core.store.atomic import AtomicJSONStorage, clean_stale_temps
+from app.core.store.atomic import AtomicJSONStorage, clean_stale_temps, fsync_dir
 from app.core.store.journal import Journal, JournalFile
 from app.core.store.lock import DirLock
 from app.core.store.profiles import Profiles
@@ -120,9 +120,15 @@ class Store:
 
     def _load(self) -> None:
         root = self.root
+        created = False
         for folder in (root, root / "journal", root / "learners"):
-            folder.mkdir(exist_ok=True)
+            if not folder.is_dir():
+                folder.mkdir()
+                created = True
             clean_stale_temps(folder)
+        if created:  # make the new folders themselves survive a power loss
+            fsync_dir(root.parent)
+            fsync_dir(root)
         self.device_id = self._load_device_id()
         self._outbox_storage = AtomicJSONStorage(root / "outbox.json", "outbox")
         state = self._outbox_storage.read() or {}
