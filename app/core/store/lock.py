@@ -46,16 +46,14 @@ class DirLock:
                     msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
             except OSError:
                 holder = ""
-                with contextlib.suppress(OSError):
+                with contextlib.suppress(OSError, AttributeError):
                     holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
                 os.close(fd)
                 raise StoreError(f"{self._key}: store is open in another process"
                                  + (f" (pid {holder})" if holder else "")) from None
-            try:
+            with contextlib.suppress(OSError, AttributeError):  # only a hint for the message
                 os.ftruncate(fd, 0)
                 os.pwrite(fd, str(os.getpid()).encode(), 0)
-            except OSError:
-                pass  # the pid is only a hint for the message above
             self._fd = fd
             _OPEN.add(self._key)
 
