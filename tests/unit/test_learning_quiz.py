@@ -232,6 +232,24 @@ def test_attempt_survives_pack_update_that_removes_a_question() -> None:
     assert "q2" not in [q.id for q in view.questions] and len(view.questions) == 4
 
 
+def test_past_answers_keep_their_score_after_a_pack_update_changes_the_options() -> None:
+    """An answer is scored once, when given: a later pack that drops the chosen option
+    (or changes which one is correct) neither breaks nor re-scores the old attempt."""
+    engine, log = make()
+    attempt = log.add(engine.start_quiz(PACK, B, seed=8)).attempt
+    log.add(engine.answer(PACK, B, attempt, "q1", ["c"]))          # wrong: score 0
+    log.add(engine.answer(PACK, B, attempt, "q2", ["a", "b"]))     # right: score 1
+    m2 = sample_manifest(version=2)
+    q1, q2 = m2["courses"][0]["quiz"]["questions"][:2]
+    q1["options"] = [o for o in q1["options"] if o["id"] != "c"]
+    q2["options"][0]["correct"] = False
+    view = learning_engine(manifest=m2, events=log.events).attempt(PACK, B, attempt)
+    scores = {q.id: q.score for q in view.questions if q.answered}
+    assert scores == {"q1": 0.0, "q2": 1.0}
+    shown = next(q for q in view.questions if q.id == "q1")
+    assert [o.id for o in shown.options if o.chosen] == []       # "c" is gone from the pack
+
+
 # -- hostile manifests -------------------------------------------------------------------
 @pytest.mark.parametrize(("mutate", "message"), [
     (lambda m: m["courses"][0]["quiz"]["questions"][0]["options"][1].update(correct=True),

@@ -173,8 +173,10 @@ class LearningEngine(FoldingEngine):
         quiz, seed = info.quiz, attempt.seed or 0
         items = quiz.scored_ids(attempt.questions)
         default = info.default_language
+        answers = attempt.answers
         views = tuple(question_view(quiz, q, i, seed, self.language, default,
-                                    attempt.answers[q].choice if q in attempt.answers else None)
+                                    answers[q].choice if q in answers else None,
+                                    score=answers[q].score if q in answers else None)
                       for i, q in enumerate(items))
         current = next((i for i, q in enumerate(items) if q not in attempt.answers), None)
         number = [a.id for a in progress.attempts_in_order()].index(attempt_id) + 1

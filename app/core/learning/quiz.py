@@ -110,9 +110,15 @@ class QuestionView:
 
 
 def question_view(quiz: QuizInfo, item_id: str, index: int, seed: int, lang: str, default: str,
-                  chosen: Sequence[str] | None = None) -> QuestionView:
+                  chosen: Sequence[str] | None = None, *, score: float | None = None
+                  ) -> QuestionView:
     """View of one scored item; with `chosen` (the answer given) it carries per-option
-    feedback, correctness and the explanation."""
+    feedback, correctness and the explanation.
+
+    `score`: the score recorded when the answer was given (answer.given). Past answers
+    keep it even if a pack update changed the question's options since; without it the
+    choice is scored against the question as it is now.
+    """
     q = quiz.items[item_id]
     by_id = {o["id"]: o for o in q["options"]}
     answered = chosen is not None
@@ -132,5 +138,7 @@ def question_view(quiz: QuizInfo, item_id: str, index: int, seed: int, lang: str
         id=item_id, type=q["type"], index=index, prompt=localize(q.get("prompt"), lang, default),
         options=tuple(options), scenario=parent_id,
         case=localize(parent.get("case"), lang, default) if parent else None,
-        answered=answered, score=score_choice(q, list(chosen)) if answered and chosen else None,
+        answered=answered,
+        score=score if score is not None or not answered or not chosen
+        else score_choice(q, list(chosen)),
         explanation=localize(q.get("explanation"), lang, default) if answered else None)
