@@ -10,6 +10,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from app.core.store import Store
 
@@ -82,3 +83,73 @@ def test_outbox_holds_exactly_the_unacknowledged_local_events(ops: list[Any]) ->
             else:
                 s.merge([op])
         assert [e["id"] for e in s.outbox(1000)] == [i for i in local if i not in acked]
+
+
+class StoreModel(RuleBasedStateMachine):
+    """Random sequences of append / acknowledge / reject / merge / close+reopen /
+    crash+reopen against a plain model of what the store must hold."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tmp = tempfile.TemporaryDirectory()
+        self.store = Store.open(self.tmp.name, journal_capacity=3, segment_capacity=4)
+        self.local: list[str] = []            # appended ids, in order
+        self.gone: set[str] = set()           # acknowledged or rejected
+        self.rejected: set[str] = set()
+        self.merged: set[str] = set()
+        self.seqs: list[int] = []
+
+    @rule(learner=st.sampled_from(LEARNERS))
+    def append(self, learner: str) -> None:
+        event_id = self.store.append({"learner": learner, "type": "card.viewed"})
+        self.local.append(event_id)
+
+    @rule(n=st.integers(0, 5))
+    def acknowledge(self, n: int) -> None:
+        ids = [e["id"] for e in self.store.outbox(n)]
+        assert self.store.acknowledge(ids) == len(ids)
+        self.gone.update(ids)
+
+    @rule(n=st.integers(1, 3))
+    def reject(self, n: int) -> None:
+        ids = [e["id"] for e in self.store.outbox(n)]
+        self.store.reject({i: "no" for i in ids})
+        self.gone.update(ids)
+        self.rejected.update(ids)
+
+    @rule(ns=st.lists(st.integers(0, 60), max_size=6))
+    def merge(self, ns: list[int]) -> None:
+        events = [make_event(n) for n in ns]
+        self.store.merge(events)
+        self.merged.update(e["id"] for e in events)
+
+    @rule(crash=st.booleans())
+    def reopen(self, crash: bool) -> None:
+        if crash:  # like a kill: no fold, no clean close; only the lock goes with the process
+            self.store._release_files()
+            self.store._closed = True
+        else:
+            self.store.close()
+        self.store = Store.open(self.tmp.name, journal_capacity=3)
+
+    @invariant()
+    def matches_the_model(self) -> None:
+        s = self.store
+        assert [e["id"] for e in s.outbox(10_000)] == [i for i in self.local
+                                                        if i not in self.gone]
+        stored = [e for learner in LEARNERS for e in s.events(learner)]
+        ids = [e["id"] for e in stored]
+        assert len(ids) == len(set(ids)) == s.event_count()
+        assert set(ids) == set(self.local) | self.merged
+        own = [e["seq"] for e in stored if e["device"] == s.device_id]
+        assert sorted(own) == list(range(1, len(self.local) + 1))  # no gap, no repeat here
+        assert {r["event"]["id"] for r in s.rejected()} == self.rejected
+
+    def teardown(self) -> None:
+        self.store.close()
+        self.tmp.cleanup()
+
+
+TestStoreModel = StoreModel.TestCase
+TestStoreModel.settings = settings(max_examples=30, stateful_step_count=25, deadline=None,
+                                   suppress_health_check=[HealthCheck.too_slow])
