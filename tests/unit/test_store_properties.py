@@ -153,3 +153,19 @@ class StoreModel(RuleBasedStateMachine):
 TestStoreModel = StoreModel.TestCase
 TestStoreModel.settings = settings(max_examples=30, stateful_step_count=25, deadline=None,
                                    suppress_health_check=[HealthCheck.too_slow])
+
+
+@settings(max_examples=40, deadline=None)
+@given(garbage=st.binary(min_size=1, max_size=300))
+def test_any_torn_journal_tail_is_cut_and_nothing_else_is_lost(garbage: bytes) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        s = Store.open(tmp, journal_capacity=50)
+        ids = [s.append({"learner": LEARNERS[0], "type": "card.viewed"}) for _ in range(3)]
+        path = s._journal.current.path
+        s._release_files()  # killed: the journal is not folded
+        s._closed = True
+        with open(path, "ab") as fh:
+            fh.write(garbage)
+        with Store.open(tmp) as again:
+            assert [e["id"] for e in again.events(LEARNERS[0])] == ids
+            assert [e["id"] for e in again.outbox()] == ids
