@@ -267,7 +267,7 @@ class Store:
             if event.get("id") is None:
                 event["id"] = new_id()
             validate_event(event)
-            if event.get("id") in self._ensure_index_if(event_dict.get("id") is not None):
+            if event_dict.get("id") is not None and event["id"] in self._ensure_index():
                 raise EventError(f"id: {event['id']} is already stored")
             if self._journal.broken:
                 self._journal.append(event)  # raises the "reopen the store" StoreError
@@ -482,9 +482,6 @@ class Store:
         if current is None:
             return []
         return [e for e in current.events if e["id"] not in self._folded]
-
-    def _ensure_index_if(self, needed: bool) -> dict[str, str] | set[str]:
-        return self._ensure_index() if needed else set()
 
     def _ensure_index(self) -> dict[str, str]:
         """id -> learner of every stored event; read once, then kept up to date."""
