@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 RETRY_STATUS = frozenset({429, 502, 503, 504})
 DOWNLOAD_CHUNK = 64 * 1024
 GZIP_MIN_BYTES = 16 * 1024
+MAX_ANSWER_BYTES = 64 * 1024 * 1024   # a pull page is ≤ 1000 events of ≤ 16 KiB
 USER_AGENT = "shift-learning-device/1"
 
 
@@ -135,12 +136,14 @@ class Transport:
     def __init__(self, base_url: str, *, token: Secret | None = None,
                  ca_bundle: str | os.PathLike[str] | None = None,
                  retry: RetryPolicy | None = None, timeout: float = 20.0,
-                 gzip_min_bytes: int = GZIP_MIN_BYTES) -> None:
+                 gzip_min_bytes: int = GZIP_MIN_BYTES,
+                 max_answer_bytes: int = MAX_ANSWER_BYTES) -> None:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise SyncError(f"server_url: expected http(s)://host[:port], got {base_url!r}")
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self.gzip_min_bytes = gzip_min_bytes
+        self.max_answer_bytes = max_answer_bytes
         self.stats = TransferStats()
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if token is not None:
@@ -213,7 +216,7 @@ class Transport:
         self.stats.bytes_sent += head + body
         self.stats.body_bytes_sent += body
         if response is not None:
-            got = response.num_bytes_downloaded
+            got = getattr(response, "num_bytes_downloaded_raw", response.num_bytes_downloaded)
             rhead = 17 + sum(len(k) + len(v) + 4 for k, v in response.headers.raw)
             self.stats.bytes_received += rhead + got
             self.stats.body_bytes_received += got
@@ -226,7 +229,7 @@ class Transport:
             request = self._client.build_request(method, path, content=content, headers=headers,
                                                  params=params)
             try:
-                response = self._client.send(request)
+                response = self._read_limited(request)
             except httpx.TransportError as exc:
                 self._count(request, None)
                 if _is_tls(exc):
@@ -254,6 +257,27 @@ class Transport:
                 continue
             self._raise_for_status(method, path, response)
             return response
+
+    def _read_limited(self, request: httpx.Request) -> httpx.Response:
+        """Send and read the answer, refusing one larger than `max_answer_bytes` (a
+        hostile or broken server must not exhaust the tablet's memory)."""
+        response = self._client.send(request, stream=True)
+        try:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > self.max_answer_bytes:
+                    raise SyncProtocolError(f"{request.method} {request.url.path}: answer larger "
+                                            f"than {self.max_answer_bytes} bytes")
+        finally:
+            response.close()
+        headers = [(k, v) for k, v in response.headers.raw
+                   if k.lower() not in (b"content-encoding", b"content-length",
+                                        b"transfer-encoding")]
+        plain = httpx.Response(response.status_code, headers=headers, content=bytes(body),
+                               request=request)
+        plain.num_bytes_downloaded_raw = response.num_bytes_downloaded  # type: ignore[attr-defined]
+        return plain
 
     def _why(self, exc: httpx.TransportError) -> str:
         if isinstance(exc, httpx.TimeoutException):

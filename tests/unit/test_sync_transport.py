@@ -461,3 +461,13 @@ def test_redirects_are_not_followed_and_bad_encodings_refused(server: FakeServer
         assert elsewhere.log == []              # the token never left for another host
     finally:
         elsewhere.close()
+
+
+def test_oversized_answers_are_refused(server: FakeServer) -> None:
+    server.route("GET /flood", lambda h: js({"events": ["x" * 100] * 100}))
+    with Transport(server.url, retry=policy()[0], max_answer_bytes=5_000) as t:
+        with pytest.raises(SyncProtocolError, match="larger than 5000 bytes"):
+            t.call("GET", "/flood")
+    with Transport(server.url, retry=policy()[0]) as t:
+        assert len(t.call("GET", "/flood")["events"]) == 100
+        assert t.stats.body_bytes_received > 10_000
