@@ -133,6 +133,8 @@ def test_a_learners_shift_offline(server: AppServer) -> None:
         b.tap("Next")
         b.text("Card 2 of 2")
         b.text("Talk first")
+        b.page.wait_for_timeout(500)
+        b.page.screenshot(path=str(ARTIFACTS / "glyphs-800x1280.png"))  # tr, el, ro, lt letters
         b.text("Who is learning?", timeout=(IDLE_SECONDS + 8) * 1000)
         b.text("Locked after a few minutes without use.")
         assert not b.has_text("Talk first")

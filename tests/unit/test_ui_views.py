@@ -416,3 +416,17 @@ def test_error_view_offers_a_way_back(device: Device) -> None:
     assert "Your work is saved." in all_text(view)
     click(by_key(view, "error-home"))
     assert rec.routes == ["/home"]
+
+
+def test_gap_report_compares_with_the_previous_assessment(device: Device) -> None:
+    session = signed_in(device)
+    for levels in ({"a1": 1, "a2": 1, "b1": 1}, {"a1": 3, "a2": 1, "b1": 0}):
+        view = session.assessment("ui-demo", "officer")
+        for task, level in levels.items():
+            session.rate("ui-demo", "officer", view.assessment, task, level)
+        session.complete_assessment("ui-demo", "officer", view.assessment)
+    view, _ctx, _rec = build(session, "/gap/ui-demo/officer")
+    text = all_text(view)
+    assert "Compared with your previous assessment" in text
+    assert by_key(view, "change-a").value == "↑ Keep the wing safe: 1 → 2"
+    assert by_key(view, "change-b").value == "↓ Report and record: 1 → 0"
