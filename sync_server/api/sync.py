@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from sync_server.api.deps import DeviceDep, RepoDep, now_iso
@@ -32,12 +33,18 @@ BODY_ERRORS = {**AUTH_ERRORS, 413: {"model": ErrorBody, "description": "body too
 
 
 def _pull(repo: RepoDep, device: DeviceDep, req: PullRequest) -> Response:
-    now = now_iso()
-    repo.touch_device(device.id, now)
+    """A pull only reads, except for two small writes kept off the hot path: the
+    installed-packs report is written only when it differs from the stored one, and
+    `last_seen_at` is stamped after the answer is sent (a background task) — so under a
+    burst of syncs a pull does not queue behind pushes holding the write lock."""
     if req.installed_packs:
-        repo.report_installed(device.id, req.installed_packs, now)
+        stored = {i.pack_id: i.version for i in repo.installed_packs(device_id=device.id)}
+        changed = {k: v for k, v in req.installed_packs.items() if stored.get(k) != v}
+        if changed:
+            repo.report_installed(device.id, changed, now_iso())
     body = sync_service.pull_body(repo, device, req.events_after, req.profiles_after, req.limit)
-    return Response(body, media_type="application/json")
+    return Response(body, media_type="application/json",
+                    background=BackgroundTask(repo.touch_device, device.id, now_iso()))
 
 
 @router.post("/pull", response_model=PullResponse, responses=BODY_ERRORS,

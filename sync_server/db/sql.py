@@ -493,12 +493,18 @@ class SqlRepository:
                 "reported_at = excluded.reported_at"),
                 [(device_id, pid, ver, now) for pid, ver in sorted(packs.items())])
 
-    def installed_packs(self, facility_id: str | None = None) -> list[InstalledPack]:
+    def installed_packs(self, facility_id: str | None = None, *,
+                        device_id: str | None = None) -> list[InstalledPack]:
         sql = ("SELECT p.device_id, d.facility_id, p.pack_id, p.version, p.reported_at "
                "FROM device_packs p JOIN devices d ON d.id = p.device_id")
-        if facility_id is None:
-            rows = self._all(sql + " ORDER BY p.device_id, p.pack_id")
-        else:
-            rows = self._all(sql + " WHERE d.facility_id = ? ORDER BY p.device_id, p.pack_id",
-                             (facility_id,))
+        where, params = [], []
+        if facility_id is not None:
+            where.append("d.facility_id = ?")
+            params.append(facility_id)
+        if device_id is not None:
+            where.append("p.device_id = ?")
+            params.append(device_id)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._all(sql + " ORDER BY p.device_id, p.pack_id", tuple(params))
         return [InstalledPack(a, b, c, int(d), e) for a, b, c, d, e in rows]

@@ -193,6 +193,8 @@ def test_packs_publications_and_installed(repo: Repository) -> None:
     [inst] = repo.installed_packs("f1")
     assert (inst.pack_id, inst.version, inst.reported_at) == ("p1", 2, T1)
     assert repo.installed_packs("f2") == []
+    assert [i.version for i in repo.installed_packs(device_id="d1")] == [2]
+    assert repo.installed_packs(device_id="ghost") == []
 
 
 def test_moving_a_learner_moves_their_history_after_every_cursor(repo: Repository) -> None:
