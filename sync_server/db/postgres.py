@@ -94,6 +94,10 @@ class PostgresRepository(SqlRepository):
         return bool(getattr(conn, "closed", False) or getattr(conn, "broken", False)
                     or isinstance(exc, psycopg.OperationalError))
 
+    @staticmethod
+    def _ping(conn: Any) -> None:
+        conn.execute("SELECT 1")
+
     @contextmanager
     def _write(self, *locks: int) -> Iterator[Any]:
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:

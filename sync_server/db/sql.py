@@ -17,6 +17,7 @@ import contextlib
 import json
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -53,27 +54,47 @@ def staff_key(staff_number: str) -> str:
 
 
 class Pool:
-    """A small blocking connection pool (one connection is used by one thread at a time)."""
+    """A small blocking connection pool (one connection is used by one thread at a time).
 
-    def __init__(self, factory: Any, size: int, is_broken: Any) -> None:
+    A connection idle for more than `ping_after` seconds is checked with `ping` before it
+    is handed out and replaced when dead (a restarted PostgreSQL server), so the first
+    request after a database restart does not fail.
+    """
+
+    def __init__(self, factory: Any, size: int, is_broken: Any, ping: Any = None,
+                 ping_after: float = 10.0) -> None:
         self._factory = factory
         self._is_broken = is_broken
-        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._ping = ping
+        self.ping_after = ping_after
+        self._idle: queue.LifoQueue[tuple[Any, float]] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
         self._all: list[Any] = []
         self._lock = threading.Lock()
+
+    def _checkout(self) -> Any:
+        while True:
+            try:
+                conn, since = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._factory()
+                with self._lock:
+                    self._all.append(conn)
+                return conn
+            if self._ping is None or time.monotonic() - since < self.ping_after:
+                return conn
+            try:
+                self._ping(conn)
+                return conn
+            except Exception:  # noqa: BLE001 - any failure: drop it, try the next one
+                self._discard(conn)
 
     @contextmanager
     def connection(self) -> Iterator[Any]:
         self._slots.acquire()
         conn = None
         try:
-            try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
-                conn = self._factory()
-                with self._lock:
-                    self._all.append(conn)
+            conn = self._checkout()
             yield conn
         except BaseException as exc:
             if conn is not None and self._is_broken(conn, exc):
@@ -82,7 +103,7 @@ class Pool:
             raise
         finally:
             if conn is not None:
-                self._idle.put(conn)
+                self._idle.put((conn, time.monotonic()))
             self._slots.release()
 
     def _discard(self, conn: Any) -> None:
@@ -107,7 +128,7 @@ class SqlRepository:
     placeholder = "?"
 
     def __init__(self, pool_size: int) -> None:
-        self._pool = Pool(self._connect, pool_size, self._is_broken)
+        self._pool = Pool(self._connect, pool_size, self._is_broken, self._ping)
         self._migrate()
 
     # ----- dialect hooks -------------------------------------------------------------
@@ -116,6 +137,9 @@ class SqlRepository:
 
     def _is_broken(self, conn: Any, exc: BaseException) -> bool:
         return False
+
+    #: Check a long-idle connection before use (None: never needed, e.g. SQLite).
+    _ping: Any = None
 
     @contextmanager
     def _write(self, *locks: int) -> Iterator[Any]:

@@ -11,7 +11,7 @@ import pytest
 from sync_server.db import open_repository
 from sync_server.db.repository import EventRow, Learner, PackVersion, Repository
 from sync_server.errors import AlreadyExistsError, DatabaseError, EnrolError, NotFoundError
-from tests.support.postgres import database_url  # noqa: F401 - fixture
+from tests.support.postgres import database_url, postgres_url  # noqa: F401 - fixtures
 
 T0 = "2026-01-01T00:00:00.000Z"
 T1 = "2026-01-02T00:00:00.000Z"
@@ -217,3 +217,20 @@ def test_moving_a_learner_moves_their_history_after_every_cursor(repo: Repositor
         repo.move_learner(a.id, "ghost", T1)
     with pytest.raises(NotFoundError):
         repo.move_learner("nobody", "f1", T1)
+
+
+@pytest.mark.postgres
+def test_postgres_connections_survive_a_server_side_disconnect(postgres_url: str) -> None:  # noqa: F811
+    """Pooled connections killed by the server (a restart, an admin) are replaced."""
+    import psycopg
+    r = open_repository(postgres_url, pool_size=2)
+    try:
+        r.create_facility("f1", "One", T0)
+        r._pool.ping_after = 0          # type: ignore[attr-defined] - check on every checkout
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        assert [f.id for f in r.list_facilities()] == ["f1"]
+        r.create_facility("f2", "Two", T0)
+    finally:
+        r.close()

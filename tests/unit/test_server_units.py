@@ -160,3 +160,28 @@ def test_openapi_describes_every_route_with_models(client: TestClient) -> None:
     assert push["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "PushResponse")
     assert "PullResponse" in spec["components"]["schemas"]
+
+
+def test_extensions_are_installed_when_present(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    import sync_server.app as app_module
+
+    calls: list[object] = []
+    ext = types.ModuleType("shift_test_extension")
+    ext.install = calls.append  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "shift_test_extension", ext)
+    monkeypatch.setattr(app_module, "EXTENSIONS", ("shift_test_extension", "shift_missing_extension"))
+    app = create_app(Settings(data_dir=tmp_path / "s"))
+    assert calls == [app]                       # present: install(app) called; missing: skipped
+    broken = types.ModuleType("shift_broken_extension")
+
+    def install(app: object) -> None:
+        raise RuntimeError("extension bug")
+
+    broken.install = install  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "shift_broken_extension", broken)
+    monkeypatch.setattr(app_module, "EXTENSIONS", ("shift_broken_extension",))
+    with pytest.raises(RuntimeError, match="extension bug"):    # a broken extension is loud
+        create_app(Settings(data_dir=tmp_path / "s2"))
