@@ -7,16 +7,18 @@ import json
 import threading
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from app.core.errors import PackError, PackVerifyError, StoreError
+from app.core.errors import PackError, PackInstallError, PackVerifyError, StoreError
 from app.core.packs import (
     BlobStore,
     PackLibrary,
     install_from_blobs,
     install_pack,
 )
+from app.core.packs.limits import DISK_MARGIN
 from tests.unit.test_packs_support import TRUST, build, copy_sample, snapshot
 
 LESSON = "lessons/boundaries/02-warning-signs.en.json"
@@ -169,6 +171,36 @@ def test_install_from_blobs_refuses_missing_or_corrupt_blobs(tmp_path: Path) -> 
         install_from_blobs(manifest, sig, data, TRUST)
     with pytest.raises(PackVerifyError, match="signature does not match"):
         install_from_blobs(manifest.replace(b"Keeping", b"Keepinq"), sig, data, TRUST)
+
+
+def test_free_space_check_counts_only_what_the_install_writes(tmp_path: Path) -> None:
+    """An update needs room for its new blobs + manifest + signature + the 64 MiB margin,
+    not for the whole pack: one byte less is refused (nothing written), exactly enough
+    installs. The network path checks the same way."""
+    src = copy_sample(tmp_path)
+    data = tmp_path / "data"
+    install_pack(build(src, tmp_path / "o1"), data, TRUST)
+    _edit_lesson(src, "Second edition.")
+    v2 = build(src, tmp_path / "o2", version=2)
+    with zipfile.ZipFile(v2) as zf:
+        have = PackLibrary(data).blobs
+        new = sum(i.file_size for i in zf.infolist()
+                  if i.filename.startswith("blobs/") and not have.has(i.filename[6:]))
+        need = new + zf.getinfo("manifest.json").file_size + zf.getinfo("manifest.sig").file_size
+    assert 0 < new < 20_000                   # one lesson, not the whole pack
+    before = snapshot(data)
+    with pytest.raises(PackInstallError, match="not enough free disk space"):
+        install_pack(v2, data, TRUST, disk_usage=lambda _p: SimpleNamespace(
+            free=need + DISK_MARGIN - 1))
+    assert snapshot(data) == before
+    installed = install_pack(v2, data, TRUST,
+                             disk_usage=lambda _p: SimpleNamespace(free=need + DISK_MARGIN))
+    assert installed.version == 2
+    manifest, sig = _blobs_into_store(build(src, tmp_path / "o3", version=3), have)
+    with pytest.raises(PackInstallError, match="not enough free disk space"):
+        install_from_blobs(manifest, sig, data, TRUST,
+                           disk_usage=lambda _p: SimpleNamespace(free=DISK_MARGIN))
+    assert PackLibrary(data).current_version("promote-sample") == 2
 
 
 # -- blob store --------------------------------------------------------------------------
