@@ -92,13 +92,31 @@ def base_url() -> str:
     return os.environ.get("SHIFT_TEST_POSTGRES_URL") or start_cluster()
 
 
+_schemas: list[tuple[str, str]] = []
+
+
+def _drop_schemas() -> None:
+    """At exit: drop the schemas this process made (matters on a long-lived server)."""
+    import psycopg
+    for base, schema in _schemas:
+        try:
+            with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
+                conn.execute("SET lock_timeout = '5s'")
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        except Exception:  # noqa: BLE001,S112 - best effort; a throw-away cluster is gone anyway
+            continue
+
+
 def fresh_database_url(base: str | None = None) -> str:
-    """A URL whose search_path is a new, empty schema (its own tables)."""
+    """A URL whose search_path is a new, empty schema (its own tables), dropped at exit."""
     import psycopg
     base = base or base_url()
     schema = f"t_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
+    if not _schemas:
+        atexit.register(_drop_schemas)
+    _schemas.append((base, schema))
     sep = "&" if "?" in base else "?"
     return f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
 
