@@ -108,22 +108,21 @@ def events(n: int, seed: int = 1) -> list[dict[str, Any]]:
     return out[:n]
 
 
-def best_ms(fn: Any, repeat: int) -> float:
+def times_ms(fn: Any, repeat: int) -> list[float]:
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1000)
-    return min(times)
+    return times
+
+
+def best_ms(fn: Any, repeat: int) -> float:
+    return min(times_ms(fn, repeat))
 
 
 def median_ms(fn: Any, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+    return statistics.median(times_ms(fn, repeat))
 
 
 def main() -> int:
