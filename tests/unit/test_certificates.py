@@ -360,6 +360,13 @@ def test_pdf_is_one_page_in_the_learners_language(tmp_path, language: str, title
                          text=True, check=True).stdout
     assert title in out and name in out
     assert "0b5a3f7e-7f0e-4c2a-9d55-5d1b0a7c9e11" in out.replace("\n", "").replace(" ", "")
+    if shutil.which("zbarimg") and shutil.which("pdftoppm"):  # decode the QR code itself
+        subprocess.run(["pdftoppm", "-png", "-r", "150", str(path), str(tmp_path / "page")],
+                       check=True)
+        png = next(tmp_path.glob("page*.png"))
+        qr = subprocess.run(["zbarimg", "-q", "--raw", str(png)], capture_output=True,
+                            text=True).stdout.strip()
+        assert qr == f"{BASE}/verify/0b5a3f7e-7f0e-4c2a-9d55-5d1b0a7c9e11"
 
 
 @settings(max_examples=150, deadline=None)
