@@ -501,6 +501,15 @@ class Session:
         """Seconds the PIN pad must still wait after a refused PIN."""
         return max(0, int(self.view.pin_wait_until - self.device.clock() + 0.999))
 
+    def pin_press(self, key: str) -> None:
+        """One key of the PIN pad (a digit, or "del"); at most 8 digits."""
+        self.touch()
+        self.view.pin_error = ""
+        if key == "del":
+            self.view.pin_digits = self.view.pin_digits[:-1]
+        elif len(key) == 1 and key in "0123456789" and len(self.view.pin_digits) < 8:
+            self.view.pin_digits += key
+
     def sign_in(self, profile_id: str, pin: str) -> bool:
         """Try a PIN. True when signed in; False with ``view.pin_error`` set otherwise."""
         self.touch()

@@ -208,7 +208,8 @@ class SyncClient:
                                         "replaced?")
             self._store_profiles(profiles, report)
             self._store_events(events, report)
-            settings.update({"sync_cursor": new_events, PROFILES_CURSOR: new_profiles})
+            if (new_events, new_profiles) != (events_after, profiles_after):  # saves an fsync
+                settings.update({"sync_cursor": new_events, PROFILES_CURSOR: new_profiles})
             cb("pull", report.events_pulled, report.events_pulled + (self.pull_limit if more else 0))
             if not more or (pages is not None and page >= pages):
                 return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import mimetypes
 import os
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,14 @@ def create_asgi_app(data_dir: Path) -> Any:
         file = device.media_file(pack_id, path)
         if file is None:
             raise HTTPException(status_code=404, detail="no such pack file")
-        return FileResponse(file, headers={"Cache-Control": "private, max-age=3600",
-                                           "Cross-Origin-Resource-Policy": "same-origin"})
+        media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        return FileResponse(file, media_type=media_type, headers={
+            "Cache-Control": "private, max-age=3600",
+            "Cross-Origin-Resource-Policy": "same-origin",
+            "X-Content-Type-Options": "nosniff",
+            # an SVG opened directly must not run scripts in the app's origin
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                                       "sandbox"})
 
     outer.mount("/", flet_fastapi.app(
         make_page_main(device),

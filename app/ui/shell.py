@@ -56,6 +56,24 @@ class PageController:
             self.session.touch()
             self.render(e.route)
 
+    def on_keyboard(self, e: Any) -> None:
+        """A hardware keyboard works on the PIN pad: digits, Backspace, Enter."""
+        if self.route.name != "pin":
+            return
+        key = str(getattr(e, "key", "") or "")
+        name = key.removeprefix("Numpad ").strip()
+        if len(name) == 1 and name.isdigit():
+            self.session.pin_press(name)
+        elif key == "Backspace":
+            self.session.pin_press("del")
+        elif key in ("Enter", "Numpad Enter") and len(self.session.view.pin_digits) >= 4:
+            if self.session.sign_in(self.route.params["profile"], self.session.view.pin_digits):
+                self.go("/home")
+                return
+        else:
+            return
+        self.render()
+
     def on_view_pop(self, _e: Any) -> None:
         self.go("/home" if self.session.signed_in else "/")
 
@@ -123,6 +141,7 @@ def make_page_main(device: Device) -> Callable[[ft.Page], Any]:
         ctl = PageController(page, device)
         page.on_route_change = ctl.on_route_change
         page.on_view_pop = ctl.on_view_pop
+        page.on_keyboard_event = ctl.on_keyboard
         page.on_close = ctl.close
         ctl.render(page.route)
         page.run_task(ctl.idle_ticker)

@@ -145,7 +145,12 @@ def test_a_learners_shift_offline(server: AppServer) -> None:
         b.text("Enter your PIN")
         enter_pin(b, "1111")
         b.text("Wrong PIN. Try again.")
-        enter_pin(b, "2580")
+        # a hardware keyboard works too: digits, then Enter
+        b.page.mouse.click(5, 400)
+        for i, digit in enumerate("2580", start=1):
+            b.page.keyboard.press(digit)
+            b.text(f"{i} digit")
+        b.page.keyboard.press("Enter")
         b.text("Continue where you left off")
         b.text("card 2 of 2", exact=False)
         b.tap("Continue")

@@ -273,3 +273,16 @@ def test_storage_and_licences(tmp_path: Path) -> None:
     (title, licence, authors), = device.pack_licences()
     assert title["en"] == "UI demo pack" and licence == "CC BY-SA 4.0"
     assert authors == ["Shift Learning tests"]
+
+
+def test_pin_pad_keys(tmp_path: Path) -> None:
+    device = make_device(tmp_path, ManualClock(), packs=False)
+    session = device.new_session()
+    session.view.pin_error = "old"
+    for key in ["1", "x", "", "12", "del", "2", *"3456789"]:
+        session.pin_press(key)
+    assert session.view.pin_digits == "12345678"  # 8 digits at most, junk ignored
+    assert session.view.pin_error == ""
+    for _ in range(10):
+        session.pin_press("del")
+    assert session.view.pin_digits == ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import NamedTuple
 
 INTERVAL_DAYS: dict[int, int] = {1: 1, 2: 3, 3: 7, 4: 14}
 TOP_BOX = 4
@@ -18,8 +19,10 @@ TOP_BOX = 4
 DAILY_LIMIT = 10
 
 
-@dataclass(frozen=True, slots=True)
-class Encounter:
+class Encounter(NamedTuple):
+    """One answer to a question (a NamedTuple: the fold makes one per answer at sign-in,
+    and a frozen dataclass costs twice as much to create)."""
+
     key: tuple[str, str, int]  # order_key of the event
     day: date                  # UTC day of the event
     correct: bool

@@ -78,11 +78,7 @@ def build_pin(ctx: ViewContext, route: Route) -> ft.View:
     digits = s.view.pin_digits
 
     def press(key: str) -> None:
-        s.view.pin_error = ""
-        if key == "del":
-            s.view.pin_digits = s.view.pin_digits[:-1]
-        elif len(s.view.pin_digits) < 8:
-            s.view.pin_digits += key
+        s.pin_press(key)
         ctx.refresh()
 
     def submit() -> None:
