@@ -24,7 +24,7 @@ from tests.e2e.ui_harness import (
 
 pytestmark = pytest.mark.browser
 
-IDLE_SECONDS = 12
+IDLE_SECONDS = 20  # long enough for the slowest step of the flow on a busy 2-core box
 SIZES = [(360, 800), (800, 1280), (1280, 800)]
 
 
