@@ -275,12 +275,20 @@ def test_hostile_pull_answers(server: FakeServer, tmp_path: Path) -> None:
         no_pin = {"id": "6f1c1b52-1111-4aaa-8bbb-123456789abc", "staff_number": "S1",
                   "display_name": "No Pin", "role": "prison_officer", "language": "en",
                   "pin_verifier": None, "updated_at": "2026-11-20T10:00:00.000Z"}
-        server.route("POST /api/v1/sync/pull", _pull([GOOD_EVENT, *bad], 5, [no_pin], 1))
+        from app.core.store import pins
+        ok = {**no_pin, "id": "6f1c1b52-2222-4aaa-8bbb-123456789abc", "staff_number": "S2",
+              "display_name": "Has Pin", "pin_verifier": pins.make_verifier("1357")}
+        bad_role = {**ok, "id": "6f1c1b52-3333-4aaa-8bbb-123456789abc", "staff_number": "S3",
+                    "role": "warden-of-everything"}
+        server.route("POST /api/v1/sync/pull",
+                     _pull([GOOD_EVENT, *bad], 5, [no_pin, bad_role, ok], 1))
         server.route("POST /api/v1/sync/push", lambda h: js({"stored": [], "duplicate": [],
                                                              "rejected": [], "profiles": []}))
         report = client.sync()
         assert (report.events_merged, report.events_skipped) == (1, 3)
-        assert report.profiles_skipped == 1 and store.profiles.list() == []
+        assert report.profiles_skipped == 2 and report.profiles_changed == 1
+        assert [p["id"] for p in store.profiles.list()] == [ok["id"]]   # one bad, others in
+        assert store.profiles.verify_pin(ok["id"], "1357")
         assert store.settings.get("sync_cursor") == 5
 
         server.route("POST /api/v1/sync/pull", _pull([], 2))
@@ -465,9 +473,9 @@ def test_redirects_are_not_followed_and_bad_encodings_refused(server: FakeServer
 
 def test_oversized_answers_are_refused(server: FakeServer) -> None:
     server.route("GET /flood", lambda h: js({"events": ["x" * 100] * 100}))
-    with Transport(server.url, retry=policy()[0], max_answer_bytes=5_000) as t:
-        with pytest.raises(SyncProtocolError, match="larger than 5000 bytes"):
-            t.call("GET", "/flood")
+    with Transport(server.url, retry=policy()[0], max_answer_bytes=5_000) as t, \
+            pytest.raises(SyncProtocolError, match="larger than 5000 bytes"):
+        t.call("GET", "/flood")
     with Transport(server.url, retry=policy()[0]) as t:
         assert len(t.call("GET", "/flood")["events"]) == 100
         assert t.stats.body_bytes_received > 10_000
