@@ -249,13 +249,16 @@ def sync_now(device: Any, progress: Callable[[float, str], None] | None = None, 
     if enrol_code and enrol_code.strip():
         manager.client.enrol(enrol_code)
 
+    shown = [0.0]   # the bar never moves back (a second pack restarts its download count)
+
     def on_progress(phase: str, done: int, total: int) -> None:
         if progress is None:
             return
         lo, hi = PHASE_SPAN.get(phase, (0.0, 1.0))
         fraction = lo + (hi - lo) * (min(done, total) / total if total else 0.0)
+        shown[0] = max(shown[0], fraction)
         text = PHASE_TEXT.get(phase, phase)
-        progress(fraction, f"{text} ({done}/{total})" if total else text)
+        progress(shown[0], f"{text} ({done}/{total})" if total else text)
 
     status = manager.sync_now(on_progress)
     if not wait:
