@@ -341,6 +341,12 @@ class Transport:
                         mode, offset = "wb", 0    # server ignored Range: full body
                     else:
                         response.read()
+                        if response.status_code in RETRY_STATUS \
+                                and retry + 1 < self.retry.attempts:
+                            self.stats.retries += 1
+                            self.retry.wait(retry, _retry_after(response))
+                            retry += 1
+                            continue
                         self._raise_for_status("GET", path, response)
                         raise SyncProtocolError(f"GET {path}: unexpected HTTP "
                                                 f"{response.status_code}")

@@ -233,7 +233,11 @@ def test_download_edge_cases(server: FakeServer, tmp_path: Path) -> None:
     server.route("GET /huge", lambda h: (200, {}, data + b"extra"))
     server.route("GET /wrongrange", lambda h: (206, {"Content-Range": f"bytes 0-{len(data) - 1}/"
                                                       f"{len(data)}"}, data))
+    busy = iter([(503, {"Retry-After": "0"}, b"{}")])
+    server.route("GET /busy", lambda h: next(busy, (200, {}, data)))
     dest = tmp_path / "part"
+    with Transport(server.url, retry=policy()[0]) as t:
+        assert t.download("/busy", dest, len(data)) == len(data) and t.stats.retries == 1
     dest.write_bytes(data[:1000])
     with Transport(server.url, retry=policy()[0]) as t:
         # server ignores Range → the partial is replaced, not appended to
