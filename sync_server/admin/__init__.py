@@ -67,7 +67,7 @@ def _base_url(scope: Scope) -> str:
 
 
 def install(app: FastAPI) -> None:
-    from sync_server.admin import api, pages, verify
+    from sync_server.admin import api, pages, pages_exports, pages_packs, pages_people, verify
 
     shift = app.state.shift
     certs = CertificateStore(shift.repo)
@@ -77,7 +77,8 @@ def install(app: FastAPI) -> None:
 
     app.mount("/admin/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
               name="admin_static")
-    app.include_router(pages.router)
+    for module in (pages, pages_packs, pages_people, pages_exports):
+        app.include_router(module.router)
     app.include_router(verify.router)
     app.include_router(api.router)
 

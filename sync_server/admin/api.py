@@ -14,7 +14,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from sync_server.admin.pages import progress_response, xapi_response
+from sync_server.admin.pages_exports import progress_response, xapi_response
 from sync_server.admin.state import console_state
 from sync_server.api.deps import AdminDep, now_iso
 from sync_server.api.models import ErrorBody
