@@ -211,6 +211,34 @@ def install_catalogue_version(base: str, headers: dict, pack_id: str, version: i
     return install_from_blobs(manifest.content, sig.content, data_dir, trusted)
 
 
+def test_built_pack_upload_trusted_and_untrusted(srv, client, tmp_path: Path) -> None:
+    """A built .pack signed by a trusted key is accepted as it is; one signed by an
+    unknown key is refused with the verifier's reason."""
+    from app.core.packs import build_pack
+    from app.core.packs.keys import generate_keypair, load_private_key
+
+    _, data = srv
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "built.zip").write_bytes(source_zip_with(tmp_path, {"pack.toml": (
+        'id = "promote-sample"', 'id = "promote-built"')}))
+    with zipfile.ZipFile(folder / "built.zip") as zf:
+        zf.extractall(folder)
+    out = tmp_path / "out"
+    out.mkdir()
+    rogue = build_pack(folder / "promote-sample", generate_keypair()[0], out, version=7)
+    r = upload(client, rogue.read_bytes(), "rogue.pack")
+    assert r.status_code == 422 and "unknown key" in r.text
+    good = build_pack(folder / "promote-sample", load_private_key(data / "keys" / "server.key"),
+                      out, version=8)
+    r = upload(client, good.read_bytes(), "good.pack")
+    assert r.status_code == 303, r.text
+    assert "Uploaded promote-built version 8" in client.get("/admin/packs").text
+    # the same version again: versions only grow
+    r = upload(client, good.read_bytes(), "good.pack")
+    assert r.status_code == 422 and "not newer" in r.text
+
+
 # ----------------------------------------------------------------------------- devices
 
 def test_enrol_code_with_qr_and_revoke(srv, client) -> None:
