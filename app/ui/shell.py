@@ -21,6 +21,8 @@ from app.ui.theme import FONTS, build_theme
 
 log = logging.getLogger("shift.ui")
 IDLE_TICK_SECONDS = 1.0
+VIEW_FIELDS = ("route", "appbar", "controls", "navigation_bar", "scroll", "padding",
+               "floating_action_button")
 
 
 def error_view(ctx: ViewContext, path: str) -> ft.View:
@@ -109,8 +111,15 @@ class PageController:
             log.exception("view %s failed", route.path)
             built = error_view(ctx, route.path)
         self.apply_theme()
-        self.page.views.clear()
-        self.page.views.append(built)
+        if self.page.views:
+            # One View, patched in place: Flet sends a diff and Flutter keeps its page
+            # (no route transition on every tap).
+            current = self.page.views[-1]
+            del self.page.views[1:]
+            for name in VIEW_FIELDS:
+                setattr(current, name, getattr(built, name))
+        else:
+            self.page.views.append(built)
         flashes, self.session.view.flashes = self.session.view.flashes, []
         for flash in flashes[-1:]:  # one snack bar at a time; the latest matters
             self.page.show_dialog(ft.SnackBar(ft.Text(flash.text), duration=5000))
