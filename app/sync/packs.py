@@ -20,6 +20,7 @@ the whole sync is retried later — partial files stay and the next try resumes 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 from collections.abc import Callable
@@ -75,7 +76,18 @@ class PackUpdater:
             progress("packs", n, len(entries))
             outcomes.append(self.update_one(t, entry, progress))
         progress("packs", len(entries), len(entries))
+        if not any(o.status == "failed" for o in outcomes):
+            self._clear_partials()
         return outcomes
+
+    def _clear_partials(self) -> None:
+        """Every offered version is installed: no partial download can be resumed any
+        more (e.g. a version that was replaced before it finished) — free the space."""
+        folder = self.library.blobs.root / "partial"
+        if folder.is_dir():
+            for part in folder.iterdir():
+                with contextlib.suppress(OSError):
+                    part.unlink()
 
     def update_one(self, t: Transport, entry: dict[str, Any], progress: Progress) -> PackOutcome:
         pid, version = entry["id"], entry["version"]

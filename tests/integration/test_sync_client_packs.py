@@ -80,7 +80,10 @@ def test_install_then_delta_update(env: ServerEnv, tmp_path: Path) -> None:
         assert [(p.status, p.bytes_downloaded) for p in again.packs] == [("up_to_date", 0)]
 
         env.publish("promote-sample", 2)
+        stale = dev.library.blobs.partial_path("ab" * 32)     # left by a superseded version
+        stale.write_bytes(b"half a blob")
         update = dev.client.sync()
+        assert not stale.exists()
         assert [(p.version, p.status) for p in update.packs] == [(2, "installed")]
         m1, m2 = _manifest(env.built[1]), _manifest(env.built[2])
         changed = {f["sha256"] for f in m2["files"]} - {f["sha256"] for f in m1["files"]}
