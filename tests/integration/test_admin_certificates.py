@@ -254,3 +254,49 @@ def test_catch_up_at_start_with_public_base_url(tmp_path: Path) -> None:
             "https://learning.example.org/achievements/")
     finally:
         server.stop()
+
+
+def test_two_server_processes_issue_exactly_once(tmp_path: Path, database_url: str | None) -> None:  # noqa: F811
+    """The same completion pushed at once through two server processes sharing one
+    database (and a second tablet's completion of the same course) → one certificate."""
+    import threading
+
+    from tests.support.server import ServerProcess
+
+    data = tmp_path / "srv"
+    seed(data, database_url, facilities={"f1": "Vilnius"})
+    one, two = ServerProcess(data, database_url), ServerProcess(data, database_url)
+    base1, base2 = one.start(), two.start()
+    try:
+        token = admin_token(base1)
+        upload_and_publish(base1, token, ["f1"])
+        dev1 = enrol_device(base1, token, "f1", "tab-1")
+        dev2 = enrol_device(base2, token, "f1", "tab-2")
+        learners = [make_profile(f"P-{i}") for i in range(8)]
+        assert httpx.post(f"{base1}/api/v1/sync/push", headers=dev1.headers,
+                          json={"profiles": learners}).status_code == 200
+        done1 = [make_event(lr["id"], "tab-1", i + 1, type="course.completed", pack="promote-sample",
+                            pack_version=1, ref={"course": "boundaries"}) for i, lr in enumerate(learners)]
+        done2 = [make_event(lr["id"], "tab-2", i + 1, type="course.completed", pack="promote-sample",
+                            pack_version=1, ref={"course": "boundaries"}) for i, lr in enumerate(learners)]
+        codes: list[int] = []
+
+        def push(base: str, headers: dict, events: list) -> None:
+            codes.append(httpx.post(f"{base}/api/v1/sync/push", headers=headers,
+                                    json={"events": events}, timeout=60).status_code)
+
+        threads = [threading.Thread(target=push, args=args) for args in (
+            (base1, dev1.headers, done1 + done2), (base2, dev2.headers, done2 + done1),
+            (base1, dev1.headers, done2), (base2, dev2.headers, done1))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert codes == [200] * 4
+        listed = httpx.get(f"{base2}/api/v1/admin/certificates", headers=bearer(token)).json()
+        assert sorted(c["learner_id"] for c in listed) == sorted(lr["id"] for lr in learners)
+        received = [e for e in pull_all(base1, dev1.headers) if e["type"] == "certificate.received"]
+        assert len(received) == len(learners)
+    finally:
+        one.stop()
+        two.stop()
