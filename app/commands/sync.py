@@ -4,6 +4,7 @@
 exit 0 when events and profiles were exchanged and no pack update failed, exit 1 with
 one `error:` line otherwise (nothing acknowledged is lost: the outbox stays as it was).
 `enrol` trades the admin's one-time code for the device token (never printed).
+`sync --rejected` lists the events the server rejected, with the reason (for an admin).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--trust", action="append", default=[],
                    help="add a trusted pack public key file (repeatable)")
     p.add_argument("--no-packs", action="store_true", help="skip pack updates")
+    p.add_argument("--rejected", action="store_true",
+                   help="only list the events the server rejected (kept on the device)")
     p.set_defaults(func=run_sync)
 
     e = sub.add_parser("enrol", help="enrol this device folder with a one-time code")
@@ -70,6 +73,8 @@ def run_sync(args: argparse.Namespace) -> int:
     try:
         with Store.open(args.data_dir) as store:
             _configure(store, args)
+            if args.rejected:
+                return _print_rejected(store)
             client = SyncClient(store, PackLibrary(Path(args.data_dir)))
             if args.code:
                 client.enrol(args.code)
@@ -83,4 +88,14 @@ def run_sync(args: argparse.Namespace) -> int:
         print("error: a pack update failed (see above); the installed version is unchanged",
               file=sys.stderr)
         return 1
+    return 0
+
+
+def _print_rejected(store: object) -> int:
+    rows = store.rejected()  # type: ignore[attr-defined]
+    for row in rows:
+        event = row["event"]
+        print(f"{row['at']}  {event['id']}  {event['type']}  learner {event['learner']}  "
+              f"{row['reason']}")
+    print(f"{len(rows)} rejected events kept on this device")
     return 0

@@ -207,7 +207,8 @@ def test_dropped_connection_resumes_without_duplicates(env: ServerEnv, tmp_path:
         dev.close()
 
 
-def test_rejected_events_are_kept_with_reason(env: ServerEnv, tmp_path: Path) -> None:
+def test_rejected_events_are_kept_with_reason(env: ServerEnv, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
     a = open_device(tmp_path / "a", env)
     b = open_device(tmp_path / "b", env)
     try:
@@ -224,6 +225,11 @@ def test_rejected_events_are_kept_with_reason(env: ServerEnv, tmp_path: Path) ->
         assert report.events_held == {future: report.events_held[future]}
         kept = {r["event"]["id"]: r["reason"] for r in a.store.rejected()}
         assert kept == report.events_rejected           # for the admin, never silently lost
+        from app.commands.sync import _print_rejected
+        assert _print_rejected(a.store) == 0
+        listing = capsys.readouterr().out
+        assert "2 rejected events kept" in listing and too_old in listing
+        assert "at_too_old" in listing and "unknown_learner" in listing
         assert [e["id"] for e in a.store.outbox()] == [future]   # retried at a later sync
         assert good in {e["id"] for e in a.store.events(learner)}
 
@@ -265,6 +271,9 @@ def test_cli_enrol_and_sync(env: ServerEnv, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "7 acknowledged" in r.stdout and "outbox: 0 events waiting" in r.stdout
     assert token not in r.stdout + r.stderr
+    r = subprocess.run([*run, "sync", "--data-dir", str(data), "--rejected"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "0 rejected events kept on this device"
     r = subprocess.run([*run, "sync", "--data-dir", str(data), "--server", "ftp://nope"],
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "server_url" in r.stderr
