@@ -650,16 +650,19 @@ class Session:
         return ""
 
     # quiz -------------------------------------------------------------------------
-    def current_attempt(self, pack: str, course: str) -> Any:
-        """The open attempt of a course's quiz, started now if there is none."""
+    def current_attempt(self, pack: str, course: str, *, start: bool = False) -> Any:
+        """The open attempt of a course's quiz, or None. Only an explicit ``start``
+        begins a new one: revisiting the quiz page (browser back) never spends one of
+        the learner's limited attempts."""
         engine = self._engine()
         quiz = engine.outline(pack, course).quiz
         if quiz is None:
             raise LearningError(f"course {pack}/{course} has no quiz")
         attempt_id = quiz.open_attempt
         if attempt_id is None:
-            step = self._commit(engine.start_quiz(pack, course))
-            attempt_id = step.attempt
+            if not start:
+                return None
+            attempt_id = self._commit(engine.start_quiz(pack, course)).attempt
         return engine.attempt(pack, course, attempt_id)
 
     def attempt(self, pack: str, course: str, attempt_id: str) -> Any:

@@ -134,6 +134,7 @@ def test_course_outline(device: Device) -> None:
     click(by_key(view, "lesson-02-act"))
     click(by_key(view, "take-quiz"))
     assert rec.routes[1:] == ["/lesson/ui-demo/safety/02-act/0", "/quiz/ui-demo/safety"]
+    assert session.outline("ui-demo", "safety").quiz.open_attempt is not None
 
 
 def test_lesson_reader_cards_image_swipe_and_text_size(device: Device) -> None:
@@ -188,6 +189,11 @@ def test_links_in_cards(device: Device) -> None:
 def test_quiz_feedback_results_and_retry(device: Device) -> None:
     session = signed_in(device)
     view, _ctx, rec = build(session, "/quiz/ui-demo/safety")
+    assert "3 attempts left" in by_key(view, "quiz-facts").value  # nothing spent yet
+    build(session, "/quiz/ui-demo/safety")
+    assert session.outline("ui-demo", "safety").quiz.attempts_used == 0
+    click(by_key(view, "start-quiz"))
+    view, _ctx, rec = build(session, "/quiz/ui-demo/safety")
     assert by_key(view, "question-position").value == "Question 1 of 3"
     assert by_key(view, "check").disabled
     click(by_key(view, "option-a"))
@@ -227,7 +233,7 @@ def test_quiz_feedback_results_and_retry(device: Device) -> None:
     assert has_key(view, "review-q1") and not has_key(view, "review-q2")
     click(by_key(view, "retry"))
     assert rec.routes == ["/quiz/ui-demo/safety"]
-    view, _ctx, _rec = build(session, "/quiz/ui-demo/safety")  # a new attempt starts
+    view, _ctx, _rec = build(session, "/quiz/ui-demo/safety")  # a new attempt started
     assert "attempt 2" in view.appbar.title.value
 
 
@@ -235,7 +241,7 @@ def test_review_queue(device: Device) -> None:
     session = signed_in(device)
     view, _ctx, _rec = build(session, "/review")
     assert has_key(view, "review-empty")
-    att = session.current_attempt("ui-demo", "safety")
+    att = session.current_attempt("ui-demo", "safety", start=True)
     session.answer("ui-demo", "safety", att.attempt, "q1", ["a"])
     assert session.review_queue() == [] or session.review_queue()[0].question.id == "q1"
 
@@ -292,7 +298,7 @@ def test_progress(device: Device) -> None:
         session.open_lesson("ui-demo", "reports", lesson)
         for card in range(cards):
             session.finish_card("ui-demo", "reports", lesson, card)
-    att = session.current_attempt("ui-demo", "reports")
+    att = session.current_attempt("ui-demo", "reports", start=True)
     session.answer("ui-demo", "reports", att.attempt, "r1", ["true"])
     session.submit("ui-demo", "reports", att.attempt)
     view, _ctx, _rec = build(session, "/progress")
@@ -372,7 +378,8 @@ def test_router_guards_personal_screens() -> None:
 
 def test_every_route_builds_a_view(device: Device) -> None:
     session = signed_in(device)
-    att = session.current_attempt("ui-demo", "reports")
+    att = session.current_attempt("ui-demo", "reports", start=True)
+    session.current_attempt("ui-demo", "safety", start=True)
     paths = {"who": "/", "new_profile": "/profiles/new", "pin": "/pin/x", "settings": "/settings",
              "home": "/home", "course": "/course/ui-demo/safety",
              "lesson": "/lesson/ui-demo/safety/01-notice/0", "quiz": "/quiz/ui-demo/safety",
@@ -397,6 +404,7 @@ def test_every_route_builds_a_view(device: Device) -> None:
 
 def test_a_refused_action_shows_its_reason_instead_of_breaking(device: Device) -> None:
     session = signed_in(device)
+    session.current_attempt("ui-demo", "safety", start=True)
     view, ctx, rec = build(session, "/quiz/ui-demo/safety")
     click(by_key(view, "option-b"))
     click(by_key(view, "check"))
@@ -430,3 +438,14 @@ def test_gap_report_compares_with_the_previous_assessment(device: Device) -> Non
     assert "Compared with your previous assessment" in text
     assert by_key(view, "change-a").value == "↑ Keep the wing safe: 1 → 2"
     assert by_key(view, "change-b").value == "↓ Report and record: 1 → 0"
+
+
+def test_quiz_intro_when_no_attempt_is_left(device: Device) -> None:
+    session = signed_in(device)
+    for _ in range(3):
+        att = session.current_attempt("ui-demo", "safety", start=True)
+        session.submit("ui-demo", "safety", att.attempt)
+    view, _ctx, _rec = build(session, "/quiz/ui-demo/safety")
+    assert by_key(view, "start-quiz").disabled and has_key(view, "no-attempts")
+    results, _ctx, _rec = build(session, f"/results/ui-demo/safety/{att.attempt}")
+    assert not has_key(results, "retry")

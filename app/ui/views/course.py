@@ -22,6 +22,13 @@ STATE_ICONS = {"not_started": ft.Icons.RADIO_BUTTON_UNCHECKED,
                "in_progress": ft.Icons.TIMELAPSE, "done": ft.Icons.CHECK_CIRCLE}
 
 
+def take_quiz(ctx: ViewContext, pack: str, course: str) -> None:
+    """"Take the quiz" starts an attempt (a deliberate tap); "Continue quiz" resumes."""
+    ctx.session.current_attempt(pack, course, start=True)
+    ctx.session.view.quiz_focus, ctx.session.view.quiz_choice = None, []
+    ctx.go(f"/quiz/{pack}/{course}")
+
+
 def build_course(ctx: ViewContext, route: Route) -> ft.View:
     _ = ctx._
     tr = ctx.tr
@@ -85,7 +92,7 @@ def build_course(ctx: ViewContext, route: Route) -> ft.View:
             ft.Text(" · ".join(lines)),
             ft.Row([ft.Icon(ft.Icons.VERIFIED, color=ft.Colors.GREEN_700),
                     ft.Text(_("Passed"))]) if q.passed else ft.Container(),
-            big_button(quiz_label, handler(ctx, lambda: ctx.go(f"/quiz/{pack}/{cid}")),
+            big_button(quiz_label, handler(ctx, lambda: take_quiz(ctx, pack, cid)),
                        icon=ft.Icons.QUIZ, key="take-quiz", disabled=not can_take,
                        tooltip=quiz_label, primary=False),
         ], spacing=8)))

@@ -111,6 +111,8 @@ def build_quiz(ctx: ViewContext, route: Route) -> ft.View:
     s = ctx.session
     pack, cid = route.params["pack"], route.params["course"]
     att = s.current_attempt(pack, cid)
+    if att is None:
+        return build_quiz_intro(ctx, route)
     focus = s.view.quiz_focus
     shown = next((q for q in att.questions if q.id == focus and q.answered), None)
     if shown is None:
@@ -161,6 +163,41 @@ def build_quiz(ctx: ViewContext, route: Route) -> ft.View:
                                     actions=[lock_action(ctx)]), controls)
 
 
+def build_quiz_intro(ctx: ViewContext, route: Route) -> ft.View:
+    """No attempt open: what the quiz is, and an explicit Start (spends an attempt)."""
+    _ = ctx._
+    tr = ctx.tr
+    s = ctx.session
+    pack, cid = route.params["pack"], route.params["course"]
+    outline = s.outline(pack, cid)
+    q = outline.quiz
+    lines = [tr.ngettext("{n} question", "{n} questions", q.questions).format(n=q.questions),
+             _("Pass mark {mark}").format(mark=tr.format_percent(q.pass_mark / 100))]
+    if q.attempts_left is not None:
+        lines.append(tr.ngettext("{n} attempt left", "{n} attempts left",
+                                 q.attempts_left).format(n=q.attempts_left))
+    can_start = q.attempts_left is None or q.attempts_left > 0
+
+    def start() -> None:
+        s.current_attempt(pack, cid, start=True)
+        s.view.quiz_focus, s.view.quiz_choice = None, []
+        ctx.refresh()
+
+    controls: list[ft.Control] = [
+        ft.Text(outline.title.text, theme_style=ft.TextThemeStyle.TITLE_MEDIUM),
+        ft.Text(" · ".join(lines), key="quiz-facts"),
+        ft.Text(_("One question per screen. You see right away whether your answer was "
+                  "right, and why.")),
+        big_button(_("Start the quiz"), handler(ctx, start), icon=ft.Icons.PLAY_ARROW,
+                   key="start-quiz", disabled=not can_start, tooltip=_("Start the quiz")),
+    ]
+    if not can_start:
+        controls.append(ft.Text(_("No attempts left. Talk to your trainer."),
+                                key="no-attempts"))
+    return view(route.path, app_bar(ctx, _("Quiz"), back=f"/course/{pack}/{cid}",
+                                    actions=[lock_action(ctx)]), controls)
+
+
 def build_results(ctx: ViewContext, route: Route) -> ft.View:
     _ = ctx._
     tr = ctx.tr
@@ -198,9 +235,12 @@ def build_results(ctx: ViewContext, route: Route) -> ft.View:
         controls.append(ft.Text(_("Every answer was right. Well done!")))
     if quiz is not None and not quiz.passed and (quiz.attempts_left is None
                                                  or quiz.attempts_left > 0):
-        controls.append(big_button(_("Try again"), handler(ctx, lambda: ctx.go(
-            f"/quiz/{pack}/{cid}")), icon=ft.Icons.REPLAY, key="retry",
-            tooltip=_("Try the quiz again")))
+        def retry() -> None:
+            s.current_attempt(pack, cid, start=True)
+            s.view.quiz_focus, s.view.quiz_choice = None, []
+            ctx.go(f"/quiz/{pack}/{cid}")
+        controls.append(big_button(_("Try again"), handler(ctx, retry), icon=ft.Icons.REPLAY,
+                                   key="retry", tooltip=_("Try the quiz again")))
     controls.append(big_button(_("Back to the course"), handler(ctx, lambda: ctx.go(
         f"/course/{pack}/{cid}")), icon=ft.Icons.MENU_BOOK, primary=False, key="to-course",
         tooltip=_("Back to the course")))
