@@ -249,6 +249,9 @@ def test_review_queue(device: Device) -> None:
 # -- self-assessment and gap report ----------------------------------------------------------
 def test_self_assessment_duty_by_duty_and_gap_report(device: Device) -> None:
     session = signed_in(device)
+    view, _ctx, rec = build(session, "/assess/ui-demo/officer")  # a visit starts nothing
+    assert has_key(view, "start-assessment")
+    assert session.assess.open_assessment("ui-demo", "officer") is None
     view, _ctx, rec = build(session, "/assess")
     click(by_key(view, "assess-officer"))
     assert rec.routes == ["/assess/ui-demo/officer"]
@@ -380,6 +383,7 @@ def test_every_route_builds_a_view(device: Device) -> None:
     session = signed_in(device)
     att = session.current_attempt("ui-demo", "reports", start=True)
     session.current_attempt("ui-demo", "safety", start=True)
+    session.assessment("ui-demo", "officer", start=True)
     paths = {"who": "/", "new_profile": "/profiles/new", "pin": "/pin/x", "settings": "/settings",
              "home": "/home", "course": "/course/ui-demo/safety",
              "lesson": "/lesson/ui-demo/safety/01-notice/0", "quiz": "/quiz/ui-demo/safety",

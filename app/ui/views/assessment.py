@@ -26,6 +26,13 @@ EXPECTED_COLOR = ft.Colors.BLUE_GREY_400
 RATED_COLOR = ft.Colors.INDIGO_700
 
 
+def start_assessment(ctx: ViewContext, pack: str, profile: str) -> None:
+    """Continue the open assessment, or start one (a deliberate tap, never a page visit)."""
+    ctx.session.assessment(pack, profile, start=True)
+    ctx.session.view.assess_key = None
+    ctx.go(f"/assess/{pack}/{profile}")
+
+
 def build_assess_list(ctx: ViewContext, route: Route) -> ft.View:
     _ = ctx._
     s = ctx.session
@@ -39,8 +46,8 @@ def build_assess_list(ctx: ViewContext, route: Route) -> ft.View:
     for e in entries:
         buttons: list[ft.Control] = []
         label = _("Continue") if e.open_assessment else _("Start a new self-assessment")
-        buttons.append(big_button(label, handler(ctx, lambda e=e: ctx.go(
-            f"/assess/{e.pack}/{e.id}")), icon=ft.Icons.CHECKLIST, key=f"assess-{e.id}",
+        buttons.append(big_button(label, handler(ctx, lambda e=e: start_assessment(
+            ctx, e.pack, e.id)), icon=ft.Icons.CHECKLIST, key=f"assess-{e.id}",
             tooltip=label))
         if e.last_completed:
             buttons.append(big_button(_("Gap report"), handler(ctx, lambda e=e: ctx.go(
@@ -58,8 +65,14 @@ def build_assess(ctx: ViewContext, route: Route) -> ft.View:
     _ = ctx._
     s = ctx.session
     pack, pid = route.params["pack"], route.params["profile"]
-    pv = s.assessment(pack, pid)
+    pv = s.assessment(pack, pid, start=False)
     aid = pv.assessment
+    if aid is None:  # nothing open (e.g. browser back after finishing): offer to start
+        return view(route.path, app_bar(ctx, pv.title.text, back="/assess"), [
+            ft.Text(pv.description.text),
+            big_button(_("Start a new self-assessment"), handler(
+                ctx, lambda: start_assessment(ctx, pack, pid)), icon=ft.Icons.CHECKLIST,
+                key="start-assessment", tooltip=_("Start a new self-assessment"))])
     rated_tasks = {t.id for t in s.assessment_tasks(pv)}
     duties = [d for d in pv.duties if any(t.id in rated_tasks for t in d.tasks)]
     if s.view.assess_key != (pack, pid, aid):  # first visit: open at the resume point
@@ -223,8 +236,9 @@ def build_gap(ctx: ViewContext, route: Route) -> ft.View:
             controls.append(ft.Text(f"{TREND_WORDS.get(c.trend, '')} {titles.get(c.id, c.id)}: "
                                     f"{tr.format_number(c.before)} → {tr.format_number(c.after)}",
                                     key=f"change-{c.id}"))
-    controls.append(big_button(_("Start a new self-assessment"), handler(ctx, lambda: ctx.go(
-        f"/assess/{pack}/{pid}")), icon=ft.Icons.REPLAY, primary=False, key="reassess",
+    controls.append(big_button(_("Start a new self-assessment"), handler(
+        ctx, lambda: start_assessment(ctx, pack, pid)), icon=ft.Icons.REPLAY, primary=False,
+        key="reassess",
         tooltip=_("Start a new self-assessment")))
     return view(route.path, app_bar(ctx, _("Gap report"), back="/assess",
                                     actions=[lock_action(ctx)]), controls)
