@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                    default=int(os.environ.get("SHIFT_SERVER_PORT", 8700)))
     p.add_argument("--no-server", action="store_true", help="only the app")
     p.add_argument("--device-dir", type=Path, default=DEVICE_DIR)
+    p.add_argument("--server-dir", type=Path, default=SERVER_DIR)
     args = p.parse_args(argv)
 
     DEVICE_DIR.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         point_device_at(args.device_dir, server_url)
         srv = subprocess.Popen([sys.executable, "-m", "sync_server", "serve", "--host",
                                 "127.0.0.1", "--port", str(args.server_port), "--data-dir",
-                                str(SERVER_DIR)], cwd=ROOT, env=env)
+                                str(args.server_dir)], cwd=ROOT, env=env)
         procs.append(("sync server", srv, server_url + "/"))
     elif not args.no_server:
         log("sync server not installed yet: starting the app alone")
@@ -156,7 +157,10 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
-    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    def on_term(*_: object) -> None:
+        raise KeyboardInterrupt  # same clean stop as Ctrl-C
+
+    signal.signal(signal.SIGTERM, on_term)
     try:
         for name, proc, url in procs:
             if wait_http(url, proc):
