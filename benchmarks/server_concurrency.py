@@ -148,7 +148,8 @@ def server_side_ms(log_path: Path, tag: str) -> list[float]:
 
 
 def run_backend(label: str, folder: Path, database_url: str | None, args: argparse.Namespace) -> bool:
-    server = ServerProcess(folder / "srv", database_url, env={"SHIFT_LOG_LEVEL": "INFO"})
+    server = ServerProcess(folder / "srv", database_url, workers=args.workers,
+                           env={"SHIFT_LOG_LEVEL": "INFO"})
     server.start()
     ok = True
     try:
@@ -200,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chunk", type=int, default=500, help="events per push (≤ 500)")
     ap.add_argument("--spread", type=float, default=0.0,
                     help="also run a scenario with starts spread over this many seconds")
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     ap.add_argument("--postgres", default="auto", help="URL, 'auto' or 'off'")
     args = ap.parse_args(argv)
     ok = True

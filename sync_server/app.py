@@ -107,3 +107,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        except_prefixes=("/api/v1/blobs/",))
     app.add_middleware(AccessLogMiddleware)
     return app
+
+
+def create_worker_app() -> FastAPI:
+    """Factory for `serve --workers N`: each worker process configures its own JSON logs."""
+    from sync_server.logs import configure_logging
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    return create_app(settings)

@@ -29,6 +29,7 @@ class JsonFormatter(logging.Formatter):
                   + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
+            "pid": record.process,          # tells `serve --workers N` processes apart
             "msg": record.getMessage(),
         }
         fields = getattr(record, "fields", None)

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     common = dict(host=args.host, port=args.port, log_config=None, access_log=False,
                   proxy_headers=True, timeout_graceful_shutdown=10)
     if args.workers > 1:
-        uvicorn.run("sync_server.app:create_app", factory=True, workers=args.workers, **common)
+        uvicorn.run("sync_server.app:create_worker_app", factory=True, workers=args.workers, **common)
     else:
         from sync_server.app import create_app
         uvicorn.run(create_app(settings), **common)

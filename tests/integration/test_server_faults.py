@@ -213,3 +213,46 @@ def test_two_server_processes_on_one_database(setup: Setup) -> None:
         assert sorted(pulled) == sorted(ids)                # no gap, no repeat in the cursor walk
     finally:
         other.stop()
+
+
+def test_sqlite_with_two_worker_processes(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`serve --workers 2` on SQLite: writers of both workers queue on the file lock;
+    concurrent overlapping pushes store each event once; both workers log JSON lines."""
+    proc = ServerProcess(tmp_path_factory.mktemp("workers") / "srv", workers=2)
+    proc.start()
+    try:
+        seed(proc.data_dir, facilities={"f1": "One"})
+        dev = enrol_device(proc.base_url, admin_token(proc.base_url), "f1")
+        p = make_profile()
+        events = [make_event(p["id"], dev.device_id, i + 1) for i in range(1000)]
+        chunks = [events[i:i + 100] for i in range(0, 1000, 100)]
+        httpx.post(proc.base_url + "/api/v1/sync/push", headers=dev.headers,
+                   json={"profiles": [p]}).raise_for_status()
+        stored: list[str] = []
+        lock = threading.Lock()
+
+        def pusher(order: list[list[dict[str, object]]]) -> None:
+            with httpx.Client(headers=dev.headers, timeout=60) as c:
+                for chunk in order:
+                    r = c.post(proc.base_url + "/api/v1/sync/push", json={"events": chunk})
+                    r.raise_for_status()
+                    with lock:
+                        stored.extend(r.json()["stored"])
+
+        threads = [threading.Thread(target=pusher, args=(chunks if k % 2 else chunks[::-1],))
+                   for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(stored) == sorted(e["id"] for e in events)      # each stored exactly once
+        repo = open_repo(proc.data_dir)
+        try:
+            assert repo.count_events().total == 1000
+        finally:
+            repo.close()
+        loggers = {json.loads(line).get("logger") for line in proc.log_path.read_text().splitlines()
+                if line.startswith("{")}
+        assert "sync_server.access" in loggers
+    finally:
+        proc.stop()
