@@ -102,14 +102,21 @@ def test_install_then_refuse_rollback(env: dict[str, Path], tmp_path: Path) -> N
 
 
 def test_make_packs_tool_builds_every_source_with_a_dev_key(tmp_path: Path) -> None:
+    """`make packs` (tools.build_packs) on the real content_packs/: every pack is built,
+    signed with a new dev key and passes `pack verify` (issue 6's definition of done)."""
     srcs = tmp_path / "content_packs"
-    shutil.copytree(SAMPLE, srcs / "promote-sample")
+    names = sorted(p.parent.name for p in (ROOT / "content_packs").glob("*/pack.toml"))
+    assert {"promote-sample", "promote-core"} <= set(names)
+    for name in names:
+        shutil.copytree(ROOT / "content_packs" / name, srcs / name)
     key = tmp_path / "var/dev-keys/dev.key"
     out = run("tools.build_packs", "--src", srcs, "--out", tmp_path / "var/packs", "--key", key)
-    assert out.stdout.strip().endswith("promote-sample-1.pack")
+    built = out.stdout.strip().splitlines()
+    assert len(built) == len(names) and built[-1].endswith("promote-sample-1.pack")
     assert key.is_file() and Path(f"{key}.pub").is_file()
-    run("sync_server", "pack", "verify", tmp_path / "var/packs/promote-sample-1.pack", "--trust",
-        f"{key}.pub")
+    for line in built:
+        ok = run("sync_server", "pack", "verify", line, "--trust", f"{key}.pub")
+        assert ok.stdout.startswith("OK ")
 
 
 def test_unwritable_targets_are_one_line_errors(env: dict[str, Path], tmp_path: Path) -> None:
