@@ -14,15 +14,22 @@ TOUCH = 48
 BIG_TOUCH = 64
 
 
+#: Labels (buttons, chips, tabs) grow less than reading text: they must still fit a
+#: half-width button on a phone at the largest size.
+LABEL_SCALE_CAP = 1.15
+
+
 def text_theme(scale: float) -> ft.TextTheme:
-    def s(size: float, bold: bool = False) -> ft.TextStyle:
-        return ft.TextStyle(size=round(size * scale, 1),
+    def s(size: float, bold: bool = False, cap: float | None = None) -> ft.TextStyle:
+        factor = min(scale, cap) if cap else scale
+        return ft.TextStyle(size=round(size * factor, 1),
                             font_family="BodyBold" if bold else "Body")
     return ft.TextTheme(
         display_small=s(34, True), headline_large=s(30, True), headline_medium=s(26, True),
         headline_small=s(22, True), title_large=s(21, True), title_medium=s(17, True),
         title_small=s(15, True), body_large=s(17), body_medium=s(15), body_small=s(13),
-        label_large=s(15, True), label_medium=s(13), label_small=s(12))
+        label_large=s(15, True, LABEL_SCALE_CAP), label_medium=s(13, cap=LABEL_SCALE_CAP),
+        label_small=s(12, cap=LABEL_SCALE_CAP))
 
 
 def build_theme(text_size: str = "normal", high_contrast: bool = False) -> ft.Theme:

@@ -55,8 +55,9 @@ def app_bar(ctx: ViewContext, title: str, *, back: str | None = None,
     if back is not None:
         leading = icon_button(ft.Icons.ARROW_BACK, _("Back"),
                               handler(ctx, lambda: ctx.go(back)), key="back")
-    return ft.AppBar(title=ft.Text(title, semantics_label=title, max_lines=2,
-                                   overflow=ft.TextOverflow.ELLIPSIS),
+    return ft.AppBar(title=ft.Text(title, semantics_label=title, max_lines=1,
+                                   overflow=ft.TextOverflow.ELLIPSIS, tooltip=title,
+                                   theme_style=ft.TextThemeStyle.TITLE_MEDIUM),
                      leading=leading, automatically_imply_leading=False,
                      actions=actions or [], toolbar_height=64)
 
