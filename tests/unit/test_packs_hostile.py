@@ -108,6 +108,13 @@ def _oversized_blob(entries: list[Entry]) -> list[Entry]:
             for e in entries]
 
 
+def _huge_lesson(entries: list[Entry]) -> list[Entry]:
+    """A signed lesson file over the 4 MiB lesson limit, stored (so no zip-bomb ratio)."""
+    out = replace_file(entries, LESSON, _lesson_with("x " * (2 * 1024 * 1024 + 10)))
+    return [Entry(e.name, e.data, zipfile.ZIP_STORED) if e.name.startswith("blobs/") else e
+            for e in out]
+
+
 def _missing_blob(entries: list[Entry]) -> list[Entry]:
     return entries[:-1]
 
@@ -141,6 +148,7 @@ HOSTILE: dict[str, tuple[Callable[[list[Entry]], list[Entry]], str]] = {
     "blob not in manifest": (_extra_blob, "is not listed in the manifest"),
     "blob missing": (_missing_blob, "is missing from the pack"),
     "oversized blob": (_oversized_blob, "the manifest says"),
+    "oversized lesson": (_huge_lesson, "bytes; the limit is 4194304"),
     "unsafe manifest path": (_unsafe_manifest_path, "unsafe or invalid path"),
     "no signature": (lambda es: [e for e in es if e.name != "manifest.sig"], "no manifest.sig"),
     "deeply nested signature": (

@@ -26,7 +26,12 @@ from zlib import error as ZlibError
 
 from app.core.errors import PackVerifyError
 from app.core.packs.keys import TrustedKeys
-from app.core.packs.lesson_check import check_lesson, lesson_shas, media_paths
+from app.core.packs.lesson_check import (
+    MAX_LESSON_BYTES,
+    check_lesson,
+    lesson_shas,
+    media_paths,
+)
 from app.core.packs.limits import (
     CHUNK,
     MAX_ENTRIES,
@@ -77,6 +82,9 @@ def verify_pack(pack_file: Path, trusted: TrustedKeys, *, installed_version: int
             lessons = lesson_shas(vp.manifest)
             media = media_paths(vp.manifest)
             for sha, info in sorted(vp.blob_entries.items()):
+                if sha in lessons and info.file_size > MAX_LESSON_BYTES:   # before reading it
+                    raise PackVerifyError(f"lesson {lessons[sha]} is {info.file_size} bytes; "
+                                          f"the limit is {MAX_LESSON_BYTES}")
                 with open_blob(zf, info) as fh:
                     chunks = hashed_chunks(fh, sha, info.file_size, _where(vp, sha))
                     if sha in lessons:
