@@ -90,7 +90,7 @@ def _step(learning: LearningEngine, sa: SelfAssessment, act: tuple) -> Any:
         return learning.open_lesson(PACK, act[1], lessons[act[2] % len(lessons)][0])
     if kind == "card":
         lesson, cards = LESSONS[act[1]][act[2] % len(LESSONS[act[1]])]
-        return learning.view_card(PACK, act[1], lesson, act[3] % cards, seconds=act[3] * 7)
+        return learning.view_card(PACK, act[1], lesson, act[3] % cards, seconds=act[3] * 0.7 + 0.1)
     if kind == "start":
         return learning.start_quiz(PACK, act[1], seed=act[2])
     if kind in ("answer", "submit"):
