@@ -59,7 +59,7 @@ def question_controls(ctx: ViewContext, q: Any, chosen: list[str],
                 (ft.Icons.RADIO_BUTTON_CHECKED if selected else ft.Icons.RADIO_BUTTON_UNCHECKED)
             out.append(card(ft.Row([ft.Icon(icon), ft.Text(label, expand=True)]),
                             on_click=handler(ctx, lambda o=o: on_toggle(o.id)),
-                            key=f"option-{o.id}", highlight=selected, tooltip=label))
+                            key=f"option-{o.id}", highlight=selected))
             continue
         if o.correct:
             icon, color = ft.Icons.CHECK_CIRCLE, ft.Colors.GREEN_800
