@@ -201,11 +201,6 @@ class Flash:
 
 
 @dataclass
-class LockReason:
-    idle: bool = False
-
-
-@dataclass
 class SessionView:
     """Transient UI state that is not learning data (which card, which PIN digits)."""
 
@@ -741,9 +736,6 @@ class Session:
 
     def gap_report(self, pack: str, profile: str) -> Any:
         return self._assess().gap_report(pack, profile)
-
-    def course_title(self, pack: str, course: str) -> Any:
-        return self._engine().outline(pack, course).title
 
     # display settings -----------------------------------------------------------
     def set_text_size(self, size: str) -> None:

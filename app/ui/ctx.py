@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.core.device import TEXT_SCALE, Flash, Session
+from app.core.device import Flash, Session
 from app.core.errors import ShiftError
 from app.core.i18n import Translator
 
@@ -29,10 +29,6 @@ class ViewContext:
 
     def _(self, message: str) -> str:  # noqa: D401 - gettext alias
         return self.session.translator.gettext(message)
-
-    @property
-    def scale(self) -> float:
-        return TEXT_SCALE.get(self.session.text_size, 1.0)
 
     @property
     def flashes(self) -> list[str]:
