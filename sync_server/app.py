@@ -23,7 +23,13 @@ from sync_server import __version__
 from sync_server.api import admin, devices, health, sync
 from sync_server.api.deps import ServerState
 from sync_server.db import open_repository
-from sync_server.errors import AlreadyExistsError, DatabaseError, EnrolError, NotFoundError
+from sync_server.errors import (
+    AlreadyExistsError,
+    DatabaseError,
+    EnrolError,
+    NotFoundError,
+    TooManyAttemptsError,
+)
 from sync_server.keyring import load_keyring
 from sync_server.logs import log
 from sync_server.middleware import AccessLogMiddleware, BodyLimitMiddleware, GZipExceptMiddleware
@@ -50,6 +56,8 @@ def _status_for(exc: ShiftError) -> int:
         return 403
     if isinstance(exc, DatabaseError):
         return 503
+    if isinstance(exc, TooManyAttemptsError):
+        return 429
     if isinstance(exc, PackError):
         return 422
     return 400

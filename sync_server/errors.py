@@ -27,3 +27,7 @@ class EnrolError(ServerError):
 
 class DatabaseError(ServerError):
     """The database cannot be opened or migrated (the URL or file is named)."""
+
+
+class TooManyAttemptsError(ServerError):
+    """Too many failed logins for one admin name; try again later (HTTP 429)."""

@@ -11,10 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from sync_server.api.deps import (
+    ADMIN_COOKIE,
     AdminDep,
     RepoDep,
     StateDep,
-    _bearer,
+    bearer_token,
     login_admin,
     now_iso,
 )
@@ -43,7 +44,8 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=AUTH)
 FacilityQuery = Annotated[str | None, Query(pattern=SLUG_PATTERN)]
 
 
-@router.post("/login", response_model=LoginResponse, summary="Admin name + password → bearer token")
+@router.post("/login", response_model=LoginResponse, summary="Admin name + password → bearer token",
+             responses={429: {"model": ErrorBody, "description": "too many failed attempts"}})
 def login(body: LoginRequest, state: StateDep) -> LoginResponse:
     result = login_admin(state.repo, state.settings, body.name, body.password)
     if result is None:
@@ -56,7 +58,7 @@ def login(body: LoginRequest, state: StateDep) -> LoginResponse:
 
 @router.post("/logout", status_code=204, summary="End this admin token")
 def logout(request: Request, admin: AdminDep, repo: RepoDep) -> None:
-    token = _bearer(request) or request.cookies.get("shift_admin")
+    token = bearer_token(request) or request.cookies.get(ADMIN_COOKIE)
     if token:
         repo.delete_admin_session(token_hash(token))
 

@@ -14,15 +14,20 @@ token, for the HTML console); tokens come from POST /api/v1/admin/login or
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+import weakref
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.core.events import format_at
 from sync_server.db.repository import Admin, Device, Repository
+from sync_server.errors import TooManyAttemptsError
 from sync_server.keyring import Keyring
 from sync_server.security import new_token, token_hash, verify_password
 from sync_server.settings import Settings
@@ -58,7 +63,7 @@ def get_settings(request: Request) -> Settings:
     return get_state(request).settings
 
 
-def _bearer(request: Request) -> str | None:
+def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization")
     if not header:
         return None
@@ -84,7 +89,7 @@ AdminCreds = Annotated[HTTPAuthorizationCredentials | None, Security(admin_schem
 
 def require_device(request: Request, _creds: DeviceCreds) -> Device:
     """The enrolled, not revoked device that sent `Authorization: Bearer <device token>`."""
-    token = _bearer(request)
+    token = bearer_token(request)
     if token is None:
         raise _unauthorized("missing device token (Authorization: Bearer …)")
     device = get_repo(request).device_for_token(token_hash(token))
@@ -98,7 +103,7 @@ def require_device(request: Request, _creds: DeviceCreds) -> Device:
 
 def require_admin(request: Request, _creds: AdminCreds) -> Admin:
     """The admin whose bearer token (header or `shift_admin` cookie) is valid and unexpired."""
-    token = _bearer(request) or request.cookies.get(ADMIN_COOKIE)
+    token = bearer_token(request) or request.cookies.get(ADMIN_COOKIE)
     if not token:
         raise _unauthorized("missing admin token (Authorization: Bearer …)")
     admin = get_repo(request).admin_for_session(token_hash(token), now_iso())
@@ -108,11 +113,63 @@ def require_admin(request: Request, _creds: AdminCreds) -> Admin:
     return admin
 
 
+class LoginThrottle:
+    """At most `limit` failed logins per admin name within `window` seconds (per server
+    process): guessing passwords becomes slow, and so does burning CPU on scrypt."""
+
+    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
+        self.limit, self.window = limit, window
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, name: str) -> None:
+        with self._lock:
+            recent = self._recent(name)
+            if len(recent) >= self.limit:
+                wait = int(self.window - (time.monotonic() - recent[0])) + 1
+                raise TooManyAttemptsError(f"too many failed logins for {name!r}; "
+                                           f"try again in {wait} s")
+
+    def failed(self, name: str) -> None:
+        with self._lock:
+            self._recent(name).append(time.monotonic())
+
+    def succeeded(self, name: str) -> None:
+        with self._lock:
+            self._failures.pop(name, None)
+
+    def _recent(self, name: str) -> deque[float]:
+        q = self._failures.setdefault(name, deque())
+        while q and time.monotonic() - q[0] > self.window:
+            q.popleft()
+        return q
+
+
+_throttles: weakref.WeakKeyDictionary[Any, LoginThrottle] = weakref.WeakKeyDictionary()
+_throttles_lock = threading.Lock()
+
+
+def login_throttle(repo: Repository) -> LoginThrottle:
+    """The throttle of one server (one per repository, i.e. per create_app)."""
+    with _throttles_lock:
+        if repo not in _throttles:
+            _throttles[repo] = LoginThrottle()
+        return _throttles[repo]
+
+
 def login_admin(repo: Repository, settings: Settings, name: str, password: str) -> tuple[str, str] | None:
-    """Check a password; on success open a session and return (token, expires_at)."""
+    """Check a password; on success open a session and return (token, expires_at).
+
+    None for a wrong name or password; TooManyAttemptsError (HTTP 429) after 5 failures
+    for that name within 5 minutes.
+    """
+    throttle = login_throttle(repo)
+    throttle.check(name)
     admin = repo.get_admin_by_name(name)
     if admin is None or not verify_password(password, admin.password_hash):
+        throttle.failed(name)
         return None
+    throttle.succeeded(name)
     token = new_token("adm")
     now = datetime.now(UTC)
     expires = format_at(now + timedelta(seconds=settings.admin_session_ttl_s))

@@ -185,3 +185,19 @@ def test_extensions_are_installed_when_present(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(app_module, "EXTENSIONS", ("shift_broken_extension",))
     with pytest.raises(RuntimeError, match="extension bug"):    # a broken extension is loud
         create_app(Settings(data_dir=tmp_path / "s2"))
+
+
+def test_admin_login_is_throttled_after_repeated_failures(client: TestClient) -> None:
+    from sync_server.api.deps import login_throttle
+    throttle = login_throttle(client.app.state.shift.repo)  # type: ignore[attr-defined]
+    try:
+        for _ in range(5):
+            r = client.post("/api/v1/admin/login", json={"name": "admin", "password": "wrong-guess"})
+            assert r.status_code == 401
+        r = client.post("/api/v1/admin/login", json={"name": "admin", "password": ADMIN_PASSWORD})
+        assert r.status_code == 429 and "too many failed logins" in r.json()["detail"]
+        throttle.succeeded("admin")                # (as if the window had passed)
+        r = client.post("/api/v1/admin/login", json={"name": "admin", "password": ADMIN_PASSWORD})
+        assert r.status_code == 200
+    finally:
+        throttle.succeeded("admin")
