@@ -64,8 +64,8 @@ class ServerProcess:
         Path(self.data_dir).mkdir(parents=True, exist_ok=True)
         if not self.port:
             self.port = free_port()
-        env = {**os.environ, "PYTHONPATH": str(ROOT), **self.env}
-        env.pop("SHIFT_DATABASE_URL", None)
+        inherited = {k: v for k, v in os.environ.items() if k != "SHIFT_DATABASE_URL"}
+        env = {**inherited, "PYTHONPATH": str(ROOT), **self.env}
         if self.database_url:
             env["SHIFT_DATABASE_URL"] = self.database_url
         cmd = [sys.executable, "-m", "sync_server", "serve", "--host", "127.0.0.1",
