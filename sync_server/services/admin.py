@@ -49,7 +49,7 @@ def create_learner(repo: Repository, *, staff_number: str, display_name: str, ro
         raise ServerError(f"role: unknown role {role!r}; known: {', '.join(ROLES)}")
     if repo.get_facility(facility_id) is None:
         raise NotFoundError(f"facility {facility_id!r} does not exist")
-    learner = Learner(id=(learner_id or str(uuid.uuid4())).lower(),
+    learner = Learner(id=learner_id or str(uuid.uuid4()),
                       staff_number=staff_number.strip(), facility_id=facility_id, role=role,
                       language=language, display_name=display_name.strip(), pin_verifier=None,
                       updated_at=now_iso())

@@ -48,7 +48,7 @@ def save_profiles(repo: Repository, device: Device, profiles: list[dict[str, Any
             out.append(ProfileResult(p["id"], "rejected", "unknown_role"))
             continue
         out.append(repo.save_profile(Learner(
-            id=p["id"].lower(), staff_number=p["staff_number"].strip(),
+            id=p["id"], staff_number=p["staff_number"].strip(),
             facility_id=device.facility_id, role=p["role"], language=p["language"],
             display_name=p["display_name"].strip(), pin_verifier=p.get("pin_verifier"),
             updated_at=p["updated_at"])))

@@ -201,3 +201,12 @@ def test_admin_login_is_throttled_after_repeated_failures(client: TestClient) ->
         assert r.status_code == 200
     finally:
         throttle.succeeded("admin")
+
+
+def test_profile_ids_are_kept_exactly_as_the_device_made_them(client: TestClient) -> None:
+    h = _device(client, "f1", "tab-9")
+    p = make_profile(learner_id="0A1B2C3D-0000-4000-8000-00000000ABCD")
+    r = client.post("/api/v1/sync/push", headers=h,
+                    json={"profiles": [p], "events": [make_event(p["id"], "tab-9", 1)]}).json()
+    assert r["profiles"][0]["id"] == p["id"] and r["profiles"][0]["status"] == "registered"
+    assert len(r["stored"]) == 1 and r["rejected"] == []
