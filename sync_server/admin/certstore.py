@@ -146,6 +146,9 @@ class CertificateStore:
         sql += " ORDER BY issued_at DESC, id LIMIT ?"
         return [_record(r) for r in self._all(sql, (*params, limit))]
 
+    def count(self) -> int:
+        return int(self._all("SELECT COUNT(*) FROM certificates")[0][0])
+
     def undelivered(self, limit: int = 500) -> list[CertificateRecord]:
         return [_record(r) for r in self._all(
             f"SELECT {_COLS} FROM certificates WHERE delivered_at IS NULL ORDER BY issued_at "

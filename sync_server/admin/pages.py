@@ -113,12 +113,14 @@ def dashboard_data(repo: Any, cs: Any, facility: str, role: str) -> dict[str, An
     progress = stats.fold_progress(events)
     courses = stats.courses_of(manifests)
     cells = stats.course_rates(courses, learners, progress)
+    names = {f.id: f.name for f in facilities}
     course_charts = []
     for course in courses:
         mine = [c for c in cells if c.course == course]
         if not mine:
             continue
-        groups = [charts.BarGroup(f"{c.facility_id} · {ROLE_LABELS_EN.get(c.role, c.role)}", (
+        groups = [charts.BarGroup(f"{names.get(c.facility_id, c.facility_id)} · "
+                                  f"{ROLE_LABELS_EN.get(c.role, c.role)}", (
             charts.Bar("completion", c.completion_rate, f"{c.completed} of {c.population}"),
             charts.Bar("pass rate", c.pass_rate, f"{c.passed} of {c.tried}")))
             for c in mine]
@@ -127,11 +129,12 @@ def dashboard_data(repo: Any, cs: Any, facility: str, role: str) -> dict[str, An
     fac_ids = [f.id for f in facilities if not facility or f.id == facility]
     gap = stats.gap_heat_map(manifests, learners, events, fac_ids)
     gap_svg = charts.heat_map("Mean self-assessment gap per duty and facility", gap.rows,
-                              gap.columns, gap.values, max_gap=gap.max_gap) if gap.values else ""
+                              [names.get(f, f) for f in gap.columns], gap.values,
+                              max_gap=gap.max_gap) if gap.values else ""
     counts = {"facilities": len(facilities),
               "devices": sum(1 for d in repo.list_devices() if not d.revoked),
               "learners": len(repo.list_learners()), "events": repo.count_events().total,
-              "certificates": len(cs.certs.list(limit=100_000))}
+              "certificates": cs.certs.count()}
     return {"counts": counts, "facilities": facilities, "cells": cells,
             "course_charts": course_charts, "gap_svg": gap_svg}
 

@@ -393,7 +393,7 @@ def test_dashboard_exports_and_lrs(srv, client) -> None:
     # 2 learners in f3, 1 completed; 2 tried the quiz, 1 passed
     assert re.search(r"<td>f3</td><td>Prison officer</td>\s*<td>2</td><td>1</td><td>50%</td>\s*"
                      r"<td>2</td><td>1</td><td>50%</td>", page), page
-    assert "× f3: mean gap +1.00 (2 learners)" in page  # duty a: ((3-1) + (3-3)) / 2
+    assert "× Klaipeda: mean gap +1.00 (2 learners)" in page  # duty a: ((3-1) + (3-3)) / 2
     assert client.get("/admin/?facility=f2&role=psychologist").status_code == 200
 
     body = client.get("/admin/exports/progress.csv")
