@@ -146,6 +146,11 @@ class CertificateStore:
         sql += " ORDER BY issued_at DESC, id LIMIT ?"
         return [_record(r) for r in self._all(sql, (*params, limit))]
 
+    def ids_by_course(self) -> dict[tuple[str, str, str], str]:
+        """(learner, pack, course) → certificate id, without loading the credentials."""
+        return {(lr, p, c): cid for cid, lr, p, c in self._all(
+            "SELECT id, learner_id, pack_id, course_id FROM certificates")}
+
     def count(self) -> int:
         return int(self._all("SELECT COUNT(*) FROM certificates")[0][0])
 
