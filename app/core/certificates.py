@@ -369,6 +369,8 @@ def verify_credential(credential: Any, trusted_public_keys: Any) -> Verification
         size = len(canonicalize(credential))
     except CertificateError as exc:
         return _malformed(str(exc), cid)
+    except RecursionError:
+        return _malformed("credential: nested too deeply", cid)
     if size > MAX_CREDENTIAL_BYTES:
         return _malformed(f"credential: larger than {MAX_CREDENTIAL_BYTES} bytes", cid)
     proof = credential.get("proof")

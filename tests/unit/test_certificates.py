@@ -155,6 +155,13 @@ def test_any_document_signs_and_verifies_but_not_with_another_key(extra: dict) -
     assert verify_credential(signed, [OTHER.public_key()]).status is CertificateStatus.UNKNOWN_KEY
 
 
+def deeply_nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 def make_unsigned() -> dict[str, Any]:
     return {k: v for k, v in make_credential().items() if k != "proof"}
 
@@ -275,6 +282,7 @@ def test_junk_is_malformed_never_an_exception(junk: Any) -> None:
     (("id",), "https://x/1"), (("issuer",), "https://issuer"), (("validFrom",), "23/11/2026"),
     (("credentialSubject",), {"type": ["AchievementSubject"]}),
     (("name",), float("nan")), (("name",), "\ud800"), (("name",), "x" * 70_000),
+    (("name",), deeply_nested(5000)), (("credentialSubject", "achievement", "name"), 12),
 ])
 def test_hostile_fields_are_refused(path: tuple, value: Any) -> None:
     bad = copy.deepcopy(make_credential())
