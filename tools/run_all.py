@@ -99,7 +99,7 @@ def point_device_at(device_dir: Path, url: str) -> None:
         store.close()
 
 
-def wait_http(url: str, proc: subprocess.Popen[bytes], seconds: float = 30) -> bool:
+def wait_http(url: str, proc: subprocess.Popen[bytes], seconds: float = 90) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -7,7 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -37,38 +37,38 @@ def test_first_run_installs_packs_skips_broken_ones_and_trusts_the_key(tmp_path:
     assert keys == [DEV_KEY.with_name("dev.key.pub").read_text(encoding="utf-8")]
 
 
-def _wait_for(url: str, seconds: float = 60) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return True
-        except OSError as exc:
-            if getattr(exc, "code", None):
-                return True
-            time.sleep(0.3)
-    return False
-
-
 def test_make_run_starts_server_and_app_and_stops_both(tmp_path: Path) -> None:
     app_port, server_port = free_port(), free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "tools.run_all", "--app-port", str(app_port), "--server-port",
          str(server_port), "--device-dir", str(tmp_path / "device"), "--server-dir",
          str(tmp_path / "server")], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            lines.append(raw.decode(errors="replace"))
+            if "Ctrl-C stops everything" in lines[-1]:
+                ready.set()
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
-        assert _wait_for(f"http://127.0.0.1:{app_port}/"), "app did not start"
-        assert _wait_for(f"http://127.0.0.1:{server_port}/api/v1/health") or \
-            _wait_for(f"http://127.0.0.1:{server_port}/"), "sync server did not start"
+        assert ready.wait(timeout=180), "".join(lines)
         with urllib.request.urlopen(f"http://127.0.0.1:{app_port}/", timeout=5) as r:
             assert b"shift-offline-guard" in r.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{server_port}/api/v1/health",
+                                    timeout=5) as r:
+            assert r.status == 200
     finally:
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
-    text = out.decode(errors="replace")
-    assert f"app: http://127.0.0.1:{app_port}/" in text
-    assert f"sync server: http://127.0.0.1:{server_port}/" in text
-    assert proc.returncode == 0
+        proc.wait(timeout=30)
+        reader.join(timeout=5)
+    text = "".join(lines)
+    assert f"[run] app: http://127.0.0.1:{app_port}/" in text, text
+    assert f"[run] sync server: http://127.0.0.1:{server_port}/" in text, text
+    assert proc.returncode == 0, text
     for port in (app_port, server_port):  # both stopped
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
