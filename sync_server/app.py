@@ -77,6 +77,29 @@ def _install_extensions(app: FastAPI) -> None:
             log(logger, logging.INFO, "extension installed", extension=name)
 
 
+def _complete_openapi(app: FastAPI) -> None:
+    """Add the models of bodies that routes parse themselves (the push chunk is parsed
+    from bytes by pydantic for speed, so FastAPI does not see its model) to the schema."""
+    from fastapi.openapi.utils import get_openapi
+
+    from sync_server.api.models import PushRequest
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                             routes=app.routes)
+        extra = PushRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, definition in extra.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        components.setdefault("PushRequest", extra)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -107,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(packs.router)
     app.include_router(admin_packs.router)
     _install_extensions(app)
+    _complete_openapi(app)
 
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes,
                        max_upload_bytes=settings.max_upload_bytes,

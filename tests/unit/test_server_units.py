@@ -160,6 +160,22 @@ def test_openapi_describes_every_route_with_models(client: TestClient) -> None:
     assert push["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "PushResponse")
     assert "PullResponse" in spec["components"]["schemas"]
+    body = push["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert body == "#/components/schemas/PushRequest"
+    refs = set()
+
+    def collect(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                refs.add(node["$ref"].rsplit("/", 1)[-1])
+            for v in node.values():
+                collect(v)
+        elif isinstance(node, list):
+            for v in node:
+                collect(v)
+
+    collect(spec)
+    assert refs <= set(spec["components"]["schemas"]), refs - set(spec["components"]["schemas"])
 
 
 def test_extensions_are_installed_when_present(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
