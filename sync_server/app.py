@@ -38,6 +38,10 @@ from sync_server.settings import Settings
 logger = logging.getLogger("sync_server")
 EXTENSIONS = ("sync_server.admin", "sync_server.certificates")
 STREAMING_PREFIXES = ("/api/v1/admin/packs/upload",)
+#: Answers any request with a body can get before it reaches its route.
+BODY_ERRORS = {"400": "unreadable body (bad gzip, not UTF-8, bad Content-Length)",
+               "413": "body too large (also after gzip inflation)",
+               "415": "Content-Encoding other than gzip"}
 
 DESCRIPTION = """Sync protocol of Shift Learning (docs/sync-protocol.md).
 
@@ -82,7 +86,7 @@ def _complete_openapi(app: FastAPI) -> None:
     from bytes by pydantic for speed, so FastAPI does not see its model) to the schema."""
     from fastapi.openapi.utils import get_openapi
 
-    from sync_server.api.models import PushRequest
+    from sync_server.api.models import ErrorBody, PushRequest
 
     def openapi() -> dict[str, object]:
         if app.openapi_schema:
@@ -94,6 +98,14 @@ def _complete_openapi(app: FastAPI) -> None:
         for name, definition in extra.pop("$defs", {}).items():
             components.setdefault(name, definition)
         components.setdefault("PushRequest", extra)
+        components.setdefault("ErrorBody", ErrorBody.model_json_schema())
+        error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+        for path_item in schema.get("paths", {}).values():
+            for method, operation in path_item.items():
+                if method in ("post", "put", "patch"):      # the body middleware may answer these
+                    responses = operation.setdefault("responses", {})
+                    for code, why in BODY_ERRORS.items():
+                        responses.setdefault(code, {"description": why, **error})
         app.openapi_schema = schema
         return schema
 

@@ -1,6 +1,7 @@
 """Property-based tests of every /api/v1 operation against the OpenAPI schema (schemathesis,
-Python API) on a real uvicorn server: responses must match the schema (status codes,
-content types, bodies) and a 5xx is never allowed.
+Python API) on a real uvicorn server, with valid (positive) and invalid (negative) data:
+responses must match the schema (status codes, content types, bodies), invalid data
+must be refused, and a 5xx is never allowed.
 
 Bounded: SHIFT_SCHEMATHESIS_EXAMPLES examples per operation (default 25, ≈ a minute in all).
 The schemathesis pytest plugin (`from_fixture`) does not run under pytest 9 here, so the
@@ -14,6 +15,9 @@ from pathlib import Path
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from tests.support.server import admin_token, bearer, enrol_device, running_server, seed
 
@@ -22,19 +26,30 @@ EXAMPLES = int(os.environ.get("SHIFT_SCHEMATHESIS_EXAMPLES", "25"))
 SKIP = {("POST", "/api/v1/admin/logout")}
 
 
-def _run_operation(operation: object, server_url: str, tokens: dict[str, str]) -> None:
+def _run_operation(operation: object, server_url: str, tokens: dict[str, str],
+                   mode: GenerationMode) -> None:
     path = operation.path  # type: ignore[attr-defined]
     token = tokens["admin"] if path.startswith("/api/v1/admin/") else tokens["device"]
 
-    @given(case=operation.as_strategy())  # type: ignore[attr-defined]
-    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
-              derandomize=True, database=None)
+    @given(case=operation.as_strategy(generation_mode=mode))  # type: ignore[attr-defined]
+    @settings(max_examples=EXAMPLES if mode == GenerationMode.POSITIVE else EXAMPLES // 2,
+              deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
+              database=None)
     def run(case: schemathesis.Case) -> None:
         sent = {k.lower() for k in (case.headers or {})}
         headers = {} if "authorization" in sent else bearer(token)
-        case.call_and_validate(base_url=server_url, headers=headers)
+        # Negative cases: the token is added back by this test (so "missing Authorization"
+        # mutations become valid requests) and unknown query parameters are ignored by
+        # design — so "invalid data must be rejected" is not checked there; a 5xx and a
+        # response that breaks the schema still fail.
+        excluded = [negative_data_rejection] if mode == GenerationMode.NEGATIVE else None
+        case.call_and_validate(base_url=server_url, headers=headers, excluded_checks=excluded)
 
-    run()
+    try:
+        run()
+    except Unsatisfiable:
+        if mode == GenerationMode.POSITIVE:
+            raise               # no invalid input exists for an operation without parameters
 
 
 def test_every_operation_conforms_to_the_schema(tmp_path: Path) -> None:
@@ -53,10 +68,11 @@ def test_every_operation_conforms_to_the_schema(tmp_path: Path) -> None:
             if (operation.method.upper(), operation.path) in SKIP:
                 continue
             tested += 1
-            try:
-                _run_operation(operation, url, tokens)
-            except Exception as exc:  # noqa: BLE001 - collect every operation's failure
-                failures.append(f"{operation.method.upper()} {operation.path}: "
-                                f"{type(exc).__name__}: {str(exc)[:1500]}")
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                try:
+                    _run_operation(operation, url, tokens, mode)
+                except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - collect them all
+                    failures.append(f"{mode.value} {operation.method.upper()} {operation.path}: "
+                                    f"{type(exc).__name__}: {str(exc)[:1500]}")
         assert tested >= 20
         assert not failures, "\n\n".join(failures)
