@@ -14,6 +14,8 @@ docs/sync-client.md explains the rules (what is acknowledged, what is kept, resu
 from app.sync.backoff import RetryPolicy
 from app.sync.client import SyncClient
 from app.sync.manager import (
+    PHASE_TEXT,
+    ProgressText,
     SyncManager,
     SyncStatus,
     manager_for,
@@ -25,6 +27,6 @@ from app.sync.packs import PackUpdater
 from app.sync.report import PackOutcome, SyncReport
 from app.sync.transport import TransferStats, Transport
 
-__all__ = ["PackOutcome", "PackUpdater", "RetryPolicy", "SyncClient", "SyncManager",
+__all__ = ["PHASE_TEXT", "PackOutcome", "ProgressText", "PackUpdater", "RetryPolicy", "SyncClient", "SyncManager",
            "SyncReport", "SyncStatus", "TransferStats", "Transport", "manager_for",
            "start_background", "stop_background", "sync_now"]

@@ -221,11 +221,29 @@ class SyncManager:
 _managers: dict[int, tuple[Any, SyncManager]] = {}
 _managers_lock = threading.Lock()
 
+#: English text of each phase id (the UI may translate by `ProgressText.phase` instead).
 PHASE_TEXT = {"pull": "Receiving progress and profiles", "push": "Sending progress",
               "packs": "Checking for new content", "download": "Downloading new content",
-              "install": "Installing new content"}
+              "install": "Installing new content", "done": "Sync finished"}
 PHASE_SPAN = {"pull": (0.0, 0.3), "push": (0.3, 0.6), "packs": (0.6, 0.65),
               "download": (0.65, 0.95), "install": (0.95, 1.0)}
+
+
+class ProgressText(str):
+    """The `message` the app hook passes to `progress(fraction, message)`: plain English
+    text (so existing callers keep working), plus stable ids a UI can translate from:
+    `.phase` (one of PHASE_TEXT's keys: pull, push, packs, download, install, done),
+    `.done` and `.total` (`total` 0 = unknown; bytes for `download`)."""
+
+    phase: str
+    done: int
+    total: int
+
+    def __new__(cls, phase: str, done: int = 0, total: int = 0) -> ProgressText:
+        text = PHASE_TEXT.get(phase, phase)
+        self = super().__new__(cls, f"{text} ({done}/{total})" if total else text)
+        self.phase, self.done, self.total = phase, done, total
+        return self
 
 
 def manager_for(device: Any) -> SyncManager:
@@ -257,8 +275,7 @@ def sync_now(device: Any, progress: Callable[[float, str], None] | None = None, 
         lo, hi = PHASE_SPAN.get(phase, (0.0, 1.0))
         fraction = lo + (hi - lo) * (min(done, total) / total if total else 0.0)
         shown[0] = max(shown[0], fraction)
-        text = PHASE_TEXT.get(phase, phase)
-        progress(shown[0], f"{text} ({done}/{total})" if total else text)
+        progress(shown[0], ProgressText(phase, done, total))
 
     status = manager.sync_now(on_progress)
     if not wait:
@@ -270,7 +287,7 @@ def sync_now(device: Any, progress: Callable[[float, str], None] | None = None, 
         from app.core.errors import SyncError
         raise SyncError(status.last_error)
     if progress is not None:
-        progress(1.0, "Sync finished")
+        progress(1.0, ProgressText("done"))
     return status
 
 

@@ -91,7 +91,25 @@ def _act(store, learner: str, actions) -> None:  # type: ignore[no-untyped-def]
             store.append(event)
 
 
+@pytest.fixture(scope="module")
+def pg_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerEnv]:
+    """The same server on PostgreSQL (skipped, with the reason, when none can run)."""
+    from tests.support.postgres import _fresh_or_skip
+    url = _fresh_or_skip()
+    with server_env(tmp_path_factory.mktemp("sync-events-pg"), url) as e:
+        yield e
+
+
 def test_two_devices_one_learner_same_state(env: ServerEnv, tmp_path: Path) -> None:
+    _two_devices_one_learner(env, tmp_path)
+
+
+@pytest.mark.postgres
+def test_two_devices_one_learner_same_state_postgres(pg_env: ServerEnv, tmp_path: Path) -> None:
+    _two_devices_one_learner(pg_env, tmp_path)
+
+
+def _two_devices_one_learner(env: ServerEnv, tmp_path: Path) -> None:
     a = open_device(tmp_path / "a", env)
     b = open_device(tmp_path / "b", env)
     try:
@@ -128,6 +146,8 @@ def test_two_devices_one_learner_same_state(env: ServerEnv, tmp_path: Path) -> N
         assert _server_event_count(env) == total
         assert _engine(a.store, learner).snapshot(today=date(2026, 11, 23)) == snap_a
         assert a.store.event_count(learner) == b.store.event_count(learner) == 5
+        # own events come back with the server's received_at: not a conflict
+        assert a.store.conflicts() == b.store.conflicts() == []
     finally:
         a.close()
         b.close()

@@ -59,12 +59,15 @@ class ServerEnv:
 
 
 @contextmanager
-def server_env(work: Path) -> Iterator[ServerEnv]:
+def server_env(work: Path, database_url: str | None = None) -> Iterator[ServerEnv]:
+    """A real server (SQLite in its data dir, or `database_url`: PostgreSQL) + seed."""
     key, pub = write_keypair(work / "author.key")
-    server = ServerProcess(work / "srv", env={"SHIFT_TRUSTED_KEYS": str(pub)})
+    server = ServerProcess(work / "srv", database_url=database_url,
+                           env={"SHIFT_TRUSTED_KEYS": str(pub)})
     server.start()
     try:
-        seed(server.data_dir, facilities={"f1": "Facility One", "f2": "Facility Two"})
+        seed(server.data_dir, database_url,
+             facilities={"f1": "Facility One", "f2": "Facility Two"})
         env = ServerEnv(server, work, key, pub)
         env.admin = bearer(admin_token(server.base_url))
         yield env

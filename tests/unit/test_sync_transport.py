@@ -418,7 +418,7 @@ def test_push_halves_the_chunk_when_the_body_is_too_large(server: FakeServer,
 
 def test_device_facade_hook_runs_a_sync_with_progress(server: FakeServer, tmp_path: Path) -> None:
     from app.core.device import Device, sync_hook
-    from app.sync import manager_for, start_background, stop_background, sync_now
+    from app.sync import PHASE_TEXT, manager_for, start_background, stop_background, sync_now
 
     assert sync_hook() is sync_now
     server.route("POST /api/v1/sync/pull", _pull([GOOD_EVENT], 1))
@@ -437,6 +437,12 @@ def test_device_facade_hook_runs_a_sync_with_progress(server: FakeServer, tmp_pa
         status = sync_now(dev, progress=lambda f, m: seen.append((f, m)), enrol_code="ABC-123")
         assert status.state == "ok" and dev.store.settings.get_secret("device_token") is not None
         assert seen[-1] == (1.0, "Sync finished")
+        # stable phase ids for a translated UI (the text itself stays English)
+        assert seen[-1][1].phase == "done"
+        assert {m.phase for _, m in seen} >= {"pull", "push", "done"}
+        assert all(m.phase in PHASE_TEXT and isinstance(m, str) for _, m in seen)
+        pushes = [m for _, m in seen if m.phase == "push"]
+        assert all(0 <= m.done <= max(m.total, m.done) for m in pushes)
         assert all(0.0 <= f <= 1.0 for f, _ in seen)
         assert [f for f, _ in seen] == sorted(f for f, _ in seen)      # the bar only moves on
         assert dev.sync_status().online and dev.sync_status().last_sync is not None

@@ -8,6 +8,7 @@ Layout (all under ``<data_dir>/store/``; docs/store.md has the why and the measu
     learners/<key>/NNNNNN.json   per-learner TinyDB segments (see segments.py)
     outbox.json           ids acknowledged while their journal file still exists + last seq
     rejected.json         events the server rejected, with the reason
+    conflicts.json        pulled events whose id was stored with other content (conflicts.py)
     profiles.json settings.json secrets.json
 
 Invariants the crash test checks:
@@ -38,6 +39,8 @@ from tinydb import TinyDB
 from app.core.errors import EventError, StoreError
 from app.core.events import new_id, order_key, utc_now_iso, validate_event
 from app.core.store.atomic import AtomicJSONStorage, clean_stale_temps, fsync_dir
+from app.core.store.conflicts import ConflictLog, differs
+from app.core.store.history import HistoryCache, copy_json
 from app.core.store.journal import Journal, JournalFile
 from app.core.store.lock import DirLock
 from app.core.store.profiles import Profiles
@@ -85,6 +88,7 @@ class Store:
         self._rejected_ids: set[str] = set()
         self._folded: set[str] = set()    # ids of the current journal already in segments
         self._index: dict[str, str] | None = None  # every stored id -> learner (lazy)
+        self._history = HistoryCache(_sort_key)   # learner -> sorted events (bounded)
         self._next_seq = 1
         self._saved_last_seq = 0  # last_seq as outbox.json has it on disk
         self._closed = True
@@ -175,6 +179,7 @@ class Store:
         else:
             self._start_journal()
         self._drop_finished_journals()
+        self._conflicts = ConflictLog(root / "conflicts.json", self._lock)
         self.profiles = Profiles(root / "profiles.json", self._lock)
         self.settings = Settings(root / "settings.json", root / "secrets.json", self._lock)
 
@@ -219,6 +224,7 @@ class Store:
             journal.close()
         for learner in self._learners.values():
             learner.close()
+        self._history.clear()
         rejected = getattr(self, "_rejected_db", None)
         if rejected is not None:
             rejected.close()
@@ -282,24 +288,36 @@ class Store:
             self._journal_ids.setdefault(number, set()).add(event["id"])
             if self._index is not None:
                 self._index[event["id"]] = event["learner"]
+            self._history.add(event["learner"], [copy_json(event)])
             listeners = bool(self._subscribers)
         if listeners:
             self._notify([_detached(event, "event")])
         return event["id"]
 
     def events(self, learner_id: str) -> list[Event]:
-        """Every event of one learner (local and merged), ordered by (at, device, seq)."""
+        """Every event of one learner (local and merged), ordered by (at, device, seq).
+
+        Fresh copies each call. The sorted history is kept in a bounded in-memory cache
+        (history.py), so asking again for the same learner costs a copy, not a re-read."""
         if not isinstance(learner_id, str):
             raise StoreError(f"learner_id: expected text, got {type(learner_id).__name__}")
         with self._lock:
             self._check_open()
-            out: list[Event] = []
-            log_ = self._learners.get(learner_id)
-            if log_ is not None:
-                out.extend(doc["event"] for doc in log_.all_docs())
-            out.extend(_detached(e, "event") for e in self._unfolded()
-                       if e["learner"] == learner_id)
+            snapshot = self._history_of(learner_id)
+        return [copy_json(e) for e in snapshot]
+
+    def _history_of(self, learner_id: str) -> list[Event]:
+        """The learner's sorted events (shared dicts: never mutate or hand them out)."""
+        cached = self._history.get(learner_id)
+        if cached is not None:
+            return cached
+        out: list[Event] = []
+        log_ = self._learners.get(learner_id)
+        if log_ is not None:
+            out.extend(doc["event"] for doc in log_.all_docs())
+        out.extend(copy_json(e) for e in self._unfolded() if e["learner"] == learner_id)
         out.sort(key=_sort_key)
+        self._history.put(learner_id, out)
         return out
 
     def outbox(self, limit: int = 500) -> list[Event]:
@@ -369,7 +387,8 @@ class Store:
 
         The whole batch is validated first (EventError names ``events[i].field``); then
         new events are written to their learners' segments. Merged events never enter the
-        outbox. Returns how many were new.
+        outbox. Returns how many were new. An id already stored keeps its first copy; if
+        the copy received differs (server stamps aside) it is recorded in `conflicts()`.
         """
         if isinstance(events, dict) or not isinstance(events, Iterable):
             raise StoreError("merge: expected a list of events")
@@ -385,9 +404,18 @@ class Store:
             self._check_open()
             index = self._ensure_index()
             fresh: dict[str, Event] = {}
+            known: list[Event] = []
             for event in batch:
-                if event["id"] not in index and event["id"] not in fresh:
+                if event["id"] in index:
+                    known.append(event)
+                elif event["id"] in fresh:
+                    if differs(fresh[event["id"]], event):
+                        known.append(event)
+                else:
                     fresh[event["id"]] = event
+            conflicts = self._find_conflicts(known, fresh, index)
+            if conflicts:
+                self._conflicts.record(conflicts)   # before the write: a failure re-pulls
             if not fresh:
                 return 0
             own = [e["seq"] for e in fresh.values() if e["device"] == self.device_id]
@@ -408,12 +436,43 @@ class Store:
                 failure = exc
             for event in written:
                 index[event["id"]] = event["learner"]
+            for learner_id in {e["learner"] for e in written}:
+                self._history.add(learner_id, [copy_json(e) for e in written
+                                               if e["learner"] == learner_id])
             notify = list(written) if self._subscribers else []
         if notify:
             self._notify(notify)  # what did get stored is announced, even on failure
         if failure is not None:
             raise failure
         return len(fresh)
+
+    def conflicts(self) -> list[dict[str, Any]]:
+        """Pulled events whose id was already stored with different content (the first
+        copy is kept): ``[{"id", "learner", "kept", "received", "at", "digest"}]``,
+        oldest first, at most conflicts.MAX_CONFLICTS — for an admin / settings screen."""
+        with self._lock:
+            self._check_open()
+            return self._conflicts.all()
+
+    def _find_conflicts(self, known: list[Event], fresh: dict[str, Event],
+                        index: dict[str, str]) -> list[tuple[Event, Event]]:
+        """(kept, received) pairs for received events whose id is stored differently."""
+        if not known:
+            return []
+        by_learner: dict[str, dict[str, Event]] = {}
+        pairs: list[tuple[Event, Event]] = []
+        for event in known:
+            kept = fresh.get(event["id"])
+            if kept is None:
+                learner_id = index[event["id"]]
+                stored = by_learner.get(learner_id)
+                if stored is None:
+                    stored = {e["id"]: e for e in self._history_of(learner_id)}
+                    by_learner[learner_id] = stored
+                kept = stored.get(event["id"])
+            if kept is not None and differs(kept, event):
+                pairs.append((copy_json(kept), event))
+        return pairs
 
     # ------------------------------------------------------------------ queries
     def learner_ids(self) -> list[str]:
