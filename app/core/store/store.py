@@ -342,11 +342,7 @@ class Store:
             hits = [i for i in dict.fromkeys(self._id_list(ids)) if i in self._pending]
             if not hits:
                 return 0
-            self._write_outbox_state(self._done | set(hits))
-            self._done.update(hits)
-            for event_id in hits:
-                del self._pending[event_id]
-            self._drop_finished_journals()
+            self._finish(hits)
             return len(hits)
 
     def reject(self, ids_with_reasons: dict[str, str]) -> int:
@@ -368,11 +364,7 @@ class Store:
                 {"event": bodies[i], "reason": ids_with_reasons[i][:MAX_REASON_CHARS], "at": at}
                 for i in hits)
             self._rejected_ids.update(hits)
-            self._write_outbox_state(self._done | set(hits))
-            self._done.update(hits)
-            for event_id in hits:
-                del self._pending[event_id]
-            self._drop_finished_journals()
+            self._finish(hits)
             return len(hits)
 
     def rejected(self) -> list[dict[str, Any]]:
@@ -601,6 +593,15 @@ class Store:
         jf = self._journal.start_new()
         self._journal_ids.setdefault(jf.number, set())
         self._folded.clear()
+
+    def _finish(self, hits: list[str]) -> None:
+        """`hits` leave the outbox for good (acknowledged or rejected): outbox.json is
+        written first, so a crash right after cannot bring them back."""
+        self._write_outbox_state(self._done | set(hits))
+        self._done.update(hits)
+        for event_id in hits:
+            del self._pending[event_id]
+        self._drop_finished_journals()
 
     def _drop_finished_journals(self) -> None:
         """Delete journal files whose events were all acknowledged or rejected."""
