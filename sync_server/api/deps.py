@@ -26,6 +26,7 @@ from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.core.events import format_at
+from app.core.packs import BlobStore
 from sync_server.db.repository import Admin, Device, Repository
 from sync_server.errors import TooManyAttemptsError
 from sync_server.keyring import Keyring
@@ -42,7 +43,7 @@ class ServerState:
     settings: Settings
     repo: Repository
     keyring: Keyring
-    blobs: object  # app.core.packs BlobStore
+    blobs: BlobStore
     #: Concurrent push chunks being processed (see api/sync.py push).
     work_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 

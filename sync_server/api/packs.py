@@ -97,10 +97,10 @@ def signature(request: Request, device: DeviceDep, repo: RepoDep, pack_id: PackI
             summary="A content-addressed file; ETag = sha256; supports Range")
 def blob(sha256: Sha, request: Request, device: DeviceDep, state: StateDep) -> Response:
     etag = f'"{sha256}"'
-    if not state.blobs.has(sha256):  # type: ignore[attr-defined]
+    if not state.blobs.has(sha256):
         raise HTTPException(404, f"blob {sha256} not found")
     if _etag_matches(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
-    path = state.blobs.path(sha256)  # type: ignore[attr-defined]
+    path = state.blobs.path(sha256)
     return FileResponse(path, media_type="application/octet-stream",
                         headers={"ETag": etag, "Cache-Control": "private, max-age=31536000, immutable"})
