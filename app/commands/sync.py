@@ -4,7 +4,8 @@
 exit 0 when events and profiles were exchanged and no pack update failed, exit 1 with
 one `error:` line otherwise (nothing acknowledged is lost: the outbox stays as it was).
 `enrol` trades the admin's one-time code for the device token (never printed).
-`sync --rejected` lists the events the server rejected, with the reason (for an admin).
+`sync --rejected` lists the events the server rejected, with the reason (for an admin);
+`sync --conflicts` lists pulled events whose id is stored here with other content.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--no-packs", action="store_true", help="skip pack updates")
     p.add_argument("--rejected", action="store_true",
                    help="only list the events the server rejected (kept on the device)")
+    p.add_argument("--conflicts", action="store_true",
+                   help="only list pulled events whose id is stored here with other content")
     p.set_defaults(func=run_sync)
 
     e = sub.add_parser("enrol", help="enrol this device folder with a one-time code")
@@ -75,6 +78,8 @@ def run_sync(args: argparse.Namespace) -> int:
             _configure(store, args)
             if args.rejected:
                 return _print_rejected(store)
+            if args.conflicts:
+                return _print_conflicts(store)
             client = SyncClient(store, PackLibrary(Path(args.data_dir)))
             if args.code:
                 client.enrol(args.code)
@@ -98,4 +103,16 @@ def _print_rejected(store: object) -> int:
         print(f"{row['at']}  {event['id']}  {event['type']}  learner {event['learner']}  "
               f"{row['reason']}")
     print(f"{len(rows)} rejected events kept on this device")
+    return 0
+
+
+def _print_conflicts(store: object) -> int:
+    rows = store.conflicts()  # type: ignore[attr-defined]
+    for row in rows:
+        kept, got = row["kept"], row["received"]
+        fields = sorted(k for k in set(kept) | set(got)
+                        if k != "received_at" and kept.get(k) != got.get(k))
+        print(f"{row['at']}  {row['id']}  learner {row['learner']}  "
+              f"differs in: {', '.join(fields) or '?'}  (kept the first copy)")
+    print(f"{len(rows)} conflicting events recorded on this device")
     return 0

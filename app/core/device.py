@@ -496,6 +496,23 @@ class Session:
         """Seconds the PIN pad must still wait after a refused PIN."""
         return max(0, int(self.view.pin_wait_until - self.device.clock() + 0.999))
 
+    def tick_pin_wait(self) -> bool:
+        """Count a running PIN wait down on the pad (called once a second by the page).
+        True when the message changed and the pad should be drawn again."""
+        if self.signed_in or not self.view.pin_wait_until:
+            return False
+        wait = self.pin_wait()
+        tr = self.translator
+        if wait > 0:
+            text = tr.ngettext("Wrong PIN. Try again in {n} second.",
+                               "Wrong PIN. Try again in {n} seconds.", wait).format(n=wait)
+        else:
+            self.view.pin_wait_until = 0.0
+            text = tr.gettext("You can try your PIN again.")
+        changed = text != self.view.pin_error
+        self.view.pin_error = text
+        return changed
+
     def pin_press(self, key: str) -> None:
         """One key of the PIN pad (a digit, or "del"); at most 8 digits."""
         self.touch()
@@ -519,7 +536,8 @@ class Session:
             ok = self.device.store.profiles.verify_pin(profile_id, pin)
         except AuthError as exc:
             self.view.pin_digits = ""
-            self.view.pin_wait_until = self.device.clock() + wait_seconds_of(exc)
+            wait_s = wait_seconds_of(exc)
+            self.view.pin_wait_until = self.device.clock() + wait_s if wait_s else 0.0
             self.view.pin_error = pin_error_message(tr, exc)
             return False
         if ok is False:

@@ -243,7 +243,11 @@ class SyncClient:
             except EventError:
                 report.events_skipped += 1
         if good:
+            count = getattr(self.store, "conflict_count", None)
+            before = count() if count is not None else 0
             report.events_merged += self.store.merge(good)
+            if count is not None:
+                report.events_conflicting += count() - before
 
     # ------------------------------------------------------------------ push
     def _push(self, t: Transport, report: SyncReport, cb: Progress) -> None:

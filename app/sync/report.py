@@ -29,6 +29,7 @@ class SyncReport:
     events_pulled: int = 0            # events in the pull pages
     events_merged: int = 0            # of those, new on this device
     events_skipped: int = 0           # malformed events the server sent (not stored)
+    events_conflicting: int = 0       # pulled with an id stored here with other content
     profiles_pulled: int = 0
     profiles_changed: int = 0
     profiles_skipped: int = 0         # e.g. a learner without a PIN yet
@@ -61,6 +62,10 @@ class SyncReport:
                f"{len(self.events_rejected)} rejected, {len(self.events_held)} kept for later; "
                f"{self.profiles_pushed} profiles",
                f"outbox: {self.outbox_left} events waiting"]
+        if self.events_conflicting:
+            out.append(f"conflicts: {self.events_conflicting} pulled events differ from the "
+                       "copy stored here under the same id (first copy kept; "
+                       "`python -m app sync --conflicts` lists them)")
         for pid, why in sorted(self.profiles_refused.items()):
             out.append(f"profile {pid} refused: {why}")
         reasons: dict[str, int] = {}

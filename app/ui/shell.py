@@ -134,6 +134,8 @@ class PageController:
                     self.render("/")
                     if self.page.route != "/":
                         await self.page.push_route("/")
+                elif self.route.name == "pin" and self.session.tick_pin_wait():
+                    self.render()
             except Exception:  # a closed page must not kill the ticker's loop
                 log.exception("idle ticker")
                 return

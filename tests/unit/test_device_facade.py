@@ -286,3 +286,32 @@ def test_pin_pad_keys(tmp_path: Path) -> None:
     for _ in range(10):
         session.pin_press("del")
     assert session.view.pin_digits == ""
+
+
+def test_pin_wait_counts_down_on_the_pad(tmp_path: Path) -> None:
+    clock = ManualClock()
+    device = make_device(tmp_path, clock, packs=False)
+    pid = device.create_profile(*GOOD)
+    session = device.new_session()
+    assert not session.tick_pin_wait()  # nothing running
+    session.view.pin_wait_until = clock() + 2.5
+    assert session.tick_pin_wait()
+    assert session.view.pin_error == "Wrong PIN. Try again in 3 seconds."
+    assert not session.tick_pin_wait()  # same second: nothing to redraw
+    clock.advance(1)
+    assert session.tick_pin_wait() and session.view.pin_error.endswith("in 2 seconds.")
+    clock.advance(2)
+    assert session.tick_pin_wait()
+    assert session.view.pin_error == "You can try your PIN again."
+    assert session.pin_wait() == 0 and not session.tick_pin_wait()
+    assert session.sign_in(pid, "2580")
+    assert not session.tick_pin_wait()
+
+
+def test_a_plain_wrong_pin_starts_no_countdown(tmp_path: Path) -> None:
+    device = make_device(tmp_path, ManualClock(), packs=False)
+    pid = device.create_profile(*GOOD)
+    session = device.new_session()
+    assert not session.sign_in(pid, "0000")
+    assert session.view.pin_error == "Wrong PIN. Try again."
+    assert not session.tick_pin_wait() and session.view.pin_error == "Wrong PIN. Try again."

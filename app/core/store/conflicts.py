@@ -20,7 +20,7 @@ from app.core.events import content_of, utc_now_iso
 from app.core.store.atomic import AtomicJSONStorage
 from app.core.store.history import copy_json
 
-MAX_CONFLICTS = 1000
+MAX_CONFLICTS = 200   # × 2 events ≤ 16 KiB each: the file stays ≤ ~6 MB even when hostile
 KIND = "conflicts"
 TABLE = "conflicts"
 
@@ -71,6 +71,10 @@ class ConflictLog:
             self._storage.write({TABLE: {str(i + 1): r for i, r in enumerate(keep)}})
             self._seen = {(r["id"], r["digest"]) for r in keep}
             return len(rows)
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._seen)
 
     def all(self) -> list[dict[str, Any]]:
         """``[{"id", "learner", "kept", "received", "at", "digest"}]``, oldest first."""

@@ -446,6 +446,12 @@ class Store:
             self._check_open()
             return self._conflicts.all()
 
+    def conflict_count(self) -> int:
+        """How many rows `conflicts()` has (no copying)."""
+        with self._lock:
+            self._check_open()
+            return self._conflicts.count()
+
     def _find_conflicts(self, known: list[Event], fresh: dict[str, Event],
                         index: dict[str, str]) -> list[tuple[Event, Event]]:
         """(kept, received) pairs for received events whose id is stored differently."""
