@@ -298,3 +298,42 @@ def test_cli_enrol_and_sync(env: ServerEnv, tmp_path: Path) -> None:
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "server_url" in r.stderr
 
+
+
+def test_same_id_other_content_is_recorded_not_silent(env: ServerEnv, tmp_path: Path) -> None:
+    """Two tablets made different events under one id (a bug or tampering): the server
+    keeps the first and rejects the second as `conflict`; the second tablet keeps its own
+    copy, rejected with the reason, and records the server's copy in its conflict log —
+    shown by the sync report and `python -m app sync --conflicts`."""
+    import uuid
+    a = open_device(tmp_path / "a", env)
+    b = open_device(tmp_path / "b", env)
+    try:
+        learner = new_learner(a.store, "S-CONFLICT-1")
+        a.client.sync()
+        b.client.sync()                                   # B knows the learner now
+        shared = str(uuid.uuid4())
+        a.store.append(dict(card_event(learner, 1), id=shared))
+        b.store.append(dict(card_event(learner, 2), id=shared))
+        assert a.client.sync().events_acknowledged == 1
+        report = b.client.sync()
+        assert report.events_conflicting == 1
+        assert any(line.startswith("conflicts: 1 ") for line in report.lines())
+        assert [r.split(":")[0] for r in report.events_rejected.values()] == ["conflict"]
+        [row] = b.store.conflicts()
+        assert row["id"] == shared and row["kept"]["ref"]["card"] == "2"
+        assert row["received"]["ref"]["card"] == "1" and row["received"]["device"] == a.store.device_id
+        assert [r["event"]["id"] for r in b.store.rejected()] == [shared]
+        assert b.store.outbox_count() == 0
+        assert b.client.sync().events_conflicting == 0    # recorded once
+        data = b.dir
+    finally:
+        a.close()
+        b.close()
+    r = subprocess.run([sys.executable, "-m", "app", "sync", "--data-dir", str(data),
+                        "--conflicts"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    [line] = [x for x in r.stdout.splitlines() if shared in x]
+    differs = line.split("differs in: ")[1].split("  ")[0].split(", ")
+    assert {"device", "ref"} <= set(differs) <= {"at", "device", "ref", "seq"}
+    assert r.stdout.strip().endswith("1 conflicting events recorded on this device")
