@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.core.errors import ShiftError
+from app.core.errors import ShiftError, SyncError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -42,16 +42,32 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _configure(store: object, args: argparse.Namespace) -> None:
+    """Apply --ca-bundle / --trust / --server, each checked *before* anything is stored,
+    so a typo never leaves a broken setting behind for the next (background) sync."""
     settings = store.settings  # type: ignore[attr-defined]
+    changes: dict[str, object] = {}
     if getattr(args, "ca_bundle", None):
-        settings.set("ca_bundle", str(Path(args.ca_bundle).resolve()))
+        from app.sync.transport import tls_context  # raises SyncTLSError if not a CA file
+        path = str(Path(args.ca_bundle).resolve())
+        tls_context(path)
+        changes["ca_bundle"] = path
+    keys = []
     for keyfile in getattr(args, "trust", []) or []:
         from app.core.packs import load_public_key  # checks it is a key
-        text = Path(keyfile).read_text(encoding="ascii")
+        try:
+            text = Path(keyfile).read_text(encoding="ascii")
+        except OSError as exc:
+            raise SyncError(f"--trust {keyfile}: cannot read it ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise SyncError(f"--trust {keyfile}: not a public key file (binary data)") from None
         load_public_key(text.encode())
-        settings.set("trusted_keys", [*settings.get("trusted_keys"), text])
+        keys.append(text)
+    if keys:
+        changes["trusted_keys"] = [*settings.get("trusted_keys"), *keys]
     if getattr(args, "server", None):
-        settings.set("server_url", args.server)
+        changes["server_url"] = args.server
+    if changes:
+        settings.update(changes)   # all validated again by the store, one write
 
 
 def run_enrol(args: argparse.Namespace) -> int:
