@@ -15,8 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from sync_server.admin.pages_exports import progress_response, xapi_response
-from sync_server.admin.state import console_state
-from sync_server.api.deps import AdminDep, now_iso
+from sync_server.api.deps import AdminDep, get_state, now_iso
 from sync_server.api.models import ErrorBody
 from sync_server.logs import log
 
@@ -49,7 +48,7 @@ class RevokeRequest(BaseModel):
             summary="Issued certificates, newest first")
 def list_certificates(request: Request, admin: AdminDep,
                       facility_id: str | None = None) -> list[CertificateOut]:
-    records = console_state(request).certs.list(facility_id=facility_id)
+    records = get_state(request).repo.list_certificates(facility_id=facility_id)
     return [CertificateOut(id=r.id, learner_id=r.learner_id, pack_id=r.pack_id,
                            pack_version=r.pack_version, course_id=r.course_id,
                            facility_id=r.facility_id, language=r.language,
@@ -64,8 +63,8 @@ def list_certificates(request: Request, admin: AdminDep,
 def revoke_certificate(request: Request, admin: AdminDep,
                        certificate_id: Annotated[str, PathParam(pattern=UUID_PATTERN)],
                        body: RevokeRequest) -> Response:
-    done = console_state(request).certs.revoke(certificate_id.lower(), by=admin.name,
-                                               reason=body.reason.strip(), now=now_iso())
+    done = get_state(request).repo.revoke_certificate(
+        certificate_id.lower(), by=admin.name, reason=body.reason.strip(), now=now_iso())
     if not done:
         raise HTTPException(404, "no such certificate, or already revoked")
     log(logger, logging.INFO, "certificate revoked", admin=admin.name, certificate=certificate_id)

@@ -1,10 +1,13 @@
 """Issue a certificate for every stored ``course.completed`` event, and deliver it.
 
-How it runs: after every successful push (a small HTTP middleware installed by
-``sync_server.admin.install``) and once at start-up, ``CertificateIssuer.process`` scans
-the events table after its own cursor for ``course.completed`` events. That keeps the
-sync server's push code free of certificate logic and catches up after a crash: a
-completion stored just before the process died is issued on the next push or start.
+How it runs: ``sync_server.admin.install`` registers ``CertificateIssuer.on_stored`` as an
+on-events-stored hook of the push service (``ServerState.on_events_stored``): after a push
+stored new events, and before its answer goes out, the hook gets exactly the events that
+push newly stored, so the device's next pull already carries the certificate. An event id
+is stored by one push only, and the certificates table is UNIQUE per (learner, pack,
+course), so a certificate is issued exactly once even with several server processes.
+At start-up ``catch_up`` scans the completions after its cursor (a completion stored
+just before a crash, before its hook ran, is issued then).
 
 Delivery: each certificate becomes a ``certificate.received`` event of that learner
 (device ``server``, id = uuid5 of the certificate id, ``data.credential`` = the signed
@@ -18,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,12 +31,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from app.core.certificates import key_id
 from app.core.errors import CertificateError, EventError
 from app.core.events import content_of, format_at, validate_event
-from sync_server.admin.certstore import CertificateRecord, CertificateStore
 from sync_server.certificates import Issuer, Learner, course_achievement, issue_credential
-from sync_server.db.repository import EventRow
+from sync_server.db.repository import CertificateRecord, EventRow, Repository
 
 log = logging.getLogger("shift.certificates")
 SERVER_DEVICE = "server"
+COMPLETED = "course.completed"
+CURSOR = "completed"
 _EVENT_NS = uuid.UUID("5b0c1d8e-54a3-4c57-9a0e-2f1f6a1c0de1")
 
 
@@ -73,59 +76,58 @@ def certificate_event(record: CertificateRecord) -> dict[str, Any]:
 
 
 class CertificateIssuer:
-    def __init__(self, repo: Any, store: CertificateStore, private_key: Ed25519PrivateKey,
+    def __init__(self, repo: Repository, private_key: Ed25519PrivateKey,
                  config: IssuerConfig | None = None) -> None:
         self.repo = repo
-        self.store = store
         self.private_key = private_key
         self.config = config or IssuerConfig.from_env()
-        self._lock = threading.Lock()
-        self._dirty = False
+        self._caught_up = False
 
     def base_url(self, request_base_url: str) -> str:
         return (self.config.public_base_url or request_base_url).rstrip("/")
 
-    def process(self, request_base_url: str) -> list[CertificateRecord]:
-        """Issue for new completions, then deliver what is undelivered. Returns the new
-        certificates. Safe to run concurrently in several processes.
+    def on_stored(self, events: list[dict[str, Any]], request_base_url: str) -> list[CertificateRecord]:
+        """Push hook: issue and deliver certificates for the completions among the events
+        one push newly stored. Returns the new certificates."""
+        if not self._caught_up:  # first push of this process: also what a crash left over
+            self._caught_up = True
+            return self.catch_up(request_base_url)
+        completions = [e for e in events if e.get("type") == COMPLETED]
+        if not completions:
+            return []
+        issued = self._issue_all(completions, self.base_url(request_base_url))
+        self.deliver_pending()
+        return issued
 
-        Within one process, pushes that arrive while a scan runs do not queue up behind
-        it: they mark the issuer dirty and the running scan goes round once more."""
-        self._dirty = True
+    def catch_up(self, request_base_url: str) -> list[CertificateRecord]:
+        """Issue for every stored completion after the scan cursor (start-up recovery),
+        then deliver what is undelivered. Safe to run in several processes at once."""
+        base = self.base_url(request_base_url)
         issued: list[CertificateRecord] = []
-        while self._dirty:
-            if not self._lock.acquire(blocking=False):
-                return issued  # the running scan sees _dirty and goes round again
+        cursor = self.repo.scan_cursor(CURSOR)
+        while page := self.repo.scan_events(cursor, 500, (COMPLETED,)):
+            issued += self._issue_all([json.loads(ev.content) for ev in page], base)
+            cursor = page[-1].seq
+            self.repo.advance_scan_cursor(CURSOR, cursor)
+        self.deliver_pending()
+        return issued
+
+    def _issue_all(self, events: list[dict[str, Any]], base: str) -> list[CertificateRecord]:
+        issued = []
+        for event in events:
             try:
-                while self._dirty:
-                    self._dirty = False
-                    issued += self._scan(self.base_url(request_base_url))
-            finally:
-                self._lock.release()
-            # a push that marked us dirty between the last check and the release is
-            # picked up by this loop
+                record = self.issue_for(event, base)
+            except (CertificateError, EventError, ValueError, KeyError) as exc:
+                log.warning("certificate not issued for event %s: %s", event.get("id"), exc)
+                continue
+            if record is not None:
+                issued.append(record)
         return issued
 
-    def _scan(self, base: str) -> list[CertificateRecord]:
-        issued: list[CertificateRecord] = []
-        cursor = self.store.cursor()
-        while True:
-            page = self.store.completions_after(cursor)
-            if not page:
-                break
-            for seq, content in page:
-                try:
-                    record = self.issue_for(json.loads(content), base)
-                except (CertificateError, EventError, ValueError, KeyError) as exc:
-                    log.warning("certificate not issued for event at seq %s: %s", seq, exc)
-                    record = None
-                if record is not None:
-                    issued.append(record)
-                cursor = seq
-            self.store.advance_cursor(cursor)
-        for record in self.store.undelivered():
-            self.deliver(record)
-        return issued
+    def deliver_pending(self) -> None:
+        while pending := self.repo.undelivered_certificates():
+            for record in pending:
+                self.deliver(record)
 
     def _manifest(self, pack_id: str, version: Any) -> tuple[dict[str, Any], int] | None:
         """The manifest of the pack version the learner used, else the newest version."""
@@ -147,7 +149,7 @@ class CertificateIssuer:
         learner = self.repo.get_learner(event.get("learner"))
         if learner is None or not isinstance(course_id, str) or not isinstance(pack_id, str):
             raise CertificateError(f"event {event.get('id')}: unknown learner, pack or course")
-        if self.store.exists_for(learner.id, pack_id, course_id):
+        if self.repo.certificate_exists(learner.id, pack_id, course_id):
             return None
         found = self._manifest(pack_id, event.get("pack_version"))
         if found is None:
@@ -171,8 +173,8 @@ class CertificateIssuer:
             course_id=course_id, facility_id=learner.facility_id, language=achievement.language,
             issued_at=format_at(now), source_event=str(event.get("id")),
             key_id=key_id(self.private_key.public_key()), credential=credential,
-            delivered_at=None, revoked_at=None, revoked_by=None, revoke_reason=None)
-        if not self.store.insert(record):
+        )
+        if not self.repo.insert_certificate(record):
             return None  # another process issued it a moment ago
         log.info("certificate issued", extra={"certificate": cid, "course": course_id})
         return record
@@ -185,4 +187,4 @@ class CertificateIssuer:
             facility_id=record.facility_id, type=event["type"], at=event["at"],
             content=content_of(event).decode("utf-8"), received_at=now,
             received_from=SERVER_DEVICE)])
-        self.store.mark_delivered(record.id, now)
+        self.repo.mark_certificate_delivered(record.id, now)

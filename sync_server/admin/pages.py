@@ -24,14 +24,13 @@ from sync_server.admin.console import (
     set_session,
 )
 from sync_server.admin.state import console_state
-from sync_server.admin.throttle import LoginThrottle
 from sync_server.api.deps import ADMIN_COOKIE, get_state, login_admin
+from sync_server.errors import TooManyAttemptsError
 from sync_server.logs import log
 from sync_server.security import token_hash
 
 logger = logging.getLogger("sync_server.console")
 router = APIRouter(prefix="/admin", include_in_schema=False)
-THROTTLE = LoginThrottle()
 
 
 # ----------------------------------------------------------------------------- login
@@ -55,21 +54,21 @@ async def login(request: Request) -> Response:
         raise HTTPException(403, "login form expired: reload the page and try again")
     state = get_state(request)
     address = request.client.host if request.client else "?"
-    if THROTTLE.blocked(name, address):
+    try:  # the throttle (failures counted in the database) is inside login_admin
+        found = await run_in_threadpool(login_admin, state.repo, state.settings, name, password,
+                                        address)
+    except TooManyAttemptsError:
         log(logger, logging.WARNING, "console login throttled", admin=name)
         return render(request, "login.html", title="Log in", status_code=429, login_name=name,
                       next=safe_next(str(form.get("next") or "")), csrf=cookie,
                       error="Too many failed logins. Wait a few minutes and try again.")
-    found = await run_in_threadpool(login_admin, state.repo, state.settings, name, password)
     if found is None:
-        THROTTLE.failed(name, address)
         log(logger, logging.WARNING, "console login failed", admin=name)
         response = render(request, "login.html", title="Log in", status_code=401, login_name=name,
                           next=safe_next(str(form.get("next") or "")),
                           error="Wrong name or password.", csrf=cookie)
         return response
     token, _ = found
-    THROTTLE.succeeded(name)
     response = redirect(safe_next(str(form.get("next") or "")))
     set_session(response, request, token)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/admin/login")
@@ -134,7 +133,7 @@ def dashboard_data(repo: Any, cs: Any, facility: str, role: str) -> dict[str, An
     counts = {"facilities": len(facilities),
               "devices": sum(1 for d in repo.list_devices() if not d.revoked),
               "learners": len(repo.list_learners()), "events": repo.count_events().total,
-              "certificates": cs.certs.count()}
+              "certificates": repo.count_certificates()}
     return {"counts": counts, "facilities": facilities, "cells": cells,
             "course_charts": course_charts, "gap_svg": gap_svg}
 

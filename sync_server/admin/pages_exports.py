@@ -43,7 +43,7 @@ def progress_response(request: Request) -> Response:
     repo, cs = get_state(request).repo, console_state(request)
     manifests = [json.loads(p.manifest) for p in repo.list_pack_versions()]
     progress = stats.fold_progress(cs.queries.report_events())
-    certs = cs.certs.ids_by_course()
+    certs = repo.certificate_ids_by_course()
     body = exports.progress_csv(repo.list_learners(), stats.courses_of(manifests), progress, certs)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     return Response(body.encode("utf-8"), media_type="text/csv; charset=utf-8", headers={

@@ -173,7 +173,9 @@ async def move_learner(request: Request, learner_id: str) -> Response:
     form = (await check_csrf(request))["form"]
     facility = str(form.get("facility") or "")
     try:
-        await run_in_threadpool(console_state(request).queries.move_learner, learner_id,
+        # the repository moves the profile AND the learner's past events (new seqs at the
+        # end of the log), so the new facility's tablets pull the whole history
+        await run_in_threadpool(get_state(request).repo.move_learner, learner_id,
                                 facility, now_iso())
     except ShiftError as exc:
         return redirect("/admin/learners", flash=("error", str(exc)))
@@ -187,7 +189,7 @@ async def move_learner(request: Request, learner_id: str) -> Response:
 def certificates_page(request: Request) -> HTMLResponse:
     admin = console_admin(request)
     repo = get_state(request).repo
-    certs = console_state(request).certs.list()
+    certs = repo.list_certificates()
     names = {lid: lr.display_name for lid, lr in
              repo.learners_by_ids(sorted({c.learner_id for c in certs})).items()}
     return render(request, "certificates.html", admin=admin, nav="certificates",
@@ -199,8 +201,8 @@ async def revoke_certificate(request: Request, certificate_id: str) -> Response:
     admin = console_admin(request)
     form = (await check_csrf(request))["form"]
     reason = str(form.get("reason") or "").strip()[:200] or "revoked by the issuer"
-    done = console_state(request).certs.revoke(certificate_id, by=admin.name, reason=reason,
-                                               now=now_iso())
+    done = get_state(request).repo.revoke_certificate(certificate_id, by=admin.name,
+                                                       reason=reason, now=now_iso())
     log(logger, logging.INFO, "certificate revoked", admin=admin.name, certificate=certificate_id)
     return redirect("/admin/certificates", flash=("ok", "Certificate revoked.") if done else
                     ("error", "No such certificate, or already revoked."))

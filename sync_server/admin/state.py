@@ -6,14 +6,12 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from sync_server.admin.certstore import CertificateStore
 from sync_server.admin.issuing import CertificateIssuer
 from sync_server.admin.queries import Queries
 
 
 @dataclass
 class ConsoleState:
-    certs: CertificateStore
     issuer: CertificateIssuer
     queries: Queries
 

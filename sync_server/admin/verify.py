@@ -44,7 +44,7 @@ def _uuid(value: str) -> str | None:
 
 def check(request: Request, certificate_id: str) -> dict[str, Any]:
     cid = _uuid(certificate_id)
-    record = console_state(request).certs.get(cid) if cid else None
+    record = get_state(request).repo.get_certificate(cid) if cid else None
     if record is None:
         return {"id": certificate_id, "status": "not_found", "genuine": False, "revoked": False,
                 "revoked_at": None, "reason": "no certificate with this id was issued here",
@@ -98,7 +98,7 @@ def verify_page(request: Request, certificate_id: str) -> Response:
 @router.get("/certificates/{certificate_id}.json", summary="The signed credential (Open Badges 3.0)")
 def certificate_json(request: Request, certificate_id: str) -> Response:
     cid = _uuid(certificate_id)
-    record = console_state(request).certs.get(cid) if cid else None
+    record = get_state(request).repo.get_certificate(cid) if cid else None
     if record is None:
         return JSONResponse({"detail": "no such certificate"}, status_code=404)
     return JSONResponse(record.credential, media_type="application/ld+json",
@@ -110,7 +110,7 @@ def certificate_json(request: Request, certificate_id: str) -> Response:
 async def certificate_pdf(request: Request, certificate_id: str) -> Response:
     cid = _uuid(certificate_id)
     cs = console_state(request)
-    record = cs.certs.get(cid) if cid else None
+    record = get_state(request).repo.get_certificate(cid) if cid else None
     if record is None:
         return JSONResponse({"detail": "no such certificate"}, status_code=404)
     base = cs.issuer.base_url(str(request.base_url))

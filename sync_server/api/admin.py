@@ -46,8 +46,9 @@ FacilityQuery = Annotated[str | None, Query(pattern=SLUG_PATTERN)]
 
 @router.post("/login", response_model=LoginResponse, summary="Admin name + password → bearer token",
              responses={429: {"model": ErrorBody, "description": "too many failed attempts"}})
-def login(body: LoginRequest, state: StateDep) -> LoginResponse:
-    result = login_admin(state.repo, state.settings, body.name, body.password)
+def login(request: Request, body: LoginRequest, state: StateDep) -> LoginResponse:
+    address = request.client.host if request.client else "?"
+    result = login_admin(state.repo, state.settings, body.name, body.password, address)
     if result is None:
         log(logger, logging.WARNING, "admin login failed", admin=body.name)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong admin name or password",

@@ -14,10 +14,7 @@ token, for the HTML console); tokens come from POST /api/v1/admin/login or
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
-import weakref
-from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -28,10 +25,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.core.events import format_at
 from app.core.packs import BlobStore
 from sync_server.db.repository import Admin, Device, Repository
-from sync_server.errors import TooManyAttemptsError
 from sync_server.keyring import Keyring
 from sync_server.security import new_token, token_hash, verify_password
 from sync_server.settings import Settings
+from sync_server.throttle import LoginThrottle
 
 ADMIN_COOKIE = "shift_admin"
 
@@ -44,6 +41,10 @@ class ServerState:
     repo: Repository
     keyring: Keyring
     blobs: BlobStore
+    #: Called after each push with the events it newly stored (duplicates and rejected
+    #: events excluded) and the URL the server was reached at; see services/sync.py.
+    on_events_stored: list[Callable[[list[dict[str, Any]], str], object]] = field(
+        default_factory=list)
     #: Concurrent push chunks being processed (see api/sync.py push).
     work_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
@@ -114,61 +115,19 @@ def require_admin(request: Request, _creds: AdminCreds) -> Admin:
     return admin
 
 
-class LoginThrottle:
-    """At most `limit` failed logins per admin name within `window` seconds (per server
-    process): guessing passwords becomes slow, and so does burning CPU on scrypt."""
-
-    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
-        self.limit, self.window = limit, window
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def check(self, name: str) -> None:
-        with self._lock:
-            recent = self._recent(name)
-            if len(recent) >= self.limit:
-                wait = int(self.window - (time.monotonic() - recent[0])) + 1
-                raise TooManyAttemptsError(f"too many failed logins for {name!r}; "
-                                           f"try again in {wait} s")
-
-    def failed(self, name: str) -> None:
-        with self._lock:
-            self._recent(name).append(time.monotonic())
-
-    def succeeded(self, name: str) -> None:
-        with self._lock:
-            self._failures.pop(name, None)
-
-    def _recent(self, name: str) -> deque[float]:
-        q = self._failures.setdefault(name, deque())
-        while q and time.monotonic() - q[0] > self.window:
-            q.popleft()
-        return q
-
-
-_throttles: weakref.WeakKeyDictionary[Any, LoginThrottle] = weakref.WeakKeyDictionary()
-_throttles_lock = threading.Lock()
-
-
-def login_throttle(repo: Repository) -> LoginThrottle:
-    """The throttle of one server (one per repository, i.e. per create_app)."""
-    with _throttles_lock:
-        if repo not in _throttles:
-            _throttles[repo] = LoginThrottle()
-        return _throttles[repo]
-
-
-def login_admin(repo: Repository, settings: Settings, name: str, password: str) -> tuple[str, str] | None:
+def login_admin(repo: Repository, settings: Settings, name: str, password: str,
+                address: str = "?") -> tuple[str, str] | None:
     """Check a password; on success open a session and return (token, expires_at).
 
     None for a wrong name or password; TooManyAttemptsError (HTTP 429) after 5 failures
-    for that name within 5 minutes.
+    for that name (or 20 from that client address) within 5 minutes, counted in the
+    database across every server process (sync_server/throttle.py).
     """
-    throttle = login_throttle(repo)
-    throttle.check(name)
+    throttle = LoginThrottle(repo)
+    throttle.check(name, address)
     admin = repo.get_admin_by_name(name)
     if admin is None or not verify_password(password, admin.password_hash):
-        throttle.failed(name)
+        throttle.failed(name, address)
         return None
     throttle.succeeded(name)
     token = new_token("adm")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from typing import Annotated
@@ -85,11 +86,16 @@ async def push(request: Request, device: DeviceDep) -> Response:
         except ValidationError as exc:
             errors = exc.errors(include_url=False, include_context=False, include_input=False)
             raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
-        return await run_in_threadpool(_push, state.repo, device, body)
+        base_url = str(request.base_url)
+        hooks = [functools.partial(hook, request_base_url=base_url)
+                 for hook in state.on_events_stored]
+        return await run_in_threadpool(_push, state.repo, device, body, hooks)
 
 
-def _push(repo: Repository, device: Device, body: PushRequest) -> Response:
-    result = sync_service.push(repo, device, body.events, [p.model_dump() for p in body.profiles])
+def _push(repo: Repository, device: Device, body: PushRequest,
+          hooks: list[sync_service.StoredHook]) -> Response:
+    result = sync_service.push(repo, device, body.events, [p.model_dump() for p in body.profiles],
+                               on_stored=hooks)
     log(logger, logging.INFO, "push", device=device.id, stored=len(result.stored),
         duplicate=len(result.duplicate), rejected=len(result.rejected),
         profiles=len(result.profiles))

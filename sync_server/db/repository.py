@@ -8,7 +8,7 @@ sql.py and pass the same test suite. Times are ISO-8601 UTC strings in the event
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 InsertStatus = Literal["stored", "duplicate", "conflict"]
 
@@ -125,6 +125,34 @@ class InstalledPack:
     reported_at: str
 
 
+@dataclass(frozen=True)
+class CertificateRecord:
+    """An issued certificate: the signed credential (a dict) and its bookkeeping.
+
+    At most one per (learner, pack, course): the table's UNIQUE constraint makes issuing
+    exactly-once even when two server processes see the same completion at once."""
+
+    id: str
+    learner_id: str
+    pack_id: str
+    pack_version: int
+    course_id: str
+    facility_id: str
+    language: str
+    issued_at: str
+    source_event: str
+    key_id: str
+    credential: dict[str, Any]
+    delivered_at: str | None = None
+    revoked_at: str | None = None
+    revoked_by: str | None = None
+    revoke_reason: str | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
 @dataclass
 class EventCounts:
     total: int = 0
@@ -178,6 +206,10 @@ class Repository(Protocol):
     def events_after(self, facility_id: str, after_seq: int, limit: int) -> list[StoredEvent]: ...
     def count_events(self) -> EventCounts: ...
     def all_event_ids(self) -> list[str]: ...
+    def scan_events(self, after_seq: int, limit: int,
+                    types: tuple[str, ...] | None = None) -> list[StoredEvent]: ...
+    def scan_cursor(self, name: str) -> int: ...
+    def advance_scan_cursor(self, name: str, seq: int) -> None: ...
 
     # packs
     def add_pack_version(self, pack: PackVersion) -> None: ...
@@ -189,3 +221,23 @@ class Repository(Protocol):
     def report_installed(self, device_id: str, packs: dict[str, int], now: str) -> None: ...
     def installed_packs(self, facility_id: str | None = None, *,
                         device_id: str | None = None) -> list[InstalledPack]: ...
+    def blob_visible_to(self, sha256: str, facility_id: str) -> bool: ...
+
+    # certificates
+    def insert_certificate(self, record: CertificateRecord) -> bool: ...
+    def get_certificate(self, certificate_id: str) -> CertificateRecord | None: ...
+    def list_certificates(self, *, learner_id: str | None = None,
+                          facility_id: str | None = None,
+                          limit: int = 1000) -> list[CertificateRecord]: ...
+    def certificate_exists(self, learner_id: str, pack_id: str, course_id: str) -> bool: ...
+    def certificate_ids_by_course(self) -> dict[tuple[str, str, str], str]: ...
+    def count_certificates(self) -> int: ...
+    def undelivered_certificates(self, limit: int = 500) -> list[CertificateRecord]: ...
+    def mark_certificate_delivered(self, certificate_id: str, now: str) -> None: ...
+    def revoke_certificate(self, certificate_id: str, *, by: str, reason: str,
+                           now: str) -> bool: ...
+
+    # failed admin logins (lock-out shared by every server process)
+    def record_login_failure(self, keys: list[str], at: str, prune_before: str) -> None: ...
+    def count_login_failures(self, key: str, since: str) -> int: ...
+    def clear_login_failures(self, key: str) -> None: ...

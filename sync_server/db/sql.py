@@ -22,8 +22,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sync_server.db import schema
 from sync_server.db.repository import (
     Admin,
+    CertificateRecord,
     Device,
     EventCounts,
     EventRow,
@@ -36,8 +38,9 @@ from sync_server.db.repository import (
     Publication,
     StoredEvent,
 )
-from sync_server.errors import AlreadyExistsError, EnrolError, NotFoundError
+from sync_server.errors import AlreadyExistsError, DatabaseError, EnrolError, NotFoundError
 
+LOCK_MIGRATE = 7_243_000
 LOCK_EVENTS = 7_243_001
 LOCK_LEARNERS = 7_243_002
 
@@ -46,6 +49,9 @@ _LEARNER_COLS = ("id, staff_number, facility_id, role, language, display_name, p
                  "updated_at, rev")
 _PACK_COLS = "pack_id, version, manifest, sig, title, total_bytes, uploaded_at, uploaded_by"
 _PUB_COLS = "id, pack_id, version, facilities, roles, published_at, published_by"
+_CERT_COLS = ("id, learner_id, pack_id, pack_version, course_id, facility_id, language, "
+              "issued_at, source_event, key_id, credential, delivered_at, revoked_at, revoked_by, "
+              "revoke_reason")
 
 
 def staff_key(staff_number: str) -> str:
@@ -147,8 +153,27 @@ class SqlRepository:
         raise NotImplementedError
         yield
 
+    def _label(self) -> str:
+        """The database as named in error messages (never with a password)."""
+        return self.dialect
+
     def _migrate(self) -> None:
-        raise NotImplementedError
+        """Apply the missing schema versions (sync_server/db/schema.py) in one transaction."""
+        with self._write(LOCK_MIGRATE) as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            cur.execute("SELECT MAX(version) FROM schema_version")
+            current = cur.fetchone()[0] or 0
+            if current > schema.LATEST:
+                raise DatabaseError(f"{self._label()}: database schema {current} is newer than "
+                                    f"this server ({schema.LATEST}); upgrade the server")
+            for version in range(current + 1, schema.LATEST + 1):
+                for stmt in schema.statements(self.dialect, version):
+                    cur.execute(stmt)
+                if version == 2:
+                    cur.execute("SELECT pack_id, version, manifest FROM packs")
+                    for pack_id, ver, manifest in cur.fetchall():
+                        self._index_blobs(cur, pack_id, int(ver), bytes(manifest))
+                cur.execute(self._sql("INSERT INTO schema_version (version) VALUES (?)"), (version,))
 
     def _is_unique_violation(self, exc: BaseException) -> bool:
         raise NotImplementedError
@@ -472,6 +497,7 @@ class SqlRepository:
                 cur.execute(self._sql(f"INSERT INTO packs ({_PACK_COLS}) VALUES (?,?,?,?,?,?,?,?)"),
                             (pack.pack_id, pack.version, pack.manifest, pack.sig, pack.title,
                              pack.total_bytes, pack.uploaded_at, pack.uploaded_by))
+                self._index_blobs(cur, pack.pack_id, pack.version, pack.manifest)
         except Exception as exc:
             if self._is_unique_violation(exc):
                 raise AlreadyExistsError(
@@ -532,3 +558,137 @@ class SqlRepository:
             sql += " WHERE " + " AND ".join(where)
         rows = self._all(sql + " ORDER BY p.device_id, p.pack_id", tuple(params))
         return [InstalledPack(a, b, c, int(d), e) for a, b, c, d, e in rows]
+
+    def _index_blobs(self, cur: Any, pack_id: str, version: int, manifest: bytes) -> None:
+        """Record which blobs a pack version holds (its manifest's `files`), for the
+        audience check of blob downloads. A manifest without files indexes nothing."""
+        try:
+            files = json.loads(manifest).get("files") or []
+            shas = sorted({f["sha256"] for f in files if isinstance(f.get("sha256"), str)})
+        except (ValueError, AttributeError, TypeError):
+            shas = []
+        if shas:
+            cur.executemany(self._sql("INSERT INTO pack_blobs (sha256, pack_id, version) "
+                                      "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
+                            [(sha, pack_id, version) for sha in shas])
+
+    def blob_visible_to(self, sha256: str, facility_id: str) -> bool:
+        """Whether the blob belongs to a pack version published to the facility."""
+        rows = self._all("SELECT p.facilities FROM pack_blobs b JOIN publications p "
+                         "ON p.pack_id = b.pack_id AND p.version = b.version WHERE b.sha256 = ?",
+                         (sha256,))
+        return any(not json.loads(facs) or facility_id in json.loads(facs) for (facs,) in rows)
+
+    # ----- scans over every facility's events (certificates, reports, exports) ----------
+    def scan_events(self, after_seq: int, limit: int,
+                    types: tuple[str, ...] | None = None) -> list[StoredEvent]:
+        """Events of every facility after `after_seq` in seq order (only `types` if given)."""
+        sql, params = "SELECT seq, content, received_at FROM events WHERE seq > ?", [after_seq]
+        if types is not None:
+            if not types:
+                return []
+            sql += f" AND type IN ({','.join('?' * len(types))})"
+            params += list(types)
+        rows = self._all(sql + " ORDER BY seq LIMIT ?", (*params, limit))
+        return [StoredEvent(int(s), c, r) for s, c, r in rows]
+
+    def scan_cursor(self, name: str) -> int:
+        row = self._one("SELECT seq FROM certificate_cursor WHERE name = ?", (name,))
+        return int(row[0]) if row else 0
+
+    def advance_scan_cursor(self, name: str, seq: int) -> None:
+        """Move a named cursor forward (never back, whoever writes last)."""
+        with self._write() as cur:
+            cur.execute(self._sql(
+                "INSERT INTO certificate_cursor (name, seq) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET seq = CASE WHEN certificate_cursor.seq > "
+                "excluded.seq THEN certificate_cursor.seq ELSE excluded.seq END"), (name, seq))
+
+    # ----- certificates --------------------------------------------------------------
+    @staticmethod
+    def _certificate(row: tuple[Any, ...]) -> CertificateRecord:
+        values = list(row)
+        values[3] = int(values[3])
+        values[10] = json.loads(values[10])
+        return CertificateRecord(*values)
+
+    def insert_certificate(self, record: CertificateRecord) -> bool:
+        """Store a new certificate; False when the learner already has one for the course."""
+        with self._write() as cur:
+            cur.execute(self._sql(
+                f"INSERT INTO certificates ({_CERT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT DO NOTHING"),
+                (record.id, record.learner_id, record.pack_id, record.pack_version,
+                 record.course_id, record.facility_id, record.language, record.issued_at,
+                 record.source_event, record.key_id,
+                 json.dumps(record.credential, ensure_ascii=False, separators=(",", ":")),
+                 record.delivered_at, record.revoked_at, record.revoked_by, record.revoke_reason))
+            return bool(cur.rowcount == 1)
+
+    def get_certificate(self, certificate_id: str) -> CertificateRecord | None:
+        row = self._one(f"SELECT {_CERT_COLS} FROM certificates WHERE id = ?", (certificate_id,))
+        return self._certificate(row) if row else None
+
+    def list_certificates(self, *, learner_id: str | None = None, facility_id: str | None = None,
+                          limit: int = 1000) -> list[CertificateRecord]:
+        where, params = [], []
+        if learner_id:
+            where.append("learner_id = ?")
+            params.append(learner_id)
+        if facility_id:
+            where.append("facility_id = ?")
+            params.append(facility_id)
+        sql = f"SELECT {_CERT_COLS} FROM certificates"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY issued_at DESC, id LIMIT ?"
+        return [self._certificate(r) for r in self._all(sql, (*params, limit))]
+
+    def certificate_exists(self, learner_id: str, pack_id: str, course_id: str) -> bool:
+        return self._one("SELECT 1 FROM certificates WHERE learner_id = ? AND pack_id = ? "
+                         "AND course_id = ?", (learner_id, pack_id, course_id)) is not None
+
+    def certificate_ids_by_course(self) -> dict[tuple[str, str, str], str]:
+        """(learner, pack, course) → certificate id, without loading the credentials."""
+        return {(lr, p, c): cid for cid, lr, p, c in self._all(
+            "SELECT id, learner_id, pack_id, course_id FROM certificates")}
+
+    def count_certificates(self) -> int:
+        row = self._one("SELECT COUNT(*) FROM certificates")
+        return int(row[0]) if row else 0
+
+    def undelivered_certificates(self, limit: int = 500) -> list[CertificateRecord]:
+        return [self._certificate(r) for r in self._all(
+            f"SELECT {_CERT_COLS} FROM certificates WHERE delivered_at IS NULL "
+            "ORDER BY issued_at, id LIMIT ?", (limit,))]
+
+    def mark_certificate_delivered(self, certificate_id: str, now: str) -> None:
+        with self._write() as cur:
+            cur.execute(self._sql("UPDATE certificates SET delivered_at = ? WHERE id = ? "
+                                  "AND delivered_at IS NULL"), (now, certificate_id))
+
+    def revoke_certificate(self, certificate_id: str, *, by: str, reason: str, now: str) -> bool:
+        """Revoke once; False if unknown or already revoked (the first reason stays)."""
+        with self._write() as cur:
+            cur.execute(self._sql(
+                "UPDATE certificates SET revoked_at = ?, revoked_by = ?, revoke_reason = ? "
+                "WHERE id = ? AND revoked_at IS NULL"), (now, by, reason, certificate_id))
+            return bool(cur.rowcount == 1)
+
+    # ----- failed admin logins -------------------------------------------------------
+    def record_login_failure(self, keys: list[str], at: str, prune_before: str) -> None:
+        """Log one failed login under each key (e.g. name and address); drop entries
+        older than `prune_before` so the table stays small."""
+        with self._write() as cur:
+            cur.execute(self._sql("DELETE FROM login_failures WHERE at < ?"), (prune_before,))
+            cur.executemany(self._sql("INSERT INTO login_failures (key, at) VALUES (?, ?)"),
+                            [(key, at) for key in keys])
+
+    def count_login_failures(self, key: str, since: str) -> int:
+        row = self._one("SELECT COUNT(*) FROM login_failures WHERE key = ? AND at >= ?",
+                        (key, since))
+        return int(row[0]) if row else 0
+
+    def clear_login_failures(self, key: str) -> None:
+        with self._write() as cur:
+            cur.execute(self._sql("DELETE FROM login_failures WHERE key = ?"), (key,))

@@ -14,6 +14,8 @@ cursor, a page at a time.
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +28,12 @@ from sync_server.db.repository import Device, EventRow, Learner, ProfileResult, 
 MAX_FUTURE = timedelta(days=1)
 EARLIEST_AT = datetime(2020, 1, 1, tzinfo=UTC)
 MAX_PROFILES_PAGE = 1000
+logger = logging.getLogger("sync_server.sync")
+
+#: An on-stored hook gets the events one push newly stored (envelopes as pushed, without
+#: duplicates and rejected ones). It runs before the push is answered; it must not fail
+#: the push, so an exception is logged and the next push goes on.
+StoredHook = Callable[[list[dict[str, Any]]], object]
 
 
 @dataclass
@@ -56,7 +64,8 @@ def save_profiles(repo: Repository, device: Device, profiles: list[dict[str, Any
 
 
 def push(repo: Repository, device: Device, events: list[dict[str, Any]],
-         profiles: list[dict[str, Any]] | None = None, *, now: datetime | None = None) -> PushResult:
+         profiles: list[dict[str, Any]] | None = None, *, now: datetime | None = None,
+         on_stored: Sequence[StoredHook] = ()) -> PushResult:
     moment = now or datetime.now(UTC)
     result = PushResult(received_at=format_at(moment))
     if profiles:
@@ -88,6 +97,7 @@ def push(repo: Repository, device: Device, events: list[dict[str, Any]],
     learners = repo.learners_by_ids([e["learner"] for _, e in candidates])
     rows: list[EventRow] = []
     first: dict[str, tuple[str, int]] = {}     # id → (content, index) of its first copy
+    kept: dict[str, dict[str, Any]] = {}       # id → its first copy
     repeats: list[tuple[int, str, str]] = []   # (index, id, content) of later copies
     for index, event in candidates:
         learner = learners.get(event["learner"])
@@ -105,6 +115,7 @@ def push(repo: Repository, device: Device, events: list[dict[str, Any]],
             repeats.append((index, event["id"], content))
             continue
         first[event["id"]] = (content, index)
+        kept[event["id"]] = event
         rows.append(EventRow(id=event["id"], learner_id=event["learner"], device_id=event["device"],
                              facility_id=device.facility_id, type=event["type"], at=event["at"],
                              content=content, received_at=result.received_at,
@@ -126,7 +137,17 @@ def push(repo: Repository, device: Device, events: list[dict[str, Any]],
         else:
             result.reject(index, event_id, "conflict",
                           "id: repeated in this chunk with different content")
+    if result.stored and on_stored:
+        _run_hooks(on_stored, [kept[eid] for eid in result.stored])
     return result
+
+
+def _run_hooks(hooks: Sequence[StoredHook], stored: list[dict[str, Any]]) -> None:
+    for hook in hooks:
+        try:
+            hook(stored)
+        except Exception:  # noqa: BLE001 - a hook must never fail a push that was stored
+            logger.exception("on-stored hook %r failed", hook)
 
 
 def _profile_json(p: Learner) -> dict[str, Any]:

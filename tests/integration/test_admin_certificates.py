@@ -173,9 +173,7 @@ def test_completion_issues_one_certificate_that_verifies_offline(server) -> None
     # someone edits the stored JSON in the database → tampered
     repo = open_repo(data, db_url)
     try:
-        from sync_server.admin.certstore import CertificateStore
-        store = CertificateStore(repo)
-        forged = store.get(cid).credential
+        forged = repo.get_certificate(cid).credential
         forged["credentialSubject"]["achievement"]["name"] = "Director of everything"
         with repo._write() as cur:
             cur.execute(repo._sql("UPDATE certificates SET credential = ?, revoked_at = NULL "

@@ -204,8 +204,8 @@ def test_extensions_are_installed_when_present(tmp_path: Path, monkeypatch: pyte
 
 
 def test_admin_login_is_throttled_after_repeated_failures(client: TestClient) -> None:
-    from sync_server.api.deps import login_throttle
-    throttle = login_throttle(client.app.state.shift.repo)  # type: ignore[attr-defined]
+    from sync_server.throttle import LoginThrottle
+    throttle = LoginThrottle(client.app.state.shift.repo)  # type: ignore[attr-defined]
     try:
         for _ in range(5):
             r = client.post("/api/v1/admin/login", json={"name": "admin", "password": "wrong-guess"})

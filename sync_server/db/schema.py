@@ -1,0 +1,93 @@
+"""The database schema of the sync server, one text for SQLite and PostgreSQL.
+
+Statements are templates: `{serial}` (auto-numbered primary key), `{blob}` and
+`{bigint}` are filled in per dialect by `statements()`. Each schema version lists what
+it adds; `SqlRepository._migrate` applies the missing versions in one transaction and
+records them in `schema_version`. Version 2 moved the certificate tables (formerly
+created by the admin module) into the schema and added the pack → blob index (audience
+checks of blob downloads) and the login-failure log (lock-out across server processes).
+"""
+
+from __future__ import annotations
+
+DIALECT_TYPES = {
+    "sqlite": {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "blob": "BLOB", "bigint": "INTEGER"},
+    "postgresql": {"serial": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "blob": "BYTEA",
+                   "bigint": "BIGINT"},
+}
+
+VERSIONS: dict[int, list[str]] = {
+    1: [
+        """CREATE TABLE IF NOT EXISTS facilities (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS admins (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS admin_sessions (
+            token_hash TEXT PRIMARY KEY,
+            admin_id TEXT NOT NULL REFERENCES admins(id) ON DELETE CASCADE,
+            expires_at TEXT NOT NULL, created_at TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS enrol_codes (
+            code_hash TEXT PRIMARY KEY, facility_id TEXT NOT NULL REFERENCES facilities(id),
+            expires_at TEXT NOT NULL, created_by TEXT NOT NULL, created_at TEXT NOT NULL,
+            used_at TEXT, used_by TEXT)""",
+        """CREATE TABLE IF NOT EXISTS devices (
+            id TEXT PRIMARY KEY, facility_id TEXT NOT NULL REFERENCES facilities(id),
+            name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, enrolled_at TEXT NOT NULL,
+            revoked_at TEXT, last_seen_at TEXT)""",
+        """CREATE TABLE IF NOT EXISTS learners (
+            id TEXT PRIMARY KEY, staff_number TEXT NOT NULL, staff_key TEXT NOT NULL UNIQUE,
+            facility_id TEXT NOT NULL REFERENCES facilities(id), role TEXT NOT NULL,
+            language TEXT NOT NULL, display_name TEXT NOT NULL, pin_verifier TEXT,
+            updated_at TEXT NOT NULL, rev {bigint} NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS learners_facility_rev ON learners (facility_id, rev)",
+        """CREATE TABLE IF NOT EXISTS events (
+            seq {serial}, id TEXT NOT NULL UNIQUE,
+            learner_id TEXT NOT NULL, device_id TEXT NOT NULL, facility_id TEXT NOT NULL,
+            type TEXT NOT NULL, at TEXT NOT NULL, content TEXT NOT NULL,
+            received_at TEXT NOT NULL, received_from TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS events_facility_seq ON events (facility_id, seq)",
+        "CREATE INDEX IF NOT EXISTS events_learner ON events (learner_id)",
+        """CREATE TABLE IF NOT EXISTS packs (
+            pack_id TEXT NOT NULL, version INTEGER NOT NULL, manifest {blob} NOT NULL,
+            sig {blob} NOT NULL, title TEXT NOT NULL, total_bytes {bigint} NOT NULL,
+            uploaded_at TEXT NOT NULL, uploaded_by TEXT NOT NULL,
+            PRIMARY KEY (pack_id, version))""",
+        """CREATE TABLE IF NOT EXISTS publications (
+            id {serial}, pack_id TEXT NOT NULL, version INTEGER NOT NULL,
+            facilities TEXT NOT NULL, roles TEXT NOT NULL, published_at TEXT NOT NULL,
+            published_by TEXT NOT NULL,
+            FOREIGN KEY (pack_id, version) REFERENCES packs (pack_id, version))""",
+        """CREATE TABLE IF NOT EXISTS device_packs (
+            device_id TEXT NOT NULL REFERENCES devices(id), pack_id TEXT NOT NULL,
+            version INTEGER NOT NULL, reported_at TEXT NOT NULL,
+            PRIMARY KEY (device_id, pack_id))""",
+    ],
+    2: [
+        # IF NOT EXISTS: servers before v2 created the first two from the admin module
+        """CREATE TABLE IF NOT EXISTS certificates (
+            id TEXT PRIMARY KEY, learner_id TEXT NOT NULL, pack_id TEXT NOT NULL,
+            pack_version {bigint} NOT NULL, course_id TEXT NOT NULL, facility_id TEXT NOT NULL,
+            language TEXT NOT NULL, issued_at TEXT NOT NULL, source_event TEXT NOT NULL,
+            key_id TEXT NOT NULL, credential TEXT NOT NULL, delivered_at TEXT,
+            revoked_at TEXT, revoked_by TEXT, revoke_reason TEXT,
+            UNIQUE (learner_id, pack_id, course_id))""",
+        "CREATE INDEX IF NOT EXISTS certificates_learner ON certificates (learner_id)",
+        """CREATE TABLE IF NOT EXISTS certificate_cursor (
+            name TEXT PRIMARY KEY, seq {bigint} NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS pack_blobs (
+            sha256 TEXT NOT NULL, pack_id TEXT NOT NULL, version INTEGER NOT NULL,
+            PRIMARY KEY (sha256, pack_id, version),
+            FOREIGN KEY (pack_id, version) REFERENCES packs (pack_id, version))""",
+        """CREATE TABLE IF NOT EXISTS login_failures (
+            key TEXT NOT NULL, at TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS login_failures_key_at ON login_failures (key, at)",
+    ],
+}
+LATEST = max(VERSIONS)
+
+
+def statements(dialect: str, version: int) -> list[str]:
+    """The statements that bring a database from `version - 1` to `version`."""
+    types = DIALECT_TYPES[dialect]
+    return [stmt.format(**types) for stmt in VERSIONS[version]]
