@@ -50,10 +50,7 @@ def safe_extract_zip(zip_path: Path, dest_dir: Path, *, max_files: int = 5000,
             parts = [p for p in name.split("/") if p not in ("", ".")]
             if ".." in parts:
                 raise UnsafeZipError(f"unsafe entry {shown!r}: '..' escapes the folder")
-            mode = info.external_attr >> 16
-            if info.create_system == 3 and mode and not (stat.S_ISREG(mode)
-                                                          or stat.S_ISDIR(mode)):
-                raise UnsafeZipError(f"unsafe entry {shown!r}: symbolic link or special file")
+            _check_kind(info, shown)
             key = "/".join(parts).lower()
             if key in seen:
                 raise UnsafeZipError(f"duplicate entry {shown!r}")
@@ -99,6 +96,25 @@ def safe_extract_zip(zip_path: Path, dest_dir: Path, *, max_files: int = 5000,
             _clear(dest)
             raise
     return out
+
+
+def _check_kind(info: zipfile.ZipInfo, shown: str) -> None:
+    """Allow regular files and empty directories only.
+
+    The Unix file type sits in the top bits of ``external_attr`` (when the creator was
+    Unix). Python's ``ZipFile.writestr(name, data)`` and some tools store permission bits
+    without a file type (e.g. 0o600): a type of 0 counts as a regular file (or a
+    directory when the name ends with '/'). Symbolic links, devices, FIFOs and sockets are
+    refused, and so is a directory entry that carries data.
+    """
+    kind = stat.S_IFMT(info.external_attr >> 16) if info.create_system == 3 else 0
+    if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
+        raise UnsafeZipError(f"unsafe entry {shown!r}: symbolic link or special file")
+    is_dir = kind == stat.S_IFDIR or info.filename.endswith("/") or bool(info.external_attr & 0x10)
+    if is_dir and (info.file_size or info.compress_size > 2):
+        raise UnsafeZipError(f"unsafe entry {shown!r}: a directory entry that holds data")
+    if kind == stat.S_IFDIR and not info.filename.endswith("/"):
+        raise UnsafeZipError(f"unsafe entry {shown!r}: a directory entry without a trailing '/'")
 
 
 def _clear(dest: Path) -> None:
