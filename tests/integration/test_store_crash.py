@@ -26,6 +26,7 @@ import pytest
 
 from app.core.events import validate_event
 from app.core.store import Store
+from app.core.store.conflicts import MAX_CONFLICTS
 
 ROOT = Path(__file__).resolve().parents[2]
 LEARNERS = ["0a000000-0000-4000-8000-00000000000a", "0b000000-0000-4000-8000-00000000000b",
@@ -60,6 +61,12 @@ while True:
                   "type": "card.viewed", "ref": {"card": "c"}} for _ in range(rng.randint(1, 20))]
         s.merge(batch)
         out.write("merged %s\n" % " ".join(e["id"] for e in batch)); out.flush()
+    elif r < 0.125:   # a stored id pulled again with other content: the conflict log
+        stored = s.events(rng.choice(learners))
+        if stored:
+            e = dict(rng.choice(stored), data={"tampered": rng.getrandbits(40)})
+            s.merge([e])
+            out.write("conflict %s\n" % e["id"]); out.flush()
     else:
         n += 1
         event_id = s.append({"learner": rng.choice(learners), "type": "answer.given",
@@ -76,6 +83,7 @@ class Ledger:
     merged: set[str] = field(default_factory=set)
     acked: set[str] = field(default_factory=set)      # acknowledge returned
     rejected: set[str] = field(default_factory=set)   # reject returned
+    conflicted: set[str] = field(default_factory=set)  # merge of a changed copy returned
     acking: set[str] = field(default_factory=set)     # acknowledge/reject was called
     device: str | None = None
 
@@ -90,7 +98,8 @@ class Ledger:
                 self.device = rest
             else:
                 {"appended": self.appended, "merged": self.merged, "acked": self.acked,
-                 "rejected": self.rejected, "acking": self.acking}[word].update(ids)
+                 "rejected": self.rejected, "acking": self.acking,
+                 "conflict": self.conflicted}[word].update(ids)
 
 
 def check(data_dir: Path, ledger: Ledger) -> None:
@@ -113,6 +122,13 @@ def check(data_dir: Path, ledger: Ledger) -> None:
         rejected = {r["event"]["id"] for r in store.rejected()}
         assert ledger.rejected <= rejected
         assert store.event_count() == len(ids)
+        conflicts = store.conflicts()      # the file loads after any kill
+        by_id = {e["id"]: e for e in events}
+        for row in conflicts:              # the first copy stayed the stored one
+            assert by_id[row["id"]].get("data") == row["kept"].get("data")
+            assert row["received"]["data"] != row["kept"].get("data")
+        if len(conflicts) < MAX_CONFLICTS:
+            assert ledger.conflicted <= {r["id"] for r in conflicts}, "a conflict was lost"
         if ledger.device:
             assert store.device_id == ledger.device
 
@@ -154,7 +170,7 @@ def run_kills(data_dir: Path, kills: int, seed: int) -> Ledger:
 def test_sigkill_crash_60_kills(tmp_path: Path) -> None:
     ledger = run_kills(tmp_path, kills=60, seed=20261123)
     assert len(ledger.appended) > 100, "the children did too little work to mean anything"
-    assert ledger.acked and ledger.merged and ledger.rejected
+    assert ledger.acked and ledger.merged and ledger.rejected and ledger.conflicted
 
 
 @pytest.mark.slow
