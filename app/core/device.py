@@ -351,6 +351,29 @@ class Device:
             return hook(self, progress=progress, enrol_code=code)
         return hook(self, progress=progress)
 
+    # certificates -------------------------------------------------------------
+    def trusted_certificate_keys(self) -> list[Any]:
+        """Public keys a certificate may be signed with: the tablet's trusted pack keys
+        (setting ``trusted_keys``; the server signs certificates with its pack key,
+        docs/certificates.md). An unreadable entry is skipped, not fatal."""
+        from app.core.certificates import coerce_public_key
+
+        keys = []
+        raw = self.setting("trusted_keys", [])
+        for entry in raw if isinstance(raw, list) else []:
+            try:
+                keys.append(coerce_public_key(entry))
+            except ShiftError:
+                continue
+        return keys
+
+    def verify_certificate(self, credential: Any) -> bool:
+        """True when ``credential`` is genuine: signed by a key this tablet trusts and
+        unchanged since. Checked offline; junk is simply "not verified"."""
+        from app.core.certificates import verify_credential
+
+        return verify_credential(credential, self.trusted_certificate_keys()).genuine
+
     # profiles ---------------------------------------------------------------
     def profiles(self) -> list[ProfileTile]:
         tiles = []
@@ -558,17 +581,20 @@ class Session:
         learner = self.learner_id
         assert learner is not None
         store = self.device.store
+        # One read of the learner's history feeds both folds (it can be thousands of
+        # events on a tablet used for months).
+        history = store.events(learner)
         self.engine = LearningEngine(
             self.device.catalog(), learner=learner,
             role=str(get_attr_or_key(self.learner, "role", "")),
             language=self.locale,
-            load_lesson=self.device.load_lesson, events=store.events(learner))
+            load_lesson=self.device.load_lesson, events=history)
 
         from app.core.assessment import SelfAssessment
 
         self.assess = SelfAssessment(self.engine.catalog, learner=learner,
                                      role=self.engine.role, language=self.engine.language,
-                                     events=store.events(learner), learning=self.engine.state)
+                                     events=history, learning=self.engine.state)
 
         def on_events(events: list[dict[str, Any]]) -> None:
             engine, assess = self.engine, self.assess

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from app.core.device import Flash, Session
 from app.core.errors import ShiftError
 from app.core.i18n import Translator
+from app.ui.messages import error_sentence
 
 log = logging.getLogger("shift.ui")
 
@@ -51,7 +52,7 @@ class ViewContext:
             fn()
         except ShiftError as exc:
             log.info("action refused: %s", exc)
-            self.flash(str(exc), "error")
+            self.flash(error_sentence(self.tr, exc), "error")
             if not self.session.signed_in:
                 self.go("/")
             else:

@@ -9,6 +9,7 @@ packs from the device data folder. Nothing is fetched from outside 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import mimetypes
 import os
@@ -40,8 +41,40 @@ def build_arg_parser() -> argparse.ArgumentParser:
     return p
 
 
-def create_asgi_app(data_dir: Path) -> Any:
-    """The ASGI app: pack media route + Flet app with no_cdn (used by run_ui and tests)."""
+def sync_module() -> Any:
+    """The sync client package, or None in a build without it (found through importlib,
+    like ``app.core.device.sync_hook``, so the UI does not import app.sync directly)."""
+    try:
+        return importlib.import_module("app.sync")
+    except ImportError:
+        return None
+
+
+def start_background_sync(device: Any) -> bool:
+    """Start the sync client's probe-and-sync loop for ``device`` (docs/sync-client.md):
+    a docked tablet that reaches its server syncs by itself. True when started."""
+    sync = sync_module()
+    if sync is None or not callable(getattr(sync, "start_background", None)):
+        log.info("sync client not installed: syncing only on request")
+        return False
+    sync.start_background(device)
+    return True
+
+
+def shutdown(device: Any) -> None:
+    """Stop background sync (waits for a running sync), then close the store."""
+    sync = sync_module()
+    try:
+        if sync is not None and callable(getattr(sync, "stop_background", None)):
+            sync.stop_background(device)
+    finally:
+        device.close()
+
+
+def create_asgi_app(data_dir: Path, *, background_sync: bool = True) -> Any:
+    """The ASGI app: pack media route + Flet app with no_cdn (used by run_ui and tests).
+
+    ``background_sync`` starts the sync client's background loop (stopped on shutdown)."""
     import flet_web.fastapi as flet_fastapi
     from fastapi import HTTPException
     from fastapi.responses import FileResponse
@@ -50,7 +83,9 @@ def create_asgi_app(data_dir: Path) -> Any:
     from app.ui.shell import make_page_main
 
     device = Device.open(data_dir)
-    outer = flet_fastapi.FastAPI(on_shutdown=[device.close])
+    if background_sync:
+        start_background_sync(device)
+    outer = flet_fastapi.FastAPI(on_shutdown=[lambda: shutdown(device)])
 
     @outer.get("/packmedia/{pack_id}/{path:path}")
     def pack_media(pack_id: str, path: str) -> FileResponse:

@@ -17,6 +17,7 @@ from app.core.errors import ShiftError
 from app.core.i18n import UI_LOCALES, flutter_locale
 from app.ui import router
 from app.ui.ctx import ViewContext
+from app.ui.messages import error_sentence
 from app.ui.theme import FONTS, build_theme
 
 log = logging.getLogger("shift.ui")
@@ -104,7 +105,7 @@ class PageController:
             built = router.build(ctx, route)
         except ShiftError as exc:
             log.warning("cannot show %s: %s", route.path, exc)
-            ctx.flash(str(exc))
+            ctx.flash(error_sentence(ctx.tr, exc))
             self.route = router.resolve("/home", self.session.signed_in)
             built = router.build(ctx, self.route)
         except Exception:  # a bug must not leave a blank tablet: say so, offer a way out

@@ -49,7 +49,8 @@ def test_sync_now_from_settings_enrols_and_pushes(tmp_path: Path) -> None:
             type_text(by_key(view, "enrol-code"), "WRONG-CODE")
             click(by_key(view, "sync-now"))
             view, _ctx, _rec = build(session, "/settings")
-            assert by_key(view, "sync-message").value.startswith("Sync failed: ")
+            assert by_key(view, "sync-message").value == ("The server refused this tablet. Ask the "
+                                                          "administrator for a new enrolment code.")
             assert device.store.outbox_count() == 0
         finally:
             manager_for(device).stop()

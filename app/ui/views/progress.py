@@ -64,8 +64,16 @@ def build_progress(ctx: ViewContext, route: Route) -> ft.View:
         controls.append(ft.Text(_("Certificates appear here after a sync, once you complete "
                                   "a course.")))
     for c in p.certificates:
-        controls.append(card(ft.Row([ft.Icon(ft.Icons.WORKSPACE_PREMIUM),
-                                     ft.Text(f"{c.title or c.course or ''} · {_date(ctx, c.at)}",
-                                             expand=True)])))
+        genuine = ctx.session.device.verify_certificate(c.credential)
+        status = (_("Verified: signed by a trusted issuer") if genuine
+                  else _("Could not be verified on this tablet"))
+        controls.append(card(ft.Row([
+            ft.Icon(ft.Icons.WORKSPACE_PREMIUM if genuine else ft.Icons.GPP_MAYBE,
+                    color=ft.Colors.GREEN_800 if genuine else ft.Colors.ORANGE_900),
+            ft.Column([ft.Text(f"{c.title or c.course or ''} · {_date(ctx, c.at)}",
+                               theme_style=ft.TextThemeStyle.TITLE_SMALL),
+                       ft.Text(status, theme_style=ft.TextThemeStyle.BODY_SMALL,
+                               key=f"cert-status-{c.id}")],
+                      spacing=2, expand=True)]), key=f"cert-{c.id}"))
     return view(route.path, app_bar(ctx, _("My progress"), actions=[lock_action(ctx)]),
                 controls, navigation_bar=nav_bar(ctx, 2))

@@ -11,6 +11,7 @@ from app.core.errors import ShiftError
 from app.core.i18n import UI_LOCALES
 from app.core.learning import localize
 from app.ui.ctx import ViewContext
+from app.ui.messages import error_sentence, progress_text
 from app.ui.router import Route
 from app.ui.views.home import nav_bar
 from app.ui.views.who import choice_chips
@@ -59,9 +60,9 @@ def build_settings(ctx: ViewContext, route: Route) -> ft.View:
     bar = ft.ProgressBar(value=0, visible=False, key="sync-progress")
     message = ft.Text(s.view.form.get("sync_message", ""), key="sync-message")
 
-    def on_progress(fraction: float, _text: str) -> None:
+    def on_progress(fraction: float, text: str) -> None:
         bar.visible, bar.value = True, max(0.0, min(1.0, fraction))
-        message.value = _("Syncing… {percent}").format(percent=tr.format_percent(bar.value))
+        message.value = progress_text(tr, bar.value, text)
         try:
             bar.update()
             message.update()
@@ -78,10 +79,9 @@ def build_settings(ctx: ViewContext, route: Route) -> ft.View:
             s.view.form["sync_message"] = _("Sync finished.")
             s.view.form["enrol_code"] = ""
         except ShiftError as exc:
-            if not status.client_installed:
-                s.view.form["sync_message"] = _("Sync client not installed yet.")
-            else:
-                s.view.form["sync_message"] = _("Sync failed: {reason}").format(reason=str(exc))
+            s.view.form["sync_message"] = (_("Sync client not installed yet.")
+                                           if not status.client_installed
+                                           else error_sentence(tr, exc))
         ctx.refresh()
 
     last = (_("Last synced {when}").format(when=tr.format_datetime(status.last_sync))

@@ -11,6 +11,7 @@ from app.core.errors import ShiftError
 from app.core.i18n import UI_LOCALES
 from app.core.roles import ROLES
 from app.ui.ctx import ViewContext
+from app.ui.messages import error_sentence
 from app.ui.router import Route
 from app.ui.theme import BIG_TOUCH
 from app.ui.widgets import (
@@ -185,7 +186,7 @@ def build_new_profile(ctx: ViewContext, route: Route) -> ft.View:
             return
         except ShiftError as exc:  # e.g. the staff number is already used on this tablet
             s.view.form_error = None
-            s.view.form_message = str(exc)
+            s.view.form_message = error_sentence(ctx.tr, exc)
             ctx.refresh()
             return
         typed_pin = str(form.get("pin"))
