@@ -3,17 +3,21 @@ stopped — it must never break."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from app.core.packs import PackLibrary
 from app.core.store import Store
 from tests.e2e.ui_harness import FIXTURE_PACK, ROOT, free_port
+from tools.dev_demo import read_admin_file
 from tools.run_all import DEV_KEY, install_sample_packs
 
 
@@ -26,8 +30,10 @@ def test_first_run_installs_packs_skips_broken_ones_and_trusts_the_key(tmp_path:
                                       encoding="utf-8")
     (sources / "not-a-pack").mkdir()
     device = tmp_path / "device"
-    assert install_sample_packs(device, sources) == ["ui-demo"]
-    assert install_sample_packs(device, sources) == []  # later runs reuse what is there
+    packs = tmp_path / "built"
+    assert install_sample_packs(device, sources, packs) == ["ui-demo"]
+    assert install_sample_packs(device, sources, packs) == []  # later runs reuse what is there
+    assert [p.name for p in packs.iterdir()] == ["ui-demo-1.pack"]
     assert PackLibrary(device).current_version("ui-demo") == 1
     store = Store.open(device)
     try:
@@ -37,12 +43,13 @@ def test_first_run_installs_packs_skips_broken_ones_and_trusts_the_key(tmp_path:
     assert keys == [DEV_KEY.with_name("dev.key.pub").read_text(encoding="utf-8")]
 
 
-def test_make_run_starts_server_and_app_and_stops_both(tmp_path: Path) -> None:
-    app_port, server_port = free_port(), free_port()
+def start_run_all(tmp_path: Path, app_port: int, server_port: int
+                  ) -> tuple[subprocess.Popen[bytes], list[str], threading.Thread]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tools.run_all", "--app-port", str(app_port), "--server-port",
          str(server_port), "--device-dir", str(tmp_path / "device"), "--server-dir",
-         str(tmp_path / "server")], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+         str(tmp_path / "server"), "--packs-dir", str(tmp_path / "packs")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     lines: list[str] = []
     ready = threading.Event()
 
@@ -54,20 +61,71 @@ def test_make_run_starts_server_and_app_and_stops_both(tmp_path: Path) -> None:
                 ready.set()
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
+    if not ready.wait(timeout=120):
+        proc.kill()
+        raise AssertionError("".join(lines))
+    return proc, lines, reader
+
+
+def stop_run_all(proc: subprocess.Popen[bytes], reader: threading.Thread) -> None:
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=30)
+    reader.join(timeout=5)
+
+
+def admin_get(server: str, token: str, path: str) -> Any:
+    req = urllib.request.Request(f"{server}/api/v1/admin{path}",
+                                 headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return json.loads(r.read())
+
+
+def admin_token(server: str, name: str, password: str) -> str:
+    req = urllib.request.Request(f"{server}/api/v1/admin/login", method="POST",
+                                 data=json.dumps({"name": name, "password": password}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return str(json.loads(r.read())["token"])
+
+
+def test_make_run_is_a_working_demo_and_reruns_reuse_everything(tmp_path: Path) -> None:
+    """First run: admin + password file, facility, packs published, device enrolled and
+    syncing by itself; both URLs and the login printed. Second run: nothing made again."""
+    app_port, server_port = free_port(), free_port()
+    server = f"http://127.0.0.1:{server_port}"
+    proc, lines, reader = start_run_all(tmp_path, app_port, server_port)
     try:
-        assert ready.wait(timeout=180), "".join(lines)
         with urllib.request.urlopen(f"http://127.0.0.1:{app_port}/", timeout=5) as r:
             assert b"shift-offline-guard" in r.read()
-        with urllib.request.urlopen(f"http://127.0.0.1:{server_port}/api/v1/health",
-                                    timeout=5) as r:
+        with urllib.request.urlopen(f"{server}/api/v1/health", timeout=5) as r:
             assert r.status == 200
+        login = read_admin_file(tmp_path / "server" / "dev-admin.txt")
+        assert login is not None and len(login.password) >= 16
+        assert (tmp_path / "server" / "dev-admin.txt").stat().st_mode & 0o077 == 0
+        token = admin_token(server, login.name, login.password)
+        assert [f["id"] for f in admin_get(server, token, "/facilities")] == ["dev"]
+        published = {(p["pack_id"], p["version"]): p["facilities"]
+                     for p in admin_get(server, token, "/publications")}
+        assert published and all(f == ["dev"] for f in published.values())
+        assert {p["id"] for p in admin_get(server, token, "/packs")} == {
+            pid for pid, _v in published}
+        deadline = time.monotonic() + 20  # the app's background sync reaches the server
+        devices: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            devices = admin_get(server, token, "/devices")
+            if devices and devices[0]["last_seen_at"]:
+                break
+            time.sleep(0.5)
+        assert len(devices) == 1 and devices[0]["facility_id"] == "dev", devices
+        assert devices[0]["last_seen_at"], "the enrolled tablet never synced by itself"
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
-        reader.join(timeout=5)
+        stop_run_all(proc, reader)
     text = "".join(lines)
     assert f"[run] app: http://127.0.0.1:{app_port}/" in text, text
-    assert f"[run] sync server: http://127.0.0.1:{server_port}/" in text, text
+    assert f"[run] sync server: {server}/" in text, text
+    assert f"[run] admin console: {server}/admin/" in text, text
+    assert f"admin login (DEVELOPMENT ONLY): admin / {login.password}" in text, text
+    assert "published pack" in text and "enrolled the device folder" in text, text
     assert proc.returncode == 0, text
     for port in (app_port, server_port):  # both stopped
         try:
@@ -75,3 +133,17 @@ def test_make_run_starts_server_and_app_and_stops_both(tmp_path: Path) -> None:
             raise AssertionError(f"port {port} still answers")
         except OSError as exc:
             assert not getattr(exc, "code", None)
+
+    # a re-run reuses the admin, facility, packs and enrolment
+    proc, lines, reader = start_run_all(tmp_path, free_port(), server_port)
+    try:
+        token = admin_token(server, login.name, login.password)  # same password
+        assert len(admin_get(server, token, "/devices")) == 1
+        assert {(p["pack_id"], p["version"]) for p in
+                admin_get(server, token, "/publications")} == set(published)
+    finally:
+        stop_run_all(proc, reader)
+    again = "".join(lines)
+    for made in ("installed pack", "published pack", "enrolled the device", "made the"):
+        assert made not in again, again
+    assert proc.returncode == 0, again
