@@ -351,7 +351,9 @@ class Transport:
                         raise SyncProtocolError(f"GET {path}: unexpected HTTP "
                                                 f"{response.status_code}")
                     with open(dest, mode) as fh:
-                        for chunk in response.iter_raw(DOWNLOAD_CHUNK):
+                        # no chunk_size: httpx would hold up to that many bytes back,
+                        # and a cut connection would lose them (resume starts earlier)
+                        for chunk in response.iter_raw():
                             if offset + len(chunk) > size:
                                 raise PackVerifyError(f"{path}: larger than the {size} bytes "
                                                       "the manifest lists")

@@ -6,6 +6,7 @@ answer with what a freshly opened store reads from disk.
 
 from __future__ import annotations
 
+import marshal
 import random
 import uuid
 from pathlib import Path
@@ -87,29 +88,46 @@ def test_cache_stays_complete_and_sorted_through_append_and_merge(tmp_path: Path
 
 def test_cache_is_bounded_and_evicts_least_recently_used(tmp_path: Path) -> None:
     with Store.open(tmp_path) as store:
-        store._history.limit = 12
         for i in range(8):
             store.append(local(A, i))
             store.append(local(B, i))
+        one = len(marshal.dumps(store.events(A)))
+        store._history.clear()
+        store._history.limit = one + one // 2           # room for one learner only
         store.events(A)
-        store.events(B)               # 16 > 12: A (least recently used) is dropped
+        store.events(B)                                 # A (least recently used) dropped
         assert B in store._history and A not in store._history
-        assert store._history.size <= 12
-        assert len(store.events(A)) == 8   # still right, read again from disk
+        assert store._history.size <= store._history.limit
+        assert len(store.events(A)) == 8                # still right, read again from disk
 
 
-def test_a_history_larger_than_the_cache_is_not_cached() -> None:
-    cache = HistoryCache(key=lambda e: e["n"], limit=3)
-    cache.put("x", [{"n": i} for i in range(4)])
-    assert "x" not in cache and cache.size == 0
-    cache.put("y", [{"n": 1}, {"n": 3}])
-    cache.add("y", [{"n": 2}, {"n": 0}])    # 4 > 3: y itself is evicted
-    assert cache.size <= 3
-    cache.put("z", [{"n": 5}])
-    cache.add("z", [{"n": 4}])
-    assert cache.get("z") == [{"n": 4}, {"n": 5}]
-    cache.add("unknown", [{"n": 1}])        # not cached: nothing to keep complete
+def test_history_cache_unit() -> None:
+    cache = HistoryCache(key=lambda e: e["n"], limit_bytes=2000)
+    cache.put("x", [{"n": i, "pad": str(i) * 600} for i in range(4)])
+    assert "x" not in cache and cache.size == 0          # larger than the whole cache
+    cache.put("z", [{"n": 5}, {"n": 1}][::-1])           # given sorted
+    cache.add("z", [{"n": 4}, {"n": 0}])
+    got = cache.get("z")
+    assert got == [{"n": 0}, {"n": 1}, {"n": 4}, {"n": 5}]
+    got[0]["n"] = 99                                     # the caller owns what it got
+    assert cache.get("z") == [{"n": 0}, {"n": 1}, {"n": 4}, {"n": 5}]
+    assert cache.size == len(marshal.dumps([{"n": 0}, {"n": 1}, {"n": 4}, {"n": 5}]))
+    cache.add("unknown", [{"n": 1}])                     # not cached: nothing to keep up
     assert "unknown" not in cache
+    cache.add("z", [{"n": i} for i in range(10)])        # tail estimate over the bound
+    assert "z" not in cache and cache.size == 0
+    off = HistoryCache(key=lambda e: e["n"], limit_bytes=0)
+    off.put("a", [{"n": 1}])
+    assert off.get("a") is None
+
+
+def test_store_open_checks_the_cache_bound(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="history_cache_bytes"):
+        Store.open(tmp_path, history_cache_bytes=-1)
+    with Store.open(tmp_path, history_cache_bytes=0) as store:   # no cache: still right
+        store.append(local(A, 1))
+        assert len(store.events(A)) == len(store.events(A)) == 1
+        assert A not in store._history
 
 
 def test_copy_json_is_deep_and_equal() -> None:

@@ -40,7 +40,7 @@ from app.core.errors import EventError, StoreError
 from app.core.events import new_id, order_key, utc_now_iso, validate_event
 from app.core.store.atomic import AtomicJSONStorage, clean_stale_temps, fsync_dir
 from app.core.store.conflicts import ConflictLog, differs
-from app.core.store.history import HistoryCache, copy_json
+from app.core.store.history import HISTORY_CACHE_BYTES, HistoryCache, copy_json
 from app.core.store.journal import Journal, JournalFile
 from app.core.store.lock import DirLock
 from app.core.store.profiles import Profiles
@@ -74,7 +74,8 @@ def _sort_key(event: Event) -> tuple[tuple[str, str, int], str]:
 class Store:
     """One device data folder. Methods are thread-safe (one re-entrant lock)."""
 
-    def __init__(self, root: Path, *, journal_capacity: int, segment_capacity: int) -> None:
+    def __init__(self, root: Path, *, journal_capacity: int, segment_capacity: int,
+                 history_cache_bytes: int = HISTORY_CACHE_BYTES) -> None:
         self.root = root
         self._lock = threading.RLock()
         self._dir_lock = DirLock(root)
@@ -88,7 +89,7 @@ class Store:
         self._rejected_ids: set[str] = set()
         self._folded: set[str] = set()    # ids of the current journal already in segments
         self._index: dict[str, str] | None = None  # every stored id -> learner (lazy)
-        self._history = HistoryCache(_sort_key)   # learner -> sorted events (bounded)
+        self._history = HistoryCache(_sort_key, history_cache_bytes)  # learner -> events
         self._next_seq = 1
         self._saved_last_seq = 0  # last_seq as outbox.json has it on disk
         self._closed = True
@@ -98,13 +99,17 @@ class Store:
     @classmethod
     def open(cls, data_dir: str | os.PathLike[str], *,
              journal_capacity: int = JOURNAL_CAPACITY,
-             segment_capacity: int = SEGMENT_CAPACITY) -> Store:
+             segment_capacity: int = SEGMENT_CAPACITY,
+             history_cache_bytes: int = HISTORY_CACHE_BYTES) -> Store:
         """Create or open the store of `data_dir`; repair what a crash left behind.
 
         `segment_capacity` only applies when the folder is new (it is recorded there);
-        `journal_capacity` may differ from one open to the next."""
+        `journal_capacity` may differ from one open to the next. `history_cache_bytes`
+        bounds the in-memory cache of `events()` (0 = no cache; see history.py)."""
         if journal_capacity < 1 or segment_capacity < 1:
             raise StoreError("journal_capacity and segment_capacity must be >= 1")
+        if not isinstance(history_cache_bytes, int) or history_cache_bytes < 0:
+            raise StoreError("history_cache_bytes must be an integer >= 0")
         root = Path(data_dir) / "store"
         try:
             root.mkdir(parents=True, exist_ok=True)
@@ -112,7 +117,8 @@ class Store:
             raise StoreError(f"{data_dir}: not a folder") from None
         except OSError as exc:
             raise StoreError(f"{root}: cannot create the store folder: {exc.strerror}") from exc
-        store = cls(root, journal_capacity=journal_capacity, segment_capacity=segment_capacity)
+        store = cls(root, journal_capacity=journal_capacity, segment_capacity=segment_capacity,
+                    history_cache_bytes=history_cache_bytes)
         store._dir_lock.acquire()
         try:
             store._load()
@@ -298,16 +304,16 @@ class Store:
         """Every event of one learner (local and merged), ordered by (at, device, seq).
 
         Fresh copies each call. The sorted history is kept in a bounded in-memory cache
-        (history.py), so asking again for the same learner costs a copy, not a re-read."""
+        (history.py), so asking again for the same learner costs an unpack, not a
+        re-read and re-sort of every segment."""
         if not isinstance(learner_id, str):
             raise StoreError(f"learner_id: expected text, got {type(learner_id).__name__}")
         with self._lock:
             self._check_open()
-            snapshot = self._history_of(learner_id)
-        return [copy_json(e) for e in snapshot]
+            return self._history_of(learner_id)
 
     def _history_of(self, learner_id: str) -> list[Event]:
-        """The learner's sorted events (shared dicts: never mutate or hand them out)."""
+        """The learner's sorted events: a fresh list the caller owns."""
         cached = self._history.get(learner_id)
         if cached is not None:
             return cached
