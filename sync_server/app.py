@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from app.core.errors import PackError, ShiftError
 from sync_server import __version__
@@ -51,20 +51,14 @@ on every call. Admin endpoints need `Authorization: Bearer <admin token>` from
 (`Content-Encoding: gzip`); responses are gzip-compressed when the client accepts it."""
 
 
+#: HTTP status of each ShiftError kind (first match wins; anything else is 400).
+STATUS_OF: tuple[tuple[type[ShiftError], int], ...] = (
+    (NotFoundError, 404), (AlreadyExistsError, 409), (EnrolError, 403), (DatabaseError, 503),
+    (TooManyAttemptsError, 429), (PackError, 422))
+
+
 def _status_for(exc: ShiftError) -> int:
-    if isinstance(exc, NotFoundError):
-        return 404
-    if isinstance(exc, AlreadyExistsError):
-        return 409
-    if isinstance(exc, EnrolError):
-        return 403
-    if isinstance(exc, DatabaseError):
-        return 503
-    if isinstance(exc, TooManyAttemptsError):
-        return 429
-    if isinstance(exc, PackError):
-        return 422
-    return 400
+    return next((code for kind, code in STATUS_OF if isinstance(exc, kind)), 400)
 
 
 def _install_extensions(app: FastAPI) -> None:
@@ -83,7 +77,7 @@ def _install_extensions(app: FastAPI) -> None:
 
 def _complete_openapi(app: FastAPI) -> None:
     """Add the models of bodies that routes parse themselves (the push chunk is parsed
-    from bytes by pydantic for speed, so FastAPI does not see its model) to the schema."""
+    from bytes by the route for speed, so FastAPI does not see its model) to the schema."""
     from fastapi.openapi.utils import get_openapi
 
     from sync_server.api.models import ErrorBody, PushRequest
@@ -142,6 +136,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(packs.router)
     app.include_router(admin_packs.router)
     _install_extensions(app)
+
+    @app.get("/", include_in_schema=False)
+    def _root() -> RedirectResponse:
+        """Someone who opens the server's address in a browser finds the admin console."""
+        return RedirectResponse("/admin/", status_code=303)
+
     _complete_openapi(app)
 
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from sync_server.db import Repository, open_repository
 from sync_server.settings import Settings
@@ -23,3 +25,30 @@ def add_db_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=None, help="default: $SHIFT_DATA_DIR or var/server")
     p.add_argument("--database-url", default=None,
                    help="default: $SHIFT_DATABASE_URL or the SQLite file in the data folder")
+
+
+@contextmanager
+def repository(args: argparse.Namespace) -> Iterator[Repository]:
+    """The repository named by the command's options, closed afterwards."""
+    repo = open_repo(args)
+    try:
+        yield repo
+    finally:
+        repo.close()
+
+
+def command_group(sub: argparse._SubParsersAction, name: str, help_text: str,  # type: ignore[type-arg]
+                  dest: str, run: Callable[[argparse.Namespace], int],
+                  ) -> Callable[[str, str], argparse.ArgumentParser]:
+    """Add `name` with sub-commands (their name lands in `args.<dest>`); returns
+    `add(sub_name, help)`, which makes a sub-command with the database options that runs
+    `run`."""
+    group = sub.add_parser(name, help=help_text).add_subparsers(dest=dest, required=True)
+
+    def add(sub_name: str, sub_help: str) -> argparse.ArgumentParser:
+        parser = group.add_parser(sub_name, help=sub_help)
+        add_db_options(parser)
+        parser.set_defaults(func=run)
+        return parser
+
+    return add

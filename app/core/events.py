@@ -50,6 +50,8 @@ SERVER_FIELDS = ("received_at",)
 REF_KEYS = frozenset({"course", "lesson", "card", "quiz", "attempt", "question",
                       "profile", "assessment", "duty", "task", "certificate"})
 MAX_EVENT_BYTES = 16_384
+_ENVELOPE_FIELDS = frozenset(REQUIRED_FIELDS + OPTIONAL_FIELDS)
+_WITH_SERVER_FIELDS = _ENVELOPE_FIELDS | frozenset(SERVER_FIELDS)
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _AT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 
@@ -86,11 +88,16 @@ def validate_event(event: Any, *, allow_server_fields: bool = False) -> dict[str
 
     Raises EventError naming the first wrong field.
     """
+    validated_json(event, allow_server_fields=allow_server_fields)
+    return event  # type: ignore[no-any-return]
+
+
+def validated_json(event: Any, *, allow_server_fields: bool = False) -> bytes:
+    """validate_event, returning the event's canonical_json bytes (the size check makes
+    them anyway), so bulk intake (the sync server's push) serialises each event once."""
     if not isinstance(event, dict):
         raise EventError(f"event: expected an object, got {type(event).__name__}")
-    allowed = set(REQUIRED_FIELDS) | set(OPTIONAL_FIELDS)
-    if allow_server_fields:
-        allowed |= set(SERVER_FIELDS)
+    allowed = _WITH_SERVER_FIELDS if allow_server_fields else _ENVELOPE_FIELDS
     for key in event:
         if key not in allowed:
             raise EventError(f"{key}: unknown field")
@@ -127,9 +134,13 @@ def validate_event(event: Any, *, allow_server_fields: bool = False) -> dict[str
             raise EventError(f"ref.{key}: expected a non-empty id string")
     if "data" in event and not isinstance(event["data"], dict):
         raise EventError("data: expected an object")
-    if len(canonical_json(event)) > MAX_EVENT_BYTES:
+    try:
+        encoded = canonical_json(event)
+    except (ValueError, RecursionError) as exc:   # e.g. nested beyond the recursion limit
+        raise EventError(f"event: not storable as JSON ({str(exc)[:80]})") from None
+    if len(encoded) > MAX_EVENT_BYTES:
         raise EventError(f"event: larger than {MAX_EVENT_BYTES} bytes")
-    return event
+    return encoded
 
 
 def canonical_json(obj: Any) -> bytes:

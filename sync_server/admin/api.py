@@ -49,11 +49,7 @@ class RevokeRequest(BaseModel):
 def list_certificates(request: Request, admin: AdminDep,
                       facility_id: str | None = None) -> list[CertificateOut]:
     records = get_state(request).repo.list_certificates(facility_id=facility_id)
-    return [CertificateOut(id=r.id, learner_id=r.learner_id, pack_id=r.pack_id,
-                           pack_version=r.pack_version, course_id=r.course_id,
-                           facility_id=r.facility_id, language=r.language,
-                           issued_at=r.issued_at, key_id=r.key_id, revoked_at=r.revoked_at,
-                           revoke_reason=r.revoke_reason) for r in records]
+    return [CertificateOut.model_validate(r, from_attributes=True) for r in records]
 
 
 @router.post("/certificates/{certificate_id}/revoke", status_code=204,

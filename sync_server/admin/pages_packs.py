@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import tempfile
 import zipfile
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from sync_server.db.repository import PackVersion
 from sync_server.errors import ServerError
 from sync_server.logs import log
 from sync_server.services import packs as pack_service
+from sync_server.uploads import CHUNK, save_upload
 
 logger = logging.getLogger("sync_server.console")
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -82,23 +82,9 @@ def packs_page(request: Request) -> HTMLResponse:
                   **_packs_context(request))
 
 
-async def _save_upload(upload: UploadFile, folder: Path, limit: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix="console-", dir=folder)
-    size = 0
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            while chunk := await upload.read(1024 * 1024):
-                size += len(chunk)
-                if size > limit:
-                    raise ServerError(f"upload larger than {limit} bytes")
-                handle.write(chunk)
-        if size == 0:
-            raise ServerError("the uploaded file is empty")
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return Path(name)
+async def _upload_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await upload.read(CHUNK):
+        yield chunk
 
 
 def _is_built_pack(path: Path) -> bool:
@@ -161,7 +147,8 @@ async def upload(request: Request) -> Response:
         return redirect("/admin/packs", flash=("error", "Choose a file to upload."))
     tmp_dir = state.settings.data_dir / "tmp"
     try:
-        path = await _save_upload(upload_file, tmp_dir, state.settings.max_upload_bytes)
+        path = await save_upload(_upload_chunks(upload_file), tmp_dir, "console-",
+                                 state.settings.max_upload_bytes)
         try:
             as_source = kind == "source" or (kind == "auto" and not _is_built_pack(path))
             if as_source:

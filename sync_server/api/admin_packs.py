@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +29,7 @@ from sync_server.api.models import (
 from sync_server.db.repository import PackVersion, Publication
 from sync_server.logs import log
 from sync_server.services import packs as pack_service
+from sync_server.uploads import EmptyUploadError, UploadTooLargeError, save_upload
 
 logger = logging.getLogger("sync_server.admin_packs")
 router = APIRouter(prefix="/api/v1/admin", tags=["admin packs"],
@@ -54,22 +53,12 @@ def _pub_out(p: Publication) -> PublicationOut:
 
 
 async def _receive_to_file(request: Request, limit: int, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix="upload-", dir=folder)
-    size = 0
     try:
-        with os.fdopen(fd, "wb") as fh:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise HTTPException(413, f"upload larger than {limit} bytes")
-                fh.write(chunk)
-        if size == 0:
-            raise HTTPException(422, "upload: empty body (send the file as the request body)")
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return Path(name)
+        return await save_upload(request.stream(), folder, "upload-", limit)
+    except UploadTooLargeError as exc:
+        raise HTTPException(413, str(exc)) from None
+    except EmptyUploadError:
+        raise HTTPException(422, "upload: empty body (send the file as the request body)") from None
 
 
 async def _upload(request: Request, admin_name: str, state: StateDep, source: bool) -> PackVersionOut:

@@ -1,6 +1,7 @@
 """Device side of pack distribution: catalogue, manifest + signature, blobs.
 
-Blobs are served by sha256 with `ETag: "<sha256>"`; `If-None-Match` gives 304 and
+Manifests, signatures and blobs are served only for pack versions published to the
+device's facility (a blob: when some such version lists it). Blobs are served by sha256 with `ETag: "<sha256>"`; `If-None-Match` gives 304 and
 `Range` gives 206, so an interrupted download resumes. Blob ids must be 64 lowercase hex
 (anything else, e.g. a path, is 422 before the disk is touched).
 """
@@ -96,9 +97,12 @@ def signature(request: Request, device: DeviceDep, repo: RepoDep, pack_id: PackI
                        404: {"model": ErrorBody}, 416: {"description": "range not satisfiable"}},
             summary="A content-addressed file; ETag = sha256; supports Range")
 def blob(sha256: Sha, request: Request, device: DeviceDep, state: StateDep) -> Response:
+    """Only blobs of a pack version published to the device's facility are served; any
+    other hash (unknown, or of a pack meant for other facilities) is the same 404."""
     etag = f'"{sha256}"'
-    if not state.blobs.has(sha256):
-        raise HTTPException(404, f"blob {sha256} not found")
+    if not state.blobs.has(sha256) or not state.repo.blob_visible_to(sha256, device.facility_id):
+        raise HTTPException(404, f"blob {sha256} not found among the packs published to "
+                                 "this device's facility")
     if _etag_matches(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
     path = state.blobs.path(sha256)

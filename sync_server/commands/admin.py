@@ -16,19 +16,14 @@ from sync_server.errors import ServerError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from sync_server.cli_support import add_db_options
-    p = sub.add_parser("admin", help="manage admin accounts")
-    asub = p.add_subparsers(dest="admin_command", required=True)
+    from sync_server.cli_support import command_group
+    add = command_group(sub, "admin", "manage admin accounts", "admin_command", run)
     for name, help_text in (("create", "create an admin"), ("passwd", "set an admin's password")):
-        c = asub.add_parser(name, help=help_text)
+        c = add(name, help_text)
         c.add_argument("name")
         c.add_argument("--password-stdin", action="store_true",
                        help="read the password from the first line of stdin")
-        add_db_options(c)
-        c.set_defaults(func=run)
-    ls = asub.add_parser("list", help="list admin names")
-    add_db_options(ls)
-    ls.set_defaults(func=run)
+    add("list", "list admin names")
 
 
 def read_password(args: argparse.Namespace) -> str:
@@ -46,11 +41,10 @@ def read_password(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sync_server.cli_support import open_repo
+    from sync_server.cli_support import repository
     from sync_server.services import admin as admin_service
 
-    repo = open_repo(args)
-    try:
+    with repository(args) as repo:
         if args.admin_command == "list":
             for admin in repo.list_admins():
                 print(admin.name)
@@ -63,5 +57,3 @@ def run(args: argparse.Namespace) -> int:
             admin_service.set_password(repo, args.name, password)
             print(f"password of {args.name} changed")
         return 0
-    finally:
-        repo.close()

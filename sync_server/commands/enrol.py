@@ -15,14 +15,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from sync_server.cli_support import open_repo, settings_from
+    from sync_server.cli_support import repository, settings_from
     from sync_server.services.admin import create_enrol_code
 
-    repo = open_repo(args)
-    try:
+    with repository(args) as repo:
         ttl = args.ttl or settings_from(args).enrol_code_ttl_s
         code, _expires = create_enrol_code(repo, args.facility, ttl, "cli")
-    finally:
-        repo.close()
     print(code)
     return 0

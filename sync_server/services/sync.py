@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.core.errors import EventError
-from app.core.events import canonical_json, format_at, validate_event
+from app.core.events import format_at, validated_json
 from app.core.roles import is_role
 from sync_server.db.repository import Device, EventRow, Learner, ProfileResult, Repository
 
@@ -75,12 +75,15 @@ def push(repo: Repository, device: Device, events: list[dict[str, Any]],
     # YYYY-MM-DDTHH:MM:SS…Z, whose first 19 characters sort like the times (to the second).
     latest = format_at(moment + MAX_FUTURE)[:19]
     earliest = format_at(EARLIEST_AT)[:19]
-    candidates: list[tuple[int, dict[str, Any]]] = []
+    candidates: list[tuple[int, dict[str, Any], str]] = []
     for index, raw in enumerate(events):
+        if not isinstance(raw, dict):
+            result.reject(index, None, "bad_schema", "event: expected an object")
+            continue
         event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
         event = {k: v for k, v in raw.items() if k != "received_at"} if "received_at" in raw else raw
         try:
-            validate_event(event)
+            content = validated_json(event).decode("utf-8")  # == content_of: no server stamps
         except EventError as exc:
             result.reject(index, event_id, "bad_schema", str(exc))
             continue
@@ -92,14 +95,14 @@ def push(repo: Repository, device: Device, events: list[dict[str, Any]],
         if at < earliest:
             result.reject(index, event_id, "at_too_old", f"at: {event['at']} is before 2020")
             continue
-        candidates.append((index, event))
+        candidates.append((index, event, content))
 
-    learners = repo.learners_by_ids([e["learner"] for _, e in candidates])
+    learners = repo.learners_by_ids([e["learner"] for _, e, _ in candidates])
     rows: list[EventRow] = []
     first: dict[str, tuple[str, int]] = {}     # id → (content, index) of its first copy
     kept: dict[str, dict[str, Any]] = {}       # id → its first copy
     repeats: list[tuple[int, str, str]] = []   # (index, id, content) of later copies
-    for index, event in candidates:
+    for index, event, content in candidates:
         learner = learners.get(event["learner"])
         if learner is None:
             result.reject(index, event["id"], "unknown_learner",
@@ -110,7 +113,6 @@ def push(repo: Repository, device: Device, events: list[dict[str, Any]],
             result.reject(index, event["id"], "other_facility",
                           "learner: belongs to another facility than this device")
             continue
-        content = canonical_json(event).decode("utf-8")   # == content_of: no server stamps left
         if event["id"] in first:
             repeats.append((index, event["id"], content))
             continue

@@ -262,6 +262,52 @@ def test_catch_up_at_start_with_public_base_url(tmp_path: Path) -> None:
         server.stop()
 
 
+def test_completion_left_by_a_crash_is_issued_on_the_first_push(tmp_path: Path) -> None:
+    """Without SHIFT_PUBLIC_BASE_URL there is no catch-up at start: the first push a
+    process stores runs it (a completion stored before a crash, before its hook ran)."""
+    from app.core.events import content_of
+    from sync_server.db.repository import EventRow
+    from tests.support.server import ServerProcess
+
+    data = tmp_path / "srv"
+    seed(data, facilities={"f1": "Vilnius"})
+    server = ServerProcess(data)
+    base = server.start()
+    try:
+        token = admin_token(base)
+        upload_and_publish(base, token, ["f1"])
+        device = enrol_device(base, token, "f1", "tab-1")
+        learner = make_profile("LT-10", name="Rūta")
+        assert httpx.post(f"{base}/api/v1/sync/push", headers=device.headers,
+                          json={"profiles": [learner]}).status_code == 200
+    finally:
+        server.stop()
+    done = make_event(learner["id"], "tab-1", 1, type="course.completed", pack="promote-sample",
+                      pack_version=1, ref={"course": "boundaries"})
+    repo = open_repo(data)
+    try:
+        repo.insert_events([EventRow(id=done["id"], learner_id=learner["id"], device_id="tab-1",
+                                     facility_id="f1", type=done["type"], at=done["at"],
+                                     content=content_of(done).decode(), received_at=done["at"],
+                                     received_from="tab-1")])
+    finally:
+        repo.close()
+    server.port = 0
+    base = server.start()
+    try:
+        token = admin_token(base)
+        assert httpx.get(f"{base}/api/v1/admin/certificates", headers=bearer(token)).json() == []
+        viewed = make_event(learner["id"], "tab-1", 2)
+        r = httpx.post(f"{base}/api/v1/sync/push", headers=device.headers, json={"events": [viewed]})
+        assert r.json()["stored"] == [viewed["id"]]
+        listed = httpx.get(f"{base}/api/v1/admin/certificates", headers=bearer(token)).json()
+        assert [c["learner_id"] for c in listed] == [learner["id"]]
+        received = [e for e in pull_all(base, device.headers) if e["type"] == "certificate.received"]
+        assert len(received) == 1
+    finally:
+        server.stop()
+
+
 def test_two_server_processes_issue_exactly_once(tmp_path: Path, database_url: str | None) -> None:  # noqa: F811
     """The same completion pushed at once through two server processes sharing one
     database (and a second tablet's completion of the same course) → one certificate."""

@@ -109,8 +109,13 @@ def test_upload_publish_download(env: Env) -> None:
     assert (r.json()["id"], r.json()["version"]) == ("promote-sample", 1)
     assert env.upload("/api/v1/admin/packs/upload", env.built.read_bytes()).status_code == 409
 
-    # unpublished: invisible to devices
+    # unpublished: invisible to devices, its blobs too (though they are on the server)
     assert httpx.get(env.url + "/api/v1/packs", headers=env.f1.headers).json() == {"packs": []}
+    with zipfile.ZipFile(env.built) as zf:
+        shas = [f["sha256"] for f in json.loads(zf.read("manifest.json"))["files"]]
+    assert shas and all(
+        httpx.get(f"{env.url}/api/v1/blobs/{sha}", headers=env.f1.headers).status_code == 404
+        for sha in shas)
     r = httpx.post(env.url + "/api/v1/admin/packs/promote-sample/publish", headers=env.admin,
                    json={"version": 1, "facilities": ["f1"], "roles": ["prison_officer"]})
     assert r.status_code == 201, r.text
@@ -154,6 +159,12 @@ def test_upload_publish_download(env: Env) -> None:
             bad_range = httpx.get(url, headers={**env.f1.headers, "Range": f"bytes={f['size'] + 5}-"})
             assert bad_range.status_code == 416
 
+    # published to f1 only: a device of f2 gets no blob of it, not even a range or a 304
+    for f in manifest["files"]:
+        url = f"{env.url}/api/v1/blobs/{f['sha256']}"
+        for extra in ({}, {"Range": "bytes=0-0"}, {"If-None-Match": f'"{f["sha256"]}"'}):
+            assert httpx.get(url, headers={**env.f2.headers, **extra}).status_code == 404
+
     # the device reports what it installed; the admin sees it
     httpx.post(env.url + "/api/v1/sync/pull", headers=env.f1.headers,
                json={"installed_packs": {"promote-sample": 1}})
@@ -176,6 +187,9 @@ def test_source_zip_is_built_and_signed_by_the_server(env: Env) -> None:
         cat = httpx.get(env.url + "/api/v1/packs", headers=dev.headers).json()["packs"]
         assert [(p["id"], p["version"]) for p in cat] == [("promote-sample", 2)]
     m = httpx.get(env.url + "/api/v1/packs/promote-sample/2/manifest", headers=env.f2.headers)
+    for f in json.loads(m.content)["files"]:     # and now f2 may fetch its blobs
+        blob = httpx.get(f"{env.url}/api/v1/blobs/{f['sha256']}", headers=env.f2.headers)
+        assert blob.status_code == 200 and hashlib.sha256(blob.content).hexdigest() == f["sha256"]
     s = httpx.get(env.url + "/api/v1/packs/promote-sample/2/signature", headers=env.f2.headers)
     server_pub = load_public_key(env.data_dir / "keys" / "server.key.pub")
     check_signature(m.content, s.content, TrustedKeys([server_pub]))

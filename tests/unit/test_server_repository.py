@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from pathlib import Path
@@ -9,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from sync_server.db import open_repository
-from sync_server.db.repository import EventRow, Learner, PackVersion, Repository
+from sync_server.db.repository import (
+    CertificateRecord,
+    EventRow,
+    Learner,
+    PackVersion,
+    Repository,
+)
 from sync_server.errors import AlreadyExistsError, DatabaseError, EnrolError, NotFoundError
 from tests.support.postgres import database_url, postgres_url  # noqa: F401 - fixtures
 
@@ -234,3 +241,130 @@ def test_postgres_connections_survive_a_server_side_disconnect(postgres_url: str
         r.create_facility("f2", "Two", T0)
     finally:
         r.close()
+
+
+def cert(cid: str, learner_id: str = "L1", course: str = "c1", **kw: object) -> CertificateRecord:
+    base = dict(id=cid, learner_id=learner_id, pack_id="p", pack_version=1, course_id=course,
+                facility_id="f1", language="lt", issued_at=T0, source_event="e1", key_id="k",
+                credential={"name": "Ką išmokau", "n": [1, 2.5, None]})
+    base.update(kw)
+    return CertificateRecord(**base)  # type: ignore[arg-type]
+
+
+def test_certificates_are_once_per_learner_and_course(repo: Repository) -> None:
+    assert repo.insert_certificate(cert("a"))
+    assert not repo.insert_certificate(cert("b"))                 # same learner + course
+    assert not repo.insert_certificate(cert("a", course="c2"))    # same id
+    assert repo.insert_certificate(cert("c", course="c2", issued_at=T1, facility_id="f2"))
+    got = repo.get_certificate("a")
+    assert got == cert("a") and got.credential["name"] == "Ką išmokau" and not got.revoked
+    assert repo.get_certificate("b") is None
+    assert repo.certificate_exists("L1", "p", "c1") and not repo.certificate_exists("L2", "p", "c1")
+    assert [c.id for c in repo.list_certificates()] == ["c", "a"]          # newest first
+    assert [c.id for c in repo.list_certificates(facility_id="f2")] == ["c"]
+    assert [c.id for c in repo.list_certificates(learner_id="nobody")] == []
+    assert repo.certificate_ids_by_course() == {("L1", "p", "c1"): "a", ("L1", "p", "c2"): "c"}
+    assert repo.count_certificates() == 2
+    assert [c.id for c in repo.undelivered_certificates()] == ["a", "c"]
+    repo.mark_certificate_delivered("a", T1)
+    repo.mark_certificate_delivered("a", "2030-01-01T00:00:00.000Z")       # first stamp stays
+    assert repo.get_certificate("a").delivered_at == T1
+    assert [c.id for c in repo.undelivered_certificates()] == ["c"]
+    assert repo.revoke_certificate("a", by="boss", reason="mistake", now=T1)
+    assert not repo.revoke_certificate("a", by="other", reason="again", now=T1)
+    assert not repo.revoke_certificate("nope", by="boss", reason="x", now=T1)
+    a = repo.get_certificate("a")
+    assert a.revoked and (a.revoked_by, a.revoke_reason) == ("boss", "mistake")
+
+
+def test_concurrent_certificate_inserts_store_one(repo: Repository) -> None:
+    results: list[bool] = []
+    threads = [threading.Thread(target=lambda i=i: results.append(
+        repo.insert_certificate(cert(f"id-{i}")))) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False] * 7 + [True] and repo.count_certificates() == 1
+
+
+def test_scan_events_and_named_cursors(repo: Repository) -> None:
+    rows = [EventRow(f"e{i}", "L", "d1", "f1" if i % 2 else "f2",
+                     "course.completed" if i % 3 == 0 else "card.viewed", T0, f'{{"i":{i}}}',
+                     T1, "d1") for i in range(10)]
+    repo.insert_events(rows)
+    every = repo.scan_events(0, 100)
+    assert [e.content for e in every] == [r.content for r in rows]          # all facilities
+    done = repo.scan_events(0, 100, ("course.completed",))
+    assert [e.content for e in done] == ['{"i":0}', '{"i":3}', '{"i":6}', '{"i":9}']
+    assert [e.content for e in repo.scan_events(done[1].seq, 1, ("course.completed",))] == ['{"i":6}']
+    assert repo.scan_events(0, 100, ()) == []
+    assert repo.scan_cursor("completed") == 0
+    repo.advance_scan_cursor("completed", 7)
+    repo.advance_scan_cursor("completed", 3)               # never back
+    assert repo.scan_cursor("completed") == 7 and repo.scan_cursor("other") == 0
+
+
+def test_blobs_are_visible_only_through_publications(repo: Repository) -> None:
+    def manifest(*shas: str) -> bytes:
+        return json.dumps({"id": "x", "files": [{"path": s, "sha256": s} for s in shas]}).encode()
+
+    a, b, c = "a" * 64, "b" * 64, "c" * 64
+    repo.add_pack_version(PackVersion("p", 1, manifest(a, b), b"s", "{}", 1, T0, "boss"))
+    repo.add_pack_version(PackVersion("p", 2, manifest(b, c), b"s", "{}", 1, T0, "boss"))
+    repo.add_pack_version(PackVersion("q", 1, b"not json", b"s", "{}", 1, T0, "boss"))
+    assert not repo.blob_visible_to(a, "f1")                 # uploaded, never published
+    repo.publish("p", 1, ["f1"], [], "boss", T0)
+    assert repo.blob_visible_to(a, "f1") and repo.blob_visible_to(b, "f1")
+    assert not repo.blob_visible_to(a, "f2") and not repo.blob_visible_to(c, "f1")
+    repo.publish("p", 2, [], ["prison_officer"], "boss", T0)  # every facility
+    assert repo.blob_visible_to(c, "f2") and repo.blob_visible_to(b, "f2")
+    assert not repo.blob_visible_to(a, "f2") and not repo.blob_visible_to("d" * 64, "f1")
+
+
+def test_login_failures_are_counted_in_the_window_and_pruned(repo: Repository) -> None:
+    repo.record_login_failure(["name:ann", "addr:1"], T0, "2000-01-01T00:00:00.000Z")
+    repo.record_login_failure(["name:ann"], T1, "2000-01-01T00:00:00.000Z")
+    assert repo.count_login_failures("name:ann", T0) == 2
+    assert repo.count_login_failures("name:ann", T1) == 1
+    assert repo.count_login_failures("addr:1", T0) == 1
+    repo.clear_login_failures("name:ann")
+    assert repo.count_login_failures("name:ann", T0) == 0
+    assert repo.count_login_failures("addr:1", T0) == 1
+    repo.record_login_failure(["name:ben"], T1, T1)          # prunes what is older than T1
+    assert repo.count_login_failures("addr:1", "2000-01-01T00:00:00.000Z") == 0
+
+
+def test_a_version_1_database_is_migrated_with_its_pack_blobs(tmp_path: Path) -> None:
+    """A database made by a server before schema 2 gains the new tables, keeps its data,
+    and its already-uploaded packs get their blob index (so published blobs still serve)."""
+    import sqlite3
+
+    from sync_server.db import schema
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    for stmt in schema.statements("sqlite", 1):
+        conn.execute(stmt)
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO schema_version VALUES (1)")
+    conn.execute("INSERT INTO facilities VALUES ('f1', 'One', ?)", (T0,))
+    manifest = json.dumps({"files": [{"sha256": "e" * 64}]}).encode()
+    conn.execute("INSERT INTO packs VALUES ('p', 1, ?, x'00', '{}', 1, ?, 'boss')", (manifest, T0))
+    conn.execute("INSERT INTO publications (pack_id, version, facilities, roles, published_at, "
+                 "published_by) VALUES ('p', 1, '[]', '[]', ?, 'boss')", (T0,))
+    conn.commit()
+    conn.close()
+    repo = open_repository(f"sqlite:///{path}")
+    try:
+        assert repo.blob_visible_to("e" * 64, "f1")
+        assert repo.insert_certificate(cert("x"))
+        assert [f.id for f in repo.list_facilities()] == ["f1"]
+    finally:
+        repo.close()
+    conn = sqlite3.connect(path)
+    assert [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2]
+    conn.execute("INSERT INTO schema_version VALUES (99)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(DatabaseError, match="schema 99 is newer"):
+        open_repository(f"sqlite:///{path}")

@@ -226,3 +226,50 @@ def test_profile_ids_are_kept_exactly_as_the_device_made_them(client: TestClient
                     json={"profiles": [p], "events": [make_event(p["id"], "tab-9", 1)]}).json()
     assert r["profiles"][0]["id"] == p["id"] and r["profiles"][0]["status"] == "registered"
     assert len(r["stored"]) == 1 and r["rejected"] == []
+
+
+def test_server_root_leads_a_browser_to_the_admin_console(client: TestClient) -> None:
+    r = client.get("/", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/admin/"
+    page = client.get("/")                      # not logged in: the console's login page
+    assert page.status_code == 200 and "/admin/login" in str(page.url)
+    assert "/" not in client.get("/openapi.json").json()["paths"]
+
+
+def test_push_calls_on_stored_hooks_with_only_newly_stored_events(tmp_path: Path) -> None:
+    from sync_server.db import open_repository
+    from sync_server.db.repository import Device
+    from sync_server.services import sync as sync_service
+
+    repo = open_repository(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    try:
+        repo.create_facility("f1", "One", "2026-01-01T00:00:00.000Z")
+        device = Device("tab", "f1", "tab", "2026-01-01T00:00:00.000Z")
+        profile = make_profile("S-1")
+        sync_service.save_profiles(repo, device, [profile])
+        seen: list[list[str]] = []
+
+        def broken(events: list[dict]) -> None:
+            raise RuntimeError("hook bug")
+
+        hooks = [broken, lambda events: seen.append([e["id"] for e in events])]
+        a, b, c = (make_event(profile["id"], "tab", i) for i in (1, 2, 3))
+        bad = {**make_event(profile["id"], "tab", 4), "type": "no.such"}
+        first = sync_service.push(repo, device, [a, b, a, bad], on_stored=hooks)
+        assert first.stored == [a["id"], b["id"]] and seen == [[a["id"], b["id"]]]  # a broken
+        second = sync_service.push(repo, device, [a, b, c], on_stored=hooks)       # hook is logged
+        assert second.duplicate == [a["id"], b["id"]] and seen[-1] == [c["id"]]
+        sync_service.push(repo, device, [a, b, c], on_stored=hooks)                 # nothing new:
+        assert len(seen) == 2                                                       # no call
+    finally:
+        repo.close()
+
+
+@pytest.mark.parametrize("body", [b'{"events": [{"a": NaN}]}', b'{"events": [], "x": Infinity}',
+                                  b'{"events": {"0": {}}}', b'{"profiles": [{"id": 1}]}',
+                                  "{\"events\": []}".encode("utf-16")])
+def test_push_bodies_that_are_not_the_schema_are_422(client: TestClient, body: bytes) -> None:
+    h = _device(client, "f1", "tab-422")
+    r = client.post("/api/v1/sync/push", headers={**h, "Content-Type": "application/json"},
+                    content=body)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][0] == "body"
