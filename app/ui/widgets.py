@@ -139,3 +139,14 @@ def view(route: str, appbar: ft.AppBar | None, controls: list[ft.Control], *,
 
 def error_text(text: str, key: str = "error") -> ft.Control:
     return ft.Text(text, color=ft.Colors.ERROR, key=key, weight=ft.FontWeight.BOLD)
+
+
+def personal_view(ctx: ViewContext, route: str, title: str, controls: list[ft.Control], *,
+                  back: str | None = None, actions: list[ft.Control] | None = None,
+                  navigation_bar: ft.NavigationBar | None = None) -> ft.View:
+    """A screen with the learner's own data: its app bar always ends with the Lock
+    button, so the tablet can be handed over from anywhere in one tap."""
+    return view(route, app_bar(ctx, title, back=back,
+                               actions=[*(actions or []), lock_action(ctx)]),
+                controls, navigation_bar=navigation_bar)
+

@@ -17,7 +17,7 @@ from app.ui.widgets import (
     card,
     fallback_note,
     handler,
-    lock_action,
+    personal_view,
     section_title,
     view,
 )
@@ -57,8 +57,8 @@ def build_assess_list(ctx: ViewContext, route: Route) -> ft.View:
             ft.Text(e.title.text, theme_style=ft.TextThemeStyle.TITLE_MEDIUM),
             ft.Text(ctx.tr.ngettext("{n} task", "{n} tasks", e.tasks).format(n=e.tasks)),
             ft.Row(buttons, wrap=True, spacing=10)], spacing=8)))
-    return view(route.path, app_bar(ctx, _("Self-assessment"), actions=[lock_action(ctx)]),
-                controls, navigation_bar=nav_bar(ctx, 1))
+    return personal_view(ctx, route.path, _("Self-assessment"), controls,
+                         navigation_bar=nav_bar(ctx, 1))
 
 
 def build_assess(ctx: ViewContext, route: Route) -> ft.View:
@@ -141,8 +141,7 @@ def build_assess(ctx: ViewContext, route: Route) -> ft.View:
         controls.append(ft.Text(ctx.tr.ngettext("{n} task still to rate.",
                                                 "{n} tasks still to rate.",
                                                 total - done).format(n=total - done)))
-    return view(route.path, app_bar(ctx, pv.title.text, back="/assess",
-                                    actions=[lock_action(ctx)]), controls)
+    return personal_view(ctx, route.path, pv.title.text, controls, back="/assess")
 
 
 def gap_chart(ctx: ViewContext, report: Any, max_level: int) -> ft.Control:
@@ -240,5 +239,4 @@ def build_gap(ctx: ViewContext, route: Route) -> ft.View:
         ctx, lambda: start_assessment(ctx, pack, pid)), icon=ft.Icons.REPLAY, primary=False,
         key="reassess",
         tooltip=_("Start a new self-assessment")))
-    return view(route.path, app_bar(ctx, _("Gap report"), back="/assess",
-                                    actions=[lock_action(ctx)]), controls)
+    return personal_view(ctx, route.path, _("Gap report"), controls, back="/assess")

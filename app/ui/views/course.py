@@ -8,14 +8,12 @@ from app.ui.ctx import ViewContext
 from app.ui.router import Route
 from app.ui.views.home import resume_path
 from app.ui.widgets import (
-    app_bar,
     big_button,
     card,
     fallback_note,
     handler,
-    lock_action,
+    personal_view,
     section_title,
-    view,
 )
 
 STATE_ICONS = {"not_started": ft.Icons.RADIO_BUTTON_UNCHECKED,
@@ -96,5 +94,4 @@ def build_course(ctx: ViewContext, route: Route) -> ft.View:
                        icon=ft.Icons.QUIZ, key="take-quiz", disabled=not can_take,
                        tooltip=quiz_label, primary=False),
         ], spacing=8)))
-    return view(route.path, app_bar(ctx, o.title.text, back="/home",
-                                    actions=[lock_action(ctx)]), controls)
+    return personal_view(ctx, route.path, o.title.text, controls, back="/home")

@@ -11,13 +11,11 @@ from app.core.device import TEXT_SIZES, card_blocks
 from app.ui.ctx import ViewContext
 from app.ui.router import Route
 from app.ui.widgets import (
-    app_bar,
     big_button,
     fallback_note,
     handler,
     icon_button,
-    lock_action,
-    view,
+    personal_view,
 )
 
 SWIPE_MIN_VELOCITY = 300.0
@@ -117,6 +115,5 @@ def build_lesson(ctx: ViewContext, route: Route) -> ft.View:
     body.append(nav)
     swipe = ft.GestureDetector(content=ft.Column(body, spacing=14), on_horizontal_drag_end=on_swipe,
                                key="swipe")
-    return view(route.path, app_bar(ctx, lv.title, back=f"/course/{pack}/{cid}",
-                                    actions=[text_size_control(ctx), lock_action(ctx)]),
-                [swipe])
+    return personal_view(ctx, route.path, lv.title, [swipe], back=f"/course/{pack}/{cid}",
+                         actions=[text_size_control(ctx)])

@@ -9,7 +9,7 @@ from app.core.events import parse_at
 from app.ui.ctx import ViewContext
 from app.ui.router import Route
 from app.ui.views.home import nav_bar
-from app.ui.widgets import app_bar, card, lock_action, section_title, view
+from app.ui.widgets import card, personal_view, section_title
 
 
 def _date(ctx: ViewContext, at: str | None) -> str:
@@ -75,5 +75,5 @@ def build_progress(ctx: ViewContext, route: Route) -> ft.View:
                        ft.Text(status, theme_style=ft.TextThemeStyle.BODY_SMALL,
                                key=f"cert-status-{c.id}")],
                       spacing=2, expand=True)]), key=f"cert-{c.id}"))
-    return view(route.path, app_bar(ctx, _("My progress"), actions=[lock_action(ctx)]),
-                controls, navigation_bar=nav_bar(ctx, 2))
+    return personal_view(ctx, route.path, _("My progress"), controls,
+                         navigation_bar=nav_bar(ctx, 2))

@@ -14,7 +14,7 @@ from app.ui.widgets import (
     card,
     fallback_note,
     handler,
-    lock_action,
+    personal_view,
     section_title,
     view,
 )
@@ -159,8 +159,7 @@ def build_quiz(ctx: ViewContext, route: Route) -> ft.View:
                                        icon=ft.Icons.FLAG, key="see-results",
                                        tooltip=_("See results")))
     title = _("Quiz · attempt {n}").format(n=att.number)
-    return view(route.path, app_bar(ctx, title, back=f"/course/{pack}/{cid}",
-                                    actions=[lock_action(ctx)]), controls)
+    return personal_view(ctx, route.path, title, controls, back=f"/course/{pack}/{cid}")
 
 
 def build_quiz_intro(ctx: ViewContext, route: Route) -> ft.View:
@@ -194,8 +193,7 @@ def build_quiz_intro(ctx: ViewContext, route: Route) -> ft.View:
     if not can_start:
         controls.append(ft.Text(_("No attempts left. Talk to your trainer."),
                                 key="no-attempts"))
-    return view(route.path, app_bar(ctx, _("Quiz"), back=f"/course/{pack}/{cid}",
-                                    actions=[lock_action(ctx)]), controls)
+    return personal_view(ctx, route.path, _("Quiz"), controls, back=f"/course/{pack}/{cid}")
 
 
 def build_results(ctx: ViewContext, route: Route) -> ft.View:
@@ -244,8 +242,8 @@ def build_results(ctx: ViewContext, route: Route) -> ft.View:
     controls.append(big_button(_("Back to the course"), handler(ctx, lambda: ctx.go(
         f"/course/{pack}/{cid}")), icon=ft.Icons.MENU_BOOK, primary=False, key="to-course",
         tooltip=_("Back to the course")))
-    return view(route.path, app_bar(ctx, _("Results"), back=f"/course/{pack}/{cid}",
-                                    actions=[lock_action(ctx)]), controls)
+    return personal_view(ctx, route.path, _("Results"), controls,
+                         back=f"/course/{pack}/{cid}")
 
 
 def build_review(ctx: ViewContext, route: Route) -> ft.View:
@@ -285,5 +283,4 @@ def build_review(ctx: ViewContext, route: Route) -> ft.View:
                 ctx.refresh()
             controls += question_controls(ctx, q, s.view.quiz_choice,
                                           lambda oid: _toggle(ctx, q, oid), check)
-    return view(route.path, app_bar(ctx, _("Review"), back="/home",
-                                    actions=[lock_action(ctx)]), controls)
+    return personal_view(ctx, route.path, _("Review"), controls, back="/home")
