@@ -55,3 +55,42 @@ def test_sync_now_from_settings_enrols_and_pushes(tmp_path: Path) -> None:
         finally:
             manager_for(device).stop()
             device.close()
+
+
+def test_a_certificate_from_the_server_is_verified_in_my_progress(tmp_path: Path) -> None:
+    """Complete a course → push → the server issues a signed certificate → pull → My
+    progress says it is verified with the keys the tablet holds (and not without them)."""
+    from app.core.packs import build_pack, load_private_key
+    from tests.e2e.ui_harness import FIXTURE_PACK
+
+    with server_env(tmp_path / "env") as env:
+        built = build_pack(FIXTURE_PACK, load_private_key(env.key), tmp_path / "built")
+        env.upload(built)
+        env.publish("ui-demo", 1, ["f1"])
+        device = make_device(tmp_path, ManualClock())
+        try:
+            server_pub = env.server.data_dir / "keys" / "server.key.pub"
+            device.set_setting("trusted_keys", [server_pub.read_text(encoding="utf-8")])
+            device.set_setting("server_url", env.url)
+            session = signed_in(device)
+            session.open_lesson("ui-demo", "reports", "01-facts")
+            for card in range(2):
+                session.finish_card("ui-demo", "reports", "01-facts", card)
+            att = session.current_attempt("ui-demo", "reports", start=True)
+            session.answer("ui-demo", "reports", att.attempt, "r1", ["true"])
+            session.submit("ui-demo", "reports", att.attempt)
+            device.sync_now(enrol_code=env.code())   # pushes the completion
+            device.sync_now()                         # pulls the certificate
+            view, _ctx, _rec = build(session, "/progress")
+            certs = [c for c in session.my_progress().certificates]
+            assert len(certs) == 1, all_text(view)
+            status = by_key(view, f"cert-status-{certs[0].id}").value
+            assert status == "Verified: signed by a trusted issuer"
+
+            device.set_setting("trusted_keys", [env.pub.read_text(encoding="utf-8")])
+            view, _ctx, _rec = build(session, "/progress")
+            assert by_key(view, f"cert-status-{certs[0].id}").value == \
+                "Could not be verified on this tablet"
+        finally:
+            manager_for(device).stop()
+            device.close()
