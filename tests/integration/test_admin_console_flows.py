@@ -26,6 +26,7 @@ from tests.integration.test_admin_certificates import (
     SAMPLE,
     console_login,
     page_csrf,
+    pull_all,
     zipped_source,
 )
 from tests.support.postgres import BACKENDS, url_for_backend
@@ -307,6 +308,27 @@ def test_learners_create_import_move(client) -> None:
     binary = client.post("/admin/learners/import", data={"csrf": csrf},
                          files={"file": ("x.csv", b"\xff\xfe\x00bad", "text/csv")})
     assert "not UTF-8" in binary.text
+
+
+def test_moving_a_learner_takes_their_history_to_the_new_facility(srv, client) -> None:
+    base, _ = srv
+    token = admin_token(base)
+    old_tab = enrol_device(base, token, "f1", "move-old")   # (f3 is the dashboard test's)
+    new_tab = enrol_device(base, token, "f2", "move-new")
+    learner = make_profile("MOVE-1", name="Jonas")
+    events = [make_event(learner["id"], "move-old", i) for i in (1, 2, 3)]
+    r = httpx.post(f"{base}/api/v1/sync/push", headers=old_tab.headers,
+                   json={"profiles": [learner], "events": events})
+    assert len(r.json()["stored"]) == 3
+    assert not [e for e in pull_all(base, new_tab.headers) if e["learner"] == learner["id"]]
+    csrf = page_csrf(client, "/admin/learners")
+    r = client.post(f"/admin/learners/{learner['id']}/move", data={"csrf": csrf, "facility": "f2"})
+    assert r.status_code == 303
+    moved = [e["id"] for e in pull_all(base, new_tab.headers) if e["learner"] == learner["id"]]
+    assert sorted(moved) == sorted(e["id"] for e in events)      # the whole history came along
+    late = make_event(learner["id"], "move-old", 4)
+    r = httpx.post(f"{base}/api/v1/sync/push", headers=old_tab.headers, json={"events": [late]})
+    assert [x["reason"] for x in r.json()["rejected"]] == ["other_facility"]
 
 
 # ----------------------------------------------------------------------------- reports
