@@ -11,6 +11,7 @@ import re
 import uuid
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +24,8 @@ from tests.support.postgres import (  # noqa: F401 - database_url: parametrised 
     url_for_backend,
 )
 from tests.support.server import (
+    Enrolled,
+    ServerProcess,
     admin_token,
     bearer,
     enrol_device,
@@ -215,9 +218,9 @@ def test_completion_of_unknown_pack_or_learner_issues_nothing(server) -> None:
                       json={"events": []}).status_code == 200
 
 
-def test_catch_up_at_start_with_public_base_url(tmp_path: Path) -> None:
-    """A completion stored while nothing issued (a crash between store and issue) is
-    issued when the server starts, with the configured public URL and organisation."""
+def stopped_server_with_unissued_completion(tmp_path: Path) -> tuple[ServerProcess, Enrolled, dict[str, Any]]:
+    """A stopped server whose database holds a course.completed event that no hook saw
+    (as after a crash between storing and issuing): (server, device, learner profile)."""
     from app.core.events import content_of
     from sync_server.db.repository import EventRow
     from tests.support.server import ServerProcess
@@ -245,9 +248,16 @@ def test_catch_up_at_start_with_public_base_url(tmp_path: Path) -> None:
                                      received_from="tab-1")])
     finally:
         repo.close()
+    server.port = 0  # a fresh port: the old one may still be held by the stopped process
+    return server, device, learner
+
+
+def test_catch_up_at_start_with_public_base_url(tmp_path: Path) -> None:
+    """A completion stored while nothing issued (a crash between store and issue) is
+    issued when the server starts, with the configured public URL and organisation."""
+    server, _, _ = stopped_server_with_unissued_completion(tmp_path)
     server.env = {"SHIFT_PUBLIC_BASE_URL": "https://learning.example.org/",
                   "SHIFT_ORG_NAME": "Kalėjimų departamentas"}
-    server.port = 0  # a fresh port: the old one may still be held by the stopped process
     base = server.start()
     try:
         listed = httpx.get(f"{base}/api/v1/admin/certificates",
@@ -264,35 +274,8 @@ def test_catch_up_at_start_with_public_base_url(tmp_path: Path) -> None:
 
 def test_completion_left_by_a_crash_is_issued_on_the_first_push(tmp_path: Path) -> None:
     """Without SHIFT_PUBLIC_BASE_URL there is no catch-up at start: the first push a
-    process stores runs it (a completion stored before a crash, before its hook ran)."""
-    from app.core.events import content_of
-    from sync_server.db.repository import EventRow
-    from tests.support.server import ServerProcess
-
-    data = tmp_path / "srv"
-    seed(data, facilities={"f1": "Vilnius"})
-    server = ServerProcess(data)
-    base = server.start()
-    try:
-        token = admin_token(base)
-        upload_and_publish(base, token, ["f1"])
-        device = enrol_device(base, token, "f1", "tab-1")
-        learner = make_profile("LT-10", name="Rūta")
-        assert httpx.post(f"{base}/api/v1/sync/push", headers=device.headers,
-                          json={"profiles": [learner]}).status_code == 200
-    finally:
-        server.stop()
-    done = make_event(learner["id"], "tab-1", 1, type="course.completed", pack="promote-sample",
-                      pack_version=1, ref={"course": "boundaries"})
-    repo = open_repo(data)
-    try:
-        repo.insert_events([EventRow(id=done["id"], learner_id=learner["id"], device_id="tab-1",
-                                     facility_id="f1", type=done["type"], at=done["at"],
-                                     content=content_of(done).decode(), received_at=done["at"],
-                                     received_from="tab-1")])
-    finally:
-        repo.close()
-    server.port = 0
+    process stores runs it."""
+    server, device, learner = stopped_server_with_unissued_completion(tmp_path)
     base = server.start()
     try:
         token = admin_token(base)
