@@ -17,7 +17,7 @@ from typing import Any
 from app.core.packs import PackLibrary
 from app.core.store import Store
 from tests.e2e.ui_harness import FIXTURE_PACK, ROOT, free_port
-from tools.dev_demo import read_admin_file
+from tools.dev_demo import ensure_admin, read_admin_file
 from tools.run_all import DEV_KEY, install_sample_packs
 
 
@@ -147,3 +147,18 @@ def test_make_run_is_a_working_demo_and_reruns_reuse_everything(tmp_path: Path) 
     for made in ("installed pack", "published pack", "enrolled the device", "made the"):
         assert made not in again, again
     assert proc.returncode == 0, again
+
+
+def test_dev_admin_file_is_made_once_and_a_damaged_one_is_replaced(tmp_path: Path) -> None:
+    server_dir = tmp_path / "server"
+    first = ensure_admin(ROOT, server_dir)
+    assert first.file.stat().st_mode & 0o777 == 0o600
+    assert ensure_admin(ROOT, server_dir) == first  # reused, no second admin
+    first.file.write_text("name: admin\npassword\n\x00junk", encoding="utf-8")
+    second = ensure_admin(ROOT, server_dir)  # the admin exists: its password is reset
+    assert second.name == "admin" and second.password != first.password
+    assert read_admin_file(first.file) == second
+    listed = subprocess.run([sys.executable, "-m", "sync_server", "admin", "list",
+                             "--data-dir", str(server_dir)], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert listed.count("admin") == 1
