@@ -105,7 +105,10 @@ async def sync_device(client: httpx.AsyncClient, dev: dict[str, Any], bodies: li
 
 async def scenario(base_url: str, admin: str, args: argparse.Namespace, name: str,
                    spread: float) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=args.devices + 10, max_keepalive_connections=args.devices + 10)
+    # keep-alive shorter than uvicorn's 5 s: a pooled connection the server is closing at
+    # the moment a request is sent on it would fail that request (ReadError)
+    limits = httpx.Limits(max_connections=args.devices + 10,
+                          max_keepalive_connections=args.devices + 10, keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=base_url, timeout=300, limits=limits) as client:
         devices = await enrol_all(client, admin, args.devices, name)
     work = [workload(d, args.events, args.chunk, name) for d in devices]
