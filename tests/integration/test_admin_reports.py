@@ -18,6 +18,7 @@ from sync_server.admin import charts
 from sync_server.admin.exports import progress_csv
 from sync_server.admin.learners_csv import MAX_ROWS, csv_safe, parse_learners_csv
 from sync_server.admin.stats import course_rates, courses_of, fold_progress, gap_heat_map
+from tests.support.postgres import database_url, postgres_url  # noqa: F401 - fixtures
 
 FACILITIES = {"vilnius", "iasi"}
 
@@ -194,3 +195,42 @@ def test_progress_csv_is_injection_safe() -> None:
     assert (first["course_title"], first["best_score"], first["passed"], first["certificate"]) == \
         ("Course one", "80", "yes", "cert-1")
     assert [csv_safe(v) for v in ("-5", "+x", "-x", "\tx", None, 7)] == ["-5", "'+x", "'-x", "'\tx", "", "7"]
+
+
+def test_dashboard_event_cache_tops_up_and_survives_a_move(tmp_path, database_url) -> None:  # noqa: F811
+    """Queries.cached_events reads only new rows; a moved learner's events get new seqs
+    and must replace, not duplicate, the cached copies."""
+    from app.core.events import content_of
+    from sync_server.admin.queries import DASHBOARD_TYPES, Queries
+    from sync_server.db import open_repository
+    from sync_server.db.repository import EventRow, Learner
+    from tests.support.server import make_event
+
+    repo = open_repository(database_url or f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    try:
+        t0 = "2026-01-01T00:00:00.000Z"
+        for fac in ("f1", "f2"):
+            repo.create_facility(fac, fac, t0)
+        repo.save_profile(Learner("L1", "S-1", "f1", "prison_officer", "en", "A", None, t0))
+
+        def store(*events: dict) -> None:
+            repo.insert_events([EventRow(e["id"], e["learner"], e["device"], "f1", e["type"],
+                                         e["at"], content_of(e).decode(), t0, "tab")
+                                for e in events])
+
+        quiz = [make_event("L1", "tab", i, type="quiz.submitted", data={"score": 50})
+                for i in (1, 2)]
+        store(*quiz, make_event("L1", "tab", 3))                  # card.viewed: not folded
+        queries = Queries(repo)
+        assert [e["id"] for e in queries.cached_events()] == [e["id"] for e in quiz]
+        done = make_event("L1", "tab", 4, type="course.completed", ref={"course": "c"})
+        store(done)
+        assert [e["id"] for e in queries.cached_events()] == [e["id"] for e in quiz] + [done["id"]]
+        repo.move_learner("L1", "f2", "2026-01-02T00:00:00.000Z")
+        ids = [e["id"] for e in queries.cached_events()]
+        assert sorted(ids) == sorted(e["id"] for e in [*quiz, done]) and len(ids) == 3
+        assert sorted(e["id"] for e in queries.report_events(DASHBOARD_TYPES)) == sorted(ids)
+        assert len(queries.report_events()) == 4                  # with card.viewed
+        assert len(list(queries.iter_events())) == 4
+    finally:
+        repo.close()
