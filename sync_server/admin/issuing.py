@@ -125,9 +125,16 @@ class CertificateIssuer:
         return issued
 
     def deliver_pending(self) -> None:
-        while pending := self.repo.undelivered_certificates():
+        """Deliver every undelivered certificate; one that cannot be turned into an event
+        is logged and skipped (it must not block the others)."""
+        failed: set[str] = set()
+        while pending := [r for r in self.repo.undelivered_certificates() if r.id not in failed]:
             for record in pending:
-                self.deliver(record)
+                try:
+                    self.deliver(record)
+                except (EventError, CertificateError, KeyError, TypeError, ValueError) as exc:
+                    log.warning("certificate %s not delivered: %s", record.id, exc)
+                    failed.add(record.id)
 
     def _manifest(self, pack_id: str, version: Any) -> tuple[dict[str, Any], int] | None:
         """The manifest of the pack version the learner used, else the newest version."""

@@ -335,3 +335,28 @@ def test_two_server_processes_issue_exactly_once(tmp_path: Path, database_url: s
     finally:
         one.stop()
         two.stop()
+
+
+def test_one_undeliverable_certificate_does_not_block_the_others(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from sync_server.admin.issuing import CertificateIssuer, IssuerConfig
+    from sync_server.db.repository import CertificateRecord
+
+    repo = open_repo(tmp_path / "srv")
+    try:
+        def record(cid: str, course: str, credential: dict) -> CertificateRecord:
+            return CertificateRecord(cid, "L1", "p", 1, course, "f1", "en",
+                                     "2026-01-01T00:00:00.000Z", "e", "k", credential)
+
+        good = {"credentialSubject": {"achievement": {"name": "Boundaries"}}}
+        assert repo.insert_certificate(record(str(uuid.uuid4()), "broken", {"no": "subject"}))
+        ok_id = str(uuid.uuid4())
+        assert repo.insert_certificate(record(ok_id, "fine", good))
+        issuer = CertificateIssuer(repo, Ed25519PrivateKey.generate(), IssuerConfig())
+        issuer.deliver_pending()
+        assert [c.course_id for c in repo.undelivered_certificates()] == ["broken"]
+        events = [json.loads(e.content) for e in repo.scan_events(0, 10)]
+        assert [(e["type"], e["ref"]["certificate"]) for e in events] == [("certificate.received", ok_id)]
+    finally:
+        repo.close()
