@@ -38,6 +38,13 @@ def error_view(ctx: ViewContext, path: str) -> ft.View:
         spacing=16)], padding=24)
 
 
+def sync_badge_state(session: Session) -> tuple[bool, Any]:
+    """What the home screen's sync badge shows; when it changes (a background sync
+    finished, or the last sync grew old) the home screen is drawn again."""
+    status = session.sync_status()
+    return status.online, status.last_sync
+
+
 class PageController:
     def __init__(self, page: ft.Page, device: Device) -> None:
         self.page = page
@@ -45,6 +52,7 @@ class PageController:
         self.session: Session = device.new_session()
         self.route = router.parse(page.route)
         self._theme_key: tuple[Any, ...] | None = None
+        self._badge: tuple[bool, Any] | None = None
         self._closed = False
 
     # navigation ---------------------------------------------------------------
@@ -112,6 +120,7 @@ class PageController:
             log.exception("view %s failed", route.path)
             built = error_view(ctx, route.path)
         self.apply_theme()
+        self._badge = sync_badge_state(self.session) if self.route.name == "home" else None
         if self.page.views:
             # One View, patched in place: Flet sends a diff and Flutter keeps its page
             # (no route transition on every tap).
@@ -137,6 +146,8 @@ class PageController:
                         await self.page.push_route("/")
                 elif self.route.name == "pin" and self.session.tick_pin_wait():
                     self.render()
+                elif self._badge is not None and self._badge != sync_badge_state(self.session):
+                    self.render()  # background sync brought news: badge, progress, packs
             except Exception:  # a closed page must not kill the ticker's loop
                 log.exception("idle ticker")
                 return
