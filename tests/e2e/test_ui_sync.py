@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.sync import manager_for
+from app.core.i18n import translator
+from app.sync import PHASE_TEXT, manager_for
+from app.ui.messages import progress_text
 from tests.e2e.ui_fixtures import (
     ManualClock,
     all_text,
@@ -79,8 +81,14 @@ def test_a_certificate_from_the_server_is_verified_in_my_progress(tmp_path: Path
             att = session.current_attempt("ui-demo", "reports", start=True)
             session.answer("ui-demo", "reports", att.attempt, "r1", ["true"])
             session.submit("ui-demo", "reports", att.attempt)
-            device.sync_now(enrol_code=env.code())   # pushes the completion
+            lines: list[str] = []
+            lt = translator("lt")
+            device.sync_now(lambda f, m: lines.append(progress_text(lt, f, m)),
+                            enrol_code=env.code())   # pushes the completion
             device.sync_now()                         # pulls the certificate
+            # the real client's progress, in the learner's language (never its English)
+            assert "Siunčiama pažanga…" in lines and "Gaunama pažanga ir profiliai…" in lines
+            assert not set(lines) & set(PHASE_TEXT.values()), lines
             view, _ctx, _rec = build(session, "/progress")
             certs = [c for c in session.my_progress().certificates]
             assert len(certs) == 1, all_text(view)
