@@ -6,6 +6,7 @@ import json
 import threading
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -335,36 +336,43 @@ def test_login_failures_are_counted_in_the_window_and_pruned(repo: Repository) -
     assert repo.count_login_failures("addr:1", "2000-01-01T00:00:00.000Z") == 0
 
 
-def test_a_version_1_database_is_migrated_with_its_pack_blobs(tmp_path: Path) -> None:
+def _old_database(url: str | None, path: Path) -> tuple[str, Any]:
+    """(repository URL, DB-API connection with autocommit) of an empty database."""
+    if url is None:
+        import sqlite3
+        return f"sqlite:///{path}", sqlite3.connect(path, isolation_level=None)
+    import psycopg
+    return url, psycopg.connect(url, autocommit=True)
+
+
+def test_a_version_1_database_is_migrated_with_its_pack_blobs(tmp_path: Path,
+                                                              database_url: str | None) -> None:  # noqa: F811
     """A database made by a server before schema 2 gains the new tables, keeps its data,
     and its already-uploaded packs get their blob index (so published blobs still serve)."""
-    import sqlite3
-
     from sync_server.db import schema
-    path = tmp_path / "old.sqlite3"
-    conn = sqlite3.connect(path)
-    for stmt in schema.statements("sqlite", 1):
+    url, conn = _old_database(database_url, tmp_path / "old.sqlite3")
+    mark = "?" if database_url is None else "%s"
+    dialect = "sqlite" if database_url is None else "postgresql"
+    for stmt in schema.statements(dialect, 1):
         conn.execute(stmt)
     conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
     conn.execute("INSERT INTO schema_version VALUES (1)")
-    conn.execute("INSERT INTO facilities VALUES ('f1', 'One', ?)", (T0,))
+    conn.execute(f"INSERT INTO facilities VALUES ('f1', 'One', {mark})", (T0,))
     manifest = json.dumps({"files": [{"sha256": "e" * 64}]}).encode()
-    conn.execute("INSERT INTO packs VALUES ('p', 1, ?, x'00', '{}', 1, ?, 'boss')", (manifest, T0))
+    conn.execute(f"INSERT INTO packs VALUES ('p', 1, {mark}, {mark}, '{{}}', 1, {mark}, 'boss')",
+                 (manifest, b"\0", T0))
     conn.execute("INSERT INTO publications (pack_id, version, facilities, roles, published_at, "
-                 "published_by) VALUES ('p', 1, '[]', '[]', ?, 'boss')", (T0,))
-    conn.commit()
-    conn.close()
-    repo = open_repository(f"sqlite:///{path}")
+                 f"published_by) VALUES ('p', 1, '[]', '[]', {mark}, 'boss')", (T0,))
+    repo = open_repository(url)
     try:
         assert repo.blob_visible_to("e" * 64, "f1")
         assert repo.insert_certificate(cert("x"))
         assert [f.id for f in repo.list_facilities()] == ["f1"]
     finally:
         repo.close()
-    conn = sqlite3.connect(path)
-    assert [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2]
+    assert [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY version")
+            ] == [1, 2]
     conn.execute("INSERT INTO schema_version VALUES (99)")
-    conn.commit()
     conn.close()
     with pytest.raises(DatabaseError, match="schema 99 is newer"):
-        open_repository(f"sqlite:///{path}")
+        open_repository(url)
