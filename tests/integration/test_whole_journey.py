@@ -1,0 +1,242 @@
+"""Acceptance: the whole system as its users meet it, in one walk.
+
+Admin (JSON API) creates a facility, uploads the real promote-core pack (built here with
+app.core.packs, signed with an author key the server trusts) and publishes it → tablet A
+(real TinyDB folder, app.core.device.Device) enrols with a code and syncs through the real
+sync client: the pack arrives over the network and installs → a learner makes a profile,
+reads every card of one course, passes its quiz (answers taken from the manifest), does a
+self-assessment and starts the next course → sync → the server holds each event exactly
+once and has issued one certificate → tablet B of the same facility enrols, syncs, the same
+learner signs in with the same PIN and sees the same progress, resume point and
+certificate; the certificate verifies offline against the server key → /verify says
+genuine, a tampered copy fails → the admin xAPI export has one statement per event, with
+the event id as statement id.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.core.certificates import CertificateStatus, verify_credential
+from app.core.device import Device, Session
+from app.core.packs import build_pack, load_private_key
+from app.core.packs.keys import TrustedKeys, load_public_key, write_keypair
+from app.sync import stop_background
+from tests.support.server import ServerProcess, admin_token, bearer, open_repo, seed
+
+ROOT = Path(__file__).resolve().parents[2]
+PROMOTE_CORE = ROOT / "content_packs" / "promote-core"
+PACK = "promote-core"
+FACILITY = "vilnius-1"
+PIN = "2580"
+
+
+def correct_answers(manifest: dict[str, Any], course: str) -> dict[str, list[str]]:
+    """Question (and scenario part) id → ids of its correct options, from the manifest."""
+    quiz = next(c for c in manifest["courses"] if c["id"] == course)["quiz"]
+    out: dict[str, list[str]] = {}
+
+    def add(q: dict[str, Any], prefix: str = "") -> None:
+        if q.get("parts"):
+            for part in q["parts"]:
+                add(part, f"{q['id']}/")
+            return
+        right = [o["id"] for o in q["options"] if o.get("correct")]
+        out[q["id"]] = right
+        out.setdefault(prefix + q["id"], right)
+    for q in quiz["questions"]:
+        add(q)
+    return out
+
+
+def sync(device: Device, code: str | None = None) -> None:
+    device.sync_now(enrol_code=code)   # the Settings button: waits, raises a SyncError
+
+
+def admin_post(base: str, token: str, path: str, **kw: Any) -> httpx.Response:
+    r = httpx.post(f"{base}/api/v1/admin{path}", headers={**bearer(token), **kw.pop("headers", {})},
+                   timeout=60, **kw)
+    assert r.status_code in (200, 201, 204), f"{path}: {r.status_code} {r.text}"
+    return r
+
+
+def server_events(data: Path, learner: str) -> list[dict[str, Any]]:
+    repo = open_repo(data)
+    try:
+        stored = repo.events_after(FACILITY, 0, 100_000)
+    finally:
+        repo.close()
+    events = [json.loads(s.content) for s in stored]
+    return [e for e in events if e.get("learner") == learner]
+
+
+def progress_summary(session: Session, course: str) -> dict[str, Any]:
+    outline = session.outline(PACK, course)
+    progress = session.my_progress()
+    return {
+        "lessons": [(lesson.id, lesson.viewed, lesson.state) for lesson in outline.lessons],
+        "passed": outline.quiz.passed if outline.quiz else None,
+        "best": outline.quiz.best_score if outline.quiz else None,
+        "completed": [(r.course, r.completed_at, r.best_score) for r in progress.completed],
+        "resume": session.library().resume,
+        "certificates": sorted(c.id for c in progress.certificates),
+    }
+
+
+def test_whole_journey(tmp_path: Path) -> None:
+    key_file, pub_file = write_keypair(tmp_path / "author.key")
+    server = ServerProcess(tmp_path / "srv", env={"SHIFT_TRUSTED_KEYS": str(pub_file)})
+    base = server.start()
+    devices: list[Device] = []
+    try:
+        _journey(tmp_path, server, base, key_file, pub_file, devices)
+    finally:
+        for device in devices:
+            stop_background(device)
+            device.close()
+        server.stop()
+
+
+def _journey(tmp: Path, server: ServerProcess, base: str, key_file: Path, pub_file: Path,
+             devices: list[Device]) -> None:
+    data = server.data_dir
+    seed(data)                                           # the first admin account
+    token = admin_token(base)
+
+    # ---- admin: facility, upload + publish the real pack --------------------------------
+    admin_post(base, token, "/facilities", json={"id": FACILITY, "name": "Vilnius pataisos namai"})
+    built = build_pack(PROMOTE_CORE, load_private_key(key_file), tmp / "built")
+    uploaded = admin_post(base, token, "/packs/upload", content=Path(built).read_bytes(),
+                          headers={"Content-Type": "application/octet-stream"}).json()
+    assert (uploaded["id"], uploaded["version"]) == (PACK, 1), uploaded
+    admin_post(base, token, f"/packs/{PACK}/publish",
+               json={"version": uploaded["version"], "facilities": [FACILITY], "roles": []})
+    server_pub = (data / "keys" / "server.key.pub").read_text(encoding="utf-8")
+
+    def new_tablet(name: str) -> Device:
+        device = Device.open(tmp / name)
+        devices.append(device)
+        device.set_setting("trusted_keys", [pub_file.read_text(encoding="utf-8"), server_pub])
+        device.set_setting("server_url", base)
+        code = admin_post(base, token, "/enrol-codes", json={"facility_id": FACILITY}).json()["code"]
+        sync(device, code)
+        return device
+
+    # ---- tablet A: enrol + sync → the pack arrives and installs ---------------------------
+    tablet_a = new_tablet("tablet-a")
+    manifests = {m["id"]: m for m in tablet_a.manifests()}
+    assert PACK in manifests, "promote-core did not install on tablet A"
+    manifest = manifests[PACK]
+    course, next_course = manifest["courses"][0]["id"], manifest["courses"][1]["id"]
+
+    # ---- learner on tablet A --------------------------------------------------------------
+    learner = tablet_a.create_profile("Rasa Petrauskienė", "LT-4711", "prison_officer", "en",
+                                      PIN, PIN)
+    a = tablet_a.new_session()
+    assert a.sign_in(learner, PIN), a.view.pin_error
+    outline = a.outline(PACK, course)
+    for lesson in outline.lessons:
+        view = a.open_lesson(PACK, course, lesson.id)
+        assert len(view.cards) == lesson.cards > 0
+        for card in view.cards:
+            a.finish_card(PACK, course, lesson.id, card.index)
+    assert all(s.state == "done" for s in a.outline(PACK, course).lessons)
+
+    answers = correct_answers(manifest, course)
+    attempt = a.current_attempt(PACK, course, start=True)
+    for question in attempt.questions:
+        key = question.id if question.id in answers else f"{question.scenario}/{question.id}"
+        a.answer(PACK, course, attempt.attempt, question.id, answers[key])
+    result = a.submit(PACK, course, attempt.attempt)
+    assert result.passed and result.score == pytest.approx(100), result
+    assert a.outline(PACK, course).completed
+
+    profile = a.assessment_profiles()[0]
+    sa = a.assessment(profile.pack, profile.id)
+    for task in a.assessment_tasks(sa):
+        a.rate(profile.pack, profile.id, sa.assessment, task.id, 2)
+    a.complete_assessment(profile.pack, profile.id, sa.assessment)
+
+    # start the next course so there is a real resume point: lesson 1, second card
+    first = a.outline(PACK, next_course).lessons[0]
+    a.open_lesson(PACK, next_course, first.id)
+    a.finish_card(PACK, next_course, first.id, 0)
+    local = tablet_a.store.events(learner)
+    types = {e["type"] for e in local}
+    assert {"card.viewed", "quiz.submitted", "course.completed"} <= types, types
+    assert any(t.startswith("selfassessment.") for t in types), types
+
+    # ---- sync → the server has every event exactly once and issued a certificate ---------
+    sync(tablet_a)
+    sync(tablet_a)                                       # a second sync sends nothing twice
+    on_server = server_events(data, learner)
+    ids = [e["id"] for e in on_server]
+    assert len(ids) == len(set(ids)), "an event is stored twice on the server"
+    local_ids = {e["id"] for e in local}
+    assert local_ids <= set(ids), f"missing on the server: {local_ids - set(ids)}"
+    received = [e for e in on_server if e["type"] == "certificate.received"]
+    assert len(received) == 1 and received[0]["ref"]["course"] == course, received
+    certs = httpx.get(f"{base}/api/v1/admin/certificates", headers=bearer(token)).json()
+    assert len(certs) == 1
+    credential = received[0]["data"]["credential"]
+    cid = credential["id"].removeprefix("urn:uuid:")
+    assert certs[0]["id"] == cid
+
+    a_view = progress_summary(a, next_course)
+    assert a_view["certificates"], "tablet A did not get the certificate back"
+    assert a_view["resume"] is not None and a_view["resume"].course == next_course
+    assert (a_view["resume"].lesson, a_view["resume"].card) == (first.id, 1)
+
+    # ---- tablet B: same facility; same learner, same PIN, same progress -----------------
+    tablet_b = new_tablet("tablet-b")
+    assert PACK in {m["id"] for m in tablet_b.manifests()}
+    assert learner in {t.id for t in tablet_b.profiles()}, "profile did not reach tablet B"
+    b = tablet_b.new_session()
+    assert not b.sign_in(learner, "0000")
+    assert b.sign_in(learner, PIN), b.view.pin_error
+    b_view = progress_summary(b, next_course)
+    assert b_view == a_view
+    assert progress_summary(b, course) == progress_summary(a, course)
+    assert b.resume_label(b_view["resume"]) == a.resume_label(a_view["resume"])
+    (cert,) = b.my_progress().certificates
+    assert tablet_b.verify_certificate(cert.credential)
+
+    # offline verification with the server key (and not with another key)
+    server_key = TrustedKeys([load_public_key(data / "keys" / "server.key.pub")])
+    assert verify_credential(cert.credential, server_key).status is CertificateStatus.GENUINE
+    author_only = TrustedKeys([load_public_key(pub_file)])
+    assert not verify_credential(cert.credential, author_only).genuine
+    forged = copy.deepcopy(cert.credential)
+    forged["credentialSubject"]["achievement"]["name"] = "Governor of everything"
+    assert verify_credential(forged, server_key).status is not CertificateStatus.GENUINE
+    assert not tablet_b.verify_certificate(forged)
+
+    # ---- public verification page ------------------------------------------------------
+    answer = httpx.get(f"{base}/verify/{cid}", headers={"Accept": "application/json"}).json()
+    assert (answer["status"], answer["genuine"]) == ("genuine", True)
+    repo = open_repo(data)
+    try:
+        with repo._write() as cur:
+            cur.execute(repo._sql("UPDATE certificates SET credential = ? WHERE id = ?"),
+                        (json.dumps(forged), cid))
+    finally:
+        repo.close()
+    answer = httpx.get(f"{base}/verify/{cid}", headers={"Accept": "application/json"}).json()
+    assert (answer["status"], answer["genuine"]) == ("tampered", False)
+
+    # ---- xAPI export: one statement per learner event, id = event id -------------------
+    r = httpx.get(f"{base}/api/v1/admin/exports/xapi.jsonl", headers=bearer(token), timeout=60)
+    assert r.status_code == 200, r.text
+    statements = [json.loads(line) for line in r.text.splitlines() if line.strip()]
+    by_id = {s["id"]: s for s in statements}
+    assert len(by_id) == len(statements)
+    missing = {e["id"] for e in on_server} - set(by_id)
+    assert not missing, f"events without an xAPI statement: {sorted(missing)[:5]}"
+    for event in on_server:
+        assert learner in json.dumps(by_id[event["id"]]["actor"])
