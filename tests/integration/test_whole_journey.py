@@ -136,14 +136,14 @@ def _journey(tmp: Path, server: ServerProcess, base: str, key_file: Path, pub_fi
     course, next_course = manifest["courses"][0]["id"], manifest["courses"][1]["id"]
 
     # ---- learner on tablet A --------------------------------------------------------------
-    learner = tablet_a.create_profile("Rasa Petrauskienė", "LT-4711", "prison_officer", "en",
+    learner = tablet_a.create_profile("Rasa Petrauskienė", "LT-4711", "prison_officer", "lt",
                                       PIN, PIN)
     a = tablet_a.new_session()
     assert a.sign_in(learner, PIN), a.view.pin_error
     outline = a.outline(PACK, course)
     for lesson in outline.lessons:
         view = a.open_lesson(PACK, course, lesson.id)
-        assert len(view.cards) == lesson.cards > 0
+        assert len(view.cards) == lesson.cards > 0 and view.lang == "lt"
         for card in view.cards:
             a.finish_card(PACK, course, lesson.id, card.index)
     assert all(s.state == "done" for s in a.outline(PACK, course).lessons)
@@ -180,6 +180,10 @@ def _journey(tmp: Path, server: ServerProcess, base: str, key_file: Path, pub_fi
     assert len(ids) == len(set(ids)), "an event is stored twice on the server"
     local_ids = {e["id"] for e in local}
     assert local_ids <= set(ids), f"missing on the server: {local_ids - set(ids)}"
+    # nothing else: the only server-made event is the certificate, and tablet A has it too
+    assert {e["id"] for e in tablet_a.store.events(learner)} == set(ids)
+    assert set(ids) - local_ids == {e["id"] for e in on_server
+                                    if e["type"] == "certificate.received"}
     received = [e for e in on_server if e["type"] == "certificate.received"]
     assert len(received) == 1 and received[0]["ref"]["course"] == course, received
     certs = httpx.get(f"{base}/api/v1/admin/certificates", headers=bearer(token)).json()
@@ -187,6 +191,8 @@ def _journey(tmp: Path, server: ServerProcess, base: str, key_file: Path, pub_fi
     credential = received[0]["data"]["credential"]
     cid = credential["id"].removeprefix("urn:uuid:")
     assert certs[0]["id"] == cid
+    lt_title = next(c for c in manifest["courses"] if c["id"] == course)["title"]["lt"]
+    assert credential["credentialSubject"]["achievement"]["name"] == lt_title
 
     a_view = progress_summary(a, next_course)
     assert a_view["certificates"], "tablet A did not get the certificate back"
@@ -204,7 +210,23 @@ def _journey(tmp: Path, server: ServerProcess, base: str, key_file: Path, pub_fi
     assert b_view == a_view
     assert progress_summary(b, course) == progress_summary(a, course)
     assert b.resume_label(b_view["resume"]) == a.resume_label(a_view["resume"])
+    assert b.gap_report(profile.pack, profile.id) == a.gap_report(profile.pack, profile.id)
+    # signing in on B proposes nothing new: the completion came from A's events
+    assert {e["id"] for e in tablet_b.store.events(learner)} == set(ids)
+    sync(tablet_b)
+    again = server_events(data, learner)
+    assert sorted(e["id"] for e in again) == sorted(ids)
+    assert len(httpx.get(f"{base}/api/v1/admin/certificates", headers=bearer(token)).json()) == 1
     (cert,) = b.my_progress().certificates
+
+    # she carries on at B; tablet A (still signed in) sees it after its next sync
+    b.open_lesson(PACK, next_course, first.id)
+    b.finish_card(PACK, next_course, first.id, 1)
+    sync(tablet_b)
+    sync(tablet_a)
+    moved = a.library().resume
+    assert (moved.course, moved.lesson, moved.card) == (next_course, first.id, 2), moved
+    assert progress_summary(a, next_course) == progress_summary(b, next_course)
     assert tablet_b.verify_certificate(cert.credential)
 
     # offline verification with the server key (and not with another key)
@@ -231,6 +253,7 @@ def _journey(tmp: Path, server: ServerProcess, base: str, key_file: Path, pub_fi
     assert (answer["status"], answer["genuine"]) == ("tampered", False)
 
     # ---- xAPI export: one statement per learner event, id = event id -------------------
+    on_server = server_events(data, learner)
     r = httpx.get(f"{base}/api/v1/admin/exports/xapi.jsonl", headers=bearer(token), timeout=60)
     assert r.status_code == 200, r.text
     statements = [json.loads(line) for line in r.text.splitlines() if line.strip()]
