@@ -239,6 +239,34 @@ def _journey(tmp: Path, server: ServerProcess, base: str, key_file: Path, pub_fi
     assert verify_credential(forged, server_key).status is not CertificateStatus.GENUINE
     assert not tablet_b.verify_certificate(forged)
 
+    # ---- on B she finishes the second course after one failed attempt; A catches up -----
+    for lesson in b.outline(PACK, next_course).lessons:
+        view = b.open_lesson(PACK, next_course, lesson.id)
+        for card in view.cards:
+            b.finish_card(PACK, next_course, lesson.id, card.index)
+    answers2 = correct_answers(manifest, next_course)
+    for attempt_no, good in ((1, False), (2, True)):
+        att = b.current_attempt(PACK, next_course, start=True)
+        assert att.number == attempt_no
+        for question in att.questions:
+            key = question.id if question.id in answers2 else f"{question.scenario}/{question.id}"
+            right = answers2[key]
+            wrong = [o.id for o in question.options if o.id not in right][:1] or right
+            b.answer(PACK, next_course, att.attempt, question.id, right if good else wrong)
+        assert b.submit(PACK, next_course, att.attempt).passed is good
+    b.set_language("en")                                # a profile change travels too
+    sync(tablet_b)
+    sync(tablet_a)                                       # pushes nothing new, pulls B's work
+    sync(tablet_b)                                       # B gets its certificate
+    for session in (a, b):
+        summary = progress_summary(session, next_course)
+        assert summary["passed"] and len(summary["certificates"]) == 2, summary
+    assert progress_summary(a, next_course) == progress_summary(b, next_course)
+    record_a = {r.course: r for r in a.my_progress().courses}[next_course]
+    assert [x.passed for x in record_a.attempts] == [False, True]
+    assert tablet_a.profile(learner)["language"] == "en"
+    assert len(httpx.get(f"{base}/api/v1/admin/certificates", headers=bearer(token)).json()) == 2
+
     # ---- public verification page ------------------------------------------------------
     answer = httpx.get(f"{base}/verify/{cid}", headers={"Accept": "application/json"}).json()
     assert (answer["status"], answer["genuine"]) == ("genuine", True)
