@@ -25,6 +25,7 @@ import pytest
 
 from app.core.certificates import CertificateStatus, verify_credential
 from app.core.device import Device, Session
+from app.core.errors import SyncError
 from app.core.packs import build_pack, load_private_key
 from app.core.packs.keys import TrustedKeys, load_public_key, write_keypair
 from app.sync import stop_background
@@ -266,6 +267,23 @@ def _journey(tmp: Path, server: ServerProcess, base: str, key_file: Path, pub_fi
     assert [x.passed for x in record_a.attempts] == [False, True]
     assert tablet_a.profile(learner)["language"] == "en"
     assert len(httpx.get(f"{base}/api/v1/admin/certificates", headers=bearer(token)).json()) == 2
+
+    # ---- the server is down for a while: A keeps working offline, nothing is lost -------
+    server.stop()
+    third = manifest["courses"][2]["id"]
+    lesson3 = a.outline(PACK, third).lessons[0]
+    a.open_lesson(PACK, third, lesson3.id)
+    a.finish_card(PACK, third, lesson3.id, 0)
+    offline = {e["id"] for e in tablet_a.store.events(learner)} - {
+        e["id"] for e in server_events(data, learner)}
+    assert offline, "the offline work made no events"
+    with pytest.raises(SyncError):
+        sync(tablet_a)
+    server.start()                                       # same port, same data
+    sync(tablet_a)
+    assert offline <= {e["id"] for e in server_events(data, learner)}
+    sync(tablet_b)
+    assert b.library().resume.course == third
 
     # ---- public verification page ------------------------------------------------------
     answer = httpx.get(f"{base}/verify/{cid}", headers={"Accept": "application/json"}).json()
