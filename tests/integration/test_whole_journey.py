@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -284,6 +285,26 @@ def _journey(tmp: Path, server: ServerProcess, base: str, key_file: Path, pub_fi
     assert offline <= {e["id"] for e in server_events(data, learner)}
     sync(tablet_b)
     assert b.library().resume.course == third
+
+    # ---- a content update (promote-core v2) reaches both tablets; progress survives ----
+    v2_src = tmp / "promote-core-v2"
+    shutil.copytree(PROMOTE_CORE, v2_src)
+    toml = v2_src / "pack.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("version = 1", "version = 2", 1),
+                    encoding="utf-8")
+    built2 = build_pack(v2_src, load_private_key(key_file), tmp / "built2")
+    v2 = admin_post(base, token, "/packs/upload", content=Path(built2).read_bytes(),
+                    headers={"Content-Type": "application/octet-stream"}).json()
+    assert v2["version"] == 2
+    admin_post(base, token, f"/packs/{PACK}/publish",
+               json={"version": 2, "facilities": [FACILITY], "roles": []})
+    before = progress_summary(a, course), progress_summary(a, next_course)
+    for tablet, session in ((tablet_a, a), (tablet_b, b)):
+        sync(tablet)
+        assert [m["version"] for m in tablet.manifests() if m["id"] == PACK] == [2]
+        assert (progress_summary(session, course),
+                progress_summary(session, next_course)) == before
+        assert session.library().resume.course == third
 
     # ---- public verification page ------------------------------------------------------
     answer = httpx.get(f"{base}/verify/{cid}", headers={"Accept": "application/json"}).json()
