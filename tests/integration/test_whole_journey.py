@@ -306,6 +306,28 @@ def _journey(tmp: Path, server: ServerProcess, base: str, key_file: Path, pub_fi
                 progress_summary(session, next_course)) == before
         assert session.library().resume.course == third
 
+    # ---- tablet A restarts (closed + reopened); a colleague on it sees none of this ----
+    expected = progress_summary(a, next_course)
+    stop_background(tablet_a)
+    tablet_a.close()
+    devices.remove(tablet_a)
+    tablet_a = Device.open(tmp / "tablet-a")
+    devices.append(tablet_a)
+    a = tablet_a.new_session()
+    assert a.sign_in(learner, PIN)
+    assert progress_summary(a, next_course) == expected
+    assert tablet_a.verify_certificate(a.my_progress().certificates[0].credential)
+    a.lock()
+    colleague = tablet_a.create_profile("Jonas Kazlauskas", "LT-0815", "prison_officer", "lt",
+                                        "7391", "7391")
+    c = tablet_a.new_session()
+    assert c.sign_in(colleague, "7391")
+    mine = c.my_progress()
+    assert not mine.completed and not mine.certificates and c.library().resume is None
+    sync(tablet_a)
+    sync(tablet_b)
+    assert colleague in {t.id for t in tablet_b.profiles()}
+
     # ---- public verification page ------------------------------------------------------
     answer = httpx.get(f"{base}/verify/{cid}", headers={"Accept": "application/json"}).json()
     assert (answer["status"], answer["genuine"]) == ("genuine", True)
