@@ -29,7 +29,7 @@ from app.core.device import Device, Session
 from app.core.errors import SyncError
 from app.core.packs import build_pack, load_private_key
 from app.core.packs.keys import TrustedKeys, load_public_key, write_keypair
-from app.sync import stop_background
+from app.sync import manager_for, stop_background, sync_now
 from tests.support.server import ServerProcess, admin_token, bearer, open_repo, seed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -352,3 +352,60 @@ def _journey(tmp: Path, server: ServerProcess, base: str, key_file: Path, pub_fi
     assert not missing, f"events without an xAPI statement: {sorted(missing)[:5]}"
     for event in on_server:
         assert learner in json.dumps(by_id[event["id"]]["actor"])
+
+
+def test_syncing_while_the_learner_works_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    """The app syncs in the background while a learner taps through cards: every event
+    reaches the server exactly once and the second tablet folds the same state."""
+    key_file, pub_file = write_keypair(tmp_path / "author.key")
+    server = ServerProcess(tmp_path / "srv", env={"SHIFT_TRUSTED_KEYS": str(pub_file)})
+    base = server.start()
+    devices: list[Device] = []
+    try:
+        seed(server.data_dir)
+        token = admin_token(base)
+        admin_post(base, token, "/facilities", json={"id": FACILITY, "name": "Alytus"})
+        built = build_pack(PROMOTE_CORE, load_private_key(key_file), tmp_path / "built")
+        admin_post(base, token, "/packs/upload", content=Path(built).read_bytes(),
+                   headers={"Content-Type": "application/octet-stream"})
+        admin_post(base, token, f"/packs/{PACK}/publish",
+                   json={"version": 1, "facilities": [FACILITY], "roles": []})
+        tablets = []
+        for name in ("a", "b"):
+            device = Device.open(tmp_path / name)
+            devices.append(device)
+            device.set_setting("trusted_keys", [pub_file.read_text(encoding="utf-8")])
+            device.set_setting("server_url", base)
+            code = admin_post(base, token, "/enrol-codes",
+                              json={"facility_id": FACILITY}).json()["code"]
+            sync(device, code)
+            tablets.append(device)
+        tablet_a, tablet_b = tablets
+        learner = tablet_a.create_profile("Ona Jonaitienė", "LT-2024", "prison_officer", "en",
+                                          PIN, PIN)
+        a = tablet_a.new_session()
+        assert a.sign_in(learner, PIN)
+        manifest = next(m for m in tablet_a.manifests() if m["id"] == PACK)
+        for course in manifest["courses"]:
+            for lesson in a.outline(PACK, course["id"]).lessons:
+                view = a.open_lesson(PACK, course["id"], lesson.id)
+                for card in view.cards:
+                    a.finish_card(PACK, course["id"], lesson.id, card.index)
+                    if card.index % 2 == 0:
+                        sync_now(tablet_a, wait=False)     # the background loop's call
+        manager_for(tablet_a).wait(30)
+        sync(tablet_a)
+        local = {e["id"] for e in tablet_a.store.events(learner)}
+        on_server = [e["id"] for e in server_events(server.data_dir, learner)]
+        assert len(on_server) == len(set(on_server)) == len(local)
+        assert set(on_server) == local
+        sync(tablet_b)
+        b = tablet_b.new_session()
+        assert b.sign_in(learner, PIN)
+        for course in manifest["courses"]:
+            assert progress_summary(b, course["id"]) == progress_summary(a, course["id"])
+    finally:
+        for device in devices:
+            stop_background(device)
+            device.close()
+        server.stop()
