@@ -10,7 +10,10 @@ once and has issued one certificate → tablet B of the same facility enrols, sy
 learner signs in with the same PIN and sees the same progress, resume point and
 certificate; the certificate verifies offline against the server key → /verify says
 genuine, a tampered copy fails → the admin xAPI export has one statement per event, with
-the event id as statement id.
+the event id as statement id. Along the way: work continued on B shows on A, a failed
+then passed quiz, a profile change, the server down for a while, a pack v2 update and a
+tablet restart. The other tests: background syncs during learning, and two ways a
+learner's profile clashes on its staff number (both xfail: no way out on the tablet).
 """
 
 from __future__ import annotations
