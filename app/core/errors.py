@@ -51,6 +51,10 @@ class AuthError(ShiftError):
     """Wrong PIN, locked profile, bad token."""
 
 
+class PinNotSetError(AuthError):
+    """The profile has no PIN yet (registered by an admin): set a first PIN to sign in."""
+
+
 class PinLockedError(AuthError):
     """Too many wrong PINs: the profile is locked for `wait_seconds` (store profiles)."""
 

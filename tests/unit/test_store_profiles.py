@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.core.errors import AuthError, PinLockedError, StoreError
+from app.core.errors import AuthError, PinLockedError, PinNotSetError, StoreError
 from app.core.store import Store
 from app.core.store.pins import make_verifier, parse_verifier, verify
 from app.core.store.profiles import lock_delay
@@ -38,7 +38,8 @@ def test_create_list_get_update(store: Store, tmp_path: Path) -> None:
     ana = new(store)
     bo = new(store, "bo Berg", "SW-7", role="social_worker", language="sv")
     assert set(ana) == {"id", "display_name", "staff_number", "role", "language",
-                        "created_at", "updated_at"}
+                        "created_at", "updated_at", "needs_pin"}
+    assert ana["needs_pin"] is False
     assert [p["display_name"] for p in store.profiles.list()] == ["Ana Silva", "bo Berg"]
     assert store.profiles.get(bo["id"]) == bo
     assert store.profiles.get("nope") is None
@@ -237,3 +238,76 @@ def test_upsert_remote_validates_every_profile(store: Store, bad: dict, where: s
         store.profiles.upsert_remote({"id": "x"})  # type: ignore[arg-type]
     with pytest.raises(StoreError, match=r"profiles\[0\]"):
         store.profiles.upsert_remote(["text"])  # type: ignore[list-item]
+
+
+# -- learners registered by an admin: no PIN until they set a first one on a tablet ----
+ADMIN_MADE = {"id": "5a1e0000-0000-4000-8000-000000000001", "display_name": "Petras P",
+              "staff_number": "LT-0099", "role": "prison_officer", "language": "lt",
+              "pin_verifier": None, "updated_at": "2026-11-20T10:00:00.000Z"}
+
+
+def test_remote_profile_without_pin_is_kept_and_needs_a_first_pin(store: Store) -> None:
+    assert store.profiles.upsert_remote([ADMIN_MADE, {**ADMIN_MADE, "id":
+                                         "5a1e0000-0000-4000-8000-000000000002",
+                                         "staff_number": "LT-0100"} | {"pin_verifier": None}]) == 2
+    pid = ADMIN_MADE["id"]
+    (tile,) = [p for p in store.profiles.list() if p["id"] == pid]
+    assert tile["needs_pin"] is True and store.profiles.get(pid)["needs_pin"] is True
+    with pytest.raises(PinNotSetError, match="no PIN yet"):
+        store.profiles.verify_pin(pid, "2468")
+    assert store.profiles.pending_push() == []          # pulled: nothing to push yet
+    store.profiles.set_first_pin(pid, "2468")
+    assert store.profiles.get(pid)["needs_pin"] is False
+    assert store.profiles.verify_pin(pid, "2468")
+    with pytest.raises(AuthError):
+        store.profiles.verify_pin(pid, "1357")
+    (pending,) = store.profiles.pending_push()
+    assert pending["id"] == pid and pending["pin_verifier"].startswith("scrypt$")
+    assert pending["staff_number"] == "LT-0099" and pending["display_name"] == "Petras P"
+    assert pending["updated_at"] > ADMIN_MADE["updated_at"]
+    assert store.profiles.mark_pushed([pid]) == 1 and store.profiles.pending_push() == []
+
+
+def test_set_first_pin_only_while_no_pin_is_set(store: Store) -> None:
+    ana = new(store)
+    with pytest.raises(AuthError, match="already has a PIN"):
+        store.profiles.set_first_pin(ana["id"], "9753")     # no way round the old PIN
+    assert store.profiles.verify_pin(ana["id"], "2468")
+    store.profiles.upsert_remote([ADMIN_MADE])
+    pid = ADMIN_MADE["id"]
+    for bad in ("12", "abcd", "123456789", "", None, "１２３４"):
+        with pytest.raises(StoreError):
+            store.profiles.set_first_pin(pid, bad)  # type: ignore[arg-type]
+    assert store.profiles.get(pid)["needs_pin"] is True
+    for unknown in ("nope", None, 42):
+        with pytest.raises(AuthError, match="unknown profile"):
+            store.profiles.set_first_pin(unknown, "2468")  # type: ignore[arg-type]
+    store.profiles.set_first_pin(pid, "2468")
+    with pytest.raises(AuthError, match="already has a PIN"):
+        store.profiles.set_first_pin(pid, "1357")
+    assert store.profiles.verify_pin(pid, "2468")
+
+
+def test_a_pull_without_verifier_never_drops_a_first_pin_set_here(store: Store,
+                                                                  tmp_path: Path) -> None:
+    pid = ADMIN_MADE["id"]
+    store.profiles.upsert_remote([ADMIN_MADE])
+    store.profiles.set_first_pin(pid, "2468")
+    # the admin renames the learner on the server (newer) before the PIN went up
+    renamed = {**ADMIN_MADE, "display_name": "Petras Petraitis",
+               "updated_at": "2099-01-01T00:00:00.000Z"}
+    assert store.profiles.upsert_remote([renamed]) == 1
+    assert store.profiles.get(pid)["display_name"] == "Petras Petraitis"
+    assert store.profiles.verify_pin(pid, "2468")
+    (pending,) = store.profiles.pending_push()          # the PIN still has to go up
+    assert pending["pin_verifier"].startswith("scrypt$")
+    store.close()
+    again = Store.open(tmp_path)                          # persisted
+    try:
+        assert again.profiles.verify_pin(pid, "2468")
+        # the server later sends the verifier: stored, no longer pending
+        assert again.profiles.upsert_remote([{**renamed, "pin_verifier": pending["pin_verifier"],
+                                              "updated_at": "2099-01-02T00:00:00.000Z"}]) == 1
+        assert again.profiles.pending_push() == []
+    finally:
+        again.close()

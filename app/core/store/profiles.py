@@ -6,6 +6,10 @@ lock the profile with a growing delay, persisted in the file so a restart does n
 it: the first FREE_TRIES failures cost nothing, then 30 s, 60 s, 120 s … up to 1 hour.
 A correct PIN resets the count.
 
+A profile registered by an admin on the server arrives without a verifier ("needs a
+PIN"): nobody can sign in to it until the learner sets a first PIN here
+(`set_first_pin`), which only works while no PIN is set.
+
 Profiles made or changed here are "pending push" until the sync client calls
 `mark_pushed`; `rev` guards against a change made between `pending_push()` and
 `mark_pushed()` being marked as pushed.
@@ -20,7 +24,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from app.core.errors import AuthError, PinLockedError, StoreError
+from app.core.errors import AuthError, PinLockedError, PinNotSetError, StoreError
 from app.core.events import new_id, parse_at, utc_now_iso
 from app.core.store import pins, validate
 from app.core.store.atomic import AtomicJSONStorage
@@ -42,7 +46,10 @@ def lock_delay(failures: int) -> int:
 
 
 def _public(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: doc[k] for k in PUBLIC_FIELDS if k in doc}
+    """Public fields plus `needs_pin` (True until a PIN verifier is set)."""
+    out = {k: doc[k] for k in PUBLIC_FIELDS if k in doc}
+    out["needs_pin"] = not doc.get("pin_verifier")
+    return out
 
 
 class Profiles:
@@ -106,7 +113,8 @@ class Profiles:
         return _public(doc)
 
     def list(self) -> list[dict[str, Any]]:
-        """All profiles, by display name; no PIN verifiers or lock-out state."""
+        """All profiles, by display name; no PIN verifiers or lock-out state, but
+        `needs_pin` (the learner must set a first PIN before signing in)."""
         with self._lock:
             docs = [_public(d) for d in self._table().values()]
         return sorted(docs, key=lambda d: (d["display_name"].casefold(), d["id"]))
@@ -145,8 +153,10 @@ class Profiles:
             if found is None:
                 raise AuthError("unknown profile")
             _key, doc = found
+            verifier = doc.get("pin_verifier")
+            if not verifier:
+                raise PinNotSetError("this profile has no PIN yet: set your first PIN")
             self._raise_if_locked(doc)
-            verifier = doc["pin_verifier"]
         if not isinstance(pin, str) or not pins.PIN_RE.match(pin):
             raise AuthError("a PIN is 4 to 8 digits")
         ok = pins.verify(verifier, pin)  # slow on purpose: outside the store lock
@@ -196,8 +206,34 @@ class Profiles:
             self._save({key: {**doc, "pin_verifier": verifier, "updated_at": utc_now_iso(),
                               "rev": doc.get("rev", 0) + 1, "dirty": True}})
 
+    def set_first_pin(self, profile_id: str, pin: str) -> None:
+        """Set the PIN of a profile that has none (registered by an admin on the server).
+
+        AuthError when the profile already has a PIN (change it with `set_pin`, which
+        checks the old one) or does not exist; StoreError for a badly formed PIN. The
+        profile becomes pending push, so the server learns the verifier.
+        """
+        with self._lock:
+            found = self._find(profile_id) if isinstance(profile_id, str) else None
+            if found is None:
+                raise AuthError("unknown profile")
+            if found[1].get("pin_verifier"):
+                raise AuthError("this profile already has a PIN")
+        verifier = pins.make_verifier(pins.check_pin_format(pin))  # slow: outside the lock
+        with self._lock:
+            key, doc = self._require(profile_id)
+            if doc.get("pin_verifier"):   # set by another thread or a pull meanwhile
+                raise AuthError("this profile already has a PIN")
+            self._save({key: {**doc, "pin_verifier": verifier, "updated_at": utc_now_iso(),
+                              "failed_attempts": 0, "locked_until": 0.0,
+                              "rev": doc.get("rev", 0) + 1, "dirty": True}})
+
     def upsert_remote(self, profiles: Iterable[dict[str, Any]]) -> int:
         """Store profiles pulled from the server (with `pin_verifier`, never a PIN).
+
+        `pin_verifier` may be missing or null: a learner an admin registered, who sets a
+        first PIN here. A remote copy without a verifier never removes a local one (a first
+        PIN set here and not yet pushed stays, and stays pending push).
 
         The whole batch is checked first (StoreError names ``profiles[i].field``). A local
         profile with unpushed changes newer than the remote copy is kept. Lock-out state
@@ -215,8 +251,11 @@ class Profiles:
             clean = {"id": validate.uuid_str(raw.get("id"), f"{where}.id")}
             for name, check in EDITABLE.items():
                 clean[name] = check(raw.get(name), f"{where}.{name}")
-            pins.parse_verifier(raw.get("pin_verifier"), f"{where}.pin_verifier")
-            clean["pin_verifier"] = raw["pin_verifier"]
+            if raw.get("pin_verifier") is None:
+                clean["pin_verifier"] = None
+            else:
+                pins.parse_verifier(raw.get("pin_verifier"), f"{where}.pin_verifier")
+                clean["pin_verifier"] = raw["pin_verifier"]
             for stamp in ("created_at", "updated_at"):
                 if raw.get(stamp) is not None:
                     try:
@@ -241,6 +280,9 @@ class Profiles:
                     if old.get("dirty") and old.get("updated_at", "") > clean.get("updated_at", ""):
                         continue  # our newer change goes up with the next push
                     new = {**old, **clean, "dirty": False}
+                    if clean["pin_verifier"] is None and old.get("pin_verifier"):
+                        # never lose a PIN set here: keep it, and keep it going up
+                        new.update(pin_verifier=old["pin_verifier"], dirty=True)
                     if all(old.get(k) == new.get(k) for k in new):
                         continue
                 changes[key] = new
@@ -257,7 +299,7 @@ class Profiles:
             for doc in self._table().values():
                 if doc.get("dirty"):
                     self._pushed_revs[doc["id"]] = doc.get("rev", 0)
-                    out.append({**_public(doc), "pin_verifier": doc["pin_verifier"]})
+                    out.append({**_public(doc), "pin_verifier": doc.get("pin_verifier")})
             return sorted(out, key=lambda d: d["created_at"])
 
     def mark_pushed(self, ids: Iterable[str]) -> int:
