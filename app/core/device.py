@@ -25,7 +25,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from app.core.errors import AuthError, LearningError, ShiftError, StoreError, SyncError
+from app.core.errors import (
+    AuthError,
+    LearningError,
+    PinNotSetError,
+    ShiftError,
+    StoreError,
+    SyncError,
+)
 from app.core.events import parse_at
 from app.core.i18n import UI_LOCALES, Translator, choose_locale, translator
 from app.core.roles import ROLES
@@ -116,6 +123,13 @@ def validate_new_profile(display_name: object, staff_number: object, role: objec
         raise ProfileFormError("role", "role_unknown")
     if language not in UI_LOCALES:
         raise ProfileFormError("language", "language_unknown")
+    pin_s = validate_new_pin(pin, pin_again)
+    return {"display_name": name, "staff_number": staff, "role": str(role),
+            "language": str(language), "pin": pin_s}
+
+
+def validate_new_pin(pin: object, pin_again: object) -> str:
+    """A new PIN typed twice (new profile, first PIN): same rules everywhere."""
     pin_s = str(pin or "")
     if not PIN_RE.match(pin_s):
         raise ProfileFormError("pin", "pin_bad")
@@ -123,8 +137,7 @@ def validate_new_profile(display_name: object, staff_number: object, role: objec
         raise ProfileFormError("pin", "pin_trivial")
     if str(pin_again or "") != pin_s:
         raise ProfileFormError("pin_again", "pin_mismatch")
-    return {"display_name": name, "staff_number": staff, "role": str(role),
-            "language": str(language), "pin": pin_s}
+    return pin_s
 
 
 def initials(name: str) -> str:
@@ -144,6 +157,8 @@ def wait_seconds_of(error: BaseException) -> int:
 
 def pin_error_message(tr: Translator, error: BaseException) -> str:
     """The sentence the PIN pad shows after a refused PIN."""
+    if isinstance(error, PinNotSetError):
+        return tr.gettext("This profile has no PIN yet. Set your PIN first.")
     wait = wait_seconds_of(error)
     if wait > 0:
         return tr.ngettext("Wrong PIN. Try again in {n} second.",
@@ -190,6 +205,7 @@ class ProfileTile:
     name: str
     initials: str
     role: str
+    needs_pin: bool = False   # registered by an admin: the learner sets a first PIN
 
 
 @dataclass
@@ -381,7 +397,8 @@ class Device:
             name = str(get_attr_or_key(p, "display_name", "") or "")
             tiles.append(ProfileTile(id=str(get_attr_or_key(p, "id")), name=name,
                                      initials=initials(name),
-                                     role=str(get_attr_or_key(p, "role", "") or "")))
+                                     role=str(get_attr_or_key(p, "role", "") or ""),
+                                     needs_pin=bool(get_attr_or_key(p, "needs_pin", False))))
         return sorted(tiles, key=lambda t: t.name.casefold())
 
     def profile(self, profile_id: str) -> Any:
@@ -389,6 +406,10 @@ class Device:
             if str(get_attr_or_key(p, "id")) == profile_id:
                 return p
         raise AuthError(f"profile {profile_id!r}: not on this device")
+
+    def needs_pin(self, profile_id: str) -> bool:
+        """True while this profile has no PIN (the who screen opens "Set your PIN")."""
+        return any(t.id == profile_id and t.needs_pin for t in self.profiles())
 
     def create_profile(self, display_name: object, staff_number: object, role: object,
                        language: object, pin: object, pin_again: object) -> str:
@@ -574,6 +595,29 @@ class Session:
         self.idle.touch()
         self._load_learning_state()
         return True
+
+    def set_first_pin(self, profile_id: str, pin: object, pin_again: object) -> bool:
+        """The "Set your PIN" form of a profile an admin registered (no PIN yet).
+
+        Same PIN rules as a new profile; then signs the learner in. False with
+        ``view.form_error`` (a field) or ``view.form_message`` (e.g. a PIN was set
+        meanwhile) set otherwise. The new verifier goes to the server with the next push.
+        """
+        self.touch()
+        self.view.form_error, self.view.form_message = None, ""
+        try:
+            clean = validate_new_pin(pin, pin_again)
+        except ProfileFormError as exc:
+            self.view.form_error = exc
+            return False
+        try:
+            self.device.store.profiles.set_first_pin(profile_id, clean)
+        except AuthError:
+            self.view.form_message = self.translator.gettext(
+                "This profile already has a PIN. Sign in with it.")
+            return False
+        self.view.form = {}
+        return self.sign_in(profile_id, clean)
 
     def _load_learning_state(self) -> None:
         from app.core.learning import LearningEngine

@@ -219,8 +219,10 @@ class SyncClient:
 
     def _store_profiles(self, profiles: list[Any], report: SyncReport) -> None:
         report.profiles_pulled += len(profiles)
-        usable = [p for p in profiles if isinstance(p, dict) and isinstance(p.get("pin_verifier"), str)]
-        report.profiles_skipped += len(profiles) - len(usable)   # no PIN yet: cannot sign in
+        # a profile without a PIN (registered by an admin) is kept: the learner sets a
+        # first PIN on the tablet, and the next push carries the verifier up
+        usable = [p for p in profiles if isinstance(p, dict)]
+        report.profiles_skipped += len(profiles) - len(usable)
         if not usable:
             return
         try:

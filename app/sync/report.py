@@ -32,7 +32,7 @@ class SyncReport:
     events_conflicting: int = 0       # pulled with an id stored here with other content
     profiles_pulled: int = 0
     profiles_changed: int = 0
-    profiles_skipped: int = 0         # e.g. a learner without a PIN yet
+    profiles_skipped: int = 0         # malformed profiles the store refused
     profiles_pushed: int = 0
     profiles_refused: dict[str, str] = field(default_factory=dict)   # id → reason
     events_pushed: int = 0

@@ -69,8 +69,8 @@ class PageController:
 
     def on_keyboard(self, e: Any) -> None:
         """A hardware keyboard works on the PIN pad: digits, Backspace, Enter."""
-        if self.route.name != "pin":
-            return
+        if self.route.name != "pin" or self.session.device.needs_pin(self.route.params["profile"]):
+            return   # the "Set your PIN" form types into its own fields
         key = str(getattr(e, "key", "") or "")
         name = key.removeprefix("Numpad ").strip()
         if len(name) == 1 and name.isdigit():

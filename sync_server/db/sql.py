@@ -368,6 +368,9 @@ class SqlRepository:
             cur.execute(self._sql(f"SELECT {_LEARNER_COLS} FROM learners WHERE id = ?"), (profile.id,))
             row = cur.fetchone()
             existing = Learner(*row) if row else None
+            if (existing is not None and existing.pin_verifier is None and profile.pin_verifier
+                    and existing.facility_id == profile.facility_id):
+                return self._set_first_pin(cur, existing, profile)
             cur.execute(self._sql("SELECT id FROM learners WHERE staff_key = ?"), (key,))
             holder = cur.fetchone()
             if holder is not None and holder[0] != profile.id:
@@ -391,6 +394,21 @@ class SqlRepository:
                 "display_name = ?, pin_verifier = ?, updated_at = ?, rev = ? WHERE id = ?"),
                 (*values, profile.id))
             return ProfileResult(profile.id, "updated")
+
+    def _set_first_pin(self, cur: Any, existing: Learner, profile: Learner) -> ProfileResult:
+        """A learner an admin registered (no PIN) set a first PIN on a tablet.
+
+        Only the verifier is taken: the admin's staff number, name, role and language stay
+        (the tablet copy came from the server anyway), so no staff-number clash can arise
+        and a tablet clock behind the server's still gets the PIN stored.
+        """
+        cur.execute(self._sql("SELECT COALESCE(MAX(rev), 0) + 1 FROM learners"))
+        rev = cur.fetchone()[0]
+        updated = max(existing.updated_at, profile.updated_at)
+        cur.execute(self._sql("UPDATE learners SET pin_verifier = ?, updated_at = ?, rev = ? "
+                              "WHERE id = ? AND pin_verifier IS NULL"),
+                    (profile.pin_verifier, updated, rev, existing.id))
+        return ProfileResult(profile.id, "updated")
 
     def move_learner(self, learner_id: str, facility_id: str, now: str) -> None:
         """Move a learner (and their events) to another facility.

@@ -12,8 +12,9 @@ certificate; the certificate verifies offline against the server key → /verify
 genuine, a tampered copy fails → the admin xAPI export has one statement per event, with
 the event id as statement id. Along the way: work continued on B shows on A, a failed
 then passed quiz, a profile change, the server down for a while, a pack v2 update and a
-tablet restart. The other tests: background syncs during learning, and two ways a
-learner's profile clashes on its staff number (both xfail: no way out on the tablet).
+tablet restart. The other tests: background syncs during learning, one staff number made
+on two tablets offline (xfail: no way out on the tablet), and a learner the admin
+registered setting a first PIN on a tablet.
 """
 
 from __future__ import annotations
@@ -456,36 +457,44 @@ def test_one_staff_number_made_on_two_tablets_offline(tmp_path: Path) -> None:
 def test_a_learner_the_admin_registered_can_start_on_a_tablet(tmp_path: Path) -> None:
     """docs/sync-protocol.md §4.3: admins may create learners (API, CLI, CSV import); they
     have no PIN "until the learner sets a PIN on a tablet". The learner walks up to a tablet
-    of their facility and starts; their work must reach the server under their record."""
-    with facility_with_two_tablets(tmp_path) as (server, tablet_a, _tablet_b):
+    of their facility, sets a first PIN, works and syncs: their work reaches the server
+    under the admin's record, exactly once, and the PIN works on the other tablet too."""
+    with facility_with_two_tablets(tmp_path) as (server, tablet_a, tablet_b):
         base = server.base_url
         token = admin_token(base)
         registered = admin_post(base, token, "/learners", json={
             "staff_number": "LT-0099", "display_name": "Petras Petraitis",
             "role": "prison_officer", "facility_id": FACILITY, "language": "lt"}).json()
         assert registered["has_pin"] is False
+        learner = registered["id"]
         sync(tablet_a)
-        on_tablet = {t.id for t in tablet_a.profiles()}
-        if registered["id"] not in on_tablet:
-            # the only thing the learner can do: make a profile with their staff number
-            mine = tablet_a.create_profile("Petras Petraitis", "LT-0099", "prison_officer",
-                                           "lt", "2468", "2468")
-            session = tablet_a.new_session()
-            assert session.sign_in(mine, "2468")
-            course = tablet_a.manifests()[0]["courses"][0]["id"]
-            lesson = session.outline(PACK, course).lessons[0].id
-            session.open_lesson(PACK, course, lesson)
-            session.finish_card(PACK, course, lesson, 0)
-            sync(tablet_a)
-            assert len(tablet_a.store.events(mine)) == 2          # kept, never lost
-            learners = httpx.get(f"{base}/api/v1/admin/learners", headers=bearer(token)).json()
-            ours = [x for x in learners if x["staff_number"] == "LT-0099"]
-            reached = server_events(server.data_dir, mine) or server_events(server.data_dir,
-                                                                            registered["id"])
-            if not reached or not ours[0]["has_pin"]:
-                pytest.xfail("an admin-registered learner can never start on a tablet: the "
-                             "sync client skips pulled profiles without a PIN verifier "
-                             "(app/sync/client.py _store_profiles) and the app has no 'set "
-                             "your first PIN' step, while a profile made on the tablet with "
-                             "the same staff number is refused by the server as "
-                             "staff_number_taken — the learner's work stays on the tablet")
+        tiles = {t.id: t for t in tablet_a.profiles()}
+        assert learner in tiles and tiles[learner].needs_pin, "the profile did not reach A"
+        session = tablet_a.new_session()
+        assert not session.sign_in(learner, "2468")          # no PIN yet: the pad says so
+        assert not session.set_first_pin(learner, "2468", "2469")   # typed twice, must match
+        assert session.set_first_pin(learner, "2468", "2468"), session.view.form_message
+        assert session.signed_in and session.locale == "lt"
+        course = tablet_a.manifests()[0]["courses"][0]["id"]
+        lesson = session.outline(PACK, course).lessons[0].id
+        session.open_lesson(PACK, course, lesson)
+        session.finish_card(PACK, course, lesson, 0)
+        local = {e["id"] for e in tablet_a.store.events(learner)}
+        assert len(local) == 2
+        sync(tablet_a)
+        sync(tablet_a)                                       # nothing is sent twice
+        assert tablet_a.store.outbox_count() == 0 and not tablet_a.store.rejected()
+        on_server = [e["id"] for e in server_events(server.data_dir, learner)]
+        assert sorted(on_server) == sorted(local), "the learner's work did not reach the server"
+        learners = httpx.get(f"{base}/api/v1/admin/learners", headers=bearer(token)).json()
+        (ours,) = [x for x in learners if x["staff_number"] == "LT-0099"]
+        assert ours["id"] == learner and ours["has_pin"] is True
+        assert (ours["display_name"], ours["role"]) == ("Petras Petraitis", "prison_officer")
+        # the same PIN on tablet B, with the same progress; a "first PIN" cannot be set again
+        sync(tablet_b)
+        assert not tablet_b.needs_pin(learner)
+        other = tablet_b.new_session()
+        assert not other.set_first_pin(learner, "9753", "9753")
+        assert not other.sign_in(learner, "9753")
+        assert other.sign_in(learner, "2468"), other.view.pin_error
+        assert progress_summary(other, course) == progress_summary(session, course)

@@ -315,3 +315,46 @@ def test_a_plain_wrong_pin_starts_no_countdown(tmp_path: Path) -> None:
     assert not session.sign_in(pid, "0000")
     assert session.view.pin_error == "Wrong PIN. Try again."
     assert not session.tick_pin_wait() and session.view.pin_error == "Wrong PIN. Try again."
+
+
+ADMIN_MADE = {"id": "5a1e0000-0000-4000-8000-000000000001", "display_name": "Petras Petraitis",
+              "staff_number": "LT-0099", "role": "prison_officer", "language": "lt",
+              "pin_verifier": None, "updated_at": "2026-11-20T10:00:00.000Z"}
+
+
+def test_first_pin_for_an_admin_registered_profile(tmp_path: Path) -> None:
+    device = make_device(tmp_path, ManualClock())
+    device.store.profiles.upsert_remote([ADMIN_MADE])
+    pid = ADMIN_MADE["id"]
+    (tile,) = device.profiles()
+    assert (tile.id, tile.needs_pin) == (pid, True) and device.needs_pin(pid)
+    session = device.new_session()
+    # the PIN pad cannot sign in to it, and says why
+    assert not session.sign_in(pid, "2468")
+    assert session.view.pin_error == "This profile has no PIN yet. Set your PIN first."
+    # same rules as a new profile, field by field
+    for pin, again, field in (("12", "12", "pin"), ("1234", "1234", "pin"),
+                              ("2468", "2469", "pin_again"), (None, None, "pin")):
+        assert not session.set_first_pin(pid, pin, again)
+        assert session.view.form_error is not None and session.view.form_error.field == field
+        assert not session.signed_in and device.needs_pin(pid)
+    assert session.set_first_pin(pid, "2468", "2468")
+    assert session.signed_in and session.learner_id == pid and session.locale == "lt"
+    assert not device.needs_pin(pid) and session.view.form_error is None
+    (pending,) = device.store.profiles.pending_push()
+    assert pending["id"] == pid and pending["pin_verifier"].startswith("scrypt$")
+    # once set, nobody can "set a first PIN" again: the old PIN is needed to change it
+    session.lock()
+    other = device.new_session()
+    assert not other.set_first_pin(pid, "9753", "9753")
+    assert other.view.form_message == "This profile already has a PIN. Sign in with it."
+    assert not other.signed_in
+    assert other.sign_in(pid, "2468")
+
+
+def test_first_pin_on_an_unknown_profile_signs_nobody_in(tmp_path: Path) -> None:
+    device = make_device(tmp_path, ManualClock())
+    session = device.new_session()
+    assert not device.needs_pin("nope")
+    assert not session.set_first_pin("nope", "2468", "2468")
+    assert session.view.form_message and not session.signed_in

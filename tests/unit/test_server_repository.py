@@ -127,6 +127,40 @@ def test_profile_rules(repo: Repository) -> None:
     assert got.pin_verifier == "v2" and got.rev == 2
 
 
+def test_first_pin_on_an_admin_registered_learner(repo: Repository) -> None:
+    """A learner registered without a PIN gets the verifier from the tablet; the admin's
+    staff number, name and role stay; every other clash is still refused."""
+    admin_made = learner(staff="LT-0099", updated=T1, pin_verifier=None, display_name="Petras")
+    assert repo.save_profile(admin_made).status == "registered"
+    rev0 = repo.get_learner(admin_made.id).rev
+    # another profile with that staff number is still a clash
+    clash = repo.save_profile(learner(staff="lt-0099"))
+    assert (clash.status, clash.reason, clash.existing_id) == ("rejected", "staff_number_taken",
+                                                               admin_made.id)
+    # the same id from another facility's tablet sets nothing
+    other = repo.save_profile(learner(fac="f2", staff="LT-0099", lid=admin_made.id))
+    assert (other.status, other.reason) == ("rejected", "other_facility")
+    assert repo.get_learner(admin_made.id).pin_verifier is None
+    # the tablet copy is older (clock behind) and carries other fields: only the PIN is taken
+    pushed = learner(staff="LT-0099-X", lid=admin_made.id, updated=T0, pin_verifier="scrypt$v",
+                     display_name="Someone else", role="manager")
+    assert repo.save_profile(pushed).status == "updated"
+    got = repo.get_learner(admin_made.id)
+    assert got.pin_verifier == "scrypt$v" and got.rev > rev0 and got.updated_at == T1
+    assert (got.staff_number, got.display_name, got.role) == ("LT-0099", "Petras",
+                                                              "prison_officer")
+    assert [p.id for p in repo.profiles_after("f1", rev0, 10)] == [admin_made.id]
+    # once set, the normal rules apply again: an older copy changes nothing
+    again = learner(staff="LT-0099", lid=admin_made.id, updated=T0, pin_verifier="scrypt$w")
+    assert repo.save_profile(again).status == "unchanged"
+    assert repo.get_learner(admin_made.id).pin_verifier == "scrypt$v"
+    # a push without a verifier leaves a PIN-less learner as it is
+    bare = learner(staff="LT-0100", updated=T0, pin_verifier=None)
+    repo.save_profile(bare)
+    assert repo.save_profile(learner(staff="LT-0100", lid=bare.id, updated=T0,
+                                     pin_verifier=None)).status == "unchanged"
+
+
 def test_profiles_after_is_per_facility_and_ordered(repo: Repository) -> None:
     ids = []
     for i in range(5):

@@ -290,8 +290,9 @@ def test_hostile_pull_answers(server: FakeServer, tmp_path: Path) -> None:
                                                              "rejected": [], "profiles": []}))
         report = client.sync()
         assert (report.events_merged, report.events_skipped) == (1, 3)
-        assert report.profiles_skipped == 2 and report.profiles_changed == 1
-        assert [p["id"] for p in store.profiles.list()] == [ok["id"]]   # one bad, others in
+        assert report.profiles_skipped == 1 and report.profiles_changed == 2
+        listed = {p["id"]: p["needs_pin"] for p in store.profiles.list()}   # one bad, others in
+        assert listed == {ok["id"]: False, no_pin["id"]: True}   # no PIN yet: set on the tablet
         assert store.profiles.verify_pin(ok["id"], "1357")
         assert store.settings.get("sync_cursor") == 5
 

@@ -456,3 +456,38 @@ def test_quiz_intro_when_no_attempt_is_left(device: Device) -> None:
     assert by_key(view, "start-quiz").disabled and has_key(view, "no-attempts")
     results, _ctx, _rec = build(session, f"/results/ui-demo/safety/{att.attempt}")
     assert not has_key(results, "retry")
+
+
+def test_a_profile_without_pin_opens_set_your_pin_then_signs_in(device: Device) -> None:
+    """A learner an admin registered (pulled without a PIN verifier) sets a first PIN."""
+    pid = "5a1e0000-0000-4000-8000-000000000001"
+    device.store.profiles.upsert_remote([{
+        "id": pid, "display_name": "Petras Petraitis", "staff_number": "LT-0099",
+        "role": "prison_officer", "language": "en", "pin_verifier": None}])
+    session = device.new_session()
+    view, _ctx, rec = build(session, "/")
+    assert has_key(view, f"needs-pin-{pid}") and "New here: set your PIN" in all_text(view)
+    click(by_key(view, f"profile-{pid}"))
+    assert rec.routes == [f"/pin/{pid}"]
+    view, _ctx, rec = build(session, f"/pin/{pid}")
+    assert "Set your PIN" in all_text(view) and not has_key(view, "pin-ok")
+    type_text(by_key(view, "f-pin"), "1111")
+    type_text(by_key(view, "f-pin2"), "1111")
+    click(by_key(view, "set-pin"))
+    assert rec.refreshes == 1 and not session.signed_in
+    view, _ctx, rec = build(session, f"/pin/{pid}")
+    assert by_key(view, "f-pin").error == ("Choose a PIN that is not a simple sequence like "
+                                           "1234 or 1111.")
+    type_text(by_key(view, "f-pin"), "4827")
+    type_text(by_key(view, "f-pin2"), "4872")
+    click(by_key(view, "set-pin"))
+    view, _ctx, rec = build(session, f"/pin/{pid}")
+    assert by_key(view, "f-pin2").error == "The two PINs are not the same."
+    type_text(by_key(view, "f-pin2"), "4827")
+    click(by_key(view, "set-pin"))
+    assert session.signed_in and rec.routes == ["/home"]
+    # from now on the tile opens the ordinary PIN pad
+    session.lock()
+    view, _ctx, rec = build(session, f"/pin/{pid}")
+    assert has_key(view, "pin-ok") and not has_key(view, "set-pin")
+    assert not has_key(build(session, "/")[0], f"needs-pin-{pid}")

@@ -1,4 +1,5 @@
-""""Who is learning?": profile tiles, the PIN pad and the new-profile form."""
+""""Who is learning?": profile tiles, the PIN pad, the new-profile form and "Set your
+PIN" (a profile an admin registered on the server arrives without a PIN)."""
 
 from __future__ import annotations
 
@@ -43,15 +44,20 @@ def build_who(ctx: ViewContext, route: Route) -> ft.View:
     grid = ft.ResponsiveRow(spacing=12, run_spacing=12)
     for tile in tiles:
         role = _(ROLE_LABELS[tile.role]) if tile.role in ROLE_LABELS else ""
+        lines: list[ft.Control] = [
+            ft.Text(tile.name, theme_style=ft.TextThemeStyle.TITLE_MEDIUM),
+            ft.Text(role, theme_style=ft.TextThemeStyle.BODY_SMALL)]
+        if tile.needs_pin:
+            lines.append(ft.Text(_("New here: set your PIN"), key=f"needs-pin-{tile.id}",
+                                 theme_style=ft.TextThemeStyle.LABEL_MEDIUM))
+        tip = (_("Set your PIN, {name}") if tile.needs_pin else _("Sign in as {name}"))
         grid.controls.append(ft.Container(
             card(ft.Row([
                 ft.CircleAvatar(content=ft.Text(tile.initials), radius=26),
-                ft.Column([ft.Text(tile.name, theme_style=ft.TextThemeStyle.TITLE_MEDIUM),
-                           ft.Text(role, theme_style=ft.TextThemeStyle.BODY_SMALL)],
-                          spacing=2, expand=True)]),
+                ft.Column(lines, spacing=2, expand=True)]),
                 on_click=handler(ctx, lambda t=tile: ctx.go(f"/pin/{t.id}")),
                 key=f"profile-{tile.id}",
-                tooltip=_("Sign in as {name}").format(name=tile.name)),
+                tooltip=tip.format(name=tile.name)),
             col={"xs": 12, "sm": 6, "md": 4}))
     controls.append(grid)
     controls.append(big_button(_("New profile"), handler(ctx, lambda: ctx.go("/profiles/new")),
@@ -76,6 +82,8 @@ def build_pin(ctx: ViewContext, route: Route) -> ft.View:
     tile = tiles.get(pid)
     if tile is None:
         return build_who(ctx, route)
+    if tile.needs_pin:
+        return build_first_pin(ctx, route, tile)
     digits = s.view.pin_digits
 
     def press(key: str) -> None:
@@ -209,3 +217,51 @@ def build_new_profile(ctx: ViewContext, route: Route) -> ft.View:
     controls.append(big_button(_("Create profile"), handler(ctx, create), icon=ft.Icons.CHECK,
                                key="create", tooltip=_("Create profile")))
     return view(route.path, app_bar(ctx, _("New profile"), back="/"), controls, max_width=560)
+
+
+def build_first_pin(ctx: ViewContext, route: Route, tile: Any) -> ft.View:
+    """"Set your PIN": a profile registered by an admin has none yet. PIN twice, same
+    rules as a new profile; then the learner is signed in."""
+    _ = ctx._
+    s = ctx.session
+    err = s.view.form_error
+    form = s.view.form
+
+    def field_error(name: str) -> str | None:
+        return err.translated(ctx.tr) if err is not None and err.field == name else None
+
+    def typed(field_name: str) -> Any:
+        def on_change(e: Any) -> None:
+            form[field_name] = str(e.control.value or "")
+        return on_change
+
+    pin = ft.TextField(label=_("PIN (4 to 8 digits)"), key="f-pin", password=True,
+                       keyboard_type=ft.KeyboardType.NUMBER, max_length=8,
+                       value=form.get("pin", ""), error=field_error("pin"),
+                       on_change=typed("pin"))
+    pin2 = ft.TextField(label=_("PIN again"), key="f-pin2", password=True,
+                        keyboard_type=ft.KeyboardType.NUMBER, max_length=8,
+                        value=form.get("pin2", ""), error=field_error("pin_again"),
+                        on_change=typed("pin2"))
+
+    def save() -> None:
+        if s.set_first_pin(tile.id, form.get("pin"), form.get("pin2")):
+            ctx.go("/home")
+        else:
+            ctx.refresh()
+
+    controls: list[ft.Control] = [
+        ft.Row([ft.CircleAvatar(content=ft.Text(tile.initials), radius=28),
+                ft.Text(tile.name, theme_style=ft.TextThemeStyle.HEADLINE_SMALL, expand=True)]),
+        ft.Text(_("Your profile was registered for you. Choose a PIN: you will enter it "
+                  "each time you sign in, on any tablet of your facility."),
+                theme_style=ft.TextThemeStyle.BODY_MEDIUM),
+        pin, pin2,
+    ]
+    if err is not None:
+        controls.append(error_text(err.translated(ctx.tr), key="form-error"))
+    elif s.view.form_message:
+        controls.append(error_text(s.view.form_message, key="form-error"))
+    controls.append(big_button(_("Set PIN and sign in"), handler(ctx, save), icon=ft.Icons.CHECK,
+                               key="set-pin", tooltip=_("Set PIN and sign in")))
+    return view(route.path, app_bar(ctx, _("Set your PIN"), back="/"), controls, max_width=420)
