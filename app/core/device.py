@@ -36,6 +36,7 @@ from app.core.errors import (
 from app.core.events import parse_at
 from app.core.i18n import UI_LOCALES, Translator, choose_locale, translator
 from app.core.roles import ROLES
+from app.core.store import reattribute
 
 Clock = Callable[[], float]
 
@@ -406,6 +407,12 @@ class Device:
             if str(get_attr_or_key(p, "id")) == profile_id:
                 return p
         raise AuthError(f"profile {profile_id!r}: not on this device")
+
+    def take_reattribution_notice(self) -> bool:
+        """True once after a sync moved a refused profile's work to the learner who
+        already held the staff number (app/core/store/reattribute.py): the who screen
+        tells her to sign in with the PIN she set on the other tablet."""
+        return bool(reattribute.take_notices(self.store))
 
     def needs_pin(self, profile_id: str) -> bool:
         """True while this profile has no PIN (the who screen opens "Set your PIN")."""

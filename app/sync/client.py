@@ -18,6 +18,11 @@ Protocol: docs/sync-protocol.md (server side sync_server/api). Why this order:
    gave up resumes where the outbox stands.
 3. **packs** (app/sync/packs.py) — catalogue → manifest → missing blobs (Range resume)
    → verify → atomic install; then the installed versions are reported in one more pull.
+
+A profile refused with `staff_number_taken` (the learner made a profile here and another
+tablet registered the same staff number first) is planned for re-attribution to the
+`existing_id`; once that learner's profile has come with a pull, its work is copied to
+that learner as new events and pushed in the same sync (app/core/store/reattribute.py).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from app.core.errors import (
 )
 from app.core.events import utc_now_iso, validate_event
 from app.core.packs import PackLibrary, TrustedKeys
+from app.core.store import reattribute
 from app.sync.backoff import RetryPolicy
 from app.sync.packs import PackUpdater
 from app.sync.report import Progress, SyncReport
@@ -154,7 +160,10 @@ class SyncClient:
         with self.transport() as t:
             try:
                 self._pull(t, report, cb)
+                self._reattribute(report)            # planned earlier, target now here
                 self._push(t, report, cb)
+                if self._reattribute(report):        # refused just now: move and send
+                    self._push(t, report, cb)
                 self.store.settings.set("last_sync_at", utc_now_iso())
                 if packs and self.library is not None:
                     self._packs(t, report, cb)
@@ -307,6 +316,13 @@ class SyncClient:
                     break
                 inflight = (future, send)
 
+    def _reattribute(self, report: SyncReport) -> bool:
+        """Carry out planned re-attributions (app/core/store/reattribute.py) whose
+        existing learner's profile has arrived with a pull; True if any ran."""
+        done = reattribute.run_ready(self.store)
+        report.profiles_reattributed.update(done)
+        return bool(done)
+
     def _unsee(self, events: list[dict[str, Any]]) -> None:
         """Send these again (their request was refused as too large)."""
         for event in events:
@@ -371,9 +387,13 @@ class SyncClient:
                 ok.append(pid)
             else:
                 why = str(item.get("reason") or status)
-                if item.get("existing_id"):
-                    why += f" (staff number held by learner {item['existing_id']})"
+                existing = item.get("existing_id")
+                if existing:
+                    why += f" (staff number held by learner {existing})"
                 report.profiles_refused[pid] = why
+                if item.get("reason") == "staff_number_taken" and isinstance(existing, str) \
+                        and existing and existing != pid:
+                    reattribute.plan(self.store, pid, existing)
         if ok:
             self.store.profiles.mark_pushed(ok)
             waiting.difference_update(ok)

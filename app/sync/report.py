@@ -35,6 +35,7 @@ class SyncReport:
     profiles_skipped: int = 0         # malformed profiles the store refused
     profiles_pushed: int = 0
     profiles_refused: dict[str, str] = field(default_factory=dict)   # id → reason
+    profiles_reattributed: dict[str, str] = field(default_factory=dict)  # old → learner id
     events_pushed: int = 0
     events_acknowledged: int = 0      # stored + already had
     events_duplicate: int = 0
@@ -68,6 +69,9 @@ class SyncReport:
                        "`python -m app sync --conflicts` lists them)")
         for pid, why in sorted(self.profiles_refused.items()):
             out.append(f"profile {pid} refused: {why}")
+        for pid, learner in sorted(self.profiles_reattributed.items()):
+            out.append(f"profile {pid} retired: its work was re-attributed to learner "
+                       f"{learner}")
         reasons: dict[str, int] = {}
         for why in self.events_rejected.values():
             reasons[why] = reasons.get(why, 0) + 1

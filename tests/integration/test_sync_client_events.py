@@ -253,17 +253,24 @@ def test_rejected_events_are_kept_with_reason(env: ServerEnv, tmp_path: Path,
         assert [e["id"] for e in a.store.outbox()] == [future]   # retried at a later sync
         assert good in {e["id"] for e in a.store.events(learner)}
 
-        # same staff number registered from another tablet: that profile is refused, its
-        # events stay in the outbox (not rejected) until an admin sorts it out
+        # same staff number registered from another tablet: that profile is refused
+        # (staff_number_taken); the pull brought the existing learner, so its events are
+        # re-attributed to them as new events and the old ones kept as rejected
+        # (docs/sync-protocol.md §4.3, app/core/store/reattribute.py)
         clash = new_learner(b.store, "S-REJ-1", "Someone Else")
-        b.store.append(card_event(clash, 1))
-        b.store.append(card_event(clash, 2))
+        old = {b.store.append(card_event(clash, 1)), b.store.append(card_event(clash, 2))}
         report = b.client.sync()
         assert clash in report.profiles_refused
         assert "S-REJ-1" not in report.profiles_refused[clash]
-        assert len(report.events_held) == 2 and not report.events_rejected
-        assert b.store.outbox_count() == 2 and b.store.rejected() == []
-        assert b.store.profiles.pending_push()            # still waiting
+        assert report.profiles_reattributed == {clash: learner}
+        assert not report.events_rejected and not report.events_held
+        assert b.store.outbox_count() == 0 and not b.store.profiles.pending_push()
+        kept_b = {r["event"]["id"]: r["reason"] for r in b.store.rejected()}
+        assert kept_b == {i: f"re-attributed to learner {learner}" for i in old}
+        moved = {e["data"].get("reattributed_from") for e in b.store.events(learner)}
+        assert old <= moved
+        assert any("re-attributed" in line for line in report.lines())
+        assert b.client.sync().profiles_reattributed == {}       # once only
     finally:
         a.close()
         b.close()

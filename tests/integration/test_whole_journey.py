@@ -424,10 +424,12 @@ def facility_with_two_tablets(tmp: Path) -> Iterator[tuple[ServerProcess, Device
 def test_one_staff_number_made_on_two_tablets_offline(tmp_path: Path) -> None:
     """A learner, impatient, makes "her" profile on A and again on B before either syncs,
     and reads a card on each. The server keeps the first profile (staff numbers are unique,
-    docs/sync-protocol.md `staff_number_taken`); nothing may be lost."""
+    docs/sync-protocol.md §4.3 `staff_number_taken`); B re-attributes her offline work to
+    that profile as new events, retires its own copy, keeps the old events as rejected
+    (never lost) and tells her once to sign in with the PIN she set on A."""
     with facility_with_two_tablets(tmp_path) as (server, tablet_a, tablet_b):
         made = {}
-        for tablet, pin in ((tablet_a, PIN), (tablet_b, "1357")):
+        for card, (tablet, pin) in enumerate(((tablet_a, PIN), (tablet_b, "1357"))):
             learner = tablet.create_profile("Ona Jonaitienė", "LT-2024", "prison_officer",
                                             "en", pin, pin)
             made[tablet.data_dir.name] = learner
@@ -436,22 +438,49 @@ def test_one_staff_number_made_on_two_tablets_offline(tmp_path: Path) -> None:
             course = tablet.manifests()[0]["courses"][0]["id"]
             lesson = session.outline(PACK, course).lessons[0].id
             session.open_lesson(PACK, course, lesson)
-            session.finish_card(PACK, course, lesson, 0)
+            session.finish_card(PACK, course, lesson, card)     # A reads card 0, B card 1
+        kept, clashing = made["a"], made["b"]
+        before_b = {e["id"]: e for e in tablet_b.store.events(clashing)}
+        assert len(before_b) == 2
         for tablet in (tablet_a, tablet_b, tablet_a, tablet_b):
             sync(tablet)
-        kept, clashing = made["a"], made["b"]
-        assert len(server_events(server.data_dir, kept)) == len(tablet_a.store.events(kept))
-        # never lost: B still holds the clashing profile's work, waiting in its outbox
-        assert len(tablet_b.store.events(clashing)) == 2
+        # the server: A's events and B's work, copied under the kept id, each exactly once
+        on_server = server_events(server.data_dir, kept)
+        ids = [e["id"] for e in on_server]
+        assert len(ids) == len(set(ids)) == 4
+        from_a = {e["id"] for e in tablet_a.store.events(kept)
+                  if "reattributed_from" not in (e.get("data") or {})}
+        copies = [e for e in on_server if "reattributed_from" in (e.get("data") or {})]
+        assert {e["id"] for e in on_server} - {e["id"] for e in copies} == from_a
+        assert sorted(e["data"]["reattributed_from"] for e in copies) == sorted(before_b)
+        for copy_ in copies:
+            old = before_b[copy_["data"]["reattributed_from"]]
+            assert copy_["id"] not in before_b and copy_["learner"] == kept
+            assert (copy_["type"], copy_.get("ref"), copy_["at"]) == \
+                (old["type"], old.get("ref"), old["at"])
         assert not server_events(server.data_dir, clashing)
-        on_server = {e["id"] for e in server_events(server.data_dir, kept)}
-        if not {e["id"] for e in tablet_b.store.events(clashing)} <= on_server:
-            pytest.xfail("staff_number_taken has no way out on the tablet: the server refuses "
-                         "B's offline profile (existing_id given), but app.core/app.sync offer "
-                         "no re-attribution or discard, so B's work for that learner stays in "
-                         "its outbox for ever, B lists two tiles with her name, and the "
-                         "learner is never told (docs/sync-protocol.md promises the tablet can "
-                         "re-attribute or discard)")
+        # tablet B: one tile for her, nothing waiting, the old events kept as rejected
+        assert [t.id for t in tablet_b.profiles() if t.name == "Ona Jonaitienė"] == [kept]
+        assert tablet_b.store.outbox_count() == 0
+        rejected = {r["event"]["id"]: r["reason"] for r in tablet_b.store.rejected()}
+        assert rejected == {i: f"re-attributed to learner {kept}" for i in before_b}
+        assert [r["id"] for r in tablet_b.store.profiles.retired()] == [clashing]
+        assert tablet_b.store.profiles.retired()[0]["merged_into"] == kept
+        assert tablet_b.store.events(clashing) == list(before_b.values())   # never rewritten
+        # a repeated sync re-attributes nothing twice
+        sync(tablet_b)
+        assert len(server_events(server.data_dir, kept)) == 4
+        # the notice is shown once; she signs in on the kept tile with A's PIN
+        assert tablet_b.take_reattribution_notice()
+        assert not tablet_b.take_reattribution_notice()
+        session_b = tablet_b.new_session()
+        assert not session_b.sign_in(kept, "1357")
+        assert session_b.sign_in(kept, PIN)
+        viewed = session_b.outline(PACK, course).lessons[0].viewed
+        assert viewed == 2, "B's progress lacks the work of one tablet"
+        session_a = tablet_a.new_session()
+        assert session_a.sign_in(kept, PIN)
+        assert progress_summary(session_a, course) == progress_summary(session_b, course)
 
 
 def test_a_learner_the_admin_registered_can_start_on_a_tablet(tmp_path: Path) -> None:

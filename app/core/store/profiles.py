@@ -291,6 +291,30 @@ class Profiles:
                 self._save(changes)
             return len(changes)
 
+    def retire(self, profile_id: str, merged_into: str) -> bool:
+        """Take a profile off this tablet after its work was re-attributed to
+        `merged_into` (app/core/store/reattribute.py). A record is kept in `retired()`.
+        Returns False when the profile is not here (already retired)."""
+        with self._lock:
+            tables = self._storage.read() or {}
+            table = dict(tables.get("profiles", {}))
+            key = next((k for k, d in table.items() if d.get("id") == profile_id), None)
+            if key is None:
+                return False
+            doc = table.pop(key)
+            retired = dict(tables.get("retired", {}))
+            retired[self._new_key(retired)] = {
+                **_public(doc), "merged_into": merged_into, "retired_at": utc_now_iso()}
+            self._storage.write({**tables, "profiles": table, "retired": retired})
+            self._pushed_revs.pop(profile_id, None)
+            return True
+
+    def retired(self) -> list[dict[str, Any]]:
+        """Profiles retired by re-attribution: public fields + merged_into, retired_at."""
+        with self._lock:
+            rows = ((self._storage.read() or {}).get("retired", {})).values()
+            return sorted((dict(r) for r in rows), key=lambda r: r.get("retired_at", ""))
+
     def pending_push(self) -> list[dict[str, Any]]:
         """Profiles made or changed here and not yet acknowledged by the server, with
         their `pin_verifier` (the server needs it so colleagues can sign in elsewhere)."""

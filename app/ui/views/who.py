@@ -37,6 +37,14 @@ def build_who(ctx: ViewContext, route: Route) -> ft.View:
             ft.Text(_("Locked after a few minutes without use. Your work is saved."),
                     key="idle-note"),
             bgcolor=ft.Colors.SECONDARY_CONTAINER, padding=12, border_radius=10))
+    if s.device.take_reattribution_notice():
+        # shown once: a sync moved her work from a profile made here to the one she
+        # registered first on another tablet (app/core/store/reattribute.py)
+        controls.append(ft.Container(
+            ft.Text(_("Your profile was already registered on another tablet; your work has "
+                      "been moved to it. Sign in with the PIN you set there."),
+                    key="reattributed-note"),
+            bgcolor=ft.Colors.TERTIARY_CONTAINER, padding=12, border_radius=10))
     tiles = s.device.profiles()
     controls.append(section_title(_("Who is learning?")))
     if not tiles:
