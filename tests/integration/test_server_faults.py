@@ -136,26 +136,37 @@ def test_server_killed_and_restarted_between_chunks(setup: Setup) -> None:
 
 
 def test_server_killed_while_chunks_are_in_flight(setup: Setup) -> None:
-    """A client keeps an outbox and drops only acknowledged ids; the server dies mid-sync."""
+    """A client keeps an outbox and drops only acknowledged ids; the server dies mid-sync.
+
+    The kill is armed anew for each chunk (a few ms after the request starts) until one
+    has hit, so the test does not depend on how fast the server ingests."""
     outbox = {e["id"]: e for e in setup.chunk(3000, 1)}
     all_ids = set(outbox)
-    killer = threading.Timer(0.4, setup.server.kill)
-    killer.start()
     failures = 0
+    attempt = 0
     deadline = time.monotonic() + 120
     while outbox and time.monotonic() < deadline:
         chunk = list(outbox.values())[:250]
+        killer = None
+        if failures == 0:
+            killer = threading.Timer(0.002 + 0.003 * attempt, setup.server.kill)
+            killer.start()
+        attempt += 1
         try:
             answer = setup.push(chunk)
         except httpx.HTTPError:
             failures += 1
+            if killer is not None:
+                killer.join()
             if setup.server.proc is not None and setup.server.proc.poll() is not None:
                 setup.server.start()
             continue
+        finally:
+            if killer is not None:
+                killer.join()
         assert answer["rejected"] == []
         for eid in answer["stored"] + answer["duplicate"]:
             outbox.pop(eid, None)
-    killer.join()
     assert not outbox
     ids = setup.stored_ids()
     assert len(ids) == len(set(ids)) and set(ids) == all_ids
