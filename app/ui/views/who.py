@@ -151,35 +151,58 @@ def choice_chips(ctx: ViewContext, options: list[tuple[str, str]], selected: str
                       ft.Row(chips, wrap=True, spacing=8, run_spacing=8)], spacing=6)
 
 
+class _FormFields:
+    """Shared pieces of the profile forms (new profile, first PIN): the field's error
+    text, the binder that keeps typed values across redraws, the two PIN fields and the
+    form-level error line."""
+
+    def __init__(self, ctx: ViewContext) -> None:
+        self.ctx = ctx
+        self.err = ctx.session.view.form_error
+        self.form = ctx.session.view.form
+
+    def error_for(self, name: str) -> str | None:
+        err = self.err
+        return err.translated(self.ctx.tr) if err is not None and err.field == name else None
+
+    def typed(self, field_name: str) -> Any:
+        def on_change(e: Any) -> None:
+            self.form[field_name] = str(e.control.value or "")
+        return on_change
+
+    def pin_fields(self) -> tuple[ft.TextField, ft.TextField]:
+        _ = self.ctx._
+        pin = ft.TextField(label=_("PIN (4 to 8 digits)"), key="f-pin", password=True,
+                           keyboard_type=ft.KeyboardType.NUMBER, max_length=8,
+                           value=self.form.get("pin", ""), error=self.error_for("pin"),
+                           on_change=self.typed("pin"))
+        pin2 = ft.TextField(label=_("PIN again"), key="f-pin2", password=True,
+                            keyboard_type=ft.KeyboardType.NUMBER, max_length=8,
+                            value=self.form.get("pin2", ""), error=self.error_for("pin_again"),
+                            on_change=self.typed("pin2"))
+        return pin, pin2
+
+    def add_error_line(self, controls: list[ft.Control]) -> None:
+        if self.err is not None:
+            controls.append(error_text(self.err.translated(self.ctx.tr), key="form-error"))
+        elif self.ctx.session.view.form_message:
+            controls.append(error_text(self.ctx.session.view.form_message, key="form-error"))
+
+
 def build_new_profile(ctx: ViewContext, route: Route) -> ft.View:
     _ = ctx._
     s = ctx.session
-    err = s.view.form_error
     tr = ctx.tr
-    form = s.view.form
-
-    def field_error(name: str) -> str | None:
-        return err.translated(tr) if err is not None and err.field == name else None
-
-    def typed(field_name: str) -> Any:
-        def on_change(e: Any) -> None:
-            form[field_name] = str(e.control.value or "")
-        return on_change
+    fields = _FormFields(ctx)
+    form = fields.form
 
     name = ft.TextField(label=_("Your name"), key="f-name", max_length=60,
-                        value=form.get("name", ""), error=field_error("display_name"),
-                        on_change=typed("name"))
+                        value=form.get("name", ""), error=fields.error_for("display_name"),
+                        on_change=fields.typed("name"))
     staff = ft.TextField(label=_("Staff number"), key="f-staff", max_length=32,
-                         value=form.get("staff", ""), error=field_error("staff_number"),
-                         on_change=typed("staff"))
-    pin = ft.TextField(label=_("PIN (4 to 8 digits)"), key="f-pin", password=True,
-                       keyboard_type=ft.KeyboardType.NUMBER, max_length=8,
-                       value=form.get("pin", ""), error=field_error("pin"),
-                       on_change=typed("pin"))
-    pin2 = ft.TextField(label=_("PIN again"), key="f-pin2", password=True,
-                        keyboard_type=ft.KeyboardType.NUMBER, max_length=8,
-                        value=form.get("pin2", ""), error=field_error("pin_again"),
-                        on_change=typed("pin2"))
+                         value=form.get("staff", ""), error=fields.error_for("staff_number"),
+                         on_change=fields.typed("staff"))
+    pin, pin2 = fields.pin_fields()
 
     def pick(field_name: str, value: str) -> None:
         form[field_name] = value
@@ -218,10 +241,7 @@ def build_new_profile(ctx: ViewContext, route: Route) -> ft.View:
                   "information about prisoners."), theme_style=ft.TextThemeStyle.BODY_SMALL),
         name, staff, role, lang, pin, pin2,
     ]
-    if err is not None:
-        controls.append(error_text(err.translated(tr), key="form-error"))
-    elif s.view.form_message:
-        controls.append(error_text(s.view.form_message, key="form-error"))
+    fields.add_error_line(controls)
     controls.append(big_button(_("Create profile"), handler(ctx, create), icon=ft.Icons.CHECK,
                                key="create", tooltip=_("Create profile")))
     return view(route.path, app_bar(ctx, _("New profile"), back="/"), controls, max_width=560)
@@ -232,25 +252,9 @@ def build_first_pin(ctx: ViewContext, route: Route, tile: Any) -> ft.View:
     rules as a new profile; then the learner is signed in."""
     _ = ctx._
     s = ctx.session
-    err = s.view.form_error
-    form = s.view.form
-
-    def field_error(name: str) -> str | None:
-        return err.translated(ctx.tr) if err is not None and err.field == name else None
-
-    def typed(field_name: str) -> Any:
-        def on_change(e: Any) -> None:
-            form[field_name] = str(e.control.value or "")
-        return on_change
-
-    pin = ft.TextField(label=_("PIN (4 to 8 digits)"), key="f-pin", password=True,
-                       keyboard_type=ft.KeyboardType.NUMBER, max_length=8,
-                       value=form.get("pin", ""), error=field_error("pin"),
-                       on_change=typed("pin"))
-    pin2 = ft.TextField(label=_("PIN again"), key="f-pin2", password=True,
-                        keyboard_type=ft.KeyboardType.NUMBER, max_length=8,
-                        value=form.get("pin2", ""), error=field_error("pin_again"),
-                        on_change=typed("pin2"))
+    fields = _FormFields(ctx)
+    form = fields.form
+    pin, pin2 = fields.pin_fields()
 
     def save() -> None:
         if s.set_first_pin(tile.id, form.get("pin"), form.get("pin2")):
@@ -266,10 +270,7 @@ def build_first_pin(ctx: ViewContext, route: Route, tile: Any) -> ft.View:
                 theme_style=ft.TextThemeStyle.BODY_MEDIUM),
         pin, pin2,
     ]
-    if err is not None:
-        controls.append(error_text(err.translated(ctx.tr), key="form-error"))
-    elif s.view.form_message:
-        controls.append(error_text(s.view.form_message, key="form-error"))
+    fields.add_error_line(controls)
     controls.append(big_button(_("Set PIN and sign in"), handler(ctx, save), icon=ft.Icons.CHECK,
                                key="set-pin", tooltip=_("Set PIN and sign in")))
     return view(route.path, app_bar(ctx, _("Set your PIN"), back="/"), controls, max_width=420)
