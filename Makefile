@@ -4,23 +4,48 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# uv installs the locked dependency set (uv.lock); uv itself is pinned by hash.
+UV_HOME := .uv
+UV := $(UV_HOME)/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint bench packs soak i18n clean venv
+.PHONY: run test lint typecheck bench packs soak i18n clean venv lock check-lock
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+$(UV): tools/uv-requirements.txt
+	@echo "setup: installing the pinned uv (tools/uv-requirements.txt) into $(UV_HOME)/ ..."
+	@test -x $(UV_HOME)/bin/python || $(PY) -m venv $(UV_HOME)
+	@$(UV_HOME)/bin/pip install -q --disable-pip-version-check --require-hashes -r tools/uv-requirements.txt
+	@touch $(UV)
+
+## check-lock: fail clearly when pyproject.toml and uv.lock disagree (offline check)
+check-lock: $(UV)
+	@$(UV) lock --check --offline --python $(PY) -q 2>/dev/null || { \
+	  echo "setup: pyproject.toml and uv.lock disagree (a dependency was changed in one of them)."; \
+	  echo "       Run 'make lock' to update uv.lock on purpose, review the diff, commit both."; \
+	  exit 1; }
+
+$(STAMP): pyproject.toml uv.lock $(UV)
+	@$(MAKE) --no-print-directory check-lock
+	@echo "setup: installing the locked dependencies (uv.lock) into $(VENV)/ ..."
+	@$(UV) sync --frozen --extra dev --python $(PY) -q
+	@echo "setup: done."
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+## lock: the one deliberate way to change dependencies. `make lock` re-resolves after an
+## edit of pyproject.toml keeping every other pin; `make lock UPGRADE=all` (or a package
+## name) upgrades on purpose.
+lock: $(UV)
+	$(UV) lock --python $(PY) $(if $(UPGRADE),$(if $(filter all,$(UPGRADE)),--upgrade,--upgrade-package $(UPGRADE)))
 
 ## run: sync server + Flet app (web) with the sample packs, embedded defaults
 run: $(STAMP)
 	$(BIN)/python -m tools.run_all
 
 ## test: the whole suite (browser / PostgreSQL tests run when available; skips are explained)
-test: $(STAMP)
+test: $(STAMP) check-lock
 	$(BIN)/python tools/test_env.py
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -40,4 +65,4 @@ i18n: $(STAMP)
 	$(BIN)/python -m tools.i18n
 
 clean:
-	rm -rf $(VENV) var test-artifacts .pytest_cache
+	rm -rf $(VENV) $(UV_HOME) var test-artifacts .pytest_cache

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gettext
+import io
 import re
 import shutil
 from datetime import UTC, datetime
@@ -115,10 +117,32 @@ def test_every_marked_string_is_in_the_catalog() -> None:
     assert found <= pot, f"not extracted: {sorted(found - pot)}"
 
 
+def _messages(mo: bytes) -> tuple[dict[object, str], dict[str, str]]:
+    """The translations of compiled catalog bytes, and the header fields that change what
+    the app shows. Bytes are never compared: Babel writes its own version into the
+    ``Generated-By`` header, so a Babel release would change them (the lock pins Babel, but
+    a test must not depend on a tool's version)."""
+    catalog = dict(gettext.GNUTranslations(io.BytesIO(mo))._catalog)  # type: ignore[attr-defined]
+    header = dict(line.split(": ", 1) for line in catalog.pop("", "").splitlines() if ": " in line)
+    return catalog, {k: v for k, v in header.items() if k in ("Language", "Plural-Forms",
+                                                              "Content-Type")}
+
+
 def test_committed_mo_files_match_the_po_files() -> None:
     for lang in UI_LOCALES:
         folder = i18n.LOCALE_DIR / lang / "LC_MESSAGES"
-        assert (folder / "messages.mo").read_bytes() == compile_po(folder / "messages.po"), lang
+        committed = _messages((folder / "messages.mo").read_bytes())
+        fresh = _messages(compile_po(folder / "messages.po"))
+        assert committed == fresh, f"{lang}: run `make i18n` to recompile the catalog"
+
+
+def test_the_catalog_comparison_ignores_only_the_tool_header() -> None:
+    folder = i18n.LOCALE_DIR / "lt" / "LC_MESSAGES"
+    mo = compile_po(folder / "messages.po")
+    other_tool = mo.replace(b"Generated-By: Babel", b"Generated-By: Other")
+    assert other_tool != mo and _messages(other_tool) == _messages(mo)
+    changed = mo.replace("Nustatymai".encode(), "Nustatymaj".encode())
+    assert changed != mo and _messages(changed) != _messages(mo)
 
 
 def test_a_fresh_po_edit_is_used_without_compiling(tmp_path: Path,
