@@ -147,7 +147,9 @@ class Translator:
 
     def format_timedelta(self, seconds: float) -> str:
         """A rounded duration in words ("3 minutes", "3 minutės")."""
-        return _dates.format_timedelta(seconds, locale=self.locale, threshold=1.0)
+        # babel reads any number of seconds; its hint says int only
+        return _dates.format_timedelta(seconds, locale=self.locale,  # type: ignore[arg-type]
+                                       threshold=1.0)
 
     def format_bytes(self, size: int) -> str:
         units = ("B", "KB", "MB", "GB")
