@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    known = set(parser._subparsers._group_actions[0].choices) if parser._subparsers else set()  # type: ignore[union-attr]
+    choices = parser._subparsers._group_actions[0].choices if parser._subparsers else None
+    known = set(choices or ())
     if not argv or argv[0] not in known | {"-h", "--help"}:
         from app.ui.main import run_ui  # the only import of app.ui
         return run_ui(argv)

@@ -13,6 +13,7 @@ import importlib
 import logging
 import mimetypes
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ DEFAULT_PORT = 8550
 log = logging.getLogger("shift.ui")
 
 
-def resolve_data_dir(cli_value: str | None, env: dict[str, str] | None = None) -> Path:
+def resolve_data_dir(cli_value: str | None, env: Mapping[str, str] | None = None) -> Path:
     """--data-dir, else SHIFT_DATA_DIR, else FLET_APP_STORAGE_DATA (flet build), else var/device."""
     env = os.environ if env is None else env
     for value in (cli_value, env.get("SHIFT_DATA_DIR"), env.get("FLET_APP_STORAGE_DATA")):

@@ -30,6 +30,7 @@ def progress_dots(ctx: ViewContext, index: int, total: int) -> ft.Control:
     if total > 14:  # too many dots for a phone: a bar says the same
         return ft.Column([ft.ProgressBar(value=(index + 1) / total, semantics_label=label),
                           ft.Text(label, theme_style=ft.TextThemeStyle.BODY_SMALL)], spacing=4)
+    dots: list[ft.Control]
     dots = [ft.Container(width=12 if i == index else 9, height=12 if i == index else 9,
                          border_radius=6,
                          bgcolor=ft.Colors.PRIMARY if i <= index else ft.Colors.OUTLINE_VARIANT)
