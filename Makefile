@@ -49,8 +49,13 @@ test: $(STAMP) check-lock
 	$(BIN)/python tools/test_env.py
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+## lint: ruff, then the type check
+lint: $(STAMP) typecheck
 	$(BIN)/ruff check .
+
+## typecheck: mypy over app/, sync_server/ and tools/ ([tool.mypy] in pyproject.toml; app/core strict)
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
