@@ -48,7 +48,7 @@ def test_pack_media_route(server: AppServer) -> None:
 
 
 def test_offline_guard_block_matches_flets_index() -> None:
-    """assets/index.html is Flet's page plus our guard block; when Flet changes its page
+    """app/assets/index.html is Flet's page plus our guard block; when Flet changes its page
     this test says so (docs/app.md explains how to re-create the file)."""
     import flet_web
 
@@ -66,7 +66,8 @@ def test_offline_guard_block_matches_flets_index() -> None:
 
 
 def test_data_dir_resolution(tmp_path: Path) -> None:
-    assert resolve_data_dir(None, {}) == DEFAULT_DATA_DIR
+    # the default is ./var/device of the current folder (never inside site-packages)
+    assert resolve_data_dir(None, {}) == (Path.cwd() / DEFAULT_DATA_DIR).resolve()
     assert resolve_data_dir(None, {"FLET_APP_STORAGE_DATA": str(tmp_path / "f")}) == \
         tmp_path / "f"
     assert resolve_data_dir(None, {"SHIFT_DATA_DIR": str(tmp_path / "s"),
