@@ -19,7 +19,6 @@ from typing import Any
 
 from app.core.resources import assets_dir
 
-ASSETS_DIR = assets_dir()
 #: Relative to the current folder, like the server's ``var/server``: a checkout keeps its
 #: demo data in ./var, an installed ``shift-app`` never writes into site-packages.
 DEFAULT_DATA_DIR = Path("var") / "device"
@@ -108,7 +107,7 @@ def create_asgi_app(data_dir: Path, *, background_sync: bool = True) -> Any:
 
     outer.mount("/", flet_fastapi.app(
         make_page_main(device),
-        assets_dir=str(ASSETS_DIR),
+        assets_dir=str(assets_dir()),
         app_name="Shift Learning",
         app_short_name="Shift",
         app_description="Offline courses and self-assessment for prison staff",

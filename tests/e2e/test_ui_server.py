@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.ui.main import ASSETS_DIR, DEFAULT_DATA_DIR, resolve_data_dir
+from app.core.resources import assets_dir
+from app.ui.main import DEFAULT_DATA_DIR, resolve_data_dir
 from tests.e2e.ui_harness import AppServer, install_fixture_packs, start_app
 
 CDN_HOSTS = ("jsdelivr", "gstatic", "googleapis", "unpkg", "cdnjs")
@@ -52,7 +53,7 @@ def test_offline_guard_block_matches_flets_index() -> None:
     this test says so (docs/app.md explains how to re-create the file)."""
     import flet_web
 
-    ours = (ASSETS_DIR / "index.html").read_text(encoding="utf-8")
+    ours = (assets_dir() / "index.html").read_text(encoding="utf-8")
     flets = (Path(flet_web.__file__).parent / "web" / "index.html").read_text(encoding="utf-8")
     start = ours.index("<!-- shift-offline-guard:start -->")
     end = ours.index("<!-- shift-offline-guard:end -->") + len("<!-- shift-offline-guard:end -->")
