@@ -27,8 +27,9 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from app.core.errors import ShiftError
+from app.core.resources import locales_dir
 
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "locales"
+LOCALE_DIR = locales_dir()
 DOMAIN = "messages"
 DEFAULT_LOCALE = "en"
 #: UI languages with a complete catalog, in the order the language picker shows them.
