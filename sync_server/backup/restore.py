@@ -305,7 +305,7 @@ class _SqliteTarget(_Target):
                                    (None, self.path.with_name(self.path.name + "-wal")),
                                    (None, self.path.with_name(self.path.name + "-shm"))]
         except sqlite3.Error as exc:
-            raise BackupError(f"{self.path}: cannot write the restored database: {exc}") from None
+            raise BackupError(f"{self.path}: restore failed, nothing was changed: {exc}") from None
         finally:
             for p in (staged, staged.with_name(staged.name + "-wal"),
                       staged.with_name(staged.name + "-shm"),
