@@ -247,7 +247,8 @@ class CertificateIssuer:
             pack_version=int(event["pack_version"]), course_id=course_id,
             facility_id=learner.facility_id,
             language=str(achievement.get("inLanguage") or learner.language),
-            issued_at=event["at"], source_event=str(event["id"]),
+            issued_at=format_at(datetime.fromisoformat(credential["validFrom"])),
+            source_event=str(event["id"]),
             key_id=key_id(self.private_key.public_key()), credential=credential,
             delivered_at=format_at(datetime.now(UTC)))
         if content_of(certificate_event(record)) != content_of(event):
