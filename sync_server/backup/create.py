@@ -53,13 +53,14 @@ from sync_server.backup.archive import (
     Manifest,
     TableEntry,
 )
-from sync_server.backup.tables import Table, encode_row, list_tables, read_rows, sequence_values
+from sync_server.backup.tables import RowCodec, Table, list_tables, read_rows, sequence_values
 from sync_server.errors import BackupError
 from sync_server.settings import Settings
 
 NAME_PREFIX = "shift-backup-"
 NAME_RE = re.compile(r"^shift-backup-\d{8}T\d{6}Z\.zip$")
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))   # one row per line
 
 
 @dataclass
@@ -244,19 +245,19 @@ def _snapshot(settings: Settings, work: Path) -> Iterator[tuple[_Snapshot, str]]
 
         from sync_server.db.postgres import _safe_url
         try:
-            conn = psycopg.connect(url, connect_timeout=10)
+            pg = psycopg.connect(url, connect_timeout=10)
         except psycopg.Error as exc:
             raise BackupError(f"{_safe_url(url)}: cannot connect to PostgreSQL: "
                               f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc}"
                               ) from None
         try:
-            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-            conn.read_only = True
-            with conn.transaction():
-                conn.execute("SELECT 1")       # the snapshot is taken here
-                yield _Snapshot(conn, "postgresql"), "postgresql"
+            pg.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            pg.read_only = True
+            with pg.transaction():
+                pg.execute("SELECT 1")         # the snapshot is taken here
+                yield _Snapshot(pg, "postgresql"), "postgresql"
         finally:
-            conn.close()
+            pg.close()
         return
     raise BackupError(f"unsupported database URL scheme in {url.split(':')[0]!r}")
 
@@ -283,14 +284,14 @@ def _export_tables(snap: _Snapshot, dialect: str, writer: _Writer, summary: Back
 
 def _write_table(snap: _Snapshot, table: Table, writer: _Writer) -> tuple[int, HashingWriter]:
     rows = 0
+    codec = RowCodec(table)
     with writer.open(f"db/{table.name}.jsonl", compress=True) as out:
         cur = snap.stream()
         try:
             batch: list[str] = []
             for row in read_rows(cur, table):
                 rows += 1
-                batch.append(json.dumps(encode_row(table, row, rows), ensure_ascii=False,
-                                        separators=(",", ":")))
+                batch.append(_JSON.encode(codec.encode(row, rows)))
                 if len(batch) >= 1000:
                     out.write(("\n".join(batch) + "\n").encode("utf-8"))
                     batch = []

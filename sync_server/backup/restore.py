@@ -41,7 +41,7 @@ from app.core.errors import PackError
 from app.core.events import format_at
 from app.core.packs import BlobStore, key_id, load_private_key, load_public_key
 from sync_server.backup.archive import BackupArchive, Manifest
-from sync_server.backup.tables import Table, decode_row, dependency_order, list_tables, quote
+from sync_server.backup.tables import RowCodec, Table, dependency_order, list_tables, quote
 from sync_server.backup.tables import set_sequence as _set_sequence
 from sync_server.db import schema
 from sync_server.db.sql import (
@@ -390,8 +390,8 @@ def load_database(cur: Any, dialect: str, archive: BackupArchive, summary: Resto
     present = {t.name: t for t in list_tables(cur, dialect)}
     wanted = {e.table.name: e for e in m.tables}
     _check_tables(present, wanted, m, archive.path)
-    versions = [decode_row(wanted["schema_version"].table, r, "schema_version")[0]
-                for r in archive.rows(wanted["schema_version"])]
+    codec = RowCodec(wanted["schema_version"].table)
+    versions = [codec.decode(r, "schema_version")[0] for r in archive.rows(wanted["schema_version"])]
     if max(versions, default=0) != m.schema_version:
         raise BackupError(f"{archive.path}: schema_version holds {max(versions, default=0)}, "
                           f"the manifest says {m.schema_version}")
@@ -441,9 +441,10 @@ def _insert_rows(cur: Any, dialect: str, table: Table, stored: Table, archive: B
                                 f"VALUES ({marks})")
     batch: list[tuple[Any, ...]] = []
     count = 0
+    codec = RowCodec(stored)
     for values in archive.rows(entry):
         count += 1
-        batch.append(decode_row(stored, values, f"{archive.path}: {entry.member} line {count}"))
+        batch.append(codec.decode(values, f"{archive.path}: {entry.member} line {count}"))
         if len(batch) >= BATCH:
             cur.executemany(sql, batch)
             batch = []

@@ -163,51 +163,57 @@ def read_rows(cur: Any, table: Table) -> Iterator[tuple[Any, ...]]:
         yield from rows
 
 
-def encode_row(table: Table, row: Sequence[Any], number: int) -> list[Any]:
-    """A database row as JSON values (see the module docstring)."""
-    out: list[Any] = []
-    for column, value in zip(table.columns, row, strict=True):
-        if value is None:
-            out.append(None)
-        elif column.kind == "blob" and isinstance(value, bytes | bytearray | memoryview):
-            out.append(base64.b64encode(bytes(value)).decode("ascii"))
-        elif (column.kind == "text" and isinstance(value, str)
-              or column.kind == "integer" and isinstance(value, int)
-              and not isinstance(value, bool)):
-            out.append(value)
-        elif column.kind == "real" and isinstance(value, int | float) and not isinstance(value, bool):
-            out.append(float(value))
-        else:
-            raise BackupError(f"{table.name}.{column.name}: row {number} holds a "
-                              f"{type(value).__name__}, not {column.kind}; the database needs "
-                              "repair before it can be backed up")
-    return out
+#: Python types a value of each kind may have, read from a database (bool is excluded by
+#: exact type comparison) and in an archive (JSON: blobs are base64 text).
+DB_TYPES = {"text": (str,), "integer": (int,), "real": (float, int),
+            "blob": (bytes, bytearray, memoryview)}
+JSON_TYPES = {"text": (str,), "integer": (int,), "real": (float, int), "blob": (str,)}
 
 
-def decode_row(table: Table, values: Any, where: str) -> tuple[Any, ...]:
-    """JSON values of one archive row back to database values, every type checked."""
-    if not isinstance(values, list) or len(values) != len(table.columns):
-        raise BackupError(f"{where}: expected a list of {len(table.columns)} values")
-    out: list[Any] = []
-    for column, value in zip(table.columns, values, strict=True):
-        if value is None:
-            out.append(None)
-            continue
-        ok = (isinstance(value, str) if column.kind in ("text", "blob")
-              else isinstance(value, int) and not isinstance(value, bool)
-              if column.kind == "integer"
-              else isinstance(value, int | float) and not isinstance(value, bool))
-        if not ok:
-            raise BackupError(f"{where}: {column.name}: expected {column.kind}, "
-                              f"got {type(value).__name__}")
-        if column.kind == "blob":
-            try:
-                out.append(base64.b64decode(value, validate=True))
-            except (binascii.Error, ValueError):
-                raise BackupError(f"{where}: {column.name}: not base64") from None
-        else:
-            out.append(value)
-    return tuple(out)
+class RowCodec:
+    """Rows of one table to JSON values and back, every value's type checked (per row this
+    is the hot loop of a backup and a restore, hence the precomputed column lists)."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self._blobs = [i for i, c in enumerate(table.columns) if c.kind == "blob"]
+        self._reals = [i for i, c in enumerate(table.columns) if c.kind == "real"]
+        self._db = [DB_TYPES[c.kind] for c in table.columns]
+        self._json = [JSON_TYPES[c.kind] for c in table.columns]
+        self._width = len(table.columns)
+
+    def encode(self, row: Sequence[Any], number: int) -> list[Any]:
+        """A database row as JSON values (see the module docstring)."""
+        for value, types, column in zip(row, self._db, self.table.columns, strict=True):
+            if value is not None and type(value) not in types:
+                raise BackupError(f"{self.table.name}.{column.name}: row {number} holds a "
+                                  f"{type(value).__name__}, not {column.kind}; the database "
+                                  "needs repair before it can be backed up")
+        out = list(row)
+        for i in self._blobs:
+            if out[i] is not None:
+                out[i] = base64.b64encode(bytes(out[i])).decode("ascii")
+        for i in self._reals:
+            if out[i] is not None:
+                out[i] = float(out[i])
+        return out
+
+    def decode(self, values: Any, where: str) -> tuple[Any, ...]:
+        """JSON values of one archive row back to database values, every type checked."""
+        if type(values) is not list or len(values) != self._width:
+            raise BackupError(f"{where}: expected a list of {self._width} values")
+        for value, types, column in zip(values, self._json, self.table.columns, strict=True):
+            if value is not None and type(value) not in types:
+                raise BackupError(f"{where}: {column.name}: expected {column.kind}, "
+                                  f"got {type(value).__name__}")
+        for i in self._blobs:
+            if values[i] is not None:
+                try:
+                    values[i] = base64.b64decode(values[i], validate=True)
+                except (binascii.Error, ValueError):
+                    raise BackupError(f"{where}: {self.table.columns[i].name}: not base64"
+                                      ) from None
+        return tuple(values)
 
 
 # ----- auto-numbered columns ---------------------------------------------------------------
