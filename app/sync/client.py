@@ -221,6 +221,10 @@ class SyncClient:
             if epoch is not None and recovery.observe(self.store, epoch,
                                                       ("sync_cursor", PROFILES_CURSOR)):
                 # restored from a backup: this page answered old cursors; start again at 0
+                if report.server_restored:
+                    raise SyncProtocolError(
+                        "pull: the server's epoch changed twice in one sync; are several "
+                        "servers with different databases answering at this address?")
                 report.server_restored = True
                 report.notes.append("the server was restored from a backup: pulling "
                                     "everything again, then offering this tablet's events")

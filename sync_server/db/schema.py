@@ -107,7 +107,7 @@ def table_names() -> set[str]:
     names = {"schema_version"}
     for stmts in VERSIONS.values():
         for stmt in stmts:
-            m = re.match(r"\s*CREATE TABLE IF NOT EXISTS (\w+)", stmt)
+            m = re.match(r"\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)", stmt, re.IGNORECASE)
             if m:
                 names.add(m.group(1))
     return names

@@ -30,6 +30,7 @@ class RestorableServer:
         self.pushes: list[list[str]] = []
         self.pulls: list[dict[str, Any]] = []
         self.fail_push_after: int | None = None
+        self.pull_epoch = lambda: self.epoch
         self.http = FakeServer()
         self.http.route("POST /api/v1/sync/pull", self.pull)
         self.http.route("POST /api/v1/sync/push", self.push)
@@ -38,7 +39,7 @@ class RestorableServer:
         self.pulls.append(json.loads(h.body))
         return js({"events": [], "events_cursor": self.pulls[-1]["events_after"],
                    "profiles": [], "profiles_cursor": self.pulls[-1]["profiles_after"],
-                   "more": False, "server_epoch": self.epoch})
+                   "more": False, "server_epoch": self.pull_epoch()})
 
     def push(self, h: Handler) -> Any:
         if self.fail_push_after is not None:
@@ -172,3 +173,16 @@ def test_a_new_restore_during_a_reoffer_starts_it_again(setup: Any) -> None:
     report = client.sync()
     assert report.server_restored and report.events_reoffered == 2
     assert store.settings.get("server_epoch") == "epoch-c" and recovery.pending(store) is None
+
+
+def test_an_epoch_that_changes_on_every_page_stops_the_sync(setup: Any) -> None:
+    """Two servers with different databases behind one address must not make the tablet
+    start over forever."""
+    server, store, client = setup
+    work(store, "learner-a", 1)
+    client.sync()
+    pages = iter(range(1000))
+    server.pull_epoch = lambda: f"epoch-{next(pages)}"
+    with pytest.raises(SyncProtocolError, match="changed twice"):
+        client.sync()
+    assert len(server.pulls) < 10
