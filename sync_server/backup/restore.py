@@ -119,7 +119,7 @@ def restore_backup(settings: Settings, path: Path, *, force: bool = False) -> Re
         except OSError as exc:
             raise BackupError(f"{settings.data_dir}: cannot write: {exc.strerror}") from None
         try:
-            summary.blobs = _stage_files(archive, staging, summary)
+            summary.blobs = _stage_files(archive, staging)
             summary.epoch = new_epoch()
             with target.loaded(archive, summary, token) as (commit, db_swaps):
                 swaps = [(staging / "keys", settings.key_dir),
@@ -150,7 +150,7 @@ def _data_dir_contents(settings: Settings) -> list[str]:
     return found
 
 
-def _stage_files(archive: BackupArchive, staging: Path, summary: RestoreSummary) -> int:
+def _stage_files(archive: BackupArchive, staging: Path) -> int:
     """Keys and blobs into the staging folder; returns the number of blobs."""
     manifest = archive.manifest
     keys = staging / "keys"
