@@ -330,7 +330,7 @@ class _Writer:
         self.date_time = now.timetuple()[:6]
 
     def info(self, name: str, *, compress: bool = True) -> zipfile.ZipInfo:
-        info = zipfile.ZipInfo(name, date_time=self.date_time)  # type: ignore[arg-type]
+        info = zipfile.ZipInfo(name, date_time=self.date_time)
         info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
         info.external_attr = 0o600 << 16
         return info
