@@ -6,6 +6,7 @@ it adds; `SqlRepository._migrate` applies the missing versions in one transactio
 records them in `schema_version`. Version 2 moved the certificate tables (formerly
 created by the admin module) into the schema and added the pack → blob index (audience
 checks of blob downloads) and the login-failure log (lock-out across server processes).
+Version 3 gave each certificate its place in a revocation status list.
 """
 
 from __future__ import annotations
@@ -82,6 +83,14 @@ VERSIONS: dict[int, list[str]] = {
         """CREATE TABLE IF NOT EXISTS login_failures (
             key TEXT NOT NULL, at TEXT NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS login_failures_key_at ON login_failures (key, at)",
+    ],
+    3: [
+        # revocation entry of each certificate (W3C Bitstring Status List; NULL for
+        # certificates issued before version 3, which /verify still reports)
+        "ALTER TABLE certificates ADD COLUMN status_list INTEGER",
+        "ALTER TABLE certificates ADD COLUMN status_index INTEGER",
+        """CREATE UNIQUE INDEX IF NOT EXISTS certificates_status
+            ON certificates (status_list, status_index)""",
     ],
 }
 LATEST = max(VERSIONS)
