@@ -146,9 +146,12 @@ def verify_course(events: Iterable[dict[str, Any]], *, learner: str, pack: str, 
                 and event.get("id") not in state.ignored:
             completions.append(event)
     progress = state.courses.get((pack, course))
-    if progress is None or not completions:
+    if progress is None:
         return CourseVerdict(NO_COMPLETION, f"no course.completed of {pack}/{course}")
     checks = [_rescore(a, lookup) for a in progress.attempts_in_order()]
+    if not completions:
+        return CourseVerdict(NO_COMPLETION, f"no course.completed of {pack}/{course}",
+                             attempts=tuple(checks))
     counted = _counted_progress(progress, checks)
     verdict = CourseVerdict(NOT_PUBLISHED, "", attempts=tuple(checks))
     for done in sorted(completions, key=lambda e: (order_key(e), e["id"])):
