@@ -388,7 +388,8 @@ def test_dashboard_exports_and_lrs(srv, client) -> None:
                    "Content-Type": "application/octet-stream"},
                    content=zipped_source(), timeout=60)
     version = r.json()["version"] if r.status_code == 201 else max(
-        p["version"] for p in httpx.get(f"{base}/api/v1/admin/packs", headers=bearer(token)).json())
+        p["version"] for p in httpx.get(f"{base}/api/v1/admin/packs", headers=bearer(token)).json()
+        if p["id"] == "promote-sample")
     httpx.post(f"{base}/api/v1/admin/packs/promote-sample/publish", headers=bearer(token),
                json={"version": version, "facilities": [], "roles": []})
     device = enrol_device(base, token, "f3", f"tab-{uuid.uuid4().hex[:6]}")  # f3: only these two
