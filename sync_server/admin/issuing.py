@@ -71,6 +71,7 @@ CURSOR = "completed"
 #: certificate among at least 65 536 places
 STATUS_FILL = STATUS_LIST_BITS // 2
 STATUS_TRIES = 40
+STATUS_CACHE = 16          # signed status lists kept (per list, base URL and content)
 _EVENT_NS = uuid.UUID("5b0c1d8e-54a3-4c57-9a0e-2f1f6a1c0de1")
 
 
@@ -127,6 +128,7 @@ class CertificateIssuer:
         self.evidence = Evidence(repo)
         self.issuer = issuer_for(private_key, self.config.org_name, self.config.org_url)
         self._caught_up = False
+        self._status_lists: dict[tuple[int, str, tuple[int, ...]], dict[str, Any]] = {}
 
     def base_url(self, request_base_url: str) -> str:
         return (self.config.public_base_url or request_base_url).rstrip("/")
@@ -245,15 +247,25 @@ class CertificateIssuer:
 
     def status_list(self, number: int, base_url: str) -> dict[str, Any] | None:
         """The signed BitstringStatusListCredential ``/status/{number}`` (None: no such
-        list). Signed on request: a revocation shows at the next fetch."""
+        list). Read from the database on every request, so a revocation shows at the next
+        fetch; signed again only when its content changed (a public URL must not be a
+        lever for CPU load), with ``validFrom`` = when this content was first served."""
         if not 1 <= number <= self.repo.max_status_list():
             return None
+        revoked = tuple(self.repo.revoked_status_indexes(number))
+        key = (number, base_url, revoked)
+        cached = self._status_lists.get(key)
+        if cached is not None:
+            return cached
         now = datetime.now(UTC).replace(microsecond=0)
         unsigned = status_list_credential(
             list_url=status_list_url(base_url, number), issuer_id=self.issuer.id,
-            valid_from=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            revoked=self.repo.revoked_status_indexes(number))
-        return sign_credential(unsigned, self.private_key, created=now)
+            valid_from=now.strftime("%Y-%m-%dT%H:%M:%SZ"), revoked=revoked)
+        signed = sign_credential(unsigned, self.private_key, created=now)
+        while len(self._status_lists) >= STATUS_CACHE:
+            self._status_lists.pop(next(iter(self._status_lists)))
+        self._status_lists[key] = signed
+        return signed
 
     def deliver(self, record: CertificateRecord) -> None:
         event = validate_event(certificate_event(record))
