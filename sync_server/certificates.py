@@ -11,15 +11,15 @@ delivery to devices are the repository's and the sync hook's job (``admin/issuin
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from app.core.certificates import CONTEXTS, CREDENTIAL_TYPES, sign_credential
+from app.core.certificates import CONTEXTS, CREDENTIAL_TYPES, did_key, sign_credential
 from app.core.errors import CertificateError
 
 #: Texts of the credential and the PDF per language; other languages fall back to English.
@@ -73,19 +73,26 @@ def text(language: str, key: str) -> str:
 
 @dataclass(frozen=True)
 class Issuer:
-    """The organisation (prison service) that issues certificates."""
-    id: str                 # a URI, e.g. https://learning.example.org/issuer
+    """The organisation (prison service) that issues certificates. ``id`` is the
+    ``did:key`` of the signing key (``issuer_for``), so the issuer is the controller of
+    the proof's verification method, as VC verifiers require."""
+    id: str                 # did:key:z6Mk…
     name: str
-    url: str | None = None
+    url: str | None = None  # the organisation's web site (SHIFT_ORG_URL), if any
+
+
+def issuer_for(private_key: Ed25519PrivateKey, name: str, url: str | None = None) -> Issuer:
+    return Issuer(did_key(private_key.public_key()), name, url)
 
 
 @dataclass(frozen=True)
 class Learner:
-    """A staff member (never a prisoner)."""
+    """A staff member (never a prisoner). The staff number never goes on a certificate:
+    hashed with a salt that travels in the credential, a number from a small space is
+    found by trying them all (docs/certificates.md)."""
     id: str
     name: str
     language: str = "en"
-    staff_number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,53 +176,73 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _staff_identity(staff_number: str, salt: str) -> dict[str, Any]:
-    """OB 3.0 IdentityObject with the staff number hashed ("sha256$…") and salted, so an
-    employer who knows the number can check it, but the credential does not reveal it."""
-    digest = hashlib.sha256((staff_number + salt).encode()).hexdigest()
-    return {"type": "IdentityObject", "identityType": "identifier", "hashed": True,
-            "identityHash": f"sha256${digest}", "salt": salt}
+# ---- the URLs of a credential, all under the public base URL (one place) ----------------
+def achievement_url(public_base_url: str, pack_id: str, course_id: str) -> str:
+    return f"{public_base_url.rstrip('/')}/achievements/{quote(pack_id, safe='')}/" \
+           f"{quote(course_id, safe='')}"
+
+
+def status_list_url(public_base_url: str, number: int) -> str:
+    return f"{public_base_url.rstrip('/')}/status/{number}"
+
+
+def issuer_profile_url(public_base_url: str) -> str:
+    return f"{public_base_url.rstrip('/')}/issuer"
+
+
+def score_text(score: float) -> str:
+    """A score as OB ``Result.value``: "100", "87.5", "66.67" (never rounded up to a
+    pass: 69.99 stays 69.99)."""
+    return f"{score:.2f}".rstrip("0").rstrip(".")
+
+
+def achievement_json(achievement: CourseAchievement, public_base_url: str) -> dict[str, Any]:
+    """The OB 3.0 ``Achievement`` of a course (in the credential, and served at its id)."""
+    doc: dict[str, Any] = {
+        "id": achievement_url(public_base_url, achievement.pack_id, achievement.course_id),
+        "type": ["Achievement"],
+        "achievementType": "Course",
+        "name": achievement.name,
+        "description": achievement.description or achievement.name,
+        "criteria": {"narrative": text(achievement.language, "criteria").format(
+            pass_mark=achievement.pass_mark)},
+        "inLanguage": achievement.language,
+    }
+    if achievement.skills:   # OB: no empty arrays; alignment only when there is one
+        doc["alignment"] = [{"type": ["Alignment"], "targetName": s.label, "targetUrl": s.uri,
+                             "targetFramework": "ESCO"} for s in achievement.skills]
+    return doc
 
 
 def build_credential(*, credential_id: str, issuer: Issuer, learner: Learner,
                      achievement: CourseAchievement, public_base_url: str,
                      valid_from: datetime, awarded_at: str | None = None,
-                     score: int | None = None) -> dict[str, Any]:
-    """The unsigned OpenBadgeCredential (see docs/certificates.md for every field)."""
+                     score: float | None = None,
+                     status: dict[str, str] | None = None) -> dict[str, Any]:
+    """The unsigned OpenBadgeCredential (see docs/certificates.md for every field).
+
+    ``score``: the server's score (%) of the counted attempt; ``awarded_at``: when the
+    server received the completion; ``status``: the ``credentialStatus`` entry
+    (app.core.credential_status.status_entry)."""
     cid = bare_id(credential_id)
-    base = public_base_url.rstrip("/")
     if not learner.name.strip():
         raise CertificateError("learner: name is empty")
+    if not issuer.id.startswith("did:key:"):
+        raise CertificateError("issuer: id must be the did:key of the signing key")
     lang = achievement.language
     profile: dict[str, Any] = {"id": issuer.id, "type": ["Profile"], "name": issuer.name}
     if issuer.url:
         profile["url"] = issuer.url
-    identifiers: list[dict[str, Any]] = [
-        {"type": "IdentityObject", "identityType": "name", "hashed": False,
-         "identityHash": learner.name}]
-    if learner.staff_number:
-        identifiers.append(_staff_identity(learner.staff_number, salt=cid[:8]))
     subject: dict[str, Any] = {
         "type": ["AchievementSubject"],
-        "identifier": identifiers,
-        "achievement": {
-            "id": f"{base}/achievements/{achievement.pack_id}/{achievement.course_id}",
-            "type": ["Achievement"],
-            "achievementType": "Course",
-            "name": achievement.name,
-            "description": achievement.description or achievement.name,
-            "criteria": {"narrative": text(lang, "criteria").format(
-                pass_mark=achievement.pass_mark)},
-            "inLanguage": lang,
-            "alignment": [
-                {"type": ["Alignment"], "targetName": s.label, "targetUrl": s.uri,
-                 "targetFramework": "ESCO"} for s in achievement.skills],
-        },
+        "identifier": [{"type": "IdentityObject", "identityType": "name", "hashed": False,
+                        "identityHash": learner.name}],
+        "achievement": achievement_json(achievement, public_base_url),
     }
     with contextlib.suppress(ValueError):
         subject["id"] = f"urn:uuid:{uuid.UUID(learner.id)}"
     if score is not None:
-        subject["result"] = [{"type": ["Result"], "value": str(score)}]
+        subject["result"] = [{"type": ["Result"], "value": score_text(score)}]
     credential: dict[str, Any] = {
         "@context": list(CONTEXTS),
         "type": list(CREDENTIAL_TYPES),
@@ -227,6 +254,8 @@ def build_credential(*, credential_id: str, issuer: Issuer, learner: Learner,
     }
     if awarded_at:
         credential["awardedDate"] = awarded_at
+    if status is not None:
+        credential["credentialStatus"] = status
     return credential
 
 

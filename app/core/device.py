@@ -373,27 +373,45 @@ class Device:
         return hook(self, progress=progress)
 
     # certificates -------------------------------------------------------------
-    def trusted_certificate_keys(self) -> list[Any]:
-        """Public keys a certificate may be signed with: the tablet's trusted pack keys
-        (setting ``trusted_keys``; the server signs certificates with its pack key,
-        docs/certificates.md). An unreadable entry is skipped, not fatal."""
+    def certificate_issuer_keys(self) -> list[str]:
+        """The did:keys that may sign certificates: those this tablet learned from its
+        server's issuer profile at sync (setting ``certificate_keys``, app/sync/certificates.py).
+        Pack keys (``trusted_keys``) do not count: a pack author must not be able to mint a
+        certificate the tablet shows as verified. Unreadable entries are skipped."""
         from app.core.certificates import coerce_public_key
 
         keys = []
-        raw = self.setting("trusted_keys", [])
+        raw = self.setting("certificate_keys", [])
         for entry in raw if isinstance(raw, list) else []:
             try:
-                keys.append(coerce_public_key(entry))
+                coerce_public_key(entry)
             except ShiftError:
                 continue
+            keys.append(entry)
         return keys
 
-    def verify_certificate(self, credential: Any) -> bool:
-        """True when ``credential`` is genuine: signed by a key this tablet trusts and
-        unchanged since. Checked offline; junk is simply "not verified"."""
+    def certificate_check(self, credential: Any, *, learner: str,
+                          certificate_id: Any = None) -> Any:
+        """How to show a received certificate to `learner`: a ReceivedCheck
+        (app.core.credential_status) — verified, revoked (in the status list fetched at the
+        last sync) or unverified (not signed by the server's certificate key, issued to
+        someone else, tampered, junk). Offline; never raises for bad input."""
+        from app.core.credential_status import check_received
+
+        lists = self.setting("certificate_status_lists", {})
+        return check_received(credential, learner=learner, certificate_id=certificate_id,
+                              issuer_keys=self.certificate_issuer_keys(),
+                              status_lists=lists if isinstance(lists, dict) else {})
+
+    def verify_certificate(self, credential: Any, *, learner: str | None = None) -> bool:
+        """True when ``credential`` is genuine: signed by the server's certificate key and
+        unchanged since (and, with `learner`, issued to that learner and not revoked)."""
         from app.core.certificates import verify_credential
 
-        return verify_credential(credential, self.trusted_certificate_keys()).genuine
+        if learner is not None:
+            return bool(self.certificate_check(credential, learner=learner).verified)
+        keys = self.certificate_issuer_keys()
+        return bool(keys) and verify_credential(credential, keys).genuine
 
     # profiles ---------------------------------------------------------------
     def profiles(self) -> list[ProfileTile]:
@@ -777,6 +795,13 @@ class Session:
 
     def my_progress(self) -> Any:
         return self._engine().my_progress()
+
+    def certificate_check(self, certificate: Any) -> Any:
+        """How My progress shows one of the signed-in learner's certificates (a
+        ReceivedCheck: verified / revoked / unverified)."""
+        return self.device.certificate_check(certificate.credential,
+                                             learner=str(self.learner_id),
+                                             certificate_id=certificate.id)
 
     def sync_status(self) -> SyncStatus:
         return self.device.sync_status()

@@ -16,7 +16,9 @@ Protocol: docs/sync-protocol.md (server side sync_server/api). Why this order:
    clock is ahead; the event is accepted once the server's clock catches up).
    A chunk is idempotent, so a dropped connection is simply retried, and a sync that
    gave up resumes where the outbox stands.
-3. **packs** (app/sync/packs.py) — catalogue → manifest → missing blobs (Range resume)
+3. **certificates** (app/sync/certificates.py) — the server's certificate key and the
+   revocation lists of the certificates on this tablet (never fails the sync).
+4. **packs** (app/sync/packs.py) — catalogue → manifest → missing blobs (Range resume)
    → verify → atomic install; then the installed versions are reported in one more pull.
 
 A profile refused with `staff_number_taken` (the learner made a profile here and another
@@ -50,6 +52,7 @@ from app.core.events import utc_now_iso, validate_event
 from app.core.packs import PackLibrary, TrustedKeys
 from app.core.store import reattribute
 from app.sync import recovery
+from app.sync import certificates
 from app.sync.backoff import RetryPolicy
 from app.sync.packs import PackUpdater
 from app.sync.report import Progress, SyncReport
@@ -172,6 +175,7 @@ class SyncClient:
                 if recovery.pending(self.store) is not None:   # the server was restored
                     self._reoffer(t, report, cb)
                 self.store.settings.set("last_sync_at", utc_now_iso())
+                certificates.refresh(t, self.store, report)    # issuer key, revocations
                 if packs and self.library is not None:
                     self._packs(t, report, cb)
             finally:
@@ -277,6 +281,7 @@ class SyncClient:
             count = getattr(self.store, "conflict_count", None)
             before = count() if count is not None else 0
             report.events_merged += self.store.merge(good)
+            certificates.note_lists(self.store, good)
             if count is not None:
                 report.events_conflicting += count() - before
 

@@ -2,7 +2,8 @@
 
 ``install(app)`` is called by ``sync_server.app.create_app`` (its EXTENSIONS hook): it
 mounts the console under /admin, the public certificate routes (/verify/{id},
-/certificates/{id}.pdf|.json), and registers the certificate issuer as an
+/certificates/{id}.pdf|.json, and the documents behind a credential's ids: /issuer,
+/achievements/{pack}/{course}, /status/{n}), and registers the certificate issuer as an
 on-events-stored hook of the push service (see issuing.py). The certificate tables are
 part of the repository's schema (sync_server/db/schema.py).
 """
@@ -25,7 +26,15 @@ logger = logging.getLogger("sync_server.console")
 
 
 def install(app: FastAPI) -> None:
-    from sync_server.admin import api, pages, pages_exports, pages_packs, pages_people, verify
+    from sync_server.admin import (
+        api,
+        pages,
+        pages_exports,
+        pages_packs,
+        pages_people,
+        public_docs,
+        verify,
+    )
 
     shift = app.state.shift
     issuer = CertificateIssuer(shift.repo, shift.keyring.private_key, IssuerConfig.from_env())
@@ -37,6 +46,7 @@ def install(app: FastAPI) -> None:
     for module in (pages, pages_packs, pages_people, pages_exports):
         app.include_router(module.router)
     app.include_router(verify.router)
+    app.include_router(public_docs.router)
     app.include_router(api.router)
 
     @app.exception_handler(LoginRequired)

@@ -3,6 +3,11 @@
 xAPI statements come from ``app.core.learning.xapi.statement(event, *, home_page)``; the
 statement id is the event id, so pushing the same events again is idempotent at the LRS
 (xAPI 1.0.3: an LRS never changes a stored statement; a repeat gets 204 or 409).
+
+One bad event never stops an export: the mapping validates every statement (xAPI 1.0.3)
+and an event it refuses is reported (logged, and counted with its reason on the console)
+and skipped; a batch the LRS still refuses as invalid (400) is re-sent one statement at a
+time, so only the statement the LRS refuses is left out and the push goes on.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +30,7 @@ PROGRESS_COLUMNS = ("staff_number", "name", "facility", "role", "pack", "course"
                     "certificate")
 LRS_BATCH = 50
 XAPI_VERSION = "1.0.3"
+log = logging.getLogger("sync_server.exports")
 
 
 def progress_csv(learners: Sequence[LearnerLike], courses: Sequence[CourseInfo],
@@ -59,9 +66,12 @@ def statement_function() -> Callable[..., dict[str, Any]]:
 
 
 def xapi_lines(events: Iterable[dict[str, Any]], home_page: str) -> Iterator[str]:
-    """One JSON statement per line; events the mapping refuses are skipped (counted by
-    the caller through ``xapi_statements``)."""
-    for statement in xapi_statements(events, home_page)[0]:
+    """One JSON statement per line; an event the mapping refuses is skipped and logged
+    with its reason."""
+    statements, skipped = xapi_statements(events, home_page)
+    for reason in skipped:
+        log.warning("xAPI export: event skipped: %s", reason)
+    for statement in statements:
         yield json.dumps(statement, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
@@ -82,6 +92,9 @@ def xapi_statements(events: Iterable[dict[str, Any]], home_page: str
 class LrsResult:
     sent: int = 0
     already: int = 0           # the LRS had them (409 / ids it reported as known)
+    #: statements the LRS refused as invalid (400), each with the LRS's answer; skipped
+    rejected: list[str] = field(default_factory=list)
+    #: what stopped the push (network, authentication, a server error)
     failed: list[str] = field(default_factory=list)
 
     @property
@@ -94,9 +107,11 @@ def push_to_lrs(statements: Sequence[dict[str, Any]], endpoint: str, *, username
                 client: httpx.Client | None = None) -> LrsResult:
     """POST statements to ``{endpoint}/statements`` in batches with basic auth.
 
-    A 409 for a batch means some statement ids are already stored; the batch is then
-    re-sent one statement at a time so the new ones still arrive (and repeats count as
-    ``already``). Stops at the first network or auth failure.
+    A 409 for a batch means some statement ids are already stored, a 400 that some
+    statement is refused: the batch is then re-sent one statement at a time, so the
+    others still arrive (repeats count as ``already``; a refused one goes to
+    ``rejected`` with the LRS's reason, and the push goes on). Stops at the first
+    network, authentication or server failure.
     """
     url = endpoint.rstrip("/") + "/statements"
     result = LrsResult()
@@ -105,29 +120,34 @@ def push_to_lrs(statements: Sequence[dict[str, Any]], endpoint: str, *, username
     headers = {"X-Experience-API-Version": XAPI_VERSION, "Content-Type": "application/json"}
     auth = httpx.BasicAuth(username, password)
 
-    def post(batch: Sequence[dict[str, Any]]) -> int:
+    def post(batch: Sequence[dict[str, Any]]) -> httpx.Response:
         return http.post(url, content=json.dumps(list(batch), ensure_ascii=False).encode(),
-                         headers=headers, auth=auth).status_code
+                         headers=headers, auth=auth)
 
     try:
         for start in range(0, len(statements), LRS_BATCH):
             batch = statements[start:start + LRS_BATCH]
-            status = post(batch)
+            status = post(batch).status_code
             if status in (200, 204):
                 result.sent += len(batch)
                 continue
-            if status != 409:
+            if status not in (400, 409):
                 result.failed.append(f"statements {start + 1}–{start + len(batch)}: "
                                      f"LRS answered HTTP {status}")
                 return result
             for one in batch:
                 single = post([one])
-                if single in (200, 204):
+                if single.status_code in (200, 204):
                     result.sent += 1
-                elif single == 409:
+                elif single.status_code == 409:
                     result.already += 1
+                elif single.status_code == 400:
+                    reason = f"statement {one.get('id')}: LRS refused it: {_detail(single)}"
+                    log.warning("LRS push: %s", reason)
+                    result.rejected.append(reason)
                 else:
-                    result.failed.append(f"statement {one.get('id')}: LRS answered HTTP {single}")
+                    result.failed.append(f"statement {one.get('id')}: LRS answered HTTP "
+                                         f"{single.status_code}")
                     return result
     except httpx.HTTPError as exc:
         result.failed.append(f"LRS unreachable: {type(exc).__name__}: {exc}")
@@ -135,3 +155,9 @@ def push_to_lrs(statements: Sequence[dict[str, Any]], endpoint: str, *, username
         if own:
             http.close()
     return result
+
+
+def _detail(response: httpx.Response) -> str:
+    """A short, printable reason from an LRS answer."""
+    text = response.text.strip().replace("\n", " ")
+    return "".join(c for c in text if c.isprintable())[:200] or f"HTTP {response.status_code}"

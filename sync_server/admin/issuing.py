@@ -1,19 +1,30 @@
-"""Issue a certificate for every stored ``course.completed`` event, and deliver it.
+"""Issue a certificate when the server's own records show a course passed, and deliver it.
 
 How it runs: ``sync_server.admin.install`` registers ``CertificateIssuer.on_stored`` as an
 on-events-stored hook of the push service (``ServerState.on_events_stored``): after a push
 stored new events, and before its answer goes out, the hook gets exactly the events that
-push newly stored, so the device's next pull already carries the certificate. An event id
-is stored by one push only, and the certificates table is UNIQUE per (learner, pack,
-course), so a certificate is issued exactly once even with several server processes.
-At start-up ``catch_up`` scans the completions after its cursor (a completion stored
-just before a crash, before its hook ran, is issued then).
+push newly stored. A ``course.completed`` (or ``quiz.submitted``) among them makes the
+issuer *judge* that learner's course (``evidence.Evidence.verdict``): the learner's stored
+events are folded and every counted quiz attempt is re-scored against the answer key of
+a pack version the server published to the learner's facility and role
+(app/core/learning/verify.py). Only a verified pass issues; the certificate carries the
+server's score and the time the server received the completion. What a device claims
+(``quiz.submitted.score/passed``, ``course.completed.score``) decides nothing; a refusal
+is logged with its reason code and changes nothing.
+
+Exactly once: an event id is stored by one push only, and the certificates table is
+UNIQUE per (learner, pack, course), so a certificate is issued once even with several
+server processes. At start-up ``catch_up`` scans the completions after its cursor (a
+completion stored just before a crash, before its hook ran, is issued then).
+
+Revocation: each certificate gets a random free place in a W3C Bitstring Status List
+(``credentialStatus``); ``status_list`` signs the list served at ``/status/{n}``.
 
 Delivery: each certificate becomes a ``certificate.received`` event of that learner
 (device ``server``, id = uuid5 of the certificate id, ``data.credential`` = the signed
 credential) inserted into the events table, so the normal pull carries it to every
 tablet of the learner's facility (docs/sync-protocol.md). Its content is deterministic,
-so inserting it twice is a harmless duplicate.
+so inserting it twice is a harmless duplicate. Only the server makes these events.
 
 Recovery after a restore from a backup: certificates issued after the backup are not in
 the restored database, but the tablets hold their ``certificate.received`` events and
@@ -30,6 +41,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,15 +49,24 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from app.core.certificates import key_id, verify_credential
+from app.core.certificates import key_id, sign_credential, verify_credential
+from app.core.credential_status import (
+    STATUS_LIST_BITS,
+    entry_of,
+    status_entry,
+    status_list_credential,
+)
 from app.core.errors import CertificateError, EventError
 from app.core.events import content_of, format_at, validate_event
+from app.core.learning.verify import NO_COMPLETION
+from sync_server.admin.evidence import Evidence
 from sync_server.certificates import (
-    Issuer,
     Learner,
     bare_id,
     course_achievement,
     issue_credential,
+    issuer_for,
+    status_list_url,
 )
 from sync_server.db.repository import CertificateRecord, EventRow, Repository
 
@@ -53,7 +74,16 @@ log = logging.getLogger("shift.certificates")
 SERVER_DEVICE = "server"
 COMPLETED = "course.completed"
 DELIVERED = "certificate.received"
+#: stored events that make the issuer judge a course (the completion, or a submission
+#: that arrives after it)
+TRIGGERS = (COMPLETED, "quiz.submitted")
 CURSOR = "completed"
+#: a status list takes certificates until it is half full, then the next list starts:
+#: a random free place is then found in ≤ 2 tries on average, and each list hides every
+#: certificate among at least 65 536 places
+STATUS_FILL = STATUS_LIST_BITS // 2
+STATUS_TRIES = 40
+STATUS_CACHE = 16          # signed status lists kept (per list, base URL and content)
 _EVENT_NS = uuid.UUID("5b0c1d8e-54a3-4c57-9a0e-2f1f6a1c0de1")
 
 
@@ -91,13 +121,26 @@ def certificate_event(record: CertificateRecord) -> dict[str, Any]:
     }
 
 
+class NotIssued(CertificateError):
+    """The server's records do not show the course passed; ``code`` says why
+    (app.core.learning.verify: no_completion, not_published, no_quiz, lessons_incomplete,
+    no_passed_attempt; or unknown_learner, already_issued)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+
+
 class CertificateIssuer:
     def __init__(self, repo: Repository, private_key: Ed25519PrivateKey,
                  config: IssuerConfig | None = None) -> None:
         self.repo = repo
         self.private_key = private_key
         self.config = config or IssuerConfig.from_env()
+        self.evidence = Evidence(repo)
+        self.issuer = issuer_for(private_key, self.config.org_name, self.config.org_url)
         self._caught_up = False
+        self._status_lists: dict[tuple[int, str, tuple[int, ...]], dict[str, Any]] = {}
 
     def base_url(self, request_base_url: str) -> str:
         return (self.config.public_base_url or request_base_url).rstrip("/")
@@ -112,20 +155,20 @@ class CertificateIssuer:
         if not self._caught_up:  # first push of this process: also what a crash left over
             self._caught_up = True
             return self.catch_up(request_base_url)
-        completions = [e for e in events if e.get("type") == COMPLETED]
-        if not completions:
+        triggers = [e for e in events if e.get("type") in TRIGGERS]
+        if not triggers:
             return []
-        issued = self._issue_all(completions, self.base_url(request_base_url))
+        issued = self._issue_all(triggers, self.base_url(request_base_url))
         self.deliver_pending()
         return issued
 
     def catch_up(self, request_base_url: str) -> list[CertificateRecord]:
-        """Issue for every stored completion after the scan cursor (start-up recovery),
-        then deliver what is undelivered. Safe to run in several processes at once."""
+        """Judge every stored completion after the scan cursor (start-up recovery), then
+        deliver what is undelivered. Safe to run in several processes at once."""
         base = self.base_url(request_base_url)
         issued: list[CertificateRecord] = []
         cursor = self.repo.scan_cursor(CURSOR)
-        while page := self.repo.scan_events(cursor, 500, (COMPLETED,)):
+        while page := self.repo.scan_events(cursor, 500, TRIGGERS):
             issued += self._issue_all([json.loads(ev.content) for ev in page], base)
             cursor = page[-1].seq
             self.repo.advance_scan_cursor(CURSOR, cursor)
@@ -134,9 +177,20 @@ class CertificateIssuer:
 
     def _issue_all(self, events: list[dict[str, Any]], base: str) -> list[CertificateRecord]:
         issued = []
+        judged: set[tuple[Any, Any, Any]] = set()
         for event in events:
+            course = (event.get("learner"), event.get("pack"), (event.get("ref") or {}).get("course"))
+            if course in judged:          # one push may carry many answers of one course
+                continue
+            judged.add(course)
             try:
                 record = self.issue_for(event, base)
+            except NotIssued as exc:
+                quiet = exc.code == NO_COMPLETION and event.get("type") != COMPLETED
+                log.log(logging.DEBUG if quiet else logging.WARNING,
+                        "certificate not issued for event %s: %s", event.get("id"), exc,
+                        extra={"reason": exc.code})
+                continue
             except (CertificateError, EventError, ValueError, KeyError) as exc:
                 log.warning("certificate not issued for event %s: %s", event.get("id"), exc)
                 continue
@@ -156,56 +210,78 @@ class CertificateIssuer:
                     log.warning("certificate %s not delivered: %s", record.id, exc)
                     failed.add(record.id)
 
-    def _manifest(self, pack_id: str, version: Any) -> tuple[dict[str, Any], int] | None:
-        """The manifest of the pack version the learner used, else the newest version."""
-        if isinstance(version, int):
-            found = self.repo.get_pack_version(pack_id, version)
-            if found is not None:
-                return json.loads(found.manifest), version
-        versions = [p for p in self.repo.list_pack_versions() if p.pack_id == pack_id]
-        if not versions:
-            return None
-        newest = max(versions, key=lambda p: p.version)
-        return json.loads(newest.manifest), newest.version
-
     def issue_for(self, event: dict[str, Any], base_url: str) -> CertificateRecord | None:
-        """Issue the certificate of one course.completed event (None if it already exists
-        or cannot be issued: unknown learner / pack / course)."""
+        """Judge the course of one stored event and issue its certificate. None if the
+        learner already has one; NotIssued (with the reason code) when the server's
+        records do not show the course passed."""
         course_id = (event.get("ref") or {}).get("course")
         pack_id = event.get("pack")
         learner_id = event.get("learner")
         learner = self.repo.get_learner(learner_id) if isinstance(learner_id, str) else None
         if learner is None or not isinstance(course_id, str) or not isinstance(pack_id, str):
-            raise CertificateError(f"event {event.get('id')}: unknown learner, pack or course")
+            raise NotIssued("unknown_learner", f"event {event.get('id')}: unknown learner, "
+                            "pack or course")
         if self.repo.certificate_exists(learner.id, pack_id, course_id):
             return None
-        found = self._manifest(pack_id, event.get("pack_version"))
+        judged = self.evidence.verdict(learner, pack_id, course_id)
+        verdict = judged.verdict
+        if not verdict.ok:
+            raise NotIssued(verdict.code, f"{pack_id}/{course_id} of learner {learner.id}: "
+                            f"{verdict.detail}")
+        assert verdict.pack_version is not None and verdict.score is not None
+        found = self.repo.get_pack_version(pack_id, verdict.pack_version)
         if found is None:
-            raise CertificateError(f"pack {pack_id!r} is not on this server")
-        manifest, version = found
-        achievement = course_achievement(manifest, course_id, learner.language)
+            raise NotIssued("not_published", f"pack {pack_id} v{verdict.pack_version} is gone")
+        achievement = course_achievement(json.loads(found.manifest), course_id,
+                                         learner.language)
         now = datetime.now(UTC).replace(microsecond=0)
-        cid = str(uuid.uuid4())
-        score = (event.get("data") or {}).get("score")
-        credential = issue_credential(
-            self.private_key, credential_id=cid,
-            issuer=Issuer(f"{base_url}/issuer", self.config.org_name, self.config.org_url),
-            learner=Learner(learner.id, learner.display_name, learner.language,
-                            learner.staff_number),
-            achievement=achievement, public_base_url=base_url, valid_from=now,
-            awarded_at=event.get("at"),
-            score=round(score) if isinstance(score, int | float) and not isinstance(score, bool)
-            else None)
-        record = CertificateRecord(
-            id=cid, learner_id=learner.id, pack_id=pack_id, pack_version=version,
-            course_id=course_id, facility_id=learner.facility_id, language=achievement.language,
-            issued_at=format_at(now), source_event=str(event.get("id")),
-            key_id=key_id(self.private_key.public_key()), credential=credential,
-        )
-        if not self.repo.insert_certificate(record):
-            return None  # another process issued it a moment ago
-        log.info("certificate issued", extra={"certificate": cid, "course": course_id})
-        return record
+        for _ in range(STATUS_TRIES):
+            number = 1 + self.repo.count_certificates() // STATUS_FILL
+            index = secrets.randbelow(STATUS_LIST_BITS)
+            cid = str(uuid.uuid4())
+            credential = issue_credential(
+                self.private_key, credential_id=cid, issuer=self.issuer,
+                learner=Learner(learner.id, learner.display_name, learner.language),
+                achievement=achievement, public_base_url=base_url, valid_from=now,
+                awarded_at=judged.completion_received_at, score=verdict.score,
+                status=status_entry(status_list_url(base_url, number), index))
+            record = CertificateRecord(
+                id=cid, learner_id=learner.id, pack_id=pack_id,
+                pack_version=verdict.pack_version, course_id=course_id,
+                facility_id=learner.facility_id, language=achievement.language,
+                issued_at=format_at(now), source_event=str(verdict.completion),
+                key_id=key_id(self.private_key.public_key()), credential=credential,
+                status_list=number, status_index=index)
+            if self.repo.insert_certificate(record):
+                log.info("certificate issued", extra={"certificate": cid, "course": course_id,
+                                                      "score": verdict.score})
+                return record
+            if self.repo.certificate_exists(learner.id, pack_id, course_id):
+                return None      # another process issued it a moment ago
+            # else: the status place was taken a moment ago; draw another
+        raise CertificateError(f"no free place in status list after {STATUS_TRIES} tries")
+
+    def status_list(self, number: int, base_url: str) -> dict[str, Any] | None:
+        """The signed BitstringStatusListCredential ``/status/{number}`` (None: no such
+        list). Read from the database on every request, so a revocation shows at the next
+        fetch; signed again only when its content changed (a public URL must not be a
+        lever for CPU load), with ``validFrom`` = when this content was first served."""
+        if not 1 <= number <= self.repo.max_status_list():
+            return None
+        revoked = tuple(self.repo.revoked_status_indexes(number))
+        key = (number, base_url, revoked)
+        cached = self._status_lists.get(key)
+        if cached is not None:
+            return cached
+        now = datetime.now(UTC).replace(microsecond=0)
+        unsigned = status_list_credential(
+            list_url=status_list_url(base_url, number), issuer_id=self.issuer.id,
+            valid_from=now.strftime("%Y-%m-%dT%H:%M:%SZ"), revoked=revoked)
+        signed = sign_credential(unsigned, self.private_key, created=now)
+        while len(self._status_lists) >= STATUS_CACHE:
+            self._status_lists.pop(next(iter(self._status_lists)))
+        self._status_lists[key] = signed
+        return signed
 
     def recover(self, event: dict[str, Any]) -> CertificateRecord | None:
         """Store again a certificate this server issued, from the ``certificate.received``
@@ -251,10 +327,23 @@ class CertificateIssuer:
             issued_at=format_at(datetime.fromisoformat(credential["validFrom"])),
             source_event=str(event["id"]),
             key_id=key_id(self.private_key.public_key()), credential=credential,
-            delivered_at=format_at(datetime.now(UTC)))
+            delivered_at=format_at(datetime.now(UTC)), **self._status_place(credential))
         if content_of(certificate_event(record)) != content_of(event):
             raise CertificateError("the event is not the one this server made for it")
         return record
+
+    @staticmethod
+    def _status_place(credential: dict[str, Any]) -> dict[str, int | None]:
+        """The revocation list place a recovered credential already carries (None for a
+        certificate issued before status lists existed)."""
+        entry = entry_of(credential)
+        if entry is None:
+            return {"status_list": None, "status_index": None}
+        url, index = entry
+        number = url.rstrip("/").rsplit("/", 1)[-1]
+        if not number.isdigit():
+            raise CertificateError("credentialStatus: not one of this server's status lists")
+        return {"status_list": int(number), "status_index": index}
 
     def deliver(self, record: CertificateRecord) -> None:
         event = validate_event(certificate_event(record))

@@ -24,6 +24,8 @@ from sync_server.logs import log
 
 logger = logging.getLogger("sync_server.console")
 router = APIRouter(prefix="/admin", include_in_schema=False)
+#: skipped / refused statements listed on the page (all of them are in the log)
+SHOWN = 20
 
 
 # ----------------------------------------------------------------------------- exports
@@ -91,18 +93,22 @@ async def push_lrs(request: Request) -> Response:
     cs = console_state(request)
     home = _home_page(request)
 
-    def work() -> tuple[exports.LrsResult, int]:
+    def work() -> tuple[exports.LrsResult, list[str]]:
         statements, skipped = exports.xapi_statements(
             (e for _, e in cs.queries.iter_events()), home)
+        for reason in skipped:
+            logger.warning("xAPI export: event skipped: %s", reason)
         return exports.push_to_lrs(statements, endpoint, username=str(form.get("username") or ""),
-                                   password=str(form.get("password") or "")), len(skipped)
+                                   password=str(form.get("password") or "")), skipped
 
     try:
         result, skipped = await run_in_threadpool(work)
     except ImportError:
         return redirect("/admin/exports", flash=("error", "xAPI mapping is not installed."))
     log(logger, logging.INFO, "lrs push", admin=admin.name, sent=result.sent,
-        already=result.already, failed=len(result.failed))
+        already=result.already, rejected=len(result.rejected), skipped=len(skipped),
+        failed=len(result.failed))
     return render(request, "exports.html", admin=admin, nav="exports", title="Exports",
-                  lrs_result=result, skipped=skipped, endpoint=endpoint,
+                  lrs_result=result, skipped=len(skipped), skipped_reasons=skipped[:SHOWN],
+                  endpoint=endpoint,
                   status_code=200 if result.ok else 502)

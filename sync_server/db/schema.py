@@ -9,6 +9,7 @@ checks of blob downloads) and the login-failure log (lock-out across server proc
 Version 3 added `server_meta` (name → value): the `epoch`, a random id made when the
 database is created and replaced by every restore from a backup, which tablets compare to
 notice that the server lost what it acknowledged after the backup (docs/sync-protocol.md).
+Version 4 gave each certificate its place in a revocation status list.
 """
 
 from __future__ import annotations
@@ -91,6 +92,14 @@ VERSIONS: dict[int, list[str]] = {
     3: [
         """CREATE TABLE IF NOT EXISTS server_meta (
             name TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+    ],
+    4: [
+        # revocation entry of each certificate (W3C Bitstring Status List; NULL for
+        # certificates issued before version 4, which /verify still reports)
+        "ALTER TABLE certificates ADD COLUMN status_list INTEGER",
+        "ALTER TABLE certificates ADD COLUMN status_index INTEGER",
+        """CREATE UNIQUE INDEX IF NOT EXISTS certificates_status
+            ON certificates (status_list, status_index)""",
     ],
 }
 LATEST = max(VERSIONS)

@@ -52,7 +52,7 @@ _PACK_COLS = "pack_id, version, manifest, sig, title, total_bytes, uploaded_at, 
 _PUB_COLS = "id, pack_id, version, facilities, roles, published_at, published_by"
 _CERT_COLS = ("id, learner_id, pack_id, pack_version, course_id, facility_id, language, "
               "issued_at, source_event, key_id, credential, delivered_at, revoked_at, revoked_by, "
-              "revoke_reason")
+              "revoke_reason, status_list, status_index")
 
 
 def staff_key(staff_number: str) -> str:
@@ -663,6 +663,19 @@ class SqlRepository:
         rows = self._all(sql + " ORDER BY seq LIMIT ?", (*params, limit))
         return [StoredEvent(int(s), c, r) for s, c, r in rows]
 
+    def learner_events(self, learner_id: str,
+                       types: tuple[str, ...] | None = None) -> list[StoredEvent]:
+        """Every stored event of one learner (any facility), in seq order."""
+        sql, params = ("SELECT seq, content, received_at FROM events WHERE learner_id = ?",
+                       [learner_id])
+        if types is not None:
+            if not types:
+                return []
+            sql += f" AND type IN ({','.join('?' * len(types))})"
+            params += list(types)
+        return [StoredEvent(int(s), c, r) for s, c, r in self._all(sql + " ORDER BY seq",
+                                                                   tuple(params))]
+
     def scan_cursor(self, name: str) -> int:
         row = self._one("SELECT seq FROM certificate_cursor WHERE name = ?", (name,))
         return int(row[0]) if row else 0
@@ -681,19 +694,22 @@ class SqlRepository:
         values = list(row)
         values[3] = int(values[3])
         values[10] = json.loads(values[10])
+        for i in (15, 16):
+            values[i] = None if values[i] is None else int(values[i])
         return CertificateRecord(*values)
 
     def insert_certificate(self, record: CertificateRecord) -> bool:
         """Store a new certificate; False when the learner already has one for the course."""
         with self._write() as cur:
             cur.execute(self._sql(
-                f"INSERT INTO certificates ({_CERT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT DO NOTHING"),
+                f"INSERT INTO certificates ({_CERT_COLS}) VALUES "
+                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"),
                 (record.id, record.learner_id, record.pack_id, record.pack_version,
                  record.course_id, record.facility_id, record.language, record.issued_at,
                  record.source_event, record.key_id,
                  json.dumps(record.credential, ensure_ascii=False, separators=(",", ":")),
-                 record.delivered_at, record.revoked_at, record.revoked_by, record.revoke_reason))
+                 record.delivered_at, record.revoked_at, record.revoked_by, record.revoke_reason,
+                 record.status_list, record.status_index))
             return bool(cur.rowcount == 1)
 
     def get_certificate(self, certificate_id: str) -> CertificateRecord | None:
@@ -745,6 +761,17 @@ class SqlRepository:
                 "UPDATE certificates SET revoked_at = ?, revoked_by = ?, revoke_reason = ? "
                 "WHERE id = ? AND revoked_at IS NULL"), (now, by, reason, certificate_id))
             return bool(cur.rowcount == 1)
+
+    def revoked_status_indexes(self, status_list: int) -> list[int]:
+        """Indexes of the revoked certificates in one revocation status list."""
+        return sorted(int(i) for (i,) in self._all(
+            "SELECT status_index FROM certificates WHERE status_list = ? AND revoked_at IS NOT "
+            "NULL AND status_index IS NOT NULL", (status_list,)))
+
+    def max_status_list(self) -> int:
+        """The highest status list number in use (0: none yet)."""
+        row = self._one("SELECT MAX(status_list) FROM certificates")
+        return int(row[0]) if row and row[0] is not None else 0
 
     # ----- failed admin logins -------------------------------------------------------
     def record_login_failure(self, keys: list[str], at: str, prune_before: str) -> None:

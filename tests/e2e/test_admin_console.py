@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.integration.test_admin_certificates import zipped_source
+from tests.support.learner_work import server_manifest, study
 from tests.support.optional import chromium_path
 from tests.support.server import (
     ADMIN_NAME,
@@ -128,10 +129,10 @@ def test_upload_publish_and_device_catalogue(tmp_path: Path, browser_page) -> No
         # some learning on the tablet → dashboard charts, a certificate, its check page
         ann, ben = make_profile(name="Ona Petraitienė"), make_profile(name="Ben Ionescu")
         ann["language"] = "lt"
+        # Ann does the course on the tablet (the server re-scores her quiz to certify it)
+        ann_work = study(server_manifest(base, headers, "promote-sample", 1), ann["id"],
+                         "boundaries", device="tablet-e2e", first_seq=100)
         events = [
-            make_event(ann["id"], "tablet-e2e", 1, type="quiz.submitted",
-                       ref={"course": "boundaries", "attempt": "a1"}, data={"score": 90, "passed": True}),
-            make_event(ann["id"], "tablet-e2e", 2, type="course.completed", ref={"course": "boundaries"}),
             make_event(ben["id"], "tablet-e2e", 3, type="quiz.submitted",
                        ref={"course": "boundaries", "attempt": "b1"}, data={"score": 40, "passed": False}),
             make_event(ann["id"], "tablet-e2e", 4, type="selfassessment.rated",
@@ -141,6 +142,7 @@ def test_upload_publish_and_device_catalogue(tmp_path: Path, browser_page) -> No
         ]
         for e in events:
             e["pack"], e["pack_version"] = "promote-sample", 1
+        events = ann_work + events
         pushed = httpx.post(f"{base}/api/v1/sync/push", headers=headers,
                             json={"profiles": [ann, ben], "events": events})
         assert len(pushed.json()["stored"]) == len(events), pushed.text

@@ -60,8 +60,9 @@ def test_sync_now_from_settings_enrols_and_pushes(tmp_path: Path) -> None:
 
 
 def test_a_certificate_from_the_server_is_verified_in_my_progress(tmp_path: Path) -> None:
-    """Complete a course → push → the server issues a signed certificate → pull → My
-    progress says it is verified with the keys the tablet holds (and not without them)."""
+    """Complete a course → push → the server re-scores the quiz and issues a signed
+    certificate → pull → My progress says it is verified with the certificate key the
+    tablet learned from its server (and not with another key)."""
     from app.core.packs import build_pack, load_private_key
     from tests.e2e.ui_harness import FIXTURE_PACK
 
@@ -95,7 +96,14 @@ def test_a_certificate_from_the_server_is_verified_in_my_progress(tmp_path: Path
             status = by_key(view, f"cert-status-{certs[0].id}").value
             assert status == "Verified: signed by a trusted issuer"
 
+            # pack keys do not decide (a pack author must not mint certificates); the key
+            # the tablet learned from its server's /issuer at sync does
             device.set_setting("trusted_keys", [env.pub.read_text(encoding="utf-8")])
+            view, _ctx, _rec = build(session, "/progress")
+            assert by_key(view, f"cert-status-{certs[0].id}").value == status
+            from app.core.certificates import did_key
+            from app.core.packs.keys import load_public_key
+            device.set_setting("certificate_keys", [did_key(load_public_key(env.pub))])
             view, _ctx, _rec = build(session, "/progress")
             assert by_key(view, f"cert-status-{certs[0].id}").value == \
                 "Could not be verified on this tablet"

@@ -1,7 +1,9 @@
-"""Certificates end to end on a real uvicorn server: a pushed course.completed event gives
-exactly one signed certificate per learner + course, it comes back in the pull, verifies
-offline with the server's public key, /verify answers genuine / revoked / tampered /
-unknown, and the PDF is served. Runs on SQLite and (when available) PostgreSQL."""
+"""Certificates end to end on a real uvicorn server: a learner's pushed work (read every
+card, passed the quiz — events made by the real learning engine) gives exactly one signed
+certificate per learner + course, it comes back in the pull, verifies offline with the
+server's public key, /verify answers genuine / revoked / tampered / unknown, and the PDF
+is served. Runs on SQLite and (when available) PostgreSQL. What the server refuses to
+certify: tests/integration/test_certificate_trust.py."""
 
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from app.core.certificates import CertificateStatus, verify_credential
+from app.core.certificates import CertificateStatus, did_key, verify_credential
 from app.core.packs.keys import TrustedKeys, load_public_key
+from tests.support.learner_work import server_manifest, study
 from tests.support.postgres import (  # noqa: F401 - database_url: parametrised fixture
     BACKENDS,
     database_url,
@@ -102,12 +105,16 @@ def test_completion_issues_one_certificate_that_verifies_offline(server) -> None
     device = enrol_device(base, token, "f1", "tab-1")
     learner = make_profile("LT-7", name="Žydrūnė Šėtonaitė")
     learner["language"] = "lt"
-    done = make_event(learner["id"], "tab-1", 1, type="course.completed",
-                      pack=pack["id"], pack_version=pack["version"],
-                      ref={"course": "boundaries"}, data={"score": 90})
+    manifest = server_manifest(base, device.headers, pack["id"], pack["version"])
+    work = study(manifest, learner["id"], "boundaries", answers="half")
+    done = work[-1]
+    assert done["type"] == "course.completed"
     r = httpx.post(f"{base}/api/v1/sync/push", headers=device.headers,
-                   json={"profiles": [learner], "events": [done]})
-    assert r.status_code == 200 and r.json()["stored"] == [done["id"]], r.text
+                   json={"profiles": [learner], "events": work})
+    assert r.status_code == 200 and r.json()["stored"] == [e["id"] for e in work], r.text
+    pushed_at = r.json()["received_at"]
+    server_score = next(e for e in work if e["type"] == "quiz.submitted")["data"]["score"]
+    assert 70 <= server_score < 100       # a partly right multiple-choice answer
 
     # the same completion again, and a second completion from another tablet: still one
     again = make_event(learner["id"], "tab-2", 1, type="course.completed", pack=pack["id"],
@@ -134,8 +141,11 @@ def test_completion_issues_one_certificate_that_verifies_offline(server) -> None
     achievement = credential["credentialSubject"]["achievement"]
     assert achievement["name"] == "Profesinių ribų išlaikymas"      # the learner's language
     assert achievement["inLanguage"] == "lt"
-    assert credential["credentialSubject"]["result"] == [{"type": ["Result"], "value": "90"}]
-    assert credential["issuer"]["id"] == f"{base}/issuer"
+    assert credential["credentialSubject"]["result"] == [
+        {"type": ["Result"], "value": f"{server_score:.2f}".rstrip("0").rstrip(".")}]
+    assert credential["awardedDate"] == pushed_at          # when the server received it
+    server_did = did_key(load_public_key(data / "keys" / "server.key.pub"))
+    assert credential["issuer"]["id"] == server_did
     cid = credential["id"].removeprefix("urn:uuid:")
 
     # a device of the other facility never sees it
@@ -236,16 +246,16 @@ def stopped_server_with_unissued_completion(tmp_path: Path) -> tuple[ServerProce
         learner = make_profile("LT-9", name="Ona")
         assert httpx.post(f"{base}/api/v1/sync/push", headers=device.headers,
                           json={"profiles": [learner]}).status_code == 200
+        manifest = server_manifest(base, device.headers, "promote-sample", 1)
     finally:
         server.stop()
-    done = make_event(learner["id"], "tab-1", 1, type="course.completed", pack="promote-sample",
-                      pack_version=1, ref={"course": "boundaries"})
+    work = study(manifest, learner["id"], "boundaries")
     repo = open_repo(data)
     try:
-        repo.insert_events([EventRow(id=done["id"], learner_id=learner["id"], device_id="tab-1",
-                                     facility_id="f1", type=done["type"], at=done["at"],
-                                     content=content_of(done).decode(), received_at=done["at"],
-                                     received_from="tab-1")])
+        repo.insert_events([EventRow(id=e["id"], learner_id=learner["id"], device_id="tab-1",
+                                     facility_id="f1", type=e["type"], at=e["at"],
+                                     content=content_of(e).decode(), received_at=e["at"],
+                                     received_from="tab-1") for e in work])
     finally:
         repo.close()
     server.port = 0  # a fresh port: the old one may still be held by the stopped process
@@ -264,8 +274,11 @@ def test_catch_up_at_start_with_public_base_url(tmp_path: Path) -> None:
                            headers=bearer(admin_token(base))).json()
         assert len(listed) == 1
         credential = httpx.get(f"{base}/certificates/{listed[0]['id']}.json").json()
-        assert credential["issuer"] == {"id": "https://learning.example.org/issuer",
-                                        "type": ["Profile"], "name": "Kalėjimų departamentas"}
+        server_did = did_key(load_public_key(server.data_dir / "keys" / "server.key.pub"))
+        assert credential["issuer"] == {"id": server_did, "type": ["Profile"],
+                                        "name": "Kalėjimų departamentas"}
+        assert credential["credentialStatus"]["statusListCredential"] == \
+            "https://learning.example.org/status/1"
         assert credential["credentialSubject"]["achievement"]["id"].startswith(
             "https://learning.example.org/achievements/")
     finally:
@@ -310,8 +323,10 @@ def test_two_server_processes_issue_exactly_once(tmp_path: Path, database_url: s
         learners = [make_profile(f"P-{i}") for i in range(8)]
         assert httpx.post(f"{base1}/api/v1/sync/push", headers=dev1.headers,
                           json={"profiles": learners}).status_code == 200
-        done1 = [make_event(lr["id"], "tab-1", i + 1, type="course.completed", pack="promote-sample",
-                            pack_version=1, ref={"course": "boundaries"}) for i, lr in enumerate(learners)]
+        manifest = server_manifest(base1, dev1.headers, "promote-sample", 1)
+        # each learner's work (ending in a completion) from tab-1, and a second
+        # completion of the same course from tab-2
+        done1 = [e for lr in learners for e in study(manifest, lr["id"], "boundaries")]
         done2 = [make_event(lr["id"], "tab-2", i + 1, type="course.completed", pack="promote-sample",
                             pack_version=1, ref={"course": "boundaries"}) for i, lr in enumerate(learners)]
         codes: list[int] = []

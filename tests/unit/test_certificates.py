@@ -40,6 +40,7 @@ from sync_server.certificates import (
     build_credential,
     course_achievement,
     issue_credential,
+    issuer_for,
     verify_url,
 )
 from sync_server.certificates_pdf import render_pdf
@@ -56,9 +57,8 @@ def make_credential(language: str = "lt", **overrides: Any) -> dict[str, Any]:
              Alignment("http://data.europa.eu/esco/skill/2", "laikytis etikos")))
     fields: dict[str, Any] = dict(
         credential_id="0b5a3f7e-7f0e-4c2a-9d55-5d1b0a7c9e11",
-        issuer=Issuer(f"{BASE}/issuer", "Lietuvos kalėjimų tarnyba", BASE),
-        learner=Learner("7d1e2f4a-1111-4222-8333-944455556666", "Žydrūnė Šėtonaitė", language,
-                        "LT-0042"),
+        issuer=issuer_for(KEY, "Lietuvos kalėjimų tarnyba", BASE),
+        learner=Learner("7d1e2f4a-1111-4222-8333-944455556666", "Žydrūnė Šėtonaitė", language),
         achievement=achievement, public_base_url=BASE,
         valid_from=datetime(2026, 11, 23, 15, 0, tzinfo=UTC),
         awarded_at="2026-11-23T14:59:01.250Z", score=85)
@@ -204,8 +204,11 @@ def test_genuine_credential_is_open_badges_shaped() -> None:
     assert cred["issuer"]["type"] == ["Profile"]
     subject = cred["credentialSubject"]
     assert subject["type"] == ["AchievementSubject"]
-    assert subject["identifier"][0]["identityHash"] == "Žydrūnė Šėtonaitė"
-    assert "LT-0042" not in json.dumps(cred)  # the staff number is only there hashed
+    assert subject["identifier"] == [{"type": "IdentityObject", "identityType": "name",
+                                      "hashed": False, "identityHash": "Žydrūnė Šėtonaitė"}]
+    assert cred["issuer"]["id"] == did_key(KEY.public_key())
+    assert cred["proof"]["verificationMethod"].partition("#")[0] == cred["issuer"]["id"]
+    assert subject["result"] == [{"type": ["Result"], "value": "85"}]
     assert [a["targetUrl"] for a in subject["achievement"]["alignment"]] == \
         ["http://data.europa.eu/esco/skill/1", "http://data.europa.eu/esco/skill/2"]
     assert subject["achievement"]["criteria"]["narrative"].startswith("Išklausytos")
@@ -257,10 +260,18 @@ def test_swapping_proof_between_credentials_fails() -> None:
 
 
 def test_resigned_by_attacker_key_is_unknown_key() -> None:
-    forged = sign_credential(make_unsigned() | {"name": "Forged"}, OTHER)
+    unsigned = make_unsigned() | {"name": "Forged"}
+    own_issuer = {**unsigned["issuer"], "id": did_key(OTHER.public_key())}
+    forged = sign_credential(unsigned | {"issuer": own_issuer}, OTHER)
     result = verify_credential(forged, [KEY.public_key()])
     assert result.status is CertificateStatus.UNKNOWN_KEY
     assert result.key_id == key_id(OTHER.public_key())
+    # keeping the real issuer's did:key with another signing key: the issuer does not
+    # control the verification method (what @digitalbazaar/vc checks as well)
+    posing = verify_credential(sign_credential(unsigned, OTHER), [KEY.public_key(),
+                                                                  OTHER.public_key()])
+    assert posing.status is CertificateStatus.MALFORMED
+    assert "controller" in posing.reason
 
 
 @pytest.mark.parametrize("junk", [
@@ -332,8 +343,10 @@ def test_build_rejects_bad_fields() -> None:
         make_credential(learner=Learner("x", "   "))
     with pytest.raises(CertificateError):
         make_credential(valid_from=datetime(2026, 1, 1))
+    with pytest.raises(CertificateError, match="did:key"):   # an issuer the proof cannot back
+        make_credential(issuer=Issuer("https://learning.example.org/issuer", "Org"))
     unsigned = build_credential(
-        credential_id=str(uuid.uuid4()), issuer=Issuer("https://i", "Org"),
+        credential_id=str(uuid.uuid4()), issuer=issuer_for(KEY, "Org"),
         learner=Learner("not-a-uuid", "Ann"), achievement=course_achievement(MANIFEST, "boundaries", "en"),
         public_base_url=BASE + "/", valid_from=datetime.now(UTC))
     assert "id" not in unsigned["credentialSubject"]  # learner id is not a UUID → no subject id

@@ -312,6 +312,36 @@ def test_certificates_are_once_per_learner_and_course(repo: Repository) -> None:
     assert a.revoked and (a.revoked_by, a.revoke_reason) == ("boss", "mistake")
 
 
+def test_certificate_status_places_are_unique_and_list_the_revoked(repo: Repository) -> None:
+    assert repo.max_status_list() == 0
+    assert repo.insert_certificate(cert("a", status_list=1, status_index=5))
+    assert not repo.insert_certificate(cert("b", course="c2", status_list=1, status_index=5))
+    assert repo.insert_certificate(cert("b", course="c2", status_list=1, status_index=131_071))
+    assert repo.insert_certificate(cert("c", course="c3", status_list=2, status_index=5))
+    assert repo.insert_certificate(cert("old", course="c4"))          # before schema 3: none
+    got = repo.get_certificate("b")
+    assert (got.status_list, got.status_index) == (1, 131_071)
+    assert (repo.get_certificate("old").status_list, repo.max_status_list()) == (None, 2)
+    assert repo.revoked_status_indexes(1) == []
+    for cid in ("b", "a", "c", "old"):
+        repo.revoke_certificate(cid, by="boss", reason="x", now=T1)
+    assert repo.revoked_status_indexes(1) == [5, 131_071]
+    assert repo.revoked_status_indexes(2) == [5] and repo.revoked_status_indexes(3) == []
+
+
+def test_learner_events_are_every_facility_in_seq_order(repo: Repository) -> None:
+    rows = [EventRow(f"e{i}", "L" if i % 2 else "M", "d1", "f1" if i < 5 else "f2",
+                     "quiz.submitted" if i % 3 == 0 else "card.viewed", T0, f'{{"i":{i}}}',
+                     T1, "d1") for i in range(10)]
+    repo.insert_events(rows)
+    assert [e.content for e in repo.learner_events("L")] == \
+        [f'{{"i":{i}}}' for i in (1, 3, 5, 7, 9)]
+    assert [e.content for e in repo.learner_events("L", ("quiz.submitted",))] == \
+        ['{"i":3}', '{"i":9}']
+    assert repo.learner_events("L", ()) == [] and repo.learner_events("nobody") == []
+    assert all(e.received_at == T1 for e in repo.learner_events("M"))
+
+
 def test_concurrent_certificate_inserts_store_one(repo: Repository) -> None:
     results: list[bool] = []
     threads = [threading.Thread(target=lambda i=i: results.append(

@@ -186,3 +186,67 @@ def test_bad_scores_are_refused() -> None:
     event["data"]["score"] = 250
     with pytest.raises(EventError, match="score"):
         statement(event, home_page=HOME)
+
+
+# ------------------------------------------------------------------- statement validation
+def test_out_of_range_payloads_are_refused_not_exported() -> None:
+    card = json.loads(json.dumps(next(e for e in EVENTS if e["type"] == "card.viewed")))
+    card["data"]["seconds"] = 1e7                           # was exported as "PT1e+07S"
+    with pytest.raises(EventError, match="data.seconds"):
+        statement(card, home_page=HOME)
+    answer = json.loads(json.dumps(next(e for e in EVENTS if e["type"] == "answer.given")))
+    answer["data"]["score"] = 1.5
+    with pytest.raises(EventError, match="data.score"):
+        statement(answer, home_page=HOME)
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (12.5, "PT12.5S"), (86_400, "PT86400S"), (0, "PT0S"), (0.004, "PT0S"), (1e-9, "PT0S"),
+    (59.999, "PT60S"), (3600.25, "PT3600.25S")])
+def test_durations_are_plain_iso_8601(seconds: float, text: str) -> None:
+    from app.core.learning.xapi import duration
+    assert duration(seconds) == text and ISO_DURATION.match(text)
+
+
+def _valid() -> dict:
+    return statement(next(e for e in EVENTS if e["type"] == "card.viewed"), home_page=HOME)
+
+
+@pytest.mark.parametrize(("path", "value", "field"), [
+    (("result", "duration"), "PT1e+07S", "result.duration"),
+    (("result", "duration"), "P", "result.duration"),
+    (("result", "duration"), "PT", "result.duration"),
+    (("result", "score"), {"scaled": 1.5}, "result.score.scaled"),
+    (("result", "score"), {"raw": 120, "min": 0, "max": 100}, "result.score.raw"),
+    (("result", "score"), {"raw": 1, "min": 5, "max": 5}, "result.score"),
+    (("result", "score"), {"scaled": float("nan")}, "result.score.scaled"),
+    (("result", "success"), "yes", "result.success"),
+    (("verb", "id"), "earned", "verb.id"),
+    (("verb", "display"), {"en_US": "x"}, "verb.display"),
+    (("object", "id"), "not an iri", "object.id"),
+    (("object", "definition", "interactionType"), "essay", "interactionType"),
+    (("context", "registration"), "attempt-1", "context.registration"),
+    (("context", "language"), "en_US", "context.language"),
+    (("context", "extensions"), {"pack": "x"}, "context.extensions"),
+    (("context", "contextActivities"), {"siblings": []}, "contextActivities"),
+    (("timestamp",), "2026-11-23T15:00:00", "timestamp"),
+    (("id",), "42", "id"),
+    (("actor", "mbox"), "mailto:a@example.org", "actor"),          # two identifiers
+    (("actor", "account", "homePage"), "learn.example.org", "homePage"),
+    (("colour",), "red", "colour"),
+])
+def test_invalid_statements_are_named(path: tuple, value: object, field: str) -> None:
+    from app.core.learning.xapi_check import check_statement
+
+    good = _valid()
+    check_statement(good)
+    bad = json.loads(json.dumps(good))
+    target = bad
+    for key in path[:-1]:
+        target = target.setdefault(key, {})
+    target[path[-1]] = value
+    with pytest.raises(EventError, match=re.escape(field)):
+        check_statement(bad)
+    for required in ("actor", "verb", "object"):
+        with pytest.raises(EventError, match=required):
+            check_statement({k: v for k, v in good.items() if k != required})

@@ -22,7 +22,13 @@ from app.core.learning import outline as ol
 from app.core.learning.base import FoldingEngine, locked
 from app.core.learning.catalog import Catalog, CourseInfo
 from app.core.learning.payloads import check_payload
-from app.core.learning.quiz import attempt_order, percent, question_view, score_choice
+from app.core.learning.quiz import (
+    attempt_order,
+    attempt_score,
+    passes,
+    question_view,
+    score_choice,
+)
 from app.core.learning.review import DAILY_LIMIT
 from app.core.learning.state import Attempt, CourseProgress, LearnerState
 from app.core.learning.text import Text, localize
@@ -340,13 +346,13 @@ class LearningEngine(FoldingEngine):
         course pass mark, and course.completed when that finishes the course."""
         info, attempt = self._open(pack, course, attempt_id)
         assert info.quiz is not None
-        items = info.quiz.scored_ids(attempt.questions)
-        scores = [attempt.answers[q].score for q in items if q in attempt.answers]
-        score = percent(scores, len(items))
-        passed = score >= info.pass_mark
+        answers = attempt.answers
+        score, answered, total = attempt_score(
+            info.quiz, attempt.questions, lambda q: answers[q].score if q in answers else None)
+        passed = passes(score, info.pass_mark)
         events = [self._event("quiz.submitted", info, {"attempt": attempt_id},
                               {"score": score, "passed": passed, "pass_mark": info.pass_mark,
-                               "answered": len(scores), "total": len(items)})]
+                               "answered": answered, "total": total})]
         if passed:
             after = _with_pass(self.state.course(pack, course), score)
             events += self._completion(info, after)

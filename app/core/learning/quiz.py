@@ -8,7 +8,7 @@ re-scored answer gives the same score. docs/learning.md states the rules.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +77,22 @@ def percent(scores: Sequence[float], n_items: int) -> float:
     if n_items <= 0:
         return 0.0
     return round(100.0 * sum(scores) / n_items, 2)
+
+
+def attempt_score(quiz: QuizInfo, questions: Sequence[str],
+                  score_of: Callable[[str], float | None]) -> tuple[float, int, int]:
+    """(score %, answered, total) of an attempt whose top-level questions are `questions`:
+    the scored items are their parts or themselves, `score_of(item)` is an item's score
+    (None: unanswered, counts 0). The device (engine.submit, with the scores it recorded)
+    and the server (app.core.learning.verify, re-scoring the choices) both call this."""
+    items = quiz.scored_ids(questions)
+    scores = [s for s in (score_of(q) for q in items) if s is not None]
+    return percent(scores, len(items)), len(scores), len(items)
+
+
+def passes(score: float, pass_mark: float) -> bool:
+    """The pass rule: the attempt's rounded percent reaches the course pass mark."""
+    return score >= pass_mark
 
 
 @dataclass(frozen=True, slots=True)

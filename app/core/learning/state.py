@@ -31,6 +31,8 @@ class Answer:
     event: str
     choice: list[str]
     score: float
+    #: pack version the answer was given (and scored) under
+    pack_version: int | None = None
 
 
 @dataclass(slots=True)
@@ -45,6 +47,8 @@ class Attempt:
     answers: dict[str, Answer] = field(default_factory=dict)
     #: earliest quiz.submitted: (order_key, score %, passed)
     submitted: tuple[Key, float, bool] | None = None
+    #: pack version of that quiz.submitted (its pass mark decided `passed`)
+    submitted_version: int | None = None
 
     #: earliest order_key of any event of this attempt (kept by the fold)
     first: Key | None = None
@@ -159,7 +163,7 @@ class LearnerState(EventFold):
             old = attempt.answers.get(qid)
             if old is None or (key, event_id) < (old.key, old.event):
                 attempt.answers[qid] = Answer(key, event_id, list(data["choice"]),
-                                              float(data["score"]))
+                                              float(data["score"]), event.get("pack_version"))
             self._encounter(pack, ref["course"], qid,
                             Encounter(key, day, data["score"] >= 1.0, False))
         elif etype == "quiz.started":
@@ -173,6 +177,7 @@ class LearnerState(EventFold):
             attempt = self._attempt(course, ref["attempt"], key)
             if attempt.submitted is None or key < attempt.submitted[0]:
                 attempt.submitted = (key, float(data["score"]), bool(data["passed"]))
+                attempt.submitted_version = event.get("pack_version")
         elif etype == "course.completed":
             course.completions[event_id] = key
         elif etype == "review.answered":

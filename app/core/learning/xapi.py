@@ -13,10 +13,16 @@
   pack id and version as extensions, parent course), timestamp = the event's `at`;
   `stored` and `authority` are left to the LRS.
 The mapping table is in docs/events.md.
+
+Every event is checked first with the same payload rules as the device and the server
+(``check_payload``), and every statement with ``xapi_check.check_statement`` (xAPI 1.0.3)
+before it is returned: an event that cannot make a valid statement raises EventError, so
+an export reports and skips it instead of sending the LRS something it must refuse.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from typing import Any
@@ -24,6 +30,8 @@ from urllib.parse import quote, urlsplit
 
 from app.core.errors import EventError
 from app.core.events import validate_event
+from app.core.learning.payloads import check_payload
+from app.core.learning.xapi_check import check_statement
 
 ADL = "http://adlnet.gov/expapi/verbs/"
 ACT = "http://adlnet.gov/expapi/activities/"
@@ -85,6 +93,7 @@ def _activity(act_id: str, act_type: str | None, **definition: Any) -> dict[str,
 def statement(event: dict[str, Any], *, home_page: str) -> dict[str, Any]:
     """The xAPI 1.0.3 statement of one event (raises EventError for a bad event)."""
     validate_event(event, allow_server_fields=True)
+    check_payload(event)
     home = _home(home_page)
     etype = event["type"]
     ref: dict[str, str] = event.get("ref") or {}
@@ -107,7 +116,7 @@ def statement(event: dict[str, Any], *, home_page: str) -> dict[str, Any]:
         obj = _activity(f"{course_iri}/lesson/{_seg(need('lesson'))}/card/{_seg(need('card'))}",
                         "http://activitystrea.ms/schema/1.0/page")
         if isinstance(data.get("seconds"), int | float) and not isinstance(data["seconds"], bool):
-            result["duration"] = f"PT{round(float(data['seconds']), 2):g}S"
+            result["duration"] = duration(data["seconds"])
     elif etype in ("quiz.started", "quiz.submitted"):
         need("course")
         obj = _activity(f"{course_iri}/quiz", ACT + "assessment")
@@ -186,7 +195,16 @@ def statement(event: dict[str, Any], *, home_page: str) -> dict[str, Any]:
     }
     if result:
         out["result"] = result
+    check_statement(out)
     return out
+
+
+def duration(seconds: float) -> str:
+    """ISO 8601 duration of a number of seconds: ``PT12.5S``, ``PT86400S`` (fixed-point,
+    2 decimals at most: never an exponent)."""
+    if not math.isfinite(seconds) or seconds < 0:
+        raise EventError(f"data.seconds: expected a duration >= 0, got {seconds!r}")
+    return f"PT{f'{float(seconds):.2f}'.rstrip('0').rstrip('.')}S"
 
 
 def _score(value: Any, lo: float, hi: float) -> dict[str, float]:

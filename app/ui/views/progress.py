@@ -64,9 +64,11 @@ def build_progress(ctx: ViewContext, route: Route) -> ft.View:
         controls.append(ft.Text(_("Certificates appear here after a sync, once you complete "
                                   "a course.")))
     for c in p.certificates:
-        genuine = ctx.session.device.verify_certificate(c.credential)
-        status = (_("Verified: signed by a trusted issuer") if genuine
-                  else _("Could not be verified on this tablet"))
+        shown = ctx.session.certificate_check(c).shown
+        genuine = shown == "verified"
+        status = {"verified": _("Verified: signed by a trusted issuer"),
+                  "revoked": _("Revoked by the issuer")}.get(
+                      shown, _("Could not be verified on this tablet"))
         controls.append(card(ft.Row([
             ft.Icon(ft.Icons.WORKSPACE_PREMIUM if genuine else ft.Icons.GPP_MAYBE,
                     color=ft.Colors.GREEN_800 if genuine else ft.Colors.ORANGE_900),

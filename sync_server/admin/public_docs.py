@@ -1,0 +1,79 @@
+"""The JSON documents behind the ids in a certificate, so that they resolve (no login):
+
+* ``GET /issuer`` — the issuer's Open Badges ``Profile``; its ``id`` is the ``did:key``
+  that signs certificates (the issuer of every credential and the controller of its
+  verification method). Tablets learn their server's certificate key here at sync.
+* ``GET /achievements/{pack}/{course}`` — the course as an OB 3.0 ``Achievement``
+  (``?lang=`` picks a language of the pack; default: the pack's default language), from
+  the newest uploaded version of the pack.
+* ``GET /status/{n}`` — revocation status list *n*, a signed
+  ``BitstringStatusListCredential`` (W3C Bitstring Status List v1.0).
+
+All of them are public: they say nothing a certificate does not already say.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse
+
+from app.core.certificates import CONTEXTS
+from app.core.errors import CertificateError
+from sync_server.admin.state import console_state
+from sync_server.api.deps import get_state
+from sync_server.certificates import achievement_json, course_achievement
+
+router = APIRouter(tags=["certificates"])
+LD_JSON = "application/ld+json"
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+
+
+def _not_found(what: str) -> JSONResponse:
+    return JSONResponse({"detail": what}, status_code=404)
+
+
+@router.get("/issuer", summary="The certificate issuer's Open Badges Profile (id = did:key)")
+def issuer_profile(request: Request) -> JSONResponse:
+    issuer = console_state(request).issuer.issuer
+    profile: dict[str, object] = {"@context": list(CONTEXTS), "id": issuer.id,
+                                  "type": ["Profile"], "name": issuer.name}
+    if issuer.url:
+        profile["url"] = issuer.url
+    return JSONResponse(profile, media_type=LD_JSON, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/achievements/{pack_id}/{course_id}",
+            summary="A course as an Open Badges Achievement",
+            responses={404: {"description": "no such pack or course on this server"}})
+def achievement(request: Request,
+                pack_id: Annotated[str, PathParam(pattern=ID_PATTERN)],
+                course_id: Annotated[str, PathParam(pattern=ID_PATTERN)],
+                lang: Annotated[str | None, Query(max_length=16)] = None) -> JSONResponse:
+    versions = [p for p in get_state(request).repo.list_pack_versions() if p.pack_id == pack_id]
+    if not versions:
+        return _not_found("no such pack on this server")
+    newest = max(versions, key=lambda p: p.version)
+    manifest = json.loads(newest.manifest)
+    try:
+        course = course_achievement(manifest, course_id,
+                                    lang or str(manifest.get("default_language") or "en"))
+    except CertificateError:
+        return _not_found("no such course in this pack")
+    base = console_state(request).issuer.base_url(str(request.base_url))
+    doc = {"@context": list(CONTEXTS), **achievement_json(course, base)}
+    return JSONResponse(doc, media_type=LD_JSON, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/status/{number}", summary="Revocation status list (BitstringStatusListCredential)",
+            responses={404: {"description": "no such status list"}})
+def status_list(request: Request,
+                number: Annotated[int, PathParam(ge=1, le=1_000_000)]) -> JSONResponse:
+    issuer = console_state(request).issuer
+    doc = issuer.status_list(number, issuer.base_url(str(request.base_url)))
+    if doc is None:
+        return _not_found("no such status list")
+    return JSONResponse(doc, media_type=LD_JSON, headers={"Cache-Control": "no-cache"})

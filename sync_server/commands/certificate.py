@@ -1,0 +1,87 @@
+"""`python -m sync_server certificate list | revoke ID --reason TEXT | audit [--apply]`.
+
+* ``list`` — issued certificates (id, learner, pack/course, issued at, revoked).
+* ``revoke`` — revoke one (the reason is kept; the first revocation wins); /verify then
+  says revoked and tablets show it after their next sync.
+* ``audit`` — judge every unrevoked certificate by the server's own rule (the learner's
+  quiz answers re-scored against a pack version published to them) and list those that
+  fail it; nothing changes unless ``--apply`` is given, which revokes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import uuid
+
+from sync_server.db import Repository
+from sync_server.errors import NotFoundError, ServerError
+
+CLI_ADMIN = "cli"
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from sync_server.cli_support import command_group
+    add = command_group(sub, "certificate", "list, revoke or audit issued certificates",
+                        "certificate_command", run)
+    add("list", "list issued certificates").add_argument("--facility", default=None)
+    revoke = add("revoke", "revoke a certificate")
+    revoke.add_argument("certificate_id")
+    revoke.add_argument("--reason", required=True, help="kept with the revocation (≤ 200 chars)")
+    audit = add("audit", "find certificates the server's records do not support "
+                         "(dry run unless --apply)")
+    audit.add_argument("--apply", action="store_true",
+                       help="revoke the certificates the audit lists")
+
+
+def run(args: argparse.Namespace) -> int:
+    from sync_server.cli_support import repository
+
+    with repository(args) as repo:
+        if args.certificate_command == "list":
+            for c in repo.list_certificates(facility_id=args.facility, limit=1_000_000):
+                state = f"revoked {c.revoked_at}" if c.revoked else "valid"
+                print(f"{c.id}\t{c.learner_id}\t{c.pack_id}/{c.course_id}\t{c.issued_at}\t{state}")
+            return 0
+        if args.certificate_command == "revoke":
+            return _revoke(repo, args.certificate_id, args.reason)
+        return _audit(repo, apply=args.apply)
+
+
+def _revoke(repo: Repository, certificate_id: str, reason: str) -> int:
+    from sync_server.services.admin import now_iso
+
+    reason = reason.strip()
+    if not 1 <= len(reason) <= 200:
+        raise ServerError("--reason: expected 1–200 characters")
+    try:
+        cid = str(uuid.UUID(certificate_id))
+    except ValueError:
+        raise ServerError(f"certificate id: not a UUID: {certificate_id!r}") from None
+    if not repo.revoke_certificate(cid, by=CLI_ADMIN, reason=reason, now=now_iso()):
+        raise NotFoundError(f"certificate {cid}: no such certificate, or already revoked")
+    print(f"certificate {cid} revoked")
+    return 0
+
+
+def _audit(repo: Repository, *, apply: bool) -> int:
+    from sync_server.admin.audit import judge, revoke_unverified
+    from sync_server.services.admin import now_iso
+
+    findings = list(judge(repo))
+    failed = [f for f in findings if not f.verified]
+    for f in findings:
+        c = f.certificate
+        if not f.verified:
+            print(f"UNVERIFIED\t{c.id}\t{c.learner_id}\t{c.pack_id}/{c.course_id}\t"
+                  f"{c.issued_at}\t{f.code}: {f.detail}")
+        elif f.server_score is not None:
+            print(f"score differs\t{c.id}\tcertificate says {f.claimed_score}, "
+                  f"the server's scoring {f.server_score} (kept)")
+    print(f"{len(findings)} certificate(s) checked, {len(failed)} not verified by the server.")
+    if not apply:
+        if failed:
+            print("Dry run: nothing changed. Run again with --apply to revoke them.")
+        return 0
+    revoked = revoke_unverified(repo, findings, by=CLI_ADMIN, now=now_iso())
+    print(f"{len(revoked)} certificate(s) revoked.")
+    return 0
