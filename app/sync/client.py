@@ -51,8 +51,7 @@ from app.core.errors import (
 from app.core.events import utc_now_iso, validate_event
 from app.core.packs import PackLibrary, TrustedKeys
 from app.core.store import reattribute
-from app.sync import recovery
-from app.sync import certificates
+from app.sync import certificates, recovery
 from app.sync.backoff import RetryPolicy
 from app.sync.packs import PackUpdater
 from app.sync.report import Progress, SyncReport

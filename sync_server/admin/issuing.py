@@ -319,6 +319,7 @@ class CertificateIssuer:
         pack_id, course_id = event["pack"], ref["course"]
         if not str(achievement["id"]).endswith(f"/achievements/{pack_id}/{course_id}"):
             raise CertificateError("the credential is for another course")
+        place = self._status_place(credential)
         record = CertificateRecord(
             id=cid, learner_id=learner.id, pack_id=pack_id,
             pack_version=int(event["pack_version"]), course_id=course_id,
@@ -327,23 +328,23 @@ class CertificateIssuer:
             issued_at=format_at(datetime.fromisoformat(credential["validFrom"])),
             source_event=str(event["id"]),
             key_id=key_id(self.private_key.public_key()), credential=credential,
-            delivered_at=format_at(datetime.now(UTC)), **self._status_place(credential))
+            delivered_at=format_at(datetime.now(UTC)), status_list=place[0], status_index=place[1])
         if content_of(certificate_event(record)) != content_of(event):
             raise CertificateError("the event is not the one this server made for it")
         return record
 
     @staticmethod
-    def _status_place(credential: dict[str, Any]) -> dict[str, int | None]:
+    def _status_place(credential: dict[str, Any]) -> tuple[int | None, int | None]:
         """The revocation list place a recovered credential already carries (None for a
         certificate issued before status lists existed)."""
         entry = entry_of(credential)
         if entry is None:
-            return {"status_list": None, "status_index": None}
+            return None, None
         url, index = entry
         number = url.rstrip("/").rsplit("/", 1)[-1]
         if not number.isdigit():
             raise CertificateError("credentialStatus: not one of this server's status lists")
-        return {"status_list": int(number), "status_index": index}
+        return int(number), index
 
     def deliver(self, record: CertificateRecord) -> None:
         event = validate_event(certificate_event(record))
