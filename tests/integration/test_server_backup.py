@@ -45,6 +45,7 @@ from tests.integration.test_sync_client_support import (
     media_pack_source,
     new_learner,
 )
+from tests.support.learner_work import server_manifest, study
 from tests.support.postgres import (  # noqa: F401 - database_url: parametrised fixture
     database_url,
     fresh_database_url,
@@ -64,6 +65,7 @@ class Tablet:
     client: SyncClient
     learners: list[str] = field(default_factory=list)
     made: int = 0
+    manifest: dict[str, Any] | None = None
 
     def work(self, n: int = 2) -> None:
         for learner in self.learners:
@@ -72,9 +74,12 @@ class Tablet:
                 self.store.append(card_event(learner, self.made))
 
     def complete(self, learner: str) -> None:
-        self.store.append({"learner": learner, "type": "course.completed",
-                           "pack": "promote-sample", "pack_version": 1,
-                           "ref": {"course": "boundaries"}, "data": {"score": 90}})
+        """Read the course and pass its quiz, as the learning engine records it (the
+        server issues a certificate only for work it can re-score)."""
+        assert self.manifest is not None
+        for event in study(self.manifest, learner, "boundaries", device=self.name):
+            self.store.append({k: v for k, v in event.items()
+                               if k not in ("id", "device", "seq", "at")})
 
     def ids(self) -> set[str]:
         return {e["id"] for lid in self.store.learner_ids() for e in self.store.events(lid)}
@@ -155,6 +160,11 @@ def open_tablet(folder: Path, name: str, facility: str, server: ServerProcess,
                    json={"facility_id": facility})
     client.enrol(r.json()["code"], server.base_url, name=name)
     tablet = Tablet(name, facility, store, client)
+    secret = store.settings.get_secret("device_token")
+    assert secret is not None
+    token = secret.reveal()
+    tablet.manifest = server_manifest(server.base_url, {"Authorization": f"Bearer {token}"},
+                                      "promote-sample", 1)
     tablet.learners = [new_learner(store, f"{name.upper()}-{k}", f"Officer {name} {k}")
                        for k in range(2)]
     return tablet
