@@ -193,13 +193,18 @@ def text_findings(text: str) -> list[Finding]:
     return findings
 
 
-def sanitize_nodes(nodes: list[SyntaxTreeNode], rules: Rules) -> Result:
-    """Safe Markdown for some top-level nodes of a parsed text (a lesson's card)."""
-    renderer = Renderer(rules.link, rules.image)
+def sanitize_nodes(nodes: list[SyntaxTreeNode], rules: Rules, *, stable: bool = True
+                   ) -> Result:
+    """Safe Markdown for some top-level nodes of a parsed text (a lesson's card).
+
+    ``stable=False`` only collects the findings (the install check): the output is then
+    safe but not always written back in its most faithful form."""
+    renderer = Renderer(rules.link, rules.image, stable=stable)
     out = renderer.document(nodes)
     findings = [*rules.findings,
-                *(Finding(line, forbidden_message(cp)) for line, cp in renderer.forbidden)]
-    if not _stable_and_safe(out, rules.kind):
+                *(Finding(line, forbidden_message(cp)) for line, cp in renderer.forbidden),
+                *(Finding(line, FALLBACK, unsafe=False) for line in renderer.flattened)]
+    if stable and not _stable_and_safe(out, rules.kind):
         out = _fallback(nodes, rules)
         first = next((n.map[0] + 1 for n in nodes if n.map), 1)
         findings.append(Finding(first, FALLBACK, unsafe=False))
@@ -207,7 +212,7 @@ def sanitize_nodes(nodes: list[SyntaxTreeNode], rules: Rules) -> Result:
 
 
 def _sorted(findings: list[Finding]) -> tuple[Finding, ...]:
-    return tuple(sorted(findings, key=lambda f: (f.line, not f.unsafe)))
+    return tuple(sorted(set(findings), key=lambda f: (f.line, not f.unsafe, f.message)))
 
 
 def forbidden_message(codepoint: str) -> str:
@@ -268,7 +273,9 @@ def check(text: str, kind: Kind, *, media: Collection[str] | None = None) -> lis
     """Findings a device refuses a built text for (``unsafe`` ones, in line order)."""
     if kind is Kind.PLAIN:
         return [f for f in check_plain(text) if f.unsafe]
-    return sanitize(text, Rules(kind, media)).unsafe
+    rules = Rules(kind, media)
+    found = sanitize_nodes(parse(without_forbidden(text)).children, rules, stable=False)
+    return [f for f in _sorted([*text_findings(text), *found.findings]) if f.unsafe]
 
 
 def check_plain(text: str, *, source: bool = False) -> list[Finding]:

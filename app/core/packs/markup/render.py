@@ -23,14 +23,16 @@ from dataclasses import dataclass, field
 from markdown_it.tree import SyntaxTreeNode
 
 from app.core.packs.markup.chars import first_forbidden, without_forbidden
+from app.core.packs.markup.parser import parse
 
 _ALWAYS = re.compile(r"([\\`*_\[\]<~|$])")
 _ENTITY = re.compile(r"&(?=#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)")
-#: what starts a block at the beginning of a line: a quote, a heading, a list item, a
-#: thematic break or setext underline (the text may go on in a following node, so the
-#: end of the string counts as "followed by a space")
-_BLOCK_START = re.compile(r"^(?:>|#{1,6}(?=\s|$)|[-+](?=\s|$)|-(?=-)|=(?=[=\s]|$))")
-_ORDERED_START = re.compile(r"^(\d{1,9})([.)])(?=\s|$)")
+#: what would start a block at the beginning of a line of a paragraph: a quote, a heading,
+#: a list item, a thematic break, a setext underline or a table (checked on whole output lines, so
+#: it does not matter how the text was split into nodes)
+_BLOCK_START = re.compile(r"^(?:>|#{1,6}(?=[ \t]|$)|[-+](?=[ \t]|$)|[-=](?=[-= \t]*$)"
+                          r"|[-:](?=[-:|\\ \t]*$))")     # the last: a table's delimiter row
+_ORDERED_START = re.compile(r"^(\d{1,9})([.)])(?=[ \t]|$)")
 _WS_EDGE = re.compile(r"^\s|\s$")
 _TRAILING_WS = re.compile(r"[ \t]+\n")
 _FENCE_INFO = re.compile(r"[^A-Za-z0-9_+.#-]")
@@ -52,12 +54,16 @@ ImageRule = Callable[[str, int, bool], "str | None"]
 
 
 def escape(text: str, *, line_start: bool = False) -> str:
-    """``text`` as Markdown that reads back as exactly this text."""
+    """``text`` as Markdown that reads back as exactly this text (``line_start``: the
+    text is a whole line of a paragraph, see ``escape_line_start``)."""
     out = _ENTITY.sub(r"\\&", _ALWAYS.sub(r"\\\1", text))
-    if line_start:
-        out = _BLOCK_START.sub(lambda m: "\\" + m.group(), out, count=1)
-        out = _ORDERED_START.sub(r"\1\\\2", out, count=1)
-    return out
+    return escape_line_start(out) if line_start else out
+
+
+def escape_line_start(line: str) -> str:
+    """A rendered paragraph line that cannot start a block."""
+    line = _BLOCK_START.sub(lambda m: "\\" + m.group(), line, count=1)
+    return _ORDERED_START.sub(r"\1\\\2", line, count=1)
 
 
 def code_span(content: str, *, in_table: bool = False) -> str:
@@ -86,6 +92,27 @@ def plain_text(node: SyntaxTreeNode) -> str:
     return "".join(parts)
 
 
+def _tidy(out: str) -> str:
+    """A paragraph's text without the white space a reader drops (at its ends, Unicode
+    included, and before line breaks) and without a hard break that ends it."""
+    out = _TRAILING_WS.sub("\n", out).strip()
+    while out.endswith("\\") and (len(out) - len(out.rstrip("\\"))) % 2:
+        out = out[:-1].rstrip()
+    return out
+
+
+def _has_emphasis(node: SyntaxTreeNode) -> bool:
+    return any(c.type in ("em", "strong", "s") or _has_emphasis(c) for c in node.children)
+
+
+def _keep_link(href: str, line: int) -> Link:
+    return Link(href=href)
+
+
+def _keep_image(src: str, line: int, alone: bool) -> str | None:
+    return src
+
+
 def _unescaped_bang(out: str) -> bool:
     """``out`` ends with a ``!`` that is not itself escaped."""
     if not out.endswith("!"):
@@ -99,6 +126,11 @@ class Renderer:
     """Renders one tree; ``link``/``image`` decide every link and image, with its line.
 
     ``flat`` is the fallback form (no emphasis, every link and image as text).
+    ``stable``: check that each paragraph (heading, cell) with emphasis reads back as
+    itself, and write it ``flat`` if not; ``flattened`` collects the lines of those.
+    CommonMark's emphasis rules look at the characters around each delimiter run, so a
+    few odd nestings (``**A*~**``, a delimiter next to an autolink that became text)
+    cannot be written back as they were parsed.
     ``forbidden`` collects (line, ``U+XXXX``) of forbidden characters that only appeared
     after decoding (``&#x202E;``); they are left out of the output.
     """
@@ -106,12 +138,16 @@ class Renderer:
     link: LinkRule
     image: ImageRule
     flat: bool = False
+    stable: bool = False
+    flattened: list[int] = field(default_factory=list)
     forbidden: list[tuple[int, str]] = field(default_factory=list)
     line: int = 1
     _bol: bool = True
     _in_table: bool = False
     _top_paragraph: bool = False
     _in_link: bool = False
+    _one_line: bool = False     # a heading or table cell: line breaks become spaces
+    _in_s: bool = False
 
     # -- blocks ---------------------------------------------------------------------
     def document(self, nodes: list[SyntaxTreeNode]) -> str:
@@ -139,11 +175,16 @@ class Renderer:
         if kind == "paragraph":
             self._top_paragraph = top
             try:
-                return self._inline_of(node)
+                text = self._inline_of(node)
             finally:
                 self._top_paragraph = False
+            return "\n".join(escape_line_start(ln) for ln in text.split("\n")) or None
         if kind == "heading":
-            text = self._inline_of(node)
+            self._one_line = True
+            try:
+                text = self._inline_of(node)
+            finally:
+                self._one_line = False
             text = re.sub(r"(^|\s)(#+)$", lambda m: m.group(1) + "\\#" * len(m.group(2)), text)
             level = int(node.tag[1])
             return "#" * level + (f" {text}" if text else "")
@@ -153,7 +194,7 @@ class Renderer:
         if kind in ("fence", "code_block"):
             return self._fence(node)
         if kind == "hr":
-            return "***"
+            return "___"    # "* ***" or "- ---" would be a break, not a list item with one
         if kind == "table":
             return self._table(node)
         return None   # html_block cannot occur (HTML is off); anything unknown is dropped
@@ -229,15 +270,43 @@ class Renderer:
         inline = block.children[0] if block.children else None
         if inline is None or inline.type != "inline":
             return ""
-        self.line = (inline.map[0] if inline.map else 0) + 1
+        start = self.line = (inline.map[0] if inline.map else 0) + 1
         self._bol = not self._in_table
-        out = self._inline(inline.children)
-        return _TRAILING_WS.sub("\n", out).strip(" \t")
+        out = _tidy(self._inline(inline.children))
+        if self.stable and not self.flat and _has_emphasis(inline) \
+                and not self._reads_back(out):
+            self.flattened.append(start)
+            self.line, self._bol, self.flat = start, not self._in_table, True
+            try:
+                out = _tidy(self._inline(inline.children))
+            finally:
+                self.flat = False
+        return out
+
+    def _reads_back(self, out: str) -> bool:
+        """``out`` (inline Markdown) parses back to inline nodes that render as ``out``."""
+        if self._in_table:
+            probe = f"| {out} |\n| --- |"
+        else:
+            probe = "\n".join(escape_line_start(ln) for ln in out.split("\n"))
+        blocks = parse(probe).children
+        if self._in_table:
+            if len(blocks) != 1 or blocks[0].type != "table":
+                return False
+            block = blocks[0].children[0].children[0].children[0]      # thead > tr > th
+        elif len(blocks) != 1 or blocks[0].type != "paragraph":
+            return False
+        else:
+            block = blocks[0]
+        again = Renderer(_keep_link, _keep_image, _in_table=self._in_table,
+                         _one_line=self._one_line)
+        return again._inline_of(block) == out
 
     def inline_run(self, nodes: list[SyntaxTreeNode]) -> str:
         """Some inline nodes of a paragraph, as a paragraph of their own."""
         self._bol = True
-        return _TRAILING_WS.sub("\n", self._inline(nodes)).strip()
+        text = _tidy(self._inline(nodes))
+        return "\n".join(escape_line_start(ln) for ln in text.split("\n"))
 
     def _inline(self, nodes: list[SyntaxTreeNode]) -> str:
         out = ""
@@ -261,55 +330,76 @@ class Renderer:
             # a newline can only come from an entity (&#10;): as a space it cannot start
             # a block, and it looks the same
             content = self._clean(node.content.replace("\r", " ").replace("\n", " "))
-            if self._bol:
-                content = content.lstrip(" \t")
+            if self._bol:       # white space opening a line is not kept by a reader
+                content = content.lstrip()
             if not content:
                 return ""
-            out = escape(content, line_start=self._bol)
             self._bol = False
-            return out
+            return escape(content)
         if kind in ("softbreak", "hardbreak"):
             self.line += 1
-            self._bol = not self._in_table
+            if self._one_line or self._in_table:
+                return " "
+            if self._bol:       # the line is still empty: a break would end the paragraph
+                return ""
+            self._bol = True
             return "\n" if kind == "softbreak" else "\\\n"
-        self._bol = False
-        if kind == "code_inline":
-            return code_span(self._clean(node.content), in_table=self._in_table)
-        if kind in ("em", "strong", "s"):
-            inner = self._inline(node.children)
-            if self.flat or not inner.strip():
-                return inner
-            inner = _WS_EDGE.sub(lambda m: f"&#{ord(m.group())};", inner)
-            mark = {"em": "*", "strong": "**", "s": "~~"}[kind]
-            return f"{mark}{inner}{mark}"
         if kind == "link":
             return self._link(node)
         if kind == "image":
             return self._image(node)
+        if kind in ("em", "strong", "s"):
+            bare = self.flat or (kind == "s" and self._in_s)    # "~~~~" could open a fence
+            if not bare:
+                self._bol = False
+            was, self._in_s = self._in_s, self._in_s or kind == "s"
+            try:
+                inner = self._inline(node.children)
+            finally:
+                self._in_s = was
+            if bare or not inner.strip():
+                return inner
+            # white space at the edges (only an entity can put it there) stays, as an
+            # entity: a space next to a delimiter would stop it from being one
+            inner = _WS_EDGE.sub(lambda m: f"&#{ord(m.group())};", inner.strip("\n"))
+            mark = {"em": "*", "strong": "**", "s": "~~"}[kind]
+            return f"{mark}{inner}{mark}"
+        self._bol = False
+        if kind == "code_inline":
+            return code_span(self._clean(node.content), in_table=self._in_table)
         return escape(self._clean(node.content))   # html_inline cannot occur (HTML is off)
 
     def _link(self, node: SyntaxTreeNode) -> str:
         href = str(node.attrs.get("href", ""))
         decision = self.link(href, self.line)
+        kept = decision.href is not None and not self.flat
+        if kept:
+            self._bol = False           # "[" opens the line
         was, self._in_link = self._in_link, True
         try:
             label = self._inline(node.children)
         finally:
             self._in_link = was
-        if decision.href is not None and not self.flat:
+        if kept:
             return f"[{label}]({decision.href})"
         shown = decision.shown
         if shown is None or plain_text(node).strip() in (shown, href):
             return label
         if not label.strip():
+            self._bol = False
             return escape(self._clean(shown))
+        self._bol = False
         return f"{label} ({escape(self._clean(shown))})"
 
     def _image(self, node: SyntaxTreeNode) -> str:
         src = str(node.attrs.get("src", ""))
         alone = self._top_paragraph and not self._in_link
         keep = self.image(src, self.line, alone)
-        alt = escape(self._clean(plain_text(node)).replace("\n", " "))
+        alt = self._clean(plain_text(node)).replace("\n", " ")
         if keep is None or self.flat:
-            return alt
-        return f"![{alt}]({keep})"
+            if self._bol:
+                alt = alt.lstrip()
+            self._bol = self._bol and not alt
+            return escape(alt)
+        self._bol = False
+        return f"![{escape(alt)}]({keep})"
