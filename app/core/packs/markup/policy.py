@@ -212,7 +212,8 @@ def sanitize_nodes(nodes: list[SyntaxTreeNode], rules: Rules, *, stable: bool = 
 
 
 def _sorted(findings: list[Finding]) -> tuple[Finding, ...]:
-    return tuple(sorted(set(findings), key=lambda f: (f.line, not f.unsafe, f.message)))
+    """By line (unsafe first), otherwise in the order found; without repeats."""
+    return tuple(sorted(dict.fromkeys(findings), key=lambda f: (f.line, not f.unsafe)))
 
 
 def forbidden_message(codepoint: str) -> str:
