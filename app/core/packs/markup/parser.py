@@ -11,7 +11,6 @@ what is clearly HTML (a known element that is closed, void, has attribute values
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
@@ -40,7 +39,6 @@ def shown_url(href: str) -> str:
     return _SAFE.normalizeLinkText(href)
 
 
-@lru_cache(maxsize=1024)
 def raw_html(text: str) -> tuple[tuple[int, str], ...]:
     """(1-based line, what) of each piece of raw HTML an HTML-aware reader would see.
 

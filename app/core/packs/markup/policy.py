@@ -290,7 +290,7 @@ def check_plain(text: str, *, source: bool = False) -> list[Finding]:
     return sorted(findings, key=lambda f: f.line)
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=256)
 def safe_markdown(text: str, kind: Kind) -> str:
     """What the app renders for a built ``LESSON`` or ``RICH`` text."""
     return sanitize(text, Rules(kind)).markdown
