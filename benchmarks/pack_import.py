@@ -54,7 +54,8 @@ def make_source(dest: Path, mb: int) -> Path:
     i = 0
     while left > 0:
         n = min(CHUNK_FILE, left)
-        (media / f"still-{i:04d}.jpg").write_bytes(os.urandom(n))
+        # a JPEG start marker: packs hold only images, recognised by their first bytes
+        (media / f"still-{i:04d}.jpg").write_bytes(b"\xff\xd8\xff" + os.urandom(n - 3))
         left -= n
         i += 1
     return src

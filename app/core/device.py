@@ -870,9 +870,6 @@ class Session:
         self.device.set_setting("text_size", size)
 
 
-_IMAGE_RE = re.compile(r"!\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-
-
 @dataclass(frozen=True)
 class Block:
     """A piece of a lesson card: Markdown text, or a pack image shown on its own line."""
@@ -885,32 +882,14 @@ class Block:
 def card_blocks(markdown: str) -> list[Block]:
     """Split card Markdown at its images so each image is served from the pack.
 
-    Card images are pack paths (pack-format.md); anything else (a remote URL that a
-    hand-made pack slipped in) is dropped to its alt text: the app never fetches it.
+    The card goes through the pack-text sanitiser first (``app.core.packs.markup``), even
+    though install checked it: only pack images in their own paragraph survive as images
+    (anything else, e.g. a remote URL, is shown as its alt text: the app never fetches
+    it), only ``lesson:`` links stay links, and no text can become HTML.
     """
-    blocks: list[Block] = []
-    pos = 0
-    for m in _IMAGE_RE.finditer(markdown):
-        before = markdown[pos:m.start()]
-        if before.strip():
-            blocks.append(Block("markdown", before.strip("\n")))
-        alt, path = m.group(1).strip(), m.group(2).strip()
-        if _is_pack_path(path):
-            blocks.append(Block("image", alt, path))
-        elif alt:
-            blocks.append(Block("markdown", alt))
-        pos = m.end()
-    rest = markdown[pos:]
-    if rest.strip():
-        blocks.append(Block("markdown", rest.strip("\n")))
-    return blocks
+    from app.core.packs.markup import split_images
 
-
-def _is_pack_path(path: str) -> bool:
-    if ":" in path or path.startswith(("/", "\\")) or "\\" in path:
-        return False
-    parts = path.split("/")
-    return all(p not in ("", ".", "..") for p in parts)
+    return [Block(kind, text, path) for kind, text, path in split_images(markdown)]
 
 
 def lesson_link_target(href: str) -> tuple[str, str, str] | None:

@@ -126,13 +126,15 @@ def media_pack_source(work: Path, version: int, *, files: int = 40, size: int = 
     media = dst / "media"
     media.mkdir()
     rng = random.Random(seed_)
+    png = b"\x89PNG\r\n\x1a\n"      # packs hold only images, recognised by their first bytes
     for i in range(files):
-        data = rng.randbytes(size)
+        data = png + rng.randbytes(size - len(png))
         if i in changed:
-            data = bytes([data[0] ^ 0xFF]) + data[1:] + f"v{version}".encode()
+            data = png + bytes([data[8] ^ 0xFF]) + data[9:] + f"v{version}".encode()
         (media / f"photo-{i:03d}.png").write_bytes(data)
     if big:
-        (media / "big-diagram.png").write_bytes(random.Random(seed_ + 1).randbytes(big))
+        (media / "big-diagram.png").write_bytes(
+            png + random.Random(seed_ + 1).randbytes(big - len(png)))
     return dst
 
 

@@ -19,36 +19,61 @@ PACKS = ROOT / "app" / "core" / "packs"
 AUTHORING = (ROOT / "docs" / "authoring.md").read_text(encoding="utf-8")
 #: modules whose messages reach an author or an admin (CLI, build, verify, install)
 EXPLAINED = ["source.py", "fields.py", "lessons.py", "tomldoc.py", "builder.py", "verify.py",
-             "lesson_check.py", "install.py", "keys.py"]
+             "lesson_check.py", "install.py", "keys.py", "media.py", "markup/policy.py"]
 RAISERS = {"PackSourceError", "PackVerifyError", "PackInstallError", "PackError", "err",
            "fail", "_fail"}
+#: calls whose *second* argument is the message: Fields.error(key, message),
+#: Rules.note(line, message), Finding(line, message)
+SECOND_ARG = {"error", "note", "Finding"}
 
 
-def _pieces(node: ast.expr) -> list[str]:
+def _pieces(node: ast.expr, constants: dict[str, ast.expr]) -> list[str]:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return [node.value]
     if isinstance(node, ast.JoinedStr):
         return [v.value for v in node.values if isinstance(v, ast.Constant)]
     if isinstance(node, ast.BinOp):
-        return _pieces(node.left) + _pieces(node.right)
+        return _pieces(node.left, constants) + _pieces(node.right, constants)
+    if isinstance(node, ast.Name) and node.id in constants:     # a module-level message
+        return _pieces(constants[node.id], constants)
     return []
+
+
+def _constants(tree: ast.Module) -> dict[str, ast.expr]:
+    return {t.id: node.value for node in tree.body if isinstance(node, ast.Assign)
+            for t in node.targets if isinstance(t, ast.Name)}
+
+
+def _message_functions(tree: ast.Module) -> dict[str, ast.expr]:
+    """Module functions that only return a message (``def bad_scheme(href): return f"…"``)."""
+    out = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and len(node.body) == 1 \
+                and isinstance(node.body[0], ast.Return) and node.body[0].value is not None:
+            out[node.name] = node.body[0].value
+    return out
 
 
 def messages(module: Path) -> list[tuple[int, str]]:
     """(line, the longest literal part) of every error message raised in ``module``."""
     out = []
-    for call in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+    tree = ast.parse(module.read_text(encoding="utf-8"))
+    constants = _constants(tree)
+    functions = _message_functions(tree)
+    for call in ast.walk(tree):
         if not isinstance(call, ast.Call) or not call.args:
             continue
         func = call.func
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
         if name in RAISERS:
             arg = call.args[0]
-        elif name == "error" and len(call.args) == 2:      # Fields.error(key, message)
+        elif name in SECOND_ARG and len(call.args) >= 2:
             arg = call.args[1]
         else:
             continue
-        parts = [p.strip(" :;,.'\"()…/") for p in _pieces(arg)]
+        if isinstance(arg, ast.Call) and getattr(arg.func, "id", "") in functions:
+            arg = functions[arg.func.id]       # note(line, bad_scheme(href))
+        parts = [p.strip(" :;,.'\"()…/") for p in _pieces(arg, constants)]
         parts = [p for p in parts if len(p) >= 6]
         if parts:
             out.append((call.lineno, max(parts, key=len)))
@@ -77,9 +102,15 @@ def test_the_extraction_finds_messages_of_every_form(tmp_path: Path) -> None:
         'raise PackSourceError(f"lesson {x!r} has no {lang} file: expected {p}", path=p)\n'
         'raise f.error("draw", f"draws {n} questions but the bank has {m}")\n'
         'raise PackVerifyError("unsafe entry " + "name: symbolic link")\n'
-        'raise self.err(f"{x}: ok", 3)\n', encoding="utf-8")
+        'raise self.err(f"{x}: ok", 3)\n'
+        'RULE = "images are shown only in lessons"\n'
+        'def bad(x):\n    return f"link {x} uses an unsupported scheme"\n'
+        'self.note(line, RULE)\n'
+        'Finding(3, bad(href), unsafe=False)\n', encoding="utf-8")
     assert messages(module) == [(1, "file: expected"), (2, "questions but the bank has"),
-                                (3, "name: symbolic link")]
+                                (3, "name: symbolic link"),
+                                (8, "images are shown only in lessons"),
+                                (9, "uses an unsupported scheme")]
 
 
 README_FORMS = {

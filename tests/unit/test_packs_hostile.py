@@ -140,7 +140,7 @@ HOSTILE: dict[str, tuple[Callable[[list[Entry]], list[Entry]], str]] = {
     "unsupported format": (_with_format(2), "unsupported pack format 2"),
     "raw <script> in a lesson": (
         lambda es: replace_file(es, LESSON, _lesson_with("hi\n\n<script>steal()</script>\n")),
-        "contains raw HTML <script>"),
+        "card 1: raw HTML <script> is not allowed"),
     "remote image": (
         lambda es: replace_file(es, LESSON, _lesson_with("![x](https://evil.example/t.png)")),
         "remote images are refused"),
@@ -291,18 +291,18 @@ def test_hostile_source_is_refused_at_build(rel: str, text: str, message: str,
     assert not out.exists() or not any(out.iterdir())
 
 
-def test_script_in_source_lesson_is_stripped_before_it_can_reach_a_device(
+def test_script_in_source_lesson_is_refused_before_it_can_reach_a_device(
         tmp_path: Path) -> None:
+    """Raw HTML used to be stripped at build (a regex); it is now an error naming file and
+    line, so what the author wrote and what a device shows can never differ."""
     src = copy_sample(tmp_path, "s")
     lesson = src / "courses/boundaries/03-what-to-do.en.md"
     lesson.write_text("# T\n\nhello <script>fetch('x')</script> world\n", encoding="utf-8")
-    pack = build(src, tmp_path / "out", version=2)
-    verify_pack(pack, TRUST)
-    data = tmp_path / "dev"
-    install_pack(pack, data, TRUST)
-    md = PackLibrary(data).lesson("promote-sample", "lessons/boundaries/03-what-to-do.en.json"
-                                  )["cards"][0]["markdown"]
-    assert md == "hello  world"
+    out = tmp_path / "out"
+    with pytest.raises(PackSourceError, match="raw HTML <script> is not allowed") as exc:
+        build(src, out, version=2)
+    assert exc.value.line == 3 and exc.value.path.endswith("03-what-to-do.en.md")
+    assert not out.exists() or not any(out.iterdir())
 
 
 def test_errors_share_the_pack_error_base() -> None:

@@ -271,7 +271,7 @@ def test_large_blobs_are_streamed_not_loaded(tmp_path: Path) -> None:
 
     src = copy_sample(tmp_path)
     (src / "media").mkdir()
-    (src / "media" / "big.jpg").write_bytes(os.urandom(24 * 1024 * 1024))
+    (src / "media" / "big.jpg").write_bytes(b"\xff\xd8\xff" + os.urandom(24 * 1024 * 1024 - 3))
     pack = build(src, tmp_path / "out")
     tracemalloc.start()
     try:

@@ -46,6 +46,7 @@ from app.core.learning.views import (
     ReviewItem,
     Step,
 )
+from app.core.packs.markup import plain
 
 LessonLoader = Callable[[str, str], dict[str, Any]]
 #: option order of review questions does not depend on an attempt
@@ -151,12 +152,12 @@ class LearningEngine(FoldingEngine):
         for i, card in enumerate(cards):
             if not isinstance(card, dict) or not isinstance(card.get("markdown"), str):
                 raise PackError(f"{pack}: {path}: cards[{i}].markdown: expected a string")
-            views.append(CardView(i, str(card.get("title") or ""), str(card.get("anchor") or ""),
-                                  card["markdown"], i in seen))
+            views.append(CardView(i, plain(str(card.get("title") or "")),
+                                  str(card.get("anchor") or ""), card["markdown"], i in seen))
         resume = next((c.index for c in views if not c.viewed), 0)
         toc = body.get("toc") if isinstance(body.get("toc"), list) else []
         return LessonView(pack=pack, course=course, lesson=lesson_id,
-                          title=str(body.get("title") or ""), lang=lang,
+                          title=plain(str(body.get("title") or "")), lang=lang,
                           fallback=lang != self.language, cards=tuple(views),
                           toc=tuple(t for t in toc if isinstance(t, dict)), resume_card=resume)
 

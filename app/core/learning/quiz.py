@@ -14,7 +14,7 @@ from typing import Any
 
 from app.core.errors import LearningError
 from app.core.learning.catalog import QuizInfo
-from app.core.learning.text import Text, localize
+from app.core.learning.text import Text, localize, markdown
 
 
 def attempt_order(quiz: QuizInfo, seed: int) -> list[str]:
@@ -153,8 +153,9 @@ def question_view(quiz: QuizInfo, item_id: str, index: int, seed: int, lang: str
     return QuestionView(
         id=item_id, type=q["type"], index=index, prompt=localize(q.get("prompt"), lang, default),
         options=tuple(options), scenario=parent_id,
-        case=localize(parent.get("case"), lang, default) if parent else None,
+        case=markdown(localize(parent.get("case"), lang, default)) if parent else None,
         answered=answered,
         score=score if score is not None or not answered or not chosen
         else score_choice(q, list(chosen)),
-        explanation=localize(q.get("explanation"), lang, default) if answered else None)
+        explanation=markdown(localize(q.get("explanation"), lang, default)) if answered
+        else None)

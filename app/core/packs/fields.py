@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from app.core.errors import PackSourceError
+from app.core.packs.markup import Finding, Kind, SourceRules, check_plain, sanitize
 from app.core.packs.tomldoc import TomlDoc
 from app.core.roles import ROLES
 
@@ -122,8 +123,42 @@ class Fields:
             raise self.error(key, f"must be an ESCO URI ({ESCO_PREFIX}…) or \"\"")
         return v
 
-    def loc(self, key: str, *, required: bool = True) -> dict[str, str] | None:
-        """A localized string: {lang: text} with every non-partial language present."""
+    def text(self, key: str, *, required: bool = True, nonempty: bool = True) -> str:
+        """A free-text string shown as it is (e.g. ``licence``): checked like a plain
+        localized text (no links, images, HTML or control characters)."""
+        v = self.string(key, required=required, nonempty=nonempty)
+        self._check_text(key, v, Kind.PLAIN)
+        return v
+
+    def texts(self, key: str) -> list[str]:
+        """A list of free-text strings (e.g. ``authors``), each checked like ``text``."""
+        v = self.str_list(key, unique=False)
+        for x in v:
+            self._check_text(key, x, Kind.PLAIN)
+        return v
+
+    def _check_text(self, key: str, text: str, kind: Kind) -> str:
+        """``text`` as the pack stores it (RICH: sanitised Markdown), or the error of its
+        first problem, placed on the field's line (plus the line inside the text)."""
+        if kind is Kind.PLAIN:
+            findings: list[Finding] | tuple[Finding, ...] = check_plain(text, source=True)
+            out = text
+        else:
+            result = sanitize(text, SourceRules(kind))
+            findings, out = result.findings, result.markdown
+        if findings:
+            f = findings[0]
+            where = f" (line {f.line} of the text)" if f.line > 1 else ""
+            raise self.error(key, f.message + where)
+        return out
+
+    def loc(self, key: str, *, required: bool = True, kind: Kind = Kind.PLAIN
+            ) -> dict[str, str] | None:
+        """A localized string: {lang: text} with every non-partial language present.
+
+        ``kind``: PLAIN texts are checked and kept as written; RICH texts (quiz case and
+        explanation, shown as Markdown) are stored as the sanitiser's Markdown, with web
+        links turned into visible text."""
         if key not in self.table:
             if required:
                 raise self.doc.error(self.prefix or key, f"missing required field {key!r}")
@@ -145,7 +180,8 @@ class Fields:
         if missing:
             raise self.error(key, f"missing translation for {', '.join(missing)} (add it or list "
                                   "the language in pack.partial_languages)")
-        return {lang: v[lang] for lang in self.langs.all if lang in v}
+        return {lang: self._check_text(f"{key}.{lang}", v[lang], kind)
+                for lang in self.langs.all if lang in v}
 
     def tables(self, key: str, *, required: bool = True, nonempty: bool = True
                ) -> list[Fields]:

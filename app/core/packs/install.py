@@ -34,6 +34,7 @@ from app.core.packs.lesson_check import (
 )
 from app.core.packs.library import InstalledPack, PackLibrary
 from app.core.packs.limits import CHUNK, DISK_MARGIN
+from app.core.packs.media import HEAD_BYTES, check_image_head, media_files
 from app.core.packs.verify import (
     VerifiedPack,
     check_rollback,
@@ -64,7 +65,7 @@ def install_pack(pack_file: Path, data_dir: Path, trusted: TrustedKeys, *,
                                                                    b""),
                                          label=_label(vp, sha), durable=False)
             lib.blobs.sync(written)             # durable before the switch below
-            _check_lessons(lib, vp)
+            _check_content(lib, vp)
             return _commit(lib, vp)
         except BaseException:
             _forget_blobs(lib, written)
@@ -93,7 +94,7 @@ def install_from_blobs(manifest_bytes: bytes, sig_bytes: bytes, data_dir: Path,
             except PackVerifyError:
                 lib.blobs.remove(sha)     # a corrupt blob must be fetched again
                 raise
-        _check_lessons(lib, vp)
+        _check_content(lib, vp)
         return _commit(lib, vp)
 
 
@@ -117,12 +118,17 @@ def _label(vp: VerifiedPack, sha: str) -> str:
     return vp.blob_paths.get(sha, sha)
 
 
-def _check_lessons(lib: PackLibrary, vp: VerifiedPack) -> None:
+def _check_content(lib: PackLibrary, vp: VerifiedPack) -> None:
+    """Lesson texts and image types, read back from the store (hash-checked blobs) before
+    the switch: the device's own check, whoever built the pack."""
     media = media_paths(vp.manifest)
     for sha, path in sorted(lesson_shas(vp.manifest).items()):
         with lib.blobs.open(sha) as fh:
             data = fh.read(MAX_LESSON_BYTES + 1)
         check_lesson(data, path, vp.manifest, media=media)
+    for sha, path in sorted(media_files(vp.manifest).items()):
+        with lib.blobs.open(sha) as fh:
+            check_image_head(fh.read(HEAD_BYTES), path)
 
 
 def _check_space(lib: PackLibrary, need: int, disk_usage: DiskUsage) -> None:

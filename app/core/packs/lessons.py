@@ -1,10 +1,12 @@
 """Lesson Markdown → normalised cards (docs/pack-format.md §1 "Lessons").
 
-Why not just render HTML: the app shows Markdown with Flet's Markdown control, so the
-pack stores *Markdown*, cleaned. The cleaning works on the source text with code spans
-and fenced blocks protected (raw HTML inside code is content, not markup), rewrites image
-and link targets to pack paths, and then renders every card once with python-markdown to
-prove that no raw HTML, foreign image or unchecked link survived.
+The app shows Markdown with Flet's Markdown control, so the pack stores *Markdown*: the
+lesson is parsed once with the pack-text parser (``app.core.packs.markup``: markdown-it,
+raw HTML off), split into cards at its top-level ``#``/``##`` headings, and every card is
+rendered back by the one sanitiser with the builder's rules: relative image paths become
+pack paths, relative links become ``lesson:`` links, web and mail links become visible
+text, and anything else (raw HTML, remote images, other schemes) is an error naming the
+file and line. A device checks the built cards again with the same code.
 
 Cross-lesson links can only be checked when every lesson has been read, so a parsed
 lesson returns its links as ``PendingLink`` for the source reader to check afterwards.
@@ -14,37 +16,31 @@ from __future__ import annotations
 
 import posixpath
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from urllib.parse import unquote
 
-import markdown
-from markdown.extensions.toc import slugify
+from markdown_it.tree import SyntaxTreeNode
 
 from app.core.errors import PackSourceError
+from app.core.packs.markup import (
+    Kind,
+    Link,
+    Rules,
+    bad_scheme,
+    parse,
+    plain_text,
+    sanitize_nodes,
+    scheme_of,
+    shown,
+    shown_url,
+    text_findings,
+)
 
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_CODE_SPAN = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.S | re.I)
-_SCRIPT_OPEN = re.compile(r"<(script|style)\b", re.I)
-_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
-_LINK = re.compile(
-    r"(!?)\[((?:[^\[\]]|\[[^\[\]]*\])*)\]"
-    r"\(\s*(<[^>\n]*>|[^\s()]*(?:\([^\s()]*\)[^\s()]*)*)"
-    r"(?:\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?\s*\)")
-_REF_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:\s*\S+", re.M)
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-_H1 = re.compile(r"^#(?:\s+(.*?))?\s*#*\s*$")
-_H2 = re.compile(r"^##(?:\s+(.*?))?\s*#*\s*$")
 _LESSON_FILE = re.compile(r"^courses/([a-z0-9][a-z0-9_-]{0,63})/([a-z0-9][a-z0-9_-]{0,63})"
                           r"\.([a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?)\.md$")
-_PLACEHOLDER = re.compile("\x00(\\d+)\x00")
-
-ALLOWED_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "em",
-                          "strong", "code", "pre", "blockquote", "a", "img", "hr", "br",
-                          "table", "thead", "tbody", "tr", "th", "td"})
+_CLOSING_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*$")
 
 
 @dataclass(frozen=True)
@@ -76,6 +72,14 @@ class ParsedLesson:
         return {"title": self.title, "lang": lang, "toc": self.toc, "cards": self.cards}
 
 
+def slugify(title: str) -> str:
+    """A card anchor: python-markdown's ``toc.slugify(title, "-")`` (accents dropped,
+    lower case, punctuation removed, spaces to ``-``)."""
+    value = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
+    value = re.sub(r"[^\w\s-]", "", value).strip().lower()
+    return re.sub(r"[-\s]+", "-", value)
+
+
 def parse_lesson(text: str, *, display: str, src_path: str, course: str, lesson: str,
                  lang: str, media_lookup: Callable[[str], str | None]) -> ParsedLesson:
     """Normalise one lesson file.
@@ -83,218 +87,164 @@ def parse_lesson(text: str, *, display: str, src_path: str, course: str, lesson:
     ``src_path`` is the file's path inside the pack source (``courses/c/01-x.en.md``);
     ``media_lookup`` maps a source-relative image path to its pack path (or None).
     """
-    p = _Parser(text, display, src_path, course, lesson, lang, media_lookup)
-    return p.run()
+    return _Parser(text, display, src_path, course, lesson, lang, media_lookup).run()
+
+
+@dataclass
+class _LessonRules(Rules):
+    """The builder's rules for a lesson: resolve relative targets, fail on the first
+    problem (with its line)."""
+
+    parser: _Parser | None = None
+
+    def note(self, line: int, message: str, *, unsafe: bool = True) -> None:
+        assert self.parser is not None
+        raise self.parser.err(message, line)
+
+    def link(self, href: str, line: int) -> Link:
+        assert self.parser is not None
+        return self.parser.link(href, line)
+
+    def image(self, src: str, line: int, alone: bool) -> str | None:
+        assert self.parser is not None
+        return self.parser.image(src, line, alone)
 
 
 class _Parser:
     def __init__(self, text: str, display: str, src_path: str, course: str, lesson: str,
                  lang: str, media_lookup: Callable[[str], str | None]) -> None:
-        self.text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+        self.text = text.replace("\r\n", "\n").replace("\r", "\n")
         self.display = display
         self.src_dir = posixpath.dirname(src_path)
         self.course, self.lesson, self.lang = course, lesson, lang
         self.media_lookup = media_lookup
-        self.saved: list[str] = []
         self.result = ParsedLesson(title="", cards=[], toc=[])
+        self.rules = _LessonRules(Kind.LESSON, parser=self)
 
     def err(self, message: str, line: int | None) -> PackSourceError:
         return PackSourceError(message, path=self.display, line=line)
 
     # -- steps ---------------------------------------------------------------------------
     def run(self) -> ParsedLesson:
-        text = self._protect_code(self.text)
-        m = _REF_DEF.search(text)
-        if m:
-            raise self.err("reference-style link definitions are not supported; write "
-                           "[text](target) inline", _line_at(text, m.start()))
-        text = self._strip_html(text)
-        text = _LINK.sub(self._rewrite_link, text)
-        self._split_cards(text)
-        for i, card in enumerate(self.result.cards):
-            self._check_rendered(card["markdown"], i)
-        return self.result
-
-    def _save(self, s: str) -> str:
-        self.saved.append(s)
-        return f"\x00{len(self.saved) - 1}\x00"
-
-    def _restore(self, s: str) -> str:
-        while "\x00" in s:
-            s = _PLACEHOLDER.sub(lambda m: self.saved[int(m.group(1))], s)
-        return s
-
-    def _protect_code(self, text: str) -> str:
-        out: list[str] = []
-        fence: str | None = None
-        for line in text.split("\n"):
-            m = _FENCE.match(line)
-            if fence is not None:
-                out.append(self._save(line))
-                if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) \
-                        and not line.strip()[len(m.group(1)):].strip():
-                    fence = None
-                continue
-            if m:
-                fence = m.group(1)
-                out.append(self._save(line))
-                continue
-            out.append(_CODE_SPAN.sub(lambda mm: self._save(mm.group(0)), line))
-        if fence is not None:
-            raise self.err(f"code block opened with {fence} is never closed", None)
-        return "\n".join(out)
-
-    def _strip_html(self, text: str) -> str:
-        def drop(m: re.Match[str], what: str) -> str:
-            self.result.warnings.append(
-                f"{self.display}:{_line_at(text, m.start())}: removed {what}")
-            return "\n" * m.group(0).count("\n")
-
-        text = _COMMENT.sub(lambda m: drop(m, "HTML comment"), text)
-        text = _SCRIPT.sub(lambda m: drop(m, f"<{m.group(1).lower()}> element and its content"),
-                           text)
-        m = _SCRIPT_OPEN.search(text)
-        if m:
-            raise self.err(f"<{m.group(1).lower()}> tag without a closing tag; raw HTML is not "
-                           "allowed in lessons", _line_at(text, m.start()))
-        return _TAG.sub(lambda m: drop(m, f"raw HTML tag {m.group(0)[:40]!r}"), text)
-
-    def _rewrite_link(self, m: re.Match[str]) -> str:
-        is_image, label, target = m.group(1) == "!", m.group(2), m.group(3).strip()
-        if target.startswith("<") and target.endswith(">"):
-            target = target[1:-1].strip()
-        line = _line_at(self._cur_text(m), m.start())
-        if is_image:
-            return f"![{label}]({self._image_target(target, line)})"
-        return self._link(label, target, line)
-
-    @staticmethod
-    def _cur_text(m: re.Match[str]) -> str:
-        return m.string
-
-    def _image_target(self, target: str, line: int) -> str:
-        if not target:
-            raise self.err("image without a path", line)
-        if target.startswith("//") or _SCHEME.match(target):
-            raise self.err(f"remote image {target!r} is not allowed: images must be files in "
-                           "the pack (put it in media/ and use a relative path)", line)
-        rel = posixpath.normpath(posixpath.join(self.src_dir, unquote(target)))
-        if rel.startswith("../") or rel == ".." or posixpath.isabs(rel) or "\\" in target:
-            raise self.err(f"image {target!r} points outside the pack", line)
-        pack_path = self.media_lookup(rel)
-        if pack_path is None:
-            raise self.err(f"image {target!r} not found: expected a media file at {rel}", line)
-        self.result.media.add(pack_path)
-        return pack_path
-
-    def _link(self, label: str, target: str, line: int) -> str:
-        if not target:
-            raise self.err(f"link [{label}] has no target", line)
-        low = target.lower()
-        if low.startswith(("http://", "https://", "mailto:")):
-            # shown, never fetched: the app renders the address as text
-            shown = target[7:] if low.startswith("mailto:") else target
-            return shown if label.strip() in ("", target, shown) else f"{label} ({shown})"
-        if target.startswith("//") or _SCHEME.match(target):
-            raise self.err(f"link {target!r} uses an unsupported scheme; allowed: http, https, "
-                           "mailto or a relative link to a lesson", line)
-        path, _, anchor = target.partition("#")
-        if not path:
-            course, lesson, lang = self.course, self.lesson, self.lang
-        else:
-            rel = posixpath.normpath(posixpath.join(self.src_dir, unquote(path)))
-            lm = _LESSON_FILE.match(rel)
-            if not lm:
-                raise self.err(f"link {target!r} does not point to a lesson file "
-                               "(<nn>-<slug>.<lang>.md in courses/<course>/)", line)
-            course, lesson, lang = lm.groups()
-        self.result.links.append(PendingLink(self.display, line, course, lesson, lang, anchor))
-        ref = f"lesson:{course}/{lesson}" + (f"#{anchor}" if anchor else "")
-        return f"[{label}]({ref})"
-
-    def _split_cards(self, text: str) -> None:
-        title: str | None = None
-        cards: list[tuple[str, int, list[str]]] = []  # (title, line, body lines)
-        intro: list[str] = []
-        for no, line in enumerate(text.split("\n"), start=1):
-            h1, h2 = _H1.match(line), _H2.match(line)
-            if h1:
-                if title is not None:
-                    raise self.err("a lesson has one '# ' title; use '## ' for cards and "
-                                   "'### ' inside a card", no)
-                if any(x.strip() for x in intro):
-                    raise self.err("text before the lesson's '# ' title line", no)
-                title = self._restore(h1.group(1) or "").strip()
-                if not title:
-                    raise self.err("empty lesson title", no)
-                intro = []
-            elif h2:
-                if title is None:
-                    raise self.err("'## ' card heading before the lesson's '# ' title", no)
-                name = self._restore(h2.group(1) or "").strip()
-                if not name:
-                    raise self.err("empty card heading", no)
-                cards.append((name, no, []))
-            elif cards:
-                cards[-1][2].append(line)
-            else:
-                intro.append(line)
-        if title is None:
-            raise self.err("lesson has no '# ' title line", None)
-        if any(x.strip() for x in intro):
-            cards.insert(0, (title, 1, intro))
-        if not cards:
-            raise self.err("lesson has no content", None)
+        for finding in text_findings(self.text):
+            raise self.err(finding.message, finding.line)
+        tree = parse(self.text)
+        self._check_fences(tree)
+        cards = self._split_cards(tree.children)
         used: set[str] = set()
-        for i, (name, _, body) in enumerate(cards):
-            anchor = slugify(name, "-") or f"card-{i + 1}"
+        for i, (name, body) in enumerate(cards):
+            anchor = slugify(name) or f"card-{i + 1}"
             base, n = anchor, 2
             while anchor in used:
                 anchor, n = f"{base}-{n}", n + 1
             used.add(anchor)
-            md = self._restore("\n".join(body)).strip("\n")
-            md = re.sub(r"\n{3,}", "\n\n", md)
-            self.result.cards.append({"title": name, "anchor": anchor, "markdown": md})
+            result = sanitize_nodes(body, self.rules)
+            for finding in result.findings:
+                raise self.err(finding.message, finding.line)
+            self.result.cards.append({"title": name, "anchor": anchor,
+                                      "markdown": result.markdown})
             self.result.toc.append({"card": i, "title": name, "anchor": anchor})
+        return self.result
+
+    def _check_fences(self, tree: SyntaxTreeNode) -> None:
+        """An unclosed code fence runs to the end of the file and swallows every card
+        after it: an error rather than a surprise."""
+        lines = self.text.split("\n")
+        for node in tree.children:
+            if node.type != "fence" or node.map is None:
+                continue
+            start, end = node.map
+            last = lines[end - 1] if end - 1 > start and end - 1 < len(lines) else ""
+            m = _CLOSING_FENCE.match(last)
+            if not (m and m.group(1)[0] == node.markup[0]
+                    and len(m.group(1)) >= len(node.markup)):
+                raise self.err(f"code block opened with {node.markup} is never closed",
+                               start + 1)
+
+    def _split_cards(self, nodes: list[SyntaxTreeNode]
+                     ) -> list[tuple[str, list[SyntaxTreeNode]]]:
+        title: str | None = None
+        cards: list[tuple[str, list[SyntaxTreeNode]]] = []
+        intro: list[SyntaxTreeNode] = []
+        for node in nodes:
+            line = node.map[0] + 1 if node.map else None
+            level = node.tag if node.type == "heading" else ""
+            if level == "h1":
+                if title is not None:
+                    raise self.err("a lesson has one '# ' title; use '## ' for cards and "
+                                   "'### ' inside a card", line)
+                if intro:
+                    raise self.err("text before the lesson's '# ' title line", line)
+                title = self._heading_text(node)
+                if not title:
+                    raise self.err("empty lesson title", line)
+            elif level == "h2":
+                if title is None:
+                    raise self.err("'## ' card heading before the lesson's '# ' title", line)
+                name = self._heading_text(node)
+                if not name:
+                    raise self.err("empty card heading", line)
+                cards.append((name, []))
+            elif cards:
+                cards[-1][1].append(node)
+            else:
+                intro.append(node)      # before the title: an error once the title comes
+        if title is None:
+            raise self.err("lesson has no '# ' title line", None)
+        if intro:
+            cards.insert(0, (title, intro))
+        if not cards:
+            raise self.err("lesson has no content", None)
         self.result.title = title
+        return cards
 
-    def _check_rendered(self, md: str, index: int) -> None:
-        html = markdown.markdown(md, extensions=["tables", "fenced_code"])
-        scan = HtmlScan()
-        scan.feed(html)
-        for tag in scan.tags - ALLOWED_TAGS:
-            raise self.err(f"raw HTML <{tag}> remains in card {index + 1}", None)
-        for src in scan.images:
-            if src not in self.result.media:
-                raise self.err(f"image {src!r} in card {index + 1} is not a file in the pack",
-                               self._find_line(src))
-        for href in scan.links:
-            if not href.lower().startswith(("lesson:", "http://", "https://", "mailto:")):
-                raise self.err(f"link {href!r} in card {index + 1} is not allowed",
-                               self._find_line(href))
+    def _heading_text(self, node: SyntaxTreeNode) -> str:
+        """A title as plain text; its links and images are checked like the card's."""
+        sanitize_nodes([node], self.rules)
+        inline = node.children[0] if node.children else None
+        return " ".join(plain_text(inline).split()) if inline is not None else ""
 
-    def _find_line(self, needle: str) -> int | None:
-        for no, line in enumerate(self.text.split("\n"), start=1):
-            if needle in line:
-                return no
-        return None
+    # -- targets ---------------------------------------------------------------------
+    def image(self, target: str, line: int, alone: bool) -> str:
+        if not target:
+            raise self.err("image without a path", line)
+        if scheme_of(target) is not None:
+            raise self.err(f"remote image {shown(shown_url(target))} is not allowed: images "
+                           "must be files in the pack (put it in media/ and use a relative "
+                           "path)", line)
+        rel = posixpath.normpath(posixpath.join(self.src_dir, unquote(target)))
+        if rel.startswith("../") or rel == ".." or posixpath.isabs(rel) or "\\" in target:
+            raise self.err(f"image {shown(target)} points outside the pack", line)
+        pack_path = self.media_lookup(rel)
+        if pack_path is None:
+            raise self.err(f"image {shown(target)} not found: expected a media file at {rel}",
+                           line)
+        if not alone:
+            raise self.err("an image must stand in its own paragraph (not inside a list, "
+                           "quote, table, heading or link)", line)
+        self.result.media.add(pack_path)
+        return pack_path
 
-
-class HtmlScan(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: set[str] = set()
-        self.images: list[str] = []
-        self.links: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.add(tag)
-        a = dict(attrs)
-        if tag == "img":
-            self.images.append(a.get("src") or "")
-        elif tag == "a":
-            self.links.append(a.get("href") or "")
-
-
-def _line_at(text: str, offset: int) -> int:
-    return text.count("\n", 0, offset) + 1
+    def link(self, target: str, line: int) -> Link:
+        if not target:
+            raise self.err("link has no target", line)
+        scheme = scheme_of(target)
+        if scheme in ("http", "https", "mailto"):
+            return Rules.as_text(target)       # shown, never fetched
+        if scheme is not None:
+            raise self.err(bad_scheme(shown_url(target)), line)
+        path, _, anchor = unquote(target).partition("#")
+        if not path:
+            course, lesson, lang = self.course, self.lesson, self.lang
+        else:
+            rel = posixpath.normpath(posixpath.join(self.src_dir, path))
+            lm = _LESSON_FILE.match(rel)
+            if not lm:
+                raise self.err(f"link {shown(target)} does not point to a lesson file "
+                               "(<nn>-<slug>.<lang>.md in courses/<course>/)", line)
+            course, lesson, lang = lm.groups()
+        if anchor and not re.fullmatch(r"[A-Za-z0-9_-]{1,128}", anchor):
+            raise self.err(f"link {shown(target)}: no card can have the anchor "
+                           f"{shown(anchor)}", line)
+        self.result.links.append(PendingLink(self.display, line, course, lesson, lang, anchor))
+        return Link(href=f"lesson:{course}/{lesson}" + (f"#{anchor}" if anchor else ""))

@@ -29,6 +29,7 @@ from app.core.packs.keys import TrustedKeys
 from app.core.packs.lesson_check import (
     MAX_LESSON_BYTES,
     check_lesson,
+    check_manifest_text,
     lesson_shas,
     media_paths,
 )
@@ -41,6 +42,7 @@ from app.core.packs.limits import (
     MAX_TOTAL_BYTES,
 )
 from app.core.packs.manifest import ManifestIdentity, check_format, check_manifest
+from app.core.packs.media import HEAD_BYTES, check_image_head, media_files
 
 _BLOB_NAME = re.compile(r"^blobs/([0-9a-f]{64})$")
 _MAX_SIG_BYTES = 4096
@@ -81,6 +83,7 @@ def verify_pack(pack_file: Path, trusted: TrustedKeys, *, installed_version: int
         if check_blobs:
             lessons = lesson_shas(vp.manifest)
             media = media_paths(vp.manifest)
+            images = media_files(vp.manifest)
             for sha, info in sorted(vp.blob_entries.items()):
                 if sha in lessons and info.file_size > MAX_LESSON_BYTES:   # before reading it
                     raise PackVerifyError(f"lesson {lessons[sha]} is {info.file_size} bytes; "
@@ -89,9 +92,13 @@ def verify_pack(pack_file: Path, trusted: TrustedKeys, *, installed_version: int
                     chunks = hashed_chunks(fh, sha, info.file_size, _where(vp, sha))
                     if sha in lessons:
                         check_lesson(b"".join(chunks), lessons[sha], vp.manifest, media=media)
-                    else:
-                        for _ in chunks:
-                            pass
+                        continue
+                    head = b""
+                    for chunk in chunks:
+                        if len(head) < HEAD_BYTES:
+                            head += chunk[:HEAD_BYTES - len(head)]
+                    if sha in images:
+                        check_image_head(head, images[sha])
         return vp
 
 
@@ -219,7 +226,7 @@ def check_signature(manifest_bytes: bytes, sig_bytes: bytes, trusted: TrustedKey
 
 
 def parse_manifest(manifest_bytes: bytes) -> dict[str, Any]:
-    """Step 4: JSON, supported format, schema."""
+    """Step 4: JSON, supported format, schema, and every text (``check_manifest_text``)."""
     try:
         manifest = json.loads(manifest_bytes.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -228,6 +235,7 @@ def parse_manifest(manifest_bytes: bytes) -> dict[str, Any]:
         raise PackVerifyError("manifest.json is nested too deeply") from None
     check_format(manifest)
     check_manifest(manifest)
+    check_manifest_text(manifest)
     checked: dict[str, Any] = manifest   # check_manifest: a JSON object
     return checked
 

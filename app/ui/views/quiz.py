@@ -225,11 +225,11 @@ def build_results(ctx: ViewContext, route: Route) -> ft.View:
     if wrong:
         controls.append(section_title(_("What to review")))
         for q in wrong:
+            # the explanation is sanitised Markdown (app.core.learning.text.markdown)
             controls.append(card(ft.Column([
                 ft.Text(q.prompt.text, weight=ft.FontWeight.BOLD),
-                ft.Text(q.explanation.text if q.explanation is not None else "",
-                        theme_style=ft.TextThemeStyle.BODY_SMALL)], spacing=4),
-                key=f"review-{q.id}"))
+                ft.Markdown(q.explanation.text if q.explanation is not None else "")],
+                spacing=4), key=f"review-{q.id}"))
     else:
         controls.append(ft.Text(_("Every answer was right. Well done!")))
     if quiz is not None and not quiz.passed and (quiz.attempts_left is None
