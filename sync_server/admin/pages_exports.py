@@ -29,7 +29,7 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 # ----------------------------------------------------------------------------- exports
 
 def _home_page(request: Request) -> str:
-    return console_state(request).issuer.base_url(str(request.base_url))
+    return get_state(request).settings.base_url  # never the request's Host header
 
 
 @router.get("/exports", response_class=HTMLResponse)
