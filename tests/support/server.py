@@ -51,6 +51,9 @@ class ServerProcess:
     workers: int = 1
     startup_timeout: float = 30.0
     proc: subprocess.Popen[bytes] | None = None
+    #: A Python script run first, given `-m sync_server serve …` to exec (e.g. one that
+    #: restricts the process the way a systemd directive would).
+    launcher: Path | None = None
 
     @property
     def base_url(self) -> str:
@@ -72,7 +75,8 @@ class ServerProcess:
                **self.env}
         if self.database_url:
             env["SHIFT_DATABASE_URL"] = self.database_url
-        cmd = [sys.executable, "-m", "sync_server", "serve", "--host", "127.0.0.1",
+        cmd = [sys.executable, *([str(self.launcher)] if self.launcher else []),
+               "-m", "sync_server", "serve", "--host", "127.0.0.1",
                "--port", str(self.port), "--data-dir", str(self.data_dir)]
         if self.workers > 1:
             cmd += ["--workers", str(self.workers)]
