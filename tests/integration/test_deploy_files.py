@@ -327,7 +327,7 @@ def test_nginx_example_in_front_of_the_server(tmp_path: Path) -> None:
                 assert failures(data, "addr:198.51.100.8") == 0
                 assert failures(data, "addr:127.0.0.1") == 0      # nor nginx itself
                 page = client.get("/admin/login", headers=forged)
-                csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+                csrf = re.findall(r'name="csrf" value="([^"]+)"', page.text)[0]
                 r = client.post("/admin/login", headers=forged, data={
                     "csrf": csrf, "name": "admin", "password": "correct horse battery"})
                 assert r.status_code == 303, r.text

@@ -182,7 +182,7 @@ def test_forwarded_for_from_a_trusted_proxy_names_the_client(tmp_path: Path) -> 
         with httpx.Client(base_url=base, headers={"X-Forwarded-For": victim,
                                                   "X-Forwarded-Proto": "https"}) as client:
             page = client.get("/admin/login")
-            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+            csrf = re.findall(r'name="csrf" value="([^"]+)"', page.text)[0]
             r = client.post("/admin/login", data={"csrf": csrf, "name": "admin",
                                                   "password": "correct horse battery"})
             assert r.status_code == 303
@@ -258,7 +258,7 @@ def test_host_header_never_reaches_an_absolute_url(tmp_path: Path) -> None:
             page = client.post("/admin/devices/enrol-code",
                                data={"csrf": page_csrf(client, "/admin/devices"), "facility": "f1"})
             assert page.status_code == 200 and "evil.example" not in page.text
-            code = re.search(r'id="enrol-code">([A-Z0-9-]+)<', page.text).group(1)
+            code = re.findall(r'id="enrol-code">([A-Z0-9-]+)<', page.text)[0]
             qr = segno.make(enrol_qr_payload(PUBLIC, code), error="m").svg_inline(
                 scale=6, border=2, title=f"Enrolment code {code}")
             assert qr in page.text
