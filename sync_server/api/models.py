@@ -26,6 +26,10 @@ class ErrorBody(BaseModel):
     detail: str = Field(description="What is wrong, naming the field when there is one")
 
 
+#: The `responses=` of a route or router (extra OpenAPI responses), as FastAPI types it.
+Responses = dict[int | str, dict[str, Any]]
+
+
 # ----- health ----------------------------------------------------------------------------
 class Health(BaseModel):
     status: Literal["ok"]

@@ -21,6 +21,7 @@ from sync_server.api.models import (
     PullResponse,
     PushRequest,
     PushResponse,
+    Responses,
 )
 from sync_server.db.repository import Device, Repository
 from sync_server.logs import log
@@ -28,8 +29,8 @@ from sync_server.services import sync as sync_service
 
 router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
 logger = logging.getLogger("sync_server.sync")
-AUTH_ERRORS = {401: {"model": ErrorBody, "description": "missing, unknown or revoked token"}}
-BODY_ERRORS = {**AUTH_ERRORS, 413: {"model": ErrorBody, "description": "body too large"},
+AUTH_ERRORS: Responses = {401: {"model": ErrorBody, "description": "missing, unknown or revoked token"}}
+BODY_ERRORS: Responses = {**AUTH_ERRORS, 413: {"model": ErrorBody, "description": "body too large"},
                400: {"model": ErrorBody, "description": "bad gzip or unreadable body"}}
 
 
@@ -82,7 +83,7 @@ async def push(request: Request, device: DeviceDep) -> Response:
     raw = await request.body()
     state = request.app.state.shift
     async with state.work_slots:
-        hooks = list(state.on_events_stored)
+        hooks: list[sync_service.StoredHook] = list(state.on_events_stored)
         return await run_in_threadpool(_push, state.repo, device, raw, hooks)
 
 
