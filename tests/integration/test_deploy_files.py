@@ -148,11 +148,13 @@ def test_systemd_analyze_accepts_every_directive(tmp_path: Path) -> None:
     analyze = shutil.which("systemd-analyze")
     if not analyze:
         pytest.skip("systemd-analyze (Debian package systemd) not installed")
-    # verify checks that ExecStart's program exists: point it at this interpreter
+    # verify checks that ExecStart's program exists: point it at this environment's copy
     text = UNIT.read_text(encoding="utf-8")
-    program = shlex.split(one("ExecStart"))[0]
+    program = Path(shlex.split(one("ExecStart"))[0])
+    here = Path(sys.executable).parent / program.name
+    assert here.is_file(), f"{program.name} is not installed in {here.parent}"
     unit = tmp_path / "shift-server.service"
-    unit.write_text(text.replace(f"ExecStart={program} ", f"ExecStart={sys.executable} ", 1),
+    unit.write_text(text.replace(f"ExecStart={program} ", f"ExecStart={here} ", 1),
                     encoding="utf-8")
     done = subprocess.run([analyze, "verify", str(unit)], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120)
