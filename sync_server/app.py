@@ -3,8 +3,8 @@
     create_app(settings=None) -> FastAPI
 
 With no settings, SHIFT_* environment variables and defaults apply (SQLite file in
-var/server); outside development mode (SHIFT_DEV=1) SHIFT_PUBLIC_BASE_URL is required. The database schema is created / migrated and the signing key made
-on first start. Extensions (admin console, certificates) are mounted when their packages
+var/server); outside development mode (SHIFT_DEV=1) SHIFT_PUBLIC_BASE_URL is required.
+The database schema is created / migrated and the signing key made on first start. Extensions (admin console, certificates) are mounted when their packages
 exist: each may define `install(app: FastAPI) -> None` (see api/deps.py).
 """
 

@@ -4,8 +4,7 @@ Every setting has an environment variable (the table in docs/deployment.md, kept
 complete by tests/unit/test_env_table.py); the CLI and the tests build a Settings object
 directly. A malformed value is a ConfigError naming the variable, never a silent default.
 
-Two settings decide what the server believes about a request (docs/deployment.md,
-"Behind a reverse proxy"):
+Two settings decide what the server believes about a request (docs/deployment.md §4.3):
 
 * ``public_base_url`` (SHIFT_PUBLIC_BASE_URL) is the one source of every absolute URL
   the server writes (certificate issuer / verify URL / QR, xAPI IRIs, enrolment QR): a

@@ -14,7 +14,10 @@ import ipaddress
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sync_server.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -41,7 +44,7 @@ def listen_url(host: str, port: int) -> str:
     return f"http://[{address}]:{port}" if address.version == 6 else f"http://{address}:{port}"
 
 
-def uvicorn_options(settings: Any, host: str, port: int) -> dict[str, Any]:
+def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
     """uvicorn keyword arguments; proxy headers only from the configured proxies."""
     trusted = list(settings.trusted_proxies)
     return dict(host=host, port=port, log_config=None, access_log=False,
