@@ -35,3 +35,8 @@ class DatabaseError(ServerError):
 
 class TooManyAttemptsError(ServerError):
     """Too many failed logins for one admin name; try again later (HTTP 429)."""
+
+
+class BackupError(ServerError):
+    """A backup cannot be written, or an archive cannot be restored (damaged, foreign,
+    truncated, made by a newer server) or not into this target (not empty)."""

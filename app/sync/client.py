@@ -23,6 +23,10 @@ A profile refused with `staff_number_taken` (the learner made a profile here and
 tablet registered the same staff number first) is planned for re-attribution to the
 `existing_id`; once that learner's profile has come with a pull, its work is copied to
 that learner as new events and pushed in the same sync (app/core/store/reattribute.py).
+
+A pull answer whose `server_epoch` differs from the one seen before means the server was
+restored from a backup: the tablet pulls again from 0 and, after the push, offers its
+whole history again so the server gets back what it lost (app/sync/recovery.py).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from app.core.errors import (
 from app.core.events import utc_now_iso, validate_event
 from app.core.packs import PackLibrary, TrustedKeys
 from app.core.store import reattribute
+from app.sync import recovery
 from app.sync.backoff import RetryPolicy
 from app.sync.packs import PackUpdater
 from app.sync.report import Progress, SyncReport
@@ -164,6 +169,8 @@ class SyncClient:
                 self._push(t, report, cb)
                 if self._reattribute(report):        # refused just now: move and send
                     self._push(t, report, cb)
+                if recovery.pending(self.store) is not None:   # the server was restored
+                    self._reoffer(t, report, cb)
                 self.store.settings.set("last_sync_at", utc_now_iso())
                 if packs and self.library is not None:
                     self._packs(t, report, cb)
@@ -210,6 +217,19 @@ class SyncClient:
             more = answer.get("more")
             if not isinstance(more, bool):
                 raise SyncProtocolError("pull.more: expected true or false")
+            epoch = recovery.epoch_of(answer)
+            if epoch is not None and recovery.observe(self.store, epoch,
+                                                      ("sync_cursor", PROFILES_CURSOR)):
+                # restored from a backup: this page answered old cursors; start again at 0
+                if report.server_restored:
+                    raise SyncProtocolError(
+                        "pull: the server's epoch changed twice in one sync; are several "
+                        "servers with different databases answering at this address?")
+                report.server_restored = True
+                report.notes.append("the server was restored from a backup: pulling "
+                                    "everything again, then offering this tablet's events")
+                events_after = profiles_after = 0
+                continue
             if new_events < events_after or new_profiles < profiles_after:
                 raise SyncProtocolError("pull: the server moved a cursor backwards "
                                         f"({events_after}→{new_events}, "
@@ -315,6 +335,36 @@ class SyncClient:
                 if future is None:
                     break
                 inflight = (future, send)
+
+    def _reoffer(self, t: Transport, report: SyncReport, cb: Progress) -> None:
+        """Push the whole history again, learner by learner (app/sync/recovery.py)."""
+        plan = recovery.pending(self.store)
+        if plan is None:
+            return
+        learners = recovery.learners_left(self.store, plan)
+        chunk = self.chunk_size
+        for learner_id in learners:
+            events = recovery.offer_order(self.store.events(learner_id))
+            while events:
+                send = [{k: v for k, v in e.items() if k != "received_at"}
+                        for e in events[:chunk]]
+                try:
+                    answer = self._post_push(t, [], send)
+                except SyncProtocolError as exc:
+                    chunk = self._smaller(exc, chunk)
+                    continue
+                events = events[len(send):]
+                stored = [i for i in _list(answer, "stored", "push") if isinstance(i, str)]
+                duplicate = [i for i in _list(answer, "duplicate", "push")
+                             if isinstance(i, str)]
+                report.events_reoffered += len(send)
+                report.events_recovered += len(stored)
+                report.events_reoffer_refused += len(_list(answer, "rejected", "push"))
+                if stored or duplicate:   # also in the outbox: acknowledged now
+                    report.events_acknowledged += self.store.acknowledge(stored + duplicate)
+                cb("push", report.events_reoffered, 0)
+            recovery.learner_done(self.store, plan, learner_id)
+        recovery.finish(self.store)
 
     def _reattribute(self, report: SyncReport) -> bool:
         """Carry out planned re-attributions (app/core/store/reattribute.py) whose

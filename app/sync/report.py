@@ -42,6 +42,10 @@ class SyncReport:
     events_rejected: dict[str, str] = field(default_factory=dict)    # id → reason
     events_held: dict[str, str] = field(default_factory=dict)        # id → why kept in outbox
     outbox_left: int = 0
+    server_restored: bool = False     # the pull saw a new server_epoch (app/sync/recovery.py)
+    events_reoffered: int = 0         # history pushed again after a server restore
+    events_recovered: int = 0         # of those, ones the server had lost (stored again)
+    events_reoffer_refused: int = 0   # of those, ones the server refused (only counted)
     packs: list[PackOutcome] = field(default_factory=list)
     packs_error: str | None = None    # the pack step as a whole could not run
     notes: list[str] = field(default_factory=list)
@@ -63,6 +67,11 @@ class SyncReport:
                f"{len(self.events_rejected)} rejected, {len(self.events_held)} kept for later; "
                f"{self.profiles_pushed} profiles",
                f"outbox: {self.outbox_left} events waiting"]
+        if self.events_reoffered:
+            out.append(f"after the server restore: offered {self.events_reoffered} events "
+                       f"again, {self.events_recovered} of them were missing there"
+                       + (f", {self.events_reoffer_refused} refused"
+                          if self.events_reoffer_refused else ""))
         if self.events_conflicting:
             out.append(f"conflicts: {self.events_conflicting} pulled events differ from the "
                        "copy stored here under the same id (first copy kept; "

@@ -14,6 +14,15 @@ Delivery: each certificate becomes a ``certificate.received`` event of that lear
 credential) inserted into the events table, so the normal pull carries it to every
 tablet of the learner's facility (docs/sync-protocol.md). Its content is deterministic,
 so inserting it twice is a harmless duplicate.
+
+Recovery after a restore from a backup: certificates issued after the backup are not in
+the restored database, but the tablets hold their ``certificate.received`` events and
+offer them again (docs/sync-protocol.md §4.5). ``recover`` puts such a certificate back
+under its own id — so its printed QR code still verifies — only when the credential is
+signed by this server's own key, names the event's learner and course, and the event is
+exactly the one ``certificate_event`` makes for it. The tablets offer a learner's
+certificates before the rest of their history, so the completion that follows finds the
+certificate in place instead of issuing a second one.
 """
 
 from __future__ import annotations
@@ -28,15 +37,22 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from app.core.certificates import key_id
+from app.core.certificates import key_id, verify_credential
 from app.core.errors import CertificateError, EventError
 from app.core.events import content_of, format_at, validate_event
-from sync_server.certificates import Issuer, Learner, course_achievement, issue_credential
+from sync_server.certificates import (
+    Issuer,
+    Learner,
+    bare_id,
+    course_achievement,
+    issue_credential,
+)
 from sync_server.db.repository import CertificateRecord, EventRow, Repository
 
 log = logging.getLogger("shift.certificates")
 SERVER_DEVICE = "server"
 COMPLETED = "course.completed"
+DELIVERED = "certificate.received"
 CURSOR = "completed"
 _EVENT_NS = uuid.UUID("5b0c1d8e-54a3-4c57-9a0e-2f1f6a1c0de1")
 
@@ -91,8 +107,12 @@ class CertificateIssuer:
         return self.config.public_base_url
 
     def on_stored(self, events: list[dict[str, Any]]) -> list[CertificateRecord]:
-        """Push hook: issue and deliver certificates for the completions among the events
-        one push newly stored. Returns the new certificates."""
+        """Push hook: put back certificates a tablet offered again after a restore, then
+        issue and deliver certificates for the completions among the events one push newly
+        stored. Returns the new certificates."""
+        for event in events:
+            if event.get("type") == DELIVERED and event.get("device") == SERVER_DEVICE:
+                self.recover(event)
         if not self._caught_up:  # first push of this process: also what a crash left over
             self._caught_up = True
             return self.catch_up()
@@ -189,6 +209,55 @@ class CertificateIssuer:
         if not self.repo.insert_certificate(record):
             return None  # another process issued it a moment ago
         log.info("certificate issued", extra={"certificate": cid, "course": course_id})
+        return record
+
+    def recover(self, event: dict[str, Any]) -> CertificateRecord | None:
+        """Store again a certificate this server issued, from the ``certificate.received``
+        event a tablet offered back (see the module docstring); None when it is already
+        known or is not a genuine certificate of this server for that learner + course
+        (logged)."""
+        try:
+            record = self._recovered_record(event)
+        except (CertificateError, EventError, KeyError, TypeError, ValueError) as exc:
+            log.warning("certificate not recovered from event %s: %s", event.get("id"), exc)
+            return None
+        if record is None or not self.repo.insert_certificate(record):
+            return None
+        log.info("certificate recovered", extra={"certificate": record.id})
+        return record
+
+    def _recovered_record(self, event: dict[str, Any]) -> CertificateRecord | None:
+        ref, data = event.get("ref") or {}, event.get("data") or {}
+        credential = data["credential"]
+        cid = bare_id(credential["id"])
+        if ref.get("certificate") != cid:
+            raise CertificateError("ref.certificate is not the credential's id")
+        if self.repo.get_certificate(cid) is not None:
+            return None
+        result = verify_credential(credential, [self.private_key.public_key()])
+        if not result.genuine:
+            raise CertificateError(f"not signed by this server's key ({result.status.value})")
+        learner = self.repo.get_learner(event["learner"])
+        if learner is None:
+            raise CertificateError(f"learner {event['learner']} is not on this server")
+        subject = credential["credentialSubject"]
+        if subject.get("id", f"urn:uuid:{learner.id}") != f"urn:uuid:{learner.id}":
+            raise CertificateError("the credential names another learner")
+        achievement = subject["achievement"]
+        pack_id, course_id = event["pack"], ref["course"]
+        if not str(achievement["id"]).endswith(f"/achievements/{pack_id}/{course_id}"):
+            raise CertificateError("the credential is for another course")
+        record = CertificateRecord(
+            id=cid, learner_id=learner.id, pack_id=pack_id,
+            pack_version=int(event["pack_version"]), course_id=course_id,
+            facility_id=learner.facility_id,
+            language=str(achievement.get("inLanguage") or learner.language),
+            issued_at=format_at(datetime.fromisoformat(credential["validFrom"])),
+            source_event=str(event["id"]),
+            key_id=key_id(self.private_key.public_key()), credential=credential,
+            delivered_at=format_at(datetime.now(UTC)))
+        if content_of(certificate_event(record)) != content_of(event):
+            raise CertificateError("the event is not the one this server made for it")
         return record
 
     def deliver(self, record: CertificateRecord) -> None:

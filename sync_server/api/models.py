@@ -140,6 +140,11 @@ class PullResponse(BaseModel):
     profiles: list[PulledProfile]
     profiles_cursor: int
     more: bool = Field(description="True when another page is waiting: pull again")
+    server_epoch: str = Field(
+        description="Random id of the server database's history; it changes when the "
+                    "database is restored from a backup. A client that sees a different "
+                    "value than before pulls again from cursor 0 and offers its history "
+                    "again (the server may have lost events it had acknowledged)")
 
 
 # ----- packs (device side) ---------------------------------------------------------------

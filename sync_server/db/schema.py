@@ -6,9 +6,14 @@ it adds; `SqlRepository._migrate` applies the missing versions in one transactio
 records them in `schema_version`. Version 2 moved the certificate tables (formerly
 created by the admin module) into the schema and added the pack → blob index (audience
 checks of blob downloads) and the login-failure log (lock-out across server processes).
+Version 3 added `server_meta` (name → value): the `epoch`, a random id made when the
+database is created and replaced by every restore from a backup, which tablets compare to
+notice that the server lost what it acknowledged after the backup (docs/sync-protocol.md).
 """
 
 from __future__ import annotations
+
+import re
 
 DIALECT_TYPES = {
     "sqlite": {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "blob": "BLOB", "bigint": "INTEGER"},
@@ -83,6 +88,10 @@ VERSIONS: dict[int, list[str]] = {
             key TEXT NOT NULL, at TEXT NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS login_failures_key_at ON login_failures (key, at)",
     ],
+    3: [
+        """CREATE TABLE IF NOT EXISTS server_meta (
+            name TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+    ],
 }
 LATEST = max(VERSIONS)
 
@@ -91,3 +100,14 @@ def statements(dialect: str, version: int) -> list[str]:
     """The statements that bring a database from `version - 1` to `version`."""
     types = DIALECT_TYPES[dialect]
     return [stmt.format(**types) for stmt in VERSIONS[version]]
+
+
+def table_names() -> set[str]:
+    """Every table the schema creates (any version), plus `schema_version`."""
+    names = {"schema_version"}
+    for stmts in VERSIONS.values():
+        for stmt in stmts:
+            m = re.match(r"\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)", stmt, re.IGNORECASE)
+            if m:
+                names.add(m.group(1))
+    return names

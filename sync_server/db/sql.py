@@ -18,6 +18,7 @@ import json
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -57,6 +58,54 @@ _CERT_COLS = ("id, learner_id, pack_id, pack_version, course_id, facility_id, la
 def staff_key(staff_number: str) -> str:
     """Staff numbers are unique per organisation, compared without case or spaces."""
     return "".join(staff_number.split()).upper()
+
+
+def placeholders(dialect: str, sql: str) -> str:
+    """`sql` written with `?` placeholders, in the form the dialect's driver wants."""
+    return sql if dialect == "sqlite" else sql.replace("?", "%s")
+
+
+def new_epoch() -> str:
+    """A fresh value for `server_meta.epoch` (see SqlRepository.server_epoch)."""
+    return uuid.uuid4().hex
+
+
+def schema_version_of(cur: Any) -> int:
+    """The schema version recorded in the database of `cur` (0 = none yet); creates the
+    `schema_version` table when it is missing."""
+    cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    cur.execute("SELECT MAX(version) FROM schema_version")
+    return int(cur.fetchone()[0] or 0)
+
+
+def apply_schema(cur: Any, dialect: str, *, current: int, target: int = schema.LATEST) -> None:
+    """Bring the database of `cur` (inside a write transaction) from schema `current` to
+    `target`: each version's statements, its data step, and its `schema_version` row.
+    Used at every start (`SqlRepository._migrate`) and by a restore from a backup
+    (sync_server/backup), which loads rows at the backup's version and then migrates."""
+    for version in range(current + 1, target + 1):
+        for stmt in schema.statements(dialect, version):
+            cur.execute(stmt)
+        if version == 2:
+            cur.execute("SELECT pack_id, version, manifest FROM packs")
+            for pack_id, ver, manifest in cur.fetchall():
+                index_blobs(cur, dialect, pack_id, int(ver), bytes(manifest))
+        cur.execute(placeholders(dialect, "INSERT INTO schema_version (version) VALUES (?)"),
+                    (version,))
+
+
+def index_blobs(cur: Any, dialect: str, pack_id: str, version: int, manifest: bytes) -> None:
+    """Record which blobs a pack version holds (its manifest's `files`), for the
+    audience check of blob downloads. A manifest without files indexes nothing."""
+    try:
+        files = json.loads(manifest).get("files") or []
+        shas = sorted({f["sha256"] for f in files if isinstance(f.get("sha256"), str)})
+    except (ValueError, AttributeError, TypeError):
+        shas = []
+    if shas:
+        cur.executemany(placeholders(dialect, "INSERT INTO pack_blobs (sha256, pack_id, version) "
+                                              "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
+                        [(sha, pack_id, version) for sha in shas])
 
 
 class Pool:
@@ -135,6 +184,7 @@ class SqlRepository:
 
     def __init__(self, pool_size: int) -> None:
         self._pool = Pool(self._connect, pool_size, self._is_broken, self._ping)
+        self._epoch: str | None = None
         self._migrate()
 
     # ----- dialect hooks -------------------------------------------------------------
@@ -160,20 +210,11 @@ class SqlRepository:
     def _migrate(self) -> None:
         """Apply the missing schema versions (sync_server/db/schema.py) in one transaction."""
         with self._write(LOCK_MIGRATE) as cur:
-            cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            cur.execute("SELECT MAX(version) FROM schema_version")
-            current = cur.fetchone()[0] or 0
+            current = schema_version_of(cur)
             if current > schema.LATEST:
                 raise DatabaseError(f"{self._label()}: database schema {current} is newer than "
                                     f"this server ({schema.LATEST}); upgrade the server")
-            for version in range(current + 1, schema.LATEST + 1):
-                for stmt in schema.statements(self.dialect, version):
-                    cur.execute(stmt)
-                if version == 2:
-                    cur.execute("SELECT pack_id, version, manifest FROM packs")
-                    for pack_id, ver, manifest in cur.fetchall():
-                        self._index_blobs(cur, pack_id, int(ver), bytes(manifest))
-                cur.execute(self._sql("INSERT INTO schema_version (version) VALUES (?)"), (version,))
+            apply_schema(cur, self.dialect, current=current)
 
     def _is_unique_violation(self, exc: BaseException) -> bool:
         raise NotImplementedError
@@ -204,6 +245,26 @@ class SqlRepository:
 
     def close(self) -> None:
         self._pool.close()
+
+    # ----- identity of the database's history ---------------------------------------------
+    def server_epoch(self) -> str:
+        """A random id of this database's history, sent with every pull: made the first
+        time it is asked for, replaced by every restore from a backup (sync_server/backup).
+        A tablet that sees it change knows the server may have lost events it had
+        acknowledged, and offers its history again (docs/sync-protocol.md §4.5).
+
+        Read once per process: a restore is done with the servers stopped."""
+        if self._epoch is None:
+            row = self._one("SELECT value FROM server_meta WHERE name = 'epoch'")
+            if row is None:
+                with self._write() as cur:
+                    cur.execute(self._sql("INSERT INTO server_meta (name, value) VALUES "
+                                          "('epoch', ?) ON CONFLICT (name) DO NOTHING"),
+                                (new_epoch(),))
+                row = self._one("SELECT value FROM server_meta WHERE name = 'epoch'")
+            assert row is not None
+            self._epoch = str(row[0])
+        return self._epoch
 
     # ----- facilities ------------------------------------------------------------------
     def create_facility(self, facility_id: str, name: str, now: str) -> Facility:
@@ -579,17 +640,7 @@ class SqlRepository:
         return [InstalledPack(a, b, c, int(d), e) for a, b, c, d, e in rows]
 
     def _index_blobs(self, cur: Any, pack_id: str, version: int, manifest: bytes) -> None:
-        """Record which blobs a pack version holds (its manifest's `files`), for the
-        audience check of blob downloads. A manifest without files indexes nothing."""
-        try:
-            files = json.loads(manifest).get("files") or []
-            shas = sorted({f["sha256"] for f in files if isinstance(f.get("sha256"), str)})
-        except (ValueError, AttributeError, TypeError):
-            shas = []
-        if shas:
-            cur.executemany(self._sql("INSERT INTO pack_blobs (sha256, pack_id, version) "
-                                      "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
-                            [(sha, pack_id, version) for sha in shas])
+        index_blobs(cur, self.dialect, pack_id, version, manifest)
 
     def blob_visible_to(self, sha256: str, facility_id: str) -> bool:
         """Whether the blob belongs to a pack version published to the facility."""

@@ -179,6 +179,7 @@ def pull_body(repo: Repository, device: Device, events_after: int, profiles_afte
         "profiles": [_profile_json(p) for p in profiles],
         "profiles_cursor": profiles[-1].rev if profiles else profiles_after,
         "more": more,
+        "server_epoch": repo.server_epoch(),
     }
     tail = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
     return ('{"events":[' + ",".join(parts) + "]," + tail[1:]).encode("utf-8")

@@ -328,6 +328,18 @@ class Profiles:
                     out.append({**_public(doc), "pin_verifier": doc.get("pin_verifier")})
             return sorted(out, key=lambda d: d["created_at"])
 
+    def mark_all_pending(self) -> int:
+        """Make every profile pending push again — after the server was restored from a
+        backup it may lack profiles it had acknowledged (app/sync/recovery.py). A pull
+        that brings the server's copy clears the flag again (see `upsert_remote`).
+        Returns how many profiles were marked."""
+        with self._lock:
+            changes = {key: {**doc, "dirty": True} for key, doc in self._table().items()
+                       if not doc.get("dirty")}
+            if changes:
+                self._save(changes)
+            return len(changes)
+
     def mark_pushed(self, ids: Iterable[str]) -> int:
         """The server stored these profiles. A profile changed again after
         `pending_push()` handed it out stays pending. Returns how many were marked."""

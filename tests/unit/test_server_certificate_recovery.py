@@ -1,0 +1,123 @@
+"""After a restore, a tablet offers back the `certificate.received` events of certificates
+issued after the backup; the server stores such a certificate again under its own id —
+only when it is exactly what this server issued (sync_server/admin/issuing.py recover).
+Real SQLite repositories; the tablets' side is tests/unit/test_sync_recovery.py."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.core.events import validate_event
+from app.core.packs import build_pack, generate_keypair
+from sync_server.admin.issuing import CertificateIssuer, IssuerConfig, certificate_event
+from sync_server.app import create_app
+from sync_server.db.repository import Learner
+from sync_server.services.packs import ingest_pack_file
+from sync_server.settings import Settings
+from tests.support.server import ROOT
+
+BASE = "https://learning.example.org"
+T0 = "2026-01-05T10:00:00.000Z"
+RASA = "0b5a3f7e-7f0e-4c2a-9d55-5d1b0a7c9e11"
+JONAS = "1c6b4f8f-8f1f-4d3b-8e66-6e2c1b8d0f22"
+
+
+def server(tmp: Path, name: str, key_from: Any = None) -> Any:
+    """A server with the sample pack, facility f1 and two learners; `key_from` reuses
+    another server's signing key (a restored server keeps its key)."""
+    data = tmp / name
+    if key_from is not None:
+        (data / "keys").mkdir(parents=True)
+        (data / "keys" / "server.key").write_bytes(
+            (key_from.settings.key_dir / "server.key").read_bytes())
+    state = create_app(Settings(data_dir=data, public_base_url=BASE)).state.shift
+    pack = build_pack(ROOT / "content_packs" / "promote-sample", state.keyring.private_key,
+                      tmp / f"{name}.pack")
+    ingest_pack_file(state.repo, state.keyring, state.blobs, pack, "boss")
+    state.repo.create_facility("f1", "Vilnius", T0)
+    for lid, staff in ((RASA, "LT-1"), (JONAS, "LT-2")):
+        state.repo.save_profile(Learner(lid, staff, "f1", "prison_officer", "lt", "Rasa", None, T0))
+    return state
+
+
+def completion(learner: str = RASA) -> dict[str, Any]:
+    return validate_event({"id": str(uuid.uuid4()), "learner": learner, "device": "tab",
+                           "seq": 1, "at": T0, "type": "course.completed",
+                           "pack": "promote-sample", "pack_version": 1,
+                           "ref": {"course": "boundaries"}, "data": {"score": 90}})
+
+
+@pytest.fixture
+def issued(tmp_path: Path) -> Any:
+    """The original server issued a certificate; the restored one (same key, the backup
+    from before) does not have it."""
+    original = server(tmp_path, "original")
+    record = CertificateIssuer(original.repo, original.keyring.private_key,
+                               IssuerConfig(public_base_url=BASE)).issue_for(completion(), BASE)
+    assert record is not None
+    restored = server(tmp_path, "restored", key_from=original)
+    issuer = CertificateIssuer(restored.repo, restored.keyring.private_key,
+                               IssuerConfig(public_base_url=BASE))
+    yield record, certificate_event(record), issuer, restored.repo
+    original.repo.close()
+    restored.repo.close()
+
+
+def test_the_offered_certificate_comes_back_under_its_own_id(issued: Any) -> None:
+    record, event, issuer, repo = issued
+    back = issuer.recover(copy.deepcopy(event))
+    assert back is not None and back.id == record.id
+    stored = repo.get_certificate(record.id)
+    assert stored.credential == record.credential
+    same = ("learner_id", "pack_id", "pack_version", "course_id", "facility_id", "language",
+            "issued_at", "key_id")
+    assert all(getattr(stored, f) == getattr(record, f) for f in same)
+    assert stored.source_event == event["id"] and stored.delivered_at is not None
+    assert issuer.recover(copy.deepcopy(event)) is None          # known now: nothing to do
+    assert repo.count_certificates() == 1
+
+
+def test_the_push_hook_recovers_before_it_issues(issued: Any) -> None:
+    """Certificates come first in a re-offer: the completion after it issues nothing new."""
+    record, event, issuer, repo = issued
+    assert issuer.on_stored([copy.deepcopy(event), completion()]) == []
+    assert [c.id for c in repo.list_certificates()] == [record.id]
+
+
+def _other_key(event: dict[str, Any], issuer: CertificateIssuer, repo: Any) -> None:
+    private, _ = generate_keypair()
+    forged = CertificateIssuer(repo, private, IssuerConfig(public_base_url=BASE))
+    record = forged.issue_for(completion(JONAS), BASE)
+    event.clear()
+    event.update(certificate_event(record))
+    with repo._write() as cur:   # issue_for stored it; the restored server must not have it
+        cur.execute("DELETE FROM certificates WHERE id = ?", (record.id,))
+
+
+TAMPERED = {
+    "signed by another key": _other_key,
+    "another learner": lambda e, i, r: e.update(learner=JONAS),
+    "another course": lambda e, i, r: e["ref"].update(course="other-course"),
+    "changed credential": lambda e, i, r: e["data"]["credential"].update(name="Forged"),
+    "changed title": lambda e, i, r: e["data"].update(title="Forged"),
+    "changed time": lambda e, i, r: e.update(at="2026-02-01T00:00:00.000Z"),
+    "changed id": lambda e, i, r: e.update(id=str(uuid.uuid4())),
+    "ref not the credential": lambda e, i, r: e["ref"].update(certificate=str(uuid.uuid4())),
+    "no credential": lambda e, i, r: e["data"].pop("credential"),
+    "credential not an object": lambda e, i, r: e["data"].update(credential="x"),
+    "unknown learner": lambda e, i, r: e.update(learner=str(uuid.uuid4())),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERED))
+def test_anything_else_is_not_recovered(case: str, issued: Any) -> None:
+    _record, event, issuer, repo = issued
+    event = copy.deepcopy(event)
+    TAMPERED[case](event, issuer, repo)
+    assert issuer.recover(event) is None
+    assert repo.count_certificates() == 0
