@@ -40,9 +40,10 @@ venv: $(STAMP)
 lock: $(UV)
 	$(UV) lock --python $(PY) $(if $(UPGRADE),$(if $(filter all,$(UPGRADE)),--upgrade,--upgrade-package $(UPGRADE)))
 
-## run: sync server + Flet app (web) with the sample packs, embedded defaults
+## run: sync server + Flet app (web) with the sample packs, embedded defaults.
+## Other ports: make run APP_PORT=8551 SERVER_PORT=8701 (or SHIFT_APP_PORT / SHIFT_SERVER_PORT)
 run: $(STAMP)
-	$(BIN)/python -m tools.run_all
+	$(BIN)/python -m tools.run_all $(if $(APP_PORT),--app-port $(APP_PORT)) $(if $(SERVER_PORT),--server-port $(SERVER_PORT))
 
 ## test: the whole suite (browser / PostgreSQL tests run when available; skips are explained)
 test: $(STAMP) check-lock

@@ -56,7 +56,7 @@ def rows(n: int) -> list[tuple[str, ...]]:
 
 
 def fill(settings: Settings, events: list[tuple[str, ...]], work: Path) -> None:
-    state = create_app(settings).state.shift
+    state = create_app(settings.with_(public_base_url="https://learning.example.org")).state.shift
     try:
         pack = build_pack(ROOT / "content_packs" / "promote-sample", state.keyring.private_key,
                           work / "sample.pack")
@@ -96,7 +96,7 @@ def baseline_insert(settings: Settings, events: list[tuple[str, ...]]) -> float:
     """The event rows into an empty events table of a fresh database, one transaction."""
     target = Settings(data_dir=settings.data_dir.parent / "baseline",
                       database_url=fresh(settings))
-    create_app(target).state.shift.repo.close()
+    create_app(target.with_(public_base_url="https://learning.example.org")).state.shift.repo.close()
     mark = "?" if target.database_url is None else "%s"
     sql = f"INSERT INTO events ({COLS}) VALUES ({', '.join([mark] * 9)})"
     t = time.perf_counter()

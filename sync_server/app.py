@@ -2,9 +2,9 @@
 
     create_app(settings=None) -> FastAPI
 
-Zero config: with no settings, SHIFT_* environment variables and defaults apply (SQLite
-file in var/server). The database schema is created / migrated and the signing key made
-on first start. Extensions (admin console, certificates) are mounted when their packages
+With no settings, SHIFT_* environment variables and defaults apply (SQLite file in
+var/server); outside development mode (SHIFT_DEV=1) SHIFT_PUBLIC_BASE_URL is required.
+The database schema is created / migrated and the signing key made on first start. Extensions (admin console, certificates) are mounted when their packages
 exist: each may define `install(app: FastAPI) -> None` (see api/deps.py).
 """
 
@@ -108,6 +108,7 @@ def _complete_openapi(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
+    settings.require_public_base_url()  # ConfigError before anything is created
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     repo = open_repository(settings.effective_database_url, pool_size=settings.db_pool_size)
     keyring = load_keyring(settings)

@@ -9,6 +9,10 @@ class ServerError(ShiftError):
     """Something the server refuses to do; the message is safe to show to the caller."""
 
 
+class ConfigError(ServerError, ValueError):
+    """A setting (environment variable) is missing or malformed; the message names it."""
+
+
 class NotFoundError(ServerError):
     """A named facility, device, learner or pack does not exist."""
 

@@ -1,16 +1,37 @@
 """Server configuration: zero-config defaults, overridable by environment variables.
 
-Every setting has an environment variable (documented in docs/deployment.md); the CLI
-and the tests build a Settings object directly.
+Every setting has an environment variable (the table in docs/deployment.md, kept
+complete by tests/unit/test_env_table.py); the CLI and the tests build a Settings object
+directly. A malformed value is a ConfigError naming the variable, never a silent default.
+
+Two settings decide what the server believes about a request (docs/deployment.md §4.3):
+
+* ``public_base_url`` (SHIFT_PUBLIC_BASE_URL) is the one source of every absolute URL
+  the server writes (certificate issuer / verify URL / QR, xAPI IRIs, enrolment QR): a
+  request's Host header never decides them. Outside development mode (SHIFT_DEV) the
+  server refuses to start without it; in development it defaults to the address `serve`
+  listens on.
+* ``trusted_proxies`` (SHIFT_TRUSTED_PROXIES, default none): only a peer in this list may
+  set the client address and scheme with X-Forwarded-For / X-Forwarded-Proto; from any
+  other peer those headers are ignored (the per-address admin login limit counts the
+  real peer).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from sync_server.errors import ConfigError
 
 MiB = 1024 * 1024
+#: Public base URL of a development server started without SHIFT_PUBLIC_BASE_URL and
+#: without `serve` (which uses the address it listens on).
+DEV_BASE_URL = "http://127.0.0.1:8700"
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
 
 def _int_env(name: str, default: int) -> int:
@@ -20,7 +41,52 @@ def _int_env(name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ValueError(f"{name}: expected an integer, got {raw!r}") from None
+        raise ConfigError(f"{name}: expected an integer, got {raw!r}") from None
+
+
+def parse_flag(name: str, raw: str | None) -> bool:
+    """``1/true/yes/on`` → True, unset/empty/``0/false/no/off`` → False, else ConfigError."""
+    value = (raw or "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name}: expected 1 or 0 (true/false), got {raw!r}")
+
+
+def parse_public_base_url(raw: str, name: str = "SHIFT_PUBLIC_BASE_URL") -> str:
+    """``http(s)://host[:port][/path]`` without a trailing slash; anything else (no
+    scheme, user:password@, a query or fragment, spaces) is a ConfigError."""
+    text = raw.strip()
+    example = "e.g. https://learning.example.org"
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # raises ValueError for a port that is not a number 0-65535
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {raw!r} is not a URL ({exc}); {example}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name}: expected http(s)://host[:port][/path], got {raw!r}; {example}")
+    if parts.username is not None or parts.query or parts.fragment or port == 0 \
+            or any(c.isspace() or c in "<>\"'\\" for c in text):
+        raise ConfigError(f"{name}: {raw!r} must be a plain base URL (no user, query, fragment, "
+                          f"quotes or spaces); {example}")
+    return text.rstrip("/")
+
+
+def parse_trusted_proxies(raw: str, name: str = "SHIFT_TRUSTED_PROXIES") -> tuple[str, ...]:
+    """A comma- or space-separated list of IP addresses and CIDR networks, normalised
+    (``10.0.0.0/8``, ``::1``). A host name, ``*`` or a malformed entry is a ConfigError:
+    trusting a proxy by name or everyone would let any client choose its address."""
+    entries: list[str] = []
+    for item in raw.replace(",", " ").split():
+        try:
+            net = ipaddress.ip_network(item, strict=False) if "/" in item \
+                else ipaddress.ip_address(item)
+        except ValueError:
+            raise ConfigError(f"{name}: {item!r} is not an IP address or CIDR network "
+                              "(e.g. 127.0.0.1, 10.0.0.0/8, ::1)") from None
+        entries.append(str(net))
+    return tuple(dict.fromkeys(entries))
 
 
 @dataclass(frozen=True)
@@ -48,6 +114,29 @@ class Settings:
     #: Size of the database connection pool of one server process.
     db_pool_size: int = 8
     log_level: str = "INFO"
+    #: The URL people and devices reach the server at; every absolute URL the server
+    #: writes starts with it. None is allowed only in development mode.
+    public_base_url: str | None = None
+    #: Development mode (SHIFT_DEV=1, set by `make run`): may start without a public URL.
+    development: bool = False
+    #: Peers (IPs / CIDR networks) whose X-Forwarded-For / -Proto headers are believed.
+    trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def base_url(self) -> str:
+        """The public base URL (no trailing slash); ConfigError if none is configured
+        outside development mode (see ``require_public_base_url``)."""
+        self.require_public_base_url()
+        return self.public_base_url or DEV_BASE_URL
+
+    def require_public_base_url(self) -> None:
+        """The start-up check: outside development mode a public base URL is required."""
+        if self.public_base_url is None and not self.development:
+            raise ConfigError(
+                "SHIFT_PUBLIC_BASE_URL is not set: certificates, QR codes and xAPI "
+                "statements need the URL people reach this server at (e.g. "
+                "SHIFT_PUBLIC_BASE_URL=https://learning.example.org). For a development "
+                "server on this machine set SHIFT_DEV=1 instead. See docs/deployment.md.")
 
     @property
     def sqlite_path(self) -> Path:
@@ -84,6 +173,10 @@ class Settings:
                                   if p.strip()),
             "db_pool_size": _int_env("SHIFT_DB_POOL_SIZE", cls.db_pool_size),
             "log_level": env.get("SHIFT_LOG_LEVEL", "INFO").upper(),
+            "public_base_url": parse_public_base_url(env["SHIFT_PUBLIC_BASE_URL"])
+            if (env.get("SHIFT_PUBLIC_BASE_URL") or "").strip() else None,
+            "development": parse_flag("SHIFT_DEV", env.get("SHIFT_DEV")),
+            "trusted_proxies": parse_trusted_proxies(env.get("SHIFT_TRUSTED_PROXIES", "")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         if isinstance(values["data_dir"], str):

@@ -37,7 +37,8 @@ def install(app: FastAPI) -> None:
     )
 
     shift = app.state.shift
-    issuer = CertificateIssuer(shift.repo, shift.keyring.private_key, IssuerConfig.from_env())
+    issuer = CertificateIssuer(shift.repo, shift.keyring.private_key,
+                               IssuerConfig.from_env(shift.settings.base_url))
     app.state.console = ConsoleState(issuer=issuer, queries=Queries(shift.repo))
     shift.on_events_stored.append(issuer.on_stored)
 
@@ -53,11 +54,10 @@ def install(app: FastAPI) -> None:
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
         return login_redirect(exc.next_path)
 
-    if issuer.config.public_base_url:  # catch up after a crash (needs the public URL)
-        try:
-            issuer.catch_up(issuer.config.public_base_url)
-        except Exception:  # noqa: BLE001 - the server must start; retried after a push
-            logger.exception("certificate catch-up at start failed")
+    try:  # issue what a crash left over (completions stored, no certificate yet)
+        issuer.catch_up()
+    except Exception:  # noqa: BLE001 - the server must start; retried after a push
+        logger.exception("certificate catch-up at start failed")
 
     @app.get("/admin", include_in_schema=False)
     def _admin_root() -> Response:

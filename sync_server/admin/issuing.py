@@ -92,14 +92,14 @@ class IssuerConfig:
     """Who issues, and where certificates are verified (environment, docs/certificates.md)."""
     org_name: str = "Shift Learning"
     org_url: str | None = None
-    public_base_url: str | None = None   # None: the URL the server was reached at
+    #: Settings.base_url (SHIFT_PUBLIC_BASE_URL); never a request's Host header.
+    public_base_url: str | None = None
 
     @classmethod
-    def from_env(cls) -> IssuerConfig:
+    def from_env(cls, public_base_url: str | None) -> IssuerConfig:
         return cls(org_name=os.environ.get("SHIFT_ORG_NAME") or cls.org_name,
                    org_url=os.environ.get("SHIFT_ORG_URL") or None,
-                   public_base_url=(os.environ.get("SHIFT_PUBLIC_BASE_URL") or "").rstrip("/")
-                   or None)
+                   public_base_url=(public_base_url or "").rstrip("/") or None)
 
 
 def certificate_event(record: CertificateRecord) -> dict[str, Any]:
@@ -136,16 +136,20 @@ class CertificateIssuer:
                  config: IssuerConfig | None = None) -> None:
         self.repo = repo
         self.private_key = private_key
-        self.config = config or IssuerConfig.from_env()
+        self.config = config or IssuerConfig.from_env(None)
         self.evidence = Evidence(repo)
         self.issuer = issuer_for(private_key, self.config.org_name, self.config.org_url)
         self._caught_up = False
         self._status_lists: dict[tuple[int, str, tuple[int, ...]], dict[str, Any]] = {}
 
-    def base_url(self, request_base_url: str) -> str:
-        return (self.config.public_base_url or request_base_url).rstrip("/")
+    @property
+    def base_url(self) -> str:
+        """The configured public base URL (the issuer, verify and achievement URLs)."""
+        if not self.config.public_base_url:
+            raise CertificateError("no public base URL configured (SHIFT_PUBLIC_BASE_URL)")
+        return self.config.public_base_url
 
-    def on_stored(self, events: list[dict[str, Any]], request_base_url: str) -> list[CertificateRecord]:
+    def on_stored(self, events: list[dict[str, Any]]) -> list[CertificateRecord]:
         """Push hook: put back certificates a tablet offered again after a restore, then
         issue and deliver certificates for the completions among the events one push newly
         stored. Returns the new certificates."""
@@ -154,18 +158,18 @@ class CertificateIssuer:
                 self.recover(event)
         if not self._caught_up:  # first push of this process: also what a crash left over
             self._caught_up = True
-            return self.catch_up(request_base_url)
+            return self.catch_up()
         triggers = [e for e in events if e.get("type") in TRIGGERS]
         if not triggers:
             return []
-        issued = self._issue_all(triggers, self.base_url(request_base_url))
+        issued = self._issue_all(triggers, self.base_url)
         self.deliver_pending()
         return issued
 
-    def catch_up(self, request_base_url: str) -> list[CertificateRecord]:
+    def catch_up(self) -> list[CertificateRecord]:
         """Judge every stored completion after the scan cursor (start-up recovery), then
         deliver what is undelivered. Safe to run in several processes at once."""
-        base = self.base_url(request_base_url)
+        base = self.base_url
         issued: list[CertificateRecord] = []
         cursor = self.repo.scan_cursor(CURSOR)
         while page := self.repo.scan_events(cursor, 500, TRIGGERS):

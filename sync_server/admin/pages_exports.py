@@ -31,7 +31,7 @@ SHOWN = 20
 # ----------------------------------------------------------------------------- exports
 
 def _home_page(request: Request) -> str:
-    return console_state(request).issuer.base_url(str(request.base_url))
+    return get_state(request).settings.base_url  # never the request's Host header
 
 
 @router.get("/exports", response_class=HTMLResponse)

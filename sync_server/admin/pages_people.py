@@ -21,7 +21,6 @@ from sync_server.admin.console import (
     render,
 )
 from sync_server.admin.learners_csv import parse_learners_csv
-from sync_server.admin.state import console_state
 from sync_server.api.deps import get_state, now_iso
 from sync_server.logs import log
 from sync_server.services import admin as admin_service
@@ -76,7 +75,7 @@ async def enrol_code(request: Request) -> Response:
         return redirect("/admin/devices", flash=("error", "Choose an existing facility."))
     code, expires = admin_service.create_enrol_code(state.repo, facility.id,
                                                     state.settings.enrol_code_ttl_s, admin.name)
-    base = console_state(request).issuer.base_url(str(request.base_url))
+    base = state.settings.base_url  # never the request's Host header
     qr = segno.make(enrol_qr_payload(base, code), error="m")
     svg = qr.svg_inline(scale=6, border=2, title=f"Enrolment code {code}")
     log(logger, logging.INFO, "console enrol code", admin=admin.name, facility=facility.id)

@@ -63,7 +63,7 @@ def achievement(request: Request,
                                     lang or str(manifest.get("default_language") or "en"))
     except CertificateError:
         return _not_found("no such course in this pack")
-    base = console_state(request).issuer.base_url(str(request.base_url))
+    base = console_state(request).issuer.base_url
     doc = {"@context": list(CONTEXTS), **achievement_json(course, base)}
     return JSONResponse(doc, media_type=LD_JSON, headers={"Cache-Control": "no-cache"})
 
@@ -73,7 +73,7 @@ def achievement(request: Request,
 def status_list(request: Request,
                 number: Annotated[int, PathParam(ge=1, le=1_000_000)]) -> JSONResponse:
     issuer = console_state(request).issuer
-    doc = issuer.status_list(number, issuer.base_url(str(request.base_url)))
+    doc = issuer.status_list(number, issuer.base_url)
     if doc is None:
         return _not_found("no such status list")
     return JSONResponse(doc, media_type=LD_JSON, headers={"Cache-Control": "no-cache"})

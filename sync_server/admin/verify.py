@@ -113,7 +113,7 @@ async def certificate_pdf(request: Request, certificate_id: str) -> Response:
     record = get_state(request).repo.get_certificate(cid) if cid else None
     if record is None:
         return JSONResponse({"detail": "no such certificate"}, status_code=404)
-    base = cs.issuer.base_url(str(request.base_url))
+    base = cs.issuer.base_url
     achievement_id = record.credential["credentialSubject"]["achievement"].get("id", "")
     if "/achievements/" in achievement_id:  # the base URL the credential was issued with
         base = achievement_id.split("/achievements/")[0]

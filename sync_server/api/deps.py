@@ -42,8 +42,8 @@ class ServerState:
     keyring: Keyring
     blobs: BlobStore
     #: Called after each push with the events it newly stored (duplicates and rejected
-    #: events excluded) and the URL the server was reached at; see services/sync.py.
-    on_events_stored: list[Callable[[list[dict[str, Any]], str], object]] = field(
+    #: events excluded); see services/sync.py.
+    on_events_stored: list[Callable[[list[dict[str, Any]]], object]] = field(
         default_factory=list)
     #: Concurrent push chunks being processed (see api/sync.py push).
     work_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from typing import Annotated, Any
@@ -84,9 +83,7 @@ async def push(request: Request, device: DeviceDep) -> Response:
     raw = await request.body()
     state = request.app.state.shift
     async with state.work_slots:
-        base_url = str(request.base_url)
-        hooks: list[sync_service.StoredHook] = [
-            functools.partial(hook, request_base_url=base_url) for hook in state.on_events_stored]
+        hooks: list[sync_service.StoredHook] = list(state.on_events_stored)
         return await run_in_threadpool(_push, state.repo, device, raw, hooks)
 
 

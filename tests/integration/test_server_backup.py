@@ -333,7 +333,8 @@ def test_backup_file_and_folder_cli(tmp_path: Path, database_url: str | None) ->
     overwritten; `restore --check` verifies without touching anything."""
     from sync_server.app import create_app
     data = tmp_path / "srv"
-    create_app(Settings(data_dir=data, database_url=database_url)).state.shift.repo.close()
+    create_app(Settings(data_dir=data, database_url=database_url,
+                        public_base_url="https://learning.example.org")).state.shift.repo.close()
     tmp = tmp_path
     folder = tmp / "backups"
     folder.mkdir()

@@ -9,7 +9,7 @@ data dir — plus helpers to seed it (admin, facility, enrolled device, learners
         httpx.get(f"{base_url}/api/v1/devices/me", headers=dev.headers)
 
 `running_server(data_dir, database_url=None, env=None)` yields the base URL and stops
-the server afterwards; `ServerProcess` is the same thing with `.start()`, `.stop()`,
+the server afterwards (SHIFT_PUBLIC_BASE_URL is that base URL unless `env` sets it); `ServerProcess` is the same thing with `.start()`, `.stop()`,
 `.kill()` (SIGKILL, for crash tests) and `.restart()`. The server's JSON log lines are
 in `<data_dir>/server.log`.
 """
@@ -51,6 +51,9 @@ class ServerProcess:
     workers: int = 1
     startup_timeout: float = 30.0
     proc: subprocess.Popen[bytes] | None = None
+    #: A Python script run first, given `-m sync_server serve …` to exec (e.g. one that
+    #: restricts the process the way a systemd directive would).
+    launcher: Path | None = None
 
     @property
     def base_url(self) -> str:
@@ -64,11 +67,16 @@ class ServerProcess:
         Path(self.data_dir).mkdir(parents=True, exist_ok=True)
         if not self.port:
             self.port = free_port()
-        inherited = {k: v for k, v in os.environ.items() if k != "SHIFT_DATABASE_URL"}
-        env = {**inherited, "PYTHONPATH": str(ROOT), **self.env}
+        inherited = {k: v for k, v in os.environ.items()
+                     if k not in ("SHIFT_DATABASE_URL", "SHIFT_PUBLIC_BASE_URL", "SHIFT_DEV",
+                                  "SHIFT_TRUSTED_PROXIES")}
+        # like a real deployment: the public URL is configured (here: where it listens)
+        env = {**inherited, "PYTHONPATH": str(ROOT), "SHIFT_PUBLIC_BASE_URL": self.base_url,
+               **self.env}
         if self.database_url:
             env["SHIFT_DATABASE_URL"] = self.database_url
-        cmd = [sys.executable, "-m", "sync_server", "serve", "--host", "127.0.0.1",
+        cmd = [sys.executable, *([str(self.launcher)] if self.launcher else []),
+               "-m", "sync_server", "serve", "--host", "127.0.0.1",
                "--port", str(self.port), "--data-dir", str(self.data_dir)]
         if self.workers > 1:
             cmd += ["--workers", str(self.workers)]

@@ -46,7 +46,7 @@ T0 = "2026-01-05T10:00:00.000Z"
 def fill(settings: Settings, tmp: Path) -> None:
     """A small server: the sample pack (blobs), facilities, a learner, events with
     non-ASCII text, a certificate, a publication, a cursor, the epoch."""
-    app = create_app(settings)
+    app = create_app(settings.with_(public_base_url="https://learning.example.org"))
     state = app.state.shift
     repo = state.repo
     try:
@@ -143,7 +143,7 @@ def test_round_trip_every_table_row_for_row(source: tuple[Settings, Path], tmp_p
     assert after["server_meta.epoch"] != before["server_meta.epoch"]   # a new epoch
     assert files(target.data_dir) == files(settings.data_dir)
     assert "schema_version" in before and max(before["schema_version"])[0] == schema.LATEST
-    repo = create_app(target).state.shift.repo        # the server starts on it
+    repo = create_app(target.with_(public_base_url="https://learning.example.org")).state.shift.repo  # it starts on it
     try:
         assert repo.get_certificate("11111111-1111-4111-8111-111111111111") is not None
         assert repo.blob_visible_to(next(iter(before["pack_blobs"]))[0], "f1")

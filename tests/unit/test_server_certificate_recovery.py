@@ -35,7 +35,7 @@ def server(tmp: Path, name: str, key_from: Any = None) -> Any:
         (data / "keys").mkdir(parents=True)
         (data / "keys" / "server.key").write_bytes(
             (key_from.settings.key_dir / "server.key").read_bytes())
-    state = create_app(Settings(data_dir=data)).state.shift
+    state = create_app(Settings(data_dir=data, public_base_url=BASE)).state.shift
     pack = build_pack(ROOT / "content_packs" / "promote-sample", state.keyring.private_key,
                       tmp / f"{name}.pack")
     ingest_pack_file(state.repo, state.keyring, state.blobs, pack, "boss")
@@ -85,7 +85,7 @@ def test_the_offered_certificate_comes_back_under_its_own_id(issued: Any) -> Non
 def test_the_push_hook_recovers_before_it_issues(issued: Any) -> None:
     """Certificates come first in a re-offer: the completion after it issues nothing new."""
     record, event, issuer, repo = issued
-    assert issuer.on_stored([copy.deepcopy(event), completion()], BASE) == []
+    assert issuer.on_stored([copy.deepcopy(event), completion()]) == []
     assert [c.id for c in repo.list_certificates()] == [record.id]
 
 

@@ -26,6 +26,8 @@ from sync_server.security import (
 from sync_server.settings import Settings
 from tests.support.server import ADMIN_PASSWORD, make_event, make_profile, seed
 
+BASE = "http://testserver"  # TestClient's address; the configured SHIFT_PUBLIC_BASE_URL
+
 
 def test_password_hash_is_salted_scrypt_and_verifies() -> None:
     h1, h2 = hash_password("s3cret-pass"), hash_password("s3cret-pass")
@@ -80,7 +82,7 @@ def test_settings_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
 @pytest.fixture
 def client(tmp_path: Path) -> TestClient:
     data = tmp_path / "srv"
-    app = create_app(Settings(data_dir=data))
+    app = create_app(Settings(data_dir=data, public_base_url=BASE))
     seed(data, facilities={"f1": "One", "f2": "Two"})
     with TestClient(app) as c:
         yield c
@@ -96,7 +98,7 @@ def _device(c: TestClient, facility: str, device_id: str) -> dict[str, str]:
 
 
 def test_first_start_makes_the_signing_key(tmp_path: Path) -> None:
-    create_app(Settings(data_dir=tmp_path / "s"))
+    create_app(Settings(data_dir=tmp_path / "s", public_base_url=BASE))
     assert (tmp_path / "s" / "keys" / "server.key").exists()
     assert (tmp_path / "s" / "keys" / "server.key.pub").exists()
     assert (tmp_path / "s" / "server.sqlite3").exists()
@@ -189,7 +191,7 @@ def test_extensions_are_installed_when_present(tmp_path: Path, monkeypatch: pyte
     ext.install = calls.append  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "shift_test_extension", ext)
     monkeypatch.setattr(app_module, "EXTENSIONS", ("shift_test_extension", "shift_missing_extension"))
-    app = create_app(Settings(data_dir=tmp_path / "s"))
+    app = create_app(Settings(data_dir=tmp_path / "s", public_base_url=BASE))
     assert calls == [app]                       # present: install(app) called; missing: skipped
     broken = types.ModuleType("shift_broken_extension")
 
@@ -200,7 +202,7 @@ def test_extensions_are_installed_when_present(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setitem(sys.modules, "shift_broken_extension", broken)
     monkeypatch.setattr(app_module, "EXTENSIONS", ("shift_broken_extension",))
     with pytest.raises(RuntimeError, match="extension bug"):    # a broken extension is loud
-        create_app(Settings(data_dir=tmp_path / "s2"))
+        create_app(Settings(data_dir=tmp_path / "s2", public_base_url=BASE))
 
 
 def test_admin_login_is_throttled_after_repeated_failures(client: TestClient) -> None:
