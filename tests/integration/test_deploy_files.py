@@ -34,6 +34,7 @@ from sync_server.settings import Settings
 from tests.integration.test_admin_certificates import upload_and_publish
 from tests.integration.test_server_proxies_and_host import failures
 from tests.support import mdwe
+from tests.support.learner_work import server_manifest, study
 from tests.support.server import (
     ROOT,
     ServerProcess,
@@ -41,7 +42,6 @@ from tests.support.server import (
     bearer,
     enrol_device,
     free_port,
-    make_event,
     make_profile,
     running_server,
     seed,
@@ -187,12 +187,11 @@ def test_server_runs_with_writable_executable_memory_refused(tmp_path: Path) -> 
         pack = upload_and_publish(base, token, ["f1"])
         device = enrol_device(base, token, "f1", "tab-mdwe")
         learner = make_profile("LT-MDWE")
-        done = make_event(learner["id"], "tab-mdwe", 1, type="course.completed",
-                          pack=pack["id"], pack_version=pack["version"],
-                          ref={"course": "boundaries"}, data={"score": 90})
+        manifest = server_manifest(base, device.headers, pack["id"], pack["version"])
+        work = study(manifest, learner["id"], "boundaries", device="tab-mdwe")
         r = httpx.post(f"{base}/api/v1/sync/push", headers=device.headers,
-                       json={"profiles": [learner], "events": [done]})
-        assert r.status_code == 200 and r.json()["stored"] == [done["id"]], r.text
+                       json={"profiles": [learner], "events": work})
+        assert r.status_code == 200 and r.json()["stored"] == [e["id"] for e in work], r.text
         listed = httpx.get(f"{base}/api/v1/admin/certificates", headers=bearer(token)).json()
         assert len(listed) == 1
         pdf = httpx.get(f"{base}/certificates/{listed[0]['id']}.pdf", timeout=60)

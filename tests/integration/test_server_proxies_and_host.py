@@ -29,13 +29,13 @@ from app.core.events import format_at
 from sync_server.admin.pages_people import enrol_qr_payload
 from sync_server.throttle import MAX_FAILURES
 from tests.integration.test_admin_certificates import console_login, page_csrf, upload_and_publish
+from tests.support.learner_work import server_manifest, study
 from tests.support.server import (
     ROOT,
     admin_token,
     bearer,
     enrol_device,
     free_port,
-    make_event,
     make_profile,
     open_repo,
     running_server,
@@ -197,12 +197,11 @@ def earn_certificate(base: str, token: str) -> tuple[str, dict]:
     pack = upload_and_publish(base, token, ["f1"])
     device = enrol_device(base, token, "f1", "tab-host")
     learner = make_profile("LT-HOST", name="Rasa Host")
-    done = make_event(learner["id"], "tab-host", 1, type="course.completed", pack=pack["id"],
-                      pack_version=pack["version"], ref={"course": "boundaries"},
-                      data={"score": 90})
+    manifest = server_manifest(base, device.headers, pack["id"], pack["version"])
+    work = study(manifest, learner["id"], "boundaries", device="tab-host")
     r = httpx.post(f"{base}/api/v1/sync/push", headers={**device.headers, **EVIL},
-                   json={"profiles": [learner], "events": [done]})
-    assert r.status_code == 200 and r.json()["stored"] == [done["id"]], r.text
+                   json={"profiles": [learner], "events": work})
+    assert r.status_code == 200 and r.json()["stored"] == [e["id"] for e in work], r.text
     listed = httpx.get(f"{base}/api/v1/admin/certificates", headers={**bearer(token), **EVIL})
     assert len(listed.json()) == 1, listed.text
     return listed.json()[0]["id"], device.headers
@@ -228,12 +227,14 @@ def test_host_header_never_reaches_an_absolute_url(tmp_path: Path) -> None:
         credential = httpx.get(f"{base}/certificates/{cid}.json", headers=EVIL).json()
         text = json.dumps(credential)
         assert "evil.example" not in text and "127.0.0.1" not in text
-        assert credential["issuer"]["id"] == f"{PUBLIC}/issuer"
+        assert credential["issuer"]["id"].startswith("did:key:")   # no URL to spoof
+        assert credential["credentialStatus"]["statusListCredential"].startswith(
+            f"{PUBLIC}/status/")
         assert credential["credentialSubject"]["achievement"]["id"].startswith(
             f"{PUBLIC}/achievements/")
         pulled = httpx.post(f"{base}/api/v1/sync/pull", headers={**device_headers, **EVIL},
                             json={"events_after": 0}).text
-        assert "evil.example" not in pulled and f"{PUBLIC}/issuer" in pulled
+        assert "evil.example" not in pulled and f"{PUBLIC}/achievements/" in pulled
 
         # the public verify page and the PDF (its QR code and printed verify URL)
         plain, evil = (httpx.get(f"{base}/verify/{cid}", headers=h) for h in ({}, EVIL))

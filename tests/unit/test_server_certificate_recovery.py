@@ -6,19 +6,21 @@ Real SQLite repositories; the tablets' side is tests/unit/test_sync_recovery.py.
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app.core.events import validate_event
+from app.core.events import content_of, validate_event
 from app.core.packs import build_pack, generate_keypair
 from sync_server.admin.issuing import CertificateIssuer, IssuerConfig, certificate_event
 from sync_server.app import create_app
-from sync_server.db.repository import Learner
+from sync_server.db.repository import EventRow, Learner
 from sync_server.services.packs import ingest_pack_file
 from sync_server.settings import Settings
+from tests.support.learner_work import study
 from tests.support.server import ROOT
 
 BASE = "https://learning.example.org"
@@ -40,16 +42,22 @@ def server(tmp: Path, name: str, key_from: Any = None) -> Any:
                       tmp / f"{name}.pack")
     ingest_pack_file(state.repo, state.keyring, state.blobs, pack, "boss")
     state.repo.create_facility("f1", "Vilnius", T0)
+    state.repo.publish("promote-sample", 1, ["f1"], [], "boss", T0)
     for lid, staff in ((RASA, "LT-1"), (JONAS, "LT-2")):
         state.repo.save_profile(Learner(lid, staff, "f1", "prison_officer", "lt", "Rasa", None, T0))
     return state
 
 
-def completion(learner: str = RASA) -> dict[str, Any]:
-    return validate_event({"id": str(uuid.uuid4()), "learner": learner, "device": "tab",
-                           "seq": 1, "at": T0, "type": "course.completed",
-                           "pack": "promote-sample", "pack_version": 1,
-                           "ref": {"course": "boundaries"}, "data": {"score": 90}})
+def completion(repo: Any, learner: str = RASA) -> dict[str, Any]:
+    """Store a passed attempt of the course (as the learning engine makes it) and return
+    its course.completed (the server issues only for work it can re-score)."""
+    manifest = json.loads(repo.get_pack_version("promote-sample", 1).manifest)
+    work = [validate_event(e) for e in study(manifest, learner, "boundaries", device="tab")]
+    repo.insert_events([EventRow(
+        id=e["id"], learner_id=learner, device_id="tab", facility_id="f1", type=e["type"],
+        at=e["at"], content=content_of(e).decode(), received_at=e["at"], received_from="tab")
+        for e in work])
+    return next(e for e in work if e["type"] == "course.completed")
 
 
 @pytest.fixture
@@ -58,7 +66,7 @@ def issued(tmp_path: Path) -> Any:
     from before) does not have it."""
     original = server(tmp_path, "original")
     record = CertificateIssuer(original.repo, original.keyring.private_key,
-                               IssuerConfig(public_base_url=BASE)).issue_for(completion(), BASE)
+                               IssuerConfig(public_base_url=BASE)).issue_for(completion(original.repo), BASE)
     assert record is not None
     restored = server(tmp_path, "restored", key_from=original)
     issuer = CertificateIssuer(restored.repo, restored.keyring.private_key,
@@ -85,14 +93,14 @@ def test_the_offered_certificate_comes_back_under_its_own_id(issued: Any) -> Non
 def test_the_push_hook_recovers_before_it_issues(issued: Any) -> None:
     """Certificates come first in a re-offer: the completion after it issues nothing new."""
     record, event, issuer, repo = issued
-    assert issuer.on_stored([copy.deepcopy(event), completion()]) == []
+    assert issuer.on_stored([copy.deepcopy(event), completion(repo)]) == []
     assert [c.id for c in repo.list_certificates()] == [record.id]
 
 
 def _other_key(event: dict[str, Any], issuer: CertificateIssuer, repo: Any) -> None:
     private, _ = generate_keypair()
     forged = CertificateIssuer(repo, private, IssuerConfig(public_base_url=BASE))
-    record = forged.issue_for(completion(JONAS), BASE)
+    record = forged.issue_for(completion(repo, JONAS), BASE)
     event.clear()
     event.update(certificate_event(record))
     with repo._write() as cur:   # issue_for stored it; the restored server must not have it
