@@ -153,6 +153,16 @@ class CertificateRecord:
         return self.revoked_at is not None
 
 
+@dataclass(frozen=True)
+class DeviceUsage:
+    """A device's push usage on one UTC day. `refused` names the quota that was already
+    used up ("events_per_day" / "bytes_per_day") when a charge was refused, else None."""
+
+    events: int
+    bytes: int
+    refused: str | None = None
+
+
 @dataclass
 class EventCounts:
     total: int = 0
@@ -186,7 +196,7 @@ class Repository(Protocol):
     def create_enrol_code(self, code_hash: str, facility_id: str, expires_at: str,
                           created_by: str, now: str) -> None: ...
     def enrol_device(self, code_hash: str, device_id: str, name: str, token_hash: str,
-                     now: str) -> Device: ...
+                     now: str, *, proof_hash: str | None = None) -> Device: ...
     def device_for_token(self, token_hash: str) -> Device | None: ...
     def get_device(self, device_id: str) -> Device | None: ...
     def list_devices(self, facility_id: str | None = None) -> list[Device]: ...
@@ -236,6 +246,11 @@ class Repository(Protocol):
     def mark_certificate_delivered(self, certificate_id: str, now: str) -> None: ...
     def revoke_certificate(self, certificate_id: str, *, by: str, reason: str,
                            now: str) -> bool: ...
+
+    # per-device daily quotas (services/quota.py)
+    def charge_usage(self, device_id: str, day: str, *, events: int, bytes_: int,
+                     max_events: int, max_bytes: int) -> DeviceUsage: ...
+    def device_usage(self, device_id: str, day: str) -> DeviceUsage: ...
 
     # failed admin logins (lock-out shared by every server process)
     def record_login_failure(self, keys: list[str], at: str, prune_before: str) -> None: ...

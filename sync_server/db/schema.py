@@ -6,6 +6,7 @@ it adds; `SqlRepository._migrate` applies the missing versions in one transactio
 records them in `schema_version`. Version 2 moved the certificate tables (formerly
 created by the admin module) into the schema and added the pack → blob index (audience
 checks of blob downloads) and the login-failure log (lock-out across server processes).
+Version 3 added per-device daily usage (push quotas).
 """
 
 from __future__ import annotations
@@ -82,6 +83,12 @@ VERSIONS: dict[int, list[str]] = {
         """CREATE TABLE IF NOT EXISTS login_failures (
             key TEXT NOT NULL, at TEXT NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS login_failures_key_at ON login_failures (key, at)",
+    ],
+    3: [
+        # per-device daily usage of the push endpoint (services/quota.py)
+        """CREATE TABLE IF NOT EXISTS device_usage (
+            device_id TEXT NOT NULL, day TEXT NOT NULL, events {bigint} NOT NULL,
+            bytes {bigint} NOT NULL, PRIMARY KEY (device_id, day))""",
     ],
 }
 LATEST = max(VERSIONS)

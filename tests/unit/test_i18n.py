@@ -141,7 +141,7 @@ def test_the_catalog_comparison_ignores_only_the_tool_header() -> None:
     mo = compile_po(folder / "messages.po")
     other_tool = mo.replace(b"Generated-By: Babel", b"Generated-By: Other")
     assert other_tool != mo and _messages(other_tool) == _messages(mo)
-    changed = mo.replace("Nustatymai".encode(), "Nustatymaj".encode())
+    changed = mo.replace(b"Nustatymai", b"Nustatymaj")
     assert changed != mo and _messages(changed) != _messages(mo)
 
 
