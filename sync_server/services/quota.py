@@ -1,4 +1,4 @@
-"""Per-device daily quotas of the push endpoint (docs/sync-protocol.md §4.4).
+"""Per-device daily quotas of the push endpoint (docs/sync-protocol.md §4.5).
 
 One stolen or misbehaving device token must not be able to fill the server's disk or
 keep its CPU busy: every push is charged to its device for the current UTC day — the
