@@ -250,3 +250,28 @@ def test_a_quota_429_keeps_the_outbox_and_the_tablet_backs_off(server: FakeServe
 
 def until_text(moment: datetime) -> str:
     return format_at(moment)
+
+
+# ------------------------------------------------------------------------ enrolment proof
+def test_re_enrolment_proves_the_id_with_the_token_only_to_the_server_that_issued_it(
+        server: FakeServer, tmp_path: Path) -> None:
+    other = FakeServer()
+    try:
+        store, client = _client(tmp_path, server.url)
+        with store:
+            def enrolled(h: Handler) -> Answer:
+                return js({"device_id": json.loads(h.body)["device_id"], "facility_id": "f2",
+                           "facility_name": "Two", "token": "dev_new"}, 201)
+
+            server.route("POST /api/v1/devices/enrol", enrolled)
+            other.route("POST /api/v1/devices/enrol", enrolled)
+            store.settings.set("token_server_url", server.url)
+            client.enrol("CODE-ONE")                       # same server: proves itself
+            assert server.log[-1][2].get("Authorization") == "Bearer dev_tok"
+            assert store.settings.get_secret("device_token").reveal() == "dev_new"
+            client.enrol("CODE-TWO", other.url)            # another server: no token sent
+            assert "Authorization" not in other.log[-1][2]
+            assert store.settings.get("token_server_url") == other.url
+            assert all("dev_tok" not in json.dumps(x[2]) for x in other.log)
+    finally:
+        other.close()
