@@ -10,7 +10,7 @@ UV := $(UV_HOME)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint typecheck bench packs soak i18n clean venv lock check-lock
+.PHONY: run test lint typecheck bench packs soak i18n clean venv lock check-lock flet-app
 
 $(UV): tools/uv-requirements.txt
 	@echo "setup: installing the pinned uv (tools/uv-requirements.txt) into $(UV_HOME)/ ..."
@@ -49,8 +49,13 @@ test: $(STAMP) check-lock
 	$(BIN)/python tools/test_env.py
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+## lint: ruff, then the type check
+lint: $(STAMP) typecheck
 	$(BIN)/ruff check .
+
+## typecheck: mypy over app/, sync_server/ and tools/ ([tool.mypy] in pyproject.toml; app/core strict)
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
@@ -63,6 +68,10 @@ soak: $(STAMP)
 
 i18n: $(STAMP)
 	$(BIN)/python -m tools.i18n
+
+## flet-app: the `flet build` project of the device app in build/flet-app/ (docs/deployment.md)
+flet-app: $(STAMP)
+	$(BIN)/python -m tools.flet_project
 
 clean:
 	rm -rf $(VENV) $(UV_HOME) var test-artifacts .pytest_cache

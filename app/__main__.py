@@ -6,6 +6,9 @@
 
 Sub-commands live in app/commands/<name>.py, each with `register(subparsers)` that adds
 its parser and sets `func`. Only this file imports app.ui (ARCHITECTURE.md).
+
+`run_device_app()` is the entry of `flet build` bundles (Android, Windows, browser): the
+entry module that tools/flet_project.py writes calls it (app/ui/native.py).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import argparse
 import importlib
 import pkgutil
 import sys
+from pathlib import Path
 
 import app.commands
 
@@ -30,12 +34,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    known = set(parser._subparsers._group_actions[0].choices) if parser._subparsers else set()  # type: ignore[union-attr]
+    choices = parser._subparsers._group_actions[0].choices if parser._subparsers else None
+    known = set(choices or ())
     if not argv or argv[0] not in known | {"-h", "--help"}:
-        from app.ui.main import run_ui  # the only import of app.ui
+        from app.ui.main import run_ui  # app.ui is imported only here and in run_device_app
         return run_ui(argv)
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
+
+
+def run_device_app(assets_dir: Path | None = None) -> None:
+    """The device app under Flet's own runtime; the data folder is the Flet host's
+    ``FLET_APP_STORAGE_DATA`` (see app/ui/native.py)."""
+    from app.ui.native import run_native
+    run_native(assets_dir)
 
 
 if __name__ == "__main__":

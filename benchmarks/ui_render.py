@@ -75,7 +75,7 @@ def start_baseline(work: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     script = work / "baseline_app.py"
     script.write_text(BASELINE_APP, encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, str(script), str(port), str(ROOT / "assets")],
+    proc = subprocess.Popen([sys.executable, str(script), str(port), str(ROOT / "app" / "assets")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
     import urllib.request

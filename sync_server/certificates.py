@@ -109,8 +109,9 @@ class CourseAchievement:
 def _localized(value: Any, language: str, default_language: str) -> str:
     if isinstance(value, dict):
         for lang in (language, default_language, "en"):
-            if isinstance(value.get(lang), str) and value[lang]:
-                return value[lang]
+            text = value.get(lang)
+            if isinstance(text, str) and text:
+                return text
         for item in value.values():
             if isinstance(item, str) and item:
                 return item

@@ -17,23 +17,24 @@ from babel.dates import format_date
 from fpdf import FPDF
 
 from app.core.errors import CertificateError
+from app.core.resources import fonts_dir
 from sync_server.certificates import text, verify_url
 
-_ROOT = Path(__file__).resolve().parent.parent
+#: The fonts shipped in the app package (app/assets/fonts), then Debian's fonts-dejavu-core.
 FONT_DIRS: tuple[Path, ...] = (
-    _ROOT / "assets" / "fonts",
+    fonts_dir(),
     Path("/usr/share/fonts/truetype/dejavu"),
 )
 
 
 def find_font(name: str = "DejaVuSans.ttf") -> Path:
-    """A DejaVu TTF: $SHIFT_FONT_DIR, then assets/fonts, then Debian's fonts-dejavu-core."""
+    """A DejaVu TTF: $SHIFT_FONT_DIR, then app/assets/fonts, then Debian's fonts-dejavu-core."""
     dirs = [Path(os.environ["SHIFT_FONT_DIR"])] if os.environ.get("SHIFT_FONT_DIR") else []
     for folder in (*dirs, *FONT_DIRS):
         if (folder / name).is_file():
             return folder / name
     raise CertificateError(f"font {name} not found in {', '.join(map(str, FONT_DIRS))}; "
-                           "install Debian's fonts-dejavu-core or put it in assets/fonts")
+                           "install Debian's fonts-dejavu-core or set SHIFT_FONT_DIR")
 
 
 def _date(value: str, language: str) -> str:

@@ -37,8 +37,8 @@ def repository(args: argparse.Namespace) -> Iterator[Repository]:
         repo.close()
 
 
-def command_group(sub: argparse._SubParsersAction, name: str, help_text: str,  # type: ignore[type-arg]
-                  dest: str, run: Callable[[argparse.Namespace], int],
+def command_group(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
+                  help_text: str, dest: str, run: Callable[[argparse.Namespace], int],
                   ) -> Callable[[str, str], argparse.ArgumentParser]:
     """Add `name` with sub-commands (their name lands in `args.<dest>`); returns
     `add(sub_name, help)`, which makes a sub-command with the database options that runs

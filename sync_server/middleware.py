@@ -170,7 +170,7 @@ class GZipExceptMiddleware:
                  except_prefixes: tuple[str, ...] = ()) -> None:
         from starlette.middleware.gzip import GZipMiddleware
         self.app = app
-        self.gzip = GZipMiddleware(app, minimum_size=minimum_size,  # type: ignore[arg-type]
+        self.gzip = GZipMiddleware(app, minimum_size=minimum_size,
                                    compresslevel=compresslevel)
         self.skip = except_prefixes
 
@@ -178,4 +178,4 @@ class GZipExceptMiddleware:
         if scope["type"] == "http" and scope.get("path", "").startswith(self.skip):
             await self.app(scope, receive, send)
         else:
-            await self.gzip(scope, receive, send)  # type: ignore[arg-type]
+            await self.gzip(scope, receive, send)

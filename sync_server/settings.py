@@ -97,5 +97,5 @@ class Settings:
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         if isinstance(values["data_dir"], str):
-            values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]
+            values["data_dir"] = Path(values["data_dir"])
         return cls(**values)  # type: ignore[arg-type]

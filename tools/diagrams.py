@@ -29,14 +29,14 @@ MUTED = (88, 96, 105)
 WHITE = (255, 255, 255)
 BACKGROUND = (248, 249, 250)
 
-# Regular, bold. Bundled fonts first (assets/fonts), then Debian's DejaVu.
+# Regular, bold. Bundled fonts first (app/assets/fonts), then Debian's DejaVu.
 _FONT_CANDIDATES: dict[bool, tuple[Path, ...]] = {
     False: (
-        REPO / "assets" / "fonts" / "DejaVuSans.ttf",
+        REPO / "app" / "assets" / "fonts" / "DejaVuSans.ttf",
         Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
     ),
     True: (
-        REPO / "assets" / "fonts" / "DejaVuSans-Bold.ttf",
+        REPO / "app" / "assets" / "fonts" / "DejaVuSans-Bold.ttf",
         Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
     ),
 }

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.errors import (
     AuthError,
@@ -37,6 +37,10 @@ from app.core.events import parse_at
 from app.core.i18n import UI_LOCALES, Translator, choose_locale, translator
 from app.core.roles import ROLES
 from app.core.store import reattribute
+
+if TYPE_CHECKING:  # imported where first used (start-up time)
+    from app.core.assessment import SelfAssessment
+    from app.core.learning import LearningEngine
 
 Clock = Callable[[], float]
 
@@ -192,7 +196,7 @@ class IdleLock:
 
 def clamp_idle_seconds(value: object) -> int:
     try:
-        seconds = int(value)  # type: ignore[call-overload]
+        seconds: int = int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         return DEFAULT_IDLE_LOCK_SECONDS
     return max(MIN_IDLE_LOCK_SECONDS, min(MAX_IDLE_LOCK_SECONDS, seconds))
@@ -481,8 +485,8 @@ class Session:
         self.learner: Any = None
         self.learner_id: str | None = None
         self.locked_by_idle = False
-        self.engine: Any = None
-        self.assess: Any = None
+        self.engine: LearningEngine | None = None
+        self.assess: SelfAssessment | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._lesson_key: tuple[str, str, str] | None = None
         self._card_shown_at = 0.0
@@ -665,7 +669,7 @@ class Session:
     def display_name(self) -> str:
         return str(get_attr_or_key(self.learner, "display_name", "") or "")
 
-    def _engine(self) -> Any:
+    def _engine(self) -> LearningEngine:
         if self.engine is None:
             raise AuthError("not signed in")
         catalog = self.device.catalog()
@@ -798,8 +802,10 @@ class Session:
             self.assess.language = code
 
     # self-assessment ------------------------------------------------------------
-    def _assess(self) -> Any:
+    def _assess(self) -> SelfAssessment:
         self._engine()  # reloads both engines when packs changed
+        if self.assess is None:  # loaded with the learning engine; never apart
+            raise AuthError("not signed in")
         return self.assess
 
     def assessment_profiles(self) -> list[Any]:

@@ -27,8 +27,9 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from app.core.errors import ShiftError
+from app.core.resources import locales_dir
 
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "locales"
+LOCALE_DIR = locales_dir()
 DOMAIN = "messages"
 DEFAULT_LOCALE = "en"
 #: UI languages with a complete catalog, in the order the language picker shows them.
@@ -147,7 +148,9 @@ class Translator:
 
     def format_timedelta(self, seconds: float) -> str:
         """A rounded duration in words ("3 minutes", "3 minutės")."""
-        return _dates.format_timedelta(seconds, locale=self.locale, threshold=1.0)
+        # babel reads any number of seconds; its hint says int only
+        return _dates.format_timedelta(seconds, locale=self.locale,  # type: ignore[arg-type]
+                                       threshold=1.0)
 
     def format_bytes(self, size: int) -> str:
         units = ("B", "KB", "MB", "GB")

@@ -490,7 +490,7 @@ class SyncClient:
             index = item.get("index")
             if event_id not in by_id and isinstance(index, int) and 0 <= index < len(sent):
                 event_id = sent[index]["id"]
-            if event_id not in by_id:
+            if not isinstance(event_id, str) or event_id not in by_id:
                 continue
             reason = str(item.get("reason") or "rejected")
             detail = str(item.get("detail") or "")

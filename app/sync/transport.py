@@ -81,8 +81,9 @@ def _detail(response: httpx.Response) -> str:
         body = _json(response)
     except JSONLimitError:
         return response.text[:200].strip() or response.reason_phrase
-    if isinstance(body, dict) and isinstance(body.get("detail"), str):
-        return body["detail"][:500]
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if isinstance(detail, str):
+        return detail[:500]
     if isinstance(body, dict) and isinstance(body.get("detail"), list):  # FastAPI 422
         parts = []
         for item in body["detail"][:3]:

@@ -23,6 +23,10 @@ class ViewContext:
     session: Session
     go: Callable[[str], None]
     refresh: Callable[[], None]
+    #: Lesson image source for (pack id, media path): None = the ``/packmedia`` URL of
+    #: our web server (app/ui/main.py); under Flet's own runtime (``flet build`` apps,
+    #: app/ui/native.py) there is no such route, so the shell passes the file's bytes.
+    media: Callable[[str, str], str | bytes] | None = None
 
     @property
     def tr(self) -> Translator:

@@ -1,7 +1,8 @@
 """`python -m app [--data-dir DIR] [--host H] [--port N]` — serve the Flet app (web mode).
 
 The app is served by our own uvicorn process: Flet's FastAPI app (with ``no_cdn``, the
-bundled fonts and our ``assets/index.html`` with the offline guard) mounted at ``/``,
+bundled fonts and our ``app/assets/index.html`` with the offline guard, found through
+package resources so an installed wheel serves its own copies) mounted at ``/``,
 plus one route of ours, ``/packmedia/<pack>/<path>``, that streams images of installed
 packs from the device data folder. Nothing is fetched from outside 127.0.0.1.
 """
@@ -13,23 +14,27 @@ import importlib
 import logging
 import mimetypes
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-ASSETS_DIR = ROOT / "assets"
-DEFAULT_DATA_DIR = ROOT / "var" / "device"
+from app.core.resources import assets_dir
+
+#: Relative to the current folder, like the server's ``var/server``: a checkout keeps its
+#: demo data in ./var, an installed ``shift-app`` never writes into site-packages.
+DEFAULT_DATA_DIR = Path("var") / "device"
 DEFAULT_PORT = 8550
 log = logging.getLogger("shift.ui")
 
 
-def resolve_data_dir(cli_value: str | None, env: dict[str, str] | None = None) -> Path:
-    """--data-dir, else SHIFT_DATA_DIR, else FLET_APP_STORAGE_DATA (flet build), else var/device."""
+def resolve_data_dir(cli_value: str | None, env: Mapping[str, str] | None = None) -> Path:
+    """--data-dir, else SHIFT_DATA_DIR, else FLET_APP_STORAGE_DATA (flet build), else
+    ./var/device (absolute, resolved against the current folder)."""
     env = os.environ if env is None else env
     for value in (cli_value, env.get("SHIFT_DATA_DIR"), env.get("FLET_APP_STORAGE_DATA")):
         if value:
             return Path(value).expanduser().resolve()
-    return DEFAULT_DATA_DIR
+    return DEFAULT_DATA_DIR.resolve()
 
 
 def build_arg_parser() -> argparse.ArgumentParser:
@@ -103,7 +108,7 @@ def create_asgi_app(data_dir: Path, *, background_sync: bool = True) -> Any:
 
     outer.mount("/", flet_fastapi.app(
         make_page_main(device),
-        assets_dir=str(ASSETS_DIR),
+        assets_dir=str(assets_dir()),
         app_name="Shift Learning",
         app_short_name="Shift",
         app_description="Offline courses and self-assessment for prison staff",

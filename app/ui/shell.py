@@ -46,9 +46,11 @@ def sync_badge_state(session: Session) -> tuple[bool, Any]:
 
 
 class PageController:
-    def __init__(self, page: ft.Page, device: Device) -> None:
+    def __init__(self, page: ft.Page, device: Device, *, media_route: bool = True) -> None:
         self.page = page
         self.device = device
+        self.media: Callable[[str, str], str | bytes] | None = \
+            None if media_route else self.media_bytes
         self.session: Session = device.new_session()
         self.route = router.parse(page.route)
         self._theme_key: tuple[Any, ...] | None = None
@@ -88,6 +90,12 @@ class PageController:
     def on_view_pop(self, _e: Any) -> None:
         self.go("/home" if self.session.signed_in else "/")
 
+    def media_bytes(self, pack_id: str, path: str) -> str | bytes:
+        """A lesson image's bytes (no /packmedia route under Flet's own runtime); an
+        unknown file gives an empty source, so the Image shows its error text."""
+        file = self.device.media_file(pack_id, path)
+        return file.read_bytes() if file is not None else ""
+
     # rendering ------------------------------------------------------------------
     def apply_theme(self) -> None:
         s = self.session
@@ -108,7 +116,7 @@ class PageController:
         route = router.resolve(path if path is not None else self.route.path,
                                self.session.signed_in)
         self.route = route
-        ctx = ViewContext(self.session, go=self.go, refresh=self.render)
+        ctx = ViewContext(self.session, go=self.go, refresh=self.render, media=self.media)
         try:
             built = router.build(ctx, route)
         except ShiftError as exc:
@@ -157,11 +165,13 @@ class PageController:
         self.session.lock()
 
 
-def make_page_main(device: Device) -> Callable[[ft.Page], Any]:
+def make_page_main(device: Device, *, media_route: bool = True) -> Callable[[ft.Page], Any]:
+    """The Flet ``main`` of one page. ``media_route``: our web server serves lesson images
+    at /packmedia (app/ui/main.py); False under Flet's own runtime (app/ui/native.py)."""
     async def page_main(page: ft.Page) -> None:
         page.fonts = dict(FONTS)
         page.padding = 0
-        ctl = PageController(page, device)
+        ctl = PageController(page, device, media_route=media_route)
         page.on_route_change = ctl.on_route_change
         page.on_view_pop = ctl.on_view_pop
         page.on_keyboard_event = ctl.on_keyboard

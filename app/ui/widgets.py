@@ -17,8 +17,9 @@ from app.ui.theme import BIG_TOUCH, TOUCH
 Handler = Callable[[Any], None]
 
 
-def handler(ctx: ViewContext, fn: Callable[[], object]) -> Handler:
-    """An on_click handler that counts as activity and then runs ``fn``."""
+def handler(ctx: ViewContext, fn: Callable[..., object]) -> Handler:
+    """An on_click handler that counts as activity and then runs ``fn`` (with no arguments;
+    typed `...` because mypy cannot infer the loop idiom ``lambda k=k: press(k)``)."""
     def on_event(_e: Any = None) -> None:
         ctx.act(fn)
     return on_event
@@ -117,6 +118,7 @@ def card(content: ft.Control, *, on_click: Handler | None = None, key: str | Non
 def page_column(controls: list[ft.Control], *, max_width: int = 760) -> ft.Control:
     """Mobile-first: full width on a phone, a centred reading column on a tablet/desktop
     (a ResponsiveRow column; Flet 1.0 has no max-width constraint on containers)."""
+    col: ft.ResponsiveNumber
     if max_width <= 420:
         col = {"xs": 12, "sm": 8, "md": 6, "lg": 5, "xl": 4}
     elif max_width <= 560:

@@ -153,7 +153,8 @@ class CertificateIssuer:
         or cannot be issued: unknown learner / pack / course)."""
         course_id = (event.get("ref") or {}).get("course")
         pack_id = event.get("pack")
-        learner = self.repo.get_learner(event.get("learner"))
+        learner_id = event.get("learner")
+        learner = self.repo.get_learner(learner_id) if isinstance(learner_id, str) else None
         if learner is None or not isinstance(course_id, str) or not isinstance(pack_id, str):
             raise CertificateError(f"event {event.get('id')}: unknown learner, pack or course")
         if self.repo.certificate_exists(learner.id, pack_id, course_id):

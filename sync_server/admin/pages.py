@@ -64,9 +64,9 @@ async def login(request: Request) -> Response:
                       error="Too many failed logins. Wait a few minutes and try again.")
     if found is None:
         log(logger, logging.WARNING, "console login failed", admin=name)
-        response = render(request, "login.html", title="Log in", status_code=401, login_name=name,
-                          next=safe_next(str(form.get("next") or "")),
-                          error="Wrong name or password.", csrf=cookie)
+        response: Response = render(request, "login.html", title="Log in", status_code=401,
+                                    login_name=name, next=safe_next(str(form.get("next") or "")),
+                                    error="Wrong name or password.", csrf=cookie)
         return response
     token, _ = found
     response = redirect(safe_next(str(form.get("next") or "")))

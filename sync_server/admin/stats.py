@@ -22,11 +22,18 @@ from typing import Any, Protocol
 
 
 class LearnerLike(Protocol):
-    id: str
-    staff_number: str
-    facility_id: str
-    role: str
-    display_name: str
+    """What the reports read of a learner (read-only: db.repository.Learner is frozen)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def staff_number(self) -> str: ...
+    @property
+    def facility_id(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
 
 
 def _order(event: dict[str, Any]) -> tuple[str, str, int]:

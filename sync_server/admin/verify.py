@@ -27,7 +27,7 @@ from sync_server.admin.state import console_state
 from sync_server.api.deps import get_state
 from sync_server.certificates_pdf import render_pdf
 
-NOT_FOUND = {404: {"description": "no certificate with this id was issued here"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no certificate with this id was issued here"}}
 #: Rendering a PDF costs ~0.1–0.3 s of CPU; the public link must not make that a lever
 #: for load, so recent PDFs (≈25 KiB each) are kept, keyed by the credential's content.
 PDF_CACHE_SIZE = 256

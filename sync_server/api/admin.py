@@ -31,6 +31,7 @@ from sync_server.api.models import (
     LearnerOut,
     LoginRequest,
     LoginResponse,
+    Responses,
     StatsOut,
 )
 from sync_server.db.repository import Device, Learner
@@ -39,7 +40,7 @@ from sync_server.security import token_hash
 from sync_server.services import admin as admin_service
 
 logger = logging.getLogger("sync_server.admin_api")
-AUTH = {401: {"model": ErrorBody, "description": "missing, unknown or expired admin token"}}
+AUTH: Responses = {401: {"model": ErrorBody, "description": "missing, unknown or expired admin token"}}
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=AUTH)
 FacilityQuery = Annotated[str | None, Query(pattern=SLUG_PATTERN)]
 

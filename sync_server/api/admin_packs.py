@@ -25,6 +25,7 @@ from sync_server.api.models import (
     PackVersionOut,
     PublicationOut,
     PublishRequest,
+    Responses,
 )
 from sync_server.db.repository import PackVersion, Publication
 from sync_server.logs import log
@@ -36,7 +37,7 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin packs"],
                    responses={401: {"model": ErrorBody, "description": "admin token missing/bad"}})
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {
     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
-UPLOAD_ERRORS = {413: {"model": ErrorBody}, 409: {"model": ErrorBody},
+UPLOAD_ERRORS: Responses = {413: {"model": ErrorBody}, 409: {"model": ErrorBody},
                  422: {"model": ErrorBody, "description": "pack failed verification / build"}}
 
 

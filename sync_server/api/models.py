@@ -28,6 +28,10 @@ class ErrorBody(BaseModel):
     detail: str = Field(description="What is wrong, naming the field when there is one")
 
 
+#: The `responses=` of a route or router (extra OpenAPI responses), as FastAPI types it.
+Responses = dict[int | str, dict[str, Any]]
+
+
 class QuotaError(BaseModel):
     """429 of a push: the device's quota for this UTC day is used up (services/quota.py)."""
     detail: str

@@ -22,6 +22,7 @@ from sync_server.api.models import (
     Catalogue,
     CatalogueEntry,
     ErrorBody,
+    Responses,
 )
 from sync_server.services import packs as pack_service
 
@@ -70,7 +71,7 @@ def _pack_bytes(request: Request, device: DeviceDep, repo: RepoDep, pack_id: str
     return Response(data, media_type="application/json", headers={"ETag": etag})
 
 
-BYTES_RESPONSE = {200: {"content": {"application/json": {}},
+BYTES_RESPONSE: Responses = {200: {"content": {"application/json": {}},
                         "description": "the exact bytes (verify the signature over them)"},
                   304: {"description": "unchanged (If-None-Match)"},
                   404: {"model": ErrorBody}}

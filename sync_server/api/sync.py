@@ -25,6 +25,7 @@ from sync_server.api.models import (
     PushRequest,
     PushResponse,
     QuotaError,
+    Responses,
 )
 from sync_server.db.repository import Device, Repository
 from sync_server.errors import QuotaExceededError
@@ -35,10 +36,14 @@ from sync_server.settings import Settings
 
 router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
 logger = logging.getLogger("sync_server.sync")
-AUTH_ERRORS = {401: {"model": ErrorBody, "description": "missing, unknown or revoked token"}}
-BODY_ERRORS = {**AUTH_ERRORS, 413: {"model": ErrorBody, "description": "body too large"},
+AUTH_ERRORS: Responses = {401: {"model": ErrorBody, "description": "missing, unknown or revoked token"}}
+BODY_ERRORS: Responses = {**AUTH_ERRORS, 413: {"model": ErrorBody, "description": "body too large"},
                400: {"model": ErrorBody, "description": "bad gzip or unreadable body"}}
-PUSH_ERRORS = {**BODY_ERRORS, 429: {
+PUSH_ERRORS: Responses = {**BODY_ERRORS, 422: {
+    "description": "not UTF-8 JSON, nested too deep, or not the schema (FastAPI's "
+                   "validation error format)",
+    "content": {"application/json": {"schema": {
+        "$ref": "#/components/schemas/HTTPValidationError"}}}}, 429: {
     "model": QuotaError, "description": "the device's daily push quota is used up; "
     "Retry-After: seconds until it starts afresh (next UTC day)",
     "headers": {"Retry-After": {"schema": {"type": "integer"},
@@ -95,8 +100,8 @@ async def push(request: Request, device: DeviceDep) -> Response:
     state = request.app.state.shift
     async with state.work_slots:
         base_url = str(request.base_url)
-        hooks = [functools.partial(hook, request_base_url=base_url)
-                 for hook in state.on_events_stored]
+        hooks: list[sync_service.StoredHook] = [
+            functools.partial(hook, request_base_url=base_url) for hook in state.on_events_stored]
         return await run_in_threadpool(_push, state.repo, state.settings, device, raw, hooks)
 
 

@@ -202,7 +202,8 @@ class SqlRepository:
     def _one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
         with self._read() as cur:
             cur.execute(self._sql(sql), params)
-            return cur.fetchone()
+            row: tuple[Any, ...] | None = cur.fetchone()
+            return row
 
     def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._read() as cur:
@@ -349,7 +350,7 @@ class SqlRepository:
         with self._write() as cur:
             cur.execute(self._sql("UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"),
                         (now, device_id))
-            return cur.rowcount == 1
+            return bool(cur.rowcount == 1)
 
     def touch_device(self, device_id: str, now: str) -> None:
         with self._write() as cur:
@@ -651,7 +652,8 @@ class SqlRepository:
     def scan_events(self, after_seq: int, limit: int,
                     types: tuple[str, ...] | None = None) -> list[StoredEvent]:
         """Events of every facility after `after_seq` in seq order (only `types` if given)."""
-        sql, params = "SELECT seq, content, received_at FROM events WHERE seq > ?", [after_seq]
+        sql = "SELECT seq, content, received_at FROM events WHERE seq > ?"
+        params: list[int | str] = [after_seq]
         if types is not None:
             if not types:
                 return []

@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.ui.main import ASSETS_DIR, DEFAULT_DATA_DIR, resolve_data_dir
+from app.core.resources import assets_dir
+from app.ui.main import DEFAULT_DATA_DIR, resolve_data_dir
 from tests.e2e.ui_harness import AppServer, install_fixture_packs, start_app
 
 CDN_HOSTS = ("jsdelivr", "gstatic", "googleapis", "unpkg", "cdnjs")
@@ -48,11 +49,11 @@ def test_pack_media_route(server: AppServer) -> None:
 
 
 def test_offline_guard_block_matches_flets_index() -> None:
-    """assets/index.html is Flet's page plus our guard block; when Flet changes its page
+    """app/assets/index.html is Flet's page plus our guard block; when Flet changes its page
     this test says so (docs/app.md explains how to re-create the file)."""
     import flet_web
 
-    ours = (ASSETS_DIR / "index.html").read_text(encoding="utf-8")
+    ours = (assets_dir() / "index.html").read_text(encoding="utf-8")
     flets = (Path(flet_web.__file__).parent / "web" / "index.html").read_text(encoding="utf-8")
     start = ours.index("<!-- shift-offline-guard:start -->")
     end = ours.index("<!-- shift-offline-guard:end -->") + len("<!-- shift-offline-guard:end -->")
@@ -66,7 +67,8 @@ def test_offline_guard_block_matches_flets_index() -> None:
 
 
 def test_data_dir_resolution(tmp_path: Path) -> None:
-    assert resolve_data_dir(None, {}) == DEFAULT_DATA_DIR
+    # the default is ./var/device of the current folder (never inside site-packages)
+    assert resolve_data_dir(None, {}) == (Path.cwd() / DEFAULT_DATA_DIR).resolve()
     assert resolve_data_dir(None, {"FLET_APP_STORAGE_DATA": str(tmp_path / "f")}) == \
         tmp_path / "f"
     assert resolve_data_dir(None, {"SHIFT_DATA_DIR": str(tmp_path / "s"),

@@ -107,7 +107,7 @@ class SelfAssessment(FoldingEngine):
                 continue
             records = self.state.of_profile(pack, pid)
             open_ = [r.id for r in records if r.started and r.completed is None]
-            done = sorted((r for r in records if r.completed), key=lambda r: r.completed)
+            done = sorted((r for r in records if r.completed), key=lambda r: r.completed or ("", "", 0))
             out.append(ProfileEntry(pack, pid, self._text(pack, profile.get("title")),
                                     len(self._tasks(profile)), open_[-1] if open_ else None,
                                     done[-1].id if done else None))

@@ -10,16 +10,21 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from app.core.learning.catalog import Catalog
 from app.core.learning.fold import EventFold
 
+_Engine = TypeVar("_Engine", bound="FoldingEngine")
+_Params = ParamSpec("_Params")
+_Result = TypeVar("_Result")
 
-def locked(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a public method of an engine under the engine's lock."""
+
+def locked(method: Callable[Concatenate[_Engine, _Params], _Result]
+           ) -> Callable[Concatenate[_Engine, _Params], _Result]:
+    """Run a public method of an engine under the engine's lock (its signature kept)."""
     @functools.wraps(method)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: _Engine, /, *args: _Params.args, **kwargs: _Params.kwargs) -> _Result:
         with self._lock:
             return method(self, *args, **kwargs)
     return wrapper

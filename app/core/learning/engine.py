@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from app.core.errors import LearningError, PackError
 from app.core.events import new_id
@@ -47,6 +47,8 @@ REVIEW_SEED = 0
 #: lesson bodies kept in memory (a lesson is re-read on every card tap)
 LESSON_CACHE = 16
 
+_Built = TypeVar("_Built")
+
 
 class LearningEngine(FoldingEngine):
     def __init__(self, catalog: Catalog | Iterable[dict[str, Any]], *, learner: str,
@@ -59,11 +61,12 @@ class LearningEngine(FoldingEngine):
         self._cache: dict[Any, tuple[Any, Any]] = {}
         self._lessons: OrderedDict[tuple[str, int, str], dict[str, Any]] = OrderedDict()
 
-    def _cached(self, key: Any, version: Any, build: Callable[[], Any]) -> Any:
+    def _cached(self, key: Any, version: Any, build: Callable[[], _Built]) -> _Built:
         full = (key, self.language, self.role)
         hit = self._cache.get(full)
         if hit is not None and hit[0] == version:
-            return hit[1]
+            cached: _Built = hit[1]   # built by the same `build` for this key
+            return cached
         value = build()
         self._cache[full] = (version, value)
         return value
@@ -233,7 +236,7 @@ class LearningEngine(FoldingEngine):
                                         completed_at=done[1][0] if done else None,
                                         best_score=progress.best_score,
                                         attempts=tuple(attempts), seconds=progress.seconds))
-        completed = sorted((r for r in records if r.completed_at), key=lambda r: r.completed_at)
+        completed = sorted((r for r in records if r.completed_at), key=lambda r: r.completed_at or "")
         certs = sorted(self.state.certificates.values(), key=lambda c: (c.at, c.event))
         return MyProgress(completed=tuple(completed), courses=tuple(records),
                           seconds=float(sum(r.seconds for r in records)), certificates=tuple(certs))

@@ -40,7 +40,7 @@ def _fail(event: dict[str, Any], field: str, what: str) -> EventError:
 
 def _number(event: dict[str, Any], data: dict[str, Any], key: str, lo: float, hi: float,
             *, required: bool = True) -> None:
-    value = data.get(key)
+    value: Any = data.get(key)
     kind = type(value)
     if (kind is int or kind is float) and lo <= value <= hi:   # NaN and ±inf fail the range
         return                                                   # the common case, fast

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -59,7 +60,7 @@ def install_pack(pack_file: Path, data_dir: Path, trusted: TrustedKeys, *,
                     continue
                 with open_blob(zf, info) as fh:
                     written.append(sha)
-                    lib.blobs.put_stream(sha, info.file_size, iter(lambda fh=fh: fh.read(CHUNK),
+                    lib.blobs.put_stream(sha, info.file_size, iter(functools.partial(fh.read, CHUNK),
                                                                    b""),
                                          label=_label(vp, sha), durable=False)
             lib.blobs.sync(written)             # durable before the switch below

@@ -214,7 +214,7 @@ class _Parser:
 
     def _split_cards(self, text: str) -> None:
         title: str | None = None
-        cards: list[tuple[str | None, int, list[str]]] = []  # (title, line, body lines)
+        cards: list[tuple[str, int, list[str]]] = []  # (title, line, body lines)
         intro: list[str] = []
         for no, line in enumerate(text.split("\n"), start=1):
             h1, h2 = _H1.match(line), _H2.match(line)
@@ -247,7 +247,6 @@ class _Parser:
             raise self.err("lesson has no content", None)
         used: set[str] = set()
         for i, (name, _, body) in enumerate(cards):
-            assert name is not None
             anchor = slugify(name, "-") or f"card-{i + 1}"
             base, n = anchor, 2
             while anchor in used:

@@ -87,8 +87,8 @@ class TomlDoc:
                 if h.group(1) == "[[":
                     arrays[resolved] = arrays.get(resolved, -1) + 1
                     # a new element resets the indexes of arrays nested below it
-                    for k in [k for k in arrays if k.startswith(resolved + "[")]:
-                        del arrays[k]
+                    for stale in [k for k in arrays if k.startswith(resolved + "[")]:
+                        del arrays[stale]
                     resolved = f"{resolved}[{arrays[resolved]}]"
                 current = resolved
                 self._lines.setdefault(current, no)

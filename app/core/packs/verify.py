@@ -228,7 +228,8 @@ def parse_manifest(manifest_bytes: bytes) -> dict[str, Any]:
         raise PackVerifyError("manifest.json is nested too deeply") from None
     check_format(manifest)
     check_manifest(manifest)
-    return manifest
+    checked: dict[str, Any] = manifest   # check_manifest: a JSON object
+    return checked
 
 
 def check_rollback(manifest: dict[str, Any], installed_version: int | None) -> None:

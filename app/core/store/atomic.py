@@ -135,7 +135,7 @@ def decode_store_file(raw: bytes, path: Path, kind: str) -> Tables:
             raise StoreError(f"{path}: schema: expected a version number, got {version!r}")
         if doc.get("kind") != kind:
             raise StoreError(f"{path}: kind: expected {kind!r}, got {doc.get('kind')!r}")
-        tables = doc["tables"]
+        tables: Tables = doc["tables"]   # checked just below
     else:
         version, tables = 0, doc
     if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):

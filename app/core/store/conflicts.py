@@ -56,7 +56,7 @@ class ConflictLog:
         """Record (kept, received) pairs not recorded before; returns how many were new.
         Raises StoreError (e.g. disk full) with the log unchanged."""
         with self._lock:
-            rows = []
+            rows: list[dict[str, Any]] = []
             for kept, received in pairs:
                 key = (received["id"], _digest(received))
                 if key in self._seen or any((r["id"], r["digest"]) == key for r in rows):

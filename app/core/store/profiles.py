@@ -17,6 +17,7 @@ Profiles made or changed here are "pending push" until the sync client calls
 
 from __future__ import annotations
 
+import builtins
 import math
 import threading
 import time
@@ -42,7 +43,8 @@ def lock_delay(failures: int) -> int:
     """Seconds to wait after `failures` consecutive wrong PINs."""
     if failures < FREE_TRIES:
         return 0
-    return min(FIRST_DELAY_SECONDS * 2 ** min(failures - FREE_TRIES, 20), MAX_DELAY_SECONDS)
+    delay: int = FIRST_DELAY_SECONDS * 2 ** min(failures - FREE_TRIES, 20)  # `**` types as Any
+    return min(delay, MAX_DELAY_SECONDS)
 
 
 def _public(doc: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +98,7 @@ class Profiles:
     def create(self, display_name: str, staff_number: str, role: str, language: str,
                pin: str) -> dict[str, Any]:
         """A new local profile (id = new learner UUID); pending push to the server."""
-        doc = {
+        doc: dict[str, Any] = {
             "id": new_id(),
             "display_name": validate.display_name(display_name),
             "staff_number": validate.staff_number(staff_number),
@@ -248,7 +250,7 @@ class Profiles:
                 raise StoreError(f"{where}: expected an object")
             if "pin" in raw:
                 raise StoreError(f"{where}.pin: a clear-text PIN is never accepted")
-            clean = {"id": validate.uuid_str(raw.get("id"), f"{where}.id")}
+            clean: dict[str, Any] = {"id": validate.uuid_str(raw.get("id"), f"{where}.id")}
             for name, check in EDITABLE.items():
                 clean[name] = check(raw.get(name), f"{where}.{name}")
             if raw.get("pin_verifier") is None:
@@ -309,13 +311,13 @@ class Profiles:
             self._pushed_revs.pop(profile_id, None)
             return True
 
-    def retired(self) -> list[dict[str, Any]]:
+    def retired(self) -> builtins.list[dict[str, Any]]:  # `list` is a method here
         """Profiles retired by re-attribution: public fields + merged_into, retired_at."""
         with self._lock:
             rows = ((self._storage.read() or {}).get("retired", {})).values()
             return sorted((dict(r) for r in rows), key=lambda r: r.get("retired_at", ""))
 
-    def pending_push(self) -> list[dict[str, Any]]:
+    def pending_push(self) -> builtins.list[dict[str, Any]]:
         """Profiles made or changed here and not yet acknowledged by the server, with
         their `pin_verifier` (the server needs it so colleagues can sign in elsewhere)."""
         with self._lock:

@@ -210,7 +210,8 @@ class Settings:
         (see has_secret)."""
         with self._lock:
             values = self._values()
-        return json.loads(json.dumps({**DEFAULTS, **values}))
+        copied: dict[str, Any] = json.loads(json.dumps({**DEFAULTS, **values}))
+        return copied
 
     # -- secrets -------------------------------------------------------------------
     def set_secret(self, name: str, value: str | None) -> None:

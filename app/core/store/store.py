@@ -175,7 +175,7 @@ class Store:
                     self._pending[event["id"]] = jf.number
             self._journal_ids[jf.number] = ids
         all_journal_ids = set().union(*self._journal_ids.values()) if files else set()
-        self._done = (done | self._rejected_ids) & all_journal_ids
+        self._done = all_journal_ids & (done | self._rejected_ids)
         self._next_seq = max_seq + 1
         if files and files[-1].events:
             # the last journal may be partly folded (crash) or not at all (no close)
@@ -201,15 +201,15 @@ class Store:
                                             "segment_capacity": self._segment_capacity}}})
             return device_id
         doc = tables.get("device", {}).get("1", {})
-        device_id = doc.get("id") if isinstance(doc, dict) else None
-        if not isinstance(device_id, str) or not device_id.startswith("dev-"):
+        found = doc.get("id") if isinstance(doc, dict) else None
+        if not isinstance(found, str) or not found.startswith("dev-"):
             raise StoreError(f"{self.root / 'device.json'}: device.id: missing or malformed")
         # segment size is fixed per data folder: event counts rely on full segments
         capacity = doc.get("segment_capacity", SEGMENT_CAPACITY)
         if not isinstance(capacity, int) or capacity < 1:
             raise StoreError(f"{self.root / 'device.json'}: device.segment_capacity: malformed")
         self._segment_capacity = capacity
-        return device_id
+        return found
 
     def close(self) -> None:
         """Fold the journal into the segments and release the folder. Idempotent."""
@@ -301,7 +301,8 @@ class Store:
             listeners = bool(self._subscribers)
         if listeners:
             self._notify([_detached(event, "event")])
-        return event["id"]
+        event_id: str = event["id"]  # checked by validate_event
+        return event_id
 
     def events(self, learner_id: str) -> list[Event]:
         """Every event of one learner (local and merged), ordered by (at, device, seq).

@@ -114,6 +114,7 @@ def build_assess(ctx: ViewContext, route: Route) -> ft.View:
     for task in duty.tasks:
         if task.id not in rated_tasks:
             continue
+        chips: list[ft.Control]
         chips = [ft.Chip(label=ft.Text(f"{level} · {label.text}"),
                          selected=task.rating == level, show_checkmark=True,
                          on_select=handler(ctx, lambda t=task.id, lv=level: rate(t, lv)),

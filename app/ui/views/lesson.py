@@ -25,11 +25,16 @@ def media_url(pack: str, path: str) -> str:
     return f"/packmedia/{quote(pack)}/{quote(path)}"
 
 
+def media_src(ctx: ViewContext, pack: str, path: str) -> str | bytes:
+    return ctx.media(pack, path) if ctx.media is not None else media_url(pack, path)
+
+
 def progress_dots(ctx: ViewContext, index: int, total: int) -> ft.Control:
     label = ctx._("Card {n} of {total}").format(n=index + 1, total=total)
     if total > 14:  # too many dots for a phone: a bar says the same
         return ft.Column([ft.ProgressBar(value=(index + 1) / total, semantics_label=label),
                           ft.Text(label, theme_style=ft.TextThemeStyle.BODY_SMALL)], spacing=4)
+    dots: list[ft.Control]
     dots = [ft.Container(width=12 if i == index else 9, height=12 if i == index else 9,
                          border_radius=6,
                          bgcolor=ft.Colors.PRIMARY if i <= index else ft.Colors.OUTLINE_VARIANT)
@@ -97,7 +102,7 @@ def build_lesson(ctx: ViewContext, route: Route) -> ft.View:
                         key="card-title"))
     for block in card_blocks(cardv.markdown):
         if block.kind == "image":
-            body.append(ft.Image(src=media_url(pack, block.path), semantics_label=block.text,
+            body.append(ft.Image(src=media_src(ctx, pack, block.path), semantics_label=block.text,
                                  fit=ft.BoxFit.CONTAIN, border_radius=8,
                                  error_content=ft.Text(block.text or _("Image not available"))))
         else:

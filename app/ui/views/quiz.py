@@ -6,6 +6,7 @@ from typing import Any
 
 import flet as ft
 
+from app.core.learning.quiz import OptionView, QuestionView
 from app.ui.ctx import ViewContext
 from app.ui.router import Route
 from app.ui.widgets import (
@@ -20,13 +21,13 @@ from app.ui.widgets import (
 )
 
 
-def option_label(ctx: ViewContext, question: Any, option: Any) -> str:
+def option_label(ctx: ViewContext, question: QuestionView, option: OptionView) -> str:
     if question.type == "true_false" and option.id in ("true", "false"):
         return ctx._("True") if option.id == "true" else ctx._("False")
     return option.text.text
 
 
-def _any_fallback(question: Any) -> str | None:
+def _any_fallback(question: QuestionView) -> str | None:
     texts = [question.prompt, question.case, question.explanation,
              *(o.text for o in question.options)]
     for t in texts:

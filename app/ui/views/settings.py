@@ -36,7 +36,10 @@ def build_settings(ctx: ViewContext, route: Route) -> ft.View:
         ctx.refresh()
 
     def set_contrast(e: Any) -> None:
-        ctx.act(lambda: (dev.set_setting("high_contrast", bool(e.control.value)), ctx.refresh()))
+        def apply() -> None:
+            dev.set_setting("high_contrast", bool(e.control.value))
+            ctx.refresh()
+        ctx.act(apply)
 
     lang = choice_chips(ctx, [(c, tr.language_name(c)) for c in UI_LOCALES], s.locale,
                         set_lang, "lang", _("Language"))

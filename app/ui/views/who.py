@@ -109,6 +109,7 @@ def build_pin(ctx: ViewContext, route: Route) -> ft.View:
         if not k:
             keys.append(ft.Container(col=4))
             continue
+        btn: ft.Control
         if k == "del":
             btn = ft.IconButton(icon=ft.Icon(ft.Icons.BACKSPACE_OUTLINED,
                                              semantics_label=_("Delete last digit")),
@@ -143,6 +144,7 @@ def build_pin(ctx: ViewContext, route: Route) -> ft.View:
 def choice_chips(ctx: ViewContext, options: list[tuple[str, str]], selected: str | None,
                  on_pick: Any, key: str, label: str) -> ft.Control:
     """Big single-choice chips (gloved fingers; each chip is a named button)."""
+    chips: list[ft.Control]   # a list of Chips is not a list[Control] (lists are invariant)
     chips = [ft.Chip(label=ft.Text(text), selected=value == selected, height=48,
                      on_select=handler(ctx, lambda v=value: on_pick(v)),
                      key=f"{key}-{value}", tooltip=f"{label}: {text}")
