@@ -52,8 +52,13 @@ INSERT = ("INSERT INTO events (id, learner_id, device_id, facility_id, type, at,
 
 def make_chunks(profiles: list[dict[str, Any]], device_id: str, n_events: int, first_seq: int
                 ) -> list[list[dict[str, Any]]]:
+    # a valid answer.given payload (docs/events.md): the server checks every payload
+    attempt = "5b0c1d8e-54a3-4c57-9a0e-2f1f6a1c0de1"
     events = [make_event(profiles[i % len(profiles)]["id"], device_id, first_seq + i,
-                         type="answer.given", data={"option": "b", "correct": i % 3 == 0})
+                         type="answer.given",
+                         ref={"course": "boundaries", "attempt": attempt, "question": f"q{i % 9}"},
+                         data={"choice": ["b"], "score": float(i % 3 == 0),
+                               "correct": i % 3 == 0, "type": "single"})
               for i in range(n_events)]
     return [events[i:i + CHUNK] for i in range(0, n_events, CHUNK)]
 

@@ -26,8 +26,10 @@ from sync_server.db import open_repository
 from sync_server.errors import (
     AlreadyExistsError,
     DatabaseError,
+    DeviceIdTakenError,
     EnrolError,
     NotFoundError,
+    QuotaExceededError,
     TooManyAttemptsError,
 )
 from sync_server.keyring import load_keyring
@@ -53,7 +55,8 @@ on every call. Admin endpoints need `Authorization: Bearer <admin token>` from
 
 #: HTTP status of each ShiftError kind (first match wins; anything else is 400).
 STATUS_OF: tuple[tuple[type[ShiftError], int], ...] = (
-    (NotFoundError, 404), (AlreadyExistsError, 409), (EnrolError, 403), (DatabaseError, 503),
+    (NotFoundError, 404), (AlreadyExistsError, 409), (DeviceIdTakenError, 409),
+    (EnrolError, 403), (DatabaseError, 503),
     (TooManyAttemptsError, 429), (PackError, 422))
 
 
@@ -123,13 +126,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         repo.close()
 
+    # Swagger UI / ReDoc pages load their scripts from a CDN: only in development mode
+    # (SHIFT_DEV, Settings.development of issue 12). /openapi.json is always served.
+    development = settings.development
     app = FastAPI(title="Shift Learning sync server", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url="/docs" if development else None,
+                  redoc_url="/redoc" if development else None)
     app.state.shift = state
 
     @app.exception_handler(ShiftError)
     async def shift_error(request: Request, exc: ShiftError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=_status_for(exc))
+
+    @app.exception_handler(QuotaExceededError)
+    async def quota_exceeded(request: Request, exc: QuotaExceededError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "code": "quota_exceeded", "quota": exc.quota,
+                             "limit": exc.limit, "used": exc.used, "resets_at": exc.resets_at,
+                             "retry_after": exc.retry_after}, status_code=429,
+                            headers={"Retry-After": str(exc.retry_after)})
 
     for router in (health.router, devices.router, sync.router, admin.router):
         app.include_router(router)

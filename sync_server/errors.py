@@ -40,3 +40,24 @@ class TooManyAttemptsError(ServerError):
 class BackupError(ServerError):
     """A backup cannot be written, or an archive cannot be restored (damaged, foreign,
     truncated, made by a newer server) or not into this target (not empty)."""
+
+
+class DeviceIdTakenError(ServerError):
+    """Enrolment named a device id that is enrolled already, without proving it is that
+    device (its current token). Enrolment never takes over another tablet (HTTP 409)."""
+
+
+class QuotaExceededError(ServerError):
+    """The device's quota for this UTC day is used up (HTTP 429 with Retry-After).
+
+    `quota` names it ("events_per_day" or "bytes_per_day"); `retry_after` is the number
+    of seconds until the next UTC day, when the quota starts afresh."""
+
+    def __init__(self, quota: str, *, limit: int, used: int, resets_at: str,
+                 retry_after: int) -> None:
+        self.quota, self.limit, self.used = quota, limit, used
+        self.resets_at, self.retry_after = resets_at, retry_after
+        unit = "events" if quota == "events_per_day" else "bytes"
+        super().__init__(f"quota exceeded: this device pushed {used} {unit} today (limit "
+                         f"{limit} per UTC day); nothing was stored from this request — "
+                         f"keep it and send it again after {resets_at}")

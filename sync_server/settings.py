@@ -113,6 +113,12 @@ class Settings:
     trusted_keys: tuple[Path, ...] = field(default_factory=tuple)
     #: Size of the database connection pool of one server process.
     db_pool_size: int = 8
+    #: Per-device push quotas per UTC day (0 = no limit): events sent and request-body
+    #: bytes (after gzip inflation). Generous for real use — a shared tablet with 40
+    #: staff at ~500 events a day each makes 20,000; a tablet back after a month offline
+    #: drains in one day — and small enough that one stolen token cannot fill the disk.
+    device_events_per_day: int = 200_000
+    device_bytes_per_day: int = 512 * MiB
     log_level: str = "INFO"
     #: The URL people and devices reach the server at; every absolute URL the server
     #: writes starts with it. None is allowed only in development mode.
@@ -172,6 +178,10 @@ class Settings:
             "trusted_keys": tuple(Path(p) for p in env.get("SHIFT_TRUSTED_KEYS", "").split(os.pathsep)
                                   if p.strip()),
             "db_pool_size": _int_env("SHIFT_DB_POOL_SIZE", cls.db_pool_size),
+            "device_events_per_day": _int_env("SHIFT_DEVICE_EVENTS_PER_DAY",
+                                              cls.device_events_per_day),
+            "device_bytes_per_day": _int_env("SHIFT_DEVICE_BYTES_PER_DAY",
+                                             cls.device_bytes_per_day),
             "log_level": env.get("SHIFT_LOG_LEVEL", "INFO").upper(),
             "public_base_url": parse_public_base_url(env["SHIFT_PUBLIC_BASE_URL"])
             if (env.get("SHIFT_PUBLIC_BASE_URL") or "").strip() else None,

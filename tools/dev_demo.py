@@ -144,7 +144,8 @@ def enrol_device(api: AdminApi, device_dir: Path, server_url: str,
             store.settings.set("server_url", server_url)
         if client.enrolled() and api.device_active(store.device_id):
             return False
-        client.forget_enrolment()
+        # the old token (if any) stays until the new one arrives: it proves this tablet
+        # holds its device id, which a revoked-then-readmitted id needs (issue 13)
         client.enrol(api.enrol_code(), server_url, name="make run demo tablet")
         return True
     finally:

@@ -5,7 +5,9 @@ exit 0 when events and profiles were exchanged and no pack update failed, exit 1
 one `error:` line otherwise (nothing acknowledged is lost: the outbox stays as it was).
 `enrol` trades the admin's one-time code for the device token (never printed).
 `sync --rejected` lists the events the server rejected, with the reason (for an admin);
-`sync --conflicts` lists pulled events whose id is stored here with other content.
+`sync --conflicts` lists pulled events whose id is stored here with other content;
+`sync --quarantined` lists pulled events this tablet refused (malformed, too deep or too
+large: kept as text, never stored as events).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="only list the events the server rejected (kept on the device)")
     p.add_argument("--conflicts", action="store_true",
                    help="only list pulled events whose id is stored here with other content")
+    p.add_argument("--quarantined", action="store_true",
+                   help="only list pulled events this tablet refused as malformed")
     p.set_defaults(func=run_sync)
 
     e = sub.add_parser("enrol", help="enrol this device folder with a one-time code")
@@ -96,6 +100,8 @@ def run_sync(args: argparse.Namespace) -> int:
                 return _print_rejected(store)
             if args.conflicts:
                 return _print_conflicts(store)
+            if args.quarantined:
+                return _print_quarantined(store)
             client = SyncClient(store, PackLibrary(Path(args.data_dir)))
             if args.code:
                 client.enrol(args.code)
@@ -131,4 +137,14 @@ def _print_conflicts(store: object) -> int:
         print(f"{row['at']}  {row['id']}  learner {row['learner']}  "
               f"differs in: {', '.join(fields) or '?'}  (kept the first copy)")
     print(f"{len(rows)} conflicting events recorded on this device")
+    return 0
+
+
+def _print_quarantined(store: object) -> int:
+    rows = store.quarantined()  # type: ignore[attr-defined]
+    for row in rows:
+        # the text came from a server: shown escaped, never as raw control characters
+        shown = row["text"][:120].encode("unicode_escape").decode("ascii")
+        print(f"{row['at']}  {row['id'] or '(no id)'}  {row['reason']}  {shown}")
+    print(f"{len(rows)} pulled events quarantined on this device")
     return 0

@@ -47,6 +47,15 @@ class EventError(StoreError):
     """An event is malformed; the message names the field."""
 
 
+class JSONLimitError(ShiftError):
+    """A JSON document is not valid JSON or exceeds the boundary limits
+    (app/core/bounded_json.py). `code` is "invalid_json", "too_deep" or "too_large"."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
 class AuthError(ShiftError):
     """Wrong PIN, locked profile, bad token."""
 
@@ -77,6 +86,17 @@ class SyncAuthError(SyncError):
 
 class SyncProtocolError(SyncError):
     """The server answered something the protocol does not allow."""
+
+
+class SyncQuotaError(SyncError):
+    """The server's per-device quota for today is used up (HTTP 429 with code
+    ``quota_exceeded``). Nothing was lost: the outbox keeps every unacknowledged event;
+    `retry_after` is how many seconds until the server accepts pushes again."""
+
+    def __init__(self, message: str, *, retry_after: float, quota: str = "") -> None:
+        self.retry_after = retry_after
+        self.quota = quota
+        super().__init__(message)
 
 
 class SyncTLSError(SyncNetworkError):

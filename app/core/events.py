@@ -27,6 +27,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from app.core.bounded_json import MAX_DEPTH, MAX_EVENT_BYTES, MAX_SAFE_INTEGER, within_depth
 from app.core.errors import EventError
 
 EVENT_TYPES: frozenset[str] = frozenset({
@@ -49,11 +50,24 @@ OPTIONAL_FIELDS = ("pack", "pack_version", "ref", "data")
 SERVER_FIELDS = ("received_at",)
 REF_KEYS = frozenset({"course", "lesson", "card", "quiz", "attempt", "question",
                       "profile", "assessment", "duty", "task", "certificate"})
-MAX_EVENT_BYTES = 16_384
+#: `seq` is a JSON number every implementation reads exactly (≤ 2^53).
+MAX_SEQ = MAX_SAFE_INTEGER
 _ENVELOPE_FIELDS = frozenset(REQUIRED_FIELDS + OPTIONAL_FIELDS)
 _WITH_SERVER_FIELDS = _ENVELOPE_FIELDS | frozenset(SERVER_FIELDS)
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _AT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+
+
+def is_canonical_uuid(value: Any) -> bool:
+    """Is `value` a UUID in its one canonical spelling (lower-case hex, hyphenated, no
+    braces or `urn:uuid:`)? Other spellings of the same UUID would be stored as other
+    ids, so they are refused rather than normalised on the server."""
+    if not isinstance(value, str) or len(value) != 36:
+        return False
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 def new_id() -> str:
@@ -104,16 +118,15 @@ def validated_json(event: Any, *, allow_server_fields: bool = False) -> bytes:
     for key in REQUIRED_FIELDS:
         if key not in event or event[key] is None:
             raise EventError(f"{key}: missing")
-    try:
-        uuid.UUID(str(event["id"]))
-    except ValueError:
-        raise EventError(f"id: not a UUID: {event['id']!r}") from None
+    if not is_canonical_uuid(event["id"]):
+        raise EventError(f"id: expected a lower-case UUID like 3f0c2a9e-5b1d-4c8e-9f00-"
+                         f"1a2b3c4d5e6f, got {str(event['id'])[:80]!r}")
     for key in ("learner", "device"):
         if not isinstance(event[key], str) or not _ID_RE.match(event[key]):
             raise EventError(f"{key}: expected an id string, got {event[key]!r}")
     seq = event["seq"]
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-        raise EventError(f"seq: expected an integer >= 1, got {seq!r}")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_SEQ:
+        raise EventError(f"seq: expected an integer 1..2^53, got {str(seq)[:40]}")
     parse_at(event["at"])
     if event["type"] not in EVENT_TYPES:
         raise EventError(f"type: unknown event type {event['type']!r}; known: "
@@ -136,10 +149,13 @@ def validated_json(event: Any, *, allow_server_fields: bool = False) -> bytes:
         raise EventError("data: expected an object")
     try:
         encoded = canonical_json(event)
-    except (ValueError, RecursionError) as exc:   # e.g. nested beyond the recursion limit
+    except (ValueError, TypeError, RecursionError) as exc:   # NaN, objects, deep nesting
         raise EventError(f"event: not storable as JSON ({str(exc)[:80]})") from None
     if len(encoded) > MAX_EVENT_BYTES:
         raise EventError(f"event: larger than {MAX_EVENT_BYTES} bytes")
+    if not within_depth(encoded, MAX_DEPTH):
+        raise EventError(f"event: JSON nested deeper than {MAX_DEPTH} levels "
+                         "(app/core/bounded_json.py)")
     return encoded
 
 

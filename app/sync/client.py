@@ -34,12 +34,15 @@ whole history again so the server gets back what it lost (app/sync/recovery.py).
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app.core.bounded_json import BadItem
 from app.core.errors import (
     EventError,
     PackError,
@@ -47,8 +50,9 @@ from app.core.errors import (
     StoreError,
     SyncError,
     SyncProtocolError,
+    SyncQuotaError,
 )
-from app.core.events import utc_now_iso, validate_event
+from app.core.events import format_at, parse_at, utc_now_iso, validate_event
 from app.core.packs import PackLibrary, TrustedKeys
 from app.core.store import reattribute
 from app.sync import certificates, recovery
@@ -59,12 +63,17 @@ from app.sync.transport import Transport
 
 TOKEN_SECRET = "device_token"
 PROFILES_CURSOR = "sync_profiles_cursor"
+#: the server that issued the device token (the only one it is ever sent to)
+TOKEN_SERVER = "token_server_url"
 CHUNK = 500                     # server MAX_CHUNK
 PULL_LIMIT = 1000
 READ_WINDOW = 2000              # outbox events read from the journal at a time
 PROFILE_FIELDS = ("id", "staff_number", "display_name", "role", "language", "pin_verifier",
                   "updated_at")
 HOLD_NO_PROFILE = "the learner's profile is not on the server yet"
+#: durable: no push before this time (the server's per-device quota is used up)
+PUSH_AFTER = "sync_push_after"
+MAX_PUSH_DEFERRAL = timedelta(days=1)
 HOLD_CLOCK = "at_in_future: the tablet clock is ahead of the server; retried at a later sync"
 
 TransportFactory = Callable[..., Transport]
@@ -85,6 +94,15 @@ def _list(answer: dict[str, Any], key: str, what: str) -> list[Any]:
 
 def _noop(phase: str, done: int, total: int) -> None:
     return None
+
+
+def _as_text(value: Any) -> str:
+    """A refused pulled item as text for the quarantine log (never fails: a value nested
+    too deep to serialise is named, not shown)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=True)[:2000]
+    except (TypeError, ValueError, RecursionError):
+        return f"<{type(value).__name__} that cannot be shown as JSON>"
 
 
 class SyncClient:
@@ -129,14 +147,27 @@ class SyncClient:
               name: str | None = None) -> dict[str, str]:
         """Trade a one-time code for a device token (kept as a secret, never printed).
 
+        A tablet enrolled before sends its current token with the request: the server
+        re-enrols an existing device id only for the tablet that proves it holds that
+        id's token (enrolment never takes over another tablet). The token goes only to
+        the server that issued it — not when `server_url` names another server.
+
         Returns {device_id, facility_id, facility_name}."""
         if not isinstance(code, str) or not code.strip() or len(code.strip()) > 64:
             raise SyncError("enrolment code: expected the 1–64 character code from the admin")
+        before = self.server_url
         if server_url is not None:
             self.store.settings.set("server_url", server_url.strip())  # validated there
+        issuer = self.store.settings.get(TOKEN_SERVER, None) or before
+        proof = self.store.settings.get_secret(TOKEN_SECRET) \
+            if issuer is not None and issuer == self.server_url else None
         device_id = self.store.device_id
         label = (name or f"tablet {device_id[4:12]}").strip()[:120] or "tablet"
-        with self.transport(authed=False) as t:
+        url = self.server_url
+        if url is None:
+            raise SyncError("no server address set: enter it in Settings (server_url)")
+        with self.transport_factory(url, token=proof, retry=self.retry, timeout=self.timeout,
+                                    ca_bundle=self.store.settings.get("ca_bundle", None)) as t:
             answer = t.call("POST", "/api/v1/devices/enrol", idempotent=False,
                             body={"code": code.strip(), "device_id": device_id, "name": label})
         if not isinstance(answer, dict) or not all(
@@ -150,7 +181,8 @@ class SyncClient:
         info = {"device_id": device_id, "facility_id": answer["facility_id"],
                 "facility_name": str(answer.get("facility_name") or answer["facility_id"])}
         self.store.settings.update({"facility_id": info["facility_id"],
-                                    "facility_name": info["facility_name"]})
+                                    "facility_name": info["facility_name"],
+                                    TOKEN_SERVER: url})
         return info
 
     def forget_enrolment(self) -> None:
@@ -168,12 +200,13 @@ class SyncClient:
             try:
                 self._pull(t, report, cb)
                 self._reattribute(report)            # planned earlier, target now here
-                self._push(t, report, cb)
-                if self._reattribute(report):        # refused just now: move and send
-                    self._push(t, report, cb)
-                if recovery.pending(self.store) is not None:   # the server was restored
-                    self._reoffer(t, report, cb)
-                self.store.settings.set("last_sync_at", utc_now_iso())
+                pushed = self._within_quota(self._push, t, report, cb)
+                if self._reattribute(report) and pushed:   # refused just now: move, send
+                    pushed = self._within_quota(self._push, t, report, cb)
+                if pushed and recovery.pending(self.store) is not None:  # server restored
+                    pushed = self._within_quota(self._reoffer, t, report, cb)
+                if pushed:
+                    self.store.settings.set("last_sync_at", utc_now_iso())
                 certificates.refresh(t, self.store, report)    # issuer key, revocations
                 if packs and self.library is not None:
                     self._packs(t, report, cb)
@@ -208,7 +241,7 @@ class SyncClient:
         cb("pull", 0, 0)
         while True:
             page += 1
-            answer = t.call("POST", "/api/v1/sync/pull",
+            answer = t.call("POST", "/api/v1/sync/pull", items="events",
                             body={"events_after": events_after, "profiles_after": profiles_after,
                                   "limit": self.pull_limit, "installed_packs": installed})
             if not isinstance(answer, dict):
@@ -269,13 +302,29 @@ class SyncClient:
                 report.profiles_skipped += 1
 
     def _store_events(self, events: list[Any], report: SyncReport) -> None:
+        """Merge the good events of a page; quarantine the rest (one bad event never stops
+        a facility: the cursor moves past it, and a supervisor sees it with the reason)."""
+        first = report.events_pulled
         report.events_pulled += len(events)
         good = []
-        for event in events:
-            try:
-                good.append(validate_event(event, allow_server_fields=True))
-            except EventError:
-                report.events_skipped += 1
+        bad: list[tuple[str | None, str, str]] = []
+        for index, event in enumerate(events):
+            if isinstance(event, BadItem):
+                item = (event.id, f"{event.code}: {event.detail}", event.excerpt)
+            else:
+                try:
+                    good.append(validate_event(event, allow_server_fields=True))
+                    continue
+                except EventError as exc:
+                    event_id = event.get("id") if isinstance(event, dict) else None
+                    item = (event_id if isinstance(event_id, str) else None,
+                            f"bad_schema: {exc}", _as_text(event))
+            bad.append(item)
+            # report key: the id it claims, else its place among this sync's pulled events
+            report.events_quarantined[(item[0] or f"pulled #{first + index}")[:80]] = item[1]
+        if bad:
+            report.events_skipped += len(bad)
+            self.store.quarantine(bad)   # kept for a supervisor before the cursor moves
         if good:
             count = getattr(self.store, "conflict_count", None)
             before = count() if count is not None else 0
@@ -369,6 +418,36 @@ class SyncClient:
                 cb("push", report.events_reoffered, 0)
             recovery.learner_done(self.store, plan, learner_id)
         recovery.finish(self.store)
+
+    def _within_quota(self, step: Callable[[Transport, SyncReport, Progress], None],
+                      t: Transport, report: SyncReport, cb: Progress) -> bool:
+        """Run a push step (the outbox, or the re-offer after a server restore), unless the server said this tablet's daily quota is used up (429
+        `quota_exceeded`): then nothing is lost — unacknowledged events stay in the
+        outbox — and pushing waits until the server's Retry-After has passed (durable
+        setting `sync_push_after`, at most a day ahead, so a wrong clock cannot stop a
+        tablet for long). Pull and pack updates go on meanwhile. False when not pushed."""
+        settings = self.store.settings
+        now = datetime.now(UTC)
+        waiting = settings.get(PUSH_AFTER, None)
+        if isinstance(waiting, str):
+            try:
+                until = parse_at(waiting)
+            except EventError:
+                until = now
+            if now < until <= now + MAX_PUSH_DEFERRAL:
+                report.push_deferred_until = waiting
+                return False
+            settings.set(PUSH_AFTER, None)
+        try:
+            step(t, report, cb)
+        except SyncQuotaError as exc:
+            wait = timedelta(seconds=min(max(exc.retry_after, 1.0),
+                                         MAX_PUSH_DEFERRAL.total_seconds()))
+            report.push_deferred_until = format_at(now + wait)
+            settings.set(PUSH_AFTER, report.push_deferred_until)
+            report.notes.append(f"push stopped: {exc}")
+            return False
+        return True
 
     def _reattribute(self, report: SyncReport) -> bool:
         """Carry out planned re-attributions (app/core/store/reattribute.py) whose

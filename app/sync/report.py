@@ -29,6 +29,8 @@ class SyncReport:
     events_pulled: int = 0            # events in the pull pages
     events_merged: int = 0            # of those, new on this device
     events_skipped: int = 0           # malformed events the server sent (not stored)
+    #: of those, id (or "pulled #n" when unreadable) → why; kept in store.quarantined()
+    events_quarantined: dict[str, str] = field(default_factory=dict)
     events_conflicting: int = 0       # pulled with an id stored here with other content
     profiles_pulled: int = 0
     profiles_changed: int = 0
@@ -46,6 +48,9 @@ class SyncReport:
     events_reoffered: int = 0         # history pushed again after a server restore
     events_recovered: int = 0         # of those, ones the server had lost (stored again)
     events_reoffer_refused: int = 0   # of those, ones the server refused (only counted)
+    #: set when the server's daily quota for this tablet is used up: pushing resumes
+    #: after this time (the outbox is kept whole)
+    push_deferred_until: str | None = None
     packs: list[PackOutcome] = field(default_factory=list)
     packs_error: str | None = None    # the pack step as a whole could not run
     notes: list[str] = field(default_factory=list)
@@ -72,6 +77,12 @@ class SyncReport:
                        f"again, {self.events_recovered} of them were missing there"
                        + (f", {self.events_reoffer_refused} refused"
                           if self.events_reoffer_refused else ""))
+        if self.push_deferred_until:
+            out.append(f"push: the server's daily quota for this tablet is used up; the "
+                       f"outbox is kept and sending resumes after {self.push_deferred_until}")
+        if self.events_quarantined:
+            out.append(f"quarantined: {len(self.events_quarantined)} pulled events refused "
+                       "as malformed (`python -m app sync --quarantined` lists them)")
         if self.events_conflicting:
             out.append(f"conflicts: {self.events_conflicting} pulled events differ from the "
                        "copy stored here under the same id (first copy kept; "

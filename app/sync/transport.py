@@ -6,9 +6,11 @@ Everything httpx can raise is turned into the app.core.errors SyncError tree her
   and jitter (RetryPolicy), then `SyncNetworkError`;
 - certificate not trusted → `SyncTLSError` (never retried: waiting does not fix it);
 - 401 / 403 → `SyncAuthError` (token revoked, code used …);
+- 429 with code `quota_exceeded` (the device's daily quota on the server) →
+  `SyncQuotaError` at once, carrying Retry-After (retrying before the reset is useless);
 - any other 4xx, a redirect (never followed: the token must not go to another host),
-  a body that does not decode or is not the JSON the protocol promises →
-  `SyncProtocolError`.
+  a body that does not decode or is not the JSON the protocol promises (parsed within
+  the limits of app/core/bounded_json.py: never a RecursionError) → `SyncProtocolError`.
 
 The device token is a `Secret`; it is revealed only into the Authorization header of
 the httpx client and is never part of a message, a log line or a repr.
@@ -33,12 +35,15 @@ from typing import Any
 
 import httpx
 
+from app.core import bounded_json
 from app.core.errors import (
+    JSONLimitError,
     PackVerifyError,
     SyncAuthError,
     SyncError,
     SyncNetworkError,
     SyncProtocolError,
+    SyncQuotaError,
     SyncTLSError,
 )
 from app.core.store import Secret
@@ -65,10 +70,16 @@ class TransferStats:
     body_bytes_received: int = 0
 
 
+def _json(response: httpx.Response) -> Any:
+    """The answer's JSON within the boundary limits (app/core/bounded_json.py); a body
+    that is not JSON (or too deep) raises JSONLimitError."""
+    return bounded_json.loads(response.content, what="answer")
+
+
 def _detail(response: httpx.Response) -> str:
     try:
-        body = response.json()
-    except ValueError:
+        body = _json(response)
+    except JSONLimitError:
         return response.text[:200].strip() or response.reason_phrase
     detail = body.get("detail") if isinstance(body, dict) else None
     if isinstance(detail, str):
@@ -101,6 +112,25 @@ def _retry_after(response: httpx.Response) -> float | None:
         return float(value)
     except ValueError:
         return None
+
+
+def _quota(response: httpx.Response) -> SyncQuotaError | None:
+    """A 429 that says the device's quota for the day is used up (code
+    `quota_exceeded`), as a SyncQuotaError; None for any other 429 (retried)."""
+    try:
+        body = _json(response)
+    except JSONLimitError:
+        return None
+    if not isinstance(body, dict) or body.get("code") != "quota_exceeded":
+        return None
+    wait = _retry_after(response)
+    detail = body.get("detail")
+    return SyncQuotaError(
+        f"the server's daily quota for this tablet is used up "
+        f"({detail if isinstance(detail, str) else 'quota_exceeded'}); "
+        "nothing was lost: the outbox is kept and sent later",
+        retry_after=max(0.0, wait) if wait is not None else 3600.0,
+        quota=str(body.get("quota") or ""))
 
 
 def tls_context(ca_bundle: str | os.PathLike[str] | None) -> ssl.SSLContext:
@@ -168,13 +198,16 @@ class Transport:
 
     # ------------------------------------------------------------------ JSON calls
     def call(self, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None,
-             idempotent: bool = True, raw: bytes | None = None) -> Any:
+             idempotent: bool = True, raw: bytes | None = None, items: str | None = None,
+             headers: dict[str, str] | None = None) -> Any:
         """One protocol call; returns the decoded JSON answer.
 
         `idempotent=False` (enrolment: a one-time code) retries only when the request
-        surely never reached the server (connect failed)."""
+        surely never reached the server (connect failed). With `items` (a pull page:
+        "events"), an item of that list nested too deep to parse comes back as a
+        `bounded_json.BadItem` in its place instead of failing the whole answer."""
         content: bytes | None = raw
-        headers: dict[str, str] = {}
+        headers = dict(headers or {})
         if body is not None:
             content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         if content is not None:
@@ -185,9 +218,11 @@ class Transport:
         response = self._send(method, path, content=content, headers=headers, params=params,
                               idempotent=idempotent)
         try:
-            return response.json()
-        except ValueError:
-            raise SyncProtocolError(f"{method} {path}: the server's answer is not JSON") from None
+            return bounded_json.loads(response.content, items=items, what="answer")
+        except JSONLimitError as exc:
+            what = "not JSON" if exc.code == "invalid_json" else "refused"
+            raise SyncProtocolError(f"{method} {path}: the server's answer is {what} "
+                                    f"({exc})") from None
 
     def get_bytes(self, path: str, *, limit: int) -> bytes:
         """A small binary resource (manifest, signature), at most `limit` bytes."""
@@ -250,6 +285,10 @@ class Transport:
                 raise SyncProtocolError(f"{method} {path}: unreadable answer "
                                         f"({type(exc).__name__})") from None
             self._count(request, response)
+            if response.status_code == 429:
+                quota = _quota(response)
+                if quota is not None:   # resets at a known time: retrying now is pointless
+                    raise quota
             if response.status_code in RETRY_STATUS and idempotent \
                     and retry + 1 < self.retry.attempts:
                 self.stats.retries += 1

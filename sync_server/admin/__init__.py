@@ -41,6 +41,7 @@ def install(app: FastAPI) -> None:
                                IssuerConfig.from_env(shift.settings.base_url))
     app.state.console = ConsoleState(issuer=issuer, queries=Queries(shift.repo))
     shift.on_events_stored.append(issuer.on_stored)
+    shift.server_made.append(issuer.is_own_event)
 
     app.mount("/admin/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
               name="admin_static")

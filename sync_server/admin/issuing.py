@@ -302,6 +302,23 @@ class CertificateIssuer:
         log.info("certificate recovered", extra={"certificate": record.id})
         return record
 
+    def is_own_event(self, event: dict[str, Any]) -> bool:
+        """True when ``event`` is exactly a ``certificate.received`` this server made: the
+        one it delivers for a certificate it holds, or (after a restore from a backup) a
+        genuine certificate of this server that ``recover`` can put back. Anything else a
+        device pushes as a server event is refused by the push service."""
+        if event.get("type") != DELIVERED or event.get("device") != SERVER_DEVICE:
+            return False
+        try:
+            cid = (event.get("ref") or {}).get("certificate")
+            known = self.repo.get_certificate(cid) if isinstance(cid, str) else None
+            if known is not None:
+                return content_of(certificate_event(known)) == content_of(event)
+            return self._recovered_record(event) is not None
+        except (CertificateError, EventError, KeyError, TypeError, ValueError) as exc:
+            log.warning("pushed certificate event %s refused: %s", event.get("id"), exc)
+            return False
+
     def _recovered_record(self, event: dict[str, Any]) -> CertificateRecord | None:
         ref, data = event.get("ref") or {}, event.get("data") or {}
         credential = data["credential"]

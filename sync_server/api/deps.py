@@ -45,6 +45,10 @@ class ServerState:
     #: events excluded); see services/sync.py.
     on_events_stored: list[Callable[[list[dict[str, Any]]], object]] = field(
         default_factory=list)
+    #: Checks that a pushed server-only event (``certificate.received``) is exactly one
+    #: this server made — a tablet offers those back after a restore from a backup; any
+    #: other is refused (services/sync.py SERVER_ONLY_TYPES).
+    server_made: list[Callable[[dict[str, Any]], bool]] = field(default_factory=list)
     #: Concurrent push chunks being processed (see api/sync.py push).
     work_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 

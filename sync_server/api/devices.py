@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 
-from sync_server.api.deps import DeviceDep, RepoDep, now_iso
+from sync_server.api.deps import DeviceDep, RepoDep, bearer_token, now_iso
 from sync_server.api.models import DeviceInfo, EnrolRequest, EnrolResponse, ErrorBody
-from sync_server.errors import EnrolError
+from sync_server.errors import DeviceIdTakenError, EnrolError
 from sync_server.logs import log
 from sync_server.security import code_hash, new_token, token_hash
 
@@ -18,15 +18,28 @@ logger = logging.getLogger("sync_server.devices")
 
 @router.post("/enrol", response_model=EnrolResponse, status_code=201,
              summary="Trade a one-time enrolment code for a device token",
-             responses={403: {"model": ErrorBody, "description": "code unknown, expired or used"}})
-def enrol(body: EnrolRequest, repo: RepoDep) -> EnrolResponse:
+             responses={403: {"model": ErrorBody, "description": "code unknown, expired or used"},
+                        409: {"model": ErrorBody,
+                              "description": "device id enrolled already (re-enrolment needs "
+                                             "that device's current token as Bearer)"}})
+def enrol(body: EnrolRequest, repo: RepoDep, request: Request) -> EnrolResponse:
+    """A tablet enrolled before (moved to another facility, revoked and re-admitted) sends
+    its current token as `Authorization: Bearer …` to keep its device id; without that
+    proof an enrolled id is refused (409) and the code stays unused, so a valid code of
+    one facility can never take over another tablet's identity or token."""
     token = new_token("dev")
+    proof = bearer_token(request)
     try:
         device = repo.enrol_device(code_hash(body.code), body.device_id, body.name,
-                                   token_hash(token), now_iso())
+                                   token_hash(token), now_iso(),
+                                   proof_hash=token_hash(proof) if proof else None)
     except EnrolError as exc:
         log(logger, logging.WARNING, "enrolment refused", device=body.device_id, reason=exc.reason)
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from None
+    except DeviceIdTakenError as exc:
+        log(logger, logging.WARNING, "enrolment refused", device=body.device_id,
+            reason="device_id_taken")
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
     facility = repo.get_facility(device.facility_id)
     log(logger, logging.INFO, "device enrolled", device=device.id, facility=device.facility_id)
     return EnrolResponse(device_id=device.id, facility_id=device.facility_id,

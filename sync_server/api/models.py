@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+#: Canonical spelling only (lower case, hyphens): another spelling of the same UUID would
+#: be another id (app.core.events.is_canonical_uuid).
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 AT_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 MAX_CHUNK = 500
@@ -28,6 +30,17 @@ class ErrorBody(BaseModel):
 
 #: The `responses=` of a route or router (extra OpenAPI responses), as FastAPI types it.
 Responses = dict[int | str, dict[str, Any]]
+
+
+class QuotaError(BaseModel):
+    """429 of a push: the device's quota for this UTC day is used up (services/quota.py)."""
+    detail: str
+    code: Literal["quota_exceeded"]
+    quota: Literal["events_per_day", "bytes_per_day"]
+    limit: int
+    used: int
+    resets_at: str = Field(description="Start of the next UTC day, when the quota resets")
+    retry_after: int = Field(description="Seconds until then (also the Retry-After header)")
 
 
 # ----- health ----------------------------------------------------------------------------
@@ -102,8 +115,8 @@ class PushRequest(Strict):
 class Rejected(BaseModel):
     index: int = Field(description="Position in the pushed `events` list")
     id: str | None
-    reason: Literal["bad_schema", "unknown_learner", "other_facility", "at_in_future",
-                    "at_too_old", "conflict"]
+    reason: Literal["bad_schema", "server_only", "bad_payload", "unknown_learner",
+                    "other_facility", "at_in_future", "at_too_old", "conflict"]
     detail: str
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -12,6 +13,8 @@ from pydantic import ValidationError
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from app.core import bounded_json
+from app.core.errors import JSONLimitError
 from sync_server.api.deps import DeviceDep, RepoDep, now_iso
 from sync_server.api.models import (
     MAX_CHUNK,
@@ -21,17 +24,30 @@ from sync_server.api.models import (
     PullResponse,
     PushRequest,
     PushResponse,
+    QuotaError,
     Responses,
 )
 from sync_server.db.repository import Device, Repository
+from sync_server.errors import QuotaExceededError
 from sync_server.logs import log
+from sync_server.services import quota
 from sync_server.services import sync as sync_service
+from sync_server.settings import Settings
 
 router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
 logger = logging.getLogger("sync_server.sync")
 AUTH_ERRORS: Responses = {401: {"model": ErrorBody, "description": "missing, unknown or revoked token"}}
 BODY_ERRORS: Responses = {**AUTH_ERRORS, 413: {"model": ErrorBody, "description": "body too large"},
                400: {"model": ErrorBody, "description": "bad gzip or unreadable body"}}
+PUSH_ERRORS: Responses = {**BODY_ERRORS, 422: {
+    "description": "not UTF-8 JSON, nested too deep, or not the schema (FastAPI's "
+                   "validation error format)",
+    "content": {"application/json": {"schema": {
+        "$ref": "#/components/schemas/HTTPValidationError"}}}}, 429: {
+    "model": QuotaError, "description": "the device's daily push quota is used up; "
+    "Retry-After: seconds until it starts afresh (next UTC day)",
+    "headers": {"Retry-After": {"schema": {"type": "integer"},
+                                "description": "seconds until the quota resets"}}}}
 
 
 def _pull(repo: RepoDep, device: DeviceDep, req: PullRequest) -> Response:
@@ -70,7 +86,7 @@ PUSH_BODY = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": {"$ref": "#/components/schemas/PushRequest"}}}}}
 
 
-@router.post("/push", response_model=PushResponse, responses=BODY_ERRORS, openapi_extra=PUSH_BODY,
+@router.post("/push", response_model=PushResponse, responses=PUSH_ERRORS, openapi_extra=PUSH_BODY,
              summary="Store a chunk of ≤ 500 events (and new/changed profiles) idempotently")
 async def push(request: Request, device: DeviceDep) -> Response:
     """The body is parsed once (json.loads) and its shape checked here; each event is
@@ -84,25 +100,36 @@ async def push(request: Request, device: DeviceDep) -> Response:
     state = request.app.state.shift
     async with state.work_slots:
         hooks: list[sync_service.StoredHook] = list(state.on_events_stored)
-        return await run_in_threadpool(_push, state.repo, device, raw, hooks)
+        return await run_in_threadpool(_push, state.repo, state.settings, device, raw, hooks,
+                                       list(state.server_made))
+
+
+def _charge(repo: Repository, settings: Settings, device: Device, *, events: int,
+            body_bytes: int) -> None:
+    try:
+        quota.charge_push(repo, settings, device, events=events, body_bytes=body_bytes)
+    except QuotaExceededError as exc:
+        log(logger, logging.WARNING, "push refused: quota exceeded", device=device.id,
+            quota=exc.quota, used=exc.used, limit=exc.limit)
+        raise
 
 
 def _invalid(loc: tuple[str | int, ...], kind: str, msg: str) -> RequestValidationError:
     return RequestValidationError([{"type": kind, "loc": ("body", *loc), "msg": msg}])
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def parse_push(raw: bytes) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(events, profiles) of a push body, or a 422 RequestValidationError shaped like
     FastAPI's own. Events are only checked to be objects here (the service validates each
-    one and answers per id); profiles are validated by the PushRequest model."""
+    one and answers per id, depth and size included); profiles are validated by the
+    PushRequest model. A body nested too deep for the JSON parser itself (~1,000 levels)
+    is refused whole: no device makes such an event (the same limits apply when a tablet
+    stores one), so splitting it for a per-event answer would only serve an attacker."""
     try:
-        body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise _invalid((), "json_invalid", f"JSON decode error: {str(exc)[:200]}") from None
+        body = bounded_json.loads(raw, what="body")   # never recurses without bound
+    except JSONLimitError as exc:
+        kind = "json_invalid" if exc.code == "invalid_json" else exc.code
+        raise _invalid((), kind, f"JSON decode error: {str(exc)[:200]}") from None
     if not isinstance(body, dict):
         raise _invalid((), "model_type", "Input should be an object")
     events = body.get("events", [])
@@ -121,10 +148,18 @@ def parse_push(raw: bytes) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return events, [p.model_dump() for p in rest.profiles]
 
 
-def _push(repo: Repository, device: Device, raw: bytes,
-          hooks: list[sync_service.StoredHook]) -> Response:
-    events, profiles = parse_push(raw)
-    result = sync_service.push(repo, device, events, profiles, on_stored=hooks)
+def _push(repo: Repository, settings: Settings, device: Device, raw: bytes,
+          hooks: list[sync_service.StoredHook],
+          server_made: list[Callable[[dict[str, Any]], bool]]) -> Response:
+    try:
+        events, profiles = parse_push(raw)
+    except RequestValidationError:
+        # a body that does not parse cost the server as much: it counts (bytes) too
+        _charge(repo, settings, device, events=0, body_bytes=len(raw))
+        raise
+    _charge(repo, settings, device, events=len(events), body_bytes=len(raw))
+    result = sync_service.push(repo, device, events, profiles, on_stored=hooks,
+                               server_made=server_made)
     log(logger, logging.INFO, "push", device=device.id, stored=len(result.stored),
         duplicate=len(result.duplicate), rejected=len(result.rejected),
         profiles=len(result.profiles))

@@ -10,6 +10,7 @@ Version 3 added `server_meta` (name → value): the `epoch`, a random id made wh
 database is created and replaced by every restore from a backup, which tablets compare to
 notice that the server lost what it acknowledged after the backup (docs/sync-protocol.md).
 Version 4 gave each certificate its place in a revocation status list.
+Version 5 added per-device daily usage (push quotas).
 """
 
 from __future__ import annotations
@@ -100,6 +101,12 @@ VERSIONS: dict[int, list[str]] = {
         "ALTER TABLE certificates ADD COLUMN status_index INTEGER",
         """CREATE UNIQUE INDEX IF NOT EXISTS certificates_status
             ON certificates (status_list, status_index)""",
+    ],
+    5: [
+        # per-device daily usage of the push endpoint (services/quota.py)
+        """CREATE TABLE IF NOT EXISTS device_usage (
+            device_id TEXT NOT NULL, day TEXT NOT NULL, events {bigint} NOT NULL,
+            bytes {bigint} NOT NULL, PRIMARY KEY (device_id, day))""",
     ],
 }
 LATEST = max(VERSIONS)

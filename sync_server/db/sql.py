@@ -28,6 +28,7 @@ from sync_server.db.repository import (
     Admin,
     CertificateRecord,
     Device,
+    DeviceUsage,
     EventCounts,
     EventRow,
     Facility,
@@ -39,11 +40,18 @@ from sync_server.db.repository import (
     Publication,
     StoredEvent,
 )
-from sync_server.errors import AlreadyExistsError, DatabaseError, EnrolError, NotFoundError
+from sync_server.errors import (
+    AlreadyExistsError,
+    DatabaseError,
+    DeviceIdTakenError,
+    EnrolError,
+    NotFoundError,
+)
 
 LOCK_MIGRATE = 7_243_000
 LOCK_EVENTS = 7_243_001
 LOCK_LEARNERS = 7_243_002
+LOCK_USAGE = 7_243_003
 
 _DEVICE_COLS = "id, facility_id, name, enrolled_at, revoked_at, last_seen_at"
 _LEARNER_COLS = ("id, staff_number, facility_id, role, language, display_name, pin_verifier, "
@@ -343,11 +351,15 @@ class SqlRepository:
                         (code_hash, facility_id, expires_at, created_by, now))
 
     def enrol_device(self, code_hash: str, device_id: str, name: str, token_hash: str,
-                     now: str) -> Device:
-        """Consume the code and (re-)enrol the device in one transaction.
+                     now: str, *, proof_hash: str | None = None) -> Device:
+        """Consume the code and enrol the device in one transaction.
 
-        Re-enrolling an existing device id (a reinstalled tablet) replaces its token and
-        facility and clears a revocation; the old token stops working at once.
+        An id that is enrolled already is re-enrolled (new token and facility, revocation
+        cleared, the old token stops working at once) only when `proof_hash` is the hash
+        of that device's current token — the tablet itself asking (moved to another
+        facility, re-enrolled after a revocation). Anyone else naming the id gets
+        DeviceIdTakenError and the code stays unused: enrolment never takes over
+        another tablet.
         """
         with self._write() as cur:
             cur.execute(self._sql("SELECT facility_id, expires_at, used_at FROM enrol_codes "
@@ -360,6 +372,12 @@ class SqlRepository:
                 raise EnrolError("already used")
             if expires_at <= now:
                 raise EnrolError("expired")
+            cur.execute(self._sql("SELECT token_hash FROM devices WHERE id = ?"), (device_id,))
+            holder = cur.fetchone()
+            if holder is not None and (proof_hash is None or proof_hash != holder[0]):
+                raise DeviceIdTakenError(
+                    f"device id {device_id!r} is enrolled already; a tablet re-enrols itself "
+                    "with its current token, any other device needs its own id")
             cur.execute(self._sql("UPDATE enrol_codes SET used_at = ?, used_by = ? "
                                   "WHERE code_hash = ? AND used_at IS NULL"),
                         (now, device_id, code_hash))
@@ -558,6 +576,38 @@ class SqlRepository:
 
     def all_event_ids(self) -> list[str]:
         return [r[0] for r in self._all("SELECT id FROM events ORDER BY seq")]
+
+    # ----- per-device daily quotas --------------------------------------------------------
+    def charge_usage(self, device_id: str, day: str, *, events: int, bytes_: int,
+                     max_events: int, max_bytes: int) -> DeviceUsage:
+        """Add a push to the device's usage of `day`, unless a quota (0 = none) is used up
+        already — then nothing is charged and `refused` names it. Charges of every server
+        process are serialised (LOCK_USAGE), so two pushes cannot both slip past a limit.
+        The device's rows of earlier days are dropped when its first push of a day comes."""
+        with self._write(LOCK_USAGE) as cur:
+            cur.execute(self._sql("SELECT events, bytes FROM device_usage "
+                                  "WHERE device_id = ? AND day = ?"), (device_id, day))
+            row = cur.fetchone()
+            used_events, used_bytes = (int(row[0]), int(row[1])) if row else (0, 0)
+            if max_events and used_events >= max_events:
+                return DeviceUsage(used_events, used_bytes, "events_per_day")
+            if max_bytes and used_bytes >= max_bytes:
+                return DeviceUsage(used_events, used_bytes, "bytes_per_day")
+            if row is None:
+                cur.execute(self._sql("DELETE FROM device_usage WHERE device_id = ? AND day < ?"),
+                            (device_id, day))
+                cur.execute(self._sql("INSERT INTO device_usage (device_id, day, events, bytes) "
+                                      "VALUES (?, ?, ?, ?)"), (device_id, day, events, bytes_))
+            else:
+                cur.execute(self._sql("UPDATE device_usage SET events = events + ?, "
+                                      "bytes = bytes + ? WHERE device_id = ? AND day = ?"),
+                            (events, bytes_, device_id, day))
+        return DeviceUsage(used_events + events, used_bytes + bytes_)
+
+    def device_usage(self, device_id: str, day: str) -> DeviceUsage:
+        row = self._one("SELECT events, bytes FROM device_usage WHERE device_id = ? AND day = ?",
+                        (device_id, day))
+        return DeviceUsage(int(row[0]), int(row[1])) if row else DeviceUsage(0, 0)
 
     # ----- packs -------------------------------------------------------------------------
     @staticmethod

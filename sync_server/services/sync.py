@@ -1,8 +1,11 @@
 """Push and pull of the sync protocol (docs/sync-protocol.md).
 
 Push: profiles first (so a learner made offline exists before their events), then every
-event is checked — envelope (app.core.events.validate_event), sane `at`, known learner of
-the pushing device's facility — and stored idempotently. The answer names every id as
+event is checked — envelope (app.core.events.validate_event: canonical UUID, seq ≤ 2^53,
+size and depth limits of app.core.bounded_json), not a server-only type, the payload
+(app.core.learning.payloads.check_payload, the same check the tablet's engine and folds
+use), sane `at`, known learner of the pushing device's facility — and stored
+idempotently. The answer names every id as
 stored, duplicate or rejected with a reason; a client drops stored + duplicate ids from
 its outbox.
 
@@ -20,14 +23,28 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app.core.bounded_json import MAX_DEPTH, within_depth
 from app.core.errors import EventError
 from app.core.events import format_at, validated_json
+from app.core.learning.payloads import check_payload
 from app.core.roles import is_role
-from sync_server.db.repository import Device, EventRow, Learner, ProfileResult, Repository
+from sync_server.db.repository import (
+    Device,
+    EventRow,
+    Learner,
+    ProfileResult,
+    Repository,
+    StoredEvent,
+)
 
 MAX_FUTURE = timedelta(days=1)
 EARLIEST_AT = datetime(2020, 1, 1, tzinfo=UTC)
 MAX_PROFILES_PAGE = 1000
+#: Event types only the server makes (a device that pushes one is refused: a certificate
+#: is value the server creates after checking its own records, docs/certificates.md) —
+#: except exactly an event this server made, which a tablet offers back after the server
+#: was restored from a backup (``server_made`` checks, docs/sync-protocol.md).
+SERVER_ONLY_TYPES = frozenset({"certificate.received"})
 logger = logging.getLogger("sync_server.sync")
 
 #: An on-stored hook gets the events one push newly stored (envelopes as pushed, without
@@ -65,7 +82,8 @@ def save_profiles(repo: Repository, device: Device, profiles: list[dict[str, Any
 
 def push(repo: Repository, device: Device, events: list[dict[str, Any]],
          profiles: list[dict[str, Any]] | None = None, *, now: datetime | None = None,
-         on_stored: Sequence[StoredHook] = ()) -> PushResult:
+         on_stored: Sequence[StoredHook] = (),
+         server_made: Sequence[Callable[[dict[str, Any]], bool]] = ()) -> PushResult:
     moment = now or datetime.now(UTC)
     result = PushResult(received_at=format_at(moment))
     if profiles:
@@ -86,6 +104,16 @@ def push(repo: Repository, device: Device, events: list[dict[str, Any]],
             content = validated_json(event).decode("utf-8")  # == content_of: no server stamps
         except EventError as exc:
             result.reject(index, event_id, "bad_schema", str(exc))
+            continue
+        if event["type"] in SERVER_ONLY_TYPES and not any(own(event) for own in server_made):
+            result.reject(index, event_id, "server_only",
+                          f"type: {event['type']} is made only by the server; a device "
+                          "cannot push it")
+            continue
+        try:
+            check_payload(event)
+        except EventError as exc:
+            result.reject(index, event_id, "bad_payload", str(exc))
             continue
         at = event["at"][:19]
         if at > latest:
@@ -158,6 +186,17 @@ def _profile_json(p: Learner) -> dict[str, Any]:
             "updated_at": p.updated_at, "facility_id": p.facility_id}
 
 
+def _servable(event: StoredEvent) -> bool:
+    """False for an event stored before the depth limit existed (attack: one event nested
+    ~900 levels stopped every tablet of the facility). It is left out of pulls (its seq
+    still moves the cursor) and logged; counting brackets makes this nearly free."""
+    if within_depth(event.content, MAX_DEPTH):
+        return True
+    logger.warning("pull: stored event seq %d nests deeper than %d levels; not served",
+                   event.seq, MAX_DEPTH)
+    return False
+
+
 def pull_body(repo: Repository, device: Device, events_after: int, profiles_after: int,
               limit: int) -> bytes:
     """The pull answer as JSON bytes.
@@ -173,7 +212,7 @@ def pull_body(repo: Repository, device: Device, events_after: int, profiles_afte
     more = more or len(profiles) > MAX_PROFILES_PAGE
     profiles = profiles[:MAX_PROFILES_PAGE]
     parts = [ev.content[:-1] + ',"received_at":' + json.dumps(ev.received_at) + "}"
-             for ev in stored]
+             for ev in stored if _servable(ev)]
     head = {
         "events_cursor": stored[-1].seq if stored else events_after,
         "profiles": [_profile_json(p) for p in profiles],

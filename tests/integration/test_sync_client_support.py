@@ -59,11 +59,13 @@ class ServerEnv:
 
 
 @contextmanager
-def server_env(work: Path, database_url: str | None = None) -> Iterator[ServerEnv]:
-    """A real server (SQLite in its data dir, or `database_url`: PostgreSQL) + seed."""
+def server_env(work: Path, database_url: str | None = None,
+               env: dict[str, str] | None = None) -> Iterator[ServerEnv]:
+    """A real server (SQLite in its data dir, or `database_url`: PostgreSQL) + seed;
+    `env`: extra SHIFT_* settings."""
     key, pub = write_keypair(work / "author.key")
     server = ServerProcess(work / "srv", database_url=database_url,
-                           env={"SHIFT_TRUSTED_KEYS": str(pub)})
+                           env={"SHIFT_TRUSTED_KEYS": str(pub), **(env or {})})
     server.start()
     try:
         seed(server.data_dir, database_url,

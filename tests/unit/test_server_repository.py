@@ -13,12 +13,19 @@ import pytest
 from sync_server.db import open_repository
 from sync_server.db.repository import (
     CertificateRecord,
+    DeviceUsage,
     EventRow,
     Learner,
     PackVersion,
     Repository,
 )
-from sync_server.errors import AlreadyExistsError, DatabaseError, EnrolError, NotFoundError
+from sync_server.errors import (
+    AlreadyExistsError,
+    DatabaseError,
+    DeviceIdTakenError,
+    EnrolError,
+    NotFoundError,
+)
 from tests.support.postgres import database_url, postgres_url  # noqa: F401 - fixtures
 
 T0 = "2026-01-01T00:00:00.000Z"
@@ -99,16 +106,41 @@ def test_enrol_code_is_one_time_and_expires(repo: Repository) -> None:
 
 
 def test_revoke_and_re_enrol_replaces_the_token(repo: Repository) -> None:
+    """Re-enrolment keeps a device id only for the tablet that proves it holds that id's
+    token (issue 13 row 7: before, any valid code took over any id — token and facility)."""
     repo.create_enrol_code("c1", "f1", T1, "boss", T0)
     repo.enrol_device("c1", "d1", "tab", "th1", T0)
     assert repo.revoke_device("d1", T0) is True
     assert repo.revoke_device("d1", T0) is False
     assert repo.device_for_token("th1").revoked
     repo.create_enrol_code("c2", "f2", T1, "boss", T0)
-    repo.enrol_device("c2", "d1", "tab", "th2", T0)
+    for proof in (None, "th-wrong"):                   # no proof, or another device's token
+        with pytest.raises(DeviceIdTakenError):
+            repo.enrol_device("c2", "d1", "tab", "th-evil", T0, proof_hash=proof)
+    assert repo.device_for_token("th-evil") is None and repo.device_for_token("th1").revoked
+    repo.enrol_device("c2", "d1", "tab", "th2", T0, proof_hash="th1")   # the code was not used up
     assert repo.device_for_token("th1") is None
     again = repo.device_for_token("th2")
     assert again is not None and not again.revoked and again.facility_id == "f2"
+
+
+def test_daily_usage_is_charged_until_a_quota_is_used_up(repo: Repository) -> None:
+    day, next_day = "2026-01-01", "2026-01-02"
+
+    def charge(device: str, events: int, bytes_: int, on: str = day) -> DeviceUsage:
+        return repo.charge_usage(device, on, events=events, bytes_=bytes_, max_events=100,
+                                 max_bytes=10_000)
+
+    assert charge("d1", 60, 1000) == DeviceUsage(60, 1000)
+    assert charge("d1", 60, 1000) == DeviceUsage(120, 2000)      # the push reaching it: taken
+    assert charge("d1", 1, 1) == DeviceUsage(120, 2000, "events_per_day")   # nothing charged
+    assert charge("d2", 1, 20_000) == DeviceUsage(1, 20_000)     # other devices: their own
+    assert charge("d2", 1, 1) == DeviceUsage(1, 20_000, "bytes_per_day")
+    assert repo.device_usage("d1", day) == DeviceUsage(120, 2000)
+    assert charge("d1", 5, 5, next_day) == DeviceUsage(5, 5)     # a new day starts afresh
+    assert repo.device_usage("d1", day) == DeviceUsage(0, 0)     # and old days are dropped
+    assert repo.charge_usage("d3", day, events=10**6, bytes_=10**9, max_events=0,
+                             max_bytes=0).refused is None        # 0 = no limit
 
 
 def test_profile_rules(repo: Repository) -> None:
@@ -435,7 +467,7 @@ def test_a_version_1_database_is_migrated_with_its_pack_blobs(tmp_path: Path,
     finally:
         repo.close()
     assert [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY version")
-            ] == list(range(1, schema.LATEST + 1))
+            ] == list(range(1, schema.LATEST + 1))        # every later version applied
     conn.execute("INSERT INTO schema_version VALUES (99)")
     conn.close()
     with pytest.raises(DatabaseError, match="schema 99 is newer"):

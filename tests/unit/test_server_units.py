@@ -221,12 +221,19 @@ def test_admin_login_is_throttled_after_repeated_failures(client: TestClient) ->
         throttle.succeeded("admin")
 
 
-def test_profile_ids_are_kept_exactly_as_the_device_made_them(client: TestClient) -> None:
+def test_profile_ids_are_canonical_lower_case_uuids(client: TestClient) -> None:
+    """Issue 13 row 10: one UUID spelled several ways must not become several learners.
+    (Before: an upper-case id was kept as sent — a second learner beside the lower-case
+    spelling.) The device makes canonical ids; any other spelling is refused whole."""
     h = _device(client, "f1", "tab-9")
     p = make_profile(learner_id="0A1B2C3D-0000-4000-8000-00000000ABCD")
     r = client.post("/api/v1/sync/push", headers=h,
-                    json={"profiles": [p], "events": [make_event(p["id"], "tab-9", 1)]}).json()
-    assert r["profiles"][0]["id"] == p["id"] and r["profiles"][0]["status"] == "registered"
+                    json={"profiles": [p], "events": [make_event(p["id"], "tab-9", 1)]})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][:4] == ["body", "profiles", 0, "id"]
+    canonical = {**p, "id": p["id"].lower()}
+    r = client.post("/api/v1/sync/push", headers=h, json={
+        "profiles": [canonical], "events": [make_event(canonical["id"], "tab-9", 1)]}).json()
+    assert r["profiles"][0]["id"] == canonical["id"] and r["profiles"][0]["status"] == "registered"
     assert len(r["stored"]) == 1 and r["rejected"] == []
 
 

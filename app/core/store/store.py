@@ -9,6 +9,7 @@ Layout (all under ``<data_dir>/store/``; docs/store.md has the why and the measu
     outbox.json           ids acknowledged while their journal file still exists + last seq
     rejected.json         events the server rejected, with the reason
     conflicts.json        pulled events whose id was stored with other content (conflicts.py)
+    quarantine.json       pulled items refused as malformed or over the limits (quarantine.py)
     profiles.json settings.json secrets.json
 
 Invariants the crash test checks:
@@ -44,6 +45,7 @@ from app.core.store.history import HISTORY_CACHE_BYTES, HistoryCache, copy_json
 from app.core.store.journal import Journal, JournalFile
 from app.core.store.lock import DirLock
 from app.core.store.profiles import Profiles
+from app.core.store.quarantine import QuarantineLog
 from app.core.store.segments import LearnerLog, learner_key
 from app.core.store.settings import Settings
 
@@ -186,6 +188,7 @@ class Store:
             self._start_journal()
         self._drop_finished_journals()
         self._conflicts = ConflictLog(root / "conflicts.json", self._lock)
+        self._quarantine = QuarantineLog(root / "quarantine.json", self._lock)
         self.profiles = Profiles(root / "profiles.json", self._lock)
         self.settings = Settings(root / "settings.json", root / "secrets.json", self._lock)
 
@@ -458,6 +461,29 @@ class Store:
         with self._lock:
             self._check_open()
             return self._conflicts.count()
+
+    def quarantine(self, items: Iterable[tuple[str | None, str, str]]) -> int:
+        """Keep pulled items the tablet refused (malformed, too deep, too large) as
+        (event id or None, reason, text) for a supervisor; nothing else changes. Each
+        distinct item is kept once, at most quarantine.MAX_QUARANTINED rows. Returns how
+        many were new."""
+        rows = list(items)
+        with self._lock:
+            self._check_open()
+            return self._quarantine.record(rows)
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        """Pulled items refused by this tablet: ``[{"id", "reason", "text", "digest",
+        "at"}]``, oldest first (`text` is the item as received, cut to 2,000 chars)."""
+        with self._lock:
+            self._check_open()
+            return self._quarantine.all()
+
+    def quarantine_count(self) -> int:
+        """How many rows `quarantined()` has (no copying)."""
+        with self._lock:
+            self._check_open()
+            return self._quarantine.count()
 
     def _find_conflicts(self, known: list[Event], fresh: dict[str, Event],
                         index: dict[str, str]) -> list[tuple[Event, Event]]:
