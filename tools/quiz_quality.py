@@ -188,7 +188,8 @@ class Names:
 
     def is_name(self, w: str) -> bool:
         low = w.lower()
-        if len(w) < 2 or not w[0].isupper() or w.isupper() or low in NOT_NAMES:
+        acronym = w.isupper() or (w.endswith("s") and w[:-1].isupper())    # NGO, NGOs
+        if len(w) < 2 or not w[0].isupper() or acronym or low in NOT_NAMES:
             return False
         return (low not in self.lower and stem(w) in self.inside
                 and (len(low) < PREFIX or low[:PREFIX] not in self.prefixes))
