@@ -6,6 +6,12 @@ it adds; `SqlRepository._migrate` applies the missing versions in one transactio
 records them in `schema_version`. Version 2 moved the certificate tables (formerly
 created by the admin module) into the schema and added the pack → blob index (audience
 checks of blob downloads) and the login-failure log (lock-out across server processes).
+Version 3 (learner security, docs/security.md): staff numbers unique per facility instead of
+across the organisation (the learners table is rebuilt: SQLite cannot drop a UNIQUE
+constraint), one-time PIN set-up codes (their verifier and expiry on the learner row), and
+the (admin name, address) pairs that logged in before (the login throttle); the Python
+step in `SqlRepository._migrate` wraps old `scrypt$` PIN verifiers and brings future
+`updated_at` stamps back to the migration time.
 """
 
 from __future__ import annotations
@@ -82,6 +88,25 @@ VERSIONS: dict[int, list[str]] = {
         """CREATE TABLE IF NOT EXISTS login_failures (
             key TEXT NOT NULL, at TEXT NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS login_failures_key_at ON login_failures (key, at)",
+    ],
+    3: [
+        """CREATE TABLE learners_v3 (
+            id TEXT PRIMARY KEY, staff_number TEXT NOT NULL, staff_key TEXT NOT NULL,
+            facility_id TEXT NOT NULL REFERENCES facilities(id), role TEXT NOT NULL,
+            language TEXT NOT NULL, display_name TEXT NOT NULL, pin_verifier TEXT,
+            updated_at TEXT NOT NULL, rev {bigint} NOT NULL,
+            pin_setup_verifier TEXT, pin_setup_expires_at TEXT,
+            UNIQUE (facility_id, staff_key))""",
+        """INSERT INTO learners_v3 (id, staff_number, staff_key, facility_id, role, language,
+            display_name, pin_verifier, updated_at, rev)
+            SELECT id, staff_number, staff_key, facility_id, role, language, display_name,
+            pin_verifier, updated_at, rev FROM learners""",
+        "DROP TABLE learners",
+        "ALTER TABLE learners_v3 RENAME TO learners",
+        "CREATE INDEX IF NOT EXISTS learners_facility_rev ON learners (facility_id, rev)",
+        """CREATE TABLE IF NOT EXISTS login_known (
+            name_key TEXT NOT NULL, address TEXT NOT NULL, at TEXT NOT NULL,
+            PRIMARY KEY (name_key, address))""",
     ],
 }
 LATEST = max(VERSIONS)
