@@ -303,3 +303,40 @@ def test_row6_staff_numbers_of_another_facility_neither_block_nor_leak(srv: Srv)
 def replace_id(profile: dict[str, Any], learner_id: str) -> dict[str, Any]:
     return {**profile, "id": learner_id}
 
+
+
+# ----------------------------------------------------------------------------- tablets
+
+def test_a_refused_first_pin_falls_back_to_the_servers_copy_on_the_tablet(
+        srv: Srv, tmp_path: Path) -> None:
+    """A learner sets a first PIN offline with a code that expires before the tablet
+    syncs: the server refuses the PIN (pin_not_proven) and sends its copy; the real sync
+    client takes it, so the tablet asks for a set-up code again instead of keeping a PIN
+    no other tablet knows; nothing stays waiting."""
+    from app.core.device import Device
+
+    made = srv.register("f1", unique("T3"))
+    lid, code = made["id"], made["pin_setup_code"]
+    r = httpx.post(f"{srv.url}/api/v1/admin/enrol-codes", headers=bearer(srv.admin),
+                   json={"facility_id": "f1"}, timeout=30)
+    device = Device.open(tmp_path / "tablet")
+    try:
+        device.set_setting("server_url", srv.url)
+        device.sync_now(enrol_code=r.json()["code"])
+        session = device.new_session()
+        assert session.set_first_pin(lid, TEST_PIN, TEST_PIN, code=code)
+        session.lock()
+        repo = open_repo(srv.data_dir, srv.database_url)
+        try:                                           # the code expires on the server
+            learner = repo.get_learner(lid)
+            repo.set_pin_setup(lid, learner.pin_setup_verifier, "2020-01-01T00:00:00.000Z")
+        finally:
+            repo.close()
+        report = device.sync_now().last_report
+        assert "pin_not_proven" in report.profiles_refused[lid]    # refused, then taken back
+        assert device.needs_pin(lid) and device.store.profiles.pending_push() == []
+        assert srv.learners()[lid].pin_verifier is None
+        device.sync_now()                                # settles: nothing more to send
+        assert device.store.outbox_count() == 0 and not device.store.rejected()
+    finally:
+        device.close()
