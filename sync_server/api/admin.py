@@ -6,7 +6,7 @@ Pack upload/publish lives in api/admin_packs.py. Every route but login needs an 
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
@@ -115,7 +115,7 @@ def _learner_out(p: Learner) -> LearnerOut:
     return LearnerOut(**_learner_fields(p))
 
 
-def _learner_fields(p: Learner) -> dict[str, object]:
+def _learner_fields(p: Learner) -> dict[str, Any]:
     return {"id": p.id, "staff_number": p.staff_number, "display_name": p.display_name,
             "role": p.role, "language": p.language, "facility_id": p.facility_id,
             "updated_at": p.updated_at, "has_pin": bool(p.pin_verifier),

@@ -69,9 +69,11 @@ def create_learner(repo: Repository, *, staff_number: str, display_name: str, ro
         raise NotFoundError(f"facility {facility_id!r} does not exist")
     moment = _now(now)
     code, verifier, expires = _new_setup(setup_ttl_s, moment)
-    learner = Learner(id=lid, facility_id=facility_id, pin_verifier=None,
+    learner = Learner(id=lid, facility_id=facility_id, staff_number=fields["staff_number"],
+                      role=fields["role"], language=fields["language"],
+                      display_name=fields["display_name"], pin_verifier=None,
                       updated_at=format_at(moment), pin_setup_verifier=verifier,
-                      pin_setup_expires_at=expires, **fields)
+                      pin_setup_expires_at=expires)
     result = repo.save_profile(learner)
     if result.status == "rejected":
         if result.reason == "staff_number_taken":
@@ -122,8 +124,10 @@ def check_pushed(raw: dict[str, Any], device: Device, now: datetime) -> Pushed:
         raise ProfileFieldError("updated_at", "bad_format", "expected a time like "
                                 "2026-11-23T08:00:00.000Z") from None
     stamp = format_at(min(updated, now))            # the server's clock bounds it
-    return Pushed(Learner(id=lid, facility_id=device.facility_id, pin_verifier=verifier,
-                          updated_at=stamp, **fields), proof)
+    return Pushed(Learner(id=lid, facility_id=device.facility_id,
+                          staff_number=fields["staff_number"], role=fields["role"],
+                          language=fields["language"], display_name=fields["display_name"],
+                          pin_verifier=verifier, updated_at=stamp), proof)
 
 
 def _proof_problem(existing: Learner, proof: bytes | None, now: datetime) -> str | None:

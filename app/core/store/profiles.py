@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from app.core import pins, profile_rules
 from app.core.errors import AuthError, PinLockedError, PinNotSetError, SetupCodeError, StoreError
@@ -218,7 +218,7 @@ class Profiles:
             self._upgrade(profile_id, verifier, pin, key)
         return key
 
-    def _count_failure(self, doc_key: str, doc: dict[str, Any]) -> None:
+    def _count_failure(self, doc_key: str, doc: dict[str, Any]) -> NoReturn:
         """Persist one more wrong PIN (or code) and raise the matching AuthError."""
         failures = int(doc.get("failed_attempts", 0)) + 1
         delay = lock_delay(failures)
