@@ -340,3 +340,45 @@ def test_a_refused_first_pin_falls_back_to_the_servers_copy_on_the_tablet(
         assert device.store.outbox_count() == 0 and not device.store.rejected()
     finally:
         device.close()
+
+
+def test_an_old_verifier_is_upgraded_at_sign_in_and_the_server_takes_it(
+        srv: Srv, tmp_path: Path) -> None:
+    """A learner whose verifier is an old scrypt one (stored wrapped by the server) signs in
+    on a tablet: the tablet makes an argon2id verifier and pushes it with K of the old PIN;
+    the server takes it, and a device that only holds the old verifier cannot."""
+    import base64
+    import hashlib
+
+    from app.core.store import Store
+    from sync_server.db.repository import Learner
+
+    salt = b"0123456789abcdef"
+    legacy = "scrypt$16384$8$1${}${}".format(base64.b64encode(salt).decode(), base64.b64encode(
+        hashlib.scrypt(TEST_PIN.encode(), salt=salt, n=16384, r=8, p=1, dklen=32)).decode())
+    lid = str(uuid.uuid4())
+    repo = open_repo(srv.data_dir, srv.database_url)
+    try:
+        repo.save_profile(Learner(lid, unique("OLD"), "f1", "trainer", "en", "Old Timer",
+                                  pins.canonical(legacy), "2026-01-01T00:00:00.000Z"))
+    finally:
+        repo.close()
+    tab, thief = srv.device("f1"), srv.device("f1")
+    pulled = srv.pulled(tab)[lid]
+    assert pulled["pin_verifier"].startswith("scrypt-sha256$")     # K is not distributed
+    # knowing only the distributed verifier gives no usable proof
+    forged = {**{k: pulled[k] for k in ("id", "staff_number", "display_name", "role",
+                                        "language", "updated_at")},
+              "pin_verifier": learner_verifier(),
+              "pin_proof": pulled["pin_verifier"].rsplit("$", 1)[1]}
+    assert srv.push(thief, forged)["profiles"][0]["reason"] == "pin_not_proven"
+    with Store.open(tmp_path / "tablet") as store:
+        store.profiles.upsert_remote([pulled])
+        assert store.profiles.verify_pin(lid, TEST_PIN)              # signs in, upgrades
+        (pending,) = store.profiles.pending_push()
+        body = {k: pending[k] for k in ("id", "staff_number", "display_name", "role",
+                                        "language", "pin_verifier", "pin_proof", "updated_at")}
+        assert srv.push(tab, body)["profiles"][0]["status"] == "updated"
+    stored = srv.learners()[lid].pin_verifier
+    assert stored == pending["pin_verifier"] and pins.is_strong(stored)
+    assert pins.verify(stored, TEST_PIN)
