@@ -30,6 +30,12 @@ class ErrorBody(BaseModel):
     detail: str = Field(description="What is wrong, naming the field when there is one")
 
 
+class ValidationErrorBody(BaseModel):
+    """FastAPI's validation error format (`loc` starts with `body`)."""
+
+    detail: list[dict[str, Any]]
+
+
 # ----- health ----------------------------------------------------------------------------
 class Health(BaseModel):
     status: Literal["ok"]

@@ -22,6 +22,7 @@ from sync_server.api.models import (
     PullResponse,
     PushRequest,
     PushResponse,
+    ValidationErrorBody,
 )
 from sync_server.db.repository import Device, ProfileResult, Repository
 from sync_server.logs import log
@@ -71,7 +72,10 @@ PUSH_BODY = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": {"$ref": "#/components/schemas/PushRequest"}}}}}
 
 
-@router.post("/push", response_model=PushResponse, responses=BODY_ERRORS, openapi_extra=PUSH_BODY,
+@router.post("/push", response_model=PushResponse, openapi_extra=PUSH_BODY,
+             responses={**BODY_ERRORS, 422: {"model": ValidationErrorBody,
+                                             "description": "not UTF-8 JSON, or not the "
+                                                            "schema"}},
              summary="Store a chunk of ≤ 500 events (and new/changed profiles) idempotently")
 async def push(request: Request, device: DeviceDep) -> Response:
     """The body is parsed once (json.loads) and its shape checked here; each event is
