@@ -2,19 +2,20 @@
 
     python benchmarks/pin_hashing.py [--rounds 7] [--tablet-factor 2.5]
 
-Times, through the real store (app/core/store/profiles.py) where it matters:
+Times:
   baseline   – one check of an old scrypt n=2^14 verifier (what a sign-in cost before);
-  sign-in    – `verify_pin` with a current argon2id verifier (m=46 MiB, t=1, p=1, OWASP);
-  upgrade    – the first sign-in with an old verifier: the old check plus making the new
-               argon2id verifier (pending push);
-  set-up     – checking a one-time set-up code and making the first PIN's verifier;
-  server     – making one set-up code verifier (per learner an admin registers).
+  hash rows  – the hashing of a sign-in with a current argon2id verifier (m=19 MiB, t=2,
+               p=1, OWASP), of the first sign-in with an old verifier (the old check plus
+               making the new verifier) and of setting a first PIN (code check + verifier);
+  server     – making one set-up code verifier (per learner an admin registers);
+  store rows – the same through the real store (app/core/store/profiles.py), with its
+               lock-out bookkeeping and the fsync'd write of a changed profile (disk-bound).
 
 The target is at most 0.5 s of hashing per sign-in *on the tablet*. Absolute times here
 depend on the load of this shared machine, so the checked figures are ratios to the old
-check measured in the same run: a sign-in at most 2× the old one, the one-time upgrade
-sign-in at most 3× (the old check took 40–65 ms on an idle core here, so ≤ 0.2 s; a tablet
-core 2–2.5× slower stays under 0.5 s). `--tablet-factor` (default 2.5) prints a rough
+check measured in the same run: the hashing of a sign-in at most 2× the old one, of the
+one-time upgrade sign-in at most 3× (the old check took 40–65 ms on an idle core here, so
+≤ 0.2 s; a tablet core 2–2.5× slower stays under 0.5 s). `--tablet-factor` (default 2.5) prints a rough
 tablet estimate beside the medians. Exit 1 when a ratio is over its target.
 """
 
@@ -46,14 +47,18 @@ def legacy_verifier(pin: str) -> str:
     return f"scrypt$16384$8$1${base64.b64encode(salt).decode()}${base64.b64encode(key).decode()}"
 
 
-def median_s(fn: Callable[[int], object], rounds: int) -> float:
-    fn(-1)                                        # warm up (allocator, imports)
-    times = []
+def medians(ops: list[Callable[[int], object]], rounds: int) -> list[float]:
+    """Median seconds of each op. The ops take turns round by round, so a burst of load
+    on this shared machine hits all of them alike and the ratios stay fair."""
+    for op in ops:
+        op(-1)                                    # warm up (allocator, imports)
+    times: list[list[float]] = [[] for _ in ops]
     for i in range(rounds):
-        start = time.perf_counter()
-        fn(i)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for op, seen in zip(ops, times, strict=True):
+            start = time.perf_counter()
+            op(i)
+            seen.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def main() -> int:
@@ -77,20 +82,26 @@ def main() -> int:
                      for i, r in enumerate(remote)]
             store.profiles.upsert_remote(remote + first)
 
-            rows = [
-                ("baseline: old scrypt 2^14 check", median_s(
-                    lambda i: pins.verify(legacy, PIN), args.rounds), True),
-                ("sign-in: argon2id verify_pin", median_s(
-                    lambda i: store.profiles.verify_pin(current, PIN), args.rounds), True),
-                ("upgrade: first sign-in, old verifier", median_s(
-                    lambda i: store.profiles.verify_pin(remote[i + 1]["id"], PIN), args.rounds),
-                 True),
-                ("set-up: code check + first PIN", median_s(
-                    lambda i: store.profiles.set_first_pin(first[i + 1]["id"], PIN, CODE),
-                    args.rounds), True),
-                ("server: one set-up code verifier", median_s(
-                    lambda i: pins.make_setup_verifier(CODE), args.rounds), False),
+            new = pins.make_verifier(PIN)
+            named: list[tuple[str, Callable[[int], object], bool]] = [
+                ("baseline: old scrypt 2^14 check", lambda i: pins.verify(legacy, PIN), True),
+                # hashing only: what the 0.5 s budget is about
+                ("hash: argon2id check (sign-in)", lambda i: pins.verify(new, PIN), True),
+                ("hash: old check + new verifier (upgrade)",
+                 lambda i: (pins.verify(legacy, PIN), pins.make_verifier(PIN)), True),
+                ("hash: code check + new verifier (set-up)",
+                 lambda i: (pins.verify(setup, "K7QFM2XP9HTR"), pins.make_verifier(PIN)), True),
+                ("server: one set-up code verifier", lambda i: pins.make_setup_verifier(CODE),
+                 False),
+                # the whole store call (lock-out bookkeeping, the fsync'd write of a change)
+                ("store: verify_pin", lambda i: store.profiles.verify_pin(current, PIN), True),
+                ("store: verify_pin with upgrade",
+                 lambda i: store.profiles.verify_pin(remote[i + 1]["id"], PIN), True),
+                ("store: set_first_pin",
+                 lambda i: store.profiles.set_first_pin(first[i + 1]["id"], PIN, CODE), True),
             ]
+            times = medians([op for _n, op, _t in named], args.rounds)
+            rows = [(n, t, tab) for (n, _op, tab), t in zip(named, times, strict=True)]
         finally:
             store.close()
     base = rows[0][1]

@@ -2,7 +2,7 @@
 
 Device tokens, admin tokens and enrolment codes are long random strings, so a fast
 SHA-256 is enough to store them (nothing to brute-force); admin *passwords* are chosen
-by people and are hashed with argon2id at OWASP cost (m=46 MiB, t=1, p=1, the PHC string
+by people and are hashed with argon2id at OWASP cost (m=19 MiB, t=2, p=1, the PHC string
 of argon2-cffi). Hashes of older servers (scrypt) still verify and are replaced at the
 next successful login (`needs_rehash`). `verify_dummy` spends the same time as a real
 check, so a login with an unknown name takes as long as one with a wrong password.
@@ -19,7 +19,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_HASHER = PasswordHasher(time_cost=1, memory_cost=47104, parallelism=1)
+_HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 #: Enrolment codes are typed on a tablet: no 0/O/1/I/L confusion, grouped by 4.
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 12

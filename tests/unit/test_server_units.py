@@ -30,7 +30,7 @@ from tests.support.server import ADMIN_PASSWORD, make_event, make_profile, seed
 
 def test_password_hash_is_salted_argon2id_and_verifies() -> None:
     h1, h2 = hash_password("s3cret-pass"), hash_password("s3cret-pass")
-    assert h1 != h2 and h1.startswith("$argon2id$v=19$m=47104,t=1,p=1$")   # OWASP cost
+    assert h1 != h2 and h1.startswith("$argon2id$v=19$m=19456,t=2,p=1$")   # OWASP cost
     assert verify_password("s3cret-pass", h1) and not needs_rehash(h1)
     assert not verify_password("s3cret-pasS", h1)
     assert not verify_password("x", "garbage")

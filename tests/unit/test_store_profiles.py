@@ -53,7 +53,7 @@ def test_create_list_get_update(store: Store, tmp_path: Path) -> None:
     changed = store.profiles.update(ana["id"], display_name="  Ana S. ", language="en")
     assert changed["display_name"] == "Ana S." and changed["language"] == "en"
     raw = (tmp_path / "store" / "profiles.json").read_text()
-    assert "2468" not in raw and "argon2id$47104$1$1$" in raw
+    assert "2468" not in raw and "argon2id$19456$2$1$" in raw
     assert all("pin_verifier" not in p for p in store.profiles.list())
 
 
@@ -172,8 +172,8 @@ def test_pin_verifier_format_is_portable() -> None:
     verifier = make_verifier("0042")
     parsed = parse_verifier(verifier)
     assert (parsed.kind, parsed.a, parsed.b, parsed.p, len(parsed.salt), len(parsed.digest)) \
-        == ("argon2id", 47104, 1, 1, 16, 32)                   # OWASP: m=46 MiB, t=1, p=1
-    assert verifier.startswith("argon2id$47104$1$1$")
+        == ("argon2id", 19456, 2, 1, 16, 32)                   # OWASP: m=19 MiB, t=2, p=1
+    assert verifier.startswith("argon2id$19456$2$1$")
     assert verify(verifier, "0042") and not verify(verifier, "0043")
     assert verify(verifier, "42") is False
     assert make_verifier("0042") != verifier  # salted
