@@ -19,9 +19,10 @@ verifier at the learner's next sign-in (``needs_upgrade``).
 Cost (OWASP Password Storage Cheat Sheet): argon2id m=19 MiB, t=2, p=1 — one of OWASP's
 equivalent minimum settings, chosen over m=46 MiB, t=1 because it needs less memory on a
 tablet and measured 2–3× faster here (about 20–45 ms on the shared 2-core build machine,
-0.6–0.75× the old scrypt n=2^14 check; benchmarks/pin_hashing.py; the sign-in budget on a
-tablet is 0.5 s of hashing). A PIN has at most 10^8 values, so a stolen verifier still falls to an offline
-search in the end; the cost buys time, the on-tablet lock-out guards the PIN pad.
+0.6–0.75× the old scrypt n=2^14 check; benchmarks/pin_hashing.py; the sign-in budget on
+a tablet is 0.5 s of hashing). A PIN has at most 10^8 values, so a stolen verifier still
+falls to an offline search in the end; the cost buys time, the on-tablet lock-out guards
+the PIN pad.
 
 Set-up codes (``new_setup_code``, 12 characters ≈ 59 random bits) are handed by an admin
 to a learner registered without a PIN. Their verifier uses a light argon2id (the code's
