@@ -104,6 +104,8 @@ class Settings:
     max_upload_bytes: int = 1024 * MiB
     #: Default lifetime of an enrolment code (seconds).
     enrol_code_ttl_s: int = 7 * 24 * 3600
+    #: Lifetime of a one-time PIN set-up code handed to a learner the admin registered.
+    pin_setup_ttl_s: int = 30 * 24 * 3600
     #: Lifetime of an admin bearer token (seconds).
     admin_session_ttl_s: int = 12 * 3600
     #: Ed25519 private key used to build/sign packs uploaded as source; None = generated
@@ -174,6 +176,7 @@ class Settings:
             "max_upload_bytes": _int_env("SHIFT_MAX_UPLOAD_BYTES", cls.max_upload_bytes),
             "enrol_code_ttl_s": _int_env("SHIFT_ENROL_CODE_TTL", cls.enrol_code_ttl_s),
             "admin_session_ttl_s": _int_env("SHIFT_ADMIN_SESSION_TTL", cls.admin_session_ttl_s),
+            "pin_setup_ttl_s": _int_env("SHIFT_PIN_SETUP_TTL", cls.pin_setup_ttl_s),
             "signing_key": Path(env["SHIFT_SIGNING_KEY"]) if env.get("SHIFT_SIGNING_KEY") else None,
             "trusted_keys": tuple(Path(p) for p in env.get("SHIFT_TRUSTED_KEYS", "").split(os.pathsep)
                                   if p.strip()),

@@ -1,13 +1,24 @@
-"""Slow down password guessing on admin logins (JSON API and console alike).
+"""Slow down password guessing on admin logins (JSON API and console alike) without
+handing an attacker a way to lock the real admin out.
 
-After MAX_FAILURES failed logins for the same admin name, or 4 × MAX_FAILURES from the
-same client address (several admins may share one office address), within WINDOW_S
-seconds, further tries for that name / address are refused (HTTP 429) until the window
-has passed. A successful login clears the name's record.
+Three counts of failed logins, kept in the database (`login_failures`) so every server
+process behind one address (PostgreSQL, `serve --workers N`) shares them and a restart
+does not reset them:
 
-The failures are kept in the database (`login_failures`, Repository.record_login_failure),
-not in process memory: several server processes behind one address (PostgreSQL, or
-`serve --workers N`) share one count, and a restart does not reset it.
+* per (admin name, client address): MAX_FAILURES within WINDOW_S → that pair waits.
+  An attacker elsewhere therefore cannot lock the admin out of their own desk.
+* per client address: ADDRESS_FAILURES within WINDOW_S, whatever the names (spraying).
+* per admin name, from all addresses: NAME_FAILURES within NAME_WINDOW_S (a slower,
+  global limit against guessing from many addresses) → further tries for that name are
+  refused — except from an address that logged in successfully as that name within
+  KNOWN_S (`login_known`), so even a distributed attack cannot aim the lock-out at the
+  admin's usual workplace.
+
+A successful login clears its (name, address) count and remembers the pair; it does not
+clear the name-wide count (else the attacker could resume at once). The client address
+is whatever the server was told by a trusted proxy only (docs/deployment.md,
+SHIFT_TRUSTED_PROXIES): a spoofed X-Forwarded-For from anyone else is ignored, and even a
+spoofed address only ever reaches the name-wide limit.
 """
 
 from __future__ import annotations
@@ -19,35 +30,65 @@ from sync_server.db.repository import Repository
 from sync_server.errors import TooManyAttemptsError
 
 MAX_FAILURES = 5
+ADDRESS_FAILURES = 20
 WINDOW_S = 300.0
+NAME_FAILURES = 50
+NAME_WINDOW_S = 3600.0
+KNOWN_S = 90 * 86400.0
+
+
+def _clean(text: str, limit: int) -> str:
+    # NUL cannot be stored in PostgreSQL text; control characters never occur in a real name
+    return "".join(ch for ch in text if ch.isprintable())[:limit]
+
+
+def name_key(name: str) -> str:
+    """Admin names compare without case and surrounding spaces."""
+    return _clean(name.strip().lower(), 64)
 
 
 class LoginThrottle:
     def __init__(self, repo: Repository, max_failures: int = MAX_FAILURES,
-                 window_s: float = WINDOW_S) -> None:
+                 window_s: float = WINDOW_S, *, address_failures: int | None = None,
+                 name_failures: int = NAME_FAILURES, name_window_s: float = NAME_WINDOW_S,
+                 known_s: float = KNOWN_S) -> None:
         self.repo = repo
         self.max_failures = max_failures
         self.window_s = window_s
+        self.address_failures = address_failures or 4 * max_failures
+        self.name_failures = name_failures
+        self.name_window_s = name_window_s
+        self.known_s = known_s
 
     @staticmethod
-    def _keys(name: str, address: str) -> tuple[str, str]:
-        # NUL cannot be stored in PostgreSQL text; it never occurs in a real name
-        return f"name:{name.strip().lower()}".replace("\x00", ""), f"addr:{address}"
+    def _keys(name: str, address: str) -> tuple[str, str, str]:
+        who, where = name_key(name), _clean(address, 100)
+        return f"pair:{who}|{where}", f"addr:{where}", f"name:{who}"
 
-    def _since(self, now: datetime | None) -> tuple[datetime, str]:
-        moment = now or datetime.now(UTC)
-        return moment, format_at(moment - timedelta(seconds=self.window_s))
+    @staticmethod
+    def _ago(moment: datetime, seconds: float) -> str:
+        return format_at(moment - timedelta(seconds=seconds))
 
     def check(self, name: str, address: str, now: datetime | None = None) -> None:
-        """Raise TooManyAttemptsError while the name or the address is locked out."""
-        _, since = self._since(now)
-        by_name, by_addr = self._keys(name, address)
-        if self.repo.count_login_failures(by_name, since) >= self.max_failures:
-            raise TooManyAttemptsError(f"too many failed logins for {name!r}; try again in "
-                                       f"{int(self.window_s // 60)} minutes")
-        if self.repo.count_login_failures(by_addr, since) >= 4 * self.max_failures:
+        """Raise TooManyAttemptsError while this name may not be tried from this address."""
+        moment = now or datetime.now(UTC)
+        pair, addr, whole = self._keys(name, address)
+        since = self._ago(moment, self.window_s)
+        minutes = max(1, int(self.window_s // 60))
+        if self.repo.count_login_failures(pair, since) >= self.max_failures:
+            raise TooManyAttemptsError(f"too many failed logins for {name_key(name)!r} from "
+                                       f"this address; try again in {minutes} minutes")
+        if self.repo.count_login_failures(addr, since) >= self.address_failures:
             raise TooManyAttemptsError("too many failed logins from this address; try again in "
-                                       f"{int(self.window_s // 60)} minutes")
+                                       f"{minutes} minutes")
+        if (self.repo.count_login_failures(whole, self._ago(moment, self.name_window_s))
+                >= self.name_failures
+                and not self.repo.known_login(name_key(name), _clean(address, 100),
+                                              self._ago(moment, self.known_s))):
+            raise TooManyAttemptsError(
+                f"too many failed logins for {name_key(name)!r} from many addresses; try again "
+                f"in {max(1, int(self.name_window_s // 60))} minutes, or from an address this "
+                "admin used before")
 
     def blocked(self, name: str, address: str, now: datetime | None = None) -> bool:
         try:
@@ -57,8 +98,11 @@ class LoginThrottle:
         return False
 
     def failed(self, name: str, address: str, now: datetime | None = None) -> None:
-        moment, since = self._since(now)
-        self.repo.record_login_failure(list(self._keys(name, address)), format_at(moment), since)
+        moment = now or datetime.now(UTC)
+        oldest = self._ago(moment, max(self.window_s, self.name_window_s))
+        self.repo.record_login_failure(list(self._keys(name, address)), format_at(moment), oldest)
 
-    def succeeded(self, name: str) -> None:
-        self.repo.clear_login_failures(self._keys(name, "")[0])
+    def succeeded(self, name: str, address: str = "?", now: datetime | None = None) -> None:
+        moment = now or datetime.now(UTC)
+        self.repo.clear_login_failures(self._keys(name, address)[0])
+        self.repo.remember_login(name_key(name), _clean(address, 100), format_at(moment))

@@ -18,17 +18,20 @@ import os
 import re
 import threading
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.core import pins, profile_rules
 from app.core.errors import (
     AuthError,
     LearningError,
+    PinLockedError,
     PinNotSetError,
+    ProfileFieldError,
+    SetupCodeError,
     ShiftError,
     StoreError,
     SyncError,
@@ -50,8 +53,10 @@ MAX_IDLE_LOCK_SECONDS = 3600
 TEXT_SIZES: tuple[str, ...] = ("normal", "large", "larger")
 TEXT_SCALE = {"normal": 1.0, "large": 1.2, "larger": 1.45}
 PIN_RE = re.compile(r"^[0-9]{4,8}$")
-NAME_MAX = 60
-STAFF_NUMBER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./_-]{0,31}$")
+#: Field limits of the new-profile form: the shared rules (app/core/profile_rules.py).
+NAME_MAX = profile_rules.MAX_NAME
+STAFF_NUMBER_MAX = profile_rules.MAX_STAFF_NUMBER
+CODE_MAX = 32
 
 
 def N_(message: str) -> str:
@@ -82,24 +87,38 @@ class ProfileFormError(StoreError):
 
     MESSAGES: dict[str, str] = {
         "name_missing": N_("Enter your name."),
-        "name_too_long": N_("The name is too long (60 characters at most)."),
+        "name_too_long": N_("The name is too long ({n} characters at most)."),
         "staff_number_missing": N_("Enter your staff number."),
         "staff_number_bad": N_("Staff number: letters, digits and . / - _ only."),
+        "staff_number_too_long": N_("The staff number is too long ({n} characters at most)."),
         "name_bad": N_("The name contains characters that cannot be shown."),
         "role_unknown": N_("Choose your role."),
         "language_unknown": N_("Choose a language."),
         "pin_bad": N_("The PIN must be 4 to 8 digits."),
         "pin_mismatch": N_("The two PINs are not the same."),
         "pin_trivial": N_("Choose a PIN that is not a simple sequence like 1234 or 1111."),
+        "code_missing": N_("Enter the set-up code your administrator gave you."),
+        "code_wrong": N_("This set-up code is not right. Check it and try again."),
+        "code_expired": N_("This set-up code has expired. Ask your administrator for a new "
+                           "one."),
+        "code_none": N_("There is no set-up code for this profile yet. Ask your "
+                        "administrator for one."),
     }
+    #: Numbers shown in some messages ({n}).
+    NUMBERS: dict[str, int] = {"name_too_long": NAME_MAX,
+                               "staff_number_too_long": STAFF_NUMBER_MAX}
 
     def __init__(self, field_name: str, code: str) -> None:
         self.field = field_name
         self.code = code
-        super().__init__(f"{field_name}: {self.MESSAGES[code]}")
+        message = self.MESSAGES[code]
+        if code in self.NUMBERS:
+            message = message.format(n=self.NUMBERS[code])
+        super().__init__(f"{field_name}: {message}")
 
     def translated(self, tr: Translator) -> str:
-        return tr.gettext(self.MESSAGES[self.code])
+        text = tr.gettext(self.MESSAGES[self.code])
+        return text.format(n=self.NUMBERS[self.code]) if self.code in self.NUMBERS else text
 
 
 def _is_trivial_pin(pin: str) -> bool:
@@ -111,19 +130,19 @@ def _is_trivial_pin(pin: str) -> bool:
 
 def validate_new_profile(display_name: object, staff_number: object, role: object,
                          language: object, pin: object, pin_again: object) -> dict[str, str]:
-    """Check the "new profile" form; returns the cleaned values or raises ProfileFormError."""
-    name = unicodedata.normalize("NFC", " ".join(str(display_name or "").split()))
-    if not name:
-        raise ProfileFormError("display_name", "name_missing")
-    if len(name) > NAME_MAX:
-        raise ProfileFormError("display_name", "name_too_long")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for c in name):
-        raise ProfileFormError("display_name", "name_bad")
-    staff = str(staff_number or "").strip()
-    if not staff:
-        raise ProfileFormError("staff_number", "staff_number_missing")
-    if not STAFF_NUMBER_RE.match(staff):
-        raise ProfileFormError("staff_number", "staff_number_bad")
+    """Check the "new profile" form with the shared field rules
+    (app/core/profile_rules.py); returns the cleaned values or raises ProfileFormError."""
+    try:
+        name = profile_rules.display_name(str(display_name or ""))
+    except ProfileFieldError as exc:
+        code = {"missing": "name_missing", "too_long": "name_too_long"}.get(exc.code, "name_bad")
+        raise ProfileFormError("display_name", code) from None
+    try:
+        staff = profile_rules.staff_number(str(staff_number or ""))
+    except ProfileFieldError as exc:
+        code = {"missing": "staff_number_missing",
+                "too_long": "staff_number_too_long"}.get(exc.code, "staff_number_bad")
+        raise ProfileFormError("staff_number", code) from None
     if role not in ROLES:
         raise ProfileFormError("role", "role_unknown")
     if language not in UI_LOCALES:
@@ -625,24 +644,41 @@ class Session:
         self._load_learning_state()
         return True
 
-    def set_first_pin(self, profile_id: str, pin: object, pin_again: object) -> bool:
-        """The "Set your PIN" form of a profile an admin registered (no PIN yet).
+    def set_first_pin(self, profile_id: str, pin: object, pin_again: object, *,
+                      code: object) -> bool:
+        """The "Set your PIN" form of a profile an admin registered (no PIN yet): the
+        one-time set-up code the admin handed to the learner, then the PIN twice.
 
-        Same PIN rules as a new profile; then signs the learner in. False with
-        ``view.form_error`` (a field) or ``view.form_message`` (e.g. a PIN was set
-        meanwhile) set otherwise. The new verifier goes to the server with the next push.
+        Same PIN rules as a new profile; the code is checked offline (a wrong code counts
+        like a wrong PIN for the lock-out); then signs the learner in. False with
+        ``view.form_error`` (a field) or ``view.form_message`` (locked, or a PIN was set
+        meanwhile) set otherwise. The new verifier goes to the server with the next push,
+        with the code's proof (the server checks it again, once).
         """
         self.touch()
         self.view.form_error, self.view.form_message = None, ""
         try:
+            if not pins.normalise_code(code):
+                raise ProfileFormError("code", "code_missing")
             clean = validate_new_pin(pin, pin_again)
         except ProfileFormError as exc:
             self.view.form_error = exc
             return False
+        tr = self.translator
         try:
-            self.device.store.profiles.set_first_pin(profile_id, clean)
+            self.device.store.profiles.set_first_pin(profile_id, clean, str(code))
+        except SetupCodeError as exc:
+            self.view.form_error = ProfileFormError("code", {
+                "missing": "code_none", "expired": "code_expired"}.get(exc.reason, "code_wrong"))
+            return False
+        except PinLockedError as exc:
+            wait = wait_seconds_of(exc)
+            self.view.form_message = tr.ngettext(
+                "Too many wrong tries. Try again in {n} second.",
+                "Too many wrong tries. Try again in {n} seconds.", wait).format(n=wait)
+            return False
         except AuthError:
-            self.view.form_message = self.translator.gettext(
+            self.view.form_message = tr.gettext(
                 "This profile already has a PIN. Sign in with it.")
             return False
         self.view.form = {}

@@ -56,12 +56,37 @@ class JSONLimitError(ShiftError):
         super().__init__(message)
 
 
+class ProfileFieldError(StoreError):
+    """A learner profile field breaks app/core/profile_rules.py.
+
+    ``field`` names it (``profiles[3].staff_number``), ``code`` is stable (``missing``,
+    ``not_text``, ``too_long``, ``bad_characters``, ``bad_format``, ``unknown``) and
+    ``detail`` says what is wrong in English (for logs, the CLI and the server's answers).
+    """
+
+    def __init__(self, field: str, code: str, detail: str) -> None:
+        self.field = field
+        self.code = code
+        self.detail = detail
+        super().__init__(f"{field}: {detail}")
+
+
 class AuthError(ShiftError):
     """Wrong PIN, locked profile, bad token."""
 
 
 class PinNotSetError(AuthError):
     """The profile has no PIN yet (registered by an admin): set a first PIN to sign in."""
+
+
+class SetupCodeError(AuthError):
+    """The one-time PIN set-up code cannot set a first PIN. ``reason`` is stable:
+    ``missing`` (no code was issued for this profile, or it was already used),
+    ``expired``, or ``wrong``."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        self.reason = reason
+        super().__init__(message)
 
 
 class PinLockedError(AuthError):

@@ -69,7 +69,7 @@ CHUNK = 500                     # server MAX_CHUNK
 PULL_LIMIT = 1000
 READ_WINDOW = 2000              # outbox events read from the journal at a time
 PROFILE_FIELDS = ("id", "staff_number", "display_name", "role", "language", "pin_verifier",
-                  "updated_at")
+                  "pin_proof", "updated_at")
 HOLD_NO_PROFILE = "the learner's profile is not on the server yet"
 #: durable: no push before this time (the server's per-device quota is used up)
 PUSH_AFTER = "sync_push_after"
@@ -527,10 +527,26 @@ class SyncClient:
                 if item.get("reason") == "staff_number_taken" and isinstance(existing, str) \
                         and existing and existing != pid:
                     reattribute.plan(self.store, pid, existing)
+                elif item.get("reason") == "pin_not_proven" and isinstance(item.get("current"),
+                                                                           dict):
+                    self._take_server_pin(item["current"], pid, waiting)
         if ok:
             self.store.profiles.mark_pushed(ok)
             waiting.difference_update(ok)
         report.profiles_pushed += len(ok)
+
+    def _take_server_pin(self, current: dict[str, Any], pid: str, waiting: set[str]) -> None:
+        """The server refused a PIN change made here (its proof no longer matches, e.g.
+        the PIN was changed or reset elsewhere first, or a set-up code expired): the
+        server's copy replaces the local PIN; the learner exists there, so their events
+        go up as usual."""
+        if current.get("id") != pid:
+            return
+        try:
+            self.store.profiles.upsert_remote([current], server_pin_wins=True)
+        except StoreError:
+            return
+        waiting.discard(pid)
 
     def _event_outcomes(self, answer: dict[str, Any], sent: list[dict[str, Any]],
                         waiting: set[str], held: dict[str, str], report: SyncReport) -> None:

@@ -1,5 +1,7 @@
 """Learner CSV import: parse and check every row, report errors per row (never half-import
-a bad row). Staff only — the file must not contain data about prisoners.
+a bad row). Staff only — the file must not contain data about prisoners. Fields are checked
+by the shared profile rules (app/core/profile_rules.py), the same as the tablets and the
+server's API use; staff numbers are unique per facility.
 
 Format (docs/admin-guide.md): a header row with ``staff_number, name, facility, role``
 and optional ``language``; comma or semicolon separated (Excel in lt/ro locales writes
@@ -10,10 +12,10 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from dataclasses import dataclass
 
-from app.core.roles import ROLES
+from app.core import profile_rules
+from app.core.errors import ProfileFieldError
 
 REQUIRED = ("staff_number", "name", "facility", "role")
 OPTIONAL = ("language",)
@@ -21,8 +23,6 @@ ALIASES = {"display_name": "name", "facility_id": "facility", "staff_no": "staff
 MAX_ROWS = 10_000
 MAX_BYTES = 2 * 1024 * 1024
 MAX_FIELD = 200
-_STAFF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,63}$")
-_LANG_RE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,6 @@ class RowError:
 
     def __str__(self) -> str:
         return f"line {self.line}" + (f" [{self.field}]" if self.field else "") + f": {self.message}"
-
-
-def staff_key(staff_number: str) -> str:
-    return "".join(staff_number.split()).upper()
 
 
 def parse_learners_csv(data: bytes, *, facilities: set[str], default_language: str = "en"
@@ -81,7 +77,7 @@ def parse_learners_csv(data: bytes, *, facilities: set[str], default_language: s
                              + ", ".join(REQUIRED + OPTIONAL) + ")") for c in unknown]
     rows: list[LearnerRow] = []
     errors: list[RowError] = []
-    seen: dict[str, int] = {}
+    seen: dict[tuple[str, str], int] = {}
     while True:
         line = reader.line_num + 1
         try:
@@ -102,7 +98,7 @@ def parse_learners_csv(data: bytes, *, facilities: set[str], default_language: s
             continue
         values = {c: v.strip() for c, v in zip(columns, record, strict=True)}
         row_errors = _check(line, values, facilities)
-        key = staff_key(values["staff_number"])
+        key = (values["facility"], profile_rules.staff_key(values["staff_number"]))
         if not row_errors and key in seen:
             row_errors.append(RowError(line, "staff_number",
                                        f"{values['staff_number']!r} repeats line {seen[key]}"))
@@ -115,28 +111,31 @@ def parse_learners_csv(data: bytes, *, facilities: set[str], default_language: s
     return rows, errors
 
 
+_RULES = {"staff_number": profile_rules.staff_number, "name": profile_rules.display_name,
+          "role": profile_rules.role, "language": profile_rules.language}
+
+
 def _check(line: int, values: dict[str, str], facilities: set[str]) -> list[RowError]:
+    """Check one row; `values` is cleaned in place (the shared rules normalise names and
+    staff numbers)."""
     errors = []
     for column, value in values.items():
         if len(value) > MAX_FIELD:
             errors.append(RowError(line, column, f"longer than {MAX_FIELD} characters"))
         elif column in REQUIRED and not value:
             errors.append(RowError(line, column, "empty"))
-        elif any(ord(ch) < 32 for ch in value):
-            errors.append(RowError(line, column, "contains control characters"))
+        elif column not in _RULES and profile_rules.has_forbidden_characters(value):
+            errors.append(RowError(line, column, "contains control or invisible characters"))
     if errors:
         return errors
-    if not _STAFF_RE.match(values["staff_number"]):
-        errors.append(RowError(line, "staff_number", "letters, digits, space . _ / - only "
-                               "(at most 64)"))
+    for column, check in _RULES.items():
+        if values.get(column):
+            try:
+                values[column] = check(values[column], column)
+            except ProfileFieldError as exc:
+                errors.append(RowError(line, column, exc.detail))
     if values["facility"] not in facilities:
         errors.append(RowError(line, "facility", f"unknown facility {values['facility']!r}"))
-    if values["role"] not in ROLES:
-        errors.append(RowError(line, "role", f"unknown role {values['role']!r}; known: "
-                               + ", ".join(ROLES)))
-    lang = values.get("language")
-    if lang and not _LANG_RE.match(lang):
-        errors.append(RowError(line, "language", f"not a language code: {lang!r}"))
     return errors
 
 

@@ -20,10 +20,11 @@ from sync_server.admin.console import (
     redirect,
     render,
 )
-from sync_server.admin.learners_csv import parse_learners_csv
+from sync_server.admin.learners_csv import RowError, parse_learners_csv
 from sync_server.api.deps import get_state, now_iso
 from sync_server.logs import log
 from sync_server.services import admin as admin_service
+from sync_server.services import profiles as profile_service
 
 logger = logging.getLogger("sync_server.console")
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -107,13 +108,13 @@ def learners_page(request: Request, facility: str = "") -> HTMLResponse:
     return _learners_page(request, console_admin(request), facility)
 
 
-@router.post("/learners")
+@router.post("/learners", response_class=HTMLResponse)
 async def create_learner(request: Request) -> Response:
     admin = console_admin(request)
     form = (await check_csrf(request))["form"]
     values = {k: str(form.get(k) or "").strip() for k in
               ("staff_number", "name", "facility", "role", "language")}
-    # the form is checked by the same rules as one CSV row
+    # the form is checked by the same rules as one CSV row (app/core/profile_rules.py)
     rows, errors = parse_learners_csv(
         (",".join(["staff_number", "name", "facility", "role", "language"]) + "\n"
          + ",".join(_csv_cell(values[k]) for k in ("staff_number", "name", "facility", "role",
@@ -123,21 +124,38 @@ async def create_learner(request: Request) -> Response:
         return redirect("/admin/learners", flash=("error", "; ".join(
             f"{e.field}: {e.message}" if e.field else e.message for e in errors)))
     try:
-        _create(request, rows[0])
+        slip = await run_in_threadpool(_create, request, rows[0])
     except ShiftError as exc:
         return redirect("/admin/learners", flash=("error", str(exc)))
     log(logger, logging.INFO, "console learner created", admin=admin.name)
-    return redirect("/admin/learners", flash=("ok", f"Learner {rows[0].name} created."))
+    return _codes_page(request, admin, [slip], created=True)
 
 
 def _csv_cell(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
 
-def _create(request: Request, row: Any) -> None:
-    admin_service.create_learner(get_state(request).repo, staff_number=row.staff_number,
-                                 display_name=row.name, role=row.role, language=row.language,
-                                 facility_id=row.facility_id)
+def _create(request: Request, row: Any) -> dict[str, str]:
+    """Register one learner; returns the slip (name, staff number, facility, one-time PIN
+    set-up code) to print and hand over."""
+    state = get_state(request)
+    learner, setup = profile_service.create_learner(
+        state.repo, staff_number=row.staff_number, display_name=row.name, role=row.role,
+        language=row.language, facility_id=row.facility_id,
+        setup_ttl_s=state.settings.pin_setup_ttl_s)
+    return _slip(learner, setup)
+
+
+def _slip(learner: Any, setup: profile_service.PinSetup) -> dict[str, str]:
+    return {"name": learner.display_name, "staff_number": learner.staff_number,
+            "facility": learner.facility_id, "code": setup.code, "expires": setup.expires_at}
+
+
+def _codes_page(request: Request, admin: Any, slips: list[dict[str, str]], *,
+                created: bool) -> HTMLResponse:
+    """The one-time PIN set-up codes, shown once (only their verifiers are stored)."""
+    return render(request, "pin_codes.html", admin=admin, nav="learners",
+                  title="PIN set-up codes", slips=slips, created=created)
 
 
 @router.post("/learners/import", response_class=HTMLResponse)
@@ -150,20 +168,34 @@ async def import_learners(request: Request) -> Response:
     data = await upload_file.read(2 * 1024 * 1024 + 1)
     repo = get_state(request).repo
     rows, errors = parse_learners_csv(data, facilities={f.id for f in repo.list_facilities()})
-    from sync_server.admin.learners_csv import RowError
-
-    created = 0
+    slips = []
     for row in rows:
         try:
-            await run_in_threadpool(_create, request, row)
-            created += 1
+            slips.append(await run_in_threadpool(_create, request, row))
         except ShiftError as exc:
             errors.append(RowError(row.line, "staff_number", str(exc)))
     errors.sort(key=lambda e: e.line)
-    log(logger, logging.INFO, "console learners import", admin=admin.name, created=created,
+    log(logger, logging.INFO, "console learners import", admin=admin.name, created=len(slips),
         errors=len(errors))
-    return _learners_page(request, admin, import_result={"created": created, "errors": errors},
+    return _learners_page(request, admin,
+                          import_result={"created": len(slips), "errors": errors,
+                                         "slips": slips},
                           status_code=200 if not errors else 422)
+
+
+@router.post("/learners/{learner_id}/pin-setup", response_class=HTMLResponse)
+async def pin_setup(request: Request, learner_id: str) -> Response:
+    """Reset a learner's PIN: a new one-time set-up code (shown once)."""
+    admin = console_admin(request)
+    await check_csrf(request)
+    state = get_state(request)
+    learner = state.repo.get_learner(learner_id)
+    if learner is None:
+        return redirect("/admin/learners", flash=("error", "No such learner."))
+    setup = await run_in_threadpool(profile_service.reset_pin, state.repo, learner_id,
+                                    setup_ttl_s=state.settings.pin_setup_ttl_s)
+    log(logger, logging.INFO, "console learner PIN reset", admin=admin.name, learner=learner_id)
+    return _codes_page(request, admin, [_slip(learner, setup)], created=False)
 
 
 @router.post("/learners/{learner_id}/move")

@@ -6,7 +6,7 @@ Pack upload/publish lives in api/admin_packs.py. Every route but login needs an 
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
@@ -27,10 +27,12 @@ from sync_server.api.models import (
     ErrorBody,
     FacilityIn,
     FacilityOut,
+    LearnerCreated,
     LearnerIn,
     LearnerOut,
     LoginRequest,
     LoginResponse,
+    PinSetupOut,
     Responses,
     StatsOut,
 )
@@ -38,6 +40,7 @@ from sync_server.db.repository import Device, Learner
 from sync_server.logs import log
 from sync_server.security import token_hash
 from sync_server.services import admin as admin_service
+from sync_server.services import profiles as profile_service
 
 logger = logging.getLogger("sync_server.admin_api")
 AUTH: Responses = {401: {"model": ErrorBody, "description": "missing, unknown or expired admin token"}}
@@ -110,9 +113,14 @@ def revoke_device(device_id: str, admin: AdminDep, repo: RepoDep) -> DeviceOut:
 
 
 def _learner_out(p: Learner) -> LearnerOut:
-    return LearnerOut(id=p.id, staff_number=p.staff_number, display_name=p.display_name,
-                      role=p.role, language=p.language, facility_id=p.facility_id,
-                      updated_at=p.updated_at, has_pin=bool(p.pin_verifier))
+    return LearnerOut(**_learner_fields(p))
+
+
+def _learner_fields(p: Learner) -> dict[str, Any]:
+    return {"id": p.id, "staff_number": p.staff_number, "display_name": p.display_name,
+            "role": p.role, "language": p.language, "facility_id": p.facility_id,
+            "updated_at": p.updated_at, "has_pin": bool(p.pin_verifier),
+            "pin_setup_expires_at": None if p.pin_verifier else p.pin_setup_expires_at}
 
 
 @router.get("/learners", response_model=list[LearnerOut], summary="Learners (never PIN verifiers)")
@@ -120,15 +128,29 @@ def list_learners(admin: AdminDep, repo: RepoDep, facility_id: FacilityQuery = N
     return [_learner_out(p) for p in repo.list_learners(facility_id)]
 
 
-@router.post("/learners", response_model=LearnerOut, status_code=201,
+@router.post("/learners", response_model=LearnerCreated, status_code=201,
+             summary="Register a learner (no PIN): the answer holds the one-time PIN set-up "
+                     "code to hand to that person, shown once",
              responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody},
                         400: {"model": ErrorBody}})
-def create_learner(body: LearnerIn, admin: AdminDep, repo: RepoDep) -> LearnerOut:
-    learner = admin_service.create_learner(
-        repo, staff_number=body.staff_number, display_name=body.display_name, role=body.role,
-        language=body.language, facility_id=body.facility_id, learner_id=body.id)
+def create_learner(body: LearnerIn, admin: AdminDep, state: StateDep) -> LearnerCreated:
+    learner, setup = profile_service.create_learner(
+        state.repo, staff_number=body.staff_number, display_name=body.display_name,
+        role=body.role, language=body.language, facility_id=body.facility_id,
+        learner_id=body.id, setup_ttl_s=state.settings.pin_setup_ttl_s)
     log(logger, logging.INFO, "learner created", learner=learner.id, admin=admin.name)
-    return _learner_out(learner)
+    return LearnerCreated(**_learner_fields(learner), pin_setup_code=setup.code)
+
+
+@router.post("/learners/{learner_id}/pin-setup", response_model=PinSetupOut, status_code=201,
+             summary="Reset a learner's PIN: the PIN is removed (tablets drop it at their next "
+                     "sync) and a new one-time set-up code is returned, shown once",
+             responses={404: {"model": ErrorBody}})
+def pin_setup(learner_id: str, admin: AdminDep, state: StateDep) -> PinSetupOut:
+    setup = profile_service.reset_pin(state.repo, learner_id,
+                                      setup_ttl_s=state.settings.pin_setup_ttl_s)
+    log(logger, logging.INFO, "learner PIN reset", learner=learner_id, admin=admin.name)
+    return PinSetupOut(learner_id=setup.learner_id, code=setup.code, expires_at=setup.expires_at)
 
 
 @router.get("/stats", response_model=StatsOut, summary="Counts for the dashboard")

@@ -26,7 +26,14 @@ from app.core.events import format_at
 from app.core.packs import BlobStore
 from sync_server.db.repository import Admin, Device, Repository
 from sync_server.keyring import Keyring
-from sync_server.security import new_token, token_hash, verify_password
+from sync_server.security import (
+    hash_password,
+    needs_rehash,
+    new_token,
+    token_hash,
+    verify_dummy,
+    verify_password,
+)
 from sync_server.settings import Settings
 from sync_server.throttle import LoginThrottle
 
@@ -123,17 +130,26 @@ def login_admin(repo: Repository, settings: Settings, name: str, password: str,
                 address: str = "?") -> tuple[str, str] | None:
     """Check a password; on success open a session and return (token, expires_at).
 
-    None for a wrong name or password; TooManyAttemptsError (HTTP 429) after 5 failures
-    for that name (or 20 from that client address) within 5 minutes, counted in the
-    database across every server process (sync_server/throttle.py).
+    None for a wrong name or password — both take the same time (an unknown name is
+    checked against a dummy hash). TooManyAttemptsError (HTTP 429) by the lock-out rules
+    of sync_server/throttle.py (per name + address, per address, and a name-wide limit
+    that never locks out an address the admin used before), counted in the database
+    across every server process. A hash of an older server is replaced on success.
     """
     throttle = LoginThrottle(repo)
     throttle.check(name, address)
-    admin = repo.get_admin_by_name(name)
-    if admin is None or not verify_password(password, admin.password_hash):
+    # a name with control characters (NUL breaks PostgreSQL text) is never an admin's
+    admin = repo.get_admin_by_name(name) if name.isprintable() and len(name) <= 64 else None
+    if admin is None:
+        verify_dummy(password)
         throttle.failed(name, address)
         return None
-    throttle.succeeded(name)
+    if not verify_password(password, admin.password_hash):
+        throttle.failed(name, address)
+        return None
+    throttle.succeeded(name, address)
+    if needs_rehash(admin.password_hash):
+        repo.set_admin_password(admin.name, hash_password(password), end_sessions=False)
     token = new_token("adm")
     now = datetime.now(UTC)
     expires = format_at(now + timedelta(seconds=settings.admin_session_ttl_s))

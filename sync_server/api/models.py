@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from app.core import profile_rules
+from app.core.errors import ProfileFieldError
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -41,6 +45,12 @@ class QuotaError(BaseModel):
     used: int
     resets_at: str = Field(description="Start of the next UTC day, when the quota resets")
     retry_after: int = Field(description="Seconds until then (also the Retry-After header)")
+
+
+class ValidationErrorBody(BaseModel):
+    """FastAPI's validation error format (`loc` starts with `body`)."""
+
+    detail: list[dict[str, Any]]
 
 
 # ----- health ----------------------------------------------------------------------------
@@ -80,27 +90,78 @@ class DeviceInfo(BaseModel):
 
 
 # ----- learner profiles ------------------------------------------------------------------
+def _rule(check: Callable[[str], str]) -> AfterValidator:
+    """A field checked by the shared profile rules (app/core/profile_rules.py)."""
+    def run(value: str) -> str:
+        try:
+            return check(value)
+        except ProfileFieldError as exc:
+            raise ValueError(exc.detail) from None
+    return AfterValidator(run)
+
+
+RawText = Annotated[str, Field(max_length=profile_rules.MAX_RAW)]
+StaffNumber = Annotated[str, Field(min_length=1, max_length=profile_rules.MAX_RAW,
+                                   description="1–64 of A–Z a–z 0–9 space . / _ -, unique per "
+                                               "facility (no case, no spaces)"),
+                        _rule(profile_rules.staff_number)]
+DisplayName = Annotated[str, Field(min_length=1, max_length=profile_rules.MAX_RAW,
+                                   description="1–80 characters after NFC; no control or "
+                                               "bidi/format characters"),
+                        _rule(profile_rules.display_name)]
+Language = Annotated[str, Field(max_length=20, description="en, pt_BR, pt-BR …"),
+                     _rule(profile_rules.language)]
+Role = Annotated[str, Field(max_length=64, description="A role id of app/core/roles.py"),
+                 _rule(profile_rules.role)]
+
+
 class LearnerProfile(Strict):
-    id: str = Field(pattern=UUID_PATTERN, description="UUID made on the device or the server")
-    staff_number: str = Field(min_length=1, max_length=64)
-    display_name: str = Field(min_length=1, max_length=120)
-    role: str = Field(description="A role id of app/core/roles.py")
-    language: str = Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+    """A profile pushed by a tablet. Only the types are checked here: the field rules
+    (app/core/profile_rules.py) are applied per profile by the push, which answers a
+    refused profile with a reason instead of refusing the whole chunk."""
+
+    id: str = Field(max_length=64, description="UUID made on the device or the server "
+                                               "(canonical lower-case form)")
+    staff_number: RawText
+    display_name: RawText
+    role: str = Field(max_length=64, description="A role id of app/core/roles.py")
+    language: str = Field(max_length=20)
     pin_verifier: str | None = Field(default=None, max_length=512,
-                                     description="Opaque PIN verifier made on the device; never a PIN")
-    updated_at: str = Field(pattern=AT_PATTERN, description="Device clock of the last change")
+                                     description="PIN verifier made on the device "
+                                                 "(app/core/pins.py); never a PIN")
+    pin_proof: str | None = Field(default=None, max_length=128,
+                                  description="Base64 K of the PIN the server has (or of the "
+                                              "one-time set-up code): required when "
+                                              "`pin_verifier` changes")
+    updated_at: str = Field(pattern=AT_PATTERN, description="Device clock of the last change "
+                                                            "of name/staff number/role/language; "
+                                                            "clamped to the server's clock")
 
 
-class PulledProfile(LearnerProfile):
+class PulledProfile(BaseModel):
+    id: str
+    staff_number: str
+    display_name: str
+    role: str
+    language: str
+    pin_verifier: str | None = Field(description="null: no PIN yet (set with a set-up code)")
+    updated_at: str
     facility_id: str
+    pin_setup_verifier: str | None = Field(
+        default=None, description="Verifier of the one-time PIN set-up code, while no PIN")
+    pin_setup_expires_at: str | None = None
 
 
 class ProfileOutcome(BaseModel):
     id: str
     status: Literal["registered", "updated", "unchanged", "rejected"]
-    reason: str | None = None
-    existing_id: str | None = Field(default=None,
-                                    description="Learner id that already holds the staff number")
+    reason: str | None = Field(default=None, description="staff_number_taken, other_facility, "
+                               "unknown_role, bad_field, pin_not_proven")
+    existing_id: str | None = Field(default=None, description="Learner id of the same facility "
+                                    "that already holds the staff number")
+    detail: str | None = Field(default=None, description="What is wrong, naming the field")
+    current: PulledProfile | None = Field(default=None, description="The server's copy after a "
+                                          "refused PIN change (the tablet takes it)")
 
 
 # ----- sync ------------------------------------------------------------------------------
@@ -220,10 +281,10 @@ class DeviceOut(BaseModel):
 
 class LearnerIn(Strict):
     id: str | None = Field(default=None, pattern=UUID_PATTERN)
-    staff_number: str = Field(min_length=1, max_length=64)
-    display_name: str = Field(min_length=1, max_length=120)
-    role: str
-    language: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+    staff_number: StaffNumber
+    display_name: DisplayName
+    role: Role
+    language: Language = "en"
     facility_id: str = Field(pattern=SLUG_PATTERN)
 
 
@@ -236,6 +297,20 @@ class LearnerOut(BaseModel):
     facility_id: str
     updated_at: str
     has_pin: bool
+    pin_setup_expires_at: str | None = Field(
+        default=None, description="While the learner has no PIN: when the open set-up code "
+                                  "expires (null: none open)")
+
+
+class LearnerCreated(LearnerOut):
+    pin_setup_code: str = Field(description="One-time code the learner types on a tablet to "
+                                            "set a first PIN; shown once, stored as a verifier")
+
+
+class PinSetupOut(BaseModel):
+    learner_id: str
+    code: str = Field(description="Shown once; stored only as a verifier")
+    expires_at: str
 
 
 class PackVersionOut(BaseModel):

@@ -27,9 +27,10 @@ from sync_server.api.models import (
     QuotaError,
     Responses,
 )
-from sync_server.db.repository import Device, Repository
+from sync_server.db.repository import Device, ProfileResult, Repository
 from sync_server.errors import QuotaExceededError
 from sync_server.logs import log
+from sync_server.services import profiles as profile_service
 from sync_server.services import quota
 from sync_server.services import sync as sync_service
 from sync_server.settings import Settings
@@ -148,6 +149,16 @@ def parse_push(raw: bytes) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return events, [p.model_dump() for p in rest.profiles]
 
 
+def _outcome(p: ProfileResult) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": p.id, "status": p.status, "reason": p.reason,
+                           "existing_id": p.existing_id}
+    if p.detail is not None:
+        out["detail"] = p.detail
+    if p.current is not None:
+        out["current"] = profile_service.profile_json(p.current)
+    return out
+
+
 def _push(repo: Repository, settings: Settings, device: Device, raw: bytes,
           hooks: list[sync_service.StoredHook],
           server_made: list[Callable[[dict[str, Any]], bool]]) -> Response:
@@ -165,8 +176,7 @@ def _push(repo: Repository, settings: Settings, device: Device, raw: bytes,
         profiles=len(result.profiles))
     answer = {
         "stored": result.stored, "duplicate": result.duplicate, "rejected": result.rejected,
-        "profiles": [{"id": p.id, "status": p.status, "reason": p.reason,
-                      "existing_id": p.existing_id} for p in result.profiles],
+        "profiles": [_outcome(p) for p in result.profiles],
         "received_at": result.received_at}
     return Response(json.dumps(answer, ensure_ascii=False, separators=(",", ":")),
                     media_type="application/json")

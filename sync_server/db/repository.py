@@ -44,6 +44,10 @@ class Device:
 
 @dataclass(frozen=True)
 class Learner:
+    """A learner profile. `pin_verifier` None = no PIN yet: the learner sets one on a
+    tablet with the one-time set-up code whose verifier and expiry are kept here
+    (app/core/pins.py)."""
+
     id: str
     staff_number: str
     facility_id: str
@@ -53,6 +57,8 @@ class Learner:
     pin_verifier: str | None
     updated_at: str
     rev: int = 0
+    pin_setup_verifier: str | None = None
+    pin_setup_expires_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,14 +66,18 @@ class ProfileResult:
     """Outcome of saving a learner profile pushed by a device.
 
     status: registered (new learner) | updated | unchanged (server copy is as new or
-    newer) | rejected (reason: staff_number_taken, other_facility); `existing_id` is the
-    id already holding the staff number, so the device can tell the learner.
+    newer) | rejected (reason: staff_number_taken, other_facility, unknown_role,
+    bad_field, pin_not_proven); `existing_id` is the learner of the same facility that
+    already holds the staff number, so the device can re-attribute; `detail` says what
+    is wrong; `current` is the server's copy after a refused PIN change (same facility).
     """
 
     id: str
     status: Literal["registered", "updated", "unchanged", "rejected"]
     reason: str | None = None
     existing_id: str | None = None
+    detail: str | None = None
+    current: Learner | None = None
 
 
 @dataclass(frozen=True)
@@ -190,7 +200,8 @@ class Repository(Protocol):
 
     # admins and their bearer sessions
     def create_admin(self, admin_id: str, name: str, password_hash: str, now: str) -> Admin: ...
-    def set_admin_password(self, name: str, password_hash: str) -> None: ...
+    def set_admin_password(self, name: str, password_hash: str, *,
+                           end_sessions: bool = True) -> None: ...
     def get_admin_by_name(self, name: str) -> Admin | None: ...
     def list_admins(self) -> list[Admin]: ...
     def create_admin_session(self, token_hash: str, admin_id: str, expires_at: str,
@@ -214,6 +225,9 @@ class Repository(Protocol):
     def learners_by_ids(self, ids: list[str]) -> dict[str, Learner]: ...
     def list_learners(self, facility_id: str | None = None) -> list[Learner]: ...
     def save_profile(self, profile: Learner) -> ProfileResult: ...
+    def set_pin_verifier(self, learner_id: str, verifier: str, *, expected: str | None,
+                         expected_setup: str | None) -> bool: ...
+    def set_pin_setup(self, learner_id: str, verifier: str, expires_at: str) -> bool: ...
     def move_learner(self, learner_id: str, facility_id: str, now: str) -> None: ...
     def profiles_after(self, facility_id: str, after_rev: int, limit: int) -> list[Learner]: ...
 
@@ -266,3 +280,5 @@ class Repository(Protocol):
     def record_login_failure(self, keys: list[str], at: str, prune_before: str) -> None: ...
     def count_login_failures(self, key: str, since: str) -> int: ...
     def clear_login_failures(self, key: str) -> None: ...
+    def remember_login(self, name_key: str, address: str, at: str) -> None: ...
+    def known_login(self, name_key: str, address: str, since: str) -> bool: ...

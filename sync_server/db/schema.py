@@ -11,6 +11,12 @@ database is created and replaced by every restore from a backup, which tablets c
 notice that the server lost what it acknowledged after the backup (docs/sync-protocol.md).
 Version 4 gave each certificate its place in a revocation status list.
 Version 5 added per-device daily usage (push quotas).
+Version 6 (learner security, docs/security.md): staff numbers unique per facility instead of
+across the organisation (the learners table is rebuilt: SQLite cannot drop a UNIQUE
+constraint), one-time PIN set-up codes (their verifier and expiry on the learner row), and
+the (admin name, address) pairs that logged in before (the login throttle); the Python
+step in `SqlRepository._migrate` wraps old `scrypt$` PIN verifiers and brings future
+`updated_at` stamps back to the migration time.
 """
 
 from __future__ import annotations
@@ -107,6 +113,25 @@ VERSIONS: dict[int, list[str]] = {
         """CREATE TABLE IF NOT EXISTS device_usage (
             device_id TEXT NOT NULL, day TEXT NOT NULL, events {bigint} NOT NULL,
             bytes {bigint} NOT NULL, PRIMARY KEY (device_id, day))""",
+    ],
+    6: [
+        """CREATE TABLE learners_v3 (
+            id TEXT PRIMARY KEY, staff_number TEXT NOT NULL, staff_key TEXT NOT NULL,
+            facility_id TEXT NOT NULL REFERENCES facilities(id), role TEXT NOT NULL,
+            language TEXT NOT NULL, display_name TEXT NOT NULL, pin_verifier TEXT,
+            updated_at TEXT NOT NULL, rev {bigint} NOT NULL,
+            pin_setup_verifier TEXT, pin_setup_expires_at TEXT,
+            UNIQUE (facility_id, staff_key))""",
+        """INSERT INTO learners_v3 (id, staff_number, staff_key, facility_id, role, language,
+            display_name, pin_verifier, updated_at, rev)
+            SELECT id, staff_number, staff_key, facility_id, role, language, display_name,
+            pin_verifier, updated_at, rev FROM learners""",
+        "DROP TABLE learners",
+        "ALTER TABLE learners_v3 RENAME TO learners",
+        "CREATE INDEX IF NOT EXISTS learners_facility_rev ON learners (facility_id, rev)",
+        """CREATE TABLE IF NOT EXISTS login_known (
+            name_key TEXT NOT NULL, address TEXT NOT NULL, at TEXT NOT NULL,
+            PRIMARY KEY (name_key, address))""",
     ],
 }
 LATEST = max(VERSIONS)

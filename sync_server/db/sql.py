@@ -21,9 +21,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
+from app.core.events import format_at
 from sync_server.db import schema
+from sync_server.db.learners import LearnerSql, upgrade_learners_v6
+from sync_server.db.locks import LOCK_EVENTS, LOCK_MIGRATE, LOCK_USAGE
 from sync_server.db.repository import (
     Admin,
     CertificateRecord,
@@ -34,9 +38,7 @@ from sync_server.db.repository import (
     Facility,
     InsertStatus,
     InstalledPack,
-    Learner,
     PackVersion,
-    ProfileResult,
     Publication,
     StoredEvent,
 )
@@ -48,24 +50,12 @@ from sync_server.errors import (
     NotFoundError,
 )
 
-LOCK_MIGRATE = 7_243_000
-LOCK_EVENTS = 7_243_001
-LOCK_LEARNERS = 7_243_002
-LOCK_USAGE = 7_243_003
-
 _DEVICE_COLS = "id, facility_id, name, enrolled_at, revoked_at, last_seen_at"
-_LEARNER_COLS = ("id, staff_number, facility_id, role, language, display_name, pin_verifier, "
-                 "updated_at, rev")
 _PACK_COLS = "pack_id, version, manifest, sig, title, total_bytes, uploaded_at, uploaded_by"
 _PUB_COLS = "id, pack_id, version, facilities, roles, published_at, published_by"
 _CERT_COLS = ("id, learner_id, pack_id, pack_version, course_id, facility_id, language, "
               "issued_at, source_event, key_id, credential, delivered_at, revoked_at, revoked_by, "
               "revoke_reason, status_list, status_index")
-
-
-def staff_key(staff_number: str) -> str:
-    """Staff numbers are unique per organisation, compared without case or spaces."""
-    return "".join(staff_number.split()).upper()
 
 
 def placeholders(dialect: str, sql: str) -> str:
@@ -98,6 +88,8 @@ def apply_schema(cur: Any, dialect: str, *, current: int, target: int = schema.L
             cur.execute("SELECT pack_id, version, manifest FROM packs")
             for pack_id, ver, manifest in cur.fetchall():
                 index_blobs(cur, dialect, pack_id, int(ver), bytes(manifest))
+        if version == 6:
+            upgrade_learners_v6(cur, dialect, format_at(datetime.now(UTC)))
         cur.execute(placeholders(dialect, "INSERT INTO schema_version (version) VALUES (?)"),
                     (version,))
 
@@ -184,7 +176,7 @@ class Pool:
                 conn.close()
 
 
-class SqlRepository:
+class SqlRepository(LearnerSql):
     """Repository implementation on a DB-API connection; see module docstring."""
 
     dialect = "sql"
@@ -305,13 +297,17 @@ class SqlRepository:
             raise
         return Admin(admin_id, name, password_hash, now)
 
-    def set_admin_password(self, name: str, password_hash: str) -> None:
+    def set_admin_password(self, name: str, password_hash: str, *,
+                           end_sessions: bool = True) -> None:
+        """A new password ends every open session of that admin; a re-hash of the same
+        password (a stronger hash at login, `end_sessions=False`) does not."""
         with self._write() as cur:
             cur.execute(self._sql("UPDATE admins SET password_hash = ? WHERE name = ?"),
                         (password_hash, name))
             if cur.rowcount == 0:
                 raise NotFoundError(f"admin {name!r} does not exist")
-            # a new password ends every open session of that admin
+            if not end_sessions:
+                return
             cur.execute(self._sql("DELETE FROM admin_sessions WHERE admin_id IN "
                                   "(SELECT id FROM admins WHERE name = ?)"), (name,))
 
@@ -416,105 +412,6 @@ class SqlRepository:
     def touch_device(self, device_id: str, now: str) -> None:
         with self._write() as cur:
             cur.execute(self._sql("UPDATE devices SET last_seen_at = ? WHERE id = ?"), (now, device_id))
-
-    # ----- learners ----------------------------------------------------------------------
-    def get_learner(self, learner_id: str) -> Learner | None:
-        row = self._one(f"SELECT {_LEARNER_COLS} FROM learners WHERE id = ?", (learner_id,))
-        return Learner(*row) if row else None
-
-    def learners_by_ids(self, ids: list[str]) -> dict[str, Learner]:
-        out: dict[str, Learner] = {}
-        unique = sorted(set(ids))
-        for start in range(0, len(unique), 500):
-            part = unique[start:start + 500]
-            marks = ",".join("?" * len(part))
-            for row in self._all(f"SELECT {_LEARNER_COLS} FROM learners WHERE id IN ({marks})",
-                                 tuple(part)):
-                out[row[0]] = Learner(*row)
-        return out
-
-    def list_learners(self, facility_id: str | None = None) -> list[Learner]:
-        if facility_id is None:
-            rows = self._all(f"SELECT {_LEARNER_COLS} FROM learners ORDER BY staff_key")
-        else:
-            rows = self._all(f"SELECT {_LEARNER_COLS} FROM learners WHERE facility_id = ? "
-                             "ORDER BY staff_key", (facility_id,))
-        return [Learner(*r) for r in rows]
-
-    def save_profile(self, profile: Learner) -> ProfileResult:
-        """Register or update a learner (rules in ProfileResult; `rev` is assigned here)."""
-        key = staff_key(profile.staff_number)
-        with self._write(LOCK_LEARNERS) as cur:
-            cur.execute(self._sql(f"SELECT {_LEARNER_COLS} FROM learners WHERE id = ?"), (profile.id,))
-            row = cur.fetchone()
-            existing = Learner(*row) if row else None
-            if (existing is not None and existing.pin_verifier is None and profile.pin_verifier
-                    and existing.facility_id == profile.facility_id):
-                return self._set_first_pin(cur, existing, profile)
-            cur.execute(self._sql("SELECT id FROM learners WHERE staff_key = ?"), (key,))
-            holder = cur.fetchone()
-            if holder is not None and holder[0] != profile.id:
-                return ProfileResult(profile.id, "rejected", "staff_number_taken", holder[0])
-            if existing is not None and existing.facility_id != profile.facility_id:
-                return ProfileResult(profile.id, "rejected", "other_facility")
-            if existing is not None and profile.updated_at <= existing.updated_at:
-                return ProfileResult(profile.id, "unchanged")
-            cur.execute(self._sql("SELECT COALESCE(MAX(rev), 0) + 1 FROM learners"))
-            rev = cur.fetchone()[0]
-            values = (profile.staff_number, key, profile.role, profile.language,
-                      profile.display_name, profile.pin_verifier, profile.updated_at, rev)
-            if existing is None:
-                cur.execute(self._sql(
-                    "INSERT INTO learners (staff_number, staff_key, role, language, display_name, "
-                    "pin_verifier, updated_at, rev, id, facility_id) VALUES (?,?,?,?,?,?,?,?,?,?)"),
-                    (*values, profile.id, profile.facility_id))
-                return ProfileResult(profile.id, "registered")
-            cur.execute(self._sql(
-                "UPDATE learners SET staff_number = ?, staff_key = ?, role = ?, language = ?, "
-                "display_name = ?, pin_verifier = ?, updated_at = ?, rev = ? WHERE id = ?"),
-                (*values, profile.id))
-            return ProfileResult(profile.id, "updated")
-
-    def _set_first_pin(self, cur: Any, existing: Learner, profile: Learner) -> ProfileResult:
-        """A learner an admin registered (no PIN) set a first PIN on a tablet.
-
-        Only the verifier is taken: the admin's staff number, name, role and language stay
-        (the tablet copy came from the server anyway), so no staff-number clash can arise
-        and a tablet clock behind the server's still gets the PIN stored.
-        """
-        cur.execute(self._sql("SELECT COALESCE(MAX(rev), 0) + 1 FROM learners"))
-        rev = cur.fetchone()[0]
-        updated = max(existing.updated_at, profile.updated_at)
-        cur.execute(self._sql("UPDATE learners SET pin_verifier = ?, updated_at = ?, rev = ? "
-                              "WHERE id = ? AND pin_verifier IS NULL"),
-                    (profile.pin_verifier, updated, rev, existing.id))
-        return ProfileResult(profile.id, "updated")
-
-    def move_learner(self, learner_id: str, facility_id: str, now: str) -> None:
-        """Move a learner (and their events) to another facility.
-
-        The profile gets a new revision and every event of the learner a new `seq` at the
-        end of the log, so the new facility's tablets pull the whole history after the
-        cursors they already hold; the old facility's tablets keep what they have.
-        """
-        if self.get_facility(facility_id) is None:
-            raise NotFoundError(f"facility {facility_id!r} does not exist")
-        with self._write(LOCK_EVENTS, LOCK_LEARNERS) as cur:
-            cur.execute(self._sql("SELECT COALESCE(MAX(rev), 0) + 1 FROM learners"))
-            rev = cur.fetchone()[0]
-            cur.execute(self._sql("UPDATE learners SET facility_id = ?, updated_at = ?, rev = ? "
-                                  "WHERE id = ?"), (facility_id, now, rev, learner_id))
-            if cur.rowcount != 1:
-                raise NotFoundError(f"learner {learner_id!r} does not exist")
-            self._renumber_events(cur, learner_id, facility_id)
-
-    def _renumber_events(self, cur: Any, learner_id: str, facility_id: str) -> None:
-        raise NotImplementedError
-
-    def profiles_after(self, facility_id: str, after_rev: int, limit: int) -> list[Learner]:
-        rows = self._all(f"SELECT {_LEARNER_COLS} FROM learners WHERE facility_id = ? AND rev > ? "
-                         "ORDER BY rev LIMIT ?", (facility_id, after_rev, limit))
-        return [Learner(*r) for r in rows]
 
     # ----- events ------------------------------------------------------------------------
     def insert_events(self, rows: list[EventRow]) -> dict[str, InsertStatus]:
@@ -840,3 +737,16 @@ class SqlRepository:
     def clear_login_failures(self, key: str) -> None:
         with self._write() as cur:
             cur.execute(self._sql("DELETE FROM login_failures WHERE key = ?"), (key,))
+
+    def remember_login(self, name_key: str, address: str, at: str) -> None:
+        """Record that `address` logged in successfully as this admin name (the login
+        throttle lets such pairs through a name-wide lock-out)."""
+        with self._write() as cur:
+            cur.execute(self._sql(
+                "INSERT INTO login_known (name_key, address, at) VALUES (?, ?, ?) "
+                "ON CONFLICT (name_key, address) DO UPDATE SET at = excluded.at"),
+                (name_key, address, at))
+
+    def known_login(self, name_key: str, address: str, since: str) -> bool:
+        return self._one("SELECT 1 FROM login_known WHERE name_key = ? AND address = ? "
+                         "AND at >= ?", (name_key, address, since)) is not None

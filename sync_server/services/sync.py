@@ -27,15 +27,8 @@ from app.core.bounded_json import MAX_DEPTH, within_depth
 from app.core.errors import EventError
 from app.core.events import format_at, validated_json
 from app.core.learning.payloads import check_payload
-from app.core.roles import is_role
-from sync_server.db.repository import (
-    Device,
-    EventRow,
-    Learner,
-    ProfileResult,
-    Repository,
-    StoredEvent,
-)
+from sync_server.db.repository import Device, EventRow, ProfileResult, Repository, StoredEvent
+from sync_server.services import profiles as profile_service
 
 MAX_FUTURE = timedelta(days=1)
 EARLIEST_AT = datetime(2020, 1, 1, tzinfo=UTC)
@@ -65,19 +58,10 @@ class PushResult:
         self.rejected.append({"index": index, "id": event_id, "reason": reason, "detail": detail})
 
 
-def save_profiles(repo: Repository, device: Device, profiles: list[dict[str, Any]],
-                  ) -> list[ProfileResult]:
-    out = []
-    for p in profiles:
-        if not is_role(p["role"]):
-            out.append(ProfileResult(p["id"], "rejected", "unknown_role"))
-            continue
-        out.append(repo.save_profile(Learner(
-            id=p["id"], staff_number=p["staff_number"].strip(),
-            facility_id=device.facility_id, role=p["role"], language=p["language"],
-            display_name=p["display_name"].strip(), pin_verifier=p.get("pin_verifier"),
-            updated_at=p["updated_at"])))
-    return out
+def save_profiles(repo: Repository, device: Device, profiles: list[dict[str, Any]], *,
+                  now: datetime | None = None) -> list[ProfileResult]:
+    """Pushed profiles: the rules live in services/profiles.py."""
+    return profile_service.save_pushed(repo, device, profiles, now=now)
 
 
 def push(repo: Repository, device: Device, events: list[dict[str, Any]],
@@ -87,7 +71,7 @@ def push(repo: Repository, device: Device, events: list[dict[str, Any]],
     moment = now or datetime.now(UTC)
     result = PushResult(received_at=format_at(moment))
     if profiles:
-        result.profiles = save_profiles(repo, device, profiles)
+        result.profiles = save_profiles(repo, device, profiles, now=moment)
 
     # `at` bounds are compared as text: validate_event guarantees the fixed-width form
     # YYYY-MM-DDTHH:MM:SS…Z, whose first 19 characters sort like the times (to the second).
@@ -180,12 +164,6 @@ def _run_hooks(hooks: Sequence[StoredHook], stored: list[dict[str, Any]]) -> Non
             logger.exception("on-stored hook %r failed", hook)
 
 
-def _profile_json(p: Learner) -> dict[str, Any]:
-    return {"id": p.id, "staff_number": p.staff_number, "display_name": p.display_name,
-            "role": p.role, "language": p.language, "pin_verifier": p.pin_verifier,
-            "updated_at": p.updated_at, "facility_id": p.facility_id}
-
-
 def _servable(event: StoredEvent) -> bool:
     """False for an event stored before the depth limit existed (attack: one event nested
     ~900 levels stopped every tablet of the facility). It is left out of pulls (its seq
@@ -215,7 +193,7 @@ def pull_body(repo: Repository, device: Device, events_after: int, profiles_afte
              for ev in stored if _servable(ev)]
     head = {
         "events_cursor": stored[-1].seq if stored else events_after,
-        "profiles": [_profile_json(p) for p in profiles],
+        "profiles": [profile_service.profile_json(p) for p in profiles],
         "profiles_cursor": profiles[-1].rev if profiles else profiles_after,
         "more": more,
         "server_epoch": repo.server_epoch(),

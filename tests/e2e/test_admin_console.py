@@ -166,8 +166,14 @@ def test_upload_publish_and_device_catalogue(tmp_path: Path, browser_page) -> No
         page.click("button:has-text('Import')")
         page.wait_for_selector("text=Imported 1 learner(s); 1 row(s) with errors.")
         assert page.locator("table.errors td", has_text="unknown role 'warden'").is_visible()
-        assert page.locator("td", has_text="Rūta Žemaitė").is_visible()
+        # the imported learner's one-time PIN set-up code is on the page (printable), once
+        slip = page.locator("table.slips tr", has_text="Rūta Žemaitė")
+        assert re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}",
+                            slip.locator(".pin-code").inner_text())
         shot(page, "05c-learners-import")
+        page.goto(f"{base}/admin/learners")
+        assert page.locator("td", has_text="Rūta Žemaitė").is_visible()
+        assert page.locator(".pin-code").count() == 0
 
         # revoke the tablet: the confirm dialog comes from the bundled admin.js (CSP: self)
         dialogs: list[str] = []

@@ -272,8 +272,11 @@ def test_learners_create_import_move(client) -> None:
     r = client.post("/admin/learners", data={"csrf": csrf, "staff_number": "LT-100",
                                              "name": "Ona Onaitė", "facility": "f1",
                                              "role": "prison_officer", "language": "lt"})
-    assert r.status_code == 303
+    # the one-time PIN set-up code is shown once, on a printable page
+    assert r.status_code == 200 and "PIN set-up codes" in r.text
+    code = re.search(r'class="pin-code">([A-Z0-9-]{14})<', r.text).group(1)
     assert "Ona Onaitė" in client.get("/admin/learners").text
+    assert code not in client.get("/admin/learners").text
     r = client.post("/admin/learners", data={"csrf": csrf, "staff_number": "LT-100",
                                              "name": "Someone Else", "facility": "f1",
                                              "role": "prison_officer", "language": "lt"})
@@ -294,6 +297,10 @@ def test_learners_create_import_move(client) -> None:
                     files={"file": ("staff.csv", sheet, "text/csv")})
     assert r.status_code == 422
     assert "Imported 2 learner(s); 6 row(s) with errors." in r.text
+    slips = re.findall(r'<td data-label="Name">([^<]+)</td>.*?class="pin-code">([A-Z0-9-]{14})<',
+                       r.text, re.S)
+    assert sorted(name for name, _ in slips) == ["Maria", "Ștefan Țăranu"]
+    assert len({code for _, code in slips}) == 2
     for line, text in ((3, "unknown facility"), (4, "unknown role"), (5, "already belongs"),
                        (6, "repeats line 2"), (7, "empty")):
         assert re.search(rf"<tr><td>{line}</td><td>[^<]*</td><td>[^<]*{text}", r.text), (line, text)

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sync_server.errors import TooManyAttemptsError
 from sync_server.throttle import LoginThrottle
 from tests.support.postgres import database_url, postgres_url  # noqa: F401 - fixtures
 from tests.support.server import ServerProcess, open_repo, running_server, seed
@@ -24,27 +25,84 @@ def at(seconds: float) -> datetime:
 def test_throttle_rules(tmp_path: Path, database_url: str | None) -> None:  # noqa: F811
     repo = open_repo(tmp_path / "srv", database_url)
     try:
-        t = LoginThrottle(repo, max_failures=3, window_s=60)
+        t = LoginThrottle(repo, max_failures=3, window_s=60, name_failures=10,
+                          name_window_s=600)
         for i in range(3):
             assert not t.blocked("Ann", "10.0.0.1", now=at(i))
             t.failed("Ann", "10.0.0.1", now=at(i))
-        assert t.blocked("ann ", "10.0.0.2", now=at(5))       # by name, whatever the address
+        assert t.blocked("ann ", "10.0.0.1", now=at(5))       # that name from that address
+        assert not t.blocked("Ann", "10.0.0.2", now=at(5))    # not Ann at her own desk
         assert not t.blocked("Ben", "10.0.0.1", now=at(5))    # address limit is 4× higher
         assert not t.blocked("Ann", "10.0.0.1", now=at(63))   # the window passed
         for i in range(12):
             t.failed(f"user{i}", "10.0.0.9", now=at(100))
         assert t.blocked("someone-new", "10.0.0.9", now=at(101))  # spraying names
         t.failed("Cy", "10.0.0.3", now=at(200))
-        t.succeeded("CY")
-        assert not t.blocked("Cy", "10.0.0.4", now=at(201))
+        t.succeeded("CY", "10.0.0.3", now=at(200))
+        assert repo.count_login_failures("pair:cy|10.0.0.3", "2000-01-01T00:00:00.000Z") == 0
         # a second throttle on the same database (another process) sees the same count
         other = LoginThrottle(repo, max_failures=3, window_s=60)
         for i in range(3):
             t.failed("Dan", "10.0.0.5", now=at(300 + i))
-        assert other.blocked("dan", "10.0.0.6", now=at(303))
+        assert other.blocked("dan", "10.0.0.5", now=at(303))
         # old entries are pruned on the next failure: the table does not grow forever
         t.failed("Eve", "10.0.0.7", now=at(10_000))
-        assert repo.count_login_failures("name:ann", "2000-01-01T00:00:00.000Z") == 0
+        assert repo.count_login_failures("pair:ann|10.0.0.1", "2000-01-01T00:00:00.000Z") == 0
+    finally:
+        repo.close()
+
+
+def test_a_distributed_guess_cannot_lock_the_admin_out_of_a_known_address(
+        tmp_path: Path, database_url: str | None) -> None:  # noqa: F811
+    """Issue 13 row 8 (lock-out aim): failures from many addresses for the admin's name
+    trip the slower name-wide limit — which refuses new addresses but never one the admin
+    logged in from before. Nothing else is changed by the attack."""
+    repo = open_repo(tmp_path / "srv", database_url)
+    try:
+        t = LoginThrottle(repo, max_failures=3, window_s=60, name_failures=10,
+                          name_window_s=600)
+        t.succeeded("admin", "192.0.2.10", now=at(0))           # the admin's desk
+        for i in range(10):                                      # one try per address
+            address = f"198.51.100.{i}"
+            assert not t.blocked("admin", address, now=at(10 + i))
+            t.failed("admin", address, now=at(10 + i))
+        assert t.blocked("admin", "198.51.100.77", now=at(30))   # new addresses: wait
+        assert not t.blocked("admin", "192.0.2.10", now=at(30))  # the admin's own desk: in
+        assert not t.blocked("bob", "198.51.100.77", now=at(30)) # other names: unaffected
+        with pytest.raises(TooManyAttemptsError, match="from many addresses"):
+            t.check("admin", "198.51.100.78", now=at(31))
+        assert not t.blocked("admin", "198.51.100.77", now=at(10 + 600 + 10))  # window over
+    finally:
+        repo.close()
+
+
+def test_unknown_and_known_names_cost_the_same(tmp_path: Path,
+                                               database_url: str | None) -> None:  # noqa: F811
+    """An unknown name is checked against a dummy hash: the same work as a wrong password
+    (counted as hash runs, not timed); a name with NUL is refused without a database error."""
+    from unittest import mock
+
+    from sync_server.api import deps
+    from sync_server.settings import Settings
+
+    seed(tmp_path / "srv", database_url)
+    repo = open_repo(tmp_path / "srv", database_url)
+    settings = Settings(data_dir=tmp_path / "srv")
+    calls: list[str] = []
+    real = deps.verify_password
+
+    def counting(password: str, stored: str) -> bool:
+        calls.append(stored.split("$")[1])
+        return real(password, stored)
+
+    try:
+        with mock.patch.object(deps, "verify_password", counting), \
+                mock.patch("sync_server.security.verify_password", counting):
+            assert deps.login_admin(repo, settings, "admin", "wrong password", "10.1.1.1") is None
+            assert deps.login_admin(repo, settings, "nobody", "wrong password", "10.1.1.2") is None
+            assert deps.login_admin(repo, settings, "nul\x00\x1b[0m", "x", "10.1.1.3") is None
+        assert calls == ["argon2id"] * 3
+        assert deps.login_admin(repo, settings, "admin", "correct horse battery", "10.1.1.1")
     finally:
         repo.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,7 +44,15 @@ def test_admin_facility_learner_and_enrol_code_commands(tmp_path: Path) -> None:
     assert r.returncode == 0
     assert cli("admin", "list", data=data).stdout.split() == ["envpass", "rasa"]
     r = cli("learner", "add", "vilnius", "LT-7", "Jonas", "--role", "prison_officer", data=data)
-    assert r.returncode == 0 and len(r.stdout.strip()) == 36
+    assert r.returncode == 0
+    learner_id, code_line = r.stdout.strip().splitlines()   # the id, then the PIN set-up code
+    assert len(learner_id) == 36 and re.match(r"PIN set-up code: [A-Z0-9]{4}-[A-Z0-9]{4}-"
+                                              r"[A-Z0-9]{4} \(valid until 20", code_line)
+    r = cli("learner", "pin-reset", learner_id, data=data)
+    assert r.returncode == 0 and r.stdout.startswith("PIN set-up code: ")
+    assert r.stdout.split()[3] != code_line.split()[3]
+    r = cli("learner", "pin-reset", "nobody", data=data)
+    assert r.returncode == 1 and "does not exist" in r.stderr
     r = cli("learner", "add", "vilnius", "lt-7", "Other", "--role", "prison_officer", data=data)
     assert r.returncode == 1 and "already belongs" in r.stderr
     r = cli("learner", "add", "vilnius", "LT-8", "X", "--role", "warden", data=data)

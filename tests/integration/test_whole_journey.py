@@ -489,24 +489,33 @@ def test_one_staff_number_made_on_two_tablets_offline(tmp_path: Path) -> None:
 
 def test_a_learner_the_admin_registered_can_start_on_a_tablet(tmp_path: Path) -> None:
     """docs/sync-protocol.md §4.3: admins may create learners (API, CLI, CSV import); they
-    have no PIN "until the learner sets a PIN on a tablet". The learner walks up to a tablet
-    of their facility, sets a first PIN, works and syncs: their work reaches the server
-    under the admin's record, exactly once, and the PIN works on the other tablet too."""
+    have no PIN, but a one-time PIN set-up code the admin hands to that person. The learner
+    walks up to a tablet of their facility, types the code and a first PIN, works and
+    syncs: their work reaches the server under the admin's record, exactly once, and the
+    PIN works on the other tablet too. A colleague without the code cannot take the
+    profile, and the code works once. The staff number is 64 characters long: the same
+    field rules on the server, the tablets and the admin's forms."""
     with facility_with_two_tablets(tmp_path) as (server, tablet_a, tablet_b):
         base = server.base_url
         token = admin_token(base)
+        staff_number = "LT-" + "0123456789" * 6 + "9"
+        assert len(staff_number) == 64
         registered = admin_post(base, token, "/learners", json={
-            "staff_number": "LT-0099", "display_name": "Petras Petraitis",
+            "staff_number": staff_number, "display_name": "Petras Petraitis",
             "role": "prison_officer", "facility_id": FACILITY, "language": "lt"}).json()
         assert registered["has_pin"] is False
-        learner = registered["id"]
+        learner, code = registered["id"], registered["pin_setup_code"]
         sync(tablet_a)
         tiles = {t.id: t for t in tablet_a.profiles()}
         assert learner in tiles and tiles[learner].needs_pin, "the profile did not reach A"
+        assert tablet_a.profile(learner)["staff_number"] == staff_number
         session = tablet_a.new_session()
         assert not session.sign_in(learner, "2468")          # no PIN yet: the pad says so
-        assert not session.set_first_pin(learner, "2468", "2469")   # typed twice, must match
-        assert session.set_first_pin(learner, "2468", "2468"), session.view.form_message
+        assert not session.set_first_pin(learner, "1357", "1357", code="AAAA-BBBB-CCCC")
+        assert session.view.form_error.code == "code_wrong" and not session.signed_in
+        assert not session.set_first_pin(learner, "2468", "2469", code=code)  # typed twice
+        assert session.set_first_pin(learner, "2468", "2468", code=code), \
+            session.view.form_message
         assert session.signed_in and session.locale == "lt"
         course = tablet_a.manifests()[0]["courses"][0]["id"]
         lesson = session.outline(PACK, course).lessons[0].id
@@ -517,17 +526,19 @@ def test_a_learner_the_admin_registered_can_start_on_a_tablet(tmp_path: Path) ->
         sync(tablet_a)
         sync(tablet_a)                                       # nothing is sent twice
         assert tablet_a.store.outbox_count() == 0 and not tablet_a.store.rejected()
+        assert tablet_a.store.profiles.pending_push() == []
         on_server = [e["id"] for e in server_events(server.data_dir, learner)]
         assert sorted(on_server) == sorted(local), "the learner's work did not reach the server"
         learners = httpx.get(f"{base}/api/v1/admin/learners", headers=bearer(token)).json()
-        (ours,) = [x for x in learners if x["staff_number"] == "LT-0099"]
+        (ours,) = [x for x in learners if x["staff_number"] == staff_number]
         assert ours["id"] == learner and ours["has_pin"] is True
+        assert ours["pin_setup_expires_at"] is None          # the code is used up
         assert (ours["display_name"], ours["role"]) == ("Petras Petraitis", "prison_officer")
         # the same PIN on tablet B, with the same progress; a "first PIN" cannot be set again
         sync(tablet_b)
         assert not tablet_b.needs_pin(learner)
         other = tablet_b.new_session()
-        assert not other.set_first_pin(learner, "9753", "9753")
+        assert not other.set_first_pin(learner, "9753", "9753", code=code)
         assert not other.sign_in(learner, "9753")
         assert other.sign_in(learner, "2468"), other.view.pin_error
         assert progress_summary(other, course) == progress_summary(session, course)

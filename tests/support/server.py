@@ -16,6 +16,7 @@ in `<data_dir>/server.log`.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -208,6 +209,16 @@ def enrol_device(base_url: str, admin_tok: str, facility_id: str, device_id: str
     return Enrolled(device_id, facility_id, str(r.json()["token"]))
 
 
+TEST_PIN = "2468"
+
+
+@functools.lru_cache(maxsize=1)
+def learner_verifier() -> str:
+    """A real argon2id verifier of TEST_PIN (made once: each one costs ~50 ms)."""
+    from app.core import pins
+    return pins.make_verifier(TEST_PIN)
+
+
 def make_profile(staff_number: str | None = None, *, role: str = "prison_officer",
                  name: str = "Test Learner", learner_id: str | None = None,
                  updated_at: str = "2026-01-01T08:00:00.000Z") -> dict[str, Any]:
@@ -215,7 +226,7 @@ def make_profile(staff_number: str | None = None, *, role: str = "prison_officer
     return {"id": learner_id or str(uuid.uuid4()),
             "staff_number": staff_number or f"S-{uuid.uuid4().hex[:8]}",
             "display_name": name, "role": role, "language": "en",
-            "pin_verifier": "scrypt$16384$8$1$c2FsdA==$dmVyaWZpZXI=", "updated_at": updated_at}
+            "pin_verifier": learner_verifier(), "updated_at": updated_at}
 
 
 def make_event(learner: str, device: str, seq: int, *, at: str = "2026-01-01T09:00:00.000Z",

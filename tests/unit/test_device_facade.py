@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from app.core import pins
 from app.core.device import (
     DEFAULT_IDLE_LOCK_SECONDS,
     Block,
@@ -38,12 +39,16 @@ def test_valid_profile_form_is_cleaned() -> None:
     (0, "", "display_name", "name_missing"),
     (0, "   ", "display_name", "name_missing"),
     (0, None, "display_name", "name_missing"),
-    (0, "x" * 61, "display_name", "name_too_long"),
+    (0, "x" * 81, "display_name", "name_too_long"),         # the shared limit (80)
+    (0, "Eve\u202e", "display_name", "name_bad"),           # bidi override
+    (0, "Eve\x1b[31m", "display_name", "name_bad"),         # ESC
+    (0, "Eve\x00", "display_name", "name_bad"),             # NUL
     (0, "Ona\u200bP", "display_name", "name_bad"),
     (0, "Ona\x07", "display_name", "name_bad"),
     (1, "", "staff_number", "staff_number_missing"),
     (1, "../../etc", "staff_number", "staff_number_bad"),
     (1, "<script>", "staff_number", "staff_number_bad"),
+    (1, "S" * 65, "staff_number", "staff_number_too_long"),
     (2, "warden", "role", "role_unknown"),
     (2, None, "role", "role_unknown"),
     (3, "xx", "language", "language_unknown"),
@@ -317,9 +322,23 @@ def test_a_plain_wrong_pin_starts_no_countdown(tmp_path: Path) -> None:
     assert not session.tick_pin_wait() and session.view.pin_error == "Wrong PIN. Try again."
 
 
+def test_the_form_takes_what_the_server_takes() -> None:
+    """One set of field rules (app/core/profile_rules.py): a 64-character staff number and
+    an 80-character name are fine on the tablet as on the server."""
+    args: list[object] = list(GOOD)
+    args[0], args[1] = "Ž" * 80, "S" * 64
+    clean = validate_new_profile(*args)
+    assert (len(clean["display_name"]), len(clean["staff_number"])) == (80, 64)
+    args[1] = "ＬＴ  0042"                              # full-width, two spaces
+    assert validate_new_profile(*args)["staff_number"] == "LT 0042"
+
+
+CODE = "K7QF-M2XP-9HTR"
 ADMIN_MADE = {"id": "5a1e0000-0000-4000-8000-000000000001", "display_name": "Petras Petraitis",
               "staff_number": "LT-0099", "role": "prison_officer", "language": "lt",
-              "pin_verifier": None, "updated_at": "2026-11-20T10:00:00.000Z"}
+              "pin_verifier": None, "updated_at": "2026-11-20T10:00:00.000Z",
+              "pin_setup_verifier": pins.make_setup_verifier(CODE),
+              "pin_setup_expires_at": "2099-01-01T00:00:00.000Z"}
 
 
 def test_first_pin_for_an_admin_registered_profile(tmp_path: Path) -> None:
@@ -335,18 +354,28 @@ def test_first_pin_for_an_admin_registered_profile(tmp_path: Path) -> None:
     # same rules as a new profile, field by field
     for pin, again, field in (("12", "12", "pin"), ("1234", "1234", "pin"),
                               ("2468", "2469", "pin_again"), (None, None, "pin")):
-        assert not session.set_first_pin(pid, pin, again)
+        assert not session.set_first_pin(pid, pin, again, code=CODE)
         assert session.view.form_error is not None and session.view.form_error.field == field
         assert not session.signed_in and device.needs_pin(pid)
-    assert session.set_first_pin(pid, "2468", "2468")
+    # without the one-time code from the admin, or with a wrong one: nobody gets in
+    for code, why in ((None, "code_missing"), (" - ", "code_missing"),
+                      ("AAAA-BBBB-CCCC", "code_wrong")):
+        assert not session.set_first_pin(pid, "2468", "2468", code=code)
+        assert (session.view.form_error.field, session.view.form_error.code) == ("code", why)
+        assert session.view.form_error.translated(translator("lt")) != \
+            session.view.form_error.translated(translator("en"))
+        assert not session.signed_in and device.needs_pin(pid)
+    assert session.set_first_pin(pid, "2468", "2468", code=CODE.lower())
     assert session.signed_in and session.learner_id == pid and session.locale == "lt"
     assert not device.needs_pin(pid) and session.view.form_error is None
     (pending,) = device.store.profiles.pending_push()
-    assert pending["id"] == pid and pending["pin_verifier"].startswith("scrypt$")
+    assert pending["id"] == pid and pending["pin_verifier"].startswith("argon2id$")
+    assert pins.proof_matches(ADMIN_MADE["pin_setup_verifier"],
+                              pins.decode_proof(pending["pin_proof"]))
     # once set, nobody can "set a first PIN" again: the old PIN is needed to change it
     session.lock()
     other = device.new_session()
-    assert not other.set_first_pin(pid, "9753", "9753")
+    assert not other.set_first_pin(pid, "9753", "9753", code=CODE)
     assert other.view.form_message == "This profile already has a PIN. Sign in with it."
     assert not other.signed_in
     assert other.sign_in(pid, "2468")
@@ -356,5 +385,5 @@ def test_first_pin_on_an_unknown_profile_signs_nobody_in(tmp_path: Path) -> None
     device = make_device(tmp_path, ManualClock())
     session = device.new_session()
     assert not device.needs_pin("nope")
-    assert not session.set_first_pin("nope", "2468", "2468")
+    assert not session.set_first_pin("nope", "2468", "2468", code=CODE)
     assert session.view.form_message and not session.signed_in

@@ -146,51 +146,77 @@ def test_daily_usage_is_charged_until_a_quota_is_used_up(repo: Repository) -> No
 def test_profile_rules(repo: Repository) -> None:
     a = learner(staff="LT 001")
     assert repo.save_profile(a).status == "registered"
-    # staff numbers compare without case/spaces; the existing id is returned
+    # staff numbers compare without case/spaces; the existing id (same facility) is returned
     clash = repo.save_profile(learner(staff="lt001"))
     assert (clash.status, clash.reason, clash.existing_id) == ("rejected", "staff_number_taken", a.id)
     # same id from another facility's device
     assert repo.save_profile(learner(fac="f2", staff="LT 001", lid=a.id)).reason == "other_facility"
     # older or equal copy does not overwrite
     assert repo.save_profile(learner(staff="LT 001", lid=a.id, display_name="B")).status == "unchanged"
-    newer = learner(staff="LT 001", lid=a.id, updated=T1, pin_verifier="v2")
+    newer = learner(staff="LT 001", lid=a.id, updated=T1, display_name="B", pin_verifier="v2")
     assert repo.save_profile(newer).status == "updated"
     got = repo.get_learner(a.id)
-    assert got.pin_verifier == "v2" and got.rev == 2
+    assert got.display_name == "B" and got.rev == 2
+    assert got.pin_verifier == "v1"         # the verifier only changes by set_pin_verifier
+
+
+def test_staff_numbers_are_unique_per_facility_and_never_leak(repo: Repository) -> None:
+    """Issue 13 row 6: a staff number of another facility neither blocks a registration
+    nor appears in an answer (no other facility's learner id)."""
+    mine = learner(fac="f1", staff="LT-0042")
+    assert repo.save_profile(mine).status == "registered"
+    before = repo.get_learner(mine.id)
+    theirs = learner(fac="f2", staff="lt-00 42")
+    result = repo.save_profile(theirs)
+    assert (result.status, result.reason, result.existing_id) == ("registered", None, None)
+    assert repo.get_learner(mine.id) == before                    # nothing else changed
+    # within f2 the number is now taken — the answer names only the f2 learner
+    clash = repo.save_profile(learner(fac="f2", staff="LT-0042"))
+    assert (clash.reason, clash.existing_id) == ("staff_number_taken", theirs.id)
+    # a move into a facility where the number is taken is refused, nothing moves
+    with pytest.raises(AlreadyExistsError, match="staff number"):
+        repo.move_learner(mine.id, "f2", T1)
+    assert repo.get_learner(mine.id) == before
+    assert [x.id for x in repo.list_learners("f1")] == [mine.id]
+
+
+def test_pin_verifier_changes_are_compare_and_set(repo: Repository) -> None:
+    a = learner(staff="P1", pin_verifier="v1")
+    repo.save_profile(a)
+    rev = repo.get_learner(a.id).rev
+    assert not repo.set_pin_verifier(a.id, "v3", expected="v0", expected_setup=None)
+    assert repo.get_learner(a.id).pin_verifier == "v1" and repo.get_learner(a.id).rev == rev
+    assert repo.set_pin_verifier(a.id, "v2", expected="v1", expected_setup=None)
+    assert not repo.set_pin_verifier(a.id, "v9", expected="v1", expected_setup=None)  # raced
+    got = repo.get_learner(a.id)
+    assert got.pin_verifier == "v2" and got.rev > rev and got.updated_at == a.updated_at
 
 
 def test_first_pin_on_an_admin_registered_learner(repo: Repository) -> None:
-    """A learner registered without a PIN gets the verifier from the tablet; the admin's
-    staff number, name and role stay; every other clash is still refused."""
-    admin_made = learner(staff="LT-0099", updated=T1, pin_verifier=None, display_name="Petras")
+    """A learner registered without a PIN but with a set-up code gets a verifier only
+    against that code (once); an admin reset removes the PIN and opens a new code."""
+    admin_made = learner(staff="LT-0099", updated=T1, pin_verifier=None, display_name="Petras",
+                         pin_setup_verifier="setup1", pin_setup_expires_at=T1)
     assert repo.save_profile(admin_made).status == "registered"
     rev0 = repo.get_learner(admin_made.id).rev
-    # another profile with that staff number is still a clash
-    clash = repo.save_profile(learner(staff="lt-0099"))
-    assert (clash.status, clash.reason, clash.existing_id) == ("rejected", "staff_number_taken",
-                                                               admin_made.id)
-    # the same id from another facility's tablet sets nothing
-    other = repo.save_profile(learner(fac="f2", staff="LT-0099", lid=admin_made.id))
-    assert (other.status, other.reason) == ("rejected", "other_facility")
+    assert repo.get_learner(admin_made.id).pin_setup_verifier == "setup1"
+    # a tablet copy never changes the verifier through save_profile
+    pushed = learner(staff="LT-0099", lid=admin_made.id, updated=T0, pin_verifier="x")
+    assert repo.save_profile(pushed).status == "unchanged"
     assert repo.get_learner(admin_made.id).pin_verifier is None
-    # the tablet copy is older (clock behind) and carries other fields: only the PIN is taken
-    pushed = learner(staff="LT-0099-X", lid=admin_made.id, updated=T0, pin_verifier="scrypt$v",
-                     display_name="Someone else", role="manager")
-    assert repo.save_profile(pushed).status == "updated"
+    # another code than the open one sets nothing; the open one sets it once
+    assert not repo.set_pin_verifier(admin_made.id, "v1", expected=None, expected_setup="other")
+    assert repo.set_pin_verifier(admin_made.id, "v1", expected=None, expected_setup="setup1")
+    assert not repo.set_pin_verifier(admin_made.id, "v2", expected=None, expected_setup="setup1")
     got = repo.get_learner(admin_made.id)
-    assert got.pin_verifier == "scrypt$v" and got.rev > rev0 and got.updated_at == T1
-    assert (got.staff_number, got.display_name, got.role) == ("LT-0099", "Petras",
-                                                              "prison_officer")
+    assert (got.pin_verifier, got.pin_setup_verifier, got.pin_setup_expires_at) == ("v1", None, None)
+    assert (got.staff_number, got.display_name) == ("LT-0099", "Petras") and got.rev > rev0
     assert [p.id for p in repo.profiles_after("f1", rev0, 10)] == [admin_made.id]
-    # once set, the normal rules apply again: an older copy changes nothing
-    again = learner(staff="LT-0099", lid=admin_made.id, updated=T0, pin_verifier="scrypt$w")
-    assert repo.save_profile(again).status == "unchanged"
-    assert repo.get_learner(admin_made.id).pin_verifier == "scrypt$v"
-    # a push without a verifier leaves a PIN-less learner as it is
-    bare = learner(staff="LT-0100", updated=T0, pin_verifier=None)
-    repo.save_profile(bare)
-    assert repo.save_profile(learner(staff="LT-0100", lid=bare.id, updated=T0,
-                                     pin_verifier=None)).status == "unchanged"
+    # the admin resets the PIN: no verifier, a new code, a new revision for the tablets
+    assert repo.set_pin_setup(admin_made.id, "setup2", T1)
+    reset = repo.get_learner(admin_made.id)
+    assert (reset.pin_verifier, reset.pin_setup_verifier) == (None, "setup2") and reset.rev > got.rev
+    assert not repo.set_pin_setup("nobody", "s", T1)
 
 
 def test_profiles_after_is_per_facility_and_ordered(repo: Repository) -> None:
@@ -439,6 +465,52 @@ def _old_database(url: str | None, path: Path) -> tuple[str, Any]:
         return f"sqlite:///{path}", sqlite3.connect(path, isolation_level=None)
     import psycopg
     return url, psycopg.connect(url, autocommit=True)
+
+
+def test_a_version_2_database_gets_per_facility_staff_numbers(tmp_path: Path,
+                                                              database_url: str | None) -> None:  # noqa: F811
+    """Schema 3: learners keep their rows; old `scrypt$` verifiers are wrapped (they held
+    the key K, the proof of a PIN change); a future `updated_at` comes back to now; both
+    get a new rev; a staff number may then exist in two facilities."""
+    import base64
+    import hashlib
+
+    from app.core import pins
+    from sync_server.db import schema
+    url, conn = _old_database(database_url, tmp_path / "v2.sqlite3")
+    mark = "?" if database_url is None else "%s"
+    dialect = "sqlite" if database_url is None else "postgresql"
+    for version in (1, 2):
+        for stmt in schema.statements(dialect, version):
+            conn.execute(stmt)
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO schema_version VALUES (1)")
+    conn.execute("INSERT INTO schema_version VALUES (2)")
+    for fac in ("f1", "f2"):
+        conn.execute(f"INSERT INTO facilities VALUES ({mark}, 'F', {mark})", (fac, T0))
+    legacy = "scrypt$16384$8$1${}${}".format(
+        base64.b64encode(b"0123456789abcdef").decode(), base64.b64encode(hashlib.scrypt(
+            b"2468", salt=b"0123456789abcdef", n=16384, r=8, p=1, dklen=32)).decode())
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    rows = [(ids[0], "LT-1", "LT-1", "f1", legacy, T0, 1),
+            (ids[1], "LT-2", "LT-2", "f1", None, "9999-12-31T23:59:59.999Z", 2),
+            (ids[2], "LT-3", "LT-3", "f1", None, T0, 3)]
+    for lid, staff, key, fac, verifier, at, rev in rows:
+        conn.execute("INSERT INTO learners (id, staff_number, staff_key, facility_id, role, "
+                     "language, display_name, pin_verifier, updated_at, rev) VALUES "
+                     f"({mark}, {mark}, {mark}, {mark}, 'trainer', 'en', 'A', {mark}, {mark}, "
+                     f"{mark})", (lid, staff, key, fac, verifier, at, rev))
+    repo = open_repository(url)
+    try:
+        first, future, plain = (repo.get_learner(i) for i in ids)
+        assert first.pin_verifier == pins.canonical(legacy) != legacy
+        assert pins.verify(first.pin_verifier, "2468")
+        assert future.updated_at < "9999" and future.rev > 3 and first.rev > 3
+        assert (plain.updated_at, plain.rev) == (T0, 3)          # untouched
+        assert repo.save_profile(learner(fac="f2", staff="LT-1")).status == "registered"
+    finally:
+        repo.close()
+    conn.close()
 
 
 def test_a_version_1_database_is_migrated_with_its_pack_blobs(tmp_path: Path,

@@ -18,6 +18,7 @@ from sync_server.middleware import BodyTooLarge, gunzip_limited
 from sync_server.security import (
     code_hash,
     hash_password,
+    needs_rehash,
     new_enrol_code,
     new_token,
     normalise_code,
@@ -29,13 +30,23 @@ from tests.support.server import ADMIN_PASSWORD, make_event, make_profile, seed
 BASE = "http://testserver"  # TestClient's address; the configured SHIFT_PUBLIC_BASE_URL
 
 
-def test_password_hash_is_salted_scrypt_and_verifies() -> None:
+def test_password_hash_is_salted_argon2id_and_verifies() -> None:
     h1, h2 = hash_password("s3cret-pass"), hash_password("s3cret-pass")
-    assert h1 != h2 and h1.startswith("scrypt$")
-    assert verify_password("s3cret-pass", h1)
+    assert h1 != h2 and h1.startswith("$argon2id$v=19$m=19456,t=2,p=1$")   # OWASP cost
+    assert verify_password("s3cret-pass", h1) and not needs_rehash(h1)
     assert not verify_password("s3cret-pasS", h1)
     assert not verify_password("x", "garbage")
     assert not verify_password("x", "scrypt$1$2$3$!!$!!")
+    assert not verify_password("x", "$argon2id$v=19$m=1,t=1,p=1$!!$!!")
+    # a hash of an older server (scrypt) still verifies and asks to be replaced
+    import base64
+    import hashlib
+    salt = b"0123456789abcdef"
+    old = "scrypt$16384$8$1${}${}".format(base64.b64encode(salt).decode(), base64.b64encode(
+        hashlib.scrypt(b"s3cret-pass", salt=salt, n=16384, r=8, p=1, dklen=32)).decode())
+    assert verify_password("s3cret-pass", old) and needs_rehash(old)
+    assert not verify_password("s3cret-pasS", old)
+    assert not verify_password("x", "scrypt$1048576$8$1$AAAA$AAAA")   # no DoS parameters
 
 
 def test_tokens_and_codes() -> None:
@@ -147,8 +158,10 @@ def test_chunk_limit_and_schema_errors(client: TestClient) -> None:
     assert client.post("/api/v1/sync/push", headers=h, json={"surprise": 1}).status_code == 422
     bad_role = {**p, "role": "warden-in-chief"}
     r = client.post("/api/v1/sync/push", headers=h, json={"profiles": [bad_role]})
-    assert r.json()["profiles"][0] == {"id": p["id"], "status": "rejected", "reason": "unknown_role",
-                                       "existing_id": None}
+    outcome = r.json()["profiles"][0]
+    assert outcome.pop("detail").startswith("role: unknown role 'warden-in-chief'")
+    assert outcome == {"id": p["id"], "status": "rejected", "reason": "unknown_role",
+                       "existing_id": None}
 
 
 def test_openapi_describes_every_route_with_models(client: TestClient) -> None:
@@ -214,27 +227,29 @@ def test_admin_login_is_throttled_after_repeated_failures(client: TestClient) ->
             assert r.status_code == 401
         r = client.post("/api/v1/admin/login", json={"name": "admin", "password": ADMIN_PASSWORD})
         assert r.status_code == 429 and "too many failed logins" in r.json()["detail"]
-        throttle.succeeded("admin")                # (as if the window had passed)
+        # (as if the window had passed; the lock-out is per name and address)
+        throttle.succeeded("admin", "testclient")
         r = client.post("/api/v1/admin/login", json={"name": "admin", "password": ADMIN_PASSWORD})
         assert r.status_code == 200
     finally:
-        throttle.succeeded("admin")
+        throttle.succeeded("admin", "testclient")
 
 
-def test_profile_ids_are_canonical_lower_case_uuids(client: TestClient) -> None:
-    """Issue 13 row 10: one UUID spelled several ways must not become several learners.
-    (Before: an upper-case id was kept as sent — a second learner beside the lower-case
-    spelling.) The device makes canonical ids; any other spelling is refused whole."""
+def test_profile_ids_are_canonical_uuids(client: TestClient) -> None:
+    """Profile ids follow the shared rules (app/core/profile_rules.py): canonical
+    lower-case UUIDs only, the form every tablet accepts — an upper-case spelling would be
+    a second learner for the same id (issue 13, row 10)."""
     h = _device(client, "f1", "tab-9")
     p = make_profile(learner_id="0A1B2C3D-0000-4000-8000-00000000ABCD")
     r = client.post("/api/v1/sync/push", headers=h,
-                    json={"profiles": [p], "events": [make_event(p["id"], "tab-9", 1)]})
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"][:4] == ["body", "profiles", 0, "id"]
-    canonical = {**p, "id": p["id"].lower()}
-    r = client.post("/api/v1/sync/push", headers=h, json={
-        "profiles": [canonical], "events": [make_event(canonical["id"], "tab-9", 1)]}).json()
-    assert r["profiles"][0]["id"] == canonical["id"] and r["profiles"][0]["status"] == "registered"
-    assert len(r["stored"]) == 1 and r["rejected"] == []
+                    json={"profiles": [p], "events": [make_event(p["id"], "tab-9", 1)]}).json()
+    assert (r["profiles"][0]["status"], r["profiles"][0]["reason"]) == ("rejected", "bad_field")
+    assert r["profiles"][0]["detail"].startswith("id: ")
+    assert r["stored"] == [] and len(r["rejected"]) == 1
+    lower = make_profile(learner_id=p["id"].lower())
+    r = client.post("/api/v1/sync/push", headers=h,
+                    json={"profiles": [lower], "events": [make_event(lower["id"], "tab-9", 1)]})
+    assert r.json()["profiles"][0]["status"] == "registered" and len(r.json()["stored"]) == 1
 
 
 def test_server_root_leads_a_browser_to_the_admin_console(client: TestClient) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from app.core.errors import StoreError
+from app.core.pins import make_verifier
 from app.core.store import Store, reattribute
-from app.core.store.pins import make_verifier
 
 EXISTING = {"id": "5a1e0000-0000-4000-8000-0000000000e1", "display_name": "Ona J",
             "staff_number": "LT-2024", "role": "prison_officer", "language": "en",

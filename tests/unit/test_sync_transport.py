@@ -279,7 +279,7 @@ def test_hostile_pull_answers(server: FakeServer, tmp_path: Path) -> None:
         no_pin = {"id": "6f1c1b52-1111-4aaa-8bbb-123456789abc", "staff_number": "S1",
                   "display_name": "No Pin", "role": "prison_officer", "language": "en",
                   "pin_verifier": None, "updated_at": "2026-11-20T10:00:00.000Z"}
-        from app.core.store import pins
+        from app.core import pins
         ok = {**no_pin, "id": "6f1c1b52-2222-4aaa-8bbb-123456789abc", "staff_number": "S2",
               "display_name": "Has Pin", "pin_verifier": pins.make_verifier("1357")}
         bad_role = {**ok, "id": "6f1c1b52-3333-4aaa-8bbb-123456789abc", "staff_number": "S3",

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.core.pins import make_verifier
 from app.core.store import reattribute
-from app.core.store.pins import make_verifier
 from tests.e2e.ui_fixtures import ManualClock, all_text, build, by_key, click, has_key, make_device
 
 EXISTING = {"id": "5a1e0000-0000-4000-8000-0000000000e1", "display_name": "Ona J",

@@ -459,11 +459,15 @@ def test_quiz_intro_when_no_attempt_is_left(device: Device) -> None:
 
 
 def test_a_profile_without_pin_opens_set_your_pin_then_signs_in(device: Device) -> None:
-    """A learner an admin registered (pulled without a PIN verifier) sets a first PIN."""
+    """A learner an admin registered (pulled without a PIN verifier) sets a first PIN with
+    the one-time set-up code the admin handed over."""
+    from app.core import pins
     pid = "5a1e0000-0000-4000-8000-000000000001"
     device.store.profiles.upsert_remote([{
         "id": pid, "display_name": "Petras Petraitis", "staff_number": "LT-0099",
-        "role": "prison_officer", "language": "en", "pin_verifier": None}])
+        "role": "prison_officer", "language": "en", "pin_verifier": None,
+        "pin_setup_verifier": pins.make_setup_verifier("K7QF-M2XP-9HTR"),
+        "pin_setup_expires_at": "2099-01-01T00:00:00.000Z"}])
     session = device.new_session()
     view, _ctx, rec = build(session, "/")
     assert has_key(view, f"needs-pin-{pid}") and "New here: set your PIN" in all_text(view)
@@ -471,6 +475,17 @@ def test_a_profile_without_pin_opens_set_your_pin_then_signs_in(device: Device) 
     assert rec.routes == [f"/pin/{pid}"]
     view, _ctx, rec = build(session, f"/pin/{pid}")
     assert "Set your PIN" in all_text(view) and not has_key(view, "pin-ok")
+    type_text(by_key(view, "f-pin"), "4827")
+    type_text(by_key(view, "f-pin2"), "4827")
+    click(by_key(view, "set-pin"))                       # no code: the code field says so
+    view, _ctx, rec = build(session, f"/pin/{pid}")
+    assert by_key(view, "f-code").error == "Enter the set-up code your administrator gave you."
+    type_text(by_key(view, "f-code"), "AAAA-BBBB-CCCC")
+    click(by_key(view, "set-pin"))
+    view, _ctx, rec = build(session, f"/pin/{pid}")
+    assert by_key(view, "f-code").error == "This set-up code is not right. Check it and try again."
+    assert not session.signed_in
+    type_text(by_key(view, "f-code"), "k7qf-m2xp-9htr")
     type_text(by_key(view, "f-pin"), "1111")
     type_text(by_key(view, "f-pin2"), "1111")
     click(by_key(view, "set-pin"))

@@ -1,14 +1,25 @@
 """Learner profiles on a shared tablet: who may sign in, with which PIN.
 
 One small TinyDB file (``profiles.json``, table ``profiles``), written with the atomic
-storage. PINs are never stored: only a portable scrypt verifier (pins.py). Wrong PINs
+storage. PINs are never stored: only a portable verifier (app/core/pins.py). Wrong PINs
 lock the profile with a growing delay, persisted in the file so a restart does not reset
 it: the first FREE_TRIES failures cost nothing, then 30 s, 60 s, 120 s … up to 1 hour.
-A correct PIN resets the count.
+A correct PIN resets the count. Field rules: app/core/profile_rules.py (the same rules
+as the server and the admin's CSV import).
+
+PIN changes travel with a proof (docs/sync-protocol.md §4.3). A change made here records
+``pin_change``: the verifier the server knows (``base``, or the set-up code verifier
+``setup`` for a first PIN) and K of its secret (``proof``, app/core/pins.py). Only the
+first unpushed change records it: the server still has that base. A pulled copy whose
+verifier is the base keeps the local change pending; any other verifier from the server
+wins (the server would refuse the change anyway). A PIN change does not touch
+``updated_at``: the proof, not the clock, decides it; name, staff number, role and
+language follow "latest ``updated_at`` wins".
 
 A profile registered by an admin on the server arrives without a verifier ("needs a
-PIN"): nobody can sign in to it until the learner sets a first PIN here
-(`set_first_pin`), which only works while no PIN is set.
+PIN"), with the verifier of a one-time set-up code the admin handed to the learner:
+`set_first_pin` checks that code offline. A verifier made with an old, cheaper KDF is
+replaced at the next successful sign-in (``pins.needs_upgrade``) and the new one is pushed.
 
 Profiles made or changed here are "pending push" until the sync client calls
 `mark_pushed`; `rev` guards against a change made between `pending_push()` and
@@ -22,12 +33,13 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from app.core.errors import AuthError, PinLockedError, PinNotSetError, StoreError
+from app.core import pins, profile_rules
+from app.core.errors import AuthError, PinLockedError, PinNotSetError, SetupCodeError, StoreError
 from app.core.events import new_id, parse_at, utc_now_iso
-from app.core.store import pins, validate
 from app.core.store.atomic import AtomicJSONStorage
 
 FREE_TRIES = 3
@@ -35,8 +47,7 @@ FIRST_DELAY_SECONDS = 30
 MAX_DELAY_SECONDS = 3600
 PUBLIC_FIELDS = ("id", "display_name", "staff_number", "role", "language",
                  "created_at", "updated_at")
-EDITABLE = {"display_name": validate.display_name, "staff_number": validate.staff_number,
-            "role": validate.role, "language": validate.language}
+EDITABLE = profile_rules.CHECKS
 
 
 def lock_delay(failures: int) -> int:
@@ -54,6 +65,34 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _stamp(raw: dict[str, Any], name: str, where: str) -> str | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    try:
+        parse_at(value)
+    except StoreError as exc:
+        raise StoreError(f"{where}.{name}: {exc}") from None
+    return str(value)
+
+
+def check_remote(raw: object, where: str) -> dict[str, Any]:
+    """One profile as the server sends it, checked by the shared rules (StoreError names
+    ``<where>.<field>``)."""
+    if not isinstance(raw, dict):
+        raise StoreError(f"{where}: expected an object")
+    if "pin" in raw:
+        raise StoreError(f"{where}.pin: a clear-text PIN is never accepted")
+    clean: dict[str, Any] = {"id": profile_rules.learner_id(raw.get("id"), f"{where}.id")}
+    clean.update(profile_rules.check_fields(raw, where))
+    for name in ("pin_verifier", "pin_setup_verifier"):
+        value = raw.get(name)
+        clean[name] = None if value is None else profile_rules.pin_verifier(value, f"{where}.{name}")
+    for stamp in ("created_at", "updated_at", "pin_setup_expires_at"):
+        clean[stamp] = _stamp(raw, stamp, where)
+    return clean
+
+
 class Profiles:
     def __init__(self, path: Path, lock: threading.RLock,
                  clock: Callable[[], float] = time.time) -> None:
@@ -67,14 +106,16 @@ class Profiles:
     def _table(self) -> dict[str, dict[str, Any]]:
         return (self._storage.read() or {}).get("profiles", {})
 
-    def _find(self, profile_id: str) -> tuple[str, dict[str, Any]] | None:
+    def _find(self, profile_id: object) -> tuple[str, dict[str, Any]] | None:
+        if not isinstance(profile_id, str):
+            return None
         for key, doc in self._table().items():
             if doc.get("id") == profile_id:
                 return key, doc
         return None
 
     def _require(self, profile_id: object) -> tuple[str, dict[str, Any]]:
-        found = self._find(profile_id) if isinstance(profile_id, str) else None
+        found = self._find(profile_id)
         if found is None:
             raise StoreError(f"profile {profile_id!r}: not found")
         return found
@@ -90,25 +131,23 @@ class Profiles:
         return str(max((int(k) for k in table), default=0) + 1)
 
     def _check_staff_unique(self, staff: str, profile_id: str | None) -> None:
+        key = profile_rules.staff_key(staff)
         for doc in self._table().values():
-            if doc.get("staff_number") == staff and doc.get("id") != profile_id:
+            if (profile_rules.staff_key(str(doc.get("staff_number", ""))) == key
+                    and doc.get("id") != profile_id):
                 raise StoreError(f"staff_number: {staff!r} is already used by another profile")
 
     # -- public API ------------------------------------------------------------------
     def create(self, display_name: str, staff_number: str, role: str, language: str,
                pin: str) -> dict[str, Any]:
         """A new local profile (id = new learner UUID); pending push to the server."""
-        doc: dict[str, Any] = {
-            "id": new_id(),
-            "display_name": validate.display_name(display_name),
-            "staff_number": validate.staff_number(staff_number),
-            "role": validate.role(role),
-            "language": validate.language(language),
-        }
+        doc: dict[str, Any] = {"id": new_id(), **profile_rules.check_fields(
+            {"display_name": display_name, "staff_number": staff_number, "role": role,
+             "language": language})}
         verifier = pins.make_verifier(pins.check_pin_format(pin))
         now = utc_now_iso()
-        doc.update(pin_verifier=verifier, created_at=now, updated_at=now, failed_attempts=0,
-                   locked_until=0.0, rev=1, dirty=True)
+        doc.update(pin_verifier=verifier, pin_setup=None, pin_change=None, created_at=now,
+                   updated_at=now, failed_attempts=0, locked_until=0.0, rev=1, dirty=True)
         with self._lock:
             self._check_staff_unique(doc["staff_number"], None)
             self._save({self._new_key(self._table()): doc})
@@ -123,7 +162,7 @@ class Profiles:
 
     def get(self, profile_id: str) -> dict[str, Any] | None:
         with self._lock:
-            found = self._find(profile_id) if isinstance(profile_id, str) else None
+            found = self._find(profile_id)
             return _public(found[1]) if found else None
 
     def update(self, profile_id: str, **fields: Any) -> dict[str, Any]:
@@ -147,11 +186,18 @@ class Profiles:
             self._save({key: new})
             return _public(new)
 
+    # -- PINs ---------------------------------------------------------------------------
     def verify_pin(self, profile_id: str, pin: str) -> bool:
         """True for the right PIN; AuthError for a wrong one, PinLockedError (an
-        AuthError with `wait_seconds`) while locked. Failures are persisted."""
+        AuthError with `wait_seconds`) while locked. Failures are persisted. A verifier
+        made with an old, cheaper KDF is replaced by a current one (pending push)."""
+        self._check_pin(profile_id, pin)
+        return True
+
+    def _check_pin(self, profile_id: str, pin: str) -> bytes:
+        """K of the right PIN (app/core/pins.py), after the lock-out rules."""
         with self._lock:
-            found = self._find(profile_id) if isinstance(profile_id, str) else None
+            found = self._find(profile_id)
             if found is None:
                 raise AuthError("unknown profile")
             _key, doc = found
@@ -161,17 +207,24 @@ class Profiles:
             self._raise_if_locked(doc)
         if not isinstance(pin, str) or not pins.PIN_RE.match(pin):
             raise AuthError("a PIN is 4 to 8 digits")
-        ok = pins.verify(verifier, pin)  # slow on purpose: outside the store lock
+        key = pins.key_if_matches(verifier, pin)  # slow on purpose: outside the store lock
         with self._lock:
-            key, doc = self._require(profile_id)
+            doc_key, doc = self._require(profile_id)
             self._raise_if_locked(doc)  # another thread may have failed meanwhile
-            if ok:
+            if key is not None:
                 if doc.get("failed_attempts") or doc.get("locked_until"):
-                    self._save({key: {**doc, "failed_attempts": 0, "locked_until": 0.0}})
-                return True
-            failures = int(doc.get("failed_attempts", 0)) + 1
-            delay = lock_delay(failures)
-            self._save({key: {**doc, "failed_attempts": failures,
+                    self._save({doc_key: {**doc, "failed_attempts": 0, "locked_until": 0.0}})
+            else:
+                self._count_failure(doc_key, doc)
+        if pins.needs_upgrade(verifier):
+            self._upgrade(profile_id, verifier, pin, key)
+        return key
+
+    def _count_failure(self, doc_key: str, doc: dict[str, Any]) -> NoReturn:
+        """Persist one more wrong PIN (or code) and raise the matching AuthError."""
+        failures = int(doc.get("failed_attempts", 0)) + 1
+        delay = lock_delay(failures)
+        self._save({doc_key: {**doc, "failed_attempts": failures,
                               "locked_until": self._clock() + delay if delay else 0.0}})
         if delay:
             raise PinLockedError(f"wrong PIN; locked: try again in {delay} seconds",
@@ -179,6 +232,26 @@ class Profiles:
         left = FREE_TRIES - failures
         raise AuthError(f"wrong PIN; {left} more {'try' if left == 1 else 'tries'} "
                         f"before a {FIRST_DELAY_SECONDS} second wait")
+
+    def _upgrade(self, profile_id: str, old: str, pin: str, key: bytes) -> None:
+        """Replace a verifier of an old KDF after a successful sign-in (never fails the
+        sign-in: if the profile changed meanwhile, the next sign-in tries again)."""
+        new = pins.make_verifier(pin)
+        with self._lock:
+            found = self._find(profile_id)
+            if found is None or found[1].get("pin_verifier") != old:
+                return
+            self._save({found[0]: self._with_pin(found[1], new, key)})
+
+    @staticmethod
+    def _with_pin(doc: dict[str, Any], verifier: str, key: bytes) -> dict[str, Any]:
+        """`doc` with a new verifier; the pending change keeps its first base (the
+        verifier the server still has) or records the current one with K as proof."""
+        change = doc.get("pin_change") or {"base": doc.get("pin_verifier"),
+                                           "setup": (doc.get("pin_setup") or {}).get("verifier"),
+                                           "proof": pins.encode_proof(key)}
+        return {**doc, "pin_verifier": verifier, "pin_change": change,
+                "rev": doc.get("rev", 0) + 1}
 
     def locked_seconds(self, profile_id: str) -> int:
         """Seconds left before this profile may try a PIN again (0 = not locked)."""
@@ -199,73 +272,85 @@ class Profiles:
                                  wait_seconds=wait)
 
     def set_pin(self, profile_id: str, old: str, new: str) -> None:
-        """Change the PIN after checking the old one (a wrong old PIN counts as a try)."""
+        """Change the PIN after checking the old one (a wrong old PIN counts as a try).
+        The change goes to the server with K of the old PIN as its proof."""
         pins.check_pin_format(new, "new PIN")
-        self.verify_pin(profile_id, old)
+        key = self._check_pin(profile_id, old)
         verifier = pins.make_verifier(new)
         with self._lock:
-            key, doc = self._require(profile_id)
-            self._save({key: {**doc, "pin_verifier": verifier, "updated_at": utc_now_iso(),
-                              "rev": doc.get("rev", 0) + 1, "dirty": True}})
+            doc_key, doc = self._require(profile_id)
+            self._save({doc_key: self._with_pin(doc, verifier, key)})
 
-    def set_first_pin(self, profile_id: str, pin: str) -> None:
-        """Set the PIN of a profile that has none (registered by an admin on the server).
+    def set_first_pin(self, profile_id: str, pin: str, code: str) -> None:
+        """Set the PIN of a profile that has none (registered by an admin on the server)
+        with the one-time set-up code the admin handed to the learner.
 
         AuthError when the profile already has a PIN (change it with `set_pin`, which
-        checks the old one) or does not exist; StoreError for a badly formed PIN. The
-        profile becomes pending push, so the server learns the verifier.
+        checks the old one) or does not exist; SetupCodeError (an AuthError, ``reason``
+        missing / expired / wrong) when the code cannot be used — a wrong code counts as
+        a wrong PIN for the lock-out; PinLockedError while locked; StoreError for a badly
+        formed PIN. The code is checked here, offline; the server checks its proof again
+        (once, before it expires) when the profile is pushed.
         """
         with self._lock:
-            found = self._find(profile_id) if isinstance(profile_id, str) else None
+            found = self._find(profile_id)
             if found is None:
                 raise AuthError("unknown profile")
-            if found[1].get("pin_verifier"):
+            doc = found[1]
+            if doc.get("pin_verifier"):
                 raise AuthError("this profile already has a PIN")
-        verifier = pins.make_verifier(pins.check_pin_format(pin))  # slow: outside the lock
+            self._raise_if_locked(doc)
+            setup = doc.get("pin_setup") or {}
+        pins.check_pin_format(pin)
+        if not setup.get("verifier"):
+            raise SetupCodeError("no PIN set-up code was issued for this profile: ask your "
+                                 "administrator for one", reason="missing")
+        expires = setup.get("expires_at")
+        if expires and parse_at(expires) < datetime.fromtimestamp(self._clock(), parse_at(
+                expires).tzinfo):
+            raise SetupCodeError("this PIN set-up code has expired: ask your administrator "
+                                 "for a new one", reason="expired")
+        key = pins.key_if_matches(setup["verifier"], pins.normalise_code(code))
         with self._lock:
-            key, doc = self._require(profile_id)
+            doc_key, doc = self._require(profile_id)
+            self._raise_if_locked(doc)
             if doc.get("pin_verifier"):   # set by another thread or a pull meanwhile
                 raise AuthError("this profile already has a PIN")
-            self._save({key: {**doc, "pin_verifier": verifier, "updated_at": utc_now_iso(),
-                              "failed_attempts": 0, "locked_until": 0.0,
-                              "rev": doc.get("rev", 0) + 1, "dirty": True}})
+            if key is None or (doc.get("pin_setup") or {}).get("verifier") != setup["verifier"]:
+                try:
+                    self._count_failure(doc_key, doc)
+                except PinLockedError:
+                    raise
+                except AuthError:
+                    raise SetupCodeError("wrong PIN set-up code", reason="wrong") from None
+        verifier = pins.make_verifier(pin)  # slow: outside the lock
+        with self._lock:
+            doc_key, doc = self._require(profile_id)
+            if doc.get("pin_verifier"):
+                raise AuthError("this profile already has a PIN")
+            new = self._with_pin(doc, verifier, key)
+            self._save({doc_key: {**new, "failed_attempts": 0, "locked_until": 0.0}})
 
-    def upsert_remote(self, profiles: Iterable[dict[str, Any]]) -> int:
+    # -- sync -----------------------------------------------------------------------------
+    def upsert_remote(self, profiles: Iterable[dict[str, Any]], *,
+                      server_pin_wins: bool = False) -> int:
         """Store profiles pulled from the server (with `pin_verifier`, never a PIN).
 
         `pin_verifier` may be missing or null: a learner an admin registered, who sets a
-        first PIN here. A remote copy without a verifier never removes a local one (a first
-        PIN set here and not yet pushed stays, and stays pending push).
+        first PIN here with the set-up code whose verifier comes along
+        (`pin_setup_verifier`, `pin_setup_expires_at`). The server's verifier replaces
+        the local one unless a local PIN change is still pending against exactly that
+        verifier (or, for a first PIN, against that set-up code). `server_pin_wins`
+        drops a pending local change in any case (the server refused it).
 
-        The whole batch is checked first (StoreError names ``profiles[i].field``). A local
-        profile with unpushed changes newer than the remote copy is kept. Lock-out state
-        stays local. Returns how many profiles were added or changed.
+        The whole batch is checked first (StoreError names ``profiles[i].field``). Name,
+        staff number, role and language: a local change newer than the remote copy is
+        kept until pushed. Lock-out state stays local. Returns how many profiles were
+        added or changed.
         """
         if isinstance(profiles, dict) or not isinstance(profiles, Iterable):
             raise StoreError("profiles: expected a list of profile objects")
-        incoming: list[dict[str, Any]] = []
-        for i, raw in enumerate(profiles):
-            where = f"profiles[{i}]"
-            if not isinstance(raw, dict):
-                raise StoreError(f"{where}: expected an object")
-            if "pin" in raw:
-                raise StoreError(f"{where}.pin: a clear-text PIN is never accepted")
-            clean: dict[str, Any] = {"id": validate.uuid_str(raw.get("id"), f"{where}.id")}
-            for name, check in EDITABLE.items():
-                clean[name] = check(raw.get(name), f"{where}.{name}")
-            if raw.get("pin_verifier") is None:
-                clean["pin_verifier"] = None
-            else:
-                pins.parse_verifier(raw.get("pin_verifier"), f"{where}.pin_verifier")
-                clean["pin_verifier"] = raw["pin_verifier"]
-            for stamp in ("created_at", "updated_at"):
-                if raw.get(stamp) is not None:
-                    try:
-                        parse_at(raw[stamp])
-                    except StoreError as exc:
-                        raise StoreError(f"{where}.{stamp}: {exc}") from None
-                    clean[stamp] = raw[stamp]
-            incoming.append(clean)
+        incoming = [check_remote(raw, f"profiles[{i}]") for i, raw in enumerate(profiles)]
         with self._lock:
             table = self._table()
             changes: dict[str, dict[str, Any]] = {}
@@ -274,24 +359,60 @@ class Profiles:
                 key = by_id.get(clean["id"])
                 if key is None:
                     key = str(max((int(k) for k in (*table, *changes)), default=0) + 1)
-                    now = utc_now_iso()
-                    new = {"created_at": now, "updated_at": now, **clean, "failed_attempts": 0,
-                           "locked_until": 0.0, "rev": 0, "dirty": False}
+                    new = self._new_remote(clean)
                 else:
                     old = changes.get(key, table[key])
-                    if old.get("dirty") and old.get("updated_at", "") > clean.get("updated_at", ""):
-                        continue  # our newer change goes up with the next push
-                    new = {**old, **clean, "dirty": False}
-                    if clean["pin_verifier"] is None and old.get("pin_verifier"):
-                        # never lose a PIN set here: keep it, and keep it going up
-                        new.update(pin_verifier=old["pin_verifier"], dirty=True)
-                    if all(old.get(k) == new.get(k) for k in new):
+                    new = self._merge_remote(old, clean, server_pin_wins)
+                    if new == old:
                         continue
                 changes[key] = new
                 by_id[clean["id"]] = key
             if changes:
                 self._save(changes)
             return len(changes)
+
+    @staticmethod
+    def _setup_of(clean: dict[str, Any]) -> dict[str, Any] | None:
+        if clean.get("pin_verifier") or not clean.get("pin_setup_verifier"):
+            return None
+        return {"verifier": clean["pin_setup_verifier"],
+                "expires_at": clean.get("pin_setup_expires_at")}
+
+    def _new_remote(self, clean: dict[str, Any]) -> dict[str, Any]:
+        now = utc_now_iso()
+        fields = {k: clean[k] for k in ("id", *profile_rules.FIELDS)}
+        return {**fields, "created_at": clean["created_at"] or now,
+                "updated_at": clean["updated_at"] or now, "pin_verifier": clean["pin_verifier"],
+                "pin_setup": self._setup_of(clean), "pin_change": None, "failed_attempts": 0,
+                "locked_until": 0.0, "rev": 0, "dirty": False}
+
+    def _merge_remote(self, old: dict[str, Any], clean: dict[str, Any],
+                      server_pin_wins: bool) -> dict[str, Any]:
+        new = dict(old)
+        # fields: the latest updated_at wins; a newer local change waits for its push
+        if not (old.get("dirty") and old.get("updated_at", "") > (clean["updated_at"] or "")):
+            new.update({k: clean[k] for k in profile_rules.FIELDS}, dirty=False)
+            for stamp in ("created_at", "updated_at"):
+                if clean[stamp]:
+                    new[stamp] = clean[stamp]
+        # the PIN: the server's verifier, unless our change is pending against it
+        remote, setup = clean["pin_verifier"], self._setup_of(clean)
+        change = old.get("pin_change")
+        if change and not server_pin_wins and self._still_pending(change, remote, setup):
+            return new
+        if not pins.same(remote, old.get("pin_verifier")):
+            new["pin_verifier"] = remote
+        new.update(pin_setup=setup, pin_change=None)
+        return new
+
+    @staticmethod
+    def _still_pending(change: dict[str, Any], remote: str | None,
+                       setup: dict[str, Any] | None) -> bool:
+        """Whether the server still has what a local PIN change was proven against."""
+        if remote is None:
+            return (change.get("base") is None and setup is not None
+                    and change.get("setup") == setup["verifier"])
+        return pins.same(remote, change.get("base"))
 
     def retire(self, profile_id: str, merged_into: str) -> bool:
         """Take a profile off this tablet after its work was re-attributed to
@@ -318,14 +439,17 @@ class Profiles:
             return sorted((dict(r) for r in rows), key=lambda r: r.get("retired_at", ""))
 
     def pending_push(self) -> builtins.list[dict[str, Any]]:
-        """Profiles made or changed here and not yet acknowledged by the server, with
-        their `pin_verifier` (the server needs it so colleagues can sign in elsewhere)."""
+        """Profiles made or changed here (fields or PIN) and not yet acknowledged by the
+        server, with their `pin_verifier` (the server needs it so colleagues can sign in
+        elsewhere) and `pin_proof` (K of the PIN or code the server knows; None when
+        the PIN did not change)."""
         with self._lock:
             out = []
             for doc in self._table().values():
-                if doc.get("dirty"):
+                if doc.get("dirty") or doc.get("pin_change"):
                     self._pushed_revs[doc["id"]] = doc.get("rev", 0)
-                    out.append({**_public(doc), "pin_verifier": doc.get("pin_verifier")})
+                    out.append({**_public(doc), "pin_verifier": doc.get("pin_verifier"),
+                                "pin_proof": (doc.get("pin_change") or {}).get("proof")})
             return sorted(out, key=lambda d: d["created_at"])
 
     def mark_all_pending(self) -> int:
@@ -348,12 +472,15 @@ class Profiles:
         with self._lock:
             changes = {}
             for profile_id in ids:
-                found = self._find(profile_id) if isinstance(profile_id, str) else None
+                found = self._find(profile_id)
                 if found is None:
                     continue
                 key, doc = found
-                if doc.get("dirty") and self._pushed_revs.get(profile_id) == doc.get("rev", 0):
-                    changes[key] = {**doc, "dirty": False}
+                pending = doc.get("dirty") or doc.get("pin_change")
+                if pending and self._pushed_revs.get(profile_id) == doc.get("rev", 0):
+                    changes[key] = {**doc, "dirty": False, "pin_change": None,
+                                    "pin_setup": None if doc.get("pin_verifier")
+                                    else doc.get("pin_setup")}
             if changes:
                 self._save(changes)
             return len(changes)

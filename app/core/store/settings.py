@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from app.core import profile_rules
 from app.core.errors import StoreError
 from app.core.events import parse_at
-from app.core.store import validate
 from app.core.store.atomic import AtomicJSONStorage
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
@@ -93,7 +93,7 @@ def _trusted_keys(value: Any) -> Any:
 
 
 def _locale(value: Any) -> Any:
-    return None if value is None else validate.language(value, "locale")
+    return None if value is None else profile_rules.language(value, "locale")
 
 
 def _text_size(value: Any) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 import flet as ft
 
-from app.core.device import ROLE_LABELS, ProfileFormError
+from app.core.device import CODE_MAX, NAME_MAX, ROLE_LABELS, STAFF_NUMBER_MAX, ProfileFormError
 from app.core.errors import ShiftError
 from app.core.i18n import UI_LOCALES
 from app.core.roles import ROLES
@@ -198,10 +198,10 @@ def build_new_profile(ctx: ViewContext, route: Route) -> ft.View:
     fields = _FormFields(ctx)
     form = fields.form
 
-    name = ft.TextField(label=_("Your name"), key="f-name", max_length=60,
+    name = ft.TextField(label=_("Your name"), key="f-name", max_length=NAME_MAX,
                         value=form.get("name", ""), error=fields.error_for("display_name"),
                         on_change=fields.typed("name"))
-    staff = ft.TextField(label=_("Staff number"), key="f-staff", max_length=32,
+    staff = ft.TextField(label=_("Staff number"), key="f-staff", max_length=STAFF_NUMBER_MAX,
                          value=form.get("staff", ""), error=fields.error_for("staff_number"),
                          on_change=fields.typed("staff"))
     pin, pin2 = fields.pin_fields()
@@ -250,16 +250,21 @@ def build_new_profile(ctx: ViewContext, route: Route) -> ft.View:
 
 
 def build_first_pin(ctx: ViewContext, route: Route, tile: Any) -> ft.View:
-    """"Set your PIN": a profile registered by an admin has none yet. PIN twice, same
-    rules as a new profile; then the learner is signed in."""
+    """"Set your PIN": a profile registered by an admin has none yet. The one-time
+    set-up code the admin handed over, then the PIN twice (same rules as a new profile);
+    then the learner is signed in."""
     _ = ctx._
     s = ctx.session
     fields = _FormFields(ctx)
     form = fields.form
+    code = ft.TextField(label=_("Set-up code from your administrator"), key="f-code",
+                        max_length=CODE_MAX, value=form.get("code", ""),
+                        capitalization=ft.TextCapitalization.CHARACTERS,
+                        error=fields.error_for("code"), on_change=fields.typed("code"))
     pin, pin2 = fields.pin_fields()
 
     def save() -> None:
-        if s.set_first_pin(tile.id, form.get("pin"), form.get("pin2")):
+        if s.set_first_pin(tile.id, form.get("pin"), form.get("pin2"), code=form.get("code")):
             ctx.go("/home")
         else:
             ctx.refresh()
@@ -270,7 +275,9 @@ def build_first_pin(ctx: ViewContext, route: Route, tile: Any) -> ft.View:
         ft.Text(_("Your profile was registered for you. Choose a PIN: you will enter it "
                   "each time you sign in, on any tablet of your facility."),
                 theme_style=ft.TextThemeStyle.BODY_MEDIUM),
-        pin, pin2,
+        ft.Text(_("Enter the set-up code your administrator gave you. Nobody else can set "
+                  "your PIN without it."), theme_style=ft.TextThemeStyle.BODY_SMALL),
+        code, pin, pin2,
     ]
     fields.add_error_line(controls)
     controls.append(big_button(_("Set PIN and sign in"), handler(ctx, save), icon=ft.Icons.CHECK,

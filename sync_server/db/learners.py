@@ -1,0 +1,199 @@
+"""SQL of the learner profiles (mixed into SqlRepository, SQLite and PostgreSQL alike).
+
+Rules kept here, in one write transaction each (the service, sync_server/services/
+profiles.py, decides everything else):
+
+* Staff numbers are unique **per facility**, compared by `profile_rules.staff_key`
+  (no case, no spaces). A staff number of another facility neither blocks a registration
+  nor shows up in any answer; `existing_id` is only ever a learner of the same facility.
+* `save_profile` registers a learner, or updates name, staff number, role and language
+  of a learner of the same facility when the pushed `updated_at` is newer. It never
+  changes the PIN verifier of an existing learner.
+* `set_pin_verifier` is a compare-and-set: it changes the verifier only if the stored one
+  is still the one the change was proven against (or, for a first PIN, the learner still
+  has no PIN and the same set-up code), so two racing changes cannot both win.
+* Every change gives the learner a new `rev` (the profile pull cursor); writers of `rev`
+  are serialised (LOCK_LEARNERS), so a pull never skips a revision.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+from app.core.profile_rules import staff_key
+from sync_server.db.locks import LOCK_EVENTS, LOCK_LEARNERS
+from sync_server.db.repository import Learner, ProfileResult
+from sync_server.errors import AlreadyExistsError, NotFoundError
+
+LEARNER_COLS = ("id, staff_number, facility_id, role, language, display_name, pin_verifier, "
+                "updated_at, rev, pin_setup_verifier, pin_setup_expires_at")
+
+
+def _learner(row: tuple[Any, ...]) -> Learner:
+    values = list(row)
+    values[8] = int(values[8])
+    return Learner(*values)
+
+
+class LearnerSql:
+    """Learner rows; uses SqlRepository's connection helpers."""
+
+    if TYPE_CHECKING:
+        def _write(self, *locks: int) -> AbstractContextManager[Any]: ...
+        def _sql(self, sql: str) -> str: ...
+        def _one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None: ...
+        def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]: ...
+        def _is_unique_violation(self, exc: BaseException) -> bool: ...
+        def _renumber_events(self, cur: Any, learner_id: str, facility_id: str) -> None: ...
+        def get_facility(self, facility_id: str) -> Any: ...
+
+    def get_learner(self, learner_id: str) -> Learner | None:
+        row = self._one(f"SELECT {LEARNER_COLS} FROM learners WHERE id = ?", (learner_id,))
+        return _learner(row) if row else None
+
+    def learners_by_ids(self, ids: list[str]) -> dict[str, Learner]:
+        out: dict[str, Learner] = {}
+        unique = sorted(set(ids))
+        for start in range(0, len(unique), 500):
+            part = unique[start:start + 500]
+            marks = ",".join("?" * len(part))
+            for row in self._all(f"SELECT {LEARNER_COLS} FROM learners WHERE id IN ({marks})",
+                                 tuple(part)):
+                out[row[0]] = _learner(row)
+        return out
+
+    def list_learners(self, facility_id: str | None = None) -> list[Learner]:
+        if facility_id is None:
+            rows = self._all(f"SELECT {LEARNER_COLS} FROM learners "
+                             "ORDER BY facility_id, staff_key")
+        else:
+            rows = self._all(f"SELECT {LEARNER_COLS} FROM learners WHERE facility_id = ? "
+                             "ORDER BY staff_key", (facility_id,))
+        return [_learner(r) for r in rows]
+
+    @staticmethod
+    def _next_rev(cur: Any) -> int:
+        cur.execute("SELECT COALESCE(MAX(rev), 0) + 1 FROM learners")
+        return int(cur.fetchone()[0])
+
+    def save_profile(self, profile: Learner) -> ProfileResult:
+        """Register or update a learner (rules in the module docstring)."""
+        key = staff_key(profile.staff_number)
+        with self._write(LOCK_LEARNERS) as cur:
+            cur.execute(self._sql(f"SELECT {LEARNER_COLS} FROM learners WHERE id = ?"),
+                        (profile.id,))
+            row = cur.fetchone()
+            existing = _learner(row) if row else None
+            if existing is not None and existing.facility_id != profile.facility_id:
+                return ProfileResult(profile.id, "rejected", "other_facility")
+            cur.execute(self._sql("SELECT id FROM learners WHERE facility_id = ? AND "
+                                  "staff_key = ?"), (profile.facility_id, key))
+            holder = cur.fetchone()
+            if holder is not None and holder[0] != profile.id:
+                return ProfileResult(profile.id, "rejected", "staff_number_taken", holder[0])
+            if existing is not None and profile.updated_at <= existing.updated_at:
+                return ProfileResult(profile.id, "unchanged")
+            rev = self._next_rev(cur)
+            if existing is None:
+                cur.execute(self._sql(
+                    "INSERT INTO learners (id, facility_id, staff_number, staff_key, role, "
+                    "language, display_name, pin_verifier, updated_at, rev, pin_setup_verifier, "
+                    "pin_setup_expires_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"),
+                    (profile.id, profile.facility_id, profile.staff_number, key, profile.role,
+                     profile.language, profile.display_name, profile.pin_verifier,
+                     profile.updated_at, rev, profile.pin_setup_verifier,
+                     profile.pin_setup_expires_at))
+                return ProfileResult(profile.id, "registered")
+            cur.execute(self._sql(
+                "UPDATE learners SET staff_number = ?, staff_key = ?, role = ?, language = ?, "
+                "display_name = ?, updated_at = ?, rev = ? WHERE id = ?"),
+                (profile.staff_number, key, profile.role, profile.language,
+                 profile.display_name, profile.updated_at, rev, profile.id))
+            return ProfileResult(profile.id, "updated")
+
+    def set_pin_verifier(self, learner_id: str, verifier: str, *, expected: str | None,
+                         expected_setup: str | None) -> bool:
+        """Replace the verifier if it is still `expected` (None: no PIN yet and the
+        set-up code `expected_setup`, which is used up). False if it changed meanwhile."""
+        with self._write(LOCK_LEARNERS) as cur:
+            rev = self._next_rev(cur)
+            if expected is None:
+                cur.execute(self._sql(
+                    "UPDATE learners SET pin_verifier = ?, pin_setup_verifier = NULL, "
+                    "pin_setup_expires_at = NULL, rev = ? WHERE id = ? AND pin_verifier IS NULL "
+                    "AND pin_setup_verifier = ?"), (verifier, rev, learner_id, expected_setup))
+            else:
+                cur.execute(self._sql(
+                    "UPDATE learners SET pin_verifier = ?, pin_setup_verifier = NULL, "
+                    "pin_setup_expires_at = NULL, rev = ? WHERE id = ? AND pin_verifier = ?"),
+                    (verifier, rev, learner_id, expected))
+            return bool(cur.rowcount == 1)
+
+    def set_pin_setup(self, learner_id: str, verifier: str, expires_at: str) -> bool:
+        """An admin reset: the learner's PIN is removed and a new one-time set-up code
+        (its verifier) replaces any earlier one. False for an unknown learner."""
+        with self._write(LOCK_LEARNERS) as cur:
+            rev = self._next_rev(cur)
+            cur.execute(self._sql(
+                "UPDATE learners SET pin_verifier = NULL, pin_setup_verifier = ?, "
+                "pin_setup_expires_at = ?, rev = ? WHERE id = ?"),
+                (verifier, expires_at, rev, learner_id))
+            return bool(cur.rowcount == 1)
+
+    def move_learner(self, learner_id: str, facility_id: str, now: str) -> None:
+        """Move a learner (and their events) to another facility.
+
+        The profile gets a new revision and every event of the learner a new `seq` at the
+        end of the log, so the new facility's tablets pull the whole history after the
+        cursors they already hold; the old facility's tablets keep what they have. A
+        staff number already used in the new facility is refused (AlreadyExistsError).
+        """
+        if self.get_facility(facility_id) is None:
+            raise NotFoundError(f"facility {facility_id!r} does not exist")
+        try:
+            with self._write(LOCK_EVENTS, LOCK_LEARNERS) as cur:
+                rev = self._next_rev(cur)
+                cur.execute(self._sql("UPDATE learners SET facility_id = ?, updated_at = ?, "
+                                      "rev = ? WHERE id = ?"), (facility_id, now, rev, learner_id))
+                if cur.rowcount != 1:
+                    raise NotFoundError(f"learner {learner_id!r} does not exist")
+                self._renumber_events(cur, learner_id, facility_id)
+        except Exception as exc:
+            if self._is_unique_violation(exc):
+                raise AlreadyExistsError(f"facility {facility_id!r} already has a learner with "
+                                         "this staff number") from None
+            raise
+
+    def profiles_after(self, facility_id: str, after_rev: int, limit: int) -> list[Learner]:
+        rows = self._all(f"SELECT {LEARNER_COLS} FROM learners WHERE facility_id = ? AND "
+                         "rev > ? ORDER BY rev LIMIT ?", (facility_id, after_rev, limit))
+        return [_learner(r) for r in rows]
+
+
+def upgrade_learners_v6(cur: Any, dialect: str, now: str) -> None:
+    """Schema version 6 data step (sql.apply_schema; a restore runs it too): wrap old
+    `scrypt$` verifiers (they hold K, the proof of a PIN change) and bring `updated_at`
+    stamps from the future back to now; both get a new rev so tablets pull them."""
+    from app.core import pins
+    from app.core.errors import StoreError
+
+    cur.execute("SELECT id, pin_verifier, updated_at FROM learners")
+    changes = []
+    for learner_id, verifier, updated_at in cur.fetchall():
+        new_verifier = verifier
+        if verifier:
+            try:
+                new_verifier = pins.canonical(verifier)
+            except StoreError:
+                new_verifier = None   # unusable: the learner needs a set-up code
+        new_at = min(updated_at, now)
+        if (new_verifier, new_at) != (verifier, updated_at):
+            changes.append((learner_id, new_verifier, new_at))
+    if not changes:
+        return
+    cur.execute("SELECT COALESCE(MAX(rev), 0) + 1 FROM learners")
+    rev = int(cur.fetchone()[0])
+    sql = "UPDATE learners SET pin_verifier = ?, updated_at = ?, rev = ? WHERE id = ?"
+    cur.executemany(sql if dialect == "sqlite" else sql.replace("?", "%s"),
+                    [(v, at, rev + i, lid) for i, (lid, v, at) in enumerate(changes)])
