@@ -11,7 +11,7 @@ Order of work, so that a failure at any step leaves the target as it was:
    the target, PostgreSQL into the target database itself (its DDL is transactional, so
    dropping and re-creating the tables is part of that transaction). Rows are loaded at
    the backup's schema version, then migrated to this server's version by the same code
-   a server runs at start (`sync_server.db.sql.apply_schema`), and the database gets a
+   a server runs at start (`sync_server.db.migrate.apply_schema`), and the database gets a
    new `server_meta.epoch` (tablets compare it, docs/sync-protocol.md §4.5).
 4. Switch: each target (keys/, blobs/, the SQLite file) is renamed aside and its staged
    replacement renamed in; then the PostgreSQL transaction commits. If a rename or the
@@ -33,24 +33,20 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from app.core.errors import PackError
-from app.core.events import format_at
+from app.core.events import utc_now_iso
 from app.core.packs import BlobStore, key_id, load_private_key, load_public_key
 from sync_server.backup.archive import BackupArchive, Manifest
 from sync_server.backup.tables import RowCodec, Table, dependency_order, list_tables, quote
 from sync_server.backup.tables import set_sequence as _set_sequence
-from sync_server.db import schema
-from sync_server.db.sql import (
-    LOCK_MIGRATE,
-    apply_schema,
-    new_epoch,
-    placeholders,
-    schema_version_of,
-)
+from sync_server.db.base import placeholders
+from sync_server.db.locks import LOCK_MIGRATE
+from sync_server.db.meta import new_epoch
+from sync_server.db.migrate import apply_schema, schema_version_of
+from sync_server.db.schema import LATEST, table_names
 from sync_server.errors import BackupError
 from sync_server.settings import Settings
 
@@ -88,9 +84,9 @@ def check_backup(path: Path) -> Manifest:
 
 
 def _check_versions(manifest: Manifest, path: Path) -> None:
-    if manifest.schema_version > schema.LATEST:
+    if manifest.schema_version > LATEST:
         raise BackupError(f"{path}: its database schema ({manifest.schema_version}) is newer "
-                          f"than this server's ({schema.LATEST}): upgrade the server first")
+                          f"than this server's ({LATEST}): upgrade the server first")
     if manifest.schema_version < 1:
         raise BackupError(f"{path}: schema version {manifest.schema_version} is not one a "
                           "server ever had")
@@ -374,7 +370,7 @@ def _our_tables(cur: Any) -> set[str]:
     is left alone)."""
     cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = "
                 "current_schema() AND table_type = 'BASE TABLE'")
-    return {str(r[0]) for r in cur.fetchall()} & schema.table_names()
+    return {str(r[0]) for r in cur.fetchall()} & table_names()
 
 
 def load_database(cur: Any, dialect: str, archive: BackupArchive, summary: RestoreSummary
@@ -403,7 +399,7 @@ def load_database(cur: Any, dialect: str, archive: BackupArchive, summary: Resto
         if table.identity:
             _set_sequence(cur, dialect, table, wanted[table.name].sequence or 0)
     apply_schema(cur, dialect, current=m.schema_version)
-    now = format_at(datetime.now(UTC))
+    now = utc_now_iso()
     cur.execute("DELETE FROM server_meta WHERE name IN ('epoch', 'restored_at', 'restored_from')")
     cur.executemany(placeholders(dialect, "INSERT INTO server_meta (name, value) VALUES (?, ?)"),
                     [("epoch", summary.epoch), ("restored_at", now),

@@ -1,4 +1,9 @@
-"""Persistence of the sync server: one Repository interface, SQLite and PostgreSQL."""
+"""Persistence of the sync server: one typed store per kind of record, composed into the
+`Repository` (db/repository.py lists the kinds), on SQLite (default) or PostgreSQL.
+
+    open_repository(url, *, pool_size=8) -> Repository
+
+All SQL lives in this package. No module here imports this package's ``__init__``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SQL of the learner profiles (mixed into SqlRepository, SQLite and PostgreSQL alike).
+"""Learner profiles (staff, never prisoners).
 
 Rules kept here, in one write transaction each (the service, sync_server/services/
 profiles.py, decides everything else):
@@ -18,15 +18,90 @@ profiles.py, decides everything else):
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from app.core.profile_rules import staff_key
+from sync_server.db.base import SqlBase, placeholders
 from sync_server.db.locks import LOCK_EVENTS, LOCK_LEARNERS
-from sync_server.db.repository import Learner, ProfileResult
 from sync_server.errors import AlreadyExistsError, NotFoundError
 
-LEARNER_COLS = ("id, staff_number, facility_id, role, language, display_name, pin_verifier, "
+
+@dataclass(frozen=True)
+class Learner:
+    """A learner profile. `pin_verifier` None = no PIN yet: the learner sets one on a
+    tablet with the one-time set-up code whose verifier and expiry are kept here
+    (app/core/pins.py)."""
+
+    id: str
+    staff_number: str
+    facility_id: str
+    role: str
+    language: str
+    display_name: str
+    pin_verifier: str | None
+    updated_at: str
+    rev: int = 0
+    pin_setup_verifier: str | None = None
+    pin_setup_expires_at: str | None = None
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    """Outcome of saving a learner profile pushed by a device.
+
+    status: registered (new learner) | updated | unchanged (server copy is as new or
+    newer) | rejected (reason: staff_number_taken, other_facility, unknown_role,
+    bad_field, pin_not_proven); `existing_id` is the learner of the same facility that
+    already holds the staff number, so the device can re-attribute; `detail` says what
+    is wrong; `current` is the server's copy after a refused PIN change (same facility).
+    """
+
+    id: str
+    status: Literal["registered", "updated", "unchanged", "rejected"]
+    reason: str | None = None
+    existing_id: str | None = None
+    detail: str | None = None
+    current: Learner | None = None
+
+
+class LearnerStore(Protocol):
+    def get_learner(self, learner_id: str) -> Learner | None: ...
+    def learners_by_ids(self, ids: list[str]) -> dict[str, Learner]: ...
+    def list_learners(self, facility_id: str | None = None) -> list[Learner]: ...
+
+    def save_profile(self, profile: Learner) -> ProfileResult:
+        """Register or update a learner (rules in the module docstring)."""
+        ...
+
+    def set_pin_verifier(self, learner_id: str, verifier: str, *, expected: str | None,
+                         expected_setup: str | None) -> bool:
+        """Replace the verifier if it is still `expected` (None: no PIN yet and the
+        set-up code `expected_setup`, which is used up). False if it changed meanwhile."""
+        ...
+
+    def set_pin_setup(self, learner_id: str, verifier: str, expires_at: str) -> bool:
+        """An admin reset: the learner's PIN is removed and a new one-time set-up code
+        (its verifier) replaces any earlier one. False for an unknown learner."""
+        ...
+
+    def move_learner(self, learner_id: str, facility_id: str, now: str) -> None:
+        """Move a learner (and their events) to another facility.
+
+        The profile gets a new revision and every event of the learner a new `seq` at the
+        end of the log, so the new facility's tablets pull the whole history after the
+        cursors they already hold; the old facility's tablets keep what they have. A
+        staff number already used in the new facility is refused (AlreadyExistsError);
+        NotFoundError for an unknown learner or facility.
+        """
+        ...
+
+    def profiles_after(self, facility_id: str, after_rev: int, limit: int) -> list[Learner]:
+        """A facility's profiles changed after the revision cursor, in rev order."""
+        ...
+
+
+_COLS = ("id, staff_number, facility_id, role, language, display_name, pin_verifier, "
                 "updated_at, rev, pin_setup_verifier, pin_setup_expires_at")
 
 
@@ -36,20 +111,9 @@ def _learner(row: tuple[Any, ...]) -> Learner:
     return Learner(*values)
 
 
-class LearnerSql:
-    """Learner rows; uses SqlRepository's connection helpers."""
-
-    if TYPE_CHECKING:
-        def _write(self, *locks: int) -> AbstractContextManager[Any]: ...
-        def _sql(self, sql: str) -> str: ...
-        def _one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None: ...
-        def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]: ...
-        def _is_unique_violation(self, exc: BaseException) -> bool: ...
-        def _renumber_events(self, cur: Any, learner_id: str, facility_id: str) -> None: ...
-        def get_facility(self, facility_id: str) -> Any: ...
-
+class LearnerSql(SqlBase):
     def get_learner(self, learner_id: str) -> Learner | None:
-        row = self._one(f"SELECT {LEARNER_COLS} FROM learners WHERE id = ?", (learner_id,))
+        row = self._one(f"SELECT {_COLS} FROM learners WHERE id = ?", (learner_id,))
         return _learner(row) if row else None
 
     def learners_by_ids(self, ids: list[str]) -> dict[str, Learner]:
@@ -58,17 +122,17 @@ class LearnerSql:
         for start in range(0, len(unique), 500):
             part = unique[start:start + 500]
             marks = ",".join("?" * len(part))
-            for row in self._all(f"SELECT {LEARNER_COLS} FROM learners WHERE id IN ({marks})",
+            for row in self._all(f"SELECT {_COLS} FROM learners WHERE id IN ({marks})",
                                  tuple(part)):
                 out[row[0]] = _learner(row)
         return out
 
     def list_learners(self, facility_id: str | None = None) -> list[Learner]:
         if facility_id is None:
-            rows = self._all(f"SELECT {LEARNER_COLS} FROM learners "
+            rows = self._all(f"SELECT {_COLS} FROM learners "
                              "ORDER BY facility_id, staff_key")
         else:
-            rows = self._all(f"SELECT {LEARNER_COLS} FROM learners WHERE facility_id = ? "
+            rows = self._all(f"SELECT {_COLS} FROM learners WHERE facility_id = ? "
                              "ORDER BY staff_key", (facility_id,))
         return [_learner(r) for r in rows]
 
@@ -78,10 +142,9 @@ class LearnerSql:
         return int(cur.fetchone()[0])
 
     def save_profile(self, profile: Learner) -> ProfileResult:
-        """Register or update a learner (rules in the module docstring)."""
         key = staff_key(profile.staff_number)
         with self._write(LOCK_LEARNERS) as cur:
-            cur.execute(self._sql(f"SELECT {LEARNER_COLS} FROM learners WHERE id = ?"),
+            cur.execute(self._sql(f"SELECT {_COLS} FROM learners WHERE id = ?"),
                         (profile.id,))
             row = cur.fetchone()
             existing = _learner(row) if row else None
@@ -114,8 +177,6 @@ class LearnerSql:
 
     def set_pin_verifier(self, learner_id: str, verifier: str, *, expected: str | None,
                          expected_setup: str | None) -> bool:
-        """Replace the verifier if it is still `expected` (None: no PIN yet and the
-        set-up code `expected_setup`, which is used up). False if it changed meanwhile."""
         with self._write(LOCK_LEARNERS) as cur:
             rev = self._next_rev(cur)
             if expected is None:
@@ -131,8 +192,6 @@ class LearnerSql:
             return bool(cur.rowcount == 1)
 
     def set_pin_setup(self, learner_id: str, verifier: str, expires_at: str) -> bool:
-        """An admin reset: the learner's PIN is removed and a new one-time set-up code
-        (its verifier) replaces any earlier one. False for an unknown learner."""
         with self._write(LOCK_LEARNERS) as cur:
             rev = self._next_rev(cur)
             cur.execute(self._sql(
@@ -142,15 +201,7 @@ class LearnerSql:
             return bool(cur.rowcount == 1)
 
     def move_learner(self, learner_id: str, facility_id: str, now: str) -> None:
-        """Move a learner (and their events) to another facility.
-
-        The profile gets a new revision and every event of the learner a new `seq` at the
-        end of the log, so the new facility's tablets pull the whole history after the
-        cursors they already hold; the old facility's tablets keep what they have. A
-        staff number already used in the new facility is refused (AlreadyExistsError).
-        """
-        if self.get_facility(facility_id) is None:
-            raise NotFoundError(f"facility {facility_id!r} does not exist")
+        self._require_facility(facility_id)
         try:
             with self._write(LOCK_EVENTS, LOCK_LEARNERS) as cur:
                 rev = self._next_rev(cur)
@@ -166,7 +217,7 @@ class LearnerSql:
             raise
 
     def profiles_after(self, facility_id: str, after_rev: int, limit: int) -> list[Learner]:
-        rows = self._all(f"SELECT {LEARNER_COLS} FROM learners WHERE facility_id = ? AND "
+        rows = self._all(f"SELECT {_COLS} FROM learners WHERE facility_id = ? AND "
                          "rev > ? ORDER BY rev LIMIT ?", (facility_id, after_rev, limit))
         return [_learner(r) for r in rows]
 
@@ -195,5 +246,5 @@ def upgrade_learners_v6(cur: Any, dialect: str, now: str) -> None:
     cur.execute("SELECT COALESCE(MAX(rev), 0) + 1 FROM learners")
     rev = int(cur.fetchone()[0])
     sql = "UPDATE learners SET pin_verifier = ?, updated_at = ?, rev = ? WHERE id = ?"
-    cur.executemany(sql if dialect == "sqlite" else sql.replace("?", "%s"),
+    cur.executemany(placeholders(dialect, sql),
                     [(v, at, rev + i, lid) for i, (lid, v, at) in enumerate(changes)])

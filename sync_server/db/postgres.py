@@ -15,12 +15,12 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
-from sync_server.db import schema
+from sync_server.db.schema import VERSIONS, statements
 from sync_server.db.sql import SqlRepository
 from sync_server.errors import DatabaseError
 
 #: The whole schema as PostgreSQL statements (benchmarks build the same tables with it).
-SCHEMA = [stmt for v in sorted(schema.VERSIONS) for stmt in schema.statements("postgresql", v)]
+SCHEMA = [stmt for v in sorted(VERSIONS) for stmt in statements("postgresql", v)]
 
 
 def _safe_url(url: str) -> str:
@@ -34,7 +34,6 @@ def _safe_url(url: str) -> str:
 
 class PostgresRepository(SqlRepository):
     dialect = "postgresql"
-    placeholder = "%s"
 
     def __init__(self, url: str, *, pool_size: int = 8) -> None:
         self.url = url
@@ -51,8 +50,7 @@ class PostgresRepository(SqlRepository):
         return bool(getattr(conn, "closed", False) or getattr(conn, "broken", False)
                     or isinstance(exc, psycopg.OperationalError))
 
-    @staticmethod
-    def _ping(conn: Any) -> None:
+    def _ping(self, conn: Any) -> None:
         conn.execute("SELECT 1")
 
     @contextmanager

@@ -144,11 +144,16 @@ def statements(dialect: str, version: int) -> list[str]:
 
 
 def table_names() -> set[str]:
-    """Every table the schema creates (any version), plus `schema_version`."""
+    """Every table the schema leaves in a database (created, and not dropped or renamed
+    away by a later version, like version 6's `learners_v3`), plus `schema_version`."""
     names = {"schema_version"}
-    for stmts in VERSIONS.values():
-        for stmt in stmts:
-            m = re.match(r"\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)", stmt, re.IGNORECASE)
-            if m:
+    for version in sorted(VERSIONS):
+        for stmt in VERSIONS[version]:
+            if m := re.match(r"\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)", stmt, re.I):
                 names.add(m.group(1))
+            elif m := re.match(r"\s*DROP TABLE (?:IF EXISTS )?(\w+)", stmt, re.I):
+                names.discard(m.group(1))
+            elif m := re.match(r"\s*ALTER TABLE (\w+) RENAME TO (\w+)", stmt, re.I):
+                names.discard(m.group(1))
+                names.add(m.group(2))
     return names

@@ -16,17 +16,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sync_server.db import schema
+from sync_server.db.schema import VERSIONS, statements
 from sync_server.db.sql import SqlRepository
 from sync_server.errors import DatabaseError
 
 #: The whole schema as SQLite statements (benchmarks build the same tables with it).
-SCHEMA = [stmt for v in sorted(schema.VERSIONS) for stmt in schema.statements("sqlite", v)]
+SCHEMA = [stmt for v in sorted(VERSIONS) for stmt in statements("sqlite", v)]
 
 
 class SqliteRepository(SqlRepository):
     dialect = "sqlite"
-    placeholder = "?"
 
     def __init__(self, path: Path, *, pool_size: int = 8) -> None:
         self.path = Path(path)

@@ -1,0 +1,100 @@
+"""What every SQL store shares: the connection pool, transactions and the dialect hooks.
+
+Each kind of record (facilities.py, devices.py, learners.py, …) is a small class on top
+of `SqlBase`; sql.py composes them into the one repository object the server uses, and
+sqlite.py / postgres.py fill in the dialect hooks:
+
+* `_connect` opens a connection, `_is_broken` tells a dead one (dropped, not reused),
+  `_ping` checks a long-idle one;
+* `_write(*locks)` is a write transaction; `locks` (db/locks.py) name the writer groups
+  that must be serialised across server processes (SQLite: its single write lock;
+  PostgreSQL: transaction-level advisory locks);
+* `_is_unique_violation` recognises a UNIQUE conflict, `_renumber_events` gives a moved
+  learner's events new seqs at the end of the log.
+
+Statements are written with `?` placeholders; `_sql` rewrites them for the driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+from sync_server.db.pool import Pool
+from sync_server.errors import NotFoundError
+
+Row = tuple[Any, ...]
+
+
+def placeholders(dialect: str, sql: str) -> str:
+    """`sql` written with `?` placeholders, in the form the dialect's driver wants."""
+    return sql if dialect == "sqlite" else sql.replace("?", "%s")
+
+
+class SqlBase:
+    """Connection handling shared by the stores; see the module docstring."""
+
+    dialect: str = "sql"
+    _pool: Pool
+
+    def _open_pool(self, size: int) -> None:
+        self._pool = Pool(self._connect, size, self._is_broken, self._ping)
+
+    # ----- dialect hooks -------------------------------------------------------------
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def _is_broken(self, conn: Any, exc: BaseException) -> bool:
+        return False
+
+    def _ping(self, conn: Any) -> None:
+        """Check a long-idle connection before use (raises when it is dead)."""
+
+    def _write(self, *locks: int) -> AbstractContextManager[Any]:
+        """A write transaction yielding a cursor; `locks` name the writer groups to
+        serialise."""
+        raise NotImplementedError
+
+    def _is_unique_violation(self, exc: BaseException) -> bool:
+        raise NotImplementedError
+
+    def _renumber_events(self, cur: Any, learner_id: str, facility_id: str) -> None:
+        raise NotImplementedError
+
+    def _label(self) -> str:
+        """The database as named in error messages (never with a password)."""
+        return self.dialect
+
+    # ----- helpers -------------------------------------------------------------------
+    def _sql(self, sql: str) -> str:
+        return placeholders(self.dialect, sql)
+
+    @contextmanager
+    def _read(self) -> Iterator[Any]:
+        with self._pool.connection() as conn:
+            cur = conn.cursor()
+            try:
+                yield cur
+            finally:
+                cur.close()
+
+    def _one(self, sql: str, params: Row = ()) -> Row | None:
+        with self._read() as cur:
+            cur.execute(self._sql(sql), params)
+            row: Row | None = cur.fetchone()
+            return row
+
+    def _all(self, sql: str, params: Row = ()) -> list[Row]:
+        with self._read() as cur:
+            cur.execute(self._sql(sql), params)
+            return list(cur.fetchall())
+
+    def _require_facility(self, facility_id: str) -> None:
+        """NotFoundError unless the facility exists: the one check across kinds, since
+        devices, learners and publications all hang off a facility."""
+        if self._one("SELECT 1 FROM facilities WHERE id = ?", (facility_id,)) is None:
+            raise NotFoundError(f"facility {facility_id!r} does not exist")
+
+    def close(self) -> None:
+        self._pool.close()

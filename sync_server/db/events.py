@@ -1,0 +1,153 @@
+"""The event log: every learner event a device pushed (and the certificate deliveries
+the server makes), append-only, each with a server-side `seq`.
+
+`seq` is the pull cursor. A pull must never skip a row that commits later with a smaller
+seq, so event writers are serialised (LOCK_EVENTS: SQLite's single write lock, or a
+PostgreSQL advisory lock); then seq order is commit order across every server process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from sync_server.db.base import SqlBase
+from sync_server.db.locks import LOCK_EVENTS
+
+InsertStatus = Literal["stored", "duplicate", "conflict"]
+_STORED = "seq, content, received_at"
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: str
+    learner_id: str
+    device_id: str
+    facility_id: str
+    type: str
+    at: str
+    content: str          # canonical JSON (app.core.events.content_of), no server stamps
+    received_at: str
+    received_from: str    # the device that pushed it
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    seq: int
+    content: str
+    received_at: str
+
+
+@dataclass
+class EventCounts:
+    total: int = 0
+    by_facility: dict[str, int] = field(default_factory=dict)
+
+
+class EventStore(Protocol):
+    def insert_events(self, rows: list[EventRow]) -> dict[str, InsertStatus]:
+        """Store new events; an id already present is `duplicate` when its content is
+        byte-identical, else `conflict` (the stored copy is never overwritten)."""
+        ...
+
+    def events_after(self, facility_id: str, after_seq: int, limit: int) -> list[StoredEvent]:
+        """A facility's events after the cursor, in seq order (the pull)."""
+        ...
+
+    def count_events(self) -> EventCounts: ...
+    def all_event_ids(self) -> list[str]: ...
+
+    def scan_events(self, after_seq: int, limit: int,
+                    types: tuple[str, ...] | None = None) -> list[StoredEvent]:
+        """Events of every facility after `after_seq` in seq order (only `types` if given)."""
+        ...
+
+    def learner_events(self, learner_id: str,
+                       types: tuple[str, ...] | None = None) -> list[StoredEvent]:
+        """Every stored event of one learner (any facility), in seq order."""
+        ...
+
+
+def _stored(rows: list[tuple[Any, ...]]) -> list[StoredEvent]:
+    return [StoredEvent(int(s), c, r) for s, c, r in rows]
+
+
+def _of_types(sql: str, params: list[Any], types: tuple[str, ...]) -> str:
+    params += list(types)
+    return sql + f" AND type IN ({','.join('?' * len(types))})"
+
+
+class EventSql(SqlBase):
+    def insert_events(self, rows: list[EventRow]) -> dict[str, InsertStatus]:
+        # Optimistic: insert everything with ON CONFLICT DO NOTHING and look rows up only
+        # when fewer rows were inserted than sent. Writers are serialised (module
+        # docstring), so rows with a seq above the pre-insert maximum are this call's.
+        status: dict[str, InsertStatus] = {}
+        unique: dict[str, EventRow] = {}
+        for row in rows:            # a repeated id inside one call keeps its first copy
+            unique.setdefault(row.id, row)
+        if not unique:
+            return status
+        fresh = list(unique.values())
+        with self._write(LOCK_EVENTS) as cur:
+            cur.execute(self._sql("SELECT COALESCE(MAX(seq), 0) FROM events"))
+            top = int(cur.fetchone()[0])
+            cur.executemany(self._sql(
+                "INSERT INTO events (id, learner_id, device_id, facility_id, type, at, content, "
+                "received_at, received_from) VALUES (?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (id) DO NOTHING"),
+                [(r.id, r.learner_id, r.device_id, r.facility_id, r.type, r.at, r.content,
+                  r.received_at, r.received_from) for r in fresh])
+            if cur.rowcount == len(fresh):
+                return {r.id: "stored" for r in fresh}
+            found = self._stored_rows(cur, sorted(unique))
+        for eid, row in unique.items():
+            seq, content = found[eid]
+            if seq > top:
+                status[eid] = "stored"
+            else:
+                status[eid] = "duplicate" if content == row.content else "conflict"
+        return status
+
+    def _stored_rows(self, cur: Any, ids: list[str]) -> dict[str, tuple[int, str]]:
+        found: dict[str, tuple[int, str]] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            marks = ",".join("?" * len(part))
+            cur.execute(self._sql(f"SELECT id, seq, content FROM events WHERE id IN ({marks})"),
+                        tuple(part))
+            found.update((eid, (int(seq), content)) for eid, seq, content in cur.fetchall())
+        return found
+
+    def events_after(self, facility_id: str, after_seq: int, limit: int) -> list[StoredEvent]:
+        return _stored(self._all(f"SELECT {_STORED} FROM events WHERE facility_id = ? "
+                                 "AND seq > ? ORDER BY seq LIMIT ?",
+                                 (facility_id, after_seq, limit)))
+
+    def count_events(self) -> EventCounts:
+        counts = EventCounts()
+        for fac, n in self._all("SELECT facility_id, COUNT(*) FROM events GROUP BY facility_id"):
+            counts.by_facility[fac] = int(n)
+            counts.total += int(n)
+        return counts
+
+    def all_event_ids(self) -> list[str]:
+        return [r[0] for r in self._all("SELECT id FROM events ORDER BY seq")]
+
+    def scan_events(self, after_seq: int, limit: int,
+                    types: tuple[str, ...] | None = None) -> list[StoredEvent]:
+        sql, params = f"SELECT {_STORED} FROM events WHERE seq > ?", [after_seq]
+        if types is not None:
+            if not types:
+                return []
+            sql = _of_types(sql, params, types)
+        return _stored(self._all(sql + " ORDER BY seq LIMIT ?", (*params, limit)))
+
+    def learner_events(self, learner_id: str,
+                       types: tuple[str, ...] | None = None) -> list[StoredEvent]:
+        sql, params = f"SELECT {_STORED} FROM events WHERE learner_id = ?", [learner_id]
+        if types is not None:
+            if not types:
+                return []
+            sql = _of_types(sql, params, types)
+        return _stored(self._all(sql + " ORDER BY seq", tuple(params)))

@@ -1,0 +1,61 @@
+"""Per-device daily usage of the push endpoint (the quota rules: services/quota.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from sync_server.db.base import SqlBase
+from sync_server.db.locks import LOCK_USAGE
+
+
+@dataclass(frozen=True)
+class DeviceUsage:
+    """A device's push usage on one UTC day. `refused` names the quota that was already
+    used up ("events_per_day" / "bytes_per_day") when a charge was refused, else None."""
+
+    events: int
+    bytes: int
+    refused: str | None = None
+
+
+class UsageStore(Protocol):
+    def charge_usage(self, device_id: str, day: str, *, events: int, bytes_: int,
+                     max_events: int, max_bytes: int) -> DeviceUsage:
+        """Add a push to the device's usage of `day`, unless a quota (0 = none) is used up
+        already — then nothing is charged and `refused` names it. The device's rows of
+        earlier days are dropped when its first push of a day comes."""
+        ...
+
+    def device_usage(self, device_id: str, day: str) -> DeviceUsage: ...
+
+
+class UsageSql(SqlBase):
+    def charge_usage(self, device_id: str, day: str, *, events: int, bytes_: int,
+                     max_events: int, max_bytes: int) -> DeviceUsage:
+        # charges of every server process are serialised (LOCK_USAGE), so two pushes
+        # cannot both slip past a limit
+        with self._write(LOCK_USAGE) as cur:
+            cur.execute(self._sql("SELECT events, bytes FROM device_usage "
+                                  "WHERE device_id = ? AND day = ?"), (device_id, day))
+            row = cur.fetchone()
+            used_events, used_bytes = (int(row[0]), int(row[1])) if row else (0, 0)
+            if max_events and used_events >= max_events:
+                return DeviceUsage(used_events, used_bytes, "events_per_day")
+            if max_bytes and used_bytes >= max_bytes:
+                return DeviceUsage(used_events, used_bytes, "bytes_per_day")
+            if row is None:
+                cur.execute(self._sql("DELETE FROM device_usage WHERE device_id = ? AND day < ?"),
+                            (device_id, day))
+                cur.execute(self._sql("INSERT INTO device_usage (device_id, day, events, bytes) "
+                                      "VALUES (?, ?, ?, ?)"), (device_id, day, events, bytes_))
+            else:
+                cur.execute(self._sql("UPDATE device_usage SET events = events + ?, "
+                                      "bytes = bytes + ? WHERE device_id = ? AND day = ?"),
+                            (events, bytes_, device_id, day))
+        return DeviceUsage(used_events + events, used_bytes + bytes_)
+
+    def device_usage(self, device_id: str, day: str) -> DeviceUsage:
+        row = self._one("SELECT events, bytes FROM device_usage WHERE device_id = ? AND day = ?",
+                        (device_id, day))
+        return DeviceUsage(int(row[0]), int(row[1])) if row else DeviceUsage(0, 0)
