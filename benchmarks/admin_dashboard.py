@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.core.events import content_of  # noqa: E402
-from sync_server.admin.pages import dashboard_data  # noqa: E402
-from sync_server.admin.queries import DASHBOARD_TYPES, Queries  # noqa: E402
+from sync_server.admin.pages import dashboard_context  # noqa: E402
 from sync_server.db import open_repository  # noqa: E402
 from sync_server.db.repository import EventRow, Learner, PackVersion  # noqa: E402
+from sync_server.services.queries import DASHBOARD_TYPES, Queries  # noqa: E402
 
 MANIFEST = {"id": "bench", "version": 1, "audience_roles": ["prison_officer", "psychologist"],
             "courses": [{"id": f"c{i}", "title": {"en": f"Course {i}"}} for i in range(6)],
@@ -97,14 +97,13 @@ def main() -> None:
         for i in range(0, len(rows), 5000):
             repo.insert_events(rows[i:i + 5000])
         queries = Queries(repo)
-        cs = type("CS", (), {"queries": queries})()
         baseline = timed(lambda: repo.scan_events(0, 10**9, DASHBOARD_TYPES))
-        first = timed(lambda: dashboard_data(repo, cs, "", ""))
-        reload = timed(lambda: dashboard_data(repo, cs, "", ""))
+        first = timed(lambda: dashboard_context(repo, queries, "", ""))
+        reload = timed(lambda: dashboard_context(repo, queries, "", ""))
         more = make_events(learners[: max(1, args.learners // 100)], args.events_per_learner, rnd,
                            len(rows))
         repo.insert_events(more)
-        topped = timed(lambda: dashboard_data(repo, cs, "", ""))
+        topped = timed(lambda: dashboard_context(repo, queries, "", ""))
         n_dash = len(queries.cached_events())
         repo.close()
     print(f"{len(rows) + len(more):,} events stored, {n_dash:,} folded by the dashboard, "

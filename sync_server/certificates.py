@@ -5,7 +5,7 @@ server's Ed25519 key by ``app.core.certificates.sign_credential`` — the same m
 device uses to verify it offline — plus a one-page PDF (``certificates_pdf``).
 
 This module only builds and signs; storing, "exactly once per learner + course" and
-delivery to devices are the repository's and the sync hook's job (``admin/issuing.py``).
+delivery to devices are the repository's and the sync hook's job (``sync_server/services/issuing.py``).
 """
 
 from __future__ import annotations

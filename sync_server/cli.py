@@ -1,27 +1,39 @@
 """`python -m sync_server …` — keys, packs, serve, admins, enrolment codes.
 
 Each sub-command lives in sync_server/commands/<name>.py and exposes
-`register(subparsers)`, which adds its parser and sets `func(args) -> int`.
-Errors derived from ShiftError are printed as one line on stderr with exit code 1.
+`register(subparsers)`, which adds its parser and sets `func(args) -> int`; COMMANDS
+lists them. Errors derived from ShiftError are printed as one line on stderr with exit
+code 1.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import pkgutil
 import sys
 
-import sync_server.commands
 from app.core.errors import ShiftError
+from sync_server.commands import (
+    admin,
+    backup,
+    certificate,
+    enrol,
+    facility,
+    keys,
+    learner,
+    pack,
+    restore,
+    serve,
+)
+
+COMMANDS = (admin, backup, certificate, enrol, facility, keys, learner, pack, restore, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sync_server",
                                      description="Shift Learning sync server and pack tools")
     sub = parser.add_subparsers(dest="command", required=True)
-    for info in sorted(pkgutil.iter_modules(sync_server.commands.__path__), key=lambda m: m.name):
-        importlib.import_module(f"sync_server.commands.{info.name}").register(sub)
+    for command in COMMANDS:
+        command.register(sub)
     return parser
 
 

@@ -1,10 +1,12 @@
 """Shared plumbing of the HTML console: templates, session cookie, CSRF, flashes.
 
-Session: the console logs in with the sync server's admin login (``login_admin``) and
-keeps the admin bearer token in the ``shift_admin`` cookie (HttpOnly, SameSite=Strict),
-which the sync server's ``require_admin`` also accepts. CSRF: every POST form carries ``csrf`` =
-SHA-256("csrf:" + session token) — unguessable without the cookie, and checked on every
-POST; the login form uses a double-submit cookie instead (there is no session yet).
+Session: the console logs in with the admin login of services/admin_auth.py and keeps the
+admin bearer token in the ``shift_admin`` cookie (HttpOnly, SameSite=Strict), which the
+JSON API's ``require_admin`` also accepts. A page names what it needs in its signature:
+``ConsoleAdminDep`` (the logged-in admin, else a redirect to the login page) and, for a
+POST, ``CsrfForm`` (the parsed form after its CSRF check). CSRF: every POST form carries
+``csrf`` = SHA-256("csrf:" + session token) — unguessable without the cookie, and checked
+on every POST; the login form uses a double-submit cookie instead (no session yet).
 """
 
 from __future__ import annotations
@@ -14,19 +16,21 @@ import hmac
 import json
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
 
 from app.core.roles import ROLE_LABELS_EN, ROLES
-from sync_server.api.deps import ADMIN_COOKIE, get_state, now_iso
+from sync_server.api.deps import ADMIN_COOKIE, get_state
 from sync_server.db.repository import Admin
-from sync_server.security import token_hash
+from sync_server.services import admin_auth
 
 HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 LOGIN_CSRF_COOKIE = "shift_login_csrf"
 FLASH_COOKIE = "shift_flash"
@@ -62,7 +66,7 @@ def session_token(request: Request) -> str | None:
 def console_admin(request: Request) -> Admin:
     """The logged-in admin of a console page, else a redirect to /admin/login."""
     token = session_token(request)
-    admin = get_state(request).repo.admin_for_session(token_hash(token), now_iso()) \
+    admin = admin_auth.admin_for_token(repo=get_state(request).repo, token=token) \
         if token else None
     if admin is None:
         raise LoginRequired(request.url.path)
@@ -70,14 +74,23 @@ def console_admin(request: Request) -> Admin:
     return admin
 
 
-async def check_csrf(request: Request) -> dict[str, Any]:
+async def check_csrf(request: Request) -> FormData:
     """Parse the form of a POST and check its CSRF token (403 if wrong)."""
     form = await request.form()
     token = session_token(request) or ""
     sent = str(form.get("csrf") or "")
     if not token or not hmac.compare_digest(sent, csrf_for(token)):
         raise HTTPException(403, "CSRF token missing or wrong: reload the page and try again")
-    return {"form": form}
+    return form
+
+
+ConsoleAdminDep = Annotated[Admin, Depends(console_admin)]
+CsrfForm = Annotated[FormData, Depends(check_csrf)]
+
+
+def form_text(form: FormData, name: str) -> str:
+    """A text field of a form, stripped ("" when missing)."""
+    return str(form.get(name) or "").strip()
 
 
 def render(request: Request, template: str, *, admin: Admin | None = None,

@@ -1,10 +1,12 @@
-"""Console pages: facilities, devices (enrolment codes, revoke), learners, certificates."""
+"""Console pages: facilities, devices (enrolment codes, revoke), learners, certificates.
+
+Each action is one service call (sync_server/services/); a refusal is shown as the
+service's message.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
-from collections import defaultdict
 from typing import Any
 
 import segno
@@ -14,47 +16,31 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from app.core.errors import ShiftError
-from sync_server.admin.console import (
-    check_csrf,
-    console_admin,
-    redirect,
-    render,
-)
-from sync_server.admin.learners_csv import RowError, parse_learners_csv
-from sync_server.api.deps import get_state, now_iso
+from sync_server.admin.console import ConsoleAdminDep, CsrfForm, form_text, redirect, render
+from sync_server.api.deps import RepoDep, StateDep
+from sync_server.db.repository import Admin
 from sync_server.logs import log
-from sync_server.services import admin as admin_service
-from sync_server.services import profiles as profile_service
+from sync_server.services import certificates, devices, facilities, learners
+from sync_server.services.learners_csv import MAX_BYTES
 
 logger = logging.getLogger("sync_server.console")
 router = APIRouter(prefix="/admin", include_in_schema=False)
-_FACILITY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 # ----------------------------------------------------------------------------- devices
 
 @router.get("/devices", response_class=HTMLResponse)
-def devices_page(request: Request) -> HTMLResponse:
-    admin = console_admin(request)
-    repo = get_state(request).repo
-    installed: dict[str, list[Any]] = defaultdict(list)
-    for item in repo.installed_packs():
-        installed[item.device_id].append(item)
+def devices_page(request: Request, admin: ConsoleAdminDep, repo: RepoDep) -> HTMLResponse:
+    view = devices.overview(repo=repo)
     return render(request, "devices.html", admin=admin, nav="devices", title="Devices",
-                  facilities=repo.list_facilities(), devices=repo.list_devices(),
-                  installed=installed)
+                  facilities=view.facilities, devices=view.devices, installed=view.installed)
 
 
 @router.post("/facilities")
-async def create_facility(request: Request) -> Response:
-    admin = console_admin(request)
-    form = (await check_csrf(request))["form"]
-    fid, name = str(form.get("id") or "").strip(), str(form.get("name") or "").strip()
-    if not _FACILITY_RE.match(fid) or not name or len(name) > 200:
-        return redirect("/admin/devices", flash=("error", "Facility id: lower-case letters, "
-                                                          "digits, - and _; name: 1–200 characters."))
+async def create_facility(admin: ConsoleAdminDep, form: CsrfForm, repo: RepoDep) -> Response:
+    fid, name = form_text(form, "id"), form_text(form, "name")
     try:
-        get_state(request).repo.create_facility(fid, name, now_iso())
+        facilities.create_facility(repo=repo, facility_id=fid, name=name)
     except ShiftError as exc:
         return redirect("/admin/devices", flash=("error", str(exc)))
     log(logger, logging.INFO, "console facility created", admin=admin.name, facility=fid)
@@ -67,28 +53,28 @@ def enrol_qr_payload(base_url: str, code: str) -> str:
 
 
 @router.post("/devices/enrol-code", response_class=HTMLResponse)
-async def enrol_code(request: Request) -> Response:
-    admin = console_admin(request)
-    form = (await check_csrf(request))["form"]
-    state = get_state(request)
-    facility = state.repo.get_facility(str(form.get("facility") or ""))
-    if facility is None:
-        return redirect("/admin/devices", flash=("error", "Choose an existing facility."))
-    code, expires = admin_service.create_enrol_code(state.repo, facility.id,
-                                                    state.settings.enrol_code_ttl_s, admin.name)
+async def enrol_code(request: Request, admin: ConsoleAdminDep, form: CsrfForm,
+                     state: StateDep) -> Response:
+    try:
+        made = devices.create_enrol_code(repo=state.repo, facility_id=form_text(form, "facility"),
+                                         ttl_s=state.settings.enrol_code_ttl_s, by=admin.name)
+    except ShiftError as exc:
+        return redirect("/admin/devices", flash=("error", str(exc)))
     base = state.settings.base_url  # never the request's Host header
-    qr = segno.make(enrol_qr_payload(base, code), error="m")
-    svg = qr.svg_inline(scale=6, border=2, title=f"Enrolment code {code}")
-    log(logger, logging.INFO, "console enrol code", admin=admin.name, facility=facility.id)
+    qr = segno.make(enrol_qr_payload(base, made.code), error="m")
+    svg = qr.svg_inline(scale=6, border=2, title=f"Enrolment code {made.code}")
+    log(logger, logging.INFO, "console enrol code", admin=admin.name, facility=made.facility.id)
     return render(request, "enrol_code.html", admin=admin, nav="devices", title="Enrolment code",
-                  facility=facility, code=code, expires=expires, qr_svg=svg)
+                  facility=made.facility, code=made.code, expires=made.expires_at, qr_svg=svg)
 
 
 @router.post("/devices/{device_id}/revoke")
-async def revoke_device(request: Request, device_id: str) -> Response:
-    admin = console_admin(request)
-    await check_csrf(request)
-    done = get_state(request).repo.revoke_device(device_id, now_iso())
+async def revoke_device(device_id: str, admin: ConsoleAdminDep, form: CsrfForm,
+                        repo: RepoDep) -> Response:
+    try:
+        done = devices.revoke_device(repo=repo, device_id=device_id).changed
+    except ShiftError:
+        done = False
     log(logger, logging.INFO, "console device revoked", admin=admin.name, device=device_id)
     return redirect("/admin/devices", flash=("ok", "Device revoked.") if done else
                     ("error", "No such device, or already revoked."))
@@ -96,118 +82,88 @@ async def revoke_device(request: Request, device_id: str) -> Response:
 
 # ----------------------------------------------------------------------------- learners
 
-def _learners_page(request: Request, admin: Any, facility: str = "", **extra: Any) -> HTMLResponse:
-    repo = get_state(request).repo
+def _learners_page(request: Request, admin: Admin, repo: RepoDep, facility: str = "",
+                   **extra: Any) -> HTMLResponse:
     return render(request, "learners.html", admin=admin, nav="learners", title="Learners",
-                  facilities=repo.list_facilities(), sel_facility=facility,
-                  learners=repo.list_learners(facility or None), **extra)
+                  facilities=facilities.list_facilities(repo=repo), sel_facility=facility,
+                  learners=learners.list_learners(repo=repo, facility_id=facility or None),
+                  **extra)
 
 
 @router.get("/learners", response_class=HTMLResponse)
-def learners_page(request: Request, facility: str = "") -> HTMLResponse:
-    return _learners_page(request, console_admin(request), facility)
+def learners_page(request: Request, admin: ConsoleAdminDep, repo: RepoDep,
+                  facility: str = "") -> HTMLResponse:
+    return _learners_page(request, admin, repo, facility)
 
 
-@router.post("/learners", response_class=HTMLResponse)
-async def create_learner(request: Request) -> Response:
-    admin = console_admin(request)
-    form = (await check_csrf(request))["form"]
-    values = {k: str(form.get(k) or "").strip() for k in
-              ("staff_number", "name", "facility", "role", "language")}
-    # the form is checked by the same rules as one CSV row (app/core/profile_rules.py)
-    rows, errors = parse_learners_csv(
-        (",".join(["staff_number", "name", "facility", "role", "language"]) + "\n"
-         + ",".join(_csv_cell(values[k]) for k in ("staff_number", "name", "facility", "role",
-                                                   "language"))).encode(),
-        facilities={f.id for f in get_state(request).repo.list_facilities()})
-    if errors:
-        return redirect("/admin/learners", flash=("error", "; ".join(
-            f"{e.field}: {e.message}" if e.field else e.message for e in errors)))
-    try:
-        slip = await run_in_threadpool(_create, request, rows[0])
-    except ShiftError as exc:
-        return redirect("/admin/learners", flash=("error", str(exc)))
-    log(logger, logging.INFO, "console learner created", admin=admin.name)
-    return _codes_page(request, admin, [slip], created=True)
-
-
-def _csv_cell(value: str) -> str:
-    return '"' + value.replace('"', '""') + '"'
-
-
-def _create(request: Request, row: Any) -> dict[str, str]:
-    """Register one learner; returns the slip (name, staff number, facility, one-time PIN
-    set-up code) to print and hand over."""
-    state = get_state(request)
-    learner, setup = profile_service.create_learner(
-        state.repo, staff_number=row.staff_number, display_name=row.name, role=row.role,
-        language=row.language, facility_id=row.facility_id,
-        setup_ttl_s=state.settings.pin_setup_ttl_s)
-    return _slip(learner, setup)
-
-
-def _slip(learner: Any, setup: profile_service.PinSetup) -> dict[str, str]:
+def _slip(made: learners.Registered) -> dict[str, str]:
+    """What is printed and handed to the learner: name, staff number, facility and the
+    one-time PIN set-up code."""
+    learner, setup = made.learner, made.setup
     return {"name": learner.display_name, "staff_number": learner.staff_number,
             "facility": learner.facility_id, "code": setup.code, "expires": setup.expires_at}
 
 
-def _codes_page(request: Request, admin: Any, slips: list[dict[str, str]], *,
+def _codes_page(request: Request, admin: Admin, made: list[learners.Registered], *,
                 created: bool) -> HTMLResponse:
     """The one-time PIN set-up codes, shown once (only their verifiers are stored)."""
     return render(request, "pin_codes.html", admin=admin, nav="learners",
-                  title="PIN set-up codes", slips=slips, created=created)
+                  title="PIN set-up codes", slips=[_slip(m) for m in made], created=created)
+
+
+@router.post("/learners", response_class=HTMLResponse)
+async def create_learner(request: Request, admin: ConsoleAdminDep, form: CsrfForm,
+                         state: StateDep) -> Response:
+    try:
+        made = await run_in_threadpool(lambda: learners.create_learner(
+            repo=state.repo, staff_number=form_text(form, "staff_number"),
+            display_name=form_text(form, "name"), facility_id=form_text(form, "facility"),
+            role=form_text(form, "role"), language=form_text(form, "language") or "en",
+            setup_ttl_s=state.settings.pin_setup_ttl_s))
+    except ShiftError as exc:
+        return redirect("/admin/learners", flash=("error", str(exc)))
+    log(logger, logging.INFO, "console learner created", admin=admin.name)
+    return _codes_page(request, admin, [made], created=True)
 
 
 @router.post("/learners/import", response_class=HTMLResponse)
-async def import_learners(request: Request) -> Response:
-    admin = console_admin(request)
-    form = (await check_csrf(request))["form"]
+async def import_learners(request: Request, admin: ConsoleAdminDep, form: CsrfForm,
+                          state: StateDep) -> Response:
     upload_file = form.get("file")
     if not isinstance(upload_file, UploadFile):
         return redirect("/admin/learners", flash=("error", "Choose a CSV file."))
-    data = await upload_file.read(2 * 1024 * 1024 + 1)
-    repo = get_state(request).repo
-    rows, errors = parse_learners_csv(data, facilities={f.id for f in repo.list_facilities()})
-    slips = []
-    for row in rows:
-        try:
-            slips.append(await run_in_threadpool(_create, request, row))
-        except ShiftError as exc:
-            errors.append(RowError(row.line, "staff_number", str(exc)))
-    errors.sort(key=lambda e: e.line)
-    log(logger, logging.INFO, "console learners import", admin=admin.name, created=len(slips),
-        errors=len(errors))
-    return _learners_page(request, admin,
-                          import_result={"created": len(slips), "errors": errors,
-                                         "slips": slips},
-                          status_code=200 if not errors else 422)
+    data = await upload_file.read(MAX_BYTES + 1)
+    result = await run_in_threadpool(lambda: learners.import_learners(
+        repo=state.repo, data=data, setup_ttl_s=state.settings.pin_setup_ttl_s))
+    log(logger, logging.INFO, "console learners import", admin=admin.name,
+        created=len(result.registered), errors=len(result.errors))
+    return _learners_page(request, admin, state.repo,
+                          import_result={"created": len(result.registered),
+                                         "errors": result.errors,
+                                         "slips": [_slip(m) for m in result.registered]},
+                          status_code=200 if not result.errors else 422)
 
 
 @router.post("/learners/{learner_id}/pin-setup", response_class=HTMLResponse)
-async def pin_setup(request: Request, learner_id: str) -> Response:
+async def pin_setup(request: Request, learner_id: str, admin: ConsoleAdminDep, form: CsrfForm,
+                    state: StateDep) -> Response:
     """Reset a learner's PIN: a new one-time set-up code (shown once)."""
-    admin = console_admin(request)
-    await check_csrf(request)
-    state = get_state(request)
-    learner = state.repo.get_learner(learner_id)
-    if learner is None:
+    try:
+        made = await run_in_threadpool(lambda: learners.reset_pin(
+            repo=state.repo, learner_id=learner_id, setup_ttl_s=state.settings.pin_setup_ttl_s))
+    except ShiftError:
         return redirect("/admin/learners", flash=("error", "No such learner."))
-    setup = await run_in_threadpool(profile_service.reset_pin, state.repo, learner_id,
-                                    setup_ttl_s=state.settings.pin_setup_ttl_s)
     log(logger, logging.INFO, "console learner PIN reset", admin=admin.name, learner=learner_id)
-    return _codes_page(request, admin, [_slip(learner, setup)], created=False)
+    return _codes_page(request, admin, [made], created=False)
 
 
 @router.post("/learners/{learner_id}/move")
-async def move_learner(request: Request, learner_id: str) -> Response:
-    admin = console_admin(request)
-    form = (await check_csrf(request))["form"]
+async def move_learner(learner_id: str, admin: ConsoleAdminDep, form: CsrfForm,
+                       repo: RepoDep) -> Response:
     facility = str(form.get("facility") or "")
     try:
-        # the repository moves the profile AND the learner's past events (new seqs at the
-        # end of the log), so the new facility's tablets pull the whole history
-        await run_in_threadpool(get_state(request).repo.move_learner, learner_id,
-                                facility, now_iso())
+        await run_in_threadpool(lambda: learners.move_learner(
+            repo=repo, learner_id=learner_id, facility_id=facility))
     except ShiftError as exc:
         return redirect("/admin/learners", flash=("error", str(exc)))
     log(logger, logging.INFO, "console learner moved", admin=admin.name, facility=facility)
@@ -217,23 +173,20 @@ async def move_learner(request: Request, learner_id: str) -> Response:
 # ----------------------------------------------------------------------------- certificates
 
 @router.get("/certificates", response_class=HTMLResponse)
-def certificates_page(request: Request) -> HTMLResponse:
-    admin = console_admin(request)
-    repo = get_state(request).repo
-    certs = repo.list_certificates()
-    names = {lid: lr.display_name for lid, lr in
-             repo.learners_by_ids(sorted({c.learner_id for c in certs})).items()}
+def certificates_page(request: Request, admin: ConsoleAdminDep, repo: RepoDep) -> HTMLResponse:
+    found = certificates.with_names(repo=repo)
     return render(request, "certificates.html", admin=admin, nav="certificates",
-                  title="Certificates", certificates=certs, names=names)
+                  title="Certificates", certificates=found.certificates, names=found.names)
 
 
 @router.post("/certificates/{certificate_id}/revoke")
-async def revoke_certificate(request: Request, certificate_id: str) -> Response:
-    admin = console_admin(request)
-    form = (await check_csrf(request))["form"]
-    reason = str(form.get("reason") or "").strip()[:200] or "revoked by the issuer"
-    done = get_state(request).repo.revoke_certificate(certificate_id, by=admin.name,
-                                                       reason=reason, now=now_iso())
+async def revoke_certificate(certificate_id: str, admin: ConsoleAdminDep, form: CsrfForm,
+                             repo: RepoDep) -> Response:
+    try:
+        certificates.revoke_certificate(repo=repo, certificate_id=certificate_id, by=admin.name,
+                                        reason=form_text(form, "reason")
+                                        or "revoked by the issuer")
+    except ShiftError as exc:
+        return redirect("/admin/certificates", flash=("error", str(exc)))
     log(logger, logging.INFO, "certificate revoked", admin=admin.name, certificate=certificate_id)
-    return redirect("/admin/certificates", flash=("ok", "Certificate revoked.") if done else
-                    ("error", "No such certificate, or already revoked."))
+    return redirect("/admin/certificates", flash=("ok", "Certificate revoked."))

@@ -14,18 +14,16 @@ All of them are public: they say nothing a certificate does not already say.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 
 from app.core.certificates import CONTEXTS
-from app.core.errors import CertificateError
-from sync_server.admin.state import console_state
-from sync_server.api.deps import get_state
-from sync_server.certificates import achievement_json, course_achievement
+from sync_server.api.deps import StateDep
+from sync_server.errors import NotFoundError
+from sync_server.services import certificates
 
 router = APIRouter(tags=["certificates"])
 LD_JSON = "application/ld+json"
@@ -37,8 +35,8 @@ def _not_found(what: str) -> JSONResponse:
 
 
 @router.get("/issuer", summary="The certificate issuer's Open Badges Profile (id = did:key)")
-def issuer_profile(request: Request) -> JSONResponse:
-    issuer = console_state(request).issuer.issuer
+def issuer_profile(state: StateDep) -> JSONResponse:
+    issuer = state.issuer.issuer
     profile: dict[str, object] = {"@context": list(CONTEXTS), "id": issuer.id,
                                   "type": ["Profile"], "name": issuer.name}
     if issuer.url:
@@ -49,30 +47,24 @@ def issuer_profile(request: Request) -> JSONResponse:
 @router.get("/achievements/{pack_id}/{course_id}",
             summary="A course as an Open Badges Achievement",
             responses={404: {"description": "no such pack or course on this server"}})
-def achievement(request: Request,
+def achievement(state: StateDep,
                 pack_id: Annotated[str, PathParam(pattern=ID_PATTERN)],
                 course_id: Annotated[str, PathParam(pattern=ID_PATTERN)],
                 lang: Annotated[str | None, Query(max_length=16)] = None) -> JSONResponse:
-    versions = [p for p in get_state(request).repo.list_pack_versions() if p.pack_id == pack_id]
-    if not versions:
-        return _not_found("no such pack on this server")
-    newest = max(versions, key=lambda p: p.version)
-    manifest = json.loads(newest.manifest)
     try:
-        course = course_achievement(manifest, course_id,
-                                    lang or str(manifest.get("default_language") or "en"))
-    except CertificateError:
-        return _not_found("no such course in this pack")
-    base = console_state(request).issuer.base_url
-    doc = {"@context": list(CONTEXTS), **achievement_json(course, base)}
+        found = certificates.achievement(repo=state.repo, public_base_url=state.issuer.base_url,
+                                         pack_id=pack_id, course_id=course_id, language=lang)
+    except NotFoundError as exc:
+        return _not_found(str(exc))
+    doc = {"@context": list(CONTEXTS), **found}
     return JSONResponse(doc, media_type=LD_JSON, headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/status/{number}", summary="Revocation status list (BitstringStatusListCredential)",
             responses={404: {"description": "no such status list"}})
-def status_list(request: Request,
+def status_list(state: StateDep,
                 number: Annotated[int, PathParam(ge=1, le=1_000_000)]) -> JSONResponse:
-    issuer = console_state(request).issuer
+    issuer = state.issuer
     doc = issuer.status_list(number, issuer.base_url)
     if doc is None:
         return _not_found("no such status list")

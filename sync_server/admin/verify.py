@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.core.certificates import verify_credential
 from sync_server.admin.console import SECURITY_HEADERS, templates
-from sync_server.admin.state import console_state
-from sync_server.api.deps import get_state
+from sync_server.api.deps import StateDep
 from sync_server.certificates_pdf import render_pdf
+from sync_server.services import certificates
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no certificate with this id was issued here"}}
 #: Rendering a PDF costs ~0.1–0.3 s of CPU; the public link must not make that a lever
@@ -35,29 +33,6 @@ _PDF_CACHE: dict[tuple[str, str, str], bytes] = {}
 router = APIRouter(include_in_schema=True, tags=["certificates"], responses=NOT_FOUND)
 
 
-def _uuid(value: str) -> str | None:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
-
-
-def check(request: Request, certificate_id: str) -> dict[str, Any]:
-    cid = _uuid(certificate_id)
-    record = get_state(request).repo.get_certificate(cid) if cid else None
-    if record is None:
-        return {"id": certificate_id, "status": "not_found", "genuine": False, "revoked": False,
-                "revoked_at": None, "reason": "no certificate with this id was issued here",
-                "key_id": None, "credential": None}
-    result = verify_credential(record.credential, get_state(request).keyring.trusted)
-    revoked = record.revoked
-    status = "revoked" if result.genuine and revoked else result.status.value
-    return {"id": record.id, "status": status, "genuine": result.genuine and not revoked,
-            "revoked": revoked, "revoked_at": record.revoked_at,
-            "reason": record.revoke_reason if revoked else result.reason,
-            "key_id": result.key_id, "credential": record.credential}
-
-
 def _wants_json(request: Request) -> bool:
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept
@@ -65,8 +40,9 @@ def _wants_json(request: Request) -> bool:
 
 @router.get("/verify/{certificate_id}", summary="Is this certificate genuine and unrevoked?",
             response_model=None)
-def verify_page(request: Request, certificate_id: str) -> Response:
-    answer = check(request, certificate_id)
+def verify_page(request: Request, certificate_id: str, state: StateDep) -> Response:
+    answer = certificates.check(repo=state.repo, trusted=state.keyring.trusted,
+                                certificate_id=certificate_id)
     code = 404 if answer["status"] == "not_found" else 200
     if _wants_json(request):
         return JSONResponse(answer, status_code=code, headers={"Cache-Control": "no-store"})
@@ -84,8 +60,7 @@ def verify_page(request: Request, certificate_id: str) -> Response:
     if cred:
         learner = next((i.get("identityHash") for i in cred["credentialSubject"].get(
             "identifier", []) if i.get("identityType") == "name"), "")
-    issuer_name = cred["issuer"]["name"] if cred else console_state(
-        request).issuer.config.org_name
+    issuer_name = cred["issuer"]["name"] if cred else state.issuer.config.org_name
     lang = (cred or {}).get("credentialSubject", {}).get("achievement", {}).get("inLanguage", "en")
     return templates.TemplateResponse(request, "verify.html", {
         "headline": headline, "explanation": explanation, "verdict_class": css, "cert": cred,
@@ -96,9 +71,8 @@ def verify_page(request: Request, certificate_id: str) -> Response:
 
 
 @router.get("/certificates/{certificate_id}.json", summary="The signed credential (Open Badges 3.0)")
-def certificate_json(request: Request, certificate_id: str) -> Response:
-    cid = _uuid(certificate_id)
-    record = get_state(request).repo.get_certificate(cid) if cid else None
+def certificate_json(certificate_id: str, state: StateDep) -> Response:
+    record = certificates.find(repo=state.repo, certificate_id=certificate_id)
     if record is None:
         return JSONResponse({"detail": "no such certificate"}, status_code=404)
     return JSONResponse(record.credential, media_type="application/ld+json",
@@ -107,13 +81,11 @@ def certificate_json(request: Request, certificate_id: str) -> Response:
 
 
 @router.get("/certificates/{certificate_id}.pdf", summary="The certificate as a one-page PDF")
-async def certificate_pdf(request: Request, certificate_id: str) -> Response:
-    cid = _uuid(certificate_id)
-    cs = console_state(request)
-    record = get_state(request).repo.get_certificate(cid) if cid else None
+async def certificate_pdf(certificate_id: str, state: StateDep) -> Response:
+    record = certificates.find(repo=state.repo, certificate_id=certificate_id)
     if record is None:
         return JSONResponse({"detail": "no such certificate"}, status_code=404)
-    base = cs.issuer.base_url
+    base = state.issuer.base_url
     achievement_id = record.credential["credentialSubject"]["achievement"].get("id", "")
     if "/achievements/" in achievement_id:  # the base URL the credential was issued with
         base = achievement_id.split("/achievements/")[0]

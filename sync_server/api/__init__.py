@@ -1,1 +1,3 @@
-"""FastAPI routers of the sync server (thin: they translate HTTP to services/repository)."""
+"""The JSON API (/api/v1, OpenAPI): device enrolment, sync, packs, and the admin API.
+HTTP only: routes translate a request into a service call (sync_server/services/) and
+its result or error back; deps.py says what a route needs (typed dependencies)."""

@@ -16,8 +16,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from starlette.concurrency import run_in_threadpool
 
-from app.core.roles import ROLES, is_role
-from sync_server.api.deps import AdminDep, RepoDep, StateDep, now_iso
+from sync_server.api.deps import AdminDep, RepoDep, StateDep
 from sync_server.api.models import (
     SLUG_PATTERN,
     ErrorBody,
@@ -29,7 +28,7 @@ from sync_server.api.models import (
 )
 from sync_server.db.repository import PackVersion, Publication
 from sync_server.logs import log
-from sync_server.services import packs as pack_service
+from sync_server.services import packs
 from sync_server.uploads import EmptyUploadError, UploadTooLargeError, save_upload
 
 logger = logging.getLogger("sync_server.admin_packs")
@@ -62,20 +61,18 @@ async def _receive_to_file(request: Request, limit: int, folder: Path) -> Path:
         raise HTTPException(422, "upload: empty body (send the file as the request body)") from None
 
 
-async def _upload(request: Request, admin_name: str, state: StateDep, source: bool) -> PackVersionOut:
+async def _upload(request: Request, admin_name: str, state: StateDep,
+                  kind: packs.UploadKind) -> PackVersionOut:
     tmp_dir = state.settings.data_dir / "tmp"
     path = await _receive_to_file(request, state.settings.max_upload_bytes, tmp_dir)
     try:
-        if source:
-            pack = await run_in_threadpool(pack_service.ingest_source_zip, state.repo, state.keyring,
-                                           state.blobs, path, admin_name, tmp_dir)
-        else:
-            pack = await run_in_threadpool(pack_service.ingest_pack_file, state.repo, state.keyring,
-                                           state.blobs, path, admin_name)
+        pack = await run_in_threadpool(lambda: packs.upload_pack(
+            repo=state.repo, keyring=state.keyring, blobs=state.blobs, path=path, by=admin_name,
+            work_dir=tmp_dir, kind=kind))
     finally:
         path.unlink(missing_ok=True)
     log(logger, logging.INFO, "pack uploaded", pack=pack.pack_id, version=pack.version,
-        admin=admin_name, built_on_server=source)
+        admin=admin_name, built_on_server=kind == "source")
     return _out(pack)
 
 
@@ -83,19 +80,19 @@ async def _upload(request: Request, admin_name: str, state: StateDep, source: bo
              openapi_extra=UPLOAD_BODY, responses=UPLOAD_ERRORS,
              summary="Upload a built .pack (verified with the trusted keys)")
 async def upload_pack(request: Request, admin: AdminDep, state: StateDep) -> PackVersionOut:
-    return await _upload(request, admin.name, state, source=False)
+    return await _upload(request, admin.name, state, "pack")
 
 
 @router.post("/packs/upload/source", response_model=PackVersionOut, status_code=201,
              openapi_extra=UPLOAD_BODY, responses=UPLOAD_ERRORS,
              summary="Upload a zipped pack source folder; built and signed with the server key")
 async def upload_source(request: Request, admin: AdminDep, state: StateDep) -> PackVersionOut:
-    return await _upload(request, admin.name, state, source=True)
+    return await _upload(request, admin.name, state, "source")
 
 
 @router.get("/packs", response_model=list[PackVersionOut], summary="Every uploaded pack version")
 def list_packs(admin: AdminDep, repo: RepoDep) -> list[PackVersionOut]:
-    return [_out(p) for p in repo.list_pack_versions()]
+    return [_out(p) for p in packs.list_pack_versions(repo=repo)]
 
 
 @router.post("/packs/{pack_id}/publish", response_model=PublicationOut, status_code=201,
@@ -103,10 +100,8 @@ def list_packs(admin: AdminDep, repo: RepoDep) -> list[PackVersionOut]:
              summary="Publish a pack version to facilities and/or roles (empty = all)")
 def publish(pack_id: Annotated[str, PathParam(pattern=SLUG_PATTERN)], body: PublishRequest,
             admin: AdminDep, repo: RepoDep) -> PublicationOut:
-    bad = [r for r in body.roles if not is_role(r)]
-    if bad:
-        raise HTTPException(400, f"roles: unknown role(s) {', '.join(bad)}; known: {', '.join(ROLES)}")
-    pub = repo.publish(pack_id, body.version, body.facilities, body.roles, admin.name, now_iso())
+    pub = packs.publish(repo=repo, pack_id=pack_id, version=body.version,
+                        facilities=body.facilities, roles=body.roles, by=admin.name)
     log(logger, logging.INFO, "pack published", pack=pack_id, version=body.version,
         facilities=list(pub.facilities), roles=list(pub.roles), admin=admin.name)
     return _pub_out(pub)
@@ -114,7 +109,7 @@ def publish(pack_id: Annotated[str, PathParam(pattern=SLUG_PATTERN)], body: Publ
 
 @router.get("/publications", response_model=list[PublicationOut])
 def list_publications(admin: AdminDep, repo: RepoDep) -> list[PublicationOut]:
-    return [_pub_out(p) for p in repo.list_publications()]
+    return [_pub_out(p) for p in packs.list_publications(repo=repo)]
 
 
 @router.get("/installed", response_model=list[InstalledOut],
@@ -124,4 +119,4 @@ def installed(admin: AdminDep, repo: RepoDep,
               ) -> list[InstalledOut]:
     return [InstalledOut(device_id=i.device_id, facility_id=i.facility_id, pack_id=i.pack_id,
                          version=i.version, reported_at=i.reported_at)
-            for i in repo.installed_packs(facility_id)]
+            for i in packs.installed_packs(repo=repo, facility_id=facility_id)]

@@ -6,11 +6,12 @@ import logging
 
 from fastapi import APIRouter, HTTPException, Request, status
 
-from sync_server.api.deps import DeviceDep, RepoDep, bearer_token, now_iso
+from sync_server.api.deps import DeviceDep, RepoDep, bearer_token
 from sync_server.api.models import DeviceInfo, EnrolRequest, EnrolResponse, ErrorBody
 from sync_server.errors import DeviceIdTakenError, EnrolError
 from sync_server.logs import log
-from sync_server.security import code_hash, new_token, token_hash
+from sync_server.services import devices
+from sync_server.services.facilities import facility_name
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
 logger = logging.getLogger("sync_server.devices")
@@ -27,12 +28,9 @@ def enrol(body: EnrolRequest, repo: RepoDep, request: Request) -> EnrolResponse:
     its current token as `Authorization: Bearer …` to keep its device id; without that
     proof an enrolled id is refused (409) and the code stays unused, so a valid code of
     one facility can never take over another tablet's identity or token."""
-    token = new_token("dev")
-    proof = bearer_token(request)
     try:
-        device = repo.enrol_device(code_hash(body.code), body.device_id, body.name,
-                                   token_hash(token), now_iso(),
-                                   proof_hash=token_hash(proof) if proof else None)
+        enrolled = devices.enrol(repo=repo, code=body.code, device_id=body.device_id,
+                                 name=body.name, proof_token=bearer_token(request))
     except EnrolError as exc:
         log(logger, logging.WARNING, "enrolment refused", device=body.device_id, reason=exc.reason)
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from None
@@ -40,17 +38,15 @@ def enrol(body: EnrolRequest, repo: RepoDep, request: Request) -> EnrolResponse:
         log(logger, logging.WARNING, "enrolment refused", device=body.device_id,
             reason="device_id_taken")
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
-    facility = repo.get_facility(device.facility_id)
+    device = enrolled.device
     log(logger, logging.INFO, "device enrolled", device=device.id, facility=device.facility_id)
     return EnrolResponse(device_id=device.id, facility_id=device.facility_id,
-                         facility_name=facility.name if facility else device.facility_id,
-                         token=token)
+                         facility_name=enrolled.facility_name, token=enrolled.token)
 
 
 @router.get("/me", response_model=DeviceInfo, summary="The device this token belongs to",
             responses={401: {"model": ErrorBody}})
 def me(device: DeviceDep, repo: RepoDep) -> DeviceInfo:
-    facility = repo.get_facility(device.facility_id)
     return DeviceInfo(device_id=device.id, facility_id=device.facility_id,
-                      facility_name=facility.name if facility else device.facility_id,
+                      facility_name=facility_name(repo=repo, facility_id=device.facility_id),
                       name=device.name, enrolled_at=device.enrolled_at)

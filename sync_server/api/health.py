@@ -5,16 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from sync_server import __version__
-from sync_server.api.deps import StateDep
+from sync_server.api.deps import RepoDep, StateDep
 from sync_server.api.models import MAX_CHUNK, Health, VersionInfo
+from sync_server.services.facilities import list_facilities
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/api/v1/health", response_model=Health, summary="Liveness + database check")
-def health(state: StateDep) -> Health:
-    state.repo.list_facilities()  # touches the database; an exception becomes a 500
-    return Health(status="ok", database=state.repo.dialect)
+def health(repo: RepoDep) -> Health:
+    list_facilities(repo=repo)  # touches the database; an exception becomes a 500
+    return Health(status="ok", database=repo.dialect)
 
 
 @router.get("/api/v1/version", response_model=VersionInfo, summary="Server and protocol version")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import FileResponse
 
 from sync_server.api.deps import DeviceDep, RepoDep, StateDep
@@ -24,7 +24,7 @@ from sync_server.api.models import (
     ErrorBody,
     Responses,
 )
-from sync_server.services import packs as pack_service
+from sync_server.services import pack_delivery
 
 router = APIRouter(prefix="/api/v1", tags=["packs"],
                    responses={401: {"model": ErrorBody, "description": "device token missing/bad"}})
@@ -46,7 +46,7 @@ def _etag_matches(request: Request, etag: str) -> bool:
 def list_packs(device: DeviceDep, repo: RepoDep,
                role: Annotated[str | None, Query(pattern=r"^[a-z_]{1,64}$")] = None) -> Catalogue:
     entries = []
-    for item in pack_service.catalogue(repo, device.facility_id, role):
+    for item in pack_delivery.catalogue(repo=repo, facility_id=device.facility_id, role=role):
         p, pub = item.pack, item.publication
         base = f"/api/v1/packs/{p.pack_id}/{p.version}"
         entries.append(CatalogueEntry(id=p.pack_id, version=p.version, title=json.loads(p.title),
@@ -58,13 +58,9 @@ def list_packs(device: DeviceDep, repo: RepoDep,
 
 
 def _pack_bytes(request: Request, device: DeviceDep, repo: RepoDep, pack_id: str, version: int,
-                which: str) -> Response:
-    if not pack_service.visible_to(repo, device.facility_id, pack_id, version):
-        raise HTTPException(404, f"pack {pack_id} version {version} is not published to this facility")
-    pack = repo.get_pack_version(pack_id, version)
-    if pack is None:
-        raise HTTPException(404, f"pack {pack_id} version {version} does not exist")
-    data = pack.manifest if which == "manifest" else pack.sig
+                which: Literal["manifest", "signature"]) -> Response:
+    data = pack_delivery.pack_file(repo=repo, device=device, pack_id=pack_id, version=version,
+                                   which=which)
     etag = '"' + hashlib.sha256(data).hexdigest() + '"'
     if _etag_matches(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
@@ -101,11 +97,9 @@ def blob(sha256: Sha, request: Request, device: DeviceDep, state: StateDep) -> R
     """Only blobs of a pack version published to the device's facility are served; any
     other hash (unknown, or of a pack meant for other facilities) is the same 404."""
     etag = f'"{sha256}"'
-    if not state.blobs.has(sha256) or not state.repo.blob_visible_to(sha256, device.facility_id):
-        raise HTTPException(404, f"blob {sha256} not found among the packs published to "
-                                 "this device's facility")
+    path = pack_delivery.blob_path(repo=state.repo, blobs=state.blobs, device=device,
+                                   sha256=sha256)
     if _etag_matches(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
-    path = state.blobs.path(sha256)
     return FileResponse(path, media_type="application/octet-stream",
                         headers={"ETag": etag, "Cache-Control": "private, max-age=31536000, immutable"})

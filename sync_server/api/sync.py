@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -15,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.core import bounded_json
 from app.core.errors import JSONLimitError
-from sync_server.api.deps import DeviceDep, RepoDep, now_iso
+from sync_server.api.deps import DeviceDep, RepoDep, ServerState, get_state
 from sync_server.api.models import (
     MAX_CHUNK,
     MAX_CURSOR,
@@ -27,13 +26,11 @@ from sync_server.api.models import (
     QuotaError,
     Responses,
 )
-from sync_server.db.repository import Device, ProfileResult, Repository
-from sync_server.errors import QuotaExceededError
+from sync_server.db.repository import Device, ProfileResult
 from sync_server.logs import log
-from sync_server.services import profiles as profile_service
 from sync_server.services import quota
 from sync_server.services import sync as sync_service
-from sync_server.settings import Settings
+from sync_server.services.profiles import profile_json
 
 router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
 logger = logging.getLogger("sync_server.sync")
@@ -56,14 +53,11 @@ def _pull(repo: RepoDep, device: DeviceDep, req: PullRequest) -> Response:
     installed-packs report is written only when it differs from the stored one, and
     `last_seen_at` is stamped after the answer is sent (a background task) — so under a
     burst of syncs a pull does not queue behind pushes holding the write lock."""
-    if req.installed_packs:
-        stored = {i.pack_id: i.version for i in repo.installed_packs(device_id=device.id)}
-        changed = {k: v for k, v in req.installed_packs.items() if stored.get(k) != v}
-        if changed:
-            repo.report_installed(device.id, changed, now_iso())
-    body = sync_service.pull_body(repo, device, req.events_after, req.profiles_after, req.limit)
+    body = sync_service.pull(repo=repo, device=device, events_after=req.events_after,
+                             profiles_after=req.profiles_after, limit=req.limit,
+                             installed=req.installed_packs)
     return Response(body, media_type="application/json",
-                    background=BackgroundTask(repo.touch_device, device.id, now_iso()))
+                    background=BackgroundTask(sync_service.seen, repo=repo, device_id=device.id))
 
 
 @router.post("/pull", response_model=PullResponse, responses=BODY_ERRORS,
@@ -98,21 +92,9 @@ async def push(request: Request, device: DeviceDep) -> Response:
     burst, 200 chunks sharing the CPU (GIL) and the write lock would all finish late;
     queued, most finish early and throughput is higher."""
     raw = await request.body()
-    state = request.app.state.shift
+    state = get_state(request)
     async with state.work_slots:
-        hooks: list[sync_service.StoredHook] = list(state.on_events_stored)
-        return await run_in_threadpool(_push, state.repo, state.settings, device, raw, hooks,
-                                       list(state.server_made))
-
-
-def _charge(repo: Repository, settings: Settings, device: Device, *, events: int,
-            body_bytes: int) -> None:
-    try:
-        quota.charge_push(repo, settings, device, events=events, body_bytes=body_bytes)
-    except QuotaExceededError as exc:
-        log(logger, logging.WARNING, "push refused: quota exceeded", device=device.id,
-            quota=exc.quota, used=exc.used, limit=exc.limit)
-        raise
+        return await run_in_threadpool(_push, state, device, raw)
 
 
 def _invalid(loc: tuple[str | int, ...], kind: str, msg: str) -> RequestValidationError:
@@ -155,22 +137,21 @@ def _outcome(p: ProfileResult) -> dict[str, Any]:
     if p.detail is not None:
         out["detail"] = p.detail
     if p.current is not None:
-        out["current"] = profile_service.profile_json(p.current)
+        out["current"] = profile_json(p.current)
     return out
 
 
-def _push(repo: Repository, settings: Settings, device: Device, raw: bytes,
-          hooks: list[sync_service.StoredHook],
-          server_made: list[Callable[[dict[str, Any]], bool]]) -> Response:
+def _push(state: ServerState, device: Device, raw: bytes) -> Response:
     try:
         events, profiles = parse_push(raw)
     except RequestValidationError:
         # a body that does not parse cost the server as much: it counts (bytes) too
-        _charge(repo, settings, device, events=0, body_bytes=len(raw))
+        quota.charge_push(repo=state.repo, settings=state.settings, device=device, events=0,
+                          body_bytes=len(raw))
         raise
-    _charge(repo, settings, device, events=len(events), body_bytes=len(raw))
-    result = sync_service.push(repo, device, events, profiles, on_stored=hooks,
-                               server_made=server_made)
+    result = sync_service.receive_push(repo=state.repo, settings=state.settings, device=device,
+                                       events=events, profiles=profiles, body_bytes=len(raw),
+                                       hooks=state.push_hooks)
     log(logger, logging.INFO, "push", device=device.id, stored=len(result.stored),
         duplicate=len(result.duplicate), rejected=len(result.rejected),
         profiles=len(result.profiles))

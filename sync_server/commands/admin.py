@@ -42,18 +42,18 @@ def read_password(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from sync_server.cli_support import repository
-    from sync_server.services import admin as admin_service
+    from sync_server.services import admin_auth
 
     with repository(args) as repo:
         if args.admin_command == "list":
-            for admin in repo.list_admins():
+            for admin in admin_auth.list_admins(repo=repo):
                 print(admin.name)
             return 0
         password = read_password(args)
         if args.admin_command == "create":
-            admin_service.create_admin(repo, args.name, password)
+            admin_auth.create_admin(repo=repo, name=args.name, password=password)
             print(f"admin {args.name} created")
         else:
-            admin_service.set_password(repo, args.name, password)
+            admin_auth.set_password(repo=repo, name=args.name, password=password)
             print(f"password of {args.name} changed")
         return 0

@@ -11,10 +11,8 @@
 from __future__ import annotations
 
 import argparse
-import uuid
 
-from sync_server.db import Repository
-from sync_server.errors import NotFoundError, ServerError
+from sync_server.db.repository import Repository
 
 CLI_ADMIN = "cli"
 
@@ -35,37 +33,25 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     from sync_server.cli_support import repository
+    from sync_server.services import certificates
 
     with repository(args) as repo:
         if args.certificate_command == "list":
-            for c in repo.list_certificates(facility_id=args.facility, limit=1_000_000):
+            for c in certificates.list_certificates(repo=repo, facility_id=args.facility,
+                                                    limit=certificates.EVERY):
                 state = f"revoked {c.revoked_at}" if c.revoked else "valid"
                 print(f"{c.id}\t{c.learner_id}\t{c.pack_id}/{c.course_id}\t{c.issued_at}\t{state}")
             return 0
         if args.certificate_command == "revoke":
-            return _revoke(repo, args.certificate_id, args.reason)
+            cid = certificates.revoke_certificate(repo=repo, certificate_id=args.certificate_id,
+                                                  by=CLI_ADMIN, reason=args.reason)
+            print(f"certificate {cid} revoked")
+            return 0
         return _audit(repo, apply=args.apply)
 
 
-def _revoke(repo: Repository, certificate_id: str, reason: str) -> int:
-    from sync_server.services.admin import now_iso
-
-    reason = reason.strip()
-    if not 1 <= len(reason) <= 200:
-        raise ServerError("--reason: expected 1–200 characters")
-    try:
-        cid = str(uuid.UUID(certificate_id))
-    except ValueError:
-        raise ServerError(f"certificate id: not a UUID: {certificate_id!r}") from None
-    if not repo.revoke_certificate(cid, by=CLI_ADMIN, reason=reason, now=now_iso()):
-        raise NotFoundError(f"certificate {cid}: no such certificate, or already revoked")
-    print(f"certificate {cid} revoked")
-    return 0
-
-
 def _audit(repo: Repository, *, apply: bool) -> int:
-    from sync_server.admin.audit import judge, revoke_unverified
-    from sync_server.services.admin import now_iso
+    from sync_server.services.certificate_audit import judge, revoke_unverified
 
     findings = list(judge(repo))
     failed = [f for f in findings if not f.verified]
@@ -82,6 +68,6 @@ def _audit(repo: Repository, *, apply: bool) -> int:
         if failed:
             print("Dry run: nothing changed. Run again with --apply to revoke them.")
         return 0
-    revoked = revoke_unverified(repo, findings, by=CLI_ADMIN, now=now_iso())
+    revoked = revoke_unverified(repo=repo, findings=findings, by=CLI_ADMIN)
     print(f"{len(revoked)} certificate(s) revoked.")
     return 0

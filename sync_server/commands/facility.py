@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
-
-from sync_server.errors import ServerError
-
-SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -21,15 +16,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     from sync_server.cli_support import repository
-    from sync_server.services.admin import now_iso
+    from sync_server.services import facilities
 
     with repository(args) as repo:
         if args.facility_command == "add":
-            if not SLUG.match(args.id):
-                raise ServerError(f"facility id {args.id!r}: use lowercase letters, digits, - and _")
-            repo.create_facility(args.id, args.name, now_iso())
+            facilities.create_facility(repo=repo, facility_id=args.id, name=args.name)
             print(f"facility {args.id} added")
         else:
-            for f in repo.list_facilities():
+            for f in facilities.list_facilities(repo=repo):
                 print(f"{f.id}\t{f.name}")
     return 0

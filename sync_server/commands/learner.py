@@ -26,22 +26,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from sync_server.cli_support import repository
-    from sync_server.services import profiles as profile_service
-    from sync_server.settings import Settings
+    from sync_server.cli_support import repository, settings_from
+    from sync_server.services import learners
 
-    ttl = Settings.from_env().pin_setup_ttl_s
+    ttl = settings_from(args).pin_setup_ttl_s
     with repository(args) as repo:
         if args.learner_command == "add":
-            learner, setup = profile_service.create_learner(
-                repo, staff_number=args.staff_number, display_name=args.name, role=args.role,
+            made = learners.create_learner(
+                repo=repo, staff_number=args.staff_number, display_name=args.name, role=args.role,
                 language=args.language, facility_id=args.facility, setup_ttl_s=ttl)
-            print(learner.id)
-            print(f"PIN set-up code: {setup.code} (valid until {setup.expires_at})")
+            print(made.learner.id)
+            print(f"PIN set-up code: {made.setup.code} (valid until {made.setup.expires_at})")
         elif args.learner_command == "pin-reset":
-            setup = profile_service.reset_pin(repo, args.learner_id, setup_ttl_s=ttl)
+            setup = learners.reset_pin(repo=repo, learner_id=args.learner_id,
+                                       setup_ttl_s=ttl).setup
             print(f"PIN set-up code: {setup.code} (valid until {setup.expires_at})")
         else:
-            for p in repo.list_learners(args.facility):
+            for p in learners.list_learners(repo=repo, facility_id=args.facility):
                 print(f"{p.id}\t{p.facility_id}\t{p.staff_number}\t{p.role}\t{p.display_name}")
     return 0

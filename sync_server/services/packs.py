@@ -1,8 +1,10 @@
-"""Pack intake on the server: verify an uploaded .pack (or build one from a zipped source
-folder with the server key), put its blobs into the content-addressed store, record the
-version; and the device catalogue (latest published version per pack for an audience).
+"""Packs from the admin side (JSON API, console): upload, publish, roll back, list.
 
-Used by the admin JSON API and by the admin console (sync_server/admin).
+Upload: verify a built .pack with the trusted keys (or build one from a zipped source
+folder with the server key), put its blobs into the content-addressed store, record the
+version — versions only grow. Publish: a version to facilities and/or roles (empty =
+all). Roll back: the content of an older version republished as a new, higher version
+(devices never go backwards). The device side is pack_delivery.py.
 """
 
 from __future__ import annotations
@@ -15,22 +17,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from app.core.errors import PackError
-from app.core.events import format_at
-from sync_server.db.repository import PackVersion, Publication, Repository
-from sync_server.errors import AlreadyExistsError
+from app.core.events import utc_now_iso
+from app.core.packs import BlobStore, canonical_json
+from app.core.packs.builder import sign_manifest
+from app.core.roles import ROLES, is_role
+from sync_server.db.repository import (
+    Facility,
+    InstalledPack,
+    PackVersion,
+    Publication,
+    Repository,
+)
+from sync_server.errors import AlreadyExistsError, NotFoundError, ServerError
 from sync_server.keyring import Keyring
 
 CHUNK = 1024 * 1024
 SOURCE_MAX_FILES = 5_000
 SOURCE_MAX_BYTES = 512 * 1024 * 1024
-
-
-def _now() -> str:
-    from datetime import UTC, datetime
-    return format_at(datetime.now(UTC))
 
 
 def _zip_chunks(zf: zipfile.ZipFile, name: str) -> Iterator[bytes]:
@@ -58,7 +64,7 @@ def _hide_path(path: Path, label: str) -> Iterator[None]:
         raise new from None
 
 
-def ingest_pack_file(repo: Repository, keyring: Keyring, blobs: Any, pack_file: Path,
+def ingest_pack_file(repo: Repository, keyring: Keyring, blobs: BlobStore, pack_file: Path,
                      uploaded_by: str) -> PackVersion:
     """Verify `pack_file` with the trusted keys and store it (blobs + manifest + sig).
 
@@ -85,7 +91,7 @@ def ingest_pack_file(repo: Repository, keyring: Keyring, blobs: Any, pack_file: 
     pack = PackVersion(pack_id=verified.id, version=verified.version,
                        manifest=verified.manifest_bytes, sig=verified.sig_bytes,
                        title=json.dumps(manifest.get("title", {}), ensure_ascii=False),
-                       total_bytes=total, uploaded_at=_now(), uploaded_by=uploaded_by)
+                       total_bytes=total, uploaded_at=utc_now_iso(), uploaded_by=uploaded_by)
     repo.add_pack_version(pack)
     return pack
 
@@ -99,7 +105,7 @@ def _source_root(folder: Path) -> Path:
     raise PackError("source zip: no pack.toml at the top level or in a single top folder")
 
 
-def ingest_source_zip(repo: Repository, keyring: Keyring, blobs: Any, zip_file: Path,
+def ingest_source_zip(repo: Repository, keyring: Keyring, blobs: BlobStore, zip_file: Path,
                       uploaded_by: str, work_dir: Path) -> PackVersion:
     """Unpack a zipped source folder safely, build + sign it with the server key, ingest it."""
     from app.core.packs import build_pack, safe_extract_zip
@@ -118,35 +124,124 @@ def ingest_source_zip(repo: Repository, keyring: Keyring, blobs: Any, zip_file: 
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@dataclass(frozen=True)
-class CatalogueItem:
-    pack: PackVersion
-    publication: Publication
 
 
-def catalogue(repo: Repository, facility_id: str, role: str | None = None) -> list[CatalogueItem]:
-    """Latest published version per pack id among publications reaching the facility
-    (and, when `role` is given, that role)."""
-    best: dict[str, Publication] = {}
-    for pub in repo.list_publications():
-        if not pub.reaches(facility_id):
-            continue
-        if role is not None and pub.roles and role not in pub.roles:
-            continue
-        have = best.get(pub.pack_id)
-        if have is None or pub.version > have.version or (
-                pub.version == have.version and pub.id > have.id):
-            best[pub.pack_id] = pub
-    items = []
-    for pack_id in sorted(best):
-        pub = best[pack_id]
-        pack = repo.get_pack_version(pack_id, pub.version)
+UploadKind = Literal["pack", "source", "auto"]
+
+
+def is_built_pack(path: Path) -> bool:
+    """Whether an upload looks like a built pack (manifest + signature) rather than a
+    zipped source folder; a file that is no zip at all is left to the pack verifier."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+    except zipfile.BadZipFile:
+        return True
+    return "manifest.json" in names and "manifest.sig" in names
+
+
+def upload_pack(*, repo: Repository, keyring: Keyring, blobs: BlobStore, path: Path, by: str,
+                work_dir: Path, kind: UploadKind = "auto") -> PackVersion:
+    """Store an uploaded file as a new pack version: a built .pack (verified) or a zipped
+    source folder (built and signed here); "auto" tells them apart. PackError names what
+    is wrong (file, line, field); AlreadyExistsError a version that is not newer."""
+    if kind == "source" or (kind == "auto" and not is_built_pack(path)):
+        return ingest_source_zip(repo, keyring, blobs, path, by, work_dir)
+    return ingest_pack_file(repo, keyring, blobs, path, by)
+
+
+def publish(*, repo: Repository, pack_id: str, version: int, facilities: list[str],
+            roles: list[str], by: str) -> Publication:
+    """Publish an uploaded version to facilities and/or roles (empty = all). ServerError
+    for an unknown role; NotFoundError for an unknown version or facility."""
+    bad = [r for r in roles if not is_role(r)]
+    if bad:
+        raise ServerError(f"Unknown role(s): {', '.join(bad)} (roles: {', '.join(ROLES)})")
+    return repo.publish(pack_id, version, facilities, roles, by, utc_now_iso())
+
+
+def rollback(*, repo: Repository, keyring: Keyring, pack_id: str, version: int,
+             by: str) -> PackVersion:
+    """Republish the content of `version` as a new, higher version (devices never go
+    backwards): same files, manifest with the new version number, signed with the server
+    key; published to the audience of the newest publication of the pack."""
+    old = repo.get_pack_version(pack_id, version)
+    if old is None:
+        raise NotFoundError(f"pack {pack_id!r} version {version} was not uploaded")
+    newest = max(p.version for p in repo.list_pack_versions() if p.pack_id == pack_id)
+    manifest = json.loads(old.manifest)
+    manifest["version"] = newest + 1
+    manifest_bytes = canonical_json(manifest)
+    pack = PackVersion(pack_id=pack_id, version=newest + 1, manifest=manifest_bytes,
+                       sig=sign_manifest(manifest_bytes, keyring.private_key),
+                       title=old.title, total_bytes=old.total_bytes, uploaded_at=utc_now_iso(),
+                       uploaded_by=f"{by} (rollback to v{version})")
+    repo.add_pack_version(pack)
+    pubs = [p for p in repo.list_publications() if p.pack_id == pack_id]
+    if pubs:
+        last = max(pubs, key=lambda p: (p.version, p.id))
+        repo.publish(pack_id, pack.version, list(last.facilities), list(last.roles), by,
+                     utc_now_iso())
+    return pack
+
+
+def list_pack_versions(*, repo: Repository) -> list[PackVersion]:
+    return repo.list_pack_versions()
+
+
+def list_publications(*, repo: Repository) -> list[Publication]:
+    return repo.list_publications()
+
+
+def installed_packs(*, repo: Repository, facility_id: str | None = None) -> list[InstalledPack]:
+    """The pack versions each device reported at its last sync."""
+    return repo.installed_packs(facility_id)
+
+
+def newest_manifests(*, repo: Repository, published_only: bool) -> list[dict[str, Any]]:
+    """The manifest of the newest (published, or uploaded) version of every pack."""
+    newest: dict[str, int] = {}
+    versions = repo.list_publications() if published_only else repo.list_pack_versions()
+    for item in versions:
+        pack_id = item.pack_id
+        newest[pack_id] = max(newest.get(pack_id, 0), item.version)
+    out = []
+    for pack_id, version in sorted(newest.items()):
+        pack = repo.get_pack_version(pack_id, version)
         if pack is not None:
-            items.append(CatalogueItem(pack, pub))
-    return items
+            out.append(json.loads(pack.manifest))
+    return out
 
 
-def visible_to(repo: Repository, facility_id: str, pack_id: str, version: int) -> bool:
-    """Whether some publication of this pack version reaches the facility."""
-    return any(p.pack_id == pack_id and p.version == version and p.reaches(facility_id)
-               for p in repo.list_publications())
+@dataclass
+class PackOverview:
+    """What the console's packs page shows: every version with its publications, who
+    has what installed, the newest published version per pack."""
+
+    versions: dict[str, list[tuple[PackVersion, list[Publication]]]]
+    facilities: list[Facility]
+    installed: list[tuple[str, str, dict[str, int]]]   # device name, facility, pack → version
+    pack_ids: list[str]
+    newest_published: dict[str, int]
+
+
+def overview(*, repo: Repository) -> PackOverview:
+    pubs = repo.list_publications()
+    versions: dict[str, list[tuple[PackVersion, list[Publication]]]] = {}
+    for p in repo.list_pack_versions():
+        versions.setdefault(p.pack_id, []).append(
+            (p, [x for x in pubs if x.pack_id == p.pack_id and x.version == p.version]))
+    for rows in versions.values():
+        rows.sort(key=lambda row: -row[0].version)
+    newest_published: dict[str, int] = {}
+    for pub in pubs:
+        newest_published[pub.pack_id] = max(newest_published.get(pub.pack_id, 0), pub.version)
+    names = {d.id: d.name for d in repo.list_devices()}
+    by_device: dict[str, tuple[str, str, dict[str, int]]] = {}
+    installed = repo.installed_packs()
+    for item in installed:
+        row = by_device.setdefault(item.device_id, (names.get(item.device_id, item.device_id),
+                                                    item.facility_id, {}))
+        row[2][item.pack_id] = item.version
+    return PackOverview(versions, repo.list_facilities(), list(by_device.values()),
+                        sorted({i.pack_id for i in installed} | set(versions)), newest_published)

@@ -1,4 +1,4 @@
-"""Learner profiles on the server: pushed by tablets, registered by admins, PIN set-up codes.
+"""Learner profiles pushed by tablets (the admin side is learners.py).
 
 The principle (docs/security.md): a tablet reports a profile; the server decides what it
 may change. Every field is checked by the shared rules (app/core/profile_rules.py) — the
@@ -20,82 +20,16 @@ Pushed profiles (docs/sync-protocol.md §4.3):
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from app.core import pins, profile_rules
 from app.core.errors import ProfileFieldError, StoreError
 from app.core.events import format_at, parse_at
 from sync_server.db.repository import Device, Learner, ProfileResult, Repository
-from sync_server.errors import AlreadyExistsError, NotFoundError, ServerError
 
 
-@dataclass(frozen=True)
-class PinSetup:
-    """A one-time PIN set-up code: shown to the admin once, stored only as a verifier."""
-
-    learner_id: str
-    code: str
-    expires_at: str
-
-
-def _now(now: datetime | None) -> datetime:
-    return now or datetime.now(UTC)
-
-
-def _new_setup(ttl_s: int, now: datetime) -> tuple[str, str, str]:
-    """(code, its verifier, expires_at)."""
-    code = pins.new_setup_code()
-    return code, pins.make_setup_verifier(code), format_at(now + timedelta(seconds=ttl_s))
-
-
-# ----- admin side ------------------------------------------------------------------------------
-def create_learner(repo: Repository, *, staff_number: str, display_name: str, role: str,
-                   language: str, facility_id: str, setup_ttl_s: int,
-                   learner_id: str | None = None,
-                   now: datetime | None = None) -> tuple[Learner, PinSetup]:
-    """Register a learner from the admin side: no PIN, a one-time set-up code instead
-    (returned once; the learner types it on a tablet with the PIN they choose)."""
-    try:
-        fields = profile_rules.check_fields({"display_name": display_name,
-                                             "staff_number": staff_number, "role": role,
-                                             "language": language})
-        lid = profile_rules.learner_id(learner_id or str(uuid.uuid4()))
-    except ProfileFieldError as exc:
-        raise ServerError(str(exc)) from None
-    if repo.get_facility(facility_id) is None:
-        raise NotFoundError(f"facility {facility_id!r} does not exist")
-    moment = _now(now)
-    code, verifier, expires = _new_setup(setup_ttl_s, moment)
-    learner = Learner(id=lid, facility_id=facility_id, staff_number=fields["staff_number"],
-                      role=fields["role"], language=fields["language"],
-                      display_name=fields["display_name"], pin_verifier=None,
-                      updated_at=format_at(moment), pin_setup_verifier=verifier,
-                      pin_setup_expires_at=expires)
-    result = repo.save_profile(learner)
-    if result.status == "rejected":
-        if result.reason == "staff_number_taken":
-            raise AlreadyExistsError(f"staff number {fields['staff_number']!r} already belongs "
-                                     f"to learner {result.existing_id} in {facility_id}")
-        raise AlreadyExistsError(f"learner {lid} already exists in another facility")
-    if result.status != "registered":
-        raise AlreadyExistsError(f"learner {lid} already exists")
-    return repo.get_learner(lid) or learner, PinSetup(lid, code, expires)
-
-
-def reset_pin(repo: Repository, learner_id: str, *, setup_ttl_s: int,
-              now: datetime | None = None) -> PinSetup:
-    """An admin reset: the learner's PIN is removed on the server (tablets drop it at
-    their next sync) and a new one-time set-up code replaces any earlier one."""
-    code, verifier, expires = _new_setup(setup_ttl_s, _now(now))
-    if not repo.set_pin_setup(learner_id, verifier, expires):
-        raise NotFoundError(f"learner {learner_id!r} does not exist")
-    return PinSetup(learner_id, code, expires)
-
-
-# ----- pushed by tablets ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class Pushed:
     """One pushed profile after the field rules."""
@@ -149,7 +83,7 @@ def _proof_problem(existing: Learner, proof: bytes | None, now: datetime) -> str
 
 def save_pushed(repo: Repository, device: Device, profiles: list[dict[str, Any]], *,
                 now: datetime | None = None) -> list[ProfileResult]:
-    moment = _now(now)
+    moment = now or datetime.now(UTC)
     return [_save_one(repo, device, raw, moment) for raw in profiles]
 
 

@@ -15,19 +15,24 @@ Limits come from Settings (SHIFT_DEVICE_EVENTS_PER_DAY, SHIFT_DEVICE_BYTES_PER_D
 
 from __future__ import annotations
 
+import logging
 import math
 from datetime import UTC, datetime, timedelta
 
 from app.core.events import format_at
-from sync_server.db.repository import Device, Repository
+from sync_server.db.devices import Device
+from sync_server.db.usage import UsageStore
 from sync_server.errors import QuotaExceededError
+from sync_server.logs import log
 from sync_server.settings import Settings
 
+logger = logging.getLogger("sync_server.sync")
 
-def charge_push(repo: Repository, settings: Settings, device: Device, *, events: int,
+
+def charge_push(*, repo: UsageStore, settings: Settings, device: Device, events: int,
                 body_bytes: int, now: datetime | None = None) -> None:
     """Charge one push to the device's usage today, or raise QuotaExceededError (nothing
-    charged) when a quota is used up already."""
+    charged, logged) when a quota is used up already."""
     if not settings.device_events_per_day and not settings.device_bytes_per_day:
         return
     moment = now or datetime.now(UTC)
@@ -43,5 +48,7 @@ def charge_push(repo: Repository, settings: Settings, device: Device, *, events:
         limit, used = settings.device_events_per_day, usage.events
     else:
         limit, used = settings.device_bytes_per_day, usage.bytes
+    log(logger, logging.WARNING, "push refused: quota exceeded", device=device.id,
+        quota=usage.refused, used=used, limit=limit)
     raise QuotaExceededError(usage.refused, limit=limit, used=used,
                              resets_at=format_at(midnight), retry_after=wait)

@@ -21,14 +21,16 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from app.core.bounded_json import MAX_DEPTH, within_depth
 from app.core.errors import EventError
-from app.core.events import format_at, validated_json
+from app.core.events import format_at, utc_now_iso, validated_json
 from app.core.learning.payloads import check_payload
 from sync_server.db.repository import Device, EventRow, ProfileResult, Repository, StoredEvent
 from sync_server.services import profiles as profile_service
+from sync_server.services.quota import charge_push
+from sync_server.settings import Settings
 
 MAX_FUTURE = timedelta(days=1)
 EARLIEST_AT = datetime(2020, 1, 1, tzinfo=UTC)
@@ -44,6 +46,22 @@ logger = logging.getLogger("sync_server.sync")
 #: duplicates and rejected ones). It runs before the push is answered; it must not fail
 #: the push, so an exception is logged and the next push goes on.
 StoredHook = Callable[[list[dict[str, Any]]], object]
+#: Says whether a pushed server-only event is exactly one this server made.
+ServerMadeCheck = Callable[[dict[str, Any]], bool]
+
+
+class PushHook(Protocol):
+    """A part of the server that follows pushes — the certificate issuer
+    (services/issuing.py), given to the push by create_app (ServerState.push_hooks)."""
+
+    def on_stored(self, events: list[dict[str, Any]]) -> object:
+        """The events one push newly stored (a StoredHook)."""
+        ...
+
+    def is_own_event(self, event: dict[str, Any]) -> bool:
+        """Whether a pushed server-only event is exactly one this server made (a tablet
+        offers those back after a restore from a backup)."""
+        ...
 
 
 @dataclass
@@ -67,7 +85,8 @@ def save_profiles(repo: Repository, device: Device, profiles: list[dict[str, Any
 def push(repo: Repository, device: Device, events: list[dict[str, Any]],
          profiles: list[dict[str, Any]] | None = None, *, now: datetime | None = None,
          on_stored: Sequence[StoredHook] = (),
-         server_made: Sequence[Callable[[dict[str, Any]], bool]] = ()) -> PushResult:
+         server_made: Sequence[ServerMadeCheck] = ()) -> PushResult:
+    """Store a chunk of pushed events (and profiles, first); see the module docstring."""
     moment = now or datetime.now(UTC)
     result = PushResult(received_at=format_at(moment))
     if profiles:
@@ -156,6 +175,17 @@ def push(repo: Repository, device: Device, events: list[dict[str, Any]],
     return result
 
 
+def receive_push(*, repo: Repository, settings: Settings, device: Device,
+                 events: list[dict[str, Any]], profiles: list[dict[str, Any]], body_bytes: int,
+                 hooks: Sequence[PushHook] = ()) -> PushResult:
+    """One push as the endpoint gets it: charged to the device's daily quota (nothing is
+    stored when it is used up: QuotaExceededError), then stored, the hooks following."""
+    charge_push(repo=repo, settings=settings, device=device, events=len(events),
+                body_bytes=body_bytes)
+    return push(repo, device, events, profiles, on_stored=[h.on_stored for h in hooks],
+                server_made=[h.is_own_event for h in hooks])
+
+
 def _run_hooks(hooks: Sequence[StoredHook], stored: list[dict[str, Any]]) -> None:
     for hook in hooks:
         try:
@@ -200,3 +230,21 @@ def pull_body(repo: Repository, device: Device, events_after: int, profiles_afte
     }
     tail = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
     return ('{"events":[' + ",".join(parts) + "]," + tail[1:]).encode("utf-8")
+
+
+def pull(*, repo: Repository, device: Device, events_after: int, profiles_after: int,
+         limit: int, installed: dict[str, int] | None = None) -> bytes:
+    """A pull answer (pull_body), after recording the device's installed packs — written
+    only when they differ from the stored report, so a burst of pulls does not queue
+    behind pushes holding the write lock."""
+    if installed:
+        stored = {i.pack_id: i.version for i in repo.installed_packs(device_id=device.id)}
+        changed = {k: v for k, v in installed.items() if stored.get(k) != v}
+        if changed:
+            repo.report_installed(device.id, changed, utc_now_iso())
+    return pull_body(repo, device, events_after, profiles_after, limit)
+
+
+def seen(*, repo: Repository, device_id: str) -> None:
+    """Stamp the device's `last_seen_at` (run after a pull's answer is sent)."""
+    repo.touch_device(device_id, utc_now_iso())

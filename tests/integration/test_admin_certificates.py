@@ -360,8 +360,8 @@ def test_two_server_processes_issue_exactly_once(tmp_path: Path, database_url: s
 def test_one_undeliverable_certificate_does_not_block_the_others(tmp_path: Path) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from sync_server.admin.issuing import CertificateIssuer, IssuerConfig
     from sync_server.db.repository import CertificateRecord
+    from sync_server.services.issuing import CertificateIssuer, IssuerConfig
 
     repo = open_repo(tmp_path / "srv")
     try:

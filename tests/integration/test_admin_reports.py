@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sync_server.admin import charts
-from sync_server.admin.exports import progress_csv
-from sync_server.admin.learners_csv import MAX_ROWS, csv_safe, parse_learners_csv
-from sync_server.admin.stats import course_rates, courses_of, fold_progress, gap_heat_map
+from sync_server.services.exports import progress_csv
+from sync_server.services.learners_csv import MAX_ROWS, csv_safe, parse_learners_csv
+from sync_server.services.stats import course_rates, courses_of, fold_progress, gap_heat_map
 from tests.support.postgres import database_url, postgres_url  # noqa: F401 - fixtures
 
 FACILITIES = {"vilnius", "iasi"}
@@ -201,9 +201,9 @@ def test_dashboard_event_cache_tops_up_and_survives_a_move(tmp_path, database_ur
     """Queries.cached_events reads only new rows; a moved learner's events get new seqs
     and must replace, not duplicate, the cached copies."""
     from app.core.events import content_of
-    from sync_server.admin.queries import DASHBOARD_TYPES, Queries
     from sync_server.db import open_repository
     from sync_server.db.repository import EventRow, Learner
+    from sync_server.services.queries import DASHBOARD_TYPES, Queries
     from tests.support.server import make_event
 
     repo = open_repository(database_url or f"sqlite:///{tmp_path / 'db.sqlite3'}")

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from sync_server.errors import TooManyAttemptsError
-from sync_server.throttle import LoginThrottle
+from sync_server.services.login_throttle import LoginThrottle
 from tests.support.postgres import database_url, postgres_url  # noqa: F401 - fixtures
 from tests.support.server import ServerProcess, open_repo, running_server, seed
 
@@ -82,27 +82,31 @@ def test_unknown_and_known_names_cost_the_same(tmp_path: Path,
     (counted as hash runs, not timed); a name with NUL is refused without a database error."""
     from unittest import mock
 
-    from sync_server.api import deps
+    from sync_server.services import admin_auth
     from sync_server.settings import Settings
 
     seed(tmp_path / "srv", database_url)
     repo = open_repo(tmp_path / "srv", database_url)
     settings = Settings(data_dir=tmp_path / "srv")
     calls: list[str] = []
-    real = deps.verify_password
+    real = admin_auth.verify_password
 
     def counting(password: str, stored: str) -> bool:
         calls.append(stored.split("$")[1])
         return real(password, stored)
 
+    def login(name: str, password: str, address: str) -> admin_auth.AdminSession | None:
+        return admin_auth.login(repo=repo, name=name, password=password, address=address,
+                                session_ttl_s=settings.admin_session_ttl_s)
+
     try:
-        with mock.patch.object(deps, "verify_password", counting), \
+        with mock.patch.object(admin_auth, "verify_password", counting), \
                 mock.patch("sync_server.security.verify_password", counting):
-            assert deps.login_admin(repo, settings, "admin", "wrong password", "10.1.1.1") is None
-            assert deps.login_admin(repo, settings, "nobody", "wrong password", "10.1.1.2") is None
-            assert deps.login_admin(repo, settings, "nul\x00\x1b[0m", "x", "10.1.1.3") is None
+            assert login("admin", "wrong password", "10.1.1.1") is None
+            assert login("nobody", "wrong password", "10.1.1.2") is None
+            assert login("nul\x00\x1b[0m", "x", "10.1.1.3") is None
         assert calls == ["argon2id"] * 3
-        assert deps.login_admin(repo, settings, "admin", "correct horse battery", "10.1.1.1")
+        assert login("admin", "correct horse battery", "10.1.1.1")
     finally:
         repo.close()
 

@@ -27,7 +27,7 @@ import segno
 
 from app.core.events import format_at
 from sync_server.admin.pages_people import enrol_qr_payload
-from sync_server.throttle import MAX_FAILURES
+from sync_server.services.login_throttle import MAX_FAILURES
 from tests.integration.test_admin_certificates import console_login, page_csrf, upload_and_publish
 from tests.support.learner_work import server_manifest, study
 from tests.support.server import (

@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from app.core.events import content_of
-from sync_server.admin.exports import push_to_lrs
 from sync_server.db.repository import EventRow
+from sync_server.services.exports import push_to_lrs
 from tests.integration.test_admin_certificates import console_login, page_csrf, upload_and_publish
 from tests.support.learner_work import server_manifest, study
 from tests.support.postgres import BACKENDS, url_for_backend

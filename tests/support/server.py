@@ -161,15 +161,15 @@ def seed(data_dir: Path, database_url: str | None = None, *,
          admin: tuple[str, str] = (ADMIN_NAME, ADMIN_PASSWORD)) -> tuple[str, str]:
     """Create an admin (if missing) and facilities directly in the database; returns the
     admin (name, password) for `admin_token`."""
-    from sync_server.services import admin as admin_service
-    from sync_server.services.admin import now_iso
+    from app.core.events import utc_now_iso
+    from sync_server.services import admin_auth
     repo = open_repo(data_dir, database_url)
     try:
         if repo.get_admin_by_name(admin[0]) is None:
-            admin_service.create_admin(repo, admin[0], admin[1])
+            admin_auth.create_admin(repo=repo, name=admin[0], password=admin[1])
         for fid, name in (facilities or {}).items():
             if repo.get_facility(fid) is None:
-                repo.create_facility(fid, name, now_iso())
+                repo.create_facility(fid, name, utc_now_iso())
     finally:
         repo.close()
     return admin

@@ -19,9 +19,9 @@ from app.core import profile_rules
 from app.core.device import ProfileFormError, validate_new_profile
 from app.core.errors import ProfileFieldError, StoreError
 from app.core.store import Store
-from sync_server.admin.learners_csv import parse_learners_csv
 from sync_server.api.models import LearnerIn
 from sync_server.db.repository import Device
+from sync_server.services.learners_csv import parse_learners_csv
 from sync_server.services.profiles import check_pushed
 from tests.support.server import learner_verifier
 

@@ -1,6 +1,6 @@
 """After a restore, a tablet offers back the `certificate.received` events of certificates
 issued after the backup; the server stores such a certificate again under its own id —
-only when it is exactly what this server issued (sync_server/admin/issuing.py recover).
+only when it is exactly what this server issued (sync_server/services/issuing.py recover).
 Real SQLite repositories; the tablets' side is tests/unit/test_sync_recovery.py."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import pytest
 
 from app.core.events import content_of, validate_event
 from app.core.packs import build_pack, generate_keypair
-from sync_server.admin.issuing import CertificateIssuer, IssuerConfig, certificate_event
 from sync_server.app import create_app
 from sync_server.db.repository import EventRow, Learner
+from sync_server.services.issuing import CertificateIssuer, IssuerConfig, certificate_event
 from sync_server.services.packs import ingest_pack_file
 from sync_server.settings import Settings
 from tests.support.learner_work import study

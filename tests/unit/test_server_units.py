@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -193,33 +194,24 @@ def test_openapi_describes_every_route_with_models(client: TestClient) -> None:
     assert refs <= set(spec["components"]["schemas"]), refs - set(spec["components"]["schemas"])
 
 
-def test_extensions_are_installed_when_present(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-    import types
-
-    import sync_server.app as app_module
-
-    calls: list[object] = []
-    ext = types.ModuleType("shift_test_extension")
-    ext.install = calls.append  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "shift_test_extension", ext)
-    monkeypatch.setattr(app_module, "EXTENSIONS", ("shift_test_extension", "shift_missing_extension"))
+def test_create_app_includes_every_router_itself(tmp_path: Path) -> None:
+    """One place gathers the routers (sync_server.app.ROUTERS: JSON API, console, public
+    certificate pages) and create_app includes them directly — no optional extensions
+    looked up by name; the certificate issuer follows pushes as a typed hook."""
     app = create_app(Settings(data_dir=tmp_path / "s", public_base_url=BASE))
-    assert calls == [app]                       # present: install(app) called; missing: skipped
-    broken = types.ModuleType("shift_broken_extension")
-
-    def install(app: object) -> None:
-        raise RuntimeError("extension bug")
-
-    broken.install = install  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "shift_broken_extension", broken)
-    monkeypatch.setattr(app_module, "EXTENSIONS", ("shift_broken_extension",))
-    with pytest.raises(RuntimeError, match="extension bug"):    # a broken extension is loud
-        create_app(Settings(data_dir=tmp_path / "s2", public_base_url=BASE))
+    with TestClient(app) as c:
+        for path, status in (("/api/v1/health", 200), ("/admin/login", 200),
+                             ("/admin/static/admin.css", 200), ("/issuer", 200),
+                             ("/status/1", 404), ("/api/v1/admin/certificates", 401),
+                             (f"/verify/{uuid.uuid4()}", 404)):
+            assert c.get(path).status_code == status, path
+        assert "/api/v1/sync/push" in c.get("/openapi.json").json()["paths"]
+    state = app.state.shift
+    assert state.push_hooks == [state.issuer]
 
 
 def test_admin_login_is_throttled_after_repeated_failures(client: TestClient) -> None:
-    from sync_server.throttle import LoginThrottle
+    from sync_server.services.login_throttle import LoginThrottle
     throttle = LoginThrottle(client.app.state.shift.repo)  # type: ignore[attr-defined]
     try:
         for _ in range(5):

@@ -22,8 +22,8 @@ from typing import Any
 
 import httpx
 
-from sync_server.admin.learners_csv import csv_safe
-from sync_server.admin.stats import CourseInfo, CourseProgress, LearnerLike
+from sync_server.services.learners_csv import csv_safe
+from sync_server.services.stats import CourseInfo, CourseProgress, LearnerLike
 
 PROGRESS_COLUMNS = ("staff_number", "name", "facility", "role", "pack", "course", "course_title",
                     "cards_viewed", "quiz_attempts", "best_score", "passed", "completed_at",

@@ -1,9 +1,9 @@
 """Issue a certificate when the server's own records show a course passed, and deliver it.
 
-How it runs: ``sync_server.admin.install`` registers ``CertificateIssuer.on_stored`` as an
-on-events-stored hook of the push service (``ServerState.on_events_stored``): after a push
-stored new events, and before its answer goes out, the hook gets exactly the events that
-push newly stored. A ``course.completed`` (or ``quiz.submitted``) among them makes the
+How it runs: ``sync_server.app.create_state`` gives the issuer to the push service as a
+``PushHook`` (``ServerState.push_hooks``, services/sync.py): after a push stored new
+events, and before its answer goes out, ``on_stored`` gets exactly the events that push
+newly stored. A ``course.completed`` (or ``quiz.submitted``) among them makes the
 issuer *judge* that learner's course (``evidence.Evidence.verdict``): the learner's stored
 events are folded and every counted quiz attempt is re-scored against the answer key of
 a pack version the server published to the learner's facility and role
@@ -59,7 +59,6 @@ from app.core.credential_status import (
 from app.core.errors import CertificateError, EventError
 from app.core.events import content_of, format_at, validate_event
 from app.core.learning.verify import NO_COMPLETION
-from sync_server.admin.evidence import Evidence
 from sync_server.certificates import (
     Learner,
     bare_id,
@@ -69,6 +68,7 @@ from sync_server.certificates import (
     status_list_url,
 )
 from sync_server.db.repository import CertificateRecord, EventRow, Repository
+from sync_server.services.evidence import Evidence
 
 log = logging.getLogger("shift.certificates")
 SERVER_DEVICE = "server"

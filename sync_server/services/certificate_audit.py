@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sync_server.admin.evidence import Evidence
+from app.core.events import utc_now_iso
 from sync_server.certificates import score_text
 from sync_server.db.repository import CertificateRecord, Repository
+from sync_server.services.evidence import Evidence
 
 REASON_PREFIX = "not verified by the server"
 PAGE = 1_000_000     # list_certificates limit: every certificate
@@ -62,9 +63,9 @@ def judge(repo: Repository, evidence: Evidence | None = None) -> Iterator[Findin
                       ours if ours != claimed else None)
 
 
-def revoke_unverified(repo: Repository, findings: list[Finding], *, by: str,
-                      now: str) -> list[str]:
+def revoke_unverified(*, repo: Repository, findings: list[Finding], by: str) -> list[str]:
     """Revoke the certificates of the findings that failed; their ids."""
+    now = utc_now_iso()
     done = []
     for finding in findings:
         if finding.verified:

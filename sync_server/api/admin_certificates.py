@@ -1,4 +1,4 @@
-"""JSON admin API of the certificate and export features (bearer admin token, OpenAPI).
+"""JSON admin API of certificates and exports (bearer admin token, OpenAPI).
 
 The LRS push is deliberately console-only: an API taking arbitrary URLs would let any
 client with an admin token make the server call any address.
@@ -9,15 +9,16 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from sync_server.admin.pages_exports import progress_response, xapi_response
-from sync_server.api.deps import AdminDep, get_state, now_iso
+from sync_server.api.deps import AdminDep, RepoDep, StateDep
+from sync_server.api.downloads import progress_download, xapi_download
 from sync_server.api.models import ErrorBody
 from sync_server.logs import log
+from sync_server.services import certificates
 
 logger = logging.getLogger("sync_server.console")
 router = APIRouter(prefix="/api/v1/admin", tags=["admin certificates and exports"],
@@ -46,9 +47,9 @@ class RevokeRequest(BaseModel):
 
 @router.get("/certificates", response_model=list[CertificateOut],
             summary="Issued certificates, newest first")
-def list_certificates(request: Request, admin: AdminDep,
+def list_certificates(admin: AdminDep, repo: RepoDep,
                       facility_id: str | None = None) -> list[CertificateOut]:
-    records = get_state(request).repo.list_certificates(facility_id=facility_id)
+    records = certificates.list_certificates(repo=repo, facility_id=facility_id)
     return [CertificateOut.model_validate(r, from_attributes=True) for r in records]
 
 
@@ -56,25 +57,23 @@ def list_certificates(request: Request, admin: AdminDep,
              responses={404: {"model": ErrorBody,
                                    "description": "no such certificate, or already revoked"}},
              summary="Revoke a certificate (GET /verify/{id} then says revoked)")
-def revoke_certificate(request: Request, admin: AdminDep,
+def revoke_certificate(admin: AdminDep, repo: RepoDep,
                        certificate_id: Annotated[str, PathParam(pattern=UUID_PATTERN)],
                        body: RevokeRequest) -> Response:
-    done = get_state(request).repo.revoke_certificate(
-        certificate_id.lower(), by=admin.name, reason=body.reason.strip(), now=now_iso())
-    if not done:
-        raise HTTPException(404, "no such certificate, or already revoked")
+    certificates.revoke_certificate(repo=repo, certificate_id=certificate_id, by=admin.name,
+                                    reason=body.reason)
     log(logger, logging.INFO, "certificate revoked", admin=admin.name, certificate=certificate_id)
     return Response(status_code=204)
 
 
 @router.get("/exports/progress.csv", response_class=Response, summary="Progress as CSV",
             responses={200: {"content": {"text/csv": {}}}})
-def export_progress(request: Request, admin: AdminDep) -> Response:
-    return progress_response(request)
+def export_progress(admin: AdminDep, state: StateDep) -> Response:
+    return progress_download(state)
 
 
 @router.get("/exports/xapi.jsonl", response_class=Response,
             summary="Every event as an xAPI 1.0.3 statement (JSON lines)",
             responses={200: {"content": {"application/x-ndjson": {}}}})
-def export_xapi(request: Request, admin: AdminDep) -> Response:
-    return xapi_response(request)
+def export_xapi(admin: AdminDep, state: StateDep) -> Response:
+    return xapi_download(state)

@@ -26,7 +26,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from app.core.events import format_at
-from sync_server.db.repository import Repository
+from sync_server.db.logins import LoginStore
 from sync_server.errors import TooManyAttemptsError
 
 MAX_FAILURES = 5
@@ -48,7 +48,9 @@ def name_key(name: str) -> str:
 
 
 class LoginThrottle:
-    def __init__(self, repo: Repository, max_failures: int = MAX_FAILURES,
+    """The three counts of the module docstring over a `LoginStore` (the repository)."""
+
+    def __init__(self, repo: LoginStore, max_failures: int = MAX_FAILURES,
                  window_s: float = WINDOW_S, *, address_failures: int | None = None,
                  name_failures: int = NAME_FAILURES, name_window_s: float = NAME_WINDOW_S,
                  known_s: float = KNOWN_S) -> None:

@@ -1,0 +1,109 @@
+"""Certificates from the admin side (JSON API, console, CLI) and the public lookups
+(the verify page, the credential files, the achievement documents).
+
+Issuing is issuing.py (a push hook); the signed credential itself is built by
+sync_server/certificates.py; the audit of old certificates is certificate_audit.py.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.certificates import verify_credential
+from app.core.errors import CertificateError
+from app.core.events import utc_now_iso
+from app.core.packs import TrustedKeys
+from sync_server.certificates import achievement_json, course_achievement
+from sync_server.db.repository import CertificateRecord, Repository
+from sync_server.errors import NotFoundError, ServerError
+
+MAX_REASON = 200
+#: list_certificates without a limit: every certificate
+EVERY = 1_000_000
+
+
+def canonical_id(value: str) -> str:
+    """The canonical (lower-case) form of a certificate id; ServerError if not a UUID."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ServerError(f"certificate id: not a UUID: {value!r}") from None
+
+
+def list_certificates(*, repo: Repository, facility_id: str | None = None,
+                      limit: int = 1000) -> list[CertificateRecord]:
+    """Issued certificates, newest first."""
+    return repo.list_certificates(facility_id=facility_id, limit=limit)
+
+
+@dataclass(frozen=True)
+class CertificateList:
+    certificates: list[CertificateRecord]
+    names: dict[str, str]          # learner id → display name
+
+
+def with_names(*, repo: Repository) -> CertificateList:
+    """The certificates and their learners' names (the console's list)."""
+    certs = repo.list_certificates()
+    learners = repo.learners_by_ids(sorted({c.learner_id for c in certs}))
+    return CertificateList(certs, {lid: lr.display_name for lid, lr in learners.items()})
+
+
+def revoke_certificate(*, repo: Repository, certificate_id: str, by: str,
+                       reason: str) -> str:
+    """Revoke a certificate (its id is returned): /verify then says revoked and tablets
+    show it after their next sync. ServerError for a malformed id or reason (1–200
+    characters); NotFoundError when there is no such certificate or it was revoked
+    already (the first reason stays)."""
+    cid = canonical_id(certificate_id)
+    reason = reason.strip()
+    if not 1 <= len(reason) <= MAX_REASON:
+        raise ServerError(f"reason: expected 1–{MAX_REASON} characters")
+    if not repo.revoke_certificate(cid, by=by, reason=reason, now=utc_now_iso()):
+        raise NotFoundError(f"certificate {cid}: no such certificate, or already revoked")
+    return cid
+
+
+# ----- public lookups (no login) -----------------------------------------------------------
+def find(*, repo: Repository, certificate_id: str) -> CertificateRecord | None:
+    """The certificate with this id (None also for an id that is no UUID)."""
+    try:
+        return repo.get_certificate(canonical_id(certificate_id))
+    except ServerError:
+        return None
+
+
+def check(*, repo: Repository, trusted: TrustedKeys, certificate_id: str) -> dict[str, Any]:
+    """The verify answer (admin/verify.py documents its fields): "genuine" = the stored
+    credential verifies with the trusted keys *and* it is not revoked."""
+    record = find(repo=repo, certificate_id=certificate_id)
+    if record is None:
+        return {"id": certificate_id, "status": "not_found", "genuine": False, "revoked": False,
+                "revoked_at": None, "reason": "no certificate with this id was issued here",
+                "key_id": None, "credential": None}
+    result = verify_credential(record.credential, trusted)
+    revoked = record.revoked
+    status = "revoked" if result.genuine and revoked else result.status.value
+    return {"id": record.id, "status": status, "genuine": result.genuine and not revoked,
+            "revoked": revoked, "revoked_at": record.revoked_at,
+            "reason": record.revoke_reason if revoked else result.reason,
+            "key_id": result.key_id, "credential": record.credential}
+
+
+def achievement(*, repo: Repository, public_base_url: str, pack_id: str, course_id: str,
+                language: str | None) -> dict[str, Any]:
+    """A course as an Open Badges ``Achievement``, from the newest uploaded version of the
+    pack, in `language` (default: the pack's). NotFoundError names what is missing."""
+    versions = [p for p in repo.list_pack_versions() if p.pack_id == pack_id]
+    if not versions:
+        raise NotFoundError("no such pack on this server")
+    manifest = json.loads(max(versions, key=lambda p: p.version).manifest)
+    try:
+        course = course_achievement(manifest, course_id,
+                                    language or str(manifest.get("default_language") or "en"))
+    except CertificateError:
+        raise NotFoundError("no such course in this pack") from None
+    return achievement_json(course, public_base_url)
