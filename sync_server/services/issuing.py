@@ -57,7 +57,7 @@ from app.core.credential_status import (
     status_list_credential,
 )
 from app.core.errors import CertificateError, EventError
-from app.core.events import content_of, format_at, validate_event
+from app.core.events import content_of, format_at, utc_now_iso, validate_event
 from app.core.learning.verify import NO_COMPLETION
 from sync_server.certificates import (
     Learner,
@@ -349,7 +349,7 @@ class CertificateIssuer:
             issued_at=format_at(datetime.fromisoformat(credential["validFrom"])),
             source_event=str(event["id"]),
             key_id=key_id(self.private_key.public_key()), credential=credential,
-            delivered_at=format_at(datetime.now(UTC)), status_list=place[0], status_index=place[1])
+            delivered_at=utc_now_iso(), status_list=place[0], status_index=place[1])
         if content_of(certificate_event(record)) != content_of(event):
             raise CertificateError("the event is not the one this server made for it")
         return record
@@ -369,7 +369,7 @@ class CertificateIssuer:
 
     def deliver(self, record: CertificateRecord) -> None:
         event = validate_event(certificate_event(record))
-        now = format_at(datetime.now(UTC))
+        now = utc_now_iso()
         self.repo.insert_events([EventRow(
             id=event["id"], learner_id=record.learner_id, device_id=SERVER_DEVICE,
             facility_id=record.facility_id, type=event["type"], at=event["at"],
