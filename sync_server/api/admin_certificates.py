@@ -42,7 +42,7 @@ class CertificateOut(BaseModel):
 
 class RevokeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=certificates.MAX_REASON)
 
 
 @router.get("/certificates", response_model=list[CertificateOut],

@@ -3,16 +3,15 @@ and every event as xAPI statements (JSON lines, streamed). The data: services/re
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
+from app.core.clock import now_utc
 from sync_server.api.deps import ServerState
 from sync_server.services import reports
 
 
 def _stamp() -> str:
-    return datetime.now(UTC).strftime("%Y%m%d-%H%M")
+    return now_utc().strftime("%Y%m%d-%H%M")
 
 
 def progress_download(state: ServerState) -> Response:

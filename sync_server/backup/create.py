@@ -36,10 +36,11 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from app.core.clock import now_utc
 from app.core.errors import PackError
 from app.core.events import format_at
 from app.core.packs import key_id, load_private_key, load_public_key
@@ -102,7 +103,7 @@ def create_backup(settings: Settings, out: Path, *, overwrite: bool = False,
     `on_snapshot` is called once the database snapshot is fixed — what the database holds
     from then on is not in this backup (tests use it to push events "after the backup")."""
     started = time.monotonic()
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = now_utc().replace(microsecond=0)
     folder_mode = out.is_dir()
     path = target_path(out, now)
     if path.exists() and not overwrite:

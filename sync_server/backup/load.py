@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from app.core.events import utc_now_iso
+from app.core.clock import now_iso
 from sync_server.backup.archive import BackupArchive, Manifest
 from sync_server.backup.tables import (
     RowCodec,
@@ -198,7 +198,7 @@ def load_database(cur: Any, dialect: str, archive: BackupArchive, epoch: str,
         if table.identity:
             set_sequence(cur, dialect, table, wanted[table.name].sequence or 0)
     apply_schema(cur, dialect, current=m.schema_version)
-    now = utc_now_iso()
+    now = now_iso()
     cur.execute("DELETE FROM server_meta WHERE name IN ('epoch', 'restored_at', 'restored_from')")
     cur.executemany(placeholders(dialect, "INSERT INTO server_meta (name, value) VALUES (?, ?)"),
                     [("epoch", epoch), ("restored_at", now),

@@ -72,11 +72,6 @@ def _stored(rows: list[tuple[Any, ...]]) -> list[StoredEvent]:
     return [StoredEvent(int(s), c, r) for s, c, r in rows]
 
 
-def _of_types(sql: str, params: list[Any], types: tuple[str, ...]) -> str:
-    params += list(types)
-    return sql + f" AND type IN ({','.join('?' * len(types))})"
-
-
 class EventSql(SqlBase):
     def insert_events(self, rows: list[EventRow]) -> dict[str, InsertStatus]:
         # Optimistic: insert everything with ON CONFLICT DO NOTHING and look rows up only
@@ -136,18 +131,21 @@ class EventSql(SqlBase):
 
     def scan_events(self, after_seq: int, limit: int,
                     types: tuple[str, ...] | None = None) -> list[StoredEvent]:
-        sql, params = f"SELECT {_STORED} FROM events WHERE seq > ?", [after_seq]
-        if types is not None:
-            if not types:
-                return []
-            sql = _of_types(sql, params, types)
-        return _stored(self._all(sql + " ORDER BY seq LIMIT ?", (*params, limit)))
+        return self._select("seq > ?", [after_seq], types, limit)
 
     def learner_events(self, learner_id: str,
                        types: tuple[str, ...] | None = None) -> list[StoredEvent]:
-        sql, params = f"SELECT {_STORED} FROM events WHERE learner_id = ?", [learner_id]
+        return self._select("learner_id = ?", [learner_id], types)
+
+    def _select(self, where: str, params: list[Any], types: tuple[str, ...] | None,
+                limit: int | None = None) -> list[StoredEvent]:
+        """Events matching `where` (and of `types`, if given) in seq order."""
         if types is not None:
             if not types:
                 return []
-            sql = _of_types(sql, params, types)
-        return _stored(self._all(sql + " ORDER BY seq", tuple(params)))
+            where += f" AND type IN ({','.join('?' * len(types))})"
+            params = [*params, *types]
+        sql = f"SELECT {_STORED} FROM events WHERE {where} ORDER BY seq"
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", [*params, limit]
+        return _stored(self._all(sql, tuple(params)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.core.events import utc_now_iso
+from app.core.clock import now_iso
 from sync_server.db.base import SqlBase, placeholders
 from sync_server.db.learners import upgrade_learners_v6
 from sync_server.db.locks import LOCK_MIGRATE
@@ -39,7 +39,7 @@ def apply_schema(cur: Any, dialect: str, *, current: int, target: int = LATEST) 
             for pack_id, ver, manifest in cur.fetchall():
                 index_blobs(cur, dialect, pack_id, int(ver), bytes(manifest))
         if version == 6:
-            upgrade_learners_v6(cur, dialect, utc_now_iso())
+            upgrade_learners_v6(cur, dialect, now_iso())
         cur.execute(placeholders(dialect, "INSERT INTO schema_version (version) VALUES (?)"),
                     (version,))
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from app.core.events import format_at, utc_now_iso
+from app.core.clock import now_iso, now_utc
+from app.core.events import format_at
 from sync_server.db.repository import Admin, Repository
 from sync_server.errors import ServerError
 from sync_server.security import (
@@ -49,7 +50,7 @@ def create_admin(*, repo: Repository, name: str, password: str) -> Admin:
         raise ServerError(f"admin name: 1–{MAX_NAME} characters")
     _check_password(password)
     return repo.create_admin(str(uuid.uuid4()), name.strip(), hash_password(password),
-                             utc_now_iso())
+                             now_iso())
 
 
 def set_password(*, repo: Repository, name: str, password: str) -> None:
@@ -87,7 +88,7 @@ def login(*, repo: Repository, name: str, password: str, session_ttl_s: int,
     if needs_rehash(admin.password_hash):
         repo.set_admin_password(admin.name, hash_password(password), end_sessions=False)
     token = new_token("adm")
-    now = datetime.now(UTC)
+    now = now_utc()
     expires = format_at(now + timedelta(seconds=session_ttl_s))
     repo.create_admin_session(token_hash(token), admin.id, expires, format_at(now))
     return AdminSession(token, expires)
@@ -95,7 +96,7 @@ def login(*, repo: Repository, name: str, password: str, session_ttl_s: int,
 
 def admin_for_token(*, repo: Repository, token: str) -> Admin | None:
     """The admin of an unexpired session token (bearer header or console cookie)."""
-    return repo.admin_for_session(token_hash(token), utc_now_iso())
+    return repo.admin_for_session(token_hash(token), now_iso())
 
 
 def logout(*, repo: Repository, token: str) -> None:

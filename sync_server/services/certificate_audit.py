@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from app.core.events import utc_now_iso
+from app.core.clock import now_iso
 from sync_server.certificates import score_text
 from sync_server.db.repository import CertificateRecord, Repository
 from sync_server.services.evidence import Evidence
@@ -65,7 +65,7 @@ def judge(repo: Repository, evidence: Evidence | None = None) -> Iterator[Findin
 
 def revoke_unverified(*, repo: Repository, findings: list[Finding], by: str) -> list[str]:
     """Revoke the certificates of the findings that failed; their ids."""
-    now = utc_now_iso()
+    now = now_iso()
     done = []
     for finding in findings:
         if finding.verified:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.certificates import verify_credential
+from app.core.clock import now_iso
 from app.core.errors import CertificateError
-from app.core.events import utc_now_iso
 from app.core.packs import TrustedKeys
 from sync_server.certificates import achievement_json, course_achievement
 from sync_server.db.repository import CertificateRecord, Repository
@@ -62,7 +62,7 @@ def revoke_certificate(*, repo: Repository, certificate_id: str, by: str,
     reason = reason.strip()
     if not 1 <= len(reason) <= MAX_REASON:
         raise ServerError(f"reason: expected 1–{MAX_REASON} characters")
-    if not repo.revoke_certificate(cid, by=by, reason=reason, now=utc_now_iso()):
+    if not repo.revoke_certificate(cid, by=by, reason=reason, now=now_iso()):
         raise NotFoundError(f"certificate {cid}: no such certificate, or already revoked")
     return cid
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from app.core.events import format_at, utc_now_iso
+from app.core.clock import now_iso, now_utc
+from app.core.events import format_at
 from sync_server.db.repository import Device, Facility, InstalledPack, Repository
 from sync_server.errors import NotFoundError
 from sync_server.security import code_hash, new_enrol_code, new_token, token_hash
@@ -51,7 +52,7 @@ class DeviceOverview:
 def create_enrol_code(*, repo: Repository, facility_id: str, ttl_s: int, by: str) -> EnrolCode:
     """A one-time code for a facility (NotFoundError: no such facility)."""
     facility = get_facility(repo=repo, facility_id=facility_id)
-    now = datetime.now(UTC)
+    now = now_utc()
     code = new_enrol_code()
     expires = format_at(now + timedelta(seconds=ttl_s))
     repo.create_enrol_code(code_hash(code), facility.id, expires, by, format_at(now))
@@ -64,7 +65,7 @@ def enrol(*, repo: Repository, code: str, device_id: str, name: str,
     lets an enrolled device id re-enrol (otherwise DeviceIdTakenError, code unused);
     EnrolError when the code is unknown, used or expired (db/devices.py)."""
     token = new_token("dev")
-    device = repo.enrol_device(code_hash(code), device_id, name, token_hash(token), utc_now_iso(),
+    device = repo.enrol_device(code_hash(code), device_id, name, token_hash(token), now_iso(),
                                proof_hash=token_hash(proof_token) if proof_token else None)
     return Enrolment(device, facility_name(repo=repo, facility_id=device.facility_id), token)
 
@@ -82,7 +83,7 @@ def revoke_device(*, repo: Repository, device_id: str) -> Revocation:
     """Its token stops working at once (NotFoundError: no such device)."""
     if repo.get_device(device_id) is None:
         raise NotFoundError(f"device {device_id!r} does not exist")
-    changed = repo.revoke_device(device_id, utc_now_iso())
+    changed = repo.revoke_device(device_id, now_iso())
     device = repo.get_device(device_id)
     assert device is not None
     return Revocation(device, changed)

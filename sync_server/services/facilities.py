@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from app.core.events import utc_now_iso
+from app.core.clock import now_iso
 from sync_server.db.repository import Facility, Repository
 from sync_server.errors import NotFoundError, ServerError
 
@@ -22,7 +22,7 @@ def create_facility(*, repo: Repository, facility_id: str, name: str) -> Facilit
     name = name.strip()
     if not name or len(name) > MAX_NAME:
         raise ServerError(f"facility name: 1–{MAX_NAME} characters")
-    return repo.create_facility(facility_id, name, utc_now_iso())
+    return repo.create_facility(facility_id, name, now_iso())
 
 
 def list_facilities(*, repo: Repository) -> list[Facility]:

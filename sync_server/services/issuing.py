@@ -44,12 +44,13 @@ import os
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from app.core.certificates import key_id, sign_credential, verify_credential
+from app.core.clock import now_iso, now_utc
 from app.core.credential_status import (
     STATUS_LIST_BITS,
     entry_of,
@@ -57,7 +58,7 @@ from app.core.credential_status import (
     status_list_credential,
 )
 from app.core.errors import CertificateError, EventError
-from app.core.events import content_of, format_at, utc_now_iso, validate_event
+from app.core.events import content_of, format_at, validate_event
 from app.core.learning.verify import NO_COMPLETION
 from sync_server.certificates import (
     Learner,
@@ -238,7 +239,7 @@ class CertificateIssuer:
             raise NotIssued("not_published", f"pack {pack_id} v{verdict.pack_version} is gone")
         achievement = course_achievement(json.loads(found.manifest), course_id,
                                          learner.language)
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = now_utc().replace(microsecond=0)
         for _ in range(STATUS_TRIES):
             number = 1 + self.repo.count_certificates() // STATUS_FILL
             index = secrets.randbelow(STATUS_LIST_BITS)
@@ -277,7 +278,7 @@ class CertificateIssuer:
         cached = self._status_lists.get(key)
         if cached is not None:
             return cached
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = now_utc().replace(microsecond=0)
         unsigned = status_list_credential(
             list_url=status_list_url(base_url, number), issuer_id=self.issuer.id,
             valid_from=now.strftime("%Y-%m-%dT%H:%M:%SZ"), revoked=revoked)
@@ -349,7 +350,7 @@ class CertificateIssuer:
             issued_at=format_at(datetime.fromisoformat(credential["validFrom"])),
             source_event=str(event["id"]),
             key_id=key_id(self.private_key.public_key()), credential=credential,
-            delivered_at=utc_now_iso(), status_list=place[0], status_index=place[1])
+            delivered_at=now_iso(), status_list=place[0], status_index=place[1])
         if content_of(certificate_event(record)) != content_of(event):
             raise CertificateError("the event is not the one this server made for it")
         return record
@@ -369,7 +370,7 @@ class CertificateIssuer:
 
     def deliver(self, record: CertificateRecord) -> None:
         event = validate_event(certificate_event(record))
-        now = utc_now_iso()
+        now = now_iso()
         self.repo.insert_events([EventRow(
             id=event["id"], learner_id=record.learner_id, device_id=SERVER_DEVICE,
             facility_id=record.facility_id, type=event["type"], at=event["at"],

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from app.core import pins, profile_rules
+from app.core.clock import now_iso, now_utc
 from app.core.errors import ProfileFieldError, ShiftError
-from app.core.events import format_at, utc_now_iso
+from app.core.events import format_at
 from sync_server.db.repository import Learner, Repository
 from sync_server.errors import AlreadyExistsError, NotFoundError, ServerError
 from sync_server.services.facilities import get_facility
@@ -64,7 +65,7 @@ def create_learner(*, repo: Repository, staff_number: str, display_name: str, ro
     except ProfileFieldError as exc:
         raise ServerError(str(exc)) from None
     get_facility(repo=repo, facility_id=facility_id)
-    moment = now or datetime.now(UTC)
+    moment = now or now_utc()
     code, verifier, expires = _new_setup(setup_ttl_s, moment)
     learner = Learner(id=lid, facility_id=facility_id, staff_number=fields["staff_number"],
                       role=fields["role"], language=fields["language"],
@@ -105,7 +106,7 @@ def reset_pin(*, repo: Repository, learner_id: str, setup_ttl_s: int,
     and a new one-time set-up code replaces any earlier one (NotFoundError: no such
     learner)."""
     learner = get_learner(repo=repo, learner_id=learner_id)
-    code, verifier, expires = _new_setup(setup_ttl_s, now or datetime.now(UTC))
+    code, verifier, expires = _new_setup(setup_ttl_s, now or now_utc())
     if not repo.set_pin_setup(learner_id, verifier, expires):
         raise NotFoundError(f"learner {learner_id!r} does not exist")
     return Registered(learner, PinSetup(learner_id, code, expires))
@@ -115,7 +116,7 @@ def move_learner(*, repo: Repository, learner_id: str, facility_id: str) -> None
     """Move a learner and their past events to another facility: its tablets then pull
     the whole history (db/learners.py); AlreadyExistsError when the staff number is taken
     there, NotFoundError for an unknown learner or facility."""
-    repo.move_learner(learner_id, facility_id, utc_now_iso())
+    repo.move_learner(learner_id, facility_id, now_iso())
 
 
 def get_learner(*, repo: Repository, learner_id: str) -> Learner:

@@ -23,8 +23,9 @@ spoofed address only ever reaches the name-wide limit.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from app.core.clock import now_utc
 from app.core.events import format_at
 from sync_server.db.logins import LoginStore
 from sync_server.errors import TooManyAttemptsError
@@ -73,7 +74,7 @@ class LoginThrottle:
 
     def check(self, name: str, address: str, now: datetime | None = None) -> None:
         """Raise TooManyAttemptsError while this name may not be tried from this address."""
-        moment = now or datetime.now(UTC)
+        moment = now or now_utc()
         pair, addr, whole = self._keys(name, address)
         since = self._ago(moment, self.window_s)
         minutes = max(1, int(self.window_s // 60))
@@ -100,11 +101,11 @@ class LoginThrottle:
         return False
 
     def failed(self, name: str, address: str, now: datetime | None = None) -> None:
-        moment = now or datetime.now(UTC)
+        moment = now or now_utc()
         oldest = self._ago(moment, max(self.window_s, self.name_window_s))
         self.repo.record_login_failure(list(self._keys(name, address)), format_at(moment), oldest)
 
     def succeeded(self, name: str, address: str = "?", now: datetime | None = None) -> None:
-        moment = now or datetime.now(UTC)
+        moment = now or now_utc()
         self.repo.clear_login_failures(self._keys(name, address)[0])
         self.repo.remember_login(name_key(name), _clean(address, 100), format_at(moment))

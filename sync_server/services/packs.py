@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from app.core.canonical import canonical_json
+from app.core.clock import now_iso
 from app.core.errors import PackError
-from app.core.events import utc_now_iso
-from app.core.packs import BlobStore, canonical_json
+from app.core.packs import BlobStore
 from app.core.packs.builder import sign_manifest
 from app.core.roles import ROLES, is_role
 from sync_server.db.repository import (
@@ -91,7 +92,7 @@ def ingest_pack_file(repo: Repository, keyring: Keyring, blobs: BlobStore, pack_
     pack = PackVersion(pack_id=verified.id, version=verified.version,
                        manifest=verified.manifest_bytes, sig=verified.sig_bytes,
                        title=json.dumps(manifest.get("title", {}), ensure_ascii=False),
-                       total_bytes=total, uploaded_at=utc_now_iso(), uploaded_by=uploaded_by)
+                       total_bytes=total, uploaded_at=now_iso(), uploaded_by=uploaded_by)
     repo.add_pack_version(pack)
     return pack
 
@@ -157,7 +158,7 @@ def publish(*, repo: Repository, pack_id: str, version: int, facilities: list[st
     bad = [r for r in roles if not is_role(r)]
     if bad:
         raise ServerError(f"Unknown role(s): {', '.join(bad)} (roles: {', '.join(ROLES)})")
-    return repo.publish(pack_id, version, facilities, roles, by, utc_now_iso())
+    return repo.publish(pack_id, version, facilities, roles, by, now_iso())
 
 
 def rollback(*, repo: Repository, keyring: Keyring, pack_id: str, version: int,
@@ -174,14 +175,14 @@ def rollback(*, repo: Repository, keyring: Keyring, pack_id: str, version: int,
     manifest_bytes = canonical_json(manifest)
     pack = PackVersion(pack_id=pack_id, version=newest + 1, manifest=manifest_bytes,
                        sig=sign_manifest(manifest_bytes, keyring.private_key),
-                       title=old.title, total_bytes=old.total_bytes, uploaded_at=utc_now_iso(),
+                       title=old.title, total_bytes=old.total_bytes, uploaded_at=now_iso(),
                        uploaded_by=f"{by} (rollback to v{version})")
     repo.add_pack_version(pack)
     pubs = [p for p in repo.list_publications() if p.pack_id == pack_id]
     if pubs:
         last = max(pubs, key=lambda p: (p.version, p.id))
         repo.publish(pack_id, pack.version, list(last.facilities), list(last.roles), by,
-                     utc_now_iso())
+                     now_iso())
     return pack
 
 

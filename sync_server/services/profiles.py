@@ -21,10 +21,11 @@ Pushed profiles (docs/sync-protocol.md §4.3):
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from app.core import pins, profile_rules
+from app.core.clock import now_utc
 from app.core.errors import ProfileFieldError, StoreError
 from app.core.events import format_at, parse_at
 from sync_server.db.repository import Device, Learner, ProfileResult, Repository
@@ -83,7 +84,7 @@ def _proof_problem(existing: Learner, proof: bytes | None, now: datetime) -> str
 
 def save_pushed(repo: Repository, device: Device, profiles: list[dict[str, Any]], *,
                 now: datetime | None = None) -> list[ProfileResult]:
-    moment = now or datetime.now(UTC)
+    moment = now or now_utc()
     return [_save_one(repo, device, raw, moment) for raw in profiles]
 
 

@@ -19,6 +19,7 @@ import logging
 import math
 from datetime import UTC, datetime, timedelta
 
+from app.core.clock import now_utc
 from app.core.events import format_at
 from sync_server.db.devices import Device
 from sync_server.db.usage import UsageStore
@@ -35,7 +36,7 @@ def charge_push(*, repo: UsageStore, settings: Settings, device: Device, events:
     charged, logged) when a quota is used up already."""
     if not settings.device_events_per_day and not settings.device_bytes_per_day:
         return
-    moment = now or datetime.now(UTC)
+    moment = now or now_utc()
     day = moment.date().isoformat()
     usage = repo.charge_usage(device.id, day, events=events, bytes_=body_bytes,
                               max_events=settings.device_events_per_day,

@@ -24,8 +24,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from app.core.bounded_json import MAX_DEPTH, within_depth
+from app.core.clock import now_iso, now_utc
 from app.core.errors import EventError
-from app.core.events import format_at, utc_now_iso, validated_json
+from app.core.events import format_at, validated_json
 from app.core.learning.payloads import check_payload
 from sync_server.db.repository import Device, EventRow, ProfileResult, Repository, StoredEvent
 from sync_server.services import profiles as profile_service
@@ -87,7 +88,7 @@ def push(repo: Repository, device: Device, events: list[dict[str, Any]],
          on_stored: Sequence[StoredHook] = (),
          server_made: Sequence[ServerMadeCheck] = ()) -> PushResult:
     """Store a chunk of pushed events (and profiles, first); see the module docstring."""
-    moment = now or datetime.now(UTC)
+    moment = now or now_utc()
     result = PushResult(received_at=format_at(moment))
     if profiles:
         result.profiles = save_profiles(repo, device, profiles, now=moment)
@@ -241,10 +242,10 @@ def pull(*, repo: Repository, device: Device, events_after: int, profiles_after:
         stored = {i.pack_id: i.version for i in repo.installed_packs(device_id=device.id)}
         changed = {k: v for k, v in installed.items() if stored.get(k) != v}
         if changed:
-            repo.report_installed(device.id, changed, utc_now_iso())
+            repo.report_installed(device.id, changed, now_iso())
     return pull_body(repo, device, events_after, profiles_after, limit)
 
 
 def seen(*, repo: Repository, device_id: str) -> None:
     """Stamp the device's `last_seen_at` (run after a pull's answer is sent)."""
-    repo.touch_device(device_id, utc_now_iso())
+    repo.touch_device(device_id, now_iso())

@@ -161,7 +161,7 @@ def seed(data_dir: Path, database_url: str | None = None, *,
          admin: tuple[str, str] = (ADMIN_NAME, ADMIN_PASSWORD)) -> tuple[str, str]:
     """Create an admin (if missing) and facilities directly in the database; returns the
     admin (name, password) for `admin_token`."""
-    from app.core.events import utc_now_iso
+    from app.core.clock import now_iso
     from sync_server.services import admin_auth
     repo = open_repo(data_dir, database_url)
     try:
@@ -169,7 +169,7 @@ def seed(data_dir: Path, database_url: str | None = None, *,
             admin_auth.create_admin(repo=repo, name=admin[0], password=admin[1])
         for fid, name in (facilities or {}).items():
             if repo.get_facility(fid) is None:
-                repo.create_facility(fid, name, utc_now_iso())
+                repo.create_facility(fid, name, now_iso())
     finally:
         repo.close()
     return admin
