@@ -1,5 +1,5 @@
 """Writer groups serialised across server processes (PostgreSQL advisory lock ids; SQLite
-has one write lock anyway). See sync_server/db/sql.py."""
+has one write lock anyway). See sync_server/db/base.py (`_write`)."""
 
 LOCK_MIGRATE = 7_243_000
 LOCK_EVENTS = 7_243_001

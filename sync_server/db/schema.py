@@ -2,7 +2,7 @@
 
 Statements are templates: `{serial}` (auto-numbered primary key), `{blob}` and
 `{bigint}` are filled in per dialect by `statements()`. Each schema version lists what
-it adds; `SqlRepository._migrate` applies the missing versions in one transaction and
+it adds; `db/migrate.py` applies the missing versions in one transaction and
 records them in `schema_version`. Version 2 moved the certificate tables (formerly
 created by the admin module) into the schema and added the pack → blob index (audience
 checks of blob downloads) and the login-failure log (lock-out across server processes).
@@ -15,7 +15,7 @@ Version 6 (learner security, docs/security.md): staff numbers unique per facilit
 across the organisation (the learners table is rebuilt: SQLite cannot drop a UNIQUE
 constraint), one-time PIN set-up codes (their verifier and expiry on the learner row), and
 the (admin name, address) pairs that logged in before (the login throttle); the Python
-step in `SqlRepository._migrate` wraps old `scrypt$` PIN verifiers and brings future
+step in `db/migrate.py` (`learners.upgrade_learners_v6`) wraps old `scrypt$` PIN verifiers and brings future
 `updated_at` stamps back to the migration time.
 """
 
