@@ -9,9 +9,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from app.core import profile_rules
 from app.core.errors import ProfileFieldError
+from sync_server.services.facilities import SLUG_PATTERN
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
-SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 #: Canonical spelling only (lower case, hyphens): another spelling of the same UUID would
 #: be another id (app.core.events.is_canonical_uuid).
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"

@@ -8,8 +8,9 @@ from app.core.clock import now_iso
 from sync_server.db.repository import Facility, Repository
 from sync_server.errors import NotFoundError, ServerError
 
-#: The id form of a facility (also the pattern of the API models, SLUG_PATTERN).
-FACILITY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: The form of a facility id (and of a pack id): the API models' SLUG_PATTERN is this.
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+FACILITY_ID = re.compile(SLUG_PATTERN)
 MAX_NAME = 200
 
 
