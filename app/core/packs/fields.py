@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -77,6 +78,14 @@ class Fields:
         if not isinstance(v, bool):
             raise self.error(key, f"must be true or false, got {_kind(v)}")
         return v
+
+    def date(self, key: str) -> str:
+        """A TOML local date (``date = 2027-03-01``, no quotes) as ISO text."""
+        v = self._get(key, True, None)
+        if not isinstance(v, dt.date) or isinstance(v, dt.datetime):
+            raise self.error(key, "must be a date written as YYYY-MM-DD without quotes, got "
+                                  f"{_kind(v)}")
+        return v.isoformat()
 
     def ident(self, key: str) -> str:
         v = self.string(key)
@@ -167,7 +176,8 @@ class Languages:
 
 def _kind(v: Any) -> str:
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-            list: "a list", dict: "a table"}.get(type(v), type(v).__name__)
+            list: "a list", dict: "a table", dt.datetime: "a date and time",
+            dt.time: "a time"}.get(type(v), type(v).__name__)
 
 
 def unique_ids(items: list[Fields], key: str, seen: dict[str, str] | None = None) -> None:

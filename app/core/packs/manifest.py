@@ -147,24 +147,45 @@ def _course(c: Any, path: str, paths: set[str]) -> None:
         for lang, fp in _need(lesson, "files", dict, lp).items():
             if fp not in paths:
                 raise _fail(f"{lp}.files.{lang}", f"{fp!r} is not in files")
+    outcomes = _outcomes(c, path)
     quiz = _need(c, "quiz", dict, path)
     for k, q in enumerate(_need(quiz, "questions", list, f"{path}.quiz")):
-        _question(q, f"{path}.quiz.questions[{k}]")
+        _question(q, f"{path}.quiz.questions[{k}]", outcomes)
 
 
-def _question(q: Any, path: str, types: tuple[str, ...] = QUESTION_TYPES) -> None:
+def _outcomes(c: dict[str, Any], path: str) -> set[str]:
+    """Learning outcomes (optional): a list of {id, text}; ids unique."""
+    if "outcomes" not in c:
+        return set()
+    ids: set[str] = set()
+    for i, o in enumerate(_need(c, "outcomes", list, path)):
+        op = f"{path}.outcomes[{i}]"
+        if not isinstance(o, dict):
+            raise _fail(op, "must be an object")
+        oid = _ident(o, "id", op)
+        if oid in ids:
+            raise _fail(f"{op}.id", f"duplicate outcome id {oid!r}")
+        ids.add(oid)
+        _loc(_need(o, "text", dict, op), f"{op}.text")
+    return ids
+
+
+def _question(q: Any, path: str, outcomes: set[str], types: tuple[str, ...] = QUESTION_TYPES
+              ) -> None:
     if not isinstance(q, dict):
         raise _fail(path, "must be an object")
     _ident(q, "id", path)
     qtype = _need(q, "type", str, path)
     if qtype not in types:
         raise _fail(f"{path}.type", f"unknown question type {qtype!r}")
+    if "outcome" in q and _need(q, "outcome", str, path) not in outcomes:
+        raise _fail(f"{path}.outcome", f"unknown learning outcome {q['outcome']!r}")
     if qtype == "scenario":
         parts = _need(q, "parts", list, path)
         if not parts:
             raise _fail(f"{path}.parts", "a scenario needs at least one part")
         for i, part in enumerate(parts):
-            _question(part, f"{path}.parts[{i}]", PART_TYPES)
+            _question(part, f"{path}.parts[{i}]", outcomes, PART_TYPES)
         return
     opts = _need(q, "options", list, path)
     if not 2 <= len(opts) <= 8 or not all(isinstance(o, dict) and isinstance(o.get("id"), str)

@@ -90,7 +90,7 @@ class _Reader:
         f = Fields(doc, doc.data, "")
         f.only(["format", "id", "version", "default_language", "languages",
                 "partial_languages", "machine_translated", "audience_roles", "title",
-                "description", "licence", "authors", "courses"])
+                "description", "licence", "authors", "courses", "reviews"])
         fmt = f.integer("format")
         if fmt not in SOURCE_FORMATS:
             raise f.error("format", f"unsupported source format {fmt}; this builder reads "
@@ -117,7 +117,7 @@ class _Reader:
         self.langs = Languages(default, languages, partial)
         f.langs = self.langs
         self.audience = f.roles("audience_roles")
-        return {
+        out = {
             "format": 1, "id": pack_id, "version": version, "default_language": default,
             "languages": languages, "partial_languages": partial, "machine_translated": mt,
             "audience_roles": self.audience, "title": f.loc("title"),
@@ -125,6 +125,34 @@ class _Reader:
             "authors": f.str_list("authors", unique=False),
             "courses": f.id_list("courses"),
         }
+        reviews = self._reviews(f, languages, mt, default)
+        if reviews:
+            out["reviews"] = reviews
+        return out
+
+    def _reviews(self, f: Fields, languages: list[str], mt: list[str], default: str
+                 ) -> dict[str, dict[str, str]]:
+        """``[reviews.<lang>]``: who signed a translation off as a native reviewer, and when.
+        A reviewed language leaves ``machine_translated`` (that list is what the app flags)."""
+        if not f.has("reviews"):
+            return {}
+        table = f.sub("reviews", f.table["reviews"])
+        out = {}
+        for lang, value in table.table.items():
+            if lang not in languages:
+                raise table.error(lang, f"{lang!r} is not in languages ({', '.join(languages)})")
+            if lang == default:
+                raise table.error(lang, "the default language is the source text; only "
+                                        "translations are reviewed")
+            if lang in mt:
+                raise table.error(lang, f"{lang!r} has a native review recorded; remove it "
+                                        "from machine_translated")
+            r = table.sub(lang, value)
+            r.only(["reviewer", "date", "note"])
+            out[lang] = {"reviewer": r.string("reviewer"), "date": r.date("date")}
+            if r.has("note"):
+                out[lang]["note"] = r.string("note")
+        return out
 
     def _skills(self) -> None:
         if not (self.src / "skills.toml").exists():
@@ -197,7 +225,9 @@ class _Reader:
                                   line=self.doc("pack.toml").line_of("courses"), field="courses")
         doc = self.doc(f"{base}/course.toml")
         f = Fields(doc, doc.data, "", self.langs)
-        f.only(["title", "summary", "roles", "skills", "minutes", "pass_mark", "lessons"])
+        f.only(["title", "summary", "roles", "skills", "minutes", "pass_mark", "lessons",
+                "outcomes"])
+        outcomes = self._outcomes(f)
         course: dict[str, Any] = {
             "id": cid, "title": f.loc("title"), "summary": f.loc("summary"),
             # explicit in the manifest, so readers need not know the default rule
@@ -234,8 +264,25 @@ class _Reader:
             if rel not in listed:
                 self.warnings.append(f"{self.disp(rel)}: not listed in course.toml lessons "
                                      "(or language not in pack.languages); ignored")
-        course["quiz"] = self._quiz(f"{base}/quiz.toml")
+        if outcomes:
+            course["outcomes"] = outcomes
+        course["quiz"] = self._quiz(f"{base}/quiz.toml", [o["id"] for o in outcomes])
         return course
+
+    def _outcomes(self, f: Fields) -> list[dict[str, Any]]:
+        """``[outcomes.<id>]`` tables of language → text, in the order written (a list in
+        the manifest, because canonical JSON sorts object keys)."""
+        if not f.has("outcomes"):
+            return []
+        table = f.sub("outcomes", f.table["outcomes"])
+        out = []
+        for key in table.table:
+            if not ID_RE.match(key):
+                raise table.error(key, f"{key!r} is not a valid outcome id (lowercase letters, "
+                                       "digits, '-' and '_', starting with a letter or digit, "
+                                       "≤ 64 chars)")
+            out.append({"id": key, "text": table.loc(key)})
+        return out
 
     def _skill_keys(self, f: Fields, key: str) -> list[str]:
         keys = f.id_list(key, required=False)
@@ -284,13 +331,13 @@ class _Reader:
                        f"(cards: {', '.join(c['anchor'] for c in target.cards)})")
 
     # -- quiz ------------------------------------------------------------------------
-    def _quiz(self, rel: str) -> dict[str, Any]:
+    def _quiz(self, rel: str, outcomes: list[str]) -> dict[str, Any]:
         doc = self.doc(rel)
         f = Fields(doc, doc.data, "", self.langs)
         f.only(["max_attempts", "draw", "shuffle_questions", "shuffle_options", "questions"])
         questions = f.tables("questions")
         seen: dict[str, str] = {}
-        out = [self._question(q, seen, QUESTION_TYPES) for q in questions]
+        out = [self._question(q, seen, QUESTION_TYPES, outcomes) for q in questions]
         draw = f.integer("draw", required=False, default=0, lo=0)
         if draw > len(out):
             raise f.error("draw", f"draws {draw} questions but the bank has {len(out)}")
@@ -301,16 +348,19 @@ class _Reader:
                 "shuffle_options": f.boolean("shuffle_options", required=False, default=True),
                 "questions": out}
 
-    def _question(self, q: Fields, seen: dict[str, str], types: tuple[str, ...]
-                  ) -> dict[str, Any]:
+    def _question(self, q: Fields, seen: dict[str, str], types: tuple[str, ...],
+                  outcomes: list[str], inherited: str | None = None) -> dict[str, Any]:
         qid = q.ident("id")
         unique_ids([q], "id", seen)
         qtype = q.string("type")
         if qtype not in types:
             raise q.error("type", f"unknown question type {qtype!r}; known types: "
                                   f"{', '.join(types)}")
-        common = ["id", "type", "prompt", "explanation"]
+        common = ["id", "type", "prompt", "explanation", "outcome"]
         out: dict[str, Any] = {"id": qid, "type": qtype}
+        outcome = self._outcome(q, outcomes) or inherited
+        if outcome:
+            out["outcome"] = outcome      # a part inherits its scenario's outcome
         if qtype == "scenario":
             q.only([*common, "case", "parts"])
             out["case"] = q.loc("case")
@@ -318,7 +368,8 @@ class _Reader:
                 out["prompt"] = q.loc("prompt")
             if q.has("explanation"):
                 out["explanation"] = q.loc("explanation")
-            out["parts"] = [self._question(p, seen, PART_TYPES) for p in q.tables("parts")]
+            out["parts"] = [self._question(p, seen, PART_TYPES, outcomes, outcome)
+                            for p in q.tables("parts")]
             return out
         out["prompt"] = q.loc("prompt")
         if q.has("explanation"):
@@ -359,6 +410,17 @@ class _Reader:
                                      "option")
         out["options"] = opts
         return out
+
+    @staticmethod
+    def _outcome(q: Fields, outcomes: list[str]) -> str | None:
+        if not q.has("outcome"):
+            return None
+        oid = q.ident("outcome")
+        if oid not in outcomes:
+            known = (f"course.toml defines: {', '.join(outcomes)}" if outcomes else
+                     "course.toml defines no [outcomes] table")
+            raise q.error("outcome", f"unknown learning outcome {oid!r}; {known}")
+        return oid
 
     # -- profiles ----------------------------------------------------------------------
     def _profiles(self) -> list[dict[str, Any]]:
