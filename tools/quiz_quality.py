@@ -188,7 +188,9 @@ class Names:
         return out
 
 
-_OPENERS = " \t“„\"«‘'(*_#>[-–—0123456789"
+#: characters between a sentence end and the next word: spaces, quotes (opening and
+#: closing), brackets, Markdown marks, list bullets and numbers
+_OPENERS = " \t“”„\"«»‘’'()*_#>[]-–—0123456789"
 
 
 def _capitals_inside(text: str) -> Iterator[str]:
