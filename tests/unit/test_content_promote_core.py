@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "content_packs" / "promote-core"
 PACK = "promote-core"
 LANGS = ("en", "lt", "ro")
-COURSES = ["dynamic-security", "de-escalation", "reintegration"]
+COURSES = ["dynamic-security", "de-escalation", "reintegration", "mental-health"]
 TRY_THIS = {"en": "Try this on your next shift", "lt": "Išbandykite per kitą pamainą",
             "ro": "Încercați în următoarea tură"}
 SKILL_KEYS = {
@@ -54,6 +54,10 @@ SKILL_KEYS = {
     "adult-education-support", "multi-agency-working", "resettlement-planning",
     "desistance-support", "risk-and-needs-assessment", "staff-wellbeing", "first-aid",
     "use-of-force-procedures", "search-procedures", "report-writing",
+    # issue 19: the mental-health course, and three ESCO essential skills of the prison
+    # officer that no course teaches yet (named in the profile's not_covered)
+    "mental-health-awareness", "suicide-and-self-harm-prevention",
+    "patrol-areas", "escort-defendants", "undertake-inspections",
 }
 #: manifest keys whose value is a localized string ({lang: text})
 LOC_KEYS = {"title", "summary", "description", "label", "prompt", "explanation", "text",
@@ -254,11 +258,13 @@ def test_quiz_shape_and_pass_mark(built: Built) -> None:
     for course in built.manifest["courses"]:
         quiz, where = course["quiz"], course["id"]
         types = [q["type"] for q in quiz["questions"]]
-        assert 10 <= len(types) <= 15, f"{where}: {len(types)} questions"
+        if quiz["draw"]:       # a bank (issue 19): at least twice the questions drawn
+            assert len(types) >= 2 * quiz["draw"] >= 10, f"{where}: bank {len(types)}"
+        else:
+            assert 10 <= len(types) <= 15, f"{where}: {len(types)} questions"
         assert types.count("scenario") * 2 >= len(types), f"{where}: mostly scenarios"
         assert set(types) - {"scenario"}, f"{where}: some single/multiple/true_false too"
         assert course["pass_mark"] == 70 and quiz["max_attempts"] in (0, 3), where
-        assert quiz["draw"] == 0, where
         for q in quiz["questions"]:
             if q["type"] == "scenario":
                 assert 1 <= len(q["parts"]) <= 3, f"{where}/{q['id']}"
