@@ -20,9 +20,12 @@ Definitions (kept simple so an author can check them by hand):
 * two options are *near-duplicates* when, lower-cased and stripped of punctuation, they are
   equal or `difflib` finds them ≥ 85 % similar;
 * a *proper name* is a capitalised word (not an acronym) that is written with a capital
-  inside a sentence somewhere in the pack and whose lower-case form is never used in the
-  pack's text in that language — so sentence-initial words drop out; names are compared on
-  their first four letters, which catches inflected forms ("Petras", "Petro").
+  inside a sentence somewhere in the pack, and such that no lower-case word of the pack's
+  text in that language is the same word or starts with the same five letters; so
+  sentence-initial words drop out ("Dalijatės" / "dalijasi", "Equal" / "equal"). Names
+  are compared on their first four letters, which catches inflected forms ("Petras",
+  "Petro"). A name that only ever starts sentences is missed: write at least one
+  "Officer Laura" or "asks Laura".
 """
 
 from __future__ import annotations
@@ -174,20 +177,29 @@ class Names:
     """Proper names of one language of a pack (see the module docstring)."""
 
     def __init__(self, corpus: list[str]) -> None:
-        self.lower = {w for text in corpus for w in _WORD.findall(text) if w[0].islower()}
-        #: stems of words written with a capital inside a sentence somewhere in the pack
+        self.lower = {w.lower() for text in corpus for w in _WORD.findall(text)
+                      if w[0].islower()}
+        #: first letters of every lower-case word: "Dalijatės" (a verb that starts a
+        #: sentence) shares them with "dalijasi", a name such as "Vytautas" with none
+        self.prefixes = {w[:PREFIX] for w in self.lower if len(w) >= PREFIX}
+        #: stems of words written with a capital inside a sentence somewhere in the pack:
+        #: "Equal" only ever starts a heading, "Laura" follows "Officer"
         self.inside = {stem(w) for text in corpus for w in _capitals_inside(text)}
 
+    def is_name(self, w: str) -> bool:
+        low = w.lower()
+        acronym = w.isupper() or (w.endswith("s") and w[:-1].isupper())    # NGO, NGOs
+        if len(w) < 2 or not w[0].isupper() or acronym or low in NOT_NAMES:
+            return False
+        return (low not in self.lower and stem(w) in self.inside
+                and (len(low) < PREFIX or low[:PREFIX] not in self.prefixes))
+
     def of(self, text: str) -> set[str]:
-        out = set()
-        for w in _WORD.findall(text):
-            if (len(w) >= 2 and w[0].isupper() and not w.isupper()
-                    and w.lower() not in self.lower and w.lower() not in NOT_NAMES
-                    and stem(w) in self.inside):
-                out.add(w)
-        return out
+        return {w for w in _WORD.findall(text) if self.is_name(w)}
 
 
+#: letters a capitalised word must not share with any lower-case word to count as a name
+PREFIX = 5
 #: characters between a sentence end and the next word: spaces, quotes (opening and
 #: closing), brackets, Markdown marks, list bullets and numbers
 _OPENERS = " \t“”„\"«»‘’'()*_#>[]-–—0123456789"
@@ -197,11 +209,10 @@ def _capitals_inside(text: str) -> Iterator[str]:
     """Capitalised words that do not start a sentence, a line or a quotation."""
     for m in _WORD.finditer(text):
         w = m.group()
-        if not w[0].isupper():
-            continue
-        before = text[: m.start()].rstrip(_OPENERS)
-        if before and before[-1] not in ".!?:;…\n":
-            yield w
+        if w[0].isupper():
+            before = text[: m.start()].rstrip(_OPENERS)
+            if before and before[-1] not in ".!?:;…\n":
+                yield w
 
 
 def stem(name: str) -> str:

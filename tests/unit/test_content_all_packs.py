@@ -1,8 +1,10 @@
 """Every pack source in content_packs/ (the sample and the real content alike), read through
 the learning engine in every language it declares: no string falls back to the default
-language where the translation is declared complete, every quiz item has a correct
-answer that scores full marks, and every profile task's skills are taught by a course of
-the pack or listed as not covered yet (and nothing listed as not covered is taught).
+language where the translation is declared complete (courses, lessons, quizzes, learning
+outcomes, profiles), every quiz item has a correct answer that scores full marks and is
+tagged with a learning outcome of its course, and every profile task's skills are taught
+by a course of the pack or listed as not covered yet (and nothing listed as not covered is
+taught).
 
 tests/unit/test_content_promote_core.py goes further for promote-core (card counts,
 spelling, the built and installed pack); this file keeps the same promises for any pack
@@ -22,7 +24,7 @@ import pytest
 from app.core.assessment import SelfAssessment
 from app.core.learning import Catalog, LearningEngine
 from app.core.learning.quiz import question_view, score_choice
-from app.core.learning.text import Text
+from app.core.learning.text import Text, localize
 from app.core.packs import PackSource, read_source
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,6 +111,23 @@ def test_every_quiz_item_has_a_correct_answer_in_every_declared_language(
                 if item.get("explanation"):
                     texts.append(view.explanation)
                 assert_own_language(texts, lang, f"{where}.{lang}")
+
+
+def test_every_learning_outcome_reads_in_every_declared_language(source: PackSource) -> None:
+    """Outcomes (course.toml [outcomes]) and the questions' tags: every outcome text exists
+    in every complete language, and every question names an outcome of its course."""
+    default = source.manifest["default_language"]
+    for course in source.manifest["courses"]:
+        outcomes = course.get("outcomes", [])
+        assert outcomes, f"{source.id}/{course['id']}: no learning outcomes"
+        ids = {o["id"] for o in outcomes}
+        for outcome in outcomes:
+            for lang in complete_languages(source):
+                assert_own_language([localize(outcome["text"], lang, default)], lang,
+                                    f"{source.id}/{course['id']}/{outcome['id']}.{lang}")
+        for q in course["quiz"]["questions"]:
+            for item in [q, *q.get("parts", [])]:
+                assert item.get("outcome") in ids, f"{source.id}/{course['id']}/{item['id']}"
 
 
 def test_every_profile_reads_in_every_declared_language(source: PackSource) -> None:

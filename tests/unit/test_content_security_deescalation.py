@@ -34,7 +34,9 @@ LANGS = ("en", "lt", "ro")
 TRY_THIS = {"en": "Try this on your next shift", "lt": "Išbandykite per kitą pamainą",
             "ro": "Încercați în următoarea tură"}
 #: rule numbers an author checked against the instruments' published texts (EPR 2006/2020:
-#: 1, 49, 51, 56.2, 64; Nelson Mandela Rules: 1, 2, 38, 76, 82). A new number needs a check.
+#: 1 respect for human rights, 2 rights retained, 49, 51, 56.2, 64; Nelson Mandela Rules: 1,
+#: 2, 38, 76, 82; docs/content-glossary.md says what each one says). A new number needs a
+#: check.
 REVIEWED_RULES = {"1", "2", "38", "49", "51", "56.2", "64", "76", "82"}
 #: "Rule 51" / "Rules 51" · "51 taisyklė" / "56.2 taisyklė" · "Regula 51"
 RULE = {
