@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +42,9 @@ from tests.support.server import ServerProcess, admin_token, bearer, open_repo, 
 ROOT = Path(__file__).resolve().parents[2]
 PROMOTE_CORE = ROOT / "content_packs" / "promote-core"
 PACK = "promote-core"
+#: the version of the promote-core source (it grows with every content release): the
+#: journey publishes it, then a copy one version higher as the content update
+VERSION = tomllib.loads((PROMOTE_CORE / "pack.toml").read_text(encoding="utf-8"))["version"]
 FACILITY = "vilnius-1"
 PIN = "2580"
 
@@ -122,7 +126,7 @@ def _journey(tmp: Path, server: ServerProcess, base: str, key_file: Path, pub_fi
     built = build_pack(PROMOTE_CORE, load_private_key(key_file), tmp / "built")
     uploaded = admin_post(base, token, "/packs/upload", content=Path(built).read_bytes(),
                           headers={"Content-Type": "application/octet-stream"}).json()
-    assert (uploaded["id"], uploaded["version"]) == (PACK, 1), uploaded
+    assert (uploaded["id"], uploaded["version"]) == (PACK, VERSION), uploaded
     admin_post(base, token, f"/packs/{PACK}/publish",
                json={"version": uploaded["version"], "facilities": [FACILITY], "roles": []})
     server_pub = (data / "keys" / "server.key.pub").read_text(encoding="utf-8")
@@ -292,22 +296,22 @@ def _journey(tmp: Path, server: ServerProcess, base: str, key_file: Path, pub_fi
     sync(tablet_b)
     assert b.library().resume.course == third
 
-    # ---- a content update (promote-core v2) reaches both tablets; progress survives ----
+    # ---- a content update (promote-core, next version) reaches both tablets; progress survives
     v2_src = tmp / "promote-core-v2"
     shutil.copytree(PROMOTE_CORE, v2_src)
     toml = v2_src / "pack.toml"
-    toml.write_text(toml.read_text(encoding="utf-8").replace("version = 1", "version = 2", 1),
-                    encoding="utf-8")
+    toml.write_text(toml.read_text(encoding="utf-8").replace(
+        f"version = {VERSION}", f"version = {VERSION + 1}", 1), encoding="utf-8")
     built2 = build_pack(v2_src, load_private_key(key_file), tmp / "built2")
     v2 = admin_post(base, token, "/packs/upload", content=Path(built2).read_bytes(),
                     headers={"Content-Type": "application/octet-stream"}).json()
-    assert v2["version"] == 2
+    assert v2["version"] == VERSION + 1
     admin_post(base, token, f"/packs/{PACK}/publish",
-               json={"version": 2, "facilities": [FACILITY], "roles": []})
+               json={"version": VERSION + 1, "facilities": [FACILITY], "roles": []})
     before = progress_summary(a, course), progress_summary(a, next_course)
     for tablet, session in ((tablet_a, a), (tablet_b, b)):
         sync(tablet)
-        assert [m["version"] for m in tablet.manifests() if m["id"] == PACK] == [2]
+        assert [m["version"] for m in tablet.manifests() if m["id"] == PACK] == [VERSION + 1]
         assert (progress_summary(session, course),
                 progress_summary(session, next_course)) == before
         assert session.library().resume.course == third
@@ -404,7 +408,7 @@ def facility_with_two_tablets(tmp: Path) -> Iterator[tuple[ServerProcess, Device
         admin_post(base, token, "/packs/upload", content=Path(built).read_bytes(),
                    headers={"Content-Type": "application/octet-stream"})
         admin_post(base, token, f"/packs/{PACK}/publish",
-                   json={"version": 1, "facilities": [FACILITY], "roles": []})
+                   json={"version": VERSION, "facilities": [FACILITY], "roles": []})
         for name in ("a", "b"):
             device = Device.open(tmp / name)
             devices.append(device)
