@@ -9,9 +9,13 @@ idempotently. The answer names every id as
 stored, duplicate or rejected with a reason; a client drops stored + duplicate ids from
 its outbox.
 
+`receive_push` is the endpoint's entry: the push is charged to the device's daily quota
+(quota.py) first, and the events it newly stored go to the `PushHook`s (the certificate
+issuer, services/issuing.py) before the answer is sent.
+
 Pull: events of every learner of the device's facility (so a colleague who used another
 tablet finds their history on this one) and the facility's profiles, each after its own
-cursor, a page at a time.
+cursor, a page at a time (`pull`; the answer is spliced by `pull_body`).
 """
 
 from __future__ import annotations

@@ -64,10 +64,10 @@ def test_device_and_learner_actions_name_what_is_missing(repo: Repository) -> No
 
 
 def test_a_csv_import_registers_the_good_rows_and_names_the_bad_ones(repo: Repository) -> None:
-    sheet = ("staff_number,name,facility,role\n"
-             "LT-1,Ona,f1,prison_officer\n"
-             "LT-1,Again,f1,prison_officer\n"            # repeats line 2
-             "LT-2,Jonas,nowhere,prison_officer\n").encode()
+    sheet = (b"staff_number,name,facility,role\n"
+             b"LT-1,Ona,f1,prison_officer\n"
+             b"LT-1,Again,f1,prison_officer\n"            # repeats line 2
+             b"LT-2,Jonas,nowhere,prison_officer\n")
     result = learners.import_learners(repo=repo, data=sheet, setup_ttl_s=60)
     assert [m.learner.display_name for m in result.registered] == ["Ona"]
     assert [(e.line, e.field) for e in result.errors] == [(3, "staff_number"), (4, "facility")]
