@@ -42,8 +42,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app.core.application.sync import PhaseProgress
+from app.core.application.sync_report import SyncReport
 from app.core.bounded_json import BadItem
+from app.core.clock import now_iso
 from app.core.errors import (
+    ErrorCode,
     EventError,
     PackError,
     ShiftError,
@@ -52,13 +56,12 @@ from app.core.errors import (
     SyncProtocolError,
     SyncQuotaError,
 )
-from app.core.events import format_at, parse_at, utc_now_iso, validate_event
+from app.core.events import format_at, parse_at, validate_event
 from app.core.packs import PackLibrary, TrustedKeys
 from app.core.store import reattribute
 from app.sync import certificates, recovery
 from app.sync.backoff import RetryPolicy
 from app.sync.packs import PackUpdater
-from app.sync.report import Progress, SyncReport
 from app.sync.transport import Transport
 
 TOKEN_SECRET = "device_token"
@@ -136,10 +139,12 @@ class SyncClient:
     def transport(self, *, authed: bool = True) -> Transport:
         url = self.server_url
         if url is None:
-            raise SyncError("no server address set: enter it in Settings (server_url)")
+            raise SyncError("no server address set: enter it in Settings (server_url)",
+                            code=ErrorCode.NO_SERVER_ADDRESS)
         token = self.store.settings.get_secret(TOKEN_SECRET) if authed else None
         if authed and token is None:
-            raise SyncError("this tablet is not enrolled: enter an enrolment code from the admin")
+            raise SyncError("this tablet is not enrolled: enter an enrolment code from the admin",
+                            code=ErrorCode.NOT_ENROLLED)
         return self.transport_factory(url, token=token, retry=self.retry, timeout=self.timeout,
                                       ca_bundle=self.store.settings.get("ca_bundle", None))
 
@@ -154,7 +159,8 @@ class SyncClient:
 
         Returns {device_id, facility_id, facility_name}."""
         if not isinstance(code, str) or not code.strip() or len(code.strip()) > 64:
-            raise SyncError("enrolment code: expected the 1–64 character code from the admin")
+            raise SyncError("enrolment code: expected the 1–64 character code from the admin",
+                            code=ErrorCode.ENROLMENT_CODE_INVALID)
         before = self.server_url
         if server_url is not None:
             self.store.settings.set("server_url", server_url.strip())  # validated there
@@ -165,7 +171,8 @@ class SyncClient:
         label = (name or f"tablet {device_id[4:12]}").strip()[:120] or "tablet"
         url = self.server_url
         if url is None:
-            raise SyncError("no server address set: enter it in Settings (server_url)")
+            raise SyncError("no server address set: enter it in Settings (server_url)",
+                            code=ErrorCode.NO_SERVER_ADDRESS)
         with self.transport_factory(url, token=proof, retry=self.retry, timeout=self.timeout,
                                     ca_bundle=self.store.settings.get("ca_bundle", None)) as t:
             answer = t.call("POST", "/api/v1/devices/enrol", idempotent=False,
@@ -190,10 +197,10 @@ class SyncClient:
         self.store.settings.set_secret(TOKEN_SECRET, None)
 
     # ------------------------------------------------------------------ one sync
-    def sync(self, progress: Progress | None = None, *, packs: bool = True) -> SyncReport:
+    def sync(self, progress: PhaseProgress | None = None, *, packs: bool = True) -> SyncReport:
         """Pull, push, then (if `packs`) update packs. Raises a SyncError subclass when
         the events could not be exchanged; pack trouble is reported per pack instead."""
-        report = SyncReport(started_at=utc_now_iso())
+        report = SyncReport(started_at=now_iso())
         cb = progress or _noop
         t0 = time.perf_counter()
         with self.transport() as t:
@@ -206,7 +213,7 @@ class SyncClient:
                 if pushed and recovery.pending(self.store) is not None:  # server restored
                     pushed = self._within_quota(self._reoffer, t, report, cb)
                 if pushed:
-                    self.store.settings.set("last_sync_at", utc_now_iso())
+                    self.store.settings.set("last_sync_at", now_iso())
                 certificates.refresh(t, self.store, report)    # issuer key, revocations
                 if packs and self.library is not None:
                     self._packs(t, report, cb)
@@ -217,7 +224,7 @@ class SyncClient:
                 report.requests = t.stats.requests
                 report.retries = t.stats.retries
                 report.seconds = time.perf_counter() - t0
-                report.finished_at = utc_now_iso()
+                report.finished_at = now_iso()
         return report
 
     # ------------------------------------------------------------------ pull
@@ -229,7 +236,7 @@ class SyncClient:
         except PackError:
             return {}
 
-    def _pull(self, t: Transport, report: SyncReport, cb: Progress, *, pages: int | None = None
+    def _pull(self, t: Transport, report: SyncReport, cb: PhaseProgress, *, pages: int | None = None
               ) -> None:
         settings = self.store.settings
         events_after = settings.get("sync_cursor")
@@ -334,7 +341,7 @@ class SyncClient:
                 report.events_conflicting += count() - before
 
     # ------------------------------------------------------------------ push
-    def _push(self, t: Transport, report: SyncReport, cb: Progress) -> None:
+    def _push(self, t: Transport, report: SyncReport, cb: PhaseProgress) -> None:
         """Profiles first (with the first events, synchronously: which events can go
         depends on the answer), then the outbox with one request in flight while the
         next chunk is read and the previous one acknowledged (disk and network overlap)."""
@@ -389,7 +396,7 @@ class SyncClient:
                     break
                 inflight = (future, send)
 
-    def _reoffer(self, t: Transport, report: SyncReport, cb: Progress) -> None:
+    def _reoffer(self, t: Transport, report: SyncReport, cb: PhaseProgress) -> None:
         """Push the whole history again, learner by learner (app/sync/recovery.py)."""
         plan = recovery.pending(self.store)
         if plan is None:
@@ -419,8 +426,8 @@ class SyncClient:
             recovery.learner_done(self.store, plan, learner_id)
         recovery.finish(self.store)
 
-    def _within_quota(self, step: Callable[[Transport, SyncReport, Progress], None],
-                      t: Transport, report: SyncReport, cb: Progress) -> bool:
+    def _within_quota(self, step: Callable[[Transport, SyncReport, PhaseProgress], None],
+                      t: Transport, report: SyncReport, cb: PhaseProgress) -> bool:
         """Run a push step (the outbox, or the re-offer after a server restore), unless the server said this tablet's daily quota is used up (429
         `quota_exceeded`): then nothing is lost — unacknowledged events stay in the
         outbox — and pushing waits until the server's Retry-After has passed (durable
@@ -464,7 +471,7 @@ class SyncClient:
 
     @staticmethod
     def _smaller(exc: SyncProtocolError, chunk: int) -> int:
-        if "HTTP 413" in str(exc) and chunk > 1:
+        if exc.status == 413 and chunk > 1:
             return max(1, chunk // 2)     # body too large for this server: halve the chunk
         raise exc
 
@@ -589,7 +596,7 @@ class SyncClient:
         keys = self.store.settings.get("trusted_keys") or []
         return TrustedKeys.from_bytes(k.encode() for k in keys)
 
-    def _packs(self, t: Transport, report: SyncReport, cb: Progress) -> None:
+    def _packs(self, t: Transport, report: SyncReport, cb: PhaseProgress) -> None:
         assert self.library is not None
         try:
             trusted = self.trusted_keys()

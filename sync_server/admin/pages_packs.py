@@ -194,8 +194,8 @@ def rollback_pack(state: Any, pack_id: str, version: int, by: str) -> PackVersio
     """Republish the content of ``version`` as a new, higher version (devices never go
     backwards): same files, manifest with the new version number, signed with the server
     key; published to the audience of the newest publication of the pack."""
+    from app.core.canonical import canonical_json
     from app.core.packs.builder import sign_manifest
-    from app.core.packs.source import canonical_json
 
     repo = state.repo
     old = repo.get_pack_version(pack_id, version)

@@ -22,6 +22,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.core.clock import now_iso
 from app.core.events import format_at
 from app.core.packs import BlobStore
 from sync_server.db.repository import Admin, Device, Repository
@@ -58,10 +59,6 @@ class ServerState:
     server_made: list[Callable[[dict[str, Any]], bool]] = field(default_factory=list)
     #: Concurrent push chunks being processed (see api/sync.py push).
     work_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
-
-
-def now_iso() -> str:
-    return format_at(datetime.now(UTC))
 
 
 def get_state(request: Request) -> ServerState:

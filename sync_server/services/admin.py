@@ -5,16 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from app.core.clock import now_iso
 from app.core.events import format_at
 from sync_server.db.repository import Admin, Repository
 from sync_server.errors import ServerError
 from sync_server.security import code_hash, hash_password, new_enrol_code
 
 MIN_PASSWORD = 10
-
-
-def now_iso() -> str:
-    return format_at(datetime.now(UTC))
 
 
 def create_admin(repo: Repository, name: str, password: str) -> Admin:

@@ -7,12 +7,12 @@ or source file of every file the built pack will contain; nothing is written her
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.core.canonical import canonical_json
 from app.core.errors import PackSourceError
 from app.core.packs.fields import ID_RE, LANG_RE, Fields, Languages, unique_ids
 from app.core.packs.lessons import ParsedLesson, PendingLink, parse_lesson
@@ -27,11 +27,6 @@ QUESTION_TYPES = ("multiple", "scenario", "single", "true_false")
 PART_TYPES = ("multiple", "single", "true_false")
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS      # no SVG: see app/core/packs/media.py
 _MEDIA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-def canonical_json(obj: Any) -> bytes:
-    """The one JSON encoding used for manifest.json and lesson files (sorted, compact, UTF-8)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 @dataclass

@@ -15,8 +15,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from app.core.clock import now_iso
 from app.core.errors import StoreError
-from app.core.events import content_of, utc_now_iso
+from app.core.events import content_of
 from app.core.store.atomic import AtomicJSONStorage
 from app.core.store.history import copy_json
 
@@ -63,7 +64,7 @@ class ConflictLog:
                     continue
                 rows.append({"id": received["id"], "learner": kept["learner"],
                              "digest": key[1], "kept": kept, "received": received,
-                             "at": utc_now_iso()})
+                             "at": now_iso()})
             if not rows:
                 return 0
             keep = (self._rows() + rows)[-MAX_CONFLICTS:]

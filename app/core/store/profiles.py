@@ -38,8 +38,16 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from app.core import pins, profile_rules
-from app.core.errors import AuthError, PinLockedError, PinNotSetError, SetupCodeError, StoreError
-from app.core.events import new_id, parse_at, utc_now_iso
+from app.core.clock import now_iso
+from app.core.errors import (
+    AuthError,
+    ErrorCode,
+    PinLockedError,
+    PinNotSetError,
+    SetupCodeError,
+    StoreError,
+)
+from app.core.events import new_id, parse_at
 from app.core.store.atomic import AtomicJSONStorage
 
 FREE_TRIES = 3
@@ -135,7 +143,8 @@ class Profiles:
         for doc in self._table().values():
             if (profile_rules.staff_key(str(doc.get("staff_number", ""))) == key
                     and doc.get("id") != profile_id):
-                raise StoreError(f"staff_number: {staff!r} is already used by another profile")
+                raise StoreError(f"staff_number: {staff!r} is already used by another profile",
+                                 code=ErrorCode.STAFF_NUMBER_TAKEN)
 
     # -- public API ------------------------------------------------------------------
     def create(self, display_name: str, staff_number: str, role: str, language: str,
@@ -145,7 +154,7 @@ class Profiles:
             {"display_name": display_name, "staff_number": staff_number, "role": role,
              "language": language})}
         verifier = pins.make_verifier(pins.check_pin_format(pin))
-        now = utc_now_iso()
+        now = now_iso()
         doc.update(pin_verifier=verifier, pin_setup=None, pin_change=None, created_at=now,
                    updated_at=now, failed_attempts=0, locked_until=0.0, rev=1, dirty=True)
         with self._lock:
@@ -181,7 +190,7 @@ class Profiles:
                 self._check_staff_unique(clean["staff_number"], profile_id)
             if not clean:
                 return _public(doc)
-            new = {**doc, **clean, "updated_at": utc_now_iso(), "rev": doc.get("rev", 0) + 1,
+            new = {**doc, **clean, "updated_at": now_iso(), "rev": doc.get("rev", 0) + 1,
                    "dirty": True}
             self._save({key: new})
             return _public(new)
@@ -379,7 +388,7 @@ class Profiles:
                 "expires_at": clean.get("pin_setup_expires_at")}
 
     def _new_remote(self, clean: dict[str, Any]) -> dict[str, Any]:
-        now = utc_now_iso()
+        now = now_iso()
         fields = {k: clean[k] for k in ("id", *profile_rules.FIELDS)}
         return {**fields, "created_at": clean["created_at"] or now,
                 "updated_at": clean["updated_at"] or now, "pin_verifier": clean["pin_verifier"],
@@ -427,7 +436,7 @@ class Profiles:
             doc = table.pop(key)
             retired = dict(tables.get("retired", {}))
             retired[self._new_key(retired)] = {
-                **_public(doc), "merged_into": merged_into, "retired_at": utc_now_iso()}
+                **_public(doc), "merged_into": merged_into, "retired_at": now_iso()}
             self._storage.write({**tables, "profiles": table, "retired": retired})
             self._pushed_revs.pop(profile_id, None)
             return True

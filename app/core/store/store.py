@@ -37,8 +37,9 @@ from typing import Any
 
 from tinydb import TinyDB
 
+from app.core.clock import now_iso
 from app.core.errors import EventError, StoreError
-from app.core.events import new_id, order_key, utc_now_iso, validate_event
+from app.core.events import new_id, order_key, validate_event
 from app.core.store.atomic import AtomicJSONStorage, clean_stale_temps, fsync_dir
 from app.core.store.conflicts import ConflictLog, differs
 from app.core.store.history import HISTORY_CACHE_BYTES, HistoryCache, copy_json
@@ -197,7 +198,7 @@ class Store:
         tables = storage.read()
         if tables is None:
             device_id = "dev-" + uuid.uuid4().hex
-            storage.write({"device": {"1": {"id": device_id, "created_at": utc_now_iso(),
+            storage.write({"device": {"1": {"id": device_id, "created_at": now_iso(),
                                             "segment_capacity": self._segment_capacity}}})
             return device_id
         doc = tables.get("device", {}).get("1", {})
@@ -278,7 +279,7 @@ class Store:
                 raise EventError(f"seq: {event['seq']} was already used on this device "
                                  f"(leave it out: the store assigns it)")
             if event.get("at") is None:
-                event["at"] = utc_now_iso()
+                event["at"] = now_iso()
             if event.get("id") is None:
                 event["id"] = new_id()
             validate_event(event)
@@ -369,7 +370,7 @@ class Store:
             if not hits:
                 return 0
             bodies = self._bodies(hits)
-            at = utc_now_iso()
+            at = now_iso()
             self._rejected_db.table("rejected").insert_multiple(
                 {"event": bodies[i], "reason": ids_with_reasons[i][:MAX_REASON_CHARS], "at": at}
                 for i in hits)

@@ -1,0 +1,21 @@
+"""The one canonical JSON encoding: sorted keys, no spaces, UTF-8.
+
+Used wherever bytes are hashed, signed or compared: pack manifests and lesson files (their
+sha256 and Ed25519 signature, app/core/packs), and the conflict check of two copies of an
+event with the same id (app/core/events.py). The server imports it from here too, so a
+manifest it re-signs has exactly the bytes a tablet verifies.
+
+Not RFC 8785 (JCS): certificates use their own JCS canonicaliser
+(app/core/certificates), because their proofs are verified by other software.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Stable bytes of a JSON value (sorted keys, compact separators, UTF-8, no ASCII
+    escaping). Raises ValueError/TypeError for values JSON cannot hold."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
