@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.errors import ErrorCode, LearningError, PackError
+from app.core.packs.manifest import PART_TYPES, QUESTION_TYPES
 
-QUESTION_TYPES = ("single", "multiple", "true_false", "scenario")
-PART_TYPES = ("single", "multiple", "true_false")
 
 
 @dataclass(frozen=True, slots=True)
