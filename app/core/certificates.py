@@ -33,6 +33,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from app.core.clock import now_utc
 from app.core.errors import CertificateError, PackVerifyError
 from app.core.jcs import canonicalize
 
@@ -191,7 +192,7 @@ def sign_credential(credential: dict[str, Any], private_key: Ed25519PrivateKey, 
     if "proof" in credential:
         raise CertificateError("credential: already has a proof")
     unsecured = dict(credential)
-    created = created or datetime.now(UTC)
+    created = created or now_utc()
     if created.tzinfo is None:
         raise CertificateError("created: datetime must be timezone-aware")
     proof: dict[str, Any] = {

@@ -15,7 +15,6 @@ from app.core.errors import ErrorCode, LearningError, PackError
 from app.core.packs.manifest import PART_TYPES, QUESTION_TYPES
 
 
-
 @dataclass(frozen=True, slots=True)
 class LessonInfo:
     id: str
