@@ -3,22 +3,21 @@
 Field rules are the shared ones of app/core/profile_rules.py (the same the server and the
 CSV import apply, so a value the tablet takes is never refused elsewhere); this module
 only adds the form's own rules (PIN typed twice, not a trivial sequence, a set-up code
-present) and names the field. A refused form raises :class:`ProfileFormError` with the
+present); the PIN's format is app/core/pins.py's and names the field. A refused form raises :class:`ProfileFormError` with the
 field and a stable ErrorCode; the UI turns the code into a translated sentence
 (app/ui/messages.py), with ``limit`` for the sentences that name a number.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from app.core import profile_rules
 from app.core.errors import ErrorCode, ProfileFieldError, StoreError
 from app.core.i18n import UI_LOCALES
+from app.core.pins import PIN_RE
 from app.core.roles import ROLES
 
-PIN_RE = re.compile(r"^[0-9]{4,8}$")
 #: Field limits of the forms: the shared rules (app/core/profile_rules.py).
 NAME_MAX = profile_rules.MAX_NAME
 STAFF_NUMBER_MAX = profile_rules.MAX_STAFF_NUMBER

@@ -31,10 +31,7 @@ from app.core.application.sync import SyncSummary
 from app.core.application.view_state import SessionView
 from app.core.errors import AuthError, ErrorCode, PinLockedError, SetupCodeError, StoreError
 from app.core.i18n import UI_LOCALES, Translator, choose_locale, translator
-from app.core.pins import normalise_code
-
-#: Most digits the PIN pad takes.
-PIN_MAX_DIGITS = 8
+from app.core.pins import PIN_MAX_DIGITS, normalise_code
 
 
 class Session:

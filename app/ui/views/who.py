@@ -17,6 +17,7 @@ from app.core.application import (
 )
 from app.core.errors import ShiftError
 from app.core.i18n import UI_LOCALES
+from app.core.pins import PIN_MAX_DIGITS
 from app.core.roles import ROLES
 from app.ui.ctx import ViewContext
 from app.ui.messages import error_sentence
@@ -173,11 +174,11 @@ class _FormFields:
     def pin_fields(self) -> tuple[ft.TextField, ft.TextField]:
         _ = self.ctx._
         pin = ft.TextField(label=_("PIN (4 to 8 digits)"), key="f-pin", password=True,
-                           keyboard_type=ft.KeyboardType.NUMBER, max_length=8,
+                           keyboard_type=ft.KeyboardType.NUMBER, max_length=PIN_MAX_DIGITS,
                            value=self.form.get("pin", ""), error=self.error_for("pin"),
                            on_change=self.typed("pin"))
         pin2 = ft.TextField(label=_("PIN again"), key="f-pin2", password=True,
-                            keyboard_type=ft.KeyboardType.NUMBER, max_length=8,
+                            keyboard_type=ft.KeyboardType.NUMBER, max_length=PIN_MAX_DIGITS,
                             value=self.form.get("pin2", ""), error=self.error_for("pin_again"),
                             on_change=self.typed("pin2"))
         return pin, pin2
