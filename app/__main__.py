@@ -5,7 +5,9 @@
     python -m app sync --data-dir DIR
 
 Sub-commands live in app/commands/<name>.py, each with `register(subparsers)` that adds
-its parser and sets `func`. Only this file imports app.ui (ARCHITECTURE.md).
+its parser and sets `func`; COMMANDS below lists them (imported, never looked up by name).
+Only this file and app.ui import app.ui (ARCHITECTURE.md); the app's parts are wired
+together in app/ui/main.py ``open_device`` (the composition root).
 
 `run_device_app()` is the entry of `flet build` bundles (Android, Windows, browser): the
 entry module that tools/flet_project.py writes calls it (app/ui/native.py).
@@ -14,20 +16,22 @@ entry module that tools/flet_project.py writes calls it (app/ui/native.py).
 from __future__ import annotations
 
 import argparse
-import importlib
-import pkgutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-import app.commands
+from app.commands import install, sync
+
+#: Every sub-command module's `register(subparsers)`, in the order `--help` lists them.
+COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (  # type: ignore[type-arg]
+    install.register, sync.register)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app", description="Shift Learning device app")
     sub = parser.add_subparsers(dest="command")
-    for info in sorted(pkgutil.iter_modules(app.commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"app.commands.{info.name}")
-        module.register(sub)
+    for register in COMMANDS:
+        register(sub)
     return parser
 
 

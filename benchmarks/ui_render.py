@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loads", type=int, default=3)
     args = ap.parse_args(argv)
 
-    from app.core.device import Device
+    from app.core.application import Device
     from tests.e2e.ui_harness import chromium, install_fixture_packs, start_app
     from tests.support.optional import browser_status
 
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         device = Device.open(data)
         device.create_profile("Bench Learner", "B-1", "prison_officer", "en", "2580",
                                     "2580")
-        n_courses = len(device.catalog().courses)
+        n_courses = len(device.content.catalog().courses)
         device.close()
         app = start_app(data, work / "app.log")
         base_proc, base_url = start_baseline(work)

@@ -3,7 +3,8 @@
     python -m tools.i18n            extract → update (or init) → compile
     python -m tools.i18n --check    exit 1 if a catalog has an untranslated or fuzzy entry
 
-Sources: app/ui/** and app/core/device.py (gettext ``_``, ``ngettext``, ``N_``).
+Sources: app/ui/** and app/core/application/** (the device's application layer: role
+labels, PIN pad sentences, resume labels), marked with ``_``, ``ngettext`` and ``N_``.
 Catalogs: app/locales/<lang>/LC_MESSAGES/messages.po (+ compiled .mo, committed).
 """
 
@@ -22,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from app.core.i18n import DOMAIN, LOCALE_DIR, UI_LOCALES  # noqa: E402
 
 POT = LOCALE_DIR / f"{DOMAIN}.pot"
-SOURCES = [ROOT / "app" / "ui", ROOT / "app" / "core" / "device.py"]
+SOURCES = [ROOT / "app" / "ui", ROOT / "app" / "core" / "application"]
 
 
 def pybabel(*args: str) -> None:

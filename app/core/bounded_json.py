@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from app.core.errors import JSONLimitError
+from app.core.errors import ErrorCode, JSONLimitError
 
 #: Deepest JSON nesting accepted for one event (the event object is level 1).
 MAX_DEPTH = 32
@@ -60,7 +60,7 @@ class BadItem:
     text (for a supervisor; never parsed)."""
 
     index: int
-    code: str
+    code: ErrorCode
     detail: str
     id: str | None = None
     excerpt: str = ""
@@ -99,7 +99,7 @@ def within_depth(text: str | bytes, limit: int = MAX_DEPTH) -> bool:
 def check_depth(text: str | bytes, limit: int = MAX_DEPTH, what: str = "document") -> None:
     """JSONLimitError("too_deep") when `text` nests deeper than `limit`."""
     if not within_depth(text, limit):
-        raise JSONLimitError("too_deep", f"{what}: JSON nested deeper than {limit} levels")
+        raise JSONLimitError(ErrorCode.JSON_TOO_DEEP, f"{what}: JSON nested deeper than {limit} levels")
 
 
 def _decode(data: str | bytes, what: str) -> str:
@@ -108,14 +108,14 @@ def _decode(data: str | bytes, what: str) -> str:
     try:
         return bytes(data).decode("utf-8")
     except UnicodeDecodeError:
-        raise JSONLimitError("invalid_json", f"{what}: not UTF-8 text") from None
+        raise JSONLimitError(ErrorCode.JSON_INVALID, f"{what}: not UTF-8 text") from None
 
 
 def _parse(text: str, what: str) -> Any:
     try:
         return json.loads(text, parse_constant=_no_constant)
     except ValueError as exc:
-        raise JSONLimitError("invalid_json", f"{what}: not valid JSON ({str(exc)[:160]})") from None
+        raise JSONLimitError(ErrorCode.JSON_INVALID, f"{what}: not valid JSON ({str(exc)[:160]})") from None
 
 
 def loads(data: str | bytes, *, items: str | None = None, max_bytes: int | None = None,
@@ -127,14 +127,14 @@ def loads(data: str | bytes, *, items: str | None = None, max_bytes: int | None 
     other items parsed. Raises JSONLimitError (code "invalid_json", "too_deep" or
     "too_large") for the document as a whole."""
     if max_bytes is not None and len(data) > max_bytes:
-        raise JSONLimitError("too_large", f"{what}: larger than {max_bytes} bytes")
+        raise JSONLimitError(ErrorCode.JSON_TOO_LARGE, f"{what}: larger than {max_bytes} bytes")
     text = _decode(data, what)
     try:
         return _parse(text, what)
     except RecursionError:
         pass   # nested beyond what the C parser handles: split it without recursion
     if items is None:
-        raise JSONLimitError("too_deep", f"{what}: JSON nested deeper than {max_depth} levels")
+        raise JSONLimitError(ErrorCode.JSON_TOO_DEEP, f"{what}: JSON nested deeper than {max_depth} levels")
     return _loads_split(text, items, max_depth, what)
 
 
@@ -187,7 +187,7 @@ def _split(text: str, key: str) -> tuple[int, int, list[_Span], int]:
             expect_items = False
             if char == "[" and depth == 1:
                 if open_at >= 0:
-                    raise JSONLimitError("invalid_json", f"{key}: given twice")
+                    raise JSONLimitError(ErrorCode.JSON_INVALID, f"{key}: given twice")
                 depth = 2
                 rest_depth = max(rest_depth, 2)
                 open_at, inside = match.end(), True
@@ -223,16 +223,16 @@ def _split(text: str, key: str) -> tuple[int, int, list[_Span], int]:
 def _loads_split(text: str, key: str, max_depth: int, what: str) -> dict[str, Any]:
     open_at, close_at, spans, rest_depth = _split(text, key)
     if rest_depth > max_depth:
-        raise JSONLimitError("too_deep", f"{what}: JSON nested deeper than {max_depth} levels")
+        raise JSONLimitError(ErrorCode.JSON_TOO_DEEP, f"{what}: JSON nested deeper than {max_depth} levels")
     rest = _parse(text[:open_at] + text[close_at:] if open_at >= 0 else text, what)
     if not isinstance(rest, dict):
-        raise JSONLimitError("invalid_json", f"{what}: expected a JSON object")
+        raise JSONLimitError(ErrorCode.JSON_INVALID, f"{what}: expected a JSON object")
     parsed: list[Any] = []
     for index, span in enumerate(spans):
         raw = text[span.start:span.end].strip()
         excerpt = raw[:_EXCERPT]
         if span.depth > max_depth:
-            parsed.append(BadItem(index, "too_deep",
+            parsed.append(BadItem(index, ErrorCode.JSON_TOO_DEEP,
                                   f"{key}[{index}]: JSON nested deeper than {max_depth} levels",
                                   span.id, excerpt))
             continue

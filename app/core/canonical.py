@@ -5,8 +5,8 @@ sha256 and Ed25519 signature, app/core/packs), and the conflict check of two cop
 event with the same id (app/core/events.py). The server imports it from here too, so a
 manifest it re-signs has exactly the bytes a tablet verifies.
 
-Not RFC 8785 (JCS): certificates use their own JCS canonicaliser
-(app/core/certificates), because their proofs are verified by other software.
+Not RFC 8785 (JCS): certificate proofs use the standard one (app/core/jcs.py), because
+other software verifies them.
 """
 
 from __future__ import annotations

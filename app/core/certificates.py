@@ -11,7 +11,7 @@ What is signed (docs/certificates.md) follows the W3C ``eddsa-jcs-2022`` cryptos
    credential's ``@context``, ``type``, ``cryptosuite``, ``created``,
    ``verificationMethod`` and ``proofPurpose``);
 3. ``hash_data`` = SHA-256(JCS(proof_config)) ‖ SHA-256(JCS(unsecured)), where JCS is the
-   RFC 8785 JSON Canonicalization Scheme;
+   RFC 8785 JSON Canonicalization Scheme (app/core/jcs.py);
 4. ``proofValue`` = ``"z"`` + base58btc(Ed25519 signature over ``hash_data``).
 
 Every member of the credential and of the proof except ``proofValue`` is therefore covered:
@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import math
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -35,7 +33,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from app.core.clock import now_utc
 from app.core.errors import CertificateError, PackVerifyError
+from app.core.jcs import canonicalize
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
@@ -50,99 +50,6 @@ _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _B58_INDEX = {c: i for i, c in enumerate(_B58)}
 _DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
 MAX_CREDENTIAL_BYTES = 64 * 1024
-
-
-# --------------------------------------------------------------------------- JCS (RFC 8785)
-
-def canonicalize(value: Any) -> bytes:
-    """RFC 8785 canonical JSON bytes of ``value``.
-
-    Raises CertificateError for values JSON cannot carry (NaN, infinity, non-string keys,
-    lone surrogates, other Python types).
-    """
-    parts: list[str] = []
-    _jcs(value, parts, "$")
-    try:
-        return "".join(parts).encode("utf-8")
-    except UnicodeEncodeError:
-        raise CertificateError("canonical JSON: text contains a lone surrogate") from None
-
-
-def _jcs(value: Any, out: list[str], where: str) -> None:
-    if value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif isinstance(value, int):
-        out.append(_number(float(value), where) if abs(value) >= 2**53 else str(value))
-    elif isinstance(value, float):
-        out.append(_number(value, where))
-    elif isinstance(value, str):
-        out.append(_string(value))
-    elif isinstance(value, (list, tuple)):
-        out.append("[")
-        for i, item in enumerate(value):
-            if i:
-                out.append(",")
-            _jcs(item, out, f"{where}[{i}]")
-        out.append("]")
-    elif isinstance(value, dict):
-        for key in value:
-            if not isinstance(key, str):
-                raise CertificateError(f"canonical JSON: {where}: object key {key!r} is not a string")
-        out.append("{")
-        # RFC 8785 §3.2.3: sort by the UTF-16 code units of the keys.
-        for i, key in enumerate(sorted(value, key=lambda k: k.encode("utf-16-be", "surrogatepass"))):
-            if i:
-                out.append(",")
-            out.append(_string(key))
-            out.append(":")
-            _jcs(value[key], out, f"{where}.{key}")
-        out.append("}")
-    else:
-        raise CertificateError(f"canonical JSON: {where}: {type(value).__name__} is not JSON")
-
-
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
-            "\t": "\\t"}
-
-
-def _string(text: str) -> str:
-    chars = ['"']
-    for ch in text:
-        if ch in _ESCAPES:
-            chars.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20:
-            chars.append(f"\\u{ord(ch):04x}")
-        else:
-            chars.append(ch)
-    chars.append('"')
-    return "".join(chars)
-
-
-def _number(value: float, where: str) -> str:
-    """ECMAScript Number.prototype.toString of a double (RFC 8785 §3.2.2.3)."""
-    if not math.isfinite(value):
-        raise CertificateError(f"canonical JSON: {where}: {value!r} is not a JSON number")
-    if value == 0:
-        return "0"
-    sign = "-" if value < 0 else ""
-    # repr() gives the shortest round-trip digits, as ECMAScript does; only the layout differs.
-    parsed = Decimal(repr(abs(value))).as_tuple()
-    s = "".join(map(str, parsed.digits)).rstrip("0")
-    n = int(parsed.exponent) + len(parsed.digits)  # value = 0.s × 10^n
-    k = len(s)
-    if k <= n <= 21:
-        return sign + s + "0" * (n - k)
-    if 0 < n <= 21:
-        return sign + s[:n] + "." + s[n:]
-    if -6 < n <= 0:
-        return sign + "0." + "0" * (-n) + s
-    e = n - 1
-    exp_text = f"e{'+' if e >= 0 else '-'}{abs(e)}"
-    return sign + (s if k == 1 else s[0] + "." + s[1:]) + exp_text
 
 
 # --------------------------------------------------------------------------- keys
@@ -285,7 +192,7 @@ def sign_credential(credential: dict[str, Any], private_key: Ed25519PrivateKey, 
     if "proof" in credential:
         raise CertificateError("credential: already has a proof")
     unsecured = dict(credential)
-    created = created or datetime.now(UTC)
+    created = created or now_utc()
     if created.tzinfo is None:
         raise CertificateError("created: datetime must be timezone-aware")
     proof: dict[str, Any] = {

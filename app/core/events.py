@@ -21,13 +21,13 @@ Validation here is about the envelope; the learning engine owns the meaning of `
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from app.core.bounded_json import MAX_DEPTH, MAX_EVENT_BYTES, MAX_SAFE_INTEGER, within_depth
+from app.core.canonical import canonical_json
 from app.core.errors import EventError
 
 EVENT_TYPES: frozenset[str] = frozenset({
@@ -73,11 +73,6 @@ def is_canonical_uuid(value: Any) -> bool:
 def new_id() -> str:
     """A fresh event / learner / attempt id."""
     return str(uuid.uuid4())
-
-
-def utc_now_iso() -> str:
-    """Current UTC time as the `at` format: millisecond precision, 'Z' suffix."""
-    return format_at(datetime.now(UTC))
 
 
 def format_at(moment: datetime) -> str:
@@ -157,12 +152,6 @@ def validated_json(event: Any, *, allow_server_fields: bool = False) -> bytes:
         raise EventError(f"event: JSON nested deeper than {MAX_DEPTH} levels "
                          "(app/core/bounded_json.py)")
     return encoded
-
-
-def canonical_json(obj: Any) -> bytes:
-    """Stable bytes of a JSON value (sorted keys, no spaces): used to compare two copies
-    of an event with the same id (same id + different content = conflict)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def content_of(event: dict[str, Any]) -> bytes:

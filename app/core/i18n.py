@@ -42,6 +42,12 @@ class I18nError(ShiftError):
     """A catalog file is unreadable or a locale code is not a language."""
 
 
+def N_(message: str) -> str:
+    """Mark a string for extraction (``make i18n``) without translating it here: it is
+    translated where it is shown (``tr.gettext(message)``). The one marker of the app."""
+    return message
+
+
 def normalise_locale(code: object) -> str | None:
     """``"lt_LT"``, ``"lt-lt"``, ``"LT"`` → ``"lt"``; anything that is not a language → None."""
     if not isinstance(code, str) or not code.strip() or len(code) > 64:

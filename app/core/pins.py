@@ -61,7 +61,10 @@ MIN_ARGON2_M = 7168
 MIN_ARGON2_WORK = 7168 * 5
 SALT_BYTES = 16
 KEY_BYTES = 32
-PIN_RE = re.compile(r"^[0-9]{4,8}$")
+#: A PIN is 4 to 8 digits: the one rule (the forms and the PIN pad use these too).
+PIN_MIN_DIGITS = 4
+PIN_MAX_DIGITS = 8
+PIN_RE = re.compile(rf"^[0-9]{{{PIN_MIN_DIGITS},{PIN_MAX_DIGITS}}}$")
 #: Set-up codes are typed on a tablet: no 0/O/1/I/L confusion, grouped by 4.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 12

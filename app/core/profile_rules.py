@@ -29,7 +29,7 @@ import uuid
 from typing import Any
 
 from app.core import pins
-from app.core.errors import ProfileFieldError, StoreError
+from app.core.errors import ErrorCode, ProfileFieldError, StoreError
 from app.core.roles import ROLES, is_role
 
 MAX_NAME = 80
@@ -47,9 +47,9 @@ FIELDS = ("display_name", "staff_number", "role", "language")
 
 def _text(value: object, field: str) -> str:
     if not isinstance(value, str):
-        raise ProfileFieldError(field, "not_text", "expected text")
+        raise ProfileFieldError(field, ErrorCode.FIELD_NOT_TEXT, "expected text")
     if len(value) > MAX_RAW:
-        raise ProfileFieldError(field, "too_long", f"longer than {MAX_RAW} characters")
+        raise ProfileFieldError(field, ErrorCode.FIELD_TOO_LONG, f"longer than {MAX_RAW} characters")
     return value
 
 
@@ -60,13 +60,13 @@ def has_forbidden_characters(value: str) -> bool:
 def display_name(value: object, field: str = "display_name") -> str:
     text = unicodedata.normalize("NFC", _text(value, field))
     if has_forbidden_characters(text):
-        raise ProfileFieldError(field, "bad_characters",
+        raise ProfileFieldError(field, ErrorCode.FIELD_BAD_CHARACTERS,
                                 "contains control or invisible characters")
     text = " ".join(text.split())
     if not text:
-        raise ProfileFieldError(field, "missing", "must not be empty")
+        raise ProfileFieldError(field, ErrorCode.FIELD_MISSING, "must not be empty")
     if len(text) > MAX_NAME:
-        raise ProfileFieldError(field, "too_long", f"at most {MAX_NAME} characters")
+        raise ProfileFieldError(field, ErrorCode.FIELD_TOO_LONG, f"at most {MAX_NAME} characters")
     return text
 
 
@@ -74,11 +74,11 @@ def staff_number(value: object, field: str = "staff_number") -> str:
     raw = _text(value, field)
     text = " ".join(unicodedata.normalize("NFKC", raw).split())
     if not text:
-        raise ProfileFieldError(field, "missing", "must not be empty")
+        raise ProfileFieldError(field, ErrorCode.FIELD_MISSING, "must not be empty")
     if len(text) > MAX_STAFF_NUMBER:
-        raise ProfileFieldError(field, "too_long", f"at most {MAX_STAFF_NUMBER} characters")
+        raise ProfileFieldError(field, ErrorCode.FIELD_TOO_LONG, f"at most {MAX_STAFF_NUMBER} characters")
     if not STAFF_RE.match(text):
-        raise ProfileFieldError(field, "bad_format",
+        raise ProfileFieldError(field, ErrorCode.FIELD_BAD_FORMAT,
                                 f"1-{MAX_STAFF_NUMBER} letters, digits, space . / _ - "
                                 f"(starting with a letter or digit), got {raw!r}")
     return text
@@ -91,14 +91,14 @@ def staff_key(staff_number: str) -> str:
 
 def role(value: object, field: str = "role") -> str:
     if not is_role(value):
-        raise ProfileFieldError(field, "unknown",
+        raise ProfileFieldError(field, ErrorCode.FIELD_UNKNOWN,
                                 f"unknown role {value!r}; known: {', '.join(ROLES)}")
     return value  # type: ignore[return-value]
 
 
 def language(value: object, field: str = "language") -> str:
     if not isinstance(value, str) or not LANGUAGE_RE.match(value):
-        raise ProfileFieldError(field, "bad_format",
+        raise ProfileFieldError(field, ErrorCode.FIELD_BAD_FORMAT,
                                 f"expected a language code like 'en' or 'pt_BR', got {value!r}")
     return value
 
@@ -110,14 +110,14 @@ def learner_id(value: object, field: str = "id") -> str:
             return value
     except ValueError:
         pass
-    raise ProfileFieldError(field, "bad_format", f"expected a UUID like 3f0c2a9e-…, got {value!r}")
+    raise ProfileFieldError(field, ErrorCode.FIELD_BAD_FORMAT, f"expected a UUID like 3f0c2a9e-…, got {value!r}")
 
 
 def pin_verifier(value: object, field: str = "pin_verifier") -> str:
     try:
         pins.parse_verifier(value, field)
     except StoreError as exc:
-        raise ProfileFieldError(field, "bad_format", str(exc).split(": ", 1)[-1]) from None
+        raise ProfileFieldError(field, ErrorCode.FIELD_BAD_FORMAT, str(exc).split(": ", 1)[-1]) from None
     return value  # type: ignore[return-value]
 
 

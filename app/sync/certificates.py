@@ -25,9 +25,9 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.core.application.sync_report import SyncReport
 from app.core.credential_status import check_status_list, did_of, entry_of
 from app.core.errors import CertificateError, ShiftError, SyncNetworkError
-from app.sync.report import SyncReport
 from app.sync.transport import Transport
 
 KEYS_SETTING = "certificate_keys"

@@ -1,4 +1,4 @@
-"""Background sync for the app: the UI hook.
+"""One sync at a time in a worker thread, and the background probe-and-sync loop.
 
     manager = SyncManager(store, library)          # one per data folder
     manager.start()                                # probe every `sync_interval_seconds`
@@ -14,6 +14,8 @@ time — a second `sync_now` while one runs does not start another, it returns t
 of the running one (and its progress callback is added to the running sync's listeners).
 The background loop only syncs when the tablet is enrolled and a cheap health probe
 says the server is reachable, so an offline tablet costs one failed connect per interval.
+
+The app reaches it through app/sync/device_syncer.py (the application layer's Syncer).
 """
 
 from __future__ import annotations
@@ -21,14 +23,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-from app.core.errors import ShiftError
-from app.core.events import utc_now_iso
+from app.core.application.sync import PhaseProgress, SyncState, SyncStatus
+from app.core.application.sync_report import SyncReport
+from app.core.clock import now_iso
+from app.core.errors import ErrorCode, ShiftError, SyncError, SyncNetworkError
+from app.core.packs import PackLibrary
+from app.core.store import Store
 from app.sync.client import SyncClient
-from app.sync.report import Progress, SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -38,25 +42,9 @@ MIN_INTERVAL = 5
 MAX_INTERVAL = 86_400
 
 
-@dataclass(frozen=True)
-class SyncStatus:
-    state: str = "idle"            # idle | running | ok | failed | offline | not_enrolled
-    phase: str = ""                # pull | push | packs | download | install
-    done: int = 0
-    total: int = 0
-    started_at: str | None = None
-    last_sync_at: str | None = None
-    last_error: str | None = None
-    last_report: SyncReport | None = None
-    outbox: int = 0
-
-    @property
-    def running(self) -> bool:
-        return self.state == "running"
-
-
 class SyncManager:
-    def __init__(self, store: Any, library: Any = None, *, client: SyncClient | None = None,
+    def __init__(self, store: Store, library: PackLibrary | None = None, *,
+                 client: SyncClient | None = None,
                  interval: float | None = None, probe_timeout: float = 3.0) -> None:
         self.store = store
         self.client = client or SyncClient(store, library)
@@ -65,12 +53,13 @@ class SyncManager:
         self._lock = threading.Lock()
         self._status = SyncStatus(last_sync_at=self._setting("last_sync_at"),
                                   outbox=self._outbox())
-        self._listeners: list[Progress] = []
+        self._listeners: list[PhaseProgress] = []
         self._worker: threading.Thread | None = None
         self._done = threading.Event()
         self._done.set()
         self._stop = threading.Event()
         self._loop: threading.Thread | None = None
+        #: What stopped the last sync (None when it ended well), with its code.
         self.last_exception: ShiftError | None = None
 
     # ------------------------------------------------------------------ helpers
@@ -100,7 +89,7 @@ class SyncManager:
             return self._status
 
     # ------------------------------------------------------------------ run a sync
-    def sync_now(self, on_progress: Progress | None = None, *, packs: bool = True) -> SyncStatus:
+    def sync_now(self, on_progress: PhaseProgress | None = None, *, packs: bool = True) -> SyncStatus:
         """Start a sync in a background thread and return its status at once.
 
         If a sync is already running, no second one starts: the running one's status is
@@ -110,8 +99,9 @@ class SyncManager:
                 self._listeners.append(on_progress)
             if self._status.running:
                 return self._status
-            self._status = replace(self._status, state="running", phase="", done=0, total=0,
-                                   started_at=utc_now_iso(), last_error=None)
+            self._status = replace(self._status, state=SyncState.RUNNING, phase="", done=0,
+                                   total=0,
+                                   started_at=now_iso(), last_error=None)
             self._done.clear()
             self._worker = threading.Thread(target=self._run, args=(packs,),
                                             name="shift-sync", daemon=True)
@@ -138,10 +128,11 @@ class SyncManager:
         report: SyncReport | None = None
         error: str | None = None
         self.last_exception = None
-        state = "ok"
+        state = SyncState.OK
         try:
             if not self.client.enrolled():
-                state, error = "not_enrolled", "this tablet is not enrolled yet"
+                state, error = SyncState.NOT_ENROLLED, "this tablet is not enrolled yet"
+                self.last_exception = SyncError(error, code=ErrorCode.NOT_ENROLLED)
             else:
                 report = self.client.sync(self._progress, packs=packs)
                 if not report.ok:
@@ -149,13 +140,13 @@ class SyncManager:
                                        if p.status == "failed"]
                                       + ([report.packs_error] if report.packs_error else []))
         except ShiftError as exc:
-            from app.core.errors import SyncNetworkError
             self.last_exception = exc
-            state = "offline" if isinstance(exc, SyncNetworkError) else "failed"
+            state = SyncState.OFFLINE if isinstance(exc, SyncNetworkError) else SyncState.FAILED
             error = str(exc)
             log.warning("sync failed: %s", exc)
         except Exception as exc:  # never let the worker die silently
-            state, error = "failed", f"unexpected error: {type(exc).__name__}: {exc}"
+            state, error = SyncState.FAILED, f"unexpected error: {type(exc).__name__}: {exc}"
+            self.last_exception = SyncError(error)
             log.exception("sync crashed")
         finally:
             with self._lock:
@@ -200,7 +191,7 @@ class SyncManager:
         if not self.probe():
             with self._lock:
                 if not self._status.running:
-                    self._status = replace(self._status, state="offline",
+                    self._status = replace(self._status, state=SyncState.OFFLINE,
                                            outbox=self._outbox())
             return False
         self.sync_now()
@@ -215,93 +206,3 @@ class SyncManager:
                 log.exception("background sync round failed")
             with contextlib.suppress(Exception):
                 self._stop.wait(self.interval)
-
-
-# ---------------------------------------------------------------------- the app's hook
-_managers: dict[int, tuple[Any, SyncManager]] = {}
-_managers_lock = threading.Lock()
-
-#: English text of each phase id (the UI may translate by `ProgressText.phase` instead).
-PHASE_TEXT = {"pull": "Receiving progress and profiles", "push": "Sending progress",
-              "packs": "Checking for new content", "download": "Downloading new content",
-              "install": "Installing new content", "done": "Sync finished"}
-PHASE_SPAN = {"pull": (0.0, 0.3), "push": (0.3, 0.6), "packs": (0.6, 0.65),
-              "download": (0.65, 0.95), "install": (0.95, 1.0)}
-
-
-class ProgressText(str):
-    """The `message` the app hook passes to `progress(fraction, message)`: plain English
-    text (so existing callers keep working), plus stable ids a UI can translate from:
-    `.phase` (one of PHASE_TEXT's keys: pull, push, packs, download, install, done),
-    `.done` and `.total` (`total` 0 = unknown; bytes for `download`)."""
-
-    phase: str
-    done: int
-    total: int
-
-    def __new__(cls, phase: str, done: int = 0, total: int = 0) -> ProgressText:
-        text = PHASE_TEXT.get(phase, phase)
-        self = super().__new__(cls, f"{text} ({done}/{total})" if total else text)
-        self.phase, self.done, self.total = phase, done, total
-        return self
-
-
-def manager_for(device: Any) -> SyncManager:
-    """The one SyncManager of an app.core.device.Device (made on first use)."""
-    with _managers_lock:
-        entry = _managers.get(id(device))
-        if entry is None or entry[0] is not device:
-            entry = (device, SyncManager(device.store, getattr(device, "library", None)))
-            _managers[id(device)] = entry
-        return entry[1]
-
-
-def sync_now(device: Any, progress: Callable[[float, str], None] | None = None, *,
-             enrol_code: str | None = None, wait: bool = True) -> SyncStatus:
-    """HOOK of app.core.device.Device.sync_now: `progress(fraction, message)`.
-
-    Enrols first when `enrol_code` is given. With `wait` (the Settings button runs in
-    a Flet handler thread) it returns when the sync ended and raises the SyncError
-    that stopped it; with `wait=False` it returns the running status at once."""
-    manager = manager_for(device)
-    if enrol_code and enrol_code.strip():
-        manager.client.enrol(enrol_code)
-
-    shown = [0.0]   # the bar never moves back (a second pack restarts its download count)
-
-    def on_progress(phase: str, done: int, total: int) -> None:
-        if progress is None:
-            return
-        lo, hi = PHASE_SPAN.get(phase, (0.0, 1.0))
-        fraction = lo + (hi - lo) * (min(done, total) / total if total else 0.0)
-        shown[0] = max(shown[0], fraction)
-        progress(shown[0], ProgressText(phase, done, total))
-
-    status = manager.sync_now(on_progress)
-    if not wait:
-        return status
-    status = manager.wait()
-    if status.state in ("failed", "offline", "not_enrolled") and status.last_error:
-        if manager.last_exception is not None:
-            raise manager.last_exception
-        from app.core.errors import SyncError
-        raise SyncError(status.last_error)
-    if progress is not None:
-        progress(1.0, ProgressText("done"))
-    return status
-
-
-def start_background(device: Any) -> SyncManager:
-    """Start the probe-and-sync loop of `device` (call once at app start, e.g. right after
-    `Device.open` in app/ui/main.py, through importlib like `sync_hook`); idempotent."""
-    manager = manager_for(device)
-    manager.start()
-    return manager
-
-
-def stop_background(device: Any, timeout: float = 10.0) -> None:
-    """Stop the loop and wait for a running sync (call before `device.close()`)."""
-    with _managers_lock:
-        entry = _managers.get(id(device))
-    if entry is not None and entry[0] is device:
-        entry[1].stop(timeout)

@@ -26,11 +26,12 @@ import shutil
 from collections.abc import Callable
 from typing import Any
 
+from app.core.application.sync import PhaseProgress
+from app.core.application.sync_report import PackOutcome
 from app.core.errors import PackError, SyncError, SyncProtocolError
 from app.core.packs import PackLibrary, TrustedKeys, install_from_blobs
 from app.core.packs.limits import DISK_MARGIN, MAX_MANIFEST_BYTES
 from app.core.packs.verify import check_rollback, check_signature, parse_manifest
-from app.sync.report import PackOutcome, Progress
 from app.sync.transport import Transport
 
 _PACK_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -69,7 +70,7 @@ class PackUpdater:
             out.append(entry)
         return out
 
-    def update(self, t: Transport, progress: Progress) -> list[PackOutcome]:
+    def update(self, t: Transport, progress: PhaseProgress) -> list[PackOutcome]:
         entries = self.catalogue(t)
         outcomes = []
         for n, entry in enumerate(entries):
@@ -89,7 +90,7 @@ class PackUpdater:
                 with contextlib.suppress(OSError):
                     part.unlink()
 
-    def update_one(self, t: Transport, entry: dict[str, Any], progress: Progress) -> PackOutcome:
+    def update_one(self, t: Transport, entry: dict[str, Any], progress: PhaseProgress) -> PackOutcome:
         pid, version = entry["id"], entry["version"]
         outcome = PackOutcome(pid, version, "up_to_date")
         try:
@@ -126,7 +127,7 @@ class PackUpdater:
         return outcome
 
     def _download(self, t: Transport, manifest: dict[str, Any], outcome: PackOutcome,
-                  progress: Progress) -> None:
+                  progress: PhaseProgress) -> None:
         blobs = self.library.blobs
         missing = self.library.missing_blobs(manifest)
         total = sum(int(f["size"]) for f in missing)

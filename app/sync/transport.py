@@ -37,6 +37,7 @@ import httpx
 
 from app.core import bounded_json
 from app.core.errors import (
+    ErrorCode,
     JSONLimitError,
     PackVerifyError,
     SyncAuthError,
@@ -95,13 +96,24 @@ def _detail(response: httpx.Response) -> str:
 
 
 def _is_tls(exc: BaseException) -> bool:
+    """Did the TLS handshake fail? Decided by the exception chain (httpx raises a
+    ConnectError from the ``ssl.SSLError``), never by the text of a message."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, ssl.SSLError):
             return True
         seen = seen.__cause__ or seen.__context__
-    text = str(exc).lower()
-    return "certificate" in text or "ssl" in text
+    return False
+
+
+def _server_code(response: httpx.Response) -> str | None:
+    """The ``code`` field of the server's error answer (e.g. ``quota_exceeded``), if any."""
+    try:
+        body = _json(response)
+    except JSONLimitError:
+        return None
+    code = body.get("code") if isinstance(body, dict) else None
+    return code[:64] if isinstance(code, str) else None
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -117,14 +129,11 @@ def _retry_after(response: httpx.Response) -> float | None:
 def _quota(response: httpx.Response) -> SyncQuotaError | None:
     """A 429 that says the device's quota for the day is used up (code
     `quota_exceeded`), as a SyncQuotaError; None for any other 429 (retried)."""
-    try:
-        body = _json(response)
-    except JSONLimitError:
-        return None
-    if not isinstance(body, dict) or body.get("code") != "quota_exceeded":
+    if _server_code(response) != "quota_exceeded":
         return None
     wait = _retry_after(response)
-    detail = body.get("detail")
+    body = _json(response)
+    detail = body.get("detail") if isinstance(body, dict) else None
     return SyncQuotaError(
         f"the server's daily quota for this tablet is used up "
         f"({detail if isinstance(detail, str) else 'quota_exceeded'}); "
@@ -170,7 +179,8 @@ class Transport:
                  gzip_min_bytes: int = GZIP_MIN_BYTES,
                  max_answer_bytes: int = MAX_ANSWER_BYTES) -> None:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise SyncError(f"server_url: expected http(s)://host[:port], got {base_url!r}")
+            raise SyncError(f"server_url: expected http(s)://host[:port], got {base_url!r}",
+                            code=ErrorCode.SERVER_URL_INVALID)
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self.gzip_min_bytes = gzip_min_bytes
@@ -332,11 +342,12 @@ class Transport:
         if code < 300:
             return
         what = f"{method} {path}: HTTP {code}: {_detail(response)}"
+        server_code = _server_code(response)
         if code in (401, 403):
-            raise SyncAuthError(what)
+            raise SyncAuthError(what, status=code, server_code=server_code)
         if code in RETRY_STATUS or code >= 500:
-            raise SyncNetworkError(what)
-        raise SyncProtocolError(what)
+            raise SyncNetworkError(what, status=code, server_code=server_code)
+        raise SyncProtocolError(what, status=code, server_code=server_code)
 
     # ------------------------------------------------------------------ blob download
     def download(self, path: str, dest: Path, size: int,
@@ -389,7 +400,8 @@ class Transport:
                             continue
                         self._raise_for_status("GET", path, response)
                         raise SyncProtocolError(f"GET {path}: unexpected HTTP "
-                                                f"{response.status_code}")
+                                                f"{response.status_code}",
+                                                status=response.status_code)
                     with open(dest, mode) as fh:
                         # no chunk_size: httpx would hold up to that many bytes back,
                         # and a cut connection would lose them (resume starts earlier)

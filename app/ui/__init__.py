@@ -1,1 +1,2 @@
-"""Flet views of the device app: thin renderers of app.core.device state (docs/app.md)."""
+"""Flet views of the device app: thin renderers of the application layer's state
+(app/core/application; docs/app.md, docs/architecture.md)."""

@@ -10,10 +10,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.core.device import Flash, Session
+from app.core.application import Flash, Session
 from app.core.errors import ShiftError
 from app.core.i18n import Translator
 from app.ui.messages import error_sentence
+from app.ui.routes import Route
 
 log = logging.getLogger("shift.ui")
 
@@ -58,6 +59,6 @@ class ViewContext:
             log.info("action refused: %s", exc)
             self.flash(error_sentence(self.tr, exc), "error")
             if not self.session.signed_in:
-                self.go("/")
+                self.go(Route.who())
             else:
                 self.refresh()

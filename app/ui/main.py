@@ -1,4 +1,11 @@
-"""`python -m app [--data-dir DIR] [--host H] [--port N]` — serve the Flet app (web mode).
+"""`python -m app [--data-dir DIR] [--host H] [--port N]` — serve the Flet app (web mode),
+and :func:`open_device`, the app's one composition root.
+
+**Composition root.** ``open_device(data_dir)`` is the one place where the parts of the
+device app are wired together: the application layer's Device (app/core/application) gets
+the sync client (app.sync.DeviceSyncer) as its Syncer. Nothing else in app/ picks an
+implementation of a seam, and nothing is looked up by name (no importlib): the web mode
+below, the ``flet build`` runtime (app/ui/native.py) and the tests all open a tablet here.
 
 The app is served by our own uvicorn process: Flet's FastAPI app (with ``no_cdn``, the
 bundled fonts and our ``app/assets/index.html`` with the offline guard, found through
@@ -10,15 +17,18 @@ packs from the device data folder. Nothing is fetched from outside 127.0.0.1.
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import mimetypes
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from app.core.application import Device
+from app.core.clock import MonotonicClock
 from app.core.resources import assets_dir
+from app.sync import DeviceSyncer
 
 #: Relative to the current folder, like the server's ``var/server``: a checkout keeps its
 #: demo data in ./var, an installed ``shift-app`` never writes into site-packages.
@@ -46,34 +56,24 @@ def build_arg_parser() -> argparse.ArgumentParser:
     return p
 
 
-def sync_module() -> Any:
-    """The sync client package, or None in a build without it (found through importlib,
-    like ``app.core.device.sync_hook``, so the UI does not import app.sync directly)."""
-    try:
-        return importlib.import_module("app.sync")
-    except ImportError:
-        return None
+def open_device(data_dir: str | Path, *, clock: MonotonicClock = time.monotonic) -> Device:
+    """THE COMPOSITION ROOT: a tablet's data folder, opened with the sync client wired in
+    as its Syncer (docs/architecture.md)."""
+    return Device.open(data_dir, clock, syncer=DeviceSyncer)
 
 
-def start_background_sync(device: Any) -> bool:
+def start_background_sync(device: Device) -> bool:
     """Start the sync client's probe-and-sync loop for ``device`` (docs/sync-client.md):
     a docked tablet that reaches its server syncs by itself. True when started."""
-    sync = sync_module()
-    if sync is None or not callable(getattr(sync, "start_background", None)):
+    if not device.start_background_sync():
         log.info("sync client not installed: syncing only on request")
         return False
-    sync.start_background(device)
     return True
 
 
-def shutdown(device: Any) -> None:
+def shutdown(device: Device) -> None:
     """Stop background sync (waits for a running sync), then close the store."""
-    sync = sync_module()
-    try:
-        if sync is not None and callable(getattr(sync, "stop_background", None)):
-            sync.stop_background(device)
-    finally:
-        device.close()
+    device.close()
 
 
 def create_asgi_app(data_dir: Path, *, background_sync: bool = True) -> Any:
@@ -84,17 +84,16 @@ def create_asgi_app(data_dir: Path, *, background_sync: bool = True) -> Any:
     from fastapi import HTTPException
     from fastapi.responses import FileResponse
 
-    from app.core.device import Device
     from app.ui.shell import make_page_main
 
-    device = Device.open(data_dir)
+    device = open_device(data_dir)
     if background_sync:
         start_background_sync(device)
     outer = flet_fastapi.FastAPI(on_shutdown=[lambda: shutdown(device)])
 
     @outer.get("/packmedia/{pack_id}/{path:path}")
     def pack_media(pack_id: str, path: str) -> FileResponse:
-        file = device.media_file(pack_id, path)
+        file = device.content.media_file(pack_id, path)
         if file is None:
             raise HTTPException(status_code=404, detail="no such pack file")
         media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"

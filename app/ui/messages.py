@@ -1,93 +1,110 @@
-"""Translated sentences for refused actions and sync progress.
+"""Translated sentences for refused actions, form errors and sync progress.
 
-The core and the sync client raise errors with English text meant for logs and
-tests ("attempt a1: question 'q2' already answered"). A learner sees a translated
-sentence instead, chosen here from the error's class (and, for the few classes that
-carry several cases, a stable fragment of its text). Pure: no Flet, so it is unit-tested
-directly; ``tools/i18n.py`` extracts the ``N_`` marks below.
+The core and the sync client raise errors whose English text is for logs and tests
+("attempt a1: question 'q2' already answered"). A learner sees a translated sentence
+instead, chosen here by the error's **code** (app/core/errors.py ``ErrorCode``) from one
+table — never by its text, so rewording a message changes nothing a learner sees
+(tests/unit/test_ui_messages.py proves it). A code without its own sentence falls back to
+the code of its class's family (a ``SyncQuotaError`` is a ``SyncError``: "Sync failed").
+Pure: no Flet, so it is unit-tested directly; ``tools/i18n.py`` extracts the ``N_`` marks.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from app.core.application import ProfileFormError, ProgressText
+from app.core.errors import ErrorCode, ShiftError
+from app.core.i18n import N_, Translator
 
-from app.core.errors import (
-    AuthError,
-    CertificateError,
-    LearningError,
-    PackError,
-    PinLockedError,
-    ShiftError,
-    StoreError,
-    SyncAuthError,
-    SyncError,
-    SyncNetworkError,
-    SyncProtocolError,
-    SyncTLSError,
-)
-from app.core.i18n import Translator
+E = ErrorCode
+_FINISH_FIRST = N_("Finish the attempt you started first.")
+_CHOOSE_FIRST = N_("Choose an answer first.")
+_ASSESSMENT_DONE = N_("This self-assessment is already completed.")
+_SERVER_URL = N_("The server address must look like https://learning.example.org.")
+
+#: error code → the sentence a learner sees ({n}: the error's limit, for form fields).
+ERROR_SENTENCES: dict[ErrorCode, str] = {
+    # learning and self-assessment
+    E.ALREADY_ANSWERED: N_("You have already answered this question."),
+    E.ATTEMPT_SUBMITTED: N_("This quiz attempt was already submitted."),
+    E.NO_ATTEMPTS_LEFT: N_("No quiz attempts are left for this course."),
+    E.ATTEMPT_STILL_OPEN: _FINISH_FIRST,
+    E.ASSESSMENT_STILL_OPEN: _FINISH_FIRST,
+    E.CHOOSE_ONE: N_("Choose exactly one answer."),
+    E.CHOICE_MISSING: _CHOOSE_FIRST,
+    E.CHOICE_REPEATED: _CHOOSE_FIRST,
+    E.ASSESSMENT_COMPLETED: _ASSESSMENT_DONE,
+    E.TASKS_NOT_RATED: N_("Rate every task before you finish."),
+    E.NOT_INSTALLED: N_("This content is not installed on this tablet."),
+    E.LEARNING: N_("This is not possible right now."),
+    # sign-in
+    E.PIN_LOCKED: N_("Too many wrong PINs. Please wait and try again."),
+    E.NOT_SIGNED_IN: N_("Please sign in again."),
+    E.AUTH: N_("Sign-in refused. Please try again."),
+    # sync
+    E.SYNC_TLS: N_("The server's certificate is not trusted by this tablet."),
+    E.SYNC_NETWORK: N_("The server cannot be reached. Check the network and try again."),
+    E.SYNC_AUTH: N_("The server refused this tablet. Ask the administrator for a new "
+                    "enrolment code."),
+    E.SYNC_PROTOCOL: N_("The server gave an unexpected answer. Try again later."),
+    E.SYNC_NOT_INSTALLED: N_("Sync client not installed yet."),
+    E.NO_SERVER_ADDRESS: N_("Enter the server address first."),
+    E.SERVER_URL_INVALID: _SERVER_URL,
+    E.NOT_ENROLLED: N_("This tablet is not enrolled: enter an enrolment code from the "
+                       "administrator."),
+    E.ENROLMENT_CODE_INVALID: N_("Enter the enrolment code from the administrator."),
+    E.SYNC: N_("Sync failed. Try again later."),
+    # content, certificates, store
+    E.PACK: N_("This content pack cannot be used on this tablet."),
+    E.CERTIFICATE: N_("This certificate cannot be checked."),
+    E.STAFF_NUMBER_TAKEN: N_("This staff number already has a profile on this tablet."),
+    E.STORE: N_("This could not be saved on the tablet. Your earlier work is safe."),
+    # the profile forms (ProfileFormError: the field is named by the form itself)
+    E.NAME_MISSING: N_("Enter your name."),
+    E.NAME_TOO_LONG: N_("The name is too long ({n} characters at most)."),
+    E.NAME_BAD: N_("The name contains characters that cannot be shown."),
+    E.STAFF_NUMBER_MISSING: N_("Enter your staff number."),
+    E.STAFF_NUMBER_BAD: N_("Staff number: letters, digits and . / - _ only."),
+    E.STAFF_NUMBER_TOO_LONG: N_("The staff number is too long ({n} characters at most)."),
+    E.ROLE_UNKNOWN: N_("Choose your role."),
+    E.LANGUAGE_UNKNOWN: N_("Choose a language."),
+    E.PIN_BAD: N_("The PIN must be 4 to 8 digits."),
+    E.PIN_MISMATCH: N_("The two PINs are not the same."),
+    E.PIN_TRIVIAL: N_("Choose a PIN that is not a simple sequence like 1234 or 1111."),
+    E.SETUP_CODE_MISSING: N_("Enter the set-up code your administrator gave you."),
+    E.SETUP_CODE_WRONG: N_("This set-up code is not right. Check it and try again."),
+    E.SETUP_CODE_EXPIRED: N_("This set-up code has expired. Ask your administrator for a "
+                             "new one."),
+    E.SETUP_CODE_NONE: N_("There is no set-up code for this profile yet. Ask your "
+                          "administrator for one."),
+    # anything else
+    E.ERROR: N_("Something went wrong. Your work is saved."),
+}
 
 
-def N_(message: str) -> str:
-    """Mark for extraction; translated where shown."""
-    return message
-
-
-#: (error class, fragment of its English text or "" for any) → sentence; first match wins,
-#: so specific cases come before their class's catch-all.
-ERROR_TEXT: tuple[tuple[type[BaseException], str, str], ...] = (
-    (LearningError, "already answered", N_("You have already answered this question.")),
-    (LearningError, "already submitted", N_("This quiz attempt was already submitted.")),
-    (LearningError, "no attempts left", N_("No quiz attempts are left for this course.")),
-    (LearningError, "is still open", N_("Finish the attempt you started first.")),
-    (LearningError, "choose exactly one", N_("Choose exactly one answer.")),
-    (LearningError, "choose at least one", N_("Choose an answer first.")),
-    (LearningError, "option chosen twice", N_("Choose an answer first.")),
-    (LearningError, "already completed", N_("This self-assessment is already completed.")),
-    (LearningError, "is completed", N_("This self-assessment is already completed.")),
-    (LearningError, "not rated", N_("Rate every task before you finish.")),
-    (LearningError, "is not installed", N_("This content is not installed on this tablet.")),
-    (LearningError, "", N_("This is not possible right now.")),
-    (PinLockedError, "", N_("Too many wrong PINs. Please wait and try again.")),
-    (AuthError, "not signed in", N_("Please sign in again.")),
-    (AuthError, "", N_("Sign-in refused. Please try again.")),
-    (SyncTLSError, "", N_("The server's certificate is not trusted by this tablet.")),
-    (SyncNetworkError, "", N_("The server cannot be reached. Check the network and "
-                              "try again.")),
-    (SyncAuthError, "", N_("The server refused this tablet. Ask the administrator for a new "
-                           "enrolment code.")),
-    (SyncProtocolError, "", N_("The server gave an unexpected answer. Try again later.")),
-    (SyncError, "not installed", N_("Sync client not installed yet.")),
-    (SyncError, "no server address", N_("Enter the server address first.")),
-    (SyncError, "server_url", N_("The server address must look like "
-                                 "https://learning.example.org.")),
-    (SyncError, "not enrolled", N_("This tablet is not enrolled: enter an enrolment code "
-                                   "from the administrator.")),
-    (SyncError, "enrolment code", N_("Enter the enrolment code from the administrator.")),
-    (SyncError, "", N_("Sync failed. Try again later.")),
-    (PackError, "", N_("This content pack cannot be used on this tablet.")),
-    (CertificateError, "", N_("This certificate cannot be checked.")),
-    (StoreError, "server_url", N_("The server address must look like "
-                                  "https://learning.example.org.")),
-    (StoreError, "already used", N_("This staff number already has a profile on this tablet.")),
-    (StoreError, "", N_("This could not be saved on the tablet. Your earlier work is safe.")),
-    (ShiftError, "", N_("Something went wrong. Your work is saved.")),
-)
+def sentence_code(error: BaseException) -> ErrorCode:
+    """The code whose sentence a learner sees: the error's own code if it has a
+    sentence, else the nearest family code (walking its classes), else ERROR."""
+    if isinstance(error, ShiftError):
+        if error.code in ERROR_SENTENCES:
+            return error.code
+        for cls in type(error).__mro__:
+            code = cls.__dict__.get("code")
+            if isinstance(code, ErrorCode) and code in ERROR_SENTENCES:
+                return code
+    return ErrorCode.ERROR
 
 
 def error_sentence(tr: Translator, error: BaseException) -> str:
-    """The translated sentence a learner sees for a refused action or failed sync."""
-    translated = getattr(error, "translated", None)
-    if callable(translated):  # ProfileFormError knows its own sentence
-        return str(translated(tr))
-    text = str(error).casefold()
-    for cls, fragment, message in ERROR_TEXT:
-        if isinstance(error, cls) and fragment in text:
-            return tr.gettext(message)
-    return tr.gettext("Something went wrong. Your work is saved.")
+    """The translated sentence a learner sees for a refused action, a failed sync or a
+    wrong form field."""
+    text = tr.gettext(ERROR_SENTENCES[sentence_code(error)])
+    if isinstance(error, ProfileFormError) and error.limit is not None:
+        return text.format(n=error.limit)
+    return text
 
 
-PHASE_TEXT: dict[str, str] = {
+#: sync phase id (ProgressText.phase) → the line under the progress bar
+PHASE_SENTENCES: dict[str, str] = {
     "pull": N_("Receiving progress and profiles…"),
     "push": N_("Sending progress…"),
     "packs": N_("Checking for new content…"),
@@ -96,19 +113,17 @@ PHASE_TEXT: dict[str, str] = {
 }
 
 
-def progress_text(tr: Translator, fraction: float, message: Any) -> str:
-    """One line under the sync progress bar, from the sync client's ProgressText ids
-    (``phase``, ``done``, ``total``; docs/sync-client.md); plain text falls back to the
-    percentage only, so English never leaks into a translated screen."""
-    phase = getattr(message, "phase", "")
-    done = getattr(message, "done", 0) or 0
-    total = getattr(message, "total", 0) or 0
-    if phase == "download":
-        if isinstance(total, int) and total > 0:
-            return tr.gettext("Downloading new content ({done} of {total})…").format(
-                done=tr.format_bytes(int(done)), total=tr.format_bytes(total))
-        return tr.gettext("Downloading new content…")
-    if phase in PHASE_TEXT:
-        return tr.gettext(PHASE_TEXT[phase])
+def progress_text(tr: Translator, fraction: float, message: str) -> str:
+    """One line under the sync progress bar, from the ProgressText's phase id, done and
+    total (docs/sync-client.md); any other text falls back to the percentage only, so
+    English never leaks into a translated screen."""
+    if isinstance(message, ProgressText):
+        if message.phase == "download":
+            if message.total > 0:
+                return tr.gettext("Downloading new content ({done} of {total})…").format(
+                    done=tr.format_bytes(message.done), total=tr.format_bytes(message.total))
+            return tr.gettext("Downloading new content…")
+        if message.phase in PHASE_SENTENCES:
+            return tr.gettext(PHASE_SENTENCES[message.phase])
     return tr.gettext("Syncing… {percent}").format(
         percent=tr.format_percent(max(0.0, min(1.0, fraction))))

@@ -24,9 +24,8 @@ from pathlib import Path
 
 import flet as ft
 
-from app.core.device import Device
 from app.core.resources import assets_dir as package_assets_dir
-from app.ui.main import resolve_data_dir, shutdown, start_background_sync
+from app.ui.main import open_device, resolve_data_dir, shutdown, start_background_sync
 from app.ui.shell import make_page_main
 
 log = logging.getLogger("shift.ui")
@@ -44,7 +43,7 @@ def run_native(assets_dir: Path | None = None) -> None:
     entry module); default: the package's own ``app/assets``."""
     data_dir = resolve_data_dir(None)
     data_dir.mkdir(parents=True, exist_ok=True)
-    device = Device.open(data_dir)
+    device = open_device(data_dir)
     log.info("device data folder: %s", data_dir)
     try:
         if threads_available():

@@ -1,6 +1,7 @@
 """The per-page controller: routing, rendering, snack bars and the idle-lock ticker.
 
-This is the only module that talks to a live ``ft.Page``; it holds no decisions.
+This is the only module that talks to a live ``ft.Page``; it holds no decisions. Paths
+come from app/ui/routes.py, the view of a route from app/ui/screens.py.
 """
 
 from __future__ import annotations
@@ -8,16 +9,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import flet as ft
 
-from app.core.device import Device, Session
+from app.core.application import Device, Session
 from app.core.errors import ShiftError
 from app.core.i18n import UI_LOCALES, flutter_locale
-from app.ui import router
+from app.ui import routes, screens
 from app.ui.ctx import ViewContext
 from app.ui.messages import error_sentence
+from app.ui.routes import Route, Screen
 from app.ui.theme import FONTS, build_theme
 
 log = logging.getLogger("shift.ui")
@@ -28,7 +31,7 @@ VIEW_FIELDS = ("route", "appbar", "controls", "navigation_bar", "scroll", "paddi
 
 def error_view(ctx: ViewContext, path: str) -> ft.View:
     _ = ctx._
-    home = "/home" if ctx.session.signed_in else "/"
+    home = Route.start(ctx.session.signed_in)
     return ft.View(route=path, controls=[ft.Column([
         ft.Icon(ft.Icons.ERROR_OUTLINE, size=48, color=ft.Colors.ERROR),
         ft.Text(_("Something went wrong on this screen. Your work is saved."),
@@ -38,11 +41,11 @@ def error_view(ctx: ViewContext, path: str) -> ft.View:
         spacing=16)], padding=24)
 
 
-def sync_badge_state(session: Session) -> tuple[bool, Any]:
+def sync_badge_state(session: Session) -> tuple[bool, datetime | None]:
     """What the home screen's sync badge shows; when it changes (a background sync
     finished, or the last sync grew old) the home screen is drawn again."""
-    status = session.sync_status()
-    return status.online, status.last_sync
+    summary = session.sync_summary()
+    return summary.online, summary.last_sync
 
 
 class PageController:
@@ -51,10 +54,10 @@ class PageController:
         self.device = device
         self.media: Callable[[str, str], str | bytes] | None = \
             None if media_route else self.media_bytes
-        self.session: Session = device.new_session()
-        self.route = router.parse(page.route)
-        self._theme_key: tuple[Any, ...] | None = None
-        self._badge: tuple[bool, Any] | None = None
+        self.session = Session(device)
+        self.route = routes.parse(page.route)
+        self._theme_key: tuple[str, str, bool] | None = None
+        self._badge: tuple[bool, datetime | None] | None = None
         self._closed = False
 
     # navigation ---------------------------------------------------------------
@@ -71,7 +74,8 @@ class PageController:
 
     def on_keyboard(self, e: Any) -> None:
         """A hardware keyboard works on the PIN pad: digits, Backspace, Enter."""
-        if self.route.name != "pin" or self.session.device.needs_pin(self.route.params["profile"]):
+        if self.route.name != Screen.PIN \
+                or self.device.profiles.needs_pin(self.route.params["profile"]):
             return   # the "Set your PIN" form types into its own fields
         key = str(getattr(e, "key", "") or "")
         name = key.removeprefix("Numpad ").strip()
@@ -81,19 +85,19 @@ class PageController:
             self.session.pin_press("del")
         elif key in ("Enter", "Numpad Enter") and len(self.session.view.pin_digits) >= 4:
             if self.session.sign_in(self.route.params["profile"], self.session.view.pin_digits):
-                self.go("/home")
+                self.go(Route.home())
                 return
         else:
             return
         self.render()
 
     def on_view_pop(self, _e: Any) -> None:
-        self.go("/home" if self.session.signed_in else "/")
+        self.go(Route.start(self.session.signed_in))
 
     def media_bytes(self, pack_id: str, path: str) -> str | bytes:
         """A lesson image's bytes (no /packmedia route under Flet's own runtime); an
         unknown file gives an empty source, so the Image shows its error text."""
-        file = self.device.media_file(pack_id, path)
+        file = self.device.content.media_file(pack_id, path)
         return file.read_bytes() if file is not None else ""
 
     # rendering ------------------------------------------------------------------
@@ -113,22 +117,23 @@ class PageController:
         self.page.title = s.translator.gettext("Shift Learning")
 
     def render(self, path: str | None = None) -> None:
-        route = router.resolve(path if path is not None else self.route.path,
+        route = routes.resolve(path if path is not None else self.route.path,
                                self.session.signed_in)
         self.route = route
         ctx = ViewContext(self.session, go=self.go, refresh=self.render, media=self.media)
         try:
-            built = router.build(ctx, route)
+            built = screens.build(ctx, route)
         except ShiftError as exc:
             log.warning("cannot show %s: %s", route.path, exc)
             ctx.flash(error_sentence(ctx.tr, exc))
-            self.route = router.resolve("/home", self.session.signed_in)
-            built = router.build(ctx, self.route)
+            self.route = routes.resolve(Route.home(), self.session.signed_in)
+            built = screens.build(ctx, self.route)
         except Exception:  # a bug must not leave a blank tablet: say so, offer a way out
             log.exception("view %s failed", route.path)
             built = error_view(ctx, route.path)
         self.apply_theme()
-        self._badge = sync_badge_state(self.session) if self.route.name == "home" else None
+        self._badge = sync_badge_state(self.session) if self.route.name == Screen.HOME \
+            else None
         if self.page.views:
             # One View, patched in place: Flet sends a diff and Flutter keeps its page
             # (no route transition on every tap).
@@ -149,10 +154,10 @@ class PageController:
             await asyncio.sleep(IDLE_TICK_SECONDS)
             try:
                 if self.session.check_idle():
-                    self.render("/")
-                    if self.page.route != "/":
-                        await self.page.push_route("/")
-                elif self.route.name == "pin" and self.session.tick_pin_wait():
+                    self.render(Route.who())
+                    if self.page.route != Route.who():
+                        await self.page.push_route(Route.who())
+                elif self.route.name == Screen.PIN and self.session.tick_pin_wait():
                     self.render()
                 elif self._badge is not None and self._badge != sync_badge_state(self.session):
                     self.render()  # background sync brought news: badge, progress, packs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import flet as ft
 
-from app.core.device import TEXT_SCALE
+from app.core.application import TEXT_SCALE
 
 FONTS = {"Body": "fonts/DejaVuSans.ttf", "BodyBold": "fonts/DejaVuSans-Bold.ttf"}
 SEED = "#1F5C99"

@@ -1,4 +1,6 @@
-"""Small building blocks shared by the screens: big buttons, app bars, notes.
+"""Small building blocks shared by the screens: big buttons, app bars, the bottom
+navigation, choice chips, notes. Views share code only through this module (they never
+import each other).
 
 Every interactive control gets a tooltip or semantics label (screen readers and the e2e
 tests find controls by these names) and a height of at least 48 px.
@@ -12,6 +14,7 @@ from typing import Any
 import flet as ft
 
 from app.ui.ctx import ViewContext
+from app.ui.routes import Route
 from app.ui.theme import BIG_TOUCH, TOUCH
 
 Handler = Callable[[Any], None]
@@ -69,7 +72,7 @@ def lock_action(ctx: ViewContext) -> ft.Control:
 
     def lock() -> None:
         ctx.session.lock()
-        ctx.go("/")
+        ctx.go(Route.who())
     return icon_button(ft.Icons.LOCK_OUTLINE, _("Lock and switch learner"),
                        handler(ctx, lock), key="lock")
 
@@ -152,3 +155,40 @@ def personal_view(ctx: ViewContext, route: str, title: str, controls: list[ft.Co
                                actions=[*(actions or []), lock_action(ctx)]),
                 controls, navigation_bar=navigation_bar)
 
+
+
+#: The bottom navigation's destinations, in order (its selected index).
+NAV_TARGETS: tuple[str, ...] = (Route.home(), Route.assess_list(), Route.progress(),
+                                Route.settings())
+
+
+def nav_bar(ctx: ViewContext, selected: int) -> ft.NavigationBar:
+    """Courses · Self-assessment · My progress · Settings (signed-in screens)."""
+    _ = ctx._
+
+    def change(e: Any) -> None:
+        ctx.act(lambda: ctx.go(NAV_TARGETS[int(e.control.selected_index)]))
+    return ft.NavigationBar(
+        selected_index=selected, on_change=change, key="nav",
+        destinations=[
+            ft.NavigationBarDestination(icon=ft.Icons.MENU_BOOK, label=_("Courses"),
+                                        tooltip=_("Courses")),
+            ft.NavigationBarDestination(icon=ft.Icons.CHECKLIST, label=_("Self-assessment"),
+                                        tooltip=_("Self-assessment")),
+            ft.NavigationBarDestination(icon=ft.Icons.INSIGHTS, label=_("My progress"),
+                                        tooltip=_("My progress")),
+            ft.NavigationBarDestination(icon=ft.Icons.SETTINGS, label=_("Settings"),
+                                        tooltip=_("Settings")),
+        ])
+
+
+def choice_chips(ctx: ViewContext, options: list[tuple[str, str]], selected: str | None,
+                 on_pick: Callable[[str], None], key: str, label: str) -> ft.Control:
+    """Big single-choice chips (gloved fingers; each chip is a named button)."""
+    chips: list[ft.Control]   # a list of Chips is not a list[Control] (lists are invariant)
+    chips = [ft.Chip(label=ft.Text(text), selected=value == selected, height=48,
+                     on_select=handler(ctx, lambda v=value: on_pick(v)),
+                     key=f"{key}-{value}", tooltip=f"{label}: {text}")
+             for value, text in options]
+    return ft.Column([ft.Text(label, theme_style=ft.TextThemeStyle.LABEL_LARGE),
+                      ft.Row(chips, wrap=True, spacing=8, run_spacing=8)], spacing=6)

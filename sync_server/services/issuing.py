@@ -123,13 +123,13 @@ def certificate_event(record: CertificateRecord) -> dict[str, Any]:
 
 
 class NotIssued(CertificateError):
-    """The server's records do not show the course passed; ``code`` says why
+    """The server's records do not show the course passed; ``reason`` says why
     (app.core.learning.verify: no_completion, not_published, no_quiz, lessons_incomplete,
     no_passed_attempt; or unknown_learner, already_issued)."""
 
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(f"{code}: {detail}")
-        self.code = code
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
 
 
 class CertificateIssuer:
@@ -191,10 +191,10 @@ class CertificateIssuer:
             try:
                 record = self.issue_for(event, base)
             except NotIssued as exc:
-                quiet = exc.code == NO_COMPLETION and event.get("type") != COMPLETED
+                quiet = exc.reason == NO_COMPLETION and event.get("type") != COMPLETED
                 log.log(logging.DEBUG if quiet else logging.WARNING,
                         "certificate not issued for event %s: %s", event.get("id"), exc,
-                        extra={"reason": exc.code})
+                        extra={"reason": exc.reason})
                 continue
             except (CertificateError, EventError, ValueError, KeyError) as exc:
                 log.warning("certificate not issued for event %s: %s", event.get("id"), exc)

@@ -26,7 +26,7 @@ from typing import Any
 
 from app.core import pins, profile_rules
 from app.core.clock import now_utc
-from app.core.errors import ProfileFieldError, StoreError
+from app.core.errors import ErrorCode, ProfileFieldError, StoreError
 from app.core.events import format_at, parse_at
 from sync_server.db.repository import Device, Learner, ProfileResult, Repository
 
@@ -51,12 +51,12 @@ def check_pushed(raw: dict[str, Any], device: Device, now: datetime) -> Pushed:
         try:
             proof = pins.decode_proof(raw["pin_proof"])
         except StoreError as exc:
-            raise ProfileFieldError("pin_proof", "bad_format",
+            raise ProfileFieldError("pin_proof", ErrorCode.FIELD_BAD_FORMAT,
                                     str(exc).split(": ", 1)[-1]) from None
     try:
         updated = parse_at(raw.get("updated_at"))   # type: ignore[arg-type]
     except (StoreError, TypeError):
-        raise ProfileFieldError("updated_at", "bad_format", "expected a time like "
+        raise ProfileFieldError("updated_at", ErrorCode.FIELD_BAD_FORMAT, "expected a time like "
                                 "2026-11-23T08:00:00.000Z") from None
     stamp = format_at(min(updated, now))            # the server's clock bounds it
     return Pushed(Learner(id=lid, facility_id=device.facility_id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.core.i18n import translator
-from app.sync import PHASE_TEXT, manager_for
+from app.sync import PHASE_TEXT
 from app.ui.messages import progress_text
 from tests.e2e.ui_fixtures import (
     ManualClock,
@@ -26,8 +26,8 @@ def test_sync_now_from_settings_enrols_and_pushes(tmp_path: Path) -> None:
         device = make_device(tmp_path, ManualClock())
         try:
             session = signed_in(device)
-            session.open_lesson("ui-demo", "safety", "01-notice")
-            session.finish_card("ui-demo", "safety", "01-notice", 0)
+            session.learning.open_lesson("ui-demo", "safety", "01-notice")
+            session.learning.finish_card("ui-demo", "safety", "01-notice", 0)
             assert device.store.outbox_count() >= 2
 
             view, _ctx, _rec = build(session, "/settings")
@@ -40,7 +40,7 @@ def test_sync_now_from_settings_enrols_and_pushes(tmp_path: Path) -> None:
             assert by_key(view, "sync-message").value == "Sync finished."
             assert by_key(view, "last-sync").value.startswith("Last synced ")
             assert device.store.outbox_count() == 0
-            status = device.sync_status()
+            status = device.sync_summary()
             assert status.online and status.server_url == env.url.rstrip("/")
 
             home, _ctx, _rec = build(session, "/home")
@@ -55,8 +55,7 @@ def test_sync_now_from_settings_enrols_and_pushes(tmp_path: Path) -> None:
                                                           "administrator for a new enrolment code.")
             assert device.store.outbox_count() == 0
         finally:
-            manager_for(device).stop()
-            device.close()
+            device.close()               # stops the sync client's loop first
 
 
 def test_a_certificate_from_the_server_is_verified_in_my_progress(tmp_path: Path) -> None:
@@ -76,12 +75,12 @@ def test_a_certificate_from_the_server_is_verified_in_my_progress(tmp_path: Path
             device.set_setting("trusted_keys", [server_pub.read_text(encoding="utf-8")])
             device.set_setting("server_url", env.url)
             session = signed_in(device)
-            session.open_lesson("ui-demo", "reports", "01-facts")
+            session.learning.open_lesson("ui-demo", "reports", "01-facts")
             for card in range(2):
-                session.finish_card("ui-demo", "reports", "01-facts", card)
-            att = session.current_attempt("ui-demo", "reports", start=True)
-            session.answer("ui-demo", "reports", att.attempt, "r1", ["true"])
-            session.submit("ui-demo", "reports", att.attempt)
+                session.learning.finish_card("ui-demo", "reports", "01-facts", card)
+            att = session.learning.current_attempt("ui-demo", "reports", start=True)
+            session.learning.answer("ui-demo", "reports", att.attempt, "r1", ["true"])
+            session.learning.submit("ui-demo", "reports", att.attempt)
             lines: list[str] = []
             lt = translator("lt")
             device.sync_now(lambda f, m: lines.append(progress_text(lt, f, m)),
@@ -91,7 +90,7 @@ def test_a_certificate_from_the_server_is_verified_in_my_progress(tmp_path: Path
             assert "Siunčiama pažanga…" in lines and "Gaunama pažanga ir profiliai…" in lines
             assert not set(lines) & set(PHASE_TEXT.values()), lines
             view, _ctx, _rec = build(session, "/progress")
-            certs = [c for c in session.my_progress().certificates]
+            certs = [c for c in session.learning.my_progress().certificates]
             assert len(certs) == 1, all_text(view)
             status = by_key(view, f"cert-status-{certs[0].id}").value
             assert status == "Verified: signed by a trusted issuer"
@@ -108,5 +107,4 @@ def test_a_certificate_from_the_server_is_verified_in_my_progress(tmp_path: Path
             assert by_key(view, f"cert-status-{certs[0].id}").value == \
                 "Could not be verified on this tablet"
         finally:
-            manager_for(device).stop()
-            device.close()
+            device.close()               # stops the sync client's loop first

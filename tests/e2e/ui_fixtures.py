@@ -11,9 +11,10 @@ from typing import Any
 
 import flet as ft
 
-from app.core.device import Device, Session
-from app.ui import router
+from app.core.application import Device, Session
+from app.ui import routes, screens
 from app.ui.ctx import ViewContext
+from app.ui.main import open_device
 from tests.e2e.ui_harness import install_fixture_packs
 
 PIN = "2580"
@@ -33,16 +34,18 @@ class ManualClock:
 
 
 def make_device(tmp: Path, clock: ManualClock | None = None, packs: bool = True) -> Device:
+    """A tablet opened like the app opens it (app/ui/main.py open_device: with the sync
+    client), with a hand-driven clock."""
     data = tmp / "device"
     if packs:
         install_fixture_packs(data, tmp)
-    return Device.open(data, clock=clock or ManualClock())
+    return open_device(data, clock=clock or ManualClock())
 
 
 def signed_in(device: Device, name: str = "Ona Petraitytė", language: str = "en",
               role: str = "prison_officer", staff: str = "LT-1") -> Session:
     pid = device.create_profile(name, staff, role, language, PIN, PIN)
-    session = device.new_session()
+    session = Session(device)
     assert session.sign_in(pid, PIN), session.view.pin_error
     return session
 
@@ -68,8 +71,8 @@ def context(session: Session) -> tuple[ViewContext, Recorder]:
 
 def build(session: Session, path: str) -> tuple[ft.View, ViewContext, Recorder]:
     ctx, rec = context(session)
-    route = router.resolve(path, session.signed_in)
-    return router.build(ctx, route), ctx, rec
+    route = routes.resolve(path, session.signed_in)
+    return screens.build(ctx, route), ctx, rec
 
 
 def walk(node: Any) -> Iterator[Any]:

@@ -316,8 +316,7 @@ def revoked_bits(list_credential: dict[str, Any]) -> set[int]:
 # --------------------------------------------------------------------- revocation
 def test_revocation_reaches_the_status_list_verify_and_a_tablet(
         srv: dict[str, Any], tmp_path: Path) -> None:
-    from app.core.device import Device
-    from app.sync import stop_background
+    from app.ui.main import open_device
 
     base = srv["base"]
     keep, revoke = make_profile(name="Kept"), make_profile(name="Revoked")
@@ -330,7 +329,7 @@ def test_revocation_reaches_the_status_list_verify_and_a_tablet(
     kept_index = int(kept_cred["credentialStatus"]["statusListIndex"])
     assert gone_index not in revoked_bits(httpx.get(list_url).json())
 
-    tablet = Device.open(tmp_path / "tablet")
+    tablet = open_device(tmp_path / "tablet")
     try:
         tablet.set_setting("server_url", base)
         code = httpx.post(f"{base}/api/v1/admin/enrol-codes", headers=bearer(srv["token"]),
@@ -338,7 +337,7 @@ def test_revocation_reaches_the_status_list_verify_and_a_tablet(
         tablet.sync_now(enrol_code=code)
 
         def shown(cred: dict[str, Any], learner: str) -> str:
-            return str(tablet.certificate_check(cred, learner=learner,
+            return str(tablet.certificates.check(cred, learner=learner,
                                                 certificate_id=cred["id"]).shown)
         assert shown(gone_cred, revoke["id"]) == shown(kept_cred, keep["id"]) == "verified"
         assert shown(gone_cred, keep["id"]) == "unverified"      # not hers
@@ -357,8 +356,7 @@ def test_revocation_reaches_the_status_list_verify_and_a_tablet(
         assert shown(gone_cred, revoke["id"]) == "revoked"
         assert shown(kept_cred, keep["id"]) == "verified"
     finally:
-        stop_background(tablet)
-        tablet.close()
+        tablet.close()                  # stops the sync client's loop first
 
 
 def cli(srv: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:

@@ -316,7 +316,7 @@ def test_entry_module_shows_the_app_and_lesson_images_as_bytes(project: Path,
                                                                tmp_path: Path) -> None:
     """The real app through the entry module in Chromium: a learner is created in the
     Flet data folder, and a lesson image arrives without the /packmedia route."""
-    from app.core.device import Device
+    from app.core.application import Device
     from tests.e2e.test_ui_e2e import create_profile
     from tests.e2e.ui_harness import chromium, install_fixture_packs
 
@@ -337,6 +337,6 @@ def test_entry_module_shows_the_app_and_lesson_images_as_bytes(project: Path,
         assert all("@rive-app/" in u for u in b.blocked), b.blocked
     device = Device.open(data)
     try:
-        assert [t.name for t in device.profiles()] == ["Ona Petraitytė"]
+        assert [t.name for t in device.profiles.tiles()] == ["Ona Petraitytė"]
     finally:
         device.close()

@@ -313,17 +313,18 @@ def test_a_refused_first_pin_falls_back_to_the_servers_copy_on_the_tablet(
     syncs: the server refuses the PIN (pin_not_proven) and sends its copy; the real sync
     client takes it, so the tablet asks for a set-up code again instead of keeping a PIN
     no other tablet knows; nothing stays waiting."""
-    from app.core.device import Device
+    from app.core.application import Session
+    from app.ui.main import open_device
 
     made = srv.register("f1", unique("T3"))
     lid, code = made["id"], made["pin_setup_code"]
     r = httpx.post(f"{srv.url}/api/v1/admin/enrol-codes", headers=bearer(srv.admin),
                    json={"facility_id": "f1"}, timeout=30)
-    device = Device.open(tmp_path / "tablet")
+    device = open_device(tmp_path / "tablet")
     try:
         device.set_setting("server_url", srv.url)
         device.sync_now(enrol_code=r.json()["code"])
-        session = device.new_session()
+        session = Session(device)
         assert session.set_first_pin(lid, TEST_PIN, TEST_PIN, code=code)
         session.lock()
         repo = open_repo(srv.data_dir, srv.database_url)
@@ -334,7 +335,7 @@ def test_a_refused_first_pin_falls_back_to_the_servers_copy_on_the_tablet(
             repo.close()
         report = device.sync_now().last_report
         assert "pin_not_proven" in report.profiles_refused[lid]    # refused, then taken back
-        assert device.needs_pin(lid) and device.store.profiles.pending_push() == []
+        assert device.profiles.needs_pin(lid) and device.store.profiles.pending_push() == []
         assert srv.learners()[lid].pin_verifier is None
         device.sync_now()                                # settles: nothing more to send
         assert device.store.outbox_count() == 0 and not device.store.rejected()

@@ -2,7 +2,7 @@
 
 Admin (JSON API) creates a facility, uploads the real promote-core pack (built here with
 app.core.packs, signed with an author key the server trusts) and publishes it → tablet A
-(real TinyDB folder, app.core.device.Device) enrols with a code and syncs through the real
+(real TinyDB folder, app.core.application.Device wired like the app) enrols with a code and syncs through the real
 sync client: the pack arrives over the network and installs → a learner makes a profile,
 reads every card of one course, passes its quiz (answers taken from the manifest), does a
 self-assessment and starts the next course → sync → the server holds each event exactly
@@ -31,12 +31,13 @@ from typing import Any
 import httpx
 import pytest
 
+from app.core.application import Device, Session
 from app.core.certificates import CertificateStatus, verify_credential
-from app.core.device import Device, Session
 from app.core.errors import SyncError
 from app.core.packs import build_pack, load_private_key
 from app.core.packs.keys import TrustedKeys, load_public_key, write_keypair
-from app.sync import manager_for, stop_background, sync_now
+from app.sync import DeviceSyncer
+from app.ui.main import open_device
 from tests.support.server import ServerProcess, admin_token, bearer, open_repo, seed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,14 +90,14 @@ def server_events(data: Path, learner: str) -> list[dict[str, Any]]:
 
 
 def progress_summary(session: Session, course: str) -> dict[str, Any]:
-    outline = session.outline(PACK, course)
-    progress = session.my_progress()
+    outline = session.learning.outline(PACK, course)
+    progress = session.learning.my_progress()
     return {
         "lessons": [(lesson.id, lesson.viewed, lesson.state) for lesson in outline.lessons],
         "passed": outline.quiz.passed if outline.quiz else None,
         "best": outline.quiz.best_score if outline.quiz else None,
         "completed": [(r.course, r.completed_at, r.best_score) for r in progress.completed],
-        "resume": session.library().resume,
+        "resume": session.learning.library().resume,
         "certificates": sorted(c.id for c in progress.certificates),
     }
 
@@ -110,8 +111,7 @@ def test_whole_journey(tmp_path: Path) -> None:
         _journey(tmp_path, server, base, key_file, pub_file, devices)
     finally:
         for device in devices:
-            stop_background(device)
-            device.close()
+            device.close()                       # stops background sync first
         server.stop()
 
 
@@ -132,7 +132,7 @@ def _journey(tmp: Path, server: ServerProcess, base: str, key_file: Path, pub_fi
     server_pub = (data / "keys" / "server.key.pub").read_text(encoding="utf-8")
 
     def new_tablet(name: str) -> Device:
-        device = Device.open(tmp / name)
+        device = open_device(tmp / name)
         devices.append(device)
         device.set_setting("trusted_keys", [pub_file.read_text(encoding="utf-8"), server_pub])
         device.set_setting("server_url", base)
@@ -142,7 +142,7 @@ def _journey(tmp: Path, server: ServerProcess, base: str, key_file: Path, pub_fi
 
     # ---- tablet A: enrol + sync → the pack arrives and installs ---------------------------
     tablet_a = new_tablet("tablet-a")
-    manifests = {m["id"]: m for m in tablet_a.manifests()}
+    manifests = {m["id"]: m for m in tablet_a.content.manifests()}
     assert PACK in manifests, "promote-core did not install on tablet A"
     manifest = manifests[PACK]
     course, next_course = manifest["courses"][0]["id"], manifest["courses"][1]["id"]
@@ -150,35 +150,35 @@ def _journey(tmp: Path, server: ServerProcess, base: str, key_file: Path, pub_fi
     # ---- learner on tablet A --------------------------------------------------------------
     learner = tablet_a.create_profile("Rasa Petrauskienė", "LT-4711", "prison_officer", "lt",
                                       PIN, PIN)
-    a = tablet_a.new_session()
+    a = Session(tablet_a)
     assert a.sign_in(learner, PIN), a.view.pin_error
-    outline = a.outline(PACK, course)
+    outline = a.learning.outline(PACK, course)
     for lesson in outline.lessons:
-        view = a.open_lesson(PACK, course, lesson.id)
+        view = a.learning.open_lesson(PACK, course, lesson.id)
         assert len(view.cards) == lesson.cards > 0 and view.lang == "lt"
         for card in view.cards:
-            a.finish_card(PACK, course, lesson.id, card.index)
-    assert all(s.state == "done" for s in a.outline(PACK, course).lessons)
+            a.learning.finish_card(PACK, course, lesson.id, card.index)
+    assert all(s.state == "done" for s in a.learning.outline(PACK, course).lessons)
 
     answers = correct_answers(manifest, course)
-    attempt = a.current_attempt(PACK, course, start=True)
+    attempt = a.learning.current_attempt(PACK, course, start=True)
     for question in attempt.questions:
         key = question.id if question.id in answers else f"{question.scenario}/{question.id}"
-        a.answer(PACK, course, attempt.attempt, question.id, answers[key])
-    result = a.submit(PACK, course, attempt.attempt)
+        a.learning.answer(PACK, course, attempt.attempt, question.id, answers[key])
+    result = a.learning.submit(PACK, course, attempt.attempt)
     assert result.passed and result.score == pytest.approx(100), result
-    assert a.outline(PACK, course).completed
+    assert a.learning.outline(PACK, course).completed
 
-    profile = a.assessment_profiles()[0]
-    sa = a.assessment(profile.pack, profile.id)
-    for task in a.assessment_tasks(sa):
-        a.rate(profile.pack, profile.id, sa.assessment, task.id, 2)
-    a.complete_assessment(profile.pack, profile.id, sa.assessment)
+    profile = a.assessment.profiles()[0]
+    sa = a.assessment.view(profile.pack, profile.id)
+    for task in a.assessment.tasks_to_rate(sa):
+        a.assessment.rate(profile.pack, profile.id, sa.assessment, task.id, 2)
+    a.assessment.complete(profile.pack, profile.id, sa.assessment)
 
     # start the next course so there is a real resume point: lesson 1, second card
-    first = a.outline(PACK, next_course).lessons[0]
-    a.open_lesson(PACK, next_course, first.id)
-    a.finish_card(PACK, next_course, first.id, 0)
+    first = a.learning.outline(PACK, next_course).lessons[0]
+    a.learning.open_lesson(PACK, next_course, first.id)
+    a.learning.finish_card(PACK, next_course, first.id, 0)
     local = tablet_a.store.events(learner)
     types = {e["type"] for e in local}
     assert {"card.viewed", "quiz.submitted", "course.completed"} <= types, types
@@ -213,33 +213,33 @@ def _journey(tmp: Path, server: ServerProcess, base: str, key_file: Path, pub_fi
 
     # ---- tablet B: same facility; same learner, same PIN, same progress -----------------
     tablet_b = new_tablet("tablet-b")
-    assert PACK in {m["id"] for m in tablet_b.manifests()}
-    assert learner in {t.id for t in tablet_b.profiles()}, "profile did not reach tablet B"
-    b = tablet_b.new_session()
+    assert PACK in {m["id"] for m in tablet_b.content.manifests()}
+    assert learner in {t.id for t in tablet_b.profiles.tiles()}, "profile did not reach tablet B"
+    b = Session(tablet_b)
     assert not b.sign_in(learner, "0000")
     assert b.sign_in(learner, PIN), b.view.pin_error
     b_view = progress_summary(b, next_course)
     assert b_view == a_view
     assert progress_summary(b, course) == progress_summary(a, course)
-    assert b.resume_label(b_view["resume"]) == a.resume_label(a_view["resume"])
-    assert b.gap_report(profile.pack, profile.id) == a.gap_report(profile.pack, profile.id)
+    assert b.learning.resume_label(b_view["resume"], b.translator) == a.learning.resume_label(a_view["resume"], a.translator)
+    assert b.assessment.gap_report(profile.pack, profile.id) == a.assessment.gap_report(profile.pack, profile.id)
     # signing in on B proposes nothing new: the completion came from A's events
     assert {e["id"] for e in tablet_b.store.events(learner)} == set(ids)
     sync(tablet_b)
     again = server_events(data, learner)
     assert sorted(e["id"] for e in again) == sorted(ids)
     assert len(httpx.get(f"{base}/api/v1/admin/certificates", headers=bearer(token)).json()) == 1
-    (cert,) = b.my_progress().certificates
+    (cert,) = b.learning.my_progress().certificates
 
     # she carries on at B; tablet A (still signed in) sees it after its next sync
-    b.open_lesson(PACK, next_course, first.id)
-    b.finish_card(PACK, next_course, first.id, 1)
+    b.learning.open_lesson(PACK, next_course, first.id)
+    b.learning.finish_card(PACK, next_course, first.id, 1)
     sync(tablet_b)
     sync(tablet_a)
-    moved = a.library().resume
+    moved = a.learning.library().resume
     assert (moved.course, moved.lesson, moved.card) == (next_course, first.id, 2), moved
     assert progress_summary(a, next_course) == progress_summary(b, next_course)
-    assert tablet_b.verify_certificate(cert.credential)
+    assert tablet_b.certificates.verify(cert.credential)
 
     # offline verification with the server key (and not with another key)
     server_key = TrustedKeys([load_public_key(data / "keys" / "server.key.pub")])
@@ -249,23 +249,23 @@ def _journey(tmp: Path, server: ServerProcess, base: str, key_file: Path, pub_fi
     forged = copy.deepcopy(cert.credential)
     forged["credentialSubject"]["achievement"]["name"] = "Governor of everything"
     assert verify_credential(forged, server_key).status is not CertificateStatus.GENUINE
-    assert not tablet_b.verify_certificate(forged)
+    assert not tablet_b.certificates.verify(forged)
 
     # ---- on B she finishes the second course after one failed attempt; A catches up -----
-    for lesson in b.outline(PACK, next_course).lessons:
-        view = b.open_lesson(PACK, next_course, lesson.id)
+    for lesson in b.learning.outline(PACK, next_course).lessons:
+        view = b.learning.open_lesson(PACK, next_course, lesson.id)
         for card in view.cards:
-            b.finish_card(PACK, next_course, lesson.id, card.index)
+            b.learning.finish_card(PACK, next_course, lesson.id, card.index)
     answers2 = correct_answers(manifest, next_course)
     for attempt_no, good in ((1, False), (2, True)):
-        att = b.current_attempt(PACK, next_course, start=True)
+        att = b.learning.current_attempt(PACK, next_course, start=True)
         assert att.number == attempt_no
         for question in att.questions:
             key = question.id if question.id in answers2 else f"{question.scenario}/{question.id}"
             right = answers2[key]
             wrong = [o.id for o in question.options if o.id not in right][:1] or right
-            b.answer(PACK, next_course, att.attempt, question.id, right if good else wrong)
-        assert b.submit(PACK, next_course, att.attempt).passed is good
+            b.learning.answer(PACK, next_course, att.attempt, question.id, right if good else wrong)
+        assert b.learning.submit(PACK, next_course, att.attempt).passed is good
     b.set_language("en")                                # a profile change travels too
     sync(tablet_b)
     sync(tablet_a)                                       # pushes nothing new, pulls B's work
@@ -274,17 +274,17 @@ def _journey(tmp: Path, server: ServerProcess, base: str, key_file: Path, pub_fi
         summary = progress_summary(session, next_course)
         assert summary["passed"] and len(summary["certificates"]) == 2, summary
     assert progress_summary(a, next_course) == progress_summary(b, next_course)
-    record_a = {r.course: r for r in a.my_progress().courses}[next_course]
+    record_a = {r.course: r for r in a.learning.my_progress().courses}[next_course]
     assert [x.passed for x in record_a.attempts] == [False, True]
-    assert tablet_a.profile(learner)["language"] == "en"
+    assert tablet_a.profiles.get(learner).language == "en"
     assert len(httpx.get(f"{base}/api/v1/admin/certificates", headers=bearer(token)).json()) == 2
 
     # ---- the server is down for a while: A keeps working offline, nothing is lost -------
     server.stop()
     third = manifest["courses"][2]["id"]
-    lesson3 = a.outline(PACK, third).lessons[0]
-    a.open_lesson(PACK, third, lesson3.id)
-    a.finish_card(PACK, third, lesson3.id, 0)
+    lesson3 = a.learning.outline(PACK, third).lessons[0]
+    a.learning.open_lesson(PACK, third, lesson3.id)
+    a.learning.finish_card(PACK, third, lesson3.id, 0)
     offline = {e["id"] for e in tablet_a.store.events(learner)} - {
         e["id"] for e in server_events(data, learner)}
     assert offline, "the offline work made no events"
@@ -294,7 +294,7 @@ def _journey(tmp: Path, server: ServerProcess, base: str, key_file: Path, pub_fi
     sync(tablet_a)
     assert offline <= {e["id"] for e in server_events(data, learner)}
     sync(tablet_b)
-    assert b.library().resume.course == third
+    assert b.learning.library().resume.course == third
 
     # ---- a content update (promote-core, next version) reaches both tablets; progress survives
     v2_src = tmp / "promote-core-v2"
@@ -311,32 +311,31 @@ def _journey(tmp: Path, server: ServerProcess, base: str, key_file: Path, pub_fi
     before = progress_summary(a, course), progress_summary(a, next_course)
     for tablet, session in ((tablet_a, a), (tablet_b, b)):
         sync(tablet)
-        assert [m["version"] for m in tablet.manifests() if m["id"] == PACK] == [VERSION + 1]
+        assert [m["version"] for m in tablet.content.manifests() if m["id"] == PACK] == [VERSION + 1]
         assert (progress_summary(session, course),
                 progress_summary(session, next_course)) == before
-        assert session.library().resume.course == third
+        assert session.learning.library().resume.course == third
 
     # ---- tablet A restarts (closed + reopened); a colleague on it sees none of this ----
     expected = progress_summary(a, next_course)
-    stop_background(tablet_a)
     tablet_a.close()
     devices.remove(tablet_a)
-    tablet_a = Device.open(tmp / "tablet-a")
+    tablet_a = open_device(tmp / "tablet-a")
     devices.append(tablet_a)
-    a = tablet_a.new_session()
+    a = Session(tablet_a)
     assert a.sign_in(learner, PIN)
     assert progress_summary(a, next_course) == expected
-    assert tablet_a.verify_certificate(a.my_progress().certificates[0].credential)
+    assert tablet_a.certificates.verify(a.learning.my_progress().certificates[0].credential)
     a.lock()
     colleague = tablet_a.create_profile("Jonas Kazlauskas", "LT-0815", "prison_officer", "lt",
                                         "7391", "7391")
-    c = tablet_a.new_session()
+    c = Session(tablet_a)
     assert c.sign_in(colleague, "7391")
-    mine = c.my_progress()
-    assert not mine.completed and not mine.certificates and c.library().resume is None
+    mine = c.learning.my_progress()
+    assert not mine.completed and not mine.certificates and c.learning.library().resume is None
     sync(tablet_a)
     sync(tablet_b)
-    assert colleague in {t.id for t in tablet_b.profiles()}
+    assert colleague in {t.id for t in tablet_b.profiles.tiles()}
 
     # ---- public verification page ------------------------------------------------------
     answer = httpx.get(f"{base}/verify/{cid}", headers={"Accept": "application/json"}).json()
@@ -370,24 +369,26 @@ def test_syncing_while_the_learner_works_loses_and_doubles_nothing(tmp_path: Pat
     with facility_with_two_tablets(tmp_path) as (server, tablet_a, tablet_b):
         learner = tablet_a.create_profile("Ona Jonaitienė", "LT-2024", "prison_officer", "en",
                                           PIN, PIN)
-        a = tablet_a.new_session()
+        a = Session(tablet_a)
         assert a.sign_in(learner, PIN)
-        manifest = next(m for m in tablet_a.manifests() if m["id"] == PACK)
+        syncer = tablet_a.syncer
+        assert isinstance(syncer, DeviceSyncer)
+        manifest = next(m for m in tablet_a.content.manifests() if m["id"] == PACK)
         for course in manifest["courses"]:
-            for lesson in a.outline(PACK, course["id"]).lessons:
-                view = a.open_lesson(PACK, course["id"], lesson.id)
+            for lesson in a.learning.outline(PACK, course["id"]).lessons:
+                view = a.learning.open_lesson(PACK, course["id"], lesson.id)
                 for card in view.cards:
-                    a.finish_card(PACK, course["id"], lesson.id, card.index)
+                    a.learning.finish_card(PACK, course["id"], lesson.id, card.index)
                     if card.index % 2 == 0:
-                        sync_now(tablet_a, wait=False)     # the background loop's call
-        manager_for(tablet_a).wait(30)
+                        syncer.sync_now(wait=False)     # the background loop's call
+        syncer.manager.wait(30)
         sync(tablet_a)
         local = {e["id"] for e in tablet_a.store.events(learner)}
         on_server = [e["id"] for e in server_events(server.data_dir, learner)]
         assert len(on_server) == len(set(on_server)) == len(local)
         assert set(on_server) == local
         sync(tablet_b)
-        b = tablet_b.new_session()
+        b = Session(tablet_b)
         assert b.sign_in(learner, PIN)
         for course in manifest["courses"]:
             assert progress_summary(b, course["id"]) == progress_summary(a, course["id"])
@@ -410,7 +411,7 @@ def facility_with_two_tablets(tmp: Path) -> Iterator[tuple[ServerProcess, Device
         admin_post(base, token, f"/packs/{PACK}/publish",
                    json={"version": VERSION, "facilities": [FACILITY], "roles": []})
         for name in ("a", "b"):
-            device = Device.open(tmp / name)
+            device = open_device(tmp / name)
             devices.append(device)
             device.set_setting("trusted_keys", [pub_file.read_text(encoding="utf-8")])
             device.set_setting("server_url", base)
@@ -420,8 +421,7 @@ def facility_with_two_tablets(tmp: Path) -> Iterator[tuple[ServerProcess, Device
         yield server, devices[0], devices[1]
     finally:
         for device in devices:
-            stop_background(device)
-            device.close()
+            device.close()                       # stops background sync first
         server.stop()
 
 
@@ -437,12 +437,12 @@ def test_one_staff_number_made_on_two_tablets_offline(tmp_path: Path) -> None:
             learner = tablet.create_profile("Ona Jonaitienė", "LT-2024", "prison_officer",
                                             "en", pin, pin)
             made[tablet.data_dir.name] = learner
-            session = tablet.new_session()
+            session = Session(tablet)
             assert session.sign_in(learner, pin)
-            course = tablet.manifests()[0]["courses"][0]["id"]
-            lesson = session.outline(PACK, course).lessons[0].id
-            session.open_lesson(PACK, course, lesson)
-            session.finish_card(PACK, course, lesson, card)     # A reads card 0, B card 1
+            course = tablet.content.manifests()[0]["courses"][0]["id"]
+            lesson = session.learning.outline(PACK, course).lessons[0].id
+            session.learning.open_lesson(PACK, course, lesson)
+            session.learning.finish_card(PACK, course, lesson, card)     # A reads card 0, B card 1
         kept, clashing = made["a"], made["b"]
         before_b = {e["id"]: e for e in tablet_b.store.events(clashing)}
         assert len(before_b) == 2
@@ -464,7 +464,7 @@ def test_one_staff_number_made_on_two_tablets_offline(tmp_path: Path) -> None:
                 (old["type"], old.get("ref"), old["at"])
         assert not server_events(server.data_dir, clashing)
         # tablet B: one tile for her, nothing waiting, the old events kept as rejected
-        assert [t.id for t in tablet_b.profiles() if t.name == "Ona Jonaitienė"] == [kept]
+        assert [t.id for t in tablet_b.profiles.tiles() if t.name == "Ona Jonaitienė"] == [kept]
         assert tablet_b.store.outbox_count() == 0
         rejected = {r["event"]["id"]: r["reason"] for r in tablet_b.store.rejected()}
         assert rejected == {i: f"re-attributed to learner {kept}" for i in before_b}
@@ -475,14 +475,14 @@ def test_one_staff_number_made_on_two_tablets_offline(tmp_path: Path) -> None:
         sync(tablet_b)
         assert len(server_events(server.data_dir, kept)) == 4
         # the notice is shown once; she signs in on the kept tile with A's PIN
-        assert tablet_b.take_reattribution_notice()
-        assert not tablet_b.take_reattribution_notice()
-        session_b = tablet_b.new_session()
+        assert tablet_b.profiles.take_reattribution_notice()
+        assert not tablet_b.profiles.take_reattribution_notice()
+        session_b = Session(tablet_b)
         assert not session_b.sign_in(kept, "1357")
         assert session_b.sign_in(kept, PIN)
-        viewed = session_b.outline(PACK, course).lessons[0].viewed
+        viewed = session_b.learning.outline(PACK, course).lessons[0].viewed
         assert viewed == 2, "B's progress lacks the work of one tablet"
-        session_a = tablet_a.new_session()
+        session_a = Session(tablet_a)
         assert session_a.sign_in(kept, PIN)
         assert progress_summary(session_a, course) == progress_summary(session_b, course)
 
@@ -506,10 +506,10 @@ def test_a_learner_the_admin_registered_can_start_on_a_tablet(tmp_path: Path) ->
         assert registered["has_pin"] is False
         learner, code = registered["id"], registered["pin_setup_code"]
         sync(tablet_a)
-        tiles = {t.id: t for t in tablet_a.profiles()}
+        tiles = {t.id: t for t in tablet_a.profiles.tiles()}
         assert learner in tiles and tiles[learner].needs_pin, "the profile did not reach A"
-        assert tablet_a.profile(learner)["staff_number"] == staff_number
-        session = tablet_a.new_session()
+        assert tablet_a.profiles.get(learner).staff_number == staff_number
+        session = Session(tablet_a)
         assert not session.sign_in(learner, "2468")          # no PIN yet: the pad says so
         assert not session.set_first_pin(learner, "1357", "1357", code="AAAA-BBBB-CCCC")
         assert session.view.form_error.code == "code_wrong" and not session.signed_in
@@ -517,10 +517,10 @@ def test_a_learner_the_admin_registered_can_start_on_a_tablet(tmp_path: Path) ->
         assert session.set_first_pin(learner, "2468", "2468", code=code), \
             session.view.form_message
         assert session.signed_in and session.locale == "lt"
-        course = tablet_a.manifests()[0]["courses"][0]["id"]
-        lesson = session.outline(PACK, course).lessons[0].id
-        session.open_lesson(PACK, course, lesson)
-        session.finish_card(PACK, course, lesson, 0)
+        course = tablet_a.content.manifests()[0]["courses"][0]["id"]
+        lesson = session.learning.outline(PACK, course).lessons[0].id
+        session.learning.open_lesson(PACK, course, lesson)
+        session.learning.finish_card(PACK, course, lesson, 0)
         local = {e["id"] for e in tablet_a.store.events(learner)}
         assert len(local) == 2
         sync(tablet_a)
@@ -536,8 +536,8 @@ def test_a_learner_the_admin_registered_can_start_on_a_tablet(tmp_path: Path) ->
         assert (ours["display_name"], ours["role"]) == ("Petras Petraitis", "prison_officer")
         # the same PIN on tablet B, with the same progress; a "first PIN" cannot be set again
         sync(tablet_b)
-        assert not tablet_b.needs_pin(learner)
-        other = tablet_b.new_session()
+        assert not tablet_b.profiles.needs_pin(learner)
+        other = Session(tablet_b)
         assert not other.set_first_pin(learner, "9753", "9753", code=code)
         assert not other.sign_in(learner, "9753")
         assert other.sign_in(learner, "2468"), other.view.pin_error

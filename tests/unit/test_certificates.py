@@ -24,7 +24,6 @@ from app.core.certificates import (
     CertificateStatus,
     b58decode,
     b58encode,
-    canonicalize,
     did_key,
     key_id,
     public_key_from_verification_method,
@@ -32,6 +31,7 @@ from app.core.certificates import (
     verify_credential,
 )
 from app.core.errors import CertificateError
+from app.core.jcs import canonicalize
 from sync_server.certificates import (
     Alignment,
     CourseAchievement,

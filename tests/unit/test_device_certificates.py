@@ -15,9 +15,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from app.core.application import Device, Session
 from app.core.certificates import did_key, sign_credential
 from app.core.credential_status import status_entry, status_list_credential
-from app.core.device import Device
 from app.core.events import format_at
 from sync_server.certificates import CourseAchievement, Learner, issue_credential, issuer_for
 from tests.e2e.ui_fixtures import PIN, ManualClock, all_text, build, by_key, make_device, signed_in
@@ -102,7 +102,7 @@ def test_only_the_servers_certificate_for_this_learner_shows_as_verified(device:
     # nothing else changed: every event is still there, as it came
     assert device.store.events(me) == before
     # the reasons, for the record
-    checks = {e["seq"]: device.certificate_check(e["data"]["credential"], learner=me,
+    checks = {e["seq"]: device.certificates.check(e["data"]["credential"], learner=me,
                                                  certificate_id=e["ref"]["certificate"])
               for e in events}
     assert "another learner" in checks[4].reason
@@ -132,7 +132,7 @@ def test_pack_keys_alone_verify_no_certificate(device: Device) -> None:
     me = str(session.learner_id)
     events = [certificate_event(me, credential(ISSUER, me), 1)]
     device.store.merge(events)
-    assert device.verify_certificate(events[0]["data"]["credential"]) is False
+    assert device.certificates.verify(events[0]["data"]["credential"]) is False
     session.set_language("lt")
     text = status_texts(session, events)[1]
     assert text and "verified" not in text.casefold()  # translated, not English
@@ -140,8 +140,8 @@ def test_pack_keys_alone_verify_no_certificate(device: Device) -> None:
 
 def test_sign_in_reads_the_history_once_for_both_engines(device: Device) -> None:
     session = signed_in(device)
-    session.open_lesson("ui-demo", "reports", "01-facts")
-    session.finish_card("ui-demo", "reports", "01-facts", 0)
+    session.learning.open_lesson("ui-demo", "reports", "01-facts")
+    session.learning.finish_card("ui-demo", "reports", "01-facts", 0)
     pid = str(session.learner_id)
     session.lock()
     calls: list[str] = []
@@ -151,9 +151,9 @@ def test_sign_in_reads_the_history_once_for_both_engines(device: Device) -> None
         calls.append(learner)
         return real(learner)
     device.store.events = counting  # type: ignore[method-assign]
-    again = device.new_session()
+    again = Session(device)
     assert again.sign_in(pid, PIN)
     assert calls == [pid]
     # both engines were fed: the lesson progress and the assessment fold are there
-    assert again.engine is not None and again.assess is not None
-    assert again.engine.state.courses
+    assert again.work is not None
+    assert again.work.engine.state.courses and again.work.assess is not None

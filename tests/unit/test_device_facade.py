@@ -1,4 +1,4 @@
-"""app.core.device: the facade the views call — real Store, real installed pack."""
+"""app.core.application: the layer the views call — real Store, real installed pack."""
 
 from __future__ import annotations
 
@@ -7,11 +7,16 @@ from pathlib import Path
 import pytest
 
 from app.core import pins
-from app.core.device import (
+from app.core.application import (
     DEFAULT_IDLE_LOCK_SECONDS,
     Block,
+    CardPlace,
+    CoursePlace,
+    Device,
     IdleLock,
+    NewProfile,
     ProfileFormError,
+    Session,
     card_blocks,
     clamp_idle_seconds,
     initials,
@@ -20,8 +25,9 @@ from app.core.device import (
     validate_new_profile,
     wait_seconds_of,
 )
-from app.core.errors import AuthError, PinLockedError, StoreError, SyncError
+from app.core.errors import AuthError, ErrorCode, PinLockedError, StoreError, SyncError
 from app.core.i18n import translator
+from app.ui.messages import error_sentence
 from tests.e2e.ui_fixtures import PIN, ManualClock, make_device, signed_in
 
 GOOD = ("Ona Petraitytė", "LT-1", "prison_officer", "lt", "2580", "2580")
@@ -31,8 +37,8 @@ GOOD = ("Ona Petraitytė", "LT-1", "prison_officer", "lt", "2580", "2580")
 def test_valid_profile_form_is_cleaned() -> None:
     clean = validate_new_profile("  Ona   Petraitytė ", " LT-1 ", "prison_officer", "lt",
                                  "2580", "2580")
-    assert clean == {"display_name": "Ona Petraitytė", "staff_number": "LT-1",
-                     "role": "prison_officer", "language": "lt", "pin": "2580"}
+    assert clean == NewProfile(display_name="Ona Petraitytė", staff_number="LT-1",
+                               role="prison_officer", language="lt", pin="2580")
 
 
 @pytest.mark.parametrize(("index", "value", "field", "code"), [
@@ -68,7 +74,9 @@ def test_bad_profile_form_names_the_field(index: int, value: object, field: str,
     with pytest.raises(ProfileFormError) as err:
         validate_new_profile(*args)
     assert (err.value.field, err.value.code) == (field, code)
-    assert err.value.translated(translator("lt")) != err.value.translated(translator("en"))
+    assert isinstance(err.value.code, ErrorCode)
+    assert error_sentence(translator("lt"), err.value) != error_sentence(translator("en"),
+                                                                         err.value)
 
 
 def test_initials() -> None:
@@ -137,7 +145,7 @@ def test_profiles_and_sign_in(tmp_path: Path) -> None:
     clock = ManualClock()
     device = make_device(tmp_path, clock)
     pid = device.create_profile(*GOOD)
-    tiles = device.profiles()
+    tiles = device.profiles.tiles()
     assert [(t.id, t.name, t.initials, t.role) for t in tiles] == [
         (pid, "Ona Petraitytė", "OP", "prison_officer")]
     with pytest.raises(ProfileFormError):
@@ -145,7 +153,7 @@ def test_profiles_and_sign_in(tmp_path: Path) -> None:
     with pytest.raises(StoreError):  # the store refuses a staff number used twice
         device.create_profile("Ona B", "LT-1", "prison_officer", "lt", "2580", "2580")
 
-    session = device.new_session()
+    session = Session(device)
     assert session.locale == "en"
     assert not session.sign_in(pid, "0000")
     assert session.view.pin_error == "Neteisingas PIN kodas. Bandykite dar kartą." or \
@@ -159,7 +167,7 @@ def test_profiles_and_sign_in(tmp_path: Path) -> None:
 def test_wrong_pins_make_a_growing_wait(tmp_path: Path) -> None:
     device = make_device(tmp_path, ManualClock(), packs=False)
     pid = device.create_profile(*GOOD)
-    session = device.new_session()
+    session = Session(device)
     waits = []
     for _ in range(6):
         session.view.pin_wait_until = 0  # the learner waited the time out on the pad
@@ -173,9 +181,9 @@ def test_wrong_pins_make_a_growing_wait(tmp_path: Path) -> None:
     assert "20" in session.view.pin_error
 
 
-def _last_store_error(device: object, pid: str) -> BaseException:
+def _last_store_error(device: Device, pid: str) -> AuthError:
     try:
-        device.store.profiles.verify_pin(pid, "0000")  # type: ignore[attr-defined]
+        device.store.profiles.verify_pin(pid, "0000")
     except AuthError as exc:
         return exc
     raise AssertionError("a wrong PIN was accepted")
@@ -185,18 +193,18 @@ def test_idle_lock_forgets_the_learner(tmp_path: Path) -> None:
     clock = ManualClock()
     device = make_device(tmp_path, clock)
     session = signed_in(device)
-    assert session.library().courses
+    assert session.learning.library().courses
     session.view.quiz_choice = ["a"]
     clock.advance(DEFAULT_IDLE_LOCK_SECONDS - 1)
     assert not session.check_idle()
     session.touch()
     clock.advance(DEFAULT_IDLE_LOCK_SECONDS)
     assert session.check_idle()
-    assert not session.signed_in and session.learner is None and session.engine is None
-    assert session.assess is None and session.view.quiz_choice == []
+    assert not session.signed_in and session.learner is None and session.work is None
+    assert session.learner_id is None and session.view.quiz_choice == []
     assert session.locked_by_idle
     with pytest.raises(AuthError):
-        session.library()
+        session.learning.library()
     assert not session.check_idle()  # nothing to lock twice
 
 
@@ -216,57 +224,57 @@ def test_reading_records_events_and_resumes_at_the_same_card(tmp_path: Path) -> 
     device = make_device(tmp_path, clock)
     session = signed_in(device)
     pid = session.learner_id
-    lesson = session.open_lesson("ui-demo", "safety", "01-notice")
+    lesson = session.learning.open_lesson("ui-demo", "safety", "01-notice")
     assert len(lesson.cards) == 3
     clock.advance(42)
-    assert session.finish_card("ui-demo", "safety", "01-notice", 0) == \
-        "/lesson/ui-demo/safety/01-notice/1"
+    assert session.learning.finish_card("ui-demo", "safety", "01-notice", 0) == \
+        CardPlace("ui-demo", "safety", "01-notice", 1)        # the next card (no UI route)
     events = device.store.events(pid)
     assert [e["type"] for e in events] == ["lesson.opened", "card.viewed"]
     assert events[1]["data"]["seconds"] == 42.0
     session.lock()
-    session = device.new_session()
+    session = Session(device)
     assert session.sign_in(str(pid), PIN)
-    resume = session.library().resume
+    resume = session.learning.library().resume
     assert (resume.kind, resume.lesson, resume.card) == ("lesson", "01-notice", 1)
-    assert "card 2 of 3" in session.resume_label(resume)
+    assert "card 2 of 3" in session.learning.resume_label(resume, session.translator)
     # reopening the same lesson does not log lesson.opened again within one visit
-    session.open_lesson("ui-demo", "safety", "01-notice")
-    session.open_lesson("ui-demo", "safety", "01-notice")
+    session.learning.open_lesson("ui-demo", "safety", "01-notice")
+    session.learning.open_lesson("ui-demo", "safety", "01-notice")
     assert [e["type"] for e in device.store.events(str(pid))].count("lesson.opened") == 2
     for card in (1, 2):
-        nxt = session.finish_card("ui-demo", "safety", "01-notice", card)
-    assert nxt == "/course/ui-demo/safety"
-    assert session.outline("ui-demo", "safety").lessons[0].state == "done"
+        nxt = session.learning.finish_card("ui-demo", "safety", "01-notice", card)
+    assert nxt == CoursePlace("ui-demo", "safety")              # back to the outline
+    assert session.learning.outline("ui-demo", "safety").lessons[0].state == "done"
 
 
 def test_links_media_and_language(tmp_path: Path) -> None:
     device = make_device(tmp_path, ManualClock())
     session = signed_in(device)
-    assert session.link_target("ui-demo", "lesson:safety/02-act#talk-first") == \
-        "/lesson/ui-demo/safety/02-act/1"
-    assert session.link_target("ui-demo", "lesson:safety/nope") is None
-    assert session.link_target("ui-demo", "https://example.org") is None
-    media = device.media_file("ui-demo", "media/safety/ladder.png")
+    assert session.learning.link_target("ui-demo", "lesson:safety/02-act#talk-first") == \
+        CardPlace("ui-demo", "safety", "02-act", 1)
+    assert session.learning.link_target("ui-demo", "lesson:safety/nope") is None
+    assert session.learning.link_target("ui-demo", "https://example.org") is None
+    media = device.content.media_file("ui-demo", "media/safety/ladder.png")
     assert media is not None and media.read_bytes().startswith(b"\x89PNG")
     for pack, path in [("ui-demo", "../store/x"), ("ui-demo", "media/../../x"),
                        ("../ui-demo", "media/safety/ladder.png"), ("nope", "media/x.png"),
                        ("ui-demo", "media/none.png"),
                        ("ui-demo", "lessons/safety/01-notice.en.json")]:
-        assert device.media_file(pack, path) is None
+        assert device.content.media_file(pack, path) is None
     session.set_language("lt")
     assert session.locale == "lt"
-    assert session.library().courses[0].title.text == "Saugumas skyriuje"
-    lesson = session.open_lesson("ui-demo", "safety", "02-act")
+    assert session.learning.library().courses[0].title.text == "Saugumas skyriuje"
+    lesson = session.learning.open_lesson("ui-demo", "safety", "02-act")
     assert lesson.fallback and lesson.lang == "en"  # lt is partial in the fixture pack
     with pytest.raises(StoreError):
         session.set_language("xx")
-    assert device.profile(str(session.learner_id))["language"] == "lt"
+    assert device.profiles.get(str(session.learner_id)).language == "lt"
 
 
 def test_sync_without_a_server_fails_with_a_sync_error(tmp_path: Path) -> None:
     device = make_device(tmp_path, ManualClock(), packs=False)
-    status = device.sync_status()
+    status = device.sync_summary()
     assert status.last_sync is None and not status.online
     with pytest.raises(SyncError):
         device.sync_now()
@@ -275,14 +283,14 @@ def test_sync_without_a_server_fails_with_a_sync_error(tmp_path: Path) -> None:
 def test_storage_and_licences(tmp_path: Path) -> None:
     device = make_device(tmp_path, ManualClock())
     assert device.storage_bytes() > 1000
-    (title, licence, authors), = device.pack_licences()
-    assert title["en"] == "UI demo pack" and licence == "CC BY-SA 4.0"
-    assert authors == ["Shift Learning tests"]
+    (pack,) = device.content.licences()
+    assert pack.title["en"] == "UI demo pack" and pack.licence == "CC BY-SA 4.0"
+    assert pack.authors == ["Shift Learning tests"]
 
 
 def test_pin_pad_keys(tmp_path: Path) -> None:
     device = make_device(tmp_path, ManualClock(), packs=False)
-    session = device.new_session()
+    session = Session(device)
     session.view.pin_error = "old"
     for key in ["1", "x", "", "12", "del", "2", *"34567890"]:
         session.pin_press(key)
@@ -297,7 +305,7 @@ def test_pin_wait_counts_down_on_the_pad(tmp_path: Path) -> None:
     clock = ManualClock()
     device = make_device(tmp_path, clock, packs=False)
     pid = device.create_profile(*GOOD)
-    session = device.new_session()
+    session = Session(device)
     assert not session.tick_pin_wait()  # nothing running
     session.view.pin_wait_until = clock() + 2.5
     assert session.tick_pin_wait()
@@ -316,7 +324,7 @@ def test_pin_wait_counts_down_on_the_pad(tmp_path: Path) -> None:
 def test_a_plain_wrong_pin_starts_no_countdown(tmp_path: Path) -> None:
     device = make_device(tmp_path, ManualClock(), packs=False)
     pid = device.create_profile(*GOOD)
-    session = device.new_session()
+    session = Session(device)
     assert not session.sign_in(pid, "0000")
     assert session.view.pin_error == "Wrong PIN. Try again."
     assert not session.tick_pin_wait() and session.view.pin_error == "Wrong PIN. Try again."
@@ -328,9 +336,9 @@ def test_the_form_takes_what_the_server_takes() -> None:
     args: list[object] = list(GOOD)
     args[0], args[1] = "Ž" * 80, "S" * 64
     clean = validate_new_profile(*args)
-    assert (len(clean["display_name"]), len(clean["staff_number"])) == (80, 64)
+    assert (len(clean.display_name), len(clean.staff_number)) == (80, 64)
     args[1] = "ＬＴ  0042"                              # full-width, two spaces
-    assert validate_new_profile(*args)["staff_number"] == "LT 0042"
+    assert validate_new_profile(*args).staff_number == "LT 0042"
 
 
 CODE = "K7QF-M2XP-9HTR"
@@ -345,9 +353,9 @@ def test_first_pin_for_an_admin_registered_profile(tmp_path: Path) -> None:
     device = make_device(tmp_path, ManualClock())
     device.store.profiles.upsert_remote([ADMIN_MADE])
     pid = ADMIN_MADE["id"]
-    (tile,) = device.profiles()
-    assert (tile.id, tile.needs_pin) == (pid, True) and device.needs_pin(pid)
-    session = device.new_session()
+    (tile,) = device.profiles.tiles()
+    assert (tile.id, tile.needs_pin) == (pid, True) and device.profiles.needs_pin(pid)
+    session = Session(device)
     # the PIN pad cannot sign in to it, and says why
     assert not session.sign_in(pid, "2468")
     assert session.view.pin_error == "This profile has no PIN yet. Set your PIN first."
@@ -356,25 +364,25 @@ def test_first_pin_for_an_admin_registered_profile(tmp_path: Path) -> None:
                               ("2468", "2469", "pin_again"), (None, None, "pin")):
         assert not session.set_first_pin(pid, pin, again, code=CODE)
         assert session.view.form_error is not None and session.view.form_error.field == field
-        assert not session.signed_in and device.needs_pin(pid)
+        assert not session.signed_in and device.profiles.needs_pin(pid)
     # without the one-time code from the admin, or with a wrong one: nobody gets in
     for code, why in ((None, "code_missing"), (" - ", "code_missing"),
                       ("AAAA-BBBB-CCCC", "code_wrong")):
         assert not session.set_first_pin(pid, "2468", "2468", code=code)
         assert (session.view.form_error.field, session.view.form_error.code) == ("code", why)
-        assert session.view.form_error.translated(translator("lt")) != \
-            session.view.form_error.translated(translator("en"))
-        assert not session.signed_in and device.needs_pin(pid)
+        assert error_sentence(translator("lt"), session.view.form_error) != \
+            error_sentence(translator("en"), session.view.form_error)
+        assert not session.signed_in and device.profiles.needs_pin(pid)
     assert session.set_first_pin(pid, "2468", "2468", code=CODE.lower())
     assert session.signed_in and session.learner_id == pid and session.locale == "lt"
-    assert not device.needs_pin(pid) and session.view.form_error is None
+    assert not device.profiles.needs_pin(pid) and session.view.form_error is None
     (pending,) = device.store.profiles.pending_push()
     assert pending["id"] == pid and pending["pin_verifier"].startswith("argon2id$")
     assert pins.proof_matches(ADMIN_MADE["pin_setup_verifier"],
                               pins.decode_proof(pending["pin_proof"]))
     # once set, nobody can "set a first PIN" again: the old PIN is needed to change it
     session.lock()
-    other = device.new_session()
+    other = Session(device)
     assert not other.set_first_pin(pid, "9753", "9753", code=CODE)
     assert other.view.form_message == "This profile already has a PIN. Sign in with it."
     assert not other.signed_in
@@ -383,7 +391,7 @@ def test_first_pin_for_an_admin_registered_profile(tmp_path: Path) -> None:
 
 def test_first_pin_on_an_unknown_profile_signs_nobody_in(tmp_path: Path) -> None:
     device = make_device(tmp_path, ManualClock())
-    session = device.new_session()
-    assert not device.needs_pin("nope")
+    session = Session(device)
+    assert not device.profiles.needs_pin("nope")
     assert not session.set_first_pin("nope", "2468", "2468", code=CODE)
     assert session.view.form_message and not session.signed_in

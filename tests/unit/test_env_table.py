@@ -69,7 +69,7 @@ def test_the_scan_finds_variables_in_every_kind_of_file() -> None:
     """The scan itself works (it would pass vacuously on an empty result)."""
     found = variables_in_code()
     assert "sync_server/settings.py" in found["SHIFT_PUBLIC_BASE_URL"]
-    assert "app/core/device.py" in found["SHIFT_IDLE_LOCK_SECONDS"]
+    assert "app/core/application/idle.py" in found["SHIFT_IDLE_LOCK_SECONDS"]
     assert "tools/run_all.py" in found["SHIFT_APP_PORT"]
     assert "Makefile" in found["SHIFT_SOAK"]
     assert len(found) >= 25

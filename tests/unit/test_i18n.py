@@ -110,7 +110,7 @@ def test_every_marked_string_is_in_the_catalog() -> None:
     root = Path(i18n.__file__).resolve().parents[1]
     call = re.compile(r"""\b(?:_|N_|gettext)\(\s*(["'])((?:(?!\1).)+)\1\s*\)""")
     found = set()
-    for path in [*root.joinpath("ui").rglob("*.py"), root / "core" / "device.py"]:
+    for path in [*root.joinpath("ui").rglob("*.py"), *root.joinpath("core", "application").rglob("*.py")]:
         for m in call.finditer(path.read_text(encoding="utf-8")):
             found.add(m.group(2))
     assert found, "no marked strings found"

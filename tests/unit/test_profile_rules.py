@@ -16,7 +16,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.core import profile_rules
-from app.core.device import ProfileFormError, validate_new_profile
+from app.core.application import ProfileFormError, validate_new_profile
 from app.core.errors import ProfileFieldError, StoreError
 from app.core.store import Store
 from sync_server.api.models import LearnerIn

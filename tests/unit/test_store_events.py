@@ -373,7 +373,7 @@ def test_seq_survives_a_crash_between_reject_and_outbox_write(tmp_path: Path,
 
     def crash(*_a: Any) -> None:
         raise StoreError("simulated crash after rejected.json was written")
-    monkeypatch.setattr(s, "_write_outbox_state", crash)
+    monkeypatch.setattr(s._outbox, "write_state", crash)
     with pytest.raises(StoreError, match="simulated"):
         s.reject({i: "bad" for i in ids})
     s._release_files()  # the process dies here

@@ -46,9 +46,9 @@ def test_repeated_events_calls_hit_the_cache_and_match_the_disk(tmp_path: Path) 
     for i in range(23):
         store.append(local(A if i % 3 else B, i))
     first = store.events(A)
-    misses = store._history.misses
+    misses = store._learners._history.misses
     second = store.events(A)
-    assert store._history.misses == misses and store._history.hits >= 1
+    assert store._learners._history.misses == misses and store._learners._history.hits >= 1
     assert first == second and len(first) == 15
     store.close()
     assert on_disk(tmp_path, A) == first
@@ -80,7 +80,7 @@ def test_cache_stays_complete_and_sorted_through_append_and_merge(tmp_path: Path
         if rng.random() < 0.3:
             store.events(B)
     cached_a, cached_b = store.events(A), store.events(B)
-    assert A in store._history
+    assert A in store._learners._history
     store.close()
     assert on_disk(tmp_path, A) == cached_a
     assert on_disk(tmp_path, B) == cached_b
@@ -92,12 +92,12 @@ def test_cache_is_bounded_and_evicts_least_recently_used(tmp_path: Path) -> None
             store.append(local(A, i))
             store.append(local(B, i))
         one = len(marshal.dumps(store.events(A)))
-        store._history.clear()
-        store._history.limit = one + one // 2           # room for one learner only
+        store._learners._history.clear()
+        store._learners._history.limit = one + one // 2           # room for one learner only
         store.events(A)
         store.events(B)                                 # A (least recently used) dropped
-        assert B in store._history and A not in store._history
-        assert store._history.size <= store._history.limit
+        assert B in store._learners._history and A not in store._learners._history
+        assert store._learners._history.size <= store._learners._history.limit
         assert len(store.events(A)) == 8                # still right, read again from disk
 
 
@@ -127,7 +127,7 @@ def test_store_open_checks_the_cache_bound(tmp_path: Path) -> None:
     with Store.open(tmp_path, history_cache_bytes=0) as store:   # no cache: still right
         store.append(local(A, 1))
         assert len(store.events(A)) == len(store.events(A)) == 1
-        assert A not in store._history
+        assert A not in store._learners._history
 
 
 def test_copy_json_is_deep_and_equal() -> None:

@@ -418,25 +418,28 @@ def test_push_halves_the_chunk_when_the_body_is_too_large(server: FakeServer,
         store.close()
 
 
-def test_device_facade_hook_runs_a_sync_with_progress(server: FakeServer, tmp_path: Path) -> None:
-    from app.core.device import Device, sync_hook
-    from app.sync import PHASE_TEXT, manager_for, start_background, stop_background, sync_now
+def test_device_syncer_runs_a_sync_with_progress(server: FakeServer, tmp_path: Path) -> None:
+    """The application layer's Syncer seam, wired as the composition root wires it
+    (Device.open(..., syncer=DeviceSyncer)): one syncer per Device, progress, background."""
+    from app.core.application import Device
+    from app.sync import PHASE_TEXT, DeviceSyncer
 
-    assert sync_hook() is sync_now
     server.route("POST /api/v1/sync/pull", _pull([GOOD_EVENT], 1))
     server.route("POST /api/v1/sync/push", lambda h: js({"stored": [], "duplicate": [],
                                                          "rejected": [], "profiles": []}))
     server.route("POST /api/v1/devices/enrol", lambda h: js(
         {"device_id": json.loads(h.body)["device_id"], "facility_id": "f1",
          "facility_name": "One", "token": "dev_from_enrol"}, 201))
-    dev = Device.open(tmp_path / "tablet")
+    dev = Device.open(tmp_path / "tablet", syncer=DeviceSyncer)
+    syncer = dev.syncer
+    assert isinstance(syncer, DeviceSyncer)
     try:
         dev.set_setting("server_url", server.url)
-        assert not dev.sync_status().online
+        assert not dev.sync_summary().online
         with pytest.raises(SyncError, match="not enrolled"):
             dev.sync_now()
         seen: list[tuple[float, str]] = []
-        status = sync_now(dev, progress=lambda f, m: seen.append((f, m)), enrol_code="ABC-123")
+        status = syncer.sync_now(progress=lambda f, m: seen.append((f, m)), enrol_code="ABC-123")
         assert status.state == "ok" and dev.store.settings.get_secret("device_token") is not None
         assert seen[-1] == (1.0, "Sync finished")
         # stable phase ids for a translated UI (the text itself stays English)
@@ -447,21 +450,24 @@ def test_device_facade_hook_runs_a_sync_with_progress(server: FakeServer, tmp_pa
         assert all(0 <= m.done <= max(m.total, m.done) for m in pushes)
         assert all(0.0 <= f <= 1.0 for f, _ in seen)
         assert [f for f, _ in seen] == sorted(f for f, _ in seen)      # the bar only moves on
-        assert dev.sync_status().online and dev.sync_status().last_sync is not None
-        assert manager_for(dev) is manager_for(dev)
-        dev.sync_now()                                     # the facade's own call path
+        assert dev.sync_summary().online and dev.sync_summary().last_sync is not None
+        assert dev.syncer is syncer and syncer.status().state == "ok"   # one per Device
+        dev.sync_now()                                     # the Device's own call path
         assert dev.store.event_count() == 1
 
         # background loop: probes at once, then syncs because the server answers
         server.route("GET /api/v1/health", lambda h: js({"status": "ok"}))
         pulls = len([x for x in server.log if x[1] == "/api/v1/sync/pull"])
-        manager = start_background(dev)
-        assert start_background(dev) is manager            # idempotent
+        manager = syncer.manager
+        assert dev.start_background_sync()
+        loop = manager._loop
+        syncer.start_background()                          # idempotent
+        assert loop is not None and manager._loop is loop
         deadline = time.monotonic() + 5
         while len([x for x in server.log if x[1] == "/api/v1/sync/pull"]) == pulls:
             assert time.monotonic() < deadline
             time.sleep(0.02)
-        stop_background(dev)
+        syncer.stop_background()
         assert manager.wait(5).state == "ok" and manager._loop is None
     finally:
         dev.close()

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-import app.sync as sync
 from app.core.errors import StoreError
 from app.ui.main import create_asgi_app, shutdown
 
@@ -22,9 +21,10 @@ def test_the_app_starts_background_sync_and_stops_it_on_shutdown(tmp_path: Path)
     asgi = create_asgi_app(tmp_path / "device")
     device = asgi.state.device
     try:
-        manager = sync.manager_for(device)  # the same manager the loop belongs to
+        syncer = device.syncer              # wired by the composition root (open_device)
+        assert syncer is not None
         assert len(probe_threads()) == before + 1
-        assert manager.status().state in ("idle", "offline", "not_enrolled")  # not enrolled: never syncs
+        assert syncer.status().state in ("idle", "offline", "not_enrolled")  # not enrolled: never syncs
     finally:
         shutdown(device)
     assert len(probe_threads()) == before

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import flet as ft
 import pytest
 
-from app.core.device import Device
-from app.ui import router
+from app.core.application import Device
+from app.ui import routes, screens
 from app.ui.ctx import ViewContext
 from app.ui.native import threads_available
 from app.ui.shell import PageController
@@ -27,13 +27,13 @@ def lesson_images(device: Device, media_route: bool) -> list[ft.Image]:
                                 media_route=media_route)
     session = signed_in(device)
     ctx = ViewContext(session, go=lambda _p: None, refresh=lambda: None, media=controller.media)
-    view = router.build(ctx, router.resolve("/lesson/ui-demo/safety/01-notice/1", True))
+    view = screens.build(ctx, routes.resolve("/lesson/ui-demo/safety/01-notice/1", True))
     return [c for c in walk(view) if isinstance(c, ft.Image)]
 
 
 def test_native_runtime_sends_the_image_file_bytes(device: Device) -> None:
     (image,) = lesson_images(device, media_route=False)
-    file = device.media_file("ui-demo", "media/safety/ladder.png")
+    file = device.content.media_file("ui-demo", "media/safety/ladder.png")
     assert file is not None
     assert isinstance(image.src, bytes) and image.src == file.read_bytes()
     assert image.src.startswith(b"\x89PNG")

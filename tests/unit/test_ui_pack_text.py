@@ -14,7 +14,7 @@ import pytest
 
 import app.core.packs.install as install_mod
 import app.core.packs.verify as verify_mod
-from app.core.device import Device
+from app.core.application import Device
 from app.core.packs import install_pack
 from app.core.packs.markup import Kind, first_forbidden
 from tests.e2e.ui_fixtures import ManualClock, build, signed_in, walk

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.core.application import Session
 from app.core.pins import make_verifier
 from app.core.store import reattribute
 from tests.e2e.ui_fixtures import ManualClock, all_text, build, by_key, click, has_key, make_device
@@ -19,19 +20,19 @@ def test_who_screen_tells_her_once_and_shows_one_tile(tmp_path: Path) -> None:
     device = make_device(tmp_path, ManualClock(), packs=False)
     try:
         mine = device.create_profile("Ona J", "LT-2024", "prison_officer", "en", "1357", "1357")
-        view, _ctx, _rec = build(device.new_session(), "/")
+        view, _ctx, _rec = build(Session(device), "/")
         assert not has_key(view, "reattributed-note")
         device.store.profiles.upsert_remote([EXISTING])
         assert reattribute.plan(device.store, mine, EXISTING["id"])
         reattribute.run_ready(device.store)
-        session = device.new_session()
+        session = Session(device)
         view, _ctx, rec = build(session, "/")
         assert has_key(view, "reattributed-note") and NOTICE in all_text(view)
-        assert [t.id for t in device.profiles()] == [EXISTING["id"]]
+        assert [t.id for t in device.profiles.tiles()] == [EXISTING["id"]]
         assert not has_key(view, f"profile-{mine}")
         click(by_key(view, f"profile-{EXISTING['id']}"))
         assert rec.routes == [f"/pin/{EXISTING['id']}"]
-        view, _ctx, _rec = build(device.new_session(), "/")
+        view, _ctx, _rec = build(Session(device), "/")
         assert not has_key(view, "reattributed-note")          # shown once
         assert session.sign_in(EXISTING["id"], "2580")
     finally:

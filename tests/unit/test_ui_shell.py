@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.core.events import utc_now_iso
+from app.core.clock import now_iso
 from app.ui.shell import sync_badge_state
 from tests.e2e.ui_fixtures import ManualClock, all_text, build, by_key, make_device, signed_in
 
@@ -18,7 +18,7 @@ def test_badge_state_changes_when_a_sync_finishes(tmp_path: Path) -> None:
         assert before == (False, None)
         view, _ctx, _rec = build(session, "/home")
         assert "Online" not in all_text(by_key(view, "sync-badge"))
-        device.set_setting("last_sync_at", utc_now_iso())  # what a finished sync records
+        device.set_setting("last_sync_at", now_iso())  # what a finished sync records
         after = sync_badge_state(session)
         assert after != before and after[0] is True
         view, _ctx, _rec = build(session, "/home")

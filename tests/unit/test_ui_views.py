@@ -9,8 +9,8 @@ import flet as ft
 import flet_charts as fch
 import pytest
 
-from app.core.device import Device
-from app.ui import router
+from app.core.application import Device, Session
+from app.ui import routes, screens
 from app.ui.theme import build_theme
 from tests.e2e.ui_fixtures import (
     PIN,
@@ -34,7 +34,7 @@ def device(tmp_path: Path) -> Device:
 
 # -- who is learning / new profile / PIN pad ------------------------------------------
 def test_who_screen_without_profiles_offers_to_create_one(device: Device) -> None:
-    view, _ctx, rec = build(device.new_session(), "/")
+    view, _ctx, rec = build(Session(device), "/")
     text = all_text(view)
     assert "Who is learning?" in text and "No profiles on this tablet yet" in text
     click(by_key(view, "new-profile"))
@@ -44,7 +44,7 @@ def test_who_screen_without_profiles_offers_to_create_one(device: Device) -> Non
 
 
 def test_new_profile_form_refuses_then_creates_and_signs_in(device: Device) -> None:
-    session = device.new_session()
+    session = Session(device)
     view, _ctx, rec = build(session, "/profiles/new")
     type_text(by_key(view, "f-name"), "Ion Popescu")
     click(by_key(view, "create"))
@@ -64,7 +64,7 @@ def test_new_profile_form_refuses_then_creates_and_signs_in(device: Device) -> N
     click(by_key(view, "create"))
     assert rec.routes == ["/home"]
     assert session.signed_in and session.locale == "ro"
-    assert [t.name for t in device.profiles()] == ["Ion Popescu"]
+    assert [t.name for t in device.profiles.tiles()] == ["Ion Popescu"]
     # back on the who screen, the form is empty again (nothing personal kept around)
     session.lock()
     build(session, "/")
@@ -73,7 +73,7 @@ def test_new_profile_form_refuses_then_creates_and_signs_in(device: Device) -> N
 
 def test_pin_pad_signs_in_and_shows_wrong_pin(device: Device) -> None:
     pid = device.create_profile("Ona Petraitytė", "LT-1", "prison_officer", "lt", PIN, PIN)
-    session = device.new_session()
+    session = Session(device)
     view, _ctx, rec = build(session, "/")
     click(by_key(view, f"profile-{pid}"))
     assert rec.routes == [f"/pin/{pid}"]
@@ -99,7 +99,7 @@ def test_pin_pad_signs_in_and_shows_wrong_pin(device: Device) -> None:
 
 
 def test_pin_screen_of_an_unknown_profile_shows_the_who_screen(device: Device) -> None:
-    view, _ctx, _rec = build(device.new_session(), "/pin/not-a-profile")
+    view, _ctx, _rec = build(Session(device), "/pin/not-a-profile")
     assert "Who is learning?" in all_text(view)
 
 
@@ -113,8 +113,8 @@ def test_home_lists_courses_and_then_offers_to_continue(device: Device) -> None:
     assert isinstance(view.navigation_bar, ft.NavigationBar)
     click(by_key(view, "course-ui-demo-safety"))
     assert rec.routes == ["/course/ui-demo/safety"]
-    session.open_lesson("ui-demo", "safety", "01-notice")
-    session.finish_card("ui-demo", "safety", "01-notice", 0)
+    session.learning.open_lesson("ui-demo", "safety", "01-notice")
+    session.learning.finish_card("ui-demo", "safety", "01-notice", 0)
     view, _ctx, rec = build(session, "/home")
     assert "Lesson 1: Noticing change · card 2 of 3" in all_text(by_key(view, "resume-card"))
     click(by_key(view, "continue"))
@@ -134,7 +134,7 @@ def test_course_outline(device: Device) -> None:
     click(by_key(view, "lesson-02-act"))
     click(by_key(view, "take-quiz"))
     assert rec.routes[1:] == ["/lesson/ui-demo/safety/02-act/0", "/quiz/ui-demo/safety"]
-    assert session.outline("ui-demo", "safety").quiz.open_attempt is not None
+    assert session.learning.outline("ui-demo", "safety").quiz.open_attempt is not None
 
 
 def test_lesson_reader_cards_image_swipe_and_text_size(device: Device) -> None:
@@ -191,7 +191,7 @@ def test_quiz_feedback_results_and_retry(device: Device) -> None:
     view, _ctx, rec = build(session, "/quiz/ui-demo/safety")
     assert "3 attempts left" in by_key(view, "quiz-facts").value  # nothing spent yet
     build(session, "/quiz/ui-demo/safety")
-    assert session.outline("ui-demo", "safety").quiz.attempts_used == 0
+    assert session.learning.outline("ui-demo", "safety").quiz.attempts_used == 0
     click(by_key(view, "start-quiz"))
     view, _ctx, rec = build(session, "/quiz/ui-demo/safety")
     assert by_key(view, "question-position").value == "Question 1 of 3"
@@ -241,9 +241,9 @@ def test_review_queue(device: Device) -> None:
     session = signed_in(device)
     view, _ctx, _rec = build(session, "/review")
     assert has_key(view, "review-empty")
-    att = session.current_attempt("ui-demo", "safety", start=True)
-    session.answer("ui-demo", "safety", att.attempt, "q1", ["a"])
-    assert session.review_queue() == [] or session.review_queue()[0].question.id == "q1"
+    att = session.learning.current_attempt("ui-demo", "safety", start=True)
+    session.learning.answer("ui-demo", "safety", att.attempt, "q1", ["a"])
+    assert session.learning.review_queue() == [] or session.learning.review_queue()[0].question.id == "q1"
 
 
 # -- self-assessment and gap report ----------------------------------------------------------
@@ -251,7 +251,8 @@ def test_self_assessment_duty_by_duty_and_gap_report(device: Device) -> None:
     session = signed_in(device)
     view, _ctx, rec = build(session, "/assess/ui-demo/officer")  # a visit starts nothing
     assert has_key(view, "start-assessment")
-    assert session.assess.open_assessment("ui-demo", "officer") is None
+    assert session.work is not None
+    assert session.work.assess.open_assessment("ui-demo", "officer") is None
     view, _ctx, rec = build(session, "/assess")
     # the pack's DACUM status note is shown with the profile (a draft, in the pack's words)
     assert "Draft for validation by a DACUM panel." in all_text(by_key(view, "validation-officer"))
@@ -302,12 +303,12 @@ def test_progress(device: Device) -> None:
     view, _ctx, _rec = build(session, "/progress")
     assert has_key(view, "no-progress") and by_key(view, "completed-count").value == "0"
     for lesson, cards in (("01-facts", 2),):
-        session.open_lesson("ui-demo", "reports", lesson)
+        session.learning.open_lesson("ui-demo", "reports", lesson)
         for card in range(cards):
-            session.finish_card("ui-demo", "reports", lesson, card)
-    att = session.current_attempt("ui-demo", "reports", start=True)
-    session.answer("ui-demo", "reports", att.attempt, "r1", ["true"])
-    session.submit("ui-demo", "reports", att.attempt)
+            session.learning.finish_card("ui-demo", "reports", lesson, card)
+    att = session.learning.current_attempt("ui-demo", "reports", start=True)
+    session.learning.answer("ui-demo", "reports", att.attempt, "r1", ["true"])
+    session.learning.submit("ui-demo", "reports", att.attempt)
     view, _ctx, _rec = build(session, "/progress")
     assert by_key(view, "completed-count").value == "1"
     assert "Completed on" in all_text(by_key(view, "record-ui-demo-reports"))
@@ -341,7 +342,7 @@ def test_settings_language_text_size_contrast_and_sync(device: Device) -> None:
 
 
 def test_settings_before_sign_in_sets_the_tablet_language(device: Device) -> None:
-    session = device.new_session()
+    session = Session(device)
     view, _ctx, rec = build(session, "/settings")
     assert view.navigation_bar is None
     click(by_key(view, "lang-pt"))
@@ -371,32 +372,32 @@ def test_theme() -> None:
     ("/nope", "who", {}), ("/" + "a" * 5000, "who", {}), ("/course/p/c/extra", "who", {}),
 ])
 def test_router_parse(path: str | None, name: str, params: dict[str, str]) -> None:
-    route = router.parse(path)
+    route = routes.parse(path)
     assert (route.name, route.params) == (name, params)
 
 
 def test_router_guards_personal_screens() -> None:
-    assert router.resolve("/progress", signed_in=False).name == "who"
-    assert router.resolve("/settings", signed_in=False).name == "settings"
-    assert router.resolve("/pin/x", signed_in=True).name == "home"
-    assert router.resolve("/progress", signed_in=True).name == "progress"
-    assert set(router.builders()) == {name for name, *_rest in router.ROUTES}
+    assert routes.resolve("/progress", signed_in=False).name == "who"
+    assert routes.resolve("/settings", signed_in=False).name == "settings"
+    assert routes.resolve("/pin/x", signed_in=True).name == "home"
+    assert routes.resolve("/progress", signed_in=True).name == "progress"
+    assert set(screens.BUILDERS) == set(routes.Screen) == set(routes.PATTERNS)
 
 
 def test_every_route_builds_a_view(device: Device) -> None:
     session = signed_in(device)
-    att = session.current_attempt("ui-demo", "reports", start=True)
-    session.current_attempt("ui-demo", "safety", start=True)
-    session.assessment("ui-demo", "officer", start=True)
+    att = session.learning.current_attempt("ui-demo", "reports", start=True)
+    session.learning.current_attempt("ui-demo", "safety", start=True)
+    session.assessment.view("ui-demo", "officer", start=True)
     paths = {"who": "/", "new_profile": "/profiles/new", "pin": "/pin/x", "settings": "/settings",
              "home": "/home", "course": "/course/ui-demo/safety",
              "lesson": "/lesson/ui-demo/safety/01-notice/0", "quiz": "/quiz/ui-demo/safety",
              "results": f"/results/ui-demo/reports/{att.attempt}", "review": "/review",
              "assess_list": "/assess", "assess": "/assess/ui-demo/officer",
              "gap": "/gap/ui-demo/officer", "progress": "/progress"}
-    assert set(paths) == set(router.builders())
+    assert set(paths) == set(screens.BUILDERS)
     for name, path in paths.items():
-        ctx_session = session if router.parse(path).personal else device.new_session()
+        ctx_session = session if routes.parse(path).personal else Session(device)
         view, _ctx, _rec = build(ctx_session, path)
         assert isinstance(view, ft.View), name
         controls = list(walk(view))
@@ -412,7 +413,7 @@ def test_every_route_builds_a_view(device: Device) -> None:
 
 def test_a_refused_action_shows_its_reason_instead_of_breaking(device: Device) -> None:
     session = signed_in(device)
-    session.current_attempt("ui-demo", "safety", start=True)
+    session.learning.current_attempt("ui-demo", "safety", start=True)
     view, ctx, rec = build(session, "/quiz/ui-demo/safety")
     click(by_key(view, "option-b"))
     click(by_key(view, "check"))
@@ -440,10 +441,10 @@ def test_error_view_offers_a_way_back(device: Device) -> None:
 def test_gap_report_compares_with_the_previous_assessment(device: Device) -> None:
     session = signed_in(device)
     for levels in ({"a1": 1, "a2": 1, "b1": 1}, {"a1": 3, "a2": 1, "b1": 0}):
-        view = session.assessment("ui-demo", "officer")
+        view = session.assessment.view("ui-demo", "officer")
         for task, level in levels.items():
-            session.rate("ui-demo", "officer", view.assessment, task, level)
-        session.complete_assessment("ui-demo", "officer", view.assessment)
+            session.assessment.rate("ui-demo", "officer", view.assessment, task, level)
+        session.assessment.complete("ui-demo", "officer", view.assessment)
     view, _ctx, _rec = build(session, "/gap/ui-demo/officer")
     text = all_text(view)
     assert "Compared with your previous assessment" in text
@@ -454,8 +455,8 @@ def test_gap_report_compares_with_the_previous_assessment(device: Device) -> Non
 def test_quiz_intro_when_no_attempt_is_left(device: Device) -> None:
     session = signed_in(device)
     for _ in range(3):
-        att = session.current_attempt("ui-demo", "safety", start=True)
-        session.submit("ui-demo", "safety", att.attempt)
+        att = session.learning.current_attempt("ui-demo", "safety", start=True)
+        session.learning.submit("ui-demo", "safety", att.attempt)
     view, _ctx, _rec = build(session, "/quiz/ui-demo/safety")
     assert by_key(view, "start-quiz").disabled and has_key(view, "no-attempts")
     results, _ctx, _rec = build(session, f"/results/ui-demo/safety/{att.attempt}")
@@ -472,7 +473,7 @@ def test_a_profile_without_pin_opens_set_your_pin_then_signs_in(device: Device) 
         "role": "prison_officer", "language": "en", "pin_verifier": None,
         "pin_setup_verifier": pins.make_setup_verifier("K7QF-M2XP-9HTR"),
         "pin_setup_expires_at": "2099-01-01T00:00:00.000Z"}])
-    session = device.new_session()
+    session = Session(device)
     view, _ctx, rec = build(session, "/")
     assert has_key(view, f"needs-pin-{pid}") and "New here: set your PIN" in all_text(view)
     click(by_key(view, f"profile-{pid}"))

@@ -12,7 +12,7 @@ from typing import Any
 
 from app.core.assessment.gap import GapReport, build_report
 from app.core.assessment.state import AssessmentRecord, AssessmentState
-from app.core.errors import LearningError
+from app.core.errors import ErrorCode, LearningError
 from app.core.events import new_id
 from app.core.learning.base import FoldingEngine, locked
 from app.core.learning.catalog import Catalog
@@ -106,7 +106,8 @@ class SelfAssessment(FoldingEngine):
     def _profile(self, pack: str, profile: str) -> dict[str, Any]:
         found = self.catalog.profiles.get((pack, profile))
         if found is None:
-            raise LearningError(f"profile {pack}/{profile} is not installed")
+            raise LearningError(f"profile {pack}/{profile} is not installed",
+                                code=ErrorCode.NOT_INSTALLED)
         return found
 
     def _tasks(self, profile: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -225,7 +226,8 @@ class SelfAssessment(FoldingEngine):
         current = self.open_assessment(pack, profile)
         if current is not None:
             raise LearningError(f"profile {pack}/{profile}: assessment {current} is still "
-                                "open; resume or complete it first")
+                                "open; resume or complete it first",
+                                code=ErrorCode.ASSESSMENT_STILL_OPEN)
         assessment = assessment or new_id()
         return Step([self._event("selfassessment.started", pack,
                                  {"profile": profile, "assessment": assessment},
@@ -236,7 +238,8 @@ class SelfAssessment(FoldingEngine):
         prof = self._profile(pack, profile)
         record = self._record(pack, profile, assessment)
         if record.completed is not None:
-            raise LearningError(f"assessment {assessment} is completed; start a new one")
+            raise LearningError(f"assessment {assessment} is completed; start a new one",
+                                code=ErrorCode.ASSESSMENT_COMPLETED)
         duty = next((d["id"] for d in prof["duties"] for t in d.get("tasks", [])
                      if t["id"] == task), None)
         if duty is None:
@@ -255,11 +258,13 @@ class SelfAssessment(FoldingEngine):
     def complete(self, pack: str, profile: str, assessment: str) -> Step:
         record = self._record(pack, profile, assessment)
         if record.completed is not None:
-            raise LearningError(f"assessment {assessment} is already completed")
+            raise LearningError(f"assessment {assessment} is already completed",
+                                code=ErrorCode.ASSESSMENT_COMPLETED)
         missing = self.resume(pack, profile, assessment)
         if missing is not None:
             raise LearningError(f"assessment {assessment}: task {missing.task} "
-                                f"(duty {missing.duty}) is not rated yet")
+                                f"(duty {missing.duty}) is not rated yet",
+                                code=ErrorCode.TASKS_NOT_RATED)
         return Step([self._event("selfassessment.completed", pack,
                                  {"profile": profile, "assessment": assessment},
                                  {"role": record.role or self.role,

@@ -11,10 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.core.errors import LearningError, PackError
-
-QUESTION_TYPES = ("single", "multiple", "true_false", "scenario")
-PART_TYPES = ("single", "multiple", "true_false")
+from app.core.errors import ErrorCode, LearningError, PackError
+from app.core.packs.manifest import PART_TYPES, QUESTION_TYPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +127,8 @@ class Catalog:
     def course(self, pack: str, course: str) -> CourseInfo:
         info = self.courses.get((pack, course))
         if info is None:
-            raise LearningError(f"course {pack}/{course} is not installed")
+            raise LearningError(f"course {pack}/{course} is not installed",
+                                code=ErrorCode.NOT_INSTALLED)
         return info
 
     def default_language(self, pack: str) -> str:

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any, TypeVar
 
-from app.core.errors import LearningError, PackError
+from app.core.errors import ErrorCode, LearningError, PackError
 from app.core.events import new_id
 from app.core.learning import outline as ol
 from app.core.learning.base import FoldingEngine, locked
@@ -308,12 +308,13 @@ class LearningEngine(FoldingEngine):
         current = ol.open_attempt(progress)
         if current is not None:
             raise LearningError(f"course {pack}/{course}: attempt {current.id} is still open; "
-                                "resume or submit it first")
+                                "resume or submit it first", code=ErrorCode.ATTEMPT_STILL_OPEN)
         state = ol.quiz_state(info, progress)
         assert state is not None
         if state.attempts_left == 0:
             raise LearningError(f"course {pack}/{course}: no attempts left "
-                                f"({state.attempts_used} of {info.quiz.max_attempts} used)")
+                                f"({state.attempts_used} of {info.quiz.max_attempts} used)",
+                                code=ErrorCode.NO_ATTEMPTS_LEFT)
         seed = secrets.randbits(62) if seed is None else seed
         attempt_id = attempt_id or new_id()
         event = self._event("quiz.started", info, {"attempt": attempt_id},
@@ -332,7 +333,8 @@ class LearningEngine(FoldingEngine):
             raise LearningError(f"attempt {attempt_id}: question {question!r} is not part "
                                 "of this attempt")
         if question in attempt.answers:
-            raise LearningError(f"attempt {attempt_id}: question {question!r} already answered")
+            raise LearningError(f"attempt {attempt_id}: question {question!r} already answered",
+                                code=ErrorCode.ALREADY_ANSWERED)
         score = score_choice(info.quiz.items[question], list(choice))
         event = self._event("answer.given", info, {"attempt": attempt_id, "question": question},
                             {"choice": list(choice), "score": score, "correct": score >= 1.0,
@@ -400,7 +402,8 @@ class LearningEngine(FoldingEngine):
         if attempt is None or attempt.started is None or info.quiz is None:
             raise LearningError(f"course {pack}/{course}: no attempt {attempt_id!r}")
         if attempt.submitted is not None:
-            raise LearningError(f"attempt {attempt_id} was already submitted")
+            raise LearningError(f"attempt {attempt_id} was already submitted",
+                                code=ErrorCode.ATTEMPT_SUBMITTED)
         return info, attempt
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.core.errors import LearningError
+from app.core.errors import ErrorCode, LearningError
 from app.core.learning.catalog import QuizInfo
 from app.core.learning.text import Text, localize, markdown
 
@@ -52,10 +52,12 @@ def score_choice(question: dict[str, Any], choice: Sequence[str]) -> float:
     if qtype == "scenario":
         raise LearningError(f"question {question['id']}: a scenario is answered part by part")
     if isinstance(choice, str) or not isinstance(choice, Sequence) or not choice:
-        raise LearningError(f"question {question['id']}: choose at least one option")
+        raise LearningError(f"question {question['id']}: choose at least one option",
+                            code=ErrorCode.CHOICE_MISSING)
     chosen = list(choice)
     if len(set(chosen)) != len(chosen):
-        raise LearningError(f"question {question['id']}: option chosen twice")
+        raise LearningError(f"question {question['id']}: option chosen twice",
+                            code=ErrorCode.CHOICE_REPEATED)
     options = {o["id"]: bool(o["correct"]) for o in question["options"]}
     unknown = [c for c in chosen if c not in options]
     if unknown:
@@ -63,7 +65,8 @@ def score_choice(question: dict[str, Any], choice: Sequence[str]) -> float:
                             f"options are {', '.join(options)}")
     if qtype in ("single", "true_false"):
         if len(chosen) != 1:
-            raise LearningError(f"question {question['id']}: choose exactly one option")
+            raise LearningError(f"question {question['id']}: choose exactly one option",
+                                code=ErrorCode.CHOOSE_ONE)
         return 1.0 if options[chosen[0]] else 0.0
     right = sum(1 for c in chosen if options[c])
     wrong = len(chosen) - right

@@ -5,6 +5,7 @@ Contract: docs/pack-format.md. Authoring guide: docs/authoring.md.
 
 from __future__ import annotations
 
+from app.core.canonical import canonical_json
 from app.core.packs.blobs import BlobStore
 from app.core.packs.builder import build_from_source, build_pack, sign_manifest
 from app.core.packs.install import install_from_blobs, install_pack
@@ -19,7 +20,7 @@ from app.core.packs.keys import (
 from app.core.packs.library import InstalledPack, PackLibrary
 from app.core.packs.limits import FORMAT_VERSION
 from app.core.packs.safezip import UnsafeZipError, safe_extract_zip
-from app.core.packs.source import PackSource, canonical_json, read_source
+from app.core.packs.source import PackSource, read_source
 from app.core.packs.verify import VerifiedPack, verify_manifest, verify_pack
 
 __all__ = [

@@ -19,10 +19,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from app.core.canonical import canonical_json
 from app.core.errors import PackError, PackSourceError
 from app.core.packs.keys import key_id
 from app.core.packs.limits import CHUNK, MAX_MANIFEST_BYTES, MAX_RATIO
-from app.core.packs.source import PackSource, canonical_json, read_source
+from app.core.packs.source import PackSource, read_source
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 

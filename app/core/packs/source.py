@@ -7,12 +7,12 @@ or source file of every file the built pack will contain; nothing is written her
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.core.canonical import canonical_json
 from app.core.errors import PackSourceError
 from app.core.packs.fields import ID_RE, LANG_RE, Fields, Languages, unique_ids
 from app.core.packs.lessons import ParsedLesson, PendingLink, parse_lesson
@@ -20,21 +20,15 @@ from app.core.packs.limits import MAX_ENTRY_BYTES
 from app.core.packs.manifest import ManifestIdentity
 from app.core.packs.markup import IMAGE_EXTENSIONS, Kind
 from app.core.packs.media import image_type
+from app.core.packs.source_quiz import read_quiz
 from app.core.packs.tomldoc import TomlDoc
 
 SOURCE_FORMATS = (1,)
-QUESTION_TYPES = ("multiple", "scenario", "single", "true_false")
-PART_TYPES = ("multiple", "single", "true_false")
 #: ``[validation] status`` of a profile (DACUM chart)
 PROFILE_STATUSES = ("draft", "validated")
 MAX_ESCO_LABEL = 200
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS      # no SVG: see app/core/packs/media.py
 _MEDIA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-def canonical_json(obj: Any) -> bytes:
-    """The one JSON encoding used for manifest.json and lesson files (sorted, compact, UTF-8)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 @dataclass
@@ -332,95 +326,7 @@ class _Reader:
 
     # -- quiz ------------------------------------------------------------------------
     def _quiz(self, rel: str, outcomes: list[str]) -> dict[str, Any]:
-        doc = self.doc(rel)
-        f = Fields(doc, doc.data, "", self.langs)
-        f.only(["max_attempts", "draw", "shuffle_questions", "shuffle_options", "questions"])
-        questions = f.tables("questions")
-        seen: dict[str, str] = {}
-        out = [self._question(q, seen, QUESTION_TYPES, outcomes) for q in questions]
-        draw = f.integer("draw", required=False, default=0, lo=0)
-        if draw > len(out):
-            raise f.error("draw", f"draws {draw} questions but the bank has {len(out)}")
-        return {"max_attempts": f.integer("max_attempts", required=False, default=0, lo=0),
-                "draw": draw,
-                "shuffle_questions": f.boolean("shuffle_questions", required=False,
-                                               default=True),
-                "shuffle_options": f.boolean("shuffle_options", required=False, default=True),
-                "questions": out}
-
-    def _question(self, q: Fields, seen: dict[str, str], types: tuple[str, ...],
-                  outcomes: list[str], inherited: str | None = None) -> dict[str, Any]:
-        qid = q.ident("id")
-        unique_ids([q], "id", seen)
-        qtype = q.string("type")
-        if qtype not in types:
-            raise q.error("type", f"unknown question type {qtype!r}; known types: "
-                                  f"{', '.join(types)}")
-        common = ["id", "type", "prompt", "explanation", "outcome"]
-        out: dict[str, Any] = {"id": qid, "type": qtype}
-        outcome = self._outcome(q, outcomes) or inherited
-        if outcome:
-            out["outcome"] = outcome      # a part inherits its scenario's outcome
-        if qtype == "scenario":
-            q.only([*common, "case", "parts"])
-            out["case"] = q.loc("case", kind=Kind.RICH)
-            if q.has("prompt"):
-                out["prompt"] = q.loc("prompt")
-            if q.has("explanation"):
-                out["explanation"] = q.loc("explanation", kind=Kind.RICH)
-            out["parts"] = [self._question(p, seen, PART_TYPES, outcomes, outcome)
-                            for p in q.tables("parts")]
-            return out
-        out["prompt"] = q.loc("prompt")
-        if q.has("explanation"):
-            out["explanation"] = q.loc("explanation", kind=Kind.RICH)
-        if qtype == "true_false":
-            q.only([*common, "answer", "feedback_true", "feedback_false"])
-            answer = q.boolean("answer")
-            opts = []
-            for value in (True, False):
-                name = "true" if value else "false"
-                opt: dict[str, Any] = {"id": name, "correct": answer is value}
-                fb = q.loc(f"feedback_{name}", required=False)
-                if fb is not None:
-                    opt["feedback"] = fb
-                opts.append(opt)
-            out["options"] = opts
-            return out
-        q.only([*common, "options"])
-        options = q.tables("options")
-        if not 2 <= len(options) <= 8:
-            raise q.error("options", f"a {qtype} question needs 2–8 options, has {len(options)}")
-        unique_ids(options, "id")
-        opts = []
-        for o in options:
-            o.only(["id", "correct", "text", "feedback"])
-            opt = {"id": o.ident("id"), "correct": o.boolean("correct", required=False),
-                   "text": o.loc("text")}
-            fb = o.loc("feedback", required=False)
-            if fb is not None:
-                opt["feedback"] = fb
-            opts.append(opt)
-        n = sum(1 for o in opts if o["correct"])
-        if qtype == "single" and n != 1:
-            raise q.error("options", f"a single-choice question needs exactly one correct "
-                                     f"option, has {n}")
-        if qtype == "multiple" and n < 1:
-            raise q.error("options", "a multiple-choice question needs at least one correct "
-                                     "option")
-        out["options"] = opts
-        return out
-
-    @staticmethod
-    def _outcome(q: Fields, outcomes: list[str]) -> str | None:
-        if not q.has("outcome"):
-            return None
-        oid = q.ident("outcome")
-        if oid not in outcomes:
-            known = (f"course.toml defines: {', '.join(outcomes)}" if outcomes else
-                     "course.toml defines no [outcomes] table")
-            raise q.error("outcome", f"unknown learning outcome {oid!r}; {known}")
-        return oid
+        return read_quiz(self.doc(rel), self.langs, outcomes)
 
     # -- profiles ----------------------------------------------------------------------
     def _profiles(self) -> list[dict[str, Any]]:

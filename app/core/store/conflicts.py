@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.core.clock import now_iso
 from app.core.errors import StoreError
-from app.core.events import content_of, utc_now_iso
+from app.core.events import content_of
 from app.core.store.atomic import AtomicJSONStorage
 from app.core.store.history import copy_json
 
@@ -63,7 +65,7 @@ class ConflictLog:
                     continue
                 rows.append({"id": received["id"], "learner": kept["learner"],
                              "digest": key[1], "kept": kept, "received": received,
-                             "at": utc_now_iso()})
+                             "at": now_iso()})
             if not rows:
                 return 0
             keep = (self._rows() + rows)[-MAX_CONFLICTS:]
@@ -80,3 +82,26 @@ class ConflictLog:
         """``[{"id", "learner", "kept", "received", "at", "digest"}]``, oldest first."""
         with self._lock:
             return [copy_json(r) for r in self._rows()]
+
+
+def find_conflicts(known: list[Event], fresh: dict[str, Event], index: dict[str, str],
+                   history_of: Callable[[str], list[Event]]) -> list[tuple[Event, Event]]:
+    """(kept, received) pairs for received events whose id is stored with other content:
+    `known` are received events whose id is stored (`index`: id → learner) or came twice
+    in this batch (`fresh`: the first copy)."""
+    if not known:
+        return []
+    by_learner: dict[str, dict[str, Event]] = {}
+    pairs: list[tuple[Event, Event]] = []
+    for event in known:
+        kept = fresh.get(event["id"])
+        if kept is None:
+            learner_id = index[event["id"]]
+            stored = by_learner.get(learner_id)
+            if stored is None:
+                stored = {e["id"]: e for e in history_of(learner_id)}
+                by_learner[learner_id] = stored
+            kept = stored.get(event["id"])
+        if kept is not None and differs(kept, event):
+            pairs.append((copy_json(kept), event))
+    return pairs

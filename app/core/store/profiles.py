@@ -38,9 +38,18 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from app.core import pins, profile_rules
-from app.core.errors import AuthError, PinLockedError, PinNotSetError, SetupCodeError, StoreError
-from app.core.events import new_id, parse_at, utc_now_iso
+from app.core.clock import now_iso
+from app.core.errors import (
+    AuthError,
+    ErrorCode,
+    PinLockedError,
+    PinNotSetError,
+    SetupCodeError,
+    StoreError,
+)
+from app.core.events import new_id, parse_at
 from app.core.store.atomic import AtomicJSONStorage
+from app.core.store.profile_merge import check_remote, merge_remote, new_remote
 
 FREE_TRIES = 3
 FIRST_DELAY_SECONDS = 30
@@ -63,34 +72,6 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
     out = {k: doc[k] for k in PUBLIC_FIELDS if k in doc}
     out["needs_pin"] = not doc.get("pin_verifier")
     return out
-
-
-def _stamp(raw: dict[str, Any], name: str, where: str) -> str | None:
-    value = raw.get(name)
-    if value is None:
-        return None
-    try:
-        parse_at(value)
-    except StoreError as exc:
-        raise StoreError(f"{where}.{name}: {exc}") from None
-    return str(value)
-
-
-def check_remote(raw: object, where: str) -> dict[str, Any]:
-    """One profile as the server sends it, checked by the shared rules (StoreError names
-    ``<where>.<field>``)."""
-    if not isinstance(raw, dict):
-        raise StoreError(f"{where}: expected an object")
-    if "pin" in raw:
-        raise StoreError(f"{where}.pin: a clear-text PIN is never accepted")
-    clean: dict[str, Any] = {"id": profile_rules.learner_id(raw.get("id"), f"{where}.id")}
-    clean.update(profile_rules.check_fields(raw, where))
-    for name in ("pin_verifier", "pin_setup_verifier"):
-        value = raw.get(name)
-        clean[name] = None if value is None else profile_rules.pin_verifier(value, f"{where}.{name}")
-    for stamp in ("created_at", "updated_at", "pin_setup_expires_at"):
-        clean[stamp] = _stamp(raw, stamp, where)
-    return clean
 
 
 class Profiles:
@@ -135,7 +116,8 @@ class Profiles:
         for doc in self._table().values():
             if (profile_rules.staff_key(str(doc.get("staff_number", ""))) == key
                     and doc.get("id") != profile_id):
-                raise StoreError(f"staff_number: {staff!r} is already used by another profile")
+                raise StoreError(f"staff_number: {staff!r} is already used by another profile",
+                                 code=ErrorCode.STAFF_NUMBER_TAKEN)
 
     # -- public API ------------------------------------------------------------------
     def create(self, display_name: str, staff_number: str, role: str, language: str,
@@ -145,7 +127,7 @@ class Profiles:
             {"display_name": display_name, "staff_number": staff_number, "role": role,
              "language": language})}
         verifier = pins.make_verifier(pins.check_pin_format(pin))
-        now = utc_now_iso()
+        now = now_iso()
         doc.update(pin_verifier=verifier, pin_setup=None, pin_change=None, created_at=now,
                    updated_at=now, failed_attempts=0, locked_until=0.0, rev=1, dirty=True)
         with self._lock:
@@ -181,7 +163,7 @@ class Profiles:
                 self._check_staff_unique(clean["staff_number"], profile_id)
             if not clean:
                 return _public(doc)
-            new = {**doc, **clean, "updated_at": utc_now_iso(), "rev": doc.get("rev", 0) + 1,
+            new = {**doc, **clean, "updated_at": now_iso(), "rev": doc.get("rev", 0) + 1,
                    "dirty": True}
             self._save({key: new})
             return _public(new)
@@ -359,10 +341,10 @@ class Profiles:
                 key = by_id.get(clean["id"])
                 if key is None:
                     key = str(max((int(k) for k in (*table, *changes)), default=0) + 1)
-                    new = self._new_remote(clean)
+                    new = new_remote(clean)
                 else:
                     old = changes.get(key, table[key])
-                    new = self._merge_remote(old, clean, server_pin_wins)
+                    new = merge_remote(old, clean, server_pin_wins)
                     if new == old:
                         continue
                 changes[key] = new
@@ -370,49 +352,6 @@ class Profiles:
             if changes:
                 self._save(changes)
             return len(changes)
-
-    @staticmethod
-    def _setup_of(clean: dict[str, Any]) -> dict[str, Any] | None:
-        if clean.get("pin_verifier") or not clean.get("pin_setup_verifier"):
-            return None
-        return {"verifier": clean["pin_setup_verifier"],
-                "expires_at": clean.get("pin_setup_expires_at")}
-
-    def _new_remote(self, clean: dict[str, Any]) -> dict[str, Any]:
-        now = utc_now_iso()
-        fields = {k: clean[k] for k in ("id", *profile_rules.FIELDS)}
-        return {**fields, "created_at": clean["created_at"] or now,
-                "updated_at": clean["updated_at"] or now, "pin_verifier": clean["pin_verifier"],
-                "pin_setup": self._setup_of(clean), "pin_change": None, "failed_attempts": 0,
-                "locked_until": 0.0, "rev": 0, "dirty": False}
-
-    def _merge_remote(self, old: dict[str, Any], clean: dict[str, Any],
-                      server_pin_wins: bool) -> dict[str, Any]:
-        new = dict(old)
-        # fields: the latest updated_at wins; a newer local change waits for its push
-        if not (old.get("dirty") and old.get("updated_at", "") > (clean["updated_at"] or "")):
-            new.update({k: clean[k] for k in profile_rules.FIELDS}, dirty=False)
-            for stamp in ("created_at", "updated_at"):
-                if clean[stamp]:
-                    new[stamp] = clean[stamp]
-        # the PIN: the server's verifier, unless our change is pending against it
-        remote, setup = clean["pin_verifier"], self._setup_of(clean)
-        change = old.get("pin_change")
-        if change and not server_pin_wins and self._still_pending(change, remote, setup):
-            return new
-        if not pins.same(remote, old.get("pin_verifier")):
-            new["pin_verifier"] = remote
-        new.update(pin_setup=setup, pin_change=None)
-        return new
-
-    @staticmethod
-    def _still_pending(change: dict[str, Any], remote: str | None,
-                       setup: dict[str, Any] | None) -> bool:
-        """Whether the server still has what a local PIN change was proven against."""
-        if remote is None:
-            return (change.get("base") is None and setup is not None
-                    and change.get("setup") == setup["verifier"])
-        return pins.same(remote, change.get("base"))
 
     def retire(self, profile_id: str, merged_into: str) -> bool:
         """Take a profile off this tablet after its work was re-attributed to
@@ -427,7 +366,7 @@ class Profiles:
             doc = table.pop(key)
             retired = dict(tables.get("retired", {}))
             retired[self._new_key(retired)] = {
-                **_public(doc), "merged_into": merged_into, "retired_at": utc_now_iso()}
+                **_public(doc), "merged_into": merged_into, "retired_at": now_iso()}
             self._storage.write({**tables, "profiles": table, "retired": retired})
             self._pushed_revs.pop(profile_id, None)
             return True

@@ -18,8 +18,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from app.core.clock import now_iso
 from app.core.errors import StoreError
-from app.core.events import utc_now_iso
 from app.core.store.atomic import AtomicJSONStorage
 from app.core.store.history import copy_json
 
@@ -63,7 +63,7 @@ class QuarantineLog:
                 if key in self._seen or any((r["id"], r["digest"]) == key for r in rows):
                     continue
                 rows.append({"id": event_id, "reason": str(reason)[:MAX_REASON_CHARS],
-                             "text": text, "digest": key[1], "at": utc_now_iso()})
+                             "text": text, "digest": key[1], "at": now_iso()})
             if not rows:
                 return 0
             keep = (self._rows() + rows)[-MAX_QUARANTINED:]

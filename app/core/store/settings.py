@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core import profile_rules
-from app.core.errors import StoreError
+from app.core.errors import ErrorCode, StoreError
 from app.core.events import parse_at
 from app.core.store.atomic import AtomicJSONStorage
 
@@ -74,14 +74,17 @@ def _server_url(value: Any) -> Any:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > 2000 or any(c.isspace() for c in value):
-        raise StoreError("server_url: expected an http(s) URL without spaces")
+        raise StoreError("server_url: expected an http(s) URL without spaces",
+                         code=ErrorCode.SERVER_URL_INVALID)
     parts = urllib.parse.urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise StoreError(f"server_url: expected http(s)://host[:port][/path], got {value!r}")
+        raise StoreError(f"server_url: expected http(s)://host[:port][/path], got {value!r}",
+                         code=ErrorCode.SERVER_URL_INVALID)
     try:
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError:
-        raise StoreError(f"server_url: bad port in {value!r}") from None
+        raise StoreError(f"server_url: bad port in {value!r}",
+                         code=ErrorCode.SERVER_URL_INVALID) from None
     return value.rstrip("/")
 
 

@@ -9,14 +9,14 @@ import flet_charts as fch
 
 from app.core.errors import LearningError
 from app.ui.ctx import ViewContext
-from app.ui.router import Route
-from app.ui.views.home import nav_bar
+from app.ui.routes import Route
 from app.ui.widgets import (
     app_bar,
     big_button,
     card,
     fallback_note,
     handler,
+    nav_bar,
     personal_view,
     section_title,
     view,
@@ -39,15 +39,15 @@ def validation_note(validation: Any, key: str) -> list[ft.Control]:
 
 def start_assessment(ctx: ViewContext, pack: str, profile: str) -> None:
     """Continue the open assessment, or start one (a deliberate tap, never a page visit)."""
-    ctx.session.assessment(pack, profile, start=True)
+    ctx.session.assessment.view(pack, profile, start=True)
     ctx.session.view.assess_key = None
-    ctx.go(f"/assess/{pack}/{profile}")
+    ctx.go(Route.assess(pack, profile))
 
 
 def build_assess_list(ctx: ViewContext, route: Route) -> ft.View:
     _ = ctx._
     s = ctx.session
-    entries = s.assessment_profiles()
+    entries = s.assessment.profiles()
     controls: list[ft.Control] = [
         ft.Text(_("Rate yourself task by task against your occupational profile. Every tap "
                   "is saved; you can stop and continue later."))]
@@ -62,7 +62,7 @@ def build_assess_list(ctx: ViewContext, route: Route) -> ft.View:
             tooltip=label))
         if e.last_completed:
             buttons.append(big_button(_("Gap report"), handler(ctx, lambda e=e: ctx.go(
-                f"/gap/{e.pack}/{e.id}")), icon=ft.Icons.BAR_CHART, primary=False,
+                Route.gap(e.pack, e.id))), icon=ft.Icons.BAR_CHART, primary=False,
                 key=f"gap-{e.id}", tooltip=_("Gap report")))
         controls.append(card(ft.Column([
             ft.Text(e.title.text, theme_style=ft.TextThemeStyle.TITLE_MEDIUM),
@@ -77,20 +77,20 @@ def build_assess(ctx: ViewContext, route: Route) -> ft.View:
     _ = ctx._
     s = ctx.session
     pack, pid = route.params["pack"], route.params["profile"]
-    pv = s.assessment(pack, pid, start=False)
+    pv = s.assessment.view(pack, pid, start=False)
     aid = pv.assessment
     if aid is None:  # nothing open (e.g. browser back after finishing): offer to start
-        return view(route.path, app_bar(ctx, pv.title.text, back="/assess"), [
+        return view(route.path, app_bar(ctx, pv.title.text, back=Route.assess_list()), [
             ft.Text(pv.description.text),
             *validation_note(pv.validation, "profile-validation"),
             big_button(_("Start a new self-assessment"), handler(
                 ctx, lambda: start_assessment(ctx, pack, pid)), icon=ft.Icons.CHECKLIST,
                 key="start-assessment", tooltip=_("Start a new self-assessment"))])
-    rated_tasks = {t.id for t in s.assessment_tasks(pv)}
+    rated_tasks = {t.id for t in s.assessment.tasks_to_rate(pv)}
     duties = [d for d in pv.duties if any(t.id in rated_tasks for t in d.tasks)]
     if s.view.assess_key != (pack, pid, aid):  # first visit: open at the resume point
         s.view.assess_key = (pack, pid, aid)
-        resume = s.assessment_resume(pack, pid, aid)
+        resume = s.assessment.resume(pack, pid, aid)
         s.view.assess_duty = next((i for i, d in enumerate(duties)
                                    if resume is not None and d.id == resume.duty), 0)
     index = max(0, min(len(duties) - 1, s.view.assess_duty))
@@ -100,7 +100,7 @@ def build_assess(ctx: ViewContext, route: Route) -> ft.View:
                and t.rating is not None)
 
     def rate(task: str, level: int) -> None:
-        s.rate(pack, pid, aid, task, level)
+        s.assessment.rate(pack, pid, aid, task, level)
         ctx.refresh()
 
     def move(step: int) -> None:
@@ -108,9 +108,9 @@ def build_assess(ctx: ViewContext, route: Route) -> ft.View:
         ctx.refresh()
 
     def finish() -> None:
-        s.complete_assessment(pack, pid, aid)
+        s.assessment.complete(pack, pid, aid)
         s.view.assess_key = None
-        ctx.go(f"/gap/{pack}/{pid}")
+        ctx.go(Route.gap(pack, pid))
 
     controls: list[ft.Control] = []
     if pv.title.fallback:
@@ -157,7 +157,7 @@ def build_assess(ctx: ViewContext, route: Route) -> ft.View:
         controls.append(ft.Text(ctx.tr.ngettext("{n} task still to rate.",
                                                 "{n} tasks still to rate.",
                                                 total - done).format(n=total - done)))
-    return personal_view(ctx, route.path, pv.title.text, controls, back="/assess")
+    return personal_view(ctx, route.path, pv.title.text, controls, back=Route.assess_list())
 
 
 def gap_chart(ctx: ViewContext, report: Any, max_level: int) -> ft.Control:
@@ -206,11 +206,11 @@ def build_gap(ctx: ViewContext, route: Route) -> ft.View:
     tr = ctx.tr
     pack, pid = route.params["pack"], route.params["profile"]
     try:
-        report = s.gap_report(pack, pid)
+        report = s.assessment.gap_report(pack, pid)
     except LearningError:
-        return view(route.path, app_bar(ctx, _("Gap report"), back="/assess"), [
+        return view(route.path, app_bar(ctx, _("Gap report"), back=Route.assess_list()), [
             ft.Text(_("Finish a self-assessment first."), key="no-report")])
-    pv = s.assessment(pack, pid, start=False)
+    pv = s.assessment.view(pack, pid, start=False)
     max_level = max((lv for lv, _label in pv.scale), default=4)
     controls: list[ft.Control] = [
         ft.Text(pv.title.text, theme_style=ft.TextThemeStyle.TITLE_MEDIUM),
@@ -236,7 +236,7 @@ def build_gap(ctx: ViewContext, route: Route) -> ft.View:
                        ft.Text(status, theme_style=ft.TextThemeStyle.BODY_SMALL)],
                       spacing=2, expand=True),
             ft.Icon(ft.Icons.CHEVRON_RIGHT)]),
-            on_click=handler(ctx, lambda r=r: ctx.go(f"/course/{r.pack}/{r.course}")),
+            on_click=handler(ctx, lambda r=r: ctx.go(Route.course(r.pack, r.course))),
             key=f"rec-{r.course}", tooltip=_("Open course {course}").format(
                 course=r.title.text)))
     if report.not_covered:
@@ -256,4 +256,4 @@ def build_gap(ctx: ViewContext, route: Route) -> ft.View:
         ctx, lambda: start_assessment(ctx, pack, pid)), icon=ft.Icons.REPLAY, primary=False,
         key="reassess",
         tooltip=_("Start a new self-assessment")))
-    return personal_view(ctx, route.path, _("Gap report"), controls, back="/assess")
+    return personal_view(ctx, route.path, _("Gap report"), controls, back=Route.assess_list())

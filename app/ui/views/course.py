@@ -5,8 +5,7 @@ from __future__ import annotations
 import flet as ft
 
 from app.ui.ctx import ViewContext
-from app.ui.router import Route
-from app.ui.views.home import resume_path
+from app.ui.routes import Route
 from app.ui.widgets import (
     big_button,
     card,
@@ -22,16 +21,16 @@ STATE_ICONS = {"not_started": ft.Icons.RADIO_BUTTON_UNCHECKED,
 
 def take_quiz(ctx: ViewContext, pack: str, course: str) -> None:
     """"Take the quiz" starts an attempt (a deliberate tap); "Continue quiz" resumes."""
-    ctx.session.current_attempt(pack, course, start=True)
+    ctx.session.learning.current_attempt(pack, course, start=True)
     ctx.session.view.quiz_focus, ctx.session.view.quiz_choice = None, []
-    ctx.go(f"/quiz/{pack}/{course}")
+    ctx.go(Route.quiz(pack, course))
 
 
 def build_course(ctx: ViewContext, route: Route) -> ft.View:
     _ = ctx._
     tr = ctx.tr
     pack, cid = route.params["pack"], route.params["course"]
-    o = ctx.session.outline(pack, cid)
+    o = ctx.session.learning.outline(pack, cid)
     state_words = {"not_started": _("Not started"), "in_progress": _("In progress"),
                    "done": _("Done")}
     controls: list[ft.Control] = []
@@ -49,10 +48,10 @@ def build_course(ctx: ViewContext, route: Route) -> ft.View:
         lesson.state != "not_started" for lesson in o.lessons) else _("Continue")
     if o.resume.kind == "done":
         label = _("Read again")
-    controls.append(big_button(label, handler(ctx, lambda: ctx.go(resume_path(o.resume)
-                                                                   if o.resume.kind != "done"
-                                                                   else f"/lesson/{pack}/{cid}/"
-                                                                   f"{o.lessons[0].id}/0")),
+    def start() -> None:   # "Read again" a finished course: from its first card
+        ctx.go(Route.resume(o.resume) if o.resume.kind != "done"
+               else Route.lesson(pack, cid, o.lessons[0].id, 0))
+    controls.append(big_button(label, handler(ctx, start),
                                icon=ft.Icons.PLAY_ARROW, key="course-continue",
                                tooltip=label))
     controls.append(section_title(_("Lessons")))
@@ -68,9 +67,9 @@ def build_course(ctx: ViewContext, route: Route) -> ft.View:
                                        theme_style=ft.TextThemeStyle.BODY_SMALL)],
                               spacing=2, expand=True),
                     ft.Icon(ft.Icons.CHEVRON_RIGHT)]),
-            on_click=handler(ctx, lambda lesson=lesson: ctx.go(
-                f"/lesson/{pack}/{cid}/{lesson.id}/"
-                f"{lesson.viewed if 0 < lesson.viewed < lesson.cards else 0}")),
+            on_click=handler(ctx, lambda lesson=lesson: ctx.go(Route.lesson(
+                pack, cid, lesson.id, lesson.viewed if 0 < lesson.viewed < lesson.cards
+                else 0))),
             key=f"lesson-{lesson.id}",
             tooltip=_("Open lesson {title}").format(title=lesson.title.text)))
     q = o.quiz
@@ -94,4 +93,4 @@ def build_course(ctx: ViewContext, route: Route) -> ft.View:
                        icon=ft.Icons.QUIZ, key="take-quiz", disabled=not can_take,
                        tooltip=quiz_label, primary=False),
         ], spacing=8)))
-    return personal_view(ctx, route.path, o.title.text, controls, back="/home")
+    return personal_view(ctx, route.path, o.title.text, controls, back=Route.home())

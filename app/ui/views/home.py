@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import flet as ft
 
 from app.ui.ctx import ViewContext
-from app.ui.router import Route
+from app.ui.routes import Route
 from app.ui.widgets import (
     app_bar,
     big_button,
@@ -15,44 +13,16 @@ from app.ui.widgets import (
     handler,
     icon_button,
     lock_action,
+    nav_bar,
     progress_ring,
     section_title,
     view,
 )
 
 
-def resume_path(point: Any) -> str:
-    """The route of a learning ResumePoint."""
-    if point.kind == "lesson" and point.lesson:
-        return f"/lesson/{point.pack}/{point.course}/{point.lesson}/{point.card or 0}"
-    if point.kind == "quiz":
-        return f"/quiz/{point.pack}/{point.course}"
-    return f"/course/{point.pack}/{point.course}"
-
-
-def nav_bar(ctx: ViewContext, selected: int) -> ft.NavigationBar:
-    _ = ctx._
-    targets = ["/home", "/assess", "/progress", "/settings"]
-
-    def change(e: Any) -> None:
-        ctx.act(lambda: ctx.go(targets[int(e.control.selected_index)]))
-    return ft.NavigationBar(
-        selected_index=selected, on_change=change, key="nav",
-        destinations=[
-            ft.NavigationBarDestination(icon=ft.Icons.MENU_BOOK, label=_("Courses"),
-                                        tooltip=_("Courses")),
-            ft.NavigationBarDestination(icon=ft.Icons.CHECKLIST, label=_("Self-assessment"),
-                                        tooltip=_("Self-assessment")),
-            ft.NavigationBarDestination(icon=ft.Icons.INSIGHTS, label=_("My progress"),
-                                        tooltip=_("My progress")),
-            ft.NavigationBarDestination(icon=ft.Icons.SETTINGS, label=_("Settings"),
-                                        tooltip=_("Settings")),
-        ])
-
-
 def sync_badge(ctx: ViewContext) -> ft.Control:
     _ = ctx._
-    info = ctx.session.sync_status()
+    info = ctx.session.sync_summary()
     if info.last_sync is None:
         when = _("Never synced")
     else:
@@ -71,7 +41,7 @@ def sync_badge(ctx: ViewContext) -> ft.Control:
 def build_home(ctx: ViewContext, route: Route) -> ft.View:
     _ = ctx._
     s = ctx.session
-    lib = s.library()
+    lib = s.learning.library()
     name = s.display_name
     controls: list[ft.Control] = [
         ft.Row([ft.Text(_("Hello, {name}").format(name=name),
@@ -82,7 +52,8 @@ def build_home(ctx: ViewContext, route: Route) -> ft.View:
     entries = {(c.pack, c.course): c for c in lib.courses}
     if lib.resume is not None and (lib.resume.pack, lib.resume.course) in entries:
         entry = entries[(lib.resume.pack, lib.resume.course)]
-        where = s.resume_label(lib.resume)
+        resume = lib.resume
+        where = s.learning.resume_label(resume, ctx.tr)
         controls.append(card(
             ft.Column([
                 ft.Row([ft.Icon(ft.Icons.PLAY_CIRCLE_FILL, size=36),
@@ -90,7 +61,7 @@ def build_home(ctx: ViewContext, route: Route) -> ft.View:
                                 theme_style=ft.TextThemeStyle.TITLE_MEDIUM, expand=True)]),
                 ft.Text(entry.title.text, theme_style=ft.TextThemeStyle.TITLE_LARGE),
                 ft.Text(where),
-                big_button(_("Continue"), handler(ctx, lambda: ctx.go(resume_path(lib.resume))),
+                big_button(_("Continue"), handler(ctx, lambda: ctx.go(Route.resume(resume))),
                            icon=ft.Icons.ARROW_FORWARD, key="continue",
                            tooltip=_("Continue where you left off")),
             ], spacing=8), highlight=True, key="resume-card"))
@@ -102,7 +73,7 @@ def build_home(ctx: ViewContext, route: Route) -> ft.View:
                                             lib.review_due).format(n=lib.review_due),
                             expand=True, theme_style=ft.TextThemeStyle.TITLE_MEDIUM),
                     ft.Icon(ft.Icons.CHEVRON_RIGHT)]),
-            on_click=handler(ctx, lambda: ctx.go("/review")), key="review-card",
+            on_click=handler(ctx, lambda: ctx.go(Route.review())), key="review-card",
             tooltip=_("Review questions")))
     controls.append(section_title(_("My courses")))
     if not lib.courses:
@@ -126,10 +97,10 @@ def build_home(ctx: ViewContext, route: Route) -> ft.View:
                                ft.Text(minutes, theme_style=ft.TextThemeStyle.BODY_SMALL)],
                               spacing=2, expand=True),
                     ft.Icon(ft.Icons.CHEVRON_RIGHT)], spacing=14),
-            on_click=handler(ctx, lambda c=c: ctx.go(f"/course/{c.pack}/{c.course}")),
+            on_click=handler(ctx, lambda c=c: ctx.go(Route.course(c.pack, c.course))),
             key=f"course-{c.pack}-{c.course}",
             tooltip=_("Open course {course}").format(course=c.title.text)))
-    actions = [icon_button(ft.Icons.SYNC, _("Sync now"), handler(ctx, lambda: ctx.go("/settings")),
+    actions = [icon_button(ft.Icons.SYNC, _("Sync now"), handler(ctx, lambda: ctx.go(Route.settings())),
                            key="sync-shortcut"), lock_action(ctx)]
     return view(route.path, app_bar(ctx, _("Shift Learning"), actions=actions), controls,
                 navigation_bar=nav_bar(ctx, 0))

@@ -7,9 +7,9 @@ from urllib.parse import quote
 
 import flet as ft
 
-from app.core.device import TEXT_SIZES, card_blocks
+from app.core.application import TEXT_SIZES, card_blocks
 from app.ui.ctx import ViewContext
-from app.ui.router import Route
+from app.ui.routes import Route
 from app.ui.widgets import (
     big_button,
     fallback_note,
@@ -64,19 +64,17 @@ def build_lesson(ctx: ViewContext, route: Route) -> ft.View:
     _ = ctx._
     s = ctx.session
     pack, cid, lid = route.params["pack"], route.params["course"], route.params["lesson"]
-    lv = s.open_lesson(pack, cid, lid)
+    lv = s.learning.open_lesson(pack, cid, lid)
     total = len(lv.cards)
     index = max(0, min(total - 1, int(route.params["card"])))
     cardv = lv.cards[index]
-    base = f"/lesson/{pack}/{cid}/{lid}"
 
     def go_prev() -> None:
         if index > 0:
-            ctx.go(f"{base}/{index - 1}")
+            ctx.go(Route.lesson(pack, cid, lid, index - 1))
 
     def go_next() -> None:
-        nxt = s.finish_card(pack, cid, lid, index)
-        ctx.go(nxt)
+        ctx.go(Route.place(s.learning.finish_card(pack, cid, lid, index)))
 
     def on_swipe(e: Any) -> None:
         v = getattr(e, "primary_velocity", None) or 0.0
@@ -86,9 +84,9 @@ def build_lesson(ctx: ViewContext, route: Route) -> ft.View:
             ctx.act(go_prev)
 
     def on_link(e: Any) -> None:
-        target = s.link_target(pack, str(getattr(e, "data", "") or ""))
-        if target:
-            ctx.act(lambda: ctx.go(target))
+        target = s.learning.link_target(pack, str(getattr(e, "data", "") or ""))
+        if target is not None:
+            ctx.act(lambda: ctx.go(Route.place(target)))
         else:
             ctx.flash(_("Web links open only on a connected computer: {url}").format(
                 url=getattr(e, "data", "")))
@@ -120,5 +118,5 @@ def build_lesson(ctx: ViewContext, route: Route) -> ft.View:
     body.append(nav)
     swipe = ft.GestureDetector(content=ft.Column(body, spacing=14), on_horizontal_drag_end=on_swipe,
                                key="swipe")
-    return personal_view(ctx, route.path, lv.title, [swipe], back=f"/course/{pack}/{cid}",
+    return personal_view(ctx, route.path, lv.title, [swipe], back=Route.course(pack, cid),
                          actions=[text_size_control(ctx)])

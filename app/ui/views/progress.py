@@ -7,9 +7,8 @@ import flet as ft
 from app.core.errors import ShiftError
 from app.core.events import parse_at
 from app.ui.ctx import ViewContext
-from app.ui.router import Route
-from app.ui.views.home import nav_bar
-from app.ui.widgets import card, personal_view, section_title
+from app.ui.routes import Route
+from app.ui.widgets import card, nav_bar, personal_view, section_title
 
 
 def _date(ctx: ViewContext, at: str | None) -> str:
@@ -24,7 +23,7 @@ def _date(ctx: ViewContext, at: str | None) -> str:
 def build_progress(ctx: ViewContext, route: Route) -> ft.View:
     _ = ctx._
     tr = ctx.tr
-    p = ctx.session.my_progress()
+    p = ctx.session.learning.my_progress()
     controls: list[ft.Control] = [
         ft.Row([
             card(ft.Column([ft.Text(tr.format_number(len(p.completed)),
@@ -64,7 +63,7 @@ def build_progress(ctx: ViewContext, route: Route) -> ft.View:
         controls.append(ft.Text(_("Certificates appear here after a sync, once you complete "
                                   "a course.")))
     for c in p.certificates:
-        shown = ctx.session.certificate_check(c).shown
+        shown = ctx.session.learning.certificate_check(c).shown
         genuine = shown == "verified"
         status = {"verified": _("Verified: signed by a trusted issuer"),
                   "revoked": _("Revoked by the issuer")}.get(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 import flet as ft
 
+from app.core.errors import LearningError
 from app.core.learning.quiz import OptionView, QuestionView
 from app.ui.ctx import ViewContext
-from app.ui.router import Route
+from app.ui.routes import Route
 from app.ui.widgets import (
     app_bar,
     big_button,
@@ -36,8 +37,9 @@ def _any_fallback(question: QuestionView) -> str | None:
     return None
 
 
-def question_controls(ctx: ViewContext, q: Any, chosen: list[str],
-                      on_toggle: Any, on_check: Any) -> list[ft.Control]:
+def question_controls(ctx: ViewContext, q: QuestionView, chosen: list[str],
+                      on_toggle: Callable[[str], None],
+                      on_check: Callable[[], None]) -> list[ft.Control]:
     """The question (unanswered: selectable options + Check; answered: feedback)."""
     _ = ctx._
     out: list[ft.Control] = []
@@ -97,7 +99,7 @@ def question_controls(ctx: ViewContext, q: Any, chosen: list[str],
     return out
 
 
-def _toggle(ctx: ViewContext, q: Any, option_id: str) -> None:
+def _toggle(ctx: ViewContext, q: QuestionView, option_id: str) -> None:
     v = ctx.session.view
     if q.type == "multiple":
         v.quiz_choice = [c for c in v.quiz_choice if c != option_id] \
@@ -111,7 +113,7 @@ def build_quiz(ctx: ViewContext, route: Route) -> ft.View:
     _ = ctx._
     s = ctx.session
     pack, cid = route.params["pack"], route.params["course"]
-    att = s.current_attempt(pack, cid)
+    att = s.learning.current_attempt(pack, cid)
     if att is None:
         return build_quiz_intro(ctx, route)
     focus = s.view.quiz_focus
@@ -123,17 +125,17 @@ def build_quiz(ctx: ViewContext, route: Route) -> ft.View:
 
     def finish() -> None:
         s.view.quiz_focus = None
-        s.submit(pack, cid, att.attempt)
-        ctx.go(f"/results/{pack}/{cid}/{att.attempt}")
+        s.learning.submit(pack, cid, att.attempt)
+        ctx.go(Route.results(pack, cid, att.attempt))
 
     if shown is None:  # every question answered (e.g. resumed): offer the results
-        return view(route.path, app_bar(ctx, _("Quiz"), back=f"/course/{pack}/{cid}"), [
+        return view(route.path, app_bar(ctx, _("Quiz"), back=Route.course(pack, cid)), [
             ft.Text(_("You answered every question.")),
             big_button(_("See results"), handler(ctx, finish), icon=ft.Icons.FLAG,
                        key="see-results", tooltip=_("See results"))])
 
     def check() -> None:
-        s.answer(pack, cid, att.attempt, shown.id, list(s.view.quiz_choice))
+        s.learning.answer(pack, cid, att.attempt, shown.id, list(s.view.quiz_choice))
         s.view.quiz_choice = []
         s.view.quiz_focus = shown.id
         ctx.refresh()
@@ -160,7 +162,7 @@ def build_quiz(ctx: ViewContext, route: Route) -> ft.View:
                                        icon=ft.Icons.FLAG, key="see-results",
                                        tooltip=_("See results")))
     title = _("Quiz · attempt {n}").format(n=att.number)
-    return personal_view(ctx, route.path, title, controls, back=f"/course/{pack}/{cid}")
+    return personal_view(ctx, route.path, title, controls, back=Route.course(pack, cid))
 
 
 def build_quiz_intro(ctx: ViewContext, route: Route) -> ft.View:
@@ -169,8 +171,10 @@ def build_quiz_intro(ctx: ViewContext, route: Route) -> ft.View:
     tr = ctx.tr
     s = ctx.session
     pack, cid = route.params["pack"], route.params["course"]
-    outline = s.outline(pack, cid)
+    outline = s.learning.outline(pack, cid)
     q = outline.quiz
+    if q is None:   # current_attempt refused it already: a course without a quiz
+        raise LearningError(f"course {pack}/{cid} has no quiz")
     lines = [tr.ngettext("{n} question", "{n} questions", q.questions).format(n=q.questions),
              _("Pass mark {mark}").format(mark=tr.format_percent(q.pass_mark / 100))]
     if q.attempts_left is not None:
@@ -179,7 +183,7 @@ def build_quiz_intro(ctx: ViewContext, route: Route) -> ft.View:
     can_start = q.attempts_left is None or q.attempts_left > 0
 
     def start() -> None:
-        s.current_attempt(pack, cid, start=True)
+        s.learning.current_attempt(pack, cid, start=True)
         s.view.quiz_focus, s.view.quiz_choice = None, []
         ctx.refresh()
 
@@ -194,7 +198,7 @@ def build_quiz_intro(ctx: ViewContext, route: Route) -> ft.View:
     if not can_start:
         controls.append(ft.Text(_("No attempts left. Talk to your trainer."),
                                 key="no-attempts"))
-    return personal_view(ctx, route.path, _("Quiz"), controls, back=f"/course/{pack}/{cid}")
+    return personal_view(ctx, route.path, _("Quiz"), controls, back=Route.course(pack, cid))
 
 
 def build_results(ctx: ViewContext, route: Route) -> ft.View:
@@ -202,8 +206,8 @@ def build_results(ctx: ViewContext, route: Route) -> ft.View:
     tr = ctx.tr
     s = ctx.session
     pack, cid, aid = route.params["pack"], route.params["course"], route.params["attempt"]
-    att = s.attempt(pack, cid, aid)
-    outline = s.outline(pack, cid)
+    att = s.learning.attempt(pack, cid, aid)
+    outline = s.learning.outline(pack, cid)
     quiz = outline.quiz
     score = att.score if att.score is not None else 0.0
     pass_mark = quiz.pass_mark if quiz is not None else 0.0
@@ -235,16 +239,16 @@ def build_results(ctx: ViewContext, route: Route) -> ft.View:
     if quiz is not None and not quiz.passed and (quiz.attempts_left is None
                                                  or quiz.attempts_left > 0):
         def retry() -> None:
-            s.current_attempt(pack, cid, start=True)
+            s.learning.current_attempt(pack, cid, start=True)
             s.view.quiz_focus, s.view.quiz_choice = None, []
-            ctx.go(f"/quiz/{pack}/{cid}")
+            ctx.go(Route.quiz(pack, cid))
         controls.append(big_button(_("Try again"), handler(ctx, retry), icon=ft.Icons.REPLAY,
                                    key="retry", tooltip=_("Try the quiz again")))
     controls.append(big_button(_("Back to the course"), handler(ctx, lambda: ctx.go(
-        f"/course/{pack}/{cid}")), icon=ft.Icons.MENU_BOOK, primary=False, key="to-course",
+        Route.course(pack, cid))), icon=ft.Icons.MENU_BOOK, primary=False, key="to-course",
         tooltip=_("Back to the course")))
     return personal_view(ctx, route.path, _("Results"), controls,
-                         back=f"/course/{pack}/{cid}")
+                         back=Route.course(pack, cid))
 
 
 def build_review(ctx: ViewContext, route: Route) -> ft.View:
@@ -262,11 +266,11 @@ def build_review(ctx: ViewContext, route: Route) -> ft.View:
                                    icon=ft.Icons.ARROW_FORWARD, key="next-question",
                                    tooltip=_("Next question")))
     else:
-        queue = s.review_queue()
+        queue = s.learning.review_queue()
         if not queue:
             controls.append(ft.Text(_("Nothing to review today."), key="review-empty"))
             controls.append(big_button(_("Back to my courses"), handler(ctx, lambda: ctx.go(
-                "/home")), key="to-home", tooltip=_("Back to my courses")))
+                Route.home())), key="to-home", tooltip=_("Back to my courses")))
         else:
             item = queue[0]
             controls.append(ft.Text(ctx.tr.ngettext("{n} question to review",
@@ -278,10 +282,11 @@ def build_review(ctx: ViewContext, route: Route) -> ft.View:
             q = item.question
 
             def check() -> None:
-                step = s.answer_review(item.pack, item.course, q.id, list(s.view.quiz_choice))
+                step = s.learning.answer_review(item.pack, item.course, q.id,
+                                                list(s.view.quiz_choice))
                 s.view.quiz_choice = []
                 s.view.review_feedback = step.feedback
                 ctx.refresh()
             controls += question_controls(ctx, q, s.view.quiz_choice,
                                           lambda oid: _toggle(ctx, q, oid), check)
-    return personal_view(ctx, route.path, _("Review"), controls, back="/home")
+    return personal_view(ctx, route.path, _("Review"), controls, back=Route.home())

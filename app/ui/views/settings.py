@@ -6,16 +6,23 @@ from typing import Any
 
 import flet as ft
 
-from app.core.device import TEXT_SIZES
+from app.core.application import TEXT_SIZES
 from app.core.errors import ShiftError
 from app.core.i18n import UI_LOCALES
 from app.core.learning import localize
 from app.ui.ctx import ViewContext
 from app.ui.messages import error_sentence, progress_text
-from app.ui.router import Route
-from app.ui.views.home import nav_bar
-from app.ui.views.who import choice_chips
-from app.ui.widgets import app_bar, big_button, card, handler, section_title, view
+from app.ui.routes import Route
+from app.ui.widgets import (
+    app_bar,
+    big_button,
+    card,
+    choice_chips,
+    handler,
+    nav_bar,
+    section_title,
+    view,
+)
 
 APP_VERSION = "0.1.0"
 
@@ -54,7 +61,7 @@ def build_settings(ctx: ViewContext, route: Route) -> ft.View:
                                   ft.Text(_("Text size")), sizes, contrast]
 
     # sync -------------------------------------------------------------------------
-    status = s.sync_status()
+    status = s.sync_summary()
     server = ft.TextField(label=_("Server address"), value=status.server_url, key="server-url",
                           hint_text="https://learning.example.org",
                           keyboard_type=ft.KeyboardType.URL)
@@ -107,11 +114,11 @@ def build_settings(ctx: ViewContext, route: Route) -> ft.View:
         ft.Text(_("Font: DejaVu Sans (Bitstream Vera licence, public domain changes).")),
         ft.Text(_("Built with Flet and Flutter (Apache 2.0 / BSD licences) and Babel (BSD).")),
     ]
-    for title, licence, authors in dev.pack_licences():
-        name = localize(title, s.locale, next(iter(title), "en")).text
-        about.append(ft.Text(_("Content “{pack}”: {licence}").format(pack=name, licence=licence)
-                             + (f" — {', '.join(authors)}" if authors else "")))
+    for pack in dev.content.licences():
+        name = localize(pack.title, s.locale, next(iter(pack.title), "en")).text
+        about.append(ft.Text(_("Content “{pack}”: {licence}").format(pack=name,
+                                                                    licence=pack.licence)
+                             + (f" — {', '.join(pack.authors)}" if pack.authors else "")))
     controls += [section_title(_("About and licences")), card(ft.Column(about, spacing=6))]
-    back = "/home" if s.signed_in else "/"
-    return view(route.path, app_bar(ctx, _("Settings"), back=back), controls,
+    return view(route.path, app_bar(ctx, _("Settings"), back=Route.start(s.signed_in)), controls,
                 navigation_bar=nav_bar(ctx, 3) if s.signed_in else None)

@@ -7,18 +7,27 @@ from typing import Any
 
 import flet as ft
 
-from app.core.device import CODE_MAX, NAME_MAX, ROLE_LABELS, STAFF_NUMBER_MAX, ProfileFormError
+from app.core.application import (
+    CODE_MAX,
+    NAME_MAX,
+    ROLE_LABELS,
+    STAFF_NUMBER_MAX,
+    ProfileFormError,
+    ProfileTile,
+)
 from app.core.errors import ShiftError
 from app.core.i18n import UI_LOCALES
+from app.core.pins import PIN_MAX_DIGITS
 from app.core.roles import ROLES
 from app.ui.ctx import ViewContext
 from app.ui.messages import error_sentence
-from app.ui.router import Route
+from app.ui.routes import Route
 from app.ui.theme import BIG_TOUCH
 from app.ui.widgets import (
     app_bar,
     big_button,
     card,
+    choice_chips,
     error_text,
     handler,
     icon_button,
@@ -37,7 +46,7 @@ def build_who(ctx: ViewContext, route: Route) -> ft.View:
             ft.Text(_("Locked after a few minutes without use. Your work is saved."),
                     key="idle-note"),
             bgcolor=ft.Colors.SECONDARY_CONTAINER, padding=12, border_radius=10))
-    if s.device.take_reattribution_notice():
+    if s.device.profiles.take_reattribution_notice():
         # shown once: a sync moved her work from a profile made here to the one she
         # registered first on another tablet (app/core/store/reattribute.py)
         controls.append(ft.Container(
@@ -45,7 +54,7 @@ def build_who(ctx: ViewContext, route: Route) -> ft.View:
                       "been moved to it. Sign in with the PIN you set there."),
                     key="reattributed-note"),
             bgcolor=ft.Colors.TERTIARY_CONTAINER, padding=12, border_radius=10))
-    tiles = s.device.profiles()
+    tiles = s.device.profiles.tiles()
     controls.append(section_title(_("Who is learning?")))
     if not tiles:
         controls.append(ft.Text(_("No profiles on this tablet yet. Create yours to start.")))
@@ -63,19 +72,19 @@ def build_who(ctx: ViewContext, route: Route) -> ft.View:
             card(ft.Row([
                 ft.CircleAvatar(content=ft.Text(tile.initials), radius=26),
                 ft.Column(lines, spacing=2, expand=True)]),
-                on_click=handler(ctx, lambda t=tile: ctx.go(f"/pin/{t.id}")),
+                on_click=handler(ctx, lambda t=tile: ctx.go(Route.pin(t.id))),
                 key=f"profile-{tile.id}",
                 tooltip=tip.format(name=tile.name)),
             col={"xs": 12, "sm": 6, "md": 4}))
     controls.append(grid)
-    controls.append(big_button(_("New profile"), handler(ctx, lambda: ctx.go("/profiles/new")),
+    controls.append(big_button(_("New profile"), handler(ctx, lambda: ctx.go(Route.new_profile())),
                                icon=ft.Icons.PERSON_ADD, primary=not tiles,
                                tooltip=_("Create a new learner profile"), key="new-profile"))
     controls.append(ft.Text(_("Each person uses their own profile and PIN. The tablet locks "
                               "itself when nobody uses it."),
                             theme_style=ft.TextThemeStyle.BODY_SMALL))
     settings = icon_button(ft.Icons.SETTINGS, _("Settings"),
-                           handler(ctx, lambda: ctx.go("/settings")), key="settings")
+                           handler(ctx, lambda: ctx.go(Route.settings())), key="settings")
     return view(route.path, app_bar(ctx, _("Shift Learning"), actions=[settings]), controls)
 
 
@@ -86,7 +95,7 @@ def build_pin(ctx: ViewContext, route: Route) -> ft.View:
     _ = ctx._
     s = ctx.session
     pid = route.params["profile"]
-    tiles = {t.id: t for t in s.device.profiles()}
+    tiles = {t.id: t for t in s.device.profiles.tiles()}
     tile = tiles.get(pid)
     if tile is None:
         return build_who(ctx, route)
@@ -100,7 +109,7 @@ def build_pin(ctx: ViewContext, route: Route) -> ft.View:
 
     def submit() -> None:
         if s.sign_in(pid, s.view.pin_digits):
-            ctx.go("/home")
+            ctx.go(Route.home())
         else:
             ctx.refresh()
 
@@ -138,19 +147,8 @@ def build_pin(ctx: ViewContext, route: Route) -> ft.View:
     controls.append(big_button(_("Sign in"), handler(ctx, submit), icon=ft.Icons.LOGIN,
                                key="pin-ok", disabled=len(digits) < 4,
                                tooltip=_("Sign in with this PIN")))
-    return view(route.path, app_bar(ctx, _("Sign in"), back="/"), controls, max_width=420)
-
-
-def choice_chips(ctx: ViewContext, options: list[tuple[str, str]], selected: str | None,
-                 on_pick: Any, key: str, label: str) -> ft.Control:
-    """Big single-choice chips (gloved fingers; each chip is a named button)."""
-    chips: list[ft.Control]   # a list of Chips is not a list[Control] (lists are invariant)
-    chips = [ft.Chip(label=ft.Text(text), selected=value == selected, height=48,
-                     on_select=handler(ctx, lambda v=value: on_pick(v)),
-                     key=f"{key}-{value}", tooltip=f"{label}: {text}")
-             for value, text in options]
-    return ft.Column([ft.Text(label, theme_style=ft.TextThemeStyle.LABEL_LARGE),
-                      ft.Row(chips, wrap=True, spacing=8, run_spacing=8)], spacing=6)
+    return view(route.path, app_bar(ctx, _("Sign in"), back=Route.who()), controls,
+                max_width=420)
 
 
 class _FormFields:
@@ -165,7 +163,8 @@ class _FormFields:
 
     def error_for(self, name: str) -> str | None:
         err = self.err
-        return err.translated(self.ctx.tr) if err is not None and err.field == name else None
+        return error_sentence(self.ctx.tr, err) if err is not None and err.field == name \
+            else None
 
     def typed(self, field_name: str) -> Any:
         def on_change(e: Any) -> None:
@@ -175,18 +174,18 @@ class _FormFields:
     def pin_fields(self) -> tuple[ft.TextField, ft.TextField]:
         _ = self.ctx._
         pin = ft.TextField(label=_("PIN (4 to 8 digits)"), key="f-pin", password=True,
-                           keyboard_type=ft.KeyboardType.NUMBER, max_length=8,
+                           keyboard_type=ft.KeyboardType.NUMBER, max_length=PIN_MAX_DIGITS,
                            value=self.form.get("pin", ""), error=self.error_for("pin"),
                            on_change=self.typed("pin"))
         pin2 = ft.TextField(label=_("PIN again"), key="f-pin2", password=True,
-                            keyboard_type=ft.KeyboardType.NUMBER, max_length=8,
+                            keyboard_type=ft.KeyboardType.NUMBER, max_length=PIN_MAX_DIGITS,
                             value=self.form.get("pin2", ""), error=self.error_for("pin_again"),
                             on_change=self.typed("pin2"))
         return pin, pin2
 
     def add_error_line(self, controls: list[ft.Control]) -> None:
         if self.err is not None:
-            controls.append(error_text(self.err.translated(self.ctx.tr), key="form-error"))
+            controls.append(error_text(error_sentence(self.ctx.tr, self.err), key="form-error"))
         elif self.ctx.session.view.form_message:
             controls.append(error_text(self.ctx.session.view.form_message, key="form-error"))
 
@@ -234,9 +233,9 @@ def build_new_profile(ctx: ViewContext, route: Route) -> ft.View:
         s.view.form_error = None
         s.view.form = {}
         if s.sign_in(pid, typed_pin):
-            ctx.go("/home")
+            ctx.go(Route.home())
         else:
-            ctx.go(f"/pin/{pid}")
+            ctx.go(Route.pin(pid))
 
     controls: list[ft.Control] = [
         ft.Text(_("Your profile stays on this tablet until it is synced. Do not enter any "
@@ -246,10 +245,11 @@ def build_new_profile(ctx: ViewContext, route: Route) -> ft.View:
     fields.add_error_line(controls)
     controls.append(big_button(_("Create profile"), handler(ctx, create), icon=ft.Icons.CHECK,
                                key="create", tooltip=_("Create profile")))
-    return view(route.path, app_bar(ctx, _("New profile"), back="/"), controls, max_width=560)
+    return view(route.path, app_bar(ctx, _("New profile"), back=Route.who()), controls,
+                max_width=560)
 
 
-def build_first_pin(ctx: ViewContext, route: Route, tile: Any) -> ft.View:
+def build_first_pin(ctx: ViewContext, route: Route, tile: ProfileTile) -> ft.View:
     """"Set your PIN": a profile registered by an admin has none yet. The one-time
     set-up code the admin handed over, then the PIN twice (same rules as a new profile);
     then the learner is signed in."""
@@ -265,7 +265,7 @@ def build_first_pin(ctx: ViewContext, route: Route, tile: Any) -> ft.View:
 
     def save() -> None:
         if s.set_first_pin(tile.id, form.get("pin"), form.get("pin2"), code=form.get("code")):
-            ctx.go("/home")
+            ctx.go(Route.home())
         else:
             ctx.refresh()
 
@@ -282,4 +282,5 @@ def build_first_pin(ctx: ViewContext, route: Route, tile: Any) -> ft.View:
     fields.add_error_line(controls)
     controls.append(big_button(_("Set PIN and sign in"), handler(ctx, save), icon=ft.Icons.CHECK,
                                key="set-pin", tooltip=_("Set PIN and sign in")))
-    return view(route.path, app_bar(ctx, _("Set your PIN"), back="/"), controls, max_width=420)
+    return view(route.path, app_bar(ctx, _("Set your PIN"), back=Route.who()), controls,
+                max_width=420)

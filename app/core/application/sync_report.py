@@ -1,14 +1,15 @@
-"""What one sync moved: returned by SyncClient.sync, printed by `python -m app sync`."""
+"""What one sync moved (SyncReport) and how each pack update ended (PackOutcome).
+
+Plain data: the sync client (app/sync/client.py) fills it in, `python -m app sync` prints
+``lines()``, and the application layer keeps the last one in its SyncStatus
+(app/core/application/sync.py). It lives here, below the client, so the application
+layer can name it without importing app.sync.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
-
-#: progress(phase, done, total): phase is one of PHASES; total may be 0 when unknown.
-Progress = Callable[[str, int, int], None]
-PHASES = ("pull", "push", "packs", "download", "install")
 
 
 @dataclass
@@ -110,5 +111,4 @@ class SyncReport:
         return out
 
     def as_dict(self) -> dict[str, Any]:
-        from dataclasses import asdict
         return asdict(self)

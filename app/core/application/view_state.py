@@ -1,0 +1,39 @@
+"""Transient state of one screen that is not learning data.
+
+Which PIN digits are typed, what a form holds between redraws, which quiz option is
+chosen, which duty of a self-assessment is shown, the snack-bar messages of the next
+render. The session keeps one :class:`SessionView` and replaces it with a fresh one on
+sign-in and on lock, so nothing typed by one learner is seen by the next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.core.application.forms import ProfileFormError
+from app.core.learning.quiz import QuestionView
+
+
+@dataclass
+class Flash:
+    """A one-shot message for the next render (snack bar)."""
+
+    text: str
+    kind: str = "info"
+
+
+@dataclass
+class SessionView:
+    pin_digits: str = ""
+    pin_error: str = ""
+    pin_wait_until: float = 0.0           # monotonic time the PIN pad waits for
+    selected_profile: str | None = None
+    form_error: ProfileFormError | None = None
+    form: dict[str, str] = field(default_factory=dict)
+    form_message: str = ""
+    quiz_choice: list[str] = field(default_factory=list)
+    quiz_focus: str | None = None         # an answered question shown with its feedback
+    review_feedback: QuestionView | None = None
+    assess_key: tuple[str, str, str] | None = None
+    assess_duty: int = 0
+    flashes: list[Flash] = field(default_factory=list)
