@@ -46,10 +46,13 @@ from tests.support.learning_fixtures import Recorder
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "content_packs" / "promote-core"
 PACK = "promote-core"
-LANGS = ("en", "lt", "ro")
+LANGS = ("en", "lt", "ro", "de")
+#: the translations (every language but the English source)
+TRANSLATIONS = ("lt", "ro", "de")
 COURSES = ["dynamic-security", "de-escalation", "reintegration", "mental-health"]
 TRY_THIS = {"en": "Try this on your next shift", "lt": "Išbandykite per kitą pamainą",
-            "ro": "Încercați în următoarea tură"}
+            "ro": "Încercați în următoarea tură",
+            "de": "Probieren Sie es in Ihrer nächsten Schicht aus"}
 SKILL_KEYS = {
     "dynamic-security", "professional-boundaries", "manipulation-awareness",
     "observation-and-reporting", "effective-communication", "conflict-resolution",
@@ -66,7 +69,7 @@ SKILL_KEYS = {
 LOC_KEYS = {"title", "summary", "description", "label", "prompt", "explanation", "text",
             "feedback", "case", "feedback_true", "feedback_false"}
 #: the pack version of this content (raised with every published change of the content)
-VERSION = 2
+VERSION = 3
 #: a translation of a string this long that equals the English is a copy, not a translation
 LONG = 40
 ESCO_URI = re.compile(r"^http://data\.europa\.eu/esco/(skill|occupation)/[0-9a-f-]{36}$")
@@ -76,6 +79,10 @@ CEDILLA = re.compile("[şţŞŢ]")          # Romanian needs comma-below ș ț
 LITHUANIAN = re.compile("[ąčęėįšųūžĄČĘĖĮŠŲŪŽ]")
 #: Lithuanian sentences this long without one of the letters above are not Lithuanian
 LT_LETTERS_AFTER = 150
+#: German function words: a German text of LT_LETTERS_AFTER characters has at least one
+#: (an English or Romanian text pasted in has none of them)
+GERMAN = re.compile(r"\b(?:und|oder|der|die|das|den|dem|nicht|ist|sie|ihr|ihre|ihren|er|es"
+                    r"|ein|eine|zu|zum|zur|mit|für|auf|auch|sich|bei|nach)\b", re.I)
 
 
 # -- checks shared by the real pack and the hostile tests ------------------------------
@@ -129,16 +136,19 @@ def untranslated(manifest: dict[str, Any]) -> list[str]:
 
 def spelling_problems(manifest: dict[str, Any]) -> list[str]:
     """Romanian with cedillas instead of comma-below; long Lithuanian text with no
-    Lithuanian letter (very likely English or another language pasted in)."""
+    Lithuanian letter, long German text with no German function word (very likely English
+    or another language pasted in)."""
     problems = []
     for where, value in localized(manifest):
         if not isinstance(value, dict):
             continue
-        ro, lt = value.get("ro"), value.get("lt")
+        ro, lt, de = value.get("ro"), value.get("lt"), value.get("de")
         if isinstance(ro, str) and CEDILLA.search(ro):
             problems.append(f"{where}: ro uses ş/ţ with cedilla")
         if isinstance(lt, str) and len(lt) >= LT_LETTERS_AFTER and not LITHUANIAN.search(lt):
             problems.append(f"{where}: lt has no Lithuanian letters")
+        if isinstance(de, str) and len(de) >= LT_LETTERS_AFTER and not GERMAN.search(de):
+            problems.append(f"{where}: de has no German words")
     return problems
 
 
@@ -196,7 +206,7 @@ def test_pack_frame_matches_the_brief(built: Built) -> None:
     m = built.manifest
     assert (m["id"], m["version"], m["default_language"]) == (PACK, VERSION, "en")
     assert m["languages"] == list(LANGS) and m["partial_languages"] == []
-    assert m["machine_translated"] == ["lt", "ro"]
+    assert m["machine_translated"] == ["lt", "ro", "de"]
     assert m["licence"] == "CC BY-SA 4.0" and m["authors"]
     assert set(m["audience_roles"]) <= set(ROLES)
     assert {"prison_officer", "reintegration_specialist", "social_worker",
@@ -214,7 +224,7 @@ def test_no_translation_is_a_copy_of_the_english(built: Built) -> None:
     assert untranslated(built.manifest) == []
 
 
-def test_romanian_and_lithuanian_spelling(built: Built) -> None:
+def test_romanian_lithuanian_and_german_spelling(built: Built) -> None:
     assert spelling_problems(built.manifest) == []
 
 
@@ -243,15 +253,17 @@ def test_every_lesson_reads_in_every_language_without_fallback(built: Built) -> 
             # A translation has the same cards as the English, in its own words.
             assert len({len(v.cards) for v in views.values()}) == 1, where
             en = views["en"]
-            for lang in ("lt", "ro"):
+            for lang in TRANSLATIONS:
                 assert views[lang].title != en.title, f"{where}.{lang}: English title"
                 for mine, theirs in zip(views[lang].cards, en.cards, strict=True):
                     assert mine.markdown != theirs.markdown, f"{where}.{lang}: English card"
                 text = "\n".join(c.markdown for c in views[lang].cards)
                 if lang == "ro":
                     assert not CEDILLA.search(text), f"{where}.ro: cedilla ş/ţ"
-                else:
+                elif lang == "lt":
                     assert LITHUANIAN.search(text), f"{where}.lt: no Lithuanian letters"
+                else:
+                    assert GERMAN.search(text), f"{where}.de: no German words"
 
 
 def _scored_items(quiz: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -460,9 +472,11 @@ def test_the_checks_catch_an_english_copy_a_gap_and_a_cedilla(tmp_path: Path) ->
     q["options"][0]["feedback"]["lt"] = q["options"][0]["feedback"]["en"]
     del q["explanation"]["ro"]
     q["prompt"]["ro"] = "Care este cel mai util prim pas? Aşa, ţintit."
+    q["options"][1]["feedback"]["de"] = q["options"][1]["feedback"]["en"] * 2  # English, long
     assert any("feedback: lt text is the English" in p for p in untranslated(m))
     assert any("explanation: no ro text" in p for p in missing_languages(m))
     assert any("cedilla" in p for p in spelling_problems(m))
+    assert any("feedback: de has no German words" in p for p in spelling_problems(m))
 
 
 def test_the_coverage_check_catches_an_untaught_skill_and_a_stale_entry(built: Built
