@@ -148,6 +148,7 @@ def test_an_untested_outcome_and_a_small_bank_fail(core: PackSource) -> None:
     ("en", "Officer Laura, who"),                  # a lesson's officer
     ("lt", "pareigūnė Lauros kolegė"),             # inflected: Laura → Lauros
     ("ro", "colegul lui Radu, care"),              # a lesson's person in prison
+    ("pt", "a colega da Laura, que"),              # a lesson's officer, in pt
 ])
 def test_a_scenario_that_reuses_a_lesson_name_fails(core: PackSource, lang: str, planted: str
                                                     ) -> None:
@@ -169,6 +170,7 @@ def test_sentence_initial_words_and_acronyms_are_not_names(core: PackSource) -> 
     scenario["case"]["en"] += " Equal treatment matters. NGOs help. Mark each step."
     scenario["case"]["lt"] += " Dalijatės informacija. Žinojimas padeda."
     scenario["case"]["ro"] += " Ascultați mai mult. Ascunderea creează riscul."
-    for lang in ("en", "lt", "ro"):
+    scenario["case"]["pt"] += " Ouvir ajuda. As Regras Penitenciárias Europeias (Regra 6)."
+    for lang in ("en", "lt", "ro", "pt"):
         fig = _figures(core, m, "reintegration", lang)
         assert fig.reused_names == [], fig.reused_names
