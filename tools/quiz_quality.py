@@ -80,6 +80,11 @@ NOT_NAMES = {
     "europei", "penitenciare", "europene", "luni", "marți", "miercuri", "joi", "vineri",
     "sâmbătă", "duminică", "pirmadienį", "antradienį", "trečiadienį", "ketvirtadienį",
     "penktadienį", "šeštadienį", "sekmadienį",
+    # pt: the instruments cited ("Regras Penitenciárias Europeias", "Regras Mínimas das
+    # Nações Unidas para o Tratamento de Reclusos", "Conselho da Europa"); pt weekdays and
+    # months are written in lower case
+    "regras", "regra", "penitenciárias", "europeias", "conselho", "europa", "nações",
+    "unidas", "mínimas", "tratamento", "reclusos", "recomendação",
 }
 
 

@@ -149,6 +149,7 @@ def test_an_untested_outcome_and_a_small_bank_fail(core: PackSource) -> None:
     ("lt", "pareigūnė Lauros kolegė"),             # inflected: Laura → Lauros
     ("ro", "colegul lui Radu, care"),              # a lesson's person in prison
     ("de", "Justizvollzugsbeamtin Lauras Kollegin"),  # German genitive: Laura → Lauras
+    ("pt", "a colega da Laura, que"),              # a lesson's officer, in pt
 ])
 def test_a_scenario_that_reuses_a_lesson_name_fails(core: PackSource, lang: str, planted: str
                                                     ) -> None:
@@ -174,6 +175,7 @@ def test_sentence_initial_words_and_acronyms_are_not_names(core: PackSource) -> 
     # German writes every noun with a capital: nouns of the lessons are not names
     scenario["case"]["de"] += (" Bei der Dienstübergabe meldet die Justizvollzugsbeamtin"
                                " den Haftraum der Schule.")
-    for lang in ("en", "lt", "ro", "de"):
+    scenario["case"]["pt"] += " Ouvir ajuda. As Regras Penitenciárias Europeias (Regra 6)."
+    for lang in ("en", "lt", "ro", "de", "pt"):
         fig = _figures(core, m, "reintegration", lang)
         assert fig.reused_names == [], fig.reused_names
