@@ -1,5 +1,6 @@
 """The promote-core course "Mental health, self-harm and suicide prevention for prison
-staff" (issue 19 item 4), read through the real pack source reader in en, lt and ro.
+staff" (issue 19 item 4), read through the real pack source reader in en, lt, ro, de and
+pt.
 
 Beyond test_content_promote_core.py (every string in every language, the built pack read
 back through the engine, a correct answer everywhere), this checks what a reviewer of this
@@ -43,7 +44,7 @@ from tools.quiz_quality import quiz_figures
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "content_packs" / "promote-core"
 COURSE = "mental-health"
-LANGS = ("en", "lt", "ro")
+LANGS = ("en", "lt", "ro", "de", "pt")
 LESSONS = ["01-mental-health-in-prison", "02-risk-and-warning-signs",
            "03-reception-and-screening", "04-asking-and-calling-for-help",
            "05-keeping-a-person-safe", "06-after-self-harm-or-a-death"]
@@ -61,6 +62,10 @@ WHEN_TO_CALL = {
            ["kaip nors susižalojo", "ketinantis nutraukti savo gyvenimą"]),
     "ro": ("Când chemați personalul medical", "**imediat**",
            ["s-a autovătămat în orice fel", "intenționează să-și pună capăt vieții"]),
+    "de": ("Wann Sie den medizinischen Dienst rufen", "**sofort**",
+           ["sich auf irgendeine Weise selbst verletzt", "beabsichtigt, ihr Leben zu beenden"]),
+    "pt": ("Quando chamar os serviços clínicos", "**de imediato**",
+           ["se autolesionou de qualquer forma", "tenciona pôr termo à vida"]),
 }
 #: (lesson, phrase) pairs that carry the WHO/IASP guidance in the English lessons
 WHO_SUBSTANCE = [
@@ -92,6 +97,14 @@ UNSAFE = {
                      re.I),
     "lt": re.compile(r"pasikar|pasikor|kilp|skustuv|ašmen|nušok", re.I),
     "ro": re.compile(r"spânzur|ștreang|lam[ăe] de ras|\blam[ăe]\b|s-a aruncat|sugruma", re.I),
+    # de: no "Selbstmord" / "Freitod" (the WHO guidance asks for "Suizid"), no method detail
+    "de": re.compile(r"erhäng|aufgehängt|\bStrang|Schlinge|strangul|Rasierklinge|\bKlinge\b|"
+                     r"\bspring|\bsprang|Selbstmord|Freitod|erfolgreiche[rn]? Suizid|"
+                     r"gescheitert", re.I),
+    # pt: no "cometer suicídio" / "suicídio consumado", no method detail
+    "pt": re.compile(r"enforc|\bcorda\b|\blaço\b|lâmina|navalha|estrangul|\bsalt(?:ar|ou)\b|"
+                     r"atirou-se|comet(?:er|eu|e|em) suicídio|suicídio consumado|"
+                     r"suicídio falhado|tentativa falhada", re.I),
 }
 
 

@@ -42,6 +42,7 @@ from app.core.packs import (
     verify_pack,
 )
 from app.core.roles import ROLES
+from tests.support.content_checks import BRAZILIAN, GERMAN, PORTUGUESE
 from tests.support.learning_fixtures import Recorder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,22 +80,11 @@ PRISON_OFFICER_URI = ("http://data.europa.eu/esco/occupation/"
                       "3327a087-cd36-4b02-ac1b-6455f59f9312")
 CEDILLA = re.compile("[şţŞŢ]")          # Romanian needs comma-below ș ț
 LITHUANIAN = re.compile("[ąčęėįšųūžĄČĘĖĮŠŲŪŽ]")
-#: Lithuanian sentences this long without one of the letters above are not Lithuanian
+#: Lithuanian sentences this long without one of the letters above are not Lithuanian; the
+#: same length for German (GERMAN function words) and Portuguese (PORTUGUESE letters/words)
 LT_LETTERS_AFTER = 150
-#: German function words: a German text of LT_LETTERS_AFTER characters has at least one
-#: (an English or Romanian text pasted in has none of them)
-GERMAN = re.compile(r"\b(?:und|oder|der|die|das|den|dem|nicht|ist|sie|ihr|ihre|ihren|er|es"
-                    r"|ein|eine|zu|zum|zur|mit|für|auf|auch|sich|bei|nach)\b", re.I)
-#: Portuguese letters, or short words English does not have
-PORTUGUESE = re.compile(r"[ãõçáéíóúâêôàÃÕÇÁÉÍÓÚÂÊÔÀ]|\b(?:que|uma|para|dos|das|pelo|pela)\b")
-#: Portuguese sentences this long without one of these are not Portuguese
+#: Portuguese sentences this long without a Portuguese letter or word are not Portuguese
 PT_LETTERS_AFTER = 150
-#: Brazilian forms (and "você", which pt-PT training text avoids) that a European
-#: Portuguese text must not use; the pt-PT word is in docs/content-glossary.md or obvious:
-#: equipa, registo, contacto, facto, telemóvel, recluso, utilizador, ecrã
-BRAZILIAN = re.compile(r"\b(?:você|vocês|equipe|equipes|registro|registros|contato|contatos"
-                       r"|fato|fatos|celular|detento|detentos|usuário|usuários|tela)\b",
-                       re.IGNORECASE)
 
 
 # -- checks shared by the real pack and the hostile tests ------------------------------
