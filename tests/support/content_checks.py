@@ -43,7 +43,7 @@ PORTUGUESE = re.compile(r"[ãõçáéíóúâêôàÃÕÇÁÉÍÓÚÂÊÔÀ]|\b(
 #: Portuguese text must not use; the pt-PT word is in docs/content-glossary.md or obvious:
 #: equipa, registo, contacto, facto, telemóvel, recluso, utilizador, ecrã
 BRAZILIAN = re.compile(r"\b(?:você|vocês|equipe|equipes|registro|registros|contato|contatos"
-                       r"|fato|fatos|celular|detento|detentos|usuário|usuários|tela)\b",
+                       r"|fato|fatos|celular|celulares|detento|detentos|usuário|usuários|tela)\b",
                        re.IGNORECASE)
 WORDS_PER_CARD = (40, 180)
 

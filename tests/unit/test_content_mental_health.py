@@ -254,3 +254,23 @@ def test_a_scenario_that_reuses_a_lesson_name_fails_the_quiz_quality(copy_src: P
     [en] = [f for f in quiz_figures(read_source(copy_src))
             if f.course == COURSE and f.lang == "en"]
     assert any("'Laura'" in r for r in en.reused_names), en.reused_names
+
+
+def test_the_german_and_portuguese_checks_fail_when_they_should(copy_src: Path) -> None:
+    """A weakened de "when to call" card, a pt "cometeu suicídio" and a dropped or changed
+    citation in de and pt are each named."""
+    lessons = copy_src / "courses" / COURSE
+    _edit(lessons / "04-asking-and-calling-for-help.de.md", "**sofort**", "möglichst bald")
+    _edit(lessons / "06-after-self-harm-or-a-death.pt.md", "Não espalhe pormenores",
+          "Não diga que ele cometeu suicídio nem espalhe pormenores")
+    _edit(lessons / "03-reception-and-screening.de.md", " (Regel 30)", "")
+    _edit(lessons / "01-mental-health-in-prison.pt.md", "(Regra 47.2)", "(Regra 47)")
+    source = read_source(copy_src)
+    docs = lessons_of(source, COURSE)["04-asking-and-calling-for-help"]
+    assert when_to_call_problems(docs) == ["de: no **sofort**"]
+    problems = safety_problems(source)
+    assert "06-after-self-harm-or-a-death.pt: unsafe wording 'cometeu suicídio'" in problems
+    assert "03-reception-and-screening: de cites rules [], en cites ['30']" in problems
+    assert ("01-mental-health-in-prison: pt cites rules ['47', '76'], en cites ['47.2', '76']"
+            in problems)
+    assert "01-mental-health-in-prison: pt cites rule 47, which nobody has reviewed" in problems
