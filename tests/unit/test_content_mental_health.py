@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,7 +141,7 @@ def test_every_language_says_exactly_when_to_call_medical_staff(source: PackSour
     assert when_to_call_problems(docs) == []
 
 
-def when_to_call_problems(docs: dict) -> list[str]:
+def when_to_call_problems(docs: dict[str, dict[str, Any]]) -> list[str]:
     problems = []
     for lang, (title, bold, musts) in WHEN_TO_CALL.items():
         card = docs[lang]["cards"][3]
