@@ -25,7 +25,10 @@ Definitions (kept simple so an author can check them by hand):
   sentence-initial words drop out ("Dalijatės" / "dalijasi", "Equal" / "equal"). Names
   are compared on their first four letters, which catches inflected forms ("Petras",
   "Petro"). A name that only ever starts sentences is missed: write at least one
-  "Officer Laura" or "asks Laura".
+  "Officer Laura" or "asks Laura". German capitalises every noun, so a capital says
+  nothing there: in German a word counts as a name only if, in addition, it is a name of
+  the pack's default language, possibly with the genitive -s (names are not translated:
+  "Karim" stays "Karim", "Lucians Bericht" is still Lucian's report).
 """
 
 from __future__ import annotations
@@ -77,6 +80,11 @@ NOT_NAMES = {
     "europei", "penitenciare", "europene", "luni", "marți", "miercuri", "joi", "vineri",
     "sâmbătă", "duminică", "pirmadienį", "antradienį", "trečiadienį", "ketvirtadienį",
     "penktadienį", "šeštadienį", "sekmadienį",
+    # pt: the instruments cited ("Regras Penitenciárias Europeias", "Regras Mínimas das
+    # Nações Unidas para o Tratamento de Reclusos", "Conselho da Europa"); pt weekdays and
+    # months are written in lower case
+    "regras", "regra", "penitenciárias", "europeias", "conselho", "europa", "nações",
+    "unidas", "mínimas", "tratamento", "reclusos", "recomendação",
 }
 
 
@@ -173,10 +181,19 @@ def _strings(node: Any, lang: str) -> Iterator[str]:
             yield from _strings(value, lang)
 
 
-class Names:
-    """Proper names of one language of a pack (see the module docstring)."""
+#: languages that write every noun with a capital letter
+CAPITALISED_NOUNS = frozenset({"de"})
 
-    def __init__(self, corpus: list[str]) -> None:
+
+class Names:
+    """Proper names of one language of a pack (see the module docstring).
+
+    ``only``: when given, a word is a name only if it is one of these lower-case names (the
+    default language's names, for a language that capitalises every noun), possibly with
+    a genitive -s or apostrophe."""
+
+    def __init__(self, corpus: list[str], only: set[str] | None = None) -> None:
+        self.only = only
         self.lower = {w.lower() for text in corpus for w in _WORD.findall(text)
                       if w[0].islower()}
         #: first letters of every lower-case word: "Dalijatės" (a verb that starts a
@@ -190,6 +207,9 @@ class Names:
         low = w.lower()
         acronym = w.isupper() or (w.endswith("s") and w[:-1].isupper())    # NGO, NGOs
         if len(w) < 2 or not w[0].isupper() or acronym or low in NOT_NAMES:
+            return False
+        if self.only is not None and not ({low, low.rstrip("'’"), low.removesuffix("s")}
+                                          & self.only):
             return False
         return (low not in self.lower and stem(w) in self.inside
                 and (len(low) < PREFIX or low[:PREFIX] not in self.prefixes))
@@ -224,9 +244,16 @@ def quiz_figures(source: PackSource) -> list[QuizFigures]:
     m = source.manifest
     langs = [lang for lang in m["languages"] if lang not in m["partial_languages"]]
     out = []
+    source_names: set[str] | None = None
     for lang in langs:
         lessons = _lesson_texts(source, lang)
-        names = Names(lessons + list(_strings(m["courses"], lang)))
+        corpus = lessons + list(_strings(m["courses"], lang))
+        only = None
+        if lang in CAPITALISED_NOUNS:
+            if source_names is None:
+                source_names = _names_of_language(source, m["default_language"])
+            only = source_names
+        names = Names(corpus, only)
         lesson_names: dict[str, str] = {}
         for text in lessons:
             for name in names.of(text):
@@ -234,6 +261,13 @@ def quiz_figures(source: PackSource) -> list[QuizFigures]:
         for course in m["courses"]:
             out.append(_course_figures(course, lang, names, lesson_names))
     return out
+
+
+def _names_of_language(source: PackSource, lang: str) -> set[str]:
+    """The proper names (lower case) in the lessons and course texts of one language."""
+    corpus = _lesson_texts(source, lang) + list(_strings(source.manifest["courses"], lang))
+    names = Names(corpus)
+    return {w.lower() for text in corpus for w in names.of(text)}
 
 
 def _course_figures(course: dict[str, Any], lang: str, names: Names,

@@ -33,9 +33,9 @@ LOCALE_DIR = locales_dir()
 DOMAIN = "messages"
 DEFAULT_LOCALE = "en"
 #: UI languages with a complete catalog, in the order the language picker shows them.
-UI_LOCALES: tuple[str, ...] = ("en", "lt", "ro", "pt")
+UI_LOCALES: tuple[str, ...] = ("en", "lt", "ro", "pt", "de")
 #: Region used for Flutter's own widgets (date pickers, "OK"/"Cancel" of dialogs…).
-FLUTTER_REGIONS: dict[str, str] = {"en": "GB", "lt": "LT", "ro": "RO", "pt": "PT"}
+FLUTTER_REGIONS: dict[str, str] = {"en": "GB", "lt": "LT", "ro": "RO", "pt": "PT", "de": "DE"}
 
 
 class I18nError(ShiftError):

@@ -17,17 +17,34 @@ from typing import Any
 from app.core.packs import PackSource
 
 TRY_THIS = {"en": "Try this on your next shift", "lt": "Išbandykite per kitą pamainą",
-            "ro": "Încercați în următoarea tură"}
-#: "Rule 51" / "Rules 51" · "51 taisyklė" · "Regula 51"
+            "ro": "Încercați în următoarea tură",
+            "de": "Probieren Sie es in Ihrer nächsten Schicht aus",
+            "pt": "Experimente no seu próximo turno"}
+#: "Rule 51" / "Rules 51" · "51 taisyklė" · "Regula 51" · "Nr. 51" (European Prison Rules, as
+#: German texts number the Strafvollzugsgrundsätze) / "Regel 82" · "Regra 51" / "Regras 107"
 RULE = {
     "en": re.compile(r"\bRules? (\d+(?:\.\d+)?)"),
     "lt": re.compile(r"\b(\d+(?:\.\d+)?) taisykl"),
     "ro": re.compile(r"\bRegula (\d+(?:\.\d+)?)"),
+    "de": re.compile(r"(?:\bNr\.|\bRegeln?) (\d+(?:\.\d+)?)"),
+    "pt": re.compile(r"\bRegras? (\d+(?:\.\d+)?)"),
 }
 NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-PERCENT = re.compile(r"%|\bper ?cent\b|\bprocent|\bla sută\b", re.I)
+PERCENT = re.compile(r"%|\bper ?cent\b|\bprocent|\bla sută\b|\bprozent|\bpor cento\b", re.I)
 CEDILLA = re.compile("[şţŞŢ]")
 LITHUANIAN = re.compile("[ąčęėįšųūžĄČĘĖĮŠŲŪŽ]")
+#: German function words: a German text of some length has at least one (an English or
+#: Romanian text pasted in has none of them)
+GERMAN = re.compile(r"\b(?:und|oder|der|die|das|den|dem|nicht|ist|sie|ihr|ihre|ihren|er|es"
+                    r"|ein|eine|zu|zum|zur|mit|für|auf|auch|sich|bei|nach)\b", re.I)
+#: Portuguese letters, or short words English does not have
+PORTUGUESE = re.compile(r"[ãõçáéíóúâêôàÃÕÇÁÉÍÓÚÂÊÔÀ]|\b(?:que|uma|para|dos|das|pelo|pela)\b")
+#: Brazilian forms (and "você", which pt-PT training text avoids) that a European
+#: Portuguese text must not use; the pt-PT word is in docs/content-glossary.md or obvious:
+#: equipa, registo, contacto, facto, telemóvel, recluso, utilizador, ecrã
+BRAZILIAN = re.compile(r"\b(?:você|vocês|equipe|equipes|registro|registros|contato|contatos"
+                       r"|fato|fatos|celular|celulares|detento|detentos|usuário|usuários|tela)\b",
+                       re.IGNORECASE)
 WORDS_PER_CARD = (40, 180)
 
 
@@ -67,7 +84,8 @@ def structure_problems(where: str, docs: dict[str, dict[str, Any]], langs: tuple
                        ) -> list[str]:
     """5–6 cards ending with the "try this" card, the same cards in every language, each
     translated (not the English), English cards tablet-sized, ro without cedillas, lt with
-    Lithuanian letters."""
+    Lithuanian letters, de with German words, pt with Portuguese letters and no Brazilian
+    forms."""
     problems = []
     en = docs["en"]
     for lang in langs:
@@ -94,6 +112,13 @@ def structure_problems(where: str, docs: dict[str, dict[str, Any]], langs: tuple
             problems.append(f"{where}.ro: cedilla ş/ţ (use ș ț)")
         if lang == "lt" and not LITHUANIAN.search(text):
             problems.append(f"{where}.lt: no Lithuanian letters")
+        if lang == "de" and not GERMAN.search(text):
+            problems.append(f"{where}.de: no German words")
+        if lang == "pt" and not PORTUGUESE.search(text):
+            problems.append(f"{where}.pt: no Portuguese letters or words")
+        if lang == "pt":
+            problems += [f"{where}.pt: Brazilian form {form!r}" for form in
+                         sorted({m.group().lower() for m in BRAZILIAN.finditer(text)})]
     for i, card in enumerate(en["cards"]):
         words = len(card["markdown"].split())
         if not WORDS_PER_CARD[0] <= words <= WORDS_PER_CARD[1]:

@@ -1,5 +1,6 @@
 """The promote-core course "Mental health, self-harm and suicide prevention for prison
-staff" (issue 19 item 4), read through the real pack source reader in en, lt and ro.
+staff" (issue 19 item 4), read through the real pack source reader in en, lt, ro, de and
+pt.
 
 Beyond test_content_promote_core.py (every string in every language, the built pack read
 back through the engine, a correct answer everywhere), this checks what a reviewer of this
@@ -24,6 +25,7 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,7 +45,7 @@ from tools.quiz_quality import quiz_figures
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "content_packs" / "promote-core"
 COURSE = "mental-health"
-LANGS = ("en", "lt", "ro")
+LANGS = ("en", "lt", "ro", "de", "pt")
 LESSONS = ["01-mental-health-in-prison", "02-risk-and-warning-signs",
            "03-reception-and-screening", "04-asking-and-calling-for-help",
            "05-keeping-a-person-safe", "06-after-self-harm-or-a-death"]
@@ -61,6 +63,10 @@ WHEN_TO_CALL = {
            ["kaip nors susižalojo", "ketinantis nutraukti savo gyvenimą"]),
     "ro": ("Când chemați personalul medical", "**imediat**",
            ["s-a autovătămat în orice fel", "intenționează să-și pună capăt vieții"]),
+    "de": ("Wann Sie den medizinischen Dienst rufen", "**sofort**",
+           ["sich auf irgendeine Weise selbst verletzt", "beabsichtigt, ihr Leben zu beenden"]),
+    "pt": ("Quando chamar os serviços clínicos", "**de imediato**",
+           ["se autolesionou de qualquer forma", "tenciona pôr termo à vida"]),
 }
 #: (lesson, phrase) pairs that carry the WHO/IASP guidance in the English lessons
 WHO_SUBSTANCE = [
@@ -92,6 +98,14 @@ UNSAFE = {
                      re.I),
     "lt": re.compile(r"pasikar|pasikor|kilp|skustuv|ašmen|nušok", re.I),
     "ro": re.compile(r"spânzur|ștreang|lam[ăe] de ras|\blam[ăe]\b|s-a aruncat|sugruma", re.I),
+    # de: no "Selbstmord" / "Freitod" (the WHO guidance asks for "Suizid"), no method detail
+    "de": re.compile(r"erhäng|aufgehängt|\bStrang|Schlinge|strangul|Rasierklinge|\bKlinge\b|"
+                     r"\bspring|\bsprang|Selbstmord|Freitod|erfolgreiche[rn]? Suizid|"
+                     r"gescheitert", re.I),
+    # pt: no "cometer suicídio" / "suicídio consumado", no method detail
+    "pt": re.compile(r"enforc|\bcorda\b|\blaço\b|lâmina|navalha|estrangul|\bsalt(?:ar|ou)\b|"
+                     r"atirou-se|comet(?:er|eu|e|em) suicídio|suicídio consumado|"
+                     r"suicídio falhado|tentativa falhada", re.I),
 }
 
 
@@ -127,7 +141,7 @@ def test_every_language_says_exactly_when_to_call_medical_staff(source: PackSour
     assert when_to_call_problems(docs) == []
 
 
-def when_to_call_problems(docs: dict) -> list[str]:
+def when_to_call_problems(docs: dict[str, dict[str, Any]]) -> list[str]:
     problems = []
     for lang, (title, bold, musts) in WHEN_TO_CALL.items():
         card = docs[lang]["cards"][3]
@@ -241,3 +255,23 @@ def test_a_scenario_that_reuses_a_lesson_name_fails_the_quiz_quality(copy_src: P
     [en] = [f for f in quiz_figures(read_source(copy_src))
             if f.course == COURSE and f.lang == "en"]
     assert any("'Laura'" in r for r in en.reused_names), en.reused_names
+
+
+def test_the_german_and_portuguese_checks_fail_when_they_should(copy_src: Path) -> None:
+    """A weakened de "when to call" card, a pt "cometeu suicídio" and a dropped or changed
+    citation in de and pt are each named."""
+    lessons = copy_src / "courses" / COURSE
+    _edit(lessons / "04-asking-and-calling-for-help.de.md", "**sofort**", "möglichst bald")
+    _edit(lessons / "06-after-self-harm-or-a-death.pt.md", "Não espalhe pormenores",
+          "Não diga que ele cometeu suicídio nem espalhe pormenores")
+    _edit(lessons / "03-reception-and-screening.de.md", " (Regel 30)", "")
+    _edit(lessons / "01-mental-health-in-prison.pt.md", "(Regra 47.2)", "(Regra 47)")
+    source = read_source(copy_src)
+    docs = lessons_of(source, COURSE)["04-asking-and-calling-for-help"]
+    assert when_to_call_problems(docs) == ["de: no **sofort**"]
+    problems = safety_problems(source)
+    assert "06-after-self-harm-or-a-death.pt: unsafe wording 'cometeu suicídio'" in problems
+    assert "03-reception-and-screening: de cites rules [], en cites ['30']" in problems
+    assert ("01-mental-health-in-prison: pt cites rules ['47', '76'], en cites ['47.2', '76']"
+            in problems)
+    assert "01-mental-health-in-prison: pt cites rule 47, which nobody has reviewed" in problems

@@ -99,7 +99,7 @@ def test_patrol_escort_and_inspections_are_tasks_named_not_covered(core: dict[st
         assert all(t["expected"] for t in tasks)
 
 
-@pytest.mark.parametrize("lang", ["en", "lt", "ro"])
+@pytest.mark.parametrize("lang", ["en", "lt", "ro", "de", "pt"])
 def test_the_gap_report_names_them_as_not_covered(core: dict[str, Any], lang: str) -> None:
     sa = SelfAssessment(Catalog.from_manifests([core]), learner="t", role="prison_officer",
                         language=lang)

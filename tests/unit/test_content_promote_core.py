@@ -1,7 +1,8 @@
 """The promote-core content pack: built, signed, verified, installed and read back in every
 declared language through the real pack and learning code.
 
-What this guards (issue 6, definition of done; issue 19 for the quiz banks and outcomes):
+What this guards (issue 6, definition of done; issue 19 for the quiz banks and outcomes
+and the European Portuguese translation):
 no string falls back to English where a translation is declared; every quiz item has a
 correct answer, an explanation and feedback on every option; lessons have 3–6 cards ending
 in a "try this" card; every quiz is a bank (draw N of at least 2N questions), mostly
@@ -41,15 +42,20 @@ from app.core.packs import (
     verify_pack,
 )
 from app.core.roles import ROLES
+from tests.support.content_checks import BRAZILIAN, GERMAN, PORTUGUESE
 from tests.support.learning_fixtures import Recorder
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "content_packs" / "promote-core"
 PACK = "promote-core"
-LANGS = ("en", "lt", "ro")
+LANGS = ("en", "lt", "ro", "de", "pt")
+#: the translations (every language but the English source)
+TRANSLATIONS = ("lt", "ro", "de", "pt")
 COURSES = ["dynamic-security", "de-escalation", "reintegration", "mental-health"]
 TRY_THIS = {"en": "Try this on your next shift", "lt": "Išbandykite per kitą pamainą",
-            "ro": "Încercați în următoarea tură"}
+            "ro": "Încercați în următoarea tură",
+            "de": "Probieren Sie es in Ihrer nächsten Schicht aus",
+            "pt": "Experimente no seu próximo turno"}
 SKILL_KEYS = {
     "dynamic-security", "professional-boundaries", "manipulation-awareness",
     "observation-and-reporting", "effective-communication", "conflict-resolution",
@@ -66,7 +72,7 @@ SKILL_KEYS = {
 LOC_KEYS = {"title", "summary", "description", "label", "prompt", "explanation", "text",
             "feedback", "case", "feedback_true", "feedback_false"}
 #: the pack version of this content (raised with every published change of the content)
-VERSION = 2
+VERSION = 4
 #: a translation of a string this long that equals the English is a copy, not a translation
 LONG = 40
 ESCO_URI = re.compile(r"^http://data\.europa\.eu/esco/(skill|occupation)/[0-9a-f-]{36}$")
@@ -74,8 +80,11 @@ PRISON_OFFICER_URI = ("http://data.europa.eu/esco/occupation/"
                       "3327a087-cd36-4b02-ac1b-6455f59f9312")
 CEDILLA = re.compile("[şţŞŢ]")          # Romanian needs comma-below ș ț
 LITHUANIAN = re.compile("[ąčęėįšųūžĄČĘĖĮŠŲŪŽ]")
-#: Lithuanian sentences this long without one of the letters above are not Lithuanian
+#: Lithuanian sentences this long without one of the letters above are not Lithuanian; the
+#: same length for German (GERMAN function words) and Portuguese (PORTUGUESE letters/words)
 LT_LETTERS_AFTER = 150
+#: Portuguese sentences this long without a Portuguese letter or word are not Portuguese
+PT_LETTERS_AFTER = 150
 
 
 # -- checks shared by the real pack and the hostile tests ------------------------------
@@ -129,16 +138,32 @@ def untranslated(manifest: dict[str, Any]) -> list[str]:
 
 def spelling_problems(manifest: dict[str, Any]) -> list[str]:
     """Romanian with cedillas instead of comma-below; long Lithuanian text with no
-    Lithuanian letter (very likely English or another language pasted in)."""
+    Lithuanian letter, long German text with no German function word, long Portuguese text
+    with no letter or word of its own (very likely English or another language pasted in);
+    Brazilian forms in the European Portuguese text."""
     problems = []
     for where, value in localized(manifest):
         if not isinstance(value, dict):
             continue
-        ro, lt = value.get("ro"), value.get("lt")
+        ro, lt, de, pt = value.get("ro"), value.get("lt"), value.get("de"), value.get("pt")
         if isinstance(ro, str) and CEDILLA.search(ro):
             problems.append(f"{where}: ro uses ş/ţ with cedilla")
         if isinstance(lt, str) and len(lt) >= LT_LETTERS_AFTER and not LITHUANIAN.search(lt):
             problems.append(f"{where}: lt has no Lithuanian letters")
+        if isinstance(de, str) and len(de) >= LT_LETTERS_AFTER and not GERMAN.search(de):
+            problems.append(f"{where}: de has no German words")
+        if isinstance(pt, str):
+            problems += pt_problems(where, pt)
+    return problems
+
+
+def pt_problems(where: str, text: str) -> list[str]:
+    """European Portuguese: letters of the alphabet in long text, no Brazilian forms."""
+    problems = []
+    if len(text) >= PT_LETTERS_AFTER and not PORTUGUESE.search(text):
+        problems.append(f"{where}: pt has no Portuguese letters or words")
+    for form in sorted({m.group().lower() for m in BRAZILIAN.finditer(text)}):
+        problems.append(f"{where}: pt uses the Brazilian form {form!r}")
     return problems
 
 
@@ -196,7 +221,7 @@ def test_pack_frame_matches_the_brief(built: Built) -> None:
     m = built.manifest
     assert (m["id"], m["version"], m["default_language"]) == (PACK, VERSION, "en")
     assert m["languages"] == list(LANGS) and m["partial_languages"] == []
-    assert m["machine_translated"] == ["lt", "ro"]
+    assert m["machine_translated"] == ["lt", "ro", "de", "pt"]
     assert m["licence"] == "CC BY-SA 4.0" and m["authors"]
     assert set(m["audience_roles"]) <= set(ROLES)
     assert {"prison_officer", "reintegration_specialist", "social_worker",
@@ -214,7 +239,7 @@ def test_no_translation_is_a_copy_of_the_english(built: Built) -> None:
     assert untranslated(built.manifest) == []
 
 
-def test_romanian_and_lithuanian_spelling(built: Built) -> None:
+def test_romanian_lithuanian_german_and_portuguese_spelling(built: Built) -> None:
     assert spelling_problems(built.manifest) == []
 
 
@@ -243,15 +268,19 @@ def test_every_lesson_reads_in_every_language_without_fallback(built: Built) -> 
             # A translation has the same cards as the English, in its own words.
             assert len({len(v.cards) for v in views.values()}) == 1, where
             en = views["en"]
-            for lang in ("lt", "ro"):
+            for lang in TRANSLATIONS:
                 assert views[lang].title != en.title, f"{where}.{lang}: English title"
                 for mine, theirs in zip(views[lang].cards, en.cards, strict=True):
                     assert mine.markdown != theirs.markdown, f"{where}.{lang}: English card"
                 text = "\n".join(c.markdown for c in views[lang].cards)
                 if lang == "ro":
                     assert not CEDILLA.search(text), f"{where}.ro: cedilla ş/ţ"
-                else:
+                elif lang == "lt":
                     assert LITHUANIAN.search(text), f"{where}.lt: no Lithuanian letters"
+                elif lang == "de":
+                    assert GERMAN.search(text), f"{where}.de: no German words"
+                else:
+                    assert pt_problems(where, f"{views[lang].title}\n{text}") == []
 
 
 def _scored_items(quiz: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -460,9 +489,26 @@ def test_the_checks_catch_an_english_copy_a_gap_and_a_cedilla(tmp_path: Path) ->
     q["options"][0]["feedback"]["lt"] = q["options"][0]["feedback"]["en"]
     del q["explanation"]["ro"]
     q["prompt"]["ro"] = "Care este cel mai util prim pas? Aşa, ţintit."
+    q["options"][1]["feedback"]["de"] = q["options"][1]["feedback"]["en"] * 2  # English, long
     assert any("feedback: lt text is the English" in p for p in untranslated(m))
     assert any("explanation: no ro text" in p for p in missing_languages(m))
     assert any("cedilla" in p for p in spelling_problems(m))
+    assert any("feedback: de has no German words" in p for p in spelling_problems(m))
+
+
+def test_the_checks_catch_english_and_brazilian_portuguese(tmp_path: Path) -> None:
+    m = copy.deepcopy(read_source(_reintegration_only(tmp_path)).manifest)
+    course = m["courses"][0]
+    q = course["quiz"]["questions"][0]
+    q["case"]["pt"] = q["case"]["en"]
+    part = q["parts"][0]
+    part["prompt"]["pt"] = "O que você faria com o detento? Fale com a equipe."
+    course["summary"]["pt"] = "Support for learning and release " * 6
+    assert any("case: pt text is the English" in p for p in untranslated(m))
+    problems = spelling_problems(m)
+    for form in ("você", "detento", "equipe"):
+        assert any(f"prompt: pt uses the Brazilian form {form!r}" in p for p in problems)
+    assert any("summary: pt has no Portuguese letters" in p for p in problems)
 
 
 def test_the_coverage_check_catches_an_untaught_skill_and_a_stale_entry(built: Built

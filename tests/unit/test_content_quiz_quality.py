@@ -148,6 +148,8 @@ def test_an_untested_outcome_and_a_small_bank_fail(core: PackSource) -> None:
     ("en", "Officer Laura, who"),                  # a lesson's officer
     ("lt", "pareigūnė Lauros kolegė"),             # inflected: Laura → Lauros
     ("ro", "colegul lui Radu, care"),              # a lesson's person in prison
+    ("de", "Justizvollzugsbeamtin Lauras Kollegin"),  # German genitive: Laura → Lauras
+    ("pt", "a colega da Laura, que"),              # a lesson's officer, in pt
 ])
 def test_a_scenario_that_reuses_a_lesson_name_fails(core: PackSource, lang: str, planted: str
                                                     ) -> None:
@@ -162,13 +164,18 @@ def test_a_scenario_that_reuses_a_lesson_name_fails(core: PackSource, lang: str,
 
 def test_sentence_initial_words_and_acronyms_are_not_names(core: PackSource) -> None:
     """The name rule must not flag a verb or acronym that merely starts a sentence, or
-    every quiz would fail on words like "Ascultați" or "NGOs"."""
+    every quiz would fail on words like "Ascultați" or "NGOs", nor a German noun (German
+    capitalises them all)."""
     m = copy.deepcopy(core.manifest)
     scenario = next(q for q in _course(m, "reintegration")["quiz"]["questions"]
                     if q["type"] == "scenario")
     scenario["case"]["en"] += " Equal treatment matters. NGOs help. Mark each step."
     scenario["case"]["lt"] += " Dalijatės informacija. Žinojimas padeda."
     scenario["case"]["ro"] += " Ascultați mai mult. Ascunderea creează riscul."
-    for lang in ("en", "lt", "ro"):
+    # German writes every noun with a capital: nouns of the lessons are not names
+    scenario["case"]["de"] += (" Bei der Dienstübergabe meldet die Justizvollzugsbeamtin"
+                               " den Haftraum der Schule.")
+    scenario["case"]["pt"] += " Ouvir ajuda. As Regras Penitenciárias Europeias (Regra 6)."
+    for lang in ("en", "lt", "ro", "de", "pt"):
         fig = _figures(core, m, "reintegration", lang)
         assert fig.reused_names == [], fig.reused_names

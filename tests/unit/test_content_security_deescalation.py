@@ -4,11 +4,12 @@ test_content_promote_core.py checks that every string exists in every language. 
 checks what a reviewer of the translations would ask next, read through the real pack
 source reader (app.core.packs.read_source → normalised lesson JSON and quiz manifest):
 
-- each lt / ro lesson has the same card structure as the English one (nothing dropped or
-  merged), ends with the localized "try this" card, and keeps the same images and links;
+- each lt / ro / de / pt lesson has the same card structure as the English one (nothing
+  dropped or merged), ends with the localized "try this" card, and keeps the same images and
+  links;
 - image alt text is translated, not left in English;
 - every rule number cited in English (European Prison Rules, Nelson Mandela Rules) is
-  cited in lt and ro too, and no number appears that a reviewer has not checked;
+  cited in lt, ro, de and pt too, and no number appears that a reviewer has not checked;
 - English cards stay tablet-sized, and the source reader raises no warnings.
 
 Hostile copies (a dropped card, a lost citation, an unreviewed rule number, English alt
@@ -30,19 +31,26 @@ from app.core.packs import read_source
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "content_packs" / "promote-core"
 COURSES = ("dynamic-security", "de-escalation")
-LANGS = ("en", "lt", "ro")
+LANGS = ("en", "lt", "ro", "de", "pt")
+TRANSLATIONS = ("lt", "ro", "de", "pt")
 TRY_THIS = {"en": "Try this on your next shift", "lt": "Išbandykite per kitą pamainą",
-            "ro": "Încercați în următoarea tură"}
+            "ro": "Încercați în următoarea tură",
+            "de": "Probieren Sie es in Ihrer nächsten Schicht aus",
+            "pt": "Experimente no seu próximo turno"}
 #: rule numbers an author checked against the instruments' published texts (EPR 2006/2020:
 #: 1 respect for human rights, 2 rights retained, 49, 51, 56.2, 64; Nelson Mandela Rules: 1,
 #: 2, 38, 76, 82; docs/content-glossary.md says what each one says). A new number needs a
 #: check.
 REVIEWED_RULES = {"1", "2", "38", "49", "51", "56.2", "64", "76", "82"}
-#: "Rule 51" / "Rules 51" · "51 taisyklė" / "56.2 taisyklė" · "Regula 51"
+#: "Rule 51" / "Rules 51" · "51 taisyklė" / "56.2 taisyklė" · "Regula 51" · "Nr. 51" (European
+#: Prison Rules, as German texts number the Strafvollzugsgrundsätze) / "Regel 82" (Mandela) ·
+#: "Regra 51" / "Regras 107"
 RULE = {
     "en": re.compile(r"\bRules? (\d+(?:\.\d+)?)"),
     "lt": re.compile(r"\b(\d+(?:\.\d+)?) taisykl"),
     "ro": re.compile(r"\bRegula (\d+(?:\.\d+)?)"),
+    "de": re.compile(r"(?:\bNr\.|\bRegeln?) (\d+(?:\.\d+)?)"),
+    "pt": re.compile(r"\bRegras? (\d+(?:\.\d+)?)"),
 }
 IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)]+)\)")
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)]+)\)")
@@ -84,7 +92,7 @@ def quiz_strings(course: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
 def citation_problems(where: str, texts: dict[str, str]) -> list[str]:
     cited = {lang: set(RULE[lang].findall(texts[lang])) for lang in LANGS}
     problems = [f"{where}: {lang} cites rules {sorted(cited[lang])}, en cites "
-                f"{sorted(cited['en'])}" for lang in ("lt", "ro") if cited[lang] != cited["en"]]
+                f"{sorted(cited['en'])}" for lang in TRANSLATIONS if cited[lang] != cited["en"]]
     for lang in LANGS:
         for number in sorted(cited[lang] - REVIEWED_RULES):
             problems.append(f"{where}: {lang} cites rule {number}, which nobody has reviewed")
@@ -173,7 +181,7 @@ def test_quizzes_cite_rules_in_every_language(source: Any) -> None:
         for lang in LANGS:
             cited[lang] |= set(RULE[lang].findall(texts[lang]))
     assert cited["en"] >= {"64", "82"}
-    assert cited["lt"] == cited["ro"] == cited["en"]
+    assert cited["lt"] == cited["ro"] == cited["de"] == cited["pt"] == cited["en"]
 
 
 # -- hostile copies: the checks must fail --------------------------------------------
@@ -207,6 +215,14 @@ def test_a_lost_lithuanian_citation_and_an_unreviewed_number_are_named(copy_src:
     assert any("ro cites rule 99, which nobody has reviewed" in p for p in problems)
 
 
+def test_a_lost_german_citation_is_named(copy_src: Path) -> None:
+    course = copy_src / "courses/de-escalation"
+    _edit(course / "06-when-de-escalation-is-not-enough.de.md", "(Nr. 64)", "")
+    problems = all_problems(read_source(copy_src))
+    assert any("06-when-de-escalation-is-not-enough: de cites rules ['82']" in p
+               for p in problems), problems
+
+
 def test_english_alt_text_in_a_translation_is_named(copy_src: Path) -> None:
     en = copy_src / "courses/de-escalation/01-how-conflict-escalates.en.md"
     lt = copy_src / "courses/de-escalation/01-how-conflict-escalates.lt.md"
@@ -216,3 +232,11 @@ def test_english_alt_text_in_a_translation_is_named(copy_src: Path) -> None:
     problems = all_problems(read_source(copy_src))
     assert problems == ["de-escalation/01-how-conflict-escalates.lt card 2: alt text not "
                         "translated"]
+
+
+def test_a_lost_portuguese_citation_is_named(copy_src: Path) -> None:
+    course = copy_src / "courses/de-escalation"
+    _edit(course / "06-when-de-escalation-is-not-enough.pt.md", " (Regra 64)", "")
+    problems = all_problems(read_source(copy_src))
+    assert any("06-when-de-escalation-is-not-enough: pt cites rules ['82']" in p
+               for p in problems)

@@ -1,7 +1,7 @@
 """The workpris-ngo content pack (issue 19 items 4 and 5): the course "Working in prison as
 a third-sector (NGO) practitioner" and the DACUM profile "NGO / third-sector practitioner in
-prison", built, signed, verified, installed and read back in en, lt and ro through the real
-pack, learning and self-assessment code.
+prison", built, signed, verified, installed and read back in en, lt, ro, de and pt through
+the real pack, learning and self-assessment code.
 
 It fails when: a string lacks a language, falls back or is the English copied; a lesson
 changes structure between languages, does not end with the "try this" card, cites a rule
@@ -57,7 +57,7 @@ CORE = ROOT / "content_packs" / "promote-core"
 PACK = "workpris-ngo"
 COURSE = "working-in-prison"
 PROFILE = "ngo-practitioner"
-LANGS = ("en", "lt", "ro")
+LANGS = ("en", "lt", "ro", "de", "pt")
 ROLES = ["ngo_staff", "social_worker", "reintegration_specialist", "trainer", "manager"]
 #: checked against the instruments: European Prison Rules 7 (cooperation with outside social
 #: services, civil society), 23 (legal advice), 24 (contact with the outside world);
@@ -110,9 +110,10 @@ def source() -> Any:
 
 def test_pack_frame(built: Built) -> None:
     m = built.manifest
-    assert (m["id"], m["version"], m["default_language"]) == (PACK, 1, "en")
+    # version 2 (issue 19 item 6): de and pt added to every string of version 1
+    assert (m["id"], m["version"], m["default_language"]) == (PACK, 2, "en")
     assert m["languages"] == list(LANGS) and m["partial_languages"] == []
-    assert m["machine_translated"] == ["lt", "ro"] and "reviews" not in m
+    assert m["machine_translated"] == ["lt", "ro", "de", "pt"] and "reviews" not in m
     assert m["audience_roles"] == ROLES
     assert [c["id"] for c in m["courses"]] == [COURSE]
     assert [p["id"] for p in m["profiles"]] == [PROFILE]
@@ -125,7 +126,7 @@ def test_every_string_has_every_language_in_its_own_words(built: Built) -> None:
     assert untranslated(m) == []
     assert spelling_problems(m) == []
     note = m["profiles"][0]["validation"]["note"]
-    assert set(note) == set(LANGS) and len(set(note.values())) == 3
+    assert set(note) == set(LANGS) and len(set(note.values())) == len(LANGS)
 
 
 def test_every_lesson_reads_in_every_language_and_role_without_fallback(built: Built) -> None:
@@ -317,3 +318,21 @@ def test_a_missing_romanian_lesson_and_a_missing_lithuanian_outcome_are_named(
         read_source(src)
     assert exc.value.path and exc.value.path.endswith("course.toml")
     assert exc.value.line is not None and "missing translation for lt" in str(exc.value)
+
+
+def test_a_brazilian_form_and_a_changed_german_citation_are_named(tmp_path: Path) -> None:
+    src = tmp_path / PACK
+    shutil.copytree(SRC, src)
+    lessons = src / "courses" / COURSE
+    for name, old, new in [("01-access-and-security.pt.md", "telemóveis", "celulares"),
+                           ("04-legal-and-job-counselling.de.md", "(Nr. 23)", "(Nr. 32)")]:
+        text = (lessons / name).read_text(encoding="utf-8")
+        assert old in text
+        (lessons / name).write_text(text.replace(old, new, 1), encoding="utf-8")
+    docs = lessons_of(read_source(src), COURSE)
+    assert structure_problems("x", docs["01-access-and-security"], LANGS) == [
+        "x.pt: Brazilian form 'celulares'"]
+    texts = {lang: lesson_text(docs["04-legal-and-job-counselling"][lang]) for lang in LANGS}
+    assert citation_problems("04", texts, REVIEWED_RULES) == [
+        "04: de cites rules ['32', '61'], en cites ['23', '61']",
+        "04: de cites rule 32, which nobody has reviewed"]

@@ -30,7 +30,8 @@ PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
 
 @pytest.mark.parametrize(("raw", "expected"), [
     ("lt", "lt"), ("lt_LT", "lt"), ("lt-lt", "lt"), ("LT", "lt"), ("pt_BR", "pt"),
-    ("ro-RO", "ro"), (" en ", "en"), ("de", "en"), ("xx", "en"), ("", "en"), (None, "en"),
+    ("ro-RO", "ro"), (" en ", "en"), ("de_AT", "de"), ("DE-de", "de"), ("fr", "en"),
+    ("xx", "en"), ("", "en"), (None, "en"),
     (42, "en"), ("../../etc/passwd", "en"), ("lt\x00", "en"), ("ą" * 500, "en")])
 def test_choose_locale(raw: object, expected: str) -> None:
     assert choose_locale(raw) == expected
@@ -43,7 +44,7 @@ def test_normalise_rejects_non_languages() -> None:
 
 def test_language_names_come_from_babel_in_their_own_language() -> None:
     assert [language_name(c) for c in UI_LOCALES] == ["English", "Lietuvių", "Română",
-                                                      "Português"]
+                                                      "Português", "Deutsch"]
     assert language_name("zz-nonsense") == "zz-nonsense"
 
 
@@ -52,7 +53,8 @@ def test_language_names_come_from_babel_in_their_own_language() -> None:
     ("lt", 1, "1 klausimas"), ("lt", 3, "3 klausimai"), ("lt", 10, "10 klausimų"),
     ("lt", 21, "21 klausimas"), ("lt", 12, "12 klausimų"),
     ("ro", 1, "1 întrebare"), ("ro", 5, "5 întrebări"), ("ro", 20, "20 de întrebări"),
-    ("pt", 1, "1 pergunta"), ("pt", 2, "2 perguntas")])
+    ("pt", 1, "1 pergunta"), ("pt", 2, "2 perguntas"),
+    ("de", 0, "0 Fragen"), ("de", 1, "1 Frage"), ("de", 2, "2 Fragen"), ("de", 21, "21 Fragen")])
 def test_plural_forms(lang: str, n: int, expected: str) -> None:
     tr = translator(lang)
     assert tr.ngettext("{n} question", "{n} questions", n).format(n=n) == expected
@@ -63,6 +65,8 @@ def test_numbers_dates_and_sizes_follow_the_locale() -> None:
     assert translator("en").format_percent(0.75) == "75%"
     assert translator("lt").format_percent(0.75).replace("\xa0", " ") == "75 %"
     assert translator("pt").format_number(1234.5) == "1.234,5"
+    assert translator("de").format_number(1234.5) == "1.234,5"
+    assert translator("de").format_date(moment, "long") == "23. November 2026"
     assert translator("lt").format_date(moment) == "2026-11-23"  # CLDR medium date for lt
     assert translator("lt").format_date(moment, "long") == "2026 m. lapkričio 23 d."
     assert "nov" in translator("ro").format_date(moment)
@@ -77,7 +81,8 @@ def test_ui_strings_are_translated() -> None:
     assert translator("ro").gettext("Settings") == "Setări"
     assert translator("pt").gettext("Settings") == "Definições"
     assert translator("en").gettext("Settings") == "Settings"
-    assert translator("de").gettext("Settings") == "Settings"  # falls back to English
+    assert translator("de").gettext("Settings") == "Einstellungen"
+    assert translator("fr").gettext("Settings") == "Settings"  # falls back to English
 
 
 def _catalog(lang: str):  # type: ignore[no-untyped-def]

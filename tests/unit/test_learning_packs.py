@@ -39,7 +39,7 @@ def test_every_installed_course_and_lesson_renders(library: PackLibrary) -> None
     manifests = [p.manifest for p in library.installed()]
     catalog = Catalog.from_manifests(manifests)
     assert len(catalog.courses) >= 2
-    for lang in ("en", "lt", "ro"):
+    for lang in ("en", "lt", "ro", "pt"):
         engine = LearningEngine(catalog, learner=LEARNER, role="prison_officer",
                                 language=lang, load_lesson=library.lesson)
         lib = engine.library(today=date(2026, 11, 23))

@@ -317,8 +317,8 @@ def test_progress(device: Device) -> None:
 def test_settings_language_text_size_contrast_and_sync(device: Device) -> None:
     session = signed_in(device)
     view, _ctx, rec = build(session, "/settings")
-    names = [by_key(view, f"lang-{c}").label.value for c in ("en", "lt", "ro", "pt")]
-    assert names == ["English", "Lietuvių", "Română", "Português"]
+    names = [by_key(view, f"lang-{c}").label.value for c in ("en", "lt", "ro", "pt", "de")]
+    assert names == ["English", "Lietuvių", "Română", "Português", "Deutsch"]
     click(by_key(view, "lang-lt"))
     view, _ctx, rec = build(session, "/settings")
     assert "Nustatymai" in all_text(view.appbar)
