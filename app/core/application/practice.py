@@ -19,6 +19,7 @@ from app.core.application.learner_work import LearnerWork
 from app.core.application.profiles import LearnerProfile, Profiles, ProfileTile
 from app.core.clock import now_utc
 from app.core.errors import AuthError, ErrorCode, LearningError
+from app.core.learning.text import Text, localize
 from app.core.practice.engine import TaskEntry
 from app.core.practice.rules import Mentor
 from app.core.roles import MENTOR_ROLES
@@ -47,6 +48,11 @@ class Practice:
                 return entry
         raise LearningError(f"no workplace task {pack}/{course}/{task}",
                             code=ErrorCode.TASK_UNKNOWN)
+
+    def text(self, value: dict[str, str], pack: str) -> Text:
+        """Pack content in the learner's language (else the pack's default, flagged)."""
+        work = self._work()
+        return localize(value, work.practice.language, work.catalog.default_language(pack))
 
     def mentors(self) -> list[ProfileTile]:
         """Profiles on this tablet that may confirm the learner's practice."""
