@@ -10,8 +10,10 @@ from typing import Any
 import flet as ft
 
 from app.core.application import ROLE_LABELS
+from app.core.errors import LearningError
 from app.core.pins import PIN_MAX_DIGITS
 from app.ui.ctx import ViewContext
+from app.ui.messages import error_sentence
 from app.ui.routes import Route
 from app.ui.widgets import (
     big_button,
@@ -103,7 +105,11 @@ def build_observe(ctx: ViewContext, route: Route) -> ft.View:
     _ = ctx._
     p = ctx.session.practice
     pack, course, tid = route.params["pack"], route.params["course"], route.params["task"]
-    entry = p.task(pack, course, tid)
+    try:
+        entry = p.task(pack, course, tid)
+    except LearningError as exc:       # a stale link (the pack changed): say so, go back
+        return personal_view(ctx, route.path, _("Confirm a workplace task"), [
+            ft.Text(error_sentence(ctx.tr, exc), key="no-task")], back=Route.practice())
     form = ctx.session.view.form
     if form.get("for") != route.path:
         form.clear()
@@ -153,9 +159,14 @@ def build_validate(ctx: ViewContext, route: Route) -> ft.View:
     _ = ctx._
     s = ctx.session
     pack, pid, tid = route.params["pack"], route.params["profile"], route.params["task"]
-    report = s.assessment.gap_report(pack, pid)
+    try:
+        report = s.assessment.gap_report(pack, pid)
+        pv = s.assessment.view(pack, pid, start=False)
+    except LearningError:
+        return personal_view(ctx, route.path, _("Validate a self-rating"), [
+            ft.Text(_("Finish a self-assessment first."), key="no-report")],
+            back=Route.assess_list())
     gap = next((t for t in report.tasks if t.task == tid), None)
-    pv = s.assessment.view(pack, pid, start=False)
     form = s.view.form
     if form.get("for") != route.path:
         form.clear()
