@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,7 @@ def learner_and_mentor(device: Device, mentor_role: str = "mentor") -> tuple[Ses
     return session, mentor
 
 
-def observations(device: Device, learner: str) -> list[dict[str, object]]:
+def observations(device: Device, learner: str) -> list[dict[str, Any]]:
     return [e for e in device.store.events(learner) if e["type"] == "practice.observed"]
 
 
