@@ -1,7 +1,7 @@
 """The server decides what an observation is worth (app/core/practice/rules.py via
 sync_server/services/evidence.py), holds a course certificate until its observed tasks
 are there, and issues a programme certificate exactly once (services/programmes.py,
-programme_issuing.py). Real SQLite repository, the push hook called as the push service
+programme_issuing.py). Real SQLite and PostgreSQL repositories, the push hook called as the push service
 calls it (with the events a push newly stored)."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from sync_server.services.issuing import CertificateIssuer, IssuerConfig, certif
 from sync_server.services.packs import ingest_pack_file
 from sync_server.settings import Settings
 from tests.support.learner_work import study
+from tests.support.postgres import database_url  # noqa: F401 - fixture
 from tests.support.practice_pack import PACK, PROGRAMME, make_pack_source
 
 BASE = "https://learning.example.org"
@@ -35,8 +36,10 @@ TRAINER = str(uuid.UUID(int=5))     # trainer, f1
 
 
 @pytest.fixture
-def srv(tmp_path: Path) -> Any:
-    state = create_app(Settings(data_dir=tmp_path / "srv", public_base_url=BASE)).state.shift
+def srv(tmp_path: Path, database_url: str | None) -> Any:  # noqa: F811 - the fixture
+    """SQLite and PostgreSQL (tests/support/postgres.py), the same tests."""
+    state = create_app(Settings(data_dir=tmp_path / "srv", public_base_url=BASE,
+                                database_url=database_url)).state.shift
     pack = build_pack(make_pack_source(tmp_path / "src"), state.keyring.private_key,
                       tmp_path / "out")
     ingest_pack_file(state.repo, state.keyring, state.blobs, pack, "boss")
