@@ -233,3 +233,21 @@ def test_a_programme_not_published_to_the_learner_is_not_issued(srv: Any) -> Non
     push(srv, passed(srv, "c1", other) + passed(srv, "c2", other) + assessment(other)
          + [observed("t1", OTTO, learner=other), observed("t2", OTTO, learner=other)])
     assert srv.repo.list_certificates() == []
+
+
+def test_a_programme_certificate_comes_back_after_a_restore(srv: Any) -> None:
+    """A tablet offers the delivery back (docs/sync-protocol.md §4.5): the server stores the
+    programme certificate again under its own id; a tampered one is not taken."""
+    push(srv, passed(srv, "c1") + [observed("t1", MARIUS), observed("t2", MARIUS)])
+    push(srv, passed(srv, "c2") + assessment())
+    (prog,) = programme_certs(srv)
+    event = certificate_event(prog)
+    with srv.repo._write() as cur:           # as if restored from a backup before it
+        cur.execute(srv.repo._sql("DELETE FROM certificates WHERE id = ?"), (prog.id,))
+    forged = json.loads(json.dumps(event))
+    forged["ref"]["programme"] = "another"
+    assert srv.issuer.recover(forged) is None
+    assert srv.issuer.is_own_event(event)
+    back = srv.issuer.recover(event)
+    assert back is not None and back.id == prog.id and back.course_id == prog.course_id
+    assert programme_certs(srv)[0].credential == prog.credential
