@@ -81,7 +81,7 @@ class PracticeEngine(FoldingEngine):
                 observed_on: date, checklist: Iterable[str], today: date) -> Step:
         self._check_mentor(mentor)
         found = self._task(pack, course, task)
-        ticked = [c for c in dict.fromkeys(checklist)]
+        ticked = list(dict.fromkeys(checklist))
         if not set(ticked) <= found.item_ids:
             raise LearningError(f"task {task}: unknown checklist item", code=ErrorCode.TASK_UNKNOWN)
         if observed_on > today or observed_on < rules.EARLIEST:
