@@ -48,6 +48,11 @@ class ErrorCode(StrEnum):
     ASSESSMENT_COMPLETED = "assessment_completed"
     TASKS_NOT_RATED = "tasks_not_rated"
     NOT_INSTALLED = "not_installed"
+    #: observed practice (app/core/practice): who may confirm, what, when
+    MENTOR_IS_LEARNER = "mentor_is_learner"
+    NOT_A_MENTOR = "not_a_mentor"
+    TASK_UNKNOWN = "task_unknown"
+    OBSERVATION_DATE_BAD = "observation_date_bad"
 
     # -- sign-in -----------------------------------------------------------------------------
     NOT_SIGNED_IN = "not_signed_in"

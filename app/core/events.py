@@ -42,6 +42,8 @@ EVENT_TYPES: frozenset[str] = frozenset({
     "selfassessment.rated",
     "selfassessment.completed",
     "certificate.received",
+    "practice.observed",
+    "practice.rated",
 })
 
 REQUIRED_FIELDS = ("id", "learner", "device", "seq", "at", "type")
@@ -49,7 +51,8 @@ OPTIONAL_FIELDS = ("pack", "pack_version", "ref", "data")
 #: Server-side stamp; allowed on events that come back from a pull.
 SERVER_FIELDS = ("received_at",)
 REF_KEYS = frozenset({"course", "lesson", "card", "quiz", "attempt", "question",
-                      "profile", "assessment", "duty", "task", "certificate"})
+                      "profile", "assessment", "duty", "task", "certificate",
+                      "mentor", "programme"})
 #: `seq` is a JSON number every implementation reads exactly (≤ 2^53).
 MAX_SEQ = MAX_SAFE_INTEGER
 _ENVELOPE_FIELDS = frozenset(REQUIRED_FIELDS + OPTIONAL_FIELDS)

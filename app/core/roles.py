@@ -15,6 +15,7 @@ ROLES: tuple[str, ...] = (
     "ngo_staff",
     "trainer",
     "manager",
+    "mentor",
 )
 
 ROLE_LABELS_EN: dict[str, str] = {
@@ -26,7 +27,14 @@ ROLE_LABELS_EN: dict[str, str] = {
     "ngo_staff": "NGO staff",
     "trainer": "Trainer",
     "manager": "Manager",
+    "mentor": "Mentor",
 }
+
+
+#: roles that may confirm a colleague's workplace task as observed, or validate their
+#: self-rating (docs/events.md ``practice.observed``); checked on the tablet and again by
+#: the server, which decides what an observation is worth
+MENTOR_ROLES: frozenset[str] = frozenset({"mentor", "trainer"})
 
 
 def is_role(value: object) -> bool:

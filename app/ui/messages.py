@@ -36,6 +36,11 @@ ERROR_SENTENCES: dict[ErrorCode, str] = {
     E.TASKS_NOT_RATED: N_("Rate every task before you finish."),
     E.NOT_INSTALLED: N_("This content is not installed on this tablet."),
     E.LEARNING: N_("This is not possible right now."),
+    # observed practice
+    E.MENTOR_IS_LEARNER: N_("You cannot confirm your own task. Ask a mentor or trainer."),
+    E.NOT_A_MENTOR: N_("Only a mentor or a trainer can confirm a task."),
+    E.TASK_UNKNOWN: N_("This task is not in the installed courses."),
+    E.OBSERVATION_DATE_BAD: N_("Choose the day you observed the task (not in the future)."),
     # sign-in
     E.PIN_LOCKED: N_("Too many wrong PINs. Please wait and try again."),
     E.NOT_SIGNED_IN: N_("Please sign in again."),

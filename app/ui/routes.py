@@ -40,6 +40,9 @@ class Screen(StrEnum):
     ASSESS = "assess"
     GAP = "gap"
     PROGRESS = "progress"
+    PRACTICE = "practice"
+    OBSERVE = "observe"
+    VALIDATE = "validate"
 
 
 #: screen → (path pattern, parameter names, needs a signed-in learner)
@@ -59,6 +62,9 @@ PATTERNS: dict[Screen, tuple[str, tuple[str, ...], bool]] = {
     Screen.ASSESS: (rf"/assess/{_SEG}/{_SEG}", ("pack", "profile"), True),
     Screen.GAP: (rf"/gap/{_SEG}/{_SEG}", ("pack", "profile"), True),
     Screen.PROGRESS: (r"/progress", (), True),
+    Screen.PRACTICE: (r"/practice", (), True),
+    Screen.OBSERVE: (rf"/observe/{_SEG}/{_SEG}/{_SEG}", ("pack", "course", "task"), True),
+    Screen.VALIDATE: (rf"/validate/{_SEG}/{_SEG}/{_SEG}", ("pack", "profile", "task"), True),
 }
 _COMPILED = [(screen, re.compile(f"^{pattern}$"), names, personal)
              for screen, (pattern, names, personal) in PATTERNS.items()]
@@ -135,6 +141,18 @@ class Route:
     @staticmethod
     def progress() -> str:
         return "/progress"
+
+    @staticmethod
+    def practice() -> str:
+        return "/practice"
+
+    @staticmethod
+    def observe(pack: str, course: str, task: str) -> str:
+        return _path("observe", pack, course, task)
+
+    @staticmethod
+    def validate(pack: str, profile: str, task: str) -> str:
+        return _path("validate", pack, profile, task)
 
     @staticmethod
     def start(signed_in: bool) -> str:

@@ -13,7 +13,17 @@ import flet as ft
 
 from app.ui.ctx import ViewContext
 from app.ui.routes import Route, Screen
-from app.ui.views import assessment, course, home, lesson, progress, quiz, settings, who
+from app.ui.views import (
+    assessment,
+    course,
+    home,
+    lesson,
+    practice,
+    progress,
+    quiz,
+    settings,
+    who,
+)
 
 Builder = Callable[[ViewContext, Route], ft.View]
 
@@ -32,6 +42,9 @@ BUILDERS: dict[Screen, Builder] = {
     Screen.GAP: assessment.build_gap,
     Screen.PROGRESS: progress.build_progress,
     Screen.SETTINGS: settings.build_settings,
+    Screen.PRACTICE: practice.build_practice,
+    Screen.OBSERVE: practice.build_observe,
+    Screen.VALIDATE: practice.build_validate,
 }
 
 

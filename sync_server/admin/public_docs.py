@@ -6,6 +6,8 @@
 * ``GET /achievements/{pack}/{course}`` — the course as an OB 3.0 ``Achievement``
   (``?lang=`` picks a language of the pack; default: the pack's default language), from
   the newest uploaded version of the pack.
+* ``GET /achievements/{pack}/programmes/{programme}`` — a programme (pack.toml
+  ``[[programmes]]``) as an Achievement, the same way.
 * ``GET /status/{n}`` — revocation status list *n*, a signed
   ``BitstringStatusListCredential`` (W3C Bitstring Status List v1.0).
 
@@ -42,6 +44,24 @@ def issuer_profile(state: StateDep) -> JSONResponse:
     if issuer.url:
         profile["url"] = issuer.url
     return JSONResponse(profile, media_type=LD_JSON, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/achievements/{pack_id}/programmes/{programme_id}",
+            summary="A programme as an Open Badges Achievement",
+            responses={404: {"description": "no such pack or programme on this server"}})
+def programme_achievement(state: StateDep,
+                          pack_id: Annotated[str, PathParam(pattern=ID_PATTERN)],
+                          programme_id: Annotated[str, PathParam(pattern=ID_PATTERN)],
+                          lang: Annotated[str | None, Query(max_length=16)] = None
+                          ) -> JSONResponse:
+    try:
+        found = certificates.programme_achievement_doc(
+            repo=state.repo, public_base_url=state.issuer.base_url, pack_id=pack_id,
+            programme_id=programme_id, language=lang)
+    except NotFoundError as exc:
+        return _not_found(str(exc))
+    doc = {"@context": list(CONTEXTS), **found}
+    return JSONResponse(doc, media_type=LD_JSON, headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/achievements/{pack_id}/{course_id}",

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from app.core.clock import now_iso
 from sync_server.certificates import score_text
 from sync_server.db.repository import CertificateRecord, Repository
+from sync_server.programme_certificates import programme_of
 from sync_server.services.evidence import Evidence
+from sync_server.services.programmes import Programmes
 
 REASON_PREFIX = "not verified by the server"
 PAGE = 1_000_000     # list_certificates limit: every certificate
@@ -55,6 +57,11 @@ def judge(repo: Repository, evidence: Evidence | None = None) -> Iterator[Findin
         learner = repo.get_learner(record.learner_id)
         if learner is None:
             yield Finding(record, "unknown_learner", "the learner is not on this server")
+            continue
+        programme = programme_of(record.course_id)
+        if programme is not None:     # a programme certificate: its parts, judged again
+            judged = Programmes(repo, evidence).verdict(learner, record.pack_id, programme)
+            yield Finding(record, judged.code, judged.detail)
             continue
         verdict = evidence.verdict(learner, record.pack_id, record.course_id).verdict
         claimed = _claimed(record)

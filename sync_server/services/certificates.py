@@ -19,6 +19,7 @@ from app.core.packs import TrustedKeys
 from sync_server.certificates import achievement_json, course_achievement
 from sync_server.db.repository import CertificateRecord, Repository
 from sync_server.errors import NotFoundError, ServerError
+from sync_server.programme_certificates import programme_achievement
 
 MAX_REASON = 200
 #: list_certificates without a limit: every certificate
@@ -107,3 +108,18 @@ def achievement(*, repo: Repository, public_base_url: str, pack_id: str, course_
     except CertificateError:
         raise NotFoundError("no such course in this pack") from None
     return achievement_json(course, public_base_url)
+
+
+def programme_achievement_doc(*, repo: Repository, public_base_url: str, pack_id: str,
+                              programme_id: str, language: str | None) -> dict[str, Any]:
+    """A programme as an Open Badges ``Achievement`` (newest uploaded version of the pack)."""
+    versions = [p for p in repo.list_pack_versions() if p.pack_id == pack_id]
+    if not versions:
+        raise NotFoundError("no such pack on this server")
+    manifest = json.loads(max(versions, key=lambda p: p.version).manifest)
+    try:
+        return programme_achievement(manifest, programme_id,
+                                     language or str(manifest.get("default_language") or "en"),
+                                     public_base_url)
+    except CertificateError:
+        raise NotFoundError("no such programme in this pack") from None

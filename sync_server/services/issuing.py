@@ -43,6 +43,7 @@ import logging
 import os
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -69,15 +70,21 @@ from sync_server.certificates import (
     status_list_url,
 )
 from sync_server.db.repository import CertificateRecord, EventRow, Repository
+from sync_server.programme_certificates import achievement_suffix, programme_of, stored_course_id
 from sync_server.services.evidence import Evidence
+from sync_server.services.programme_issuing import issue_programmes, pairs_of
+from sync_server.services.programmes import TRIGGERS as PROGRAMME_TRIGGERS
+from sync_server.services.programmes import Programmes
 
 log = logging.getLogger("shift.certificates")
 SERVER_DEVICE = "server"
 COMPLETED = "course.completed"
 DELIVERED = "certificate.received"
-#: stored events that make the issuer judge a course (the completion, or a submission
-#: that arrives after it)
-TRIGGERS = (COMPLETED, "quiz.submitted")
+#: stored events that make the issuer judge a course (the completion, a submission or a
+#: workplace observation that arrives after it)
+TRIGGERS = (COMPLETED, "quiz.submitted", "practice.observed")
+#: what the start-up scan reads: the course triggers and what may finish a programme
+SCANNED = tuple(dict.fromkeys(TRIGGERS + PROGRAMME_TRIGGERS))
 CURSOR = "completed"
 #: a status list takes certificates until it is half full, then the next list starts:
 #: a random free place is then found in ≤ 2 tries on average, and each list hides every
@@ -115,11 +122,19 @@ def certificate_event(record: CertificateRecord) -> dict[str, Any]:
         "type": "certificate.received",
         "pack": record.pack_id,
         "pack_version": record.pack_version,
-        "ref": {"certificate": record.id, "course": record.course_id},
+        "ref": _certificate_ref(record),
         # title: what the app lists (app.core.learning.state reads data.title)
         "data": {"credential": record.credential,
                  "title": record.credential["credentialSubject"]["achievement"]["name"]},
     }
+
+
+def _certificate_ref(record: CertificateRecord) -> dict[str, str]:
+    """``ref`` of a delivery: the course, or for a programme certificate the programme."""
+    programme = programme_of(record.course_id)
+    if programme is not None:
+        return {"certificate": record.id, "programme": programme}
+    return {"certificate": record.id, "course": record.course_id}
 
 
 class NotIssued(CertificateError):
@@ -139,6 +154,7 @@ class CertificateIssuer:
         self.private_key = private_key
         self.config = config or IssuerConfig.from_env(None)
         self.evidence = Evidence(repo)
+        self.programmes = Programmes(repo, self.evidence)
         self.issuer = issuer_for(private_key, self.config.org_name, self.config.org_url)
         self._caught_up = False
         self._status_lists: dict[tuple[int, str, tuple[int, ...]], dict[str, Any]] = {}
@@ -161,9 +177,11 @@ class CertificateIssuer:
             self._caught_up = True
             return self.catch_up()
         triggers = [e for e in events if e.get("type") in TRIGGERS]
-        if not triggers:
+        pairs = pairs_of(events, PROGRAMME_TRIGGERS)
+        if not triggers and not pairs:
             return []
         issued = self._issue_all(triggers, self.base_url)
+        issued += issue_programmes(self, self.programmes, pairs, self.base_url)
         self.deliver_pending()
         return issued
 
@@ -173,8 +191,11 @@ class CertificateIssuer:
         base = self.base_url
         issued: list[CertificateRecord] = []
         cursor = self.repo.scan_cursor(CURSOR)
-        while page := self.repo.scan_events(cursor, 500, TRIGGERS):
-            issued += self._issue_all([json.loads(ev.content) for ev in page], base)
+        while page := self.repo.scan_events(cursor, 500, SCANNED):
+            events = [json.loads(ev.content) for ev in page]
+            issued += self._issue_all([e for e in events if e.get("type") in TRIGGERS], base)
+            issued += issue_programmes(self, self.programmes,
+                                       pairs_of(events, PROGRAMME_TRIGGERS), base)
             cursor = page[-1].seq
             self.repo.advance_scan_cursor(CURSOR, cursor)
         self.deliver_pending()
@@ -239,29 +260,40 @@ class CertificateIssuer:
             raise NotIssued("not_published", f"pack {pack_id} v{verdict.pack_version} is gone")
         achievement = course_achievement(json.loads(found.manifest), course_id,
                                          learner.language)
-        now = now_utc().replace(microsecond=0)
-        for _ in range(STATUS_TRIES):
-            number = 1 + self.repo.count_certificates() // STATUS_FILL
-            index = secrets.randbelow(STATUS_LIST_BITS)
-            cid = str(uuid.uuid4())
+
+        def make(cid: str, now: datetime, number: int, index: int) -> CertificateRecord:
+            assert verdict.pack_version is not None and verdict.score is not None
             credential = issue_credential(
                 self.private_key, credential_id=cid, issuer=self.issuer,
                 learner=Learner(learner.id, learner.display_name, learner.language),
                 achievement=achievement, public_base_url=base_url, valid_from=now,
                 awarded_at=judged.completion_received_at, score=verdict.score,
                 status=status_entry(status_list_url(base_url, number), index))
-            record = CertificateRecord(
+            return CertificateRecord(
                 id=cid, learner_id=learner.id, pack_id=pack_id,
                 pack_version=verdict.pack_version, course_id=course_id,
                 facility_id=learner.facility_id, language=achievement.language,
                 issued_at=format_at(now), source_event=str(verdict.completion),
                 key_id=key_id(self.private_key.public_key()), credential=credential,
                 status_list=number, status_index=index)
+        record = self.store_new(make, learner.id, pack_id, course_id)
+        if record is not None:
+            log.info("certificate issued", extra={"certificate": record.id,
+                                                  "course": course_id, "score": verdict.score})
+        return record
+
+    def store_new(self, make: Callable[[str, datetime, int, int], CertificateRecord],
+                  learner_id: str, pack_id: str, course_id: str) -> CertificateRecord | None:
+        """Store the record ``make(id, now, status list, index)`` builds, at a random free
+        place of the current revocation list; None when another process stored the
+        learner's certificate for ``course_id`` a moment ago."""
+        now = now_utc().replace(microsecond=0)
+        for _ in range(STATUS_TRIES):
+            number = 1 + self.repo.count_certificates() // STATUS_FILL
+            record = make(str(uuid.uuid4()), now, number, secrets.randbelow(STATUS_LIST_BITS))
             if self.repo.insert_certificate(record):
-                log.info("certificate issued", extra={"certificate": cid, "course": course_id,
-                                                      "score": verdict.score})
                 return record
-            if self.repo.certificate_exists(learner.id, pack_id, course_id):
+            if self.repo.certificate_exists(learner_id, pack_id, course_id):
                 return None      # another process issued it a moment ago
             # else: the status place was taken a moment ago; draw another
         raise CertificateError(f"no free place in status list after {STATUS_TRIES} tries")
@@ -338,8 +370,9 @@ class CertificateIssuer:
         if subject.get("id", f"urn:uuid:{learner.id}") != f"urn:uuid:{learner.id}":
             raise CertificateError("the credential names another learner")
         achievement = subject["achievement"]
-        pack_id, course_id = event["pack"], ref["course"]
-        if not str(achievement["id"]).endswith(f"/achievements/{pack_id}/{course_id}"):
+        pack_id = event["pack"]
+        course_id = ref["course"] if "course" in ref else stored_course_id(ref["programme"])
+        if not str(achievement["id"]).endswith(achievement_suffix(pack_id, course_id)):
             raise CertificateError("the credential is for another course")
         place = self._status_place(credential)
         record = CertificateRecord(

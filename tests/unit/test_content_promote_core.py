@@ -72,7 +72,7 @@ SKILL_KEYS = {
 LOC_KEYS = {"title", "summary", "description", "label", "prompt", "explanation", "text",
             "feedback", "case", "feedback_true", "feedback_false"}
 #: the pack version of this content (raised with every published change of the content)
-VERSION = 4
+VERSION = 5    # 5: workplace tasks and the programme (issue 16)
 #: a translation of a string this long that equals the English is a copy, not a translation
 LONG = 40
 ESCO_URI = re.compile(r"^http://data\.europa\.eu/esco/(skill|occupation)/[0-9a-f-]{36}$")
@@ -451,6 +451,7 @@ def _reintegration_only(tmp_path: Path) -> Path:
     toml = dst / "pack.toml"
     text = re.sub(r"(?m)^courses = .*$", 'courses = ["reintegration"]',
                   toml.read_text(encoding="utf-8"))
+    text = text.split("\n[[programmes]]")[0] + "\n"   # its programme names the removed courses
     toml.write_text(text, encoding="utf-8")
     return dst
 

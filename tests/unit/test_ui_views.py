@@ -394,7 +394,9 @@ def test_every_route_builds_a_view(device: Device) -> None:
              "lesson": "/lesson/ui-demo/safety/01-notice/0", "quiz": "/quiz/ui-demo/safety",
              "results": f"/results/ui-demo/reports/{att.attempt}", "review": "/review",
              "assess_list": "/assess", "assess": "/assess/ui-demo/officer",
-             "gap": "/gap/ui-demo/officer", "progress": "/progress"}
+             "gap": "/gap/ui-demo/officer", "progress": "/progress",
+             "practice": "/practice", "observe": "/observe/ui-demo/safety/no-task",
+             "validate": "/validate/ui-demo/officer/no-task"}
     assert set(paths) == set(screens.BUILDERS)
     for name, path in paths.items():
         ctx_session = session if routes.parse(path).personal else Session(device)

@@ -44,10 +44,30 @@ def every_event() -> list[dict]:
     log.add([{"learner": LEARNER, "type": "certificate.received", "pack": PACK,
               "ref": {"certificate": "cert-7", "course": B},
               "data": {"credential": {"id": "urn:uuid:1"}, "title": "Boundaries"}}])
+    log.add([{"learner": LEARNER, "type": "practice.observed", "pack": PACK, "pack_version": 1,
+              "ref": {"course": B, "task": "t1", "mentor": MENTOR},
+              "data": {"date": "2026-03-01", "checklist": ["a", "b"], "lang": "en"}},
+             {"learner": LEARNER, "type": "practice.rated", "pack": PACK, "pack_version": 1,
+              "ref": {"profile": "prison-officer", "task": "a1", "duty": "a", "mentor": MENTOR},
+              "data": {"level": 2, "self_level": 3}}])
     return log.events
 
 
+MENTOR = "7d1e0a3c-5b2f-4e8d-9c6a-1f0e2d3c4b5a"
 EVENTS = every_event()
+
+
+def test_observed_practice_names_the_mentor_as_instructor() -> None:
+    for etype in ("practice.observed", "practice.rated"):
+        (event,) = [e for e in EVENTS if e["type"] == etype]
+        stmt = statement(event, home_page=HOME)
+        assert stmt["context"]["instructor"] == {"objectType": "Agent",
+                                                 "account": {"homePage": HOME, "name": MENTOR}}
+        assert stmt["actor"]["account"]["name"] == LEARNER
+    observed = statement(next(e for e in EVENTS if e["type"] == "practice.observed"),
+                         home_page=HOME)
+    assert observed["object"]["id"].endswith(f"/{PACK}/course/{B}/task/t1")
+    assert observed["result"] == {"completion": True}
 
 
 def test_fixture_covers_every_event_type() -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from app.core.application.learner_work import LearnerWork
 from app.core.assessment import GapReport
 from app.core.assessment.engine import AssessmentResume, ProfileEntry, ProfileView, TaskView
+from app.core.assessment.gap import with_validated
 
 
 class Assessment:
@@ -55,4 +56,7 @@ class Assessment:
         work.commit(work.assess.complete(pack, profile, assessment))
 
     def gap_report(self, pack: str, profile: str) -> GapReport:
-        return self._work().assess.gap_report(pack, profile)
+        """The gap report, with the levels a mentor validated beside the self-ratings."""
+        work = self._work()
+        return with_validated(work.assess.gap_report(pack, profile),
+                              work.practice.validated_levels(pack, profile))

@@ -22,6 +22,7 @@ from typing import Any, Protocol, TypeVar
 from app.core.application.content import InstalledContent
 from app.core.assessment import SelfAssessment
 from app.core.learning import Catalog, LearningEngine
+from app.core.practice.engine import PracticeEngine
 from app.core.store import Store
 
 Event = dict[str, Any]
@@ -50,6 +51,8 @@ class LearnerWork:
         self.assess = SelfAssessment(self.catalog, learner=learner, role=role,
                                      language=language, events=history,
                                      learning=self.engine.state)
+        self.practice = PracticeEngine(self.catalog, learner=learner, role=role,
+                                       language=language, events=history)
         self._unsubscribe: Callable[[], None] | None = store.subscribe(self._on_events)
         # Courses finished through another tablet's events get their completion here.
         for event in self.engine.propose_completions():
@@ -62,6 +65,7 @@ class LearnerWork:
             if event.get("learner") == self.learner:
                 self.engine.apply(event)
                 self.assess.apply(event)
+                self.practice.apply(event)
 
     def commit(self, step: StepT) -> StepT:
         """Append a step's events (each on disk before this returns); the subscription
@@ -73,6 +77,7 @@ class LearnerWork:
     def set_language(self, code: str) -> None:
         self.engine.language = code
         self.assess.language = code
+        self.practice.language = code
 
     def close(self) -> None:
         if self._unsubscribe is not None:

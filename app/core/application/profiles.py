@@ -27,6 +27,7 @@ ROLE_LABELS: dict[str, str] = {
     "medical_staff": N_("Medical staff"),
     "ngo_staff": N_("NGO staff"),
     "trainer": N_("Trainer"),
+    "mentor": N_("Mentor"),
     "manager": N_("Manager"),
 }
 assert set(ROLE_LABELS) == set(ROLES)

@@ -26,6 +26,7 @@ from app.core.application.forms import ProfileFormError, validate_new_pin
 from app.core.application.idle import IdleLock
 from app.core.application.learner_work import LearnerWork
 from app.core.application.learning import Learning
+from app.core.application.practice import Practice
 from app.core.application.profiles import LearnerProfile
 from app.core.application.sync import SyncSummary
 from app.core.application.view_state import SessionView
@@ -44,6 +45,7 @@ class Session:
         self.work: LearnerWork | None = None
         self.learning = Learning(self._current_work, device.clock, device.certificates)
         self.assessment = Assessment(self._current_work)
+        self.practice = Practice(self._current_work, device.profiles, device.store)
 
     # -- who is signed in -------------------------------------------------------------------
     @property

@@ -8,7 +8,7 @@ that have an expectation for the role. Each task with a positive gap is mapped t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from app.core.learning.catalog import Catalog
@@ -35,6 +35,8 @@ class TaskGap:
     gap: int
     skills: tuple[SkillRef, ...]
     courses: tuple[str, ...]   # "pack/course" of courses teaching one of its skills
+    #: the level a mentor or trainer confirmed or set (practice.rated), None if none
+    validated: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,14 @@ class GapReport:
     not_covered: tuple[SkillRef, ...]   # skills no installed course teaches
     previous: str | None                # id of the previous completed assessment
     changes: tuple[Change, ...]
+
+
+def with_validated(report: GapReport, validated: dict[str, int]) -> GapReport:
+    """The report with each task's mentor-validated level beside the self-rating."""
+    if not validated:
+        return report
+    return replace(report, tasks=tuple(replace(t, validated=validated.get(t.task))
+                                       for t in report.tasks))
 
 
 def _trend(before: float, after: float) -> str:

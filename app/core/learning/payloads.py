@@ -9,9 +9,11 @@ learner's app; the engine calls it on every event it proposes.
 from __future__ import annotations
 
 import math
+from datetime import date
 from typing import Any
 
 from app.core.errors import EventError
+from app.core.events import is_canonical_uuid
 
 #: type → ref keys that must be present
 REQUIRED_REF: dict[str, tuple[str, ...]] = {
@@ -26,10 +28,14 @@ REQUIRED_REF: dict[str, tuple[str, ...]] = {
     "selfassessment.rated": ("profile", "assessment", "task"),
     "selfassessment.completed": ("profile", "assessment"),
     "certificate.received": ("certificate",),
+    "practice.observed": ("course", "task", "mentor"),
+    "practice.rated": ("profile", "task", "mentor"),
 }
 #: types whose ref ids only make sense inside a pack
 NEEDS_PACK = frozenset(REQUIRED_REF) - {"certificate.received"}
 MAX_SECONDS_PER_CARD = 1800.0
+#: checklist items one practice.observed may name (app/core/packs/practice.py MAX_CHECKLIST)
+MAX_CHECKLIST = 8
 
 
 def _fail(event: dict[str, Any], field: str, what: str) -> EventError:
@@ -110,5 +116,33 @@ def check_payload(event: dict[str, Any]) -> None:
         level = data.get("level")
         if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 100:
             raise _fail(event, "data.level", f"expected an integer scale level, got {level!r}")
+    elif etype in ("practice.observed", "practice.rated"):
+        _practice(event, ref, data)
     elif etype == "certificate.received" and not isinstance(data.get("credential"), dict | str):
         raise _fail(event, "data.credential", "expected the credential (object or string)")
+
+
+def _practice(event: dict[str, Any], ref: dict[str, Any], data: dict[str, Any]) -> None:
+    """``practice.observed`` / ``practice.rated``: the mentor is a learner id; what the
+    observation is *worth* (mentor's role, facility, the task) is the server's decision
+    (app/core/practice/rules.py), not a payload rule."""
+    if not is_canonical_uuid(ref["mentor"]):
+        raise _fail(event, "ref.mentor", "expected the mentor's learner id (a UUID)")
+    if event["type"] == "practice.rated":
+        level = data.get("level")
+        if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 100:
+            raise _fail(event, "data.level", f"expected an integer scale level, got {level!r}")
+        return
+    when = data.get("date")
+    try:
+        if not isinstance(when, str) or len(when) != 10:
+            raise ValueError
+        date.fromisoformat(when)
+    except ValueError:
+        raise _fail(event, "data.date", f"expected a date YYYY-MM-DD, got {when!r}") from None
+    checklist = data.get("checklist")
+    if not isinstance(checklist, list) or len(checklist) > MAX_CHECKLIST \
+            or not all(isinstance(c, str) and 0 < len(c) <= 64 for c in checklist) \
+            or len(set(checklist)) != len(checklist):
+        raise _fail(event, "data.checklist",
+                    f"expected a list of at most {MAX_CHECKLIST} distinct checklist item ids")

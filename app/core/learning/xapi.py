@@ -58,6 +58,8 @@ EVENT_VERB: dict[str, str] = {
     "selfassessment.rated": "responded",
     "selfassessment.completed": "completed",
     "certificate.received": "earned",
+    "practice.observed": "completed",
+    "practice.rated": "responded",
 }
 _LANG_RE = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
 
@@ -159,6 +161,13 @@ def statement(event: dict[str, Any], *, home_page: str) -> dict[str, Any]:
                 and lo <= level <= hi and hi > lo:
             result["score"] = {"raw": level, "min": lo, "max": hi,
                                "scaled": round((level - lo) / (hi - lo), 4)}
+    elif etype == "practice.observed":
+        obj = _activity(f"{course_iri}/task/{_seg(need('task'))}", ACT + "performance")
+        result["completion"] = True
+    elif etype == "practice.rated":
+        obj = _activity(f"{pack_base}/profile/{_seg(need('profile'))}/task/{_seg(need('task'))}",
+                        ACT + "cmi.interaction", interactionType="likert")
+        result["response"] = str(data.get("level"))
     else:  # certificate.received
         obj = _activity(f"{base}/certificate/{_seg(need('certificate'))}", None,
                         **({"name": {"en-US": data["title"]}}
@@ -179,6 +188,9 @@ def statement(event: dict[str, Any], *, home_page: str) -> dict[str, Any]:
         extensions[f"{home}/xapi/extensions/pack-version"] = event["pack_version"]
     if etype == "review.answered":
         extensions[f"{home}/xapi/extensions/review"] = True
+    if ref.get("mentor"):   # practice.*: the mentor who observed, as the instructor
+        context["instructor"] = {"objectType": "Agent", "account": {
+            "homePage": home_page, "name": ref["mentor"]}}
     if extensions:
         context["extensions"] = extensions
     if course_iri and obj["id"] != course_iri:

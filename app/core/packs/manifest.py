@@ -12,6 +12,7 @@ from typing import Any
 
 from app.core.errors import PackVerifyError
 from app.core.packs.limits import MAX_ENTRY_BYTES, SUPPORTED_FORMATS
+from app.core.packs.practice import check_practice
 
 PACK_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ITEM_ID = PACK_ID
@@ -100,6 +101,7 @@ def check_manifest(m: dict[str, Any]) -> None:
         _course(c, f"courses[{i}]", paths)
     for i, p in enumerate(_need(m, "profiles", list, "")):
         _profile(p, f"profiles[{i}]")
+    check_practice(m)      # workplace tasks and programmes (app/core/packs/practice.py)
 
 
 def _files(m: dict[str, Any]) -> set[str]:

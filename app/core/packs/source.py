@@ -20,6 +20,7 @@ from app.core.packs.limits import MAX_ENTRY_BYTES
 from app.core.packs.manifest import ManifestIdentity
 from app.core.packs.markup import IMAGE_EXTENSIONS, Kind
 from app.core.packs.media import image_type
+from app.core.packs.practice import add_programmes, read_course_practice
 from app.core.packs.source_quiz import read_quiz
 from app.core.packs.tomldoc import TomlDoc
 
@@ -74,6 +75,8 @@ class _Reader:
         manifest["courses"] = [self._course(cid, lessons) for cid in manifest["courses"]]
         self._check_links(lessons, manifest["courses"])
         manifest["profiles"] = self._profiles()
+        pack_doc = self.doc("pack.toml")
+        add_programmes(manifest, Fields(pack_doc, pack_doc.data, "", self.langs))
         return PackSource(self.src, manifest, dict(sorted(self.files.items())), self.warnings)
 
     def _check_tree(self) -> None:
@@ -88,7 +91,7 @@ class _Reader:
         f = Fields(doc, doc.data, "")
         f.only(["format", "id", "version", "default_language", "languages",
                 "partial_languages", "machine_translated", "audience_roles", "title",
-                "description", "licence", "authors", "courses", "reviews"])
+                "description", "licence", "authors", "courses", "reviews", "programmes"])
         fmt = f.integer("format")
         if fmt not in SOURCE_FORMATS:
             raise f.error("format", f"unsupported source format {fmt}; this builder reads "
@@ -220,7 +223,7 @@ class _Reader:
         doc = self.doc(f"{base}/course.toml")
         f = Fields(doc, doc.data, "", self.langs)
         f.only(["title", "summary", "roles", "skills", "minutes", "pass_mark", "lessons",
-                "outcomes"])
+                "outcomes", "tasks", "certificate"])
         outcomes = self._outcomes(f)
         course: dict[str, Any] = {
             "id": cid, "title": f.loc("title"), "summary": f.loc("summary"),
@@ -253,6 +256,7 @@ class _Reader:
                 if lang == self.langs.default:
                     entry["cards"] = len(parsed.cards)
             course["lessons"].append(entry)
+        course.update(read_course_practice(f, stems))
         for p in sorted((self.src / base).glob("*.md")):
             rel = p.relative_to(self.src).as_posix()
             if rel not in listed:

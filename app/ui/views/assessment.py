@@ -225,6 +225,19 @@ def build_gap(ctx: ViewContext, route: Route) -> ft.View:
     else:
         controls.append(ft.Text(_("You meet the expected level in every duty."),
                                 key="gap-summary"))
+    controls.append(section_title(_("Self-rated and validated levels")))
+    for t in report.tasks:
+        validated = (_("validated by a mentor: {level}").format(level=t.validated)
+                     if t.validated is not None else _("not validated yet"))
+        controls.append(card(ft.Row([
+            ft.Column([ft.Text(t.title.text, theme_style=ft.TextThemeStyle.TITLE_SMALL),
+                       ft.Text(_("self-rated: {level}").format(level=t.rated) + " · "
+                               + validated, theme_style=ft.TextThemeStyle.BODY_SMALL,
+                               key=f"levels-{t.task}")], spacing=2, expand=True),
+            ft.Icon(ft.Icons.CHEVRON_RIGHT)]),
+            on_click=handler(ctx, lambda t=t: ctx.go(Route.validate(pack, pid, t.task))),
+            key=f"validate-{t.task}", tooltip=_("Ask a mentor to confirm {task}").format(
+                task=t.title.text)))
     controls.append(section_title(_("Recommended courses")))
     if not report.recommendations:
         controls.append(ft.Text(_("No course to recommend right now.")))

@@ -8,7 +8,7 @@ from app.core.errors import ShiftError
 from app.core.events import parse_at
 from app.ui.ctx import ViewContext
 from app.ui.routes import Route
-from app.ui.widgets import card, nav_bar, personal_view, section_title
+from app.ui.widgets import big_button, card, handler, nav_bar, personal_view, section_title
 
 
 def _date(ctx: ViewContext, at: str | None) -> str:
@@ -58,6 +58,9 @@ def build_progress(ctx: ViewContext, route: Route) -> ft.View:
             ft.Column([ft.Text(r.title.text, theme_style=ft.TextThemeStyle.TITLE_SMALL),
                        ft.Text(" · ".join(lines), theme_style=ft.TextThemeStyle.BODY_SMALL)],
                       spacing=2, expand=True)]), key=f"record-{r.pack}-{r.course}"))
+    controls.append(big_button(_("Workplace tasks"), handler(
+        ctx, lambda: ctx.go(Route.practice())), icon=ft.Icons.ASSIGNMENT_TURNED_IN,
+        primary=False, key="open-practice", tooltip=_("Workplace tasks")))
     controls.append(section_title(_("Certificates")))
     if not p.certificates:
         controls.append(ft.Text(_("Certificates appear here after a sync, once you complete "
