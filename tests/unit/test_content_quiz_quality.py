@@ -258,3 +258,27 @@ def test_every_rule_is_documented_in_the_authoring_guide() -> None:
     guide = (ROOT / "docs" / "authoring.md").read_text()
     for rule in RULES:
         assert f"`{rule}`" in guide, rule
+
+
+def test_the_server_judges_a_stored_pack_from_its_blob_store(tmp_path: Path) -> None:
+    """services.packs.stored_quality: a built .pack uploaded to the console is judged
+    from its manifest and its lesson blobs (findings name manifest fields)."""
+    import hashlib
+
+    from app.core.packs import BlobStore
+    from sync_server.services.packs import stored_quality
+
+    source = read_source(SAMPLE)
+    m = copy.deepcopy(source.manifest)
+    m["courses"][0]["quiz"]["questions"][0]["options"][1]["text"]["en"] = (
+        "All of the above are professional answers")
+    store = BlobStore(tmp_path / "blobs")
+    m["files"] = []
+    for path, content in source.files.items():
+        if isinstance(content, bytes):
+            sha = hashlib.sha256(content).hexdigest()
+            store.put_stream(sha, len(content), [content])
+            m["files"].append({"path": path, "size": len(content), "sha256": sha})
+    [f] = stored_quality(blobs=store, manifest=m)
+    assert (f.rule, f.path, f.field) == ("all-none-of-the-above", "manifest.json",
+                                         "courses[0].quiz.questions[0].options[1].text.en")

@@ -231,13 +231,22 @@ def _items(quiz: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any
             yield q, None, f"questions[{j}]"
 
 
-def _finding(report: QualityReport, locate: Locator, i: int, course: dict[str, Any],
-             rule: str, message: str, path: str, *, file: str = "quiz",
-             manifest: str | None = None, lang: str | None = None) -> None:
-    ref = Ref(i, course["id"], file, path, manifest or f"quiz.{path}")
-    place = locate(ref)
-    report.findings.append(QualityFinding(rule, course["id"], message, place.path, place.line,
-                                          place.field, lang))
+@dataclass(frozen=True, slots=True)
+class _Sink:
+    """Adds the findings of one course (and language) to a report, placed by the locator."""
+
+    report: QualityReport
+    locate: Locator
+    index: int
+    course: str
+    lang: str | None = None
+
+    def add(self, rule: str, message: str, path: str, *, file: str = "quiz",
+            manifest: str | None = None) -> None:
+        place = self.locate(Ref(self.index, self.course, file, path,
+                                manifest or f"quiz.{path}"))
+        self.report.findings.append(QualityFinding(rule, self.course, message, place.path,
+                                                   place.line, place.field, self.lang))
 
 
 def _structure(report: QualityReport, i: int, course: dict[str, Any], locate: Locator) -> None:
@@ -245,7 +254,7 @@ def _structure(report: QualityReport, i: int, course: dict[str, Any], locate: Lo
     quiz = course.get("quiz") or {"questions": [], "draw": 0}
     if not quiz["questions"]:
         return
-    add = lambda *a, **k: _finding(report, locate, i, course, *a, **k)  # noqa: E731
+    add = _Sink(report, locate, i, course["id"]).add
     outcomes = [o["id"] for o in course.get("outcomes", [])]
     tested: Counter[str] = Counter()
     for q in quiz["questions"]:
@@ -285,7 +294,7 @@ def _texts(report: QualityReport, i: int, course: dict[str, Any], lang: str, nam
     """The rules about the texts of one language; returns the quiz's figures."""
     quiz = course.get("quiz") or {"questions": [], "draw": 0}
     fig = QuizFigures(course["id"], lang, questions=len(quiz["questions"]), draw=quiz["draw"])
-    add = lambda *a, **k: _finding(report, locate, i, course, *a, lang=lang, **k)  # noqa: E731
+    add = _Sink(report, locate, i, course["id"], lang).add
     for j, q in enumerate(quiz["questions"]):
         if q["type"] != "scenario":
             continue
