@@ -30,6 +30,8 @@ REQUIRED_REF: dict[str, tuple[str, ...]] = {
 #: types whose ref ids only make sense inside a pack
 NEEDS_PACK = frozenset(REQUIRED_REF) - {"certificate.received"}
 MAX_SECONDS_PER_CARD = 1800.0
+#: the highest attempt number a quiz.started names (app/core/learning/draw.py)
+MAX_ATTEMPT_NUMBER = 999
 
 
 def _fail(event: dict[str, Any], field: str, what: str) -> EventError:
@@ -96,6 +98,11 @@ def check_payload(event: dict[str, Any]) -> None:
             raise _fail(event, "data.questions", "expected a non-empty list of question ids")
         if len(set(qs)) != len(qs):
             raise _fail(event, "data.questions", "duplicate question id")
+        number = data.get("number")
+        if "number" in data and (isinstance(number, bool) or not isinstance(number, int)
+                                 or not 1 <= number <= MAX_ATTEMPT_NUMBER):
+            raise _fail(event, "data.number", f"expected an attempt number 1–"
+                                              f"{MAX_ATTEMPT_NUMBER}, got {number!r}")
     elif etype in ("answer.given", "review.answered"):
         _choice(event, data)
         _number(event, data, "score", 0, 1)
