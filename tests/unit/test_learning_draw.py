@@ -36,7 +36,7 @@ LEARNERS = [f"learner-{i}" for i in range(40)]
 
 def core_quizzes() -> list[tuple[str, QuizInfo]]:
     out = []
-    for (pack, course), info in sorted(CORE_CATALOG.courses.items()):
+    for (_pack, course), info in sorted(CORE_CATALOG.courses.items()):
         assert info.quiz is not None
         out.append((course, info.quiz))
     return out
