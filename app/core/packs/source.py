@@ -20,6 +20,7 @@ from app.core.packs.limits import MAX_ENTRY_BYTES
 from app.core.packs.manifest import ManifestIdentity
 from app.core.packs.markup import IMAGE_EXTENSIONS, Kind
 from app.core.packs.media import image_type
+from app.core.packs.recognition import read_recognition
 from app.core.packs.source_quiz import read_quiz
 from app.core.packs.tomldoc import TomlDoc
 
@@ -220,7 +221,7 @@ class _Reader:
         doc = self.doc(f"{base}/course.toml")
         f = Fields(doc, doc.data, "", self.langs)
         f.only(["title", "summary", "roles", "skills", "minutes", "pass_mark", "lessons",
-                "outcomes"])
+                "outcomes", "recognition"])
         outcomes = self._outcomes(f)
         course: dict[str, Any] = {
             "id": cid, "title": f.loc("title"), "summary": f.loc("summary"),
@@ -260,6 +261,9 @@ class _Reader:
                                      "(or language not in pack.languages); ignored")
         if outcomes:
             course["outcomes"] = outcomes
+        recognition = read_recognition(f)            # EQF level, workload, ESCO
+        if recognition:
+            course["recognition"] = recognition
         course["quiz"] = self._quiz(f"{base}/quiz.toml", [o["id"] for o in outcomes])
         return course
 
