@@ -191,3 +191,24 @@ def test_the_pdf_prints_level_workload_outcomes_and_esco(tmp_path: Path) -> None
         assert level in flat
         assert "prison officer" in flat and "identify security threats" in flat
         assert "- " in out and ("Identify the early" in flat or "Atpažinti" in flat)
+
+
+def test_a_certificate_of_the_earlier_shape_still_verifies_and_prints(tmp_path: Path) -> None:
+    """Certificates issued before recognition data and resultDescription are signed as
+    they are: they still verify, and the PDF still renders them."""
+    from app.core.certificates import sign_credential
+    from sync_server.certificates import Alignment, CourseAchievement, build_credential
+
+    unsigned = build_credential(
+        credential_id="0b5a3f7e-7f0e-4c2a-9d55-5d1b0a7c9e11", issuer=issuer_for(KEY, "Org"),
+        learner=Learner("7d1e2f4a-1111-4222-8333-944455556666", "Ann", "en"),
+        achievement=CourseAchievement("p", "c", "en", "Course", "", 70,
+                                      (Alignment("http://data.europa.eu/esco/skill/1", "s"),)),
+        public_base_url=BASE, valid_from=datetime(2026, 1, 1, tzinfo=UTC), score=80)
+    subject = unsigned["credentialSubject"]
+    del subject["result"][0]["resultDescription"]              # as issued before issue 16
+    del subject["achievement"]["resultDescription"]
+    subject["achievement"]["criteria"]["narrative"] = "Completed every lesson (pass mark 70 %)."
+    old = sign_credential(unsigned, KEY, created=datetime(2026, 1, 1, tzinfo=UTC))
+    assert verify_credential(old, [KEY.public_key()]).status is CertificateStatus.GENUINE
+    assert render_pdf(old, public_base_url=BASE).startswith(b"%PDF-")
