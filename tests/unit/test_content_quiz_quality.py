@@ -282,3 +282,15 @@ def test_the_server_judges_a_stored_pack_from_its_blob_store(tmp_path: Path) -> 
     [f] = stored_quality(blobs=store, manifest=m)
     assert (f.rule, f.path, f.field) == ("all-none-of-the-above", "manifest.json",
                                          "courses[0].quiz.questions[0].options[1].text.en")
+
+
+def test_a_strange_signed_manifest_is_reported_unchecked_not_crashed(tmp_path: Path) -> None:
+    """Hostile input: an option text that is a list, a lesson the store lacks."""
+    from app.core.packs import BlobStore
+    from sync_server.services.packs import stored_quality
+
+    m = copy.deepcopy(read_source(SAMPLE).manifest)
+    m["courses"][0]["quiz"]["questions"][0]["options"][0]["text"] = ["not", "a", "table"]
+    m["files"] = []                                   # no lesson blob either
+    [f] = stored_quality(blobs=BlobStore(tmp_path / "blobs"), manifest=m)
+    assert f.rule == "unchecked" and "could not read" in f.message

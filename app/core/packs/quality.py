@@ -66,6 +66,7 @@ RULES: dict[str, str] = {
     "outcome-untested": "a learning outcome no question of the bank tests",
     "outcome-thin": "a learning outcome tested by only one question",
     "draw-below-outcomes": "the draw is smaller than the number of outcomes the bank tests",
+    "unchecked": "the rules could not read an uploaded pack's manifest (server only)",
 }
 
 #: "all / none of the above" in every language of the shipped packs (en, lt, ro, de, pt)
