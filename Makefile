@@ -62,7 +62,7 @@ bench: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 packs: $(STAMP)
-	$(BIN)/python -m tools.build_packs
+	$(BIN)/python -m tools.build_packs --strict
 
 soak: $(STAMP)
 	SHIFT_SOAK=1 $(BIN)/python -m pytest -m slow tests/integration/test_store_crash.py -k soak

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from app.core.certificates import CONTEXTS, CREDENTIAL_TYPES, did_key, sign_credential
 from app.core.errors import CertificateError
+from app.core.packs.recognition import EQF_CONCEPT, EQF_FRAMEWORK, recognition_problem
 
 #: Texts of the credential and the PDF per language; other languages fall back to English.
 #: lt and ro were written by the developer and still need a native reviewer (docs).
@@ -37,6 +38,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "criteria": "Completed every lesson of the course and passed its final quiz "
                     "(pass mark {pass_mark} %).",
         "score": "Quiz score",
+        "score_name": "Final quiz score (percent)",
+        "outcomes": "Learning outcomes — the holder can:",
+        "level": "EQF level {level} · notional workload {hours} hours.",
+        "esco_labels": "ESCO (labels): {labels}.",
+        "occupation": "occupation",
     },
     "lt": {
         "title": "Baigimo pažymėjimas",
@@ -50,6 +56,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "criteria": "Išklausytos visos kurso pamokos ir išlaikytas baigiamasis testas "
                     "(išlaikymo riba – {pass_mark} %).",
         "score": "Testo rezultatas",
+        "score_name": "Baigiamojo testo rezultatas (procentais)",
+        "outcomes": "Mokymosi rezultatai – pažymėjimo turėtojas geba:",
+        "level": "EKS lygis {level} · numatomas mokymosi krūvis {hours} val.",
+        "esco_labels": "ESCO (pavadinimai): {labels}.",
+        "occupation": "profesija",
     },
     "ro": {
         "title": "Certificat de absolvire",
@@ -63,6 +74,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "criteria": "A parcurs toate lecțiile cursului și a promovat testul final "
                     "(prag de promovare {pass_mark} %).",
         "score": "Scor la test",
+        "score_name": "Scorul la testul final (procent)",
+        "outcomes": "Rezultatele învățării – titularul poate:",
+        "level": "Nivelul EQF {level} · volum de lucru estimat {hours} ore.",
+        "esco_labels": "ESCO (denumiri): {labels}.",
+        "occupation": "ocupație",
     },
 }
 
@@ -102,8 +118,19 @@ class Alignment:
 
 
 @dataclass(frozen=True)
+class EscoConcept:
+    """An ESCO occupation / skill / knowledge concept a course addresses (course.toml
+    ``[recognition]``): always a label, a URI only where one was copied from ESCO."""
+    kind: str
+    label: str
+    uri: str | None = None
+
+
+@dataclass(frozen=True)
 class CourseAchievement:
-    """A course as an achievement, already in the learner's language."""
+    """A course as an achievement, already in the learner's language. ``outcomes``,
+    ``eqf_level``, ``workload_hours`` and ``esco``: the course's learning outcomes and
+    recognition data (docs/pack-format.md), empty / None for courses without them."""
     pack_id: str
     course_id: str
     language: str
@@ -111,6 +138,10 @@ class CourseAchievement:
     description: str
     pass_mark: int
     skills: tuple[Alignment, ...] = field(default_factory=tuple)
+    outcomes: tuple[str, ...] = ()
+    eqf_level: int | None = None
+    workload_hours: float | None = None
+    esco: tuple[EscoConcept, ...] = ()
 
 
 def _localized(value: Any, language: str, default_language: str) -> str:
@@ -149,12 +180,22 @@ def course_achievement(manifest: dict[str, Any], course_id: str,
             skills.append(Alignment(entry["uri"],
                                     _localized(entry.get("label"), language, default) or key))
     pass_mark = course.get("pass_mark")
+    outcomes = tuple(text for o in course.get("outcomes") or [] if isinstance(o, dict)
+                     for text in [_localized(o.get("text"), language, default)] if text)
+    recognition = course.get("recognition")
+    level = hours = None
+    esco: list[EscoConcept] = []
+    if isinstance(recognition, dict) and recognition_problem(recognition) is None:
+        level, hours = recognition["eqf_level"], recognition["workload_hours"]
+        esco = [EscoConcept(e["kind"], e["preferred_label"], e.get("uri"))
+                for e in recognition.get("esco", [])]
     return CourseAchievement(
         pack_id=str(manifest.get("id")), course_id=course_id, language=language,
         name=_localized(course.get("title"), language, default) or course_id,
         description=_localized(course.get("summary"), language, default),
         pass_mark=pass_mark if isinstance(pass_mark, int) else 0,
-        skills=tuple(skills))
+        skills=tuple(skills), outcomes=outcomes, eqf_level=level, workload_hours=hours,
+        esco=tuple(esco))
 
 
 def verify_url(public_base_url: str, credential_id: str) -> str:
@@ -196,21 +237,72 @@ def score_text(score: float) -> str:
     return f"{score:.2f}".rstrip("0").rstrip(".")
 
 
+def result_description_id(achievement_id: str) -> str:
+    """Id of the achievement's ``ResultDescription`` (the quiz score a result reports)."""
+    return f"{achievement_id}#quiz-score"
+
+
+def hours_text(hours: float) -> str:
+    return f"{hours:g}"
+
+
+def criteria_narrative(achievement: CourseAchievement) -> str:
+    """What the holder did and can do: the criteria sentence, the learning outcomes, the
+    EQF level and notional workload, and the ESCO concepts known only by label (those with
+    a URI are alignments). OB 3.0 has no property for a workload in hours (creditsAvailable
+    is credit hours), so it is stated here and printed on the PDF."""
+    lang = achievement.language
+    lines = [text(lang, "criteria").format(pass_mark=achievement.pass_mark)]
+    if achievement.outcomes:
+        lines += ["", text(lang, "outcomes"), *(f"- {o}" for o in achievement.outcomes)]
+    if achievement.eqf_level is not None and achievement.workload_hours is not None:
+        lines += ["", text(lang, "level").format(level=achievement.eqf_level,
+                                                 hours=hours_text(achievement.workload_hours))]
+    labels = [e.label + (f" ({text(lang, 'occupation')})" if e.kind == "occupation" else "")
+              for e in achievement.esco if not e.uri]
+    if labels:
+        lines += [text(lang, "esco_labels").format(labels="; ".join(labels))]
+    return "\n".join(lines)
+
+
+def _alignments(achievement: CourseAchievement) -> list[dict[str, Any]]:
+    out = [{"type": ["Alignment"], "targetName": s.label, "targetUrl": s.uri,
+            "targetFramework": "ESCO"} for s in achievement.skills]
+    seen = {s.uri for s in achievement.skills}
+    for e in achievement.esco:
+        if e.uri and e.uri not in seen:
+            seen.add(e.uri)
+            out.append({"type": ["Alignment"], "targetName": e.label, "targetUrl": e.uri,
+                        "targetFramework": "ESCO",
+                        "targetType": "ext:ESCOOccupation" if e.kind == "occupation"
+                        else "ceasn:Competency"})
+    if achievement.eqf_level is not None:
+        out.append({"type": ["Alignment"], "targetName": f"EQF level {achievement.eqf_level}",
+                    "targetCode": str(achievement.eqf_level), "targetFramework": EQF_FRAMEWORK,
+                    "targetType": "ext:EQFLevel",
+                    "targetUrl": EQF_CONCEPT.format(level=achievement.eqf_level)})
+    return out
+
+
 def achievement_json(achievement: CourseAchievement, public_base_url: str) -> dict[str, Any]:
     """The OB 3.0 ``Achievement`` of a course (in the credential, and served at its id)."""
+    achievement_id = achievement_url(public_base_url, achievement.pack_id, achievement.course_id)
     doc: dict[str, Any] = {
-        "id": achievement_url(public_base_url, achievement.pack_id, achievement.course_id),
+        "id": achievement_id,
         "type": ["Achievement"],
         "achievementType": "Course",
         "name": achievement.name,
         "description": achievement.description or achievement.name,
-        "criteria": {"narrative": text(achievement.language, "criteria").format(
-            pass_mark=achievement.pass_mark)},
+        "criteria": {"narrative": criteria_narrative(achievement)},
         "inLanguage": achievement.language,
+        "resultDescription": [{
+            "id": result_description_id(achievement_id), "type": ["ResultDescription"],
+            "name": text(achievement.language, "score_name"), "resultType": "Percent",
+            "requiredValue": str(achievement.pass_mark), "valueMin": "0", "valueMax": "100"}],
     }
-    if achievement.skills:   # OB: no empty arrays; alignment only when there is one
-        doc["alignment"] = [{"type": ["Alignment"], "targetName": s.label, "targetUrl": s.uri,
-                             "targetFramework": "ESCO"} for s in achievement.skills]
+    alignment = _alignments(achievement)
+    if alignment:            # OB: no empty arrays; alignment only when there is one
+        doc["alignment"] = alignment
     return doc
 
 
@@ -242,7 +334,9 @@ def build_credential(*, credential_id: str, issuer: Issuer, learner: Learner,
     with contextlib.suppress(ValueError):
         subject["id"] = f"urn:uuid:{uuid.UUID(learner.id)}"
     if score is not None:
-        subject["result"] = [{"type": ["Result"], "value": score_text(score)}]
+        subject["result"] = [{"type": ["Result"], "value": score_text(score),
+                              "resultDescription": result_description_id(
+                                  subject["achievement"]["id"])}]
     credential: dict[str, Any] = {
         "@context": list(CONTEXTS),
         "type": list(CREDENTIAL_TYPES),

@@ -87,29 +87,41 @@ def render_pdf(credential: dict[str, Any], *, public_base_url: str) -> bytes:
     y = centred(y + 4, 13, text(language, "for_course"))
     y = centred(y + 3, 19, achievement["name"], bold=True, colour=(31, 78, 121))
 
-    # left column: date, criteria, skills
+    # left column: date, criteria (with the learning outcomes, EQF level, workload and
+    # ESCO labels of courses that have them), ESCO alignments
     left, col_w = 28.0, width - 28 - 90
-    pdf.set_xy(left, max(y + 8, 118))
+    bottom = height - 27                      # above the id line
+    pdf.set_xy(left, max(y + 6, 112))
     pdf.set_font("DejaVu", "B", 10)
     pdf.set_text_color(30, 30, 30)
     pdf.cell(col_w, 6, f"{text(language, 'issued_on')}: "
                        f"{_date(credential.get('awardedDate') or credential['validFrom'], language)}",
              new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("DejaVu", "", 9)
-    pdf.set_x(left)
-    pdf.multi_cell(col_w, 4.6, achievement["criteria"]["narrative"])
-    skills = achievement.get("alignment") or []
-    if skills:
+    narrative = achievement["criteria"]["narrative"]
+    skills = [a for a in achievement.get("alignment") or [] if a.get("targetFramework") == "ESCO"]
+    # long criteria (outcomes) get a smaller type so the page keeps one page
+    size, line = (9, 4.6) if len(narrative) < 400 else (7.5, 3.5)
+    pdf.set_font("DejaVu", "", size)
+    for paragraph in narrative.split("\n"):
+        if pdf.get_y() + line > bottom:
+            break
         pdf.set_x(left)
-        pdf.set_font("DejaVu", "B", 10)
-        pdf.cell(col_w, 7, text(language, "skills"), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("DejaVu", "", 9)
-        for skill in skills[:6]:
-            pdf.set_x(left)
-            pdf.multi_cell(col_w, 4.6, f"• {skill['targetName']}")
-        if len(skills) > 6:
-            pdf.set_x(left)
-            pdf.multi_cell(col_w, 4.6, f"• … (+{len(skills) - 6})")
+        if paragraph:
+            pdf.multi_cell(col_w, line, paragraph)
+        else:
+            pdf.ln(line / 2)
+    if skills and pdf.get_y() + 12 < bottom:
+        pdf.set_x(left)
+        pdf.set_font("DejaVu", "B", 9)
+        pdf.cell(col_w, 6, text(language, "skills"), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("DejaVu", "", size)
+        shown = skills[:6]
+        pdf.set_x(left)
+        pdf.multi_cell(col_w, line, " · ".join(
+            s["targetName"] + (f" ({text(language, 'occupation')})"
+                               if s.get("targetType") == "ext:ESCOOccupation" else "")
+            for s in shown)
+                       + (f" · … (+{len(skills) - 6})" if len(skills) > 6 else ""))
 
     # right column: QR code of the verification URL
     qr = segno.make(url, error="m")

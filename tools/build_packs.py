@@ -1,5 +1,8 @@
 """`make packs`: build every pack source in content_packs/ with the dev key into var/packs/.
 
+With `--strict` (what `make packs` runs) a pack with a quiz quality finding
+(app/core/packs/quality.py) is not built: its findings are errors.
+
 The dev key (var/dev-keys/dev.key + dev.key.pub) is generated on first use. It is for
 development and demos only — var/ is not committed, and a real deployment signs with the
 admin's own key (docs/authoring.md "Keys").
@@ -17,6 +20,7 @@ if str(ROOT) not in sys.path:
 
 from app.core.errors import ShiftError  # noqa: E402
 from app.core.packs import build_from_source, load_private_key, read_source, write_keypair  # noqa: E402
+from app.core.packs.quality import source_quality  # noqa: E402
 
 DEV_KEY = ROOT / "var" / "dev-keys" / "dev.key"
 
@@ -36,8 +40,10 @@ def _short(path: Path) -> Path:
         return path
 
 
-def build_all(src_root: Path, out_dir: Path, key_file: Path) -> tuple[list[Path], list[str]]:
-    """Build each pack; one broken source does not stop the others. Returns (built, errors)."""
+def build_all(src_root: Path, out_dir: Path, key_file: Path, *, strict: bool = False
+              ) -> tuple[list[Path], list[str]]:
+    """Build each pack; one broken source does not stop the others. Returns (built, errors).
+    Quiz quality findings are warnings, or errors (the pack is not built) when `strict`."""
     key = load_private_key(dev_key(key_file))
     built: list[Path] = []
     errors: list[str] = []
@@ -45,6 +51,12 @@ def build_all(src_root: Path, out_dir: Path, key_file: Path) -> tuple[list[Path]
         try:
             source = read_source(_short(src))
             for w in source.warnings:
+                print(f"warning: {w}", file=sys.stderr)
+            findings = [str(f) for f in source_quality(source).findings]
+            if strict and findings:
+                errors += findings
+                continue
+            for w in findings:
                 print(f"warning: {w}", file=sys.stderr)
             built.append(build_from_source(source, key, out_dir))
         except ShiftError as exc:
@@ -57,9 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--src", type=Path, default=ROOT / "content_packs")
     ap.add_argument("--out", type=Path, default=ROOT / "var" / "packs")
     ap.add_argument("--key", type=Path, default=DEV_KEY)
+    ap.add_argument("--strict", action="store_true",
+                    help="quiz quality findings are errors (the pack is not built)")
     args = ap.parse_args(argv)
     try:
-        built, errors = build_all(args.src, args.out, args.key)
+        built, errors = build_all(args.src, args.out, args.key, strict=args.strict)
     except ShiftError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

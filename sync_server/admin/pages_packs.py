@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from app.core.errors import PackSourceError, ShiftError
+from app.core.packs.quality import RULES, QualityFinding
 from sync_server.admin.console import ConsoleAdminDep, CsrfForm, redirect, render
 from sync_server.api.deps import RepoDep, StateDep
 from sync_server.db.repository import Publication, Repository
@@ -116,7 +117,7 @@ async def upload(request: Request, admin: ConsoleAdminDep, form: CsrfForm,
         path = await save_upload(_upload_chunks(upload_file), tmp_dir, "console-",
                                  state.settings.max_upload_bytes)
         try:
-            pack = await run_in_threadpool(lambda: packs.upload_pack(
+            report = await run_in_threadpool(lambda: packs.upload_pack_with_report(
                 repo=state.repo, keyring=state.keyring, blobs=state.blobs, path=path,
                 by=admin.name, work_dir=tmp_dir,
                 kind="source" if kind == "source" else "auto" if kind == "auto" else "pack"))
@@ -126,11 +127,23 @@ async def upload(request: Request, admin: ConsoleAdminDep, form: CsrfForm,
         log(logger, logging.INFO, "console upload refused", admin=admin.name, error=str(exc)[:300])
         return render(request, "packs.html", admin=admin, nav="packs", title="Packs",
                       status_code=422, problems=problems_of(exc), **_packs_context(state.repo))
+    pack = report.pack
     log(logger, logging.INFO, "console upload", admin=admin.name, pack=pack.pack_id,
-        version=pack.version)
-    return redirect("/admin/packs", flash=("ok", f"Uploaded {pack.pack_id} version "
-                                                 f"{pack.version}. Publish it to make it "
-                                                 "reach devices."))
+        version=pack.version, quality_findings=len(report.quality))
+    done = (f"Uploaded {pack.pack_id} version {pack.version}. Publish it to make it reach "
+            "devices.")
+    if not report.quality:
+        return redirect("/admin/packs", flash=("ok", done))
+    # the quiz quality report (docs/authoring.md "Quiz quality rules"): shown, not refused
+    return render(request, "packs.html", admin=admin, nav="packs", title="Packs",
+                  uploaded=done, quality=[_quality_row(f) for f in report.quality],
+                  **_packs_context(state.repo))
+
+
+def _quality_row(finding: QualityFinding) -> dict[str, Any]:
+    return {"path": _relative(finding.path), "line": finding.line, "field": finding.field,
+            "course": finding.course, "lang": finding.lang or "", "rule": finding.rule,
+            "explained": RULES.get(finding.rule, ""), "message": _strip_tmp(finding.message)}
 
 
 @router.post("/packs/{pack_id}/{version}/publish")

@@ -1,9 +1,13 @@
 """`python -m sync_server pack build|verify` — build a signed pack, or verify one.
 
-    pack build SRC_DIR --key KEYFILE --out DIR [--version N]   last stdout line: the .pack path
+    pack build SRC_DIR --key KEYFILE --out DIR [--version N] [--strict]
+                                                   last stdout line: the .pack path
     pack verify PACKFILE --trust PUBFILE [--trust …] [--installed-version N]
 
 Errors are one line on stderr with exit code 1 (sync_server/cli.py prints ShiftError).
+`pack build` also runs the quiz quality checks (app/core/packs/quality.py): each finding is
+a `warning: file:line [field]: message [rule …]` line on stderr; with `--strict` they are
+`error:` lines and nothing is built (exit code 1).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from app.core.packs import (
     read_source,
     verify_pack,
 )
+from app.core.packs.quality import source_quality
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -31,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     b.add_argument("--out", required=True, help="output folder for <id>-<version>.pack")
     b.add_argument("--version", type=int, default=None,
                    help="publish as this version instead of pack.toml's (e.g. a roll back)")
+    b.add_argument("--strict", action="store_true",
+                   help="quiz quality findings are errors: print them and build nothing")
     b.set_defaults(func=run_build)
     v = psub.add_parser("verify", help="verify a built pack against trusted public keys")
     v.add_argument("packfile")
@@ -46,6 +53,13 @@ def run_build(args: argparse.Namespace) -> int:
     source = read_source(Path(args.src_dir))
     for warning in source.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    report = source_quality(source)
+    label = "error" if args.strict else "warning"
+    for finding in report.findings:
+        print(f"{label}: {finding}", file=sys.stderr)
+    if args.strict and not report.ok:
+        raise PackError(f"{len(report.findings)} quiz quality problem(s); the pack was not "
+                        "built (--strict)")
     try:
         path = build_from_source(source, key, Path(args.out), version=args.version)
     except OSError as exc:

@@ -15,7 +15,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +24,8 @@ from app.core.clock import now_iso
 from app.core.errors import PackError
 from app.core.packs import BlobStore
 from app.core.packs.builder import sign_manifest
+from app.core.packs.lesson_check import MAX_LESSON_BYTES
+from app.core.packs.quality import QualityFinding, quiz_quality, source_quality
 from app.core.roles import ROLES, is_role
 from sync_server.db.repository import (
     Facility,
@@ -109,7 +111,12 @@ def _source_root(folder: Path) -> Path:
 def ingest_source_zip(repo: Repository, keyring: Keyring, blobs: BlobStore, zip_file: Path,
                       uploaded_by: str, work_dir: Path) -> PackVersion:
     """Unpack a zipped source folder safely, build + sign it with the server key, ingest it."""
-    from app.core.packs import build_pack, safe_extract_zip
+    return _ingest_source_zip(repo, keyring, blobs, zip_file, uploaded_by, work_dir).pack
+
+
+def _ingest_source_zip(repo: Repository, keyring: Keyring, blobs: BlobStore, zip_file: Path,
+                       uploaded_by: str, work_dir: Path) -> UploadReport:
+    from app.core.packs import build_from_source, read_source, safe_extract_zip
 
     work_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="source-", dir=work_dir))
@@ -119,10 +126,53 @@ def ingest_source_zip(repo: Repository, keyring: Keyring, blobs: BlobStore, zip_
             safe_extract_zip(zip_file, src, max_files=SOURCE_MAX_FILES, max_bytes=SOURCE_MAX_BYTES)
             out = tmp / "out"
             out.mkdir()
-            built = build_pack(_source_root(src), keyring.private_key, out)
-        return ingest_pack_file(repo, keyring, blobs, Path(built), uploaded_by)
+            root = _source_root(src)
+            source = read_source(root)
+            findings = [_relative_to(f, root) for f in source_quality(source).findings]
+            built = build_from_source(source, keyring.private_key, out)
+        pack = ingest_pack_file(repo, keyring, blobs, Path(built), uploaded_by)
+        return UploadReport(pack, findings)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class UploadReport:
+    """A stored upload and the quiz quality findings of its content (docs/authoring.md
+    "Quiz quality rules"): file:line of the zipped source, or manifest fields of a .pack.
+    Findings do not refuse an upload; the console shows them."""
+
+    pack: PackVersion
+    quality: list[QualityFinding]
+
+
+def _relative_to(finding: QualityFinding, root: Path) -> QualityFinding:
+    """A finding whose path names the file inside the upload, not the server's temp folder."""
+    if finding.path and finding.path.startswith(str(root) + "/"):
+        return replace(finding, path=finding.path[len(str(root)) + 1:])
+    return finding
+
+
+def stored_quality(*, blobs: BlobStore, manifest: dict[str, Any]) -> list[QualityFinding]:
+    """The quality findings of a stored pack version, judged from its manifest and the
+    lesson files in the blob store (a built pack has no source lines: findings name
+    manifest fields)."""
+    shas = {f["path"]: f["sha256"] for f in manifest.get("files", [])}
+
+    def load(path: str) -> dict[str, Any]:
+        with blobs.open(shas[path]) as fh:
+            # the verifier checked every lesson (≤ MAX_LESSON_BYTES, valid JSON) at upload
+            doc: dict[str, Any] = json.loads(fh.read(MAX_LESSON_BYTES + 1))
+        return doc
+
+    try:
+        return quiz_quality(manifest, load).findings
+    except (KeyError, TypeError, AttributeError, ValueError, OSError) as exc:
+        # a manifest a foreign tool signed may be valid for devices yet odd in places the
+        # quality rules read: say so, never fail an upload that was already stored
+        return [QualityFinding("unchecked", "", f"the quiz quality rules could not read this "
+                               f"pack ({type(exc).__name__}: {str(exc)[:120]})",
+                               "manifest.json", None, None)]
 
 
 
@@ -149,6 +199,15 @@ def upload_pack(*, repo: Repository, keyring: Keyring, blobs: BlobStore, path: P
     if kind == "source" or (kind == "auto" and not is_built_pack(path)):
         return ingest_source_zip(repo, keyring, blobs, path, by, work_dir)
     return ingest_pack_file(repo, keyring, blobs, path, by)
+
+
+def upload_pack_with_report(*, repo: Repository, keyring: Keyring, blobs: BlobStore, path: Path,
+                            by: str, work_dir: Path, kind: UploadKind = "auto") -> UploadReport:
+    """``upload_pack`` plus the quiz quality report of what was stored (the console)."""
+    if kind == "source" or (kind == "auto" and not is_built_pack(path)):
+        return _ingest_source_zip(repo, keyring, blobs, path, by, work_dir)
+    pack = ingest_pack_file(repo, keyring, blobs, path, by)
+    return UploadReport(pack, stored_quality(blobs=blobs, manifest=json.loads(pack.manifest)))
 
 
 def publish(*, repo: Repository, pack_id: str, version: int, facilities: list[str],

@@ -142,7 +142,8 @@ def test_completion_issues_one_certificate_that_verifies_offline(server) -> None
     assert achievement["name"] == "Profesinių ribų išlaikymas"      # the learner's language
     assert achievement["inLanguage"] == "lt"
     assert credential["credentialSubject"]["result"] == [
-        {"type": ["Result"], "value": f"{server_score:.2f}".rstrip("0").rstrip(".")}]
+        {"type": ["Result"], "value": f"{server_score:.2f}".rstrip("0").rstrip("."),
+         "resultDescription": f"{achievement['id']}#quiz-score"}]
     assert credential["awardedDate"] == pushed_at          # when the server received it
     server_did = did_key(load_public_key(data / "keys" / "server.key.pub"))
     assert credential["issuer"]["id"] == server_did

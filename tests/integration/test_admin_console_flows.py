@@ -471,3 +471,31 @@ def test_dashboard_exports_and_lrs(srv, client) -> None:
         "csrf": page_csrf(client, "/admin/exports"), "endpoint": "http://127.0.0.1:9/xapi",
         "username": "u", "password": "p"})
     assert unreachable.status_code == 502 and "LRS unreachable" in unreachable.text
+
+
+def test_upload_shows_the_quiz_quality_report(srv, client, tmp_path: Path) -> None:
+    """Issue 16: an upload whose quiz breaks quality rules is stored, and the packs page
+    shows the report — file:line of the zipped source, field, course, language, rule."""
+    data = source_zip_with(tmp_path, {
+        "pack.toml": ('id = "promote-sample"', 'id = "quality-demo"'),
+        "courses/boundaries/quiz.toml": [
+            ('text = { en = "Giving him your phone number for emergencies"',
+             'text = { en = "None of the above is professional in this case"'),
+            ('outcome = "spot-manipulation"\n', "")]})
+    r = upload(client, data, "quality-demo.zip")
+    assert r.status_code == 200, r.text
+    assert "Uploaded quality-demo version 1" in r.text and "Quiz quality report" in r.text
+    rows = re.findall(r'<tr class="finding">(.*?)</tr>', r.text, re.S)
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in rows]
+    by_rule = {c[5]: c for c in cells}
+    allnone = by_rule["all-none-of-the-above"]
+    assert allnone[0] == "courses/boundaries/quiz.toml" and allnone[1].isdigit()
+    assert allnone[2] == "questions[0].options[2].text.en" and allnone[4] == "en"
+    assert "untagged" in by_rule and "outcome-thin" in by_rule
+    assert "source-" not in r.text                   # no server temp folder in the report
+    # stored all the same: a finding is a warning, not a refusal
+    assert "quality-demo" in client.get("/admin/packs").text
+    # a clean upload has no report
+    r = upload(client, source_zip_with(tmp_path / "clean", {
+        "pack.toml": ('id = "promote-sample"', 'id = "quality-clean"')}), "clean.zip")
+    assert r.status_code == 303

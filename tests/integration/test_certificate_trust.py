@@ -206,8 +206,10 @@ def test_honest_work_gets_the_servers_score_and_time(srv: dict[str, Any]) -> Non
     work[-1]["data"]["score"] = 100
     answer = push(srv, "f1", work, [profile])
     credential = certified(srv, "f1", profile["id"])
+    achievement_id = credential["credentialSubject"]["achievement"]["id"]
     assert credential["credentialSubject"]["result"] == [
-        {"type": ["Result"], "value": f"{server_score:.2f}".rstrip("0").rstrip(".")}]
+        {"type": ["Result"], "value": f"{server_score:.2f}".rstrip("0").rstrip("."),
+         "resultDescription": f"{achievement_id}#quiz-score"}]
     assert credential["awardedDate"] == answer["received_at"]
     assert credential["awardedDate"] != work[-1]["at"]      # not the device's clock
     (listed,) = certificates_of(srv, profile["id"])

@@ -85,6 +85,32 @@ def test_build_error_is_one_line_with_file_and_line(env: dict[str, Path], tmp_pa
     assert "known types: multiple, scenario, single, true_false" in err.stderr
 
 
+def test_build_warns_about_quiz_quality_and_strict_refuses(env: dict[str, Path],
+                                                           tmp_path: Path) -> None:
+    """Quiz quality findings (issue 16): warnings with file:line and rule; `--strict` makes
+    them errors and builds nothing; `make packs --strict` skips that pack, builds others."""
+    src = tmp_path / "src" / "promote-sample"
+    shutil.copytree(SAMPLE, src)
+    quiz = src / "courses/boundaries/quiz.toml"
+    quiz.write_text(quiz.read_text().replace(
+        'text = { en = "Giving him your phone number for emergencies"',
+        'text = { en = "None of the above is professional in this case"', 1))
+    line = next(i for i, t in enumerate(quiz.read_text().splitlines(), 1) if "None of" in t)
+    out = run("sync_server", "pack", "build", src, "--key", env["key"], "--out", tmp_path / "o")
+    assert out.stdout.strip().endswith("promote-sample-1.pack")
+    assert (f"warning: {quiz}:{line} [questions[0].options[2].text.en]: q1: option 'c' is "
+            "'None of the above is professional in this case' (en) [rule all-none-of-the-above]") in out.stderr
+    strict = subprocess.run([sys.executable, "-m", "sync_server", "pack", "build", str(src),
+                             "--key", str(env["key"]), "--out", str(tmp_path / "s"), "--strict"],
+                            cwd=ROOT, text=True, capture_output=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert strict.returncode == 1 and strict.stdout == ""
+    assert f"error: {quiz}:{line} [questions[0].options[2].text.en]" in strict.stderr
+    assert strict.stderr.strip().splitlines()[-1] == (
+        "error: 1 quiz quality problem(s); the pack was not built (--strict)")
+    assert not (tmp_path / "s").exists()
+
+
 def test_install_then_refuse_rollback(env: dict[str, Path], tmp_path: Path) -> None:
     data = tmp_path / "device"
     out = run("app", "install", env["pack"], "--data-dir", data, "--trust", env["pub"])
@@ -110,7 +136,9 @@ def test_make_packs_tool_builds_every_source_with_a_dev_key(tmp_path: Path) -> N
     for name in names:
         shutil.copytree(ROOT / "content_packs" / name, srcs / name)
     key = tmp_path / "var/dev-keys/dev.key"
-    out = run("tools.build_packs", "--src", srcs, "--out", tmp_path / "var/packs", "--key", key)
+    out = run("tools.build_packs", "--src", srcs, "--out", tmp_path / "var/packs", "--key", key,
+              "--strict")                     # what `make packs` runs: quality findings fail
+    assert "warning" not in out.stderr and "rule" not in out.stderr
     built = out.stdout.strip().splitlines()
     # one pack per source folder, named <id>-<version>.pack (the folder name is the pack id)
     assert sorted(Path(line).name.rsplit("-", 1)[0] for line in built) == names

@@ -53,12 +53,14 @@ def server_manifest(base: str, headers: dict[str, str], pack: str, version: int)
 
 
 def study(manifest: dict[str, Any], learner: str, course: str, *, device: str = "tab-1",
-          answers: str | Chooser = "right", seed: int = 12345, read: bool = True,
+          answers: str | Chooser = "right", seed: int | None = None, read: bool = True,
           role: str = "prison_officer", start: datetime = START, first_seq: int = 0
           ) -> list[dict[str, Any]]:
     """Events of one learner reading every card of `course` (if `read`) and taking one
     quiz attempt with `answers`, as the engine makes them (course.completed included
-    when the engine proposes it)."""
+    when the engine proposes it). The attempt is drawn from the bank by the learner's
+    attempt number (app/core/learning/draw.py), as the app does; an explicit `seed` makes
+    an attempt as apps before item banks did (no `number`, the old seed rule)."""
     engine = LearningEngine([manifest], learner=learner, role=role, language="en",
                             load_lesson=lambda pack, path: {})
     log = Recorder(engine, device=device, start=start, step=timedelta(seconds=20))

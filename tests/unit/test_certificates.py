@@ -208,7 +208,13 @@ def test_genuine_credential_is_open_badges_shaped() -> None:
                                       "hashed": False, "identityHash": "Žydrūnė Šėtonaitė"}]
     assert cred["issuer"]["id"] == did_key(KEY.public_key())
     assert cred["proof"]["verificationMethod"].partition("#")[0] == cred["issuer"]["id"]
-    assert subject["result"] == [{"type": ["Result"], "value": "85"}]
+    achievement_id = subject["achievement"]["id"]
+    assert subject["result"] == [{"type": ["Result"], "value": "85",
+                                  "resultDescription": f"{achievement_id}#quiz-score"}]
+    assert subject["achievement"]["resultDescription"] == [{
+        "id": f"{achievement_id}#quiz-score", "type": ["ResultDescription"],
+        "name": "Baigiamojo testo rezultatas (procentais)", "resultType": "Percent",
+        "requiredValue": "70", "valueMin": "0", "valueMax": "100"}]
     assert [a["targetUrl"] for a in subject["achievement"]["alignment"]] == \
         ["http://data.europa.eu/esco/skill/1", "http://data.europa.eu/esco/skill/2"]
     assert subject["achievement"]["criteria"]["narrative"].startswith("Išklausytos")

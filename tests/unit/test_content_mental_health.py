@@ -31,6 +31,7 @@ import pytest
 
 from app.core.learning.text import localize
 from app.core.packs import PackSource, read_source
+from app.core.packs.quality import source_quality
 from tests.support.content_checks import (
     citation_problems,
     course_of,
@@ -40,7 +41,6 @@ from tests.support.content_checks import (
     strings,
     structure_problems,
 )
-from tools.quiz_quality import quiz_figures
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "content_packs" / "promote-core"
@@ -201,10 +201,11 @@ def test_the_quiz_is_a_bank_that_meets_the_quality_thresholds(source: PackSource
     assert quiz["draw"] >= len(course["outcomes"])           # a draw can cover every outcome
     assert len(types) >= 2 * quiz["draw"]
     assert types.count("scenario") * 2 > len(types)          # mostly scenarios
-    figures = [f for f in quiz_figures(source) if f.course == COURSE]
+    report = source_quality(source)
+    figures = [f for f in report.figures if f.course == COURSE]
     assert {f.lang for f in figures} == set(LANGS)
+    assert [str(f) for f in report.findings if f.course == COURSE] == []
     for f in figures:
-        assert f.problems() == [], f.problems()
         assert f.correct_longest_share <= 0.40 and f.worst_ratio <= 1.6
 
 
@@ -252,9 +253,9 @@ def test_a_scenario_that_reuses_a_lesson_name_fails_the_quiz_quality(copy_src: P
     """Laura is the officer of a de-escalation lesson: a scenario about her tests recall."""
     _edit(copy_src / "courses" / COURSE / "quiz.toml", 'case.en = "Dorin, 19,',
           'case.en = "Laura, 19,')
-    [en] = [f for f in quiz_figures(read_source(copy_src))
-            if f.course == COURSE and f.lang == "en"]
-    assert any("'Laura'" in r for r in en.reused_names), en.reused_names
+    reused = [str(f) for f in source_quality(read_source(copy_src)).of("reused-name")
+              if f.course == COURSE and f.lang == "en"]
+    assert any("'Laura'" in r for r in reused), reused
 
 
 def test_the_german_and_portuguese_checks_fail_when_they_should(copy_src: Path) -> None:

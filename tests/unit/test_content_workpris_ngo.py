@@ -36,6 +36,7 @@ from app.core.packs import (
     read_source,
     verify_pack,
 )
+from app.core.packs.quality import source_quality
 from tests.support.content_checks import (
     citation_problems,
     lesson_text,
@@ -49,7 +50,6 @@ from tests.unit.test_content_promote_core import (
     spelling_problems,
     untranslated,
 )
-from tools.quiz_quality import quiz_figures
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "content_packs" / "workpris-ngo"
@@ -214,10 +214,9 @@ def test_the_quiz_is_a_bank_that_meets_the_quality_thresholds(source: Any) -> No
     assert len(course["outcomes"]) <= quiz["draw"] and len(types) >= 2 * quiz["draw"]
     assert types.count("scenario") * 2 > len(types)
     assert course["pass_mark"] == 70 and quiz["max_attempts"] == 3
-    figures = quiz_figures(source)
-    assert {f.lang for f in figures} == set(LANGS)
-    for f in figures:
-        assert f.problems() == [], f.problems()
+    report = source_quality(source)
+    assert {f.lang for f in report.figures} == set(LANGS)
+    assert [str(f) for f in report.findings] == []
 
 
 # -- the DACUM profile -----------------------------------------------------------------

@@ -9,7 +9,6 @@ version, so a tap costs a dictionary lookup unless something new happened.
 
 from __future__ import annotations
 
-import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
@@ -21,6 +20,7 @@ from app.core.events import new_id
 from app.core.learning import outline as ol
 from app.core.learning.base import FoldingEngine, locked
 from app.core.learning.catalog import Catalog, CourseInfo
+from app.core.learning.draw import MAX_ATTEMPT_NUMBER, draw_seed, drawn_questions
 from app.core.learning.payloads import check_payload
 from app.core.learning.quiz import (
     attempt_order,
@@ -300,7 +300,12 @@ class LearningEngine(FoldingEngine):
     @locked
     def start_quiz(self, pack: str, course: str, *, seed: int | None = None,
                    attempt_id: str | None = None) -> Step:
-        """Start a new attempt (draw + shuffle from `seed`, random if not given)."""
+        """Start a new attempt: the learner's attempt number *n* draws its questions from
+        the bank (app/core/learning/draw.py: seeded from learner, pack, course and *n*, so
+        every tablet and the server draw the same; a retake draws different items).
+
+        `seed`: only for tests and events of older apps — a given seed draws by the rule
+        before item banks (``attempt_order``, no ``number`` in the event)."""
         info = self.catalog.course(pack, course)
         if info.quiz is None:
             raise LearningError(f"course {pack}/{course} has no quiz")
@@ -315,11 +320,17 @@ class LearningEngine(FoldingEngine):
             raise LearningError(f"course {pack}/{course}: no attempts left "
                                 f"({state.attempts_used} of {info.quiz.max_attempts} used)",
                                 code=ErrorCode.NO_ATTEMPTS_LEFT)
-        seed = secrets.randbits(62) if seed is None else seed
         attempt_id = attempt_id or new_id()
+        if seed is not None:
+            data: dict[str, Any] = {"seed": seed, "questions": attempt_order(info.quiz, seed)}
+        else:
+            number = min(MAX_ATTEMPT_NUMBER, 1 + sum(
+                1 for a in progress.attempts.values() if a.started is not None))
+            data = {"seed": draw_seed(self.learner, pack, course, number), "number": number,
+                    "questions": drawn_questions(info.quiz, learner=self.learner, pack=pack,
+                                                 course=course, number=number)}
         event = self._event("quiz.started", info, {"attempt": attempt_id},
-                            {"seed": seed, "questions": attempt_order(info.quiz, seed),
-                             "lang": self.language})
+                            {**data, "lang": self.language})
         return Step([event], attempt=attempt_id)
 
     @locked

@@ -36,6 +36,8 @@ NEEDS_PACK = frozenset(REQUIRED_REF) - {"certificate.received"}
 MAX_SECONDS_PER_CARD = 1800.0
 #: checklist items one practice.observed may name (app/core/packs/practice.py MAX_CHECKLIST)
 MAX_CHECKLIST = 8
+#: the highest attempt number a quiz.started names (app/core/learning/draw.py)
+MAX_ATTEMPT_NUMBER = 999
 
 
 def _fail(event: dict[str, Any], field: str, what: str) -> EventError:
@@ -102,6 +104,11 @@ def check_payload(event: dict[str, Any]) -> None:
             raise _fail(event, "data.questions", "expected a non-empty list of question ids")
         if len(set(qs)) != len(qs):
             raise _fail(event, "data.questions", "duplicate question id")
+        number = data.get("number")
+        if "number" in data and (isinstance(number, bool) or not isinstance(number, int)
+                                 or not 1 <= number <= MAX_ATTEMPT_NUMBER):
+            raise _fail(event, "data.number", f"expected an attempt number 1–"
+                                              f"{MAX_ATTEMPT_NUMBER}, got {number!r}")
     elif etype in ("answer.given", "review.answered"):
         _choice(event, data)
         _number(event, data, "score", 0, 1)

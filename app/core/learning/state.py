@@ -40,6 +40,8 @@ class Attempt:
     id: str
     started: Key | None = None
     seed: int | None = None
+    #: the learner's attempt number the draw was made for (None: drawn before item banks)
+    number: int | None = None
     questions: list[str] = field(default_factory=list)
     lang: str | None = None
     pack_version: int | None = None
@@ -170,6 +172,7 @@ class LearnerState(EventFold):
             attempt = self._attempt(course, ref["attempt"], key)
             if attempt.started is None or key < attempt.started:
                 attempt.started, attempt.seed = key, data["seed"]
+                attempt.number = data.get("number")
                 attempt.questions = list(data["questions"])
                 attempt.lang = data.get("lang") if isinstance(data.get("lang"), str) else None
                 attempt.pack_version = event.get("pack_version")

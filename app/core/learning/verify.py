@@ -15,9 +15,11 @@ it was answered under (as the engine did), the draw is checked against the versi
 attempt started under, and the pass mark is that of the version it was submitted under.
 
 An attempt counts only when it started (``quiz.started`` with its seed), was submitted,
-its question list is exactly what its seed draws from the published quiz (a device must
-not shrink a draw to the questions it knows), and every version it names was published
-to the learner. A completion counts only for a course that has a quiz (a course without
+its question list is exactly what its draw gives from the published quiz (``is_drawn``:
+the item-bank rule of app/core/learning/draw.py for the learner's attempt number, or the
+old seed rule for attempts recorded before it — a device must not shrink a draw to the
+questions it knows), it answers no item outside its draw, and every version it names was
+published to the learner. A completion counts only for a course that has a quiz (a course without
 questions proves nothing the server can check), under a published version, with every
 card of every lesson of that version viewed and a counted attempt passed.
 """
@@ -31,7 +33,8 @@ from typing import Any
 from app.core.errors import LearningError
 from app.core.events import order_key
 from app.core.learning import outline as ol
-from app.core.learning.catalog import CourseInfo
+from app.core.learning.catalog import CourseInfo, QuizInfo
+from app.core.learning.draw import draw_seed, drawn_questions
 from app.core.learning.quiz import attempt_order, attempt_score, passes, score_choice
 from app.core.learning.state import Attempt, CourseProgress, LearnerState
 
@@ -58,7 +61,7 @@ class AttemptCheck:
     answered: int = 0
     total: int = 0
     #: None: counted; else not_started | not_submitted | not_published | no_quiz |
-    #: questions_not_drawn
+    #: questions_not_drawn | answer_not_drawn
     reason: str | None = None
 
 
@@ -81,7 +84,21 @@ class CourseVerdict:
         return self.code == VERIFIED
 
 
-def _rescore(attempt: Attempt, lookup: CourseLookup) -> AttemptCheck:
+def is_drawn(attempt: Attempt, quiz: QuizInfo, *, learner: str, pack: str, course: str
+             ) -> bool:
+    """Whether the attempt's question list is exactly what its draw gives: the item-bank
+    rule (seed and questions of the learner's attempt ``number``), or, for an attempt
+    recorded before item banks (no ``number``), what its seed draws by the old rule."""
+    assert attempt.seed is not None
+    if attempt.number is None:
+        return attempt.questions == attempt_order(quiz, attempt.seed)
+    return (attempt.seed == draw_seed(learner, pack, course, attempt.number)
+            and attempt.questions == drawn_questions(quiz, learner=learner, pack=pack,
+                                                     course=course, number=attempt.number))
+
+
+def _rescore(attempt: Attempt, lookup: CourseLookup, *, learner: str, pack: str,
+             course: str) -> AttemptCheck:
     version = attempt.pack_version
     if attempt.started is None or attempt.seed is None:
         return AttemptCheck(attempt.id, version, reason="not_started")
@@ -93,8 +110,12 @@ def _rescore(attempt: Attempt, lookup: CourseLookup) -> AttemptCheck:
     quiz = info.quiz
     if quiz is None:
         return AttemptCheck(attempt.id, version, reason="no_quiz")
-    if attempt.questions != attempt_order(quiz, attempt.seed):
+    if not is_drawn(attempt, quiz, learner=learner, pack=pack, course=course):
         return AttemptCheck(attempt.id, version, reason="questions_not_drawn")
+    drawn = set(quiz.scored_ids(attempt.questions))
+    if any(item not in drawn for item in attempt.answers):
+        # an honest engine answers only the items of its draw: the attempt was tampered with
+        return AttemptCheck(attempt.id, version, reason="answer_not_drawn")
 
     def score_of(item: str) -> float | None:
         answer = attempt.answers.get(item)
@@ -148,7 +169,8 @@ def verify_course(events: Iterable[dict[str, Any]], *, learner: str, pack: str, 
     progress = state.courses.get((pack, course))
     if progress is None:
         return CourseVerdict(NO_COMPLETION, f"no course.completed of {pack}/{course}")
-    checks = [_rescore(a, lookup) for a in progress.attempts_in_order()]
+    checks = [_rescore(a, lookup, learner=learner, pack=pack, course=course)
+              for a in progress.attempts_in_order()]
     if not completions:
         return CourseVerdict(NO_COMPLETION, f"no course.completed of {pack}/{course}",
                              attempts=tuple(checks))

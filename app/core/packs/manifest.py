@@ -13,6 +13,7 @@ from typing import Any
 from app.core.errors import PackVerifyError
 from app.core.packs.limits import MAX_ENTRY_BYTES, SUPPORTED_FORMATS
 from app.core.packs.practice import check_practice
+from app.core.packs.recognition import recognition_problem
 
 PACK_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ITEM_ID = PACK_ID
@@ -150,6 +151,11 @@ def _course(c: Any, path: str, paths: set[str]) -> None:
             if fp not in paths:
                 raise _fail(f"{lp}.files.{lang}", f"{fp!r} is not in files")
     outcomes = _outcomes(c, path)
+    if "recognition" in c:                  # the builder's rules (app/core/packs/recognition)
+        problem = recognition_problem(c["recognition"])
+        if problem:
+            field = f"{path}.recognition" + (f".{problem[0]}" if problem[0] else "")
+            raise _fail(field, problem[1])
     quiz = _need(c, "quiz", dict, path)
     for k, q in enumerate(_need(quiz, "questions", list, f"{path}.quiz")):
         _question(q, f"{path}.quiz.questions[{k}]", outcomes)

@@ -18,16 +18,15 @@ from app.core.packs.fields import ID_RE, LANG_RE, Fields, Languages, unique_ids
 from app.core.packs.lessons import ParsedLesson, PendingLink, parse_lesson
 from app.core.packs.limits import MAX_ENTRY_BYTES
 from app.core.packs.manifest import ManifestIdentity
-from app.core.packs.markup import IMAGE_EXTENSIONS, Kind
+from app.core.packs.markup import IMAGE_EXTENSIONS
 from app.core.packs.media import image_type
 from app.core.packs.practice import add_programmes, read_course_practice
+from app.core.packs.recognition import read_recognition
+from app.core.packs.source_profile import esco_labels, expected_levels, profile_validation
 from app.core.packs.source_quiz import read_quiz
 from app.core.packs.tomldoc import TomlDoc
 
 SOURCE_FORMATS = (1,)
-#: ``[validation] status`` of a profile (DACUM chart)
-PROFILE_STATUSES = ("draft", "validated")
-MAX_ESCO_LABEL = 200
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS      # no SVG: see app/core/packs/media.py
 _MEDIA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -223,7 +222,7 @@ class _Reader:
         doc = self.doc(f"{base}/course.toml")
         f = Fields(doc, doc.data, "", self.langs)
         f.only(["title", "summary", "roles", "skills", "minutes", "pass_mark", "lessons",
-                "outcomes", "tasks", "certificate"])
+                "outcomes", "tasks", "certificate", "recognition"])
         outcomes = self._outcomes(f)
         course: dict[str, Any] = {
             "id": cid, "title": f.loc("title"), "summary": f.loc("summary"),
@@ -264,6 +263,9 @@ class _Reader:
                                      "(or language not in pack.languages); ignored")
         if outcomes:
             course["outcomes"] = outcomes
+        recognition = read_recognition(f)            # EQF level, workload, ESCO
+        if recognition:
+            course["recognition"] = recognition
         course["quiz"] = self._quiz(f"{base}/quiz.toml", [o["id"] for o in outcomes])
         return course
 
@@ -375,8 +377,8 @@ class _Reader:
                 unique_ids([t], "id", ids)
                 task = {"id": t.ident("id"), "title": t.loc("title"),
                         "skills": self._skill_keys(t, "skills"),
-                        "expected": self._expected(t, roles, levels)}
-                esco = self._esco_labels(t)
+                        "expected": expected_levels(t, roles, levels)}
+                esco = esco_labels(t)
                 if esco:
                     task["esco_skills"] = esco
                 tasks.append(task)
@@ -389,58 +391,7 @@ class _Reader:
                "scale": scale, "duties": duties}
         if out["description"] is None:
             del out["description"]
-        validation = self._validation(f)
+        validation = profile_validation(f)
         if validation:
             out["validation"] = validation
-        return out
-
-    @staticmethod
-    def _esco_labels(t: Fields) -> list[str]:
-        """``esco_skills``: preferred labels of the ESCO skills/knowledge a task maps to, as
-        ESCO writes them in English. Labels, not URIs: a URI is cited only where someone
-        copied it from ESCO (skills.toml), and a label must never pass for one."""
-        labels = t.str_list("esco_skills", required=False)
-        for label in labels:
-            t._check_text("esco_skills", label, Kind.PLAIN)
-            if not label.strip() or len(label) > MAX_ESCO_LABEL or label.startswith("http"):
-                raise t.error("esco_skills", f"{label!r} is not an ESCO skill label (the "
-                                             "English preferred label, at most "
-                                             f"{MAX_ESCO_LABEL} characters, not a URI)")
-        return labels
-
-    @staticmethod
-    def _validation(f: Fields) -> dict[str, Any]:
-        """``[validation]``: is this DACUM chart a draft written by the authors, or validated
-        by a DACUM panel of practitioners (who, when)? The note is shown with the profile."""
-        if not f.has("validation"):
-            return {}
-        v = f.sub("validation", f.table["validation"])
-        v.only(["status", "note", "panel", "date"])
-        status = v.string("status")
-        if status not in PROFILE_STATUSES:
-            raise v.error("status", f"must be 'draft' or 'validated', got {status!r}")
-        out: dict[str, Any] = {"status": status, "note": v.loc("note")}
-        if status == "validated":
-            out["panel"] = v.text("panel")
-            out["date"] = v.date("date")
-        elif v.has("panel") or v.has("date"):
-            raise v.error("panel" if v.has("panel") else "date",
-                          "a draft profile has no validation panel or date yet; remove them "
-                          "or set status = \"validated\"")
-        return out
-
-    def _expected(self, t: Fields, roles: list[str], levels: list[int]) -> dict[str, int]:
-        if not t.has("expected"):
-            return {}
-        e = t.sub("expected", t.table["expected"])
-        out = {}
-        for role in e.table:
-            if role not in roles:
-                raise e.error(role, f"role {role!r} is not in the profile's roles "
-                                    f"({', '.join(roles)})")
-            lvl = e.integer(role)
-            if lvl not in levels:
-                raise e.error(role, f"level {lvl} is not on the rating scale "
-                                    f"({', '.join(map(str, levels))})")
-            out[role] = lvl
         return out
