@@ -692,7 +692,7 @@ class Session:
         store = self.device.store
         # One read of the learner's history feeds both folds (it can be thousands of
         # events on a tablet used for months).
-        history = store.events(learner)
+        history = LearningEngine.load_history(store, learner)
         self.engine = LearningEngine(
             self.device.catalog(), learner=learner,
             role=str(get_attr_or_key(self.learner, "role", "")),

@@ -25,6 +25,7 @@ Invariants the crash test checks:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -42,12 +43,14 @@ from app.core.events import new_id, order_key, utc_now_iso, validate_event
 from app.core.store.atomic import AtomicJSONStorage, clean_stale_temps, fsync_dir
 from app.core.store.conflicts import ConflictLog, differs
 from app.core.store.history import HISTORY_CACHE_BYTES, HistoryCache, copy_json
+from app.core.store.idindex import IdIndex
 from app.core.store.journal import Journal, JournalFile
 from app.core.store.lock import DirLock
 from app.core.store.profiles import Profiles
 from app.core.store.quarantine import QuarantineLog
 from app.core.store.segments import LearnerLog, learner_key
 from app.core.store.settings import Settings
+from app.core.store.snapshots import HistoryMark, Snapshot, check_name, meta_of, snapshot_of
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,7 @@ MAX_REASON_CHARS = 1000
 
 Event = dict[str, Any]
 Subscriber = Callable[[list[Event]], None]
+Batch = Callable[[list[Event]], Any]
 
 
 def _detached(value: Any, what: str) -> Any:
@@ -85,12 +89,16 @@ class Store:
         self._segment_capacity = segment_capacity
         self._subscribers: list[Subscriber] = []
         self._learners: dict[str, LearnerLog] = {}
+        # the outbox index, built on first use (_ensure_outbox):
+        self._outbox_loaded = False
         self._pending: OrderedDict[str, int] = OrderedDict()  # outbox: id -> journal number
         self._journal_ids: dict[int, set[str]] = {}
-        self._done: set[str] = set()      # acknowledged or rejected, journal not yet deleted
+        # acknowledged or rejected, journal not yet deleted (until the outbox index is
+        # built: as outbox.json has it)
+        self._done: set[str] = set()
         self._rejected_ids: set[str] = set()
         self._folded: set[str] = set()    # ids of the current journal already in segments
-        self._index: dict[str, str] | None = None  # every stored id -> learner (lazy)
+        self._ids = IdIndex(root / "index")   # id -> (learner, position); loaded on use
         self._history = HistoryCache(_sort_key, history_cache_bytes)  # learner -> events
         self._next_seq = 1
         self._saved_last_seq = 0  # last_seq as outbox.json has it on disk
@@ -133,7 +141,7 @@ class Store:
     def _load(self) -> None:
         root = self.root
         created = False
-        for folder in (root, root / "journal", root / "learners"):
+        for folder in (root, root / "journal", root / "learners", root / "index"):
             if not folder.is_dir():
                 folder.mkdir()
                 created = True
@@ -149,7 +157,8 @@ class Store:
         if not isinstance(last_seq, int) or last_seq < 0:
             raise StoreError(f"{root / 'outbox.json'}: meta.last_seq: expected an integer")
         self._saved_last_seq = last_seq
-        done = {d.get("id") for d in state.get("done", {}).values() if isinstance(d, dict)}
+        done = {d["id"] for d in state.get("done", {}).values()
+                if isinstance(d, dict) and isinstance(d.get("id"), str)}
         self._rejected_db = TinyDB(root / "rejected.json", storage=AtomicJSONStorage,
                                    kind="rejected")
         try:
@@ -163,30 +172,31 @@ class Store:
                 if learner is not None:
                     self._learners[learner.learner_id] = learner
         self._journal = Journal(root / "journal", self._journal_capacity)
-        files = [self._journal.read(n, repair=True) for n in self._journal.numbers()]
+        # Only the newest journal files are read here: the last one (appended to next,
+        # and maybe half folded) and, walking back, the first that holds events (seqs
+        # only grow, so it has the highest one). The outbox index of the others is built
+        # on first use (_ensure_outbox) from the journal index.
+        self._done = done
+        numbers = self._journal.numbers()
+        last: JournalFile | None = None
         max_seq = last_seq
-        for jf in files:
-            ids = set()
-            for event in jf.events:
-                ids.add(event["id"])
-                if event.get("device") == self.device_id:
-                    max_seq = max(max_seq, int(event.get("seq", 0)))
-                if event["id"] not in done and event["id"] not in self._rejected_ids:
-                    self._pending[event["id"]] = jf.number
-            self._journal_ids[jf.number] = ids
-        all_journal_ids = set().union(*self._journal_ids.values()) if files else set()
-        self._done = all_journal_ids & (done | self._rejected_ids)
+        for number in reversed(numbers):
+            jf = self._journal.read(number, repair=True)
+            last = last or jf
+            own = [e.get("seq", 0) for e in jf.events if e.get("device") == self.device_id]
+            if jf.events:
+                max_seq = max([max_seq, *(int(seq) for seq in own)])
+                break
         self._next_seq = max_seq + 1
-        if files and files[-1].events:
+        if last is not None and last.events:
             # the last journal may be partly folded (crash) or not at all (no close)
-            self._journal.open_for_append(files[-1])
+            self._journal.open_for_append(last)
             self._fold_current(dedupe=True)
-            self._start_journal()
-        elif files:
-            self._journal.open_for_append(files[-1])
+            self._close_journal()
+        elif last is not None:
+            self._journal.open_for_append(last)
         else:
             self._start_journal()
-        self._drop_finished_journals()
         self._conflicts = ConflictLog(root / "conflicts.json", self._lock)
         self._quarantine = QuarantineLog(root / "quarantine.json", self._lock)
         self.profiles = Profiles(root / "profiles.json", self._lock)
@@ -220,8 +230,7 @@ class Store:
             try:
                 if self._journal.current is not None and self._journal.current.events:
                     self._fold_current(dedupe=False)
-                    self._start_journal()
-                    self._drop_finished_journals()
+                    self._close_journal()
             except StoreError as exc:  # nothing lost: the next open folds the journal
                 log.warning("store close could not fold the journal: %s", exc)
             finally:
@@ -233,6 +242,7 @@ class Store:
             journal.close()
         for learner in self._learners.values():
             learner.close()
+        self._ids.close()
         self._history.clear()
         rejected = getattr(self, "_rejected_db", None)
         if rejected is not None:
@@ -282,21 +292,19 @@ class Store:
             if event.get("id") is None:
                 event["id"] = new_id()
             validate_event(event)
-            if event_dict.get("id") is not None and event["id"] in self._ensure_index():
+            if event_dict.get("id") is not None and self._is_stored(event["id"]):
                 raise EventError(f"id: {event['id']} is already stored")
             if self._journal.broken:
                 self._journal.append(event)  # raises the "reopen the store" StoreError
             if self._journal.full:
                 self._fold_current(dedupe=False)
-                self._start_journal()
-                self._drop_finished_journals()
+                self._close_journal()
             self._next_seq = event["seq"] + 1  # burnt even if the write fails: never reused
             self._journal.append(event)
-            number = self._journal.current.number  # type: ignore[union-attr]
-            self._pending[event["id"]] = number
-            self._journal_ids.setdefault(number, set()).add(event["id"])
-            if self._index is not None:
-                self._index[event["id"]] = event["learner"]
+            if self._outbox_loaded:
+                number = self._journal.current.number  # type: ignore[union-attr]
+                self._pending[event["id"]] = number
+                self._journal_ids.setdefault(number, set()).add(event["id"])
             self._history.add(event["learner"], [copy_json(event)])
             listeners = bool(self._subscribers)
         if listeners:
@@ -330,12 +338,86 @@ class Store:
         self._history.put(learner_id, out)
         return out
 
+    def history_since(self, learner_id: str, mark: HistoryMark | None,
+                      apply: Batch) -> HistoryMark | None:
+        """Hand the learner's stored events beyond `mark` (all of them for None) to
+        `apply`, in batches (one per segment, then the events not yet folded into the
+        segments), under the store lock, so that nothing is written meanwhile; return
+        the mark now covered. Order inside and across batches is storage order, not
+        event order: for folds that do not depend on order (snapshots.py).
+
+        Returns None, without calling `apply`, when `mark` does not fit this history
+        (more documents than stored, or another event at its position): the caller
+        then starts from nothing. Events are fresh copies the caller owns."""
+        if not isinstance(learner_id, str):
+            raise StoreError(f"learner_id: expected text, got {type(learner_id).__name__}")
+        if mark is not None and (not isinstance(mark, HistoryMark) or mark.count < 0):
+            raise StoreError("mark: expected a HistoryMark or None")
+        with self._lock:
+            self._check_open()
+            learner = self._learners.get(learner_id)
+            count = learner.count if learner is not None else 0
+            start, last_id = 0, None
+            if mark is not None and mark.count > 0:
+                if mark.count > count or learner is None or mark.last_id is None:
+                    return None
+                start, last_id = mark.count, mark.last_id
+            if learner is not None and (start < count or last_id is not None):
+                docs_iter = learner.docs_from(start, after=last_id)
+                try:
+                    first = next(docs_iter, None)
+                except ValueError:      # another event where the mark's last one was
+                    return None
+                for docs in itertools.chain([first] if first else [], docs_iter):
+                    apply([doc["event"] for doc in docs])
+                    last_id = docs[-1]["event"]["id"]
+            unfolded = [copy_json(e) for e in self._unfolded() if e["learner"] == learner_id]
+            if unfolded:
+                apply(unfolded)
+            return HistoryMark(count, last_id if count else None)
+
+    def read_snapshot(self, learner_id: str, name: str) -> Snapshot | None:
+        """The learner's snapshot `name` (snapshots.py), or None when there is none or
+        it cannot be used (damaged, another learner's: logged)."""
+        check_name(name)
+        with self._lock:
+            self._check_open()
+            learner = self._learners.get(learner_id)
+            if learner is None:
+                return None
+            try:
+                found = learner.read_snapshot(name)
+            except StoreError as exc:
+                log.warning("snapshot ignored (it will be recomputed): %s", exc)
+                return None
+            if found is None:
+                return None
+            return snapshot_of(learner_id, name, *found)
+
+    def write_snapshot(self, learner_id: str, name: str, snapshot: Snapshot) -> None:
+        """Save (atomically) the learner's snapshot `name`, replacing the previous one.
+        Its mark must fit the stored history (one `history_since` returned). StoreError
+        when it does not or the write fails (the previous snapshot then stays)."""
+        check_name(name)
+        if not isinstance(snapshot, Snapshot):
+            raise StoreError("snapshot: expected a Snapshot")
+        meta = meta_of(learner_id, name, snapshot)
+        with self._lock:
+            self._check_open()
+            learner = self._learners.get(learner_id)
+            mark = snapshot.mark
+            if learner is None or not 0 < mark.count <= learner.count:
+                raise StoreError(f"snapshot of {learner_id!r}: covers {mark.count} stored "
+                                 "events, which this history does not have")
+            learner.write_snapshot(name, meta, snapshot.payload)
+
     def outbox(self, limit: int = 500) -> list[Event]:
         """Local events not yet acknowledged or rejected, oldest first."""
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
             raise StoreError(f"limit: expected an integer >= 0, got {limit!r}")
         with self._lock:
             self._check_open()
+            self._ensure_outbox()
             wanted: list[str] = []
             for event_id in self._pending:
                 if len(wanted) >= limit:
@@ -349,6 +431,7 @@ class Store:
         Unknown or already acknowledged ids are ignored. Returns how many left."""
         with self._lock:
             self._check_open()
+            self._ensure_outbox()
             hits = [i for i in dict.fromkeys(self._id_list(ids)) if i in self._pending]
             if not hits:
                 return 0
@@ -365,6 +448,7 @@ class Store:
                 raise StoreError(f"reject[{event_id!r}]: reason: expected text")
         with self._lock:
             self._check_open()
+            self._ensure_outbox()
             hits = [i for i in ids_with_reasons if isinstance(i, str) and i in self._pending]
             if not hits:
                 return 0
@@ -405,17 +489,18 @@ class Store:
         with self._lock:
             self._check_open()
             index = self._ensure_index()
+            unfolded = {e["id"]: e for e in self._unfolded()}
             fresh: dict[str, Event] = {}
             known: list[Event] = []
             for event in batch:
-                if event["id"] in index:
+                if event["id"] in unfolded or index.find(event["id"]) is not None:
                     known.append(event)
                 elif event["id"] in fresh:
                     if differs(fresh[event["id"]], event):
                         known.append(event)
                 else:
                     fresh[event["id"]] = event
-            conflicts = self._find_conflicts(known, fresh, index)
+            conflicts = self._find_conflicts(known, fresh, unfolded)
             if conflicts:
                 self._conflicts.record(conflicts)   # before the write: a failure re-pulls
             if not fresh:
@@ -436,8 +521,6 @@ class Store:
                                      on_written=written.extend)
             except StoreError as exc:
                 failure = exc
-            for event in written:
-                index[event["id"]] = event["learner"]
             for learner_id in {e["learner"] for e in written}:
                 self._history.add(learner_id, [copy_json(e) for e in written
                                                if e["learner"] == learner_id])
@@ -486,24 +569,38 @@ class Store:
             return self._quarantine.count()
 
     def _find_conflicts(self, known: list[Event], fresh: dict[str, Event],
-                        index: dict[str, str]) -> list[tuple[Event, Event]]:
-        """(kept, received) pairs for received events whose id is stored differently."""
+                        unfolded: dict[str, Event]) -> list[tuple[Event, Event]]:
+        """(kept, received) pairs for received events whose id is stored differently.
+        The stored copies are read by position (only the segments that hold them)."""
         if not known:
             return []
-        by_learner: dict[str, dict[str, Event]] = {}
+        stored = self._stored_events([e["id"] for e in known
+                                      if e["id"] not in fresh and e["id"] not in unfolded])
         pairs: list[tuple[Event, Event]] = []
         for event in known:
-            kept = fresh.get(event["id"])
-            if kept is None:
-                learner_id = index[event["id"]]
-                stored = by_learner.get(learner_id)
-                if stored is None:
-                    stored = {e["id"]: e for e in self._history_of(learner_id)}
-                    by_learner[learner_id] = stored
-                kept = stored.get(event["id"])
+            kept = fresh.get(event["id"]) or unfolded.get(event["id"]) \
+                or stored.get(event["id"])
             if kept is not None and differs(kept, event):
                 pairs.append((copy_json(kept), event))
         return pairs
+
+    def _stored_events(self, ids: list[str]) -> dict[str, Event]:
+        """{id: event} of these ids as the segments hold them (via the id index)."""
+        index = self._ensure_index()
+        wanted: dict[str, dict[int, str]] = {}
+        for event_id in ids:
+            where = index.find(event_id)
+            if where is not None:
+                wanted.setdefault(where[0], {})[where[1]] = event_id
+        out: dict[str, Event] = {}
+        for learner_id, positions in wanted.items():
+            learner = self._learners.get(learner_id)
+            if learner is None:
+                continue
+            for position, event in learner.events_at(list(positions)).items():
+                if event.get("id") == positions[position]:
+                    out[positions[position]] = event
+        return out
 
     # ------------------------------------------------------------------ queries
     def learner_ids(self) -> list[str]:
@@ -525,6 +622,9 @@ class Store:
 
     def outbox_count(self) -> int:
         with self._lock:
+            if self._closed:
+                return len(self._pending)
+            self._ensure_outbox()
             return len(self._pending)
 
     def storage_bytes(self) -> int:
@@ -573,17 +673,18 @@ class Store:
             return []
         return [e for e in current.events if e["id"] not in self._folded]
 
-    def _ensure_index(self) -> dict[str, str]:
-        """id -> learner of every stored event; read once, then kept up to date."""
-        if self._index is None:
-            index: dict[str, str] = {}
-            for learner_id, learner in self._learners.items():
-                for doc in learner.all_docs():
-                    index[doc["event"]["id"]] = learner_id
-            for event in self._unfolded():
-                index[event["id"]] = event["learner"]
-            self._index = index
-        return self._index
+    def _ensure_index(self) -> IdIndex:
+        """The id index of every event in the segments (idindex.py: two small files,
+        checked against the segments on load), kept up to date by `_write_docs`."""
+        if not self._ids.loaded:
+            self._ids.load(self._learners)
+        return self._ids
+
+    def _is_stored(self, event_id: str) -> bool:
+        """Is this id stored (segments or the current journal)?"""
+        if any(e["id"] == event_id for e in self._unfolded()):
+            return True
+        return self._ensure_index().find(event_id) is not None
 
     def _learner_log(self, learner_id: str) -> LearnerLog:
         learner = self._learners.get(learner_id)
@@ -599,8 +700,11 @@ class Store:
         rest = docs
         try:
             while rest:
+                start = learner.count
                 n = learner.add_chunk(rest)
-                on_written([d["event"] for d in rest[:n]])
+                done = [d["event"] for d in rest[:n]]
+                self._ids.record(learner_id, start, [e["id"] for e in done])
+                on_written(done)
                 rest = rest[n:]
         finally:
             if not learner.numbers:  # nothing ever written for this learner
@@ -614,12 +718,9 @@ class Store:
         todo = [e for e in current.events if e["id"] not in self._folded]
         if dedupe and todo:
             # after a crash the fold may have been half done: skip what is already there
-            known: set[str] = set()
-            for learner_id in {e["learner"] for e in todo}:
-                learner = self._learners.get(learner_id)
-                if learner is not None:
-                    known.update(doc["event"]["id"] for doc in learner.all_docs())
-            self._folded.update(e["id"] for e in todo if e["id"] in known)
+            index = self._ensure_index()
+            known = {e["id"] for e in todo if index.find(e["id"]) is not None}
+            self._folded.update(known)
             todo = [e for e in todo if e["id"] not in known]
         by_learner: dict[str, list[Event]] = {}
         for event in todo:
@@ -630,8 +731,45 @@ class Store:
 
     def _start_journal(self) -> None:
         jf = self._journal.start_new()
-        self._journal_ids.setdefault(jf.number, set())
+        if self._outbox_loaded:
+            self._journal_ids.setdefault(jf.number, set())
         self._folded.clear()
+
+    def _close_journal(self) -> None:
+        """The current journal is folded: note its ids in the journal index, start the
+        next one, delete files whose events all left the outbox."""
+        current = self._journal.current
+        if current is not None and current.events:
+            self._journal.record_closed(current)
+        self._start_journal()
+        self._drop_finished_journals()
+
+    def _ensure_outbox(self) -> None:
+        """Build the outbox index (which ids wait, in which journal file) on first use:
+        from the journal index, plus any file it has no record of, plus the current
+        journal in memory."""
+        if self._outbox_loaded:
+            return
+        current = self._journal.current
+        numbers = [n for n in self._journal.numbers()
+                   if current is None or n != current.number]
+        files = self._journal.closed_ids(numbers)
+        if current is not None:
+            files[current.number] = [e["id"] for e in current.events]
+        pending: OrderedDict[str, int] = OrderedDict()
+        journal_ids: dict[int, set[str]] = {}
+        done = self._done | self._rejected_ids
+        for number in sorted(files):
+            ids = files[number]
+            journal_ids[number] = set(ids)
+            for event_id in ids:
+                if event_id not in done:
+                    pending[event_id] = number
+        self._pending, self._journal_ids = pending, journal_ids
+        everything = set().union(*journal_ids.values()) if journal_ids else set()
+        self._done = everything & done
+        self._outbox_loaded = True
+        self._drop_finished_journals()
 
     def _finish(self, hits: list[str]) -> None:
         """`hits` leave the outbox for good (acknowledged or rejected): outbox.json is
@@ -644,6 +782,8 @@ class Store:
 
     def _drop_finished_journals(self) -> None:
         """Delete journal files whose events were all acknowledged or rejected."""
+        if not self._outbox_loaded:
+            return        # nothing left the outbox since the store was opened
         current = self._journal.current.number if self._journal.current else None
         finished = [n for n in sorted(self._journal_ids)
                     if n != current and self._journal_ids[n] <= self._done]
@@ -678,6 +818,10 @@ class Store:
                 if event["id"] in wanted:
                     out[event["id"]] = _detached(event, "event")
         missing = wanted - set(out)
+        if missing:   # a journal line damaged after its file was indexed: the segments
+            # hold every folded event too
+            out.update(self._stored_events(list(missing)))
+            missing = wanted - set(out)
         if missing:
             raise StoreError(f"outbox: {len(missing)} event(s) missing from the journal files "
                              f"(e.g. {next(iter(missing))})")
