@@ -70,8 +70,8 @@ class SeenIds:
         return self._base is not None and event_id in self._base
 
     def add(self, event_id: str) -> None:
-        if event_id not in self:
-            self._added.add(event_id)
+        """Add an id not yet seen (the fold checks `in` first)."""
+        self._added.add(event_id)
 
     def __len__(self) -> int:
         return len(self._added) + (len(self._base) if self._base is not None else 0)

@@ -45,7 +45,7 @@ SNAPSHOT_NAME = "folds"
 #: save a new snapshot at sign-in when at least this many stored events came since
 RESNAPSHOT_AFTER = 500
 #: the payload layout below
-CODEC_VERSION = 1
+CODEC_VERSION = 2
 
 Event = dict[str, Any]
 
@@ -136,9 +136,11 @@ class LearnerHistory:
                 gc.enable()
 
 
-def load_history(store: HistorySource, learner: str) -> LearnerHistory:
+def load_history(store: HistorySource, learner: str, *,
+                 resnapshot_after: int = RESNAPSHOT_AFTER) -> LearnerHistory:
     """The learner's folds: snapshot + the events stored since (or a recompute), and a
-    new snapshot when many events came since the last one (see the module docstring)."""
+    new snapshot when `resnapshot_after` or more stored events came since the last one
+    (see the module docstring)."""
     version = fold_version()
     history: LearnerHistory | None = None
     snapshot = store.read_snapshot(learner, SNAPSHOT_NAME)
@@ -160,7 +162,7 @@ def load_history(store: HistorySource, learner: str) -> LearnerHistory:
         assert mark is not None       # a mark of None always fits
     since = mark.count - history.mark.count
     history.mark = mark
-    if mark.count and (history.source == "recomputed" or since >= RESNAPSHOT_AFTER):
+    if mark.count and (history.source == "recomputed" or since >= resnapshot_after):
         try:
             store.write_snapshot(learner, SNAPSHOT_NAME,
                                  Snapshot(mark, version, history.encode()))

@@ -18,18 +18,22 @@ notices a change of the fold code and asks).
 from __future__ import annotations
 
 import marshal
+import zlib
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from app.core.learning.fold import EventFold, Key, utc_day
 from app.core.learning.payloads import MAX_SECONDS_PER_CARD
-from app.core.learning.review import Encounter, Leitner, leitner
+from app.core.learning.review import Encounter, Leitner, leitner, step
 
 #: what the learning fold computes (see the module docstring): bump on any change of it
 FOLD_VERSION = 2
 
 CourseKey = tuple[str, str]
+#: packed chunks of one question's answers before they are joined into one
+MAX_CHUNKS = 8
+Item = tuple[str, str, str]     # (pack, course, question)
 LEARNING_TYPES = frozenset({"lesson.opened", "card.viewed", "quiz.started", "answer.given",
                             "quiz.submitted", "course.completed", "review.answered",
                             "certificate.received"})
@@ -113,9 +117,8 @@ class Attempt:
         """``questions`` and ``answers`` as marshal bytes (kept as they came if unread)."""
         if self._packed is not None:
             return self._packed
-        return marshal.dumps((self._questions,
-                              [(q, a.key, a.event, a.choice, a.score, a.pack_version)
-                               for q, a in self._answers.items()]))
+        return _pack((self._questions, [(q, a.key, a.event, a.choice, a.score, a.pack_version)
+                                        for q, a in self._answers.items()]))
 
     @classmethod
     def with_packed_detail(cls, packed: bytes, **fields: Any) -> Attempt:
@@ -125,7 +128,7 @@ class Attempt:
 
     def _unpack(self) -> None:
         packed, self._packed = self._packed, None
-        questions, answers = marshal.loads(packed)  # type: ignore[arg-type]
+        questions, answers = _unpack(packed)  # type: ignore[arg-type]
         if type(questions) is not list or type(answers) is not list:
             raise TypeError("attempt detail: expected two lists")
         self._questions = questions
@@ -221,11 +224,16 @@ class LearnerState(EventFold):
     def __init__(self, learner: str | None = None) -> None:
         super().__init__(learner)
         self.courses: dict[CourseKey, CourseProgress] = {}
-        #: (pack, course, question) → its answers; an item restored from a snapshot stays
-        #: packed in `_packed_encounters` (with its Leitner state cached) until it changes
-        self.encounters: dict[tuple[str, str, str], list[Encounter]] = {}
-        self._packed_encounters: dict[tuple[str, str, str], bytes] = {}
-        self._leitner: dict[tuple[str, str, str], Leitner] = {}
+        #: (pack, course, question) → its answers. A question restored from a snapshot
+        #: stays packed (`_packed_encounters`, with its Leitner state and latest answer)
+        #: while new answers come later than all before: each advances the state by one
+        #: `review.step` and waits in `_extra_encounters`; an earlier one (a merge)
+        #: unpacks the question and recomputes it.
+        self.encounters: dict[Item, list[Encounter]] = {}
+        self._packed_encounters: dict[Item, tuple[bytes, ...]] = {}
+        self._extra_encounters: dict[Item, list[Encounter]] = {}
+        self._latest_encounter: dict[Item, Encounter] = {}
+        self._leitner: dict[Item, Leitner] = {}
         self.certificates: dict[str, Certificate] = {}
 
     # -- folding ---------------------------------------------------------------------
@@ -314,21 +322,33 @@ class LearnerState(EventFold):
 
     def _encounter(self, pack: str, course: str, question: str, enc: Encounter) -> None:
         item = (pack, course, question)
-        self.encounters_of(item).append(enc)
+        if item in self._packed_encounters:
+            cached = self._leitner.get(item)
+            if cached is not None and enc > self._latest_encounter[item]:
+                self._extra_encounters.setdefault(item, []).append(enc)
+                self._latest_encounter[item] = enc
+                self._leitner[item] = step(cached, enc)
+                return
+        self._unpack_item(item)
+        self.encounters.setdefault(item, []).append(enc)
         self._leitner.pop(item, None)
 
-    def encounters_of(self, item: tuple[str, str, str]) -> list[Encounter]:
+    def encounters_of(self, item: Item) -> list[Encounter]:
         """The answers to one question (unpacked from a snapshot on first use)."""
-        packed = self._packed_encounters.pop(item, None)
-        if packed is not None:
-            self.encounters[item] = [Encounter(key, date.fromordinal(day), correct, review)
-                                     for key, day, correct, review in marshal.loads(packed)]
-        return self.encounters.setdefault(item, [])
+        self._unpack_item(item)
+        return self.encounters.get(item, [])
 
-    def review_questions(self) -> list[tuple[str, str, str]]:
+    def _unpack_item(self, item: Item) -> None:
+        chunks = self._packed_encounters.pop(item, None)
+        if chunks is not None:
+            self.encounters[item] = [*(e for chunk in chunks for e in _unpack_encounters(chunk)),
+                                     *self._extra_encounters.pop(item, [])]
+            self._latest_encounter.pop(item, None)
+
+    def review_questions(self) -> list[Item]:
         """Every question with at least one answer."""
-        return [*self.encounters, *(i for i in self._packed_encounters
-                                    if i not in self.encounters)]
+        return [*(i for i, found in self.encounters.items() if found),
+                *(i for i in self._packed_encounters if i not in self.encounters)]
 
     # -- plain data (snapshots) ------------------------------------------------------
     def to_plain(self) -> tuple[Any, ...]:
@@ -344,13 +364,26 @@ class LearnerState(EventFold):
             for c in self.courses.values()]
         review = []
         for item in self.review_questions():
-            packed = self._packed_encounters.get(item)
-            if packed is None:
-                packed = marshal.dumps([(e.key, e.day.toordinal(), e.correct, e.review)
-                                        for e in self.encounters[item]])
+            chunks = self._packed_encounters.get(item)
+            if chunks is None:
+                encounters = self.encounters[item]
+                chunks = (_pack_encounters(encounters),)
+            else:
+                # the answers since the snapshot become one more chunk: saving again
+                # costs what changed; many chunks are joined now and then
+                extra = self._extra_encounters.get(item)
+                if extra:
+                    chunks = (*chunks, _pack_encounters(extra))
+                if len(chunks) > MAX_CHUNKS:
+                    chunks = (_pack_encounters([e for chunk in chunks
+                                                for e in _unpack_encounters(chunk)]),)
+                encounters = [self._latest_encounter[item]]
             state = self.leitner(*item)
-            review.append((item, packed, (state.box, state.due.toordinal() if state.due
-                                          else None, state.retired)))
+            latest = max(encounters)
+            review.append((item, chunks, (state.box, state.due.toordinal() if state.due
+                                          else None, state.retired),
+                           (latest.key, latest.day.toordinal(), latest.correct,
+                            latest.review)))
         certificates = [(c.event, c.id, c.at, c.pack, c.course, c.credential, c.title)
                         for c in self.certificates.values()]
         return (*self._base_plain(), courses, review, certificates)
@@ -377,12 +410,14 @@ class LearnerState(EventFold):
                     submitted_version=submitted_version, first=first,
                     started_event=started_event, submitted_event=submitted_event)
             state.courses[(pack, course)] = progress
-        for item, packed, (box, due, retired) in review:
-            if type(packed) is not bytes:
-                raise TypeError("review answers: expected bytes")
-            state._packed_encounters[item] = packed
+        for item, chunks, (box, due, retired), (key, day, correct, review_) in review:
+            if type(chunks) is not tuple or not all(type(c) is bytes for c in chunks):
+                raise TypeError("review answers: expected a tuple of bytes")
+            state._packed_encounters[item] = chunks
             state._leitner[item] = Leitner(box, date.fromordinal(due) if due else None,
                                            bool(retired))
+            state._latest_encounter[item] = Encounter(key, date.fromordinal(day),
+                                                      bool(correct), bool(review_))
         for event, cid, at, pack, course, credential, title in certificates:
             state.certificates[event] = Certificate(cid, event, at, pack, course, credential,
                                                     title)
@@ -428,3 +463,28 @@ def _set(value: Any) -> set[Any]:
     if type(value) is not set:
         raise TypeError(f"expected a set, got {type(value).__name__}")
     return value
+
+
+def _pack(value: Any) -> bytes:
+    """Plain data as compressed marshal bytes: the parts of a snapshot read only when
+    used (zlib level 1: about a third of the size, for little time)."""
+    return zlib.compress(marshal.dumps(value), 1)
+
+
+def _unpack(packed: bytes) -> Any:
+    return marshal.loads(zlib.decompress(packed))
+
+
+def _pack_encounters(encounters: list[Encounter]) -> bytes:
+    return _pack([(e.key, e.day.toordinal(), e.correct, e.review) for e in encounters])
+
+
+def _unpack_encounters(packed: bytes) -> list[Encounter]:
+    days: dict[int, date] = {}
+    out = []
+    for key, ordinal, correct, review in _unpack(packed):
+        day = days.get(ordinal)
+        if day is None:
+            day = days[ordinal] = date.fromordinal(ordinal)
+        out.append(Encounter(key, day, correct, review))
+    return out

@@ -43,6 +43,9 @@ LOG_FILE = "ids.log"
 LOG_KIND = "id-log"
 #: ids in the tail that trigger a new base (amortised: one rewrite per this many events)
 COMPACT_AFTER = 4096
+#: log bytes after which an index nobody loaded yet should be loaded and compacted
+#: (a tablet that never merges would otherwise grow the log with its history)
+LOG_BYTES_LIMIT = 512 * 1024
 _PAYLOAD = struct.Struct(">II")     # learner number, position
 
 Where = tuple[str, int]             # (learner, position)
@@ -70,6 +73,11 @@ class IdIndex:
         self.tail_limit = COMPACT_AFTER
 
     # -- writing -------------------------------------------------------------------------
+    @property
+    def wants_load(self) -> bool:
+        """Not loaded, and the log grew past LOG_BYTES_LIMIT: load (and so compact) it."""
+        return not self.loaded and self._log.size > LOG_BYTES_LIMIT
+
     def record(self, learner_id: str, start: int, ids: list[str]) -> None:
         """`ids` were just written at positions start, start+1, … of the learner."""
         self._log.append([[learner_id, start, ids]])

@@ -224,7 +224,7 @@ class Journal:
         for record in records:
             if (isinstance(record, list) and len(record) == 2 and type(record[0]) is int
                     and isinstance(record[1], list)):
-                recorded[record[0]] = [i for i in record[1] if isinstance(i, str)]
+                recorded[record[0]] = record[1]      # CRC-checked, written by us
         wanted = set(live)
         out: dict[int, list[str]] = {}
         missing: list[JournalFile] = []

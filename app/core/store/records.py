@@ -119,6 +119,8 @@ class Appender:
         self.kind = kind
         self._fd: int | None = None
         self.broken = False
+        #: bytes in the file after the last append (0 until then)
+        self.size = 0
 
     def append(self, records: list[Any]) -> bool:
         """Write the records; False (logged) when the file could not be written."""
@@ -134,6 +136,7 @@ class Appender:
                     write_all(self._fd, header(self.kind))
             size = os.fstat(self._fd).st_size
             write_all(self._fd, data)
+            self.size = size + len(data)
             return True
         except OSError as exc:
             log.warning("%s", describe_os_error(exc, self.path, "appending"))

@@ -58,22 +58,25 @@ def check_name(name: str) -> str:
     return name
 
 
-def meta_of(learner_id: str, name: str, snapshot: Snapshot) -> dict[str, Any]:
+def meta_of(device_id: str, learner_id: str, name: str, snapshot: Snapshot) -> dict[str, Any]:
     if not isinstance(snapshot.version, str) or len(snapshot.version) > MAX_VERSION_CHARS:
         raise StoreError(f"snapshot version: expected text of at most {MAX_VERSION_CHARS} "
                          "characters")
     if not isinstance(snapshot.payload, bytes | memoryview):
         raise StoreError("snapshot payload: expected bytes")
-    return {"learner": learner_id, "name": name, "version": snapshot.version,
-            "count": snapshot.mark.count, "last_id": snapshot.mark.last_id}
+    return {"device": device_id, "learner": learner_id, "name": name,
+            "version": snapshot.version, "count": snapshot.mark.count,
+            "last_id": snapshot.mark.last_id}
 
 
-def snapshot_of(learner_id: str, name: str, meta: dict[str, Any],
+def snapshot_of(device_id: str, learner_id: str, name: str, meta: dict[str, Any],
                 payload: bytes | memoryview) -> Snapshot | None:
-    """The snapshot a file's header describes, or None when it is not this learner's
-    `name` snapshot or the header is malformed."""
+    """The snapshot a file's header describes, or None when it is not this store's
+    (positions are per data folder: the device id), this learner's `name` snapshot, or
+    the header is malformed."""
     count, last_id, version = meta.get("count"), meta.get("last_id"), meta.get("version")
-    if meta.get("learner") != learner_id or meta.get("name") != name:
+    if meta.get("device") != device_id or meta.get("learner") != learner_id \
+            or meta.get("name") != name:
         return None
     if type(count) is not int or count < 1 or not isinstance(last_id, str) \
             or not isinstance(version, str):

@@ -7,20 +7,33 @@ answers a lookup in ≈ 17 slice comparisons. Used by the store's id index (with
 learner and position of each id as the record's payload) and by the folds' set of seen
 event ids in a snapshot.
 
-Records are ``<id: WIDTH ASCII bytes><payload: payload_size bytes>``, sorted by id.
-Event ids are canonical UUIDs (36 characters), so every id normally fits; `fits` says
-which do, and callers keep the others (ids from before the canonical form) apart.
+Records are ``<id: the UUID's 16 bytes><payload: payload_size bytes>``, sorted. Event
+ids are canonical UUIDs (lower-case, hyphenated: app.core.events), which convert to 16
+bytes and back exactly; `fits` says which ids do, and callers keep the others (ids from
+before the canonical form) apart.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 
-WIDTH = 36
+WIDTH = 16
+_CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def fits(event_id: str) -> bool:
-    return len(event_id) == WIDTH and event_id.isascii()
+    """Is this id a canonical UUID (so that it converts to 16 bytes and back)?"""
+    return len(event_id) == 36 and _CANONICAL.fullmatch(event_id) is not None
+
+
+def _key(event_id: str) -> bytes:
+    return bytes.fromhex(event_id.replace("-", ""))
+
+
+def _text(key: bytes) -> str:
+    h = key.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class SortedIds:
@@ -60,7 +73,7 @@ class SortedIds:
         """The payload of `event_id` (b"" for payload_size 0), or None."""
         if not fits(event_id):
             return None
-        index, found = self._index(event_id.encode("ascii"))
+        index, found = self._index(_key(event_id))
         if not found:
             return None
         start = index * self._size + WIDTH
@@ -72,13 +85,12 @@ class SortedIds:
     def items(self) -> Iterator[tuple[str, bytes]]:
         blob, size = self.blob, self._size
         for start in range(0, len(blob), size):
-            yield (blob[start:start + WIDTH].decode("ascii"),
-                   blob[start + WIDTH:start + size])
+            yield _text(blob[start:start + WIDTH]), blob[start + WIDTH:start + size]
 
     def __iter__(self) -> Iterator[str]:
         blob, size = self.blob, self._size
         for start in range(0, len(blob), size):
-            yield blob[start:start + WIDTH].decode("ascii")
+            yield _text(blob[start:start + WIDTH])
 
     def merged(self, items: Iterable[tuple[str, bytes]]) -> SortedIds:
         """A new set with these (id, payload) records added; an id already present
@@ -88,7 +100,7 @@ class SortedIds:
         for event_id, payload in items:
             if not fits(event_id) or len(payload) != self.payload_size:
                 raise ValueError(f"sorted ids: cannot hold {event_id!r}")
-            new.append(event_id.encode("ascii") + payload)
+            new.append(_key(event_id) + payload)
         new.sort()
         if not self.blob:    # built from nothing: no search needed
             unique = [r for i, r in enumerate(new)

@@ -31,7 +31,6 @@ import logging
 import os
 import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -91,7 +90,7 @@ class Store:
         self._learners: dict[str, LearnerLog] = {}
         # the outbox index, built on first use (_ensure_outbox):
         self._outbox_loaded = False
-        self._pending: OrderedDict[str, int] = OrderedDict()  # outbox: id -> journal number
+        self._pending: dict[str, int] = {}  # outbox: id -> journal number, oldest first
         self._journal_ids: dict[int, set[str]] = {}
         # acknowledged or rejected, journal not yet deleted (until the outbox index is
         # built: as outbox.json has it)
@@ -392,7 +391,7 @@ class Store:
                 return None
             if found is None:
                 return None
-            return snapshot_of(learner_id, name, *found)
+            return snapshot_of(self.device_id, learner_id, name, *found)
 
     def write_snapshot(self, learner_id: str, name: str, snapshot: Snapshot) -> None:
         """Save (atomically) the learner's snapshot `name`, replacing the previous one.
@@ -401,7 +400,7 @@ class Store:
         check_name(name)
         if not isinstance(snapshot, Snapshot):
             raise StoreError("snapshot: expected a Snapshot")
-        meta = meta_of(learner_id, name, snapshot)
+        meta = meta_of(self.device_id, learner_id, name, snapshot)
         with self._lock:
             self._check_open()
             learner = self._learners.get(learner_id)
@@ -706,6 +705,8 @@ class Store:
                 self._ids.record(learner_id, start, [e["id"] for e in done])
                 on_written(done)
                 rest = rest[n:]
+            if self._ids.wants_load:
+                self._ensure_index()
         finally:
             if not learner.numbers:  # nothing ever written for this learner
                 self._learners.pop(learner_id, None)
@@ -756,18 +757,18 @@ class Store:
         files = self._journal.closed_ids(numbers)
         if current is not None:
             files[current.number] = [e["id"] for e in current.events]
-        pending: OrderedDict[str, int] = OrderedDict()
+        pending: dict[str, int] = {}        # in journal order: oldest first
         journal_ids: dict[int, set[str]] = {}
-        done = self._done | self._rejected_ids
         for number in sorted(files):
             ids = files[number]
             journal_ids[number] = set(ids)
-            for event_id in ids:
-                if event_id not in done:
-                    pending[event_id] = number
+            pending.update(dict.fromkeys(ids, number))
+        left = {i for i in self._done if i in pending}
+        left.update(i for i in self._rejected_ids if i in pending)
+        for event_id in left:
+            del pending[event_id]
         self._pending, self._journal_ids = pending, journal_ids
-        everything = set().union(*journal_ids.values()) if journal_ids else set()
-        self._done = everything & done
+        self._done = left
         self._outbox_loaded = True
         self._drop_finished_journals()
 
