@@ -198,8 +198,9 @@ def _ms(x: float) -> str:
     return f"{x:.1f} ms"
 
 
-def measure(sizes: tuple[int, ...], tmp: Path, log: Callable[[str], None]) -> dict[str, Any]:
-    got: dict[str, Any] = {}
+def measure(sizes: tuple[int, ...], tmp: Path,
+            log: Callable[[str], None]) -> dict[tuple[str, int], Any]:
+    got: dict[tuple[str, int], Any] = {}
     for n in sizes:
         folder = tmp / f"one-{n}"
         log(f"building {n:,} events of one learner …")
