@@ -12,6 +12,8 @@ In the same run, against same-run baselines:
                 alone and the peak memory of each (fresh processes);
   small files   the same with 3,000 files of 20 KB (issue 18: they took 7–13× the
                 sha256sum when every blob got its own fsync) — target ≤ 2×;
+  Each figure starts after an os.sync(): the benchmark's own fresh files (sources,
+  packs) are not the install's to flush.
   update        a pack of --update-mb MB (default 1000, as in issue 18) in 5 MiB
                 files, 5 % of them changed in version 2: the network path the sync
                 client takes once the changed blobs are downloaded — each hash-checked into
@@ -140,6 +142,7 @@ def install_rows(base: Path, key: Path, pub: Path, label: str, src: Path,
                  log: Callable[[str], None]) -> list[Row]:
     log(f"building the {label} pack …")
     pack = build_pack(src, load_private_key(key), base / f"out-{label}")
+    os.sync()          # the build's own writes are not the install's to flush
     size_mb = pack.stat().st_size / 1e6
     baseline = sha256sum(pack)
     rows: list[Row] = []
@@ -198,6 +201,7 @@ def update_rows(base: Path, key: Path, pub: Path, mb: int,
                          "(information)", True))
     data = base / "udata-pack"
     install_pack(v1, data, trusted)
+    os.sync()
     changed_paths = [src / "media" / p.name for p in changed]
     baseline = hash_files(changed_paths)
     got = timed_child("install", v2, data, pub)["seconds"]

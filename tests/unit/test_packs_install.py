@@ -350,6 +350,14 @@ def test_a_batch_stages_then_places_blobs_packed_or_loose(tmp_path: Path, syncfs
     store = BlobStore(tmp_path / "blobs", sync_fs=flush)
     small = [_blob(i) for i in range(20)]
     big = _blob(99, CONTAINER_MAX_BLOB + 1)
+    loose = [_blob(i) for i in range(100, 140)]             # many files: one syncfs
+    with store.batch() as batch:
+        for sha, data in loose:
+            batch.put(sha, len(data), [data])
+        assert sorted(batch.commit()) == sorted(sha for sha, _ in loose)
+    assert len(flushes) == 2                 # files, then the ~40 folders of the moves
+    assert all(store.path(sha).read_bytes() == data for sha, data in loose)
+    flushes.clear()
     with store.batch(pack_small=True) as batch:
         for sha, data in [*small, big]:
             assert batch.put(sha, len(data), [data[:100], data[100:]], keep=8) == data[:8]
@@ -358,7 +366,8 @@ def test_a_batch_stages_then_places_blobs_packed_or_loose(tmp_path: Path, syncfs
             batch.put(bad_sha, len(bad), [bad[:-1] + b"x"])
         assert not any(store.has(sha) for sha, _ in small)     # nothing before commit
         placed = batch.commit()
-    assert sorted(placed) == sorted(sha for sha, _ in [*small, big]) and len(flushes) == 2
+    assert sorted(placed) == sorted(sha for sha, _ in [*small, big])
+    assert flushes == []                  # a container and one big blob: two fsyncs
     assert not store.has(bad_sha)
     assert len(list((tmp_path / "blobs" / "packed").iterdir())) == 1
     assert store.path(big[0]).is_file() and not store.path(small[0][0]).exists()
@@ -367,7 +376,7 @@ def test_a_batch_stages_then_places_blobs_packed_or_loose(tmp_path: Path, syncfs
         assert other.has(sha) and other.read(sha) == data and other.size(sha) == len(data)
         other.verify(sha, len(data))
     assert other.present([small[3][0], bad_sha]) == {small[3][0]}
-    assert sorted(other) == sorted(sha for sha, _ in [*small, big])
+    assert sorted(other) == sorted(sha for sha, _ in [*small, big, *loose])
     path = other.file_path(small[3][0])                         # copied out for a view
     assert path == other.path(small[3][0]) and path.read_bytes() == small[3][1]
     assert list((tmp_path / "blobs" / "tmp").iterdir()) == []

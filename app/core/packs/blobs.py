@@ -7,8 +7,9 @@ always has that hash, after a crash or a power cut too. Temp files live in
 rename is atomic).
 
 Many blobs at once (a pack of 3,000 small files): `batch()` stages them in one folder,
-makes them all durable with one ``syncfs(2)`` (where the system has it; else one fsync
-per file), and only then renames them into place and syncs once more for the renames.
+makes them all durable — with one ``syncfs(2)`` when they are many files (where the
+system has it), else one fsync per file — and only then renames them into place and
+syncs once more for the renames.
 One fsync per blob cost ≈ 0.6 ms each here — 3,000 files took 7–13× a ``sha256sum`` of
 the pack. A batch of an install from a .pack file (`batch(pack_small=True)`) also writes
 its blobs of up to CONTAINER_MAX_BLOB bytes into one container file (containers.py):
@@ -47,6 +48,8 @@ DEAD_SUFFIX = ".dead"
 #: a batch that packs puts blobs up to this size into its container (larger ones cost
 #: their bytes, not their file creation, and an image view would copy them out)
 CONTAINER_MAX_BLOB = 256 * 1024
+#: a batch with more files than this is flushed with one syncfs, else file by file
+SYNCFS_MIN_FILES = 32
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
@@ -537,11 +540,14 @@ class BlobBatch:
         return list(self.placed)
 
     def _durable(self, paths: list[str]) -> None:
+        """fsync these files/folders — or, when there are many, one syncfs: it flushes
+        the whole file system (unrelated dirty data too, e.g. the .pack just copied from
+        a USB stick), which pays only when it saves many fsyncs."""
         if not self.store.fsync or not paths:
             return
-        if self.store.sync_fs(self.dir):
+        if len(paths) > SYNCFS_MIN_FILES and self.store.sync_fs(self.dir):
             return
-        for path in paths:                      # no syncfs here: one by one
+        for path in paths:
             _fsync_path(path)
 
     def discard(self) -> None:
