@@ -429,3 +429,27 @@ def test_a_pack_install_packs_small_files_and_views_still_get_paths(tmp_path: Pa
     image = lib.media_path("promote-sample", IMAGE)
     assert image.is_file() and image.read_bytes() == (
         src / "courses/boundaries/media/boundary-zones.png").read_bytes()
+
+
+def test_an_unchanged_lesson_is_checked_again_when_an_image_it_shows_is_gone(
+        tmp_path: Path) -> None:
+    """The update skips re-checking what the installed version had — but a lesson's check
+    depends on the manifest's media paths: drop an image it shows and it must fail."""
+    from tests.unit.test_packs_support import manifest_of, resign
+
+    src = copy_sample(tmp_path)
+    data = tmp_path / "data"
+    install_pack(build(src, tmp_path / "o1"), data, TRUST)
+    v2 = build(src, tmp_path / "o2", version=2)
+
+    def drop_image(entries: list) -> list:
+        m = manifest_of(entries)
+        gone = next(f for f in m["files"] if f["path"] == IMAGE)
+        m["files"] = [f for f in m["files"] if f["path"] != IMAGE]
+        return resign([e for e in entries if e.name != f"blobs/{gone['sha256']}"
+                       or any(f["sha256"] == gone["sha256"] for f in m["files"])], m)
+    from tests.unit.test_packs_support import rewrite
+    bad = rewrite(v2, tmp_path / "bad.pack", drop_image)
+    with pytest.raises(PackVerifyError, match="lesson .*boundary-zones.png"):
+        install_pack(bad, data, TRUST)
+    assert PackLibrary(data).current_version("promote-sample") == 1

@@ -12,8 +12,9 @@ installed manifest refers to them).
 What is checked is what is new: a blob already in the store was hash-checked when it
 entered it (the store's rule), so an update — from a .pack or over the network
 (`install_from_blobs`) — hashes only the blobs it brings, checks every blob's presence
-and size, every lesson against the new manifest, and the first bytes of images whose
-(path, content) pair the installed version did not have.
+and size, and reads back a stored lesson (checked against the new manifest) or image
+(its first bytes) only when the installed version did not have that content under that
+path — or, for a lesson, when an image path it could show was removed.
 
 An exclusive lock (``packs/.lock``) serialises installs in one data folder (the sync
 client and a USB side-load may run at the same time).
@@ -133,9 +134,10 @@ def _label(vp: VerifiedPack, sha: str) -> str:
 
 class _ContentCheck:
     """Lesson texts and image types before the switch — the device's own check,
-    whoever built the pack: new blobs from the bytes that pass through the installer,
-    stored ones read back (every lesson: links are checked against this manifest; an
-    image only when the installed version did not have it under the same path)."""
+    whoever built the pack: new blobs from the bytes that pass through the installer;
+    stored ones read back unless the installed version had the same content under the
+    same path and it would pass again (for a lesson: no image path it could show was
+    removed)."""
 
     def __init__(self, lib: PackLibrary, vp: VerifiedPack) -> None:
         self.lib = lib
@@ -143,13 +145,18 @@ class _ContentCheck:
         self.lessons = lesson_shas(vp.manifest)
         self.images = media_files(vp.manifest)
         self.media = media_paths(vp.manifest)
-        self.known_images: set[tuple[str, str]] = set()
+        #: (sha, path) of the installed version: passed these checks when it was installed
+        self.known: set[tuple[str, str]] = set()
+        self.media_kept = False
         try:
             installed = lib.get(vp.id)
-        except PackError:            # a damaged installed version: check every image
+        except PackError:            # a damaged installed version: check everything
             installed = None
         if installed is not None:
-            self.known_images = {(f["sha256"], f["path"]) for f in installed.manifest["files"]}
+            self.known = {(f["sha256"], f["path"]) for f in installed.manifest["files"]}
+            # a lesson's check depends on the manifest only through its media paths: one
+            # that passed still passes while every image it could show is still there
+            self.media_kept = media_paths(installed.manifest) <= self.media
 
     def keep(self, sha: str) -> int:
         """Bytes of a new blob the checks need."""
@@ -165,11 +172,13 @@ class _ContentCheck:
 
     def check_stored(self, shas: set[str]) -> None:
         for sha in sorted(shas & self.lessons.keys()):
+            if self.media_kept and (sha, self.lessons[sha]) in self.known:
+                continue
             with self.lib.blobs.open(sha) as fh:
                 data = fh.read(MAX_LESSON_BYTES + 1)
             check_lesson(data, self.lessons[sha], self.manifest, media=self.media)
         for sha in sorted(shas & self.images.keys()):
-            if (sha, self.images[sha]) not in self.known_images:
+            if (sha, self.images[sha]) not in self.known:
                 with self.lib.blobs.open(sha) as fh:
                     check_image_head(fh.read(HEAD_BYTES), self.images[sha])
 
