@@ -453,3 +453,31 @@ def test_an_unchanged_lesson_is_checked_again_when_an_image_it_shows_is_gone(
     with pytest.raises(PackVerifyError, match="lesson .*boundary-zones.png"):
         install_pack(bad, data, TRUST)
     assert PackLibrary(data).current_version("promote-sample") == 1
+
+
+def test_a_stored_blob_is_read_straight_from_the_pack_but_checked(tmp_path: Path) -> None:
+    """Stored (uncompressed) blobs skip zipfile's reader; the local header must still name
+    the same entry, and a blob cut short or changed is refused by size / sha256."""
+    pack = build(copy_sample(tmp_path), tmp_path / "out")
+    raw = pack.read_bytes()
+    with zipfile.ZipFile(pack) as zf:
+        info = next(i for i in zf.infolist() if i.filename.startswith("blobs/")
+                    and i.compress_type == zipfile.ZIP_STORED and i.file_size > 100)
+    name_at = info.header_offset + 30
+    assert raw[name_at:name_at + len(info.filename)] == info.filename.encode()
+    renamed = bytearray(raw)
+    renamed[name_at + 10] ^= 0x01                        # another name in the local header
+    flipped = bytearray(raw)
+    data_at = name_at + len(info.filename) + int.from_bytes(raw[info.header_offset + 28:
+                                                                info.header_offset + 30],
+                                                            "little")
+    flipped[data_at + 50] ^= 0x01                        # one byte of the blob changed
+    for bad, message in ((renamed, "bad local header"), (flipped, "tampered")):
+        path = tmp_path / "bad.pack"
+        path.write_bytes(bytes(bad))
+        data = tmp_path / f"data-{message.split()[0]}"
+        with pytest.raises(PackVerifyError, match=message):
+            install_pack(path, data, TRUST)
+        assert PackLibrary(data).current_version("promote-sample") is None
+        assert not list((data / "blobs" / "packed").glob("*")) if \
+            (data / "blobs" / "packed").exists() else True

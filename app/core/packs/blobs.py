@@ -118,10 +118,27 @@ class BlobStore:
         return os.path.isfile(self.path(sha)) or self._find_packed(sha) is not None
 
     def present(self, shas: Iterable[str]) -> set[str]:
-        """Which of these blobs the store has (one look at the containers for all)."""
+        """Which of these blobs the store has (one look at the containers, and at each
+        fan-out folder when that is fewer looks than one per blob)."""
+        wanted = {_check_sha(sha) for sha in shas}
         self._scan_packed()
-        return {sha for sha in shas
-                if sha in self._packed or os.path.isfile(self.path(sha))}
+        found = wanted & self._packed.keys()
+        rest = wanted - found
+        root = str(self.root)
+        if len(rest) > 256:
+            by_prefix: dict[str, list[str]] = {}
+            for sha in rest:
+                by_prefix.setdefault(sha[:2], []).append(sha)
+            for prefix, group in by_prefix.items():
+                try:
+                    names = set(os.listdir(os.path.join(root, prefix)))
+                except FileNotFoundError:
+                    continue
+                found.update(sha for sha in group if sha in names)
+        else:
+            found.update(sha for sha in rest
+                         if os.path.isfile(os.path.join(root, sha[:2], sha)))
+        return found
 
     def open(self, sha: str) -> BinaryIO:
         try:

@@ -49,6 +49,7 @@ from app.core.packs.verify import (
     check_rollback,
     open_blob,
     open_pack,
+    stored_chunks,
     verify_manifest,
 )
 
@@ -67,14 +68,20 @@ def install_pack(pack_file: Path, data_dir: Path, trusted: TrustedKeys, *,
         content = _ContentCheck(lib, vp)
         placed: list[str] = []
         try:
-            with lib.blobs.batch(pack_small=True) as batch:
-                for sha, info in sorted(vp.blob_entries.items()):
+            with lib.blobs.batch(pack_small=True) as batch, open(pack_file, "rb") as raw:
+                for sha, info in sorted(vp.blob_entries.items(),
+                                        key=lambda item: item[1].header_offset):
                     if sha in present:
                         continue
-                    with open_blob(zf, info) as fh:
-                        head = batch.put(sha, info.file_size,
-                                         iter(functools.partial(fh.read, CHUNK), b""),
-                                         label=_label(vp, sha), keep=content.keep(sha))
+                    chunks = stored_chunks(raw, info)
+                    if chunks is not None:
+                        head = batch.put(sha, info.file_size, chunks, label=_label(vp, sha),
+                                         keep=content.keep(sha))
+                    else:
+                        with open_blob(zf, info) as fh:
+                            head = batch.put(sha, info.file_size,
+                                             iter(functools.partial(fh.read, CHUNK), b""),
+                                             label=_label(vp, sha), keep=content.keep(sha))
                     content.check_new(sha, head)
                 content.check_stored(present)
                 placed = batch.commit()          # durable, in place: before the switch
