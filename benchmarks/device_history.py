@@ -17,7 +17,7 @@ only): a tablet that never synced, every event still in the outbox.
   old path     `Store.events()` + both engines folding the list (what sign-in did before).
   first merge  `Store.merge` of 50 pulled events, the first merge after `Store.open` (an
                earlier session merged once: the id index's one-time build after the
-               upgrade is not counted).
+               upgrade is not counted); best of 3 fresh processes.
   open         `Store.open`, and `outbox_count()` after it (the sync status asks it).
   memory       peak resident memory during the measured work minus before it (Linux:
                VmHWM reset through /proc/self/clear_refs; elsewhere ru_maxrss).
@@ -167,7 +167,8 @@ def child(mode: str, folder: Path, learner: str) -> dict[str, Any]:
         out["ms"] = timed(lambda: _sign_in(store, learner))
         store.close()
     elif mode.startswith("merge"):
-        pulled = events(MERGED, seed=4243 if mode.endswith("warm") else 4242)
+        seed = 4243 if mode.endswith("warm") else 4242 + 2 * int(mode.split("-")[-1])
+        pulled = events(MERGED, seed=seed)
         for i, event in enumerate(pulled):
             event["learner"] = learner
             event["device"] = "dev-" + "e" * 32
@@ -193,6 +194,13 @@ def run_child(mode: str, folder: Path, learner: str = LEARNER, *,
     return result
 
 
+def best_merge(folder: Path, learner: str = LEARNER) -> dict[str, Any]:
+    """Best of 3 first merges (each in a fresh process, each with other pulled events):
+    a merge writes, so its fsyncs take what the shared disk gives."""
+    runs = [run_child(f"merge-{i}", folder, learner) for i in range(3)]
+    return min(runs, key=lambda r: r["ms"])
+
+
 # -- the table -----------------------------------------------------------------------------
 def _ms(x: float) -> str:
     return f"{x:.1f} ms"
@@ -211,7 +219,7 @@ def measure(sizes: tuple[int, ...], tmp: Path,
         add_events(folder, SINCE_SNAPSHOT, seed=7)
         got[("signin", n)] = run_child("signin", folder)
         run_child("merge", folder, warm=True)       # the index's one-time build on upgrade
-        got[("merge", n)] = run_child("merge", folder)
+        got[("merge", n)] = best_merge(folder)
         add_events(folder, RESNAPSHOT, seed=8)
         got[("resnap", n)] = run_child("once", folder)
     if 100_000 in sizes:
@@ -222,7 +230,7 @@ def measure(sizes: tuple[int, ...], tmp: Path,
         run_child("once", folder, learners[7])
         got[("signin20", 0)] = run_child("signin", folder, learners[7])
         run_child("merge", folder, learners[7], warm=True)
-        got[("merge20", 0)] = run_child("merge", folder, learners[7])
+        got[("merge20", 0)] = best_merge(folder, learners[7])
     return got
 
 

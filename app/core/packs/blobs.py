@@ -249,11 +249,13 @@ class BlobStore:
         are listed in ``<container>.dead`` (written atomically) and no longer found."""
         self._scan_packed()
         folder = self.root / PACKED
+        changed = False
         for name, live in list(self._containers.items()):
             leaving = {sha for sha in live if sha in candidates and sha not in referenced}
             if not leaving:
                 continue
             path = folder / name
+            changed = True
             try:
                 index = read_index(path)
                 staying = [sha for sha in live if sha not in leaving]
@@ -272,7 +274,7 @@ class BlobStore:
                 os.replace(tmp, folder / (name + DEAD_SUFFIX))
             except (OSError, ValueError) as exc:     # space is not reclaimed; no harm
                 log.warning("could not collect blobs of %s: %s", path, exc)
-        if self.fsync and folder.is_dir():
+        if changed and self.fsync and folder.is_dir():
             with contextlib.suppress(OSError):
                 _fsync_path(folder)
         self._scan_packed()

@@ -211,32 +211,45 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write_file(path: Path, data: bytes) -> None:
+    """Write a small file; made durable later by `_fsync_file` (see `_commit`)."""
     with open(path, "wb") as fh:
         fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _commit(lib: PackLibrary, vp: VerifiedPack) -> InstalledPack:
+    """Version folder, then CURRENT. Every file is written first and fsync'd after, in one
+    pass just before the switch: on a journalling file system the first fsync commits
+    them all and the others find nothing left to do (≈ 2 journal commits instead of 5)."""
     pack_dir = lib.packs_dir / vp.id
     previous = lib.current_version(vp.id)
     try:
         pack_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".v{vp.version}.", dir=pack_dir))
+        final = pack_dir / str(vp.version)
         try:
             _write_file(tmp / "manifest.json", vp.manifest_bytes)
             _write_file(tmp / "manifest.sig", vp.sig_bytes)
-            final = pack_dir / str(vp.version)
             if final.exists():          # left over by an install that never went live
                 shutil.rmtree(final)
             os.rename(tmp, final)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
-        _fsync_dir(pack_dir)
         current_tmp = pack_dir / "CURRENT.tmp"
         _write_file(current_tmp, f"{vp.version}\n".encode("ascii"))
-        os.replace(current_tmp, pack_dir / "CURRENT")          # the commit point
+        for path in (final / "manifest.json", final / "manifest.sig", current_tmp):
+            _fsync_file(path)
+        _fsync_dir(final)
+        _fsync_dir(pack_dir)                                    # all durable before …
+        os.replace(current_tmp, pack_dir / "CURRENT")          # … the commit point
         _fsync_dir(pack_dir)
     except OSError as exc:
         raise PackInstallError(f"installing {vp.id} version {vp.version} failed: {exc}; the "
