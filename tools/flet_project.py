@@ -37,10 +37,10 @@ MARKER = ".shift-flet-project"
 #: against what the app really imports). Everything else in the root's dependencies is
 #: the sync server's or the web mode's (flet-web brings FastAPI and uvicorn).
 DEVICE_DEPENDENCIES = ("flet", "flet-charts", "tinydb", "httpx", "markdown-it-py", "babel",
-                       "cryptography")
+                       "cryptography", "argon2-cffi")
 #: Compiled packages: their wheels for Android/iOS come from Flet's mobile index, which
 #: carries its own builds, so they keep the root's version range instead of the lock pin.
-BINARY_DEPENDENCIES = frozenset({"cryptography"})
+BINARY_DEPENDENCIES = frozenset({"cryptography", "argon2-cffi"})
 #: The bundled CPython of `flet build` (3.12, 3.13 or 3.14 in Flet 1.0.5): 3.12 is the
 #: line Flet's mobile wheel index has carried longest. `--python-version` overrides it.
 DEVICE_PYTHON = "3.12"

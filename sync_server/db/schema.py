@@ -144,11 +144,17 @@ def statements(dialect: str, version: int) -> list[str]:
 
 
 def table_names() -> set[str]:
-    """Every table the schema creates (any version), plus `schema_version`."""
+    """Every table of the latest schema, plus `schema_version`: the tables each version
+    creates, less those a later version drops, following renames (version 6 rebuilds
+    `learners` as `learners_v3` and renames it back)."""
     names = {"schema_version"}
-    for stmts in VERSIONS.values():
-        for stmt in stmts:
-            m = re.match(r"\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)", stmt, re.IGNORECASE)
-            if m:
+    for version in sorted(VERSIONS):
+        for stmt in VERSIONS[version]:
+            if m := re.match(r"\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)", stmt, re.IGNORECASE):
                 names.add(m.group(1))
+            elif m := re.match(r"\s*DROP TABLE (?:IF EXISTS )?(\w+)", stmt, re.IGNORECASE):
+                names.discard(m.group(1))
+            elif m := re.match(r"\s*ALTER TABLE (\w+) RENAME TO (\w+)", stmt, re.IGNORECASE):
+                names.discard(m.group(1))
+                names.add(m.group(2))
     return names

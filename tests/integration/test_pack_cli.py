@@ -112,7 +112,9 @@ def test_make_packs_tool_builds_every_source_with_a_dev_key(tmp_path: Path) -> N
     key = tmp_path / "var/dev-keys/dev.key"
     out = run("tools.build_packs", "--src", srcs, "--out", tmp_path / "var/packs", "--key", key)
     built = out.stdout.strip().splitlines()
-    assert len(built) == len(names) and built[-1].endswith("promote-sample-1.pack")
+    # one pack per source folder, named <id>-<version>.pack (the folder name is the pack id)
+    assert sorted(Path(line).name.rsplit("-", 1)[0] for line in built) == names
+    assert any(line.endswith("promote-sample-1.pack") for line in built)
     assert key.is_file() and Path(f"{key}.pub").is_file()
     for line in built:
         ok = run("sync_server", "pack", "verify", line, "--trust", f"{key}.pub")

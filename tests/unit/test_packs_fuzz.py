@@ -95,3 +95,19 @@ def test_any_lesson_text_is_refused_or_clean(world: dict, body: str) -> None:
     doc = json.loads(data)
     for card in doc["cards"]:
         assert "<script" not in card["markdown"].lower() or "`" in card["markdown"]
+
+
+@pytest.mark.parametrize("heading", ["<!--", "nice\u202etxt"])
+def test_a_heading_the_tablet_would_refuse_is_a_build_error(world: dict, heading: str) -> None:
+    """Found by the fuzzer: a card heading ``## <!--`` built, and every tablet then refused
+    the pack at install (titles are checked as plain text there). Build and install apply
+    one rule now: the build names the file and line."""
+    src = world["base"] / "heading-src"
+    if not src.exists():
+        shutil.copytree(world["base"] / "src", src)
+    (src / "courses/boundaries/03-what-to-do.en.md").write_text(
+        f"# Title\n\n## {heading}\n\ntext\n", encoding="utf-8")
+    with pytest.raises(PackSourceError) as err:
+        read_source(src)
+    assert err.value.path and err.value.path.endswith("03-what-to-do.en.md")
+    assert err.value.line == 3

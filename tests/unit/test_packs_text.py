@@ -81,7 +81,7 @@ def set_english(src: Path, rel: str, needle: str, value: str) -> int:
 SOURCE_FIELDS = [
     ("quiz explanation", f"{COURSE}/quiz.toml", "Helping within your role", True),
     ("quiz case", f"{COURSE}/quiz.toml", "On a night shift", True),
-    ("option text", f"{COURSE}/quiz.toml", "Explaining to a person how", False),
+    ("option text", f"{COURSE}/quiz.toml", "Explaining to him how", False),
     ("option feedback", f"{COURSE}/quiz.toml", "Right: this is part of your role.", False),
     ("question prompt", f"{COURSE}/quiz.toml", "Which contact sits", False),
     ("pack description", "pack.toml", "A short sample course", False),

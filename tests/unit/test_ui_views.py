@@ -253,10 +253,13 @@ def test_self_assessment_duty_by_duty_and_gap_report(device: Device) -> None:
     assert has_key(view, "start-assessment")
     assert session.assess.open_assessment("ui-demo", "officer") is None
     view, _ctx, rec = build(session, "/assess")
+    # the pack's DACUM status note is shown with the profile (a draft, in the pack's words)
+    assert "Draft for validation by a DACUM panel." in all_text(by_key(view, "validation-officer"))
     click(by_key(view, "assess-officer"))
     assert rec.routes == ["/assess/ui-demo/officer"]
     view, _ctx, rec = build(session, "/assess/ui-demo/officer")
     assert by_key(view, "duty-position").value == "Duty 1 of 2"
+    assert "DACUM panel" in all_text(by_key(view, "profile-validation"))
     chip = by_key(view, "rate-a1-2")
     assert isinstance(chip, ft.Chip) and "On my own" in all_text(chip)
     click(chip)  # saved at once
@@ -276,6 +279,7 @@ def test_self_assessment_duty_by_duty_and_gap_report(device: Device) -> None:
     click(by_key(view, "finish-assessment"))
     assert rec.routes == ["/gap/ui-demo/officer"]
     view, _ctx, rec = build(session, "/gap/ui-demo/officer")
+    assert "DACUM panel" in all_text(by_key(view, "profile-validation"))
     chart = next(c for c in walk(view) if isinstance(c, fch.BarChart))
     assert len(chart.groups) == 2
     rods = [(r.to_y) for g in chart.groups for r in g.rods]

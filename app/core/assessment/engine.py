@@ -29,6 +29,22 @@ class TaskView:
     skills: tuple[str, ...]
     expected: int | None        # for the learner's role
     rating: int | None
+    esco_skills: tuple[str, ...] = ()   # ESCO preferred labels (English) the task maps to
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileValidation:
+    """Whether a DACUM chart is the authors' draft or validated by a DACUM panel; the
+    note is what the app shows with the profile (pack-format.md, profiles)."""
+
+    status: str                  # "draft" | "validated"
+    note: Text
+    panel: str = ""              # who validated it (validated only)
+    date: str = ""               # ISO date of the validation (validated only)
+
+    @property
+    def draft(self) -> bool:
+        return self.status != "validated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +65,7 @@ class ProfileView:
     scale: tuple[tuple[int, Text], ...]
     duties: tuple[DutyView, ...]
     assessment: str | None       # the assessment whose ratings are shown
+    validation: ProfileValidation | None = None   # None: the pack says nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +76,7 @@ class ProfileEntry:
     tasks: int
     open_assessment: str | None
     last_completed: str | None
+    validation: ProfileValidation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,11 +134,20 @@ class SelfAssessment(FoldingEngine):
             done = sorted((r for r in records if r.completed), key=lambda r: r.completed or ("", "", 0))
             out.append(ProfileEntry(pack, pid, self._text(pack, profile.get("title")),
                                     len(self._tasks(profile)), open_[-1] if open_ else None,
-                                    done[-1].id if done else None))
+                                    done[-1].id if done else None,
+                                    self._validation(pack, profile)))
         return out
 
     def _text(self, pack: str, value: Any) -> Text:
         return localize(value, self.language, self.catalog.default_language(pack))
+
+    def _validation(self, pack: str, profile: dict[str, Any]) -> ProfileValidation | None:
+        v = profile.get("validation")
+        if not isinstance(v, dict):
+            return None
+        return ProfileValidation(status=str(v.get("status") or "draft"),
+                                 note=self._text(pack, v.get("note")),
+                                 panel=str(v.get("panel") or ""), date=str(v.get("date") or ""))
 
     @locked
     def profile(self, pack: str, profile_id: str, assessment: str | None = None) -> ProfileView:
@@ -130,7 +157,8 @@ class SelfAssessment(FoldingEngine):
         for duty in profile["duties"]:
             tasks = tuple(TaskView(t["id"], duty["id"], self._text(pack, t.get("title")),
                                    tuple(t.get("skills", [])),
-                                   (t.get("expected") or {}).get(self.role), levels.get(t["id"]))
+                                   (t.get("expected") or {}).get(self.role), levels.get(t["id"]),
+                                   tuple(t.get("esco_skills") or ()))
                           for t in duty.get("tasks", []))
             duties.append(DutyView(duty["id"], self._text(pack, duty.get("title")), tasks))
         scale = tuple(sorted((int(s["level"]), self._text(pack, s.get("label")))
@@ -139,7 +167,8 @@ class SelfAssessment(FoldingEngine):
                            description=self._text(pack, profile.get("description")),
                            esco_occupation=str(profile.get("esco_occupation") or ""),
                            isco=str(profile.get("isco") or ""), scale=scale,
-                           duties=tuple(duties), assessment=assessment)
+                           duties=tuple(duties), assessment=assessment,
+                           validation=self._validation(pack, profile))
 
     def _record(self, pack: str, profile: str, assessment: str) -> AssessmentRecord:
         record = self.state.get(pack, profile, assessment)

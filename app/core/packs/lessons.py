@@ -29,6 +29,7 @@ from app.core.packs.markup import (
     Link,
     Rules,
     bad_scheme,
+    check,
     parse,
     plain_text,
     sanitize_nodes,
@@ -202,7 +203,12 @@ class _Parser:
         """A title as plain text; its links and images are checked like the card's."""
         sanitize_nodes([node], self.rules)
         inline = node.children[0] if node.children else None
-        return " ".join(plain_text(inline).split()) if inline is not None else ""
+        text = " ".join(plain_text(inline).split()) if inline is not None else ""
+        # the title is stored (and re-checked at install) as plain text: the same rule here,
+        # so nothing passes the build that a tablet would refuse (e.g. a heading "<!--")
+        for finding in check(text, Kind.PLAIN):
+            raise self.err(f"heading: {finding.message}", node.map[0] + 1 if node.map else None)
+        return text
 
     # -- targets ---------------------------------------------------------------------
     def image(self, target: str, line: int, alone: bool) -> str:

@@ -207,3 +207,25 @@ def _profile(p: Any, path: str) -> None:
             if not isinstance(t, dict):
                 raise _fail(f"{dp}.tasks[{j}]", "must be an object")
             _ident(t, "id", f"{dp}.tasks[{j}]")
+            if "esco_skills" in t:
+                labels = t["esco_skills"]
+                if not isinstance(labels, list) or not all(
+                        isinstance(x, str) and 0 < len(x) <= 200 for x in labels):
+                    raise _fail(f"{dp}.tasks[{j}].esco_skills",
+                                "must be a list of labels (1–200 characters)")
+    if "validation" in p:
+        _validation(p["validation"], f"{path}.validation")
+
+
+def _validation(v: Any, path: str) -> None:
+    """A profile's DACUM validation status (docs/pack-format.md: profiles)."""
+    if not isinstance(v, dict):
+        raise _fail(path, "must be an object")
+    status = v.get("status")
+    if status not in ("draft", "validated"):
+        raise _fail(f"{path}.status", "must be 'draft' or 'validated'")
+    _loc(v.get("note"), f"{path}.note")
+    if status == "validated":
+        for key in ("panel", "date"):
+            if not isinstance(v.get(key), str) or not v[key]:
+                raise _fail(f"{path}.{key}", "a validated profile names its panel and date")

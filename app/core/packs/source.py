@@ -25,6 +25,9 @@ from app.core.packs.tomldoc import TomlDoc
 SOURCE_FORMATS = (1,)
 QUESTION_TYPES = ("multiple", "scenario", "single", "true_false")
 PART_TYPES = ("multiple", "single", "true_false")
+#: ``[validation] status`` of a profile (DACUM chart)
+PROFILE_STATUSES = ("draft", "validated")
+MAX_ESCO_LABEL = 200
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS      # no SVG: see app/core/packs/media.py
 _MEDIA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -435,7 +438,7 @@ class _Reader:
         doc = self.doc(rel)
         f = Fields(doc, doc.data, "", self.langs)
         f.only(["title", "description", "esco_occupation", "isco", "roles", "not_covered",
-                "scale", "duties"])
+                "scale", "duties", "validation"])
         isco = f.string("isco", required=False, nonempty=False)
         if isco and not re.match(r"^\d{1,4}$", isco):
             raise f.error("isco", f"{isco!r} is not an ISCO-08 code (1–4 digits)")
@@ -458,11 +461,15 @@ class _Reader:
             unique_ids([d], "id", ids)
             tasks = []
             for t in d.tables("tasks"):
-                t.only(["id", "title", "skills", "expected"])
+                t.only(["id", "title", "skills", "expected", "esco_skills"])
                 unique_ids([t], "id", ids)
-                tasks.append({"id": t.ident("id"), "title": t.loc("title"),
-                              "skills": self._skill_keys(t, "skills"),
-                              "expected": self._expected(t, roles, levels)})
+                task = {"id": t.ident("id"), "title": t.loc("title"),
+                        "skills": self._skill_keys(t, "skills"),
+                        "expected": self._expected(t, roles, levels)}
+                esco = self._esco_labels(t)
+                if esco:
+                    task["esco_skills"] = esco
+                tasks.append(task)
             duties.append({"id": d.ident("id"), "title": d.loc("title"), "tasks": tasks})
         out = {"id": pid, "title": f.loc("title"), "description": f.loc("description",
                                                                           required=False),
@@ -472,6 +479,44 @@ class _Reader:
                "scale": scale, "duties": duties}
         if out["description"] is None:
             del out["description"]
+        validation = self._validation(f)
+        if validation:
+            out["validation"] = validation
+        return out
+
+    @staticmethod
+    def _esco_labels(t: Fields) -> list[str]:
+        """``esco_skills``: preferred labels of the ESCO skills/knowledge a task maps to, as
+        ESCO writes them in English. Labels, not URIs: a URI is cited only where someone
+        copied it from ESCO (skills.toml), and a label must never pass for one."""
+        labels = t.str_list("esco_skills", required=False)
+        for label in labels:
+            t._check_text("esco_skills", label, Kind.PLAIN)
+            if not label.strip() or len(label) > MAX_ESCO_LABEL or label.startswith("http"):
+                raise t.error("esco_skills", f"{label!r} is not an ESCO skill label (the "
+                                             "English preferred label, at most "
+                                             f"{MAX_ESCO_LABEL} characters, not a URI)")
+        return labels
+
+    @staticmethod
+    def _validation(f: Fields) -> dict[str, Any]:
+        """``[validation]``: is this DACUM chart a draft written by the authors, or validated
+        by a DACUM panel of practitioners (who, when)? The note is shown with the profile."""
+        if not f.has("validation"):
+            return {}
+        v = f.sub("validation", f.table["validation"])
+        v.only(["status", "note", "panel", "date"])
+        status = v.string("status")
+        if status not in PROFILE_STATUSES:
+            raise v.error("status", f"must be 'draft' or 'validated', got {status!r}")
+        out: dict[str, Any] = {"status": status, "note": v.loc("note")}
+        if status == "validated":
+            out["panel"] = v.text("panel")
+            out["date"] = v.date("date")
+        elif v.has("panel") or v.has("date"):
+            raise v.error("panel" if v.has("panel") else "date",
+                          "a draft profile has no validation panel or date yet; remove them "
+                          "or set status = \"validated\"")
         return out
 
     def _expected(self, t: Fields, roles: list[str], levels: list[int]) -> dict[str, int]:

@@ -26,6 +26,17 @@ EXPECTED_COLOR = ft.Colors.BLUE_GREY_400
 RATED_COLOR = ft.Colors.INDIGO_700
 
 
+def validation_note(validation: Any, key: str) -> list[ft.Control]:
+    """The pack's note on a profile's DACUM status (e.g. "draft for validation by a DACUM
+    panel"), in the pack's words; nothing when the pack says nothing."""
+    if validation is None:
+        return []
+    icon = ft.Icons.EDIT_NOTE if validation.draft else ft.Icons.VERIFIED
+    return [ft.Row([ft.Icon(icon, size=18),
+                    ft.Text(validation.note.text, theme_style=ft.TextThemeStyle.BODY_SMALL,
+                            expand=True)], spacing=6, key=key)]
+
+
 def start_assessment(ctx: ViewContext, pack: str, profile: str) -> None:
     """Continue the open assessment, or start one (a deliberate tap, never a page visit)."""
     ctx.session.assessment(pack, profile, start=True)
@@ -56,6 +67,7 @@ def build_assess_list(ctx: ViewContext, route: Route) -> ft.View:
         controls.append(card(ft.Column([
             ft.Text(e.title.text, theme_style=ft.TextThemeStyle.TITLE_MEDIUM),
             ft.Text(ctx.tr.ngettext("{n} task", "{n} tasks", e.tasks).format(n=e.tasks)),
+            *validation_note(e.validation, f"validation-{e.id}"),
             ft.Row(buttons, wrap=True, spacing=10)], spacing=8)))
     return personal_view(ctx, route.path, _("Self-assessment"), controls,
                          navigation_bar=nav_bar(ctx, 1))
@@ -70,6 +82,7 @@ def build_assess(ctx: ViewContext, route: Route) -> ft.View:
     if aid is None:  # nothing open (e.g. browser back after finishing): offer to start
         return view(route.path, app_bar(ctx, pv.title.text, back="/assess"), [
             ft.Text(pv.description.text),
+            *validation_note(pv.validation, "profile-validation"),
             big_button(_("Start a new self-assessment"), handler(
                 ctx, lambda: start_assessment(ctx, pack, pid)), icon=ft.Icons.CHECKLIST,
                 key="start-assessment", tooltip=_("Start a new self-assessment"))])
@@ -102,6 +115,8 @@ def build_assess(ctx: ViewContext, route: Route) -> ft.View:
     controls: list[ft.Control] = []
     if pv.title.fallback:
         controls.append(fallback_note(ctx, pv.title.lang))
+    if index == 0:
+        controls += validation_note(pv.validation, "profile-validation")
     controls += [
         ft.Text(_("Duty {n} of {total}").format(n=index + 1, total=len(duties)),
                 theme_style=ft.TextThemeStyle.LABEL_LARGE, key="duty-position"),
@@ -199,6 +214,7 @@ def build_gap(ctx: ViewContext, route: Route) -> ft.View:
     max_level = max((lv for lv, _label in pv.scale), default=4)
     controls: list[ft.Control] = [
         ft.Text(pv.title.text, theme_style=ft.TextThemeStyle.TITLE_MEDIUM),
+        *validation_note(pv.validation, "profile-validation"),
         section_title(_("Expected and self-rated level per duty")),
         gap_chart(ctx, report, max_level)]
     gaps = [d for d in report.duties if d.gap > 0]
