@@ -1,8 +1,9 @@
 """The signed-in learner's two engines, kept current by the store.
 
 At sign-in the session makes one :class:`LearnerWork`: the learning engine and the
-self-assessment engine of that learner, both folded from *one* read of the learner's
-history (it can be thousands of events on a tablet used for months). From then on:
+self-assessment engine of that learner, both restored from *one* load of the learner's
+history — the saved fold snapshot plus the events stored since (a history can be
+100,000 events on a tablet shared for years; sign-in costs what changed). From then on:
 
 * an action asks an engine for a *step* (the events to record; engines do no I/O);
 * :meth:`LearnerWork.commit` appends each event to the store — on disk (fsync) before
@@ -43,7 +44,9 @@ class LearnerWork:
         self.store = store
         self.learner = learner
         self.catalog: Catalog = content.catalog()
-        history = store.events(learner)
+        # One load feeds both folds: the learner's fold snapshot plus the events stored
+        # since (app/core/learning/history.py), not the whole history.
+        history = LearningEngine.load_history(store, learner)
         self.engine = LearningEngine(self.catalog, learner=learner, role=role,
                                      language=language, load_lesson=content.load_lesson,
                                      events=history)

@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 from app.core.errors import ErrorCode, LearningError, PackError
 from app.core.events import new_id
 from app.core.learning import outline as ol
-from app.core.learning.base import FoldingEngine, locked
+from app.core.learning.base import FoldingEngine, PreFolded, locked
 from app.core.learning.catalog import Catalog, CourseInfo
+from app.core.learning.history import HistorySource, LearnerHistory, load_history
 from app.core.learning.payloads import check_payload
 from app.core.learning.quiz import (
     attempt_order,
@@ -60,13 +61,25 @@ _Built = TypeVar("_Built")
 class LearningEngine(FoldingEngine):
     def __init__(self, catalog: Catalog | Iterable[dict[str, Any]], *, learner: str,
                  role: str, language: str, load_lesson: LessonLoader,
-                 events: Iterable[dict[str, Any]] = ()) -> None:
-        super().__init__(catalog, LearnerState(learner), learner=learner, role=role,
-                         language=language, events=events)
+                 events: Iterable[dict[str, Any]] | PreFolded = ()) -> None:
+        """`events`: the learner's events, or their `LearnerHistory` (already folded:
+        `LearningEngine.load_history(store, learner)`), whose learning fold is used."""
+        if isinstance(events, PreFolded):
+            state, events = events.fold_for(learner, "learning"), ()
+        else:
+            state = LearnerState(learner)
+        super().__init__(catalog, state, learner=learner, role=role, language=language,
+                         events=events)
         self.state: LearnerState
         self.load_lesson = load_lesson
         self._cache: dict[Any, tuple[Any, Any]] = {}
         self._lessons: OrderedDict[tuple[str, int, str], dict[str, Any]] = OrderedDict()
+
+    @staticmethod
+    def load_history(store: HistorySource, learner: str) -> LearnerHistory:
+        """The learner's folds from the store's snapshot + what came since (sign-in),
+        for ``events=`` of this engine and of SelfAssessment: app.core.learning.history."""
+        return load_history(store, learner)
 
     def _cached(self, key: Any, version: Any, build: Callable[[], _Built]) -> _Built:
         full = (key, self.language, self.role)

@@ -1,23 +1,39 @@
 """LearnerState: a learner's progress as an incremental fold over their events.
 
 Every aggregate is built from commutative pieces (set unions, minimum / maximum by
-order_key), and events are de-duplicated by id, so the state is the same for any order of
-the same events, with duplicates, and after merging two tablets' logs. `apply` is O(1)
-per event apart from the few per-question review encounters, so the Store can call it
-for every new event and the views stay cheap.
+(order_key, event id) — the id breaks ties, so even two events with one key fold the
+same in any order — and integer sums), and events are de-duplicated by id, so the state
+is the same for any order of the same events, with duplicates, and after merging two
+tablets' logs. `apply` is O(1) per event apart from the few per-question review
+encounters, so the Store can call it for every new event and the views stay cheap.
+
+That is also what makes a saved state (a snapshot, app.core.learning.history) plus the
+events stored since equal to a fold of everything. `to_plain` / `from_plain` turn the
+state into plain data and back; `FOLD_VERSION` names what the fold computes — bump it
+whenever a change here (or in fold.py, payloads.py, review.py) can change the state
+some events fold to, so saved snapshots are recomputed (tests/unit/test_fold_snapshots.py
+notices a change of the fold code and asks).
 """
 
 from __future__ import annotations
 
+import marshal
+import zlib
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from app.core.learning.fold import EventFold, Key, utc_day
 from app.core.learning.payloads import MAX_SECONDS_PER_CARD
-from app.core.learning.review import Encounter, Leitner, leitner
+from app.core.learning.review import Encounter, Leitner, leitner, step
+
+#: what the learning fold computes (see the module docstring): bump on any change of it
+FOLD_VERSION = 2
 
 CourseKey = tuple[str, str]
+#: packed chunks of one question's answers before they are joined into one
+MAX_CHUNKS = 8
+Item = tuple[str, str, str]     # (pack, course, question)
 LEARNING_TYPES = frozenset({"lesson.opened", "card.viewed", "quiz.started", "answer.given",
                             "quiz.submitted", "course.completed", "review.answered",
                             "certificate.received"})
@@ -35,27 +51,120 @@ class Answer:
     pack_version: int | None = None
 
 
-@dataclass(slots=True)
 class Attempt:
-    id: str
-    started: Key | None = None
-    seed: int | None = None
-    questions: list[str] = field(default_factory=list)
-    lang: str | None = None
-    pack_version: int | None = None
-    #: scored item id → earliest answer (by order_key)
-    answers: dict[str, Answer] = field(default_factory=dict)
-    #: earliest quiz.submitted: (order_key, score %, passed)
-    submitted: tuple[Key, float, bool] | None = None
-    #: pack version of that quiz.submitted (its pass mark decided `passed`)
-    submitted_version: int | None = None
+    """One quiz attempt. Fields:
 
-    #: earliest order_key of any event of this attempt (kept by the fold)
-    first: Key | None = None
+    - ``started``/``seed``/``questions``/``lang``/``pack_version``: of the earliest
+      quiz.started (by (order_key, event id): ``started_event``);
+    - ``answers``: scored item id → earliest answer (by (order_key, event id));
+    - ``submitted``: earliest quiz.submitted as (order_key, score %, passed), its id
+      ``submitted_event`` and ``submitted_version`` (its pass mark decided `passed`);
+    - ``first``: earliest order_key of any event of this attempt.
+
+    An attempt restored from a snapshot keeps ``questions`` and ``answers`` packed (bytes)
+    until they are first read: at sign-in only the open attempt's are needed, and
+    thousands of finished attempts would otherwise be tens of thousands of objects to
+    build (and for the garbage collector to walk) for nothing.
+    """
+
+    __slots__ = ("id", "started", "seed", "lang", "pack_version", "submitted",
+                 "submitted_version", "first", "started_event", "submitted_event",
+                 "_questions", "_answers", "_packed")
+
+    def __init__(self, id: str, started: Key | None = None, seed: int | None = None,  # noqa: A002
+                 questions: list[str] | None = None, lang: str | None = None,
+                 pack_version: int | None = None, answers: dict[str, Answer] | None = None,
+                 submitted: tuple[Key, float, bool] | None = None,
+                 submitted_version: int | None = None, first: Key | None = None,
+                 started_event: str = "", submitted_event: str = "") -> None:
+        self.id = id
+        self.started = started
+        self.seed = seed
+        self.lang = lang
+        self.pack_version = pack_version
+        self.submitted = submitted
+        self.submitted_version = submitted_version
+        self.first = first
+        self.started_event = started_event
+        self.submitted_event = submitted_event
+        self._questions: list[str] = questions if questions is not None else []
+        self._answers: dict[str, Answer] = answers if answers is not None else {}
+        self._packed: bytes | None = None
+
+    @property
+    def questions(self) -> list[str]:
+        if self._packed is not None:
+            self._unpack()
+        return self._questions
+
+    @questions.setter
+    def questions(self, value: list[str]) -> None:
+        if self._packed is not None:
+            self._unpack()
+        self._questions = value
+
+    @property
+    def answers(self) -> dict[str, Answer]:
+        if self._packed is not None:
+            self._unpack()
+        return self._answers
 
     @property
     def first_key(self) -> Key:
         return self.first or ("", "", 0)
+
+    def packed_detail(self) -> bytes:
+        """``questions`` and ``answers`` as marshal bytes (kept as they came if unread)."""
+        if self._packed is not None:
+            return self._packed
+        return _pack((self._questions, [(q, a.key, a.event, a.choice, a.score, a.pack_version)
+                                        for q, a in self._answers.items()]))
+
+    @classmethod
+    def with_packed_detail(cls, packed: bytes, **fields: Any) -> Attempt:
+        attempt = cls(**fields)
+        attempt._packed = packed
+        return attempt
+
+    def _unpack(self) -> None:
+        packed, self._packed = self._packed, None
+        questions, answers = _unpack(packed)  # type: ignore[arg-type]
+        if type(questions) is not list or type(answers) is not list:
+            raise TypeError("attempt detail: expected two lists")
+        self._questions = questions
+        self._answers = {q: Answer(key, event, choice, score, pv)
+                         for q, key, event, choice, score, pv in answers}
+
+    def replace(self, **changes: Any) -> Attempt:
+        """A copy with some fields changed (what dataclasses.replace did)."""
+        fields = dict(zip(_ATTEMPT_FIELDS, self._fields(), strict=True))
+        unknown = set(changes) - set(fields)
+        if unknown:
+            raise TypeError(f"Attempt has no field(s) {sorted(unknown)}")
+        fields.update(changes)
+        fields["questions"] = list(fields["questions"])
+        fields["answers"] = dict(fields["answers"])
+        return Attempt(**fields)
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.id, self.started, self.seed, self.questions, self.lang, self.pack_version,
+                self.answers, self.submitted, self.submitted_version, self.first,
+                self.started_event, self.submitted_event)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Attempt):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
+
+    def __repr__(self) -> str:
+        return (f"Attempt(id={self.id!r}, started={self.started!r}, "
+                f"submitted={self.submitted!r}, answers={len(self.answers)})")
+
+
+_ATTEMPT_FIELDS = ("id", "started", "seed", "questions", "lang", "pack_version", "answers",
+                   "submitted", "submitted_version", "first", "started_event", "submitted_event")
 
 
 @dataclass(slots=True)
@@ -115,8 +224,16 @@ class LearnerState(EventFold):
     def __init__(self, learner: str | None = None) -> None:
         super().__init__(learner)
         self.courses: dict[CourseKey, CourseProgress] = {}
-        self.encounters: dict[tuple[str, str, str], list[Encounter]] = {}
-        self._leitner: dict[tuple[str, str, str], Leitner] = {}
+        #: (pack, course, question) → its answers. A question restored from a snapshot
+        #: stays packed (`_packed_encounters`, with its Leitner state and latest answer)
+        #: while new answers come later than all before: each advances the state by one
+        #: `review.step` and waits in `_extra_encounters`; an earlier one (a merge)
+        #: unpacks the question and recomputes it.
+        self.encounters: dict[Item, list[Encounter]] = {}
+        self._packed_encounters: dict[Item, tuple[bytes, ...]] = {}
+        self._extra_encounters: dict[Item, list[Encounter]] = {}
+        self._latest_encounter: dict[Item, Encounter] = {}
+        self._leitner: dict[Item, Leitner] = {}
         self.certificates: dict[str, Certificate] = {}
 
     # -- folding ---------------------------------------------------------------------
@@ -168,16 +285,20 @@ class LearnerState(EventFold):
                             Encounter(key, day, data["score"] >= 1.0, False))
         elif etype == "quiz.started":
             attempt = self._attempt(course, ref["attempt"], key)
-            if attempt.started is None or key < attempt.started:
+            if attempt.started is None \
+                    or (key, event_id) < (attempt.started, attempt.started_event):
                 attempt.started, attempt.seed = key, data["seed"]
+                attempt.started_event = event_id
                 attempt.questions = list(data["questions"])
                 attempt.lang = data.get("lang") if isinstance(data.get("lang"), str) else None
                 attempt.pack_version = event.get("pack_version")
         elif etype == "quiz.submitted":
             attempt = self._attempt(course, ref["attempt"], key)
-            if attempt.submitted is None or key < attempt.submitted[0]:
+            if attempt.submitted is None \
+                    or (key, event_id) < (attempt.submitted[0], attempt.submitted_event):
                 attempt.submitted = (key, float(data["score"]), bool(data["passed"]))
                 attempt.submitted_version = event.get("pack_version")
+                attempt.submitted_event = event_id
         elif etype == "course.completed":
             course.completions[event_id] = key
         elif etype == "review.answered":
@@ -200,8 +321,107 @@ class LearnerState(EventFold):
         return attempt
 
     def _encounter(self, pack: str, course: str, question: str, enc: Encounter) -> None:
-        self.encounters.setdefault((pack, course, question), []).append(enc)
-        self._leitner.pop((pack, course, question), None)
+        item = (pack, course, question)
+        if item in self._packed_encounters:
+            cached = self._leitner.get(item)
+            if cached is not None and enc > self._latest_encounter[item]:
+                self._extra_encounters.setdefault(item, []).append(enc)
+                self._latest_encounter[item] = enc
+                self._leitner[item] = step(cached, enc)
+                return
+        self._unpack_item(item)
+        self.encounters.setdefault(item, []).append(enc)
+        self._leitner.pop(item, None)
+
+    def encounters_of(self, item: Item) -> list[Encounter]:
+        """The answers to one question (unpacked from a snapshot on first use)."""
+        self._unpack_item(item)
+        return self.encounters.get(item, [])
+
+    def _unpack_item(self, item: Item) -> None:
+        chunks = self._packed_encounters.pop(item, None)
+        if chunks is not None:
+            self.encounters[item] = [*(e for chunk in chunks for e in _unpack_encounters(chunk)),
+                                     *self._extra_encounters.pop(item, [])]
+            self._latest_encounter.pop(item, None)
+
+    def review_questions(self) -> list[Item]:
+        """Every question with at least one answer."""
+        return [*(i for i, found in self.encounters.items() if found),
+                *(i for i in self._packed_encounters if i not in self.encounters)]
+
+    # -- plain data (snapshots) ------------------------------------------------------
+    def to_plain(self) -> tuple[Any, ...]:
+        """The whole state as tuples, lists, dicts, sets, bytes and scalars (for
+        marshal). Attempt details and each question's answers are nested marshal bytes,
+        so restoring builds no object for them until they are read."""
+        courses = [
+            (c.pack, c.course, c.viewed, c.opened,
+             [(a.id, a.started, a.started_event, a.seed, a.lang, a.pack_version, a.submitted,
+               a.submitted_event, a.submitted_version, a.first, a.packed_detail())
+              for a in c.attempts.values()],
+             c.completions, c.last, c.seconds, c.version, c.millis)
+            for c in self.courses.values()]
+        review = []
+        for item in self.review_questions():
+            chunks = self._packed_encounters.get(item)
+            if chunks is None:
+                encounters = self.encounters[item]
+                chunks = (_pack_encounters(encounters),)
+            else:
+                # the answers since the snapshot become one more chunk: saving again
+                # costs what changed; many chunks are joined now and then
+                extra = self._extra_encounters.get(item)
+                if extra:
+                    chunks = (*chunks, _pack_encounters(extra))
+                if len(chunks) > MAX_CHUNKS:
+                    chunks = (_pack_encounters([e for chunk in chunks
+                                                for e in _unpack_encounters(chunk)]),)
+                encounters = [self._latest_encounter[item]]
+            state = self.leitner(*item)
+            latest = max(encounters)
+            review.append((item, chunks, (state.box, state.due.toordinal() if state.due
+                                          else None, state.retired),
+                           (latest.key, latest.day.toordinal(), latest.correct,
+                            latest.review)))
+        certificates = [(c.event, c.id, c.at, c.pack, c.course, c.credential, c.title)
+                        for c in self.certificates.values()]
+        return (*self._base_plain(), courses, review, certificates)
+
+    @classmethod
+    def from_plain(cls, learner: str | None, plain: Any) -> LearnerState:
+        """The state `to_plain` described (TypeError/ValueError/KeyError/IndexError on
+        anything else)."""
+        *base, courses, review, certificates = plain
+        state = cls(learner)
+        state._restore_base(base)
+        for (pack, course, viewed, opened, attempts, completions, last, seconds, version,
+             millis) in courses:
+            progress = CourseProgress(pack, course, _dict(viewed), _set(opened), {},
+                                      _dict(completions), last, float(seconds),
+                                      int(version), int(millis))
+            for (aid, started, started_event, seed, lang, pack_version, submitted,
+                 submitted_event, submitted_version, first, detail) in attempts:
+                if type(detail) is not bytes:
+                    raise TypeError("attempt detail: expected bytes")
+                progress.attempts[aid] = Attempt.with_packed_detail(
+                    detail, id=aid, started=started, seed=seed, lang=lang,
+                    pack_version=pack_version, submitted=submitted,
+                    submitted_version=submitted_version, first=first,
+                    started_event=started_event, submitted_event=submitted_event)
+            state.courses[(pack, course)] = progress
+        for item, chunks, (box, due, retired), (key, day, correct, review_) in review:
+            if type(chunks) is not tuple or not all(type(c) is bytes for c in chunks):
+                raise TypeError("review answers: expected a tuple of bytes")
+            state._packed_encounters[item] = chunks
+            state._leitner[item] = Leitner(box, date.fromordinal(due) if due else None,
+                                           bool(retired))
+            state._latest_encounter[item] = Encounter(key, date.fromordinal(day),
+                                                      bool(correct), bool(review_))
+        for event, cid, at, pack, course, credential, title in certificates:
+            state.certificates[event] = Certificate(cid, event, at, pack, course, credential,
+                                                    title)
+        return state
 
     # -- queries ---------------------------------------------------------------------
     def course(self, pack: str, course: str) -> CourseProgress:
@@ -212,13 +432,15 @@ class LearnerState(EventFold):
         item = (pack, course, question)
         cached = self._leitner.get(item)
         if cached is None:
-            cached = self._leitner[item] = leitner(self.encounters.get(item, []))
+            encounters = (self.encounters_of(item) if item in self._packed_encounters
+                          else self.encounters.get(item, []))
+            cached = self._leitner[item] = leitner(encounters)
         return cached
 
     def review_items(self) -> list[tuple[tuple[str, str, str], Leitner]]:
         """Every question currently in a Leitner box, with its box and due day."""
         out = []
-        for item in self.encounters:
+        for item in self.review_questions():
             state = self.leitner(*item)
             if state.box is not None:
                 out.append((item, state))
@@ -229,3 +451,40 @@ class LearnerState(EventFold):
         items = [(i, s) for i, s in self.review_items() if s.due is not None and s.due <= today]
         items.sort(key=lambda x: (x[1].due, x[1].box, x[0]))
         return items
+
+
+def _dict(value: Any) -> dict[Any, Any]:
+    if type(value) is not dict:
+        raise TypeError(f"expected a dict, got {type(value).__name__}")
+    return value
+
+
+def _set(value: Any) -> set[Any]:
+    if type(value) is not set:
+        raise TypeError(f"expected a set, got {type(value).__name__}")
+    return value
+
+
+def _pack(value: Any) -> bytes:
+    """Plain data as compressed marshal bytes: the parts of a snapshot read only when
+    used (zlib level 1: about a third of the size, for little time)."""
+    return zlib.compress(marshal.dumps(value), 1)
+
+
+def _unpack(packed: bytes) -> Any:
+    return marshal.loads(zlib.decompress(packed))
+
+
+def _pack_encounters(encounters: list[Encounter]) -> bytes:
+    return _pack([(e.key, e.day.toordinal(), e.correct, e.review) for e in encounters])
+
+
+def _unpack_encounters(packed: bytes) -> list[Encounter]:
+    days: dict[int, date] = {}
+    out = []
+    for key, ordinal, correct, review in _unpack(packed):
+        day = days.get(ordinal)
+        if day is None:
+            day = days[ordinal] = date.fromordinal(ordinal)
+        out.append(Encounter(key, day, correct, review))
+    return out

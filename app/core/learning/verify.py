@@ -122,7 +122,7 @@ def _counted_progress(progress: CourseProgress, checks: list[AttemptCheck]) -> C
         if check.reason is None:
             a = progress.attempts[check.attempt]
             assert a.submitted is not None and check.score is not None
-            attempts[a.id] = replace(a, submitted=(a.submitted[0], check.score, check.passed))
+            attempts[a.id] = a.replace(submitted=(a.submitted[0], check.score, check.passed))
     return CourseProgress(progress.pack, progress.course, viewed=progress.viewed,
                           opened=progress.opened, attempts=attempts,
                           completions=progress.completions, last=progress.last)
