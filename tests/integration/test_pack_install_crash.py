@@ -41,7 +41,7 @@ CHILD = r"""
 import sys
 from pathlib import Path
 from app.core.packs import TrustedKeys, install_pack, load_public_key
-from app.core.packs import blobs, install
+from app.core.packs import blob_batch, install
 
 pack, data, pub = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 out = sys.stdout
@@ -49,7 +49,7 @@ out = sys.stdout
 def say(word):
     out.write(word + "\n"); out.flush()
 
-real_put, real_commit, real_switch = blobs.BlobBatch.put, blobs.BlobBatch.commit, install._commit
+real_put, real_commit, real_switch = blob_batch.BlobBatch.put, blob_batch.BlobBatch.commit, install._commit
 def put(self, sha, *args, **kwargs):
     say("stage")
     return real_put(self, sha, *args, **kwargs)
@@ -59,7 +59,7 @@ def commit(self):
 def switch(lib, vp):
     say("switch")
     return real_switch(lib, vp)
-blobs.BlobBatch.put, blobs.BlobBatch.commit, install._commit = put, commit, switch
+blob_batch.BlobBatch.put, blob_batch.BlobBatch.commit, install._commit = put, commit, switch
 install_pack(pack, data, TrustedKeys([load_public_key(pub)]))
 say("installed")
 """

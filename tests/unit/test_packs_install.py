@@ -341,7 +341,8 @@ def _blob(n: int, size: int = 3000) -> tuple[str, bytes]:
 
 @pytest.mark.parametrize("syncfs", [True, False])
 def test_a_batch_stages_then_places_blobs_packed_or_loose(tmp_path: Path, syncfs: bool) -> None:
-    from app.core.packs.blobs import CONTAINER_MAX_BLOB, sync_filesystem
+    from app.core.packs.blob_batch import CONTAINER_MAX_BLOB
+    from app.core.packs.durability import sync_filesystem
     flushes: list[Path] = []
 
     def flush(folder: Path) -> bool:

@@ -6,98 +6,31 @@ always has that hash, after a crash or a power cut too. Temp files live in
 ``<root>/tmp``, resumable downloads in ``<root>/partial`` (same file system, so the final
 rename is atomic).
 
-Many blobs at once (a pack of 3,000 small files): `batch()` stages them in one folder,
-makes them all durable — with one ``syncfs(2)`` when they are many files (where the
-system has it), else one fsync per file — and only then renames them into place and
-syncs once more for the renames.
-One fsync per blob cost ≈ 0.6 ms each here — 3,000 files took 7–13× a ``sha256sum`` of
-the pack. A batch of an install from a .pack file (`batch(pack_small=True)`) also writes
-its blobs of up to CONTAINER_MAX_BLOB bytes into one container file (containers.py):
-even without fsyncs, creating 3,000 files costs more than hashing them. The store reads
-a blob from its loose file ``<aa>/<sha>`` or else from a container; `file_path` copies a
-packed blob out to its loose file when a caller needs a path (an image to show). See
-docs/pack-format.md §4.
+Many blobs at once (a pack of 3,000 small files): `batch()` (blob_batch.py) stages them,
+makes them all durable with one flush (durability.py), then places them; a batch of a
+.pack install puts its small blobs into one container file (containers.py). The store
+reads a blob from its loose file ``<aa>/<sha>`` or else from a container (packed.py);
+`file_path` copies a packed blob out to its loose file when a caller needs a path (an
+image to show). See docs/pack-format.md §4.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import functools
 import hashlib
-import json
-import logging
 import os
-import re
-import secrets
-import shutil
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-from app.core.errors import PackInstallError, PackVerifyError, StoreError
-from app.core.packs.containers import SUFFIX, ContainerWriter, Slice, is_container, read_index
+from app.core.errors import PackVerifyError, StoreError
+from app.core.packs.blob_batch import BlobBatch
+from app.core.packs.blob_ids import SHA_RE, check_blob, check_sha
+from app.core.packs.containers import Slice
+from app.core.packs.durability import sync_filesystem
 from app.core.packs.limits import CHUNK
-
-log = logging.getLogger(__name__)
-
-PACKED = "packed"
-DEAD_SUFFIX = ".dead"
-#: a batch that packs puts blobs up to this size into its container (larger ones cost
-#: their bytes, not their file creation, and an image view would copy them out)
-CONTAINER_MAX_BLOB = 256 * 1024
-#: a batch with more files than this is flushed with one syncfs, else file by file
-SYNCFS_MIN_FILES = 32
-
-_SHA = re.compile(r"^[0-9a-f]{64}$")
-
-
-def _check_sha(sha: str) -> str:
-    if not isinstance(sha, str) or not _SHA.match(sha):
-        raise PackVerifyError(f"invalid blob id {str(sha)[:80]!r}: expected 64 lowercase hex")
-    return sha
-
-
-@functools.cache
-def _syncfs() -> Any:
-    """libc's syncfs, or None where there is none (macOS, Windows)."""
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).syncfs
-    except (AttributeError, OSError, TypeError):
-        return None
-    fn.argtypes = [ctypes.c_int]
-    fn.restype = ctypes.c_int
-    return fn
-
-
-def sync_filesystem(folder: Path) -> bool:
-    """Flush everything written to the file system holding `folder` with one syncfs(2)
-    call (Linux, Android); False where the system has none (the caller then fsyncs
-    file by file). Raises OSError when the flush fails."""
-    fn = _syncfs()
-    if fn is None:
-        return False
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        if fn(fd) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err), str(folder))
-    finally:
-        os.close(fd)
-    return True
-
-
-def _fsync_path(path: Path | str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError:
-        if not os.path.isdir(path):
-            raise                  # some systems cannot fsync a folder; a file must
-    finally:
-        os.close(fd)
+from app.core.packs.packed import DEAD_SUFFIX, Location, PackedBlobs, unlink_quietly
 
 
 class BlobStore:
@@ -106,12 +39,10 @@ class BlobStore:
         self.root = Path(root)
         self.fsync = fsync
         self.sync_fs = sync_fs
-        self._packed: dict[str, tuple[Path, int, int]] = {}    # sha -> container, off, size
-        self._containers: dict[str, list[str]] = {}            # container -> live shas
-        self._listing: dict[str, int] | None = None            # packed/ when last read
+        self._packs = PackedBlobs(self.root, fsync=fsync)      # packed/ (containers)
 
     def path(self, sha: str) -> Path:
-        _check_sha(sha)
+        check_sha(sha)
         return self.root / sha[:2] / sha
 
     def has(self, sha: str) -> bool:
@@ -120,9 +51,8 @@ class BlobStore:
     def present(self, shas: Iterable[str]) -> set[str]:
         """Which of these blobs the store has (one look at the containers, and at each
         fan-out folder when that is fewer looks than one per blob)."""
-        wanted = {_check_sha(sha) for sha in shas}
-        self._scan_packed()
-        found = wanted & self._packed.keys()
+        wanted = {check_sha(sha) for sha in shas}
+        found = wanted & self._packs.shas()
         rest = wanted - found
         root = str(self.root)
         if len(rest) > 256:
@@ -152,7 +82,7 @@ class BlobStore:
             try:
                 return Slice(*where)  # type: ignore[return-value]
             except FileNotFoundError:
-                self._scan_packed()
+                self._packs.scan()
         raise StoreError(f"blob {sha} is not in the store")
 
     def read(self, sha: str) -> bytes:
@@ -197,87 +127,23 @@ class BlobStore:
         for sub in sorted(self.root.iterdir()):
             if len(sub.name) == 2 and sub.is_dir():
                 for f in sorted(sub.iterdir()):
-                    if _SHA.match(f.name) and f.name.startswith(sub.name):
+                    if SHA_RE.match(f.name) and f.name.startswith(sub.name):
                         seen.add(f.name)
                         yield f.name
-        self._scan_packed()
-        yield from sorted(set(self._packed) - seen)
+        yield from sorted(self._packs.shas() - seen)
 
-    # -- containers ----------------------------------------------------------------------
-    def _find_packed(self, sha: str) -> tuple[Path, int, int] | None:
-        """Where a packed blob is, as ``packed/`` says now (its listing is read each
-        time: a few names, and another BlobStore object or process may have changed
-        them — a cached answer could name a blob that was collected)."""
-        _check_sha(sha)
-        self._scan_packed()
-        return self._packed.get(sha)
+    # -- containers (packed.py) -----------------------------------------------------------
+    def _find_packed(self, sha: str) -> Location | None:
+        return self._packs.find(sha)
 
-    def _scan_packed(self) -> bool:
-        """Load the indexes of containers added since the last look, forget removed ones
-        (a listing of the few names in ``packed/``: another BlobStore object or process
-        may have changed it). True when something changed."""
-        folder = self.root / PACKED
-        try:
-            listing = {e.name: e.stat().st_mtime_ns for e in os.scandir(folder)}
-        except FileNotFoundError:
-            listing = {}
-        stamp = {n: t for n, t in listing.items() if is_container(Path(n))
-                 or n.endswith(DEAD_SUFFIX)}
-        if stamp == self._listing:
-            return False
-        self._listing = stamp
-        self._packed, self._containers = {}, {}
-        for name in sorted(n for n in stamp if is_container(Path(n))):
-            path = folder / name
-            try:
-                index = read_index(path)
-                dead = _read_dead(folder / (name + DEAD_SUFFIX))
-            except (OSError, ValueError) as exc:
-                log.warning("blob container ignored: %s", exc)
-                continue
-            live = [sha for sha in index if sha not in dead]
-            self._containers[name] = live
-            for sha in live:
-                offset, size = index[sha]
-                self._packed.setdefault(sha, (path, offset, size))
-        return True
+    def rescan(self) -> None:
+        """Look at ``packed/`` again (a batch placed a container)."""
+        self._packs.scan()
 
     def collect(self, candidates: set[str], referenced: set[str]) -> None:
-        """Blobs in `candidates` and not in `referenced` leave the containers: a container
-        with nothing else left is deleted; one left at most half alive is rewritten with
-        its live blobs (durable first, then the old one deleted); otherwise the leavers
-        are listed in ``<container>.dead`` (written atomically) and no longer found."""
-        self._scan_packed()
-        folder = self.root / PACKED
-        changed = False
-        for name, live in list(self._containers.items()):
-            leaving = {sha for sha in live if sha in candidates and sha not in referenced}
-            if not leaving:
-                continue
-            path = folder / name
-            changed = True
-            try:
-                index = read_index(path)
-                staying = [sha for sha in live if sha not in leaving]
-                if not staying:
-                    _unlink_quietly(path, folder / (name + DEAD_SUFFIX))
-                    continue
-                total = sum(index[sha][1] for sha in index)
-                if 2 * sum(index[sha][1] for sha in staying) <= total:
-                    self._repack(path, index, staying)
-                    continue
-                dead = sorted(set(index) - set(staying))
-                tmp = folder / f".{name}{DEAD_SUFFIX}.tmp-{secrets.token_hex(4)}"
-                tmp.write_text(json.dumps(dead))
-                if self.fsync:
-                    _fsync_path(tmp)
-                os.replace(tmp, folder / (name + DEAD_SUFFIX))
-            except (OSError, ValueError) as exc:     # space is not reclaimed; no harm
-                log.warning("could not collect blobs of %s: %s", path, exc)
-        if changed and self.fsync and folder.is_dir():
-            with contextlib.suppress(OSError):
-                _fsync_path(folder)
-        self._scan_packed()
+        """Blobs in `candidates` and not in `referenced` leave the containers
+        (PackedBlobs.collect; a container left at most half alive is repacked)."""
+        self._packs.collect(candidates, referenced, self._repack)
 
     def _repack(self, path: Path, index: dict[str, tuple[int, int]], staying: list[str]
                 ) -> None:
@@ -288,7 +154,7 @@ class BlobStore:
                     batch.put(sha, size, iter(functools.partial(fh.read, CHUNK), b""),
                               force_pack=True)
             batch.commit()
-        _unlink_quietly(path, path.with_name(path.name + DEAD_SUFFIX))
+        unlink_quietly(path, path.with_name(path.name + DEAD_SUFFIX))
 
     def put_stream(self, sha: str, size: int, chunks: Iterable[bytes], *,
                    label: str | None = None, durable: bool = True) -> Path:
@@ -320,7 +186,7 @@ class BlobStore:
                 out.flush()
                 if self.fsync and durable:
                     os.fsync(out.fileno())
-            _check(sha, size, n, h.hexdigest(), label)
+            check_blob(sha, size, n, h.hexdigest(), label)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, target)
         finally:
@@ -364,7 +230,7 @@ class BlobStore:
 
     # -- resumable downloads (HTTP Range) ----------------------------------------------
     def partial_path(self, sha: str) -> Path:
-        _check_sha(sha)
+        check_sha(sha)
         folder = self.root / "partial"
         folder.mkdir(parents=True, exist_ok=True)
         return folder / sha
@@ -393,7 +259,7 @@ class BlobStore:
                     n += len(chunk)
                 if durable:
                     os.fsync(fh.fileno())
-            _check(sha, size, n, h.hexdigest())
+            check_blob(sha, size, n, h.hexdigest())
         except PackVerifyError:
             part.unlink(missing_ok=True)
             raise
@@ -411,210 +277,9 @@ class BlobStore:
             while chunk := fh.read(CHUNK):
                 h.update(chunk)
                 n += len(chunk)
-        _check(sha, size, n, h.hexdigest())
+        check_blob(sha, size, n, h.hexdigest())
 
     def remove(self, sha: str) -> None:
         """Delete the blob's loose file (a packed blob goes with its container:
         `collect`)."""
         self.path(sha).unlink(missing_ok=True)
-
-
-def _check(sha: str, size: int, got_size: int, got_sha: str, label: str | None = None) -> None:
-    what = f"blob for {label}" if label else f"blob {sha[:16]}…"
-    if got_size != size:
-        raise PackVerifyError(f"{what} has {got_size} bytes, expected {size}")
-    if got_sha != sha:
-        raise PackVerifyError(f"{what} was tampered with: sha256 does not match the manifest")
-
-
-class BlobBatch:
-    """Blobs stored together: each is size- and hash-checked into a staging folder
-    (``<root>/tmp/batch-<pid>-<random>/``) as it arrives; `commit` makes them all durable
-    at once, then moves them into place (so the store's rule — a file at ``path(sha)``
-    has that hash — holds at every moment), then makes the moves durable. Nothing is in
-    the store before `commit`; leaving the ``with`` block without it deletes the staging
-    folder, and a crash leaves only a staging folder, removed by the next batch."""
-
-    def __init__(self, store: BlobStore, *, pack_small: bool = False) -> None:
-        self.store = store
-        tmp = store.root / "tmp"
-        tmp.mkdir(parents=True, exist_ok=True)
-        _remove_dead_batches(tmp)
-        self.dir = tmp / f"batch-{os.getpid()}-{secrets.token_hex(4)}"
-        self.dir.mkdir()
-        self.staged: dict[str, str] = {}         # sha -> staged file
-        self.placed: list[str] = []
-        self._container = ContainerWriter(self.dir / f"new{SUFFIX}") if pack_small else None
-
-    def __enter__(self) -> BlobBatch:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.discard()
-
-    def put(self, sha: str, size: int, chunks: Iterable[bytes], *, label: str | None = None,
-            keep: int = 0, force_pack: bool = False) -> bytes:
-        """Stage one blob from `chunks` (PackVerifyError if its size or hash differ);
-        returns its first `keep` bytes (for a content check without reading it back).
-        A blob staged already is not staged twice (its chunks are not consumed)."""
-        _check_sha(sha)
-        if sha in self.staged or (self._container and sha in self._container.index):
-            return b""
-        if self._container is not None and (size <= CONTAINER_MAX_BLOB or force_pack):
-            return self._put_packed(self._container, sha, size, chunks, label, keep)
-        name = os.path.join(self.dir, sha)
-        h = hashlib.sha256()
-        n = 0
-        kept = bytearray()
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                     0o644)
-        try:
-            with open(fd, "wb", closefd=True, buffering=0) as out:
-                for chunk in chunks:
-                    n += len(chunk)
-                    if n > size:
-                        raise PackVerifyError(f"blob for {label or sha} is larger than the "
-                                              f"{size} bytes expected")
-                    h.update(chunk)
-                    out.write(chunk)
-                    if len(kept) < keep:
-                        kept += chunk[:keep - len(kept)]
-            _check(sha, size, n, h.hexdigest(), label)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(name)
-            raise
-        self.staged[sha] = name
-        return bytes(kept)
-
-    @staticmethod
-    def _put_packed(container: ContainerWriter, sha: str, size: int, chunks: Iterable[bytes],
-                    label: str | None, keep: int) -> bytes:
-        h = hashlib.sha256()
-        kept = bytearray()
-        container.begin()
-        n = 0
-        try:
-            for chunk in chunks:
-                n += len(chunk)
-                if n > size:
-                    raise PackVerifyError(f"blob for {label or sha} is larger than the "
-                                          f"{size} bytes expected")
-                h.update(chunk)
-                container.write(chunk)
-                if len(kept) < keep:
-                    kept += chunk[:keep - len(kept)]
-            _check(sha, size, n, h.hexdigest(), label)
-        except BaseException:
-            container.cancel_last()
-            raise
-        container.end(sha)
-        return bytes(kept)
-
-    def adopt_partial(self, sha: str, size: int) -> None:
-        """Stage a completed partial download (hash-checked; PackVerifyError and the
-        partial deleted when it is not the blob)."""
-        part = self.store.check_partial(sha, size, durable=False)
-        name = os.path.join(self.dir, sha)
-        os.replace(part, name)
-        self.staged[sha] = name
-
-    def commit(self) -> list[str]:
-        """Make every staged blob durable, move it into place, make the moves durable.
-        Returns the blobs placed (a blob already in the store is left as it is)."""
-        container = self._container
-        packed = list(container.index) if container is not None else []
-        if not self.staged and not packed:
-            self.discard()
-            return []
-        todo = [sha for sha in self.staged if not os.path.isfile(self.store.path(sha))]
-        try:
-            files = list(self.staged.values())
-            if container is not None and packed:
-                container.finish()
-                files.append(str(container.path))
-            self._durable(files)
-            folders: set[str] = set()
-            if container is not None and packed:
-                into = self.store.root / PACKED
-                into.mkdir(exist_ok=True)
-                os.replace(container.path, into / f"{secrets.token_hex(8)}{SUFFIX}")
-                folders.add(str(into))
-                self.placed.extend(packed)
-            for sha in todo:
-                folder = os.path.join(self.store.root, sha[:2])
-                if folder not in folders and not os.path.isdir(folder):
-                    os.makedirs(folder, exist_ok=True)
-                folders.add(folder)
-                os.replace(self.staged[sha], os.path.join(folder, sha))
-                self.placed.append(sha)
-            self._durable([*sorted(folders), str(self.store.root)])
-        except OSError as exc:
-            raise PackInstallError(f"{self.store.root}: storing the pack's files failed "
-                                   f"({exc.strerror or exc}); the previous version is still "
-                                   "in use") from None
-        finally:
-            self.discard()
-        self.store._scan_packed()
-        return list(self.placed)
-
-    def _durable(self, paths: list[str]) -> None:
-        """fsync these files/folders — or, when there are many, one syncfs: it flushes
-        the whole file system (unrelated dirty data too, e.g. the .pack just copied from
-        a USB stick), which pays only when it saves many fsyncs."""
-        if not self.store.fsync or not paths:
-            return
-        if len(paths) > SYNCFS_MIN_FILES and self.store.sync_fs(self.dir):
-            return
-        for path in paths:
-            _fsync_path(path)
-
-    def discard(self) -> None:
-        """Delete the staging folder (and whatever is still in it)."""
-        if self._container is not None:
-            self._container.close()
-            self._container = None
-        shutil.rmtree(self.dir, ignore_errors=True)
-        self.staged = {}
-
-
-def _remove_dead_batches(tmp: Path) -> None:
-    """Staging folders left by a crashed process (its pid no longer runs)."""
-    for entry in tmp.iterdir():
-        parts = entry.name.split("-")
-        if not (entry.name.startswith("batch-") and len(parts) == 3 and parts[1].isdigit()):
-            continue
-        pid = int(parts[1])
-        if pid == os.getpid() or _maybe_running(pid, entry):
-            continue
-        shutil.rmtree(entry, ignore_errors=True)
-
-
-def _maybe_running(pid: int, folder: Path) -> bool:
-    if os.name != "posix":       # no harmless "is it alive" probe: a day-old one is dead
-        with contextlib.suppress(OSError):
-            return time.time() - folder.stat().st_mtime < 86_400
-        return True
-    try:
-        os.kill(pid, 0)          # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
-def _read_dead(path: Path) -> set[str]:
-    try:
-        found = json.loads(path.read_text())
-    except FileNotFoundError:
-        return set()
-    if not isinstance(found, list) or not all(isinstance(x, str) for x in found):
-        raise ValueError(f"{path}: expected a list of blob ids")
-    return set(found)
-
-
-def _unlink_quietly(*paths: Path) -> None:
-    for path in paths:
-        with contextlib.suppress(OSError):
-            path.unlink()

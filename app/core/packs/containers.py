@@ -3,8 +3,9 @@
 Why: a pack of 3,000 small files written as 3,000 files costs a file creation each —
 140–290 µs on this machine's busy disk, more than hashing them — plus the flush of 3,000
 inodes; one container file is written as fast as the bytes come. The blob store
-(blobs.py) looks a blob up in the containers when it has no loose file for it, reads it
-from there, and copies an image out to a loose file the first time a view needs a path.
+(blobs.py; packed.py keeps the containers' index) looks a blob up in the containers when
+it has no loose file for it, reads it from there, and copies an image out to a loose
+file the first time a view needs a path.
 
 Format: the blobs' bytes back to back, then an index, then a fixed-size trailer::
 

@@ -4,7 +4,7 @@ Order of effects, so a failure or a crash at any point leaves the previous versi
 verify (nothing written) → free-space check → new blobs streamed into a staging folder
 (each hash-checked, and its content checked — a lesson's text, an image's first bytes —
 from the bytes as they pass, not read back) → all made durable with one flush and moved
-into the store (blobs.BlobBatch) → new version folder (temp name, renamed) → ``CURRENT``
+into the store (blob_batch.BlobBatch) → new version folder (temp name, renamed) → ``CURRENT``
 replaced atomically (the commit point) → clean-up of old versions and their blobs.
 Blobs of a failed install never reach the store (or are removed again unless another
 installed manifest refers to them).
