@@ -9,7 +9,8 @@ from dataclasses import fields
 from typing import Any
 
 from app.core.assessment.state import AssessmentState
-from app.core.learning.state import _ATTEMPT_FIELDS, CourseProgress, LearnerState
+from app.core.learning.course_progress import _ATTEMPT_FIELDS, CourseProgress
+from app.core.learning.state import LearnerState
 
 #: attributes of the fold objects that the views below cover (or deliberately skip)
 LEARNER_STATE_ATTRS = {"learner", "seen", "ignored", "version", "courses", "encounters",

@@ -188,13 +188,14 @@ def test_ties_of_one_order_key_fold_the_same_in_any_order() -> None:
                     data={"choice": ["a"], "score": float(i % 2), "correct": bool(i % 2),
                           "type": "single"})
                for i in (1, 2)]
-    views = set()
+    views = []
     for order in ([0, 1], [1, 0]):
         state = LearnerState(LEARNER)
         state.apply_many([started[i] for i in order] + [submitted[i] for i in order]
                          + [answers[i] for i in order])
-        views.add(repr(fold_compare.learning_view(state)))
-    assert len(views) == 1
+        views.append(fold_compare.learning_view(state))
+    # compared as values: the repr of a set depends on insertion order (hash seed)
+    assert views[0] == views[1]
 
 
 # -- snapshots that cannot be used -------------------------------------------------------
@@ -301,11 +302,14 @@ def test_views_cover_every_field() -> None:
 #: fold to, bump FOLD_VERSION (app/core/learning/state.py, app/core/assessment/state.py)
 #: or CODEC_VERSION (app/core/learning/history.py) — then update FOLD_CODE_DIGEST.
 FOLD_SOURCES = ["app/core/learning/fold.py", "app/core/learning/state.py",
+                "app/core/learning/course_progress.py",
                 "app/core/learning/payloads.py", "app/core/learning/review.py",
                 "app/core/assessment/state.py", "app/core/learning/history.py",
                 "app/core/store/sortedids.py"]
 FOLD_FUNCTIONS = {"app/core/events.py": {"order_key", "parse_at"}}
-FOLD_CODE_DIGEST = "0514a91133acc86a"
+# e34fc72fb8b54ce3: the records (Answer, Attempt, CourseProgress, Certificate) moved from
+# state.py to course_progress.py unchanged — the fold computes what it did, no bump
+FOLD_CODE_DIGEST = "e34fc72fb8b54ce3"
 
 
 def _code_digest() -> str:

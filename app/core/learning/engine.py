@@ -21,6 +21,7 @@ from app.core.events import new_id
 from app.core.learning import outline as ol
 from app.core.learning.base import FoldingEngine, PreFolded, locked
 from app.core.learning.catalog import Catalog, CourseInfo
+from app.core.learning.course_progress import Attempt, CourseProgress
 from app.core.learning.history import HistorySource, LearnerHistory, load_history
 from app.core.learning.payloads import check_payload
 from app.core.learning.quiz import (
@@ -31,7 +32,7 @@ from app.core.learning.quiz import (
     score_choice,
 )
 from app.core.learning.review import DAILY_LIMIT
-from app.core.learning.state import Attempt, CourseProgress, LearnerState
+from app.core.learning.state import LearnerState
 from app.core.learning.text import Text, localize
 from app.core.learning.views import (
     AttemptScore,

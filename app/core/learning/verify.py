@@ -32,8 +32,9 @@ from app.core.errors import LearningError
 from app.core.events import order_key
 from app.core.learning import outline as ol
 from app.core.learning.catalog import CourseInfo
+from app.core.learning.course_progress import Attempt, CourseProgress
 from app.core.learning.quiz import attempt_order, attempt_score, passes, score_choice
-from app.core.learning.state import Attempt, CourseProgress, LearnerState
+from app.core.learning.state import LearnerState
 
 #: pack version → the course as published to this learner in that version, or None when
 #: that version was never published to the learner's facility and role (or lacks the course)
