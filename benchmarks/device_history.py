@@ -7,7 +7,8 @@ only): a tablet that never synced, every event still in the outbox.
 
   sign-in      open the store, then `LearningEngine.load_history` + LearningEngine +
                SelfAssessment + the library with its resume point and review count +
-               propose_completions — what app/core/device.py does after the PIN check
+               propose_completions — what LearnerWork (app/core/application/learner_work.py) does
+               after the PIN check
                (the PIN's KDF, ≈ 20–45 ms, is not part of it); best of 3, each after a
                fresh open. The snapshot was saved by an earlier sign-in, and 300 events
                came since (the usual case; `RESNAPSHOT_AFTER` is 500).

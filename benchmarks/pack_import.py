@@ -211,8 +211,15 @@ def update_rows(base: Path, key: Path, pub: Path, mb: int,
     return rows
 
 
-def rows(*, mb: int = 200, small_files: int = 3000, update_mb: int = 1000,
-         log: Callable[[str], None] = lambda s: None) -> list[Row]:
+#: --quick sizes: large-file pack MB, small files, update pack MB
+QUICK = (50, 1000, 100)
+
+
+def rows(quick: bool = False, log: Callable[[str], None] = lambda s: None, *,
+         mb: int = 200, small_files: int = 3000, update_mb: int = 1000) -> list[Row]:
+    """The table (benchmarks/table.py); `quick`: the QUICK sizes."""
+    if quick:
+        mb, small_files, update_mb = QUICK
     if shutil.which("sha256sum") is None:
         raise RuntimeError("sha256sum not found; cannot measure the baseline")
     with tempfile.TemporaryDirectory(prefix="pack-bench-", dir=ROOT / "var"
@@ -249,10 +256,8 @@ def main() -> int:
         mode, pack, data, pub = args.child
         child(mode, Path(pack), Path(data), Path(pub))
         return 0
-    if args.quick:
-        args.mb, args.small_files, args.update_mb = 50, 1000, 100
-    table = rows(mb=args.mb, small_files=args.small_files, update_mb=args.update_mb,
-                 log=lambda s: print(s, file=sys.stderr, flush=True))
+    table = rows(args.quick, lambda s: print(s, file=sys.stderr, flush=True), mb=args.mb,
+                 small_files=args.small_files, update_mb=args.update_mb)
     print_rows("pack import and update (figure, same-run baseline, ratio, target)", table)
     return 0 if all(r[5] for r in table) else 1
 
