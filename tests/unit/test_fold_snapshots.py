@@ -22,7 +22,13 @@ from hypothesis import strategies as st
 
 from app.core.errors import StoreError
 from app.core.learning import LearningEngine, history
-from app.core.learning.history import SNAPSHOT_NAME, LearnerHistory, fold_version, load_history
+from app.core.learning.history import (
+    SNAPSHOT_NAME,
+    LearnerHistory,
+    fold_version,
+    load_history,
+    save_history,
+)
 from app.core.learning.state import LearnerState
 from app.core.store import Store
 from app.core.store.segments import learner_key
@@ -217,6 +223,44 @@ def test_first_sign_in_saves_a_snapshot_and_the_next_restores_it(tmp_path: Path)
         assert history_views(again) == history_views(first) == expected(store)
 
 
+def test_a_deferred_snapshot_is_saved_at_the_end_of_the_session(tmp_path: Path) -> None:
+    """LearnerWork's path: sign-in only marks the snapshot due; `save_history` at the end
+    saves the session's state (with events beyond the sign-in's mark, folded by the
+    subscription) under the mark it then covers — and the next sign-in still equals a
+    fold of everything."""
+    acts = [("read", "boundaries"), ("guess", "reporting", 4), ("assess", [2, 2, 3, 1])]
+    with _store_with_history(tmp_path) as store:
+        load_history(store, LEARNER)
+        saved = store.read_snapshot(LEARNER, SNAPSHOT_NAME)
+        store.merge(play(acts, "tab-b", timedelta(days=3)))
+        got = load_history(store, LEARNER, resnapshot_after=5, defer_save=True)
+        assert got.source == "snapshot" and got.save_due
+        assert store.read_snapshot(LEARNER, SNAPSHOT_NAME).mark == saved.mark   # not yet
+        assert history_views(got) == expected(store)
+        session = play(acts[:2], "tab-c", timedelta(days=9))
+        for event in session[: len(session) // 2]:    # what the subscription folded …
+            got.apply(event)
+        store.merge(session)                           # … and what it missed
+        assert save_history(store, got) and not got.save_due
+        assert store.read_snapshot(LEARNER, SNAPSHOT_NAME).mark.count \
+            == store.event_count(LEARNER)
+        again = load_history(store, LEARNER)
+        assert again.source == "snapshot" and again.folded == 0
+        assert history_views(again) == expected(store)
+        assert save_history(store, again) is False      # nothing due
+
+
+def test_a_deferred_save_is_made_at_once_when_much_came_since(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with _store_with_history(tmp_path) as store:
+        load_history(store, LEARNER)
+        store.merge(play([("read", "boundaries")], "tab-b", timedelta(days=3)))
+        monkeypatch.setattr(history, "SAVE_NOW_AFTER", 5)
+        got = load_history(store, LEARNER, resnapshot_after=5, defer_save=True)
+        assert not got.save_due
+        assert store.read_snapshot(LEARNER, SNAPSHOT_NAME).mark == got.mark
+
+
 def test_a_snapshot_of_another_fold_version_is_recomputed(tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch
                                                            ) -> None:
@@ -308,8 +352,9 @@ FOLD_SOURCES = ["app/core/learning/fold.py", "app/core/learning/state.py",
                 "app/core/store/sortedids.py"]
 FOLD_FUNCTIONS = {"app/core/events.py": {"order_key", "parse_at"}}
 # e34fc72fb8b54ce3: the records (Answer, Attempt, CourseProgress, Certificate) moved from
-# state.py to course_progress.py unchanged — the fold computes what it did, no bump
-FOLD_CODE_DIGEST = "e34fc72fb8b54ce3"
+# state.py to course_progress.py unchanged; 967e59255968b02e: history.py's deferred save
+# (save_history) — neither changes what the folds compute or the payload: no bump
+FOLD_CODE_DIGEST = "967e59255968b02e"
 
 
 def _code_digest() -> str:

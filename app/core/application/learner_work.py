@@ -11,18 +11,21 @@ history — the saved fold snapshot plus the events stored since (a history can 
   next screen shows it. Events of other learners (a background sync merging) are
   ignored here.
 
-:meth:`close` (lock, or reload after a pack install) drops the subscription; after it,
-the engines are garbage: nothing personal stays reachable.
+:meth:`close` (lock, or reload after a pack install) drops the subscription and saves
+the learner's fold snapshot when the sign-in deferred it (so sign-in never pays for
+encoding the whole state); after it, the engines are garbage: nothing personal stays
+reachable.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from app.core.application.content import InstalledContent
 from app.core.assessment import SelfAssessment
-from app.core.learning import Catalog, LearningEngine
+from app.core.learning import Catalog, LearnerHistory, LearningEngine, save_history
 from app.core.store import Store
 
 Event = dict[str, Any]
@@ -45,8 +48,11 @@ class LearnerWork:
         self.learner = learner
         self.catalog: Catalog = content.catalog()
         # One load feeds both folds: the learner's fold snapshot plus the events stored
-        # since (app/core/learning/history.py), not the whole history.
-        history = LearningEngine.load_history(store, learner)
+        # since (app/core/learning/history.py), not the whole history. A new snapshot,
+        # when one is due, is saved by `close` (encoding the state costs what it weighs).
+        history = LearningEngine.load_history(store, learner, defer_save=True)
+        self._history: LearnerHistory | None = history
+        self._lock = threading.Lock()   # a store callback vs. close (another thread)
         self.engine = LearningEngine(self.catalog, learner=learner, role=role,
                                      language=language, load_lesson=content.load_lesson,
                                      events=history)
@@ -59,12 +65,13 @@ class LearnerWork:
             store.append(event)
 
     def _on_events(self, events: list[Event]) -> None:
-        if self._unsubscribe is None:
-            return
-        for event in events:
-            if event.get("learner") == self.learner:
-                self.engine.apply(event)
-                self.assess.apply(event)
+        with self._lock:
+            if self._unsubscribe is None:
+                return
+            for event in events:
+                if event.get("learner") == self.learner:
+                    self.engine.apply(event)
+                    self.assess.apply(event)
 
     def commit(self, step: StepT) -> StepT:
         """Append a step's events (each on disk before this returns); the subscription
@@ -78,6 +85,12 @@ class LearnerWork:
         self.assess.language = code
 
     def close(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-        self._unsubscribe = None
+        """End the session's folding; save the fold snapshot the sign-in deferred (the
+        state, with this session's events, is no longer changed by anyone)."""
+        with self._lock:
+            if self._unsubscribe is not None:
+                self._unsubscribe()
+            self._unsubscribe = None
+            history, self._history = self._history, None
+        if history is not None and history.save_due:
+            save_history(self.store, history)

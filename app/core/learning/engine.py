@@ -77,10 +77,12 @@ class LearningEngine(FoldingEngine):
         self._lessons: OrderedDict[tuple[str, int, str], dict[str, Any]] = OrderedDict()
 
     @staticmethod
-    def load_history(store: HistorySource, learner: str) -> LearnerHistory:
+    def load_history(store: HistorySource, learner: str, *,
+                     defer_save: bool = False) -> LearnerHistory:
         """The learner's folds from the store's snapshot + what came since (sign-in),
-        for ``events=`` of this engine and of SelfAssessment: app.core.learning.history."""
-        return load_history(store, learner)
+        for ``events=`` of this engine and of SelfAssessment: app.core.learning.history
+        (`defer_save`: a due snapshot is saved by `save_history` at the session's end)."""
+        return load_history(store, learner, defer_save=defer_save)
 
     def _cached(self, key: Any, version: Any, build: Callable[[], _Built]) -> _Built:
         full = (key, self.language, self.role)

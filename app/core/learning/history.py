@@ -12,6 +12,13 @@ learner (app/core/store/snapshots.py has the mark's rules), folding each event o
 the fold of its type, and saves a new snapshot when `RESNAPSHOT_AFTER` or more stored
 events came since the last one, so sign-in reads at most about that many events.
 
+Saving costs what the whole state weighs (encoding it, writing a few MB at 100,000
+events: 100–300 ms here), so a sign-in may defer it (``defer_save=True``, what
+LearnerWork does): the history is marked `save_due` and `save_history` saves it when the
+session ends — the state then also holds the session's events, which come again after
+the mark and are ignored by id. A sign-in saves at once when `SAVE_NOW_AFTER` or more
+events came since (sessions that never ended cleanly must not let the fold grow).
+
 A snapshot is recomputed from nothing (streamed segment by segment, not loaded whole)
 when it is missing, damaged, of another `fold_version()` (the fold code, this payload
 format, the Python version), or when its mark no longer fits the stored history. A
@@ -44,6 +51,8 @@ log = logging.getLogger(__name__)
 SNAPSHOT_NAME = "folds"
 #: save a new snapshot at sign-in when at least this many stored events came since
 RESNAPSHOT_AFTER = 500
+#: a deferred save (defer_save=True) is made at sign-in anyway from this many events on
+SAVE_NOW_AFTER = 5_000
 #: the payload layout below
 CODEC_VERSION = 2
 
@@ -82,6 +91,9 @@ class LearnerHistory:
     #: how the load went: "snapshot" (restored + `folded` new events) or "recomputed"
     source: str = "recomputed"
     folded: int = 0
+    #: a new snapshot is due and was deferred (load_history(defer_save=True)):
+    #: `save_history` saves it
+    save_due: bool = False
 
     @classmethod
     def empty(cls, learner: str) -> LearnerHistory:
@@ -137,10 +149,12 @@ class LearnerHistory:
 
 
 def load_history(store: HistorySource, learner: str, *,
-                 resnapshot_after: int = RESNAPSHOT_AFTER) -> LearnerHistory:
+                 resnapshot_after: int = RESNAPSHOT_AFTER,
+                 defer_save: bool = False) -> LearnerHistory:
     """The learner's folds: snapshot + the events stored since (or a recompute), and a
     new snapshot when `resnapshot_after` or more stored events came since the last one
-    (see the module docstring)."""
+    — with `defer_save`, only marked `save_due` when the snapshot was usable and fewer
+    than SAVE_NOW_AFTER came since (see the module docstring)."""
     version = fold_version()
     history: LearnerHistory | None = None
     snapshot = store.read_snapshot(learner, SNAPSHOT_NAME)
@@ -163,9 +177,35 @@ def load_history(store: HistorySource, learner: str, *,
     since = mark.count - history.mark.count
     history.mark = mark
     if mark.count and (history.source == "recomputed" or since >= resnapshot_after):
-        try:
-            store.write_snapshot(learner, SNAPSHOT_NAME,
-                                 Snapshot(mark, version, history.encode()))
-        except StoreError as exc:
-            log.warning("could not save the fold snapshot of %s: %s", learner, exc)
+        if defer_save and history.source == "snapshot" and since < SAVE_NOW_AFTER:
+            history.save_due = True
+        else:
+            _save(store, history)
     return history
+
+
+def save_history(store: HistorySource, history: LearnerHistory) -> bool:
+    """Save the snapshot a sign-in deferred (`save_due`; the end of a session): fold
+    what was stored since the history's mark (events it holds already are ignored by
+    id), then write it with the mark now covered. False when nothing was due or it
+    could not be saved (logged: only the next sign-in's cost changes)."""
+    if not history.save_due:
+        return False
+    history.save_due = False
+    mark = store.history_since(history.learner, history.mark, history.apply_batch)
+    if mark is None:
+        log.info("the stored history of %s no longer fits the session's fold; its "
+                 "snapshot is left as it was", history.learner)
+        return False
+    history.mark = mark
+    return _save(store, history)
+
+
+def _save(store: HistorySource, history: LearnerHistory) -> bool:
+    try:
+        store.write_snapshot(history.learner, SNAPSHOT_NAME,
+                             Snapshot(history.mark, fold_version(), history.encode()))
+    except StoreError as exc:
+        log.warning("could not save the fold snapshot of %s: %s", history.learner, exc)
+        return False
+    return True
