@@ -281,8 +281,8 @@ class Store:
                 raise StoreError(f"reject[{event_id!r}]: reason: expected text")
         with self._lock:
             self._check_open()
-            hits = [i for i in ids_with_reasons if isinstance(i, str)
-                    and i in self._outbox_index().pending]
+            pending = self._outbox_index().pending
+            hits = [i for i in ids_with_reasons if isinstance(i, str) and i in pending]
             if not hits:
                 return 0
             bodies = self._bodies(hits)
