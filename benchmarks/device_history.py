@@ -137,6 +137,9 @@ def child(mode: str, folder: Path, learner: str) -> dict[str, Any]:
     rose above what it was before the measured work (peak − start)."""
     import gc
 
+    # the app imports these at start: their import is no sign-in's cost
+    import app.core.assessment
+    import app.core.learning  # noqa: F401
     from app.core.store import Store
     gc.collect()
     exact = _reset_peak()
