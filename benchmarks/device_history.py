@@ -12,9 +12,9 @@ only): a tablet that never synced, every event still in the outbox.
                (the PIN's KDF, ≈ 20–45 ms, is not part of it); best of 3, each after a
                fresh open. The snapshot was saved by an earlier sign-in, and 300 events
                came since (the usual case; `RESNAPSHOT_AFTER` is 500).
-  re-snapshot  the same with 600 events since the snapshot: a new one is due; the sign-in
-               defers saving it to the session's end (LearnerWork.close), measured apart
-               ("session end"; for information: the learner is leaving).
+  re-snapshot  the same with 600 events since the snapshot (best of 3): a new one is due;
+               the sign-in defers saving it to the session's end (LearnerWork.close),
+               measured apart ("session end"; for information: the learner is leaving).
   first ever   the first sign-in after the upgrade (no snapshot: every event is folded,
                once, and the snapshot written) — a one-time cost, for information.
   old path     `Store.events()` + both engines folding the list (what sign-in did before).
@@ -231,7 +231,10 @@ def measure(sizes: tuple[int, ...], tmp: Path,
         run_child("merge", folder, warm=True)       # the index's one-time build on upgrade
         got[("merge", n)] = best_merge(folder)
         add_events(folder, RESNAPSHOT, seed=8)
-        got[("resnap", n)] = run_child("once", folder)
+        # best of 3 like sign-in: the due snapshot is saved only at the session's end,
+        # so these sign-ins leave the store as it was
+        got[("resnap", n)] = run_child("signin", folder)
+        got[("resnap-end", n)] = run_child("once", folder)       # + the session's end
     if 100_000 in sizes:
         folder = tmp / "twenty"
         learners = [f"learner-{i:02d}" for i in range(20)]
@@ -269,8 +272,9 @@ def rows(quick: bool = False, log: Callable[[str], None] = lambda s: None) -> li
         row(f"sign-in with a new snapshot due, {n:,} events (+{RESNAPSHOT})", resnap,
             got[("resnap", small)]["ms"], f"≤ {TARGET_MS:.0f} ms", resnap <= TARGET_MS)
     for n in sizes:
-        row(f"session end saving that snapshot, {n:,} events", got[("resnap", n)]["close_ms"],
-            got[("resnap", small)]["close_ms"], "(information)", True)
+        row(f"session end saving that snapshot, {n:,} events",
+            got[("resnap-end", n)]["close_ms"], got[("resnap-end", small)]["close_ms"],
+            "(information)", True)
     for n in sizes:
         merge = got[("merge", n)]["ms"]
         row(f"first merge after open ({MERGED} events), {n:,} events", merge,
