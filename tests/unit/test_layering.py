@@ -174,7 +174,7 @@ def test_the_graph_sees_the_imports_it_must_see() -> None:
     assert "app.ui.routes" in g["app.ui.views.lesson"]                # from-import of a module
     assert "app.core.application" in g["app.ui.shell"]               # a name from a package
     assert "app.sync.device_syncer" in g["app.sync"]
-    assert "app.core.events" in g["sync_server.api.deps"]
+    assert "app.core.packs" in g["sync_server.api.deps"]
     assert len(g) > 150
 
 
@@ -263,13 +263,7 @@ def _dynamic_imports(path: Path) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("tree", [
-    "app",
-    pytest.param("sync_server", marks=pytest.mark.xfail(
-        strict=True, reason="sync_server/app.py loads EXTENSIONS and sync_server/cli.py its "
-                            "commands through importlib: the server redesign (branch "
-                            "wt/14srv) replaces both; remove this xfail after that merge")),
-])
+@pytest.mark.parametrize("tree", ["app", "sync_server"])
 def test_no_module_is_found_by_name(tree: str) -> None:
     """No importlib (or __import__, pkgutil) look-up of our modules: an extension point
     is a typed seam passed in at the composition root (app/ui/main.py open_device)."""
