@@ -58,8 +58,10 @@ lint: $(STAMP) typecheck
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## bench: every benchmark with a target in one table (benchmarks/table.py; docs/benchmarks.md);
+## `make bench QUICK=1` is a smaller smoke run
 bench: $(STAMP)
-	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(BIN)/python benchmarks/table.py $(if $(QUICK),--quick)
 
 packs: $(STAMP)
 	$(BIN)/python -m tools.build_packs --strict

@@ -7,6 +7,8 @@ outline on the folded state, and one "tap" (a new event applied, then library + 
 rebuilt). Target (issue 4): library + outline ≤ 50 ms.
 
     python benchmarks/learning_fold.py [--events N]
+
+`rows(quick)` gives the two figures with a target to `make bench` (benchmarks/table.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -125,68 +128,84 @@ def median_ms(fn: Any, repeat: int) -> float:
     return statistics.median(times_ms(fn, repeat))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
+Row = tuple[str, str, str, float, str, bool]
+
+
+def measure(n_events: int, repeat: int) -> dict[str, float]:
+    """The figures in milliseconds (`store_load` is the baseline)."""
     man = manifest()
-    history = events(args.events)
+    history = events(n_events)
     today = datetime.fromisoformat(history[-1]["at"].replace("Z", "+00:00")).date()
 
     def lesson(pack: str, path: str) -> dict[str, Any]:
         return {"cards": [{"markdown": "x"}]}
 
+    from app.core.store import Store
     with tempfile.TemporaryDirectory() as tmp:
         json_path = Path(tmp) / "events.json"
         json_path.write_text(json.dumps(history))
-        load_json = best_ms(lambda: json.loads(json_path.read_text()), args.repeat)
-        store_load = None
-        try:
-            from app.core.store import Store
-            store = Store.open(tmp)
-            store.merge(history)
-            store_load = best_ms(lambda: store.events(LEARNER), args.repeat)
-            loaded = store.events(LEARNER)
-            store.close()
-        except ImportError:
-            loaded = history
-        assert len(loaded) == args.events
+        load_json = best_ms(lambda: json.loads(json_path.read_text()), repeat)
+        store = Store.open(tmp)
+        store.merge(history)
+        store_load = best_ms(lambda: store.events(LEARNER), repeat)
+        loaded = store.events(LEARNER)
+        store.close()
+        assert len(loaded) == n_events
 
         def build() -> LearningEngine:
             return LearningEngine([man], learner=LEARNER, role=ROLE, language="lt",
                                   load_lesson=lesson, events=loaded)
 
-        fold = best_ms(build, args.repeat)
-        engines = [build() for _ in range(args.repeat)]
+        fold = best_ms(build, repeat)
+        engines = [build() for _ in range(repeat)]
         views = []
         for engine in engines:
             t0 = time.perf_counter()
             engine.library(today=today)
             engine.outline(PACK, "c03")
             views.append((time.perf_counter() - t0) * 1000)
-        first_views = min(views)
         engine = engines[0]
-        extra = events(args.repeat * 20, seed=99)
-        it = iter(extra)
+        it = iter(events(repeat * 20, seed=99))
 
         def tap() -> None:
             engine.apply(next(it))
             engine.library(today=today)
             engine.outline(PACK, "c03")
 
-        tap_ms = median_ms(tap, args.repeat * 20)
+        tap_ms = median_ms(tap, repeat * 20)
         cached = median_ms(lambda: (engine.library(today=today),
                                     engine.outline(PACK, "c03")), 50)
+    return {"store_load": store_load, "load_json": load_json, "fold": fold,
+            "first_views": min(views), "tap": tap_ms, "cached": cached}
 
-    base = store_load if store_load is not None else load_json
-    base_name = "Store.events()" if store_load is not None else "json.loads"
+
+def rows(quick: bool = False, log: Callable[[str], None] = lambda s: None) -> list[Row]:
+    """The table rows (benchmarks/table.py): the two figures with a target (issue 4)."""
+    n = 5_000 if quick else 20_000
+    log(f"learning fold: {n:,} events …")
+    got = measure(n, 3 if quick else 5)
+    base = got["store_load"]
+    out: list[Row] = []
+    for key, name in (("first_views", f"library + outline, first build, {n:,} events"),
+                      ("tap", f"tap: 1 event applied + library + outline, {n:,} events")):
+        out.append((name, f"{got[key]:.2f} ms", f"{base:.1f} ms Store.events()",
+                    got[key] / base, f"≤ {TARGET_MS:.0f} ms", got[key] <= TARGET_MS))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    got = measure(args.events, args.repeat)
+    base, load_json, fold = got["store_load"], got["load_json"], got["fold"]
+    first_views, tap_ms, cached = got["first_views"], got["tap"], got["cached"]
     print(f"learning fold, {args.events} events of one learner "
           f"({COURSES} courses × {LESSONS} lessons × {CARDS} cards, {QUESTIONS}-question quizzes)")
-    print(f"  baseline  load events ({base_name}) {base:9.1f} ms   = 1.00")
-    if store_load is not None:
-        print(f"            load events (json.loads)     {load_json:9.1f} ms   = "
-              f"{load_json / base:.3g} × baseline")
+    print(f"  baseline  load events (Store.events()) {base:9.1f} ms   = 1.00")
+    print(f"            load events (json.loads)     {load_json:9.1f} ms   = "
+          f"{load_json / base:.3g} × baseline")
     print(f"  cold fold (engine from events)         {fold:9.1f} ms   = {fold / base:.3g} × baseline")
     print(f"  library + outline, first build         {first_views:9.2f} ms   = "
           f"{first_views / base:.3g} × baseline")

@@ -7,7 +7,8 @@ For comparison: one insert into a plain TinyDB JSONStorage file holding 20k docu
 Rounds interleave the baseline and both stores so that disk-speed drift hits all alike;
 each figure is the median over rounds of the mean time per append (the mean includes the
 amortised journal folds). Runs in well under 2 minutes: `python benchmarks/store_append.py`
-(`--quick` for a smoke run).
+(`--quick` for a smoke run). `rows(quick)` gives the three figures with a target to
+`make bench` (benchmarks/table.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -27,9 +30,10 @@ from tinydb.storages import JSONStorage  # noqa: E402
 
 from app.core.store import Store  # noqa: E402
 from app.core.store.history import HISTORY_CACHE_BYTES  # noqa: E402
-from app.core.store.journal import encode_record  # noqa: E402
+from app.core.store.records import encode_record  # noqa: E402
 
 LEARNER = "9b1e0000-0000-4000-8000-000000000001"
+Row = tuple[str, str, str, float, str, bool]
 
 
 def make_event(i: int) -> dict:
@@ -94,12 +98,10 @@ def time_tinydb(path: Path, history: int, n: int) -> list[float]:
     return out
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller run (smoke test)")
-    args = parser.parse_args()
-    small, large = (1_000, 20_000) if not args.quick else (200, 2_000)
-    rounds, per_round = (7, 200) if not args.quick else (2, 50)
+def measure(quick: bool) -> dict[str, Any]:
+    """Every figure of the run (seconds), with the sizes it used."""
+    small, large = (1_000, 20_000) if not quick else (200, 2_000)
+    rounds, per_round = (7, 200) if not quick else (2, 50)
     started = time.perf_counter()
     # var/ (git-ignored) is on the project's disk; /tmp may be a RAM disk elsewhere
     scratch = Path(__file__).resolve().parents[1] / "var"
@@ -136,11 +138,46 @@ def main() -> int:
             small_history, small_read_s, small_cached_s = time_events(small_store)
         with Store.open(root / "s20k", history_cache_bytes=0) as no_cache:
             _, _, uncached_s = time_events(no_cache)
-        tiny = time_tinydb(root / "tinydb.json", large, 5 if not args.quick else 2)
+        tiny = time_tinydb(root / "tinydb.json", large, 5 if not quick else 2)
 
-    b, a1, a20 = (statistics.median(x) for x in (base, st1, st20))
-    tiny_mean = statistics.fmean(tiny)
-    print(f"line size {len(line)} B; {rounds} rounds x {per_round} appends each")
+    return {"small": small, "large": large, "rounds": rounds, "per_round": per_round,
+            "line": len(line), "base": statistics.median(base),
+            "a1": statistics.median(st1), "a20": statistics.median(st20),
+            "tiny": statistics.fmean(tiny), "open_s": open_s, "history": history,
+            "read_s": read_s, "again_s": again_s, "outbox_bytes": outbox_bytes,
+            "fill_s": fill_s, "small_history": small_history, "small_read_s": small_read_s,
+            "small_cached_s": small_cached_s, "uncached_s": uncached_s,
+            "total_s": time.perf_counter() - started}
+
+
+def rows(quick: bool = False, log: Callable[[str], None] = lambda s: None) -> list[Row]:
+    """The table rows (benchmarks/table.py): the three figures with a target (issue 3)."""
+    log("store append …")
+    got = measure(quick)
+    b, a1, a20 = got["base"], got["a1"], got["a20"]
+    base = f"{b * 1e3:.3f} ms plain fsync'd append"
+    return [
+        (f"Store.append at {got['small']:,} events of history", f"{a1 * 1e3:.3f} ms", base,
+         a1 / b, "≤ 3×", a1 / b <= 3),
+        (f"Store.append at {got['large']:,} events of history", f"{a20 * 1e3:.3f} ms", base,
+         a20 / b, "≤ 3×", a20 / b <= 3),
+        (f"Store.append flatness, {got['large']:,} vs {got['small']:,}", f"{a20 * 1e3:.3f} ms",
+         f"{a1 * 1e3:.3f} ms at {got['small']:,}", a20 / a1, "≤ 1.5×", a20 / a1 <= 1.5),
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller run (smoke test)")
+    args = parser.parse_args()
+    got = measure(args.quick)
+    small, large, rounds, per_round = got["small"], got["large"], got["rounds"], got["per_round"]
+    b, a1, a20, tiny_mean = got["base"], got["a1"], got["a20"], got["tiny"]
+    open_s, history, read_s, again_s = got["open_s"], got["history"], got["read_s"], got["again_s"]
+    outbox_bytes, fill_s, uncached_s = got["outbox_bytes"], got["fill_s"], got["uncached_s"]
+    small_history, small_read_s = got["small_history"], got["small_read_s"]
+    small_cached_s = got["small_cached_s"]
+    print(f"line size {got['line']} B; {rounds} rounds x {per_round} appends each")
     print(f"baseline  fsync'd append to a plain file     {b * 1e3:7.3f} ms   1.00x")
     print(f"Store.append at {small:>6,} events of history  {a1 * 1e3:7.3f} ms  {a1 / b:5.2f}x"
           f"  (target <= 3x)")
@@ -152,7 +189,7 @@ def main() -> int:
           f"{tiny_mean / b:6.0f}x  (for comparison; not crash-safe)")
     print(f"info: open at {large:,} {open_s * 1e3:.0f} ms, events() of {history:,} "
           f"{read_s * 1e3:.0f} ms, {outbox_bytes / 1e6:.1f} MB on disk "
-          f"(all unacknowledged), fill {fill_s:.1f} s, total {time.perf_counter() - started:.0f} s")
+          f"(all unacknowledged), fill {fill_s:.1f} s, total {got['total_s']:.0f} s")
     print(f"events(): a second call for the same learner comes from the history cache "
           f"(bound {HISTORY_CACHE_BYTES / 2**20:.0f} MiB of marshal bytes)")
     print(f"  {history:>6,} events   first {read_s * 1e3:7.1f} ms, again {again_s * 1e3:6.1f} ms "

@@ -8,7 +8,8 @@ is a whole sync: pull (nothing new), push in chunks, acknowledge in the store (f
 
 Targets (issue 7): sync ≤ 1 s and ≤ 3× the plain POST. Figures are medians over rounds,
 each round with fresh devices. Also prints the delta-download figure of a pack update.
-`python benchmarks/sync_device.py` (`--quick`: one round).
+`python benchmarks/sync_device.py` (`--quick`: one round). `rows(quick)` gives the
+figures with a target to `make bench` (benchmarks/table.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -32,6 +35,7 @@ from tests.support.server import ServerProcess, admin_token, bearer, seed  # noq
 
 EVENTS = 2000
 CHUNK = 500
+Row = tuple[str, str, str, float, str, bool]
 
 
 def event(learner: str, i: int) -> dict:
@@ -103,12 +107,8 @@ def delta_figure(tmp: Path, server: ServerProcess, admin: dict[str, str], pub: P
         store.close()
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--rounds", type=int, default=3)
-    args = ap.parse_args()
-    rounds = 1 if args.quick else args.rounds
+def measure(rounds: int) -> dict[str, Any]:
+    """Each round's figures (seconds, bytes) and the pack delta figure."""
     with tempfile.TemporaryDirectory() as tmp_:
         tmp = Path(tmp_)
         from app.core.packs import write_keypair
@@ -137,6 +137,33 @@ def main() -> int:
             full, delta, wire = delta_figure(tmp, server, admin, pub, key)
         finally:
             server.stop()
+    return {"sync_s": sync_s, "plain_s": plain_s, "sync_b": sync_b, "plain_b": plain_b,
+            "full": full, "delta": delta, "wire": wire}
+
+
+def rows(quick: bool = False, log: Callable[[str], None] = lambda s: None) -> list[Row]:
+    """The table rows (benchmarks/table.py): the figures with a target (issue 7)."""
+    log("device sync over loopback …")
+    got = measure(1 if quick else 3)
+    s, p = statistics.median(got["sync_s"]), statistics.median(got["plain_s"])
+    full, delta = got["full"], got["delta"]
+    return [
+        (f"sync of {EVENTS:,} queued events (pull + push + ack)", f"{s * 1000:.1f} ms",
+         f"{p * 1000:.1f} ms plain POST", s / p, "≤ 3× and ≤ 1 s", s / p <= 3.0 and s <= 1.0),
+        ("pack update download, 2 of 40 media files changed", f"{delta / 1024:.1f} KiB",
+         f"{full / 1024:.1f} KiB full pack", delta / full, "≤ 0.10×", delta <= 0.10 * full),
+    ]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    rounds = 1 if args.quick else args.rounds
+    got = measure(rounds)
+    sync_s, plain_s, sync_b, plain_b = got["sync_s"], got["plain_s"], got["sync_b"], got["plain_b"]
+    full, delta, wire = got["full"], got["delta"], got["wire"]
     s, p = statistics.median(sync_s), statistics.median(plain_s)
     bs, bp = statistics.median(sync_b), statistics.median(plain_b)
     print(f"sync of {EVENTS} queued events over loopback ({rounds} round(s); median, best)")

@@ -8,10 +8,13 @@ For each catalogue entry newer than what is installed:
 2. the blobs the device lacks (`PackLibrary.missing_blobs`: files unchanged since the
    installed version are already in the store → the delta is free) — after a free-space
    check — each into `BlobStore.partial_path(sha)` with HTTP Range resume, then
-   `commit_partial` hash-checks it into the store (a tampered blob is deleted and the
-   update stops);
-3. `install_from_blobs` — the same verify-and-switch installer as the USB side-load:
-   the old version stays live until CURRENT is replaced atomically.
+   hash-checked into a `BlobBatch` (a tampered blob is deleted and the update stops);
+   the batch is made durable with one flush and moved into the store — also when a
+   later blob fails, so nothing verified is fetched again;
+3. `install_from_blobs` — the same verify-and-switch installer as the USB side-load,
+   which checks presence and size of every blob and the content of what is new, and
+   hashes nothing again: the old version stays live until CURRENT is replaced
+   atomically. So an update costs what changed, not the size of the pack.
 
 A failure of one pack is reported (PackOutcome "failed"/"refused") and never touches the
 installed version; other packs still update. Network failures propagate (SyncError) so
@@ -146,12 +149,19 @@ class PackUpdater:
             progress("download", done, total)
 
         progress("download", done, total)
-        for f in missing:
-            sha, size = f["sha256"], int(f["size"])
-            part = blobs.partial_path(sha)
-            t.download(f"/api/v1/blobs/{sha}", part, size, on_bytes)
-            blobs.commit_partial(sha, size)      # PackVerifyError (and partial deleted) if tampered
-            outcome.blobs_downloaded += 1
+        batch = blobs.batch()
+        try:
+            for f in missing:
+                sha, size = f["sha256"], int(f["size"])
+                part = blobs.partial_path(sha)
+                t.download(f"/api/v1/blobs/{sha}", part, size, on_bytes)
+                batch.adopt_partial(sha, size)   # PackVerifyError (partial deleted) if tampered
+                outcome.blobs_downloaded += 1
+        except BaseException:
+            with contextlib.suppress(PackError):
+                batch.commit()                   # what was verified stays, durably
+            raise
+        batch.commit()
 
     def _check_space(self, need: int) -> None:
         from app.core.errors import PackInstallError

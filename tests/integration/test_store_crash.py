@@ -2,10 +2,13 @@
 
 A child process opens the store and loops: append (print the id after `append`
 returned), acknowledge / reject a few outbox events (print the intent before and the
-ids after), merge pulled events (print after). The parent kills it with SIGKILL at a
-random moment, reopens the store and checks: every file loads, every printed id is
+ids after), merge pulled events (print after), sign a learner in (load the folds from
+the snapshot + what came since, saving new snapshots often). The parent kills it with
+SIGKILL at a random moment — so also in the middle of a snapshot, id index or journal
+index write — reopens the store and checks: every file loads, every printed id is
 there, no id is stored twice, no seq of this device repeats, acknowledged/rejected
-events never come back to the outbox, and every other appended event is still in it.
+events never come back to the outbox, every other appended event is still in it, and
+each learner's folds at sign-in equal a fold of all their events from nothing.
 Sometimes the parent does not reopen, so the next child opens a freshly crashed store.
 
 `make test` runs 60 kills (< 60 s); `make soak` runs 1,000.
@@ -25,8 +28,10 @@ from pathlib import Path
 import pytest
 
 from app.core.events import validate_event
+from app.core.learning import load_history
 from app.core.store import Store
 from app.core.store.conflicts import MAX_CONFLICTS
+from tests.support.fold_compare import history_views, recomputed
 
 ROOT = Path(__file__).resolve().parents[2]
 LEARNERS = ["0a000000-0000-4000-8000-00000000000a", "0b000000-0000-4000-8000-00000000000b",
@@ -34,6 +39,7 @@ LEARNERS = ["0a000000-0000-4000-8000-00000000000a", "0b000000-0000-4000-8000-000
 
 CHILD = r"""
 import random, sys, uuid
+from app.core.learning import load_history
 from app.core.store import Store
 data_dir, seed = sys.argv[1], int(sys.argv[2])
 rng = random.Random(seed)
@@ -67,11 +73,26 @@ while True:
             e = dict(rng.choice(stored), data={"tampered": rng.getrandbits(40)})
             s.merge([e])
             out.write("conflict %s\n" % e["id"]); out.flush()
+    elif r < 0.15:    # sign-in: snapshots saved often, so kills land in their writes
+        load_history(s, rng.choice(learners), resnapshot_after=rng.choice([0, 1, 5]))
     else:
         n += 1
-        event_id = s.append({"learner": rng.choice(learners), "type": "answer.given",
-                             "ref": {"question": "q%d" % (n % 7)},
-                             "data": {"n": n, "pad": "x" * rng.randint(0, 300)}})
+        course = "c%d" % (n % 3)
+        kind = rng.random()
+        if kind < 0.4:
+            event = {"type": "card.viewed", "pack": "p", "ref": {
+                "course": course, "lesson": "l%d" % (n % 4), "card": str(n % 6)},
+                "data": {"seconds": n % 40, "pad": "x" * rng.randint(0, 300)}}
+        elif kind < 0.8:
+            event = {"type": "answer.given", "pack": "p", "ref": {
+                "course": course, "attempt": "a%d" % (n // 10), "question": "q%d" % (n % 7)},
+                "data": {"choice": ["a"], "score": float(n % 2)}}
+        else:
+            event = {"type": "review.answered", "pack": "p", "ref": {
+                "course": course, "question": "q%d" % (n % 7)},
+                "data": {"choice": ["b"], "score": float(n % 3 == 0)}}
+        event["learner"] = rng.choice(learners)
+        event_id = s.append(event)
         out.write("appended %s\n" % event_id); out.flush()
 """
 
@@ -131,6 +152,9 @@ def check(data_dir: Path, ledger: Ledger) -> None:
             assert ledger.conflicted <= {r["id"] for r in conflicts}, "a conflict was lost"
         if ledger.device:
             assert store.device_id == ledger.device
+        for learner in store.learner_ids():        # sign-in state = a full recompute
+            assert history_views(load_history(store, learner)) == \
+                recomputed(store.events(learner), learner), f"folds of {learner} differ"
 
 
 def run_kills(data_dir: Path, kills: int, seed: int) -> Ledger:

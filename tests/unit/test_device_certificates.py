@@ -144,16 +144,50 @@ def test_sign_in_reads_the_history_once_for_both_engines(device: Device) -> None
     session.learning.finish_card("ui-demo", "reports", "01-facts", 0)
     pid = str(session.learner_id)
     session.lock()
+    # Sign-in loads the history through the fold snapshot (issue 18): one pass over
+    # what the snapshot does not cover (here: everything, no snapshot yet), never the
+    # whole list of events.
     calls: list[str] = []
-    real = device.store.events
+    real = device.store.history_since
 
-    def counting(learner: str) -> list[dict[str, Any]]:
+    def counting(learner: str, mark: Any, apply: Any) -> Any:
         calls.append(learner)
-        return real(learner)
-    device.store.events = counting  # type: ignore[method-assign]
+        return real(learner, mark, apply)
+
+    def no_list(learner: str) -> list[dict[str, Any]]:
+        raise AssertionError("sign-in read the whole event list")
+    device.store.history_since = counting  # type: ignore[method-assign]
+    device.store.events = no_list  # type: ignore[method-assign]
     again = Session(device)
     assert again.sign_in(pid, PIN)
     assert calls == [pid]
     # both engines were fed: the lesson progress and the assessment fold are there
     assert again.work is not None
     assert again.work.engine.state.courses and again.work.assess is not None
+
+
+def test_a_due_fold_snapshot_is_saved_when_the_session_ends(device: Device) -> None:
+    """Sign-in only marks a new fold snapshot due (issue 18: encoding the whole state is
+    not the sign-in's to pay); locking saves it, covering what the store then holds."""
+    from app.core.learning.history import SNAPSHOT_NAME
+    session = signed_in(device)
+    pid = str(session.learner_id)
+    store = device.store
+
+    def pulled(start: int) -> list[dict[str, Any]]:
+        return [{"id": str(uuid.UUID(int=start + i + 1, version=4)), "learner": pid,
+                 "device": "dev-" + "b" * 32, "seq": start + i + 1,
+                 "at": format_at(datetime(2026, 1, 1, tzinfo=UTC)), "type": "card.viewed",
+                 "ref": {"course": "reports", "lesson": "01-facts", "card": "0"},
+                 "data": {"seconds": 3}} for i in range(600)]
+    store.merge(pulled(0))
+    session.lock()
+    assert Session(device).sign_in(pid, PIN)          # no snapshot yet: folded, saved
+    first = store.read_snapshot(pid, SNAPSHOT_NAME)
+    assert first is not None and first.mark.count == 600
+    store.merge(pulled(600))
+    again = Session(device)
+    assert again.sign_in(pid, PIN)
+    assert store.read_snapshot(pid, SNAPSHOT_NAME).mark == first.mark    # deferred
+    again.lock()
+    assert store.read_snapshot(pid, SNAPSHOT_NAME).mark.count == store.event_count(pid)

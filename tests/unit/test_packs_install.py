@@ -154,7 +154,10 @@ def test_install_from_blobs(tmp_path: Path) -> None:
         install_from_blobs(manifest, sig, data, TRUST)
 
 
-def test_install_from_blobs_refuses_missing_or_corrupt_blobs(tmp_path: Path) -> None:
+def test_install_from_blobs_refuses_missing_or_damaged_blobs(tmp_path: Path) -> None:
+    """Blobs were hash-checked as they entered the store (the tampered download is
+    refused there: test_blob_store_resumable_partial); the installer checks that each is
+    present with its size — it no longer re-hashes the whole pack (issue 18)."""
     pack = build(copy_sample(tmp_path), tmp_path / "out")
     data = tmp_path / "data"
     store = BlobStore(data / "blobs")
@@ -162,8 +165,8 @@ def test_install_from_blobs_refuses_missing_or_corrupt_blobs(tmp_path: Path) -> 
     sha = next(f["sha256"] for f in json.loads(manifest)["files"] if f["path"] == IMAGE)
     path = store.path(sha)
     good = path.read_bytes()
-    path.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
-    with pytest.raises(PackVerifyError, match="tampered"):
+    path.write_bytes(good[:-1])                            # cut short (a damaged disk)
+    with pytest.raises(PackVerifyError, match=rf"has {len(good) - 1} bytes, expected "):
         install_from_blobs(manifest, sig, data, TRUST)
     assert not store.has(sha)                              # dropped, to be fetched again
     assert PackLibrary(data).current_version("promote-sample") is None
@@ -171,6 +174,34 @@ def test_install_from_blobs_refuses_missing_or_corrupt_blobs(tmp_path: Path) -> 
         install_from_blobs(manifest, sig, data, TRUST)
     with pytest.raises(PackVerifyError, match="signature does not match"):
         install_from_blobs(manifest.replace(b"Keeping", b"Keepinq"), sig, data, TRUST)
+
+
+def test_an_update_reads_only_what_is_new(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                          ) -> None:
+    """From a .pack or over the network, an update hashes the blobs it brings only and
+    reads back just the lessons (checked against the new manifest) — not the images and
+    other blobs the installed version has already."""
+    src = copy_sample(tmp_path)
+    data = tmp_path / "data"
+    install_pack(build(src, tmp_path / "o1"), data, TRUST)
+    _edit_lesson(src, "Second edition.")
+    v2 = build(src, tmp_path / "o2", version=2)
+    opened: list[str] = []
+    hashed: list[str] = []
+    real_open = BlobStore.open
+    monkeypatch.setattr(BlobStore, "open", lambda self, sha: opened.append(sha)
+                        or real_open(self, sha))
+    monkeypatch.setattr(BlobStore, "verify", lambda self, sha, size: hashed.append(sha))
+    manifest = json.loads(zipfile.ZipFile(v2).read("manifest.json"))
+    lessons = {f["sha256"] for f in manifest["files"] if f["path"].startswith("lessons/")}
+    install_pack(v2, data, TRUST)
+    assert set(opened) <= lessons and not hashed
+    opened.clear()
+    _edit_lesson(src, "Third edition.")
+    m3, s3 = _blobs_into_store(build(src, tmp_path / "o3", version=3), PackLibrary(data).blobs)
+    install_from_blobs(m3, s3, data, TRUST)
+    assert set(opened) <= {f["sha256"] for f in json.loads(m3)["files"]
+                           if f["path"].startswith("lessons/")} and not hashed
 
 
 def test_free_space_check_counts_only_what_the_install_writes(tmp_path: Path) -> None:
@@ -299,3 +330,155 @@ def test_verify_manifest_before_downloading_blobs(tmp_path: Path) -> None:
         verify_manifest(manifest + b" ", sig, TRUST)
     with pytest.raises(PackVerifyError, match="manifest.sig is larger"):
         verify_manifest(manifest, sig + b" " * 5000, TRUST)
+
+
+# -- batches and containers (issue 18) -------------------------------------------------------
+def _blob(n: int, size: int = 3000) -> tuple[str, bytes]:
+    data = hashlib.sha256(str(n).encode()).digest() * (size // 32 + 1)
+    data = data[:size]
+    return hashlib.sha256(data).hexdigest(), data
+
+
+@pytest.mark.parametrize("syncfs", [True, False])
+def test_a_batch_stages_then_places_blobs_packed_or_loose(tmp_path: Path, syncfs: bool) -> None:
+    from app.core.packs.blob_batch import CONTAINER_MAX_BLOB
+    from app.core.packs.durability import sync_filesystem
+    flushes: list[Path] = []
+
+    def flush(folder: Path) -> bool:
+        flushes.append(folder)
+        return sync_filesystem(folder) if syncfs else False
+    store = BlobStore(tmp_path / "blobs", sync_fs=flush)
+    small = [_blob(i) for i in range(20)]
+    big = _blob(99, CONTAINER_MAX_BLOB + 1)
+    loose = [_blob(i) for i in range(100, 140)]             # many files: one syncfs
+    with store.batch() as batch:
+        for sha, data in loose:
+            batch.put(sha, len(data), [data])
+        assert sorted(batch.commit()) == sorted(sha for sha, _ in loose)
+    assert len(flushes) == 2                 # files, then the ~40 folders of the moves
+    assert all(store.path(sha).read_bytes() == data for sha, data in loose)
+    flushes.clear()
+    with store.batch(pack_small=True) as batch:
+        for sha, data in [*small, big]:
+            assert batch.put(sha, len(data), [data[:100], data[100:]], keep=8) == data[:8]
+        bad_sha, bad = _blob(1000)
+        with pytest.raises(PackVerifyError, match="tampered"):
+            batch.put(bad_sha, len(bad), [bad[:-1] + b"x"])
+        assert not any(store.has(sha) for sha, _ in small)     # nothing before commit
+        placed = batch.commit()
+    assert sorted(placed) == sorted(sha for sha, _ in [*small, big])
+    assert flushes == []                  # a container and one big blob: two fsyncs
+    assert not store.has(bad_sha)
+    assert len(list((tmp_path / "blobs" / "packed").iterdir())) == 1
+    assert store.path(big[0]).is_file() and not store.path(small[0][0]).exists()
+    other = BlobStore(tmp_path / "blobs")                      # another object sees them
+    for sha, data in [*small, big]:
+        assert other.has(sha) and other.read(sha) == data and other.size(sha) == len(data)
+        other.verify(sha, len(data))
+    assert other.present([small[3][0], bad_sha]) == {small[3][0]}
+    assert sorted(other) == sorted(sha for sha, _ in [*small, big, *loose])
+    path = other.file_path(small[3][0])                         # copied out for a view
+    assert path == other.path(small[3][0]) and path.read_bytes() == small[3][1]
+    assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+
+
+def test_collecting_packed_blobs(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs")
+    blobs = [_blob(i) for i in range(10)]
+    with store.batch(pack_small=True) as batch:
+        for sha, data in blobs:
+            batch.put(sha, len(data), [data])
+        batch.commit()
+    shas = [sha for sha, _ in blobs]
+    store.collect({shas[0], shas[1]}, referenced={shas[1]})   # one leaves: listed as dead
+    assert not store.has(shas[0]) and store.has(shas[1])
+    assert not BlobStore(tmp_path / "blobs").has(shas[0])
+    containers = list((tmp_path / "blobs" / "packed").glob("*.blobs"))
+    store.collect(set(shas[:7]), referenced=set())            # most leave: rewritten
+    after = list((tmp_path / "blobs" / "packed").glob("*.blobs"))
+    assert after != containers and len(after) == 1
+    assert not list((tmp_path / "blobs" / "packed").glob("*.dead"))
+    for sha, data in blobs[7:]:
+        assert store.read(sha) == data
+    assert not any(store.has(sha) for sha in shas[:7])
+    store.collect(set(shas), referenced=set())                # all leave: deleted
+    assert list((tmp_path / "blobs" / "packed").iterdir()) == []
+
+
+def test_a_damaged_container_is_ignored_not_trusted(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs")
+    sha, data = _blob(1)
+    with store.batch(pack_small=True) as batch:
+        batch.put(sha, len(data), [data])
+        batch.commit()
+    container = next((tmp_path / "blobs" / "packed").glob("*.blobs"))
+    container.write_bytes(container.read_bytes()[:-5])        # the trailer cut
+    fresh = BlobStore(tmp_path / "blobs")
+    assert not fresh.has(sha)
+    with pytest.raises(StoreError, match="not in the store"):
+        fresh.open(sha)
+
+
+def test_a_pack_install_packs_small_files_and_views_still_get_paths(tmp_path: Path) -> None:
+    src = copy_sample(tmp_path)
+    data = tmp_path / "data"
+    install_pack(build(src, tmp_path / "out"), data, TRUST)
+    assert list((data / "blobs" / "packed").glob("*.blobs"))
+    lib = PackLibrary(data)
+    assert lib.lesson("promote-sample", LESSON)["title"]
+    image = lib.media_path("promote-sample", IMAGE)
+    assert image.is_file() and image.read_bytes() == (
+        src / "courses/boundaries/media/boundary-zones.png").read_bytes()
+
+
+def test_an_unchanged_lesson_is_checked_again_when_an_image_it_shows_is_gone(
+        tmp_path: Path) -> None:
+    """The update skips re-checking what the installed version had — but a lesson's check
+    depends on the manifest's media paths: drop an image it shows and it must fail."""
+    from tests.unit.test_packs_support import manifest_of, resign
+
+    src = copy_sample(tmp_path)
+    data = tmp_path / "data"
+    install_pack(build(src, tmp_path / "o1"), data, TRUST)
+    v2 = build(src, tmp_path / "o2", version=2)
+
+    def drop_image(entries: list) -> list:
+        m = manifest_of(entries)
+        gone = next(f for f in m["files"] if f["path"] == IMAGE)
+        m["files"] = [f for f in m["files"] if f["path"] != IMAGE]
+        return resign([e for e in entries if e.name != f"blobs/{gone['sha256']}"
+                       or any(f["sha256"] == gone["sha256"] for f in m["files"])], m)
+    from tests.unit.test_packs_support import rewrite
+    bad = rewrite(v2, tmp_path / "bad.pack", drop_image)
+    with pytest.raises(PackVerifyError, match="lesson .*boundary-zones.png"):
+        install_pack(bad, data, TRUST)
+    assert PackLibrary(data).current_version("promote-sample") == 1
+
+
+def test_a_stored_blob_is_read_straight_from_the_pack_but_checked(tmp_path: Path) -> None:
+    """Stored (uncompressed) blobs skip zipfile's reader; the local header must still name
+    the same entry, and a blob cut short or changed is refused by size / sha256."""
+    pack = build(copy_sample(tmp_path), tmp_path / "out")
+    raw = pack.read_bytes()
+    with zipfile.ZipFile(pack) as zf:
+        info = next(i for i in zf.infolist() if i.filename.startswith("blobs/")
+                    and i.compress_type == zipfile.ZIP_STORED and i.file_size > 100)
+    name_at = info.header_offset + 30
+    assert raw[name_at:name_at + len(info.filename)] == info.filename.encode()
+    renamed = bytearray(raw)
+    renamed[name_at + 10] ^= 0x01                        # another name in the local header
+    flipped = bytearray(raw)
+    data_at = name_at + len(info.filename) + int.from_bytes(raw[info.header_offset + 28:
+                                                                info.header_offset + 30],
+                                                            "little")
+    flipped[data_at + 50] ^= 0x01                        # one byte of the blob changed
+    for bad, message in ((renamed, "bad local header"), (flipped, "tampered")):
+        path = tmp_path / "bad.pack"
+        path.write_bytes(bytes(bad))
+        data = tmp_path / f"data-{message.split()[0]}"
+        with pytest.raises(PackVerifyError, match=message):
+            install_pack(path, data, TRUST)
+        assert PackLibrary(data).current_version("promote-sample") is None
+        assert not list((data / "blobs" / "packed").glob("*")) if \
+            (data / "blobs" / "packed").exists() else True

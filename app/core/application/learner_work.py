@@ -1,8 +1,9 @@
 """The signed-in learner's two engines, kept current by the store.
 
 At sign-in the session makes one :class:`LearnerWork`: the learning engine and the
-self-assessment engine of that learner, both folded from *one* read of the learner's
-history (it can be thousands of events on a tablet used for months). From then on:
+self-assessment engine of that learner, both restored from *one* load of the learner's
+history — the saved fold snapshot plus the events stored since (a history can be
+100,000 events on a tablet shared for years; sign-in costs what changed). From then on:
 
 * an action asks an engine for a *step* (the events to record; engines do no I/O);
 * :meth:`LearnerWork.commit` appends each event to the store — on disk (fsync) before
@@ -10,18 +11,21 @@ history (it can be thousands of events on a tablet used for months). From then o
   next screen shows it. Events of other learners (a background sync merging) are
   ignored here.
 
-:meth:`close` (lock, or reload after a pack install) drops the subscription; after it,
-the engines are garbage: nothing personal stays reachable.
+:meth:`close` (lock, or reload after a pack install) drops the subscription and saves
+the learner's fold snapshot when the sign-in deferred it (so sign-in never pays for
+encoding the whole state); after it, the engines are garbage: nothing personal stays
+reachable.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from app.core.application.content import InstalledContent
 from app.core.assessment import SelfAssessment
-from app.core.learning import Catalog, LearningEngine
+from app.core.learning import Catalog, LearnerHistory, LearningEngine, save_history
 from app.core.practice.engine import PracticeEngine
 from app.core.store import Store
 
@@ -44,7 +48,12 @@ class LearnerWork:
         self.store = store
         self.learner = learner
         self.catalog: Catalog = content.catalog()
-        history = store.events(learner)
+        # One load feeds both folds: the learner's fold snapshot plus the events stored
+        # since (app/core/learning/history.py), not the whole history. A new snapshot,
+        # when one is due, is saved by `close` (encoding the state costs what it weighs).
+        history = LearningEngine.load_history(store, learner, defer_save=True)
+        self._history: LearnerHistory | None = history
+        self._lock = threading.Lock()   # a store callback vs. close (another thread)
         self.engine = LearningEngine(self.catalog, learner=learner, role=role,
                                      language=language, load_lesson=content.load_lesson,
                                      events=history)
@@ -59,13 +68,14 @@ class LearnerWork:
             store.append(event)
 
     def _on_events(self, events: list[Event]) -> None:
-        if self._unsubscribe is None:
-            return
-        for event in events:
-            if event.get("learner") == self.learner:
-                self.engine.apply(event)
-                self.assess.apply(event)
-                self.practice.apply(event)
+        with self._lock:
+            if self._unsubscribe is None:
+                return
+            for event in events:
+                if event.get("learner") == self.learner:
+                    self.engine.apply(event)
+                    self.assess.apply(event)
+                    self.practice.apply(event)
 
     def commit(self, step: StepT) -> StepT:
         """Append a step's events (each on disk before this returns); the subscription
@@ -80,6 +90,12 @@ class LearnerWork:
         self.practice.language = code
 
     def close(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-        self._unsubscribe = None
+        """End the session's folding; save the fold snapshot the sign-in deferred (the
+        state, with this session's events, is no longer changed by anyone)."""
+        with self._lock:
+            if self._unsubscribe is not None:
+                self._unsubscribe()
+            self._unsubscribe = None
+            history, self._history = self._history, None
+        if history is not None and history.save_due:
+            save_history(self.store, history)

@@ -25,7 +25,7 @@ from app.core.clock import MonotonicClock
 from app.core.credential_status import ReceivedCheck
 from app.core.errors import LearningError, ShiftError
 from app.core.i18n import Translator
-from app.core.learning.state import Certificate
+from app.core.learning.course_progress import Certificate
 from app.core.learning.views import (
     AttemptView,
     LessonView,

@@ -14,7 +14,7 @@ from app.core.assessment.gap import GapReport, build_report
 from app.core.assessment.state import AssessmentRecord, AssessmentState
 from app.core.errors import ErrorCode, LearningError
 from app.core.events import new_id
-from app.core.learning.base import FoldingEngine, locked
+from app.core.learning.base import FoldingEngine, PreFolded, locked
 from app.core.learning.catalog import Catalog
 from app.core.learning.payloads import check_payload
 from app.core.learning.state import LearnerState
@@ -95,10 +95,16 @@ class Step:
 
 class SelfAssessment(FoldingEngine):
     def __init__(self, catalog: Catalog | Iterable[dict[str, Any]], *, learner: str, role: str,
-                 language: str, events: Iterable[dict[str, Any]] = (),
+                 language: str, events: Iterable[dict[str, Any]] | PreFolded = (),
                  learning: LearnerState | None = None) -> None:
-        super().__init__(catalog, AssessmentState(learner), learner=learner, role=role,
-                         language=language, events=events)
+        """`events`: the learner's events, or their `LearnerHistory` (already folded),
+        whose self-assessment fold is used."""
+        if isinstance(events, PreFolded):
+            state, events = events.fold_for(learner, "assessment"), ()
+        else:
+            state = AssessmentState(learner)
+        super().__init__(catalog, state, learner=learner, role=role, language=language,
+                         events=events)
         self.state: AssessmentState
         self.learning = learning
 

@@ -2,6 +2,8 @@
 
 Like the learning fold it is order-independent and idempotent: ratings of a task keep
 the latest by (order_key, event id); start and completion keep the earliest.
+`FOLD_VERSION` names what it computes: bump it whenever a change can change the state
+some events fold to, so saved snapshots (app.core.learning.history) are recomputed.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.learning.fold import EventFold, Key
+
+#: what the self-assessment fold computes: bump on any change of it
+FOLD_VERSION = 1
 
 TYPES = frozenset({"selfassessment.started", "selfassessment.rated",
                    "selfassessment.completed"})
@@ -77,6 +82,30 @@ class AssessmentState(EventFold):
                                                      ref.get("duty"))
         else:
             record.completions[event_id] = key
+
+    # -- plain data (snapshots) ------------------------------------------------------
+    def to_plain(self) -> tuple[Any, ...]:
+        """The whole state as tuples, lists, dicts, sets and scalars (for marshal)."""
+        records = [(r.id, r.pack, r.profile, r.role, r.lang, r.started,
+                    [(task, x.key, x.event, x.level, x.duty) for task, x in r.ratings.items()],
+                    r.completions)
+                   for r in self.assessments.values()]
+        return (*self._base_plain(), records)
+
+    @classmethod
+    def from_plain(cls, learner: str | None, plain: Any) -> AssessmentState:
+        *base, records = plain
+        state = cls(learner)
+        state._restore_base(base)
+        for aid, pack, profile, role, lang, started, ratings, completions in records:
+            if type(completions) is not dict:
+                raise TypeError("assessment completions: expected a dict")
+            state.assessments[(pack, profile, aid)] = AssessmentRecord(
+                aid, pack, profile, role, lang, started,
+                {task: Rating(key, event, level, duty)
+                 for task, key, event, level, duty in ratings},
+                completions)
+        return state
 
     def get(self, pack: str, profile: str, assessment: str) -> AssessmentRecord | None:
         return self.assessments.get((pack, profile, assessment))

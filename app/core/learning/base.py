@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from app.core.learning.catalog import Catalog
 from app.core.learning.fold import EventFold
@@ -18,6 +18,14 @@ from app.core.learning.fold import EventFold
 _Engine = TypeVar("_Engine", bound="FoldingEngine")
 _Params = ParamSpec("_Params")
 _Result = TypeVar("_Result")
+
+
+@runtime_checkable
+class PreFolded(Protocol):
+    """A learner's history already folded (app.core.learning.history.LearnerHistory):
+    an engine given one as ``events=`` takes its fold instead of folding events."""
+
+    def fold_for(self, learner: str, which: str) -> Any: ...
 
 
 def locked(method: Callable[Concatenate[_Engine, _Params], _Result]

@@ -30,6 +30,7 @@ from typing import Any
 
 from app.core.learning.catalog import QuizInfo
 from app.core.learning.payloads import MAX_ATTEMPT_NUMBER
+from app.core.learning.quiz import attempt_order
 
 __all__ = ["MAX_ATTEMPT_NUMBER", "bank_outcomes", "draw_seed", "drawn_questions",
            "question_outcomes"]
@@ -98,3 +99,16 @@ def drawn_questions(quiz: QuizInfo, *, learner: str, pack: str, course: str,
     if quiz.shuffle_questions:
         random.Random(f"{seed}:order").shuffle(ids)
     return ids
+
+
+def started_data(quiz: QuizInfo, *, learner: str, pack: str, course: str, started: int,
+                 seed: int | None = None) -> dict[str, Any]:
+    """``data`` of a new attempt's quiz.started (without ``lang``): attempt number
+    ``started + 1`` and its draw; a given `seed` (tests, events of older apps) draws by the
+    rule before item banks (``attempt_order``, no ``number``)."""
+    if seed is not None:
+        return {"seed": seed, "questions": attempt_order(quiz, seed)}
+    number = min(MAX_ATTEMPT_NUMBER, 1 + started)
+    return {"seed": draw_seed(learner, pack, course, number), "number": number,
+            "questions": drawn_questions(quiz, learner=learner, pack=pack, course=course,
+                                         number=number)}

@@ -18,19 +18,20 @@ from typing import Any, TypeVar
 from app.core.errors import ErrorCode, LearningError, PackError
 from app.core.events import new_id
 from app.core.learning import outline as ol
-from app.core.learning.base import FoldingEngine, locked
+from app.core.learning.base import FoldingEngine, PreFolded, locked
 from app.core.learning.catalog import Catalog, CourseInfo
-from app.core.learning.draw import MAX_ATTEMPT_NUMBER, draw_seed, drawn_questions
+from app.core.learning.course_progress import Attempt, CourseProgress
+from app.core.learning.draw import started_data
+from app.core.learning.history import HistorySource, LearnerHistory, load_history
 from app.core.learning.payloads import check_payload
 from app.core.learning.quiz import (
-    attempt_order,
     attempt_score,
     passes,
     question_view,
     score_choice,
 )
 from app.core.learning.review import DAILY_LIMIT
-from app.core.learning.state import Attempt, CourseProgress, LearnerState
+from app.core.learning.state import LearnerState
 from app.core.learning.text import Text, localize
 from app.core.learning.views import (
     AttemptScore,
@@ -60,13 +61,27 @@ _Built = TypeVar("_Built")
 class LearningEngine(FoldingEngine):
     def __init__(self, catalog: Catalog | Iterable[dict[str, Any]], *, learner: str,
                  role: str, language: str, load_lesson: LessonLoader,
-                 events: Iterable[dict[str, Any]] = ()) -> None:
-        super().__init__(catalog, LearnerState(learner), learner=learner, role=role,
-                         language=language, events=events)
+                 events: Iterable[dict[str, Any]] | PreFolded = ()) -> None:
+        """`events`: the learner's events, or their `LearnerHistory` (already folded:
+        `LearningEngine.load_history(store, learner)`), whose learning fold is used."""
+        if isinstance(events, PreFolded):
+            state, events = events.fold_for(learner, "learning"), ()
+        else:
+            state = LearnerState(learner)
+        super().__init__(catalog, state, learner=learner, role=role, language=language,
+                         events=events)
         self.state: LearnerState
         self.load_lesson = load_lesson
         self._cache: dict[Any, tuple[Any, Any]] = {}
         self._lessons: OrderedDict[tuple[str, int, str], dict[str, Any]] = OrderedDict()
+
+    @staticmethod
+    def load_history(store: HistorySource, learner: str, *,
+                     defer_save: bool = False) -> LearnerHistory:
+        """The learner's folds from the store's snapshot + what came since (sign-in),
+        for ``events=`` of this engine and of SelfAssessment: app.core.learning.history
+        (`defer_save`: a due snapshot is saved by `save_history` at the session's end)."""
+        return load_history(store, learner, defer_save=defer_save)
 
     def _cached(self, key: Any, version: Any, build: Callable[[], _Built]) -> _Built:
         full = (key, self.language, self.role)
@@ -321,14 +336,8 @@ class LearningEngine(FoldingEngine):
                                 f"({state.attempts_used} of {info.quiz.max_attempts} used)",
                                 code=ErrorCode.NO_ATTEMPTS_LEFT)
         attempt_id = attempt_id or new_id()
-        if seed is not None:
-            data: dict[str, Any] = {"seed": seed, "questions": attempt_order(info.quiz, seed)}
-        else:
-            number = min(MAX_ATTEMPT_NUMBER, 1 + sum(
-                1 for a in progress.attempts.values() if a.started is not None))
-            data = {"seed": draw_seed(self.learner, pack, course, number), "number": number,
-                    "questions": drawn_questions(info.quiz, learner=self.learner, pack=pack,
-                                                 course=course, number=number)}
+        data = started_data(info.quiz, learner=self.learner, pack=pack, course=course, seed=seed,
+                            started=sum(a.started is not None for a in progress.attempts.values()))
         event = self._event("quiz.started", info, {"attempt": attempt_id},
                             {**data, "lang": self.language})
         return Step([event], attempt=attempt_id)

@@ -4,7 +4,7 @@ CourseInfo (manifest) and a CourseProgress (fold)."""
 from __future__ import annotations
 
 from app.core.learning.catalog import CourseInfo
-from app.core.learning.state import Attempt, CourseProgress
+from app.core.learning.course_progress import Attempt, CourseProgress
 from app.core.learning.text import localize
 from app.core.learning.views import (
     DONE,

@@ -4,7 +4,8 @@ A question enters box 1 when it is answered wrongly (in a quiz or in review). A 
 *review* answer moves it up one box; a wrong answer (quiz or review) sends it back to
 box 1; a correct answer in box 4 retires it. It is due `INTERVAL_DAYS[box]` days after
 the (UTC) day of its last encounter. The box is recomputed from the question's encounters
-sorted by order_key, so the result does not depend on the order events arrived in.
+sorted by order_key, so the result does not depend on the order events arrived in; an
+encounter later than all others advances the state by one `step`.
 """
 
 from __future__ import annotations
@@ -37,18 +38,30 @@ class Leitner:
 
 
 def leitner(encounters: list[Encounter]) -> Leitner:
-    box: int | None = None
-    last: date | None = None
-    retired = False
-    for enc in sorted(encounters, key=lambda e: e.key):
-        if not enc.correct:
-            box, last, retired = 1, enc.day, False
-        elif enc.review and box is not None:
-            last = enc.day
-            if box >= TOP_BOX:
-                box, retired = None, True
-            else:
-                box += 1
+    """The state after these encounters, taken in order (whole tuples are compared, so
+    even two with one order_key give one result whatever order they arrived in)."""
+    state = NEW
+    for enc in sorted(encounters):
+        state = step(state, enc)
+    return state
+
+
+#: a question never answered wrongly
+NEW = Leitner(None, None, False)
+
+
+def step(state: Leitner, enc: Encounter) -> Leitner:
+    """The state after one more encounter, later than every one before: what lets a
+    fold restored from a snapshot advance a question without its earlier encounters."""
+    if not enc.correct:
+        box: int | None = 1
+        last: date | None = enc.day
+        retired = False
+    elif enc.review and state.box is not None:
+        last = enc.day
+        box, retired = (None, True) if state.box >= TOP_BOX else (state.box + 1, False)
+    else:
+        return state
     if box is None or last is None:
         return Leitner(None, None, retired)
     return Leitner(box, last + timedelta(days=INTERVAL_DAYS[box]))

@@ -1,111 +1,49 @@
 """LearnerState: a learner's progress as an incremental fold over their events.
 
 Every aggregate is built from commutative pieces (set unions, minimum / maximum by
-order_key), and events are de-duplicated by id, so the state is the same for any order of
-the same events, with duplicates, and after merging two tablets' logs. `apply` is O(1)
-per event apart from the few per-question review encounters, so the Store can call it
-for every new event and the views stay cheap.
+(order_key, event id) — the id breaks ties, so even two events with one key fold the
+same in any order — and integer sums), and events are de-duplicated by id, so the state
+is the same for any order of the same events, with duplicates, and after merging two
+tablets' logs. `apply` is O(1) per event apart from the few per-question review
+encounters, so the Store can call it for every new event and the views stay cheap.
+
+That is also what makes a saved state (a snapshot, app.core.learning.history) plus the
+events stored since equal to a fold of everything. `to_plain` / `from_plain` turn the
+state into plain data and back; `FOLD_VERSION` names what the fold computes — bump it
+whenever a change here (or in course_progress.py, fold.py, payloads.py, review.py) can
+change the state some events fold to, so saved snapshots are recomputed
+(tests/unit/test_fold_snapshots.py notices a change of the fold code and asks).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from app.core.learning.course_progress import (
+    Answer,
+    Attempt,
+    Certificate,
+    CourseKey,
+    CourseProgress,
+    pack_plain,
+    unpack_plain,
+)
 from app.core.learning.fold import EventFold, Key, utc_day
 from app.core.learning.payloads import MAX_SECONDS_PER_CARD
-from app.core.learning.review import Encounter, Leitner, leitner
+from app.core.learning.review import Encounter, Leitner, leitner, step
 
-CourseKey = tuple[str, str]
+#: what the learning fold computes (see the module docstring): bump on any change of it
+FOLD_VERSION = 3
+
+#: packed chunks of one question's answers before they are joined into one
+MAX_CHUNKS = 8
+Item = tuple[str, str, str]     # (pack, course, question)
 LEARNING_TYPES = frozenset({"lesson.opened", "card.viewed", "quiz.started", "answer.given",
                             "quiz.submitted", "course.completed", "review.answered",
                             "certificate.received"})
 POSITION_TYPES = frozenset({"lesson.opened", "card.viewed", "quiz.started", "answer.given",
                             "quiz.submitted"})
-
-
-@dataclass(slots=True)
-class Answer:
-    key: Key
-    event: str
-    choice: list[str]
-    score: float
-    #: pack version the answer was given (and scored) under
-    pack_version: int | None = None
-
-
-@dataclass(slots=True)
-class Attempt:
-    id: str
-    started: Key | None = None
-    seed: int | None = None
-    #: the learner's attempt number the draw was made for (None: drawn before item banks)
-    number: int | None = None
-    questions: list[str] = field(default_factory=list)
-    lang: str | None = None
-    pack_version: int | None = None
-    #: scored item id → earliest answer (by order_key)
-    answers: dict[str, Answer] = field(default_factory=dict)
-    #: earliest quiz.submitted: (order_key, score %, passed)
-    submitted: tuple[Key, float, bool] | None = None
-    #: pack version of that quiz.submitted (its pass mark decided `passed`)
-    submitted_version: int | None = None
-
-    #: earliest order_key of any event of this attempt (kept by the fold)
-    first: Key | None = None
-
-    @property
-    def first_key(self) -> Key:
-        return self.first or ("", "", 0)
-
-
-@dataclass(slots=True)
-class CourseProgress:
-    pack: str
-    course: str
-    viewed: dict[str, set[int]] = field(default_factory=dict)
-    opened: set[str] = field(default_factory=set)
-    attempts: dict[str, Attempt] = field(default_factory=dict)
-    #: course.completed event id → order_key; the earliest one counts
-    completions: dict[str, Key] = field(default_factory=dict)
-    #: latest position event: (order_key, event id, type, ref)
-    last: tuple[Key, str, str, dict[str, str]] | None = None
-    #: time on cards, Σ data.seconds capped per card (kept as `millis` for an exact sum)
-    seconds: float = 0.0
-    #: bumped on every change, used as a cache key by the views
-    version: int = 0
-    millis: int = 0
-
-    @property
-    def completed(self) -> tuple[str, Key] | None:
-        if not self.completions:
-            return None
-        event_id, key = min(self.completions.items(), key=lambda kv: (kv[1], kv[0]))
-        return event_id, key
-
-    def attempts_in_order(self) -> list[Attempt]:
-        return sorted(self.attempts.values(), key=lambda a: (a.first_key, a.id))
-
-    @property
-    def best_score(self) -> float | None:
-        scores = [a.submitted[1] for a in self.attempts.values() if a.submitted]
-        return max(scores) if scores else None
-
-    @property
-    def passed(self) -> bool:
-        return any(a.submitted and a.submitted[2] for a in self.attempts.values())
-
-
-@dataclass(frozen=True, slots=True)
-class Certificate:
-    id: str
-    event: str
-    at: str
-    pack: str | None
-    course: str | None
-    credential: Any
-    title: str | None
 
 
 class LearnerState(EventFold):
@@ -117,8 +55,16 @@ class LearnerState(EventFold):
     def __init__(self, learner: str | None = None) -> None:
         super().__init__(learner)
         self.courses: dict[CourseKey, CourseProgress] = {}
-        self.encounters: dict[tuple[str, str, str], list[Encounter]] = {}
-        self._leitner: dict[tuple[str, str, str], Leitner] = {}
+        #: (pack, course, question) → its answers. A question restored from a snapshot
+        #: stays packed (`_packed_encounters`, with its Leitner state and latest answer)
+        #: while new answers come later than all before: each advances the state by one
+        #: `review.step` and waits in `_extra_encounters`; an earlier one (a merge)
+        #: unpacks the question and recomputes it.
+        self.encounters: dict[Item, list[Encounter]] = {}
+        self._packed_encounters: dict[Item, tuple[bytes, ...]] = {}
+        self._extra_encounters: dict[Item, list[Encounter]] = {}
+        self._latest_encounter: dict[Item, Encounter] = {}
+        self._leitner: dict[Item, Leitner] = {}
         self.certificates: dict[str, Certificate] = {}
 
     # -- folding ---------------------------------------------------------------------
@@ -170,17 +116,21 @@ class LearnerState(EventFold):
                             Encounter(key, day, data["score"] >= 1.0, False))
         elif etype == "quiz.started":
             attempt = self._attempt(course, ref["attempt"], key)
-            if attempt.started is None or key < attempt.started:
+            if attempt.started is None \
+                    or (key, event_id) < (attempt.started, attempt.started_event):
                 attempt.started, attempt.seed = key, data["seed"]
                 attempt.number = data.get("number")
+                attempt.started_event = event_id
                 attempt.questions = list(data["questions"])
                 attempt.lang = data.get("lang") if isinstance(data.get("lang"), str) else None
                 attempt.pack_version = event.get("pack_version")
         elif etype == "quiz.submitted":
             attempt = self._attempt(course, ref["attempt"], key)
-            if attempt.submitted is None or key < attempt.submitted[0]:
+            if attempt.submitted is None \
+                    or (key, event_id) < (attempt.submitted[0], attempt.submitted_event):
                 attempt.submitted = (key, float(data["score"]), bool(data["passed"]))
                 attempt.submitted_version = event.get("pack_version")
+                attempt.submitted_event = event_id
         elif etype == "course.completed":
             course.completions[event_id] = key
         elif etype == "review.answered":
@@ -203,8 +153,108 @@ class LearnerState(EventFold):
         return attempt
 
     def _encounter(self, pack: str, course: str, question: str, enc: Encounter) -> None:
-        self.encounters.setdefault((pack, course, question), []).append(enc)
-        self._leitner.pop((pack, course, question), None)
+        item = (pack, course, question)
+        if item in self._packed_encounters:
+            cached = self._leitner.get(item)
+            if cached is not None and enc > self._latest_encounter[item]:
+                self._extra_encounters.setdefault(item, []).append(enc)
+                self._latest_encounter[item] = enc
+                self._leitner[item] = step(cached, enc)
+                return
+        self._unpack_item(item)
+        self.encounters.setdefault(item, []).append(enc)
+        self._leitner.pop(item, None)
+
+    def encounters_of(self, item: Item) -> list[Encounter]:
+        """The answers to one question (unpacked from a snapshot on first use)."""
+        self._unpack_item(item)
+        return self.encounters.get(item, [])
+
+    def _unpack_item(self, item: Item) -> None:
+        chunks = self._packed_encounters.pop(item, None)
+        if chunks is not None:
+            self.encounters[item] = [*(e for chunk in chunks for e in _unpack_encounters(chunk)),
+                                     *self._extra_encounters.pop(item, [])]
+            self._latest_encounter.pop(item, None)
+
+    def review_questions(self) -> list[Item]:
+        """Every question with at least one answer."""
+        return [*(i for i, found in self.encounters.items() if found),
+                *(i for i in self._packed_encounters if i not in self.encounters)]
+
+    # -- plain data (snapshots) ------------------------------------------------------
+    def to_plain(self) -> tuple[Any, ...]:
+        """The whole state as tuples, lists, dicts, sets, bytes and scalars (for
+        marshal). Attempt details and each question's answers are nested marshal bytes,
+        so restoring builds no object for them until they are read."""
+        courses = [
+            (c.pack, c.course, c.viewed, c.opened,
+             [(a.id, a.started, a.started_event, a.seed, a.lang, a.pack_version, a.submitted,
+               a.submitted_event, a.submitted_version, a.first, a.packed_detail(), a.number)
+              for a in c.attempts.values()],
+             c.completions, c.last, c.seconds, c.version, c.millis)
+            for c in self.courses.values()]
+        review = []
+        for item in self.review_questions():
+            chunks = self._packed_encounters.get(item)
+            if chunks is None:
+                encounters = self.encounters[item]
+                chunks = (_pack_encounters(encounters),)
+            else:
+                # the answers since the snapshot become one more chunk: saving again
+                # costs what changed; many chunks are joined now and then
+                extra = self._extra_encounters.get(item)
+                if extra:
+                    chunks = (*chunks, _pack_encounters(extra))
+                if len(chunks) > MAX_CHUNKS:
+                    chunks = (_pack_encounters([e for chunk in chunks
+                                                for e in _unpack_encounters(chunk)]),)
+                encounters = [self._latest_encounter[item]]
+            state = self.leitner(*item)
+            latest = max(encounters)
+            review.append((item, chunks, (state.box, state.due.toordinal() if state.due
+                                          else None, state.retired),
+                           (latest.key, latest.day.toordinal(), latest.correct,
+                            latest.review)))
+        certificates = [(c.event, c.id, c.at, c.pack, c.course, c.credential, c.title)
+                        for c in self.certificates.values()]
+        return (*self._base_plain(), courses, review, certificates)
+
+    @classmethod
+    def from_plain(cls, learner: str | None, plain: Any) -> LearnerState:
+        """The state `to_plain` described (TypeError/ValueError/KeyError/IndexError on
+        anything else)."""
+        *base, courses, review, certificates = plain
+        state = cls(learner)
+        state._restore_base(base)
+        for (pack, course, viewed, opened, attempts, completions, last, seconds, version,
+             millis) in courses:
+            progress = CourseProgress(pack, course, _dict(viewed), _set(opened), {},
+                                      _dict(completions), last, float(seconds),
+                                      int(version), int(millis))
+            for (aid, started, started_event, seed, lang, pack_version, submitted,
+                 submitted_event, submitted_version, first, detail, number) in attempts:
+                if type(detail) is not bytes:
+                    raise TypeError("attempt detail: expected bytes")
+                progress.attempts[aid] = Attempt.with_packed_detail(
+                    detail, id=aid, started=started, seed=seed, lang=lang,
+                    pack_version=pack_version, submitted=submitted,
+                    submitted_version=submitted_version, first=first,
+                    started_event=started_event, submitted_event=submitted_event,
+                    number=number)
+            state.courses[(pack, course)] = progress
+        for item, chunks, (box, due, retired), (key, day, correct, review_) in review:
+            if type(chunks) is not tuple or not all(type(c) is bytes for c in chunks):
+                raise TypeError("review answers: expected a tuple of bytes")
+            state._packed_encounters[item] = chunks
+            state._leitner[item] = Leitner(box, date.fromordinal(due) if due else None,
+                                           bool(retired))
+            state._latest_encounter[item] = Encounter(key, date.fromordinal(day),
+                                                      bool(correct), bool(review_))
+        for event, cid, at, pack, course, credential, title in certificates:
+            state.certificates[event] = Certificate(cid, event, at, pack, course, credential,
+                                                    title)
+        return state
 
     # -- queries ---------------------------------------------------------------------
     def course(self, pack: str, course: str) -> CourseProgress:
@@ -215,13 +265,15 @@ class LearnerState(EventFold):
         item = (pack, course, question)
         cached = self._leitner.get(item)
         if cached is None:
-            cached = self._leitner[item] = leitner(self.encounters.get(item, []))
+            encounters = (self.encounters_of(item) if item in self._packed_encounters
+                          else self.encounters.get(item, []))
+            cached = self._leitner[item] = leitner(encounters)
         return cached
 
     def review_items(self) -> list[tuple[tuple[str, str, str], Leitner]]:
         """Every question currently in a Leitner box, with its box and due day."""
         out = []
-        for item in self.encounters:
+        for item in self.review_questions():
             state = self.leitner(*item)
             if state.box is not None:
                 out.append((item, state))
@@ -232,3 +284,30 @@ class LearnerState(EventFold):
         items = [(i, s) for i, s in self.review_items() if s.due is not None and s.due <= today]
         items.sort(key=lambda x: (x[1].due, x[1].box, x[0]))
         return items
+
+
+def _dict(value: Any) -> dict[Any, Any]:
+    if type(value) is not dict:
+        raise TypeError(f"expected a dict, got {type(value).__name__}")
+    return value
+
+
+def _set(value: Any) -> set[Any]:
+    if type(value) is not set:
+        raise TypeError(f"expected a set, got {type(value).__name__}")
+    return value
+
+
+def _pack_encounters(encounters: list[Encounter]) -> bytes:
+    return pack_plain([(e.key, e.day.toordinal(), e.correct, e.review) for e in encounters])
+
+
+def _unpack_encounters(packed: bytes) -> list[Encounter]:
+    days: dict[int, date] = {}
+    out = []
+    for key, ordinal, correct, review in unpack_plain(packed):
+        day = days.get(ordinal)
+        if day is None:
+            day = days[ordinal] = date.fromordinal(ordinal)
+        out.append(Encounter(key, day, correct, review))
+    return out

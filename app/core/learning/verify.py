@@ -34,9 +34,10 @@ from app.core.errors import LearningError
 from app.core.events import order_key
 from app.core.learning import outline as ol
 from app.core.learning.catalog import CourseInfo, QuizInfo
+from app.core.learning.course_progress import Attempt, CourseProgress
 from app.core.learning.draw import draw_seed, drawn_questions
 from app.core.learning.quiz import attempt_order, attempt_score, passes, score_choice
-from app.core.learning.state import Attempt, CourseProgress, LearnerState
+from app.core.learning.state import LearnerState
 
 #: pack version → the course as published to this learner in that version, or None when
 #: that version was never published to the learner's facility and role (or lacks the course)
@@ -143,7 +144,7 @@ def _counted_progress(progress: CourseProgress, checks: list[AttemptCheck]) -> C
         if check.reason is None:
             a = progress.attempts[check.attempt]
             assert a.submitted is not None and check.score is not None
-            attempts[a.id] = replace(a, submitted=(a.submitted[0], check.score, check.passed))
+            attempts[a.id] = a.replace(submitted=(a.submitted[0], check.score, check.passed))
     return CourseProgress(progress.pack, progress.course, viewed=progress.viewed,
                           opened=progress.opened, attempts=attempts,
                           completions=progress.completions, last=progress.last)

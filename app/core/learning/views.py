@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.core.learning.course_progress import Certificate
 from app.core.learning.quiz import QuestionView
-from app.core.learning.state import Certificate
 from app.core.learning.text import Text
 
 NOT_STARTED, IN_PROGRESS, DONE = "not_started", "in_progress", "done"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.core.errors import PackError, PackInstallError
+from app.core.errors import PackError, PackInstallError, StoreError
 from app.core.packs.blobs import BlobStore
 
 _PACK_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -80,20 +80,25 @@ class PackLibrary:
             raise PackError(f"pack {pack_id!r} is not installed")
         return pack
 
-    def media_path(self, pack_id: str, path: str) -> Path:
-        """File system path of a pack file (image) in the blob store."""
+    def _sha_of(self, pack_id: str, path: str) -> str:
         pack = self._require(pack_id)
         entry = pack.file_entry(path)
         if entry is None:
             raise PackError(f"pack {pack_id!r} version {pack.version} has no file {path!r}")
-        return self.blobs.path(entry["sha256"])
+        sha: str = entry["sha256"]
+        return sha
+
+    def media_path(self, pack_id: str, path: str) -> Path:
+        """File system path of a pack file (image) in the blob store (a blob kept in a
+        container is copied out to its own file the first time)."""
+        return self.blobs.file_path(self._sha_of(pack_id, path))
 
     def lesson(self, pack_id: str, path: str) -> dict[str, Any]:
         """A lesson JSON document (pack path from manifest ``lessons[].files[lang]``)."""
-        blob = self.media_path(pack_id, path)
+        sha = self._sha_of(pack_id, path)
         try:
-            data = json.loads(blob.read_bytes())
-        except (OSError, ValueError) as exc:
+            data = json.loads(self.blobs.read(sha))
+        except (OSError, ValueError, StoreError) as exc:
             raise PackError(f"lesson {path!r} of pack {pack_id!r} cannot be read ({exc})"
                             ) from None
         if not isinstance(data, dict):
@@ -104,9 +109,10 @@ class PackLibrary:
         """File entries whose blob the store lacks: one entry per distinct sha256."""
         seen: set[str] = set()
         out = []
+        have = self.blobs.present(f["sha256"] for f in manifest.get("files", []))
         for f in manifest.get("files", []):
             sha = f["sha256"]
-            if sha not in seen and not self.blobs.has(sha):
+            if sha not in seen and sha not in have:
                 seen.add(sha)
                 out.append(dict(f))
         return out

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from app.core.errors import ErrorCode, LearningError
-from app.core.learning.base import FoldingEngine, locked
+from app.core.learning.base import FoldingEngine, PreFolded, locked
 from app.core.learning.catalog import Catalog
 from app.core.learning.payloads import check_payload
 from app.core.practice import rules
@@ -42,9 +42,14 @@ class TaskEntry:
 
 class PracticeEngine(FoldingEngine):
     def __init__(self, catalog: Catalog | Iterable[dict[str, Any]], *, learner: str,
-                 role: str, language: str, events: Iterable[dict[str, Any]] = ()) -> None:
+                 role: str, language: str,
+                 events: Iterable[dict[str, Any]] | PreFolded = ()) -> None:
+        """`events`: the learner's events, or their `LearnerHistory` (its ``other``
+        events are the practice.* ones, folded here: a few per learner)."""
+        folded: Iterable[dict[str, Any]] = (
+            events.fold_for(learner, "other") if isinstance(events, PreFolded) else events)
         super().__init__(catalog, PracticeState(learner), learner=learner, role=role,
-                         language=language, events=events)
+                         language=language, events=folded)
 
     @property
     def practice(self) -> PracticeState:

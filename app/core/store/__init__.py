@@ -7,7 +7,8 @@
 from app.core.store.atomic import AtomicJSONStorage
 from app.core.store.profiles import Profiles
 from app.core.store.settings import Secret, Settings
+from app.core.store.snapshots import HistoryMark, Snapshot
 from app.core.store.store import JOURNAL_CAPACITY, SEGMENT_CAPACITY, Store
 
-__all__ = ["AtomicJSONStorage", "JOURNAL_CAPACITY", "Profiles", "SEGMENT_CAPACITY", "Secret",
-           "Settings", "Store"]
+__all__ = ["AtomicJSONStorage", "HistoryMark", "JOURNAL_CAPACITY", "Profiles",
+           "SEGMENT_CAPACITY", "Secret", "Settings", "Snapshot", "Store"]

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import secrets as _secrets
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -157,15 +158,58 @@ def encode_store_file(tables: Tables, kind: str) -> bytes:
                       ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def load_tables(path: Path, kind: str) -> Tables | None:
-    """Read a store file fresh from disk (None when it does not exist)."""
+def read_file_bytes(path: Path) -> bytes | None:
+    """The bytes of a store file (None when it does not exist): every read of a store
+    file goes through here, as every whole-file write goes through atomic_write_bytes."""
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise StoreError(describe_os_error(exc, path, "reading")) from exc
+
+
+def load_tables(path: Path, kind: str) -> Tables | None:
+    """Read a store file fresh from disk (None when it does not exist)."""
+    raw = read_file_bytes(path)
+    if raw is None:
+        return None
     return decode_store_file(raw, path, kind)
+
+
+def write_binary_file(path: Path, kind: str, meta: dict[str, Any],
+                      payload: bytes | memoryview) -> None:
+    """Atomically write a binary store file: one JSON header line (schema, kind, `meta`,
+    the payload's size and CRC-32 — it detects damage, it is no signature), then the
+    payload (a fold snapshot, the id index)."""
+    head = {"schema": SCHEMA_VERSION, "kind": kind, "meta": meta, "size": len(payload),
+            "crc32": zlib.crc32(payload)}
+    atomic_write_bytes(path, json.dumps(head, ensure_ascii=False, separators=(",", ":"))
+                       .encode() + b"\n" + bytes(payload))
+
+
+def read_binary_file(path: Path, kind: str) -> tuple[dict[str, Any], memoryview] | None:
+    """(meta, payload) of a file written by write_binary_file (the payload a view of the
+    bytes read: no copy); None when it does not exist. StoreError when it is damaged (size or CRC differ), of another kind or of
+    another schema version."""
+    raw = read_file_bytes(path)
+    if raw is None:
+        return None
+    cut = raw.find(b"\n")
+    first, payload = raw[:max(cut, 0)], memoryview(raw)[cut + 1:]
+    try:
+        head = json.loads(first) if cut >= 0 else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        head = None
+    if not isinstance(head, dict) or not isinstance(head.get("meta"), dict):
+        raise StoreError(f"{path}: no header line")
+    if head.get("kind") != kind:
+        raise StoreError(f"{path}: kind: expected {kind!r}, got {head.get('kind')!r}")
+    if head.get("schema") != SCHEMA_VERSION:
+        raise StoreError(f"{path}: schema {head.get('schema')!r} is not {SCHEMA_VERSION}")
+    if head.get("size") != len(payload) or head.get("crc32") != zlib.crc32(payload):
+        raise StoreError(f"{path}: damaged (size or CRC-32 of the payload differ)")
+    return head["meta"], payload
 
 
 class AtomicJSONStorage(Storage):

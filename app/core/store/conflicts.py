@@ -84,24 +84,20 @@ class ConflictLog:
             return [copy_json(r) for r in self._rows()]
 
 
-def find_conflicts(known: list[Event], fresh: dict[str, Event], index: dict[str, str],
-                   history_of: Callable[[str], list[Event]]) -> list[tuple[Event, Event]]:
+def find_conflicts(known: list[Event], fresh: dict[str, Event], unfolded: dict[str, Event],
+                   stored_events: Callable[[list[str]], dict[str, Event]]
+                   ) -> list[tuple[Event, Event]]:
     """(kept, received) pairs for received events whose id is stored with other content:
-    `known` are received events whose id is stored (`index`: id → learner) or came twice
-    in this batch (`fresh`: the first copy)."""
+    `known` are received events whose id is stored (in the current journal: `unfolded`,
+    or in the segments: read by `stored_events`, only the segments that hold them) or
+    came twice in this batch (`fresh`: the first copy)."""
     if not known:
         return []
-    by_learner: dict[str, dict[str, Event]] = {}
+    stored = stored_events([e["id"] for e in known
+                            if e["id"] not in fresh and e["id"] not in unfolded])
     pairs: list[tuple[Event, Event]] = []
     for event in known:
-        kept = fresh.get(event["id"])
-        if kept is None:
-            learner_id = index[event["id"]]
-            stored = by_learner.get(learner_id)
-            if stored is None:
-                stored = {e["id"]: e for e in history_of(learner_id)}
-                by_learner[learner_id] = stored
-            kept = stored.get(event["id"])
+        kept = fresh.get(event["id"]) or unfolded.get(event["id"]) or stored.get(event["id"])
         if kept is not None and differs(kept, event):
             pairs.append((copy_json(kept), event))
     return pairs

@@ -17,11 +17,15 @@ not grow without limit.
 from __future__ import annotations
 
 import bisect
+import json
 import marshal
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from app.core.errors import EventError
+from app.core.events import order_key
 
 Event = dict[str, Any]
 SortKey = Callable[[Event], Any]
@@ -41,6 +45,19 @@ def copy_json(value: Any) -> Any:
     if type(value) is list:
         return [(copy_json(v) if type(v) in _CONTAINERS else v) for v in value]
     return value
+
+
+def detached(value: Any, what: str) -> Any:
+    """A deep copy through JSON: also proves the value can be stored (EventError)."""
+    try:
+        return json.loads(json.dumps(value, ensure_ascii=False, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise EventError(f"{what}: not storable as JSON ({exc})") from None
+
+
+def history_order(event: Event) -> tuple[tuple[str, str, int], str]:
+    """The order of `Store.events`: (at, device, seq), then id."""
+    return order_key(event), event["id"]
 
 
 @dataclass

@@ -10,51 +10,54 @@ them was acknowledged or rejected by the server, then they are deleted.
 File format: a header line ``{"schema":1,"kind":"journal"}``, then one line per event:
 ``<crc32 of the JSON, 8 hex> <event JSON>``. A crash in the middle of an append leaves a
 torn last line; that append never returned, so the line is cut off on the next open.
+
+``index.log`` (same record format) lists, for each journal file closed after its fold,
+the ids it holds in order: ``[number, [id, …]]``. Closed files never change, so the
+outbox (which ids wait in which file) is one small read of the index instead of every
+journal file — a tablet that never synced opens in constant time and builds its outbox
+on first use. The index is a cache: a file without a record (the record was lost in a
+crash; the index is not fsync'd) is read itself, and records of deleted files are
+dropped when they outnumber the live ones.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
 import time
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from app.core.errors import StoreError
 from app.core.store.atomic import (
-    SCHEMA_VERSION,
     atomic_write_bytes,
     describe_os_error,
     fsync_dir,
+    read_file_bytes,
     write_all,
+)
+from app.core.store.records import (
+    Appender,
+    check_header,
+    decode_record,
+    encode_record,
+    header,
+    read_records,
+    write_records,
 )
 
 log = logging.getLogger(__name__)
 
-HEADER = json.dumps({"schema": SCHEMA_VERSION, "kind": "journal"},
-                    separators=(",", ":")).encode() + b"\n"
-
-
-def encode_record(event: dict[str, Any]) -> bytes:
-    payload = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
-    return b"%08x " % zlib.crc32(payload) + payload + b"\n"
+HEADER = header("journal")
+INDEX_FILE = "index.log"
+INDEX_KIND = "journal-index"
 
 
 def _decode_record(line: bytes) -> dict[str, Any] | None:
-    if len(line) < 10 or line[8:9] != b" ":
-        return None
-    payload = line[9:]
-    try:
-        if int(line[:8], 16) != zlib.crc32(payload):
-            return None
-        event = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return None
+    event = decode_record(line)
     return event if isinstance(event, dict) else None
 
 
@@ -66,18 +69,7 @@ class JournalFile:
 
 
 def _check_header(first: bytes, path: Path) -> None:
-    try:
-        head = json.loads(first)
-    except (ValueError, UnicodeDecodeError):
-        raise StoreError(f"{path}:1: not a journal header") from None
-    if not isinstance(head, dict) or head.get("kind") != "journal":
-        raise StoreError(f"{path}:1: kind: expected 'journal'")
-    version = head.get("schema")
-    if not isinstance(version, int) or version < 1:
-        raise StoreError(f"{path}:1: schema: expected a version number, got {version!r}")
-    if version > SCHEMA_VERSION:
-        raise StoreError(f"{path}:1: journal schema {version} was written by a newer app "
-                         "version; update the app")
+    check_header(first, path, "journal")
 
 
 class Journal:
@@ -92,6 +84,7 @@ class Journal:
         #: set when a failed append could not be cut back: appends are refused until the
         #: store is reopened (opening cuts the torn line)
         self.broken = False
+        self._index = Appender(folder / INDEX_FILE, INDEX_KIND)
 
     # -- reading ---------------------------------------------------------------------
     def numbers(self) -> list[int]:
@@ -110,10 +103,9 @@ class Journal:
         tail is cut off; a damaged line between good ones is skipped, and the damaged
         file is kept beside as ``*.corrupt-<time>`` so nothing is silently thrown away."""
         path = self.path_of(number)
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise StoreError(describe_os_error(exc, path, "reading")) from exc
+        raw = read_file_bytes(path)
+        if raw is None:
+            raise StoreError(f"{path}: journal file missing")
         first, nl, rest = raw.partition(b"\n")
         if not nl:
             raise StoreError(f"{path}: journal without a header line")
@@ -211,3 +203,47 @@ class Journal:
             os.close(self._fd)
             self._fd = None
         self.current = None
+        self._index.close()
+
+    # -- the index of closed files ---------------------------------------------------
+    def record_closed(self, jf: JournalFile) -> None:
+        """Note the ids of a closed (fully folded) journal file in the index."""
+        self._index.append([[jf.number, [e["id"] for e in jf.events]]])
+
+    def closed_ids(self, live: list[int]) -> dict[int, list[str]]:
+        """{number: ids in file order} for the journal files in `live`: from the index,
+        else read from the file itself (and recorded for next time)."""
+        path = self.folder / INDEX_FILE
+        try:
+            found = read_records(path, INDEX_KIND)
+        except StoreError as exc:
+            log.warning("journal index ignored: %s", exc)
+            found = None
+        recorded: dict[int, list[str]] = {}
+        records = found.records if found is not None else []
+        for record in records:
+            if (isinstance(record, list) and len(record) == 2 and type(record[0]) is int
+                    and isinstance(record[1], list)):
+                recorded[record[0]] = record[1]      # CRC-checked, written by us
+        wanted = set(live)
+        out: dict[int, list[str]] = {}
+        missing: list[JournalFile] = []
+        for number in live:
+            if number in recorded:
+                out[number] = recorded[number]
+            else:
+                jf = self.read(number, repair=True)
+                out[number] = [e["id"] for e in jf.events]
+                missing.append(jf)
+        dead = sum(1 for n in recorded if n not in wanted)
+        if found is not None and (found.damaged or dead > len(out) + 64):
+            self._index.close()
+            try:
+                write_records(path, INDEX_KIND, [[n, out[n]] for n in live])
+            except StoreError as exc:
+                log.warning("could not rewrite the journal index: %s", exc)
+            self._index = Appender(path, INDEX_KIND)
+        else:
+            for jf in missing:
+                self.record_closed(jf)
+        return out

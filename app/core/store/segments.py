@@ -7,12 +7,18 @@ one learner's reads never open another learner's files (per-profile isolation).
 
 Segment tables: ``meta`` (one document: the learner id) and ``events`` (documents
 ``{"event": {...}, "local": bool}``; `local` is true for events appended on this device).
+
+A document's *position* (0, 1, 2 … in the order written) never changes, so "the first n
+documents" names a fixed part of the history and (learner, position) names one event:
+the store's id index (idindex.py) keeps that per id, and fold snapshots
+(``<name>.snap``, snapshots.py) say how many documents they cover.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +31,12 @@ from app.core.store.atomic import (
     describe_os_error,
     fsync_dir,
     load_tables,
+    read_binary_file,
+    write_binary_file,
 )
 
 KIND = "segment"
+SNAPSHOT_KIND = "snapshot"
 
 
 def learner_key(learner_id: str) -> str:
@@ -60,10 +69,10 @@ class LearnerLog:
         meta = next(iter(tables.get("meta", {}).values()), None)
         if not isinstance(meta, dict) or not isinstance(meta.get("learner"), str):
             raise StoreError(f"{folder / f'{numbers[-1]:06d}.json'}: meta.learner: missing")
-        log = cls(folder, meta["learner"], capacity)
-        log.numbers = numbers
-        log.last_count = len(tables.get("events", {}))
-        return log
+        learner = cls(folder, meta["learner"], capacity)
+        learner.numbers = numbers
+        learner.last_count = len(tables.get("events", {}))
+        return learner
 
     @property
     def count(self) -> int:
@@ -85,6 +94,58 @@ class LearnerLog:
         for number in self.numbers:
             out.extend(self.read_docs(number))
         return out
+
+    def docs_from(self, start: int, *, after: str | None = None
+                  ) -> Iterator[list[dict[str, Any]]]:
+        """The documents at positions >= `start`, one list per segment read. With
+        `after`, the document at start - 1 must have that event id, else ValueError is
+        raised before anything is yielded (its segment is read once for both)."""
+        start = max(start, 0)
+        first = (start - 1 if after is not None else start) // self.capacity
+        for index in range(max(first, 0), len(self.numbers)):
+            docs = self.read_docs(self.numbers[index])
+            if after is not None:
+                offset = start - 1 - index * self.capacity
+                if not 0 <= offset < len(docs) or docs[offset].get("event", {}).get("id") \
+                        != after:
+                    raise ValueError(f"no event {after} at position {start - 1}")
+                after = None
+                if offset + 1 == len(docs):
+                    continue
+            docs = docs[max(start - index * self.capacity, 0):]
+            if docs:
+                yield docs
+
+    def events_at(self, positions: list[int]) -> dict[int, dict[str, Any]]:
+        """{position: event} for the positions that hold one (each segment read once)."""
+        out: dict[int, dict[str, Any]] = {}
+        by_segment: dict[int, list[int]] = {}
+        for position in positions:
+            if 0 <= position < self.count:
+                by_segment.setdefault(position // self.capacity, []).append(position)
+        for index, wanted in by_segment.items():
+            docs = self.read_docs(self.numbers[index])
+            for position in wanted:
+                offset = position - index * self.capacity
+                if offset < len(docs) and isinstance(docs[offset].get("event"), dict):
+                    out[position] = docs[offset]["event"]
+        return out
+
+    def id_at(self, position: int) -> str | None:
+        """The id of the event at `position` (None when there is none)."""
+        found = self.events_at([position]).get(position, {}).get("id")
+        return found if isinstance(found, str) else None
+
+    # -- snapshots -------------------------------------------------------------------
+    def snapshot_path(self, name: str) -> Path:
+        return self.folder / f"{name}.snap"
+
+    def read_snapshot(self, name: str) -> tuple[dict[str, Any], memoryview] | None:
+        return read_binary_file(self.snapshot_path(name), SNAPSHOT_KIND)
+
+    def write_snapshot(self, name: str, meta: dict[str, Any],
+                       payload: bytes | memoryview) -> None:
+        write_binary_file(self.snapshot_path(name), SNAPSHOT_KIND, meta, payload)
 
     def last_docs(self) -> list[dict[str, Any]]:
         return self.read_docs(self.numbers[-1]) if self.numbers else []

@@ -1,29 +1,20 @@
 """The device store: event log + outbox, profiles and settings in one data folder.
 
-Layout (all under ``<data_dir>/store/``; docs/store.md has the why and the measurements)::
-
-    store.lock            exclusive lock while a Store is open
-    device.json           the device id, made once
-    journal/NNNNNNNN.log  append journal of local events = the outbox (see journal.py)
-    learners/<key>/NNNNNN.json   per-learner TinyDB segments (see segments.py)
-    outbox.json           ids acknowledged while their journal file still exists + last seq
-    rejected.json         events the server rejected, with the reason
-    conflicts.json        pulled events whose id was stored with other content (conflicts.py)
-    quarantine.json       pulled items refused as malformed or over the limits (quarantine.py)
-    profiles.json settings.json secrets.json
+The data folder's layout: layout.py (docs/store.md has the why and the measurements).
 
 Invariants the crash test checks: `append` returns only after its journal line is
 fsync'd; every journal file but the last one has been folded into the learner segments
 (learners.py: the last may be partly folded and is folded again, deduplicated, on open);
 a seq is never handed out twice and an answered id never comes back (outbox.py).
-The parts: journal.py, outbox.py, learners.py (+ segments.py, history.py), rejected.py,
-conflicts.py, quarantine.py, profiles.py, settings.py, device_file.py, subscribers.py.
+The parts: journal.py, outbox.py, learners.py (+ segments.py, history.py, idindex.py,
+snapshots.py), rejected.py, conflicts.py, quarantine.py, profiles.py, settings.py,
+device_file.py, subscribers.py. The caches that make open, sign-in and the first merge
+cost what changed (id index, journal index, snapshots) are checked against the fsync'd
+files they derive from, and rebuilt from them when they do not fit.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import os
 import threading
@@ -33,12 +24,12 @@ from typing import Any
 
 from app.core.clock import now_iso
 from app.core.errors import EventError, StoreError
-from app.core.events import new_id, order_key, validate_event
-from app.core.store.atomic import clean_stale_temps, fsync_dir
-from app.core.store.conflicts import ConflictLog, differs, find_conflicts
+from app.core.events import new_id, validate_event
+from app.core.store.conflicts import ConflictLog
 from app.core.store.device_file import load_device_file
-from app.core.store.history import HISTORY_CACHE_BYTES
+from app.core.store.history import HISTORY_CACHE_BYTES, detached, history_order
 from app.core.store.journal import Journal
+from app.core.store.layout import folder_bytes, prepare_folders, store_root
 from app.core.store.learners import LearnerLogs
 from app.core.store.lock import DirLock
 from app.core.store.outbox import Outbox
@@ -46,6 +37,7 @@ from app.core.store.profiles import Profiles
 from app.core.store.quarantine import QuarantineLog
 from app.core.store.rejected import RejectedLog
 from app.core.store.settings import Settings
+from app.core.store.snapshots import HistoryMark, Snapshot, check_name
 from app.core.store.subscribers import Subscriber, Subscribers
 
 log = logging.getLogger(__name__)
@@ -56,18 +48,7 @@ JOURNAL_CAPACITY = 128
 SEGMENT_CAPACITY = 256
 
 Event = dict[str, Any]
-
-
-def _detached(value: Any, what: str) -> Any:
-    """A deep copy through JSON: also proves the value can be stored."""
-    try:
-        return json.loads(json.dumps(value, ensure_ascii=False, allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise EventError(f"{what}: not storable as JSON ({exc})") from None
-
-
-def _sort_key(event: Event) -> tuple[tuple[str, str, int], str]:
-    return order_key(event), event["id"]
+Batch = Callable[[list[Event]], Any]
 
 
 class Store:
@@ -82,9 +63,9 @@ class Store:
         self._subscribers = Subscribers(self._lock)
         self._journal = Journal(root / "journal", journal_capacity)
         self._outbox = Outbox(root, self._journal)   # pending ids, seq counter (outbox.py)
-        #: per-learner segments, id index, history cache (learners.py)
-        self._learners = LearnerLogs(root / "learners", self._journal, _sort_key,
-                                     history_cache_bytes)
+        #: per-learner segments, id index, history cache, snapshots (learners.py)
+        self._learners = LearnerLogs(root / "learners", root / "index", self._journal,
+                                     history_order, history_cache_bytes)
         self._rejected = RejectedLog(root / "rejected.json")
         self._closed = True
         self.device_id = ""
@@ -104,13 +85,7 @@ class Store:
             raise StoreError("journal_capacity and segment_capacity must be >= 1")
         if not isinstance(history_cache_bytes, int) or history_cache_bytes < 0:
             raise StoreError("history_cache_bytes must be an integer >= 0")
-        root = Path(data_dir) / "store"
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise StoreError(f"{data_dir}: not a folder") from None
-        except OSError as exc:
-            raise StoreError(f"{root}: cannot create the store folder: {exc.strerror}") from exc
+        root = store_root(data_dir)
         store = cls(root, journal_capacity=journal_capacity, segment_capacity=segment_capacity,
                     history_cache_bytes=history_cache_bytes)
         store._dir_lock.acquire()
@@ -124,32 +99,24 @@ class Store:
 
     def _load(self) -> None:
         root = self.root
-        created = False
-        for folder in (root, root / "journal", root / "learners"):
-            if not folder.is_dir():
-                folder.mkdir()
-                created = True
-            clean_stale_temps(folder)
-        if created:  # make the new folders themselves survive a power loss
-            fsync_dir(root.parent)
-            fsync_dir(root)
+        prepare_folders(root)
         self.device_id, self._segment_capacity = load_device_file(
             root, self._segment_capacity, recorded_default=SEGMENT_CAPACITY)
-        done = self._outbox.read_state()
+        self._outbox.read_state()
         self._rejected.load()
         self._learners.load(self._segment_capacity)
-        files = [self._journal.read(n, repair=True) for n in self._journal.numbers()]
-        self._outbox.scan(files, self.device_id, done, self._rejected.ids)
-        if files and files[-1].events:
+        # Only the newest journal files are read: the outbox index of the others is built
+        # on first use, from the journal index (outbox.py).
+        last = self._outbox.find_next_seq(self.device_id)
+        if last is not None and last.events:
             # the last journal may be partly folded (crash) or not at all (no close)
-            self._journal.open_for_append(files[-1])
+            self._journal.open_for_append(last)
             self._learners.fold_current(dedupe=True)
-            self._start_journal()
-        elif files:
-            self._journal.open_for_append(files[-1])
+            self._close_journal()
+        elif last is not None:
+            self._journal.open_for_append(last)
         else:
             self._start_journal()
-        self._outbox.drop_finished_journals()
         self._conflicts = ConflictLog(root / "conflicts.json", self._lock)
         self._quarantine = QuarantineLog(root / "quarantine.json", self._lock)
         self.profiles = Profiles(root / "profiles.json", self._lock)
@@ -164,8 +131,7 @@ class Store:
             try:
                 if self._journal.current is not None and self._journal.current.events:
                     self._learners.fold_current(dedupe=False)
-                    self._start_journal()
-                    self._outbox.drop_finished_journals()
+                    self._close_journal()
             except StoreError as exc:  # nothing lost: the next open folds the journal
                 log.warning("store close could not fold the journal: %s", exc)
             finally:
@@ -202,7 +168,7 @@ class Store:
             raise EventError(f"event: expected an object, got {type(event_dict).__name__}")
         with self._lock:
             self._check_open()
-            event = _detached(event_dict, "event")
+            event = detached(event_dict, "event")
             if event.get("device") is None:
                 event["device"] = self.device_id
             elif event["device"] != self.device_id:
@@ -220,21 +186,20 @@ class Store:
             if event.get("id") is None:
                 event["id"] = new_id()
             validate_event(event)
-            if event_dict.get("id") is not None and event["id"] in self._learners.index():
+            if event_dict.get("id") is not None and self._learners.is_stored(event["id"]):
                 raise EventError(f"id: {event['id']} is already stored")
             if self._journal.broken:
                 self._journal.append(event)  # raises the "reopen the store" StoreError
             if self._journal.full:
                 self._learners.fold_current(dedupe=False)
-                self._start_journal()
-                self._outbox.drop_finished_journals()
+                self._close_journal()
             self._outbox.next_seq = event["seq"] + 1  # burnt even if the write fails
             self._journal.append(event)
             self._outbox.add(event["id"], self._journal.current.number)  # type: ignore[union-attr]
             self._learners.stored([event])
             listeners = bool(self._subscribers.callbacks)
         if listeners:
-            self._notify([_detached(event, "event")])
+            self._notify([detached(event, "event")])
         event_id: str = event["id"]  # checked by validate_event
         return event_id
 
@@ -250,13 +215,48 @@ class Store:
             self._check_open()
             return self._learners.history_of(learner_id)
 
+    def history_since(self, learner_id: str, mark: HistoryMark | None,
+                      apply: Batch) -> HistoryMark | None:
+        """Hand the learner's stored events beyond `mark` (all for None) to `apply`, in
+        batches (one per segment, then those not yet folded into the segments), under the
+        store lock (nothing is written meanwhile); return the mark now covered. Storage
+        order, not event order: for folds that do not depend on order (snapshots.py).
+        None, without calling `apply`, when `mark` does not fit this history (more
+        documents than stored, another event at its position). Fresh copies."""
+        if not isinstance(learner_id, str):
+            raise StoreError(f"learner_id: expected text, got {type(learner_id).__name__}")
+        if mark is not None and (not isinstance(mark, HistoryMark) or mark.count < 0):
+            raise StoreError("mark: expected a HistoryMark or None")
+        with self._lock:
+            self._check_open()
+            return self._learners.history_since(learner_id, mark, apply)
+
+    def read_snapshot(self, learner_id: str, name: str) -> Snapshot | None:
+        """The learner's snapshot `name` (snapshots.py), or None when there is none or
+        it cannot be used (damaged, another learner's or data folder's: logged)."""
+        check_name(name)
+        with self._lock:
+            self._check_open()
+            return self._learners.read_snapshot(self.device_id, learner_id, name)
+
+    def write_snapshot(self, learner_id: str, name: str, snapshot: Snapshot) -> None:
+        """Save (atomically) the learner's snapshot `name`, replacing the previous one.
+        Its mark must fit the stored history (one `history_since` returned). StoreError
+        when it does not or the write fails (the previous snapshot then stays)."""
+        check_name(name)
+        if not isinstance(snapshot, Snapshot):
+            raise StoreError("snapshot: expected a Snapshot")
+        with self._lock:
+            self._check_open()
+            self._learners.write_snapshot(self.device_id, learner_id, name, snapshot)
+
     def outbox(self, limit: int = 500) -> list[Event]:
         """Local events not yet acknowledged or rejected, oldest first."""
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
             raise StoreError(f"limit: expected an integer >= 0, got {limit!r}")
         with self._lock:
             self._check_open()
-            wanted = self._outbox.first(limit)
+            wanted = self._outbox_index().first(limit)
             bodies = self._bodies(wanted)
         return [bodies[i] for i in wanted]
 
@@ -265,7 +265,7 @@ class Store:
         Unknown or already acknowledged ids are ignored. Returns how many left."""
         with self._lock:
             self._check_open()
-            hits = self._outbox.pending_of(self._id_list(ids))
+            hits = self._outbox_index().pending_of(self._id_list(ids))
             if not hits:
                 return 0
             self._outbox.finish(hits)
@@ -281,8 +281,8 @@ class Store:
                 raise StoreError(f"reject[{event_id!r}]: reason: expected text")
         with self._lock:
             self._check_open()
-            hits = [i for i in ids_with_reasons if isinstance(i, str)
-                    and i in self._outbox.pending]
+            pending = self._outbox_index().pending
+            hits = [i for i in ids_with_reasons if isinstance(i, str) and i in pending]
             if not hits:
                 return 0
             bodies = self._bodies(hits)
@@ -294,7 +294,7 @@ class Store:
         """Events the server rejected: ``[{"event": {...}, "reason": str, "at": str}]``."""
         with self._lock:
             self._check_open()
-            return [_detached(r, "rejected") for r in self._rejected.rows()]
+            return [detached(r, "rejected") for r in self._rejected.rows()]
 
     def merge(self, events: Iterable[Event]) -> int:
         """Add events pulled from the server: union by id, idempotent, order-independent.
@@ -309,25 +309,14 @@ class Store:
         batch: list[Event] = []
         for i, raw in enumerate(events):
             try:
-                event = _detached(raw, "event")
+                event = detached(raw, "event")
                 validate_event(event, allow_server_fields=True)
             except EventError as exc:
                 raise EventError(f"events[{i}].{exc}") from None
             batch.append(event)
         with self._lock:
             self._check_open()
-            index = self._learners.index()
-            fresh: dict[str, Event] = {}
-            known: list[Event] = []
-            for event in batch:
-                if event["id"] in index:
-                    known.append(event)
-                elif event["id"] in fresh:
-                    if differs(fresh[event["id"]], event):
-                        known.append(event)
-                else:
-                    fresh[event["id"]] = event
-            conflicts = find_conflicts(known, fresh, index, self._learners.history_of)
+            fresh, conflicts = self._learners.sort_out(batch)
             if conflicts:
                 self._conflicts.record(conflicts)   # before the write: a failure re-pulls
             if not fresh:
@@ -406,16 +395,13 @@ class Store:
 
     def outbox_count(self) -> int:
         with self._lock:
-            return len(self._outbox.pending)
+            if self._closed:
+                return len(self._outbox.pending)
+            return len(self._outbox_index().pending)
 
     def storage_bytes(self) -> int:
         """Bytes of every store file on disk."""
-        total = 0
-        for dirpath, _dirs, files in os.walk(self.root):
-            for name in files:
-                with contextlib.suppress(OSError):
-                    total += os.path.getsize(os.path.join(dirpath, name))
-        return total
+        return folder_bytes(self.root)
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call `callback(list_of_new_events)` after each append / merge that stored
@@ -425,7 +411,7 @@ class Store:
 
     # ------------------------------------------------------------------ internals
     def _notify(self, events: list[Event]) -> None:
-        self._subscribers.notify(events, lambda e: _detached(e, "event"))
+        self._subscribers.notify(events, lambda e: detached(e, "event"))
 
     @staticmethod
     def _id_list(ids: Iterable[str]) -> list[str]:
@@ -438,6 +424,21 @@ class Store:
         self._outbox.started(jf.number)
         self._learners.folded.clear()
 
+    def _close_journal(self) -> None:
+        """The current journal is folded: note its ids in the journal index, start the
+        next one, delete files whose events all left the outbox."""
+        current = self._journal.current
+        if current is not None and current.events:
+            self._journal.record_closed(current)
+        self._start_journal()
+        self._outbox.drop_finished_journals()
+
+    def _outbox_index(self) -> Outbox:
+        """The outbox, its index built on first use (outbox.py)."""
+        self._outbox.load(self._rejected.ids)
+        return self._outbox
+
     def _bodies(self, ids: list[str]) -> dict[str, Event]:
         """Fresh copies of the event bodies of outbox ids."""
-        return {i: _detached(e, "event") for i, e in self._outbox.bodies(ids).items()}
+        bodies = self._outbox.bodies(ids, self._learners.stored_events)
+        return {i: detached(e, "event") for i, e in bodies.items()}
