@@ -179,3 +179,24 @@ def test_observations_survive_a_lock_and_sign_in_again(device: Device) -> None:
         session.practice.tasks()
     assert session.sign_in(learner, PIN)
     assert session.practice.task(PACK, "c1", "t3").done
+
+
+
+def test_observations_are_carried_by_the_fold_snapshot(device: Device) -> None:
+    """Sign-in restores a snapshot plus what came since (app/core/learning/history.py);
+    the practice.* events ride in the snapshot's `other` part (encoded with the folds),
+    so an observation folded into a snapshot is still there at the next sign-in."""
+    from app.core.learning import LearnerHistory
+
+    session, mentor = learner_and_mentor(device)
+    session.practice.confirm(PACK, "c1", "t3", mentor_id=mentor, pin=MENTOR_PIN,
+                             observed_on=TODAY, checklist=["a", "b"])
+    learner = str(session.learner_id)
+    history = LearnerHistory.empty(learner)
+    history.apply_batch(device.store.events(learner))
+    history.apply_batch(device.store.events(learner))              # duplicates: kept once
+    restored = LearnerHistory.decode(learner, history.encode(), history.mark)
+    (event,) = restored.fold_for(learner, "other")
+    assert event["type"] == "practice.observed" and event["ref"]["task"] == "t3"
+    with pytest.raises(ValueError):       # another learner's snapshot is never used
+        LearnerHistory.decode("someone-else", history.encode(), history.mark)
