@@ -18,10 +18,11 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
+from sync_server.db.repository import ProgressRow
 from sync_server.services.learners_csv import csv_safe
 from sync_server.services.stats import CourseInfo, CourseProgress, LearnerLike
 
@@ -37,26 +38,74 @@ def progress_csv(learners: Sequence[LearnerLike], courses: Sequence[CourseInfo],
                  progress: dict[tuple[str, str, str], CourseProgress],
                  certificates: dict[tuple[str, str, str], str]) -> str:
     """One row per learner × course the learner has any progress in (UTF-8, with BOM so
-    spreadsheet programs open diacritics right; cells safe from formula injection)."""
-    titles = {(c.pack_id, c.course_id): c.title for c in courses}
+    spreadsheet programs open diacritics right; cells safe from formula injection), from
+    a fold of events (the server streams the same file from its aggregates:
+    `progress_csv_lines`)."""
     by_id = {learner.id: learner for learner in learners}
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(PROGRESS_COLUMNS)
+    rows = []
     for (learner_id, pack_id, course_id), p in sorted(
             progress.items(), key=lambda kv: (getattr(by_id.get(kv[0][0]), "staff_number", ""),
                                               kv[0][1], kv[0][2])):
         learner = by_id.get(learner_id)
         if learner is None:
             continue
-        writer.writerow([csv_safe(v) for v in (
+        rows.append(ProgressRow(
             learner.staff_number, learner.display_name, learner.facility_id, learner.role,
-            pack_id, course_id, titles.get((pack_id, course_id), course_id), p.cards_viewed,
-            p.attempts, "" if p.best_score is None else p.best_score,
-            "yes" if p.passed else "no", p.completed_at or "",
-            certificates.get((learner_id, pack_id, course_id), ""))])
-    return out.getvalue()
+            pack_id, course_id, p.cards_viewed, p.attempts,
+            None if p.best_score is None else str(p.best_score), p.passed, p.completed_at,
+            certificates.get((learner_id, pack_id, course_id))))
+    return "".join(progress_csv_lines(rows, courses))
+
+
+class ProgressLine(Protocol):
+    """What one CSV line shows (db.aggregates.ProgressRow)."""
+
+    @property
+    def staff_number(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def facility_id(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def pack_id(self) -> str: ...
+    @property
+    def course_id(self) -> str: ...
+    @property
+    def cards_viewed(self) -> int: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def best_score(self) -> str | None: ...
+    @property
+    def passed(self) -> bool: ...
+    @property
+    def completed_at(self) -> str | None: ...
+    @property
+    def certificate_id(self) -> str | None: ...
+
+
+def progress_csv_lines(rows: Iterable[ProgressLine], courses: Sequence[CourseInfo],
+                       batch: int = 500) -> Iterator[str]:
+    """The progress CSV as text pieces (BOM and header first, then `batch` rows per
+    piece), so a report of any size streams in constant memory."""
+    titles = {(c.pack_id, c.course_id): c.title for c in courses}
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(PROGRESS_COLUMNS)
+    for n, r in enumerate(rows, 1):
+        writer.writerow([csv_safe(v) for v in (
+            r.staff_number, r.display_name, r.facility_id, r.role, r.pack_id, r.course_id,
+            titles.get((r.pack_id, r.course_id), r.course_id), r.cards_viewed, r.attempts,
+            r.best_score or "", "yes" if r.passed else "no", r.completed_at or "",
+            r.certificate_id or "")])
+        if n % batch == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
 
 
 def statement_function() -> Callable[..., dict[str, Any]]:

@@ -150,6 +150,23 @@ def course_rates(courses: Sequence[CourseInfo], learners: Sequence[LearnerLike],
     return cells
 
 
+def rates_from_counts(courses: Sequence[CourseInfo], groups: dict[tuple[str, str], int],
+                      counts: dict[tuple[str, str, str, str], tuple[int, int, int]]
+                      ) -> list[RateCell]:
+    """`course_rates` from counts already made (the aggregates): `groups` is (facility,
+    role) → population, `counts` (facility, role, pack, course) → (completed, tried,
+    passed)."""
+    cells = []
+    for course in courses:
+        for (facility, role), population in sorted(groups.items()):
+            if course.roles and role not in course.roles:
+                continue
+            completed, tried, passed = counts.get(
+                (facility, role, course.pack_id, course.course_id), (0, 0, 0))
+            cells.append(RateCell(course, facility, role, population, completed, tried, passed))
+    return cells
+
+
 @dataclass(frozen=True)
 class GapMap:
     rows: list[str]                       # duty labels ("profile · duty")
@@ -158,10 +175,31 @@ class GapMap:
     max_gap: float
 
 
+def latest_levels(events: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str], int]:
+    """(learner, profile, task) → the latest self-assessment level (by the order key)."""
+    latest: dict[tuple[str, str, str], int] = {}
+    for event in sorted(events, key=_order):
+        if event.get("type") != "selfassessment.rated":
+            continue
+        ref = event.get("ref") or {}
+        level = (event.get("data") or {}).get("level")
+        if isinstance(level, int) and not isinstance(level, bool):
+            latest[(str(event.get("learner")), str(ref.get("profile")), str(ref.get("task")))] = level
+    return latest
+
+
 def gap_heat_map(manifests: Iterable[dict[str, Any]], learners: Sequence[LearnerLike],
                  events: Iterable[dict[str, Any]], facilities: Sequence[str],
                  language: str = "en") -> GapMap:
-    """Mean self-assessment gap per duty × facility (see module docstring)."""
+    """Mean self-assessment gap per duty × facility, folded from events."""
+    return gap_from_latest(manifests, learners, latest_levels(events), facilities, language)
+
+
+def gap_from_latest(manifests: Iterable[dict[str, Any]], learners: Sequence[LearnerLike],
+                    latest: dict[tuple[str, str, str], int], facilities: Sequence[str],
+                    language: str = "en") -> GapMap:
+    """Mean self-assessment gap per duty × facility (see module docstring), from each
+    learner's latest level per task (the `self_ratings` aggregate, or latest_levels)."""
     by_id = {learner.id: learner for learner in learners}
     # (profile, task) → (duty key, expected per role)
     tasks: dict[tuple[str, str], tuple[tuple[str, str], dict[str, int]]] = {}
@@ -181,14 +219,6 @@ def gap_heat_map(manifests: Iterable[dict[str, Any]], learners: Sequence[Learner
                     expected = {r: v for r, v in (task.get("expected") or {}).items()
                                 if isinstance(v, int)}
                     tasks[(pid, str(task.get("id")))] = (dkey, expected)
-    latest: dict[tuple[str, str, str], int] = {}
-    for event in sorted(events, key=_order):
-        if event.get("type") != "selfassessment.rated":
-            continue
-        ref = event.get("ref") or {}
-        level = (event.get("data") or {}).get("level")
-        if isinstance(level, int) and not isinstance(level, bool):
-            latest[(str(event.get("learner")), str(ref.get("profile")), str(ref.get("task")))] = level
     per_learner: dict[tuple[str, tuple[str, str]], list[int]] = defaultdict(list)
     for (learner_id, pid, tid), level in latest.items():
         learner = by_id.get(learner_id)
@@ -196,7 +226,8 @@ def gap_heat_map(manifests: Iterable[dict[str, Any]], learners: Sequence[Learner
         if learner is None or info is None or learner.role not in info[1]:
             continue
         per_learner[(learner_id, info[0])].append(info[1][learner.role] - level)
-    duty_keys = sorted({d for _, d in per_learner} | set())
+    duty_keys = sorted({d for _, d in per_learner})
+    duty_index = {d: i for i, d in enumerate(duty_keys)}
     rows = [duty_labels[d] for d in duty_keys]
     col_index = {f: i for i, f in enumerate(facilities)}
     sums: dict[tuple[int, int], list[float]] = defaultdict(list)
@@ -204,6 +235,6 @@ def gap_heat_map(manifests: Iterable[dict[str, Any]], learners: Sequence[Learner
         col = col_index.get(by_id[learner_id].facility_id)
         if col is None:
             continue
-        sums[(duty_keys.index(dkey), col)].append(sum(gaps) / len(gaps))
+        sums[(duty_index[dkey], col)].append(sum(gaps) / len(gaps))
     values = {k: (sum(v) / len(v), len(v)) for k, v in sums.items()}
     return GapMap(rows, list(facilities), values, float(max_level))
