@@ -85,6 +85,25 @@ class RebuildCounts:
     events: int
 
 
+@dataclass(frozen=True)
+class Rebuilt:
+    counts: RebuildCounts
+    matched: bool          # the stored aggregates equalled the recompute
+
+
+#: every aggregate row, table by table, in key order (tests and `--check` compare these)
+Snapshot = dict[str, list[tuple[Any, ...]]]
+_TABLES = {
+    "course_progress": f"learner_id, pack_id, course_id, {_COURSE_COLS}",
+    "self_ratings": "learner_id, profile_id, task_id, level, at, device, seq, event_id",
+    "event_totals": "facility_id, events",
+}
+
+
+class _Undo(Exception):
+    """Raised inside a write transaction to roll a `--check` rebuild back."""
+
+
 class AggregateStore(Protocol):
     def rate_counts(self, facility: str = "", role: str = "") -> list[RateCount]:
         """Per facility × role × course: learners who completed, tried, passed it."""
@@ -103,8 +122,13 @@ class AggregateStore(Protocol):
         fetched a few thousand rows at a time (a server-side cursor on PostgreSQL)."""
         ...
 
-    def rebuild_aggregates(self) -> RebuildCounts:
-        """Recompute every aggregate from the stored events (one transaction)."""
+    def rebuild_aggregates(self, *, keep: bool = True) -> Rebuilt:
+        """Recompute every aggregate from the stored events (one transaction; rolled back
+        when not `keep`) and say whether the stored ones were equal."""
+        ...
+
+    def aggregate_snapshot(self) -> Snapshot:
+        """Every aggregate row (for checks and tests; size follows learners, not events)."""
         ...
 
 
@@ -277,6 +301,30 @@ class AggregateSql(SqlBase):
             yield ProgressRow(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7]), r[8],
                               bool(r[9]), r[10], r[11])
 
-    def rebuild_aggregates(self) -> RebuildCounts:
-        with self._write(LOCK_EVENTS) as cur:
-            return rebuild(cur, self.dialect)
+    def rebuild_aggregates(self, *, keep: bool = True) -> Rebuilt:
+        try:
+            with self._write(LOCK_EVENTS) as cur:
+                before = snapshot(cur)
+                counts = rebuild(cur, self.dialect)
+                result = Rebuilt(counts, snapshot(cur) == before)
+                if not keep:
+                    raise _Undo
+        except _Undo:
+            pass
+        return result
+
+    def aggregate_snapshot(self) -> Snapshot:
+        with self._read() as cur:
+            return snapshot(cur)
+
+
+def snapshot(cur: Any) -> Snapshot:
+    out: Snapshot = {}
+    for table, cols in _TABLES.items():
+        keys = ", ".join(c for c in cols.split(", ")[:3] if c != "events")
+        cur.execute(f"SELECT {cols} FROM {table} ORDER BY {keys}")
+        out[table] = [tuple(int(v) if isinstance(v, int) else v for v in row)
+                      for row in cur.fetchall()]
+    if out["event_totals"]:
+        out["event_totals"] = [r for r in out["event_totals"] if r[1] != 0]
+    return out

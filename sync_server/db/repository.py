@@ -37,6 +37,8 @@ from sync_server.db.aggregates import (
     ProgressRow,
     RateCount,
     RebuildCounts,
+    Rebuilt,
+    Snapshot,
 )
 from sync_server.db.certificates import CertificateRecord, CertificateStore
 from sync_server.db.devices import Device, DeviceStore
@@ -60,7 +62,7 @@ class Repository(MetaStore, FacilityStore, AdminStore, LoginStore, DeviceStore, 
 
 __all__ = [
     "Admin", "AdminStore", "AggregateStore", "LatestRating", "ProgressRow", "RateCount",
-    "RebuildCounts", "CertificateRecord", "CertificateStore", "Device", "DeviceStore",
+    "RebuildCounts", "Rebuilt", "Snapshot", "CertificateRecord", "CertificateStore", "Device", "DeviceStore",
     "DeviceUsage", "EventCounts", "EventRow", "EventStore", "Facility", "FacilityStore",
     "InsertStatus", "InstalledPack", "Learner", "LearnerStore", "LoginStore", "MetaStore",
     "PackStore", "PackVersion", "ProfileResult", "Publication", "Repository", "StoredEvent",

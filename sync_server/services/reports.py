@@ -16,7 +16,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sync_server.db.repository import EventCounts, Facility, Repository
+from sync_server.db.repository import EventCounts, Facility, Rebuilt, Repository
 from sync_server.services import stats
 from sync_server.services.exports import (
     LrsResult,
@@ -82,6 +82,17 @@ def progress_export(*, repo: Repository) -> Iterator[str]:
     streamed from the `course_progress` aggregate a few thousand rows at a time."""
     manifests = [json.loads(p.manifest) for p in repo.list_pack_versions()]
     return progress_csv_lines(repo.progress_rows(), stats.courses_of(manifests))
+
+
+def rebuild_aggregates(*, repo: Repository, check: bool = False) -> Rebuilt:
+    """Recompute the report aggregates from the events (`check`: only compare, change
+    nothing). The ingest keeps them by itself; this repairs them after a change made by
+    hand in the database."""
+    result = repo.rebuild_aggregates(keep=not check)
+    log.info("report aggregates %s: %d events, %d learner × course rows, %d ratings; %s",
+             "checked" if check else "rebuilt", result.counts.events, result.counts.courses,
+             result.counts.ratings, "unchanged" if result.matched else "they differed")
+    return result
 
 
 def xapi_export(*, queries: Queries, home_page: str) -> Iterator[str]:
