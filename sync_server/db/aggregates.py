@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sync_server.db.aggregate_fold import (
     AGGREGATE_TYPES,
@@ -61,9 +61,9 @@ class LatestRating:
     level: int
 
 
-@dataclass(frozen=True)
-class ProgressRow:
-    """One line of the progress report: a learner × course with any progress."""
+class ProgressRow(NamedTuple):
+    """One line of the progress report: a learner × course with any progress (a tuple:
+    the report streams tens of thousands of them)."""
     staff_number: str
     display_name: str
     facility_id: str
@@ -73,9 +73,10 @@ class ProgressRow:
     cards_viewed: int
     attempts: int
     best_score: str | None
-    passed: bool
+    passed: int               # 1 when any attempt passed, else 0
     completed_at: str | None
     certificate_id: str | None
+    learner_id: str
 
 
 @dataclass(frozen=True)
@@ -292,14 +293,14 @@ class AggregateSql(SqlBase):
         c = ' COLLATE "C"' if self.dialect == "postgresql" else ""
         sql = ("SELECT l.staff_number, l.display_name, l.facility_id, l.role, p.pack_id, "
                "p.course_id, p.cards_viewed, p.attempts, p.best_score, p.passed, "
-               "p.completed_at, c.id FROM course_progress p "
+               "p.completed_at, c.id, p.learner_id FROM course_progress p "
                "JOIN learners l ON l.id = p.learner_id "
                "LEFT JOIN certificates c ON c.learner_id = p.learner_id "
                "AND c.pack_id = p.pack_id AND c.course_id = p.course_id "
                f"ORDER BY l.staff_number{c}, p.pack_id{c}, p.course_id{c}, p.learner_id")
+        make = ProgressRow._make
         for r in self._stream(sql, (), STREAM_ROWS):
-            yield ProgressRow(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7]), r[8],
-                              bool(r[9]), r[10], r[11])
+            yield make(r)
 
     def rebuild_aggregates(self, *, keep: bool = True) -> Rebuilt:
         try:

@@ -18,7 +18,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
@@ -52,60 +52,52 @@ def progress_csv(learners: Sequence[LearnerLike], courses: Sequence[CourseInfo],
         rows.append(ProgressRow(
             learner.staff_number, learner.display_name, learner.facility_id, learner.role,
             pack_id, course_id, p.cards_viewed, p.attempts,
-            None if p.best_score is None else str(p.best_score), p.passed, p.completed_at,
-            certificates.get((learner_id, pack_id, course_id))))
+            None if p.best_score is None else str(p.best_score), int(p.passed), p.completed_at,
+            certificates.get((learner_id, pack_id, course_id)), learner_id))
     return "".join(progress_csv_lines(rows, courses))
 
 
-class ProgressLine(Protocol):
-    """What one CSV line shows (db.aggregates.ProgressRow)."""
-
-    @property
-    def staff_number(self) -> str: ...
-    @property
-    def display_name(self) -> str: ...
-    @property
-    def facility_id(self) -> str: ...
-    @property
-    def role(self) -> str: ...
-    @property
-    def pack_id(self) -> str: ...
-    @property
-    def course_id(self) -> str: ...
-    @property
-    def cards_viewed(self) -> int: ...
-    @property
-    def attempts(self) -> int: ...
-    @property
-    def best_score(self) -> str | None: ...
-    @property
-    def passed(self) -> bool: ...
-    @property
-    def completed_at(self) -> str | None: ...
-    @property
-    def certificate_id(self) -> str | None: ...
-
-
-def progress_csv_lines(rows: Iterable[ProgressLine], courses: Sequence[CourseInfo],
-                       batch: int = 500) -> Iterator[str]:
+def progress_csv_lines(rows: Iterable[ProgressRow], courses: Sequence[CourseInfo],
+                       batch: int = 1000) -> Iterator[str]:
     """The progress CSV as text pieces (BOM and header first, then `batch` rows per
-    piece), so a report of any size streams in constant memory."""
+    piece), so a report of any size streams in constant memory.
+
+    Rows come ordered by learner, so the learner's cells (made formula-safe and quoted
+    by the csv module) are written once per learner; counts, the score, times and ids
+    are numbers or fixed forms that need neither (a score is 0–100, as validated)."""
     titles = {(c.pack_id, c.course_id): c.title for c in courses}
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(PROGRESS_COLUMNS)
+    cells = io.StringIO()
+    quote = csv.writer(cells, lineterminator="\r\n")   # quotes cells with CR / LF too
+    course_cells: dict[tuple[str, str], str] = {}
+
+    def safe_line(values: Iterable[object]) -> str:
+        cells.seek(0)
+        cells.truncate()
+        quote.writerow([csv_safe(v) for v in values])
+        return cells.getvalue()[:-2]
+
+    learner, head = None, ""
+    piece: list[str] = [out.getvalue()]
     for n, r in enumerate(rows, 1):
-        writer.writerow([csv_safe(v) for v in (
-            r.staff_number, r.display_name, r.facility_id, r.role, r.pack_id, r.course_id,
-            titles.get((r.pack_id, r.course_id), r.course_id), r.cards_viewed, r.attempts,
-            r.best_score or "", "yes" if r.passed else "no", r.completed_at or "",
-            r.certificate_id or "")])
+        if r.learner_id != learner:
+            learner = r.learner_id
+            head = safe_line((r.staff_number, r.display_name, r.facility_id, r.role))
+        key = (r.pack_id, r.course_id)
+        course = course_cells.get(key)
+        if course is None:
+            course = course_cells[key] = safe_line((r.pack_id, r.course_id,
+                                                   titles.get(key, r.course_id)))
+        piece.append(f"{head},{course},{r.cards_viewed},{r.attempts},{r.best_score or ''},"
+                     f"{'yes' if r.passed else 'no'},{r.completed_at or ''},"
+                     f"{r.certificate_id or ''}\r\n")
         if n % batch == 0:
-            yield out.getvalue()
-            out.seek(0)
-            out.truncate()
-    yield out.getvalue()
+            yield "".join(piece)
+            piece = []
+    yield "".join(piece)
 
 
 def statement_function() -> Callable[..., dict[str, Any]]:

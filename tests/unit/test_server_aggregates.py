@@ -242,3 +242,38 @@ def test_fold_is_order_free_on_equal_best_scores() -> None:
     b = dict(a, id="2", data={"score": 85, "passed": False})
     assert fold([a, b]).courses == fold([b, a]).courses
     assert fold([a, b]).courses[("L", "p", "c")].best_score == "85"
+
+
+def test_streamed_csv_equals_writing_every_cell_with_the_csv_module() -> None:
+    """progress_csv_lines writes a learner's cells once per learner and numbers as they
+    are: the bytes equal a plain csv.writer over every cell made formula-safe, also for
+    hostile names (formula, comma, quotes, new lines) and across piece boundaries."""
+    import csv
+    import io
+
+    from sync_server.db.repository import ProgressRow
+    from sync_server.services.exports import PROGRESS_COLUMNS, progress_csv_lines
+    from sync_server.services.learners_csv import csv_safe
+
+    names = ["=HYPERLINK(\"x\")", "a,b", 'say "hi"', "two\nlines", "cr\rhere", "-5", "+x",
+             "@SUM(1)", "Jūratė", "\tTab"]
+    rows = [ProgressRow(f"S{i // 3}", names[(i // 3) % len(names)], "f1", "prison_officer",
+                        "pk", f"c{i % 3}" if i % 5 else "=c", 3, i % 4,
+                        None if i % 2 else str(50 + i / 2), i % 2, None if i % 3 else T0,
+                        None if i % 4 else str(uuid.uuid4()), f"L{i // 3}")
+            for i in range(40)]
+    courses = [stats.CourseInfo("pk", "c1", "=cmd|' /C calc'!A0", ()),
+               stats.CourseInfo("pk", "c2", "Title, with comma", ())]
+    streamed = "".join(progress_csv_lines(rows, courses, batch=7))
+    titles = {(c.pack_id, c.course_id): c.title for c in courses}
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(PROGRESS_COLUMNS)
+    for r in rows:
+        writer.writerow([csv_safe(v) for v in (
+            r.staff_number, r.display_name, r.facility_id, r.role, r.pack_id, r.course_id,
+            titles.get((r.pack_id, r.course_id), r.course_id), r.cards_viewed, r.attempts,
+            r.best_score or "", "yes" if r.passed else "no", r.completed_at or "",
+            r.certificate_id or "")])
+    assert streamed == out.getvalue()
