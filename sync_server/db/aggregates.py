@@ -118,6 +118,15 @@ class AggregateStore(Protocol):
         """The latest self-assessment level of every task each learner rated."""
         ...
 
+    def gap_means(self, expectations: list[tuple[str, str, str, str, int]],
+                  facility: str = "", role: str = "") -> dict[tuple[str, tuple[str, str]],
+                                                                tuple[float, int]]:
+        """(facility, (profile, duty)) → (mean over learners of each learner's mean gap
+        over the duty's rated tasks, learners), where a gap is the expected level of the
+        learner's role − their latest level; `expectations` are (profile, task, duty,
+        role, expected level) from the published manifests (stats.GapModel)."""
+        ...
+
     def progress_rows(self) -> Iterator[ProgressRow]:
         """Every learner × course with progress, ordered by staff number, pack, course,
         fetched a few thousand rows at a time (a server-side cursor on PostgreSQL)."""
@@ -286,6 +295,29 @@ class AggregateSql(SqlBase):
         return [LatestRating(lid, p, t, int(v)) for lid, p, t, v in self._all(
             "SELECT s.learner_id, s.profile_id, s.task_id, s.level FROM self_ratings s "
             f"JOIN learners l ON l.id = s.learner_id{where}", params)]
+
+    def gap_means(self, expectations: list[tuple[str, str, str, str, int]],
+                  facility: str = "", role: str = "") -> dict[tuple[str, tuple[str, str]],
+                                                                tuple[float, int]]:
+        out: dict[tuple[str, tuple[str, str]], tuple[float, int]] = {}
+        if not expectations:
+            return out
+        where, params = _filters(facility, role)
+        # the manifests' expected levels travel as a VALUES list (a few hundred rows)
+        values = ",".join(["(?,?,?,?,?)"] * len(expectations))
+        flat = tuple(v for row in expectations for v in row)
+        for fac, profile, duty, mean, n in self._all(
+                f"WITH m (profile_id, task_id, duty_id, role, expected) AS (VALUES {values}), "
+                "per AS (SELECT s.learner_id, l.facility_id, m.profile_id, m.duty_id, "
+                "AVG(m.expected - s.level) AS gap FROM self_ratings s "
+                "JOIN learners l ON l.id = s.learner_id "
+                "JOIN m ON m.profile_id = s.profile_id AND m.task_id = s.task_id "
+                f"AND m.role = l.role{where} "
+                "GROUP BY s.learner_id, l.facility_id, m.profile_id, m.duty_id) "
+                "SELECT facility_id, profile_id, duty_id, AVG(gap), COUNT(*) FROM per "
+                "GROUP BY facility_id, profile_id, duty_id", flat + params):
+            out[(fac, (profile, duty))] = (float(mean), int(n))
+        return out
 
     def progress_rows(self) -> Iterator[ProgressRow]:
         # code-point order of the text, as Python sorts it (PostgreSQL's default

@@ -45,21 +45,18 @@ def dashboard(*, repo: Repository, facility: str = "", role: str = "") -> Dashbo
     """The dashboard's figures for one facility / role filter ("" = all), from the
     aggregates."""
     facilities = repo.list_facilities()
-    every = repo.list_learners()
-    learners = [lr for lr in every
-                if (not facility or lr.facility_id == facility) and (not role or lr.role == role)]
     manifests = newest_manifests(repo=repo, published_only=True)
     courses = stats.courses_of(manifests)
     counts = {(c.facility_id, c.role, c.pack_id, c.course_id): (c.completed, c.tried, c.passed)
               for c in repo.rate_counts(facility, role)}
     cells = stats.rates_from_counts(courses, repo.learner_groups(facility, role), counts)
     fac_ids = [f.id for f in facilities if not facility or f.id == facility]
-    latest = {(r.learner_id, r.profile_id, r.task_id): r.level
-              for r in repo.latest_ratings(facility, role)}
-    gap = stats.gap_from_latest(manifests, learners, latest, fac_ids)
+    model = stats.gap_model(manifests)
+    gap = stats.gap_from_means(model, repo.gap_means(model.expectations(), facility, role),
+                               fac_ids)
     figures = {"facilities": len(facilities),
                "devices": sum(1 for d in repo.list_devices() if not d.revoked),
-               "learners": len(every), "events": repo.count_events().total,
+               "learners": sum(repo.learner_groups().values()), "events": repo.count_events().total,
                "certificates": repo.count_certificates()}
     return Dashboard(figures, facilities, courses, cells, gap)
 

@@ -195,13 +195,22 @@ def gap_heat_map(manifests: Iterable[dict[str, Any]], learners: Sequence[Learner
     return gap_from_latest(manifests, learners, latest_levels(events), facilities, language)
 
 
-def gap_from_latest(manifests: Iterable[dict[str, Any]], learners: Sequence[LearnerLike],
-                    latest: dict[tuple[str, str, str], int], facilities: Sequence[str],
-                    language: str = "en") -> GapMap:
-    """Mean self-assessment gap per duty × facility (see module docstring), from each
-    learner's latest level per task (the `self_ratings` aggregate, or latest_levels)."""
-    by_id = {learner.id: learner for learner in learners}
-    # (profile, task) → (duty key, expected per role)
+@dataclass(frozen=True)
+class GapModel:
+    """What the heat map needs of the published manifests."""
+    tasks: dict[tuple[str, str], tuple[tuple[str, str], dict[str, int]]]  # (profile, task) →
+    #: (duty key, expected level per role)
+    duty_labels: dict[tuple[str, str], str]                           # (profile, duty) → label
+    max_level: int
+
+    def expectations(self) -> list[tuple[str, str, str, str, int]]:
+        """(profile, task, duty, role, expected level) of every task and role."""
+        return sorted((pid, tid, dkey[1], role, level)
+                      for (pid, tid), (dkey, expected) in self.tasks.items()
+                      for role, level in expected.items())
+
+
+def gap_model(manifests: Iterable[dict[str, Any]], language: str = "en") -> GapModel:
     tasks: dict[tuple[str, str], tuple[tuple[str, str], dict[str, int]]] = {}
     duty_labels: dict[tuple[str, str], str] = {}
     max_level = 1
@@ -219,22 +228,38 @@ def gap_from_latest(manifests: Iterable[dict[str, Any]], learners: Sequence[Lear
                     expected = {r: v for r, v in (task.get("expected") or {}).items()
                                 if isinstance(v, int)}
                     tasks[(pid, str(task.get("id")))] = (dkey, expected)
+    return GapModel(tasks, duty_labels, max_level)
+
+
+def gap_from_latest(manifests: Iterable[dict[str, Any]], learners: Sequence[LearnerLike],
+                    latest: dict[tuple[str, str, str], int], facilities: Sequence[str],
+                    language: str = "en") -> GapMap:
+    """Mean self-assessment gap per duty × facility (see module docstring), from each
+    learner's latest level per task (latest_levels)."""
+    model = gap_model(manifests, language)
+    by_id = {learner.id: learner for learner in learners}
     per_learner: dict[tuple[str, tuple[str, str]], list[int]] = defaultdict(list)
     for (learner_id, pid, tid), level in latest.items():
         learner = by_id.get(learner_id)
-        info = tasks.get((pid, tid))
+        info = model.tasks.get((pid, tid))
         if learner is None or info is None or learner.role not in info[1]:
             continue
         per_learner[(learner_id, info[0])].append(info[1][learner.role] - level)
-    duty_keys = sorted({d for _, d in per_learner})
-    duty_index = {d: i for i, d in enumerate(duty_keys)}
-    rows = [duty_labels[d] for d in duty_keys]
-    col_index = {f: i for i, f in enumerate(facilities)}
-    sums: dict[tuple[int, int], list[float]] = defaultdict(list)
+    sums: dict[tuple[str, tuple[str, str]], list[float]] = defaultdict(list)
     for (learner_id, dkey), gaps in per_learner.items():
-        col = col_index.get(by_id[learner_id].facility_id)
-        if col is None:
-            continue
-        sums[(duty_index[dkey], col)].append(sum(gaps) / len(gaps))
-    values = {k: (sum(v) / len(v), len(v)) for k, v in sums.items()}
-    return GapMap(rows, list(facilities), values, float(max_level))
+        sums[(by_id[learner_id].facility_id, dkey)].append(sum(gaps) / len(gaps))
+    means = {k: (sum(v) / len(v), len(v)) for k, v in sums.items()}
+    return gap_from_means(model, means, facilities)
+
+
+def gap_from_means(model: GapModel, means: dict[tuple[str, tuple[str, str]], tuple[float, int]],
+                   facilities: Sequence[str]) -> GapMap:
+    """The heat map from (facility, duty key) → (mean over learners of each learner's
+    mean gap over the duty's rated tasks, learners) — made by gap_from_latest, or by the
+    database from the aggregates (AggregateStore.gap_means)."""
+    col_index = {f: i for i, f in enumerate(facilities)}
+    duty_keys = sorted({d for _, d in means})
+    duty_index = {d: i for i, d in enumerate(duty_keys)}
+    values = {(duty_index[d], col_index[f]): v for (f, d), v in means.items() if f in col_index}
+    return GapMap([model.duty_labels[d] for d in duty_keys], list(facilities), values,
+                  float(model.max_level))

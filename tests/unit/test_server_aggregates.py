@@ -277,3 +277,41 @@ def test_streamed_csv_equals_writing_every_cell_with_the_csv_module() -> None:
             r.best_score or "", "yes" if r.passed else "no", r.completed_at or "",
             r.certificate_id or "")])
     assert streamed == out.getvalue()
+
+
+GAP_MANIFEST = {"id": PACK, "profiles": [{"id": "po", "title": {"en": "Officer"},
+                                          "scale": [{"level": 4}], "duties": [
+    {"id": "d1", "title": {"en": "One"}, "tasks": [
+        {"id": "t1", "expected": {"prison_officer": 3, "psychologist": 2}},
+        {"id": "t2", "expected": {"prison_officer": 4}}]},
+    {"id": "d2", "title": {"en": "Two"}, "tasks": [
+        {"id": "t3", "expected": {"psychologist": 1, "prison_officer": 2}}]}]}]}
+
+
+@pytest.mark.parametrize("facility, role", [("", ""), ("f1", ""), ("", "psychologist")])
+def test_gap_means_in_sql_equal_the_fold_of_the_events(repo: Repository, facility: str,
+                                                       role: str) -> None:
+    rnd = random.Random(5)
+    learners = []
+    for i in range(12):
+        lid = str(uuid.uuid4())
+        learners.append(Learner(lid, f"G-{i}", "f1" if i % 2 else "f2",
+                                "psychologist" if i % 3 == 0 else "prison_officer", "en",
+                                f"L{i}", None, T0))
+        repo.save_profile(learners[-1])
+    steps = [(rnd.randrange(12), rnd.choice(["d1", "d2"]), rnd.randrange(1, 5),
+              ("selfassessment.rated", {"profile": "po", "assessment": "s",
+                                        "task": rnd.choice(["t1", "t2", "t3", "t9"])},
+               {"level": rnd.randrange(5)})) for _ in range(80)]
+    events = make_events(learners, steps)
+    repo.insert_events(rows_of(events, {lr.id: lr for lr in learners}, parsed=True))
+    chosen = [lr for lr in learners
+              if (not facility or lr.facility_id == facility) and (not role or lr.role == role)]
+    facs = [f for f in ("f1", "f2") if not facility or f == facility]
+    model = stats.gap_model([GAP_MANIFEST])
+    got = stats.gap_from_means(model, repo.gap_means(model.expectations(), facility, role), facs)
+    want = stats.gap_heat_map([GAP_MANIFEST], chosen, events, facs)
+    assert got.rows == want.rows and got.max_gap == want.max_gap and want.values
+    assert got.values.keys() == want.values.keys()
+    for key, (mean, n) in want.values.items():
+        assert got.values[key] == (pytest.approx(mean), n)
