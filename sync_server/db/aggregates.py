@@ -306,13 +306,14 @@ class AggregateSql(SqlBase):
         # the manifests' expected levels travel as a VALUES list (a few hundred rows)
         values = ",".join(["(?,?,?,?,?)"] * len(expectations))
         flat = tuple(v for row in expectations for v in row)
+        # tasks first, then their ratings by index (SQLite: CROSS JOIN fixes the order)
+        first = "CROSS JOIN" if self.dialect == "sqlite" else "JOIN"
         for fac, profile, duty, mean, n in self._all(
                 f"WITH m (profile_id, task_id, duty_id, role, expected) AS (VALUES {values}), "
                 "per AS (SELECT s.learner_id, l.facility_id, m.profile_id, m.duty_id, "
-                "AVG(m.expected - s.level) AS gap FROM self_ratings s "
-                "JOIN learners l ON l.id = s.learner_id "
-                "JOIN m ON m.profile_id = s.profile_id AND m.task_id = s.task_id "
-                f"AND m.role = l.role{where} "
+                f"AVG(m.expected - s.level) AS gap FROM m {first} self_ratings s "
+                "ON s.profile_id = m.profile_id AND s.task_id = m.task_id "
+                f"JOIN learners l ON l.id = s.learner_id AND l.role = m.role{where} "
                 "GROUP BY s.learner_id, l.facility_id, m.profile_id, m.duty_id) "
                 "SELECT facility_id, profile_id, duty_id, AVG(gap), COUNT(*) FROM per "
                 "GROUP BY facility_id, profile_id, duty_id", flat + params):
