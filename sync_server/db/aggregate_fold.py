@@ -54,11 +54,15 @@ class CourseAgg:
         self.last_at = _max(self.last_at, other.last_at)
 
     def columns(self) -> tuple[Any, ...]:
-        """(cards_viewed, cards, attempts, attempt_ids, best_score, passed, completed_at,
-        last_at) as stored."""
-        return (len(self.cards), json.dumps(sorted(self.cards), separators=(",", ":")),
-                len(self.attempts), json.dumps(sorted(self.attempts), separators=(",", ":")),
-                self.best_score, int(self.passed), self.completed_at, self.last_at)
+        """(cards_viewed, attempts, best_score, passed, completed_at, last_at) as stored
+        in `course_progress`."""
+        return (len(self.cards), len(self.attempts), self.best_score, int(self.passed),
+                self.completed_at, self.last_at)
+
+    def set_columns(self) -> tuple[str, str]:
+        """(cards, attempt_ids) as stored in `course_sets` (JSON lists, sorted)."""
+        return (json.dumps(sorted(self.cards), separators=(",", ":")),
+                json.dumps(sorted(self.attempts), separators=(",", ":")))
 
     @classmethod
     def from_columns(cls, cards: str, attempts: str, best_score: str | None, passed: Any,

@@ -6,6 +6,7 @@ every writer of these tables is serialised and a read-merge-write is safe):
 
     course_progress  learner × pack × course: cards viewed, attempts, best score,
                      passed, completed_at, last_at (db/aggregate_fold.py)
+    course_sets      the same key: the sets of cards and attempts behind the counts
     self_ratings     learner × profile × task: the latest self-assessment level
     event_totals     facility → number of stored events (moved with a learner)
 
@@ -37,8 +38,7 @@ from sync_server.db.locks import LOCK_EVENTS
 LEARNER_BATCH = 200      # learners per query when loading or rebuilding
 STREAM_ROWS = 2000       # rows per fetch of a streamed report
 
-_COURSE_COLS = ("cards_viewed, cards, attempts, attempt_ids, best_score, passed, "
-                "completed_at, last_at")
+_COURSE_COLS = "cards_viewed, attempts, best_score, passed, completed_at, last_at"
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,7 @@ class Rebuilt:
 Snapshot = dict[str, list[tuple[Any, ...]]]
 _TABLES = {
     "course_progress": f"learner_id, pack_id, course_id, {_COURSE_COLS}",
+    "course_sets": "learner_id, pack_id, course_id, cards, attempt_ids",
     "self_ratings": "learner_id, profile_id, task_id, level, at, device, seq, event_id",
     "event_totals": "facility_id, events",
 }
@@ -184,7 +185,7 @@ def rebuild(cur: Any, dialect: str) -> RebuildCounts:
     """Recompute the aggregates from the events (inside the caller's write transaction),
     a batch of learners at a time so memory follows the batch, not the history."""
     sql = _Sql(cur, dialect)
-    for table in ("course_progress", "self_ratings", "event_totals"):
+    for table in ("course_progress", "course_sets", "self_ratings", "event_totals"):
         cur.execute(f"DELETE FROM {table}")
     cur.execute("INSERT INTO event_totals (facility_id, events) "
                 "SELECT facility_id, COUNT(*) FROM events GROUP BY facility_id")
@@ -215,18 +216,21 @@ class _Sql:
     def q(self, sql: str) -> str:
         return placeholders(self.dialect, sql)
 
-    def _by_learners(self, select: str, learners: list[str]) -> Iterator[tuple[Any, ...]]:
+    def _by_learners(self, select: str, learners: list[str],
+                     column: str = "learner_id") -> Iterator[tuple[Any, ...]]:
         for start in range(0, len(learners), LEARNER_BATCH):
             part = learners[start:start + LEARNER_BATCH]
-            self.cur.execute(self.q(f"{select} WHERE learner_id IN ({','.join('?' * len(part))})"),
+            self.cur.execute(self.q(f"{select} WHERE {column} IN ({','.join('?' * len(part))})"),
                              tuple(part))
             yield from self.cur.fetchall()
 
     def load_courses(self, learners: list[str], keys: set[CourseKey]) -> dict[CourseKey, CourseAgg]:
         found = {}
         for lid, pack, course, cards, attempts, best, passed, done, last in self._by_learners(
-                "SELECT learner_id, pack_id, course_id, cards, attempt_ids, best_score, passed, "
-                "completed_at, last_at FROM course_progress", learners):
+                "SELECT p.learner_id, p.pack_id, p.course_id, s.cards, s.attempt_ids, "
+                "p.best_score, p.passed, p.completed_at, p.last_at FROM course_progress p "
+                "JOIN course_sets s ON s.learner_id = p.learner_id AND s.pack_id = p.pack_id "
+                "AND s.course_id = p.course_id", learners, "p.learner_id"):
             if (lid, pack, course) in keys:
                 found[(lid, pack, course)] = CourseAgg.from_columns(cards, attempts, best, passed,
                                                                     done, last)
@@ -250,6 +254,11 @@ class _Sql:
                 "ON CONFLICT (learner_id, pack_id, course_id) DO UPDATE SET "
                 + ", ".join(f"{c} = excluded.{c}" for c in cols)),
                 [(*key, *agg.columns()) for key, agg in sorted(new.courses.items())])
+            self.cur.executemany(self.q(
+                "INSERT INTO course_sets (learner_id, pack_id, course_id, cards, attempt_ids) "
+                "VALUES (?,?,?,?,?) ON CONFLICT (learner_id, pack_id, course_id) DO UPDATE SET "
+                "cards = excluded.cards, attempt_ids = excluded.attempt_ids"),
+                [(*key, *agg.set_columns()) for key, agg in sorted(new.courses.items())])
         if new.ratings:
             self.cur.executemany(self.q(
                 "INSERT INTO self_ratings (learner_id, profile_id, task_id, level, at, device, "
