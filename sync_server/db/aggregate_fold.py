@@ -122,7 +122,12 @@ class Contribution:
         course = ref.get("course")
         if etype not in COURSE_TYPES or not isinstance(course, str):
             return
-        agg = CourseAgg(last_at=str(event.get("at")))
+        key = (learner, str(event.get("pack") or ""), course)
+        agg = self.courses.get(key)
+        if agg is None:
+            agg = self.courses[key] = CourseAgg()
+        at = str(event.get("at"))
+        agg.last_at = _max(agg.last_at, at)         # merged in place: the same merges
         data = event.get("data")
         if etype == "card.viewed":
             agg.cards.add((str(ref.get("lesson")), str(ref.get("card"))))
@@ -130,11 +135,10 @@ class Contribution:
             agg.attempts.add(str(ref.get("attempt") or event.get("id")))
             score = data.get("score") if isinstance(data, dict) else None
             if isinstance(score, int | float) and not isinstance(score, bool):
-                agg.best_score = str(score)
-            agg.passed = isinstance(data, dict) and data.get("passed") is True
+                agg.best_score = best_of(agg.best_score, str(score))
+            agg.passed = agg.passed or (isinstance(data, dict) and data.get("passed") is True)
         else:
-            agg.completed_at = str(event.get("at"))
-        self.add_course((learner, str(event.get("pack") or ""), course), agg)
+            agg.completed_at = _min(agg.completed_at, at)
 
     def add_course(self, key: CourseKey, agg: CourseAgg) -> None:
         mine = self.courses.get(key)
