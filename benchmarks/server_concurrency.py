@@ -96,7 +96,15 @@ async def sync_device(client: httpx.AsyncClient, dev: dict[str, Any], bodies: li
     acked: list[str] = []
     for body in bodies:
         t0 = time.perf_counter()
-        r = await client.post("/api/v1/sync/push", headers=headers, content=body["bytes"])
+        for attempt in range(3):
+            # a pooled connection the loaded server has just closed fails with a transport
+            # error: a tablet sends the chunk again (pushes are idempotent)
+            try:
+                r = await client.post("/api/v1/sync/push", headers=headers, content=body["bytes"])
+                break
+            except (httpx.ReadError, httpx.RemoteProtocolError, httpx.ConnectError):
+                if attempt == 2:
+                    raise
         push_lat.append(time.perf_counter() - t0)
         r.raise_for_status()
         answer = r.json()
