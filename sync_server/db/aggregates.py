@@ -53,6 +53,10 @@ class RateCount:
     passed: int
 
 
+#: learner, facility, role, profile, task, level
+RatingRow = tuple[Any, ...]
+
+
 @dataclass(frozen=True)
 class LatestRating:
     learner_id: str
@@ -119,13 +123,9 @@ class AggregateStore(Protocol):
         """The latest self-assessment level of every task each learner rated."""
         ...
 
-    def gap_means(self, expectations: list[tuple[str, str, str, str, int]],
-                  facility: str = "", role: str = "") -> dict[tuple[str, tuple[str, str]],
-                                                                tuple[float, int]]:
-        """(facility, (profile, duty)) → (mean over learners of each learner's mean gap
-        over the duty's rated tasks, learners), where a gap is the expected level of the
-        learner's role − their latest level; `expectations` are (profile, task, duty,
-        role, expected level) from the published manifests (stats.GapModel)."""
+    def rating_rows(self, facility: str = "", role: str = "") -> list[RatingRow]:
+        """(learner, facility, role, profile, task, level) of every latest rating — plain
+        tuples: the gap map reads one per learner × task."""
         ...
 
     def progress_rows(self) -> Iterator[ProgressRow]:
@@ -305,29 +305,11 @@ class AggregateSql(SqlBase):
             "SELECT s.learner_id, s.profile_id, s.task_id, s.level FROM self_ratings s "
             f"JOIN learners l ON l.id = s.learner_id{where}", params)]
 
-    def gap_means(self, expectations: list[tuple[str, str, str, str, int]],
-                  facility: str = "", role: str = "") -> dict[tuple[str, tuple[str, str]],
-                                                                tuple[float, int]]:
-        out: dict[tuple[str, tuple[str, str]], tuple[float, int]] = {}
-        if not expectations:
-            return out
+    def rating_rows(self, facility: str = "", role: str = "") -> list[RatingRow]:
         where, params = _filters(facility, role)
-        # the manifests' expected levels travel as a VALUES list (a few hundred rows)
-        values = ",".join(["(?,?,?,?,?)"] * len(expectations))
-        flat = tuple(v for row in expectations for v in row)
-        # tasks first, then their ratings by index (SQLite: CROSS JOIN fixes the order)
-        first = "CROSS JOIN" if self.dialect == "sqlite" else "JOIN"
-        for fac, profile, duty, mean, n in self._all(
-                f"WITH m (profile_id, task_id, duty_id, role, expected) AS (VALUES {values}), "
-                "per AS (SELECT s.learner_id, l.facility_id, m.profile_id, m.duty_id, "
-                f"AVG(m.expected - s.level) AS gap FROM m {first} self_ratings s "
-                "ON s.profile_id = m.profile_id AND s.task_id = m.task_id "
-                f"JOIN learners l ON l.id = s.learner_id AND l.role = m.role{where} "
-                "GROUP BY s.learner_id, l.facility_id, m.profile_id, m.duty_id) "
-                "SELECT facility_id, profile_id, duty_id, AVG(gap), COUNT(*) FROM per "
-                "GROUP BY facility_id, profile_id, duty_id", flat + params):
-            out[(fac, (profile, duty))] = (float(mean), int(n))
-        return out
+        return self._all("SELECT s.learner_id, l.facility_id, l.role, s.profile_id, s.task_id, "
+                         f"s.level FROM self_ratings s JOIN learners l ON l.id = s.learner_id"
+                         f"{where}", params)
 
     def progress_rows(self) -> Iterator[ProgressRow]:
         # code-point order of the text, as Python sorts it (PostgreSQL's default

@@ -156,8 +156,6 @@ VERSIONS: dict[int, list[str]] = {
             level INTEGER NOT NULL, at TEXT NOT NULL, device TEXT NOT NULL,
             seq {bigint} NOT NULL, event_id TEXT NOT NULL,
             PRIMARY KEY (learner_id, profile_id, task_id))""",
-        # the gap map joins the manifests' tasks to the ratings of each task
-        "CREATE INDEX IF NOT EXISTS self_ratings_task ON self_ratings (profile_id, task_id)",
         """CREATE TABLE IF NOT EXISTS event_totals (
             facility_id TEXT PRIMARY KEY, events {bigint} NOT NULL)""",
     ],

@@ -52,7 +52,7 @@ def dashboard(*, repo: Repository, facility: str = "", role: str = "") -> Dashbo
     cells = stats.rates_from_counts(courses, repo.learner_groups(facility, role), counts)
     fac_ids = [f.id for f in facilities if not facility or f.id == facility]
     model = stats.gap_model(manifests)
-    gap = stats.gap_from_means(model, repo.gap_means(model.expectations(), facility, role),
+    gap = stats.gap_from_means(model, stats.gap_means(model, repo.rating_rows(facility, role)),
                                fac_ids)
     figures = {"facilities": len(facilities),
                "devices": sum(1 for d in repo.list_devices() if not d.revoked),

@@ -203,12 +203,6 @@ class GapModel:
     duty_labels: dict[tuple[str, str], str]                           # (profile, duty) → label
     max_level: int
 
-    def expectations(self) -> list[tuple[str, str, str, str, int]]:
-        """(profile, task, duty, role, expected level) of every task and role."""
-        return sorted((pid, tid, dkey[1], role, level)
-                      for (pid, tid), (dkey, expected) in self.tasks.items()
-                      for role, level in expected.items())
-
 
 def gap_model(manifests: Iterable[dict[str, Any]], language: str = "en") -> GapModel:
     tasks: dict[tuple[str, str], tuple[tuple[str, str], dict[str, int]]] = {}
@@ -252,11 +246,37 @@ def gap_from_latest(manifests: Iterable[dict[str, Any]], learners: Sequence[Lear
     return gap_from_means(model, means, facilities)
 
 
+def gap_means(model: GapModel, ratings: Iterable[tuple[Any, ...]]
+              ) -> dict[tuple[str, tuple[str, str]], tuple[float, int]]:
+    """(facility, duty key) → (mean over learners of each learner's mean gap over the
+    duty's rated tasks, learners), from (learner, facility, role, profile, task, level)
+    rows (AggregateStore.rating_rows)."""
+    expected = {(pid, tid, role): (dkey, level)
+                for (pid, tid), (dkey, levels) in model.tasks.items()
+                for role, level in levels.items()}
+    per: dict[tuple[str, str, tuple[str, str]], list[int]] = {}
+    for learner_id, facility, role, pid, tid, level in ratings:
+        hit = expected.get((pid, tid, role))
+        if hit is None:
+            continue
+        key = (learner_id, facility, hit[0])
+        acc = per.get(key)
+        if acc is None:
+            per[key] = [hit[1] - level, 1]
+        else:
+            acc[0] += hit[1] - level
+            acc[1] += 1
+    sums: dict[tuple[str, tuple[str, str]], list[float]] = defaultdict(list)
+    for (_, facility, dkey), (total, n) in per.items():
+        sums[(facility, dkey)].append(total / n)
+    return {k: (sum(v) / len(v), len(v)) for k, v in sums.items()}
+
+
 def gap_from_means(model: GapModel, means: dict[tuple[str, tuple[str, str]], tuple[float, int]],
                    facilities: Sequence[str]) -> GapMap:
     """The heat map from (facility, duty key) → (mean over learners of each learner's
     mean gap over the duty's rated tasks, learners) — made by gap_from_latest, or by the
-    database from the aggregates (AggregateStore.gap_means)."""
+    aggregates' rating rows (gap_means)."""
     col_index = {f: i for i, f in enumerate(facilities)}
     duty_keys = sorted({d for _, d in means})
     duty_index = {d: i for i, d in enumerate(duty_keys)}
