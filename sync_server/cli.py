@@ -14,6 +14,7 @@ import sys
 from app.core.errors import ShiftError
 from sync_server.commands import (
     admin,
+    aggregates,
     backup,
     certificate,
     enrol,
@@ -25,7 +26,7 @@ from sync_server.commands import (
     serve,
 )
 
-COMMANDS = (admin, backup, certificate, enrol, facility, keys, learner, pack, restore, serve)
+COMMANDS = (admin, aggregates, backup, certificate, enrol, facility, keys, learner, pack, restore, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

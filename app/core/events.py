@@ -58,6 +58,7 @@ MAX_SEQ = MAX_SAFE_INTEGER
 _ENVELOPE_FIELDS = frozenset(REQUIRED_FIELDS + OPTIONAL_FIELDS)
 _WITH_SERVER_FIELDS = _ENVELOPE_FIELDS | frozenset(SERVER_FIELDS)
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _AT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 
 
@@ -65,12 +66,8 @@ def is_canonical_uuid(value: Any) -> bool:
     """Is `value` a UUID in its one canonical spelling (lower-case hex, hyphenated, no
     braces or `urn:uuid:`)? Other spellings of the same UUID would be stored as other
     ids, so they are refused rather than normalised on the server."""
-    if not isinstance(value, str) or len(value) != 36:
-        return False
-    try:
-        return str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
+    # the same answer as `str(uuid.UUID(value)) == value`, without building a UUID
+    return isinstance(value, str) and _UUID_RE.fullmatch(value) is not None
 
 
 def new_id() -> str:

@@ -30,7 +30,6 @@ from sync_server.db.repository import Repository
 from sync_server.errors import TooManyAttemptsError
 from sync_server.logs import log
 from sync_server.services import admin_auth, reports
-from sync_server.services.queries import Queries
 
 logger = logging.getLogger("sync_server.console")
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -95,11 +94,10 @@ async def logout(request: Request, form: CsrfForm, state: StateDep) -> Response:
 
 # ----------------------------------------------------------------------------- dashboard
 
-def dashboard_context(repo: Repository, queries: Queries, facility: str,
-                      role: str) -> dict[str, Any]:
+def dashboard_context(repo: Repository, facility: str, role: str) -> dict[str, Any]:
     """Everything the dashboard shows, for one facility / role filter ("" = all): the
     service's figures (services/reports.py) and the charts drawn from them."""
-    data = reports.dashboard(repo=repo, queries=queries, facility=facility, role=role)
+    data = reports.dashboard(repo=repo, facility=facility, role=role)
     names = {f.id: f.name for f in data.facilities}
     course_charts = []
     for course in data.courses:
@@ -124,6 +122,6 @@ def dashboard_context(repo: Repository, queries: Queries, facility: str,
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, admin: ConsoleAdminDep, state: StateDep, facility: str = "",
               role: str = "") -> HTMLResponse:
-    data = dashboard_context(state.repo, state.queries, facility, role if is_role(role) else "")
+    data = dashboard_context(state.repo, facility, role if is_role(role) else "")
     return render(request, "dashboard.html", admin=admin, nav="dashboard", title="Dashboard",
                   sel_facility=facility, sel_role=role, **data)

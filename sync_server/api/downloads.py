@@ -15,8 +15,8 @@ def _stamp() -> str:
 
 
 def progress_download(state: ServerState) -> Response:
-    body = reports.progress_export(repo=state.repo, queries=state.queries)
-    return Response(body.encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
+    body = (piece.encode("utf-8") for piece in reports.progress_export(repo=state.repo))
+    return StreamingResponse(body, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="progress-{_stamp()}.csv"'})
 
 

@@ -85,6 +85,15 @@ class SqlBase:
             row: Row | None = cur.fetchone()
             return row
 
+    def _stream(self, sql: str, params: Row, size: int) -> Iterator[Row]:
+        """The rows of `sql`, fetched `size` at a time on one held connection (a report
+        streamed to a browser never holds every row in memory). PostgreSQL overrides it
+        with a server-side cursor."""
+        with self._read() as cur:
+            cur.execute(self._sql(sql), params)
+            while rows := cur.fetchmany(size):
+                yield from rows
+
     def _all(self, sql: str, params: Row = ()) -> list[Row]:
         with self._read() as cur:
             cur.execute(self._sql(sql), params)

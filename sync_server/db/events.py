@@ -4,13 +4,20 @@ the server makes), append-only, each with a server-side `seq`.
 `seq` is the pull cursor. A pull must never skip a row that commits later with a smaller
 seq, so event writers are serialised (LOCK_EVENTS: SQLite's single write lock, or a
 PostgreSQL advisory lock); then seq order is commit order across every server process.
+
+The report aggregates (aggregates.py) follow in the same transaction: the rows one
+insert newly stored are added to them before it commits, so a report never sees an
+event without its aggregate or the other way round.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from sync_server.db.aggregate_fold import AGGREGATE_TYPES, parsed
+from sync_server.db.aggregates import apply_events
 from sync_server.db.base import SqlBase
 from sync_server.db.locks import LOCK_EVENTS
 
@@ -29,6 +36,9 @@ class EventRow:
     content: str          # canonical JSON (app.core.events.content_of), no server stamps
     received_at: str
     received_from: str    # the device that pushed it
+    #: the parsed event when the caller has it (the push does): spares the aggregates
+    #: parsing `content` again
+    event: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,16 @@ class EventStore(Protocol):
         ...
 
 
+def _aggregate(cur: Any, dialect: str, stored: list[EventRow]) -> None:
+    """Add the rows this insert stored to the report aggregates (same transaction)."""
+    if not stored:
+        return
+    totals = Counter(r.facility_id for r in stored)
+    apply_events(cur, dialect, totals, (
+        r.event if r.event is not None else parsed(r.content)
+        for r in stored if r.type in AGGREGATE_TYPES))
+
+
 def _stored(rows: list[tuple[Any, ...]]) -> list[StoredEvent]:
     return [StoredEvent(int(s), c, r) for s, c, r in rows]
 
@@ -94,14 +114,16 @@ class EventSql(SqlBase):
                 [(r.id, r.learner_id, r.device_id, r.facility_id, r.type, r.at, r.content,
                   r.received_at, r.received_from) for r in fresh])
             if cur.rowcount == len(fresh):
-                return {r.id: "stored" for r in fresh}
-            found = self._stored_rows(cur, sorted(unique))
-        for eid, row in unique.items():
-            seq, content = found[eid]
-            if seq > top:
-                status[eid] = "stored"
+                status = {r.id: "stored" for r in fresh}
             else:
-                status[eid] = "duplicate" if content == row.content else "conflict"
+                found = self._stored_rows(cur, sorted(unique))
+                for eid, row in unique.items():
+                    seq, content = found[eid]
+                    if seq > top:
+                        status[eid] = "stored"
+                    else:
+                        status[eid] = "duplicate" if content == row.content else "conflict"
+            _aggregate(cur, self.dialect, [r for r in fresh if status[r.id] == "stored"])
         return status
 
     def _stored_rows(self, cur: Any, ids: list[str]) -> dict[str, tuple[int, str]]:
@@ -120,8 +142,10 @@ class EventSql(SqlBase):
                                  (facility_id, after_seq, limit)))
 
     def count_events(self) -> EventCounts:
+        # kept at ingest (aggregates.py): counting 10M rows takes seconds
         counts = EventCounts()
-        for fac, n in self._all("SELECT facility_id, COUNT(*) FROM events GROUP BY facility_id"):
+        for fac, n in self._all("SELECT facility_id, events FROM event_totals "
+                                "WHERE events > 0 ORDER BY facility_id"):
             counts.by_facility[fac] = int(n)
             counts.total += int(n)
         return counts

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from app.core.profile_rules import staff_key
+from sync_server.db.aggregates import move_totals
 from sync_server.db.base import SqlBase, placeholders
 from sync_server.db.locks import LOCK_EVENTS, LOCK_LEARNERS
 from sync_server.errors import AlreadyExistsError, NotFoundError
@@ -209,6 +210,7 @@ class LearnerSql(SqlBase):
                                       "rev = ? WHERE id = ?"), (facility_id, now, rev, learner_id))
                 if cur.rowcount != 1:
                     raise NotFoundError(f"learner {learner_id!r} does not exist")
+                move_totals(cur, self.dialect, learner_id, facility_id)
                 self._renumber_events(cur, learner_id, facility_id)
         except Exception as exc:
             if self._is_unique_violation(exc):

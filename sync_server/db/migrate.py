@@ -3,8 +3,9 @@
 Used at every start (`migrate`, inside one write transaction) and by a restore from a
 backup (sync_server/backup), which loads rows at the backup's version and then runs
 `apply_schema` up to the latest. A version may have a data step besides its statements
-(2: index the blobs of stored packs; 6: rewrap old PIN verifiers); it lives with its
-kind of record (packs.py, learners.py).
+(2: index the blobs of stored packs; 6: rewrap old PIN verifiers; 7: fill the report
+aggregates from the events); it lives with its kind of record (packs.py, learners.py,
+aggregates.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.core.clock import now_iso
+from sync_server.db.aggregates import rebuild as rebuild_aggregates
 from sync_server.db.base import SqlBase, placeholders
 from sync_server.db.learners import upgrade_learners_v6
 from sync_server.db.locks import LOCK_MIGRATE
@@ -40,6 +42,8 @@ def apply_schema(cur: Any, dialect: str, *, current: int, target: int = LATEST) 
                 index_blobs(cur, dialect, pack_id, int(ver), bytes(manifest))
         if version == 6:
             upgrade_learners_v6(cur, dialect, now_iso())
+        if version == 7:
+            rebuild_aggregates(cur, dialect)
         cur.execute(placeholders(dialect, "INSERT INTO schema_version (version) VALUES (?)"),
                     (version,))
 

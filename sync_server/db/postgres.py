@@ -60,6 +60,14 @@ class PostgresRepository(SqlRepository):
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
             yield cur
 
+    def _stream(self, sql: str, params: tuple[Any, ...], size: int) -> Iterator[tuple[Any, ...]]:
+        # a named cursor lives on the server: rows come `size` at a time
+        with self._pool.connection() as conn, conn.transaction(), \
+                conn.cursor(name="shift_stream") as cur:
+            cur.execute(self._sql(sql), params)
+            while rows := cur.fetchmany(size):
+                yield from rows
+
     def _renumber_events(self, cur: Any, learner_id: str, facility_id: str) -> None:
         # an identity column can be set to DEFAULT: the next values of its sequence
         cur.execute("UPDATE events SET seq = DEFAULT, facility_id = %s WHERE learner_id = %s",

@@ -12,6 +12,7 @@ composed into the `Repository` the app uses.
     packs           PackStore          PackVersion, Publication, InstalledPack  packs.py
     certificates    CertificateStore   CertificateRecord                    certificates.py
     usage / quotas  UsageStore         DeviceUsage                          usage.py
+    report aggr.    AggregateStore     RateCount, LatestRating, ProgressRow aggregates.py
 
 Each module holds its records, its Protocol and its SQL (`…Sql`, one text for SQLite and
 PostgreSQL); sql.py composes the SQL classes, sqlite.py and postgres.py add the dialect.
@@ -30,6 +31,15 @@ from __future__ import annotations
 from typing import Protocol
 
 from sync_server.db.admins import Admin, AdminStore
+from sync_server.db.aggregates import (
+    AggregateStore,
+    LatestRating,
+    ProgressRow,
+    RateCount,
+    RebuildCounts,
+    Rebuilt,
+    Snapshot,
+)
 from sync_server.db.certificates import CertificateRecord, CertificateStore
 from sync_server.db.devices import Device, DeviceStore
 from sync_server.db.events import EventCounts, EventRow, EventStore, InsertStatus, StoredEvent
@@ -42,7 +52,7 @@ from sync_server.db.usage import DeviceUsage, UsageStore
 
 
 class Repository(MetaStore, FacilityStore, AdminStore, LoginStore, DeviceStore, LearnerStore,
-                 EventStore, PackStore, CertificateStore, UsageStore, Protocol):
+                 EventStore, PackStore, CertificateStore, UsageStore, AggregateStore, Protocol):
     """Every store of the server on one database connection pool."""
 
     dialect: str
@@ -51,7 +61,8 @@ class Repository(MetaStore, FacilityStore, AdminStore, LoginStore, DeviceStore, 
 
 
 __all__ = [
-    "Admin", "AdminStore", "CertificateRecord", "CertificateStore", "Device", "DeviceStore",
+    "Admin", "AdminStore", "AggregateStore", "LatestRating", "ProgressRow", "RateCount",
+    "RebuildCounts", "Rebuilt", "Snapshot", "CertificateRecord", "CertificateStore", "Device", "DeviceStore",
     "DeviceUsage", "EventCounts", "EventRow", "EventStore", "Facility", "FacilityStore",
     "InsertStatus", "InstalledPack", "Learner", "LearnerStore", "LoginStore", "MetaStore",
     "PackStore", "PackVersion", "ProfileResult", "Publication", "Repository", "StoredEvent",

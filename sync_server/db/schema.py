@@ -17,6 +17,10 @@ constraint), one-time PIN set-up codes (their verifier and expiry on the learner
 the (admin name, address) pairs that logged in before (the login throttle); the Python
 step in `db/migrate.py` (`learners.upgrade_learners_v6`) wraps old `scrypt$` PIN verifiers and brings future
 `updated_at` stamps back to the migration time.
+Version 7 (issue 18): the report aggregates, kept at ingest in the same transaction as the
+events (db/aggregates.py): progress per learner × course (and the sets behind its counts), the latest self-assessment
+rating per learner × profile × task, and the event count per facility; its data step
+fills them from the stored events (`aggregates.rebuild`).
 """
 
 from __future__ import annotations
@@ -132,6 +136,28 @@ VERSIONS: dict[int, list[str]] = {
         """CREATE TABLE IF NOT EXISTS login_known (
             name_key TEXT NOT NULL, address TEXT NOT NULL, at TEXT NOT NULL,
             PRIMARY KEY (name_key, address))""",
+    ],
+    7: [
+        # progress per learner × pack × course (db/aggregate_fold.py says what each holds)
+        """CREATE TABLE IF NOT EXISTS course_progress (
+            learner_id TEXT NOT NULL, pack_id TEXT NOT NULL, course_id TEXT NOT NULL,
+            cards_viewed INTEGER NOT NULL, attempts INTEGER NOT NULL, best_score TEXT,
+            passed INTEGER NOT NULL, completed_at TEXT, last_at TEXT,
+            PRIMARY KEY (learner_id, pack_id, course_id))""",
+        # the sets behind the counts (read only by the ingest's merge, so reports scan
+        # narrow rows)
+        """CREATE TABLE IF NOT EXISTS course_sets (
+            learner_id TEXT NOT NULL, pack_id TEXT NOT NULL, course_id TEXT NOT NULL,
+            cards TEXT NOT NULL, attempt_ids TEXT NOT NULL,
+            PRIMARY KEY (learner_id, pack_id, course_id))""",
+        # the latest self-assessment rating per learner × profile × task
+        """CREATE TABLE IF NOT EXISTS self_ratings (
+            learner_id TEXT NOT NULL, profile_id TEXT NOT NULL, task_id TEXT NOT NULL,
+            level INTEGER NOT NULL, at TEXT NOT NULL, device TEXT NOT NULL,
+            seq {bigint} NOT NULL, event_id TEXT NOT NULL,
+            PRIMARY KEY (learner_id, profile_id, task_id))""",
+        """CREATE TABLE IF NOT EXISTS event_totals (
+            facility_id TEXT PRIMARY KEY, events {bigint} NOT NULL)""",
     ],
 }
 LATEST = max(VERSIONS)

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from sync_server.db.repository import ProgressRow
 from sync_server.services.learners_csv import csv_safe
 from sync_server.services.stats import CourseInfo, CourseProgress, LearnerLike
 
@@ -37,26 +38,66 @@ def progress_csv(learners: Sequence[LearnerLike], courses: Sequence[CourseInfo],
                  progress: dict[tuple[str, str, str], CourseProgress],
                  certificates: dict[tuple[str, str, str], str]) -> str:
     """One row per learner × course the learner has any progress in (UTF-8, with BOM so
-    spreadsheet programs open diacritics right; cells safe from formula injection)."""
-    titles = {(c.pack_id, c.course_id): c.title for c in courses}
+    spreadsheet programs open diacritics right; cells safe from formula injection), from
+    a fold of events (the server streams the same file from its aggregates:
+    `progress_csv_lines`)."""
     by_id = {learner.id: learner for learner in learners}
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(PROGRESS_COLUMNS)
+    rows = []
     for (learner_id, pack_id, course_id), p in sorted(
             progress.items(), key=lambda kv: (getattr(by_id.get(kv[0][0]), "staff_number", ""),
                                               kv[0][1], kv[0][2])):
         learner = by_id.get(learner_id)
         if learner is None:
             continue
-        writer.writerow([csv_safe(v) for v in (
+        rows.append(ProgressRow(
             learner.staff_number, learner.display_name, learner.facility_id, learner.role,
-            pack_id, course_id, titles.get((pack_id, course_id), course_id), p.cards_viewed,
-            p.attempts, "" if p.best_score is None else p.best_score,
-            "yes" if p.passed else "no", p.completed_at or "",
-            certificates.get((learner_id, pack_id, course_id), ""))])
-    return out.getvalue()
+            pack_id, course_id, p.cards_viewed, p.attempts,
+            None if p.best_score is None else str(p.best_score), int(p.passed), p.completed_at,
+            certificates.get((learner_id, pack_id, course_id)), learner_id))
+    return "".join(progress_csv_lines(rows, courses))
+
+
+def progress_csv_lines(rows: Iterable[ProgressRow], courses: Sequence[CourseInfo],
+                       batch: int = 1000) -> Iterator[str]:
+    """The progress CSV as text pieces (BOM and header first, then `batch` rows per
+    piece), so a report of any size streams in constant memory.
+
+    Rows come ordered by learner, so the learner's cells (made formula-safe and quoted
+    by the csv module) are written once per learner; counts, the score, times and ids
+    are numbers or fixed forms that need neither (a score is 0–100, as validated)."""
+    titles = {(c.pack_id, c.course_id): c.title for c in courses}
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(PROGRESS_COLUMNS)
+    cells = io.StringIO()
+    quote = csv.writer(cells, lineterminator="\r\n")   # quotes cells with CR / LF too
+    course_cells: dict[tuple[str, str], str] = {}
+
+    def safe_line(values: Iterable[object]) -> str:
+        cells.seek(0)
+        cells.truncate()
+        quote.writerow([csv_safe(v) for v in values])
+        return cells.getvalue()[:-2]
+
+    learner, head = None, ""
+    piece: list[str] = [out.getvalue()]
+    for n, r in enumerate(rows, 1):
+        if r.learner_id != learner:
+            learner = r.learner_id
+            head = safe_line((r.staff_number, r.display_name, r.facility_id, r.role))
+        key = (r.pack_id, r.course_id)
+        course = course_cells.get(key)
+        if course is None:
+            course = course_cells[key] = safe_line((r.pack_id, r.course_id,
+                                                   titles.get(key, r.course_id)))
+        piece.append(f"{head},{course},{r.cards_viewed},{r.attempts},{r.best_score or ''},"
+                     f"{'yes' if r.passed else 'no'},{r.completed_at or ''},"
+                     f"{r.certificate_id or ''}\r\n")
+        if n % batch == 0:
+            yield "".join(piece)
+            piece = []
+    yield "".join(piece)
 
 
 def statement_function() -> Callable[..., dict[str, Any]]:

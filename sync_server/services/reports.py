@@ -1,8 +1,12 @@
 """Reports of the admin console and the JSON API: the dashboard's figures and the
 exports (progress CSV, xAPI statements, push to an LRS).
 
-Events are read through the `Queries` cache (queries.py); the folds and rates are
-stats.py, the file formats exports.py. Charts are drawn by the console (admin/charts.py).
+The dashboard and the progress CSV read only the report aggregates the ingest keeps
+(db/aggregates.py: per learner × course, per learner × profile task, events per
+facility), so their cost follows learners and courses, not the length of the history.
+The xAPI exports read every event a page at a time (`Queries`, queries.py). Rates and
+the gap map are stats.py, the file formats exports.py; charts are drawn by the console
+(admin/charts.py).
 """
 
 from __future__ import annotations
@@ -12,11 +16,11 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sync_server.db.repository import EventCounts, Facility, Repository
+from sync_server.db.repository import EventCounts, Facility, Rebuilt, Repository
 from sync_server.services import stats
 from sync_server.services.exports import (
     LrsResult,
-    progress_csv,
+    progress_csv_lines,
     push_to_lrs,
     statement_function,
     xapi_lines,
@@ -37,24 +41,24 @@ class Dashboard:
     gap: stats.GapMap             # mean self-assessment gap per duty × facility
 
 
-def dashboard(*, repo: Repository, queries: Queries, facility: str = "",
-              role: str = "") -> Dashboard:
-    """The dashboard's figures for one facility / role filter ("" = all)."""
+def dashboard(*, repo: Repository, facility: str = "", role: str = "") -> Dashboard:
+    """The dashboard's figures for one facility / role filter ("" = all), from the
+    aggregates."""
     facilities = repo.list_facilities()
-    every = repo.list_learners()
-    learners = [lr for lr in every
-                if (not facility or lr.facility_id == facility) and (not role or lr.role == role)]
     manifests = newest_manifests(repo=repo, published_only=True)
-    events = queries.cached_events()
     courses = stats.courses_of(manifests)
-    cells = stats.course_rates(courses, learners, stats.fold_progress(events))
+    counts = {(c.facility_id, c.role, c.pack_id, c.course_id): (c.completed, c.tried, c.passed)
+              for c in repo.rate_counts(facility, role)}
+    cells = stats.rates_from_counts(courses, repo.learner_groups(facility, role), counts)
     fac_ids = [f.id for f in facilities if not facility or f.id == facility]
-    gap = stats.gap_heat_map(manifests, learners, events, fac_ids)
-    counts = {"facilities": len(facilities),
-              "devices": sum(1 for d in repo.list_devices() if not d.revoked),
-              "learners": len(every), "events": repo.count_events().total,
-              "certificates": repo.count_certificates()}
-    return Dashboard(counts, facilities, courses, cells, gap)
+    model = stats.gap_model(manifests)
+    gap = stats.gap_from_means(model, stats.gap_means(model, repo.rating_rows(facility, role)),
+                               fac_ids)
+    figures = {"facilities": len(facilities),
+               "devices": sum(1 for d in repo.list_devices() if not d.revoked),
+               "learners": sum(repo.learner_groups().values()), "events": repo.count_events().total,
+               "certificates": repo.count_certificates()}
+    return Dashboard(figures, facilities, courses, cells, gap)
 
 
 @dataclass(frozen=True)
@@ -70,12 +74,22 @@ def totals(*, repo: Repository) -> Totals:
     return Totals(repo.count_events(), len(repo.list_devices()), len(repo.list_learners()))
 
 
-def progress_export(*, repo: Repository, queries: Queries) -> str:
-    """Progress of every learner × course as CSV text (exports.progress_csv)."""
+def progress_export(*, repo: Repository) -> Iterator[str]:
+    """Progress of every learner × course as CSV text pieces (exports.progress_csv_lines),
+    streamed from the `course_progress` aggregate a few thousand rows at a time."""
     manifests = [json.loads(p.manifest) for p in repo.list_pack_versions()]
-    progress = stats.fold_progress(queries.report_events())
-    return progress_csv(repo.list_learners(), stats.courses_of(manifests), progress,
-                        repo.certificate_ids_by_course())
+    return progress_csv_lines(repo.progress_rows(), stats.courses_of(manifests))
+
+
+def rebuild_aggregates(*, repo: Repository, check: bool = False) -> Rebuilt:
+    """Recompute the report aggregates from the events (`check`: only compare, change
+    nothing). The ingest keeps them by itself; this repairs them after a change made by
+    hand in the database."""
+    result = repo.rebuild_aggregates(keep=not check)
+    log.info("report aggregates %s: %d events, %d learner × course rows, %d ratings; %s",
+             "checked" if check else "rebuilt", result.counts.events, result.counts.courses,
+             result.counts.ratings, "unchanged" if result.matched else "they differed")
+    return result
 
 
 def xapi_export(*, queries: Queries, home_page: str) -> Iterator[str]:

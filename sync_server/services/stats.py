@@ -150,6 +150,23 @@ def course_rates(courses: Sequence[CourseInfo], learners: Sequence[LearnerLike],
     return cells
 
 
+def rates_from_counts(courses: Sequence[CourseInfo], groups: dict[tuple[str, str], int],
+                      counts: dict[tuple[str, str, str, str], tuple[int, int, int]]
+                      ) -> list[RateCell]:
+    """`course_rates` from counts already made (the aggregates): `groups` is (facility,
+    role) → population, `counts` (facility, role, pack, course) → (completed, tried,
+    passed)."""
+    cells = []
+    for course in courses:
+        for (facility, role), population in sorted(groups.items()):
+            if course.roles and role not in course.roles:
+                continue
+            completed, tried, passed = counts.get(
+                (facility, role, course.pack_id, course.course_id), (0, 0, 0))
+            cells.append(RateCell(course, facility, role, population, completed, tried, passed))
+    return cells
+
+
 @dataclass(frozen=True)
 class GapMap:
     rows: list[str]                       # duty labels ("profile · duty")
@@ -158,12 +175,36 @@ class GapMap:
     max_gap: float
 
 
+def latest_levels(events: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str], int]:
+    """(learner, profile, task) → the latest self-assessment level (by the order key)."""
+    latest: dict[tuple[str, str, str], int] = {}
+    for event in sorted(events, key=_order):
+        if event.get("type") != "selfassessment.rated":
+            continue
+        ref = event.get("ref") or {}
+        level = (event.get("data") or {}).get("level")
+        if isinstance(level, int) and not isinstance(level, bool):
+            latest[(str(event.get("learner")), str(ref.get("profile")), str(ref.get("task")))] = level
+    return latest
+
+
 def gap_heat_map(manifests: Iterable[dict[str, Any]], learners: Sequence[LearnerLike],
                  events: Iterable[dict[str, Any]], facilities: Sequence[str],
                  language: str = "en") -> GapMap:
-    """Mean self-assessment gap per duty × facility (see module docstring)."""
-    by_id = {learner.id: learner for learner in learners}
-    # (profile, task) → (duty key, expected per role)
+    """Mean self-assessment gap per duty × facility, folded from events."""
+    return gap_from_latest(manifests, learners, latest_levels(events), facilities, language)
+
+
+@dataclass(frozen=True)
+class GapModel:
+    """What the heat map needs of the published manifests."""
+    tasks: dict[tuple[str, str], tuple[tuple[str, str], dict[str, int]]]  # (profile, task) →
+    #: (duty key, expected level per role)
+    duty_labels: dict[tuple[str, str], str]                           # (profile, duty) → label
+    max_level: int
+
+
+def gap_model(manifests: Iterable[dict[str, Any]], language: str = "en") -> GapModel:
     tasks: dict[tuple[str, str], tuple[tuple[str, str], dict[str, int]]] = {}
     duty_labels: dict[tuple[str, str], str] = {}
     max_level = 1
@@ -181,29 +222,64 @@ def gap_heat_map(manifests: Iterable[dict[str, Any]], learners: Sequence[Learner
                     expected = {r: v for r, v in (task.get("expected") or {}).items()
                                 if isinstance(v, int)}
                     tasks[(pid, str(task.get("id")))] = (dkey, expected)
-    latest: dict[tuple[str, str, str], int] = {}
-    for event in sorted(events, key=_order):
-        if event.get("type") != "selfassessment.rated":
-            continue
-        ref = event.get("ref") or {}
-        level = (event.get("data") or {}).get("level")
-        if isinstance(level, int) and not isinstance(level, bool):
-            latest[(str(event.get("learner")), str(ref.get("profile")), str(ref.get("task")))] = level
+    return GapModel(tasks, duty_labels, max_level)
+
+
+def gap_from_latest(manifests: Iterable[dict[str, Any]], learners: Sequence[LearnerLike],
+                    latest: dict[tuple[str, str, str], int], facilities: Sequence[str],
+                    language: str = "en") -> GapMap:
+    """Mean self-assessment gap per duty × facility (see module docstring), from each
+    learner's latest level per task (latest_levels)."""
+    model = gap_model(manifests, language)
+    by_id = {learner.id: learner for learner in learners}
     per_learner: dict[tuple[str, tuple[str, str]], list[int]] = defaultdict(list)
     for (learner_id, pid, tid), level in latest.items():
         learner = by_id.get(learner_id)
-        info = tasks.get((pid, tid))
+        info = model.tasks.get((pid, tid))
         if learner is None or info is None or learner.role not in info[1]:
             continue
         per_learner[(learner_id, info[0])].append(info[1][learner.role] - level)
-    duty_keys = sorted({d for _, d in per_learner} | set())
-    rows = [duty_labels[d] for d in duty_keys]
-    col_index = {f: i for i, f in enumerate(facilities)}
-    sums: dict[tuple[int, int], list[float]] = defaultdict(list)
+    sums: dict[tuple[str, tuple[str, str]], list[float]] = defaultdict(list)
     for (learner_id, dkey), gaps in per_learner.items():
-        col = col_index.get(by_id[learner_id].facility_id)
-        if col is None:
+        sums[(by_id[learner_id].facility_id, dkey)].append(sum(gaps) / len(gaps))
+    means = {k: (sum(v) / len(v), len(v)) for k, v in sums.items()}
+    return gap_from_means(model, means, facilities)
+
+
+def gap_means(model: GapModel, ratings: Iterable[tuple[Any, ...]]
+              ) -> dict[tuple[str, tuple[str, str]], tuple[float, int]]:
+    """(facility, duty key) → (mean over learners of each learner's mean gap over the
+    duty's rated tasks, learners), from (learner, facility, role, profile, task, level)
+    rows (AggregateStore.rating_rows)."""
+    expected = {(pid, tid, role): (dkey, level)
+                for (pid, tid), (dkey, levels) in model.tasks.items()
+                for role, level in levels.items()}
+    per: dict[tuple[str, str, tuple[str, str]], list[int]] = {}
+    for learner_id, facility, role, pid, tid, level in ratings:
+        hit = expected.get((pid, tid, role))
+        if hit is None:
             continue
-        sums[(duty_keys.index(dkey), col)].append(sum(gaps) / len(gaps))
-    values = {k: (sum(v) / len(v), len(v)) for k, v in sums.items()}
-    return GapMap(rows, list(facilities), values, float(max_level))
+        key = (learner_id, facility, hit[0])
+        acc = per.get(key)
+        if acc is None:
+            per[key] = [hit[1] - level, 1]
+        else:
+            acc[0] += hit[1] - level
+            acc[1] += 1
+    sums: dict[tuple[str, tuple[str, str]], list[float]] = defaultdict(list)
+    for (_, facility, dkey), (total, n) in per.items():
+        sums[(facility, dkey)].append(total / n)
+    return {k: (sum(v) / len(v), len(v)) for k, v in sums.items()}
+
+
+def gap_from_means(model: GapModel, means: dict[tuple[str, tuple[str, str]], tuple[float, int]],
+                   facilities: Sequence[str]) -> GapMap:
+    """The heat map from (facility, duty key) → (mean over learners of each learner's
+    mean gap over the duty's rated tasks, learners) — made by gap_from_latest, or by the
+    aggregates' rating rows (gap_means)."""
+    col_index = {f: i for i, f in enumerate(facilities)}
+    duty_keys = sorted({d for _, d in means})
+    duty_index = {d: i for i, d in enumerate(duty_keys)}
+    values = {(duty_index[d], col_index[f]): v for (f, d), v in means.items() if f in col_index}
+    return GapMap([model.duty_labels[d] for d in duty_keys], list(facilities), values,
+                  float(model.max_level))

@@ -157,7 +157,7 @@ def push(repo: Repository, device: Device, events: list[dict[str, Any]],
         rows.append(EventRow(id=event["id"], learner_id=event["learner"], device_id=event["device"],
                              facility_id=device.facility_id, type=event["type"], at=event["at"],
                              content=content, received_at=result.received_at,
-                             received_from=device.id))
+                             received_from=device.id, event=event))
 
     status = repo.insert_events(rows)
     for row in rows:

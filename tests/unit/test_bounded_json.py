@@ -185,3 +185,38 @@ def test_the_quarantine_log_is_kept_once_bounded_and_survives_a_restart(tmp_path
     with Store.open(tmp_path / "dev") as store:
         rows = store.quarantined()
         assert len(rows) == quarantine.MAX_QUARANTINED and rows[-1]["id"] == f"e-{quarantine.MAX_QUARANTINED + 49}"
+
+
+def test_canonical_uuid_check_equals_the_uuid_module_round_trip() -> None:
+    """is_canonical_uuid is a regex now: it must answer exactly `str(UUID(v)) == v`
+    (other spellings of one UUID would be other ids), for hostile spellings too."""
+    import random
+
+    def by_uuid_module(v: object) -> bool:
+        if not isinstance(v, str) or len(v) != 36:
+            return False
+        try:
+            return str(uuid.UUID(v)) == v
+        except ValueError:
+            return False
+
+    rnd = random.Random(18)
+    good = str(uuid.uuid4())
+    cases: list[object] = [good, good.upper(), "{" + good[:34] + "}", "urn:uuid:" + good[:27],
+                           good.replace("-", ""), good + "\n", good[:-1] + "\n", " " + good[1:],
+                           good[:-1] + "٣", good[:-1] + "G", None, 7, b"x" * 36]
+    alphabet = "0123456789abcdefABCDEF-{}urn:\n é٣"
+    for _ in range(5000):
+        chars = list(str(uuid.uuid4()))
+        chars[rnd.randrange(36)] = rnd.choice(alphabet)
+        cases.append("".join(chars))
+    assert [is_canonical_uuid(c) for c in cases] == [by_uuid_module(c) for c in cases]
+
+
+def test_canonical_json_bytes_are_json_dumps_with_sorted_keys() -> None:
+    from app.core.canonical import canonical_json
+
+    value = {"b": [1, 2.5, 1e-07, 1e16, None, True], "a": {"ž": "Jūratė", "z": "\u2028"},
+             "c": -0.0, "d": 12345678901234567890}
+    assert canonical_json(value) == json.dumps(value, sort_keys=True, separators=(",", ":"),
+                                               ensure_ascii=False).encode()

@@ -1,0 +1,355 @@
+"""Report aggregates: what the dashboard and the progress CSV read instead of the events.
+
+Three tables (schema version 7), kept by the ingest in the same transaction as the
+events it stores (`apply_events`, called by EventSql.insert_events under LOCK_EVENTS, so
+every writer of these tables is serialised and a read-merge-write is safe):
+
+    course_progress  learner × pack × course: cards viewed, attempts, best score,
+                     passed, completed_at, last_at (db/aggregate_fold.py)
+    course_sets      the same key: the sets of cards and attempts behind the counts
+    self_ratings     learner × profile × task: the latest self-assessment level
+    event_totals     facility → number of stored events (moved with a learner)
+
+Only rows an insert newly stored are applied, and every merge is a set union, maximum or
+minimum, so duplicates change nothing and order does not matter. `rebuild` recomputes
+all three from the events (the v7 migration step and `python -m sync_server
+rebuild-aggregates`); tests check that the incremental tables always equal it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
+
+from sync_server.db.aggregate_fold import (
+    AGGREGATE_TYPES,
+    Contribution,
+    CourseAgg,
+    CourseKey,
+    Rating,
+    fold,
+    parsed,
+)
+from sync_server.db.base import SqlBase, placeholders
+from sync_server.db.locks import LOCK_EVENTS
+
+LEARNER_BATCH = 200      # learners per query when loading or rebuilding
+STREAM_ROWS = 2000       # rows per fetch of a streamed report
+
+_COURSE_COLS = "cards_viewed, attempts, best_score, passed, completed_at, last_at"
+
+
+@dataclass(frozen=True)
+class RateCount:
+    """Learners of one facility × role with a course completed / tried / passed."""
+    facility_id: str
+    role: str
+    pack_id: str
+    course_id: str
+    completed: int
+    tried: int
+    passed: int
+
+
+#: learner, facility, role, profile, task, level
+RatingRow = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class LatestRating:
+    learner_id: str
+    profile_id: str
+    task_id: str
+    level: int
+
+
+class ProgressRow(NamedTuple):
+    """One line of the progress report: a learner × course with any progress (a tuple:
+    the report streams tens of thousands of them)."""
+    staff_number: str
+    display_name: str
+    facility_id: str
+    role: str
+    pack_id: str
+    course_id: str
+    cards_viewed: int
+    attempts: int
+    best_score: str | None
+    passed: int               # 1 when any attempt passed, else 0
+    completed_at: str | None
+    certificate_id: str | None
+    learner_id: str
+
+
+@dataclass(frozen=True)
+class RebuildCounts:
+    courses: int
+    ratings: int
+    events: int
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    counts: RebuildCounts
+    matched: bool          # the stored aggregates equalled the recompute
+
+
+#: every aggregate row, table by table, in key order (tests and `--check` compare these)
+Snapshot = dict[str, list[tuple[Any, ...]]]
+_TABLES = {
+    "course_progress": f"learner_id, pack_id, course_id, {_COURSE_COLS}",
+    "course_sets": "learner_id, pack_id, course_id, cards, attempt_ids",
+    "self_ratings": "learner_id, profile_id, task_id, level, at, device, seq, event_id",
+    "event_totals": "facility_id, events",
+}
+
+
+class _Undo(Exception):
+    """Raised inside a write transaction to roll a `--check` rebuild back."""
+
+
+class AggregateStore(Protocol):
+    def rate_counts(self, facility: str = "", role: str = "") -> list[RateCount]:
+        """Per facility × role × course: learners who completed, tried, passed it."""
+        ...
+
+    def learner_groups(self, facility: str = "", role: str = "") -> dict[tuple[str, str], int]:
+        """(facility, role) → number of learners ("" filters = all)."""
+        ...
+
+    def latest_ratings(self, facility: str = "", role: str = "") -> list[LatestRating]:
+        """The latest self-assessment level of every task each learner rated."""
+        ...
+
+    def rating_rows(self, facility: str = "", role: str = "") -> list[RatingRow]:
+        """(learner, facility, role, profile, task, level) of every latest rating — plain
+        tuples: the gap map reads one per learner × task."""
+        ...
+
+    def progress_rows(self) -> Iterator[ProgressRow]:
+        """Every learner × course with progress, ordered by staff number, pack, course,
+        fetched a few thousand rows at a time (a server-side cursor on PostgreSQL)."""
+        ...
+
+    def rebuild_aggregates(self, *, keep: bool = True) -> Rebuilt:
+        """Recompute every aggregate from the stored events (one transaction; rolled back
+        when not `keep`) and say whether the stored ones were equal."""
+        ...
+
+    def aggregate_snapshot(self) -> Snapshot:
+        """Every aggregate row (for checks and tests; size follows learners, not events)."""
+        ...
+
+
+# ----- writing (on the cursor of the caller's write transaction) ------------------------
+
+def apply_events(cur: Any, dialect: str, totals: Counter[str],
+                 events: Iterable[dict[str, Any]]) -> None:
+    """Add newly stored events: `totals` counts them per facility, `events` are those of
+    AGGREGATE_TYPES (parsed)."""
+    sql = _Sql(cur, dialect)
+    if totals:
+        cur.executemany(sql.q(
+            "INSERT INTO event_totals (facility_id, events) VALUES (?, ?) ON CONFLICT "
+            "(facility_id) DO UPDATE SET events = event_totals.events + excluded.events"),
+            sorted(totals.items()))
+    new = fold(events)
+    if not new.courses and not new.ratings:
+        return
+    learners = sorted(new.learners)
+    for key, agg in sql.load_courses(learners, set(new.courses)).items():
+        agg.merge(new.courses[key])
+        new.courses[key] = agg
+    for key, rating in sql.load_ratings(learners, set(new.ratings)).items():
+        if rating.order > new.ratings[key].order:
+            new.ratings[key] = rating
+    sql.upsert(new)
+
+
+def move_totals(cur: Any, dialect: str, learner_id: str, facility_id: str) -> None:
+    """Before a learner's events move to `facility_id`: carry their count along."""
+    sql = _Sql(cur, dialect)
+    cur.execute(sql.q("SELECT facility_id, COUNT(*) FROM events WHERE learner_id = ? "
+                      "GROUP BY facility_id"), (learner_id,))
+    moved = {fac: int(n) for fac, n in cur.fetchall() if fac != facility_id}
+    if not moved:
+        return
+    cur.executemany(sql.q("UPDATE event_totals SET events = events - ? WHERE facility_id = ?"),
+                    [(n, fac) for fac, n in sorted(moved.items())])
+    apply_events(cur, dialect, Counter({facility_id: sum(moved.values())}), ())
+
+
+def rebuild(cur: Any, dialect: str) -> RebuildCounts:
+    """Recompute the aggregates from the events (inside the caller's write transaction),
+    a batch of learners at a time so memory follows the batch, not the history."""
+    sql = _Sql(cur, dialect)
+    for table in ("course_progress", "course_sets", "self_ratings", "event_totals"):
+        cur.execute(f"DELETE FROM {table}")
+    cur.execute("INSERT INTO event_totals (facility_id, events) "
+                "SELECT facility_id, COUNT(*) FROM events GROUP BY facility_id")
+    cur.execute("SELECT DISTINCT learner_id FROM events ORDER BY learner_id")
+    learners = [str(r[0]) for r in cur.fetchall()]
+    types = ",".join("?" * len(AGGREGATE_TYPES))
+    courses = ratings = 0
+    for start in range(0, len(learners), LEARNER_BATCH):
+        part = learners[start:start + LEARNER_BATCH]
+        cur.execute(sql.q(f"SELECT content FROM events WHERE learner_id IN "
+                          f"({','.join('?' * len(part))}) AND type IN ({types})"),
+                    (*part, *AGGREGATE_TYPES))
+        new = fold(parsed(content) for (content,) in cur.fetchall())
+        sql.upsert(new)
+        courses += len(new.courses)
+        ratings += len(new.ratings)
+    cur.execute("SELECT COALESCE(SUM(events), 0) FROM event_totals")
+    return RebuildCounts(courses, ratings, int(cur.fetchone()[0]))
+
+
+class _Sql:
+    """The statements of apply_events / rebuild on one cursor."""
+
+    def __init__(self, cur: Any, dialect: str) -> None:
+        self.cur = cur
+        self.dialect = dialect
+
+    def q(self, sql: str) -> str:
+        return placeholders(self.dialect, sql)
+
+    def _by_learners(self, select: str, learners: list[str],
+                     column: str = "learner_id") -> Iterator[tuple[Any, ...]]:
+        for start in range(0, len(learners), LEARNER_BATCH):
+            part = learners[start:start + LEARNER_BATCH]
+            self.cur.execute(self.q(f"{select} WHERE {column} IN ({','.join('?' * len(part))})"),
+                             tuple(part))
+            yield from self.cur.fetchall()
+
+    def load_courses(self, learners: list[str], keys: set[CourseKey]) -> dict[CourseKey, CourseAgg]:
+        found = {}
+        for lid, pack, course, cards, attempts, best, passed, done, last in self._by_learners(
+                "SELECT p.learner_id, p.pack_id, p.course_id, s.cards, s.attempt_ids, "
+                "p.best_score, p.passed, p.completed_at, p.last_at FROM course_progress p "
+                "JOIN course_sets s ON s.learner_id = p.learner_id AND s.pack_id = p.pack_id "
+                "AND s.course_id = p.course_id", learners, "p.learner_id"):
+            if (lid, pack, course) in keys:
+                found[(lid, pack, course)] = CourseAgg.from_columns(cards, attempts, best, passed,
+                                                                    done, last)
+        return found
+
+    def load_ratings(self, learners: list[str], keys: set[CourseKey]) -> dict[CourseKey, Rating]:
+        found = {}
+        for lid, profile, task, level, at, device, seq, eid in self._by_learners(
+                "SELECT learner_id, profile_id, task_id, level, at, device, seq, event_id "
+                "FROM self_ratings", learners):
+            if (lid, profile, task) in keys:
+                found[(lid, profile, task)] = Rating((at, device, int(seq), eid), int(level))
+        return found
+
+    def upsert(self, new: Contribution) -> None:
+        if new.courses:
+            cols = _COURSE_COLS.split(", ")
+            self.cur.executemany(self.q(
+                f"INSERT INTO course_progress (learner_id, pack_id, course_id, {_COURSE_COLS}) "
+                f"VALUES (?,?,?,{','.join('?' * len(cols))}) "
+                "ON CONFLICT (learner_id, pack_id, course_id) DO UPDATE SET "
+                + ", ".join(f"{c} = excluded.{c}" for c in cols)),
+                [(*key, *agg.columns()) for key, agg in sorted(new.courses.items())])
+            self.cur.executemany(self.q(
+                "INSERT INTO course_sets (learner_id, pack_id, course_id, cards, attempt_ids) "
+                "VALUES (?,?,?,?,?) ON CONFLICT (learner_id, pack_id, course_id) DO UPDATE SET "
+                "cards = excluded.cards, attempt_ids = excluded.attempt_ids"),
+                [(*key, *agg.set_columns()) for key, agg in sorted(new.courses.items())])
+        if new.ratings:
+            self.cur.executemany(self.q(
+                "INSERT INTO self_ratings (learner_id, profile_id, task_id, level, at, device, "
+                "seq, event_id) VALUES (?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (learner_id, profile_id, task_id) DO UPDATE SET "
+                "level = excluded.level, at = excluded.at, device = excluded.device, "
+                "seq = excluded.seq, event_id = excluded.event_id"),
+                [(*key, r.level, *r.order) for key, r in sorted(new.ratings.items())])
+
+
+# ----- reading ------------------------------------------------------------------------
+
+def _filters(facility: str, role: str) -> tuple[str, tuple[str, ...]]:
+    where, params = [], []
+    if facility:
+        where.append("l.facility_id = ?")
+        params.append(facility)
+    if role:
+        where.append("l.role = ?")
+        params.append(role)
+    return (" WHERE " + " AND ".join(where) if where else ""), tuple(params)
+
+
+class AggregateSql(SqlBase):
+    def rate_counts(self, facility: str = "", role: str = "") -> list[RateCount]:
+        where, params = _filters(facility, role)
+        rows = self._all(
+            "SELECT l.facility_id, l.role, p.pack_id, p.course_id, "
+            "SUM(CASE WHEN p.completed_at IS NULL THEN 0 ELSE 1 END), "
+            "SUM(CASE WHEN p.attempts > 0 THEN 1 ELSE 0 END), SUM(p.passed) "
+            f"FROM course_progress p JOIN learners l ON l.id = p.learner_id{where} "
+            "GROUP BY l.facility_id, l.role, p.pack_id, p.course_id", params)
+        return [RateCount(f, r, p, c, int(a), int(b), int(d)) for f, r, p, c, a, b, d in rows]
+
+    def learner_groups(self, facility: str = "", role: str = "") -> dict[tuple[str, str], int]:
+        where, params = _filters(facility, role)
+        return {(f, r): int(n) for f, r, n in self._all(
+            f"SELECT l.facility_id, l.role, COUNT(*) FROM learners l{where} "
+            "GROUP BY l.facility_id, l.role", params)}
+
+    def latest_ratings(self, facility: str = "", role: str = "") -> list[LatestRating]:
+        where, params = _filters(facility, role)
+        return [LatestRating(lid, p, t, int(v)) for lid, p, t, v in self._all(
+            "SELECT s.learner_id, s.profile_id, s.task_id, s.level FROM self_ratings s "
+            f"JOIN learners l ON l.id = s.learner_id{where}", params)]
+
+    def rating_rows(self, facility: str = "", role: str = "") -> list[RatingRow]:
+        where, params = _filters(facility, role)
+        return self._all("SELECT s.learner_id, l.facility_id, l.role, s.profile_id, s.task_id, "
+                         f"s.level FROM self_ratings s JOIN learners l ON l.id = s.learner_id"
+                         f"{where}", params)
+
+    def progress_rows(self) -> Iterator[ProgressRow]:
+        # code-point order of the text, as Python sorts it (PostgreSQL's default
+        # collation would follow the locale)
+        c = ' COLLATE "C"' if self.dialect == "postgresql" else ""
+        sql = ("SELECT l.staff_number, l.display_name, l.facility_id, l.role, p.pack_id, "
+               "p.course_id, p.cards_viewed, p.attempts, p.best_score, p.passed, "
+               "p.completed_at, c.id, p.learner_id FROM course_progress p "
+               "JOIN learners l ON l.id = p.learner_id "
+               "LEFT JOIN certificates c ON c.learner_id = p.learner_id "
+               "AND c.pack_id = p.pack_id AND c.course_id = p.course_id "
+               f"ORDER BY l.staff_number{c}, p.pack_id{c}, p.course_id{c}, p.learner_id")
+        make = ProgressRow._make
+        for r in self._stream(sql, (), STREAM_ROWS):
+            yield make(r)
+
+    def rebuild_aggregates(self, *, keep: bool = True) -> Rebuilt:
+        try:
+            with self._write(LOCK_EVENTS) as cur:
+                before = snapshot(cur)
+                counts = rebuild(cur, self.dialect)
+                result = Rebuilt(counts, snapshot(cur) == before)
+                if not keep:
+                    raise _Undo
+        except _Undo:
+            pass
+        return result
+
+    def aggregate_snapshot(self) -> Snapshot:
+        with self._read() as cur:
+            return snapshot(cur)
+
+
+def snapshot(cur: Any) -> Snapshot:
+    out: Snapshot = {}
+    for table, cols in _TABLES.items():
+        keys = ", ".join(c for c in cols.split(", ")[:3] if c != "events")
+        cur.execute(f"SELECT {cols} FROM {table} ORDER BY {keys}")
+        out[table] = [tuple(int(v) if isinstance(v, int) else v for v in row)
+                      for row in cur.fetchall()]
+    if out["event_totals"]:
+        out["event_totals"] = [r for r in out["event_totals"] if r[1] != 0]
+    return out
