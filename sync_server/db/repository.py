@@ -12,6 +12,8 @@ composed into the `Repository` the app uses.
     packs           PackStore          PackVersion, Publication, InstalledPack  packs.py
     certificates    CertificateStore   CertificateRecord                    certificates.py
     usage / quotas  UsageStore         DeviceUsage                          usage.py
+    audit log       AuditStore         AuditEntry, AuditRecord              audit.py
+    erasure         ErasureStore       Tombstone, SummaryRow                erasure.py
 
 Each module holds its records, its Protocol and its SQL (`…Sql`, one text for SQLite and
 PostgreSQL); sql.py composes the SQL classes, sqlite.py and postgres.py add the dialect.
@@ -30,8 +32,10 @@ from __future__ import annotations
 from typing import Protocol
 
 from sync_server.db.admins import Admin, AdminStore
+from sync_server.db.audit import AuditEntry, AuditQuery, AuditRecord, AuditStore
 from sync_server.db.certificates import CertificateRecord, CertificateStore
 from sync_server.db.devices import Device, DeviceStore
+from sync_server.db.erasure import ErasureCounts, ErasureStore, SummaryRow, Tombstone
 from sync_server.db.events import EventCounts, EventRow, EventStore, InsertStatus, StoredEvent
 from sync_server.db.facilities import Facility, FacilityStore
 from sync_server.db.learners import Learner, LearnerStore, ProfileResult
@@ -42,7 +46,8 @@ from sync_server.db.usage import DeviceUsage, UsageStore
 
 
 class Repository(MetaStore, FacilityStore, AdminStore, LoginStore, DeviceStore, LearnerStore,
-                 EventStore, PackStore, CertificateStore, UsageStore, Protocol):
+                 EventStore, PackStore, CertificateStore, UsageStore, AuditStore, ErasureStore,
+                 Protocol):
     """Every store of the server on one database connection pool."""
 
     dialect: str
@@ -51,7 +56,8 @@ class Repository(MetaStore, FacilityStore, AdminStore, LoginStore, DeviceStore, 
 
 
 __all__ = [
-    "Admin", "AdminStore", "CertificateRecord", "CertificateStore", "Device", "DeviceStore",
+    "Admin", "AdminStore", "AuditEntry", "AuditQuery", "AuditRecord", "AuditStore",
+    "ErasureCounts", "ErasureStore", "SummaryRow", "Tombstone", "CertificateRecord", "CertificateStore", "Device", "DeviceStore",
     "DeviceUsage", "EventCounts", "EventRow", "EventStore", "Facility", "FacilityStore",
     "InsertStatus", "InstalledPack", "Learner", "LearnerStore", "LoginStore", "MetaStore",
     "PackStore", "PackVersion", "ProfileResult", "Publication", "Repository", "StoredEvent",

@@ -17,6 +17,10 @@ constraint), one-time PIN set-up codes (their verifier and expiry on the learner
 the (admin name, address) pairs that logged in before (the login throttle); the Python
 step in `db/migrate.py` (`learners.upgrade_learners_v6`) wraps old `scrypt$` PIN verifiers and brings future
 `updated_at` stamps back to the migration time.
+Version 8 (privacy, issue 15, docs/privacy.md): the append-only `audit_log` of admin
+actions; `erasures`, one tombstone per erased learner (its `seq` is the tombstone pull
+cursor, docs/sync-protocol.md §4.7); `course_summary`, anonymous per-course counts that
+raw events are folded into by erasure and retention before they are deleted.
 """
 
 from __future__ import annotations
@@ -132,6 +136,21 @@ VERSIONS: dict[int, list[str]] = {
         """CREATE TABLE IF NOT EXISTS login_known (
             name_key TEXT NOT NULL, address TEXT NOT NULL, at TEXT NOT NULL,
             PRIMARY KEY (name_key, address))""",
+    ],
+    8: [
+        """CREATE TABLE IF NOT EXISTS audit_log (
+            seq {serial}, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+            target TEXT NOT NULL, learner_id TEXT, outcome TEXT NOT NULL,
+            detail TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at)",
+        "CREATE INDEX IF NOT EXISTS audit_log_learner ON audit_log (learner_id)",
+        """CREATE TABLE IF NOT EXISTS erasures (
+            seq {serial}, learner_id TEXT NOT NULL UNIQUE, erased_at TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS course_summary (
+            pack_id TEXT NOT NULL, course_id TEXT NOT NULL, facility_id TEXT NOT NULL,
+            year TEXT NOT NULL, events {bigint} NOT NULL, quiz_attempts {bigint} NOT NULL,
+            quiz_passes {bigint} NOT NULL, completions {bigint} NOT NULL,
+            PRIMARY KEY (pack_id, course_id, facility_id, year))""",
     ],
 }
 LATEST = max(VERSIONS)

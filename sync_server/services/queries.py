@@ -35,6 +35,12 @@ class Queries:
                 self._cache[types] = (fresh[-1][0], events)
             return events
 
+    def forget(self) -> None:
+        """Drop the cache: events were deleted (erasure, retention), which the top-up by
+        seq cannot see."""
+        with self._lock:
+            self._cache.clear()
+
     def _iter(self, after: int, types: tuple[str, ...] | None) -> Iterator[tuple[int, dict[str, Any]]]:
         while page := self.repo.scan_events(after, PAGE, types):
             yield from ((ev.seq, json.loads(ev.content)) for ev in page)
