@@ -17,7 +17,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.core.clock import now_iso
@@ -88,7 +88,7 @@ def _day(value: str, field: str, *, end: bool = False) -> str | None:
     if not _DAY.match(value):
         raise ServerError(f"{field}: expected a date YYYY-MM-DD, got {value[:40]!r}")
     try:
-        day = datetime.strptime(value, "%Y-%m-%d")
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         raise ServerError(f"{field}: not a date: {value!r}") from None
     if end:
