@@ -37,6 +37,7 @@ from app.core.events import new_id, order_key, validate_event
 from app.core.store.atomic import clean_stale_temps, fsync_dir
 from app.core.store.conflicts import ConflictLog, differs, find_conflicts
 from app.core.store.device_file import load_device_file
+from app.core.store.erasure import erased_ids
 from app.core.store.history import HISTORY_CACHE_BYTES
 from app.core.store.journal import Journal
 from app.core.store.learners import LearnerLogs
@@ -88,6 +89,8 @@ class Store:
         self._rejected = RejectedLog(root / "rejected.json")
         self._closed = True
         self.device_id = ""
+        #: learners erased on the server (erasure.py): their events are refused / ignored
+        self._erased: frozenset[str] = frozenset()
 
     # ------------------------------------------------------------------ open / close
     @classmethod
@@ -133,6 +136,7 @@ class Store:
         if created:  # make the new folders themselves survive a power loss
             fsync_dir(root.parent)
             fsync_dir(root)
+        self._erased = erased_ids(root)
         self.device_id, self._segment_capacity = load_device_file(
             root, self._segment_capacity, recorded_default=SEGMENT_CAPACITY)
         done = self._outbox.read_state()
@@ -220,6 +224,9 @@ class Store:
             if event.get("id") is None:
                 event["id"] = new_id()
             validate_event(event)
+            if event["learner"] in self._erased:
+                raise EventError("learner: this learner's record was erased on the server; "
+                                 "nothing more is recorded for them")
             if event_dict.get("id") is not None and event["id"] in self._learners.index():
                 raise EventError(f"id: {event['id']} is already stored")
             if self._journal.broken:
@@ -313,7 +320,8 @@ class Store:
                 validate_event(event, allow_server_fields=True)
             except EventError as exc:
                 raise EventError(f"events[{i}].{exc}") from None
-            batch.append(event)
+            if event["learner"] not in self._erased:   # erased: never stored again
+                batch.append(event)
         with self._lock:
             self._check_open()
             index = self._learners.index()
