@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from sync_server.api.deps import AdminDep, RepoDep, StateDep
-from sync_server.api.models import ErrorBody, Responses
+from sync_server.api.models import MAX_CURSOR, ErrorBody, Responses
 from sync_server.services import access_export, audit, erasure
 
 AUTH: Responses = {401: {"model": ErrorBody, "description": "missing, unknown or expired admin token"}}
@@ -23,7 +23,7 @@ Text = Annotated[str, Query(max_length=200)]
 def audit_log(admin: AdminDep, repo: RepoDep, actor: Text = "", action: Text = "",
               learner: Text = "", date_from: Text = "", date_to: Text = "",
               limit: Annotated[int, Query(ge=1, le=audit.MAX_PAGE)] = 200,
-              before_seq: Annotated[int | None, Query(ge=1)] = None) -> list[dict[str, Any]]:
+              before_seq: Annotated[int | None, Query(ge=1, le=MAX_CURSOR)] = None) -> list[dict[str, Any]]:
     filters = audit.query(actor=actor, action=action, learner_id=learner, date_from=date_from,
                           date_to=date_to, limit=limit, before_seq=before_seq)
     return [e.__dict__ for e in audit.entries(repo=repo, filters=filters)]

@@ -33,7 +33,10 @@ DIALECT_TYPES = {
                    "bigint": "BIGINT"},
 }
 
-VERSIONS: dict[int, list[str]] = {
+#: A statement is text for both dialects, or (dialect, text) for one of them only.
+Statement = str | tuple[str, str]
+
+VERSIONS: dict[int, list[Statement]] = {
     1: [
         """CREATE TABLE IF NOT EXISTS facilities (
             id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL)""",
@@ -151,6 +154,14 @@ VERSIONS: dict[int, list[str]] = {
             year TEXT NOT NULL, events {bigint} NOT NULL, quiz_attempts {bigint} NOT NULL,
             quiz_passes {bigint} NOT NULL, completions {bigint} NOT NULL,
             PRIMARY KEY (pack_id, course_id, facility_id, year))""",
+        # the audit log is append-only in the database too: no UPDATE (retention DELETEs)
+        ("sqlite", """CREATE TRIGGER IF NOT EXISTS audit_log_append_only BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"""),
+        ("postgresql", """CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger
+            LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$"""),
+        ("postgresql", "DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log"),
+        ("postgresql", """CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log
+            FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"""),
     ],
 }
 LATEST = max(VERSIONS)
@@ -159,7 +170,8 @@ LATEST = max(VERSIONS)
 def statements(dialect: str, version: int) -> list[str]:
     """The statements that bring a database from `version - 1` to `version`."""
     types = DIALECT_TYPES[dialect]
-    return [stmt.format(**types) for stmt in VERSIONS[version]]
+    return [stmt.format(**types) if isinstance(stmt, str) else stmt[1]
+            for stmt in VERSIONS[version] if isinstance(stmt, str) or stmt[0] == dialect]
 
 
 def table_names() -> set[str]:
@@ -169,6 +181,8 @@ def table_names() -> set[str]:
     names = {"schema_version"}
     for version in sorted(VERSIONS):
         for stmt in VERSIONS[version]:
+            if not isinstance(stmt, str):
+                continue
             if m := re.match(r"\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)", stmt, re.IGNORECASE):
                 names.add(m.group(1))
             elif m := re.match(r"\s*DROP TABLE (?:IF EXISTS )?(\w+)", stmt, re.IGNORECASE):

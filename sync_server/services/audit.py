@@ -105,6 +105,8 @@ def query(*, actor: str = "", action: str = "", learner_id: str = "", date_from:
     for name, value in (("actor", actor), ("learner", learner_id)):
         if len(value) > 200:
             raise ServerError(f"{name}: at most 200 characters")
+        if not value.isprintable():
+            raise ServerError(f"{name}: control characters are not allowed")
     return AuditQuery(actor=actor.strip() or None, action=action or None,
                       learner_id=learner_id.strip() or None,
                       since=_day(date_from, "from"), until=_day(date_to, "to", end=True),

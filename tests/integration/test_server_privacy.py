@@ -125,6 +125,14 @@ def test_every_admin_action_is_audited_with_who_what_and_target(repo: Repository
     assert move.detail == {"from": "f1", "to": "f2"} and move.learner_id == lid
 
 
+def test_the_audit_log_cannot_be_updated(repo: Repository) -> None:
+    repo.record_audit(audit.entry("boss", "facility.create", target="f9"))
+    with pytest.raises(Exception, match="append-only"), \
+            repo._write() as cur:  # type: ignore[attr-defined]
+        cur.execute("UPDATE audit_log SET actor = 'someone else'")
+    assert entries(repo)[0].actor == "boss"
+
+
 def test_an_action_that_fails_leaves_no_audit_entry(repo: Repository) -> None:
     a = learners.create_learner(repo=repo, staff_number="S-1", display_name="A",
                                 role="prison_officer", language="en", facility_id="f1",
@@ -161,7 +169,8 @@ def test_filters_and_csv_export(repo: Repository) -> None:
     assert [e.action for e in feb] == ["pack.publish"]          # `to` is inclusive
     assert len(audit.entries(repo=repo, filters=audit.query(action="pack.publish"))) == 1
     for bad in ({"date_from": "2026-13-01"}, {"date_to": "yesterday"},
-                {"action": "drop table"}, {"actor": "x" * 201}):
+                {"action": "drop table"}, {"actor": "x" * 201}, {"actor": "a\x00b"},
+                {"learner_id": "\u202e"}):
         with pytest.raises(ServerError):
             audit.query(**bad)
     text = audit.csv_text(repo=repo, filters=audit.query(date_from="2026-01-01"), by="carol")
