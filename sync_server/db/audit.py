@@ -81,7 +81,7 @@ class AuditStore(Protocol):
         ...
 
     def delete_audit_before(self, cutoff: str,
-                            audit: Callable[[int], AuditEntry] | None = None) -> int:
+                            audit: Callable[[int], AuditEntry | None] | None = None) -> int:
         """Retention: delete entries older than `cutoff`; returns how many went."""
         ...
 
@@ -140,10 +140,11 @@ class AuditSql(SqlBase):
         return [_record(r) for r in self._all(sql, (*params, max(0, query.limit)))]
 
     def delete_audit_before(self, cutoff: str,
-                            audit: Callable[[int], AuditEntry] | None = None) -> int:
+                            audit: Callable[[int], AuditEntry | None] | None = None) -> int:
         with self._write() as cur:
             cur.execute(self._sql("DELETE FROM audit_log WHERE at < ?"), (cutoff,))
             count = int(cur.rowcount)
-            if audit is not None:     # after the delete: the run's own entry stays
-                insert_audit(cur, self.dialect, audit(count))
+            entry = audit(count) if audit is not None else None
+            if entry is not None:     # after the delete: the run's own entry stays
+                insert_audit(cur, self.dialect, entry)
         return count

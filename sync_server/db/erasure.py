@@ -57,8 +57,8 @@ class ErasureCounts:
 
 #: (facility_id, event content JSON) of the events going → the summary rows to add
 Fold = Callable[[list[tuple[str, str]]], list[SummaryRow]]
-#: how many rows an action removed → its audit entry
-AuditFor = Callable[[int], AuditEntry]
+#: how many rows an action removed → its audit entry (None: nothing to record)
+AuditFor = Callable[[int], AuditEntry | None]
 
 
 class ErasureStore(Protocol):
@@ -169,6 +169,7 @@ class ErasureSql(SqlBase):
                                 (cutoff, max(seqs)))
                     total += int(cur.rowcount)
                 if len(rows) < batch:
-                    if audit is not None:
-                        insert_audit(cur, self.dialect, audit(total))
+                    entry = audit(total) if audit is not None else None
+                    if entry is not None:
+                        insert_audit(cur, self.dialect, entry)
                     return total

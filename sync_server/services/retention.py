@@ -11,7 +11,8 @@
 Run by `python -m sync_server retention run` and, inside the server, by
 `RetentionSchedule` once a day (a background task started by create_app). Every run
 that removes something is itself audited (actor `server` or the CLI user), in the
-transaction that removes it.
+transaction that removes it; a command-line run is recorded even when it removed
+nothing (the scheduled daily run then stays quiet).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.core.events import format_at
-from sync_server.db.repository import Repository
+from sync_server.db.repository import AuditEntry, Repository
 from sync_server.services import audit, summary
 from sync_server.services.queries import Queries
 
@@ -56,19 +57,24 @@ def run_retention(*, repo: Repository, now: datetime, events_years: int, audit_y
     events_cutoff = format_at(years_before(now, events_years)) if events_years > 0 else None
     audit_cutoff = format_at(years_before(now, audit_years)) if audit_years > 0 else None
     at = format_at(now)
+    quiet = by == audit.SERVER     # the daily run records only what it removed
+
+    def entry(action: str, target: str, n: int) -> AuditEntry | None:
+        if quiet and n == 0:
+            return None
+        return audit.entry(by, action, at=at, target=target, deleted=n)
+
     events = 0
     if events_cutoff is not None:
         events = repo.fold_events_before(
             events_cutoff, fold=summary.fold,
-            audit=lambda n: audit.entry(by, "retention.events", at=at, target=events_cutoff,
-                                        deleted=n))
+            audit=lambda n: entry("retention.events", events_cutoff, n))
         if events and queries is not None:
             queries.forget()
     removed = 0
     if audit_cutoff is not None:
         removed = repo.delete_audit_before(
-            audit_cutoff, audit=lambda n: audit.entry(by, "retention.audit", at=at,
-                                                      target=audit_cutoff, deleted=n))
+            audit_cutoff, audit=lambda n: entry("retention.audit", audit_cutoff, n))
     return RetentionResult(events_cutoff, events, audit_cutoff, removed)
 
 

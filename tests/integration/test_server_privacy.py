@@ -291,6 +291,11 @@ def test_retention_folds_old_events_and_drops_old_audit_entries(repo: Repository
     again = retention.run_retention(repo=repo, now=now, events_years=6, audit_years=0,
                                     by="server")
     assert (again.events_deleted, again.audit_deleted, again.audit_cutoff) == (0, 0, None)
+    assert [e.action for e in entries(repo)][:2] == ["retention.audit", "retention.events"]
+    # a command-line run is recorded even when it removed nothing
+    retention.run_retention(repo=repo, now=now, events_years=6, audit_years=6, by="cli:ops")
+    assert [(e.actor, e.detail.get("deleted")) for e in entries(repo)][:2] == \
+        [("cli:ops", 0), ("cli:ops", 0)]
 
 
 def test_the_schedule_runs_once_per_interval_of_the_injected_clock() -> None:
