@@ -28,28 +28,21 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.core.clock import now_iso
-from app.core.errors import ProfileFieldError, StoreError
+from app.core.errors import ProfileFieldError
 from app.core.profile_rules import learner_id as canonical_learner_id
 from app.core.store import reattribute
-from app.core.store.atomic import (
-    atomic_write_bytes,
-    encode_store_file,
-    fsync_dir,
-    load_tables,
-)
+from app.core.store.atomic import atomic_write_bytes, fsync_dir
+from app.core.store.erased_file import read_rows as _rows
+from app.core.store.erased_file import write_rows as _write_rows
 from app.core.store.journal import HEADER, encode_record
 from app.core.store.segments import learner_key
 
 if TYPE_CHECKING:
     from app.core.store.store import Store
 
-FILE = "erased.json"
-KIND = "erased"
-TABLE = "erased"
 #: the reason a server gives when it refuses an erased learner's event or profile
 REFUSED = "erased"
 
@@ -59,24 +52,6 @@ class PurgeReport:
     learners: list[str]           # learners purged by this call (new or unfinished)
     events: int = 0               # events removed (segments + journal)
     outbox: int = 0               # of them, waiting for the server
-
-
-def _rows(root: Path) -> dict[str, dict[str, Any]]:
-    tables = load_tables(root / FILE, KIND) or {}
-    table = tables.get(TABLE, {})
-    if not isinstance(table, dict):
-        raise StoreError(f"{root / FILE}: {TABLE}: expected a table")
-    return {str(k): v for k, v in table.items() if isinstance(v, dict)
-            and isinstance(v.get("learner"), str)}
-
-
-def _write_rows(root: Path, rows: dict[str, dict[str, Any]]) -> None:
-    atomic_write_bytes(root / FILE, encode_store_file({TABLE: rows}, KIND))
-
-
-def erased_ids(root: Path) -> frozenset[str]:
-    """Every learner erased on this tablet (read by Store.open)."""
-    return frozenset(r["learner"] for r in _rows(root).values())
 
 
 def _canonical(ids: Iterable[object]) -> list[str]:

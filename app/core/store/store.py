@@ -37,7 +37,7 @@ from app.core.events import new_id, order_key, validate_event
 from app.core.store.atomic import clean_stale_temps, fsync_dir
 from app.core.store.conflicts import ConflictLog, differs, find_conflicts
 from app.core.store.device_file import load_device_file
-from app.core.store.erasure import erased_ids
+from app.core.store.erased_file import erased_ids
 from app.core.store.history import HISTORY_CACHE_BYTES
 from app.core.store.journal import Journal
 from app.core.store.learners import LearnerLogs
@@ -89,8 +89,7 @@ class Store:
         self._rejected = RejectedLog(root / "rejected.json")
         self._closed = True
         self.device_id = ""
-        #: learners erased on the server (erasure.py): their events are refused / ignored
-        self._erased: frozenset[str] = frozenset()
+        self._erased: frozenset[str] = frozenset()   # erased on the server: erasure.py
 
     # ------------------------------------------------------------------ open / close
     @classmethod
@@ -225,8 +224,7 @@ class Store:
                 event["id"] = new_id()
             validate_event(event)
             if event["learner"] in self._erased:
-                raise EventError("learner: this learner's record was erased on the server; "
-                                 "nothing more is recorded for them")
+                raise EventError("learner: this learner's record was erased on the server")
             if event_dict.get("id") is not None and event["id"] in self._learners.index():
                 raise EventError(f"id: {event['id']} is already stored")
             if self._journal.broken:
