@@ -79,6 +79,11 @@ class ErasureStore(Protocol):
 
     def course_summaries(self) -> list[SummaryRow]: ...
 
+    def deletion_mark(self) -> int:
+        """A number that grows whenever events are deleted (erasure, retention), so a
+        cache of events in any server process can tell that it must be dropped."""
+        ...
+
     def fold_events_before(self, cutoff: str, *, fold: Fold, batch: int = 5000,
                            audit: AuditFor | None = None) -> int:
         """Retention: fold events whose `at` is before `cutoff` into the summary and delete
@@ -107,7 +112,18 @@ def add_summary(cur: Any, dialect: str, rows: list[SummaryRow]) -> None:
         [(*key, *counts) for key, counts in sorted(merged.items())])
 
 
+def _mark_deletion(cur: Any, dialect: str) -> None:
+    cur.execute(placeholders(dialect, (
+        "INSERT INTO server_meta (name, value) VALUES ('deletions', '1') "
+        "ON CONFLICT (name) DO UPDATE SET value = "
+        "CAST(CAST(server_meta.value AS INTEGER) + 1 AS TEXT)")))
+
+
 class ErasureSql(SqlBase):
+    def deletion_mark(self) -> int:
+        row = self._one("SELECT value FROM server_meta WHERE name = 'deletions'")
+        return int(row[0]) if row else 0
+
     def erase_learner(self, learner_id: str, now: str, *, fold: Fold,
                       audit: AuditEntry | None = None) -> ErasureCounts:
         with self._write(LOCK_EVENTS, LOCK_LEARNERS) as cur:
@@ -119,6 +135,7 @@ class ErasureSql(SqlBase):
             gone = [(str(f), str(c)) for f, c in cur.fetchall()]
             add_summary(cur, self.dialect, fold(gone))
             cur.execute(self._sql("DELETE FROM events WHERE learner_id = ?"), (learner_id,))
+            _mark_deletion(cur, self.dialect)
             cur.execute(self._sql(
                 "UPDATE certificates SET revoked_at = COALESCE(revoked_at, ?), "
                 "revoked_by = COALESCE(revoked_by, ?), revoke_reason = ?, credential = '{}', "
@@ -168,6 +185,7 @@ class ErasureSql(SqlBase):
                     cur.execute(self._sql("DELETE FROM events WHERE at < ? AND seq <= ?"),
                                 (cutoff, max(seqs)))
                     total += int(cur.rowcount)
+                    _mark_deletion(cur, self.dialect)
                 if len(rows) < batch:
                     entry = audit(total) if audit is not None else None
                     if entry is not None:

@@ -35,6 +35,7 @@ from sync_server.services import (
     retention,
 )
 from sync_server.services import sync as sync_service
+from sync_server.services.queries import Queries
 from tests.support.postgres import database_url, postgres_url  # noqa: F401 - fixtures
 from tests.support.server import make_event, make_profile
 
@@ -188,7 +189,11 @@ def test_erasure_deletes_revokes_and_tombstones(repo: Repository) -> None:
     lid, ids = learner_with_events(repo, dev, "Erika")
     other, other_ids = learner_with_events(repo, dev, "Otto")
     cid = certificate_for(repo, lid, "Erika")
-    done = erasure.erase_learner(repo=repo, learner_id=lid, by="boss")
+    cache = Queries(repo)
+    assert {e["learner"] for e in cache.cached_events(("card.viewed",))} == {lid, other}
+    mark = repo.deletion_mark()
+    done = erasure.erase_learner(repo=repo, learner_id=lid, by="boss")   # no `queries`:
+    assert {e["learner"] for e in cache.cached_events(("card.viewed",))} == {other}
     assert (done.events, done.certificates) == (len(ids), 1)
     assert repo.get_learner(lid) is None and repo.learner_events(lid) == []
     assert len(repo.learner_events(other)) == len(other_ids)        # nobody else touched
@@ -199,6 +204,7 @@ def test_erasure_deletes_revokes_and_tombstones(repo: Repository) -> None:
     assert answer["status"] == "revoked" and answer["credential"] is None
     assert "Erika" not in json.dumps(answer)
     assert [t.learner_id for t in repo.tombstones_after(0, 10)] == [lid]
+    assert repo.deletion_mark() == mark + 1        # other processes' caches refill
     summary = repo.course_summaries()
     assert sum(s.events for s in summary) == len(ids)
     assert sum(s.quiz_passes for s in summary) == 1
