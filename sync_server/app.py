@@ -13,6 +13,8 @@ server, JSON API and console alike.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,11 +23,29 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from app.core.clock import now_utc
 from app.core.packs import BlobStore
 from sync_server import __version__
-from sync_server.admin import pages, pages_exports, pages_packs, pages_people, public_docs, verify
+from sync_server.admin import (
+    pages,
+    pages_exports,
+    pages_packs,
+    pages_people,
+    pages_privacy,
+    public_docs,
+    verify,
+)
 from sync_server.admin.console import STATIC_DIR, LoginRequired, login_redirect
-from sync_server.api import admin, admin_certificates, admin_packs, devices, health, packs, sync
+from sync_server.api import (
+    admin,
+    admin_certificates,
+    admin_packs,
+    admin_privacy,
+    devices,
+    health,
+    packs,
+    sync,
+)
 from sync_server.api.deps import ServerState
 from sync_server.api.errors import add_error_handlers
 from sync_server.api.openapi import DESCRIPTION, complete_openapi
@@ -33,8 +53,10 @@ from sync_server.db import open_repository
 from sync_server.keyring import load_keyring
 from sync_server.logs import configure_logging, log
 from sync_server.middleware import AccessLogMiddleware, BodyLimitMiddleware, GZipExceptMiddleware
+from sync_server.services import audit
 from sync_server.services.issuing import CertificateIssuer, IssuerConfig
 from sync_server.services.queries import Queries
+from sync_server.services.retention import RetentionSchedule, run_retention
 from sync_server.settings import Settings
 
 logger = logging.getLogger("sync_server")
@@ -46,6 +68,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     health.router, devices.router, sync.router, admin.router, packs.router, admin_packs.router,
     # admin console (admin/, HTML)
     pages.router, pages_packs.router, pages_people.router, pages_exports.router,
+    pages_privacy.router, admin_privacy.router,
     # public certificate pages and documents, then the certificate admin API
     verify.router, public_docs.router, admin_certificates.router,
 )
@@ -72,7 +95,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log(logger, logging.INFO, "server started", database=state.repo.dialect,
             data_dir=str(settings.data_dir), key_id=state.keyring.key_id, version=__version__)
+        # retention once a day, in the background (services/retention.py)
+        schedule = RetentionSchedule(lambda now: run_retention(
+            repo=state.repo, now=now, events_years=settings.retention_events_years,
+            audit_years=settings.retention_audit_years, by=audit.SERVER,
+            queries=state.queries), clock=now_utc)
+        task = asyncio.create_task(schedule.run_forever())
         yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
         state.repo.close()
 
     # Swagger UI / ReDoc pages load their scripts from a CDN: only in development mode

@@ -23,10 +23,12 @@ from sync_server.commands import (
     learner,
     pack,
     restore,
+    retention,
     serve,
 )
 
-COMMANDS = (admin, aggregates, backup, certificate, enrol, facility, keys, learner, pack, restore, serve)
+COMMANDS = (admin, aggregates, backup, certificate, enrol, facility, keys, learner, pack, restore,
+            retention, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -122,6 +122,11 @@ class Settings:
     device_events_per_day: int = 200_000
     device_bytes_per_day: int = 512 * MiB
     log_level: str = "INFO"
+    #: Retention (docs/privacy.md): raw events older than this many years are folded into
+    #: anonymous per-course counts and deleted; audit entries older than the other are
+    #: deleted. 0 = keep for ever.
+    retention_events_years: int = 6
+    retention_audit_years: int = 6
     #: The URL people and devices reach the server at; every absolute URL the server
     #: writes starts with it. None is allowed only in development mode.
     public_base_url: str | None = None
@@ -186,6 +191,10 @@ class Settings:
             "device_bytes_per_day": _int_env("SHIFT_DEVICE_BYTES_PER_DAY",
                                              cls.device_bytes_per_day),
             "log_level": env.get("SHIFT_LOG_LEVEL", "INFO").upper(),
+            "retention_events_years": _int_env("SHIFT_RETENTION_EVENTS_YEARS",
+                                               cls.retention_events_years),
+            "retention_audit_years": _int_env("SHIFT_RETENTION_AUDIT_YEARS",
+                                              cls.retention_audit_years),
             "public_base_url": parse_public_base_url(env["SHIFT_PUBLIC_BASE_URL"])
             if (env.get("SHIFT_PUBLIC_BASE_URL") or "").strip() else None,
             "development": parse_flag("SHIFT_DEV", env.get("SHIFT_DEV")),

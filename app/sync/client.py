@@ -56,7 +56,7 @@ from app.core.errors import (
 )
 from app.core.events import format_at, parse_at, validate_event
 from app.core.packs import PackLibrary, TrustedKeys
-from app.core.store import Store, reattribute
+from app.core.store import Store, erasure, reattribute
 from app.sync import certificates, recovery
 from app.sync.answers import expect_int, expect_list
 from app.sync.backoff import RetryPolicy
@@ -66,6 +66,8 @@ from app.sync.transport import Transport
 
 TOKEN_SECRET = "device_token"
 PROFILES_CURSOR = "sync_profiles_cursor"
+#: where the tombstones of erased learners were read up to (docs/sync-protocol.md §4.7)
+TOMBSTONES_CURSOR = "sync_tombstones_cursor"
 #: the server that issued the device token (the only one it is ever sent to)
 TOKEN_SERVER = "token_server_url"
 CHUNK = 500                     # server MAX_CHUNK
@@ -194,6 +196,7 @@ class SyncClient:
                     pushed = self._within_quota(self._push, t, report, cb)
                 if pushed and recovery.pending(self.store) is not None:  # server restored
                     pushed = self._within_quota(self._reoffer, t, report, cb)
+                erasure.purge_refused(self.store)    # refused as erased: purge them too
                 if pushed:
                     self.store.settings.set("last_sync_at", now_iso())
                 certificates.refresh(t, self.store, report)    # issuer key, revocations
@@ -225,6 +228,8 @@ class SyncClient:
         events_after = events_after if isinstance(events_after, int) else 0
         profiles_after = settings.get(PROFILES_CURSOR, 0)
         profiles_after = profiles_after if isinstance(profiles_after, int) else 0
+        tombstones_after = settings.get(TOMBSTONES_CURSOR, 0)
+        tombstones_after = tombstones_after if isinstance(tombstones_after, int) else 0
         installed = self._installed()
         page = 0
         cb("pull", 0, 0)
@@ -232,6 +237,7 @@ class SyncClient:
             page += 1
             answer = t.call("POST", "/api/v1/sync/pull", items="events",
                             body={"events_after": events_after, "profiles_after": profiles_after,
+                                  "tombstones_after": tombstones_after,
                                   "limit": self.pull_limit, "installed_packs": installed})
             if not isinstance(answer, dict):
                 raise SyncProtocolError("pull: expected a JSON object")
@@ -239,12 +245,19 @@ class SyncClient:
             profiles = expect_list(answer, "profiles", "pull")
             new_events = expect_int(answer.get("events_cursor"), "pull.events_cursor")
             new_profiles = expect_int(answer.get("profiles_cursor"), "pull.profiles_cursor")
+            # a server without erasure (older than tombstones) sends neither field
+            tombstones = answer.get("tombstones") or []
+            if not isinstance(tombstones, list):
+                raise SyncProtocolError("pull.tombstones: expected a list")
+            new_tombstones = expect_int(answer.get("tombstones_cursor", tombstones_after),
+                                        "pull.tombstones_cursor")
             more = answer.get("more")
             if not isinstance(more, bool):
                 raise SyncProtocolError("pull.more: expected true or false")
             epoch = recovery.epoch_of(answer)
             if epoch is not None and recovery.observe(self.store, epoch,
-                                                      ("sync_cursor", PROFILES_CURSOR)):
+                                                      ("sync_cursor", PROFILES_CURSOR,
+                                                       TOMBSTONES_CURSOR)):
                 # restored from a backup: this page answered old cursors; start again at 0
                 if report.server_restored:
                     raise SyncProtocolError(
@@ -253,7 +266,7 @@ class SyncClient:
                 report.server_restored = True
                 report.notes.append("the server was restored from a backup: pulling "
                                     "everything again, then offering this tablet's events")
-                events_after = profiles_after = 0
+                events_after = profiles_after = tombstones_after = 0
                 continue
             if new_events < events_after or new_profiles < profiles_after:
                 raise SyncProtocolError("pull: the server moved a cursor backwards "
@@ -262,14 +275,27 @@ class SyncClient:
                                         "replaced?")
             self._store_profiles(profiles, report)
             self._store_events(events, report)
-            if (new_events, new_profiles) != (events_after, profiles_after):  # saves an fsync
-                settings.update({"sync_cursor": new_events, PROFILES_CURSOR: new_profiles})
+            self._erase(tombstones, report)     # after the page: its events go too
+            cursors = (new_events, new_profiles, new_tombstones)
+            if cursors != (events_after, profiles_after, tombstones_after):  # saves an fsync
+                settings.update({"sync_cursor": new_events, PROFILES_CURSOR: new_profiles,
+                                 TOMBSTONES_CURSOR: new_tombstones})
             cb("pull", report.events_pulled, report.events_pulled + (self.pull_limit if more else 0))
             if not more or (pages is not None and page >= pages):
                 return
-            if (new_events, new_profiles) == (events_after, profiles_after):
+            if cursors == (events_after, profiles_after, tombstones_after):
                 raise SyncProtocolError("pull: 'more' is true but the cursors did not move")
-            events_after, profiles_after = new_events, new_profiles
+            events_after, profiles_after, tombstones_after = cursors
+
+    def _erase(self, tombstones: list[Any], report: SyncReport) -> None:
+        """Purge the learners the server erased (app/core/store/erasure.py): their
+        events, outbox entries, profile and caches leave this tablet before the cursor
+        moves past the tombstone."""
+        ids = [t.get("learner") for t in tombstones if isinstance(t, dict)]
+        done = erasure.purge(self.store, ids)
+        if done.learners:
+            report.notes.append(f"{len(done.learners)} learner(s) erased on the server were "
+                                "removed from this tablet")
 
     def _store_profiles(self, profiles: list[Any], report: SyncReport) -> None:
         report.profiles_pulled += len(profiles)

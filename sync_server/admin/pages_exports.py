@@ -28,12 +28,12 @@ def exports_page(request: Request, admin: ConsoleAdminDep) -> HTMLResponse:
 
 @router.get("/exports/progress.csv")
 def export_progress(admin: ConsoleAdminDep, state: StateDep) -> Response:
-    return progress_download(state)
+    return progress_download(state, admin.name)
 
 
 @router.get("/exports/xapi.jsonl")
 def export_xapi(admin: ConsoleAdminDep, state: StateDep) -> Response:
-    return xapi_download(state)
+    return xapi_download(state, admin.name)
 
 
 @router.post("/exports/lrs", response_class=HTMLResponse)
@@ -45,7 +45,8 @@ async def push_lrs(request: Request, admin: ConsoleAdminDep, form: CsrfForm,
     try:
         result, skipped = await run_in_threadpool(lambda: reports.push_lrs(
             queries=state.queries, home_page=state.settings.base_url, endpoint=endpoint,
-            username=str(form.get("username") or ""), password=str(form.get("password") or "")))
+            username=str(form.get("username") or ""), password=str(form.get("password") or ""),
+            by=admin.name))
     except ImportError:
         return redirect("/admin/exports", flash=("error", "xAPI mapping is not installed."))
     log(logger, logging.INFO, "lrs push", admin=admin.name, sent=result.sent,

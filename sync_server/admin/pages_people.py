@@ -40,7 +40,7 @@ def devices_page(request: Request, admin: ConsoleAdminDep, repo: RepoDep) -> HTM
 async def create_facility(admin: ConsoleAdminDep, form: CsrfForm, repo: RepoDep) -> Response:
     fid, name = form_text(form, "id"), form_text(form, "name")
     try:
-        facilities.create_facility(repo=repo, facility_id=fid, name=name)
+        facilities.create_facility(repo=repo, facility_id=fid, name=name, by=admin.name)
     except ShiftError as exc:
         return redirect("/admin/devices", flash=("error", str(exc)))
     log(logger, logging.INFO, "console facility created", admin=admin.name, facility=fid)
@@ -72,7 +72,7 @@ async def enrol_code(request: Request, admin: ConsoleAdminDep, form: CsrfForm,
 async def revoke_device(device_id: str, admin: ConsoleAdminDep, form: CsrfForm,
                         repo: RepoDep) -> Response:
     try:
-        done = devices.revoke_device(repo=repo, device_id=device_id).changed
+        done = devices.revoke_device(repo=repo, device_id=device_id, by=admin.name).changed
     except ShiftError:
         done = False
     log(logger, logging.INFO, "console device revoked", admin=admin.name, device=device_id)
@@ -119,7 +119,7 @@ async def create_learner(request: Request, admin: ConsoleAdminDep, form: CsrfFor
             repo=state.repo, staff_number=form_text(form, "staff_number"),
             display_name=form_text(form, "name"), facility_id=form_text(form, "facility"),
             role=form_text(form, "role"), language=form_text(form, "language") or "en",
-            setup_ttl_s=state.settings.pin_setup_ttl_s))
+            setup_ttl_s=state.settings.pin_setup_ttl_s, by=admin.name))
     except ShiftError as exc:
         return redirect("/admin/learners", flash=("error", str(exc)))
     log(logger, logging.INFO, "console learner created", admin=admin.name)
@@ -134,7 +134,8 @@ async def import_learners(request: Request, admin: ConsoleAdminDep, form: CsrfFo
         return redirect("/admin/learners", flash=("error", "Choose a CSV file."))
     data = await upload_file.read(MAX_BYTES + 1)
     result = await run_in_threadpool(lambda: learners.import_learners(
-        repo=state.repo, data=data, setup_ttl_s=state.settings.pin_setup_ttl_s))
+        repo=state.repo, data=data, setup_ttl_s=state.settings.pin_setup_ttl_s,
+        by=admin.name))
     log(logger, logging.INFO, "console learners import", admin=admin.name,
         created=len(result.registered), errors=len(result.errors))
     return _learners_page(request, admin, state.repo,
@@ -150,7 +151,8 @@ async def pin_setup(request: Request, learner_id: str, admin: ConsoleAdminDep, f
     """Reset a learner's PIN: a new one-time set-up code (shown once)."""
     try:
         made = await run_in_threadpool(lambda: learners.reset_pin(
-            repo=state.repo, learner_id=learner_id, setup_ttl_s=state.settings.pin_setup_ttl_s))
+            repo=state.repo, learner_id=learner_id, setup_ttl_s=state.settings.pin_setup_ttl_s,
+            by=admin.name))
     except ShiftError:
         return redirect("/admin/learners", flash=("error", "No such learner."))
     log(logger, logging.INFO, "console learner PIN reset", admin=admin.name, learner=learner_id)
@@ -163,7 +165,7 @@ async def move_learner(learner_id: str, admin: ConsoleAdminDep, form: CsrfForm,
     facility = str(form.get("facility") or "")
     try:
         await run_in_threadpool(lambda: learners.move_learner(
-            repo=repo, learner_id=learner_id, facility_id=facility))
+            repo=repo, learner_id=learner_id, facility_id=facility, by=admin.name))
     except ShiftError as exc:
         return redirect("/admin/learners", flash=("error", str(exc)))
     log(logger, logging.INFO, "console learner moved", admin=admin.name, facility=facility)

@@ -75,6 +75,8 @@ def certificate_json(certificate_id: str, state: StateDep) -> Response:
     record = certificates.find(repo=state.repo, certificate_id=certificate_id)
     if record is None:
         return JSONResponse({"detail": "no such certificate"}, status_code=404)
+    if not record.credential:   # erased learner: revoked, nothing about them is kept
+        return JSONResponse({"detail": "revoked: " + str(record.revoke_reason)}, status_code=410)
     return JSONResponse(record.credential, media_type="application/ld+json",
                         headers={"Content-Disposition":
                                  f'inline; filename="certificate-{record.id}.json"'})
@@ -85,6 +87,8 @@ async def certificate_pdf(certificate_id: str, state: StateDep) -> Response:
     record = certificates.find(repo=state.repo, certificate_id=certificate_id)
     if record is None:
         return JSONResponse({"detail": "no such certificate"}, status_code=404)
+    if not record.credential:   # erased learner: revoked, nothing about them is kept
+        return JSONResponse({"detail": "revoked: " + str(record.revoke_reason)}, status_code=410)
     base = state.issuer.base_url
     achievement_id = record.credential["credentialSubject"]["achievement"].get("id", "")
     if "/achievements/" in achievement_id:  # the base URL the credential was issued with

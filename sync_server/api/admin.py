@@ -74,7 +74,8 @@ def list_facilities(admin: AdminDep, repo: RepoDep) -> list[FacilityOut]:
 @router.post("/facilities", response_model=FacilityOut, status_code=201,
              responses={409: {"model": ErrorBody}})
 def create_facility(body: FacilityIn, admin: AdminDep, repo: RepoDep) -> FacilityOut:
-    f = facilities.create_facility(repo=repo, facility_id=body.id, name=body.name)
+    f = facilities.create_facility(repo=repo, facility_id=body.id, name=body.name,
+                                   by=admin.name)
     log(logger, logging.INFO, "facility created", facility=f.id, admin=admin.name)
     return _facility_out(f)
 
@@ -105,7 +106,7 @@ def list_devices(admin: AdminDep, repo: RepoDep, facility_id: FacilityQuery = No
 @router.post("/devices/{device_id}/revoke", response_model=DeviceOut,
              summary="Revoke a device token at once", responses={404: {"model": ErrorBody}})
 def revoke_device(device_id: str, admin: AdminDep, repo: RepoDep) -> DeviceOut:
-    revoked = devices.revoke_device(repo=repo, device_id=device_id)
+    revoked = devices.revoke_device(repo=repo, device_id=device_id, by=admin.name)
     log(logger, logging.INFO, "device revoked", device=device_id, admin=admin.name)
     return _device_out(revoked.device)
 
@@ -136,7 +137,7 @@ def create_learner(body: LearnerIn, admin: AdminDep, repo: RepoDep,
     made = learners.create_learner(
         repo=repo, staff_number=body.staff_number, display_name=body.display_name,
         role=body.role, language=body.language, facility_id=body.facility_id,
-        learner_id=body.id, setup_ttl_s=settings.pin_setup_ttl_s)
+        learner_id=body.id, setup_ttl_s=settings.pin_setup_ttl_s, by=admin.name)
     log(logger, logging.INFO, "learner created", learner=made.learner.id, admin=admin.name)
     return LearnerCreated(**_learner_fields(made.learner), pin_setup_code=made.setup.code)
 
@@ -148,7 +149,7 @@ def create_learner(body: LearnerIn, admin: AdminDep, repo: RepoDep,
 def pin_setup(learner_id: str, admin: AdminDep, repo: RepoDep,
               settings: SettingsDep) -> PinSetupOut:
     setup = learners.reset_pin(repo=repo, learner_id=learner_id,
-                               setup_ttl_s=settings.pin_setup_ttl_s).setup
+                               setup_ttl_s=settings.pin_setup_ttl_s, by=admin.name).setup
     log(logger, logging.INFO, "learner PIN reset", learner=learner_id, admin=admin.name)
     return PinSetupOut(learner_id=setup.learner_id, code=setup.code, expires_at=setup.expires_at)
 

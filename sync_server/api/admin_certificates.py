@@ -69,11 +69,11 @@ def revoke_certificate(admin: AdminDep, repo: RepoDep,
 @router.get("/exports/progress.csv", response_class=Response, summary="Progress as CSV",
             responses={200: {"content": {"text/csv": {}}}})
 def export_progress(admin: AdminDep, state: StateDep) -> Response:
-    return progress_download(state)
+    return progress_download(state, admin.name)
 
 
 @router.get("/exports/xapi.jsonl", response_class=Response,
             summary="Every event as an xAPI 1.0.3 statement (JSON lines)",
             responses={200: {"content": {"application/x-ndjson": {}}}})
 def export_xapi(admin: AdminDep, state: StateDep) -> Response:
-    return xapi_download(state)
+    return xapi_download(state, admin.name)

@@ -156,7 +156,7 @@ class ProfileOutcome(BaseModel):
     id: str
     status: Literal["registered", "updated", "unchanged", "rejected"]
     reason: str | None = Field(default=None, description="staff_number_taken, other_facility, "
-                               "unknown_role, bad_field, pin_not_proven")
+                               "unknown_role, bad_field, pin_not_proven, erased")
     existing_id: str | None = Field(default=None, description="Learner id of the same facility "
                                     "that already holds the staff number")
     detail: str | None = Field(default=None, description="What is wrong, naming the field")
@@ -177,7 +177,7 @@ class Rejected(BaseModel):
     index: int = Field(description="Position in the pushed `events` list")
     id: str | None
     reason: Literal["bad_schema", "server_only", "bad_payload", "unknown_learner",
-                    "other_facility", "at_in_future", "at_too_old", "conflict"]
+                    "other_facility", "at_in_future", "at_too_old", "conflict", "erased"]
     detail: str
 
 
@@ -193,6 +193,8 @@ class PullRequest(Strict):
     events_after: int = Field(default=0, ge=0, le=MAX_CURSOR, description="`events_cursor` of the last pull")
     profiles_after: int = Field(default=0, ge=0, le=MAX_CURSOR, description="`profiles_cursor` of the last pull")
     limit: int = Field(default=1000, ge=1, le=5000, description="Max events in this page")
+    tombstones_after: int = Field(default=0, ge=0, le=MAX_CURSOR,
+                                  description="`tombstones_cursor` of the last pull")
     installed_packs: dict[PackId, Annotated[int, Field(ge=1, le=MAX_VERSION)]] = Field(default_factory=dict, max_length=1000,
                                             description="pack id → installed version")
 
@@ -208,11 +210,20 @@ class PulledEvent(BaseModel):
     received_at: str
 
 
+class PulledTombstone(BaseModel):
+    learner: str = Field(description="id of an erased learner: purge everything of theirs")
+    erased_at: str
+
+
 class PullResponse(BaseModel):
     events: list[PulledEvent]
     events_cursor: int
     profiles: list[PulledProfile]
     profiles_cursor: int
+    tombstones: list[PulledTombstone] = Field(
+        default_factory=list, description="Learners erased on the server after "
+        "`tombstones_after` (every facility); docs/sync-protocol.md §4.7")
+    tombstones_cursor: int = 0
     more: bool = Field(description="True when another page is waiting: pull again")
     server_epoch: str = Field(
         description="Random id of the server database's history; it changes when the "

@@ -55,7 +55,7 @@ def _pull(repo: RepoDep, device: DeviceDep, req: PullRequest) -> Response:
     burst of syncs a pull does not queue behind pushes holding the write lock."""
     body = sync_service.pull(repo=repo, device=device, events_after=req.events_after,
                              profiles_after=req.profiles_after, limit=req.limit,
-                             installed=req.installed_packs)
+                             installed=req.installed_packs, tombstones_after=req.tombstones_after)
     return Response(body, media_type="application/json",
                     background=BackgroundTask(sync_service.seen, repo=repo, device_id=device.id))
 
@@ -72,9 +72,11 @@ def pull_post(body: PullRequest, repo: RepoDep, device: DeviceDep) -> Response:
 def pull_get(repo: RepoDep, device: DeviceDep,
              events_after: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0,
              profiles_after: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0,
-             limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> Response:
+             limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+             tombstones_after: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0) -> Response:
     return _pull(repo, device, PullRequest(events_after=events_after,
-                                           profiles_after=profiles_after, limit=limit))
+                                           profiles_after=profiles_after, limit=limit,
+                                           tombstones_after=tombstones_after))
 
 
 PUSH_BODY = {"requestBody": {"required": True, "content": {"application/json": {

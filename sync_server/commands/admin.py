@@ -43,6 +43,7 @@ def read_password(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     from sync_server.cli_support import repository
     from sync_server.services import admin_auth
+    from sync_server.services.audit import cli_actor
 
     with repository(args) as repo:
         if args.admin_command == "list":
@@ -51,9 +52,9 @@ def run(args: argparse.Namespace) -> int:
             return 0
         password = read_password(args)
         if args.admin_command == "create":
-            admin_auth.create_admin(repo=repo, name=args.name, password=password)
+            admin_auth.create_admin(repo=repo, name=args.name, password=password, by=cli_actor())
             print(f"admin {args.name} created")
         else:
-            admin_auth.set_password(repo=repo, name=args.name, password=password)
+            admin_auth.set_password(repo=repo, name=args.name, password=password, by=cli_actor())
             print(f"password of {args.name} changed")
         return 0

@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 
 from sync_server.db.repository import Repository
+from sync_server.services.audit import cli_actor
 
-CLI_ADMIN = "cli"
+CLI_ADMIN = cli_actor()
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

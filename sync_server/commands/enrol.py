@@ -16,10 +16,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     from sync_server.cli_support import repository, settings_from
+    from sync_server.services.audit import cli_actor
     from sync_server.services.devices import create_enrol_code
 
     with repository(args) as repo:
         ttl = args.ttl or settings_from(args).enrol_code_ttl_s
-        made = create_enrol_code(repo=repo, facility_id=args.facility, ttl_s=ttl, by="cli")
+        made = create_enrol_code(repo=repo, facility_id=args.facility, ttl_s=ttl, by=cli_actor())
     print(made.code)
     return 0

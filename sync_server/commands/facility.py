@@ -17,10 +17,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from sync_server.cli_support import repository
     from sync_server.services import facilities
+    from sync_server.services.audit import cli_actor
 
     with repository(args) as repo:
         if args.facility_command == "add":
-            facilities.create_facility(repo=repo, facility_id=args.id, name=args.name)
+            facilities.create_facility(repo=repo, facility_id=args.id, name=args.name,
+                                       by=cli_actor())
             print(f"facility {args.id} added")
         else:
             for f in facilities.list_facilities(repo=repo):

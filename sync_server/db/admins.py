@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from sync_server.db.audit import AuditEntry, audit_in
 from sync_server.db.base import SqlBase
 from sync_server.errors import AlreadyExistsError, NotFoundError
 
@@ -35,7 +36,7 @@ class AdminStore(Protocol):
     def list_admins(self) -> list[Admin]: ...
 
     def create_admin_session(self, token_hash: str, admin_id: str, expires_at: str,
-                             now: str) -> None:
+                             now: str, *, audit: AuditEntry | None = None) -> None:
         """Open a session (expired ones are dropped on the way)."""
         ...
 
@@ -77,8 +78,9 @@ class AdminSql(SqlBase):
         return [Admin(*r) for r in self._all(f"SELECT {_COLS} FROM admins ORDER BY name")]
 
     def create_admin_session(self, token_hash: str, admin_id: str, expires_at: str,
-                             now: str) -> None:
+                             now: str, *, audit: AuditEntry | None = None) -> None:
         with self._write() as cur:
+            audit_in(cur, self.dialect, audit)
             cur.execute(self._sql("DELETE FROM admin_sessions WHERE expires_at <= ?"), (now,))
             cur.execute(self._sql("INSERT INTO admin_sessions (token_hash, admin_id, expires_at, "
                                   "created_at) VALUES (?, ?, ?, ?)"),

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sync_server.db.audit import AuditEntry, audit_in
 from sync_server.db.base import SqlBase
 
 _COLS = ("id, learner_id, pack_id, pack_version, course_id, facility_id, language, "
@@ -71,7 +72,7 @@ class CertificateStore(Protocol):
     def mark_certificate_delivered(self, certificate_id: str, now: str) -> None: ...
 
     def revoke_certificate(self, certificate_id: str, *, by: str, reason: str,
-                           now: str) -> bool:
+                           now: str, audit: AuditEntry | None = None) -> bool:
         """Revoke once; False if unknown or already revoked (the first reason stays)."""
         ...
 
@@ -148,12 +149,16 @@ class CertificateSql(SqlBase):
             cur.execute(self._sql("UPDATE certificates SET delivered_at = ? WHERE id = ? "
                                   "AND delivered_at IS NULL"), (now, certificate_id))
 
-    def revoke_certificate(self, certificate_id: str, *, by: str, reason: str, now: str) -> bool:
+    def revoke_certificate(self, certificate_id: str, *, by: str, reason: str, now: str,
+                           audit: AuditEntry | None = None) -> bool:
         with self._write() as cur:
             cur.execute(self._sql(
                 "UPDATE certificates SET revoked_at = ?, revoked_by = ?, revoke_reason = ? "
                 "WHERE id = ? AND revoked_at IS NULL"), (now, by, reason, certificate_id))
-            return bool(cur.rowcount == 1)
+            changed = bool(cur.rowcount == 1)
+            if changed:
+                audit_in(cur, self.dialect, audit)
+            return changed
 
     def revoked_status_indexes(self, status_list: int) -> list[int]:
         return sorted(int(i) for (i,) in self._all(

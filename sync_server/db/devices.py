@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from sync_server.db.audit import AuditEntry, audit_in
 from sync_server.db.base import SqlBase
 from sync_server.errors import DeviceIdTakenError, EnrolError
 
@@ -28,7 +29,7 @@ class Device:
 
 class DeviceStore(Protocol):
     def create_enrol_code(self, code_hash: str, facility_id: str, expires_at: str,
-                          created_by: str, now: str) -> None:
+                          created_by: str, now: str, *, audit: AuditEntry | None = None) -> None:
         """NotFoundError for an unknown facility."""
         ...
 
@@ -49,7 +50,8 @@ class DeviceStore(Protocol):
     def get_device(self, device_id: str) -> Device | None: ...
     def list_devices(self, facility_id: str | None = None) -> list[Device]: ...
 
-    def revoke_device(self, device_id: str, now: str) -> bool:
+    def revoke_device(self, device_id: str, now: str, *,
+                      audit: AuditEntry | None = None) -> bool:
         """False when unknown or revoked already."""
         ...
 
@@ -60,12 +62,13 @@ class DeviceStore(Protocol):
 
 class DeviceSql(SqlBase):
     def create_enrol_code(self, code_hash: str, facility_id: str, expires_at: str,
-                          created_by: str, now: str) -> None:
+                          created_by: str, now: str, *, audit: AuditEntry | None = None) -> None:
         self._require_facility(facility_id)
         with self._write() as cur:
             cur.execute(self._sql("INSERT INTO enrol_codes (code_hash, facility_id, expires_at, "
                                   "created_by, created_at) VALUES (?, ?, ?, ?, ?)"),
                         (code_hash, facility_id, expires_at, created_by, now))
+            audit_in(cur, self.dialect, audit)
 
     def enrol_device(self, code_hash: str, device_id: str, name: str, token_hash: str,
                      now: str, *, proof_hash: str | None = None) -> Device:
@@ -116,11 +119,15 @@ class DeviceSql(SqlBase):
                              (facility_id,))
         return [Device(*r) for r in rows]
 
-    def revoke_device(self, device_id: str, now: str) -> bool:
+    def revoke_device(self, device_id: str, now: str, *,
+                      audit: AuditEntry | None = None) -> bool:
         with self._write() as cur:
             cur.execute(self._sql("UPDATE devices SET revoked_at = ? WHERE id = ? "
                                   "AND revoked_at IS NULL"), (now, device_id))
-            return bool(cur.rowcount == 1)
+            changed = bool(cur.rowcount == 1)
+            if changed:
+                audit_in(cur, self.dialect, audit)
+            return changed
 
     def touch_device(self, device_id: str, now: str) -> None:
         with self._write() as cur:

@@ -21,7 +21,7 @@ from sync_server.db.aggregates import apply_events
 from sync_server.db.base import SqlBase
 from sync_server.db.locks import LOCK_EVENTS
 
-InsertStatus = Literal["stored", "duplicate", "conflict"]
+InsertStatus = Literal["stored", "duplicate", "conflict", "erased"]
 _STORED = "seq, content, received_at"
 
 
@@ -57,7 +57,8 @@ class EventCounts:
 class EventStore(Protocol):
     def insert_events(self, rows: list[EventRow]) -> dict[str, InsertStatus]:
         """Store new events; an id already present is `duplicate` when its content is
-        byte-identical, else `conflict` (the stored copy is never overwritten)."""
+        byte-identical, else `conflict` (the stored copy is never overwritten); an event
+        of an erased learner is not stored (`erased`, db/erasure.py)."""
         ...
 
     def events_after(self, facility_id: str, after_seq: int, limit: int) -> list[StoredEvent]:
@@ -103,8 +104,14 @@ class EventSql(SqlBase):
             unique.setdefault(row.id, row)
         if not unique:
             return status
-        fresh = list(unique.values())
         with self._write(LOCK_EVENTS) as cur:
+            erased = self._erased_in(cur, sorted({r.learner_id for r in unique.values()}))
+            for eid in [e for e, r in unique.items() if r.learner_id in erased]:
+                status[eid] = "erased"
+                del unique[eid]
+            fresh = list(unique.values())
+            if not fresh:
+                return status
             cur.execute(self._sql("SELECT COALESCE(MAX(seq), 0) FROM events"))
             top = int(cur.fetchone()[0])
             cur.executemany(self._sql(
@@ -114,7 +121,7 @@ class EventSql(SqlBase):
                 [(r.id, r.learner_id, r.device_id, r.facility_id, r.type, r.at, r.content,
                   r.received_at, r.received_from) for r in fresh])
             if cur.rowcount == len(fresh):
-                status = {r.id: "stored" for r in fresh}
+                status.update({r.id: "stored" for r in fresh})
             else:
                 found = self._stored_rows(cur, sorted(unique))
                 for eid, row in unique.items():
@@ -125,6 +132,15 @@ class EventSql(SqlBase):
                         status[eid] = "duplicate" if content == row.content else "conflict"
             _aggregate(cur, self.dialect, [r for r in fresh if status[r.id] == "stored"])
         return status
+
+    def _erased_in(self, cur: Any, learner_ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(learner_ids), 500):
+            part = learner_ids[start:start + 500]
+            cur.execute(self._sql("SELECT learner_id FROM erasures WHERE learner_id IN "
+                                  f"({','.join('?' * len(part))})"), tuple(part))
+            found.update(r[0] for r in cur.fetchall())
+        return found
 
     def _stored_rows(self, cur: Any, ids: list[str]) -> dict[str, tuple[int, str]]:
         found: dict[str, tuple[int, str]] = {}

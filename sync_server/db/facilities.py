@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from sync_server.db.audit import AuditEntry, audit_in
 from sync_server.db.base import SqlBase
 from sync_server.errors import AlreadyExistsError
 
@@ -18,7 +19,8 @@ class Facility:
 
 
 class FacilityStore(Protocol):
-    def create_facility(self, facility_id: str, name: str, now: str) -> Facility:
+    def create_facility(self, facility_id: str, name: str, now: str, *,
+                        audit: AuditEntry | None = None) -> Facility:
         """AlreadyExistsError when the id is taken."""
         ...
 
@@ -27,11 +29,13 @@ class FacilityStore(Protocol):
 
 
 class FacilitySql(SqlBase):
-    def create_facility(self, facility_id: str, name: str, now: str) -> Facility:
+    def create_facility(self, facility_id: str, name: str, now: str, *,
+                        audit: AuditEntry | None = None) -> Facility:
         try:
             with self._write() as cur:
                 cur.execute(self._sql("INSERT INTO facilities (id, name, created_at) "
                                       "VALUES (?, ?, ?)"), (facility_id, name, now))
+                audit_in(cur, self.dialect, audit)
         except Exception as exc:
             if self._is_unique_violation(exc):
                 raise AlreadyExistsError(f"facility {facility_id!r} already exists") from None

@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol
 
 from app.core.profile_rules import staff_key
 from sync_server.db.aggregates import move_totals
+from sync_server.db.audit import AuditEntry, audit_in
 from sync_server.db.base import SqlBase, placeholders
 from sync_server.db.locks import LOCK_EVENTS, LOCK_LEARNERS
 from sync_server.errors import AlreadyExistsError, NotFoundError
@@ -71,7 +72,7 @@ class LearnerStore(Protocol):
     def learners_by_ids(self, ids: list[str]) -> dict[str, Learner]: ...
     def list_learners(self, facility_id: str | None = None) -> list[Learner]: ...
 
-    def save_profile(self, profile: Learner) -> ProfileResult:
+    def save_profile(self, profile: Learner, *, audit: AuditEntry | None = None) -> ProfileResult:
         """Register or update a learner (rules in the module docstring)."""
         ...
 
@@ -81,12 +82,14 @@ class LearnerStore(Protocol):
         set-up code `expected_setup`, which is used up). False if it changed meanwhile."""
         ...
 
-    def set_pin_setup(self, learner_id: str, verifier: str, expires_at: str) -> bool:
+    def set_pin_setup(self, learner_id: str, verifier: str, expires_at: str, *,
+                      audit: AuditEntry | None = None) -> bool:
         """An admin reset: the learner's PIN is removed and a new one-time set-up code
         (its verifier) replaces any earlier one. False for an unknown learner."""
         ...
 
-    def move_learner(self, learner_id: str, facility_id: str, now: str) -> None:
+    def move_learner(self, learner_id: str, facility_id: str, now: str, *,
+                     audit: AuditEntry | None = None) -> None:
         """Move a learner (and their events) to another facility.
 
         The profile gets a new revision and every event of the learner a new `seq` at the
@@ -142,9 +145,15 @@ class LearnerSql(SqlBase):
         cur.execute("SELECT COALESCE(MAX(rev), 0) + 1 FROM learners")
         return int(cur.fetchone()[0])
 
-    def save_profile(self, profile: Learner) -> ProfileResult:
+    def save_profile(self, profile: Learner, *, audit: AuditEntry | None = None) -> ProfileResult:
         key = staff_key(profile.staff_number)
         with self._write(LOCK_LEARNERS) as cur:
+            # an erased learner never comes back (checked here, in the transaction that
+            # would register them, so an erasure cannot race it: db/erasure.py)
+            cur.execute(self._sql("SELECT 1 FROM erasures WHERE learner_id = ?"), (profile.id,))
+            if cur.fetchone() is not None:
+                return ProfileResult(profile.id, "rejected", "erased",
+                                     detail="this learner's record was erased")
             cur.execute(self._sql(f"SELECT {_COLS} FROM learners WHERE id = ?"),
                         (profile.id,))
             row = cur.fetchone()
@@ -168,6 +177,7 @@ class LearnerSql(SqlBase):
                      profile.language, profile.display_name, profile.pin_verifier,
                      profile.updated_at, rev, profile.pin_setup_verifier,
                      profile.pin_setup_expires_at))
+                audit_in(cur, self.dialect, audit)
                 return ProfileResult(profile.id, "registered")
             cur.execute(self._sql(
                 "UPDATE learners SET staff_number = ?, staff_key = ?, role = ?, language = ?, "
@@ -192,16 +202,21 @@ class LearnerSql(SqlBase):
                     (verifier, rev, learner_id, expected))
             return bool(cur.rowcount == 1)
 
-    def set_pin_setup(self, learner_id: str, verifier: str, expires_at: str) -> bool:
+    def set_pin_setup(self, learner_id: str, verifier: str, expires_at: str, *,
+                      audit: AuditEntry | None = None) -> bool:
         with self._write(LOCK_LEARNERS) as cur:
             rev = self._next_rev(cur)
             cur.execute(self._sql(
                 "UPDATE learners SET pin_verifier = NULL, pin_setup_verifier = ?, "
                 "pin_setup_expires_at = ?, rev = ? WHERE id = ?"),
                 (verifier, expires_at, rev, learner_id))
-            return bool(cur.rowcount == 1)
+            changed = bool(cur.rowcount == 1)
+            if changed:
+                audit_in(cur, self.dialect, audit)
+            return changed
 
-    def move_learner(self, learner_id: str, facility_id: str, now: str) -> None:
+    def move_learner(self, learner_id: str, facility_id: str, now: str, *,
+                     audit: AuditEntry | None = None) -> None:
         self._require_facility(facility_id)
         try:
             with self._write(LOCK_EVENTS, LOCK_LEARNERS) as cur:
@@ -212,6 +227,7 @@ class LearnerSql(SqlBase):
                     raise NotFoundError(f"learner {learner_id!r} does not exist")
                 move_totals(cur, self.dialect, learner_id, facility_id)
                 self._renumber_events(cur, learner_id, facility_id)
+                audit_in(cur, self.dialect, audit)
         except Exception as exc:
             if self._is_unique_violation(exc):
                 raise AlreadyExistsError(f"facility {facility_id!r} already has a learner with "

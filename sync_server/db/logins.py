@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from sync_server.db.audit import AuditEntry, audit_in
 from sync_server.db.base import SqlBase
 
 
 class LoginStore(Protocol):
-    def record_login_failure(self, keys: list[str], at: str, prune_before: str) -> None:
+    def record_login_failure(self, keys: list[str], at: str, prune_before: str, *,
+                             audit: AuditEntry | None = None) -> None:
         """Log one failed login under each key (e.g. name and address); drop entries
         older than `prune_before` so the table stays small."""
         ...
@@ -26,8 +28,10 @@ class LoginStore(Protocol):
 
 
 class LoginSql(SqlBase):
-    def record_login_failure(self, keys: list[str], at: str, prune_before: str) -> None:
+    def record_login_failure(self, keys: list[str], at: str, prune_before: str, *,
+                             audit: AuditEntry | None = None) -> None:
         with self._write() as cur:
+            audit_in(cur, self.dialect, audit)
             cur.execute(self._sql("DELETE FROM login_failures WHERE at < ?"), (prune_before,))
             cur.executemany(self._sql("INSERT INTO login_failures (key, at) VALUES (?, ?)"),
                             [(key, at) for key in keys])

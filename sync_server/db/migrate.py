@@ -18,7 +18,7 @@ from sync_server.db.base import SqlBase, placeholders
 from sync_server.db.learners import upgrade_learners_v6
 from sync_server.db.locks import LOCK_MIGRATE
 from sync_server.db.packs import index_blobs
-from sync_server.db.schema import LATEST, statements
+from sync_server.db.schema import LATEST, VERSIONS, statements
 from sync_server.errors import DatabaseError
 
 
@@ -33,7 +33,8 @@ def schema_version_of(cur: Any) -> int:
 def apply_schema(cur: Any, dialect: str, *, current: int, target: int = LATEST) -> None:
     """Bring the database of `cur` (inside a write transaction) from schema `current` to
     `target`: each version's statements, its data step, and its `schema_version` row."""
-    for version in range(current + 1, target + 1):
+    # a gap in the numbers is allowed (parallel branches take distinct numbers)
+    for version in sorted(v for v in VERSIONS if current < v <= target):
         for stmt in statements(dialect, version):
             cur.execute(stmt)
         if version == 2:

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sync_server.db.audit import AuditEntry, audit_in
 from sync_server.db.base import SqlBase, placeholders
 from sync_server.errors import AlreadyExistsError, NotFoundError
 
@@ -51,7 +52,7 @@ class InstalledPack:
 
 
 class PackStore(Protocol):
-    def add_pack_version(self, pack: PackVersion) -> None:
+    def add_pack_version(self, pack: PackVersion, *, audit: AuditEntry | None = None) -> None:
         """AlreadyExistsError when that version was uploaded before."""
         ...
 
@@ -59,7 +60,7 @@ class PackStore(Protocol):
     def list_pack_versions(self) -> list[PackVersion]: ...
 
     def publish(self, pack_id: str, version: int, facilities: list[str], roles: list[str],
-                by: str, now: str) -> Publication:
+                by: str, now: str, *, audit: AuditEntry | None = None) -> Publication:
         """NotFoundError for a version never uploaded or an unknown facility."""
         ...
 
@@ -103,13 +104,14 @@ def _publication(row: tuple[Any, ...]) -> Publication:
 
 
 class PackSql(SqlBase):
-    def add_pack_version(self, pack: PackVersion) -> None:
+    def add_pack_version(self, pack: PackVersion, *, audit: AuditEntry | None = None) -> None:
         try:
             with self._write() as cur:
                 cur.execute(self._sql(f"INSERT INTO packs ({_PACK_COLS}) VALUES (?,?,?,?,?,?,?,?)"),
                             (pack.pack_id, pack.version, pack.manifest, pack.sig, pack.title,
                              pack.total_bytes, pack.uploaded_at, pack.uploaded_by))
                 index_blobs(cur, self.dialect, pack.pack_id, pack.version, pack.manifest)
+                audit_in(cur, self.dialect, audit)
         except Exception as exc:
             if self._is_unique_violation(exc):
                 raise AlreadyExistsError(
@@ -126,7 +128,7 @@ class PackSql(SqlBase):
                 self._all(f"SELECT {_PACK_COLS} FROM packs ORDER BY pack_id, version")]
 
     def publish(self, pack_id: str, version: int, facilities: list[str], roles: list[str],
-                by: str, now: str) -> Publication:
+                by: str, now: str, *, audit: AuditEntry | None = None) -> Publication:
         if self.get_pack_version(pack_id, version) is None:
             raise NotFoundError(f"pack {pack_id!r} version {version} was not uploaded")
         for fac in facilities:
@@ -137,6 +139,7 @@ class PackSql(SqlBase):
                                   "published_at, published_by) VALUES (?,?,?,?,?,?) RETURNING id"),
                         (pack_id, version, json.dumps(list(where)), json.dumps(list(who)), now, by))
             new_id = cur.fetchone()[0]
+            audit_in(cur, self.dialect, audit)
         return Publication(int(new_id), pack_id, version, where, who, now, by)
 
     def list_publications(self) -> list[Publication]:

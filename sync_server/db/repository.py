@@ -13,6 +13,8 @@ composed into the `Repository` the app uses.
     certificates    CertificateStore   CertificateRecord                    certificates.py
     usage / quotas  UsageStore         DeviceUsage                          usage.py
     report aggr.    AggregateStore     RateCount, LatestRating, ProgressRow aggregates.py
+    audit log       AuditStore         AuditEntry, AuditRecord              audit.py
+    erasure         ErasureStore       Tombstone, SummaryRow                erasure.py
 
 Each module holds its records, its Protocol and its SQL (`…Sql`, one text for SQLite and
 PostgreSQL); sql.py composes the SQL classes, sqlite.py and postgres.py add the dialect.
@@ -40,8 +42,10 @@ from sync_server.db.aggregates import (
     Rebuilt,
     Snapshot,
 )
+from sync_server.db.audit import AuditEntry, AuditQuery, AuditRecord, AuditStore
 from sync_server.db.certificates import CertificateRecord, CertificateStore
 from sync_server.db.devices import Device, DeviceStore
+from sync_server.db.erasure import ErasureCounts, ErasureStore, SummaryRow, Tombstone
 from sync_server.db.events import EventCounts, EventRow, EventStore, InsertStatus, StoredEvent
 from sync_server.db.facilities import Facility, FacilityStore
 from sync_server.db.learners import Learner, LearnerStore, ProfileResult
@@ -52,7 +56,8 @@ from sync_server.db.usage import DeviceUsage, UsageStore
 
 
 class Repository(MetaStore, FacilityStore, AdminStore, LoginStore, DeviceStore, LearnerStore,
-                 EventStore, PackStore, CertificateStore, UsageStore, AggregateStore, Protocol):
+                 EventStore, PackStore, CertificateStore, UsageStore, AggregateStore, AuditStore,
+                 ErasureStore, Protocol):
     """Every store of the server on one database connection pool."""
 
     dialect: str
@@ -62,7 +67,9 @@ class Repository(MetaStore, FacilityStore, AdminStore, LoginStore, DeviceStore, 
 
 __all__ = [
     "Admin", "AdminStore", "AggregateStore", "LatestRating", "ProgressRow", "RateCount",
-    "RebuildCounts", "Rebuilt", "Snapshot", "CertificateRecord", "CertificateStore", "Device", "DeviceStore",
+    "RebuildCounts", "Rebuilt", "Snapshot", "AuditEntry", "AuditQuery", "AuditRecord",
+    "AuditStore", "ErasureCounts", "ErasureStore", "SummaryRow", "Tombstone",
+    "CertificateRecord", "CertificateStore", "Device", "DeviceStore",
     "DeviceUsage", "EventCounts", "EventRow", "EventStore", "Facility", "FacilityStore",
     "InsertStatus", "InstalledPack", "Learner", "LearnerStore", "LoginStore", "MetaStore",
     "PackStore", "PackVersion", "ProfileResult", "Publication", "Repository", "StoredEvent",

@@ -21,6 +21,10 @@ Version 7 (issue 18): the report aggregates, kept at ingest in the same transact
 events (db/aggregates.py): progress per learner × course (and the sets behind its counts), the latest self-assessment
 rating per learner × profile × task, and the event count per facility; its data step
 fills them from the stored events (`aggregates.rebuild`).
+Version 8 (privacy, issue 15, docs/privacy.md): the append-only `audit_log` of admin
+actions; `erasures`, one tombstone per erased learner (its `seq` is the tombstone pull
+cursor, docs/sync-protocol.md §4.7); `course_summary`, anonymous per-course counts that
+raw events are folded into by erasure and retention before they are deleted.
 """
 
 from __future__ import annotations
@@ -33,7 +37,10 @@ DIALECT_TYPES = {
                    "bigint": "BIGINT"},
 }
 
-VERSIONS: dict[int, list[str]] = {
+#: A statement is text for both dialects, or (dialect, text) for one of them only.
+Statement = str | tuple[str, str]
+
+VERSIONS: dict[int, list[Statement]] = {
     1: [
         """CREATE TABLE IF NOT EXISTS facilities (
             id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL)""",
@@ -159,6 +166,29 @@ VERSIONS: dict[int, list[str]] = {
         """CREATE TABLE IF NOT EXISTS event_totals (
             facility_id TEXT PRIMARY KEY, events {bigint} NOT NULL)""",
     ],
+    8: [
+        """CREATE TABLE IF NOT EXISTS audit_log (
+            seq {serial}, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+            target TEXT NOT NULL, learner_id TEXT, outcome TEXT NOT NULL,
+            detail TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at)",
+        "CREATE INDEX IF NOT EXISTS audit_log_learner ON audit_log (learner_id)",
+        """CREATE TABLE IF NOT EXISTS erasures (
+            seq {serial}, learner_id TEXT NOT NULL UNIQUE, erased_at TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS course_summary (
+            pack_id TEXT NOT NULL, course_id TEXT NOT NULL, facility_id TEXT NOT NULL,
+            year TEXT NOT NULL, events {bigint} NOT NULL, quiz_attempts {bigint} NOT NULL,
+            quiz_passes {bigint} NOT NULL, completions {bigint} NOT NULL,
+            PRIMARY KEY (pack_id, course_id, facility_id, year))""",
+        # the audit log is append-only in the database too: no UPDATE (retention DELETEs)
+        ("sqlite", """CREATE TRIGGER IF NOT EXISTS audit_log_append_only BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"""),
+        ("postgresql", """CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger
+            LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$"""),
+        ("postgresql", "DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log"),
+        ("postgresql", """CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log
+            FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"""),
+    ],
 }
 LATEST = max(VERSIONS)
 
@@ -166,7 +196,8 @@ LATEST = max(VERSIONS)
 def statements(dialect: str, version: int) -> list[str]:
     """The statements that bring a database from `version - 1` to `version`."""
     types = DIALECT_TYPES[dialect]
-    return [stmt.format(**types) for stmt in VERSIONS[version]]
+    return [stmt.format(**types) if isinstance(stmt, str) else stmt[1]
+            for stmt in VERSIONS[version] if isinstance(stmt, str) or stmt[0] == dialect]
 
 
 def table_names() -> set[str]:
@@ -176,6 +207,8 @@ def table_names() -> set[str]:
     names = {"schema_version"}
     for version in sorted(VERSIONS):
         for stmt in VERSIONS[version]:
+            if not isinstance(stmt, str):
+                continue
             if m := re.match(r"\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)", stmt, re.IGNORECASE):
                 names.add(m.group(1))
             elif m := re.match(r"\s*DROP TABLE (?:IF EXISTS )?(\w+)", stmt, re.IGNORECASE):

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from sync_server.db.admins import AdminSql
 from sync_server.db.aggregates import AggregateSql
+from sync_server.db.audit import AuditSql
 from sync_server.db.certificates import CertificateSql
 from sync_server.db.devices import DeviceSql
+from sync_server.db.erasure import ErasureSql
 from sync_server.db.events import EventSql
 from sync_server.db.facilities import FacilitySql
 from sync_server.db.learners import LearnerSql
@@ -22,7 +24,7 @@ from sync_server.db.usage import UsageSql
 
 
 class SqlRepository(MetaSql, FacilitySql, AdminSql, LoginSql, DeviceSql, LearnerSql, EventSql,
-                    PackSql, CertificateSql, UsageSql, AggregateSql):
+                    PackSql, CertificateSql, UsageSql, AggregateSql, AuditSql, ErasureSql):
     """`Repository` (db/repository.py) in SQL; the dialect subclasses open it."""
 
     def __init__(self, pool_size: int) -> None:

@@ -26,7 +26,8 @@ from sync_server.security import (
     verify_dummy,
     verify_password,
 )
-from sync_server.services.login_throttle import LoginThrottle
+from sync_server.services import audit
+from sync_server.services.login_throttle import LoginThrottle, _clean
 
 MIN_PASSWORD = 10
 MAX_NAME = 64
@@ -45,18 +46,23 @@ def _check_password(password: str) -> None:
         raise ServerError(f"password: at least {MIN_PASSWORD} characters")
 
 
-def create_admin(*, repo: Repository, name: str, password: str) -> Admin:
+def create_admin(*, repo: Repository, name: str, password: str,
+                 by: str = audit.SERVER) -> Admin:
     if not name.strip() or len(name) > MAX_NAME:
         raise ServerError(f"admin name: 1–{MAX_NAME} characters")
     _check_password(password)
-    return repo.create_admin(str(uuid.uuid4()), name.strip(), hash_password(password),
+    made = repo.create_admin(str(uuid.uuid4()), name.strip(), hash_password(password),
                              now_iso())
+    audit.record(repo, by, "admin.create", target=made.name)
+    return made
 
 
-def set_password(*, repo: Repository, name: str, password: str) -> None:
+def set_password(*, repo: Repository, name: str, password: str,
+                 by: str = audit.SERVER) -> None:
     """A new password; it ends every open session of that admin."""
     _check_password(password)
     repo.set_admin_password(name, hash_password(password))
+    audit.record(repo, by, "admin.password", target=name)
 
 
 def list_admins(*, repo: Repository) -> list[Admin]:
@@ -77,12 +83,15 @@ def login(*, repo: Repository, name: str, password: str, session_ttl_s: int,
     # a name with control characters (NUL breaks PostgreSQL text) is never an admin's
     admin = repo.get_admin_by_name(name) if name.isprintable() and len(name) <= MAX_NAME \
         else None
+    # the name as typed (cut, control characters removed), never the password
+    typed = _clean(name, 64)
+    refused = audit.entry(typed, "admin.login_failed", outcome="refused", address=_clean(address, 100))
     if admin is None:
         verify_dummy(password)
-        throttle.failed(name, address)
+        throttle.failed(name, address, audit=refused)
         return None
     if not verify_password(password, admin.password_hash):
-        throttle.failed(name, address)
+        throttle.failed(name, address, audit=refused)
         return None
     throttle.succeeded(name, address)
     if needs_rehash(admin.password_hash):
@@ -90,7 +99,9 @@ def login(*, repo: Repository, name: str, password: str, session_ttl_s: int,
     token = new_token("adm")
     now = now_utc()
     expires = format_at(now + timedelta(seconds=session_ttl_s))
-    repo.create_admin_session(token_hash(token), admin.id, expires, format_at(now))
+    repo.create_admin_session(token_hash(token), admin.id, expires, format_at(now),
+                              audit=audit.entry(admin.name, "admin.login",
+                                                address=_clean(address, 100)))
     return AdminSession(token, expires)
 
 

@@ -20,6 +20,7 @@ from app.core.clock import now_iso
 from sync_server.certificates import score_text
 from sync_server.db.repository import CertificateRecord, Repository
 from sync_server.programme_certificates import programme_of
+from sync_server.services import audit
 from sync_server.services.evidence import Evidence
 from sync_server.services.programmes import Programmes
 
@@ -77,7 +78,11 @@ def revoke_unverified(*, repo: Repository, findings: list[Finding], by: str) -> 
     for finding in findings:
         if finding.verified:
             continue
-        if repo.revoke_certificate(finding.certificate.id, by=by,
-                                   reason=f"{REASON_PREFIX}: {finding.code}", now=now):
+        reason = f"{REASON_PREFIX}: {finding.code}"
+        if repo.revoke_certificate(finding.certificate.id, by=by, reason=reason, now=now,
+                                   audit=audit.entry(by, "certificate.revoke",
+                                                     target=finding.certificate.id,
+                                                     learner_id=finding.certificate.learner_id,
+                                                     reason=reason)):
             done.append(finding.certificate.id)
     return done

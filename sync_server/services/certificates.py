@@ -20,6 +20,7 @@ from sync_server.certificates import achievement_json, course_achievement
 from sync_server.db.repository import CertificateRecord, Repository
 from sync_server.errors import NotFoundError, ServerError
 from sync_server.programme_certificates import programme_achievement
+from sync_server.services import audit
 
 MAX_REASON = 200
 #: list_certificates without a limit: every certificate
@@ -63,7 +64,10 @@ def revoke_certificate(*, repo: Repository, certificate_id: str, by: str,
     reason = reason.strip()
     if not 1 <= len(reason) <= MAX_REASON:
         raise ServerError(f"reason: expected 1–{MAX_REASON} characters")
-    if not repo.revoke_certificate(cid, by=by, reason=reason, now=now_iso()):
+    record = repo.get_certificate(cid)
+    if not repo.revoke_certificate(cid, by=by, reason=reason, now=now_iso(), audit=audit.entry(
+            by, "certificate.revoke", target=cid,
+            learner_id=record.learner_id if record else None, reason=reason)):
         raise NotFoundError(f"certificate {cid}: no such certificate, or already revoked")
     return cid
 
@@ -85,6 +89,11 @@ def check(*, repo: Repository, trusted: TrustedKeys, certificate_id: str) -> dic
         return {"id": certificate_id, "status": "not_found", "genuine": False, "revoked": False,
                 "revoked_at": None, "reason": "no certificate with this id was issued here",
                 "key_id": None, "credential": None}
+    if record.revoked and not record.credential:
+        # the learner was erased (services/erasure.py): revoked, and nothing about them
+        return {"id": record.id, "status": "revoked", "genuine": False, "revoked": True,
+                "revoked_at": record.revoked_at, "reason": record.revoke_reason,
+                "key_id": record.key_id, "credential": None}
     result = verify_credential(record.credential, trusted)
     revoked = record.revoked
     status = "revoked" if result.genuine and revoked else result.status.value

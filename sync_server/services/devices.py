@@ -15,6 +15,7 @@ from app.core.events import format_at
 from sync_server.db.repository import Device, Facility, InstalledPack, Repository
 from sync_server.errors import NotFoundError
 from sync_server.security import code_hash, new_enrol_code, new_token, token_hash
+from sync_server.services import audit
 from sync_server.services.facilities import facility_name, get_facility
 
 
@@ -55,7 +56,9 @@ def create_enrol_code(*, repo: Repository, facility_id: str, ttl_s: int, by: str
     now = now_utc()
     code = new_enrol_code()
     expires = format_at(now + timedelta(seconds=ttl_s))
-    repo.create_enrol_code(code_hash(code), facility.id, expires, by, format_at(now))
+    repo.create_enrol_code(code_hash(code), facility.id, expires, by, format_at(now),
+                           audit=audit.entry(by, "enrol_code.create", target=facility.id,
+                                             expires_at=expires))
     return EnrolCode(code, facility, expires)
 
 
@@ -79,11 +82,12 @@ def list_devices(*, repo: Repository, facility_id: str | None = None) -> list[De
     return repo.list_devices(facility_id)
 
 
-def revoke_device(*, repo: Repository, device_id: str) -> Revocation:
+def revoke_device(*, repo: Repository, device_id: str, by: str = audit.SERVER) -> Revocation:
     """Its token stops working at once (NotFoundError: no such device)."""
     if repo.get_device(device_id) is None:
         raise NotFoundError(f"device {device_id!r} does not exist")
-    changed = repo.revoke_device(device_id, now_iso())
+    changed = repo.revoke_device(device_id, now_iso(),
+                                 audit=audit.entry(by, "device.revoke", target=device_id))
     device = repo.get_device(device_id)
     assert device is not None
     return Revocation(device, changed)

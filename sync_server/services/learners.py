@@ -19,6 +19,7 @@ from app.core.errors import ProfileFieldError, ShiftError
 from app.core.events import format_at
 from sync_server.db.repository import Learner, Repository
 from sync_server.errors import AlreadyExistsError, NotFoundError, ServerError
+from sync_server.services import audit
 from sync_server.services.facilities import get_facility
 from sync_server.services.learners_csv import RowError, parse_learners_csv
 
@@ -54,7 +55,8 @@ def _new_setup(ttl_s: int, now: datetime) -> tuple[str, str, str]:
 
 def create_learner(*, repo: Repository, staff_number: str, display_name: str, role: str,
                    language: str, facility_id: str, setup_ttl_s: int,
-                   learner_id: str | None = None, now: datetime | None = None) -> Registered:
+                   learner_id: str | None = None, now: datetime | None = None,
+                   by: str = audit.SERVER) -> Registered:
     """Register a learner: ServerError names a bad field, NotFoundError an unknown
     facility, AlreadyExistsError a staff number taken in that facility."""
     try:
@@ -72,7 +74,8 @@ def create_learner(*, repo: Repository, staff_number: str, display_name: str, ro
                       display_name=fields["display_name"], pin_verifier=None,
                       updated_at=format_at(moment), pin_setup_verifier=verifier,
                       pin_setup_expires_at=expires)
-    result = repo.save_profile(learner)
+    result = repo.save_profile(learner, audit=audit.entry(
+        by, "learner.create", target=lid, learner_id=lid, facility=facility_id))
     if result.status == "rejected":
         if result.reason == "staff_number_taken":
             raise AlreadyExistsError(f"staff number {fields['staff_number']!r} already belongs "
@@ -83,7 +86,8 @@ def create_learner(*, repo: Repository, staff_number: str, display_name: str, ro
     return Registered(repo.get_learner(lid) or learner, PinSetup(lid, code, expires))
 
 
-def import_learners(*, repo: Repository, data: bytes, setup_ttl_s: int) -> ImportResult:
+def import_learners(*, repo: Repository, data: bytes, setup_ttl_s: int,
+                    by: str = audit.SERVER) -> ImportResult:
     """Register every good row of a CSV sheet (format: learners_csv.py); a bad row, or one
     the registration refuses, is reported with its line and registers nothing."""
     facilities = {f.id for f in repo.list_facilities()}
@@ -93,7 +97,8 @@ def import_learners(*, repo: Repository, data: bytes, setup_ttl_s: int) -> Impor
         try:
             result.registered.append(create_learner(
                 repo=repo, staff_number=row.staff_number, display_name=row.name, role=row.role,
-                language=row.language, facility_id=row.facility_id, setup_ttl_s=setup_ttl_s))
+                language=row.language, facility_id=row.facility_id, setup_ttl_s=setup_ttl_s,
+                by=by))
         except ShiftError as exc:
             result.errors.append(RowError(row.line, "staff_number", str(exc)))
     result.errors.sort(key=lambda e: e.line)
@@ -101,22 +106,27 @@ def import_learners(*, repo: Repository, data: bytes, setup_ttl_s: int) -> Impor
 
 
 def reset_pin(*, repo: Repository, learner_id: str, setup_ttl_s: int,
-              now: datetime | None = None) -> Registered:
+              now: datetime | None = None, by: str = audit.SERVER) -> Registered:
     """The learner's PIN is removed on the server (tablets drop it at their next sync)
     and a new one-time set-up code replaces any earlier one (NotFoundError: no such
     learner)."""
     learner = get_learner(repo=repo, learner_id=learner_id)
     code, verifier, expires = _new_setup(setup_ttl_s, now or now_utc())
-    if not repo.set_pin_setup(learner_id, verifier, expires):
+    if not repo.set_pin_setup(learner_id, verifier, expires, audit=audit.entry(
+            by, "learner.pin_reset", target=learner_id, learner_id=learner_id)):
         raise NotFoundError(f"learner {learner_id!r} does not exist")
     return Registered(learner, PinSetup(learner_id, code, expires))
 
 
-def move_learner(*, repo: Repository, learner_id: str, facility_id: str) -> None:
+def move_learner(*, repo: Repository, learner_id: str, facility_id: str,
+                 by: str = audit.SERVER) -> None:
     """Move a learner and their past events to another facility: its tablets then pull
     the whole history (db/learners.py); AlreadyExistsError when the staff number is taken
     there, NotFoundError for an unknown learner or facility."""
-    repo.move_learner(learner_id, facility_id, now_iso())
+    before = repo.get_learner(learner_id)
+    repo.move_learner(learner_id, facility_id, now_iso(), audit=audit.entry(
+        by, "learner.move", target=learner_id, learner_id=learner_id, to=facility_id,
+        **({"from": before.facility_id} if before else {})))
 
 
 def get_learner(*, repo: Repository, learner_id: str) -> Learner:

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 
 from app.core.clock import now_utc
 from app.core.events import format_at
+from sync_server.db.audit import AuditEntry
 from sync_server.db.logins import LoginStore
 from sync_server.errors import TooManyAttemptsError
 
@@ -100,10 +101,12 @@ class LoginThrottle:
             return True
         return False
 
-    def failed(self, name: str, address: str, now: datetime | None = None) -> None:
+    def failed(self, name: str, address: str, now: datetime | None = None, *,
+               audit: AuditEntry | None = None) -> None:
         moment = now or now_utc()
         oldest = self._ago(moment, max(self.window_s, self.name_window_s))
-        self.repo.record_login_failure(list(self._keys(name, address)), format_at(moment), oldest)
+        self.repo.record_login_failure(list(self._keys(name, address)), format_at(moment), oldest,
+                                       audit=audit)
 
     def succeeded(self, name: str, address: str = "?", now: datetime | None = None) -> None:
         moment = now or now_utc()

@@ -36,6 +36,7 @@ from sync_server.db.repository import (
 )
 from sync_server.errors import AlreadyExistsError, NotFoundError, ServerError
 from sync_server.keyring import Keyring
+from sync_server.services import audit
 
 CHUNK = 1024 * 1024
 SOURCE_MAX_FILES = 5_000
@@ -95,7 +96,8 @@ def ingest_pack_file(repo: Repository, keyring: Keyring, blobs: BlobStore, pack_
                        manifest=verified.manifest_bytes, sig=verified.sig_bytes,
                        title=json.dumps(manifest.get("title", {}), ensure_ascii=False),
                        total_bytes=total, uploaded_at=now_iso(), uploaded_by=uploaded_by)
-    repo.add_pack_version(pack)
+    repo.add_pack_version(pack, audit=audit.entry(uploaded_by, "pack.upload",
+                                                  target=f"{pack.pack_id}@{pack.version}"))
     return pack
 
 
@@ -217,7 +219,8 @@ def publish(*, repo: Repository, pack_id: str, version: int, facilities: list[st
     bad = [r for r in roles if not is_role(r)]
     if bad:
         raise ServerError(f"Unknown role(s): {', '.join(bad)} (roles: {', '.join(ROLES)})")
-    return repo.publish(pack_id, version, facilities, roles, by, now_iso())
+    return repo.publish(pack_id, version, facilities, roles, by, now_iso(), audit=audit.entry(
+        by, "pack.publish", target=f"{pack_id}@{version}", facilities=facilities, roles=roles))
 
 
 def rollback(*, repo: Repository, keyring: Keyring, pack_id: str, version: int,
@@ -236,7 +239,9 @@ def rollback(*, repo: Repository, keyring: Keyring, pack_id: str, version: int,
                        sig=sign_manifest(manifest_bytes, keyring.private_key),
                        title=old.title, total_bytes=old.total_bytes, uploaded_at=now_iso(),
                        uploaded_by=f"{by} (rollback to v{version})")
-    repo.add_pack_version(pack)
+    repo.add_pack_version(pack, audit=audit.entry(by, "pack.rollback",
+                                                  target=f"{pack_id}@{pack.version}",
+                                                  content_of=version))
     pubs = [p for p in repo.list_publications() if p.pack_id == pack_id]
     if pubs:
         last = max(pubs, key=lambda p: (p.version, p.id))

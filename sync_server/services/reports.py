@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sync_server.db.repository import EventCounts, Facility, Rebuilt, Repository
-from sync_server.services import stats
+from sync_server.services import audit, stats
 from sync_server.services.exports import (
     LrsResult,
     progress_csv_lines,
@@ -74,9 +74,10 @@ def totals(*, repo: Repository) -> Totals:
     return Totals(repo.count_events(), len(repo.list_devices()), len(repo.list_learners()))
 
 
-def progress_export(*, repo: Repository) -> Iterator[str]:
+def progress_export(*, repo: Repository, by: str = audit.SERVER) -> Iterator[str]:
     """Progress of every learner × course as CSV text pieces (exports.progress_csv_lines),
     streamed from the `course_progress` aggregate a few thousand rows at a time."""
+    audit.record(repo, by, "export.progress")
     manifests = [json.loads(p.manifest) for p in repo.list_pack_versions()]
     return progress_csv_lines(repo.progress_rows(), stats.courses_of(manifests))
 
@@ -92,10 +93,11 @@ def rebuild_aggregates(*, repo: Repository, check: bool = False) -> Rebuilt:
     return result
 
 
-def xapi_export(*, queries: Queries, home_page: str) -> Iterator[str]:
+def xapi_export(*, queries: Queries, home_page: str, by: str = audit.SERVER) -> Iterator[str]:
     """Every stored event as an xAPI statement, one JSON line each, read a page at a time.
     ImportError at once when the xAPI mapping is not installed."""
     statement_function()
+    audit.record(queries.repo, by, "export.xapi")
 
     def lines() -> Iterator[str]:
         for _, event in queries.iter_events():
@@ -105,9 +107,10 @@ def xapi_export(*, queries: Queries, home_page: str) -> Iterator[str]:
 
 
 def push_lrs(*, queries: Queries, home_page: str, endpoint: str, username: str,
-             password: str) -> tuple[LrsResult, list[str]]:
+             password: str, by: str = audit.SERVER) -> tuple[LrsResult, list[str]]:
     """Send every stored event to an LRS; (the result, the events the mapping skipped with
     their reasons). ImportError when the xAPI mapping is not installed."""
+    audit.record(queries.repo, by, "export.lrs", target=endpoint[:200])
     statements, skipped = xapi_statements((e for _, e in queries.iter_events()), home_page)
     for reason in skipped:
         log.warning("xAPI export: event skipped: %s", reason)

@@ -134,12 +134,18 @@ def push(repo: Repository, device: Device, events: list[dict[str, Any]],
         candidates.append((index, event, content))
 
     learners = repo.learners_by_ids([e["learner"] for _, e, _ in candidates])
+    unknown = [e["learner"] for _, e, _ in candidates if e["learner"] not in learners]
+    erased = repo.erased_among(unknown) if unknown else set()
     rows: list[EventRow] = []
     first: dict[str, tuple[str, int]] = {}     # id → (content, index) of its first copy
     kept: dict[str, dict[str, Any]] = {}       # id → its first copy
     repeats: list[tuple[int, str, str]] = []   # (index, id, content) of later copies
     for index, event, content in candidates:
         learner = learners.get(event["learner"])
+        if learner is None and event["learner"] in erased:
+            result.reject(index, event["id"], "erased",
+                          "learner: this learner's record was erased; the event is not kept")
+            continue
         if learner is None:
             result.reject(index, event["id"], "unknown_learner",
                           f"learner: {event['learner']} is not registered on the server; push "
@@ -166,11 +172,16 @@ def push(repo: Repository, device: Device, events: list[dict[str, Any]],
             result.stored.append(row.id)
         elif st == "duplicate":
             result.duplicate.append(row.id)
+        elif st == "erased":    # erased while this push was being checked
+            result.reject(first[row.id][1], row.id, "erased",
+                          "learner: this learner's record was erased; the event is not kept")
         else:
             result.reject(first[row.id][1], row.id, "conflict",
                           "id: another event with this id and different content is stored")
     for index, event_id, content in repeats:
-        if content == first[event_id][0] and status[event_id] != "conflict":
+        if status[event_id] == "erased":
+            result.reject(index, event_id, "erased", "learner: this learner's record was erased")
+        elif content == first[event_id][0] and status[event_id] != "conflict":
             result.duplicate.append(event_id)
         else:
             result.reject(index, event_id, "conflict",
@@ -211,7 +222,7 @@ def _servable(event: StoredEvent) -> bool:
 
 
 def pull_body(repo: Repository, device: Device, events_after: int, profiles_after: int,
-              limit: int) -> bytes:
+              limit: int, tombstones_after: int = 0) -> bytes:
     """The pull answer as JSON bytes.
 
     Stored events are canonical JSON text; they are spliced into the answer with their
@@ -224,12 +235,19 @@ def pull_body(repo: Repository, device: Device, events_after: int, profiles_afte
     profiles = repo.profiles_after(device.facility_id, profiles_after, MAX_PROFILES_PAGE + 1)
     more = more or len(profiles) > MAX_PROFILES_PAGE
     profiles = profiles[:MAX_PROFILES_PAGE]
+    # tombstones of every facility: one names only an id, and a learner erased after a
+    # move still has a history on the old facility's tablets (docs/sync-protocol.md §4.7)
+    tombstones = repo.tombstones_after(tombstones_after, MAX_PROFILES_PAGE + 1)
+    more = more or len(tombstones) > MAX_PROFILES_PAGE
+    tombstones = tombstones[:MAX_PROFILES_PAGE]
     parts = [ev.content[:-1] + ',"received_at":' + json.dumps(ev.received_at) + "}"
              for ev in stored if _servable(ev)]
     head = {
         "events_cursor": stored[-1].seq if stored else events_after,
         "profiles": [profile_service.profile_json(p) for p in profiles],
         "profiles_cursor": profiles[-1].rev if profiles else profiles_after,
+        "tombstones": [{"learner": t.learner_id, "erased_at": t.erased_at} for t in tombstones],
+        "tombstones_cursor": tombstones[-1].seq if tombstones else tombstones_after,
         "more": more,
         "server_epoch": repo.server_epoch(),
     }
@@ -238,7 +256,8 @@ def pull_body(repo: Repository, device: Device, events_after: int, profiles_afte
 
 
 def pull(*, repo: Repository, device: Device, events_after: int, profiles_after: int,
-         limit: int, installed: dict[str, int] | None = None) -> bytes:
+         limit: int, installed: dict[str, int] | None = None,
+         tombstones_after: int = 0) -> bytes:
     """A pull answer (pull_body), after recording the device's installed packs — written
     only when they differ from the stored report, so a burst of pulls does not queue
     behind pushes holding the write lock."""
@@ -247,7 +266,7 @@ def pull(*, repo: Repository, device: Device, events_after: int, profiles_after:
         changed = {k: v for k, v in installed.items() if stored.get(k) != v}
         if changed:
             repo.report_installed(device.id, changed, now_iso())
-    return pull_body(repo, device, events_after, profiles_after, limit)
+    return pull_body(repo, device, events_after, profiles_after, limit, tombstones_after)
 
 
 def seen(*, repo: Repository, device_id: str) -> None:

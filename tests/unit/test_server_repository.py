@@ -539,7 +539,7 @@ def test_a_version_1_database_is_migrated_with_its_pack_blobs(tmp_path: Path,
     finally:
         repo.close()
     assert [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY version")
-            ] == list(range(1, schema.LATEST + 1))        # every later version applied
+            ] == sorted(schema.VERSIONS)        # every later version applied (gaps allowed)
     conn.execute("INSERT INTO schema_version VALUES (99)")
     conn.close()
     with pytest.raises(DatabaseError, match="schema 99 is newer"):

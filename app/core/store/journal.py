@@ -210,6 +210,15 @@ class Journal:
         """Note the ids of a closed (fully folded) journal file in the index."""
         self._index.append([[jf.number, [e["id"] for e in jf.events]]])
 
+    def forget_index(self) -> None:
+        """Empty the index of closed files (after a closed file was rewritten: erasure.py);
+        `closed_ids` reads each file once again and records it anew."""
+        self._index.close()
+        try:
+            write_records(self.folder / INDEX_FILE, INDEX_KIND, [])
+        finally:
+            self._index = Appender(self.folder / INDEX_FILE, INDEX_KIND)
+
     def closed_ids(self, live: list[int]) -> dict[int, list[str]]:
         """{number: ids in file order} for the journal files in `live`: from the index,
         else read from the file itself (and recorded for next time)."""

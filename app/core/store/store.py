@@ -27,6 +27,7 @@ from app.core.errors import EventError, StoreError
 from app.core.events import new_id, validate_event
 from app.core.store.conflicts import ConflictLog
 from app.core.store.device_file import load_device_file
+from app.core.store.erased_file import erased_ids
 from app.core.store.history import HISTORY_CACHE_BYTES, detached, history_order
 from app.core.store.journal import Journal
 from app.core.store.layout import folder_bytes, prepare_folders, store_root
@@ -69,6 +70,7 @@ class Store:
         self._rejected = RejectedLog(root / "rejected.json")
         self._closed = True
         self.device_id = ""
+        self._erased: frozenset[str] = frozenset()   # erased on the server: erasure.py
 
     # ------------------------------------------------------------------ open / close
     @classmethod
@@ -100,6 +102,7 @@ class Store:
     def _load(self) -> None:
         root = self.root
         prepare_folders(root)
+        self._erased = erased_ids(root)
         self.device_id, self._segment_capacity = load_device_file(
             root, self._segment_capacity, recorded_default=SEGMENT_CAPACITY)
         self._outbox.read_state()
@@ -186,6 +189,8 @@ class Store:
             if event.get("id") is None:
                 event["id"] = new_id()
             validate_event(event)
+            if event["learner"] in self._erased:
+                raise EventError("learner: this learner's record was erased on the server")
             if event_dict.get("id") is not None and self._learners.is_stored(event["id"]):
                 raise EventError(f"id: {event['id']} is already stored")
             if self._journal.broken:
@@ -313,7 +318,8 @@ class Store:
                 validate_event(event, allow_server_fields=True)
             except EventError as exc:
                 raise EventError(f"events[{i}].{exc}") from None
-            batch.append(event)
+            if event["learner"] not in self._erased:   # erased: never stored again
+                batch.append(event)
         with self._lock:
             self._check_open()
             fresh, conflicts = self._learners.sort_out(batch)

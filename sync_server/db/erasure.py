@@ -1,0 +1,193 @@
+"""Erasure tombstones and the anonymous per-course summary (docs/privacy.md).
+
+`erase_learner` does a learner's erasure in **one** write transaction (events and
+learners serialised, LOCK_EVENTS + LOCK_LEARNERS, so no push can slip a row in between):
+their events are folded into `course_summary` (counts only, no identifier) by the
+caller's `fold` and deleted; their certificates are revoked and their signed credential
+(which holds the name) is replaced by `{}` — the row stays so the revocation status list
+keeps its bit and /verify can say "revoked" without personal data; their profile is
+deleted; a tombstone (`erasures`, learner id + time) is added, whose `seq` is the
+tombstone pull cursor; and the audit entry is written with it.
+
+A tombstone is what stops the learner coming back: a pushed profile or event of an
+erased learner is refused (db/learners.py `save_profile`, db/events.py `insert_events`
+check it inside their own transactions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sync_server.db.audit import AuditEntry, insert_audit
+from sync_server.db.base import SqlBase, placeholders
+from sync_server.db.locks import LOCK_EVENTS, LOCK_LEARNERS
+from sync_server.errors import NotFoundError
+
+ERASED_REASON = "the learner's record was erased"
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """Counts of one course in one facility and year; no learner, no event id."""
+
+    pack_id: str
+    course_id: str
+    facility_id: str
+    year: str
+    events: int = 0
+    quiz_attempts: int = 0
+    quiz_passes: int = 0
+    completions: int = 0
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    seq: int
+    learner_id: str
+    erased_at: str
+
+
+@dataclass(frozen=True)
+class ErasureCounts:
+    events: int
+    certificates: int
+
+
+#: (facility_id, event content JSON) of the events going → the summary rows to add
+Fold = Callable[[list[tuple[str, str]]], list[SummaryRow]]
+#: how many rows an action removed → its audit entry (None: nothing to record)
+AuditFor = Callable[[int], AuditEntry | None]
+
+
+class ErasureStore(Protocol):
+    def erase_learner(self, learner_id: str, now: str, *, fold: Fold,
+                      audit: AuditEntry | None = None) -> ErasureCounts:
+        """Erase one learner (module docstring). NotFoundError for an unknown learner
+        (also one erased already: see `erased_among`)."""
+        ...
+
+    def erased_among(self, learner_ids: list[str]) -> set[str]:
+        """Which of these learners were erased."""
+        ...
+
+    def tombstones_after(self, after_seq: int, limit: int) -> list[Tombstone]:
+        """Tombstones after the cursor, in seq order (every facility: a tombstone names
+        only an id, and a learner may have moved between facilities)."""
+        ...
+
+    def course_summaries(self) -> list[SummaryRow]: ...
+
+    def deletion_mark(self) -> int:
+        """A number that grows whenever events are deleted (erasure, retention), so a
+        cache of events in any server process can tell that it must be dropped."""
+        ...
+
+    def fold_events_before(self, cutoff: str, *, fold: Fold, batch: int = 5000,
+                           audit: AuditFor | None = None) -> int:
+        """Retention: fold events whose `at` is before `cutoff` into the summary and delete
+        them, `batch` per transaction (each batch atomic); returns how many went. The
+        audit entry (made from the total) goes with the last batch."""
+        ...
+
+
+def add_summary(cur: Any, dialect: str, rows: list[SummaryRow]) -> None:
+    """Add counts to `course_summary` in the caller's transaction."""
+    merged: dict[tuple[str, str, str, str], list[int]] = {}
+    for r in rows:
+        acc = merged.setdefault((r.pack_id, r.course_id, r.facility_id, r.year), [0, 0, 0, 0])
+        for i, n in enumerate((r.events, r.quiz_attempts, r.quiz_passes, r.completions)):
+            acc[i] += n
+    if not merged:
+        return
+    cur.executemany(placeholders(dialect, (
+        "INSERT INTO course_summary (pack_id, course_id, facility_id, year, events, "
+        "quiz_attempts, quiz_passes, completions) VALUES (?,?,?,?,?,?,?,?) "
+        "ON CONFLICT (pack_id, course_id, facility_id, year) DO UPDATE SET "
+        "events = course_summary.events + excluded.events, "
+        "quiz_attempts = course_summary.quiz_attempts + excluded.quiz_attempts, "
+        "quiz_passes = course_summary.quiz_passes + excluded.quiz_passes, "
+        "completions = course_summary.completions + excluded.completions")),
+        [(*key, *counts) for key, counts in sorted(merged.items())])
+
+
+def _mark_deletion(cur: Any, dialect: str) -> None:
+    cur.execute(placeholders(dialect, (
+        "INSERT INTO server_meta (name, value) VALUES ('deletions', '1') "
+        "ON CONFLICT (name) DO UPDATE SET value = "
+        "CAST(CAST(server_meta.value AS INTEGER) + 1 AS TEXT)")))
+
+
+class ErasureSql(SqlBase):
+    def deletion_mark(self) -> int:
+        row = self._one("SELECT value FROM server_meta WHERE name = 'deletions'")
+        return int(row[0]) if row else 0
+
+    def erase_learner(self, learner_id: str, now: str, *, fold: Fold,
+                      audit: AuditEntry | None = None) -> ErasureCounts:
+        with self._write(LOCK_EVENTS, LOCK_LEARNERS) as cur:
+            cur.execute(self._sql("SELECT 1 FROM learners WHERE id = ?"), (learner_id,))
+            if cur.fetchone() is None:
+                raise NotFoundError(f"learner {learner_id!r} does not exist")
+            cur.execute(self._sql("SELECT facility_id, content FROM events WHERE "
+                                  "learner_id = ?"), (learner_id,))
+            gone = [(str(f), str(c)) for f, c in cur.fetchall()]
+            add_summary(cur, self.dialect, fold(gone))
+            cur.execute(self._sql("DELETE FROM events WHERE learner_id = ?"), (learner_id,))
+            _mark_deletion(cur, self.dialect)
+            cur.execute(self._sql(
+                "UPDATE certificates SET revoked_at = COALESCE(revoked_at, ?), "
+                "revoked_by = COALESCE(revoked_by, ?), revoke_reason = ?, credential = '{}', "
+                "delivered_at = COALESCE(delivered_at, ?) WHERE learner_id = ?"),
+                (now, audit.actor if audit else "erasure", ERASED_REASON, now, learner_id))
+            certificates = int(cur.rowcount)
+            cur.execute(self._sql("DELETE FROM learners WHERE id = ?"), (learner_id,))
+            cur.execute(self._sql("INSERT INTO erasures (learner_id, erased_at) VALUES (?, ?)"),
+                        (learner_id, now))
+            if audit is not None:
+                insert_audit(cur, self.dialect, audit)
+        return ErasureCounts(len(gone), certificates)
+
+    def erased_among(self, learner_ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        unique = sorted(set(learner_ids))
+        for start in range(0, len(unique), 500):
+            part = unique[start:start + 500]
+            found.update(r[0] for r in self._all(
+                f"SELECT learner_id FROM erasures WHERE learner_id IN "
+                f"({','.join('?' * len(part))})", tuple(part)))
+        return found
+
+    def tombstones_after(self, after_seq: int, limit: int) -> list[Tombstone]:
+        return [Tombstone(int(s), lid, at) for s, lid, at in self._all(
+            "SELECT seq, learner_id, erased_at FROM erasures WHERE seq > ? ORDER BY seq "
+            "LIMIT ?", (after_seq, limit))]
+
+    def course_summaries(self) -> list[SummaryRow]:
+        return [SummaryRow(p, c, f, y, int(e), int(a), int(s), int(n))
+                for p, c, f, y, e, a, s, n in self._all(
+                    "SELECT pack_id, course_id, facility_id, year, events, quiz_attempts, "
+                    "quiz_passes, completions FROM course_summary "
+                    "ORDER BY pack_id, course_id, facility_id, year")]
+
+    def fold_events_before(self, cutoff: str, *, fold: Fold, batch: int = 5000,
+                           audit: AuditFor | None = None) -> int:
+        total = 0
+        while True:
+            with self._write(LOCK_EVENTS) as cur:
+                cur.execute(self._sql("SELECT seq, facility_id, content FROM events WHERE "
+                                      "at < ? ORDER BY seq LIMIT ?"), (cutoff, batch))
+                rows = cur.fetchall()
+                if rows:
+                    add_summary(cur, self.dialect, fold([(str(f), str(c)) for _, f, c in rows]))
+                    seqs = [int(r[0]) for r in rows]
+                    cur.execute(self._sql("DELETE FROM events WHERE at < ? AND seq <= ?"),
+                                (cutoff, max(seqs)))
+                    total += int(cur.rowcount)
+                    _mark_deletion(cur, self.dialect)
+                if len(rows) < batch:
+                    entry = audit(total) if audit is not None else None
+                    if entry is not None:
+                        insert_audit(cur, self.dialect, entry)
+                    return total
