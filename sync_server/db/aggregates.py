@@ -181,6 +181,30 @@ def move_totals(cur: Any, dialect: str, learner_id: str, facility_id: str) -> No
     apply_events(cur, dialect, Counter({facility_id: sum(moved.values())}), ())
 
 
+def forget_events(cur: Any, dialect: str, learners: list[str],
+                  removed: Counter[str]) -> None:
+    """After events were deleted (erasure, retention: db/erasure.py), in the same
+    transaction: take them out of the facility totals (`removed`: deleted events per
+    facility) and recompute the learners' rows from the events they still have (none
+    after an erasure) — so the aggregates stay what `rebuild` would make."""
+    sql = _Sql(cur, dialect)
+    if removed:
+        cur.executemany(sql.q("UPDATE event_totals SET events = events - ? "
+                              "WHERE facility_id = ?"),
+                        [(n, fac) for fac, n in sorted(removed.items())])
+    types = ",".join("?" * len(AGGREGATE_TYPES))
+    unique = sorted(set(learners))
+    for start in range(0, len(unique), LEARNER_BATCH):
+        part = unique[start:start + LEARNER_BATCH]
+        marks = ",".join("?" * len(part))
+        for table in ("course_progress", "course_sets", "self_ratings"):
+            cur.execute(sql.q(f"DELETE FROM {table} WHERE learner_id IN ({marks})"),
+                        tuple(part))
+        cur.execute(sql.q(f"SELECT content FROM events WHERE learner_id IN ({marks}) "
+                          f"AND type IN ({types})"), (*part, *AGGREGATE_TYPES))
+        sql.upsert(fold(parsed(content) for (content,) in cur.fetchall()))
+
+
 def rebuild(cur: Any, dialect: str) -> RebuildCounts:
     """Recompute the aggregates from the events (inside the caller's write transaction),
     a batch of learners at a time so memory follows the batch, not the history."""

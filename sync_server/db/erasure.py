@@ -16,10 +16,12 @@ check it inside their own transactions).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sync_server.db.aggregates import forget_events
 from sync_server.db.audit import AuditEntry, insert_audit
 from sync_server.db.base import SqlBase, placeholders
 from sync_server.db.locks import LOCK_EVENTS, LOCK_LEARNERS
@@ -135,6 +137,7 @@ class ErasureSql(SqlBase):
             gone = [(str(f), str(c)) for f, c in cur.fetchall()]
             add_summary(cur, self.dialect, fold(gone))
             cur.execute(self._sql("DELETE FROM events WHERE learner_id = ?"), (learner_id,))
+            forget_events(cur, self.dialect, [learner_id], Counter(f for f, _ in gone))
             _mark_deletion(cur, self.dialect)
             cur.execute(self._sql(
                 "UPDATE certificates SET revoked_at = COALESCE(revoked_at, ?), "
@@ -176,15 +179,19 @@ class ErasureSql(SqlBase):
         total = 0
         while True:
             with self._write(LOCK_EVENTS) as cur:
-                cur.execute(self._sql("SELECT seq, facility_id, content FROM events WHERE "
-                                      "at < ? ORDER BY seq LIMIT ?"), (cutoff, batch))
+                cur.execute(self._sql("SELECT seq, facility_id, content, learner_id FROM "
+                                      "events WHERE at < ? ORDER BY seq LIMIT ?"),
+                            (cutoff, batch))
                 rows = cur.fetchall()
                 if rows:
-                    add_summary(cur, self.dialect, fold([(str(f), str(c)) for _, f, c in rows]))
+                    add_summary(cur, self.dialect,
+                                fold([(str(f), str(c)) for _, f, c, _ in rows]))
                     seqs = [int(r[0]) for r in rows]
                     cur.execute(self._sql("DELETE FROM events WHERE at < ? AND seq <= ?"),
                                 (cutoff, max(seqs)))
                     total += int(cur.rowcount)
+                    forget_events(cur, self.dialect, [str(r[3]) for r in rows],
+                                  Counter(str(r[1]) for r in rows))
                     _mark_deletion(cur, self.dialect)
                 if len(rows) < batch:
                     entry = audit(total) if audit is not None else None

@@ -205,6 +205,9 @@ def test_erasure_deletes_revokes_and_tombstones(repo: Repository) -> None:
     assert "Erika" not in json.dumps(answer)
     assert [t.learner_id for t in repo.tombstones_after(0, 10)] == [lid]
     assert repo.deletion_mark() == mark + 1        # other processes' caches refill
+    # the report aggregates forget the learner in the same transaction (issue 18 tables)
+    assert lid not in {r.learner_id for r in repo.progress_rows()}
+    assert repo.rebuild_aggregates(keep=False).matched
     summary = repo.course_summaries()
     assert sum(s.events for s in summary) == len(ids)
     assert sum(s.quiz_passes for s in summary) == 1
@@ -288,6 +291,7 @@ def test_retention_folds_old_events_and_drops_old_audit_entries(repo: Repository
     assert result.events_deleted == len(old_ids) and result.audit_deleted == 1
     assert repo.learner_events(old_l) == [] and len(repo.learner_events(new_l)) == len(new_ids)
     assert repo.get_learner(old_l) is not None          # the profile is not an event
+    assert repo.rebuild_aggregates(keep=False).matched   # aggregates follow the deletion
     rows = repo.course_summaries()
     assert [(r.year, r.events, r.quiz_passes) for r in rows] == [("2020", len(old_ids), 1)]
     actions = [e.action for e in entries(repo)]
