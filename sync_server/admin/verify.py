@@ -8,6 +8,9 @@ not revoked. The JSON answer (``Accept: application/json``)::
     {"id": "…", "status": "genuine" | "revoked" | "tampered" | "unknown_key" | "malformed"
      | "not_found", "genuine": bool, "revoked": bool, "revoked_at": …, "reason": …,
      "key_id": …, "credential": {…}}
+
+A revoked certificate's ``reason`` is always "revoked by the issuer": the reason an admin
+typed is internal and shown only in the console (services/certificates.py).
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ def verify_page(request: Request, certificate_id: str, state: StateDep) -> Respo
     return templates.TemplateResponse(request, "verify.html", {
         "headline": headline, "explanation": explanation, "verdict_class": css, "cert": cred,
         "learner_name": learner, "issuer_name": issuer_name, "key_id": answer["key_id"],
-        "revoked_at": answer["revoked_at"], "revoke_reason": answer["reason"],
+        "revoked_at": answer["revoked_at"],
         "cid": answer["id"], "lang": lang}, status_code=code,
         headers={"Cache-Control": "no-store", **SECURITY_HEADERS})
 

@@ -21,6 +21,8 @@ from sync_server.db.repository import CertificateRecord, Repository
 from sync_server.errors import NotFoundError, ServerError
 
 MAX_REASON = 200
+#: What the public /verify says instead of the revocation reason (kept in the console).
+REVOKED_PUBLIC_REASON = "revoked by the issuer"
 #: list_certificates without a limit: every certificate
 EVERY = 1_000_000
 
@@ -78,7 +80,11 @@ def find(*, repo: Repository, certificate_id: str) -> CertificateRecord | None:
 
 def check(*, repo: Repository, trusted: TrustedKeys, certificate_id: str) -> dict[str, Any]:
     """The verify answer (admin/verify.py documents its fields): "genuine" = the stored
-    credential verifies with the trusted keys *and* it is not revoked."""
+    credential verifies with the trusted keys *and* it is not revoked.
+
+    Public: the revocation *reason* is internal (it may say "quiz taken by another
+    person") and stays in the console; a revoked certificate's answer says only
+    ``"revoked"``, the date, and the fixed reason ``REVOKED_PUBLIC_REASON``."""
     record = find(repo=repo, certificate_id=certificate_id)
     if record is None:
         return {"id": certificate_id, "status": "not_found", "genuine": False, "revoked": False,
@@ -89,7 +95,7 @@ def check(*, repo: Repository, trusted: TrustedKeys, certificate_id: str) -> dic
     status = "revoked" if result.genuine and revoked else result.status.value
     return {"id": record.id, "status": status, "genuine": result.genuine and not revoked,
             "revoked": revoked, "revoked_at": record.revoked_at,
-            "reason": record.revoke_reason if revoked else result.reason,
+            "reason": REVOKED_PUBLIC_REASON if revoked else result.reason,
             "key_id": result.key_id, "credential": record.credential}
 
 

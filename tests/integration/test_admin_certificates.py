@@ -169,9 +169,15 @@ def test_completion_issues_one_certificate_that_verifies_offline(server) -> None
         r = client.post(f"/admin/certificates/{cid}/revoke", data={"csrf": csrf, "reason": "issued in error"})
         assert r.status_code == 303
         listing = client.get("/admin/certificates").text
-        assert "revoked" in listing and "issued in error" in listing
+        assert "revoked" in listing and "issued in error" in listing   # the console keeps it
+        assert "reason is internal" in client.get("/admin/certificates").text
     answer = httpx.get(f"{base}/verify/{cid}", headers={"Accept": "application/json"}).json()
     assert (answer["status"], answer["genuine"], answer["revoked"]) == ("revoked", False, True)
+    # the reason is internal: the public answer says only "revoked" and the date
+    assert answer["reason"] == "revoked by the issuer" and answer["revoked_at"]
+    assert "issued in error" not in json.dumps(answer)
+    public_page = httpx.get(f"{base}/verify/{cid}").text
+    assert "issued in error" not in public_page and answer["revoked_at"][:10] in public_page
     # the JSON admin API sees it; revoking twice is a 404; no token is a 401
     listed = httpx.get(f"{base}/api/v1/admin/certificates", headers=bearer(token)).json()
     assert [(c["id"], c["revoke_reason"]) for c in listed] == [(cid, "issued in error")]
