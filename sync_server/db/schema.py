@@ -17,6 +17,9 @@ constraint), one-time PIN set-up codes (their verifier and expiry on the learner
 the (admin name, address) pairs that logged in before (the login throttle); the Python
 step in `db/migrate.py` (`learners.upgrade_learners_v6`) wraps old `scrypt$` PIN verifiers and brings future
 `updated_at` stamps back to the migration time.
+Version 10 (the console, issue 21): `publications.withdrawn_at/_by` (a withdrawn
+publication no longer reaches devices), `enrol_codes.cancelled_at/_by`, and
+`learners.deactivated_at` (leavers). Versions 7–9 are other branches' (none adds nothing).
 """
 
 from __future__ import annotations
@@ -133,6 +136,15 @@ VERSIONS: dict[int, list[str]] = {
             name_key TEXT NOT NULL, address TEXT NOT NULL, at TEXT NOT NULL,
             PRIMARY KEY (name_key, address))""",
     ],
+    10: [
+        # console upkeep (issue 21): a publication can be withdrawn (devices hide the pack),
+        # an enrolment code cancelled before it expires, a learner deactivated (a leaver)
+        "ALTER TABLE publications ADD COLUMN withdrawn_at TEXT",
+        "ALTER TABLE publications ADD COLUMN withdrawn_by TEXT",
+        "ALTER TABLE enrol_codes ADD COLUMN cancelled_at TEXT",
+        "ALTER TABLE enrol_codes ADD COLUMN cancelled_by TEXT",
+        "ALTER TABLE learners ADD COLUMN deactivated_at TEXT",
+    ],
 }
 LATEST = max(VERSIONS)
 
@@ -140,7 +152,8 @@ LATEST = max(VERSIONS)
 def statements(dialect: str, version: int) -> list[str]:
     """The statements that bring a database from `version - 1` to `version`."""
     types = DIALECT_TYPES[dialect]
-    return [stmt.format(**types) for stmt in VERSIONS[version]]
+    # a number no branch used (merged branches take distinct numbers) adds nothing
+    return [stmt.format(**types) for stmt in VERSIONS.get(version, [])]
 
 
 def table_names() -> set[str]:

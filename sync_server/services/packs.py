@@ -2,8 +2,9 @@
 
 Upload: verify a built .pack with the trusted keys (or build one from a zipped source
 folder with the server key), put its blobs into the content-addressed store, record the
-version — versions only grow. Publish: a version to facilities and/or roles (empty =
-all). Roll back: the content of an older version republished as a new, higher version
+version — versions only grow. Publish: a version to facilities and/or roles (the API's
+`publish`: empty = all; the console's `check_audience` + `publish_to`: explicit, nothing
+implicit). Withdraw: a pack's publications end (devices hide it). Roll back: the content of an older version republished as a new, higher version
 (devices never go backwards). The device side is pack_delivery.py.
 """
 
@@ -24,7 +25,7 @@ from app.core.clock import now_iso
 from app.core.errors import PackError
 from app.core.packs import BlobStore
 from app.core.packs.builder import sign_manifest
-from app.core.roles import ROLES, is_role
+from app.core.roles import ROLE_LABELS_EN, ROLES, is_role
 from sync_server.db.repository import (
     Facility,
     InstalledPack,
@@ -161,11 +162,81 @@ def publish(*, repo: Repository, pack_id: str, version: int, facilities: list[st
     return repo.publish(pack_id, version, facilities, roles, by, now_iso())
 
 
+@dataclass(frozen=True)
+class Audience:
+    """An explicit audience, checked and named (the console's confirmation step).
+    Empty `facilities` / `roles` mean *all*, but only when the admin chose "all"."""
+
+    facilities: tuple[str, ...]
+    roles: tuple[str, ...]
+    facility_names: tuple[str, ...]     # the names, for the confirmation sentence
+    role_names: tuple[str, ...]
+
+    def text(self) -> str:
+        where = ", ".join(self.facility_names) or "all facilities"
+        who = ", ".join(self.role_names) or "all roles"
+        return f"{where} · {who}"
+
+
+def check_audience(*, repo: Repository, facilities: list[str], roles: list[str],
+                   all_facilities: bool, all_roles: bool) -> Audience:
+    """The audience an admin chose, with nothing implicit: no facility ticked and "all
+    facilities" not chosen (or the same for roles) is a ServerError saying so; an unknown
+    facility is NotFoundError, an unknown role ServerError."""
+    if not facilities and not all_facilities:
+        raise ServerError("Choose the facilities to publish to (or tick \"all facilities\"): "
+                          "nothing is published to everyone by default.")
+    if not roles and not all_roles:
+        raise ServerError("Choose the roles to publish to (or tick \"all roles\"): "
+                          "nothing is published to everyone by default.")
+    bad = [r for r in roles if not is_role(r)]
+    if bad:
+        raise ServerError(f"Unknown role(s): {', '.join(bad)} (roles: {', '.join(ROLES)})")
+    names = {f.id: f.name for f in repo.list_facilities()}
+    missing = [f for f in facilities if f not in names]
+    if missing:
+        raise NotFoundError(f"facility {missing[0]!r} does not exist")
+    where = () if all_facilities else tuple(sorted(set(facilities)))
+    who = () if all_roles else tuple(sorted(set(roles)))
+    return Audience(where, who, tuple(names[f] for f in where),
+                    tuple(ROLE_LABELS_EN.get(r, r) for r in who))
+
+
+def publish_to(*, repo: Repository, pack_id: str, version: int, audience: Audience,
+               by: str) -> Publication:
+    """Publish a version to an audience made by ``check_audience`` (the console's way:
+    explicit, confirmed). NotFoundError for a version never uploaded."""
+    return repo.publish(pack_id, version, list(audience.facilities), list(audience.roles),
+                        by, now_iso())
+
+
+def withdraw(*, repo: Repository, pack_id: str, by: str) -> int:
+    """Withdraw a pack: every active publication of it ends, so it leaves the catalogue
+    of every device and tablets hide it at their next sync (the catalogue's ``withdrawn``
+    list, docs/sync-protocol.md); learners' progress is kept (events are never touched).
+    Returns how many publications ended; NotFoundError for an unknown pack, ServerError
+    when nothing of it is published."""
+    if not any(p.pack_id == pack_id for p in repo.list_pack_versions()):
+        raise NotFoundError(f"pack {pack_id!r} was not uploaded")
+    ended = repo.withdraw_publications(pack_id, by, now_iso())
+    if not ended:
+        raise ServerError(f"pack {pack_id!r} is not published: nothing to withdraw")
+    return ended
+
+
+def rollback_audience(*, repo: Repository, pack_id: str) -> Publication | None:
+    """The publication a roll-back republishes to: the newest active one of the pack
+    (None: nothing published, the roll-back only uploads)."""
+    pubs = [p for p in repo.list_publications() if p.pack_id == pack_id and p.active]
+    return max(pubs, key=lambda p: (p.version, p.id)) if pubs else None
+
+
 def rollback(*, repo: Repository, keyring: Keyring, pack_id: str, version: int,
              by: str) -> PackVersion:
     """Republish the content of `version` as a new, higher version (devices never go
     backwards): same files, manifest with the new version number, signed with the server
-    key; published to the audience of the newest publication of the pack."""
+    key; published to the audience of the newest active publication of the pack
+    (``rollback_audience``; the console says which before and after)."""
     old = repo.get_pack_version(pack_id, version)
     if old is None:
         raise NotFoundError(f"pack {pack_id!r} version {version} was not uploaded")
@@ -177,10 +248,9 @@ def rollback(*, repo: Repository, keyring: Keyring, pack_id: str, version: int,
                        sig=sign_manifest(manifest_bytes, keyring.private_key),
                        title=old.title, total_bytes=old.total_bytes, uploaded_at=now_iso(),
                        uploaded_by=f"{by} (rollback to v{version})")
+    last = rollback_audience(repo=repo, pack_id=pack_id)
     repo.add_pack_version(pack)
-    pubs = [p for p in repo.list_publications() if p.pack_id == pack_id]
-    if pubs:
-        last = max(pubs, key=lambda p: (p.version, p.id))
+    if last is not None:
         repo.publish(pack_id, pack.version, list(last.facilities), list(last.roles), by,
                      now_iso())
     return pack
@@ -236,7 +306,9 @@ def overview(*, repo: Repository) -> PackOverview:
         rows.sort(key=lambda row: -row[0].version)
     newest_published: dict[str, int] = {}
     for pub in pubs:
-        newest_published[pub.pack_id] = max(newest_published.get(pub.pack_id, 0), pub.version)
+        if pub.active:
+            newest_published[pub.pack_id] = max(newest_published.get(pub.pack_id, 0),
+                                                pub.version)
     names = {d.id: d.name for d in repo.list_devices()}
     by_device: dict[str, tuple[str, str, dict[str, int]]] = {}
     installed = repo.installed_packs()
