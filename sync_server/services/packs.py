@@ -256,6 +256,10 @@ def rollback(*, repo: Repository, keyring: Keyring, pack_id: str, version: int,
     return pack
 
 
+def find_version(*, repo: Repository, pack_id: str, version: int) -> PackVersion | None:
+    return repo.get_pack_version(pack_id, version)
+
+
 def list_pack_versions(*, repo: Repository) -> list[PackVersion]:
     return repo.list_pack_versions()
 
