@@ -234,7 +234,7 @@ def test_upload_publish_rollback_and_device_catalogue(srv, client, tmp_path: Pat
     assert "Withdrew promote-sample" in page and "withdrawn" in page
     cat = httpx.get(f"{base}/api/v1/packs", headers=device.headers).json()
     assert cat == {"packs": [], "withdrawn": ["promote-sample"]}
-    assert httpx.get(base + f"/api/v1/packs/promote-sample/3/manifest",
+    assert httpx.get(base + "/api/v1/packs/promote-sample/3/manifest",
                      headers=device.headers).status_code == 404
     r = client.post("/admin/packs/promote-sample/withdraw", data={"csrf": csrf})
     assert "nothing to withdraw" in client.get("/admin/packs").text
