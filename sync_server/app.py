@@ -23,7 +23,15 @@ from fastapi.staticfiles import StaticFiles
 
 from app.core.packs import BlobStore
 from sync_server import __version__
-from sync_server.admin import pages, pages_exports, pages_packs, pages_people, public_docs, verify
+from sync_server.admin import (
+    pages,
+    pages_exports,
+    pages_learners,
+    pages_packs,
+    pages_people,
+    public_docs,
+    verify,
+)
 from sync_server.admin.console import STATIC_DIR, LoginRequired, login_redirect
 from sync_server.api import admin, admin_certificates, admin_packs, devices, health, packs, sync
 from sync_server.api.deps import ServerState
@@ -45,7 +53,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     # JSON API (api/): devices, sync, packs, admin
     health.router, devices.router, sync.router, admin.router, packs.router, admin_packs.router,
     # admin console (admin/, HTML)
-    pages.router, pages_packs.router, pages_people.router, pages_exports.router,
+    pages.router, pages_packs.router, pages_people.router, pages_learners.router,
+    pages_exports.router,
     # public certificate pages and documents, then the certificate admin API
     verify.router, public_docs.router, admin_certificates.router,
 )

@@ -332,7 +332,8 @@ def test_learners_create_import_move(client) -> None:
     r = client.post("/admin/learners", data={"csrf": csrf, "staff_number": "LT-100",
                                              "name": "Someone Else", "facility": "f1",
                                              "role": "prison_officer", "language": "lt"})
-    assert "already belongs" in client.get("/admin/learners").text
+    # a duplicate names the person (not an internal id) and the facility
+    assert "already belongs to Ona Onaitė (LT-100) in Vilnius" in client.get("/admin/learners").text
     r = client.post("/admin/learners", data={"csrf": csrf, "staff_number": "X1", "name": "A",
                                              "facility": "f1", "role": "inmate", "language": "en"})
     assert "unknown role" in client.get("/admin/learners").text
@@ -359,12 +360,20 @@ def test_learners_create_import_move(client) -> None:
     page = client.get("/admin/learners?facility=f2").text
     assert "Ștefan Țăranu" in page and "Maria" in page and "Bob" not in page
 
-    learner_id = re.search(r'action="/admin/learners/([0-9a-f-]+)/move"', page).group(1)
-    r = client.post(f"/admin/learners/{learner_id}/move", data={"csrf": csrf, "facility": "f1"})
+    learner_id = re.search(r'href="/admin/learners/([0-9a-f-]+)">Ștefan', page).group(1)
+    # a move asks first, naming the person and both facilities; then moves
+    ask = client.post(f"/admin/learners/{learner_id}/move", data={"csrf": csrf, "facility": "f1"})
+    assert ask.status_code == 200
+    assert re.search(r"Move <strong>Ștefan Țăranu</strong> \(RO-1\) from <strong>Iasi</strong> "
+                     r"to <strong>Vilnius</strong>", ask.text)
+    assert learner_id not in client.get("/admin/learners?facility=f1").text   # not yet
+    r = client.post(f"/admin/learners/{learner_id}/move",
+                    data={"csrf": csrf, "facility": "f1", "confirmed": "1"})
     assert r.status_code == 303
+    assert "Moved Ștefan Țăranu (RO-1) from Iasi to Vilnius." in client.get(r.headers["location"]).text
     assert learner_id in client.get("/admin/learners?facility=f1").text
     r = client.post(f"/admin/learners/{learner_id}/move", data={"csrf": csrf, "facility": "nowhere"})
-    assert "does not exist" in client.get("/admin/learners").text
+    assert "does not exist" in client.get(r.headers["location"]).text
     binary = client.post("/admin/learners/import", data={"csrf": csrf},
                          files={"file": ("x.csv", b"\xff\xfe\x00bad", "text/csv")})
     assert "not UTF-8" in binary.text
