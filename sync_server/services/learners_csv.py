@@ -118,8 +118,13 @@ _ROLE_BY_LABEL = {label.casefold(): role for role, label in ROLE_LABELS_EN.items
 
 def role_from_cell(value: str, field: str) -> str:
     """A role id from a CSV cell holding the id or the label the console shows."""
-    return profile_rules.role(_ROLE_BY_LABEL.get(" ".join(value.split()).casefold(), value),
-                              field)
+    try:
+        return profile_rules.role(_ROLE_BY_LABEL.get(" ".join(value.split()).casefold(),
+                                                     value), field)
+    except ProfileFieldError as exc:
+        known = ", ".join(f"{label} ({role})" for role, label in ROLE_LABELS_EN.items())
+        raise ProfileFieldError(field, exc.code, f"unknown role {value!r}; known: "
+                                                 f"{known}") from None
 
 
 _RULES = {"staff_number": profile_rules.staff_number, "name": profile_rules.display_name,
