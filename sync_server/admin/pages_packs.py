@@ -62,7 +62,8 @@ def _packs_context(repo: Repository) -> dict[str, Any]:
             "facilities": view.facilities, "active_audience": active,
             "installed_rows": [{"device": name, "facility": facility, "versions": versions}
                                for name, facility, versions in view.installed],
-            "pack_ids": view.pack_ids, "newest_published": view.newest_published}
+            "pack_ids": view.pack_ids, "newest_published": view.newest_published,
+            "device_rows": view.devices, "facility_names": names}
 
 
 @router.get("/packs", response_class=HTMLResponse)

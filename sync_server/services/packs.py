@@ -16,7 +16,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +35,7 @@ from sync_server.db.repository import (
 )
 from sync_server.errors import AlreadyExistsError, NotFoundError, ServerError
 from sync_server.keyring import Keyring
+from sync_server.services import pack_delivery
 
 CHUNK = 1024 * 1024
 SOURCE_MAX_FILES = 5_000
@@ -298,6 +299,25 @@ class PackOverview:
     installed: list[tuple[str, str, dict[str, int]]]   # device name, facility, pack → version
     pack_ids: list[str]
     newest_published: dict[str, int]
+    devices: list[InstalledRow] = field(default_factory=list)   # with what each should have
+
+
+@dataclass(frozen=True)
+class InstalledRow:
+    """One device in "Installed on devices": what it reported, and the newest version
+    of each pack published (active) to *its* facility — what it should have."""
+
+    device_id: str
+    name: str
+    facility_id: str
+    versions: dict[str, int]         # pack → version reported
+    offered: dict[str, int]          # pack → newest version published to its facility
+    reported_at: str                 # the last report (UTC)
+    revoked: bool
+
+    def stale(self, pack_id: str) -> bool:
+        have = self.versions.get(pack_id)
+        return have is not None and have < self.offered.get(pack_id, 0)
 
 
 def overview(*, repo: Repository) -> PackOverview:
@@ -320,5 +340,25 @@ def overview(*, repo: Repository) -> PackOverview:
         row = by_device.setdefault(item.device_id, (names.get(item.device_id, item.device_id),
                                                     item.facility_id, {}))
         row[2][item.pack_id] = item.version
+    offered: dict[str, dict[str, int]] = {}
+    for device in repo.list_devices():
+        if device.facility_id not in offered:
+            offered[device.facility_id] = {
+                i.pack.pack_id: i.pack.version
+                for i in pack_delivery.catalogue(repo=repo, facility_id=device.facility_id)}
+    devices = {d.id: d for d in repo.list_devices()}
+    rows: dict[str, InstalledRow] = {}
+    for item in installed:
+        device = devices.get(item.device_id)
+        row = rows.get(item.device_id)
+        if row is None:
+            row = rows[item.device_id] = InstalledRow(
+                item.device_id, device.name if device else item.device_id, item.facility_id,
+                {}, offered.get(item.facility_id, {}), item.reported_at,
+                bool(device and device.revoked))
+        row.versions[item.pack_id] = item.version
+        if item.reported_at > row.reported_at:
+            rows[item.device_id] = row = replace(row, reported_at=item.reported_at)
     return PackOverview(versions, repo.list_facilities(), list(by_device.values()),
-                        sorted({i.pack_id for i in installed} | set(versions)), newest_published)
+                        sorted({i.pack_id for i in installed} | set(versions)), newest_published,
+                        sorted(rows.values(), key=lambda r: (r.facility_id, r.name)))

@@ -209,7 +209,8 @@ def test_upload_publish_rollback_and_device_catalogue(srv, client, tmp_path: Pat
                json={"installed_packs": {"promote-sample": 2}})
     page = client.get("/admin/packs").text
     assert "tab-cat" not in page or "test tablet" in page
-    assert 'class="stale">2<' in page  # older than the newest published (3)
+    # older than the newest published to its facility (3)
+    assert 'class="stale" title="v3 is published to this facility">2 → 3<' in page
     # hostile publish input
     bad = client.post("/admin/packs/promote-sample/publish",
                       data={"csrf": csrf, "version": "9", "all_facilities": "1", "all_roles": "1"})
