@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from app.core.canonical import canonical_json
 from app.core.clock import now_iso
-from app.core.errors import PackError
+from app.core.errors import PackError, PackSourceError, PackSourceErrors
 from app.core.packs import BlobStore
 from app.core.packs.builder import sign_manifest
 from app.core.roles import ROLE_LABELS_EN, ROLES, is_role
@@ -56,6 +56,9 @@ def _hide_path(path: Path, label: str) -> Iterator[None]:
     """Errors name the upload, not the server's temp folder."""
     try:
         yield
+    except PackSourceErrors as many:   # every problem keeps its file, line and field
+        raise PackSourceErrors([_relabel(p, path, label) for p in many.problems],
+                               total=many.total) from None
     except PackError as exc:
         message = str(exc).replace(str(path), label)
         if message == str(exc):
@@ -65,6 +68,22 @@ def _hide_path(path: Path, label: str) -> Iterator[None]:
         except TypeError:
             new = PackError(message)
         raise new from None
+
+
+def _relabel(problem: PackSourceError, path: Path, label: str) -> PackSourceError:
+    """The same problem with the upload's name instead of the server's temp folder."""
+    text = str(problem)
+    prefix = problem.path or ""
+    if problem.line is not None:
+        prefix += f":{problem.line}"
+    if problem.field:
+        prefix += f" [{problem.field}]" if prefix else f"[{problem.field}]"
+    message = text[len(prefix) + 2:] if prefix and text.startswith(prefix + ": ") else text
+    def fix(value: str) -> str:   # a path inside the upload: relative to it
+        return value.replace(str(path) + "/", "").replace(str(path), label)
+
+    return PackSourceError(fix(message), path=fix(problem.path) if problem.path else None,
+                           line=problem.line, field=problem.field)
 
 
 def ingest_pack_file(repo: Repository, keyring: Keyring, blobs: BlobStore, pack_file: Path,

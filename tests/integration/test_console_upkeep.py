@@ -190,3 +190,26 @@ def test_csv_template_and_role_labels(client) -> None:
     assert "Imported 1 learner(s); 1 row(s) with errors." in r.text
     assert re.search(r"<tr><td>3</td><td>role</td><td>unknown role &#39;Prison guard&#39;; "
                      r"known: Prison officer \(prison_officer\)", r.text)
+
+
+def test_upload_lists_every_problem_of_the_source_at_once(client, tmp_path) -> None:
+    from tests.integration.test_admin_console_flows import source_zip_with, upload
+
+    data = source_zip_with(tmp_path, {
+        "courses/boundaries/02-warning-signs.en.md": ("## Small favours", "## Small favours\n\n<script>x</script>"),
+        "courses/boundaries/03-what-to-do.en.md": ("#the-three-zones", "#no-such-card"),
+        "profiles/prison-officer.toml": ('roles = ["prison_officer"]', 'roles = ["<b>warden</b>"]')})
+    r = upload(client, data)
+    assert r.status_code == 422
+    table = r.text[r.text.index('<div class="problems"'):]
+    table = table[:table.index("</table>")]
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>",
+                      table)
+    assert sorted((path, line, field) for path, line, field, _ in rows) == [
+        ("promote-sample/courses/boundaries/02-warning-signs.en.md", "8", ""),
+        ("promote-sample/courses/boundaries/03-what-to-do.en.md", "14", ""),
+        ("promote-sample/profiles/prison-officer.toml", "6", "roles"),
+    ], rows
+    assert "<b>warden" not in r.text and "/source-" not in r.text and "/tmp/" not in r.text
+    assert '<div class="scroll"><table class="errors">' in r.text     # no overflow on a phone
+    assert "3 problem(s) — all of them are listed" in r.text
