@@ -360,24 +360,24 @@ def overview(*, repo: Repository) -> PackOverview:
                                                     item.facility_id, {}))
         row[2][item.pack_id] = item.version
     offered: dict[str, dict[str, int]] = {}
-    for device in repo.list_devices():
-        if device.facility_id not in offered:
-            offered[device.facility_id] = {
+    for enrolled in repo.list_devices():
+        if enrolled.facility_id not in offered:
+            offered[enrolled.facility_id] = {
                 i.pack.pack_id: i.pack.version
-                for i in pack_delivery.catalogue(repo=repo, facility_id=device.facility_id)}
+                for i in pack_delivery.catalogue(repo=repo, facility_id=enrolled.facility_id)}
     devices = {d.id: d for d in repo.list_devices()}
-    rows: dict[str, InstalledRow] = {}
+    table: dict[str, InstalledRow] = {}
     for item in installed:
         device = devices.get(item.device_id)
-        row = rows.get(item.device_id)
-        if row is None:
-            row = rows[item.device_id] = InstalledRow(
+        line = table.get(item.device_id)
+        if line is None:
+            line = table[item.device_id] = InstalledRow(
                 item.device_id, device.name if device else item.device_id, item.facility_id,
                 {}, offered.get(item.facility_id, {}), item.reported_at,
                 bool(device and device.revoked))
-        row.versions[item.pack_id] = item.version
-        if item.reported_at > row.reported_at:
-            rows[item.device_id] = row = replace(row, reported_at=item.reported_at)
+        line.versions[item.pack_id] = item.version
+        if item.reported_at > line.reported_at:
+            table[item.device_id] = replace(line, reported_at=item.reported_at)
     return PackOverview(versions, repo.list_facilities(), list(by_device.values()),
                         sorted({i.pack_id for i in installed} | set(versions)), newest_published,
-                        sorted(rows.values(), key=lambda r: (r.facility_id, r.name)))
+                        sorted(table.values(), key=lambda r: (r.facility_id, r.name)))
