@@ -20,7 +20,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from sync_server.admin.console import SECURITY_HEADERS, templates
@@ -73,6 +73,15 @@ def verify_page(request: Request, certificate_id: str, state: StateDep) -> Respo
         headers={"Cache-Control": "no-store", **SECURITY_HEADERS})
 
 
+@router.get("/v/{short_id}", summary="Short verify link (printed on the PDF): redirects to "
+            "/verify/{id}", response_model=None)
+def short_verify(short_id: str, state: StateDep) -> Response:
+    record = certificates.find_short(repo=state.repo, short=short_id[:40])
+    if record is None:
+        return JSONResponse({"detail": "no such certificate"}, status_code=404)
+    return RedirectResponse(f"/verify/{record.id}", status_code=308)
+
+
 @router.get("/certificates/{certificate_id}.json", summary="The signed credential (Open Badges 3.0)")
 def certificate_json(certificate_id: str, state: StateDep) -> Response:
     record = certificates.find(repo=state.repo, certificate_id=certificate_id)
@@ -96,7 +105,10 @@ async def certificate_pdf(certificate_id: str, state: StateDep) -> Response:
                                            .encode()).hexdigest())
     pdf = _PDF_CACHE.get(key)
     if pdf is None:
-        pdf = await run_in_threadpool(render_pdf, record.credential, public_base_url=base)
+        outcomes = certificates.course_outcomes(repo=state.repo, record=record)
+        pdf = await run_in_threadpool(lambda: render_pdf(record.credential,
+                                                         public_base_url=base,
+                                                         outcomes=outcomes))
         _PDF_CACHE[key] = pdf
         while len(_PDF_CACHE) > PDF_CACHE_SIZE:
             _PDF_CACHE.pop(next(iter(_PDF_CACHE)))

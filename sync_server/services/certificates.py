@@ -16,7 +16,7 @@ from app.core.certificates import verify_credential
 from app.core.clock import now_iso
 from app.core.errors import CertificateError
 from app.core.packs import TrustedKeys
-from sync_server.certificates import achievement_json, course_achievement
+from sync_server.certificates import achievement_json, course_achievement, id_from_short
 from sync_server.db.repository import CertificateRecord, Repository
 from sync_server.errors import NotFoundError, ServerError
 
@@ -113,3 +113,32 @@ def achievement(*, repo: Repository, public_base_url: str, pack_id: str, course_
     except CertificateError:
         raise NotFoundError("no such course in this pack") from None
     return achievement_json(course, public_base_url)
+
+
+def course_outcomes(*, repo: Repository, record: CertificateRecord) -> tuple[str, ...]:
+    """The learning outcomes of the certificate's course, from the pack version it was
+    issued for, in the certificate's language (else the pack's default): printed on the
+    PDF (they are not part of the signed credential). Empty when the pack is gone."""
+    pack = repo.get_pack_version(record.pack_id, record.pack_version)
+    if pack is None:
+        return ()
+    try:
+        manifest = json.loads(pack.manifest)
+        course = next(c for c in manifest.get("courses") or [] if c.get("id") == record.course_id)
+    except (ValueError, StopIteration, AttributeError):
+        return ()
+    default = str(manifest.get("default_language") or "en")
+    texts = []
+    for outcome in course.get("outcomes") or []:
+        text = outcome.get("text") if isinstance(outcome, dict) else None
+        if isinstance(text, dict):
+            value = text.get(record.language) or text.get(default)
+            if isinstance(value, str) and value.strip():
+                texts.append(value.strip()[:300])
+    return tuple(texts[:20])
+
+
+def find_short(*, repo: Repository, short: str) -> CertificateRecord | None:
+    """The certificate of a short verify id (``/v/<id>``); None for anything else."""
+    found = id_from_short(short)
+    return find(repo=repo, certificate_id=found) if found else None

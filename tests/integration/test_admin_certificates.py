@@ -160,6 +160,12 @@ def test_completion_issues_one_certificate_that_verifies_offline(server) -> None
     assert "Žydrūnė Šėtonaitė" in html.text
     pdf = httpx.get(f"{base}/certificates/{cid}.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    # the short link printed on the PDF leads to the verify page (issue 21 item 10)
+    from sync_server.certificates import short_id
+    short = httpx.get(f"{base}/v/{short_id(cid)}")
+    assert short.status_code == 308 and short.headers["location"] == f"/verify/{cid}"
+    for junk in ("0OIl", "x" * 60, "%3Cscript%3E", short_id(str(uuid.uuid4()))):
+        assert httpx.get(f"{base}/v/{junk}").status_code == 404
     assert httpx.get(f"{base}/certificates/{cid}.json").json() == credential
 
     # revoke in the console → verify says revoked (and not genuine)
