@@ -203,7 +203,8 @@ def test_upload_lists_every_problem_of_the_source_at_once(client, tmp_path) -> N
     assert r.status_code == 422
     table = r.text[r.text.index('<div class="problems"'):]
     table = table[:table.index("</table>")]
-    rows = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>",
+    rows = re.findall(r'<tr><td data-label="File">([^<]*)</td><td data-label="Line">([^<]*)</td>'
+                      r'<td data-label="Field">([^<]*)</td><td data-label="Problem">([^<]*)</td></tr>',
                       table)
     assert sorted((path, line, field) for path, line, field, _ in rows) == [
         ("promote-sample/courses/boundaries/02-warning-signs.en.md", "8", ""),
@@ -211,5 +212,5 @@ def test_upload_lists_every_problem_of_the_source_at_once(client, tmp_path) -> N
         ("promote-sample/profiles/prison-officer.toml", "6", "roles"),
     ], rows
     assert "<b>warden" not in r.text and "/source-" not in r.text and "/tmp/" not in r.text
-    assert '<div class="scroll"><table class="errors">' in r.text     # no overflow on a phone
+    assert '<div class="scroll"><table class="errors stack">' in r.text  # stacks on a phone
     assert "3 problem(s) — all of them are listed" in r.text
