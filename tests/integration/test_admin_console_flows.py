@@ -120,7 +120,7 @@ def test_broken_source_shows_file_and_line(client, tmp_path: Path) -> None:
     assert r.status_code == 422
     assert "The pack was not accepted" in r.text
     assert "course.toml" in r.text and "pass_mark" in r.text
-    assert re.search(r"<td>\d+</td>", r.text), "the line number is shown"
+    assert re.search(r'<td data-label="Line">6</td>', r.text), "the line number is shown"
     for junk, name in ((b"not a zip at all", "x.pack"), (b"PK\x03\x04garbage", "x.zip")):
         r = upload(client, junk, name)
         assert r.status_code == 422 and "The pack was not accepted" in r.text
@@ -392,7 +392,8 @@ def test_moving_a_learner_takes_their_history_to_the_new_facility(srv, client) -
     assert len(r.json()["stored"]) == 3
     assert not [e for e in pull_all(base, new_tab.headers) if e["learner"] == learner["id"]]
     csrf = page_csrf(client, "/admin/learners")
-    r = client.post(f"/admin/learners/{learner['id']}/move", data={"csrf": csrf, "facility": "f2"})
+    r = client.post(f"/admin/learners/{learner['id']}/move",    # confirmed (issue 21)
+                    data={"csrf": csrf, "facility": "f2", "confirmed": "1"})
     assert r.status_code == 303
     moved = [e["id"] for e in pull_all(base, new_tab.headers) if e["learner"] == learner["id"]]
     assert sorted(moved) == sorted(e["id"] for e in events)      # the whole history came along
