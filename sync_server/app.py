@@ -29,6 +29,7 @@ from sync_server import __version__
 from sync_server.admin import (
     pages,
     pages_exports,
+    pages_learners,
     pages_packs,
     pages_people,
     pages_privacy,
@@ -67,7 +68,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     # JSON API (api/): devices, sync, packs, admin
     health.router, devices.router, sync.router, admin.router, packs.router, admin_packs.router,
     # admin console (admin/, HTML)
-    pages.router, pages_packs.router, pages_people.router, pages_exports.router,
+    pages.router, pages_packs.router, pages_people.router, pages_learners.router,
+    pages_exports.router,
     pages_privacy.router, admin_privacy.router,
     # public certificate pages and documents, then the certificate admin API
     verify.router, public_docs.router, admin_certificates.router,

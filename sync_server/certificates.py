@@ -19,7 +19,14 @@ from urllib.parse import quote
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from app.core.certificates import CONTEXTS, CREDENTIAL_TYPES, did_key, sign_credential
+from app.core.certificates import (
+    CONTEXTS,
+    CREDENTIAL_TYPES,
+    b58decode,
+    b58encode,
+    did_key,
+    sign_credential,
+)
 from app.core.errors import CertificateError
 from app.core.packs.recognition import EQF_CONCEPT, EQF_FRAMEWORK, recognition_problem
 
@@ -201,6 +208,31 @@ def course_achievement(manifest: dict[str, Any], course_id: str,
 def verify_url(public_base_url: str, credential_id: str) -> str:
     """``{public_base_url}/verify/{uuid}`` for a credential id ``urn:uuid:…`` or a bare UUID."""
     return f"{public_base_url.rstrip('/')}/verify/{bare_id(credential_id)}"
+
+
+def short_id(credential_id: str) -> str:
+    """The 16 bytes of a credential's UUID in base58 (≤ 22 characters, no ``-``): the
+    printed verify link fits on one line and cannot break inside the id."""
+    return b58encode(uuid.UUID(bare_id(credential_id)).bytes)
+
+
+def id_from_short(value: str) -> str | None:
+    """The UUID of a ``short_id`` (None for anything else: bounded, never raises)."""
+    if not 1 <= len(value) <= 24:
+        return None
+    try:
+        raw = b58decode(value)
+    except (ValueError, CertificateError):
+        return None
+    if len(raw) > 16:
+        return None
+    found = str(uuid.UUID(bytes=raw.rjust(16, b"\0")))
+    return found if short_id(found) == value else None
+
+
+def short_verify_url(public_base_url: str, credential_id: str) -> str:
+    """``{public_base_url}/v/{short id}``: redirects to ``verify_url`` (printed on PDFs)."""
+    return f"{public_base_url.rstrip('/')}/v/{short_id(credential_id)}"
 
 
 def bare_id(credential_id: str) -> str:

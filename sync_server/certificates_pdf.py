@@ -18,7 +18,7 @@ from fpdf import FPDF
 
 from app.core.errors import CertificateError
 from app.core.resources import fonts_dir
-from sync_server.certificates import text, verify_url
+from sync_server.certificates import short_verify_url, text, verify_url
 
 #: The fonts shipped in the app package (app/assets/fonts), then Debian's fonts-dejavu-core.
 FONT_DIRS: tuple[Path, ...] = (
@@ -45,8 +45,22 @@ def _date(value: str, language: str) -> str:
         return moment.date().isoformat()
 
 
-def render_pdf(credential: dict[str, Any], *, public_base_url: str) -> bytes:
-    """The PDF bytes of a signed (or unsigned) credential made by build_credential."""
+def _score(credential: dict[str, Any]) -> str | None:
+    """The server's score of the credential ("87.5"), if it carries one."""
+    results = credential["credentialSubject"].get("result") or []
+    value = results[0].get("value") if results and isinstance(results[0], dict) else None
+    return str(value) if isinstance(value, str | int | float) else None
+
+
+def render_pdf(credential: dict[str, Any], *, public_base_url: str,
+               outcomes: tuple[str, ...] = ()) -> bytes:
+    """The PDF bytes of a signed (or unsigned) credential made by build_credential.
+
+    Printed: the issuer (the organisation, SHIFT_ORG_NAME, and its web address,
+    SHIFT_ORG_URL), learner, course, date, the server's quiz score, the criteria, the
+    ESCO skills and the course's learning `outcomes` (from the pack, in the learner's
+    language: they are not in the credential), and a QR code of the verify URL with the
+    short verify URL (``/v/<id>``, one line) under it."""
     subject = credential["credentialSubject"]
     achievement = subject["achievement"]
     language = achievement.get("inLanguage") or "en"
@@ -80,7 +94,10 @@ def render_pdf(credential: dict[str, Any], *, public_base_url: str) -> bytes:
         pdf.multi_cell(w, size * 0.5, value, align="C")
         return pdf.get_y()
 
-    y = centred(24, 12, credential["issuer"]["name"], colour=(31, 78, 121))
+    issuer = credential["issuer"]
+    y = centred(22, 13, issuer["name"], bold=True, colour=(31, 78, 121))
+    if issuer.get("url"):
+        y = centred(y + 0.5, 8.5, str(issuer["url"]), colour=(90, 90, 90))
     y = centred(y + 6, 30, text(language, "title"), bold=True, colour=(31, 78, 121))
     y = centred(y + 8, 13, text(language, "awarded_to"))
     y = centred(y + 3, 24, name, bold=True)
@@ -97,6 +114,11 @@ def render_pdf(credential: dict[str, Any], *, public_base_url: str) -> bytes:
     pdf.cell(col_w, 6, f"{text(language, 'issued_on')}: "
                        f"{_date(credential.get('awardedDate') or credential['validFrom'], language)}",
              new_x="LMARGIN", new_y="NEXT")
+    score = _score(credential)
+    if score is not None:
+        pdf.set_x(left)
+        pdf.cell(col_w, 6, f"{text(language, 'score')}: {score} %", new_x="LMARGIN",
+                 new_y="NEXT")
     narrative = achievement["criteria"]["narrative"]
     skills = [a for a in achievement.get("alignment") or [] if a.get("targetFramework") == "ESCO"]
     # long criteria (outcomes) get a smaller type so the page keeps one page
@@ -122,6 +144,21 @@ def render_pdf(credential: dict[str, Any], *, public_base_url: str) -> bytes:
                                if s.get("targetType") == "ext:ESCOOccupation" else "")
             for s in shown)
                        + (f" · … (+{len(skills) - 6})" if len(skills) > 6 else ""))
+    # certificates issued before the outcomes were part of the signed criteria: the
+    # pack's outcomes (21) are printed under their own title
+    missing = [o for o in outcomes if o not in narrative]
+    if missing and pdf.get_y() + 12 < bottom:
+        pdf.set_x(left)
+        pdf.set_font("DejaVu", "B", 9)
+        pdf.cell(col_w, 6, text(language, "outcomes"), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("DejaVu", "", size)
+        for done, item in enumerate(missing):
+            if pdf.get_y() + line > bottom:
+                pdf.set_x(left)
+                pdf.multi_cell(col_w, line, f"• … (+{len(missing) - done})")
+                break
+            pdf.set_x(left)
+            pdf.multi_cell(col_w, line, f"• {item}")
 
     # right column: QR code of the verification URL
     qr = segno.make(url, error="m")
@@ -137,8 +174,15 @@ def render_pdf(credential: dict[str, Any], *, public_base_url: str) -> bytes:
     pdf.set_font("DejaVu", "B", 8)
     pdf.set_xy(qx - 20, qy + size + 2)
     pdf.cell(size + 20, 4, text(language, "verify"), align="C", new_x="LEFT", new_y="NEXT")
-    pdf.set_font("DejaVu", "", 6.5)
-    pdf.multi_cell(size + 20, 3.2, url, align="C")
+    short = short_verify_url(public_base_url, credential["id"])
+    font = 8.0                     # one line: smaller type before a break, and a break
+    while font > 5 and pdf.get_string_width(short) > size + 20:   # only after a "/"
+        font -= 0.5
+        pdf.set_font("DejaVu", "", font)
+    pdf.set_font("DejaVu", "", font)
+    pdf.set_x(qx - 20)
+    pdf.multi_cell(size + 20, font * 0.45, _break_at_slashes(pdf, short, size + 20),
+                   align="C")
 
     # footer: id
     pdf.set_font("DejaVu", "", 7)
@@ -146,3 +190,18 @@ def render_pdf(credential: dict[str, Any], *, public_base_url: str) -> bytes:
     pdf.set_xy(left, height - 24)
     pdf.cell(col_w, 4, f"{text(language, 'id')}: {credential['id']}")
     return bytes(pdf.output())
+
+
+def _break_at_slashes(pdf: FPDF, url: str, width: float) -> str:
+    """The URL with line breaks only after a "/" (never inside the id), where it is
+    wider than `width` in the current font."""
+    lines: list[str] = []
+    current = ""
+    for part in url.split("/"):
+        piece = part if not current and not lines else "/" + part
+        if current and pdf.get_string_width(current + piece) > width:
+            lines.append(current + "/")
+            current = part
+        else:
+            current += piece
+    return "\n".join([*lines, current])

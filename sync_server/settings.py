@@ -54,6 +54,10 @@ def parse_flag(name: str, raw: str | None) -> bool:
     raise ConfigError(f"{name}: expected 1 or 0 (true/false), got {raw!r}")
 
 
+#: Set by `serve` for its worker processes when it filled in the public base URL.
+DEFAULTED_ENV = "SHIFT_PUBLIC_BASE_URL_DEFAULTED"
+
+
 def parse_public_base_url(raw: str, name: str = "SHIFT_PUBLIC_BASE_URL") -> str:
     """``http(s)://host[:port][/path]`` without a trailing slash; anything else (no
     scheme, user:password@, a query or fragment, spaces) is a ConfigError."""
@@ -132,6 +136,9 @@ class Settings:
     public_base_url: str | None = None
     #: Development mode (SHIFT_DEV=1, set by `make run`): may start without a public URL.
     development: bool = False
+    #: True when `public_base_url` is only the listening address `serve` filled in
+    #: (development mode without SHIFT_PUBLIC_BASE_URL): the console warns about it.
+    public_base_url_defaulted: bool = False
     #: Peers (IPs / CIDR networks) whose X-Forwarded-For / -Proto headers are believed.
     trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
 
@@ -198,6 +205,7 @@ class Settings:
             "public_base_url": parse_public_base_url(env["SHIFT_PUBLIC_BASE_URL"])
             if (env.get("SHIFT_PUBLIC_BASE_URL") or "").strip() else None,
             "development": parse_flag("SHIFT_DEV", env.get("SHIFT_DEV")),
+            "public_base_url_defaulted": env.get(DEFAULTED_ENV) == "1",
             "trusted_proxies": parse_trusted_proxies(env.get("SHIFT_TRUSTED_PROXIES", "")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

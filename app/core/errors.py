@@ -137,6 +137,18 @@ class PackSourceError(PackError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
+class PackSourceErrors(PackSourceError):
+    """Several authoring mistakes of one pack source (app/core/packs/problems.py):
+    ``problems`` holds each PackSourceError (file, line, field); the message lists them."""
+
+    def __init__(self, problems: list[PackSourceError], *, total: int) -> None:
+        self.problems = problems
+        self.total = total
+        more = f"\n… and {total - len(problems)} more" if total > len(problems) else ""
+        super().__init__(f"{total} problems in the pack source:\n"
+                         + "\n".join(str(p) for p in problems) + more)
+
+
 class PackVerifyError(PackError):
     """A built pack failed verification (signature, hash, path, size, version…)."""
 

@@ -39,6 +39,7 @@ from app.sync.transport import Transport
 
 _PACK_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 MAX_SIG_BYTES = 64 * 1024
+MAX_WITHDRAWN = 10_000
 
 
 class PackUpdater:
@@ -47,12 +48,14 @@ class PackUpdater:
         self.library = library
         self.trusted = trusted
         self.disk_usage = disk_usage
+        self.withdrawn: list[str] = []
 
     def catalogue(self, t: Transport) -> list[dict[str, Any]]:
         answer = t.call("GET", "/api/v1/packs")
         packs = answer.get("packs") if isinstance(answer, dict) else None
         if not isinstance(packs, list):
             raise SyncProtocolError("packs: expected {\"packs\": [...]}")
+        self.withdrawn = self._withdrawn(answer.get("withdrawn", []))
         out = []
         for i, entry in enumerate(packs):
             where = f"packs[{i}]"
@@ -73,8 +76,31 @@ class PackUpdater:
             out.append(entry)
         return out
 
+    @staticmethod
+    def _withdrawn(value: Any) -> list[str]:
+        """The catalogue's ``withdrawn`` pack ids (absent on older servers = none)."""
+        if not isinstance(value, list) or len(value) > MAX_WITHDRAWN:
+            raise SyncProtocolError(f"packs: withdrawn: expected a list of at most "
+                                    f"{MAX_WITHDRAWN} pack ids")
+        for i, pid in enumerate(value):
+            if not isinstance(pid, str) or not _PACK_ID.match(pid):
+                raise SyncProtocolError(f"withdrawn[{i}]: not a pack id: {str(pid)[:80]!r}")
+        return list(value)
+
+    def apply_withdrawals(self, entries: list[dict[str, Any]]) -> None:
+        """Hide the installed packs the server withdrew; show again a hidden pack the
+        catalogue offers (republished). Nothing is deleted: progress events stay and a
+        republished version installs as usual."""
+        offered = {e["id"] for e in entries}
+        for pid in self.withdrawn:
+            if pid not in offered:
+                self.library.hide(pid)
+        for pid in offered:
+            self.library.show(pid)
+
     def update(self, t: Transport, progress: PhaseProgress) -> list[PackOutcome]:
         entries = self.catalogue(t)
+        self.apply_withdrawals(entries)
         outcomes = []
         for n, entry in enumerate(entries):
             progress("packs", n, len(entries))

@@ -28,6 +28,7 @@ from app.core.roles import ROLE_LABELS_EN, ROLES
 from sync_server.api.deps import ADMIN_COOKIE, get_state
 from sync_server.db.repository import Admin
 from sync_server.services import admin_auth
+from sync_server.services.issuing import DEFAULT_ORG_NAME
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -108,6 +109,7 @@ def render(request: Request, template: str, *, admin: Admin | None = None,
         csrf = csrf_for(token) if token else ""
     response = templates.TemplateResponse(request, template, {
         "admin": admin, "csrf": csrf, "flashes": flashes,
+        "setup_warnings": setup_warnings(request) if admin else [],
         "roles": ROLES, "role_labels": ROLE_LABELS_EN, "pct": pct, **context},
         status_code=status_code)
     if raw:
@@ -115,6 +117,23 @@ def render(request: Request, template: str, *, admin: Admin | None = None,
     response.headers["Cache-Control"] = "no-store"
     response.headers.update(SECURITY_HEADERS)
     return response
+
+
+def setup_warnings(request: Request) -> list[str]:
+    """What the console warns about on every page until it is set (docs/admin-guide.md)."""
+    state = get_state(request)
+    warnings = []
+    if not state.settings.public_base_url or state.settings.public_base_url_defaulted:
+        warnings.append(f"SHIFT_PUBLIC_BASE_URL is not set: certificate QR codes, verify "
+                        f"links and enrolment codes point to {state.settings.base_url}, "
+                        "which people and tablets elsewhere cannot reach. Set it to the "
+                        "address people use and restart the server (development mode "
+                        "only).")
+    if state.issuer.config.org_name == DEFAULT_ORG_NAME:
+        warnings.append("SHIFT_ORG_NAME is not set: certificates name "
+                        f"\"{DEFAULT_ORG_NAME}\" as their issuer instead of your "
+                        "organisation (set SHIFT_ORG_NAME and SHIFT_ORG_URL).")
+    return warnings
 
 
 def redirect(path: str, *, flash: tuple[str, str] | None = None) -> RedirectResponse:

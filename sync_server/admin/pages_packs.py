@@ -17,25 +17,29 @@ from starlette.datastructures import UploadFile
 
 from app.core.errors import PackSourceError, ShiftError
 from app.core.packs.quality import RULES, QualityFinding
+from app.core.roles import ROLE_LABELS_EN
 from sync_server.admin.console import ConsoleAdminDep, CsrfForm, redirect, render
 from sync_server.api.deps import RepoDep, StateDep
 from sync_server.db.repository import Publication, Repository
+from sync_server.errors import NotFoundError
 from sync_server.logs import log
-from sync_server.services import packs
+from sync_server.services import facilities, packs
 from sync_server.uploads import CHUNK, save_upload
 
 logger = logging.getLogger("sync_server.console")
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
-def _publication_text(pub: Publication) -> str:
-    where = ", ".join(pub.facilities) or "all facilities"
-    who = ", ".join(pub.roles) or "all roles"
-    return f"{where} · {who} ({pub.published_at[:10]})"
+def _publication_text(pub: Publication, names: dict[str, str]) -> str:
+    """Who a publication reaches, by facility name and role label."""
+    where = ", ".join(names.get(f, f) for f in pub.facilities) or "all facilities"
+    who = ", ".join(ROLE_LABELS_EN.get(r, r) for r in pub.roles) or "all roles"
+    return f"{where} · {who}"
 
 
 def _packs_context(repo: Repository) -> dict[str, Any]:
     view = packs.overview(repo=repo)
+    names = {f.id: f.name for f in view.facilities}
     listed: list[tuple[str, list[dict[str, Any]]]] = []
     for pack_id, versions in sorted(view.versions.items()):
         rows = []
@@ -45,13 +49,22 @@ def _packs_context(repo: Repository) -> dict[str, Any]:
                          "title_text": title.get("en") or next(iter(title.values()), ""),
                          "size": f"{p.total_bytes / 1024:.0f} KiB",
                          "uploaded_at": p.uploaded_at, "uploaded_by": p.uploaded_by,
-                         "publications": [_publication_text(x) for x in pubs]})
+                         "publications": [
+                             {"text": f"{_publication_text(x, names)} "
+                                      f"({x.published_at[:10]})",
+                              "withdrawn": x.withdrawn_at} for x in pubs]})
         listed.append((pack_id, rows))
+    active = {}
+    for pack_id in view.versions:
+        pub = packs.rollback_audience(repo=repo, pack_id=pack_id)
+        if pub is not None:
+            active[pack_id] = {"version": pub.version, "text": _publication_text(pub, names)}
     return {"packs": listed, "latest": {pid: rows[0]["version"] for pid, rows in listed},
-            "facilities": view.facilities,
+            "facilities": view.facilities, "active_audience": active,
             "installed_rows": [{"device": name, "facility": facility, "versions": versions}
                                for name, facility, versions in view.installed],
-            "pack_ids": view.pack_ids, "newest_published": view.newest_published}
+            "pack_ids": view.pack_ids, "newest_published": view.newest_published,
+            "device_rows": view.devices, "facility_names": names}
 
 
 @router.get("/packs", response_class=HTMLResponse)
@@ -146,23 +159,60 @@ def _quality_row(finding: QualityFinding) -> dict[str, Any]:
             "explained": RULES.get(finding.rule, ""), "message": _strip_tmp(finding.message)}
 
 
-@router.post("/packs/{pack_id}/{version}/publish")
-async def publish(pack_id: str, version: int, admin: ConsoleAdminDep, form: CsrfForm,
+@router.post("/packs/{pack_id}/publish", response_class=HTMLResponse)
+async def publish(request: Request, pack_id: str, admin: ConsoleAdminDep, form: CsrfForm,
                   repo: RepoDep) -> Response:
+    """One publish form per pack: version + an explicit audience → a confirmation page
+    naming it (facilities and roles by name) → published. Nothing ticked is an error
+    shown next to the form, with the choices kept."""
+    facilities = [str(f) for f in form.getlist("facilities")]
+    roles = [str(r) for r in form.getlist("roles")]
+    all_facilities, all_roles = bool(form.get("all_facilities")), bool(form.get("all_roles"))
+    version_text = str(form.get("version") or "")
     try:
-        pub = packs.publish(repo=repo, pack_id=pack_id, version=version,
-                            facilities=[str(f) for f in form.getlist("facilities")],
-                            roles=[str(r) for r in form.getlist("roles")], by=admin.name)
+        version = int(version_text) if version_text.isdigit() else 0
+        audience = packs.check_audience(repo=repo, facilities=facilities, roles=roles,
+                                        all_facilities=all_facilities, all_roles=all_roles)
+        if not form.get("confirmed"):
+            if packs.find_version(repo=repo, pack_id=pack_id, version=version) is None:
+                raise NotFoundError(f"pack {pack_id!r} version {version_text[:20]!r} "
+                                    "was not uploaded")
+            return render(request, "publish_confirm.html", admin=admin, nav="packs",
+                          title="Publish?", pack_id=pack_id, version=version,
+                          audience=audience)
+        pub = packs.publish_to(repo=repo, pack_id=pack_id, version=version,
+                               audience=audience, by=admin.name)
+    except ShiftError as exc:
+        selection = {"pack_id": pack_id, "version": version, "facilities": facilities,
+                     "roles": roles, "all_facilities": all_facilities,
+                     "all_roles": all_roles, "error": str(exc)}
+        return render(request, "packs.html", admin=admin, nav="packs", title="Packs",
+                      status_code=422, selection=selection, **_packs_context(repo))
+    log(logger, logging.INFO, "console publish", admin=admin.name, pack=pack_id, version=version,
+        facilities=list(pub.facilities), roles=list(pub.roles))
+    return redirect("/admin/packs", flash=("ok", f"Published {pack_id} v{version} to "
+                                                 f"{audience.text()}."))
+
+
+@router.post("/packs/{pack_id}/withdraw")
+async def withdraw(pack_id: str, admin: ConsoleAdminDep, form: CsrfForm,
+                   repo: RepoDep) -> Response:
+    try:
+        ended = packs.withdraw(repo=repo, pack_id=pack_id, by=admin.name)
     except ShiftError as exc:
         return redirect("/admin/packs", flash=("error", str(exc)))
-    log(logger, logging.INFO, "console publish", admin=admin.name, pack=pack_id, version=version)
-    return redirect("/admin/packs", flash=("ok", f"Published {pack_id} v{version} to "
-                                                 f"{_publication_text(pub)}."))
+    log(logger, logging.INFO, "console withdraw", admin=admin.name, pack=pack_id,
+        publications=ended)
+    return redirect("/admin/packs", flash=("ok", f"Withdrew {pack_id}: devices hide it at "
+                                                 "their next sync; learners' progress is "
+                                                 "kept."))
 
 
 @router.post("/packs/{pack_id}/{version}/rollback")
 async def rollback(pack_id: str, version: int, admin: ConsoleAdminDep, form: CsrfForm,
                    state: StateDep) -> Response:
+    names = {f.id: f.name for f in facilities.list_facilities(repo=state.repo)}
+    target = packs.rollback_audience(repo=state.repo, pack_id=pack_id)
     try:
         pack = await run_in_threadpool(lambda: packs.rollback(
             repo=state.repo, keyring=state.keyring, pack_id=pack_id, version=version,
@@ -171,5 +221,7 @@ async def rollback(pack_id: str, version: int, admin: ConsoleAdminDep, form: Csr
         return redirect("/admin/packs", flash=("error", str(exc)))
     log(logger, logging.INFO, "console rollback", admin=admin.name, pack=pack_id,
         to_content_of=version, new_version=pack.version)
+    where = (f"published to {_publication_text(target, names)}" if target is not None
+             else "not published (nothing of the pack was)")
     return redirect("/admin/packs", flash=("ok", f"Content of v{version} republished as "
-                                                 f"{pack_id} v{pack.version}."))
+                                                 f"{pack_id} v{pack.version}, {where}."))

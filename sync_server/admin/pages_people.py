@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 import segno
 from fastapi import APIRouter, Request
@@ -16,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from app.core.errors import ShiftError
+from app.core.i18n import UI_LOCALES, language_name
 from sync_server.admin.console import ConsoleAdminDep, CsrfForm, form_text, redirect, render
 from sync_server.api.deps import RepoDep, StateDep
 from sync_server.db.repository import Admin
@@ -23,28 +25,70 @@ from sync_server.logs import log
 from sync_server.services import certificates, devices, facilities, learners
 from sync_server.services.learners_csv import MAX_BYTES
 
+#: The languages a learner's profile can take: the app's UI languages (app/core/i18n.py).
+LANGUAGES = [(code, f"{language_name(code)} ({code})") for code in UI_LOCALES]
+
 logger = logging.getLogger("sync_server.console")
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
 # ----------------------------------------------------------------------------- devices
 
-@router.get("/devices", response_class=HTMLResponse)
-def devices_page(request: Request, admin: ConsoleAdminDep, repo: RepoDep) -> HTMLResponse:
+def _devices_page(request: Request, admin: Admin, repo: RepoDep, *, status_code: int = 200,
+                  **extra: Any) -> HTMLResponse:
     view = devices.overview(repo=repo)
     return render(request, "devices.html", admin=admin, nav="devices", title="Devices",
-                  facilities=view.facilities, devices=view.devices, installed=view.installed)
+                  facilities=view.facilities, devices=view.devices, installed=view.installed,
+                  codes=devices.open_enrol_codes(repo=repo),
+                  facility_names={f.id: f.name for f in view.facilities},
+                  facility_id_pattern=facilities.FACILITY_ID_HTML, status_code=status_code,
+                  **extra)
 
 
-@router.post("/facilities")
-async def create_facility(admin: ConsoleAdminDep, form: CsrfForm, repo: RepoDep) -> Response:
+@router.get("/devices", response_class=HTMLResponse)
+def devices_page(request: Request, admin: ConsoleAdminDep, repo: RepoDep) -> HTMLResponse:
+    return _devices_page(request, admin, repo)
+
+
+@router.post("/facilities", response_class=HTMLResponse)
+async def create_facility(request: Request, admin: ConsoleAdminDep, form: CsrfForm,
+                          repo: RepoDep) -> Response:
     fid, name = form_text(form, "id"), form_text(form, "name")
     try:
         facilities.create_facility(repo=repo, facility_id=fid, name=name, by=admin.name)
-    except ShiftError as exc:
-        return redirect("/admin/devices", flash=("error", str(exc)))
+    except ShiftError as exc:  # the form comes back with what was typed
+        return _devices_page(request, admin, repo, status_code=422,
+                             typed={"id": fid[:64], "name": name[:200], "error": str(exc)})
     log(logger, logging.INFO, "console facility created", admin=admin.name, facility=fid)
     return redirect("/admin/devices", flash=("ok", f"Facility {name} created."))
+
+
+@router.post("/facilities/{facility_id}/rename")
+async def rename_facility(facility_id: str, admin: ConsoleAdminDep, form: CsrfForm,
+                          repo: RepoDep) -> Response:
+    try:
+        done = facilities.rename_facility(repo=repo, facility_id=facility_id,
+                                          name=form_text(form, "name"), by=admin.name)
+    except ShiftError as exc:
+        return redirect("/admin/devices#facilities", flash=("error", str(exc)))
+    log(logger, logging.INFO, "console facility renamed", admin=admin.name, facility=done.id)
+    return redirect("/admin/devices#facilities",
+                    flash=("ok", f"Facility {done.id} is now called {done.name}."))
+
+
+@router.post("/devices/enrol-codes/{code_hash}/cancel")
+async def cancel_enrol_code(code_hash: str, admin: ConsoleAdminDep, form: CsrfForm,
+                            repo: RepoDep) -> Response:
+    try:
+        code = devices.cancel_enrol_code(repo=repo, code_hash=code_hash, by=admin.name)
+    except ShiftError as exc:
+        return redirect("/admin/devices#enrol-codes", flash=("error", str(exc)))
+    name = facilities.facility_name(repo=repo, facility_id=code.facility_id)
+    log(logger, logging.INFO, "console enrol code cancelled", admin=admin.name,
+        facility=code.facility_id)
+    return redirect("/admin/devices#enrol-codes",
+                    flash=("ok", f"Enrolment code for {name} (made {code.created_at[:16]} "
+                                 f"UTC by {code.created_by}) cancelled."))
 
 
 def enrol_qr_payload(base_url: str, code: str) -> str:
@@ -65,7 +109,8 @@ async def enrol_code(request: Request, admin: ConsoleAdminDep, form: CsrfForm,
     svg = qr.svg_inline(scale=6, border=2, title=f"Enrolment code {made.code}")
     log(logger, logging.INFO, "console enrol code", admin=admin.name, facility=made.facility.id)
     return render(request, "enrol_code.html", admin=admin, nav="devices", title="Enrolment code",
-                  facility=made.facility, code=made.code, expires=made.expires_at, qr_svg=svg)
+                  facility=made.facility, code=made.code, expires=made.expires_at, qr_svg=svg,
+                  base_url=base)
 
 
 @router.post("/devices/{device_id}/revoke")
@@ -83,17 +128,23 @@ async def revoke_device(device_id: str, admin: ConsoleAdminDep, form: CsrfForm,
 # ----------------------------------------------------------------------------- learners
 
 def _learners_page(request: Request, admin: Admin, repo: RepoDep, facility: str = "",
+                   q: str = "", status: str = "active", page: int = 1,
                    **extra: Any) -> HTMLResponse:
+    status = status if status in ("active", "deactivated", "all") else "active"
+    found = learners.find_learners(repo=repo, facility_id=facility or None, query=q,
+                                   status=status, page=page)
+    every = facilities.list_facilities(repo=repo)
     return render(request, "learners.html", admin=admin, nav="learners", title="Learners",
-                  facilities=facilities.list_facilities(repo=repo), sel_facility=facility,
-                  learners=learners.list_learners(repo=repo, facility_id=facility or None),
-                  **extra)
+                  facilities=every, facility_names={f.id: f.name for f in every},
+                  sel_facility=facility, q=q[:100], sel_status=status, found=found,
+                  learners=found.learners, languages=LANGUAGES, **extra)
 
 
 @router.get("/learners", response_class=HTMLResponse)
 def learners_page(request: Request, admin: ConsoleAdminDep, repo: RepoDep,
-                  facility: str = "") -> HTMLResponse:
-    return _learners_page(request, admin, repo, facility)
+                  facility: str = "", q: str = "", status: str = "active",
+                  page: int = 1) -> HTMLResponse:
+    return _learners_page(request, admin, repo, facility, q, status, page)
 
 
 def _slip(made: learners.Registered) -> dict[str, str]:
@@ -104,7 +155,7 @@ def _slip(made: learners.Registered) -> dict[str, str]:
             "facility": learner.facility_id, "code": setup.code, "expires": setup.expires_at}
 
 
-def _codes_page(request: Request, admin: Admin, made: list[learners.Registered], *,
+def pin_codes_page(request: Request, admin: Admin, made: list[learners.Registered], *,
                 created: bool) -> HTMLResponse:
     """The one-time PIN set-up codes, shown once (only their verifiers are stored)."""
     return render(request, "pin_codes.html", admin=admin, nav="learners",
@@ -123,7 +174,7 @@ async def create_learner(request: Request, admin: ConsoleAdminDep, form: CsrfFor
     except ShiftError as exc:
         return redirect("/admin/learners", flash=("error", str(exc)))
     log(logger, logging.INFO, "console learner created", admin=admin.name)
-    return _codes_page(request, admin, [made], created=True)
+    return pin_codes_page(request, admin, [made], created=True)
 
 
 @router.post("/learners/import", response_class=HTMLResponse)
@@ -153,23 +204,29 @@ async def pin_setup(request: Request, learner_id: str, admin: ConsoleAdminDep, f
         made = await run_in_threadpool(lambda: learners.reset_pin(
             repo=state.repo, learner_id=learner_id, setup_ttl_s=state.settings.pin_setup_ttl_s,
             by=admin.name))
-    except ShiftError:
-        return redirect("/admin/learners", flash=("error", "No such learner."))
-    log(logger, logging.INFO, "console learner PIN reset", admin=admin.name, learner=learner_id)
-    return _codes_page(request, admin, [made], created=False)
-
-
-@router.post("/learners/{learner_id}/move")
-async def move_learner(learner_id: str, admin: ConsoleAdminDep, form: CsrfForm,
-                       repo: RepoDep) -> Response:
-    facility = str(form.get("facility") or "")
-    try:
-        await run_in_threadpool(lambda: learners.move_learner(
-            repo=repo, learner_id=learner_id, facility_id=facility, by=admin.name))
     except ShiftError as exc:
         return redirect("/admin/learners", flash=("error", str(exc)))
+    log(logger, logging.INFO, "console learner PIN reset", admin=admin.name, learner=learner_id)
+    return pin_codes_page(request, admin, [made], created=False)
+
+
+@router.post("/learners/{learner_id}/move", response_class=HTMLResponse)
+async def move_learner(request: Request, learner_id: str, admin: ConsoleAdminDep,
+                       form: CsrfForm, repo: RepoDep) -> Response:
+    """A confirmation page naming the person and both facilities, then the move."""
+    facility = str(form.get("facility") or "")
+    back = f"/admin/learners/{quote(learner_id, safe='')}"
+    try:
+        if not form.get("confirmed"):
+            plan = learners.plan_move(repo=repo, learner_id=learner_id, facility_id=facility)
+            return render(request, "move_confirm.html", admin=admin, nav="learners",
+                          title="Move?", move=plan, facility=facility, back=back)
+        done = await run_in_threadpool(lambda: learners.move_learner(
+            repo=repo, learner_id=learner_id, facility_id=facility, by=admin.name))
+    except ShiftError as exc:
+        return redirect(back, flash=("error", str(exc)))
     log(logger, logging.INFO, "console learner moved", admin=admin.name, facility=facility)
-    return redirect("/admin/learners", flash=("ok", f"Learner moved to {facility}."))
+    return redirect(back, flash=("ok", f"Moved {done.text()}."))
 
 
 # ----------------------------------------------------------------------------- certificates

@@ -8,6 +8,9 @@ not revoked. The JSON answer (``Accept: application/json``)::
     {"id": "…", "status": "genuine" | "revoked" | "tampered" | "unknown_key" | "malformed"
      | "not_found", "genuine": bool, "revoked": bool, "revoked_at": …, "reason": …,
      "key_id": …, "credential": {…}}
+
+A revoked certificate's ``reason`` is always "revoked by the issuer": the reason an admin
+typed is internal and shown only in the console (services/certificates.py).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from sync_server.admin.console import SECURITY_HEADERS, templates
@@ -65,9 +68,18 @@ def verify_page(request: Request, certificate_id: str, state: StateDep) -> Respo
     return templates.TemplateResponse(request, "verify.html", {
         "headline": headline, "explanation": explanation, "verdict_class": css, "cert": cred,
         "learner_name": learner, "issuer_name": issuer_name, "key_id": answer["key_id"],
-        "revoked_at": answer["revoked_at"], "revoke_reason": answer["reason"],
+        "revoked_at": answer["revoked_at"],
         "cid": answer["id"], "lang": lang}, status_code=code,
         headers={"Cache-Control": "no-store", **SECURITY_HEADERS})
+
+
+@router.get("/v/{short_id}", summary="Short verify link (printed on the PDF): redirects to "
+            "/verify/{id}", response_model=None)
+def short_verify(short_id: str, state: StateDep) -> Response:
+    record = certificates.find_short(repo=state.repo, short=short_id[:40])
+    if record is None:
+        return JSONResponse({"detail": "no such certificate"}, status_code=404)
+    return RedirectResponse(f"/verify/{record.id}", status_code=308)
 
 
 @router.get("/certificates/{certificate_id}.json", summary="The signed credential (Open Badges 3.0)")
@@ -97,7 +109,10 @@ async def certificate_pdf(certificate_id: str, state: StateDep) -> Response:
                                            .encode()).hexdigest())
     pdf = _PDF_CACHE.get(key)
     if pdf is None:
-        pdf = await run_in_threadpool(render_pdf, record.credential, public_base_url=base)
+        outcomes = certificates.course_outcomes(repo=state.repo, record=record)
+        pdf = await run_in_threadpool(lambda: render_pdf(record.credential,
+                                                         public_base_url=base,
+                                                         outcomes=outcomes))
         _PDF_CACHE[key] = pdf
         while len(_PDF_CACHE) > PDF_CACHE_SIZE:
             _PDF_CACHE.pop(next(iter(_PDF_CACHE)))

@@ -25,6 +25,7 @@ from sync_server.api.models import (
     PublicationOut,
     PublishRequest,
     Responses,
+    WithdrawOut,
 )
 from sync_server.db.repository import PackVersion, Publication
 from sync_server.logs import log
@@ -49,7 +50,8 @@ def _out(p: PackVersion) -> PackVersionOut:
 def _pub_out(p: Publication) -> PublicationOut:
     return PublicationOut(id=p.id, pack_id=p.pack_id, version=p.version,
                           facilities=list(p.facilities), roles=list(p.roles),
-                          published_at=p.published_at, published_by=p.published_by)
+                          published_at=p.published_at, published_by=p.published_by,
+                          withdrawn_at=p.withdrawn_at, withdrawn_by=p.withdrawn_by)
 
 
 async def _receive_to_file(request: Request, limit: int, folder: Path) -> Path:
@@ -105,6 +107,17 @@ def publish(pack_id: Annotated[str, PathParam(pattern=SLUG_PATTERN)], body: Publ
     log(logger, logging.INFO, "pack published", pack=pack_id, version=body.version,
         facilities=list(pub.facilities), roles=list(pub.roles), admin=admin.name)
     return _pub_out(pub)
+
+
+@router.post("/packs/{pack_id}/withdraw", response_model=WithdrawOut,
+             responses={404: {"model": ErrorBody}, 400: {"model": ErrorBody}},
+             summary="Withdraw a pack: every publication ends, devices hide it (progress kept)")
+def withdraw(pack_id: Annotated[str, PathParam(pattern=SLUG_PATTERN)], admin: AdminDep,
+             repo: RepoDep) -> WithdrawOut:
+    ended = packs.withdraw(repo=repo, pack_id=pack_id, by=admin.name)
+    log(logger, logging.INFO, "pack withdrawn", pack=pack_id, publications=ended,
+        admin=admin.name)
+    return WithdrawOut(pack_id=pack_id, withdrawn=ended)
 
 
 @router.get("/publications", response_model=list[PublicationOut])

@@ -246,6 +246,9 @@ class CatalogueEntry(BaseModel):
 
 class Catalogue(BaseModel):
     packs: list[CatalogueEntry]
+    withdrawn: list[str] = Field(default_factory=list, description=(
+        "Pack ids withdrawn from this device's facility: hide them (progress is kept); "
+        "a pack back in `packs` is shown again"))
 
 
 # ----- admin -----------------------------------------------------------------------------
@@ -349,6 +352,13 @@ class PublicationOut(BaseModel):
     roles: list[str]
     published_at: str
     published_by: str
+    withdrawn_at: str | None = None
+    withdrawn_by: str | None = None
+
+
+class WithdrawOut(BaseModel):
+    pack_id: str
+    withdrawn: int = Field(description="How many publications ended")
 
 
 class InstalledOut(BaseModel):

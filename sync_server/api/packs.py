@@ -54,7 +54,8 @@ def list_packs(device: DeviceDep, repo: RepoDep,
                                       manifest_url=f"{base}/manifest",
                                       signature_url=f"{base}/signature",
                                       published_at=pub.published_at))
-    return Catalogue(packs=entries)
+    return Catalogue(packs=entries, withdrawn=pack_delivery.withdrawn(
+        repo=repo, facility_id=device.facility_id, role=role))
 
 
 def _pack_bytes(request: Request, device: DeviceDep, repo: RepoDep, pack_id: str, version: int,

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from sync_server.logs import configure_logging, log
-    from sync_server.settings import Settings
+    from sync_server.settings import DEFAULTED_ENV, Settings
 
     if args.data_dir is not None:
         os.environ["SHIFT_DATA_DIR"] = str(args.data_dir)
@@ -65,8 +65,9 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if settings.development and settings.public_base_url is None:
         base = listen_url(args.host, args.port)
-        settings = settings.with_(public_base_url=base)
+        settings = settings.with_(public_base_url=base, public_base_url_defaulted=True)
         os.environ["SHIFT_PUBLIC_BASE_URL"] = base  # for the --workers processes
+        os.environ[DEFAULTED_ENV] = "1"
     settings.require_public_base_url()   # before anything is created or bound
     configure_logging(settings.log_level)
     logger = logging.getLogger("sync_server")

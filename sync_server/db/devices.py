@@ -27,6 +27,25 @@ class Device:
         return self.revoked_at is not None
 
 
+@dataclass(frozen=True)
+class EnrolCodeRecord:
+    """An enrolment code as the console lists it (the code itself is never stored)."""
+
+    code_hash: str
+    facility_id: str
+    expires_at: str
+    created_by: str
+    created_at: str
+    used_at: str | None = None
+    used_by: str | None = None
+    cancelled_at: str | None = None
+    cancelled_by: str | None = None
+
+
+_CODE_COLS = ("code_hash, facility_id, expires_at, created_by, created_at, used_at, used_by, "
+              "cancelled_at, cancelled_by")
+
+
 class DeviceStore(Protocol):
     def create_enrol_code(self, code_hash: str, facility_id: str, expires_at: str,
                           created_by: str, now: str, *, audit: AuditEntry | None = None) -> None:
@@ -44,6 +63,15 @@ class DeviceStore(Protocol):
         facility, re-enrolled after a revocation). Anyone else naming the id gets
         DeviceIdTakenError and the code stays unused: enrolment never takes over
         another tablet."""
+        ...
+
+    def list_enrol_codes(self, *, open_at: str | None = None) -> list[EnrolCodeRecord]:
+        """Codes, newest first; with `open_at`, only those still usable then (not used,
+        not cancelled, not expired)."""
+        ...
+
+    def cancel_enrol_code(self, code_hash: str, by: str, now: str) -> bool:
+        """Cancel an open code (False: unknown, used, cancelled or expired already)."""
         ...
 
     def device_for_token(self, token_hash: str) -> Device | None: ...
@@ -73,12 +101,14 @@ class DeviceSql(SqlBase):
     def enrol_device(self, code_hash: str, device_id: str, name: str, token_hash: str,
                      now: str, *, proof_hash: str | None = None) -> Device:
         with self._write() as cur:
-            cur.execute(self._sql("SELECT facility_id, expires_at, used_at FROM enrol_codes "
-                                  "WHERE code_hash = ?"), (code_hash,))
+            cur.execute(self._sql("SELECT facility_id, expires_at, used_at, cancelled_at "
+                                  "FROM enrol_codes WHERE code_hash = ?"), (code_hash,))
             row = cur.fetchone()
             if row is None:
                 raise EnrolError("unknown")
-            facility_id, expires_at, used_at = row
+            facility_id, expires_at, used_at, cancelled_at = row
+            if cancelled_at is not None:
+                raise EnrolError("cancelled")
             if used_at is not None:
                 raise EnrolError("already used")
             if expires_at <= now:
@@ -90,7 +120,8 @@ class DeviceSql(SqlBase):
                     f"device id {device_id!r} is enrolled already; a tablet re-enrols itself "
                     "with its current token, any other device needs its own id")
             cur.execute(self._sql("UPDATE enrol_codes SET used_at = ?, used_by = ? "
-                                  "WHERE code_hash = ? AND used_at IS NULL"),
+                                  "WHERE code_hash = ? AND used_at IS NULL "
+                                  "AND cancelled_at IS NULL"),
                         (now, device_id, code_hash))
             if cur.rowcount != 1:
                 raise EnrolError("already used")
@@ -102,6 +133,24 @@ class DeviceSql(SqlBase):
                 "revoked_at = NULL"),
                 (device_id, facility_id, name, token_hash, now))
         return Device(device_id, facility_id, name, now)
+
+    def list_enrol_codes(self, *, open_at: str | None = None) -> list[EnrolCodeRecord]:
+        if open_at is None:
+            rows = self._all(f"SELECT {_CODE_COLS} FROM enrol_codes "
+                             "ORDER BY created_at DESC, code_hash")
+        else:
+            rows = self._all(f"SELECT {_CODE_COLS} FROM enrol_codes WHERE used_at IS NULL "
+                             "AND cancelled_at IS NULL AND expires_at > ? "
+                             "ORDER BY created_at DESC, code_hash", (open_at,))
+        return [EnrolCodeRecord(*r) for r in rows]
+
+    def cancel_enrol_code(self, code_hash: str, by: str, now: str) -> bool:
+        with self._write() as cur:
+            cur.execute(self._sql("UPDATE enrol_codes SET cancelled_at = ?, cancelled_by = ? "
+                                  "WHERE code_hash = ? AND used_at IS NULL AND "
+                                  "cancelled_at IS NULL AND expires_at > ?"),
+                        (now, by, code_hash, now))
+            return bool(cur.rowcount == 1)
 
     def device_for_token(self, token_hash: str) -> Device | None:
         row = self._one(f"SELECT {_COLS} FROM devices WHERE token_hash = ?", (token_hash,))

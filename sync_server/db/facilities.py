@@ -27,6 +27,10 @@ class FacilityStore(Protocol):
     def get_facility(self, facility_id: str) -> Facility | None: ...
     def list_facilities(self) -> list[Facility]: ...
 
+    def rename_facility(self, facility_id: str, name: str) -> bool:
+        """False for an unknown id (the id never changes: everything refers to it)."""
+        ...
+
 
 class FacilitySql(SqlBase):
     def create_facility(self, facility_id: str, name: str, now: str, *,
@@ -50,3 +54,9 @@ class FacilitySql(SqlBase):
     def list_facilities(self) -> list[Facility]:
         return [Facility(*r) for r in
                 self._all("SELECT id, name, created_at FROM facilities ORDER BY id")]
+
+    def rename_facility(self, facility_id: str, name: str) -> bool:
+        with self._write() as cur:
+            cur.execute(self._sql("UPDATE facilities SET name = ? WHERE id = ?"),
+                        (name, facility_id))
+            return bool(cur.rowcount == 1)

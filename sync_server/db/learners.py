@@ -46,6 +46,11 @@ class Learner:
     rev: int = 0
     pin_setup_verifier: str | None = None
     pin_setup_expires_at: str | None = None
+    deactivated_at: str | None = None     # a leaver (schema 10): no PIN, cannot sign in
+
+    @property
+    def active(self) -> bool:
+        return self.deactivated_at is None
 
 
 @dataclass(frozen=True)
@@ -104,9 +109,15 @@ class LearnerStore(Protocol):
         """A facility's profiles changed after the revision cursor, in rev order."""
         ...
 
+    def set_deactivated(self, learner_id: str, deactivated_at: str | None) -> bool:
+        """Deactivate (a time) or reactivate (None) a learner, with a new rev. Deactivating
+        also removes the PIN and any set-up code, so no tablet lets them sign in after
+        its next sync. False for an unknown learner or no change."""
+        ...
+
 
 _COLS = ("id, staff_number, facility_id, role, language, display_name, pin_verifier, "
-                "updated_at, rev, pin_setup_verifier, pin_setup_expires_at")
+                "updated_at, rev, pin_setup_verifier, pin_setup_expires_at, deactivated_at")
 
 
 def _learner(row: tuple[Any, ...]) -> Learner:
@@ -233,6 +244,20 @@ class LearnerSql(SqlBase):
                 raise AlreadyExistsError(f"facility {facility_id!r} already has a learner with "
                                          "this staff number") from None
             raise
+
+    def set_deactivated(self, learner_id: str, deactivated_at: str | None) -> bool:
+        with self._write(LOCK_LEARNERS) as cur:
+            rev = self._next_rev(cur)
+            if deactivated_at is not None:
+                cur.execute(self._sql(
+                    "UPDATE learners SET deactivated_at = ?, pin_verifier = NULL, "
+                    "pin_setup_verifier = NULL, pin_setup_expires_at = NULL, rev = ? "
+                    "WHERE id = ? AND deactivated_at IS NULL"), (deactivated_at, rev, learner_id))
+            else:
+                cur.execute(self._sql(
+                    "UPDATE learners SET deactivated_at = NULL, rev = ? WHERE id = ? "
+                    "AND deactivated_at IS NOT NULL"), (rev, learner_id))
+            return bool(cur.rowcount == 1)
 
     def profiles_after(self, facility_id: str, after_rev: int, limit: int) -> list[Learner]:
         rows = self._all(f"SELECT {_COLS} FROM learners WHERE facility_id = ? AND "

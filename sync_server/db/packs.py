@@ -13,7 +13,8 @@ from sync_server.db.base import SqlBase, placeholders
 from sync_server.errors import AlreadyExistsError, NotFoundError
 
 _PACK_COLS = "pack_id, version, manifest, sig, title, total_bytes, uploaded_at, uploaded_by"
-_PUB_COLS = "id, pack_id, version, facilities, roles, published_at, published_by"
+_PUB_COLS = ("id, pack_id, version, facilities, roles, published_at, published_by, "
+             "withdrawn_at, withdrawn_by")
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,15 @@ class Publication:
     roles: tuple[str, ...]        # empty = every role
     published_at: str
     published_by: str
+    withdrawn_at: str | None = None   # withdrawn: no longer offered to devices (schema 10)
+    withdrawn_by: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.withdrawn_at is None
 
     def reaches(self, facility_id: str) -> bool:
+        """Whether its audience includes the facility (withdrawn or not)."""
         return not self.facilities or facility_id in self.facilities
 
 
@@ -66,6 +74,10 @@ class PackStore(Protocol):
 
     def list_publications(self) -> list[Publication]: ...
 
+    def withdraw_publications(self, pack_id: str, by: str, now: str) -> int:
+        """Withdraw every active publication of a pack (how many were withdrawn)."""
+        ...
+
     def report_installed(self, device_id: str, packs: dict[str, int], now: str) -> None:
         """Record the versions a device says it has (pack id → version)."""
         ...
@@ -74,7 +86,8 @@ class PackStore(Protocol):
                         device_id: str | None = None) -> list[InstalledPack]: ...
 
     def blob_visible_to(self, sha256: str, facility_id: str) -> bool:
-        """Whether the blob belongs to a pack version published to the facility."""
+        """Whether the blob belongs to a pack version published (not withdrawn) to the
+        facility."""
         ...
 
 
@@ -98,9 +111,9 @@ def _pack(row: tuple[Any, ...]) -> PackVersion:
 
 
 def _publication(row: tuple[Any, ...]) -> Publication:
-    pid, pack_id, ver, facs, roles, at, by = row
+    pid, pack_id, ver, facs, roles, at, by, gone_at, gone_by = row
     return Publication(int(pid), pack_id, int(ver), tuple(json.loads(facs)),
-                       tuple(json.loads(roles)), at, by)
+                       tuple(json.loads(roles)), at, by, gone_at, gone_by)
 
 
 class PackSql(SqlBase):
@@ -146,6 +159,13 @@ class PackSql(SqlBase):
         return [_publication(r) for r in
                 self._all(f"SELECT {_PUB_COLS} FROM publications ORDER BY id")]
 
+    def withdraw_publications(self, pack_id: str, by: str, now: str) -> int:
+        with self._write() as cur:
+            cur.execute(self._sql("UPDATE publications SET withdrawn_at = ?, withdrawn_by = ? "
+                                  "WHERE pack_id = ? AND withdrawn_at IS NULL"),
+                        (now, by, pack_id))
+            return int(cur.rowcount)
+
     def report_installed(self, device_id: str, packs: dict[str, int], now: str) -> None:
         if not packs:
             return
@@ -174,6 +194,7 @@ class PackSql(SqlBase):
 
     def blob_visible_to(self, sha256: str, facility_id: str) -> bool:
         rows = self._all("SELECT p.facilities FROM pack_blobs b JOIN publications p "
-                         "ON p.pack_id = b.pack_id AND p.version = b.version WHERE b.sha256 = ?",
+                         "ON p.pack_id = b.pack_id AND p.version = b.version WHERE b.sha256 = ? "
+                         "AND p.withdrawn_at IS NULL",
                          (sha256,))
         return any(not json.loads(facs) or facility_id in json.loads(facs) for (facs,) in rows)

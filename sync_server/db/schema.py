@@ -25,6 +25,9 @@ Version 8 (privacy, issue 15, docs/privacy.md): the append-only `audit_log` of a
 actions; `erasures`, one tombstone per erased learner (its `seq` is the tombstone pull
 cursor, docs/sync-protocol.md §4.7); `course_summary`, anonymous per-course counts that
 raw events are folded into by erasure and retention before they are deleted.
+Version 10 (the console, issue 21): `publications.withdrawn_at/_by` (a withdrawn
+publication no longer reaches devices), `enrol_codes.cancelled_at/_by`, and
+`learners.deactivated_at` (leavers). Version 9 is unused (a number a merged branch reserved: it adds nothing).
 """
 
 from __future__ import annotations
@@ -189,6 +192,15 @@ VERSIONS: dict[int, list[Statement]] = {
         ("postgresql", """CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log
             FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"""),
     ],
+    10: [
+        # console upkeep (issue 21): a publication can be withdrawn (devices hide the pack),
+        # an enrolment code cancelled before it expires, a learner deactivated (a leaver)
+        "ALTER TABLE publications ADD COLUMN withdrawn_at TEXT",
+        "ALTER TABLE publications ADD COLUMN withdrawn_by TEXT",
+        "ALTER TABLE enrol_codes ADD COLUMN cancelled_at TEXT",
+        "ALTER TABLE enrol_codes ADD COLUMN cancelled_by TEXT",
+        "ALTER TABLE learners ADD COLUMN deactivated_at TEXT",
+    ],
 }
 LATEST = max(VERSIONS)
 
@@ -196,8 +208,9 @@ LATEST = max(VERSIONS)
 def statements(dialect: str, version: int) -> list[str]:
     """The statements that bring a database from `version - 1` to `version`."""
     types = DIALECT_TYPES[dialect]
+    # a number no branch used (merged branches take distinct numbers) adds nothing
     return [stmt.format(**types) if isinstance(stmt, str) else stmt[1]
-            for stmt in VERSIONS[version] if isinstance(stmt, str) or stmt[0] == dialect]
+            for stmt in VERSIONS.get(version, []) if isinstance(stmt, str) or stmt[0] == dialect]
 
 
 def table_names() -> set[str]:

@@ -16,13 +16,15 @@ from app.core.certificates import verify_credential
 from app.core.clock import now_iso
 from app.core.errors import CertificateError
 from app.core.packs import TrustedKeys
-from sync_server.certificates import achievement_json, course_achievement
+from sync_server.certificates import achievement_json, course_achievement, id_from_short
 from sync_server.db.repository import CertificateRecord, Repository
 from sync_server.errors import NotFoundError, ServerError
 from sync_server.programme_certificates import programme_achievement
 from sync_server.services import audit
 
 MAX_REASON = 200
+#: What the public /verify says instead of the revocation reason (kept in the console).
+REVOKED_PUBLIC_REASON = "revoked by the issuer"
 #: list_certificates without a limit: every certificate
 EVERY = 1_000_000
 
@@ -83,7 +85,11 @@ def find(*, repo: Repository, certificate_id: str) -> CertificateRecord | None:
 
 def check(*, repo: Repository, trusted: TrustedKeys, certificate_id: str) -> dict[str, Any]:
     """The verify answer (admin/verify.py documents its fields): "genuine" = the stored
-    credential verifies with the trusted keys *and* it is not revoked."""
+    credential verifies with the trusted keys *and* it is not revoked.
+
+    Public: the revocation *reason* is internal (it may say "quiz taken by another
+    person") and stays in the console; a revoked certificate's answer says only
+    ``"revoked"``, the date, and the fixed reason ``REVOKED_PUBLIC_REASON``."""
     record = find(repo=repo, certificate_id=certificate_id)
     if record is None:
         return {"id": certificate_id, "status": "not_found", "genuine": False, "revoked": False,
@@ -99,7 +105,7 @@ def check(*, repo: Repository, trusted: TrustedKeys, certificate_id: str) -> dic
     status = "revoked" if result.genuine and revoked else result.status.value
     return {"id": record.id, "status": status, "genuine": result.genuine and not revoked,
             "revoked": revoked, "revoked_at": record.revoked_at,
-            "reason": record.revoke_reason if revoked else result.reason,
+            "reason": REVOKED_PUBLIC_REASON if revoked else result.reason,
             "key_id": result.key_id, "credential": record.credential}
 
 
@@ -132,3 +138,32 @@ def programme_achievement_doc(*, repo: Repository, public_base_url: str, pack_id
                                      public_base_url)
     except CertificateError:
         raise NotFoundError("no such programme in this pack") from None
+
+
+def course_outcomes(*, repo: Repository, record: CertificateRecord) -> tuple[str, ...]:
+    """The learning outcomes of the certificate's course, from the pack version it was
+    issued for, in the certificate's language (else the pack's default): printed on the
+    PDF (they are not part of the signed credential). Empty when the pack is gone."""
+    pack = repo.get_pack_version(record.pack_id, record.pack_version)
+    if pack is None:
+        return ()
+    try:
+        manifest = json.loads(pack.manifest)
+        course = next(c for c in manifest.get("courses") or [] if c.get("id") == record.course_id)
+    except (ValueError, StopIteration, AttributeError):
+        return ()
+    default = str(manifest.get("default_language") or "en")
+    texts = []
+    for outcome in course.get("outcomes") or []:
+        text = outcome.get("text") if isinstance(outcome, dict) else None
+        if isinstance(text, dict):
+            value = text.get(record.language) or text.get(default)
+            if isinstance(value, str) and value.strip():
+                texts.append(value.strip()[:300])
+    return tuple(texts[:20])
+
+
+def find_short(*, repo: Repository, short: str) -> CertificateRecord | None:
+    """The certificate of a short verify id (``/v/<id>``); None for anything else."""
+    found = id_from_short(short)
+    return find(repo=repo, certificate_id=found) if found else None

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from app.core.clock import now_iso, now_utc
 from app.core.events import format_at
+from sync_server.db.devices import EnrolCodeRecord
 from sync_server.db.repository import Device, Facility, InstalledPack, Repository
 from sync_server.errors import NotFoundError
 from sync_server.security import code_hash, new_enrol_code, new_token, token_hash
@@ -60,6 +61,24 @@ def create_enrol_code(*, repo: Repository, facility_id: str, ttl_s: int, by: str
                            audit=audit.entry(by, "enrol_code.create", target=facility.id,
                                              expires_at=expires))
     return EnrolCode(code, facility, expires)
+
+
+def open_enrol_codes(*, repo: Repository) -> list[EnrolCodeRecord]:
+    """Enrolment codes that still work (not used, cancelled or expired), newest first:
+    which facility, until when, made by whom. The codes themselves are not stored."""
+    return repo.list_enrol_codes(open_at=now_iso())
+
+
+def cancel_enrol_code(*, repo: Repository, code_hash: str, by: str) -> EnrolCodeRecord:
+    """Cancel an open code (a leaked photo of its QR then enrols nothing); NotFoundError
+    when no open code has this reference."""
+    found = next((c for c in repo.list_enrol_codes(open_at=now_iso())
+                  if c.code_hash == code_hash), None)
+    if found is None or not repo.cancel_enrol_code(code_hash, by, now_iso()):
+        raise NotFoundError("no open enrolment code with this reference (used, cancelled "
+                            "or expired already)")
+    audit.record(repo, by, "enrol_code.cancel", target=found.facility_id)
+    return found
 
 
 def enrol(*, repo: Repository, code: str, device_id: str, name: str,

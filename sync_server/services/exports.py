@@ -132,7 +132,7 @@ def xapi_statements(events: Iterable[dict[str, Any]], home_page: str
 @dataclass
 class LrsResult:
     sent: int = 0
-    already: int = 0           # the LRS had them (409 / ids it reported as known)
+    already: int = 0           # the LRS had them: 204 / 409, or left out of a 200's ids
     #: statements the LRS refused as invalid (400), each with the LRS's answer; skipped
     rejected: list[str] = field(default_factory=list)
     #: what stopped the push (network, authentication, a server error)
@@ -168,19 +168,24 @@ def push_to_lrs(statements: Sequence[dict[str, Any]], endpoint: str, *, username
     try:
         for start in range(0, len(statements), LRS_BATCH):
             batch = statements[start:start + LRS_BATCH]
-            status = post(batch).status_code
-            if status in (200, 204):
-                result.sent += len(batch)
+            answer = post(batch)
+            status = answer.status_code
+            if status == 200:
+                stored = _stored_ids(answer, batch)
+                result.sent += stored
+                result.already += len(batch) - stored
                 continue
-            if status not in (400, 409):
+            if status not in (204, 400, 409):
                 result.failed.append(f"statements {start + 1}–{start + len(batch)}: "
-                                     f"LRS answered HTTP {status}")
+                                     f"LRS answered HTTP {status}: {_detail(answer)}")
                 return result
-            for one in batch:
+            for one in batch:   # 204 (nothing new said), 400 or 409: one at a time
                 single = post([one])
-                if single.status_code in (200, 204):
-                    result.sent += 1
-                elif single.status_code == 409:
+                if single.status_code == 200:
+                    stored = _stored_ids(single, [one])
+                    result.sent += stored
+                    result.already += 1 - stored
+                elif single.status_code in (204, 409):
                     result.already += 1
                 elif single.status_code == 400:
                     reason = f"statement {one.get('id')}: LRS refused it: {_detail(single)}"
@@ -188,7 +193,7 @@ def push_to_lrs(statements: Sequence[dict[str, Any]], endpoint: str, *, username
                     result.rejected.append(reason)
                 else:
                     result.failed.append(f"statement {one.get('id')}: LRS answered HTTP "
-                                         f"{single.status_code}")
+                                         f"{single.status_code}: {_detail(single)}")
                     return result
     except httpx.HTTPError as exc:
         result.failed.append(f"LRS unreachable: {type(exc).__name__}: {exc}")
@@ -198,7 +203,37 @@ def push_to_lrs(statements: Sequence[dict[str, Any]], endpoint: str, *, username
     return result
 
 
+def _stored_ids(response: httpx.Response, batch: Sequence[dict[str, Any]]) -> int:
+    """How many statements of `batch` a 200 answer says were stored: xAPI answers POST
+    with the list of stored ids; an LRS that answers otherwise is taken at its word (all)."""
+    try:
+        ids = response.json()
+    except ValueError:
+        return len(batch)
+    if not isinstance(ids, list):
+        return len(batch)
+    sent = {str(one.get("id")) for one in batch}
+    return min(len(batch), len(sent & {str(i) for i in ids if isinstance(i, str)}))
+
+
+#: how much of an LRS's error answer the console shows (the log has the same text)
+DETAIL_CHARS = 300
+
+
 def _detail(response: httpx.Response) -> str:
-    """A short, printable reason from an LRS answer."""
-    text = response.text.strip().replace("\n", " ")
-    return "".join(c for c in text if c.isprintable())[:200] or f"HTTP {response.status_code}"
+    """The LRS's own reason, short and printable: from a JSON answer its ``message`` /
+    ``error`` member, else the text (the page escapes it)."""
+    text = response.text
+    try:
+        body = response.json()
+        if isinstance(body, dict):
+            found = next((body[k] for k in ("message", "error", "detail", "reason")
+                          if isinstance(body.get(k), str)), None)
+            text = found if found is not None else text
+    except ValueError:
+        pass
+    text = " ".join(text.split())
+    text = "".join(c for c in text if c.isprintable())
+    if len(text) > DETAIL_CHARS:
+        text = text[:DETAIL_CHARS - 1] + "…"
+    return text or f"HTTP {response.status_code} (no reason given)"

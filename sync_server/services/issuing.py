@@ -95,10 +95,14 @@ STATUS_CACHE = 16          # signed status lists kept (per list, base URL and co
 _EVENT_NS = uuid.UUID("5b0c1d8e-54a3-4c57-9a0e-2f1f6a1c0de1")
 
 
+#: The issuer's name while SHIFT_ORG_NAME is unset (the console warns about it).
+DEFAULT_ORG_NAME = "Shift Learning"
+
+
 @dataclass(frozen=True)
 class IssuerConfig:
     """Who issues, and where certificates are verified (environment, docs/certificates.md)."""
-    org_name: str = "Shift Learning"
+    org_name: str = DEFAULT_ORG_NAME
     org_url: str | None = None
     #: Settings.base_url (SHIFT_PUBLIC_BASE_URL); never a request's Host header.
     public_base_url: str | None = None

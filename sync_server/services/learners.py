@@ -10,17 +10,17 @@ with the PIN they choose. Fields are checked by the shared rules
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from app.core import pins, profile_rules
 from app.core.clock import now_iso, now_utc
-from app.core.errors import ProfileFieldError, ShiftError
-from app.core.events import format_at
+from app.core.errors import EventError, ProfileFieldError, ShiftError
+from app.core.events import format_at, parse_at
 from sync_server.db.repository import Learner, Repository
 from sync_server.errors import AlreadyExistsError, NotFoundError, ServerError
 from sync_server.services import audit
-from sync_server.services.facilities import get_facility
+from sync_server.services.facilities import facility_name, get_facility
 from sync_server.services.learners_csv import RowError, parse_learners_csv
 
 
@@ -79,7 +79,8 @@ def create_learner(*, repo: Repository, staff_number: str, display_name: str, ro
     if result.status == "rejected":
         if result.reason == "staff_number_taken":
             raise AlreadyExistsError(f"staff number {fields['staff_number']!r} already belongs "
-                                     f"to learner {result.existing_id} in {facility_id}")
+                                     f"to {_who(repo, result.existing_id)} in "
+                                     f"{facility_name(repo=repo, facility_id=facility_id)}")
         raise AlreadyExistsError(f"learner {lid} already exists in another facility")
     if result.status != "registered":
         raise AlreadyExistsError(f"learner {lid} already exists")
@@ -111,6 +112,9 @@ def reset_pin(*, repo: Repository, learner_id: str, setup_ttl_s: int,
     and a new one-time set-up code replaces any earlier one (NotFoundError: no such
     learner)."""
     learner = get_learner(repo=repo, learner_id=learner_id)
+    if not learner.active:
+        raise ServerError(f"{learner.display_name} is deactivated: reactivate them first "
+                          "(that makes a new PIN set-up code)")
     code, verifier, expires = _new_setup(setup_ttl_s, now or now_utc())
     if not repo.set_pin_setup(learner_id, verifier, expires, audit=audit.entry(
             by, "learner.pin_reset", target=learner_id, learner_id=learner_id)):
@@ -118,15 +122,128 @@ def reset_pin(*, repo: Repository, learner_id: str, setup_ttl_s: int,
     return Registered(learner, PinSetup(learner_id, code, expires))
 
 
+def _who(repo: Repository, learner_id: str | None) -> str:
+    """A person as an admin knows them: "Name (staff number)", never an internal id."""
+    learner = repo.get_learner(learner_id) if learner_id else None
+    return f"{learner.display_name} ({learner.staff_number})" if learner else "another learner"
+
+
+@dataclass(frozen=True)
+class Move:
+    """What a move did (or would do): the person and both facilities by name."""
+
+    learner: Learner
+    from_name: str
+    to_name: str
+
+    def text(self) -> str:
+        return (f"{self.learner.display_name} ({self.learner.staff_number}) from "
+                f"{self.from_name} to {self.to_name}")
+
+
+def plan_move(*, repo: Repository, learner_id: str, facility_id: str) -> Move:
+    """The move a confirmation names; NotFoundError for an unknown learner or facility,
+    ServerError when the learner is there already."""
+    learner = get_learner(repo=repo, learner_id=learner_id)
+    target = get_facility(repo=repo, facility_id=facility_id)
+    if learner.facility_id == target.id:
+        raise ServerError(f"{learner.display_name} is in {target.name} already")
+    return Move(learner, facility_name(repo=repo, facility_id=learner.facility_id), target.name)
+
+
 def move_learner(*, repo: Repository, learner_id: str, facility_id: str,
-                 by: str = audit.SERVER) -> None:
+                 by: str = audit.SERVER) -> Move:
     """Move a learner and their past events to another facility: its tablets then pull
     the whole history (db/learners.py); AlreadyExistsError when the staff number is taken
     there, NotFoundError for an unknown learner or facility."""
-    before = repo.get_learner(learner_id)
-    repo.move_learner(learner_id, facility_id, now_iso(), audit=audit.entry(
-        by, "learner.move", target=learner_id, learner_id=learner_id, to=facility_id,
-        **({"from": before.facility_id} if before else {})))
+    move = plan_move(repo=repo, learner_id=learner_id, facility_id=facility_id)
+    try:
+        repo.move_learner(learner_id, facility_id, now_iso(), audit=audit.entry(
+            by, "learner.move", target=learner_id, learner_id=learner_id, to=facility_id,
+            **{"from": move.learner.facility_id}))
+    except AlreadyExistsError:
+        raise AlreadyExistsError(f"{move.to_name} already has a learner with staff number "
+                                 f"{move.learner.staff_number!r}") from None
+    return move
+
+
+def edit_learner(*, repo: Repository, learner_id: str, display_name: str, role: str,
+                 language: str, now: datetime | None = None,
+                 by: str = audit.SERVER) -> Learner:
+    """Change a learner's name, role and language (checked by the shared profile rules);
+    the profile gets a new revision, so tablets pull it at their next sync. ServerError
+    names a bad field, NotFoundError an unknown learner."""
+    learner = get_learner(repo=repo, learner_id=learner_id)
+    try:
+        fields = profile_rules.check_fields({"display_name": display_name, "role": role,
+                                             "staff_number": learner.staff_number,
+                                             "language": language})
+    except ProfileFieldError as exc:
+        raise ServerError(str(exc)) from None
+    moment = now or now_utc()
+    try:
+        stored = parse_at(learner.updated_at)
+        if moment <= stored:     # the last change was stamped by a clock ahead of ours
+            moment = stored + timedelta(milliseconds=1)
+    except EventError:
+        pass                     # an unreadable stamp: ours is newer by the text order
+    stamp = format_at(moment)
+    changed = replace(learner, display_name=fields["display_name"], role=fields["role"],
+                      language=fields["language"], updated_at=stamp)
+    result = repo.save_profile(changed)
+    if result.status != "updated":
+        raise ServerError(f"{learner.display_name}: not changed ({result.reason or result.status})")
+    audit.record(repo, by, "learner.edit", target=learner_id, learner_id=learner_id)
+    return repo.get_learner(learner_id) or changed
+
+
+def deactivate_learner(*, repo: Repository, learner_id: str,
+                       by: str = audit.SERVER) -> Learner:
+    """A leaver: the learner is kept (their records and certificates stay) but their PIN
+    and any set-up code are removed, so no tablet lets them sign in after its next sync,
+    and reports do not count them among those still to train. ServerError when
+    deactivated already, NotFoundError for an unknown learner."""
+    learner = get_learner(repo=repo, learner_id=learner_id)
+    if not repo.set_deactivated(learner_id, now_iso()):
+        raise ServerError(f"{learner.display_name} is deactivated already")
+    audit.record(repo, by, "learner.deactivate", target=learner_id, learner_id=learner_id)
+    return get_learner(repo=repo, learner_id=learner_id)
+
+
+def reactivate_learner(*, repo: Repository, learner_id: str, setup_ttl_s: int,
+                       by: str = audit.SERVER) -> Registered:
+    """Undo a deactivation; the learner gets a new one-time PIN set-up code (shown once),
+    as their PIN was removed. ServerError when the learner is active."""
+    learner = get_learner(repo=repo, learner_id=learner_id)
+    if not repo.set_deactivated(learner_id, None):
+        raise ServerError(f"{learner.display_name} is active")
+    audit.record(repo, by, "learner.reactivate", target=learner_id, learner_id=learner_id)
+    return reset_pin(repo=repo, learner_id=learner_id, setup_ttl_s=setup_ttl_s, by=by)
+
+
+@dataclass(frozen=True)
+class LearnerPage:
+    """One page of the console's learner list."""
+
+    learners: list[Learner]
+    total: int          # matching learners on every page
+    page: int           # 1-based
+    pages: int
+
+
+def find_learners(*, repo: Repository, facility_id: str | None = None, query: str = "",
+                  status: str = "active", page: int = 1, per_page: int = 50) -> LearnerPage:
+    """Learners matching a search (name or staff number, no case; staff numbers also
+    without spaces) and a status ("active", "deactivated", "all"), one page of them."""
+    words = " ".join(query.split())[:100].casefold()
+    key = profile_rules.staff_key(words) if words else ""
+    found = [lr for lr in repo.list_learners(facility_id)
+             if (status == "all" or (status == "deactivated") == (not lr.active))
+             and (not words or words in lr.display_name.casefold()
+                  or key in profile_rules.staff_key(lr.staff_number))]
+    pages = max(1, -(-len(found) // per_page))
+    page = min(max(1, page), pages)
+    return LearnerPage(found[(page - 1) * per_page:page * per_page], len(found), page, pages)
 
 
 def get_learner(*, repo: Repository, learner_id: str) -> Learner:

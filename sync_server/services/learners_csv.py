@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from app.core import profile_rules
 from app.core.errors import ProfileFieldError
+from app.core.roles import ROLE_LABELS_EN
 
 REQUIRED = ("staff_number", "name", "facility", "role")
 OPTIONAL = ("language",)
@@ -111,8 +112,26 @@ def parse_learners_csv(data: bytes, *, facilities: set[str], default_language: s
     return rows, errors
 
 
+#: A role may be given by its id or its English label, any case ("Prison officer").
+_ROLE_BY_LABEL = {label.casefold(): role for role, label in ROLE_LABELS_EN.items()}
+
+
+def role_from_cell(value: str, field: str) -> str:
+    """A role id from a CSV cell holding the id or the label the console shows."""
+    try:
+        return profile_rules.role(_ROLE_BY_LABEL.get(" ".join(value.split()).casefold(),
+                                                     value), field)
+    except ProfileFieldError as exc:
+        known = ", ".join(f"{label} ({role})" for role, label in ROLE_LABELS_EN.items())
+        raise ProfileFieldError(field, exc.code, f"unknown role {value!r}; known: "
+                                                 f"{known}") from None
+
+
 _RULES = {"staff_number": profile_rules.staff_number, "name": profile_rules.display_name,
-          "role": profile_rules.role, "language": profile_rules.language}
+          "role": role_from_cell, "language": profile_rules.language}
+#: The template the console offers (header + one example row).
+TEMPLATE = ("staff_number,name,facility,role,language\r\n"
+            "LT-0001,Example Person,{facility},Prison officer,en\r\n")
 
 
 def _check(line: int, values: dict[str, str], facilities: set[str]) -> list[RowError]:

@@ -25,9 +25,7 @@ def catalogue(*, repo: Repository, facility_id: str, role: str | None = None,
     (and, when `role` is given, that role)."""
     best: dict[str, Publication] = {}
     for pub in repo.list_publications():
-        if not pub.reaches(facility_id):
-            continue
-        if role is not None and pub.roles and role not in pub.roles:
+        if not pub.active or not _for(pub, facility_id, role):
             continue
         have = best.get(pub.pack_id)
         if have is None or pub.version > have.version or (
@@ -42,9 +40,23 @@ def catalogue(*, repo: Repository, facility_id: str, role: str | None = None,
     return items
 
 
+def _for(pub: Publication, facility_id: str, role: str | None) -> bool:
+    return pub.reaches(facility_id) and (role is None or not pub.roles or role in pub.roles)
+
+
+def withdrawn(*, repo: Repository, facility_id: str, role: str | None = None) -> list[str]:
+    """Packs a device of the facility (and role) should hide: a withdrawn publication
+    reached it and no active one does now. A pack the device got some other way (USB
+    side-load) and the server never published to it is not listed, so it stays."""
+    pubs = [p for p in repo.list_publications() if _for(p, facility_id, role)]
+    live = {p.pack_id for p in pubs if p.active}
+    return sorted({p.pack_id for p in pubs if not p.active} - live)
+
+
 def visible_to(*, repo: Repository, facility_id: str, pack_id: str, version: int) -> bool:
-    """Whether some publication of this pack version reaches the facility."""
-    return any(p.pack_id == pack_id and p.version == version and p.reaches(facility_id)
+    """Whether some active publication of this pack version reaches the facility."""
+    return any(p.pack_id == pack_id and p.version == version and p.active
+               and p.reaches(facility_id)
                for p in repo.list_publications())
 
 

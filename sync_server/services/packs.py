@@ -2,8 +2,9 @@
 
 Upload: verify a built .pack with the trusted keys (or build one from a zipped source
 folder with the server key), put its blobs into the content-addressed store, record the
-version — versions only grow. Publish: a version to facilities and/or roles (empty =
-all). Roll back: the content of an older version republished as a new, higher version
+version — versions only grow. Publish: a version to facilities and/or roles (the API's
+`publish`: empty = all; the console's `check_audience` + `publish_to`: explicit, nothing
+implicit). Withdraw: a pack's publications end (devices hide it). Roll back: the content of an older version republished as a new, higher version
 (devices never go backwards). The device side is pack_delivery.py.
 """
 
@@ -15,18 +16,18 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from app.core.canonical import canonical_json
 from app.core.clock import now_iso
-from app.core.errors import PackError
+from app.core.errors import PackError, PackSourceError, PackSourceErrors
 from app.core.packs import BlobStore
 from app.core.packs.builder import sign_manifest
 from app.core.packs.lesson_check import MAX_LESSON_BYTES
 from app.core.packs.quality import QualityFinding, quiz_quality, source_quality
-from app.core.roles import ROLES, is_role
+from app.core.roles import ROLE_LABELS_EN, ROLES, is_role
 from sync_server.db.repository import (
     Facility,
     InstalledPack,
@@ -36,7 +37,7 @@ from sync_server.db.repository import (
 )
 from sync_server.errors import AlreadyExistsError, NotFoundError, ServerError
 from sync_server.keyring import Keyring
-from sync_server.services import audit
+from sync_server.services import audit, pack_delivery
 
 CHUNK = 1024 * 1024
 SOURCE_MAX_FILES = 5_000
@@ -57,6 +58,9 @@ def _hide_path(path: Path, label: str) -> Iterator[None]:
     """Errors name the upload, not the server's temp folder."""
     try:
         yield
+    except PackSourceErrors as many:   # every problem keeps its file, line and field
+        raise PackSourceErrors([_relabel(p, path, label) for p in many.problems],
+                               total=many.total) from None
     except PackError as exc:
         message = str(exc).replace(str(path), label)
         if message == str(exc):
@@ -66,6 +70,22 @@ def _hide_path(path: Path, label: str) -> Iterator[None]:
         except TypeError:
             new = PackError(message)
         raise new from None
+
+
+def _relabel(problem: PackSourceError, path: Path, label: str) -> PackSourceError:
+    """The same problem with the upload's name instead of the server's temp folder."""
+    text = str(problem)
+    prefix = problem.path or ""
+    if problem.line is not None:
+        prefix += f":{problem.line}"
+    if problem.field:
+        prefix += f" [{problem.field}]" if prefix else f"[{problem.field}]"
+    message = text[len(prefix) + 2:] if prefix and text.startswith(prefix + ": ") else text
+    def fix(value: str) -> str:   # a path inside the upload: relative to it
+        return value.replace(str(path) + "/", "").replace(str(path), label)
+
+    return PackSourceError(fix(message), path=fix(problem.path) if problem.path else None,
+                           line=problem.line, field=problem.field)
 
 
 def ingest_pack_file(repo: Repository, keyring: Keyring, blobs: BlobStore, pack_file: Path,
@@ -223,11 +243,84 @@ def publish(*, repo: Repository, pack_id: str, version: int, facilities: list[st
         by, "pack.publish", target=f"{pack_id}@{version}", facilities=facilities, roles=roles))
 
 
+@dataclass(frozen=True)
+class Audience:
+    """An explicit audience, checked and named (the console's confirmation step).
+    Empty `facilities` / `roles` mean *all*, but only when the admin chose "all"."""
+
+    facilities: tuple[str, ...]
+    roles: tuple[str, ...]
+    facility_names: tuple[str, ...]     # the names, for the confirmation sentence
+    role_names: tuple[str, ...]
+
+    def text(self) -> str:
+        where = ", ".join(self.facility_names) or "all facilities"
+        who = ", ".join(self.role_names) or "all roles"
+        return f"{where} · {who}"
+
+
+def check_audience(*, repo: Repository, facilities: list[str], roles: list[str],
+                   all_facilities: bool, all_roles: bool) -> Audience:
+    """The audience an admin chose, with nothing implicit: no facility ticked and "all
+    facilities" not chosen (or the same for roles) is a ServerError saying so; an unknown
+    facility is NotFoundError, an unknown role ServerError."""
+    if not facilities and not all_facilities:
+        raise ServerError("Choose the facilities to publish to (or tick \"all facilities\"): "
+                          "nothing is published to everyone by default.")
+    if not roles and not all_roles:
+        raise ServerError("Choose the roles to publish to (or tick \"all roles\"): "
+                          "nothing is published to everyone by default.")
+    bad = [r for r in roles if not is_role(r)]
+    if bad:
+        raise ServerError(f"Unknown role(s): {', '.join(bad)} (roles: {', '.join(ROLES)})")
+    names = {f.id: f.name for f in repo.list_facilities()}
+    missing = [f for f in facilities if f not in names]
+    if missing:
+        raise NotFoundError(f"facility {missing[0]!r} does not exist")
+    where = () if all_facilities else tuple(sorted(set(facilities)))
+    who = () if all_roles else tuple(sorted(set(roles)))
+    return Audience(where, who, tuple(names[f] for f in where),
+                    tuple(ROLE_LABELS_EN.get(r, r) for r in who))
+
+
+def publish_to(*, repo: Repository, pack_id: str, version: int, audience: Audience,
+               by: str) -> Publication:
+    """Publish a version to an audience made by ``check_audience`` (the console's way:
+    explicit, confirmed). NotFoundError for a version never uploaded."""
+    return repo.publish(pack_id, version, list(audience.facilities), list(audience.roles),
+                        by, now_iso(), audit=audit.entry(
+                            by, "pack.publish", target=f"{pack_id}@{version}",
+                            facilities=list(audience.facilities), roles=list(audience.roles)))
+
+
+def withdraw(*, repo: Repository, pack_id: str, by: str) -> int:
+    """Withdraw a pack: every active publication of it ends, so it leaves the catalogue
+    of every device and tablets hide it at their next sync (the catalogue's ``withdrawn``
+    list, docs/sync-protocol.md); learners' progress is kept (events are never touched).
+    Returns how many publications ended; NotFoundError for an unknown pack, ServerError
+    when nothing of it is published."""
+    if not any(p.pack_id == pack_id for p in repo.list_pack_versions()):
+        raise NotFoundError(f"pack {pack_id!r} was not uploaded")
+    ended = repo.withdraw_publications(pack_id, by, now_iso())
+    if not ended:
+        raise ServerError(f"pack {pack_id!r} is not published: nothing to withdraw")
+    audit.record(repo, by, "pack.withdraw", target=pack_id, publications=ended)
+    return ended
+
+
+def rollback_audience(*, repo: Repository, pack_id: str) -> Publication | None:
+    """The publication a roll-back republishes to: the newest active one of the pack
+    (None: nothing published, the roll-back only uploads)."""
+    pubs = [p for p in repo.list_publications() if p.pack_id == pack_id and p.active]
+    return max(pubs, key=lambda p: (p.version, p.id)) if pubs else None
+
+
 def rollback(*, repo: Repository, keyring: Keyring, pack_id: str, version: int,
              by: str) -> PackVersion:
     """Republish the content of `version` as a new, higher version (devices never go
     backwards): same files, manifest with the new version number, signed with the server
-    key; published to the audience of the newest publication of the pack."""
+    key; published to the audience of the newest active publication of the pack
+    (``rollback_audience``; the console says which before and after)."""
     old = repo.get_pack_version(pack_id, version)
     if old is None:
         raise NotFoundError(f"pack {pack_id!r} version {version} was not uploaded")
@@ -239,15 +332,18 @@ def rollback(*, repo: Repository, keyring: Keyring, pack_id: str, version: int,
                        sig=sign_manifest(manifest_bytes, keyring.private_key),
                        title=old.title, total_bytes=old.total_bytes, uploaded_at=now_iso(),
                        uploaded_by=f"{by} (rollback to v{version})")
+    last = rollback_audience(repo=repo, pack_id=pack_id)
     repo.add_pack_version(pack, audit=audit.entry(by, "pack.rollback",
                                                   target=f"{pack_id}@{pack.version}",
                                                   content_of=version))
-    pubs = [p for p in repo.list_publications() if p.pack_id == pack_id]
-    if pubs:
-        last = max(pubs, key=lambda p: (p.version, p.id))
+    if last is not None:
         repo.publish(pack_id, pack.version, list(last.facilities), list(last.roles), by,
                      now_iso())
     return pack
+
+
+def find_version(*, repo: Repository, pack_id: str, version: int) -> PackVersion | None:
+    return repo.get_pack_version(pack_id, version)
 
 
 def list_pack_versions(*, repo: Repository) -> list[PackVersion]:
@@ -288,6 +384,25 @@ class PackOverview:
     installed: list[tuple[str, str, dict[str, int]]]   # device name, facility, pack → version
     pack_ids: list[str]
     newest_published: dict[str, int]
+    devices: list[InstalledRow] = field(default_factory=list)   # with what each should have
+
+
+@dataclass(frozen=True)
+class InstalledRow:
+    """One device in "Installed on devices": what it reported, and the newest version
+    of each pack published (active) to *its* facility — what it should have."""
+
+    device_id: str
+    name: str
+    facility_id: str
+    versions: dict[str, int]         # pack → version reported
+    offered: dict[str, int]          # pack → newest version published to its facility
+    reported_at: str                 # the last report (UTC)
+    revoked: bool
+
+    def stale(self, pack_id: str) -> bool:
+        have = self.versions.get(pack_id)
+        return have is not None and have < self.offered.get(pack_id, 0)
 
 
 def overview(*, repo: Repository) -> PackOverview:
@@ -300,7 +415,9 @@ def overview(*, repo: Repository) -> PackOverview:
         rows.sort(key=lambda row: -row[0].version)
     newest_published: dict[str, int] = {}
     for pub in pubs:
-        newest_published[pub.pack_id] = max(newest_published.get(pub.pack_id, 0), pub.version)
+        if pub.active:
+            newest_published[pub.pack_id] = max(newest_published.get(pub.pack_id, 0),
+                                                pub.version)
     names = {d.id: d.name for d in repo.list_devices()}
     by_device: dict[str, tuple[str, str, dict[str, int]]] = {}
     installed = repo.installed_packs()
@@ -308,5 +425,25 @@ def overview(*, repo: Repository) -> PackOverview:
         row = by_device.setdefault(item.device_id, (names.get(item.device_id, item.device_id),
                                                     item.facility_id, {}))
         row[2][item.pack_id] = item.version
+    offered: dict[str, dict[str, int]] = {}
+    for enrolled in repo.list_devices():
+        if enrolled.facility_id not in offered:
+            offered[enrolled.facility_id] = {
+                i.pack.pack_id: i.pack.version
+                for i in pack_delivery.catalogue(repo=repo, facility_id=enrolled.facility_id)}
+    devices = {d.id: d for d in repo.list_devices()}
+    table: dict[str, InstalledRow] = {}
+    for item in installed:
+        device = devices.get(item.device_id)
+        line = table.get(item.device_id)
+        if line is None:
+            line = table[item.device_id] = InstalledRow(
+                item.device_id, device.name if device else item.device_id, item.facility_id,
+                {}, offered.get(item.facility_id, {}), item.reported_at,
+                bool(device and device.revoked))
+        line.versions[item.pack_id] = item.version
+        if item.reported_at > line.reported_at:
+            table[item.device_id] = replace(line, reported_at=item.reported_at)
     return PackOverview(versions, repo.list_facilities(), list(by_device.values()),
-                        sorted({i.pack_id for i in installed} | set(versions)), newest_published)
+                        sorted({i.pack_id for i in installed} | set(versions)), newest_published,
+                        sorted(table.values(), key=lambda r: (r.facility_id, r.name)))

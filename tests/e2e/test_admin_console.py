@@ -96,11 +96,19 @@ def test_upload_publish_and_device_catalogue(tmp_path: Path, browser_page) -> No
         page.check("input[name=kind][value=source]")
         page.click("button:has-text('Upload')")
         page.wait_for_selector("text=Uploaded promote-sample version 1")
-        row = page.locator("#pack-promote-sample-1")
-        row.locator("input[name=facilities][value=vilnius]").check()
-        row.locator("input[name=roles][value=prison_officer]").check()
-        row.locator("button:has-text('Publish v1')").click()
-        page.wait_for_selector("text=Published promote-sample v1 to vilnius")
+        form = page.locator("#publish-promote-sample")     # one publish form per pack
+        form.locator("button:has-text('Review and publish')").click()
+        page.wait_for_selector("text=nothing is published to everyone")   # no implicit "all"
+        form = page.locator("#publish-promote-sample")
+        form.locator("input[name=facilities][value=vilnius]").check()
+        form.locator("input[name=roles][value=prison_officer]").check()
+        form.locator("button:has-text('Review and publish')").click()
+        page.wait_for_selector("h1:has-text('Publish promote-sample v1?')")
+        assert page.locator("#confirm-facilities").inner_text() == "Vilnius prison"
+        assert page.locator("#confirm-roles").inner_text() == "Prison officer"
+        shot(page, "02a-publish-confirm")
+        page.click("button:has-text('Publish to Vilnius prison · Prison officer')")
+        page.wait_for_selector("text=Published promote-sample v1 to Vilnius prison · Prison officer.")
         shot(page, "02-packs-published")
 
         page.click("nav >> text=Devices")

@@ -161,6 +161,12 @@ def test_completion_issues_one_certificate_that_verifies_offline(server) -> None
     assert "Žydrūnė Šėtonaitė" in html.text
     pdf = httpx.get(f"{base}/certificates/{cid}.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    # the short link printed on the PDF leads to the verify page (issue 21 item 10)
+    from sync_server.certificates import short_id
+    short = httpx.get(f"{base}/v/{short_id(cid)}")
+    assert short.status_code == 308 and short.headers["location"] == f"/verify/{cid}"
+    for junk in ("0OIl", "x" * 60, "%3Cscript%3E", short_id(str(uuid.uuid4()))):
+        assert httpx.get(f"{base}/v/{junk}").status_code == 404
     assert httpx.get(f"{base}/certificates/{cid}.json").json() == credential
 
     # revoke in the console → verify says revoked (and not genuine)
@@ -170,9 +176,15 @@ def test_completion_issues_one_certificate_that_verifies_offline(server) -> None
         r = client.post(f"/admin/certificates/{cid}/revoke", data={"csrf": csrf, "reason": "issued in error"})
         assert r.status_code == 303
         listing = client.get("/admin/certificates").text
-        assert "revoked" in listing and "issued in error" in listing
+        assert "revoked" in listing and "issued in error" in listing   # the console keeps it
+        assert "reason is internal" in client.get("/admin/certificates").text
     answer = httpx.get(f"{base}/verify/{cid}", headers={"Accept": "application/json"}).json()
     assert (answer["status"], answer["genuine"], answer["revoked"]) == ("revoked", False, True)
+    # the reason is internal: the public answer says only "revoked" and the date
+    assert answer["reason"] == "revoked by the issuer" and answer["revoked_at"]
+    assert "issued in error" not in json.dumps(answer)
+    public_page = httpx.get(f"{base}/verify/{cid}").text
+    assert "issued in error" not in public_page and answer["revoked_at"][:10] in public_page
     # the JSON admin API sees it; revoking twice is a 404; no token is a 401
     listed = httpx.get(f"{base}/api/v1/admin/certificates", headers=bearer(token)).json()
     assert [(c["id"], c["revoke_reason"]) for c in listed] == [(cid, "issued in error")]

@@ -120,7 +120,7 @@ def test_broken_source_shows_file_and_line(client, tmp_path: Path) -> None:
     assert r.status_code == 422
     assert "The pack was not accepted" in r.text
     assert "course.toml" in r.text and "pass_mark" in r.text
-    assert re.search(r"<td>\d+</td>", r.text), "the line number is shown"
+    assert re.search(r'<td data-label="Line">6</td>', r.text), "the line number is shown"
     for junk, name in ((b"not a zip at all", "x.pack"), (b"PK\x03\x04garbage", "x.zip")):
         r = upload(client, junk, name)
         assert r.status_code == 422 and "The pack was not accepted" in r.text
@@ -153,10 +153,28 @@ def test_upload_publish_rollback_and_device_catalogue(srv, client, tmp_path: Pat
          'title = { en = "Professional boundaries (v2)"')]})
     assert upload(client, v2).status_code == 303
     csrf = page_csrf(client, "/admin/packs")
-    r = client.post("/admin/packs/promote-sample/2/publish",
-                    data={"csrf": csrf, "facilities": ["f1"], "roles": ["prison_officer"]})
+    # one publish form per pack: nothing ticked is an error (no implicit "all"), the
+    # ticks are kept; a choice goes to a confirmation naming facilities and roles
+    nothing = client.post("/admin/packs/promote-sample/publish", data={"csrf": csrf, "version": "2"})
+    assert nothing.status_code == 422 and "nothing is published to everyone" in nothing.text
+    half = client.post("/admin/packs/promote-sample/publish",
+                       data={"csrf": csrf, "version": "2", "facilities": ["f1"]})
+    assert half.status_code == 422 and "Choose the roles" in half.text
+    assert re.search(r'value="f1" checked', half.text), "the ticked facility stays ticked"
+    assert client.get("/admin/packs").text.count('class="publish"') == 1  # per pack
+    confirm = client.post("/admin/packs/promote-sample/publish",
+                          data={"csrf": csrf, "version": "2", "facilities": ["f1"],
+                                "roles": ["prison_officer"]})
+    assert confirm.status_code == 200 and "Publish promote-sample v2?" in confirm.text
+    assert re.search(r'id="confirm-facilities">Vilnius<', confirm.text)
+    assert re.search(r'id="confirm-roles">Prison officer<', confirm.text)
+    assert "Published promote-sample v2" not in client.get("/admin/packs").text  # not yet
+    r = client.post("/admin/packs/promote-sample/publish",
+                    data={"csrf": csrf, "version": "2", "facilities": ["f1"],
+                          "roles": ["prison_officer"], "confirmed": "1"})
     assert r.status_code == 303
-    assert "Published promote-sample v2" in client.get("/admin/packs").text
+    assert "Published promote-sample v2 to Vilnius · Prison officer." in \
+        client.get("/admin/packs").text
 
     token = admin_token(base)
     device = enrol_device(base, token, "f1", "tab-cat")
@@ -166,9 +184,12 @@ def test_upload_publish_rollback_and_device_catalogue(srv, client, tmp_path: Pat
     assert httpx.get(f"{base}/api/v1/packs", headers=other.headers).json()["packs"] == []
 
     # roll back to v1 → v3 with v1's content, same audience, signed by the server key
+    packs_page = client.get("/admin/packs").text
+    assert "publishes to Vilnius · Prison officer" in packs_page   # said before the click
     r = client.post("/admin/packs/promote-sample/1/rollback", data={"csrf": csrf})
     assert r.status_code == 303
-    assert "republished as promote-sample v3" in client.get("/admin/packs").text
+    assert ("republished as promote-sample v3, published to Vilnius · Prison officer."
+            in client.get("/admin/packs").text)
     cat = httpx.get(f"{base}/api/v1/packs", headers=device.headers).json()["packs"]
     assert [(p["id"], p["version"]) for p in cat] == [("promote-sample", 3)]
     manifest = httpx.get(base + cat[0]["manifest_url"], headers=device.headers).content
@@ -188,12 +209,44 @@ def test_upload_publish_rollback_and_device_catalogue(srv, client, tmp_path: Pat
                json={"installed_packs": {"promote-sample": 2}})
     page = client.get("/admin/packs").text
     assert "tab-cat" not in page or "test tablet" in page
-    assert 'class="stale">2<' in page  # older than the newest published (3)
+    # older than the newest published to its facility (3)
+    assert 'class="stale" title="v3 is published to this facility">2 → 3<' in page
     # hostile publish input
-    bad = client.post("/admin/packs/promote-sample/9/publish", data={"csrf": csrf})
-    assert bad.status_code == 303 and "was not uploaded" in client.get("/admin/packs").text
-    bad = client.post("/admin/packs/promote-sample/1/publish", data={"csrf": csrf, "roles": ["warden"]})
-    assert "Unknown role" in client.get("/admin/packs").text
+    bad = client.post("/admin/packs/promote-sample/publish",
+                      data={"csrf": csrf, "version": "9", "all_facilities": "1", "all_roles": "1"})
+    assert bad.status_code == 422 and "was not uploaded" in bad.text
+    bad = client.post("/admin/packs/promote-sample/publish",
+                      data={"csrf": csrf, "version": "1", "all_facilities": "1",
+                            "roles": ["warden"]})
+    assert bad.status_code == 422 and "Unknown role" in bad.text
+    bad = client.post("/admin/packs/promote-sample/publish",
+                      data={"csrf": csrf, "version": "1", "facilities": ["nowhere"],
+                            "all_roles": "1", "confirmed": "1"})
+    assert bad.status_code == 422 and "does not exist" in bad.text
+    hostile = client.post("/admin/packs/promote-sample/publish",
+                          data={"csrf": csrf, "version": "1", "facilities": ["<script>x"],
+                                "all_roles": "1"})
+    assert hostile.status_code == 422 and "<script>x" not in hostile.text
+
+    # withdraw: the device catalogue loses it and names it withdrawn; progress is kept
+    r = client.post("/admin/packs/promote-sample/withdraw", data={"csrf": csrf})
+    assert r.status_code == 303
+    page = client.get("/admin/packs").text
+    assert "Withdrew promote-sample" in page and "withdrawn" in page
+    cat = httpx.get(f"{base}/api/v1/packs", headers=device.headers).json()
+    assert cat == {"packs": [], "withdrawn": ["promote-sample"]}
+    assert httpx.get(base + "/api/v1/packs/promote-sample/3/manifest",
+                     headers=device.headers).status_code == 404
+    r = client.post("/admin/packs/promote-sample/withdraw", data={"csrf": csrf})
+    assert "nothing to withdraw" in client.get("/admin/packs").text
+    # published again (all facilities, all roles, confirmed) → offered again
+    r = client.post("/admin/packs/promote-sample/publish",
+                    data={"csrf": csrf, "version": "3", "all_facilities": "1",
+                          "all_roles": "1", "confirmed": "1"})
+    assert r.status_code == 303
+    cat = httpx.get(f"{base}/api/v1/packs", headers=device.headers).json()
+    assert [(p["id"], p["version"]) for p in cat["packs"]] == [("promote-sample", 3)]
+    assert cat["withdrawn"] == []
 
 
 def install_catalogue_version(base: str, headers: dict, pack_id: str, version: int,
@@ -280,7 +333,8 @@ def test_learners_create_import_move(client) -> None:
     r = client.post("/admin/learners", data={"csrf": csrf, "staff_number": "LT-100",
                                              "name": "Someone Else", "facility": "f1",
                                              "role": "prison_officer", "language": "lt"})
-    assert "already belongs" in client.get("/admin/learners").text
+    # a duplicate names the person (not an internal id) and the facility
+    assert "already belongs to Ona Onaitė (LT-100) in Vilnius" in client.get("/admin/learners").text
     r = client.post("/admin/learners", data={"csrf": csrf, "staff_number": "X1", "name": "A",
                                              "facility": "f1", "role": "inmate", "language": "en"})
     assert "unknown role" in client.get("/admin/learners").text
@@ -307,12 +361,20 @@ def test_learners_create_import_move(client) -> None:
     page = client.get("/admin/learners?facility=f2").text
     assert "Ștefan Țăranu" in page and "Maria" in page and "Bob" not in page
 
-    learner_id = re.search(r'action="/admin/learners/([0-9a-f-]+)/move"', page).group(1)
-    r = client.post(f"/admin/learners/{learner_id}/move", data={"csrf": csrf, "facility": "f1"})
+    learner_id = re.search(r'href="/admin/learners/([0-9a-f-]+)">Ștefan', page).group(1)
+    # a move asks first, naming the person and both facilities; then moves
+    ask = client.post(f"/admin/learners/{learner_id}/move", data={"csrf": csrf, "facility": "f1"})
+    assert ask.status_code == 200
+    assert re.search(r"Move <strong>Ștefan Țăranu</strong> \(RO-1\) from <strong>Iasi</strong> "
+                     r"to <strong>Vilnius</strong>", ask.text)
+    assert learner_id not in client.get("/admin/learners?facility=f1").text   # not yet
+    r = client.post(f"/admin/learners/{learner_id}/move",
+                    data={"csrf": csrf, "facility": "f1", "confirmed": "1"})
     assert r.status_code == 303
+    assert "Moved Ștefan Țăranu (RO-1) from Iasi to Vilnius." in client.get(r.headers["location"]).text
     assert learner_id in client.get("/admin/learners?facility=f1").text
     r = client.post(f"/admin/learners/{learner_id}/move", data={"csrf": csrf, "facility": "nowhere"})
-    assert "does not exist" in client.get("/admin/learners").text
+    assert "does not exist" in client.get(r.headers["location"]).text
     binary = client.post("/admin/learners/import", data={"csrf": csrf},
                          files={"file": ("x.csv", b"\xff\xfe\x00bad", "text/csv")})
     assert "not UTF-8" in binary.text
@@ -330,7 +392,8 @@ def test_moving_a_learner_takes_their_history_to_the_new_facility(srv, client) -
     assert len(r.json()["stored"]) == 3
     assert not [e for e in pull_all(base, new_tab.headers) if e["learner"] == learner["id"]]
     csrf = page_csrf(client, "/admin/learners")
-    r = client.post(f"/admin/learners/{learner['id']}/move", data={"csrf": csrf, "facility": "f2"})
+    r = client.post(f"/admin/learners/{learner['id']}/move",    # confirmed (issue 21)
+                    data={"csrf": csrf, "facility": "f2", "confirmed": "1"})
     assert r.status_code == 303
     moved = [e["id"] for e in pull_all(base, new_tab.headers) if e["learner"] == learner["id"]]
     assert sorted(moved) == sorted(e["id"] for e in events)      # the whole history came along

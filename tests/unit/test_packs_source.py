@@ -313,3 +313,43 @@ def test_deeply_nested_fields_get_their_own_line(tmp_path: Path) -> None:
     err = fails(src2)
     assert err.field == "questions[3].parts[1].options[1].correct"
     assert err.line == line_of(src2, rel2, 'correct = "yes"')
+
+
+# -- every problem of an upload at once (issue 21 item 9) -----------------------------
+def test_problems_in_several_files_are_reported_together(tmp_path: Path) -> None:
+    from app.core.errors import PackSourceErrors
+
+    src = copy_sample(tmp_path)
+    edit(src, f"{COURSE}/03-what-to-do.en.md", "#the-three-zones", "#no-such-card")
+    lt = src / COURSE / "02-warning-signs.lt.md"
+    lt.write_bytes(b"# Bad\n\n\xff\xfe not UTF-8\n")
+    edit(src, "profiles/prison-officer.toml", 'roles = ["prison_officer"]', 'roles = ["warden"]')
+    with pytest.raises(PackSourceErrors) as exc:
+        read_source(src)
+    found = exc.value.problems
+    assert sorted((Path(p.path or "").name, p.line) for p in found) == [
+        ("02-warning-signs.lt.md", 3), ("03-what-to-do.en.md", 14), ("prison-officer.toml", 6)]
+    assert "no card 'no-such-card'" in str(exc.value) and "warden" in str(exc.value)
+    # the link into the broken Lithuanian lesson is not reported as a fourth problem
+    assert str(exc.value).startswith("3 problems in the pack source:\n")
+
+
+def test_one_problem_is_raised_as_itself(tmp_path: Path) -> None:
+    src = copy_sample(tmp_path)
+    edit(src, "profiles/prison-officer.toml", 'roles = ["prison_officer"]', 'roles = ["warden"]')
+    err = fails(src)
+    assert type(err) is PackSourceError and "warden" in str(err)
+
+
+def test_problem_list_is_bounded(tmp_path: Path) -> None:
+    from app.core.errors import PackSourceErrors
+    from app.core.packs.problems import MAX_PROBLEMS
+
+    src = copy_sample(tmp_path)
+    text = (src / COURSE / "01-why-boundaries.en.md").read_text(encoding="utf-8")
+    links = "".join(f"\n[x{i}](02-warning-signs.en.md#gone-{i})\n" for i in range(MAX_PROBLEMS + 5))
+    (src / COURSE / "01-why-boundaries.en.md").write_text(text + links, encoding="utf-8")
+    with pytest.raises(PackSourceErrors) as exc:
+        read_source(src)
+    assert len(exc.value.problems) == MAX_PROBLEMS
+    assert str(exc.value).endswith("… and 5 more")

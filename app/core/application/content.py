@@ -43,8 +43,10 @@ class InstalledContent:
         self._catalog_key: tuple[tuple[str, int], ...] | None = None
 
     def manifests(self) -> list[dict[str, Any]]:
-        """Manifests of the live version of every installed pack."""
-        return [pack.manifest for pack in self.library.installed()]
+        """Manifests of the live version of every installed pack the server has not
+        withdrawn (a withdrawn pack stays on disk, hidden; the learners' events stay)."""
+        hidden = self.library.hidden()
+        return [pack.manifest for pack in self.library.installed() if pack.id not in hidden]
 
     def catalog(self) -> Catalog:
         """The learning Catalog of the installed packs, rebuilt when a pack changes

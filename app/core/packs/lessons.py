@@ -254,3 +254,34 @@ class _Parser:
                            f"{shown(anchor)}", line)
         self.result.links.append(PendingLink(self.display, line, course, lesson, lang, anchor))
         return Link(href=f"lesson:{course}/{lesson}" + (f"#{anchor}" if anchor else ""))
+
+
+Parsed = dict[tuple[str, str, str], ParsedLesson]   # (course, lesson, language) → lesson
+
+
+def link_target_failed(link: PendingLink, known: dict[str, list[str]], listed: set[str],
+                       failed: set[tuple[str, str, str]]) -> bool:
+    """Whether a link points into a course or a lesson file that had a problem of its own
+    (reported already: the link is not judged)."""
+    if link.course not in known:
+        return link.course in listed
+    return (link.course, link.lesson, link.lang) in failed
+
+
+def check_link(link: PendingLink, known: dict[str, list[str]], lessons: Parsed) -> None:
+    """A link between lessons must reach a course, lesson and card of this pack."""
+    def fail(msg: str) -> PackSourceError:
+        return PackSourceError(msg, path=link.display, line=link.line)
+
+    if link.course not in known:
+        raise fail(f"broken link: course {link.course!r} is not in this pack")
+    if link.lesson not in known[link.course]:
+        raise fail(f"broken link: lesson {link.lesson!r} is not in course "
+                   f"{link.course!r} (lessons: {', '.join(known[link.course])})")
+    target = lessons.get((link.course, link.lesson, link.lang))
+    if target is None:
+        raise fail(f"broken link: courses/{link.course}/{link.lesson}.{link.lang}.md "
+                   "does not exist")
+    if link.anchor and link.anchor not in target.anchors:
+        raise fail(f"broken link: no card {link.anchor!r} in {link.lesson}.{link.lang}.md "
+                   f"(cards: {', '.join(c['anchor'] for c in target.cards)})")

@@ -12,6 +12,8 @@ from app.core.errors import PackError, PackInstallError, StoreError
 from app.core.packs.blobs import BlobStore
 
 _PACK_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: A file in a pack's folder: the server withdrew the pack, so the app hides it.
+WITHDRAWN = "WITHDRAWN"
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,35 @@ class PackLibrary:
                 if pack is not None:
                     out.append(pack)
         return out
+
+    # ----- withdrawn packs: installed but hidden (docs/sync-protocol.md, pack withdrawal)
+    def _marker(self, pack_id: str) -> Path:
+        if not _PACK_ID.match(pack_id):
+            raise PackError(f"not a pack id: {pack_id[:80]!r}")
+        return self.packs_dir / pack_id / WITHDRAWN
+
+    def hidden(self) -> set[str]:
+        """Installed packs the server withdrew: kept on disk (and reported at sync), not
+        shown to learners."""
+        return {p.id for p in self.installed() if (p.dir.parent / WITHDRAWN).is_file()}
+
+    def hide(self, pack_id: str) -> bool:
+        """Mark an installed pack withdrawn (False: not installed or hidden already)."""
+        if self.current_version(pack_id) is None:
+            return False
+        marker = self._marker(pack_id)
+        if marker.is_file():
+            return False
+        marker.write_text("withdrawn by the server\n", encoding="ascii")
+        return True
+
+    def show(self, pack_id: str) -> bool:
+        """Undo ``hide`` (the server offers the pack again); False when it was not hidden."""
+        marker = self._marker(pack_id)
+        if not marker.is_file():
+            return False
+        marker.unlink()
+        return True
 
     def _require(self, pack_id: str) -> InstalledPack:
         pack = self.get(pack_id)

@@ -15,12 +15,13 @@ from typing import Any
 from app.core.canonical import canonical_json
 from app.core.errors import PackSourceError
 from app.core.packs.fields import ID_RE, LANG_RE, Fields, Languages, unique_ids
-from app.core.packs.lessons import ParsedLesson, PendingLink, parse_lesson
+from app.core.packs.lessons import ParsedLesson, check_link, link_target_failed, parse_lesson
 from app.core.packs.limits import MAX_ENTRY_BYTES
 from app.core.packs.manifest import ManifestIdentity
 from app.core.packs.markup import IMAGE_EXTENSIONS
 from app.core.packs.media import image_type
 from app.core.packs.practice import add_programmes, read_course_practice
+from app.core.packs.problems import Problems
 from app.core.packs.recognition import read_recognition
 from app.core.packs.source_profile import esco_labels, expected_levels, profile_validation
 from app.core.packs.source_quiz import read_quiz
@@ -54,6 +55,8 @@ class _Reader:
         self.skills: dict[str, Any] = {}
         self.audience: list[str] = []
         self.langs: Languages
+        self.problems = Problems()
+        self.failed_lessons: set[tuple[str, str, str]] = set()
 
     def disp(self, rel: str) -> str:
         return str(self.src / rel)
@@ -71,9 +74,12 @@ class _Reader:
         manifest["skills"] = self.skills
         self._media_index()
         lessons: dict[tuple[str, str, str], ParsedLesson] = {}
-        manifest["courses"] = [self._course(cid, lessons) for cid in manifest["courses"]]
-        self._check_links(lessons, manifest["courses"])
+        listed, p = manifest["courses"], self.problems   # each part checked: problems.py
+        manifest["courses"] = [c for c in (p.attempt(self._course, cid, lessons)
+                                           for cid in listed) if c is not None]
+        self._check_links(lessons, manifest["courses"], set(listed))
         manifest["profiles"] = self._profiles()
+        p.raise_if_any()
         pack_doc = self.doc("pack.toml")
         add_programmes(manifest, Fields(pack_doc, pack_doc.data, "", self.langs))
         return PackSource(self.src, manifest, dict(sorted(self.files.items())), self.warnings)
@@ -246,7 +252,10 @@ class _Reader:
                         continue
                     raise f.error("lessons", f"lesson {stem!r} has no {lang} file: expected "
                                              f"{self.disp(rel)}")
-                parsed = self._lesson(rel, cid, stem, lang)
+                parsed = self.problems.attempt(self._lesson, rel, cid, stem, lang)
+                if parsed is None:
+                    self.failed_lessons.add((cid, stem, lang))
+                    continue
                 lessons[(cid, stem, lang)] = parsed
                 out = f"lessons/{cid}/{stem}.{lang}.json"
                 self.files[out] = canonical_json(parsed.as_json(lang))
@@ -266,7 +275,8 @@ class _Reader:
         recognition = read_recognition(f)            # EQF level, workload, ESCO
         if recognition:
             course["recognition"] = recognition
-        course["quiz"] = self._quiz(f"{base}/quiz.toml", [o["id"] for o in outcomes])
+        course["quiz"] = self.problems.attempt(self._quiz, f"{base}/quiz.toml",
+                                               [o["id"] for o in outcomes])
         return course
 
     def _outcomes(self, f: Fields) -> list[dict[str, Any]]:
@@ -306,29 +316,12 @@ class _Reader:
         return parsed
 
     def _check_links(self, lessons: dict[tuple[str, str, str], ParsedLesson],
-                     courses: list[dict[str, Any]]) -> None:
+                     courses: list[dict[str, Any]], listed: set[str]) -> None:
         known = {c["id"]: [entry["id"] for entry in c["lessons"]] for c in courses}
         for parsed in lessons.values():
             for link in parsed.links:
-                self._check_link(link, known, lessons)
-
-    def _check_link(self, link: PendingLink, known: dict[str, list[str]],
-                    lessons: dict[tuple[str, str, str], ParsedLesson]) -> None:
-        def fail(msg: str) -> PackSourceError:
-            return PackSourceError(msg, path=link.display, line=link.line)
-
-        if link.course not in known:
-            raise fail(f"broken link: course {link.course!r} is not in this pack")
-        if link.lesson not in known[link.course]:
-            raise fail(f"broken link: lesson {link.lesson!r} is not in course "
-                       f"{link.course!r} (lessons: {', '.join(known[link.course])})")
-        target = lessons.get((link.course, link.lesson, link.lang))
-        if target is None:
-            raise fail(f"broken link: courses/{link.course}/{link.lesson}.{link.lang}.md "
-                       "does not exist")
-        if link.anchor and link.anchor not in target.anchors:
-            raise fail(f"broken link: no card {link.anchor!r} in {link.lesson}.{link.lang}.md "
-                       f"(cards: {', '.join(c['anchor'] for c in target.cards)})")
+                if not link_target_failed(link, known, listed, self.failed_lessons):
+                    self.problems.attempt(check_link, link, known, lessons)
 
     # -- quiz ------------------------------------------------------------------------
     def _quiz(self, rel: str, outcomes: list[str]) -> dict[str, Any]:
@@ -339,7 +332,8 @@ class _Reader:
         folder = self.src / "profiles"
         if not folder.is_dir():
             return []
-        return [self._profile(p) for p in sorted(folder.glob("*.toml"))]
+        found = (self.problems.attempt(self._profile, p) for p in sorted(folder.glob("*.toml")))
+        return [profile for profile in found if profile is not None]
 
     def _profile(self, path: Path) -> dict[str, Any]:
         rel = path.relative_to(self.src).as_posix()

@@ -7,3 +7,9 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
   }
 }, true);
+document.addEventListener("click", function (event) {
+  var target = event.target;
+  if (target instanceof HTMLElement && target.hasAttribute("data-print")) {
+    window.print();
+  }
+});
