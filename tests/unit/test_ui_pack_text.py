@@ -63,7 +63,7 @@ def device(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Device:
     bad = rewrite(pack, tmp_path / "hostile.pack", _hostile)
     with monkeypatch.context() as m:          # what an app without the install check did
         m.setattr(verify_mod, "check_manifest_text", lambda manifest: None)
-        m.setattr(install_mod, "_check_content", lambda lib, vp: None)
+        m.setattr(install_mod, "check_lesson", lambda *args, **kwargs: None)
         install_pack(bad, tmp_path / "device", TRUST)
     assert "evil" in json.dumps(manifest_of(read_entries(bad)))
     return Device.open(tmp_path / "device", clock=ManualClock())

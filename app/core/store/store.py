@@ -281,9 +281,9 @@ class Store:
         in `rejected()`. Ids not in the outbox are ignored. Returns how many moved."""
         if not isinstance(ids_with_reasons, dict):
             raise StoreError("reject: expected a mapping of event id -> reason")
-        for event_id, reason in ids_with_reasons.items():
-            if not isinstance(reason, str):
-                raise StoreError(f"reject[{event_id!r}]: reason: expected text")
+        wrong = [i for i, reason in ids_with_reasons.items() if not isinstance(reason, str)]
+        if wrong:
+            raise StoreError(f"reject[{wrong[0]!r}]: reason: expected text")
         with self._lock:
             self._check_open()
             pending = self._outbox_index().pending
@@ -304,10 +304,9 @@ class Store:
     def merge(self, events: Iterable[Event]) -> int:
         """Add events pulled from the server: union by id, idempotent, order-independent.
 
-        The whole batch is validated first (EventError names ``events[i].field``); then
-        new events are written to their learners' segments. Merged events never enter the
-        outbox. Returns how many were new. An id already stored keeps its first copy; if
-        the copy received differs (server stamps aside) it is recorded in `conflicts()`.
+        Validates the whole batch first (EventError names ``events[i].field``); new events
+        go to their learners' segments, never the outbox; returns how many were new. A
+        stored id keeps its first copy, a differing one (server stamps aside) is a conflict.
         """
         if isinstance(events, dict) or not isinstance(events, Iterable):
             raise StoreError("merge: expected a list of events")
