@@ -32,10 +32,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+import admin_dashboard  # noqa: E402
 import device_history  # noqa: E402
 import learning_fold  # noqa: E402
 import pack_import  # noqa: E402
 import pin_hashing  # noqa: E402
+import server_concurrency  # noqa: E402
+import server_ingest  # noqa: E402
 import store_append  # noqa: E402
 import sync_device  # noqa: E402
 
@@ -51,6 +54,12 @@ BENCHMARKS: list[tuple[str, str, RowsFn]] = [
     ("learning_fold", "library + outline on a folded history (issue 4)", learning_fold.rows),
     ("pin_hashing", "PIN hashing at sign-in (issue 13)", pin_hashing.rows),
     ("sync_device", "one device's sync and pack delta (issue 7)", sync_device.rows),
+    ("admin_dashboard", "dashboard and progress CSV from the aggregates, 100k-10M events "
+     "(issue 18)", admin_dashboard.rows),
+    ("server_ingest", "ingest over HTTP vs raw executemany, SQLite and PostgreSQL (issue 18)",
+     server_ingest.rows),
+    ("server_concurrency", "200 devices x 500 events at once (issue 18)",
+     server_concurrency.rows),
 ]
 
 
