@@ -81,6 +81,10 @@ class ErrorCode(StrEnum):
     PIN_BAD = "pin_bad"
     PIN_MISMATCH = "pin_mismatch"
     PIN_TRIVIAL = "pin_trivial"
+    #: a new PIN shorter than the deployment's PIN policy (docs/security.md "PIN policy")
+    PIN_TOO_SHORT = "pin_too_short"
+    #: the current PIN typed to change it is wrong
+    PIN_WRONG = "pin_wrong"
     SETUP_CODE_MISSING = "code_missing"
     #: the one-time PIN set-up code (SetupCodeError and the form alike)
     SETUP_CODE_WRONG = "code_wrong"

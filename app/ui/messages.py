@@ -74,6 +74,8 @@ ERROR_SENTENCES: dict[ErrorCode, str] = {
     E.LANGUAGE_UNKNOWN: N_("Choose a language."),
     E.PIN_BAD: N_("The PIN must be 4 to 8 digits."),
     E.PIN_MISMATCH: N_("The two PINs are not the same."),
+    E.PIN_TOO_SHORT: N_("This organisation requires a PIN of at least {n} digits."),
+    E.PIN_WRONG: N_("The current PIN is not right."),
     E.PIN_TRIVIAL: N_("Choose a PIN that is not a simple sequence like 1234 or 1111."),
     E.SETUP_CODE_MISSING: N_("Enter the set-up code your administrator gave you."),
     E.SETUP_CODE_WRONG: N_("This set-up code is not right. Check it and try again."),
