@@ -56,6 +56,10 @@ class ErrorCode(StrEnum):
 
     # -- sign-in -----------------------------------------------------------------------------
     NOT_SIGNED_IN = "not_signed_in"
+    #: device-wide settings need the device admin PIN (app/core/application/device_admin.py)
+    ADMIN_REQUIRED = "admin_required"
+    ADMIN_PIN_WRONG = "admin_pin_wrong"
+    ADMIN_PIN_NEEDED = "admin_pin_needed"
     PIN_LOCKED = "pin_locked"
     PIN_NOT_SET = "pin_not_set"
 

@@ -44,6 +44,10 @@ ERROR_SENTENCES: dict[ErrorCode, str] = {
     # sign-in
     E.PIN_LOCKED: N_("Too many wrong PINs. Please wait and try again."),
     E.NOT_SIGNED_IN: N_("Please sign in again."),
+    E.ADMIN_REQUIRED: N_("Only an administrator can change this. Ask an administrator to "
+                         "unlock the device settings."),
+    E.ADMIN_PIN_WRONG: N_("The administrator PIN is not right."),
+    E.ADMIN_PIN_NEEDED: N_("Set a device administrator PIN before enrolling this tablet."),
     E.AUTH: N_("Sign-in refused. Please try again."),
     # sync
     E.SYNC_TLS: N_("The server's certificate is not trusted by this tablet."),

@@ -9,6 +9,7 @@ attributes, each with its own module:
 * ``device.content``      — catalog, lesson files, pack images, licences (content.py)
 * ``device.certificates`` — which received certificates are genuine (certificates.py)
 * ``device.syncer``       — the sync client (a Syncer, sync.py), or None
+* ``device.admin``        — the device admin PIN guarding device settings (device_admin.py)
 
 The syncer is passed in by the composition root (app/ui/main.py ``open_device``): the
 application layer never imports app.sync. Sessions are made with ``Session(device)``
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from app.core.application.certificates import CertificateTrust
 from app.core.application.content import InstalledContent
+from app.core.application.device_admin import DeviceAdmin
 from app.core.application.forms import validate_new_profile
 from app.core.application.idle import DEFAULT_IDLE_LOCK_SECONDS, idle_lock_seconds
 from app.core.application.profiles import Profiles
@@ -56,6 +58,7 @@ class Device:
         self.profiles = Profiles(store)
         self.content = InstalledContent(library)
         self.certificates = CertificateTrust(self.setting)
+        self.admin = DeviceAdmin(store, lambda: self.pin_min_digits)
 
     @classmethod
     def open(cls, data_dir: str | Path, clock: MonotonicClock = time.monotonic, *,

@@ -16,6 +16,7 @@ from __future__ import annotations
 from app.core.application import pin_texts
 from app.core.application.assessment import Assessment
 from app.core.application.device import Device
+from app.core.application.device_admin import AdminGate
 from app.core.application.display import (
     HIGH_CONTRAST_SETTING,
     TEXT_SIZE_SETTING,
@@ -46,6 +47,8 @@ class Session:
         self.learning = Learning(self._current_work, device.clock, device.certificates)
         self.assessment = Assessment(self._current_work)
         self.practice = Practice(self._current_work, device.profiles, device.store)
+        #: device-wide settings: unlocked by the device admin PIN (device_admin.py)
+        self.admin = AdminGate(device)
 
     # -- who is signed in -------------------------------------------------------------------
     @property
@@ -137,6 +140,7 @@ class Session:
         self.learner = None
         self.view = SessionView()
         self.locked_by_idle = idle
+        self.admin.lock()
         self._forget_work()
 
     # -- the PIN pad --------------------------------------------------------------------------------
