@@ -85,3 +85,31 @@ def test_the_new_profile_form_names_the_policy(tmp_path: Path) -> None:
         assert by_key(view, "f-pin").label == "PIN (6 to 8 digits)"
     finally:
         device.close()
+
+
+def test_a_learner_changes_her_pin_in_settings_under_the_policy(tmp_path: Path) -> None:
+    from tests.e2e.ui_fixtures import click, signed_in, type_text
+
+    device = make_device(tmp_path, ManualClock(), packs=False)
+    try:
+        session = signed_in(device)                     # PIN "2580", made under 4 digits
+        device.set_setting(PIN_POLICY_SETTING, 6)
+        view, _ctx, _rec = build(session, "/settings")
+        assert by_key(view, "pin-new").label == "New PIN (6 to 8 digits)"
+        type_text(by_key(view, "pin-old"), "2580")
+        type_text(by_key(view, "pin-new"), "1357")
+        type_text(by_key(view, "pin-new-again"), "1357")
+        click(by_key(view, "pin-change"))
+        view, _ctx, _rec = build(session, "/settings")
+        assert by_key(view, "pin-change-error").value == (
+            "This organisation requires a PIN of at least 6 digits.")
+        type_text(by_key(view, "pin-old"), "2580")
+        type_text(by_key(view, "pin-new"), "147036")
+        type_text(by_key(view, "pin-new-again"), "147036")
+        click(by_key(view, "pin-change"))
+        assert "Your PIN was changed." in [f.text for f in session.view.flashes]
+        pid = session.learner_id
+        session.lock()
+        assert pid is not None and Session(device).sign_in(pid, "147036")
+    finally:
+        device.close()

@@ -13,6 +13,7 @@ from app.core.learning import localize
 from app.ui.admin_panel import admin_controls
 from app.ui.ctx import ViewContext
 from app.ui.messages import error_sentence, progress_text
+from app.ui.pin_change_panel import pin_change_controls
 from app.ui.routes import Route
 from app.ui.widgets import (
     app_bar,
@@ -105,6 +106,7 @@ def build_settings(ctx: ViewContext, route: Route) -> ft.View:
                  big_button(_("Sync now"), handler(ctx, sync), icon=ft.Icons.SYNC,
                             key="sync-now", tooltip=_("Sync now")), bar, message]
 
+    controls += pin_change_controls(ctx)
     controls += admin_controls(ctx)
 
     # storage + about -------------------------------------------------------------------
