@@ -18,6 +18,7 @@ import pytest
 from app.core import pins
 from app.core.application import ProfileFormError, Session
 from app.core.errors import ErrorCode, StoreError
+from tests.support.postgres import BACKENDS, url_for_backend
 from tests.support.server import (
     TEST_PIN,
     admin_token,
@@ -32,12 +33,14 @@ from tests.support.server import (
 SIX = "258013"
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, str]]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def srv(request: pytest.FixtureRequest,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, str | None, str]]:
+    db = url_for_backend(request.param)
     data = tmp_path_factory.mktemp("policy")
-    with running_server(data, None, {"SHIFT_PIN_DIGITS": "6"}) as url:
-        seed(data, None, facilities={"f1": "Facility one"})
-        yield url, data, admin_token(url)
+    with running_server(data, db, {"SHIFT_PIN_DIGITS": "6"}) as url:
+        seed(data, db, facilities={"f1": "Facility one"})
+        yield url, data, db, admin_token(url)
 
 
 def push(url: str, headers: dict[str, str], *profiles: dict[str, Any]) -> list[dict[str, Any]]:
@@ -53,16 +56,16 @@ def proof(verifier: str, pin: str) -> str:
     return pins.encode_proof(key)
 
 
-def test_the_pull_answer_carries_the_policy(srv: tuple[str, Path, str]) -> None:
-    url, _data, admin = srv
+def test_the_pull_answer_carries_the_policy(srv: tuple[str, Path, str | None, str]) -> None:
+    url, _data, _db, admin = srv
     dev = enrol_device(url, admin, "f1")
     r = httpx.post(url + "/api/v1/sync/pull", headers=dev.headers, json={}, timeout=30)
     assert r.json()["policy"] == {"pin_min_digits": 6}
 
 
 def test_the_server_refuses_a_claimed_short_pin_and_takes_what_it_cannot_check(
-        srv: tuple[str, Path, str]) -> None:
-    url, data, admin = srv
+        srv: tuple[str, Path, str | None, str]) -> None:
+    url, data, db, admin = srv
     dev = enrol_device(url, admin, "f1")
     short = {**make_profile(f"P-{uuid.uuid4().hex[:6]}"), "pin_digits": 4}
     (out,) = push(url, dev.headers, short)
@@ -85,7 +88,7 @@ def test_the_server_refuses_a_claimed_short_pin_and_takes_what_it_cannot_check(
     (out,) = push(url, dev.headers, {**unclaimed, "pin_verifier": six_verifier, "pin_digits": 6,
                                      "pin_proof": proof(unclaimed["pin_verifier"], TEST_PIN)})
     assert out["status"] == "updated"
-    repo = open_repo(data, None)
+    repo = open_repo(data, db)
     try:
         assert repo.get_learner(short["id"]) is None
         assert repo.get_learner(unclaimed["id"]).pin_verifier == six_verifier
@@ -97,18 +100,18 @@ def test_the_server_refuses_a_claimed_short_pin_and_takes_what_it_cannot_check(
         r = httpx.post(url + "/api/v1/sync/push", headers=dev.headers, timeout=30,
                        json={"profiles": [hostile], "events": []})
         assert r.status_code == 422 and "pin_digits" in r.text, (bad, r.text)
-        repo = open_repo(data, None)
+        repo = open_repo(data, db)
         try:
             assert repo.get_learner(hostile["id"]) is None
         finally:
             repo.close()
 
 
-def test_a_tablet_learns_the_policy_and_keeps_it(srv: tuple[str, Path, str],
+def test_a_tablet_learns_the_policy_and_keeps_it(srv: tuple[str, Path, str | None, str],
                                                  tmp_path: Path) -> None:
     from app.ui.main import open_device
 
-    url, _data, admin = srv
+    url, _data, _db, admin = srv
     code = httpx.post(f"{url}/api/v1/admin/enrol-codes", headers=bearer(admin),
                       json={"facility_id": "f1"}, timeout=30).json()["code"]
     device = open_device(tmp_path / "tablet")
