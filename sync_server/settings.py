@@ -55,6 +55,12 @@ def parse_flag(name: str, raw: str | None) -> bool:
 
 
 #: Set by `serve` for its worker processes when it filled in the public base URL.
+def _pin_digits(value: int) -> int:
+    if not 4 <= value <= 8:
+        raise ConfigError(f"SHIFT_PIN_DIGITS: expected 4..8 (digits of a new PIN), got {value}")
+    return value
+
+
 DEFAULTED_ENV = "SHIFT_PUBLIC_BASE_URL_DEFAULTED"
 
 
@@ -131,6 +137,10 @@ class Settings:
     #: deleted. 0 = keep for ever.
     retention_events_years: int = 6
     retention_audit_years: int = 6
+    #: PIN policy (SHIFT_PIN_DIGITS, 4..8): the fewest digits of a new PIN. Sent to the
+    #: tablets in every pull answer (``policy``); a pushed new verifier whose claimed
+    #: ``pin_digits`` is smaller is refused (docs/security.md "PIN policy").
+    pin_digits: int = 4
     #: The URL people and devices reach the server at; every absolute URL the server
     #: writes starts with it. None is allowed only in development mode.
     public_base_url: str | None = None
@@ -202,6 +212,7 @@ class Settings:
                                                cls.retention_events_years),
             "retention_audit_years": _int_env("SHIFT_RETENTION_AUDIT_YEARS",
                                               cls.retention_audit_years),
+            "pin_digits": _pin_digits(_int_env("SHIFT_PIN_DIGITS", cls.pin_digits)),
             "public_base_url": parse_public_base_url(env["SHIFT_PUBLIC_BASE_URL"])
             if (env.get("SHIFT_PUBLIC_BASE_URL") or "").strip() else None,
             "development": parse_flag("SHIFT_DEV", env.get("SHIFT_DEV")),

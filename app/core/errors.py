@@ -56,6 +56,10 @@ class ErrorCode(StrEnum):
 
     # -- sign-in -----------------------------------------------------------------------------
     NOT_SIGNED_IN = "not_signed_in"
+    #: device-wide settings need the device admin PIN (app/core/application/device_admin.py)
+    ADMIN_REQUIRED = "admin_required"
+    ADMIN_PIN_WRONG = "admin_pin_wrong"
+    ADMIN_PIN_NEEDED = "admin_pin_needed"
     PIN_LOCKED = "pin_locked"
     PIN_NOT_SET = "pin_not_set"
 
@@ -81,6 +85,10 @@ class ErrorCode(StrEnum):
     PIN_BAD = "pin_bad"
     PIN_MISMATCH = "pin_mismatch"
     PIN_TRIVIAL = "pin_trivial"
+    #: a new PIN shorter than the deployment's PIN policy (docs/security.md "PIN policy")
+    PIN_TOO_SHORT = "pin_too_short"
+    #: the current PIN typed to change it is wrong
+    PIN_WRONG = "pin_wrong"
     SETUP_CODE_MISSING = "code_missing"
     #: the one-time PIN set-up code (SetupCodeError and the form alike)
     SETUP_CODE_WRONG = "code_wrong"

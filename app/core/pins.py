@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 from argon2.low_level import Type, hash_secret_raw
 
-from app.core.errors import StoreError
+from app.core.errors import ErrorCode, StoreError
 
 #: argon2id cost of PIN verifiers made now (OWASP: m=19456 KiB, t=2, p=1).
 ARGON2_M = 19456
@@ -107,10 +107,26 @@ class Verifier:
                          b64(self.salt).decode(), b64(self.digest).decode()])
 
 
-def check_pin_format(pin: object, field: str = "pin") -> str:
+def check_pin_format(pin: object, field: str = "pin", *,
+                     min_digits: int = PIN_MIN_DIGITS) -> str:
+    """A PIN of 4 to 8 digits, and at least `min_digits` (the deployment's PIN policy,
+    ``pin_policy_digits``) — used for new PINs only: an existing shorter PIN still signs in."""
     if not isinstance(pin, str) or not PIN_RE.match(pin):
         raise StoreError(f"{field}: a PIN is 4 to 8 digits")
+    if len(pin) < min_digits:
+        raise StoreError(f"{field}: this deployment requires PINs of at least {min_digits} "
+                         "digits", code=ErrorCode.PIN_TOO_SHORT)
     return pin
+
+
+def pin_policy_digits(value: object, field: str = "pin_min_digits") -> int:
+    """The PIN policy — the fewest digits a new PIN may have — checked: a whole number
+    PIN_MIN_DIGITS..PIN_MAX_DIGITS (server setting SHIFT_PIN_DIGITS, delivered to tablets
+    in the pull answer's ``policy``; docs/sync-protocol.md §4.1)."""
+    if not isinstance(value, int) or isinstance(value, bool) \
+            or not PIN_MIN_DIGITS <= value <= PIN_MAX_DIGITS:
+        raise StoreError(f"{field}: expected a whole number {PIN_MIN_DIGITS}..{PIN_MAX_DIGITS}")
+    return value
 
 
 def parse_verifier(verifier: object, field: str = "pin_verifier") -> Verifier:
@@ -150,7 +166,8 @@ def _make(secret: str, m: int, t: int, p: int) -> str:
 
 
 def make_verifier(pin: str) -> str:
-    """A new argon2id verifier of a PIN (4–8 digits)."""
+    """A new argon2id verifier of a PIN (4–8 digits; the policy is checked by callers
+    that make a *new* PIN, not by an upgrade of an existing one)."""
     return _make(check_pin_format(pin), ARGON2_M, ARGON2_T, ARGON2_P)
 
 

@@ -57,7 +57,7 @@ from app.core.errors import (
 from app.core.events import format_at, parse_at, validate_event
 from app.core.packs import PackLibrary, TrustedKeys
 from app.core.store import Store, erasure, reattribute
-from app.sync import certificates, recovery
+from app.sync import certificates, policy, recovery
 from app.sync.answers import expect_int, expect_list
 from app.sync.backoff import RetryPolicy
 from app.sync.packs import PackUpdater
@@ -254,6 +254,7 @@ class SyncClient:
             more = answer.get("more")
             if not isinstance(more, bool):
                 raise SyncProtocolError("pull.more: expected true or false")
+            policy.take(self.store, answer.get("policy"))
             epoch = recovery.epoch_of(answer)
             if epoch is not None and recovery.observe(self.store, epoch,
                                                       ("sync_cursor", PROFILES_CURSOR,

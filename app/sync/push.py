@@ -24,12 +24,13 @@ from app.core.application.sync import PhaseProgress
 from app.core.application.sync_report import SyncReport
 from app.core.errors import StoreError, SyncError, SyncProtocolError
 from app.core.store import Store, reattribute
+from app.core.store.settings import PIN_POLICY_SETTING
 from app.sync.answers import expect_list
 from app.sync.transport import Transport
 
 READ_WINDOW = 2000              # outbox events read from the journal at a time
 PROFILE_FIELDS = ("id", "staff_number", "display_name", "role", "language", "pin_verifier",
-                  "pin_proof", "updated_at")
+                  "pin_proof", "pin_digits", "updated_at")
 HOLD_NO_PROFILE = "the learner's profile is not on the server yet"
 HOLD_CLOCK = "at_in_future: the tablet clock is ahead of the server; retried at a later sync"
 
@@ -64,7 +65,11 @@ class OutboxPush:
         depends on the answer), then the outbox with one request in flight while the
         next chunk is read and the previous one acknowledged (disk and network overlap)."""
         store = self.store
-        profiles = [{k: p.get(k) for k in PROFILE_FIELDS} for p in store.profiles.pending_push()]
+        # `pin_digits` goes only to a server that announced a PIN policy (an older one
+        # forbids unknown fields)
+        fields = PROFILE_FIELDS if store.settings.get(PIN_POLICY_SETTING, None) is not None \
+            else tuple(f for f in PROFILE_FIELDS if f != "pin_digits")
+        profiles = [{k: p.get(k) for k in fields} for p in store.profiles.pending_push()]
         #: profiles not (yet) stored on the server
         waiting: set[str] = {str(p["id"]) for p in profiles}
         held: dict[str, str] = {}
@@ -171,7 +176,8 @@ class OutboxPush:
                 if item.get("reason") == "staff_number_taken" and isinstance(existing, str) \
                         and existing and existing != pid:
                     reattribute.plan(self.store, pid, existing)
-                elif item.get("reason") == "pin_not_proven" and isinstance(item.get("current"),
+                elif item.get("reason") in ("pin_not_proven", "pin_too_short") \
+                        and isinstance(item.get("current"),
                                                                            dict):
                     self._take_server_pin(item["current"], pid, waiting)
         if ok:

@@ -44,6 +44,10 @@ ERROR_SENTENCES: dict[ErrorCode, str] = {
     # sign-in
     E.PIN_LOCKED: N_("Too many wrong PINs. Please wait and try again."),
     E.NOT_SIGNED_IN: N_("Please sign in again."),
+    E.ADMIN_REQUIRED: N_("Only an administrator can change this. Ask an administrator to "
+                         "unlock the device settings."),
+    E.ADMIN_PIN_WRONG: N_("The administrator PIN is not right."),
+    E.ADMIN_PIN_NEEDED: N_("Set a device administrator PIN before enrolling this tablet."),
     E.AUTH: N_("Sign-in refused. Please try again."),
     # sync
     E.SYNC_TLS: N_("The server's certificate is not trusted by this tablet."),
@@ -74,6 +78,8 @@ ERROR_SENTENCES: dict[ErrorCode, str] = {
     E.LANGUAGE_UNKNOWN: N_("Choose a language."),
     E.PIN_BAD: N_("The PIN must be 4 to 8 digits."),
     E.PIN_MISMATCH: N_("The two PINs are not the same."),
+    E.PIN_TOO_SHORT: N_("This organisation requires a PIN of at least {n} digits."),
+    E.PIN_WRONG: N_("The current PIN is not right."),
     E.PIN_TRIVIAL: N_("Choose a PIN that is not a simple sequence like 1234 or 1111."),
     E.SETUP_CODE_MISSING: N_("Enter the set-up code your administrator gave you."),
     E.SETUP_CODE_WRONG: N_("This set-up code is not right. Check it and try again."),

@@ -133,6 +133,13 @@ class LearnerProfile(Strict):
                                   description="Base64 K of the PIN the server has (or of the "
                                               "one-time set-up code): required when "
                                               "`pin_verifier` changes")
+    pin_digits: int | None = Field(default=None, ge=1, le=8,
+                                   description="Digits of the PIN behind `pin_verifier` when "
+                                               "it was set on the device (a claim: the "
+                                               "verifier hides the PIN); a new verifier "
+                                               "claiming fewer than the PIN policy is "
+                                               "refused. Sent only to a server that "
+                                               "announced a `policy`")
     updated_at: str = Field(pattern=AT_PATTERN, description="Device clock of the last change "
                                                             "of name/staff number/role/language; "
                                                             "clamped to the server's clock")
@@ -215,6 +222,11 @@ class PulledTombstone(BaseModel):
     erased_at: str
 
 
+class DevicePolicy(BaseModel):
+    pin_min_digits: int = Field(ge=4, le=8, description="Fewest digits of a new PIN "
+                                "(SHIFT_PIN_DIGITS); the tablet keeps the last value")
+
+
 class PullResponse(BaseModel):
     events: list[PulledEvent]
     events_cursor: int
@@ -225,6 +237,8 @@ class PullResponse(BaseModel):
         "`tombstones_after` (every facility); docs/sync-protocol.md §4.7")
     tombstones_cursor: int = 0
     more: bool = Field(description="True when another page is waiting: pull again")
+    policy: DevicePolicy | None = Field(default=None, description="Deployment policy for "
+                                        "the tablet (docs/sync-protocol.md §4.1)")
     server_epoch: str = Field(
         description="Random id of the server database's history; it changes when the "
                     "database is restored from a backup. A client that sees a different "

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.core import bounded_json
 from app.core.errors import JSONLimitError
-from sync_server.api.deps import DeviceDep, RepoDep, ServerState, get_state
+from sync_server.api.deps import DeviceDep, RepoDep, ServerState, SettingsDep, get_state
 from sync_server.api.models import (
     MAX_CHUNK,
     MAX_CURSOR,
@@ -48,14 +48,15 @@ PUSH_ERRORS: Responses = {**BODY_ERRORS, 422: {
                                 "description": "seconds until the quota resets"}}}}
 
 
-def _pull(repo: RepoDep, device: DeviceDep, req: PullRequest) -> Response:
+def _pull(repo: RepoDep, device: DeviceDep, req: PullRequest, pin_min_digits: int) -> Response:
     """A pull only reads, except for two small writes kept off the hot path: the
     installed-packs report is written only when it differs from the stored one, and
     `last_seen_at` is stamped after the answer is sent (a background task) — so under a
     burst of syncs a pull does not queue behind pushes holding the write lock."""
     body = sync_service.pull(repo=repo, device=device, events_after=req.events_after,
                              profiles_after=req.profiles_after, limit=req.limit,
-                             installed=req.installed_packs, tombstones_after=req.tombstones_after)
+                             installed=req.installed_packs, tombstones_after=req.tombstones_after,
+                             pin_min_digits=pin_min_digits)
     return Response(body, media_type="application/json",
                     background=BackgroundTask(sync_service.seen, repo=repo, device_id=device.id))
 
@@ -63,20 +64,22 @@ def _pull(repo: RepoDep, device: DeviceDep, req: PullRequest) -> Response:
 @router.post("/pull", response_model=PullResponse, responses=BODY_ERRORS,
              summary="Events and profiles of the device's facility after the cursors; "
                      "also reports installed packs")
-def pull_post(body: PullRequest, repo: RepoDep, device: DeviceDep) -> Response:
-    return _pull(repo, device, body)
+def pull_post(body: PullRequest, repo: RepoDep, device: DeviceDep,
+              settings: SettingsDep) -> Response:
+    return _pull(repo, device, body, settings.pin_digits)
 
 
 @router.get("/pull", response_model=PullResponse, responses=AUTH_ERRORS,
             summary="Same as POST /pull without the installed-packs report")
-def pull_get(repo: RepoDep, device: DeviceDep,
+def pull_get(repo: RepoDep, device: DeviceDep, settings: SettingsDep,
              events_after: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0,
              profiles_after: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0,
              limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
              tombstones_after: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0) -> Response:
     return _pull(repo, device, PullRequest(events_after=events_after,
                                            profiles_after=profiles_after, limit=limit,
-                                           tombstones_after=tombstones_after))
+                                           tombstones_after=tombstones_after),
+                 settings.pin_digits)
 
 
 PUSH_BODY = {"requestBody": {"required": True, "content": {"application/json": {

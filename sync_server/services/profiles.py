@@ -16,6 +16,11 @@ Pushed profiles (docs/sync-protocol.md §4.3):
   taking it uses the code up). Otherwise ``rejected`` / ``pin_not_proven`` with the
   server's ``current`` copy, which the tablet takes. A new verifier must be argon2id at
   OWASP cost (``pins.is_strong``). Old ``scrypt$`` verifiers are stored wrapped.
+* PIN policy (SHIFT_PIN_DIGITS): the verifier hides the PIN, so the server cannot count
+  its digits. A tablet that set the PIN sends ``pin_digits`` (its length) with the new
+  verifier; a claim below the policy is refused (``pin_too_short``). A verifier without
+  a claim (an older app, or a re-hash of an existing PIN) is taken: an honest app
+  enforces the policy itself, a modified one could lie anyway (docs/security.md).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ class Pushed:
 
     learner: Learner
     proof: bytes | None
+    pin_digits: int | None = None
 
 
 def check_pushed(raw: dict[str, Any], device: Device, now: datetime) -> Pushed:
@@ -58,11 +64,16 @@ def check_pushed(raw: dict[str, Any], device: Device, now: datetime) -> Pushed:
     except (StoreError, TypeError):
         raise ProfileFieldError("updated_at", ErrorCode.FIELD_BAD_FORMAT, "expected a time like "
                                 "2026-11-23T08:00:00.000Z") from None
+    digits = raw.get("pin_digits")
+    if digits is not None and (not isinstance(digits, int) or isinstance(digits, bool)
+                               or not 1 <= digits <= pins.PIN_MAX_DIGITS):
+        raise ProfileFieldError("pin_digits", ErrorCode.FIELD_BAD_FORMAT,
+                                f"expected a whole number 1..{pins.PIN_MAX_DIGITS}")
     stamp = format_at(min(updated, now))            # the server's clock bounds it
     return Pushed(Learner(id=lid, facility_id=device.facility_id,
                           staff_number=fields["staff_number"], role=fields["role"],
                           language=fields["language"], display_name=fields["display_name"],
-                          pin_verifier=verifier, updated_at=stamp), proof)
+                          pin_verifier=verifier, updated_at=stamp), proof, digits)
 
 
 def _proof_problem(existing: Learner, proof: bytes | None, now: datetime) -> str | None:
@@ -83,13 +94,13 @@ def _proof_problem(existing: Learner, proof: bytes | None, now: datetime) -> str
 
 
 def save_pushed(repo: Repository, device: Device, profiles: list[dict[str, Any]], *,
-                now: datetime | None = None) -> list[ProfileResult]:
+                now: datetime | None = None, pin_min_digits: int = 4) -> list[ProfileResult]:
     moment = now or now_utc()
-    return [_save_one(repo, device, raw, moment) for raw in profiles]
+    return [_save_one(repo, device, raw, moment, pin_min_digits) for raw in profiles]
 
 
 def _save_one(repo: Repository, device: Device, raw: dict[str, Any],
-              now: datetime) -> ProfileResult:
+              now: datetime, pin_min_digits: int = 4) -> ProfileResult:
     pid = raw.get("id") if isinstance(raw.get("id"), str) else ""
     try:
         pushed = check_pushed(raw, device, now)
@@ -109,6 +120,11 @@ def _save_one(repo: Repository, device: Device, raw: dict[str, Any],
         return ProfileResult(profile.id, "rejected", "bad_field",
                              detail="pin_verifier: weaker than argon2id at OWASP cost "
                                     f"(m ≥ {pins.MIN_ARGON2_M} KiB); update the app")
+    if changes_pin and pushed.pin_digits is not None and pushed.pin_digits < pin_min_digits:
+        return ProfileResult(profile.id, "rejected", "pin_too_short",
+                             detail=f"pin_digits: this deployment requires new PINs of at "
+                                    f"least {pin_min_digits} digits",
+                             current=existing)
     if existing is None:
         return repo.save_profile(replace(profile, pin_verifier=pins.canonical(verifier)))  # type: ignore[arg-type]
     if changes_pin:

@@ -82,20 +82,22 @@ class PushResult:
 
 
 def save_profiles(repo: Repository, device: Device, profiles: list[dict[str, Any]], *,
-                  now: datetime | None = None) -> list[ProfileResult]:
+                  now: datetime | None = None, pin_min_digits: int = 4) -> list[ProfileResult]:
     """Pushed profiles: the rules live in services/profiles.py."""
-    return profile_service.save_pushed(repo, device, profiles, now=now)
+    return profile_service.save_pushed(repo, device, profiles, now=now,
+                                       pin_min_digits=pin_min_digits)
 
 
 def push(repo: Repository, device: Device, events: list[dict[str, Any]],
          profiles: list[dict[str, Any]] | None = None, *, now: datetime | None = None,
          on_stored: Sequence[StoredHook] = (),
-         server_made: Sequence[ServerMadeCheck] = ()) -> PushResult:
+         server_made: Sequence[ServerMadeCheck] = (), pin_min_digits: int = 4) -> PushResult:
     """Store a chunk of pushed events (and profiles, first); see the module docstring."""
     moment = now or now_utc()
     result = PushResult(received_at=format_at(moment))
     if profiles:
-        result.profiles = save_profiles(repo, device, profiles, now=moment)
+        result.profiles = save_profiles(repo, device, profiles, now=moment,
+                                        pin_min_digits=pin_min_digits)
 
     # `at` bounds are compared as text: validate_event guarantees the fixed-width form
     # YYYY-MM-DDTHH:MM:SS…Z, whose first 19 characters sort like the times (to the second).
@@ -199,7 +201,7 @@ def receive_push(*, repo: Repository, settings: Settings, device: Device,
     charge_push(repo=repo, settings=settings, device=device, events=len(events),
                 body_bytes=body_bytes)
     return push(repo, device, events, profiles, on_stored=[h.on_stored for h in hooks],
-                server_made=[h.is_own_event for h in hooks])
+                server_made=[h.is_own_event for h in hooks], pin_min_digits=settings.pin_digits)
 
 
 def _run_hooks(hooks: Sequence[StoredHook], stored: list[dict[str, Any]]) -> None:
@@ -222,7 +224,7 @@ def _servable(event: StoredEvent) -> bool:
 
 
 def pull_body(repo: Repository, device: Device, events_after: int, profiles_after: int,
-              limit: int, tombstones_after: int = 0) -> bytes:
+              limit: int, tombstones_after: int = 0, pin_min_digits: int = 4) -> bytes:
     """The pull answer as JSON bytes.
 
     Stored events are canonical JSON text; they are spliced into the answer with their
@@ -250,6 +252,7 @@ def pull_body(repo: Repository, device: Device, events_after: int, profiles_afte
         "tombstones_cursor": tombstones[-1].seq if tombstones else tombstones_after,
         "more": more,
         "server_epoch": repo.server_epoch(),
+        "policy": {"pin_min_digits": pin_min_digits},
     }
     tail = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
     return ('{"events":[' + ",".join(parts) + "]," + tail[1:]).encode("utf-8")
@@ -257,7 +260,7 @@ def pull_body(repo: Repository, device: Device, events_after: int, profiles_afte
 
 def pull(*, repo: Repository, device: Device, events_after: int, profiles_after: int,
          limit: int, installed: dict[str, int] | None = None,
-         tombstones_after: int = 0) -> bytes:
+         tombstones_after: int = 0, pin_min_digits: int = 4) -> bytes:
     """A pull answer (pull_body), after recording the device's installed packs — written
     only when they differ from the stored report, so a burst of pulls does not queue
     behind pushes holding the write lock."""
@@ -266,7 +269,8 @@ def pull(*, repo: Repository, device: Device, events_after: int, profiles_after:
         changed = {k: v for k, v in installed.items() if stored.get(k) != v}
         if changed:
             repo.report_installed(device.id, changed, now_iso())
-    return pull_body(repo, device, events_after, profiles_after, limit, tombstones_after)
+    return pull_body(repo, device, events_after, profiles_after, limit, tombstones_after,
+                     pin_min_digits)
 
 
 def seen(*, repo: Repository, device_id: str) -> None:

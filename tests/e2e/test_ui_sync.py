@@ -32,7 +32,17 @@ def test_sync_now_from_settings_enrols_and_pushes(tmp_path: Path) -> None:
 
             view, _ctx, _rec = build(session, "/settings")
             assert by_key(view, "last-sync").value == "Never synced"
+            # enrolling needs a device admin PIN: set on this first run (issue 15 item 7)
             type_text(by_key(view, "server-url"), env.url)
+            type_text(by_key(view, "enrol-code"), env.code())
+            click(by_key(view, "sync-now"))
+            view, _ctx, _rec = build(session, "/settings")
+            assert by_key(view, "sync-message").value == ("Set a device administrator PIN "
+                                                          "before enrolling this tablet.")
+            type_text(by_key(view, "admin-new-pin"), "731904")
+            type_text(by_key(view, "admin-new-pin-again"), "731904")
+            click(by_key(view, "admin-save"))
+            view, _ctx, _rec = build(session, "/settings")
             type_text(by_key(view, "enrol-code"), env.code())
             click(by_key(view, "sync-now"))
 
@@ -54,6 +64,21 @@ def test_sync_now_from_settings_enrols_and_pushes(tmp_path: Path) -> None:
             assert by_key(view, "sync-message").value == ("The server refused this tablet. Ask the "
                                                           "administrator for a new enrolment code.")
             assert device.store.outbox_count() == 0
+
+            # another learner's session: device settings are locked until the admin PIN
+            other = signed_in(device, name="Rasa Kitas", staff="LT-2")
+            view, _ctx, _rec = build(other, "/settings")
+            assert by_key(view, "server-url").read_only
+            assert not by_key(view, "enrol-code").visible
+            type_text(by_key(view, "admin-pin"), "000000")
+            click(by_key(view, "admin-unlock"))
+            view, _ctx, _rec = build(other, "/settings")
+            assert by_key(view, "admin-message").value == "The administrator PIN is not right."
+            type_text(by_key(view, "admin-pin"), "731904")
+            click(by_key(view, "admin-unlock"))
+            view, _ctx, _rec = build(other, "/settings")
+            assert not by_key(view, "server-url").read_only
+            assert by_key(view, "enrol-code").visible
         finally:
             device.close()               # stops the sync client's loop first
 

@@ -45,6 +45,8 @@ from app.core.application.forms import (
 from app.core.application.idle import DEFAULT_IDLE_LOCK_SECONDS, IdleLock, clamp_idle_seconds
 from app.core.application.learner_work import LearnerWork
 from app.core.application.learning import CardPlace, CoursePlace, Learning
+from app.core.application.my_record import RecordFile
+from app.core.application.my_record import export as export_my_record
 from app.core.application.pin_texts import pin_error_message, wait_seconds_of
 from app.core.application.profiles import (
     ROLE_LABELS,
@@ -73,9 +75,10 @@ __all__ = [
     "STAFF_NUMBER_MAX", "TEXT_SCALE", "TEXT_SIZES", "Assessment", "Block", "CardPlace",
     "CertificateTrust", "CoursePlace", "Device", "Flash", "IdleLock", "InstalledContent",
     "LearnerProfile", "LearnerWork", "Learning", "NewProfile", "PackLicence", "PackOutcome",
-    "PhaseProgress", "ProfileFormError", "ProfileTile", "ProgressText", "Session",
+    "PhaseProgress", "ProfileFormError", "ProfileTile", "ProgressText", "RecordFile", "Session",
     "SessionView", "SyncProgress", "SyncReport", "SyncState", "SyncStatus", "SyncSummary",
-    "Syncer", "SyncerFactory", "card_blocks", "clamp_idle_seconds", "initials",
+    "Syncer", "SyncerFactory", "card_blocks", "clamp_idle_seconds", "export_my_record",
+    "initials",
     "lesson_link_target", "pin_error_message", "validate_new_pin", "validate_new_profile",
     "wait_seconds_of",
 ]

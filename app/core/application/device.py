@@ -9,6 +9,7 @@ attributes, each with its own module:
 * ``device.content``      — catalog, lesson files, pack images, licences (content.py)
 * ``device.certificates`` — which received certificates are genuine (certificates.py)
 * ``device.syncer``       — the sync client (a Syncer, sync.py), or None
+* ``device.admin``        — the device admin PIN guarding device settings (device_admin.py)
 
 The syncer is passed in by the composition root (app/ui/main.py ``open_device``): the
 application layer never imports app.sync. Sessions are made with ``Session(device)``
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from app.core.application.certificates import CertificateTrust
 from app.core.application.content import InstalledContent
+from app.core.application.device_admin import DeviceAdmin
 from app.core.application.forms import validate_new_profile
 from app.core.application.idle import DEFAULT_IDLE_LOCK_SECONDS, idle_lock_seconds
 from app.core.application.profiles import Profiles
@@ -38,7 +40,9 @@ from app.core.clock import MonotonicClock, now_utc
 from app.core.errors import DeviceError, ErrorCode, ShiftError, StoreError, SyncError
 from app.core.events import parse_at
 from app.core.packs import PackLibrary
+from app.core.pins import PIN_MAX_DIGITS, PIN_MIN_DIGITS
 from app.core.store import Store
+from app.core.store.settings import PIN_POLICY_SETTING
 
 
 class Device:
@@ -54,6 +58,7 @@ class Device:
         self.profiles = Profiles(store)
         self.content = InstalledContent(library)
         self.certificates = CertificateTrust(self.setting)
+        self.admin = DeviceAdmin(store, lambda: self.pin_min_digits)
 
     @classmethod
     def open(cls, data_dir: str | Path, clock: MonotonicClock = time.monotonic, *,
@@ -92,6 +97,15 @@ class Device:
         self.store.settings.set(name, value)
 
     @property
+    def pin_min_digits(self) -> int:
+        """The PIN policy: the fewest digits of a new PIN, as the server last said
+        (pull answer ``policy``); 4 on a tablet never told. Existing shorter PINs keep
+        working; the policy applies when a PIN is set or changed."""
+        value = self.setting(PIN_POLICY_SETTING, PIN_MIN_DIGITS)
+        return value if isinstance(value, int) and PIN_MIN_DIGITS <= value <= PIN_MAX_DIGITS \
+            else PIN_MIN_DIGITS
+
+    @property
     def idle_lock_seconds(self) -> int:
         """Admin setting ``idle_lock_seconds``; env SHIFT_IDLE_LOCK_SECONDS overrides it."""
         return idle_lock_seconds(self.setting("idle_lock_seconds", DEFAULT_IDLE_LOCK_SECONDS))
@@ -111,8 +125,9 @@ class Device:
                        language: object, pin: object, pin_again: object) -> str:
         """Check the "new profile" form and create the profile offline; returns its id
         (ProfileFormError names a wrong field; StoreError e.g. a staff number in use)."""
-        return self.profiles.create(validate_new_profile(display_name, staff_number, role,
-                                                         language, pin, pin_again))
+        return self.profiles.create(validate_new_profile(
+            display_name, staff_number, role, language, pin, pin_again,
+            min_digits=self.pin_min_digits), min_digits=self.pin_min_digits)
 
     # -- sync -------------------------------------------------------------------------------
     def sync_summary(self) -> SyncSummary:

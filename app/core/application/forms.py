@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from app.core import profile_rules
 from app.core.errors import ErrorCode, ProfileFieldError, StoreError
 from app.core.i18n import UI_LOCALES
-from app.core.pins import PIN_RE
+from app.core.pins import PIN_MIN_DIGITS, PIN_RE
 from app.core.roles import ROLES
 
 #: Field limits of the forms: the shared rules (app/core/profile_rules.py).
@@ -33,9 +33,9 @@ class ProfileFormError(StoreError):
     ``code`` says why, ``limit`` is the number the sentence names (or None). The English
     ``str()`` is for logs and tests."""
 
-    def __init__(self, field_name: str, code: ErrorCode) -> None:
+    def __init__(self, field_name: str, code: ErrorCode, limit: int | None = None) -> None:
         self.field = field_name
-        self.limit = LIMITS.get(code)
+        self.limit = limit if limit is not None else LIMITS.get(code)
         detail = f"{code}" if self.limit is None else f"{code} (at most {self.limit})"
         super().__init__(f"{field_name}: {detail}", code=code)
 
@@ -60,9 +60,11 @@ def is_trivial_pin(pin: str) -> bool:
 
 
 def validate_new_profile(display_name: object, staff_number: object, role: object,
-                         language: object, pin: object, pin_again: object) -> NewProfile:
+                         language: object, pin: object, pin_again: object, *,
+                         min_digits: int = PIN_MIN_DIGITS) -> NewProfile:
     """Check the "new profile" form; returns the cleaned values or raises
-    ProfileFormError for the first wrong field."""
+    ProfileFormError for the first wrong field. `min_digits` is the device's PIN policy
+    (``Device.pin_min_digits``)."""
     try:
         name = profile_rules.display_name(str(display_name or ""))
     except ProfileFieldError as exc:
@@ -82,14 +84,18 @@ def validate_new_profile(display_name: object, staff_number: object, role: objec
     if not isinstance(language, str) or language not in UI_LOCALES:
         raise ProfileFormError("language", ErrorCode.LANGUAGE_UNKNOWN)
     return NewProfile(display_name=name, staff_number=staff, role=role, language=language,
-                      pin=validate_new_pin(pin, pin_again))
+                      pin=validate_new_pin(pin, pin_again, min_digits=min_digits))
 
 
-def validate_new_pin(pin: object, pin_again: object) -> str:
-    """A new PIN typed twice (new profile, first PIN): same rules everywhere."""
+def validate_new_pin(pin: object, pin_again: object, *,
+                     min_digits: int = PIN_MIN_DIGITS) -> str:
+    """A new PIN typed twice (new profile, first PIN, PIN change): same rules everywhere,
+    at least `min_digits` digits (the deployment's PIN policy)."""
     pin_s = str(pin or "")
     if not PIN_RE.match(pin_s):
         raise ProfileFormError("pin", ErrorCode.PIN_BAD)
+    if len(pin_s) < min_digits:
+        raise ProfileFormError("pin", ErrorCode.PIN_TOO_SHORT, limit=min_digits)
     if is_trivial_pin(pin_s):
         raise ProfileFormError("pin", ErrorCode.PIN_TRIVIAL)
     if str(pin_again or "") != pin_s:

@@ -15,6 +15,7 @@ from typing import Any
 from app.core.application.forms import NewProfile
 from app.core.errors import AuthError
 from app.core.i18n import N_
+from app.core.pins import PIN_MIN_DIGITS
 from app.core.roles import ROLES
 from app.core.store import Store, reattribute
 
@@ -97,10 +98,10 @@ class Profiles:
         doc = self.store.profiles.get(profile_id)
         return doc is not None and bool(doc.get("needs_pin"))
 
-    def create(self, form: NewProfile) -> str:
+    def create(self, form: NewProfile, *, min_digits: int = PIN_MIN_DIGITS) -> str:
         """Create a checked "new profile" form offline; returns the new learner id."""
         created = self.store.profiles.create(form.display_name, form.staff_number, form.role,
-                                             form.language, form.pin)
+                                             form.language, form.pin, min_digits=min_digits)
         return str(created["id"])
 
     def take_reattribution_notice(self) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from app.core.application import pin_texts
 from app.core.application.assessment import Assessment
 from app.core.application.device import Device
+from app.core.application.device_admin import AdminGate
 from app.core.application.display import (
     HIGH_CONTRAST_SETTING,
     TEXT_SIZE_SETTING,
@@ -46,6 +47,8 @@ class Session:
         self.learning = Learning(self._current_work, device.clock, device.certificates)
         self.assessment = Assessment(self._current_work)
         self.practice = Practice(self._current_work, device.profiles, device.store)
+        #: device-wide settings: unlocked by the device admin PIN (device_admin.py)
+        self.admin = AdminGate(device)
 
     # -- who is signed in -------------------------------------------------------------------
     @property
@@ -137,6 +140,7 @@ class Session:
         self.learner = None
         self.view = SessionView()
         self.locked_by_idle = idle
+        self.admin.lock()
         self._forget_work()
 
     # -- the PIN pad --------------------------------------------------------------------------------
@@ -212,13 +216,14 @@ class Session:
         try:
             if not normalise_code(code):
                 raise ProfileFormError("code", ErrorCode.SETUP_CODE_MISSING)
-            clean = validate_new_pin(pin, pin_again)
+            clean = validate_new_pin(pin, pin_again, min_digits=self.device.pin_min_digits)
         except ProfileFormError as exc:
             self.view.form_error = exc
             return False
         tr = self.translator
         try:
-            self.device.store.profiles.set_first_pin(profile_id, clean, str(code))
+            self.device.store.profiles.set_first_pin(profile_id, clean, str(code),
+                                                     min_digits=self.device.pin_min_digits)
         except SetupCodeError as exc:
             self.view.form_error = ProfileFormError("code", exc.code)
             return False
@@ -231,3 +236,28 @@ class Session:
             return False
         self.view.form = {}
         return self.sign_in(profile_id, clean)
+
+    def change_pin(self, old: object, new: object, new_again: object) -> bool:
+        """The signed-in learner changes her PIN: the old one (a wrong one counts for the
+        lock-out), then the new one twice, under the PIN policy (``pin_min_digits``; the
+        old PIN may be shorter). False with ``view.form_error`` / ``view.form_message``."""
+        self.touch()
+        self.view.form_error, self.view.form_message = None, ""
+        if self.learner is None:
+            raise AuthError("sign in first")
+        try:
+            clean = validate_new_pin(new, new_again, min_digits=self.device.pin_min_digits)
+        except ProfileFormError as exc:
+            self.view.form_error = exc
+            return False
+        try:
+            self.device.store.profiles.set_pin(self.learner.id, str(old or ""), clean,
+                                               min_digits=self.device.pin_min_digits)
+        except PinLockedError as exc:
+            self.view.form_message = pin_texts.too_many_tries(self.translator,
+                                                              pin_texts.wait_seconds_of(exc))
+            return False
+        except AuthError:
+            self.view.form_error = ProfileFormError("old_pin", ErrorCode.PIN_WRONG)
+            return False
+        return True

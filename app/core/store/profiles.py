@@ -121,14 +121,16 @@ class Profiles:
 
     # -- public API ------------------------------------------------------------------
     def create(self, display_name: str, staff_number: str, role: str, language: str,
-               pin: str) -> dict[str, Any]:
-        """A new local profile (id = new learner UUID); pending push to the server."""
+               pin: str, *, min_digits: int = pins.PIN_MIN_DIGITS) -> dict[str, Any]:
+        """A new local profile (id = new learner UUID); pending push to the server.
+        `min_digits`: the PIN policy the device knows (docs/security.md "PIN policy")."""
         doc: dict[str, Any] = {"id": new_id(), **profile_rules.check_fields(
             {"display_name": display_name, "staff_number": staff_number, "role": role,
              "language": language})}
-        verifier = pins.make_verifier(pins.check_pin_format(pin))
+        verifier = pins.make_verifier(pins.check_pin_format(pin, min_digits=min_digits))
         now = now_iso()
-        doc.update(pin_verifier=verifier, pin_setup=None, pin_change=None, created_at=now,
+        doc.update(pin_verifier=verifier, pin_digits=len(pin), pin_setup=None, pin_change=None,
+                   created_at=now,
                    updated_at=now, failed_attempts=0, locked_until=0.0, rev=1, dirty=True)
         with self._lock:
             self._check_staff_unique(doc["staff_number"], None)
@@ -223,16 +225,21 @@ class Profiles:
             found = self._find(profile_id)
             if found is None or found[1].get("pin_verifier") != old:
                 return
-            self._save({found[0]: self._with_pin(found[1], new, key)})
+            # the same PIN, re-hashed: no digit claim (the server cannot tell an upgrade
+            # from a change, and a shorter PIN keeps working until the person changes it)
+            self._save({found[0]: self._with_pin(found[1], new, key, digits=None)})
 
     @staticmethod
-    def _with_pin(doc: dict[str, Any], verifier: str, key: bytes) -> dict[str, Any]:
+    def _with_pin(doc: dict[str, Any], verifier: str, key: bytes,
+                  digits: int | None) -> dict[str, Any]:
         """`doc` with a new verifier; the pending change keeps its first base (the
-        verifier the server still has) or records the current one with K as proof."""
+        verifier the server still has) or records the current one with K as proof.
+        `digits` (the new PIN's length, or None for a re-hash of the same PIN) travels
+        with the push as ``pin_digits`` so the server can hold it to the PIN policy."""
         change = doc.get("pin_change") or {"base": doc.get("pin_verifier"),
                                            "setup": (doc.get("pin_setup") or {}).get("verifier"),
                                            "proof": pins.encode_proof(key)}
-        return {**doc, "pin_verifier": verifier, "pin_change": change,
+        return {**doc, "pin_verifier": verifier, "pin_change": change, "pin_digits": digits,
                 "rev": doc.get("rev", 0) + 1}
 
     def locked_seconds(self, profile_id: str) -> int:
@@ -253,17 +260,20 @@ class Profiles:
             raise PinLockedError(f"too many wrong PINs: try again in {wait} seconds",
                                  wait_seconds=wait)
 
-    def set_pin(self, profile_id: str, old: str, new: str) -> None:
+    def set_pin(self, profile_id: str, old: str, new: str, *,
+                min_digits: int = pins.PIN_MIN_DIGITS) -> None:
         """Change the PIN after checking the old one (a wrong old PIN counts as a try).
-        The change goes to the server with K of the old PIN as its proof."""
-        pins.check_pin_format(new, "new PIN")
+        The change goes to the server with K of the old PIN as its proof. The new PIN
+        follows the PIN policy (`min_digits`); the old one may be shorter."""
+        pins.check_pin_format(new, "new PIN", min_digits=min_digits)
         key = self._check_pin(profile_id, old)
         verifier = pins.make_verifier(new)
         with self._lock:
             doc_key, doc = self._require(profile_id)
-            self._save({doc_key: self._with_pin(doc, verifier, key)})
+            self._save({doc_key: self._with_pin(doc, verifier, key, digits=len(new))})
 
-    def set_first_pin(self, profile_id: str, pin: str, code: str) -> None:
+    def set_first_pin(self, profile_id: str, pin: str, code: str, *,
+                      min_digits: int = pins.PIN_MIN_DIGITS) -> None:
         """Set the PIN of a profile that has none (registered by an admin on the server)
         with the one-time set-up code the admin handed to the learner.
 
@@ -283,7 +293,7 @@ class Profiles:
                 raise AuthError("this profile already has a PIN")
             self._raise_if_locked(doc)
             setup = doc.get("pin_setup") or {}
-        pins.check_pin_format(pin)
+        pins.check_pin_format(pin, min_digits=min_digits)
         if not setup.get("verifier"):
             raise SetupCodeError("no PIN set-up code was issued for this profile: ask your "
                                  "administrator for one", reason="missing")
@@ -310,7 +320,7 @@ class Profiles:
             doc_key, doc = self._require(profile_id)
             if doc.get("pin_verifier"):
                 raise AuthError("this profile already has a PIN")
-            new = self._with_pin(doc, verifier, key)
+            new = self._with_pin(doc, verifier, key, digits=len(pin))
             self._save({doc_key: {**new, "failed_attempts": 0, "locked_until": 0.0}})
 
     # -- sync -----------------------------------------------------------------------------
@@ -387,8 +397,13 @@ class Profiles:
             for doc in self._table().values():
                 if doc.get("dirty") or doc.get("pin_change"):
                     self._pushed_revs[doc["id"]] = doc.get("rev", 0)
+                    change = doc.get("pin_change") or {}
                     out.append({**_public(doc), "pin_verifier": doc.get("pin_verifier"),
-                                "pin_proof": (doc.get("pin_change") or {}).get("proof")})
+                                "pin_proof": change.get("proof"),
+                                # the length of the last PIN set here (the server
+                                # checks it against its PIN policy only when the
+                                # verifier is new to it); None when unknown
+                                "pin_digits": doc.get("pin_digits")})
             return sorted(out, key=lambda d: d["created_at"])
 
     def mark_all_pending(self) -> int:

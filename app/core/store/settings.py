@@ -16,13 +16,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from app.core import profile_rules
+from app.core import pins, profile_rules
 from app.core.errors import ErrorCode, StoreError
 from app.core.events import parse_at
 from app.core.store.atomic import AtomicJSONStorage
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
 SECRET_KEYS = frozenset({"device_token"})
+#: The deployment's PIN policy as the last pull delivered it (None: never told, 4 digits).
+PIN_POLICY_SETTING = "pin_min_digits"
 MAX_VALUE_BYTES = 65_536
 DEFAULTS: dict[str, Any] = {
     "server_url": None,
@@ -147,6 +149,7 @@ CHECKS: dict[str, Callable[[Any], Any]] = {
     "idle_lock_seconds": _idle,
     "sync_cursor": _cursor,
     "last_sync_at": _at,
+    PIN_POLICY_SETTING: lambda v: None if v is None else pins.pin_policy_digits(v),
 }
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import flet as ft
 
+from app.core.application import export_my_record
 from app.core.errors import ShiftError
 from app.core.events import parse_at
 from app.ui.ctx import ViewContext
+from app.ui.messages import error_sentence
 from app.ui.routes import Route
 from app.ui.widgets import big_button, card, handler, nav_bar, personal_view, section_title
 
@@ -79,5 +83,35 @@ def build_progress(ctx: ViewContext, route: Route) -> ft.View:
                        ft.Text(status, theme_style=ft.TextThemeStyle.BODY_SMALL,
                                key=f"cert-status-{c.id}")],
                       spacing=2, expand=True)]), key=f"cert-{c.id}"))
+    controls += my_record_controls(ctx)
     return personal_view(ctx, route.path, _("My progress"), controls,
                          navigation_bar=nav_bar(ctx, 2))
+
+
+def my_record_controls(ctx: ViewContext) -> list[ft.Control]:
+    """"My record": the learner's own record as one zip (app/core/application/my_record.py),
+    handed to the platform's save dialog — a download in web mode, a file the person puts
+    where she can copy it on a tablet (docs/app.md "My record")."""
+    _ = ctx._
+
+    async def save(_e: Any) -> None:
+        ctx.session.touch()
+        try:
+            record = export_my_record(ctx.session)
+            await ft.FilePicker().save_file(dialog_title=_("Save my record"),
+                                            file_name=record.name, src_bytes=record.data)
+        except ShiftError as exc:
+            ctx.flash(error_sentence(ctx.tr, exc), "error")
+        except (RuntimeError, ValueError, OSError) as exc:   # no save dialog on this platform
+            ctx.flash(_("Could not save the file: {reason}").format(reason=exc), "error")
+        else:
+            ctx.flash(_("Your record was saved as {file}.").format(file=record.name))
+        ctx.refresh()
+
+    return [section_title(_("My record")),
+            ft.Text(_("Your courses, scores, self-assessments, observed practice and "
+                      "certificates as one file you can keep or give to a new employer.")),
+            # Flet runs an async handler too (the save dialog is awaited)
+            big_button(_("Save my record"), save,  # type: ignore[arg-type]
+                       icon=ft.Icons.DOWNLOAD, primary=False,
+                       key="my-record", tooltip=_("Save my record"))]

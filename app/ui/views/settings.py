@@ -10,8 +10,10 @@ from app.core.application import TEXT_SIZES
 from app.core.errors import ShiftError
 from app.core.i18n import UI_LOCALES
 from app.core.learning import localize
+from app.ui.admin_panel import admin_controls
 from app.ui.ctx import ViewContext
 from app.ui.messages import error_sentence, progress_text
+from app.ui.pin_change_panel import pin_change_controls
 from app.ui.routes import Route
 from app.ui.widgets import (
     app_bar,
@@ -62,11 +64,12 @@ def build_settings(ctx: ViewContext, route: Route) -> ft.View:
 
     # sync -------------------------------------------------------------------------
     status = s.sync_summary()
+    admin_open = s.admin.unlocked          # device-wide settings need the administrator
     server = ft.TextField(label=_("Server address"), value=status.server_url, key="server-url",
                           hint_text="https://learning.example.org",
-                          keyboard_type=ft.KeyboardType.URL)
+                          keyboard_type=ft.KeyboardType.URL, read_only=not admin_open)
     code = ft.TextField(label=_("Enrolment code"), key="enrol-code",
-                        value=s.view.form.get("enrol_code", ""))
+                        value=s.view.form.get("enrol_code", ""), visible=admin_open)
     bar = ft.ProgressBar(value=0, visible=False, key="sync-progress")
     message = ft.Text(s.view.form.get("sync_message", ""), key="sync-message")
 
@@ -84,8 +87,11 @@ def build_settings(ctx: ViewContext, route: Route) -> ft.View:
         try:
             url = str(server.value or "").strip()
             if url != status.server_url:
-                dev.set_setting("server_url", url or None)
-            dev.sync_now(progress=on_progress, enrol_code=code.value or None)
+                s.admin.set_server_url(url)
+            if (code.value or "").strip():
+                s.admin.enrol(str(code.value), on_progress)
+            else:
+                dev.sync_now(progress=on_progress)
             s.view.form["sync_message"] = _("Sync finished.")
             s.view.form["enrol_code"] = ""
         except ShiftError as exc:
@@ -99,6 +105,9 @@ def build_settings(ctx: ViewContext, route: Route) -> ft.View:
     controls += [section_title(_("Sync")), ft.Text(last, key="last-sync"), server, code,
                  big_button(_("Sync now"), handler(ctx, sync), icon=ft.Icons.SYNC,
                             key="sync-now", tooltip=_("Sync now")), bar, message]
+
+    controls += pin_change_controls(ctx)
+    controls += admin_controls(ctx)
 
     # storage + about -------------------------------------------------------------------
     controls += [section_title(_("Storage")),

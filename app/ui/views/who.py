@@ -173,7 +173,10 @@ class _FormFields:
 
     def pin_fields(self) -> tuple[ft.TextField, ft.TextField]:
         _ = self.ctx._
-        pin = ft.TextField(label=_("PIN (4 to 8 digits)"), key="f-pin", password=True,
+        digits = self.ctx.session.device.pin_min_digits     # the PIN policy (docs/app.md)
+        label = (_("PIN (4 to 8 digits)") if digits <= 4 else
+                 _("PIN ({n} to 8 digits)").format(n=digits))
+        pin = ft.TextField(label=label, key="f-pin", password=True,
                            keyboard_type=ft.KeyboardType.NUMBER, max_length=PIN_MAX_DIGITS,
                            value=self.form.get("pin", ""), error=self.error_for("pin"),
                            on_change=self.typed("pin"))
