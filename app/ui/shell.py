@@ -14,7 +14,7 @@ from typing import Any
 
 import flet as ft
 
-from app.core.application import Device, Session
+from app.core.application import Device, IdleState, Session
 from app.core.errors import ShiftError
 from app.core.i18n import UI_LOCALES, flutter_locale
 from app.ui import routes, screens
@@ -22,9 +22,12 @@ from app.ui.ctx import ViewContext
 from app.ui.messages import error_sentence
 from app.ui.routes import Route, Screen
 from app.ui.theme import FONTS, build_theme
+from app.ui.widgets import StillThere
 
 log = logging.getLogger("shift.ui")
 IDLE_TICK_SECONDS = 1.0
+#: Reading counts as activity: the view reports scrolling at most this often (ms).
+SCROLL_REPORT_MS = 1000
 VIEW_FIELDS = ("route", "appbar", "controls", "navigation_bar", "scroll", "padding",
                "floating_action_button")
 
@@ -59,21 +62,38 @@ class PageController:
         self._theme_key: tuple[str, str, bool] | None = None
         self._badge: tuple[bool, datetime | None] | None = None
         self._closed = False
+        self._still_there: StillThere | None = None
 
     # navigation ---------------------------------------------------------------
     def go(self, path: str) -> None:
-        """Navigate: render now, then push the path to the browser history."""
+        """Navigate: render now, then push the path to the browser history. Every
+        navigation opens the new screen at its top (the one View is patched in place,
+        so Flutter would otherwise keep the previous screen's scroll offset)."""
         self.render(path)
+        self.scroll_to_top()
         if self.page.route != self.route.path:
             self.page.run_task(self.page.push_route, self.route.path)
+
+    def scroll_to_top(self) -> None:
+        if self.page.views:
+            self.page.run_task(self.page.views[-1].scroll_to, offset=0, duration=0)
+
+    def on_activity(self, _e: Any = None) -> None:
+        """A scroll (reading), a key: the person is still there."""
+        self.session.touch()
+        if self._still_there is not None:
+            self.close_still_there()
 
     def on_route_change(self, e: ft.RouteChangeEvent) -> None:
         if e.route != self.route.path:
             self.session.touch()
             self.render(e.route)
+            self.scroll_to_top()
 
     def on_keyboard(self, e: Any) -> None:
-        """A hardware keyboard works on the PIN pad: digits, Backspace, Enter."""
+        """Any key counts as activity; a hardware keyboard works on the PIN pad: digits,
+        Backspace, Enter."""
+        self.on_activity()
         if self.route.name != Screen.PIN \
                 or self.device.profiles.needs_pin(self.route.params["profile"]):
             return   # the "Set your PIN" form types into its own fields
@@ -142,6 +162,8 @@ class PageController:
             for name in VIEW_FIELDS:
                 setattr(current, name, getattr(built, name))
         else:
+            built.on_scroll = self.on_activity
+            built.scroll_interval = SCROLL_REPORT_MS
             self.page.views.append(built)
         flashes, self.session.view.flashes = self.session.view.flashes, []
         for flash in flashes[-1:]:  # one snack bar at a time; the latest matters
@@ -149,12 +171,35 @@ class PageController:
         self.page.update()
 
     # idle lock ---------------------------------------------------------------------
+    def show_still_there(self) -> None:
+        """The "Still there?" prompt of the last seconds before the lock (counting down)."""
+        seconds = self.session.idle.seconds_left()
+        if self._still_there is None:
+            ctx = ViewContext(self.session, go=self.go, refresh=self.render)
+            self._still_there = StillThere(ctx, on_stay=self.on_activity)
+            self._still_there.set_seconds(seconds)
+            self.page.show_dialog(self._still_there.dialog)
+        elif self._still_there.set_seconds(seconds):
+            self._still_there.dialog.update()
+
+    def close_still_there(self) -> None:
+        prompt, self._still_there = self._still_there, None
+        if prompt is not None and prompt.dialog.open:
+            prompt.dialog.open = False
+            prompt.dialog.update()
+
     async def idle_ticker(self) -> None:
         while not self._closed:
             await asyncio.sleep(IDLE_TICK_SECONDS)
             try:
+                state = self.session.idle_state()
+                if state is IdleState.WARNING:
+                    self.show_still_there()
+                elif self._still_there is not None:
+                    self.close_still_there()
                 if self.session.check_idle():
                     self.render(Route.who())
+                    self.scroll_to_top()
                     if self.page.route != Route.who():
                         await self.page.push_route(Route.who())
                 elif self.route.name == Screen.PIN and self.session.tick_pin_wait():

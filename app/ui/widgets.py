@@ -192,3 +192,33 @@ def choice_chips(ctx: ViewContext, options: list[tuple[str, str]], selected: str
              for value, text in options]
     return ft.Column([ft.Text(label, theme_style=ft.TextThemeStyle.LABEL_LARGE),
                       ft.Row(chips, wrap=True, spacing=8, run_spacing=8)], spacing=6)
+
+
+class StillThere:
+    """The "Still there?" prompt of the last seconds before the idle lock: a count-down
+    and one big button; any activity (the button, a tap outside, a scroll, a key) closes
+    it. The decision when to show it is the session's (IdleLock.state)."""
+
+    def __init__(self, ctx: ViewContext, on_stay: Handler) -> None:
+        _ = ctx._
+        self.ctx = ctx
+        self.seconds = -1
+        self.text = ft.Text("", key="still-there-text")
+        self.dialog = ft.AlertDialog(
+            key="still-there", modal=False,
+            title=ft.Text(_("Still there?")),
+            content=self.text,
+            actions=[big_button(_("I'm still here"), on_stay, icon=ft.Icons.TOUCH_APP,
+                                key="still-here", tooltip=_("I'm still here"))],
+            on_dismiss=on_stay)
+
+    def set_seconds(self, seconds: int) -> bool:
+        """Show the seconds left; True when the text changed."""
+        if seconds == self.seconds:
+            return False
+        self.seconds = seconds
+        self.text.value = self.ctx.tr.ngettext(
+            "The tablet locks in {n} second to protect your records. Your work is saved.",
+            "The tablet locks in {n} seconds to protect your records. Your work is saved.",
+            seconds).format(n=seconds)
+        return True

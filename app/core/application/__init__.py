@@ -42,7 +42,12 @@ from app.core.application.forms import (
     validate_new_pin,
     validate_new_profile,
 )
-from app.core.application.idle import DEFAULT_IDLE_LOCK_SECONDS, IdleLock, clamp_idle_seconds
+from app.core.application.idle import (
+    DEFAULT_IDLE_LOCK_SECONDS,
+    IdleLock,
+    IdleState,
+    clamp_idle_seconds,
+)
 from app.core.application.learner_work import LearnerWork
 from app.core.application.learning import CardPlace, CoursePlace, Learning
 from app.core.application.pin_texts import pin_error_message, wait_seconds_of
@@ -71,7 +76,7 @@ from app.core.application.view_state import Flash, SessionView
 __all__ = [
     "CODE_MAX", "DEFAULT_IDLE_LOCK_SECONDS", "NAME_MAX", "PHASES", "PHASE_TEXT", "ROLE_LABELS",
     "STAFF_NUMBER_MAX", "TEXT_SCALE", "TEXT_SIZES", "Assessment", "Block", "CardPlace",
-    "CertificateTrust", "CoursePlace", "Device", "Flash", "IdleLock", "InstalledContent",
+    "CertificateTrust", "CoursePlace", "Device", "Flash", "IdleLock", "IdleState", "InstalledContent",
     "LearnerProfile", "LearnerWork", "Learning", "NewProfile", "PackLicence", "PackOutcome",
     "PhaseProgress", "ProfileFormError", "ProfileTile", "ProgressText", "Session",
     "SessionView", "SyncProgress", "SyncReport", "SyncState", "SyncStatus", "SyncSummary",

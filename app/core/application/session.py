@@ -23,7 +23,7 @@ from app.core.application.display import (
     text_size_or_default,
 )
 from app.core.application.forms import ProfileFormError, validate_new_pin
-from app.core.application.idle import IdleLock
+from app.core.application.idle import IdleLock, IdleState
 from app.core.application.learner_work import LearnerWork
 from app.core.application.learning import Learning
 from app.core.application.profiles import LearnerProfile
@@ -122,10 +122,15 @@ class Session:
     def touch(self) -> None:
         self.idle.touch()
 
+    def idle_state(self) -> IdleState:
+        """Where the signed-in learner stands on the idle clock (ACTIVE when nobody is
+        signed in: there is nothing to lock)."""
+        self.idle.timeout = self.device.idle_lock_seconds
+        return self.idle.state() if self.signed_in else IdleState.ACTIVE
+
     def check_idle(self) -> bool:
         """Lock when the idle time is over; True when this call locked the session."""
-        self.idle.timeout = self.device.idle_lock_seconds
-        if self.signed_in and self.idle.expired():
+        if self.idle_state() is IdleState.EXPIRED:
             self.lock(idle=True)
             return True
         return False

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.core.application.forms import ProfileFormError
+from app.core.errors import ShiftError
 from app.core.learning.quiz import QuestionView
 
 
@@ -37,3 +38,7 @@ class SessionView:
     assess_key: tuple[str, str, str] | None = None
     assess_duty: int = 0
     flashes: list[Flash] = field(default_factory=list)
+    #: Settings → Sync now: how the last sync on this screen ended — "done", or the error
+    #: that stopped it. Kept as a fact, not a sentence, so the line under the button is
+    #: drawn in the current language (a language switch after a sync translates it too).
+    sync_result: ShiftError | str | None = None

@@ -32,7 +32,10 @@ def sync_badge(ctx: ViewContext) -> ft.Control:
     return ft.Container(
         ft.Row([ft.Icon(ft.Icons.CLOUD_DONE if info.online else ft.Icons.CLOUD_OFF,
                         color=ft.Colors.WHITE, size=18),
-                ft.Text(f"{status} · {when}", color=ft.Colors.WHITE, size=13)],
+                # may wrap (a long Lithuanian date at 360 px), never clipped
+                ft.Text(f"{status} · {when}", color=ft.Colors.WHITE,
+                        theme_style=ft.TextThemeStyle.LABEL_MEDIUM, expand=True,
+                        expand_loose=True)],
                spacing=6, tight=True),
         bgcolor=color, border_radius=20, padding=ft.Padding.symmetric(horizontal=12, vertical=6),
         key="sync-badge", tooltip=f"{status}. {when}")

@@ -27,6 +27,18 @@ from app.ui.widgets import (
 APP_VERSION = "0.1.0"
 
 
+def sync_result_text(ctx: ViewContext, result: ShiftError | str | None,
+                     client_installed: bool) -> str:
+    """The line under "Sync now", translated when drawn (never kept as a sentence)."""
+    if result is None:
+        return ""
+    if result == "done":
+        return ctx._("Sync finished.")
+    if not client_installed:
+        return ctx._("Sync client not installed yet.")
+    return error_sentence(ctx.tr, result) if isinstance(result, ShiftError) else ""
+
+
 def build_settings(ctx: ViewContext, route: Route) -> ft.View:
     _ = ctx._
     tr = ctx.tr
@@ -68,7 +80,8 @@ def build_settings(ctx: ViewContext, route: Route) -> ft.View:
     code = ft.TextField(label=_("Enrolment code"), key="enrol-code",
                         value=s.view.form.get("enrol_code", ""))
     bar = ft.ProgressBar(value=0, visible=False, key="sync-progress")
-    message = ft.Text(s.view.form.get("sync_message", ""), key="sync-message")
+    message = ft.Text(sync_result_text(ctx, s.view.sync_result, status.client_installed),
+                      key="sync-message")
 
     def on_progress(fraction: float, text: str) -> None:
         bar.visible, bar.value = True, max(0.0, min(1.0, fraction))
@@ -86,19 +99,20 @@ def build_settings(ctx: ViewContext, route: Route) -> ft.View:
             if url != status.server_url:
                 dev.set_setting("server_url", url or None)
             dev.sync_now(progress=on_progress, enrol_code=code.value or None)
-            s.view.form["sync_message"] = _("Sync finished.")
+            s.view.sync_result = "done"
             s.view.form["enrol_code"] = ""
         except ShiftError as exc:
-            s.view.form["sync_message"] = (_("Sync client not installed yet.")
-                                           if not status.client_installed
-                                           else error_sentence(tr, exc))
+            s.view.sync_result = exc
         ctx.refresh()
 
     last = (_("Last synced {when}").format(when=tr.format_datetime(status.last_sync))
             if status.last_sync else _("Never synced"))
+    # The progress and the outcome sit right above the button: on a phone a line below
+    # it ended up under the navigation bar.
     controls += [section_title(_("Sync")), ft.Text(last, key="last-sync"), server, code,
+                 bar, message,
                  big_button(_("Sync now"), handler(ctx, sync), icon=ft.Icons.SYNC,
-                            key="sync-now", tooltip=_("Sync now")), bar, message]
+                            key="sync-now", tooltip=_("Sync now"))]
 
     # storage + about -------------------------------------------------------------------
     controls += [section_title(_("Storage")),

@@ -1,0 +1,128 @@
+"""Issue 17, the parts decided below the UI: the idle clock with its "Still there?"
+window, the sync badge after a failure, sync sentences drawn in the current language.
+Hand-driven clocks, real device folders, no sleeping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from app.core.application import IdleLock, IdleState
+from app.core.application.sync import SyncState, summarise
+from app.core.clock import now_iso
+from app.core.errors import ErrorCode, SyncError
+from tests.e2e.ui_fixtures import ManualClock, build, by_key, make_device, signed_in
+from tests.e2e.ui_harness import free_port
+
+
+# -- idle clock ------------------------------------------------------------------------------
+def test_the_prompt_comes_twenty_seconds_before_the_lock() -> None:
+    clock = ManualClock()
+    lock = IdleLock(180, clock)
+    clock.advance(159.5)
+    assert lock.state() is IdleState.ACTIVE
+    clock.advance(0.5)
+    assert lock.state() is IdleState.WARNING and lock.seconds_left() == 20
+    clock.advance(0.2)
+    assert lock.seconds_left() == 20      # rounded up: never "0 seconds" before the lock
+    clock.advance(19.8)
+    assert lock.state() is IdleState.EXPIRED and lock.seconds_left() == 0
+
+
+def test_activity_in_the_warning_window_ends_it() -> None:
+    clock = ManualClock()
+    lock = IdleLock(180, clock)
+    clock.advance(170)
+    assert lock.state() is IdleState.WARNING
+    lock.touch()                          # a scroll, a key, "I'm still here"
+    assert lock.state() is IdleState.ACTIVE and lock.seconds_left() == 180
+
+
+@pytest.mark.parametrize(("timeout", "window"), [(5, 2.5), (20, 10), (40, 20), (3600, 20)])
+def test_short_timeouts_get_at_most_half_as_warning(timeout: int, window: float) -> None:
+    clock = ManualClock()
+    lock = IdleLock(timeout, clock)
+    assert lock.warning_seconds == window
+    clock.advance(timeout - window - 0.01)
+    assert lock.state() is IdleState.ACTIVE
+    clock.advance(0.01)
+    assert lock.state() is IdleState.WARNING
+
+
+def test_session_idle_states_and_the_lock_drops_everything(tmp_path: Path) -> None:
+    clock = ManualClock()
+    device = make_device(tmp_path, clock)
+    try:
+        session = signed_in(device)
+        session.view.quiz_choice = ["a"]
+        clock.advance(165)
+        assert session.idle_state() is IdleState.WARNING
+        assert not session.check_idle()   # a warning locks nothing
+        assert session.signed_in
+        clock.advance(15)
+        assert session.idle_state() is IdleState.EXPIRED
+        assert session.check_idle()
+        assert not session.signed_in and session.work is None
+        assert session.view.quiz_choice == []
+        assert session.idle_state() is IdleState.ACTIVE   # nobody to warn
+    finally:
+        device.close()
+
+
+# -- the sync badge -----------------------------------------------------------------------------
+NOW = datetime(2026, 12, 6, 5, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("state", [SyncState.FAILED, SyncState.OFFLINE,
+                                   SyncState.NOT_ENROLLED])
+def test_a_failed_attempt_is_never_online(state: SyncState) -> None:
+    recent = NOW - timedelta(minutes=2)
+    ok = summarise(recent, NOW, server_url="", client_installed=True, state=SyncState.OK)
+    assert ok.online and not ok.failed
+    bad = summarise(recent, NOW, server_url="", client_installed=True, state=state)
+    assert not bad.online and bad.failed and bad.last_sync == recent
+
+
+def test_old_success_is_offline_even_without_a_failure() -> None:
+    old = NOW - timedelta(minutes=16)
+    assert not summarise(old, NOW, server_url="", client_installed=True).online
+
+
+def test_the_badge_follows_the_syncer_state(tmp_path: Path) -> None:
+    device = make_device(tmp_path, ManualClock())
+    try:
+        session = signed_in(device)
+        device.set_setting("last_sync_at", now_iso())
+        view, _ctx, _rec = build(session, "/home")
+        assert "Online" in by_key(view, "sync-badge").tooltip
+        # a real attempt that fails: nothing listens on this loopback port
+        device.set_setting("server_url", f"http://127.0.0.1:{free_port()}")
+        with pytest.raises(SyncError):
+            device.sync_now()
+        assert device.sync_summary().failed
+        view, _ctx, _rec = build(session, "/home")
+        badge = by_key(view, "sync-badge")
+        assert "Offline" in badge.tooltip and "Online" not in badge.tooltip
+    finally:
+        device.close()
+
+
+# -- sync sentences in the current language ---------------------------------------------------
+def test_the_sync_outcome_is_translated_when_drawn(tmp_path: Path) -> None:
+    device = make_device(tmp_path, ManualClock(), packs=False)
+    try:
+        session = signed_in(device)
+        session.view.sync_result = "done"
+        view, _ctx, _rec = build(session, "/settings")
+        assert by_key(view, "sync-message").value == "Sync finished."
+        session.set_language("lt")
+        view, _ctx, _rec = build(session, "/settings")
+        assert by_key(view, "sync-message").value == "Sinchronizavimas baigtas."
+        session.view.sync_result = SyncError("x", code=ErrorCode.SYNC_NETWORK)
+        view, _ctx, _rec = build(session, "/settings")
+        message = by_key(view, "sync-message").value
+        assert message.startswith("Nepavyksta pasiekti serverio")
+    finally:
+        device.close()
