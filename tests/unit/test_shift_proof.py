@@ -9,11 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from app.core.application import IdleLock, IdleState
+from app.core.application import IdleLock, IdleState, Session
 from app.core.application.sync import SyncState, summarise
 from app.core.clock import now_iso
-from app.core.errors import ErrorCode, SyncError
-from tests.e2e.ui_fixtures import ManualClock, build, by_key, make_device, signed_in
+from app.core.errors import ErrorCode, StoreError, SyncError
+from tests.e2e.ui_fixtures import (
+    PIN,
+    ManualClock,
+    build,
+    by_key,
+    click,
+    has_key,
+    make_device,
+    signed_in,
+)
 from tests.e2e.ui_harness import free_port
 
 
@@ -124,5 +133,80 @@ def test_the_sync_outcome_is_translated_when_drawn(tmp_path: Path) -> None:
         view, _ctx, _rec = build(session, "/settings")
         message = by_key(view, "sync-message").value
         assert message.startswith("Nepavyksta pasiekti serverio")
+    finally:
+        device.close()
+
+
+# -- PIN lock-out and "Forgot PIN?" ----------------------------------------------------------
+def test_a_locked_out_pad_is_visibly_off_and_says_whom_to_ask(tmp_path: Path) -> None:
+    clock = ManualClock()
+    device = make_device(tmp_path, clock, packs=False)
+    try:
+        pid = device.create_profile("Ona Petraitytė", "LT-1", "prison_officer", "en",
+                                    PIN, PIN)
+        session = Session(device)
+        for _ in range(3):
+            assert not session.sign_in(pid, "0000")
+        assert session.pin_locked
+        message = session.view.pin_error
+        assert "Try again in" in message
+        session.pin_press("5")              # does nothing, and keeps the count-down
+        assert session.view.pin_digits == "" and session.view.pin_error == message
+        view, _ctx, _rec = build(session, f"/pin/{pid}")
+        assert by_key(view, "pin-5").disabled and by_key(view, "pin-del").disabled
+        assert by_key(view, "pin-ok").disabled and has_key(view, "pin-locked")
+        assert not has_key(view, "forgot-pin-help")
+        click(by_key(view, "forgot-pin"))
+        view, _ctx, _rec = build(session, f"/pin/{pid}")
+        assert "administrator" in by_key(view, "forgot-pin-help").value
+        clock.advance(3600)
+        assert session.tick_pin_wait() and not session.pin_locked
+        view, _ctx, _rec = build(session, f"/pin/{pid}")
+        assert not by_key(view, "pin-5").disabled
+        session.pin_press("5")
+        assert session.view.pin_digits == "5"
+    finally:
+        device.close()
+
+
+# -- display preferences belong to the learner ------------------------------------------------
+def test_display_preferences_are_per_learner_and_applied_at_sign_in(tmp_path: Path) -> None:
+    device = make_device(tmp_path, ManualClock(), packs=False)
+    try:
+        ona = signed_in(device)
+        ona.set_text_size("larger")
+        ona.set_high_contrast(True)
+        assert (ona.text_size, ona.high_contrast) == ("larger", True)
+        ona.lock()
+        # the sign-in screen uses the tablet default, untouched by Ona's choice
+        assert (ona.text_size, ona.high_contrast) == ("normal", False)
+        view, _ctx, _rec = build(ona, "/settings")
+        assert "before sign-in" in by_key(view, "display-whose").value
+        jonas = signed_in(device, "Jonas Kazlauskas", staff="LT-2")
+        assert (jonas.text_size, jonas.high_contrast) == ("normal", False)   # not inherited
+        jonas.lock()
+        again = Session(device)
+        pid = next(t.id for t in device.profiles.tiles() if t.name == "Ona Petraitytė")
+        assert again.sign_in(pid, PIN)
+        assert (again.text_size, again.high_contrast) == ("larger", True)
+        # the tablet default changes only signed out, and a new learner starts with it
+        again.lock()
+        again.set_text_size("large")
+        assert device.setting("text_size") == "large"
+        assert signed_in(device, "Rasa", staff="LT-3").text_size == "large"
+    finally:
+        device.close()
+
+
+@pytest.mark.parametrize("bad", [
+    [], "x", {"": {}}, {"a" * 129: {}}, {"p": {"text_size": "Huge!"}},
+    {"p": {"high_contrast": "yes"}}, {"p": {"font": "x"}}, {"p": "larger"},
+    {f"p{i}": {} for i in range(501)}])
+def test_the_learner_display_setting_is_checked(tmp_path: Path, bad: object) -> None:
+    device = make_device(tmp_path, ManualClock(), packs=False)
+    try:
+        with pytest.raises(StoreError):
+            device.set_setting("learner_display", bad)
+        assert device.setting("learner_display", {}) == {}
     finally:
         device.close()

@@ -29,6 +29,7 @@ class SessionView:
     pin_error: str = ""
     pin_wait_until: float = 0.0           # monotonic time the PIN pad waits for
     selected_profile: str | None = None
+    forgot_pin: bool = False              # the PIN pad shows whom to ask
     form_error: ProfileFormError | None = None
     form: dict[str, str] = field(default_factory=dict)
     form_message: str = ""

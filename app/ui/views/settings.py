@@ -56,7 +56,7 @@ def build_settings(ctx: ViewContext, route: Route) -> ft.View:
 
     def set_contrast(e: Any) -> None:
         def apply() -> None:
-            dev.set_setting("high_contrast", bool(e.control.value))
+            s.set_high_contrast(bool(e.control.value))
             ctx.refresh()
         ctx.act(apply)
 
@@ -69,8 +69,13 @@ def build_settings(ctx: ViewContext, route: Route) -> ft.View:
                     for z in TEXT_SIZES], wrap=True)
     contrast = ft.Switch(label=_("High contrast"), value=s.high_contrast, on_change=set_contrast,
                          key="contrast", tooltip=_("High contrast"))
+    whose = (_("Text size and contrast are kept for you on this tablet and come back "
+               "when you sign in.") if s.signed_in else
+             _("The tablet's default, used before sign-in and for new profiles."))
     controls: list[ft.Control] = [section_title(_("Display")), lang,
-                                  ft.Text(_("Text size")), sizes, contrast]
+                                  ft.Text(_("Text size")), sizes, contrast,
+                                  ft.Text(whose, theme_style=ft.TextThemeStyle.BODY_SMALL,
+                                          key="display-whose")]
 
     # sync -------------------------------------------------------------------------
     status = s.sync_summary()
