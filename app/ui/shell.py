@@ -28,8 +28,8 @@ log = logging.getLogger("shift.ui")
 IDLE_TICK_SECONDS = 1.0
 #: Reading counts as activity: the view reports scrolling at most this often (ms).
 SCROLL_REPORT_MS = 1000
-VIEW_FIELDS = ("route", "appbar", "controls", "navigation_bar", "scroll", "padding",
-               "floating_action_button")
+VIEW_FIELDS = ("route", "appbar", "controls", "navigation_bar", "bottom_appbar", "scroll",
+               "padding", "floating_action_button")
 
 
 def error_view(ctx: ViewContext, path: str) -> ft.View:

@@ -121,22 +121,36 @@ def card(content: ft.Control, *, on_click: Handler | None = None, key: str | Non
 def page_column(controls: list[ft.Control], *, max_width: int = 760) -> ft.Control:
     """Mobile-first: full width on a phone, a centred reading column on a tablet/desktop
     (a ResponsiveRow column; Flet 1.0 has no max-width constraint on containers)."""
-    col: ft.ResponsiveNumber
-    if max_width <= 420:
-        col = {"xs": 12, "sm": 8, "md": 6, "lg": 5, "xl": 4}
-    elif max_width <= 560:
-        col = {"xs": 12, "sm": 10, "md": 8, "lg": 6, "xl": 5}
-    else:
-        col = {"xs": 12, "md": 11, "lg": 9, "xl": 7}
     body = ft.Column(controls, spacing=14, horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
-                     col=col)
+                     col=column_span(max_width))
     return ft.ResponsiveRow([body], alignment=ft.MainAxisAlignment.CENTER)
+
+
+def column_span(max_width: int) -> ft.ResponsiveNumber:
+    """The ResponsiveRow columns of a reading column at most about `max_width` wide."""
+    if max_width <= 420:
+        return {"xs": 12, "sm": 8, "md": 6, "lg": 5, "xl": 4}
+    if max_width <= 560:
+        return {"xs": 12, "sm": 10, "md": 8, "lg": 6, "xl": 5}
+    return {"xs": 12, "md": 11, "lg": 9, "xl": 7}
+
+
+def action_bar(actions: list[ft.Control], *, max_width: int = 760) -> ft.BottomAppBar:
+    """The primary action(s) of a learning screen (Next, Check answer, Finish…): pinned
+    to the bottom edge, always visible without scrolling, in the same place on every
+    card and at every screen size (aligned with the reading column)."""
+    row = ft.Row(actions, spacing=12, col=column_span(max_width), key="action-bar-row")
+    return ft.BottomAppBar(content=ft.ResponsiveRow([row], alignment=ft.MainAxisAlignment.CENTER),
+                           padding=ft.Padding.symmetric(horizontal=14, vertical=12),
+                           key="action-bar")
 
 
 def view(route: str, appbar: ft.AppBar | None, controls: list[ft.Control], *,
          scroll: bool = True, navigation_bar: ft.NavigationBar | None = None,
-         max_width: int = 760) -> ft.View:
+         max_width: int = 760, bottom: list[ft.Control] | None = None) -> ft.View:
+    """A screen. `bottom`: its primary actions, in the fixed bar at the bottom edge."""
     return ft.View(route=route, appbar=appbar, navigation_bar=navigation_bar,
+                   bottom_appbar=action_bar(bottom, max_width=max_width) if bottom else None,
                    controls=[page_column(controls, max_width=max_width)],
                    scroll=ft.ScrollMode.AUTO if scroll else None,
                    padding=ft.Padding.symmetric(horizontal=14, vertical=12))
@@ -148,12 +162,14 @@ def error_text(text: str, key: str = "error") -> ft.Control:
 
 def personal_view(ctx: ViewContext, route: str, title: str, controls: list[ft.Control], *,
                   back: str | None = None, actions: list[ft.Control] | None = None,
-                  navigation_bar: ft.NavigationBar | None = None) -> ft.View:
+                  navigation_bar: ft.NavigationBar | None = None,
+                  bottom: list[ft.Control] | None = None) -> ft.View:
     """A screen with the learner's own data: its app bar always ends with the Lock
-    button, so the tablet can be handed over from anywhere in one tap."""
+    button, so the tablet can be handed over from anywhere in one tap. `bottom`: the
+    screen's primary actions (the fixed action bar)."""
     return view(route, app_bar(ctx, title, back=back,
                                actions=[*(actions or []), lock_action(ctx)]),
-                controls, navigation_bar=navigation_bar)
+                controls, navigation_bar=navigation_bar, bottom=bottom)
 
 
 

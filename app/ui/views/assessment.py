@@ -105,7 +105,7 @@ def build_assess(ctx: ViewContext, route: Route) -> ft.View:
 
     def move(step: int) -> None:
         s.view.assess_duty = max(0, min(len(duties) - 1, index + step))
-        ctx.refresh()
+        ctx.go(Route.assess(pack, pid))   # the next duty opens at its top
 
     def finish() -> None:
         s.assessment.complete(pack, pid, aid)
@@ -152,12 +152,12 @@ def build_assess(ctx: ViewContext, route: Route) -> ft.View:
         nav.append(big_button(_("Finish"), handler(ctx, finish), icon=ft.Icons.BAR_CHART,
                               key="finish-assessment", disabled=done < total, expand=True,
                               tooltip=_("Finish and see my gap report")))
-    controls.append(ft.Row(nav, spacing=12))
     if done < total and index == len(duties) - 1:
         controls.append(ft.Text(ctx.tr.ngettext("{n} task still to rate.",
                                                 "{n} tasks still to rate.",
                                                 total - done).format(n=total - done)))
-    return personal_view(ctx, route.path, pv.title.text, controls, back=Route.assess_list())
+    return personal_view(ctx, route.path, pv.title.text, controls, back=Route.assess_list(),
+                         bottom=nav)
 
 
 def gap_chart(ctx: ViewContext, report: Any, max_level: int) -> ft.Control:

@@ -107,16 +107,15 @@ def build_lesson(ctx: ViewContext, route: Route) -> ft.View:
             body.append(ft.Markdown(block.text, selectable=False, on_tap_link=on_link,
                                     extension_set=ft.MarkdownExtensionSet.GITHUB_WEB))
     last = index == total - 1
-    nav = ft.Row([
+    nav: list[ft.Control] = [
         big_button(_("Previous"), handler(ctx, go_prev), icon=ft.Icons.ARROW_BACK,
                    primary=False, key="prev", disabled=index == 0, expand=True,
                    tooltip=_("Previous card")),
         big_button(_("Finish lesson") if last else _("Next"), handler(ctx, go_next),
                    icon=ft.Icons.CHECK if last else ft.Icons.ARROW_FORWARD, key="next",
                    expand=True, tooltip=_("Finish lesson") if last else _("Next card")),
-    ], spacing=12)
-    body.append(nav)
+    ]
     swipe = ft.GestureDetector(content=ft.Column(body, spacing=14), on_horizontal_drag_end=on_swipe,
                                key="swipe")
     return personal_view(ctx, route.path, lv.title, [swipe], back=Route.course(pack, cid),
-                         actions=[text_size_control(ctx)])
+                         actions=[text_size_control(ctx)], bottom=nav)
