@@ -32,6 +32,15 @@ def text_theme(scale: float) -> ft.TextTheme:
         label_small=s(12, cap=LABEL_SCALE_CAP))
 
 
+def navigation_theme(scale: float) -> ft.NavigationBarTheme:
+    """The bottom navigation's labels follow the text size like every label (Flutter's
+    default draws them at a fixed 12 px); the bar grows for a second label line."""
+    label = min(scale, LABEL_SCALE_CAP)
+    return ft.NavigationBarTheme(
+        label_text_style=ft.TextStyle(size=round(12 * label, 1), font_family="Body"),
+        height=round(64 + 2 * 12 * label * 1.2))
+
+
 def build_theme(text_size: str = "normal", high_contrast: bool = False) -> ft.Theme:
     scale = TEXT_SCALE.get(text_size, 1.0)
     if high_contrast:
@@ -44,6 +53,8 @@ def build_theme(text_size: str = "normal", high_contrast: bool = False) -> ft.Th
             primary_container="#FFFF00", on_primary_container="#000000",
             secondary_container="#FFFF00", on_secondary_container="#000000")
         return ft.Theme(font_family="Body", color_scheme=scheme, text_theme=text_theme(scale),
-                        visual_density=ft.VisualDensity.COMFORTABLE)
+                        visual_density=ft.VisualDensity.COMFORTABLE,
+                        navigation_bar_theme=navigation_theme(scale))
     return ft.Theme(font_family="Body", color_scheme_seed=SEED, text_theme=text_theme(scale),
-                    visual_density=ft.VisualDensity.COMFORTABLE)
+                    visual_density=ft.VisualDensity.COMFORTABLE,
+                    navigation_bar_theme=navigation_theme(scale))

@@ -198,6 +198,24 @@ def nav_bar(ctx: ViewContext, selected: int) -> ft.NavigationBar:
         ])
 
 
+def choice_tile(label: str, selected: bool, on_click: Handler, *, key: str,
+                tooltip: str) -> ft.Control:
+    """One option of a long single choice (a self-assessment level): a full-width tile
+    whose text wraps — a Chip keeps its label on one line and cuts it on a phone. Its
+    semantics is a checkbox (checked when selected) named by its text."""
+    icon = ft.Icons.CHECK_CIRCLE if selected else ft.Icons.RADIO_BUTTON_UNCHECKED
+    box = ft.Container(
+        ft.Row([ft.Icon(icon, color=ft.Colors.PRIMARY if selected else ft.Colors.OUTLINE),
+                ft.Text(label, expand=True)], spacing=10),
+        # 24 px icon + 2 × 12 px padding: at least the 48 px touch target
+        padding=ft.Padding.symmetric(horizontal=12, vertical=12), border_radius=10,
+        on_click=on_click, ink=True, tooltip=tooltip,
+        bgcolor=ft.Colors.PRIMARY_CONTAINER if selected else None,
+        border=ft.Border.all(2 if selected else 1,
+                             ft.Colors.PRIMARY if selected else ft.Colors.OUTLINE))
+    return ft.Semantics(content=box, checked=selected, container=True, key=key)
+
+
 def choice_chips(ctx: ViewContext, options: list[tuple[str, str]], selected: str | None,
                  on_pick: Callable[[str], None], key: str, label: str) -> ft.Control:
     """Big single-choice chips (gloved fingers; each chip is a named button)."""

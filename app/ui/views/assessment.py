@@ -14,6 +14,7 @@ from app.ui.widgets import (
     app_bar,
     big_button,
     card,
+    choice_tile,
     fallback_note,
     handler,
     nav_bar,
@@ -129,16 +130,16 @@ def build_assess(ctx: ViewContext, route: Route) -> ft.View:
     for task in duty.tasks:
         if task.id not in rated_tasks:
             continue
-        chips: list[ft.Control]
-        chips = [ft.Chip(label=ft.Text(f"{level} · {label.text}"),
-                         selected=task.rating == level, show_checkmark=True,
-                         on_select=handler(ctx, lambda t=task.id, lv=level: rate(t, lv)),
-                         key=f"rate-{task.id}-{level}", height=48,
-                         tooltip=f"{task.title.text}: {label.text}")
+        tiles: list[ft.Control]
+        tiles = [ft.Container(choice_tile(
+                     f"{level} · {label.text}", task.rating == level,
+                     handler(ctx, lambda t=task.id, lv=level: rate(t, lv)),
+                     key=f"rate-{task.id}-{level}", tooltip=f"{task.title.text}: {label.text}"),
+                     col={"xs": 12, "sm": 6})
                  for level, label in pv.scale]
         controls.append(card(ft.Column([
             ft.Text(task.title.text, theme_style=ft.TextThemeStyle.TITLE_SMALL),
-            ft.Row(chips, wrap=True, spacing=8, run_spacing=8)], spacing=8),
+            ft.ResponsiveRow(tiles, spacing=8, run_spacing=8)], spacing=8),
             key=f"task-{task.id}"))
     nav: list[ft.Control] = [
         big_button(_("Previous duty"), handler(ctx, lambda: move(-1)), icon=ft.Icons.ARROW_BACK,
