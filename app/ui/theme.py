@@ -41,6 +41,13 @@ def navigation_theme(scale: float) -> ft.NavigationBarTheme:
         height=round(64 + 2 * 12 * label * 1.2))
 
 
+def tooltip_theme(scale: float) -> ft.TooltipTheme:
+    """Tooltips follow the text size too (Flutter's default is a fixed 12 px)."""
+    return ft.TooltipTheme(text_style=ft.TextStyle(
+        size=round(12 * min(scale, LABEL_SCALE_CAP), 1), font_family="Body",
+        color=ft.Colors.WHITE))
+
+
 def build_theme(text_size: str = "normal", high_contrast: bool = False) -> ft.Theme:
     scale = TEXT_SCALE.get(text_size, 1.0)
     if high_contrast:
@@ -54,7 +61,9 @@ def build_theme(text_size: str = "normal", high_contrast: bool = False) -> ft.Th
             secondary_container="#FFFF00", on_secondary_container="#000000")
         return ft.Theme(font_family="Body", color_scheme=scheme, text_theme=text_theme(scale),
                         visual_density=ft.VisualDensity.COMFORTABLE,
-                        navigation_bar_theme=navigation_theme(scale))
+                        navigation_bar_theme=navigation_theme(scale),
+                        tooltip_theme=tooltip_theme(scale))
     return ft.Theme(font_family="Body", color_scheme_seed=SEED, text_theme=text_theme(scale),
                     visual_density=ft.VisualDensity.COMFORTABLE,
-                    navigation_bar_theme=navigation_theme(scale))
+                    navigation_bar_theme=navigation_theme(scale),
+                    tooltip_theme=tooltip_theme(scale))

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from app.core.application import IdleLock, IdleState, Session
+from app.core.application import IdleLock, IdleState, QuizPosition, Session, quiz_position
 from app.core.application.sync import SyncState, summarise
 from app.core.clock import now_iso
 from app.core.errors import ErrorCode, StoreError, SyncError
+from app.core.i18n import translator
+from app.core.learning.quiz import QuestionView
+from app.core.learning.text import Text
 from tests.e2e.ui_fixtures import (
     PIN,
     ManualClock,
@@ -208,5 +211,81 @@ def test_the_learner_display_setting_is_checked(tmp_path: Path, bad: object) -> 
         with pytest.raises(StoreError):
             device.set_setting("learner_display", bad)
         assert device.setting("learner_display", {}) == {}
+    finally:
+        device.close()
+
+
+# -- numbers agree ------------------------------------------------------------------------------
+def _item(qid: str, index: int, scenario: str | None = None) -> QuestionView:
+    return QuestionView(id=qid, type="single", index=index, prompt=Text(qid, "en"),
+                        options=(), scenario=scenario)
+
+
+def test_a_scenario_counts_as_one_question_like_the_outline() -> None:
+    # 12 questions drawn, two of them scenarios with 2 parts each: 14 screens
+    items: list[QuestionView] = []
+    for n in range(12):
+        if n in (3, 7):
+            items += [_item(f"s{n}.a", 0, f"s{n}"), _item(f"s{n}.b", 0, f"s{n}")]
+        else:
+            items.append(_item(f"q{n}", 0))
+    items = [QuestionView(id=q.id, type=q.type, index=i, prompt=q.prompt, options=(),
+                          scenario=q.scenario) for i, q in enumerate(items)]
+    assert len(items) == 14
+    positions = [quiz_position(items, i) for i in range(len(items))]
+    assert {p.total for p in positions} == {12}
+    assert positions[-1].number == 12
+    assert positions[3] == QuizPosition(4, 12, 1, 2)
+    assert positions[4] == QuizPosition(4, 12, 2, 2)
+    assert positions[5] == QuizPosition(5, 12)
+    with pytest.raises(IndexError):
+        quiz_position(items, 14)
+
+
+def test_the_outline_count_is_what_the_quiz_counts_to(tmp_path: Path) -> None:
+    device = make_device(tmp_path, ManualClock())
+    try:
+        session = signed_in(device)
+        outline = session.learning.outline("ui-demo", "safety")
+        assert outline.quiz is not None
+        att = session.learning.current_attempt("ui-demo", "safety", start=True)
+        assert att is not None
+        assert quiz_position(att.questions, 0).total == outline.quiz.questions
+        view, _ctx, _rec = build(session, "/quiz/ui-demo/safety")
+        assert by_key(view, "question-position").value == \
+            f"Question 1 of {outline.quiz.questions}"
+    finally:
+        device.close()
+
+
+@pytest.mark.parametrize(("lang", "value", "text"), [
+    ("en", 2.8333, "2.8"), ("en", 1.8333, "1.8"), ("en", 3.0, "3"), ("lt", 2.8333, "2,8"),
+    ("de", 0.25, "0,2"), ("en", 1.96, "2")])
+def test_levels_have_one_decimal_at_most(lang: str, value: float, text: str) -> None:
+    assert translator(lang).format_level(value) == text
+
+
+def test_the_gap_report_numbers_duties_like_the_assessment(tmp_path: Path) -> None:
+    device = make_device(tmp_path, ManualClock())
+    try:
+        session = signed_in(device)
+        pv = session.assessment.view("ui-demo", "officer", start=True)
+        numbers = session.assessment.duty_numbers(pv)
+        duties = session.assessment.duties_to_rate(pv)
+        assert [numbers[d.id] for d in duties] == list(range(1, len(duties) + 1))
+        aid = pv.assessment
+        assert aid is not None
+        # rate the first duty low and the second high: the gap report lists duty 1 first
+        for duty, level in zip(duties, (1, 3), strict=False):
+            for task in duty.tasks:
+                session.assessment.rate("ui-demo", "officer", aid, task.id, level)
+        session.assessment.complete("ui-demo", "officer", aid)
+        report = session.assessment.gap_report("ui-demo", "officer")
+        view, _ctx, _rec = build(session, "/gap/ui-demo/officer")
+        for d in report.duties:
+            line = by_key(view, f"duty-line-{d.duty}").value
+            assert line.startswith(f"{numbers[d.duty]}. ")
+            assert f"expected {translator('en').format_level(d.expected)}," in line
+            assert len(line.split("expected ")[1].split(",")[0]) <= 4   # "2.8", never "2.83"
     finally:
         device.close()

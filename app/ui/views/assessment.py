@@ -7,6 +7,7 @@ from typing import Any
 import flet as ft
 import flet_charts as fch
 
+from app.core.application import TEXT_SCALE
 from app.core.errors import LearningError
 from app.ui.ctx import ViewContext
 from app.ui.routes import Route
@@ -88,7 +89,7 @@ def build_assess(ctx: ViewContext, route: Route) -> ft.View:
                 ctx, lambda: start_assessment(ctx, pack, pid)), icon=ft.Icons.CHECKLIST,
                 key="start-assessment", tooltip=_("Start a new self-assessment"))])
     rated_tasks = {t.id for t in s.assessment.tasks_to_rate(pv)}
-    duties = [d for d in pv.duties if any(t.id in rated_tasks for t in d.tasks)]
+    duties = s.assessment.duties_to_rate(pv)
     if s.view.assess_key != (pack, pid, aid):  # first visit: open at the resume point
         s.view.assess_key = (pack, pid, aid)
         resume = s.assessment.resume(pack, pid, aid)
@@ -161,27 +162,32 @@ def build_assess(ctx: ViewContext, route: Route) -> ft.View:
                          bottom=nav)
 
 
-def gap_chart(ctx: ViewContext, report: Any, max_level: int) -> ft.Control:
-    """Bars per duty: expected level for the role next to the self-rated level."""
+def gap_chart(ctx: ViewContext, report: Any, max_level: int,
+              numbers: dict[str, int]) -> ft.Control:
+    """Bars per duty: expected level for the role next to the self-rated level. Each duty
+    carries its number from the assessment (`numbers`); levels have one decimal."""
     _ = ctx._
+    level = ctx.tr.format_level
     groups = []
     labels = []
+    axis_style = ft.TextThemeStyle.LABEL_MEDIUM   # follows the text size
     for i, d in enumerate(report.duties):
         groups.append(fch.BarChartGroup(x=i, rods=[
             fch.BarChartRod(to_y=d.expected, width=14, color=EXPECTED_COLOR,
-                            tooltip=_("Expected {level}").format(
-                                level=ctx.tr.format_number(d.expected)),
+                            tooltip=_("Expected {level}").format(level=level(d.expected)),
                             border_radius=3),
             fch.BarChartRod(to_y=d.rated, width=14, color=RATED_COLOR,
-                            tooltip=_("You {level}").format(level=ctx.tr.format_number(d.rated)),
+                            tooltip=_("You {level}").format(level=level(d.rated)),
                             border_radius=3)], spacing=4))
-        labels.append(fch.ChartAxisLabel(value=i, label=ft.Text(str(i + 1), size=12)))
+        labels.append(fch.ChartAxisLabel(value=i, label=ft.Text(
+            str(numbers.get(d.duty, i + 1)), theme_style=axis_style)))
+    scale = TEXT_SCALE.get(ctx.session.text_size, 1.0)
     chart = fch.BarChart(
         groups=groups, max_y=max_level, min_y=0, height=220, interactive=True,
-        left_axis=fch.ChartAxis(label_size=28, labels=[
-            fch.ChartAxisLabel(value=v, label=ft.Text(str(v), size=12))
+        left_axis=fch.ChartAxis(label_size=round(28 * scale), labels=[
+            fch.ChartAxisLabel(value=v, label=ft.Text(str(v), theme_style=axis_style))
             for v in range(0, max_level + 1)]),
-        bottom_axis=fch.ChartAxis(labels=labels, label_size=24),
+        bottom_axis=fch.ChartAxis(labels=labels, label_size=round(24 * scale)),
         horizontal_grid_lines=fch.ChartGridLines(interval=1, color=ft.Colors.OUTLINE_VARIANT,
                                                  width=1),
         key="gap-chart")
@@ -191,9 +197,10 @@ def gap_chart(ctx: ViewContext, report: Any, max_level: int) -> ft.Control:
         ft.Row([ft.Container(width=14, height=14, bgcolor=RATED_COLOR, border_radius=3),
                 ft.Text(_("Your rating"))], tight=True)], wrap=True, spacing=16)
     # The numbers under the bars, in words: what a screen reader (and anyone) reads.
-    names = ft.Column([ft.Text(f"{i + 1}. " + _("{duty}: expected {expected}, you {rated}").format(
-        duty=d.title.text, expected=ctx.tr.format_number(d.expected),
-        rated=ctx.tr.format_number(d.rated)), theme_style=ft.TextThemeStyle.BODY_SMALL,
+    names = ft.Column([ft.Text(f"{numbers.get(d.duty, i + 1)}. " + _(
+        "{duty}: expected {expected}, you {rated}").format(
+        duty=d.title.text, expected=level(d.expected), rated=level(d.rated)),
+        theme_style=ft.TextThemeStyle.BODY_SMALL,
         key=f"duty-line-{d.duty}") for i, d in enumerate(report.duties)], spacing=2)
     return ft.Column([chart, legend, names], spacing=8)
 
@@ -217,7 +224,7 @@ def build_gap(ctx: ViewContext, route: Route) -> ft.View:
         ft.Text(pv.title.text, theme_style=ft.TextThemeStyle.TITLE_MEDIUM),
         *validation_note(pv.validation, "profile-validation"),
         section_title(_("Expected and self-rated level per duty")),
-        gap_chart(ctx, report, max_level)]
+        gap_chart(ctx, report, max_level, s.assessment.duty_numbers(pv))]
     gaps = [d for d in report.duties if d.gap > 0]
     if gaps:
         controls.append(ft.Text(tr.ngettext("{n} duty below the level your role expects.",
@@ -251,7 +258,7 @@ def build_gap(ctx: ViewContext, route: Route) -> ft.View:
             if c.kind != "duty":
                 continue
             controls.append(ft.Text(f"{TREND_WORDS.get(c.trend, '')} {titles.get(c.id, c.id)}: "
-                                    f"{tr.format_number(c.before)} → {tr.format_number(c.after)}",
+                                    f"{tr.format_level(c.before)} → {tr.format_level(c.after)}",
                                     key=f"change-{c.id}"))
     controls.append(big_button(_("Start a new self-assessment"), handler(
         ctx, lambda: start_assessment(ctx, pack, pid)), icon=ft.Icons.REPLAY, primary=False,

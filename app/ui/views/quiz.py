@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import flet as ft
 
+from app.core.application import quiz_position
 from app.core.errors import LearningError
 from app.core.learning.quiz import OptionView, QuestionView
 from app.ui.ctx import ViewContext
@@ -149,9 +150,12 @@ def build_quiz(ctx: ViewContext, route: Route) -> ft.View:
         s.view.quiz_focus = None
         ctx.go(Route.quiz(pack, cid))   # a new question opens at its top
 
+    pos = quiz_position(att.questions, shown.index)
+    where = _("Question {n} of {total}").format(n=pos.number, total=pos.total)
+    if pos.parts:
+        where += " · " + _("part {n} of {total}").format(n=pos.part, total=pos.parts)
     controls: list[ft.Control] = [
-        ft.Text(_("Question {n} of {total}").format(n=shown.index + 1, total=total),
-                theme_style=ft.TextThemeStyle.LABEL_LARGE, key="question-position"),
+        ft.Text(where, theme_style=ft.TextThemeStyle.LABEL_LARGE, key="question-position"),
         ft.ProgressBar(value=(shown.index + (1 if shown.answered else 0)) / max(1, total)),
     ]
     controls += question_controls(ctx, shown, s.view.quiz_choice,
