@@ -15,7 +15,7 @@ import flet as ft
 
 from app.ui.ctx import ViewContext
 from app.ui.routes import Route
-from app.ui.theme import BIG_TOUCH, TOUCH
+from app.ui.theme import BIG_TOUCH, STATUS, TOUCH
 
 Handler = Callable[[Any], None]
 
@@ -86,14 +86,14 @@ def fallback_note(ctx: ViewContext, lang: str) -> ft.Control:
         content=ft.Row([ft.Icon(ft.Icons.TRANSLATE, size=18), ft.Text(text, expand=True)],
                        spacing=8),
         padding=ft.Padding.symmetric(horizontal=10, vertical=6), border_radius=8,
-        bgcolor=ft.Colors.AMBER_100, key="fallback-note")
+        bgcolor=STATUS["notice"], key="fallback-note")
 
 
 def section_title(text: str) -> ft.Text:
     return ft.Text(text, theme_style=ft.TextThemeStyle.TITLE_MEDIUM)
 
 
-def progress_ring(value: float, label: str, size: int = 48) -> ft.Control:
+def progress_ring(value: float, label: str, size: int = 56) -> ft.Control:
     """A ring with the percentage in the middle (progress of a course)."""
     pct = max(0, min(100, round(value * 100)))
     # Excluded from semantics: inside a tappable card the ring's "progressbar" role would
@@ -102,7 +102,8 @@ def progress_ring(value: float, label: str, size: int = 48) -> ft.Control:
         [ft.ProgressRing(value=max(0.0, min(1.0, value)), width=size, height=size,
                          stroke_width=5, semantics_label=label, semantics_value=pct,
                          bgcolor=ft.Colors.OUTLINE_VARIANT),
-         ft.Container(ft.Text(f"{pct}%", size=11, weight=ft.FontWeight.BOLD),
+         ft.Container(ft.Text(f"{pct}%", theme_style=ft.TextThemeStyle.LABEL_SMALL,
+                              weight=ft.FontWeight.BOLD),
                       alignment=ft.Alignment.CENTER, width=size, height=size)],
         width=size, height=size)
     return ft.Semantics(content=ring, exclude_semantics=True)

@@ -36,7 +36,7 @@ SETTLE_JS = """() => {
   const same = sig === window.__layoutSig;
   window.__layoutSig = sig;
   window.__layoutStable = same ? (window.__layoutStable || 0) + 1 : 0;
-  return window.__layoutStable >= 4;
+  return window.__layoutStable >= 3;
 }"""
 
 FONT_JS = """async () => {

@@ -170,6 +170,7 @@ def walk(b: Browser, learner: Learner, check: Checker) -> None:
     b.text("Who is learning?")   # signed out: the tablet's language again
 
 
+@pytest.mark.timeout(1800)   # ~150 screens × 3 sizes on a shared 2-core box: minutes
 def test_every_screen_fits_at_every_size_text_size_and_language(server: AppServer) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []

@@ -11,6 +11,7 @@ from app.core.errors import LearningError
 from app.core.learning.quiz import OptionView, QuestionView
 from app.ui.ctx import ViewContext
 from app.ui.routes import Route
+from app.ui.theme import STATUS
 from app.ui.widgets import (
     app_bar,
     big_button,
@@ -73,9 +74,9 @@ def question_controls(ctx: ViewContext, q: QuestionView, chosen: list[str],
                             key=f"option-{o.id}", highlight=selected))
             continue
         if o.correct:
-            icon, color = ft.Icons.CHECK_CIRCLE, ft.Colors.GREEN_800
+            icon, color = ft.Icons.CHECK_CIRCLE, STATUS["ok"]
         elif o.chosen:
-            icon, color = ft.Icons.CANCEL, ft.Colors.RED_800
+            icon, color = ft.Icons.CANCEL, STATUS["attention"]
         else:
             icon, color = ft.Icons.RADIO_BUTTON_UNCHECKED, ft.Colors.OUTLINE
         lines: list[ft.Control] = [ft.Text(label, weight=ft.FontWeight.BOLD if o.chosen
@@ -93,8 +94,9 @@ def question_controls(ctx: ViewContext, q: QuestionView, chosen: list[str],
                                               else _("Not quite"))
     out.insert(0, ft.Container(
         ft.Row([ft.Icon(ft.Icons.THUMB_UP if q.correct else ft.Icons.INFO, color=ft.Colors.WHITE),
-                ft.Text(verdict, color=ft.Colors.WHITE, weight=ft.FontWeight.BOLD, size=18)]),
-        bgcolor=ft.Colors.GREEN_800 if q.correct else ft.Colors.DEEP_ORANGE_800,
+                ft.Text(verdict, color=ft.Colors.WHITE, weight=ft.FontWeight.BOLD,
+                        theme_style=ft.TextThemeStyle.TITLE_MEDIUM, expand=True)]),
+        bgcolor=STATUS["ok"] if q.correct else STATUS["attention"],
         padding=12, border_radius=10, key="verdict"))
     if q.explanation is not None and q.explanation.text:
         out.append(ft.Container(ft.Column([
@@ -227,7 +229,7 @@ def build_results(ctx: ViewContext, route: Route) -> ft.View:
     controls: list[ft.Control] = [
         ft.Text(outline.title.text, theme_style=ft.TextThemeStyle.TITLE_MEDIUM),
         ft.Row([ft.Icon(ft.Icons.EMOJI_EVENTS if passed else ft.Icons.SCHOOL, size=48,
-                        color=ft.Colors.GREEN_800 if passed else ft.Colors.DEEP_ORANGE_800),
+                        color=STATUS["ok"] if passed else STATUS["attention"]),
                 ft.Column([ft.Text(_("Your score: {score}").format(
                                score=tr.format_percent(score / 100)),
                                theme_style=ft.TextThemeStyle.HEADLINE_SMALL, key="score"),
