@@ -69,6 +69,7 @@ class PageController:
         """Navigate: render now, then push the path to the browser history. Every
         navigation opens the new screen at its top (the one View is patched in place,
         so Flutter would otherwise keep the previous screen's scroll offset)."""
+        self.session.view.zoom_image = None   # a full-screen image belongs to its card
         self.render(path)
         self.scroll_to_top()
         if self.page.route != self.route.path:
@@ -87,6 +88,7 @@ class PageController:
     def on_route_change(self, e: ft.RouteChangeEvent) -> None:
         if e.route != self.route.path:
             self.session.touch()
+            self.session.view.zoom_image = None
             self.render(e.route)
             self.scroll_to_top()
 

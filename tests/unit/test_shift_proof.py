@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import flet as ft
 import pytest
 
 from app.core.application import IdleLock, IdleState, QuizPosition, Session, quiz_position
@@ -25,6 +26,7 @@ from tests.e2e.ui_fixtures import (
     has_key,
     make_device,
     signed_in,
+    walk,
 )
 from tests.e2e.ui_harness import free_port
 
@@ -287,5 +289,27 @@ def test_the_gap_report_numbers_duties_like_the_assessment(tmp_path: Path) -> No
             assert line.startswith(f"{numbers[d.duty]}. ")
             assert f"expected {translator('en').format_level(d.expected)}," in line
             assert len(line.split("expected ")[1].split(",")[0]) <= 4   # "2.8", never "2.83"
+    finally:
+        device.close()
+
+
+# -- images full screen -------------------------------------------------------------------------
+def test_a_lesson_image_opens_full_screen_with_zoom_and_pan(tmp_path: Path) -> None:
+    device = make_device(tmp_path, ManualClock())
+    try:
+        session = signed_in(device)
+        path = "/lesson/ui-demo/safety/01-notice/1"
+        view, _ctx, rec = build(session, path)
+        image = next(c for c in walk(view) if str(getattr(c, "key", "")).startswith("image-"))
+        click(image)
+        assert rec.refreshes == 1 and session.view.zoom_image is not None
+        view, _ctx, rec = build(session, path)
+        viewer = by_key(view, "zoom-viewer")
+        assert isinstance(viewer, ft.InteractiveViewer)
+        assert viewer.pan_enabled and viewer.scale_enabled and viewer.max_scale >= 4
+        assert not has_key(view, "next")          # the card is hidden behind it
+        click(by_key(view, "zoom-close"))
+        view, _ctx, rec = build(session, path)
+        assert has_key(view, "next") and session.view.zoom_image is None
     finally:
         device.close()

@@ -30,6 +30,7 @@ class SessionView:
     pin_wait_until: float = 0.0           # monotonic time the PIN pad waits for
     selected_profile: str | None = None
     forgot_pin: bool = False              # the PIN pad shows whom to ask
+    zoom_image: tuple[str, str, str] | None = None   # (pack, media path, alt): full screen
     form_error: ProfileFormError | None = None
     form: dict[str, str] = field(default_factory=dict)
     form_message: str = ""
