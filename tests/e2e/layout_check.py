@@ -13,6 +13,7 @@ bound: the real text is at least that wide):
 * **line** — a one-line control (a button or chip no taller than one line of text plus
   padding) whose whole name is wider than the node (a label cut at the end: "1 · Performs
   with close…");
+* **small** — a control (button, checkbox, switch, tab) under 48 × 48 px;
 * **hidden action** — the primary action is not fully inside the viewport.
 
 Icon-sized square nodes (≤ 60 px) are checked for the edges only: their name is a
@@ -73,6 +74,9 @@ CHECK_JS = """([textPx, labelPx]) => {
     const icon = r.width <= 60 && Math.abs(r.width - r.height) <= 8;
     const where = `${role || 'text'} "${name.slice(0, 60)}" at ${r.x | 0},${r.y | 0} ${r.width | 0}x${r.height | 0}`;
     if (r.left < -1 || r.right > W + 1) out.push(`outside: ${where}`);
+    if (control && role !== 'link' && (r.height < 47.5 || r.width < 47.5)
+        && el.getAttribute('aria-disabled') !== 'true')
+      out.push(`small (< 48 px): ${where}`);
     if (icon) continue;
     for (const word of name.split(/[\\s\\u00a0\\-\\u2010\\u2011\\/·]+/)) {
       if (word && width(word, px) > r.width + 1) {
