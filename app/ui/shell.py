@@ -124,19 +124,24 @@ class PageController:
 
     # rendering ------------------------------------------------------------------
     def apply_theme(self) -> None:
+        """Send only what changed: a new theme on a text size / contrast change, a new
+        locale configuration on a language change. (The app runs in light mode only, so
+        no second copy of the theme goes out as ``dark_theme``; a locale configuration
+        rebuilt on every text-size change made Flutter reload its localisations too.)"""
         s = self.session
         key = (s.locale, s.text_size, s.high_contrast)
         if key == self._theme_key:
             return
-        self._theme_key = key
-        self.page.theme = build_theme(s.text_size, s.high_contrast)
-        self.page.dark_theme = self.page.theme
-        self.page.theme_mode = ft.ThemeMode.LIGHT
-        lang, region = flutter_locale(s.locale)
-        self.page.locale_configuration = ft.LocaleConfiguration(
-            supported_locales=[ft.Locale(*flutter_locale(c)) for c in UI_LOCALES],
-            current_locale=ft.Locale(lang, region))
-        self.page.title = s.translator.gettext("Shift Learning")
+        old, self._theme_key = self._theme_key, key
+        if old is None or old[1:] != key[1:]:
+            self.page.theme = build_theme(s.text_size, s.high_contrast)
+            self.page.theme_mode = ft.ThemeMode.LIGHT
+        if old is None or old[0] != key[0]:
+            lang, region = flutter_locale(s.locale)
+            self.page.locale_configuration = ft.LocaleConfiguration(
+                supported_locales=[ft.Locale(*flutter_locale(c)) for c in UI_LOCALES],
+                current_locale=ft.Locale(lang, region))
+            self.page.title = s.translator.gettext("Shift Learning")
 
     def render(self, path: str | None = None) -> None:
         route = routes.resolve(path if path is not None else self.route.path,
