@@ -28,6 +28,8 @@ log = logging.getLogger("shift.ui")
 IDLE_TICK_SECONDS = 1.0
 #: Reading counts as activity: the view reports scrolling at most this often (ms).
 SCROLL_REPORT_MS = 1000
+#: Width change (px) after which a resized page is drawn again.
+RESIZE_STEP = 40
 VIEW_FIELDS = ("route", "appbar", "controls", "navigation_bar", "bottom_appbar", "scroll",
                "padding", "floating_action_button")
 
@@ -63,6 +65,7 @@ class PageController:
         self._badge: tuple[bool, datetime | None] | None = None
         self._closed = False
         self._still_there: StillThere | None = None
+        self._rendered_width: float | None = None
 
     # navigation ---------------------------------------------------------------
     def go(self, path: str) -> None:
@@ -113,6 +116,13 @@ class PageController:
             return
         self.render()
 
+    def on_resize(self, _e: Any = None) -> None:
+        """A rotation or a resized window: draw again when the width changed enough to
+        change a layout decision (the navigation's labels), not on every pixel."""
+        width, last = self.page.width, self._rendered_width
+        if width is not None and (last is None or abs(width - last) >= RESIZE_STEP):
+            self.render()
+
     def on_view_pop(self, _e: Any) -> None:
         self.go(Route.start(self.session.signed_in))
 
@@ -147,7 +157,9 @@ class PageController:
         route = routes.resolve(path if path is not None else self.route.path,
                                self.session.signed_in)
         self.route = route
-        ctx = ViewContext(self.session, go=self.go, refresh=self.render, media=self.media)
+        self._rendered_width = self.page.width
+        ctx = ViewContext(self.session, go=self.go, refresh=self.render, media=self.media,
+                          width=self.page.width)
         try:
             built = screens.build(ctx, route)
         except ShiftError as exc:
@@ -232,6 +244,7 @@ def make_page_main(device: Device, *, media_route: bool = True) -> Callable[[ft.
         page.on_route_change = ctl.on_route_change
         page.on_view_pop = ctl.on_view_pop
         page.on_keyboard_event = ctl.on_keyboard
+        page.on_resize = ctl.on_resize
         page.on_close = ctl.close
         ctl.render(page.route)
         page.run_task(ctl.idle_ticker)

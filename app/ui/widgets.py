@@ -13,9 +13,10 @@ from typing import Any
 
 import flet as ft
 
+from app.core.application import TEXT_SCALE
 from app.ui.ctx import ViewContext
 from app.ui.routes import Route
-from app.ui.theme import BIG_TOUCH, STATUS, TOUCH
+from app.ui.theme import BIG_TOUCH, LABEL_SCALE_CAP, STATUS, TOUCH
 
 Handler = Callable[[Any], None]
 
@@ -31,11 +32,27 @@ def handler(ctx: ViewContext, fn: Callable[..., object]) -> Handler:
 def big_button(text: str, on_click: Handler | None, *, icon: Any = None,
                tooltip: str | None = None, primary: bool = True, key: str | None = None,
                expand: bool | int | None = None, disabled: bool = False) -> ft.Control:
-    style = ft.ButtonStyle(padding=ft.Padding.symmetric(horizontal=20, vertical=12),
+    # A label may take two lines (a long Lithuanian label at Larger on a phone) instead
+    # of being cut: little vertical padding, the text centred and at most two lines.
+    style = ft.ButtonStyle(padding=ft.Padding.symmetric(horizontal=16, vertical=4),
                            shape=ft.RoundedRectangleBorder(radius=12))
     cls = ft.FilledButton if primary else ft.OutlinedButton
-    return cls(content=text, icon=icon, on_click=on_click, tooltip=tooltip, key=key,
+    label = ft.Text(text, max_lines=2, overflow=ft.TextOverflow.ELLIPSIS,
+                    text_align=ft.TextAlign.CENTER)
+    return cls(content=label, icon=icon, on_click=on_click, tooltip=tooltip, key=key,
                height=BIG_TOUCH - 8, style=style, expand=expand, disabled=disabled)
+
+
+def back_step_button(label: str, on_click: Handler | None, *, key: str,
+                     disabled: bool = False) -> ft.Control:
+    """The "previous" step of the action bar: a square 56 px outlined icon button (its
+    name is `label`), so the primary action next to it gets the width."""
+    return ft.OutlinedButton(
+        content=ft.Icon(ft.Icons.ARROW_BACK, semantics_label=label), tooltip=label,
+        on_click=on_click, key=key, disabled=disabled, width=BIG_TOUCH - 8,
+        height=BIG_TOUCH - 8,
+        style=ft.ButtonStyle(padding=ft.Padding.all(0),
+                             shape=ft.RoundedRectangleBorder(radius=12)))
 
 
 def text_button(text: str, on_click: Handler | None, *, icon: Any = None,
@@ -179,14 +196,35 @@ NAV_TARGETS: tuple[str, ...] = (Route.home(), Route.assess_list(), Route.progres
                                 Route.settings())
 
 
+#: Average advance of a DejaVu Sans letter (em): enough to tell a word that fits from one
+#: that would break (the layout e2e test measures the real thing).
+EM_PER_CHAR = 0.62
+
+
+def labels_fit(labels: list[str], width: float | None, font_px: float) -> bool:
+    """Does every word of every label fit its navigation slot (width / n, less padding)?"""
+    if width is None or not labels:
+        return True
+    slot = width / len(labels) - 8
+    longest = max(len(w) for label in labels for w in label.replace("-", " ").split())
+    return longest * EM_PER_CHAR * font_px <= slot
+
+
 def nav_bar(ctx: ViewContext, selected: int) -> ft.NavigationBar:
-    """Courses · Self-assessment · My progress · Settings (signed-in screens)."""
+    """Courses · Self-assessment · My progress · Settings (signed-in screens). On a narrow
+    screen where a label would break inside a word ("Self-assessmen/t" at Larger,
+    Lithuanian "Įsivertinima/s"), the labels are hidden: icons remain, and every
+    destination keeps its name as tooltip and for screen readers."""
     _ = ctx._
+    labels = [_("Courses"), _("Self-assessment"), _("My progress"), _("Settings")]
+    font_px = 12 * min(TEXT_SCALE.get(ctx.session.text_size, 1.0), LABEL_SCALE_CAP)
+    behaviour = None if labels_fit(labels, ctx.width, font_px) \
+        else ft.NavigationBarLabelBehavior.ALWAYS_HIDE
 
     def change(e: Any) -> None:
         ctx.act(lambda: ctx.go(NAV_TARGETS[int(e.control.selected_index)]))
     return ft.NavigationBar(
-        selected_index=selected, on_change=change, key="nav",
+        selected_index=selected, on_change=change, key="nav", label_behavior=behaviour,
         destinations=[
             ft.NavigationBarDestination(icon=ft.Icons.MENU_BOOK, label=_("Courses"),
                                         tooltip=_("Courses")),

@@ -10,9 +10,9 @@ bound: the real text is at least that wide):
 * **outside** — a named node reaches past the left or right edge of the viewport;
 * **word** — a word of its name is wider than the node (the text must break inside the
   word, or is cut: "Kaz/lauskas", "Self-assessmen/t");
-* **line** — a one-line control (a button or chip no taller than one line of text plus
-  padding) whose whole name is wider than the node (a label cut at the end: "1 · Performs
-  with close…");
+* **line** — a one-line control (a button or chip lower than two lines of its label
+  font plus padding) whose whole name is wider than the node less 8 px of padding (a label
+  cut at the end: "1 · Performs with close…");
 * **small** — a control (button, checkbox, switch, tab) under 48 × 48 px;
 * **hidden action** — the primary action is not fully inside the viewport.
 
@@ -50,7 +50,7 @@ FONT_JS = """async () => {
   return true;
 }"""
 
-CHECK_JS = """([textPx, labelPx]) => {
+CHECK_JS = """([textPx, labelPx, buttonPx]) => {
   const W = window.innerWidth;
   const ctx = (window.__measure ||= document.createElement('canvas').getContext('2d'));
   const width = (text, px) => { ctx.font = `${px}px ShiftCheck`; return ctx.measureText(text).width; };
@@ -78,16 +78,20 @@ CHECK_JS = """([textPx, labelPx]) => {
         && el.getAttribute('aria-disabled') !== 'true')
       out.push(`small (< 48 px): ${where}`);
     if (icon) continue;
+    // a tab draws its label inside the slot, less its padding
+    const room = role === 'tab' ? r.width - 8 : r.width;
     for (const word of name.split(/[\\s\\u00a0\\-\\u2010\\u2011\\/·]+/)) {
-      if (word && width(word, px) > r.width + 1) {
+      if (word && width(word, px) > room + 1) {
         out.push(`word "${word}" (${width(word, px) | 0}px): ${where}`);
         break;
       }
     }
-    const oneLine = r.height < 2 * px * 1.16 + 12;
+    // A button or chip label (label large): a node lower than two lines of it plus
+    // 8 px of padding can only show one line, and must hold the whole name.
+    const oneLine = r.height < 2 * buttonPx * 1.16 + 8;
     if (control && role !== 'tab' && oneLine && !name.includes('\\n')
-        && width(name, px) > r.width + 1) {
-      out.push(`line (${width(name, px) | 0}px): ${where}`);
+        && width(name, buttonPx) > r.width - 8) {
+      out.push(`line (${width(name, buttonPx) | 0}px): ${where}`);
     }
   }
   return out;
@@ -102,11 +106,12 @@ class FontFloor:
 
     text: float
     label: float
+    button: float = 0.0     # button and chip labels (label large, 15 px × capped scale)
 
 
 def font_floor(scale: float, label_cap: float) -> FontFloor:
     px = 12 * min(scale, label_cap)
-    return FontFloor(text=px, label=px)
+    return FontFloor(text=px, label=px, button=15 * min(scale, label_cap))
 
 
 def settle(page: Any, timeout: float = 20_000) -> None:
@@ -117,7 +122,7 @@ def settle(page: Any, timeout: float = 20_000) -> None:
 
 def check_layout(page: Any, floor: FontFloor) -> list[str]:
     page.evaluate(FONT_JS)
-    return list(page.evaluate(CHECK_JS, [floor.text, floor.label]))
+    return list(page.evaluate(CHECK_JS, [floor.text, floor.label, floor.button]))
 
 
 def action_visible(page: Any, name: str) -> str | None:

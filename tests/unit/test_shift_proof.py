@@ -17,12 +17,14 @@ from app.core.errors import ErrorCode, StoreError, SyncError
 from app.core.i18n import translator
 from app.core.learning.quiz import QuestionView
 from app.core.learning.text import Text
+from app.ui import routes, screens
 from tests.e2e.ui_fixtures import (
     PIN,
     ManualClock,
     build,
     by_key,
     click,
+    context,
     has_key,
     make_device,
     signed_in,
@@ -311,5 +313,33 @@ def test_a_lesson_image_opens_full_screen_with_zoom_and_pan(tmp_path: Path) -> N
         click(by_key(view, "zoom-close"))
         view, _ctx, rec = build(session, path)
         assert has_key(view, "next") and session.view.zoom_image is None
+    finally:
+        device.close()
+
+
+# -- navigation labels on a narrow screen ---------------------------------------------------------
+def test_navigation_labels_hide_rather_than_break_inside_a_word() -> None:
+    from app.ui.widgets import labels_fit
+    en = ["Courses", "Self-assessment", "My progress", "Settings"]
+    lt = ["Kursai", "Įsivertinimas", "Mano pažanga", "Nustatymai"]
+    assert labels_fit(en, 800, 12) and labels_fit(lt, 800, 13.8)
+    assert labels_fit(en, None, 13.8)               # width unknown: show them
+    assert not labels_fit(lt, 360, 12)              # "Įsivertinima/s"
+    assert not labels_fit(en, 360, 13.8)            # "Self-assessmen/t" at Larger
+    assert labels_fit(en, 360, 12)                  # "Self-/assessment" breaks at the hyphen
+
+
+def test_a_narrow_screen_gets_icon_only_navigation(tmp_path: Path) -> None:
+    device = make_device(tmp_path, ManualClock(), packs=False)
+    try:
+        session = signed_in(device, language="lt")
+        ctx, _rec = context(session)
+        ctx.width = 360
+        view = screens.build(ctx, routes.resolve("/progress", True))
+        assert view.navigation_bar.label_behavior == ft.NavigationBarLabelBehavior.ALWAYS_HIDE
+        assert [d.tooltip for d in view.navigation_bar.destinations][1] == "Įsivertinimas"
+        ctx.width = 1280
+        view = screens.build(ctx, routes.resolve("/progress", True))
+        assert view.navigation_bar.label_behavior is None
     finally:
         device.close()

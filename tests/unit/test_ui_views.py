@@ -159,7 +159,7 @@ def test_lesson_reader_cards_image_swipe_and_text_size(device: Device) -> None:
     click(by_key(view, "text-larger"))
     assert session.text_size == "large" and rec.refreshes == 1
     view, _ctx, rec = build(session, "/lesson/ui-demo/safety/01-notice/2")
-    assert by_key(view, "next").content == "Finish lesson"
+    assert by_key(view, "next").content.value == "Finish lesson"
     click(by_key(view, "next"))
     assert rec.routes == ["/course/ui-demo/safety"]
     # out-of-range card numbers are clamped, not an error

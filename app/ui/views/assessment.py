@@ -13,6 +13,7 @@ from app.ui.ctx import ViewContext
 from app.ui.routes import Route
 from app.ui.widgets import (
     app_bar,
+    back_step_button,
     big_button,
     card,
     choice_tile,
@@ -143,9 +144,8 @@ def build_assess(ctx: ViewContext, route: Route) -> ft.View:
             ft.ResponsiveRow(tiles, spacing=8, run_spacing=8)], spacing=8),
             key=f"task-{task.id}"))
     nav: list[ft.Control] = [
-        big_button(_("Previous duty"), handler(ctx, lambda: move(-1)), icon=ft.Icons.ARROW_BACK,
-                   primary=False, disabled=index == 0, key="prev-duty", expand=True,
-                   tooltip=_("Previous duty"))]
+        back_step_button(_("Previous duty"), handler(ctx, lambda: move(-1)),
+                         disabled=index == 0, key="prev-duty")]
     if index < len(duties) - 1:
         nav.append(big_button(_("Next duty"), handler(ctx, lambda: move(1)),
                               icon=ft.Icons.ARROW_FORWARD, key="next-duty", expand=True,

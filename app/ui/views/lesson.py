@@ -11,6 +11,7 @@ from app.core.application import TEXT_SIZES, card_blocks
 from app.ui.ctx import ViewContext
 from app.ui.routes import Route
 from app.ui.widgets import (
+    back_step_button,
     big_button,
     fallback_note,
     handler,
@@ -156,9 +157,8 @@ def build_lesson(ctx: ViewContext, route: Route) -> ft.View:
                                     extension_set=ft.MarkdownExtensionSet.GITHUB_WEB))
     last = index == total - 1
     nav: list[ft.Control] = [
-        big_button(_("Previous"), handler(ctx, go_prev), icon=ft.Icons.ARROW_BACK,
-                   primary=False, key="prev", disabled=index == 0, expand=True,
-                   tooltip=_("Previous card")),
+        back_step_button(_("Previous card"), handler(ctx, go_prev), key="prev",
+                         disabled=index == 0),
         big_button(_("Finish lesson") if last else _("Next"), handler(ctx, go_next),
                    icon=ft.Icons.CHECK if last else ft.Icons.ARROW_FORWARD, key="next",
                    expand=True, tooltip=_("Finish lesson") if last else _("Next card")),
