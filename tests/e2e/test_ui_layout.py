@@ -190,6 +190,10 @@ def walk_all(server: AppServer, problems: list[str]) -> None:
         signed_out = Checker(b, "tablet-en-normal", "normal")
         signed_out.problems = problems
         signed_out.screen("who")
+        b.tap("New profile")
+        b.text("Your profile stays on this tablet")
+        signed_out.screen("new-profile")
+        b.tap("Back")
         b.tap_card(LEARNERS[0].name)
         b.text("Enter your PIN")
         signed_out.screen("pin", "Sign in")

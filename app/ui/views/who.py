@@ -195,7 +195,10 @@ class _FormFields:
 
     def pin_fields(self) -> tuple[ft.TextField, ft.TextField]:
         _ = self.ctx._
-        pin = ft.TextField(label=_("PIN (4 to 8 digits)"), key="f-pin", password=True,
+        # Short labels, the rule as a wrapping helper line: a floating label is one line
+        # and was cut at 360 px ("the PIN hint", issue 17).
+        pin = ft.TextField(label=_("PIN"), helper=_("4 to 8 digits"), helper_max_lines=3,
+                           key="f-pin", password=True,
                            keyboard_type=ft.KeyboardType.NUMBER, max_length=PIN_MAX_DIGITS,
                            value=self.form.get("pin", ""), error=self.error_for("pin"),
                            on_change=self.typed("pin"))
@@ -279,7 +282,9 @@ def build_first_pin(ctx: ViewContext, route: Route, tile: ProfileTile) -> ft.Vie
     s = ctx.session
     fields = _FormFields(ctx)
     form = fields.form
-    code = ft.TextField(label=_("Set-up code from your administrator"), key="f-code",
+    code = ft.TextField(label=_("Set-up code"),
+                        helper=_("The one-time code your administrator gave you"),
+                        helper_max_lines=3, key="f-code",
                         max_length=CODE_MAX, value=form.get("code", ""),
                         capitalization=ft.TextCapitalization.CHARACTERS,
                         error=fields.error_for("code"), on_change=fields.typed("code"))
