@@ -16,8 +16,11 @@ bound: the real text is at least that wide):
 * **small** — a control (button, checkbox, switch, tab) under 48 × 48 px;
 * **hidden action** — the primary action is not fully inside the viewport.
 
-Icon-sized square nodes (≤ 60 px) are checked for the edges only: their name is a
-screen-reader label, not drawn text.
+Icon-sized square nodes (≤ 60 px) and navigation tabs are checked for the edges only:
+their name is a screen-reader label (a tab's label may be hidden on a narrow screen, a
+decision unit-tested in tests/unit/test_shift_proof.py), not drawn text. Sizes are judged
+only on nodes clear of their ancestors' edges (a node half scrolled out of view reports
+its visible part).
 
 Waiting is for an event: the semantics boxes staying the same across a few animation
 frames (layout settled), never a fixed sleep.
@@ -74,12 +77,22 @@ CHECK_JS = """([textPx, labelPx, buttonPx]) => {
     const icon = r.width <= 60 && Math.abs(r.width - r.height) <= 8;
     const where = `${role || 'text'} "${name.slice(0, 60)}" at ${r.x | 0},${r.y | 0} ${r.width | 0}x${r.height | 0}`;
     if (r.left < -1 || r.right > W + 1) out.push(`outside: ${where}`);
-    if (control && role !== 'link' && (r.height < 47.5 || r.width < 47.5)
+    // A node cut by a scrolling ancestor (half scrolled out of view) reports the visible
+    // part only: sizes are judged on nodes clear of their ancestors' edges.
+    let clipped = false;
+    for (let a = el.parentElement; a; a = a.parentElement) {
+      if (a.tagName !== 'FLT-SEMANTICS') continue;
+      const p = a.getBoundingClientRect();
+      if (p.height < 1) continue;
+      if (r.bottom >= p.bottom - 1 || r.top <= p.top + 1) { clipped = true; break; }
+    }
+    if (control && role !== 'link' && !clipped && (r.height < 47.5 || r.width < 47.5)
         && el.getAttribute('aria-disabled') !== 'true')
       out.push(`small (< 48 px): ${where}`);
-    if (icon) continue;
-    // a tab draws its label inside the slot, less its padding
-    const room = role === 'tab' ? r.width - 8 : r.width;
+    // An icon's name, and a navigation tab's (label and tooltip; the label may be hidden
+    // on a narrow screen, app/ui/widgets.py labels_fit — unit-tested), are not drawn text.
+    if (icon || role === 'tab') continue;
+    const room = r.width;
     for (const word of name.split(/[\\s\\u00a0\\-\\u2010\\u2011\\/·]+/)) {
       if (word && width(word, px) > room + 1) {
         out.push(`word "${word}" (${width(word, px) | 0}px): ${where}`);
