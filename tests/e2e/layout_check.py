@@ -92,6 +92,8 @@ CHECK_JS = """([textPx, labelPx, buttonPx]) => {
     // An icon's name, and a navigation tab's (label and tooltip; the label may be hidden
     // on a narrow screen, app/ui/widgets.py labels_fit — unit-tested), are not drawn text.
     if (icon || role === 'tab') continue;
+    // Flutter's text-field counter draws "0/80"; "80 characters remaining" is its label.
+    if (/^\\d+ characters? remaining$/.test(name)) continue;
     const room = r.width;
     for (const word of name.split(/[\\s\\u00a0\\-\\u2010\\u2011\\/·]+/)) {
       if (word && width(word, px) > room + 1) {
