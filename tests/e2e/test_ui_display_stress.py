@@ -46,7 +46,7 @@ def alive(b: Browser) -> None:
 
 def size_chip(b: Browser, size: str, checked: bool | None = None) -> object:
     kwargs = {} if checked is None else {"checked": checked}
-    return b.page.get_by_role("checkbox", name=f"Text size: {size}", **kwargs).first
+    return b.page.get_by_role("checkbox", name=size, exact=True, **kwargs).first
 
 
 def churn_settings(b: Browser) -> None:
