@@ -237,8 +237,7 @@ def nav_bar(ctx: ViewContext, selected: int) -> ft.NavigationBar:
         ])
 
 
-def choice_tile(label: str, selected: bool, on_click: Handler, *, key: str,
-                tooltip: str) -> ft.Control:
+def choice_tile(label: str, selected: bool, on_click: Handler, *, key: str) -> ft.Control:
     """One option of a long single choice (a self-assessment level): a full-width tile
     whose text wraps — a Chip keeps its label on one line and cuts it on a phone. Its
     semantics is a checkbox (checked when selected) named by its text."""
@@ -248,7 +247,8 @@ def choice_tile(label: str, selected: bool, on_click: Handler, *, key: str,
                 ft.Text(label, expand=True)], spacing=10),
         # 24 px icon + 2 × 12 px padding: at least the 48 px touch target
         padding=ft.Padding.symmetric(horizontal=12, vertical=12), border_radius=10,
-        on_click=on_click, ink=True, tooltip=tooltip,
+        # no tooltip: it would join the accessible name ("3 · Can teach others")
+        on_click=on_click, ink=True,
         bgcolor=ft.Colors.PRIMARY_CONTAINER if selected else None,
         border=ft.Border.all(2 if selected else 1,
                              ft.Colors.PRIMARY if selected else ft.Colors.OUTLINE))

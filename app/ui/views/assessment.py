@@ -136,7 +136,7 @@ def build_assess(ctx: ViewContext, route: Route) -> ft.View:
         tiles = [ft.Container(choice_tile(
                      f"{level} · {label.text}", task.rating == level,
                      handler(ctx, lambda t=task.id, lv=level: rate(t, lv)),
-                     key=f"rate-{task.id}-{level}", tooltip=f"{task.title.text}: {label.text}"),
+                     key=f"rate-{task.id}-{level}"),
                      col={"xs": 12, "sm": 6})
                  for level, label in pv.scale]
         controls.append(card(ft.Column([
