@@ -240,9 +240,10 @@ def make_page_main(device: Device, *, media_route: bool = True) -> Callable[[ft.
     async def page_main(page: ft.Page) -> None:
         page.fonts = dict(FONTS)
         page.padding = 0
-        # No animated theme change (issue 17, defect 1): a text size or contrast change
-        # arriving while the previous theme was still being interpolated froze the tab
-        # (100 % CPU) in tests/e2e/test_ui_display_stress.py; the new theme is simply drawn.
+        # No animated theme change: a text size or contrast change is drawn at once, and
+        # never arrives while the previous theme is still being interpolated. (Tried
+        # against issue 17's freeze: it did not cure it — tests/e2e/test_ui_display_stress.py
+        # still reproduces it now and then.)
         page.theme_animation_style = ft.AnimationStyle.no_animation()
         ctl = PageController(page, device, media_route=media_route)
         page.on_route_change = ctl.on_route_change
