@@ -141,6 +141,12 @@ class Translator:
     def format_number(self, value: int | float) -> str:
         return _numbers.format_decimal(value, locale=self.locale)
 
+    def format_level(self, value: int | float) -> str:
+        """A level or a mean of levels, one decimal at most, as the locale writes it
+        (2.8333 → "2.8", "2,8" in Lithuanian; 3.0 → "3"): the gap report, its chart
+        and the comparison all say the same figure."""
+        return _numbers.format_decimal(value, format="#,##0.#", locale=self.locale)
+
     def format_percent(self, fraction: float) -> str:
         """``0.75`` → "75 %" / "75%" as the locale writes it."""
         return _numbers.format_percent(fraction, locale=self.locale)

@@ -28,6 +28,9 @@ class ViewContext:
     #: our web server (app/ui/main.py); under Flet's own runtime (``flet build`` apps,
     #: app/ui/native.py) there is no such route, so the shell passes the file's bytes.
     media: Callable[[str, str], str | bytes] | None = None
+    #: The page's width in logical pixels (None: unknown, e.g. unit tests): the bottom
+    #: navigation hides its labels when a word of one cannot fit its slot.
+    width: float | None = None
 
     @property
     def tr(self) -> Translator:

@@ -14,7 +14,7 @@ from typing import Any
 
 import flet as ft
 
-from app.core.application import Device, Session
+from app.core.application import Device, IdleState, Session
 from app.core.errors import ShiftError
 from app.core.i18n import UI_LOCALES, flutter_locale
 from app.ui import routes, screens
@@ -22,11 +22,16 @@ from app.ui.ctx import ViewContext
 from app.ui.messages import error_sentence
 from app.ui.routes import Route, Screen
 from app.ui.theme import FONTS, build_theme
+from app.ui.widgets import StillThere
 
 log = logging.getLogger("shift.ui")
 IDLE_TICK_SECONDS = 1.0
-VIEW_FIELDS = ("route", "appbar", "controls", "navigation_bar", "scroll", "padding",
-               "floating_action_button")
+#: Reading counts as activity: the view reports scrolling at most this often (ms).
+SCROLL_REPORT_MS = 1000
+#: Width change (px) after which a resized page is drawn again.
+RESIZE_STEP = 40
+VIEW_FIELDS = ("route", "appbar", "controls", "navigation_bar", "bottom_appbar", "scroll",
+               "padding", "floating_action_button")
 
 
 def error_view(ctx: ViewContext, path: str) -> ft.View:
@@ -59,21 +64,41 @@ class PageController:
         self._theme_key: tuple[str, str, bool] | None = None
         self._badge: tuple[bool, datetime | None] | None = None
         self._closed = False
+        self._still_there: StillThere | None = None
+        self._rendered_width: float | None = None
 
     # navigation ---------------------------------------------------------------
     def go(self, path: str) -> None:
-        """Navigate: render now, then push the path to the browser history."""
+        """Navigate: render now, then push the path to the browser history. Every
+        navigation opens the new screen at its top (the one View is patched in place,
+        so Flutter would otherwise keep the previous screen's scroll offset)."""
+        self.session.view.zoom_image = None   # a full-screen image belongs to its card
         self.render(path)
+        self.scroll_to_top()
         if self.page.route != self.route.path:
             self.page.run_task(self.page.push_route, self.route.path)
+
+    def scroll_to_top(self) -> None:
+        if self.page.views:
+            self.page.run_task(self.page.views[-1].scroll_to, offset=0, duration=0)
+
+    def on_activity(self, _e: Any = None) -> None:
+        """A scroll (reading), a key: the person is still there."""
+        self.session.touch()
+        if self._still_there is not None:
+            self.close_still_there()
 
     def on_route_change(self, e: ft.RouteChangeEvent) -> None:
         if e.route != self.route.path:
             self.session.touch()
+            self.session.view.zoom_image = None
             self.render(e.route)
+            self.scroll_to_top()
 
     def on_keyboard(self, e: Any) -> None:
-        """A hardware keyboard works on the PIN pad: digits, Backspace, Enter."""
+        """Any key counts as activity; a hardware keyboard works on the PIN pad: digits,
+        Backspace, Enter."""
+        self.on_activity()
         if self.route.name != Screen.PIN \
                 or self.device.profiles.needs_pin(self.route.params["profile"]):
             return   # the "Set your PIN" form types into its own fields
@@ -91,6 +116,13 @@ class PageController:
             return
         self.render()
 
+    def on_resize(self, _e: Any = None) -> None:
+        """A rotation or a resized window: draw again when the width changed enough to
+        change a layout decision (the navigation's labels), not on every pixel."""
+        width, last = self.page.width, self._rendered_width
+        if width is not None and (last is None or abs(width - last) >= RESIZE_STEP):
+            self.render()
+
     def on_view_pop(self, _e: Any) -> None:
         self.go(Route.start(self.session.signed_in))
 
@@ -102,25 +134,32 @@ class PageController:
 
     # rendering ------------------------------------------------------------------
     def apply_theme(self) -> None:
+        """Send only what changed: a new theme on a text size / contrast change, a new
+        locale configuration on a language change. (The app runs in light mode only, so
+        no second copy of the theme goes out as ``dark_theme``; a locale configuration
+        rebuilt on every text-size change made Flutter reload its localisations too.)"""
         s = self.session
         key = (s.locale, s.text_size, s.high_contrast)
         if key == self._theme_key:
             return
-        self._theme_key = key
-        self.page.theme = build_theme(s.text_size, s.high_contrast)
-        self.page.dark_theme = self.page.theme
-        self.page.theme_mode = ft.ThemeMode.LIGHT
-        lang, region = flutter_locale(s.locale)
-        self.page.locale_configuration = ft.LocaleConfiguration(
-            supported_locales=[ft.Locale(*flutter_locale(c)) for c in UI_LOCALES],
-            current_locale=ft.Locale(lang, region))
-        self.page.title = s.translator.gettext("Shift Learning")
+        old, self._theme_key = self._theme_key, key
+        if old is None or old[1:] != key[1:]:
+            self.page.theme = build_theme(s.text_size, s.high_contrast)
+            self.page.theme_mode = ft.ThemeMode.LIGHT
+        if old is None or old[0] != key[0]:
+            lang, region = flutter_locale(s.locale)
+            self.page.locale_configuration = ft.LocaleConfiguration(
+                supported_locales=[ft.Locale(*flutter_locale(c)) for c in UI_LOCALES],
+                current_locale=ft.Locale(lang, region))
+            self.page.title = s.translator.gettext("Shift Learning")
 
     def render(self, path: str | None = None) -> None:
         route = routes.resolve(path if path is not None else self.route.path,
                                self.session.signed_in)
         self.route = route
-        ctx = ViewContext(self.session, go=self.go, refresh=self.render, media=self.media)
+        self._rendered_width = self.page.width
+        ctx = ViewContext(self.session, go=self.go, refresh=self.render, media=self.media,
+                          width=self.page.width)
         try:
             built = screens.build(ctx, route)
         except ShiftError as exc:
@@ -142,6 +181,8 @@ class PageController:
             for name in VIEW_FIELDS:
                 setattr(current, name, getattr(built, name))
         else:
+            built.on_scroll = self.on_activity
+            built.scroll_interval = SCROLL_REPORT_MS
             self.page.views.append(built)
         flashes, self.session.view.flashes = self.session.view.flashes, []
         for flash in flashes[-1:]:  # one snack bar at a time; the latest matters
@@ -149,12 +190,35 @@ class PageController:
         self.page.update()
 
     # idle lock ---------------------------------------------------------------------
+    def show_still_there(self) -> None:
+        """The "Still there?" prompt of the last seconds before the lock (counting down)."""
+        seconds = self.session.idle.seconds_left()
+        if self._still_there is None:
+            ctx = ViewContext(self.session, go=self.go, refresh=self.render)
+            self._still_there = StillThere(ctx, on_stay=self.on_activity)
+            self._still_there.set_seconds(seconds)
+            self.page.show_dialog(self._still_there.dialog)
+        elif self._still_there.set_seconds(seconds):
+            self._still_there.dialog.update()
+
+    def close_still_there(self) -> None:
+        prompt, self._still_there = self._still_there, None
+        if prompt is not None and prompt.dialog.open:
+            prompt.dialog.open = False
+            prompt.dialog.update()
+
     async def idle_ticker(self) -> None:
         while not self._closed:
             await asyncio.sleep(IDLE_TICK_SECONDS)
             try:
+                state = self.session.idle_state()
+                if state is IdleState.WARNING:
+                    self.show_still_there()
+                elif self._still_there is not None:
+                    self.close_still_there()
                 if self.session.check_idle():
                     self.render(Route.who())
+                    self.scroll_to_top()
                     if self.page.route != Route.who():
                         await self.page.push_route(Route.who())
                 elif self.route.name == Screen.PIN and self.session.tick_pin_wait():
@@ -176,10 +240,16 @@ def make_page_main(device: Device, *, media_route: bool = True) -> Callable[[ft.
     async def page_main(page: ft.Page) -> None:
         page.fonts = dict(FONTS)
         page.padding = 0
+        # No animated theme change: a text size or contrast change is drawn at once, and
+        # never arrives while the previous theme is still being interpolated. (Tried
+        # against issue 17's freeze: it did not cure it — tests/e2e/test_ui_display_stress.py
+        # still reproduces it now and then.)
+        page.theme_animation_style = ft.AnimationStyle.no_animation()
         ctl = PageController(page, device, media_route=media_route)
         page.on_route_change = ctl.on_route_change
         page.on_view_pop = ctl.on_view_pop
         page.on_keyboard_event = ctl.on_keyboard
+        page.on_resize = ctl.on_resize
         page.on_close = ctl.close
         ctl.render(page.route)
         page.run_task(ctl.idle_ticker)

@@ -44,7 +44,7 @@ def create_profile(b: Browser, name: str, staff: str, pin: str) -> None:
     b.type_into("Your name", name)
     b.type_into("Staff number", staff)
     b.tap("Prison officer", role="checkbox")
-    b.type_into("PIN (4 to 8 digits)", pin)
+    b.type_into("PIN", pin)      # the rule "4 to 8 digits" is the field's helper line
     b.type_into("PIN again", pin)
     b.tap("Create profile")
     b.text(f"Hello, {name}")

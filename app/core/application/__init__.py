@@ -14,8 +14,9 @@ widgets. Each module has one concern:
 ``profiles``        ProfileTile, LearnerProfile, role labels
 ``forms``           the "new profile" / "Set your PIN" checks (ProfileFormError)
 ``pin_texts``       the PIN pad's sentences
-``idle``            IdleLock and its timeout
-``display``         text size and contrast settings
+``idle``            IdleLock, its timeout and the "Still there?" window (IdleState)
+``display``         text size and contrast: per learner, with the tablet's default
+``quiz_position``   "Question n of total" counted like the course outline
 ``content``         installed packs: catalog, lesson files, images, licences
 ``certificates``    which received certificates are genuine (offline)
 ``cards``           a card's Markdown blocks and images; ``lesson:`` links
@@ -42,7 +43,12 @@ from app.core.application.forms import (
     validate_new_pin,
     validate_new_profile,
 )
-from app.core.application.idle import DEFAULT_IDLE_LOCK_SECONDS, IdleLock, clamp_idle_seconds
+from app.core.application.idle import (
+    DEFAULT_IDLE_LOCK_SECONDS,
+    IdleLock,
+    IdleState,
+    clamp_idle_seconds,
+)
 from app.core.application.learner_work import LearnerWork
 from app.core.application.learning import CardPlace, CoursePlace, Learning
 from app.core.application.my_record import RecordFile
@@ -54,6 +60,7 @@ from app.core.application.profiles import (
     ProfileTile,
     initials,
 )
+from app.core.application.quiz_position import QuizPosition, quiz_position
 from app.core.application.session import Session
 from app.core.application.sync import (
     PHASE_TEXT,
@@ -73,7 +80,7 @@ from app.core.application.view_state import Flash, SessionView
 __all__ = [
     "CODE_MAX", "DEFAULT_IDLE_LOCK_SECONDS", "NAME_MAX", "PHASES", "PHASE_TEXT", "ROLE_LABELS",
     "STAFF_NUMBER_MAX", "TEXT_SCALE", "TEXT_SIZES", "Assessment", "Block", "CardPlace",
-    "CertificateTrust", "CoursePlace", "Device", "Flash", "IdleLock", "InstalledContent",
+    "CertificateTrust", "CoursePlace", "Device", "Flash", "IdleLock", "IdleState", "QuizPosition", "quiz_position", "InstalledContent",
     "LearnerProfile", "LearnerWork", "Learning", "NewProfile", "PackLicence", "PackOutcome",
     "PhaseProgress", "ProfileFormError", "ProfileTile", "ProgressText", "RecordFile", "Session",
     "SessionView", "SyncProgress", "SyncReport", "SyncState", "SyncStatus", "SyncSummary",

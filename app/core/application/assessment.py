@@ -13,7 +13,13 @@ from collections.abc import Callable
 
 from app.core.application.learner_work import LearnerWork
 from app.core.assessment import GapReport
-from app.core.assessment.engine import AssessmentResume, ProfileEntry, ProfileView, TaskView
+from app.core.assessment.engine import (
+    AssessmentResume,
+    DutyView,
+    ProfileEntry,
+    ProfileView,
+    TaskView,
+)
 from app.core.assessment.gap import with_validated
 
 
@@ -42,6 +48,19 @@ class Assessment:
         the same rule the engine uses to decide the assessment is complete."""
         every = [t for d in view.duties for t in d.tasks]
         return [t for t in every if t.expected is not None] or every
+
+    @classmethod
+    def duties_to_rate(cls, view: ProfileView) -> list[DutyView]:
+        """The duties the assessment walks through, in order ("Duty n of total")."""
+        rated = {t.id for t in cls.tasks_to_rate(view)}
+        return [d for d in view.duties if any(t.id in rated for t in d.tasks)]
+
+    @classmethod
+    def duty_numbers(cls, view: ProfileView) -> dict[str, int]:
+        """Duty id → its number in the assessment (1-based). The gap report lists duties
+        largest gap first but names each by this number, so "Duty 3" is the same duty
+        on both screens."""
+        return {d.id: i for i, d in enumerate(cls.duties_to_rate(view), start=1)}
 
     def resume(self, pack: str, profile: str, assessment: str) -> AssessmentResume | None:
         """The first task still to rate (None when every task is rated)."""

@@ -32,6 +32,7 @@ from app.core.application.sync import (
     Syncer,
     SyncerFactory,
     SyncProgress,
+    SyncState,
     SyncStatus,
     SyncSummary,
     summarise,
@@ -140,8 +141,9 @@ class Device:
             except ShiftError:
                 when = None
         server = self.setting("server_url", "")
+        state = self.syncer.status().state if self.syncer is not None else SyncState.IDLE
         return summarise(when, now_utc(), server_url=server if isinstance(server, str) else "",
-                         client_installed=self.syncer is not None)
+                         client_installed=self.syncer is not None, state=state)
 
     def sync_now(self, progress: SyncProgress | None = None, *,
                  enrol_code: str | None = None) -> SyncStatus:

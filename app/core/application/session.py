@@ -19,12 +19,16 @@ from app.core.application.device import Device
 from app.core.application.device_admin import AdminGate
 from app.core.application.display import (
     HIGH_CONTRAST_SETTING,
+    LEARNER_DISPLAY_SETTING,
     TEXT_SIZE_SETTING,
+    DisplayPrefs,
     check_text_size,
-    text_size_or_default,
+    learner_prefs,
+    tablet_default,
+    with_learner_prefs,
 )
 from app.core.application.forms import ProfileFormError, validate_new_pin
-from app.core.application.idle import IdleLock
+from app.core.application.idle import IdleLock, IdleState
 from app.core.application.learner_work import LearnerWork
 from app.core.application.learning import Learning
 from app.core.application.practice import Practice
@@ -98,12 +102,37 @@ class Session:
         return translator(self.locale)
 
     @property
+    def tablet_display(self) -> DisplayPrefs:
+        """The tablet's default (the signed-out screens; a learner with no own choice)."""
+        return tablet_default(self.device.setting(TEXT_SIZE_SETTING, "normal"),
+                              self.device.setting(HIGH_CONTRAST_SETTING, False))
+
+    @property
+    def display(self) -> DisplayPrefs:
+        """Text size and contrast of this screen: the learner's own when signed in."""
+        default = self.tablet_display
+        if self.learner is None:
+            return default
+        return learner_prefs(self.device.setting(LEARNER_DISPLAY_SETTING, {}),
+                             self.learner.id, default)
+
+    @property
     def text_size(self) -> str:
-        return text_size_or_default(self.device.setting(TEXT_SIZE_SETTING, "normal"))
+        return self.display.text_size
 
     @property
     def high_contrast(self) -> bool:
-        return bool(self.device.setting(HIGH_CONTRAST_SETTING, False))
+        return self.display.high_contrast
+
+    def _set_display(self, prefs: DisplayPrefs) -> None:
+        """The learner's preferences when signed in, else the tablet default."""
+        if self.learner is None:
+            self.device.store.settings.update({TEXT_SIZE_SETTING: prefs.text_size,
+                                               HIGH_CONTRAST_SETTING: prefs.high_contrast})
+            return
+        stored = self.device.setting(LEARNER_DISPLAY_SETTING, {})
+        self.device.set_setting(LEARNER_DISPLAY_SETTING,
+                                with_learner_prefs(stored, self.learner.id, prefs))
 
     def set_language(self, code: str) -> None:
         """UI + content language: the learner's profile when signed in, else the tablet's."""
@@ -118,7 +147,10 @@ class Session:
             self.work.set_language(code)
 
     def set_text_size(self, size: str) -> None:
-        self.device.set_setting(TEXT_SIZE_SETTING, check_text_size(size))
+        self._set_display(DisplayPrefs(check_text_size(size), self.high_contrast))
+
+    def set_high_contrast(self, on: bool) -> None:
+        self._set_display(DisplayPrefs(self.text_size, on is True))
 
     def sync_summary(self) -> SyncSummary:
         return self.device.sync_summary()
@@ -127,10 +159,15 @@ class Session:
     def touch(self) -> None:
         self.idle.touch()
 
+    def idle_state(self) -> IdleState:
+        """Where the signed-in learner stands on the idle clock (ACTIVE when nobody is
+        signed in: there is nothing to lock)."""
+        self.idle.timeout = self.device.idle_lock_seconds
+        return self.idle.state() if self.signed_in else IdleState.ACTIVE
+
     def check_idle(self) -> bool:
         """Lock when the idle time is over; True when this call locked the session."""
-        self.idle.timeout = self.device.idle_lock_seconds
-        if self.signed_in and self.idle.expired():
+        if self.idle_state() is IdleState.EXPIRED:
             self.lock(idle=True)
             return True
         return False
@@ -163,9 +200,18 @@ class Session:
         self.view.pin_error = text
         return changed
 
+    @property
+    def pin_locked(self) -> bool:
+        """The pad is locked out (a growing wait after wrong PINs): keys do nothing and
+        the pad shows them disabled with the seconds left."""
+        return self.pin_wait() > 0
+
     def pin_press(self, key: str) -> None:
-        """One key of the PIN pad (a digit, or "del"); at most 8 digits."""
+        """One key of the PIN pad (a digit, or "del"); at most 8 digits. Ignored while
+        the pad is locked out (the count-down message stays)."""
         self.touch()
+        if self.pin_locked:
+            return
         self.view.pin_error = ""
         if key == "del":
             self.view.pin_digits = self.view.pin_digits[:-1]

@@ -13,7 +13,8 @@ Also here, because both sides speak them:
 * :class:`ProgressText` — the progress message, English text *plus* stable phase ids
   the UI translates from (app/ui/messages.py ``progress_text``);
 * :class:`SyncSummary` — what the home badge and Settings show ("online" = the last
-  successful sync is under 15 minutes old; the app never probes the network for it).
+  successful sync is under 15 minutes old *and* the syncer's latest attempt or probe did
+  not fail; the app never probes the network for it).
 """
 
 from __future__ import annotations
@@ -132,11 +133,23 @@ class SyncSummary:
     last_sync: datetime | None
     server_url: str
     client_installed: bool
+    #: The syncer's latest attempt (or background probe) failed: the server could not be
+    #: reached, refused, or the tablet is not enrolled. The badge then never says Online.
+    failed: bool = False
+
+
+#: Syncer states after which the badge must not say "Online", however recent the last
+#: successful sync is ("Online · Last synced" right after "The server cannot be reached"
+#: would be a lie).
+FAILED_STATES = frozenset({SyncState.FAILED, SyncState.OFFLINE, SyncState.NOT_ENROLLED})
 
 
 def summarise(last_sync: datetime | None, now: datetime, *, server_url: str,
-              client_installed: bool) -> SyncSummary:
-    """"Online" means the last successful sync was under ONLINE_WINDOW seconds ago."""
-    online = last_sync is not None and (now - last_sync).total_seconds() < ONLINE_WINDOW
+              client_installed: bool, state: SyncState = SyncState.IDLE) -> SyncSummary:
+    """"Online" means the last successful sync was under ONLINE_WINDOW seconds ago and the
+    syncer's `state` is not one of FAILED_STATES."""
+    failed = state in FAILED_STATES
+    online = (not failed and last_sync is not None
+              and (now - last_sync).total_seconds() < ONLINE_WINDOW)
     return SyncSummary(online=online, last_sync=last_sync, server_url=server_url,
-                       client_installed=client_installed)
+                       client_installed=client_installed, failed=failed)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.core.application.forms import ProfileFormError
+from app.core.errors import ShiftError
 from app.core.learning.quiz import QuestionView
 
 
@@ -28,6 +29,8 @@ class SessionView:
     pin_error: str = ""
     pin_wait_until: float = 0.0           # monotonic time the PIN pad waits for
     selected_profile: str | None = None
+    forgot_pin: bool = False              # the PIN pad shows whom to ask
+    zoom_image: tuple[str, str, str] | None = None   # (pack, media path, alt): full screen
     form_error: ProfileFormError | None = None
     form: dict[str, str] = field(default_factory=dict)
     form_message: str = ""
@@ -37,3 +40,7 @@ class SessionView:
     assess_key: tuple[str, str, str] | None = None
     assess_duty: int = 0
     flashes: list[Flash] = field(default_factory=list)
+    #: Settings → Sync now: how the last sync on this screen ended — "done", or the error
+    #: that stopped it. Kept as a fact, not a sentence, so the line under the button is
+    #: drawn in the current language (a language switch after a sync translates it too).
+    sync_result: ShiftError | str | None = None

@@ -109,6 +109,28 @@ def _text_size(value: Any) -> Any:
     raise StoreError("text_size: expected a number 0.5..64 or a size name like 'large'")
 
 
+#: Bound of the ``learner_display`` setting (app/core/application/display.py).
+MAX_LEARNER_DISPLAY = 500
+
+
+def _learner_display(value: Any) -> Any:
+    """learner id → {text_size: a size name, high_contrast: bool}; bounded."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or len(value) > MAX_LEARNER_DISPLAY:
+        raise StoreError(f"learner_display: expected an object of at most "
+                         f"{MAX_LEARNER_DISPLAY} learners")
+    for learner, entry in value.items():
+        if not isinstance(learner, str) or not 0 < len(learner) <= 128:
+            raise StoreError("learner_display: a learner id must be 1-128 characters")
+        if not isinstance(entry, dict) or set(entry) - {"text_size", "high_contrast"} \
+                or not re.fullmatch(r"[a-z][a-z-]{0,15}", str(entry.get("text_size", "x"))) \
+                or not isinstance(entry.get("high_contrast", False), bool):
+            raise StoreError(f"learner_display[{learner!r}]: expected "
+                             "{text_size: a size name, high_contrast: true or false}")
+    return value
+
+
 def _bool(key: str) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
         if not isinstance(value, bool):
@@ -146,6 +168,7 @@ CHECKS: dict[str, Callable[[Any], Any]] = {
     "locale": _locale,
     "text_size": _text_size,
     "high_contrast": _bool("high_contrast"),
+    "learner_display": _learner_display,
     "idle_lock_seconds": _idle,
     "sync_cursor": _cursor,
     "last_sync_at": _at,

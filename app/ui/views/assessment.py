@@ -7,13 +7,16 @@ from typing import Any
 import flet as ft
 import flet_charts as fch
 
+from app.core.application import TEXT_SCALE
 from app.core.errors import LearningError
 from app.ui.ctx import ViewContext
 from app.ui.routes import Route
 from app.ui.widgets import (
     app_bar,
+    back_step_button,
     big_button,
     card,
+    choice_tile,
     fallback_note,
     handler,
     nav_bar,
@@ -87,7 +90,7 @@ def build_assess(ctx: ViewContext, route: Route) -> ft.View:
                 ctx, lambda: start_assessment(ctx, pack, pid)), icon=ft.Icons.CHECKLIST,
                 key="start-assessment", tooltip=_("Start a new self-assessment"))])
     rated_tasks = {t.id for t in s.assessment.tasks_to_rate(pv)}
-    duties = [d for d in pv.duties if any(t.id in rated_tasks for t in d.tasks)]
+    duties = s.assessment.duties_to_rate(pv)
     if s.view.assess_key != (pack, pid, aid):  # first visit: open at the resume point
         s.view.assess_key = (pack, pid, aid)
         resume = s.assessment.resume(pack, pid, aid)
@@ -105,7 +108,7 @@ def build_assess(ctx: ViewContext, route: Route) -> ft.View:
 
     def move(step: int) -> None:
         s.view.assess_duty = max(0, min(len(duties) - 1, index + step))
-        ctx.refresh()
+        ctx.go(Route.assess(pack, pid))   # the next duty opens at its top
 
     def finish() -> None:
         s.assessment.complete(pack, pid, aid)
@@ -129,21 +132,20 @@ def build_assess(ctx: ViewContext, route: Route) -> ft.View:
     for task in duty.tasks:
         if task.id not in rated_tasks:
             continue
-        chips: list[ft.Control]
-        chips = [ft.Chip(label=ft.Text(f"{level} · {label.text}"),
-                         selected=task.rating == level, show_checkmark=True,
-                         on_select=handler(ctx, lambda t=task.id, lv=level: rate(t, lv)),
-                         key=f"rate-{task.id}-{level}", height=48,
-                         tooltip=f"{task.title.text}: {label.text}")
+        tiles: list[ft.Control]
+        tiles = [ft.Container(choice_tile(
+                     f"{level} · {label.text}", task.rating == level,
+                     handler(ctx, lambda t=task.id, lv=level: rate(t, lv)),
+                     key=f"rate-{task.id}-{level}"),
+                     col={"xs": 12, "sm": 6})
                  for level, label in pv.scale]
         controls.append(card(ft.Column([
             ft.Text(task.title.text, theme_style=ft.TextThemeStyle.TITLE_SMALL),
-            ft.Row(chips, wrap=True, spacing=8, run_spacing=8)], spacing=8),
+            ft.ResponsiveRow(tiles, spacing=8, run_spacing=8)], spacing=8),
             key=f"task-{task.id}"))
     nav: list[ft.Control] = [
-        big_button(_("Previous duty"), handler(ctx, lambda: move(-1)), icon=ft.Icons.ARROW_BACK,
-                   primary=False, disabled=index == 0, key="prev-duty", expand=True,
-                   tooltip=_("Previous duty"))]
+        back_step_button(_("Previous duty"), handler(ctx, lambda: move(-1)),
+                         disabled=index == 0, key="prev-duty")]
     if index < len(duties) - 1:
         nav.append(big_button(_("Next duty"), handler(ctx, lambda: move(1)),
                               icon=ft.Icons.ARROW_FORWARD, key="next-duty", expand=True,
@@ -152,35 +154,40 @@ def build_assess(ctx: ViewContext, route: Route) -> ft.View:
         nav.append(big_button(_("Finish"), handler(ctx, finish), icon=ft.Icons.BAR_CHART,
                               key="finish-assessment", disabled=done < total, expand=True,
                               tooltip=_("Finish and see my gap report")))
-    controls.append(ft.Row(nav, spacing=12))
     if done < total and index == len(duties) - 1:
         controls.append(ft.Text(ctx.tr.ngettext("{n} task still to rate.",
                                                 "{n} tasks still to rate.",
                                                 total - done).format(n=total - done)))
-    return personal_view(ctx, route.path, pv.title.text, controls, back=Route.assess_list())
+    return personal_view(ctx, route.path, pv.title.text, controls, back=Route.assess_list(),
+                         bottom=nav)
 
 
-def gap_chart(ctx: ViewContext, report: Any, max_level: int) -> ft.Control:
-    """Bars per duty: expected level for the role next to the self-rated level."""
+def gap_chart(ctx: ViewContext, report: Any, max_level: int,
+              numbers: dict[str, int]) -> ft.Control:
+    """Bars per duty: expected level for the role next to the self-rated level. Each duty
+    carries its number from the assessment (`numbers`); levels have one decimal."""
     _ = ctx._
+    level = ctx.tr.format_level
     groups = []
     labels = []
+    axis_style = ft.TextThemeStyle.LABEL_MEDIUM   # follows the text size
     for i, d in enumerate(report.duties):
         groups.append(fch.BarChartGroup(x=i, rods=[
             fch.BarChartRod(to_y=d.expected, width=14, color=EXPECTED_COLOR,
-                            tooltip=_("Expected {level}").format(
-                                level=ctx.tr.format_number(d.expected)),
+                            tooltip=_("Expected {level}").format(level=level(d.expected)),
                             border_radius=3),
             fch.BarChartRod(to_y=d.rated, width=14, color=RATED_COLOR,
-                            tooltip=_("You {level}").format(level=ctx.tr.format_number(d.rated)),
+                            tooltip=_("You {level}").format(level=level(d.rated)),
                             border_radius=3)], spacing=4))
-        labels.append(fch.ChartAxisLabel(value=i, label=ft.Text(str(i + 1), size=12)))
+        labels.append(fch.ChartAxisLabel(value=i, label=ft.Text(
+            str(numbers.get(d.duty, i + 1)), theme_style=axis_style)))
+    scale = TEXT_SCALE.get(ctx.session.text_size, 1.0)
     chart = fch.BarChart(
         groups=groups, max_y=max_level, min_y=0, height=220, interactive=True,
-        left_axis=fch.ChartAxis(label_size=28, labels=[
-            fch.ChartAxisLabel(value=v, label=ft.Text(str(v), size=12))
+        left_axis=fch.ChartAxis(label_size=round(28 * scale), labels=[
+            fch.ChartAxisLabel(value=v, label=ft.Text(str(v), theme_style=axis_style))
             for v in range(0, max_level + 1)]),
-        bottom_axis=fch.ChartAxis(labels=labels, label_size=24),
+        bottom_axis=fch.ChartAxis(labels=labels, label_size=round(24 * scale)),
         horizontal_grid_lines=fch.ChartGridLines(interval=1, color=ft.Colors.OUTLINE_VARIANT,
                                                  width=1),
         key="gap-chart")
@@ -190,9 +197,10 @@ def gap_chart(ctx: ViewContext, report: Any, max_level: int) -> ft.Control:
         ft.Row([ft.Container(width=14, height=14, bgcolor=RATED_COLOR, border_radius=3),
                 ft.Text(_("Your rating"))], tight=True)], wrap=True, spacing=16)
     # The numbers under the bars, in words: what a screen reader (and anyone) reads.
-    names = ft.Column([ft.Text(f"{i + 1}. " + _("{duty}: expected {expected}, you {rated}").format(
-        duty=d.title.text, expected=ctx.tr.format_number(d.expected),
-        rated=ctx.tr.format_number(d.rated)), theme_style=ft.TextThemeStyle.BODY_SMALL,
+    names = ft.Column([ft.Text(f"{numbers.get(d.duty, i + 1)}. " + _(
+        "{duty}: expected {expected}, you {rated}").format(
+        duty=d.title.text, expected=level(d.expected), rated=level(d.rated)),
+        theme_style=ft.TextThemeStyle.BODY_SMALL,
         key=f"duty-line-{d.duty}") for i, d in enumerate(report.duties)], spacing=2)
     return ft.Column([chart, legend, names], spacing=8)
 
@@ -216,7 +224,7 @@ def build_gap(ctx: ViewContext, route: Route) -> ft.View:
         ft.Text(pv.title.text, theme_style=ft.TextThemeStyle.TITLE_MEDIUM),
         *validation_note(pv.validation, "profile-validation"),
         section_title(_("Expected and self-rated level per duty")),
-        gap_chart(ctx, report, max_level)]
+        gap_chart(ctx, report, max_level, s.assessment.duty_numbers(pv))]
     gaps = [d for d in report.duties if d.gap > 0]
     if gaps:
         controls.append(ft.Text(tr.ngettext("{n} duty below the level your role expects.",
@@ -263,7 +271,7 @@ def build_gap(ctx: ViewContext, route: Route) -> ft.View:
             if c.kind != "duty":
                 continue
             controls.append(ft.Text(f"{TREND_WORDS.get(c.trend, '')} {titles.get(c.id, c.id)}: "
-                                    f"{tr.format_number(c.before)} → {tr.format_number(c.after)}",
+                                    f"{tr.format_level(c.before)} → {tr.format_level(c.after)}",
                                     key=f"change-{c.id}"))
     controls.append(big_button(_("Start a new self-assessment"), handler(
         ctx, lambda: start_assessment(ctx, pack, pid)), icon=ft.Icons.REPLAY, primary=False,

@@ -6,6 +6,7 @@ import flet as ft
 
 from app.ui.ctx import ViewContext
 from app.ui.routes import Route
+from app.ui.theme import STATUS
 from app.ui.widgets import (
     big_button,
     card,
@@ -42,7 +43,7 @@ def build_course(ctx: ViewContext, route: Route) -> ft.View:
                                      o.minutes).format(n=o.minutes),
                          theme_style=ft.TextThemeStyle.BODY_SMALL)]
     if o.completed:
-        controls.append(ft.Row([ft.Icon(ft.Icons.VERIFIED, color=ft.Colors.GREEN_700),
+        controls.append(ft.Row([ft.Icon(ft.Icons.VERIFIED, color=STATUS["ok"]),
                                 ft.Text(_("Course completed"), weight=ft.FontWeight.BOLD)]))
     label = _("Start") if o.resume.kind == "lesson" and not any(
         lesson.state != "not_started" for lesson in o.lessons) else _("Continue")
@@ -87,7 +88,7 @@ def build_course(ctx: ViewContext, route: Route) -> ft.View:
         quiz_label = _("Continue quiz") if q.open_attempt else _("Take the quiz")
         controls.append(card(ft.Column([
             ft.Text(" · ".join(lines)),
-            ft.Row([ft.Icon(ft.Icons.VERIFIED, color=ft.Colors.GREEN_700),
+            ft.Row([ft.Icon(ft.Icons.VERIFIED, color=STATUS["ok"]),
                     ft.Text(_("Passed"))]) if q.passed else ft.Container(),
             big_button(quiz_label, handler(ctx, lambda: take_quiz(ctx, pack, cid)),
                        icon=ft.Icons.QUIZ, key="take-quiz", disabled=not can_take,

@@ -6,6 +6,7 @@ import flet as ft
 
 from app.ui.ctx import ViewContext
 from app.ui.routes import Route
+from app.ui.theme import STATUS
 from app.ui.widgets import (
     app_bar,
     big_button,
@@ -28,11 +29,14 @@ def sync_badge(ctx: ViewContext) -> ft.Control:
     else:
         when = _("Last synced {when}").format(when=ctx.tr.format_datetime(info.last_sync))
     status = _("Online") if info.online else _("Offline")
-    color = ft.Colors.GREEN_800 if info.online else ft.Colors.BLUE_GREY_700
+    color = STATUS["ok"] if info.online else STATUS["neutral"]
     return ft.Container(
         ft.Row([ft.Icon(ft.Icons.CLOUD_DONE if info.online else ft.Icons.CLOUD_OFF,
                         color=ft.Colors.WHITE, size=18),
-                ft.Text(f"{status} · {when}", color=ft.Colors.WHITE, size=13)],
+                # may wrap (a long Lithuanian date at 360 px), never clipped
+                ft.Text(f"{status} · {when}", color=ft.Colors.WHITE,
+                        theme_style=ft.TextThemeStyle.LABEL_MEDIUM, expand=True,
+                        expand_loose=True)],
                spacing=6, tight=True),
         bgcolor=color, border_radius=20, padding=ft.Padding.symmetric(horizontal=12, vertical=6),
         key="sync-badge", tooltip=f"{status}. {when}")

@@ -11,6 +11,7 @@ from app.core.application import TEXT_SIZES, card_blocks
 from app.ui.ctx import ViewContext
 from app.ui.routes import Route
 from app.ui.widgets import (
+    back_step_button,
     big_button,
     fallback_note,
     handler,
@@ -60,10 +61,60 @@ def text_size_control(ctx: ViewContext) -> ft.Control:
     ], spacing=0, tight=True)
 
 
+def zoomable_image(ctx: ViewContext, pack: str, path: str, alt: str) -> ft.Control:
+    """A lesson image; a tap opens it full screen (diagrams are unreadable on a phone)."""
+    _ = ctx._
+
+    def open_full() -> None:
+        ctx.session.view.zoom_image = (pack, path, alt)
+        ctx.refresh()
+    image = ft.Image(src=media_src(ctx, pack, path), semantics_label=alt,
+                     fit=ft.BoxFit.CONTAIN, border_radius=8,
+                     error_content=ft.Text(alt or _("Image not available")))
+    hint = ft.Row([ft.Icon(ft.Icons.ZOOM_IN, size=18),
+                   ft.Text(_("Tap to enlarge"), theme_style=ft.TextThemeStyle.LABEL_MEDIUM)],
+                  spacing=4, tight=True)
+    return ft.Container(ft.Column([image, hint], spacing=4,
+                                  horizontal_alignment=ft.CrossAxisAlignment.CENTER),
+                        on_click=handler(ctx, open_full), key=f"image-{path}",
+                        tooltip=_("Open the image full screen"))
+
+
+def build_zoom(ctx: ViewContext, route: Route, pack: str, path: str, alt: str) -> ft.View:
+    """An image full screen: pinch (or wheel) to zoom, drag to pan, Close to go back to
+    the card. Same route: closing returns to the same place."""
+    _ = ctx._
+
+    def close() -> None:
+        ctx.session.view.zoom_image = None
+        ctx.refresh()
+    viewer = ft.InteractiveViewer(
+        content=ft.Image(src=media_src(ctx, pack, path), semantics_label=alt,
+                         fit=ft.BoxFit.CONTAIN,
+                         error_content=ft.Text(alt or _("Image not available"))),
+        min_scale=1.0, max_scale=6.0, pan_enabled=True, scale_enabled=True,
+        trackpad_scroll_causes_scale=True, boundary_margin=ft.Margin.all(40),
+        expand=True, key="zoom-viewer")
+    bar = ft.AppBar(
+        title=ft.Text(alt or _("Image"), max_lines=1, overflow=ft.TextOverflow.ELLIPSIS,
+                      theme_style=ft.TextThemeStyle.TITLE_MEDIUM),
+        leading=icon_button(ft.Icons.CLOSE, _("Close image"), handler(ctx, close),
+                            key="zoom-close"),
+        automatically_imply_leading=False, toolbar_height=64)
+    return ft.View(route=route.path, appbar=bar, controls=[
+        ft.Text(_("Pinch or use two fingers to zoom; drag to move."),
+                theme_style=ft.TextThemeStyle.BODY_SMALL), viewer],
+        scroll=None, padding=ft.Padding.symmetric(horizontal=8, vertical=8))
+
+
 def build_lesson(ctx: ViewContext, route: Route) -> ft.View:
     _ = ctx._
     s = ctx.session
     pack, cid, lid = route.params["pack"], route.params["course"], route.params["lesson"]
+    zoom = s.view.zoom_image
+    if zoom is not None and zoom[0] == pack:
+        return build_zoom(ctx, route, *zoom)
+    s.view.zoom_image = None
     lv = s.learning.open_lesson(pack, cid, lid)
     total = len(lv.cards)
     index = max(0, min(total - 1, int(route.params["card"])))
@@ -100,23 +151,19 @@ def build_lesson(ctx: ViewContext, route: Route) -> ft.View:
                         key="card-title"))
     for block in card_blocks(cardv.markdown):
         if block.kind == "image":
-            body.append(ft.Image(src=media_src(ctx, pack, block.path), semantics_label=block.text,
-                                 fit=ft.BoxFit.CONTAIN, border_radius=8,
-                                 error_content=ft.Text(block.text or _("Image not available"))))
+            body.append(zoomable_image(ctx, pack, block.path, block.text))
         else:
             body.append(ft.Markdown(block.text, selectable=False, on_tap_link=on_link,
                                     extension_set=ft.MarkdownExtensionSet.GITHUB_WEB))
     last = index == total - 1
-    nav = ft.Row([
-        big_button(_("Previous"), handler(ctx, go_prev), icon=ft.Icons.ARROW_BACK,
-                   primary=False, key="prev", disabled=index == 0, expand=True,
-                   tooltip=_("Previous card")),
+    nav: list[ft.Control] = [
+        back_step_button(_("Previous card"), handler(ctx, go_prev), key="prev",
+                         disabled=index == 0),
         big_button(_("Finish lesson") if last else _("Next"), handler(ctx, go_next),
                    icon=ft.Icons.CHECK if last else ft.Icons.ARROW_FORWARD, key="next",
                    expand=True, tooltip=_("Finish lesson") if last else _("Next card")),
-    ], spacing=12)
-    body.append(nav)
+    ]
     swipe = ft.GestureDetector(content=ft.Column(body, spacing=14), on_horizontal_drag_end=on_swipe,
                                key="swipe")
     return personal_view(ctx, route.path, lv.title, [swipe], back=Route.course(pack, cid),
-                         actions=[text_size_control(ctx)])
+                         actions=[text_size_control(ctx)], bottom=nav)

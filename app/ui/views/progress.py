@@ -12,6 +12,7 @@ from app.core.events import parse_at
 from app.ui.ctx import ViewContext
 from app.ui.messages import error_sentence
 from app.ui.routes import Route
+from app.ui.theme import STATUS
 from app.ui.widgets import big_button, card, handler, nav_bar, personal_view, section_title
 
 
@@ -58,7 +59,7 @@ def build_progress(ctx: ViewContext, route: Route) -> ft.View:
                                      len(r.attempts)).format(n=len(r.attempts)))
         controls.append(card(ft.Row([
             ft.Icon(ft.Icons.VERIFIED if r.completed_at else ft.Icons.TIMELAPSE,
-                    color=ft.Colors.GREEN_800 if r.completed_at else None),
+                    color=STATUS["ok"] if r.completed_at else None),
             ft.Column([ft.Text(r.title.text, theme_style=ft.TextThemeStyle.TITLE_SMALL),
                        ft.Text(" · ".join(lines), theme_style=ft.TextThemeStyle.BODY_SMALL)],
                       spacing=2, expand=True)]), key=f"record-{r.pack}-{r.course}"))
@@ -77,7 +78,7 @@ def build_progress(ctx: ViewContext, route: Route) -> ft.View:
                       shown, _("Could not be verified on this tablet"))
         controls.append(card(ft.Row([
             ft.Icon(ft.Icons.WORKSPACE_PREMIUM if genuine else ft.Icons.GPP_MAYBE,
-                    color=ft.Colors.GREEN_800 if genuine else ft.Colors.ORANGE_900),
+                    color=STATUS["ok"] if genuine else STATUS["attention"]),
             ft.Column([ft.Text(f"{c.title or c.course or ''} · {_date(ctx, c.at)}",
                                theme_style=ft.TextThemeStyle.TITLE_SMALL),
                        ft.Text(status, theme_style=ft.TextThemeStyle.BODY_SMALL,

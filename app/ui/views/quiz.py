@@ -6,10 +6,12 @@ from collections.abc import Callable
 
 import flet as ft
 
+from app.core.application import quiz_position
 from app.core.errors import LearningError
 from app.core.learning.quiz import OptionView, QuestionView
 from app.ui.ctx import ViewContext
 from app.ui.routes import Route
+from app.ui.theme import STATUS
 from app.ui.widgets import (
     app_bar,
     big_button,
@@ -37,10 +39,17 @@ def _any_fallback(question: QuestionView) -> str | None:
     return None
 
 
+def check_button(ctx: ViewContext, chosen: list[str], on_check: Callable[[], None]) -> ft.Control:
+    """"Check answer": the primary action of an unanswered question (in the action bar)."""
+    _ = ctx._
+    return big_button(_("Check answer"), handler(ctx, on_check), icon=ft.Icons.DONE,
+                      key="check", disabled=not chosen, tooltip=_("Check answer"), expand=True)
+
+
 def question_controls(ctx: ViewContext, q: QuestionView, chosen: list[str],
-                      on_toggle: Callable[[str], None],
-                      on_check: Callable[[], None]) -> list[ft.Control]:
-    """The question (unanswered: selectable options + Check; answered: feedback)."""
+                      on_toggle: Callable[[str], None]) -> list[ft.Control]:
+    """The question (unanswered: selectable options; answered: feedback). Its action
+    ("Check answer", "Next question") goes to the screen's action bar."""
     _ = ctx._
     out: list[ft.Control] = []
     lang = _any_fallback(q)
@@ -65,9 +74,9 @@ def question_controls(ctx: ViewContext, q: QuestionView, chosen: list[str],
                             key=f"option-{o.id}", highlight=selected))
             continue
         if o.correct:
-            icon, color = ft.Icons.CHECK_CIRCLE, ft.Colors.GREEN_800
+            icon, color = ft.Icons.CHECK_CIRCLE, STATUS["ok"]
         elif o.chosen:
-            icon, color = ft.Icons.CANCEL, ft.Colors.RED_800
+            icon, color = ft.Icons.CANCEL, STATUS["attention"]
         else:
             icon, color = ft.Icons.RADIO_BUTTON_UNCHECKED, ft.Colors.OUTLINE
         lines: list[ft.Control] = [ft.Text(label, weight=ft.FontWeight.BOLD if o.chosen
@@ -80,15 +89,14 @@ def question_controls(ctx: ViewContext, q: QuestionView, chosen: list[str],
                                                                         spacing=4)]),
                         key=f"option-{o.id}"))
     if not q.answered:
-        out.append(big_button(_("Check answer"), handler(ctx, on_check), icon=ft.Icons.DONE,
-                              key="check", disabled=not chosen, tooltip=_("Check answer")))
         return out
     verdict = _("Correct") if q.correct else (_("Partly correct") if (q.score or 0) > 0
                                               else _("Not quite"))
     out.insert(0, ft.Container(
         ft.Row([ft.Icon(ft.Icons.THUMB_UP if q.correct else ft.Icons.INFO, color=ft.Colors.WHITE),
-                ft.Text(verdict, color=ft.Colors.WHITE, weight=ft.FontWeight.BOLD, size=18)]),
-        bgcolor=ft.Colors.GREEN_800 if q.correct else ft.Colors.DEEP_ORANGE_800,
+                ft.Text(verdict, color=ft.Colors.WHITE, weight=ft.FontWeight.BOLD,
+                        theme_style=ft.TextThemeStyle.TITLE_MEDIUM, expand=True)]),
+        bgcolor=STATUS["ok"] if q.correct else STATUS["attention"],
         padding=12, border_radius=10, key="verdict"))
     if q.explanation is not None and q.explanation.text:
         out.append(ft.Container(ft.Column([
@@ -130,9 +138,9 @@ def build_quiz(ctx: ViewContext, route: Route) -> ft.View:
 
     if shown is None:  # every question answered (e.g. resumed): offer the results
         return view(route.path, app_bar(ctx, _("Quiz"), back=Route.course(pack, cid)), [
-            ft.Text(_("You answered every question.")),
-            big_button(_("See results"), handler(ctx, finish), icon=ft.Icons.FLAG,
-                       key="see-results", tooltip=_("See results"))])
+            ft.Text(_("You answered every question."))],
+            bottom=[big_button(_("See results"), handler(ctx, finish), icon=ft.Icons.FLAG,
+                               key="see-results", tooltip=_("See results"), expand=True)])
 
     def check() -> None:
         s.learning.answer(pack, cid, att.attempt, shown.id, list(s.view.quiz_choice))
@@ -142,27 +150,31 @@ def build_quiz(ctx: ViewContext, route: Route) -> ft.View:
 
     def next_question() -> None:
         s.view.quiz_focus = None
-        ctx.refresh()
+        ctx.go(Route.quiz(pack, cid))   # a new question opens at its top
 
+    pos = quiz_position(att.questions, shown.index)
+    where = _("Question {n} of {total}").format(n=pos.number, total=pos.total)
+    if pos.parts:
+        where += " · " + _("part {n} of {total}").format(n=pos.part, total=pos.parts)
     controls: list[ft.Control] = [
-        ft.Text(_("Question {n} of {total}").format(n=shown.index + 1, total=total),
-                theme_style=ft.TextThemeStyle.LABEL_LARGE, key="question-position"),
+        ft.Text(where, theme_style=ft.TextThemeStyle.LABEL_LARGE, key="question-position"),
         ft.ProgressBar(value=(shown.index + (1 if shown.answered else 0)) / max(1, total)),
     ]
     controls += question_controls(ctx, shown, s.view.quiz_choice,
-                                  lambda oid: _toggle(ctx, shown, oid), check)
-    if shown.answered:
-        remaining = [q for q in att.questions if not q.answered]
-        if remaining:
-            controls.append(big_button(_("Next question"), handler(ctx, next_question),
-                                       icon=ft.Icons.ARROW_FORWARD, key="next-question",
-                                       tooltip=_("Next question")))
-        else:
-            controls.append(big_button(_("See results"), handler(ctx, finish),
-                                       icon=ft.Icons.FLAG, key="see-results",
-                                       tooltip=_("See results")))
+                                  lambda oid: _toggle(ctx, shown, oid))
+    action: ft.Control
+    if not shown.answered:
+        action = check_button(ctx, s.view.quiz_choice, check)
+    elif any(not q.answered for q in att.questions):
+        action = big_button(_("Next question"), handler(ctx, next_question),
+                            icon=ft.Icons.ARROW_FORWARD, key="next-question",
+                            tooltip=_("Next question"), expand=True)
+    else:
+        action = big_button(_("See results"), handler(ctx, finish), icon=ft.Icons.FLAG,
+                            key="see-results", tooltip=_("See results"), expand=True)
     title = _("Quiz · attempt {n}").format(n=att.number)
-    return personal_view(ctx, route.path, title, controls, back=Route.course(pack, cid))
+    return personal_view(ctx, route.path, title, controls, back=Route.course(pack, cid),
+                         bottom=[action])
 
 
 def build_quiz_intro(ctx: ViewContext, route: Route) -> ft.View:
@@ -192,13 +204,15 @@ def build_quiz_intro(ctx: ViewContext, route: Route) -> ft.View:
         ft.Text(" · ".join(lines), key="quiz-facts"),
         ft.Text(_("One question per screen. You see right away whether your answer was "
                   "right, and why.")),
-        big_button(_("Start the quiz"), handler(ctx, start), icon=ft.Icons.PLAY_ARROW,
-                   key="start-quiz", disabled=not can_start, tooltip=_("Start the quiz")),
     ]
     if not can_start:
         controls.append(ft.Text(_("No attempts left. Talk to your trainer."),
                                 key="no-attempts"))
-    return personal_view(ctx, route.path, _("Quiz"), controls, back=Route.course(pack, cid))
+    start_button = big_button(_("Start the quiz"), handler(ctx, start), icon=ft.Icons.PLAY_ARROW,
+                              key="start-quiz", disabled=not can_start,
+                              tooltip=_("Start the quiz"), expand=True)
+    return personal_view(ctx, route.path, _("Quiz"), controls, back=Route.course(pack, cid),
+                         bottom=[start_button])
 
 
 def build_results(ctx: ViewContext, route: Route) -> ft.View:
@@ -215,7 +229,7 @@ def build_results(ctx: ViewContext, route: Route) -> ft.View:
     controls: list[ft.Control] = [
         ft.Text(outline.title.text, theme_style=ft.TextThemeStyle.TITLE_MEDIUM),
         ft.Row([ft.Icon(ft.Icons.EMOJI_EVENTS if passed else ft.Icons.SCHOOL, size=48,
-                        color=ft.Colors.GREEN_800 if passed else ft.Colors.DEEP_ORANGE_800),
+                        color=STATUS["ok"] if passed else STATUS["attention"]),
                 ft.Column([ft.Text(_("Your score: {score}").format(
                                score=tr.format_percent(score / 100)),
                                theme_style=ft.TextThemeStyle.HEADLINE_SMALL, key="score"),
@@ -236,19 +250,22 @@ def build_results(ctx: ViewContext, route: Route) -> ft.View:
                 spacing=4), key=f"review-{q.id}"))
     else:
         controls.append(ft.Text(_("Every answer was right. Well done!")))
+    to_course = big_button(_("Back to the course"), handler(ctx, lambda: ctx.go(
+        Route.course(pack, cid))), icon=ft.Icons.MENU_BOOK, primary=False, key="to-course",
+        tooltip=_("Back to the course"), expand=True)
+    bottom = [to_course]
     if quiz is not None and not quiz.passed and (quiz.attempts_left is None
                                                  or quiz.attempts_left > 0):
         def retry() -> None:
             s.learning.current_attempt(pack, cid, start=True)
             s.view.quiz_focus, s.view.quiz_choice = None, []
             ctx.go(Route.quiz(pack, cid))
-        controls.append(big_button(_("Try again"), handler(ctx, retry), icon=ft.Icons.REPLAY,
-                                   key="retry", tooltip=_("Try the quiz again")))
-    controls.append(big_button(_("Back to the course"), handler(ctx, lambda: ctx.go(
-        Route.course(pack, cid))), icon=ft.Icons.MENU_BOOK, primary=False, key="to-course",
-        tooltip=_("Back to the course")))
+        # the primary action is the retry (bar); the way back stays on the page
+        controls.append(to_course)
+        bottom = [big_button(_("Try again"), handler(ctx, retry), icon=ft.Icons.REPLAY,
+                             key="retry", tooltip=_("Try the quiz again"), expand=True)]
     return personal_view(ctx, route.path, _("Results"), controls,
-                         back=Route.course(pack, cid))
+                         back=Route.course(pack, cid), bottom=bottom)
 
 
 def build_review(ctx: ViewContext, route: Route) -> ft.View:
@@ -256,15 +273,16 @@ def build_review(ctx: ViewContext, route: Route) -> ft.View:
     s = ctx.session
     feedback = s.view.review_feedback
     controls: list[ft.Control] = []
+    bottom: list[ft.Control] = []
     if feedback is not None:
-        controls += question_controls(ctx, feedback, [], lambda _oid: None, lambda: None)
+        controls += question_controls(ctx, feedback, [], lambda _oid: None)
 
         def next_item() -> None:
             s.view.review_feedback = None
-            ctx.refresh()
-        controls.append(big_button(_("Next question"), handler(ctx, next_item),
-                                   icon=ft.Icons.ARROW_FORWARD, key="next-question",
-                                   tooltip=_("Next question")))
+            ctx.go(Route.review())   # the next question opens at its top
+        bottom.append(big_button(_("Next question"), handler(ctx, next_item),
+                                 icon=ft.Icons.ARROW_FORWARD, key="next-question",
+                                 tooltip=_("Next question"), expand=True))
     else:
         queue = s.learning.review_queue()
         if not queue:
@@ -288,5 +306,7 @@ def build_review(ctx: ViewContext, route: Route) -> ft.View:
                 s.view.review_feedback = step.feedback
                 ctx.refresh()
             controls += question_controls(ctx, q, s.view.quiz_choice,
-                                          lambda oid: _toggle(ctx, q, oid), check)
-    return personal_view(ctx, route.path, _("Review"), controls, back=Route.home())
+                                          lambda oid: _toggle(ctx, q, oid))
+            bottom.append(check_button(ctx, s.view.quiz_choice, check))
+    return personal_view(ctx, route.path, _("Review"), controls, back=Route.home(),
+                         bottom=bottom or None)

@@ -32,6 +32,7 @@ from app.ui.widgets import (
     handler,
     icon_button,
     section_title,
+    text_button,
     view,
 )
 
@@ -59,6 +60,9 @@ def build_who(ctx: ViewContext, route: Route) -> ft.View:
     if not tiles:
         controls.append(ft.Text(_("No profiles on this tablet yet. Create yours to start.")))
     grid = ft.ResponsiveRow(spacing=12, run_spacing=12)
+    # Wider tiles at bigger text: a name never has to break inside a word.
+    col: ft.ResponsiveNumber = {"xs": 12, "sm": 6, "md": 4} if s.text_size == "normal" \
+        else {"xs": 12, "md": 6, "xl": 4}
     for tile in tiles:
         role = _(ROLE_LABELS[tile.role]) if tile.role in ROLE_LABELS else ""
         lines: list[ft.Control] = [
@@ -75,7 +79,7 @@ def build_who(ctx: ViewContext, route: Route) -> ft.View:
                 on_click=handler(ctx, lambda t=tile: ctx.go(Route.pin(t.id))),
                 key=f"profile-{tile.id}",
                 tooltip=tip.format(name=tile.name)),
-            col={"xs": 12, "sm": 6, "md": 4}))
+            col=col))
     controls.append(grid)
     controls.append(big_button(_("New profile"), handler(ctx, lambda: ctx.go(Route.new_profile())),
                                icon=ft.Icons.PERSON_ADD, primary=not tiles,
@@ -113,6 +117,7 @@ def build_pin(ctx: ViewContext, route: Route) -> ft.View:
         else:
             ctx.refresh()
 
+    locked = s.pin_locked   # a lock-out after wrong PINs: the keys are visibly off
     keys: list[ft.Control] = []
     for k in PIN_KEYS:
         if not k:
@@ -124,12 +129,12 @@ def build_pin(ctx: ViewContext, route: Route) -> ft.View:
                                              semantics_label=_("Delete last digit")),
                                 tooltip=_("Delete last digit"),
                                 on_click=handler(ctx, lambda: press("del")), icon_size=30,
-                                height=BIG_TOUCH + 8, key="pin-del")
+                                height=BIG_TOUCH + 8, key="pin-del", disabled=locked)
         else:
             btn = ft.FilledTonalButton(
                 content=ft.Text(k, size=28, weight=ft.FontWeight.BOLD),
                 on_click=handler(ctx, lambda k=k: press(k)), height=BIG_TOUCH + 8,
-                key=f"pin-{k}", tooltip=k,
+                key=f"pin-{k}", tooltip=k, disabled=locked,
                 style=ft.ButtonStyle(shape=ft.RoundedRectangleBorder(radius=16)))
         keys.append(ft.Container(btn, col=4))
     dots = "●" * len(digits) + "○" * max(0, 4 - len(digits))
@@ -142,11 +147,28 @@ def build_pin(ctx: ViewContext, route: Route) -> ft.View:
                                                 len(digits)).format(n=len(digits))),
     ]
     if s.view.pin_error:
-        controls.append(error_text(s.view.pin_error, key="pin-error"))
-    controls.append(ft.ResponsiveRow(keys, spacing=10, run_spacing=10))
+        line: ft.Control = error_text(s.view.pin_error, key="pin-error")
+        if locked:
+            line = ft.Row([ft.Icon(ft.Icons.LOCK_CLOCK, color=ft.Colors.ERROR),
+                           ft.Container(line, expand=True)], key="pin-locked")
+        controls.append(line)
+    controls.append(ft.ResponsiveRow(keys, spacing=10, run_spacing=10,
+                                     opacity=0.45 if locked else 1.0))
     controls.append(big_button(_("Sign in"), handler(ctx, submit), icon=ft.Icons.LOGIN,
-                               key="pin-ok", disabled=len(digits) < 4,
+                               key="pin-ok", disabled=len(digits) < 4 or locked,
                                tooltip=_("Sign in with this PIN")))
+
+    def toggle_forgot() -> None:
+        s.view.forgot_pin = not s.view.forgot_pin
+        ctx.refresh()
+    controls.append(text_button(_("Forgot PIN?"), handler(ctx, toggle_forgot),
+                                icon=ft.Icons.HELP_OUTLINE, key="forgot-pin",
+                                tooltip=_("Forgot PIN?")))
+    if s.view.forgot_pin:
+        controls.append(card(ft.Text(
+            _("Ask your training administrator to reset your PIN. You get a one-time "
+              "set-up code. After this tablet's next sync, tap your name and choose a new "
+              "PIN with that code. Your work stays saved."), key="forgot-pin-help")))
     return view(route.path, app_bar(ctx, _("Sign in"), back=Route.who()), controls,
                 max_width=420)
 
@@ -173,10 +195,12 @@ class _FormFields:
 
     def pin_fields(self) -> tuple[ft.TextField, ft.TextField]:
         _ = self.ctx._
-        digits = self.ctx.session.device.pin_min_digits     # the PIN policy (docs/app.md)
-        label = (_("PIN (4 to 8 digits)") if digits <= 4 else
-                 _("PIN ({n} to 8 digits)").format(n=digits))
-        pin = ft.TextField(label=label, key="f-pin", password=True,
+        # Short labels, the rule (the PIN policy, docs/app.md) as a wrapping helper line: a
+        # floating label is one line and was cut at 360 px ("the PIN hint", issue 17).
+        digits = self.ctx.session.device.pin_min_digits
+        rule = (_("4 to 8 digits") if digits <= 4 else _("{n} to 8 digits").format(n=digits))
+        pin = ft.TextField(label=_("PIN"), helper=rule, helper_max_lines=3,
+                           key="f-pin", password=True,
                            keyboard_type=ft.KeyboardType.NUMBER, max_length=PIN_MAX_DIGITS,
                            value=self.form.get("pin", ""), error=self.error_for("pin"),
                            on_change=self.typed("pin"))
@@ -260,7 +284,9 @@ def build_first_pin(ctx: ViewContext, route: Route, tile: ProfileTile) -> ft.Vie
     s = ctx.session
     fields = _FormFields(ctx)
     form = fields.form
-    code = ft.TextField(label=_("Set-up code from your administrator"), key="f-code",
+    code = ft.TextField(label=_("Set-up code"),
+                        helper=_("The one-time code your administrator gave you"),
+                        helper_max_lines=3, key="f-code",
                         max_length=CODE_MAX, value=form.get("code", ""),
                         capitalization=ft.TextCapitalization.CHARACTERS,
                         error=fields.error_for("code"), on_change=fields.typed("code"))
