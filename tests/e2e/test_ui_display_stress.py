@@ -10,6 +10,7 @@ hung tab fails the test instead of stalling it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -84,7 +85,11 @@ def churn_lesson(b: Browser) -> None:
 # Settings screen, after some of the rapid text-size/contrast changes, the tab stops
 # answering (even Playwright's own 5 s wait never returns). Turning off the theme
 # animation and sending the theme only when it changed did not cure it. Kept as an
-# expected failure (not strict) so it documents the defect without blocking the suite.
+# expected failure (not strict) so it documents the defect; a hung tab costs the 300 s
+# timeout, so it runs only on request (SHIFT_UI_STRESS=1), not in every `make test`.
+@pytest.mark.skipif(os.environ.get("SHIFT_UI_STRESS") != "1",
+                    reason="known freeze (issue 17 defect 1), up to 300 s per run: "
+                           "run with SHIFT_UI_STRESS=1 to reproduce it")
 @pytest.mark.xfail(reason="issue 17 defect 1: the tab can still freeze after rapid "
                           "text size / contrast changes (cause not found yet)", strict=False)
 @pytest.mark.timeout(300)
@@ -100,38 +105,37 @@ def test_changing_text_size_and_contrast_never_hangs(server: AppServer,
 
 
 def walk(b: Browser, server: AppServer) -> None:
-    if True:
-        b.open(server.url)
-        b.text("Who is learning?")
-        b.tap("Settings")
-        b.text("Text size")
-        churn_settings(b)                     # signed out: the tablet default
-        b.tap("Back")
-        b.tap_card("Jonas Kazlauskas")
-        for i, digit in enumerate(PIN, start=1):
-            b.tap(digit)
-            b.text(f"{i} digit")
-        b.tap("Sign in")
-        b.text("Hello, Jonas Kazlauskas")
-        b.tap("Settings", role="tab", exact=False)
-        b.text("Text size")
-        churn_settings(b)                     # signed in: the learner's own
-        b.tap("Courses", role="tab", exact=False)
-        b.tap_card("Safety on the wing")
-        b.tap("Start")
-        b.text("Card 1 of 3")
-        churn_lesson(b)
-        # every screen still draws and answers after the churn
-        b.tap("Next")
-        b.text("Card 2 of 3")
-        b.tap("Back")
-        b.tap("Take the quiz")
-        b.text("Question 1 of 3")
-        b.tap("Back")
-        b.tap("Back")
-        for tab, text in (("Self-assessment", "Rate yourself"), ("My progress", "time spent reading"),
-                          ("Settings", "Text size"), ("Courses", "My courses")):
-            b.tap(tab, role="tab", exact=False)
-            b.text(text)
-            alive(b)
-        assert b.blocked == []
+    b.open(server.url)
+    b.text("Who is learning?")
+    b.tap("Settings")
+    b.text("Text size")
+    churn_settings(b)                     # signed out: the tablet default
+    b.tap("Back")
+    b.tap_card("Jonas Kazlauskas")
+    for i, digit in enumerate(PIN, start=1):
+        b.tap(digit)
+        b.text(f"{i} digit")
+    b.tap("Sign in")
+    b.text("Hello, Jonas Kazlauskas")
+    b.tap("Settings", role="tab", exact=False)
+    b.text("Text size")
+    churn_settings(b)                     # signed in: the learner's own
+    b.tap("Courses", role="tab", exact=False)
+    b.tap_card("Safety on the wing")
+    b.tap("Start")
+    b.text("Card 1 of 3")
+    churn_lesson(b)
+    # every screen still draws and answers after the churn
+    b.tap("Next")
+    b.text("Card 2 of 3")
+    b.tap("Back")
+    b.tap("Take the quiz")
+    b.text("Question 1 of 3")
+    b.tap("Back")
+    b.tap("Back")
+    for tab, text in (("Self-assessment", "Rate yourself"), ("My progress", "time spent reading"),
+                      ("Settings", "Text size"), ("Courses", "My courses")):
+        b.tap(tab, role="tab", exact=False)
+        b.text(text)
+        alive(b)
+    assert b.blocked == []
