@@ -243,7 +243,7 @@ def test_host_header_never_reaches_an_absolute_url(tmp_path: Path) -> None:
         pdf = httpx.get(f"{base}/certificates/{cid}.pdf", headers=EVIL)
         assert pdf.status_code == 200
         printed = pdf_text(pdf.content, tmp_path)
-        from sync_server.certificates import short_verify_url   # the printed link (issue 21)
+        from sync_server.certificates import short_verify_url  # the printed link (issue 21)
         assert short_verify_url(PUBLIC, f"urn:uuid:{cid}") in printed.replace("\n", "").replace(" ", "")
         assert "evil" not in printed
 
