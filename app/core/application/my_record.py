@@ -22,6 +22,7 @@ state or device id is written.
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
@@ -30,8 +31,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from jinja2 import Environment, select_autoescape
 
 from app.core.application.profiles import ROLE_LABELS, LearnerProfile
 from app.core.application.session import Session
@@ -131,41 +130,6 @@ def record_data(*, profile: LearnerProfile, progress: MyProgress, events: list[E
     }
 
 
-_HTML = """<!doctype html>
-<html lang="{{ lang }}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ t.title }} — {{ r.learner.display_name }}</title>
-<style>body{font-family:sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem}
-table{border-collapse:collapse;width:100%}td,th{border:1px solid #999;padding:.3rem;
-text-align:left}</style></head><body>
-<h1>{{ t.title }}</h1>
-<p>{{ r.learner.display_name }} · {{ role }} · {{ t.generated }} {{ r.generated_at }}</p>
-<h2>{{ t.courses }}</h2>
-{% if not r.courses %}<p>{{ t.none }}</p>{% else %}
-<table><tr><th>{{ t.course }}</th><th>{{ t.completed }}</th><th>{{ t.best }}</th>
-<th>{{ t.attempts }}</th></tr>
-{% for c in r.courses %}<tr><td>{{ c.title }}</td><td>{{ c.completed_at or "–" }}</td>
-<td>{{ "–" if c.best_score is none else c.best_score ~ " %" }}</td>
-<td>{{ c.quiz_attempts | length }}</td></tr>{% endfor %}</table>{% endif %}
-<h2>{{ t.self }}</h2>
-{% if not r.self_assessments %}<p>{{ t.none }}</p>{% endif %}
-{% for a in r.self_assessments %}<h3>{{ a.profile }} ({{ a.completed_at or a.started_at }})</h3>
-<ul>{% for x in a.ratings %}<li>{{ x.task }}: {{ x.level }}</li>{% endfor %}</ul>{% endfor %}
-<h2>{{ t.practice }}</h2>
-{% if not r.observed_practice %}<p>{{ t.none }}</p>{% endif %}
-<ul>{% for p in r.observed_practice %}<li>{{ p.task }} — {{ p.mentor }},
-{{ p.date or p.at }}{% if p.level is not none and p.level is defined %} ({{ p.level }}){% endif %}
-</li>{% endfor %}</ul>
-<h2>{{ t.certificates }}</h2>
-{% if not r.certificates %}<p>{{ t.none }}</p>{% endif %}
-<ul>{% for c in r.certificates %}<li>{{ c.title or c.course }} · {{ c.received_at }} ·
-{{ c.file }}{% if c.verify_url %} · <a href="{{ c.verify_url }}">{{ t.verify }}</a>{% endif %}
-</li>{% endfor %}</ul>
-</body></html>
-"""
-_ENV = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
-_TEMPLATE = _ENV.from_string(_HTML)
-
 #: Headings of record.html (translated in the UI catalogs).
 HEADINGS = {
     "title": N_("My learning record"), "generated": N_("Made on"),
@@ -177,10 +141,64 @@ HEADINGS = {
 }
 
 
+_STYLE = ("body{font-family:sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem}"
+          "table{border-collapse:collapse;width:100%}td,th{border:1px solid #999;"
+          "padding:.3rem;text-align:left}")
+
+
+def _e(value: Any) -> str:
+    """Text of the record as HTML: every value escaped (names, titles and ids come from
+    packs, the server and people: never markup)."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _list(items: list[str], none: str) -> str:
+    return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>" if items else \
+        f"<p>{_e(none)}</p>"
+
+
 def record_html(record: dict[str, Any], tr: Translator, lang: str) -> str:
+    """record.html: the same facts as record.json, readable; built from escaped pieces
+    (no template engine on the tablet)."""
+    t = {k: tr.gettext(v) for k, v in HEADINGS.items()}
     role = record["learner"]["role"]
-    return _TEMPLATE.render(r=record, lang=lang, t={k: tr.gettext(v) for k, v in HEADINGS.items()},
-                            role=tr.gettext(ROLE_LABELS[role]) if role in ROLE_LABELS else role)
+    role = tr.gettext(ROLE_LABELS[role]) if role in ROLE_LABELS else role
+    name = record["learner"]["display_name"]
+    out = [f'<!doctype html>\n<html lang="{_e(lang)}"><head><meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           f"<title>{_e(t['title'])} — {_e(name)}</title><style>{_STYLE}</style></head><body>",
+           f"<h1>{_e(t['title'])}</h1>",
+           f"<p>{_e(name)} · {_e(role)} · {_e(t['generated'])} {_e(record['generated_at'])}</p>",
+           f"<h2>{_e(t['courses'])}</h2>"]
+    if not record["courses"]:
+        out.append(f"<p>{_e(t['none'])}</p>")
+    else:
+        out.append(f"<table><tr><th>{_e(t['course'])}</th><th>{_e(t['completed'])}</th>"
+                   f"<th>{_e(t['best'])}</th><th>{_e(t['attempts'])}</th></tr>")
+        for c in record["courses"]:
+            best = "–" if c["best_score"] is None else f"{c['best_score']} %"
+            out.append(f"<tr><td>{_e(c['title'])}</td><td>{_e(c['completed_at'] or '–')}</td>"
+                       f"<td>{_e(best)}</td><td>{len(c['quiz_attempts'])}</td></tr>")
+        out.append("</table>")
+    out.append(f"<h2>{_e(t['self'])}</h2>")
+    if not record["self_assessments"]:
+        out.append(f"<p>{_e(t['none'])}</p>")
+    for a in record["self_assessments"]:
+        out.append(f"<h3>{_e(a['profile'])} ({_e(a.get('completed_at') or a.get('started_at'))})"
+                   "</h3>")
+        out.append(_list([f"{_e(x['task'])}: {_e(x['level'])}" for x in a["ratings"]], ""))
+    out.append(f"<h2>{_e(t['practice'])}</h2>")
+    out.append(_list([f"{_e(p['task'])} — {_e(p['mentor'])}, {_e(p.get('date') or p.get('at'))}"
+                      + (f" ({_e(p['level'])})" if p.get("level") is not None else "")
+                      for p in record["observed_practice"]], t["none"]))
+    out.append(f"<h2>{_e(t['certificates'])}</h2>")
+    out.append(_list([f"{_e(c['title'] or c['course'])} · {_e(c['received_at'])} · "
+                      f"{_e(c['file'])}"
+                      + (f' · <a href="{_e(c["verify_url"])}">{_e(t["verify"])}</a>'
+                         if c.get("verify_url") else "")
+                      for c in record["certificates"]], t["none"]))
+    out.append("</body></html>\n")
+    return "\n".join(out)
 
 
 def _safe_name(text: str) -> str:
