@@ -14,8 +14,10 @@ from app.ui.widgets import big_button, error_text, handler, section_title
 
 
 def _pin_field(label: str, key: str) -> ft.TextField:
+    # no max_length: its "8 characters left" counter was squeezed to 31 px in Lithuanian
+    # at Larger text (layout check); the core refuses a PIN over 8 digits by name
     return ft.TextField(label=label, key=key, password=True, can_reveal_password=True,
-                        keyboard_type=ft.KeyboardType.NUMBER, max_length=8)
+                        keyboard_type=ft.KeyboardType.NUMBER)
 
 
 def admin_controls(ctx: ViewContext) -> list[ft.Control]:

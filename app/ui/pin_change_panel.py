@@ -18,7 +18,7 @@ def pin_change_controls(ctx: ViewContext) -> list[ft.Control]:
     digits = s.device.pin_min_digits
 
     def field(label: str, key: str) -> ft.TextField:
-        return ft.TextField(label=label, key=key, password=True, max_length=8,
+        return ft.TextField(label=label, key=key, password=True,
                             keyboard_type=ft.KeyboardType.NUMBER)
 
     old = field(_("Current PIN"), "pin-old")
