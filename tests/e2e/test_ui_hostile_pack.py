@@ -64,7 +64,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     pack = rewrite(build(copy_sample(work), work / "out"), work / "hostile.pack", _hostile)
     with pytest.MonkeyPatch.context() as m:      # what an app without the check installed
         m.setattr(verify_mod, "check_manifest_text", lambda manifest: None)
-        m.setattr(install_mod, "_check_content", lambda lib, vp: None)
+        m.setattr(install_mod, "check_lesson", lambda *args, **kwargs: None)
         install_pack(pack, work / "device", TRUST)
     srv = start_app(work / "device", work / "app.log")
     yield srv

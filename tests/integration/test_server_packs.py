@@ -110,7 +110,7 @@ def test_upload_publish_download(env: Env) -> None:
     assert env.upload("/api/v1/admin/packs/upload", env.built.read_bytes()).status_code == 409
 
     # unpublished: invisible to devices, its blobs too (though they are on the server)
-    assert httpx.get(env.url + "/api/v1/packs", headers=env.f1.headers).json() == {"packs": []}
+    assert httpx.get(env.url + "/api/v1/packs", headers=env.f1.headers).json() == {"packs": [], "withdrawn": []}
     with zipfile.ZipFile(env.built) as zf:
         shas = [f["sha256"] for f in json.loads(zf.read("manifest.json"))["files"]]
     assert shas and all(
