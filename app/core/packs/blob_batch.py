@@ -16,7 +16,6 @@ creating 3,000 files costs more than hashing them. See docs/pack-format.md §4.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import secrets
 import shutil
@@ -25,8 +24,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
 
-from app.core.errors import PackInstallError, PackVerifyError
-from app.core.packs.blob_ids import check_blob, check_sha
+from app.core.errors import PackInstallError
+from app.core.packs.blob_ids import check_sha, copy_checked
 from app.core.packs.containers import SUFFIX, ContainerWriter
 from app.core.packs.durability import fsync_path
 from app.core.packs.packed import PACKED
@@ -83,53 +82,31 @@ class BlobBatch:
         if self._container is not None and (size <= CONTAINER_MAX_BLOB or force_pack):
             return self._put_packed(self._container, sha, size, chunks, label, keep)
         name = os.path.join(self.dir, sha)
-        h = hashlib.sha256()
-        n = 0
-        kept = bytearray()
         fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
                      0o644)
         try:
             with open(fd, "wb", closefd=True, buffering=0) as out:
-                for chunk in chunks:
-                    n += len(chunk)
-                    if n > size:
-                        raise PackVerifyError(f"blob for {label or sha} is larger than the "
-                                              f"{size} bytes expected")
-                    h.update(chunk)
-                    out.write(chunk)
-                    if len(kept) < keep:
-                        kept += chunk[:keep - len(kept)]
-            check_blob(sha, size, n, h.hexdigest(), label)
+                kept = copy_checked(chunks, out.write, sha=sha, size=size, label=label,
+                                    keep=keep)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(name)
             raise
         self.staged[sha] = name
-        return bytes(kept)
+        return kept
 
     @staticmethod
     def _put_packed(container: ContainerWriter, sha: str, size: int, chunks: Iterable[bytes],
                     label: str | None, keep: int) -> bytes:
-        h = hashlib.sha256()
-        kept = bytearray()
         container.begin()
-        n = 0
         try:
-            for chunk in chunks:
-                n += len(chunk)
-                if n > size:
-                    raise PackVerifyError(f"blob for {label or sha} is larger than the "
-                                          f"{size} bytes expected")
-                h.update(chunk)
-                container.write(chunk)
-                if len(kept) < keep:
-                    kept += chunk[:keep - len(kept)]
-            check_blob(sha, size, n, h.hexdigest(), label)
+            kept = copy_checked(chunks, container.write, sha=sha, size=size, label=label,
+                                keep=keep)
         except BaseException:
             container.cancel_last()
             raise
         container.end(sha)
-        return bytes(kept)
+        return kept
 
     def adopt_partial(self, sha: str, size: int) -> None:
         """Stage a completed partial download (hash-checked; PackVerifyError and the

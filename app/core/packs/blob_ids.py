@@ -3,7 +3,9 @@ bytes received are that blob — one rule for the blob store, its batches and do
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Callable, Iterable
 
 from app.core.errors import PackVerifyError
 
@@ -26,3 +28,25 @@ def check_blob(sha: str, size: int, got_size: int, got_sha: str,
         raise PackVerifyError(f"{what} has {got_size} bytes, expected {size}")
     if got_sha != sha:
         raise PackVerifyError(f"{what} was tampered with: sha256 does not match the manifest")
+
+
+def copy_checked(chunks: Iterable[bytes], write: Callable[[bytes], object], *, sha: str,
+                 size: int, label: str | None = None, keep: int = 0) -> bytes:
+    """Pass `chunks` to `write` while hashing and counting them: PackVerifyError as soon as
+    they run past `size`, or at the end when they are not the blob `sha`
+    (`check_blob`). Returns their first `keep` bytes (a content check then needs no
+    read-back). The one loop of the blob store, its batches and its containers."""
+    h = hashlib.sha256()
+    kept = bytearray()
+    n = 0
+    for chunk in chunks:
+        n += len(chunk)
+        if n > size:
+            raise PackVerifyError(f"blob for {label or sha} is larger than the {size} bytes "
+                                  "expected")
+        h.update(chunk)
+        write(chunk)
+        if len(kept) < keep:
+            kept += chunk[:keep - len(kept)]
+    check_blob(sha, size, n, h.hexdigest(), label)
+    return bytes(kept)

@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 from app.core.errors import PackVerifyError, StoreError
 from app.core.packs.blob_batch import BlobBatch
-from app.core.packs.blob_ids import SHA_RE, check_blob, check_sha
+from app.core.packs.blob_ids import SHA_RE, check_blob, check_sha, copy_checked
 from app.core.packs.containers import Slice
 from app.core.packs.durability import sync_filesystem
 from app.core.packs.limits import CHUNK
@@ -173,20 +173,11 @@ class BlobStore:
         fd, name = tempfile.mkstemp(prefix=sha[:16] + ".", dir=tmp_dir)
         tmp = Path(name)
         try:
-            h = hashlib.sha256()
-            n = 0
             with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    n += len(chunk)
-                    if n > size:
-                        raise PackVerifyError(f"blob for {label or sha} is larger than the "
-                                              f"{size} bytes expected")
-                    h.update(chunk)
-                    out.write(chunk)
+                copy_checked(chunks, out.write, sha=sha, size=size, label=label)
                 out.flush()
                 if self.fsync and durable:
                     os.fsync(out.fileno())
-            check_blob(sha, size, n, h.hexdigest(), label)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, target)
         finally:
