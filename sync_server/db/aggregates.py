@@ -296,14 +296,16 @@ class _Sql:
 # ----- reading ------------------------------------------------------------------------
 
 def _filters(facility: str, role: str) -> tuple[str, tuple[str, ...]]:
-    where, params = [], []
+    """The dashboard's learners: active ones (a deactivated leaver is not "still to
+    train", issue 21) of the facility and role asked for."""
+    where, params = ["l.deactivated_at IS NULL"], []
     if facility:
         where.append("l.facility_id = ?")
         params.append(facility)
     if role:
         where.append("l.role = ?")
         params.append(role)
-    return (" WHERE " + " AND ".join(where) if where else ""), tuple(params)
+    return " WHERE " + " AND ".join(where), tuple(params)
 
 
 class AggregateSql(SqlBase):

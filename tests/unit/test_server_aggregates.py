@@ -162,6 +162,25 @@ def test_moving_a_learner_moves_their_event_count(repo: Repository) -> None:
     assert repo.rebuild_aggregates(keep=False).matched
 
 
+def test_the_dashboard_counts_active_learners_only(repo: Repository) -> None:
+    """A deactivated leaver is not "still to train" (issue 21): the dashboard's learner
+    groups and progress counts leave them out; reactivating brings them back."""
+    learners = add_learners(repo, 4)           # two in f1, two in f2
+    by_id = {lr.id: lr for lr in learners}
+    events = make_events(learners, [(i, "d1", 1, ("card.viewed", {
+        "course": "c1", "lesson": "l1", "card": "0"}, {})) for i in range(4)])
+    repo.insert_events(rows_of(events, by_id, parsed=True))
+    before = repo.learner_groups()
+    assert sum(before.values()) == 4
+    repo.set_deactivated(learners[1].id, T0)
+    after = repo.learner_groups()
+    assert sum(after.values()) == 3 and after[("f1", "prison_officer")] == 1
+    assert learners[1].id not in {r.learner_id for r in repo.latest_ratings()}
+    assert len(list(repo.progress_rows())) == 4     # the CSV still lists what happened
+    repo.set_deactivated(learners[1].id, None)
+    assert repo.learner_groups() == before
+
+
 def test_rebuild_repairs_aggregates_changed_by_hand(repo: Repository, tmp_path: Path) -> None:
     learners = add_learners(repo, 1)
     events = make_events(learners, [(0, "d2", 2, ("course.completed", {"course": "c2"}, {}))])
