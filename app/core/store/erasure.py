@@ -38,9 +38,6 @@ from app.core.store import reattribute
 from app.core.store.atomic import atomic_write_bytes, fsync_dir
 from app.core.store.erased_file import read_rows as _rows
 from app.core.store.erased_file import write_rows as _write_rows
-from app.core.store.idindex import BASE_FILE as IDS_BASE
-from app.core.store.idindex import LOG_FILE as IDS_LOG
-from app.core.store.idindex import IdIndex
 from app.core.store.journal import HEADER
 from app.core.store.records import encode_record
 from app.core.store.segments import learner_key
@@ -155,11 +152,7 @@ def _purge_events(store: Store, gone: set[str]) -> tuple[int, int]:
         learners._history.discard(lid)
     # the id index (index/ids.bin + ids.log) names their event ids: start it afresh, it
     # is rebuilt from the segments on first use
-    folder = learners.ids.folder
-    learners.ids.close()
-    for name in (IDS_BASE, IDS_LOG):
-        (folder / name).unlink(missing_ok=True)
-    learners.ids = IdIndex(folder)
+    learners.ids.forget()
     return max(count, len(removed_ids)), len(in_outbox)
 
 

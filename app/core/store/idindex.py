@@ -134,6 +134,16 @@ class IdIndex:
         if rewrite or len(self._tail) >= self.tail_limit:
             self.compact()
 
+    def forget(self) -> None:
+        """Drop the index, files and memory (erasure.py: it names event ids that are gone);
+        the next use rebuilds it from the segments, as for a tablet that never had one."""
+        self._log.close()
+        for name in (BASE_FILE, LOG_FILE):
+            (self.folder / name).unlink(missing_ok=True)
+        self._log = Appender(self.folder / LOG_FILE, LOG_KIND)
+        self.loaded = False
+        self._reset()
+
     def _reset(self) -> None:
         self._base = SortedIds(b"", _PAYLOAD.size)
         self._numbers, self._others, self._tail, self._covered = [], {}, {}, {}
