@@ -133,6 +133,21 @@ def _count(v: Any, path: str, hi: int) -> int:
     return v
 
 
+def _entry(value: Any, path: str, members: set[str], seen: set[str], what: str) -> str:
+    """A task or programme: an object of known `members` whose id is new in `seen`
+    (added); its id."""
+    if not isinstance(value, dict):
+        raise _fail(path, "must be an object")
+    unknown = set(value) - members
+    if unknown:
+        raise _fail(path, f"unknown member {sorted(unknown)[0]!r}")
+    ident = _id(value.get("id"), f"{path}.id")
+    if ident in seen:
+        raise _fail(f"{path}.id", f"duplicate {what} id {ident!r}")
+    seen.add(ident)
+    return ident
+
+
 def check_course_practice(course: dict[str, Any], path: str) -> set[str]:
     """A course's ``tasks`` and ``certificate`` members; returns its task ids."""
     ids: set[str] = set()
@@ -142,15 +157,7 @@ def check_course_practice(course: dict[str, Any], path: str) -> set[str]:
     lessons = {x.get("id") for x in course.get("lessons", []) if isinstance(x, dict)}
     for i, task in enumerate(tasks):
         tp = f"{path}.tasks[{i}]"
-        if not isinstance(task, dict):
-            raise _fail(tp, "must be an object")
-        unknown = set(task) - {"id", "title", "lesson", "checklist"}
-        if unknown:
-            raise _fail(tp, f"unknown member {sorted(unknown)[0]!r}")
-        tid = _id(task.get("id"), f"{tp}.id")
-        if tid in ids:
-            raise _fail(f"{tp}.id", f"duplicate task id {tid!r}")
-        ids.add(tid)
+        _entry(task, tp, {"id", "title", "lesson", "checklist"}, ids, "task")
         _loc(task.get("title"), f"{tp}.title")
         if "lesson" in task and task["lesson"] not in lessons:
             raise _fail(f"{tp}.lesson", f"not a lesson of the course: {task['lesson']!r}")
@@ -195,16 +202,8 @@ def check_practice(manifest: dict[str, Any]) -> None:
     seen: set[str] = set()
     for i, prog in enumerate(programmes):
         pp = f"programmes[{i}]"
-        if not isinstance(prog, dict):
-            raise _fail(pp, "must be an object")
-        unknown = set(prog) - {"id", "title", "description", "courses", "profile",
-                               "observed_tasks"}
-        if unknown:
-            raise _fail(pp, f"unknown member {sorted(unknown)[0]!r}")
-        pid = _id(prog.get("id"), f"{pp}.id")
-        if pid in seen:
-            raise _fail(f"{pp}.id", f"duplicate programme id {pid!r}")
-        seen.add(pid)
+        _entry(prog, pp, {"id", "title", "description", "courses", "profile",
+                          "observed_tasks"}, seen, "programme")
         _loc(prog.get("title"), f"{pp}.title")
         _loc(prog.get("description"), f"{pp}.description")
         listed = prog.get("courses")
