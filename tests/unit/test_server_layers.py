@@ -19,6 +19,7 @@ import ast
 from pathlib import Path
 
 from sync_server.db.repository import Repository
+from tests.support.graphs import circles
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "sync_server"
@@ -91,37 +92,7 @@ def test_imports_never_point_up() -> None:
 
 
 def test_no_import_circles() -> None:
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    circles: list[list[str]] = []
-
-    def visit(v: str) -> None:          # Tarjan's strongly connected components
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on_stack.add(v)
-        for w in sorted(GRAPH[v]):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on_stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            component = []
-            while True:
-                w = stack.pop()
-                on_stack.discard(w)
-                component.append(w)
-                if w == v:
-                    break
-            if len(component) > 1:
-                circles.append(sorted(component))
-
-    for module in sorted(GRAPH):
-        if module not in index:
-            visit(module)
-    assert not circles, circles
+    assert circles(GRAPH) == []
 
 
 def test_no_module_is_looked_up_by_name() -> None:
