@@ -47,6 +47,18 @@ class DeviceIdTakenError(ServerError):
     device (its current token). Enrolment never takes over another tablet (HTTP 409)."""
 
 
+class DeviceRevokedError(ServerError):
+    """The device token is genuine but an admin revoked the tablet (HTTP 401 with code
+    ``device_revoked``). The tablet wipes its learners' data when it reads that answer
+    (docs/sync-protocol.md §2, docs/privacy.md §4); only the holder of the real token can
+    get it, so nobody else can make a tablet wipe itself."""
+
+    def __init__(self) -> None:
+        super().__init__("device token revoked: this tablet was withdrawn by an "
+                         "administrator; it removes its learners' data and must be "
+                         "enrolled again")
+
+
 class QuotaExceededError(ServerError):
     """The device's quota for this UTC day is used up (HTTP 429 with Retry-After).
 

@@ -35,6 +35,7 @@ class ErrorCode(StrEnum):
     SYNC_PROTOCOL = "sync_protocol"
     SYNC_QUOTA = "sync_quota"
     SYNC_TLS = "sync_tls"
+    DEVICE_REVOKED = "device_revoked"
 
     # -- learning and self-assessment rules ------------------------------------------------
     ALREADY_ANSWERED = "already_answered"
@@ -267,6 +268,13 @@ class SyncAuthError(SyncError):
     """The server refused the device token or enrolment code."""
 
     code = ErrorCode.SYNC_AUTH
+
+
+class DeviceRevokedError(SyncAuthError):
+    """The server says an admin revoked this tablet (HTTP 401, code ``device_revoked``):
+    the sync client has wiped the learners' data and dropped the token."""
+
+    code = ErrorCode.DEVICE_REVOKED
 
 
 class SyncProtocolError(SyncError):

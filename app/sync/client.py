@@ -45,6 +45,7 @@ from app.core.application.sync_report import SyncReport
 from app.core.bounded_json import BadItem
 from app.core.clock import now_iso, now_utc
 from app.core.errors import (
+    DeviceRevokedError,
     ErrorCode,
     EventError,
     PackError,
@@ -57,7 +58,7 @@ from app.core.errors import (
 from app.core.events import format_at, parse_at, validate_event
 from app.core.packs import PackLibrary, TrustedKeys
 from app.core.store import Store, erasure, reattribute
-from app.sync import certificates, policy, recovery
+from app.sync import certificates, forgetting, policy, recovery
 from app.sync.answers import expect_int, expect_list
 from app.sync.backoff import RetryPolicy
 from app.sync.packs import PackUpdater
@@ -65,9 +66,12 @@ from app.sync.push import OutboxPush, post_push, smaller_chunk
 from app.sync.transport import Transport
 
 TOKEN_SECRET = "device_token"
+#: a revoked tablet's old token: only its proof of its device id at re-enrolment
+REVOKED_TOKEN_SECRET = "revoked_device_token"
 PROFILES_CURSOR = "sync_profiles_cursor"
 #: where the tombstones of erased learners were read up to (docs/sync-protocol.md §4.7)
 TOMBSTONES_CURSOR = "sync_tombstones_cursor"
+CURSORS = ("sync_cursor", PROFILES_CURSOR, TOMBSTONES_CURSOR)
 #: the server that issued the device token (the only one it is ever sent to)
 TOKEN_SERVER = "token_server_url"
 CHUNK = 500                     # server MAX_CHUNK
@@ -149,7 +153,8 @@ class SyncClient:
         if server_url is not None:
             self.store.settings.set("server_url", server_url.strip())  # validated there
         issuer = self.store.settings.get(TOKEN_SERVER, None) or before
-        proof = self.store.settings.get_secret(TOKEN_SECRET) \
+        secrets = self.store.settings
+        proof = (secrets.get_secret(TOKEN_SECRET) or secrets.get_secret(REVOKED_TOKEN_SECRET)) \
             if issuer is not None and issuer == self.server_url else None
         device_id = self.store.device_id
         label = (name or f"tablet {device_id[4:12]}").strip()[:120] or "tablet"
@@ -169,6 +174,7 @@ class SyncClient:
             raise SyncProtocolError(f"enrol: the server enrolled {answer['device_id']!r}, "
                                     f"not this tablet ({device_id})")
         self.store.settings.set_secret(TOKEN_SECRET, answer["token"])
+        self.store.settings.set_secret(REVOKED_TOKEN_SECRET, None)
         info = {"device_id": device_id, "facility_id": answer["facility_id"],
                 "facility_name": str(answer.get("facility_name") or answer["facility_id"])}
         self.store.settings.update({"facility_id": info["facility_id"],
@@ -202,6 +208,10 @@ class SyncClient:
                 certificates.refresh(t, self.store, report)    # issuer key, revocations
                 if packs and self.library is not None:
                     self._packs(t, report, cb)
+            except DeviceRevokedError:           # withdrawn by an admin: nothing personal stays
+                forgetting.revoked(self.store, token_secret=TOKEN_SECRET,
+                                   proof_secret=REVOKED_TOKEN_SECRET, cursors=CURSORS)
+                raise
             finally:
                 report.outbox_left = self.store.outbox_count()
                 report.bytes_sent = t.stats.bytes_sent
@@ -256,9 +266,7 @@ class SyncClient:
                 raise SyncProtocolError("pull.more: expected true or false")
             policy.take(self.store, answer.get("policy"))
             epoch = recovery.epoch_of(answer)
-            if epoch is not None and recovery.observe(self.store, epoch,
-                                                      ("sync_cursor", PROFILES_CURSOR,
-                                                       TOMBSTONES_CURSOR)):
+            if epoch is not None and recovery.observe(self.store, epoch, CURSORS):
                 # restored from a backup: this page answered old cursors; start again at 0
                 if report.server_restored:
                     raise SyncProtocolError(
@@ -276,7 +284,7 @@ class SyncClient:
                                         "replaced?")
             self._store_profiles(profiles, report)
             self._store_events(events, report)
-            self._erase(tombstones, report)     # after the page: its events go too
+            forgetting.erase(self.store, tombstones, report)  # after the page's events
             cursors = (new_events, new_profiles, new_tombstones)
             if cursors != (events_after, profiles_after, tombstones_after):  # saves an fsync
                 settings.update({"sync_cursor": new_events, PROFILES_CURSOR: new_profiles,
@@ -287,16 +295,6 @@ class SyncClient:
             if cursors == (events_after, profiles_after, tombstones_after):
                 raise SyncProtocolError("pull: 'more' is true but the cursors did not move")
             events_after, profiles_after, tombstones_after = cursors
-
-    def _erase(self, tombstones: list[Any], report: SyncReport) -> None:
-        """Purge the learners the server erased (app/core/store/erasure.py): their
-        events, outbox entries, profile and caches leave this tablet before the cursor
-        moves past the tombstone."""
-        ids = [t.get("learner") for t in tombstones if isinstance(t, dict)]
-        done = erasure.purge(self.store, ids)
-        if done.learners:
-            report.notes.append(f"{len(done.learners)} learner(s) erased on the server were "
-                                "removed from this tablet")
 
     def _store_profiles(self, profiles: list[Any], report: SyncReport) -> None:
         report.profiles_pulled += len(profiles)

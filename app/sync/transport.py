@@ -37,6 +37,7 @@ import httpx
 
 from app.core import bounded_json
 from app.core.errors import (
+    DeviceRevokedError,
     ErrorCode,
     JSONLimitError,
     PackVerifyError,
@@ -343,6 +344,8 @@ class Transport:
             return
         what = f"{method} {path}: HTTP {code}: {_detail(response)}"
         server_code = _server_code(response)
+        if code == 401 and server_code == "device_revoked":
+            raise DeviceRevokedError(what, status=code, server_code=server_code)
         if code in (401, 403):
             raise SyncAuthError(what, status=code, server_code=server_code)
         if code in RETRY_STATUS or code >= 500:

@@ -54,6 +54,8 @@ ERROR_SENTENCES: dict[ErrorCode, str] = {
     E.SYNC_NETWORK: N_("The server cannot be reached. Check the network and try again."),
     E.SYNC_AUTH: N_("The server refused this tablet. Ask the administrator for a new "
                     "enrolment code."),
+    E.DEVICE_REVOKED: N_("An administrator withdrew this tablet. The learners' data on it "
+                         "has been removed. Ask the administrator to enrol it again."),
     E.SYNC_PROTOCOL: N_("The server gave an unexpected answer. Try again later."),
     E.SYNC_NOT_INSTALLED: N_("Sync client not installed yet."),
     E.NO_SERVER_ADDRESS: N_("Enter the server address first."),

@@ -121,7 +121,7 @@ async def revoke_device(device_id: str, admin: ConsoleAdminDep, form: CsrfForm,
     except ShiftError:
         done = False
     log(logger, logging.INFO, "console device revoked", admin=admin.name, device=device_id)
-    return redirect("/admin/devices", flash=("ok", "Device revoked.") if done else
+    return redirect("/admin/devices", flash=("ok", "Device revoked. It erases its learners' data at its next contact.") if done else
                     ("error", "No such device, or already revoked."))
 
 

@@ -21,6 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.core.packs import BlobStore
 from sync_server.db.repository import Admin, Device, Repository
+from sync_server.errors import DeviceRevokedError
 from sync_server.keyring import Keyring
 from sync_server.services import admin_auth, devices
 from sync_server.services.issuing import CertificateIssuer
@@ -99,7 +100,7 @@ def require_device(request: Request, _creds: DeviceCreds) -> Device:
     if device is None:
         raise _unauthorized("unknown device token")
     if device.revoked:
-        raise _unauthorized("device token revoked; enrol the device again")
+        raise DeviceRevokedError()
     request.state.device_id = device.id
     return device
 

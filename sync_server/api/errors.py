@@ -1,6 +1,7 @@
 """Errors of the services as HTTP answers: each ShiftError kind has its status (first
 match wins; anything else is 400) and answers `{"detail": message}`; a used-up push quota
-answers 429 with its data and Retry-After."""
+answers 429 with its data and Retry-After; a revoked tablet's token answers 401 with the
+code ``device_revoked`` (the tablet then wipes its learners' data)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sync_server.errors import (
     AlreadyExistsError,
     DatabaseError,
     DeviceIdTakenError,
+    DeviceRevokedError,
     EnrolError,
     NotFoundError,
     QuotaExceededError,
@@ -32,6 +34,11 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ShiftError)
     async def shift_error(request: Request, exc: ShiftError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
+
+    @app.exception_handler(DeviceRevokedError)
+    async def device_revoked(request: Request, exc: DeviceRevokedError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "code": "device_revoked"}, status_code=401,
+                            headers={"WWW-Authenticate": "Bearer"})
 
     @app.exception_handler(QuotaExceededError)
     async def quota_exceeded(request: Request, exc: QuotaExceededError) -> JSONResponse:

@@ -189,7 +189,9 @@ def test_upload_publish_and_device_catalogue(tmp_path: Path, browser_page) -> No
         page.goto(f"{base}/admin/devices")
         page.click("button:has-text('Revoke')")
         page.wait_for_selector("text=Device revoked.")
-        assert dialogs == ["Revoke this device? It must be enrolled again."]
+        assert dialogs == ["Revoke this device? At its next contact it erases every learner's "
+                           "data on it, including answers it has not sent yet, and it must be "
+                           "enrolled again to be used."]
         assert httpx.get(f"{base}/api/v1/devices/me", headers=headers).status_code == 401
 
         page.set_viewport_size({"width": 390, "height": 844})   # a phone

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.core.errors import SyncAuthError, SyncNetworkError
+from app.core.errors import DeviceRevokedError, SyncAuthError, SyncNetworkError
 from app.core.learning import LearningEngine
 from app.sync import RetryPolicy
 from tests.integration.test_sync_client_support import (
@@ -66,15 +66,16 @@ def test_enrol_keeps_the_token_secret(env: ServerEnv, tmp_path: Path,
         assert me["name"] == "Staff room tablet"
         report = dev.client.sync()
         assert token not in caplog.text and token not in "\n".join(report.lines())
-        # a revoked tablet gets a clear auth error; its outbox is untouched
+        # a revoked tablet gets a clear error and forgets its token (and its learners'
+        # data: tests/integration/test_revoked_tablet.py)
         learner = new_learner(dev.store, "S-REV-1")
         dev.store.append(card_event(learner, 1))
         r = httpx.post(f"{env.url}/api/v1/admin/devices/{dev.store.device_id}/revoke",
                        headers=env.admin)
         assert r.status_code == 200
-        with pytest.raises(SyncAuthError, match="revoked"):
+        with pytest.raises(DeviceRevokedError, match="revoked"):
             dev.client.sync()
-        assert dev.store.outbox_count() == 1
+        assert not dev.client.enrolled() and dev.store.outbox_count() == 0
     finally:
         dev.close()
 

@@ -27,6 +27,7 @@ from app.core.application import (
 )
 from app.core.errors import AuthError, ErrorCode, PinLockedError, StoreError, SyncError
 from app.core.i18n import translator
+from app.core.store import erasure, wipe
 from app.ui.messages import error_sentence
 from tests.e2e.ui_fixtures import PIN, ManualClock, make_device, signed_in
 
@@ -206,6 +207,22 @@ def test_idle_lock_forgets_the_learner(tmp_path: Path) -> None:
     with pytest.raises(AuthError):
         session.learning.library()
     assert not session.check_idle()  # nothing to lock twice
+
+
+@pytest.mark.parametrize("how", ["erased", "wiped"])
+def test_a_learner_whose_profile_left_the_tablet_is_signed_out(tmp_path: Path,
+                                                               how: str) -> None:
+    """A background sync erased the learner on the server's word, or wiped the revoked
+    tablet: the next tick of the idle clock locks the session at once."""
+    device = make_device(tmp_path, ManualClock())
+    session = signed_in(device)
+    assert session.learner_id is not None and not session.check_idle()
+    if how == "erased":
+        erasure.purge(device.store, [session.learner_id])
+    else:
+        wipe.wipe_learner_data(device.store)
+    assert session.check_idle()
+    assert not session.signed_in and session.work is None and not session.locked_by_idle
 
 
 def test_idle_timeout_comes_from_settings_or_env(tmp_path: Path,

@@ -42,7 +42,7 @@ from app.core.errors import DeviceError, ErrorCode, ShiftError, StoreError, Sync
 from app.core.events import parse_at
 from app.core.packs import PackLibrary
 from app.core.pins import PIN_MAX_DIGITS, PIN_MIN_DIGITS
-from app.core.store import Store
+from app.core.store import Store, wipe
 from app.core.store.settings import PIN_POLICY_SETTING
 
 
@@ -73,6 +73,7 @@ class Device:
         except OSError as exc:
             raise DeviceError(f"{path}: cannot create the data folder: {exc}") from None
         store = Store.open(path)
+        wipe.finish_pending(store)   # a revoked tablet's wipe a crash interrupted
         library = PackLibrary(path)
         return cls(path, store, library, clock,
                    syncer(store, library) if syncer is not None else None)

@@ -166,9 +166,14 @@ class Session:
         return self.idle.state() if self.signed_in else IdleState.ACTIVE
 
     def check_idle(self) -> bool:
-        """Lock when the idle time is over; True when this call locked the session."""
+        """Lock when the idle time is over, or when the signed-in learner's profile left
+        the tablet (erased on the server, or the tablet revoked and wiped by a background
+        sync); True when this call locked the session."""
         if self.idle_state() is IdleState.EXPIRED:
             self.lock(idle=True)
+            return True
+        if self.learner is not None and self.device.store.profiles.get(self.learner.id) is None:
+            self.lock()
             return True
         return False
 
