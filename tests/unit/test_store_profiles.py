@@ -442,3 +442,26 @@ def test_an_old_verifier_is_upgraded_at_the_next_sign_in(store: Store) -> None:
     assert pending["updated_at"] == remote["updated_at"]
     assert store.profiles.verify_pin(pid, "2468")       # signs in with the new one
     assert len(store.profiles.pending_push()) == 1
+
+
+def test_a_pin_changed_elsewhere_starts_the_lock_out_afresh(tmp_path: Path) -> None:
+    """Locked out on this tablet, the learner has the PIN reset by an admin and sets a
+    new one on another tablet: the new verifier (or none, after the reset) clears this
+    tablet's lock-out; an unchanged verifier keeps it (lock-out state stays local)."""
+    one = Store.open(tmp_path / "one")
+    ana = one.profiles.create("Ana", "S-9", "prison_officer", "en", "2468")
+    (pushed,) = one.profiles.pending_push()
+    one.close()
+    two = Store.open(tmp_path / "two")
+    two.profiles.upsert_remote([pushed])
+    for wrong in ("1111", "2222", "3333"):
+        with pytest.raises(AuthError):
+            two.profiles.verify_pin(ana["id"], wrong)
+    assert two.profiles.locked_seconds(ana["id"]) > 0
+    assert two.profiles.upsert_remote([dict(pushed, display_name="Ana B",
+                                            updated_at="2099-01-01T00:00:00.000Z")]) == 1
+    assert two.profiles.locked_seconds(ana["id"]) > 0          # same PIN: still locked
+    reset = dict(pushed, pin_verifier=None, updated_at="2099-01-02T00:00:00.000Z")
+    assert two.profiles.upsert_remote([reset]) == 1
+    assert two.profiles.locked_seconds(ana["id"]) == 0         # PIN gone: code can be typed
+    two.close()

@@ -337,8 +337,10 @@ class Profiles:
 
         The whole batch is checked first (StoreError names ``profiles[i].field``). Name,
         staff number, role and language: a local change newer than the remote copy is
-        kept until pushed. Lock-out state stays local. Returns how many profiles were
-        added or changed.
+        kept until pushed. Lock-out state stays local; it starts afresh when the PIN
+        itself changed elsewhere (a new verifier, or none after an admin reset: the
+        wrong tries were against a PIN that no longer exists, and the owner must be able
+        to type the reset code here). Returns how many profiles were added or changed.
         """
         if isinstance(profiles, dict) or not isinstance(profiles, Iterable):
             raise StoreError("profiles: expected a list of profile objects")
@@ -355,6 +357,8 @@ class Profiles:
                 else:
                     old = changes.get(key, table[key])
                     new = merge_remote(old, clean, server_pin_wins)
+                    if new.get("pin_verifier") != old.get("pin_verifier"):
+                        new = {**new, "failed_attempts": 0, "locked_until": 0.0}
                     if new == old:
                         continue
                 changes[key] = new
