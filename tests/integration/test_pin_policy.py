@@ -120,8 +120,9 @@ def test_a_tablet_learns_the_policy_and_keeps_it(srv: tuple[str, Path, str | Non
         old = device.create_profile("Ona Old", f"O-{uuid.uuid4().hex[:6]}", "prison_officer",
                                     "en", "2580", "2580")
         device.set_setting("server_url", url)
-        device.sync_now(enrol_code=code)
+        first = device.sync_now(enrol_code=code).last_report
         assert device.pin_min_digits == 6
+        assert first.profiles_refused == {old: "pin_too_short"}   # made before the policy
         with pytest.raises(ProfileFormError) as err:
             device.create_profile("Rasa New", f"N-{uuid.uuid4().hex[:6]}", "prison_officer",
                                   "en", "2580", "2580")
@@ -133,10 +134,12 @@ def test_a_tablet_learns_the_policy_and_keeps_it(srv: tuple[str, Path, str | Non
                                     "en", SIX, SIX)
         session = Session(device)
         assert session.sign_in(old, "2580")               # the old 4-digit PIN still works
+        assert session.pin_below_policy and session.new_pin_waits_for_server  # home asks
         assert not session.change_pin("2580", "1357", "1357")
         assert session.view.form_error is not None
         assert session.view.form_error.code == ErrorCode.PIN_TOO_SHORT
         assert session.change_pin("2580", "147036", "147036")
+        assert not session.pin_below_policy
         session.lock()
         report = device.sync_now().last_report
         assert not report.profiles_refused

@@ -115,3 +115,48 @@ def test_a_learner_changes_her_pin_in_settings_under_the_policy(tmp_path: Path) 
         assert pid is not None and Session(device).sign_in(pid, "147036")
     finally:
         device.close()
+
+
+@pytest.mark.parametrize("on_server", [False, True])
+def test_home_asks_for_a_new_pin_when_it_is_below_the_policy(tmp_path: Path,
+                                                             on_server: bool) -> None:
+    """A profile made offline with 4 digits before the tablet learnt a 6-digit policy:
+    the server refuses it (`pin_too_short`), so its work waits. Home says so and offers
+    the change right there; once changed, the notice is gone."""
+    from tests.e2e.ui_fixtures import all_text, click, type_text
+
+    device = make_device(tmp_path, ManualClock())
+    try:
+        pid = device.create_profile("Ona", "LT-1", "prison_officer", "en", "2580", "2580")
+        if on_server:                                        # a push took it
+            device.store.profiles.pending_push()
+            assert device.store.profiles.mark_pushed([pid]) == 1
+        session = Session(device)
+        assert session.sign_in(pid, "2580") and not session.pin_below_policy
+        view, _ctx, _rec = build(session, "/home")
+        assert "pin-policy-card" not in [getattr(c, "key", None) for c in _walk(view)]
+        session.lock()
+        device.set_setting(PIN_POLICY_SETTING, 6)           # learnt at the next pull
+        assert session.sign_in(pid, "2580") and session.pin_below_policy
+        assert session.new_pin_waits_for_server is (not on_server)
+        view, _ctx, _rec = build(session, "/home")
+        assert by_key(view, "pin-policy-notice").value == (
+            "This organisation now requires a PIN of at least 6 digits. Please choose a new PIN.")
+        waits = "Until you do, your work stays on this tablet and is not sent."
+        assert (waits in all_text(view)) is (not on_server)
+        type_text(by_key(view, "pin-old"), "2580")
+        type_text(by_key(view, "pin-new"), "147036")
+        type_text(by_key(view, "pin-new-again"), "147036")
+        click(by_key(view, "pin-change"))
+        assert not session.pin_below_policy
+        view, _ctx, _rec = build(session, "/home")
+        assert "pin-policy-card" not in [getattr(c, "key", None) for c in _walk(view)]
+        (pending,) = device.store.profiles.pending_push()
+        assert pending["pin_digits"] == 6
+    finally:
+        device.close()
+
+
+def _walk(view: object) -> list[object]:
+    from tests.e2e.ui_fixtures import walk
+    return list(walk(view))

@@ -46,6 +46,7 @@ class Session:
         self.view = SessionView()
         self.idle = IdleLock(device.idle_lock_seconds, device.clock)
         self.learner: LearnerProfile | None = None
+        self.pin_below_policy = False      # signed in with a PIN shorter than the policy
         self.locked_by_idle = False
         self.work: LearnerWork | None = None
         self.learning = Learning(self._current_work, device.clock, device.certificates)
@@ -177,9 +178,20 @@ class Session:
             return True
         return False
 
+    @property
+    def new_pin_waits_for_server(self) -> bool:
+        """Signed in with a PIN below the policy and the profile not on the server yet:
+        the server refuses it (``pin_too_short``), so the learner's work waits on this
+        tablet until they choose a PIN the policy allows."""
+        if not self.pin_below_policy or self.learner is None:
+            return False
+        return any(p["id"] == self.learner.id
+                   for p in self.device.store.profiles.pending_push())
+
     def lock(self, idle: bool = False) -> None:
         """Forget the learner and everything derived from their records."""
         self.learner = None
+        self.pin_below_policy = False
         self.view = SessionView()
         self.locked_by_idle = idle
         self.admin.lock()
@@ -246,6 +258,9 @@ class Session:
             return False
         self.learner = self.device.profiles.get(profile_id)
         self.view = SessionView()
+        # a PIN shorter than the deployment's policy (made before the tablet learnt it):
+        # home asks for a new one; a new profile's work waits for it to reach the server
+        self.pin_below_policy = len(pin) < self.device.pin_min_digits
         self.locked_by_idle = False
         self.idle.touch()
         self._load_work()
@@ -311,4 +326,5 @@ class Session:
         except AuthError:
             self.view.form_error = ProfileFormError("old_pin", ErrorCode.PIN_WRONG)
             return False
+        self.pin_below_policy = False
         return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import flet as ft
 
 from app.ui.ctx import ViewContext
+from app.ui.pin_change_panel import pin_change_controls
 from app.ui.routes import Route
 from app.ui.theme import STATUS
 from app.ui.widgets import (
@@ -53,6 +54,14 @@ def build_home(ctx: ViewContext, route: Route) -> ft.View:
                 sync_badge(ctx)], wrap=True, spacing=12, run_spacing=8,
                alignment=ft.MainAxisAlignment.SPACE_BETWEEN),
     ]
+    if s.pin_below_policy:
+        controls.append(card(ft.Column([
+            ft.Text(_("This organisation now requires a PIN of at least {n} digits. Please "
+                      "choose a new PIN.").format(n=s.device.pin_min_digits),
+                    theme_style=ft.TextThemeStyle.TITLE_MEDIUM, key="pin-policy-notice"),
+            *([ft.Text(_("Until you do, your work stays on this tablet and is not sent."),
+                       key="pin-policy-waits")] if s.new_pin_waits_for_server else []),
+            *pin_change_controls(ctx)], spacing=8), highlight=True, key="pin-policy-card"))
     entries = {(c.pack, c.course): c for c in lib.courses}
     if lib.resume is not None and (lib.resume.pack, lib.resume.course) in entries:
         entry = entries[(lib.resume.pack, lib.resume.course)]
