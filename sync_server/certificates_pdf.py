@@ -7,6 +7,7 @@ involved and it stays sharp when printed.
 
 from __future__ import annotations
 
+import io
 import os
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,10 @@ from fpdf import FPDF
 from app.core.errors import CertificateError
 from app.core.resources import fonts_dir
 from sync_server.certificates import short_verify_url, text, verify_url
+from sync_server.org_logo import Logo
+
+#: the logo's box in the top left corner (mm): clear of the centred issuer name
+LOGO_MAX_W, LOGO_MAX_H = 50.0, 20.0
 
 #: The fonts shipped in the app package (app/assets/fonts), then Debian's fonts-dejavu-core.
 FONT_DIRS: tuple[Path, ...] = (
@@ -53,14 +58,16 @@ def _score(credential: dict[str, Any]) -> str | None:
 
 
 def render_pdf(credential: dict[str, Any], *, public_base_url: str,
-               outcomes: tuple[str, ...] = ()) -> bytes:
+               outcomes: tuple[str, ...] = (), logo: Logo | None = None) -> bytes:
     """The PDF bytes of a signed (or unsigned) credential made by build_credential.
 
     Printed: the issuer (the organisation, SHIFT_ORG_NAME, and its web address,
     SHIFT_ORG_URL), learner, course, date, the server's quiz score, the criteria, the
     ESCO skills and the course's learning `outcomes` (from the pack, in the learner's
     language: they are not in the credential), and a QR code of the verify URL with the
-    short verify URL (``/v/<id>``, one line) under it."""
+    short verify URL (``/v/<id>``, one line) under it. With the organisation's `logo`
+    (SHIFT_ORG_LOGO), it stands in the top left corner, at most 20 mm tall and 50 mm
+    wide, proportions kept."""
     subject = credential["credentialSubject"]
     achievement = subject["achievement"]
     language = achievement.get("inLanguage") or "en"
@@ -94,10 +101,16 @@ def render_pdf(credential: dict[str, Any], *, public_base_url: str,
         pdf.multi_cell(w, size * 0.5, value, align="C")
         return pdf.get_y()
 
+    header_w = width - 50
+    if logo is not None:
+        scale = min(LOGO_MAX_H / logo.height, LOGO_MAX_W / logo.width)
+        pdf.image(io.BytesIO(logo.data), x=18, y=18, w=logo.width * scale,
+                  h=logo.height * scale)
+        header_w = width - 2 * (18 + logo.width * scale + 4)   # a long name wraps, clear of it
     issuer = credential["issuer"]
-    y = centred(22, 13, issuer["name"], bold=True, colour=(31, 78, 121))
+    y = centred(22, 13, issuer["name"], bold=True, colour=(31, 78, 121), w=header_w)
     if issuer.get("url"):
-        y = centred(y + 0.5, 8.5, str(issuer["url"]), colour=(90, 90, 90))
+        y = centred(y + 0.5, 8.5, str(issuer["url"]), colour=(90, 90, 90), w=header_w)
     y = centred(y + 6, 30, text(language, "title"), bold=True, colour=(31, 78, 121))
     y = centred(y + 8, 13, text(language, "awarded_to"))
     y = centred(y + 3, 24, name, bold=True)

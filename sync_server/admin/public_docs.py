@@ -3,6 +3,7 @@
 * ``GET /issuer`` — the issuer's Open Badges ``Profile``; its ``id`` is the ``did:key``
   that signs certificates (the issuer of every credential and the controller of its
   verification method). Tablets learn their server's certificate key here at sync.
+  With SHIFT_ORG_LOGO, its ``image`` is ``GET /issuer/logo`` (the file, checked at start).
 * ``GET /achievements/{pack}/{course}`` — the course as an OB 3.0 ``Achievement``
   (``?lang=`` picks a language of the pack; default: the pack's default language), from
   the newest uploaded version of the pack.
@@ -18,9 +19,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from app.core.certificates import CONTEXTS
 from sync_server.api.deps import StateDep
@@ -43,7 +44,23 @@ def issuer_profile(state: StateDep) -> JSONResponse:
                                   "type": ["Profile"], "name": issuer.name}
     if issuer.url:
         profile["url"] = issuer.url
+    if state.issuer.config.logo is not None and state.issuer.config.public_base_url:
+        profile["image"] = {"id": f"{state.issuer.config.public_base_url}/issuer/logo",
+                            "type": "Image"}
     return JSONResponse(profile, media_type=LD_JSON, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/issuer/logo", summary="The issuing organisation's logo (SHIFT_ORG_LOGO)",
+            response_model=None, responses={404: {"description": "no logo configured"}})
+def issuer_logo(state: StateDep, request: Request) -> Response:
+    logo = state.issuer.config.logo
+    if logo is None:
+        return _not_found("no logo configured (SHIFT_ORG_LOGO)")
+    headers = {"ETag": logo.etag, "Cache-Control": "public, max-age=86400",
+               "X-Content-Type-Options": "nosniff"}
+    if request.headers.get("if-none-match") == logo.etag:
+        return Response(status_code=304, headers=headers)
+    return Response(logo.data, media_type=logo.media_type, headers=headers)
 
 
 @router.get("/achievements/{pack_id}/programmes/{programme_id}",

@@ -68,7 +68,7 @@ def verify_page(request: Request, certificate_id: str, state: StateDep) -> Respo
     return templates.TemplateResponse(request, "verify.html", {
         "headline": headline, "explanation": explanation, "verdict_class": css, "cert": cred,
         "learner_name": learner, "issuer_name": issuer_name, "key_id": answer["key_id"],
-        "revoked_at": answer["revoked_at"],
+        "revoked_at": answer["revoked_at"], "has_logo": state.issuer.config.logo is not None,
         "cid": answer["id"], "lang": lang}, status_code=code,
         headers={"Cache-Control": "no-store", **SECURITY_HEADERS})
 
@@ -112,7 +112,8 @@ async def certificate_pdf(certificate_id: str, state: StateDep) -> Response:
         outcomes = certificates.course_outcomes(repo=state.repo, record=record)
         pdf = await run_in_threadpool(lambda: render_pdf(record.credential,
                                                          public_base_url=base,
-                                                         outcomes=outcomes))
+                                                         outcomes=outcomes,
+                                                         logo=state.issuer.config.logo))
         _PDF_CACHE[key] = pdf
         while len(_PDF_CACHE) > PDF_CACHE_SIZE:
             _PDF_CACHE.pop(next(iter(_PDF_CACHE)))

@@ -70,6 +70,7 @@ from sync_server.certificates import (
     status_list_url,
 )
 from sync_server.db.repository import CertificateRecord, EventRow, Repository
+from sync_server.org_logo import Logo, logo_from_env
 from sync_server.programme_certificates import achievement_suffix, programme_of, stored_course_id
 from sync_server.services.evidence import Evidence
 from sync_server.services.programme_issuing import issue_programmes, pairs_of
@@ -106,12 +107,15 @@ class IssuerConfig:
     org_url: str | None = None
     #: Settings.base_url (SHIFT_PUBLIC_BASE_URL); never a request's Host header.
     public_base_url: str | None = None
+    #: SHIFT_ORG_LOGO, checked at start (sync_server/org_logo.py)
+    logo: Logo | None = None
 
     @classmethod
     def from_env(cls, public_base_url: str | None) -> IssuerConfig:
         return cls(org_name=os.environ.get("SHIFT_ORG_NAME") or cls.org_name,
                    org_url=os.environ.get("SHIFT_ORG_URL") or None,
-                   public_base_url=(public_base_url or "").rstrip("/") or None)
+                   public_base_url=(public_base_url or "").rstrip("/") or None,
+                   logo=logo_from_env())
 
 
 def certificate_event(record: CertificateRecord) -> dict[str, Any]:
