@@ -36,10 +36,6 @@ from sync_server.admin import (
     public_docs,
     verify,
 )
-from sync_server.admin.studio import course as studio_course
-from sync_server.admin.studio import drafts as studio_drafts
-from sync_server.admin.studio import lesson as studio_lesson
-from sync_server.admin.studio import quiz as studio_quiz
 from sync_server.admin.console import (
     STATIC_DIR,
     LoginRequired,
@@ -47,6 +43,10 @@ from sync_server.admin.console import (
     login_redirect,
     redirect,
 )
+from sync_server.admin.studio import course as studio_course
+from sync_server.admin.studio import drafts as studio_drafts
+from sync_server.admin.studio import lesson as studio_lesson
+from sync_server.admin.studio import quiz as studio_quiz
 from sync_server.api import (
     admin,
     admin_certificates,
