@@ -128,7 +128,9 @@ def test_author_writes_publisher_publishes_tablet_installs(tmp_path: Path,
             page.wait_for_selector(f"[name='q{n}.id']")
         fill_quiz(page, explained=False)
         page.click("button:has-text('Save and check')")
-        page.wait_for_selector("#q0 .field-problems li.warning:has-text('missing-explanation')")
+        # the warning stands next to the field it concerns: the question's explanation
+        page.wait_for_selector("#q0 .sub:has([name='q0.explanation.en']) "
+                               "li.warning:has-text('missing-explanation')")
         assert page.locator(".field-problems li.warning",
                             has_text="missing-explanation").count() == 4
         shot(page, "03-quiz-warning")
