@@ -201,3 +201,17 @@ def test_a_draft_with_errors_is_not_built(world: World) -> None:
         drafts.build_draft(repo=world.repo, settings=world.settings, keyring=world.keyring,
                            blobs=world.blobs, by=world.publisher, draft_id=draft_id)
     assert packs.list_pack_versions(repo=world.repo) == []
+
+
+def test_delete_a_draft_removes_row_and_folder(world: World) -> None:
+    draft_id = _new(world)
+    src = drafts.draft_source_dir(settings=world.settings, draft_id=draft_id)
+    with pytest.raises(ForbiddenError):
+        drafts.delete_draft(repo=world.repo, settings=world.settings, by=world.publisher,
+                            draft_id=draft_id)
+    assert src.is_dir()
+    drafts.delete_draft(repo=world.repo, settings=world.settings, by=world.author,
+                        draft_id=draft_id)
+    assert not src.exists() and drafts.list_drafts(repo=world.repo) == []
+    with pytest.raises(NotFoundError):
+        drafts.get_draft(repo=world.repo, draft_id=draft_id)
