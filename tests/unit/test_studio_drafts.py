@@ -215,3 +215,25 @@ def test_delete_a_draft_removes_row_and_folder(world: World) -> None:
     assert not src.exists() and drafts.list_drafts(repo=world.repo) == []
     with pytest.raises(NotFoundError):
         drafts.get_draft(repo=world.repo, draft_id=draft_id)
+
+
+def test_admins_of_an_older_database_keep_full_rights_after_the_migration(tmp_path: Path
+                                                                          ) -> None:
+    import sqlite3
+
+    from sync_server.db.migrate import apply_schema, schema_version_of
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    cur = conn.cursor()
+    apply_schema(cur, "sqlite", current=schema_version_of(cur), target=10)
+    cur.execute("INSERT INTO admins (id, name, password_hash, created_at) VALUES "
+                "('a1', 'old-admin', 'x', '2026-01-01T00:00:00.000Z')")
+    conn.commit()
+    conn.close()
+    repo = open_repository(f"sqlite:///{path}")
+    try:
+        old = repo.get_admin_by_name("old-admin")
+        assert old is not None and old.roles == "admin" and roles.is_full_admin(old)
+        assert repo.list_drafts() == []
+    finally:
+        repo.close()
