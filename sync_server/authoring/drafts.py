@@ -112,7 +112,8 @@ def zip_source(src: Path, out: Path, top: str) -> Path:
             info = zipfile.ZipInfo(f"{top}/{path.relative_to(src).as_posix()}", _EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o100644 << 16
-            zf.writestr(info, path.read_bytes())
+            with open(path, "rb") as source, zf.open(info, "w", force_zip64=True) as target:
+                shutil.copyfileobj(source, target, 1024 * 1024)   # streamed, never whole
     return out
 
 
