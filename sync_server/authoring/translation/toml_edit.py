@@ -1,0 +1,122 @@
+"""Change localized strings (and pack.toml's language lists) of a TOML source *in place*:
+only the line of the changed string is rewritten, so the author's comments and layout
+stay. The result is parsed back and must equal the intended data; when it does not (a
+shape the line edit does not know, such as a multi-line inline table), the whole file
+is written by ``toml_write`` instead (its leading comment block kept).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import tomllib
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.packs.tomldoc import TomlDoc
+from sync_server.authoring.translation import toml_write
+
+_KEY_LINE = re.compile(r"""^(\s*)((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)(\s*=\s*)(.*)$""")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Set the value at ``keys`` (``None``: remove it); ``index_path`` is TomlDoc's path."""
+
+    keys: tuple[str | int, ...]
+    index_path: str
+    value: Any
+
+
+def apply_edits(text: str, edits: list[Edit]) -> str:
+    """``text`` with every edit made (lines edited in place where possible)."""
+    data = tomllib.loads(text)
+    want = copy.deepcopy(data)
+    for e in edits:
+        _set(want, e.keys, e.value)
+    if want == data:
+        return text
+    lines = text.splitlines(keepends=True)
+    doc = TomlDoc(text, "")
+    ok = True
+    for e in sorted(edits, key=lambda e: doc.line_of(e.index_path) or 0, reverse=True):
+        ok = ok and _edit_line(lines, doc, e)
+    out = "".join(lines)
+    if ok:
+        try:
+            if tomllib.loads(out) == want:
+                return out
+        except tomllib.TOMLDecodeError:
+            pass
+    return toml_write.dumps(want, toml_write.header_comments(text))
+
+
+def _set(data: Any, keys: tuple[str | int, ...], value: Any) -> None:
+    for k in keys[:-1]:
+        if isinstance(data, dict) and k not in data:
+            data[k] = {}
+        data = data[k]
+    if value is None:
+        data.pop(keys[-1], None)
+    else:
+        data[keys[-1]] = value
+
+
+def _value_end(rest: str) -> int | None:
+    """Length of the TOML value at the start of ``rest`` (a comment may follow), or None."""
+    for end in range(len(rest), 0, -1):
+        tail = rest[end:].strip()
+        if tail and not tail.startswith("#"):
+            continue
+        try:
+            tomllib.loads("x = " + rest[:end])
+        except tomllib.TOMLDecodeError:
+            continue
+        return end
+    return None
+
+
+def _edit_line(lines: list[str], doc: TomlDoc, e: Edit) -> bool:
+    """Rewrite the one line of ``e`` (a ``key = value`` line, or a ``lang = "…"`` line of a
+    ``[table]``); False when the value is not written on one line of its own."""
+    line_no = doc.exact_line(e.index_path)
+    if line_no is None:
+        return _insert_into_table(lines, doc, e)
+    raw = lines[line_no - 1]
+    m = _KEY_LINE.match(raw.rstrip("\r\n"))
+    if m is None:
+        return False          # a [table] header: its keys are edited one by one instead
+    end = _value_end(m.group(4))
+    if end is None:
+        return False
+    newline = raw[len(raw.rstrip("\r\n")):] or "\n"
+    if e.value is None:
+        del lines[line_no - 1]
+        return True
+    comment = m.group(4)[end:]
+    lines[line_no - 1] = (m.group(1) + m.group(2) + m.group(3) + toml_write.value(e.value)
+                          + comment + newline)
+    return True
+
+
+def _insert_into_table(lines: list[str], doc: TomlDoc, e: Edit) -> bool:
+    """A key new to a ``[table]`` (``lt`` of ``[outcomes.x]``): after its last sibling."""
+    if e.value is None:
+        return True
+    parent, _, name = e.index_path.rpartition(".")
+    siblings = [doc.exact_line(f"{parent}.{k}") for k in _sibling_names(doc, parent)]
+    known = [n for n in siblings if n is not None]
+    if not parent or not known or doc.exact_line(parent) is None:
+        return False
+    at = max(known)
+    m = _KEY_LINE.match(lines[at - 1])
+    indent = m.group(1) if m else ""
+    lines.insert(at, f"{indent}{toml_write.key(name)} = {toml_write.value(e.value)}\n")
+    return True
+
+
+def _sibling_names(doc: TomlDoc, parent: str) -> list[str]:
+    table: Any = doc.data
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", parent):
+        table = table[int(part[1:-1])] if part.startswith("[") else table.get(part, {})
+    return list(table) if isinstance(table, dict) else []
