@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import tomllib
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,15 @@ def read_text(path: Path) -> str:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    """The parsed file; the same (path, size, mtime) is parsed once (a workspace page reads
+    every TOML file of the pack, and a large quiz takes a while to parse). Callers never
+    change the result."""
+    st = path.stat()
+    return _parsed(path, st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@lru_cache(maxsize=128)
+def _parsed(path: Path, size: int, mtime_ns: int, inode: int) -> dict[str, Any]:
     try:
         return tomllib.loads(read_text(path))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -14,6 +14,7 @@ an unchanged lesson comes back byte for byte.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -50,8 +51,12 @@ class Segment:
 
 def segments(text: str) -> list[Segment]:
     """Every translatable segment of a lesson's Markdown, in reading order."""
-    lines = text.splitlines()
-    return list(_segments(_MD.parse(text), lines))
+    return list(_cached(text))
+
+
+@lru_cache(maxsize=512)
+def _cached(text: str) -> tuple[Segment, ...]:
+    return tuple(_segments(_MD.parse(text), text.splitlines()))
 
 
 def _segments(tokens: list[Token], lines: list[str]) -> Iterator[Segment]:

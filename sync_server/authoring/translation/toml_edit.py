@@ -64,15 +64,14 @@ def _set(data: Any, keys: tuple[str | int, ...], value: Any) -> None:
 
 def _value_end(rest: str) -> int | None:
     """Length of the TOML value at the start of ``rest`` (a comment may follow), or None."""
-    for end in range(len(rest), 0, -1):
-        tail = rest[end:].strip()
-        if tail and not tail.startswith("#"):
-            continue
+    ends = [i for i, ch in enumerate(rest) if ch == "#"] + [len(rest.rstrip())]
+    for end in ends:
+        cut = len(rest[:end].rstrip())
         try:
-            tomllib.loads("x = " + rest[:end])
+            tomllib.loads("x = " + rest[:cut])
         except tomllib.TOMLDecodeError:
             continue
-        return end
+        return cut
     return None
 
 
@@ -84,8 +83,8 @@ def _edit_line(lines: list[str], doc: TomlDoc, e: Edit) -> bool:
         return _insert_into_table(lines, doc, e)
     raw = lines[line_no - 1]
     m = _KEY_LINE.match(raw.rstrip("\r\n"))
-    if m is None:
-        return False          # a [table] header: its keys are edited one by one instead
+    if m is None:             # a [table] header: its keys are edited one by one
+        return isinstance(e.value, dict) and _edit_table(lines, doc, e)
     end = _value_end(m.group(4))
     if end is None:
         return False
@@ -97,6 +96,18 @@ def _edit_line(lines: list[str], doc: TomlDoc, e: Edit) -> bool:
     lines[line_no - 1] = (m.group(1) + m.group(2) + m.group(3) + toml_write.value(e.value)
                           + comment + newline)
     return True
+
+
+def _edit_table(lines: list[str], doc: TomlDoc, e: Edit) -> bool:
+    old: Any = doc.data
+    for k in e.keys:
+        old = old[k]
+    if not isinstance(old, dict):
+        return False
+    subs = [Edit((*e.keys, k), f"{e.index_path}.{k}", e.value.get(k))
+            for k in [*old, *(k for k in e.value if k not in old)] if old.get(k) != e.value.get(k)]
+    subs.sort(key=lambda s: doc.exact_line(s.index_path) or len(lines) + 1, reverse=True)
+    return all([_edit_line(lines, doc, s) for s in subs])
 
 
 def _insert_into_table(lines: list[str], doc: TomlDoc, e: Edit) -> bool:

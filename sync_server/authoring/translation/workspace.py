@@ -139,12 +139,11 @@ def save(src: Path, lang: str, changes: dict[str, Change], by: str, on: dt.date
         writes[rel] = text
         for i in untranslated:
             marks.setdefault(f"{stem}#{i}", Mark(Status.UNTRANSLATED,
-                                                 source_hash(ex.unit(f"{stem}#{i}").source)))
+                                                 source_hash(units[f"{stem}#{i}"].source)))
     for rel, text in writes.items():
         if not (src / rel).is_file() or read_text(src / rel) != text:
             write_atomic(src / rel, text)
-    current = {u.id for u in extract(src, lang).units}
-    save_marks(src, lang, {k: v for k, v in marks.items() if k in current})
+    save_marks(src, lang, {k: v for k, v in marks.items() if k in units})
     items = entries(src, lang)
     sync_pack_toml(src, lang, items)
     return items
