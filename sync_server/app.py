@@ -36,7 +36,17 @@ from sync_server.admin import (
     public_docs,
     verify,
 )
-from sync_server.admin.console import STATIC_DIR, LoginRequired, login_redirect
+from sync_server.admin.console import (
+    STATIC_DIR,
+    LoginRequired,
+    StudioOnly,
+    login_redirect,
+    redirect,
+)
+from sync_server.admin.studio import course as studio_course
+from sync_server.admin.studio import drafts as studio_drafts
+from sync_server.admin.studio import lesson as studio_lesson
+from sync_server.admin.studio import quiz as studio_quiz
 from sync_server.api import (
     admin,
     admin_certificates,
@@ -71,6 +81,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     pages.router, pages_packs.router, pages_people.router, pages_learners.router,
     pages_exports.router,
     pages_privacy.router, admin_privacy.router,
+    # the authoring studio (admin/studio/)
+    studio_drafts.router, studio_course.router, studio_lesson.router, studio_quiz.router,
     # public certificate pages and documents, then the certificate admin API
     verify.router, public_docs.router, admin_certificates.router,
 )
@@ -121,6 +133,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
         return login_redirect(exc.next_path)
+
+    @app.exception_handler(StudioOnly)
+    async def _studio_only(request: Request, exc: StudioOnly) -> Response:
+        return redirect("/admin/studio", flash=(
+            "error", "Your account has studio roles only: that page needs a full "
+                     "administrator."))
 
     app.mount("/admin/static", StaticFiles(directory=str(STATIC_DIR)), name="admin_static")
     for router in ROUTERS:

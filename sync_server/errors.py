@@ -61,3 +61,8 @@ class QuotaExceededError(ServerError):
         super().__init__(f"quota exceeded: this device pushed {used} {unit} today (limit "
                          f"{limit} per UTC day); nothing was stored from this request — "
                          f"keep it and send it again after {resets_at}")
+
+
+class ForbiddenError(ServerError):
+    """The admin account lacks the console role an action needs (HTTP 403); the
+    message names the role (services/roles.py)."""

@@ -27,7 +27,7 @@ from starlette.datastructures import FormData
 from app.core.roles import ROLE_LABELS_EN, ROLES
 from sync_server.api.deps import ADMIN_COOKIE, get_state
 from sync_server.db.repository import Admin
-from sync_server.services import admin_auth
+from sync_server.services import admin_auth, roles
 from sync_server.services.issuing import DEFAULT_ORG_NAME
 
 HERE = Path(__file__).resolve().parent
@@ -43,6 +43,11 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+
+
+class StudioOnly(Exception):
+    """Raised by ``console_admin`` for an account with studio roles only; the app sends
+    it to the studio (docs/authoring.md "Studio" → "Roles")."""
 
 
 class LoginRequired(Exception):
@@ -64,14 +69,32 @@ def session_token(request: Request) -> str | None:
     return request.cookies.get(ADMIN_COOKIE)
 
 
-def console_admin(request: Request) -> Admin:
-    """The logged-in admin of a console page, else a redirect to /admin/login."""
+def console_member(request: Request) -> Admin:
+    """The logged-in account of a console page, whatever its roles (the studio's pages:
+    their services check the role of each action), else a redirect to /admin/login."""
     token = session_token(request)
     admin = admin_auth.admin_for_token(repo=get_state(request).repo, token=token) \
         if token else None
     if admin is None:
         raise LoginRequired(request.url.path)
     request.state.admin = admin.name
+    return admin
+
+
+def console_admin(request: Request) -> Admin:
+    """A full administrator (every page outside the studio); an account with studio
+    roles only is sent to the studio."""
+    admin = console_member(request)
+    if not roles.is_full_admin(admin):
+        raise StudioOnly()
+    return admin
+
+
+def console_publisher(request: Request) -> Admin:
+    """A full administrator or a publisher (the packs page: publish a built version)."""
+    admin = console_member(request)
+    if not roles.has_role(admin, roles.PUBLISHER):
+        raise StudioOnly()
     return admin
 
 
@@ -86,6 +109,8 @@ async def check_csrf(request: Request) -> FormData:
 
 
 ConsoleAdminDep = Annotated[Admin, Depends(console_admin)]
+StudioMemberDep = Annotated[Admin, Depends(console_member)]
+PublisherDep = Annotated[Admin, Depends(console_publisher)]
 CsrfForm = Annotated[FormData, Depends(check_csrf)]
 
 
@@ -109,6 +134,8 @@ def render(request: Request, template: str, *, admin: Admin | None = None,
         csrf = csrf_for(token) if token else ""
     response = templates.TemplateResponse(request, template, {
         "admin": admin, "csrf": csrf, "flashes": flashes,
+        "admin_roles": sorted(roles.roles_of(admin)) if admin else [],
+        "full_admin": bool(admin and roles.is_full_admin(admin)),
         "setup_warnings": setup_warnings(request) if admin else [],
         "roles": ROLES, "role_labels": ROLE_LABELS_EN, "pct": pct, **context},
         status_code=status_code)

@@ -15,8 +15,8 @@ from app.core.roles import ROLE_LABELS_EN, is_role
 from sync_server.admin import charts
 from sync_server.admin.console import (
     LOGIN_CSRF_COOKIE,
-    ConsoleAdminDep,
     CsrfForm,
+    StudioMemberDep,
     login_redirect,
     new_login_csrf,
     redirect,
@@ -29,7 +29,7 @@ from sync_server.api.deps import ADMIN_COOKIE, StateDep
 from sync_server.db.repository import Repository
 from sync_server.errors import TooManyAttemptsError
 from sync_server.logs import log
-from sync_server.services import admin_auth, reports
+from sync_server.services import admin_auth, reports, roles
 
 logger = logging.getLogger("sync_server.console")
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -120,8 +120,10 @@ def dashboard_context(repo: Repository, facility: str, role: str) -> dict[str, A
 
 
 @router.get("/", response_class=HTMLResponse)
-def dashboard(request: Request, admin: ConsoleAdminDep, state: StateDep, facility: str = "",
-              role: str = "") -> HTMLResponse:
+def dashboard(request: Request, admin: StudioMemberDep, state: StateDep, facility: str = "",
+              role: str = "") -> Response:
+    if not roles.is_full_admin(admin):          # a studio account starts in the studio
+        return redirect("/admin/studio")
     data = dashboard_context(state.repo, facility, role if is_role(role) else "")
     return render(request, "dashboard.html", admin=admin, nav="dashboard", title="Dashboard",
                   sel_facility=facility, sel_role=role, **data)

@@ -18,12 +18,12 @@ from starlette.datastructures import UploadFile
 from app.core.errors import PackSourceError, ShiftError
 from app.core.packs.quality import RULES, QualityFinding
 from app.core.roles import ROLE_LABELS_EN
-from sync_server.admin.console import ConsoleAdminDep, CsrfForm, redirect, render
+from sync_server.admin.console import ConsoleAdminDep, CsrfForm, PublisherDep, redirect, render
 from sync_server.api.deps import RepoDep, StateDep
 from sync_server.db.repository import Publication, Repository
 from sync_server.errors import NotFoundError
 from sync_server.logs import log
-from sync_server.services import facilities, packs
+from sync_server.services import facilities, packs, publishing
 from sync_server.uploads import CHUNK, save_upload
 
 logger = logging.getLogger("sync_server.console")
@@ -68,7 +68,7 @@ def _packs_context(repo: Repository) -> dict[str, Any]:
 
 
 @router.get("/packs", response_class=HTMLResponse)
-def packs_page(request: Request, admin: ConsoleAdminDep, repo: RepoDep) -> HTMLResponse:
+def packs_page(request: Request, admin: PublisherDep, repo: RepoDep) -> HTMLResponse:
     return render(request, "packs.html", admin=admin, nav="packs", title="Packs",
                   **_packs_context(repo))
 
@@ -160,7 +160,7 @@ def _quality_row(finding: QualityFinding) -> dict[str, Any]:
 
 
 @router.post("/packs/{pack_id}/publish", response_class=HTMLResponse)
-async def publish(request: Request, pack_id: str, admin: ConsoleAdminDep, form: CsrfForm,
+async def publish(request: Request, pack_id: str, admin: PublisherDep, form: CsrfForm,
                   repo: RepoDep) -> Response:
     """One publish form per pack: version + an explicit audience → a confirmation page
     naming it (facilities and roles by name) → published. Nothing ticked is an error
@@ -180,8 +180,8 @@ async def publish(request: Request, pack_id: str, admin: ConsoleAdminDep, form: 
             return render(request, "publish_confirm.html", admin=admin, nav="packs",
                           title="Publish?", pack_id=pack_id, version=version,
                           audience=audience)
-        pub = packs.publish_to(repo=repo, pack_id=pack_id, version=version,
-                               audience=audience, by=admin.name)
+        pub = publishing.publish_as(repo=repo, actor=admin, pack_id=pack_id, version=version,
+                                    audience=audience)
     except ShiftError as exc:
         selection = {"pack_id": pack_id, "version": version, "facilities": facilities,
                      "roles": roles, "all_facilities": all_facilities,

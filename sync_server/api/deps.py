@@ -22,7 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.core.packs import BlobStore
 from sync_server.db.repository import Admin, Device, Repository
 from sync_server.keyring import Keyring
-from sync_server.services import admin_auth, devices
+from sync_server.services import admin_auth, devices, roles
 from sync_server.services.issuing import CertificateIssuer
 from sync_server.services.queries import Queries
 from sync_server.services.sync import PushHook
@@ -112,6 +112,10 @@ def require_admin(request: Request, _creds: AdminCreds) -> Admin:
     admin = admin_auth.admin_for_token(repo=get_repo(request), token=token)
     if admin is None:
         raise _unauthorized("unknown or expired admin token; log in again")
+    if not roles.is_full_admin(admin):       # studio-only accounts use the console studio
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=(
+            f"{admin.name!r} has the console roles {admin.roles!r} only; the JSON API needs "
+            "a full administrator"))
     request.state.admin = admin.name
     return admin
 

@@ -13,6 +13,7 @@ from sync_server.errors import (
     DatabaseError,
     DeviceIdTakenError,
     EnrolError,
+    ForbiddenError,
     NotFoundError,
     QuotaExceededError,
     TooManyAttemptsError,
@@ -20,7 +21,7 @@ from sync_server.errors import (
 
 STATUS_OF: tuple[tuple[type[ShiftError], int], ...] = (
     (NotFoundError, 404), (AlreadyExistsError, 409), (DeviceIdTakenError, 409),
-    (EnrolError, 403), (DatabaseError, 503),
+    (EnrolError, 403), (ForbiddenError, 403), (DatabaseError, 503),
     (TooManyAttemptsError, 429), (PackError, 422))
 
 

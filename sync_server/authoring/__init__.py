@@ -1,5 +1,11 @@
-"""Authoring in the admin console (issue 20): drafts, editors, the translation workspace.
+"""The authoring studio's file side (issue 20, docs/authoring.md "Studio"): a draft is a
+pack source folder (docs/pack-format.md §1) under `<data dir>/drafts/<draft id>/`.
 
-Pure domain code over a pack *source folder* (docs/pack-format.md §1): no FastAPI, no
-database. The console and the services call it with the folder of a draft.
+    drafts.py       where a draft's folder is, a new pack's folder, zip out / zip in
+    unbuild.py      the source folder of a built pack (open a stored version as a draft)
+    tomlwrite.py    the strict TOML writer the editors save with
+    translation/    the translation workspace: strings, statuses, XLIFF / PO (issue 20)
+
+No database and no services here: sync_server/services/drafts.py composes these with the
+`drafts` table, the roles and the audit log.
 """

@@ -9,7 +9,7 @@ from sync_server.db.audit import AuditEntry, audit_in
 from sync_server.db.base import SqlBase
 from sync_server.errors import AlreadyExistsError, NotFoundError
 
-_COLS = "id, name, password_hash, created_at"
+_COLS = "id, name, password_hash, created_at, roles"
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,8 @@ class Admin:
     name: str
     password_hash: str
     created_at: str
+    #: console roles, comma-separated (schema 13): "admin" = every right (services/roles.py)
+    roles: str = "admin"
 
 
 class AdminStore(Protocol):
@@ -35,6 +37,12 @@ class AdminStore(Protocol):
     def get_admin_by_name(self, name: str) -> Admin | None: ...
     def list_admins(self) -> list[Admin]: ...
 
+    def set_admin_roles(self, name: str, roles: str, *,
+                        audit: AuditEntry | None = None) -> None:
+        """Replace an admin's console roles (comma-separated); NotFoundError for an
+        unknown name."""
+        ...
+
     def create_admin_session(self, token_hash: str, admin_id: str, expires_at: str,
                              now: str, *, audit: AuditEntry | None = None) -> None:
         """Open a session (expired ones are dropped on the way)."""
@@ -51,7 +59,8 @@ class AdminSql(SqlBase):
     def create_admin(self, admin_id: str, name: str, password_hash: str, now: str) -> Admin:
         try:
             with self._write() as cur:
-                cur.execute(self._sql(f"INSERT INTO admins ({_COLS}) VALUES (?, ?, ?, ?)"),
+                cur.execute(self._sql("INSERT INTO admins (id, name, password_hash, created_at) "
+                                      "VALUES (?, ?, ?, ?)"),
                             (admin_id, name, password_hash, now))
         except Exception as exc:
             if self._is_unique_violation(exc):
@@ -77,6 +86,14 @@ class AdminSql(SqlBase):
     def list_admins(self) -> list[Admin]:
         return [Admin(*r) for r in self._all(f"SELECT {_COLS} FROM admins ORDER BY name")]
 
+    def set_admin_roles(self, name: str, roles: str, *,
+                        audit: AuditEntry | None = None) -> None:
+        with self._write() as cur:
+            cur.execute(self._sql("UPDATE admins SET roles = ? WHERE name = ?"), (roles, name))
+            if cur.rowcount == 0:
+                raise NotFoundError(f"admin {name!r} does not exist")
+            audit_in(cur, self.dialect, audit)
+
     def create_admin_session(self, token_hash: str, admin_id: str, expires_at: str,
                              now: str, *, audit: AuditEntry | None = None) -> None:
         with self._write() as cur:
@@ -87,7 +104,8 @@ class AdminSql(SqlBase):
                         (token_hash, admin_id, expires_at, now))
 
     def admin_for_session(self, token_hash: str, now: str) -> Admin | None:
-        row = self._one("SELECT a.id, a.name, a.password_hash, a.created_at FROM admin_sessions s "
+        row = self._one("SELECT a.id, a.name, a.password_hash, a.created_at, a.roles "
+                        "FROM admin_sessions s "
                         "JOIN admins a ON a.id = s.admin_id WHERE s.token_hash = ? "
                         "AND s.expires_at > ?", (token_hash, now))
         return Admin(*row) if row else None

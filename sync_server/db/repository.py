@@ -15,6 +15,7 @@ composed into the `Repository` the app uses.
     report aggr.    AggregateStore     RateCount, LatestRating, ProgressRow aggregates.py
     audit log       AuditStore         AuditEntry, AuditRecord              audit.py
     erasure         ErasureStore       Tombstone, SummaryRow                erasure.py
+    drafts          DraftStore         Draft (studio drafts)                drafts.py
 
 Each module holds its records, its Protocol and its SQL (`…Sql`, one text for SQLite and
 PostgreSQL); sql.py composes the SQL classes, sqlite.py and postgres.py add the dialect.
@@ -45,6 +46,7 @@ from sync_server.db.aggregates import (
 from sync_server.db.audit import AuditEntry, AuditQuery, AuditRecord, AuditStore
 from sync_server.db.certificates import CertificateRecord, CertificateStore
 from sync_server.db.devices import Device, DeviceStore
+from sync_server.db.drafts import Draft, DraftStore
 from sync_server.db.erasure import ErasureCounts, ErasureStore, SummaryRow, Tombstone
 from sync_server.db.events import EventCounts, EventRow, EventStore, InsertStatus, StoredEvent
 from sync_server.db.facilities import Facility, FacilityStore
@@ -57,7 +59,7 @@ from sync_server.db.usage import DeviceUsage, UsageStore
 
 class Repository(MetaStore, FacilityStore, AdminStore, LoginStore, DeviceStore, LearnerStore,
                  EventStore, PackStore, CertificateStore, UsageStore, AggregateStore, AuditStore,
-                 ErasureStore, Protocol):
+                 ErasureStore, DraftStore, Protocol):
     """Every store of the server on one database connection pool."""
 
     dialect: str
@@ -69,7 +71,7 @@ __all__ = [
     "Admin", "AdminStore", "AggregateStore", "LatestRating", "ProgressRow", "RateCount",
     "RebuildCounts", "Rebuilt", "Snapshot", "AuditEntry", "AuditQuery", "AuditRecord",
     "AuditStore", "ErasureCounts", "ErasureStore", "SummaryRow", "Tombstone",
-    "CertificateRecord", "CertificateStore", "Device", "DeviceStore",
+    "CertificateRecord", "CertificateStore", "Device", "DeviceStore", "Draft", "DraftStore",
     "DeviceUsage", "EventCounts", "EventRow", "EventStore", "Facility", "FacilityStore",
     "InsertStatus", "InstalledPack", "Learner", "LearnerStore", "LoginStore", "MetaStore",
     "PackStore", "PackVersion", "ProfileResult", "Publication", "Repository", "StoredEvent",

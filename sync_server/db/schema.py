@@ -28,6 +28,10 @@ raw events are folded into by erasure and retention before they are deleted.
 Version 10 (the console, issue 21): `publications.withdrawn_at/_by` (a withdrawn
 publication no longer reaches devices), `enrol_codes.cancelled_at/_by`, and
 `learners.deactivated_at` (leavers). Version 9 is unused (a number a merged branch reserved: it adds nothing).
+Version 13 (the authoring studio, issue 20, docs/authoring.md "Studio"): `drafts`, one row
+per pack draft (its source folder lives under `<data dir>/drafts/<id>/`), and
+`admins.roles`, a comma-separated list of console roles (`admin` = every right; existing
+accounts keep it; `author`, `reviewer`, `publisher` for studio-only accounts).
 """
 
 from __future__ import annotations
@@ -200,6 +204,15 @@ VERSIONS: dict[int, list[Statement]] = {
         "ALTER TABLE enrol_codes ADD COLUMN cancelled_at TEXT",
         "ALTER TABLE enrol_codes ADD COLUMN cancelled_by TEXT",
         "ALTER TABLE learners ADD COLUMN deactivated_at TEXT",
+    ],
+    13: [
+        # the authoring studio (issue 20): pack drafts and console roles of admin accounts
+        """CREATE TABLE IF NOT EXISTS drafts (
+            id TEXT PRIMARY KEY, pack_id TEXT NOT NULL, based_on INTEGER,
+            status TEXT NOT NULL, created_by TEXT NOT NULL, created_at TEXT NOT NULL,
+            updated_by TEXT NOT NULL, updated_at TEXT NOT NULL, built_version INTEGER)""",
+        "CREATE INDEX IF NOT EXISTS drafts_pack ON drafts (pack_id)",
+        "ALTER TABLE admins ADD COLUMN roles TEXT NOT NULL DEFAULT 'admin'",
     ],
 }
 LATEST = max(VERSIONS)

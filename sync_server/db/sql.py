@@ -12,6 +12,7 @@ from sync_server.db.aggregates import AggregateSql
 from sync_server.db.audit import AuditSql
 from sync_server.db.certificates import CertificateSql
 from sync_server.db.devices import DeviceSql
+from sync_server.db.drafts import DraftSql
 from sync_server.db.erasure import ErasureSql
 from sync_server.db.events import EventSql
 from sync_server.db.facilities import FacilitySql
@@ -24,7 +25,8 @@ from sync_server.db.usage import UsageSql
 
 
 class SqlRepository(MetaSql, FacilitySql, AdminSql, LoginSql, DeviceSql, LearnerSql, EventSql,
-                    PackSql, CertificateSql, UsageSql, AggregateSql, AuditSql, ErasureSql):
+                    PackSql, CertificateSql, UsageSql, AggregateSql, AuditSql, ErasureSql,
+                    DraftSql):
     """`Repository` (db/repository.py) in SQL; the dialect subclasses open it."""
 
     def __init__(self, pool_size: int) -> None:

@@ -56,6 +56,15 @@ ACTIONS: dict[str, str] = {
     "export.audit": "audit log exported",
     "retention.events": "retention: events folded and deleted",
     "retention.audit": "retention: audit entries deleted",
+    # the authoring studio (issue 20, docs/authoring.md "Studio")
+    "admin.roles": "admin roles changed",
+    "draft.create": "draft created",
+    "draft.open": "pack version opened as a draft",
+    "draft.edit": "draft edited",
+    "draft.import": "draft source uploaded",
+    "draft.export": "draft source downloaded",
+    "draft.build": "draft built into a version",
+    "draft.delete": "draft deleted",
 }
 #: The actor of scheduled work done by the server itself.
 SERVER = "server"
