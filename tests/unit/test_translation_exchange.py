@@ -4,7 +4,9 @@ states, and hostile files refused with nothing written."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -57,8 +59,7 @@ def test_export_import_round_trip_changes_nothing(sample: Path, fmt) -> None:
 
 def test_xliff_states_and_well_formedness(sample: Path) -> None:
     text = xliff.export(entries(sample, "lt"), "en", "lt", "promote-sample")
-    import xml.etree.ElementTree as ET     # the export is plain, well-formed XLIFF 2.0
-    root = ET.fromstring(text)
+    root = ET.fromstring(text)           # the export is plain, well-formed XLIFF 2.0
     ns = {"x": xliff.NS}
     assert root.get("version") == "2.0" and root.get("trgLang") == "lt"
     units = {u.get("name"): u for u in root.iterfind(".//x:unit", ns)}
@@ -72,7 +73,7 @@ def test_xliff_states_and_well_formedness(sample: Path) -> None:
 
 
 def test_po_marks_machine_and_draft_fuzzy(sample: Path) -> None:
-    catalog = read_po(__import__("io").BytesIO(po.export(entries(sample, "lt"), "en", "lt",
+    catalog = read_po(io.BytesIO(po.export(entries(sample, "lt"), "en", "lt",
                                                          "p")))
     by_ctx = {m.context: m for m in catalog if m.id}
     assert by_ctx[Q1].fuzzy and not by_ctx["pack.toml:title"].fuzzy

@@ -61,5 +61,5 @@ def parse(data: bytes) -> ExchangeFile:
             raise TranslationError(f"line {msg.lineno}: message without msgctxt (the string "
                                    "id); export the language again")
         status = Status.UNTRANSLATED if not msg.string else Status.DRAFT
-        out.items.append(Incoming(msg.context, msg.id, msg.string or "", status, msg.lineno))
+        out.items.append(Incoming(msg.context, msg.id, msg.string or "", status, msg.lineno or 0))
     return out

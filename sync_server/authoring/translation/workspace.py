@@ -96,9 +96,9 @@ def check_target(u: Unit, text: str) -> None:
     findings = check_plain(text, source=True) if u.kind is Kind.PLAIN else text_findings(text)
     if findings:
         raise TranslationError(f"{u.id}: {findings[0].message}")
-    if u.kind in (Kind.ALT,) or u.context.startswith(("heading", "cell")):
-        if "\n" in text:
-            raise TranslationError(f"{u.id}: must stay on one line")
+    one_line = u.kind is Kind.ALT or u.context.startswith(("heading", "cell"))
+    if one_line and "\n" in text:
+        raise TranslationError(f"{u.id}: must stay on one line")
 
 
 def save(src: Path, lang: str, changes: dict[str, Change], by: str, on: dt.date

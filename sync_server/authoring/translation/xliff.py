@@ -94,7 +94,7 @@ def _parse(text: str) -> _Node:
 
     p.StartDoctypeDeclHandler = lambda *a: refuse("DOCTYPE declarations")
     p.EntityDeclHandler = lambda *a: refuse("entity declarations")
-    p.ExternalEntityRefHandler = lambda *a: refuse("external entities")  # type: ignore[assignment,return-value]
+    p.ExternalEntityRefHandler = lambda *a: refuse("external entities")  # type: ignore[assignment]
     p.StartElementHandler = start
     p.EndElementHandler = lambda tag: stack.pop()
     p.CharacterDataHandler = lambda data: stack[-1].text.append(data)
