@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from app.core.packs.source import read_source
+from sync_server.authoring.tomlwrite import dumps
 from sync_server.authoring.translation.extract import extract, pack_languages
 from sync_server.authoring.translation.lesson_blocks import rebuild, segments
 from sync_server.authoring.translation.model import Status, TranslationError
 from sync_server.authoring.translation.state import state_path
-from sync_server.authoring.translation.toml_edit import Edit, apply_edits
-from sync_server.authoring.translation.toml_write import dumps, header_comments
+from sync_server.authoring.translation.toml_edit import Edit, apply_edits, header_comments
 from sync_server.authoring.translation.workspace import (
     Change,
     entries,
@@ -132,7 +132,7 @@ def test_toml_edit_keeps_comments_and_falls_back_to_a_full_write() -> None:
     for pack in PACKS:
         for p in pack.rglob("*.toml"):
             raw = p.read_text(encoding="utf-8")
-            assert tomllib.loads(dumps(tomllib.loads(raw), header_comments(raw))) == \
+            assert tomllib.loads(header_comments(raw) + dumps(tomllib.loads(raw))) == \
                 tomllib.loads(raw)
 
 

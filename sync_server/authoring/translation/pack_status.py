@@ -16,10 +16,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from sync_server.authoring.translation import toml_write
+from sync_server.authoring import tomlwrite
 from sync_server.authoring.translation.model import Entry, Status
 from sync_server.authoring.translation.state import write_atomic
-from sync_server.authoring.translation.toml_edit import Edit, apply_edits
+from sync_server.authoring.translation.toml_edit import Edit, apply_edits, rewrite
 
 MAX_REVIEWER = 200
 
@@ -91,12 +91,12 @@ def _set_review(text: str, lang: str, review: dict[str, Any] | None) -> str:
         del lines[start:end]
     out = "".join(lines).rstrip("\n") + "\n"
     if review is not None:
-        block = [f"[reviews.{toml_write.key(lang)}]"]
-        block += [f"{k} = {toml_write.value(v)}" for k, v in review.items()]
+        block = [f"[reviews.{tomlwrite.key(lang)}]"]
+        block += [f"{k} = {tomlwrite.value(v)}" for k, v in review.items()]
         out = out.rstrip("\n") + "\n\n" + "\n".join(block) + "\n"
     try:
         if tomllib.loads(out) == want:
             return out
     except tomllib.TOMLDecodeError:
         pass
-    return toml_write.dumps(want, toml_write.header_comments(text))
+    return rewrite(want, text)

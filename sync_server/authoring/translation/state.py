@@ -20,7 +20,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from sync_server.authoring.translation import toml_write
+from sync_server.authoring import tomlwrite
 from sync_server.authoring.translation.model import Mark, Status, TranslationError
 
 STATE_DIR = "translations"
@@ -72,7 +72,7 @@ def save_marks(src: Path, lang: str, marks: dict[str, Mark]) -> None:
         if m.on is not None:
             entry["on"] = m.on
         table[uid] = entry
-    write_atomic(state_path(src, lang), toml_write.dumps({"strings": table}, _HEADER))
+    write_atomic(state_path(src, lang), _HEADER + tomlwrite.dumps({"strings": table}))
 
 
 def write_atomic(path: Path, text: str) -> None:

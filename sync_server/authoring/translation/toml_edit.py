@@ -2,7 +2,7 @@
 only the line of the changed string is rewritten, so the author's comments and layout
 stay. The result is parsed back and must equal the intended data; when it does not (a
 shape the line edit does not know, such as a multi-line inline table), the whole file
-is written by ``toml_write`` instead (its leading comment block kept).
+is written by the studio's ``tomlwrite`` instead (its leading comment block kept).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.packs.tomldoc import TomlDoc
-from sync_server.authoring.translation import toml_write
+from sync_server.authoring import tomlwrite
+from sync_server.authoring.translation.model import TranslationError
 
 _KEY_LINE = re.compile(r"""^(\s*)((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)(\s*=\s*)(.*)$""")
 
@@ -48,7 +49,26 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
                 return out
         except tomllib.TOMLDecodeError:
             pass
-    return toml_write.dumps(want, toml_write.header_comments(text))
+    return rewrite(want, text)
+
+
+def rewrite(want: dict[str, Any], text: str) -> str:
+    """The whole file written again from ``want``, after ``text``'s leading comments."""
+    try:
+        return header_comments(text) + tomlwrite.dumps(want)
+    except ValueError as exc:
+        raise TranslationError(f"cannot write the file back: {exc}") from None
+
+
+def header_comments(text: str) -> str:
+    """The file's leading comment block (and blank lines), kept by a rewrite."""
+    lines = []
+    for line in text.splitlines(keepends=True):
+        if line.strip() == "" or line.lstrip().startswith("#"):
+            lines.append(line)
+        else:
+            break
+    return "".join(lines)
 
 
 def _set(data: Any, keys: tuple[str | int, ...], value: Any) -> None:
@@ -93,7 +113,7 @@ def _edit_line(lines: list[str], doc: TomlDoc, e: Edit) -> bool:
         del lines[line_no - 1]
         return True
     comment = m.group(4)[end:]
-    lines[line_no - 1] = (m.group(1) + m.group(2) + m.group(3) + toml_write.value(e.value)
+    lines[line_no - 1] = (m.group(1) + m.group(2) + m.group(3) + tomlwrite.value(e.value)
                           + comment + newline)
     return True
 
@@ -122,7 +142,7 @@ def _insert_into_table(lines: list[str], doc: TomlDoc, e: Edit) -> bool:
     at = max(known)
     m = _KEY_LINE.match(lines[at - 1])
     indent = m.group(1) if m else ""
-    lines.insert(at, f"{indent}{toml_write.key(name)} = {toml_write.value(e.value)}\n")
+    lines.insert(at, f"{indent}{tomlwrite.key(name)} = {tomlwrite.value(e.value)}\n")
     return True
 
 
