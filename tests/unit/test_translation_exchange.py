@@ -145,6 +145,13 @@ TITLE = "Professional boundaries (sample)"
     (_xliff_unit("pack.toml:title", TITLE, "&lt;script&gt;alert(1)&lt;/script&gt;"), "HTML"),
     (_xliff_unit("pack.toml:title", TITLE, "a<b xmlns='x'>b</b>"), "inline markup"),
     (b" " * (MAX_IMPORT_BYTES + 1), "too large"),
+    (f'<xliff xmlns="{xliff.NS}" version="2.0" trgLang="lt">'.encode() + b"<a>" * 40
+     + b"</a>" * 40 + b"</xliff>", "nested too deep"),
+    (_xliff_unit("pack.toml:title", TITLE, "x").replace(b"</file>", b"<unit id='u2' "
+     b"name='pack.toml:title'><segment><source>" + TITLE.encode() + b"</source><target>y"
+     b"</target></segment></unit></file>"), "appears twice"),
+    (_xliff_unit("courses/boundaries/01-why-boundaries.md#0", "Why boundaries matter",
+                 "Antra\nline"), "must stay on one line"),
     (b"\xff\xfe<xliff/>", "UTF-8"),
 ])
 def test_hostile_xliff_is_refused_and_nothing_written(sample: Path, data: bytes,
