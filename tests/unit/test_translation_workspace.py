@@ -165,6 +165,27 @@ def test_save_review_and_pack_status(sample: Path) -> None:
     assert manifest["machine_translated"] == ["lt"] and "reviews" not in manifest
 
 
+def test_a_target_changed_outside_the_workspace_is_no_longer_reviewed(sample: Path) -> None:
+    lesson = next(u.id for u in extract(sample, "lt").units
+                  if u.id.startswith("courses/boundaries/01-") and u.context.startswith("para"))
+    items = mark_reviewed(sample, "lt", ["pack.toml:title"], "Rasa", TODAY)
+    save(sample, "lt", {lesson: Change("", Status.UNTRANSLATED)}, "Ona", TODAY)
+    got = {e.unit.id: e for e in entries(sample, "lt")}
+    assert got["pack.toml:title"].status is Status.REVIEWED
+    assert got[lesson].status is Status.UNTRANSLATED
+    # the studio's editors (or a zipped source) change the Lithuanian files directly
+    pack = sample / "pack.toml"
+    pack.write_text(pack.read_text().replace("Profesinės ribos (pavyzdys)", "Ribos"))
+    md = sample / "courses/boundaries/01-why-boundaries.lt.md"
+    source = got[lesson].unit.source
+    md.write_text(md.read_text().replace(source, "Išverstas studijoje."))
+    got = {e.unit.id: e for e in entries(sample, "lt")}
+    assert got["pack.toml:title"].status is Status.DRAFT and got["pack.toml:title"].by == ""
+    assert got[lesson].status is Status.DRAFT
+    assert got[lesson].unit.target == "Išverstas studijoje."
+    assert items
+
+
 def test_untranslated_strings_make_the_language_partial_and_still_build(sample: Path) -> None:
     q = "courses/boundaries/quiz.toml:questions[q1].prompt"
     lesson = next(u.id for u in extract(sample, "lt").units

@@ -63,6 +63,7 @@ class Mark:
     source_sha: str
     by: str = ""
     on: dt.date | None = None
+    target_sha: str = ""      # the target it was given for ("" for untranslated)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ travels with the draft, so a zipped source keeps who translated and reviewed wha
 [strings."courses/boundaries/quiz.toml:questions[q1].prompt"]
 status = "reviewed"          # untranslated | machine | draft | reviewed
 source = "9f2c…"             # hash of the source text the status was given for
+target = "41ab…"             # hash of the target text it was given for
 by = "Ona Petraitė"
 on = 2027-03-01
 ```
@@ -56,17 +57,21 @@ def _mark(lang: str, uid: str, v: Any) -> Mark:
     if not isinstance(v, dict) or v.get("status") not in _STORED:
         raise TranslationError(f"{where}: status must be one of {', '.join(_STORED)}")
     sha, by, on = v.get("source", ""), v.get("by", ""), v.get("on")
-    if not isinstance(sha, str) or not isinstance(by, str) or len(by) > 200:
-        raise TranslationError(f"{where}: source and by must be text (by ≤ 200 characters)")
+    target = v.get("target", "")
+    if not all(isinstance(x, str) for x in (sha, by, target)) or len(by) > 200:
+        raise TranslationError(f"{where}: source, target and by must be text (by ≤ 200 "
+                               "characters)")
     if on is not None and (not isinstance(on, dt.date) or isinstance(on, dt.datetime)):
         raise TranslationError(f"{where}: on must be a TOML date")
-    return Mark(_STORED[v["status"]], sha, by, on)
+    return Mark(_STORED[v["status"]], sha, by, on, target)
 
 
 def save_marks(src: Path, lang: str, marks: dict[str, Mark]) -> None:
     table: dict[str, Any] = {}
     for uid, m in marks.items():
         entry: dict[str, Any] = {"status": m.status.value, "source": m.source_sha}
+        if m.target_sha:
+            entry["target"] = m.target_sha
         if m.by:
             entry["by"] = m.by
         if m.on is not None:

@@ -66,12 +66,17 @@ def _entry(u: Unit, mark: Mark | None, ex: Extraction) -> Entry:
     langs = ex.langs
     if mark is not None and mark.status is Status.UNTRANSLATED \
             and mark.source_sha == source_hash(u.source):
-        mark, u = None, Unit(u.id, u.file, u.context, u.kind, u.source, "")
+        if u.target in ("", u.source):     # a lesson block still holding the source text
+            return Entry(Unit(u.id, u.file, u.context, u.kind, u.source, ""),
+                         Status.UNTRANSLATED)
+        return Entry(u, Status.DRAFT)       # translated outside the workspace since
     if not u.target:
         return Entry(u, Status.UNTRANSLATED)
     if mark is not None:
         if mark.source_sha != source_hash(u.source):
             return Entry(u, Status.NEEDS_REVIEW, mark.by, mark.on)
+        if mark.target_sha and mark.target_sha != source_hash(u.target):
+            return Entry(u, Status.DRAFT)   # changed outside the workspace: not signed off
         return Entry(u, mark.status, mark.by, mark.on)
     review = langs.reviews.get(ex.lang)
     if isinstance(review, dict) and ex.lang not in langs.machine_translated:
@@ -132,7 +137,8 @@ def save(src: Path, lang: str, changes: dict[str, Change], by: str, on: dt.date
         else:
             lessons.setdefault(uid.rpartition("#")[0], {})[int(uid.rpartition("#")[2])] = ch.text
         marks[uid] = Mark(ch.status, source_hash(u.source), by if ch.status in (
-            Status.REVIEWED, Status.DRAFT, Status.MACHINE) else "", on)
+            Status.REVIEWED, Status.DRAFT, Status.MACHINE) else "", on,
+            source_hash(ch.text) if ch.text else "")
     writes = {rel: apply_edits(read_text(src / rel), edits) for rel, edits in by_file.items()}
     for stem, new in lessons.items():
         rel, text, untranslated = _lesson_text(src, ex, stem, new)
