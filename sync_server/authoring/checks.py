@@ -56,6 +56,14 @@ class Report:
     def about(self, path: str, prefix: str = "") -> list[Problem]:
         return [p for p in [*self.errors, *self.warnings] if p.concerns(path, prefix)]
 
+    def exactly(self, path: str, fields: list[str], rules: tuple[str, ...] = (),
+                skip: tuple[str, ...] = ()) -> list[Problem]:
+        """Findings about exactly these fields of `path` (not the ones inside them);
+        `rules` keeps only those rules, `skip` leaves some out (shown elsewhere)."""
+        return [p for p in [*self.errors, *self.warnings]
+                if p.path == path and p.field in fields and (not rules or p.rule in rules)
+                and p.rule not in skip]
+
 
 def _rel(path: str | None, root: Path) -> str:
     if not path:

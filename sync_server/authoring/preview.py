@@ -3,7 +3,8 @@
 The pipeline is the app's: the Markdown file is normalised by the builder's lesson parser
 (``app.core.packs.lessons.parse_lesson``: split into cards at ``#``/``##``, raw HTML an
 error, images only pack media, web links as text), each card is split at its images by
-``app.core.application.cards.card_blocks`` like the lesson view does, and each Markdown
+``app.core.packs.markup.split_images`` (what the lesson view's ``card_blocks`` does; the
+server may not import the app's application layer), and each Markdown
 block is rendered by markdown-it with raw HTML **off** (the app's Markdown control gets
 the same text). Nothing an author types can become an element of the console page: with
 HTML off, ``<script>`` is text, and markdown-it escapes every text it writes.
@@ -19,9 +20,9 @@ from dataclasses import dataclass
 
 from markdown_it import MarkdownIt
 
-from app.core.application.cards import card_blocks, lesson_link_target
 from app.core.errors import PackSourceError
 from app.core.packs.lessons import parse_lesson
+from app.core.packs.markup import LESSON_LINK, split_images
 
 _MD = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}
                  ).enable(["table", "strikethrough"])
@@ -66,12 +67,12 @@ def render_lesson(text: str, *, course: str, lesson: str, lang: str,
         out.append(f'<section class="card" id="card-{html.escape(card["anchor"])}">')
         out.append(f'<h2>{html.escape(card["title"])}</h2>'
                    f'<p class="card-no">{i + 1} / {len(parsed.cards)}</p>')
-        for block in card_blocks(card["markdown"]):
-            if block.kind == "image":
-                out.append(f'<figure><img src="{html.escape(media_url(block.path))}" '
-                           f'alt="{html.escape(block.text)}"></figure>')
+        for kind, text, path in split_images(card["markdown"]):
+            if kind == "image":
+                out.append(f'<figure><img src="{html.escape(media_url(path))}" '
+                           f'alt="{html.escape(text)}"></figure>')
             else:
-                out.append(_markdown(block.text))
+                out.append(_markdown(text))
         out.append("</section>")
     return Preview("\n".join(out))
 
@@ -81,8 +82,9 @@ def _markdown(text: str) -> str:
     for token in tokens:
         for child in token.children or []:
             if child.type == "link_open":
-                target = lesson_link_target(str(child.attrs.get("href", "")))
+                target = LESSON_LINK.match(str(child.attrs.get("href", "")))
+                anchor = str(child.attrs.get("href", "")).partition("#")[2] if target else ""
                 # a lesson link: to a card of this preview, or inert (another lesson)
-                child.attrs["href"] = f"#card-{target[2]}" if target and target[2] else "#"
+                child.attrs["href"] = f"#card-{anchor}" if anchor else "#"
     rendered: str = _MD.renderer.render(tokens, _MD.options, {})
     return rendered

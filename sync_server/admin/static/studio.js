@@ -26,6 +26,7 @@
     if (timer) { clearTimeout(timer); }
     timer = setTimeout(update, 300);
   });
+  form.dataset.live = "1";   // the preview follows the typing from now on
   // the image form carries the text being edited, so an upload does not lose it
   var imageForm = document.getElementById("image-form");
   if (imageForm) {

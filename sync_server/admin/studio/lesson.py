@@ -23,7 +23,8 @@ from sync_server.authoring.preview import MAX_PREVIEW_CHARS
 from sync_server.services import studio
 
 router = APIRouter(prefix="/admin/studio", include_in_schema=False)
-BASE = "/admin/studio/{draft_id}/courses/{course_id}/lessons/{lesson}/{lang}"
+ROUTE = "/{draft_id}/courses/{course_id}/lessons/{lesson}/{lang}"
+BASE = "/admin/studio" + ROUTE
 
 
 def _page(request: Request, admin: StudioMemberDep, state: StateDep, draft_id: str,
@@ -47,13 +48,13 @@ def _page(request: Request, admin: StudioMemberDep, state: StateDep, draft_id: s
                 max_image_mib=MAX_IMAGE_BYTES // (1024 * 1024), **view)
 
 
-@router.get(BASE, response_class=HTMLResponse)
+@router.get(ROUTE, response_class=HTMLResponse)
 def lesson_page(request: Request, draft_id: str, course_id: str, lesson: str, lang: str,
                 admin: StudioMemberDep, state: StateDep) -> HTMLResponse:
     return _page(request, admin, state, draft_id, course_id, lesson, lang)
 
 
-@router.post(BASE, response_class=HTMLResponse)
+@router.post(ROUTE, response_class=HTMLResponse)
 async def save_lesson(request: Request, draft_id: str, course_id: str, lesson: str, lang: str,
                       admin: StudioMemberDep, form: CsrfForm, state: StateDep) -> Response:
     text = str(form.get("markdown") or "")
@@ -71,7 +72,7 @@ async def save_lesson(request: Request, draft_id: str, course_id: str, lesson: s
                  note="Saved.")
 
 
-@router.post(BASE + "/preview", response_class=HTMLResponse)
+@router.post(ROUTE + "/preview", response_class=HTMLResponse)
 async def preview(request: Request, draft_id: str, course_id: str, lesson: str, lang: str,
                   admin: StudioMemberDep, form: CsrfForm, state: StateDep) -> HTMLResponse:
     """The rendered preview only (studio.js swaps it in as the author types)."""
@@ -81,7 +82,7 @@ async def preview(request: Request, draft_id: str, course_id: str, lesson: str, 
     return render(request, "studio_preview.html", admin=admin, preview=shown)
 
 
-@router.post(BASE + "/image", response_class=HTMLResponse)
+@router.post(ROUTE + "/image", response_class=HTMLResponse)
 async def upload_image(request: Request, draft_id: str, course_id: str, lesson: str,
                        lang: str, admin: StudioMemberDep, form: CsrfForm,
                        state: StateDep) -> Response:
