@@ -229,6 +229,21 @@ def test_hostile_targets_are_refused_and_nothing_is_written(sample: Path, text: 
     assert _files(sample) == before
 
 
+def test_links_of_the_source_are_kept(sample: Path) -> None:
+    linked = [e for e in entries(sample, "lt") if "](" in e.unit.source
+              and "02-warning-signs" in e.unit.source]
+    assert linked, "the sample lesson links to another lesson"
+    e = linked[0]
+    # the lesson file and the anchor are the target language's: accepted as they are
+    save(sample, "lt", {e.unit.id: Change(e.unit.target + " Daugiau.", Status.DRAFT)}, "O",
+         TODAY)
+    with pytest.raises(TranslationError, match="keep the links"):
+        save(sample, "lt", {e.unit.id: Change("Be nuorodos.", Status.DRAFT)}, "O", TODAY)
+    with pytest.raises(TranslationError, match="keep the links"):
+        save(sample, "lt", {e.unit.id: Change(e.unit.target.replace(
+            "02-warning-signs.lt.md", "https://evil.example/x"), Status.DRAFT)}, "O", TODAY)
+
+
 def test_refusals(sample: Path) -> None:
     with pytest.raises(TranslationError, match="unknown string id"):
         save(sample, "lt", {"pack.toml:nope": Change("x", Status.DRAFT)}, "Ona", TODAY)

@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sync_server.authoring.translation.extract import pack_languages
 from sync_server.authoring.translation.model import Status, TranslationError
 from sync_server.authoring.translation.workspace import Change, check_target, entries, save
 
@@ -63,6 +64,7 @@ def apply_import(src: Path, lang: str, incoming: ExchangeFile, by: str, on: dt.d
     """Apply an imported language file. ``may_review``: the importer is a reviewer, so a
     changed string the file marks reviewed/final is stored reviewed (else draft)."""
     current = {e.unit.id: e for e in entries(src, lang)}
+    langs = pack_languages(src)
     if incoming.target_lang != lang:
         raise TranslationError(f"the file is for language {incoming.target_lang!r}, not "
                                f"{lang!r}")
@@ -81,7 +83,7 @@ def apply_import(src: Path, lang: str, incoming: ExchangeFile, by: str, on: dt.d
             raise TranslationError(f"{where}string id {item.id!r} appears twice")
         seen.add(item.id)
         if item.target:
-            check_target(e.unit, item.target)
+            check_target(e.unit, item.target, lang, langs.default)
         if item.source != e.unit.source:
             report.stale.append(item.id)
             continue

@@ -6,6 +6,7 @@ XLIFF / PO import. Who may review is the caller's decision (services/translation
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +94,33 @@ def progress(lang: str, items: list[Entry]) -> Progress:
     return Progress(lang, len(items), {s: counts.get(s, 0) for s in ORDER})
 
 
-def check_target(u: Unit, text: str) -> None:
+_LINK = re.compile(r"\]\(\s*<?([^)\s>]+)|<((?:https?://|mailto:)[^>\s]+)>")
+
+
+def links_of(text: str, lang: str, default: str) -> list[str]:
+    """The link targets of a Markdown text, the language of lesson links and anchors
+    taken out (``02-x.lt.md#zonos`` → ``02-x.<default>.md``): a translation keeps them."""
+    out = []
+    for m in _LINK.finditer(text):
+        href = (m.group(1) or m.group(2)).split("#", 1)[0]
+        out.append(re.sub(rf"\.{re.escape(lang)}\.md$", f".{default}.md", href))
+    return sorted(out)
+
+
+def check_links(u: Unit, text: str, lang: str, default: str) -> None:
+    """Web addresses and lesson links of the source stay in the translation (the
+    translated anchor and the target language's lesson file may differ)."""
+    if u.kind not in (Kind.LESSON, Kind.BLOCK, Kind.RICH):
+        return
+    want, got = links_of(u.source, default, default), links_of(text, lang, default)
+    if want != got:
+        missing = sorted(set(want) - set(got)) or want
+        raise TranslationError(f"{u.id}: keep the links of the source text "
+                               f"({', '.join(missing)[:200]}); only their words are "
+                               "translated")
+
+
+def check_target(u: Unit, text: str, lang: str = "", default: str = "") -> None:
     """Refuse a target the builder would refuse, with the string's id (raw HTML, control
     or bidi characters, Markdown in a plain field, a line break where one line is due)."""
     if len(text) > MAX_TEXT:
@@ -101,6 +128,8 @@ def check_target(u: Unit, text: str) -> None:
     findings = check_plain(text, source=True) if u.kind is Kind.PLAIN else text_findings(text)
     if findings:
         raise TranslationError(f"{u.id}: {findings[0].message}")
+    if lang and default:
+        check_links(u, text, lang, default)
     one_line = u.kind is Kind.ALT or u.context.startswith(("heading", "cell"))
     if one_line and "\n" in text:
         raise TranslationError(f"{u.id}: must stay on one line")
@@ -118,7 +147,7 @@ def save(src: Path, lang: str, changes: dict[str, Change], by: str, on: dt.date
         if uid not in units:
             raise TranslationError(f"unknown string id {uid!r}")
         if ch.text:
-            check_target(units[uid], ch.text)
+            check_target(units[uid], ch.text, lang, ex.langs.default)
         elif ch.status is not Status.UNTRANSLATED:
             raise TranslationError(f"{uid}: an empty translation can only be untranslated")
     marks = load_marks(src, lang)
