@@ -1,4 +1,7 @@
-"""`python -m sync_server admin create NAME` (+ `passwd NAME`, `list`).
+"""`python -m sync_server admin create NAME` (+ `passwd NAME`, `list`, `roles NAME ROLES`).
+
+Roles (docs/authoring.md "Studio" → "Roles"): `admin` (every right, the default),
+`author`, `reviewer`, `publisher`, comma-separated.
 
 The password is asked on a terminal, or read from SHIFT_ADMIN_PASSWORD, or from the first
 line of stdin with --password-stdin; it is never a command-line argument (that would
@@ -24,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         c.add_argument("--password-stdin", action="store_true",
                        help="read the password from the first line of stdin")
     add("list", "list admin names")
+    r = add("roles", "set an admin's console roles (admin | author, reviewer, publisher)")
+    r.add_argument("name")
+    r.add_argument("roles", help="comma-separated, e.g. author,publisher")
 
 
 def read_password(args: argparse.Namespace) -> str:
@@ -42,13 +48,17 @@ def read_password(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from sync_server.cli_support import repository
-    from sync_server.services import admin_auth
+    from sync_server.services import admin_auth, roles
     from sync_server.services.audit import cli_actor
 
     with repository(args) as repo:
         if args.admin_command == "list":
             for admin in admin_auth.list_admins(repo=repo):
                 print(admin.name)
+            return 0
+        if args.admin_command == "roles":
+            given = roles.set_roles(repo=repo, name=args.name, roles=args.roles, by=cli_actor())
+            print(f"roles of {args.name}: {', '.join(given)}")
             return 0
         password = read_password(args)
         if args.admin_command == "create":

@@ -266,3 +266,21 @@ def test_a_hostile_source_upload_leaves_the_draft_as_it_was(srv, tmp_path: Path)
         assert r.status_code == 422 and "escapes the folder" in r.text
         assert (data / "drafts" / draft / "pack.toml").read_bytes() == before
         assert not list(data.rglob("escape.txt"))
+
+
+def test_cli_sets_console_roles(tmp_path: Path) -> None:
+    from tests.integration.test_server_cli import cli
+    data = tmp_path / "cli"
+    r = cli("admin", "create", "rita", "--password-stdin", data=data, stdin=PASSWORD + "\n")
+    assert r.returncode == 0, r.stderr
+    r = cli("admin", "roles", "rita", "author,publisher", data=data)
+    assert r.returncode == 0 and "author, publisher" in r.stdout, r.stderr
+    r = cli("admin", "roles", "rita", "owner", data=data)
+    assert r.returncode == 1 and "choose from" in r.stderr
+    r = cli("admin", "roles", "nobody", "author", data=data)
+    assert r.returncode == 1 and "does not exist" in r.stderr
+    repo = open_repo(data)
+    try:
+        assert repo.get_admin_by_name("rita").roles == "author,publisher"
+    finally:
+        repo.close()

@@ -1,4 +1,4 @@
-"""The translation workspace's domain (issue 20, docs/authoring.md §8): the strings of a
+"""The translation workspace's domain (issue 20, docs/authoring.md §9): the strings of a
 pack source folder, their statuses, saving and reviewing them, XLIFF 2.0 and PO.
 
     model.py          Unit, Status, Mark, Entry, the source hash
