@@ -255,6 +255,14 @@ def test_refusals(sample: Path) -> None:
     with pytest.raises(TranslationError, match="untranslated"):
         save(sample, "lt", {"pack.toml:title": Change("", Status.UNTRANSLATED)}, "", TODAY)
         mark_reviewed(sample, "lt", ["pack.toml:title"], "Ona", TODAY)
+    pack = sample / "pack.toml"
+    original = pack.read_text()
+    pack.write_text(original.replace('languages = ["en", "lt"]',
+                                     'languages = ["en", "lt", "../../evil"]'))
+    with pytest.raises(TranslationError, match="not a language code"):
+        entries(sample, "lt")
+    assert not (sample.parent.parent / "evil.toml").exists()
+    pack.write_text(original)
     state_path(sample, "lt").write_text('[strings."x"]\nstatus = "forged"\n')
     with pytest.raises(TranslationError, match="status must be one of"):
         entries(sample, "lt")

@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from app.core.packs.fields import LANG_RE
 from sync_server.authoring.translation.lesson_blocks import Segment, segments
 from sync_server.authoring.translation.model import Kind, TranslationError, Unit
 from sync_server.authoring.translation.toml_strings import TomlString, localized_strings
@@ -90,6 +91,9 @@ def _parsed(path: Path, size: int, mtime_ns: int, inode: int) -> dict[str, Any]:
 def pack_languages(src: Path) -> PackLanguages:
     pack = read_toml(src / "pack.toml")
     languages = [x for x in pack.get("languages", []) if isinstance(x, str)]
+    bad = [x for x in languages if not LANG_RE.match(x)]
+    if bad:      # a language code names files (translations/<lang>.toml, <lesson>.<lang>.md)
+        raise TranslationError(f"pack.toml: {bad[0][:20]!r} is not a language code")
     default = pack.get("default_language")
     if not isinstance(default, str) or default not in languages:
         raise TranslationError("pack.toml: default_language is not one of languages")
