@@ -83,6 +83,25 @@ def test_every_shipped_lesson_comes_back_from_its_segments(lesson: Path) -> None
     assert [s.shape for s in again] == [s.shape for s in segs]
 
 
+@pytest.mark.parametrize("name", ["promote-core", "workpris-ngo"])
+def test_changing_every_string_keeps_every_comment(name: str, tmp_path: Path) -> None:
+    copy = tmp_path / name
+    shutil.copytree(ROOT / "content_packs" / name, copy)
+    items = entries(copy, "lt")
+    new = {e.unit.id: f"Ž {e.unit.target}" for e in items if e.unit.kind != "block"}
+    save(copy, "lt", {k: Change(v, Status.DRAFT) for k, v in new.items()}, "Ona", TODAY)
+    got = {e.unit.id: e.unit.target for e in entries(copy, "lt")}
+    assert {k: got[k] for k in new} == new
+    for p in (ROOT / "content_packs" / name).rglob("*.toml"):
+        before = p.read_text(encoding="utf-8").splitlines()
+        after = (copy / p.relative_to(ROOT / "content_packs" / name)).read_text(
+            encoding="utf-8").splitlines()
+        assert [x for x in before if x.lstrip().startswith("#")] == \
+            [x for x in after if x.lstrip().startswith("#")], p.name
+        if p.name != "pack.toml":       # edited in place: only "lt" lines or values change
+            assert len(after) == len(before), p.name
+
+
 def test_extraction_covers_every_kind_of_string(sample: Path) -> None:
     ids = {u.id: u for u in extract(sample, "lt").units}
     for expected in ("pack.toml:title", "pack.toml:description",
@@ -126,6 +145,11 @@ def test_toml_edit_keeps_comments_and_falls_back_to_a_full_write() -> None:
     assert "# keep me" in out and "# c" in out and out.startswith("# head\n")
     assert tomllib.loads(out) == {"format": 1, "title": {"en": "A", "lt": "Ž\"q"},
                                   "outcomes": {"x": {"en": "E", "lt": "L"}}}
+    dotted = '# top\ntitle.en = "A"  # en\ntitle.de = "D"\n\n[x]\ny = 1\n'
+    out = apply_edits(dotted, [Edit(("title",), "title", {"en": "A", "de": "D", "lt": "L"})])
+    assert out == '# top\ntitle.en = "A"  # en\ntitle.de = "D"\ntitle.lt = "L"\n\n[x]\ny = 1\n'
+    out = apply_edits(out, [Edit(("title",), "title", {"en": "A", "lt": "M"})])
+    assert out == '# top\ntitle.en = "A"  # en\ntitle.lt = "M"\n\n[x]\ny = 1\n'
     multi = 'title = {\n  en = "A" }\n'.replace("{\n  ", "{ ")  # one line: edited in place
     assert tomllib.loads(apply_edits(multi, [Edit(("title",), "title", {"en": "B"})])) == \
         {"title": {"en": "B"}}

@@ -40,7 +40,7 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
     lines = text.splitlines(keepends=True)
     doc = TomlDoc(text, "")
     ok = True
-    for e in sorted(edits, key=lambda e: doc.line_of(e.index_path) or 0, reverse=True):
+    for e in sorted(edits, key=lambda e: _position(doc, e), reverse=True):
         ok = ok and _edit_line(lines, doc, e)
     out = "".join(lines)
     if ok:
@@ -71,6 +71,18 @@ def header_comments(text: str) -> str:
     return "".join(lines)
 
 
+def _position(doc: TomlDoc, e: Edit) -> int:
+    """Where an edit happens: its line, or the last line of its dotted keys
+    (``title.en = …`` / ``title.lt = …``); edits run bottom-up so inserted lines do not
+    move the ones still to do."""
+    exact = doc.exact_line(e.index_path)
+    if exact is not None:
+        return exact
+    parts = [doc.exact_line(f"{e.index_path}.{k}") for k in _sibling_names(doc, e.index_path)]
+    found = [n for n in parts if n is not None]
+    return max(found) if found else doc.line_of(e.index_path) or 0
+
+
 def _set(data: Any, keys: tuple[str | int, ...], value: Any) -> None:
     for k in keys[:-1]:
         if isinstance(data, dict) and k not in data:
@@ -99,6 +111,8 @@ def _edit_line(lines: list[str], doc: TomlDoc, e: Edit) -> bool:
     """Rewrite the one line of ``e`` (a ``key = value`` line, or a ``lang = "…"`` line of a
     ``[table]``); False when the value is not written on one line of its own."""
     line_no = doc.exact_line(e.index_path)
+    if line_no is None and isinstance(e.value, dict):
+        return _edit_table(lines, doc, e)       # dotted keys: ``title.lt = "…"``
     if line_no is None:
         return _insert_into_table(lines, doc, e)
     raw = lines[line_no - 1]
@@ -137,12 +151,15 @@ def _insert_into_table(lines: list[str], doc: TomlDoc, e: Edit) -> bool:
     parent, _, name = e.index_path.rpartition(".")
     siblings = [doc.exact_line(f"{parent}.{k}") for k in _sibling_names(doc, parent)]
     known = [n for n in siblings if n is not None]
-    if not parent or not known or doc.exact_line(parent) is None:
+    if not parent or not known:
         return False
     at = max(known)
     m = _KEY_LINE.match(lines[at - 1])
     indent = m.group(1) if m else ""
-    lines.insert(at, f"{indent}{tomlwrite.key(name)} = {tomlwrite.value(e.value)}\n")
+    written = m.group(2) if m else ""
+    dotted = re.match(r"^(.*?)\s*\.\s*[^.]+$", written)   # ``title.pt`` → ``title.lt``
+    new_key = (dotted.group(1) + "." if dotted else "") + tomlwrite.key(name)
+    lines.insert(at, f"{indent}{new_key} = {tomlwrite.value(e.value)}\n")
     return True
 
 
