@@ -151,3 +151,24 @@ def test_hostile_import_is_refused_on_the_page(server) -> None:
                    data={"csrf": page_csrf(admin, f"/admin/studio/{draft}/translate")},
                    files={"file": ("x.xlf", xxe, "application/xml")})
     assert r.status_code == 422 and "DOCTYPE" in r.text and "root:" not in r.text
+
+
+def test_a_draft_the_workspace_cannot_read_gets_a_clear_page(server) -> None:
+    base, data = server
+    admin = _client(base, "admin")
+    r = admin.post("/admin/studio/new", data={
+        "csrf": page_csrf(admin, "/admin/studio"), "pack_id": "broken", "title": "B",
+        "languages": "en lt", "roles": ["prison_officer"]})
+    draft = r.headers["location"].rsplit("/", 1)[-1]
+    pack = data / "drafts" / draft / "pack.toml"
+    assert pack.is_file()
+    pack.write_text(pack.read_text() + "\nthis is not toml\n")
+    r = admin.get(f"/admin/studio/{draft}/translate")
+    assert r.status_code == 422 and "not readable TOML" in r.text
+    assert "cannot open this draft" in r.text
+    assert admin.get("/admin/studio/nope/translate").status_code == 404
+    pack.write_text(pack.read_text().replace("\nthis is not toml\n", ""))
+    r = admin.post(f"/admin/studio/{draft}/translate/xx/save", data={
+        "csrf": page_csrf(admin, f"/admin/studio/{draft}"), "id": "pack.toml:title",
+        "text": "x"})
+    assert r.status_code == 422 and "not a target language" in r.text

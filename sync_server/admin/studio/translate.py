@@ -13,10 +13,10 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
 from app.core.errors import ShiftError
-from sync_server.admin.console import CsrfForm, StudioMemberDep, form_text, redirect
+from sync_server.admin.console import CsrfForm, StudioMemberDep, form_text, redirect, render
 from sync_server.admin.studio.common import failure, page
 from sync_server.api.deps import StateDep
-from sync_server.errors import ForbiddenError
+from sync_server.errors import ForbiddenError, NotFoundError
 from sync_server.services import drafts, roles, translations
 
 router = APIRouter(prefix="/admin/studio", include_in_schema=False)
@@ -33,7 +33,14 @@ def _back(draft_id: str, lang: str, status: str = "", page_no: int = 1, anchor: 
 @router.get("/{draft_id}/translate", response_class=HTMLResponse)
 def workspace(request: Request, draft_id: str, admin: StudioMemberDep, state: StateDep,
               lang: str = "", status: str = "", page: int = 1) -> HTMLResponse:
-    return _page(request, admin, state, draft_id, lang, status, page)
+    try:
+        return _page(request, admin, state, draft_id, lang, status, page)
+    except NotFoundError:
+        raise
+    except ShiftError as exc:      # e.g. a pack.toml the workspace cannot read
+        return render(request, "message.html", admin=admin, nav="studio", status_code=422,
+                      title="The translation workspace cannot open this draft",
+                      message=failure(exc), back=f"/admin/studio/{draft_id}")
 
 
 def _page(request: Request, admin: StudioMemberDep, state: StateDep, draft_id: str,
@@ -60,8 +67,13 @@ def _page(request: Request, admin: StudioMemberDep, state: StateDep, draft_id: s
 def _refused(request: Request, admin: StudioMemberDep, state: StateDep, draft_id: str,
              lang: str, exc: ShiftError, status: str = "", page_no: int = 1) -> HTMLResponse:
     code = 403 if isinstance(exc, ForbiddenError) else 422
-    return _page(request, admin, state, draft_id, lang, status, page_no, error=failure(exc),
-                 status_code=code)
+    try:
+        return _page(request, admin, state, draft_id, lang, status, page_no,
+                     error=failure(exc), status_code=code)
+    except ShiftError:            # the page itself cannot be shown (an unknown language)
+        return render(request, "message.html", admin=admin, nav="studio", status_code=code,
+                      title="Not saved", message=failure(exc),
+                      back=f"/admin/studio/{draft_id}/translate")
 
 
 def _where(form: CsrfForm) -> tuple[str, int]:
