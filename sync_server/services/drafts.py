@@ -219,3 +219,12 @@ def build_draft(*, repo: Repository, settings: Settings, keyring: Keyring, blobs
                      audit=audit.entry(by.name, "draft.build", target=draft_id,
                                        pack=f"{pack.pack_id}@{pack.version}"))
     return pack
+
+
+def delete_draft(*, repo: Repository, settings: Settings, by: Admin, draft_id: str) -> None:
+    """Delete a draft: its row and its folder (author). Versions built from it stay."""
+    require_role(repo, by, AUTHOR, "draft.delete", target=draft_id)
+    draft = get_draft(repo=repo, draft_id=draft_id)
+    repo.delete_draft(draft_id, audit=audit.entry(by.name, "draft.delete", target=draft_id,
+                                                  pack=draft.pack_id))
+    shutil.rmtree(draft_source_dir(settings=settings, draft_id=draft_id), ignore_errors=True)

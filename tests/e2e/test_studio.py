@@ -147,6 +147,7 @@ def test_author_writes_publisher_publishes_tablet_installs(tmp_path: Path,
         # -- the publisher -----------------------------------------------------------
         login(page, base, "pete")
         page.click("a:has-text('induction')")
+        shot(page, "05a-draft-publisher")
         page.click("button:has-text('Build the next version')")
         page.wait_for_selector("text=Built induction version 1, signed with the server key")
         form = page.locator("#publish-induction")

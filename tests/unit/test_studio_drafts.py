@@ -201,3 +201,39 @@ def test_a_draft_with_errors_is_not_built(world: World) -> None:
         drafts.build_draft(repo=world.repo, settings=world.settings, keyring=world.keyring,
                            blobs=world.blobs, by=world.publisher, draft_id=draft_id)
     assert packs.list_pack_versions(repo=world.repo) == []
+
+
+def test_delete_a_draft_removes_row_and_folder(world: World) -> None:
+    draft_id = _new(world)
+    src = drafts.draft_source_dir(settings=world.settings, draft_id=draft_id)
+    with pytest.raises(ForbiddenError):
+        drafts.delete_draft(repo=world.repo, settings=world.settings, by=world.publisher,
+                            draft_id=draft_id)
+    assert src.is_dir()
+    drafts.delete_draft(repo=world.repo, settings=world.settings, by=world.author,
+                        draft_id=draft_id)
+    assert not src.exists() and drafts.list_drafts(repo=world.repo) == []
+    with pytest.raises(NotFoundError):
+        drafts.get_draft(repo=world.repo, draft_id=draft_id)
+
+
+def test_admins_of_an_older_database_keep_full_rights_after_the_migration(tmp_path: Path
+                                                                          ) -> None:
+    import sqlite3
+
+    from sync_server.db.migrate import apply_schema, schema_version_of
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    cur = conn.cursor()
+    apply_schema(cur, "sqlite", current=schema_version_of(cur), target=10)
+    cur.execute("INSERT INTO admins (id, name, password_hash, created_at) VALUES "
+                "('a1', 'old-admin', 'x', '2026-01-01T00:00:00.000Z')")
+    conn.commit()
+    conn.close()
+    repo = open_repository(f"sqlite:///{path}")
+    try:
+        old = repo.get_admin_by_name("old-admin")
+        assert old is not None and old.roles == "admin" and roles.is_full_admin(old)
+        assert repo.list_drafts() == []
+    finally:
+        repo.close()

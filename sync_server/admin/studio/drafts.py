@@ -5,6 +5,7 @@ draft's overview with its checks, the zipped source out and back in, and the bui
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -99,7 +100,7 @@ def download(draft_id: str, admin: StudioMemberDep, state: StateDep) -> Response
                         background=BackgroundTask(path.unlink, missing_ok=True))
 
 
-async def _chunks(upload: UploadFile):  # type: ignore[no-untyped-def]
+async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
     while chunk := await upload.read(CHUNK):
         yield chunk
 
@@ -158,3 +159,15 @@ def media(draft_id: str, path: str, admin: StudioMemberDep, state: StateDep) -> 
     kind = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
             ".gif": "image/gif", ".webp": "image/webp"}.get(suffix, "application/octet-stream")
     return FileResponse(found, media_type=kind, headers={"X-Content-Type-Options": "nosniff"})
+
+
+@router.post("/{draft_id}/delete")
+async def delete(draft_id: str, admin: StudioMemberDep, form: CsrfForm,
+                 state: StateDep) -> Response:
+    try:
+        drafts.delete_draft(repo=state.repo, settings=state.settings, by=admin,
+                            draft_id=draft_id)
+    except ShiftError as exc:
+        return redirect(f"/admin/studio/{draft_id}", flash=("error", failure(exc)))
+    return redirect("/admin/studio", flash=("ok", "Draft deleted (versions built from it "
+                                                  "stay on the Packs page)."))
