@@ -7,6 +7,7 @@
     files/keys/server.key.pub     its public key
     files/keys/trusted/<name>     the public keys of SHIFT_TRUSTED_KEYS
     files/blobs/<aa>/<sha256>     pack files, content-addressed
+    files/drafts/<draft id>/…     the studio's draft source folders (docs/authoring.md §8)
 
 Reading trusts nothing in the file: `BackupArchive.open` checks the manifest field by
 field and that the ZIP holds exactly the entries the manifest lists (an extra, duplicate,
@@ -40,6 +41,9 @@ SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 TRUSTED_RE = re.compile(r"^keys/trusted/[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
 BLOB_RE = re.compile(r"^blobs/([0-9a-f]{2})/([0-9a-f]{64})$")
 KEY_PATHS = ("keys/server.key", "keys/server.key.pub")
+#: a file of a studio draft: no part starts with "." (so never "..", never hidden)
+DRAFT_RE = re.compile(r"^drafts/d-[0-9a-f]{16}/(?:[A-Za-z0-9_-][A-Za-z0-9._-]{0,120}/){0,10}"
+                      r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,120}$")
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,7 @@ def _file_entry(doc: Any, where: str) -> FileEntry:
     if blob:
         if blob.group(1) != blob.group(2)[:2] or blob.group(2) != sha:
             raise BackupError(f"{where}: blob {path} is not stored under its own SHA-256")
-    elif path not in KEY_PATHS and not TRUSTED_RE.match(path):
+    elif path not in KEY_PATHS and not TRUSTED_RE.match(path) and not DRAFT_RE.match(path):
         raise BackupError(f"{where}.path: {path!r} is not a file a backup may hold")
     return FileEntry(path, _count(doc, "bytes", where), sha)
 

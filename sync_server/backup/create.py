@@ -48,6 +48,7 @@ from app.core.packs.keys import public_key_pem
 from sync_server import __version__
 from sync_server.backup.archive import (
     CHUNK,
+    DRAFT_RE,
     MANIFEST,
     FileEntry,
     HashingWriter,
@@ -139,6 +140,7 @@ def create_backup(settings: Settings, out: Path, *, overwrite: bool = False,
                 for i, (p, data) in enumerate(trusted):
                     name = re.sub(r"[^A-Za-z0-9._-]", "_", p.name)[:80] or "key"
                     files.append(writer.put_bytes(f"keys/trusted/{i + 1:02d}-{name}", data))
+                files += [writer.put_file(rel, src) for rel, src in _draft_files(settings)]
                 for sha in sorted(blob_shas):
                     entry = writer.put_blob(settings.blob_dir, sha)
                     files.append(entry)
@@ -346,6 +348,13 @@ class _Writer:
             out.write(data)
         return FileEntry(path, out.bytes, out.sha.hexdigest())
 
+    def put_file(self, path: str, src: Path) -> FileEntry:
+        """Copy one file (a draft's), streamed."""
+        with open(src, "rb") as f, self.open(f"files/{path}", compress=True) as out:
+            while chunk := f.read(CHUNK):
+                out.write(chunk)
+        return FileEntry(path, out.bytes, out.sha.hexdigest())
+
     def put_blob(self, blob_dir: Path, sha: str) -> FileEntry:
         """Copy one blob (stored: pack media are mostly compressed already), checking it
         is the file its name says."""
@@ -362,3 +371,17 @@ class _Writer:
             raise BackupError(f"{src}: damaged (its SHA-256 is not its name); the backup was "
                               "not written")
         return FileEntry(path, out.bytes, sha)
+
+
+def _draft_files(settings: Settings) -> list[tuple[str, Path]]:
+    """The files of the studio's drafts (`<data dir>/drafts/<id>/…`) a restore brings
+    back; temporary and hidden files (a name starting with ".") are left out."""
+    root = settings.data_dir / "drafts"
+    if not root.is_dir():
+        return []
+    out = []
+    for path in sorted(root.rglob("*")):
+        rel = f"drafts/{path.relative_to(root).as_posix()}"
+        if path.is_file() and not path.is_symlink() and DRAFT_RE.match(rel):
+            out.append((rel, path))
+    return out

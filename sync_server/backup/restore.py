@@ -110,7 +110,8 @@ def restore_backup(settings: Settings, path: Path, *, force: bool = False) -> Re
             summary.epoch = new_epoch()
             with target.loaded(archive, summary.epoch, summary.rows, token) as (commit, db_swaps):
                 swaps = [(staging / "keys", settings.key_dir),
-                         (staging / "blobs", settings.blob_dir), *db_swaps]
+                         (staging / "blobs", settings.blob_dir),
+                         (staging / "drafts", settings.data_dir / "drafts"), *db_swaps]
                 with _swapped(swaps, token):
                     commit()
         except OSError as exc:
@@ -134,15 +135,26 @@ def _data_dir_contents(settings: Settings) -> list[str]:
     blobs = settings.blob_dir
     if blobs.is_dir() and any(BlobStore(blobs)):
         found.append(f"{blobs}/")
+    drafts = settings.data_dir / "drafts"
+    if drafts.is_dir() and any(drafts.iterdir()):
+        found.append(f"{drafts}/")
     return found
 
 
 def _stage_files(archive: BackupArchive, staging: Path) -> int:
-    """Keys and blobs into the staging folder; returns the number of blobs."""
+    """Keys, drafts and blobs into the staging folder; returns the number of blobs."""
     manifest = archive.manifest
     keys = staging / "keys"
     (keys / "trusted").mkdir(parents=True)
+    (staging / "drafts").mkdir()
     for entry in manifest.files:
+        if entry.path.startswith("drafts/"):        # a checked path (archive.DRAFT_RE)
+            dest = staging / entry.path
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with open(dest, "xb") as f:
+                for chunk in archive.file_chunks(entry):
+                    f.write(chunk)
+            continue
         if not entry.path.startswith("keys/"):
             continue
         data = archive.read_file(entry)

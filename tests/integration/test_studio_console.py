@@ -8,6 +8,7 @@ image without alt text / of the wrong type / too large, a zip-slip source upload
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
@@ -284,3 +285,42 @@ def test_cli_sets_console_roles(tmp_path: Path) -> None:
         assert repo.get_admin_by_name("rita").roles == "author,publisher"
     finally:
         repo.close()
+
+
+def test_every_editor_opens_a_shipped_pack_and_the_profile_editor_saves(srv) -> None:
+    """promote-sample (outcomes, tasks, recognition, a scenario, a DACUM profile) uploaded,
+    opened as a draft; every editor page renders it; a profile edit is checked."""
+    base, data, url = srv
+    from tests.integration.test_admin_certificates import zipped_source
+    with client_for(base, "admin") as c:
+        if "promote-sample" not in c.get("/admin/packs").text:
+            r = c.post("/admin/packs/upload", data={"csrf": page_csrf(c, "/admin/packs"),
+                                                    "kind": "source"},
+                       files={"file": ("s.zip", zipped_source(), "application/zip")})
+            assert r.status_code in (200, 303), r.text[-2000:]
+        r = post(c, "/admin/studio/open", {"version": "promote-sample@1"})
+        assert r.status_code == 303, r.text[-2000:]
+        home = r.headers["location"]
+        page = c.get(home).text
+        assert "The builder accepts this draft" in page
+        course = f"{home}/courses/boundaries"
+        assert "spot-manipulation" in c.get(course).text
+        quiz = c.get(f"{course}/quiz").text
+        assert "A scenario (" in quiz and 'name="q0.prompt.lt"' in quiz
+        lesson = c.get(f"{course}/lessons/01-why-boundaries/lt")
+        assert lesson.status_code == 200 and '<section class="card"' in lesson.text
+        profile_path = re.search(r'href="(/admin/studio/[^"]+/profiles/[^"]+)"', page).group(1)
+        form = c.get(profile_path).text
+        assert 'name="d0.t0.expected.prison_officer"' in form
+        fields: dict[str, str] = {}
+        for tag in re.findall(r"<input [^>]*>", form):
+            name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+            if name and name.group(1) != "csrf" and 'type="checkbox"' not in tag:
+                fields[name.group(1)] = html.unescape(value.group(1)) if value else ""
+        for m in re.finditer(r'<textarea name="([^"]+)"[^>]*>([^<]*)</textarea>', form):
+            fields[m.group(1)] = html.unescape(m.group(2))
+        fields["d0.t0.expected.prison_officer"] = "7"          # not on the scale
+        r = post(c, profile_path, {**fields, "roles": "prison_officer"}, profile_path)
+        assert r.status_code == 200
+        assert re.search(r'data-field="duties\[0\]\.tasks\[0\]\.expected\.prison_officer">'
+                         r'<span class="tag">error', r.text), r.text[-3000:]

@@ -237,3 +237,40 @@ def test_admins_of_an_older_database_keep_full_rights_after_the_migration(tmp_pa
         assert repo.list_drafts() == []
     finally:
         repo.close()
+
+
+def test_a_backup_holds_the_draft_folders_and_a_restore_brings_them_back(world: World,
+                                                                          tmp_path: Path) -> None:
+    from sync_server.backup.archive import BackupArchive
+    from sync_server.backup.create import create_backup
+    from sync_server.backup.restore import restore_backup
+
+    draft_id = _new(world)
+    src = drafts.draft_source_dir(settings=world.settings, draft_id=draft_id)
+    (src / "media").mkdir()
+    (src / "media" / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 100)
+    (src / ".pack.toml.tmp").write_text("half written")          # never backed up
+    archive = tmp_path / "b.zip"
+    create_backup(world.settings, archive)
+    with BackupArchive.open(archive) as opened:
+        paths = {f.path for f in opened.manifest.files if f.path.startswith("drafts/")}
+    assert paths == {f"drafts/{draft_id}/pack.toml", f"drafts/{draft_id}/media/x.png"}
+    target = Settings(data_dir=tmp_path / "restored", development=True)
+    restore_backup(target, archive)
+    again = target.data_dir / "drafts" / draft_id
+    assert (again / "pack.toml").read_bytes() == (src / "pack.toml").read_bytes()
+    assert (again / "media" / "x.png").read_bytes() == (src / "media" / "x.png").read_bytes()
+    assert not (again / ".pack.toml.tmp").exists()
+    restored = open_repository(target.effective_database_url)
+    try:
+        assert [d.id for d in restored.list_drafts()] == [draft_id]
+    finally:
+        restored.close()
+
+
+@pytest.mark.parametrize("path", ["drafts/d-0123456789abcdef/../../keys/server.key",
+                                  "drafts/d-0123456789abcdef/.hidden", "drafts/x/pack.toml",
+                                  "drafts/d-0123456789abcdef", "drafts/d-0123456789abcdef//a"])
+def test_a_backup_cannot_name_a_draft_file_outside_a_draft(path: str) -> None:
+    from sync_server.backup.archive import DRAFT_RE
+    assert not DRAFT_RE.match(path)
