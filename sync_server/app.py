@@ -47,6 +47,7 @@ from sync_server.admin.studio import course as studio_course
 from sync_server.admin.studio import drafts as studio_drafts
 from sync_server.admin.studio import lesson as studio_lesson
 from sync_server.admin.studio import quiz as studio_quiz
+from sync_server.admin.studio import translate as studio_translate
 from sync_server.api import (
     admin,
     admin_certificates,
@@ -83,6 +84,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     pages_privacy.router, admin_privacy.router,
     # the authoring studio (admin/studio/)
     studio_drafts.router, studio_course.router, studio_lesson.router, studio_quiz.router,
+    studio_translate.router,
     # public certificate pages and documents, then the certificate admin API
     verify.router, public_docs.router, admin_certificates.router,
 )

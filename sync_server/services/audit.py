@@ -65,6 +65,10 @@ ACTIONS: dict[str, str] = {
     "draft.export": "draft source downloaded",
     "draft.build": "draft built into a version",
     "draft.delete": "draft deleted",
+    "translation.save": "translation saved",
+    "translation.review": "translations marked reviewed",
+    "translation.export": "translation exported (XLIFF / PO)",
+    "translation.import": "translation imported (XLIFF / PO)",
 }
 #: The actor of scheduled work done by the server itself.
 SERVER = "server"

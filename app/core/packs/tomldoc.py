@@ -114,6 +114,11 @@ class TomlDoc:
                 out = f"{out}[{arrays[out]}]"
         return out
 
+    def exact_line(self, field: str) -> int | None:
+        """Line of ``field`` itself (key or table header), or None if it was not written
+        there (the translation workspace edits that line in place)."""
+        return self._lines.get(field)
+
     def line_of(self, field: str) -> int | None:
         """Line of ``field`` or of its nearest parent that was written in the file."""
         path = field
