@@ -106,7 +106,8 @@ def test_author_writes_publisher_publishes_tablet_installs(tmp_path: Path,
         page.fill("#markdown", "# Welcome to the wing\n\nYour first week is about people.\n\n"
                                "## Three zones\n\nEvery contact sits in one of **three zones**.\n")
         page.wait_for_selector("#preview-800 .card h2:has-text('Three zones')")
-        assert page.locator("#preview-360 strong", has_text="three zones").is_visible()
+        # the two previews are redrawn one after the other: wait for each, never assume
+        page.locator("#preview-360 strong", has_text="three zones").wait_for(state="visible")
         page.click("button:has-text('Save and check')")
         page.wait_for_selector("text=Saved.")
         page.set_input_files("input[name=image]", str(PNG))
@@ -117,7 +118,9 @@ def test_author_writes_publisher_publishes_tablet_installs(tmp_path: Path,
         page.wait_for_selector("text=Image added at the end of the lesson")
         img = page.locator("#preview-800 figure img")
         assert img.get_attribute("alt") == "Three zones: professional, warning signs, crossed"
-        assert page.evaluate("(el) => el.naturalWidth", img.element_handle()) > 0
+        # the image loads after the preview is drawn: wait for the browser to decode it
+        page.wait_for_function("(el) => el.complete && el.naturalWidth > 0",
+                               arg=img.element_handle())
         shot(page, "02-lesson-preview")
 
         page.click("a:has-text('Course first-week')")
