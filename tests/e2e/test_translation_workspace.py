@@ -12,6 +12,7 @@ machine-translated. Screenshots: test-artifacts/translation-workspace/.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -78,7 +79,9 @@ def test_reviewer_translates_and_imports_a_po_file(tmp_path: Path, browser_page)
         assert row.locator(".badge").inner_text() == "draft"
         assert row.locator("textarea").input_value() == TITLE_LT
         row.locator("button[name=review]").click()
-        page.wait_for_selector("text=Saved pack.toml:title")
+        # the save's flash is on the page already: wait for what only the review shows
+        page.wait_for_selector("article.translate-row[data-id='pack.toml:title'] "
+                               ".badge:has-text('reviewed')")
         row = page.locator("article.translate-row[data-id='pack.toml:title']")
         assert row.locator(".badge").inner_text() == "reviewed"
         assert "rasa" in row.locator("header").inner_text()
@@ -106,6 +109,7 @@ def test_reviewer_translates_and_imports_a_po_file(tmp_path: Path, browser_page)
 
         page.select_option("select[name=status]", "draft")
         page.click("button:has-text('Show')")
+        page.wait_for_url(re.compile(r"status=draft"))   # the filtered page, not the old one
         rows = page.locator("article.translate-row")
         assert rows.count() == 2                   # the paragraph and the imported prompt
         assert sorted(rows.nth(i).locator("textarea").input_value() for i in range(2)) == \
