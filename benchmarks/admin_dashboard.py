@@ -13,7 +13,7 @@ with the real repository and measures:
 
   baseline  – a raw `SELECT` (sqlite3, fetchall) of the progress report's aggregate rows
               (course_progress joined to learners and certificates, in report order);
-  dashboard – everything the dashboard page shows (services/reports.dashboard + the
+  dashboard – everything the dashboard page shows (services/dashboard.dashboard + the
               SVG charts), median of 5 after a first render; ≤ 300 ms at every size;
   growth    – dashboard time and peak RSS at 10M ÷ at 1M (flat: the dashboard reads
               aggregates, whose size follows learners × courses and learners × tasks,
@@ -177,7 +177,7 @@ def build_by_repeating(path: Path, source: Path, times: int,
 
 def measure(path: Path) -> dict[str, float]:
     """Run in a fresh process: timings (s) and peak RSS (MiB) on an existing database."""
-    from sync_server.admin.pages import dashboard_context
+    from sync_server.admin.pages_progress import dashboard_context
     from sync_server.db import open_repository
     from sync_server.services import reports
 
