@@ -27,6 +27,7 @@ STATUSES = ("not_started", "in_progress", "passed", "completed")
 #: the pseudo-status of the report's "who has not finished" list
 UNFINISHED = "unfinished"
 MAX_PAGE = 500
+_SEP = "\x1f"      # between the parts of a gap-map key (ids never hold control characters)
 
 _STATUS_SQL = ("CASE WHEN p.completed_at IS NOT NULL THEN 'completed' "
                "WHEN p.passed = 1 THEN 'passed' "
@@ -192,18 +193,20 @@ class ReportSql(SqlBase):
         if not mapping:
             return {}
         where, params = _learner_filter(facility, role)
-        values = ",".join(["(?,?,?,?,?)"] * len(mapping))
-        flat = [v for row in mapping for v in row]
+        # one text key per mapping row, so the database can look it up through an index
+        # it makes itself, instead of scanning the mapping once per rating
+        values = ",".join(["(?,?,?)"] * len(mapping))
+        flat = [v for p, t, r, duty, level in mapping for v in (_SEP.join((p, t, r)), duty, level)]
         rows = self._all(
-            f"WITH m (profile_id, task_id, role, duty, expected) AS (VALUES {values}) "
+            f"WITH m (k, duty, expected) AS (VALUES {values}) "
             "SELECT facility_id, duty, AVG(g), COUNT(*) FROM ("
-            "SELECT l.facility_id AS facility_id, CAST(m.duty AS INTEGER) AS duty, "
+            "SELECT l.facility_id AS facility_id, m.duty AS duty, "
             "AVG(CAST(m.expected AS INTEGER) - s.level) AS g "
-            # CROSS JOIN: SQLite keeps this order (ratings, then their learner, then the
-            # small mapping) instead of scanning the ratings once per mapping row
-            "FROM self_ratings s CROSS JOIN learners l CROSS JOIN m "
-            "WHERE l.id = s.learner_id AND m.profile_id = s.profile_id "
-            f"AND m.task_id = s.task_id AND m.role = l.role AND {where} "
-            "GROUP BY s.learner_id, l.facility_id, CAST(m.duty AS INTEGER)) x "
-            "GROUP BY facility_id, duty", (*flat, *params))
+            # CROSS JOIN: SQLite keeps this order (every rating once, then its learner,
+            # then the mapping); left free it may scan the mapping outermost
+            "FROM self_ratings s CROSS JOIN learners l "
+            "JOIN m ON m.k = s.profile_id || ? || s.task_id || ? || l.role "
+            f"WHERE l.id = s.learner_id AND {where} "
+            "GROUP BY s.learner_id, l.facility_id, m.duty) x "
+            "GROUP BY facility_id, duty", (*flat, _SEP, _SEP, *params))
         return {(str(f), int(d)): (float(g), int(n)) for f, d, g, n in rows}
