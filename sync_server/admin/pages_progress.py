@@ -27,14 +27,14 @@ STATUSES = ("not_started", "in_progress", "passed", "completed")
 
 def link(path: str, **params: Any) -> str:
     """A console URL with the non-empty query parameters (in a stable order)."""
-    query = urlencode([(k, v) for k, v in params.items() if v not in ("", None, 1)])
+    query = urlencode([(k, v) for k, v in params.items() if v not in ("", None)])
     return f"{path}?{query}" if query else path
 
 
 def drill_url(facility: str, role: str, pack: str, course: str, status: str = "",
               page: int = 1) -> str:
     return link("/admin/progress", facility=facility, role=role, pack=pack, course=course,
-                status=status, page=page)
+                status=status, page=page if page > 1 else "")
 
 
 def _role(role: str) -> str:

@@ -64,7 +64,7 @@ def report_pdf(report: FacilityReport) -> bytes:
                  f"Facility: {report.facility_label}", f"Role: {role}",
                  "Counted: active learners whose facility and role the course is published "
                  "to (withdrawn publications and deactivated learners are not counted)."):
-        pdf.multi_cell(width, 5.5, line, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(width, 5.5, line, align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
 
     tiles = data.tiles
@@ -85,10 +85,10 @@ def report_pdf(report: FacilityReport) -> bytes:
         pdf.multi_cell(width, 5, "No published courses with learners for these filters.",
                        new_x="LMARGIN", new_y="NEXT")
     else:
-        with pdf.table(col_widths=(30, 22, 9, 10, 10, 10, 11, 11, 9), line_height=4.5,
+        with pdf.table(col_widths=(36, 28, 15, 15, 15, 14, 19, 20, 14), line_height=4.5,
                        text_align=("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT",
                                    "RIGHT", "RIGHT", "RIGHT"),
-                       headings_style=FontFace(emphasis="BOLD",
+                       headings_style=FontFace(emphasis="BOLD", size_pt=7,
                                                fill_color=(238, 242, 246))) as t:
             t.row(("Course", "Facility", "Learners", "Not started", "In progress",
                    "Passed quiz", "Completed", "Completion", "Pass rate"))
