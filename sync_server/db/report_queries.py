@@ -153,7 +153,7 @@ class ReportSql(SqlBase):
         by_status = {s: 0 for s in STATUSES}
         for name, n in self._all(f"SELECT {_STATUS_SQL}, COUNT(*) {base} GROUP BY 1", args):
             by_status[str(name)] = int(n)
-        where, extra = "", ()
+        where, extra = "", tuple[str, ...]()
         if status == UNFINISHED:
             where, total = " AND p.completed_at IS NULL", sum(
                 n for s, n in by_status.items() if s != "completed")
