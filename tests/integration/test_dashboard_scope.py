@@ -14,6 +14,7 @@ kept by `insert_events`, as on a live server):
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import subprocess
 from collections import Counter
@@ -230,11 +231,12 @@ def test_drill_down_lists_exactly_the_learners_behind_each_number(world: World) 
                                  if e["learner"] == "l1" and e["ref"].get("course") == "c1"))]
 
 
-def recompute(world: World, facility: str) -> dict[tuple[str, str], tuple[int, ...]]:
+def recompute(world: World, facility: str, role: str = ""
+              ) -> dict[tuple[str, str], tuple[int, ...]]:
     """The report's numbers from the raw events, the learners and the publications alone."""
     repo = world.repo
     learners = [x for x in repo.list_learners() if x.active and
-                (not facility or x.facility_id == facility)]
+                (not facility or x.facility_id == facility) and (not role or x.role == role)]
     progress = stats.fold_progress(world.events)
     pubs = [p for p in repo.list_publications() if p.active]
     out: dict[tuple[str, str], list[int]] = {}
@@ -315,3 +317,57 @@ def test_hostile_filters_are_plain_values(world: World) -> None:
         assert found.result.total == 0 and found.page == 1 and found.status == ""
     assert dash.drill_down(repo=world.repo, facility="vilnius", role="", pack_id="p",
                            course_id="c1", status=UNFINISHED).result.total == 3
+
+
+class RandomWorld(World):
+    """Random publications (audiences, versions, withdrawals), learners, events (repeated
+    ones too), leavers and moves."""
+
+    def __init__(self, repo: Any, rnd: random.Random) -> None:
+        self.repo, self.events, self.seq = repo, [], 0
+        facs = ["f1", "f2", "f3"]
+        for fid in facs:
+            repo.create_facility(fid, fid.upper(), T0)
+        versions = {("p", 1): ["c1", "c2"], ("p", 2): ["c1", "c2", "c3"], ("q", 1): ["q1"]}
+        for (pid, ver), ids in versions.items():
+            courses = [course(c, c.upper(), [PO] if c == "c2" and rnd.random() < .5 else None)
+                       for c in ids]
+            repo.add_pack_version(PackVersion(pid, ver, manifest(pid, ver, courses), b"{}",
+                                              "{}", 0, T0, "t"))
+        for _ in range(rnd.randrange(1, 6)):
+            pid, ver = rnd.choice(sorted(versions))
+            repo.publish(pid, ver, rnd.sample(facs, rnd.randrange(0, 3)),
+                         rnd.sample([PO, PSY], rnd.randrange(0, 2)), "t", T0)
+        if rnd.random() < .4:
+            repo.withdraw_publications(rnd.choice(["p", "q"]), "t", T0)
+        people = [f"L{i}" for i in range(12)]
+        for lid in people:
+            repo.save_profile(Learner(lid, f"S-{lid}", rnd.choice(facs), rnd.choice([PO, PSY]),
+                                      "en", lid, None, T0))
+        steps = ["card.viewed", "quiz.passed", "quiz.failed", "course.completed"]
+        for _ in range(60):
+            (pid, _v), ids = rnd.choice(sorted(versions.items()))
+            self.do(rnd.choice(people), pid, rnd.choice(ids), rnd.choice(steps))
+        for lid in rnd.sample(people, 2):
+            repo.set_deactivated(lid, T0)
+        for lid in rnd.sample(people, 3):
+            learner = repo.get_learner(lid)
+            other = rnd.choice([f for f in facs if f != learner.facility_id])
+            repo.move_learner(lid, other, "2026-02-01T00:00:00.000Z")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_worlds_equal_a_recomputation(tmp_path: Path, seed: int) -> None:
+    from sync_server.db import open_repository
+    repo = open_repository(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    try:
+        world = RandomWorld(repo, random.Random(seed))
+        for facility in ("", "f1", "f2", "f3"):
+            for role in ("", PO, PSY):
+                board = dash.dashboard(repo=repo, facility=facility, role=role)
+                assert cells_of(board) == recompute(world, facility, role), (facility, role)
+                assert board.tiles.learners == len([
+                    x for x in repo.list_learners() if x.active and
+                    (not facility or x.facility_id == facility) and (not role or x.role == role)])
+    finally:
+        repo.close()
