@@ -98,6 +98,11 @@ class ReportStore(Protocol):
 
     def tiles(self, facility: str = "", role: str = "") -> Tiles: ...
 
+    def learner_statuses(self, learner_id: str) -> dict[tuple[str, str], tuple[str, str | None]]:
+        """(pack, course) → (status, last activity) of every course the learner has any
+        progress in (a course missing here is not started)."""
+        ...
+
     def gap_means_sql(self, mapping: Sequence[tuple[str, str, str, int, int]],
                       facility: str = "", role: str = ""
                       ) -> dict[tuple[str, int], tuple[float, int]]:
@@ -167,6 +172,11 @@ class ReportSql(SqlBase):
             f"p.last_at {base}{where} ORDER BY l.display_name{c}, l.staff_number{c}, l.id "
             "LIMIT ? OFFSET ?", (*args, *extra, max(1, min(limit, MAX_PAGE)), max(0, offset)))
         return LearnerPage(by_status, total, [CourseLearner(*r) for r in rows])
+
+    def learner_statuses(self, learner_id: str) -> dict[tuple[str, str], tuple[str, str | None]]:
+        return {(str(pack), str(course)): (str(status), last) for pack, course, status, last in
+                self._all(f"SELECT p.pack_id, p.course_id, {_STATUS_SQL}, p.last_at "
+                          "FROM course_progress p WHERE p.learner_id = ?", (learner_id,))}
 
     def tiles(self, facility: str = "", role: str = "") -> Tiles:
         where, params = _learner_filter(facility, role)

@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 
 from app.core.clock import now_iso
 from sync_server.db.report_queries import STATUSES, UNFINISHED
-from sync_server.db.repository import Facility, LearnerPage, Repository, StatusCount, Tiles
+from sync_server.db.repository import (
+    Facility,
+    Learner,
+    LearnerPage,
+    Repository,
+    StatusCount,
+    Tiles,
+)
 from sync_server.services import audit, stats
 from sync_server.services.scope import Scope, course_scope
 from sync_server.services.stats import CourseInfo, GapMap
@@ -156,6 +163,22 @@ def drill_down(*, repo: Repository, facility: str, role: str, pack_id: str, cour
                                   offset=(page - 1) * page_size)
     return DrillDown(facility, role, course, status, page, page_size, result,
                      repo.list_facilities())
+
+
+@dataclass(frozen=True)
+class LearnerCourse:
+    course: CourseInfo
+    status: str
+    last_at: str | None
+
+
+def learner_courses(*, repo: Repository, learner: Learner) -> list[LearnerCourse]:
+    """The status of every course published to the learner's facility and role (the
+    dashboard's rule), for the learner's page."""
+    scope = course_scope(repo=repo, groups=[(learner.facility_id, learner.role)])
+    mine = repo.learner_statuses(learner.id)
+    return [LearnerCourse(c, *mine.get((c.pack_id, c.course_id), ("not_started", None)))
+            for c in scope.courses]
 
 
 @dataclass(frozen=True)

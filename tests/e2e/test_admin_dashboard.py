@@ -140,11 +140,18 @@ def test_dashboard_filter_drill_down_print_and_pdf(tmp_path: Path,
         rows = page.locator("#drill-table tbody tr")
         assert rows.count() == 1 and "Ben Baltrus" in rows.first.inner_text()
         assert "in progress" in rows.first.inner_text()
+        shot(page, "03-drill-down")
+        # the learner's own page lists the courses published to them, with the status
+        rows.first.locator("a", has_text="Ben Baltrus").click()
+        page.wait_for_selector("#learner-courses")
+        assert "in progress" in page.locator("#learner-courses tbody tr", has_text=(
+            "Keeping professional boundaries")).inner_text()
+        shot(page, "03b-learner")
+        page.go_back()
         counts = {a.get_attribute("data-status"): a.locator(".count").inner_text()
                   for a in page.locator(".status-tabs a[data-status]").all()}
         assert counts == {"not_started": "1", "in_progress": "1", "passed": "1",
                           "completed": "1"}
-        shot(page, "03-drill-down")
         page.click(".status-tabs a[data-status=not_started]")
         page.wait_for_url("**status=not_started*")
         assert "Dan Dirgėla" in page.locator("#drill-table").inner_text()

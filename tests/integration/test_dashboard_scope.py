@@ -371,3 +371,15 @@ def test_random_worlds_equal_a_recomputation(tmp_path: Path, seed: int) -> None:
                     (not facility or x.facility_id == facility) and (not role or x.role == role)])
     finally:
         repo.close()
+
+
+def test_a_learners_courses_are_those_published_to_them(world: World) -> None:
+    def statuses(lid: str) -> dict[str, str]:
+        learner = world.repo.get_learner(lid)
+        return {c.course.course_id: c.status
+                for c in dash.learner_courses(repo=world.repo, learner=learner)}
+
+    assert statuses("l2") == {"c1": "passed", "c2": "not_started", "c3": "not_started"}
+    assert statuses("l5") == {"c2": "not_started", "q1": "in_progress"}   # c1: officers only
+    assert statuses("l9") == {"c1": "not_started", "c2": "not_started"}   # moved to Iasi: v1
+    assert statuses("l8") == {}                                           # withdrawn
