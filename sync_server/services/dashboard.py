@@ -27,6 +27,8 @@ from sync_server.services import audit, stats
 from sync_server.services.scope import Scope, course_scope
 from sync_server.services.stats import CourseInfo, GapMap
 
+__all__ = ["STATUSES", "UNFINISHED", "Dashboard", "DrillDown", "FacilityReport", "LearnerCourse",
+           "ProgressCell", "dashboard", "drill_down", "facility_report", "learner_courses"]
 PAGE_SIZE = 50
 MAX_FILTER = 64               # ids are short; a longer filter value matches nothing anyway
 REPORT_LIST_LIMIT = 500       # learners listed per course under "not finished" in a report
