@@ -33,6 +33,7 @@ from sync_server.admin import (
     pages_packs,
     pages_people,
     pages_privacy,
+    pages_progress,
     public_docs,
     verify,
 )
@@ -79,7 +80,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     # JSON API (api/): devices, sync, packs, admin
     health.router, devices.router, sync.router, admin.router, packs.router, admin_packs.router,
     # admin console (admin/, HTML)
-    pages.router, pages_packs.router, pages_people.router, pages_learners.router,
+    pages.router, pages_progress.router, pages_packs.router, pages_people.router, pages_learners.router,
     pages_exports.router,
     pages_privacy.router, admin_privacy.router,
     # the authoring studio (admin/studio/)

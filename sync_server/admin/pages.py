@@ -1,22 +1,18 @@
-"""Console pages: login / logout and the dashboard (docs/admin-guide.md). The other pages
-are in pages_packs.py, pages_people.py and pages_exports.py; every action is a service call
+"""Console pages: login / logout (docs/admin-guide.md). The dashboard is pages_progress.py;
+the other pages are in pages_packs.py, pages_people.py and pages_exports.py; every action is a service call
 (sync_server/services/)."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.core.roles import ROLE_LABELS_EN, is_role
-from sync_server.admin import charts
 from sync_server.admin.console import (
     LOGIN_CSRF_COOKIE,
     CsrfForm,
-    StudioMemberDep,
     login_redirect,
     new_login_csrf,
     redirect,
@@ -26,10 +22,9 @@ from sync_server.admin.console import (
     set_session,
 )
 from sync_server.api.deps import ADMIN_COOKIE, StateDep
-from sync_server.db.repository import Repository
 from sync_server.errors import TooManyAttemptsError
 from sync_server.logs import log
-from sync_server.services import admin_auth, reports, roles
+from sync_server.services import admin_auth
 
 logger = logging.getLogger("sync_server.console")
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -90,40 +85,3 @@ async def logout(request: Request, form: CsrfForm, state: StateDep) -> Response:
     response = redirect("/admin/login")
     response.delete_cookie(ADMIN_COOKIE, path="/")
     return response
-
-
-# ----------------------------------------------------------------------------- dashboard
-
-def dashboard_context(repo: Repository, facility: str, role: str) -> dict[str, Any]:
-    """Everything the dashboard shows, for one facility / role filter ("" = all): the
-    service's figures (services/reports.py) and the charts drawn from them."""
-    data = reports.dashboard(repo=repo, facility=facility, role=role)
-    names = {f.id: f.name for f in data.facilities}
-    course_charts = []
-    for course in data.courses:
-        mine = [c for c in data.cells if c.course == course]
-        if not mine:
-            continue
-        groups = [charts.BarGroup(f"{names.get(c.facility_id, c.facility_id)} · "
-                                  f"{ROLE_LABELS_EN.get(c.role, c.role)}", (
-            charts.Bar("completion", c.completion_rate, f"{c.completed} of {c.population}"),
-            charts.Bar("pass rate", c.pass_rate, f"{c.passed} of {c.tried}")))
-            for c in mine]
-        course_charts.append((course.title, charts.grouped_bars(
-            f"{course.title}: completion and pass rate", groups, ("completion", "pass rate"))))
-    gap = data.gap
-    gap_svg = charts.heat_map("Mean self-assessment gap per duty and facility", gap.rows,
-                              [names.get(f, f) for f in gap.columns], gap.values,
-                              max_gap=gap.max_gap) if gap.values else ""
-    return {"counts": data.counts, "facilities": data.facilities, "cells": data.cells,
-            "course_charts": course_charts, "gap_svg": gap_svg}
-
-
-@router.get("/", response_class=HTMLResponse)
-def dashboard(request: Request, admin: StudioMemberDep, state: StateDep, facility: str = "",
-              role: str = "") -> Response:
-    if not roles.is_full_admin(admin):          # a studio account starts in the studio
-        return redirect("/admin/studio")
-    data = dashboard_context(state.repo, facility, role if is_role(role) else "")
-    return render(request, "dashboard.html", admin=admin, nav="dashboard", title="Dashboard",
-                  sel_facility=facility, sel_role=role, **data)

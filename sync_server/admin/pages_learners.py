@@ -19,7 +19,7 @@ from sync_server.admin.pages_people import LANGUAGES, pin_codes_page
 from sync_server.api.deps import RepoDep, StateDep
 from sync_server.db.repository import Admin, Learner
 from sync_server.logs import log
-from sync_server.services import facilities, learners
+from sync_server.services import dashboard, facilities, learners
 from sync_server.services.learners_csv import TEMPLATE
 
 logger = logging.getLogger("sync_server.console")
@@ -45,6 +45,7 @@ def _page(request: Request, admin: Admin, repo: RepoDep, learner: Learner, *,
     return render(request, "learner.html", admin=admin, nav="learners",
                   title=learner.display_name, learner=learner, facilities=every,
                   facility_names={f.id: f.name for f in every}, languages=languages,
+                  courses=dashboard.learner_courses(repo=repo, learner=learner),
                   status_code=status_code, **extra)
 
 

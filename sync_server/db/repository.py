@@ -13,6 +13,7 @@ composed into the `Repository` the app uses.
     certificates    CertificateStore   CertificateRecord                    certificates.py
     usage / quotas  UsageStore         DeviceUsage                          usage.py
     report aggr.    AggregateStore     RateCount, LatestRating, ProgressRow aggregates.py
+    report reads    ReportStore        StatusCount, LearnerPage, Tiles      report_queries.py
     audit log       AuditStore         AuditEntry, AuditRecord              audit.py
     erasure         ErasureStore       Tombstone, SummaryRow                erasure.py
     drafts          DraftStore         Draft (studio drafts)                drafts.py
@@ -54,12 +55,19 @@ from sync_server.db.learners import Learner, LearnerStore, ProfileResult
 from sync_server.db.logins import LoginStore
 from sync_server.db.meta import MetaStore
 from sync_server.db.packs import InstalledPack, PackStore, PackVersion, Publication
+from sync_server.db.report_queries import (
+    CourseLearner,
+    LearnerPage,
+    ReportStore,
+    StatusCount,
+    Tiles,
+)
 from sync_server.db.usage import DeviceUsage, UsageStore
 
 
 class Repository(MetaStore, FacilityStore, AdminStore, LoginStore, DeviceStore, LearnerStore,
                  EventStore, PackStore, CertificateStore, UsageStore, AggregateStore, AuditStore,
-                 ErasureStore, DraftStore, Protocol):
+                 ErasureStore, ReportStore, DraftStore, Protocol):
     """Every store of the server on one database connection pool."""
 
     dialect: str
@@ -75,5 +83,5 @@ __all__ = [
     "DeviceUsage", "EventCounts", "EventRow", "EventStore", "Facility", "FacilityStore",
     "InsertStatus", "InstalledPack", "Learner", "LearnerStore", "LoginStore", "MetaStore",
     "PackStore", "PackVersion", "ProfileResult", "Publication", "Repository", "StoredEvent",
-    "UsageStore",
+    "UsageStore", "ReportStore", "StatusCount", "LearnerPage", "CourseLearner", "Tiles",
 ]

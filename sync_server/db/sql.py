@@ -21,12 +21,13 @@ from sync_server.db.logins import LoginSql
 from sync_server.db.meta import MetaSql
 from sync_server.db.migrate import migrate
 from sync_server.db.packs import PackSql
+from sync_server.db.report_queries import ReportSql
 from sync_server.db.usage import UsageSql
 
 
 class SqlRepository(MetaSql, FacilitySql, AdminSql, LoginSql, DeviceSql, LearnerSql, EventSql,
                     PackSql, CertificateSql, UsageSql, AggregateSql, AuditSql, ErasureSql,
-                    DraftSql):
+                    ReportSql, DraftSql):
     """`Repository` (db/repository.py) in SQL; the dialect subclasses open it."""
 
     def __init__(self, pool_size: int) -> None:

@@ -54,6 +54,7 @@ ACTIONS: dict[str, str] = {
     "export.xapi": "xAPI exported",
     "export.lrs": "xAPI sent to an LRS",
     "export.audit": "audit log exported",
+    "export.report": "facility report exported",
     "retention.events": "retention: events folded and deleted",
     "retention.audit": "retention: audit entries deleted",
     # the authoring studio (issue 20, docs/authoring.md "Studio")

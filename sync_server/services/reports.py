@@ -1,5 +1,6 @@
-"""Reports of the admin console and the JSON API: the dashboard's figures and the
-exports (progress CSV, xAPI statements, push to an LRS).
+"""Reports of the admin console and the JSON API: the exports (progress CSV, xAPI
+statements, push to an LRS). The dashboard, its drill-down and the facility report are
+services/dashboard.py.
 
 The dashboard and the progress CSV read only the report aggregates the ingest keeps
 (db/aggregates.py: per learner × course, per learner × profile task, events per
@@ -16,7 +17,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sync_server.db.repository import EventCounts, Facility, Rebuilt, Repository
+from sync_server.db.repository import EventCounts, Rebuilt, Repository
 from sync_server.services import audit, stats
 from sync_server.services.exports import (
     LrsResult,
@@ -26,39 +27,9 @@ from sync_server.services.exports import (
     xapi_lines,
     xapi_statements,
 )
-from sync_server.services.packs import newest_manifests
 from sync_server.services.queries import Queries
 
 log = logging.getLogger("sync_server.exports")
-
-
-@dataclass(frozen=True)
-class Dashboard:
-    counts: dict[str, int]        # facilities, devices (not revoked), learners, events, certificates
-    facilities: list[Facility]
-    courses: list[stats.CourseInfo]
-    cells: list[stats.RateCell]   # completion and pass rate per course × facility × role
-    gap: stats.GapMap             # mean self-assessment gap per duty × facility
-
-
-def dashboard(*, repo: Repository, facility: str = "", role: str = "") -> Dashboard:
-    """The dashboard's figures for one facility / role filter ("" = all), from the
-    aggregates."""
-    facilities = repo.list_facilities()
-    manifests = newest_manifests(repo=repo, published_only=True)
-    courses = stats.courses_of(manifests)
-    counts = {(c.facility_id, c.role, c.pack_id, c.course_id): (c.completed, c.tried, c.passed)
-              for c in repo.rate_counts(facility, role)}
-    cells = stats.rates_from_counts(courses, repo.learner_groups(facility, role), counts)
-    fac_ids = [f.id for f in facilities if not facility or f.id == facility]
-    model = stats.gap_model(manifests)
-    gap = stats.gap_from_means(model, stats.gap_means(model, repo.rating_rows(facility, role)),
-                               fac_ids)
-    figures = {"facilities": len(facilities),
-               "devices": sum(1 for d in repo.list_devices() if not d.revoked),
-               "learners": sum(repo.learner_groups().values()), "events": repo.count_events().total,
-               "certificates": repo.count_certificates()}
-    return Dashboard(figures, facilities, courses, cells, gap)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,222 @@
+"""The dashboard's and the facility report's reads (issue 21): learner × course statuses,
+the learners behind a number, the summary tiles and the self-assessment gap — all from the
+report aggregates (db/aggregates.py) and the small tables (learners, devices,
+certificates), never from the events.
+
+A learner's status in one course (exclusive, highest first):
+
+    completed     the course is done (a `course.completed`: every card read, quiz passed)
+    passed        the quiz is passed but some lesson is still unread
+    in_progress   any other activity in the course (a card viewed, a quiz tried)
+    not_started   nothing recorded
+
+Only active learners count (a deactivated leaver is not "still to train"). Which
+(facility, role) groups a course counts for — its publications — is decided by the
+caller (services/scope.py) and passed in as `groups`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sync_server.db.base import SqlBase
+
+STATUSES = ("not_started", "in_progress", "passed", "completed")
+#: the pseudo-status of the report's "who has not finished" list
+UNFINISHED = "unfinished"
+MAX_PAGE = 500
+_SEP = "\x1f"      # between the parts of a gap-map key (ids never hold control characters)
+
+_STATUS_SQL = ("CASE WHEN p.completed_at IS NOT NULL THEN 'completed' "
+               "WHEN p.passed = 1 THEN 'passed' "
+               "WHEN p.learner_id IS NOT NULL THEN 'in_progress' ELSE 'not_started' END")
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    """Active learners of one facility × role with progress in one course, by status
+    (`not_started` is the population less `started`, known to the caller)."""
+    facility_id: str
+    role: str
+    pack_id: str
+    course_id: str
+    started: int          # any activity
+    completed: int
+    passed_only: int      # quiz passed, course not completed
+    tried: int            # took the quiz at least once
+    passed: int           # passed the quiz (completed or not)
+
+    @property
+    def in_progress(self) -> int:
+        return self.started - self.completed - self.passed_only
+
+
+@dataclass(frozen=True)
+class CourseLearner:
+    """One learner behind a number of the dashboard."""
+    learner_id: str
+    display_name: str
+    staff_number: str
+    facility_id: str
+    role: str
+    status: str
+    last_at: str | None    # the learner's last activity in this course
+
+
+@dataclass(frozen=True)
+class LearnerPage:
+    by_status: dict[str, int]        # every status of the selection → learners
+    total: int                       # learners of the status asked for (all: every one)
+    rows: list[CourseLearner]
+
+
+@dataclass(frozen=True)
+class Tiles:
+    """The summary tiles for one facility / role filter."""
+    facilities: int
+    devices: int          # enrolled, not revoked (of the facility)
+    learners: int         # active learners of the filter
+    events: int           # stored events of the facility (every role)
+    certificates: int     # valid (not revoked) certificates of the filter's active learners
+
+
+Groups = Sequence[tuple[str, str]]
+
+
+class ReportStore(Protocol):
+    def status_counts(self, facility: str = "", role: str = "") -> list[StatusCount]:
+        """Per facility × role × course with any progress: learners by status."""
+        ...
+
+    def course_learners(self, *, pack_id: str, course_id: str, groups: Groups,
+                        status: str = "", limit: int = 50, offset: int = 0) -> LearnerPage:
+        """Active learners of `groups` ((facility, role) pairs) in one course, by name;
+        `status` one of STATUSES, UNFINISHED or "" (all)."""
+        ...
+
+    def tiles(self, facility: str = "", role: str = "") -> Tiles: ...
+
+    def learner_statuses(self, learner_id: str) -> dict[tuple[str, str], tuple[str, str | None]]:
+        """(pack, course) → (status, last activity) of every course the learner has any
+        progress in (a course missing here is not started)."""
+        ...
+
+    def gap_means_sql(self, mapping: Sequence[tuple[str, str, str, int, int]],
+                      facility: str = "", role: str = ""
+                      ) -> dict[tuple[str, int], tuple[float, int]]:
+        """(facility, duty index) → (mean over learners of each learner's mean gap over
+        the duty's rated tasks, learners), from `mapping` rows (profile, task, role,
+        duty index, expected level) — computed in the database."""
+        ...
+
+
+def _learner_filter(facility: str, role: str, alias: str = "l") -> tuple[str, list[Any]]:
+    where, params = [f"{alias}.deactivated_at IS NULL"], []
+    if facility:
+        where.append(f"{alias}.facility_id = ?")
+        params.append(facility)
+    if role:
+        where.append(f"{alias}.role = ?")
+        params.append(role)
+    return " AND ".join(where), params
+
+
+def _group_filter(groups: Groups) -> tuple[str, list[Any]]:
+    """`(l.facility_id, l.role)` in `groups`, grouped by facility (short SQL)."""
+    roles: dict[str, list[str]] = {}
+    for fac, role in groups:
+        roles.setdefault(fac, []).append(role)
+    parts, params = [], []
+    for fac, rs in sorted(roles.items()):
+        parts.append(f"(l.facility_id = ? AND l.role IN ({','.join('?' * len(rs))}))")
+        params += [fac, *sorted(rs)]
+    return "(" + " OR ".join(parts) + ")", params
+
+
+class ReportSql(SqlBase):
+    def status_counts(self, facility: str = "", role: str = "") -> list[StatusCount]:
+        where, params = _learner_filter(facility, role)
+        rows = self._all(
+            "SELECT l.facility_id, l.role, p.pack_id, p.course_id, COUNT(*), "
+            "SUM(CASE WHEN p.completed_at IS NULL THEN 0 ELSE 1 END), "
+            "SUM(CASE WHEN p.completed_at IS NULL AND p.passed = 1 THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN p.attempts > 0 THEN 1 ELSE 0 END), SUM(p.passed) "
+            f"FROM course_progress p JOIN learners l ON l.id = p.learner_id WHERE {where} "
+            "GROUP BY l.facility_id, l.role, p.pack_id, p.course_id", tuple(params))
+        return [StatusCount(f, r, p, c, *(int(v) for v in rest)) for f, r, p, c, *rest in rows]
+
+    def course_learners(self, *, pack_id: str, course_id: str, groups: Groups,
+                        status: str = "", limit: int = 50, offset: int = 0) -> LearnerPage:
+        if not groups:
+            return LearnerPage({s: 0 for s in STATUSES}, 0, [])
+        scope, params = _group_filter(groups)
+        base = ("FROM learners l LEFT JOIN course_progress p ON p.learner_id = l.id "
+                f"AND p.pack_id = ? AND p.course_id = ? WHERE l.deactivated_at IS NULL AND {scope}")
+        args = (pack_id, course_id, *params)
+        by_status = {s: 0 for s in STATUSES}
+        for name, n in self._all(f"SELECT {_STATUS_SQL}, COUNT(*) {base} GROUP BY 1", args):
+            by_status[str(name)] = int(n)
+        where, extra = "", tuple[str, ...]()
+        if status == UNFINISHED:
+            where, total = " AND p.completed_at IS NULL", sum(
+                n for s, n in by_status.items() if s != "completed")
+        elif status in STATUSES:
+            where, extra, total = f" AND {_STATUS_SQL} = ?", (status,), by_status[status]
+        else:
+            total = sum(by_status.values())
+        c = ' COLLATE "C"' if self.dialect == "postgresql" else ""
+        rows = self._all(
+            f"SELECT l.id, l.display_name, l.staff_number, l.facility_id, l.role, {_STATUS_SQL}, "
+            f"p.last_at {base}{where} ORDER BY l.display_name{c}, l.staff_number{c}, l.id "
+            "LIMIT ? OFFSET ?", (*args, *extra, max(1, min(limit, MAX_PAGE)), max(0, offset)))
+        return LearnerPage(by_status, total, [CourseLearner(*r) for r in rows])
+
+    def learner_statuses(self, learner_id: str) -> dict[tuple[str, str], tuple[str, str | None]]:
+        return {(str(pack), str(course)): (str(status), last) for pack, course, status, last in
+                self._all(f"SELECT p.pack_id, p.course_id, {_STATUS_SQL}, p.last_at "
+                          "FROM course_progress p WHERE p.learner_id = ?", (learner_id,))}
+
+    def tiles(self, facility: str = "", role: str = "") -> Tiles:
+        where, params = _learner_filter(facility, role)
+        fac_where = " WHERE id = ?" if facility else ""
+        dev_where = " AND facility_id = ?" if facility else ""
+        ev_where = " WHERE facility_id = ?" if facility else ""
+        one = (facility,) if facility else ()
+        with self._read() as cur:
+            def count(sql: str, args: tuple[Any, ...]) -> int:
+                cur.execute(self._sql(sql), args)
+                row = cur.fetchone()
+                return int(row[0] or 0) if row else 0
+            return Tiles(
+                count(f"SELECT COUNT(*) FROM facilities{fac_where}", one),
+                count(f"SELECT COUNT(*) FROM devices WHERE revoked_at IS NULL{dev_where}", one),
+                count(f"SELECT COUNT(*) FROM learners l WHERE {where}", tuple(params)),
+                count(f"SELECT COALESCE(SUM(events), 0) FROM event_totals{ev_where}", one),
+                count("SELECT COUNT(*) FROM certificates c JOIN learners l ON l.id = c.learner_id "
+                      f"WHERE c.revoked_at IS NULL AND {where}", tuple(params)))
+
+    def gap_means_sql(self, mapping: Sequence[tuple[str, str, str, int, int]],
+                      facility: str = "", role: str = ""
+                      ) -> dict[tuple[str, int], tuple[float, int]]:
+        if not mapping:
+            return {}
+        where, params = _learner_filter(facility, role)
+        # one text key per mapping row, so the database can look it up through an index
+        # it makes itself, instead of scanning the mapping once per rating
+        values = ",".join(["(?,?,?)"] * len(mapping))
+        flat = [v for p, t, r, duty, level in mapping for v in (_SEP.join((p, t, r)), duty, level)]
+        rows = self._all(
+            f"WITH m (k, duty, expected) AS (VALUES {values}) "
+            "SELECT facility_id, duty, AVG(g), COUNT(*) FROM ("
+            "SELECT l.facility_id AS facility_id, m.duty AS duty, "
+            "AVG(CAST(m.expected AS INTEGER) - s.level) AS g "
+            # CROSS JOIN: SQLite keeps this order (every rating once, then its learner,
+            # then the mapping); left free it may scan the mapping outermost
+            "FROM self_ratings s CROSS JOIN learners l "
+            "JOIN m ON m.k = s.profile_id || ? || s.task_id || ? || l.role "
+            f"WHERE l.id = s.learner_id AND {where} "
+            "GROUP BY s.learner_id, l.facility_id, m.duty) x "
+            "GROUP BY facility_id, duty", (*flat, _SEP, _SEP, *params))
+        return {(str(f), int(d)): (float(g), int(n)) for f, d, g, n in rows}
