@@ -25,6 +25,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from app.core.roles import ROLE_LABELS_EN, ROLES
+from sync_server.admin.i18n import install_gettext
 from sync_server.api.deps import ADMIN_COOKIE, get_state
 from sync_server.db.repository import Admin
 from sync_server.services import admin_auth
@@ -33,6 +34,7 @@ from sync_server.services.issuing import DEFAULT_ORG_NAME
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+install_gettext(templates.env)
 LOGIN_CSRF_COOKIE = "shift_login_csrf"
 FLASH_COOKIE = "shift_flash"
 #: Everything from this server only: a page can never load anything from the internet.

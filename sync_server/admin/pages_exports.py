@@ -4,16 +4,19 @@ same as the JSON API's (api/downloads.py); the data comes from services/reports.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from sync_server.admin.console import ConsoleAdminDep, CsrfForm, form_text, redirect, render
-from sync_server.api.deps import StateDep
+from sync_server.api.deps import ServerState, StateDep
 from sync_server.api.downloads import progress_download, xapi_download
+from sync_server.db.repository import Admin
 from sync_server.logs import log
-from sync_server.services import reports
+from sync_server.services import facilities, progress_report, reports
+from sync_server.services.progress_report import ExportFilterError
 
 logger = logging.getLogger("sync_server.console")
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -21,19 +24,45 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 SHOWN = 20
 
 
+def _page(request: Request, admin: Admin, state: ServerState, *, status_code: int = 200,
+          typed: dict[str, str] | None = None, **extra: Any) -> HTMLResponse:
+    return render(request, "exports.html", admin=admin, nav="exports", title="Exports",
+                  facilities=facilities.list_facilities(repo=state.repo),
+                  typed=typed or {}, status_code=status_code, **extra)
+
+
 @router.get("/exports", response_class=HTMLResponse)
-def exports_page(request: Request, admin: ConsoleAdminDep) -> HTMLResponse:
-    return render(request, "exports.html", admin=admin, nav="exports", title="Exports")
+def exports_page(request: Request, admin: ConsoleAdminDep, state: StateDep) -> HTMLResponse:
+    return _page(request, admin, state)
+
+
+def _download(request: Request, admin: Admin, state: ServerState, kind: str) -> Response:
+    """A download with the filters of the page's form (query), or the page again naming
+    the wrong field (422) — nothing is exported or audited then."""
+    q = request.query_params
+    typed = {name: str(q.get(name) or "")[:100] for name in ("facility", "dates", "from", "to")}
+    try:
+        chosen = progress_report.parse_filter(
+            repo=state.repo, facility=typed["facility"], basis=typed["dates"] or "activity",
+            date_from=typed["from"], date_to=typed["to"])
+    except ExportFilterError as exc:
+        return _page(request, admin, state, status_code=422, typed=typed, filter_error=exc,
+                     filter_message=str(exc))
+    log(logger, logging.INFO, "console export", admin=admin.name, kind=kind,
+        **chosen.detail())
+    if kind == "progress":
+        return progress_download(state, admin.name, chosen)
+    return xapi_download(state, admin.name, chosen)
 
 
 @router.get("/exports/progress.csv")
-def export_progress(admin: ConsoleAdminDep, state: StateDep) -> Response:
-    return progress_download(state, admin.name)
+def export_progress(request: Request, admin: ConsoleAdminDep, state: StateDep) -> Response:
+    return _download(request, admin, state, "progress")
 
 
 @router.get("/exports/xapi.jsonl")
-def export_xapi(admin: ConsoleAdminDep, state: StateDep) -> Response:
-    return xapi_download(state, admin.name)
+def export_xapi(request: Request, admin: ConsoleAdminDep, state: StateDep) -> Response:
+    return _download(request, admin, state, "xapi")
 
 
 @router.post("/exports/lrs", response_class=HTMLResponse)
@@ -52,6 +81,5 @@ async def push_lrs(request: Request, admin: ConsoleAdminDep, form: CsrfForm,
     log(logger, logging.INFO, "lrs push", admin=admin.name, sent=result.sent,
         already=result.already, rejected=len(result.rejected), skipped=len(skipped),
         failed=len(result.failed))
-    return render(request, "exports.html", admin=admin, nav="exports", title="Exports",
-                  lrs_result=result, skipped=len(skipped), skipped_reasons=skipped[:SHOWN],
+    return _page(request, admin, state, lrs_result=result, skipped=len(skipped), skipped_reasons=skipped[:SHOWN],
                   endpoint=endpoint, status_code=200 if result.ok else 502)

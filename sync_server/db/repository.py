@@ -13,6 +13,7 @@ composed into the `Repository` the app uses.
     certificates    CertificateStore   CertificateRecord                    certificates.py
     usage / quotas  UsageStore         DeviceUsage                          usage.py
     report aggr.    AggregateStore     RateCount, LatestRating, ProgressRow aggregates.py
+    progress report ProgressReportStore ReportScope, ReportRow             progress_report.py
     audit log       AuditStore         AuditEntry, AuditRecord              audit.py
     erasure         ErasureStore       Tombstone, SummaryRow                erasure.py
 
@@ -52,12 +53,13 @@ from sync_server.db.learners import Learner, LearnerStore, ProfileResult
 from sync_server.db.logins import LoginStore
 from sync_server.db.meta import MetaStore
 from sync_server.db.packs import InstalledPack, PackStore, PackVersion, Publication
+from sync_server.db.progress_report import ProgressReportStore, ReportRow, ReportScope
 from sync_server.db.usage import DeviceUsage, UsageStore
 
 
 class Repository(MetaStore, FacilityStore, AdminStore, LoginStore, DeviceStore, LearnerStore,
                  EventStore, PackStore, CertificateStore, UsageStore, AggregateStore, AuditStore,
-                 ErasureStore, Protocol):
+                 ErasureStore, ProgressReportStore, Protocol):
     """Every store of the server on one database connection pool."""
 
     dialect: str
@@ -72,6 +74,6 @@ __all__ = [
     "CertificateRecord", "CertificateStore", "Device", "DeviceStore",
     "DeviceUsage", "EventCounts", "EventRow", "EventStore", "Facility", "FacilityStore",
     "InsertStatus", "InstalledPack", "Learner", "LearnerStore", "LoginStore", "MetaStore",
-    "PackStore", "PackVersion", "ProfileResult", "Publication", "Repository", "StoredEvent",
-    "UsageStore",
+    "PackStore", "PackVersion", "ProfileResult", "ProgressReportStore", "Publication",
+    "ReportRow", "ReportScope", "Repository", "StoredEvent", "UsageStore",
 ]

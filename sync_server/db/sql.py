@@ -20,11 +20,13 @@ from sync_server.db.logins import LoginSql
 from sync_server.db.meta import MetaSql
 from sync_server.db.migrate import migrate
 from sync_server.db.packs import PackSql
+from sync_server.db.progress_report import ProgressReportSql
 from sync_server.db.usage import UsageSql
 
 
 class SqlRepository(MetaSql, FacilitySql, AdminSql, LoginSql, DeviceSql, LearnerSql, EventSql,
-                    PackSql, CertificateSql, UsageSql, AggregateSql, AuditSql, ErasureSql):
+                    PackSql, CertificateSql, UsageSql, AggregateSql, AuditSql, ErasureSql,
+                    ProgressReportSql):
     """`Repository` (db/repository.py) in SQL; the dialect subclasses open it."""
 
     def __init__(self, pool_size: int) -> None:

@@ -22,13 +22,16 @@ from typing import Any
 
 import httpx
 
-from sync_server.db.repository import ProgressRow
+from sync_server.db.repository import ReportRow
 from sync_server.services.learners_csv import csv_safe
 from sync_server.services.stats import CourseInfo, CourseProgress, LearnerLike
 
 PROGRESS_COLUMNS = ("staff_number", "name", "facility", "role", "pack", "course", "course_title",
                     "cards_viewed", "quiz_attempts", "best_score", "passed", "completed_at",
-                    "certificate")
+                    "certificate", "status", "last_activity", "active")
+#: the `status` column, by how far the learner got (a "not started" row is a course
+#: published to an active learner who has no progress in it: services/progress_report.py)
+NOT_STARTED, IN_PROGRESS, PASSED, COMPLETED = "not started", "in progress", "passed", "completed"
 LRS_BATCH = 50
 XAPI_VERSION = "1.0.3"
 log = logging.getLogger("sync_server.exports")
@@ -39,8 +42,8 @@ def progress_csv(learners: Sequence[LearnerLike], courses: Sequence[CourseInfo],
                  certificates: dict[tuple[str, str, str], str]) -> str:
     """One row per learner × course the learner has any progress in (UTF-8, with BOM so
     spreadsheet programs open diacritics right; cells safe from formula injection), from
-    a fold of events (the server streams the same file from its aggregates:
-    `progress_csv_lines`)."""
+    a fold of events (the server streams the same file from its aggregates, with the
+    "not started" rows too: services/progress_report.py)."""
     by_id = {learner.id: learner for learner in learners}
     rows = []
     for (learner_id, pack_id, course_id), p in sorted(
@@ -49,22 +52,32 @@ def progress_csv(learners: Sequence[LearnerLike], courses: Sequence[CourseInfo],
         learner = by_id.get(learner_id)
         if learner is None:
             continue
-        rows.append(ProgressRow(
+        rows.append(ReportRow(
             learner.staff_number, learner.display_name, learner.facility_id, learner.role,
             pack_id, course_id, p.cards_viewed, p.attempts,
             None if p.best_score is None else str(p.best_score), int(p.passed), p.completed_at,
-            certificates.get((learner_id, pack_id, course_id)), learner_id))
+            certificates.get((learner_id, pack_id, course_id)), learner_id, None, None))
     return "".join(progress_csv_lines(rows, courses))
 
 
-def progress_csv_lines(rows: Iterable[ProgressRow], courses: Sequence[CourseInfo],
+def status_of(row: ReportRow) -> str:
+    """How far the learner got in the course of `row` (the `status` column)."""
+    if row.pack_id is None or not (row.cards_viewed or row.attempts or row.completed_at):
+        return NOT_STARTED
+    if row.completed_at:
+        return COMPLETED
+    return PASSED if row.passed else IN_PROGRESS
+
+
+def progress_csv_lines(rows: Iterable[ReportRow], courses: Sequence[CourseInfo],
                        batch: int = 1000) -> Iterator[str]:
     """The progress CSV as text pieces (BOM and header first, then `batch` rows per
     piece), so a report of any size streams in constant memory.
 
     Rows come ordered by learner, so the learner's cells (made formula-safe and quoted
-    by the csv module) are written once per learner; counts, the score, times and ids
-    are numbers or fixed forms that need neither (a score is 0–100, as validated)."""
+    by the csv module) are written once per learner; counts, the score, times, ids and
+    the status are numbers or fixed forms that need neither (a score is 0–100, as
+    validated). A "not started" row has no counts (0) and no dates."""
     titles = {(c.pack_id, c.course_id): c.title for c in courses}
     out = io.StringIO()
     out.write("\ufeff")
@@ -80,20 +93,22 @@ def progress_csv_lines(rows: Iterable[ProgressRow], courses: Sequence[CourseInfo
         quote.writerow([csv_safe(v) for v in values])
         return cells.getvalue()[:-2]
 
-    learner, head = None, ""
+    learner, head, active = None, "", "yes"
     piece: list[str] = [out.getvalue()]
     for n, r in enumerate(rows, 1):
         if r.learner_id != learner:
             learner = r.learner_id
             head = safe_line((r.staff_number, r.display_name, r.facility_id, r.role))
+            active = "no" if r.deactivated_at else "yes"
         key = (r.pack_id, r.course_id)
         course = course_cells.get(key)
         if course is None:
             course = course_cells[key] = safe_line((r.pack_id, r.course_id,
                                                    titles.get(key, r.course_id)))
-        piece.append(f"{head},{course},{r.cards_viewed},{r.attempts},{r.best_score or ''},"
-                     f"{'yes' if r.passed else 'no'},{r.completed_at or ''},"
-                     f"{r.certificate_id or ''}\r\n")
+        piece.append(f"{head},{course},{r.cards_viewed or 0},{r.attempts or 0},"
+                     f"{r.best_score or ''},{'yes' if r.passed else 'no'},"
+                     f"{r.completed_at or ''},{r.certificate_id or ''},{status_of(r)},"
+                     f"{r.last_at or ''},{active}\r\n")
         if n % batch == 0:
             yield "".join(piece)
             piece = []
