@@ -100,11 +100,11 @@ def progress_csv_lines(rows: Iterable[ReportRow], courses: Sequence[CourseInfo],
             learner = r.learner_id
             head = safe_line((r.staff_number, r.display_name, r.facility_id, r.role))
             active = "no" if r.deactivated_at else "yes"
-        key = (r.pack_id, r.course_id)
+        key = (r.pack_id or "", r.course_id or "")     # a row always has a course here
         course = course_cells.get(key)
         if course is None:
             course = course_cells[key] = safe_line((r.pack_id, r.course_id,
-                                                   titles.get(key, r.course_id)))
+                                                   titles.get(key, key[1])))
         piece.append(f"{head},{course},{r.cards_viewed or 0},{r.attempts or 0},"
                      f"{r.best_score or ''},{'yes' if r.passed else 'no'},"
                      f"{r.completed_at or ''},{r.certificate_id or ''},{status_of(r)},"
