@@ -8,6 +8,7 @@ composed into the `Repository` the app uses.
     login throttle  LoginStore         (failed / known logins)              logins.py
     devices         DeviceStore        Device (+ enrolment codes)           devices.py
     learners        LearnerStore       Learner, ProfileResult               learners.py
+    bulk changes    LearnerBulkStore   PinSetupChange, BulkConflict         learners_bulk.py
     events          EventStore         EventRow, StoredEvent, EventCounts   events.py
     packs           PackStore          PackVersion, Publication, InstalledPack  packs.py
     certificates    CertificateStore   CertificateRecord                    certificates.py
@@ -50,6 +51,7 @@ from sync_server.db.erasure import ErasureCounts, ErasureStore, SummaryRow, Tomb
 from sync_server.db.events import EventCounts, EventRow, EventStore, InsertStatus, StoredEvent
 from sync_server.db.facilities import Facility, FacilityStore
 from sync_server.db.learners import Learner, LearnerStore, ProfileResult
+from sync_server.db.learners_bulk import BulkConflict, LearnerBulkStore, PinSetupChange
 from sync_server.db.logins import LoginStore
 from sync_server.db.meta import MetaStore
 from sync_server.db.packs import InstalledPack, PackStore, PackVersion, Publication
@@ -59,7 +61,7 @@ from sync_server.db.usage import DeviceUsage, UsageStore
 
 class Repository(MetaStore, FacilityStore, AdminStore, LoginStore, DeviceStore, LearnerStore,
                  EventStore, PackStore, CertificateStore, UsageStore, AggregateStore, AuditStore,
-                 ErasureStore, ProgressReportStore, Protocol):
+                 ErasureStore, ProgressReportStore, LearnerBulkStore, Protocol):
     """Every store of the server on one database connection pool."""
 
     dialect: str
@@ -68,7 +70,7 @@ class Repository(MetaStore, FacilityStore, AdminStore, LoginStore, DeviceStore, 
 
 
 __all__ = [
-    "Admin", "AdminStore", "AggregateStore", "LatestRating", "ProgressRow", "RateCount",
+    "Admin", "AdminStore", "BulkConflict", "LearnerBulkStore", "PinSetupChange", "AggregateStore", "LatestRating", "ProgressRow", "RateCount",
     "RebuildCounts", "Rebuilt", "Snapshot", "AuditEntry", "AuditQuery", "AuditRecord",
     "AuditStore", "ErasureCounts", "ErasureStore", "SummaryRow", "Tombstone",
     "CertificateRecord", "CertificateStore", "Device", "DeviceStore",

@@ -16,6 +16,7 @@ from sync_server.db.erasure import ErasureSql
 from sync_server.db.events import EventSql
 from sync_server.db.facilities import FacilitySql
 from sync_server.db.learners import LearnerSql
+from sync_server.db.learners_bulk import LearnerBulkSql
 from sync_server.db.logins import LoginSql
 from sync_server.db.meta import MetaSql
 from sync_server.db.migrate import migrate
@@ -26,7 +27,7 @@ from sync_server.db.usage import UsageSql
 
 class SqlRepository(MetaSql, FacilitySql, AdminSql, LoginSql, DeviceSql, LearnerSql, EventSql,
                     PackSql, CertificateSql, UsageSql, AggregateSql, AuditSql, ErasureSql,
-                    ProgressReportSql):
+                    ProgressReportSql, LearnerBulkSql):
     """`Repository` (db/repository.py) in SQL; the dialect subclasses open it."""
 
     def __init__(self, pool_size: int) -> None:

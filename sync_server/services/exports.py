@@ -62,22 +62,37 @@ def progress_csv(learners: Sequence[LearnerLike], courses: Sequence[CourseInfo],
 
 def status_of(row: ReportRow) -> str:
     """How far the learner got in the course of `row` (the `status` column)."""
-    if row.pack_id is None or not (row.cards_viewed or row.attempts or row.completed_at):
-        return NOT_STARTED
-    if row.completed_at:
+    return _status(row.pack_id, row.cards_viewed, row.attempts, row.passed, row.completed_at)
+
+
+def _status(pack: str | None, cards: int | None, attempts: int | None, passed: int | None,
+            done: str | None) -> str:
+    if done:
         return COMPLETED
-    return PASSED if row.passed else IN_PROGRESS
+    if passed:
+        return PASSED
+    return IN_PROGRESS if pack is not None and (cards or attempts) else NOT_STARTED
+
+
+#: (facility, role) → the courses published to it, (pack, course) in order
+Published = Callable[[str, str], Sequence[tuple[str, str]]]
 
 
 def progress_csv_lines(rows: Iterable[ReportRow], courses: Sequence[CourseInfo],
-                       batch: int = 1000) -> Iterator[str]:
-    """The progress CSV as text pieces (BOM and header first, then `batch` rows per
+                       batch: int = 1000, published: Published | None = None
+                       ) -> Iterator[str]:
+    """The progress CSV as text pieces (BOM and header first, then about `batch` rows per
     piece), so a report of any size streams in constant memory.
 
     Rows come ordered by learner, so the learner's cells (made formula-safe and quoted
     by the csv module) are written once per learner; counts, the score, times, ids and
     the status are numbers or fixed forms that need neither (a score is 0–100, as
-    validated). A "not started" row has no counts (0) and no dates."""
+    validated). With `published`, each *active* learner's rows are followed by a "not
+    started" row (no counts, no dates) for every course published to their facility and
+    role that they have no row for; a row without a course (`pack_id` None: a learner
+    with no progress at all) only brings its learner in. The merge is done here, in the
+    one loop over the rows, because it is the report's hot path (benchmarks/
+    admin_dashboard.py)."""
     titles = {(c.pack_id, c.course_id): c.title for c in courses}
     out = io.StringIO()
     out.write("\ufeff")
@@ -93,25 +108,45 @@ def progress_csv_lines(rows: Iterable[ReportRow], courses: Sequence[CourseInfo],
         quote.writerow([csv_safe(v) for v in values])
         return cells.getvalue()[:-2]
 
-    learner, head, active = None, "", "yes"
+    def course_cell(key: tuple[str, str]) -> str:
+        cell = course_cells.get(key)
+        if cell is None:
+            cell = course_cells[key] = safe_line((*key, titles.get(key, key[1])))
+        return cell
+
+    def not_started(head: str, expected: Sequence[tuple[str, str]],
+                    have: set[tuple[str, str]]) -> list[str]:
+        return [f"{head},{course_cell(key)},0,0,,no,,,{NOT_STARTED},,yes\r\n"
+                for key in expected if key not in have]
+
+    learner: str | None = None
+    head, active = "", "yes"
+    expected: Sequence[tuple[str, str]] = ()
+    have: set[tuple[str, str]] = set()
     piece: list[str] = [out.getvalue()]
-    for n, r in enumerate(rows, 1):
-        if r.learner_id != learner:
-            learner = r.learner_id
-            head = safe_line((r.staff_number, r.display_name, r.facility_id, r.role))
-            active = "no" if r.deactivated_at else "yes"
-        key = (r.pack_id or "", r.course_id or "")     # a row always has a course here
-        course = course_cells.get(key)
-        if course is None:
-            course = course_cells[key] = safe_line((r.pack_id, r.course_id,
-                                                   titles.get(key, key[1])))
-        piece.append(f"{head},{course},{r.cards_viewed or 0},{r.attempts or 0},"
-                     f"{r.best_score or ''},{'yes' if r.passed else 'no'},"
-                     f"{r.completed_at or ''},{r.certificate_id or ''},{status_of(r)},"
-                     f"{r.last_at or ''},{active}\r\n")
-        if n % batch == 0:
-            yield "".join(piece)
-            piece = []
+    for (staff, name, facility, role, pack, course_id, cards, attempts, best, passed, done,
+         cert, learner_id, last, gone) in rows:
+        if learner_id != learner:
+            if expected:
+                piece.extend(not_started(head, expected, have))
+            if len(piece) >= batch:
+                yield "".join(piece)
+                piece = []
+            learner = learner_id
+            head = safe_line((staff, name, facility, role))
+            active = "no" if gone else "yes"
+            expected = published(facility, role) if published is not None and not gone else ()
+            have = set()
+        if pack is None:
+            continue
+        key = (pack, course_id or "")
+        if expected:
+            have.add(key)
+        piece.append(f"{head},{course_cell(key)},{cards or 0},{attempts or 0},{best or ''},"
+                     f"{'yes' if passed else 'no'},{done or ''},{cert or ''},"
+                     f"{_status(pack, cards, attempts, passed, done)},{last or ''},{active}\r\n")
+    if expected:
+        piece.extend(not_started(head, expected, have))
     yield "".join(piece)
 
 

@@ -15,21 +15,21 @@ started has neither date, so a dated report has no "not started" rows. The filte
 named in the download's file name and in its audit entry.
 
 The rows stream from the database in learner order (db/progress_report.py) and the
-"not started" rows are merged in per learner in Python, so the report stays in constant
-memory and close to the cost of a raw SELECT of the aggregate rows
-(benchmarks/admin_dashboard.py).
+CSV writer adds each active learner's "not started" rows after the rows of the courses
+they began (exports.progress_csv_lines), so the report stays in constant memory and close
+to the cost of a raw SELECT of the aggregate rows (benchmarks/admin_dashboard.py).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sync_server.db.progress_report import DateBasis, ReportRow, ReportScope
+from sync_server.db.progress_report import DateBasis, ReportScope
 from sync_server.db.repository import Repository
 from sync_server.errors import ServerError
 from sync_server.services import audit, pack_delivery, stats
@@ -162,53 +162,17 @@ class PublishedCourses:
         return found
 
 
-def with_not_started(rows: Iterable[ReportRow], published: PublishedCourses
-                     ) -> Iterator[ReportRow]:
-    """The rows of an undated report with a "not started" row added for every course
-    published to an active learner that they have no row for, each learner's rows in
-    (pack, course) order. `rows` come in learner order (db/progress_report.py)."""
-    learner: str | None = None
-    mine: list[ReportRow] = []
-    for row in rows:
-        if row.learner_id != learner:
-            if mine:
-                yield from _learner_rows(mine, published)
-            learner, mine = row.learner_id, []
-        mine.append(row)
-    if mine:
-        yield from _learner_rows(mine, published)
-
-
-def _learner_rows(mine: list[ReportRow], published: PublishedCourses) -> Iterator[ReportRow]:
-    first = mine[0]
-    started = [r for r in mine if r.pack_id is not None]
-    if first.deactivated_at is not None:
-        yield from started
-        return
-    have = {(r.pack_id, r.course_id) for r in started}
-    missing = [key for key in published(first.facility_id, first.role) if key not in have]
-    if not missing:
-        yield from started
-        return
-    blank = first._replace(cards_viewed=None, attempts=None, best_score=None, passed=None,
-                           completed_at=None, certificate_id=None, last_at=None)
-    extra = [blank._replace(pack_id=p, course_id=c) for p, c in missing]
-    yield from sorted([*started, *extra], key=lambda r: (r.pack_id or "", r.course_id or ""))
-
-
 def report_lines(*, repo: Repository, chosen: ExportFilter,
                  by: str = audit.SERVER) -> Iterator[str]:
     """The progress CSV for `chosen` as text pieces (exports.progress_csv_lines); the
     export is recorded in the audit log (`export.progress`, with the filters) first."""
     audit.record(repo, by, "export.progress", target=chosen.facility, **chosen.detail())
-    published = PublishedCourses(repo)
-    rows: Iterable[ReportRow] = repo.progress_report_rows(chosen.scope())
-    if not chosen.dated:
-        rows = with_not_started(rows, published)
+    rows = repo.progress_report_rows(chosen.scope())
     # titles from every uploaded version (progress may be of one no longer published);
     # versions come oldest first, so the newest title wins
     titles = stats.courses_of(json.loads(p.manifest) for p in repo.list_pack_versions())
-    return progress_csv_lines(rows, titles)
+    return progress_csv_lines(rows, titles,
+                              published=None if chosen.dated else PublishedCourses(repo))
 
 
 
