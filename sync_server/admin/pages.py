@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.core.roles import ROLE_LABELS_EN, is_role
-from sync_server.admin import charts
+from sync_server.admin import charts, i18n
 from sync_server.admin.console import (
     LOGIN_CSRF_COOKIE,
     ConsoleAdminDep,
@@ -89,6 +89,20 @@ async def logout(request: Request, form: CsrfForm, state: StateDep) -> Response:
         admin_auth.logout(repo=state.repo, token=token)
     response = redirect("/admin/login")
     response.delete_cookie(ADMIN_COOKIE, path="/")
+    return response
+
+
+# ----------------------------------------------------------------------------- language
+
+@router.get("/language")
+def choose_language(lang: str = "", next: str = "/admin/") -> Response:
+    """The console's language switcher (every page's header): a cookie for a year, then
+    back to the page (docs/admin-guide.md "Language")."""
+    response = redirect(safe_next(next))
+    chosen = i18n.supported(lang[:20])
+    if chosen:
+        response.set_cookie(i18n.LANG_COOKIE, chosen, max_age=365 * 86400, path="/admin",
+                            httponly=True, samesite="strict")
     return response
 
 

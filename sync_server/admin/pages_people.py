@@ -137,6 +137,8 @@ def _learners_page(request: Request, admin: Admin, repo: RepoDep, facility: str 
     return render(request, "learners.html", admin=admin, nav="learners", title="Learners",
                   facilities=every, facility_names={f.id: f.name for f in every},
                   sel_facility=facility, q=q[:100], sel_status=status, found=found,
+                  back_url=f"/admin/learners?q={quote(q[:100])}&facility={quote(facility)}"
+                           f"&status={status}&page={found.page}",
                   learners=found.learners, languages=LANGUAGES, **extra)
 
 

@@ -42,7 +42,7 @@ AUDIT_ACTION = {"deactivate": "learner.deactivate", "reactivate": "learner.react
 
 class BulkError(ServerError):
     """A bulk action cannot be planned or done. `reason` (stable): `none_selected`,
-    `too_many`, `bad_action`, `no_facility`, `unknown_learner`, `nothing_to_do`,
+    `too_many`, `bad_action`, `no_facility`, `unknown_learner`,
     `changed` (someone changed since the confirmation: nothing was done)."""
 
     def __init__(self, reason: str, message: str, *, count: int = 0) -> None:
