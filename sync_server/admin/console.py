@@ -25,7 +25,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from app.core.roles import ROLE_LABELS_EN, ROLES
-from sync_server.admin.i18n import install_gettext, languages, request_language
+from sync_server.admin.i18n import install_gettext, languages, request_language, translations
 from sync_server.api.deps import ADMIN_COOKIE, get_state
 from sync_server.db.repository import Admin
 from sync_server.services import admin_auth
@@ -110,11 +110,15 @@ def render(request: Request, template: str, *, admin: Admin | None = None,
     if csrf is None:
         csrf = csrf_for(token) if token else ""
     lang = request_language(request)
+    words = translations(lang)
+    if isinstance(context.get("title"), str):   # a marked title (N_) or a person's name
+        context["title"] = words.gettext(context["title"])
     response = templates.TemplateResponse(request, template, {
         "admin": admin, "csrf": csrf, "flashes": flashes, "lang": lang,
         "languages": languages(), "here": request.url.path,
         "setup_warnings": setup_warnings(request) if admin else [],
-        "roles": ROLES, "role_labels": ROLE_LABELS_EN, "pct": pct, **context},
+        "roles": ROLES, "role_labels": {r: words.gettext(t) for r, t in ROLE_LABELS_EN.items()},
+        "pct": pct, **context},
         status_code=status_code)
     if raw:
         response.delete_cookie(FLASH_COOKIE, path="/admin")

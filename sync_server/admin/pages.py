@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from app.core.i18n import N_
 from app.core.roles import ROLE_LABELS_EN, is_role
 from sync_server.admin import charts, i18n
 from sync_server.admin.console import (
@@ -46,7 +47,7 @@ def admin_root() -> Response:
 def login_page(request: Request, next: str = "/admin/") -> HTMLResponse:
     token = new_login_csrf()
     # the login form's csrf field is a double-submit value (there is no session yet)
-    response = render(request, "login.html", title="Log in", next=safe_next(next), csrf=token)
+    response = render(request, "login.html", title=N_("Log in"), next=safe_next(next), csrf=token)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, path="/admin/login", httponly=True,
                         samesite="strict", max_age=3600)
     return response
@@ -66,12 +67,12 @@ async def login(request: Request, state: StateDep) -> Response:
             session_ttl_s=state.settings.admin_session_ttl_s))
     except TooManyAttemptsError:
         log(logger, logging.WARNING, "console login throttled", admin=name)
-        return render(request, "login.html", title="Log in", status_code=429, login_name=name,
+        return render(request, "login.html", title=N_("Log in"), status_code=429, login_name=name,
                       next=safe_next(str(form.get("next") or "")), csrf=cookie,
                       error="Too many failed logins. Wait a few minutes and try again.")
     if session is None:
         log(logger, logging.WARNING, "console login failed", admin=name)
-        response: Response = render(request, "login.html", title="Log in", status_code=401,
+        response: Response = render(request, "login.html", title=N_("Log in"), status_code=401,
                                     login_name=name, next=safe_next(str(form.get("next") or "")),
                                     error="Wrong name or password.", csrf=cookie)
         return response

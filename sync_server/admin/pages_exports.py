@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from app.core.i18n import N_
 from sync_server.admin.console import ConsoleAdminDep, CsrfForm, form_text, redirect, render
 from sync_server.api.deps import ServerState, StateDep
 from sync_server.api.downloads import progress_download, xapi_download
@@ -26,7 +27,7 @@ SHOWN = 20
 
 def _page(request: Request, admin: Admin, state: ServerState, *, status_code: int = 200,
           typed: dict[str, str] | None = None, **extra: Any) -> HTMLResponse:
-    return render(request, "exports.html", admin=admin, nav="exports", title="Exports",
+    return render(request, "exports.html", admin=admin, nav="exports", title=N_("Exports"),
                   facilities=facilities.list_facilities(repo=state.repo),
                   typed=typed or {}, status_code=status_code, **extra)
 

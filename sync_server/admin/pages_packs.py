@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from app.core.errors import PackSourceError, ShiftError
+from app.core.i18n import N_
 from app.core.packs.quality import RULES, QualityFinding
 from app.core.roles import ROLE_LABELS_EN
 from sync_server.admin.console import ConsoleAdminDep, CsrfForm, redirect, render
@@ -69,7 +70,7 @@ def _packs_context(repo: Repository) -> dict[str, Any]:
 
 @router.get("/packs", response_class=HTMLResponse)
 def packs_page(request: Request, admin: ConsoleAdminDep, repo: RepoDep) -> HTMLResponse:
-    return render(request, "packs.html", admin=admin, nav="packs", title="Packs",
+    return render(request, "packs.html", admin=admin, nav="packs", title=N_("Packs"),
                   **_packs_context(repo))
 
 
@@ -138,7 +139,7 @@ async def upload(request: Request, admin: ConsoleAdminDep, form: CsrfForm,
             path.unlink(missing_ok=True)
     except ShiftError as exc:
         log(logger, logging.INFO, "console upload refused", admin=admin.name, error=str(exc)[:300])
-        return render(request, "packs.html", admin=admin, nav="packs", title="Packs",
+        return render(request, "packs.html", admin=admin, nav="packs", title=N_("Packs"),
                       status_code=422, problems=problems_of(exc), **_packs_context(state.repo))
     pack = report.pack
     log(logger, logging.INFO, "console upload", admin=admin.name, pack=pack.pack_id,
@@ -148,7 +149,7 @@ async def upload(request: Request, admin: ConsoleAdminDep, form: CsrfForm,
     if not report.quality:
         return redirect("/admin/packs", flash=("ok", done))
     # the quiz quality report (docs/authoring.md "Quiz quality rules"): shown, not refused
-    return render(request, "packs.html", admin=admin, nav="packs", title="Packs",
+    return render(request, "packs.html", admin=admin, nav="packs", title=N_("Packs"),
                   uploaded=done, quality=[_quality_row(f) for f in report.quality],
                   **_packs_context(state.repo))
 
@@ -178,7 +179,7 @@ async def publish(request: Request, pack_id: str, admin: ConsoleAdminDep, form: 
                 raise NotFoundError(f"pack {pack_id!r} version {version_text[:20]!r} "
                                     "was not uploaded")
             return render(request, "publish_confirm.html", admin=admin, nav="packs",
-                          title="Publish?", pack_id=pack_id, version=version,
+                          title=N_("Publish?"), pack_id=pack_id, version=version,
                           audience=audience)
         pub = packs.publish_to(repo=repo, pack_id=pack_id, version=version,
                                audience=audience, by=admin.name)
@@ -186,7 +187,7 @@ async def publish(request: Request, pack_id: str, admin: ConsoleAdminDep, form: 
         selection = {"pack_id": pack_id, "version": version, "facilities": facilities,
                      "roles": roles, "all_facilities": all_facilities,
                      "all_roles": all_roles, "error": str(exc)}
-        return render(request, "packs.html", admin=admin, nav="packs", title="Packs",
+        return render(request, "packs.html", admin=admin, nav="packs", title=N_("Packs"),
                       status_code=422, selection=selection, **_packs_context(repo))
     log(logger, logging.INFO, "console publish", admin=admin.name, pack=pack_id, version=version,
         facilities=list(pub.facilities), roles=list(pub.roles))

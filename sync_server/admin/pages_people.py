@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from app.core.errors import ShiftError
-from app.core.i18n import UI_LOCALES, language_name
+from app.core.i18n import N_, UI_LOCALES, language_name
 from sync_server.admin.console import ConsoleAdminDep, CsrfForm, form_text, redirect, render
 from sync_server.api.deps import RepoDep, StateDep
 from sync_server.db.repository import Admin
@@ -37,7 +37,7 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 def _devices_page(request: Request, admin: Admin, repo: RepoDep, *, status_code: int = 200,
                   **extra: Any) -> HTMLResponse:
     view = devices.overview(repo=repo)
-    return render(request, "devices.html", admin=admin, nav="devices", title="Devices",
+    return render(request, "devices.html", admin=admin, nav="devices", title=N_("Devices"),
                   facilities=view.facilities, devices=view.devices, installed=view.installed,
                   codes=devices.open_enrol_codes(repo=repo),
                   facility_names={f.id: f.name for f in view.facilities},
@@ -108,8 +108,8 @@ async def enrol_code(request: Request, admin: ConsoleAdminDep, form: CsrfForm,
     qr = segno.make(enrol_qr_payload(base, made.code), error="m")
     svg = qr.svg_inline(scale=6, border=2, title=f"Enrolment code {made.code}")
     log(logger, logging.INFO, "console enrol code", admin=admin.name, facility=made.facility.id)
-    return render(request, "enrol_code.html", admin=admin, nav="devices", title="Enrolment code",
-                  facility=made.facility, code=made.code, expires=made.expires_at, qr_svg=svg,
+    return render(request, "enrol_code.html", admin=admin, nav="devices",
+                  title=N_("Enrolment code"), facility=made.facility, code=made.code, expires=made.expires_at, qr_svg=svg,
                   base_url=base)
 
 
@@ -134,7 +134,7 @@ def _learners_page(request: Request, admin: Admin, repo: RepoDep, facility: str 
     found = learners.find_learners(repo=repo, facility_id=facility or None, query=q,
                                    status=status, page=page)
     every = facilities.list_facilities(repo=repo)
-    return render(request, "learners.html", admin=admin, nav="learners", title="Learners",
+    return render(request, "learners.html", admin=admin, nav="learners", title=N_("Learners"),
                   facilities=every, facility_names={f.id: f.name for f in every},
                   sel_facility=facility, q=q[:100], sel_status=status, found=found,
                   back_url=f"/admin/learners?q={quote(q[:100])}&facility={quote(facility)}"
@@ -161,7 +161,7 @@ def pin_codes_page(request: Request, admin: Admin, made: list[learners.Registere
                 created: bool) -> HTMLResponse:
     """The one-time PIN set-up codes, shown once (only their verifiers are stored)."""
     return render(request, "pin_codes.html", admin=admin, nav="learners",
-                  title="PIN set-up codes", slips=[_slip(m) for m in made], created=created)
+                  title=N_("PIN set-up codes"), slips=[_slip(m) for m in made], created=created)
 
 
 @router.post("/learners", response_class=HTMLResponse)
@@ -222,7 +222,7 @@ async def move_learner(request: Request, learner_id: str, admin: ConsoleAdminDep
         if not form.get("confirmed"):
             plan = learners.plan_move(repo=repo, learner_id=learner_id, facility_id=facility)
             return render(request, "move_confirm.html", admin=admin, nav="learners",
-                          title="Move?", move=plan, facility=facility, back=back)
+                          title=N_("Move?"), move=plan, facility=facility, back=back)
         done = await run_in_threadpool(lambda: learners.move_learner(
             repo=repo, learner_id=learner_id, facility_id=facility, by=admin.name))
     except ShiftError as exc:
@@ -237,7 +237,7 @@ async def move_learner(request: Request, learner_id: str, admin: ConsoleAdminDep
 def certificates_page(request: Request, admin: ConsoleAdminDep, repo: RepoDep) -> HTMLResponse:
     found = certificates.with_names(repo=repo)
     return render(request, "certificates.html", admin=admin, nav="certificates",
-                  title="Certificates", certificates=found.certificates, names=found.names)
+                  title=N_("Certificates"), certificates=found.certificates, names=found.names)
 
 
 @router.post("/certificates/{certificate_id}/revoke")

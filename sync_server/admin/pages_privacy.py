@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.core.errors import ShiftError
+from app.core.i18n import N_
 from app.core.profile_rules import staff_key
 from sync_server.admin.console import ConsoleAdminDep, CsrfForm, form_text, redirect, render
 from sync_server.api.deps import RepoDep, StateDep
@@ -33,7 +34,7 @@ def audit_page(request: Request, admin: ConsoleAdminDep, repo: RepoDep, actor: s
         rows, error = audit.entries(repo=repo, filters=filters), ""
     except ShiftError as exc:
         rows, error = [], str(exc)
-    return render(request, "audit.html", admin=admin, nav="audit", title="Audit log",
+    return render(request, "audit.html", admin=admin, nav="audit", title=N_("Audit log"),
                   rows=rows, actions=audit.ACTIONS, form=form, error=error,
                   status_code=400 if error else 200)
 
@@ -61,7 +62,7 @@ def erase_confirm(request: Request, learner_id: str, admin: ConsoleAdminDep,
     except ShiftError:
         return redirect("/admin/learners", flash=("error", "No such learner."))
     return render(request, "erase.html", admin=admin, nav="learners",
-                  title="Erase a learner", person=person)
+                  title=N_("Erase a learner"), person=person)
 
 
 @router.post("/learners/{learner_id}/erase")
