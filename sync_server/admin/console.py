@@ -25,7 +25,13 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from app.core.roles import ROLE_LABELS_EN, ROLES
-from sync_server.admin.i18n import install_gettext, languages, request_language, translations
+from sync_server.admin.i18n import (
+    install_gettext,
+    languages,
+    request_language,
+    tr,
+    translations,
+)
 from sync_server.api.deps import ADMIN_COOKIE, get_state
 from sync_server.db.repository import Admin
 from sync_server.services import admin_auth
@@ -131,17 +137,19 @@ def render(request: Request, template: str, *, admin: Admin | None = None,
 def setup_warnings(request: Request) -> list[str]:
     """What the console warns about on every page until it is set (docs/admin-guide.md)."""
     state = get_state(request)
+    t = tr(request)
     warnings = []
     if not state.settings.public_base_url or state.settings.public_base_url_defaulted:
-        warnings.append(f"SHIFT_PUBLIC_BASE_URL is not set: certificate QR codes, verify "
-                        f"links and enrolment codes point to {state.settings.base_url}, "
-                        "which people and tablets elsewhere cannot reach. Set it to the "
-                        "address people use and restart the server (development mode "
-                        "only).")
+        warnings.append(t.gettext(
+            "SHIFT_PUBLIC_BASE_URL is not set: certificate QR codes, verify links and "
+            "enrolment codes point to %(url)s, which people and tablets elsewhere cannot "
+            "reach. Set it to the address people use and restart the server (development "
+            "mode only).", url=state.settings.base_url))
     if state.issuer.config.org_name == DEFAULT_ORG_NAME:
-        warnings.append("SHIFT_ORG_NAME is not set: certificates name "
-                        f"\"{DEFAULT_ORG_NAME}\" as their issuer instead of your "
-                        "organisation (set SHIFT_ORG_NAME and SHIFT_ORG_URL).")
+        warnings.append(t.gettext(
+            "SHIFT_ORG_NAME is not set: certificates name \"%(name)s\" as their issuer "
+            "instead of your organisation (set SHIFT_ORG_NAME and SHIFT_ORG_URL).",
+            name=DEFAULT_ORG_NAME))
     return warnings
 
 

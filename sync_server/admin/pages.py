@@ -69,12 +69,14 @@ async def login(request: Request, state: StateDep) -> Response:
         log(logger, logging.WARNING, "console login throttled", admin=name)
         return render(request, "login.html", title=N_("Log in"), status_code=429, login_name=name,
                       next=safe_next(str(form.get("next") or "")), csrf=cookie,
-                      error="Too many failed logins. Wait a few minutes and try again.")
+                      error=i18n.tr(request).gettext(
+                          "Too many failed logins. Wait a few minutes and try again."))
     if session is None:
         log(logger, logging.WARNING, "console login failed", admin=name)
         response: Response = render(request, "login.html", title=N_("Log in"), status_code=401,
                                     login_name=name, next=safe_next(str(form.get("next") or "")),
-                                    error="Wrong name or password.", csrf=cookie)
+                                    error=i18n.tr(request).gettext("Wrong name or password."),
+                                    csrf=cookie)
         return response
     response = redirect(safe_next(str(form.get("next") or "")))
     set_session(response, request, session.token)

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.core.i18n import N_
 from sync_server.admin.console import ConsoleAdminDep, CsrfForm, form_text, redirect, render
+from sync_server.admin.i18n import Tr, tr
 from sync_server.api.deps import ServerState, StateDep
 from sync_server.api.downloads import progress_download, xapi_download
 from sync_server.db.repository import Admin
@@ -48,12 +49,29 @@ def _download(request: Request, admin: Admin, state: ServerState, kind: str) -> 
             date_from=typed["from"], date_to=typed["to"])
     except ExportFilterError as exc:
         return _page(request, admin, state, status_code=422, typed=typed, filter_error=exc,
-                     filter_message=str(exc))
+                     filter_message=filter_error_text(tr(request), exc, typed))
     log(logger, logging.INFO, "console export", admin=admin.name, kind=kind,
         **chosen.detail())
     if kind == "progress":
         return progress_download(state, admin.name, chosen)
     return xapi_download(state, admin.name, chosen)
+
+
+def filter_error_text(t: Tr, exc: ExportFilterError, typed: dict[str, str]) -> str:
+    """The admin's sentence for a wrong export filter, by its code."""
+    field = {"from": t.gettext("From"), "to": t.gettext("To"), "facility": t.gettext("Facility"),
+             "dates": t.gettext("Dates apply to")}.get(exc.field, exc.field)
+    texts = {
+        "bad_date": t.gettext("%(field)s: “%(value)s” is not a date. Write it as YYYY-MM-DD, "
+                              "e.g. 2026-03-31.", field=field, value=exc.value),
+        "date_range": t.gettext("%(field)s: %(value)s is outside the years 2000–2999.",
+                                field=field, value=exc.value),
+        "date_order": t.gettext("“To” (%(to)s) is before “From” (%(start)s).",
+                                to=typed.get("to", ""), start=typed.get("from", "")),
+        "unknown_facility": t.gettext("No facility has the id “%(value)s”.", value=exc.value),
+        "bad_basis": t.gettext("Dates apply to: choose last activity or completion."),
+    }
+    return texts.get(exc.reason, str(exc))
 
 
 @router.get("/exports/progress.csv")
@@ -71,14 +89,16 @@ async def push_lrs(request: Request, admin: ConsoleAdminDep, form: CsrfForm,
                    state: StateDep) -> Response:
     endpoint = form_text(form, "endpoint")
     if not endpoint.startswith(("http://", "https://")):
-        return redirect("/admin/exports", flash=("error", "LRS endpoint: an http(s) URL."))
+        return redirect("/admin/exports", flash=(
+            "error", tr(request).gettext("LRS endpoint: an http(s) URL.")))
     try:
         result, skipped = await run_in_threadpool(lambda: reports.push_lrs(
             queries=state.queries, home_page=state.settings.base_url, endpoint=endpoint,
             username=str(form.get("username") or ""), password=str(form.get("password") or ""),
             by=admin.name))
     except ImportError:
-        return redirect("/admin/exports", flash=("error", "xAPI mapping is not installed."))
+        return redirect("/admin/exports", flash=(
+            "error", tr(request).gettext("xAPI mapping is not installed.")))
     log(logger, logging.INFO, "lrs push", admin=admin.name, sent=result.sent,
         already=result.already, rejected=len(result.rejected), skipped=len(skipped),
         failed=len(result.failed))

@@ -190,3 +190,34 @@ def test_filtered_progress_csv_from_the_console_and_the_api(srv, client) -> None
     assert wrong.status_code == 400 and "to:" in wrong.json()["detail"]
     assert httpx.get(f"{base}/api/v1/admin/exports/progress.csv?facility=nowhere",
                      headers=bearer(token)).status_code == 400
+
+
+def test_console_language(srv) -> None:
+    base = srv[0]
+    with httpx.Client(base_url=base, timeout=60,
+                      headers={"Accept-Language": "ro-RO,ro;q=0.9,en;q=0.5"}) as c:
+        login = c.get("/admin/login")
+        assert '<html lang="ro">' in login.text and "Autentificare" in login.text
+        console_login(c)
+        page = c.get("/admin/learners")
+        assert '<html lang="ro">' in page.text and page.headers["content-language"] == "ro"
+        assert ">Cursanți</a>" in page.text                   # the navigation
+        # the switcher: a cookie for /admin, back to the page (a local path only)
+        r = c.get("/admin/language?lang=lt&next=/admin/learners")
+        assert r.status_code == 303 and r.headers["location"] == "/admin/learners"
+        cookie = r.headers["set-cookie"].lower()
+        assert "shift_console_lang=lt" in cookie and "samesite=strict" in cookie
+        page = c.get("/admin/learners").text
+        assert '<html lang="lt">' in page and "Besimokantieji" in page
+        assert "Su pažymėtais besimokančiaisiais" in page   # the bulk bar
+        # a refused bulk action's message comes in the page's language, by its code
+        r = c.post("/admin/learners/bulk", data={
+            "csrf": page_csrf(c, "/admin/learners"), "action": "deactivate"})
+        assert "Pirmiausia pažymėkite bent vieną besimokantįjį." in \
+            c.get(r.headers["location"]).text
+        bad = c.get("/admin/exports/progress.csv?from=31.12.2026")
+        assert bad.status_code == 422 and "nėra data" in html.unescape(bad.text)
+        # unknown languages and foreign redirects are ignored
+        r = c.get("/admin/language?lang=klingon&next=//evil.example/")
+        assert r.headers["location"] == "/admin/" and "set-cookie" not in r.headers
+        assert '<html lang="lt">' in c.get("/admin/devices").text
