@@ -121,7 +121,7 @@ def render(request: Request, template: str, *, admin: Admin | None = None,
         context["title"] = words.gettext(context["title"])
     response = templates.TemplateResponse(request, template, {
         "admin": admin, "csrf": csrf, "flashes": flashes, "lang": lang,
-        "languages": languages(), "here": request.url.path,
+        "console_languages": languages(), "here": request.url.path,
         "setup_warnings": setup_warnings(request) if admin else [],
         "roles": ROLES, "role_labels": {r: words.gettext(t) for r, t in ROLE_LABELS_EN.items()},
         "pct": pct, **context},

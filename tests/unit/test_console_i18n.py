@@ -129,7 +129,7 @@ def test_every_template_renders_in_every_language() -> None:
     env.globals["url_for"] = lambda *a, **k: type("U", (), {"path": "/admin/static/x"})()
     for lang in CONSOLE_LOCALES:
         page = env.get_template("exports.html").render(
-            lang=lang, languages=i18n.languages(), facilities=[], typed={}, admin=None)
+            lang=lang, console_languages=i18n.languages(), facilities=[], typed={}, admin=None)
         assert f'<html lang="{lang}">' in page
         expected = i18n.Tr(lang).gettext("Progress (CSV)")
         assert expected in page
