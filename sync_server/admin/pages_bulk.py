@@ -123,7 +123,8 @@ async def bulk_review(request: Request, admin: ConsoleAdminDep, form: CsrfForm,
     texts = _texts(t, plan)
     return render(request, "bulk_confirm.html", admin=admin, nav="learners",
                   title=texts["heading"], plan=plan, back=back, facility_names=names,
-                  reasons=skip_reasons(t), **texts)
+                  reasons=skip_reasons(t), heading=texts["heading"], summary=texts["summary"],
+                  consequence=texts["consequence"], button=texts["button"])
 
 
 @router.post("/learners/bulk/confirm", response_class=HTMLResponse)

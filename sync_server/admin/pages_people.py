@@ -19,6 +19,7 @@ from starlette.datastructures import UploadFile
 from app.core.errors import ShiftError
 from app.core.i18n import N_, UI_LOCALES, language_name
 from sync_server.admin.console import ConsoleAdminDep, CsrfForm, form_text, redirect, render
+from sync_server.admin.i18n import tr
 from sync_server.api.deps import RepoDep, StateDep
 from sync_server.db.repository import Admin
 from sync_server.logs import log
@@ -60,12 +61,13 @@ async def create_facility(request: Request, admin: ConsoleAdminDep, form: CsrfFo
         return _devices_page(request, admin, repo, status_code=422,
                              typed={"id": fid[:64], "name": name[:200], "error": str(exc)})
     log(logger, logging.INFO, "console facility created", admin=admin.name, facility=fid)
-    return redirect("/admin/devices", flash=("ok", f"Facility {name} created."))
+    return redirect("/admin/devices", flash=(
+        "ok", tr(request).gettext("Facility %(name)s created.", name=name)))
 
 
 @router.post("/facilities/{facility_id}/rename")
-async def rename_facility(facility_id: str, admin: ConsoleAdminDep, form: CsrfForm,
-                          repo: RepoDep) -> Response:
+async def rename_facility(request: Request, facility_id: str, admin: ConsoleAdminDep,
+                          form: CsrfForm, repo: RepoDep) -> Response:
     try:
         done = facilities.rename_facility(repo=repo, facility_id=facility_id,
                                           name=form_text(form, "name"), by=admin.name)
@@ -73,12 +75,13 @@ async def rename_facility(facility_id: str, admin: ConsoleAdminDep, form: CsrfFo
         return redirect("/admin/devices#facilities", flash=("error", str(exc)))
     log(logger, logging.INFO, "console facility renamed", admin=admin.name, facility=done.id)
     return redirect("/admin/devices#facilities",
-                    flash=("ok", f"Facility {done.id} is now called {done.name}."))
+                    flash=("ok", tr(request).gettext("Facility %(id)s is now called %(name)s.",
+                                                     id=done.id, name=done.name)))
 
 
 @router.post("/devices/enrol-codes/{code_hash}/cancel")
-async def cancel_enrol_code(code_hash: str, admin: ConsoleAdminDep, form: CsrfForm,
-                            repo: RepoDep) -> Response:
+async def cancel_enrol_code(request: Request, code_hash: str, admin: ConsoleAdminDep,
+                            form: CsrfForm, repo: RepoDep) -> Response:
     try:
         code = devices.cancel_enrol_code(repo=repo, code_hash=code_hash, by=admin.name)
     except ShiftError as exc:
@@ -87,8 +90,9 @@ async def cancel_enrol_code(code_hash: str, admin: ConsoleAdminDep, form: CsrfFo
     log(logger, logging.INFO, "console enrol code cancelled", admin=admin.name,
         facility=code.facility_id)
     return redirect("/admin/devices#enrol-codes",
-                    flash=("ok", f"Enrolment code for {name} (made {code.created_at[:16]} "
-                                 f"UTC by {code.created_by}) cancelled."))
+                    flash=("ok", tr(request).gettext(
+                        "Enrolment code for %(name)s (made %(made)s UTC by %(who)s) cancelled.",
+                        name=name, made=code.created_at[:16], who=code.created_by)))
 
 
 def enrol_qr_payload(base_url: str, code: str) -> str:
@@ -114,15 +118,16 @@ async def enrol_code(request: Request, admin: ConsoleAdminDep, form: CsrfForm,
 
 
 @router.post("/devices/{device_id}/revoke")
-async def revoke_device(device_id: str, admin: ConsoleAdminDep, form: CsrfForm,
-                        repo: RepoDep) -> Response:
+async def revoke_device(request: Request, device_id: str, admin: ConsoleAdminDep,
+                        form: CsrfForm, repo: RepoDep) -> Response:
     try:
         done = devices.revoke_device(repo=repo, device_id=device_id, by=admin.name).changed
     except ShiftError:
         done = False
     log(logger, logging.INFO, "console device revoked", admin=admin.name, device=device_id)
-    return redirect("/admin/devices", flash=("ok", "Device revoked.") if done else
-                    ("error", "No such device, or already revoked."))
+    t = tr(request)
+    return redirect("/admin/devices", flash=("ok", t.gettext("Device revoked.")) if done else
+                    ("error", t.gettext("No such device, or already revoked.")))
 
 
 # ----------------------------------------------------------------------------- learners
@@ -184,7 +189,8 @@ async def import_learners(request: Request, admin: ConsoleAdminDep, form: CsrfFo
                           state: StateDep) -> Response:
     upload_file = form.get("file")
     if not isinstance(upload_file, UploadFile):
-        return redirect("/admin/learners", flash=("error", "Choose a CSV file."))
+        return redirect("/admin/learners",
+                        flash=("error", tr(request).gettext("Choose a CSV file.")))
     data = await upload_file.read(MAX_BYTES + 1)
     result = await run_in_threadpool(lambda: learners.import_learners(
         repo=state.repo, data=data, setup_ttl_s=state.settings.pin_setup_ttl_s,
@@ -228,7 +234,9 @@ async def move_learner(request: Request, learner_id: str, admin: ConsoleAdminDep
     except ShiftError as exc:
         return redirect(back, flash=("error", str(exc)))
     log(logger, logging.INFO, "console learner moved", admin=admin.name, facility=facility)
-    return redirect(back, flash=("ok", f"Moved {done.text()}."))
+    return redirect(back, flash=("ok", tr(request).gettext(
+        "Moved %(name)s (%(staff)s) from %(src)s to %(to)s.", name=done.learner.display_name,
+        staff=done.learner.staff_number, src=done.from_name, to=done.to_name)))
 
 
 # ----------------------------------------------------------------------------- certificates
@@ -241,8 +249,8 @@ def certificates_page(request: Request, admin: ConsoleAdminDep, repo: RepoDep) -
 
 
 @router.post("/certificates/{certificate_id}/revoke")
-async def revoke_certificate(certificate_id: str, admin: ConsoleAdminDep, form: CsrfForm,
-                             repo: RepoDep) -> Response:
+async def revoke_certificate(request: Request, certificate_id: str, admin: ConsoleAdminDep,
+                             form: CsrfForm, repo: RepoDep) -> Response:
     try:
         certificates.revoke_certificate(repo=repo, certificate_id=certificate_id, by=admin.name,
                                         reason=form_text(form, "reason")
@@ -250,4 +258,5 @@ async def revoke_certificate(certificate_id: str, admin: ConsoleAdminDep, form: 
     except ShiftError as exc:
         return redirect("/admin/certificates", flash=("error", str(exc)))
     log(logger, logging.INFO, "certificate revoked", admin=admin.name, certificate=certificate_id)
-    return redirect("/admin/certificates", flash=("ok", "Certificate revoked."))
+    return redirect("/admin/certificates",
+                    flash=("ok", tr(request).gettext("Certificate revoked.")))
