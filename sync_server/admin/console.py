@@ -121,7 +121,7 @@ def render(request: Request, template: str, *, admin: Admin | None = None,
         context["title"] = words.gettext(context["title"])
     response = templates.TemplateResponse(request, template, {
         "admin": admin, "csrf": csrf, "flashes": flashes, "lang": lang,
-        "console_languages": languages(), "here": request.url.path,
+        "console_languages": languages(), "here": _here(request, context.get("nav")),
         "setup_warnings": setup_warnings(request) if admin else [],
         "roles": ROLES, "role_labels": {r: words.gettext(t) for r, t in ROLE_LABELS_EN.items()},
         "pct": pct, **context},
@@ -132,6 +132,15 @@ def render(request: Request, template: str, *, admin: Admin | None = None,
     response.headers["Content-Language"] = lang
     response.headers.update(SECURITY_HEADERS)
     return response
+
+
+def _here(request: Request, nav: object) -> str:
+    """Where the language switcher comes back to: this page when it was a GET, else the
+    section's page (a POST's result cannot be fetched again)."""
+    if request.method == "GET":
+        query = request.url.query
+        return request.url.path + (f"?{query}" if query else "")
+    return f"/admin/{nav}" if isinstance(nav, str) and nav and nav != "dashboard" else "/admin/"
 
 
 def setup_warnings(request: Request) -> list[str]:
