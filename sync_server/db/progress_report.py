@@ -98,6 +98,4 @@ class ProgressReportSql(SqlBase):
                "AND c.pack_id = p.pack_id AND c.course_id = p.course_id"
                + (" WHERE " + " AND ".join(where) if where else "")
                + f" ORDER BY l.staff_number{c}, l.id{c}, p.pack_id{c}, p.course_id{c}")
-        make = ReportRow._make
-        for r in self._stream(sql, tuple(params), STREAM_ROWS):
-            yield make(r)
+        return map(ReportRow._make, self._stream(sql, tuple(params), STREAM_ROWS))

@@ -142,9 +142,12 @@ def progress_csv_lines(rows: Iterable[ReportRow], courses: Sequence[CourseInfo],
         key = (pack, course_id or "")
         if expected:
             have.add(key)
-        piece.append(f"{head},{course_cell(key)},{cards or 0},{attempts or 0},{best or ''},"
-                     f"{'yes' if passed else 'no'},{done or ''},{cert or ''},"
-                     f"{_status(pack, cards, attempts, passed, done)},{last or ''},{active}\r\n")
+        status = (COMPLETED if done else PASSED if passed else IN_PROGRESS
+                  if cards or attempts else NOT_STARTED)     # _status, inlined (hot loop)
+        cell = course_cells.get(key) or course_cell(key)
+        piece.append(f"{head},{cell},{cards or 0},{attempts or 0},{best or ''},"
+                     f"{'yes' if passed else 'no'},{done or ''},{cert or ''},{status},"
+                     f"{last or ''},{active}\r\n")
     if expected:
         piece.extend(not_started(head, expected, have))
     yield "".join(piece)

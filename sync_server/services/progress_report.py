@@ -142,6 +142,7 @@ class PublishedCourses:
 
     def __init__(self, repo: Repository) -> None:
         self._repo = repo
+        self._publications = repo.list_publications()      # read once per report
         self._manifests: dict[tuple[str, int], list[stats.CourseInfo]] = {}   # by version
         self._known: dict[tuple[str, str], list[CourseKey]] = {}
 
@@ -149,13 +150,13 @@ class PublishedCourses:
         found = self._known.get((facility, role))
         if found is None:
             keys: set[CourseKey] = set()
-            for item in pack_delivery.catalogue(repo=self._repo, facility_id=facility,
-                                                role=role):
-                at = (item.pack.pack_id, item.pack.version)
+            for pub in pack_delivery.offered(self._publications, facility, role).values():
+                at = (pub.pack_id, pub.version)
                 infos = self._manifests.get(at)
                 if infos is None:
-                    infos = self._manifests[at] = stats.courses_of(
-                        [json.loads(item.pack.manifest)])
+                    pack = self._repo.get_pack_version(pub.pack_id, pub.version)
+                    infos = self._manifests[at] = (
+                        stats.courses_of([json.loads(pack.manifest)]) if pack else [])
                 keys.update((c.pack_id, c.course_id) for c in infos
                             if not c.roles or role in c.roles)
             found = self._known[(facility, role)] = sorted(keys)
