@@ -37,6 +37,7 @@ from sync_server.services.exports import progress_csv_lines
 
 BASES: tuple[DateBasis, ...] = ("activity", "completed")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 #: the earliest and latest day a filter takes (a typo such as 0202 is refused, not run)
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
 
@@ -73,8 +74,10 @@ class ExportFilter:
 
     def label(self) -> str:
         """The filters in a file name: `facility-f1_completed-2026-01-01-to-2026-03-31`
-        ("" when none). Facility ids are [a-z0-9-] (services/facilities.py)."""
-        parts = [f"facility-{self.facility}"] if self.facility else []
+        ("" when none). Only [A-Za-z0-9._-] reach the name (a facility id made before
+        the id rule, services/facilities.py, cannot break the Content-Disposition)."""
+        safe = _UNSAFE.sub("_", self.facility)[:64]
+        parts = [f"facility-{safe}"] if self.facility else []
         if self.dated:
             since = self.date_from.isoformat() if self.date_from else "start"
             until = self.date_to.isoformat() if self.date_to else "now"

@@ -158,6 +158,7 @@ def test_facility_and_date_filters(repo: Repository, people: dict[str, Learner])
     assert feb_f1.label() == "facility-f1_activity-start-to-2026-02-28"
     assert done.label() == "completed-2026-01-01-to-now"
     assert ExportFilter().label() == ""
+    assert ExportFilter(facility='a"b;c\r\nd').label() == "facility-a_b_c__d"
 
 
 @pytest.mark.parametrize("fields, reason, field", [
