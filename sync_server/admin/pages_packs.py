@@ -21,6 +21,7 @@ from app.core.packs.quality import RULES, QualityFinding
 from app.core.roles import ROLE_LABELS_EN
 from sync_server.admin.console import ConsoleAdminDep, CsrfForm, redirect, render
 from sync_server.admin.i18n import tr
+from sync_server.admin.refusals import refusal_text
 from sync_server.api.deps import RepoDep, StateDep
 from sync_server.db.repository import Publication, Repository
 from sync_server.errors import NotFoundError
@@ -188,7 +189,7 @@ async def publish(request: Request, pack_id: str, admin: ConsoleAdminDep, form: 
     except ShiftError as exc:
         selection = {"pack_id": pack_id, "version": version, "facilities": facilities,
                      "roles": roles, "all_facilities": all_facilities,
-                     "all_roles": all_roles, "error": str(exc)}
+                     "all_roles": all_roles, "error": refusal_text(tr(request), exc)}
         return render(request, "packs.html", admin=admin, nav="packs", title=N_("Packs"),
                       status_code=422, selection=selection, **_packs_context(repo))
     log(logger, logging.INFO, "console publish", admin=admin.name, pack=pack_id, version=version,
@@ -204,7 +205,7 @@ async def withdraw(request: Request, pack_id: str, admin: ConsoleAdminDep, form:
     try:
         ended = packs.withdraw(repo=repo, pack_id=pack_id, by=admin.name)
     except ShiftError as exc:
-        return redirect("/admin/packs", flash=("error", str(exc)))
+        return redirect("/admin/packs", flash=("error", refusal_text(tr(request), exc)))
     log(logger, logging.INFO, "console withdraw", admin=admin.name, pack=pack_id,
         publications=ended)
     return redirect("/admin/packs", flash=("ok", tr(request).gettext(
@@ -222,7 +223,7 @@ async def rollback(request: Request, pack_id: str, version: int, admin: ConsoleA
             repo=state.repo, keyring=state.keyring, pack_id=pack_id, version=version,
             by=admin.name))
     except ShiftError as exc:
-        return redirect("/admin/packs", flash=("error", str(exc)))
+        return redirect("/admin/packs", flash=("error", refusal_text(tr(request), exc)))
     log(logger, logging.INFO, "console rollback", admin=admin.name, pack=pack_id,
         to_content_of=version, new_version=pack.version)
     t = tr(request)

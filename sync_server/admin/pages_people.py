@@ -20,6 +20,7 @@ from app.core.errors import ShiftError
 from app.core.i18n import N_, UI_LOCALES, language_name
 from sync_server.admin.console import ConsoleAdminDep, CsrfForm, form_text, redirect, render
 from sync_server.admin.i18n import tr
+from sync_server.admin.refusals import refusal_text
 from sync_server.api.deps import RepoDep, StateDep
 from sync_server.db.repository import Admin
 from sync_server.logs import log
@@ -59,7 +60,7 @@ async def create_facility(request: Request, admin: ConsoleAdminDep, form: CsrfFo
         facilities.create_facility(repo=repo, facility_id=fid, name=name, by=admin.name)
     except ShiftError as exc:  # the form comes back with what was typed
         return _devices_page(request, admin, repo, status_code=422,
-                             typed={"id": fid[:64], "name": name[:200], "error": str(exc)})
+                             typed={"id": fid[:64], "name": name[:200], "error": refusal_text(tr(request), exc)})
     log(logger, logging.INFO, "console facility created", admin=admin.name, facility=fid)
     return redirect("/admin/devices", flash=(
         "ok", tr(request).gettext("Facility %(name)s created.", name=name)))
@@ -72,7 +73,7 @@ async def rename_facility(request: Request, facility_id: str, admin: ConsoleAdmi
         done = facilities.rename_facility(repo=repo, facility_id=facility_id,
                                           name=form_text(form, "name"), by=admin.name)
     except ShiftError as exc:
-        return redirect("/admin/devices#facilities", flash=("error", str(exc)))
+        return redirect("/admin/devices#facilities", flash=("error", refusal_text(tr(request), exc)))
     log(logger, logging.INFO, "console facility renamed", admin=admin.name, facility=done.id)
     return redirect("/admin/devices#facilities",
                     flash=("ok", tr(request).gettext("Facility %(id)s is now called %(name)s.",
@@ -85,7 +86,7 @@ async def cancel_enrol_code(request: Request, code_hash: str, admin: ConsoleAdmi
     try:
         code = devices.cancel_enrol_code(repo=repo, code_hash=code_hash, by=admin.name)
     except ShiftError as exc:
-        return redirect("/admin/devices#enrol-codes", flash=("error", str(exc)))
+        return redirect("/admin/devices#enrol-codes", flash=("error", refusal_text(tr(request), exc)))
     name = facilities.facility_name(repo=repo, facility_id=code.facility_id)
     log(logger, logging.INFO, "console enrol code cancelled", admin=admin.name,
         facility=code.facility_id)
@@ -107,7 +108,7 @@ async def enrol_code(request: Request, admin: ConsoleAdminDep, form: CsrfForm,
         made = devices.create_enrol_code(repo=state.repo, facility_id=form_text(form, "facility"),
                                          ttl_s=state.settings.enrol_code_ttl_s, by=admin.name)
     except ShiftError as exc:
-        return redirect("/admin/devices", flash=("error", str(exc)))
+        return redirect("/admin/devices", flash=("error", refusal_text(tr(request), exc)))
     base = state.settings.base_url  # never the request's Host header
     qr = segno.make(enrol_qr_payload(base, made.code), error="m")
     svg = qr.svg_inline(scale=6, border=2, title=f"Enrolment code {made.code}")
@@ -179,7 +180,7 @@ async def create_learner(request: Request, admin: ConsoleAdminDep, form: CsrfFor
             role=form_text(form, "role"), language=form_text(form, "language") or "en",
             setup_ttl_s=state.settings.pin_setup_ttl_s, by=admin.name))
     except ShiftError as exc:
-        return redirect("/admin/learners", flash=("error", str(exc)))
+        return redirect("/admin/learners", flash=("error", refusal_text(tr(request), exc)))
     log(logger, logging.INFO, "console learner created", admin=admin.name)
     return pin_codes_page(request, admin, [made], created=True)
 
@@ -213,7 +214,7 @@ async def pin_setup(request: Request, learner_id: str, admin: ConsoleAdminDep, f
             repo=state.repo, learner_id=learner_id, setup_ttl_s=state.settings.pin_setup_ttl_s,
             by=admin.name))
     except ShiftError as exc:
-        return redirect("/admin/learners", flash=("error", str(exc)))
+        return redirect("/admin/learners", flash=("error", refusal_text(tr(request), exc)))
     log(logger, logging.INFO, "console learner PIN reset", admin=admin.name, learner=learner_id)
     return pin_codes_page(request, admin, [made], created=False)
 
@@ -232,7 +233,7 @@ async def move_learner(request: Request, learner_id: str, admin: ConsoleAdminDep
         done = await run_in_threadpool(lambda: learners.move_learner(
             repo=repo, learner_id=learner_id, facility_id=facility, by=admin.name))
     except ShiftError as exc:
-        return redirect(back, flash=("error", str(exc)))
+        return redirect(back, flash=("error", refusal_text(tr(request), exc)))
     log(logger, logging.INFO, "console learner moved", admin=admin.name, facility=facility)
     return redirect(back, flash=("ok", tr(request).gettext(
         "Moved %(name)s (%(staff)s) from %(src)s to %(to)s.", name=done.learner.display_name,
@@ -256,7 +257,7 @@ async def revoke_certificate(request: Request, certificate_id: str, admin: Conso
                                         reason=form_text(form, "reason")
                                         or "revoked by the issuer")
     except ShiftError as exc:
-        return redirect("/admin/certificates", flash=("error", str(exc)))
+        return redirect("/admin/certificates", flash=("error", refusal_text(tr(request), exc)))
     log(logger, logging.INFO, "certificate revoked", admin=admin.name, certificate=certificate_id)
     return redirect("/admin/certificates",
                     flash=("ok", tr(request).gettext("Certificate revoked.")))

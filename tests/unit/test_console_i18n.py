@@ -134,3 +134,27 @@ def test_every_template_renders_in_every_language() -> None:
         expected = i18n.Tr(lang).gettext("Progress (CSV)")
         assert expected in page
         assert "%(" not in page, "a placeholder left unfilled"
+
+
+def test_service_refusals_are_said_by_key() -> None:
+    """A service's refusal reaches the console in the admin's language by its stable key
+    (`ServerError.refusal`), never by matching its English text; English shows the
+    service's own words; every key a service raises has a sentence."""
+    from sync_server.admin.refusals import SENTENCES, refusal_text
+    from sync_server.errors import ServerError
+    from sync_server.services.facilities import check_name
+
+    with pytest.raises(ServerError) as caught:
+        check_name("x" * 300)
+    exc = caught.value
+    assert refusal_text(i18n.Tr("en"), exc) == str(exc) == "facility name: 1–200 characters"
+    assert refusal_text(i18n.Tr("lt"), exc) == "Įstaigos pavadinimas: 1–200 simbolių."
+    assert refusal_text(i18n.Tr("pt"), exc) == "Nome do estabelecimento: 1–200 carateres."
+    plain = ServerError("something else")
+    assert refusal_text(i18n.Tr("ro"), plain) == "something else"
+    odd = ServerError("keyed, facts missing", refusal="learner_active")
+    assert refusal_text(i18n.Tr("ro"), odd) == "keyed, facts missing"
+    raised = set()
+    for path in (ROOT / "sync_server" / "services").glob("*.py"):
+        raised |= set(re.findall(r'refusal="(\w+)"', path.read_text(encoding="utf-8")))
+    assert raised and raised <= set(SENTENCES), raised - set(SENTENCES)
