@@ -28,6 +28,7 @@ from app.core.packs import BlobStore
 from sync_server import __version__
 from sync_server.admin import (
     pages,
+    pages_bulk,
     pages_exports,
     pages_learners,
     pages_packs,
@@ -80,7 +81,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     # JSON API (api/): devices, sync, packs, admin
     health.router, devices.router, sync.router, admin.router, packs.router, admin_packs.router,
     # admin console (admin/, HTML)
-    pages.router, pages_progress.router, pages_packs.router, pages_people.router, pages_learners.router,
+    pages.router, pages_progress.router, pages_packs.router, pages_people.router,
+    pages_bulk.router, pages_learners.router,
     pages_exports.router,
     pages_privacy.router, admin_privacy.router,
     # the authoring studio (admin/studio/)

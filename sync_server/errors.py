@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from app.core.errors import ShiftError
+from app.core.errors import ErrorCode, ShiftError
 
 
 class ServerError(ShiftError):
-    """Something the server refuses to do; the message is safe to show to the caller."""
+    """Something the server refuses to do; the message is safe to show to the caller.
+
+    `refusal` (optional) is a stable key of *what* was refused and `facts` the values its
+    sentence needs, so the console can say it in the admin's language
+    (sync_server/admin/refusals.py) without reading the English text."""
+
+    refusal: str = ""
+
+    def __init__(self, message: str = "", *, code: ErrorCode | None = None,
+                 refusal: str = "", **facts: object) -> None:
+        super().__init__(message, code=code)
+        if refusal:
+            self.refusal = refusal
+        self.facts = facts
 
 
 class ConfigError(ServerError, ValueError):

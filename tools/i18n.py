@@ -6,6 +6,12 @@
 Sources: app/ui/** and app/core/application/** (the device's application layer: role
 labels, PIN pad sentences, resume labels), marked with ``_``, ``ngettext`` and ``N_``.
 Catalogs: app/locales/<lang>/LC_MESSAGES/messages.po (+ compiled .mo, committed).
+
+The admin console has its own domain (``console``, sync_server/admin/i18n.py): its
+templates (``{{ _("…") }}``, ``ngettext``) and pages (``tr.gettext``, ``N_``) under
+sync_server/admin/, plus the words it shows from data — the audit log's action labels
+(services/audit.py ACTIONS) and the role labels (app/core/roles.py) — into
+sync_server/admin/locales/<lang>/LC_MESSAGES/console.po (+ .mo) for en, lt, ro, pt.
 """
 
 from __future__ import annotations
@@ -68,6 +74,68 @@ def problems(lang: str) -> list[str]:
     return out
 
 
+# ----- the admin console's catalog ---------------------------------------------------------
+from sync_server.admin.i18n import CONSOLE_LOCALES  # noqa: E402
+from sync_server.admin.i18n import DOMAIN as CONSOLE_DOMAIN  # noqa: E402
+from sync_server.admin.i18n import LOCALE_DIR as CONSOLE_DIR  # noqa: E402
+
+CONSOLE_POT = CONSOLE_DIR / f"{CONSOLE_DOMAIN}.pot"
+CONSOLE_MAPPING = ROOT / "tools" / "console-babel.cfg"
+
+
+def data_words() -> list[str]:
+    """Console words that come from data, not from a literal in a call: audit action
+    labels and role labels."""
+    from app.core.roles import ROLE_LABELS_EN
+    from sync_server.services.audit import ACTIONS
+    return sorted({*ACTIONS.values(), *ROLE_LABELS_EN.values()})
+
+
+def extract_console() -> None:
+    from babel.messages.pofile import write_po
+    pybabel("extract", "--no-location", "--sort-output", "-F", str(CONSOLE_MAPPING),
+            "-k", "N_", "-k", "_", "--project", "Shift Learning console",
+            "--copyright-holder", "PROMOTE / WORKPRIS partners", "-o", str(CONSOLE_POT),
+            str((ROOT / "sync_server" / "admin").relative_to(ROOT)))
+    with CONSOLE_POT.open("rb") as fh:
+        catalog = read_po(fh)
+    for word in data_words():
+        if word not in catalog:
+            catalog.add(word)
+    with CONSOLE_POT.open("wb") as fh:
+        write_po(fh, catalog, omit_header=False, sort_output=True, no_location=True)
+
+
+def update_console() -> None:
+    for lang in CONSOLE_LOCALES:
+        po = CONSOLE_DIR / lang / "LC_MESSAGES" / f"{CONSOLE_DOMAIN}.po"
+        verb = "update" if po.exists() else "init"
+        extra = ["--no-fuzzy-matching", "--ignore-obsolete"] if po.exists() else []
+        pybabel(verb, *extra, "-i", str(CONSOLE_POT), "-d", str(CONSOLE_DIR),
+                "-D", CONSOLE_DOMAIN, "-l", lang)
+
+
+def compile_console() -> None:
+    pybabel("compile", "-d", str(CONSOLE_DIR), "-D", CONSOLE_DOMAIN, "--statistics")
+
+
+def console_problems(lang: str) -> list[str]:
+    """Untranslated / fuzzy entries of one console catalog (English may stay empty)."""
+    po = CONSOLE_DIR / lang / "LC_MESSAGES" / f"{CONSOLE_DOMAIN}.po"
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale=lang)
+    out = []
+    for msg in catalog:
+        if not msg.id:
+            continue
+        if msg.fuzzy:
+            out.append(f"{po}: fuzzy: {msg.id!r}")
+        strings = msg.string if isinstance(msg.string, tuple) else (msg.string,)
+        if lang != "en" and not all(strings):
+            out.append(f"{po}: untranslated: {msg.id!r}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.i18n")
     parser.add_argument("--check", action="store_true", help="only check completeness")
@@ -76,7 +144,11 @@ def main(argv: list[str] | None = None) -> int:
         extract()
         update()
         compile_all()
+        extract_console()
+        update_console()
+        compile_console()
     issues = [p for lang in UI_LOCALES for p in problems(lang)]
+    issues += [p for lang in CONSOLE_LOCALES for p in console_problems(lang)]
     for line in issues:
         print(line)
     print(f"i18n: {len(UI_LOCALES)} catalogs, {len(issues)} problems")

@@ -25,7 +25,13 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from app.core.roles import ROLE_LABELS_EN, ROLES
-from sync_server.admin.i18n import install_gettext
+from sync_server.admin.i18n import (
+    install_gettext,
+    languages,
+    request_language,
+    tr,
+    translations,
+)
 from sync_server.api.deps import ADMIN_COOKIE, get_state
 from sync_server.db.repository import Admin
 from sync_server.services import admin_auth, roles
@@ -134,34 +140,52 @@ def render(request: Request, template: str, *, admin: Admin | None = None,
             flashes = []
     if csrf is None:
         csrf = csrf_for(token) if token else ""
+    lang = request_language(request)
+    words = translations(lang)
+    if isinstance(context.get("title"), str):   # a marked title (N_) or a person's name
+        context["title"] = words.gettext(context["title"])
     response = templates.TemplateResponse(request, template, {
-        "admin": admin, "csrf": csrf, "flashes": flashes,
+        "admin": admin, "csrf": csrf, "flashes": flashes, "lang": lang,
+        "console_languages": languages(), "here": _here(request, context.get("nav")),
         "admin_roles": sorted(roles.roles_of(admin)) if admin else [],
         "full_admin": bool(admin and roles.is_full_admin(admin)),
         "setup_warnings": setup_warnings(request) if admin else [],
-        "roles": ROLES, "role_labels": ROLE_LABELS_EN, "pct": pct, **context},
+        "roles": ROLES, "role_labels": {r: words.gettext(t) for r, t in ROLE_LABELS_EN.items()},
+        "pct": pct, **context},
         status_code=status_code)
     if raw:
         response.delete_cookie(FLASH_COOKIE, path="/admin")
     response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Language"] = lang
     response.headers.update(SECURITY_HEADERS)
     return response
+
+
+def _here(request: Request, nav: object) -> str:
+    """Where the language switcher comes back to: this page when it was a GET, else the
+    section's page (a POST's result cannot be fetched again)."""
+    if request.method == "GET":
+        query = request.url.query
+        return request.url.path + (f"?{query}" if query else "")
+    return f"/admin/{nav}" if isinstance(nav, str) and nav and nav != "dashboard" else "/admin/"
 
 
 def setup_warnings(request: Request) -> list[str]:
     """What the console warns about on every page until it is set (docs/admin-guide.md)."""
     state = get_state(request)
+    t = tr(request)
     warnings = []
     if not state.settings.public_base_url or state.settings.public_base_url_defaulted:
-        warnings.append(f"SHIFT_PUBLIC_BASE_URL is not set: certificate QR codes, verify "
-                        f"links and enrolment codes point to {state.settings.base_url}, "
-                        "which people and tablets elsewhere cannot reach. Set it to the "
-                        "address people use and restart the server (development mode "
-                        "only).")
+        warnings.append(t.gettext(
+            "SHIFT_PUBLIC_BASE_URL is not set: certificate QR codes, verify links and "
+            "enrolment codes point to %(url)s, which people and tablets elsewhere cannot "
+            "reach. Set it to the address people use and restart the server (development "
+            "mode only).", url=state.settings.base_url))
     if state.issuer.config.org_name == DEFAULT_ORG_NAME:
-        warnings.append("SHIFT_ORG_NAME is not set: certificates name "
-                        f"\"{DEFAULT_ORG_NAME}\" as their issuer instead of your "
-                        "organisation (set SHIFT_ORG_NAME and SHIFT_ORG_URL).")
+        warnings.append(t.gettext(
+            "SHIFT_ORG_NAME is not set: certificates name \"%(name)s\" as their issuer "
+            "instead of your organisation (set SHIFT_ORG_NAME and SHIFT_ORG_URL).",
+            name=DEFAULT_ORG_NAME))
     return warnings
 
 

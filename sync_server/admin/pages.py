@@ -10,6 +10,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from app.core.i18n import N_
+from sync_server.admin import i18n
 from sync_server.admin.console import (
     LOGIN_CSRF_COOKIE,
     CsrfForm,
@@ -41,7 +43,7 @@ def admin_root() -> Response:
 def login_page(request: Request, next: str = "/admin/") -> HTMLResponse:
     token = new_login_csrf()
     # the login form's csrf field is a double-submit value (there is no session yet)
-    response = render(request, "login.html", title="Log in", next=safe_next(next), csrf=token)
+    response = render(request, "login.html", title=N_("Log in"), next=safe_next(next), csrf=token)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, path="/admin/login", httponly=True,
                         samesite="strict", max_age=3600)
     return response
@@ -61,14 +63,16 @@ async def login(request: Request, state: StateDep) -> Response:
             session_ttl_s=state.settings.admin_session_ttl_s))
     except TooManyAttemptsError:
         log(logger, logging.WARNING, "console login throttled", admin=name)
-        return render(request, "login.html", title="Log in", status_code=429, login_name=name,
+        return render(request, "login.html", title=N_("Log in"), status_code=429, login_name=name,
                       next=safe_next(str(form.get("next") or "")), csrf=cookie,
-                      error="Too many failed logins. Wait a few minutes and try again.")
+                      error=i18n.tr(request).gettext(
+                          "Too many failed logins. Wait a few minutes and try again."))
     if session is None:
         log(logger, logging.WARNING, "console login failed", admin=name)
-        response: Response = render(request, "login.html", title="Log in", status_code=401,
+        response: Response = render(request, "login.html", title=N_("Log in"), status_code=401,
                                     login_name=name, next=safe_next(str(form.get("next") or "")),
-                                    error="Wrong name or password.", csrf=cookie)
+                                    error=i18n.tr(request).gettext("Wrong name or password."),
+                                    csrf=cookie)
         return response
     response = redirect(safe_next(str(form.get("next") or "")))
     set_session(response, request, session.token)
@@ -84,4 +88,18 @@ async def logout(request: Request, form: CsrfForm, state: StateDep) -> Response:
         admin_auth.logout(repo=state.repo, token=token)
     response = redirect("/admin/login")
     response.delete_cookie(ADMIN_COOKIE, path="/")
+    return response
+
+
+# ----------------------------------------------------------------------------- language
+
+@router.get("/language")
+def choose_language(lang: str = "", next: str = "/admin/") -> Response:
+    """The console's language switcher (every page's header): a cookie for a year, then
+    back to the page (docs/admin-guide.md "Language")."""
+    response = redirect(safe_next(next))
+    chosen = i18n.supported(lang[:20])
+    if chosen:
+        response.set_cookie(i18n.LANG_COOKIE, chosen, max_age=365 * 86400, path="/admin",
+                            httponly=True, samesite="strict")
     return response

@@ -15,7 +15,9 @@ from starlette.concurrency import run_in_threadpool
 
 from app.core.errors import ShiftError
 from sync_server.admin.console import ConsoleAdminDep, CsrfForm, form_text, redirect, render
+from sync_server.admin.i18n import tr
 from sync_server.admin.pages_people import LANGUAGES, pin_codes_page
+from sync_server.admin.refusals import refusal_text
 from sync_server.api.deps import RepoDep, StateDep
 from sync_server.db.repository import Admin, Learner
 from sync_server.logs import log
@@ -59,7 +61,8 @@ def learner_page(request: Request, learner_id: str, admin: ConsoleAdminDep,
     try:
         learner = learners.get_learner(repo=repo, learner_id=learner_id)
     except ShiftError:
-        return redirect("/admin/learners", flash=("error", "No such learner."))
+        return redirect("/admin/learners",
+                        flash=("error", tr(request).gettext("No such learner.")))
     return _page(request, admin, repo, learner)
 
 
@@ -76,27 +79,29 @@ async def edit(request: Request, learner_id: str, admin: ConsoleAdminDep, form: 
         try:
             learner = learners.get_learner(repo=repo, learner_id=learner_id)
         except ShiftError:
-            return redirect("/admin/learners", flash=("error", "No such learner."))
+            return redirect("/admin/learners",
+                            flash=("error", tr(request).gettext("No such learner.")))
         return _page(request, admin, repo, learner, status_code=422, typed=typed,
-                     error=str(exc))
+                     error=refusal_text(tr(request), exc))
     log(logger, logging.INFO, "console learner edited", admin=admin.name, learner=learner_id)
-    return redirect(_back(learner_id), flash=("ok", f"Saved {done.display_name}: tablets of "
-                                                    "the facility get it at their next sync."))
+    return redirect(_back(learner_id), flash=("ok", tr(request).gettext(
+        "Saved %(name)s: tablets of the facility get it at their next sync.",
+        name=done.display_name)))
 
 
 @router.post("/learners/{learner_id}/deactivate")
-async def deactivate(learner_id: str, admin: ConsoleAdminDep, form: CsrfForm,
-                     repo: RepoDep) -> Response:
+async def deactivate(request: Request, learner_id: str, admin: ConsoleAdminDep,
+                     form: CsrfForm, repo: RepoDep) -> Response:
     try:
         done = learners.deactivate_learner(repo=repo, learner_id=learner_id, by=admin.name)
     except ShiftError as exc:
-        return redirect(_back(learner_id), flash=("error", str(exc)))
+        return redirect(_back(learner_id), flash=("error", refusal_text(tr(request), exc)))
     log(logger, logging.INFO, "console learner deactivated", admin=admin.name,
         learner=learner_id)
-    return redirect(_back(learner_id), flash=(
-        "ok", f"{done.display_name} ({done.staff_number}) is deactivated: their PIN is "
-              "removed, so no tablet lets them sign in after its next sync; their records "
-              "and certificates are kept."))
+    return redirect(_back(learner_id), flash=("ok", tr(request).gettext(
+        "%(name)s (%(staff)s) is deactivated: their PIN is removed, so no tablet lets them "
+        "sign in after its next sync; their records and certificates are kept.",
+        name=done.display_name, staff=done.staff_number)))
 
 
 @router.post("/learners/{learner_id}/reactivate", response_class=HTMLResponse)
@@ -107,7 +112,7 @@ async def reactivate(request: Request, learner_id: str, admin: ConsoleAdminDep,
             repo=state.repo, learner_id=learner_id,
             setup_ttl_s=state.settings.pin_setup_ttl_s, by=admin.name))
     except ShiftError as exc:
-        return redirect(_back(learner_id), flash=("error", str(exc)))
+        return redirect(_back(learner_id), flash=("error", refusal_text(tr(request), exc)))
     log(logger, logging.INFO, "console learner reactivated", admin=admin.name,
         learner=learner_id)
     return pin_codes_page(request, admin, [made], created=False)

@@ -16,9 +16,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from app.core.errors import PackSourceError, ShiftError
+from app.core.i18n import N_
 from app.core.packs.quality import RULES, QualityFinding
 from app.core.roles import ROLE_LABELS_EN
 from sync_server.admin.console import ConsoleAdminDep, CsrfForm, PublisherDep, redirect, render
+from sync_server.admin.i18n import tr
+from sync_server.admin.refusals import refusal_text
 from sync_server.api.deps import RepoDep, StateDep
 from sync_server.db.repository import Publication, Repository
 from sync_server.errors import NotFoundError
@@ -69,7 +72,7 @@ def _packs_context(repo: Repository) -> dict[str, Any]:
 
 @router.get("/packs", response_class=HTMLResponse)
 def packs_page(request: Request, admin: PublisherDep, repo: RepoDep) -> HTMLResponse:
-    return render(request, "packs.html", admin=admin, nav="packs", title="Packs",
+    return render(request, "packs.html", admin=admin, nav="packs", title=N_("Packs"),
                   **_packs_context(repo))
 
 
@@ -124,7 +127,8 @@ async def upload(request: Request, admin: ConsoleAdminDep, form: CsrfForm,
     upload_file = form.get("file")
     kind = str(form.get("kind") or "auto")
     if not isinstance(upload_file, UploadFile):
-        return redirect("/admin/packs", flash=("error", "Choose a file to upload."))
+        return redirect("/admin/packs",
+                        flash=("error", tr(request).gettext("Choose a file to upload.")))
     tmp_dir = state.settings.data_dir / "tmp"
     try:
         path = await save_upload(_upload_chunks(upload_file), tmp_dir, "console-",
@@ -138,17 +142,17 @@ async def upload(request: Request, admin: ConsoleAdminDep, form: CsrfForm,
             path.unlink(missing_ok=True)
     except ShiftError as exc:
         log(logger, logging.INFO, "console upload refused", admin=admin.name, error=str(exc)[:300])
-        return render(request, "packs.html", admin=admin, nav="packs", title="Packs",
+        return render(request, "packs.html", admin=admin, nav="packs", title=N_("Packs"),
                       status_code=422, problems=problems_of(exc), **_packs_context(state.repo))
     pack = report.pack
     log(logger, logging.INFO, "console upload", admin=admin.name, pack=pack.pack_id,
         version=pack.version, quality_findings=len(report.quality))
-    done = (f"Uploaded {pack.pack_id} version {pack.version}. Publish it to make it reach "
-            "devices.")
+    done = tr(request).gettext("Uploaded %(pack)s version %(version)s. Publish it to make it "
+                               "reach devices.", pack=pack.pack_id, version=pack.version)
     if not report.quality:
         return redirect("/admin/packs", flash=("ok", done))
     # the quiz quality report (docs/authoring.md "Quiz quality rules"): shown, not refused
-    return render(request, "packs.html", admin=admin, nav="packs", title="Packs",
+    return render(request, "packs.html", admin=admin, nav="packs", title=N_("Packs"),
                   uploaded=done, quality=[_quality_row(f) for f in report.quality],
                   **_packs_context(state.repo))
 
@@ -178,39 +182,40 @@ async def publish(request: Request, pack_id: str, admin: PublisherDep, form: Csr
                 raise NotFoundError(f"pack {pack_id!r} version {version_text[:20]!r} "
                                     "was not uploaded")
             return render(request, "publish_confirm.html", admin=admin, nav="packs",
-                          title="Publish?", pack_id=pack_id, version=version,
+                          title=N_("Publish?"), pack_id=pack_id, version=version,
                           audience=audience)
         pub = publishing.publish_as(repo=repo, actor=admin, pack_id=pack_id, version=version,
                                     audience=audience)
     except ShiftError as exc:
         selection = {"pack_id": pack_id, "version": version, "facilities": facilities,
                      "roles": roles, "all_facilities": all_facilities,
-                     "all_roles": all_roles, "error": str(exc)}
-        return render(request, "packs.html", admin=admin, nav="packs", title="Packs",
+                     "all_roles": all_roles, "error": refusal_text(tr(request), exc)}
+        return render(request, "packs.html", admin=admin, nav="packs", title=N_("Packs"),
                       status_code=422, selection=selection, **_packs_context(repo))
     log(logger, logging.INFO, "console publish", admin=admin.name, pack=pack_id, version=version,
         facilities=list(pub.facilities), roles=list(pub.roles))
-    return redirect("/admin/packs", flash=("ok", f"Published {pack_id} v{version} to "
-                                                 f"{audience.text()}."))
+    return redirect("/admin/packs", flash=("ok", tr(request).gettext(
+        "Published %(pack)s v%(version)s to %(audience)s.", pack=pack_id, version=version,
+        audience=audience.text())))
 
 
 @router.post("/packs/{pack_id}/withdraw")
-async def withdraw(pack_id: str, admin: ConsoleAdminDep, form: CsrfForm,
+async def withdraw(request: Request, pack_id: str, admin: ConsoleAdminDep, form: CsrfForm,
                    repo: RepoDep) -> Response:
     try:
         ended = packs.withdraw(repo=repo, pack_id=pack_id, by=admin.name)
     except ShiftError as exc:
-        return redirect("/admin/packs", flash=("error", str(exc)))
+        return redirect("/admin/packs", flash=("error", refusal_text(tr(request), exc)))
     log(logger, logging.INFO, "console withdraw", admin=admin.name, pack=pack_id,
         publications=ended)
-    return redirect("/admin/packs", flash=("ok", f"Withdrew {pack_id}: devices hide it at "
-                                                 "their next sync; learners' progress is "
-                                                 "kept."))
+    return redirect("/admin/packs", flash=("ok", tr(request).gettext(
+        "Withdrew %(pack)s: devices hide it at their next sync; learners' progress is kept.",
+        pack=pack_id)))
 
 
 @router.post("/packs/{pack_id}/{version}/rollback")
-async def rollback(pack_id: str, version: int, admin: ConsoleAdminDep, form: CsrfForm,
-                   state: StateDep) -> Response:
+async def rollback(request: Request, pack_id: str, version: int, admin: ConsoleAdminDep,
+                   form: CsrfForm, state: StateDep) -> Response:
     names = {f.id: f.name for f in facilities.list_facilities(repo=state.repo)}
     target = packs.rollback_audience(repo=state.repo, pack_id=pack_id)
     try:
@@ -218,10 +223,12 @@ async def rollback(pack_id: str, version: int, admin: ConsoleAdminDep, form: Csr
             repo=state.repo, keyring=state.keyring, pack_id=pack_id, version=version,
             by=admin.name))
     except ShiftError as exc:
-        return redirect("/admin/packs", flash=("error", str(exc)))
+        return redirect("/admin/packs", flash=("error", refusal_text(tr(request), exc)))
     log(logger, logging.INFO, "console rollback", admin=admin.name, pack=pack_id,
         to_content_of=version, new_version=pack.version)
-    where = (f"published to {_publication_text(target, names)}" if target is not None
-             else "not published (nothing of the pack was)")
-    return redirect("/admin/packs", flash=("ok", f"Content of v{version} republished as "
-                                                 f"{pack_id} v{pack.version}, {where}."))
+    t = tr(request)
+    where = (t.gettext("published to %(audience)s", audience=_publication_text(target, names))
+             if target is not None else t.gettext("not published (nothing of the pack was)"))
+    return redirect("/admin/packs", flash=("ok", t.gettext(
+        "Content of v%(old)s republished as %(pack)s v%(new)s, %(where)s.", old=version,
+        pack=pack_id, new=pack.version, where=where)))

@@ -11,8 +11,10 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.core.errors import ShiftError
+from app.core.i18n import N_
 from app.core.profile_rules import staff_key
 from sync_server.admin.console import ConsoleAdminDep, CsrfForm, form_text, redirect, render
+from sync_server.admin.i18n import tr
 from sync_server.api.deps import RepoDep, StateDep
 from sync_server.logs import log
 from sync_server.services import access_export, audit, erasure, learners
@@ -33,7 +35,7 @@ def audit_page(request: Request, admin: ConsoleAdminDep, repo: RepoDep, actor: s
         rows, error = audit.entries(repo=repo, filters=filters), ""
     except ShiftError as exc:
         rows, error = [], str(exc)
-    return render(request, "audit.html", admin=admin, nav="audit", title="Audit log",
+    return render(request, "audit.html", admin=admin, nav="audit", title=N_("Audit log"),
                   rows=rows, actions=audit.ACTIONS, form=form, error=error,
                   status_code=400 if error else 200)
 
@@ -59,30 +61,35 @@ def erase_confirm(request: Request, learner_id: str, admin: ConsoleAdminDep,
     try:
         person = learners.get_learner(repo=repo, learner_id=learner_id)
     except ShiftError:
-        return redirect("/admin/learners", flash=("error", "No such learner."))
+        return redirect("/admin/learners",
+                        flash=("error", tr(request).gettext("No such learner.")))
     return render(request, "erase.html", admin=admin, nav="learners",
-                  title="Erase a learner", person=person)
+                  title=N_("Erase a learner"), person=person)
 
 
 @router.post("/learners/{learner_id}/erase")
-async def erase(learner_id: str, admin: ConsoleAdminDep, form: CsrfForm,
+async def erase(request: Request, learner_id: str, admin: ConsoleAdminDep, form: CsrfForm,
                 state: StateDep) -> Response:
+    t = tr(request)
     try:
         person = learners.get_learner(repo=state.repo, learner_id=learner_id)
     except ShiftError:
-        return redirect("/admin/learners", flash=("error", "No such learner (erased already?)."))
+        return redirect("/admin/learners",
+                        flash=("error", t.gettext("No such learner (erased already?).")))
     if staff_key(form_text(form, "confirm")) != staff_key(person.staff_number):
         return redirect(f"/admin/learners/{learner_id}/erase",
-                        flash=("error", "Type the staff number of the person to confirm."))
+                        flash=("error", t.gettext(
+                            "Type the staff number of the person to confirm.")))
     try:
         done = await run_in_threadpool(lambda: erasure.erase_learner(
             repo=state.repo, learner_id=learner_id, by=admin.name, queries=state.queries))
     except ShiftError as exc:
         return redirect("/admin/learners", flash=("error", str(exc)))
     log(logger, logging.INFO, "console learner erased", admin=admin.name, learner=learner_id)
-    return redirect("/admin/learners", flash=(
-        "ok", f"{person.display_name} was erased: {done.events} event(s) deleted, "
-              f"{done.certificates} certificate(s) revoked. Tablets purge them at their next sync."))
+    return redirect("/admin/learners", flash=("ok", t.gettext(
+        "%(name)s was erased: %(events)s event(s) deleted, %(certificates)s certificate(s) "
+        "revoked. Tablets purge them at their next sync.", name=person.display_name,
+        events=done.events, certificates=done.certificates)))
 
 
 @router.get("/learners/{learner_id}/export.zip")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Query
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,7 +18,8 @@ from sync_server.api.deps import AdminDep, RepoDep, StateDep
 from sync_server.api.downloads import progress_download, xapi_download
 from sync_server.api.models import ErrorBody
 from sync_server.logs import log
-from sync_server.services import certificates
+from sync_server.services import certificates, progress_report
+from sync_server.services.progress_report import ExportFilter
 
 logger = logging.getLogger("sync_server.console")
 router = APIRouter(prefix="/api/v1/admin", tags=["admin certificates and exports"],
@@ -66,14 +67,38 @@ def revoke_certificate(admin: AdminDep, repo: RepoDep,
     return Response(status_code=204)
 
 
-@router.get("/exports/progress.csv", response_class=Response, summary="Progress as CSV",
-            responses={200: {"content": {"text/csv": {}}}})
-def export_progress(admin: AdminDep, state: StateDep) -> Response:
-    return progress_download(state, admin.name)
+def _filter(repo: RepoDep, facility: Annotated[str, Query(
+                max_length=100, description="one facility's learners (its id); empty: all")] = "",
+            dates: Annotated[str, Query(
+                max_length=20, description="what `from`/`to` apply to: `activity` (the "
+                "last activity in the course) or `completed` (its completion)")] = "activity",
+            date_from: Annotated[str, Query(alias="from", max_length=40,
+                                            description="first day, YYYY-MM-DD (UTC)")] = "",
+            date_to: Annotated[str, Query(alias="to", max_length=40,
+                                          description="last day, YYYY-MM-DD (UTC)")] = "",
+            ) -> ExportFilter:
+    """The export filter of the query (400 naming the field when it is wrong)."""
+    return progress_report.parse_filter(repo=repo, facility=facility, basis=dates,
+                                        date_from=date_from, date_to=date_to)
+
+
+FilterDep = Annotated[ExportFilter, Depends(_filter)]
+
+
+@router.get("/exports/progress.csv", response_class=Response,
+            summary="Progress as CSV: every learner × course with progress, and a "
+                    "\"not started\" row per active learner × course published to them "
+                    "(undated reports); filters in the file name",
+            responses={200: {"content": {"text/csv": {}}},
+                       400: {"model": ErrorBody, "description": "a filter is wrong"}})
+def export_progress(admin: AdminDep, state: StateDep, chosen: FilterDep) -> Response:
+    return progress_download(state, admin.name, chosen)
 
 
 @router.get("/exports/xapi.jsonl", response_class=Response,
-            summary="Every event as an xAPI 1.0.3 statement (JSON lines)",
-            responses={200: {"content": {"application/x-ndjson": {}}}})
-def export_xapi(admin: AdminDep, state: StateDep) -> Response:
-    return xapi_download(state, admin.name)
+            summary="Every event (of the facility's learners, in the date range) as an "
+                    "xAPI 1.0.3 statement (JSON lines)",
+            responses={200: {"content": {"application/x-ndjson": {}}},
+                       400: {"model": ErrorBody, "description": "a filter is wrong"}})
+def export_xapi(admin: AdminDep, state: StateDep, chosen: FilterDep) -> Response:
+    return xapi_download(state, admin.name, chosen)

@@ -8,12 +8,14 @@ composed into the `Repository` the app uses.
     login throttle  LoginStore         (failed / known logins)              logins.py
     devices         DeviceStore        Device (+ enrolment codes)           devices.py
     learners        LearnerStore       Learner, ProfileResult               learners.py
+    bulk changes    LearnerBulkStore   PinSetupChange, BulkConflict         learners_bulk.py
     events          EventStore         EventRow, StoredEvent, EventCounts   events.py
     packs           PackStore          PackVersion, Publication, InstalledPack  packs.py
     certificates    CertificateStore   CertificateRecord                    certificates.py
     usage / quotas  UsageStore         DeviceUsage                          usage.py
     report aggr.    AggregateStore     RateCount, LatestRating, ProgressRow aggregates.py
     report reads    ReportStore        StatusCount, LearnerPage, Tiles      report_queries.py
+    progress report ProgressReportStore ReportScope, ReportRow             progress_report.py
     audit log       AuditStore         AuditEntry, AuditRecord              audit.py
     erasure         ErasureStore       Tombstone, SummaryRow                erasure.py
     drafts          DraftStore         Draft (studio drafts)                drafts.py
@@ -52,9 +54,11 @@ from sync_server.db.erasure import ErasureCounts, ErasureStore, SummaryRow, Tomb
 from sync_server.db.events import EventCounts, EventRow, EventStore, InsertStatus, StoredEvent
 from sync_server.db.facilities import Facility, FacilityStore
 from sync_server.db.learners import Learner, LearnerStore, ProfileResult
+from sync_server.db.learners_bulk import BulkConflict, LearnerBulkStore, PinSetupChange
 from sync_server.db.logins import LoginStore
 from sync_server.db.meta import MetaStore
 from sync_server.db.packs import InstalledPack, PackStore, PackVersion, Publication
+from sync_server.db.progress_report import ProgressReportStore, ReportRow, ReportScope
 from sync_server.db.report_queries import (
     CourseLearner,
     LearnerPage,
@@ -67,7 +71,8 @@ from sync_server.db.usage import DeviceUsage, UsageStore
 
 class Repository(MetaStore, FacilityStore, AdminStore, LoginStore, DeviceStore, LearnerStore,
                  EventStore, PackStore, CertificateStore, UsageStore, AggregateStore, AuditStore,
-                 ErasureStore, ReportStore, DraftStore, Protocol):
+                 ErasureStore, ReportStore, DraftStore, ProgressReportStore,
+                 LearnerBulkStore, Protocol):
     """Every store of the server on one database connection pool."""
 
     dialect: str
@@ -76,7 +81,7 @@ class Repository(MetaStore, FacilityStore, AdminStore, LoginStore, DeviceStore, 
 
 
 __all__ = [
-    "Admin", "AdminStore", "AggregateStore", "LatestRating", "ProgressRow", "RateCount",
+    "Admin", "AdminStore", "BulkConflict", "LearnerBulkStore", "PinSetupChange", "AggregateStore", "LatestRating", "ProgressRow", "RateCount",
     "RebuildCounts", "Rebuilt", "Snapshot", "AuditEntry", "AuditQuery", "AuditRecord",
     "AuditStore", "ErasureCounts", "ErasureStore", "SummaryRow", "Tombstone",
     "CertificateRecord", "CertificateStore", "Device", "DeviceStore", "Draft", "DraftStore",
@@ -84,4 +89,5 @@ __all__ = [
     "InsertStatus", "InstalledPack", "Learner", "LearnerStore", "LoginStore", "MetaStore",
     "PackStore", "PackVersion", "ProfileResult", "Publication", "Repository", "StoredEvent",
     "UsageStore", "ReportStore", "StatusCount", "LearnerPage", "CourseLearner", "Tiles",
+    "ProgressReportStore", "ReportRow", "ReportScope",
 ]

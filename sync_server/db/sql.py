@@ -17,17 +17,19 @@ from sync_server.db.erasure import ErasureSql
 from sync_server.db.events import EventSql
 from sync_server.db.facilities import FacilitySql
 from sync_server.db.learners import LearnerSql
+from sync_server.db.learners_bulk import LearnerBulkSql
 from sync_server.db.logins import LoginSql
 from sync_server.db.meta import MetaSql
 from sync_server.db.migrate import migrate
 from sync_server.db.packs import PackSql
+from sync_server.db.progress_report import ProgressReportSql
 from sync_server.db.report_queries import ReportSql
 from sync_server.db.usage import UsageSql
 
 
 class SqlRepository(MetaSql, FacilitySql, AdminSql, LoginSql, DeviceSql, LearnerSql, EventSql,
                     PackSql, CertificateSql, UsageSql, AggregateSql, AuditSql, ErasureSql,
-                    ReportSql, DraftSql):
+                    ReportSql, DraftSql, ProgressReportSql, LearnerBulkSql):
     """`Repository` (db/repository.py) in SQL; the dialect subclasses open it."""
 
     def __init__(self, pool_size: int) -> None:

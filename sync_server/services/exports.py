@@ -22,13 +22,16 @@ from typing import Any
 
 import httpx
 
-from sync_server.db.repository import ProgressRow
+from sync_server.db.repository import ReportRow
 from sync_server.services.learners_csv import csv_safe
 from sync_server.services.stats import CourseInfo, CourseProgress, LearnerLike
 
 PROGRESS_COLUMNS = ("staff_number", "name", "facility", "role", "pack", "course", "course_title",
                     "cards_viewed", "quiz_attempts", "best_score", "passed", "completed_at",
-                    "certificate")
+                    "certificate", "status", "last_activity", "active")
+#: the `status` column, by how far the learner got (a "not started" row is a course
+#: published to an active learner who has no progress in it: services/progress_report.py)
+NOT_STARTED, IN_PROGRESS, PASSED, COMPLETED = "not started", "in progress", "passed", "completed"
 LRS_BATCH = 50
 XAPI_VERSION = "1.0.3"
 log = logging.getLogger("sync_server.exports")
@@ -39,8 +42,8 @@ def progress_csv(learners: Sequence[LearnerLike], courses: Sequence[CourseInfo],
                  certificates: dict[tuple[str, str, str], str]) -> str:
     """One row per learner × course the learner has any progress in (UTF-8, with BOM so
     spreadsheet programs open diacritics right; cells safe from formula injection), from
-    a fold of events (the server streams the same file from its aggregates:
-    `progress_csv_lines`)."""
+    a fold of events (the server streams the same file from its aggregates, with the
+    "not started" rows too: services/progress_report.py)."""
     by_id = {learner.id: learner for learner in learners}
     rows = []
     for (learner_id, pack_id, course_id), p in sorted(
@@ -49,22 +52,47 @@ def progress_csv(learners: Sequence[LearnerLike], courses: Sequence[CourseInfo],
         learner = by_id.get(learner_id)
         if learner is None:
             continue
-        rows.append(ProgressRow(
+        rows.append(ReportRow(
             learner.staff_number, learner.display_name, learner.facility_id, learner.role,
             pack_id, course_id, p.cards_viewed, p.attempts,
             None if p.best_score is None else str(p.best_score), int(p.passed), p.completed_at,
-            certificates.get((learner_id, pack_id, course_id)), learner_id))
+            certificates.get((learner_id, pack_id, course_id)), learner_id, None, None))
     return "".join(progress_csv_lines(rows, courses))
 
 
-def progress_csv_lines(rows: Iterable[ProgressRow], courses: Sequence[CourseInfo],
-                       batch: int = 1000) -> Iterator[str]:
-    """The progress CSV as text pieces (BOM and header first, then `batch` rows per
+def status_of(row: ReportRow) -> str:
+    """How far the learner got in the course of `row` (the `status` column)."""
+    return _status(row.pack_id, row.cards_viewed, row.attempts, row.passed, row.completed_at)
+
+
+def _status(pack: str | None, cards: int | None, attempts: int | None, passed: int | None,
+            done: str | None) -> str:
+    if done:
+        return COMPLETED
+    if passed:
+        return PASSED
+    return IN_PROGRESS if pack is not None and (cards or attempts) else NOT_STARTED
+
+
+#: (facility, role) → the courses published to it, (pack, course) in order
+Published = Callable[[str, str], Sequence[tuple[str, str]]]
+
+
+def progress_csv_lines(rows: Iterable[ReportRow], courses: Sequence[CourseInfo],
+                       batch: int = 1000, published: Published | None = None
+                       ) -> Iterator[str]:
+    """The progress CSV as text pieces (BOM and header first, then about `batch` rows per
     piece), so a report of any size streams in constant memory.
 
     Rows come ordered by learner, so the learner's cells (made formula-safe and quoted
-    by the csv module) are written once per learner; counts, the score, times and ids
-    are numbers or fixed forms that need neither (a score is 0–100, as validated)."""
+    by the csv module) are written once per learner; counts, the score, times, ids and
+    the status are numbers or fixed forms that need neither (a score is 0–100, as
+    validated). With `published`, each *active* learner's rows are followed by a "not
+    started" row (no counts, no dates) for every course published to their facility and
+    role that they have no row for; a row without a course (`pack_id` None: a learner
+    with no progress at all) only brings its learner in. The merge is done here, in the
+    one loop over the rows, because it is the report's hot path (benchmarks/
+    admin_dashboard.py)."""
     titles = {(c.pack_id, c.course_id): c.title for c in courses}
     out = io.StringIO()
     out.write("\ufeff")
@@ -80,23 +108,48 @@ def progress_csv_lines(rows: Iterable[ProgressRow], courses: Sequence[CourseInfo
         quote.writerow([csv_safe(v) for v in values])
         return cells.getvalue()[:-2]
 
-    learner, head = None, ""
+    def course_cell(key: tuple[str, str]) -> str:
+        cell = course_cells.get(key)
+        if cell is None:
+            cell = course_cells[key] = safe_line((*key, titles.get(key, key[1])))
+        return cell
+
+    def not_started(head: str, expected: Sequence[tuple[str, str]],
+                    have: set[tuple[str, str]]) -> list[str]:
+        return [f"{head},{course_cell(key)},0,0,,no,,,{NOT_STARTED},,yes\r\n"
+                for key in expected if key not in have]
+
+    learner: str | None = None
+    head, active = "", "yes"
+    expected: Sequence[tuple[str, str]] = ()
+    have: set[tuple[str, str]] = set()
     piece: list[str] = [out.getvalue()]
-    for n, r in enumerate(rows, 1):
-        if r.learner_id != learner:
-            learner = r.learner_id
-            head = safe_line((r.staff_number, r.display_name, r.facility_id, r.role))
-        key = (r.pack_id, r.course_id)
-        course = course_cells.get(key)
-        if course is None:
-            course = course_cells[key] = safe_line((r.pack_id, r.course_id,
-                                                   titles.get(key, r.course_id)))
-        piece.append(f"{head},{course},{r.cards_viewed},{r.attempts},{r.best_score or ''},"
-                     f"{'yes' if r.passed else 'no'},{r.completed_at or ''},"
-                     f"{r.certificate_id or ''}\r\n")
-        if n % batch == 0:
-            yield "".join(piece)
-            piece = []
+    for (staff, name, facility, role, pack, course_id, cards, attempts, best, passed, done,
+         cert, learner_id, last, gone) in rows:
+        if learner_id != learner:
+            if expected:
+                piece.extend(not_started(head, expected, have))
+            if len(piece) >= batch:
+                yield "".join(piece)
+                piece = []
+            learner = learner_id
+            head = safe_line((staff, name, facility, role))
+            active = "no" if gone else "yes"
+            expected = published(facility, role) if published is not None and not gone else ()
+            have = set()
+        if pack is None:
+            continue
+        key = (pack, course_id or "")
+        if expected:
+            have.add(key)
+        status = (COMPLETED if done else PASSED if passed else IN_PROGRESS
+                  if cards or attempts else NOT_STARTED)     # _status, inlined (hot loop)
+        cell = course_cells.get(key) or course_cell(key)
+        piece.append(f"{head},{cell},{cards or 0},{attempts or 0},{best or ''},"
+                     f"{'yes' if passed else 'no'},{done or ''},{cert or ''},{status},"
+                     f"{last or ''},{active}\r\n")
+    if expected:
+        piece.extend(not_started(head, expected, have))
     yield "".join(piece)
 
 

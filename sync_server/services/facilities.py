@@ -24,9 +24,11 @@ def check_name(name: str) -> str:
     """A facility name, stripped: 1–200 characters, no control characters."""
     name = name.strip()
     if not name or len(name) > MAX_NAME:
-        raise ServerError(f"facility name: 1–{MAX_NAME} characters")
+        raise ServerError(f"facility name: 1–{MAX_NAME} characters",
+                          refusal="facility_name_length", max=MAX_NAME)
     if has_forbidden_characters(name):
-        raise ServerError("facility name: contains control or invisible characters")
+        raise ServerError("facility name: contains control or invisible characters",
+                          refusal="facility_name_characters")
     return name
 
 
@@ -36,7 +38,8 @@ def create_facility(*, repo: Repository, facility_id: str, name: str,
     taken id."""
     if not FACILITY_ID.match(facility_id):
         raise ServerError(f"facility id {facility_id!r}: use lower-case letters, digits, "
-                          "- and _ (at most 64)")
+                          "- and _ (at most 64)", refusal="facility_id_format",
+                          id=facility_id[:64])
     return repo.create_facility(facility_id, check_name(name), now_iso(),
                                 audit=audit.entry(by, "facility.create", target=facility_id))
 

@@ -114,7 +114,8 @@ def reset_pin(*, repo: Repository, learner_id: str, setup_ttl_s: int,
     learner = get_learner(repo=repo, learner_id=learner_id)
     if not learner.active:
         raise ServerError(f"{learner.display_name} is deactivated: reactivate them first "
-                          "(that makes a new PIN set-up code)")
+                          "(that makes a new PIN set-up code)", refusal="learner_deactivated",
+                          name=learner.display_name)
     code, verifier, expires = _new_setup(setup_ttl_s, now or now_utc())
     if not repo.set_pin_setup(learner_id, verifier, expires, audit=audit.entry(
             by, "learner.pin_reset", target=learner_id, learner_id=learner_id)):
@@ -147,7 +148,9 @@ def plan_move(*, repo: Repository, learner_id: str, facility_id: str) -> Move:
     learner = get_learner(repo=repo, learner_id=learner_id)
     target = get_facility(repo=repo, facility_id=facility_id)
     if learner.facility_id == target.id:
-        raise ServerError(f"{learner.display_name} is in {target.name} already")
+        raise ServerError(f"{learner.display_name} is in {target.name} already",
+                          refusal="learner_there_already", name=learner.display_name,
+                          facility=target.name)
     return Move(learner, facility_name(repo=repo, facility_id=learner.facility_id), target.name)
 
 
@@ -205,7 +208,8 @@ def deactivate_learner(*, repo: Repository, learner_id: str,
     deactivated already, NotFoundError for an unknown learner."""
     learner = get_learner(repo=repo, learner_id=learner_id)
     if not repo.set_deactivated(learner_id, now_iso()):
-        raise ServerError(f"{learner.display_name} is deactivated already")
+        raise ServerError(f"{learner.display_name} is deactivated already",
+                          refusal="learner_deactivated_already", name=learner.display_name)
     audit.record(repo, by, "learner.deactivate", target=learner_id, learner_id=learner_id)
     return get_learner(repo=repo, learner_id=learner_id)
 
@@ -216,7 +220,8 @@ def reactivate_learner(*, repo: Repository, learner_id: str, setup_ttl_s: int,
     as their PIN was removed. ServerError when the learner is active."""
     learner = get_learner(repo=repo, learner_id=learner_id)
     if not repo.set_deactivated(learner_id, None):
-        raise ServerError(f"{learner.display_name} is active")
+        raise ServerError(f"{learner.display_name} is active", refusal="learner_active",
+                          name=learner.display_name)
     audit.record(repo, by, "learner.reactivate", target=learner_id, learner_id=learner_id)
     return reset_pin(repo=repo, learner_id=learner_id, setup_ttl_s=setup_ttl_s, by=by)
 

@@ -4,6 +4,7 @@ some such version lists it). Uploading and publishing: packs.py."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -23,14 +24,7 @@ def catalogue(*, repo: Repository, facility_id: str, role: str | None = None,
               ) -> list[CatalogueItem]:
     """Latest published version per pack id among publications reaching the facility
     (and, when `role` is given, that role)."""
-    best: dict[str, Publication] = {}
-    for pub in repo.list_publications():
-        if not pub.active or not _for(pub, facility_id, role):
-            continue
-        have = best.get(pub.pack_id)
-        if have is None or pub.version > have.version or (
-                pub.version == have.version and pub.id > have.id):
-            best[pub.pack_id] = pub
+    best = offered(repo.list_publications(), facility_id, role)
     items = []
     for pack_id in sorted(best):
         pub = best[pack_id]
@@ -38,6 +32,22 @@ def catalogue(*, repo: Repository, facility_id: str, role: str | None = None,
         if pack is not None:
             items.append(CatalogueItem(pack, pub))
     return items
+
+
+def offered(publications: Iterable[Publication], facility_id: str, role: str | None = None
+            ) -> dict[str, Publication]:
+    """Pack id → the active publication of its newest version reaching the facility (and
+    role): the catalogue's rule on publications already read (a report asks it for every
+    facility × role)."""
+    best: dict[str, Publication] = {}
+    for pub in publications:
+        if not pub.active or not _for(pub, facility_id, role):
+            continue
+        have = best.get(pub.pack_id)
+        if have is None or pub.version > have.version or (
+                pub.version == have.version and pub.id > have.id):
+            best[pub.pack_id] = pub
+    return best
 
 
 def _for(pub: Publication, facility_id: str, role: str | None) -> bool:

@@ -266,10 +266,12 @@ def check_audience(*, repo: Repository, facilities: list[str], roles: list[str],
     facility is NotFoundError, an unknown role ServerError."""
     if not facilities and not all_facilities:
         raise ServerError("Choose the facilities to publish to (or tick \"all facilities\"): "
-                          "nothing is published to everyone by default.")
+                          "nothing is published to everyone by default.",
+                          refusal="audience_no_facility")
     if not roles and not all_roles:
         raise ServerError("Choose the roles to publish to (or tick \"all roles\"): "
-                          "nothing is published to everyone by default.")
+                          "nothing is published to everyone by default.",
+                          refusal="audience_no_role")
     bad = [r for r in roles if not is_role(r)]
     if bad:
         raise ServerError(f"Unknown role(s): {', '.join(bad)} (roles: {', '.join(ROLES)})")

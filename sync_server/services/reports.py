@@ -12,21 +12,20 @@ the gap map are stats.py, the file formats exports.py; charts are drawn by the c
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sync_server.db.repository import EventCounts, Rebuilt, Repository
-from sync_server.services import audit, stats
+from sync_server.services import audit, progress_report
 from sync_server.services.exports import (
     LrsResult,
-    progress_csv_lines,
     push_to_lrs,
     statement_function,
     xapi_lines,
     xapi_statements,
 )
+from sync_server.services.progress_report import ExportFilter
 from sync_server.services.queries import Queries
 
 log = logging.getLogger("sync_server.exports")
@@ -45,12 +44,13 @@ def totals(*, repo: Repository) -> Totals:
     return Totals(repo.count_events(), len(repo.list_devices()), len(repo.list_learners()))
 
 
-def progress_export(*, repo: Repository, by: str = audit.SERVER) -> Iterator[str]:
-    """Progress of every learner × course as CSV text pieces (exports.progress_csv_lines),
-    streamed from the `course_progress` aggregate a few thousand rows at a time."""
-    audit.record(repo, by, "export.progress")
-    manifests = [json.loads(p.manifest) for p in repo.list_pack_versions()]
-    return progress_csv_lines(repo.progress_rows(), stats.courses_of(manifests))
+def progress_export(*, repo: Repository, by: str = audit.SERVER,
+                    chosen: ExportFilter | None = None) -> Iterator[str]:
+    """Progress of every learner × course (with the "not started" rows of active
+    learners), or of those `chosen` (one facility, a date range), as CSV text pieces,
+    streamed from the `course_progress` aggregate a few thousand rows at a time
+    (services/progress_report.py)."""
+    return progress_report.report_lines(repo=repo, chosen=chosen or ExportFilter(), by=by)
 
 
 def rebuild_aggregates(*, repo: Repository, check: bool = False) -> Rebuilt:
@@ -64,15 +64,20 @@ def rebuild_aggregates(*, repo: Repository, check: bool = False) -> Rebuilt:
     return result
 
 
-def xapi_export(*, queries: Queries, home_page: str, by: str = audit.SERVER) -> Iterator[str]:
-    """Every stored event as an xAPI statement, one JSON line each, read a page at a time.
-    ImportError at once when the xAPI mapping is not installed."""
+def xapi_export(*, queries: Queries, home_page: str, by: str = audit.SERVER,
+                chosen: ExportFilter | None = None) -> Iterator[str]:
+    """Every stored event (or those `chosen`: of the facility's learners, done in the date
+    range) as an xAPI statement, one JSON line each, read a page at a time. ImportError at
+    once when the xAPI mapping is not installed."""
     statement_function()
-    audit.record(queries.repo, by, "export.xapi")
+    chosen = chosen or ExportFilter()
+    audit.record(queries.repo, by, "export.xapi", target=chosen.facility, **chosen.detail())
+    keep = progress_report.event_filter(queries.repo, chosen)
 
     def lines() -> Iterator[str]:
         for _, event in queries.iter_events():
-            yield from xapi_lines([event], home_page)
+            if keep(event):
+                yield from xapi_lines([event], home_page)
 
     return lines()
 

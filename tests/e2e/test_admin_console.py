@@ -173,7 +173,7 @@ def test_upload_publish_and_device_catalogue(tmp_path: Path, browser_page) -> No
         page.goto(f"{base}/admin/learners")
         page.set_input_files("input[name=file][accept^='.csv']", str(sheet))
         page.click("button:has-text('Import')")
-        page.wait_for_selector("text=Imported 1 learner(s); 1 row(s) with errors.")
+        page.wait_for_selector("text=Imported 1 learner; 1 row with errors.")
         assert page.locator("table.errors td", has_text="unknown role 'warden'").is_visible()
         # the imported learner's one-time PIN set-up code is on the page (printable), once
         slip = page.locator("table.slips tr", has_text="Rūta Žemaitė")

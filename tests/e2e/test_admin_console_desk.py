@@ -78,7 +78,7 @@ def test_packs_publish_withdraw_installed_and_upload_problems(tmp_path: Path,
         page.goto(f"{base}/admin/packs")
         page.set_input_files("input[name=file]", str(broken))
         page.click("button:has-text('Upload')")
-        page.wait_for_selector("text=3 problem(s) — all of them are listed")
+        page.wait_for_selector("text=3 problems — all of them are listed")
         assert page.locator(".problems tbody tr").count() == 3
         shot(page, "01-upload-problems")
 
@@ -191,7 +191,7 @@ def test_devices_learners_certificates_and_lrs(tmp_path: Path, browser_page) -> 
         assert page.locator("a", has_text="Download a template (CSV)").is_visible()
         page.set_input_files("input[name=file][accept^='.csv']", str(sheet))
         page.click("button:has-text('Import')")
-        page.wait_for_selector("text=Imported 2 learner(s); 0 row(s) with errors.")
+        page.wait_for_selector("text=Imported 2 learners; 0 rows with errors.")
         page.goto(f"{base}/admin/learners")
         page.fill("input[name=q]", "petrait")
         page.click("#list button:has-text('Show')")

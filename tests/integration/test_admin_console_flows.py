@@ -350,7 +350,7 @@ def test_learners_create_import_move(client) -> None:
     r = client.post("/admin/learners/import", data={"csrf": csrf},
                     files={"file": ("staff.csv", sheet, "text/csv")})
     assert r.status_code == 422
-    assert "Imported 2 learner(s); 6 row(s) with errors." in r.text
+    assert "Imported 2 learners; 6 rows with errors." in r.text
     slips = re.findall(r'<td data-label="Name">([^<]+)</td>.*?class="pin-code">([A-Z0-9-]{14})<',
                        r.text, re.S)
     assert sorted(name for name, _ in slips) == ["Maria", "Ștefan Țăranu"]

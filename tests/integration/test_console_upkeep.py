@@ -115,7 +115,7 @@ def test_learners_search_page_edit_deactivate_reactivate(srv, client) -> None:
         for i in range(60))
     r = client.post("/admin/learners/import", data={"csrf": csrf},
                     files={"file": ("staff.csv", sheet.encode(), "text/csv")})
-    assert "Imported 60 learner(s); 0 row(s) with errors." in r.text   # labels and ids
+    assert "Imported 60 learners; 0 rows with errors." in r.text   # labels and ids
     first = client.get("/admin/learners", params={"facility": "vil"}).text
     assert "Page 1 of 2" in first and len(re.findall(r'href="/admin/learners/[0-9a-f-]{36}"', first)) == 50
     second = client.get("/admin/learners", params={"facility": "vil", "page": 2}).text
@@ -181,13 +181,13 @@ def test_csv_template_and_role_labels(client) -> None:
     filled = r.content.decode("utf-8-sig").replace("LT-0001", f"T-{uuid.uuid4().hex[:6]}")
     done = client.post("/admin/learners/import", data={"csrf": page_csrf(client, "/admin/learners")},
                        files={"file": ("t.csv", filled.encode(), "text/csv")})
-    assert "Imported 1 learner(s); 0 row(s) with errors." in done.text
+    assert "Imported 1 learner; 0 rows with errors." in done.text
     sheet = (b"staff_number,name,facility,role\n"
              b"L-1,Label Case,ias,  reintegration   SPECIALIST \n"
              b"L-2,Bad Label,ias,Prison guard\n")
     r = client.post("/admin/learners/import", data={"csrf": page_csrf(client, "/admin/learners")},
                     files={"file": ("s.csv", sheet, "text/csv")})
-    assert "Imported 1 learner(s); 1 row(s) with errors." in r.text
+    assert "Imported 1 learner; 1 row with errors." in r.text
     assert re.search(r"<tr><td>3</td><td>role</td><td>unknown role &#39;Prison guard&#39;; "
                      r"known: Prison officer \(prison_officer\)", r.text)
 
@@ -213,4 +213,4 @@ def test_upload_lists_every_problem_of_the_source_at_once(client, tmp_path) -> N
     ], rows
     assert "<b>warden" not in r.text and "/source-" not in r.text and "/tmp/" not in r.text
     assert '<div class="scroll"><table class="errors stack">' in r.text  # stacks on a phone
-    assert "3 problem(s) — all of them are listed" in r.text
+    assert "3 problems — all of them are listed" in r.text

@@ -266,20 +266,25 @@ def test_fold_is_order_free_on_equal_best_scores() -> None:
 def test_streamed_csv_equals_writing_every_cell_with_the_csv_module() -> None:
     """progress_csv_lines writes a learner's cells once per learner and numbers as they
     are: the bytes equal a plain csv.writer over every cell made formula-safe, also for
-    hostile names (formula, comma, quotes, new lines) and across piece boundaries."""
+    hostile names (formula, comma, quotes, new lines) and across piece boundaries.
+    (Issue 21 added the status, last activity and active columns and the rows of
+    courses not started, which have no counts.)"""
     import csv
     import io
 
-    from sync_server.db.repository import ProgressRow
-    from sync_server.services.exports import PROGRESS_COLUMNS, progress_csv_lines
+    from sync_server.db.repository import ReportRow
+    from sync_server.services.exports import PROGRESS_COLUMNS, progress_csv_lines, status_of
     from sync_server.services.learners_csv import csv_safe
 
     names = ["=HYPERLINK(\"x\")", "a,b", 'say "hi"', "two\nlines", "cr\rhere", "-5", "+x",
              "@SUM(1)", "Jūratė", "\tTab"]
-    rows = [ProgressRow(f"S{i // 3}", names[(i // 3) % len(names)], "f1", "prison_officer",
-                        "pk", f"c{i % 3}" if i % 5 else "=c", 3, i % 4,
-                        None if i % 2 else str(50 + i / 2), i % 2, None if i % 3 else T0,
-                        None if i % 4 else str(uuid.uuid4()), f"L{i // 3}")
+    rows = [ReportRow(f"S{i // 3}", names[(i // 3) % len(names)], "f1", "prison_officer",
+                      "pk", f"c{i % 3}" if i % 5 else "=c", None if i % 7 == 6 else 3,
+                      None if i % 7 == 6 else i % 4,
+                      None if i % 2 or i % 7 == 6 else str(50 + i / 2),
+                      None if i % 7 == 6 else i % 2, None if i % 3 or i % 7 == 6 else T0,
+                      None if i % 4 or i % 7 == 6 else str(uuid.uuid4()), f"L{i // 3}",
+                      None if i % 7 == 6 else T0, T0 if (i // 3) % 4 == 1 else None)
             for i in range(40)]
     courses = [stats.CourseInfo("pk", "c1", "=cmd|' /C calc'!A0", ()),
                stats.CourseInfo("pk", "c2", "Title, with comma", ())]
@@ -292,10 +297,14 @@ def test_streamed_csv_equals_writing_every_cell_with_the_csv_module() -> None:
     for r in rows:
         writer.writerow([csv_safe(v) for v in (
             r.staff_number, r.display_name, r.facility_id, r.role, r.pack_id, r.course_id,
-            titles.get((r.pack_id, r.course_id), r.course_id), r.cards_viewed, r.attempts,
+            titles.get((r.pack_id, r.course_id), r.course_id), r.cards_viewed or 0,
+            r.attempts or 0,
             r.best_score or "", "yes" if r.passed else "no", r.completed_at or "",
-            r.certificate_id or "")])
+            r.certificate_id or "", status_of(r), r.last_at or "",
+            "no" if r.deactivated_at else "yes")])
     assert streamed == out.getvalue()
+    statuses = {status_of(r) for r in rows}
+    assert statuses == {"not started", "in progress", "passed", "completed"}, statuses
 
 
 GAP_MANIFEST = {"id": PACK, "profiles": [{"id": "po", "title": {"en": "Officer"},

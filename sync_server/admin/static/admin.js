@@ -13,3 +13,11 @@ document.addEventListener("click", function (event) {
     window.print();
   }
 });
+// "tick every learner on this page": a header checkbox with data-select-all="<name>"
+document.addEventListener("change", function (event) {
+  var box = event.target;
+  if (box instanceof HTMLInputElement && box.dataset.selectAll) {
+    document.querySelectorAll('input[type=checkbox][name="' + box.dataset.selectAll + '"]')
+      .forEach(function (other) { other.checked = box.checked; });
+  }
+});
