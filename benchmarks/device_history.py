@@ -21,6 +21,10 @@ only): a tablet that never synced, every event still in the outbox.
   after a pull 600 events of the learner made on another tablet merged by a sync, which
                then refreshes the due snapshot in its worker thread (`refresh_due`,
                measured apart, for information); then the sign-in (best of 3).
+  retention    every event acknowledged (setup), then the older half aged out
+               (`app.core.learning.retention.age_out`: the retained fold written, the
+               segments rewritten, the snapshot rebuilt — once a day, in the sync's
+               thread; for information), then the sign-in (best of 3).
   first ever   the first sign-in after the upgrade (no snapshot: every event is folded,
                once, and the snapshot written) — a one-time cost, for information.
   old path     `Store.events()` + both engines folding the list (what sign-in did before).
@@ -194,6 +198,19 @@ def child(mode: str, folder: Path, learner: str) -> dict[str, Any]:
         store.merge(pulled)
         out["ms"] = timed(lambda: refresh_due(store, [learner]))
         store.close()
+    elif mode == "age":                  # the older half of the history aged out
+        from app.core.learning import retention
+        store = Store.open(folder)
+        while ids := [e["id"] for e in store.outbox(5000)]:       # setup: all synced
+            store.acknowledge(ids)
+        stamps = sorted(e["at"] for e in store.events(learner))
+        cutoff = stamps[len(stamps) // 2]
+        store.close()
+        store = Store.open(folder)
+        aged: list[int] = []
+        out["ms"] = timed(lambda: aged.append(retention.age_out(store, learner, cutoff)))
+        out["aged"] = aged[0]
+        store.close()
     elif mode.startswith("merge"):
         seed = 4243 if mode.endswith("warm") else 4242 + 2 * int(mode.split("-")[-1])
         pulled = events(MERGED, seed=seed)
@@ -255,6 +272,8 @@ def measure(sizes: tuple[int, ...], tmp: Path,
         got[("resnap-end", n)] = run_child("once", folder)       # + the session's end
         got[("pulled", n)] = run_child("pulled", folder)         # a sync, its refresh
         got[("after-pull", n)] = run_child("signin", folder)
+        got[("age", n)] = run_child("age", folder)
+        got[("after-age", n)] = run_child("signin", folder)
     if 100_000 in sizes:
         folder = tmp / "twenty"
         learners = [f"learner-{i:02d}" for i in range(20)]
@@ -299,6 +318,13 @@ def rows(quick: bool = False, log: Callable[[str], None] = lambda s: None) -> li
         row(f"the sync's snapshot refresh for {PULLED} pulled events, {n:,} events",
             got[("pulled", n)]["ms"], got[("pulled", small)]["ms"],
             "(information; in the sync's thread)", True)
+    for n in sizes:
+        row(f"retention: ageing out {got[('age', n)]['aged']:,} of {n:,}+ events (sync thread, "
+            "daily)", got[("age", n)]["ms"], got[("age", small)]["ms"], "(information)", True)
+    for n in sizes:
+        aged = got[("after-age", n)]["ms"]
+        row(f"sign-in after that, {n:,} events", aged, got[("after-age", small)]["ms"],
+            f"≤ {TARGET_MS:.0f} ms", aged <= TARGET_MS)
     for n in sizes:
         row(f"session end saving that snapshot, {n:,} events",
             got[("resnap-end", n)]["close_ms"], got[("resnap-end", small)]["close_ms"],

@@ -194,3 +194,19 @@ def test_the_cutoff_follows_the_servers_rule() -> None:
         == "2026-02-28T12:00:00.000Z"
     assert retention.cutoff_for(datetime(2032, 6, 1, tzinfo=UTC), 6) \
         == "2026-06-01T00:00:00.000Z"
+
+
+def test_a_few_events_past_the_period_wait_for_company(tmp_path: Path) -> None:
+    """A rewrite costs the whole history: fewer than a segment's worth of events past the
+    cutoff wait until the oldest has waited GRACE_DAYS, then leave together."""
+    with Store.open(tmp_path) as store:                      # 256 documents a segment
+        store.merge(play(ACTS[:2], "tab-a", timedelta(0)))
+        store.merge(play(ACTS[2:3], "tab-a", timedelta(days=400)))
+        before = views(store)
+        newest_old = max(e["at"] for e in store.events(LEARNER) if e["at"] < "2027")
+        soon = datetime.fromisoformat(newest_old.replace("Z", "+00:00")).replace(
+            year=START.year + 6) + timedelta(days=1)
+        assert retention.run(store, now=soon) == {}          # past the cutoff, not overdue
+        later = soon + timedelta(days=retention.GRACE_DAYS + 1)
+        assert retention.run(store, now=later)[LEARNER] > 0
+        assert views(store) == before

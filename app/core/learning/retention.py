@@ -18,25 +18,29 @@ activity lists start at the cutoff.
 
 `run(store, now=…)`: once per day at most (store setting ``retention_checked_on``), every
 learner of the tablet; the sync runs it after the events were exchanged, in its worker
-thread (app/sync/housekeeping.py). It reads every learner's segments: ≈ 1 s per 100,000
-events here, once a day, holding the store's lock one learner at a time.
+thread (app/sync/housekeeping.py). A rewrite costs the learner's whole history, so events
+past the period leave together: when a segment's worth (256) has gathered or the oldest
+has waited GRACE_DAYS — nothing stays longer than the period + 30 days. The daily check
+reads every learner's segments under the store's lock, one learner at a time
+(benchmarks/device_history.py has the figures).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from app.core.errors import StoreError
 from app.core.events import format_at
 from app.core.learning.history import (
     RETAINED_NAME,
+    SNAPSHOT_NAME,
     fold_version,
     load_history,
     retained_fold,
 )
-from app.core.store import Store, ageing
+from app.core.store import HistoryMark, Snapshot, Store, ageing
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,9 @@ YEARS_SETTING = "retention_events_years"
 #: when the tablet was never told (the server's own default, sync_server/services/retention.py)
 DEFAULT_YEARS = 6
 MAX_YEARS = 1000
+#: events past the period wait for company up to this many days (ageing.age_out: a
+#: rewrite costs the whole history, so not one a day for a few events)
+GRACE_DAYS = 30
 #: the store setting holding the day of the last run (YYYY-MM-DD, UTC)
 CHECKED_SETTING = "retention_checked_on"
 
@@ -68,18 +75,32 @@ def period_years(store: Store) -> int:
     return years if valid_years(years) else DEFAULT_YEARS
 
 
-def age_out(store: Store, learner: str, cutoff: str) -> int:
-    """Age out the learner's sent events before `cutoff` (module docstring); returns
-    how many left the segments."""
+def age_out(store: Store, learner: str, cutoff: str, *, overdue: str | None = None) -> int:
+    """Age out the learner's sent events before `cutoff` (module docstring; `overdue`:
+    ageing.age_out); returns how many left the segments. The learner's fold is brought
+    up to date first, so the snapshot after the rewrite is that same state under the
+    rewritten history's mark: no recompute."""
+    history = load_history(store, learner, resnapshot_after=1)     # snapshot + what came
 
     def keep(aged: list[dict[str, Any]]) -> None:
+        # under the store's lock, segments as they were: fold what came meanwhile
+        mark = store.history_since(learner, history.mark, history.apply_batch)
+        if mark is None:
+            raise StoreError("the history changed while ageing; tried again next time")
+        history.mark = mark
         base = retained_fold(store, learner)
         base.apply_batch(aged)
         ageing.write_retained(store, learner, RETAINED_NAME, fold_version(), base.encode())
 
-    report = ageing.age_out(store, learner, cutoff, keep, retained=RETAINED_NAME)
-    if report.aged:
-        load_history(store, learner)      # the fold snapshot, rebuilt and saved
+    def then(mark: HistoryMark) -> None:
+        try:
+            store.write_snapshot(learner, SNAPSHOT_NAME,
+                                 Snapshot(mark, fold_version(), history.encode()))
+        except StoreError as exc:     # only the next sign-in's cost changes: it recomputes
+            log.warning("retention: no fold snapshot of %s saved: %s", learner, exc)
+
+    report = ageing.age_out(store, learner, cutoff, keep, retained=RETAINED_NAME, then=then,
+                            overdue=overdue)
     return report.aged
 
 
@@ -92,10 +113,11 @@ def run(store: Store, *, now: datetime, force: bool = False) -> dict[str, int]:
     if years == 0 or (not force and store.settings.get(CHECKED_SETTING, None) == today):
         return {}
     cutoff = cutoff_for(now, years)
+    overdue = cutoff_for(now - timedelta(days=GRACE_DAYS), years)
     done: dict[str, int] = {}
     for learner in store.learner_ids():
         try:
-            aged = age_out(store, learner, cutoff)
+            aged = age_out(store, learner, cutoff, overdue=overdue)
         except StoreError as exc:
             log.warning("retention: could not age out events of %s: %s", learner, exc)
             continue

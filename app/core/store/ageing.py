@@ -54,10 +54,18 @@ class AgeReport:
 
 
 def age_out(store: Store, learner_id: str, cutoff: str,
-            keep: Callable[[list[Event]], None], *, retained: str) -> AgeReport:
+            keep: Callable[[list[Event]], None], *, retained: str,
+            then: Callable[[HistoryMark], None] | None = None,
+            overdue: str | None = None) -> AgeReport:
     """Remove the learner's sent events with `at` < `cutoff` (module docstring). Every
     snapshot file of the learner but the retained fold `retained` is deleted before the
-    segments change (they are caches naming positions; the caller rebuilds them)."""
+    segments change (they are caches naming positions); `then(mark)` hears the mark of
+    the whole rewritten history (under the lock: a caller whose fold covered every
+    document before may save it under that mark).
+
+    With `overdue`, nothing is done unless at least a segment's worth of documents would
+    go or one of them is older than `overdue`: a rewrite costs the whole history, so the
+    events passing the cutoff day by day leave together, not one rewrite a day."""
     check_name(retained)
     report = AgeReport(learner_id)
     with store._lock:
@@ -74,7 +82,8 @@ def age_out(store: Store, learner_id: str, cutoff: str,
         aged = [i for i, doc in enumerate(docs[:-1])
                 if doc["event"]["at"] < cutoff and doc["event"]["id"] not in unsent]
         report.kept = len(docs)
-        if not aged:
+        if not aged or (overdue is not None and len(aged) < log_.capacity
+                        and all(docs[i]["event"]["at"] >= overdue for i in aged)):
             return report
         gone = set(aged)
         keep([docs[i]["event"] for i in aged])          # durable before anything goes
@@ -86,6 +95,8 @@ def age_out(store: Store, learner_id: str, cutoff: str,
         learners._history.discard(learner_id)
         learners.ids.forget()
         report.aged, report.kept = len(aged), len(docs) - len(aged)
+        if then is not None:
+            then(HistoryMark(report.kept, docs[-1]["event"]["id"]))
         return report
 
 
