@@ -210,3 +210,15 @@ def test_a_few_events_past_the_period_wait_for_company(tmp_path: Path) -> None:
         later = soon + timedelta(days=retention.GRACE_DAYS + 1)
         assert retention.run(store, now=later)[LEARNER] > 0
         assert views(store) == before
+
+
+def test_a_rewrite_that_gets_fewer_documents_than_planned_keeps_the_old_ones(
+        tmp_path: Path) -> None:
+    store, _ = tablet(tmp_path)
+    with store:
+        log_ = store._learners.logs[LEARNER]
+        docs = log_.all_docs()
+        with pytest.raises(StoreError, match="expected"):
+            segment_rewrite.rewrite(log_, len(docs) - 1, iter(docs[:-3]))
+        assert log_.all_docs() == docs
+        assert not (log_.folder / segment_rewrite.MARKER).exists()

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
 from app.core.errors import StoreError
 from app.core.events import format_at
@@ -81,15 +80,14 @@ def age_out(store: Store, learner: str, cutoff: str, *, overdue: str | None = No
     up to date first, so the snapshot after the rewrite is that same state under the
     rewritten history's mark: no recompute."""
     history = load_history(store, learner, resnapshot_after=1)     # snapshot + what came
+    base = retained_fold(store, learner)
 
-    def keep(aged: list[dict[str, Any]]) -> None:
+    def keep() -> None:
         # under the store's lock, segments as they were: fold what came meanwhile
         mark = store.history_since(learner, history.mark, history.apply_batch)
         if mark is None:
             raise StoreError("the history changed while ageing; tried again next time")
         history.mark = mark
-        base = retained_fold(store, learner)
-        base.apply_batch(aged)
         ageing.write_retained(store, learner, RETAINED_NAME, fold_version(), base.encode())
 
     def then(mark: HistoryMark) -> None:
@@ -99,8 +97,8 @@ def age_out(store: Store, learner: str, cutoff: str, *, overdue: str | None = No
         except StoreError as exc:     # only the next sign-in's cost changes: it recomputes
             log.warning("retention: no fold snapshot of %s saved: %s", learner, exc)
 
-    report = ageing.age_out(store, learner, cutoff, keep, retained=RETAINED_NAME, then=then,
-                            overdue=overdue)
+    report = ageing.age_out(store, learner, cutoff, base.apply_batch, keep,
+                            retained=RETAINED_NAME, then=then, overdue=overdue)
     return report.aged
 
 

@@ -9,9 +9,9 @@ module does the store's part, under the store's lock:
    server, or appended here and acknowledged by it. An event still in the outbox, or one
    the server rejected, never ages out. The learner's last document always stays (a
    learner folder keeps at least one segment, which names the learner);
-3. `keep(aged events)` runs — it must make what stays of them durable (the retained fold)
-   — and only if it returns are the learner's segments rewritten without the aged
-   documents (segment_rewrite.py: crash-safe; a crash at any point leaves either the old
+3. `take(aged events)` folds them, a segment at a time, and `keep()` makes what stays of
+   them durable (the retained fold) — only if it returns are the learner's segments
+   rewritten without the aged documents (segment_rewrite.py: crash-safe; a crash at any point leaves either the old
    or the new segments, never a mix, and a retained fold that already holds the aged
    events is harmless: folds ignore an id seen before);
 4. what names positions is dropped: the learner's fold snapshots (deleted *before* the
@@ -29,13 +29,14 @@ out. Its header's mark is not used (`RETAINED_MARK`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.core.errors import StoreError
 from app.core.store import segment_rewrite
 from app.core.store.atomic import fsync_dir
+from app.core.store.segments import LearnerLog
 from app.core.store.snapshots import HistoryMark, Snapshot, check_name, meta_of
 
 if TYPE_CHECKING:
@@ -54,18 +55,22 @@ class AgeReport:
 
 
 def age_out(store: Store, learner_id: str, cutoff: str,
-            keep: Callable[[list[Event]], None], *, retained: str,
-            then: Callable[[HistoryMark], None] | None = None,
+            take: Callable[[list[Event]], None], keep: Callable[[], None], *,
+            retained: str, then: Callable[[HistoryMark], None] | None = None,
             overdue: str | None = None) -> AgeReport:
-    """Remove the learner's sent events with `at` < `cutoff` (module docstring). Every
-    snapshot file of the learner but the retained fold `retained` is deleted before the
-    segments change (they are caches naming positions); `then(mark)` hears the mark of
-    the whole rewritten history (under the lock: a caller whose fold covered every
-    document before may save it under that mark).
+    """Remove the learner's sent events with `at` < `cutoff` (module docstring). The
+    aged events are handed to `take` a segment at a time (to fold them: the history is
+    never held whole — 100,000 events are ≈ 230 MB as Python objects), then `keep()` must
+    make what it took durable; only then does anything change. Every snapshot file of
+    the learner but the retained fold `retained` is deleted before the segments change
+    (they are caches naming positions); `then(mark)` hears the mark of the whole
+    rewritten history (under the lock: a caller whose fold covered every document before
+    may save it under that mark).
 
-    With `overdue`, nothing is done unless at least a segment's worth of documents would
-    go or one of them is older than `overdue`: a rewrite costs the whole history, so the
-    events passing the cutoff day by day leave together, not one rewrite a day."""
+    With `overdue`, nothing is kept or changed unless at least a segment's worth of
+    documents would go or one of them is older than `overdue`: a rewrite costs the whole
+    history, so the events passing the cutoff day by day leave together, not one rewrite
+    a day."""
     check_name(retained)
     report = AgeReport(learner_id)
     with store._lock:
@@ -78,26 +83,45 @@ def age_out(store: Store, learner_id: str, cutoff: str,
         if log_ is None:
             return report
         unsent = set(store._outbox_index().pending) | store._rejected.ids
-        docs = log_.all_docs()
-        aged = [i for i, doc in enumerate(docs[:-1])
-                if doc["event"]["at"] < cutoff and doc["event"]["id"] not in unsent]
-        report.kept = len(docs)
-        if not aged or (overdue is not None and len(aged) < log_.capacity
-                        and all(docs[i]["event"]["at"] >= overdue for i in aged)):
+        total, last_id = log_.count, None
+        gone: set[int] = set()
+        late = False
+        for position, docs in _segments(log_):
+            batch = []
+            for offset, doc in enumerate(docs):
+                event = doc["event"]
+                last_id = event["id"]
+                if position + offset < total - 1 and event["at"] < cutoff \
+                        and event["id"] not in unsent:
+                    gone.add(position + offset)
+                    batch.append(event)
+                    late = late or (overdue is not None and event["at"] < overdue)
+            if batch:
+                take(batch)
+        report.kept = total
+        if not gone or (overdue is not None and len(gone) < log_.capacity and not late):
             return report
-        gone = set(aged)
-        keep([docs[i]["event"] for i in aged])          # durable before anything goes
+        keep()                                           # durable before anything goes
         for snap in log_.folder.glob("*.snap"):
             if snap.name != f"{retained}.snap":
                 snap.unlink()
         fsync_dir(log_.folder)
-        segment_rewrite.rewrite(log_, [d for i, d in enumerate(docs) if i not in gone])
+        kept = (doc for position, docs in _segments(log_)
+                for offset, doc in enumerate(docs) if position + offset not in gone)
+        segment_rewrite.rewrite(log_, total - len(gone), kept)
         learners._history.discard(learner_id)
         learners.ids.forget()
-        report.aged, report.kept = len(aged), len(docs) - len(aged)
-        if then is not None:
-            then(HistoryMark(report.kept, docs[-1]["event"]["id"]))
+        report.aged, report.kept = len(gone), total - len(gone)
+        if then is not None and last_id is not None:
+            then(HistoryMark(report.kept, last_id))
         return report
+
+
+def _segments(log_: LearnerLog) -> Iterator[tuple[int, list[Event]]]:
+    """(position of the first document, the documents) of each segment, read one at a
+    time."""
+    for index, number in enumerate(list(log_.numbers)):
+        yield index * log_.capacity, log_.read_docs(number)
 
 
 def write_retained(store: Store, learner_id: str, name: str, version: str,

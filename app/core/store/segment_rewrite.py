@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -68,24 +69,45 @@ def recover(folder: Path, numbers: list[int]) -> list[int]:
     return [n for n in numbers if n not in doomed]
 
 
-def rewrite(learner: LearnerLog, docs: list[dict[str, Any]]) -> None:
-    """Replace the learner's segments by segments holding exactly `docs` (at least one),
-    in order. StoreError when a write fails: the next load (or `recover` now) undoes it."""
-    if not docs:
+def rewrite(learner: LearnerLog, count: int, docs: Iterable[dict[str, Any]]) -> None:
+    """Replace the learner's segments by segments holding exactly `docs` — `count` of
+    them, at least one — in order, written a segment at a time as `docs` yields them
+    (it may read the old segments: they go only at the end). StoreError when a write
+    fails, or `docs` does not hold `count`: undone at once (or by the next load)."""
+    if count < 1:
         raise StoreError("a rewrite keeps at least one document")
     learner.close()                      # the open TinyDB of the last segment
     capacity = learner.capacity
-    chunks = [docs[i:i + capacity] for i in range(0, len(docs), capacity)]
+    segments = -(-count // capacity)
     old_last, old_count = learner.numbers[-1], learner.last_count
+    written = 0
     try:
         atomic_write_bytes(learner.folder / MARKER, json.dumps(
-            {"old_last": old_last, "new_segments": len(chunks)}).encode())
-        for offset, chunk in enumerate(chunks, start=1):
-            AtomicJSONStorage(learner.path_of(old_last + offset), KIND).write(
-                {"meta": {"1": {"learner": learner.learner_id}},
-                 "events": {str(i + 1): dict(d) for i, d in enumerate(chunk)}})
+            {"old_last": old_last, "new_segments": segments}).encode())
+        chunk: list[dict[str, Any]] = []
+        for doc in docs:
+            chunk.append(doc)
+            if len(chunk) == capacity:
+                written += _write(learner, old_last + written // capacity + 1, chunk)
+                chunk = []
+        if chunk:
+            written += _write(learner, old_last + written // capacity + 1, chunk)
+        if written != count:          # not what was planned: the new ones go, not the old
+            for number in range(old_last + 1, old_last + segments + 1):
+                with contextlib.suppress(FileNotFoundError):
+                    learner.path_of(number).unlink()
+            raise StoreError(f"{learner.folder}: a rewrite got {written} documents, "
+                             f"expected {count}")
     finally:      # done, or undone after a failed write: the log matches the files again
         numbers = sorted(int(p.stem) for p in learner.folder.glob("*.json")
                          if p.stem.isdigit())
         learner.numbers = recover(learner.folder, numbers)
-        learner.last_count = len(chunks[-1]) if learner.numbers[-1] > old_last else old_count
+        done = learner.numbers[-1] > old_last
+        learner.last_count = (count - (segments - 1) * capacity) if done else old_count
+
+
+def _write(learner: LearnerLog, number: int, chunk: list[dict[str, Any]]) -> int:
+    AtomicJSONStorage(learner.path_of(number), KIND).write(
+        {"meta": {"1": {"learner": learner.learner_id}},
+         "events": {str(i + 1): dict(d) for i, d in enumerate(chunk)}})
+    return len(chunk)
