@@ -35,6 +35,7 @@ from app.core.events import format_at
 from app.core.learning.history import (
     RETAINED_NAME,
     SNAPSHOT_NAME,
+    LearnerHistory,
     fold_version,
     load_history,
     retained_fold,
@@ -76,24 +77,21 @@ def period_years(store: Store) -> int:
 
 def age_out(store: Store, learner: str, cutoff: str, *, overdue: str | None = None) -> int:
     """Age out the learner's sent events before `cutoff` (module docstring; `overdue`:
-    ageing.age_out); returns how many left the segments. The learner's fold is brought
-    up to date first, so the snapshot after the rewrite is that same state under the
-    rewritten history's mark: no recompute."""
-    history = load_history(store, learner, resnapshot_after=1)     # snapshot + what came
+    ageing.age_out); returns how many left the segments. Once the store decided that
+    some go, the learner's fold is brought up to date (under its lock, segments as they
+    were), so the snapshot after the rewrite is that same state under the rewritten
+    history's mark: no recompute."""
     base = retained_fold(store, learner)
+    folded: list[LearnerHistory] = []
 
     def keep() -> None:
-        # under the store's lock, segments as they were: fold what came meanwhile
-        mark = store.history_since(learner, history.mark, history.apply_batch)
-        if mark is None:
-            raise StoreError("the history changed while ageing; tried again next time")
-        history.mark = mark
+        folded.append(load_history(store, learner, resnapshot_after=1))
         ageing.write_retained(store, learner, RETAINED_NAME, fold_version(), base.encode())
 
     def then(mark: HistoryMark) -> None:
         try:
             store.write_snapshot(learner, SNAPSHOT_NAME,
-                                 Snapshot(mark, fold_version(), history.encode()))
+                                 Snapshot(mark, fold_version(), folded[0].encode()))
         except StoreError as exc:     # only the next sign-in's cost changes: it recomputes
             log.warning("retention: no fold snapshot of %s saved: %s", learner, exc)
 
