@@ -21,7 +21,9 @@ In the same run, against same-run baselines:
                 bytes with hashlib — target ≤ 2×. The download wrote those bytes over
                 minutes, so they are flushed before the clock starts (os.sync); the same
                 figure right after writing them is printed for information, as is the
-                update from a .pack file.
+                update from a .pack file. The flushed figure is the best of 3, each on
+                a copy of the folder as it was before the update made of hard links
+                (the same files: no new bytes to flush).
 
 `rows()` returns the table as (name, figure, baseline, ratio, target, pass) tuples.
 """
@@ -184,11 +186,21 @@ def update_rows(base: Path, key: Path, pub: Path, mb: int,
                 part = lib.blobs.partial_path(f["sha256"])
                 part.write_bytes(zf.read(f"blobs/{f['sha256']}"))
                 parts.append(part)
-        if flushed:
-            os.sync()
         changed_mb = sum(p.stat().st_size for p in parts) / 1e6
-        baseline = hash_files(parts)
-        got = timed_child("update", v2, data, pub)["seconds"]
+        if flushed:
+            # best of 3 like the baseline, each on its own copy of the folder made of
+            # hard links (the same files, no new bytes to flush)
+            runs = []
+            for i in range(3):
+                copy = base / f"udata-run-{i}"
+                shutil.copytree(data, copy, copy_function=os.link)
+                os.sync()
+                runs.append(timed_child("update", v2, copy, pub)["seconds"])
+            got = min(runs)
+            baseline = hash_files(parts)
+        else:
+            baseline = hash_files(parts)
+            got = timed_child("update", v2, data, pub)["seconds"]
         ratio = got / baseline
         if flushed:
             rows.append((f"update over the network, {len(parts)} of {len(stills)} files "

@@ -58,7 +58,7 @@ from app.core.errors import (
 from app.core.events import format_at, parse_at, validate_event
 from app.core.packs import PackLibrary, TrustedKeys
 from app.core.store import Store, erasure, reattribute
-from app.sync import certificates, forgetting, policy, recovery
+from app.sync import certificates, forgetting, housekeeping, policy, recovery
 from app.sync.answers import expect_int, expect_list
 from app.sync.backoff import RetryPolicy
 from app.sync.packs import PackUpdater
@@ -191,6 +191,7 @@ class SyncClient:
         """Pull, push, then (if `packs`) update packs. Raises a SyncError subclass when
         the events could not be exchanged; pack trouble is reported per pack instead."""
         report = SyncReport(started_at=now_iso())
+        self._merged_learners: set[str] = set()
         cb = progress or _noop
         t0 = time.perf_counter()
         with self.transport() as t:
@@ -203,6 +204,7 @@ class SyncClient:
                 if pushed and recovery.pending(self.store) is not None:  # server restored
                     pushed = self._within_quota(self._reoffer, t, report, cb)
                 erasure.purge_refused(self.store)    # refused as erased: purge them too
+                housekeeping.after_sync(self.store, self._merged_learners)  # snapshots
                 if pushed:
                     self.store.settings.set("last_sync_at", now_iso())
                 certificates.refresh(t, self.store, report)    # issuer key, revocations
@@ -342,6 +344,7 @@ class SyncClient:
         if good:
             before = self.store.conflict_count()
             report.events_merged += self.store.merge(good)
+            self._merged_learners.update(e["learner"] for e in good)
             certificates.note_lists(self.store, good)
             report.events_conflicting += self.store.conflict_count() - before
 

@@ -225,6 +225,10 @@ class PulledTombstone(BaseModel):
 class DevicePolicy(BaseModel):
     pin_min_digits: int = Field(ge=4, le=8, description="Fewest digits of a new PIN "
                                 "(SHIFT_PIN_DIGITS); the tablet keeps the last value")
+    retention_events_years: int | None = Field(
+        default=None, ge=0, le=1000, description="Years after which raw events are aged out "
+        "(SHIFT_RETENTION_EVENTS_YEARS; 0 = kept): the server's rule, which tablets follow "
+        "for events the server has (docs/privacy.md §5)")
 
 
 class PullResponse(BaseModel):

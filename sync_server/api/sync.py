@@ -48,7 +48,7 @@ PUSH_ERRORS: Responses = {**BODY_ERRORS, 422: {
                                 "description": "seconds until the quota resets"}}}}
 
 
-def _pull(repo: RepoDep, device: DeviceDep, req: PullRequest, pin_min_digits: int) -> Response:
+def _pull(repo: RepoDep, device: DeviceDep, req: PullRequest, settings: SettingsDep) -> Response:
     """A pull only reads, except for two small writes kept off the hot path: the
     installed-packs report is written only when it differs from the stored one, and
     `last_seen_at` is stamped after the answer is sent (a background task) — so under a
@@ -56,7 +56,8 @@ def _pull(repo: RepoDep, device: DeviceDep, req: PullRequest, pin_min_digits: in
     body = sync_service.pull(repo=repo, device=device, events_after=req.events_after,
                              profiles_after=req.profiles_after, limit=req.limit,
                              installed=req.installed_packs, tombstones_after=req.tombstones_after,
-                             pin_min_digits=pin_min_digits)
+                             pin_min_digits=settings.pin_digits,
+                             retention_years=min(max(settings.retention_events_years, 0), 1000))
     return Response(body, media_type="application/json",
                     background=BackgroundTask(sync_service.seen, repo=repo, device_id=device.id))
 
@@ -66,7 +67,7 @@ def _pull(repo: RepoDep, device: DeviceDep, req: PullRequest, pin_min_digits: in
                      "also reports installed packs")
 def pull_post(body: PullRequest, repo: RepoDep, device: DeviceDep,
               settings: SettingsDep) -> Response:
-    return _pull(repo, device, body, settings.pin_digits)
+    return _pull(repo, device, body, settings)
 
 
 @router.get("/pull", response_model=PullResponse, responses=AUTH_ERRORS,
@@ -79,7 +80,7 @@ def pull_get(repo: RepoDep, device: DeviceDep, settings: SettingsDep,
     return _pull(repo, device, PullRequest(events_after=events_after,
                                            profiles_after=profiles_after, limit=limit,
                                            tombstones_after=tombstones_after),
-                 settings.pin_digits)
+                 settings)
 
 
 PUSH_BODY = {"requestBody": {"required": True, "content": {"application/json": {

@@ -224,7 +224,8 @@ def _servable(event: StoredEvent) -> bool:
 
 
 def pull_body(repo: Repository, device: Device, events_after: int, profiles_after: int,
-              limit: int, tombstones_after: int = 0, pin_min_digits: int = 4) -> bytes:
+              limit: int, tombstones_after: int = 0, pin_min_digits: int = 4,
+              retention_years: int | None = None) -> bytes:
     """The pull answer as JSON bytes.
 
     Stored events are canonical JSON text; they are spliced into the answer with their
@@ -242,6 +243,9 @@ def pull_body(repo: Repository, device: Device, events_after: int, profiles_afte
     tombstones = repo.tombstones_after(tombstones_after, MAX_PROFILES_PAGE + 1)
     more = more or len(tombstones) > MAX_PROFILES_PAGE
     tombstones = tombstones[:MAX_PROFILES_PAGE]
+    policy: dict[str, int] = {"pin_min_digits": pin_min_digits}
+    if retention_years is not None:     # tablets age out sent events after it too
+        policy["retention_events_years"] = retention_years
     parts = [ev.content[:-1] + ',"received_at":' + json.dumps(ev.received_at) + "}"
              for ev in stored if _servable(ev)]
     head = {
@@ -252,7 +256,7 @@ def pull_body(repo: Repository, device: Device, events_after: int, profiles_afte
         "tombstones_cursor": tombstones[-1].seq if tombstones else tombstones_after,
         "more": more,
         "server_epoch": repo.server_epoch(),
-        "policy": {"pin_min_digits": pin_min_digits},
+        "policy": policy,
     }
     tail = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
     return ('{"events":[' + ",".join(parts) + "]," + tail[1:]).encode("utf-8")
@@ -260,7 +264,8 @@ def pull_body(repo: Repository, device: Device, events_after: int, profiles_afte
 
 def pull(*, repo: Repository, device: Device, events_after: int, profiles_after: int,
          limit: int, installed: dict[str, int] | None = None,
-         tombstones_after: int = 0, pin_min_digits: int = 4) -> bytes:
+         tombstones_after: int = 0, pin_min_digits: int = 4,
+         retention_years: int | None = None) -> bytes:
     """A pull answer (pull_body), after recording the device's installed packs — written
     only when they differ from the stored report, so a burst of pulls does not queue
     behind pushes holding the write lock."""
@@ -270,7 +275,7 @@ def pull(*, repo: Repository, device: Device, events_after: int, profiles_after:
         if changed:
             repo.report_installed(device.id, changed, now_iso())
     return pull_body(repo, device, events_after, profiles_after, limit, tombstones_after,
-                     pin_min_digits)
+                     pin_min_digits, retention_years)
 
 
 def seen(*, repo: Repository, device_id: str) -> None:

@@ -1,4 +1,5 @@
-"""SIGKILL crash test of pack installs (the batched blob store, issue 18).
+"""SIGKILL crash test of pack installs (the batched blob store, issue 18) — from a .pack
+file, and over the network (downloaded blobs adopted into a batch, `install_from_blobs`).
 
 A child process installs version 2 of a pack (300 small images and edited lessons) over
 version 1, printing a line as each phase begins: each blob staged, the batch flushed
@@ -9,17 +10,24 @@ version is in the store with its hash, its lessons load. Then, sometimes, an ins
 runs to the end in the same folder (the left-over staging folder must not disturb it,
 and is removed), and the next kill starts from version 1 again or from the folder as it
 is.
+
+The network update is killed the same way at a random phase: a downloaded blob adopted
+(hash-checked), the batch's flushes (the staged files; the folders after the moves), the
+switch. Version 1 stays live until the switch; an update finished afterwards in the same
+folder (downloads left in place or gone) makes version 2 whole.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import shutil
 import signal
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -28,6 +36,7 @@ from app.core.packs import (
     PackLibrary,
     TrustedKeys,
     build_pack,
+    install_from_blobs,
     install_pack,
     load_private_key,
     load_public_key,
@@ -39,6 +48,7 @@ SAMPLE = ROOT / "content_packs" / "promote-sample"
 
 CHILD = r"""
 import sys
+import zipfile
 from pathlib import Path
 from app.core.packs import TrustedKeys, install_pack, load_public_key
 from app.core.packs import blob_batch, install
@@ -63,6 +73,54 @@ blob_batch.BlobBatch.put, blob_batch.BlobBatch.commit, install._commit = put, co
 install_pack(pack, data, TrustedKeys([load_public_key(pub)]))
 say("installed")
 """
+
+NETWORK_CHILD = r"""
+import sys
+from pathlib import Path
+from app.core.packs import blob_batch, install
+from tests.integration.test_pack_install_crash import network_update
+
+pack, data, pub = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+out = sys.stdout
+
+def say(word):
+    out.write(word + "\n"); out.flush()
+
+real_adopt, real_durable = blob_batch.BlobBatch.adopt_partial, blob_batch.BlobBatch._durable
+real_switch = install._commit
+def adopt(self, sha, size):
+    say("adopt")
+    return real_adopt(self, sha, size)
+def durable(self, paths, **kwargs):
+    say("durable")
+    return real_durable(self, paths, **kwargs)
+def switch(lib, vp):
+    say("switch")
+    return real_switch(lib, vp)
+blob_batch.BlobBatch.adopt_partial, blob_batch.BlobBatch._durable = adopt, durable
+install._commit = switch
+network_update(pack, data, pub)
+say("installed")
+"""
+
+
+def network_update(pack: Path, data: Path, pub: Path) -> None:
+    """What app/sync/packs.py does once the manifest is verified: the missing blobs
+    "downloaded" into partial files (those already there are kept, as a resumed
+    download does), each adopted into one batch, the batch committed, then the switch."""
+    lib = PackLibrary(data)
+    with zipfile.ZipFile(pack) as zf:
+        manifest_bytes, sig_bytes = zf.read("manifest.json"), zf.read("manifest.sig")
+        missing = lib.missing_blobs(json.loads(manifest_bytes))
+        for f in missing:
+            part = lib.blobs.partial_path(f["sha256"])
+            if not part.is_file():
+                part.write_bytes(zf.read(f"blobs/{f['sha256']}"))
+    with lib.blobs.batch() as batch:
+        for f in missing:
+            batch.adopt_partial(f["sha256"], int(f["size"]))
+        batch.commit()
+    install_from_blobs(manifest_bytes, sig_bytes, data, TrustedKeys([load_public_key(pub)]))
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +199,53 @@ def test_a_killed_install_leaves_a_whole_live_version(tmp_path: Path,
         if rng.random() < 0.4:        # finish it here: the left-overs must not disturb
             if version == 1:
                 install_pack(v2, data, trusted)
+            assert check(data, True, True) == 2
+            assert not any((data / "blobs" / "tmp").glob("batch-*")), "staging left behind"
+        if check(data, True, False) == 2:
+            shutil.rmtree(data)
+            shutil.copytree(fresh, data)
+    assert all(seen.values()), f"every phase was interrupted at least once: {seen}"
+
+
+def test_a_killed_network_update_leaves_a_whole_live_version(
+        tmp_path: Path, packs: tuple[Path, Path, Path]) -> None:
+    v1, v2, pub = packs
+    fresh = tmp_path / "fresh"
+    install_pack(v1, fresh, TrustedKeys([load_public_key(pub)]))
+    rng = random.Random(20261207)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+    data = tmp_path / "data"
+    shutil.copytree(fresh, data)
+    seen = {"adopt": 0, "durable": 0, "switch": 0}
+    for _ in range(16):
+        stop_at = rng.choice(["adopt"] * 3 + ["durable"] * 2 + ["switch"])
+        skip = {"adopt": rng.randrange(250), "durable": rng.randrange(2), "switch": 0}[stop_at]
+        proc = subprocess.Popen([sys.executable, "-c", NETWORK_CHILD, str(v2), str(data),
+                                 str(pub)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=env, cwd=ROOT)
+        assert proc.stdout is not None and proc.stderr is not None
+        words: list[str] = []
+        while True:
+            line = proc.stdout.readline().decode().strip()
+            if not line:
+                break
+            words.append(line)
+            if line == stop_at and words.count(stop_at) > skip:
+                break
+        proc.send_signal(signal.SIGKILL)
+        words += proc.stdout.read().decode().split()
+        err = proc.stderr.read().decode(errors="replace")
+        proc.wait(timeout=60)
+        proc.stdout.close()
+        proc.stderr.close()
+        if proc.returncode != -signal.SIGKILL and "installed" not in words:
+            raise AssertionError(f"child died on its own ({proc.returncode}): {err[-2000:]}")
+        for word in seen:
+            seen[word] += word in words
+        version = check(data, "switch" in words, "installed" in words)
+        if rng.random() < 0.4:        # finish it here: the left-overs must not disturb
+            if version == 1:
+                network_update(v2, data, pub)
             assert check(data, True, True) == 2
             assert not any((data / "blobs" / "tmp").glob("batch-*")), "staging left behind"
         if check(data, True, False) == 2:

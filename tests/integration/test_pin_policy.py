@@ -60,7 +60,8 @@ def test_the_pull_answer_carries_the_policy(srv: tuple[str, Path, str | None, st
     url, _data, _db, admin = srv
     dev = enrol_device(url, admin, "f1")
     r = httpx.post(url + "/api/v1/sync/pull", headers=dev.headers, json={}, timeout=30)
-    assert r.json()["policy"] == {"pin_min_digits": 6}
+    # and the retention period, which tablets follow for sent events (docs/privacy.md §5)
+    assert r.json()["policy"] == {"pin_min_digits": 6, "retention_events_years": 6}
 
 
 def test_the_server_refuses_a_claimed_short_pin_and_takes_what_it_cannot_check(

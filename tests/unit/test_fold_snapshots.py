@@ -353,8 +353,10 @@ FOLD_SOURCES = ["app/core/learning/fold.py", "app/core/learning/state.py",
 FOLD_FUNCTIONS = {"app/core/events.py": {"order_key", "parse_at"}}
 # e34fc72fb8b54ce3: the records (Answer, Attempt, CourseProgress, Certificate) moved from
 # state.py to course_progress.py unchanged; 271d0810e309718d: history.py's deferred save
-# (save_history) — neither changes what the folds compute or the payload: no bump
-FOLD_CODE_DIGEST = "271d0810e309718d"
+# (save_history); d09df8691e9a9d99: a recompute starts from the retained fold of the
+# events aged out of the tablet (retained_fold; empty when none aged) — none changes what
+# the folds compute or the payload: no bump
+FOLD_CODE_DIGEST = "d09df8691e9a9d99"
 
 
 def _code_digest() -> str:

@@ -8,6 +8,7 @@ import threading
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -179,8 +180,11 @@ def test_install_from_blobs_refuses_missing_or_damaged_blobs(tmp_path: Path) -> 
 def test_an_update_reads_only_what_is_new(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                           ) -> None:
     """From a .pack or over the network, an update hashes the blobs it brings only and
-    reads back just the lessons (checked against the new manifest) — not the images and
-    other blobs the installed version has already."""
+    checks the text of its new lessons only (from the bytes as they pass, or read back
+    once over the network) — never a blob the installed version had already: each was
+    hash-checked when it entered the store (BlobStore: a file at path(sha) has that
+    hash) and content-checked when that version was installed."""
+    from app.core.packs import install as install_module
     src = copy_sample(tmp_path)
     data = tmp_path / "data"
     install_pack(build(src, tmp_path / "o1"), data, TRUST)
@@ -188,20 +192,32 @@ def test_an_update_reads_only_what_is_new(tmp_path: Path, monkeypatch: pytest.Mo
     v2 = build(src, tmp_path / "o2", version=2)
     opened: list[str] = []
     hashed: list[str] = []
-    real_open = BlobStore.open
+    checked: list[str] = []
+    real_open, real_check = BlobStore.open, install_module.check_lesson
     monkeypatch.setattr(BlobStore, "open", lambda self, sha: opened.append(sha)
                         or real_open(self, sha))
     monkeypatch.setattr(BlobStore, "verify", lambda self, sha, size: hashed.append(sha))
+    monkeypatch.setattr(install_module, "check_lesson", lambda data_, path, *a, **k:
+                        checked.append(path) or real_check(data_, path, *a, **k))
+
+    def lessons_of(manifest: dict[str, Any]) -> dict[str, str]:
+        return {f["sha256"]: f["path"] for f in manifest["files"]
+                if f["path"].startswith("lessons/")}
+    before = lessons_of(PackLibrary(data).get("promote-sample").manifest)
     manifest = json.loads(zipfile.ZipFile(v2).read("manifest.json"))
-    lessons = {f["sha256"] for f in manifest["files"] if f["path"].startswith("lessons/")}
+    new = {sha: path for sha, path in lessons_of(manifest).items() if sha not in before}
+    assert len(new) == 1
     install_pack(v2, data, TRUST)
-    assert set(opened) <= lessons and not hashed
+    assert not opened and not hashed and sorted(checked) == sorted(new.values())
     opened.clear()
+    checked.clear()
+    before = lessons_of(manifest)
     _edit_lesson(src, "Third edition.")
     m3, s3 = _blobs_into_store(build(src, tmp_path / "o3", version=3), PackLibrary(data).blobs)
+    new = {sha: path for sha, path in lessons_of(json.loads(m3)).items() if sha not in before}
     install_from_blobs(m3, s3, data, TRUST)
-    assert set(opened) <= {f["sha256"] for f in json.loads(m3)["files"]
-                           if f["path"].startswith("lessons/")} and not hashed
+    assert sorted(opened) == sorted(new) and not hashed
+    assert sorted(checked) == sorted(new.values())
 
 
 def test_free_space_check_counts_only_what_the_install_writes(tmp_path: Path) -> None:

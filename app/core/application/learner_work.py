@@ -12,9 +12,10 @@ history — the saved fold snapshot plus the events stored since (a history can 
   ignored here.
 
 :meth:`close` (lock, or reload after a pack install) drops the subscription and saves
-the learner's fold snapshot when the sign-in deferred it (so sign-in never pays for
-encoding the whole state); after it, the engines are garbage: nothing personal stays
-reachable.
+the learner's fold snapshot when the sign-in deferred it or the session's events made
+one due (so sign-in never pays for encoding the whole state, and the next one folds
+little: app/core/learning/upkeep.py); after it, the engines are garbage: nothing
+personal stays reachable.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Any, Protocol, TypeVar
 
 from app.core.application.content import InstalledContent
 from app.core.assessment import SelfAssessment
-from app.core.learning import Catalog, LearnerHistory, LearningEngine, save_history
+from app.core.learning import Catalog, LearnerHistory, LearningEngine
+from app.core.learning.upkeep import save_at_session_end
 from app.core.practice.engine import PracticeEngine
 from app.core.store import Store
 
@@ -90,12 +92,14 @@ class LearnerWork:
         self.practice.language = code
 
     def close(self) -> None:
-        """End the session's folding; save the fold snapshot the sign-in deferred (the
+        """End the session's folding; save the fold snapshot when one is due (the
         state, with this session's events, is no longer changed by anyone)."""
         with self._lock:
             if self._unsubscribe is not None:
                 self._unsubscribe()
             self._unsubscribe = None
             history, self._history = self._history, None
-        if history is not None and history.save_due:
-            save_history(self.store, history)
+        if history is not None:
+            # the deferred one, or one the session's own events made due
+            # (app/core/learning/upkeep.py): the next sign-in folds only what came after
+            save_at_session_end(self.store, history)

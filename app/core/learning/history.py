@@ -24,6 +24,14 @@ when it is missing, damaged, of another `fold_version()` (the fold code, this pa
 format, the Python version), or when its mark no longer fits the stored history. A
 failed snapshot write is logged and changes nothing but the next sign-in's cost.
 
+"From nothing" means from the learner's *retained fold* when the tablet aged some of
+their events out (app/core/learning/retention.py): the fold of exactly the events that
+left, the only copy of them, in the same payload format (RETAINED_NAME). Folds do not
+depend on order and ignore an id seen before, so retained fold + the stored events = a
+fold of everything the learner ever did here. It is used whatever fold version wrote it
+(it cannot be recomputed: a change of the fold must keep reading older payloads), as
+long as the payload format (CODEC_VERSION) is this one.
+
 Payload: ``marshal`` of the states' ``to_plain()`` (plain tuples/dicts/sets; fast to
 load, no code runs on loading, unlike pickle), behind the store's sha256-checked header.
 """
@@ -49,6 +57,8 @@ from app.core.store.snapshots import HistoryMark, Snapshot
 log = logging.getLogger(__name__)
 
 SNAPSHOT_NAME = "folds"
+#: the fold of the events aged out of this tablet (retention.py)
+RETAINED_NAME = "retained"
 #: save a new snapshot at sign-in when at least this many stored events came since
 RESNAPSHOT_AFTER = 500
 #: a deferred save (defer_save=True) is made at sign-in anyway from this many events on
@@ -191,7 +201,7 @@ def load_history(store: HistorySource, learner: str, *,
                      learner)
             history = None
     if history is None or mark is None:
-        history = LearnerHistory.empty(learner)
+        history = retained_fold(store, learner)
         mark = store.history_since(learner, None, history.apply_batch)
         assert mark is not None       # a mark of None always fits
     since = mark.count - history.mark.count
@@ -201,6 +211,24 @@ def load_history(store: HistorySource, learner: str, *,
             history.save_due = True
         else:
             _save(store, history)
+    return history
+
+
+def retained_fold(store: HistorySource, learner: str) -> LearnerHistory:
+    """The fold of the learner's events aged out of this tablet (empty when none did;
+    module docstring). An unusable one is logged: what aged out is then missing."""
+    snapshot = store.read_snapshot(learner, RETAINED_NAME)
+    if snapshot is None:
+        return LearnerHistory.empty(learner)
+    if snapshot.version != fold_version():
+        log.warning("the retained fold of %s was made by %s; used as it is", learner,
+                    snapshot.version)
+    try:
+        history = LearnerHistory.decode(learner, snapshot.payload, HistoryMark(0, None))
+    except ValueError as exc:
+        log.error("%s: the progress of events aged out of this tablet is missing", exc)
+        return LearnerHistory.empty(learner)
+    history.source = "recomputed"
     return history
 
 

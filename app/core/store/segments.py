@@ -25,6 +25,7 @@ from typing import Any
 from tinydb import TinyDB
 
 from app.core.errors import StoreError
+from app.core.store import segment_rewrite
 from app.core.store.atomic import (
     AtomicJSONStorage,
     clean_stale_temps,
@@ -61,6 +62,7 @@ class LearnerLog:
         folder without segments (a crash or full disk right after creating it)."""
         clean_stale_temps(folder)
         numbers = sorted(int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit())
+        numbers = segment_rewrite.recover(folder, numbers)   # a retention rewrite cut short
         if not numbers:
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only succeeds when empty: never deletes data

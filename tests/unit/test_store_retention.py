@@ -1,0 +1,224 @@
+"""Retention on a tablet (app/core/learning/retention.py, app/core/store/ageing.py): raw
+events older than the period leave the tablet once the server has them — never an
+unsent or rejected one — and the learner's progress, certificates and self-assessment
+results look exactly as before, driven by a clock; the segment rewrite survives a crash
+at any step; the period comes from the server's pull policy."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.core.errors import StoreError, SyncProtocolError
+from app.core.learning import retention
+from app.core.learning.history import RETAINED_NAME, SNAPSHOT_NAME, load_history
+from app.core.store import Store, segment_rewrite
+from app.core.store.segments import learner_key
+from app.sync import policy
+from tests.support.fold_compare import history_views, recomputed
+from tests.support.learning_fixtures import LEARNER, PACK, START
+from tests.unit.test_learning_fold import play
+
+ACTS = [("read", "boundaries"), ("ace", "boundaries", 3), ("guess", "reporting", 9),
+        ("assess", [1, 2, 3, 4]), ("read", "reporting"), ("assess", [2, 2, 3, 1])]
+#: six years after START + 40 days: the cutoff falls inside the first batch of events
+NOW = START.replace(year=START.year + 6) + timedelta(days=40)
+CUTOFF = retention.cutoff_for(NOW, 6)
+
+
+def certificate(at: datetime) -> dict[str, Any]:
+    return {"id": str(uuid.uuid4()), "learner": LEARNER, "device": "tab-a", "seq": 900,
+            "at": at.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "type": "certificate.received",
+            "pack": PACK, "pack_version": 1,
+            "ref": {"certificate": "cert-1", "course": "boundaries"},
+            "data": {"credential": {"type": ["VerifiableCredential"]}, "title": "Boundaries"}}
+
+
+def tablet(tmp_path: Path) -> tuple[Store, dict[str, set[str]]]:
+    """Old and new events of LEARNER: merged from the server, local acknowledged, local
+    still waiting, one local rejected."""
+    store = Store.open(tmp_path, journal_capacity=8, segment_capacity=8)
+    merged = play(ACTS, "tab-a", timedelta(0)) + [certificate(START + timedelta(days=1))]
+    store.merge(merged)
+    local = play(ACTS[:4], store.device_id, timedelta(hours=2))
+    ids = []
+    for event in local:
+        event.pop("seq")
+        ids.append(store.append(event))
+    store.acknowledge(ids[: len(ids) // 2])
+    store.reject({ids[len(ids) // 2]: "test: refused"})
+    store.merge(play(ACTS[:3], "tab-b", timedelta(days=6 * 366)))     # recent ones
+    groups = {"merged": {e["id"] for e in merged}, "acked": set(ids[: len(ids) // 2]),
+              "rejected": {ids[len(ids) // 2]}, "waiting": set(ids[len(ids) // 2 + 1:])}
+    return store, groups
+
+
+def views(store: Store) -> tuple[Any, Any]:
+    return history_views(load_history(store, LEARNER))
+
+
+def old(store: Store, ids: set[str]) -> set[str]:
+    return {e["id"] for e in store.events(LEARNER) if e["id"] in ids and e["at"] < CUTOFF}
+
+
+def test_sent_old_events_age_out_and_the_progress_stays(tmp_path: Path) -> None:
+    store, groups = tablet(tmp_path)
+    with store:
+        load_history(store, LEARNER)                       # a signed-in learner's snapshot
+        before = views(store)
+        everything = recomputed(store.events(LEARNER), LEARNER)
+        assert before == everything
+        sent_old = old(store, groups["merged"] | groups["acked"])
+        unsent_old = old(store, groups["waiting"] | groups["rejected"])
+        assert sent_old and unsent_old
+        count = store.event_count(LEARNER)
+
+        done = retention.run(store, now=NOW)
+        assert 0 < done[LEARNER] <= len(sent_old)
+        left = {e["id"] for e in store.events(LEARNER)}
+        assert store.event_count(LEARNER) == count - done[LEARNER] == len(left)
+        assert len(sent_old - left) == done[LEARNER] >= len(sent_old) - 1   # last one stays
+        assert unsent_old <= left                           # never an unsent event
+        assert all(e["at"] >= CUTOFF or e["id"] not in sent_old or e["id"] in left
+                   for e in store.events(LEARNER))
+        # the same progress: from the rebuilt snapshot, from a recompute, after reopening
+        assert views(store) == before
+        (store.root / "learners" / learner_key(LEARNER) / f"{SNAPSHOT_NAME}.snap").unlink()
+        assert views(store) == before
+        certs = load_history(store, LEARNER).learning.certificates
+        assert [c.id for c in certs.values()] == ["cert-1"]
+        assert store.outbox_count() == len(groups["waiting"])
+        assert len(store.rejected()) == 1
+    with Store.open(tmp_path) as again:
+        assert views(again) == before
+        assert again.merge([]) == 0 and again.event_count(LEARNER) == len(left)
+
+
+def test_once_a_day_and_never_when_kept(tmp_path: Path) -> None:
+    store, _ = tablet(tmp_path)
+    with store:
+        store.settings.set(retention.YEARS_SETTING, 0)
+        assert retention.run(store, now=NOW) == {}           # 0 = keep for ever
+        store.settings.set(retention.YEARS_SETTING, 6)
+        assert retention.run(store, now=NOW - timedelta(days=365)) == {}   # nothing so old
+        assert retention.run(store, now=NOW)
+        count = store.event_count(LEARNER)
+        store.settings.set(retention.YEARS_SETTING, 1)       # more would go now …
+        assert retention.run(store, now=NOW + timedelta(hours=1)) == {}    # … not today
+        assert store.event_count(LEARNER) == count
+        assert retention.run(store, now=NOW + timedelta(days=730))        # another day
+        assert store.event_count(LEARNER) < count
+
+
+def test_a_second_ageing_adds_to_the_retained_fold(tmp_path: Path) -> None:
+    store, _ = tablet(tmp_path)
+    with store:
+        before = views(store)
+        first = retention.run(store, now=NOW - timedelta(days=20), force=True)
+        second = retention.run(store, now=NOW + timedelta(days=6 * 366), force=True)
+        assert first and second
+        assert views(store) == before
+
+
+def test_a_crash_while_writing_the_new_segments_leaves_the_old_ones(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, _ = tablet(tmp_path)
+    with store:
+        before = views(store)
+        count = store.event_count(LEARNER)
+        real = segment_rewrite.AtomicJSONStorage.write
+        calls = []
+
+        def dies_on_the_second(self: Any, data: Any) -> None:
+            calls.append(1)
+            if len(calls) == 2:
+                raise StoreError("disk full (test)")
+            real(self, data)
+        monkeypatch.setattr(segment_rewrite.AtomicJSONStorage, "write", dies_on_the_second)
+        assert retention.run(store, now=NOW) == {}           # logged, not raised
+        monkeypatch.undo()
+        folder = store.root / "learners" / learner_key(LEARNER)
+        assert not (folder / segment_rewrite.MARKER).exists()   # undone at once
+        assert (folder / f"{RETAINED_NAME}.snap").exists()       # written first
+        assert store.event_count(LEARNER) == count and views(store) == before
+        more = play(ACTS[:1], "tab-c", timedelta(days=6 * 367))  # the store goes on
+        store.merge(more)
+        before = views(store)
+    with Store.open(tmp_path) as again:
+        assert again.event_count(LEARNER) == count + len(more)
+        assert views(again) == before
+        assert retention.run(again, now=NOW, force=True)[LEARNER] > 0
+        assert views(again) == before
+
+
+def test_a_crash_before_the_old_segments_went_finishes_the_rewrite(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, _ = tablet(tmp_path)
+    with store:
+        before = views(store)
+
+        def killed(folder: Path, numbers: list[int]) -> list[int]:
+            raise StoreError("killed (test)")
+        monkeypatch.setattr(segment_rewrite, "recover", killed)
+        retention.run(store, now=NOW)
+        monkeypatch.undo()
+    with Store.open(tmp_path) as again:                      # all new ones there: done
+        folder = again.root / "learners" / learner_key(LEARNER)
+        assert not (folder / segment_rewrite.MARKER).exists()
+        kept = again.events(LEARNER)
+        assert len({e["id"] for e in kept}) == len(kept)     # nothing doubled
+        assert any(e["at"] < CUTOFF for e in kept)            # unsent ones
+        assert views(again) == before
+        assert retention.run(again, now=NOW, force=True) == {}   # nothing left to age
+
+
+def test_the_period_comes_from_the_pull_policy(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        assert retention.period_years(store) == retention.DEFAULT_YEARS
+        policy.take(store, {"pin_min_digits": 4, "retention_events_years": 3})
+        assert retention.period_years(store) == 3
+        policy.take(store, {"pin_min_digits": 4})            # not sent: kept
+        assert retention.period_years(store) == 3
+        for bad in (-1, 1001, "6", 2.5, True, None):
+            with pytest.raises(SyncProtocolError, match="retention_events_years"):
+                policy.take(store, {"retention_events_years": bad})
+        assert retention.period_years(store) == 3
+
+
+def test_the_cutoff_follows_the_servers_rule() -> None:
+    assert retention.cutoff_for(datetime(2032, 2, 29, 12, tzinfo=UTC), 6) \
+        == "2026-02-28T12:00:00.000Z"
+    assert retention.cutoff_for(datetime(2032, 6, 1, tzinfo=UTC), 6) \
+        == "2026-06-01T00:00:00.000Z"
+
+
+def test_a_few_events_past_the_period_wait_for_company(tmp_path: Path) -> None:
+    """A rewrite costs the whole history: fewer than a segment's worth of events past the
+    cutoff wait until the oldest has waited GRACE_DAYS, then leave together."""
+    with Store.open(tmp_path) as store:                      # 256 documents a segment
+        store.merge(play(ACTS[:2], "tab-a", timedelta(0)))
+        store.merge(play(ACTS[2:3], "tab-a", timedelta(days=400)))
+        before = views(store)
+        newest_old = max(e["at"] for e in store.events(LEARNER) if e["at"] < "2027")
+        soon = datetime.fromisoformat(newest_old.replace("Z", "+00:00")).replace(
+            year=START.year + 6) + timedelta(days=1)
+        assert retention.run(store, now=soon) == {}          # past the cutoff, not overdue
+        later = soon + timedelta(days=retention.GRACE_DAYS + 1)
+        assert retention.run(store, now=later)[LEARNER] > 0
+        assert views(store) == before
+
+
+def test_a_rewrite_that_gets_fewer_documents_than_planned_keeps_the_old_ones(
+        tmp_path: Path) -> None:
+    store, _ = tablet(tmp_path)
+    with store:
+        log_ = store._learners.logs[LEARNER]
+        docs = log_.all_docs()
+        with pytest.raises(StoreError, match="expected"):
+            segment_rewrite.rewrite(log_, len(docs) - 1, iter(docs[:-3]))
+        assert log_.all_docs() == docs
+        assert not (log_.folder / segment_rewrite.MARKER).exists()
