@@ -69,7 +69,8 @@ class DeviceAdmin:
 
     def wait_seconds(self) -> int:
         """Seconds before the admin PIN may be tried again (0 = not locked)."""
-        until = float(self._state().get("locked_until") or 0.0)
+        until = max(float(self._state().get("locked_until") or 0.0),
+                    self.store.pin_lock_floor)   # a tampered lock-out file (sealing.py)
         now = self._wall()
         # a clock set back must not lock for longer than the longest delay
         return max(0, min(int(until - now + 0.999), 3600))

@@ -48,6 +48,7 @@ from app.core.store.records import (
     read_records,
     write_records,
 )
+from app.core.store.sealed import seal_append, sealed_folder
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,13 @@ class Journal:
             log.warning("%s: damaged lines %s skipped; original kept as %s", path, middle, keep)
             shutil.copyfile(path, keep)
             atomic_write_bytes(path, HEADER + b"".join(encode_record(e) for e in events))
+        elif torn_tail and repair and sealed_folder(path):
+            # offsets above are of the plaintext lines: rewrite instead of truncating, and
+            # keep the sealed original (a damaged frame length hides what follows it)
+            keep = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+            log.info("%s: cutting a torn last record; original kept as %s", path, keep)
+            shutil.copyfile(path, keep)
+            atomic_write_bytes(path, HEADER + b"".join(encode_record(e) for e in events))
         elif torn_tail and repair:
             log.info("%s: cutting a torn last line (an append that never returned)", path)
             try:
@@ -172,7 +180,7 @@ class Journal:
         if self.broken:
             raise StoreError(f"{self.current.path}: a failed write could not be undone; "
                              "close and reopen the store (nothing stored is lost)")
-        line = encode_record(event)
+        line = seal_append(self.current.path, encode_record(event), new_file=False)
         before = self._size
         try:
             write_all(self._fd, line)
