@@ -183,9 +183,14 @@ def test_a_frame_moved_to_another_journal_file_does_not_open(tmp_path: Path) -> 
     header_frame = frames[:4 + size]
     other = journal / "00000009.log"
     other.write_bytes(MAGIC_LOG + header_frame)            # a header frame of file 1
-    with pytest.raises(StoreError, match="00000009.log"), \
-            open_store(tmp_path, keys=keys()) as s:
-        s.outbox(10)
+    with open_store(tmp_path, keys=keys()) as s:           # opens: the file is set aside
+        assert [Path(d["path"]).name for d in s.damaged_files()] == ["00000009.log"]
+        assert "header record does not open" in s.damaged_files()[0]["reason"]
+        assert [e["data"] for e in s.outbox(10)] == [{"seconds": n} for n in range(3)]
+        s.append(ev(learner, 3))
+    assert list(journal.glob("00000009.log.damaged-*"))
+    with open_store(tmp_path, keys=keys()) as s:
+        assert s.event_count(learner) == 4 and s.damaged_files() == []
 
 
 def test_files_swapped_between_learners_do_not_open(tmp_path: Path) -> None:
@@ -377,3 +382,17 @@ def test_a_lost_key_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="A new key was just made"):
         Store.open(data, keys=KeyFile(default_key_file(data)))
     assert hashlib.sha256(b"".join(files(data / "store").values())).hexdigest() == digest
+
+
+def test_a_damaged_header_of_the_current_journal_file_does_not_stop_the_tablet(
+        sealed: tuple[Path, str, Any]) -> None:
+    path, learner, before = sealed
+    journal = path / "store" / "journal"
+    newest = max(journal.glob("0*.log"))
+    flip(newest, -3)                                       # its only record: the header
+    with open_store(path, keys=keys()) as s:
+        assert [Path(d["path"]) for d in s.damaged_files()] == [newest]
+        assert s.event_count(learner) == before[0]
+        s.append(ev(learner, 100))
+    with open_store(path, keys=keys()) as s:
+        assert s.event_count(learner) == before[0] + 1
