@@ -28,7 +28,7 @@ from typing import Any
 from app.core.application import Device
 from app.core.clock import MonotonicClock
 from app.core.resources import assets_dir
-from app.core.store.keys import KeyFile, KeyProvider, default_key_file
+from app.core.store.keys import KeyProvider, key_file_for
 from app.sync import DeviceSyncer
 
 #: Relative to the current folder, like the server's ``var/server``: a checkout keeps its
@@ -62,11 +62,7 @@ def key_provider(data_dir: str | Path, env: Mapping[str, str] | None = None,
     """Where the store's data key lives: the platform's secure storage when the runtime
     has one (`secure`, app/ui/secure_keys.py), else a key file — SHIFT_KEY_FILE, or
     ``<data folder>.key`` beside the data folder (docs/security.md "Encryption at rest")."""
-    if secure is not None:
-        return secure
-    env = os.environ if env is None else env
-    path = env.get("SHIFT_KEY_FILE")
-    return KeyFile(Path(path).expanduser() if path else default_key_file(data_dir))
+    return secure if secure is not None else key_file_for(data_dir, env)
 
 
 def open_device(data_dir: str | Path, *, clock: MonotonicClock = time.monotonic,

@@ -18,6 +18,7 @@ import logging
 import os
 import secrets
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -146,3 +147,12 @@ def default_key_file(data_dir: str | os.PathLike[str]) -> Path:
     unreadable (docs/security.md says what this does and does not protect)."""
     folder = Path(os.path.abspath(data_dir))
     return folder.with_name(folder.name + ".key")
+
+
+def key_file_for(data_dir: str | os.PathLike[str],
+                 env: Mapping[str, str] | None = None) -> KeyFile:
+    """The key file of a data folder where no secure storage is used (web mode, desktop,
+    the CLI): ``SHIFT_KEY_FILE``, else `default_key_file` (docs/deployment.md §3)."""
+    env = os.environ if env is None else env
+    path = env.get("SHIFT_KEY_FILE")
+    return KeyFile(Path(path).expanduser() if path else default_key_file(data_dir))
