@@ -10,7 +10,8 @@ a folder of "damaged" files. Its payload::
 Cases on open (`open_sealed`):
 
 * marker present — it must open with the key (else: wrong key, nothing touched);
-* no marker, no files — a new folder: sealed from the start;
+* no marker, no files — a new folder: "migrating" (nothing to encrypt), the lock-out
+  files made, then "sealed";
 * no marker, plaintext files, a key made just now — the first open after an update:
   the marker says "migrating", every file is encrypted by an atomic replace (a crash
   leaves each file old or new; the next open carries on), then "sealed";
@@ -163,15 +164,17 @@ def open_sealed(root: Path, keys: KeyProvider, *, clock: Callable[[], float] = t
         floor = clock() + MAX_DELAY_SECONDS if sealed else 0.0
         if sealed:
             log.error("%s: the encryption marker was missing; PINs wait until %s", root, floor)
-        marker = {"state": "migrating" if plain else "sealed", "lock_floor": floor}
+        # a new or plaintext folder is "migrating" until every file is sealed and the
+        # lock-out files exist: a crash at any step is carried on by the next open
+        marker = {"state": "sealed" if sealed else "migrating", "lock_floor": floor}
     state = SealState(sealer, str(marker["state"]), float(marker.get("lock_floor") or 0.0))
     register(sealer)
     try:
-        if state.state == "migrating":
+        if state.state == "migrating" or not state.marker.exists():
             state.write()                   # migrating: plaintext may still be met
             count = migrate(state, on_file)
-            log.info("%s: encrypted %d file(s) of the store folder", root, count)
-        if state.state == "migrating" or not state.marker.exists():
+            if count:
+                log.info("%s: encrypted %d file(s) of the store folder", root, count)
             for name, kind in GUARDED:
                 if not (sealer.root / name).exists():
                     atomic_write_bytes(sealer.root / name, encode_store_file({}, kind))
