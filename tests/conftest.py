@@ -44,12 +44,14 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _sealed_store_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+def _sealed_store_everywhere(monkeypatch: pytest.MonkeyPatch,
+                             request: pytest.FixtureRequest) -> None:
     """With SHIFT_TEST_SEALED_STORE=1 every Store opened without a key gets one (a fixed
     test key), so the store's whole test suite runs on encrypted folders too
     (docs/security.md "Encryption at rest"; tests that read store files as text fail
     there by design)."""
-    if not os.environ.get("SHIFT_TEST_SEALED_STORE"):
+    if not os.environ.get("SHIFT_TEST_SEALED_STORE") or \
+            getattr(request.module, "OWN_KEYS", False):   # tests that choose keys themselves
         return
     from app.core.store import Store
     from app.core.store.keys import FixedKey

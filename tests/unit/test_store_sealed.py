@@ -23,6 +23,8 @@ from app.core.store.sealed import MAGIC_FILE, MAGIC_LOG
 from app.core.store.sealing import MARKER, open_sealed
 from app.core.store.segments import learner_key
 
+#: this module opens plaintext and encrypted folders on purpose (tests/conftest.py)
+OWN_KEYS = True
 KEY = bytes(range(32))
 OTHER = bytes(range(1, 33))
 NAME, STAFF, PIN, TOKEN = "Zelda Quartermain", "SN-778899", "482913", "tok-SECRET-5be1a9"
