@@ -63,6 +63,11 @@ class DeviceAdmin:
     def is_set(self) -> bool:
         return bool(self._state().get("verifier"))
 
+    def tampered(self) -> bool:
+        """True while the store's lock floor lasts: a lock-out file (settings.json, which
+        holds this PIN) was edited or removed (app/core/store/sealing.py)."""
+        return bool(self.store.pin_lock_floor > self._wall())
+
     @property
     def min_digits(self) -> int:
         return max(ADMIN_PIN_MIN_DIGITS, self._policy())
@@ -130,9 +135,10 @@ class AdminGate:
     @property
     def unlocked(self) -> bool:
         """True while an unlock of this session lasts, or while no admin PIN is set (a
-        fresh tablet: the person setting it up)."""
+        fresh tablet: the person setting it up) — but not while the lock floor of a
+        tampered lock-out file lasts (removing settings.json also removes this PIN)."""
         if not self.device.admin.is_set():
-            return True
+            return not self.device.admin.tampered()
         return bool(self.device.clock() < self._until)
 
     def unlock(self, pin: object) -> None:
