@@ -77,13 +77,25 @@ Row = tuple[str, str, str, float, str, bool]
 
 
 # -- building the stores (setup, not measured) ---------------------------------------------
+
+#: SHIFT_BENCH_SEALED=1: the same figures with the store encrypted at rest (issue 15;
+#: every file AES-256-GCM, app/core/store/sealed.py); child processes inherit it.
+SEALED = bool(os.environ.get("SHIFT_BENCH_SEALED"))
+
+
+def open_store(folder: Path, **kw: Any) -> Any:
+    """Store.open, encrypted when SHIFT_BENCH_SEALED is set."""
+    from app.core.store import Store
+    from app.core.store.keys import FixedKey
+    keys = FixedKey(b"bench-key-of-32-bytes-0123456789", created=True) if SEALED else None
+    return Store.open(folder, keys=keys, **kw)
+
 def build(folder: Path, learners: list[str], per_learner: int) -> None:
     """A tablet that never synced: `per_learner` events of each learner appended."""
-    from app.core.store import Store
     real_fsync = os.fsync
     os.fsync = lambda fd: None          # setup only: the figures are measured elsewhere
     try:
-        with Store.open(folder) as store:
+        with open_store(folder) as store:
             for n, learner in enumerate(learners):
                 for event in events(per_learner, seed=n + 1):
                     for key in ("id", "device", "seq"):
@@ -96,8 +108,7 @@ def build(folder: Path, learners: list[str], per_learner: int) -> None:
 
 def add_events(folder: Path, count: int, seed: int) -> None:
     """`count` more events of LEARNER (after the snapshot)."""
-    from app.core.store import Store
-    with Store.open(folder) as store:
+    with open_store(folder) as store:
         for event in events(count, seed=seed):
             for key in ("id", "device", "seq"):
                 event.pop(key)
@@ -151,7 +162,7 @@ def child(mode: str, folder: Path, learner: str) -> dict[str, Any]:
     # the app imports these at start: their import is no sign-in's cost
     import app.core.assessment
     import app.core.learning  # noqa: F401
-    from app.core.store import Store
+    import app.core.store.keys  # noqa: F401  (loaded before the measured work)
     gc.collect()
     exact = _reset_peak()
     start = _rss_mib("VmRSS") if exact else None
@@ -168,21 +179,21 @@ def child(mode: str, folder: Path, learner: str) -> dict[str, Any]:
 
         def open_() -> None:
             nonlocal store
-            store = Store.open(folder)
+            store = open_store(folder)
         out["open_ms"] = timed(open_)
         out["count_ms"] = timed(store.outbox_count)
         store.close()
     elif mode in ("signin", "old"):
         best = float("inf")
         for _ in range(3 if mode == "signin" else 1):
-            opened = Store.open(folder)
+            opened = open_store(folder)
             best = min(best, timed(functools.partial(_sign_in, opened, learner,
                                                      old=mode == "old")))
             opened.close()
         out["ms"] = best
     elif mode == "once":                 # one sign-in (first ever / re-snapshot)
         from app.core.learning.upkeep import save_at_session_end
-        store = Store.open(folder)
+        store = open_store(folder)
         signed: list[Any] = []
         out["ms"] = timed(lambda: signed.append(_sign_in(store, learner)))
         out["close_ms"] = timed(lambda: save_at_session_end(store, signed[0]))  # session end
@@ -194,19 +205,19 @@ def child(mode: str, folder: Path, learner: str) -> dict[str, Any]:
             event["learner"] = learner
             event["device"] = "dev-" + "f" * 32
             event["seq"] = 20_000_000 + i
-        store = Store.open(folder)
+        store = open_store(folder)
         store.merge(pulled)
         out["ms"] = timed(lambda: refresh_due(store, [learner]))
         store.close()
     elif mode == "age":                  # the older half of the history aged out
         from app.core.learning import retention
-        store = Store.open(folder)
+        store = open_store(folder)
         while ids := [e["id"] for e in store.outbox(5000)]:       # setup: all synced
             store.acknowledge(ids)
         stamps = sorted(e["at"] for e in store.events(learner))
         cutoff = stamps[len(stamps) // 2]
         store.close()
-        store = Store.open(folder)
+        store = open_store(folder)
         aged: list[int] = []
         out["ms"] = timed(lambda: aged.append(retention.age_out(store, learner, cutoff)))
         out["aged"] = aged[0]
@@ -218,7 +229,7 @@ def child(mode: str, folder: Path, learner: str) -> dict[str, Any]:
             event["learner"] = learner
             event["device"] = "dev-" + "e" * 32
             event["seq"] = 10_000_000 + i
-        store = Store.open(folder)
+        store = open_store(folder)
         out["ms"] = timed(lambda: store.merge(pulled))
         store.close()
     peak = _rss_mib("VmHWM") if exact else None

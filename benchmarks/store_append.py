@@ -4,6 +4,10 @@ append of the same bytes to a plain file measured in the same run.
 Targets (issue 3): store ≤ 3× the plain fsync'd append; 20k figure ≤ 1.5× the 1k figure.
 For comparison: one insert into a plain TinyDB JSONStorage file holding 20k documents.
 
+The encrypted store (issue 15 item 5: every record AES-256-GCM, app/core/store/sealed.py)
+is measured the same way at 1k, 5k and 20k events (`measure_sealed`, `sealed_rows`;
+``--sealed-only`` runs just that): same targets, ≤ 3× the plain fsync'd append and flat.
+
 Rounds interleave the baseline and both stores so that disk-speed drift hits all alike;
 each figure is the median over rounds of the mean time per append (the mean includes the
 amortised journal folds). Runs in well under 2 minutes: `python benchmarks/store_append.py`
@@ -30,6 +34,7 @@ from tinydb.storages import JSONStorage  # noqa: E402
 
 from app.core.store import Store  # noqa: E402
 from app.core.store.history import HISTORY_CACHE_BYTES  # noqa: E402
+from app.core.store.keys import FixedKey  # noqa: E402
 from app.core.store.records import encode_record  # noqa: E402
 
 LEARNER = "9b1e0000-0000-4000-8000-000000000001"
@@ -150,6 +155,67 @@ def measure(quick: bool) -> dict[str, Any]:
             "total_s": time.perf_counter() - started}
 
 
+def measure_sealed(quick: bool) -> dict[str, Any]:
+    """Durable append of encrypted stores at 1k, 5k and 20k events of history, rounds
+    interleaved with the fsync'd plain append (seconds per append, medians of means)."""
+    sizes = (1_000, 5_000, 20_000) if not quick else (200, 1_000, 2_000)
+    rounds, per_round = (7, 200) if not quick else (2, 50)
+    scratch = Path(__file__).resolve().parents[1] / "var"
+    scratch.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch, prefix="bench-sealed-") as tmp:
+        root = Path(tmp)
+        stores = [Store.open(root / f"s{n}", keys=FixedKey(os.urandom(32), created=True))
+                  for n in sizes]
+        for store, n in zip(stores, sizes, strict=True):
+            fill(store, n)
+        probe = dict(make_event(0), id="3f0c2a9e-0000-4000-8000-000000000000",
+                     device=stores[0].device_id, seq=123456, at="2026-11-23T15:38:28.123Z")
+        line = encode_record(probe)
+        fd = os.open(root / "plain.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        base: list[float] = []
+        times: list[list[float]] = [[] for _ in sizes]
+        offset = max(sizes)
+        for _ in range(rounds):
+            base.append(statistics.fmean(time_plain(fd, line, per_round)))
+            for store, out in zip(stores, times, strict=True):
+                out.append(statistics.fmean(time_store(store, per_round, offset)))
+            offset += per_round
+        os.close(fd)
+        for store in stores:
+            store.close()
+    return {"sizes": sizes, "base": statistics.median(base),
+            "sealed": [statistics.median(t) for t in times]}
+
+
+def sealed_rows(quick: bool = False, log: Callable[[str], None] = lambda s: None) -> list[Row]:
+    """The encrypted store's rows (benchmarks/table.py, issue 15): each size ≤ 3× the
+    plain fsync'd append, and the largest ≤ 1.5× the smallest."""
+    log("encrypted store append …")
+    got = measure_sealed(quick)
+    b, sizes, sealed = got["base"], got["sizes"], got["sealed"]
+    base = f"{b * 1e3:.3f} ms plain fsync'd append"
+    out: list[Row] = [(f"encrypted Store.append at {n:,} events", f"{t * 1e3:.3f} ms", base,
+                       t / b, "≤ 3×", t / b <= 3) for n, t in zip(sizes, sealed, strict=True)]
+    out.append((f"encrypted Store.append flatness, {sizes[-1]:,} vs {sizes[0]:,}",
+                f"{sealed[-1] * 1e3:.3f} ms", f"{sealed[0] * 1e3:.3f} ms at {sizes[0]:,}",
+                sealed[-1] / sealed[0], "≤ 1.5×", sealed[-1] / sealed[0] <= 1.5))
+    return out
+
+
+def print_sealed(quick: bool) -> bool:
+    got = measure_sealed(quick)
+    b = got["base"]
+    print(f"encrypted store (AES-256-GCM per record); baseline fsync'd plain append "
+          f"{b * 1e3:7.3f} ms")
+    for n, t in zip(got["sizes"], got["sealed"], strict=True):
+        print(f"encrypted Store.append at {n:>6,} events  {t * 1e3:7.3f} ms  {t / b:5.2f}x"
+              f"  (target <= 3x)")
+    flat = got["sealed"][-1] / got["sealed"][0]
+    print(f"encrypted flatness {got['sizes'][-1]:,} / {got['sizes'][0]:,}          "
+          f"{flat:5.2f}x  (target <= 1.5x)")
+    return all(t / b <= 3 for t in got["sealed"]) and flat <= 1.5
+
+
 def rows(quick: bool = False, log: Callable[[str], None] = lambda s: None) -> list[Row]:
     """The table rows (benchmarks/table.py): the three figures with a target (issue 3)."""
     log("store append …")
@@ -169,7 +235,12 @@ def rows(quick: bool = False, log: Callable[[str], None] = lambda s: None) -> li
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller run (smoke test)")
+    parser.add_argument("--sealed-only", action="store_true",
+                        help="only the encrypted store (issue 15)")
     args = parser.parse_args()
+    if args.sealed_only:
+        print("targets met" if print_sealed(args.quick) else "TARGETS MISSED")
+        return 0
     got = measure(args.quick)
     small, large, rounds, per_round = got["small"], got["large"], got["rounds"], got["per_round"]
     b, a1, a20, tiny_mean = got["base"], got["a1"], got["a20"], got["tiny"]
@@ -198,6 +269,7 @@ def main() -> int:
     print(f"  {small_history:>6,} events   first {small_read_s * 1e3:7.1f} ms, again "
           f"{small_cached_s * 1e3:6.1f} ms {small_read_s / small_cached_s:5.1f}x faster")
     ok = a1 / b <= 3 and a20 / b <= 3 and a20 / a1 <= 1.5
+    ok = print_sealed(args.quick) and ok
     print("targets met" if ok else "TARGETS MISSED")
     return 0
 

@@ -51,6 +51,8 @@ BENCHMARKS: list[tuple[str, str, RowsFn]] = [
      device_history.rows),
     ("pack_import", "pack install and update vs hashing (issue 18)", pack_import.rows),
     ("store_append", "durable Store.append (issue 3)", store_append.rows),
+    ("store_append_sealed", "durable encrypted Store.append, 1k-20k events (issue 15)",
+     store_append.sealed_rows),
     ("learning_fold", "library + outline on a folded history (issue 4)", learning_fold.rows),
     ("pin_hashing", "PIN hashing at sign-in (issue 13)", pin_hashing.rows),
     ("sync_device", "one device's sync and pack delta (issue 7)", sync_device.rows),

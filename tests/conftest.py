@@ -41,3 +41,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.fixture(autouse=True)
+def _sealed_store_everywhere(monkeypatch: pytest.MonkeyPatch,
+                             request: pytest.FixtureRequest) -> None:
+    """With SHIFT_TEST_SEALED_STORE=1 every Store opened without a key gets one (a fixed
+    test key), so the store's whole test suite runs on encrypted folders too
+    (docs/security.md "Encryption at rest"; tests that read store files as text fail
+    there by design)."""
+    if not os.environ.get("SHIFT_TEST_SEALED_STORE") or \
+            getattr(request.module, "OWN_KEYS", False):   # tests that choose keys themselves
+        return
+    from app.core.store import Store
+    from app.core.store.keys import FixedKey
+
+    original = Store.open.__func__  # type: ignore[attr-defined]
+
+    def open_sealed(cls: type, data_dir: object, **kwargs: object) -> object:
+        if kwargs.get("keys") is None:
+            kwargs["keys"] = FixedKey(b"k" * 32, created=True)
+        return original(cls, data_dir, **kwargs)
+
+    monkeypatch.setattr(Store, "open", classmethod(open_sealed))

@@ -130,9 +130,10 @@ def enrol_device(api: AdminApi, device_dir: Path, server_url: str,
     the server, docs/certificates.md). True when an enrolment happened now."""
     from app.core.packs import PackLibrary
     from app.core.store import Store
+    from app.core.store.keys import key_file_for
     from app.sync import SyncClient
 
-    store = Store.open(device_dir)
+    store = Store.open(device_dir, keys=key_file_for(device_dir))
     try:
         if server_pub is not None and server_pub.is_file():
             keys = list(store.settings.get("trusted_keys") or [])

@@ -36,8 +36,8 @@ MARKER = ".shift-flet-project"
 #: Distributions the device app imports (checked by tests/unit/test_flet_project.py
 #: against what the app really imports). Everything else in the root's dependencies is
 #: the sync server's or the web mode's (flet-web brings FastAPI and uvicorn).
-DEVICE_DEPENDENCIES = ("flet", "flet-charts", "tinydb", "httpx", "markdown-it-py", "babel",
-                       "cryptography", "argon2-cffi")
+DEVICE_DEPENDENCIES = ("flet", "flet-charts", "flet-secure-storage", "tinydb", "httpx",
+                       "markdown-it-py", "babel", "cryptography", "argon2-cffi")
 #: Compiled packages: their wheels for Android/iOS come from Flet's mobile index, which
 #: carries its own builds, so they keep the root's version range instead of the lock pin.
 BINARY_DEPENDENCIES = frozenset({"cryptography", "argon2-cffi"})

@@ -169,6 +169,7 @@ def install_sample_packs(device_dir: Path, sources: Path = PACK_SOURCES,
     from app.core.errors import ShiftError
     from app.core.packs import PackLibrary, TrustedKeys, install_pack, load_public_key
     from app.core.store import Store
+    from app.core.store.keys import key_file_for
 
     pub = ensure_dev_key()
     trusted = TrustedKeys([load_public_key(pub)])
@@ -185,7 +186,7 @@ def install_sample_packs(device_dir: Path, sources: Path = PACK_SOURCES,
             continue
         done.append(installed.id)
         log(f"installed pack {installed.id} v{installed.version}")
-    store = Store.open(device_dir)
+    store = Store.open(device_dir, keys=key_file_for(device_dir))
     try:
         keys = list(store.settings.get("trusted_keys") or [])
         text = pub.read_text(encoding="utf-8")
@@ -198,8 +199,9 @@ def install_sample_packs(device_dir: Path, sources: Path = PACK_SOURCES,
 
 def point_device_at(device_dir: Path, url: str) -> None:
     from app.core.store import Store
+    from app.core.store.keys import key_file_for
 
-    store = Store.open(device_dir)
+    store = Store.open(device_dir, keys=key_file_for(device_dir))
     try:
         if not store.settings.get("server_url"):
             store.settings.set("server_url", url)

@@ -4,6 +4,8 @@
 exit 0 when events and profiles were exchanged and no pack update failed, exit 1 with
 one `error:` line otherwise (nothing acknowledged is lost: the outbox stays as it was).
 `enrol` trades the admin's one-time code for the device token (never printed).
+Both open the data folder encrypted, with the app's key file (SHIFT_KEY_FILE or
+``<data folder>.key``; docs/security.md "Encryption at rest").
 `sync --rejected` lists the events the server rejected, with the reason (for an admin);
 `sync --conflicts` lists pulled events whose id is stored here with other content;
 `sync --quarantined` lists pulled events this tablet refused (malformed, too deep or too
@@ -76,9 +78,10 @@ def _configure(store: object, args: argparse.Namespace) -> None:
 
 def run_enrol(args: argparse.Namespace) -> int:
     from app.core.store import Store
+    from app.core.store.keys import key_file_for
     from app.sync import SyncClient
     try:
-        with Store.open(args.data_dir) as store:
+        with Store.open(args.data_dir, keys=key_file_for(args.data_dir)) as store:
             _configure(store, args)
             info = SyncClient(store).enrol(args.code, name=args.name)
     except (ShiftError, OSError) as exc:
@@ -92,9 +95,10 @@ def run_enrol(args: argparse.Namespace) -> int:
 def run_sync(args: argparse.Namespace) -> int:
     from app.core.packs import PackLibrary
     from app.core.store import Store
+    from app.core.store.keys import key_file_for
     from app.sync import SyncClient
     try:
-        with Store.open(args.data_dir) as store:
+        with Store.open(args.data_dir, keys=key_file_for(args.data_dir)) as store:
             _configure(store, args)
             if args.rejected:
                 return _print_rejected(store)

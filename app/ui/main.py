@@ -28,6 +28,7 @@ from typing import Any
 from app.core.application import Device
 from app.core.clock import MonotonicClock
 from app.core.resources import assets_dir
+from app.core.store.keys import KeyProvider, key_file_for
 from app.sync import DeviceSyncer
 
 #: Relative to the current folder, like the server's ``var/server``: a checkout keeps its
@@ -56,10 +57,20 @@ def build_arg_parser() -> argparse.ArgumentParser:
     return p
 
 
-def open_device(data_dir: str | Path, *, clock: MonotonicClock = time.monotonic) -> Device:
+def key_provider(data_dir: str | Path, env: Mapping[str, str] | None = None,
+                 secure: KeyProvider | None = None) -> KeyProvider:
+    """Where the store's data key lives: the platform's secure storage when the runtime
+    has one (`secure`, app/ui/secure_keys.py), else a key file — SHIFT_KEY_FILE, or
+    ``<data folder>.key`` beside the data folder (docs/security.md "Encryption at rest")."""
+    return secure if secure is not None else key_file_for(data_dir, env)
+
+
+def open_device(data_dir: str | Path, *, clock: MonotonicClock = time.monotonic,
+                keys: KeyProvider | None = None) -> Device:
     """THE COMPOSITION ROOT: a tablet's data folder, opened with the sync client wired in
-    as its Syncer (docs/architecture.md)."""
-    return Device.open(data_dir, clock, syncer=DeviceSyncer)
+    as its Syncer and its data key (`key_provider`) (docs/architecture.md)."""
+    return Device.open(data_dir, clock, syncer=DeviceSyncer,
+                       keys=key_provider(data_dir, secure=keys))
 
 
 def start_background_sync(device: Device) -> bool:

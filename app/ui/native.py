@@ -23,9 +23,13 @@ import sys
 from pathlib import Path
 
 import flet as ft
+from flet.utils import is_android, is_ios
 
+from app.core.application import Device
 from app.core.resources import assets_dir as package_assets_dir
+from app.core.store.keys import KeyProvider
 from app.ui.main import open_device, resolve_data_dir, shutdown, start_background_sync
+from app.ui.secure_keys import secure_storage_keys
 from app.ui.shell import make_page_main
 
 log = logging.getLogger("shift.ui")
@@ -39,17 +43,40 @@ def threads_available() -> bool:
 def run_native(assets_dir: Path | None = None) -> None:
     """Open the device store and run the app until the Flet host closes it.
 
+    On Android and iOS the store's data key is in the platform's secure storage, which
+    only a page can reach (app/ui/secure_keys.py): the store is opened by the first page.
+    Elsewhere (desktop, browser build, the tests' web mode) the key is a key file and the
+    store is opened before the app starts serving.
+
     ``assets_dir``: the folder with ``fonts/`` that ``flet build`` bundled (next to the
     entry module); default: the package's own ``app/assets``."""
     data_dir = resolve_data_dir(None)
     data_dir.mkdir(parents=True, exist_ok=True)
-    device = open_device(data_dir)
-    log.info("device data folder: %s", data_dir)
-    try:
+    opened: list[Device] = []
+
+    def start(keys: KeyProvider | None) -> Device:
+        opened.append(open_device(data_dir, keys=keys))
+        log.info("device data folder: %s (key: %s)", data_dir,
+                 "secure storage" if keys is not None else "key file")
         if threads_available():
-            start_background_sync(device)
+            start_background_sync(opened[0])
+        return opened[0]
+
+    async def main(page: ft.Page) -> None:
+        device = opened[0] if opened else start(await secure_storage_keys(page))
+        await make_page_main(device, media_route=False)(page)
+
+    try:
+        if not mobile_runtime():
+            start(None)
         folder = assets_dir if assets_dir is not None and assets_dir.is_dir() \
             else package_assets_dir()
-        ft.run(make_page_main(device, media_route=False), assets_dir=str(folder), no_cdn=True)
+        ft.run(main, assets_dir=str(folder), no_cdn=True)
     finally:
-        shutdown(device)
+        if opened:
+            shutdown(opened[0])
+
+
+def mobile_runtime() -> bool:
+    """True inside a ``flet build apk|ipa`` app (Flet sets FLET_PLATFORM there)."""
+    return bool(is_android() or is_ios())

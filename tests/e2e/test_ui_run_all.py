@@ -16,6 +16,7 @@ from typing import Any
 
 from app.core.packs import PackLibrary
 from app.core.store import Store
+from app.core.store.keys import key_file_for
 from tests.e2e.ui_harness import FIXTURE_PACK, ROOT, free_port
 from tools.dev_demo import ensure_admin, read_admin_file
 from tools.run_all import DEV_KEY, install_sample_packs
@@ -35,7 +36,7 @@ def test_first_run_installs_packs_skips_broken_ones_and_trusts_the_key(tmp_path:
     assert install_sample_packs(device, sources, packs) == []  # later runs reuse what is there
     assert [p.name for p in packs.iterdir()] == ["ui-demo-1.pack"]
     assert PackLibrary(device).current_version("ui-demo") == 1
-    store = Store.open(device)
+    store = Store.open(device, keys=key_file_for(device))   # encrypted, as the app opens it
     try:
         keys = store.settings.get("trusted_keys")
     finally:

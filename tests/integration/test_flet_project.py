@@ -317,6 +317,7 @@ def test_entry_module_shows_the_app_and_lesson_images_as_bytes(project: Path,
     """The real app through the entry module in Chromium: a learner is created in the
     Flet data folder, and a lesson image arrives without the /packmedia route."""
     from app.core.application import Device
+    from app.core.store.keys import KeyFile, default_key_file
     from tests.e2e.test_ui_e2e import create_profile
     from tests.e2e.ui_harness import chromium, install_fixture_packs
 
@@ -335,7 +336,8 @@ def test_entry_module_shows_the_app_and_lesson_images_as_bytes(project: Path,
         # Every non-loopback request was blocked and the app worked. Flet's stock page
         # (this web-server path only; an APK has no page) asks a CDN for Rive's loader.
         assert all("@rive-app/" in u for u in b.blocked), b.blocked
-    device = Device.open(data)
+    # the data folder is encrypted at rest; its key file is beside it (docs/security.md)
+    device = Device.open(data, keys=KeyFile(default_key_file(data)))
     try:
         assert [t.name for t in device.profiles.tiles()] == ["Ona Petraitytė"]
     finally:

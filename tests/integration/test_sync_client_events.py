@@ -16,6 +16,7 @@ import pytest
 
 from app.core.errors import DeviceRevokedError, SyncAuthError, SyncNetworkError
 from app.core.learning import LearningEngine
+from app.core.store.keys import KeyFile
 from app.sync import RetryPolicy
 from tests.integration.test_sync_client_support import (
     CutProxy,
@@ -288,7 +289,9 @@ def test_cli_enrol_and_sync(env: ServerEnv, tmp_path: Path) -> None:
                         "--name", "kiosk"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "Facility One" in r.stdout and code not in r.stdout
-    dev = open_device(data, enrol=False)
+    # the CLI encrypts the folder at rest, with the app's key file beside it
+    assert (tmp_path / "kiosk.key").is_file()
+    dev = open_device(data, enrol=False, keys=KeyFile(tmp_path / "kiosk.key"))
     learner = new_learner(dev.store, "S-CLI-1")
     for n in range(7):
         dev.store.append(card_event(learner, n))

@@ -18,6 +18,7 @@ import httpx
 
 from app.core.packs import PackLibrary, build_pack, load_private_key, write_keypair
 from app.core.store import Store
+from app.core.store.keys import KeyProvider
 from app.sync import RetryPolicy, SyncClient
 from tests.support.server import ROOT, ServerProcess, admin_token, bearer, seed
 
@@ -89,8 +90,9 @@ class Device:
 
 
 def open_device(folder: Path, env: ServerEnv | None = None, *, enrol: bool = True,
-                url: str | None = None, trust: bool = True, **client_args: Any) -> Device:
-    store = Store.open(folder)
+                url: str | None = None, trust: bool = True, keys: KeyProvider | None = None,
+                **client_args: Any) -> Device:
+    store = Store.open(folder, keys=keys)
     library = PackLibrary(folder)
     client_args.setdefault("retry", FAST_RETRY)
     client = SyncClient(store, library, **client_args)

@@ -98,7 +98,11 @@ def test_the_admin_pin_is_stored_as_a_verifier_with_a_lock_out(tmp_path: Path) -
         admin.replace(ADMIN)
         on_disk = "".join(p.read_text(encoding="utf-8", errors="replace")
                           for p in (tmp_path / "device" / "store").rglob("*.json"))
-        assert ADMIN not in on_disk and "argon2id$" in on_disk
+        # a verifier is stored, never the PIN; on disk even the verifier is encrypted
+        # (the app opens its data folder with a key: docs/security.md "Encryption at rest")
+        verifier = device.store.settings.get(ADMIN_SETTING)["verifier"]
+        assert verifier.startswith("argon2id$") and ADMIN not in verifier
+        assert ADMIN not in on_disk and "argon2id$" not in on_disk
         for _ in range(2):
             with pytest.raises(AuthError) as err:
                 admin.check("000000")
@@ -118,5 +122,26 @@ def test_the_admin_pin_is_stored_as_a_verifier_with_a_lock_out(tmp_path: Path) -
                 admin.check(hostile)
             wall.now += 4000
         json.dumps(device.store.settings.get(ADMIN_SETTING))
+    finally:
+        device.close()
+
+
+def test_removing_the_settings_file_does_not_open_the_device_settings(tmp_path: Path) -> None:
+    """settings.json holds the admin PIN: deleting it (encrypted folder) must not make the
+    tablet look fresh and open; the lock floor keeps the settings closed."""
+    device = make_device(tmp_path, packs=False)
+    try:
+        DeviceAdmin(device.store, lambda: 4).replace(ADMIN)
+    finally:
+        device.close()
+    (tmp_path / "device" / "store" / "settings.json").unlink()
+    device = make_device(tmp_path, packs=False)
+    try:
+        assert not device.admin.is_set() and device.admin.tampered()
+        s = Session(device)
+        assert not s.admin.unlocked
+        with pytest.raises(AuthError) as err:
+            s.admin.set_server_url("https://evil.example.org")
+        assert err.value.code == ErrorCode.ADMIN_REQUIRED
     finally:
         device.close()

@@ -43,6 +43,7 @@ from app.core.events import parse_at
 from app.core.packs import PackLibrary
 from app.core.pins import PIN_MAX_DIGITS, PIN_MIN_DIGITS
 from app.core.store import Store, wipe
+from app.core.store.keys import KeyProvider
 from app.core.store.settings import PIN_POLICY_SETTING
 
 
@@ -63,16 +64,17 @@ class Device:
 
     @classmethod
     def open(cls, data_dir: str | Path, clock: MonotonicClock = time.monotonic, *,
-             syncer: SyncerFactory | None = None) -> Device:
+             syncer: SyncerFactory | None = None, keys: KeyProvider | None = None) -> Device:
         """Open (creating if needed) a data folder. ``syncer`` makes the sync client from
         the opened store and library (app.sync.DeviceSyncer); without it the tablet
-        works offline only."""
+        works offline only. ``keys`` gives the store's data key (encryption at rest,
+        app/core/store/sealing.py); the composition root always passes one."""
         path = Path(data_dir)
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DeviceError(f"{path}: cannot create the data folder: {exc}") from None
-        store = Store.open(path)
+        store = Store.open(path, keys=keys)
         wipe.finish_pending(store)   # a revoked tablet's wipe a crash interrupted
         library = PackLibrary(path)
         return cls(path, store, library, clock,

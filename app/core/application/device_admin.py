@@ -63,13 +63,19 @@ class DeviceAdmin:
     def is_set(self) -> bool:
         return bool(self._state().get("verifier"))
 
+    def tampered(self) -> bool:
+        """True while the store's lock floor lasts: a lock-out file (settings.json, which
+        holds this PIN) was edited or removed (app/core/store/sealing.py)."""
+        return bool(self.store.pin_lock_floor > self._wall())
+
     @property
     def min_digits(self) -> int:
         return max(ADMIN_PIN_MIN_DIGITS, self._policy())
 
     def wait_seconds(self) -> int:
         """Seconds before the admin PIN may be tried again (0 = not locked)."""
-        until = float(self._state().get("locked_until") or 0.0)
+        until = max(float(self._state().get("locked_until") or 0.0),
+                    self.store.pin_lock_floor)   # a tampered lock-out file (sealing.py)
         now = self._wall()
         # a clock set back must not lock for longer than the longest delay
         return max(0, min(int(until - now + 0.999), 3600))
@@ -129,9 +135,10 @@ class AdminGate:
     @property
     def unlocked(self) -> bool:
         """True while an unlock of this session lasts, or while no admin PIN is set (a
-        fresh tablet: the person setting it up)."""
+        fresh tablet: the person setting it up) — but not while the lock floor of a
+        tampered lock-out file lasts (removing settings.json also removes this PIN)."""
         if not self.device.admin.is_set():
-            return True
+            return not self.device.admin.tampered()
         return bool(self.device.clock() < self._until)
 
     def unlock(self, pin: object) -> None:

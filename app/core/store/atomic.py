@@ -28,6 +28,7 @@ from typing import Any
 from tinydb.storages import Storage
 
 from app.core.errors import StoreError
+from app.core.store.sealed import seal_for_disk, unseal
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,9 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     """Replace `path` with `data` so that a crash leaves the old or the new file whole.
 
     Raises StoreError (the old file untouched) when anything fails before the rename.
+    In an encrypted store folder the bytes are sealed first (sealed.py).
     """
+    data = seal_for_disk(path, data)
     tmp = path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}-{_secrets.token_hex(4)}")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
@@ -160,13 +163,16 @@ def encode_store_file(tables: Tables, kind: str) -> bytes:
 
 def read_file_bytes(path: Path) -> bytes | None:
     """The bytes of a store file (None when it does not exist): every read of a store
-    file goes through here, as every whole-file write goes through atomic_write_bytes."""
+    file goes through here, as every whole-file write goes through atomic_write_bytes.
+    In an encrypted store folder this is the plaintext (sealed.py); a file that does not
+    open there was moved aside and reads as missing."""
     try:
-        return path.read_bytes()
+        raw = path.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise StoreError(describe_os_error(exc, path, "reading")) from exc
+    return unseal(path, raw)
 
 
 def load_tables(path: Path, kind: str) -> Tables | None:

@@ -48,6 +48,7 @@ from app.core.store.records import (
     read_records,
     write_records,
 )
+from app.core.store.sealed import BAD_LINE, seal_append, sealed_folder, sealer_for
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,8 @@ class Journal:
         first, nl, rest = raw.partition(b"\n")
         if not nl:
             raise StoreError(f"{path}: journal without a header line")
+        if first == BAD_LINE and sealed_folder(path):
+            return self._replace_unopenable(number, path)
         _check_header(first, path)
         parsed: list[tuple[int, int, dict[str, Any] | None]] = []  # (line, end, event)
         offset = len(first) + 1
@@ -130,6 +133,13 @@ class Journal:
             log.warning("%s: damaged lines %s skipped; original kept as %s", path, middle, keep)
             shutil.copyfile(path, keep)
             atomic_write_bytes(path, HEADER + b"".join(encode_record(e) for e in events))
+        elif torn_tail and repair and sealed_folder(path):
+            # offsets above are of the plaintext lines: rewrite instead of truncating, and
+            # keep the sealed original (a damaged frame length hides what follows it)
+            keep = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+            log.info("%s: cutting a torn last record; original kept as %s", path, keep)
+            shutil.copyfile(path, keep)
+            atomic_write_bytes(path, HEADER + b"".join(encode_record(e) for e in events))
         elif torn_tail and repair:
             log.info("%s: cutting a torn last line (an append that never returned)", path)
             try:
@@ -142,6 +152,16 @@ class Journal:
         elif torn_tail:
             raise StoreError(f"{path}:{torn_tail[0]}: damaged journal line")
         return JournalFile(number, path, events)
+
+    def _replace_unopenable(self, number: int, path: Path) -> JournalFile:
+        """An encrypted journal file whose header record does not open (tampered, or
+        copied from another name): moved aside (kept, sealed.py) and started again empty,
+        so the store opens; its events that were folded are in the segments."""
+        sealer = sealer_for(path)
+        assert sealer is not None
+        sealer.quarantine(path, "its header record does not open with this folder's key")
+        atomic_write_bytes(path, HEADER)
+        return JournalFile(number, path, [])
 
     # -- writing ---------------------------------------------------------------------
     def open_for_append(self, jf: JournalFile) -> None:
@@ -172,7 +192,7 @@ class Journal:
         if self.broken:
             raise StoreError(f"{self.current.path}: a failed write could not be undone; "
                              "close and reopen the store (nothing stored is lost)")
-        line = encode_record(event)
+        line = seal_append(self.current.path, encode_record(event), new_file=False)
         before = self._size
         try:
             write_all(self._fd, line)

@@ -76,10 +76,13 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
 
 class Profiles:
     def __init__(self, path: Path, lock: threading.RLock,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, *,
+                 lock_floor: Callable[[], float] = lambda: 0.0) -> None:
         self._storage = AtomicJSONStorage(path, "profiles")
         self._lock = lock
         self._clock = clock
+        #: no PIN before this time: a lock-out file was tampered with (sealing.py)
+        self._lock_floor = lock_floor
         self._pushed_revs: dict[str, int] = {}
         self._storage.read()  # fail early on a damaged file
 
@@ -249,7 +252,7 @@ class Profiles:
             return self._wait_of(doc)
 
     def _wait_of(self, doc: dict[str, Any]) -> int:
-        until = float(doc.get("locked_until") or 0.0)
+        until = max(float(doc.get("locked_until") or 0.0), self._lock_floor())
         now = self._clock()
         # a clock set back must not lock a profile for longer than the longest delay
         return max(0, min(math.ceil(until - now), MAX_DELAY_SECONDS))

@@ -1,6 +1,7 @@
 """Append-only files of CRC-checked JSON records: the journal, the id logs, the journal
 index. One module writes and reads them (with atomic.py for whole-file writes), so what
-touches the bytes on disk sits in two places a future encryption at rest can wrap.
+touches the bytes on disk sits in two places, and encryption at rest (sealed.py) wraps
+them: `read_file_bytes` gives the plaintext lines, appends go through `seal_append`.
 
 File format: a header line ``{"schema":1,"kind":"<kind>"}``, then one line per record:
 ``<crc32 of the JSON, 8 hex> <record JSON>``. A torn or damaged line fails its CRC and is
@@ -26,6 +27,7 @@ from app.core.store.atomic import (
     read_file_bytes,
     write_all,
 )
+from app.core.store.sealed import seal_append
 
 log = logging.getLogger(__name__)
 
@@ -126,14 +128,16 @@ class Appender:
         """Write the records; False (logged) when the file could not be written."""
         if self.broken or not records:
             return False
-        data = b"".join(encode_record(r) for r in records)
+        data = seal_append(self.path, b"".join(encode_record(r) for r in records),
+                           new_file=False)
         size = -1
         try:
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT
                                    | getattr(os, "O_BINARY", 0), 0o644)
                 if os.fstat(self._fd).st_size == 0:
-                    write_all(self._fd, header(self.kind))
+                    write_all(self._fd, seal_append(self.path, header(self.kind),
+                                                    new_file=True))
             size = os.fstat(self._fd).st_size
             write_all(self._fd, data)
             self.size = size + len(data)

@@ -30,6 +30,7 @@ from app.core.store.device_file import load_device_file
 from app.core.store.erased_file import erased_ids
 from app.core.store.history import HISTORY_CACHE_BYTES, detached, history_order
 from app.core.store.journal import Journal
+from app.core.store.keys import KeyProvider
 from app.core.store.layout import folder_bytes, prepare_folders, store_root
 from app.core.store.learners import LearnerLogs
 from app.core.store.lock import DirLock
@@ -37,9 +38,11 @@ from app.core.store.outbox import Outbox
 from app.core.store.profiles import Profiles
 from app.core.store.quarantine import QuarantineLog
 from app.core.store.rejected import RejectedLog
+from app.core.store.sealing import SealState, check_guarded, close_sealed, open_sealed
 from app.core.store.settings import Settings
 from app.core.store.snapshots import HistoryMark, Snapshot, check_name
 from app.core.store.subscribers import Subscriber, Subscribers
+from app.core.store.supervisor_logs import SupervisorLogs
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +55,7 @@ Event = dict[str, Any]
 Batch = Callable[[list[Event]], Any]
 
 
-class Store:
+class Store(SupervisorLogs):
     """One device data folder. Methods are thread-safe (one re-entrant lock)."""
 
     def __init__(self, root: Path, *, journal_capacity: int, segment_capacity: int,
@@ -71,14 +74,18 @@ class Store:
         self._closed = True
         self.device_id = ""
         self._erased: frozenset[str] = frozenset()   # erased on the server: erasure.py
+        self._seal: SealState | None = None           # encryption at rest: sealing.py
 
     # ------------------------------------------------------------------ open / close
     @classmethod
     def open(cls, data_dir: str | os.PathLike[str], *,
              journal_capacity: int = JOURNAL_CAPACITY,
              segment_capacity: int = SEGMENT_CAPACITY,
-             history_cache_bytes: int = HISTORY_CACHE_BYTES) -> Store:
+             history_cache_bytes: int = HISTORY_CACHE_BYTES,
+             keys: KeyProvider | None = None) -> Store:
         """Create or open the store of `data_dir`; repair what a crash left behind.
+        With `keys` every file is encrypted at rest (sealing.py; a plaintext folder is
+        encrypted on this open); without, an encrypted folder is refused.
 
         `segment_capacity` only applies when the folder is new (it is recorded there);
         `journal_capacity` may differ from one open to the next. `history_cache_bytes`
@@ -92,7 +99,13 @@ class Store:
                     history_cache_bytes=history_cache_bytes)
         store._dir_lock.acquire()
         try:
+            if keys is not None:
+                store._seal = open_sealed(root, keys)
+            elif (root / "sealed.json").exists():
+                raise StoreError(f"{root}: this data folder is encrypted: open it with its key")
             store._load()
+            if store._seal is not None:
+                check_guarded(store._seal)
         except BaseException:
             store._release_files()
             raise
@@ -122,7 +135,8 @@ class Store:
             self._start_journal()
         self._conflicts = ConflictLog(root / "conflicts.json", self._lock)
         self._quarantine = QuarantineLog(root / "quarantine.json", self._lock)
-        self.profiles = Profiles(root / "profiles.json", self._lock)
+        self.profiles = Profiles(root / "profiles.json", self._lock,
+                                 lock_floor=lambda: self.pin_lock_floor)
         self.settings = Settings(root / "settings.json", root / "secrets.json", self._lock)
 
     def close(self) -> None:
@@ -144,6 +158,7 @@ class Store:
         self._journal.close()
         self._learners.close()
         self._rejected.close()
+        close_sealed(self._seal)
         self._dir_lock.release()
 
     def __enter__(self) -> Store:
@@ -348,43 +363,6 @@ class Store:
         if failure is not None:
             raise failure
         return len(fresh)
-
-    def conflicts(self) -> list[dict[str, Any]]:
-        """Pulled events whose id was already stored with different content (the first
-        copy is kept): ``[{"id", "learner", "kept", "received", "at", "digest"}]``,
-        oldest first, at most conflicts.MAX_CONFLICTS — for an admin / settings screen."""
-        with self._lock:
-            self._check_open()
-            return self._conflicts.all()
-
-    def conflict_count(self) -> int:
-        """How many rows `conflicts()` has (no copying)."""
-        with self._lock:
-            self._check_open()
-            return self._conflicts.count()
-
-    def quarantine(self, items: Iterable[tuple[str | None, str, str]]) -> int:
-        """Keep pulled items the tablet refused (malformed, too deep, too large) as
-        (event id or None, reason, text) for a supervisor; nothing else changes. Each
-        distinct item is kept once, at most quarantine.MAX_QUARANTINED rows. Returns how
-        many were new."""
-        rows = list(items)
-        with self._lock:
-            self._check_open()
-            return self._quarantine.record(rows)
-
-    def quarantined(self) -> list[dict[str, Any]]:
-        """Pulled items refused by this tablet: ``[{"id", "reason", "text", "digest",
-        "at"}]``, oldest first (`text` is the item as received, cut to 2,000 chars)."""
-        with self._lock:
-            self._check_open()
-            return self._quarantine.all()
-
-    def quarantine_count(self) -> int:
-        """How many rows `quarantined()` has (no copying)."""
-        with self._lock:
-            self._check_open()
-            return self._quarantine.count()
 
     # ------------------------------------------------------------------ queries
     def learner_ids(self) -> list[str]:
