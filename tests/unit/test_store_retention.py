@@ -138,9 +138,9 @@ def test_a_crash_while_writing_the_new_segments_leaves_the_old_ones(
             if len(calls) == 2:
                 raise StoreError("disk full (test)")
             real(self, data)
-        monkeypatch.setattr(segment_rewrite.AtomicJSONStorage, "write", dies_on_the_second)
-        assert retention.run(store, now=NOW) == {}           # logged, not raised
-        monkeypatch.undo()
+        with monkeypatch.context() as patched:   # (the sealed-store fixture's patch stays)
+            patched.setattr(segment_rewrite.AtomicJSONStorage, "write", dies_on_the_second)
+            assert retention.run(store, now=NOW) == {}       # logged, not raised
         folder = store.root / "learners" / learner_key(LEARNER)
         assert not (folder / segment_rewrite.MARKER).exists()   # undone at once
         assert (folder / f"{RETAINED_NAME}.snap").exists()       # written first
@@ -163,9 +163,9 @@ def test_a_crash_before_the_old_segments_went_finishes_the_rewrite(
 
         def killed(folder: Path, numbers: list[int]) -> list[int]:
             raise StoreError("killed (test)")
-        monkeypatch.setattr(segment_rewrite, "recover", killed)
-        retention.run(store, now=NOW)
-        monkeypatch.undo()
+        with monkeypatch.context() as patched:
+            patched.setattr(segment_rewrite, "recover", killed)
+            retention.run(store, now=NOW)
     with Store.open(tmp_path) as again:                      # all new ones there: done
         folder = again.root / "learners" / learner_key(LEARNER)
         assert not (folder / segment_rewrite.MARKER).exists()

@@ -60,13 +60,13 @@ def test_a_wipe_cut_short_is_finished_when_the_device_opens(tmp_path: Path,
     def crash(_store: Store) -> None:
         raise OSError("power lost")
 
-    monkeypatch.setattr(wipe, "_clear_logs", crash)   # events gone, profiles not yet
-    with pytest.raises(OSError):
-        wipe.wipe_learner_data(store)
+    with monkeypatch.context() as patched:             # events gone, profiles not yet
+        patched.setattr(wipe, "_clear_logs", crash)
+        with pytest.raises(OSError):
+            wipe.wipe_learner_data(store)
     assert wipe.pending(store) and store.learner_ids() == []
     assert store.profiles.get(gone) is not None
     store.close()
-    monkeypatch.undo()
     device = Device.open(tmp_path)            # no network needed to finish it
     try:
         assert not wipe.pending(device.store)

@@ -26,7 +26,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app.core.errors import StoreError
-from app.core.store.atomic import AtomicJSONStorage, atomic_write_bytes, fsync_dir
+from app.core.store.atomic import (
+    AtomicJSONStorage,
+    atomic_write_bytes,
+    fsync_dir,
+    read_file_bytes,
+)
 
 MARKER = "rewrite.json"
 KIND = "segment"
@@ -53,7 +58,10 @@ def recover(folder: Path, numbers: list[int]) -> list[int]:
     if not marker.exists():
         return numbers
     try:
-        plan = json.loads(marker.read_bytes())
+        raw = read_file_bytes(marker)      # the plaintext, in an encrypted store too
+        if raw is None:                    # did not open: moved aside, as if never written
+            raise ValueError("the marker does not open")
+        plan = json.loads(raw)
         old_last, wanted = int(plan["old_last"]), int(plan["new_segments"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise StoreError(f"{marker}: unreadable rewrite marker ({exc}); the segments are "
