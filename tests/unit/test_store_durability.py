@@ -142,6 +142,7 @@ def test_a_torn_journal_line_is_cut_on_open(tmp_path: Path) -> None:
         assert again.event_count(A) == 4
 
 
+@pytest.mark.plain_store
 def test_a_damaged_middle_journal_line_is_skipped_and_the_file_kept(tmp_path: Path) -> None:
     s = Store.open(tmp_path, journal_capacity=100)
     ids = [s.append(ev()) for _ in range(3)]
@@ -156,6 +157,7 @@ def test_a_damaged_middle_journal_line_is_skipped_and_the_file_kept(tmp_path: Pa
     assert list(journal.parent.glob("*.corrupt-*"))
 
 
+@pytest.mark.plain_store
 def test_a_damaged_store_file_gives_a_clear_error_and_is_left_alone(tmp_path: Path) -> None:
     with Store.open(tmp_path) as s:
         s.append(ev())

@@ -116,6 +116,7 @@ def test_events_are_isolated_per_learner_and_ordered(store: Store) -> None:
     assert store.event_count() == 14 and store.event_count(A) == 7
 
 
+@pytest.mark.plain_store
 def test_isolation_on_disk_one_folder_per_learner(tmp_path: Path) -> None:
     with Store.open(tmp_path, journal_capacity=2, segment_capacity=3) as s:
         for _ in range(5):
@@ -345,6 +346,7 @@ def test_reopen_without_close_folds_the_journal_once(tmp_path: Path) -> None:
         assert s3.event_count(A) == 20
 
 
+@pytest.mark.plain_store
 def test_files_carry_schema_version(tmp_path: Path) -> None:
     with Store.open(tmp_path, journal_capacity=2, segment_capacity=2) as s:
         for _ in range(5):
@@ -366,6 +368,7 @@ def test_no_pid_temp_files_left_behind(tmp_path: Path) -> None:
     assert os.path.exists(tmp_path / "store" / "store.lock")
 
 
+@pytest.mark.plain_store
 def test_seq_survives_a_crash_between_reject_and_outbox_write(tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     s = Store.open(tmp_path, journal_capacity=3)

@@ -221,6 +221,7 @@ def test_disk_full_while_recording_a_conflict_merges_nothing(
         assert len(store.conflicts()) == 1 and len(store.events(A)) == 2
 
 
+@pytest.mark.plain_store
 def test_damaged_conflict_log_is_a_clear_error(tmp_path: Path) -> None:
     Store.open(tmp_path).close()
     (tmp_path / "store" / "conflicts.json").write_text(

@@ -41,6 +41,7 @@ def new(store: Store, name: str = "Ana Silva", staff: str = "PO-1001", pin: str 
     return store.profiles.create(name, staff, args["role"], args["language"], pin)
 
 
+@pytest.mark.plain_store
 def test_create_list_get_update(store: Store, tmp_path: Path) -> None:
     ana = new(store)
     bo = new(store, "bo Berg", "SW-7", role="social_worker", language="sv")

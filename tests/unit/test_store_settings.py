@@ -76,6 +76,7 @@ def test_update_is_all_or_nothing(store: Store) -> None:
         store.settings.update([("locale", "fr")])  # type: ignore[arg-type]
 
 
+@pytest.mark.plain_store
 def test_device_token_is_a_masked_secret(store: Store, tmp_path: Path,
                                          caplog: pytest.LogCaptureFixture) -> None:
     token = "tok-" + "s3cr3t" * 5
