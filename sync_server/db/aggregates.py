@@ -133,6 +133,12 @@ class AggregateStore(Protocol):
         fetched a few thousand rows at a time (a server-side cursor on PostgreSQL)."""
         ...
 
+    def completed_courses(self, keys: Iterable[CourseKey]) -> set[CourseKey]:
+        """The (learner, pack, course) keys among `keys` with a stored `course.completed`
+        (`completed_at` set): the certificate issuer judges only those (a quiz submitted
+        before any completion cannot issue), without folding the learner's history."""
+        ...
+
     def rebuild_aggregates(self, *, keep: bool = True) -> Rebuilt:
         """Recompute every aggregate from the stored events (one transaction; rolled back
         when not `keep`) and say whether the stored ones were equal."""
@@ -351,6 +357,20 @@ class AggregateSql(SqlBase):
         make = ProgressRow._make
         for r in self._stream(sql, (), STREAM_ROWS):
             yield make(r)
+
+    def completed_courses(self, keys: Iterable[CourseKey]) -> set[CourseKey]:
+        wanted = set(keys)
+        learners = sorted({k[0] for k in wanted})
+        found: set[CourseKey] = set()
+        for start in range(0, len(learners), LEARNER_BATCH):
+            part = learners[start:start + LEARNER_BATCH]
+            for row in self._all("SELECT learner_id, pack_id, course_id FROM course_progress "
+                                 f"WHERE completed_at IS NOT NULL AND learner_id IN "
+                                 f"({','.join('?' * len(part))})", tuple(part)):
+                key = (str(row[0]), str(row[1]), str(row[2]))
+                if key in wanted:
+                    found.add(key)
+        return found
 
     def rebuild_aggregates(self, *, keep: bool = True) -> Rebuilt:
         try:
