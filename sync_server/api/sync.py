@@ -167,11 +167,11 @@ def fast_parse(raw: bytes, moment: datetime, server_made: Sequence[ServerMadeChe
     if body is None:
         return None
     try:
-        events, profiles = push_parts(body)
+        events, profiles = push_parts(body.value)
     except RequestValidationError:
         return None
     checked = sync_service.check_events(events, moment=moment, server_made=server_made,
-                                        encode=fastjson.canonical)
+                                        encode=fastjson.encoder(body))
     if checked.rejected:
         return None
     return events, profiles, checked
