@@ -42,6 +42,7 @@ import msgspec
 from app.core.canonical import canonical_json
 
 _ENCODER = msgspec.json.Encoder(order="sorted")
+_ANSWER = msgspec.json.Encoder()
 #: floats msgspec and Python's repr write alike (besides 0.0 and -0.0)
 _PLAIN_MIN, _PLAIN_MAX = 1e-4, 1e16
 
@@ -84,3 +85,8 @@ def canonical(obj: Any) -> bytes:
 def encoder(decoded: Decoded) -> Callable[[Any], bytes]:
     """The canonical encoder for the parts of `decoded`: the fast one when it is exact."""
     return canonical if decoded.plain_floats else canonical_json
+
+
+def answer(obj: Any) -> bytes:
+    """A JSON answer (compact, UTF-8, keys in their order): the push's list of 500 ids."""
+    return _ANSWER.encode(obj)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -201,5 +200,4 @@ def _push(state: ServerState, device: Device, raw: bytes) -> Response:
         "stored": result.stored, "duplicate": result.duplicate, "rejected": result.rejected,
         "profiles": [_outcome(p) for p in result.profiles],
         "received_at": result.received_at}
-    return Response(json.dumps(answer, ensure_ascii=False, separators=(",", ":")),
-                    media_type="application/json")
+    return Response(fastjson.answer(answer), media_type="application/json")
