@@ -158,14 +158,19 @@ def push(repo: Repository, device: Device, events: list[dict[str, Any]],
          server_made: Sequence[ServerMadeCheck] = (), pin_min_digits: int = 4,
          checked: Checked | None = None) -> PushResult:
     """Store a chunk of pushed events (and profiles, first); see the module docstring.
-    `checked`: `check_events` of these `events` at `now`, when the caller made it."""
+    `checked`: `check_events` of these `events` at `now`, when the caller made it
+    (before the profiles were saved: only an accepted certificate.received depends on
+    them, and a learner saved later does not change an acceptance)."""
     moment = now or now_utc()
-    if checked is None:
-        checked = check_events(events, moment=moment, server_made=server_made)
-    result = PushResult(received_at=format_at(moment), rejected=list(checked.rejected))
+    result = PushResult(received_at=format_at(moment))
     if profiles:
         result.profiles = save_profiles(repo, device, profiles, now=moment,
                                         pin_min_digits=pin_min_digits)
+    if checked is None:
+        # after the profiles: `server_made` looks the learner of a certificate offered
+        # back after a restore up, and the profile may come in the same chunk
+        checked = check_events(events, moment=moment, server_made=server_made)
+    result.rejected = list(checked.rejected)
     candidates = checked.candidates
 
     learners = repo.learners_by_ids([e["learner"] for _, e, _ in candidates])
