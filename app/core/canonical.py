@@ -17,7 +17,10 @@ from typing import Any
 #: one encoder for every call: `json.dumps` with options builds a new JSONEncoder each
 #: time, which costs as much as encoding a small event (the server encodes every pushed
 #: event). The bytes are the same.
-_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+#: allow_nan=False: NaN and ±Infinity are not JSON (a pushed `1e400` parses as inf; written
+#: as `Infinity` it would make every tablet's pull of that page fail), so they raise.
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                           allow_nan=False).encode
 
 
 def canonical_json(obj: Any) -> bytes:

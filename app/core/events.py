@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,9 +102,14 @@ def validate_event(event: Any, *, allow_server_fields: bool = False) -> dict[str
     return event  # type: ignore[no-any-return]
 
 
-def validated_json(event: Any, *, allow_server_fields: bool = False) -> bytes:
+def validated_json(event: Any, *, allow_server_fields: bool = False,
+                   encode: Callable[[Any], bytes] = canonical_json) -> bytes:
     """validate_event, returning the event's canonical_json bytes (the size check makes
-    them anyway), so bulk intake (the sync server's push) serialises each event once."""
+    them anyway), so bulk intake (the sync server's push) serialises each event once.
+
+    `encode` must be `canonical_json` or give exactly its bytes and raise exactly what it
+    raises (the sync server passes a faster C encoder held to that: sync_server/
+    fastjson.py); the rules here are the same whichever encodes."""
     if not isinstance(event, dict):
         raise EventError(f"event: expected an object, got {type(event).__name__}")
     allowed = _WITH_SERVER_FIELDS if allow_server_fields else _ENVELOPE_FIELDS
@@ -143,7 +149,7 @@ def validated_json(event: Any, *, allow_server_fields: bool = False) -> bytes:
     if "data" in event and not isinstance(event["data"], dict):
         raise EventError("data: expected an object")
     try:
-        encoded = canonical_json(event)
+        encoded = encode(event)
     except (ValueError, TypeError, RecursionError) as exc:   # NaN, objects, deep nesting
         raise EventError(f"event: not storable as JSON ({str(exc)[:80]})") from None
     if len(encoded) > MAX_EVENT_BYTES:

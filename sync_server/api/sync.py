@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -13,7 +14,9 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from app.core import bounded_json
+from app.core.clock import now_utc
 from app.core.errors import JSONLimitError
+from sync_server import fastjson
 from sync_server.api.deps import DeviceDep, RepoDep, ServerState, SettingsDep, get_state
 from sync_server.api.models import (
     MAX_CHUNK,
@@ -31,6 +34,7 @@ from sync_server.logs import log
 from sync_server.services import quota
 from sync_server.services import sync as sync_service
 from sync_server.services.profiles import profile_json
+from sync_server.services.sync import Checked, ServerMadeCheck
 
 router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
 logger = logging.getLogger("sync_server.sync")
@@ -119,6 +123,11 @@ def parse_push(raw: bytes) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     except JSONLimitError as exc:
         kind = "json_invalid" if exc.code == "invalid_json" else exc.code
         raise _invalid((), kind, f"JSON decode error: {str(exc)[:200]}") from None
+    return push_parts(body)
+
+
+def push_parts(body: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(events, profiles) of a parsed push body (parse_push)."""
     if not isinstance(body, dict):
         raise _invalid((), "model_type", "Input should be an object")
     events = body.get("events", [])
@@ -147,17 +156,44 @@ def _outcome(p: ProfileResult) -> dict[str, Any]:
     return out
 
 
-def _push(state: ServerState, device: Device, raw: bytes) -> Response:
+def fast_parse(raw: bytes, moment: datetime, server_made: Sequence[ServerMadeCheck] = ()
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Checked] | None:
+    """The push's fast path (sync_server/fastjson.py): msgspec parses the body and encodes
+    each event for the same checks. Taken only when the body parses, its shape and
+    profiles are valid and every event passed `check_events`; anything else (None) goes
+    the standard way from the raw bytes, so a refusal — and its message — is always the
+    standard path's (docs/sync-protocol.md §9)."""
+    body = fastjson.decode(raw)
+    if body is None:
+        return None
     try:
-        events, profiles = parse_push(raw)
+        events, profiles = push_parts(body.value)
     except RequestValidationError:
-        # a body that does not parse cost the server as much: it counts (bytes) too
-        quota.charge_push(repo=state.repo, settings=state.settings, device=device, events=0,
-                          body_bytes=len(raw))
-        raise
+        return None
+    checked = sync_service.check_events(events, moment=moment, server_made=server_made,
+                                        encode=fastjson.encoder(body))
+    if checked.rejected:
+        return None
+    return events, profiles, checked
+
+
+def _push(state: ServerState, device: Device, raw: bytes) -> Response:
+    moment = now_utc()
+    fast = fast_parse(raw, moment, [h.is_own_event for h in state.push_hooks])
+    if fast is not None:
+        events, profiles, checked = fast
+    else:
+        checked = None
+        try:
+            events, profiles = parse_push(raw)
+        except RequestValidationError:
+            # a body that does not parse cost the server as much: it counts (bytes) too
+            quota.charge_push(repo=state.repo, settings=state.settings, device=device,
+                              events=0, body_bytes=len(raw))
+            raise
     result = sync_service.receive_push(repo=state.repo, settings=state.settings, device=device,
                                        events=events, profiles=profiles, body_bytes=len(raw),
-                                       hooks=state.push_hooks)
+                                       hooks=state.push_hooks, now=moment, checked=checked)
     log(logger, logging.INFO, "push", device=device.id, stored=len(result.stored),
         duplicate=len(result.duplicate), rejected=len(result.rejected),
         profiles=len(result.profiles))
@@ -165,5 +201,4 @@ def _push(state: ServerState, device: Device, raw: bytes) -> Response:
         "stored": result.stored, "duplicate": result.duplicate, "rejected": result.rejected,
         "profiles": [_outcome(p) for p in result.profiles],
         "received_at": result.received_at}
-    return Response(json.dumps(answer, ensure_ascii=False, separators=(",", ":")),
-                    media_type="application/json")
+    return Response(fastjson.answer(answer), media_type="application/json")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from sync_server.db.aggregate_fold import (
@@ -133,6 +133,12 @@ class AggregateStore(Protocol):
         fetched a few thousand rows at a time (a server-side cursor on PostgreSQL)."""
         ...
 
+    def completed_courses(self, keys: Iterable[CourseKey]) -> set[CourseKey]:
+        """The (learner, pack, course) keys among `keys` with a stored `course.completed`
+        (`completed_at` set): the certificate issuer judges only those (a quiz submitted
+        before any completion cannot issue), without folding the learner's history."""
+        ...
+
     def rebuild_aggregates(self, *, keep: bool = True) -> Rebuilt:
         """Recompute every aggregate from the stored events (one transaction; rolled back
         when not `keep`) and say whether the stored ones were equal."""
@@ -159,13 +165,20 @@ def apply_events(cur: Any, dialect: str, totals: Counter[str],
     if not new.courses and not new.ratings:
         return
     learners = sorted(new.learners)
+    same = _Unchanged()             # rows the batch leaves as they are: not written again
     for key, agg in sql.load_courses(learners, set(new.courses)).items():
-        agg.merge(new.courses[key])
+        before, sizes = agg.columns(), (len(agg.cards), len(agg.attempts))
+        agg.merge(new.courses[key])             # unions: equal sizes = equal sets
         new.courses[key] = agg
+        if (len(agg.cards), len(agg.attempts)) == sizes:
+            same.sets.add(key)
+            if agg.columns() == before:
+                same.courses.add(key)
     for key, rating in sql.load_ratings(learners, set(new.ratings)).items():
-        if rating.order > new.ratings[key].order:
+        if rating.order >= new.ratings[key].order:
             new.ratings[key] = rating
-    sql.upsert(new)
+            same.ratings.add(key)
+    sql.upsert(new, same)
 
 
 def move_totals(cur: Any, dialect: str, learner_id: str, facility_id: str) -> None:
@@ -230,6 +243,14 @@ def rebuild(cur: Any, dialect: str) -> RebuildCounts:
     return RebuildCounts(courses, ratings, int(cur.fetchone()[0]))
 
 
+@dataclass
+class _Unchanged:
+    """Keys whose stored row a batch does not change (apply_events skips their upsert)."""
+    courses: set[CourseKey] = field(default_factory=set)
+    sets: set[CourseKey] = field(default_factory=set)
+    ratings: set[CourseKey] = field(default_factory=set)
+
+
 class _Sql:
     """The statements of apply_events / rebuild on one cursor."""
 
@@ -269,28 +290,33 @@ class _Sql:
                 found[(lid, profile, task)] = Rating((at, device, int(seq), eid), int(level))
         return found
 
-    def upsert(self, new: Contribution) -> None:
-        if new.courses:
+    def upsert(self, new: Contribution, same: _Unchanged | None = None) -> None:
+        same = same or _Unchanged()
+        courses = sorted((k, v) for k, v in new.courses.items() if k not in same.courses)
+        sets = sorted((k, v) for k, v in new.courses.items() if k not in same.sets)
+        ratings = sorted((k, v) for k, v in new.ratings.items() if k not in same.ratings)
+        if courses:
             cols = _COURSE_COLS.split(", ")
             self.cur.executemany(self.q(
                 f"INSERT INTO course_progress (learner_id, pack_id, course_id, {_COURSE_COLS}) "
                 f"VALUES (?,?,?,{','.join('?' * len(cols))}) "
                 "ON CONFLICT (learner_id, pack_id, course_id) DO UPDATE SET "
                 + ", ".join(f"{c} = excluded.{c}" for c in cols)),
-                [(*key, *agg.columns()) for key, agg in sorted(new.courses.items())])
+                [(*key, *agg.columns()) for key, agg in courses])
+        if sets:
             self.cur.executemany(self.q(
                 "INSERT INTO course_sets (learner_id, pack_id, course_id, cards, attempt_ids) "
                 "VALUES (?,?,?,?,?) ON CONFLICT (learner_id, pack_id, course_id) DO UPDATE SET "
                 "cards = excluded.cards, attempt_ids = excluded.attempt_ids"),
-                [(*key, *agg.set_columns()) for key, agg in sorted(new.courses.items())])
-        if new.ratings:
+                [(*key, *agg.set_columns()) for key, agg in sets])
+        if ratings:
             self.cur.executemany(self.q(
                 "INSERT INTO self_ratings (learner_id, profile_id, task_id, level, at, device, "
                 "seq, event_id) VALUES (?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (learner_id, profile_id, task_id) DO UPDATE SET "
                 "level = excluded.level, at = excluded.at, device = excluded.device, "
                 "seq = excluded.seq, event_id = excluded.event_id"),
-                [(*key, r.level, *r.order) for key, r in sorted(new.ratings.items())])
+                [(*key, r.level, *r.order) for key, r in ratings])
 
 
 # ----- reading ------------------------------------------------------------------------
@@ -351,6 +377,20 @@ class AggregateSql(SqlBase):
         make = ProgressRow._make
         for r in self._stream(sql, (), STREAM_ROWS):
             yield make(r)
+
+    def completed_courses(self, keys: Iterable[CourseKey]) -> set[CourseKey]:
+        wanted = set(keys)
+        learners = sorted({k[0] for k in wanted})
+        found: set[CourseKey] = set()
+        for start in range(0, len(learners), LEARNER_BATCH):
+            part = learners[start:start + LEARNER_BATCH]
+            for row in self._all("SELECT learner_id, pack_id, course_id FROM course_progress "
+                                 f"WHERE completed_at IS NOT NULL AND learner_id IN "
+                                 f"({','.join('?' * len(part))})", tuple(part)):
+                key = (str(row[0]), str(row[1]), str(row[2]))
+                if key in wanted:
+                    found.add(key)
+        return found
 
     def rebuild_aggregates(self, *, keep: bool = True) -> Rebuilt:
         try:

@@ -46,7 +46,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -145,6 +145,10 @@ def _certificate_ref(record: CertificateRecord) -> dict[str, str]:
     return {"certificate": record.id, "course": record.course_id}
 
 
+def _is_key(course: tuple[Any, ...]) -> TypeGuard[tuple[str, str, str]]:
+    return all(isinstance(part, str) for part in course)
+
+
 class NotIssued(CertificateError):
     """The server's records do not show the course passed; ``reason`` says why
     (app.core.learning.verify: no_completion, not_published, no_quiz, lessons_incomplete,
@@ -212,11 +216,16 @@ class CertificateIssuer:
     def _issue_all(self, events: list[dict[str, Any]], base: str) -> list[CertificateRecord]:
         issued = []
         judged: set[tuple[Any, Any, Any]] = set()
+        completed = self._completed(events)
         for event in events:
             course = (event.get("learner"), event.get("pack"), (event.get("ref") or {}).get("course"))
             if course in judged:          # one push may carry many answers of one course
                 continue
             judged.add(course)
+            if event.get("type") != COMPLETED and _is_key(course) and course not in completed:
+                log.debug("certificate not issued for event %s: %s: no course.completed "
+                          "stored", event.get("id"), NO_COMPLETION, extra={"reason": NO_COMPLETION})
+                continue
             try:
                 record = self.issue_for(event, base)
             except NotIssued as exc:
@@ -231,6 +240,15 @@ class CertificateIssuer:
             if record is not None:
                 issued.append(record)
         return issued
+
+    def _completed(self, events: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+        """The courses of `events` with a stored completion, from the report aggregates
+        (one query): a submission or an observation of a course never completed is
+        answered `no_completion` without folding the learner's whole history — the
+        verdict would say the same (app/core/learning/verify.py)."""
+        keys = [(e.get("learner"), e.get("pack"), (e.get("ref") or {}).get("course"))
+                for e in events if e.get("type") != COMPLETED]
+        return self.repo.completed_courses(k for k in keys if _is_key(k))
 
     def deliver_pending(self) -> None:
         """Deliver every undelivered certificate; one that cannot be turned into an event

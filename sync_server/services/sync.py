@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from app.core.bounded_json import MAX_DEPTH, within_depth
+from app.core.canonical import canonical_json
 from app.core.clock import now_iso, now_utc
 from app.core.errors import EventError
 from app.core.events import format_at, validated_json
@@ -78,7 +79,12 @@ class PushResult:
     profiles: list[ProfileResult] = field(default_factory=list)
 
     def reject(self, index: int, event_id: str | None, reason: str, detail: str) -> None:
-        self.rejected.append({"index": index, "id": event_id, "reason": reason, "detail": detail})
+        _reject(self.rejected, index, event_id, reason, detail)
+
+
+def _reject(into: list[dict[str, Any]], index: int, event_id: str | None, reason: str,
+            detail: str) -> None:
+    into.append({"index": index, "id": event_id, "reason": reason, "detail": detail})
 
 
 def save_profiles(repo: Repository, device: Device, profiles: list[dict[str, Any]], *,
@@ -88,52 +94,84 @@ def save_profiles(repo: Repository, device: Device, profiles: list[dict[str, Any
                                        pin_min_digits=pin_min_digits)
 
 
-def push(repo: Repository, device: Device, events: list[dict[str, Any]],
-         profiles: list[dict[str, Any]] | None = None, *, now: datetime | None = None,
-         on_stored: Sequence[StoredHook] = (),
-         server_made: Sequence[ServerMadeCheck] = (), pin_min_digits: int = 4) -> PushResult:
-    """Store a chunk of pushed events (and profiles, first); see the module docstring."""
-    moment = now or now_utc()
-    result = PushResult(received_at=format_at(moment))
-    if profiles:
-        result.profiles = save_profiles(repo, device, profiles, now=moment,
-                                        pin_min_digits=pin_min_digits)
+@dataclass
+class Checked:
+    """The events of a push that passed every check that needs no database (`check_events`):
+    (index, event, canonical content) — and the refusals, in the order of the chunk."""
+    candidates: list[tuple[int, dict[str, Any], str]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+def check_events(events: list[dict[str, Any]], *, moment: datetime,
+                 server_made: Sequence[ServerMadeCheck] = (),
+                 encode: Callable[[Any], bytes] = canonical_json) -> Checked:
+    """Envelope, server-only types, payload and `at` bounds of every event (see the module
+    docstring); pure. `encode` must return `canonical_json`'s bytes (or raise what it
+    raises): the push's fast path gives sync_server.fastjson.canonical."""
+    out = Checked()
+
+    def reject(index: int, event_id: str | None, reason: str, detail: str) -> None:
+        _reject(out.rejected, index, event_id, reason, detail)
 
     # `at` bounds are compared as text: validate_event guarantees the fixed-width form
     # YYYY-MM-DDTHH:MM:SS…Z, whose first 19 characters sort like the times (to the second).
     latest = format_at(moment + MAX_FUTURE)[:19]
     earliest = format_at(EARLIEST_AT)[:19]
-    candidates: list[tuple[int, dict[str, Any], str]] = []
+    candidates = out.candidates
     for index, raw in enumerate(events):
         if not isinstance(raw, dict):
-            result.reject(index, None, "bad_schema", "event: expected an object")
+            reject(index, None, "bad_schema", "event: expected an object")
             continue
         event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
         event = {k: v for k, v in raw.items() if k != "received_at"} if "received_at" in raw else raw
         try:
-            content = validated_json(event).decode("utf-8")  # == content_of: no server stamps
+            # == content_of: no server stamps
+            content = validated_json(event, encode=encode).decode("utf-8")
         except EventError as exc:
-            result.reject(index, event_id, "bad_schema", str(exc))
+            reject(index, event_id, "bad_schema", str(exc))
             continue
         if event["type"] in SERVER_ONLY_TYPES and not any(own(event) for own in server_made):
-            result.reject(index, event_id, "server_only",
-                          f"type: {event['type']} is made only by the server; a device "
-                          "cannot push it")
+            reject(index, event_id, "server_only",
+                   f"type: {event['type']} is made only by the server; a device "
+                   "cannot push it")
             continue
         try:
             check_payload(event)
         except EventError as exc:
-            result.reject(index, event_id, "bad_payload", str(exc))
+            reject(index, event_id, "bad_payload", str(exc))
             continue
         at = event["at"][:19]
         if at > latest:
-            result.reject(index, event_id, "at_in_future",
-                          f"at: {event['at']} is more than a day ahead of the server clock")
+            reject(index, event_id, "at_in_future",
+                   f"at: {event['at']} is more than a day ahead of the server clock")
             continue
         if at < earliest:
-            result.reject(index, event_id, "at_too_old", f"at: {event['at']} is before 2020")
+            reject(index, event_id, "at_too_old", f"at: {event['at']} is before 2020")
             continue
         candidates.append((index, event, content))
+    return out
+
+
+def push(repo: Repository, device: Device, events: list[dict[str, Any]],
+         profiles: list[dict[str, Any]] | None = None, *, now: datetime | None = None,
+         on_stored: Sequence[StoredHook] = (),
+         server_made: Sequence[ServerMadeCheck] = (), pin_min_digits: int = 4,
+         checked: Checked | None = None) -> PushResult:
+    """Store a chunk of pushed events (and profiles, first); see the module docstring.
+    `checked`: `check_events` of these `events` at `now`, when the caller made it
+    (before the profiles were saved: only an accepted certificate.received depends on
+    them, and a learner saved later does not change an acceptance)."""
+    moment = now or now_utc()
+    result = PushResult(received_at=format_at(moment))
+    if profiles:
+        result.profiles = save_profiles(repo, device, profiles, now=moment,
+                                        pin_min_digits=pin_min_digits)
+    if checked is None:
+        # after the profiles: `server_made` looks the learner of a certificate offered
+        # back after a restore up, and the profile may come in the same chunk
+        checked = check_events(events, moment=moment, server_made=server_made)
+    result.rejected = list(checked.rejected)
+    candidates = checked.candidates
 
     learners = repo.learners_by_ids([e["learner"] for _, e, _ in candidates])
     unknown = [e["learner"] for _, e, _ in candidates if e["learner"] not in learners]
@@ -195,13 +233,16 @@ def push(repo: Repository, device: Device, events: list[dict[str, Any]],
 
 def receive_push(*, repo: Repository, settings: Settings, device: Device,
                  events: list[dict[str, Any]], profiles: list[dict[str, Any]], body_bytes: int,
-                 hooks: Sequence[PushHook] = ()) -> PushResult:
+                 hooks: Sequence[PushHook] = (), now: datetime | None = None,
+                 checked: Checked | None = None) -> PushResult:
     """One push as the endpoint gets it: charged to the device's daily quota (nothing is
-    stored when it is used up: QuotaExceededError), then stored, the hooks following."""
+    stored when it is used up: QuotaExceededError), then stored, the hooks following.
+    `checked`: the endpoint's `check_events` of `events` at `now` (its fast path)."""
     charge_push(repo=repo, settings=settings, device=device, events=len(events),
-                body_bytes=body_bytes)
-    return push(repo, device, events, profiles, on_stored=[h.on_stored for h in hooks],
-                server_made=[h.is_own_event for h in hooks], pin_min_digits=settings.pin_digits)
+                body_bytes=body_bytes, now=now)
+    return push(repo, device, events, profiles, now=now, on_stored=[h.on_stored for h in hooks],
+                server_made=[h.is_own_event for h in hooks], pin_min_digits=settings.pin_digits,
+                checked=checked)
 
 
 def _run_hooks(hooks: Sequence[StoredHook], stored: list[dict[str, Any]]) -> None:

@@ -133,6 +133,27 @@ def test_row2_an_event_nested_900_levels_is_refused_and_poisons_nobody(
     assert srv.stored_ids() == before_ids + [good["id"], edge["id"]]
 
 
+def test_a_number_beyond_a_double_is_refused_not_stored_as_infinity(
+        srv: Srv, learner: tuple[Enrolled, dict[str, Any]]) -> None:
+    """`1e400` parses as inf; stored as `Infinity` (not JSON) it would fail every pull of
+    the facility. Refused by the shared validator, by itself, in a chunk with good events."""
+    dev, p = learner
+    colleague = srv.device("f1")
+    before_ids, before_pull = srv.stored_ids(), srv.pull_all(colleague)
+    good = make_event(p["id"], dev.device_id, 30)
+    bad = make_event(p["id"], dev.device_id, 31)
+    bad["data"] = {"x": "INF"}
+    body = json.dumps({"events": [good, bad]}).replace('"INF"', "1e400")
+    r = httpx.post(srv.url + "/api/v1/sync/push", content=body.encode(),
+                   headers={**dev.headers, "Content-Type": "application/json"})
+    answer = r.json()
+    assert answer["stored"] == [good["id"]]
+    assert [(x["id"], x["reason"]) for x in answer["rejected"]] == [(bad["id"], "bad_schema")]
+    assert "not storable as JSON" in answer["rejected"][0]["detail"]
+    assert srv.stored_ids() == before_ids + [good["id"]]
+    assert [e["id"] for e in srv.pull_all(colleague)] == [e["id"] for e in before_pull] + [good["id"]]
+
+
 def test_row2_a_poisoned_row_stored_before_the_fix_is_not_served(srv: Srv) -> None:
     """A server that stored a deep event before this release: pulls leave it out (its seq
     still moves the cursor), so tablets that have not been updated keep syncing."""

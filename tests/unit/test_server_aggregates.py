@@ -133,6 +133,11 @@ def test_incremental_aggregates_equal_a_full_recompute(repo: Repository, steps: 
     check = repo.rebuild_aggregates(keep=False)
     assert check.matched, "incremental aggregates differ from a recompute"
     expected_against_fold(repo, learners, events)
+    # what the certificate issuer asks before it folds a learner's history
+    keys = [(lr.id, PACK, c) for lr in learners for c in ("c1", "c2")] + [(learners[0].id, "x", "c1")]
+    assert repo.completed_courses(keys) == {
+        (e["learner"], e["pack"], e["ref"]["course"]) for e in events
+        if e["type"] == "course.completed"}
 
 
 def test_a_duplicate_changes_nothing_and_a_conflict_is_not_counted(repo: Repository) -> None:
