@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from app.core.i18n import N_
 from app.core.roles import is_role
 from sync_server.admin import charts
 from sync_server.admin.console import ConsoleAdminDep, render
@@ -73,7 +74,7 @@ def dashboard(request: Request, admin: ConsoleAdminDep, state: StateDep, facilit
               role: str = "") -> HTMLResponse:
     facility, role = facility[:64], _role(role)
     context = dashboard_context(state.repo, facility, role)
-    return render(request, "dashboard.html", admin=admin, nav="dashboard", title="Dashboard",
+    return render(request, "dashboard.html", admin=admin, nav="dashboard", title=N_("Dashboard"),
                   sel_facility=facility, sel_role=role, **context)
 
 
@@ -86,7 +87,7 @@ def progress(request: Request, admin: ConsoleAdminDep, state: StateDep, pack: st
                             course_id=course[:64], status=status, page=min(max(page, 1), 10**6))
     names = {f.id: f.name for f in found.facilities}
     return render(request, "progress.html", admin=admin, nav="dashboard",
-                  title="Learners behind the numbers", found=found, names=names,
+                  title=N_("Learners behind the numbers"), found=found, names=names,
                   statuses=STATUSES, drill_url=drill_url, pack=pack, course_id=course,
                   back_url=link("/admin/", facility=facility, role=role),
                   status_code=200 if found.course else 404)
