@@ -55,6 +55,17 @@ class _ReportPdf(FPDF):
         self.cell(self.epw, 4, f"{self.footer_text} · {page}", align="C")
 
 
+def _column_widths(pdf: FPDF, heads: tuple[str, ...], width: float) -> tuple[float, ...]:
+    """Widths of the numbers table: each figure column as wide as the longest word of its
+    heading (a Lithuanian or Romanian heading is never cut inside a word), the course and
+    the facility share the rest."""
+    pdf.set_font("DejaVu", "B", 7)
+    figures = [max(11.0, *(pdf.get_string_width(w) + 3 for w in h.split())) for h in heads[2:]]
+    pdf.set_font("DejaVu", "", 8)
+    rest = max(width - sum(figures), 60.0)
+    return (rest * 0.56, rest * 0.44, *figures)
+
+
 def report_pdf(report: FacilityReport, gettext: Words = english, lang: str = "en") -> bytes:
     """The report as PDF bytes, in the language of `gettext` (`lang` is its code)."""
     _ = gettext
@@ -105,13 +116,14 @@ def report_pdf(report: FacilityReport, gettext: Words = english, lang: str = "en
         pdf.multi_cell(width, 5, _("No published courses with learners for these filters."),
                        new_x="LMARGIN", new_y="NEXT")
     else:
-        with pdf.table(col_widths=(36, 28, 15, 15, 15, 14, 19, 20, 14), line_height=4.5,
+        heads = (_("Course"), _("Facility"), _("Learners"), _("Not started"), _("In progress"),
+                 _("Passed quiz"), _("Completed"), _("Completion"), _("Pass rate"))
+        with pdf.table(col_widths=_column_widths(pdf, heads, width), line_height=4.5,
                        text_align=("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT",
                                    "RIGHT", "RIGHT", "RIGHT"),
                        headings_style=FontFace(emphasis="BOLD", size_pt=7,
                                                fill_color=(238, 242, 246))) as t:
-            t.row((_("Course"), _("Facility"), _("Learners"), _("Not started"), _("In progress"),
-                   _("Passed quiz"), _("Completed"), _("Completion"), _("Pass rate")))
+            t.row(heads)
             for c in data.cells:
                 t.row((c.course.title, data.facility_name(c.facility_id), str(c.population),
                        str(c.not_started), str(c.in_progress), str(c.passed_only),
