@@ -9,7 +9,7 @@ Catalogs: app/locales/<lang>/LC_MESSAGES/messages.po (+ compiled .mo, committed)
 
 The admin console has its own domain (``console``, sync_server/admin/i18n.py): its
 templates (``{{ _("…") }}``, ``ngettext``) and pages (``tr.gettext``, ``N_``) under
-sync_server/admin/, plus the words it shows from data — the audit log's action labels
+sync_server/admin/ and the facility report's PDF (sync_server/services/report_pdf.py), plus the words it shows from data — the audit log's action labels
 (services/audit.py ACTIONS) and the role labels (app/core/roles.py) — into
 sync_server/admin/locales/<lang>/LC_MESSAGES/console.po (+ .mo) for en, lt, ro, pt.
 """
@@ -81,6 +81,8 @@ from sync_server.admin.i18n import LOCALE_DIR as CONSOLE_DIR  # noqa: E402
 
 CONSOLE_POT = CONSOLE_DIR / f"{CONSOLE_DOMAIN}.pot"
 CONSOLE_MAPPING = ROOT / "tools" / "console-babel.cfg"
+#: console words written outside sync_server/admin/: the facility report's PDF
+CONSOLE_EXTRA = [ROOT / "sync_server" / "services" / "report_pdf.py"]
 
 
 def data_words() -> list[str]:
@@ -96,7 +98,8 @@ def extract_console() -> None:
     pybabel("extract", "--no-location", "--sort-output", "-F", str(CONSOLE_MAPPING),
             "-k", "N_", "-k", "_", "--project", "Shift Learning console",
             "--copyright-holder", "PROMOTE / WORKPRIS partners", "-o", str(CONSOLE_POT),
-            str((ROOT / "sync_server" / "admin").relative_to(ROOT)))
+            str((ROOT / "sync_server" / "admin").relative_to(ROOT)),
+            *[str(p.relative_to(ROOT)) for p in CONSOLE_EXTRA])
     with CONSOLE_POT.open("rb") as fh:
         catalog = read_po(fh)
     for word in data_words():

@@ -13,9 +13,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from app.core.i18n import N_
 from app.core.roles import is_role
 from sync_server.admin import charts
 from sync_server.admin.console import ConsoleAdminDep, render
+from sync_server.admin.i18n import request_language, tr
 from sync_server.api.deps import StateDep
 from sync_server.db.repository import Repository
 from sync_server.services import dashboard as dash
@@ -72,7 +74,7 @@ def dashboard(request: Request, admin: ConsoleAdminDep, state: StateDep, facilit
               role: str = "") -> HTMLResponse:
     facility, role = facility[:64], _role(role)
     context = dashboard_context(state.repo, facility, role)
-    return render(request, "dashboard.html", admin=admin, nav="dashboard", title="Dashboard",
+    return render(request, "dashboard.html", admin=admin, nav="dashboard", title=N_("Dashboard"),
                   sel_facility=facility, sel_role=role, **context)
 
 
@@ -85,7 +87,7 @@ def progress(request: Request, admin: ConsoleAdminDep, state: StateDep, pack: st
                             course_id=course[:64], status=status, page=min(max(page, 1), 10**6))
     names = {f.id: f.name for f in found.facilities}
     return render(request, "progress.html", admin=admin, nav="dashboard",
-                  title="Learners behind the numbers", found=found, names=names,
+                  title=N_("Learners behind the numbers"), found=found, names=names,
                   statuses=STATUSES, drill_url=drill_url, pack=pack, course_id=course,
                   back_url=link("/admin/", facility=facility, role=role),
                   status_code=200 if found.course else 404)
@@ -98,7 +100,11 @@ async def report(request: Request, admin: ConsoleAdminDep, state: StateDep,
     found = await run_in_threadpool(lambda: dash.facility_report(
         repo=state.repo, facility=facility, role=role, unfinished=bool(unfinished),
         by=admin.name, form="html"))
-    return render(request, "report.html", admin=admin, nav="dashboard", title=found.title,
+    words = tr(request)
+    label = found.facility_label if found.facility else words.gettext("all facilities")
+    title = words.gettext("Training progress — %(facility)s", facility=label)
+    return render(request, "report.html", admin=admin, nav="dashboard", title=title,
+                  report_title=title, facility_label=label,
                   report=found, statuses=STATUSES, sel_facility=facility, sel_role=role,
                   unfinished=bool(unfinished), back_url=link("/admin/", facility=facility, role=role),
                   names={f.id: f.name for f in found.dashboard.facilities},
@@ -109,14 +115,17 @@ async def report(request: Request, admin: ConsoleAdminDep, state: StateDep,
 
 
 @router.get("/report.pdf")
-async def report_download(admin: ConsoleAdminDep, state: StateDep, facility: str = "",
+async def report_download(request: Request, admin: ConsoleAdminDep, state: StateDep,
+                          facility: str = "",
                           role: str = "", unfinished: int = 0) -> Response:
     facility, role = facility[:64], _role(role)
 
     def make() -> tuple[str, bytes]:
         found = dash.facility_report(repo=state.repo, facility=facility, role=role,
                                      unfinished=bool(unfinished), by=admin.name, form="pdf")
-        return found.generated_at, report_pdf(found)
+        # the PDF speaks the console language of the admin who asks (like the HTML report)
+        return found.generated_at, report_pdf(found, tr(request).gettext,
+                                              request_language(request))
 
     at, pdf = await run_in_threadpool(make)
     name = f"report-{re.sub(r'[^A-Za-z0-9_-]', '_', facility) or 'all'}-{at[:10]}.pdf"

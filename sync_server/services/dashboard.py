@@ -192,6 +192,7 @@ class FacilityReport:
     role: str
     dashboard: Dashboard
     unfinished: list[tuple[ProgressCell, LearnerPage]]   # empty unless asked for
+    facility: str = ""                 # the facility's id ("" = every facility)
 
 
 def facility_report(*, repo: Repository, facility: str = "", role: str = "",
@@ -213,4 +214,5 @@ def facility_report(*, repo: Repository, facility: str = "", role: str = "",
                 limit=REPORT_LIST_LIMIT)))
     audit.record(repo, by, "export.report", target=facility or "all", role=role or "all",
                  format=form, unfinished=unfinished)
-    return FacilityReport(f"Training progress — {label}", now_iso(), label, role, data, lists)
+    return FacilityReport(f"Training progress — {label}", now_iso(), label, role, data, lists,
+                          facility)

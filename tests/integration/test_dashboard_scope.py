@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from app.core.events import content_of
+from sync_server.admin.i18n import Tr
 from sync_server.db.report_queries import STATUSES, UNFINISHED
 from sync_server.db.repository import AuditQuery, EventRow, Learner, PackVersion
 from sync_server.services import dashboard as dash
@@ -288,6 +289,14 @@ def test_report_numbers_equal_a_recomputation_from_the_raw_events(world: World,
         for name in ("Ben", "Cy", "Dan"):
             assert name in text
         assert "Ivy" not in text and "Gus" not in text
+        # the PDF in the admin's console language (issue 21): labels translated, names kept
+        path.write_bytes(report_pdf(report, Tr("lt").gettext, "lt"))
+        text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                              text=True, check=True).stdout
+        assert "Mokymosi pažanga — Vilnius Correctional House" in text
+        assert "Įstaiga: Vilnius Correctional House" in text and "Pareigos: visos pareigos" in text
+        assert "Nebaigė: Boundaries — Vilnius Correctional House (3)" in text
+        assert "Training progress" not in text and "Not finished" not in text
 
 
 def test_the_gap_map_from_the_database_equals_the_python_fold(world: World) -> None:

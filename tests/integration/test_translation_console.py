@@ -172,3 +172,34 @@ def test_a_draft_the_workspace_cannot_read_gets_a_clear_page(server) -> None:
         "csrf": page_csrf(admin, f"/admin/studio/{draft}"), "id": "pack.toml:title",
         "text": "x"})
     assert r.status_code == 422 and "not a target language" in r.text
+
+
+def test_the_studio_and_the_workspace_speak_the_console_language(server) -> None:
+    """Issue 21: with the console in Lithuanian the studio's pages, its check summary, its
+    flashes and the workspace are Lithuanian (English stays the default: the other tests)."""
+    base, _ = server
+    admin = _client(base, "admin")
+    admin.cookies.set("shift_console_lang", "lt")
+    r = admin.post("/admin/studio/new", data={
+        "csrf": page_csrf(admin, "/admin/studio"), "pack_id": "promote-sample",
+        "title": "Sample", "languages": "en lt", "roles": ["prison_officer"]})
+    draft = r.headers["location"].rsplit("/", 1)[-1]
+    r = admin.post(f"/admin/studio/{draft}/upload",
+                   data={"csrf": page_csrf(admin, f"/admin/studio/{draft}")},
+                   files={"file": ("promote-sample.zip", _source_zip(), "application/zip")},
+                   follow_redirects=True)
+    assert "Įkeltas šaltinis pakeitė juodraštį." in r.text            # the flash
+    assert "Juodraštis: promote-sample" in r.text and "būsena atviras" in r.text
+    assert "Paketų kūrimo įrankis priima šį juodraštį" in r.text      # the check summary
+    for english in ("Open the translation workspace", "Build the next version",
+                    "The builder accepts", "status open", "Upload source"):
+        assert english not in r.text, english
+    page = admin.get(f"/admin/studio/{draft}/translate?lang=lt").text
+    assert "Vertimo darbo sritis: promote-sample" in page and "mašininis" in page
+    assert 'data-status="machine"' in page                     # the values stay as stored
+    for english in ("Progress", "Save and mark reviewed", "machine translation",
+                    "Professional translators", ">machine<"):
+        assert english not in page, english
+    course = admin.get(f"/admin/studio/{draft}/courses/boundaries/quiz").text
+    assert "Testas: boundaries" in course and "maišyti klausimus" in course
+    assert "shuffle questions" not in course and "Save and check" not in course

@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 from app.core.errors import ShiftError
 from app.core.roles import ROLES
 from sync_server.admin.console import CsrfForm, StudioMemberDep, form_text, redirect
+from sync_server.admin.i18n import tr
 from sync_server.admin.studio.common import failure, page, plain_form, texts
 from sync_server.api.deps import StateDep
 from sync_server.authoring.checks import Report
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/admin/studio", include_in_schema=False)
 
 
 @router.post("/{draft_id}/courses")
-async def add_course(draft_id: str, admin: StudioMemberDep, form: CsrfForm,
+async def add_course(request: Request, draft_id: str, admin: StudioMemberDep, form: CsrfForm,
                      state: StateDep) -> Response:
     try:
         cid = studio.add_course(repo=state.repo, settings=state.settings, by=admin,
@@ -27,7 +28,8 @@ async def add_course(draft_id: str, admin: StudioMemberDep, form: CsrfForm,
     except ShiftError as exc:
         return redirect(f"/admin/studio/{draft_id}", flash=("error", failure(exc)))
     return redirect(f"/admin/studio/{draft_id}/courses/{cid}", flash=(
-        "ok", f"Course {cid} added with a first lesson and an empty quiz."))
+        "ok", tr(request).gettext("Course %(course)s added with a first lesson and an empty quiz.",
+                                  course=cid)))
 
 
 def _page(request: Request, admin: StudioMemberDep, state: StateDep, draft_id: str,
@@ -37,7 +39,7 @@ def _page(request: Request, admin: StudioMemberDep, state: StateDep, draft_id: s
     src = studio.source(repo=state.repo, settings=state.settings, draft_id=draft_id)
     report = report or studio.check(repo=state.repo, settings=state.settings,
                                     draft_id=draft_id)
-    return page(request, "studio_course.html", admin=admin, title=f"Course {course_id}",
+    return page(request, "studio_course.html", admin=admin, title=tr(request).gettext("Course %(course)s", course=course_id),
                 report=report, error=error, status_code=status_code, course_id=course_id,
                 course=course_form(src, course_id), path=f"courses/{course_id}/course.toml",
                 all_roles=ROLES, **view)
@@ -63,7 +65,7 @@ async def save_course(request: Request, draft_id: str, course_id: str, admin: St
 
 
 @router.post("/{draft_id}/courses/{course_id}/lessons")
-async def add_lesson(draft_id: str, course_id: str, admin: StudioMemberDep, form: CsrfForm,
+async def add_lesson(request: Request, draft_id: str, course_id: str, admin: StudioMemberDep, form: CsrfForm,
                      state: StateDep) -> Response:
     try:
         stem = studio.add_lesson(repo=state.repo, settings=state.settings, by=admin,
@@ -75,4 +77,5 @@ async def add_lesson(draft_id: str, course_id: str, admin: StudioMemberDep, form
     lang = studio.overview(repo=state.repo, settings=state.settings,
                            draft_id=draft_id)["default_language"]
     return redirect(f"/admin/studio/{draft_id}/courses/{course_id}/lessons/{stem}/{lang}",
-                    flash=("ok", f"Lesson {stem} added in every language."))
+                    flash=("ok", tr(request).gettext("Lesson %(lesson)s added in every language.",
+                                                      lesson=stem)))

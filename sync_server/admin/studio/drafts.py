@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile
 from app.core.errors import PackSourceError, ShiftError
 from app.core.roles import ROLES
 from sync_server.admin.console import CsrfForm, StudioMemberDep, form_text, redirect
+from sync_server.admin.i18n import tr
 from sync_server.admin.pages_packs import problems_of
 from sync_server.admin.studio.common import failure, page, texts
 from sync_server.api.deps import StateDep
@@ -56,8 +57,8 @@ async def new_draft(request: Request, admin: StudioMemberDep, form: CsrfForm,
     except ShiftError as exc:
         return _list(request, admin, state, error=failure(exc), status_code=422)
     log(logger, logging.INFO, "studio draft created", admin=admin.name, draft=draft.id)
-    return redirect(f"/admin/studio/{draft.id}", flash=("ok", f"Draft of {draft.pack_id} "
-                                                             "created."))
+    return redirect(f"/admin/studio/{draft.id}", flash=("ok", tr(request).gettext(
+        "Draft of %(pack)s created.", pack=draft.pack_id)))
 
 
 @router.post("/open")
@@ -71,7 +72,8 @@ async def open_version(request: Request, admin: StudioMemberDep, form: CsrfForm,
     except ShiftError as exc:
         return _list(request, admin, state, error=failure(exc), status_code=422)
     return redirect(f"/admin/studio/{draft.id}", flash=(
-        "ok", f"{pack_id} v{version} opened as a draft."))
+        "ok", tr(request).gettext("%(pack)s v%(version)s opened as a draft.", pack=pack_id,
+                                  version=version)))
 
 
 @router.get("/{draft_id}", response_class=HTMLResponse)
@@ -85,7 +87,7 @@ def _draft(request: Request, admin: StudioMemberDep, state: StateDep, draft_id: 
            status_code: int = 200) -> HTMLResponse:
     view = studio.overview(repo=state.repo, settings=state.settings, draft_id=draft_id)
     report = studio.check(repo=state.repo, settings=state.settings, draft_id=draft_id)
-    return page(request, "studio_draft.html", admin=admin, title=f"Draft {view['draft'].pack_id}",
+    return page(request, "studio_draft.html", admin=admin, title=tr(request).gettext("Draft %(pack)s", pack=view['draft'].pack_id),
                 report=report, problems=problems, error=error, status_code=status_code,
                 **view)
 
@@ -110,7 +112,8 @@ async def upload(request: Request, draft_id: str, admin: StudioMemberDep, form: 
                  state: StateDep) -> Response:
     upload_file = form.get("file")
     if not isinstance(upload_file, UploadFile):
-        return redirect(f"/admin/studio/{draft_id}", flash=("error", "Choose a .zip file."))
+        return redirect(f"/admin/studio/{draft_id}", flash=("error", tr(request).gettext(
+            "Choose a .zip file.")))
     tmp_dir = state.settings.data_dir / "tmp"
     path: Path | None = None
     try:
@@ -126,8 +129,8 @@ async def upload(request: Request, draft_id: str, admin: StudioMemberDep, form: 
     finally:
         if path is not None:
             path.unlink(missing_ok=True)
-    return redirect(f"/admin/studio/{draft_id}", flash=("ok", "The uploaded source replaced "
-                                                              "the draft."))
+    return redirect(f"/admin/studio/{draft_id}", flash=("ok", tr(request).gettext(
+        "The uploaded source replaced the draft.")))
 
 
 @router.post("/{draft_id}/build", response_class=HTMLResponse)
@@ -139,15 +142,17 @@ async def build(request: Request, draft_id: str, admin: StudioMemberDep, form: C
             blobs=state.blobs, by=admin, draft_id=draft_id))
     except PackSourceError as exc:
         return _draft(request, admin, state, draft_id, problems=problems_of(exc),
-                      error="The draft has errors and was not built: fix them first.",
+                      error=tr(request).gettext(
+                          "The draft has errors and was not built: fix them first."),
                       status_code=422)
     except ShiftError as exc:
         return _draft(request, admin, state, draft_id, error=failure(exc), status_code=422)
     log(logger, logging.INFO, "studio build", admin=admin.name, draft=draft_id,
         pack=pack.pack_id, version=pack.version)
     return redirect(f"/admin/packs#pack-{pack.pack_id}-{pack.version}", flash=(
-        "ok", f"Built {pack.pack_id} version {pack.version}, signed with the server key and "
-              "verified. Publish it below to make it reach devices."))
+        "ok", tr(request).gettext("Built %(pack)s version %(version)s, signed with the server key and "
+                                  "verified. Publish it below to make it reach devices.",
+                                  pack=pack.pack_id, version=pack.version)))
 
 
 @router.get("/{draft_id}/media/{path:path}")
@@ -162,12 +167,12 @@ def media(draft_id: str, path: str, admin: StudioMemberDep, state: StateDep) -> 
 
 
 @router.post("/{draft_id}/delete")
-async def delete(draft_id: str, admin: StudioMemberDep, form: CsrfForm,
+async def delete(request: Request, draft_id: str, admin: StudioMemberDep, form: CsrfForm,
                  state: StateDep) -> Response:
     try:
         drafts.delete_draft(repo=state.repo, settings=state.settings, by=admin,
                             draft_id=draft_id)
     except ShiftError as exc:
         return redirect(f"/admin/studio/{draft_id}", flash=("error", failure(exc)))
-    return redirect("/admin/studio", flash=("ok", "Draft deleted (versions built from it "
-                                                  "stay on the Packs page)."))
+    return redirect("/admin/studio", flash=("ok", tr(request).gettext(
+        "Draft deleted (versions built from it stay on the Packs page).")))

@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile
 
 from app.core.errors import ShiftError
 from sync_server.admin.console import CsrfForm, StudioMemberDep, redirect, render
+from sync_server.admin.i18n import tr
 from sync_server.admin.studio.common import failure, page
 from sync_server.api.deps import StateDep
 from sync_server.authoring.checks import Report
@@ -39,7 +40,7 @@ def _page(request: Request, admin: StudioMemberDep, state: StateDep, draft_id: s
     report = report or studio.check(repo=state.repo, settings=state.settings,
                                     draft_id=draft_id)
     view = studio.overview(repo=state.repo, settings=state.settings, draft_id=draft_id)
-    return page(request, "studio_lesson.html", admin=admin, title=f"Lesson {lesson} ({lang})",
+    return page(request, "studio_lesson.html", admin=admin, title=tr(request).gettext("Lesson %(lesson)s", lesson=lesson) + f" ({lang})",
                 report=report, error=error, note=note, status_code=status_code,
                 course_id=course_id, lesson=lesson, lang=lang, text=text, preview=preview,
                 path=f"courses/{course_id}/{lesson}.{lang}.md",
@@ -60,7 +61,7 @@ async def save_lesson(request: Request, draft_id: str, course_id: str, lesson: s
     text = str(form.get("markdown") or "")
     if form.get("preview_only"):
         return _page(request, admin, state, draft_id, course_id, lesson, lang, text=text,
-                     note="Preview of the text below — not saved yet.")
+                     note=tr(request).gettext("Preview of the text below — not saved yet."))
     try:
         report = studio.save_lesson(repo=state.repo, settings=state.settings, by=admin,
                                     draft_id=draft_id, course_id=course_id, lesson=lesson,
@@ -69,7 +70,7 @@ async def save_lesson(request: Request, draft_id: str, course_id: str, lesson: s
         return _page(request, admin, state, draft_id, course_id, lesson, lang, text=text,
                      error=failure(exc), status_code=422)
     return _page(request, admin, state, draft_id, course_id, lesson, lang, report=report,
-                 note="Saved.")
+                 note=tr(request).gettext("Saved."))
 
 
 @router.post(ROUTE + "/preview", response_class=HTMLResponse)
@@ -109,7 +110,8 @@ async def upload_image(request: Request, draft_id: str, course_id: str, lesson: 
         return _page(request, admin, state, draft_id, course_id, lesson, lang,
                      text=text or None, error=failure(exc), status_code=422)
     return _page(request, admin, state, draft_id, course_id, lesson, lang, report=report,
-                 note=f"Image added at the end of the lesson: {line}")
+                 note=tr(request).gettext("Image added at the end of the lesson: %(line)s",
+                                           line=line))
 
 
 @router.get("/{draft_id}/courses/{course_id}/lessons/{lesson}")

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from app.core.errors import ShiftError
 from app.core.roles import ROLES
 from sync_server.admin.console import CsrfForm, StudioMemberDep, form_text, redirect
+from sync_server.admin.i18n import tr
 from sync_server.admin.studio.common import failure, page, plain_form, texts
 from sync_server.api.deps import StateDep
 from sync_server.authoring.checks import Report
@@ -28,7 +29,7 @@ def _quiz(request: Request, admin: StudioMemberDep, state: StateDep, draft_id: s
     view = studio.overview(repo=state.repo, settings=state.settings, draft_id=draft_id)
     report = report or studio.check(repo=state.repo, settings=state.settings,
                                     draft_id=draft_id)
-    return page(request, "studio_quiz.html", admin=admin, title=f"Quiz {course_id}",
+    return page(request, "studio_quiz.html", admin=admin, title=tr(request).gettext("Quiz: %(course)s", course=course_id),
                 report=report, error=error, note=note, status_code=status_code,
                 course_id=course_id, quiz=quiz_form(src, course_id), types=TYPES,
                 outcomes=[o["id"] for o in course_form(src, course_id)["outcomes"]],
@@ -50,13 +51,13 @@ async def save_quiz(request: Request, draft_id: str, course_id: str, admin: Stud
     except ShiftError as exc:
         return _quiz(request, admin, state, draft_id, course_id, error=failure(exc),
                      status_code=422)
-    return _quiz(request, admin, state, draft_id, course_id, report=report, note="Saved.")
+    return _quiz(request, admin, state, draft_id, course_id, report=report, note=tr(request).gettext("Saved."))
 
 
 # ----------------------------------------------------------------------- DACUM profiles
 
 @router.post("/{draft_id}/profiles")
-async def add_profile(draft_id: str, admin: StudioMemberDep, form: CsrfForm,
+async def add_profile(request: Request, draft_id: str, admin: StudioMemberDep, form: CsrfForm,
                       state: StateDep) -> Response:
     try:
         pid = studio.add_profile(repo=state.repo, settings=state.settings, by=admin,
@@ -65,7 +66,8 @@ async def add_profile(draft_id: str, admin: StudioMemberDep, form: CsrfForm,
     except ShiftError as exc:
         return redirect(f"/admin/studio/{draft_id}", flash=("error", failure(exc)))
     return redirect(f"/admin/studio/{draft_id}/profiles/{pid}", flash=(
-        "ok", f"Profile {pid} added with a two-level scale and one duty."))
+        "ok", tr(request).gettext("Profile %(profile)s added with a two-level scale and one duty.",
+                                  profile=pid)))
 
 
 def _profile(request: Request, admin: StudioMemberDep, state: StateDep, draft_id: str,
@@ -75,7 +77,7 @@ def _profile(request: Request, admin: StudioMemberDep, state: StateDep, draft_id
     view = studio.overview(repo=state.repo, settings=state.settings, draft_id=draft_id)
     report = report or studio.check(repo=state.repo, settings=state.settings,
                                     draft_id=draft_id)
-    return page(request, "studio_profile.html", admin=admin, title=f"Profile {profile_id}",
+    return page(request, "studio_profile.html", admin=admin, title=tr(request).gettext("Profile %(profile)s", profile=profile_id),
                 report=report, error=error, note=note, status_code=status_code,
                 profile_id=profile_id, profile=profile_form(src, profile_id),
                 path=f"profiles/{profile_id}.toml", all_roles=ROLES, **view)
@@ -97,4 +99,4 @@ async def save_profile(request: Request, draft_id: str, profile_id: str,
     except ShiftError as exc:
         return _profile(request, admin, state, draft_id, profile_id, error=failure(exc),
                         status_code=422)
-    return _profile(request, admin, state, draft_id, profile_id, report=report, note="Saved.")
+    return _profile(request, admin, state, draft_id, profile_id, report=report, note=tr(request).gettext("Saved."))

@@ -14,6 +14,7 @@ from starlette.datastructures import UploadFile
 
 from app.core.errors import ShiftError
 from sync_server.admin.console import CsrfForm, StudioMemberDep, form_text, redirect, render
+from sync_server.admin.i18n import tr
 from sync_server.admin.studio.common import failure, page
 from sync_server.api.deps import StateDep
 from sync_server.errors import ForbiddenError, NotFoundError
@@ -39,7 +40,7 @@ def workspace(request: Request, draft_id: str, admin: StudioMemberDep, state: St
         raise
     except ShiftError as exc:      # e.g. a pack.toml the workspace cannot read
         return render(request, "message.html", admin=admin, nav="studio", status_code=422,
-                      title="The translation workspace cannot open this draft",
+                      title=tr(request).gettext("The translation workspace cannot open this draft"),
                       message=failure(exc), back=f"/admin/studio/{draft_id}")
 
 
@@ -54,7 +55,7 @@ def _page(request: Request, admin: StudioMemberDep, state: StateDep, draft_id: s
     first = (page_no - 1) * PAGE_SIZE
     rows = list(enumerate(wv.entries[first:first + PAGE_SIZE], start=first))
     return page(request, "studio_translate.html", admin=admin,
-                title=f"Translate {wv.pack_id} ({wv.lang})", draft=draft, view=wv, rows=rows,
+                title=tr(request).gettext("Translate %(pack)s (%(lang)s)", pack=wv.pack_id, lang=wv.lang), draft=draft, view=wv, rows=rows,
                 page_no=page_no, pages=pages, status=status, error=error,
                 import_report=report, status_code=status_code,
                 can_translate=roles.has_role(admin, roles.AUTHOR)
@@ -72,7 +73,7 @@ def _refused(request: Request, admin: StudioMemberDep, state: StateDep, draft_id
                      error=failure(exc), status_code=code)
     except ShiftError:            # the page itself cannot be shown (an unknown language)
         return render(request, "message.html", admin=admin, nav="studio", status_code=code,
-                      title="Not saved", message=failure(exc),
+                      title=tr(request).gettext("Not saved"), message=failure(exc),
                       back=f"/admin/studio/{draft_id}/translate")
 
 
@@ -97,7 +98,7 @@ async def save_string(request: Request, draft_id: str, lang: str, admin: StudioM
     except ShiftError as exc:
         return _refused(request, admin, state, draft_id, lang, exc, status, page_no)
     return redirect(_back(draft_id, lang, status, page_no, anchor),
-                    flash=("ok", f"Saved {string_id}."))
+                    flash=("ok", tr(request).gettext("Saved %(id)s.", id=string_id)))
 
 
 @router.post("/{draft_id}/translate/{lang}/review", response_class=HTMLResponse)
@@ -113,9 +114,10 @@ async def review(request: Request, draft_id: str, lang: str, admin: StudioMember
         return _refused(request, admin, state, draft_id, lang, exc, status, page_no)
     whole = all(e.status.value == "reviewed" for e in items)
     return redirect(_back(draft_id, lang, status, page_no), flash=(
-        "ok", f"{len(ids)} string(s) marked reviewed." + (
-            f" Every string of {lang} is reviewed: the pack records the review and no longer "
-            "flags the language as machine-translated." if whole else "")))
+        "ok", tr(request).gettext("%(n)s string(s) marked reviewed.", n=len(ids)) + (
+            " " + tr(request).gettext(
+                "Every string of %(lang)s is reviewed: the pack records the review and no "
+                "longer flags the language as machine-translated.", lang=lang) if whole else "")))
 
 
 @router.get("/{draft_id}/translate/{lang}/export.{fmt}")
@@ -134,7 +136,8 @@ async def import_file(request: Request, draft_id: str, lang: str, admin: StudioM
                       form: CsrfForm, state: StateDep) -> Response:
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
-        return redirect(_back(draft_id, lang), flash=("error", "Choose an XLIFF or PO file."))
+        return redirect(_back(draft_id, lang), flash=("error", tr(request).gettext(
+            "Choose an XLIFF or PO file.")))
     data = await upload.read(MAX_IMPORT + 1)
     name = (upload.filename or "").lower()
     fmt = form_text(form, "format") or ("po" if name.endswith((".po", ".pot")) else "xliff")
