@@ -46,6 +46,27 @@ def error_view(ctx: ViewContext, path: str) -> ft.View:
         spacing=16)], padding=24)
 
 
+def keep_identity(built: ft.View, screen: Screen) -> None:
+    """Key the top-level parts of a freshly built screen by the screen's name.
+
+    The shell patches one View in place with the parts of a newly built one. Without a
+    key, Flet's diff takes every new part for a new control: the whole screen goes out
+    again with fresh control ids, and a tap the browser sends for a control of the
+    previous drawing (a second quick tap, before that drawing's patch has arrived) names
+    an id the server no longer knows, and is dropped without a word ("Control with ID N
+    not found") — issue 17's "frozen" tab was this: the screen waited for an answer to
+    a tap that the server had thrown away. With the same key on both drawings, Flet
+    reconciles them: unchanged controls keep their ids (the late tap reaches the new
+    control, and its new handler), and only what changed is sent."""
+    for name in ("appbar", "navigation_bar", "bottom_appbar"):
+        part = getattr(built, name)
+        if part is not None and part.key is None:
+            part.key = f"{screen.value}:{name}"
+    for i, part in enumerate(built.controls):
+        if part.key is None:
+            part.key = f"{screen.value}:{i}"
+
+
 def sync_badge_state(session: Session) -> tuple[bool, datetime | None]:
     """What the home screen's sync badge shows; when it changes (a background sync
     finished, or the last sync grew old) the home screen is drawn again."""
@@ -170,6 +191,7 @@ class PageController:
         except Exception:  # a bug must not leave a blank tablet: say so, offer a way out
             log.exception("view %s failed", route.path)
             built = error_view(ctx, route.path)
+        keep_identity(built, self.route.name)
         self.apply_theme()
         self._badge = sync_badge_state(self.session) if self.route.name == Screen.HOME \
             else None
