@@ -46,6 +46,15 @@ def error_view(ctx: ViewContext, path: str) -> ft.View:
         spacing=16)], padding=24)
 
 
+def no_auto_update() -> None:
+    """For the page's own handlers (route change, scroll, resize, keys, back): they draw
+    with render(), which updates the page itself, or draw nothing. Flet's auto-update
+    would otherwise diff the whole page after each of them — after every navigation
+    (the browser reports the route we just pushed) and every second of reading (scroll
+    reports) — and send a second, redundant patch after each navigation."""
+    ft.context.disable_auto_update()
+
+
 def keep_identity(built: ft.View, screen: Screen) -> None:
     """Key the top-level parts of a freshly built screen by the screen's name.
 
@@ -105,11 +114,13 @@ class PageController:
 
     def on_activity(self, _e: Any = None) -> None:
         """A scroll (reading), a key: the person is still there."""
+        no_auto_update()
         self.session.touch()
         if self._still_there is not None:
             self.close_still_there()
 
     def on_route_change(self, e: ft.RouteChangeEvent) -> None:
+        no_auto_update()
         if e.route != self.route.path:
             self.session.touch()
             self.session.view.zoom_image = None
@@ -119,7 +130,7 @@ class PageController:
     def on_keyboard(self, e: Any) -> None:
         """Any key counts as activity; a hardware keyboard works on the PIN pad: digits,
         Backspace, Enter."""
-        self.on_activity()
+        self.on_activity()   # (no auto-update either: render() updates the page itself)
         if self.route.name != Screen.PIN \
                 or self.device.profiles.needs_pin(self.route.params["profile"]):
             return   # the "Set your PIN" form types into its own fields
@@ -140,11 +151,13 @@ class PageController:
     def on_resize(self, _e: Any = None) -> None:
         """A rotation or a resized window: draw again when the width changed enough to
         change a layout decision (the navigation's labels), not on every pixel."""
+        no_auto_update()
         width, last = self.page.width, self._rendered_width
         if width is not None and (last is None or abs(width - last) >= RESIZE_STEP):
             self.render()
 
     def on_view_pop(self, _e: Any) -> None:
+        no_auto_update()
         self.go(Route.start(self.session.signed_in))
 
     def media_bytes(self, pack_id: str, path: str) -> str | bytes:
