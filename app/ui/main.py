@@ -83,6 +83,7 @@ def create_asgi_app(data_dir: Path, *, background_sync: bool = True) -> Any:
     import flet_web.fastapi as flet_fastapi
     from fastapi import HTTPException
     from fastapi.responses import FileResponse
+    from flet import WebRenderer
 
     from app.ui.shell import make_page_main
 
@@ -112,6 +113,13 @@ def create_asgi_app(data_dir: Path, *, background_sync: bool = True) -> Any:
         app_short_name="Shift",
         app_description="Offline courses and self-assessment for prison staff",
         no_cdn=True,
+        # CanvasKit, not Flet's "auto" (multi-threaded skwasm in Chromium, since Flet's
+        # pages are cross-origin isolated): skwasm's main thread busy-waits for its
+        # render worker, and under rapid redraws (text size / contrast changes) the two
+        # deadlocked — the tab spun at 100 % CPU and never answered again (issue 17,
+        # defect 1; docs/app.md "Rapid taps"). CanvasKit draws on the main thread.
+        # FLET_WEB_RENDERER still overrides it (flet_web reads it).
+        web_renderer=WebRenderer.CANVAS_KIT,
     ))
     outer.state.device = device
     return outer

@@ -95,7 +95,8 @@ CHECK_JS = """([textPx, labelPx, buttonPx]) => {
     if (!name) continue;
     const px = control ? labelPx : textPx;
     // An icon (or icon button): its name is a label for screen readers, not drawn text.
-    const icon = r.width <= 60 && Math.abs(r.width - r.height) <= 8;
+    // (A node cut by the scroll edge shows only part of its square: icon-sized too.)
+    const icon = r.width <= 60 && (Math.abs(r.width - r.height) <= 8 || clipped);
     if (r.left < -1 || r.right > W + 1) out.push(`outside: ${where}`);
     // An icon's name, and a navigation tab's (label and tooltip; the label may be hidden
     // on a narrow screen, app/ui/widgets.py labels_fit — unit-tested), are not drawn text.

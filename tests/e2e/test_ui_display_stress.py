@@ -61,6 +61,11 @@ def carries_theme(payload: bytes | str) -> bool:
     return b"theme" in (payload if isinstance(payload, bytes) else payload.encode())
 
 
+#: Is the "Text size" label (not) drawn at height h (± 0.5 px)?
+HEIGHT_JS = """([h, equal]) => [...document.querySelectorAll('flt-semantics')].some(e =>
+  e.textContent === 'Text size' && (Math.abs(e.getBoundingClientRect().height - h) < 0.5) === equal)"""
+
+
 class Stress:
     """The page, its WebSocket to the app server, and the label heights per text size."""
 
@@ -88,30 +93,41 @@ class Stress:
         assert box is not None
         return float(box["height"])
 
-    def drawn_at(self, size: str) -> None:
-        """The "Text size" label is drawn at the height of `size` (measured once)."""
+    def drawn_at(self, size: str, before: str) -> None:
+        """The "Text size" label is drawn at the height of `size`. The first time, that
+        height is unknown: wait until the label's height has left the height of the size
+        `before` (the new theme is laid out, not just received), then note it."""
+        wait = self.b.page.wait_for_function
         if size not in self.heights:
-            self.b.page.get_by_role("checkbox", name=size, exact=True,
-                                    checked=True).first.wait_for(timeout=ANSWER_MS)
+            wait(HEIGHT_JS, arg=[self.heights[before], False], timeout=ANSWER_MS)
             self.heights[size] = self.label_height()
-            return
-        self.b.page.wait_for_function(
-            "([h]) => [...document.querySelectorAll('flt-semantics')].some(e => "
-            "e.textContent === 'Text size' && Math.abs(e.getBoundingClientRect().height - h)"
-            " < 0.5)", arg=[self.heights[size]], timeout=ANSWER_MS)
+        else:
+            wait(HEIGHT_JS, arg=[self.heights[size], True], timeout=ANSWER_MS)
 
     def churn_settings(self) -> None:
         """20 text-size changes and 20 contrast switches on the Settings screen."""
         page = self.b.page
-        for i in range(ROUNDS):
-            size = SIZES[(i + 1) % len(SIZES)]     # Large, Larger, Normal, Large…: a change
+        current = self.current_size()
+        self.heights.setdefault(current, self.label_height())
+        for _round in range(ROUNDS):
+            size = SIZES[(SIZES.index(current) + 1) % len(SIZES)]   # always a change
             chip = page.get_by_role("checkbox", name=size, exact=True).first
             self.answered(chip.click)
-            self.drawn_at(size)
+            self.drawn_at(size, before=current)
+            current = size
             self.answered(page.get_by_role("switch", name="High contrast").first.click)
         assert self.heights["Normal"] < self.heights["Large"] < self.heights["Larger"]
-        self.answered(page.get_by_role("checkbox", name="Normal", exact=True).first.click)
-        self.drawn_at("Normal")
+        if current != "Normal":
+            self.answered(page.get_by_role("checkbox", name="Normal", exact=True).first.click)
+            self.drawn_at("Normal", before=current)
+
+    def current_size(self) -> str:
+        """The text size the Settings screen shows selected (drawn: the page is settled)."""
+        for size in SIZES:
+            if self.b.page.get_by_role("checkbox", name=size, exact=True,
+                                       checked=True).count():
+                return size
+        raise AssertionError("no text size selected")
 
     def churn_lesson(self) -> None:
         b = self.b
