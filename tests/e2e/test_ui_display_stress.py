@@ -1,8 +1,8 @@
 """Issue 17, defect 1: the tab "froze" after rapid text-size / contrast changes.
 
 Two causes (docs/app.md, "Rapid taps and the frozen tab"): Flutter's multi-threaded
-skwasm renderer deadlocked (main thread spinning, render worker waiting) — the app now
-uses CanvasKit; and a quick second tap named a control id that the previous drawing had
+skwasm renderer deadlocked (main thread spinning, render worker waiting) — the app's
+pages are no longer cross-origin isolated, so skwasm renders single-threaded; and a quick second tap named a control id that the previous drawing had
 replaced, so Flet dropped it — the shell now keys each screen's parts, so two drawings of
 one screen are reconciled and controls keep their ids.
 
