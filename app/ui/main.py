@@ -116,6 +116,20 @@ def create_asgi_app(data_dir: Path, *, background_sync: bool = True) -> Any:
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
                                        "sandbox"})
 
+    @outer.middleware("http")
+    async def not_cross_origin_isolated(request: Any, call_next: Any) -> Any:
+        """Flet's pages come cross-origin isolated (COOP + COEP), which makes Chromium
+        run Flutter's *multi-threaded* skwasm renderer: its main thread busy-waits for a
+        render worker, and under rapid redraws (text size / contrast changes) the two
+        deadlocked — the tab spun at 100 % CPU and never answered again (issue 17,
+        defect 1; docs/app.md "Rapid taps and the frozen tab"). Without COEP the page is
+        not isolated and skwasm renders single-threaded on the main thread: nothing to
+        deadlock, and as fast (CanvasKit, the other cure, was 2× slower here)."""
+        response = await call_next(request)
+        if "cross-origin-embedder-policy" in response.headers:
+            del response.headers["cross-origin-embedder-policy"]
+        return response
+
     outer.mount("/", flet_fastapi.app(
         make_page_main(device),
         assets_dir=str(assets_dir()),

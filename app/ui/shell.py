@@ -46,6 +46,36 @@ def error_view(ctx: ViewContext, path: str) -> ft.View:
         spacing=16)], padding=24)
 
 
+def no_auto_update() -> None:
+    """For the page's own handlers (route change, scroll, resize, keys, back): they draw
+    with render(), which updates the page itself, or draw nothing. Flet's auto-update
+    would otherwise diff the whole page after each of them — after every navigation
+    (the browser reports the route we just pushed) and every second of reading (scroll
+    reports) — and send a second, redundant patch after each navigation."""
+    ft.context.disable_auto_update()
+
+
+def keep_identity(built: ft.View, screen: Screen) -> None:
+    """Key the top-level parts of a freshly built screen by the screen's name.
+
+    The shell patches one View in place with the parts of a newly built one. Without a
+    key, Flet's diff takes every new part for a new control: the whole screen goes out
+    again with fresh control ids, and a tap the browser sends for a control of the
+    previous drawing (a second quick tap, before that drawing's patch has arrived) names
+    an id the server no longer knows, and is dropped without a word ("Control with ID N
+    not found") — issue 17's "frozen" tab was this: the screen waited for an answer to
+    a tap that the server had thrown away. With the same key on both drawings, Flet
+    reconciles them: unchanged controls keep their ids (the late tap reaches the new
+    control, and its new handler), and only what changed is sent."""
+    for name in ("appbar", "navigation_bar", "bottom_appbar"):
+        part = getattr(built, name)
+        if part is not None and part.key is None:
+            part.key = f"{screen.value}:{name}"
+    for i, part in enumerate(built.controls):
+        if part.key is None:
+            part.key = f"{screen.value}:{i}"
+
+
 def sync_badge_state(session: Session) -> tuple[bool, datetime | None]:
     """What the home screen's sync badge shows; when it changes (a background sync
     finished, or the last sync grew old) the home screen is drawn again."""
@@ -84,11 +114,13 @@ class PageController:
 
     def on_activity(self, _e: Any = None) -> None:
         """A scroll (reading), a key: the person is still there."""
+        no_auto_update()
         self.session.touch()
         if self._still_there is not None:
             self.close_still_there()
 
     def on_route_change(self, e: ft.RouteChangeEvent) -> None:
+        no_auto_update()
         if e.route != self.route.path:
             self.session.touch()
             self.session.view.zoom_image = None
@@ -98,7 +130,7 @@ class PageController:
     def on_keyboard(self, e: Any) -> None:
         """Any key counts as activity; a hardware keyboard works on the PIN pad: digits,
         Backspace, Enter."""
-        self.on_activity()
+        self.on_activity()   # (no auto-update either: render() updates the page itself)
         if self.route.name != Screen.PIN \
                 or self.device.profiles.needs_pin(self.route.params["profile"]):
             return   # the "Set your PIN" form types into its own fields
@@ -119,11 +151,13 @@ class PageController:
     def on_resize(self, _e: Any = None) -> None:
         """A rotation or a resized window: draw again when the width changed enough to
         change a layout decision (the navigation's labels), not on every pixel."""
+        no_auto_update()
         width, last = self.page.width, self._rendered_width
         if width is not None and (last is None or abs(width - last) >= RESIZE_STEP):
             self.render()
 
     def on_view_pop(self, _e: Any) -> None:
+        no_auto_update()
         self.go(Route.start(self.session.signed_in))
 
     def media_bytes(self, pack_id: str, path: str) -> str | bytes:
@@ -170,6 +204,7 @@ class PageController:
         except Exception:  # a bug must not leave a blank tablet: say so, offer a way out
             log.exception("view %s failed", route.path)
             built = error_view(ctx, route.path)
+        keep_identity(built, self.route.name)
         self.apply_theme()
         self._badge = sync_badge_state(self.session) if self.route.name == Screen.HOME \
             else None

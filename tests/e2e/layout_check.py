@@ -13,7 +13,9 @@ bound: the real text is at least that wide):
 * **line** — a one-line control (a button or chip lower than two lines of its label
   font plus padding) whose whole name is wider than the node less 8 px of padding (a label
   cut at the end: "1 · Performs with close…");
-* **small** — a control (button, checkbox, switch, tab) under 48 × 48 px;
+* **small** — an interactive node under 48 × 48 px: a control (button, checkbox, radio,
+  switch, tab, menu item), anything Flutter marks tappable, a text field or slider
+  (inline links in a lesson's sentences are exempt, WCAG 2.5.8);
 * **hidden action** — the primary action is not fully inside the viewport.
 
 Icon-sized square nodes (≤ 60 px) and navigation tabs are checked for the edges only:
@@ -69,14 +71,9 @@ CHECK_JS = """([textPx, labelPx, buttonPx]) => {
       if (span) name = span.textContent || '';
     }
     name = name.trim();
-    if (!name) continue;
     const role = el.getAttribute('role') || '';
     const control = CONTROLS.has(role);
-    const px = control ? labelPx : textPx;
-    // An icon (or icon button): its name is a label for screen readers, not drawn text.
-    const icon = r.width <= 60 && Math.abs(r.width - r.height) <= 8;
     const where = `${role || 'text'} "${name.slice(0, 60)}" at ${r.x | 0},${r.y | 0} ${r.width | 0}x${r.height | 0}`;
-    if (r.left < -1 || r.right > W + 1) out.push(`outside: ${where}`);
     // A node cut by a scrolling ancestor (half scrolled out of view) reports the visible
     // part only: sizes are judged on nodes clear of their ancestors' edges.
     let clipped = false;
@@ -86,11 +83,21 @@ CHECK_JS = """([textPx, labelPx, buttonPx]) => {
       if (p.height < 1) continue;
       if (r.bottom >= p.bottom - 1 || r.top <= p.top + 1) { clipped = true; break; }
     }
-    // (role switch: the contrast switch is 40 px tall — a known gap, see docs/app.md)
-    if (control && role !== 'link' && role !== 'switch' && !clipped
-        && (r.height < 47.5 || r.width < 47.5)
+    // Every interactive node, named or not, is a 48 px touch target: a control role,
+    // anything Flutter marks tappable, a text field or slider. Inline links (in a
+    // sentence of a lesson) are exempt (WCAG 2.5.8's inline exception).
+    const interactive = (control && role !== 'link') || el.hasAttribute('flt-tappable')
+        || ['slider', 'textbox', 'combobox', 'spinbutton'].includes(role)
+        || el.querySelector(':scope > input, :scope > textarea') !== null;
+    if (interactive && !clipped && (r.height < 47.5 || r.width < 47.5)
         && el.getAttribute('aria-disabled') !== 'true')
       out.push(`small (< 48 px): ${where}`);
+    if (!name) continue;
+    const px = control ? labelPx : textPx;
+    // An icon (or icon button): its name is a label for screen readers, not drawn text.
+    // (A node cut by the scroll edge shows only part of its square: icon-sized too.)
+    const icon = r.width <= 60 && (Math.abs(r.width - r.height) <= 8 || clipped);
+    if (r.left < -1 || r.right > W + 1) out.push(`outside: ${where}`);
     // An icon's name, and a navigation tab's (label and tooltip; the label may be hidden
     // on a narrow screen, app/ui/widgets.py labels_fit — unit-tested), are not drawn text.
     if (icon || role === 'tab') continue;

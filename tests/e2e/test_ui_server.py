@@ -34,6 +34,16 @@ def test_index_is_ours_offline_and_names_no_cdn(server: AppServer) -> None:
     assert font.status_code == 200 and len(font.content) > 500_000
 
 
+def test_pages_are_not_cross_origin_isolated(server: AppServer) -> None:
+    """No COEP header: an isolated page makes Chromium run Flutter's multi-threaded skwasm
+    renderer, which deadlocked under rapid redraws (issue 17, defect 1; docs/app.md)."""
+    for path in ("", "settings", "flutter_bootstrap.js", "fonts/DejaVuSans.ttf"):
+        response = httpx.get(server.url + path)
+        assert response.status_code == 200, path
+        assert "cross-origin-embedder-policy" not in response.headers, path
+        assert response.headers.get("cross-origin-opener-policy") == "same-origin", path
+
+
 def test_pack_media_route(server: AppServer) -> None:
     ok = httpx.get(server.url + "packmedia/ui-demo/media/safety/ladder.png")
     assert ok.status_code == 200 and ok.content.startswith(b"\x89PNG")

@@ -141,7 +141,7 @@ class Browser:
         (ARTIFACTS / "failure-semantics.txt").write_text("\n".join(labels), encoding="utf-8")
 
     def has_text(self, text: str) -> bool:
-        return self.find(text).count() > 0
+        return bool(self.find(text).count() > 0)
 
     def type_into(self, label: str, text: str) -> None:
         """Focus a Flutter text field, then type key by key (Flutter makes its real
