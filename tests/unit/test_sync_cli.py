@@ -11,10 +11,11 @@ import pytest
 from app.__main__ import main
 from app.core.packs.keys import generate_keypair, public_key_pem
 from app.core.store import Store
+from app.core.store.keys import key_file_for
 
 
 def settings_of(data: Path) -> dict[str, object]:
-    with Store.open(data) as store:
+    with Store.open(data, keys=key_file_for(data)) as store:   # as the CLI opened it
         return store.settings.all()
 
 
@@ -67,7 +68,7 @@ def test_enrol_refuses_hostile_values_without_a_network(
         assert main([*argv, "--data-dir", str(data)]) == 1
         err = capsys.readouterr().err
         assert err.startswith("error:") and message in err, (argv, err)
-    with Store.open(data) as store:
+    with Store.open(data, keys=key_file_for(data)) as store:   # as the CLI opened it
         assert not store.settings.has_secret("device_token")
         assert store.settings.get("server_url") == "http://127.0.0.1:9"   # the valid one
 
