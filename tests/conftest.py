@@ -3,6 +3,11 @@
 `browser` and `postgres` tests run when the machine has what they need; otherwise they
 are skipped with the reason and how to enable them. CI sets SHIFT_REQUIRE_BROWSER=1 and
 SHIFT_REQUIRE_POSTGRES=1, which turns such a skip into a failure.
+
+Property tests (hypothesis) explore new random inputs on a developer's machine; under CI
+(`CI` set, as .ci/run does) they are derandomized, so a clean checkout always runs the
+same examples and a red CI is reproducible — a new input found locally becomes a named
+regression test.
 """
 
 from __future__ import annotations
@@ -17,7 +22,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from hypothesis import settings  # noqa: E402
+
 from tests.support.optional import browser_status, postgres_status  # noqa: E402
+
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

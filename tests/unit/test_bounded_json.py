@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from app.core import bounded_json as bj
 from app.core.errors import EventError, JSONLimitError
 from app.core.events import MAX_SEQ, is_canonical_uuid, validate_event
+from app.core.learning.payloads import check_payload
 from app.core.store import Store
 
 LEARNER = "9b1e0000-0000-4000-8000-000000000001"
@@ -144,6 +145,17 @@ def test_ids_are_canonical_lower_case_uuids_and_seq_is_bounded() -> None:
     for seq in (MAX_SEQ + 1, 10**40, 0, -1, 1.5, True):
         with pytest.raises(EventError, match="^seq"):
             validate_event(event(seq=seq))
+
+
+@pytest.mark.parametrize("seconds", [10**400, -(10**400), 10**4000, 2**1024],
+                         ids=["1e400", "-1e400", "1e4000", "2^1024"])
+def test_a_huge_whole_number_is_refused_not_a_crash(seconds: int) -> None:
+    """Found by test_fastjson's generator in CI: `math.isfinite` overflows on an int too
+    large for a float, so a pushed 400-digit `data.seconds` raised OverflowError (a 500)
+    instead of a refusal. The message names the field and stays short."""
+    with pytest.raises(EventError, match=r"data\.seconds") as refused:
+        check_payload(event(data={"seconds": seconds, "lang": "en"}))
+    assert len(str(refused.value)) < 200
 
 
 def test_the_device_refuses_the_same_events_as_the_server(tmp_path: Path) -> None:

@@ -57,10 +57,21 @@ def _number(event: dict[str, Any], data: dict[str, Any], key: str, lo: float, hi
             raise _fail(event, f"data.{key}", "missing")
         return
     value = data[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _fail(event, f"data.{key}", f"expected a number, got {value!r}")
+    # an int is finite whatever its size (math.isfinite would overflow converting a huge
+    # one to float: a 400-digit "seconds" crashed the check instead of being refused)
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or (isinstance(value, float) and not math.isfinite(value)):
+        raise _fail(event, f"data.{key}", f"expected a number, got {_shown(value)}")
     if not lo <= value <= hi:
-        raise _fail(event, f"data.{key}", f"expected {lo:g}–{hi:g}, got {value!r}")
+        raise _fail(event, f"data.{key}", f"expected {lo:g}–{hi:g}, got {_shown(value)}")
+
+
+def _shown(value: Any) -> str:
+    """A refused value as a message shows it: at most 40 characters (a huge number or
+    string is named by its start, never copied whole into an error)."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**30 \
+        else f"a {len(str(abs(value)))}-digit number"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _choice(event: dict[str, Any], data: dict[str, Any]) -> None:

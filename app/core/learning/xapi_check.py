@@ -75,9 +75,15 @@ def _extensions(value: Any, where: str) -> None:
 
 
 def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise _fail(where, f"expected a finite number, got {value!r:.40}")
-    return float(value)
+    try:
+        number = float(value)             # a huge int overflows here: refused, not raised
+    except OverflowError:
+        raise _fail(where, "expected a finite number, got a number too large") from None
+    if not math.isfinite(number):
+        raise _fail(where, f"expected a finite number, got {value!r:.40}")
+    return number
 
 
 def _actor(actor: Any) -> None:

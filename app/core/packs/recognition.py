@@ -49,7 +49,7 @@ def recognition_problem(value: Any) -> tuple[str, str] | None:
         return "eqf_level", f"must be an EQF level 1–8, got {level!r}"
     hours = value.get("workload_hours")
     if isinstance(hours, bool) or not isinstance(hours, int | float) \
-            or not math.isfinite(hours) or not 0 < hours <= MAX_WORKLOAD_HOURS \
+            or (isinstance(hours, float) and not math.isfinite(hours)) or not 0 < hours <= MAX_WORKLOAD_HOURS \
             or not float(hours * 2).is_integer():
         return "workload_hours", (f"must be a number of hours, 0.5–{MAX_WORKLOAD_HOURS} in "
                                   f"steps of 0.5, got {hours!r}")
