@@ -354,9 +354,11 @@ FOLD_FUNCTIONS = {"app/core/events.py": {"order_key", "parse_at"}}
 # e34fc72fb8b54ce3: the records (Answer, Attempt, CourseProgress, Certificate) moved from
 # state.py to course_progress.py unchanged; 271d0810e309718d: history.py's deferred save
 # (save_history); d09df8691e9a9d99: a recompute starts from the retained fold of the
-# events aged out of the tablet (retained_fold; empty when none aged) — none changes what
-# the folds compute or the payload: no bump
-FOLD_CODE_DIGEST = "d09df8691e9a9d99"
+# events aged out of the tablet (retained_fold; empty when none aged); a959805fa7449e76:
+# payloads.py refuses a payload number too large for a float instead of raising
+# OverflowError (such an event never reached a fold) — none changes what the folds
+# compute or the payload: no bump
+FOLD_CODE_DIGEST = "a959805fa7449e76"
 
 
 def _code_digest() -> str:
