@@ -56,10 +56,10 @@ def compile_all() -> None:
     pybabel("compile", "-d", str(LOCALE_DIR), "-D", DOMAIN, "--statistics")
 
 
-def problems(lang: str) -> list[str]:
-    """Untranslated / fuzzy entries of one catalog (English may stay empty: the source
-    strings are English)."""
-    po = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+def problems(lang: str, locale_dir: Path = LOCALE_DIR, domain: str = DOMAIN) -> list[str]:
+    """Untranslated / fuzzy entries of one catalog — the app's, or with `locale_dir` and
+    `domain` the console's (English may stay empty: the source strings are English)."""
+    po = locale_dir / lang / "LC_MESSAGES" / f"{domain}.po"
     with po.open("rb") as fh:
         catalog = read_po(fh, locale=lang)
     out = []
@@ -122,23 +122,6 @@ def compile_console() -> None:
     pybabel("compile", "-d", str(CONSOLE_DIR), "-D", CONSOLE_DOMAIN, "--statistics")
 
 
-def console_problems(lang: str) -> list[str]:
-    """Untranslated / fuzzy entries of one console catalog (English may stay empty)."""
-    po = CONSOLE_DIR / lang / "LC_MESSAGES" / f"{CONSOLE_DOMAIN}.po"
-    with po.open("rb") as fh:
-        catalog = read_po(fh, locale=lang)
-    out = []
-    for msg in catalog:
-        if not msg.id:
-            continue
-        if msg.fuzzy:
-            out.append(f"{po}: fuzzy: {msg.id!r}")
-        strings = msg.string if isinstance(msg.string, tuple) else (msg.string,)
-        if lang != "en" and not all(strings):
-            out.append(f"{po}: untranslated: {msg.id!r}")
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.i18n")
     parser.add_argument("--check", action="store_true", help="only check completeness")
@@ -151,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         update_console()
         compile_console()
     issues = [p for lang in UI_LOCALES for p in problems(lang)]
-    issues += [p for lang in CONSOLE_LOCALES for p in console_problems(lang)]
+    issues += [p for lang in CONSOLE_LOCALES
+               for p in problems(lang, CONSOLE_DIR, CONSOLE_DOMAIN)]
     for line in issues:
         print(line)
     print(f"i18n: {len(UI_LOCALES)} catalogs, {len(issues)} problems")
