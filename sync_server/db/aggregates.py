@@ -41,18 +41,6 @@ STREAM_ROWS = 2000       # rows per fetch of a streamed report
 _COURSE_COLS = "cards_viewed, attempts, best_score, passed, completed_at, last_at"
 
 
-@dataclass(frozen=True)
-class RateCount:
-    """Learners of one facility × role with a course completed / tried / passed."""
-    facility_id: str
-    role: str
-    pack_id: str
-    course_id: str
-    completed: int
-    tried: int
-    passed: int
-
-
 #: learner, facility, role, profile, task, level
 RatingRow = tuple[Any, ...]
 
@@ -111,10 +99,6 @@ class _Undo(Exception):
 
 
 class AggregateStore(Protocol):
-    def rate_counts(self, facility: str = "", role: str = "") -> list[RateCount]:
-        """Per facility × role × course: learners who completed, tried, passed it."""
-        ...
-
     def learner_groups(self, facility: str = "", role: str = "") -> dict[tuple[str, str], int]:
         """(facility, role) → number of learners ("" filters = all)."""
         ...
@@ -335,16 +319,6 @@ def _filters(facility: str, role: str) -> tuple[str, tuple[str, ...]]:
 
 
 class AggregateSql(SqlBase):
-    def rate_counts(self, facility: str = "", role: str = "") -> list[RateCount]:
-        where, params = _filters(facility, role)
-        rows = self._all(
-            "SELECT l.facility_id, l.role, p.pack_id, p.course_id, "
-            "SUM(CASE WHEN p.completed_at IS NULL THEN 0 ELSE 1 END), "
-            "SUM(CASE WHEN p.attempts > 0 THEN 1 ELSE 0 END), SUM(p.passed) "
-            f"FROM course_progress p JOIN learners l ON l.id = p.learner_id{where} "
-            "GROUP BY l.facility_id, l.role, p.pack_id, p.course_id", params)
-        return [RateCount(f, r, p, c, int(a), int(b), int(d)) for f, r, p, c, a, b, d in rows]
-
     def learner_groups(self, facility: str = "", role: str = "") -> dict[tuple[str, str], int]:
         where, params = _filters(facility, role)
         return {(f, r): int(n) for f, r, n in self._all(

@@ -13,7 +13,7 @@ composed into the `Repository` the app uses.
     packs           PackStore          PackVersion, Publication, InstalledPack  packs.py
     certificates    CertificateStore   CertificateRecord                    certificates.py
     usage / quotas  UsageStore         DeviceUsage                          usage.py
-    report aggr.    AggregateStore     RateCount, LatestRating, ProgressRow aggregates.py
+    report aggr.    AggregateStore     LatestRating, ProgressRow aggregates.py
     report reads    ReportStore        StatusCount, LearnerPage, Tiles      report_queries.py
     progress report ProgressReportStore ReportScope, ReportRow             progress_report.py
     audit log       AuditStore         AuditEntry, AuditRecord              audit.py
@@ -41,7 +41,6 @@ from sync_server.db.aggregates import (
     AggregateStore,
     LatestRating,
     ProgressRow,
-    RateCount,
     RebuildCounts,
     Rebuilt,
     Snapshot,
@@ -81,7 +80,7 @@ class Repository(MetaStore, FacilityStore, AdminStore, LoginStore, DeviceStore, 
 
 
 __all__ = [
-    "Admin", "AdminStore", "BulkConflict", "LearnerBulkStore", "PinSetupChange", "AggregateStore", "LatestRating", "ProgressRow", "RateCount",
+    "Admin", "AdminStore", "BulkConflict", "LearnerBulkStore", "PinSetupChange", "AggregateStore", "LatestRating", "ProgressRow",
     "RebuildCounts", "Rebuilt", "Snapshot", "AuditEntry", "AuditQuery", "AuditRecord",
     "AuditStore", "ErasureCounts", "ErasureStore", "SummaryRow", "Tombstone",
     "CertificateRecord", "CertificateStore", "Device", "DeviceStore", "Draft", "DraftStore",

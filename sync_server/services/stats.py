@@ -109,65 +109,6 @@ def courses_of(manifests: Iterable[dict[str, Any]], language: str = "en") -> lis
 
 
 @dataclass(frozen=True)
-class RateCell:
-    course: CourseInfo
-    facility_id: str
-    role: str
-    population: int
-    completed: int
-    tried: int
-    passed: int
-
-    @property
-    def completion_rate(self) -> float | None:
-        return self.completed / self.population if self.population else None
-
-    @property
-    def pass_rate(self) -> float | None:
-        return self.passed / self.tried if self.tried else None
-
-
-def course_rates(courses: Sequence[CourseInfo], learners: Sequence[LearnerLike],
-                 progress: dict[tuple[str, str, str], CourseProgress]) -> list[RateCell]:
-    """Completion and pass rates per course × facility × role (cells with people only)."""
-    groups: dict[tuple[str, str], list[LearnerLike]] = defaultdict(list)
-    for learner in learners:
-        groups[(learner.facility_id, learner.role)].append(learner)
-    cells = []
-    for course in courses:
-        for (facility, role), members in sorted(groups.items()):
-            if course.roles and role not in course.roles:
-                continue
-            completed = tried = passed = 0
-            for learner in members:
-                p = progress.get((learner.id, course.pack_id, course.course_id))
-                if p is None:
-                    continue
-                completed += p.completed_at is not None
-                tried += p.attempts > 0
-                passed += p.passed
-            cells.append(RateCell(course, facility, role, len(members), completed, tried, passed))
-    return cells
-
-
-def rates_from_counts(courses: Sequence[CourseInfo], groups: dict[tuple[str, str], int],
-                      counts: dict[tuple[str, str, str, str], tuple[int, int, int]]
-                      ) -> list[RateCell]:
-    """`course_rates` from counts already made (the aggregates): `groups` is (facility,
-    role) → population, `counts` (facility, role, pack, course) → (completed, tried,
-    passed)."""
-    cells = []
-    for course in courses:
-        for (facility, role), population in sorted(groups.items()):
-            if course.roles and role not in course.roles:
-                continue
-            completed, tried, passed = counts.get(
-                (facility, role, course.pack_id, course.course_id), (0, 0, 0))
-            cells.append(RateCell(course, facility, role, population, completed, tried, passed))
-    return cells
-
-
-@dataclass(frozen=True)
 class GapMap:
     rows: list[str]                       # duty labels ("profile · duty")
     columns: list[str]                    # facility ids
