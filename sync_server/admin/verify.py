@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from sync_server.admin.console import SECURITY_HEADERS, templates
+from sync_server.admin.i18n import Tr, request_language
 from sync_server.api.deps import StateDep
 from sync_server.certificates_pdf import render_pdf
 from sync_server.services import certificates
@@ -50,26 +51,35 @@ def verify_page(request: Request, certificate_id: str, state: StateDep) -> Respo
     if _wants_json(request):
         return JSONResponse(answer, status_code=code, headers={"Cache-Control": "no-store"})
     cred = answer["credential"]
+    # the page's words follow the reader's browser (cookie / Accept-Language, as in the
+    # console: an employer abroad checks a Lithuanian certificate); the certificate's own
+    # texts keep the language they were issued in (`cert_lang` on their elements)
+    tr = Tr(request_language(request))
     headline, explanation, css = {
-        "genuine": ("Genuine certificate", "The signature is valid and the issuer has not "
-                    "revoked this certificate.", "genuine"),
-        "revoked": ("Revoked certificate", "The certificate was issued here but has been "
-                    "revoked by the issuer.", "bad"),
-        "not_found": ("Unknown certificate", "No certificate with this id was issued by this "
-                      "service.", "bad"),
-    }.get(answer["status"], ("Not genuine", "The stored certificate does not match its "
-                             "signature: " + str(answer["reason"]), "bad"))
+        "genuine": (tr.gettext("Genuine certificate"),
+                    tr.gettext("The signature is valid and the issuer has not revoked this "
+                               "certificate."), "genuine"),
+        "revoked": (tr.gettext("Revoked certificate"),
+                    tr.gettext("The certificate was issued here but has been revoked by the "
+                               "issuer."), "bad"),
+        "not_found": (tr.gettext("Unknown certificate"),
+                      tr.gettext("No certificate with this id was issued by this service."),
+                      "bad"),
+    }.get(answer["status"], (tr.gettext("Not genuine"),
+                             tr.gettext("The stored certificate does not match its signature: "
+                                        "%(reason)s", reason=str(answer["reason"])), "bad"))
     learner = ""
     if cred:
         learner = next((i.get("identityHash") for i in cred["credentialSubject"].get(
             "identifier", []) if i.get("identityType") == "name"), "")
     issuer_name = cred["issuer"]["name"] if cred else state.issuer.config.org_name
-    lang = (cred or {}).get("credentialSubject", {}).get("achievement", {}).get("inLanguage", "en")
+    cert_lang = (cred or {}).get("credentialSubject", {}).get("achievement", {}).get(
+        "inLanguage", "en")
     return templates.TemplateResponse(request, "verify.html", {
         "headline": headline, "explanation": explanation, "verdict_class": css, "cert": cred,
         "learner_name": learner, "issuer_name": issuer_name, "key_id": answer["key_id"],
         "revoked_at": answer["revoked_at"], "has_logo": state.issuer.config.logo is not None,
-        "cid": answer["id"], "lang": lang}, status_code=code,
+        "cid": answer["id"], "lang": tr.lang, "cert_lang": cert_lang}, status_code=code,
         headers={"Cache-Control": "no-store", **SECURITY_HEADERS})
 
 

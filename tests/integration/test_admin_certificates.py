@@ -159,6 +159,16 @@ def test_completion_issues_one_certificate_that_verifies_offline(server) -> None
     html = httpx.get(f"{base}/verify/{cid}")
     assert html.status_code == 200 and "Genuine certificate" in html.text
     assert "Žydrūnė Šėtonaitė" in html.text
+    # the page's words follow the reader's browser; the certificate's texts keep theirs
+    lt = httpx.get(f"{base}/verify/{cid}", headers={"Accept-Language": "lt-LT,lt;q=0.9,en;q=0.5"})
+    assert lt.status_code == 200 and '<html lang="lt">' in lt.text
+    assert "Tikras pažymėjimas" in lt.text and "Genuine certificate" not in lt.text
+    assert "Suteiktas" in lt.text and "Žydrūnė Šėtonaitė" in lt.text
+    achievement = credential["credentialSubject"]["achievement"]
+    assert f'<dd lang="{achievement.get("inLanguage", "en")}">' in lt.text
+    # a hostile Accept-Language changes nothing but the words (English here)
+    odd = httpx.get(f"{base}/verify/{cid}", headers={"Accept-Language": "<script>;q=9," * 50})
+    assert odd.status_code == 200 and "Genuine certificate" in odd.text and "<script>;" not in odd.text
     pdf = httpx.get(f"{base}/certificates/{cid}.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
     # the short link printed on the PDF leads to the verify page (issue 21 item 10)
