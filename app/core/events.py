@@ -109,7 +109,96 @@ def validated_json(event: Any, *, allow_server_fields: bool = False,
 
     `encode` must be `canonical_json` or give exactly its bytes and raise exactly what it
     raises (the sync server passes a faster C encoder held to that: sync_server/
-    fastjson.py); the rules here are the same whichever encodes."""
+    fastjson.py); the rules here are the same whichever encodes.
+
+    Two steps, one rule set: `_accepted` is a fast test that only ever *accepts* (it is
+    narrower than the rules: whatever it is unsure of — a str subclass, a 29 February, a
+    trailing newline the id pattern's `$` lets through — it leaves to the next step), and
+    `_checked_json` applies the rules one by one and names the first wrong field.
+    tests/unit/test_event_checks_equivalence.py holds the pair to the rules as they were
+    (tests/support/reference_events.py): same verdict, same message, same bytes."""
+    if type(event) is dict:
+        encoded = _accepted(event, _WITH_SERVER_FIELDS if allow_server_fields
+                            else _ENVELOPE_FIELDS, encode)
+        if encoded is not None:
+            return encoded
+    return _checked_json(event, allow_server_fields, encode)
+
+
+#: id, learner, device and `at` of a valid event, joined by spaces (no valid one holds a
+#: space): one match instead of four. `at` is matched only when it is a real time —
+#: year 0001–9999, the day within its month (29 February is left to `parse_at`), hour
+#: 00–23, minute and second 00–59 — so a match means `parse_at` accepts it.
+_DAY = (r"(?!0000)[0-9]{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+        r"|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)")
+_AT_VALID = _DAY + r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?Z"
+_ID = r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}"
+_HEAD_MATCH = re.compile(f"{_UUID_RE.pattern} {_ID} {_ID} {_AT_VALID}").fullmatch
+_ID_MATCH = re.compile(_ID).fullmatch
+_NOTHING: dict[str, Any] = {}     # read only: an absent `ref` / `data`
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _accepted(event: dict[str, Any], allowed: frozenset[str],
+              encode: Callable[[Any], bytes]) -> bytes | None:
+    """The canonical bytes of an event that certainly passes every rule of
+    `_checked_json`, else None (not a refusal: `_checked_json` then decides and says
+    why). Exact types only (`type(x) is str`: a bool is never an int here)."""
+    if not event.keys() <= allowed:
+        return None
+    get = event.get
+    event_id, learner, device, at = get("id"), get("learner"), get("device"), get("at")
+    if type(event_id) is not str or type(learner) is not str or type(device) is not str \
+            or type(at) is not str or _HEAD_MATCH(f"{event_id} {learner} {device} {at}") is None:
+        return None
+    seq, etype = get("seq"), get("type")
+    if type(seq) is not int or not 1 <= seq <= MAX_SEQ \
+            or type(etype) is not str or etype not in EVENT_TYPES:
+        return None
+    pack, pack_version = get("pack"), get("pack_version")
+    if pack is not None and (type(pack) is not str or _ID_MATCH(pack) is None):
+        return None
+    if pack_version is not None and (type(pack_version) is not int or pack_version < 1):
+        return None
+    ref, data = get("ref", _NOTHING), get("data", _NOTHING)
+    if type(ref) is not dict or type(data) is not dict:
+        return None
+    if ref:
+        if not ref.keys() <= REF_KEYS:
+            return None
+        for value in ref.values():
+            if type(value) is not str or not 0 < len(value) <= 200:
+                return None
+    # the depth: the event is level 1, `ref` (strings) and `data` level 2; when `data`
+    # (and `received_at`, unchecked here) holds only scalars and lists of scalars
+    # nothing is deeper than 3 — else the
+    # bracket count of the bytes decides below (fewer brackets than the limit cannot
+    # nest deeper than it: bounded_json.within_depth)
+    shallow = type(get("received_at")) in _SCALARS     # the one field of any type
+    for value in data.values():
+        kind = type(value)
+        if kind in _SCALARS:
+            continue
+        if kind is list:
+            for item in value:
+                if type(item) not in _SCALARS:
+                    shallow = False
+            continue
+        shallow = False
+    try:
+        encoded = encode(event)
+    except (ValueError, TypeError, RecursionError):
+        return None                      # `_checked_json` names it
+    if len(encoded) > MAX_EVENT_BYTES or not shallow \
+            and encoded.count(b"{") + encoded.count(b"[") > MAX_DEPTH:
+        return None
+    return encoded
+
+
+def _checked_json(event: Any, allow_server_fields: bool,
+                  encode: Callable[[Any], bytes]) -> bytes:
+    """The envelope rules one by one (validated_json): the canonical bytes, or
+    EventError naming the first wrong field."""
     if not isinstance(event, dict):
         raise EventError(f"event: expected an object, got {type(event).__name__}")
     allowed = _WITH_SERVER_FIELDS if allow_server_fields else _ENVELOPE_FIELDS
@@ -129,7 +218,7 @@ def validated_json(event: Any, *, allow_server_fields: bool = False,
     if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_SEQ:
         raise EventError(f"seq: expected an integer 1..2^53, got {str(seq)[:40]}")
     parse_at(event["at"])
-    if event["type"] not in EVENT_TYPES:
+    if not isinstance(event["type"], str) or event["type"] not in EVENT_TYPES:
         raise EventError(f"type: unknown event type {event['type']!r}; known: "
                          + ", ".join(sorted(EVENT_TYPES)))
     if event.get("pack") is not None and (
