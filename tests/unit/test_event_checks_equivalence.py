@@ -79,6 +79,9 @@ ODD_AT = ["2026-02-30T10:00:00Z", "2026-02-29T10:00:00Z", "2024-02-29T10:00:00Z"
           "٢٠٢٦-01-01T09:00:00Z", "2026-01-01T09:00:00+00:00", "2026-1-1T9:00:00Z", "",
           "2026-01-01T09:00:00.000Z ", "2026-01-31T00:00:00Z", "2026-03-31T00:00:00Z",
           "2026-06-31T00:00:00Z", "2026-11-31T00:00:00Z", "2026-09-30T00:00:00Z"]
+#: the last days of every month, and one past them, in a common and a leap year
+MONTH_ENDS = [f"{year}-{month:02d}-{day:02d}T12:00:00Z" for year in (2025, 2028)
+              for month in range(1, 13) for day in (28, 29, 30, 31, 32)]
 ODD_IDS = ["dev-1", "dev-1\n", "dev 1", "-dev", "é", "dev\u0661", "a" * 128, "a" * 129,
            "A.b_c:d-e", "", "x\x00", "ＡＢＣ", "dev\r"]
 HOSTILE: list[Any] = [
@@ -88,6 +91,10 @@ HOSTILE: list[Any] = [
     nested(33), "x" * 20_000, str(uuid.uuid4()), str(uuid.uuid4()).upper(),
     "{" + str(uuid.uuid4()) + "}", ATTEMPT, MENTOR, "2026-01-01T09:00:00.000Z",
     *ODD_AT[:8], *ODD_IDS[:6], "card.viewed", "certificate.received",
+    # the bounds of every range the rules have
+    86_400, 86_401, 86_400.0, 86_400.5, 100, 101, 100.0, 100.5, 99.9, 1.5, 0.999, 2,
+    -1e-9, -1, 999, 1000, 2**63 - 1, 2**53 - 1, "x" * 200, "x" * 201, "o" * 64, "o" * 65,
+    "9999", "0000", "٣", ["a"] * 8, ["a"] * 9, ["a", "a"], ["o" * 65], [""], ["a", 1],
 ]
 FIELDS = ["id", "learner", "device", "seq", "at", "type", "pack", "pack_version", "ref",
           "data", "received_at", "extra", "Id"]
@@ -141,7 +148,7 @@ def test_every_valid_type_is_accepted_alike(index: int) -> None:
     check_payload(event)
 
 
-@pytest.mark.parametrize("at", ODD_AT)
+@pytest.mark.parametrize("at", ODD_AT + MONTH_ENDS)
 def test_odd_times_alike(at: str) -> None:
     for index in (0, 2):
         event = base_event(index)
