@@ -185,57 +185,49 @@ def _practice(event: dict[str, Any], ref: dict[str, Any], data: dict[str, Any]) 
 # "not sure", never "refused". Exact types: `type(x) is int` leaves bools (and int
 # subclasses) to the rules.
 
-def _ref_pack_data(event: dict[str, Any], keys: tuple[str, ...]) -> tuple[Any, Any] | None:
-    """(ref, data) when `ref` holds every key as a non-empty str, `pack` is a str and
-    `data` an object (or absent); else None."""
+def _fast_card(event: dict[str, Any]) -> bool:
     ref, data = event.get("ref"), event.get("data", _NOTHING)
     if type(ref) is not dict or type(data) is not dict or type(event.get("pack")) is not str:
-        return None
-    for key in keys:
-        value = ref.get(key)
-        if type(value) is not str or not value:
-            return None
-    return ref, data
-
-
-def _fast_card(event: dict[str, Any]) -> bool:
-    got = _ref_pack_data(event, REQUIRED_REF["card.viewed"])
-    if got is None:
         return False
-    ref, data = got
-    card, seconds = ref["card"], data.get("seconds", 0)
-    return card.isdigit() and len(card) <= 4 \
+    course, lesson, card = ref.get("course"), ref.get("lesson"), ref.get("card")
+    seconds = data.get("seconds", 0)
+    return type(course) is str and type(lesson) is str and type(card) is str \
+        and course != "" and lesson != "" and card.isdigit() and len(card) <= 4 \
         and (type(seconds) is int or type(seconds) is float) and 0 <= seconds <= 86_400
 
 
 def _fast_answer(event: dict[str, Any]) -> bool:
-    got = _ref_pack_data(event, REQUIRED_REF["answer.given"])
-    if got is None:
+    ref, data = event.get("ref"), event.get("data", _NOTHING)
+    if type(ref) is not dict or type(data) is not dict or type(event.get("pack")) is not str:
         return False
-    data = got[1]
+    course, attempt, question = ref.get("course"), ref.get("attempt"), ref.get("question")
     choice, score = data.get("choice"), data.get("score")
-    if type(choice) is not list or not 0 < len(choice) <= 8 \
-            or (type(score) is not int and type(score) is not float) or not 0 <= score <= 1:
-        return False
-    return all(type(option) is str and 0 < len(option) <= 64 for option in choice)
+    return type(course) is str and type(attempt) is str and type(question) is str \
+        and course != "" and attempt != "" and question != "" \
+        and type(choice) is list and 0 < len(choice) <= 8 \
+        and (type(score) is int or type(score) is float) and 0 <= score <= 1 \
+        and all(type(option) is str and 0 < len(option) <= 64 for option in choice)
 
 
 def _fast_submitted(event: dict[str, Any]) -> bool:
-    got = _ref_pack_data(event, REQUIRED_REF["quiz.submitted"])
-    if got is None:
+    ref, data = event.get("ref"), event.get("data", _NOTHING)
+    if type(ref) is not dict or type(data) is not dict or type(event.get("pack")) is not str:
         return False
-    data = got[1]
-    score = data.get("score")
-    return (type(score) is int or type(score) is float) and 0 <= score <= 100 \
+    course, attempt, score = ref.get("course"), ref.get("attempt"), data.get("score")
+    return type(course) is str and type(attempt) is str and course != "" and attempt != "" \
+        and (type(score) is int or type(score) is float) and 0 <= score <= 100 \
         and type(data.get("passed")) is bool
 
 
 def _fast_rated(event: dict[str, Any]) -> bool:
-    got = _ref_pack_data(event, REQUIRED_REF["selfassessment.rated"])
-    if got is None:
+    ref, data = event.get("ref"), event.get("data", _NOTHING)
+    if type(ref) is not dict or type(data) is not dict or type(event.get("pack")) is not str:
         return False
-    level = got[1].get("level")
-    return type(level) is int and 0 <= level <= 100
+    profile, assessment, task = ref.get("profile"), ref.get("assessment"), ref.get("task")
+    level = data.get("level")
+    return type(profile) is str and type(assessment) is str and type(task) is str \
+        and profile != "" and assessment != "" and task != "" \
+        and type(level) is int and 0 <= level <= 100
 
 
 _NOTHING: dict[str, Any] = {}     # read only: an absent `data`
