@@ -19,6 +19,7 @@ import copy
 import math
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -30,6 +31,7 @@ from app.core.errors import EventError
 from app.core.events import EVENT_TYPES, parse_at, validated_json
 from app.core.learning.payloads import check_payload
 from sync_server import fastjson
+from sync_server.services.sync import check_events
 from tests.support import reference_events as old
 
 ATTEMPT = "5b0c1d8e-54a3-4c57-9a0e-2f1f6a1c0de1"
@@ -243,3 +245,15 @@ def test_an_unhashable_type_is_refused_not_a_crash() -> None:
         validated_json(event)
     with pytest.raises(EventError, match="not a learning event type"):
         check_payload(event)
+
+
+def test_a_push_with_an_unhashable_type_is_answered_not_crashed() -> None:
+    """The push's checks (sync_server/services/sync.py check_events) refuse the event
+    (`bad_schema`) instead of raising TypeError out of the request (a 500)."""
+    good, bad = base_event(0), base_event(2)
+    bad["type"] = {"card.viewed": 1}
+    checked = check_events([good, bad], moment=datetime(2026, 6, 1, tzinfo=UTC),
+                           encode=fastjson.canonical)
+    assert [index for index, _, _ in checked.candidates] == [0]
+    assert [(r["index"], r["reason"]) for r in checked.rejected] == [(1, "bad_schema")]
+    assert checked.rejected[0]["detail"].startswith("type: unknown event type {'card.viewed': 1}")
