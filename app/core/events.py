@@ -192,29 +192,25 @@ def _accepted(event: dict[str, Any], allowed: frozenset[str],
         for value in ref.values():
             if type(value) is not str or not 0 < len(value) <= 200:
                 return None
-    # the depth: the event is level 1, `ref` (strings) and `data` level 2; when `data`
-    # (and `received_at`, unchecked here) holds only scalars and lists of scalars
-    # nothing is deeper than 3 — else the bracket count of the bytes decides below
-    # (fewer brackets than the limit cannot nest deeper than it: bounded_json.within_depth)
-    shallow = type(get("received_at")) in _SCALARS     # the one field of any type
-    for value in data.values():
-        kind = type(value)
-        if kind in _SCALARS:
-            continue
-        if kind is list:
-            for item in value:
-                if type(item) not in _SCALARS:
-                    shallow = False
-            continue
-        shallow = False
     try:
         encoded = encode(event)
     except (ValueError, TypeError, RecursionError):
         return None                      # `_checked_json` names it
-    if len(encoded) > MAX_EVENT_BYTES or not shallow \
-            and encoded.count(b"{") + encoded.count(b"[") > MAX_DEPTH:
+    if len(encoded) > MAX_EVENT_BYTES:
         return None
-    return encoded
+    # the depth: the event is level 1, `ref` (strings) and `data` level 2; when `data`
+    # (and `received_at`, unchecked here) holds only scalars and lists of scalars
+    # nothing is deeper than 3 — else the bracket count of the bytes decides (fewer
+    # brackets than the limit cannot nest deeper than it: bounded_json.within_depth)
+    if type(get("received_at")) in _SCALARS:
+        for value in data.values():
+            kind = type(value)
+            if kind in _SCALARS or kind is list and all(type(x) in _SCALARS for x in value):
+                continue
+            break
+        else:
+            return encoded
+    return encoded if encoded.count(b"{") + encoded.count(b"[") <= MAX_DEPTH else None
 
 
 def _checked_json(event: Any, allow_server_fields: bool,
