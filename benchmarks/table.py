@@ -34,6 +34,7 @@ sys.path.insert(0, str(HERE))
 
 import admin_dashboard  # noqa: E402
 import device_history  # noqa: E402
+import event_checks  # noqa: E402
 import learning_fold  # noqa: E402
 import pack_import  # noqa: E402
 import pin_hashing  # noqa: E402
@@ -62,6 +63,8 @@ BENCHMARKS: list[tuple[str, str, RowsFn]] = [
      server_ingest.rows),
     ("server_concurrency", "200 devices x 500 events at once (issue 18)",
      server_concurrency.rows),
+    ("event_checks", "parse + shared event checks per pushed event (issue 18, information)",
+     event_checks.rows),
 ]
 
 

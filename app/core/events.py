@@ -109,7 +109,114 @@ def validated_json(event: Any, *, allow_server_fields: bool = False,
 
     `encode` must be `canonical_json` or give exactly its bytes and raise exactly what it
     raises (the sync server passes a faster C encoder held to that: sync_server/
-    fastjson.py); the rules here are the same whichever encodes."""
+    fastjson.py); the rules here are the same whichever encodes.
+
+    Two steps, one rule set: `_accepted` is a fast test that only ever *accepts* (it is
+    narrower than the rules: whatever it is unsure of — a str subclass, a 29 February, a
+    trailing newline the id pattern's `$` lets through — it leaves to the next step), and
+    `_checked_json` applies the rules one by one and names the first wrong field.
+    tests/unit/test_event_checks_equivalence.py holds the pair to the rules as they were
+    (tests/support/reference_events.py): same verdict, same message, same bytes."""
+    if type(event) is dict:
+        encoded = _accepted(event, _WITH_SERVER_FIELDS if allow_server_fields
+                            else _ENVELOPE_FIELDS, encode)
+        if encoded is not None:
+            return encoded
+    return _checked_json(event, allow_server_fields, encode)
+
+
+#: id and `at` of a valid event, joined by a space: one match instead of two. `at` is
+#: matched only when it is a real time — year 0001–9999, the day within its month
+#: (29 February is left to `parse_at`), hour 00–23, minute and second 00–59 — so a match
+#: means `parse_at` accepts it.
+_DAY = (r"(?!0000)[0-9]{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+        r"|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)")
+_AT_VALID = _DAY + r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?Z"
+_HEAD_MATCH = re.compile(f"{_UUID_RE.pattern} {_AT_VALID}").fullmatch
+#: `_ID_RE` without its `$`, which also matches before a final newline ("dev-1\n" is an
+#: id to the rules; the fast test leaves it to them)
+_ID_MATCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}").fullmatch
+#: learner, device and pack ids `_ID_MATCH` accepted lately: a push names a few learners
+#: and one device hundreds of times (a memo of a pure test; emptied when full)
+_GOOD_IDS: set[str] = set()
+_GOOD_IDS_MAX = 4096
+_NOTHING: dict[str, Any] = {}     # read only: an absent `ref` / `data`
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+#: events with every envelope field (and no server stamp) have exactly this many keys
+_ALL_FIELDS = len(_ENVELOPE_FIELDS)
+
+
+def _good_id(value: Any) -> bool:
+    """An exact str that `_ID_RE` accepts (and has no final newline)."""
+    if type(value) is not str:
+        return False
+    if value in _GOOD_IDS:
+        return True
+    if _ID_MATCH(value) is None:
+        return False
+    if len(_GOOD_IDS) >= _GOOD_IDS_MAX:
+        _GOOD_IDS.clear()
+    _GOOD_IDS.add(value)
+    return True
+
+
+def _accepted(event: dict[str, Any], allowed: frozenset[str],
+              encode: Callable[[Any], bytes]) -> bytes | None:
+    """The canonical bytes of an event that certainly passes every rule of
+    `_checked_json`, else None (not a refusal: `_checked_json` then decides and says
+    why). Exact types only (`type(x) is str`: a bool is never an int here)."""
+    get = event.get
+    event_id, at, seq, etype = get("id"), get("at"), get("seq"), get("type")
+    pack, pack_version = get("pack"), get("pack_version")
+    ref, data = get("ref", _NOTHING), get("data", _NOTHING)
+    # all ten fields there (none None: each is type-checked below) and ten keys: no other
+    # key; else compare the keys
+    if (len(event) != _ALL_FIELDS or pack is None or pack_version is None or ref is _NOTHING
+            or data is _NOTHING) and not event.keys() <= allowed:
+        return None
+    if type(event_id) is not str or type(at) is not str \
+            or _HEAD_MATCH(f"{event_id} {at}") is None \
+            or not (type(learner := get("learner")) is str and learner in _GOOD_IDS
+                    or _good_id(learner)) \
+            or not (type(device := get("device")) is str and device in _GOOD_IDS
+                    or _good_id(device)) \
+            or type(seq) is not int or not 1 <= seq <= MAX_SEQ \
+            or type(etype) is not str or etype not in EVENT_TYPES \
+            or pack is not None and not _good_id(pack) \
+            or pack_version is not None and (type(pack_version) is not int or pack_version < 1) \
+            or type(ref) is not dict or type(data) is not dict:
+        return None
+    if ref:
+        if not ref.keys() <= REF_KEYS:
+            return None
+        for value in ref.values():
+            if type(value) is not str or not 0 < len(value) <= 200:
+                return None
+    try:
+        encoded = encode(event)
+    except (ValueError, TypeError, RecursionError):
+        return None                      # `_checked_json` names it
+    if len(encoded) > MAX_EVENT_BYTES:
+        return None
+    # the depth: the event is level 1, `ref` (strings) and `data` level 2; when `data`
+    # (and `received_at`, unchecked here) holds only scalars and lists of scalars
+    # nothing is deeper than 3 — else the bracket count of the bytes decides (fewer
+    # brackets than the limit cannot nest deeper than it: bounded_json.within_depth)
+    if type(get("received_at")) in _SCALARS:
+        for value in data.values():
+            kind = type(value)
+            if kind in _SCALARS or kind is list and all(type(x) in _SCALARS for x in value):
+                continue
+            break
+        else:
+            return encoded
+    return encoded if encoded.count(b"{") + encoded.count(b"[") <= MAX_DEPTH else None
+
+
+def _checked_json(event: Any, allow_server_fields: bool,
+                  encode: Callable[[Any], bytes]) -> bytes:
+    """The envelope rules one by one (validated_json): the canonical bytes, or
+    EventError naming the first wrong field."""
     if not isinstance(event, dict):
         raise EventError(f"event: expected an object, got {type(event).__name__}")
     allowed = _WITH_SERVER_FIELDS if allow_server_fields else _ENVELOPE_FIELDS
@@ -129,7 +236,7 @@ def validated_json(event: Any, *, allow_server_fields: bool = False,
     if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_SEQ:
         raise EventError(f"seq: expected an integer 1..2^53, got {str(seq)[:40]}")
     parse_at(event["at"])
-    if event["type"] not in EVENT_TYPES:
+    if not isinstance(event["type"], str) or event["type"] not in EVENT_TYPES:
         raise EventError(f"type: unknown event type {event['type']!r}; known: "
                          + ", ".join(sorted(EVENT_TYPES)))
     if event.get("pack") is not None and (

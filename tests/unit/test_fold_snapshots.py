@@ -356,9 +356,11 @@ FOLD_FUNCTIONS = {"app/core/events.py": {"order_key", "parse_at"}}
 # (save_history); d09df8691e9a9d99: a recompute starts from the retained fold of the
 # events aged out of the tablet (retained_fold; empty when none aged); a959805fa7449e76:
 # payloads.py refuses a payload number too large for a float instead of raising
-# OverflowError (such an event never reached a fold) — none changes what the folds
-# compute or the payload: no bump
-FOLD_CODE_DIGEST = "a959805fa7449e76"
+# OverflowError (such an event never reached a fold); 89d485fa1ffbb2ac: check_payload's
+# fast test of the common types (accepts only what the rules accept; an unhashable `type`
+# is refused instead of raising TypeError: tests/unit/test_event_checks_equivalence.py)
+# — none changes what the folds compute or the payload: no bump
+FOLD_CODE_DIGEST = "89d485fa1ffbb2ac"
 
 
 def _code_digest() -> str:
