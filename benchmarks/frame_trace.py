@@ -8,18 +8,22 @@ as an ImageBitmap / OffscreenCanvas frame). viz draws only when something was da
 an idle page presents no frames at all.
 
 "Settled" = the last presented frame before the screen stays still for ``quiet_us`` of
-*trace time*: the first gap of at least ``quiet_us`` without a frame (or the end of the
-trace, if it came ``quiet_us`` after the last frame) that has not already ended before
-``seen_us`` — the moment the harness saw the new screen's text, so that a pause in the
-middle of loading (the page waiting for its WebAssembly or its WebSocket) is not taken
-for the end. No wall-clock sleep is part of the criterion; the trace only has to be
-long enough to contain the quiet gap.
+*trace time*: the first frame at or after the moment the new screen's text entered the
+semantics DOM (a ``performance.mark`` stamped by a MutationObserver in the page) that is
+followed by a gap of at least ``quiet_us`` without a frame (or by the end of the watched
+time). Starting the search at the text's arrival keeps a pause in the middle of loading
+(the page waiting for its WebAssembly or its WebSocket) from being taken for the end,
+and is right for both renderers: single-threaded skwasm draws before it updates the
+semantics, yet its frame is presented only after that task; multi-threaded skwasm's
+frame comes after the semantics update. No wall-clock sleep is part of the criterion;
+the trace only has to be long enough to contain the quiet gap.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 PRESENTED_FRAME = "Display::DrawAndSwap"
@@ -31,6 +35,38 @@ CATEGORIES = ["viz", "devtools.timeline", "blink.user_timing", "benchmark",
               "disabled-by-default-devtools.timeline.frame"]
 
 Event = Mapping[str, Any]
+
+# In the page: window.__uiBenchWatch(text) stamps performance.mark("ui-bench-text:" +
+# text) when the text (a text node or an aria-label, as Playwright's get_by_text /
+# get_by_label would find it) enters Flutter's semantics DOM. Installed as an init script
+# (so a navigation's new document watches from its first moment) and called before taps.
+WATCH_JS = """
+(() => {
+  const has = (text) => {
+    const root = document.querySelector('flt-semantics-host') || document.body;
+    if (!root) return false;
+    if ((root.textContent || '').includes(text)) return true;
+    for (const el of root.querySelectorAll('[aria-label]'))
+      if ((el.getAttribute('aria-label') || '').includes(text)) return true;
+    return false;
+  };
+  window.__uiBenchWatch = (text) => {
+    if (has(text)) throw new Error('ui-bench: already on screen before the input: ' + text);
+    const obs = new MutationObserver(() => {
+      if (has(text)) { performance.mark('ui-bench-text:' + text); obs.disconnect(); }
+    });
+    obs.observe(document, {subtree: true, childList: true,
+      characterData: true, attributes: true, attributeFilter: ['aria-label']});
+  };
+  for (const text of TEXTS) window.__uiBenchWatch(text);
+})();
+"""
+
+
+def watch_script(texts_on_load: list[str]) -> str:
+    """The page script, watching for ``texts_on_load`` from a document's first moment."""
+    return WATCH_JS.replace("TEXTS", json.dumps(texts_on_load))
+
 
 
 class TraceError(ValueError):
@@ -77,33 +113,45 @@ def presented_frames(events: Iterable[Event]) -> list[int]:
                   if e.get("name") == PRESENTED_FRAME and "ts" in e)
 
 
-def settled_frame(frames: list[int], start_us: int, seen_us: int, end_us: int,
-                  quiet_us: int) -> int | None:
-    """The last frame presented after ``start_us`` before the first quiet gap (≥
-    ``quiet_us`` without a frame) that has not ended before ``seen_us``; None when the
-    frames had not gone quiet by ``end_us`` (the trace was too short to tell)."""
-    after = [f for f in frames if f >= start_us]
-    if not after:
-        return None
-    for here, nxt in zip(after, [*after[1:], None], strict=True):
-        gap_end = end_us if nxt is None else nxt
-        if gap_end - here >= quiet_us and gap_end > seen_us:
+def settled_frame(frames: list[int], shown_us: int, end_us: int, quiet_us: int) -> int | None:
+    """The first frame presented at or after ``shown_us`` that is followed by a gap of at
+    least ``quiet_us`` without a frame (the end of the watched time, ``end_us``, closes
+    the last gap); None when there is none: no frame after ``shown_us``, or the frames
+    had not gone quiet by ``end_us`` (the trace was too short to tell)."""
+    after = [f for f in frames if f >= shown_us]
+    for here, nxt in zip(after, [*after[1:], end_us], strict=True):
+        if nxt - here >= quiet_us:
             return here
     return None
 
 
-def tap_to_settled_ms(events: list[Event], start_mark: str, seen_mark: str, end_mark: str,
-                      quiet_ms: float, from_input: bool) -> float | None:
-    """Milliseconds from the input (the first pointer-down after ``start_mark`` when
-    ``from_input``, else the mark itself: a navigation) to the settled frame.
-    ``end_mark`` is stamped just before the trace stops: an idle browser records
-    nothing, so the last event recorded is not the end of the watched time."""
+@dataclass(frozen=True)
+class Timing:
+    """One navigation read from its trace, in ms from the input."""
+
+    text_ms: float  # the new text entered the semantics DOM
+    settled_ms: float | None  # the screen's last frame before quiet; None: not settled
+
+
+def text_mark(text: str) -> str:
+    """The mark the page's MutationObserver stamps when ``text`` enters the semantics."""
+    return f"ui-bench-text:{text}"
+
+
+def read_timing(events: list[Event], start_mark: str, text: str, end_mark: str,
+                quiet_ms: float, from_input: bool) -> Timing:
+    """Input → text in the semantics DOM, and input → settled frame. The input is the
+    first pointer-down after ``start_mark`` when ``from_input``, else the mark itself
+    (a navigation). ``end_mark`` is stamped just before the trace stops: an idle browser
+    records nothing, so the last event recorded is not the end of the watched time."""
     start = mark_ts(events, start_mark)
     if from_input:
         tap = first_input_ts(events, start)
         if tap is None:
             raise TraceError(f"no pointer-down after performance.mark({start_mark!r})")
         start = tap
-    settled = settled_frame(presented_frames(events), start, mark_ts(events, seen_mark),
-                            mark_ts(events, end_mark), int(quiet_ms * 1000))
-    return None if settled is None else (settled - start) / 1000
+    shown = mark_ts(events, text_mark(text))
+    settled = settled_frame(presented_frames(events), shown, mark_ts(events, end_mark),
+                            int(quiet_ms * 1000))
+    return Timing((shown - start) / 1000,
+                  None if settled is None else (settled - start) / 1000)

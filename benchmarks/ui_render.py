@@ -42,7 +42,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from frame_trace import CATEGORIES, TraceError, load_events, tap_to_settled_ms
+from frame_trace import CATEGORIES, Timing, TraceError, load_events, read_timing, watch_script
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -112,16 +112,17 @@ def start_baseline(work: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 START_MARK = "ui-bench-input"
-SEEN_MARK = "ui-bench-seen"
 END_MARK = "ui-bench-end"
 
 
 @dataclass
 class Samples:
-    """One path's figures: semantics (s, wall clock) and pixels settled (s, trace time);
-    ``unsettled`` counts traces whose frames had not gone quiet by the trace's end."""
+    """One path's figures (s): semantics as Playwright saw it (wall clock), and from the
+    trace: input → text in the semantics DOM, input → pixels settled. ``unsettled``
+    counts traces whose frames had not gone quiet by the trace's end."""
 
     semantics: list[float] = field(default_factory=list)
+    text: list[float] = field(default_factory=list)
     pixels: list[float] = field(default_factory=list)
     unsettled: int = 0
 
@@ -142,7 +143,10 @@ class Meter:
         self.page.evaluate(f"() => performance.mark({name!r})")
 
     def measure(self, into: Samples, act: Callable[[], object], seen: Callable[[], object],
-                tap: bool) -> None:
+                text: str, tap: bool) -> None:
+        """``act`` makes the input, ``seen`` waits (Playwright) for the new screen whose
+        semantics contain ``text``; ``tap``: the input is a pointer tap (else a
+        navigation, whose page watches for ``text`` by the init script)."""
         browser = self.page.context.browser
         if not self.pixels:
             start = time.perf_counter()
@@ -150,6 +154,8 @@ class Meter:
             seen()
             into.semantics.append(time.perf_counter() - start)
             return
+        if tap:
+            self.page.evaluate("t => window.__uiBenchWatch(t)", text)
         browser.start_tracing(page=self.page, categories=CATEGORIES)
         try:
             self._mark(START_MARK)
@@ -157,7 +163,6 @@ class Meter:
             act()
             seen()
             into.semantics.append(time.perf_counter() - start)
-            self._mark(SEEN_MARK)
             # The trace must go on long enough to hold the quiet gap after the last
             # frame. This wait sets the trace window; it synchronises nothing (the
             # settled criterion is read in trace time, and a trace that ends before the
@@ -170,12 +175,13 @@ class Meter:
             self.kept += 1
             self.keep.mkdir(parents=True, exist_ok=True)
             (self.keep / f"trace-{self.kept:03d}.json").write_bytes(raw)
-        settled = tap_to_settled_ms(load_events(raw), START_MARK, SEEN_MARK, END_MARK,
-                                    self.quiet_ms, from_input=tap)
-        if settled is None:
+        timing: Timing = read_timing(load_events(raw), START_MARK, text, END_MARK,
+                                     self.quiet_ms, from_input=tap)
+        into.text.append(timing.text_ms / 1000)
+        if timing.settled_ms is None:
             into.unsettled += 1
         else:
-            into.pixels.append(settled / 1000)
+            into.pixels.append(timing.settled_ms / 1000)
 
 
 @dataclass
@@ -194,7 +200,8 @@ def sign_in(b: Any, meter: Meter, into: Samples) -> None:
     for digit in "2580":
         b.tap(digit)
         b.page.wait_for_timeout(150)
-    meter.measure(into, lambda: b.tap("Sign in"), lambda: b.text("Safety 3.5"), tap=True)
+    meter.measure(into, lambda: b.tap("Sign in"), lambda: b.text("Safety 3.5"), "Safety 3.5",
+                  tap=True)
 
 
 def walk_cards(b: Any, meter: Meter, into: Samples, taps: int) -> None:
@@ -210,8 +217,8 @@ def walk_cards(b: Any, meter: Meter, into: Samples, taps: int) -> None:
                                exact=False).first.click()
             b.text("Card 1 of 3")
             continue
-        meter.measure(into, lambda: b.tap("Next"),
-                      partial(b.text, f"Card {card + 1} of 3"), tap=True)
+        want = f"Card {card + 1} of 3"
+        meter.measure(into, lambda: b.tap("Next"), partial(b.text, want), want, tap=True)
 
 
 def run(args: argparse.Namespace) -> Results:
@@ -230,22 +237,25 @@ def run(args: argparse.Namespace) -> Results:
         base_proc, base_url = start_baseline(work)
         try:
             with chromium((800, 1280)) as b:
+                if not args.no_pixels:
+                    b.page.context.add_init_script(watch_script(["Tap me", "Bench"]))
                 meter = Meter(b.page, not args.no_pixels, args.quiet_ms,
                               args.quiet_ms + args.tail_ms, args.keep_traces)
                 res = Results(n_courses, {})
                 for _ in range(args.loads):
                     meter.measure(res.base_load, lambda: b.open(base_url),
                                   lambda: b.button("Tap me").wait_for(timeout=30_000),
-                                  tap=False)
+                                  "Tap me", tap=False)
                 res.isolated["baseline"] = bool(b.page.evaluate("crossOriginIsolated"))
                 for i in range(1, args.taps + 1):
                     meter.measure(res.base_tap, lambda: b.button("Tap me").click(),
-                                  partial(b.text, f"count {i}", exact=True), tap=True)
+                                  partial(b.text, f"count {i}", exact=True), f"count {i}",
+                                  tap=True)
                 for _ in range(args.loads):
                     meter.measure(res.load, lambda: b.open(app.url),
                                   lambda: b.page.get_by_role("button", name="Bench",
                                                              exact=False)
-                                  .first.wait_for(timeout=30_000), tap=False)
+                                  .first.wait_for(timeout=30_000), "Bench", tap=False)
                     res.isolated["app"] = bool(b.page.evaluate("crossOriginIsolated"))
                     sign_in(b, meter, res.home)
                 walk_cards(b, meter, res.nxt, args.taps)
@@ -261,25 +271,27 @@ def report(res: Results, args: argparse.Namespace, seconds: float) -> None:
     def med(xs: list[float]) -> float:
         return statistics.median(xs) if xs else float("nan")
 
+    def cell(xs: list[float], base: list[float]) -> str:
+        return f"{med(xs) * 1000:6.0f} ms {med(xs) / med(base):5.2f}×"
+
     def line(what: str, s: Samples, base: Samples) -> None:
-        sem = med(s.semantics)
-        out = (f"  {what:34s} semantics {sem * 1000:6.0f} ms = "
-               f"{sem / med(base.semantics):5.2f}×")
+        out = f"  {what:30s} {cell(s.semantics, base.semantics)}"
         if not args.no_pixels:
-            pix = med(s.pixels)
-            out += (f" | pixels settled {pix * 1000:6.0f} ms = "
-                    f"{pix / med(base.pixels):5.2f}×")
+            out += f" | {cell(s.text, base.text)} | {cell(s.pixels, base.pixels)}"
             if s.unsettled:
                 out += f" ({s.unsettled} unsettled)"
-        print(out + f"  (n={len(s.semantics)})")
+        print(out + f"  n={len(s.semantics)}")
 
     print(f"ui_render: {res.n_courses} courses in 3 packs, Chromium, offline (127.0.0.1); "
           f"app from {args.app_root}")
     print(f"  cross-origin isolated (multi-threaded skwasm): baseline "
           f"{res.isolated.get('baseline')}, app {res.isolated.get('app')}")
+    head = f"  {'path (median; ratio to baseline)':30s} {'semantics (Playwright)':>18s}"
     if not args.no_pixels:
+        head += f" | {'input→text (trace)':>18s} | {'pixels settled':>18s}"
         print(f"  pixels settled = input → last presented frame before "
               f"{args.quiet_ms:.0f} ms of trace time without a frame")
+    print(head)
     line("baseline goto → interactive", res.base_load, res.base_load)
     line("baseline tap → update", res.base_tap, res.base_tap)
     line("goto → 'Who is learning?'", res.load, res.base_load)
