@@ -22,7 +22,7 @@ the trace only has to be long enough to contain the quiet gap.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,7 +76,10 @@ class TraceError(ValueError):
 def load_events(raw: bytes) -> list[Event]:
     """The events of a JSON trace (either the ``{"traceEvents": [...]}`` object that
     Playwright's ``stop_tracing`` returns or a bare list)."""
-    doc = json.loads(raw)
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise TraceError(f"not a Chromium trace: not JSON ({exc})") from exc
     events = doc.get("traceEvents") if isinstance(doc, dict) else doc
     if not isinstance(events, list):
         raise TraceError("not a Chromium trace: no traceEvents list")
@@ -119,7 +122,7 @@ def settled_frame(frames: list[int], shown_us: int, end_us: int, quiet_us: int) 
     the last gap); None when there is none: no frame after ``shown_us``, or the frames
     had not gone quiet by ``end_us`` (the trace was too short to tell)."""
     after = [f for f in frames if f >= shown_us]
-    for here, nxt in zip(after, [*after[1:], end_us], strict=True):
+    for here, nxt in zip(after, [*after[1:], end_us], strict=False):
         if nxt - here >= quiet_us:
             return here
     return None
@@ -138,7 +141,7 @@ def text_mark(text: str) -> str:
     return f"ui-bench-text:{text}"
 
 
-def read_timing(events: list[Event], start_mark: str, text: str, end_mark: str,
+def read_timing(events: Sequence[Event], start_mark: str, text: str, end_mark: str,
                 quiet_ms: float, from_input: bool) -> Timing:
     """Input → text in the semantics DOM, and input → settled frame. The input is the
     first pointer-down after ``start_mark`` when ``from_input``, else the mark itself
