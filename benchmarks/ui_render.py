@@ -1,23 +1,28 @@
 """UI render benchmark in real Chromium (offline, 127.0.0.1), 3 packs / 20 courses.
 
-Three paths, each measured twice (docs/benchmarks.md "UI tap→screen (issue 17)"):
-  * goto → "Who is learning?" sign-in screen; PIN → home (20 course cards); tap "Next" →
-    next lesson card (median of several taps);
-  * **semantics** figure: wall-clock time until the new text is in Flutter's semantics
-    (accessibility) DOM, as Playwright sees it — what the e2e tests wait for;
-  * **pixels settled** figure: trace time from the input (the pointer-down of the tap,
-    or the start of the navigation) to the last frame the display compositor presented
-    before the screen stayed still for ``--quiet-ms`` (Chromium tracing,
-    benchmarks/frame_trace.py).
+Three paths: goto → "Who is learning?" sign-in screen; PIN → home (20 course cards);
+tap "Next" → next lesson card (median of several taps). Each is measured three ways
+(docs/benchmarks.md "UI tap→screen (issue 17)"):
+  * **semantics (Playwright)**: wall-clock time until Playwright sees the new text in
+    Flutter's semantics (accessibility) DOM — what the e2e tests wait for; includes
+    Playwright's own polling and round trips;
+  * **input → text (trace)**: trace time from the input (the tap's pointer-down, or the
+    start of the navigation) to the moment a MutationObserver in the page saw the text
+    enter the semantics DOM;
+  * **pixels settled (trace)**: trace time from the input to the last frame the display
+    compositor presented before the screen stayed still for ``--quiet-ms`` (searched
+    from the text's arrival on; benchmarks/frame_trace.py). Includes what the user sees
+    move after a tap: the button's ink ripple (~0.4 s), a page transition.
 Each is printed as a ratio to a baseline measured the same way in the same run: a
 minimal Flet page served by Flet itself (goto → one button; tap → text changed), i.e.
 the cost of Flet + Flutter.
 
-Why two figures: Flet serves its pages cross-origin isolated, so Flutter's skwasm renders
+Why pixels: Flet serves its pages cross-origin isolated, so Flutter's skwasm renders
 *multi-threaded* (raster in a worker, after the semantics update); the app drops COEP
 (issue 17's frozen tab) and renders *single-threaded* (raster on the main thread,
 before the semantics update). Semantics time therefore counts raster for the app but
-not for the baseline or an isolated build; the pixels figure counts it for all.
+not for the baseline or an isolated build; the pixels figure counts it for all. Tracing
+costs the page some time: ``--no-pixels`` gives the semantics figure without it.
 
 ``--app-root PATH`` drives another checkout's app (its ``app`` package, its e2e harness
 and fixture pack) with this measuring code, e.g. an older commit for a before/after.
@@ -251,13 +256,17 @@ def run(args: argparse.Namespace) -> Results:
                     meter.measure(res.base_tap, lambda: b.button("Tap me").click(),
                                   partial(b.text, f"count {i}", exact=True), f"count {i}",
                                   tap=True)
-                for _ in range(args.loads):
+                for k in range(args.loads):
                     meter.measure(res.load, lambda: b.open(app.url),
                                   lambda: b.page.get_by_role("button", name="Bench",
                                                              exact=False)
                                   .first.wait_for(timeout=30_000), "Bench", tap=False)
                     res.isolated["app"] = bool(b.page.evaluate("crossOriginIsolated"))
                     sign_in(b, meter, res.home)
+                    if k < args.loads - 1:  # the app keeps a session over a reload
+                        b.tap("Lock and switch learner")
+                        b.page.get_by_role("button", name="Bench", exact=False).first \
+                            .wait_for(timeout=15_000)
                 walk_cards(b, meter, res.nxt, args.taps)
                 assert not b.blocked, b.blocked
         finally:
