@@ -29,7 +29,8 @@ and fixture pack) with this measuring code, e.g. an older commit for a before/af
 Needs /usr/bin/chromium and playwright; about 1–2 min.
 
     python benchmarks/ui_render.py [--taps 10] [--loads 3] [--app-root PATH]
-                                   [--quiet-ms 250] [--no-pixels]
+                                   [--quiet-ms 250] [--tail-ms 1000]
+                                   [--keep-traces DIR] [--no-pixels]
 """
 
 from __future__ import annotations
