@@ -10,7 +10,8 @@ stored, duplicate or rejected with a reason; a client drops stored + duplicate i
 its outbox.
 
 `receive_push` is the endpoint's entry: the push is charged to the device's daily quota
-(quota.py) first, and the events it newly stored go to the `PushHook`s (the certificate
+(quota.py) — in the transaction that stores its events, or first when it carries
+profiles — and the events it newly stored go to the `PushHook`s (the certificate
 issuer, services/issuing.py) before the answer is sent.
 
 Pull: events of every learner of the device's facility (so a colleague who used another
