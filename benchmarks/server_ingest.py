@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import statistics
 import sys
@@ -146,6 +147,17 @@ def http_push(base_url: str, dev: Enrolled, chunks: list[list[dict[str, Any]]], 
     return sum(len(c) for c in chunks) / (time.perf_counter() - start), stored[0]
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc; None elsewhere). The
+    server's CPU per event is the figure a loaded machine changes least (the rates and
+    ratios move with what else runs on it)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_backend(label: str, folder: Path, database_url: str | None, raw_factory: Callable[[], Any],
                 args: argparse.Namespace, log: Callable[[str], None] = print
                 ) -> list[tuple[float, float]]:
@@ -162,12 +174,17 @@ def run_backend(label: str, folder: Path, database_url: str | None, raw_factory:
         results: list[tuple[float, float]] = []
         for r in range(args.rounds):
             chunks = make_chunks(profiles, dev.device_id, args.events, 1 + r * args.events)
+            pid = server.proc.pid if server.proc is not None else 0
+            cpu_before = cpu_seconds(pid)
             rate, stored = http_push(server.base_url, dev, chunks, args.clients)
+            cpu_after = cpu_seconds(pid)
             if stored != args.events:
                 raise SystemExit(f"{label}: stored {stored} of {args.events} events")
             raw_rate = raw.insert(rows_of(chunks, dev.device_id))
+            cpu = ("" if cpu_before is None or cpu_after is None or args.workers > 1 else
+                   f"   server CPU {1e6 * (cpu_after - cpu_before) / args.events:4.0f} µs/event")
             log(f"{label:9s} round {r + 1}: HTTP {rate:9,.0f} ev/s   raw {raw_rate:9,.0f} ev/s"
-                  f"   ratio {rate / raw_rate:6.1%}")
+                f"   ratio {rate / raw_rate:6.1%}{cpu}")
             results.append((rate, raw_rate))
         return results
     finally:

@@ -19,7 +19,8 @@ from typing import Any, Literal, NamedTuple, Protocol
 from sync_server.db.aggregate_fold import AGGREGATE_TYPES, parsed
 from sync_server.db.aggregates import apply_events
 from sync_server.db.base import SqlBase
-from sync_server.db.locks import LOCK_EVENTS
+from sync_server.db.locks import LOCK_EVENTS, LOCK_USAGE
+from sync_server.db.usage import UsageCharge, UsageRefused, charge_on
 
 InsertStatus = Literal["stored", "duplicate", "conflict", "erased"]
 _STORED = "seq, content, received_at"
@@ -56,10 +57,13 @@ class EventCounts:
 
 
 class EventStore(Protocol):
-    def insert_events(self, rows: list[EventRow]) -> dict[str, InsertStatus]:
+    def insert_events(self, rows: list[EventRow], *,
+                      charge: UsageCharge | None = None) -> dict[str, InsertStatus]:
         """Store new events; an id already present is `duplicate` when its content is
         byte-identical, else `conflict` (the stored copy is never overwritten); an event
-        of an erased learner is not stored (`erased`, db/erasure.py)."""
+        of an erased learner is not stored (`erased`, db/erasure.py). `charge`: the
+        push's quota charge, made first in the same transaction (UsageRefused when the
+        quota is used up: nothing is stored or charged)."""
         ...
 
     def events_after(self, facility_id: str, after_seq: int, limit: int) -> list[StoredEvent]:
@@ -95,7 +99,8 @@ def _stored(rows: list[tuple[Any, ...]]) -> list[StoredEvent]:
 
 
 class EventSql(SqlBase):
-    def insert_events(self, rows: list[EventRow]) -> dict[str, InsertStatus]:
+    def insert_events(self, rows: list[EventRow], *,
+                      charge: UsageCharge | None = None) -> dict[str, InsertStatus]:
         # Optimistic: insert everything with ON CONFLICT DO NOTHING and look rows up only
         # when fewer rows were inserted than sent. Writers are serialised (module
         # docstring), so rows with a seq above the pre-insert maximum are this call's.
@@ -103,9 +108,14 @@ class EventSql(SqlBase):
         unique: dict[str, EventRow] = {}
         for row in rows:            # a repeated id inside one call keeps its first copy
             unique.setdefault(row.id, row)
-        if not unique:
+        if not unique and charge is None:
             return status
-        with self._write(LOCK_EVENTS) as cur:
+        locks = (LOCK_EVENTS,) if charge is None else (LOCK_EVENTS, LOCK_USAGE)
+        with self._write(*locks) as cur:
+            if charge is not None:
+                usage = charge_on(cur, self.dialect, charge)
+                if usage.refused is not None:
+                    raise UsageRefused(usage)      # rolls the transaction back
             erased = self._erased_in(cur, sorted({r.learner_id for r in unique.values()}))
             for eid in [e for e, r in unique.items() if r.learner_id in erased]:
                 status[eid] = "erased"

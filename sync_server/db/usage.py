@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from sync_server.db.base import SqlBase
+from sync_server.db.base import SqlBase, placeholders
 from sync_server.db.locks import LOCK_USAGE
 
 
@@ -30,30 +30,61 @@ class UsageStore(Protocol):
     def device_usage(self, device_id: str, day: str) -> DeviceUsage: ...
 
 
+@dataclass(frozen=True)
+class UsageCharge:
+    """One push's charge, made inside another write transaction (the push's events:
+    EventSql.insert_events), so an accepted push costs one transaction, not two."""
+
+    device_id: str
+    day: str
+    events: int
+    bytes_: int
+    max_events: int
+    max_bytes: int
+
+
+class UsageRefused(Exception):
+    """Raised inside a write transaction when a charge is refused (the quota is used up
+    already): the transaction rolls back, nothing of the push is stored or charged."""
+
+    def __init__(self, usage: DeviceUsage) -> None:
+        super().__init__(usage.refused)
+        self.usage = usage
+
+
+def charge_on(cur: Any, dialect: str, charge: UsageCharge) -> DeviceUsage:
+    """`charge` on the cursor of a write transaction holding LOCK_USAGE (see
+    UsageStore.charge_usage): the usage after it, or the usage with `refused` set."""
+    device_id, day = charge.device_id, charge.day
+    cur.execute(placeholders(dialect, "SELECT events, bytes FROM device_usage "
+                                      "WHERE device_id = ? AND day = ?"), (device_id, day))
+    row = cur.fetchone()
+    used_events, used_bytes = (int(row[0]), int(row[1])) if row else (0, 0)
+    if charge.max_events and used_events >= charge.max_events:
+        return DeviceUsage(used_events, used_bytes, "events_per_day")
+    if charge.max_bytes and used_bytes >= charge.max_bytes:
+        return DeviceUsage(used_events, used_bytes, "bytes_per_day")
+    if row is None:
+        cur.execute(placeholders(dialect, "DELETE FROM device_usage WHERE device_id = ? "
+                                          "AND day < ?"), (device_id, day))
+        cur.execute(placeholders(dialect, "INSERT INTO device_usage (device_id, day, events, "
+                                          "bytes) VALUES (?, ?, ?, ?)"),
+                    (device_id, day, charge.events, charge.bytes_))
+    else:
+        cur.execute(placeholders(dialect, "UPDATE device_usage SET events = events + ?, "
+                                          "bytes = bytes + ? WHERE device_id = ? AND day = ?"),
+                    (charge.events, charge.bytes_, device_id, day))
+    return DeviceUsage(used_events + charge.events, used_bytes + charge.bytes_)
+
+
 class UsageSql(SqlBase):
     def charge_usage(self, device_id: str, day: str, *, events: int, bytes_: int,
                      max_events: int, max_bytes: int) -> DeviceUsage:
         # charges of every server process are serialised (LOCK_USAGE), so two pushes
         # cannot both slip past a limit
         with self._write(LOCK_USAGE) as cur:
-            cur.execute(self._sql("SELECT events, bytes FROM device_usage "
-                                  "WHERE device_id = ? AND day = ?"), (device_id, day))
-            row = cur.fetchone()
-            used_events, used_bytes = (int(row[0]), int(row[1])) if row else (0, 0)
-            if max_events and used_events >= max_events:
-                return DeviceUsage(used_events, used_bytes, "events_per_day")
-            if max_bytes and used_bytes >= max_bytes:
-                return DeviceUsage(used_events, used_bytes, "bytes_per_day")
-            if row is None:
-                cur.execute(self._sql("DELETE FROM device_usage WHERE device_id = ? AND day < ?"),
-                            (device_id, day))
-                cur.execute(self._sql("INSERT INTO device_usage (device_id, day, events, bytes) "
-                                      "VALUES (?, ?, ?, ?)"), (device_id, day, events, bytes_))
-            else:
-                cur.execute(self._sql("UPDATE device_usage SET events = events + ?, "
-                                      "bytes = bytes + ? WHERE device_id = ? AND day = ?"),
-                            (events, bytes_, device_id, day))
-        return DeviceUsage(used_events + events, used_bytes + bytes_)
+            return charge_on(cur, self.dialect, UsageCharge(device_id, day, events, bytes_,
+                                                            max_events, max_bytes))
 
     def device_usage(self, device_id: str, day: str) -> DeviceUsage:
         row = self._one("SELECT events, bytes FROM device_usage WHERE device_id = ? AND day = ?",

@@ -11,6 +11,9 @@ chunk can never be too large to ever fit (overshoot ≤ one chunk: 500 events, 1
 
 Limits come from Settings (SHIFT_DEVICE_EVENTS_PER_DAY, SHIFT_DEVICE_BYTES_PER_DAY;
 0 = no limit). Usage is kept in the database, so every server process counts together.
+A push without profiles is charged in the transaction that stores its events
+(`pending_charge`, db/events.py): one write transaction per accepted push; a push with
+profiles is charged first in its own (`charge_push`), before the profiles are saved.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from app.core.clock import now_utc
 from app.core.events import format_at
 from sync_server.db.devices import Device
-from sync_server.db.usage import UsageStore
+from sync_server.db.usage import DeviceUsage, UsageCharge, UsageStore
 from sync_server.errors import QuotaExceededError
 from sync_server.logs import log
 from sync_server.settings import Settings
@@ -30,26 +33,44 @@ from sync_server.settings import Settings
 logger = logging.getLogger("sync_server.sync")
 
 
+def pending_charge(*, settings: Settings, device: Device, events: int, body_bytes: int,
+                   now: datetime | None = None) -> UsageCharge | None:
+    """The push's charge, to be made in the transaction that stores its events
+    (EventSql.insert_events; `refusal` when it raises UsageRefused), or None when no
+    quota is set."""
+    if not settings.device_events_per_day and not settings.device_bytes_per_day:
+        return None
+    moment = now or now_utc()
+    return UsageCharge(device.id, moment.date().isoformat(), events, body_bytes,
+                       settings.device_events_per_day, settings.device_bytes_per_day)
+
+
 def charge_push(*, repo: UsageStore, settings: Settings, device: Device, events: int,
                 body_bytes: int, now: datetime | None = None) -> None:
-    """Charge one push to the device's usage today, or raise QuotaExceededError (nothing
-    charged, logged) when a quota is used up already."""
-    if not settings.device_events_per_day and not settings.device_bytes_per_day:
-        return
+    """Charge one push to the device's usage today (its own transaction), or raise
+    QuotaExceededError (nothing charged, logged) when a quota is used up already."""
     moment = now or now_utc()
-    day = moment.date().isoformat()
-    usage = repo.charge_usage(device.id, day, events=events, bytes_=body_bytes,
-                              max_events=settings.device_events_per_day,
-                              max_bytes=settings.device_bytes_per_day)
-    if usage.refused is None:
+    charge = pending_charge(settings=settings, device=device, events=events,
+                            body_bytes=body_bytes, now=moment)
+    if charge is None:
         return
-    midnight = datetime.combine(moment.date() + timedelta(days=1), datetime.min.time(), UTC)
-    wait = max(1, math.ceil((midnight - moment).total_seconds()))
-    if usage.refused == "events_per_day":
+    usage = repo.charge_usage(device.id, charge.day, events=events, bytes_=body_bytes,
+                              max_events=charge.max_events, max_bytes=charge.max_bytes)
+    if usage.refused is not None:
+        raise refusal(settings=settings, device=device, usage=usage, now=moment)
+
+
+def refusal(*, settings: Settings, device: Device, usage: DeviceUsage,
+            now: datetime) -> QuotaExceededError:
+    """The 429 of a refused charge (`usage.refused` names the quota used up), logged."""
+    quota = usage.refused or "events_per_day"
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+    wait = max(1, math.ceil((midnight - now).total_seconds()))
+    if quota == "events_per_day":
         limit, used = settings.device_events_per_day, usage.events
     else:
         limit, used = settings.device_bytes_per_day, usage.bytes
     log(logger, logging.WARNING, "push refused: quota exceeded", device=device.id,
-        quota=usage.refused, used=used, limit=limit)
-    raise QuotaExceededError(usage.refused, limit=limit, used=used,
-                             resets_at=format_at(midnight), retry_after=wait)
+        quota=quota, used=used, limit=limit)
+    return QuotaExceededError(quota, limit=limit, used=used,
+                              resets_at=format_at(midnight), retry_after=wait)

@@ -10,7 +10,8 @@ stored, duplicate or rejected with a reason; a client drops stored + duplicate i
 its outbox.
 
 `receive_push` is the endpoint's entry: the push is charged to the device's daily quota
-(quota.py) first, and the events it newly stored go to the `PushHook`s (the certificate
+(quota.py) — in the transaction that stores its events, or first when it carries
+profiles — and the events it newly stored go to the `PushHook`s (the certificate
 issuer, services/issuing.py) before the answer is sent.
 
 Pull: events of every learner of the device's facility (so a colleague who used another
@@ -34,8 +35,9 @@ from app.core.errors import EventError
 from app.core.events import format_at, validated_json
 from app.core.learning.payloads import check_payload
 from sync_server.db.repository import Device, EventRow, ProfileResult, Repository, StoredEvent
+from sync_server.db.usage import UsageCharge, UsageRefused
 from sync_server.services import profiles as profile_service
-from sync_server.services.quota import charge_push
+from sync_server.services import quota
 from sync_server.settings import Settings
 
 MAX_FUTURE = timedelta(days=1)
@@ -156,11 +158,12 @@ def push(repo: Repository, device: Device, events: list[dict[str, Any]],
          profiles: list[dict[str, Any]] | None = None, *, now: datetime | None = None,
          on_stored: Sequence[StoredHook] = (),
          server_made: Sequence[ServerMadeCheck] = (), pin_min_digits: int = 4,
-         checked: Checked | None = None) -> PushResult:
+         checked: Checked | None = None, charge: UsageCharge | None = None) -> PushResult:
     """Store a chunk of pushed events (and profiles, first); see the module docstring.
     `checked`: `check_events` of these `events` at `now`, when the caller made it
     (before the profiles were saved: only an accepted certificate.received depends on
-    them, and a learner saved later does not change an acceptance)."""
+    them, and a learner saved later does not change an acceptance). `charge`: the push's
+    quota charge, made in the events' transaction (UsageRefused: nothing stored)."""
     moment = now or now_utc()
     result = PushResult(received_at=format_at(moment))
     if profiles:
@@ -205,7 +208,7 @@ def push(repo: Repository, device: Device, events: list[dict[str, Any]],
                              content=content, received_at=result.received_at,
                              received_from=device.id, event=event))
 
-    status = repo.insert_events(rows)
+    status = repo.insert_events(rows, charge=charge)
     for row in rows:
         st = status[row.id]
         if st == "stored":
@@ -237,12 +240,27 @@ def receive_push(*, repo: Repository, settings: Settings, device: Device,
                  checked: Checked | None = None) -> PushResult:
     """One push as the endpoint gets it: charged to the device's daily quota (nothing is
     stored when it is used up: QuotaExceededError), then stored, the hooks following.
-    `checked`: the endpoint's `check_events` of `events` at `now` (its fast path)."""
-    charge_push(repo=repo, settings=settings, device=device, events=len(events),
-                body_bytes=body_bytes, now=now)
-    return push(repo, device, events, profiles, now=now, on_stored=[h.on_stored for h in hooks],
-                server_made=[h.is_own_event for h in hooks], pin_min_digits=settings.pin_digits,
-                checked=checked)
+    `checked`: the endpoint's `check_events` of `events` at `now` (its fast path).
+
+    Without profiles the charge is made in the transaction that stores the events (one
+    write transaction per push); with profiles it comes first, in its own, so a refused
+    push saves no profile either."""
+    moment = now or now_utc()
+    charge = None
+    if profiles:
+        quota.charge_push(repo=repo, settings=settings, device=device, events=len(events),
+                          body_bytes=body_bytes, now=moment)
+    else:
+        charge = quota.pending_charge(settings=settings, device=device, events=len(events),
+                                      body_bytes=body_bytes, now=moment)
+    try:
+        return push(repo, device, events, profiles, now=moment,
+                    on_stored=[h.on_stored for h in hooks],
+                    server_made=[h.is_own_event for h in hooks],
+                    pin_min_digits=settings.pin_digits, checked=checked, charge=charge)
+    except UsageRefused as refused:
+        raise quota.refusal(settings=settings, device=device, usage=refused.usage,
+                            now=moment) from None
 
 
 def _run_hooks(hooks: Sequence[StoredHook], stored: list[dict[str, Any]]) -> None:

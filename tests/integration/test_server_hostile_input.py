@@ -355,6 +355,10 @@ def test_per_device_quotas_answer_429_and_store_nothing_more(quota_srv: Srv) -> 
     assert int(refused.headers["retry-after"]) == body["retry_after"]
     assert body["resets_at"].endswith("T00:00:00.000Z")
     assert srv.stored_ids() == before                   # nothing of it was stored
+    late = make_profile()                               # a refused push saves no profile
+    assert srv.push(busy, chunk(busy, 1), [late]).status_code == 429
+    pulled = httpx.post(srv.url + "/api/v1/sync/pull", headers=calm.headers, json={}).json()
+    assert late["id"] not in {q["id"] for q in pulled["profiles"]}
     # bytes per day: bodies that do not even parse are charged too
     junk = b'{"events": "' + b"x" * 60_000 + b'"}'
     headers = {**noisy.headers, "Content-Type": "application/json"}

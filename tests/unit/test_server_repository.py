@@ -19,6 +19,7 @@ from sync_server.db.repository import (
     PackVersion,
     Repository,
 )
+from sync_server.db.usage import UsageCharge, UsageRefused
 from sync_server.errors import (
     AlreadyExistsError,
     DatabaseError,
@@ -142,6 +143,26 @@ def test_daily_usage_is_charged_until_a_quota_is_used_up(repo: Repository) -> No
     assert repo.charge_usage("d3", day, events=10**6, bytes_=10**9, max_events=0,
                              max_bytes=0).refused is None        # 0 = no limit
 
+
+
+def test_a_charge_in_the_events_transaction_is_all_or_nothing(repo: Repository) -> None:
+    """The push's quota charge made with its events (one transaction): a refused charge
+    stores and charges nothing; a charge with no event to store is still made."""
+    day = "2026-01-01"
+
+    def charge(events: int) -> UsageCharge:
+        return UsageCharge("d1", day, events, 100, max_events=3, max_bytes=0)
+
+    assert repo.insert_events([row("e1"), row("e2")], charge=charge(2)) == {
+        "e1": "stored", "e2": "stored"}
+    assert repo.insert_events([], charge=charge(2)) == {}       # nothing to store: charged
+    assert repo.device_usage("d1", day) == DeviceUsage(4, 200)
+    with pytest.raises(UsageRefused) as refused:
+        repo.insert_events([row("e3")], charge=charge(1))
+    assert refused.value.usage == DeviceUsage(4, 200, "events_per_day")
+    assert sorted(repo.all_event_ids()) == ["e1", "e2"]          # e3 was not stored
+    assert repo.device_usage("d1", day) == DeviceUsage(4, 200)   # nor charged
+    assert repo.count_events().total == 2                        # aggregates unchanged
 
 def test_profile_rules(repo: Repository) -> None:
     a = learner(staff="LT 001")
