@@ -30,6 +30,8 @@ IDLE_TICK_SECONDS = 1.0
 SCROLL_REPORT_MS = 1000
 #: Width change (px) after which a resized page is drawn again.
 RESIZE_STEP = 40
+#: The browser's address bar follows the screen once navigation has paused this long (s).
+URL_SETTLE_SECONDS = 0.8
 VIEW_FIELDS = ("route", "appbar", "controls", "navigation_bar", "bottom_appbar", "scroll",
                "padding", "floating_action_button")
 
@@ -96,17 +98,37 @@ class PageController:
         self._closed = False
         self._still_there: StillThere | None = None
         self._rendered_width: float | None = None
+        self._nav_serial = 0             # bumped by every navigation (see follow_url)
+        self._pushed: str | None = None  # a path we pushed, until the browser echoes it
 
     # navigation ---------------------------------------------------------------
     def go(self, path: str) -> None:
-        """Navigate: render now, then push the path to the browser history. Every
+        """Navigate: render now; the browser's address bar follows (`follow_url`). Every
         navigation opens the new screen at its top (the one View is patched in place,
         so Flutter would otherwise keep the previous screen's scroll offset)."""
         self.session.view.zoom_image = None   # a full-screen image belongs to its card
         self.render(path)
         self.scroll_to_top()
-        if self.page.route != self.route.path:
-            self.page.run_task(self.page.push_route, self.route.path)
+        self.follow_url()
+
+    def follow_url(self) -> None:
+        """Push the screen's path to the browser history once navigation has paused
+        (URL_SETTLE_SECONDS), not with every tap. A pushed route makes Flutter's router
+        rebuild and redraw the whole page — with the single-threaded renderer a second
+        full frame after the new screen's own, ≈ 250 ms of the browser's CPU here
+        (docs/app.md "Tap → screen cost"). So the new screen shows first, and a quick run
+        of taps (Next, Next, Next) pushes only where it stops."""
+        self._nav_serial += 1
+        self.page.run_task(self._push_when_settled, self._nav_serial)
+
+    async def _push_when_settled(self, serial: int) -> None:
+        await asyncio.sleep(URL_SETTLE_SECONDS)
+        if serial != self._nav_serial or self._closed:
+            return   # another navigation (or the browser's back button) came since
+        path = self.route.path
+        if self.page.route != path:
+            self._pushed = path
+            await self.page.push_route(path)
 
     def scroll_to_top(self) -> None:
         if self.page.views:
@@ -121,6 +143,10 @@ class PageController:
 
     def on_route_change(self, e: ft.RouteChangeEvent) -> None:
         no_auto_update()
+        if e.route == self._pushed:   # the browser reporting our own push: nothing to do
+            self._pushed = None
+            return
+        self._nav_serial += 1         # browser back/forward: no late push of ours after it
         if e.route != self.route.path:
             self.session.touch()
             self.session.view.zoom_image = None
@@ -252,6 +278,7 @@ class PageController:
                 elif self._still_there is not None:
                     self.close_still_there()
                 if self.session.check_idle():
+                    self._nav_serial += 1   # no late push of the personal screen's path
                     self.render(Route.who())
                     self.scroll_to_top()
                     if self.page.route != Route.who():
