@@ -30,8 +30,6 @@ IDLE_TICK_SECONDS = 1.0
 SCROLL_REPORT_MS = 1000
 #: Width change (px) after which a resized page is drawn again.
 RESIZE_STEP = 40
-#: The browser's address bar follows the screen once navigation has paused this long (s).
-URL_SETTLE_SECONDS = 0.8
 VIEW_FIELDS = ("route", "appbar", "controls", "navigation_bar", "bottom_appbar", "scroll",
                "padding", "floating_action_button")
 
@@ -98,7 +96,6 @@ class PageController:
         self._closed = False
         self._still_there: StillThere | None = None
         self._rendered_width: float | None = None
-        self._nav_serial = 0             # bumped by every navigation (see follow_url)
         self._pushed: str | None = None  # a path we pushed, until the browser echoes it
 
     # navigation ---------------------------------------------------------------
@@ -112,23 +109,20 @@ class PageController:
         self.follow_url()
 
     def follow_url(self) -> None:
-        """Push the screen's path to the browser history once navigation has paused
-        (URL_SETTLE_SECONDS), not with every tap. A pushed route makes Flutter's router
-        rebuild and redraw the whole page — with the single-threaded renderer a second
-        full frame after the new screen's own, ≈ 250 ms of the browser's CPU here
-        (docs/app.md "Tap → screen cost"). So the new screen shows first, and a quick run
-        of taps (Next, Next, Next) pushes only where it stops."""
-        self._nav_serial += 1
-        self.page.run_task(self._push_when_settled, self._nav_serial)
-
-    async def _push_when_settled(self, serial: int) -> None:
-        await asyncio.sleep(URL_SETTLE_SECONDS)
-        if serial != self._nav_serial or self._closed:
-            return   # another navigation (or the browser's back button) came since
+        """Push the new screen's path to the browser history — when the *screen*
+        changes, not when only a position on it does (the next lesson card, quiz
+        question or duty). In Flet 1.0.5 a pushed route makes the client's router build
+        the whole page again from scratch: a second full frame after the screen's own
+        (≈ 250 ms of the browser's CPU with the single-threaded renderer; docs/app.md
+        "Tap → screen cost"). It is not deferred to a quieter moment either: that rebuild
+        empties a text field being typed into (seen in the e2e walk). Within a lesson
+        the address bar keeps the card the lesson was entered at; the browser's back
+        button leaves the lesson (or quiz) for the screen before it."""
         path = self.route.path
-        if self.page.route != path:
-            self._pushed = path
-            await self.page.push_route(path)
+        if self.page.route == path or routes.parse(self.page.route).name == self.route.name:
+            return
+        self._pushed = path
+        self.page.run_task(self.page.push_route, path)
 
     def scroll_to_top(self) -> None:
         if self.page.views:
@@ -146,7 +140,6 @@ class PageController:
         if e.route == self._pushed:   # the browser reporting our own push: nothing to do
             self._pushed = None
             return
-        self._nav_serial += 1         # browser back/forward: no late push of ours after it
         if e.route != self.route.path:
             self.session.touch()
             self.session.view.zoom_image = None
@@ -278,7 +271,6 @@ class PageController:
                 elif self._still_there is not None:
                     self.close_still_there()
                 if self.session.check_idle():
-                    self._nav_serial += 1   # no late push of the personal screen's path
                     self.render(Route.who())
                     self.scroll_to_top()
                     if self.page.route != Route.who():
