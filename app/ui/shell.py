@@ -96,17 +96,33 @@ class PageController:
         self._closed = False
         self._still_there: StillThere | None = None
         self._rendered_width: float | None = None
+        self._pushed: str | None = None  # a path we pushed, until the browser echoes it
 
     # navigation ---------------------------------------------------------------
     def go(self, path: str) -> None:
-        """Navigate: render now, then push the path to the browser history. Every
+        """Navigate: render now; the browser's address bar follows (`follow_url`). Every
         navigation opens the new screen at its top (the one View is patched in place,
         so Flutter would otherwise keep the previous screen's scroll offset)."""
         self.session.view.zoom_image = None   # a full-screen image belongs to its card
         self.render(path)
         self.scroll_to_top()
-        if self.page.route != self.route.path:
-            self.page.run_task(self.page.push_route, self.route.path)
+        self.follow_url()
+
+    def follow_url(self) -> None:
+        """Push the new screen's path to the browser history — when the *screen*
+        changes, not when only a position on it does (the next lesson card, quiz
+        question or duty). In Flet 1.0.5 a pushed route makes the client's router build
+        the whole page again from scratch: a second full frame after the screen's own
+        (≈ 250 ms of the browser's CPU with the single-threaded renderer; docs/app.md
+        "Tap → screen cost"). It is not deferred to a quieter moment either: that rebuild
+        empties a text field being typed into (seen in the e2e walk). Within a lesson
+        the address bar keeps the card the lesson was entered at; the browser's back
+        button leaves the lesson (or quiz) for the screen before it."""
+        path = self.route.path
+        if self.page.route == path or routes.parse(self.page.route).name == self.route.name:
+            return
+        self._pushed = path
+        self.page.run_task(self.page.push_route, path)
 
     def scroll_to_top(self) -> None:
         if self.page.views:
@@ -121,6 +137,9 @@ class PageController:
 
     def on_route_change(self, e: ft.RouteChangeEvent) -> None:
         no_auto_update()
+        if e.route == self._pushed:   # the browser reporting our own push: nothing to do
+            self._pushed = None
+            return
         if e.route != self.route.path:
             self.session.touch()
             self.session.view.zoom_image = None

@@ -119,10 +119,9 @@ def progress_ring(value: float, label: str, size: int = 56) -> ft.Control:
         [ft.ProgressRing(value=max(0.0, min(1.0, value)), width=size, height=size,
                          stroke_width=5, semantics_label=label, semantics_value=pct,
                          bgcolor=ft.Colors.OUTLINE_VARIANT),
-         ft.Container(ft.Text(f"{pct}%", theme_style=ft.TextThemeStyle.LABEL_SMALL,
-                              weight=ft.FontWeight.BOLD),
-                      alignment=ft.Alignment.CENTER, width=size, height=size)],
-        width=size, height=size)
+         ft.Text(f"{pct}%", theme_style=ft.TextThemeStyle.LABEL_SMALL,
+                 weight=ft.FontWeight.BOLD)],
+        width=size, height=size, alignment=ft.Alignment.CENTER)
     return ft.Semantics(content=ring, exclude_semantics=True)
 
 

@@ -1,5 +1,6 @@
-"""The shell draws the home screen again when the sync badge's state changes (a
-background sync finished while the learner looked at it)."""
+"""The shell: the home screen is drawn again when the sync badge's state changes (a
+background sync finished while the learner looked at it); a route is pushed to the
+browser only when the screen changes."""
 
 from __future__ import annotations
 
@@ -23,5 +24,39 @@ def test_badge_state_changes_when_a_sync_finishes(tmp_path: Path) -> None:
         assert after != before and after[0] is True
         view, _ctx, _rec = build(session, "/home")
         assert "Online" in all_text(by_key(view, "sync-badge"))
+    finally:
+        device.close()
+
+
+def test_a_route_is_pushed_when_the_screen_changes_not_per_card(tmp_path: Path) -> None:
+    """A pushed route makes Flet's client rebuild the whole page (a second full frame
+    per tap): the shell pushes when the screen changes, not for the next card."""
+    from types import SimpleNamespace
+
+    from app.ui import routes
+    from app.ui.shell import PageController
+
+    device = make_device(tmp_path, ManualClock())
+    try:
+        pushed: list[str] = []
+        page = SimpleNamespace(route="/course/ui-demo/safety", push_route=None,
+                               run_task=lambda _fn, path: pushed.append(path))
+        ctl = PageController(page, device)  # type: ignore[arg-type]
+        lesson = routes.Route.lesson("ui-demo", "safety", "01-notice", 0)
+        ctl.route = routes.resolve(lesson, True)
+        ctl.follow_url()                 # course → lesson: a new screen, pushed
+        assert pushed == [lesson]
+        page.route = lesson              # the browser reports it
+        ctl.route = routes.resolve(routes.Route.lesson("ui-demo", "safety", "01-notice", 1),
+                                   True)
+        ctl.follow_url()                 # the next card: same screen, no push
+        assert pushed == [lesson]
+        ctl.route = routes.resolve(routes.Route.course("ui-demo", "safety"), True)
+        ctl.follow_url()                 # back to the outline: pushed again
+        assert pushed == [lesson, "/course/ui-demo/safety"]
+        ctl.route = routes.resolve("/course/ui-demo/safety", True)
+        page.route = "/course/ui-demo/safety"
+        ctl.follow_url()                 # already the browser's route: nothing to push
+        assert len(pushed) == 2
     finally:
         device.close()

@@ -106,13 +106,12 @@ def build_home(ctx: ViewContext, route: Route) -> ft.View:
             ft.Row([progress_ring(c.progress, _("Progress of {course}").format(
                         course=c.title.text)),
                     ft.Column([ft.Text(c.title.text, theme_style=ft.TextThemeStyle.TITLE_MEDIUM),
-                               ft.Text(sub, theme_style=ft.TextThemeStyle.BODY_SMALL),
-                               ft.Text(minutes, theme_style=ft.TextThemeStyle.BODY_SMALL)],
+                               ft.Text(f"{sub}\n{minutes}",
+                                       theme_style=ft.TextThemeStyle.BODY_SMALL)],
                               spacing=2, expand=True),
                     ft.Icon(ft.Icons.CHEVRON_RIGHT)], spacing=14),
             on_click=handler(ctx, lambda c=c: ctx.go(Route.course(c.pack, c.course))),
-            key=f"course-{c.pack}-{c.course}",
-            tooltip=_("Open course {course}").format(course=c.title.text)))
+            key=f"course-{c.pack}-{c.course}"))
     actions = [icon_button(ft.Icons.SYNC, _("Sync now"), handler(ctx, lambda: ctx.go(Route.settings())),
                            key="sync-shortcut"), lock_action(ctx)]
     return view(route.path, app_bar(ctx, _("Shift Learning"), actions=actions), controls,
