@@ -117,9 +117,17 @@ class PageController:
         "Tap → screen cost"). It is not deferred to a quieter moment either: that rebuild
         empties a text field being typed into (seen in the e2e walk). Within a lesson
         the address bar keeps the card the lesson was entered at; the browser's back
-        button leaves the lesson (or quiz) for the screen before it."""
+        button leaves the lesson (or quiz) for the screen before it.
+
+        Nor is it pushed when the address bar already leads to this screen: signed in,
+        a sign-in path ("/", "/pin/…") resolves to home, so the push that would follow
+        every sign-in (the most frequent screen change of a shift) is saved; a reload or
+        the back button there still shows home. Signed out, the path is always pushed, so
+        the lock leaves no personal path in the address bar."""
         path = self.route.path
-        if self.page.route == path or routes.parse(self.page.route).name == self.route.name:
+        current = (routes.resolve(self.page.route, True) if self.session.signed_in
+                   else routes.parse(self.page.route))
+        if self.page.route == path or current.name == self.route.name:
             return
         self._pushed = path
         self.page.run_task(self.page.push_route, path)

@@ -60,3 +60,37 @@ def test_a_route_is_pushed_when_the_screen_changes_not_per_card(tmp_path: Path) 
         assert len(pushed) == 2
     finally:
         device.close()
+
+
+def test_no_push_after_sign_in_but_the_lock_clears_the_address_bar(tmp_path: Path) -> None:
+    """Signed in, the sign-in path the browser shows already leads home (resolve), so
+    home after a PIN is drawn without a push (and its client rebuild); a reload there
+    still shows home. Signed out, the path is pushed: no personal path stays behind."""
+    from types import SimpleNamespace
+
+    from app.ui import routes
+    from app.ui.shell import PageController
+
+    device = make_device(tmp_path, ManualClock())
+    try:
+        pushed: list[str] = []
+        session = signed_in(device)
+        pin_path = routes.Route.pin(str(session.learner_id))
+        page = SimpleNamespace(route=pin_path, push_route=None,
+                               run_task=lambda _fn, path: pushed.append(path))
+        ctl = PageController(page, device)  # type: ignore[arg-type]
+        ctl.session = session
+        ctl.route = routes.resolve(routes.Route.home(), True)
+        ctl.follow_url()                 # PIN → home: the address bar already leads home
+        assert pushed == []
+        assert routes.resolve(page.route, True).path == routes.Route.home()   # a reload
+        ctl.route = routes.resolve(routes.Route.course("ui-demo", "safety"), True)
+        ctl.follow_url()                 # home → a course: a new screen, pushed
+        assert pushed == ["/course/ui-demo/safety"]
+        page.route = "/course/ui-demo/safety"
+        session.lock()
+        ctl.route = routes.resolve(page.route, False)      # locked: the "who" screen
+        ctl.follow_url()
+        assert pushed == ["/course/ui-demo/safety", "/"]
+    finally:
+        device.close()
