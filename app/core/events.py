@@ -176,10 +176,7 @@ def _accepted(event: dict[str, Any], allowed: frozenset[str],
         return None
     if type(event_id) is not str or type(at) is not str \
             or _HEAD_MATCH(f"{event_id} {at}") is None \
-            or not (type(learner := get("learner")) is str and learner in _GOOD_IDS
-                    or _good_id(learner)) \
-            or not (type(device := get("device")) is str and device in _GOOD_IDS
-                    or _good_id(device)) \
+            or not _good_id(get("learner")) or not _good_id(get("device")) \
             or type(seq) is not int or not 1 <= seq <= MAX_SEQ \
             or type(etype) is not str or etype not in EVENT_TYPES \
             or pack is not None and not _good_id(pack) \

@@ -9,6 +9,7 @@ learner's app; the engine calls it on every event it proposes.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -95,7 +96,9 @@ def check_payload(event: dict[str, Any]) -> None:
     etype = event.get("type")
     if type(etype) is str:
         fast = _FAST.get(etype)
-        if fast is not None and fast(event):
+        ref, data = event.get("ref"), event.get("data", _NOTHING)
+        if fast is not None and type(ref) is dict and type(data) is dict \
+                and type(event.get("pack")) is str and fast(ref, data):
             return
     _checked_payload(event, etype)
 
@@ -182,13 +185,11 @@ def _practice(event: dict[str, Any], ref: dict[str, Any], data: dict[str, Any]) 
 
 # -- the fast test of the common types (check_payload) -------------------------------------
 # Each returns True only when `_checked_payload` would accept the event; False means
-# "not sure", never "refused". Exact types: `type(x) is int` leaves bools (and int
-# subclasses) to the rules.
+# "not sure", never "refused". check_payload calls one only for an event whose `ref` and
+# `data` are exact dicts and whose `pack` is an exact str (what all four need). Exact
+# types: `type(x) is int` leaves bools (and int subclasses) to the rules.
 
-def _fast_card(event: dict[str, Any]) -> bool:
-    ref, data = event.get("ref"), event.get("data", _NOTHING)
-    if type(ref) is not dict or type(data) is not dict or type(event.get("pack")) is not str:
-        return False
+def _fast_card(ref: dict[str, Any], data: dict[str, Any]) -> bool:
     course, lesson, card = ref.get("course"), ref.get("lesson"), ref.get("card")
     seconds = data.get("seconds", 0)
     return type(course) is str and type(lesson) is str and type(card) is str \
@@ -196,10 +197,7 @@ def _fast_card(event: dict[str, Any]) -> bool:
         and (type(seconds) is int or type(seconds) is float) and 0 <= seconds <= 86_400
 
 
-def _fast_answer(event: dict[str, Any]) -> bool:
-    ref, data = event.get("ref"), event.get("data", _NOTHING)
-    if type(ref) is not dict or type(data) is not dict or type(event.get("pack")) is not str:
-        return False
+def _fast_answer(ref: dict[str, Any], data: dict[str, Any]) -> bool:
     course, attempt, question = ref.get("course"), ref.get("attempt"), ref.get("question")
     choice, score = data.get("choice"), data.get("score")
     return type(course) is str and type(attempt) is str and type(question) is str \
@@ -209,20 +207,14 @@ def _fast_answer(event: dict[str, Any]) -> bool:
         and all(type(option) is str and 0 < len(option) <= 64 for option in choice)
 
 
-def _fast_submitted(event: dict[str, Any]) -> bool:
-    ref, data = event.get("ref"), event.get("data", _NOTHING)
-    if type(ref) is not dict or type(data) is not dict or type(event.get("pack")) is not str:
-        return False
+def _fast_submitted(ref: dict[str, Any], data: dict[str, Any]) -> bool:
     course, attempt, score = ref.get("course"), ref.get("attempt"), data.get("score")
     return type(course) is str and type(attempt) is str and course != "" and attempt != "" \
         and (type(score) is int or type(score) is float) and 0 <= score <= 100 \
         and type(data.get("passed")) is bool
 
 
-def _fast_rated(event: dict[str, Any]) -> bool:
-    ref, data = event.get("ref"), event.get("data", _NOTHING)
-    if type(ref) is not dict or type(data) is not dict or type(event.get("pack")) is not str:
-        return False
+def _fast_rated(ref: dict[str, Any], data: dict[str, Any]) -> bool:
     profile, assessment, task = ref.get("profile"), ref.get("assessment"), ref.get("task")
     level = data.get("level")
     return type(profile) is str and type(assessment) is str and type(task) is str \
@@ -231,5 +223,6 @@ def _fast_rated(event: dict[str, Any]) -> bool:
 
 
 _NOTHING: dict[str, Any] = {}     # read only: an absent `data`
-_FAST = {"card.viewed": _fast_card, "answer.given": _fast_answer,
-         "quiz.submitted": _fast_submitted, "selfassessment.rated": _fast_rated}
+_FAST: dict[str, Callable[[dict[str, Any], dict[str, Any]], bool]] = {
+    "card.viewed": _fast_card, "answer.given": _fast_answer,
+    "quiz.submitted": _fast_submitted, "selfassessment.rated": _fast_rated}
