@@ -127,7 +127,7 @@ class PageController:
         path = self.route.path
         current = (routes.resolve(self.page.route, True) if self.session.signed_in
                    else routes.parse(self.page.route))
-        if self.page.route == path or current.name == self.route.name:
+        if current.name == self.route.name:     # incl. the browser's path being `path`
             return
         self._pushed = path
         self.page.run_task(self.page.push_route, path)
