@@ -51,13 +51,10 @@ def bodies(n_events: int) -> list[bytes]:
     return [json.dumps({"events": chunk}).encode() for chunk in chunks]
 
 
-def _best(repeat: int, run: Callable[[], None]) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
+def _timed(run: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
 
 
 def _parse_and_check(raw: list[bytes], validate: Checks, payload: Checks) -> None:
@@ -85,10 +82,10 @@ def measure(n_events: int, repeat: int) -> dict[str, float]:
 
     got = dict.fromkeys(("decode", "before", "after"), float("inf"))
     for _ in range(repeat):          # interleaved, so all three see the same machine load
-        got["decode"] = min(got["decode"], _best(1, decode))
-        got["before"] = min(got["before"], _best(1, lambda: _parse_and_check(
+        got["decode"] = min(got["decode"], _timed(decode))
+        got["before"] = min(got["before"], _timed(lambda: _parse_and_check(
             raw, before.validated_json, before.check_payload)))
-        got["after"] = min(got["after"], _best(1, lambda: _parse_and_check(
+        got["after"] = min(got["after"], _timed(lambda: _parse_and_check(
             raw, validated_json, check_payload)))
     return {k: v / n * 1e6 for k, v in got.items()}
 
