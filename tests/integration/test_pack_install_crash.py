@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -160,6 +161,48 @@ def check(data: Path, switched: bool, installed: bool) -> int:
     return version
 
 
+def killed_child(argv: list[str], env: dict[str, str],
+                 stop: Callable[[str, list[str]], bool]) -> list[str]:
+    """Run `python -c argv…` (a child that prints one word per step) and SIGKILL it at the
+    first line `stop(line, words so far)` accepts: every word it printed. A child that
+    died by itself before "installed" fails the test (with its stderr)."""
+    proc = subprocess.Popen([sys.executable, "-c", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    assert proc.stdout is not None and proc.stderr is not None
+    words: list[str] = []
+    while True:
+        line = proc.stdout.readline().decode().strip()
+        if not line:
+            break
+        words.append(line)
+        if stop(line, words):
+            break
+    proc.send_signal(signal.SIGKILL)
+    words += proc.stdout.read().decode().split()
+    err = proc.stderr.read().decode(errors="replace")
+    proc.wait(timeout=60)
+    proc.stdout.close()
+    proc.stderr.close()
+    if proc.returncode != -signal.SIGKILL and "installed" not in words:
+        raise AssertionError(f"child died on its own ({proc.returncode}): {err[-2000:]}")
+    return words
+
+
+def check_finish_or_reset(data: Path, fresh: Path, words: list[str], rng: random.Random,
+                          finish: Callable[[], object]) -> None:
+    """After a kill: a whole live version (check); sometimes `finish` the update right
+    there (the left-overs must not disturb it); back to the fresh v1 once v2 is live."""
+    version = check(data, "switch" in words, "installed" in words)
+    if rng.random() < 0.4:
+        if version == 1:
+            finish()
+        assert check(data, True, True) == 2
+        assert not any((data / "blobs" / "tmp").glob("batch-*")), "staging left behind"
+    if check(data, True, False) == 2:
+        shutil.rmtree(data)
+        shutil.copytree(fresh, data)
+
+
 def test_a_killed_install_leaves_a_whole_live_version(tmp_path: Path,
                                                       packs: tuple[Path, Path, Path]) -> None:
     v1, v2, pub = packs
@@ -174,36 +217,13 @@ def test_a_killed_install_leaves_a_whole_live_version(tmp_path: Path,
     for _ in range(24):
         stop_at = rng.choice(["stage"] * 4 + ["flush", "switch"])
         skip = rng.randrange(250) if stop_at == "stage" else 0
-        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(v2), str(data), str(pub)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-        assert proc.stdout is not None and proc.stderr is not None
-        words: list[str] = []
-        while True:
-            line = proc.stdout.readline().decode().strip()
-            if not line:
-                break
-            words.append(line)
-            if line == stop_at and (stop_at != "stage" or words.count("stage") > skip):
-                break
-        proc.send_signal(signal.SIGKILL)
-        words += proc.stdout.read().decode().split()
-        err = proc.stderr.read().decode(errors="replace")
-        proc.wait(timeout=60)
-        proc.stdout.close()
-        proc.stderr.close()
-        if proc.returncode != -signal.SIGKILL and "installed" not in words:
-            raise AssertionError(f"child died on its own ({proc.returncode}): {err[-2000:]}")
+        words = killed_child([CHILD, str(v2), str(data), str(pub)], env,
+                             lambda line, words, stop_at=stop_at, skip=skip: line == stop_at
+                             and (stop_at != "stage" or words.count("stage") > skip))
         for word in seen:
             seen[word] += word in words
-        version = check(data, "switch" in words, "installed" in words)
-        if rng.random() < 0.4:        # finish it here: the left-overs must not disturb
-            if version == 1:
-                install_pack(v2, data, trusted)
-            assert check(data, True, True) == 2
-            assert not any((data / "blobs" / "tmp").glob("batch-*")), "staging left behind"
-        if check(data, True, False) == 2:
-            shutil.rmtree(data)
-            shutil.copytree(fresh, data)
+        check_finish_or_reset(data, fresh, words, rng,
+                              lambda: install_pack(v2, data, trusted))
     assert all(seen.values()), f"every phase was interrupted at least once: {seen}"
 
 
@@ -220,35 +240,11 @@ def test_a_killed_network_update_leaves_a_whole_live_version(
     for _ in range(16):
         stop_at = rng.choice(["adopt"] * 3 + ["durable"] * 2 + ["switch"])
         skip = {"adopt": rng.randrange(250), "durable": rng.randrange(2), "switch": 0}[stop_at]
-        proc = subprocess.Popen([sys.executable, "-c", NETWORK_CHILD, str(v2), str(data),
-                                 str(pub)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=env, cwd=ROOT)
-        assert proc.stdout is not None and proc.stderr is not None
-        words: list[str] = []
-        while True:
-            line = proc.stdout.readline().decode().strip()
-            if not line:
-                break
-            words.append(line)
-            if line == stop_at and words.count(stop_at) > skip:
-                break
-        proc.send_signal(signal.SIGKILL)
-        words += proc.stdout.read().decode().split()
-        err = proc.stderr.read().decode(errors="replace")
-        proc.wait(timeout=60)
-        proc.stdout.close()
-        proc.stderr.close()
-        if proc.returncode != -signal.SIGKILL and "installed" not in words:
-            raise AssertionError(f"child died on its own ({proc.returncode}): {err[-2000:]}")
+        words = killed_child([NETWORK_CHILD, str(v2), str(data), str(pub)], env,
+                             lambda line, words, stop_at=stop_at, skip=skip: line == stop_at
+                             and words.count(stop_at) > skip)
         for word in seen:
             seen[word] += word in words
-        version = check(data, "switch" in words, "installed" in words)
-        if rng.random() < 0.4:        # finish it here: the left-overs must not disturb
-            if version == 1:
-                network_update(v2, data, pub)
-            assert check(data, True, True) == 2
-            assert not any((data / "blobs" / "tmp").glob("batch-*")), "staging left behind"
-        if check(data, True, False) == 2:
-            shutil.rmtree(data)
-            shutil.copytree(fresh, data)
+        check_finish_or_reset(data, fresh, words, rng,
+                              lambda: network_update(v2, data, pub))
     assert all(seen.values()), f"every phase was interrupted at least once: {seen}"
