@@ -37,6 +37,7 @@ from sync_server.db.locks import LOCK_EVENTS
 
 LEARNER_BATCH = 200      # learners per query when loading or rebuilding
 STREAM_ROWS = 2000       # rows per fetch of a streamed report
+UPSERT_ROWS = 200        # rows per aggregate upsert statement (≤ 1,800 parameters)
 
 _COURSE_COLS = "cards_viewed, attempts, best_score, passed, completed_at, last_at"
 
@@ -279,28 +280,32 @@ class _Sql:
         courses = sorted((k, v) for k, v in new.courses.items() if k not in same.courses)
         sets = sorted((k, v) for k, v in new.courses.items() if k not in same.sets)
         ratings = sorted((k, v) for k, v in new.ratings.items() if k not in same.ratings)
-        if courses:
-            cols = _COURSE_COLS.split(", ")
-            self.cur.executemany(self.q(
-                f"INSERT INTO course_progress (learner_id, pack_id, course_id, {_COURSE_COLS}) "
-                f"VALUES (?,?,?,{','.join('?' * len(cols))}) "
-                "ON CONFLICT (learner_id, pack_id, course_id) DO UPDATE SET "
-                + ", ".join(f"{c} = excluded.{c}" for c in cols)),
-                [(*key, *agg.columns()) for key, agg in courses])
-        if sets:
-            self.cur.executemany(self.q(
-                "INSERT INTO course_sets (learner_id, pack_id, course_id, cards, attempt_ids) "
-                "VALUES (?,?,?,?,?) ON CONFLICT (learner_id, pack_id, course_id) DO UPDATE SET "
-                "cards = excluded.cards, attempt_ids = excluded.attempt_ids"),
-                [(*key, *agg.set_columns()) for key, agg in sets])
-        if ratings:
-            self.cur.executemany(self.q(
-                "INSERT INTO self_ratings (learner_id, profile_id, task_id, level, at, device, "
-                "seq, event_id) VALUES (?,?,?,?,?,?,?,?) "
-                "ON CONFLICT (learner_id, profile_id, task_id) DO UPDATE SET "
-                "level = excluded.level, at = excluded.at, device = excluded.device, "
-                "seq = excluded.seq, event_id = excluded.event_id"),
-                [(*key, r.level, *r.order) for key, r in ratings])
+        cols = _COURSE_COLS.split(", ")
+        self._upsert("course_progress", ["learner_id", "pack_id", "course_id", *cols],
+                     "learner_id, pack_id, course_id",
+                     [(*key, *agg.columns()) for key, agg in courses])
+        self._upsert("course_sets", ["learner_id", "pack_id", "course_id", "cards", "attempt_ids"],
+                     "learner_id, pack_id, course_id",
+                     [(*key, *agg.set_columns()) for key, agg in sets])
+        self._upsert("self_ratings", ["learner_id", "profile_id", "task_id", "level", "at",
+                                      "device", "seq", "event_id"],
+                     "learner_id, profile_id, task_id",
+                     [(*key, r.level, *r.order) for key, r in ratings])
+
+    def _upsert(self, table: str, columns: list[str], key: str,
+                rows: list[tuple[Any, ...]]) -> None:
+        """INSERT … ON CONFLICT (key) DO UPDATE of `rows` (unique keys), UPSERT_ROWS rows
+        per statement: one SQLite step or PostgreSQL round trip instead of one per row,
+        each of which gives the GIL up and must win it back while the ingest holds the
+        write lock."""
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key.split(", "))
+        one = "(" + ",".join("?" * len(columns)) + ")"
+        for start in range(0, len(rows), UPSERT_ROWS):
+            part = rows[start:start + UPSERT_ROWS]
+            self.cur.execute(self.q(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {','.join([one] * len(part))} "
+                f"ON CONFLICT ({key}) DO UPDATE SET {updates}"),
+                [value for row in part for value in row])
 
 
 # ----- reading ------------------------------------------------------------------------

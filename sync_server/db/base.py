@@ -62,6 +62,12 @@ class SqlBase:
     def _renumber_events(self, cur: Any, learner_id: str, facility_id: str) -> None:
         raise NotImplementedError
 
+    def _insert_event_rows(self, cur: Any, rows: list[tuple[Any, ...]]) -> int:
+        """`INSERT … ON CONFLICT (id) DO NOTHING` of event rows (db/events.py
+        EVENT_COLUMNS), in their order, under the caller's write lock; how many were
+        inserted. The push's largest statement, so each database gets its fastest form."""
+        raise NotImplementedError
+
     def _label(self) -> str:
         """The database as named in error messages (never with a password)."""
         return self.dialect

@@ -94,6 +94,11 @@ def _aggregate(cur: Any, dialect: str, stored: list[EventRow]) -> None:
         for r in stored if r.type in AGGREGATE_TYPES))
 
 
+#: the columns an insert writes (`seq` is the database's), in EventRow's order
+EVENT_COLUMNS = ("id, learner_id, device_id, facility_id, type, at, content, received_at, "
+                 "received_from")
+
+
 def _stored(rows: list[tuple[Any, ...]]) -> list[StoredEvent]:
     return [StoredEvent(int(s), c, r) for s, c, r in rows]
 
@@ -125,12 +130,8 @@ class EventSql(SqlBase):
                 return status
             cur.execute(self._sql("SELECT COALESCE(MAX(seq), 0) FROM events"))
             top = int(cur.fetchone()[0])
-            cur.executemany(self._sql(
-                "INSERT INTO events (id, learner_id, device_id, facility_id, type, at, content, "
-                "received_at, received_from) VALUES (?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT (id) DO NOTHING"),
-                [r[:9] for r in fresh])     # every column but `event`
-            if cur.rowcount == len(fresh):
+            # every column but `event`
+            if self._insert_event_rows(cur, [r[:9] for r in fresh]) == len(fresh):
                 status.update({r.id: "stored" for r in fresh})
             else:
                 found = self._stored_rows(cur, sorted(unique))

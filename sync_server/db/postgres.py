@@ -15,12 +15,17 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
+from sync_server.db.events import EVENT_COLUMNS
 from sync_server.db.schema import VERSIONS, statements
 from sync_server.db.sql import SqlRepository
 from sync_server.errors import DatabaseError
 
 #: The whole schema as PostgreSQL statements (benchmarks build the same tables with it).
 SCHEMA = [stmt for v in sorted(VERSIONS) for stmt in statements("postgresql", v)]
+
+
+#: the temporary table event rows are copied into (all TEXT, as in `events`)
+_INCOMING = ", ".join(f"{c} TEXT" for c in EVENT_COLUMNS.split(", ")) + ", ord INTEGER"
 
 
 def _safe_url(url: str) -> str:
@@ -72,6 +77,23 @@ class PostgresRepository(SqlRepository):
         # an identity column can be set to DEFAULT: the next values of its sequence
         cur.execute("UPDATE events SET seq = DEFAULT, facility_id = %s WHERE learner_id = %s",
                     (facility_id, learner_id))
+
+    def _insert_event_rows(self, cur: Any, rows: list[tuple[Any, ...]]) -> int:
+        """COPY into a session's temporary table, then one `INSERT … SELECT`: psycopg's
+        `executemany` spent ≈ 9 µs of the server's CPU (with the GIL held, under the write
+        lock) adapting each row, COPY ≈ 2 µs. The table is made on first use in each
+        database session (so a transaction-pooling proxy in front is fine) and emptied at
+        every commit; `ord` keeps the rows' order for `seq`."""
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS incoming_events ({_INCOMING}) "
+                    "ON COMMIT DELETE ROWS")
+        with cur.copy(f"COPY incoming_events ({EVENT_COLUMNS}, ord) FROM STDIN") as copy:
+            for ord_, row in enumerate(rows):
+                copy.write_row((*row, ord_))
+        cur.execute(f"INSERT INTO events ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS} "
+                    "FROM incoming_events ORDER BY ord ON CONFLICT (id) DO NOTHING")
+        inserted = int(cur.rowcount)
+        cur.execute("DELETE FROM incoming_events")   # a later insert in this transaction
+        return inserted
 
     def _is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, pg_errors.UniqueViolation)

@@ -4,11 +4,20 @@ Writers are serialised by a thread lock, then an exclusive `flock` on `<db>.writ
 (several server processes, e.g. `serve --workers 2`, queue there instead of polling
 SQLite's busy handler, which sleeps for milliseconds at a time), then BEGIN IMMEDIATE.
 So event `seq` order is commit order and pull cursors never skip a row.
+
+Checkpoints (copying the WAL back into the database file, with an fsync) are made by a
+writer after it has let go of the write lock, every CHECKPOINT_EVERY commits, instead of
+by SQLite inside whichever commit crosses 1,000 WAL pages: with 500-event pushes that
+was one commit in three, and the checkpoint's I/O (≈ ⅓ of the time the write lock was
+held) kept every other writer waiting. SQLite's own automatic checkpoint stays on, at
+FALLBACK_CHECKPOINT_PAGES, should the WAL ever grow that far regardless.
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -16,12 +25,30 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sync_server.db.events import EVENT_COLUMNS
 from sync_server.db.schema import VERSIONS, statements
 from sync_server.db.sql import SqlRepository
 from sync_server.errors import DatabaseError
 
 #: The whole schema as SQLite statements (benchmarks build the same tables with it).
 SCHEMA = [stmt for v in sorted(VERSIONS) for stmt in statements("sqlite", v)]
+
+#: commits of this process between two checkpoints (≈ 4,000 events of 500-event pushes,
+#: a WAL of ≈ 10 MB)
+CHECKPOINT_EVERY = 8
+#: SQLite's automatic checkpoint, in WAL pages, as a fallback (its default is 1,000)
+FALLBACK_CHECKPOINT_PAGES = 10_000
+
+logger = logging.getLogger(__name__)
+
+#: event rows per INSERT statement (× 9 parameters: below SQLite's limit of 32,766)
+_INSERT_ROWS = 500
+
+
+@functools.lru_cache(maxsize=16)
+def _insert_sql(rows: int) -> str:
+    values = ",".join(["(?,?,?,?,?,?,?,?,?)"] * rows)
+    return f"INSERT INTO events ({EVENT_COLUMNS}) VALUES {values} ON CONFLICT (id) DO NOTHING"
 
 
 class SqliteRepository(SqlRepository):
@@ -34,6 +61,7 @@ class SqliteRepository(SqlRepository):
         except OSError as exc:
             raise DatabaseError(f"{self.path.parent}: cannot create the data folder: {exc}") from None
         self._write_lock = threading.Lock()
+        self._commits = 0              # since the last checkpoint (under _write_lock)
         try:
             self._lock_file = open(self.path.with_name(self.path.name + ".writelock"), "a+b")  # noqa: SIM115
         except OSError as exc:
@@ -48,6 +76,7 @@ class SqliteRepository(SqlRepository):
             conn.execute("PRAGMA synchronous=NORMAL")   # durable across app crashes in WAL
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_CHECKPOINT_PAGES}")
         except sqlite3.Error as exc:
             raise DatabaseError(f"{self.path}: cannot open the SQLite database: {exc}") from None
         return conn
@@ -68,8 +97,24 @@ class SqliteRepository(SqlRepository):
                     conn.commit()
                 finally:
                     cur.close()
+                self._commits += 1
+                checkpoint_due = self._commits >= CHECKPOINT_EVERY
+                if checkpoint_due:
+                    self._commits = 0
             finally:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+        if checkpoint_due:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """A PASSIVE checkpoint, outside the write lock: it copies what no reader still
+        needs and waits for no one, so the next writer goes on meanwhile. A failure is
+        logged, never raised: the commit before it is done, and the next one retries."""
+        try:
+            with self._pool.connection() as conn:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:
+            logger.warning("SQLite checkpoint of %s failed (retried later): %s", self.path, exc)
 
     def close(self) -> None:
         super().close()
@@ -86,6 +131,18 @@ class SqliteRepository(SqlRepository):
                         [(top + i + 1, facility_id, seq) for i, seq in enumerate(old)])
         cur.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'events'",
                     (top + len(old),))
+
+    def _insert_event_rows(self, cur: Any, rows: list[tuple[Any, ...]]) -> int:
+        """One multi-row statement per 500 rows: one SQLite step that runs without the
+        GIL, instead of `executemany`'s step per row — each of which gives the GIL up and
+        must win it back while this thread holds the write lock and the other push
+        slot's checks run (measured: ≈ 10 % more events per second through HTTP)."""
+        inserted = 0
+        for start in range(0, len(rows), _INSERT_ROWS):
+            part = rows[start:start + _INSERT_ROWS]
+            cur.execute(_insert_sql(len(part)), [value for row in part for value in row])
+            inserted += cur.rowcount
+        return inserted
 
     def _is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc).upper()

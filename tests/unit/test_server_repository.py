@@ -260,6 +260,22 @@ def test_insert_events_is_idempotent_and_detects_conflicts(repo: Repository) -> 
     assert sorted(stored.values()) == ["a", "b", "c"]          # never overwritten
 
 
+def test_an_insert_larger_than_one_statement_keeps_every_status(repo: Repository) -> None:
+    """SQLite inserts 500 rows per statement (db/events.py): a call of 1,203 rows spans
+    three, with duplicates and a conflict in the middle one and in the last."""
+    repo.insert_events([row(f"e{i:04d}", f"c{i}") for i in range(700, 710)])
+    repo.insert_events([row("e1201", "c1201")])
+    rows = [row(f"e{i:04d}", "CHANGED" if i == 705 else f"c{i}") for i in range(1203)]
+    st = repo.insert_events(rows)
+    old = {f"e{i:04d}" for i in range(700, 710)} | {"e1201"}
+    assert {e for e, s in st.items() if s == "duplicate"} == old - {"e0705"}
+    assert st["e0705"] == "conflict"
+    assert {e for e, s in st.items() if s == "stored"} == {r.id for r in rows} - old
+    assert len(repo.all_event_ids()) == 1203
+    assert [e.content for e in repo.events_after("f1", 0, 2000)][-1] == "c1202"
+    assert repo.count_events().total == 1203                    # the totals count each once
+
+
 def test_events_after_pages_by_cursor_per_facility(repo: Repository) -> None:
     repo.insert_events([row(f"e{i}", fac="f1" if i < 7 else "f2") for i in range(10)])
     page1 = repo.events_after("f1", 0, 4)
