@@ -203,15 +203,9 @@ def run_backend(label: str, folder: Path, database_url: str | None, raw_factory:
             pid = server.proc.pid if server.proc is not None else 0
             cpu_before = cpu_seconds(pid)
             client_cpu = time.process_time()
-            try:
-                h0 = [float(x) for x in open("/tmp/lockheld.txt").read().split()]
-            except OSError:
-                h0 = [0.0, 0.0]
             rate, stored = http_push(server.base_url, dev, chunks, args.clients)
             cpu_after = cpu_seconds(pid)
             client_cpu = time.process_time() - client_cpu
-            h1 = [float(x) for x in open("/tmp/lockheld.txt").read().split()]
-            log(f"lock held {1e6*(h1[0]-h0[0])/args.events:.1f} µs/event (cpu in lock {1e6*(h1[1]-h0[1])/args.events:.1f}); wall {1e6/rate:.1f}")
             if stored != args.events:
                 raise SystemExit(f"{label}: stored {stored} of {args.events} events")
             raw_rate = raw.insert(rows_of(chunks, dev.device_id))

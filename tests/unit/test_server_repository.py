@@ -55,6 +55,30 @@ def row(eid: str, content: str = "{}", fac: str = "f1", lid: str = "L") -> Event
     return EventRow(eid, lid, "d1", fac, "card.viewed", T0, content, T1, "d1")
 
 
+def test_sqlite_checkpoints_after_letting_go_of_the_write_lock(tmp_path: Path) -> None:
+    """Every CHECKPOINT_EVERY commits a writer copies the WAL into the database file —
+    after it released the write lock, so the next writer never waits for that I/O."""
+    from sync_server.db import sqlite as sqlite_db
+    repo = open_repository(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    assert isinstance(repo, sqlite_db.SqliteRepository)
+    repo.create_facility("f1", "Facility one", T0)
+    held: list[bool] = []
+    real = repo._checkpoint
+
+    def spy() -> None:
+        held.append(repo._write_lock.locked())
+        real()
+
+    repo._checkpoint = spy  # type: ignore[method-assign]
+    db_file = tmp_path / "db.sqlite3"
+    size = db_file.stat().st_size
+    for i in range(2 * sqlite_db.CHECKPOINT_EVERY):
+        repo.insert_events([row(f"c{i}-{k}", "x" * 2000) for k in range(20)])
+    assert held == [False, False]
+    assert db_file.stat().st_size > size + 500_000       # the pages reached the file
+    repo.close()
+
+
 def test_schema_is_created_once_and_reopening_keeps_data(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.sqlite3'}"
     r = open_repository(url)
@@ -274,6 +298,18 @@ def test_an_insert_larger_than_one_statement_keeps_every_status(repo: Repository
     assert len(repo.all_event_ids()) == 1203
     assert [e.content for e in repo.events_after("f1", 0, 2000)][-1] == "c1202"
     assert repo.count_events().total == 1203                    # the totals count each once
+
+
+def test_any_text_is_stored_byte_for_byte_and_in_order(repo: Repository) -> None:
+    """PostgreSQL copies the rows (COPY text format: tabs, newlines and backslashes are
+    escaped on the way), SQLite binds them: what comes back is what went in, in order."""
+    hostile = ["a\tb\nc\r\\N", "\\.", "\\", '{"x": "\u2028é\\n\t"}', "é" * 3000,
+               "end of copy\n\\.\n", ""]
+    rows = [row(f"h{i:03d}", hostile[i % len(hostile)]) for i in range(120)]
+    assert set(repo.insert_events(rows).values()) == {"stored"}
+    back = repo.events_after("f1", 0, 500)
+    assert [e.content for e in back] == [r.content for r in rows]
+    assert [e.seq for e in back] == sorted(e.seq for e in back)
 
 
 def test_events_after_pages_by_cursor_per_facility(repo: Repository) -> None:
