@@ -312,6 +312,22 @@ def test_any_text_is_stored_byte_for_byte_and_in_order(repo: Repository) -> None
     assert [e.seq for e in back] == sorted(e.seq for e in back)
 
 
+def test_an_insert_with_an_erased_learner_among_others_stores_only_the_others(
+        repo: Repository) -> None:
+    """The rows are sent (PostgreSQL: copied) before the write lock; an erasure found
+    under it leaves that learner's rows out of the insert, the others go in."""
+    from sync_server.services import erasure
+    gone, kept = learner(staff="S-1"), learner(staff="S-2")
+    repo.save_profile(gone)
+    repo.save_profile(kept)
+    erasure.erase_learner(repo=repo, learner_id=gone.id, by="boss")
+    rows = [row(f"m{i}", f"c{i}", lid=gone.id if i % 3 == 0 else kept.id) for i in range(9)]
+    status = repo.insert_events(rows)
+    assert status == {r.id: "erased" if r.learner_id == gone.id else "stored" for r in rows}
+    assert [e.content for e in repo.events_after("f1", 0, 50)] == [
+        r.content for r in rows if r.learner_id == kept.id]
+
+
 def test_events_after_pages_by_cursor_per_facility(repo: Repository) -> None:
     repo.insert_events([row(f"e{i}", fac="f1" if i < 7 else "f2") for i in range(10)])
     page1 = repo.events_after("f1", 0, 4)
