@@ -183,30 +183,30 @@ def push(repo: Repository, device: Device, events: list[dict[str, Any]],
     first: dict[str, tuple[str, int]] = {}     # id → (content, index) of its first copy
     kept: dict[str, dict[str, Any]] = {}       # id → its first copy
     repeats: list[tuple[int, str, str]] = []   # (index, id, content) of later copies
+    facility, received_at, device_id = device.facility_id, result.received_at, device.id
     for index, event, content in candidates:
-        learner = learners.get(event["learner"])
-        if learner is None and event["learner"] in erased:
-            result.reject(index, event["id"], "erased",
-                          "learner: this learner's record was erased; the event is not kept")
+        event_id, learner_id = event["id"], event["learner"]
+        learner = learners.get(learner_id)
+        if learner is None or learner.facility_id != facility:
+            if learner is not None:
+                result.reject(index, event_id, "other_facility",
+                              "learner: belongs to another facility than this device")
+            elif learner_id in erased:
+                result.reject(index, event_id, "erased",
+                              "learner: this learner's record was erased; the event is not kept")
+            else:
+                result.reject(index, event_id, "unknown_learner",
+                              f"learner: {learner_id} is not registered on the server; push "
+                              "the profile first")
             continue
-        if learner is None:
-            result.reject(index, event["id"], "unknown_learner",
-                          f"learner: {event['learner']} is not registered on the server; push "
-                          "the profile first")
+        if event_id in first:
+            repeats.append((index, event_id, content))
             continue
-        if learner.facility_id != device.facility_id:
-            result.reject(index, event["id"], "other_facility",
-                          "learner: belongs to another facility than this device")
-            continue
-        if event["id"] in first:
-            repeats.append((index, event["id"], content))
-            continue
-        first[event["id"]] = (content, index)
-        kept[event["id"]] = event
-        rows.append(EventRow(id=event["id"], learner_id=event["learner"], device_id=event["device"],
-                             facility_id=device.facility_id, type=event["type"], at=event["at"],
-                             content=content, received_at=result.received_at,
-                             received_from=device.id, event=event))
+        first[event_id] = (content, index)
+        kept[event_id] = event
+        # positional: a named tuple built from keywords costs twice as much (≈ 0.3 µs more)
+        rows.append(EventRow(event_id, learner_id, event["device"], facility, event["type"],
+                             event["at"], content, received_at, device_id, event))
 
     status = repo.insert_events(rows, charge=charge)
     for row in rows:
