@@ -56,25 +56,30 @@ def charge_on(cur: Any, dialect: str, charge: UsageCharge) -> DeviceUsage:
     """`charge` on the cursor of a write transaction holding LOCK_USAGE (see
     UsageStore.charge_usage): the usage after it, or the usage with `refused` set."""
     device_id, day = charge.device_id, charge.day
+    # the common case in one statement (it runs under the write lock of every push):
+    # today's row exists and has room
+    cur.execute(placeholders(dialect, "UPDATE device_usage SET events = events + ?, "
+                                      "bytes = bytes + ? WHERE device_id = ? AND day = ? "
+                                      "AND (? = 0 OR events < ?) AND (? = 0 OR bytes < ?) "
+                                      "RETURNING events, bytes"),
+                (charge.events, charge.bytes_, device_id, day, charge.max_events,
+                 charge.max_events, charge.max_bytes, charge.max_bytes))
+    charged = cur.fetchone()
+    if charged is not None:
+        return DeviceUsage(int(charged[0]), int(charged[1]))
     cur.execute(placeholders(dialect, "SELECT events, bytes FROM device_usage "
                                       "WHERE device_id = ? AND day = ?"), (device_id, day))
     row = cur.fetchone()
-    used_events, used_bytes = (int(row[0]), int(row[1])) if row else (0, 0)
-    if charge.max_events and used_events >= charge.max_events:
-        return DeviceUsage(used_events, used_bytes, "events_per_day")
-    if charge.max_bytes and used_bytes >= charge.max_bytes:
-        return DeviceUsage(used_events, used_bytes, "bytes_per_day")
-    if row is None:
-        cur.execute(placeholders(dialect, "DELETE FROM device_usage WHERE device_id = ? "
-                                          "AND day < ?"), (device_id, day))
-        cur.execute(placeholders(dialect, "INSERT INTO device_usage (device_id, day, events, "
-                                          "bytes) VALUES (?, ?, ?, ?)"),
-                    (device_id, day, charge.events, charge.bytes_))
-    else:
-        cur.execute(placeholders(dialect, "UPDATE device_usage SET events = events + ?, "
-                                          "bytes = bytes + ? WHERE device_id = ? AND day = ?"),
-                    (charge.events, charge.bytes_, device_id, day))
-    return DeviceUsage(used_events + charge.events, used_bytes + charge.bytes_)
+    if row is not None:     # today's row has no room left: refused
+        used_events, used_bytes = int(row[0]), int(row[1])
+        full = charge.max_events and used_events >= charge.max_events
+        return DeviceUsage(used_events, used_bytes, "events_per_day" if full else "bytes_per_day")
+    cur.execute(placeholders(dialect, "DELETE FROM device_usage WHERE device_id = ? "
+                                      "AND day < ?"), (device_id, day))
+    cur.execute(placeholders(dialect, "INSERT INTO device_usage (device_id, day, events, "
+                                      "bytes) VALUES (?, ?, ?, ?)"),
+                (device_id, day, charge.events, charge.bytes_))
+    return DeviceUsage(charge.events, charge.bytes_)
 
 
 class UsageSql(SqlBase):
