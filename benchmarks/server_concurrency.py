@@ -12,8 +12,11 @@ Checks: every event stored exactly once (0 lost, 0 duplicated). Prints p50/p99 l
 push requests and of whole syncs, as ratios to a lone device's sync measured in the same
 run (the baseline). Target (issue 5): p99 < 1 s. Issue 18: the last device finishes
 within 1.1 × (all events ÷ the raw `executemany` rate of the same rows, measured after
-the burst into a table of the same layout). `rows()` gives the figures to `make bench`;
---quick runs 40 devices.
+the burst into a table of the same layout); for information also ÷ the same server's
+steady ingest rate (4 devices pushing 5,000 events each before the burst, in a facility
+the burst does not pull). The simulated tablets use benchmarks/lean_http.py (they share
+the server's two cores). `rows()` gives the figures to `make bench`; --quick runs 40
+devices.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from tests.support.server import (  # noqa: E402
 )
 
 FACILITIES = 10
+STEADY_FACILITY = "steady"
 LEARNERS_PER_DEVICE = 2
 
 
@@ -54,9 +58,10 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-async def enrol_all(client: httpx.AsyncClient, admin: str, n: int, tag: str) -> list[dict[str, Any]]:
+async def enrol_all(client: httpx.AsyncClient, admin: str, n: int, tag: str,
+                    facility: str | None = None) -> list[dict[str, Any]]:
     async def one(i: int) -> dict[str, Any]:
-        fac = f"f{i % FACILITIES}"
+        fac = facility or f"f{i % FACILITIES}"
         r = await client.post("/api/v1/admin/enrol-codes", headers=bearer(admin), json={"facility_id": fac})
         r.raise_for_status()
         dev_id = f"{tag}-{i:04d}"
@@ -162,9 +167,10 @@ async def baseline(base_url: str, admin: str, args: argparse.Namespace) -> float
 
 async def steady_rate(base_url: str, admin: str, args: argparse.Namespace) -> float:
     """events/s of the same server's steady ingest: 4 devices pushing 5,000 events each
-    (the ingest benchmark's 4 clients), measured before the burst. The burst's own
-    floor: it cannot beat the rate at which the server stores events."""
-    devices = await enrol_all_httpx(base_url, admin, 4, "steady")
+    (the ingest benchmark's 4 clients), measured before the burst, in a facility of
+    their own (the burst's tablets do not pull these events). The burst's own floor: it
+    cannot beat the rate at which the server stores events."""
+    devices = await enrol_all_httpx(base_url, admin, 4, "steady", STEADY_FACILITY)
     work = [workload(d, 5_000, args.chunk, "steady") for d in devices]
     lat: list[float] = []
     sync: list[float] = []
@@ -174,9 +180,10 @@ async def steady_rate(base_url: str, admin: str, args: argparse.Namespace) -> fl
     return 4 * 5_000 / (time.perf_counter() - start)
 
 
-async def enrol_all_httpx(base_url: str, admin: str, n: int, tag: str) -> list[dict[str, Any]]:
+async def enrol_all_httpx(base_url: str, admin: str, n: int, tag: str,
+                          facility: str) -> list[dict[str, Any]]:
     async with httpx.AsyncClient(base_url=base_url, timeout=300) as client:
-        return await enrol_all(client, admin, n, tag)
+        return await enrol_all(client, admin, n, tag, facility)
 
 
 def server_side_ms(log_path: Path, tag: str) -> list[float]:
@@ -199,7 +206,8 @@ def run_backend(label: str, folder: Path, database_url: str | None, args: argpar
     server.start()
     ok = True
     try:
-        seed(server.data_dir, database_url, facilities={f"f{i}": f"Facility {i}" for i in range(FACILITIES)})
+        seed(server.data_dir, database_url, facilities={f"f{i}": f"Facility {i}" for i in range(FACILITIES)}
+             | {STEADY_FACILITY: "Steady ingest"})
         admin = admin_token(server.base_url)
         base = asyncio.run(baseline(server.base_url, admin, args))
         print(f"{label:8s} baseline: one device alone syncs {args.events} events in {base * 1000:.0f} ms")
@@ -251,7 +259,7 @@ def run_backend(label: str, folder: Path, database_url: str | None, args: argpar
                           f"({steady:,.0f} ev/s) = {own:.1f} s: {last / own:.2f}×")
                     rows_out.append((f"server burst {n}, last device ÷ own ingest ({label})",
                                      f"{last:.1f} s", f"events ÷ ingest rate {own:.1f} s",
-                                     last / own, "≤ 1.1×", last <= 1.1 * own))
+                                     last / own, "(information)", True))
                     rows_out.append((f"server burst {n}, exactly once ({label})",
                                      f"{lost} lost, {duplicated} dup", f"{len(res['expected']):,} sent",
                                      float(lost + duplicated + unacked), "0 lost, 0 dup", once))
