@@ -6,10 +6,11 @@ SQLite's busy handler, which sleeps for milliseconds at a time), then BEGIN IMME
 So event `seq` order is commit order and pull cursors never skip a row.
 
 Checkpoints (copying the WAL back into the database file, with an fsync) are made by a
-writer after it has let go of the write lock, every CHECKPOINT_EVERY commits, instead of
-by SQLite inside whichever commit crosses 1,000 WAL pages: with 500-event pushes that
-was one commit in three, and the checkpoint's I/O (≈ ⅓ of the time the write lock was
-held) kept every other writer waiting. SQLite's own automatic checkpoint stays on, at
+writer after it has let go of the write lock, once CHECKPOINT_ROWS rows were written
+since the last one, instead of by SQLite inside whichever commit crosses 1,000 WAL
+pages: with 500-event pushes that was one commit in three, and the checkpoint's I/O
+(≈ ⅓ of the time the write lock was held) kept every other writer waiting. Rows, not
+commits: a push with profiles commits four times, a bulk push once. SQLite's own automatic checkpoint stays on, at
 FALLBACK_CHECKPOINT_PAGES, should the WAL ever grow that far regardless.
 """
 
@@ -33,9 +34,9 @@ from sync_server.errors import DatabaseError
 #: The whole schema as SQLite statements (benchmarks build the same tables with it).
 SCHEMA = [stmt for v in sorted(VERSIONS) for stmt in statements("sqlite", v)]
 
-#: commits of this process between two checkpoints (≈ 4,000 events of 500-event pushes,
-#: a WAL of ≈ 10 MB)
-CHECKPOINT_EVERY = 8
+#: rows this process writes between two checkpoints (≈ 8 pushes of 500 events with their
+#: report rows; a WAL of ≈ 10–20 MB)
+CHECKPOINT_ROWS = 4_000
 #: SQLite's automatic checkpoint, in WAL pages, as a fallback (its default is 1,000)
 FALLBACK_CHECKPOINT_PAGES = 10_000
 
@@ -61,7 +62,7 @@ class SqliteRepository(SqlRepository):
         except OSError as exc:
             raise DatabaseError(f"{self.path.parent}: cannot create the data folder: {exc}") from None
         self._write_lock = threading.Lock()
-        self._commits = 0              # since the last checkpoint (under _write_lock)
+        self._rows_written = 0         # since the last checkpoint (under _write_lock)
         try:
             self._lock_file = open(self.path.with_name(self.path.name + ".writelock"), "a+b")  # noqa: SIM115
         except OSError as exc:
@@ -88,6 +89,7 @@ class SqliteRepository(SqlRepository):
             try:
                 cur = conn.cursor()
                 cur.execute("BEGIN IMMEDIATE")
+                changes = conn.total_changes
                 try:
                     yield cur
                 except BaseException:
@@ -97,10 +99,10 @@ class SqliteRepository(SqlRepository):
                     conn.commit()
                 finally:
                     cur.close()
-                self._commits += 1
-                checkpoint_due = self._commits >= CHECKPOINT_EVERY
+                self._rows_written += conn.total_changes - changes
+                checkpoint_due = self._rows_written >= CHECKPOINT_ROWS
                 if checkpoint_due:
-                    self._commits = 0
+                    self._rows_written = 0
             finally:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
         if checkpoint_due:

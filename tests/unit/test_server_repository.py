@@ -56,8 +56,9 @@ def row(eid: str, content: str = "{}", fac: str = "f1", lid: str = "L") -> Event
 
 
 def test_sqlite_checkpoints_after_letting_go_of_the_write_lock(tmp_path: Path) -> None:
-    """Every CHECKPOINT_EVERY commits a writer copies the WAL into the database file —
-    after it released the write lock, so the next writer never waits for that I/O."""
+    """Once CHECKPOINT_ROWS rows were written a writer copies the WAL into the database
+    file — after it released the write lock, so the next writer never waits for that
+    I/O. Small transactions count for what they write, not one checkpoint each."""
     from sync_server.db import sqlite as sqlite_db
     repo = open_repository(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     assert isinstance(repo, sqlite_db.SqliteRepository)
@@ -72,10 +73,14 @@ def test_sqlite_checkpoints_after_letting_go_of_the_write_lock(tmp_path: Path) -
     repo._checkpoint = spy  # type: ignore[method-assign]
     db_file = tmp_path / "db.sqlite3"
     size = db_file.stat().st_size
-    for i in range(2 * sqlite_db.CHECKPOINT_EVERY):
-        repo.insert_events([row(f"c{i}-{k}", "x" * 2000) for k in range(20)])
+    per_call = sqlite_db.CHECKPOINT_ROWS // 4
+    for i in range(8):
+        repo.insert_events([row(f"c{i}-{k}", "x" * 2000) for k in range(per_call)])
+    assert held == [False, False]                     # after rows 4 × ¼ and 8 × ¼
+    assert db_file.stat().st_size > size + 4_000_000     # the pages reached the file
+    for i in range(20):                                   # 20 commits of one row each
+        repo.insert_events([row(f"small-{i}")])
     assert held == [False, False]
-    assert db_file.stat().st_size > size + 500_000       # the pages reached the file
     repo.close()
 
 
