@@ -52,11 +52,19 @@ def issue_programmes(parts: IssuerParts, judge: Programmes, pairs: Iterable[tupl
                      base_url: str) -> list[CertificateRecord]:
     """Judge every programme of each (learner, pack) and issue the ones now complete."""
     issued = []
-    for learner_id, pack_id in sorted(set(pairs)):
-        learner = parts.repo.get_learner(learner_id)
+    wanted = sorted(set(pairs))
+    # one query for the learners, and the programmes published to each facility × role ×
+    # pack read once: a push of 500 events names dozens of pairs (this runs on every push)
+    learners = parts.repo.learners_by_ids([learner_id for learner_id, _ in wanted])
+    published: dict[tuple[str, str, str], list[str]] = {}
+    for learner_id, pack_id in wanted:
+        learner = learners.get(learner_id)
         if learner is None:
             continue
-        for programme_id in sorted(judge.published(learner, pack_id)):
+        audience = (learner.facility_id, learner.role, pack_id)
+        if audience not in published:
+            published[audience] = sorted(judge.published(learner, pack_id))
+        for programme_id in published[audience]:
             if parts.repo.certificate_exists(learner.id, pack_id, stored_course_id(programme_id)):
                 continue
             verdict = judge.verdict(learner, pack_id, programme_id)
