@@ -17,7 +17,7 @@ Statements are written with `?` placeholders; `_sql` rewrites them for the drive
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -51,9 +51,12 @@ class SqlBase:
     def _ping(self, conn: Any) -> None:
         """Check a long-idle connection before use (raises when it is dead)."""
 
-    def _write(self, *locks: int) -> AbstractContextManager[Any]:
+    def _write(self, *locks: int,
+               prepare: Callable[[Any], None] | None = None) -> AbstractContextManager[Any]:
         """A write transaction yielding a cursor; `locks` name the writer groups to
-        serialise."""
+        serialise. `prepare(cursor)`: work of the same transaction that needs none of
+        those locks — PostgreSQL runs it before taking them, so other writers go on
+        meanwhile; SQLite, whose write lock is the transaction itself, first in it."""
         raise NotImplementedError
 
     def _is_unique_violation(self, exc: BaseException) -> bool:
@@ -62,10 +65,18 @@ class SqlBase:
     def _renumber_events(self, cur: Any, learner_id: str, facility_id: str) -> None:
         raise NotImplementedError
 
-    def _insert_event_rows(self, cur: Any, rows: list[tuple[Any, ...]]) -> int:
-        """`INSERT … ON CONFLICT (id) DO NOTHING` of event rows (db/events.py
-        EVENT_COLUMNS), in their order, under the caller's write lock; how many were
-        inserted. The push's largest statement, so each database gets its fastest form."""
+    def _stage_event_rows(self, cur: Any, rows: list[tuple[Any, ...]]) -> bool:
+        """Send event rows (db/events.py EVENT_COLUMNS) where `_insert_event_rows` will
+        find them, before the writer locks are taken (`_write`'s `prepare`); False when
+        the database has no such stage (the rows then go with the insert)."""
+        return False
+
+    def _insert_event_rows(self, cur: Any, rows: list[tuple[Any, ...]], *,
+                           staged: list[tuple[Any, ...]] | None = None) -> int:
+        """`INSERT … ON CONFLICT (id) DO NOTHING` of event rows, in their order, under
+        the caller's write lock; how many were inserted. `staged`: the rows
+        `_stage_event_rows` sent (a superset of `rows`). The push's largest statement,
+        so each database gets its fastest form."""
         raise NotImplementedError
 
     def _label(self) -> str:

@@ -116,7 +116,16 @@ class EventSql(SqlBase):
         if not unique and charge is None:
             return status
         locks = (LOCK_EVENTS,) if charge is None else (LOCK_EVENTS, LOCK_USAGE)
-        with self._write(*locks) as cur:
+        # every column but `event`, sent before the locks where the database can take them
+        rows9 = [r[:9] for r in unique.values()]
+        staged: list[tuple[Any, ...]] | None = None
+
+        def stage(cur: Any) -> None:
+            nonlocal staged
+            if rows9 and self._stage_event_rows(cur, rows9):
+                staged = rows9
+
+        with self._write(*locks, prepare=stage) as cur:
             if charge is not None:
                 usage = charge_on(cur, self.dialect, charge)
                 if usage.refused is not None:
@@ -130,8 +139,7 @@ class EventSql(SqlBase):
                 return status
             cur.execute(self._sql("SELECT COALESCE(MAX(seq), 0) FROM events"))
             top = int(cur.fetchone()[0])
-            # every column but `event`
-            if self._insert_event_rows(cur, [r[:9] for r in fresh]) == len(fresh):
+            if self._insert_event_rows(cur, [r[:9] for r in fresh], staged=staged) == len(fresh):
                 status.update({r.id: "stored" for r in fresh})
             else:
                 found = self._stored_rows(cur, sorted(unique))

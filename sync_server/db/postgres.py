@@ -8,7 +8,7 @@ all processes (pull cursors then never skip a row); duplicate ids are still sett
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -59,8 +59,11 @@ class PostgresRepository(SqlRepository):
         conn.execute("SELECT 1")
 
     @contextmanager
-    def _write(self, *locks: int) -> Iterator[Any]:
+    def _write(self, *locks: int,
+               prepare: Callable[[Any], None] | None = None) -> Iterator[Any]:
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            if prepare is not None:
+                prepare(cur)
             for lock in sorted(locks):
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
             yield cur
@@ -78,19 +81,27 @@ class PostgresRepository(SqlRepository):
         cur.execute("UPDATE events SET seq = DEFAULT, facility_id = %s WHERE learner_id = %s",
                     (facility_id, learner_id))
 
-    def _insert_event_rows(self, cur: Any, rows: list[tuple[Any, ...]]) -> int:
-        """COPY into a session's temporary table, then one `INSERT … SELECT`: psycopg's
-        `executemany` spent ≈ 9 µs of the server's CPU (with the GIL held, under the write
-        lock) adapting each row, COPY ≈ 2 µs. The table is made on first use in each
-        database session (so a transaction-pooling proxy in front is fine) and emptied at
-        the commit (or rollback) of the one write transaction that filled it — an insert is
-        never made twice in one (EventSql.insert_events); `ord` keeps the rows' order for
-        `seq`."""
+    def _stage_event_rows(self, cur: Any, rows: list[tuple[Any, ...]]) -> bool:
+        """COPY the rows into this session's temporary table, before the write lock:
+        psycopg's `executemany` spent ≈ 9 µs of the server's CPU per row (GIL held,
+        under the lock) adapting parameters; COPY ≈ 2 µs, and not under the lock. The
+        table is made on first use in each database session (a transaction-pooling proxy
+        in front is fine) and emptied at the commit (or rollback) of the one write
+        transaction that filled it; `ord` keeps the rows' order for `seq`."""
         cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS incoming_events ({_INCOMING}) "
                     "ON COMMIT DELETE ROWS")
         with cur.copy(f"COPY incoming_events ({EVENT_COLUMNS}, ord) FROM STDIN") as copy:
             for ord_, row in enumerate(rows):
                 copy.write_row((*row, ord_))
+        return True
+
+    def _insert_event_rows(self, cur: Any, rows: list[tuple[Any, ...]], *,
+                           staged: list[tuple[Any, ...]] | None = None) -> int:
+        if staged is None:
+            self._stage_event_rows(cur, rows)
+        elif len(staged) != len(rows):     # some were left out (an erased learner's)
+            cur.execute("DELETE FROM incoming_events WHERE NOT (id = ANY(%s))",
+                        ([row[0] for row in rows],))
         cur.execute(f"INSERT INTO events ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS} "
                     "FROM incoming_events ORDER BY ord ON CONFLICT (id) DO NOTHING")
         return int(cur.rowcount)

@@ -21,7 +21,7 @@ import functools
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -83,7 +83,8 @@ class SqliteRepository(SqlRepository):
         return conn
 
     @contextmanager
-    def _write(self, *locks: int) -> Iterator[Any]:
+    def _write(self, *locks: int,
+               prepare: Callable[[Any], None] | None = None) -> Iterator[Any]:
         with self._write_lock, self._pool.connection() as conn:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX)
             try:
@@ -91,6 +92,8 @@ class SqliteRepository(SqlRepository):
                 cur.execute("BEGIN IMMEDIATE")
                 changes = conn.total_changes
                 try:
+                    if prepare is not None:
+                        prepare(cur)
                     yield cur
                 except BaseException:
                     conn.rollback()
@@ -134,7 +137,8 @@ class SqliteRepository(SqlRepository):
         cur.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'events'",
                     (top + len(old),))
 
-    def _insert_event_rows(self, cur: Any, rows: list[tuple[Any, ...]]) -> int:
+    def _insert_event_rows(self, cur: Any, rows: list[tuple[Any, ...]], *,
+                           staged: list[tuple[Any, ...]] | None = None) -> int:
         """One multi-row statement per 500 rows: one SQLite step that runs without the
         GIL, instead of `executemany`'s step per row — each of which gives the GIL up and
         must win it back while this thread holds the write lock and the other push
