@@ -18,8 +18,10 @@ rebuild-aggregates`); tests check that the incremental tables always equal it.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -141,29 +143,29 @@ def apply_events(cur: Any, dialect: str, totals: Counter[str],
     """Add newly stored events: `totals` counts them per facility, `events` are those of
     AGGREGATE_TYPES (parsed)."""
     sql = _Sql(cur, dialect)
-    if totals:
-        cur.executemany(sql.q(
-            "INSERT INTO event_totals (facility_id, events) VALUES (?, ?) ON CONFLICT "
-            "(facility_id) DO UPDATE SET events = event_totals.events + excluded.events"),
-            sorted(totals.items()))
     new = fold(events)
-    if not new.courses and not new.ratings:
-        return
-    learners = sorted(new.learners)
     same = _Unchanged()             # rows the batch leaves as they are: not written again
-    for key, agg in sql.load_courses(learners, set(new.courses)).items():
-        before, sizes = agg.columns(), (len(agg.cards), len(agg.attempts))
-        agg.merge(new.courses[key])             # unions: equal sizes = equal sets
-        new.courses[key] = agg
-        if (len(agg.cards), len(agg.attempts)) == sizes:
-            same.sets.add(key)
-            if agg.columns() == before:
-                same.courses.add(key)
-    for key, rating in sql.load_ratings(learners, set(new.ratings)).items():
-        if rating.order >= new.ratings[key].order:
-            new.ratings[key] = rating
-            same.ratings.add(key)
-    sql.upsert(new, same)
+    if new.courses or new.ratings:
+        learners = sorted(new.learners)
+        for key, agg in sql.load_courses(learners, set(new.courses)).items():
+            before, sizes = agg.columns(), (len(agg.cards), len(agg.attempts))
+            agg.merge(new.courses[key])             # unions: equal sizes = equal sets
+            new.courses[key] = agg
+            if (len(agg.cards), len(agg.attempts)) == sizes:
+                same.sets.add(key)
+                if agg.columns() == before:
+                    same.courses.add(key)
+        for key, rating in sql.load_ratings(learners, set(new.ratings)).items():
+            if rating.order >= new.ratings[key].order:
+                new.ratings[key] = rating
+                same.ratings.add(key)
+    with sql.pipeline():            # the writes need no answer: one round trip
+        if totals:
+            cur.executemany(sql.q(
+                "INSERT INTO event_totals (facility_id, events) VALUES (?, ?) ON CONFLICT "
+                "(facility_id) DO UPDATE SET events = event_totals.events + excluded.events"),
+                sorted(totals.items()))
+        sql.upsert(new, same)
 
 
 def move_totals(cur: Any, dialect: str, learner_id: str, facility_id: str) -> None:
@@ -245,6 +247,14 @@ class _Sql:
 
     def q(self, sql: str) -> str:
         return placeholders(self.dialect, sql)
+
+    def pipeline(self) -> AbstractContextManager[Any]:
+        """PostgreSQL: statements sent together and their results read at the end
+        (psycopg's pipeline mode: one round trip instead of one per statement, while the
+        ingest holds the write lock); SQLite runs in-process, nothing to save."""
+        if self.dialect == "sqlite":
+            return contextlib.nullcontext()
+        return self.cur.connection.pipeline()  # type: ignore[no-any-return]
 
     def _by_learners(self, select: str, learners: list[str],
                      column: str = "learner_id") -> Iterator[tuple[Any, ...]]:
