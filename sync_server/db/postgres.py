@@ -8,6 +8,7 @@ all processes (pull cursors then never skip a row); duplicate ids are still sett
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +24,8 @@ from sync_server.errors import DatabaseError
 #: The whole schema as PostgreSQL statements (benchmarks build the same tables with it).
 SCHEMA = [stmt for v in sorted(VERSIONS) for stmt in statements("postgresql", v)]
 
+
+logger = logging.getLogger(__name__)
 
 #: the temporary table event rows are copied into (all TEXT, as in `events`)
 _INCOMING = ", ".join(f"{c} TEXT" for c in EVENT_COLUMNS.split(", ")) + ", ord INTEGER"
@@ -43,6 +46,14 @@ class PostgresRepository(SqlRepository):
     def __init__(self, url: str, *, pool_size: int = 8) -> None:
         self.url = url
         super().__init__(pool_size)
+        row = self._one("SELECT has_database_privilege(current_database(), 'TEMPORARY')")
+        #: pushes are copied through a temporary table (`_stage_event_rows`) when the role
+        #: may make one; else `executemany`, slower but the same rows
+        self._copy_pushes = bool(row and row[0])
+        if not self._copy_pushes:
+            logger.warning("PostgreSQL role lacks the TEMPORARY privilege on %s: pushes are "
+                           "inserted row by row (slower); see docs/deployment.md §5",
+                           _safe_url(url))
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
@@ -88,6 +99,8 @@ class PostgresRepository(SqlRepository):
         table is made on first use in each database session (a transaction-pooling proxy
         in front is fine) and emptied at the commit (or rollback) of the one write
         transaction that filled it; `ord` keeps the rows' order for `seq`."""
+        if not self._copy_pushes:
+            return False
         cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS incoming_events ({_INCOMING}) "
                     "ON COMMIT DELETE ROWS")
         with cur.copy(f"COPY incoming_events ({EVENT_COLUMNS}, ord) FROM STDIN") as copy:
@@ -97,9 +110,12 @@ class PostgresRepository(SqlRepository):
 
     def _insert_event_rows(self, cur: Any, rows: list[tuple[Any, ...]], *,
                            staged: list[tuple[Any, ...]] | None = None) -> int:
-        if staged is None:
-            self._stage_event_rows(cur, rows)
-        elif len(staged) != len(rows):     # some were left out (an erased learner's)
+        if staged is None and not self._stage_event_rows(cur, rows):
+            cur.executemany(f"INSERT INTO events ({EVENT_COLUMNS}) VALUES "
+                            f"({', '.join(['%s'] * 9)}) ON CONFLICT (id) DO NOTHING", rows)
+            return int(cur.rowcount)
+        if staged is not None and len(staged) != len(rows):
+            # some were left out (an erased learner's)
             cur.execute("DELETE FROM incoming_events WHERE NOT (id = ANY(%s))",
                         ([row[0] for row in rows],))
         cur.execute(f"INSERT INTO events ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS} "

@@ -414,6 +414,41 @@ def test_moving_a_learner_moves_their_history_after_every_cursor(repo: Repositor
 
 
 @pytest.mark.postgres
+def test_postgres_without_the_temporary_privilege_still_stores_pushes(
+        postgres_url: str, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    """Pushes are copied through a temporary table; a role whose TEMPORARY privilege was
+    revoked (a hardened database) gets the row-by-row insert instead, and a warning."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    from tests.support.postgres import base_url
+    name = f"notemp_{uuid.uuid4().hex[:8]}"
+    try:
+        with psycopg.connect(base_url(), autocommit=True) as admin:
+            admin.execute(f"CREATE ROLE {name} LOGIN")
+            admin.execute(f"CREATE DATABASE {name} OWNER {name}")
+            admin.execute(f"REVOKE TEMPORARY ON DATABASE {name} FROM PUBLIC, {name}")
+    except psycopg.errors.InsufficientPrivilege as exc:
+        pytest.skip(f"the test database server does not let us make a role: {exc}")
+    parts = urlsplit(base_url())
+    url = urlunsplit((parts.scheme, f"{name}@{parts.hostname}:{parts.port}", f"/{name}", "", ""))
+    try:
+        with caplog.at_level("WARNING", logger="sync_server.db.postgres"):
+            repo = open_repository(url)
+        assert "TEMPORARY" in caplog.text
+        repo.create_facility("f1", "Facility one", T0)
+        rows = [row(f"n{i}", f"c{i}") for i in range(5)]
+        assert repo.insert_events(rows + [row("n0", "c0")]) == {r.id: "stored" for r in rows}
+        assert repo.insert_events([row("n1", "other")]) == {"n1": "conflict"}
+        assert [e.content for e in repo.events_after("f1", 0, 10)] == [r.content for r in rows]
+        repo.close()
+    finally:
+        with psycopg.connect(base_url(), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            admin.execute(f"DROP ROLE IF EXISTS {name}")
+
+
 def test_postgres_connections_survive_a_server_side_disconnect(postgres_url: str) -> None:  # noqa: F811
     """Pooled connections killed by the server (a restart, an admin) are replaced."""
     import psycopg
