@@ -10,8 +10,9 @@ writer after it has let go of the write lock, once CHECKPOINT_ROWS rows were wri
 since the last one, instead of by SQLite inside whichever commit crosses 1,000 WAL
 pages: with 500-event pushes that was one commit in three, and the checkpoint's I/O
 (≈ ⅓ of the time the write lock was held) kept every other writer waiting. Rows, not
-commits: a push with profiles commits four times, a bulk push once. SQLite's own automatic checkpoint stays on, at
-FALLBACK_CHECKPOINT_PAGES, should the WAL ever grow that far regardless.
+commits: a push with profiles commits four times, a bulk push once. SQLite's own
+automatic checkpoint stays on, at FALLBACK_CHECKPOINT_PAGES, should the WAL ever grow
+that far regardless.
 """
 
 from __future__ import annotations
