@@ -423,16 +423,17 @@ def test_postgres_without_the_temporary_privilege_still_stores_pushes(
     import psycopg
 
     from tests.support.postgres import base_url
-    name = f"notemp_{uuid.uuid4().hex[:8]}"
+    name, password = f"notemp_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
     try:
         with psycopg.connect(base_url(), autocommit=True) as admin:
-            admin.execute(f"CREATE ROLE {name} LOGIN")
+            admin.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{password}'")
             admin.execute(f"CREATE DATABASE {name} OWNER {name}")
             admin.execute(f"REVOKE TEMPORARY ON DATABASE {name} FROM PUBLIC, {name}")
     except psycopg.errors.InsufficientPrivilege as exc:
         pytest.skip(f"the test database server does not let us make a role: {exc}")
     parts = urlsplit(base_url())
-    url = urlunsplit((parts.scheme, f"{name}@{parts.hostname}:{parts.port}", f"/{name}", "", ""))
+    url = urlunsplit((parts.scheme, f"{name}:{password}@{parts.hostname}:{parts.port}",
+                      f"/{name}", "", ""))
     try:
         with caplog.at_level("WARNING", logger="sync_server.db.postgres"):
             repo = open_repository(url)
