@@ -65,18 +65,17 @@ class SqlBase:
     def _renumber_events(self, cur: Any, learner_id: str, facility_id: str) -> None:
         raise NotImplementedError
 
-    def _stage_event_rows(self, cur: Any, rows: list[tuple[Any, ...]]) -> bool:
+    def _stage_event_rows(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
         """Send event rows (db/events.py EVENT_COLUMNS) where `_insert_event_rows` will
-        find them, before the writer locks are taken (`_write`'s `prepare`); False when
-        the database has no such stage (the rows then go with the insert)."""
-        return False
+        find them, before the writer locks are taken (`_write`'s `prepare`); a database
+        with no such stage does nothing here (the rows then go with the insert)."""
 
-    def _insert_event_rows(self, cur: Any, rows: list[tuple[Any, ...]], *,
-                           staged: list[tuple[Any, ...]] | None = None) -> int:
+    def _insert_event_rows(self, cur: Any, rows: list[tuple[Any, ...]],
+                           offered: list[tuple[Any, ...]]) -> int:
         """`INSERT … ON CONFLICT (id) DO NOTHING` of event rows, in their order, under
-        the caller's write lock; how many were inserted. `staged`: the rows
-        `_stage_event_rows` sent (a superset of `rows`). The push's largest statement,
-        so each database gets its fastest form."""
+        the caller's write lock; how many were inserted. `offered`: the rows given to
+        `_stage_event_rows` (a superset of `rows`: an erased learner's are left out). The
+        push's largest statement, so each database gets its fastest form."""
         raise NotImplementedError
 
     def _label(self) -> str:

@@ -12,6 +12,7 @@ event without its aggregate or the other way round.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol
@@ -99,6 +100,13 @@ EVENT_COLUMNS = ("id, learner_id, device_id, facility_id, type, at, content, rec
                  "received_from")
 
 
+@functools.lru_cache(maxsize=16)
+def insert_sql(rows: int) -> str:
+    """`INSERT … ON CONFLICT (id) DO NOTHING` of `rows` event rows (`?` placeholders)."""
+    values = ",".join(["(?,?,?,?,?,?,?,?,?)"] * rows)
+    return f"INSERT INTO events ({EVENT_COLUMNS}) VALUES {values} ON CONFLICT (id) DO NOTHING"
+
+
 def _stored(rows: list[tuple[Any, ...]]) -> list[StoredEvent]:
     return [StoredEvent(int(s), c, r) for s, c, r in rows]
 
@@ -117,15 +125,8 @@ class EventSql(SqlBase):
             return status
         locks = (LOCK_EVENTS,) if charge is None else (LOCK_EVENTS, LOCK_USAGE)
         # every column but `event`, sent before the locks where the database can take them
-        rows9 = [r[:9] for r in unique.values()]
-        staged: list[tuple[Any, ...]] | None = None
-
-        def stage(cur: Any) -> None:
-            nonlocal staged
-            if rows9 and self._stage_event_rows(cur, rows9):
-                staged = rows9
-
-        with self._write(*locks, prepare=stage) as cur:
+        offered = [r[:9] for r in unique.values()]
+        with self._write(*locks, prepare=lambda cur: self._stage_event_rows(cur, offered)) as cur:
             if charge is not None:
                 usage = charge_on(cur, self.dialect, charge)
                 if usage.refused is not None:
@@ -139,7 +140,8 @@ class EventSql(SqlBase):
                 return status
             cur.execute(self._sql("SELECT COALESCE(MAX(seq), 0) FROM events"))
             top = int(cur.fetchone()[0])
-            if self._insert_event_rows(cur, [r[:9] for r in fresh], staged=staged) == len(fresh):
+            rows9 = offered if len(fresh) == len(offered) else [r[:9] for r in fresh]
+            if self._insert_event_rows(cur, rows9, offered) == len(fresh):
                 status.update({r.id: "stored" for r in fresh})
             else:
                 found = self._stored_rows(cur, sorted(unique))

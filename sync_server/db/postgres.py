@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
-from sync_server.db.events import EVENT_COLUMNS
+from sync_server.db.events import EVENT_COLUMNS, insert_sql
 from sync_server.db.schema import VERSIONS, statements
 from sync_server.db.sql import SqlRepository
 from sync_server.errors import DatabaseError
@@ -92,30 +92,27 @@ class PostgresRepository(SqlRepository):
         cur.execute("UPDATE events SET seq = DEFAULT, facility_id = %s WHERE learner_id = %s",
                     (facility_id, learner_id))
 
-    def _stage_event_rows(self, cur: Any, rows: list[tuple[Any, ...]]) -> bool:
+    def _stage_event_rows(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
         """COPY the rows into this session's temporary table, before the write lock:
         psycopg's `executemany` spent ≈ 9 µs of the server's CPU per row (GIL held,
         under the lock) adapting parameters; COPY ≈ 2 µs, and not under the lock. The
         table is made on first use in each database session (a transaction-pooling proxy
         in front is fine) and emptied at the commit (or rollback) of the one write
         transaction that filled it; `ord` keeps the rows' order for `seq`."""
-        if not self._copy_pushes:
-            return False
+        if not rows or not self._copy_pushes:
+            return
         cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS incoming_events ({_INCOMING}) "
                     "ON COMMIT DELETE ROWS")
         with cur.copy(f"COPY incoming_events ({EVENT_COLUMNS}, ord) FROM STDIN") as copy:
             for ord_, row in enumerate(rows):
                 copy.write_row((*row, ord_))
-        return True
 
-    def _insert_event_rows(self, cur: Any, rows: list[tuple[Any, ...]], *,
-                           staged: list[tuple[Any, ...]] | None = None) -> int:
-        if staged is None and not self._stage_event_rows(cur, rows):
-            cur.executemany(f"INSERT INTO events ({EVENT_COLUMNS}) VALUES "
-                            f"({', '.join(['%s'] * 9)}) ON CONFLICT (id) DO NOTHING", rows)
+    def _insert_event_rows(self, cur: Any, rows: list[tuple[Any, ...]],
+                           offered: list[tuple[Any, ...]]) -> int:
+        if not self._copy_pushes:
+            cur.executemany(self._sql(insert_sql(1)), rows)
             return int(cur.rowcount)
-        if staged is not None and len(staged) != len(rows):
-            # some were left out (an erased learner's)
+        if len(offered) != len(rows):       # some were left out (an erased learner's)
             cur.execute("DELETE FROM incoming_events WHERE NOT (id = ANY(%s))",
                         ([row[0] for row in rows],))
         cur.execute(f"INSERT INTO events ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS} "

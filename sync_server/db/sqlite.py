@@ -18,7 +18,6 @@ that far regardless.
 from __future__ import annotations
 
 import fcntl
-import functools
 import logging
 import sqlite3
 import threading
@@ -27,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sync_server.db.events import EVENT_COLUMNS
+from sync_server.db.events import insert_sql
 from sync_server.db.schema import VERSIONS, statements
 from sync_server.db.sql import SqlRepository
 from sync_server.errors import DatabaseError
@@ -45,12 +44,6 @@ logger = logging.getLogger(__name__)
 
 #: event rows per INSERT statement (× 9 parameters: below SQLite's limit of 32,766)
 _INSERT_ROWS = 500
-
-
-@functools.lru_cache(maxsize=16)
-def _insert_sql(rows: int) -> str:
-    values = ",".join(["(?,?,?,?,?,?,?,?,?)"] * rows)
-    return f"INSERT INTO events ({EVENT_COLUMNS}) VALUES {values} ON CONFLICT (id) DO NOTHING"
 
 
 class SqliteRepository(SqlRepository):
@@ -138,8 +131,8 @@ class SqliteRepository(SqlRepository):
         cur.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'events'",
                     (top + len(old),))
 
-    def _insert_event_rows(self, cur: Any, rows: list[tuple[Any, ...]], *,
-                           staged: list[tuple[Any, ...]] | None = None) -> int:
+    def _insert_event_rows(self, cur: Any, rows: list[tuple[Any, ...]],
+                           offered: list[tuple[Any, ...]]) -> int:
         """One multi-row statement per 500 rows: one SQLite step that runs without the
         GIL, instead of `executemany`'s step per row — each of which gives the GIL up and
         must win it back while this thread holds the write lock and the other push
@@ -147,7 +140,7 @@ class SqliteRepository(SqlRepository):
         inserted = 0
         for start in range(0, len(rows), _INSERT_ROWS):
             part = rows[start:start + _INSERT_ROWS]
-            cur.execute(_insert_sql(len(part)), [value for row in part for value in row])
+            cur.execute(insert_sql(len(part)), [value for row in part for value in row])
             inserted += cur.rowcount
         return inserted
 
