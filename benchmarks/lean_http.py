@@ -1,4 +1,5 @@
-"""A minimal asyncio HTTP/1.1 client for the server benchmarks' simulated tablets.
+"""A minimal asyncio HTTP/1.1 client for the server benchmarks' simulated tablets
+(server_ingest.py's 4 clients, server_concurrency.py's 200 devices).
 
 The tablets of a real burst each have their own CPU; the benchmark's run on the
 server's two cores. httpx (pure-Python HTTP) cost ≈ 20 µs of CPU per pushed event — as

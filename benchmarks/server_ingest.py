@@ -19,20 +19,17 @@ via tests/support/postgres.py). `rows()` gives the figures to `make bench`.
 from __future__ import annotations
 
 import argparse
-import gzip
-import http.client
+import asyncio
 import json
 import os
 import sqlite3
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -40,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from app.core.events import content_of  # noqa: E402
+from benchmarks.lean_http import Connection  # noqa: E402
 from tests.support.server import (  # noqa: E402
     Enrolled,
     ServerProcess,
@@ -130,41 +128,26 @@ class RawPostgres:
 def http_push(base_url: str, dev: Enrolled, chunks: list[list[dict[str, Any]]], clients: int) -> tuple[float, int]:
     """Push the chunks through `clients` keep-alive connections; (events/s, stored).
 
-    The clients are `http.client` (C socket I/O, bodies encoded beforehand), not httpx:
-    they share the machine's cores with the server, and httpx's pure-Python HTTP used
-    ≈ 22 µs of CPU per event — as much as the server — so the old figure measured the
-    two processes' fight for 2 cores more than the server. They ask for gzip answers,
-    as the tablets' sync client does."""
+    The clients are benchmarks/lean_http.py (bodies encoded beforehand), not httpx: they
+    share the machine's cores with the server, and httpx's pure-Python HTTP used ≈ 22 µs
+    of CPU per event — as much as the server — so the old figure measured the two
+    processes' fight for 2 cores more than the server."""
     bodies = [json.dumps({"events": c}).encode() for c in chunks]
-    headers = {**dev.headers, "Content-Type": "application/json", "Accept-Encoding": "gzip"}
-    stored = [0]
-    lock = threading.Lock()
 
-    url = urlsplit(base_url)
-
-    def worker(k: int) -> None:
-        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
+    async def worker(k: int) -> int:
+        conn = Connection(base_url, dev.headers)
         try:
-            for body in bodies[k::clients]:
-                conn.request("POST", "/api/v1/sync/push", body=body, headers=headers)
-                r = conn.getresponse()
-                data = r.read()
-                if r.getheader("Content-Encoding") == "gzip":
-                    data = gzip.decompress(data)
-                if r.status != 200:
-                    raise SystemExit(f"push: HTTP {r.status}: {data[:300]!r}")
-                with lock:
-                    stored[0] += len(json.loads(data)["stored"])
+            return sum([len((await conn.post("/api/v1/sync/push", body))["stored"])
+                        for body in bodies[k::clients]])
         finally:
-            conn.close()
+            await conn.close()
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    async def all_clients() -> int:
+        return sum(await asyncio.gather(*(worker(k) for k in range(clients))))
+
     start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(len(c) for c in chunks) / (time.perf_counter() - start), stored[0]
+    stored = asyncio.run(all_clients())
+    return sum(len(c) for c in chunks) / (time.perf_counter() - start), stored
 
 
 def cpu_seconds(pid: int) -> float | None:
