@@ -17,6 +17,7 @@ that far regardless.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import sqlite3
@@ -42,6 +43,10 @@ FALLBACK_CHECKPOINT_PAGES = 10_000
 
 logger = logging.getLogger(__name__)
 
+#: page cache of the writer connection (SQLite's default is 2 MiB): the pages of the
+#: event-id index a push changes are spread over the whole index
+WRITER_CACHE_KIB = 32 * 1024
+
 #: event rows per INSERT statement (× 9 parameters: below SQLite's limit of 32,766)
 _INSERT_ROWS = 500
 
@@ -56,6 +61,7 @@ class SqliteRepository(SqlRepository):
         except OSError as exc:
             raise DatabaseError(f"{self.path.parent}: cannot create the data folder: {exc}") from None
         self._write_lock = threading.Lock()
+        self._writer: sqlite3.Connection | None = None
         self._rows_written = 0         # since the last checkpoint (under _write_lock)
         try:
             self._lock_file = open(self.path.with_name(self.path.name + ".writelock"), "a+b")  # noqa: SIM115
@@ -79,7 +85,8 @@ class SqliteRepository(SqlRepository):
     @contextmanager
     def _write(self, *locks: int,
                prepare: Callable[[Any], None] | None = None) -> Iterator[Any]:
-        with self._write_lock, self._pool.connection() as conn:
+        with self._write_lock:
+            conn = self._writer_connection()
             fcntl.flock(self._lock_file, fcntl.LOCK_EX)
             try:
                 cur = conn.cursor()
@@ -89,13 +96,11 @@ class SqliteRepository(SqlRepository):
                     if prepare is not None:
                         prepare(cur)
                     yield cur
-                except BaseException:
-                    conn.rollback()
-                    raise
-                else:
                     conn.commit()
                 finally:
                     cur.close()
+                    if conn.in_transaction:     # the body raised, or the commit failed
+                        self._roll_back(conn)
                 self._rows_written += conn.total_changes - changes
                 checkpoint_due = self._rows_written >= CHECKPOINT_ROWS
                 if checkpoint_due:
@@ -104,6 +109,31 @@ class SqliteRepository(SqlRepository):
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
         if checkpoint_due:
             self._checkpoint()
+
+    def _writer_connection(self) -> sqlite3.Connection:
+        """The one connection this process writes on (under the write lock). Not a pool
+        connection: SQLite drops a connection's page cache whenever another connection
+        wrote since its last use, so a writer taken from the pool started cold nearly
+        every time and re-read the event-id index it was about to change; this one
+        keeps its cache (WRITER_CACHE_KIB) from write to write. Measured: the 200 × 500
+        burst's last device 3.2–3.3 s instead of 3.4–3.5 s (benchmarks/server_concurrency.py)."""
+        if self._writer is None:
+            self._writer = self._connect()
+            self._writer.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
+        return self._writer
+
+    def _roll_back(self, conn: sqlite3.Connection) -> None:
+        """Undo a write that failed; a connection left inside a transaction (a rollback
+        that failed too) is dropped, so the next write opens a fresh one instead of
+        failing on BEGIN for good."""
+        try:
+            conn.rollback()
+        except sqlite3.Error as exc:
+            logger.warning("SQLite rollback on %s failed: %s", self.path, exc)
+        if conn.in_transaction:
+            self._writer = None
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
 
     def _checkpoint(self) -> None:
         """A PASSIVE checkpoint, outside the write lock: it copies what no reader still
@@ -117,6 +147,10 @@ class SqliteRepository(SqlRepository):
 
     def close(self) -> None:
         super().close()
+        with self._write_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
         self._lock_file.close()
 
     def _renumber_events(self, cur: Any, learner_id: str, facility_id: str) -> None:

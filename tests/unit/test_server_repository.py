@@ -84,6 +84,57 @@ def test_sqlite_checkpoints_after_letting_go_of_the_write_lock(tmp_path: Path) -
     repo.close()
 
 
+class _FailingCommit:
+    """The writer connection, except that its next commit fails as a full disk would."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def commit(self) -> None:
+        import sqlite3
+        raise sqlite3.OperationalError("database or disk is full")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+class _StuckConnection(_FailingCommit):
+    """… and whose rollback fails too: left inside its transaction."""
+
+    def rollback(self) -> None:
+        import sqlite3
+        raise sqlite3.OperationalError("disk I/O error")
+
+
+def test_sqlite_writes_share_one_connection_and_survive_a_failed_commit(tmp_path: Path) -> None:
+    """Every write uses the same connection (its page cache stays warm between writes);
+    a write whose commit fails stores nothing, reports the error, and leaves the
+    connection usable — or replaced — for the next write, never stuck in a transaction."""
+    from sync_server.db import sqlite as sqlite_db
+    repo = open_repository(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    assert isinstance(repo, sqlite_db.SqliteRepository)
+    repo.create_facility("f1", "Facility one", T0)
+    writer = repo._writer
+    repo.insert_events([row("e1")])
+    assert repo._writer is writer is not None
+    assert writer.execute("PRAGMA cache_size").fetchone()[0] == -sqlite_db.WRITER_CACHE_KIB
+    repo._writer = _FailingCommit(writer)  # type: ignore[assignment]
+    with pytest.raises(Exception, match="disk is full"):
+        repo.insert_events([row("e2")])
+    assert not writer.in_transaction
+    repo._writer = writer
+    assert repo.insert_events([row("e3"), row("e1")]) == {"e3": "stored", "e1": "duplicate"}
+    assert repo.all_event_ids() == ["e1", "e3"]         # e2's failed commit left nothing
+    repo._writer = _StuckConnection(writer)  # type: ignore[assignment]
+    with pytest.raises(Exception, match="disk is full"):
+        repo.insert_events([row("e4")])
+    assert repo._writer is None                         # dropped, not reused
+    assert repo.insert_events([row("e5")]) == {"e5": "stored"}
+    assert repo._writer is not None and repo._writer is not writer
+    assert repo.all_event_ids() == ["e1", "e3", "e5"]
+    repo.close()
+
+
 def test_schema_is_created_once_and_reopening_keeps_data(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.sqlite3'}"
     r = open_repository(url)
