@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import uuid
 from pathlib import Path
@@ -91,7 +92,6 @@ class _FailingCommit:
         self.real = real
 
     def commit(self) -> None:
-        import sqlite3
         raise sqlite3.OperationalError("database or disk is full")
 
     def __getattr__(self, name: str) -> Any:
@@ -102,7 +102,6 @@ class _StuckConnection(_FailingCommit):
     """… and whose rollback fails too: left inside its transaction."""
 
     def rollback(self) -> None:
-        import sqlite3
         raise sqlite3.OperationalError("disk I/O error")
 
 
@@ -119,14 +118,14 @@ def test_sqlite_writes_share_one_connection_and_survive_a_failed_commit(tmp_path
     assert repo._writer is writer is not None
     assert writer.execute("PRAGMA cache_size").fetchone()[0] == -sqlite_db.WRITER_CACHE_KIB
     repo._writer = _FailingCommit(writer)  # type: ignore[assignment]
-    with pytest.raises(Exception, match="disk is full"):
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
         repo.insert_events([row("e2")])
     assert not writer.in_transaction
     repo._writer = writer
     assert repo.insert_events([row("e3"), row("e1")]) == {"e3": "stored", "e1": "duplicate"}
     assert repo.all_event_ids() == ["e1", "e3"]         # e2's failed commit left nothing
     repo._writer = _StuckConnection(writer)  # type: ignore[assignment]
-    with pytest.raises(Exception, match="disk is full"):
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
         repo.insert_events([row("e4")])
     assert repo._writer is None                         # dropped, not reused
     assert repo.insert_events([row("e5")]) == {"e5": "stored"}
@@ -642,7 +641,6 @@ def test_login_failures_are_counted_in_the_window_and_pruned(repo: Repository) -
 def _old_database(url: str | None, path: Path) -> tuple[str, Any]:
     """(repository URL, DB-API connection with autocommit) of an empty database."""
     if url is None:
-        import sqlite3
         return f"sqlite:///{path}", sqlite3.connect(path, isolation_level=None)
     import psycopg
     return url, psycopg.connect(url, autocommit=True)
