@@ -13,12 +13,11 @@ push requests and of whole syncs, as ratios to a lone device's sync measured in 
 run (the baseline). Target (issue 5): p99 < 1 s. Issue 18: the last device finishes
 within 1.1 × (all events ÷ the raw `executemany` rate of the same rows, measured after
 the burst into a table of the same layout holding as many rows as the server's did when
-the burst began); for information also ÷ the same server's
-steady ingest rate (4 devices pushing 5,000 events each, in a facility the burst does not
-pull; the harmonic mean of a run before the burst and one after it, whose tables bracket
-the sizes the burst wrote into). The simulated tablets use benchmarks/lean_http.py (they share
-the server's two cores). `rows()` gives the figures to `make bench`; --quick runs 40
-devices.
+the burst began); for information also ÷ the same server's steady ingest rate (4 devices
+pushing 5,000 events each, in a facility the burst does not pull; the harmonic mean of a
+run before the burst and one after it, whose tables bracket the sizes the burst wrote
+into). The simulated tablets use benchmarks/lean_http.py (they share the server's two
+cores). `rows()` gives the figures to `make bench`; --quick runs 40 devices.
 """
 
 from __future__ import annotations
@@ -183,8 +182,8 @@ async def steady_rate(base_url: str, admin: str, args: argparse.Namespace,
     """events/s of the same server's steady ingest: 4 devices pushing 5,000 events each
     (the ingest benchmark's 4 clients), measured before the burst and after it, each
     time in a facility of its own (`tag`: nothing to pull; the burst's tablets do not
-    pull these events either). The burst's own floor: it
-    cannot beat the rate at which the server stores events."""
+    pull these events either). The burst's own floor: it cannot beat the rate at which
+    the server stores events."""
     devices = await enrol_all_httpx(base_url, admin, 4, tag, tag)
     work = [workload(d, 5_000, args.chunk, tag) for d in devices]
     lat: list[float] = []
