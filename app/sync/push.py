@@ -130,17 +130,19 @@ class OutboxPush:
         `hold_waiting`, events of learners whose profile the server refused are held
         here instead of being sent to certain rejection.
 
-        The outbox is read READ_WINDOW events at a time into a buffer (reading journal
-        files is the costly part of a push); `_seen` filters what this sync already
-        sent, so events appended meanwhile are picked up by the next refill."""
+        The outbox is read into a buffer, leaving out what this sync took already
+        (`_seen`: held, in flight or answered), so events appended meanwhile are
+        picked up by the next refill. Reading journal files is the costly part of a
+        push: the first read is one chunk, so the first request leaves at once, and
+        later reads, READ_WINDOW events each, overlap requests in flight."""
         while True:
             if not self._buffer:
                 # held and in-flight events are still in the outbox: anything beyond them
                 # is new. Counting is free, reading bodies is not.
                 if self.store.outbox_count() <= len(held) + len(busy):
                     return []
-                window = self.store.outbox(len(held) + len(busy) + READ_WINDOW)
-                self._buffer = [e for e in window if e["id"] not in self._seen]
+                window = chunk if not self._seen else READ_WINDOW
+                self._buffer = self.store.outbox(window, skip=self._seen)
                 if not self._buffer:
                     return []
             batch, self._buffer = self._buffer[:chunk], self._buffer[chunk:]

@@ -147,6 +147,62 @@ def test_outbox_order_limit_acknowledge_and_history(store: Store) -> None:
         store.acknowledge("abc")  # a string is not a list of ids
 
 
+def test_outbox_skip_leaves_ids_out_without_counting_them(store: Store) -> None:
+    """`skip` (what a push has in flight or held): neither returned nor counted in the
+    limit, so the next window reads only events not yet taken."""
+    ids = [store.append(ev()) for _ in range(9)]
+    assert [e["id"] for e in store.outbox(3, skip={ids[0], ids[2]})] == [ids[1], ids[3], ids[4]]
+    assert [e["id"] for e in store.outbox(100, skip=set(ids[:7]))] == ids[7:]
+    assert store.outbox(5, skip=set(ids)) == []
+    assert [e["id"] for e in store.outbox(2, skip=["not-an-outbox-id"])] == ids[:2]
+    store.acknowledge(ids[:4])
+    assert [e["id"] for e in store.outbox(2, skip={ids[4]})] == ids[5:7]
+
+
+def test_outbox_bodies_are_private_copies(store: Store) -> None:
+    store.append(ev(data={"nested": {"list": [1, {"deep": "x"}]}}))
+    first = store.outbox()[0]
+    first["data"]["nested"]["list"][1]["deep"] = "changed"
+    first["ref"]["card"] = "changed"
+    again = store.outbox()[0]
+    assert again["data"] == {"nested": {"list": [1, {"deep": "x"}]}}
+    assert again["ref"] == {"card": "c1"}
+
+
+def test_an_acknowledgement_deleting_several_journals_syncs_the_folder_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deleted journal files are made durable by one fsync of their folder, after the
+    last unlink and before their ids are forgotten (not one fsync per file)."""
+    from app.core.store import journal as journal_module
+    s = Store.open(tmp_path, journal_capacity=2, segment_capacity=4)
+    try:
+        ids = [s.append(ev()) for _ in range(9)]
+        folder = tmp_path / "store" / "journal"
+        before = set(folder.glob("*.log"))
+        synced: list[set[Path]] = []
+        real = journal_module.fsync_dir
+
+        def spy(path: Path) -> None:
+            if Path(path) == folder:
+                synced.append(set(folder.glob("*.log")))
+            real(path)
+
+        monkeypatch.setattr(journal_module, "fsync_dir", spy)
+        s.acknowledge(ids[:8])
+        after = set(folder.glob("*.log"))
+        assert len(before - after) >= 3          # several files went in one call
+        assert synced == [after]                 # one fsync, after every unlink
+        assert [e["id"] for e in s.outbox()] == ids[8:]
+    finally:
+        s.close()
+    s = Store.open(tmp_path, journal_capacity=2, segment_capacity=4)
+    try:
+        assert [e["id"] for e in s.outbox()] == ids[8:]
+        assert [e["id"] for e in s.events(A)] == ids
+    finally:
+        s.close()
+
+
 def test_acknowledged_journals_are_deleted_and_state_survives_reopen(tmp_path: Path) -> None:
     s = Store.open(tmp_path, journal_capacity=3, segment_capacity=4)
     ids = [s.append(ev()) for _ in range(10)]

@@ -207,16 +207,24 @@ class Journal:
         self._size = before + len(line)
         self.current.events.append(event)
 
-    def delete(self, number: int) -> None:
-        try:
-            self.path_of(number).unlink()
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            log.warning("could not delete acknowledged journal %s: %s", number, exc)
-            return
-        with contextlib.suppress(OSError):
-            fsync_dir(self.folder)
+    def delete(self, numbers: list[int]) -> None:
+        """Delete these journal files, then make the deletions durable with one fsync of
+        the folder (not one per file: an acknowledgement deletes several, and each
+        fsync waits for the disk). It returns after that fsync, so the caller may then
+        forget the files' ids."""
+        deleted = False
+        for number in numbers:
+            try:
+                self.path_of(number).unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                log.warning("could not delete acknowledged journal %s: %s", number, exc)
+                continue
+            deleted = True
+        if deleted:
+            with contextlib.suppress(OSError):
+                fsync_dir(self.folder)
 
     def close(self) -> None:
         if self._fd is not None:

@@ -21,7 +21,7 @@ says, and nothing is deleted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -123,13 +123,14 @@ class Outbox:
             self.next_seq = seq + 1
             self.write_state(self.done)
 
-    def first(self, limit: int) -> list[str]:
-        """Up to `limit` outbox ids, oldest first."""
+    def first(self, limit: int, skip: Container[str] = ()) -> list[str]:
+        """Up to `limit` outbox ids, oldest first, leaving out those in `skip`."""
         wanted: list[str] = []
         for event_id in self.pending:
             if len(wanted) >= limit:
                 break
-            wanted.append(event_id)
+            if event_id not in skip:
+                wanted.append(event_id)
         return wanted
 
     def pending_of(self, ids: Iterable[str]) -> list[str]:
@@ -157,8 +158,8 @@ class Outbox:
         if self._saved_last_seq < self.next_seq - 1:
             # the seqs in these files must stay known after they are gone
             self.write_state(self.done)
+        self.journal.delete(finished)
         for number in finished:
-            self.journal.delete(number)
             self.done -= self.journal_ids.pop(number)
 
     def write_state(self, done: set[str]) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from app.core.events import new_id, validate_event
 from app.core.store.conflicts import ConflictLog
 from app.core.store.device_file import load_device_file
 from app.core.store.erased_file import erased_ids
-from app.core.store.history import HISTORY_CACHE_BYTES, detached, history_order
+from app.core.store.history import HISTORY_CACHE_BYTES, copy_json, detached, history_order
 from app.core.store.journal import Journal
 from app.core.store.keys import KeyProvider
 from app.core.store.layout import folder_bytes, prepare_folders, store_root
@@ -270,13 +270,14 @@ class Store(SupervisorLogs):
             self._check_open()
             self._learners.write_snapshot(self.device_id, learner_id, name, snapshot)
 
-    def outbox(self, limit: int = 500) -> list[Event]:
-        """Local events not yet acknowledged or rejected, oldest first."""
+    def outbox(self, limit: int = 500, *, skip: Container[str] = ()) -> list[Event]:
+        """Local events not yet acknowledged or rejected, oldest first. `skip`: ids left
+        out (neither counted nor read), e.g. those a push has in flight."""
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
             raise StoreError(f"limit: expected an integer >= 0, got {limit!r}")
         with self._lock:
             self._check_open()
-            wanted = self._outbox_index().first(limit)
+            wanted = self._outbox_index().first(limit, skip)
             bodies = self._bodies(wanted)
         return [bodies[i] for i in wanted]
 
@@ -422,6 +423,9 @@ class Store(SupervisorLogs):
         return self._outbox
 
     def _bodies(self, ids: list[str]) -> dict[str, Event]:
-        """Fresh copies of the event bodies of outbox ids."""
+        """Fresh copies of the event bodies of outbox ids. `copy_json`, not `detached`:
+        these bodies were proved storable when they were appended and were read back
+        from JSON, so a JSON round trip proves nothing more and costs ≈ 13 µs an event
+        (a sync of 2,000 queued events spent 26 ms on it)."""
         bodies = self._outbox.bodies(ids, self._learners.stored_events)
-        return {i: detached(e, "event") for i, e in bodies.items()}
+        return {i: copy_json(e) for i, e in bodies.items()}
