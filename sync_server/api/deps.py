@@ -58,10 +58,6 @@ def get_repo(request: Request) -> Repository:
     return get_state(request).repo
 
 
-def get_settings(request: Request) -> Settings:
-    return get_state(request).settings
-
-
 def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization")
     if not header:
@@ -131,7 +127,7 @@ async def _state_dep(request: Request) -> ServerState:
 
 
 async def _repo_dep(request: Request) -> Repository:
-    return get_state(request).repo
+    return get_repo(request)
 
 
 async def _settings_dep(request: Request) -> Settings:
