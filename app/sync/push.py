@@ -84,7 +84,7 @@ class OutboxPush:
         cb("push", 0, total)
         while profiles:
             prof_chunk = profiles[:chunk]
-            send = self._next_batch(held, set(), chunk, waiting, hold_waiting=False)
+            send = self._next_batch(held, chunk, waiting, hold_waiting=False)
             try:
                 answer = post_push(t, prof_chunk, send)
             except SyncProtocolError as exc:
@@ -98,8 +98,7 @@ class OutboxPush:
         with ThreadPoolExecutor(1, thread_name_prefix="shift-push") as pool:
             inflight: tuple[Future[Any], list[dict[str, Any]]] | None = None
             while True:
-                busy = {e["id"] for e in inflight[1]} if inflight else set()
-                send = self._next_batch(held, busy, chunk, waiting, hold_waiting=True)
+                send = self._next_batch(held, chunk, waiting, hold_waiting=True)
                 future = pool.submit(post_push, t, [], send) if send else None
                 if inflight is not None:
                     try:
@@ -124,7 +123,7 @@ class OutboxPush:
             self._seen.discard(event["id"])
         self._buffer = []
 
-    def _next_batch(self, held: dict[str, str], busy: set[str], chunk: int, waiting: set[str],
+    def _next_batch(self, held: dict[str, str], chunk: int, waiting: set[str],
                     *, hold_waiting: bool) -> list[dict[str, Any]]:
         """The next ≤ `chunk` outbox events not held and not in flight. With
         `hold_waiting`, events of learners whose profile the server refused are held
@@ -134,13 +133,10 @@ class OutboxPush:
         (`_seen`: held, in flight or answered), so events appended meanwhile are
         picked up by the next refill. Reading journal files is the costly part of a
         push: the first read is one chunk, so the first request leaves at once, and
-        later reads, READ_WINDOW events each, overlap requests in flight."""
+        later reads, READ_WINDOW events each, overlap requests in flight. When nothing
+        new is waiting, the read skips every id and reads no file."""
         while True:
             if not self._buffer:
-                # held and in-flight events are still in the outbox: anything beyond them
-                # is new. Counting is free, reading bodies is not.
-                if self.store.outbox_count() <= len(held) + len(busy):
-                    return []
                 window = chunk if not self._seen else READ_WINDOW
                 self._buffer = self.store.outbox(window, skip=self._seen)
                 if not self._buffer:
