@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import statistics
 import sys
 import tempfile
@@ -34,30 +33,27 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.core.events import content_of  # noqa: E402
-from benchmarks.server_ingest import RECEIVED, RawSqlite  # noqa: E402
-from tests.support.server import make_event, make_profile, seed  # noqa: E402
+from benchmarks.server_concurrency import raw_rate, workload  # noqa: E402
+from benchmarks.server_ingest import RawSqlite  # noqa: E402
+from tests.support.server import seed  # noqa: E402
 
 
 def bodies_for(devices: int, events: int) -> list[tuple[str, bytes]]:
-    """(device id, push body) per tablet: its two new profiles and its events, as the
-    burst sends them."""
+    """(device id, push body) per tablet: its new profiles and its events in one body,
+    made as the burst makes them (server_concurrency.workload)."""
     out = []
     for i in range(devices):
         dev = f"floor-{i:04d}"
-        profiles = [make_profile(f"{dev}-{k}") for k in range(2)]
-        evs = [make_event(profiles[j % 2]["id"], dev, j + 1) for j in range(events)]
-        out.append((dev, json.dumps({"events": evs, "profiles": profiles}).encode()))
+        (body,) = workload({"id": dev}, events, events, "floor")
+        out.append((dev, body["bytes"]))
     return out
 
 
-def raw_seconds(folder: Path, bodies: list[tuple[str, bytes]]) -> float:
-    rows = [(e["id"], e["learner"], e["device"], "f0", e["type"], e["at"],
-             content_of(e).decode(), RECEIVED, e["device"])
-            for _, body in bodies for e in json.loads(body)["events"]]
+def raw_seconds(folder: Path, bodies: list[tuple[str, bytes]], events: int) -> float:
+    """The burst's baseline (server_concurrency.raw_rate) into a fresh table."""
     raw = RawSqlite(folder)
     try:
-        return len(rows) / raw.insert(rows)
+        return events / raw_rate([body for _, body in bodies], raw, 0)
     finally:
         raw.conn.close()
 
@@ -118,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     for run in range(args.runs):
         bodies = bodies_for(args.devices, args.events)
         with tempfile.TemporaryDirectory(prefix="bench-floor-") as tmp:
-            raw = raw_seconds(Path(tmp) / "raw", bodies)
+            raw = raw_seconds(Path(tmp) / "raw", bodies, args.devices * args.events)
             push, split = push_seconds(Path(tmp) / "srv", bodies)
         n = args.devices * args.events
         ratios.append(push / raw)
