@@ -82,6 +82,8 @@ def start_app(data_dir: Path, log: Path, env: dict[str, str] | None = None) -> A
 @dataclass
 class Browser:
     page: Any
+    #: taps are touches (`chromium(touch=True)`): no mouse, so no hover and no tooltip
+    touch: bool = False
     blocked: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
@@ -102,10 +104,18 @@ class Browser:
         loc = self.page.get_by_role(role, name=name, exact=exact).first
         try:
             loc.wait_for(timeout=timeout)
-            loc.click(timeout=timeout)
+            self.press(loc, timeout=timeout)
         except Exception:
             self.failure_shot()
             raise
+
+    def press(self, loc: Any, timeout: float = 30_000) -> None:
+        """Tap `loc` the way this browser's user does: a touch in a touch browser, else
+        a mouse click."""
+        if self.touch:
+            loc.tap(timeout=timeout)
+        else:
+            loc.click(timeout=timeout)
 
     def find(self, text: str, exact: bool = False) -> Any:
         """Text on screen: a text node, or part of a control's accessible name (Flutter
@@ -121,7 +131,7 @@ class Browser:
         except Exception:
             self.failure_shot()
             raise
-        loc.click()
+        self.press(loc)
 
     def text(self, text: str, exact: bool = False, timeout: float = 15_000) -> Any:
         loc = self.find(text, exact=exact).first
@@ -167,7 +177,14 @@ class Browser:
 
 
 @contextmanager
-def chromium(viewport: tuple[int, int] = (800, 1280)) -> Any:
+def chromium(viewport: tuple[int, int] = (800, 1280), *, touch: bool = False) -> Any:
+    """A headless Chromium page, offline but for 127.0.0.1. `touch`: a touch screen, as
+    on the shared tablets — `Browser.tap` touches instead of clicking. A mouse click
+    first moves the pointer over its target, and the hover shows the target's tooltip
+    (Flutter shows one at once); the tooltip's overlay rebuilds the accessibility tree,
+    and when that lands between the mouse's down and up, the click's up and its `click`
+    reach another element and the tap is lost (caught in
+    tests/e2e/test_ui_display_stress.py). A touch has no hover."""
     from playwright.sync_api import sync_playwright
 
     from tests.support.optional import chromium_path
@@ -177,9 +194,9 @@ def chromium(viewport: tuple[int, int] = (800, 1280)) -> Any:
         try:
             context = browser.new_context(viewport={"width": viewport[0],
                                                     "height": viewport[1]},
-                                          service_workers="block")
+                                          service_workers="block", has_touch=touch)
             page = context.new_page()
-            b = Browser(page)
+            b = Browser(page, touch=touch)
 
             def route(r: Any) -> None:
                 url = r.request.url
