@@ -111,12 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args(argv)
     ratios = []
+    n = args.devices * args.events
     for run in range(args.runs):
         bodies = bodies_for(args.devices, args.events)
         with tempfile.TemporaryDirectory(prefix="bench-floor-") as tmp:
-            raw = raw_seconds(Path(tmp) / "raw", bodies, args.devices * args.events)
+            raw = raw_seconds(Path(tmp) / "raw", bodies, n)
             push, split = push_seconds(Path(tmp) / "srv", bodies)
-        n = args.devices * args.events
         ratios.append(push / raw)
         print(f"run {run + 1}: push path {push:.2f} s ({n / push:,.0f} ev/s), raw executemany "
               f"{raw:.2f} s ({n / raw:,.0f} ev/s): {push / raw:.2f}×")
