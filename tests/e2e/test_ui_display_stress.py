@@ -17,10 +17,9 @@ visited. Each change waits for the events themselves, never for a fixed time:
 * the tab still draws: an animation frame runs (5 s). A spinning renderer answers no
   Playwright wait, not even its timeout: pytest-timeout (300 s) ends the test then.
 
-The taps are touches, as on the shared tablets (`chromium(touch=True)`). With mouse
-clicks, 5 of 41 walks (≈ 100 taps each) lost a tap: the hover shows the target's tooltip,
-and when the tooltip's accessibility nodes land between the mouse's down and up, the
-click reaches another element (tests/e2e/ui_harness.py `chromium`; docs/app.md).
+The taps are touches, as on the shared tablets (`chromium(touch=True)`): with mouse
+clicks, 5 of 41 walks lost a tap to the hovered target's tooltip (docs/app.md, "Rapid
+taps and the frozen tab", point 3).
 
 The default run (360×800, the narrowest layout) takes about a minute. SHIFT_UI_STRESS=1
 adds 1280×800 and 800×1280 (about a minute more each).

@@ -180,11 +180,8 @@ class Browser:
 def chromium(viewport: tuple[int, int] = (800, 1280), *, touch: bool = False) -> Any:
     """A headless Chromium page, offline but for 127.0.0.1. `touch`: a touch screen, as
     on the shared tablets — `Browser.press` (so `tap` and `tap_card`) touches instead
-    of clicking. A mouse click first moves the pointer over its target, and the hover
-    shows the target's tooltip (Flutter shows one at once); the tooltip's overlay
-    rebuilds the accessibility tree, and when that lands between the mouse's down and
-    up, the click's up and its `click` reach another element and the tap is lost
-    (caught in tests/e2e/test_ui_display_stress.py). A touch has no hover."""
+    of clicking, so no hover shows a tooltip whose accessibility nodes could swallow
+    a click (docs/app.md, "Rapid taps and the frozen tab", point 3)."""
     from playwright.sync_api import sync_playwright
 
     from tests.support.optional import chromium_path
