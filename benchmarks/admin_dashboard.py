@@ -52,6 +52,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.disk import flush_writes  # noqa: E402
+
 Row = tuple[str, str, str, float, str, bool]
 FACILITIES = 20
 DUTIES = "abcdef"
@@ -288,6 +290,7 @@ def rows(quick: bool = False, log: Callable[[str], None] = lambda s: None,
                     log(f"generating {n:,} events for {learners:,} learners …")
                     build(path, n, learners, log)
                 done.touch()
+            flush_writes(log)      # neither the generator's writes nor an earlier run's
             m = found[n] = _measure_in_child(path)
             log(f"{n:>10,} events: dashboard {m['dash'] * 1000:.0f} ms (first "
                 f"{m['first'] * 1000:.0f} ms), peak RSS {m['rss_dash']:.0f} MiB; CSV "

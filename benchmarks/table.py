@@ -43,6 +43,8 @@ import server_ingest  # noqa: E402
 import store_append  # noqa: E402
 import sync_device  # noqa: E402
 
+from benchmarks.disk import flush_writes  # noqa: E402
+
 Row = tuple[str, str, str, float, str, bool]
 RowsFn = Callable[..., list[Row]]
 
@@ -76,6 +78,7 @@ def run(names: list[str], quick: bool) -> list[tuple[str, Row]]:
         if names and name not in names:
             continue
         print(f"== {name}: {what}", file=sys.stderr, flush=True)
+        flush_writes(lambda s: print(f"   {s}", file=sys.stderr, flush=True))
         started = time.perf_counter()
         try:
             got = rows(quick, lambda s: print(f"   {s}", file=sys.stderr, flush=True))
