@@ -68,9 +68,14 @@ def carries_theme(payload: bytes | str) -> bool:
     return b"theme" in (payload if isinstance(payload, bytes) else payload.encode())
 
 
+#: The "Text size" label's semantics node: the box Flutter gives the text as laid out.
+#: Not the `<span>` inside it, which `get_by_text` finds: Flutter scales that span to the
+#: box from the span's own DOM font, so its height also depends on the fonts the machine
+#: has (Chromium 150 on a fresh Debian: 22.2 px in a 21 px box).
+LABEL_JS = """[...document.querySelectorAll('flt-semantics')].filter(e =>
+  e.textContent === 'Text size').map(e => e.getBoundingClientRect().height)"""
 #: Is the "Text size" label (not) drawn at height h (± 0.5 px)?
-HEIGHT_JS = """([h, equal]) => [...document.querySelectorAll('flt-semantics')].some(e =>
-  e.textContent === 'Text size' && (Math.abs(e.getBoundingClientRect().height - h) < 0.5) === equal)"""
+HEIGHT_JS = f"([h, equal]) => {LABEL_JS}.some(v => (Math.abs(v - h) < 0.5) === equal)"
 
 
 class Stress:
@@ -96,9 +101,9 @@ class Stress:
         self.alive()
 
     def label_height(self) -> float:
-        box = self.b.page.get_by_text("Text size", exact=True).first.bounding_box()
-        assert box is not None
-        return float(box["height"])
+        heights = self.b.page.evaluate(f"() => {LABEL_JS}")
+        assert heights, "no 'Text size' label on the page"
+        return float(heights[0])
 
     def drawn_at(self, size: str, before: str) -> None:
         """The "Text size" label is drawn at the height of `size`. The first time, that
