@@ -70,6 +70,11 @@ BENCHMARKS: list[tuple[str, str, RowsFn]] = [
 ]
 
 
+def progress(line: str) -> None:
+    """A benchmark's progress line, indented under its `==` heading on stderr."""
+    print(f"   {line}", file=sys.stderr, flush=True)
+
+
 def run(names: list[str], quick: bool) -> list[tuple[str, Row]]:
     """Every row of the chosen benchmarks; a benchmark that raises gives one failed row
     naming the error (the others still run)."""
@@ -78,10 +83,10 @@ def run(names: list[str], quick: bool) -> list[tuple[str, Row]]:
         if names and name not in names:
             continue
         print(f"== {name}: {what}", file=sys.stderr, flush=True)
-        flush_writes(lambda s: print(f"   {s}", file=sys.stderr, flush=True))
+        flush_writes(progress)
         started = time.perf_counter()
         try:
-            got = rows(quick, lambda s: print(f"   {s}", file=sys.stderr, flush=True))
+            got = rows(quick, progress)
         except Exception as exc:   # noqa: BLE001 — reported as a failed row, not a crash
             traceback.print_exc(file=sys.stderr)
             got = [(f"could not run: {type(exc).__name__}: {exc}"[:120], "-", "-",
