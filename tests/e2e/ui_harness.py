@@ -79,6 +79,25 @@ def start_app(data_dir: Path, log: Path, env: dict[str, str] | None = None) -> A
     raise RuntimeError(f"app server did not start: {log.read_text(errors='replace')}")
 
 
+#: The field's editing element holds the focus and Flutter's text input has taken it
+#: over. Focus alone is not enough: a key typed between the focus and the take-over is
+#: lost (the take-over writes Flutter's own, empty value into the element — measured:
+#: "na Petraitytė", "580"). The take-over applies the field's input configuration in
+#: the same task, turning the semantics element's `autocorrect="off"` to "on" (Flet
+#: text fields keep autocorrect on), so that attribute is the event to wait for.
+#: `window.__typeFrom`: the element focused before the tap.
+EDITING_JS = """() => {
+  const e = document.activeElement;
+  return !!e && e !== window.__typeFrom && (e.tagName === 'INPUT' || e.tagName === 'TEXTAREA')
+    && e.getAttribute('autocorrect') === 'on';
+}"""
+#: … and holds every typed key (the keys' input events have reached Flutter)
+TYPED_JS = """(text) => {
+  const e = document.activeElement;
+  return !!e && typeof e.value === 'string' && e.value.endsWith(text);
+}"""
+
+
 @dataclass
 class Browser:
     page: Any
@@ -154,12 +173,14 @@ class Browser:
         return bool(self.find(text).count() > 0)
 
     def type_into(self, label: str, text: str) -> None:
-        """Focus a Flutter text field, then type key by key (Flutter makes its real
-        editing element on focus; keys typed before that are lost)."""
+        """Focus a Flutter text field, then type key by key. Waits for events, never a
+        fixed time: the field's editing element focused *and* taken over by Flutter's
+        text input (EDITING_JS), then holding every key typed (TYPED_JS)."""
+        self.page.evaluate("() => { window.__typeFrom = document.activeElement; }")
         self.page.get_by_label(label, exact=True).click()
-        self.page.wait_for_timeout(300)
+        self.page.wait_for_function(EDITING_JS, polling=50, timeout=15_000)
         self.page.keyboard.type(text, delay=30)
-        self.page.wait_for_timeout(150)
+        self.page.wait_for_function(TYPED_JS, arg=text, polling=50, timeout=15_000)
 
     def screenshot(self, name: str, sizes: list[tuple[int, int]]) -> list[Path]:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
