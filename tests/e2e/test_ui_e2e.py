@@ -83,10 +83,10 @@ def test_a_learners_shift_offline(server: AppServer) -> None:
         b.tap("Start")
         b.text("Card 1 of 3")
         b.text("Noticing change")
-        b.tap("Next")
+        with b.page.expect_response(lambda r: r.url.endswith("/media/safety/ladder.png")):
+            b.tap("Next")       # card 2 shows the pack's image, served from /packmedia
         b.text("Card 2 of 3")
         b.text("Look for change")
-        b.page.wait_for_timeout(800)  # the pack image loads from /packmedia
         b.screenshot("lesson-card", SIZES)
         b.tap("Next")
         b.text("Card 3 of 3")
@@ -133,8 +133,7 @@ def test_a_learners_shift_offline(server: AppServer) -> None:
         b.tap("Next")
         b.text("Card 2 of 2")
         b.text("Talk first")
-        b.page.wait_for_timeout(500)
-        b.page.screenshot(path=str(ARTIFACTS / "glyphs-800x1280.png"))  # tr, el, ro, lt letters
+        (ARTIFACTS / "glyphs-800x1280.png").write_bytes(b.still_shot())  # tr, el, ro, lt letters
         b.text("Who is learning?", timeout=(IDLE_SECONDS + 8) * 1000)
         b.text("Locked after a few minutes without use.")
         assert not b.has_text("Talk first")
@@ -174,8 +173,7 @@ def test_a_learners_shift_offline(server: AppServer) -> None:
         b.tap("Finish")
         b.text("Recommended courses")
         b.text("1 duty below the level your role expects.")
-        b.page.wait_for_timeout(800)  # chart animation
-        b.screenshot("gap-report", SIZES)
+        b.screenshot("gap-report", SIZES)    # each once the chart's animation is done
 
         # -- switch to Lithuanian: the UI is translated ----------------------------------
         b.tap("Back")

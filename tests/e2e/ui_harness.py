@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.e2e.layout_check import settle
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_PACK = ROOT / "tests" / "e2e" / "fixtures" / "ui-demo"
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
@@ -188,13 +190,25 @@ class Browser:
         out = []
         for w, h in sizes:
             self.page.set_viewport_size({"width": w, "height": h})
-            self.page.wait_for_timeout(700)
+            settle(self.page)
             path = ARTIFACTS / f"{name}-{w}x{h}.png"
-            self.page.screenshot(path=str(path))
+            path.write_bytes(self.still_shot())
             out.append(path)
         self.page.set_viewport_size(original)
-        self.page.wait_for_timeout(500)
+        settle(self.page)
         return out
+
+    def still_shot(self, tries: int = 40) -> bytes:
+        """A screenshot of the screen once it has stopped changing — two in a row the same
+        (a chart's animation done, an image drawn) — rather than after a fixed time. A
+        screen that never stops (a blinking caret) gives its last shot after `tries`."""
+        last = self.page.screenshot()
+        for _ in range(tries):
+            shot = self.page.screenshot()
+            if shot == last:
+                break
+            last = shot
+        return bytes(last)
 
 
 @contextmanager
