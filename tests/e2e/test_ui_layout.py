@@ -19,7 +19,7 @@ import pytest
 from app.core.application import TEXT_SCALE
 from app.core.i18n import translator
 from app.ui.theme import LABEL_SCALE_CAP
-from tests.e2e.layout_check import action_visible, check_layout, font_floor, settle
+from tests.e2e.layout_check import action_visible, check_layout, font_floor
 from tests.e2e.ui_harness import (
     ARTIFACTS,
     AppServer,
@@ -89,10 +89,7 @@ class Checker:
     def screen(self, name: str, action: str | None = None) -> None:
         """Check the current screen at every size; `action`: its primary button."""
         page = self.b.page
-        original = page.viewport_size
-        for w, h in SIZES:
-            page.set_viewport_size({"width": w, "height": h})
-            settle(page)
+        for w, h in self.b.at_sizes(SIZES):
             where = f"{self.label} {name} {w}x{h}"
             page.screenshot(path=str(OUT / f"{self.label}-{name}-{w}x{h}.png"))
             self.problems += [f"{where}: {p}" for p in check_layout(page, self.floor)]
@@ -100,9 +97,6 @@ class Checker:
                 missing = action_visible(page, action)
                 if missing:
                     self.problems.append(f"{where}: {missing}")
-        if page.viewport_size != original:
-            page.set_viewport_size(original)
-            settle(page)
 
 
 def sign_in(b: Browser, learner: Learner) -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,18 +185,26 @@ class Browser:
         self.page.keyboard.type(text, delay=30)
         self.page.wait_for_function(TYPED_JS, arg=text, polling=50, timeout=15_000)
 
-    def screenshot(self, name: str, sizes: list[tuple[int, int]]) -> list[Path]:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    def at_sizes(self, sizes: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+        """Resize the page to each of `sizes` in turn, yielding once its layout has
+        settled; then back to the size it had (no resize, and no wait, when the last
+        size is that one)."""
         original = self.page.viewport_size
-        out = []
         for w, h in sizes:
             self.page.set_viewport_size({"width": w, "height": h})
             settle(self.page)
+            yield w, h
+        if self.page.viewport_size != original:
+            self.page.set_viewport_size(original)
+            settle(self.page)
+
+    def screenshot(self, name: str, sizes: list[tuple[int, int]]) -> list[Path]:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        out = []
+        for w, h in self.at_sizes(sizes):
             path = ARTIFACTS / f"{name}-{w}x{h}.png"
             path.write_bytes(self.still_shot())
             out.append(path)
-        self.page.set_viewport_size(original)
-        settle(self.page)
         return out
 
     def still_shot(self, tries: int = 40) -> bytes:
