@@ -46,9 +46,13 @@ run: $(STAMP)
 	$(BIN)/python -m tools.run_all $(if $(APP_PORT),--app-port $(APP_PORT)) $(if $(SERVER_PORT),--server-port $(SERVER_PORT))
 
 ## test: the whole suite (browser / PostgreSQL tests run when available; skips are explained)
+## on TEST_JOBS processes (pytest-xdist; the machine's cores, at most 4; tests/conftest.py
+## keeps each file, and all browser tests, on one). `make test TEST_JOBS=1` (or
+## SHIFT_TEST_JOBS=1): one process.
+TEST_JOBS ?= $(or $(SHIFT_TEST_JOBS),$(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n > 4 ? 4 : n ))))
 test: $(STAMP) check-lock
 	$(BIN)/python tools/test_env.py
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(if $(filter-out 0 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder) $(PYTEST_ARGS)
 
 ## lint: ruff, then the type check
 lint: $(STAMP) typecheck

@@ -31,6 +31,9 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+_REQUIRED = pytest.StashKey[str]()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     groups = {
         "browser": (browser_status(), "SHIFT_REQUIRE_BROWSER"),
@@ -43,10 +46,43 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for marker, ((ok, why), require_env) in groups.items():
             if marker in item.keywords and not ok:
                 if os.environ.get(require_env):
-                    pytest.exit(f"{marker} tests are required ({require_env}) but cannot run: "
-                                f"{why}", returncode=3)
+                    required = (f"{marker} tests are required ({require_env}) but cannot run: "
+                                f"{why}")
+                    if not hasattr(config, "workerinput"):
+                        pytest.exit(required, returncode=3)
+                    # a test process of pytest-xdist cannot stop the run with its reason
+                    # (the main process reports an internal error without it): the test
+                    # fails with it instead (pytest_runtest_setup)
+                    item.stash[_REQUIRED] = required
                 else:
                     item.add_marker(pytest.mark.skip(reason=f"{marker} tests skipped: {why}"))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if required := item.stash.get(_REQUIRED, ""):
+        pytest.fail(required, pytrace=False)
+
+
+BROWSER_TESTS = "tests/e2e/"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """`make test` runs the suite on several processes (pytest-xdist, `--dist loadfile`):
+    all of a file's tests on one process, so a module's server or browser starts once —
+    and all of tests/e2e on the same one, so two Chromiums never draw at once and each
+    browser test keeps a core beside the rest of the suite. With `--no-loadscope-reorder`
+    the files go out in collection order: tests/e2e, the longest part, first."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class BrowserTestsTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return BROWSER_TESTS if path.startswith(BROWSER_TESTS) else path
+
+    return BrowserTestsTogether(config, log)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")

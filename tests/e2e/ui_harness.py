@@ -5,7 +5,6 @@ needed)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.layout_check import settle
+from tests.support.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_PACK = ROOT / "tests" / "e2e" / "fixtures" / "ui-demo"
@@ -26,12 +26,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--no-first-run", "--disable-features=Translate,OptimizationHints,"
                  "MediaRouter,DialMediaRouteProvider"]
 LOCAL_PREFIXES = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def install_fixture_packs(data_dir: Path, work: Path, sources: list[Path] | None = None) -> None:

@@ -38,9 +38,21 @@ ADMIN_PASSWORD = "correct horse battery"
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free now on 127.0.0.1, for a server started next. When the suite runs on
+    several processes (pytest-xdist), each keeps only its own share of the ports (by
+    `port // 2`, since Linux hands out even ports to bind and odd ones to connect): two
+    processes cannot both pick a port in the moment between this check and their
+    server's bind, nor can one's health check be answered by the other's server."""
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) % count if worker[2:].isdigit() else 0
+    for _ in range(10_000):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if (port // 2) % count == index:
+            return port
+    raise RuntimeError(f"no free port of test process {worker}'s share ({index} of {count})")
 
 
 @dataclass
