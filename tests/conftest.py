@@ -66,6 +66,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 BROWSER_TESTS = "tests/e2e/"
 
 
+def work_unit(nodeid: str) -> str:
+    """The unit `make test` hands to one test process: the test's file, or all browser
+    tests together."""
+    path = nodeid.split("::", 1)[0]
+    return BROWSER_TESTS if path.startswith(BROWSER_TESTS) else path
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
     """`make test` runs the suite on several processes (pytest-xdist, `--dist loadfile`):
@@ -79,8 +86,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
 
     class BrowserTestsTogether(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            return BROWSER_TESTS if path.startswith(BROWSER_TESTS) else path
+            return work_unit(nodeid)
 
     return BrowserTestsTogether(config, log)  # type: ignore[arg-type]
 
