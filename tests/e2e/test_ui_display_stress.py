@@ -193,6 +193,7 @@ def walk(st: Stress, server: AppServer) -> None:
     b.tap("Take the quiz")
     b.text("Question 1 of 3")
     b.tap("Back")
+    b.text("Lessons")      # the course's screen, before its own Back is tapped
     b.tap("Back")
     for tab, text in (("Self-assessment", "Rate yourself"), ("My progress", "time spent reading"),
                       ("Settings", "Text size"), ("Courses", "My courses")):

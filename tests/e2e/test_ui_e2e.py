@@ -120,6 +120,9 @@ def test_a_learners_shift_offline(server: AppServer) -> None:
         b.tap("Back to the course")
 
         # -- progress --------------------------------------------------------------------
+        # each "Back" waits for the screen it leads to: tapped again at once, it could hit
+        # the old screen's Back before the app had drawn the new one, and be lost
+        b.text("Lessons")
         b.tap("Back")
         b.tap("My progress", role="tab", exact=False)
         b.text("1 quiz attempt", exact=False)
@@ -158,6 +161,7 @@ def test_a_learners_shift_offline(server: AppServer) -> None:
 
         # -- self-assessment, gap report ---------------------------------------------------
         b.tap("Back")
+        b.text("Lessons")
         b.tap("Back")
         b.tap("Self-assessment", role="tab", exact=False)
         b.tap("Start a new self-assessment")
