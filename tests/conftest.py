@@ -64,20 +64,23 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 BROWSER_TESTS = "tests/e2e/"
+#: files outside tests/e2e with browser tests (tests/unit/test_parallel_suite.py checks it)
+OTHER_BROWSER_FILES = ("tests/integration/test_flet_project.py",)
 
 
 def work_unit(nodeid: str) -> str:
-    """The unit `make test` hands to one test process: the test's file, or all browser
-    tests together."""
+    """The unit `make test` hands to one test process: the test's file, or all files with
+    browser tests together."""
     path = nodeid.split("::", 1)[0]
-    return BROWSER_TESTS if path.startswith(BROWSER_TESTS) else path
+    return BROWSER_TESTS if path.startswith(BROWSER_TESTS) or path in OTHER_BROWSER_FILES \
+        else path
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
     """`make test` runs the suite on several processes (pytest-xdist, `--dist loadfile`):
     all of a file's tests on one process, so a module's server or browser starts once —
-    and all of tests/e2e on the same one, so two Chromiums never draw at once and each
+    and all browser tests (tests/e2e and OTHER_BROWSER_FILES) on the same one, so two Chromiums never draw at once and each
     browser test keeps a core beside the rest of the suite. With `--no-loadscope-reorder`
     the files go out in collection order: tests/e2e, the longest part, first."""
     if config.getvalue("dist") != "loadfile":

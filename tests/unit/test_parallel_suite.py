@@ -31,6 +31,14 @@ def test_browser_tests_share_one_unit_and_other_files_keep_their_own() -> None:
         "tests/integration/test_c.py"
 
 
+def test_every_file_with_browser_tests_is_in_the_browser_unit() -> None:
+    marked = sorted(str(f.relative_to(ROOT)) for f in (ROOT / "tests").rglob("test_*.py")
+                    if f.name != Path(__file__).name
+                    and "mark.browser" in f.read_text(encoding="utf-8"))
+    assert HOSTILE_PACK_UI in marked and "tests/integration/test_flet_project.py" in marked
+    assert {f: work_unit(f"{f}::test") for f in marked} == {f: BROWSER_TESTS for f in marked}
+
+
 @pytest.mark.parametrize("index", [0, 1, 2])
 def test_each_test_process_takes_ports_from_its_own_share(
         monkeypatch: pytest.MonkeyPatch, index: int) -> None:
