@@ -121,9 +121,30 @@ class Browser:
         try:
             loc.wait_for(timeout=timeout)
             self.press(loc, timeout=timeout)
+            if role == "tab":
+                self._until_selected(loc, name, exact, timeout)
         except Exception:
             self.failure_shot()
             raise
+
+    def _until_selected(self, tab: Any, name: str, exact: bool, timeout: float) -> None:
+        """Wait until the tapped tab shows selected; tap it again while it does not.
+
+        A tap that lands while the screen is still changing can be lost (the layout test
+        in CI: "My courses" was drawn, the tab tapped, and the tab never changed). A tab
+        tells whether a tap took (aria-selected), and tapping a selected tab again
+        changes nothing, so a lost tap on a tab is retried; a slow one is harmless."""
+        selected = self.page.get_by_role("tab", name=name, exact=exact, selected=True).first
+        deadline = time.monotonic() + timeout / 1000
+        while True:
+            try:
+                selected.wait_for(timeout=3_000)
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                print(f"tab {name!r}: the tap did not take; tapping again", file=sys.stderr)
+                self.press(tab, timeout=timeout)
 
     def press(self, loc: Any, timeout: float = 30_000) -> None:
         """Tap `loc` the way this browser's user does: a touch in a touch browser, else
