@@ -80,9 +80,10 @@ def work_unit(nodeid: str) -> str:
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
     """`make test` runs the suite on several processes (pytest-xdist, `--dist loadfile`):
     all of a file's tests on one process, so a module's server or browser starts once —
-    and all browser tests (tests/e2e and OTHER_BROWSER_FILES) on the same one, so two Chromiums never draw at once and each
-    browser test keeps a core beside the rest of the suite. With `--no-loadscope-reorder`
-    the files go out in collection order: tests/e2e, the longest part, first."""
+    and all browser tests (tests/e2e and OTHER_BROWSER_FILES) on the same one, so two
+    Chromiums never draw at once and each browser test keeps a core beside the rest of
+    the suite. With `--no-loadscope-reorder` the files go out in collection order:
+    tests/e2e, the longest part, first."""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
