@@ -84,7 +84,8 @@ def test_upload_publish_and_device_catalogue(tmp_path: Path, browser_page) -> No
         page.fill("input[name=name]", ADMIN_NAME)
         page.fill("input[name=password]", "wrong password")
         page.click("button:has-text('Log in')")
-        assert page.locator("text=Wrong name or password.").is_visible()
+        # a click does not wait for the page it leads to: wait for the answer, then look
+        page.wait_for_selector("text=Wrong name or password.")
         page.fill("input[name=password]", ADMIN_PASSWORD)
         shot(page, "01-login")
         page.click("button:has-text('Log in')")
@@ -130,7 +131,7 @@ def test_upload_publish_and_device_catalogue(tmp_path: Path, browser_page) -> No
         httpx.post(f"{base}/api/v1/sync/pull", headers=headers,
                    json={"installed_packs": {"promote-sample": 1}})
         page.click("nav >> text=Devices")
-        assert page.locator("td", has_text="Tablet A").is_visible()
+        page.wait_for_selector("td:has-text('Tablet A')")
         assert page.locator("text=promote-sample v1").first.is_visible()
         shot(page, "04-devices")
 
@@ -156,6 +157,7 @@ def test_upload_publish_and_device_catalogue(tmp_path: Path, browser_page) -> No
         assert len(pushed.json()["stored"]) == len(events), pushed.text
         page.click("nav >> text=Dashboard")
         # issue 21: status bars in HTML (real text sizes), the gap map as a table
+        page.wait_for_selector("table.heat")
         assert page.locator(".stack-bar").count() >= 1 and page.locator("table.heat").count() == 1
         assert page.locator(".nums", has_text="(50%)").first.is_visible()
         shot(page, "05-dashboard")

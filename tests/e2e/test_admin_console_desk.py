@@ -195,6 +195,7 @@ def test_devices_learners_certificates_and_lrs(tmp_path: Path, browser_page) -> 
         page.goto(f"{base}/admin/learners")
         page.fill("input[name=q]", "petrait")
         page.click("#list button:has-text('Show')")
+        page.wait_for_url("**/admin/learners?q=petrait*")   # the click does not wait for it
         assert page.locator("#list tbody tr").count() == 1
         shot(page, "07-learners-search")
         page.click("a:has-text('Ona Petraitienė')")

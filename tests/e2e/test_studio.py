@@ -144,6 +144,8 @@ def test_author_writes_publisher_publishes_tablet_installs(tmp_path: Path,
         shot(page, "04-quiz-fixed")
         page.click("a:has-text('Course first-week')")
         page.click("a:has-text('Draft induction')")
+        # an absence proves something only on the page it is about: wait for that page
+        page.wait_for_selector("text=A publisher builds and publishes drafts")
         assert page.locator("button:has-text('Build the next version')").count() == 0
         page.click("button:has-text('Log out')")
 
