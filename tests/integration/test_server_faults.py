@@ -44,6 +44,27 @@ class Setup:
         r.raise_for_status()
         return r.json()  # type: ignore[no-any-return]
 
+    def pushes_handled(self) -> int:
+        """Pushes the server has finished with, by its access log: one line per request,
+        written when its handling ends — also for a request whose client went away."""
+        n = 0
+        for line in self.server.log_path.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            n += entry.get("msg") == "request" and entry.get("path") == "/api/v1/sync/push"
+        return n
+
+    def wait_until_handled(self, pushes: int) -> None:
+        """Wait for the server to finish with `pushes` pushes (the event itself, not a
+        fixed time: a slower machine only waits longer)."""
+        deadline = time.monotonic() + 60
+        while self.pushes_handled() < pushes:
+            assert time.monotonic() < deadline, "the server never finished the push:\n" \
+                + self.server.log_tail()
+            time.sleep(0.02)
+
     def stored_ids(self) -> list[str]:
         """Ids stored for this test's facility, in server order (one row per stored event)."""
         repo = open_repo(self.server.data_dir, self.server.database_url)
@@ -95,8 +116,9 @@ def _raw_request(s: Setup, body: bytes, send_bytes: int) -> socket.socket:
 def test_connection_dropped_mid_chunk_stores_nothing_then_resend_stores_all(setup: Setup) -> None:
     events = setup.chunk(500, 1)
     body = json.dumps({"events": events}).encode()
+    handled = setup.pushes_handled()
     _raw_request(setup, body, len(body) // 2).close()     # half a body, then the cable is pulled
-    time.sleep(0.3)
+    setup.wait_until_handled(handled + 1)                  # the server saw the cable go
     assert setup.stored_ids() == []
     answer = setup.push(events)
     assert len(answer["stored"]) == 500 and answer["rejected"] == []
@@ -106,8 +128,11 @@ def test_connection_dropped_mid_chunk_stores_nothing_then_resend_stores_all(setu
 def test_connection_dropped_before_the_answer_then_resend(setup: Setup) -> None:
     events = setup.chunk(500, 1)
     body = json.dumps({"events": events}).encode()
+    handled = setup.pushes_handled()
     _raw_request(setup, body, len(body)).close()           # sent, answer never read
-    time.sleep(0.5)
+    # the server is done with it: stored it, or dropped it if it saw the close before it
+    # read the body (uvicorn then answers the read with a disconnect) — either is correct
+    setup.wait_until_handled(handled + 1)
     answer = setup.push(events)                             # the client did not get an ack: resend
     acked = set(answer["stored"]) | set(answer["duplicate"])
     assert acked == {e["id"] for e in events}
