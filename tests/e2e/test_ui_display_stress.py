@@ -171,7 +171,7 @@ def walk(st: Stress, server: AppServer) -> None:
     b.tap("Settings")
     b.text("Text size")
     st.churn_settings()                   # signed out: the tablet default
-    b.tap("Back")
+    b.back(to="Who is learning?")
     b.tap_card("Jonas Kazlauskas")
     for i, digit in enumerate(PIN, start=1):
         b.tap(digit)
@@ -189,12 +189,11 @@ def walk(st: Stress, server: AppServer) -> None:
     # every screen still draws and answers after the churn
     b.tap("Next")
     b.text("Card 2 of 3")
-    b.tap("Back")
+    b.back(to="Lessons")                  # the course's screen
     b.tap("Take the quiz")
     b.text("Question 1 of 3")
-    b.tap("Back")
-    b.text("Lessons")      # the course's screen, before its own Back is tapped
-    b.tap("Back")
+    b.back(to="Lessons")
+    b.back(to="My courses")
     for tab, text in (("Self-assessment", "Rate yourself"), ("My progress", "time spent reading"),
                       ("Settings", "Text size"), ("Courses", "My courses")):
         b.tap(tab, role="tab", exact=False)

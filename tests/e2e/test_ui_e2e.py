@@ -71,8 +71,7 @@ def test_a_learners_shift_offline(server: AppServer) -> None:
         b.type_into("Your name", "Ona Petraitytė")
         b.tap("Create profile")
         b.text("Enter your staff number.")
-        b.tap("Back")
-        b.text("Who is learning?")
+        b.back(to="Who is learning?")
         create_profile(b, "Ona Petraitytė", "LT-0042", "2580")
         b.text("Safety on the wing")
         b.screenshot("home", SIZES)
@@ -120,10 +119,10 @@ def test_a_learners_shift_offline(server: AppServer) -> None:
         b.tap("Back to the course")
 
         # -- progress --------------------------------------------------------------------
-        # each "Back" waits for the screen it leads to: tapped again at once, it could hit
-        # the old screen's Back before the app had drawn the new one, and be lost
+        # each "Back" waits for the screen it leads to (Browser.back): tapped again at once,
+        # it could hit the old screen's Back before the app had drawn the new one
         b.text("Lessons")
-        b.tap("Back")
+        b.back(to="My courses")
         b.tap("My progress", role="tab", exact=False)
         b.text("1 quiz attempt", exact=False)
         b.text("Best score 67%", exact=False)
@@ -160,9 +159,8 @@ def test_a_learners_shift_offline(server: AppServer) -> None:
         b.text("Talk first")
 
         # -- self-assessment, gap report ---------------------------------------------------
-        b.tap("Back")
-        b.text("Lessons")
-        b.tap("Back")
+        b.back(to="Lessons")
+        b.back(to="My courses")
         b.tap("Self-assessment", role="tab", exact=False)
         b.tap("Start a new self-assessment")
         b.text("Duty 1 of 2")
@@ -180,7 +178,7 @@ def test_a_learners_shift_offline(server: AppServer) -> None:
         b.screenshot("gap-report", SIZES)    # each once the chart's animation is done
 
         # -- switch to Lithuanian: the UI is translated ----------------------------------
-        b.tap("Back")
+        b.back(to="Start a new self-assessment")
         b.tap("Settings", role="tab", exact=False)
         b.tap("Lietuvių", role="checkbox")
         b.text("Nustatymai")

@@ -190,11 +190,11 @@ def walk_all(server: AppServer, problems: list[str]) -> None:
         b.tap("New profile")
         b.text("Your profile stays on this tablet")
         signed_out.screen("new-profile")
-        b.tap("Back")
+        b.back(to="Who is learning?")
         b.tap_card(LEARNERS[0].name)
         b.text("Enter your PIN")
         signed_out.screen("pin", "Sign in")
-        b.tap("Back")
+        b.back(to="Who is learning?")
         for learner in LEARNERS:
             check = Checker(b, f"{learner.lang}-{learner.size}", learner.size)
             check.problems = problems    # collected as found (the report survives a stop)
