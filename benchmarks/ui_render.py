@@ -99,7 +99,7 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
 
 
 def start_baseline(work: Path) -> tuple[subprocess.Popen[bytes], str]:
-    from tests.e2e.ui_harness import free_port
+    from tests.support.server import free_port
 
     port = free_port()
     script = work / "baseline_app.py"

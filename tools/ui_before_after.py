@@ -75,7 +75,7 @@ device.close()
 
 def serve(root: Path, work: Path) -> tuple[subprocess.Popen[bytes], str]:
     """Prepare a device folder with `root`'s own code and serve it from `root`."""
-    from tests.e2e.ui_harness import free_port
+    from tests.support.server import free_port
 
     data = work / "device"
     subprocess.run([sys.executable, "-c", PREPARE, str(data), str(work)], cwd=root,

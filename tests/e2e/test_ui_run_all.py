@@ -17,7 +17,8 @@ from typing import Any
 from app.core.packs import PackLibrary
 from app.core.store import Store
 from app.core.store.keys import key_file_for
-from tests.e2e.ui_harness import FIXTURE_PACK, ROOT, free_port
+from tests.e2e.ui_harness import FIXTURE_PACK, ROOT
+from tests.support.server import free_port
 from tools.dev_demo import ensure_admin, read_admin_file
 from tools.run_all import DEV_KEY, install_sample_packs
 

@@ -30,7 +30,7 @@ from tests.e2e.ui_fixtures import (
     signed_in,
     walk,
 )
-from tests.e2e.ui_harness import free_port
+from tests.support.server import free_port
 
 
 # -- idle clock ------------------------------------------------------------------------------
