@@ -200,13 +200,10 @@ async def enrol_all_httpx(base_url: str, admin: str, n: int, tag: str,
         return await enrol_all(client, admin, n, tag, facility)
 
 
-def server_side_ms(log_path: Path, tag: str) -> list[float]:
+def server_side_ms(server: ServerProcess, tag: str) -> list[float]:
     """Push durations the server measured itself (its JSON access log) for one scenario."""
-    out = []
-    for line in log_path.read_text(errors="replace").splitlines():
-        if '"sync_server.access"' in line and f'"device": "{tag}-' in line and "/sync/push" in line:
-            out.append(float(json.loads(line)["ms"]))
-    return out
+    return [float(e["ms"]) for e in server.requests("/api/v1/sync/push")
+            if str(e.get("device")).startswith(f"{tag}-")]
 
 
 Row = tuple[str, str, str, float, str, bool]
@@ -251,7 +248,7 @@ def run_backend(label: str, folder: Path, database_url: str | None, args: argpar
                     print(f"{label:8s} {name:6s}: {k:4s} latency p50 {p50 * 1000:7.0f} ms "
                           f"({p50 / base:5.1f}x baseline)  p99 {p99 * 1000:7.0f} ms ({p99 / base:5.1f}x)"
                           f"  target p99 < 1 s: {'MET' if p99 < 1 else 'NOT MET'}")
-                inside = server_side_ms(server.log_path, name)
+                inside = server_side_ms(server, name)
                 if inside:
                     print(f"{label:8s} {name:6s}: push time inside the server (access log) p50 "
                           f"{pct(inside, 50):7.0f} ms  p99 {pct(inside, 99):7.0f} ms "

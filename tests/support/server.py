@@ -17,6 +17,7 @@ in `<data_dir>/server.log`.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import signal
 import socket
@@ -117,6 +118,21 @@ class ServerProcess:
             time.sleep(0.05)
         self.stop()
         raise RuntimeError("sync server did not become ready:\n" + self.log_tail())
+
+    def requests(self, path: str) -> list[dict[str, Any]]:
+        """The server's access-log entries for `path` (one JSON line per request, written
+        when its handling ends — also for a request whose client went away)."""
+        entries = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if '"sync_server.access"' not in line or path not in line:
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:      # a line not from our JSON logger (a crash's traceback)
+                continue
+            if entry.get("path") == path:
+                entries.append(entry)
+        return entries
 
     def log_tail(self, lines: int = 40) -> str:
         try:
