@@ -95,6 +95,7 @@ def create_asgi_app(data_dir: Path, *, background_sync: bool = True) -> Any:
     from fastapi import HTTPException
     from fastapi.responses import FileResponse
 
+    from app.ui.gone_client import DropSendsToGoneClient, drop_flet_messages_after_close
     from app.ui.shell import make_page_main
 
     device = open_device(data_dir)
@@ -130,14 +131,17 @@ def create_asgi_app(data_dir: Path, *, background_sync: bool = True) -> Any:
             del response.headers["cross-origin-embedder-policy"]
         return response
 
-    outer.mount("/", flet_fastapi.app(
+    # A browser that goes away mid-update must not leave its Flet session connected
+    # forever nor log a traceback (app/ui/gone_client.py).
+    drop_flet_messages_after_close()
+    outer.mount("/", DropSendsToGoneClient(flet_fastapi.app(
         make_page_main(device),
         assets_dir=str(assets_dir()),
         app_name="Shift Learning",
         app_short_name="Shift",
         app_description="Offline courses and self-assessment for prison staff",
         no_cdn=True,
-    ))
+    )))
     outer.state.device = device
     return outer
 

@@ -1,0 +1,85 @@
+"""The app's WebSocket when a browser goes away mid-update: no traceback, no leaked session.
+
+Why: when a tab closes (or a tablet's browser is killed) while the app is still sending a
+screen update, uvicorn's ``send`` raises ``ClientDisconnected``; Starlette turns that into
+``WebSocketDisconnect``, and Flet 1.0.5's send loop re-raises it out of its connection
+handler (flet_web/fastapi/flet_app.py, ``__send_loop`` → ``handle``). Two things then go
+wrong:
+
+* uvicorn logs "Exception in ASGI application" with a traceback for an ordinary event;
+* ``handle`` never reaches its ``disconnect_session`` call, so the Flet session is never
+  marked disconnected, never expires, and its page — with the learner's controller and
+  its idle ticker — stays in memory for as long as the app runs; ``page.on_close`` (which
+  locks the learner's session) never runs.
+
+Dropping a frame meant for a client that is gone is the right answer: nobody can receive
+it, and the receive side reports the disconnect to Flet as usual (``websocket.disconnect``
+from uvicorn), which ends the send loop the normal way and disconnects the session.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
+
+#: Messages it is harmless to drop once the client is gone: a frame, or our own close.
+DROPPABLE = frozenset({"websocket.send", "websocket.close"})
+
+log = logging.getLogger("shift.ui")
+
+#: Set on FletApp once patched: create_asgi_app may run more than once in a process.
+_PATCHED = "_shift_drops_messages_after_close"
+
+
+def drop_flet_messages_after_close() -> None:
+    """Make Flet's ``FletApp.send_message`` drop a message once its connection's send
+    queue is gone (the connection is closing), as its ``send_data_channel_frame`` does."""
+    from flet_web.fastapi.flet_app import FletApp
+
+    if getattr(FletApp, _PATCHED, False):
+        return
+    send_message = FletApp.send_message
+
+    def send_unless_closed(self: Any, message: Any) -> None:
+        if getattr(self, "_FletApp__send_queue", None) is None:
+            return  # the client is gone; handle() is about to disconnect the session
+        send_message(self, message)
+
+    FletApp.send_message = send_unless_closed
+    setattr(FletApp, _PATCHED, True)
+
+
+class DropSendsToGoneClient:
+    """Wrap an ASGI app: on a WebSocket, a frame sent after the client went away is
+    dropped instead of raising (see the module docstring). HTTP passes through as is."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive,
+                       send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        dropped = 0
+
+        async def send_unless_gone(message: Message) -> None:
+            nonlocal dropped
+            try:
+                await send(message)
+            except OSError:  # uvicorn's ClientDisconnected is an OSError
+                if message["type"] not in DROPPABLE:
+                    raise
+                dropped += 1
+
+        try:
+            await self.app(scope, receive, send_unless_gone)
+        finally:
+            if dropped:
+                log.debug("client went away: %d WebSocket message(s) dropped", dropped)

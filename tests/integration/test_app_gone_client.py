@@ -1,0 +1,116 @@
+"""A browser that goes away while the app is drawing: the Flet session is disconnected and
+nothing is logged as an error (app/ui/gone_client.py).
+
+The app runs on a real uvicorn on 127.0.0.1 in this process, so the test can hear Flet's
+own "New session created" / "Session disconnected" lines and wait for them — the event
+itself, not a sleep. Before the fix, a client that left mid-update made uvicorn log
+"Exception in ASGI application" (the session then never disconnected: this test waited in
+vain), or Flet log "Unhandled error processing page session" (AttributeError on the closed
+send queue)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgpack
+import pytest
+import uvicorn
+from websockets.asyncio.client import connect
+
+from app.ui.main import create_asgi_app
+from tests.support.server import free_port
+
+REGISTER_CLIENT = 1
+
+
+class Heard(logging.Handler):
+    """Every log record of the app's process, with a condition to wait on."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.changed = threading.Condition()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self.changed:
+            self.records.append(record)
+            self.changed.notify_all()
+
+    def count(self, start: str) -> int:
+        return sum(r.getMessage().startswith(start) for r in self.records)
+
+    def wait_for(self, start: str, times: int, timeout: float = 20.0) -> None:
+        """Until ``times`` records starting with ``start`` have been heard."""
+        with self.changed:
+            if not self.changed.wait_for(lambda: self.count(start) >= times, timeout):
+                raise AssertionError(f"{start!r} ×{times} not heard in {timeout} s; heard: "
+                                     + "; ".join(r.getMessage()[:80] for r in self.records))
+
+    def problems(self) -> list[str]:
+        return [f"{r.name} {r.levelname}: {r.getMessage()[:200]}"
+                for r in self.records if r.levelno >= logging.WARNING]
+
+
+@pytest.fixture
+def heard() -> Iterator[Heard]:
+    handler = Heard()
+    root = logging.getLogger()
+    flet_log = logging.getLogger("flet_web.fastapi")
+    old_level = flet_log.level
+    flet_log.setLevel(logging.INFO)
+    root.addHandler(handler)
+    yield handler
+    root.removeHandler(handler)
+    flet_log.setLevel(old_level)
+
+
+@pytest.fixture
+def app_url(tmp_path: Path, heard: Heard) -> Iterator[str]:
+    port = free_port()
+    config = uvicorn.Config(create_asgi_app(tmp_path / "device", background_sync=False),
+                            host="127.0.0.1", port=port, ws="websockets-sansio",
+                            log_level="warning", log_config=None, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="app-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "app did not start"
+        time.sleep(0.05)
+    yield f"ws://127.0.0.1:{port}/ws"
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+async def visit(url: str, leave: str) -> None:
+    """Open the app's WebSocket as a browser would, register, and leave in one of three
+    ways while the app is still sending the first screen."""
+    async with connect(url) as ws:
+        page = {"route": "/", "width": 800, "height": 600}
+        await ws.send(b"\x00" + msgpack.packb(
+            [REGISTER_CLIENT, {"session_id": "", "page_name": "", "page": page}]))
+        if leave == "after-first-reply":
+            await ws.recv()
+        elif leave == "hang-up":
+            ws.transport.abort()  # no close handshake: the tab was killed
+        # "close-at-once": the context manager closes before any reply is read
+
+
+LEAVES = ("close-at-once", "after-first-reply", "hang-up")
+
+
+def test_a_browser_leaving_mid_update_disconnects_its_session_quietly(
+        app_url: str, heard: Heard) -> None:
+    visits = 0
+    for _ in range(4):
+        for leave in LEAVES:
+            asyncio.run(visit(app_url, leave))
+            visits += 1
+            heard.wait_for("Session disconnected", visits)
+    assert heard.count("New session created") == visits
+    assert heard.problems() == []
