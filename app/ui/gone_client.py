@@ -19,6 +19,7 @@ from uvicorn), which ends the send loop the normal way and disconnects the sessi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -57,7 +58,8 @@ def drop_flet_messages_after_close() -> None:
 
 class DropSendsToGoneClient:
     """Wrap an ASGI app: on a WebSocket, a frame sent after the client went away is
-    dropped instead of raising (see the module docstring). HTTP passes through as is."""
+    dropped instead of raising, and a client that leaves before sending its first frame
+    ends the handler (see the module docstring). HTTP passes through as is."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -67,7 +69,25 @@ class DropSendsToGoneClient:
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
-        dropped = 0
+        me = asyncio.current_task()
+        frames = dropped = 0
+        left_early = finished = False
+
+        def stop_waiting_handler() -> None:
+            if not finished and me is not None:
+                me.cancel()
+
+        async def receive_watching() -> Message:
+            nonlocal frames, left_early
+            message = await receive()
+            if message["type"] == "websocket.receive":
+                frames += 1
+            elif message["type"] == "websocket.disconnect" and frames == 0:
+                # no frame, so no registration, so no Flet session: Flet's handler would
+                # wait on its send queue for good once this reaches its receive loop
+                left_early = True
+                asyncio.get_running_loop().call_soon(stop_waiting_handler)
+            return message
 
         async def send_unless_gone(message: Message) -> None:
             nonlocal dropped
@@ -79,7 +99,12 @@ class DropSendsToGoneClient:
                 dropped += 1
 
         try:
-            await self.app(scope, receive, send_unless_gone)
+            await self.app(scope, receive_watching, send_unless_gone)
+        except asyncio.CancelledError:
+            # ours (left_early) is swallowed; one from outside (server shutdown) is not
+            if not left_early or me is None or me.uncancel() > 0:
+                raise
         finally:
-            if dropped:
-                log.debug("client went away: %d WebSocket message(s) dropped", dropped)
+            finished = True
+            log.debug("WebSocket handler ended: %d frame(s) in, %d dropped, %s",
+                      frames, dropped, "left before registering" if left_early else "closed")

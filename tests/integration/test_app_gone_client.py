@@ -6,7 +6,7 @@ own "New session created" / "Session disconnected" lines and wait for them — t
 itself, not a sleep. Before the fix, a client that left mid-update made uvicorn log
 "Exception in ASGI application" (the session then never disconnected: this test waited in
 vain), or Flet log "Unhandled error processing page session" (AttributeError on the closed
-send queue)."""
+send queue); a client that left before registering left its handler waiting for good."""
 
 from __future__ import annotations
 
@@ -60,13 +60,15 @@ class Heard(logging.Handler):
 def heard() -> Iterator[Heard]:
     handler = Heard()
     root = logging.getLogger()
-    flet_log = logging.getLogger("flet_web.fastapi")
-    old_level = flet_log.level
-    flet_log.setLevel(logging.INFO)
+    levels = {"flet_web.fastapi": logging.INFO, "shift.ui": logging.DEBUG}
+    old = {name: logging.getLogger(name).level for name in levels}
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
     root.addHandler(handler)
     yield handler
     root.removeHandler(handler)
-    flet_log.setLevel(old_level)
+    for name, level in old.items():
+        logging.getLogger(name).setLevel(level)
 
 
 @pytest.fixture
@@ -89,8 +91,11 @@ def app_url(tmp_path: Path, heard: Heard) -> Iterator[str]:
 
 async def visit(url: str, leave: str) -> None:
     """Open the app's WebSocket as a browser would, register, and leave in one of three
-    ways while the app is still sending the first screen."""
+    ways while the app is still sending the first screen — or leave before registering
+    (the tab closed while the app was loading)."""
     async with connect(url) as ws:
+        if leave == "before-registering":
+            return
         page = {"route": "/", "width": 800, "height": 600}
         await ws.send(b"\x00" + msgpack.packb(
             [REGISTER_CLIENT, {"session_id": "", "page_name": "", "page": page}]))
@@ -101,16 +106,22 @@ async def visit(url: str, leave: str) -> None:
         # "close-at-once": the context manager closes before any reply is read
 
 
-LEAVES = ("close-at-once", "after-first-reply", "hang-up")
+LEAVES = ("close-at-once", "after-first-reply", "hang-up", "before-registering")
+HANDLER_ENDED = "WebSocket handler ended"
 
 
 def test_a_browser_leaving_mid_update_disconnects_its_session_quietly(
         app_url: str, heard: Heard) -> None:
-    visits = 0
+    visits = sessions = 0
     for _ in range(4):
         for leave in LEAVES:
             asyncio.run(visit(app_url, leave))
             visits += 1
-            heard.wait_for("Session disconnected", visits)
-    assert heard.count("New session created") == visits
+            sessions += leave != "before-registering"
+            heard.wait_for(HANDLER_ENDED, visits)
+            heard.wait_for("Session disconnected", sessions)
+    assert heard.count("New session created") == sessions
+    assert heard.count(HANDLER_ENDED) == visits
+    assert heard.count(HANDLER_ENDED + ": 0 frame(s) in, 0 dropped, left before "
+                       "registering") == 4
     assert heard.problems() == []
