@@ -48,7 +48,9 @@ def drop_flet_messages_after_close() -> None:
     send_message = FletApp.send_message
 
     def send_unless_closed(self: Any, message: Any) -> None:
-        if getattr(self, "_FletApp__send_queue", None) is None:
+        # only a queue that exists and is None means "closing": were the private name
+        # ever renamed, every message would still be sent (unpatched), never dropped
+        if getattr(self, "_FletApp__send_queue", send_message) is None:
             return  # the client is gone; handle() is about to disconnect the session
         send_message(self, message)
 
