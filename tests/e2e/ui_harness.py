@@ -134,7 +134,11 @@ class Browser:
         can be lost — so the next step starts only once the screen has settled."""
         self.tap("Back")
         self.text(to)
-        settle(self.page)
+        try:
+            settle(self.page)
+        except Exception:
+            self.failure_shot()   # a screen that never settles: show what it was doing
+            raise
 
     def _until_selected(self, tab: Any, name: str, exact: bool, timeout: float) -> None:
         """Wait until the tapped tab shows selected; tap it again while it does not.
