@@ -89,6 +89,12 @@ def app_url(tmp_path: Path, heard: Heard) -> Iterator[str]:
     thread.join(timeout=30)
 
 
+def register(session_id: str = "") -> bytes:
+    page = {"route": "/", "width": 800, "height": 600}
+    return b"\x00" + msgpack.packb(
+        [REGISTER_CLIENT, {"session_id": session_id, "page_name": "", "page": page}])
+
+
 async def visit(url: str, leave: str) -> None:
     """Open the app's WebSocket as a browser would, register, and leave in one of three
     ways while the app is still sending the first screen — or leave before registering
@@ -96,9 +102,7 @@ async def visit(url: str, leave: str) -> None:
     async with connect(url) as ws:
         if leave == "before-registering":
             return
-        page = {"route": "/", "width": 800, "height": 600}
-        await ws.send(b"\x00" + msgpack.packb(
-            [REGISTER_CLIENT, {"session_id": "", "page_name": "", "page": page}]))
+        await ws.send(register())
         if leave == "after-first-reply":
             await ws.recv()
         elif leave == "hang-up":
@@ -124,4 +128,29 @@ def test_a_browser_leaving_mid_update_disconnects_its_session_quietly(
     assert heard.count(HANDLER_ENDED) == visits
     assert heard.count(HANDLER_ENDED + ": 0 frame(s) in, 0 dropped, left before "
                        "registering") == 4
+    assert heard.problems() == []
+
+
+async def come_back(url: str, session_id: str) -> None:
+    async with connect(url) as ws:
+        await ws.send(register(session_id))
+        action, body = msgpack.unpackb((await ws.recv())[1:], strict_map_key=False)
+        assert action == REGISTER_CLIENT and body["session_id"] == session_id
+        assert not body.get("error")
+
+
+def test_a_browser_that_comes_back_gets_its_session_again(app_url: str, heard: Heard) -> None:
+    """What the disconnect is for: Flet's web client reconnects with its session id, and
+    Flet hands back only a session marked disconnected — one the race left "connected"
+    made the returning tab start again in a new session, its screen lost. (The tab left
+    before reading the reply here, so the id comes from Flet's "Start session" line.)"""
+    for visits in (1, 2, 3):
+        asyncio.run(visit(app_url, "close-at-once"))
+        heard.wait_for("Session disconnected", 2 * visits - 1)
+        started = [r.getMessage() for r in heard.records
+                   if r.getMessage().startswith("Start session: ")]
+        asyncio.run(come_back(app_url, started[-1].removeprefix("Start session: ")))
+        heard.wait_for("Session disconnected", 2 * visits)
+        assert heard.count("Session reconnected") == visits
+        assert heard.count("New session created") == visits
     assert heard.problems() == []
