@@ -15,6 +15,22 @@ wrong:
 Dropping a frame meant for a client that is gone is the right answer: nobody can receive
 it, and the receive side reports the disconnect to Flet as usual (``websocket.disconnect``
 from uvicorn), which ends the send loop the normal way and disconnects the session.
+That is :class:`DropSendsToGoneClient`. It also ends the handler of a client that leaves
+before sending a single frame (a tab closed while the app was loading): Flet then has no
+session, so its receive loop does not stop its send loop, and its handler would wait on an
+empty queue for as long as the app runs.
+
+A second window of the same race is inside Flet: once the receive side has seen the
+disconnect, the send loop ends and sets the connection's queue to ``None``, but the page's
+main task (still drawing the first screen) may send again before ``handle`` detaches the
+connection from the session — ``AttributeError: 'NoneType' object has no attribute
+'put_nowait'``, logged as "Unhandled error processing page session". Flet's own
+data-channel send already drops frames in that state; :func:`drop_flet_messages_after_close`
+makes its message send do the same.
+
+Tests: tests/integration/test_app_gone_client.py (the races on a real uvicorn, against the
+pinned Flet of uv.lock) and tests/unit/test_gone_client.py (the rules, the fail-safe).
+When Flet is upgraded, see docs/app.md "A browser that goes away mid-update".
 """
 
 from __future__ import annotations
