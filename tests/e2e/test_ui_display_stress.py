@@ -156,12 +156,8 @@ class Stress:
 @pytest.mark.parametrize("viewport", VIEWPORTS, ids=[f"{w}x{h}" for w, h in VIEWPORTS])
 def test_changing_text_size_and_contrast_never_hangs(server: AppServer,
                                                       viewport: tuple[int, int]) -> None:
-    with chromium(viewport, touch=True) as b:
-        try:
-            walk(Stress(b), server)
-        except Exception:
-            b.failure_shot()
-            raise
+    with chromium(viewport, touch=True) as b, b.shot_on_failure():
+        walk(Stress(b), server)
 
 
 def walk(st: Stress, server: AppServer) -> None:

@@ -118,14 +118,11 @@ class Browser:
     def tap(self, name: str, role: str = "button", exact: bool = True,
             timeout: float = 15_000) -> None:
         loc = self.page.get_by_role(role, name=name, exact=exact).first
-        try:
+        with self.shot_on_failure():
             loc.wait_for(timeout=timeout)
             self.press(loc, timeout=timeout)
             if role == "tab":
                 self._until_selected(loc, name, exact, timeout)
-        except Exception:
-            self.failure_shot()
-            raise
 
     def back(self, to: str) -> None:
         """Tap Back, then wait for the screen it leads to: `to` on it, and the screen done
@@ -134,11 +131,8 @@ class Browser:
         can be lost — so the next step starts only once the screen has settled."""
         self.tap("Back")
         self.text(to)
-        try:
+        with self.shot_on_failure():   # a screen that never settles: show what it was doing
             settle(self.page)
-        except Exception:
-            self.failure_shot()   # a screen that never settles: show what it was doing
-            raise
 
     def _until_selected(self, tab: Any, name: str, exact: bool, timeout: float) -> None:
         """Wait until the tapped tab shows selected; tap it again while it does not.
@@ -176,21 +170,25 @@ class Browser:
     def tap_card(self, text: str) -> None:
         """Tap the tappable card whose accessible name contains ``text``."""
         loc = self.page.get_by_role("button", name=text, exact=False).first
-        try:
+        with self.shot_on_failure():
             loc.wait_for(timeout=15_000)
-        except Exception:
-            self.failure_shot()
-            raise
         self.press(loc)
 
     def text(self, text: str, exact: bool = False, timeout: float = 15_000) -> Any:
         loc = self.find(text, exact=exact).first
-        try:
+        with self.shot_on_failure():
             loc.wait_for(timeout=timeout)
+        return loc
+
+    @contextmanager
+    def shot_on_failure(self) -> Iterator[None]:
+        """Whatever fails inside leaves `failure_shot`'s screenshot and semantics, then
+        goes on failing."""
+        try:
+            yield
         except Exception:
             self.failure_shot()
             raise
-        return loc
 
     def failure_shot(self) -> None:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
