@@ -1,7 +1,8 @@
 """Load a backup's rows into a new database, inside one transaction (restore.py step 3).
 
 The schema is created at the backup's version, every table is loaded (in foreign-key
-order, each value's type checked), auto-numbered columns continue after their saved
+order, each value's type checked; the per-group totals, which the database's triggers
+keep, are recomputed instead: db/group_totals.py), auto-numbered columns continue after their saved
 values, and then the same migration a server runs at start (`db.migrate.apply_schema`)
 brings it to this server's version and a new epoch is stamped. SQLite is loaded into a
 new file beside the target (renamed in by the restore); PostgreSQL into the target
@@ -29,6 +30,7 @@ from sync_server.backup.tables import (
     set_sequence,
 )
 from sync_server.db.base import placeholders
+from sync_server.db.group_totals import DERIVED_TABLES, regroup
 from sync_server.db.locks import LOCK_MIGRATE
 from sync_server.db.migrate import apply_schema, schema_version_of
 from sync_server.db.schema import table_names
@@ -193,10 +195,14 @@ def load_database(cur: Any, dialect: str, archive: BackupArchive, epoch: str,
     order = dependency_order([present[n] for n in wanted if n != "schema_version"])
     for table in order:
         entry = wanted[table.name]
+        if table.name in DERIVED_TABLES:
+            continue            # the triggers fill them while the rows load; regrouped below
         rows[table.name] = _insert_rows(cur, dialect, table, entry.table, archive, entry)
     for table in order:
         if table.identity:
             set_sequence(cur, dialect, table, wanted[table.name].sequence or 0)
+    if set(present) >= DERIVED_TABLES:
+        regroup(cur)
     apply_schema(cur, dialect, current=m.schema_version)
     now = now_iso()
     cur.execute("DELETE FROM server_meta WHERE name IN ('epoch', 'restored_at', 'restored_from')")

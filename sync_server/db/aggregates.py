@@ -35,6 +35,7 @@ from sync_server.db.aggregate_fold import (
     parsed,
 )
 from sync_server.db.base import SqlBase, placeholders
+from sync_server.db.group_totals import SNAPSHOT_TABLES, hold_learners, regroup
 from sync_server.db.locks import LOCK_EVENTS
 
 LEARNER_BATCH = 200      # learners per query when loading or rebuilding
@@ -147,6 +148,8 @@ def apply_events(cur: Any, dialect: str, totals: Counter[str],
     same = _Unchanged()             # rows the batch leaves as they are: not written again
     if new.courses or new.ratings:
         learners = sorted(new.learners)
+        if new.courses:
+            hold_learners(cur, dialect, learners)      # before any group total (group_totals)
         for key, agg in sql.load_courses(learners, set(new.courses)).items():
             before, sizes = agg.columns(), (len(agg.cards), len(agg.attempts))
             agg.merge(new.courses[key])             # unions: equal sizes = equal sets
@@ -194,6 +197,7 @@ def forget_events(cur: Any, dialect: str, learners: list[str],
                         [(n, fac) for fac, n in sorted(removed.items())])
     types = ",".join("?" * len(AGGREGATE_TYPES))
     unique = sorted(set(learners))
+    hold_learners(cur, dialect, unique)
     for start in range(0, len(unique), LEARNER_BATCH):
         part = unique[start:start + LEARNER_BATCH]
         marks = ",".join("?" * len(part))
@@ -335,10 +339,15 @@ def _filters(facility: str, role: str) -> tuple[str, tuple[str, ...]]:
 
 class AggregateSql(SqlBase):
     def learner_groups(self, facility: str = "", role: str = "") -> dict[tuple[str, str], int]:
-        where, params = _filters(facility, role)
+        # the per-group totals the triggers keep (db/group_totals.py)
+        where, params = ["learners <> 0"], []
+        for column, value in (("facility_id", facility), ("role", role)):
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
         return {(f, r): int(n) for f, r, n in self._all(
-            f"SELECT l.facility_id, l.role, COUNT(*) FROM learners l{where} "
-            "GROUP BY l.facility_id, l.role", params)}
+            f"SELECT facility_id, role, learners FROM group_learners WHERE {' AND '.join(where)}",
+            tuple(params))}
 
     def latest_ratings(self, facility: str = "", role: str = "") -> list[LatestRating]:
         where, params = _filters(facility, role)
@@ -386,6 +395,7 @@ class AggregateSql(SqlBase):
             with self._write(LOCK_EVENTS) as cur:
                 before = snapshot(cur)
                 counts = rebuild(cur, self.dialect)
+                regroup(cur)
                 result = Rebuilt(counts, snapshot(cur) == before)
                 if not keep:
                     raise _Undo
@@ -407,4 +417,8 @@ def snapshot(cur: Any) -> Snapshot:
                       for row in cur.fetchall()]
     if out["event_totals"]:
         out["event_totals"] = [r for r in out["event_totals"] if r[1] != 0]
+    for table, select in SNAPSHOT_TABLES.items():
+        cur.execute(f"SELECT {select}")
+        out[table] = [tuple(int(v) if isinstance(v, int) else v for v in row)
+                      for row in cur.fetchall()]
     return out

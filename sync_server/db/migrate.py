@@ -4,8 +4,8 @@ Used at every start (`migrate`, inside one write transaction) and by a restore f
 backup (sync_server/backup), which loads rows at the backup's version and then runs
 `apply_schema` up to the latest. A version may have a data step besides its statements
 (2: index the blobs of stored packs; 6: rewrap old PIN verifiers; 7: fill the report
-aggregates from the events); it lives with its kind of record (packs.py, learners.py,
-aggregates.py).
+aggregates from the events; 14: fill the per-group totals); it lives with its kind of
+record (packs.py, learners.py, aggregates.py, group_totals.py).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from app.core.clock import now_iso
 from sync_server.db.aggregates import rebuild as rebuild_aggregates
 from sync_server.db.base import SqlBase, placeholders
+from sync_server.db.group_totals import regroup
 from sync_server.db.learners import upgrade_learners_v6
 from sync_server.db.locks import LOCK_MIGRATE
 from sync_server.db.packs import index_blobs
@@ -45,6 +46,8 @@ def apply_schema(cur: Any, dialect: str, *, current: int, target: int = LATEST) 
             upgrade_learners_v6(cur, dialect, now_iso())
         if version == 7:
             rebuild_aggregates(cur, dialect)
+        if version == 14:
+            regroup(cur)
         cur.execute(placeholders(dialect, "INSERT INTO schema_version (version) VALUES (?)"),
                     (version,))
 

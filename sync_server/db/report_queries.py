@@ -1,7 +1,7 @@
 """The dashboard's and the facility report's reads (issue 21): learner × course statuses,
 the learners behind a number, the summary tiles and the self-assessment gap — all from the
-report aggregates (db/aggregates.py) and the small tables (learners, devices,
-certificates), never from the events.
+report aggregates (db/aggregates.py), the per-group totals (db/group_totals.py) and the
+small tables (learners, devices, certificates), never from the events.
 
 A learner's status in one course (exclusive, highest first):
 
@@ -123,6 +123,18 @@ def _learner_filter(facility: str, role: str, alias: str = "l") -> tuple[str, li
     return " AND ".join(where), params
 
 
+def _group_totals_filter(facility: str, role: str) -> tuple[str, tuple[str, ...]]:
+    """` AND …` of a facility / role filter on a per-group totals table."""
+    where, params = "", []
+    if facility:
+        where += " AND facility_id = ?"
+        params.append(facility)
+    if role:
+        where += " AND role = ?"
+        params.append(role)
+    return where, tuple(params)
+
+
 def _group_filter(groups: Groups) -> tuple[str, list[Any]]:
     """`(l.facility_id, l.role)` in `groups`, grouped by facility (short SQL)."""
     roles: dict[str, list[str]] = {}
@@ -137,14 +149,12 @@ def _group_filter(groups: Groups) -> tuple[str, list[Any]]:
 
 class ReportSql(SqlBase):
     def status_counts(self, facility: str = "", role: str = "") -> list[StatusCount]:
-        where, params = _learner_filter(facility, role)
-        rows = self._all(
-            "SELECT l.facility_id, l.role, p.pack_id, p.course_id, COUNT(*), "
-            "SUM(CASE WHEN p.completed_at IS NULL THEN 0 ELSE 1 END), "
-            "SUM(CASE WHEN p.completed_at IS NULL AND p.passed = 1 THEN 1 ELSE 0 END), "
-            "SUM(CASE WHEN p.attempts > 0 THEN 1 ELSE 0 END), SUM(p.passed) "
-            f"FROM course_progress p JOIN learners l ON l.id = p.learner_id WHERE {where} "
-            "GROUP BY l.facility_id, l.role, p.pack_id, p.course_id", tuple(params))
+        # the per-group totals the triggers keep (db/group_totals.py): one row per group ×
+        # course, however many staff
+        where, params = _group_totals_filter(facility, role)
+        rows = self._all("SELECT facility_id, role, pack_id, course_id, started, completed, "
+                         f"passed_only, tried, passed FROM group_courses WHERE started <> 0"
+                         f"{where}", params)
         return [StatusCount(f, r, p, c, *(int(v) for v in rest)) for f, r, p, c, *rest in rows]
 
     def course_learners(self, *, pack_id: str, course_id: str, groups: Groups,
@@ -180,6 +190,7 @@ class ReportSql(SqlBase):
 
     def tiles(self, facility: str = "", role: str = "") -> Tiles:
         where, params = _learner_filter(facility, role)
+        group_where, group_params = _group_totals_filter(facility, role)
         fac_where = " WHERE id = ?" if facility else ""
         dev_where = " AND facility_id = ?" if facility else ""
         ev_where = " WHERE facility_id = ?" if facility else ""
@@ -192,7 +203,8 @@ class ReportSql(SqlBase):
             return Tiles(
                 count(f"SELECT COUNT(*) FROM facilities{fac_where}", one),
                 count(f"SELECT COUNT(*) FROM devices WHERE revoked_at IS NULL{dev_where}", one),
-                count(f"SELECT COUNT(*) FROM learners l WHERE {where}", tuple(params)),
+                count("SELECT COALESCE(SUM(learners), 0) FROM group_learners WHERE 1 = 1"
+                      + group_where, group_params),
                 count(f"SELECT COALESCE(SUM(events), 0) FROM event_totals{ev_where}", one),
                 count("SELECT COUNT(*) FROM certificates c JOIN learners l ON l.id = c.learner_id "
                       f"WHERE c.revoked_at IS NULL AND {where}", tuple(params)))

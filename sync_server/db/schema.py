@@ -28,6 +28,9 @@ raw events are folded into by erasure and retention before they are deleted.
 Version 10 (the console, issue 21): `publications.withdrawn_at/_by` (a withdrawn
 publication no longer reaches devices), `enrol_codes.cancelled_at/_by`, and
 `learners.deactivated_at` (leavers). Version 9 is unused (a number a merged branch reserved: it adds nothing).
+Version 14 (issue 18): `group_learners` and `group_courses`, the dashboard's totals per
+facility × role (× course), kept by triggers on `learners` and `course_progress`
+(db/group_totals.py); its data step fills them (`group_totals.regroup`).
 Version 13 (the authoring studio, issue 20, docs/authoring.md "Studio"): `drafts`, one row
 per pack draft (its source folder lives under `<data dir>/drafts/<id>/`), and
 `admins.roles`, a comma-separated list of console roles (`admin` = every right; existing
@@ -37,6 +40,8 @@ accounts keep it; `author`, `reviewer`, `publisher` for studio-only accounts).
 from __future__ import annotations
 
 import re
+
+from sync_server.db.group_totals import SCHEMA as GROUP_TOTALS
 
 DIALECT_TYPES = {
     "sqlite": {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "blob": "BLOB", "bigint": "INTEGER"},
@@ -214,6 +219,8 @@ VERSIONS: dict[int, list[Statement]] = {
         "CREATE INDEX IF NOT EXISTS drafts_pack ON drafts (pack_id)",
         "ALTER TABLE admins ADD COLUMN roles TEXT NOT NULL DEFAULT 'admin'",
     ],
+    # per-group totals for the all-facility dashboard (issue 18), kept by triggers
+    14: GROUP_TOTALS,
 }
 LATEST = max(VERSIONS)
 
