@@ -2,7 +2,7 @@
 
 The schema is created at the backup's version, every table is loaded (in foreign-key
 order, each value's type checked; the per-group totals, which the database's triggers
-keep, are recomputed instead: db/group_totals.py), auto-numbered columns continue after their saved
+keep, are recomputed instead: db/group_totals.py, db/gap_totals.py), auto-numbered columns continue after their saved
 values, and then the same migration a server runs at start (`db.migrate.apply_schema`)
 brings it to this server's version and a new epoch is stamped. SQLite is loaded into a
 new file beside the target (renamed in by the restore); PostgreSQL into the target
@@ -30,7 +30,10 @@ from sync_server.backup.tables import (
     set_sequence,
 )
 from sync_server.db.base import placeholders
-from sync_server.db.group_totals import DERIVED_TABLES, regroup
+from sync_server.db.gap_totals import DERIVED_TABLES as GAP_DERIVED
+from sync_server.db.gap_totals import regap
+from sync_server.db.group_totals import DERIVED_TABLES as GROUP_DERIVED
+from sync_server.db.group_totals import regroup
 from sync_server.db.locks import LOCK_MIGRATE
 from sync_server.db.migrate import apply_schema, schema_version_of
 from sync_server.db.schema import table_names
@@ -38,6 +41,7 @@ from sync_server.errors import BackupError
 from sync_server.settings import Settings
 
 BATCH = 1000
+DERIVED_TABLES = GROUP_DERIVED | GAP_DERIVED
 
 
 class Target:
@@ -196,13 +200,15 @@ def load_database(cur: Any, dialect: str, archive: BackupArchive, epoch: str,
     for table in order:
         entry = wanted[table.name]
         if table.name in DERIVED_TABLES:
-            continue            # the triggers fill them while the rows load; regrouped below
+            continue            # the triggers fill them while the rows load; remade below
         rows[table.name] = _insert_rows(cur, dialect, table, entry.table, archive, entry)
     for table in order:
         if table.identity:
             set_sequence(cur, dialect, table, wanted[table.name].sequence or 0)
-    if set(present) >= DERIVED_TABLES:
+    if set(present) >= GROUP_DERIVED:
         regroup(cur)
+    if set(present) >= GAP_DERIVED:
+        regap(cur)
     apply_schema(cur, dialect, current=m.schema_version)
     now = now_iso()
     cur.execute("DELETE FROM server_meta WHERE name IN ('epoch', 'restored_at', 'restored_from')")

@@ -35,8 +35,12 @@ from sync_server.db.aggregate_fold import (
     parsed,
 )
 from sync_server.db.base import SqlBase, placeholders
-from sync_server.db.group_totals import SNAPSHOT_TABLES, hold_learners, regroup
-from sync_server.db.locks import LOCK_EVENTS
+from sync_server.db.gap_totals import META_KEY as GAP_MAPPING_KEY
+from sync_server.db.gap_totals import SNAPSHOT_TABLES as GAP_TABLES
+from sync_server.db.gap_totals import regap, replace_mapping, rounded
+from sync_server.db.group_totals import SNAPSHOT_TABLES as GROUP_TABLES
+from sync_server.db.group_totals import hold_learners, regroup
+from sync_server.db.locks import LOCK_EVENTS, LOCK_LEARNERS
 
 LEARNER_BATCH = 200      # learners per query when loading or rebuilding
 STREAM_ROWS = 2000       # rows per fetch of a streamed report
@@ -136,6 +140,16 @@ class AggregateStore(Protocol):
         """Every aggregate row (for checks and tests; size follows learners, not events)."""
         ...
 
+    def gap_mapping_key(self) -> str | None:
+        """The key of the self-assessment mapping the gap totals follow (None: none yet)."""
+        ...
+
+    def replace_gap_mapping(self, rows: list[tuple[str, str, str, str, str, int]],
+                            key: str) -> bool:
+        """Store a new mapping, (facility, role, profile, task, duty, expected level) rows,
+        under `key` and recompute the gap totals — unless `key` is stored already."""
+        ...
+
 
 # ----- writing (on the cursor of the caller's write transaction) ------------------------
 
@@ -148,8 +162,7 @@ def apply_events(cur: Any, dialect: str, totals: Counter[str],
     same = _Unchanged()             # rows the batch leaves as they are: not written again
     if new.courses or new.ratings:
         learners = sorted(new.learners)
-        if new.courses:
-            hold_learners(cur, dialect, learners)      # before any group total (group_totals)
+        hold_learners(cur, dialect, learners)   # before any group total (db/group_totals.py)
         for key, agg in sql.load_courses(learners, set(new.courses)).items():
             before, sizes = agg.columns(), (len(agg.cards), len(agg.attempts))
             agg.merge(new.courses[key])             # unions: equal sizes = equal sets
@@ -396,6 +409,7 @@ class AggregateSql(SqlBase):
                 before = snapshot(cur)
                 counts = rebuild(cur, self.dialect)
                 regroup(cur)
+                regap(cur)
                 result = Rebuilt(counts, snapshot(cur) == before)
                 if not keep:
                     raise _Undo
@@ -407,6 +421,17 @@ class AggregateSql(SqlBase):
         with self._read() as cur:
             return snapshot(cur)
 
+    def gap_mapping_key(self) -> str | None:
+        row = self._one("SELECT value FROM server_meta WHERE name = ?", (GAP_MAPPING_KEY,))
+        return str(row[0]) if row else None
+
+    def replace_gap_mapping(self, rows: list[tuple[str, str, str, str, str, int]],
+                            key: str) -> bool:
+        # LOCK_LEARNERS too: a learner's move or new role remakes their gap rows, which
+        # the recompute replaces (the same order of locks as every other writer)
+        with self._write(LOCK_EVENTS, LOCK_LEARNERS) as cur:
+            return replace_mapping(cur, self.dialect, rows, key)
+
 
 def snapshot(cur: Any) -> Snapshot:
     out: Snapshot = {}
@@ -417,8 +442,8 @@ def snapshot(cur: Any) -> Snapshot:
                       for row in cur.fetchall()]
     if out["event_totals"]:
         out["event_totals"] = [r for r in out["event_totals"] if r[1] != 0]
-    for table, select in SNAPSHOT_TABLES.items():
+    for table, select in {**GROUP_TABLES, **GAP_TABLES}.items():
         cur.execute(f"SELECT {select}")
-        out[table] = [tuple(int(v) if isinstance(v, int) else v for v in row)
+        out[table] = [rounded(tuple(int(v) if isinstance(v, int) else v for v in row))
                       for row in cur.fetchall()]
     return out

@@ -27,7 +27,6 @@ STATUSES = ("not_started", "in_progress", "passed", "completed")
 #: the pseudo-status of the report's "who has not finished" list
 UNFINISHED = "unfinished"
 MAX_PAGE = 500
-_SEP = "\x1f"      # between the parts of a gap-map key (ids never hold control characters)
 
 _STATUS_SQL = ("CASE WHEN p.completed_at IS NOT NULL THEN 'completed' "
                "WHEN p.passed = 1 THEN 'passed' "
@@ -103,12 +102,11 @@ class ReportStore(Protocol):
         progress in (a course missing here is not started)."""
         ...
 
-    def gap_means_sql(self, mapping: Sequence[tuple[str, str, str, int, int]],
-                      facility: str = "", role: str = ""
-                      ) -> dict[tuple[str, int], tuple[float, int]]:
-        """(facility, duty index) → (mean over learners of each learner's mean gap over
-        the duty's rated tasks, learners), from `mapping` rows (profile, task, role,
-        duty index, expected level) — computed in the database."""
+    def gap_totals(self, facility: str = "", role: str = ""
+                   ) -> dict[tuple[str, tuple[str, str]], tuple[float, int]]:
+        """(facility, (profile, duty)) → (mean over the active learners of each learner's
+        mean gap over the duty's rated tasks, learners) under each learner's group's
+        mapping (services/gap_mapping.py) — from the kept totals."""
         ...
 
 
@@ -209,26 +207,12 @@ class ReportSql(SqlBase):
                 count("SELECT COUNT(*) FROM certificates c JOIN learners l ON l.id = c.learner_id "
                       f"WHERE c.revoked_at IS NULL AND {where}", tuple(params)))
 
-    def gap_means_sql(self, mapping: Sequence[tuple[str, str, str, int, int]],
-                      facility: str = "", role: str = ""
-                      ) -> dict[tuple[str, int], tuple[float, int]]:
-        if not mapping:
-            return {}
-        where, params = _learner_filter(facility, role)
-        # one text key per mapping row, so the database can look it up through an index
-        # it makes itself, instead of scanning the mapping once per rating
-        values = ",".join(["(?,?,?)"] * len(mapping))
-        flat = [v for p, t, r, duty, level in mapping for v in (_SEP.join((p, t, r)), duty, level)]
-        rows = self._all(
-            f"WITH m (k, duty, expected) AS (VALUES {values}) "
-            "SELECT facility_id, duty, AVG(g), COUNT(*) FROM ("
-            "SELECT l.facility_id AS facility_id, m.duty AS duty, "
-            "AVG(CAST(m.expected AS INTEGER) - s.level) AS g "
-            # CROSS JOIN: SQLite keeps this order (every rating once, then its learner,
-            # then the mapping); left free it may scan the mapping outermost
-            "FROM self_ratings s CROSS JOIN learners l "
-            "JOIN m ON m.k = s.profile_id || ? || s.task_id || ? || l.role "
-            f"WHERE l.id = s.learner_id AND {where} "
-            "GROUP BY s.learner_id, l.facility_id, m.duty) x "
-            "GROUP BY facility_id, duty", (*flat, _SEP, _SEP, *params))
-        return {(str(f), int(d)): (float(g), int(n)) for f, d, g, n in rows}
+    def gap_totals(self, facility: str = "", role: str = ""
+                   ) -> dict[tuple[str, tuple[str, str]], tuple[float, int]]:
+        # the per-group totals the triggers keep (db/gap_totals.py): one row per group ×
+        # duty, however many staff; the mean over learners adds up across the roles
+        where, params = _group_totals_filter(facility, role)
+        return {(str(f), (str(p), str(d))): (float(s) / int(n), int(n)) for f, p, d, s, n in self._all(
+            "SELECT facility_id, profile_id, duty_id, SUM(mean_sum), SUM(learners) "
+            f"FROM group_duties WHERE learners > 0{where} "
+            "GROUP BY facility_id, profile_id, duty_id", params)}

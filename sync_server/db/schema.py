@@ -31,6 +31,9 @@ publication no longer reaches devices), `enrol_codes.cancelled_at/_by`, and
 Version 14 (issue 18): `group_learners` and `group_courses`, the dashboard's totals per
 facility × role (× course), kept by triggers on `learners` and `course_progress`
 (db/group_totals.py); its data step fills them (`group_totals.regroup`).
+Version 15 (issue 18): `gap_tasks` (each group's self-assessment mapping), `learner_duties`
+and `group_duties`, the gap map's totals, kept by triggers (db/gap_totals.py); they fill
+when services/gap_mapping.py first writes the mapping.
 Version 13 (the authoring studio, issue 20, docs/authoring.md "Studio"): `drafts`, one row
 per pack draft (its source folder lives under `<data dir>/drafts/<id>/`), and
 `admins.roles`, a comma-separated list of console roles (`admin` = every right; existing
@@ -41,6 +44,7 @@ from __future__ import annotations
 
 import re
 
+from sync_server.db.gap_totals import SCHEMA as GAP_TOTALS
 from sync_server.db.group_totals import SCHEMA as GROUP_TOTALS
 
 DIALECT_TYPES = {
@@ -221,6 +225,8 @@ VERSIONS: dict[int, list[Statement]] = {
     ],
     # per-group totals for the all-facility dashboard (issue 18), kept by triggers
     14: GROUP_TOTALS,
+    # the gap map's totals per group and the mapping they follow (issue 18)
+    15: GAP_TOTALS,
 }
 LATEST = max(VERSIONS)
 

@@ -24,6 +24,7 @@ from sync_server.db.repository import (
     Tiles,
 )
 from sync_server.services import audit, stats
+from sync_server.services.gap_mapping import ensure_gap_mapping
 from sync_server.services.scope import Scope, course_scope
 from sync_server.services.stats import CourseInfo, GapMap
 
@@ -100,15 +101,14 @@ def _cells(scope: Scope, groups: dict[tuple[str, str], int], counts: Sequence[St
 
 def _gap(repo: Repository, scope: Scope, facility: str, role: str,
          facilities: list[str]) -> GapMap:
+    """The heat map from the per-group totals (db/gap_totals.py), after making sure they
+    follow today's publications (services/gap_mapping.py). Row labels come from the pack
+    versions in the filter's scope, which hold every duty its groups rate."""
+    ensure_gap_mapping(repo)
     model = scope.gap_model()
-    duties = sorted({duty for duty, _ in model.tasks.values()})
-    index = {d: i for i, d in enumerate(duties)}
-    mapping = [(pid, tid, r, index[duty], level)
-               for (pid, tid), (duty, levels) in sorted(model.tasks.items())
-               for r, level in sorted(levels.items()) if not role or r == role]
-    means = repo.gap_means_sql(mapping, facility, role)
-    return stats.gap_from_means(model, {(f, duties[d]): v for (f, d), v in means.items()},
-                                facilities)
+    means = {k: v for k, v in repo.gap_totals(facility, role).items()
+             if k[1] in model.duty_labels}
+    return stats.gap_from_means(model, means, facilities)
 
 
 def plain(value: str) -> str:

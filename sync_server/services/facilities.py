@@ -9,6 +9,7 @@ from app.core.profile_rules import has_forbidden_characters
 from sync_server.db.repository import Facility, Repository
 from sync_server.errors import NotFoundError, ServerError
 from sync_server.services import audit
+from sync_server.services.gap_mapping import ensure_gap_mapping
 
 #: The form of a facility id (and of a pack id), as an HTML ``pattern`` attribute: valid
 #: in the ``v`` flag mode browsers compile it in (a ``-`` in a class must be escaped there;
@@ -40,8 +41,10 @@ def create_facility(*, repo: Repository, facility_id: str, name: str,
         raise ServerError(f"facility id {facility_id!r}: use lower-case letters, digits, "
                           "- and _ (at most 64)", refusal="facility_id_format",
                           id=facility_id[:64])
-    return repo.create_facility(facility_id, check_name(name), now_iso(),
+    made = repo.create_facility(facility_id, check_name(name), now_iso(),
                                 audit=audit.entry(by, "facility.create", target=facility_id))
+    ensure_gap_mapping(repo)        # publications to "every facility" now reach it
+    return made
 
 
 def rename_facility(*, repo: Repository, facility_id: str, name: str,

@@ -38,6 +38,7 @@ from sync_server.db.repository import (
 from sync_server.errors import AlreadyExistsError, NotFoundError, ServerError
 from sync_server.keyring import Keyring
 from sync_server.services import audit, pack_delivery
+from sync_server.services.gap_mapping import ensure_gap_mapping
 
 CHUNK = 1024 * 1024
 SOURCE_MAX_FILES = 5_000
@@ -239,8 +240,10 @@ def publish(*, repo: Repository, pack_id: str, version: int, facilities: list[st
     bad = [r for r in roles if not is_role(r)]
     if bad:
         raise ServerError(f"Unknown role(s): {', '.join(bad)} (roles: {', '.join(ROLES)})")
-    return repo.publish(pack_id, version, facilities, roles, by, now_iso(), audit=audit.entry(
+    pub = repo.publish(pack_id, version, facilities, roles, by, now_iso(), audit=audit.entry(
         by, "pack.publish", target=f"{pack_id}@{version}", facilities=facilities, roles=roles))
+    ensure_gap_mapping(repo)        # the gap map follows the new audience (now, not at render)
+    return pub
 
 
 @dataclass(frozen=True)
@@ -289,10 +292,12 @@ def publish_to(*, repo: Repository, pack_id: str, version: int, audience: Audien
                by: str) -> Publication:
     """Publish a version to an audience made by ``check_audience`` (the console's way:
     explicit, confirmed). NotFoundError for a version never uploaded."""
-    return repo.publish(pack_id, version, list(audience.facilities), list(audience.roles),
-                        by, now_iso(), audit=audit.entry(
-                            by, "pack.publish", target=f"{pack_id}@{version}",
-                            facilities=list(audience.facilities), roles=list(audience.roles)))
+    pub = repo.publish(pack_id, version, list(audience.facilities), list(audience.roles),
+                       by, now_iso(), audit=audit.entry(
+                           by, "pack.publish", target=f"{pack_id}@{version}",
+                           facilities=list(audience.facilities), roles=list(audience.roles)))
+    ensure_gap_mapping(repo)
+    return pub
 
 
 def withdraw(*, repo: Repository, pack_id: str, by: str) -> int:
@@ -307,6 +312,7 @@ def withdraw(*, repo: Repository, pack_id: str, by: str) -> int:
     if not ended:
         raise ServerError(f"pack {pack_id!r} is not published: nothing to withdraw")
     audit.record(repo, by, "pack.withdraw", target=pack_id, publications=ended)
+    ensure_gap_mapping(repo)
     return ended
 
 
@@ -341,6 +347,7 @@ def rollback(*, repo: Repository, keyring: Keyring, pack_id: str, version: int,
     if last is not None:
         repo.publish(pack_id, pack.version, list(last.facilities), list(last.roles), by,
                      now_iso())
+        ensure_gap_mapping(repo)
     return pack
 
 

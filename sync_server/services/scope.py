@@ -54,6 +54,11 @@ def _parse(manifest: bytes) -> _Parsed:
     return made
 
 
+def manifest_of(manifest: bytes) -> dict[str, object]:
+    """A pack version's manifest, parsed once per content (this module's cache)."""
+    return _parse(manifest).manifest
+
+
 def offered(publications: Iterable[Publication], facility: str, role: str) -> dict[str, int]:
     """Pack id → the version a device of `facility` used by `role` is offered (the newest
     among the active publications reaching both; the catalogue's rule)."""

@@ -1,0 +1,229 @@
+"""Self-assessment gap totals per group: what the dashboard's gap map reads, so its cost
+follows groups and duties, not staff (issue 18; docs/admin-guide.md "Skill-gap heat map").
+
+A learner's gap for a duty is the mean, over the duty's tasks they rated, of (expected
+level for their role − their latest rating); a heat-map cell is the mean of that over the
+cell's active learners. The mean of means does not add up by group, so three tables
+(schema version 15) carry it:
+
+    gap_tasks       facility × role × profile × task → duty, expected level: the mapping of
+                    the pack versions offered to that group (services/gap_mapping.py
+                    writes it whenever publications or facilities change)
+    learner_duties  learner × profile × duty → sum of gaps, tasks rated (and the learner's
+                    facility, role and whether active when the row was made)
+    group_duties    facility × role × profile × duty → sum of the learners' mean gaps,
+                    learners
+
+Triggers keep them, as db/group_totals.py's do: a rating stored, replaced or deleted
+changes its learner × duty row; that row's change moves its learner's mean in the group
+total; a learner moved, given a new role, deactivated, reactivated, erased or registered
+gets their rows made again from their ratings under their group's mapping. `regap`
+recomputes both from `self_ratings`, `learners` and `gap_tasks` (a new mapping, a
+rebuild, a restore).
+
+The group sums are floating point: each trigger adds or subtracts one learner's mean, so
+a sum may drift by a few units in the last place from the exact value; the snapshot that
+`rebuild-aggregates --check` compares rounds them to 9 decimals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sync_server.db.base import placeholders
+
+META_KEY = "gap_mapping"        # server_meta: the key of the mapping gap_tasks holds
+MEAN_DIGITS = 9
+
+SCHEMA_TABLES = [
+    """CREATE TABLE IF NOT EXISTS gap_tasks (
+        facility_id TEXT NOT NULL, role TEXT NOT NULL, profile_id TEXT NOT NULL,
+        task_id TEXT NOT NULL, duty_id TEXT NOT NULL, expected INTEGER NOT NULL,
+        PRIMARY KEY (facility_id, role, profile_id, task_id))""",
+    """CREATE TABLE IF NOT EXISTS learner_duties (
+        learner_id TEXT NOT NULL, profile_id TEXT NOT NULL, duty_id TEXT NOT NULL,
+        facility_id TEXT NOT NULL, role TEXT NOT NULL, active INTEGER NOT NULL,
+        gap_sum {bigint} NOT NULL, rated {bigint} NOT NULL,
+        PRIMARY KEY (learner_id, profile_id, duty_id))""",
+    """CREATE TABLE IF NOT EXISTS group_duties (
+        facility_id TEXT NOT NULL, role TEXT NOT NULL, profile_id TEXT NOT NULL,
+        duty_id TEXT NOT NULL, mean_sum DOUBLE PRECISION NOT NULL, learners {bigint} NOT NULL,
+        PRIMARY KEY (facility_id, role, profile_id, duty_id))""",
+]
+
+_DUTY_KEY = "learner_id, profile_id, duty_id"
+_GROUP_KEY = "facility_id, role, profile_id, duty_id"
+
+
+def _add_ratings(select: str) -> str:
+    return ("INSERT INTO learner_duties (learner_id, profile_id, duty_id, facility_id, role, "
+            f"active, gap_sum, rated) {select} ON CONFLICT ({_DUTY_KEY}) DO UPDATE SET "
+            "gap_sum = learner_duties.gap_sum + excluded.gap_sum, "
+            "rated = learner_duties.rated + excluded.rated")
+
+
+def _rating(row: str, sign: int) -> str:
+    """One self_ratings row (`NEW` / `OLD`) into (or out of) its learner × duty row,
+    under the mapping of the learner's group."""
+    minus = "-" if sign < 0 else ""
+    return _add_ratings(
+        f"SELECT l.id, g.profile_id, g.duty_id, l.facility_id, l.role, "
+        "CASE WHEN l.deactivated_at IS NULL THEN 1 ELSE 0 END, "
+        f"{minus}(g.expected - {row}.level), {sign} FROM learners l JOIN gap_tasks g "
+        f"ON g.facility_id = l.facility_id AND g.role = l.role AND g.profile_id = {row}.profile_id "
+        f"AND g.task_id = {row}.task_id WHERE l.id = {row}.learner_id")
+
+
+def _drop_unrated(row: str) -> str:
+    return f"DELETE FROM learner_duties WHERE learner_id = {row}.learner_id AND rated = 0"
+
+
+def _learner_ratings(row: str) -> str:
+    """Every rating of one learner (`NEW`), grouped by duty under their group's mapping."""
+    return _add_ratings(
+        f"SELECT {row}.id, g.profile_id, g.duty_id, {row}.facility_id, {row}.role, "
+        f"CASE WHEN {row}.deactivated_at IS NULL THEN 1 ELSE 0 END, "
+        "SUM(g.expected - s.level), COUNT(*) FROM self_ratings s JOIN gap_tasks g "
+        f"ON g.facility_id = {row}.facility_id AND g.role = {row}.role "
+        "AND g.profile_id = s.profile_id AND g.task_id = s.task_id "
+        f"WHERE s.learner_id = {row}.id GROUP BY g.profile_id, g.duty_id")
+
+
+def _mean(row: str, sign: int) -> str:
+    """One learner × duty row's (`NEW` / `OLD`) mean into (or out of) its group, when the
+    learner was active and rated something."""
+    minus = "-" if sign < 0 else ""
+    return ("INSERT INTO group_duties (facility_id, role, profile_id, duty_id, mean_sum, "
+            f"learners) SELECT {row}.facility_id, {row}.role, {row}.profile_id, {row}.duty_id, "
+            f"{minus}CAST({row}.gap_sum AS DOUBLE PRECISION) / NULLIF({row}.rated, 0), {sign} "
+            f"WHERE {row}.active = 1 AND {row}.rated > 0 ON CONFLICT ({_GROUP_KEY}) "
+            "DO UPDATE SET mean_sum = group_duties.mean_sum + excluded.mean_sum, "
+            "learners = group_duties.learners + excluded.learners")
+
+
+def _prune_group(row: str) -> str:
+    return (f"DELETE FROM group_duties WHERE facility_id = {row}.facility_id AND "
+            f"role = {row}.role AND profile_id = {row}.profile_id AND "
+            f"duty_id = {row}.duty_id AND learners = 0")
+
+
+_REGROUPS = ("OLD.facility_id <> NEW.facility_id OR OLD.role <> NEW.role OR "
+             "(OLD.deactivated_at IS NULL) <> (NEW.deactivated_at IS NULL)")
+_FORGET = "DELETE FROM learner_duties WHERE learner_id = {r}.id"
+
+
+def _sqlite_triggers() -> list[tuple[str, str]]:
+    def trigger(name: str, event: str, body: list[str], when: str = "") -> tuple[str, str]:
+        cond = f" WHEN {when}" if when else ""
+        return ("sqlite", f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {event}{cond} BEGIN "
+                          + "; ".join(body) + "; END")
+    return [
+        trigger("gap_rating_in", "INSERT ON self_ratings", [_rating("NEW", 1)]),
+        trigger("gap_rating_change", "UPDATE ON self_ratings",
+                [_rating("OLD", -1), _rating("NEW", 1), _drop_unrated("NEW")]),
+        trigger("gap_rating_out", "DELETE ON self_ratings",
+                [_rating("OLD", -1), _drop_unrated("OLD")]),
+        trigger("gap_duty_in", "INSERT ON learner_duties", [_mean("NEW", 1)]),
+        trigger("gap_duty_change", "UPDATE ON learner_duties",
+                [_mean("OLD", -1), _prune_group("OLD"), _mean("NEW", 1)]),
+        trigger("gap_duty_out", "DELETE ON learner_duties", [_mean("OLD", -1), _prune_group("OLD")]),
+        trigger("gap_learner_in", "INSERT ON learners", [_learner_ratings("NEW")]),
+        trigger("gap_learner_out", "DELETE ON learners", [_FORGET.format(r="OLD")]),
+        trigger("gap_learner_change", "UPDATE OF facility_id, role, deactivated_at ON learners",
+                [_FORGET.format(r="OLD"), _learner_ratings("NEW")], _REGROUPS),
+    ]
+
+
+def _postgres_function(name: str, parts: dict[str, list[str]]) -> tuple[str, str]:
+    body = " ".join(f"IF TG_OP IN ({', '.join(repr(op) for op in ops.split())}) THEN "
+                    + " ".join(f"{s};" for s in stmts) + " END IF;"
+                    for ops, stmts in parts.items())
+    return ("postgresql", f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger "
+                          f"LANGUAGE plpgsql AS $$ BEGIN {body} RETURN NULL; END $$")
+
+
+def _postgres_triggers() -> list[tuple[str, str]]:
+    out = [
+        _postgres_function("gap_rating_follow", {
+            "UPDATE DELETE": [_rating("OLD", -1)], "INSERT UPDATE": [_rating("NEW", 1)],
+            "DELETE": [_drop_unrated("OLD")], "UPDATE": [_drop_unrated("NEW")]}),
+        _postgres_function("gap_duty_follow", {
+            "UPDATE DELETE": [_mean("OLD", -1), _prune_group("OLD")],
+            "INSERT UPDATE": [_mean("NEW", 1)]}),
+        _postgres_function("gap_learner_follow", {
+            "UPDATE DELETE": [_FORGET.format(r="OLD")],
+            "INSERT UPDATE": [_learner_ratings("NEW")]}),
+    ]
+    for name, table, events, func, when in (
+            ("gap_rating_follow", "self_ratings", "INSERT OR UPDATE OR DELETE",
+             "gap_rating_follow", ""),
+            ("gap_duty_follow", "learner_duties", "INSERT OR UPDATE OR DELETE",
+             "gap_duty_follow", ""),
+            ("gap_learner_in_out", "learners", "INSERT OR DELETE", "gap_learner_follow", ""),
+            ("gap_learner_change", "learners", "UPDATE OF facility_id, role, deactivated_at",
+             "gap_learner_follow", f" WHEN ({_REGROUPS})")):
+        out += [("postgresql", f"DROP TRIGGER IF EXISTS {name} ON {table}"),
+                ("postgresql", f"CREATE TRIGGER {name} AFTER {events} ON {table} FOR EACH ROW"
+                               f"{when} EXECUTE FUNCTION {func}()")]
+    return out
+
+
+#: schema version 15's statements (db/schema.py)
+SCHEMA: list[str | tuple[str, str]] = [*SCHEMA_TABLES, *_sqlite_triggers(), *_postgres_triggers()]
+
+#: tables the triggers keep: a restore recomputes them instead of loading their rows
+DERIVED_TABLES = frozenset({"learner_duties", "group_duties"})
+
+
+def regap(cur: Any) -> None:
+    """Recompute learner_duties and group_duties from self_ratings, learners and gap_tasks
+    (inside the caller's write transaction)."""
+    cur.execute("DELETE FROM group_duties")
+    cur.execute("DELETE FROM learner_duties")
+    cur.execute("DELETE FROM group_duties")     # what the deletes' triggers left
+    cur.execute(
+        "INSERT INTO learner_duties (learner_id, profile_id, duty_id, facility_id, role, "
+        "active, gap_sum, rated) SELECT l.id, g.profile_id, g.duty_id, l.facility_id, l.role, "
+        "CASE WHEN l.deactivated_at IS NULL THEN 1 ELSE 0 END, SUM(g.expected - s.level), "
+        "COUNT(*) FROM self_ratings s JOIN learners l ON l.id = s.learner_id "
+        "JOIN gap_tasks g ON g.facility_id = l.facility_id AND g.role = l.role "
+        "AND g.profile_id = s.profile_id AND g.task_id = s.task_id "
+        "GROUP BY l.id, g.profile_id, g.duty_id, l.facility_id, l.role, l.deactivated_at")
+    # the inserts' triggers summed the means one learner at a time; the exact sums:
+    cur.execute("DELETE FROM group_duties")
+    cur.execute(
+        f"INSERT INTO group_duties ({_GROUP_KEY}, mean_sum, learners) "
+        f"SELECT {_GROUP_KEY}, SUM(CAST(gap_sum AS DOUBLE PRECISION) / NULLIF(rated, 0)), COUNT(*) "
+        f"FROM learner_duties WHERE active = 1 AND rated > 0 GROUP BY {_GROUP_KEY}")
+
+
+def replace_mapping(cur: Any, dialect: str, rows: list[tuple[str, str, str, str, str, int]],
+                    key: str) -> bool:
+    """Store a new mapping (gap_tasks) under `key` and recompute the totals, unless `key`
+    is the one stored already (another server process got there first). True when
+    replaced."""
+    q = placeholders
+    cur.execute(q(dialect, "SELECT value FROM server_meta WHERE name = ?"), (META_KEY,))
+    found = cur.fetchone()
+    if found is not None and found[0] == key:
+        return False
+    cur.execute("DELETE FROM gap_tasks")
+    cur.executemany(q(dialect, "INSERT INTO gap_tasks (facility_id, role, profile_id, task_id, "
+                               "duty_id, expected) VALUES (?, ?, ?, ?, ?, ?)"), rows)
+    regap(cur)
+    cur.execute(q(dialect, "INSERT INTO server_meta (name, value) VALUES (?, ?) ON CONFLICT "
+                           "(name) DO UPDATE SET value = excluded.value"), (META_KEY, key))
+    return True
+
+
+#: what `aggregates.snapshot` compares
+SNAPSHOT_TABLES = {
+    "learner_duties": f"{_DUTY_KEY}, facility_id, role, active, gap_sum, rated "
+                      f"FROM learner_duties ORDER BY {_DUTY_KEY}",
+    "group_duties": f"{_GROUP_KEY}, mean_sum, learners FROM group_duties "
+                    f"ORDER BY {_GROUP_KEY}",
+}
+
+
+def rounded(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(round(v, MEAN_DIGITS) if isinstance(v, float) else v for v in row)
