@@ -1,6 +1,7 @@
 """`python -m sync_server rebuild-aggregates` — recompute the report aggregates (progress
 per learner × course, latest self-assessment ratings, events per facility) from the
-stored events, in one transaction (docs/admin-guide.md "Report aggregates").
+stored events, and the dashboard's totals per facility × role from them (under the stored
+self-assessment mapping), in one transaction (docs/admin-guide.md "Report aggregates").
 
 The ingest keeps them up to date by itself; this is for after a repair by hand in the
 database, or to check them: `--check` recomputes and says whether anything differed,

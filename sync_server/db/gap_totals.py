@@ -15,7 +15,8 @@ cell's active learners. The mean of means does not add up by group, so three tab
                     learners
 
 Triggers keep them, as db/group_totals.py's do: a rating stored, replaced or deleted
-changes its learner × duty row; that row's change moves its learner's mean in the group
+changes its learner × duty row (a new level of a rated task: the sum moves by the
+difference, one statement); that row's change moves its learner's mean in the group
 total; a learner moved, given a new role, deactivated, reactivated, erased or registered
 gets their rows made again from their ratings under their group's mapping. `regap`
 recomputes both from `self_ratings`, `learners` and `gap_tasks` (a new mapping, a
@@ -74,6 +75,26 @@ def _rating(row: str, sign: int) -> str:
         f"AND g.task_id = {row}.task_id WHERE l.id = {row}.learner_id")
 
 
+def _relevel() -> str:
+    """A rating's level changed (NEW / OLD of one self_ratings row): its learner × duty
+    sum moves by the difference, its count stays — one statement instead of taking the
+    old rating out and putting the new one in."""
+    return ("UPDATE learner_duties SET gap_sum = gap_sum + (OLD.level - NEW.level) "
+            "WHERE learner_id = NEW.learner_id AND profile_id = NEW.profile_id AND duty_id = ("
+            "SELECT g.duty_id FROM learners l JOIN gap_tasks g ON g.facility_id = l.facility_id "
+            "AND g.role = l.role AND g.profile_id = NEW.profile_id AND g.task_id = NEW.task_id "
+            "WHERE l.id = NEW.learner_id)")
+
+
+def _shift_mean() -> str:
+    """A learner × duty row whose gap sum alone changed: its mean moves in the group by
+    the difference (one statement)."""
+    return ("UPDATE group_duties SET mean_sum = mean_sum + "
+            "CAST(NEW.gap_sum - OLD.gap_sum AS DOUBLE PRECISION) / NEW.rated "
+            "WHERE facility_id = NEW.facility_id AND role = NEW.role "
+            "AND profile_id = NEW.profile_id AND duty_id = NEW.duty_id")
+
+
 def _drop_unrated(row: str) -> str:
     return f"DELETE FROM learner_duties WHERE learner_id = {row}.learner_id AND rated = 0"
 
@@ -110,6 +131,10 @@ def _prune_group(row: str) -> str:
 _REGROUPS = ("OLD.facility_id <> NEW.facility_id OR OLD.role <> NEW.role OR "
              "(OLD.deactivated_at IS NULL) <> (NEW.deactivated_at IS NULL)")
 _FORGET = "DELETE FROM learner_duties WHERE learner_id = {r}.id"
+#: a newer rating at the same level (its event, time and device change) moves no total
+_LEVEL_CHANGED = "OLD.level <> NEW.level"
+#: a learner × duty row whose count and state stay: only its mean moves
+_SUM_ONLY = "OLD.rated = NEW.rated AND OLD.active = NEW.active AND NEW.active = 1 AND NEW.rated > 0"
 
 
 def _sqlite_triggers() -> list[tuple[str, str]]:
@@ -119,13 +144,13 @@ def _sqlite_triggers() -> list[tuple[str, str]]:
                           + "; ".join(body) + "; END")
     return [
         trigger("gap_rating_in", "INSERT ON self_ratings", [_rating("NEW", 1)]),
-        trigger("gap_rating_change", "UPDATE ON self_ratings",
-                [_rating("OLD", -1), _rating("NEW", 1), _drop_unrated("NEW")]),
+        trigger("gap_rating_change", "UPDATE ON self_ratings", [_relevel()], _LEVEL_CHANGED),
         trigger("gap_rating_out", "DELETE ON self_ratings",
                 [_rating("OLD", -1), _drop_unrated("OLD")]),
         trigger("gap_duty_in", "INSERT ON learner_duties", [_mean("NEW", 1)]),
+        trigger("gap_duty_shift", "UPDATE ON learner_duties", [_shift_mean()], _SUM_ONLY),
         trigger("gap_duty_change", "UPDATE ON learner_duties",
-                [_mean("OLD", -1), _prune_group("OLD"), _mean("NEW", 1)]),
+                [_mean("OLD", -1), _prune_group("OLD"), _mean("NEW", 1)], f"NOT ({_SUM_ONLY})"),
         trigger("gap_duty_out", "DELETE ON learner_duties", [_mean("OLD", -1), _prune_group("OLD")]),
         trigger("gap_learner_in", "INSERT ON learners", [_learner_ratings("NEW")]),
         trigger("gap_learner_out", "DELETE ON learners", [_FORGET.format(r="OLD")]),
@@ -145,20 +170,25 @@ def _postgres_function(name: str, parts: dict[str, list[str]]) -> tuple[str, str
 def _postgres_triggers() -> list[tuple[str, str]]:
     out = [
         _postgres_function("gap_rating_follow", {
-            "UPDATE DELETE": [_rating("OLD", -1)], "INSERT UPDATE": [_rating("NEW", 1)],
-            "DELETE": [_drop_unrated("OLD")], "UPDATE": [_drop_unrated("NEW")]}),
+            "DELETE": [_rating("OLD", -1), _drop_unrated("OLD")],
+            "INSERT": [_rating("NEW", 1)], "UPDATE": [_relevel()]}),
         _postgres_function("gap_duty_follow", {
             "UPDATE DELETE": [_mean("OLD", -1), _prune_group("OLD")],
             "INSERT UPDATE": [_mean("NEW", 1)]}),
+        _postgres_function("gap_duty_shift", {"UPDATE": [_shift_mean()]}),
         _postgres_function("gap_learner_follow", {
             "UPDATE DELETE": [_FORGET.format(r="OLD")],
             "INSERT UPDATE": [_learner_ratings("NEW")]}),
     ]
     for name, table, events, func, when in (
-            ("gap_rating_follow", "self_ratings", "INSERT OR UPDATE OR DELETE",
-             "gap_rating_follow", ""),
-            ("gap_duty_follow", "learner_duties", "INSERT OR UPDATE OR DELETE",
-             "gap_duty_follow", ""),
+            ("gap_rating_follow", "self_ratings", "INSERT OR DELETE", "gap_rating_follow", ""),
+            ("gap_rating_change", "self_ratings", "UPDATE", "gap_rating_follow",
+             f" WHEN ({_LEVEL_CHANGED})"),
+            ("gap_duty_follow", "learner_duties", "INSERT OR DELETE", "gap_duty_follow", ""),
+            ("gap_duty_change", "learner_duties", "UPDATE", "gap_duty_follow",
+             f" WHEN (NOT ({_SUM_ONLY}))"),
+            ("gap_duty_shift", "learner_duties", "UPDATE", "gap_duty_shift",
+             f" WHEN ({_SUM_ONLY})"),
             ("gap_learner_in_out", "learners", "INSERT OR DELETE", "gap_learner_follow", ""),
             ("gap_learner_change", "learners", "UPDATE OF facility_id, role, deactivated_at",
              "gap_learner_follow", f" WHEN ({_REGROUPS})")):
