@@ -32,6 +32,13 @@ from __future__ import annotations
 from typing import Any
 
 from sync_server.db.base import placeholders
+from sync_server.db.triggers import (
+    LEARNER_REGROUPS,
+    Statement,
+    postgres_function,
+    postgres_trigger,
+    sqlite_trigger,
+)
 
 META_KEY = "gap_mapping"        # server_meta: the key of the mapping gap_tasks holds
 MEAN_DIGITS = 9
@@ -128,8 +135,6 @@ def _prune_group(row: str) -> str:
             f"duty_id = {row}.duty_id AND learners = 0")
 
 
-_REGROUPS = ("OLD.facility_id <> NEW.facility_id OR OLD.role <> NEW.role OR "
-             "(OLD.deactivated_at IS NULL) <> (NEW.deactivated_at IS NULL)")
 _FORGET = "DELETE FROM learner_duties WHERE learner_id = {r}.id"
 #: a newer rating at the same level (its event, time and device change) moves no total
 _LEVEL_CHANGED = "OLD.level <> NEW.level"
@@ -137,65 +142,56 @@ _LEVEL_CHANGED = "OLD.level <> NEW.level"
 _SUM_ONLY = "OLD.rated = NEW.rated AND OLD.active = NEW.active AND NEW.active = 1 AND NEW.rated > 0"
 
 
-def _sqlite_triggers() -> list[tuple[str, str]]:
-    def trigger(name: str, event: str, body: list[str], when: str = "") -> tuple[str, str]:
-        cond = f" WHEN {when}" if when else ""
-        return ("sqlite", f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {event}{cond} BEGIN "
-                          + "; ".join(body) + "; END")
+def _sqlite_triggers() -> list[Statement]:
     return [
-        trigger("gap_rating_in", "INSERT ON self_ratings", [_rating("NEW", 1)]),
-        trigger("gap_rating_change", "UPDATE ON self_ratings", [_relevel()], _LEVEL_CHANGED),
-        trigger("gap_rating_out", "DELETE ON self_ratings",
-                [_rating("OLD", -1), _drop_unrated("OLD")]),
-        trigger("gap_duty_in", "INSERT ON learner_duties", [_mean("NEW", 1)]),
-        trigger("gap_duty_shift", "UPDATE ON learner_duties", [_shift_mean()], _SUM_ONLY),
-        trigger("gap_duty_change", "UPDATE ON learner_duties",
-                [_mean("OLD", -1), _prune_group("OLD"), _mean("NEW", 1)], f"NOT ({_SUM_ONLY})"),
-        trigger("gap_duty_out", "DELETE ON learner_duties", [_mean("OLD", -1), _prune_group("OLD")]),
-        trigger("gap_learner_in", "INSERT ON learners", [_learner_ratings("NEW")]),
-        trigger("gap_learner_out", "DELETE ON learners", [_FORGET.format(r="OLD")]),
-        trigger("gap_learner_change", "UPDATE OF facility_id, role, deactivated_at ON learners",
-                [_FORGET.format(r="OLD"), _learner_ratings("NEW")], _REGROUPS),
+        sqlite_trigger("gap_rating_in", "INSERT ON self_ratings", [_rating("NEW", 1)]),
+        sqlite_trigger("gap_rating_change", "UPDATE ON self_ratings", [_relevel()],
+                       _LEVEL_CHANGED),
+        sqlite_trigger("gap_rating_out", "DELETE ON self_ratings",
+                       [_rating("OLD", -1), _drop_unrated("OLD")]),
+        sqlite_trigger("gap_duty_in", "INSERT ON learner_duties", [_mean("NEW", 1)]),
+        sqlite_trigger("gap_duty_shift", "UPDATE ON learner_duties", [_shift_mean()], _SUM_ONLY),
+        sqlite_trigger("gap_duty_change", "UPDATE ON learner_duties",
+                       [_mean("OLD", -1), _prune_group("OLD"), _mean("NEW", 1)],
+                       f"NOT ({_SUM_ONLY})"),
+        sqlite_trigger("gap_duty_out", "DELETE ON learner_duties",
+                       [_mean("OLD", -1), _prune_group("OLD")]),
+        sqlite_trigger("gap_learner_in", "INSERT ON learners", [_learner_ratings("NEW")]),
+        sqlite_trigger("gap_learner_out", "DELETE ON learners", [_FORGET.format(r="OLD")]),
+        sqlite_trigger("gap_learner_change",
+                       "UPDATE OF facility_id, role, deactivated_at ON learners",
+                       [_FORGET.format(r="OLD"), _learner_ratings("NEW")], LEARNER_REGROUPS),
     ]
 
 
-def _postgres_function(name: str, parts: dict[str, list[str]]) -> tuple[str, str]:
-    body = " ".join(f"IF TG_OP IN ({', '.join(repr(op) for op in ops.split())}) THEN "
-                    + " ".join(f"{s};" for s in stmts) + " END IF;"
-                    for ops, stmts in parts.items())
-    return ("postgresql", f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger "
-                          f"LANGUAGE plpgsql AS $$ BEGIN {body} RETURN NULL; END $$")
-
-
-def _postgres_triggers() -> list[tuple[str, str]]:
-    out = [
-        _postgres_function("gap_rating_follow", {
+def _postgres_triggers() -> list[Statement]:
+    return [
+        postgres_function("gap_rating_follow", {
             "DELETE": [_rating("OLD", -1), _drop_unrated("OLD")],
             "INSERT": [_rating("NEW", 1)], "UPDATE": [_relevel()]}),
-        _postgres_function("gap_duty_follow", {
+        postgres_function("gap_duty_follow", {
             "UPDATE DELETE": [_mean("OLD", -1), _prune_group("OLD")],
             "INSERT UPDATE": [_mean("NEW", 1)]}),
-        _postgres_function("gap_duty_shift", {"UPDATE": [_shift_mean()]}),
-        _postgres_function("gap_learner_follow", {
+        postgres_function("gap_duty_shift", {"UPDATE": [_shift_mean()]}),
+        postgres_function("gap_learner_follow", {
             "UPDATE DELETE": [_FORGET.format(r="OLD")],
             "INSERT UPDATE": [_learner_ratings("NEW")]}),
+        *postgres_trigger("gap_rating_follow", "self_ratings", "INSERT OR DELETE",
+                          "gap_rating_follow"),
+        *postgres_trigger("gap_rating_change", "self_ratings", "UPDATE", "gap_rating_follow",
+                          _LEVEL_CHANGED),
+        *postgres_trigger("gap_duty_follow", "learner_duties", "INSERT OR DELETE",
+                          "gap_duty_follow"),
+        *postgres_trigger("gap_duty_change", "learner_duties", "UPDATE", "gap_duty_follow",
+                          f"NOT ({_SUM_ONLY})"),
+        *postgres_trigger("gap_duty_shift", "learner_duties", "UPDATE", "gap_duty_shift",
+                          _SUM_ONLY),
+        *postgres_trigger("gap_learner_in_out", "learners", "INSERT OR DELETE",
+                          "gap_learner_follow"),
+        *postgres_trigger("gap_learner_change", "learners",
+                          "UPDATE OF facility_id, role, deactivated_at", "gap_learner_follow",
+                          LEARNER_REGROUPS),
     ]
-    for name, table, events, func, when in (
-            ("gap_rating_follow", "self_ratings", "INSERT OR DELETE", "gap_rating_follow", ""),
-            ("gap_rating_change", "self_ratings", "UPDATE", "gap_rating_follow",
-             f" WHEN ({_LEVEL_CHANGED})"),
-            ("gap_duty_follow", "learner_duties", "INSERT OR DELETE", "gap_duty_follow", ""),
-            ("gap_duty_change", "learner_duties", "UPDATE", "gap_duty_follow",
-             f" WHEN (NOT ({_SUM_ONLY}))"),
-            ("gap_duty_shift", "learner_duties", "UPDATE", "gap_duty_shift",
-             f" WHEN ({_SUM_ONLY})"),
-            ("gap_learner_in_out", "learners", "INSERT OR DELETE", "gap_learner_follow", ""),
-            ("gap_learner_change", "learners", "UPDATE OF facility_id, role, deactivated_at",
-             "gap_learner_follow", f" WHEN ({_REGROUPS})")):
-        out += [("postgresql", f"DROP TRIGGER IF EXISTS {name} ON {table}"),
-                ("postgresql", f"CREATE TRIGGER {name} AFTER {events} ON {table} FOR EACH ROW"
-                               f"{when} EXECUTE FUNCTION {func}()")]
-    return out
 
 
 #: schema version 15's statements (db/schema.py)

@@ -32,6 +32,13 @@ from __future__ import annotations
 from typing import Any
 
 from sync_server.db.base import placeholders
+from sync_server.db.triggers import (
+    LEARNER_REGROUPS,
+    Statement,
+    postgres_function,
+    postgres_trigger,
+    sqlite_trigger,
+)
 
 _COURSE_KEY = "facility_id, role, pack_id, course_id"
 _COUNTS = ("started", "completed", "passed_only", "tried", "passed")
@@ -110,54 +117,38 @@ def _prune_course(row: str) -> str:
             f"role = (SELECT role FROM learners WHERE id = {row}.learner_id)")
 
 
-_REGROUPS = ("OLD.facility_id <> NEW.facility_id OR OLD.role <> NEW.role OR "
-             "(OLD.deactivated_at IS NULL) <> (NEW.deactivated_at IS NULL)")
-
-
-def _sqlite_triggers() -> list[tuple[str, str]]:
-    def trigger(name: str, event: str, body: list[str], when: str = "") -> tuple[str, str]:
-        cond = f" WHEN {when}" if when else ""
-        return ("sqlite", f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {event}{cond} BEGIN "
-                          + "; ".join(body) + "; END")
+def _sqlite_triggers() -> list[Statement]:
     return [
-        trigger("group_progress_in", "INSERT ON course_progress", [_progress_row("NEW", 1)]),
-        trigger("group_progress_change", "UPDATE ON course_progress",
-                [_progress_row("OLD", -1), _progress_row("NEW", 1)]),
-        trigger("group_progress_out", "DELETE ON course_progress",
-                [_progress_row("OLD", -1), _prune_course("OLD")]),
-        trigger("group_learner_in", "INSERT ON learners", _learner("NEW", 1)),
-        trigger("group_learner_out", "DELETE ON learners", _learner("OLD", -1)),
-        trigger("group_learner_change", "UPDATE OF facility_id, role, deactivated_at ON learners",
-                _learner("OLD", -1) + _learner("NEW", 1), _REGROUPS),
+        sqlite_trigger("group_progress_in", "INSERT ON course_progress", [_progress_row("NEW", 1)]),
+        sqlite_trigger("group_progress_change", "UPDATE ON course_progress",
+                       [_progress_row("OLD", -1), _progress_row("NEW", 1)]),
+        sqlite_trigger("group_progress_out", "DELETE ON course_progress",
+                       [_progress_row("OLD", -1), _prune_course("OLD")]),
+        sqlite_trigger("group_learner_in", "INSERT ON learners", _learner("NEW", 1)),
+        sqlite_trigger("group_learner_out", "DELETE ON learners", _learner("OLD", -1)),
+        sqlite_trigger("group_learner_change",
+                       "UPDATE OF facility_id, role, deactivated_at ON learners",
+                       _learner("OLD", -1) + _learner("NEW", 1), LEARNER_REGROUPS),
     ]
 
 
-def _postgres_function(name: str, parts: dict[str, list[str]]) -> list[tuple[str, str]]:
-    body = " ".join(f"IF TG_OP IN ({', '.join(repr(op) for op in ops.split())}) THEN "
-                    + " ".join(f"{s};" for s in stmts) + " END IF;"
-                    for ops, stmts in parts.items())
-    return [("postgresql", f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger "
-                           f"LANGUAGE plpgsql AS $$ BEGIN {body} RETURN NULL; END $$")]
-
-
-def _postgres_triggers() -> list[tuple[str, str]]:
-    out = _postgres_function("group_progress_follow", {
-        "UPDATE DELETE": [_progress_row("OLD", -1)],
-        "DELETE": [_prune_course("OLD")],
-        "INSERT UPDATE": [_progress_row("NEW", 1)]})
-    out += _postgres_function("group_learner_follow", {
-        "UPDATE DELETE": _learner("OLD", -1),
-        "INSERT UPDATE": _learner("NEW", 1)})
-    for name, table, events, func, when in (
-            ("group_progress_follow", "course_progress", "INSERT OR UPDATE OR DELETE",
-             "group_progress_follow", ""),
-            ("group_learner_in_out", "learners", "INSERT OR DELETE", "group_learner_follow", ""),
-            ("group_learner_change", "learners", "UPDATE OF facility_id, role, deactivated_at",
-             "group_learner_follow", f" WHEN ({_REGROUPS})")):
-        out += [("postgresql", f"DROP TRIGGER IF EXISTS {name} ON {table}"),
-                ("postgresql", f"CREATE TRIGGER {name} AFTER {events} ON {table} FOR EACH ROW"
-                               f"{when} EXECUTE FUNCTION {func}()")]
-    return out
+def _postgres_triggers() -> list[Statement]:
+    return [
+        postgres_function("group_progress_follow", {
+            "UPDATE DELETE": [_progress_row("OLD", -1)],
+            "DELETE": [_prune_course("OLD")],
+            "INSERT UPDATE": [_progress_row("NEW", 1)]}),
+        postgres_function("group_learner_follow", {
+            "UPDATE DELETE": _learner("OLD", -1),
+            "INSERT UPDATE": _learner("NEW", 1)}),
+        *postgres_trigger("group_progress_follow", "course_progress",
+                          "INSERT OR UPDATE OR DELETE", "group_progress_follow"),
+        *postgres_trigger("group_learner_in_out", "learners", "INSERT OR DELETE",
+                          "group_learner_follow"),
+        *postgres_trigger("group_learner_change", "learners",
+                          "UPDATE OF facility_id, role, deactivated_at", "group_learner_follow",
+                          LEARNER_REGROUPS),
+    ]
 
 
 #: schema version 14's statements (db/schema.py)
