@@ -39,7 +39,7 @@ from sync_server.db.gap_totals import META_KEY as GAP_MAPPING_KEY
 from sync_server.db.gap_totals import SNAPSHOT_TABLES as GAP_TABLES
 from sync_server.db.gap_totals import regap, replace_mapping, rounded
 from sync_server.db.group_totals import SNAPSHOT_TABLES as GROUP_TABLES
-from sync_server.db.group_totals import hold_learners, regroup
+from sync_server.db.group_totals import group_filter, hold_learners, regroup
 from sync_server.db.locks import LOCK_EVENTS, LOCK_LEARNERS
 
 LEARNER_BATCH = 200      # learners per query when loading or rebuilding
@@ -353,14 +353,10 @@ def _filters(facility: str, role: str) -> tuple[str, tuple[str, ...]]:
 class AggregateSql(SqlBase):
     def learner_groups(self, facility: str = "", role: str = "") -> dict[tuple[str, str], int]:
         # the per-group totals the triggers keep (db/group_totals.py)
-        where, params = ["learners <> 0"], []
-        for column, value in (("facility_id", facility), ("role", role)):
-            if value:
-                where.append(f"{column} = ?")
-                params.append(value)
+        where, params = group_filter(facility, role)
         return {(f, r): int(n) for f, r, n in self._all(
-            f"SELECT facility_id, role, learners FROM group_learners WHERE {' AND '.join(where)}",
-            tuple(params))}
+            f"SELECT facility_id, role, learners FROM group_learners WHERE learners <> 0{where}",
+            params)}
 
     def latest_ratings(self, facility: str = "", role: str = "") -> list[LatestRating]:
         where, params = _filters(facility, role)

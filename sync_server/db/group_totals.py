@@ -171,6 +171,17 @@ def regroup(cur: Any) -> None:
                 "GROUP BY l.facility_id, l.role, p.pack_id, p.course_id")
 
 
+def group_filter(facility: str, role: str) -> tuple[str, tuple[str, ...]]:
+    """` AND …` of the dashboard's facility / role filter on a per-group totals table
+    ("" = every facility / role)."""
+    where, params = "", []
+    for column, value in (("facility_id", facility), ("role", role)):
+        if value:
+            where += f" AND {column} = ?"
+            params.append(value)
+    return where, tuple(params)
+
+
 def hold_learners(cur: Any, dialect: str, learner_ids: list[str]) -> None:
     """PostgreSQL: share-lock these learners' rows, in id order, before the caller changes
     their course_progress (see the module docstring). SQLite has one writer at a time."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sync_server.db.base import SqlBase
+from sync_server.db.group_totals import group_filter
 
 STATUSES = ("not_started", "in_progress", "passed", "completed")
 #: the pseudo-status of the report's "who has not finished" list
@@ -121,18 +122,6 @@ def _learner_filter(facility: str, role: str, alias: str = "l") -> tuple[str, li
     return " AND ".join(where), params
 
 
-def _group_totals_filter(facility: str, role: str) -> tuple[str, tuple[str, ...]]:
-    """` AND …` of a facility / role filter on a per-group totals table."""
-    where, params = "", []
-    if facility:
-        where += " AND facility_id = ?"
-        params.append(facility)
-    if role:
-        where += " AND role = ?"
-        params.append(role)
-    return where, tuple(params)
-
-
 def _group_filter(groups: Groups) -> tuple[str, list[Any]]:
     """`(l.facility_id, l.role)` in `groups`, grouped by facility (short SQL)."""
     roles: dict[str, list[str]] = {}
@@ -149,7 +138,7 @@ class ReportSql(SqlBase):
     def status_counts(self, facility: str = "", role: str = "") -> list[StatusCount]:
         # the per-group totals the triggers keep (db/group_totals.py): one row per group ×
         # course, however many staff
-        where, params = _group_totals_filter(facility, role)
+        where, params = group_filter(facility, role)
         rows = self._all("SELECT facility_id, role, pack_id, course_id, started, completed, "
                          f"passed_only, tried, passed FROM group_courses WHERE started <> 0"
                          f"{where}", params)
@@ -188,7 +177,7 @@ class ReportSql(SqlBase):
 
     def tiles(self, facility: str = "", role: str = "") -> Tiles:
         where, params = _learner_filter(facility, role)
-        group_where, group_params = _group_totals_filter(facility, role)
+        group_where, group_params = group_filter(facility, role)
         fac_where = " WHERE id = ?" if facility else ""
         dev_where = " AND facility_id = ?" if facility else ""
         ev_where = " WHERE facility_id = ?" if facility else ""
@@ -211,7 +200,7 @@ class ReportSql(SqlBase):
                    ) -> dict[tuple[str, tuple[str, str]], tuple[float, int]]:
         # the per-group totals the triggers keep (db/gap_totals.py): one row per group ×
         # duty, however many staff; the mean over learners adds up across the roles
-        where, params = _group_totals_filter(facility, role)
+        where, params = group_filter(facility, role)
         return {(str(f), (str(p), str(d))): (float(s) / int(n), int(n)) for f, p, d, s, n in self._all(
             "SELECT facility_id, profile_id, duty_id, SUM(mean_sum), SUM(learners) "
             f"FROM group_duties WHERE learners > 0{where} "
