@@ -25,10 +25,10 @@ from sync_server.services.dashboard import dashboard
 from sync_server.services.gap_mapping import ensure_gap_mapping
 from sync_server.services.scope import course_scope
 from tests.support.postgres import database_url, postgres_url  # noqa: F401 - fixtures
+from tests.unit.test_group_totals import FACILITIES, LEARNER_OPS, ROLES, learner_op
 from tests.unit.test_server_aggregates import T0, make_events, rows_of
 
-PO, PSY = "prison_officer", "psychologist"
-FACILITIES = ("f1", "f2", "f3")
+PO, PSY = ROLES
 
 
 def profile(pid: str, duties: dict[str, dict[str, dict[str, int]]]) -> dict[str, Any]:
@@ -107,11 +107,7 @@ OP = st.one_of(
                                                   st.integers(1, 4), st.sampled_from(TASKS),
                                                   st.integers(0, 4)), min_size=1, max_size=10),
               st.just(None)),
-    st.tuples(st.just("move"), st.integers(0, 3), st.sampled_from(FACILITIES)),
-    st.tuples(st.just("role"), st.integers(0, 3), st.sampled_from([PO, PSY])),
-    st.tuples(st.just("deactivate"), st.integers(0, 3), st.booleans()),
-    st.tuples(st.just("erase"), st.integers(0, 3), st.just(None)),
-    st.tuples(st.just("register"), st.integers(0, 3), st.just(None)),
+    LEARNER_OPS,
     st.tuples(st.just("retention"), st.integers(1, 5), st.just(None)),
     st.tuples(st.just("publish"), st.sampled_from(sorted(PACKS)),
               st.tuples(st.lists(st.sampled_from(FACILITIES), max_size=2, unique=True),
@@ -151,22 +147,8 @@ def test_gap_totals_equal_the_fold_after_any_history(repo: Repository, ops: list
             repo.withdraw_publications(who, "t", next(stamp))
         elif kind == "render":
             ensure_gap_mapping(repo)
-        elif who not in erased:
-            learner = learners[who]
-            known = repo.get_learner(learner.id) is not None
-            if kind == "register" and not known:
-                repo.save_profile(learner)
-            elif kind == "move" and known:
-                repo.move_learner(learner.id, arg, next(stamp))
-                learners[who] = replace(learner, facility_id=arg)
-            elif kind == "role" and known:
-                learners[who] = replace(learner, role=arg, updated_at=next(stamp))
-                repo.save_profile(learners[who])
-            elif kind == "deactivate" and known:
-                repo.set_deactivated(learner.id, next(stamp) if arg else None)
-            elif kind == "erase" and known:
-                repo.erase_learner(learner.id, next(stamp), fold=lambda gone: [])
-                erased.add(who)
+        else:
+            learner_op(repo, learners, erased, kind, who, arg, stamp)
     assert_totals_equal_the_fold(repo)
 
 

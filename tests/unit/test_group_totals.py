@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -73,17 +74,45 @@ def assert_totals_equal_the_old_query(repo: Repository, *, rebuild: bool = True)
         assert repo.rebuild_aggregates(keep=False).matched
 
 
-OP = st.one_of(
-    st.tuples(st.just("events"), st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["d1", "d2"]),
-                                                    st.integers(1, 4), STEP),
-                                          min_size=1, max_size=12)),
+#: what happens to one of four learners between pushes (learner_op applies it)
+LEARNER_OPS = st.one_of(
     st.tuples(st.just("move"), st.integers(0, 3), st.sampled_from(FACILITIES)),
     st.tuples(st.just("role"), st.integers(0, 3), st.sampled_from(ROLES)),
     st.tuples(st.just("deactivate"), st.integers(0, 3), st.booleans()),
     st.tuples(st.just("erase"), st.integers(0, 3), st.just(None)),
     st.tuples(st.just("register"), st.integers(0, 3), st.just(None)),
+)
+
+OP = st.one_of(
+    st.tuples(st.just("events"), st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["d1", "d2"]),
+                                                    st.integers(1, 4), STEP),
+                                          min_size=1, max_size=12)),
+    LEARNER_OPS,
     st.tuples(st.just("retention"), st.integers(1, 5), st.just(None)),
 )
+
+
+def learner_op(repo: Repository, learners: list[Learner], erased: set[int], kind: str,
+               who: int, arg: Any, stamp: Iterator[str]) -> None:
+    """Apply one of LEARNER_OPS to learner `who` (nothing for an erased learner, or for
+    one not registered yet unless the op registers them); `learners` follows."""
+    if who in erased:
+        return
+    learner = learners[who]
+    known = repo.get_learner(learner.id) is not None
+    if kind == "register" and not known:
+        repo.save_profile(learner)
+    elif kind == "move" and known:
+        repo.move_learner(learner.id, arg, next(stamp))
+        learners[who] = replace(learner, facility_id=arg)
+    elif kind == "role" and known:
+        learners[who] = replace(learner, role=arg, updated_at=next(stamp))
+        assert repo.save_profile(learners[who]).status in ("updated", "unchanged")
+    elif kind == "deactivate" and known:
+        repo.set_deactivated(learner.id, next(stamp) if arg else None)
+    elif kind == "erase" and known:
+        repo.erase_learner(learner.id, next(stamp), fold=lambda gone: [])
+        erased.add(who)
 
 
 @settings(max_examples=30, deadline=None,
@@ -112,23 +141,7 @@ def test_group_totals_equal_the_old_query_after_any_history(repo: Repository, op
         if kind == "retention":
             repo.fold_events_before(f"2026-02-01T0{who}:00:00.000Z", fold=lambda gone: [])
             continue
-        learner = learners[who]
-        known = repo.get_learner(learner.id) is not None
-        if who in erased:
-            continue
-        if kind == "register" and not known:
-            repo.save_profile(learner)
-        elif kind == "move" and known:
-            repo.move_learner(learner.id, arg, next(stamp))
-            learners[who] = replace(learner, facility_id=arg)
-        elif kind == "role" and known:
-            learners[who] = replace(learner, role=arg, updated_at=next(stamp))
-            assert repo.save_profile(learners[who]).status in ("updated", "unchanged")
-        elif kind == "deactivate" and known:
-            repo.set_deactivated(learner.id, next(stamp) if arg else None)
-        elif kind == "erase" and known:
-            repo.erase_learner(learner.id, next(stamp), fold=lambda gone: [])
-            erased.add(who)
+        learner_op(repo, learners, erased, kind, who, arg, stamp)
     assert_totals_equal_the_old_query(repo)
 
 
