@@ -1,8 +1,9 @@
 """Report aggregates: what the dashboard and the progress CSV read instead of the events.
 
 Three tables (schema version 7), kept by the ingest in the same transaction as the
-events it stores (`apply_events`, called by EventSql.insert_events under LOCK_EVENTS, so
-every writer of these tables is serialised and a read-merge-write is safe):
+events it stores (`apply_events`, called by EventSql.insert_events under LOCK_EVENTS and
+LOCK_LEARNERS, so every writer of these tables is serialised and a read-merge-write is
+safe; LOCK_LEARNERS for the per-group totals their triggers move, db/group_totals.py):
 
     course_progress  learner × pack × course: cards viewed, attempts, best score,
                      passed, completed_at, last_at (db/aggregate_fold.py)
@@ -39,7 +40,7 @@ from sync_server.db.gap_totals import META_KEY as GAP_MAPPING_KEY
 from sync_server.db.gap_totals import SNAPSHOT_TABLES as GAP_TABLES
 from sync_server.db.gap_totals import regap, replace_mapping, rounded
 from sync_server.db.group_totals import SNAPSHOT_TABLES as GROUP_TABLES
-from sync_server.db.group_totals import group_filter, hold_learners, regroup
+from sync_server.db.group_totals import group_filter, regroup
 from sync_server.db.locks import LOCK_EVENTS, LOCK_LEARNERS
 
 LEARNER_BATCH = 200      # learners per query when loading or rebuilding
@@ -162,7 +163,6 @@ def apply_events(cur: Any, dialect: str, totals: Counter[str],
     same = _Unchanged()             # rows the batch leaves as they are: not written again
     if new.courses or new.ratings:
         learners = sorted(new.learners)
-        hold_learners(cur, dialect, learners)   # before any group total (db/group_totals.py)
         for key, agg in sql.load_courses(learners, set(new.courses)).items():
             before, sizes = agg.columns(), (len(agg.cards), len(agg.attempts))
             agg.merge(new.courses[key])             # unions: equal sizes = equal sets
@@ -210,7 +210,6 @@ def forget_events(cur: Any, dialect: str, learners: list[str],
                         [(n, fac) for fac, n in sorted(removed.items())])
     types = ",".join("?" * len(AGGREGATE_TYPES))
     unique = sorted(set(learners))
-    hold_learners(cur, dialect, unique)
     for start in range(0, len(unique), LEARNER_BATCH):
         part = unique[start:start + LEARNER_BATCH]
         marks = ",".join("?" * len(part))
@@ -401,7 +400,7 @@ class AggregateSql(SqlBase):
 
     def rebuild_aggregates(self, *, keep: bool = True) -> Rebuilt:
         try:
-            with self._write(LOCK_EVENTS) as cur:
+            with self._write(LOCK_EVENTS, LOCK_LEARNERS) as cur:     # (group_totals.py)
                 before = snapshot(cur)
                 counts = rebuild(cur, self.dialect)
                 regroup(cur)

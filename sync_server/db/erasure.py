@@ -178,7 +178,7 @@ class ErasureSql(SqlBase):
                            audit: AuditFor | None = None) -> int:
         total = 0
         while True:
-            with self._write(LOCK_EVENTS) as cur:
+            with self._write(LOCK_EVENTS, LOCK_LEARNERS) as cur:     # (group_totals.py)
                 cur.execute(self._sql("SELECT seq, facility_id, content, learner_id FROM "
                                       "events WHERE at < ? ORDER BY seq LIMIT ?"),
                             (cutoff, batch))

@@ -17,10 +17,12 @@ profile registered after its events). Triggers follow every one of these writers
 any writer added later, in the same transaction. Each trigger adds or subtracts one row's
 contribution, so the totals are exact integers.
 
-PostgreSQL with several server processes: the ingest holds the learners it is about to
-count (`hold_learners`, FOR SHARE) before it touches a total, so a concurrent move or role
-change of one of them waits for the ingest to commit (or the ingest for it), and the two
-never lock each other's rows in opposite order.
+PostgreSQL with several server processes: every transaction that fires these triggers
+holds the learners' writer lock (LOCK_LEARNERS, db/locks.py) — the learner writers always
+did; the ingest, retention, rebuild and the gap mapping's rewrite now do too. So no two
+of them move totals at once: a move or role change cannot be counted in the wrong group
+by an ingest running beside it, and two writers can never lock total rows in opposite
+orders (a deadlock). SQLite has one writer at a time anyway.
 
 A row whose counts fall to zero is deleted (a learner or a course row leaving); `regroup` recomputes both tables
 from `learners` and `course_progress` (the v14 migration step, `rebuild-aggregates`, a
@@ -31,7 +33,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sync_server.db.base import placeholders
 from sync_server.db.triggers import (
     LEARNER_REGROUPS,
     Statement,
@@ -180,20 +181,6 @@ def group_filter(facility: str, role: str) -> tuple[str, tuple[str, ...]]:
             where += f" AND {column} = ?"
             params.append(value)
     return where, tuple(params)
-
-
-def hold_learners(cur: Any, dialect: str, learner_ids: list[str]) -> None:
-    """PostgreSQL: share-lock these learners' rows, in id order, before the caller changes
-    their course_progress (see the module docstring). SQLite has one writer at a time."""
-    if dialect != "postgresql" or not learner_ids:
-        return
-    unique = sorted(set(learner_ids))
-    for start in range(0, len(unique), 500):
-        part = unique[start:start + 500]
-        cur.execute(placeholders(dialect, f"SELECT id FROM learners WHERE id IN "
-                                          f"({','.join('?' * len(part))}) ORDER BY id FOR SHARE"),
-                    tuple(part))
-        cur.fetchall()
 
 
 #: what `aggregates.snapshot` compares (rows with counts of zero left out)

@@ -248,3 +248,60 @@ def test_migration_to_v14_fills_the_totals_of_an_existing_database(tmp_path: Pat
         assert_totals_equal_the_old_query(repo, rebuild=False)   # rows made without events
     finally:
         repo.close()
+
+
+@pytest.mark.postgres
+def test_pushes_beside_bulk_learner_changes_on_postgresql(tmp_path: Path,
+                                                          postgres_url: str) -> None:  # noqa: F811
+    """Two server processes' worth of writers at once: one thread pushes progress and
+    ratings, another deactivates and reactivates learners in bulk, in descending id order
+    (the push's learners ascend). Every trigger-fired write holds the learners' writer
+    lock, so neither deadlocks nor counts a learner in the wrong state; the totals then
+    equal the old query."""
+    import threading
+
+    from sync_server.db.learners_bulk import PinSetupChange
+
+    repo = open_repository(postgres_url, pool_size=4)
+    try:
+        for fac in FACILITIES:
+            repo.create_facility(fac, fac.upper(), T0)
+        people = [Learner(str(uuid.uuid4()), f"S-{i}", FACILITIES[i % 3], ROLES[i % 2], "en",
+                          f"L{i}", None, T0) for i in range(12)]
+        for learner in people:
+            repo.save_profile(learner)
+        by_id = {lr.id: lr for lr in people}
+        rnd = random.Random(7)
+        pushes = [make_events(people, [
+            (rnd.randrange(12), "d1", 1 + k % 4, ("card.viewed", {
+                "course": f"c{rnd.randrange(4)}", "lesson": "l", "card": str(rnd.randrange(9))},
+                {})) for _ in range(40)]) for k in range(25)]
+        failures: list[BaseException] = []
+
+        def push() -> None:
+            try:
+                for events in pushes:
+                    repo.insert_events(rows_of(events, by_id, parsed=True))
+            except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+                failures.append(exc)
+
+        def churn() -> None:
+            ids = sorted((lr.id for lr in people), reverse=True)[:8]
+            try:
+                for k in range(25):
+                    repo.deactivate_learners(ids, f"2026-03-01T00:00:{k:02d}.000Z", audits=[])
+                    repo.reactivate_learners(
+                        [PinSetupChange(i, f"v{k}", "2027-01-01T00:00:00.000Z") for i in ids],
+                        audits=[])
+            except BaseException as exc:  # noqa: BLE001
+                failures.append(exc)
+
+        threads = [threading.Thread(target=push), threading.Thread(target=churn)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert failures == []
+        assert_totals_equal_the_old_query(repo)
+    finally:
+        repo.close()
