@@ -20,7 +20,7 @@ from typing import Any, Literal, NamedTuple, Protocol
 from sync_server.db.aggregate_fold import AGGREGATE_TYPES, parsed
 from sync_server.db.aggregates import apply_events
 from sync_server.db.base import SqlBase
-from sync_server.db.locks import LOCK_EVENTS, LOCK_LEARNERS, LOCK_USAGE
+from sync_server.db.locks import LOCK_EVENTS, LOCK_LEARNERS, LOCK_USAGE, take_later
 from sync_server.db.usage import UsageCharge, UsageRefused, charge_on
 
 InsertStatus = Literal["stored", "duplicate", "conflict", "erased"]
@@ -123,9 +123,7 @@ class EventSql(SqlBase):
             unique.setdefault(row.id, row)
         if not unique and charge is None:
             return status
-        # LOCK_LEARNERS: the report aggregates' triggers move per-group totals of these
-        # learners (db/group_totals.py), which every learner writer moves too
-        locks = (LOCK_EVENTS, LOCK_LEARNERS) + (() if charge is None else (LOCK_USAGE,))
+        locks = (LOCK_EVENTS,) if charge is None else (LOCK_EVENTS, LOCK_USAGE)
         # every column but `event`, sent before the locks where the database can take them
         offered = [r[:9] for r in unique.values()]
         with self._write(*locks, prepare=lambda cur: self._stage_event_rows(cur, offered)) as cur:
@@ -153,6 +151,10 @@ class EventSql(SqlBase):
                         status[eid] = "stored"
                     else:
                         status[eid] = "duplicate" if content == row.content else "conflict"
+            # the aggregates' triggers move per-group totals, which every learner writer
+            # moves too (db/group_totals.py): taken this late, the learners' lock is held
+            # only for the aggregates and the commit, not the event inserts
+            take_later(cur, self.dialect, LOCK_LEARNERS)
             _aggregate(cur, self.dialect, [r for r in fresh if status[r.id] == "stored"])
         return status
 

@@ -19,7 +19,8 @@ contribution, so the totals are exact integers.
 
 PostgreSQL with several server processes: every transaction that fires these triggers
 holds the learners' writer lock (LOCK_LEARNERS, db/locks.py) — the learner writers always
-did; the ingest, retention, rebuild and the gap mapping's rewrite now do too. So no two
+did; the ingest (after its event inserts: db/events.py), retention, rebuild and the gap
+mapping's rewrite now do too. So no two
 of them move totals at once: a move or role change cannot be counted in the wrong group
 by an ingest running beside it, and two writers can never lock total rows in opposite
 orders (a deadlock). SQLite has one writer at a time anyway.
