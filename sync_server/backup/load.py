@@ -37,6 +37,7 @@ from sync_server.db.group_totals import regroup
 from sync_server.db.locks import LOCK_MIGRATE
 from sync_server.db.migrate import apply_schema, schema_version_of
 from sync_server.db.schema import table_names
+from sync_server.db.triggers import TOTALS_SOURCES, triggers_off
 from sync_server.errors import BackupError
 from sync_server.settings import Settings
 
@@ -197,18 +198,19 @@ def load_database(cur: Any, dialect: str, archive: BackupArchive, epoch: str,
         raise BackupError(f"{archive.path}: schema_version holds {max(versions, default=0)}, "
                           f"the manifest says {m.schema_version}")
     order = dependency_order([present[n] for n in wanted if n != "schema_version"])
-    for table in order:
-        entry = wanted[table.name]
-        if table.name in DERIVED_TABLES:
-            continue            # the triggers fill them while the rows load; remade below
-        rows[table.name] = _insert_rows(cur, dialect, table, entry.table, archive, entry)
+    with triggers_off(cur, dialect, TOTALS_SOURCES):    # the totals are remade below
+        for table in order:
+            entry = wanted[table.name]
+            if table.name in DERIVED_TABLES:
+                continue
+            rows[table.name] = _insert_rows(cur, dialect, table, entry.table, archive, entry)
     for table in order:
         if table.identity:
             set_sequence(cur, dialect, table, wanted[table.name].sequence or 0)
     if set(present) >= GROUP_DERIVED:
         regroup(cur)
     if set(present) >= GAP_DERIVED:
-        regap(cur)
+        regap(cur, dialect)
     apply_schema(cur, dialect, current=m.schema_version)
     now = now_iso()
     cur.execute("DELETE FROM server_meta WHERE name IN ('epoch', 'restored_at', 'restored_from')")

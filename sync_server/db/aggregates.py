@@ -42,6 +42,7 @@ from sync_server.db.gap_totals import regap, replace_mapping, rounded
 from sync_server.db.group_totals import SNAPSHOT_TABLES as GROUP_TABLES
 from sync_server.db.group_totals import group_filter, regroup
 from sync_server.db.locks import LOCK_EVENTS, LOCK_LEARNERS
+from sync_server.db.triggers import TOTALS_SOURCES, triggers_off
 
 LEARNER_BATCH = 200      # learners per query when loading or rebuilding
 STREAM_ROWS = 2000       # rows per fetch of a streamed report
@@ -402,9 +403,11 @@ class AggregateSql(SqlBase):
         try:
             with self._write(LOCK_EVENTS, LOCK_LEARNERS) as cur:     # (group_totals.py)
                 before = snapshot(cur)
-                counts = rebuild(cur, self.dialect)
+                # row by row the totals' triggers would redo what regroup / regap do
+                with triggers_off(cur, self.dialect, TOTALS_SOURCES):
+                    counts = rebuild(cur, self.dialect)
                 regroup(cur)
-                regap(cur)
+                regap(cur, self.dialect)
                 result = Rebuilt(counts, snapshot(cur) == before)
                 if not keep:
                     raise _Undo

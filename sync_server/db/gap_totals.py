@@ -38,6 +38,7 @@ from sync_server.db.triggers import (
     postgres_function,
     postgres_trigger,
     sqlite_trigger,
+    triggers_off,
 )
 
 META_KEY = "gap_mapping"        # server_meta: the key of the mapping gap_tasks holds
@@ -201,12 +202,16 @@ SCHEMA: list[str | tuple[str, str]] = [*SCHEMA_TABLES, *_sqlite_triggers(), *_po
 DERIVED_TABLES = frozenset({"learner_duties", "group_duties"})
 
 
-def regap(cur: Any) -> None:
+def regap(cur: Any, dialect: str) -> None:
     """Recompute learner_duties and group_duties from self_ratings, learners and gap_tasks
-    (inside the caller's write transaction)."""
+    (inside the caller's write transaction; learner_duties' triggers off meanwhile)."""
+    with triggers_off(cur, dialect, ["learner_duties"]):
+        _regap(cur)
+
+
+def _regap(cur: Any) -> None:
     cur.execute("DELETE FROM group_duties")
     cur.execute("DELETE FROM learner_duties")
-    cur.execute("DELETE FROM group_duties")     # what the deletes' triggers left
     cur.execute(
         "INSERT INTO learner_duties (learner_id, profile_id, duty_id, facility_id, role, "
         "active, gap_sum, rated) SELECT l.id, g.profile_id, g.duty_id, l.facility_id, l.role, "
@@ -215,8 +220,6 @@ def regap(cur: Any) -> None:
         "JOIN gap_tasks g ON g.facility_id = l.facility_id AND g.role = l.role "
         "AND g.profile_id = s.profile_id AND g.task_id = s.task_id "
         "GROUP BY l.id, g.profile_id, g.duty_id, l.facility_id, l.role, l.deactivated_at")
-    # the inserts' triggers summed the means one learner at a time; the exact sums:
-    cur.execute("DELETE FROM group_duties")
     cur.execute(
         f"INSERT INTO group_duties ({_GROUP_KEY}, mean_sum, learners) "
         f"SELECT {_GROUP_KEY}, SUM(CAST(gap_sum AS DOUBLE PRECISION) / NULLIF(rated, 0)), COUNT(*) "
@@ -236,7 +239,7 @@ def replace_mapping(cur: Any, dialect: str, rows: list[tuple[str, str, str, str,
     cur.execute("DELETE FROM gap_tasks")
     cur.executemany(q(dialect, "INSERT INTO gap_tasks (facility_id, role, profile_id, task_id, "
                                "duty_id, expected) VALUES (?, ?, ?, ?, ?, ?)"), rows)
-    regap(cur)
+    regap(cur, dialect)
     cur.execute(q(dialect, "INSERT INTO server_meta (name, value) VALUES (?, ?) ON CONFLICT "
                            "(name) DO UPDATE SET value = excluded.value"), (META_KEY, key))
     return True

@@ -197,6 +197,11 @@ def test_a_hand_edited_gap_total_is_found_and_repaired(repo: Repository) -> None
     assert repo.rebuild_aggregates(keep=False).matched is False
     assert repo.rebuild_aggregates().matched is False
     assert repo.gap_totals() == {("f1", ("po", "d1")): (3.0, 1)}
+    # the rebuild turned the triggers off for its bulk work, and on again
+    repo.insert_events(rows_of(make_events([learner], [(0, "d1", 2, (
+        "selfassessment.rated", {"profile": "po", "assessment": "s", "task": "t1"},
+        {"level": 2}))]), {learner.id: learner}, parsed=True))
+    assert repo.gap_totals() == {("f1", ("po", "d1")): (1.0, 1)}
 
 
 def test_the_mapping_is_rewritten_only_when_publications_or_facilities_change(

@@ -160,6 +160,9 @@ def test_a_hand_edited_total_is_found_and_repaired(repo: Repository) -> None:
     (count,) = repo.status_counts()
     assert (count.started, count.completed) == (1, 1)
     assert_totals_equal_the_old_query(repo)
+    # the rebuild turned the triggers off for its bulk work, and on again
+    repo.set_deactivated(learner.id, T0)
+    assert repo.learner_groups() == {} and repo.status_counts() == []
 
 
 def test_the_totals_follow_groups_and_courses_not_staff(repo: Repository) -> None:
