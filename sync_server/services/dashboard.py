@@ -101,10 +101,9 @@ def _cells(scope: Scope, groups: dict[tuple[str, str], int], counts: Sequence[St
 
 def _gap(repo: Repository, scope: Scope, facility: str, role: str,
          facilities: list[str]) -> GapMap:
-    """The heat map from the per-group totals (db/gap_totals.py), after making sure they
-    follow today's publications (services/gap_mapping.py). Row labels come from the pack
-    versions in the filter's scope, which hold every duty its groups rate."""
-    ensure_gap_mapping(repo)
+    """The heat map from the per-group totals (db/gap_totals.py), which `dashboard` has
+    made sure follow today's publications (services/gap_mapping.py). Row labels come from
+    the pack versions in the filter's scope, which hold every duty its groups rate."""
     model = scope.gap_model()
     means = {k: v for k, v in repo.gap_totals(facility, role).items()
              if k[1] in model.duty_labels}
@@ -123,9 +122,11 @@ def dashboard(*, repo: Repository, facility: str = "", role: str = "") -> Dashbo
     """The dashboard's figures for one facility / role filter ("" = all)."""
     facility, role = plain(facility), plain(role)
     facilities = repo.list_facilities()
+    publications = repo.list_publications()
+    ensure_gap_mapping(repo, facilities=[f.id for f in facilities], publications=publications)
     names = {f.id: f.name for f in facilities}
     groups = repo.learner_groups(facility, role)
-    scope = course_scope(repo=repo, groups=groups)
+    scope = course_scope(repo=repo, groups=groups, publications=publications)
     cells = _cells(scope, groups, repo.status_counts(facility, role), names)
     fac_ids = [f.id for f in facilities if not facility or f.id == facility]
     return Dashboard(facility, role, repo.tiles(facility, role), facilities,

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 from sync_server.db.repository import Publication, Repository
 from sync_server.services.scope import manifest_of, offered
+from sync_server.services.stats import gap_model
 
 #: bump when the rows made from the same inputs change (a new rule here)
 MAPPING_VERSION = 1
@@ -35,17 +36,10 @@ def mapping_key(facilities: Iterable[str], publications: Iterable[Publication]) 
 
 
 def _tasks(manifest: dict[str, object]) -> list[tuple[str, str, str, dict[str, int]]]:
-    """(profile, task, duty, expected level per role) of a manifest (stats.gap_model's
-    reading of it)."""
-    out = []
-    for profile in manifest.get("profiles") or []:  # type: ignore[attr-defined]
-        pid = str(profile.get("id"))
-        for duty in profile.get("duties") or []:
-            for task in duty.get("tasks") or []:
-                expected = {r: v for r, v in (task.get("expected") or {}).items()
-                            if isinstance(v, int) and not isinstance(v, bool)}
-                out.append((pid, str(task.get("id")), str(duty.get("id")), expected))
-    return out
+    """(profile, task, duty, expected level per role) of a manifest, as the heat map reads
+    it (stats.gap_model)."""
+    return [(pid, tid, duty, expected)
+            for (pid, tid), ((_, duty), expected) in gap_model([manifest]).tasks.items()]
 
 
 def mapping_rows(repo: Repository, facilities: list[str],
@@ -70,12 +64,14 @@ def mapping_rows(repo: Repository, facilities: list[str],
     return rows
 
 
-def ensure_gap_mapping(repo: Repository) -> bool:
+def ensure_gap_mapping(repo: Repository, *, facilities: Iterable[str] | None = None,
+                       publications: list[Publication] | None = None) -> bool:
     """Bring the stored mapping (and so the gap totals) up to date with the publications
-    and facilities; True when it had to be rewritten."""
-    facilities = [f.id for f in repo.list_facilities()]
-    publications = repo.list_publications()
-    key = mapping_key(facilities, publications)
+    and facilities; True when it had to be rewritten. A caller that has just read the
+    facilities' ids or the publications passes them, and they are not read again."""
+    ids = [f.id for f in repo.list_facilities()] if facilities is None else list(facilities)
+    pubs = repo.list_publications() if publications is None else publications
+    key = mapping_key(ids, pubs)
     if repo.gap_mapping_key() == key:
         return False
-    return repo.replace_gap_mapping(mapping_rows(repo, facilities, publications), key)
+    return repo.replace_gap_mapping(mapping_rows(repo, ids, pubs), key)

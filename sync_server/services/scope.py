@@ -88,10 +88,12 @@ class Scope:
         return gap_model(self.manifests)
 
 
-def course_scope(*, repo: Repository, groups: Iterable[Group]) -> Scope:
+def course_scope(*, repo: Repository, groups: Iterable[Group],
+                 publications: list[Publication] | None = None) -> Scope:
     """The courses each group counts against, and for each course the groups it counts
-    for (see the module docstring)."""
-    publications = repo.list_publications()
+    for (see the module docstring); `publications` when the caller has read them."""
+    if publications is None:
+        publications = repo.list_publications()
     loaded: dict[tuple[str, int], _Parsed | None] = {}
     scope = Scope()
     titles: dict[CourseKey, tuple[int, CourseInfo]] = {}

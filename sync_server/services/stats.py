@@ -160,8 +160,10 @@ def gap_model(manifests: Iterable[dict[str, Any]], language: str = "en") -> GapM
                 duty_labels[dkey] = (f"{localized(profile.get('title'), language)} · "
                                      f"{localized(duty.get('title'), language)}")
                 for task in duty.get("tasks") or []:
+                    # a level is an integer (the pack's own rule, fields.integer): a
+                    # boolean in a hand-made manifest is no level
                     expected = {r: v for r, v in (task.get("expected") or {}).items()
-                                if isinstance(v, int)}
+                                if isinstance(v, int) and not isinstance(v, bool)}
                     tasks[(pid, str(task.get("id")))] = (dkey, expected)
     return GapModel(tasks, duty_labels, max_level)
 

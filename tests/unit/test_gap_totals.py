@@ -223,6 +223,46 @@ def test_the_mapping_is_rewritten_only_when_publications_or_facilities_change(
     assert {tuple(r) for r in rows} == {("f2", PSY)}
 
 
+def test_a_render_reads_the_facilities_and_publications_once(
+        repo: Repository, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dashboard checks the mapping's key on every render with the facilities and
+    publications it reads anyway; a publication made since is still followed."""
+    reads: list[str] = []
+    for name in ("list_facilities", "list_publications"):
+        real = getattr(repo, name)
+        monkeypatch.setattr(repo, name, lambda real=real, name=name: reads.append(name) or real())
+    dashboard(repo=repo)
+    assert sorted(reads) == ["list_facilities", "list_publications"]
+    repo.publish("q", 1, ["f2"], [PSY], "t", T0)
+    reads.clear()
+    assert any(r[2] == "ps" for r in _mapping(repo)) is False
+    dashboard(repo=repo)
+    assert sorted(reads) == ["list_facilities", "list_publications"]
+    assert any(r[2] == "ps" for r in _mapping(repo))
+
+
+def _mapping(repo: Repository) -> list[Any]:
+    return repo._all("SELECT facility_id, role, profile_id FROM gap_tasks", ())  # type: ignore[attr-defined, no-any-return]
+
+
+def test_a_boolean_level_in_a_hand_made_manifest_is_no_level(repo: Repository) -> None:
+    """Pack sources refuse a boolean level (fields.integer); a manifest made by hand may
+    still hold one. The stored mapping and the heat map's labels read it alike: no level
+    for that role, the task's other roles kept."""
+    odd = [profile("xb", {"b1": {"v1": {PO: True, PSY: 2}, "v2": {PO: False}}})]  # type: ignore[dict-item]
+    body = json.dumps({"id": "x", "version": 1, "audience_roles": [PO, PSY], "courses": [],
+                       "profiles": odd}).encode()
+    repo.add_pack_version(PackVersion("x", 1, body, b"{}", '{"en": "x"}', 0, T0, "t"))
+    repo.publish("x", 1, ["f1"], [], "t", T0)
+    assert ensure_gap_mapping(repo) is True
+    rows = repo._all("SELECT facility_id, role, profile_id, task_id, duty_id, expected "  # type: ignore[attr-defined]
+                     "FROM gap_tasks WHERE profile_id = 'xb'", ())
+    assert [tuple(r) for r in rows] == [("f1", PSY, "xb", "v1", "b1", 2)]
+    model = course_scope(repo=repo, groups=[("f1", PO), ("f1", PSY)]).gap_model()
+    assert model.tasks[("xb", "v1")] == (("xb", "b1"), {PSY: 2})
+    assert model.tasks[("xb", "v2")] == (("xb", "b1"), {})
+
+
 def test_a_learner_who_changes_role_moves_and_leaves_is_counted_where_they_are(
         repo: Repository) -> None:
     a, b = (Learner(str(uuid.uuid4()), f"S-{i}", "f1", PO, "en", f"L{i}", None, T0)
