@@ -299,7 +299,13 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.setdefault("SHIFT_LOG_LEVEL", "WARNING")  # keep the URLs and the login readable
 
+    hurried: list[bool] = []
+
     def stop(*_: object) -> None:
+        """Ask each process to stop and give it 10 s, then kill it. A second Ctrl-C or
+        SIGTERM meanwhile kills at once (on_again), without a traceback."""
+        signal.signal(signal.SIGINT, on_again)
+        signal.signal(signal.SIGTERM, on_again)
         for _name, proc, _url in procs:
             if proc.poll() is None:
                 proc.terminate()
@@ -308,10 +314,25 @@ def main(argv: list[str] | None = None) -> int:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
 
     def on_term(*_: object) -> None:
-        raise KeyboardInterrupt  # same clean stop as Ctrl-C
+        """The first Ctrl-C or SIGTERM: the clean stop below. Any later one is on_again's
+        from this moment, so a second signal cannot raise on the way to `stop`."""
+        signal.signal(signal.SIGINT, on_again)
+        signal.signal(signal.SIGTERM, on_again)
+        raise KeyboardInterrupt
 
+    def on_again(*_: object) -> None:
+        """Raises nothing, so it cannot interrupt `stop` half-way: it kills what still
+        runs, and `stop`'s waits then return at once."""
+        if not hurried:
+            hurried.append(True)
+            log("asked again: killing what is still running")
+        for _name, proc, _url in procs:
+            proc.kill()         # nothing if it has already exited (Popen.send_signal)
+
+    signal.signal(signal.SIGINT, on_term)
     signal.signal(signal.SIGTERM, on_term)
     summary: list[str] = []
     status = 0

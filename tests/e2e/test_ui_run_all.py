@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,15 +46,22 @@ def test_first_run_installs_packs_skips_broken_ones_and_trusts_the_key(tmp_path:
     assert keys == [DEV_KEY.with_name("dev.key.pub").read_text(encoding="utf-8")]
 
 
-def start_run_all(tmp_path: Path, app_port: int, server_port: int
-                  ) -> tuple[subprocess.Popen[bytes], list[str], threading.Thread]:
+@dataclass
+class RunAll:
+    proc: subprocess.Popen[bytes]
+    lines: list[str]
+    reader: threading.Thread
+    stopping: threading.Event      # it printed "[run] stopping"
+
+
+def start_run_all(tmp_path: Path, app_port: int, server_port: int) -> RunAll:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tools.run_all", "--app-port", str(app_port), "--server-port",
          str(server_port), "--device-dir", str(tmp_path / "device"), "--server-dir",
          str(tmp_path / "server"), "--packs-dir", str(tmp_path / "packs")],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     lines: list[str] = []
-    ready = threading.Event()
+    ready, stopping = threading.Event(), threading.Event()
 
     def read() -> None:
         assert proc.stdout is not None
@@ -61,18 +69,25 @@ def start_run_all(tmp_path: Path, app_port: int, server_port: int
             lines.append(raw.decode(errors="replace"))
             if "Ctrl-C stops everything" in lines[-1]:
                 ready.set()
+            if lines[-1].startswith("[run] stopping"):
+                stopping.set()
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     if not ready.wait(timeout=120):
         proc.kill()
         raise AssertionError("".join(lines))
-    return proc, lines, reader
+    return RunAll(proc, lines, reader, stopping)
 
 
-def stop_run_all(proc: subprocess.Popen[bytes], reader: threading.Thread) -> None:
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=30)
-    reader.join(timeout=5)
+def stop_run_all(run: RunAll, *, twice: bool = False) -> None:
+    """Ctrl-C; with `twice`, a SIGTERM too once it says it is stopping (someone in a
+    hurry, or a service manager's second signal)."""
+    run.proc.send_signal(signal.SIGINT)
+    if twice:
+        assert run.stopping.wait(timeout=30), "".join(run.lines)
+        run.proc.send_signal(signal.SIGTERM)
+    run.proc.wait(timeout=30)
+    run.reader.join(timeout=5)
 
 
 def admin_get(server: str, token: str, path: str) -> Any:
@@ -95,7 +110,8 @@ def test_make_run_is_a_working_demo_and_reruns_reuse_everything(tmp_path: Path) 
     syncing by itself; both URLs and the login printed. Second run: nothing made again."""
     app_port, server_port = free_port(), free_port()
     server = f"http://127.0.0.1:{server_port}"
-    proc, lines, reader = start_run_all(tmp_path, app_port, server_port)
+    run = start_run_all(tmp_path, app_port, server_port)
+    proc, lines = run.proc, run.lines
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{app_port}/", timeout=5) as r:
             assert b"shift-offline-guard" in r.read()
@@ -121,7 +137,7 @@ def test_make_run_is_a_working_demo_and_reruns_reuse_everything(tmp_path: Path) 
         assert len(devices) == 1 and devices[0]["facility_id"] == "dev", devices
         assert devices[0]["last_seen_at"], "the enrolled tablet never synced by itself"
     finally:
-        stop_run_all(proc, reader)
+        stop_run_all(run)
     text = "".join(lines)
     assert f"[run] app: http://127.0.0.1:{app_port}/" in text, text
     assert f"[run] sync server: {server}/" in text, text
@@ -129,26 +145,35 @@ def test_make_run_is_a_working_demo_and_reruns_reuse_everything(tmp_path: Path) 
     assert f"admin login (DEVELOPMENT ONLY): admin / {login.password}" in text, text
     assert "published pack" in text and "enrolled the device folder" in text, text
     assert proc.returncode == 0, text
-    for port in (app_port, server_port):  # both stopped
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
-            raise AssertionError(f"port {port} still answers")
-        except OSError as exc:
-            assert not getattr(exc, "code", None)
+    assert "Traceback" not in text, text
+    assert_stopped(app_port, server_port)
 
     # a re-run reuses the admin, facility, packs and enrolment
-    proc, lines, reader = start_run_all(tmp_path, free_port(), server_port)
+    again_port = free_port()
+    run = start_run_all(tmp_path, again_port, server_port)
+    proc, lines = run.proc, run.lines
     try:
         token = admin_token(server, login.name, login.password)  # same password
         assert len(admin_get(server, token, "/devices")) == 1
         assert {(p["pack_id"], p["version"]) for p in
                 admin_get(server, token, "/publications")} == set(published)
     finally:
-        stop_run_all(proc, reader)
+        stop_run_all(run, twice=True)
     again = "".join(lines)
     for made in ("installed pack", "published pack", "enrolled the device", "made the"):
         assert made not in again, again
     assert proc.returncode == 0, again
+    assert "Traceback" not in again, again       # a second signal while stopping
+    assert_stopped(again_port, server_port)
+
+
+def assert_stopped(*ports: int) -> None:
+    for port in ports:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+            raise AssertionError(f"port {port} still answers")
+        except OSError as exc:
+            assert not getattr(exc, "code", None)
 
 
 def test_dev_admin_file_is_made_once_and_a_damaged_one_is_replaced(tmp_path: Path) -> None:
