@@ -223,6 +223,47 @@ def test_the_mapping_is_rewritten_only_when_publications_or_facilities_change(
     assert {tuple(r) for r in rows} == {("f2", PSY)}
 
 
+def test_a_new_mapping_recomputes_only_the_groups_it_changes(repo: Repository) -> None:
+    """A hand-edited total shows which groups a publication recomputed: a pack without
+    profiles recomputes none, p v2 for f1's officers only theirs, and the totals it did
+    recompute equal the fold."""
+    people = [Learner(str(uuid.uuid4()), f"S-{i}", fac, role, "en", f"L{i}", None, T0)
+              for i, (fac, role) in enumerate([("f1", PO), ("f1", PSY), ("f2", PO)])]
+    for learner in people:
+        repo.save_profile(learner)
+    steps = [(i, "d1", 1, ("selfassessment.rated", {"profile": "po", "assessment": "s",
+                                                    "task": task}, {"level": 1}))
+             for i in range(3) for task in ("t1", "t2", "t3")]
+    repo.insert_events(rows_of(make_events(people, steps), {lr.id: lr for lr in people},
+                               parsed=True))
+
+    def mark(facility: str, role: str) -> None:       # a total no recompute would keep
+        with repo._write() as cur:  # type: ignore[attr-defined]
+            cur.execute(f"UPDATE group_duties SET mean_sum = 99 WHERE facility_id = "
+                        f"'{facility}' AND role = '{role}'")
+
+    def marked() -> set[tuple[str, str]]:
+        rows = repo._all("SELECT DISTINCT facility_id, role FROM group_duties "  # type: ignore[attr-defined]
+                         "WHERE mean_sum = 99", ())
+        return {(str(r[0]), str(r[1])) for r in rows}
+
+    body = json.dumps({"id": "c", "version": 1, "audience_roles": [PO, PSY],
+                       "courses": [], "profiles": []}).encode()
+    repo.add_pack_version(PackVersion("c", 1, body, b"{}", '{"en": "x"}', 0, T0, "t"))
+    for group in [("f1", PO), ("f1", PSY), ("f2", PO)]:
+        mark(*group)
+    repo.publish("c", 1, [], [], "t", T0)
+    assert ensure_gap_mapping(repo) is True                   # a new key, the same rows
+    assert marked() == {("f1", PO), ("f1", PSY), ("f2", PO)}  # nothing recomputed
+    repo.publish("p", 2, ["f1"], [PO], "t", T0)
+    assert ensure_gap_mapping(repo) is True
+    assert marked() == {("f1", PSY), ("f2", PO)}              # f1's officers recomputed
+    assert repo.gap_totals("f1", PO) == {                     # under p v2 (d2 holds t2)
+        ("f1", ("po", "d1")): (3.0, 1), ("f1", ("po", "d2")): (1.5, 1)}
+    assert repo.rebuild_aggregates().matched is False         # the marks, found and mended
+    assert_totals_equal_the_fold(repo)
+
+
 def test_a_render_reads_the_facilities_and_publications_once(
         repo: Repository, monkeypatch: pytest.MonkeyPatch) -> None:
     """The dashboard checks the mapping's key on every render with the facilities and
