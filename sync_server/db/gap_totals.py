@@ -19,8 +19,10 @@ changes its learner × duty row (a new level of a rated task: the sum moves by t
 difference, one statement); that row's change moves its learner's mean in the group
 total; a learner moved, given a new role, deactivated, reactivated, erased or registered
 gets their rows made again from their ratings under their group's mapping. `regap`
-recomputes both from `self_ratings`, `learners` and `gap_tasks` (a new mapping, a
-rebuild, a restore).
+recomputes both from `self_ratings`, `learners` and `gap_tasks` (a rebuild, a restore, a
+new mapping that changes many groups); a new mapping that changes a few groups
+(facility × role × profile) recomputes only theirs, and one that changes no row
+(a pack without profiles) recomputes nothing (`replace_mapping`).
 
 The group sums are floating point: each trigger adds or subtracts one learner's mean, so
 a sum may drift by a few units in the last place from the exact value; the snapshot that
