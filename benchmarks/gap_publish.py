@@ -24,7 +24,8 @@ published to everyone, ≈ 10 ratings each. On it, one after the other, each tim
 
 PostgreSQL (--postgres URL, or auto: a throw-away cluster via tests/support/postgres.py;
 off to skip): the learners, ratings, facilities and packs are copied into a fresh schema
-with the triggers off (then the totals are recomputed once), and the same cases run there.
+(admin_dashboard.copy_to_postgres: triggers off, then the totals made once), and the same
+cases run there.
 Figures only: the issue sets no target for publishing.
 """
 
@@ -33,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
@@ -44,7 +44,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.admin_dashboard import FACILITIES, MANIFEST, T0, build  # noqa: E402
+from benchmarks.admin_dashboard import (  # noqa: E402
+    FACILITIES,
+    MANIFEST,
+    T0,
+    build,
+    copy_to_postgres,
+)
 from benchmarks.disk import flush_writes  # noqa: E402
 
 #: what the PostgreSQL copy needs (parents first: foreign keys)
@@ -122,26 +128,6 @@ def _gap_rows(repo: Any) -> list[tuple[Any, ...]]:
     return out
 
 
-def copy_to_postgres(path: Path, url: str) -> None:
-    """The tables the gap totals follow, from the SQLite database `path` into the fresh
-    schema `url`; loaded with the triggers off (as a restore does), then recomputed."""
-    import psycopg
-
-    from sync_server.db import open_repository
-    open_repository(url, pool_size=1).close()          # the schema, by the migrations
-    src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SET session_replication_role = replica")   # no triggers while loading
-        for table in PG_TABLES:
-            cols = [r[1] for r in src.execute(f"PRAGMA table_info({table})")
-                    if not (table == "publications" and r[1] == "id")]
-            rows = src.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall()
-            with conn.transaction(), conn.cursor() as cur:
-                cur.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
-                                f"({', '.join(['%s'] * len(cols))})", rows)
-        conn.execute("ANALYZE")
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--staff", type=int, default=50_000)
@@ -165,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 from tests.support.postgres import base_url, fresh_database_url
                 pg = fresh_database_url(base_url() if args.postgres == "auto" else args.postgres)
-                copy_to_postgres(source, pg)      # as generated, not as changed above
+                copy_to_postgres(source, pg, PG_TABLES)   # as generated, not as changed above
                 results["PostgreSQL"] = run_cases(pg)
             except Exception as exc:  # noqa: BLE001 - no PostgreSQL here: say so, go on
                 print(f"PostgreSQL skipped: {exc!r}")

@@ -159,10 +159,9 @@ def test_gap_totals_equal_the_fold_after_any_history(repo: Repository, ops: list
     assert_totals_equal_the_fold(repo)
 
 
-def test_the_dashboard_maps_each_learner_by_their_own_group(repo: Repository) -> None:
-    """p v2 (t2 under d2) is offered to f1's officers only; f1's psychologists and f2 keep
-    p v1 (t2 under d1, officers only). The same ratings land in different duties."""
-    repo.publish("p", 2, ["f1"], [PO], "t", T0)
+def three_raters(repo: Repository) -> None:
+    """An officer and a psychologist of f1 and an officer of f2, who each rate t1, t2 and
+    t3 of profile po at level 1."""
     people = [Learner(str(uuid.uuid4()), f"S-{i}", fac, role, "en", f"L{i}", None, T0)
               for i, (fac, role) in enumerate([("f1", PO), ("f1", PSY), ("f2", PO)])]
     for learner in people:
@@ -172,6 +171,13 @@ def test_the_dashboard_maps_each_learner_by_their_own_group(repo: Repository) ->
              for i in range(3) for task in ("t1", "t2", "t3")]
     repo.insert_events(rows_of(make_events(people, steps), {lr.id: lr for lr in people},
                                parsed=True))
+
+
+def test_the_dashboard_maps_each_learner_by_their_own_group(repo: Repository) -> None:
+    """p v2 (t2 under d2) is offered to f1's officers only; f1's psychologists and f2 keep
+    p v1 (t2 under d1, officers only). The same ratings land in different duties."""
+    repo.publish("p", 2, ["f1"], [PO], "t", T0)
+    three_raters(repo)
     gap = dashboard(repo=repo).gap
     cells = {(gap.rows[r], gap.columns[c]): v for (r, c), v in gap.values.items()}
     # f1: officer on v2 (d1: t1 4-1=3; d2: t2 3-1, t3 2-1 → 1.5); psychologist on v1
@@ -227,15 +233,7 @@ def test_a_new_mapping_recomputes_only_the_groups_it_changes(repo: Repository) -
     """A hand-edited total shows which groups a publication recomputed: a pack without
     profiles recomputes none, p v2 for f1's officers only theirs, and the totals it did
     recompute equal the fold."""
-    people = [Learner(str(uuid.uuid4()), f"S-{i}", fac, role, "en", f"L{i}", None, T0)
-              for i, (fac, role) in enumerate([("f1", PO), ("f1", PSY), ("f2", PO)])]
-    for learner in people:
-        repo.save_profile(learner)
-    steps = [(i, "d1", 1, ("selfassessment.rated", {"profile": "po", "assessment": "s",
-                                                    "task": task}, {"level": 1}))
-             for i in range(3) for task in ("t1", "t2", "t3")]
-    repo.insert_events(rows_of(make_events(people, steps), {lr.id: lr for lr in people},
-                               parsed=True))
+    three_raters(repo)
 
     def mark(facility: str, role: str) -> None:       # a total no recompute would keep
         with repo._write() as cur:  # type: ignore[attr-defined]
