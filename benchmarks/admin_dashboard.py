@@ -190,6 +190,13 @@ def build_by_repeating(path: Path, source: Path, times: int,
     conn.close()
 
 
+def timed(fn: Callable[[], object]) -> float:
+    """Seconds `fn()` took."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def measure(path: Path) -> dict[str, float]:
     """Run in a fresh process: timings (s) and peak RSS (MiB) on an existing database."""
     from sync_server.admin.pages_progress import dashboard_context
@@ -202,11 +209,6 @@ def measure(path: Path) -> dict[str, float]:
     from sync_server.services.gap_mapping import ensure_gap_mapping
     ensure_gap_mapping(repo)
     raw = sqlite3.connect(path)
-
-    def timed(fn: Callable[[], object]) -> float:
-        start = time.perf_counter()
-        fn()
-        return time.perf_counter() - start
 
     rss_open = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     first = timed(lambda: dashboard_context(repo, "", ""))
@@ -271,20 +273,11 @@ def measure_postgres(path: Path, url: str) -> dict[str, float]:
     copy_to_postgres(path, url, PG_TABLES)
     with psycopg.connect(url, autocommit=True) as conn:
         repo = open_repository(url, pool_size=2)
-        start = time.perf_counter()
-        dashboard_context(repo, "", "")
-        first = time.perf_counter() - start
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            dashboard_context(repo, "", "")
-            times.append(time.perf_counter() - start)
-        raw = []
-        for _ in range(3):
-            start = time.perf_counter()
-            conn.execute(REPORT_SQL.replace("ORDER BY l.staff_number", 'ORDER BY l.staff_number '
-                                            'COLLATE "C"')).fetchall()
-            raw.append(time.perf_counter() - start)
+        first = timed(lambda: dashboard_context(repo, "", ""))
+        times = [timed(lambda: dashboard_context(repo, "", "")) for _ in range(5)]
+        raw_sql = REPORT_SQL.replace("ORDER BY l.staff_number",
+                                     'ORDER BY l.staff_number COLLATE "C"')
+        raw = [timed(lambda: conn.execute(raw_sql).fetchall()) for _ in range(3)]
         repo.close()
     return {"first": first, "dash": statistics.median(times), "raw": min(raw)}
 
@@ -296,17 +289,32 @@ def _measure_in_child(path: Path) -> dict[str, float]:
     return result
 
 
+def cached(path: Path, make: Callable[[], None]) -> Path:
+    """`path`, made by `make()` unless a finished one is there (a `.built` mark beside
+    it; what an interrupted run left is removed first)."""
+    done = path.with_suffix(".built")
+    if not done.exists():
+        for old in path.parent.glob(path.name + "*"):
+            old.unlink()
+        make()
+        done.touch()
+    return path
+
+
+def staff_database(folder: Path, staff: int, log: Callable[[str], None]) -> Path:
+    """The database of `staff` learners (40 events each) in `folder`, generated once."""
+    path = folder / f"dash-staff-{staff}.sqlite3"
+
+    def make() -> None:
+        log(f"generating {staff * 40:,} events for {staff:,} learners …")
+        build(path, staff * 40, staff, log)
+    return cached(path, make)
+
+
 def _staff_row(folder: Path, staff: int, log: Callable[[str], None]) -> Row:
     """The all-facility dashboard with `staff` learners (40 events each): it reads the
     per-group totals, so it should not grow with the staff."""
-    path = folder / f"dash-staff-{staff}.sqlite3"
-    done = path.with_suffix(".built")
-    if not done.exists():
-        for old in folder.glob(path.name + "*"):
-            old.unlink()
-        log(f"generating {staff * 40:,} events for {staff:,} learners …")
-        build(path, staff * 40, staff, log)
-        done.touch()
+    path = staff_database(folder, staff, log)
     flush_writes(log)
     m = _measure_in_child(path)
     log(f"{staff:>10,} staff: dashboard {m['dash'] * 1000:.0f} ms (first "
@@ -331,10 +339,8 @@ def rows(quick: bool = False, log: Callable[[str], None] = lambda s: None,
         found: dict[int, dict[str, float]] = {}
         for n in sizes:
             path = folder / f"dash-{n}-{learners}.sqlite3"
-            done = path.with_suffix(".built")
-            if not done.exists():
-                for old in folder.glob(path.name + "*"):
-                    old.unlink()
+
+            def make(path: Path = path, n: int = n) -> None:
                 source = folder / f"dash-{n // 10}-{learners}.sqlite3"
                 if n >= 10_000_000 and source.with_suffix(".built").exists():
                     log(f"generating {n:,} events: the {n // 10:,} ten times …")
@@ -342,7 +348,7 @@ def rows(quick: bool = False, log: Callable[[str], None] = lambda s: None,
                 else:
                     log(f"generating {n:,} events for {learners:,} learners …")
                     build(path, n, learners, log)
-                done.touch()
+            cached(path, make)
             flush_writes(log)      # neither the generator's writes nor an earlier run's
             m = found[n] = _measure_in_child(path)
             log(f"{n:>10,} events: dashboard {m['dash'] * 1000:.0f} ms (first "

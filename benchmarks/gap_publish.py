@@ -36,7 +36,6 @@ import json
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -48,8 +47,9 @@ from benchmarks.admin_dashboard import (  # noqa: E402
     FACILITIES,
     MANIFEST,
     T0,
-    build,
     copy_to_postgres,
+    staff_database,
+    timed,
 )
 from benchmarks.disk import flush_writes  # noqa: E402
 
@@ -76,6 +76,7 @@ def _versions() -> list[tuple[str, int, dict[str, Any]]]:
 def run_cases(url: str) -> dict[str, float]:
     """The cases of the module docstring on the database at `url` (seconds each)."""
     from sync_server.db import open_repository
+    from sync_server.db.aggregates import snapshot
     from sync_server.db.gap_totals import regap
     from sync_server.db.locks import LOCK_EVENTS, LOCK_LEARNERS
     from sync_server.db.repository import PackVersion
@@ -86,11 +87,6 @@ def run_cases(url: str) -> dict[str, float]:
     for pack_id, version, manifest in _versions():
         repo.add_pack_version(PackVersion(pack_id, version, json.dumps(manifest).encode(),
                                           b"{}", '{"en": "x"}', 0, T0, "b"))
-
-    def timed(fn: Callable[[], object]) -> float:
-        start = time.perf_counter()
-        fn()
-        return time.perf_counter() - start
 
     def full() -> None:
         with repo._write(LOCK_EVENTS, LOCK_LEARNERS) as cur:  # type: ignore[attr-defined]
@@ -111,20 +107,11 @@ def run_cases(url: str) -> dict[str, float]:
     with repo._write() as cur:  # type: ignore[attr-defined]
         cur.execute("SELECT COUNT(*) FROM learner_duties")
         out["learner_duties"] = float(cur.fetchone()[0])
-    kept = _gap_rows(repo)
+        kept = snapshot(cur)
     full()
-    assert _gap_rows(repo) == kept, "the totals after the publications differ from a recompute"
+    with repo._write() as cur:  # type: ignore[attr-defined]
+        assert snapshot(cur) == kept, "the totals after the publications differ from a recompute"
     repo.close()
-    return out
-
-
-def _gap_rows(repo: Any) -> list[tuple[Any, ...]]:
-    from sync_server.db.gap_totals import SNAPSHOT_TABLES, rounded
-    with repo._write() as cur:
-        out = []
-        for select in SNAPSHOT_TABLES.values():
-            cur.execute("SELECT " + select)
-            out += [rounded(tuple(r)) for r in cur.fetchall()]
     return out
 
 
@@ -138,11 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-publish-") as tmp:
         folder = args.cache or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        source = folder / f"dash-staff-{args.staff}.sqlite3"
-        if not source.with_suffix(".built").exists():
-            print(f"generating {args.staff * 40:,} events for {args.staff:,} learners …")
-            build(source, args.staff * 40, args.staff, print)
-            source.with_suffix(".built").touch()
+        source = staff_database(folder, args.staff, print)
         work = Path(tmp) / "copy.sqlite3"
         shutil.copyfile(source, work)
         flush_writes(print)
