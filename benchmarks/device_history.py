@@ -23,8 +23,12 @@ only): a tablet that never synced, every event still in the outbox.
                measured apart, for information); then the sign-in (best of 3).
   retention    every event acknowledged (setup), then the older half aged out
                (`app.core.learning.retention.age_out`: the retained fold written, the
-               segments rewritten, the snapshot rebuilt — once a day, in the sync's
-               thread; for information), then the sign-in (best of 3).
+               segments rewritten, the snapshot rebuilt — in the sync's thread, about
+               once a month for a long history; for information), then the sign-in
+               (best of 3). Before it, the daily check that finds nothing to age (it
+               reads the whole history). During both another thread taps — one
+               `Store.append` every 5 ms — and the longest a tap waited is printed
+               beside a tap's median alone (the ageing holds the store's lock in steps).
   first ever   the first sign-in after the upgrade (no snapshot: every event is folded,
                once, and the snapshot written) — a one-time cost, for information.
   old path     `Store.events()` + both engines folding the list (what sign-in did before).
@@ -209,17 +213,18 @@ def child(mode: str, folder: Path, learner: str) -> dict[str, Any]:
         store.merge(pulled)
         out["ms"] = timed(lambda: refresh_due(store, [learner]))
         store.close()
-    elif mode == "age":                  # the older half of the history aged out
+    elif mode in ("age", "daily"):   # the older half aged out; the daily check, no work
         from app.core.learning import retention
         store = open_store(folder)
         while ids := [e["id"] for e in store.outbox(5000)]:       # setup: all synced
             store.acknowledge(ids)
         stamps = sorted(e["at"] for e in store.events(learner))
-        cutoff = stamps[len(stamps) // 2]
+        cutoff = stamps[len(stamps) // 2] if mode == "age" else stamps[0]
         store.close()
         store = open_store(folder)
         aged: list[int] = []
-        out["ms"] = timed(lambda: aged.append(retention.age_out(store, learner, cutoff)))
+        out.update(_with_taps(store, learner, lambda: aged.append(
+            retention.age_out(store, learner, cutoff, overdue=stamps[0]))))
         out["aged"] = aged[0]
         store.close()
     elif mode.startswith("merge"):
@@ -238,6 +243,47 @@ def child(mode: str, folder: Path, learner: str) -> dict[str, Any]:
     else:
         out["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
     return out
+
+
+#: a tap every TAP_EVERY seconds while the sync thread ages events out (_with_taps)
+TAP_EVERY = 0.005
+
+
+def _with_taps(store: Any, learner: str, work: Callable[[], Any]) -> dict[str, Any]:
+    """`work()` (in this thread, as the sync's worker runs retention) while another thread
+    records an answer every TAP_EVERY seconds with `Store.append`, as a tap does. Returns
+    the work's time, the longest a tap waited for its answer to be stored, and the median
+    tap before the work began (same process, same store: the baseline)."""
+    import statistics
+    import threading
+    pool = events(4_000, seed=31)
+    for event in pool:
+        for key in ("id", "device", "seq"):
+            event.pop(key)
+        event["learner"] = learner
+        event["at"] = "2031-01-01T00:00:00.000Z"           # new: none of them ages out
+
+    def tap() -> float:
+        t0 = time.perf_counter()
+        store.append(pool.pop())
+        return (time.perf_counter() - t0) * 1000
+    alone = statistics.median(tap() for _ in range(50))
+    stop = threading.Event()
+    waits: list[float] = []
+
+    def tapper() -> None:
+        while pool and not stop.is_set():
+            waits.append(tap())
+            stop.wait(TAP_EVERY)
+    thread = threading.Thread(target=tapper)
+    thread.start()
+    t0 = time.perf_counter()
+    work()
+    ms = (time.perf_counter() - t0) * 1000
+    stop.set()
+    thread.join()
+    return {"ms": ms, "tap_max_ms": max(waits, default=0.0), "tap_ms": alone,
+            "taps": len(waits)}
 
 
 def run_child(mode: str, folder: Path, learner: str = LEARNER, *,
@@ -283,6 +329,7 @@ def measure(sizes: tuple[int, ...], tmp: Path,
         got[("resnap-end", n)] = run_child("once", folder)       # + the session's end
         got[("pulled", n)] = run_child("pulled", folder)         # a sync, its refresh
         got[("after-pull", n)] = run_child("signin", folder)
+        got[("daily", n)] = run_child("daily", folder)
         got[("age", n)] = run_child("age", folder)
         got[("after-age", n)] = run_child("signin", folder)
     if 100_000 in sizes:
@@ -331,7 +378,17 @@ def rows(quick: bool = False, log: Callable[[str], None] = lambda s: None) -> li
             "(information; in the sync's thread)", True)
     for n in sizes:
         row(f"retention: ageing out {got[('age', n)]['aged']:,} of {n:,}+ events (sync thread, "
-            "daily)", got[("age", n)]["ms"], got[("age", small)]["ms"], "(information)", True)
+            "about monthly)", got[("age", n)]["ms"], got[("age", small)]["ms"], "(information)", True)
+    for n in sizes:
+        row(f"  a tap meanwhile: its longest wait, {n:,} events ({got[('age', n)]['taps']} taps)",
+            got[("age", n)]["tap_max_ms"], got[("age", n)]["tap_ms"],
+            "(information; baseline: a tap alone)", True)
+    for n in sizes:
+        row(f"retention: the daily check finding nothing to age, {n:,} events",
+            got[("daily", n)]["ms"], got[("daily", small)]["ms"], "(information)", True)
+        row(f"  a tap meanwhile: its longest wait, {n:,} events ({got[('daily', n)]['taps']} taps)",
+            got[("daily", n)]["tap_max_ms"], got[("daily", n)]["tap_ms"],
+            "(information; baseline: a tap alone)", True)
     for n in sizes:
         aged = got[("after-age", n)]["ms"]
         row(f"sign-in after that, {n:,} events", aged, got[("after-age", small)]["ms"],

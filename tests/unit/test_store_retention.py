@@ -6,7 +6,10 @@ at any step; the period comes from the server's pull policy."""
 
 from __future__ import annotations
 
+import shutil
+import threading
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,7 @@ import pytest
 from app.core.errors import StoreError, SyncProtocolError
 from app.core.learning import retention
 from app.core.learning.history import RETAINED_NAME, SNAPSHOT_NAME, load_history
-from app.core.store import Store, segment_rewrite
+from app.core.store import Store, ageing, erasure, segment_rewrite
 from app.core.store.segments import learner_key
 from app.sync import policy
 from tests.support.fold_compare import history_views, recomputed
@@ -222,3 +225,153 @@ def test_a_rewrite_that_gets_fewer_documents_than_planned_keeps_the_old_ones(
             segment_rewrite.rewrite(log_, len(docs) - 1, iter(docs[:-3]))
         assert log_.all_docs() == docs
         assert not (log_.folder / segment_rewrite.MARKER).exists()
+
+
+def in_another_thread(store: Store, work: Callable[[], None]) -> None:
+    """Run `work` in a thread of its own — a tap while the sync thread ages events out —
+    after checking there that the store's lock is free (not merely re-entrant)."""
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            assert store._lock.acquire(blocking=False), "the store's lock is held"
+            store._lock.release()
+            work()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            failures.append(exc)
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failures:
+        raise failures[0]
+
+
+def between_segments(monkeypatch: pytest.MonkeyPatch,
+                     act: Callable[[int], None]) -> None:
+    """Call `act(pass)` after the first segment each pass of the ageing reads (pass 0:
+    the scan, pass 1: the staging of the documents that stay)."""
+    real = ageing._prefix
+    passes = iter(range(100))
+
+    def prefix(*args: Any) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+        number = next(passes)
+        for index, item in enumerate(real(*args)):
+            yield item
+            if index == 0:
+                act(number)
+    monkeypatch.setattr(ageing, "_prefix", prefix)
+
+
+def local(events: list[dict[str, Any]], store: Store) -> list[dict[str, Any]]:
+    for event in events:
+        event.pop("seq")
+        event["device"] = store.device_id
+    return events
+
+
+def test_taps_while_events_age_out_wait_for_a_step_and_are_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ageing holds the store's lock in steps: answers recorded while it reads and
+    rewrites the history (appended, folded from the journal into new segments of the old
+    numbering, merged by a sync) are stored, kept by the rewrite, and the progress is
+    what it would be had no event aged out."""
+    store, _ = tablet(tmp_path / "tablet")
+    with store:
+        count = store.event_count(LEARNER)
+        shutil.copytree(tmp_path / "tablet", tmp_path / "control")   # the same tablet
+        during: dict[int, list[str]] = {0: [], 1: []}
+        segments_before = list(store._learners.logs[LEARNER].numbers)
+
+        def act(number: int) -> None:
+            def work() -> None:
+                for event in local(play(ACTS[:3], store.device_id, timedelta(days=9)),
+                                   store):          # > a journal: folded into segments
+                    during[number].append(store.append(event))
+                pulled = play(ACTS[4:5], "tab-d", timedelta(days=6 * 368 + number))
+                store.merge(pulled)
+                during[number] += [e["id"] for e in pulled]
+            in_another_thread(store, work)
+        between_segments(monkeypatch, act)
+        done = retention.run(store, now=NOW)
+        assert done[LEARNER] > 0
+        added = during[0] + during[1]
+        assert len(added) > 2 * store._learners.capacity          # crossed segments
+        log_ = store._learners.logs[LEARNER]
+        assert log_.numbers[0] > segments_before[-1] + segment_rewrite.GAP
+        assert not (log_.folder / segment_rewrite.MARKER).exists()
+        ids = [e["id"] for e in store.events(LEARNER)]
+        assert set(added) <= set(ids) and len(ids) == len(set(ids))
+        assert store.event_count(LEARNER) == count - done[LEARNER] + len(added)
+        after = views(store)
+        with Store.open(tmp_path / "control") as control:            # no ageing there
+            control.merge([e for e in store.events(LEARNER) if e["id"] in set(added)])
+            assert after == views(control)
+        (log_.folder / f"{SNAPSHOT_NAME}.snap").unlink()               # recomputed
+        assert views(store) == after
+    with Store.open(tmp_path / "tablet") as again:
+        assert views(again) == after
+        assert again.event_count(LEARNER) == count - done[LEARNER] + len(added)
+
+
+def test_an_erasure_while_events_age_out_leaves_nothing_behind(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, _ = tablet(tmp_path)
+    with store:
+        folder = store.root / "learners" / learner_key(LEARNER)
+
+        def act(number: int) -> None:
+            if number == 1:                        # while the rewrite is staged
+                assert (folder / segment_rewrite.MARKER).exists()
+                in_another_thread(store, erase)
+
+        def erase() -> None:       # what erasure.purge does to the store's events (the
+            with store._lock:      # fixtures' learner id is no UUID, which purge wants)
+                erasure._purge_events(store, {LEARNER})
+        between_segments(monkeypatch, act)
+        assert retention.run(store, now=NOW) == {}
+        assert not folder.exists()
+        assert store.events(LEARNER) == [] and store.event_count() == 0
+    with Store.open(tmp_path) as again:
+        assert again.events(LEARNER) == []
+
+
+def test_a_crash_while_the_rewrite_is_staged_leaves_the_old_segments(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed after the first new segment was staged (and a tap was stored meanwhile):
+    the next load removes the staged segments; the history is the old one plus the tap."""
+    store, _ = tablet(tmp_path)
+    with store:
+        before = views(store)
+        count = store.event_count(LEARNER)
+        folder = store.root / "learners" / learner_key(LEARNER)
+        tapped: list[str] = []
+
+        def act(number: int) -> None:
+            if number == 1:
+                in_another_thread(store, lambda: tapped.append(store.append(
+                    local(play(ACTS[:1], store.device_id, timedelta(days=3)), store)[0])))
+        between_segments(monkeypatch, act)
+        real = segment_rewrite.write_next
+        calls: list[int] = []
+
+        def killed_on_the_second(staged: Any, chunk: Any) -> None:
+            calls.append(1)
+            if len(calls) == 2:
+                raise KeyboardInterrupt         # nothing after it runs: as a kill
+            real(staged, chunk)
+        monkeypatch.setattr(segment_rewrite, "write_next", killed_on_the_second)
+        monkeypatch.setattr(ageing, "_abandon", lambda *args: None)
+        with pytest.raises(KeyboardInterrupt):
+            retention.run(store, now=NOW)
+        staged = sorted(int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit())
+        assert staged[-1] > segment_rewrite.GAP and (folder / segment_rewrite.MARKER).exists()
+        assert store.event_count(LEARNER) == count + 1          # this session goes on
+    with Store.open(tmp_path) as again:
+        assert not (folder / segment_rewrite.MARKER).exists()
+        assert all(int(p.stem) < segment_rewrite.GAP for p in folder.glob("*.json")
+                   if p.stem.isdigit())
+        ids = [e["id"] for e in again.events(LEARNER)]
+        assert len(ids) == len(set(ids)) == count + 1 and tapped[0] in ids
+        (folder / f"{SNAPSHOT_NAME}.snap").unlink(missing_ok=True)
+        assert views(again) != before                              # the tap counts …
+        assert retention.run(again, now=NOW, force=True)[LEARNER] > 0   # … and it ages

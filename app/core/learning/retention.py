@@ -78,9 +78,10 @@ def period_years(store: Store) -> int:
 def age_out(store: Store, learner: str, cutoff: str, *, overdue: str | None = None) -> int:
     """Age out the learner's sent events before `cutoff` (module docstring; `overdue`:
     ageing.age_out); returns how many left the segments. Once the store decided that
-    some go, the learner's fold is brought up to date (under its lock, segments as they
-    were), so the snapshot after the rewrite is that same state under the rewritten
-    history's mark: no recompute."""
+    some go, the learner's fold is brought up to date (`keep`), so the snapshot after the
+    rewrite is that state under the mark of the documents the ageing started from — all
+    of which it covers; a tap's events appended meanwhile come after that mark and are
+    folded again at the next sign-in (a fold ignores an id seen before): no recompute."""
     base = retained_fold(store, learner)
     folded: list[LearnerHistory] = []
 

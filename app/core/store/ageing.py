@@ -1,7 +1,9 @@
 """Tablet retention: a learner's raw events older than a cutoff leave the segments once
 the server has them (docs/privacy.md §5). The learning layer decides what stays of them
 (app/core/learning/retention.py folds them into the learner's *retained fold*); this
-module does the store's part, under the store's lock:
+module does the store's part. It reads and writes the whole history, so it holds the
+store's lock only in short steps — a tap that records an answer meanwhile waits for one
+step, not for the whole rewrite (docs/store.md, "Retention"):
 
 1. every event goes into the segments (the current journal is folded, a new one started),
    so the segments are the whole history;
@@ -18,6 +20,16 @@ module does the store's part, under the store's lock:
    rewrite: a snapshot whose mark happened to fit the new segments would miss the aged
    events; the caller saves a new one), the history cache, the id index (rebuilt from
    the segments on first use).
+
+The steps: (1) under the lock, the journal is folded and the learner's segments as they
+are then — their numbers and document count, the *prefix* — are noted; (2) without it,
+the prefix is read a segment at a time and the aged documents picked (the daily check
+that finds too few to rewrite ends here); (3) the documents that stay are staged into
+new segments (segment_rewrite.begin / write_next), the lock taken for each segment
+written, after checking that the learner's log is the same and its prefix untouched;
+(4) under the lock, the documents appended since (1) follow the staged ones and the new
+segments replace the old (segment_rewrite.commit). If the learner's log changed under
+it (erased, rewritten), the staged segments are abandoned and nothing ages this time.
 
 A journal file is deleted once all its events are answered by the server; an aged event
 in one that still holds an unsent event goes with that file.
@@ -54,6 +66,10 @@ class AgeReport:
     kept: int = 0          # documents left
 
 
+class _Changed(Exception):
+    """The learner's log is no longer the one a rewrite was staged from."""
+
+
 def age_out(store: Store, learner_id: str, cutoff: str,
             take: Callable[[list[Event]], None], keep: Callable[[], None], *,
             retained: str, then: Callable[[HistoryMark], None] | None = None,
@@ -63,9 +79,13 @@ def age_out(store: Store, learner_id: str, cutoff: str,
     never held whole — 100,000 events are ≈ 230 MB as Python objects), then `keep()` must
     make what it took durable; only then does anything change. Every snapshot file of
     the learner but the retained fold `retained` is deleted before the segments change
-    (they are caches naming positions); `then(mark)` hears the mark of the whole
-    rewritten history (under the lock: a caller whose fold covered every document before
-    may save it under that mark).
+    (they are caches naming positions); `then(mark)` hears the mark of the documents that
+    were in the segments when the ageing began, as rewritten (under the lock: a caller
+    whose fold covered at least those may save it under that mark; documents appended
+    since follow them).
+
+    `take` and `keep` are called without the store's lock held (the store's own methods
+    take it).
 
     With `overdue`, nothing is kept or changed unless at least a segment's worth of
     documents would go or one of them is older than `overdue`: a rewrite costs the whole
@@ -83,45 +103,93 @@ def age_out(store: Store, learner_id: str, cutoff: str,
         if log_ is None:
             return report
         unsent = set(store._outbox_index().pending) | store._rejected.ids
-        total, last_id = log_.count, None
-        gone: set[int] = set()
-        late = False
-        for position, docs in _segments(log_):
-            batch = []
-            for offset, doc in enumerate(docs):
-                event = doc["event"]
-                last_id = event["id"]
-                if position + offset < total - 1 and event["at"] < cutoff \
-                        and event["id"] not in unsent:
-                    gone.add(position + offset)
-                    batch.append(event)
-                    late = late or (overdue is not None and event["at"] < overdue)
-            if batch:
-                take(batch)
-        report.kept = total
-        if not gone or (overdue is not None and len(gone) < log_.capacity and not late):
-            return report
-        keep()                                           # durable before anything goes
-        for snap in log_.folder.glob("*.snap"):
-            if snap.name != f"{retained}.snap":
-                snap.unlink()
-        fsync_dir(log_.folder)
-        kept = (doc for position, docs in _segments(log_)
-                for offset, doc in enumerate(docs) if position + offset not in gone)
-        segment_rewrite.rewrite(log_, total - len(gone), kept)
-        learners._history.discard(learner_id)
-        learners.ids.forget()
-        report.aged, report.kept = len(gone), total - len(gone)
-        if then is not None and last_id is not None:
-            then(HistoryMark(report.kept, last_id))
+        numbers, total = list(log_.numbers), log_.count
+    last_id = None
+    gone: set[int] = set()
+    late = False
+    for position, docs in _prefix(log_, numbers, total):
+        batch = []
+        for offset, doc in enumerate(docs):
+            event = doc["event"]
+            last_id = event["id"]
+            if position + offset < total - 1 and event["at"] < cutoff \
+                    and event["id"] not in unsent:
+                gone.add(position + offset)
+                batch.append(event)
+                late = late or (overdue is not None and event["at"] < overdue)
+        if batch:
+            take(batch)
+    report.kept = total
+    if not gone or (overdue is not None and len(gone) < log_.capacity and not late):
         return report
+    keep()                                               # durable before anything goes
+    staged: segment_rewrite.Rewrite | None = None
+    try:
+        with store._lock:
+            _same(store, learner_id, log_, numbers)
+            staged = segment_rewrite.begin(log_)
+        chunk: list[dict[str, Any]] = []
+        for position, docs in _prefix(log_, numbers, total):
+            for offset, doc in enumerate(docs):
+                if position + offset not in gone:
+                    chunk.append(doc)
+                    if len(chunk) == log_.capacity:
+                        with store._lock:
+                            _same(store, learner_id, log_, numbers, staged)
+                            segment_rewrite.write_next(staged, chunk)
+                        chunk = []
+        with store._lock:
+            _same(store, learner_id, log_, numbers, staged)
+            since = [doc for docs in log_.docs_from(total) for doc in docs]
+            for snap in log_.folder.glob("*.snap"):
+                if snap.name != f"{retained}.snap":
+                    snap.unlink()
+            fsync_dir(log_.folder)
+            segment_rewrite.commit(staged, chunk + since)
+            learners._history.discard(learner_id)
+            learners.ids.forget()
+            report.aged, report.kept = len(gone), total - len(gone) + len(since)
+            if then is not None and last_id is not None:
+                then(HistoryMark(total - len(gone), last_id))
+            return report
+    except _Changed:
+        report.kept = total
+        return report
+    finally:
+        if staged is not None and not staged.committed:
+            _abandon(store, learner_id, log_, staged)
 
 
-def _segments(log_: LearnerLog) -> Iterator[tuple[int, list[Event]]]:
-    """(position of the first document, the documents) of each segment, read one at a
-    time."""
-    for index, number in enumerate(list(log_.numbers)):
-        yield index * log_.capacity, log_.read_docs(number)
+def _same(store: Store, learner_id: str, log_: LearnerLog, numbers: list[int],
+          staged: segment_rewrite.Rewrite | None = None) -> None:
+    """_Changed unless the learner's log is still `log_` with the segments `numbers` at
+    its start and none reaching the staged ones (under the store's lock)."""
+    store._check_open()
+    if store._learners.logs.get(learner_id) is not log_ \
+            or log_.numbers[:len(numbers)] != numbers \
+            or (staged is not None and staged.clashes()):
+        raise _Changed(learner_id)
+
+
+def _abandon(store: Store, learner_id: str, log_: LearnerLog,
+             staged: segment_rewrite.Rewrite) -> None:
+    """Undo a staged rewrite while the store and the learner's folder are still the ones
+    it was staged in; otherwise the folder is gone (an erasure), or the next load's
+    `recover` undoes it (a closed store)."""
+    with store._lock:
+        if not store._closed and store._learners.logs.get(learner_id) is log_:
+            segment_rewrite.abandon(staged)
+
+
+def _prefix(log_: LearnerLog, numbers: list[int], total: int
+            ) -> Iterator[tuple[int, list[Event]]]:
+    """(position of the first document, the documents) of each of the segments `numbers`,
+    read one at a time, up to `total` documents in all: what a tap appends to the last of
+    them meanwhile is not read (read without the store's lock; a segment file is only
+    ever replaced whole)."""
+    for index, number in enumerate(numbers):
+        position = index * log_.capacity
+        yield position, log_.read_docs(number)[:max(total - position, 0)]
 
 
 def write_retained(store: Store, learner_id: str, name: str, version: str,

@@ -15,6 +15,16 @@ learner folder is loaded — finishes or undoes a rewrite a crash interrupted:
 Either way no document is lost or doubled, and the marker goes last. Positions change,
 so the caller drops what names positions (the id index, the fold snapshot's mark: both
 are checked against the segments and rebuilt — idindex.py, snapshots.py).
+
+A rewrite of a long history is written in steps, so that the store's lock is not held
+for all of it (ageing.py): `begin` writes the marker ``{"staged_from": f}`` and
+`write_next` adds full new segments numbered from `f` = old last + GAP + 1 (a tap's
+events appended meanwhile take the numbers just after the old last segment, below `f`);
+`commit` writes the rest — the last documents and any appended since — after replacing
+the marker by ``{"old_last": n, "new_segments": m}``, and from then on goes as above.
+`recover` of a ``staged_from`` marker deletes the segments from `f` on: a crash while
+staging leaves the old segments and whatever was appended since, as if no rewrite had
+begun. `abandon` does the same at once.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,6 +46,10 @@ from app.core.store.atomic import (
 
 MARKER = "rewrite.json"
 KIND = "segment"
+#: new segments are numbered from the old last one + GAP + 1: what a tap appends while a
+#: rewrite is staged takes the numbers in between (256,000 documents at the default
+#: capacity: more than any history gains in one rewrite; `Rewrite.clashes` checks)
+GAP = 1000
 
 
 class LearnerLog(Protocol):
@@ -62,12 +77,16 @@ def recover(folder: Path, numbers: list[int]) -> list[int]:
         if raw is None:                    # did not open: moved aside, as if never written
             raise ValueError("the marker does not open")
         plan = json.loads(raw)
-        old_last, wanted = int(plan["old_last"]), int(plan["new_segments"])
+        if "staged_from" in plan:
+            staged_from = int(plan["staged_from"])
+            doomed = [n for n in numbers if n >= staged_from]
+        else:
+            old_last, wanted = int(plan["old_last"]), int(plan["new_segments"])
+            new = [n for n in numbers if n > old_last]
+            doomed = [n for n in numbers if n <= old_last] if len(new) == wanted else new
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise StoreError(f"{marker}: unreadable rewrite marker ({exc}); the segments are "
                          "left as they are") from None
-    new = [n for n in numbers if n > old_last]
-    doomed = [n for n in numbers if n <= old_last] if len(new) == wanted else new
     for number in doomed:
         with contextlib.suppress(FileNotFoundError):
             (folder / f"{number:06d}.json").unlink()
@@ -77,41 +96,110 @@ def recover(folder: Path, numbers: list[int]) -> list[int]:
     return [n for n in numbers if n not in doomed]
 
 
-def rewrite(learner: LearnerLog, count: int, docs: Iterable[dict[str, Any]]) -> None:
-    """Replace the learner's segments by segments holding exactly `docs` — `count` of
-    them, at least one — in order, written a segment at a time as `docs` yields them
-    (it may read the old segments: they go only at the end). StoreError when a write
-    fails, or `docs` does not hold `count`: undone at once (or by the next load)."""
-    if count < 1:
+@dataclass
+class Rewrite:
+    """A rewrite being staged (module docstring)."""
+
+    log: LearnerLog
+    first: int                       # the number of the first new segment
+    segments: int = 0                # new full segments written so far
+    documents: int = 0               # the documents in them
+    committed: bool = False          # the marker names the new segments: no undo
+    numbers: list[int] = field(default_factory=list)
+
+    def clashes(self) -> bool:
+        """Whether the log's own segments reached the staged numbers (then `abandon`)."""
+        return bool(self.log.numbers) and self.log.numbers[-1] >= self.first
+
+
+def begin(learner: LearnerLog) -> Rewrite:
+    """Start staging a rewrite of the learner's segments (under the store's lock)."""
+    if (learner.folder / MARKER).exists():
+        raise StoreError(f"{learner.folder}: a rewrite of these segments is under way")
+    first = learner.numbers[-1] + GAP + 1
+    atomic_write_bytes(learner.folder / MARKER, json.dumps({"staged_from": first}).encode())
+    return Rewrite(learner, first)
+
+
+def write_next(rewrite: Rewrite, chunk: list[dict[str, Any]]) -> None:
+    """Add one full new segment (`capacity` documents; under the store's lock)."""
+    if len(chunk) != rewrite.log.capacity:
+        raise StoreError(f"{rewrite.log.folder}: a staged segment holds "
+                         f"{rewrite.log.capacity} documents, not {len(chunk)}")
+    number = rewrite.first + rewrite.segments
+    rewrite.numbers.append(number)      # before the write: `abandon` removes a torn one
+    _write(rewrite.log, number, chunk)
+    rewrite.segments += 1
+    rewrite.documents += len(chunk)
+
+
+def abandon(rewrite: Rewrite) -> None:
+    """Undo a staged rewrite that was not committed: its segments and marker go, the
+    log's own segments stay as they are (under the store's lock)."""
+    if rewrite.committed:
+        return
+    folder = rewrite.log.folder
+    for number in rewrite.numbers:
+        with contextlib.suppress(FileNotFoundError):
+            rewrite.log.path_of(number).unlink()
+    with contextlib.suppress(FileNotFoundError):
+        (folder / MARKER).unlink()
+    if folder.is_dir():
+        fsync_dir(folder)
+
+
+def commit(rewrite: Rewrite, rest: list[dict[str, Any]]) -> None:
+    """Finish a staged rewrite: `rest` (the documents after the staged ones) goes into
+    the last new segments, then the old segments go (under the store's lock; module
+    docstring). StoreError when a write fails: undone, now or by the next load."""
+    learner = rewrite.log
+    if rewrite.documents + len(rest) < 1:
+        abandon(rewrite)
         raise StoreError("a rewrite keeps at least one document")
+    if rewrite.clashes():
+        abandon(rewrite)
+        raise StoreError(f"{learner.folder}: segments were added up to the staged ones")
     learner.close()                      # the open TinyDB of the last segment
     capacity = learner.capacity
-    segments = -(-count // capacity)
+    segments = rewrite.segments + -(-len(rest) // capacity)
     old_last, old_count = learner.numbers[-1], learner.last_count
-    written = 0
     try:
         atomic_write_bytes(learner.folder / MARKER, json.dumps(
             {"old_last": old_last, "new_segments": segments}).encode())
-        chunk: list[dict[str, Any]] = []
-        for doc in docs:
-            chunk.append(doc)
-            if len(chunk) == capacity:
-                written += _write(learner, old_last + written // capacity + 1, chunk)
-                chunk = []
-        if chunk:
-            written += _write(learner, old_last + written // capacity + 1, chunk)
-        if written != count:          # not what was planned: the new ones go, not the old
-            for number in range(old_last + 1, old_last + segments + 1):
-                with contextlib.suppress(FileNotFoundError):
-                    learner.path_of(number).unlink()
-            raise StoreError(f"{learner.folder}: a rewrite got {written} documents, "
-                             f"expected {count}")
+        rewrite.committed = True
+        for start in range(0, len(rest), capacity):
+            number = rewrite.first + rewrite.segments + start // capacity
+            _write(learner, number, rest[start:start + capacity])
     finally:      # done, or undone after a failed write: the log matches the files again
         numbers = sorted(int(p.stem) for p in learner.folder.glob("*.json")
                          if p.stem.isdigit())
         learner.numbers = recover(learner.folder, numbers)
         done = learner.numbers[-1] > old_last
-        learner.last_count = (count - (segments - 1) * capacity) if done else old_count
+        last = len(rest) - (-(-len(rest) // capacity) - 1) * capacity if rest else capacity
+        learner.last_count = last if done else old_count
+
+
+def rewrite(learner: LearnerLog, count: int, docs: Iterable[dict[str, Any]]) -> None:
+    """Replace the learner's segments by segments holding exactly `docs` — `count` of
+    them, at least one — in order, in one go (the store's lock held throughout; it may
+    read the old segments: they go only at the end). StoreError when a write fails, or
+    `docs` does not hold `count`: undone at once (or by the next load)."""
+    if count < 1:
+        raise StoreError("a rewrite keeps at least one document")
+    staged = begin(learner)
+    try:
+        chunk: list[dict[str, Any]] = []
+        for doc in docs:
+            chunk.append(doc)
+            if len(chunk) == learner.capacity:
+                write_next(staged, chunk)
+                chunk = []
+        if staged.documents + len(chunk) != count:
+            raise StoreError(f"{learner.folder}: a rewrite got "
+                             f"{staged.documents + len(chunk)} documents, expected {count}")
+        commit(staged, chunk)
+    finally:
+        abandon(staged)                  # a no-op once committed
 
 
 def _write(learner: LearnerLog, number: int, chunk: list[dict[str, Any]]) -> int:
