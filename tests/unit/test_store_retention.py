@@ -20,6 +20,7 @@ from app.core.errors import StoreError, SyncProtocolError
 from app.core.learning import retention
 from app.core.learning.history import RETAINED_NAME, SNAPSHOT_NAME, load_history
 from app.core.store import Store, ageing, erasure, segment_rewrite
+from app.core.store.atomic import atomic_write_bytes, read_file_bytes
 from app.core.store.segments import learner_key
 from app.sync import policy
 from tests.support.fold_compare import history_views, recomputed
@@ -375,3 +376,49 @@ def test_a_crash_while_the_rewrite_is_staged_leaves_the_old_segments(
         (folder / f"{SNAPSHOT_NAME}.snap").unlink(missing_ok=True)
         assert views(again) != before                              # the tap counts …
         assert retention.run(again, now=NOW, force=True)[LEARNER] > 0   # … and it ages
+
+
+def old_and_recent(learner: str, old: int, recent: int) -> list[dict[str, Any]]:
+    """Card views pulled from the server: `old` of 2018 (before the cutoff), then `recent`
+    of 2030."""
+    def view(i: int, year: int) -> dict[str, Any]:
+        return {"id": str(uuid.uuid4()), "learner": learner, "device": "tab-s", "seq": i + 1,
+                "at": f"{year}-03-{1 + i % 28:02d}T10:00:00.000Z", "type": "card.viewed",
+                "pack": PACK, "ref": {"course": "boundaries", "lesson": "l1", "card": str(i)}}
+    return [view(i, 2018) for i in range(old)] + [view(old + i, 2030) for i in range(recent)]
+
+
+def test_the_daily_check_reads_only_the_segments_that_may_hold_old_events(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The oldest `at` of each full segment is kept (segment_ages.py): a check that finds
+    nothing worth a rewrite reads, the next day, only the segments that hold events past
+    the cutoff and the last one — and again any segment whose file changed."""
+    with Store.open(tmp_path, segment_capacity=8) as store:
+        store.merge(old_and_recent(LEARNER, 5, 100))          # 14 segments, 5 old events
+        log_ = store._learners.logs[LEARNER]
+        assert len(log_.numbers) == 14
+        read: list[int] = []
+        real = type(log_).read_docs
+
+        def counted(self: Any, number: int) -> list[dict[str, Any]]:
+            read.append(number)
+            return real(self, number)
+        monkeypatch.setattr(type(log_), "read_docs", counted)
+
+        def check() -> list[int]:
+            read.clear()
+            aged = retention.age_out(store, LEARNER, "2020-01-01T00:00:00.000Z",
+                                     overdue="2017-01-01T00:00:00.000Z")
+            assert aged == 0                                   # too few, not overdue
+            return sorted(read)
+        assert check() == log_.numbers                         # the first reads them all
+        assert check() == [log_.numbers[0], log_.numbers[-1]]  # the old ones, the last
+        sixth = log_.path_of(log_.numbers[5])                 # the same bytes, a new file
+        atomic_write_bytes(sixth, read_file_bytes(sixth) or b"")
+        assert check() == [log_.numbers[0], log_.numbers[5], log_.numbers[-1]]
+        assert check() == [log_.numbers[0], log_.numbers[-1]]
+        (log_.folder / "segment-ages.json").write_bytes(b"{not json")   # damaged: read all
+        assert check() == log_.numbers
+        assert retention.age_out(store, LEARNER, "2020-01-01T00:00:00.000Z") == 5
+        assert check() == log_.numbers                         # new segments: read once
+        assert check() == [log_.numbers[-1]]                   # nothing old is left

@@ -21,8 +21,9 @@ learner of the tablet; the sync runs it after the events were exchanged, in its 
 thread (app/sync/housekeeping.py). A rewrite costs the learner's whole history, so events
 past the period leave together: when a segment's worth (256) has gathered or the oldest
 has waited GRACE_DAYS — nothing stays longer than the period + 30 days. The daily check
-reads every learner's segments under the store's lock, one learner at a time
-(benchmarks/device_history.py has the figures).
+reads, for each learner, the segments that may hold an event past the cutoff (the store
+keeps each full segment's oldest `at`), without holding the store's lock
+(app/core/store/ageing.py; benchmarks/device_history.py has the figures).
 """
 
 from __future__ import annotations

@@ -23,8 +23,9 @@ step, not for the whole rewrite (docs/store.md, "Retention"):
 
 The steps: (1) under the lock, the journal is folded and the learner's segments as they
 are then — their numbers and document count, the *prefix* — are noted; (2) without it,
-the prefix is read a segment at a time and the aged documents picked (the daily check
-that finds too few to rewrite ends here); (3) the documents that stay are staged into
+the prefix is read a segment at a time and the aged documents picked — a full segment
+whose oldest `at` is known to be at or after the cutoff is skipped (segment_ages.py) —
+and the daily check that finds too few to rewrite ends here; (3) the documents that stay are staged into
 new segments (segment_rewrite.begin / write_next), the lock taken for each segment
 written, after checking that the learner's log is the same and its prefix untouched;
 (4) under the lock, the documents appended since (1) follow the staged ones and the new
@@ -48,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 from app.core.errors import StoreError
 from app.core.store import segment_rewrite
 from app.core.store.atomic import fsync_dir
+from app.core.store.segment_ages import SegmentAges, stamp_of
 from app.core.store.segments import LearnerLog
 from app.core.store.snapshots import HistoryMark, Snapshot, check_name, meta_of
 
@@ -107,7 +109,8 @@ def age_out(store: Store, learner_id: str, cutoff: str,
     last_id = None
     gone: set[int] = set()
     late = False
-    for position, docs in _prefix(log_, numbers, total):
+    ages = SegmentAges.load(log_.folder)
+    for position, docs in _prefix(log_, numbers, total, (ages, cutoff)):
         batch = []
         for offset, doc in enumerate(docs):
             event = doc["event"]
@@ -119,6 +122,9 @@ def age_out(store: Store, learner_id: str, cutoff: str,
                 late = late or (overdue is not None and event["at"] < overdue)
         if batch:
             take(batch)
+    with store._lock:                  # not while an erasure empties the folder
+        if not store._closed and learners.logs.get(learner_id) is log_:
+            ages.save(list(log_.numbers))
     report.kept = total
     if not gone or (overdue is not None and len(gone) < log_.capacity and not late):
         return report
@@ -181,15 +187,33 @@ def _abandon(store: Store, learner_id: str, log_: LearnerLog,
             segment_rewrite.abandon(staged)
 
 
-def _prefix(log_: LearnerLog, numbers: list[int], total: int
+def _prefix(log_: LearnerLog, numbers: list[int], total: int,
+            skip_after: tuple[SegmentAges, str] | None = None
             ) -> Iterator[tuple[int, list[Event]]]:
     """(position of the first document, the documents) of each of the segments `numbers`,
     read one at a time, up to `total` documents in all: what a tap appends to the last of
     them meanwhile is not read (read without the store's lock; a segment file is only
-    ever replaced whole)."""
+    ever replaced whole).
+
+    With `skip_after` (the learner's SegmentAges, a cutoff): a full segment whose oldest
+    `at` is known to be at or after the cutoff is not read (nothing in it can age out);
+    the oldest `at` of every full segment read is noted. The last segment is always read
+    (its last document names the history's end)."""
     for index, number in enumerate(numbers):
         position = index * log_.capacity
-        yield position, log_.read_docs(number)[:max(total - position, 0)]
+        full = index < len(numbers) - 1
+        if skip_after is not None and full:
+            ages, cutoff = skip_after
+            path = log_.path_of(number)
+            oldest = ages.oldest(path, number)
+            if oldest is not None and oldest >= cutoff:
+                continue
+            stamp = stamp_of(path)
+            docs = log_.read_docs(number)
+            ages.note(path, number, docs, stamp)
+        else:
+            docs = log_.read_docs(number)
+        yield position, docs[:max(total - position, 0)]
 
 
 def write_retained(store: Store, learner_id: str, name: str, version: str,
