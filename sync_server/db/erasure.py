@@ -177,8 +177,20 @@ class ErasureSql(SqlBase):
     def fold_events_before(self, cutoff: str, *, fold: Fold, batch: int = 5000,
                            audit: AuditFor | None = None) -> int:
         total = 0
+        # most days nothing is past the period: the index events_at (schema 16) says so
+        # without the write lock, instead of a read of every event under it (1M events:
+        # 136–152 ms of pushes waiting, every day; 10M ≈ 1.4 s)
+        if self._one("SELECT 1 FROM events WHERE at < ? LIMIT 1", (cutoff,)) is None:
+            entry = audit(0) if audit is not None else None
+            if entry is not None:                      # a command-line run is recorded
+                with self._write() as cur:
+                    insert_audit(cur, self.dialect, entry)
+            return 0
         while True:
             with self._write(LOCK_EVENTS, LOCK_LEARNERS) as cur:     # (group_totals.py)
+                # in seq order: a batch holds a few pushes' learners, whose report rows
+                # are recomputed (forget_events); in `at` order it held nearly every
+                # learner (45,000 of 1M events: 57 s instead of 10 s)
                 cur.execute(self._sql("SELECT seq, facility_id, content, learner_id FROM "
                                       "events WHERE at < ? ORDER BY seq LIMIT ?"),
                             (cutoff, batch))

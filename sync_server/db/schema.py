@@ -227,6 +227,9 @@ VERSIONS: dict[int, list[Statement]] = {
     14: GROUP_TOTALS,
     # the gap map's totals per group and the mapping they follow (issue 18)
     15: GAP_TOTALS,
+    # retention finds the events past the period through an index, not by reading the
+    # whole table under the write lock every day (issue 18; db/erasure.py)
+    16: ["CREATE INDEX IF NOT EXISTS events_at ON events (at, seq)"],
 }
 LATEST = max(VERSIONS)
 

@@ -34,6 +34,7 @@ from sync_server.services import (
     learners,
     retention,
 )
+from sync_server.services import summary as summary_service
 from sync_server.services import sync as sync_service
 from sync_server.services.queries import Queries
 from tests.support.postgres import database_url, postgres_url  # noqa: F401 - fixtures
@@ -306,6 +307,43 @@ def test_retention_folds_old_events_and_drops_old_audit_entries(repo: Repository
     retention.run_retention(repo=repo, now=now, events_years=6, audit_years=6, by="cli:ops")
     assert [(e.actor, e.detail.get("deleted")) for e in entries(repo)][:2] == \
         [("cli:ops", 0), ("cli:ops", 0)]
+
+
+def test_retention_in_batches_takes_exactly_the_events_past_the_period(
+        repo: Repository) -> None:
+    """Several batches, events sharing an `at` across a batch's edge, old events pushed
+    after new ones: each old one folded into the summary and deleted once, every newer
+    one kept; a run with nothing left to do removes nothing."""
+    dev = device(repo)
+    people = {}
+    for name, at, n in [("New", "2026-06-01T09:00:00.000Z", 4),
+                        ("Tied", "2021-03-01T09:00:00.000Z", 7),       # one `at`, 8 events
+                        ("Older", "2020-02-01T09:00:00.000Z", 2),
+                        ("Edge", "2022-12-31T23:59:59.999Z", 1)]:
+        people[name] = learner_with_events(repo, dev, name, n=n, at=at)
+    cutoff = "2023-01-01T00:00:00.000Z"
+    gone = repo.fold_events_before(cutoff, fold=summary_service.fold, batch=3)
+    assert gone == 8 + 3 + 2
+    for name in ("Tied", "Older", "Edge"):
+        assert repo.learner_events(people[name][0]) == []
+    assert len(repo.learner_events(people["New"][0])) == 5
+    rows = {(r.year, r.events, r.quiz_passes) for r in repo.course_summaries()}
+    assert rows == {("2020", 3, 1), ("2021", 8, 1), ("2022", 2, 1)}
+    assert repo.rebuild_aggregates(keep=False).matched
+    assert repo.fold_events_before(cutoff, fold=summary_service.fold, batch=3) == 0
+
+
+def test_a_day_with_nothing_past_the_period_reads_through_the_index(tmp_path: Path) -> None:
+    """SQLite's plan for retention's first look: the index events_at (schema 16), not a
+    scan of every event under the write lock."""
+    import sqlite3
+    repo = open_repository(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    repo.close()
+    conn = sqlite3.connect(tmp_path / "db.sqlite3")
+    plan = " ".join(str(row[-1]) for row in conn.execute(
+        "EXPLAIN QUERY PLAN SELECT 1 FROM events WHERE at < ? LIMIT 1", ("2021-01-01",)))
+    conn.close()
+    assert "SEARCH events USING COVERING INDEX events_at" in plan, plan
 
 
 def test_the_schedule_runs_once_per_interval_of_the_injected_clock() -> None:
