@@ -17,6 +17,7 @@ import pytest
 
 from app.core.clock import now_iso
 from sync_server.db import open_repository
+from sync_server.db.erasure import old_events_per_learner
 from sync_server.db.repository import (
     AuditQuery,
     CertificateRecord,
@@ -341,9 +342,9 @@ def test_a_day_with_nothing_past_the_period_reads_through_the_index(tmp_path: Pa
     repo.close()
     conn = sqlite3.connect(tmp_path / "db.sqlite3")
     plan = " ".join(str(row[-1]) for row in conn.execute(
-        "EXPLAIN QUERY PLAN SELECT 1 FROM events WHERE at < ? LIMIT 1", ("2021-01-01",)))
+        "EXPLAIN QUERY PLAN " + old_events_per_learner("sqlite"), ("2021-01-01",)))
     conn.close()
-    assert "SEARCH events USING COVERING INDEX events_at" in plan, plan
+    assert "SEARCH events USING INDEX events_at" in plan, plan
 
 
 def test_the_schedule_runs_once_per_interval_of_the_injected_clock() -> None:
