@@ -422,3 +422,27 @@ def test_the_daily_check_reads_only_the_segments_that_may_hold_old_events(
         assert retention.age_out(store, LEARNER, "2020-01-01T00:00:00.000Z") == 5
         assert check() == log_.numbers                         # new segments: read once
         assert check() == [log_.numbers[-1]]                   # nothing old is left
+
+
+def test_a_segment_read_short_while_staging_keeps_the_old_segments(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A segment that reads as empty the second time (moved aside as damaged, say) must
+    not become a history without its documents: the staged rewrite is undone."""
+    store, _ = tablet(tmp_path)
+    with store:
+        before = views(store)
+        count = store.event_count(LEARNER)
+        log_ = store._learners.logs[LEARNER]
+        real = ageing._prefix
+        passes = iter(range(100))
+
+        def prefix(*args: Any) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+            items = list(real(*args))
+            if next(passes) == 1:          # the staging pass: the last (recent) one empty
+                items[-1] = (items[-1][0], [])
+            yield from items
+        monkeypatch.setattr(ageing, "_prefix", prefix)
+        assert retention.run(store, now=NOW) == {}             # logged, not raised
+        assert not (log_.folder / segment_rewrite.MARKER).exists()
+        assert store.event_count(LEARNER) == count and views(store) == before
+        assert all(n < segment_rewrite.GAP for n in log_.numbers)

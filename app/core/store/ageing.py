@@ -144,6 +144,9 @@ def age_out(store: Store, learner_id: str, cutoff: str,
                             _same(store, learner_id, log_, numbers, staged)
                             segment_rewrite.write_next(staged, chunk)
                         chunk = []
+        if staged.documents + len(chunk) != total - len(gone):    # a segment read short
+            raise StoreError(f"{log_.folder}: a rewrite got {staged.documents + len(chunk)} "
+                             f"documents, expected {total - len(gone)}")
         with store._lock:
             _same(store, learner_id, log_, numbers, staged)
             since = [doc for docs in log_.docs_from(total) for doc in docs]
