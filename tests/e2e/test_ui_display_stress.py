@@ -13,7 +13,8 @@ visited. Each change waits for the events themselves, never for a fixed time:
 * the server's answer: a patch carrying the new theme arrives on the page's WebSocket
   (a dropped tap gets no answer, so it fails here within 10 s);
 * the new text size is really drawn: the "Text size" label takes the height measured
-  for that size in the first round (Normal < Large < Larger);
+  for that size in the first round, once the theme's animation was over
+  (Normal < Large < Larger);
 * the tab still draws: an animation frame runs (5 s). A spinning renderer answers no
   Playwright wait, not even its timeout: pytest-timeout (300 s) ends the test then.
 
@@ -76,6 +77,22 @@ LABEL_JS = """[...document.querySelectorAll('flt-semantics')].filter(e =>
   e.textContent === 'Text size').map(e => e.getBoundingClientRect().height)"""
 #: Is the "Text size" label (not) drawn at height h (± 0.5 px)?
 HEIGHT_JS = f"([h, equal]) => {LABEL_JS}.some(v => (Math.abs(v - h) < 0.5) === equal)"
+#: The label's height once it has left height h and then kept one value for `frames`
+#: animation frames in a row (false until then). A theme change is animated (Flutter's
+#: AnimatedTheme lerps the text styles over ≈ 200 ms): the first height that differs
+#: from the old one can be one of the animation's, which a later round, its frames
+#: falling elsewhere on a loaded machine, need not draw again (CI: "Large" waited 10 s
+#: for a height the settled label never had).
+SETTLED_JS = f"""([h, frames]) => {{
+  const v = {LABEL_JS};
+  const s = window.__labelSettle || (window.__labelSettle = {{last: null, run: 0}});
+  if (!v.length || Math.abs(v[0] - h) < 0.5) {{ s.last = null; s.run = 0; return false; }}
+  if (s.last === v[0]) {{ s.run += 1; }} else {{ s.last = v[0]; s.run = 0; }}
+  return s.run >= frames ? v[0] : false;
+}}"""
+#: animation frames the label must keep one height to count as drawn (≈ 0.2 s at 60 Hz:
+#: the theme animation's length)
+SETTLED_FRAMES = 12
 
 
 class Stress:
@@ -108,11 +125,14 @@ class Stress:
     def drawn_at(self, size: str, before: str) -> None:
         """The "Text size" label is drawn at the height of `size`. The first time, that
         height is unknown: wait until the label's height has left the height of the size
-        `before` (the new theme is laid out, not just received), then note it."""
+        `before` (the new theme is laid out, not just received) and stopped changing
+        (the theme's animation is over: SETTLED_JS), then note it."""
         wait = self.b.page.wait_for_function
         if size not in self.heights:
-            wait(HEIGHT_JS, arg=[self.heights[before], False], timeout=ANSWER_MS)
-            self.heights[size] = self.label_height()
+            self.b.page.evaluate("() => { window.__labelSettle = null; }")
+            settled = wait(SETTLED_JS, arg=[self.heights[before], SETTLED_FRAMES],
+                           polling="raf", timeout=ANSWER_MS)
+            self.heights[size] = float(settled.json_value())
         else:
             wait(HEIGHT_JS, arg=[self.heights[size], True], timeout=ANSWER_MS)
 
