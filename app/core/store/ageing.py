@@ -144,17 +144,17 @@ def age_out(store: Store, learner_id: str, cutoff: str,
                             _same(store, learner_id, log_, numbers, staged)
                             segment_rewrite.write_next(staged, chunk)
                         chunk = []
-        if staged.documents + len(chunk) != total - len(gone):    # a segment read short
-            raise StoreError(f"{log_.folder}: a rewrite got {staged.documents + len(chunk)} "
-                             f"documents, expected {total - len(gone)}")
         with store._lock:
             _same(store, learner_id, log_, numbers, staged)
             since = [doc for docs in log_.docs_from(total) for doc in docs]
-            for snap in log_.folder.glob("*.snap"):
-                if snap.name != f"{retained}.snap":
-                    snap.unlink()
-            fsync_dir(log_.folder)
-            segment_rewrite.commit(staged, chunk + since)
+
+            def drop_snapshots() -> None:
+                for snap in log_.folder.glob("*.snap"):
+                    if snap.name != f"{retained}.snap":
+                        snap.unlink()
+                fsync_dir(log_.folder)
+            segment_rewrite.commit(staged, chunk + since, total - len(gone) + len(since),
+                                   prepare=drop_snapshots)
             learners._history.discard(learner_id)
             learners.ids.forget()
             report.aged, report.kept = len(gone), total - len(gone) + len(since)

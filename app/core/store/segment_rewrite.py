@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -103,9 +103,13 @@ class Rewrite:
     log: LearnerLog
     first: int                       # the number of the first new segment
     segments: int = 0                # new full segments written so far
-    documents: int = 0               # the documents in them
     committed: bool = False          # the marker names the new segments: no undo
     numbers: list[int] = field(default_factory=list)
+
+    @property
+    def documents(self) -> int:
+        """The documents staged so far (every staged segment is full)."""
+        return self.segments * self.log.capacity
 
     def clashes(self) -> bool:
         """Whether the log's own segments reached the staged numbers (then `abandon`)."""
@@ -130,7 +134,6 @@ def write_next(rewrite: Rewrite, chunk: list[dict[str, Any]]) -> None:
     rewrite.numbers.append(number)      # before the write: `abandon` removes a torn one
     _write(rewrite.log, number, chunk)
     rewrite.segments += 1
-    rewrite.documents += len(chunk)
 
 
 def abandon(rewrite: Rewrite) -> None:
@@ -148,17 +151,26 @@ def abandon(rewrite: Rewrite) -> None:
         fsync_dir(folder)
 
 
-def commit(rewrite: Rewrite, rest: list[dict[str, Any]]) -> None:
+def commit(rewrite: Rewrite, rest: list[dict[str, Any]], count: int,
+           prepare: Callable[[], None] | None = None) -> None:
     """Finish a staged rewrite: `rest` (the documents after the staged ones) goes into
     the last new segments, then the old segments go (under the store's lock; module
-    docstring). StoreError when a write fails: undone, now or by the next load."""
+    docstring). The staged documents and `rest` must be `count`, at least one — else
+    (a segment read short, say) nothing changes. `prepare()` runs once the rewrite is
+    sure to go ahead, before the old segments can go (the caller drops its caches that
+    name positions). StoreError when a check or a write fails: undone, now or by the
+    next load."""
     learner = rewrite.log
-    if rewrite.documents + len(rest) < 1:
+    if count < 1 or rewrite.documents + len(rest) != count:
         abandon(rewrite)
-        raise StoreError("a rewrite keeps at least one document")
+        raise StoreError("a rewrite keeps at least one document" if count < 1 else
+                         f"{learner.folder}: a rewrite got {rewrite.documents + len(rest)} "
+                         f"documents, expected {count}")
     if rewrite.clashes():
         abandon(rewrite)
         raise StoreError(f"{learner.folder}: segments were added up to the staged ones")
+    if prepare is not None:
+        prepare()
     learner.close()                      # the open TinyDB of the last segment
     capacity = learner.capacity
     segments = rewrite.segments + -(-len(rest) // capacity)
@@ -184,7 +196,7 @@ def rewrite(learner: LearnerLog, count: int, docs: Iterable[dict[str, Any]]) -> 
     them, at least one — in order, in one go (the store's lock held throughout; it may
     read the old segments: they go only at the end). StoreError when a write fails, or
     `docs` does not hold `count`: undone at once (or by the next load)."""
-    if count < 1:
+    if count < 1:                        # before any file is written
         raise StoreError("a rewrite keeps at least one document")
     staged = begin(learner)
     try:
@@ -194,10 +206,7 @@ def rewrite(learner: LearnerLog, count: int, docs: Iterable[dict[str, Any]]) -> 
             if len(chunk) == learner.capacity:
                 write_next(staged, chunk)
                 chunk = []
-        if staged.documents + len(chunk) != count:
-            raise StoreError(f"{learner.folder}: a rewrite got "
-                             f"{staged.documents + len(chunk)} documents, expected {count}")
-        commit(staged, chunk)
+        commit(staged, chunk, count)
     finally:
         abandon(staged)                  # a no-op once committed
 
