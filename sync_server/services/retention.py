@@ -9,10 +9,12 @@
 * 0 turns a rule off.
 
 Run by `python -m sync_server retention run` and, inside the server, by
-`RetentionSchedule` once a day (a background task started by create_app). Every run
-that removes something is itself audited (actor `server` or the CLI user), in the
-transaction that removes it; a command-line run is recorded even when it removed
-nothing (the scheduled daily run then stays quiet).
+`RetentionSchedule` once a day (a background task started by create_app). Every
+transaction that removes something is itself audited (actor `server` or the CLI user),
+with the count it removed — a run of events works a group of learners per transaction,
+so a run stopped half-way leaves every deletion it committed audited; a command-line
+run is recorded even when it removed nothing (the scheduled daily run then stays
+quiet).
 """
 
 from __future__ import annotations

@@ -334,6 +334,70 @@ def test_retention_in_batches_takes_exactly_the_events_past_the_period(
     assert repo.fold_events_before(cutoff, fold=summary_service.fold, batch=3) == 0
 
 
+def _retention_entries(repo: Repository) -> list[int]:
+    return sorted(e.detail["deleted"] for e in entries(repo) if e.action == "retention.events")
+
+
+def test_a_run_stopped_between_groups_leaves_each_deletion_audited(repo: Repository) -> None:
+    """Each transaction that deletes events writes its own audit entry: a run stopped after
+    its first group (a restart, a full disk: here the fold fails) has that group's
+    deletions committed and audited, and the other learner untouched."""
+    dev = device(repo)
+    first, second = sorted(learner_with_events(repo, dev, name, n=3,
+                                               at="2020-06-01T09:00:00.000Z")[0]
+                           for name in ("Ana", "Bruno"))
+    cutoff = "2023-01-01T00:00:00.000Z"
+    calls: list[int] = []
+
+    def fold(gone: list[tuple[str, str]]) -> list[Any]:
+        calls.append(len(gone))
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return summary_service.fold(gone)
+
+    with pytest.raises(OSError, match="disk full"):
+        repo.fold_events_before(cutoff, fold=fold, batch=1, audit=lambda n: audit.entry(
+            "server", "retention.events", target=cutoff, deleted=n))
+    assert repo.learner_events(first) == [] and len(repo.learner_events(second)) == 4
+    assert _retention_entries(repo) == [4]
+    assert repo.rebuild_aggregates(keep=False).matched
+    # the next run takes the rest, audited likewise
+    assert repo.fold_events_before(cutoff, fold=summary_service.fold, audit=lambda n: audit.entry(
+        "server", "retention.events", target=cutoff, deleted=n)) == 4
+    assert _retention_entries(repo) == [4, 4]
+    assert [(r.events, r.quiz_passes) for r in repo.course_summaries()] == [(8, 2)]
+
+
+def test_learners_who_keep_long_histories_make_smaller_retention_groups(
+        repo: Repository, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group's learners' events in all (what the recompute reads under the write lock)
+    stay within RETENTION_READ: three learners with 2 old and 7 kept events each, 10 at a
+    time, make three transactions (one audit entry each); by default, one."""
+    from sync_server.db import erasure
+    dev = device(repo)
+    people = []
+    for name in ("Ana", "Bruno", "Carla"):
+        lid, _ = learner_with_events(repo, dev, name, n=1, at="2020-06-01T09:00:00.000Z")
+        kept = [make_event(lid, dev.id, 10 + i, at="2026-06-01T09:00:00.000Z") for i in range(7)]
+        assert len(sync_service.push(repo, dev, kept).stored) == 7
+        people.append(lid)
+    cutoff = "2023-01-01T00:00:00.000Z"
+    monkeypatch.setattr(erasure, "RETENTION_READ", 10)
+    assert repo.fold_events_before(cutoff, fold=summary_service.fold, audit=lambda n: audit.entry(
+        "server", "retention.events", target=cutoff, deleted=n)) == 6
+    assert _retention_entries(repo) == [2, 2, 2]
+    assert all(len(repo.learner_events(lid)) == 7 for lid in people)
+    assert repo.rebuild_aggregates(keep=False).matched
+    # the same database again, with the default bound: one transaction for all three
+    for i, lid in enumerate(people):
+        old = [make_event(lid, dev.id, 30 + i, at="2021-06-01T09:00:00.000Z")]
+        assert len(sync_service.push(repo, dev, old).stored) == 1
+    monkeypatch.setattr(erasure, "RETENTION_READ", 40_000)
+    assert repo.fold_events_before(cutoff, fold=summary_service.fold, audit=lambda n: audit.entry(
+        "server", "retention.events", target=cutoff, deleted=n)) == 3
+    assert _retention_entries(repo) == [2, 2, 2, 3]
+
+
 def test_a_day_with_nothing_past_the_period_reads_through_the_index(tmp_path: Path) -> None:
     """SQLite's plan for retention's first look: the index events_at (schema 16), not a
     scan of every event under the write lock."""
