@@ -165,7 +165,13 @@ def test_a_crash_before_the_old_segments_went_finishes_the_rewrite(
     with store:
         before = views(store)
 
+        index = store._learners.ids.folder
+        store._learners.ids.compact()                        # an index on disk …
+
         def killed(folder: Path, numbers: list[int]) -> list[int]:
+            # … gone before the old segments may go: one that survived a power cut with
+            # counts that fit the new segments would be trusted, at the old positions
+            assert not [p for p in index.iterdir() if p.stat().st_size]
             raise StoreError("killed (test)")
         with monkeypatch.context() as patched:
             patched.setattr(segment_rewrite, "recover", killed)
@@ -446,3 +452,101 @@ def test_a_segment_read_short_while_staging_keeps_the_old_segments(
         assert not (log_.folder / segment_rewrite.MARKER).exists()
         assert store.event_count(LEARNER) == count and views(store) == before
         assert all(n < segment_rewrite.GAP for n in log_.numbers)
+
+
+def test_a_log_that_grows_up_to_the_staged_numbers_abandons_the_rewrite_first(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More than GAP segments appended while a rewrite is staged (here GAP is 2): the
+    segment that would take the first staged number abandons the rewrite before it is
+    written, so no staged file is overwritten and then deleted as staged — every event
+    stays, and nothing ages this time."""
+    monkeypatch.setattr(segment_rewrite, "GAP", 2)
+    store, _ = tablet(tmp_path)
+    with store:
+        count = store.event_count(LEARNER)
+        log_ = store._learners.logs[LEARNER]
+        staged: list[Any] = []
+        real_write = segment_rewrite.write_next
+
+        def noted(rewrite: Any, chunk: Any) -> None:
+            staged.append(rewrite)
+            real_write(rewrite, chunk)
+        monkeypatch.setattr(segment_rewrite, "write_next", noted)
+        pulled: list[dict[str, Any]] = []
+        real_prefix = ageing._prefix
+
+        def prefix(*args: Any) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+            for item in real_prefix(*args):
+                yield item
+                if staged and not pulled:        # a staged segment is on disk
+                    assert staged[0].numbers
+                    pulled.extend(old_and_recent(LEARNER, 0, 4 * log_.capacity))
+                    in_another_thread(store, lambda: store.merge(pulled))
+        monkeypatch.setattr(ageing, "_prefix", prefix)
+        assert retention.run(store, now=NOW) == {}
+        assert pulled
+        assert not (log_.folder / segment_rewrite.MARKER).exists()
+        ids = [e["id"] for e in store.events(LEARNER)]
+        assert len(ids) == len(set(ids)) == count + len(pulled)
+        assert {e["id"] for e in pulled} <= set(ids)
+    with Store.open(tmp_path) as again:
+        assert again.event_count(LEARNER) == count + len(pulled)
+        assert retention.run(again, now=NOW, force=True)[LEARNER] > 0   # the next day
+
+
+def test_a_commit_marker_that_fails_after_its_rename_still_finishes_the_rewrite(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commit's marker is on disk (renamed) but its write reports an error, with
+    every new segment already staged: the commit's own recovery finishes the rewrite,
+    and nothing after it may delete the new segments as if staged."""
+    with Store.open(tmp_path, segment_capacity=8) as store:
+        store.merge(old_and_recent(LEARNER, 16, 8))
+        log_ = store._learners.logs[LEARNER]
+        kept = log_.read_docs(log_.numbers[-1])           # the 8 recent ones
+        real = segment_rewrite.atomic_write_bytes
+
+        def renamed_then_failed(path: Path, data: bytes) -> None:
+            real(path, data)
+            if b"old_last" in data:
+                raise StoreError("fsync of the folder failed (test)")
+        monkeypatch.setattr(segment_rewrite, "atomic_write_bytes", renamed_then_failed)
+        with store._lock, pytest.raises(StoreError, match="test"):
+            segment_rewrite.rewrite(log_, len(kept), iter(kept))
+        assert log_.numbers and log_.numbers[0] > segment_rewrite.GAP    # the new ones
+        assert [d["event"]["id"] for d in log_.read_docs(log_.numbers[0])] == \
+            [d["event"]["id"] for d in kept]
+    with Store.open(tmp_path) as again:
+        assert [e["id"] for e in again.events(LEARNER)] == [d["event"]["id"] for d in kept]
+
+
+def test_a_commit_that_raises_once_the_rewrite_is_done_leaves_no_stale_history(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last new segment is written, then its write reports an error: the rewrite is
+    done (recovered at once), and what the store answers is the new history, not a
+    cached copy of the old one."""
+    store, _ = tablet(tmp_path)
+    with store:
+        before = views(store)
+        log_ = store._learners.logs[LEARNER]
+        store.events(LEARNER)                                  # cached
+        real = segment_rewrite._write
+        marker = log_.folder / segment_rewrite.MARKER
+
+        def written_then_failed(learner: Any, number: int, chunk: Any) -> int:
+            done = real(learner, number, chunk)
+            if b"old_last" in (read_file_bytes(marker) or b""):    # (plaintext)
+                raise StoreError("disk error after the rename (test)")
+            return done
+        monkeypatch.setattr(segment_rewrite, "_write", written_then_failed)
+        assert retention.run(store, now=NOW) == {}             # logged, not raised
+        assert all(n > segment_rewrite.GAP for n in log_.numbers)        # done
+        ids = [e["id"] for e in store.events(LEARNER)]
+        assert len(ids) == store.event_count(LEARNER) and not any(
+            e["at"] < CUTOFF and e["id"] not in unsent_ids(store) for e in store.events(LEARNER))
+        assert views(store) == before
+    with Store.open(tmp_path) as again:
+        assert [e["id"] for e in again.events(LEARNER)] == ids
+
+
+def unsent_ids(store: Store) -> set[str]:
+    return set(store._outbox_index().pending) | store._rejected.ids

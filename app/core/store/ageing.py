@@ -16,10 +16,11 @@ step, not for the whole rewrite (docs/store.md, "Retention"):
    rewritten without the aged documents (segment_rewrite.py: crash-safe; a crash at any point leaves either the old
    or the new segments, never a mix, and a retained fold that already holds the aged
    events is harmless: folds ignore an id seen before);
-4. what names positions is dropped: the learner's fold snapshots (deleted *before* the
-   rewrite: a snapshot whose mark happened to fit the new segments would miss the aged
-   events; the caller saves a new one), the history cache, the id index (rebuilt from
-   the segments on first use).
+4. what names positions is dropped: the learner's fold snapshots and the id index
+   (deleted, durably, *before* the old segments can go: a snapshot or an index whose
+   counts happened to fit the new segments would be trusted; the caller saves a new
+   snapshot, the index is rebuilt from the segments on first use), and the history
+   cache (once the rewrite has begun, even if it failed).
 
 The steps: (1) under the lock, the journal is folded and the learner's segments as they
 are then — their numbers and document count, the *prefix* — are noted; (2) without it,
@@ -148,15 +149,21 @@ def age_out(store: Store, learner_id: str, cutoff: str,
             _same(store, learner_id, log_, numbers, staged)
             since = [doc for docs in log_.docs_from(total) for doc in docs]
 
-            def drop_snapshots() -> None:
+            def drop_caches() -> None:
+                """What names positions goes, durably, before the old segments can:
+                after a power cut a stale snapshot or id index whose counts happen to
+                fit the new segments would be trusted."""
                 for snap in log_.folder.glob("*.snap"):
                     if snap.name != f"{retained}.snap":
                         snap.unlink()
                 fsync_dir(log_.folder)
-            segment_rewrite.commit(staged, chunk + since, total - len(gone) + len(since),
-                                   prepare=drop_snapshots)
-            learners._history.discard(learner_id)
-            learners.ids.forget()
+                learners.ids.forget()
+            try:
+                segment_rewrite.commit(staged, chunk + since, total - len(gone) + len(since),
+                                       prepare=drop_caches)
+            finally:           # begun, even if it raised: the segments may have changed
+                if staged.committed:
+                    learners._history.discard(learner_id)
             report.aged, report.kept = len(gone), total - len(gone) + len(since)
             if then is not None and last_id is not None:
                 then(HistoryMark(total - len(gone), last_id))

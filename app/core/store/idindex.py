@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app.core.errors import StoreError
-from app.core.store.atomic import read_binary_file, write_binary_file
+from app.core.store.atomic import fsync_dir, read_binary_file, write_binary_file
 from app.core.store.records import Appender, read_records, write_records
 from app.core.store.sortedids import SortedIds, fits
 
@@ -140,6 +140,8 @@ class IdIndex:
         self._log.close()
         for name in (BASE_FILE, LOG_FILE):
             (self.folder / name).unlink(missing_ok=True)
+        if self.folder.is_dir():         # durably: the files name ids or positions gone
+            fsync_dir(self.folder)
         self._log = Appender(self.folder / LOG_FILE, LOG_KIND)
         self.loaded = False
         self._reset()

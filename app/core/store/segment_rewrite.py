@@ -24,7 +24,15 @@ events appended meanwhile take the numbers just after the old last segment, belo
 the marker by ``{"old_last": n, "new_segments": m}``, and from then on goes as above.
 `recover` of a ``staged_from`` marker deletes the segments from `f` on: a crash while
 staging leaves the old segments and whatever was appended since, as if no rewrite had
-begun. `abandon` does the same at once.
+begun. `abandon` does the same at once. Should the log grow up to `f` while a rewrite is
+staged (GAP segments' worth appended meanwhile), the segment that would take `f` first
+abandons the rewrite (`LearnerLog.release_reserved`): a staged number never becomes one
+of the log's own, which `abandon` or `recover` would then delete.
+
+Once `commit` has begun, its own ending settles the files — `recover` reads the marker
+on disk and finishes or undoes the rewrite, whichever it says — so `abandon` does
+nothing after it, even when `commit` raised: the marker may already name the new
+segments as the only history.
 """
 
 from __future__ import annotations
@@ -48,7 +56,8 @@ MARKER = "rewrite.json"
 KIND = "segment"
 #: new segments are numbered from the old last one + GAP + 1: what a tap appends while a
 #: rewrite is staged takes the numbers in between (256,000 documents at the default
-#: capacity: more than any history gains in one rewrite; `Rewrite.clashes` checks)
+#: capacity: more than any history gains in one rewrite; should it, the rewrite is
+#: abandoned first — module docstring)
 GAP = 1000
 
 
@@ -60,6 +69,8 @@ class LearnerLog(Protocol):
     capacity: int
     numbers: list[int]
     last_count: int
+    reserved_from: int | None
+    release_reserved: Callable[[], None] | None
 
     def path_of(self, number: int) -> Path: ...
 
@@ -103,7 +114,8 @@ class Rewrite:
     log: LearnerLog
     first: int                       # the number of the first new segment
     segments: int = 0                # new full segments written so far
-    committed: bool = False          # the marker names the new segments: no undo
+    committed: bool = False          # commit began: its ending settles the files, no undo
+    abandoned: bool = False          # its staged segments are gone
     numbers: list[int] = field(default_factory=list)
 
     @property
@@ -112,8 +124,9 @@ class Rewrite:
         return self.segments * self.log.capacity
 
     def clashes(self) -> bool:
-        """Whether the log's own segments reached the staged numbers (then `abandon`)."""
-        return bool(self.log.numbers) and self.log.numbers[-1] >= self.first
+        """Whether the rewrite can no longer go on: abandoned (the log grew up to the
+        staged numbers), or the log's own segments reached them."""
+        return self.abandoned or (bool(self.log.numbers) and self.log.numbers[-1] >= self.first)
 
 
 def begin(learner: LearnerLog) -> Rewrite:
@@ -122,7 +135,9 @@ def begin(learner: LearnerLog) -> Rewrite:
         raise StoreError(f"{learner.folder}: a rewrite of these segments is under way")
     first = learner.numbers[-1] + GAP + 1
     atomic_write_bytes(learner.folder / MARKER, json.dumps({"staged_from": first}).encode())
-    return Rewrite(learner, first)
+    staged = Rewrite(learner, first)
+    learner.reserved_from, learner.release_reserved = first, lambda: abandon(staged)
+    return staged
 
 
 def write_next(rewrite: Rewrite, chunk: list[dict[str, Any]]) -> None:
@@ -138,9 +153,12 @@ def write_next(rewrite: Rewrite, chunk: list[dict[str, Any]]) -> None:
 
 def abandon(rewrite: Rewrite) -> None:
     """Undo a staged rewrite that was not committed: its segments and marker go, the
-    log's own segments stay as they are (under the store's lock)."""
-    if rewrite.committed:
+    log's own segments stay as they are (under the store's lock). Once only: a number
+    it freed may then be taken by the log."""
+    if rewrite.committed or rewrite.abandoned:
         return
+    rewrite.abandoned = True
+    _release(rewrite.log)
     folder = rewrite.log.folder
     for number in rewrite.numbers:
         with contextlib.suppress(FileNotFoundError):
@@ -149,6 +167,10 @@ def abandon(rewrite: Rewrite) -> None:
         (folder / MARKER).unlink()
     if folder.is_dir():
         fsync_dir(folder)
+
+
+def _release(learner: LearnerLog) -> None:
+    learner.reserved_from, learner.release_reserved = None, None
 
 
 def commit(rewrite: Rewrite, rest: list[dict[str, Any]], count: int,
@@ -175,10 +197,11 @@ def commit(rewrite: Rewrite, rest: list[dict[str, Any]], count: int,
     capacity = learner.capacity
     segments = rewrite.segments + -(-len(rest) // capacity)
     old_last, old_count = learner.numbers[-1], learner.last_count
+    rewrite.committed = True             # from here on the `finally` settles the files
+    _release(learner)
     try:
         atomic_write_bytes(learner.folder / MARKER, json.dumps(
             {"old_last": old_last, "new_segments": segments}).encode())
-        rewrite.committed = True
         for start in range(0, len(rest), capacity):
             number = rewrite.first + rewrite.segments + start // capacity
             _write(learner, number, rest[start:start + capacity])

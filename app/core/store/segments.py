@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,11 @@ class LearnerLog:
         self.capacity = capacity
         self.numbers: list[int] = []
         self.last_count = 0
+        #: a staged rewrite's segment numbers start here (segment_rewrite.begin); a new
+        #: segment that would take one first calls `release_reserved`, which abandons
+        #: the rewrite — the staged files go before a segment of the log takes a number
+        self.reserved_from: int | None = None
+        self.release_reserved: Callable[[], None] | None = None
         self._db: TinyDB | None = None
 
     @classmethod
@@ -165,6 +170,9 @@ class LearnerLog:
             return len(chunk)
         chunk = docs[:self.capacity]
         number = (self.numbers[-1] + 1) if self.numbers else 1
+        if self.reserved_from is not None and number >= self.reserved_from \
+                and self.release_reserved is not None:
+            self.release_reserved()
         if not self.folder.is_dir():
             try:
                 self.folder.mkdir(parents=True)
