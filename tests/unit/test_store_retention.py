@@ -18,7 +18,7 @@ import pytest
 
 from app.core.errors import StoreError, SyncProtocolError
 from app.core.learning import retention
-from app.core.learning.history import RETAINED_NAME, SNAPSHOT_NAME, load_history
+from app.core.learning.history import RETAINED_NAME, SNAPSHOT_NAME, load_history, save_history
 from app.core.store import Store, ageing, erasure, segment_rewrite
 from app.core.store.atomic import atomic_write_bytes, read_file_bytes
 from app.core.store.segments import learner_key
@@ -550,3 +550,29 @@ def test_a_commit_that_raises_once_the_rewrite_is_done_leaves_no_stale_history(
 
 def unsent_ids(store: Store) -> set[str]:
     return set(store._outbox_index().pending) | store._rejected.ids
+
+
+def test_a_session_fold_from_before_an_ageing_is_not_saved_over_the_new_snapshot(
+        tmp_path: Path) -> None:
+    """A learner signed in (the session's fold covers what was stored then); a sync then
+    pulls events already past the period — stored after the session's mark — and the
+    day's ageing takes them. Every position up to the mark is unchanged, so the mark
+    still fits by count and last id; but the session's fold never saw what aged out, and
+    its save at the session's end must not replace the snapshot the ageing left."""
+    with Store.open(tmp_path, segment_capacity=8) as store:
+        recent = old_and_recent(LEARNER, 0, 12)
+        store.merge(recent)
+        session = load_history(store, LEARNER)                  # signed in
+        assert session.mark.count == 12
+        old = old_and_recent(LEARNER, 9, 0)
+        for event in old:                                        # other cards, of 2018
+            event["ref"]["card"] = f"old-{event['ref']['card']}"
+        store.merge(old)                                         # positions 12–20
+        assert retention.age_out(store, LEARNER, "2020-01-01T00:00:00.000Z") == 8   # the last stays
+        expected = recomputed(recent + old, LEARNER)
+        assert views(store) == expected                          # the ageing's snapshot
+        session.save_due = True                                  # the session ends
+        assert save_history(store, session) is False             # refused: too old
+        assert views(store) == expected
+        (store.root / "learners" / learner_key(LEARNER) / f"{SNAPSHOT_NAME}.snap").unlink()
+        assert views(store) == expected                          # = a recompute

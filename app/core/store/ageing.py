@@ -166,7 +166,7 @@ def age_out(store: Store, learner_id: str, cutoff: str,
                     learners._history.discard(learner_id)
             report.aged, report.kept = len(gone), total - len(gone) + len(since)
             if then is not None and last_id is not None:
-                then(HistoryMark(total - len(gone), last_id))
+                then(HistoryMark(total - len(gone), last_id, log_.generation))
             return report
     except _Changed:
         report.kept = total

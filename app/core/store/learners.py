@@ -208,7 +208,8 @@ class LearnerLogs:
         count = learner.count if learner is not None else 0
         start, last_id = 0, None
         if mark is not None and mark.count > 0:
-            if mark.count > count or learner is None or mark.last_id is None:
+            if mark.count > count or learner is None or mark.last_id is None \
+                    or not _same_generation(mark, learner):
                 return None
             start, last_id = mark.count, mark.last_id
         if learner is not None and (start < count or last_id is not None):
@@ -223,7 +224,8 @@ class LearnerLogs:
         unfolded = [copy_json(e) for e in self.unfolded() if e["learner"] == learner_id]
         if unfolded:
             apply(unfolded)
-        return HistoryMark(count, last_id if count else None)
+        return HistoryMark(count, last_id if count else None,
+                           learner.generation if learner is not None else 0)
 
     def read_snapshot(self, device_id: str, learner_id: str, name: str) -> Snapshot | None:
         """Store.read_snapshot, under the store's lock."""
@@ -237,7 +239,7 @@ class LearnerLogs:
             return None
         if found is None:
             return None
-        return snapshot_of(device_id, learner_id, name, *found)
+        return snapshot_of(device_id, learner_id, name, *found, generation=learner.generation)
 
     def write_snapshot(self, device_id: str, learner_id: str, name: str,
                        snapshot: Snapshot) -> None:
@@ -248,4 +250,14 @@ class LearnerLogs:
         if learner is None or not 0 < mark.count <= learner.count:
             raise StoreError(f"snapshot of {learner_id!r}: covers {mark.count} stored "
                              "events, which this history does not have")
+        if not _same_generation(mark, learner):
+            raise StoreError(f"snapshot of {learner_id!r}: made before its history was "
+                             "rewritten (retention); the next sign-in recomputes it")
         learner.write_snapshot(name, meta, snapshot.payload)
+
+
+def _same_generation(mark: HistoryMark, learner: LearnerLog) -> bool:
+    """Whether `mark` may be of `learner`'s segments as they are: a mark taken before a
+    rewrite (retention) may still match by count and last id — every aged document lay
+    after it — while the state it belongs to never saw what aged out (snapshots.py)."""
+    return mark.generation in (0, learner.generation)

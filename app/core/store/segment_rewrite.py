@@ -38,6 +38,7 @@ segments as the only history.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -59,6 +60,12 @@ KIND = "segment"
 #: capacity: more than any history gains in one rewrite; should it, the rewrite is
 #: abandoned first — module docstring)
 GAP = 1000
+_GENERATIONS = itertools.count(1)
+
+
+def next_generation() -> int:
+    """A number no learner log of this process had (snapshots.HistoryMark.generation)."""
+    return next(_GENERATIONS)
 
 
 class LearnerLog(Protocol):
@@ -71,6 +78,7 @@ class LearnerLog(Protocol):
     last_count: int
     reserved_from: int | None
     release_reserved: Callable[[], None] | None
+    generation: int
 
     def path_of(self, number: int) -> Path: ...
 
@@ -210,6 +218,8 @@ def commit(rewrite: Rewrite, rest: list[dict[str, Any]], count: int,
                          if p.stem.isdigit())
         learner.numbers = recover(learner.folder, numbers)
         done = learner.numbers[-1] > old_last
+        if done:                         # positions moved: older marks no longer fit
+            learner.generation = next_generation()
         last = len(rest) - (-(-len(rest) // capacity) - 1) * capacity if rest else capacity
         learner.last_count = last if done else old_count
 

@@ -57,6 +57,8 @@ class LearnerLog:
         #: a staged rewrite's segment numbers start here (segment_rewrite.begin); a new
         #: segment that would take one first calls `release_reserved`, which abandons
         #: the rewrite — the staged files go before a segment of the log takes a number
+        #: which generation of segments this is (a rewrite starts a new one)
+        self.generation = segment_rewrite.next_generation()
         self.reserved_from: int | None = None
         self.release_reserved: Callable[[], None] | None = None
         self._db: TinyDB | None = None

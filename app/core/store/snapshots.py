@@ -25,7 +25,7 @@ unreadable ones are ignored (logged), since a snapshot can always be recomputed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.errors import StoreError
@@ -42,6 +42,11 @@ class HistoryMark:
 
     count: int
     last_id: str | None
+    #: the generation of the learner's segments the mark was taken from (in memory only;
+    #: segments.LearnerLog.generation): a rewrite — retention — starts a new one, and a
+    #: mark of an older one no longer fits, whatever its count and last id say (the
+    #: documents after it may have aged out unseen). 0: unknown, checked by position only
+    generation: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +75,7 @@ def meta_of(device_id: str, learner_id: str, name: str, snapshot: Snapshot) -> d
 
 
 def snapshot_of(device_id: str, learner_id: str, name: str, meta: dict[str, Any],
-                payload: bytes | memoryview) -> Snapshot | None:
+                payload: bytes | memoryview, generation: int = 0) -> Snapshot | None:
     """The snapshot a file's header describes, or None when it is not this store's
     (positions are per data folder: the device id), this learner's `name` snapshot, or
     the header is malformed."""
@@ -81,4 +86,4 @@ def snapshot_of(device_id: str, learner_id: str, name: str, meta: dict[str, Any]
     if type(count) is not int or count < 1 or not isinstance(last_id, str) \
             or not isinstance(version, str):
         return None
-    return Snapshot(HistoryMark(count, last_id), version, payload)
+    return Snapshot(HistoryMark(count, last_id, generation), version, payload)
