@@ -576,3 +576,90 @@ def test_a_session_fold_from_before_an_ageing_is_not_saved_over_the_new_snapshot
         assert views(store) == expected
         (store.root / "learners" / learner_key(LEARNER) / f"{SNAPSHOT_NAME}.snap").unlink()
         assert views(store) == expected                          # = a recompute
+
+
+def test_an_abandon_that_cannot_delete_a_staged_file_keeps_the_reservation(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The log reaches the staged numbers (GAP 2) and the abandon this sets off cannot
+    delete a staged file once: the merge fails with a StoreError, the rewrite stays
+    reserved, and the next merge abandons it before taking a staged number — so the next
+    load's recovery of the `staged_from` marker deletes none of the log's own."""
+    monkeypatch.setattr(segment_rewrite, "GAP", 2)
+    store, _ = tablet(tmp_path)
+    with store:
+        count = store.event_count(LEARNER)
+        log_ = store._learners.logs[LEARNER]
+        staged: list[Any] = []
+        real_write = segment_rewrite.write_next
+
+        def noted(rewrite: Any, chunk: Any) -> None:
+            staged.append(rewrite)
+            real_write(rewrite, chunk)
+        monkeypatch.setattr(segment_rewrite, "write_next", noted)
+        real_unlink = Path.unlink
+        failures: list[Path] = []
+
+        def unlink(self: Path, missing_ok: bool = False) -> None:
+            if staged and not failures and self.stem.isdigit() \
+                    and int(self.stem) >= staged[0].first:
+                failures.append(self)
+                raise PermissionError(13, "Permission denied (test)")
+            real_unlink(self, missing_ok=missing_ok)
+        pulled: list[dict[str, Any]] = []
+        refused: list[BaseException] = []
+        real_prefix = ageing._prefix
+
+        def prefix(*args: Any) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+            for item in real_prefix(*args):
+                yield item
+                if staged and not pulled:
+                    pulled.extend(old_and_recent(LEARNER, 0, 4 * log_.capacity))
+
+                    def merge() -> None:
+                        with monkeypatch.context() as patched:
+                            patched.setattr(Path, "unlink", unlink)
+                            try:
+                                store.merge(pulled)
+                            except StoreError as exc:
+                                refused.append(exc)
+                        store.merge(pulled)                  # the sync's next try
+                    in_another_thread(store, merge)
+        monkeypatch.setattr(ageing, "_prefix", prefix)
+        assert retention.run(store, now=NOW) == {}
+        assert failures and refused and "Permission denied" in str(refused[0])
+        assert not (log_.folder / segment_rewrite.MARKER).exists()
+        assert store.event_count(LEARNER) == count + len(pulled)
+    with Store.open(tmp_path) as again:
+        ids = [e["id"] for e in again.events(LEARNER)]
+        assert len(ids) == len(set(ids)) == count + len(pulled)
+
+
+def test_a_rewrite_whose_recovery_fails_writes_nothing_more_until_reopened(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commit's own recovery fails (a disk error): which files are the history is
+    known again only at the next load, so the learner's segments take nothing more —
+    a merge is refused, answers stay in the journal — and the next open has them all."""
+    store, _ = tablet(tmp_path)
+    with store:
+        before = views(store)
+
+        def failed(folder: Path, numbers: list[int]) -> list[int]:
+            raise StoreError("I/O error (test)")
+        with monkeypatch.context() as patched:
+            patched.setattr(segment_rewrite, "recover", failed)
+            assert retention.run(store, now=NOW) == {}            # logged
+        late = old_and_recent(LEARNER, 0, 3 * store._learners.capacity)
+        with pytest.raises(StoreError, match="reopen the store"):
+            store.merge(late)
+        tapped = [store.append(e) for e in local(play(ACTS[:1], store.device_id,
+                                                      timedelta(days=4)), store)]
+    with Store.open(tmp_path) as again:
+        ids = {e["id"] for e in again.events(LEARNER)}
+        assert set(tapped) <= ids                                   # from the journal
+        again.merge(late)                                           # the sync's next try
+        assert {e["id"] for e in late} <= {e["id"] for e in again.events(LEARNER)}
+        (again.root / "learners" / learner_key(LEARNER) / f"{SNAPSHOT_NAME}.snap").unlink(
+            missing_ok=True)
+        assert views(again) != before       # the taps and the merge count …
+        assert not (again.root / "learners" / learner_key(LEARNER) /
+                    segment_rewrite.MARKER).exists()                # … and it recovered

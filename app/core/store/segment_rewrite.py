@@ -49,6 +49,7 @@ from app.core.errors import StoreError
 from app.core.store.atomic import (
     AtomicJSONStorage,
     atomic_write_bytes,
+    describe_os_error,
     fsync_dir,
     read_file_bytes,
 )
@@ -79,6 +80,7 @@ class LearnerLog(Protocol):
     reserved_from: int | None
     release_reserved: Callable[[], None] | None
     generation: int
+    broken: bool
 
     def path_of(self, number: int) -> Path: ...
 
@@ -161,20 +163,27 @@ def write_next(rewrite: Rewrite, chunk: list[dict[str, Any]]) -> None:
 
 def abandon(rewrite: Rewrite) -> None:
     """Undo a staged rewrite that was not committed: its segments and marker go, the
-    log's own segments stay as they are (under the store's lock). Once only: a number
-    it freed may then be taken by the log."""
+    log's own segments stay as they are (under the store's lock). Done once it all
+    succeeded, and only then is the reservation let go: a number it freed may then be
+    taken by the log. A file that cannot be deleted is a StoreError and the rewrite stays
+    reserved — the segment that would take a staged number tries again first, so none
+    is taken while the `staged_from` marker (which the next load acts on) is there."""
     if rewrite.committed or rewrite.abandoned:
         return
+    folder = rewrite.log.folder
+    try:
+        for number in rewrite.numbers:
+            with contextlib.suppress(FileNotFoundError):
+                rewrite.log.path_of(number).unlink()
+        with contextlib.suppress(FileNotFoundError):
+            (folder / MARKER).unlink()
+        if folder.is_dir():
+            fsync_dir(folder)
+    except OSError as exc:
+        raise StoreError(describe_os_error(exc, folder, "undoing a staged rewrite")) \
+            from exc
     rewrite.abandoned = True
     _release(rewrite.log)
-    folder = rewrite.log.folder
-    for number in rewrite.numbers:
-        with contextlib.suppress(FileNotFoundError):
-            rewrite.log.path_of(number).unlink()
-    with contextlib.suppress(FileNotFoundError):
-        (folder / MARKER).unlink()
-    if folder.is_dir():
-        fsync_dir(folder)
 
 
 def _release(learner: LearnerLog) -> None:
@@ -216,7 +225,11 @@ def commit(rewrite: Rewrite, rest: list[dict[str, Any]], count: int,
     finally:      # done, or undone after a failed write: the log matches the files again
         numbers = sorted(int(p.stem) for p in learner.folder.glob("*.json")
                          if p.stem.isdigit())
-        learner.numbers = recover(learner.folder, numbers)
+        try:
+            learner.numbers = recover(learner.folder, numbers)
+        except BaseException:
+            learner.broken = True        # the next load's recover finishes the job
+            raise
         done = learner.numbers[-1] > old_last
         if done:                         # positions moved: older marks no longer fit
             learner.generation = next_generation()

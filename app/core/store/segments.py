@@ -54,13 +54,16 @@ class LearnerLog:
         self.capacity = capacity
         self.numbers: list[int] = []
         self.last_count = 0
+        #: which generation of segments this is (a rewrite starts a new one)
+        self.generation = segment_rewrite.next_generation()
         #: a staged rewrite's segment numbers start here (segment_rewrite.begin); a new
         #: segment that would take one first calls `release_reserved`, which abandons
         #: the rewrite — the staged files go before a segment of the log takes a number
-        #: which generation of segments this is (a rewrite starts a new one)
-        self.generation = segment_rewrite.next_generation()
         self.reserved_from: int | None = None
         self.release_reserved: Callable[[], None] | None = None
+        #: a rewrite's recovery failed (segment_rewrite.commit): which files are the
+        #: history is only known again after the next load, so nothing is written
+        self.broken = False
         self._db: TinyDB | None = None
 
     @classmethod
@@ -165,6 +168,9 @@ class LearnerLog:
         caller loops); on StoreError nothing of this chunk was written."""
         if not docs:
             return 0
+        if self.broken:
+            raise StoreError(f"{self.folder}: a rewrite of these segments did not finish "
+                             "(a disk error); close and reopen the store to recover it")
         if self.numbers and self.last_count < self.capacity:
             chunk = docs[:self.capacity - self.last_count]
             self._open_db().table("events").insert_multiple(chunk)
