@@ -580,10 +580,12 @@ def test_a_session_fold_from_before_an_ageing_is_not_saved_over_the_new_snapshot
 
 def test_an_abandon_that_cannot_delete_a_staged_file_keeps_the_reservation(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The log reaches the staged numbers (GAP 2) and the abandon this sets off cannot
-    delete a staged file once: the merge fails with a StoreError, the rewrite stays
-    reserved, and the next merge abandons it before taking a staged number — so the next
-    load's recovery of the `staged_from` marker deletes none of the log's own."""
+    """The log reaches the staged numbers (GAP 2) and the abandon this sets off deletes
+    one staged file, then cannot delete the next: the merge fails with a StoreError, the
+    rewrite stays reserved — the next segment would try the abandon again before taking
+    a staged number, so the next load's recovery of the `staged_from` marker deletes none
+    of the log's own — and the ageing stages no more: it stops, aging nothing, and its
+    own abandon finishes the job."""
     monkeypatch.setattr(segment_rewrite, "GAP", 2)
     store, _ = tablet(tmp_path)
     with store:
@@ -601,7 +603,7 @@ def test_an_abandon_that_cannot_delete_a_staged_file_keeps_the_reservation(
 
         def unlink(self: Path, missing_ok: bool = False) -> None:
             if staged and not failures and self.stem.isdigit() \
-                    and int(self.stem) >= staged[0].first:
+                    and int(self.stem) > staged[0].first:          # the second one
                 failures.append(self)
                 raise PermissionError(13, "Permission denied (test)")
             real_unlink(self, missing_ok=missing_ok)
@@ -612,7 +614,7 @@ def test_an_abandon_that_cannot_delete_a_staged_file_keeps_the_reservation(
         def prefix(*args: Any) -> Iterator[tuple[int, list[dict[str, Any]]]]:
             for item in real_prefix(*args):
                 yield item
-                if staged and not pulled:
+                if len(staged) >= 2 and not pulled:
                     pulled.extend(old_and_recent(LEARNER, 0, 4 * log_.capacity))
 
                     def merge() -> None:
@@ -622,44 +624,88 @@ def test_an_abandon_that_cannot_delete_a_staged_file_keeps_the_reservation(
                                 store.merge(pulled)
                             except StoreError as exc:
                                 refused.append(exc)
-                        store.merge(pulled)                  # the sync's next try
                     in_another_thread(store, merge)
         monkeypatch.setattr(ageing, "_prefix", prefix)
         assert retention.run(store, now=NOW) == {}
         assert failures and refused and "Permission denied" in str(refused[0])
+        assert len(staged) == 2 and staged[0].abandoned        # no more staged after it
         assert not (log_.folder / segment_rewrite.MARKER).exists()
+        store.merge(pulled)                                     # the sync's next try
         assert store.event_count(LEARNER) == count + len(pulled)
     with Store.open(tmp_path) as again:
         ids = [e["id"] for e in again.events(LEARNER)]
         assert len(ids) == len(set(ids)) == count + len(pulled)
 
 
-def test_a_rewrite_whose_recovery_fails_writes_nothing_more_until_reopened(
+def _control_ids(tmp_path: Path) -> set[str]:
+    """The ids a clean ageing of a copy of the tablet at tmp_path/"tablet" keeps."""
+    shutil.copytree(tmp_path / "tablet", tmp_path / "control")
+    with Store.open(tmp_path / "control") as control:
+        assert retention.run(control, now=NOW)[LEARNER] > 0
+        return {e["id"] for e in control.events(LEARNER)}
+
+
+def test_a_rewrite_whose_recovery_fails_once_is_finished_by_the_next_use(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The commit's own recovery fails (a disk error): which files are the history is
-    known again only at the next load, so the learner's segments take nothing more —
-    a merge is refused, answers stay in the journal — and the next open has them all."""
-    store, _ = tablet(tmp_path)
+    """The commit's own recovery fails half-way — the old segments deleted, the marker
+    not (a disk error, as a StoreError): the learner's next read finishes it, so what
+    the store answers and writes meanwhile is the new history, never a list of files
+    that are gone."""
+    store, _ = tablet(tmp_path / "tablet")
     with store:
+        expected = _control_ids(tmp_path)
         before = views(store)
+        real = segment_rewrite.fsync_dir
+        calls: list[Path] = []
+
+        def fails_once(folder: Path) -> None:
+            calls.append(folder)
+            if len(calls) == 1:
+                raise OSError(5, "Input/output error (test)")
+            real(folder)
+        with monkeypatch.context() as patched:
+            patched.setattr(segment_rewrite, "fsync_dir", fails_once)
+            assert retention.run(store, now=NOW) == {}            # logged
+        folder = store.root / "learners" / learner_key(LEARNER)
+        assert (folder / segment_rewrite.MARKER).exists()          # half-way
+        assert {e["id"] for e in store.events(LEARNER)} == expected   # finished here
+        assert not (folder / segment_rewrite.MARKER).exists()
+        assert store.event_count(LEARNER) == len(expected)
+        late = old_and_recent(LEARNER, 0, 3 * store._learners.capacity)
+        store.merge(late)
+        assert views(store) != before
+    with Store.open(tmp_path / "tablet") as again:
+        ids = [e["id"] for e in again.events(LEARNER)]
+        assert len(ids) == len(set(ids)) and set(ids) == expected | {e["id"] for e in late}
+
+
+def test_a_rewrite_whose_recovery_keeps_failing_writes_nothing_until_it_succeeds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the recovery keeps failing, the learner's segments are neither read nor
+    written (StoreError: a merge is refused, taps stay in the journal); the next open,
+    the disk working again, has every kept event, the taps and the merge once."""
+    store, _ = tablet(tmp_path / "tablet")
+    with store:
+        expected = _control_ids(tmp_path)
 
         def failed(folder: Path, numbers: list[int]) -> list[int]:
-            raise StoreError("I/O error (test)")
-        with monkeypatch.context() as patched:
+            raise OSError(5, "Input/output error (test)")
+        late = old_and_recent(LEARNER, 0, 3 * store._learners.capacity)
+        with monkeypatch.context() as patched:   # (the sealed-store fixture's patch stays)
             patched.setattr(segment_rewrite, "recover", failed)
             assert retention.run(store, now=NOW) == {}            # logged
-        late = old_and_recent(LEARNER, 0, 3 * store._learners.capacity)
-        with pytest.raises(StoreError, match="reopen the store"):
-            store.merge(late)
-        tapped = [store.append(e) for e in local(play(ACTS[:1], store.device_id,
-                                                      timedelta(days=4)), store)]
-    with Store.open(tmp_path) as again:
-        ids = {e["id"] for e in again.events(LEARNER)}
-        assert set(tapped) <= ids                                   # from the journal
+            with pytest.raises(StoreError, match="finishing a rewrite"):
+                store.merge(late)
+            with pytest.raises(StoreError, match="finishing a rewrite"):
+                store.events(LEARNER)
+            taps = local(play(ACTS[:1], store.device_id, timedelta(days=4)), store)
+            for event in taps:
+                event.pop("id")              # as the app's taps: the store names them
+            tapped = [store.append(e) for e in taps]     # into the journal
+    with Store.open(tmp_path / "tablet") as again:
         again.merge(late)                                           # the sync's next try
-        assert {e["id"] for e in late} <= {e["id"] for e in again.events(LEARNER)}
-        (again.root / "learners" / learner_key(LEARNER) / f"{SNAPSHOT_NAME}.snap").unlink(
-            missing_ok=True)
-        assert views(again) != before       # the taps and the merge count …
+        ids = [e["id"] for e in again.events(LEARNER)]
+        assert len(ids) == len(set(ids))
+        assert set(ids) == expected | set(tapped) | {e["id"] for e in late}
         assert not (again.root / "learners" / learner_key(LEARNER) /
-                    segment_rewrite.MARKER).exists()                # … and it recovered
+                    segment_rewrite.MARKER).exists()

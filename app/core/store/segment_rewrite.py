@@ -125,6 +125,7 @@ class Rewrite:
     first: int                       # the number of the first new segment
     segments: int = 0                # new full segments written so far
     committed: bool = False          # commit began: its ending settles the files, no undo
+    abandoning: bool = False         # an abandon began (it may have failed half-way)
     abandoned: bool = False          # its staged segments are gone
     numbers: list[int] = field(default_factory=list)
 
@@ -136,7 +137,7 @@ class Rewrite:
     def clashes(self) -> bool:
         """Whether the rewrite can no longer go on: abandoned (the log grew up to the
         staged numbers), or the log's own segments reached them."""
-        return self.abandoned or (bool(self.log.numbers) and self.log.numbers[-1] >= self.first)
+        return self.abandoning or (bool(self.log.numbers) and self.log.numbers[-1] >= self.first)
 
 
 def begin(learner: LearnerLog) -> Rewrite:
@@ -170,6 +171,7 @@ def abandon(rewrite: Rewrite) -> None:
     is taken while the `staged_from` marker (which the next load acts on) is there."""
     if rewrite.committed or rewrite.abandoned:
         return
+    rewrite.abandoning = True            # whatever happens below, it stages no more
     folder = rewrite.log.folder
     try:
         for number in rewrite.numbers:
@@ -227,14 +229,21 @@ def commit(rewrite: Rewrite, rest: list[dict[str, Any]], count: int,
                          if p.stem.isdigit())
         try:
             learner.numbers = recover(learner.folder, numbers)
+        except OSError as exc:           # the next use tries again (LearnerLog.recover_now)
+            learner.broken = True
+            raise StoreError(describe_os_error(exc, learner.folder, "finishing a rewrite")) \
+                from exc
         except BaseException:
-            learner.broken = True        # the next load's recover finishes the job
+            learner.broken = True
             raise
         done = learner.numbers[-1] > old_last
         if done:                         # positions moved: older marks no longer fit
             learner.generation = next_generation()
         last = len(rest) - (-(-len(rest) // capacity) - 1) * capacity if rest else capacity
         learner.last_count = last if done else old_count
+    if not done:                         # staged segments went missing meanwhile
+        raise StoreError(f"{learner.folder}: the rewrite was undone (its new segments were "
+                         "not all there); the history is as it was")
 
 
 def rewrite(learner: LearnerLog, count: int, docs: Iterable[dict[str, Any]]) -> None:

@@ -62,7 +62,7 @@ class LearnerLog:
         self.reserved_from: int | None = None
         self.release_reserved: Callable[[], None] | None = None
         #: a rewrite's recovery failed (segment_rewrite.commit): which files are the
-        #: history is only known again after the next load, so nothing is written
+        #: history is known again only once it succeeds — the next use tries (recover_now)
         self.broken = False
         self._db: TinyDB | None = None
 
@@ -88,9 +88,29 @@ class LearnerLog:
 
     @property
     def count(self) -> int:
+        self.recover_now()
         if not self.numbers:
             return 0
         return (len(self.numbers) - 1) * self.capacity + self.last_count
+
+    def recover_now(self) -> None:
+        """After a rewrite's recovery failed (`broken`): try it again — the segments'
+        count, reads and writes all start here, so none uses a list of files that may be
+        gone. StoreError while it still fails (the next load tries too)."""
+        if not self.broken:
+            return
+        try:
+            numbers = sorted(int(p.stem) for p in self.folder.glob("*.json")
+                             if p.stem.isdigit())
+            numbers = segment_rewrite.recover(self.folder, numbers)
+            tables = (load_tables(self.path_of(numbers[-1]), KIND) or {}) if numbers else {}
+        except OSError as exc:
+            raise StoreError(describe_os_error(exc, self.folder, "finishing a rewrite")) \
+                from exc
+        self._close_db()
+        self.numbers, self.last_count = numbers, len(tables.get("events", {}))
+        self.generation = segment_rewrite.next_generation()   # positions may have moved
+        self.broken = False
 
     def path_of(self, number: int) -> Path:
         return self.folder / f"{number:06d}.json"
@@ -102,6 +122,7 @@ class LearnerLog:
         return [docs[k] for k in sorted(docs, key=int)]
 
     def all_docs(self) -> list[dict[str, Any]]:
+        self.recover_now()
         out: list[dict[str, Any]] = []
         for number in self.numbers:
             out.extend(self.read_docs(number))
@@ -112,6 +133,7 @@ class LearnerLog:
         """The documents at positions >= `start`, one list per segment read. With
         `after`, the document at start - 1 must have that event id, else ValueError is
         raised before anything is yielded (its segment is read once for both)."""
+        self.recover_now()
         start = max(start, 0)
         first = (start - 1 if after is not None else start) // self.capacity
         for index in range(max(first, 0), len(self.numbers)):
@@ -168,9 +190,7 @@ class LearnerLog:
         caller loops); on StoreError nothing of this chunk was written."""
         if not docs:
             return 0
-        if self.broken:
-            raise StoreError(f"{self.folder}: a rewrite of these segments did not finish "
-                             "(a disk error); close and reopen the store to recover it")
+        self.recover_now()
         if self.numbers and self.last_count < self.capacity:
             chunk = docs[:self.capacity - self.last_count]
             self._open_db().table("events").insert_multiple(chunk)
