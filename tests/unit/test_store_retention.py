@@ -709,3 +709,23 @@ def test_a_rewrite_whose_recovery_keeps_failing_writes_nothing_until_it_succeeds
         assert set(ids) == expected | set(tapped) | {e["id"] for e in late}
         assert not (again.root / "learners" / learner_key(LEARNER) /
                     segment_rewrite.MARKER).exists()
+
+
+def test_a_learner_whose_rewrite_cannot_be_recovered_can_still_be_erased(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An erasure needs no recovery of the learner's segments: their folder goes whole."""
+    store, _ = tablet(tmp_path)
+    with store:
+        folder = store.root / "learners" / learner_key(LEARNER)
+
+        def failed(folder: Path, numbers: list[int]) -> list[int]:
+            raise OSError(5, "Input/output error (test)")
+        with monkeypatch.context() as patched:   # (the sealed-store fixture's patch stays)
+            patched.setattr(segment_rewrite, "recover", failed)
+            assert retention.run(store, now=NOW) == {}            # logged: broken
+            assert store._learners.logs[LEARNER].broken
+            with store._lock:
+                erasure._purge_events(store, {LEARNER})
+        assert not folder.exists() and store.events(LEARNER) == []
+    with Store.open(tmp_path) as again:
+        assert again.events(LEARNER) == []

@@ -106,7 +106,8 @@ def age_out(store: Store, learner_id: str, cutoff: str,
         if log_ is None:
             return report
         unsent = set(store._outbox_index().pending) | store._rejected.ids
-        numbers, total = list(log_.numbers), log_.count
+        total = log_.count              # first: it finishes a rewrite a disk error cut short
+        numbers = list(log_.numbers)
     last_id = None
     gone: set[int] = set()
     late = False

@@ -143,7 +143,8 @@ def _purge_events(store: Store, gone: set[str]) -> tuple[int, int]:
     for lid in gone:
         log_ = learners.logs.pop(lid, None)
         if log_ is not None:
-            count += log_.count
+            if not log_.broken:      # (a broken log's count would first recover it: the
+                count += log_.count  # folder goes whole anyway)
             log_.close()
         folder = learners.folder / learner_key(lid)
         if folder.exists():
