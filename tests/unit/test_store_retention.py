@@ -269,6 +269,29 @@ def between_segments(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(ageing, "_prefix", prefix)
 
 
+def once_staged(monkeypatch: pytest.MonkeyPatch, segments: int,
+                act: Callable[[Any], None]) -> None:
+    """Call `act(rewrite)` once, in the ageing's thread, when `segments` of the staged
+    rewrite's segments are on disk (after the ageing read its next segment)."""
+    staged: list[Any] = []
+    real_write = segment_rewrite.write_next
+
+    def noted(rewrite: Any, chunk: Any) -> None:
+        staged.append(rewrite)
+        real_write(rewrite, chunk)
+    monkeypatch.setattr(segment_rewrite, "write_next", noted)
+    real_prefix = ageing._prefix
+    done: list[bool] = []
+
+    def prefix(*args: Any) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+        for item in real_prefix(*args):
+            yield item
+            if len(staged) >= segments and not done:
+                done.append(True)
+                act(staged[0])
+    monkeypatch.setattr(ageing, "_prefix", prefix)
+
+
 def local(events: list[dict[str, Any]], store: Store) -> list[dict[str, Any]]:
     for event in events:
         event.pop("seq")
@@ -465,24 +488,13 @@ def test_a_log_that_grows_up_to_the_staged_numbers_abandons_the_rewrite_first(
     with store:
         count = store.event_count(LEARNER)
         log_ = store._learners.logs[LEARNER]
-        staged: list[Any] = []
-        real_write = segment_rewrite.write_next
-
-        def noted(rewrite: Any, chunk: Any) -> None:
-            staged.append(rewrite)
-            real_write(rewrite, chunk)
-        monkeypatch.setattr(segment_rewrite, "write_next", noted)
         pulled: list[dict[str, Any]] = []
-        real_prefix = ageing._prefix
 
-        def prefix(*args: Any) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-            for item in real_prefix(*args):
-                yield item
-                if staged and not pulled:        # a staged segment is on disk
-                    assert staged[0].numbers
-                    pulled.extend(old_and_recent(LEARNER, 0, 4 * log_.capacity))
-                    in_another_thread(store, lambda: store.merge(pulled))
-        monkeypatch.setattr(ageing, "_prefix", prefix)
+        def pull(staged: Any) -> None:
+            assert staged.numbers                       # a staged segment is on disk
+            pulled.extend(old_and_recent(LEARNER, 0, 4 * log_.capacity))
+            in_another_thread(store, lambda: store.merge(pulled))
+        once_staged(monkeypatch, 1, pull)
         assert retention.run(store, now=NOW) == {}
         assert pulled
         assert not (log_.folder / segment_rewrite.MARKER).exists()
@@ -592,12 +604,6 @@ def test_an_abandon_that_cannot_delete_a_staged_file_keeps_the_reservation(
         count = store.event_count(LEARNER)
         log_ = store._learners.logs[LEARNER]
         staged: list[Any] = []
-        real_write = segment_rewrite.write_next
-
-        def noted(rewrite: Any, chunk: Any) -> None:
-            staged.append(rewrite)
-            real_write(rewrite, chunk)
-        monkeypatch.setattr(segment_rewrite, "write_next", noted)
         real_unlink = Path.unlink
         failures: list[Path] = []
 
@@ -609,26 +615,23 @@ def test_an_abandon_that_cannot_delete_a_staged_file_keeps_the_reservation(
             real_unlink(self, missing_ok=missing_ok)
         pulled: list[dict[str, Any]] = []
         refused: list[BaseException] = []
-        real_prefix = ageing._prefix
 
-        def prefix(*args: Any) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-            for item in real_prefix(*args):
-                yield item
-                if len(staged) >= 2 and not pulled:
-                    pulled.extend(old_and_recent(LEARNER, 0, 4 * log_.capacity))
+        def pull(rewrite: Any) -> None:
+            staged.append(rewrite)
+            pulled.extend(old_and_recent(LEARNER, 0, 4 * log_.capacity))
 
-                    def merge() -> None:
-                        with monkeypatch.context() as patched:
-                            patched.setattr(Path, "unlink", unlink)
-                            try:
-                                store.merge(pulled)
-                            except StoreError as exc:
-                                refused.append(exc)
-                    in_another_thread(store, merge)
-        monkeypatch.setattr(ageing, "_prefix", prefix)
+            def merge() -> None:
+                with monkeypatch.context() as patched:
+                    patched.setattr(Path, "unlink", unlink)
+                    try:
+                        store.merge(pulled)
+                    except StoreError as exc:
+                        refused.append(exc)
+            in_another_thread(store, merge)
+        once_staged(monkeypatch, 2, pull)
         assert retention.run(store, now=NOW) == {}
         assert failures and refused and "Permission denied" in str(refused[0])
-        assert len(staged) == 2 and staged[0].abandoned        # no more staged after it
+        assert len(staged[0].numbers) == 2 and staged[0].abandoned   # no more staged after it
         assert not (log_.folder / segment_rewrite.MARKER).exists()
         store.merge(pulled)                                     # the sync's next try
         assert store.event_count(LEARNER) == count + len(pulled)
