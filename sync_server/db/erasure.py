@@ -95,8 +95,9 @@ class ErasureStore(Protocol):
                            audit: AuditFor | None = None) -> int:
         """Retention: fold events whose `at` is before `cutoff` into the summary and delete
         them, a group of learners per transaction (about `batch` of those events; each
-        transaction atomic); returns how many went. The audit entry (made from the total)
-        goes with the last transaction."""
+        transaction atomic); returns how many went. Each transaction that deletes events
+        writes its own audit entry, `audit(n)` of its n; a run that wrote none asks
+        `audit(0)` once."""
         ...
 
 

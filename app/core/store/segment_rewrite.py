@@ -87,6 +87,13 @@ class LearnerLog(Protocol):
     def close(self) -> None: ...
 
 
+def recovered(folder: Path) -> list[int]:
+    """The numbers of the learner's segments in `folder`, once an interrupted rewrite
+    there is finished or undone (`recover`)."""
+    return recover(folder, sorted(int(p.stem) for p in folder.glob("*.json")
+                                  if p.stem.isdigit()))
+
+
 def recover(folder: Path, numbers: list[int]) -> list[int]:
     """Finish or undo an interrupted rewrite in `folder` (module docstring); returns the
     segment numbers that remain."""
@@ -225,10 +232,8 @@ def commit(rewrite: Rewrite, rest: list[dict[str, Any]], count: int,
             number = rewrite.first + rewrite.segments + start // capacity
             _write(learner, number, rest[start:start + capacity])
     finally:      # done, or undone after a failed write: the log matches the files again
-        numbers = sorted(int(p.stem) for p in learner.folder.glob("*.json")
-                         if p.stem.isdigit())
         try:
-            learner.numbers = recover(learner.folder, numbers)
+            learner.numbers = recovered(learner.folder)
         except OSError as exc:           # the next use tries again (LearnerLog.recover_now)
             learner.broken = True
             raise StoreError(describe_os_error(exc, learner.folder, "finishing a rewrite")) \

@@ -45,6 +45,14 @@ def learner_key(learner_id: str) -> str:
     return hashlib.sha256(learner_id.encode()).hexdigest()[:32]
 
 
+def _on_disk(folder: Path) -> tuple[list[int], dict[str, Any]]:
+    """The learner's segment numbers in `folder` (an interrupted rewrite finished or
+    undone first) and the tables of the last one ({} when there is none)."""
+    numbers = segment_rewrite.recovered(folder)
+    tables = (load_tables(folder / f"{numbers[-1]:06d}.json", KIND) or {}) if numbers else {}
+    return numbers, tables
+
+
 class LearnerLog:
     """The segment files of one learner."""
 
@@ -71,13 +79,11 @@ class LearnerLog:
         """Open an existing learner folder (reads only its last segment). None for a
         folder without segments (a crash or full disk right after creating it)."""
         clean_stale_temps(folder)
-        numbers = sorted(int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit())
-        numbers = segment_rewrite.recover(folder, numbers)   # a retention rewrite cut short
+        numbers, tables = _on_disk(folder)          # a retention rewrite cut short: recovered
         if not numbers:
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only succeeds when empty: never deletes data
             return None
-        tables = load_tables(folder / f"{numbers[-1]:06d}.json", KIND) or {}
         meta = next(iter(tables.get("meta", {}).values()), None)
         if not isinstance(meta, dict) or not isinstance(meta.get("learner"), str):
             raise StoreError(f"{folder / f'{numbers[-1]:06d}.json'}: meta.learner: missing")
@@ -100,10 +106,7 @@ class LearnerLog:
         if not self.broken:
             return
         try:
-            numbers = sorted(int(p.stem) for p in self.folder.glob("*.json")
-                             if p.stem.isdigit())
-            numbers = segment_rewrite.recover(self.folder, numbers)
-            tables = (load_tables(self.path_of(numbers[-1]), KIND) or {}) if numbers else {}
+            numbers, tables = _on_disk(self.folder)
         except OSError as exc:
             raise StoreError(describe_os_error(exc, self.folder, "finishing a rewrite")) \
                 from exc
