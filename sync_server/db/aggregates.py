@@ -35,7 +35,7 @@ from sync_server.db.aggregate_fold import (
     fold,
     parsed,
 )
-from sync_server.db.base import SqlBase, placeholders
+from sync_server.db.base import SqlBase, in_lists, placeholders
 from sync_server.db.gap_totals import META_KEY as GAP_MAPPING_KEY
 from sync_server.db.gap_totals import SNAPSHOT_TABLES as GAP_TABLES
 from sync_server.db.gap_totals import regap, replace_mapping, rounded
@@ -211,12 +211,9 @@ def forget_events(cur: Any, dialect: str, learners: list[str],
                         [(n, fac) for fac, n in sorted(removed.items())])
     types = ",".join("?" * len(AGGREGATE_TYPES))
     unique = sorted(set(learners))
-    for start in range(0, len(unique), LEARNER_BATCH):
-        part = unique[start:start + LEARNER_BATCH]
-        marks = ",".join("?" * len(part))
+    for part, marks in in_lists(unique, LEARNER_BATCH):
         for table in ("course_progress", "course_sets", "self_ratings"):
-            cur.execute(sql.q(f"DELETE FROM {table} WHERE learner_id IN ({marks})"),
-                        tuple(part))
+            cur.execute(sql.q(f"DELETE FROM {table} WHERE learner_id IN ({marks})"), part)
         cur.execute(sql.q(f"SELECT content FROM events WHERE learner_id IN ({marks}) "
                           f"AND type IN ({types})"), (*part, *AGGREGATE_TYPES))
         sql.upsert(fold(parsed(content) for (content,) in cur.fetchall()))
@@ -234,11 +231,9 @@ def rebuild(cur: Any, dialect: str) -> RebuildCounts:
     learners = [str(r[0]) for r in cur.fetchall()]
     types = ",".join("?" * len(AGGREGATE_TYPES))
     courses = ratings = 0
-    for start in range(0, len(learners), LEARNER_BATCH):
-        part = learners[start:start + LEARNER_BATCH]
-        cur.execute(sql.q(f"SELECT content FROM events WHERE learner_id IN "
-                          f"({','.join('?' * len(part))}) AND type IN ({types})"),
-                    (*part, *AGGREGATE_TYPES))
+    for part, marks in in_lists(learners, LEARNER_BATCH):
+        cur.execute(sql.q(f"SELECT content FROM events WHERE learner_id IN ({marks}) "
+                          f"AND type IN ({types})"), (*part, *AGGREGATE_TYPES))
         new = fold(parsed(content) for (content,) in cur.fetchall())
         sql.upsert(new)
         courses += len(new.courses)
@@ -275,10 +270,8 @@ class _Sql:
 
     def _by_learners(self, select: str, learners: list[str],
                      column: str = "learner_id") -> Iterator[tuple[Any, ...]]:
-        for start in range(0, len(learners), LEARNER_BATCH):
-            part = learners[start:start + LEARNER_BATCH]
-            self.cur.execute(self.q(f"{select} WHERE {column} IN ({','.join('?' * len(part))})"),
-                             tuple(part))
+        for part, marks in in_lists(learners, LEARNER_BATCH):
+            self.cur.execute(self.q(f"{select} WHERE {column} IN ({marks})"), part)
             yield from self.cur.fetchall()
 
     def load_courses(self, learners: list[str], keys: set[CourseKey]) -> dict[CourseKey, CourseAgg]:
@@ -389,11 +382,10 @@ class AggregateSql(SqlBase):
         wanted = set(keys)
         learners = sorted({k[0] for k in wanted})
         found: set[CourseKey] = set()
-        for start in range(0, len(learners), LEARNER_BATCH):
-            part = learners[start:start + LEARNER_BATCH]
+        for part, marks in in_lists(learners, LEARNER_BATCH):
             for row in self._all("SELECT learner_id, pack_id, course_id FROM course_progress "
-                                 f"WHERE completed_at IS NOT NULL AND learner_id IN "
-                                 f"({','.join('?' * len(part))})", tuple(part)):
+                                 f"WHERE completed_at IS NOT NULL AND learner_id IN ({marks})",
+                                 part):
                 key = (str(row[0]), str(row[1]), str(row[2]))
                 if key in wanted:
                     found.add(key)

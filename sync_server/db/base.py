@@ -17,7 +17,7 @@ Statements are written with `?` placeholders; `_sql` rewrites them for the drive
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -25,6 +25,19 @@ from sync_server.db.pool import Pool
 from sync_server.errors import NotFoundError
 
 Row = tuple[Any, ...]
+
+
+#: values per `IN (…)` list: under SQLite's limit of bound variables, and a statement
+#: PostgreSQL plans quickly
+IN_LIST = 500
+
+
+def in_lists(values: Sequence[str], size: int = IN_LIST) -> Iterator[tuple[tuple[str, ...], str]]:
+    """`values` in parts of at most `size`, each with its `?,?,…` marks: one query per
+    part reads what one `IN (…)` of them all would."""
+    for start in range(0, len(values), size):
+        part = tuple(values[start:start + size])
+        yield part, ",".join("?" * len(part))
 
 
 def placeholders(dialect: str, sql: str) -> str:

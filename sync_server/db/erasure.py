@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from sync_server.db.aggregates import forget_events
 from sync_server.db.audit import AuditEntry, insert_audit
-from sync_server.db.base import SqlBase, placeholders
+from sync_server.db.base import SqlBase, in_lists, placeholders
 from sync_server.db.locks import LOCK_EVENTS, LOCK_LEARNERS
 from sync_server.errors import NotFoundError
 
@@ -171,11 +171,9 @@ class ErasureSql(SqlBase):
     def erased_among(self, learner_ids: list[str]) -> set[str]:
         found: set[str] = set()
         unique = sorted(set(learner_ids))
-        for start in range(0, len(unique), 500):
-            part = unique[start:start + 500]
+        for part, marks in in_lists(unique):
             found.update(r[0] for r in self._all(
-                f"SELECT learner_id FROM erasures WHERE learner_id IN "
-                f"({','.join('?' * len(part))})", tuple(part)))
+                f"SELECT learner_id FROM erasures WHERE learner_id IN ({marks})", part))
         return found
 
     def tombstones_after(self, after_seq: int, limit: int) -> list[Tombstone]:
@@ -248,11 +246,10 @@ class ErasureSql(SqlBase):
     def _events_per_learner(self, learners: list[str]) -> dict[str, int]:
         """How many events each of `learners` has (the index events_learner alone)."""
         counts: dict[str, int] = {}
-        for start in range(0, len(learners), 500):
-            part = learners[start:start + 500]
+        for part, marks in in_lists(learners):
             counts.update((str(lid), int(n)) for lid, n in self._all(
-                f"SELECT learner_id, COUNT(*) FROM events WHERE learner_id IN "
-                f"({','.join('?' * len(part))}) GROUP BY learner_id", tuple(part)))
+                f"SELECT learner_id, COUNT(*) FROM events WHERE learner_id IN ({marks}) "
+                "GROUP BY learner_id", part))
         return counts
 
     def _fold_learners(self, cur: Any, cutoff: str, learners: list[str], fold: Fold) -> int:

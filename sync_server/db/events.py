@@ -19,7 +19,7 @@ from typing import Any, Literal, NamedTuple, Protocol
 
 from sync_server.db.aggregate_fold import AGGREGATE_TYPES, parsed
 from sync_server.db.aggregates import apply_events
-from sync_server.db.base import SqlBase
+from sync_server.db.base import SqlBase, in_lists
 from sync_server.db.locks import LOCK_EVENTS, LOCK_LEARNERS, LOCK_USAGE, take_later
 from sync_server.db.usage import UsageCharge, UsageRefused, charge_on
 
@@ -160,20 +160,17 @@ class EventSql(SqlBase):
 
     def _erased_in(self, cur: Any, learner_ids: list[str]) -> set[str]:
         found: set[str] = set()
-        for start in range(0, len(learner_ids), 500):
-            part = learner_ids[start:start + 500]
-            cur.execute(self._sql("SELECT learner_id FROM erasures WHERE learner_id IN "
-                                  f"({','.join('?' * len(part))})"), tuple(part))
+        for part, marks in in_lists(learner_ids):
+            cur.execute(self._sql(f"SELECT learner_id FROM erasures WHERE learner_id IN ({marks})"),
+                        part)
             found.update(r[0] for r in cur.fetchall())
         return found
 
     def _stored_rows(self, cur: Any, ids: list[str]) -> dict[str, tuple[int, str]]:
         found: dict[str, tuple[int, str]] = {}
-        for start in range(0, len(ids), 500):
-            part = ids[start:start + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in in_lists(ids):
             cur.execute(self._sql(f"SELECT id, seq, content FROM events WHERE id IN ({marks})"),
-                        tuple(part))
+                        part)
             found.update((eid, (int(seq), content)) for eid, seq, content in cur.fetchall())
         return found
 

@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol
 from app.core.profile_rules import staff_key
 from sync_server.db.aggregates import move_totals
 from sync_server.db.audit import AuditEntry, audit_in
-from sync_server.db.base import SqlBase, placeholders
+from sync_server.db.base import SqlBase, in_lists, placeholders
 from sync_server.db.locks import LOCK_EVENTS, LOCK_LEARNERS
 from sync_server.errors import AlreadyExistsError, NotFoundError
 
@@ -134,11 +134,8 @@ class LearnerSql(SqlBase):
     def learners_by_ids(self, ids: list[str]) -> dict[str, Learner]:
         out: dict[str, Learner] = {}
         unique = sorted(set(ids))
-        for start in range(0, len(unique), 500):
-            part = unique[start:start + 500]
-            marks = ",".join("?" * len(part))
-            for row in self._all(f"SELECT {_COLS} FROM learners WHERE id IN ({marks})",
-                                 tuple(part)):
+        for part, marks in in_lists(unique):
+            for row in self._all(f"SELECT {_COLS} FROM learners WHERE id IN ({marks})", part):
                 out[row[0]] = _learner(row)
         return out
 

@@ -355,6 +355,25 @@ def test_an_insert_larger_than_one_statement_keeps_every_status(repo: Repository
     assert repo.count_events().total == 1203                    # the totals count each once
 
 
+def test_look_ups_by_more_ids_than_one_in_list_find_each_once(repo: Repository) -> None:
+    """Look-ups by a list of ids go 500 to an `IN (…)` (db/base.py `in_lists`): 1,201
+    asked — three lists, each asked twice, some unknown — find every known one once."""
+    from sync_server.db.base import in_lists
+    from sync_server.services import erasure
+    assert [len(part) for part, _ in in_lists([str(i) for i in range(1001)])] == [500, 500, 1]
+    assert list(in_lists([])) == []
+    ids = [str(uuid.UUID(int=i + 1)) for i in range(1201)]
+    known = [learner(staff=f"S-{i}", lid=ids[i]) for i in range(1100)]
+    for one in known:
+        repo.save_profile(one)
+    for one in known[::250]:
+        erasure.erase_learner(repo=repo, learner_id=one.id, by="boss")
+    asked = ids * 2
+    assert sorted(repo.learners_by_ids(asked)) == sorted(
+        one.id for one in known if one.id not in {k.id for k in known[::250]})
+    assert repo.erased_among(asked) == {one.id for one in known[::250]}
+
+
 def test_any_text_is_stored_byte_for_byte_and_in_order(repo: Repository) -> None:
     """PostgreSQL copies the rows (COPY text format: tabs, newlines and backslashes are
     escaped on the way), SQLite binds them: what comes back is what went in, in order."""
@@ -507,9 +526,15 @@ def test_postgres_connections_survive_a_server_side_disconnect(postgres_url: str
     try:
         r.create_facility("f1", "One", T0)
         r._pool.ping_after = 0          # type: ignore[attr-defined] - check on every checkout
+        # only this repository's connections: the database is shared with the tests
+        # other processes run at the same time (their own schemas), and an
+        # admin's kill of every backend there would end theirs too
+        pids = [conn.info.backend_pid for conn, _ in list(r._pool._idle.queue)]  # type: ignore[attr-defined]
+        assert pids
         with psycopg.connect(postgres_url, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            killed = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                   "WHERE pid = ANY(%s)", (pids,)).fetchall()
+        assert killed and all(ok for (ok,) in killed)
         assert [f.id for f in r.list_facilities()] == ["f1"]
         r.create_facility("f2", "Two", T0)
     finally:
