@@ -43,7 +43,7 @@ LEARNERS = ["0a000000-0000-4000-8000-00000000000a", "0b000000-0000-4000-8000-000
 CUTOFF = "2020-01-01T00:00:00.000Z"
 
 CHILD = r"""
-import os, signal, sys, threading
+import os, pathlib, signal, sys, threading
 from app.core.learning import retention
 from app.core.store import Store, ageing, segment_rewrite
 data_dir, point, at_call = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -98,6 +98,23 @@ segment_rewrite._write = before("segment_file", segment_rewrite._write)
 segment_rewrite.atomic_write_bytes = after("marker", segment_rewrite.atomic_write_bytes)
 segment_rewrite.recover = before("recover", segment_rewrite.recover)
 
+real_recover, real_unlink, recovering = segment_rewrite.recover, pathlib.Path.unlink, []
+
+def recover(*args):
+    recovering.append(True)
+    try:
+        return real_recover(*args)
+    finally:
+        recovering.pop()
+
+def unlink(path, *args, **kwargs):
+    real_unlink(path, *args, **kwargs)
+    if recovering and path.stem.isdigit() and count("delete"):
+        die()                       # a recovery cut short between two segments' deletes
+
+segment_rewrite.recover = recover
+pathlib.Path.unlink = unlink
+
 def tap():
     n = 0
     while True:
@@ -119,8 +136,8 @@ die()
 #: (kill point, at which call): every step of an ageing, several times over
 POINTS = [("read", 1), ("write_next", 1), ("marker", 1), ("segment_file", 2), ("read", 4),
           ("marker", 2), ("recover", 1), ("write_next", 2), ("read", 7), ("segment_file", 1),
-          ("marker", 3), ("write_next", 3), ("recover", 2), ("read", 2), ("segment_file", 4),
-          ("none", 0)]
+          ("delete", 1), ("marker", 3), ("write_next", 3), ("recover", 2), ("delete", 3),
+          ("read", 2), ("segment_file", 4), ("delete", 2), ("none", 0)]
 
 
 def pulled(rng: random.Random, learner: str, n: int, year: int) -> list[dict[str, Any]]:
@@ -134,10 +151,25 @@ def pulled(rng: random.Random, learner: str, n: int, year: int) -> list[dict[str
              "data": {"seconds": rng.randint(1, 60)}} for _ in range(n)]
 
 
+def damage_markers(data_dir: Path) -> int:
+    """Damage every rewrite marker a kill left (a bit flipped: an encrypted one no longer
+    opens, a plain one is no longer JSON); how many there were."""
+    damaged = 0
+    for marker in data_dir.glob(f"store/learners/*/{segment_rewrite.MARKER}"):
+        raw = bytearray(marker.read_bytes())
+        raw[len(raw) // 2] ^= 0x5A
+        marker.write_bytes(bytes(raw))
+        damaged += 1
+    return damaged
+
+
 def check(data_dir: Path, merged: dict[str, dict[str, dict[str, Any]]],
-          appended: dict[str, set[str]], key: bytes | None, *, finished: bool) -> None:
+          appended: dict[str, set[str]], key: bytes | None, *, finished: bool,
+          damaged: int = 0) -> None:
     with Store.open(data_dir, keys=FixedKey(key) if key else None) as store:
-        assert store.damaged_files() == [], "a crash must never look like tampering"
+        assert [Path(d["path"]).name for d in store.damaged_files()] == \
+            [segment_rewrite.MARKER] * (damaged if key else 0), \
+            "a crash must never look like tampering"
         for learner in LEARNERS:
             folder = store.root / "learners" / learner_key(learner)
             assert not (folder / segment_rewrite.MARKER).exists(), "a rewrite left half done"
@@ -153,14 +185,18 @@ def check(data_dir: Path, merged: dict[str, dict[str, dict[str, Any]]],
                 assert len(old) <= 1, "the ageing did not finish"
 
 
+@pytest.mark.parametrize("damage", [False, True], ids=["", "marker-damaged"])
 @pytest.mark.parametrize("key", [None, bytes(range(32))], ids=["plain", "encrypted"])
-def test_retention_killed_at_every_step_while_taps_go_on(tmp_path: Path,
-                                                         key: bytes | None) -> None:
+def test_retention_killed_at_every_step_while_taps_go_on(tmp_path: Path, key: bytes | None,
+                                                         damage: bool) -> None:
+    """With `damage`, every marker a kill left is damaged before the store is reopened:
+    the segments then decide (segment_rewrite._unplanned), and the checks are the same."""
     rng = random.Random(20261207)
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
     merged: dict[str, dict[str, dict[str, Any]]] = {lr: {} for lr in LEARNERS}
     appended: dict[str, set[str]] = {lr: set() for lr in LEARNERS}
     unreached = []
+    markers = 0
     for point, at_call in POINTS:
         # a sync's pull: old events to age out, and enough recent ones that every ageing
         # stages at least two full segments per learner whatever the taps did
@@ -184,6 +220,9 @@ def test_retention_killed_at_every_step_while_taps_go_on(tmp_path: Path,
                 appended[rest[0]].add(rest[1])
         if ("done" in lines) != (point == "none"):
             unreached.append((point, at_call))
-        check(tmp_path, merged, appended, key, finished=point == "none")
+        damaged = damage_markers(tmp_path) if damage else 0
+        markers += damaged
+        check(tmp_path, merged, appended, key, finished=point == "none", damaged=damaged)
     assert not unreached, f"kill points never reached: {unreached}"
+    assert markers >= 8 or not damage, f"only {markers} markers were left to damage"
     assert all(len(ids) > 10 for ids in appended.values()), "the taps did not go on"

@@ -732,3 +732,44 @@ def test_a_learner_whose_rewrite_cannot_be_recovered_can_still_be_erased(
         assert not folder.exists() and store.events(LEARNER) == []
     with Store.open(tmp_path) as again:
         assert again.events(LEARNER) == []
+
+
+@pytest.mark.parametrize("plan", [
+    b'{"staged_from": 1}',                    # every segment would be "staged"
+    b'{"old_last": 99999, "new_segments": 0}',  # every segment would be "old", none new
+    b'{"staged_from": true}', b'[1, 2]', b'{"old_last": 3}', b'{"unreadable": true}',
+    b'\x00\xff not json', b''])
+def test_a_rewrite_marker_that_does_not_fit_the_segments_deletes_nothing(
+        tmp_path: Path, plan: bytes) -> None:
+    """A marker left where no rewrite was under way, naming a plan no rewrite writes
+    (tampered with, damaged): the segments decide (segment_rewrite._unplanned) — one run
+    of numbers, nothing to finish or undo — and no document goes."""
+    store, _ = tablet(tmp_path)
+    with store:
+        ids = [e["id"] for e in store.events(LEARNER)]
+        log_ = store._learners.logs[LEARNER]
+        assert len(log_.numbers) >= 3
+        atomic_write_bytes(log_.folder / segment_rewrite.MARKER, plan)
+        folder = log_.folder
+    with Store.open(tmp_path) as again:
+        assert [e["id"] for e in again.events(LEARNER)] == ids
+        assert not (folder / segment_rewrite.MARKER).exists()
+
+
+def test_a_damaged_marker_of_a_staged_rewrite_undoes_it(tmp_path: Path) -> None:
+    """Staged segments above the gap, then the marker damaged: they are copies of old
+    documents, so they go, and the history is the old one, once (two runs of numbers,
+    no new id above the gap)."""
+    store, _ = tablet(tmp_path)
+    with store:
+        ids = [e["id"] for e in store.events(LEARNER)]
+        log_ = store._learners.logs[LEARNER]
+        docs = log_.all_docs()
+        with store._lock:
+            staged = segment_rewrite.begin(log_)
+            segment_rewrite.write_next(staged, docs[2:2 + log_.capacity])
+        folder = log_.folder
+        atomic_write_bytes(folder / segment_rewrite.MARKER, b'{"staged_fr')
+    with Store.open(tmp_path) as again:
+        assert [e["id"] for e in again.events(LEARNER)] == ids
+        assert not any(int(p.stem) > segment_rewrite.GAP for p in folder.glob("0*.json"))

@@ -12,7 +12,10 @@ learner folder is loaded — finishes or undoes a rewrite a crash interrupted:
   old ones (numbers ≤ n) are deleted: the rewrite is done;
 * fewer → the new ones are deleted: the old segments, untouched, are the history.
 
-Either way no document is lost or doubled, and the marker goes last. Positions change,
+Either way no document is lost or doubled, and the marker goes last. A marker that
+cannot be read (damaged, tampered with) or names a plan no rewrite writes is decided from
+the segments instead (`_unplanned`; docs/store.md "A marker that cannot be read").
+Positions change,
 so the caller drops what names positions (the id index, the fold snapshot's mark: both
 are checked against the segments and rebuilt — idindex.py, snapshots.py).
 
@@ -40,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,8 +55,11 @@ from app.core.store.atomic import (
     atomic_write_bytes,
     describe_os_error,
     fsync_dir,
+    load_tables,
     read_file_bytes,
 )
+
+log = logging.getLogger("app.core.store.store")
 
 MARKER = "rewrite.json"
 KIND = "segment"
@@ -96,25 +103,21 @@ def recovered(folder: Path) -> list[int]:
 
 def recover(folder: Path, numbers: list[int]) -> list[int]:
     """Finish or undo an interrupted rewrite in `folder` (module docstring); returns the
-    segment numbers that remain."""
+    segment numbers that remain. A marker that cannot be read, or names a plan these
+    segments cannot have come from, is decided from the segments themselves
+    (`_unplanned`)."""
     marker = folder / MARKER
     if not marker.exists():
         return numbers
-    try:
-        raw = read_file_bytes(marker)      # the plaintext, in an encrypted store too
-        if raw is None:                    # did not open: moved aside, as if never written
-            raise ValueError("the marker does not open")
-        plan = json.loads(raw)
-        if "staged_from" in plan:
-            staged_from = int(plan["staged_from"])
-            doomed = [n for n in numbers if n >= staged_from]
-        else:
-            old_last, wanted = int(plan["old_last"]), int(plan["new_segments"])
-            new = [n for n in numbers if n > old_last]
-            doomed = [n for n in numbers if n <= old_last] if len(new) == wanted else new
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise StoreError(f"{marker}: unreadable rewrite marker ({exc}); the segments are "
-                         "left as they are") from None
+    plan = _plan(marker, numbers)
+    if plan is None:
+        doomed = _unplanned(folder, numbers)
+    elif "staged_from" in plan:
+        doomed = [n for n in numbers if n >= plan["staged_from"]]
+    else:
+        new = [n for n in numbers if n > plan["old_last"]]
+        doomed = [n for n in numbers if n <= plan["old_last"]] \
+            if len(new) == plan["new_segments"] else new
     for number in doomed:
         with contextlib.suppress(FileNotFoundError):
             (folder / f"{number:06d}.json").unlink()
@@ -122,6 +125,74 @@ def recover(folder: Path, numbers: list[int]) -> list[int]:
     marker.unlink()
     fsync_dir(folder)
     return [n for n in numbers if n not in doomed]
+
+
+#: what replaces a marker that did not open (moved aside): a rewrite was under way, its
+#: plan is unknown — so that a failure before the recovery ends does not leave the next
+#: load without a marker, reading both sets of segments as one history
+UNREADABLE = {"unreadable": True}
+
+
+def _plan(marker: Path, numbers: list[int]) -> dict[str, int] | None:
+    """The marker's plan; None when it cannot be read (damaged, tampered with) or does
+    not fit `numbers`: a staged rewrite always leaves an old segment below the staged
+    ones, a commit always writes at least one new segment."""
+    raw = read_file_bytes(marker)          # the plaintext, in an encrypted store too
+    if raw is None:                        # did not open, moved aside (sealed.py)
+        atomic_write_bytes(marker, json.dumps(UNREADABLE).encode())
+        plan: Any = UNREADABLE
+    else:
+        try:
+            plan = json.loads(raw)
+        except ValueError:
+            plan = None
+    if plan == UNREADABLE:
+        return None
+    if isinstance(plan, dict) and all(type(v) is int for v in plan.values()):
+        if set(plan) == {"staged_from"} and numbers and numbers[0] < plan["staged_from"]:
+            return plan
+        if set(plan) == {"old_last", "new_segments"} and plan["new_segments"] >= 1:
+            return plan
+    log.error("%s: a rewrite marker that does not fit the segments (%r); they decide "
+              "whether the interrupted rewrite is finished or undone", marker,
+              bytes(raw[:80]) if raw is not None else None)
+    return None
+
+
+def _unplanned(folder: Path, numbers: list[int]) -> list[int]:
+    """The segments to delete when the marker does not say which rewrite step was cut
+    short. The numbers do: the new segments are numbered from the old last one + GAP +
+    1, so a rewrite under way leaves two runs of numbers, the old below the gap and the
+    new above it (each stays a run: both are deleted from their low end). And the ids
+    do: a rewrite copies documents of the old segments, so a new one holding an id that
+    none of the old holds means the old ones had begun to go — which happens only once
+    every new segment is there: the rewrite is finished (the old ones go). Otherwise it
+    is undone (the new ones go): the old hold every document the new ones do, and an
+    old segment that went held only documents that aged out (the retained fold has
+    them, ageing.py). One run: nothing was staged yet, or nothing of the old is left."""
+    jumps = [i for i in range(1, len(numbers)) if numbers[i] - numbers[i - 1] > 1]
+    if not jumps:
+        return []
+    split = max(jumps, key=lambda i: numbers[i] - numbers[i - 1])
+    old, new = numbers[:split], numbers[split:]
+    kept: set[str] = set()
+    for number in old:
+        kept.update(_ids(folder / f"{number:06d}.json"))
+    if any(not kept.issuperset(_ids(folder / f"{number:06d}.json")) for number in new):
+        return old
+    return new
+
+
+def _ids(path: Path) -> set[str]:
+    """The event ids of one segment file."""
+    tables = load_tables(path, KIND) or {}
+    docs = tables.get("events", {})
+    out: set[str] = set()
+    for doc in docs.values() if isinstance(docs, dict) else ():
+        event = doc.get("event") if isinstance(doc, dict) else None
+        if isinstance(event, dict) and isinstance(event.get("id"), str):
+            out.add(event["id"])
+    return out
 
 
 @dataclass
