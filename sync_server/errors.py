@@ -30,6 +30,10 @@ class NotFoundError(ServerError):
     """A named facility, device, learner or pack does not exist."""
 
 
+class ErasedError(NotFoundError):
+    """The learner's record was erased (db/erasure.py): nothing new is kept for them."""
+
+
 class AlreadyExistsError(ServerError):
     """Creating something that already exists (admin name, facility id, pack version)."""
 

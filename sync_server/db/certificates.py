@@ -10,6 +10,8 @@ from typing import Any, Protocol
 
 from sync_server.db.audit import AuditEntry, audit_in
 from sync_server.db.base import SqlBase
+from sync_server.db.locks import LOCK_LEARNERS
+from sync_server.errors import ErasedError
 
 _COLS = ("id, learner_id, pack_id, pack_version, course_id, facility_id, language, "
          "issued_at, source_event, key_id, credential, delivered_at, revoked_at, revoked_by, "
@@ -50,7 +52,9 @@ class CertificateRecord:
 class CertificateStore(Protocol):
     def insert_certificate(self, record: CertificateRecord) -> bool:
         """Store a new certificate; False when the learner already has one for the course
-        (or its status list place is taken)."""
+        (or its status list place is taken). ErasedError when the learner's record was
+        erased — also by an erasure that committed while the certificate was judged:
+        the insert waits for it (the learners' lock) and finds its tombstone."""
         ...
 
     def get_certificate(self, certificate_id: str) -> CertificateRecord | None: ...
@@ -96,7 +100,12 @@ def _certificate(row: tuple[Any, ...]) -> CertificateRecord:
 
 class CertificateSql(SqlBase):
     def insert_certificate(self, record: CertificateRecord) -> bool:
-        with self._write() as cur:
+        with self._write(LOCK_LEARNERS) as cur:                 # (erasure.py holds it)
+            cur.execute(self._sql("SELECT 1 FROM erasures WHERE learner_id = ?"),
+                        (record.learner_id,))
+            if cur.fetchone() is not None:
+                raise ErasedError(f"learner {record.learner_id}: the record was erased; "
+                                  "no certificate is kept for it")
             cur.execute(self._sql(
                 f"INSERT INTO certificates ({_COLS}) VALUES "
                 "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"),

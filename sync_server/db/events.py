@@ -23,7 +23,7 @@ from sync_server.db.base import SqlBase, in_lists
 from sync_server.db.locks import LOCK_EVENTS, LOCK_LEARNERS, LOCK_USAGE, take_later
 from sync_server.db.usage import UsageCharge, UsageRefused, charge_on
 
-InsertStatus = Literal["stored", "duplicate", "conflict", "erased"]
+InsertStatus = Literal["stored", "duplicate", "conflict", "erased", "other_facility"]
 _STORED = "seq, content, received_at"
 
 
@@ -62,7 +62,9 @@ class EventStore(Protocol):
                       charge: UsageCharge | None = None) -> dict[str, InsertStatus]:
         """Store new events; an id already present is `duplicate` when its content is
         byte-identical, else `conflict` (the stored copy is never overwritten); an event
-        of an erased learner is not stored (`erased`, db/erasure.py). `charge`: the
+        of an erased learner is not stored (`erased`, db/erasure.py), nor one whose
+        registered learner is no longer in the row's facility (`other_facility`: moved
+        since the caller looked — its tablets there would never pull it). `charge`: the
         push's quota charge, made first in the same transaction (UsageRefused when the
         quota is used up: nothing is stored or charged)."""
         ...
@@ -131,9 +133,15 @@ class EventSql(SqlBase):
                 usage = charge_on(cur, self.dialect, charge)
                 if usage.refused is not None:
                     raise UsageRefused(usage)      # rolls the transaction back
-            erased = self._erased_in(cur, sorted({r.learner_id for r in unique.values()}))
-            for eid in [e for e, r in unique.items() if r.learner_id in erased]:
-                status[eid] = "erased"
+            erased, facility = self._learners_now(
+                cur, sorted({r.learner_id for r in unique.values()}))
+            for eid, r in list(unique.items()):
+                if r.learner_id in erased:
+                    status[eid] = "erased"
+                elif facility.get(r.learner_id, r.facility_id) != r.facility_id:
+                    status[eid] = "other_facility"      # moved since the caller looked
+                else:
+                    continue
                 del unique[eid]
             fresh = list(unique.values())
             if not fresh:
@@ -158,13 +166,25 @@ class EventSql(SqlBase):
             _aggregate(cur, self.dialect, [r for r in fresh if status[r.id] == "stored"])
         return status
 
-    def _erased_in(self, cur: Any, learner_ids: list[str]) -> set[str]:
-        found: set[str] = set()
+    def _learners_now(self, cur: Any, learner_ids: list[str]
+                      ) -> tuple[set[str], dict[str, str]]:
+        """Which of the learners are erased, and the facility of those registered, read
+        under the events' lock — which an erasure and a move hold too, so neither can
+        change between this read and the insert (one query: under the lock, on
+        PostgreSQL, every round trip is time the other pushes wait)."""
+        erased: set[str] = set()
+        facility: dict[str, str] = {}
         for part, marks in in_lists(learner_ids):
-            cur.execute(self._sql(f"SELECT learner_id FROM erasures WHERE learner_id IN ({marks})"),
-                        part)
-            found.update(r[0] for r in cur.fetchall())
-        return found
+            cur.execute(self._sql(
+                f"SELECT learner_id, NULL FROM erasures WHERE learner_id IN ({marks}) "
+                f"UNION ALL SELECT id, facility_id FROM learners WHERE id IN ({marks})"),
+                (*part, *part))
+            for learner_id, fac in cur.fetchall():
+                if fac is None:
+                    erased.add(learner_id)
+                else:
+                    facility[learner_id] = fac
+        return erased, facility
 
     def _stored_rows(self, cur: Any, ids: list[str]) -> dict[str, tuple[int, str]]:
         found: dict[str, tuple[int, str]] = {}

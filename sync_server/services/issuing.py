@@ -70,6 +70,7 @@ from sync_server.certificates import (
     status_list_url,
 )
 from sync_server.db.repository import CertificateRecord, EventRow, Repository
+from sync_server.errors import ErasedError
 from sync_server.org_logo import Logo, logo_from_env
 from sync_server.programme_certificates import achievement_suffix, programme_of, stored_course_id
 from sync_server.services.evidence import Evidence
@@ -92,6 +93,8 @@ CURSOR = "completed"
 #: certificate among at least 65 536 places
 STATUS_FILL = STATUS_LIST_BITS // 2
 STATUS_TRIES = 40
+#: a delivery looks the learner's facility up again when a move came between (deliver)
+DELIVERY_TRIES = 5
 STATUS_CACHE = 16          # signed status lists kept (per list, base URL and content)
 _EVENT_NS = uuid.UUID("5b0c1d8e-54a3-4c57-9a0e-2f1f6a1c0de1")
 
@@ -312,13 +315,17 @@ class CertificateIssuer:
                   learner_id: str, pack_id: str, course_id: str) -> CertificateRecord | None:
         """Store the record ``make(id, now, status list, index)`` builds, at a random free
         place of the current revocation list; None when another process stored the
-        learner's certificate for ``course_id`` a moment ago."""
+        learner's certificate for ``course_id`` a moment ago; NotIssued ("erased") when
+        the learner's record was erased while the course was judged."""
         now = now_utc().replace(microsecond=0)
         for _ in range(STATUS_TRIES):
             number = 1 + self.repo.count_certificates() // STATUS_FILL
             record = make(str(uuid.uuid4()), now, number, secrets.randbelow(STATUS_LIST_BITS))
-            if self.repo.insert_certificate(record):
-                return record
+            try:
+                if self.repo.insert_certificate(record):
+                    return record
+            except ErasedError as exc:
+                raise NotIssued("erased", str(exc)) from None
             if self.repo.certificate_exists(learner_id, pack_id, course_id):
                 return None      # another process issued it a moment ago
             # else: the status place was taken a moment ago; draw another
@@ -356,7 +363,11 @@ class CertificateIssuer:
         except (CertificateError, EventError, KeyError, TypeError, ValueError) as exc:
             log.warning("certificate not recovered from event %s: %s", event.get("id"), exc)
             return None
-        if record is None or not self.repo.insert_certificate(record):
+        try:
+            if record is None or not self.repo.insert_certificate(record):
+                return None
+        except ErasedError as exc:
+            log.warning("certificate not recovered from event %s: %s", event.get("id"), exc)
             return None
         log.info("certificate recovered", extra={"certificate": record.id})
         return record
@@ -428,11 +439,22 @@ class CertificateIssuer:
         return int(number), index
 
     def deliver(self, record: CertificateRecord) -> None:
+        """Store the certificate's event in the learner's facility *now* — the one their
+        tablets pull from (the record keeps the facility it was issued in) — and mark
+        it delivered. A move between the look-up and the insert is found under the
+        insert's lock (`other_facility`): looked up again."""
         event = validate_event(certificate_event(record))
-        now = now_iso()
-        self.repo.insert_events([EventRow(
-            id=event["id"], learner_id=record.learner_id, device_id=SERVER_DEVICE,
-            facility_id=record.facility_id, type=event["type"], at=event["at"],
-            content=content_of(event).decode("utf-8"), received_at=now,
-            received_from=SERVER_DEVICE)])
-        self.repo.mark_certificate_delivered(record.id, now)
+        content = content_of(event).decode("utf-8")
+        for _ in range(DELIVERY_TRIES):
+            learner = self.repo.get_learner(record.learner_id)
+            now = now_iso()
+            status = self.repo.insert_events([EventRow(
+                id=event["id"], learner_id=record.learner_id, device_id=SERVER_DEVICE,
+                facility_id=learner.facility_id if learner else record.facility_id,
+                type=event["type"], at=event["at"], content=content, received_at=now,
+                received_from=SERVER_DEVICE)])
+            if status.get(event["id"]) != "other_facility":
+                self.repo.mark_certificate_delivered(record.id, now)
+                return
+        raise CertificateError(f"certificate {record.id}: its learner moved during each of "
+                               f"{DELIVERY_TRIES} deliveries; tried again later")

@@ -154,6 +154,14 @@ def check_events(events: list[dict[str, Any]], *, moment: datetime,
     return out
 
 
+#: the refusals a push makes for the learner's sake, before the insert or under its lock
+#: (db/events.py: erased, or moved to another facility, meanwhile): code and reason
+_REFUSED = {
+    "other_facility": ("other_facility", "learner: belongs to another facility than this device"),
+    "erased": ("erased", "learner: this learner's record was erased; the event is not kept"),
+}
+
+
 def push(repo: Repository, device: Device, events: list[dict[str, Any]],
          profiles: list[dict[str, Any]] | None = None, *, now: datetime | None = None,
          on_stored: Sequence[StoredHook] = (),
@@ -189,11 +197,9 @@ def push(repo: Repository, device: Device, events: list[dict[str, Any]],
         learner = learners.get(learner_id)
         if learner is None or learner.facility_id != facility:
             if learner is not None:
-                result.reject(index, event_id, "other_facility",
-                              "learner: belongs to another facility than this device")
+                result.reject(index, event_id, *_REFUSED["other_facility"])
             elif learner_id in erased:
-                result.reject(index, event_id, "erased",
-                              "learner: this learner's record was erased; the event is not kept")
+                result.reject(index, event_id, *_REFUSED["erased"])
             else:
                 result.reject(index, event_id, "unknown_learner",
                               f"learner: {learner_id} is not registered on the server; push "
@@ -215,15 +221,14 @@ def push(repo: Repository, device: Device, events: list[dict[str, Any]],
             result.stored.append(row.id)
         elif st == "duplicate":
             result.duplicate.append(row.id)
-        elif st == "erased":    # erased while this push was being checked
-            result.reject(first[row.id][1], row.id, "erased",
-                          "learner: this learner's record was erased; the event is not kept")
+        elif st in _REFUSED:    # erased or moved while this push was being checked
+            result.reject(first[row.id][1], row.id, *_REFUSED[st])
         else:
             result.reject(first[row.id][1], row.id, "conflict",
                           "id: another event with this id and different content is stored")
     for index, event_id, content in repeats:
-        if status[event_id] == "erased":
-            result.reject(index, event_id, "erased", "learner: this learner's record was erased")
+        if status[event_id] in _REFUSED:
+            result.reject(index, event_id, *_REFUSED[status[event_id]])
         elif content == first[event_id][0] and status[event_id] != "conflict":
             result.duplicate.append(event_id)
         else:

@@ -129,3 +129,79 @@ def test_anything_else_is_not_recovered(case: str, issued: Any) -> None:
     TAMPERED[case](event, issuer, repo)
     assert issuer.recover(event) is None
     assert repo.count_certificates() == 0
+
+
+def test_an_erasure_while_a_course_is_judged_leaves_no_certificate(tmp_path: Path) -> None:
+    """The issuer reads the learner, judges the course (reading their history), then
+    stores the certificate — whose credential names them. An erasure that commits
+    between the judgement and the insert is found by the insert (it waits for the
+    erasure's lock and sees its tombstone): not issued, nothing naming them is kept."""
+    from sync_server.services import erasure
+    from sync_server.services.issuing import NotIssued
+    state = server(tmp_path, "one")
+    event = completion(state.repo)
+    issuer = CertificateIssuer(state.repo, state.keyring.private_key,
+                               IssuerConfig(public_base_url=BASE))
+    judge = issuer.evidence.verdict
+
+    def judged_then_erased(*args: Any) -> Any:
+        found = judge(*args)
+        assert found.verdict.ok
+        erasure.erase_learner(repo=state.repo, learner_id=RASA, by="boss")
+        return found
+    issuer.evidence.verdict = judged_then_erased            # type: ignore[method-assign]
+    with pytest.raises(NotIssued) as refused:
+        issuer.issue_for(event, BASE)
+    assert refused.value.reason == "erased"
+    assert state.repo.list_certificates(learner_id=RASA) == []
+    issuer.evidence.verdict = judge                         # type: ignore[method-assign]
+    assert issuer._issue_all([event], BASE) == []           # the push hook: logged, no crash
+    state.repo.close()
+
+
+def test_a_certificate_offered_back_for_a_learner_erased_meanwhile_is_not_kept(
+        issued: Any) -> None:
+    record, event, issuer, repo = issued
+    from sync_server.services import erasure
+    real = issuer._recovered_record
+
+    def checked_then_erased(offered: dict[str, Any]) -> Any:
+        found = real(offered)
+        assert found is not None
+        erasure.erase_learner(repo=repo, learner_id=RASA, by="boss")
+        return found
+    issuer._recovered_record = checked_then_erased          # type: ignore[method-assign]
+    assert issuer.recover(event) is None
+    assert repo.list_certificates(learner_id=RASA) == []
+
+
+def test_a_certificate_is_delivered_to_the_facility_its_learner_is_in_now(
+        tmp_path: Path) -> None:
+    """Issued in f1, delivered after the learner moved to f2 — once moved before the
+    delivery looked, once between its look-up and its insert (found under the insert's
+    lock, looked up again): the event is where the learner's tablets pull now."""
+    state = server(tmp_path, "one")
+    repo = state.repo
+    repo.create_facility("f2", "Kaunas", T0)
+    issuer = CertificateIssuer(repo, state.keyring.private_key,
+                               IssuerConfig(public_base_url=BASE))
+    first = issuer.issue_for(completion(repo, RASA), BASE)
+    second = issuer.issue_for(completion(repo, JONAS), BASE)
+    assert first is not None and second is not None
+    repo.move_learner(RASA, "f2", T0)
+    issuer.deliver(first)
+    real = repo.get_learner
+
+    def looked_up_then_moved(learner_id: str) -> Any:
+        found = real(learner_id)
+        if learner_id == JONAS and found.facility_id == "f1":
+            repo.move_learner(JONAS, "f2", T0)
+        return found
+    repo.get_learner = looked_up_then_moved                 # type: ignore[method-assign]
+    issuer.deliver(second)
+    delivered = {json.loads(e.content)["id"] for e in repo.events_after("f2", 0, 1000)}
+    assert {certificate_event(first)["id"], certificate_event(second)["id"]} <= delivered
+    assert not {certificate_event(first)["id"], certificate_event(second)["id"]} & {
+        json.loads(e.content)["id"] for e in repo.events_after("f1", 0, 1000)}
+    assert all(c.delivered_at for c in repo.list_certificates(facility_id="f1"))
+    repo.close()

@@ -460,6 +460,38 @@ def test_packs_publications_and_installed(repo: Repository) -> None:
     assert repo.installed_packs(device_id="ghost") == []
 
 
+def test_an_event_of_a_learner_moved_before_its_insert_is_not_stored_in_the_old_facility(
+        repo: Repository) -> None:
+    """A push checks the learner's facility before the insert; a move that commits in
+    between is found under the insert's lock (moves hold it too): the row is
+    `other_facility`, not stored where the learner's new tablets would never pull it.
+    The push answers it as a refusal (the tablet keeps the event)."""
+    from sync_server.db.devices import Device
+    from sync_server.services import sync
+    moved, stays = learner(staff="S-1"), learner(staff="S-2")
+    repo.save_profile(moved)
+    repo.save_profile(stays)
+    real = repo.insert_events
+
+    def insert_after_a_move(rows: list[EventRow], **kw: Any) -> dict[str, Any]:
+        repo.move_learner(moved.id, "f2", T1)               # an admin's move commits
+        return real(rows, **kw)
+    repo.insert_events = insert_after_a_move                # type: ignore[method-assign]
+    events = [{"id": str(uuid.uuid4()), "learner": who.id, "device": "d1", "seq": n,
+               "at": "2026-02-01T01:00:00.000Z", "type": "card.viewed", "pack": "pk",
+               "pack_version": 1, "ref": {"course": "c1", "lesson": "l1", "card": "0"},
+               "data": {}} for n, who in enumerate([moved, stays, moved], start=1)]
+    result = sync.push(repo, Device("d1", "f1", "tab", T0), [*events, events[0]])
+    assert result.stored == [events[1]["id"]]
+    assert {(r["id"], r["reason"]) for r in result.rejected} == {
+        (events[0]["id"], "other_facility"), (events[2]["id"], "other_facility")}
+    assert len(result.rejected) == 3                        # the repeat as well
+    assert repo.count_events().by_facility == {"f1": 1}
+    assert repo.events_after("f2", 0, 10) == []
+    assert real([row("late", lid=moved.id)]) == {"late": "other_facility"}
+    assert real([row("there", fac="f2", lid=moved.id)]) == {"there": "stored"}
+
+
 def test_moving_a_learner_moves_their_history_after_every_cursor(repo: Repository) -> None:
     a, b = learner(staff="M1"), learner(staff="M2")
     repo.save_profile(a)
