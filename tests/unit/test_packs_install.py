@@ -167,7 +167,8 @@ def test_install_from_blobs_refuses_missing_or_damaged_blobs(tmp_path: Path) -> 
     path = store.path(sha)
     good = path.read_bytes()
     path.write_bytes(good[:-1])                            # cut short (a damaged disk)
-    with pytest.raises(PackVerifyError, match=rf"has {len(good) - 1} bytes, expected "):
+    with pytest.raises(PackVerifyError,
+                       match=rf"damaged in the store \({len(good) - 1} bytes, expected "):
         install_from_blobs(manifest, sig, data, TRUST)
     assert not store.has(sha)                              # dropped, to be fetched again
     assert PackLibrary(data).current_version("promote-sample") is None

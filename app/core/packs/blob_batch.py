@@ -119,6 +119,7 @@ class BlobBatch:
         part = self.store.check_partial(sha, size, durable=False)
         name = os.path.join(self.dir, sha)
         os.replace(part, name)
+        os.utime(name)      # it enters the store now: a sweep spares it (install._sweep)
         self.staged[sha] = name
 
     def commit(self) -> list[str]:

@@ -16,6 +16,7 @@ image to show). See docs/pack-format.md §4.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -239,6 +240,8 @@ class BlobStore:
         """Hash a completed partial download: its path when it is the blob (fsync'd if
         `durable`); PackVerifyError (and the file deleted) when it is not."""
         part = self.partial_path(sha)
+        if size == 0 and not part.exists():
+            part.touch()            # an empty file: a download of 0 bytes writes nothing
         if not part.is_file():
             raise StoreError(f"no partial download for blob {sha}")
         h = hashlib.sha256()
@@ -256,6 +259,19 @@ class BlobStore:
             raise
         return part
 
+    def intact(self, sha: str) -> bool:
+        """Whether the copy a read gets (the loose file, else the packed one) hashes to
+        `sha` — False when it is not in the store."""
+        try:
+            fh = self.open(sha)
+        except StoreError:
+            return False
+        h = hashlib.sha256()
+        with fh:
+            while chunk := fh.read(CHUNK):
+                h.update(chunk)
+        return h.hexdigest() == sha
+
     def verify(self, sha: str, size: int) -> None:
         """Re-hash a stored blob (the network install path checks what it was given)."""
         try:
@@ -269,6 +285,35 @@ class BlobStore:
                 h.update(chunk)
                 n += len(chunk)
         check_blob(sha, size, n, h.hexdigest())
+
+    def sweep(self, referenced: set[str], before: float) -> int:
+        """Remove every blob not in `referenced` that entered the store before `before`
+        (seconds since the epoch): its loose file, its container entries (`collect`);
+        and temp files of a crashed process, as old. Returns the blobs removed. The
+        caller must know every blob in use (install.py: every installed manifest); the
+        age spares what a download put in the store for an install still to come."""
+        gone: set[str] = set()
+        if not self.root.is_dir():
+            return 0
+        for sub in os.scandir(self.root):
+            if len(sub.name) != 2 or not sub.is_dir():
+                continue
+            for entry in os.scandir(sub.path):
+                if SHA_RE.match(entry.name) and entry.name not in referenced:
+                    with contextlib.suppress(OSError):
+                        if entry.stat().st_mtime < before:
+                            os.unlink(entry.path)
+                            gone.add(entry.name)
+        packed = self._packs.written_before(before) - referenced
+        if packed:
+            self.collect(packed, referenced)
+            gone |= packed - self._packs.shas()
+        stale = self._packs.leftovers(before)
+        with contextlib.suppress(FileNotFoundError):
+            stale += [Path(e.path) for e in os.scandir(self.root / "tmp")
+                      if e.is_file() and e.stat().st_mtime < before]
+        unlink_quietly(*stale)
+        return len(gone)
 
     def remove(self, sha: str) -> None:
         """Delete the blob's loose file (a packed blob goes with its container:

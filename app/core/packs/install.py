@@ -26,9 +26,11 @@ import contextlib
 import fcntl
 import functools
 import json
+import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,7 @@ from app.core.packs.verify import (
 )
 
 DiskUsage = Callable[[str], Any]   # shutil.disk_usage-like: returns an object with .free
+log = logging.getLogger(__name__)
 
 
 def install_pack(pack_file: Path, data_dir: Path, trusted: TrustedKeys, *,
@@ -62,13 +65,14 @@ def install_pack(pack_file: Path, data_dir: Path, trusted: TrustedKeys, *,
     lib = PackLibrary(data_dir)
     with _locked(lib), open_pack(pack_file, trusted) as (zf, vp):
         check_rollback(vp.manifest, lib.current_version(vp.id))
-        present = lib.blobs.present(vp.blob_sizes)
+        present = _sound(lib, lib.blobs.present(vp.blob_sizes), vp.blob_sizes)
         need = sum(size for sha, size in vp.blob_sizes.items() if sha not in present)
         _check_space(lib, need + len(vp.manifest_bytes) + len(vp.sig_bytes), disk_usage)
         content = _ContentCheck(lib, vp)
-        placed: list[str] = []
+        placed: list[str] = []      # what the batch moved into the store, even if it failed
         try:
             with lib.blobs.batch(pack_small=True) as batch, open(pack_file, "rb") as raw:
+                placed = batch.placed
                 for sha, info in sorted(vp.blob_entries.items(),
                                         key=lambda item: item[1].header_offset):
                     if sha in present:
@@ -84,7 +88,7 @@ def install_pack(pack_file: Path, data_dir: Path, trusted: TrustedKeys, *,
                                              label=_label(vp, sha), keep=content.keep(sha))
                     content.check_new(sha, head)
                 content.check_stored(present)
-                placed = batch.commit()          # durable, in place: before the switch
+                batch.commit()                   # durable, in place: before the switch
             return _commit(lib, vp)
         except BaseException:
             _forget_blobs(lib, placed)
@@ -99,7 +103,9 @@ def install_from_blobs(manifest_bytes: bytes, sig_bytes: bytes, data_dir: Path,
 
     Checks the signature and manifest, that every blob is there with its size, the
     content of what is new (module docstring), then switches atomically like
-    ``install_pack``. A blob of the wrong size is removed (to be fetched again).
+    ``install_pack``. A blob of the wrong size is removed (to be fetched again) when
+    it is damaged — it no longer hashes to its name; an intact one stays (the live
+    version may use it): the manifest is wrong and the update refused.
     """
     lib = PackLibrary(data_dir)
     with _locked(lib):
@@ -112,9 +118,14 @@ def install_from_blobs(manifest_bytes: bytes, sig_bytes: bytes, data_dir: Path,
                 raise PackVerifyError(f"blob for {_label(vp, sha)} ({sha[:16]}…) is not in the "
                                       "blob store; download it first")
             if found != size:
-                lib.blobs.remove(sha)     # a damaged blob must be fetched again
-                raise PackVerifyError(f"blob for {_label(vp, sha)} has {found} bytes, "
-                                      f"expected {size}")
+                if lib.blobs.intact(sha):  # the manifest is wrong, not the blob: keep it
+                    raise PackVerifyError(
+                        f"blob for {_label(vp, sha)} has {found} bytes, the manifest says "
+                        f"{size}: the update is refused")
+                lib.blobs.remove(sha)     # damaged: fetched again at the next sync
+                raise PackVerifyError(f"blob for {_label(vp, sha)} was damaged in the store "
+                                      f"({found} bytes, expected {size}); fetched again at "
+                                      "the next sync")
         _ContentCheck(lib, vp).check_stored(set(vp.blob_sizes))
         return _commit(lib, vp)
 
@@ -257,10 +268,37 @@ def _commit(lib: PackLibrary, vp: VerifiedPack) -> InstalledPack:
     except OSError as exc:
         raise PackInstallError(f"installing {vp.id} version {vp.version} failed: {exc}; the "
                                "previous version is still in use") from None
-    _cleanup(lib, vp.id, keep={vp.version, previous})
+    try:                        # live now: what is left to do cannot undo that
+        _cleanup(lib, vp.id, keep={vp.version, previous})
+    except Exception as exc:    # noqa: BLE001 - logged; the next install cleans up
+        log.warning("%s version %s is live; cleaning up older versions failed: %s",
+                    vp.id, vp.version, exc)
     pack = lib.get(vp.id)
     assert pack is not None
     return pack
+
+
+def _sound(lib: PackLibrary, present: set[str], sizes: dict[str, int]) -> set[str]:
+    """The present blobs whose stored copy has the manifest's size. A loose file of
+    another size is damaged (the store only ever places hash-checked files): it goes,
+    so that a read finds a packed copy or the copy this install brings — `commit`
+    places no blob over a loose file. Packed sizes come from a container's index,
+    written from hash-checked bytes."""
+    sound = set()
+    for sha in present:
+        path = lib.blobs.path(sha)
+        try:
+            loose = os.stat(path).st_size
+        except FileNotFoundError:
+            loose = None
+        if loose is not None and loose != sizes[sha]:
+            log.warning("blob %s: %d bytes in the store, %d expected: damaged, replaced",
+                        sha, loose, sizes[sha])
+            path.unlink(missing_ok=True)
+            if lib.blobs.size_if_present(sha) != sizes[sha]:
+                continue
+        sound.add(sha)
+    return sound
 
 
 def _manifest_shas(manifest_file: Path) -> set[str]:
@@ -292,7 +330,8 @@ def _forget_blobs(lib: PackLibrary, shas: list[str]) -> None:
 
 
 def _cleanup(lib: PackLibrary, pack_id: str, keep: set[int | None]) -> None:
-    """Drop versions older than the previous live one and the blobs only they used.
+    """Drop versions older than the previous live one and the blobs only they used,
+    then sweep what no installed version uses (`_sweep`).
 
     Best effort: the new version is already live, so a failure here is not an error.
     Only blobs of removed versions are candidates, so blobs that a sync download put in
@@ -309,3 +348,30 @@ def _cleanup(lib: PackLibrary, pack_id: str, keep: set[int | None]) -> None:
         for sha in candidates - refs:
             lib.blobs.remove(sha)
         lib.blobs.collect(candidates, refs)
+    _sweep(lib)
+
+
+#: a blob no installed version uses is swept once it is this old: a younger one may be
+#: a network update's, downloaded (without the packs' lock) for an install still to come
+SWEEP_AFTER_S = 2 * 24 * 3600
+
+
+def _sweep(lib: PackLibrary, now: float | None = None) -> int:
+    """Remove the blobs no installed manifest refers to, older than SWEEP_AFTER_S: what
+    an install cut short between its blobs and its switch, a clean-up that failed, or an
+    update refused or superseded before it went live left behind — `_cleanup` alone
+    looks only at the versions it removes, so those would stay for ever. Nothing is
+    swept while any installed manifest cannot be read (its blobs would look unused)."""
+    refs: set[str] = set()
+    for manifest_file in lib.packs_dir.glob("*/*/manifest.json"):
+        if not manifest_file.parent.name.isdigit():     # a crashed install's temp folder
+            continue
+        try:
+            refs |= {str(f["sha256"]) for f in json.loads(manifest_file.read_bytes())["files"]}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("%s: unreadable (%s); unused blobs are kept", manifest_file, exc)
+            return 0
+    swept = lib.blobs.sweep(refs, (time.time() if now is None else now) - SWEEP_AFTER_S)
+    if swept:
+        log.info("%d blobs no installed pack uses were removed", swept)
+    return swept

@@ -20,6 +20,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from app.core.errors import PackError
 from app.core.packs.blob_ids import check_sha
 from app.core.packs.containers import is_container, read_index
 from app.core.packs.durability import fsync_path
@@ -82,6 +83,32 @@ class PackedBlobs:
                 self._packed.setdefault(sha, (path, offset, size))
         return True
 
+    def written_before(self, moment: float) -> set[str]:
+        """The live blobs of containers last written before `moment` (seconds since the
+        epoch)."""
+        self.scan()
+        cutoff = int(moment * 1e9)
+        return {sha for name, live in self._containers.items()
+                if (self._listing or {}).get(name, cutoff) < cutoff for sha in live}
+
+    def leftovers(self, moment: float) -> list[Path]:
+        """Files of ``packed/`` no reader uses, older than `moment`: half-written dead
+        lists (a crash before their rename) and the dead list of a container gone."""
+        try:
+            entries = list(os.scandir(self.folder))
+        except FileNotFoundError:
+            return []
+        names = {e.name for e in entries}
+        out = []
+        for entry in entries:
+            stale = entry.name.startswith(".") and f"{DEAD_SUFFIX}.tmp-" in entry.name
+            orphan = entry.name.endswith(DEAD_SUFFIX) and \
+                entry.name[:-len(DEAD_SUFFIX)] not in names
+            with contextlib.suppress(OSError):
+                if (stale or orphan) and entry.stat().st_mtime < moment:
+                    out.append(Path(entry.path))
+        return out
+
     def collect(self, candidates: set[str], referenced: set[str], repack: Repack) -> None:
         """Blobs in `candidates` and not in `referenced` leave the containers: a container
         with nothing else left is deleted; one left at most half alive is rewritten with
@@ -112,7 +139,7 @@ class PackedBlobs:
                 if self.fsync:
                     fsync_path(tmp)
                 os.replace(tmp, folder / (name + DEAD_SUFFIX))
-            except (OSError, ValueError) as exc:     # space is not reclaimed; no harm
+            except (OSError, ValueError, PackError) as exc:   # space not reclaimed; no harm
                 log.warning("could not collect blobs of %s: %s", path, exc)
         if changed and self.fsync and folder.is_dir():
             with contextlib.suppress(OSError):
