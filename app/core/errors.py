@@ -172,6 +172,21 @@ class StoreError(ShiftError):
     code = ErrorCode.STORE
 
 
+class StoreReadError(StoreError):
+    """A store file could not be read at all (an I/O error, too many open files, no
+    permission) — nothing is known of its content, which may be whole: trying again
+    later may work. Damage found in what was read is a plain StoreError."""
+
+
+class StoreSyncError(StoreError):
+    """A store file was replaced whole, then making the replace durable failed (the
+    folder's fsync): the new content is what is on disk and what the next read gets —
+    only a power cut may still take it back. A caller that counts what it wrote counts
+    this write (`written`: how many documents, where it says)."""
+
+    written = 0
+
+
 class EventError(StoreError):
     """An event is malformed; the message names the field."""
 

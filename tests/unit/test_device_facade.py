@@ -209,6 +209,23 @@ def test_idle_lock_forgets_the_learner(tmp_path: Path) -> None:
     assert not session.check_idle()  # nothing to lock twice
 
 
+def test_a_lock_forgets_the_learners_work_even_when_closing_it_fails(tmp_path: Path) -> None:
+    """Closing the work raises (a disk error, the store closed under it): the lock still
+    forgets it — it used to keep the learner's engines, reachable after the lock."""
+    device = make_device(tmp_path, ManualClock())
+    session = signed_in(device)
+    assert session.work is not None
+
+    def fails() -> None:
+        raise StoreError("the store is closed")
+    session.work.close = fails                            # type: ignore[method-assign]
+    with pytest.raises(StoreError):
+        session.lock()
+    assert session.work is None and not session.signed_in
+    with pytest.raises(AuthError):
+        session.learning.library()
+
+
 @pytest.mark.parametrize("how", ["erased", "wiped"])
 def test_a_learner_whose_profile_left_the_tablet_is_signed_out(tmp_path: Path,
                                                                how: str) -> None:

@@ -363,7 +363,10 @@ FOLD_FUNCTIONS = {"app/core/events.py": {"order_key", "parse_at"}}
 # 663f4591fe8fd97b: the fast tests' shared ref/data/pack type test made once in
 # check_payload instead of in each of the four
 # — none changes what the folds compute or the payload: no bump
-FOLD_CODE_DIGEST = "663f4591fe8fd97b"
+# ad0c06314615ed7d: the retained fold read strictly (an I/O error raised, not taken for
+# "nothing aged"); a session-end save on a closed store returns False — error handling
+# only, no bump
+FOLD_CODE_DIGEST = "ad0c06314615ed7d"
 
 
 def _code_digest() -> str:

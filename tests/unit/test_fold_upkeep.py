@@ -109,3 +109,17 @@ def test_a_damaged_snapshot_is_refreshed_by_a_recompute_not_trusted(tmp_path: Pa
         assert upkeep.refresh_due(store, [LEARNER], after=1) == []   # unreadable: skipped
         assert history_views(load_history(store, LEARNER)) == \
             recomputed(store.events(LEARNER), LEARNER)
+
+
+def test_a_session_ending_after_the_store_closed_leaves_quietly(tmp_path: Path) -> None:
+    """The tablet shuts down (its store closed) while a learner's deferred snapshot is
+    still due: the session's end saves nothing and says so — it used to raise out of
+    the session's close, which then never let go of the learner's work."""
+    store = _store(tmp_path)
+    load_history(store, LEARNER)
+    store.merge(play([("read", "boundaries"), ("guess", "reporting", 4)] * 4, "tab-b",
+                     timedelta(days=2)))
+    history = load_history(store, LEARNER, resnapshot_after=3, defer_save=True)
+    assert history.save_due
+    store.close()
+    assert upkeep.save_at_session_end(store, history) is False

@@ -274,3 +274,59 @@ def test_merge_with_disk_full_on_a_new_learner_folder(tmp_path: Path,
     s.close()
     with Store.open(tmp_path) as again:
         assert again.merge([remote(1)]) == 1
+
+
+def _fsync_fails_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next folder fsync after a file's rename reports EIO (a failing disk)."""
+    import app.core.store.atomic as atomic
+    real, calls = atomic.fsync_dir, []
+
+    def once(folder: Path) -> None:
+        calls.append(folder)
+        if len(calls) == 1:
+            raise OSError(errno.EIO, "Input/output error")
+        real(folder)
+    monkeypatch.setattr(atomic, "fsync_dir", once)
+
+
+@pytest.mark.parametrize("into", ["open segment", "new segment"])
+def test_a_merge_whose_segment_was_replaced_but_not_synced_is_not_stored_twice(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, into: str) -> None:
+    """The segment file is replaced, then its folder's fsync fails: the merge raises
+    (StoreSyncError), yet the events are on disk — counted, their ids known — so the
+    sync pulling the same page again stores nothing twice (it stored 7 documents for 5
+    ids), and what came after lands at the right positions."""
+    from app.core.errors import StoreSyncError
+    events = [remote(i) for i in range(1, 12)]
+    store = Store.open(tmp_path, segment_capacity=4)
+    store.merge(events[:4 if into == "new segment" else 3])
+    with monkeypatch.context() as patched:
+        _fsync_fails_once(patched)
+        with pytest.raises(StoreSyncError):
+            store.merge(events[4:6] if into == "new segment" else events[3:5])
+    store.merge(events[:8])                               # the page again, and more
+    ids = [e["id"] for e in store.events(A)]
+    assert ids == [e["id"] for e in events[:8]]
+    assert store.event_count(A) == 8
+    store.close()
+    with Store.open(tmp_path, segment_capacity=4) as again:
+        assert [e["id"] for e in again.events(A)] == ids
+        assert again.merge(events) == 3
+
+
+def test_a_journal_fold_whose_segment_was_not_synced_is_not_folded_twice(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.core.errors import StoreSyncError
+    store = Store.open(tmp_path, journal_capacity=4, segment_capacity=8)
+    for _ in range(8):
+        store.append(ev())                                # one fold done, the journal full
+    with monkeypatch.context() as patched:
+        _fsync_fails_once(patched)
+        with pytest.raises(StoreSyncError):
+            store.append(ev())                            # folds the journal first
+    store.append(ev())
+    store.append(ev())
+    store.close()
+    with Store.open(tmp_path) as again:
+        ids = [e["id"] for e in again.events(A)]
+        assert len(ids) == len(set(ids)) >= 10

@@ -773,3 +773,67 @@ def test_a_damaged_marker_of_a_staged_rewrite_undoes_it(tmp_path: Path) -> None:
     with Store.open(tmp_path) as again:
         assert [e["id"] for e in again.events(LEARNER)] == ids
         assert not any(int(p.stem) > segment_rewrite.GAP for p in folder.glob("0*.json"))
+
+
+def _retained_unreadable(patched: pytest.MonkeyPatch) -> None:
+    """Reading retained.snap fails at the operating system (EIO, too many open files)."""
+    from app.core.errors import StoreReadError
+    from app.core.store.segments import LearnerLog
+    real = LearnerLog.read_snapshot
+
+    def read(self: LearnerLog, name: str) -> Any:
+        if name == RETAINED_NAME:
+            raise StoreReadError(f"{self.folder}/retained.snap: I/O error while reading")
+        return real(self, name)
+    patched.setattr(LearnerLog, "read_snapshot", read)
+
+
+def test_a_retained_fold_that_cannot_be_read_is_never_taken_for_nothing_aged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The retained fold is the only copy of what aged out. A sign-in that must
+    recompute while it cannot be read fails (and can be tried again) — it used to fold
+    on from "nothing aged" and save that as the learner's snapshot, for good; an ageing
+    then leaves the learner alone — it used to write the new aged events over it."""
+    from app.core.errors import StoreReadError
+    store, _ = tablet(tmp_path)
+    folder = store.root / "learners" / learner_key(LEARNER)
+    with store:
+        before = views(store)
+        assert retention.run(store, now=NOW)[LEARNER] > 0
+        store.merge(play(ACTS[:2], "tab-c", timedelta(days=300)))   # older, pulled later
+        before = views(store)
+        count = store.event_count(LEARNER)
+        (folder / f"{SNAPSHOT_NAME}.snap").unlink()       # to be recomputed (an update)
+        with monkeypatch.context() as patched:
+            _retained_unreadable(patched)
+            with pytest.raises(StoreReadError):
+                load_history(store, LEARNER)
+            assert not (folder / f"{SNAPSHOT_NAME}.snap").exists()
+            later = NOW.replace(year=NOW.year + 1)
+            assert retention.run(store, now=later, force=True) == {}    # logged, skipped
+            assert store.event_count(LEARNER) == count
+        assert views(store) == before
+        assert retention.run(store, now=later, force=True)[LEARNER] > 0
+        assert views(store) == before
+        (folder / f"{SNAPSHOT_NAME}.snap").unlink()
+        assert views(store) == before                     # retained fold + what is kept
+
+
+@pytest.mark.plain_store
+def test_a_damaged_retained_fold_is_kept_aside_not_written_over(tmp_path: Path) -> None:
+    """Damage (a CRC that does not match) is not a passing error: what it held is lost
+    to the app, logged, and the file is moved aside — kept for whoever can still read
+    it — before the next ageing writes a new one."""
+    store, _ = tablet(tmp_path)
+    folder = store.root / "learners" / learner_key(LEARNER)
+    with store:
+        assert retention.run(store, now=NOW)[LEARNER] > 0
+        retained = folder / f"{RETAINED_NAME}.snap"
+        damaged = bytearray(retained.read_bytes())
+        damaged[-1] ^= 0xFF
+        retained.write_bytes(bytes(damaged))
+        (folder / f"{SNAPSHOT_NAME}.snap").unlink()
+        load_history(store, LEARNER)                      # the sign-in goes on
+        kept = list(folder.glob(f"{RETAINED_NAME}.snap.damaged-*"))
+        assert [p.read_bytes() for p in kept] == [bytes(damaged)]
+        assert not retained.exists()

@@ -85,10 +85,12 @@ class Session:
                                 language=self.locale)
 
     def _forget_work(self) -> None:
-        if self.work is not None:
-            self.work.close()
-        self.work = None
-        self.learning.forget()
+        work, self.work = self.work, None
+        try:
+            if work is not None:
+                work.close()
+        finally:                         # gone even when closing it failed
+            self.learning.forget()
 
     # -- language and display ----------------------------------------------------------------
     @property

@@ -83,7 +83,8 @@ class HistorySource(Protocol):
     def history_since(self, learner_id: str, mark: HistoryMark | None,
                       apply: Callable[[list[Event]], Any]) -> HistoryMark | None: ...
 
-    def read_snapshot(self, learner_id: str, name: str) -> Snapshot | None: ...
+    def read_snapshot(self, learner_id: str, name: str, *, cache: bool = True
+                      ) -> Snapshot | None: ...
 
     def write_snapshot(self, learner_id: str, name: str, snapshot: Snapshot) -> None: ...
 
@@ -214,10 +215,16 @@ def load_history(store: HistorySource, learner: str, *,
     return history
 
 
-def retained_fold(store: HistorySource, learner: str) -> LearnerHistory:
+def retained_fold(store: HistorySource, learner: str, *, to_update: bool = False
+                  ) -> LearnerHistory:
     """The fold of the learner's events aged out of this tablet (empty when none did;
-    module docstring). An unusable one is logged: what aged out is then missing."""
-    snapshot = store.read_snapshot(learner, RETAINED_NAME)
+    module docstring). It is the only copy of what it holds, so a file that cannot be
+    read at all is a StoreReadError (a sign-in fails and can be tried again; folding on
+    from "nothing aged" would save that as the learner's state). A damaged one is moved
+    aside by the store and logged: what aged out is then missing. One that does not
+    decode is logged too — and, `to_update` (an ageing adds to it), a StoreError: what
+    it holds would be written over."""
+    snapshot = store.read_snapshot(learner, RETAINED_NAME, cache=False)
     if snapshot is None:
         return LearnerHistory.empty(learner)
     if snapshot.version != fold_version():
@@ -226,6 +233,9 @@ def retained_fold(store: HistorySource, learner: str) -> LearnerHistory:
     try:
         history = LearnerHistory.decode(learner, snapshot.payload, HistoryMark(0, None))
     except ValueError as exc:
+        if to_update:
+            raise StoreError(f"the retained fold of {learner} does not decode ({exc}); "
+                             "nothing ages out until it does") from None
         log.error("%s: the progress of events aged out of this tablet is missing", exc)
         return LearnerHistory.empty(learner)
     history.source = "recomputed"
@@ -240,7 +250,11 @@ def save_history(store: HistorySource, history: LearnerHistory) -> bool:
     if not history.save_due:
         return False
     history.save_due = False
-    mark = store.history_since(history.learner, history.mark, history.apply_batch)
+    try:
+        mark = store.history_since(history.learner, history.mark, history.apply_batch)
+    except StoreError as exc:          # closed meanwhile (the tablet shutting down), a disk error
+        log.warning("could not save the fold snapshot of %s: %s", history.learner, exc)
+        return False
     if mark is None:
         log.info("the stored history of %s no longer fits the session's fold; its "
                  "snapshot is left as it was", history.learner)

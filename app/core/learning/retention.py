@@ -83,7 +83,7 @@ def age_out(store: Store, learner: str, cutoff: str, *, overdue: str | None = No
     rewrite is that state under the mark of the documents the ageing started from — all
     of which it covers; a tap's events appended meanwhile come after that mark and are
     folded again at the next sign-in (a fold ignores an id seen before): no recompute."""
-    base = retained_fold(store, learner)
+    base = retained_fold(store, learner, to_update=True)    # raises rather than lose it
     folded: list[LearnerHistory] = []
 
     def keep() -> None:

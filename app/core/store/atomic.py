@@ -27,7 +27,7 @@ from typing import Any
 
 from tinydb.storages import Storage
 
-from app.core.errors import StoreError
+from app.core.errors import StoreError, StoreReadError, StoreSyncError
 from app.core.store.sealed import seal_for_disk, unseal
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,8 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     try:
         fsync_dir(path.parent)
     except OSError as exc:
-        raise StoreError(describe_os_error(exc, path.parent, "syncing the folder")) from exc
+        raise StoreSyncError(describe_os_error(exc, path.parent, "syncing the folder")) \
+            from exc
 
 
 def clean_stale_temps(folder: Path) -> int:
@@ -171,7 +172,7 @@ def read_file_bytes(path: Path) -> bytes | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise StoreError(describe_os_error(exc, path, "reading")) from exc
+        raise StoreReadError(describe_os_error(exc, path, "reading")) from exc
     return unseal(path, raw)
 
 

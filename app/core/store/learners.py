@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.core.errors import StoreError
+from app.core.errors import StoreError, StoreReadError, StoreSyncError
 from app.core.store.conflicts import differs, find_conflicts
 from app.core.store.history import HistoryCache, SortKey, copy_json
 from app.core.store.idindex import IdIndex
@@ -170,7 +170,13 @@ class LearnerLogs:
         try:
             while rest:
                 start = learner.count
-                n = learner.add_chunk(rest)
+                try:
+                    n = learner.add_chunk(rest)
+                except StoreSyncError as exc:   # on disk all the same: counted, then raised
+                    done = [d["event"] for d in rest[:exc.written]]
+                    self.ids.record(learner_id, start, [e["id"] for e in done])
+                    on_written(done)
+                    raise
                 done = [d["event"] for d in rest[:n]]
                 self.ids.record(learner_id, start, [e["id"] for e in done])
                 on_written(done)
@@ -227,15 +233,25 @@ class LearnerLogs:
         return HistoryMark(count, last_id if count else None,
                            learner.generation if learner is not None else 0)
 
-    def read_snapshot(self, device_id: str, learner_id: str, name: str) -> Snapshot | None:
+    def read_snapshot(self, device_id: str, learner_id: str, name: str, *,
+                      cache: bool = True) -> Snapshot | None:
         """Store.read_snapshot, under the store's lock."""
         learner = self.logs.get(learner_id)
         if learner is None:
             return None
         try:
             found = learner.read_snapshot(name)
-        except StoreError as exc:
+        except StoreReadError as exc:
+            if not cache:
+                raise
             log.warning("snapshot ignored (it will be recomputed): %s", exc)
+            return None
+        except StoreError as exc:
+            if cache:
+                log.warning("snapshot ignored (it will be recomputed): %s", exc)
+            else:
+                log.error("%s; what it held is missing", exc)
+                learner.set_snapshot_aside(name)
             return None
         if found is None:
             return None

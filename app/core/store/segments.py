@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
+import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from tinydb import TinyDB
 
-from app.core.errors import StoreError
+from app.core.errors import StoreError, StoreSyncError
 from app.core.store import segment_rewrite
 from app.core.store.atomic import (
     AtomicJSONStorage,
@@ -38,6 +41,7 @@ from app.core.store.atomic import (
 
 KIND = "segment"
 SNAPSHOT_KIND = "snapshot"
+log = logging.getLogger("app.core.store.store")
 
 
 def learner_key(learner_id: str) -> str:
@@ -180,6 +184,19 @@ class LearnerLog:
     def read_snapshot(self, name: str) -> tuple[dict[str, Any], memoryview] | None:
         return read_binary_file(self.snapshot_path(name), SNAPSHOT_KIND)
 
+    def set_snapshot_aside(self, name: str) -> None:
+        """Keep a damaged snapshot file under another name (``….damaged-<time>``), out of
+        the way of the next write (logged when even that fails)."""
+        path = self.snapshot_path(name)
+        kept = path.with_name(f"{path.name}.damaged-{int(time.time())}")
+        try:
+            os.replace(path, kept)
+            fsync_dir(self.folder)
+        except (OSError, StoreError) as exc:
+            log.error("%s: could not be moved aside: %s", path, exc)
+        else:
+            log.error("%s: moved aside as %s", path, kept.name)
+
     def write_snapshot(self, name: str, meta: dict[str, Any],
                        payload: bytes | memoryview) -> None:
         write_binary_file(self.snapshot_path(name), SNAPSHOT_KIND, meta, payload)
@@ -190,13 +207,20 @@ class LearnerLog:
     def add_chunk(self, docs: list[dict[str, Any]]) -> int:
         """Write the first documents of `docs` with one atomic replace: as many as fit in
         the open segment, or start a new segment. Returns how many were written (the
-        caller loops); on StoreError nothing of this chunk was written."""
+        caller loops); on StoreError nothing of this chunk was written — except a
+        StoreSyncError, raised once they are counted (its `written`): the segment was
+        replaced, only its folder's fsync failed, and a retry must not write them again."""
         if not docs:
             return 0
         self.recover_now()
         if self.numbers and self.last_count < self.capacity:
             chunk = docs[:self.capacity - self.last_count]
-            self._open_db().table("events").insert_multiple(chunk)
+            try:
+                self._open_db().table("events").insert_multiple(chunk)
+            except StoreSyncError as exc:
+                self.last_count += len(chunk)
+                exc.written = len(chunk)
+                raise
             self.last_count += len(chunk)
             return len(chunk)
         chunk = docs[:self.capacity]
@@ -211,9 +235,14 @@ class LearnerLog:
             except OSError as exc:
                 raise StoreError(describe_os_error(exc, self.folder, "creating")) from exc
         self._close_db()
-        AtomicJSONStorage(self.path_of(number), KIND).write(
-            {"meta": {"1": {"learner": self.learner_id}},
-             "events": {str(i + 1): dict(d) for i, d in enumerate(chunk)}})
+        try:
+            AtomicJSONStorage(self.path_of(number), KIND).write(
+                {"meta": {"1": {"learner": self.learner_id}},
+                 "events": {str(i + 1): dict(d) for i, d in enumerate(chunk)}})
+        except StoreSyncError as exc:
+            self.numbers.append(number)
+            self.last_count = exc.written = len(chunk)
+            raise
         self.numbers.append(number)
         self.last_count = len(chunk)
         return len(chunk)

@@ -251,13 +251,21 @@ class Store(SupervisorLogs):
             self._check_open()
             return self._learners.history_since(learner_id, mark, apply)
 
-    def read_snapshot(self, learner_id: str, name: str) -> Snapshot | None:
+    def read_snapshot(self, learner_id: str, name: str, *, cache: bool = True
+                      ) -> Snapshot | None:
         """The learner's snapshot `name` (snapshots.py), or None when there is none or
-        it cannot be used (damaged, another learner's or data folder's: logged)."""
+        it cannot be used (damaged, another learner's or data folder's: logged).
+
+        `cache=False` — a payload that is no cache, the only copy of what it holds (the
+        retained fold, ageing.py): a file that cannot be read at all is a StoreReadError,
+        never taken for its absence (which would be saved on as "nothing there"), and a
+        damaged one is moved aside (``<name>.snap.damaged-<time>``, kept) before it reads
+        as missing, so that nothing is written over it."""
         check_name(name)
         with self._lock:
             self._check_open()
-            return self._learners.read_snapshot(self.device_id, learner_id, name)
+            return self._learners.read_snapshot(self.device_id, learner_id, name,
+                                                cache=cache)
 
     def write_snapshot(self, learner_id: str, name: str, snapshot: Snapshot) -> None:
         """Save (atomically) the learner's snapshot `name`, replacing the previous one.
