@@ -20,13 +20,12 @@ import argparse
 import logging
 import mimetypes
 import os
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from app.core.application import Device
-from app.core.clock import MonotonicClock
+from app.core.clock import MonotonicClock, awake_or_asleep
 from app.core.resources import assets_dir
 from app.core.store.keys import KeyProvider, key_file_for
 from app.sync import DeviceSyncer
@@ -65,7 +64,7 @@ def key_provider(data_dir: str | Path, env: Mapping[str, str] | None = None,
     return secure if secure is not None else key_file_for(data_dir, env)
 
 
-def open_device(data_dir: str | Path, *, clock: MonotonicClock = time.monotonic,
+def open_device(data_dir: str | Path, *, clock: MonotonicClock = awake_or_asleep,
                 keys: KeyProvider | None = None) -> Device:
     """THE COMPOSITION ROOT: a tablet's data folder, opened with the sync client wired in
     as its Syncer and its data key (`key_provider`) (docs/architecture.md)."""

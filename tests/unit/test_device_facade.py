@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
@@ -429,3 +430,18 @@ def test_first_pin_on_an_unknown_profile_signs_nobody_in(tmp_path: Path) -> None
     assert not device.profiles.needs_pin("nope")
     assert not session.set_first_pin("nope", "2468", "2468", code=CODE)
     assert session.view.form_message and not session.signed_in
+
+
+def test_the_idle_lock_counts_the_time_the_tablet_sleeps() -> None:
+    """time.monotonic stops while Linux / Android sleeps, and a tablet's screen timeout
+    is shorter than the idle lock: a learner's session must not outlive hours of sleep.
+    The default clock is CLOCK_BOOTTIME where the system has it."""
+    import time
+
+    from app.core.application import idle
+    from app.core.clock import awake_or_asleep
+    assert idle.IdleLock().clock is awake_or_asleep
+    assert inspect.signature(Device.open).parameters["clock"].default is awake_or_asleep
+    if hasattr(time, "CLOCK_BOOTTIME"):
+        before = time.clock_gettime(time.CLOCK_BOOTTIME)
+        assert before <= awake_or_asleep() <= time.clock_gettime(time.CLOCK_BOOTTIME)

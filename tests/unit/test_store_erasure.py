@@ -110,3 +110,22 @@ def test_refused_as_erased_by_the_server_means_purged(tmp_path: Path) -> None:
         assert store.rejected() == [] and store.profiles.get(lid) is None
     finally:
         store.close()
+
+
+def kill_once_rewritten(journal: Any, erasure_module: Any) -> None:
+    """(For a child process) die — os._exit, as a power cut — at the first forgetting of
+    the journal index after a journal file was rewritten without an erased learner."""
+    import os
+    real_forget, real_write, rewritten = (journal.Journal.forget_index,
+                                          erasure_module.atomic_write_bytes, [])
+
+    def write(path: Any, data: bytes, *args: Any, **kwargs: Any) -> None:
+        real_write(path, data, *args, **kwargs)
+        rewritten.append(path)
+
+    def forget(self: Any) -> None:
+        if rewritten:
+            os._exit(9)
+        real_forget(self)
+    erasure_module.atomic_write_bytes = write
+    journal.Journal.forget_index = forget

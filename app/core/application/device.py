@@ -19,7 +19,6 @@ application layer never imports app.sync. Sessions are made with ``Session(devic
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 from app.core.application.certificates import CertificateTrust
@@ -37,7 +36,7 @@ from app.core.application.sync import (
     SyncSummary,
     summarise,
 )
-from app.core.clock import MonotonicClock, now_utc
+from app.core.clock import MonotonicClock, awake_or_asleep, now_utc
 from app.core.errors import DeviceError, ErrorCode, ShiftError, StoreError, SyncError
 from app.core.events import parse_at
 from app.core.packs import PackLibrary
@@ -63,7 +62,7 @@ class Device:
         self.admin = DeviceAdmin(store, lambda: self.pin_min_digits)
 
     @classmethod
-    def open(cls, data_dir: str | Path, clock: MonotonicClock = time.monotonic, *,
+    def open(cls, data_dir: str | Path, clock: MonotonicClock = awake_or_asleep, *,
              syncer: SyncerFactory | None = None, keys: KeyProvider | None = None) -> Device:
         """Open (creating if needed) a data folder. ``syncer`` makes the sync client from
         the opened store and library (app.sync.DeviceSyncer); without it the tablet

@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.errors import StoreError
+from app.core.store.erasure import LEARNER_DISPLAY
 
 TEXT_SIZES: tuple[str, ...] = ("normal", "large", "larger")
 TEXT_SCALE = {"normal": 1.0, "large": 1.2, "larger": 1.45}
 #: Setting names (app/core/store/settings.py validates their values).
 TEXT_SIZE_SETTING = "text_size"
 HIGH_CONTRAST_SETTING = "high_contrast"
-LEARNER_DISPLAY_SETTING = "learner_display"
+#: per learner (an erasure drops the learner's: app/core/store/erasure.py)
+LEARNER_DISPLAY_SETTING = LEARNER_DISPLAY
 #: Learners with preferences kept on one tablet (oldest dropped first beyond it).
 MAX_LEARNERS_WITH_PREFERENCES = 500
 

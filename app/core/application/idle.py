@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from collections.abc import Mapping
 from enum import StrEnum
 
-from app.core.clock import MonotonicClock
+from app.core.clock import MonotonicClock, awake_or_asleep
 
 DEFAULT_IDLE_LOCK_SECONDS = 180
 MIN_IDLE_LOCK_SECONDS = 5
@@ -64,7 +63,7 @@ class IdleLock:
 
     def __init__(self, timeout_seconds: float = DEFAULT_IDLE_LOCK_SECONDS,
                  clock: MonotonicClock | None = None) -> None:
-        self.clock: MonotonicClock = clock or time.monotonic
+        self.clock: MonotonicClock = clock or awake_or_asleep
         self.timeout = clamp_idle_seconds(timeout_seconds)
         self.last_activity = self.clock()
 

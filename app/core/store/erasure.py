@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 #: the reason a server gives when it refuses an erased learner's event or profile
 REFUSED = "erased"
+#: the per-learner display preferences (app/core/application: text size, contrast)
+LEARNER_DISPLAY = "learner_display"
 
 
 @dataclass
@@ -85,16 +87,58 @@ def purge(store: Store, learner_ids: Iterable[object]) -> PurgeReport:
         todo = [r["learner"] for r in rows.values() if not r.get("done")]
         report = PurgeReport(todo)
         if not todo:
+            back = _profiles_of(store, store._erased)
+            if back:                 # pulled again from a server restored from a backup
+                _purge_profiles(store, back)
             return report
-        gone = set(todo)
+        # the offline profiles re-attributed to them (reattribute.py) are theirs too:
+        # their events, still on this tablet under the old id, and its rejected rows
+        gone = set(todo) | _retired_into(store, set(todo))
         report.events, report.outbox = _purge_events(store, gone)
         _purge_logs(store, gone)
         _purge_profiles(store, gone)
+        drop_damaged_copies(store)
         for row in rows.values():
             if row["learner"] in gone:
                 row["done"] = True
         _write_rows(root, rows)
         return report
+
+
+#: what the names of the copies of damaged files kept for inspection hold (journal.py:
+#: ``.corrupt-``; sealed.py, segments.py: ``.damaged-``)
+DAMAGED_COPIES = (".corrupt-", ".damaged-")
+
+
+def drop_damaged_copies(store: Store) -> int:
+    """Delete the copies of damaged files kept for inspection (returns how many). They
+    may hold anyone's events or profile — an encrypted one cannot even be searched for
+    the learner — so an erasure or a wipe cannot leave them behind."""
+    gone = 0
+    folders = set()
+    for path in store.root.rglob("*"):
+        if any(mark in path.name for mark in DAMAGED_COPIES) and path.is_file():
+            path.unlink(missing_ok=True)
+            folders.add(path.parent)
+            gone += 1
+    for folder in folders:
+        fsync_dir(folder)
+    return gone
+
+
+def _retired_into(store: Store, learners: set[str]) -> set[str]:
+    """Ids of retired profiles merged into one of `learners`."""
+    tables = store.profiles._storage.read() or {}
+    return {d["id"] for d in tables.get("retired", {}).values()
+            if isinstance(d, dict) and isinstance(d.get("id"), str)
+            and d.get("merged_into") in learners}
+
+
+def _profiles_of(store: Store, learners: frozenset[str]) -> set[str]:
+    """Which of `learners` have a profile or retired record here."""
+    tables = store.profiles._storage.read() or {}
+    return {d["id"] for table in ("profiles", "retired") for d in tables.get(table, {}).values()
+            if isinstance(d, dict) and d.get("id") in learners}
 
 
 def purge_refused(store: Store) -> PurgeReport:
@@ -111,7 +155,12 @@ def purge_refused(store: Store) -> PurgeReport:
 def _purge_events(store: Store, gone: set[str]) -> tuple[int, int]:
     """Segments and journal files without the learners; outbox and caches updated."""
     learners, journal, outbox = store._learners, store._journal, store._outbox
-    outbox.load(store._rejected.ids)         # the outbox index is built on first use
+    # the outbox from the journal files themselves: a purge cut short (a crash, a disk
+    # error) after rewriting files left an index — and an outbox built from it — that
+    # still names the events it removed, and the files alone no longer say which
+    journal.forget_index()
+    outbox.loaded = False
+    outbox.load(store._rejected.ids)
     # 1. everything into the segments and a fresh, empty journal file
     if journal.current is not None and journal.current.events:
         learners.fold_current(dedupe=False)
@@ -206,3 +255,7 @@ def _purge_profiles(store: Store, gone: set[str]) -> None:
     notices = store.settings.get(reattribute.NOTICES, [])
     if isinstance(notices, list) and any(n in gone for n in notices):
         store.settings.set(reattribute.NOTICES, [n for n in notices if n not in gone])
+    display = store.settings.get(LEARNER_DISPLAY, {})
+    if isinstance(display, dict) and any(lid in display for lid in gone):
+        store.settings.set(LEARNER_DISPLAY,
+                           {k: v for k, v in display.items() if k not in gone})

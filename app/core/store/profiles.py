@@ -32,7 +32,7 @@ import builtins
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -77,8 +77,9 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
 class Profiles:
     def __init__(self, path: Path, lock: threading.RLock,
                  clock: Callable[[], float] = time.time, *,
-                 lock_floor: Callable[[], float] = lambda: 0.0) -> None:
-        self._storage = AtomicJSONStorage(path, "profiles")
+                 lock_floor: Callable[[], float] = lambda: 0.0,
+                 erased: Callable[[], Container[str]] = frozenset) -> None:
+        self._storage, self._erased = AtomicJSONStorage(path, "profiles"), erased
         self._lock = lock
         self._clock = clock
         #: no PIN before this time: a lock-out file was tampered with (sealing.py)
@@ -348,7 +349,8 @@ class Profiles:
         if isinstance(profiles, dict) or not isinstance(profiles, Iterable):
             raise StoreError("profiles: expected a list of profile objects")
         incoming = [check_remote(raw, f"profiles[{i}]") for i, raw in enumerate(profiles)]
-        with self._lock:
+        with self._lock:      # not an erased learner's (a server restored from a backup)
+            incoming = [c for c in incoming if c["id"] not in self._erased()]
             table = self._table()
             changes: dict[str, dict[str, Any]] = {}
             by_id = {doc.get("id"): key for key, doc in table.items()}

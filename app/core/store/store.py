@@ -136,7 +136,8 @@ class Store(SupervisorLogs):
         self._conflicts = ConflictLog(root / "conflicts.json", self._lock)
         self._quarantine = QuarantineLog(root / "quarantine.json", self._lock)
         self.profiles = Profiles(root / "profiles.json", self._lock,
-                                 lock_floor=lambda: self.pin_lock_floor)
+                                 lock_floor=lambda: self.pin_lock_floor,
+                                 erased=lambda: self._erased)
         self.settings = Settings(root / "settings.json", root / "secrets.json", self._lock)
 
     def close(self) -> None:

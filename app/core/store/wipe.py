@@ -30,6 +30,7 @@ half-way hears ``device_revoked`` again at its next sync.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
 MARKER = "wipe.json"
 #: per-learner settings (learner id → …) that go with the learners
-LEARNER_SETTINGS = ("learner_display", reattribute.PENDING, reattribute.NOTICES)
+LEARNER_SETTINGS = (erasure.LEARNER_DISPLAY, reattribute.PENDING, reattribute.NOTICES)
 
 
 @dataclass
@@ -97,6 +98,16 @@ def _wipe(store: Store) -> WipeReport:
     report = WipeReport(learners=len(gone))
     if gone:
         report.events, report.unsent = erasure._purge_events(store, gone)
+    # what no learner id leads to any more: a folder whose segments a wipe cut short had
+    # already deleted (its snapshots stay behind: `_learners` finds no one there)
+    folder = store._learners.folder
+    if folder.is_dir():
+        left = [d for d in folder.iterdir() if d.is_dir()]
+        for d in left:
+            shutil.rmtree(d)
+        if left:
+            fsync_dir(folder)
+    erasure.drop_damaged_copies(store)
     _clear_logs(store)
     store.profiles._storage.write({})            # profiles, retired, lock-out counters
     store.profiles._pushed_revs.clear()
