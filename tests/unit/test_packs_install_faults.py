@@ -84,6 +84,37 @@ def test_a_signed_update_giving_a_file_the_wrong_size_keeps_the_live_versions_bl
     readable(data)
 
 
+def test_a_signed_pack_giving_a_stored_blob_the_wrong_size_keeps_it(tmp_path: Path) -> None:
+    """The same fault through a .pack: its manifest (signed) and its zip entry both say
+    one byte less than the live version's intact loose blob. The pack is refused before
+    anything changes — the size check of present blobs used to delete that blob as
+    damaged, then the pack's short copy failed its hash."""
+    data = tmp_path / "data"
+    v1 = build(copy_sample(tmp_path), tmp_path / "out")
+    manifest, sig = _blobs_into_store(v1, BlobStore(data / "blobs"))
+    install_from_blobs(manifest, sig, data, TRUST)            # live, loose blobs
+    wrong = json.loads(manifest)
+    wrong["version"] = 2
+    entry = next(f for f in wrong["files"] if f["path"] == LESSON)
+    entry["size"] -= 1
+    signed = canonical_json(wrong)
+    v2 = tmp_path / "v2.pack"
+    with zipfile.ZipFile(v1) as src, zipfile.ZipFile(v2, "w") as out:
+        for info in src.infolist():
+            body = src.read(info)
+            if info.filename == "manifest.json":
+                body = signed
+            elif info.filename == "manifest.sig":
+                body = sign_manifest(signed, KEY)
+            elif info.filename == f"blobs/{entry['sha256']}":
+                body = body[:-1]
+            out.writestr(info.filename, body)
+    with pytest.raises(PackVerifyError, match="the manifest says .*: the pack is refused"):
+        install_pack(v2, data, TRUST)
+    assert PackLibrary(data).current_version(PACK) == 1
+    readable(data)
+
+
 def test_an_update_from_a_pack_replaces_a_damaged_stored_blob(tmp_path: Path) -> None:
     """The image of version 1 was copied out of its container (an image view) and that
     loose copy was then cut short on the disk. Version 2, from a .pack holding a good

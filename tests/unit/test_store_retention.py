@@ -837,3 +837,110 @@ def test_a_damaged_retained_fold_is_kept_aside_not_written_over(tmp_path: Path) 
         kept = list(folder.glob(f"{RETAINED_NAME}.snap.damaged-*"))
         assert [p.read_bytes() for p in kept] == [bytes(damaged)]
         assert not retained.exists()
+
+
+@pytest.mark.plain_store
+def test_a_retained_fold_whose_header_was_damaged_is_kept_aside(tmp_path: Path) -> None:
+    """The CRC covers the payload, not the header: a character flipped in the header's
+    device id made the file "another folder's", read as nothing aged and written over by
+    the next ageing. The retained fold names no positions: any device will do; a header
+    naming another learner or file is damage, and the file is moved aside."""
+    store, _ = tablet(tmp_path)
+    folder = store.root / "learners" / learner_key(LEARNER)
+    with store:
+        assert retention.run(store, now=NOW)[LEARNER] > 0
+        store.merge(play(ACTS[:2], "tab-c", timedelta(days=300)))
+        before = views(store)
+        retained = folder / f"{RETAINED_NAME}.snap"
+        head, _, payload = retained.read_bytes().partition(b"\n")
+        at = head.index(b'"device":"') + len(b'"device":"')
+        retained.write_bytes(head[:at] + b"X" + head[at + 1:] + b"\n" + payload)
+        later = NOW.replace(year=NOW.year + 1)
+        assert retention.run(store, now=later, force=True)[LEARNER] > 0
+        (folder / f"{SNAPSHOT_NAME}.snap").unlink()
+        assert views(store) == before
+        head, _, payload = retained.read_bytes().partition(b"\n")
+        at = head.index(b'"learner":"') + len(b'"learner":"')
+        retained.write_bytes(head[:at] + b"f" + head[at + 1:] + b"\n" + payload)
+        (folder / f"{SNAPSHOT_NAME}.snap").unlink()
+        load_history(store, LEARNER)
+        assert len(list(folder.glob(f"{RETAINED_NAME}.snap.damaged-*"))) == 1
+
+
+def _segments_with_history(tmp_path: Path, key: bytes) -> tuple[Path, list[str], list[int]]:
+    from app.core.store.keys import FixedKey
+    with Store.open(tmp_path, journal_capacity=8, segment_capacity=4,
+                    keys=FixedKey(key, created=True)) as store:
+        for day in range(6):
+            store.merge(play(ACTS, "tab-a", timedelta(days=day)))
+        log_ = store._learners.logs[LEARNER]
+        return log_.folder, [e["id"] for e in store.events(LEARNER)], list(log_.numbers)
+
+
+def _flip(path: Path) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0x5A
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.plain_store
+def test_damaged_markers_and_a_damaged_segment_never_cost_a_kept_document(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Damage on top of damage, in an encrypted folder (a file that does not open is
+    moved aside): when neither marker can be read, the segments decide — but never on
+    evidence damage could fake. (a) A segment moved aside earlier leaves a hole, then an
+    ageing begins and both markers go bad: the hole is not the staged gap, nothing is
+    deleted (it used to "finish" and delete two segments). (b) A segment staged, then an
+    old segment and both markers go bad: the old one that does not open stops the
+    decision (it used to look like a finish: every old segment deleted). (c) One marker
+    bad: its copy has the plan. (d) Both bad and the recovery cut short: the next open
+    still finds the markers (an encrypted folder used to move them aside at the first
+    read, and the next open read the history doubled)."""
+    from app.core.store.keys import FixedKey
+    key = bytes(range(32))
+    # (a)
+    folder, every, numbers = _segments_with_history(tmp_path / "a", key)
+    _flip(folder / f"{numbers[2]:06d}.json")
+    with Store.open(tmp_path / "a", keys=FixedKey(key)) as store:
+        survivors = [e["id"] for e in store.events(LEARNER)]     # moved aside here
+        with store._lock:
+            segment_rewrite.begin(store._learners.logs[LEARNER])  # killed right after
+    for name in segment_rewrite.MARKERS:
+        _flip(folder / name)
+    with Store.open(tmp_path / "a", keys=FixedKey(key)) as store:
+        assert [e["id"] for e in store.events(LEARNER)] == survivors
+    # (b) and (c)
+    for case, bad in (("b", segment_rewrite.MARKERS), ("c", segment_rewrite.MARKERS[:1])):
+        folder, every, numbers = _segments_with_history(tmp_path / case, key)
+        with Store.open(tmp_path / case, keys=FixedKey(key)) as store:
+            log_ = store._learners.logs[LEARNER]
+            with store._lock:
+                staged = segment_rewrite.begin(log_)
+                segment_rewrite.write_next(staged, log_.all_docs()[:4])
+        if case == "b":
+            _flip(folder / f"{numbers[0]:06d}.json")
+        for name in bad:
+            _flip(folder / name)
+        with Store.open(tmp_path / case, keys=FixedKey(key)) as store:
+            got = [e["id"] for e in store.events(LEARNER)]
+        lost = set(every) - set(got)
+        assert len(lost) <= (4 if case == "b" else 0)        # the damaged segment's own
+    # (d)
+    folder, every, numbers = _segments_with_history(tmp_path / "d", key)
+    with Store.open(tmp_path / "d", keys=FixedKey(key)) as store:
+        log_ = store._learners.logs[LEARNER]
+        with store._lock:
+            staged = segment_rewrite.begin(log_)
+            segment_rewrite.write_next(staged, log_.all_docs()[:4])
+    for name in segment_rewrite.MARKERS:
+        _flip(folder / name)
+    with monkeypatch.context() as patched:
+        def cut_short(path: Path) -> None:
+            raise StoreError(f"{path}: I/O error while syncing the folder")
+        patched.setattr(segment_rewrite, "fsync_dir", cut_short)
+        with pytest.raises(StoreError):
+            Store.open(tmp_path / "d", keys=FixedKey(key)).close()
+    assert all((folder / name).exists() for name in segment_rewrite.MARKERS)
+    with Store.open(tmp_path / "d", keys=FixedKey(key)) as store:
+        got = [e["id"] for e in store.events(LEARNER)]
+    assert len(got) == len(set(got)) and set(got) == set(every)

@@ -65,7 +65,7 @@ def install_pack(pack_file: Path, data_dir: Path, trusted: TrustedKeys, *,
     lib = PackLibrary(data_dir)
     with _locked(lib), open_pack(pack_file, trusted) as (zf, vp):
         check_rollback(vp.manifest, lib.current_version(vp.id))
-        present = _sound(lib, lib.blobs.present(vp.blob_sizes), vp.blob_sizes)
+        present = _sound(lib, vp, lib.blobs.present(vp.blob_sizes))
         need = sum(size for sha, size in vp.blob_sizes.items() if sha not in present)
         _check_space(lib, need + len(vp.manifest_bytes) + len(vp.sig_bytes), disk_usage)
         content = _ContentCheck(lib, vp)
@@ -278,12 +278,14 @@ def _commit(lib: PackLibrary, vp: VerifiedPack) -> InstalledPack:
     return pack
 
 
-def _sound(lib: PackLibrary, present: set[str], sizes: dict[str, int]) -> set[str]:
+def _sound(lib: PackLibrary, vp: VerifiedPack, present: set[str]) -> set[str]:
     """The present blobs whose stored copy has the manifest's size. A loose file of
-    another size is damaged (the store only ever places hash-checked files): it goes,
-    so that a read finds a packed copy or the copy this install brings — `commit`
-    places no blob over a loose file. Packed sizes come from a container's index,
-    written from hash-checked bytes."""
+    another size that no longer hashes to its name is damaged: it goes, so that a read
+    finds a packed copy or the copy this install brings — `commit` places no blob over a
+    loose file. One that still does is intact: the signed manifest gives it the wrong
+    size, and the pack is refused before anything changes (the live version may use the
+    blob). Packed sizes come from a container's index, written from hash-checked bytes."""
+    sizes = vp.blob_sizes
     sound = set()
     for sha in present:
         path = lib.blobs.path(sha)
@@ -292,6 +294,9 @@ def _sound(lib: PackLibrary, present: set[str], sizes: dict[str, int]) -> set[st
         except FileNotFoundError:
             loose = None
         if loose is not None and loose != sizes[sha]:
+            if lib.blobs.intact(sha):
+                raise PackVerifyError(f"blob for {_label(vp, sha)} has {loose} bytes, the "
+                                      f"manifest says {sizes[sha]}: the pack is refused")
             log.warning("blob %s: %d bytes in the store, %d expected: damaged, replaced",
                         sha, loose, sizes[sha])
             path.unlink(missing_ok=True)

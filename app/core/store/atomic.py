@@ -162,18 +162,19 @@ def encode_store_file(tables: Tables, kind: str) -> bytes:
                       ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def read_file_bytes(path: Path) -> bytes | None:
+def read_file_bytes(path: Path, *, set_aside: bool = True) -> bytes | None:
     """The bytes of a store file (None when it does not exist): every read of a store
     file goes through here, as every whole-file write goes through atomic_write_bytes.
     In an encrypted store folder this is the plaintext (sealed.py); a file that does not
-    open there was moved aside and reads as missing."""
+    open there was moved aside and reads as missing (`set_aside=False`: left in place,
+    read as missing all the same)."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise StoreReadError(describe_os_error(exc, path, "reading")) from exc
-    return unseal(path, raw)
+    return unseal(path, raw, set_aside=set_aside)
 
 
 def load_tables(path: Path, kind: str) -> Tables | None:

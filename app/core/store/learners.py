@@ -255,7 +255,13 @@ class LearnerLogs:
             return None
         if found is None:
             return None
-        return snapshot_of(device_id, learner_id, name, *found, generation=learner.generation)
+        snapshot = snapshot_of(device_id, learner_id, name, *found,
+                               generation=learner.generation, any_device=not cache)
+        if snapshot is None and not cache:      # its CRC covers the payload, not the header
+            log.error("%s: the header does not name this learner's %r (%r); what it "
+                      "held is missing", learner.snapshot_path(name), name, found[0])
+            learner.set_snapshot_aside(name)
+        return snapshot
 
     def write_snapshot(self, device_id: str, learner_id: str, name: str,
                        snapshot: Snapshot) -> None:

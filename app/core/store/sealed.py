@@ -218,9 +218,10 @@ def seal_append(path: Path, data: bytes, *, new_file: bool) -> bytes:
     return (MAGIC_LOG if new_file else b"") + sealer.seal_frames(path, lines)
 
 
-def unseal(path: Path, raw: bytes) -> bytes | None:
+def unseal(path: Path, raw: bytes, *, set_aside: bool = True) -> bytes | None:
     """The plaintext of what a read found on disk; None when the file must be treated as
-    missing (it was moved aside: damaged, or plaintext in a sealed folder)."""
+    missing (it was moved aside: damaged, or plaintext in a sealed folder — left where it
+    is with `set_aside=False`, for a caller that must replace it before it goes)."""
     sealer = sealer_for(path)
     if sealer is None:
         if is_sealed(raw):
@@ -233,12 +234,14 @@ def unseal(path: Path, raw: bytes) -> bytes | None:
         try:
             return sealer.open_file(path, raw)
         except InvalidTag:
-            sealer.quarantine(path, "does not open with this folder's key (tampered, "
-                                    "damaged, or copied from another name)")
+            if set_aside:
+                sealer.quarantine(path, "does not open with this folder's key (tampered, "
+                                        "damaged, or copied from another name)")
             return None
     if not raw and is_record_file(path):
         return raw          # created by an append that wrote nothing yet
-    sealer.quarantine(path, "not encrypted in an encrypted store folder: refused")
+    if set_aside:
+        sealer.quarantine(path, "not encrypted in an encrypted store folder: refused")
     return None
 
 

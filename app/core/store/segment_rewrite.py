@@ -12,9 +12,10 @@ learner folder is loaded — finishes or undoes a rewrite a crash interrupted:
   old ones (numbers ≤ n) are deleted: the rewrite is done;
 * fewer → the new ones are deleted: the old segments, untouched, are the history.
 
-Either way no document is lost or doubled, and the marker goes last. A marker that
-cannot be read (damaged, tampered with) or names a plan no rewrite writes is decided from
-the segments instead (`_unplanned`; docs/store.md "A marker that cannot be read").
+Either way no document is lost or doubled, and the marker goes last. The marker has a
+copy, ``rewrite.copy.json`` (`_write_markers`): either will do; only when neither can be
+read (damaged, tampered with) or fits is the decision taken from the segments
+(`_unplanned`; docs/store.md "A marker that cannot be read").
 Positions change,
 so the caller drops what names positions (the id index, the fold snapshot's mark: both
 are checked against the segments and rebuilt — idindex.py, snapshots.py).
@@ -62,6 +63,8 @@ from app.core.store.atomic import (
 log = logging.getLogger("app.core.store.store")
 
 MARKER = "rewrite.json"
+#: the marker and its copy (`_write_markers`)
+MARKERS = (MARKER, "rewrite.copy.json")
 KIND = "segment"
 #: new segments are numbered from the old last one + GAP + 1: what a tap appends while a
 #: rewrite is staged takes the numbers in between (256,000 documents at the default
@@ -103,13 +106,13 @@ def recovered(folder: Path) -> list[int]:
 
 def recover(folder: Path, numbers: list[int]) -> list[int]:
     """Finish or undo an interrupted rewrite in `folder` (module docstring); returns the
-    segment numbers that remain. A marker that cannot be read, or names a plan these
-    segments cannot have come from, is decided from the segments themselves
-    (`_unplanned`)."""
-    marker = folder / MARKER
-    if not marker.exists():
+    segment numbers that remain. The plan is in the marker and in its copy (either
+    will do: a bit flipped in one is not a guess); only when neither can be read, or
+    what they say cannot fit these segments, do the segments decide (`_unplanned`)."""
+    markers = [folder / name for name in MARKERS if (folder / name).exists()]
+    if not markers:
         return numbers
-    plan = _plan(marker, numbers)
+    plan = _plan(folder, markers, numbers)
     if plan is None:
         doomed = _unplanned(folder, numbers)
     elif "staged_from" in plan:
@@ -122,70 +125,97 @@ def recover(folder: Path, numbers: list[int]) -> list[int]:
         with contextlib.suppress(FileNotFoundError):
             (folder / f"{number:06d}.json").unlink()
     fsync_dir(folder)
-    marker.unlink()
-    fsync_dir(folder)
+    _drop_markers(folder)
     return [n for n in numbers if n not in doomed]
 
 
-#: what replaces a marker that did not open (moved aside): a rewrite was under way, its
-#: plan is unknown — so that a failure before the recovery ends does not leave the next
-#: load without a marker, reading both sets of segments as one history
-UNREADABLE = {"unreadable": True}
-
-
-def _plan(marker: Path, numbers: list[int]) -> dict[str, int] | None:
-    """The marker's plan; None when it cannot be read (damaged, tampered with) or does
-    not fit `numbers`: a staged rewrite always leaves an old segment below the staged
-    ones, a commit always writes at least one new segment."""
-    raw = read_file_bytes(marker)          # the plaintext, in an encrypted store too
-    if raw is None:                        # did not open, moved aside (sealed.py)
-        atomic_write_bytes(marker, json.dumps(UNREADABLE).encode())
-        plan: Any = UNREADABLE
-    else:
+def _plan(folder: Path, markers: list[Path], numbers: list[int]) -> dict[str, int] | None:
+    """The first plan of `markers` that can be read and fits `numbers`; None when none
+    does (logged). A plan fits when a rewrite could have written it: a staged rewrite
+    always leaves an old segment below the staged ones, a commit always writes at least
+    one new segment. A marker that does not open stays where it is (an encrypted folder
+    would move it aside, and a recovery cut short would then leave the next load no
+    marker at all, reading both sets of segments as one history); the recovery deletes
+    it at its end, like any."""
+    for marker in markers:
+        raw = read_file_bytes(marker, set_aside=False)   # the plaintext, encrypted too
+        if raw is None:                    # does not open (sealed.py)
+            log.error("%s: the rewrite marker does not open", marker)
+            continue
         try:
             plan = json.loads(raw)
         except ValueError:
             plan = None
-    if plan == UNREADABLE:
-        return None
-    if isinstance(plan, dict) and all(type(v) is int for v in plan.values()):
-        if set(plan) == {"staged_from"} and numbers and numbers[0] < plan["staged_from"]:
-            return plan
-        if set(plan) == {"old_last", "new_segments"} and plan["new_segments"] >= 1:
-            return plan
-    log.error("%s: a rewrite marker that does not fit the segments (%r); they decide "
-              "whether the interrupted rewrite is finished or undone", marker,
-              bytes(raw[:80]) if raw is not None else None)
+        if isinstance(plan, dict) and all(type(v) is int for v in plan.values()):
+            if set(plan) == {"staged_from"} and numbers and numbers[0] < plan["staged_from"]:
+                return plan
+            if set(plan) == {"old_last", "new_segments"} and plan["new_segments"] >= 1:
+                return plan
+        log.error("%s: a rewrite marker that does not fit the segments (%r)", marker,
+                  bytes(raw[:80]))
+    log.error("%s: no rewrite marker can be read; the segments decide whether the "
+              "interrupted rewrite is finished or undone", folder)
     return None
 
 
+def _write_markers(folder: Path, plan: dict[str, int]) -> None:
+    """The plan into the marker, then into its copy (each atomic, fsync'd). A crash
+    between leaves the copy one step behind: a staged plan where the commit's is in
+    the marker — which undoes the rewrite, right at that point (no old segment has gone
+    before both say the commit's plan)."""
+    body = json.dumps(plan).encode()
+    for name in MARKERS:
+        atomic_write_bytes(folder / name, body)
+
+
+def _drop_markers(folder: Path) -> None:
+    """The copy first: a marker left alone is read the next time, and says the same."""
+    for name in reversed(MARKERS):
+        with contextlib.suppress(FileNotFoundError):
+            (folder / name).unlink()
+    fsync_dir(folder)
+
+
 def _unplanned(folder: Path, numbers: list[int]) -> list[int]:
-    """The segments to delete when the marker does not say which rewrite step was cut
-    short. The numbers do: the new segments are numbered from the old last one + GAP +
-    1, so a rewrite under way leaves two runs of numbers, the old below the gap and the
-    new above it (each stays a run: both are deleted from their low end). And the ids
-    do: a rewrite copies documents of the old segments, so a new one holding an id that
-    none of the old holds means the old ones had begun to go — which happens only once
-    every new segment is there: the rewrite is finished (the old ones go). Otherwise it
-    is undone (the new ones go): the old hold every document the new ones do, and an
-    old segment that went held only documents that aged out (the retained fold has
-    them, ageing.py). One run: nothing was staged yet, or nothing of the old is left."""
-    jumps = [i for i in range(1, len(numbers)) if numbers[i] - numbers[i - 1] > 1]
-    if not jumps:
+    """The segments to delete when no marker says which rewrite step was cut short —
+    both damaged. The numbers say where: the new segments are numbered from the old
+    last one + GAP + 1, so a rewrite under way leaves two runs, the old below a jump of
+    more than GAP / 2 and the new above it (each stays a run: both are deleted from
+    their low end). The ids say what: a rewrite copies documents of the old segments,
+    so a new one holding an id that none of the old holds means the old ones had begun
+    to go — which happens only once every new segment is there: the rewrite is finished
+    (the old ones go). Otherwise it is undone (the new ones go): the old hold every
+    document the new ones do, and an old segment that went held only documents that aged
+    out (the retained fold has them, ageing.py).
+
+    Nothing is deleted — both runs stay, a kept document may show twice — whenever that
+    reasoning could be misled by damage: a segment that does not open, or a hole in the
+    old run (a damaged segment moved aside: its ids would look like a finish). One run:
+    nothing was staged yet, or nothing of the old is left."""
+    jumps = [i for i in range(1, len(numbers)) if numbers[i] - numbers[i - 1] > GAP // 2]
+    if len(jumps) != 1:
         return []
-    split = max(jumps, key=lambda i: numbers[i] - numbers[i - 1])
-    old, new = numbers[:split], numbers[split:]
-    kept: set[str] = set()
-    for number in old:
-        kept.update(_ids(folder / f"{number:06d}.json"))
-    if any(not kept.issuperset(_ids(folder / f"{number:06d}.json")) for number in new):
-        return old
+    old, new = numbers[:jumps[0]], numbers[jumps[0]:]
+    if old[-1] - old[0] != len(old) - 1:
+        log.error("%s: a hole in the old segments; none is deleted", folder)
+        return []
+    try:
+        kept: set[str] = set()
+        for number in old:
+            kept.update(_ids(folder / f"{number:06d}.json"))
+        if any(not kept.issuperset(_ids(folder / f"{number:06d}.json")) for number in new):
+            return old
+    except StoreError as exc:
+        log.error("%s: %s; no segment is deleted", folder, exc)
+        return []
     return new
 
 
 def _ids(path: Path) -> set[str]:
-    """The event ids of one segment file."""
-    tables = load_tables(path, KIND) or {}
+    """The event ids of one segment file (StoreError when it does not open)."""
+    tables = load_tables(path, KIND)
+    if tables is None:
+        raise StoreError(f"{path}: missing or moved aside")
     docs = tables.get("events", {})
     out: set[str] = set()
     for doc in docs.values() if isinstance(docs, dict) else ():
@@ -220,10 +250,10 @@ class Rewrite:
 
 def begin(learner: LearnerLog) -> Rewrite:
     """Start staging a rewrite of the learner's segments (under the store's lock)."""
-    if (learner.folder / MARKER).exists():
+    if any((learner.folder / name).exists() for name in MARKERS):
         raise StoreError(f"{learner.folder}: a rewrite of these segments is under way")
     first = learner.numbers[-1] + GAP + 1
-    atomic_write_bytes(learner.folder / MARKER, json.dumps({"staged_from": first}).encode())
+    _write_markers(learner.folder, {"staged_from": first})
     staged = Rewrite(learner, first)
     learner.reserved_from, learner.release_reserved = first, lambda: abandon(staged)
     return staged
@@ -255,10 +285,8 @@ def abandon(rewrite: Rewrite) -> None:
         for number in rewrite.numbers:
             with contextlib.suppress(FileNotFoundError):
                 rewrite.log.path_of(number).unlink()
-        with contextlib.suppress(FileNotFoundError):
-            (folder / MARKER).unlink()
         if folder.is_dir():
-            fsync_dir(folder)
+            _drop_markers(folder)
     except OSError as exc:
         raise StoreError(describe_os_error(exc, folder, "undoing a staged rewrite")) \
             from exc
@@ -297,8 +325,7 @@ def commit(rewrite: Rewrite, rest: list[dict[str, Any]], count: int,
     rewrite.committed = True             # from here on the `finally` settles the files
     _release(learner)
     try:
-        atomic_write_bytes(learner.folder / MARKER, json.dumps(
-            {"old_last": old_last, "new_segments": segments}).encode())
+        _write_markers(learner.folder, {"old_last": old_last, "new_segments": segments})
         for start in range(0, len(rest), capacity):
             number = rewrite.first + rewrite.segments + start // capacity
             _write(learner, number, rest[start:start + capacity])

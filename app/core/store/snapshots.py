@@ -75,13 +75,15 @@ def meta_of(device_id: str, learner_id: str, name: str, snapshot: Snapshot) -> d
 
 
 def snapshot_of(device_id: str, learner_id: str, name: str, meta: dict[str, Any],
-                payload: bytes | memoryview, generation: int = 0) -> Snapshot | None:
+                payload: bytes | memoryview, generation: int = 0, *,
+                any_device: bool = False) -> Snapshot | None:
     """The snapshot a file's header describes, or None when it is not this store's
-    (positions are per data folder: the device id), this learner's `name` snapshot, or
-    the header is malformed."""
+    (positions are per data folder: the device id — unless `any_device`, for a payload
+    that names no positions), this learner's `name` snapshot, or the header is
+    malformed."""
     count, last_id, version = meta.get("count"), meta.get("last_id"), meta.get("version")
-    if meta.get("device") != device_id or meta.get("learner") != learner_id \
-            or meta.get("name") != name:
+    if (meta.get("device") != device_id and not any_device) \
+            or meta.get("learner") != learner_id or meta.get("name") != name:
         return None
     if type(count) is not int or count < 1 or not isinstance(last_id, str) \
             or not isinstance(version, str):
