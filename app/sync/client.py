@@ -58,6 +58,7 @@ from app.core.errors import (
 from app.core.events import format_at, parse_at, validate_event
 from app.core.packs import PackLibrary, TrustedKeys
 from app.core.store import Store, erasure, reattribute
+from app.core.store.profile_merge import check_remote
 from app.sync import certificates, forgetting, housekeeping, policy, recovery
 from app.sync.answers import expect_int, expect_list
 from app.sync.backoff import RetryPolicy
@@ -302,20 +303,19 @@ class SyncClient:
         report.profiles_pulled += len(profiles)
         # a profile without a PIN (registered by an admin) is kept: the learner sets a
         # first PIN on the tablet, and the next push carries the verifier up
-        usable = [p for p in profiles if isinstance(p, dict)]
-        report.profiles_skipped += len(profiles) - len(usable)
-        if not usable:
-            return
-        try:
-            report.profiles_changed += self.store.profiles.upsert_remote(usable)
-            return
-        except StoreError:
-            pass   # one bad profile must not keep the others out: go one by one
-        for profile in usable:
+        # One bad profile must not keep the others out: it is skipped. A write that
+        # fails (a full disk) is no bad profile: it stops the sync before the cursor
+        # moves, or a PIN reset or deactivation pulled meanwhile would never arrive.
+        usable = []
+        for profile in profiles:
             try:
-                report.profiles_changed += self.store.profiles.upsert_remote([profile])
+                check_remote(profile, "profile")
             except StoreError:
                 report.profiles_skipped += 1
+                continue
+            usable.append(profile)
+        if usable:
+            report.profiles_changed += self.store.profiles.upsert_remote(usable)
 
     def _store_events(self, events: list[Any], report: SyncReport) -> None:
         """Merge the good events of a page; quarantine the rest (one bad event never stops

@@ -361,11 +361,11 @@ class Transport:
         A dropped connection keeps what arrived (it is on disk) and the retry asks only
         for the rest. Retries are counted per stall: a try that made progress resets
         the count, so a flaky link still finishes a large blob."""
-        received = 0
-        retry = 0
+        received = retry = high = 0   # high: the furthest a try got (progress is beyond)
         restarted = False
         while True:
             offset = dest.stat().st_size if dest.exists() else 0
+            whole = False      # a 200 answer: the whole body from byte 0
             if offset > size:
                 dest.unlink()
                 offset = 0
@@ -392,7 +392,7 @@ class Transport:
                                                     f"does not start at byte {offset}")
                         mode = "ab"
                     elif response.status_code == 200:
-                        mode, offset = "wb", 0    # server ignored Range: full body
+                        mode, offset, whole = "wb", 0, True   # Range ignored: full body
                     else:
                         response.read()
                         if response.status_code in RETRY_STATUS \
@@ -426,7 +426,8 @@ class Transport:
                 self._count(request, response)
                 if _is_tls(exc):
                     raise SyncTLSError(f"{self.base_url}: TLS certificate not trusted") from None
-                retry = 0 if got_this_try else retry
+                retry = 0 if offset > high else retry   # a body from 0 again: no progress
+                high = max(high, offset)
                 if retry + 1 < self.retry.attempts:
                     self.stats.retries += 1
                     self.retry.wait(retry)
@@ -442,5 +443,7 @@ class Transport:
             if offset < size:   # clean end of a short body: ask again for the rest
                 if got_this_try == 0:
                     raise SyncProtocolError(f"GET {path}: the server sent no bytes at {offset}")
+                if whole:       # it ignores Range: asking again gets the same short body
+                    raise SyncProtocolError(f"GET {path}: a whole answer, {offset} of {size} B")
                 continue
             return received

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from sync_server.db.aggregates import forget_events
 from sync_server.db.audit import AuditEntry, insert_audit
 from sync_server.db.base import SqlBase, in_lists, placeholders
+from sync_server.db.learners import keep_last_rev
 from sync_server.db.locks import LOCK_EVENTS, LOCK_LEARNERS
 from sync_server.errors import NotFoundError
 
@@ -161,6 +162,7 @@ class ErasureSql(SqlBase):
                 "delivered_at = COALESCE(delivered_at, ?) WHERE learner_id = ?"),
                 (now, audit.actor if audit else "erasure", ERASED_REASON, now, learner_id))
             certificates = int(cur.rowcount)
+            keep_last_rev(cur, self.dialect)           # (a revision is never given twice)
             cur.execute(self._sql("DELETE FROM learners WHERE id = ?"), (learner_id,))
             cur.execute(self._sql("INSERT INTO erasures (learner_id, erased_at) VALUES (?, ?)"),
                         (learner_id, now))

@@ -126,6 +126,28 @@ def _learner(row: tuple[Any, ...]) -> Learner:
     return Learner(*values)
 
 
+#: server_meta row: the highest `rev` an erased learner's row had (db/erasure.py)
+ERASED_REV = "erased_learner_rev"
+
+
+def last_rev(cur: Any) -> int:
+    """The highest learner revision ever given — also an erased learner's, whose row is
+    gone: a revision given again would sort at or below a tablet's profiles cursor, and
+    the learner who got it would never be pulled there."""
+    cur.execute("SELECT COALESCE(MAX(rev), 0) FROM learners")
+    highest = int(cur.fetchone()[0])
+    cur.execute(f"SELECT value FROM server_meta WHERE name = '{ERASED_REV}'")
+    row = cur.fetchone()
+    return max(highest, int(row[0]) if row and str(row[0]).isdigit() else 0)
+
+
+def keep_last_rev(cur: Any, dialect: str) -> None:
+    """Before a learner row is deleted (an erasure): remember the highest revision."""
+    cur.execute(placeholders(dialect, "INSERT INTO server_meta (name, value) VALUES (?, ?) "
+                                      "ON CONFLICT (name) DO UPDATE SET value = excluded.value"),
+                (ERASED_REV, str(last_rev(cur))))
+
+
 class LearnerSql(SqlBase):
     def get_learner(self, learner_id: str) -> Learner | None:
         row = self._one(f"SELECT {_COLS} FROM learners WHERE id = ?", (learner_id,))
@@ -150,8 +172,7 @@ class LearnerSql(SqlBase):
 
     @staticmethod
     def _next_rev(cur: Any) -> int:
-        cur.execute("SELECT COALESCE(MAX(rev), 0) + 1 FROM learners")
-        return int(cur.fetchone()[0])
+        return last_rev(cur) + 1
 
     def save_profile(self, profile: Learner, *, audit: AuditEntry | None = None) -> ProfileResult:
         key = staff_key(profile.staff_number)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from sync_server.db.aggregates import move_totals
 from sync_server.db.audit import AuditEntry, audit_in
 from sync_server.db.base import SqlBase
+from sync_server.db.learners import last_rev
 from sync_server.db.locks import LOCK_EVENTS, LOCK_LEARNERS
 from sync_server.errors import AlreadyExistsError, ServerError
 
@@ -70,8 +71,7 @@ class LearnerBulkSql(SqlBase):
     def _bulk(self, cur: Any, sql: str, rows: list[tuple[Any, ...]], ids: list[str]) -> None:
         """Run `sql` once per row, `REV` in a row replaced by a new revision each;
         BulkConflict with the learners whose row matched nothing."""
-        cur.execute("SELECT COALESCE(MAX(rev), 0) FROM learners")
-        rev = int(cur.fetchone()[0])
+        rev = last_rev(cur)
         missed = []
         for i, (row, learner_id) in enumerate(zip(rows, ids, strict=True), 1):
             cur.execute(self._sql(sql), tuple(rev + i if v is REV else v for v in row))

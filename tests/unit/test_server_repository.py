@@ -492,6 +492,25 @@ def test_an_event_of_a_learner_moved_before_its_insert_is_not_stored_in_the_old_
     assert real([row("there", fac="f2", lid=moved.id)]) == {"there": "stored"}
 
 
+def test_a_revision_is_never_given_twice_not_even_after_an_erasure(repo: Repository) -> None:
+    """Tablets pull profiles with rev > their cursor. The erased learner held the highest
+    revision; the next learner registered used to get it again (MAX(rev) + 1 over the
+    rows left) — at the tablets' cursor, so they never pulled that learner."""
+    from sync_server.services import erasure
+    first, last = learner(staff="R-1"), learner(staff="R-2")
+    repo.save_profile(first)
+    repo.save_profile(last)
+    cursor = max(p.rev for p in repo.profiles_after("f1", 0, 10))
+    erasure.erase_learner(repo=repo, learner_id=last.id, by="boss")
+    newcomer = learner(staff="R-3")
+    repo.save_profile(newcomer)
+    assert [p.id for p in repo.profiles_after("f1", cursor, 10)] == [newcomer.id]
+    cursor = max(p.rev for p in repo.profiles_after("f1", 0, 10))
+    erasure.erase_learner(repo=repo, learner_id=newcomer.id, by="boss")
+    repo.deactivate_learners([first.id], T1, audits=[])          # the bulk path
+    assert [p.id for p in repo.profiles_after("f1", cursor, 10)] == [first.id]
+
+
 def test_moving_a_learner_moves_their_history_after_every_cursor(repo: Repository) -> None:
     a, b = learner(staff="M1"), learner(staff="M2")
     repo.save_profile(a)

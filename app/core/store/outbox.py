@@ -26,8 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import StoreError
+from app.core.events import MAX_SEQ
 from app.core.store.atomic import AtomicJSONStorage
 from app.core.store.journal import Journal, JournalFile
+
+#: seq numbers a merged event can never move this device's counter into (skip_seqs_past):
+#: 2^40, a million taps a day for three thousand years
+SEQ_HEADROOM = 2 ** 40
 
 Event = dict[str, Any]
 
@@ -118,8 +123,11 @@ class Outbox:
 
     def skip_seqs_past(self, seq: int) -> None:
         """Events of this device id made elsewhere (a restored backup) were merged: the
-        counter moves past them, on disk at once."""
-        if seq >= self.next_seq:
+        counter moves past them, on disk at once — but never into the last SEQ_HEADROOM
+        numbers: an event pulled with this device's id and a seq near the largest
+        allowed (another tablet's forgery: the id is in every event it pulls) would
+        leave no number for the next tap, and the tablet could record nothing again."""
+        if self.next_seq <= seq < MAX_SEQ - SEQ_HEADROOM:
             self.next_seq = seq + 1
             self.write_state(self.done)
 
