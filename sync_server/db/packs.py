@@ -79,7 +79,8 @@ class PackStore(Protocol):
         ...
 
     def report_installed(self, device_id: str, packs: dict[str, int], now: str) -> None:
-        """Record the versions a device says it has (pack id → version)."""
+        """Record the versions a device says it has (pack id → version) — those this
+        server holds; any other is not recorded."""
         ...
 
     def installed_packs(self, facility_id: str | None = None, *,
@@ -167,14 +168,17 @@ class PackSql(SqlBase):
             return int(cur.rowcount)
 
     def report_installed(self, device_id: str, packs: dict[str, int], now: str) -> None:
+        # only versions this server holds: a report is the device's word, and every
+        # other pack id would be a row for good (the table grew by a thousand a pull)
         if not packs:
             return
         with self._write() as cur:
             cur.executemany(self._sql(
                 "INSERT INTO device_packs (device_id, pack_id, version, reported_at) "
-                "VALUES (?,?,?,?) ON CONFLICT (device_id, pack_id) DO UPDATE SET "
+                "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM packs WHERE pack_id = ? "
+                "AND version = ?) ON CONFLICT (device_id, pack_id) DO UPDATE SET "
                 "version = excluded.version, reported_at = excluded.reported_at"),
-                [(device_id, pid, ver, now) for pid, ver in sorted(packs.items())])
+                [(device_id, pid, ver, now, pid, ver) for pid, ver in sorted(packs.items())])
 
     def installed_packs(self, facility_id: str | None = None, *,
                         device_id: str | None = None) -> list[InstalledPack]:

@@ -252,9 +252,10 @@ def receive_push(*, repo: Repository, settings: Settings, device: Device,
     push saves no profile either."""
     moment = now or now_utc()
     charge = None
-    if profiles:
-        quota.charge_push(repo=repo, settings=settings, device=device, events=len(events),
-                          body_bytes=body_bytes, now=moment)
+    if profiles:    # a profile counts as an event: every tablet of the facility pulls it
+        quota.charge_push(repo=repo, settings=settings, device=device,
+                          events=len(events) + len(profiles), body_bytes=body_bytes,
+                          now=moment)
     else:
         charge = quota.pending_charge(settings=settings, device=device, events=len(events),
                                       body_bytes=body_bytes, now=moment)

@@ -369,6 +369,11 @@ def test_per_device_quotas_answer_429_and_store_nothing_more(quota_srv: Srv) -> 
     assert r.status_code == 429 and r.json()["quota"] == "bytes_per_day"
     r = srv.push(noisy, chunk(noisy, 1))
     assert r.status_code == 429 and srv.stored_ids() == before
+    # profiles count as events: every tablet of the facility pulls each of them
+    flood = srv.device("f1")
+    assert srv.push(flood, [], [make_profile() for _ in range(121)]).status_code == 200
+    more = srv.push(flood, [], [make_profile()])
+    assert more.status_code == 429 and more.json()["quota"] == "events_per_day"
     # another device of the same facility is not affected, pulls are not limited
     assert len(srv.push(calm, chunk(calm, 20)).json()["stored"]) == 20
     assert httpx.post(srv.url + "/api/v1/sync/pull", headers=busy.headers,

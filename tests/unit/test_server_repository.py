@@ -451,8 +451,12 @@ def test_packs_publications_and_installed(repo: Repository) -> None:
     assert repo.get_pack_version("p1", 1).manifest == b'{"id":"x"}'
     repo.create_enrol_code("c", "f1", T1, "b", T0)
     repo.enrol_device("c", "d1", "t", "th", T0)
+    repo.add_pack_version(_pack("p1", 2))
     repo.report_installed("d1", {"p1": 1}, T0)
     repo.report_installed("d1", {"p1": 2}, T1)
+    # what this server does not hold is not recorded: a device's report is its word,
+    # and a thousand made-up ids a pull would otherwise be rows for good
+    repo.report_installed("d1", {f"made-up-{i}": 1 for i in range(1000)} | {"p1": 9}, T1)
     [inst] = repo.installed_packs("f1")
     assert (inst.pack_id, inst.version, inst.reported_at) == ("p1", 2, T1)
     assert repo.installed_packs("f2") == []
