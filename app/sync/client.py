@@ -59,7 +59,7 @@ from app.core.events import format_at, parse_at, validate_event
 from app.core.packs import PackLibrary, TrustedKeys
 from app.core.store import Store, erasure, reattribute
 from app.core.store.profile_merge import check_remote
-from app.sync import certificates, forgetting, housekeeping, policy, recovery
+from app.sync import certificates, forgetting, housekeeping, policy, recovery, relocation
 from app.sync.answers import expect_int, expect_list
 from app.sync.backoff import RetryPolicy
 from app.sync.packs import PackUpdater
@@ -146,17 +146,18 @@ class SyncClient:
         id's token (enrolment never takes over another tablet). The token goes only to
         the server that issued it — not when `server_url` names another server.
 
-        Returns {device_id, facility_id, facility_name}."""
+        Returns {device_id, facility_id, facility_name}; enrolled into another facility
+        or by another server, the previous one's records go first (app/sync/relocation.py:
+        `left_learners`, `left_unsent` then say how many)."""
         if not isinstance(code, str) or not code.strip() or len(code.strip()) > 64:
             raise SyncError("enrolment code: expected the 1–64 character code from the admin",
                             code=ErrorCode.ENROLMENT_CODE_INVALID)
-        before = self.server_url
+        was = relocation.enrolled(self.store.settings, TOKEN_SERVER, self.server_url)
         if server_url is not None:
             self.store.settings.set("server_url", server_url.strip())  # validated there
-        issuer = self.store.settings.get(TOKEN_SERVER, None) or before
         secrets = self.store.settings
         proof = (secrets.get_secret(TOKEN_SECRET) or secrets.get_secret(REVOKED_TOKEN_SECRET)) \
-            if issuer is not None and issuer == self.server_url else None
+            if was[0] is not None and was[0] == self.server_url else None   # its issuer
         device_id = self.store.device_id
         label = (name or f"tablet {device_id[4:12]}").strip()[:120] or "tablet"
         url = self.server_url
@@ -174,10 +175,12 @@ class SyncClient:
         if answer["device_id"] != device_id:
             raise SyncProtocolError(f"enrol: the server enrolled {answer['device_id']!r}, "
                                     f"not this tablet ({device_id})")
-        self.store.settings.set_secret(TOKEN_SECRET, answer["token"])
-        self.store.settings.set_secret(REVOKED_TOKEN_SECRET, None)
         info = {"device_id": device_id, "facility_id": answer["facility_id"],
                 "facility_name": str(answer.get("facility_name") or answer["facility_id"])}
+        if relocation.moved(was, url, answer["facility_id"]):   # before the new token
+            info.update(relocation.leave(self.store, (*CURSORS, PUSH_AFTER)))
+        self.store.settings.set_secret(TOKEN_SECRET, answer["token"])
+        self.store.settings.set_secret(REVOKED_TOKEN_SECRET, None)
         self.store.settings.update({"facility_id": info["facility_id"],
                                     "facility_name": info["facility_name"],
                                     TOKEN_SERVER: url})

@@ -122,3 +122,72 @@ def test_a_server_ignoring_range_with_a_short_body_ends_the_download(tmp_path: P
     finally:
         transport.close()
         server.shutdown()
+
+
+def test_a_tablet_moved_to_another_facility_leaves_the_old_one_and_gets_the_new(
+        tmp_path: Path) -> None:
+    """Re-enrolled into f2, the tablet kept f1's pull cursors — numbers of the whole
+    log — so f2's older learners and events never came. Now f1's records go (its staff's
+    records must not travel; their pushes would be refused anyway) and the pull starts
+    at 0 in f2."""
+    with server_env(tmp_path / "env") as env:
+        f2 = open_device(tmp_path / "f2tab", env, enrol=False)
+        f2.client.enrol(env.code("f2"), env.url)
+        tablet = open_device(tmp_path / "t", env)                  # enrolled in f1
+        try:
+            zoe = new_learner(f2.store, "F2-0001", "Zoe Twofacility")
+            for n in range(3):
+                f2.store.append(card_event(zoe, n))
+            f2.client.sync(packs=False)
+            yan = new_learner(tablet.store, "F1-0001", "Yan Onefacility")
+            for n in range(3):
+                tablet.store.append(card_event(yan, n))
+            tablet.client.sync(packs=False)
+            tablet.store.append(card_event(yan, 9))                 # one left unsent
+            moved = tablet.client.enrol(env.code("f2"))
+            assert (moved["facility_id"], moved["left_learners"], moved["left_unsent"]) == \
+                ("f2", "1", "1")
+            assert tablet.store.profiles.get(yan) is None and tablet.store.events(yan) == []
+            tablet.client.sync(packs=False)
+            assert tablet.store.profiles.get(zoe) is not None
+            assert len(tablet.store.events(zoe)) == 3
+        finally:
+            tablet.close()
+            f2.close()
+
+
+def test_a_tablet_enrolled_by_another_server_uploads_nothing_of_the_old_one(
+        tmp_path: Path) -> None:
+    """Enrolled by server Y after X, the tablet took Y's epoch for "X was restored from
+    a backup" and offered Y every learner of X — name, staff number, PIN verifier and
+    history — which Y registered in its facility."""
+    with server_env(tmp_path / "x") as x, server_env(tmp_path / "y") as y:
+        tablet = open_device(tmp_path / "t", x)
+        try:
+            learner = new_learner(tablet.store, "X-0001", "Xena Fromx")
+            for n in range(3):
+                tablet.store.append(card_event(learner, n))
+            tablet.client.sync(packs=False)
+            tablet.client.enrol(y.code("f1"), y.url)
+            report = tablet.client.sync(packs=False)
+            assert not report.server_restored and report.events_reoffered == 0
+            names = [r["display_name"] for r in httpx.get(
+                f"{y.url}/api/v1/admin/learners", headers=y.admin).json()]
+            assert "Xena Fromx" not in names
+        finally:
+            tablet.close()
+
+
+def test_re_enrolling_in_the_same_facility_keeps_everything(tmp_path: Path) -> None:
+    with server_env(tmp_path / "env") as env:
+        tablet = open_device(tmp_path / "t", env)
+        try:
+            learner = new_learner(tablet.store, "F1-0002", "Uma Stays")
+            tablet.store.append(card_event(learner, 1))
+            tablet.client.sync(packs=False)
+            again = tablet.client.enrol(env.code("f1"))
+            assert "left_learners" not in again
+            assert tablet.store.profiles.get(learner) is not None
+            assert len(tablet.store.events(learner)) == 1
+        finally:
+            tablet.close()
