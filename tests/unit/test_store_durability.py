@@ -330,3 +330,39 @@ def test_a_journal_fold_whose_segment_was_not_synced_is_not_folded_twice(
     with Store.open(tmp_path) as again:
         ids = [e["id"] for e in again.events(A)]
         assert len(ids) == len(set(ids)) >= 10
+
+
+@pytest.mark.plain_store
+@pytest.mark.parametrize("how", ["damaged-encrypted", "deleted"])
+def test_a_lost_device_file_is_made_again_from_the_folders_data(tmp_path: Path,
+                                                                how: str) -> None:
+    """device.json holds the folder's device id and segment size. An encrypted folder
+    moves it aside when it does not open, and it used to be made anew — a new id, the
+    default size — so every learner's segments were miscounted (a rewrite "got 18
+    documents, expected 762"). Now both come from what the folder holds."""
+    from app.core.store.keys import FixedKey
+    key = bytes(range(32))
+    keys = (lambda created: FixedKey(key, created=created)) if how != "deleted" else \
+        (lambda created: None)
+    with Store.open(tmp_path, segment_capacity=4, journal_capacity=4,
+                    keys=keys(True)) as store:
+        device_id = store.device_id
+        local = [store.append(ev()) for _ in range(11)]            # 2 journal folds
+        store.merge([remote(i) for i in range(1, 8)])
+        count = store.event_count(A)
+    device = tmp_path / "store" / "device.json"
+    if how == "deleted":
+        device.unlink()
+    else:
+        raw = bytearray(device.read_bytes())
+        raw[len(raw) // 2] ^= 0x5A
+        device.write_bytes(bytes(raw))
+    with Store.open(tmp_path, keys=keys(False)) as store:
+        assert store.device_id == device_id
+        assert store._segment_capacity == 4
+        assert store.event_count(A) == count
+        assert set(local) <= {e["id"] for e in store.events(A)}
+        store.append(ev())
+        assert store.event_count(A) == count + 1
+    with Store.open(tmp_path / "fresh") as fresh:               # a first open: a new id
+        assert fresh.device_id != device_id
