@@ -366,3 +366,11 @@ def test_a_lost_device_file_is_made_again_from_the_folders_data(tmp_path: Path,
         assert store.event_count(A) == count + 1
     with Store.open(tmp_path / "fresh") as fresh:               # a first open: a new id
         assert fresh.device_id != device_id
+    # no full segment, but one larger than the default size: the size is at least that
+    with Store.open(tmp_path / "big", segment_capacity=512, keys=keys(True)) as store:
+        store.merge([remote(i) for i in range(1, 301)])
+    (tmp_path / "big" / "store" / "device.json").unlink()
+    with Store.open(tmp_path / "big", keys=keys(False)) as store:
+        assert store._segment_capacity >= 300 and store.event_count(A) == 300
+        store.append(ev())
+        assert store.event_count(A) == 301

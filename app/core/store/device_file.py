@@ -71,8 +71,9 @@ def _recovered(root: Path, default: int) -> tuple[str | None, int]:
     """(device id, segment size) as the folder's own data says: the id that stamps its
     local events (every journal event is local; in the segments, ``local: true``), the
     size of its learners' full segments — every segment but a learner's last is full —
-    or, with none full, the default (no segment then holds more, and positions in a
-    learner's only segment do not depend on it). Files that do not read are passed."""
+    or, with none full, the default or the largest segment if that holds more (a
+    segment never holds more than the size; positions in a learner's only segment do
+    not depend on it). Files that do not read are passed."""
     ids: Counter[str] = Counter()
     journal = Journal(root / "journal", 1)
     if (root / "journal").is_dir():
@@ -81,13 +82,14 @@ def _recovered(root: Path, default: int) -> tuple[str | None, int]:
                 ids.update(str(e.get("device")) for e in journal.read(number).events)
             except StoreError:
                 continue
-    capacity = 0
+    capacity = largest = 0
     for files in _segment_files(root).values():
         for index, path in enumerate(files):
             try:
                 docs = (load_tables(path, "segment") or {}).get("events", {})
             except StoreError:
                 continue
+            largest = max(largest, len(docs))
             if index < len(files) - 1:
                 capacity = max(capacity, len(docs))
             if not ids:
@@ -95,4 +97,4 @@ def _recovered(root: Path, default: int) -> tuple[str | None, int]:
                            if isinstance(d, dict) and d.get("local")
                            and isinstance(d.get("event"), dict))
     found = next((i for i, _ in ids.most_common() if i.startswith("dev-")), None)
-    return found, capacity or default
+    return found, capacity or max(default, largest)
