@@ -259,32 +259,33 @@ class BlobStore:
             raise
         return part
 
-    def intact(self, sha: str) -> bool:
-        """Whether the copy a read gets (the loose file, else the packed one) hashes to
-        `sha` — False when it is not in the store."""
+    def _hashed(self, sha: str) -> tuple[int, str] | None:
+        """(size, sha256) of the copy a read gets (the loose file, else the packed one);
+        None when it is not in the store."""
         try:
             fh = self.open(sha)
         except StoreError:
-            return False
-        h = hashlib.sha256()
-        with fh:
-            while chunk := fh.read(CHUNK):
-                h.update(chunk)
-        return h.hexdigest() == sha
-
-    def verify(self, sha: str, size: int) -> None:
-        """Re-hash a stored blob (the network install path checks what it was given)."""
-        try:
-            fh = self.open(sha)
-        except StoreError:
-            raise PackVerifyError(f"blob {sha} is missing from the store") from None
+            return None
         h = hashlib.sha256()
         n = 0
         with fh:
             while chunk := fh.read(CHUNK):
                 h.update(chunk)
                 n += len(chunk)
-        check_blob(sha, size, n, h.hexdigest())
+        return n, h.hexdigest()
+
+    def intact(self, sha: str) -> bool:
+        """Whether the copy a read gets hashes to `sha` — False when it is not in the
+        store."""
+        found = self._hashed(sha)
+        return found is not None and found[1] == sha
+
+    def verify(self, sha: str, size: int) -> None:
+        """Re-hash a stored blob (the network install path checks what it was given)."""
+        found = self._hashed(sha)
+        if found is None:
+            raise PackVerifyError(f"blob {sha} is missing from the store")
+        check_blob(sha, size, *found)
 
     def sweep(self, referenced: set[str], before: float) -> int:
         """Remove every blob not in `referenced` that entered the store before `before`

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from app.core.clock import now_iso
 from app.core.errors import StoreError
+from app.core.store import segment_rewrite
 from app.core.store.atomic import AtomicJSONStorage, load_tables
 from app.core.store.journal import Journal
 
@@ -35,8 +36,9 @@ def load_device_file(root: Path, segment_capacity: int, *,
     tables = storage.read()
     if tables is None:
         found_id, capacity = None, segment_capacity
-        if existed or _holds_events(root):
-            found_id, capacity = _recovered(root, recorded_default)
+        segments = _segment_files(root)
+        if existed or any(segments.values()) or Journal(root / "journal", 1).numbers():
+            found_id, capacity = _recovered(root, segments, recorded_default)
             log.error("%s: missing or unreadable in a folder that holds data; made again "
                       "from it: %s, segment size %d", root / "device.json",
                       found_id or "no local event names this device: a new id (enrol the "
@@ -56,18 +58,14 @@ def load_device_file(root: Path, segment_capacity: int, *,
 
 
 def _segment_files(root: Path) -> dict[Path, list[Path]]:
-    folders = (root / "learners").glob("*/") if (root / "learners").is_dir() else []
-    return {f: sorted((p for p in f.glob("*.json") if p.stem.isdigit()),
-                      key=lambda p: int(p.stem)) for f in folders if f.is_dir()}
+    """Each learner folder's segment files, in order."""
+    folders = (root / "learners").iterdir() if (root / "learners").is_dir() else []
+    return {f: [f / f"{n:06d}.json" for n in segment_rewrite.listed(f)]
+            for f in folders if f.is_dir()}
 
 
-def _holds_events(root: Path) -> bool:
-    journal = root / "journal"
-    return any(_segment_files(root).values()) or (
-        journal.is_dir() and any(journal.glob("*.log")))
-
-
-def _recovered(root: Path, default: int) -> tuple[str | None, int]:
+def _recovered(root: Path, segments: dict[Path, list[Path]], default: int
+               ) -> tuple[str | None, int]:
     """(device id, segment size) as the folder's own data says: the id that stamps its
     local events (every journal event is local; in the segments, ``local: true``), the
     size of its learners' full segments — every segment but a learner's last is full —
@@ -76,17 +74,16 @@ def _recovered(root: Path, default: int) -> tuple[str | None, int]:
     not depend on it). Files that do not read are passed."""
     ids: Counter[str] = Counter()
     journal = Journal(root / "journal", 1)
-    if (root / "journal").is_dir():
-        for number in journal.numbers():
-            try:
-                ids.update(str(e.get("device")) for e in journal.read(number).events)
-            except StoreError:
-                continue
+    for number in journal.numbers():
+        try:
+            ids.update(str(e.get("device")) for e in journal.read(number).events)
+        except StoreError:
+            continue
     capacity = largest = 0
-    for files in _segment_files(root).values():
+    for files in segments.values():
         for index, path in enumerate(files):
             try:
-                docs = (load_tables(path, "segment") or {}).get("events", {})
+                docs = (load_tables(path, segment_rewrite.KIND) or {}).get("events", {})
             except StoreError:
                 continue
             largest = max(largest, len(docs))

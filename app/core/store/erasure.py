@@ -40,6 +40,7 @@ from app.core.store.erased_file import read_rows as _rows
 from app.core.store.erased_file import write_rows as _write_rows
 from app.core.store.journal import HEADER
 from app.core.store.records import encode_record
+from app.core.store.sealed import CORRUPT, DAMAGED
 from app.core.store.segments import learner_key
 
 if TYPE_CHECKING:
@@ -105,9 +106,8 @@ def purge(store: Store, learner_ids: Iterable[object]) -> PurgeReport:
         return report
 
 
-#: what the names of the copies of damaged files kept for inspection hold (journal.py:
-#: ``.corrupt-``; sealed.py, segments.py: ``.damaged-``)
-DAMAGED_COPIES = (".corrupt-", ".damaged-")
+#: what the names of the copies of damaged files kept for inspection hold (sealed.py)
+DAMAGED_COPIES = (DAMAGED, CORRUPT)
 
 
 def drop_damaged_copies(store: Store) -> int:

@@ -26,7 +26,6 @@ import contextlib
 import logging
 import os
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,14 @@ from app.core.store.records import (
     read_records,
     write_records,
 )
-from app.core.store.sealed import BAD_LINE, seal_append, sealed_folder, sealer_for
+from app.core.store.sealed import (
+    BAD_LINE,
+    CORRUPT,
+    kept_beside,
+    seal_append,
+    sealed_folder,
+    sealer_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -129,14 +135,14 @@ class Journal:
         middle = [p[0] for p in parsed[:last_good] if p[2] is None]
         torn_tail = [p[0] for p in parsed[last_good + 1:]]
         if middle:
-            keep = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+            keep = kept_beside(path, CORRUPT)
             log.warning("%s: damaged lines %s skipped; original kept as %s", path, middle, keep)
             shutil.copyfile(path, keep)
             atomic_write_bytes(path, HEADER + b"".join(encode_record(e) for e in events))
         elif torn_tail and repair and sealed_folder(path):
             # offsets above are of the plaintext lines: rewrite instead of truncating, and
             # keep the sealed original (a damaged frame length hides what follows it)
-            keep = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+            keep = kept_beside(path, CORRUPT)
             log.info("%s: cutting a torn last record; original kept as %s", path, keep)
             shutil.copyfile(path, keep)
             atomic_write_bytes(path, HEADER + b"".join(encode_record(e) for e in events))

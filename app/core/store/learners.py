@@ -170,16 +170,16 @@ class LearnerLogs:
         try:
             while rest:
                 start = learner.count
+                unsynced: StoreSyncError | None = None
                 try:
                     n = learner.add_chunk(rest)
                 except StoreSyncError as exc:   # on disk all the same: counted, then raised
-                    done = [d["event"] for d in rest[:exc.written]]
-                    self.ids.record(learner_id, start, [e["id"] for e in done])
-                    on_written(done)
-                    raise
+                    n, unsynced = exc.written, exc
                 done = [d["event"] for d in rest[:n]]
                 self.ids.record(learner_id, start, [e["id"] for e in done])
                 on_written(done)
+                if unsynced is not None:
+                    raise unsynced
                 rest = rest[n:]
             if self.ids.wants_load:
                 self.index()
@@ -241,17 +241,14 @@ class LearnerLogs:
             return None
         try:
             found = learner.read_snapshot(name)
-        except StoreReadError as exc:
-            if not cache:
-                raise
-            log.warning("snapshot ignored (it will be recomputed): %s", exc)
-            return None
         except StoreError as exc:
             if cache:
                 log.warning("snapshot ignored (it will be recomputed): %s", exc)
-            else:
-                log.error("%s; what it held is missing", exc)
-                learner.set_snapshot_aside(name)
+                return None
+            if isinstance(exc, StoreReadError):   # not read at all: its content may be whole
+                raise
+            log.error("%s; what it held is missing", exc)
+            learner.set_snapshot_aside(name)
             return None
         if found is None:
             return None

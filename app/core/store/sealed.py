@@ -152,7 +152,7 @@ class Sealer:
 
     def quarantine(self, path: Path, reason: str) -> None:
         """Move a file that must not be trusted aside (kept, never deleted) and note it."""
-        kept: Path | None = path.with_name(f"{path.name}.damaged-{int(time.time())}")
+        kept: Path | None = kept_beside(path, DAMAGED)
         try:
             os.replace(path, kept)                     # type: ignore[arg-type]
         except OSError as exc:
@@ -216,6 +216,16 @@ def seal_append(path: Path, data: bytes, *, new_file: bool) -> bytes:
     if lines and not lines[-1]:
         lines.pop()
     return (MAGIC_LOG if new_file else b"") + sealer.seal_frames(path, lines)
+
+
+#: what the name of a copy kept beside a damaged file holds: moved aside (here, and a
+#: damaged snapshot: segments.py) or, for a journal file with damaged lines, copied
+DAMAGED, CORRUPT = ".damaged-", ".corrupt-"
+
+
+def kept_beside(path: Path, mark: str) -> Path:
+    """The name under which a damaged `path` is kept: ``<name><mark><time>``."""
+    return path.with_name(f"{path.name}{mark}{int(time.time())}")
 
 
 def unseal(path: Path, raw: bytes, *, set_aside: bool = True) -> bytes | None:

@@ -97,11 +97,15 @@ class LearnerLog(Protocol):
     def close(self) -> None: ...
 
 
+def listed(folder: Path) -> list[int]:
+    """The numbers of the segment files in `folder`, in order (as they are on disk)."""
+    return sorted(int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit())
+
+
 def recovered(folder: Path) -> list[int]:
     """The numbers of the learner's segments in `folder`, once an interrupted rewrite
     there is finished or undone (`recover`)."""
-    return recover(folder, sorted(int(p.stem) for p in folder.glob("*.json")
-                                  if p.stem.isdigit()))
+    return recover(folder, listed(folder))
 
 
 def recover(folder: Path, numbers: list[int]) -> list[int]:

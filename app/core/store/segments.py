@@ -20,7 +20,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from app.core.store.atomic import (
     read_binary_file,
     write_binary_file,
 )
+from app.core.store.sealed import DAMAGED, kept_beside
 
 KIND = "segment"
 SNAPSHOT_KIND = "snapshot"
@@ -188,7 +188,7 @@ class LearnerLog:
         """Keep a damaged snapshot file under another name (``….damaged-<time>``), out of
         the way of the next write (logged when even that fails)."""
         path = self.snapshot_path(name)
-        kept = path.with_name(f"{path.name}.damaged-{int(time.time())}")
+        kept = kept_beside(path, DAMAGED)
         try:
             os.replace(path, kept)
             fsync_dir(self.folder)
